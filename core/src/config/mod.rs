@@ -1,0 +1,1 @@
+//! The model of an Embulk-style transfer config (`in:` / `filters:` / `out:` / `exec:`).
