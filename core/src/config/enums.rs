@@ -1,0 +1,160 @@
+//! Closed sets of words (modes, types, policies) with errors that list the choices.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! word_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal, { $($(#[$vmeta:meta])* $variant:ident => $word:literal $(| $alias:literal)*),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            /// Every accepted word, in documentation order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The canonical config word.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $word),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($word $(| $alias)* => Ok($name::$variant),)+
+                    _ => Err(format!(
+                        concat!("unknown ", $what, " {:?}; expected one of {}"),
+                        s,
+                        [$($word),+].join(", ")
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+word_enum!(
+    /// A load mode of a database output, with Embulk's names and semantics.
+    Mode, "mode", {
+        /// Stage into an intermediate table, then `INSERT INTO target SELECT` in one transaction.
+        Insert => "insert",
+        /// Write straight into the target; a failure leaves the rows loaded so far.
+        InsertDirect => "insert_direct",
+        /// Stage, then delete all target rows and insert the staged ones in one transaction.
+        TruncateInsert => "truncate_insert",
+        /// Stage into a new table, then drop the target and rename the new table in one transaction.
+        Replace => "replace",
+        /// Stage, then upsert on `merge_keys` in one transaction.
+        Merge => "merge",
+        /// Upsert straight into the target batch by batch (not atomic).
+        MergeDirect => "merge_direct",
+    }
+);
+
+impl Mode {
+    /// Whether a failed run leaves the target exactly as it was.
+    pub fn is_transactional(self) -> bool {
+        !matches!(self, Mode::InsertDirect | Mode::MergeDirect)
+    }
+}
+
+word_enum!(
+    /// A column type: Embulk's six plus exact decimal, date and bytes.
+    ColumnType, "type", {
+        /// true / false.
+        Boolean => "boolean",
+        /// 64-bit signed integer.
+        Long => "long",
+        /// 64-bit float.
+        Double => "double",
+        /// UTF-8 text.
+        String => "string",
+        /// An instant (zones apply only when parsing or formatting).
+        Timestamp => "timestamp",
+        /// A JSON value.
+        Json => "json",
+        /// An exact decimal number, kept as its decimal text.
+        Decimal => "decimal",
+        /// A calendar date.
+        Date => "date",
+        /// Raw bytes.
+        Bytes => "bytes",
+    }
+);
+
+word_enum!(
+    /// Line separator of text files.
+    Newline, "newline", {
+        /// `\r\n`
+        Crlf => "CRLF",
+        /// `\n`
+        Lf => "LF",
+        /// `\r`
+        Cr => "CR",
+    }
+);
+
+impl Newline {
+    /// The separator's bytes.
+    pub fn bytes(self) -> &'static [u8] {
+        match self {
+            Newline::Crlf => b"\r\n",
+            Newline::Lf => b"\n",
+            Newline::Cr => b"\r",
+        }
+    }
+}
+
+word_enum!(
+    /// When the CSV formatter quotes a value.
+    QuotePolicy, "quote_policy", {
+        /// Every value.
+        All => "ALL",
+        /// Only values that contain the delimiter, the quote or a newline.
+        Minimal => "MINIMAL",
+        /// Never (values with special characters are escaped instead).
+        None => "NONE",
+    }
+);
+
+word_enum!(
+    /// A byte-stream codec for `decoders:` / `encoders:`.
+    Codec, "codec", {
+        /// gzip (`.gz`).
+        Gzip => "gzip",
+    }
+);
+
+word_enum!(
+    /// How the mask filter hides a value.
+    MaskType, "mask type", {
+        /// Hex SHA-256 of the value (stable: same input, same output, so joins still work).
+        Sha256 => "sha256",
+        /// Every character replaced by the mask character.
+        All => "all",
+        /// Keep `keep_head` / `keep_tail` characters and mask the middle.
+        Partial => "partial",
+    }
+);

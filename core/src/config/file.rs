@@ -1,0 +1,405 @@
+//! `in:` / `out:` of `type: file` and `type: s3`, with their parsers, formatters and codecs.
+
+use super::jdbc::check_timezone;
+use super::{Codec, ColumnType, ConfigError, Newline, QuotePolicy, Secret};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Local files whose path starts with `path_prefix`, read in path order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileInput {
+    /// Files whose full path starts with this string are read (e.g. `/data/orders_`).
+    pub path_prefix: String,
+    /// Regular-expression-like filter on the path (Embulk uses Java regex; Hakobu accepts
+    /// a glob, e.g. `*.csv.gz`, matched against the file name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_match_pattern: Option<String>,
+    /// Incremental state: only paths sorting after this one are read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_path: Option<String>,
+    /// Whether `last_path` is updated after a run. Default: true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<bool>,
+    /// Follow symbolic links while listing. Default: false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_symlinks: Option<bool>,
+    /// Byte-stream decoders applied in order, e.g. `[{type: gzip}]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decoders: Vec<CodecConfig>,
+    /// How bytes become rows.
+    pub parser: ParserConfig,
+}
+
+/// Objects of an S3-compatible bucket whose key starts with `path_prefix`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Input {
+    /// Bucket name.
+    pub bucket: String,
+    /// Key prefix.
+    pub path_prefix: String,
+    /// Endpoint URL of an S3-compatible service. Default: AWS for `region`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Region. Default: us-east-1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Access key id; with `secret_access_key`, static credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<Secret>,
+    /// Secret access key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<Secret>,
+    /// Embulk's `auth_method` (`basic`, `env`, `instance`, ...). Default: `basic` when keys are given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_method: Option<String>,
+    /// Filter on the key (glob on the object name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_match_pattern: Option<String>,
+    /// Incremental state: only keys sorting after this one are read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_path: Option<String>,
+    /// Whether `last_path` is updated after a run. Default: true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<bool>,
+    /// Byte-stream decoders applied in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decoders: Vec<CodecConfig>,
+    /// How bytes become rows.
+    pub parser: ParserConfig,
+}
+
+/// A decoder or encoder entry: `{type: gzip}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodecConfig {
+    /// The codec.
+    #[serde(rename = "type")]
+    pub type_: Codec,
+    /// gzip compression level 0-9 (encoders only). Default: 6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<u32>,
+}
+
+/// A parser (`type: csv | jsonl`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParserConfig {
+    /// Delimited text.
+    Csv(CsvParser),
+    /// One JSON object per line.
+    Jsonl(JsonlParser),
+}
+
+/// A column of a parser's schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaColumn {
+    /// Column name.
+    pub name: String,
+    /// Column type.
+    #[serde(rename = "type")]
+    pub type_: ColumnType,
+    /// strftime format of timestamp/date text. Default: ISO 8601 / RFC 3339 forms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// Zone of timestamps without an offset. Default: the parser's `default_timezone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// Date added to a format that only has a time of day (Embulk `date:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+}
+
+/// Embulk's CSV parser, with every option it documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvParser {
+    /// Text encoding. Default: UTF-8 (the only one supported; others are an error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charset: Option<String>,
+    /// Line separator. Default: CRLF (any of CRLF, LF, CR is accepted when reading).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newline: Option<Newline>,
+    /// Field separator, one character. Default: `,`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    /// Quote character; empty disables quoting. Default: `"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<String>,
+    /// Escape character inside quotes. Default: `\`; `"` means doubled quotes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escape: Option<String>,
+    /// The text that means NULL. Default: none (empty unquoted fields are NULL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_string: Option<String>,
+    /// Lines skipped at the start of each file (e.g. a header). Default: 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_header_lines: Option<u32>,
+    /// Deprecated Embulk alias: `true` means `skip_header_lines: 1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_line: Option<bool>,
+    /// Trim spaces around values that are not quoted. Default: false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trim_if_not_quoted: Option<bool>,
+    /// Rows with fewer fields get NULLs instead of being invalid. Default: false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_optional_columns: Option<bool>,
+    /// Rows with more fields drop the extra ones instead of being invalid. Default: false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_extra_columns: Option<bool>,
+    /// Lines starting with this text are skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment_line_marker: Option<String>,
+    /// Largest quoted value in bytes. Default: 131072.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_quoted_size_limit: Option<u64>,
+    /// Fail on the first invalid row (naming file and line) instead of skipping it.
+    /// Default: false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_on_invalid_record: Option<bool>,
+    /// Zone of timestamps without an offset. Default: UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_timezone: Option<String>,
+    /// Default strftime format of timestamp columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_timestamp_format: Option<String>,
+    /// Default date for formats without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_date: Option<String>,
+    /// The columns, in file order.
+    pub columns: Vec<SchemaColumn>,
+}
+
+/// JSON Lines parser: each line is an object; listed columns are taken from its keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonlParser {
+    /// Text encoding. Default: UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charset: Option<String>,
+    /// Line separator. Default: LF.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newline: Option<Newline>,
+    /// Fail on the first invalid line instead of skipping it. Default: false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_on_invalid_record: Option<bool>,
+    /// Zone of timestamps without an offset. Default: UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_timezone: Option<String>,
+    /// The columns to extract.
+    pub columns: Vec<SchemaColumn>,
+}
+
+/// Local files written under `path_prefix`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileOutput {
+    /// Output path prefix, e.g. `/out/orders_`.
+    pub path_prefix: String,
+    /// File extension without the dot, e.g. `csv.gz`.
+    pub file_ext: String,
+    /// Embulk's format of the part after the prefix: `%03d.%02d.` (task, file). Default
+    /// `%03d.%02d.`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_format: Option<String>,
+    /// Byte-stream encoders applied in order, e.g. `[{type: gzip}]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub encoders: Vec<CodecConfig>,
+    /// How rows become bytes.
+    pub formatter: FormatterConfig,
+}
+
+/// Objects written to an S3-compatible bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Output {
+    /// Bucket name.
+    pub bucket: String,
+    /// Key prefix.
+    pub path_prefix: String,
+    /// File extension without the dot.
+    pub file_ext: String,
+    /// Sequence format, as for `file`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_format: Option<String>,
+    /// Endpoint URL of an S3-compatible service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Region. Default: us-east-1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Access key id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<Secret>,
+    /// Secret access key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<Secret>,
+    /// Byte-stream encoders applied in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub encoders: Vec<CodecConfig>,
+    /// How rows become bytes.
+    pub formatter: FormatterConfig,
+}
+
+/// A formatter (`type: csv | jsonl`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FormatterConfig {
+    /// Delimited text.
+    Csv(CsvFormatter),
+    /// One JSON object per line.
+    Jsonl(JsonlFormatter),
+}
+
+/// Embulk's CSV formatter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvFormatter {
+    /// Text encoding. Default: UTF-8 (the only one supported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charset: Option<String>,
+    /// Write a header line with the column names. Default: true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_line: Option<bool>,
+    /// Field separator. Default: `,`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    /// Quote character. Default: `"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<String>,
+    /// When values are quoted. Default: MINIMAL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote_policy: Option<QuotePolicy>,
+    /// Escape character for quotes inside quoted values. Default: the quote (doubling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escape: Option<String>,
+    /// How NULL is written. Default: empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_string: Option<String>,
+    /// Line separator. Default: CRLF.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newline: Option<Newline>,
+    /// Zone timestamps are written in. Default: UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_timezone: Option<String>,
+    /// Per-column timestamp format and zone.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub column_options: BTreeMap<String, FormatterColumnOption>,
+}
+
+/// Timestamp format/zone of one formatted column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormatterColumnOption {
+    /// strftime format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// IANA zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+}
+
+/// JSON Lines formatter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonlFormatter {
+    /// Text encoding. Default: UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
+    /// Line separator. Default: LF.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newline: Option<Newline>,
+    /// strftime format of timestamps. Default: RFC 3339 with microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_format: Option<String>,
+    /// Zone timestamps are written in. Default: UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+}
+
+fn one_char(path: &str, v: &Option<String>, allow_empty: bool) -> Result<(), ConfigError> {
+    if let Some(s) = v {
+        let n = s.chars().count();
+        if n > 1 || (n == 0 && !allow_empty) || (n == 1 && !s.is_ascii()) {
+            return Err(ConfigError::new(
+                path,
+                format!("{s:?} is not one ASCII character"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn utf8_only(path: &str, v: &Option<String>) -> Result<(), ConfigError> {
+    match v.as_deref() {
+        None => Ok(()),
+        Some(s) if s.eq_ignore_ascii_case("utf-8") || s.eq_ignore_ascii_case("utf8") => Ok(()),
+        Some(s) => Err(ConfigError::new(
+            path,
+            format!("charset {s:?} is not supported; expected UTF-8"),
+        )),
+    }
+}
+
+fn check_columns(columns: &[SchemaColumn]) -> Result<(), ConfigError> {
+    if columns.is_empty() {
+        return Err(ConfigError::new(
+            "columns",
+            "at least one column is required",
+        ));
+    }
+    for (i, c) in columns.iter().enumerate() {
+        check_timezone(&format!("columns[{i}].timezone"), &c.timezone)?;
+        if columns[..i].iter().any(|o| o.name == c.name) {
+            return Err(ConfigError::new(
+                format!("columns[{i}].name"),
+                format!("duplicate column {:?}", c.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl ParserConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        match self {
+            ParserConfig::Csv(p) => {
+                utf8_only("charset", &p.charset)?;
+                one_char("delimiter", &p.delimiter, false)?;
+                one_char("quote", &p.quote, true)?;
+                one_char("escape", &p.escape, true)?;
+                check_timezone("default_timezone", &p.default_timezone)?;
+                check_columns(&p.columns)
+            }
+            ParserConfig::Jsonl(p) => {
+                utf8_only("charset", &p.charset)?;
+                check_timezone("default_timezone", &p.default_timezone)?;
+                check_columns(&p.columns)
+            }
+        }
+        .map_err(|e| e.prefixed("parser"))
+    }
+}
+
+impl FormatterConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        match self {
+            FormatterConfig::Csv(f) => {
+                utf8_only("charset", &f.charset)?;
+                one_char("delimiter", &f.delimiter, false)?;
+                one_char("quote", &f.quote, false)?;
+                one_char("escape", &f.escape, false)?;
+                check_timezone("default_timezone", &f.default_timezone)?;
+                for (name, o) in &f.column_options {
+                    check_timezone(&format!("column_options.{name}.timezone"), &o.timezone)?;
+                }
+                Ok(())
+            }
+            FormatterConfig::Jsonl(f) => {
+                utf8_only("encoding", &f.encoding)?;
+                check_timezone("timezone", &f.timezone)
+            }
+        }
+        .map_err(|e| e.prefixed("formatter"))
+    }
+}

@@ -1,0 +1,280 @@
+//! `in:` / `out:` of `type: postgresql` and `type: mysql` (embulk-input-jdbc / -output-jdbc).
+
+use super::{ColumnType, ConfigError, Mode, Secret};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A database source: a table (with `select` / `where` / `order_by`) or a `query`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JdbcInput {
+    /// Server host name or IP address.
+    pub host: String,
+    /// Server port. Default: 5432 for PostgreSQL, 3306 for MySQL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Login user.
+    pub user: String,
+    /// Login password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    /// Database name.
+    pub database: String,
+    /// Schema of `table` (PostgreSQL). Default: `public`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Require TLS. Default: false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl: Option<bool>,
+    /// Table to read. Exactly one of `table` and `query` is required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// The select list for `table`, as SQL. Default: `*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub select: Option<String>,
+    /// A SQL condition for `table`.
+    #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
+    pub where_: Option<String>,
+    /// A SQL ORDER BY expression for `table` (not allowed with `incremental`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_by: Option<String>,
+    /// A complete SQL query to read instead of `table`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// Rows fetched per round trip from the server. Default: 10000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch_rows: Option<u32>,
+    /// Seconds to wait for a connection. Default: 300.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect_timeout: Option<u64>,
+    /// Seconds a query may wait on the network. Default: 1800.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket_timeout: Option<u64>,
+    /// Per-column overrides of how values are read.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub column_options: BTreeMap<String, InputColumnOption>,
+    /// Read only rows after `last_record`, ordered by `incremental_columns`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<bool>,
+    /// Cursor columns of an incremental load. Default: the primary key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incremental_columns: Vec<String>,
+    /// The cursor values of the last row loaded, one per incremental column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_record: Option<Vec<serde_json::Value>>,
+    /// With `query` and `incremental`: the query already contains the WHERE with
+    /// `:column` placeholders for `last_record` values, and the ORDER BY.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_raw_query_with_incremental: Option<bool>,
+    /// SQL run once before anything else, in its own transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_setup: Option<String>,
+    /// SQL run in the reading session before the select.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_select: Option<String>,
+    /// SQL run in the reading session after all rows were read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_select: Option<String>,
+    /// Zone of timestamp columns without a zone. Default: UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_timezone: Option<String>,
+    /// Extra driver options (JDBC `options:`), accepted for compatibility.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+}
+
+/// How one source column is read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputColumnOption {
+    /// How the driver fetches the value (Embulk: `coalesce`, `long`, `double`, `decimal`,
+    /// `boolean`, `string`, `json`, `date`, `timestamp`). Default: by column type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_type: Option<String>,
+    /// The column type in the pipeline.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<ColumnType>,
+    /// strftime format when a timestamp becomes a string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_format: Option<String>,
+    /// Zone for `timestamp_format` and for timestamps without a zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+}
+
+/// A database destination with one of Embulk's load modes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JdbcOutput {
+    /// Server host name or IP address.
+    pub host: String,
+    /// Server port. Default: 5432 for PostgreSQL, 3306 for MySQL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Login user.
+    pub user: String,
+    /// Login password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    /// Database name.
+    pub database: String,
+    /// Schema of `table` (PostgreSQL). Default: `public`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Require TLS. Default: false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl: Option<bool>,
+    /// Target table; created with mapped types when missing.
+    pub table: String,
+    /// Load mode. Default: `insert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    /// Key columns of `merge` / `merge_direct`. Default: the target's primary key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merge_keys: Vec<String>,
+    /// Per-column overrides (SQL type when creating the table, timezone).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub column_options: BTreeMap<String, OutputColumnOption>,
+    /// SQL appended inside `CREATE TABLE (...)`, e.g. `PRIMARY KEY (id)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_table_constraint: Option<String>,
+    /// SQL appended after `CREATE TABLE (...)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_table_option: Option<String>,
+    /// SQL run before loading (in the commit transaction for transactional modes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before_load: Option<String>,
+    /// SQL run after loading (in the commit transaction for transactional modes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_load: Option<String>,
+    /// Zone used to write timestamps into columns without a zone. Default: UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_timezone: Option<String>,
+    /// Rows per write batch. Default: 16384.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u32>,
+    /// Extra driver options (JDBC `options:`), accepted for compatibility.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+}
+
+/// How one destination column is created and written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputColumnOption {
+    /// SQL type used when the table is created, e.g. `varchar(20)`.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    /// How the value is bound (Embulk compatibility; accepted, types are inferred).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_type: Option<String>,
+    /// strftime format when a timestamp is written into a text column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_format: Option<String>,
+    /// Zone for this column instead of `default_timezone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+}
+
+pub(crate) fn check_timezone(path: &str, tz: &Option<String>) -> Result<(), ConfigError> {
+    if let Some(tz) = tz
+        && tz.parse::<chrono_tz::Tz>().is_err()
+    {
+        return Err(ConfigError::new(
+            path,
+            format!("unknown time zone {tz:?}; expected an IANA name such as UTC or Asia/Tokyo"),
+        ));
+    }
+    Ok(())
+}
+
+impl JdbcInput {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        match (&self.table, &self.query) {
+            (None, None) => {
+                return Err(ConfigError::new(
+                    "table",
+                    "either table or query is required",
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "query",
+                    "give either table or query, not both",
+                ));
+            }
+            _ => {}
+        }
+        if self.query.is_some() {
+            for (field, v) in [
+                ("select", &self.select),
+                ("where", &self.where_),
+                ("order_by", &self.order_by),
+            ] {
+                if v.is_some() {
+                    return Err(ConfigError::new(
+                        field,
+                        "only allowed with table, not with query",
+                    ));
+                }
+            }
+        }
+        let incremental = self.incremental.unwrap_or(false);
+        if incremental && self.order_by.is_some() {
+            return Err(ConfigError::new(
+                "order_by",
+                "not allowed with incremental: rows are ordered by incremental_columns",
+            ));
+        }
+        if incremental
+            && self.query.is_some()
+            && !self.use_raw_query_with_incremental.unwrap_or(false)
+        {
+            return Err(ConfigError::new(
+                "query",
+                "incremental with query needs use_raw_query_with_incremental: true and :column placeholders",
+            ));
+        }
+        if let (Some(last), false) = (&self.last_record, self.incremental_columns.is_empty())
+            && last.len() != self.incremental_columns.len()
+        {
+            return Err(ConfigError::new(
+                "last_record",
+                format!(
+                    "has {} values but incremental_columns has {}",
+                    last.len(),
+                    self.incremental_columns.len()
+                ),
+            ));
+        }
+        check_timezone("default_timezone", &self.default_timezone)?;
+        for (name, o) in &self.column_options {
+            check_timezone(&format!("column_options.{name}.timezone"), &o.timezone)?;
+        }
+        Ok(())
+    }
+}
+
+impl JdbcOutput {
+    /// The load mode, `insert` when not given.
+    pub fn mode(&self) -> Mode {
+        self.mode.unwrap_or(Mode::Insert)
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.table.trim().is_empty() {
+            return Err(ConfigError::new("table", "must not be empty"));
+        }
+        if !self.merge_keys.is_empty() && !matches!(self.mode(), Mode::Merge | Mode::MergeDirect) {
+            return Err(ConfigError::new(
+                "merge_keys",
+                "only used by mode merge or merge_direct",
+            ));
+        }
+        check_timezone("default_timezone", &self.default_timezone)?;
+        for (name, o) in &self.column_options {
+            check_timezone(&format!("column_options.{name}.timezone"), &o.timezone)?;
+        }
+        Ok(())
+    }
+}

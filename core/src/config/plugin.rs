@@ -1,0 +1,170 @@
+//! `type:`-tagged sections, parsed in two steps so errors keep the full field path.
+
+use super::error::ConfigError;
+use super::{
+    CastFilter, ColumnFilter, CsvFormatter, CsvParser, FileInput, FileOutput, FilterConfig,
+    FormatterConfig, JdbcInput, JdbcOutput, JsonlFormatter, JsonlParser, MaskFilter, ParserConfig,
+    RemoveColumnsFilter, RenameFilter, S3Input, S3Output,
+};
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The source of a transfer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputConfig {
+    /// `type: postgresql`
+    Postgresql(JdbcInput),
+    /// `type: mysql` (MySQL and MariaDB)
+    Mysql(JdbcInput),
+    /// `type: file` (local files)
+    File(FileInput),
+    /// `type: s3` (any S3-compatible object store)
+    S3(S3Input),
+}
+
+/// The destination of a transfer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutputConfig {
+    /// `type: postgresql`
+    Postgresql(JdbcOutput),
+    /// `type: mysql` (MySQL and MariaDB)
+    Mysql(JdbcOutput),
+    /// `type: file` (local files)
+    File(FileOutput),
+    /// `type: s3`
+    S3(S3Output),
+}
+
+#[derive(Serialize)]
+struct Tagged<'a, T> {
+    #[serde(rename = "type")]
+    tag: &'static str,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+/// Reads `type`, then the body as `T`; errors carry the nested path (see `error::NESTED`).
+fn split_tag<'de, D: Deserializer<'de>>(
+    d: D,
+    choices: &[&str],
+) -> Result<(String, serde_json::Value), D::Error> {
+    let value = serde_json::Value::deserialize(d)?;
+    let serde_json::Value::Object(mut map) = value else {
+        return Err(D::Error::custom(format!(
+            "expected a mapping with type: one of {}",
+            choices.join(", ")
+        )));
+    };
+    match map.remove("type") {
+        Some(serde_json::Value::String(tag)) => Ok((tag, serde_json::Value::Object(map))),
+        _ => Err(D::Error::custom(
+            ConfigError::new(
+                "type",
+                format!("is required; expected one of {}", choices.join(", ")),
+            )
+            .to_nested_message(),
+        )),
+    }
+}
+
+fn body<T: DeserializeOwned, E: serde::de::Error>(v: serde_json::Value) -> Result<T, E> {
+    serde_path_to_error::deserialize(v)
+        .map_err(|e| E::custom(ConfigError::from_path_error(e).to_nested_message()))
+}
+
+fn unknown_tag<E: serde::de::Error>(what: &str, tag: &str, choices: &[&str]) -> E {
+    E::custom(
+        ConfigError::new(
+            "type",
+            format!(
+                "unknown {what} type {tag:?}; expected one of {}",
+                choices.join(", ")
+            ),
+        )
+        .to_nested_message(),
+    )
+}
+
+macro_rules! tagged {
+    ($name:ident, $what:literal, { $($variant:ident($ty:ty) => $word:literal),+ $(,)? }) => {
+        impl $name {
+            /// The `type:` word of this section.
+            pub fn type_name(&self) -> &'static str {
+                match self { $($name::$variant(_) => $word),+ }
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $($name::$variant(body) => Tagged { tag: $word, body }.serialize(s)),+
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                const CHOICES: &[&str] = &[$($word),+];
+                let (tag, rest) = split_tag(d, CHOICES)?;
+                match tag.as_str() {
+                    $($word => Ok($name::$variant(body::<$ty, D::Error>(rest)?)),)+
+                    other => Err(unknown_tag($what, other, CHOICES)),
+                }
+            }
+        }
+    };
+}
+
+tagged!(InputConfig, "input", {
+    Postgresql(JdbcInput) => "postgresql",
+    Mysql(JdbcInput) => "mysql",
+    File(FileInput) => "file",
+    S3(S3Input) => "s3",
+});
+
+tagged!(OutputConfig, "output", {
+    Postgresql(JdbcOutput) => "postgresql",
+    Mysql(JdbcOutput) => "mysql",
+    File(FileOutput) => "file",
+    S3(S3Output) => "s3",
+});
+
+tagged!(FilterConfig, "filter", {
+    Rename(RenameFilter) => "rename",
+    RemoveColumns(RemoveColumnsFilter) => "remove_columns",
+    Column(ColumnFilter) => "column",
+    Cast(CastFilter) => "cast",
+    Mask(MaskFilter) => "mask",
+});
+
+tagged!(ParserConfig, "parser", {
+    Csv(CsvParser) => "csv",
+    Jsonl(JsonlParser) => "jsonl",
+});
+
+tagged!(FormatterConfig, "formatter", {
+    Csv(CsvFormatter) => "csv",
+    Jsonl(JsonlFormatter) => "jsonl",
+});
+
+impl InputConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        match self {
+            InputConfig::Postgresql(c) | InputConfig::Mysql(c) => c.validate(),
+            InputConfig::File(c) => c.parser.validate(),
+            InputConfig::S3(c) => c.parser.validate(),
+        }
+        .map_err(|e| e.prefixed("in"))
+    }
+}
+
+impl OutputConfig {
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        match self {
+            OutputConfig::Postgresql(c) | OutputConfig::Mysql(c) => c.validate(),
+            OutputConfig::File(c) => c.formatter.validate(),
+            OutputConfig::S3(c) => c.formatter.validate(),
+        }
+        .map_err(|e| e.prefixed("out"))
+    }
+}
