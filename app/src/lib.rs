@@ -1,0 +1,18 @@
+//! Hakobu's control plane: the REST API, authentication, tenancy and roles, the audit log.
+//!
+//! `main.rs` only parses the command line; everything else is here so the integration
+//! tests can build the same application on a random port against their own database.
+
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod models;
+pub mod routes;
+pub mod schema;
+pub mod settings;
+pub mod startup;
+pub mod telemetry;

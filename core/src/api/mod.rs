@@ -1,0 +1,25 @@
+//! Request and response bodies of the REST API, shared by the server and the frontend.
+//!
+//! Requests reject unknown fields, so a typo in a client is an error rather than a setting
+//! silently ignored, and each request has a `validate` that names every bad field.
+
+pub mod audit;
+pub mod auth;
+pub mod error;
+pub mod org;
+pub mod tokens;
+
+/// A page of results and the total count behind it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+/// Largest page a list endpoint returns.
+pub const MAX_PER_PAGE: i64 = 500;
+/// Longest name of an organization, team or person.
+pub const NAME_MAX_CHARS: usize = 100;

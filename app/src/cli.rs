@@ -1,0 +1,119 @@
+//! The `hakobu` command line: `serve`, `migrate`, `create-admin`.
+
+use crate::db;
+use crate::settings::{LogFormat, Settings};
+use crate::startup::Application;
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "hakobu", version, about = "Hakobu: managed data transfers")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Migrate the database, then serve the API and web UI (see docs/configuration.md).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate {
+        /// Create the database first when it does not exist.
+        #[arg(long)]
+        create_database: bool,
+    },
+    /// Create an organization with an owner account (does nothing if the email exists).
+    CreateAdmin {
+        #[arg(long, default_value = "Demo")]
+        organization: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "Admin")]
+        name: String,
+        /// The password; prefer the environment variable so it stays out of shell history.
+        #[arg(long, env = "HAKOBU_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve => {
+            let settings = Settings::from_env()?;
+            crate::telemetry::init(settings.log_format, std::io::stderr);
+            tracing::info!(settings = ?settings, "starting Hakobu");
+            let app = Application::build(settings).await?;
+            tracing::info!(port = app.port(), "listening");
+            app.run_until_stopped().await?;
+            Ok(())
+        }
+        Command::Migrate { create_database } => {
+            crate::telemetry::init(LogFormat::Text, std::io::stderr);
+            let url = database_url();
+            if create_database && db::create_database_if_missing(&url).await? {
+                println!("created database {}", db::split_database_name(&url)?.1);
+            }
+            let applied = db::run_migrations(&url).await?;
+            println!("applied {} migration(s)", applied.len());
+            Ok(())
+        }
+        Command::CreateAdmin {
+            organization,
+            email,
+            name,
+            password,
+        } => {
+            crate::telemetry::init(LogFormat::Text, std::io::stderr);
+            create_admin(&database_url(), &organization, &email, &name, &password).await
+        }
+    }
+}
+
+fn database_url() -> String {
+    std::env::var("HAKOBU_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/hakobu".to_owned())
+}
+
+async fn create_admin(
+    url: &str,
+    organization: &str,
+    email: &str,
+    name: &str,
+    password: &str,
+) -> anyhow::Result<()> {
+    use crate::models::user::User;
+    use diesel_async::{AsyncConnection, AsyncPgConnection};
+    use hakobu_core::api::auth::SignupRequest;
+    use hakobu_core::validation::normalize_email;
+
+    let request = SignupRequest {
+        organization_name: organization.to_owned(),
+        name: name.to_owned(),
+        email: email.to_owned(),
+        password: password.to_owned(),
+    };
+    request.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    db::run_migrations(url).await?;
+    let mut conn = AsyncPgConnection::establish(url)
+        .await
+        .context("connecting to the database")?;
+    let email = normalize_email(email);
+    if User::find_by_email(&mut conn, &email).await?.is_some() {
+        println!("{email} already has an account; nothing to do");
+        return Ok(());
+    }
+    let hash = crate::auth::password::hash(password.to_owned()).await?;
+    crate::routes::create_organization(
+        &mut conn,
+        organization.trim(),
+        name.trim(),
+        &email,
+        &hash,
+        None,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("created organization {organization:?} with owner {email}");
+    Ok(())
+}

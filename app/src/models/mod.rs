@@ -1,0 +1,12 @@
+//! Database rows and the queries on them. Per table: the row struct, `NewX` for inserts,
+//! `XChangeset` for updates where needed, and functions that take the organization id
+//! explicitly and return diesel's `QueryResult`.
+
+pub mod api_token;
+pub mod audit;
+pub mod invitation;
+pub mod login_attempt;
+pub mod organization;
+pub mod session;
+pub mod team;
+pub mod user;

@@ -1,0 +1,51 @@
+//! Organizations: the tenants.
+
+use crate::schema::organizations;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use hakobu_core::ids::OrganizationId;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = organizations)]
+pub struct Organization {
+    pub id: OrganizationId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Organization {
+    pub async fn insert(conn: &mut AsyncPgConnection, name: &str) -> QueryResult<Organization> {
+        diesel::insert_into(organizations::table)
+            .values((
+                organizations::id.eq(OrganizationId::new()),
+                organizations::name.eq(name),
+            ))
+            .returning(Organization::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    pub async fn find(
+        conn: &mut AsyncPgConnection,
+        id: OrganizationId,
+    ) -> QueryResult<Organization> {
+        organizations::table
+            .find(id)
+            .select(Organization::as_select())
+            .first(conn)
+            .await
+    }
+
+    pub async fn rename(
+        conn: &mut AsyncPgConnection,
+        id: OrganizationId,
+        name: &str,
+    ) -> QueryResult<Organization> {
+        diesel::update(organizations::table.find(id))
+            .set(organizations::name.eq(name))
+            .returning(Organization::as_returning())
+            .get_result(conn)
+            .await
+    }
+}

@@ -1,0 +1,178 @@
+//! Configuration from environment variables, with local defaults.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `HAKOBU_DATABASE_URL` | `postgres://postgres@127.0.0.1:5432/hakobu` | the app database |
+//! | `HAKOBU_BIND` | `127.0.0.1:8080` | address the HTTP server listens on |
+//! | `HAKOBU_PUBLIC_URL` | `http://127.0.0.1:8080` | how users reach the app (links in invitations; `https` turns on `Secure` cookies) |
+//! | `HAKOBU_JWT_SECRET` | required | signs session tokens; 32+ characters |
+//! | `HAKOBU_SECRET_KEY` | optional until connections exist | master key for secrets at rest |
+//! | `HAKOBU_LOG_FORMAT` | `text` | `json` for one JSON object per line |
+//! | `HAKOBU_STATIC_DIR` | `frontend/dist` | the built web UI |
+//! | `HAKOBU_DB_POOL_SIZE` | `16` | database connections per app process |
+//! | `HAKOBU_SESSION_HOURS` | `12` | lifetime of a login |
+//! | `HAKOBU_LOGIN_MAX_FAILURES` | `5` | failed sign-ins per account per window before 429 |
+//! | `HAKOBU_LOGIN_MAX_FAILURES_PER_IP` | `30` | failed sign-ins per client address per window |
+//! | `HAKOBU_LOGIN_WINDOW_MINUTES` | `15` | the rate-limit window |
+//! | `HAKOBU_TRUST_PROXY_HEADERS` | `false` | take the client address from `X-Forwarded-For` (only behind a proxy you run) |
+//!
+//! `docs/configuration.md` repeats this table for operators.
+
+use anyhow::{Context, bail};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind: String,
+    pub public_url: String,
+    pub jwt_secret: String,
+    pub log_format: LogFormat,
+    pub static_dir: PathBuf,
+    pub db_pool_size: usize,
+    pub session_lifetime: Duration,
+    pub login_limits: LoginLimits,
+    pub trust_proxy_headers: bool,
+}
+
+// Hand-written so the JWT secret and database password never reach a log line.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &redact_url_password(&self.database_url))
+            .field("bind", &self.bind)
+            .field("public_url", &self.public_url)
+            .field("jwt_secret", &"<redacted>")
+            .field("log_format", &self.log_format)
+            .field("static_dir", &self.static_dir)
+            .field("db_pool_size", &self.db_pool_size)
+            .field("session_lifetime", &self.session_lifetime)
+            .field("login_limits", &self.login_limits)
+            .field("trust_proxy_headers", &self.trust_proxy_headers)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct LoginLimits {
+    pub max_failures_per_account: i64,
+    pub max_failures_per_ip: i64,
+    pub window: Duration,
+}
+
+pub const MIN_JWT_SECRET_CHARS: usize = 32;
+
+impl Settings {
+    /// Reads the environment; every problem names the variable and what it expects.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let jwt_secret = std::env::var("HAKOBU_JWT_SECRET").context(
+            "HAKOBU_JWT_SECRET is not set: set it to a random string of at least 32 characters \
+             (`make run` generates one into .env.local)",
+        )?;
+        let settings = Settings {
+            database_url: var_or(
+                "HAKOBU_DATABASE_URL",
+                "postgres://postgres@127.0.0.1:5432/hakobu",
+            ),
+            bind: var_or("HAKOBU_BIND", "127.0.0.1:8080"),
+            public_url: var_or("HAKOBU_PUBLIC_URL", "http://127.0.0.1:8080")
+                .trim_end_matches('/')
+                .to_owned(),
+            jwt_secret,
+            log_format: match var_or("HAKOBU_LOG_FORMAT", "text").as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                other => bail!("HAKOBU_LOG_FORMAT is {other:?}; expected text or json"),
+            },
+            static_dir: var_or("HAKOBU_STATIC_DIR", "frontend/dist").into(),
+            db_pool_size: parse_var("HAKOBU_DB_POOL_SIZE", 16)?,
+            session_lifetime: Duration::from_secs(
+                3600 * parse_var::<u64>("HAKOBU_SESSION_HOURS", 12)?,
+            ),
+            login_limits: LoginLimits {
+                max_failures_per_account: parse_var("HAKOBU_LOGIN_MAX_FAILURES", 5)?,
+                max_failures_per_ip: parse_var("HAKOBU_LOGIN_MAX_FAILURES_PER_IP", 30)?,
+                window: Duration::from_secs(
+                    60 * parse_var::<u64>("HAKOBU_LOGIN_WINDOW_MINUTES", 15)?,
+                ),
+            },
+            trust_proxy_headers: parse_var("HAKOBU_TRUST_PROXY_HEADERS", false)?,
+        };
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Rules that hold however the settings were made (environment or tests).
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.jwt_secret.chars().count() < MIN_JWT_SECRET_CHARS {
+            bail!("HAKOBU_JWT_SECRET must be at least {MIN_JWT_SECRET_CHARS} characters long");
+        }
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            bail!("HAKOBU_PUBLIC_URL must start with http:// or https://");
+        }
+        if self.db_pool_size == 0 {
+            bail!("HAKOBU_DB_POOL_SIZE must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// Cookies are marked `Secure` when users reach the app over HTTPS.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+fn var_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+fn parse_var<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name} is {raw:?}: {e}")),
+        Err(_) => Ok(default),
+    }
+}
+
+/// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
+pub fn redact_url_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redact_url_password("postgres://app:s3cr3t@db:5432/hakobu"),
+            "postgres://app:***@db:5432/hakobu"
+        );
+        assert_eq!(
+            redact_url_password("postgres://postgres@127.0.0.1/hakobu"),
+            "postgres://postgres@127.0.0.1/hakobu"
+        );
+    }
+}

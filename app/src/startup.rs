@@ -1,0 +1,89 @@
+//! Building and running the HTTP application.
+
+use crate::auth::jwt::JwtKeys;
+use crate::db::{self, DbPool};
+use crate::extract;
+use crate::routes;
+use crate::settings::Settings;
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use std::net::TcpListener;
+use tracing_actix_web::TracingLogger;
+use utoipa_actix_web::AppExt;
+
+/// Shared by every request handler.
+pub struct AppState {
+    pub pool: DbPool,
+    pub settings: Settings,
+    pub jwt: JwtKeys,
+}
+
+/// A built server, bound to its port but not yet running.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Migrates the database, binds the listener (port 0 picks a free port) and builds the
+    /// server. Tests call this with their own database and port 0.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        settings.check()?;
+        let applied = db::run_migrations(&settings.database_url).await?;
+        if !applied.is_empty() {
+            tracing::info!(migrations = ?applied, "applied database migrations");
+        }
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("binding {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let pool = db::build_pool(&settings.database_url, settings.db_pool_size)?;
+        let state = web::Data::new(AppState {
+            pool,
+            jwt: JwtKeys::new(&settings.jwt_secret),
+            settings,
+        });
+        let server = run(listener, state)?;
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The OpenAPI document of every endpoint, collected from the registered handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(routes::base_openapi())
+        .configure(routes::configure)
+        .split_for_parts();
+    api
+}
+
+fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
+    let api = web::Data::new(openapi());
+    let metrics = crate::metrics::middleware()?;
+    let static_dir = state.settings.static_dir.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(metrics.clone())
+            .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
+            .app_data(state.clone())
+            .app_data(api.clone())
+            .app_data(web::QueryConfig::default().error_handler(extract::query_error))
+            .app_data(web::PathConfig::default().error_handler(extract::path_error))
+            .into_utoipa_app()
+            .configure(routes::configure)
+            .into_app()
+            .configure(|cfg| routes::configure_static(cfg, &static_dir))
+    })
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,57 @@
+//! Personal API tokens.
+
+use crate::ids::ApiTokenId;
+use crate::validation::{FieldErrors, check_text};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiTokenRequest {
+    /// What the token is for, e.g. "nightly export script".
+    pub name: String,
+    /// Days until the token stops working; none means it works until revoked.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+}
+
+/// Longest lifetime a token can be given.
+pub const TOKEN_MAX_DAYS: u32 = 3650;
+
+impl CreateApiTokenRequest {
+    pub fn validate(&self) -> Result<(), FieldErrors> {
+        let mut e = FieldErrors::default();
+        check_text(&mut e, "name", &self.name, 100);
+        if let Some(days) = self.expires_in_days
+            && (days == 0 || days > TOKEN_MAX_DAYS)
+        {
+            e.push(
+                "expires_in_days",
+                format!("must be a number of days from 1 to {TOKEN_MAX_DAYS}"),
+            );
+        }
+        e.into_result()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiTokenView {
+    pub id: ApiTokenId,
+    pub name: String,
+    /// The first characters of the token, to tell tokens apart.
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// The only time the token itself is shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiTokenCreated {
+    pub token: String,
+    pub api_token: ApiTokenView,
+}

@@ -1,0 +1,9 @@
+DROP TABLE audit_log;
+DROP TABLE login_attempts;
+DROP TABLE invitations;
+DROP TABLE api_tokens;
+DROP TABLE sessions;
+DROP TABLE team_members;
+DROP TABLE teams;
+DROP TABLE users;
+DROP TABLE organizations;
