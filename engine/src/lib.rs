@@ -1,3 +1,13 @@
 //! Hakobu's data plane: connectors (sources and destinations), the streaming pipeline,
 //! filters, load modes, incremental state, data checks, and connection check / discovery /
 //! preview for the app.
+//!
+//! The entry point is [`run_config`]: it runs one [`hakobu_core::config::Config`] and
+//! returns a [`Summary`] with the next incremental state.
+
+pub mod connectors;
+pub mod filters;
+pub mod pipeline;
+pub mod types;
+
+pub use pipeline::{Progress, Stats, Summary, run_config};

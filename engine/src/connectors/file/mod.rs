@@ -1,0 +1,4 @@
+//! Local files: CSV and JSON Lines, optionally gzip.
+
+pub mod reader;
+pub mod writer;

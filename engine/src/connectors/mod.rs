@@ -1,0 +1,103 @@
+//! Sources and destinations, one folder per connector.
+
+pub mod file;
+pub mod mysql;
+pub mod postgres;
+pub mod sql;
+
+use crate::pipeline::Stats;
+use anyhow::Result;
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use futures::future::BoxFuture;
+use hakobu_core::config::{InputConfig, OutputConfig};
+use std::sync::Arc;
+use tokio::sync::mpsc::Sender;
+
+/// What one input task leaves for the next run.
+#[derive(Debug, Default)]
+pub struct TaskState {
+    /// Cursor values of the last row read (database inputs).
+    pub last_record: Option<Vec<serde_json::Value>>,
+    /// The path read (file inputs).
+    pub last_path: Option<String>,
+}
+
+/// One unit of reading (a file, a query): sends batches until done.
+pub type Task = Box<
+    dyn FnOnce(Sender<RecordBatch>, Arc<Stats>) -> BoxFuture<'static, Result<TaskState>> + Send,
+>;
+
+/// An opened source: its schema, known before any row is read so the destination can
+/// prepare tables, and its tasks.
+pub struct Source {
+    /// Columns of every batch the tasks send.
+    pub schema: SchemaRef,
+    /// Independent units of reading, run up to `exec.max_threads` at a time.
+    pub tasks: Vec<Task>,
+}
+
+/// Opens the source of `in:`.
+pub async fn open_source(config: &InputConfig) -> Result<Source> {
+    match config {
+        InputConfig::Postgresql(c) => postgres::reader::open(c).await,
+        InputConfig::Mysql(c) => mysql::reader::open(c).await,
+        InputConfig::File(c) => file::reader::open(c).await,
+        InputConfig::S3(_) => anyhow::bail!("type: s3 is not implemented in this build yet"),
+    }
+}
+
+/// An opened destination.
+pub enum Destination {
+    /// PostgreSQL
+    Postgres(Box<postgres::writer::PgWriter>),
+    /// MySQL / MariaDB
+    Mysql(Box<mysql::writer::MysqlWriter>),
+    /// Local files
+    File(Box<file::writer::FileWriter>),
+}
+
+impl Destination {
+    /// Prepares the destination for rows of `schema` (staging tables, files).
+    pub async fn open(config: &OutputConfig, schema: SchemaRef) -> Result<Self> {
+        Ok(match config {
+            OutputConfig::Postgresql(c) => {
+                Self::Postgres(Box::new(postgres::writer::PgWriter::open(c, schema).await?))
+            }
+            OutputConfig::Mysql(c) => {
+                Self::Mysql(Box::new(mysql::writer::MysqlWriter::open(c, schema).await?))
+            }
+            OutputConfig::File(c) => {
+                Self::File(Box::new(file::writer::FileWriter::open(c, schema).await?))
+            }
+            OutputConfig::S3(_) => anyhow::bail!("type: s3 is not implemented in this build yet"),
+        })
+    }
+
+    /// Writes one batch.
+    pub async fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        match self {
+            Self::Postgres(w) => w.write(batch).await,
+            Self::Mysql(w) => w.write(batch).await,
+            Self::File(w) => w.write(batch).await,
+        }
+    }
+
+    /// Makes everything written visible at once (transactional modes).
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Self::Postgres(w) => w.commit().await,
+            Self::Mysql(w) => w.commit().await,
+            Self::File(w) => w.commit().await,
+        }
+    }
+
+    /// Undoes what can be undone and removes staging tables / partial files.
+    pub async fn abort(self) {
+        match self {
+            Self::Postgres(w) => w.abort().await,
+            Self::Mysql(w) => w.abort().await,
+            Self::File(w) => w.abort().await,
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! PostgreSQL source and destination, both through binary `COPY`.
+//!
+//! Binary COPY is the fastest path PostgreSQL offers in and out (no text parsing of
+//! numbers and timestamps on either side); `copy.rs` is the wire codec.
+
+pub mod copy;
+pub mod reader;
+pub mod writer;
+
+use anyhow::{Context, Result, bail};
+use std::time::Duration;
+use tokio_postgres::{Client, NoTls};
+
+/// Connection settings shared by the reader, the writer and the app's checks.
+#[derive(Clone)]
+pub struct PgConn<'a> {
+    /// Host.
+    pub host: &'a str,
+    /// Port (default 5432).
+    pub port: Option<u16>,
+    /// User.
+    pub user: &'a str,
+    /// Password.
+    pub password: Option<&'a str>,
+    /// Database.
+    pub database: &'a str,
+    /// Require TLS.
+    pub ssl: bool,
+    /// Seconds to wait for the connection.
+    pub connect_timeout: Option<u64>,
+}
+
+impl std::fmt::Debug for PgConn<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgConn")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &self.password.map(|_| "***"))
+            .field("database", &self.database)
+            .finish()
+    }
+}
+
+/// Opens a connection; the driver task runs in the background until the client drops.
+pub async fn connect(c: &PgConn<'_>) -> Result<Client> {
+    if c.ssl {
+        bail!(
+            "ssl: true is not supported by this build yet (it has no TLS library); use ssl: false on a trusted network"
+        );
+    }
+    let mut cfg = tokio_postgres::Config::new();
+    cfg.host(c.host)
+        .port(c.port.unwrap_or(5432))
+        .user(c.user)
+        .dbname(c.database)
+        .application_name("hakobu")
+        .connect_timeout(Duration::from_secs(c.connect_timeout.unwrap_or(300)));
+    if let Some(p) = c.password {
+        cfg.password(p);
+    }
+    let (client, connection) = cfg.connect(NoTls).await.with_context(|| {
+        format!(
+            "cannot connect to PostgreSQL at {}:{} as {} (database {})",
+            c.host,
+            c.port.unwrap_or(5432),
+            c.user,
+            c.database
+        )
+    })?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!("postgres connection closed: {e}");
+        }
+    });
+    Ok(client)
+}
+
+/// A column of an existing table.
+#[derive(Debug, Clone)]
+pub struct TableColumn {
+    /// Column name.
+    pub name: String,
+    /// `pg_type.typname`, e.g. `int4`.
+    pub typname: String,
+    /// The SQL type with modifiers, e.g. `numeric(12,2)`.
+    pub sql_type: String,
+}
+
+/// Columns of a table; empty when the table does not exist.
+pub async fn table_columns(client: &Client, qualified: &str) -> Result<Vec<TableColumn>> {
+    let rows = client
+        .query(
+            "SELECT a.attname::text, t.typname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+             WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+            &[&qualified],
+        )
+        .await
+        .with_context(|| format!("cannot read the columns of {qualified}"))?;
+    Ok(rows
+        .iter()
+        .map(|r| TableColumn {
+            name: r.get(0),
+            typname: r.get(1),
+            sql_type: r.get(2),
+        })
+        .collect())
+}
+
+/// Primary key columns of a table, in key order.
+pub async fn primary_key(client: &Client, qualified: &str) -> Result<Vec<String>> {
+    let rows = client
+        .query(
+            "SELECT a.attname::text FROM pg_index i \
+             JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) ON true \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+             WHERE i.indrelid = to_regclass($1) AND i.indisprimary ORDER BY k.n",
+            &[&qualified],
+        )
+        .await
+        .with_context(|| format!("cannot read the primary key of {qualified}"))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}

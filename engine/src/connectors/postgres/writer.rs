@@ -1,0 +1,496 @@
+//! `out: {type: postgresql}`: binary `COPY FROM STDIN` with Embulk's load modes.
+//!
+//! Hakobu writes through one connection, so the transactional modes need no shared
+//! intermediate table: the whole load runs in one transaction that a failure, a kill or a
+//! lost connection rolls back, leaving the target exactly as it was (and nothing behind).
+//! - `insert`: COPY into the target inside the transaction.
+//! - `truncate_insert`, `merge`: COPY into a temporary table, then at commit
+//!   `TRUNCATE` + `INSERT ... SELECT`, or `INSERT ... ON CONFLICT DO UPDATE`; the target is
+//!   locked only for that last step.
+//! - `replace`: COPY into a new table, then at commit drop the target and rename.
+//! - `insert_direct`, `merge_direct`: no wrapping transaction; each batch is committed.
+
+use super::copy::{HEADER, PgWrite, encode_rows};
+use super::{PgConn, connect, primary_key, table_columns};
+use crate::connectors::sql::Dialect;
+use crate::types::{ColumnView, column_type};
+use anyhow::{Context, Result, anyhow, bail};
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use bytes::{Bytes, BytesMut};
+use chrono_tz::Tz;
+use futures::SinkExt;
+use hakobu_core::config::{ColumnType, JdbcOutput, Mode};
+use std::pin::Pin;
+use tokio_postgres::{Client, CopyInSink};
+
+const D: Dialect = Dialect::Postgres;
+/// Bytes buffered before they are sent to the server.
+const FLUSH_BYTES: usize = 1 << 20;
+const STAGE: &str = "hakobu_stage";
+
+/// The SQL type a pipeline column gets when Hakobu creates the table.
+pub fn sql_type(t: ColumnType) -> &'static str {
+    match t {
+        ColumnType::Boolean => "boolean",
+        ColumnType::Long => "bigint",
+        ColumnType::Double => "double precision",
+        ColumnType::String => "text",
+        ColumnType::Timestamp => "timestamp with time zone",
+        ColumnType::Json => "jsonb",
+        ColumnType::Decimal => "numeric",
+        ColumnType::Date => "date",
+        ColumnType::Bytes => "bytea",
+    }
+}
+
+/// An open PostgreSQL load.
+pub struct PgWriter {
+    client: Client,
+    mode: Mode,
+    target: String,
+    target_name: String,
+    /// The table rows are copied into (target, temporary stage, or replacement).
+    copy_table: String,
+    /// `CREATE TABLE` for the target when it does not exist yet.
+    create_target: Option<String>,
+    columns: Vec<String>,
+    writers: Vec<PgWrite>,
+    merge_keys: Vec<String>,
+    /// `(column, SQL type)` staged as text and cast when moved into the target.
+    cast_columns: Vec<(String, String)>,
+    /// `insert` goes through the stage because of `cast_columns`.
+    staged_insert: bool,
+    before_load: Option<String>,
+    after_load: Option<String>,
+    sink: Option<Pin<Box<CopyInSink<Bytes>>>>,
+    buf: BytesMut,
+}
+
+fn column_list(cols: &[String]) -> String {
+    cols.iter()
+        .map(|c| D.ident(c))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl PgWriter {
+    /// Connects, inspects the target and starts the COPY.
+    pub async fn open(c: &JdbcOutput, schema: SchemaRef) -> Result<Self> {
+        let client = connect(&PgConn {
+            host: &c.host,
+            port: c.port,
+            user: &c.user,
+            password: c.password.as_ref().map(|p| p.expose()),
+            database: &c.database,
+            ssl: c.ssl.unwrap_or(false),
+            connect_timeout: None,
+        })
+        .await?;
+        let mode = c.mode();
+        let schema_name = c.schema.as_deref().unwrap_or("public");
+        let target = D.qualified(Some(schema_name), &c.table);
+        let existing = table_columns(&client, &target).await?;
+        let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+
+        let mapped = |with_constraint: bool| -> String {
+            let mut defs: Vec<String> = schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    let ty = c
+                        .column_options
+                        .get(f.name())
+                        .and_then(|o| o.type_.clone())
+                        .unwrap_or_else(|| sql_type(column_type(f)).to_owned());
+                    format!("{} {ty}", D.ident(f.name()))
+                })
+                .collect();
+            if with_constraint {
+                if let Some(con) = &c.create_table_constraint {
+                    defs.push(con.clone());
+                } else if matches!(mode, Mode::Merge | Mode::MergeDirect)
+                    && !c.merge_keys.is_empty()
+                {
+                    // ON CONFLICT needs a unique index on the merge keys.
+                    defs.push(format!("PRIMARY KEY ({})", column_list(&c.merge_keys)));
+                }
+            }
+            defs.join(", ")
+        };
+        let create_sql = |table: &str| {
+            format!(
+                "CREATE TABLE {table} ({}) {}",
+                mapped(true),
+                c.create_table_option.as_deref().unwrap_or("")
+            )
+        };
+
+        if !existing.is_empty() && mode != Mode::Replace {
+            let missing: Vec<&String> = columns
+                .iter()
+                .filter(|n| !existing.iter().any(|e| &e.name == *n))
+                .collect();
+            if !missing.is_empty() {
+                bail!(
+                    "table {target} has no column {}; its columns are {}",
+                    missing
+                        .iter()
+                        .map(|m| format!("{m:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    existing
+                        .iter()
+                        .map(|e| e.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+        let mut merge_keys = c.merge_keys.clone();
+        if matches!(mode, Mode::Merge | Mode::MergeDirect) && merge_keys.is_empty() {
+            merge_keys = primary_key(&client, &target).await?;
+            if merge_keys.is_empty() {
+                bail!(
+                    "merge_keys: required because {target} has no primary key (or does not exist)"
+                );
+            }
+        }
+
+        // Target columns of types without a binary encoder are staged as text and cast by
+        // the server when the rows move into the target.
+        let cast_columns: Vec<(String, String)> = if mode == Mode::Replace {
+            Vec::new()
+        } else {
+            existing
+                .iter()
+                .filter(|e| {
+                    columns.contains(&e.name) && PgWrite::for_type(&e.typname, Tz::UTC).is_none()
+                })
+                .map(|e| (e.name.clone(), e.sql_type.clone()))
+                .collect()
+        };
+        let staged_insert =
+            !cast_columns.is_empty() && matches!(mode, Mode::Insert | Mode::InsertDirect);
+        if staged_insert && mode == Mode::InsertDirect {
+            bail!(
+                "column {:?} has type {}, which insert_direct cannot write; use mode insert",
+                cast_columns[0].0,
+                cast_columns[0].1
+            );
+        }
+        let mut create_target =
+            (existing.is_empty() && mode != Mode::Replace).then(|| create_sql(&target));
+        if !mode.is_transactional() {
+            if let Some(sql) = create_target.take() {
+                client
+                    .batch_execute(&sql)
+                    .await
+                    .with_context(|| format!("creating {target} failed"))?;
+            }
+            if let Some(sql) = &c.before_load {
+                client.batch_execute(sql).await.context("before_load")?;
+            }
+        } else {
+            client.batch_execute("BEGIN").await?;
+        }
+
+        let copy_table = match mode {
+            Mode::Insert | Mode::InsertDirect if !staged_insert => {
+                if let Some(sql) = create_target.take() {
+                    // Inside the transaction: a failed run does not leave an empty table.
+                    client
+                        .batch_execute(&sql)
+                        .await
+                        .with_context(|| format!("creating {target} failed"))?;
+                }
+                target.clone()
+            }
+            Mode::Insert
+            | Mode::InsertDirect
+            | Mode::TruncateInsert
+            | Mode::Merge
+            | Mode::MergeDirect => {
+                let like = if existing.is_empty() && create_target.is_none() {
+                    // merge_direct created the target above
+                    format!("(LIKE {target})")
+                } else if existing.is_empty() {
+                    format!("({})", mapped(false))
+                } else {
+                    format!("(LIKE {target})")
+                };
+                let on_commit = if mode == Mode::MergeDirect {
+                    ""
+                } else {
+                    " ON COMMIT DROP"
+                };
+                client
+                    .batch_execute(&format!(
+                        "CREATE TEMPORARY TABLE {} {like}{on_commit}",
+                        D.ident(STAGE)
+                    ))
+                    .await
+                    .context("creating the staging table failed")?;
+                for (name, _) in &cast_columns {
+                    client
+                        .batch_execute(&format!(
+                            "ALTER TABLE {} ALTER {} TYPE text",
+                            D.ident(STAGE),
+                            D.ident(name)
+                        ))
+                        .await?;
+                }
+                format!("pg_temp.{}", D.ident(STAGE))
+            }
+            Mode::Replace => {
+                let name = format!(
+                    "{}_hakobu_{:08x}",
+                    c.table.chars().take(40).collect::<String>(),
+                    std::process::id()
+                );
+                let table = D.qualified(Some(schema_name), &name);
+                client
+                    .batch_execute(&create_sql(&table))
+                    .await
+                    .with_context(|| format!("creating {table} failed"))?;
+                table
+            }
+        };
+
+        let default_tz: Tz = c
+            .default_timezone
+            .as_deref()
+            .unwrap_or("UTC")
+            .parse()
+            .map_err(|_| anyhow!("default_timezone: unknown zone"))?;
+        let types = table_columns(&client, &copy_table).await?;
+        let writers = columns
+            .iter()
+            .map(|name| {
+                let typname = &types
+                    .iter()
+                    .find(|t| &t.name == name)
+                    .ok_or_else(|| anyhow!("column {name:?} missing in {copy_table}"))?
+                    .typname;
+                let tz = match c
+                    .column_options
+                    .get(name)
+                    .and_then(|o| o.timezone.as_deref())
+                {
+                    Some(z) => z
+                        .parse()
+                        .map_err(|_| anyhow!("column_options.{name}.timezone: unknown zone"))?,
+                    None => default_tz,
+                };
+                PgWrite::for_type(typname, tz).ok_or_else(|| {
+                    anyhow!("column {name:?} has type {typname}, which Hakobu cannot write yet")
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+
+        let mut w = PgWriter {
+            client,
+            mode,
+            target,
+            target_name: c.table.clone(),
+            copy_table,
+            create_target,
+            columns,
+            writers,
+            merge_keys,
+            cast_columns,
+            staged_insert,
+            before_load: if mode.is_transactional() {
+                c.before_load.clone()
+            } else {
+                None
+            },
+            after_load: c.after_load.clone(),
+            sink: None,
+            buf: BytesMut::with_capacity(FLUSH_BYTES * 2),
+        };
+        if mode != Mode::MergeDirect {
+            w.start_copy().await?;
+        }
+        Ok(w)
+    }
+
+    async fn start_copy(&mut self) -> Result<()> {
+        let sql = format!(
+            "COPY {} ({}) FROM STDIN (FORMAT binary)",
+            self.copy_table,
+            column_list(&self.columns)
+        );
+        let sink = self
+            .client
+            .copy_in(sql.as_str())
+            .await
+            .context("starting COPY failed")?;
+        self.sink = Some(Box::pin(sink));
+        self.buf.extend_from_slice(HEADER);
+        Ok(())
+    }
+
+    async fn finish_copy(&mut self) -> Result<u64> {
+        let Some(mut sink) = self.sink.take() else {
+            return Ok(0);
+        };
+        self.buf.extend_from_slice(&(-1i16).to_be_bytes());
+        sink.send(self.buf.split().freeze())
+            .await
+            .context("COPY failed")?;
+        sink.as_mut().finish().await.context("COPY failed")
+    }
+
+    /// Encodes and sends one batch.
+    pub async fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        if self.mode == Mode::MergeDirect {
+            self.start_copy().await?;
+        }
+        let views = (0..batch.num_columns())
+            .map(|i| ColumnView::of(&batch, i))
+            .collect::<Result<Vec<_>>>()?;
+        encode_rows(
+            &views,
+            &self.writers,
+            &self.columns,
+            batch.num_rows(),
+            &mut self.buf,
+        )?;
+        if self.mode == Mode::MergeDirect {
+            self.finish_copy().await?;
+            let sql = self.merge_sql();
+            self.client
+                .batch_execute(&format!("{sql}; TRUNCATE {}", self.copy_table))
+                .await
+                .context("merge failed")?;
+        } else if self.buf.len() >= FLUSH_BYTES {
+            let sink = self.sink.as_mut().expect("copy started");
+            sink.send(self.buf.split().freeze())
+                .await
+                .context("COPY failed")?;
+        }
+        Ok(())
+    }
+
+    /// The staged columns as the target's types.
+    fn select_list(&self) -> String {
+        self.columns
+            .iter()
+            .map(|c| match self.cast_columns.iter().find(|(n, _)| n == c) {
+                Some((_, ty)) => format!("{}::{ty}", D.ident(c)),
+                None => D.ident(c),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn merge_sql(&self) -> String {
+        let cols = column_list(&self.columns);
+        let select = self.select_list();
+        let updates: Vec<String> = self
+            .columns
+            .iter()
+            .filter(|c| !self.merge_keys.contains(c))
+            .map(|c| format!("{0} = EXCLUDED.{0}", D.ident(c)))
+            .collect();
+        let action = if updates.is_empty() {
+            "NOTHING".to_owned()
+        } else {
+            format!("UPDATE SET {}", updates.join(", "))
+        };
+        format!(
+            "INSERT INTO {} ({cols}) SELECT {select} FROM {} ON CONFLICT ({}) DO {action}",
+            self.target,
+            self.copy_table,
+            column_list(&self.merge_keys)
+        )
+    }
+
+    /// Finishes the COPY and makes the rows visible in one transaction.
+    pub async fn commit(mut self) -> Result<()> {
+        self.finish_copy().await?;
+        let result = self.commit_inner().await;
+        if result.is_err() && self.mode.is_transactional() {
+            let _ = self.client.batch_execute("ROLLBACK").await;
+        }
+        result
+    }
+
+    async fn commit_inner(&mut self) -> Result<()> {
+        if !self.mode.is_transactional() {
+            if let Some(sql) = &self.after_load {
+                self.client.batch_execute(sql).await.context("after_load")?;
+            }
+            return Ok(());
+        }
+        if let Some(sql) = &self.create_target {
+            self.client
+                .batch_execute(sql)
+                .await
+                .with_context(|| format!("creating {} failed", self.target))?;
+        }
+        if let Some(sql) = &self.before_load {
+            self.client
+                .batch_execute(sql)
+                .await
+                .context("before_load")?;
+        }
+        let cols = column_list(&self.columns);
+        let select = self.select_list();
+        match self.mode {
+            Mode::Insert if !self.staged_insert => {}
+            Mode::Insert | Mode::TruncateInsert => {
+                let truncate = if self.mode == Mode::TruncateInsert {
+                    format!("TRUNCATE {}; ", self.target)
+                } else {
+                    String::new()
+                };
+                self.client
+                    .batch_execute(&format!(
+                        "{truncate}INSERT INTO {t} ({cols}) SELECT {select} FROM {s}",
+                        t = self.target,
+                        s = self.copy_table
+                    ))
+                    .await
+                    .context("moving rows into the target failed")?;
+            }
+            Mode::Merge => {
+                let sql = self.merge_sql();
+                self.client
+                    .batch_execute(&sql)
+                    .await
+                    .context("merge failed")?;
+            }
+            Mode::Replace => {
+                self.client
+                    .batch_execute(&format!(
+                        "DROP TABLE IF EXISTS {}; ALTER TABLE {} RENAME TO {}",
+                        self.target,
+                        self.copy_table,
+                        D.ident(&self.target_name)
+                    ))
+                    .await
+                    .context("replacing the target failed")?;
+            }
+            Mode::InsertDirect | Mode::MergeDirect => unreachable!("not transactional"),
+        }
+        if let Some(sql) = &self.after_load {
+            self.client.batch_execute(sql).await.context("after_load")?;
+        }
+        self.client
+            .batch_execute("COMMIT")
+            .await
+            .context("COMMIT failed")?;
+        Ok(())
+    }
+
+    /// Rolls back: the server discards the staged rows and any table created by the run.
+    pub async fn abort(mut self) {
+        // Dropping the sink before `finish` makes the server abort the COPY.
+        self.sink.take();
+        if self.mode.is_transactional() {
+            let _ = self.client.batch_execute("ROLLBACK").await;
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The streaming pipeline: source tasks -> filters -> destination, joined by bounded
+//! channels so reading, transforming and writing overlap while at most a few batches per
+//! stage are in memory, whatever the table size.
+
+use crate::connectors::{self, Destination, TaskState};
+use crate::filters::FilterChain;
+use anyhow::{Context, Result};
+use arrow_array::RecordBatch;
+use futures::StreamExt;
+use hakobu_core::config::{Config, ConfigDiff, InputConfig};
+use serde::Serialize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// Batches in flight between two stages. Two is enough to overlap the stages; more only
+/// costs memory.
+const CHANNEL_DEPTH: usize = 2;
+/// How many skipped-row reasons the summary keeps verbatim.
+const MAX_SKIP_EXAMPLES: usize = 20;
+
+/// Counters shared by every stage of a run.
+#[derive(Debug, Default)]
+pub struct Stats {
+    rows_read: AtomicU64,
+    bytes_read: AtomicU64,
+    rows_written: AtomicU64,
+    skipped: AtomicU64,
+    skip_examples: Mutex<Vec<String>>,
+}
+
+impl Stats {
+    /// Counts rows and bytes read.
+    pub fn add_read(&self, rows: u64, bytes: u64) {
+        self.rows_read.fetch_add(rows, Ordering::Relaxed);
+        self.bytes_read.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Counts a skipped (invalid) row; `reason` names the file/line and the problem.
+    pub fn skip(&self, reason: String) {
+        self.skipped.fetch_add(1, Ordering::Relaxed);
+        let mut ex = self.skip_examples.lock().expect("stats lock");
+        if ex.len() < MAX_SKIP_EXAMPLES {
+            ex.push(reason);
+        }
+    }
+
+    fn add_written(&self, rows: u64) {
+        self.rows_written.fetch_add(rows, Ordering::Relaxed);
+    }
+
+    /// A snapshot for the progress callback.
+    pub fn progress(&self, started: Instant) -> Progress {
+        let elapsed = started.elapsed();
+        let rows_read = self.rows_read.load(Ordering::Relaxed);
+        Progress {
+            rows_read,
+            rows_written: self.rows_written.load(Ordering::Relaxed),
+            bytes_read: self.bytes_read.load(Ordering::Relaxed),
+            elapsed,
+            rows_per_second: rows_read as f64 / elapsed.as_secs_f64().max(1e-9),
+        }
+    }
+}
+
+/// Progress of a running transfer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Progress {
+    /// Rows read from the source so far.
+    pub rows_read: u64,
+    /// Rows handed to the destination so far (committed only at the end for
+    /// transactional modes).
+    pub rows_written: u64,
+    /// Bytes read from the source so far.
+    pub bytes_read: u64,
+    /// Time since the run started.
+    #[serde(serialize_with = "secs")]
+    pub elapsed: Duration,
+    /// Average read rate.
+    pub rows_per_second: f64,
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// The result of a committed run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Rows read from the source (valid and skipped).
+    pub rows_read: u64,
+    /// Rows written and committed.
+    pub rows_written: u64,
+    /// Invalid rows skipped.
+    pub rows_skipped: u64,
+    /// Why rows were skipped (the first few, with file and line).
+    pub skipped_reasons: Vec<String>,
+    /// Bytes read from the source.
+    pub bytes_read: u64,
+    /// Wall time in seconds.
+    pub seconds: f64,
+    /// The state for the next run (`-c diff.yml`), written only after the commit.
+    pub next_diff: ConfigDiff,
+}
+
+/// Runs one config to completion: reads, filters, writes and commits. The destination is
+/// committed only if every stage succeeded; otherwise it is rolled back (transactional
+/// modes) and the error says which stage failed.
+pub async fn run_config(
+    config: &Config,
+    progress: impl Fn(&Progress) + Send + Sync + 'static,
+) -> Result<Summary> {
+    let started = Instant::now();
+    let stats = Arc::new(Stats::default());
+    let source = connectors::open_source(&config.input).await.context("in")?;
+    let filters = FilterChain::new(&config.filters, source.schema.clone())?;
+    let out_schema = filters.schema();
+    let mut destination = Destination::open(&config.out, out_schema.clone())
+        .await
+        .context("out")?;
+
+    let threads = config
+        .exec
+        .max_threads
+        .map(|n| n.max(1) as usize)
+        .unwrap_or(2);
+    let (src_tx, mut src_rx) = mpsc::channel::<RecordBatch>(CHANNEL_DEPTH);
+    let (flt_tx, mut flt_rx) = mpsc::channel::<RecordBatch>(CHANNEL_DEPTH);
+
+    // Task futures are lazy: `buffered` starts at most `threads` of them at a time.
+    let task_futures: Vec<_> = source
+        .tasks
+        .into_iter()
+        .map(|task| task(src_tx.clone(), stats.clone()))
+        .collect();
+    drop(src_tx);
+    let reader = tokio::spawn(async move {
+        let results: Vec<Result<TaskState>> = futures::stream::iter(task_futures)
+            .buffered(threads)
+            .collect()
+            .await;
+        results.into_iter().collect::<Result<Vec<_>>>()
+    });
+    let filter = tokio::spawn(async move {
+        while let Some(batch) = src_rx.recv().await {
+            let batch = filters.apply(batch)?;
+            if batch.num_rows() > 0 && flt_tx.send(batch).await.is_err() {
+                break; // the destination failed; its error is the one to report
+            }
+        }
+        anyhow::Ok(())
+    });
+
+    let progress_stats = stats.clone();
+    let ticker = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            every.tick().await;
+            progress(&progress_stats.progress(started));
+        }
+    });
+
+    let mut write_error = None;
+    while let Some(batch) = flt_rx.recv().await {
+        let rows = batch.num_rows() as u64;
+        if let Err(e) = destination.write(batch).await {
+            write_error = Some(e);
+            break;
+        }
+        stats.add_written(rows);
+    }
+    drop(flt_rx);
+    let read_result = reader.await.context("reader task panicked")?;
+    let filter_result = filter.await.context("filter task panicked")?;
+
+    let outcome = match (read_result, filter_result, write_error) {
+        // A failed destination makes the other stages fail to send; report its error.
+        (_, _, Some(e)) => Err(e.context("out")),
+        (_, Err(e), _) => Err(e.context("filters")),
+        (Err(e), _, _) => Err(e.context("in")),
+        (Ok(states), Ok(()), None) => Ok(states),
+    };
+    let states = match outcome {
+        Ok(states) => states,
+        Err(e) => {
+            ticker.abort();
+            destination.abort().await;
+            return Err(e);
+        }
+    };
+    let committed = destination.commit().await.context("out");
+    ticker.abort();
+    committed?;
+
+    let p = stats.progress(started);
+    let skipped_reasons = stats.skip_examples.lock().expect("stats lock").clone();
+    Ok(Summary {
+        rows_read: p.rows_read,
+        rows_written: p.rows_written,
+        rows_skipped: stats.skipped.load(Ordering::Relaxed),
+        skipped_reasons,
+        bytes_read: p.bytes_read,
+        seconds: started.elapsed().as_secs_f64(),
+        next_diff: next_diff(&config.input, states),
+    })
+}
+
+/// The diff the next run starts from: the previous state unless this run moved it.
+fn next_diff(input: &InputConfig, states: Vec<TaskState>) -> ConfigDiff {
+    let mut diff = ConfigDiff::default();
+    match input {
+        InputConfig::Postgresql(c) | InputConfig::Mysql(c) => {
+            if c.incremental.unwrap_or(false) {
+                diff.input.last_record = states
+                    .into_iter()
+                    .filter_map(|s| s.last_record)
+                    .next_back()
+                    .or_else(|| c.last_record.clone());
+            }
+        }
+        InputConfig::File(c) => {
+            if c.incremental.unwrap_or(true) {
+                diff.input.last_path = states
+                    .into_iter()
+                    .filter_map(|s| s.last_path)
+                    .max()
+                    .or_else(|| c.last_path.clone());
+            }
+        }
+        InputConfig::S3(c) => {
+            if c.incremental.unwrap_or(true) {
+                diff.input.last_path = states
+                    .into_iter()
+                    .filter_map(|s| s.last_path)
+                    .max()
+                    .or_else(|| c.last_path.clone());
+            }
+        }
+    }
+    diff
+}

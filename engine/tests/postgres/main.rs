@@ -1,0 +1,447 @@
+//! PostgreSQL source and destination against the local server: types, modes,
+//! incremental loads, time zones and failures.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use common::*;
+
+const ALL_TYPES: &str = r#"
+CREATE TABLE src (
+  id bigint PRIMARY KEY,
+  small smallint, num integer, amount numeric(38,10), ratio double precision, r real,
+  note text, code varchar(10), flag boolean,
+  at timestamptz, local_at timestamp, day date,
+  doc json, docb jsonb, raw bytea, uid uuid, ip inet
+);
+INSERT INTO src VALUES
+  (1, 1, 10, 1234567890123456789012345678.0123456789, 1.5, 2.25,
+   E'unicode 日本語 🍣, "quotes", comma, tab\t, newline\n and back\\slash', 'abc', true,
+   '2024-03-10 12:34:56.123456+00', '2024-03-10 12:34:56.654321', '2024-03-10',
+   '{"a": [1, 2, {"b": null}]}', '{"k": "v", "n": 1.5}', '\x00ff10', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '10.0.0.1'),
+  (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+  (3, -32768, -2147483648, -0.0000000001, -1e300, 0, '', ' ', false,
+   '1970-01-01 00:00:00+00', '1999-12-31 23:59:59.999999', '1900-01-01',
+   '[]', '"s"', '', '00000000-0000-0000-0000-000000000000', '::1');
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copies_every_type_exactly_into_an_existing_table() {
+    let (db, client) = TestDb::postgres().await;
+    client.batch_execute(ALL_TYPES).await.unwrap();
+    client
+        .batch_execute("CREATE TABLE dst (LIKE src INCLUDING ALL)")
+        .await
+        .unwrap();
+    let summary = run(&format!(
+        "{}\n{}",
+        pg_in(&db.name, "table: src"),
+        pg_out(&db.name, "table: dst")
+    ))
+    .await
+    .unwrap();
+    assert_eq!((summary.rows_read, summary.rows_written), (3, 3));
+    assert_eq!(
+        pg_checksum(&client, "src", "id").await,
+        pg_checksum(&client, "dst", "id").await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creates_a_missing_table_with_mapped_types_and_keeps_numerics_exact() {
+    let (db, client) = TestDb::postgres().await;
+    client.batch_execute(ALL_TYPES).await.unwrap();
+    run(&format!(
+        "{}\n{}",
+        pg_in(&db.name, "table: src"),
+        pg_out(&db.name, "table: created")
+    ))
+    .await
+    .unwrap();
+    let row = client
+        .query_one("SELECT amount::text, note, doc::text, ip, pg_typeof(amount)::text, pg_typeof(at)::text FROM created WHERE id = 1", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        row.get::<_, String>(0),
+        "1234567890123456789012345678.0123456789"
+    );
+    assert_eq!(
+        row.get::<_, String>(1),
+        "unicode 日本語 🍣, \"quotes\", comma, tab\t, newline\n and back\\slash"
+    );
+    assert_eq!(row.get::<_, String>(2), r#"{"a": [1, 2, {"b": null}]}"#);
+    assert_eq!(
+        row.get::<_, String>(3),
+        "10.0.0.1/32",
+        "types without a binary codec travel as text"
+    );
+    assert_eq!(row.get::<_, String>(4), "numeric");
+    assert_eq!(row.get::<_, String>(5), "timestamp with time zone");
+    assert_eq!(
+        pg_count(&client, "created WHERE note IS NULL AND amount IS NULL").await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_with_45_columns() {
+    let (db, client) = TestDb::postgres().await;
+    let cols: Vec<String> = (0..45)
+        .map(|i| {
+            format!(
+                "c{i} {}",
+                ["bigint", "text", "numeric(12,2)", "timestamptz", "boolean"][i % 5]
+            )
+        })
+        .collect();
+    client
+        .batch_execute(&format!("CREATE TABLE wide ({})", cols.join(", ")))
+        .await
+        .unwrap();
+    let vals: Vec<String> = (0..45)
+        .map(|i| {
+            [
+                "g",
+                "'t' || g",
+                "g * 1.25",
+                "'2024-01-01'::timestamptz + g * interval '1 hour'",
+                "g % 2 = 0",
+            ][i % 5]
+                .to_owned()
+        })
+        .collect();
+    client
+        .batch_execute(&format!(
+            "INSERT INTO wide SELECT {} FROM generate_series(1, 20000) g",
+            vals.join(", ")
+        ))
+        .await
+        .unwrap();
+    client
+        .batch_execute("CREATE TABLE wide2 (LIKE wide)")
+        .await
+        .unwrap();
+    let s = run(&format!(
+        "{}\n{}",
+        pg_in(&db.name, "table: wide"),
+        pg_out(&db.name, "table: wide2")
+    ))
+    .await
+    .unwrap();
+    assert_eq!(s.rows_written, 20000);
+    assert_eq!(
+        pg_checksum(&client, "wide", "c0").await,
+        pg_checksum(&client, "wide2", "c0").await
+    );
+}
+
+async fn mode_fixture(client: &tokio_postgres::Client) {
+    client
+        .batch_execute(
+            "CREATE TABLE src (id int PRIMARY KEY, v text);
+             INSERT INTO src VALUES (2, 'new two'), (3, 'new three');
+             CREATE TABLE dst (id int PRIMARY KEY, v text, extra text DEFAULT 'kept');
+             INSERT INTO dst (id, v) VALUES (1, 'old one'), (2, 'old two');",
+        )
+        .await
+        .unwrap();
+}
+
+async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
+    client
+        .query(sql, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect()
+}
+
+async fn run_mode(mode: &str) -> Vec<String> {
+    let (db, client) = TestDb::postgres().await;
+    mode_fixture(&client).await;
+    let yaml = format!(
+        "{}\n{}",
+        pg_in(&db.name, "table: src"),
+        pg_out(&db.name, &format!("table: dst\nmode: {mode}"))
+    );
+    run(&yaml).await.unwrap();
+    rows(
+        &client,
+        "SELECT concat_ws(':', id, v, extra) FROM dst ORDER BY id",
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mode_merge_and_merge_direct_upsert_on_the_primary_key() {
+    let expected = ["1:old one:kept", "2:new two:kept", "3:new three:kept"];
+    assert_eq!(run_mode("merge").await, expected);
+    assert_eq!(run_mode("merge_direct").await, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mode_truncate_insert_and_replace() {
+    assert_eq!(
+        run_mode("truncate_insert").await,
+        ["2:new two:kept", "3:new three:kept"]
+    );
+    // replace rebuilds the table from the input's columns
+    let (db, client) = TestDb::postgres().await;
+    mode_fixture(&client).await;
+    run(&format!(
+        "{}\n{}",
+        pg_in(&db.name, "table: src"),
+        pg_out(&db.name, "table: dst\nmode: replace")
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        rows(&client, "SELECT concat_ws(':', id, v) FROM dst ORDER BY id").await,
+        ["2:new two", "3:new three"]
+    );
+    let cols: i64 = client
+        .query_one(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'dst'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(cols, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mode_insert_and_insert_direct_append() {
+    let (db, client) = TestDb::postgres().await;
+    mode_fixture(&client).await;
+    client
+        .batch_execute("DELETE FROM src WHERE id = 2")
+        .await
+        .unwrap();
+    for mode in ["insert", "insert_direct"] {
+        client
+            .batch_execute("DELETE FROM dst WHERE id = 3")
+            .await
+            .unwrap();
+        let yaml = format!(
+            "{}\n{}",
+            pg_in(&db.name, "table: src"),
+            pg_out(&db.name, &format!("table: dst\nmode: {mode}"))
+        );
+        run(&yaml).await.unwrap();
+        assert_eq!(
+            rows(
+                &client,
+                "SELECT concat_ws(':', id, v, extra) FROM dst ORDER BY id"
+            )
+            .await,
+            ["1:old one:kept", "2:old two:kept", "3:new three:kept"],
+            "{mode}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_in_a_transactional_mode_leaves_the_target_unchanged() {
+    for mode in ["insert", "truncate_insert", "replace", "merge"] {
+        let (db, client) = TestDb::postgres().await;
+        mode_fixture(&client).await;
+        // 5000 good rows, then one that does not fit the target's integer column.
+        client.batch_execute("DELETE FROM src WHERE id = 2; ALTER TABLE src ALTER id TYPE bigint; INSERT INTO src SELECT g, 'x' FROM generate_series(10, 5000) g; INSERT INTO src VALUES (99999999999, 'too big')").await.unwrap();
+        let before = pg_checksum(&client, "dst", "id").await;
+        // replace builds a new table from the input's types, so give it a constraint to break.
+        let check = if mode == "replace" {
+            "\ncreate_table_constraint: CHECK (id < 99999999999)"
+        } else {
+            ""
+        };
+        let yaml = format!(
+            "{}\n{}",
+            pg_in(&db.name, "table: src\norder_by: id"),
+            pg_out(&db.name, &format!("table: dst\nmode: {mode}{check}"))
+        );
+        let err = format!("{:#}", run(&yaml).await.unwrap_err());
+        let expected = if mode == "replace" {
+            "violates check constraint"
+        } else {
+            "does not fit integer"
+        };
+        assert!(err.contains(expected), "{mode}: {err}");
+        assert_eq!(pg_checksum(&client, "dst", "id").await, before, "{mode}");
+
+        // A failing after_load rolls back too.
+        let yaml = format!(
+            "{}\n{}",
+            pg_in(&db.name, "table: src\nwhere: id < 100"),
+            pg_out(
+                &db.name,
+                &format!("table: dst\nmode: {mode}\nafter_load: SELECT 1/0")
+            )
+        );
+        let err = run(&yaml).await.unwrap_err();
+        assert!(format!("{err:#}").contains("after_load"), "{mode}: {err:#}");
+        assert_eq!(pg_checksum(&client, "dst", "id").await, before, "{mode}");
+        let tables: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(tables, 2, "{mode}: no staging table left behind");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_run_does_not_create_the_missing_target() {
+    let (db, client) = TestDb::postgres().await;
+    mode_fixture(&client).await;
+    let yaml = format!(
+        "{}\n{}",
+        pg_in(&db.name, "table: src"),
+        pg_out(&db.name, "table: fresh\nafter_load: SELECT 1/0")
+    );
+    assert!(run(&yaml).await.is_err());
+    let exists: bool = client
+        .query_one("SELECT to_regclass('fresh') IS NOT NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!exists);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_over_several_runs() {
+    let (db, client) = TestDb::postgres().await;
+    client
+        .batch_execute(
+            "CREATE TABLE ev (id int PRIMARY KEY, at timestamp NOT NULL, v text);
+             INSERT INTO ev VALUES (1, '2024-01-01 00:00:00', 'a'), (2, '2024-01-01 00:00:00', 'b'), (3, '2024-01-02 00:00:00', 'c');",
+        )
+        .await
+        .unwrap();
+    let yaml = format!(
+        "{}\n{}",
+        pg_in(
+            &db.name,
+            "table: ev\nincremental: true\nincremental_columns: [at, id]"
+        ),
+        pg_out(&db.name, "table: ev_copy\nmode: insert")
+    );
+    let first = run_with_diff(&yaml, None).await.unwrap();
+    assert_eq!(first.rows_written, 3);
+    let diff = first.next_diff.to_yaml();
+    assert_eq!(
+        first.next_diff.input.last_record,
+        Some(vec!["2024-01-02T00:00:00.000000".into(), 3.into()])
+    );
+
+    // Same timestamp as the cursor but a larger id, plus a later one: both are new.
+    client.batch_execute("INSERT INTO ev VALUES (4, '2024-01-02 00:00:00', 'd'), (5, '2024-01-03 00:00:00', 'e'), (0, '2023-12-31 00:00:00', 'old')").await.unwrap();
+    let second = run_with_diff(&yaml, Some(&diff)).await.unwrap();
+    assert_eq!(second.rows_written, 2);
+    let diff = second.next_diff.to_yaml();
+
+    let third = run_with_diff(&yaml, Some(&diff)).await.unwrap();
+    assert_eq!(third.rows_written, 0);
+    assert_eq!(
+        third.next_diff, second.next_diff,
+        "nothing new keeps the state"
+    );
+    assert_eq!(
+        rows(
+            &client,
+            "SELECT string_agg(v, ',' ORDER BY id) FROM ev_copy"
+        )
+        .await,
+        ["a,b,c,d,e"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_defaults_to_the_primary_key_and_supports_raw_queries() {
+    let (db, client) = TestDb::postgres().await;
+    client.batch_execute("CREATE TABLE t (id bigint PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 10) g").await.unwrap();
+    let yaml = format!(
+        "{}\n{}",
+        pg_in(&db.name, "table: t\nincremental: true\nlast_record: [7]"),
+        pg_out(&db.name, "table: t2")
+    );
+    let s = run(&yaml).await.unwrap();
+    assert_eq!(
+        (s.rows_written, s.next_diff.input.last_record.clone()),
+        (3, Some(vec![10.into()]))
+    );
+    let yaml = format!(
+        "{}\n{}",
+        pg_in(
+            &db.name,
+            "query: SELECT id, v FROM t WHERE id > :id ORDER BY id\nincremental: true\nuse_raw_query_with_incremental: true\nincremental_columns: [id]\nlast_record: [8]"
+        ),
+        pg_out(&db.name, "table: t3")
+    );
+    let s = run(&yaml).await.unwrap();
+    assert_eq!(s.rows_written, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_timezone_applies_to_timestamps_without_zone() {
+    let (db, client) = TestDb::postgres().await;
+    client
+        .batch_execute("CREATE TABLE src (id int, at timestamptz, wall timestamp); INSERT INTO src VALUES (1, '2024-01-01 00:00:00+00', '2024-01-01 09:00:00');
+                        CREATE TABLE dst (id int, at timestamp, wall timestamptz);")
+        .await
+        .unwrap();
+    let yaml = format!(
+        "{}\n{}",
+        pg_in(&db.name, "table: src\ndefault_timezone: Asia/Tokyo"),
+        pg_out(&db.name, "table: dst\ndefault_timezone: Asia/Tokyo")
+    );
+    run(&yaml).await.unwrap();
+    let row = client
+        .query_one(
+            "SELECT at::text, (wall AT TIME ZONE 'UTC')::text FROM dst",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        row.get::<_, String>(0),
+        "2024-01-01 09:00:00",
+        "instant written as Tokyo wall time"
+    );
+    assert_eq!(
+        row.get::<_, String>(1),
+        "2024-01-01 00:00:00",
+        "Tokyo wall time read as an instant"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_and_quoted_identifiers() {
+    let (db, client) = TestDb::postgres().await;
+    client.batch_execute(r#"CREATE TABLE "Odd ""Name""" ("select" int, "Mixed Case" text); INSERT INTO "Odd ""Name""" VALUES (1, 'x'); CREATE TABLE log (msg text);"#).await.unwrap();
+    let yaml = format!(
+        "{}\n{}",
+        pg_in(
+            &db.name,
+            "table: 'Odd \"Name\"'\nbefore_select: INSERT INTO log VALUES ('before_select')\nafter_select: INSERT INTO log VALUES ('after_select')"
+        ),
+        pg_out(
+            &db.name,
+            "table: 'out \"2\"'\nmode: merge\nmerge_keys: [select]\nbefore_load: INSERT INTO log VALUES ('before_load')\nafter_load: INSERT INTO log VALUES ('after_load')"
+        )
+    );
+    run(&yaml).await.unwrap();
+    assert_eq!(
+        rows(&client, r#"SELECT "Mixed Case" FROM "out ""2""""#).await,
+        ["x"]
+    );
+    assert_eq!(
+        rows(&client, "SELECT string_agg(msg, ',') FROM log").await,
+        ["before_select,after_select,before_load,after_load"]
+    );
+}
