@@ -97,6 +97,8 @@ CREATE INDEX login_attempts_ip_idx ON login_attempts (ip, created_at);
 
 CREATE TABLE audit_log (
     id              uuid PRIMARY KEY,
+    -- Insertion order: several entries of one transaction share its now().
+    seq             bigint GENERATED ALWAYS AS IDENTITY,
     organization_id uuid NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
     actor_user_id   uuid REFERENCES users(id) ON DELETE SET NULL,
     -- Kept as text so the entry still names the actor after the account is removed.
@@ -108,4 +110,5 @@ CREATE TABLE audit_log (
     ip              text,
     created_at      timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX audit_log_org_time_idx ON audit_log (organization_id, created_at DESC, id);
+CREATE INDEX audit_log_org_seq_idx ON audit_log (organization_id, seq DESC);
+CREATE INDEX audit_log_org_time_idx ON audit_log (organization_id, created_at);

@@ -114,7 +114,7 @@ impl AuditEntry {
     ) -> QueryResult<(Vec<AuditEntry>, i64)> {
         let total = Self::filtered(org, filter).count().get_result(conn).await?;
         let items = Self::filtered(org, filter)
-            .order((audit_log::created_at.desc(), audit_log::id.desc()))
+            .order(audit_log::seq.desc())
             .offset(offset)
             .limit(limit)
             .select(AuditEntry::as_select())

@@ -1,0 +1,137 @@
+use crate::helpers::spawn_app;
+use reqwest::{Method, StatusCode};
+use std::collections::BTreeSet;
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let app = spawn_app().await;
+    let (status, body) = app.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
+    let (status, body) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "ready");
+
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("hakobu_http_requests_total"), "{metrics}");
+    assert!(metrics.contains("endpoint=\"/readyz\""), "{metrics}");
+}
+
+#[tokio::test]
+async fn readiness_fails_when_a_migration_is_missing() {
+    let app = spawn_app().await;
+    let url = format!("{}/{}", crate::helpers::server_url(), app.db_name);
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute("DELETE FROM __diesel_schema_migrations")
+        .await
+        .unwrap();
+    let (status, body) = app.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("migrations are not applied"),
+        "{body}"
+    );
+}
+
+/// Every route the app answers is in the OpenAPI document, and nothing else is.
+#[tokio::test]
+async fn openapi_lists_every_endpoint() {
+    let app = spawn_app().await;
+    let (status, doc) = app.call(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let documented: BTreeSet<String> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .map(move |m| format!("{} {path}", m.to_uppercase()))
+        })
+        .collect();
+    let expected: BTreeSet<String> = [
+        "GET /healthz",
+        "GET /readyz",
+        "GET /metrics",
+        "GET /api/openapi.json",
+        "POST /api/auth/signup",
+        "POST /api/auth/login",
+        "POST /api/auth/logout",
+        "GET /api/me",
+        "POST /api/me/password",
+        "GET /api/invitations/lookup",
+        "POST /api/invitations/accept",
+        "GET /api/organization",
+        "PATCH /api/organization",
+        "GET /api/members",
+        "PUT /api/members/{user_id}/role",
+        "DELETE /api/members/{user_id}",
+        "POST /api/invitations",
+        "GET /api/invitations",
+        "DELETE /api/invitations/{invitation_id}",
+        "GET /api/teams",
+        "POST /api/teams",
+        "GET /api/teams/{team_id}",
+        "PATCH /api/teams/{team_id}",
+        "DELETE /api/teams/{team_id}",
+        "GET /api/teams/{team_id}/members",
+        "PUT /api/teams/{team_id}/members/{user_id}",
+        "DELETE /api/teams/{team_id}/members/{user_id}",
+        "GET /api/tokens",
+        "POST /api/tokens",
+        "DELETE /api/tokens/{token_id}",
+        "GET /api/audit",
+        "GET /api/audit.csv",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(documented, expected);
+
+    // And each documented endpoint really exists: none answers the router's 404.
+    for entry in &documented {
+        let (method, path) = entry.split_once(' ').unwrap();
+        let concrete = path
+            .replace("{user_id}", &uuid::Uuid::new_v4().to_string())
+            .replace("{team_id}", &uuid::Uuid::new_v4().to_string())
+            .replace("{invitation_id}", &uuid::Uuid::new_v4().to_string())
+            .replace("{token_id}", &uuid::Uuid::new_v4().to_string());
+        let (status, body) = app
+            .call(method.parse().unwrap(), &concrete, None, None)
+            .await;
+        let unrouted = status == StatusCode::NOT_FOUND
+            && body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("No such"));
+        assert!(
+            !unrouted && status != StatusCode::METHOD_NOT_ALLOWED,
+            "{entry} is not routed: {status} {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_api_paths_are_json_404s() {
+    let app = spawn_app().await;
+    let (status, body) = app.call(Method::GET, "/api/nothing-here", None, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"], "not_found");
+    let (status, _) = app.call(Method::GET, "/", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+}

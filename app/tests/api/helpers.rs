@@ -1,0 +1,259 @@
+//! The test harness: each test gets its own database and its own app on a random port.
+
+use hakobu::settings::{LogFormat, LoginLimits, Settings};
+use hakobu::startup::Application;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Where the tests find PostgreSQL; the default is the local server.
+pub fn server_url() -> String {
+    std::env::var("HAKOBU_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub db_name: String,
+    pub client: reqwest::Client,
+}
+
+/// A signed-up user with a bearer token.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub token: String,
+    pub email: String,
+    pub user_id: String,
+    pub org_id: String,
+    /// The team every organization starts with (the owner is its admin).
+    pub default_team: String,
+}
+
+pub struct SpawnOptions {
+    pub login_limits: LoginLimits,
+}
+
+impl Default for SpawnOptions {
+    fn default() -> Self {
+        SpawnOptions {
+            login_limits: LoginLimits {
+                max_failures_per_account: 5,
+                max_failures_per_ip: 1000,
+                window: Duration::from_secs(900),
+            },
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(SpawnOptions::default()).await
+}
+
+pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
+    let db_name = format!("hakobu_test_{}", uuid::Uuid::new_v4().simple());
+    let (client, connection) =
+        tokio_postgres::connect(&format!("{}/postgres", server_url()), tokio_postgres::NoTls)
+            .await
+            .expect("PostgreSQL must be running for the API tests (see README)");
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE DATABASE {db_name}"))
+        .await
+        .expect("create test database");
+
+    let settings = Settings {
+        database_url: format!("{}/{db_name}", server_url()),
+        bind: "127.0.0.1:0".to_owned(),
+        public_url: "http://127.0.0.1:8080".to_owned(),
+        jwt_secret: JWT_SECRET.to_owned(),
+        log_format: LogFormat::Text,
+        static_dir: "/nonexistent".into(),
+        db_pool_size: 4,
+        session_lifetime: Duration::from_secs(3600),
+        login_limits: options.login_limits,
+        trust_proxy_headers: false,
+    };
+    let app = Application::build(settings).await.expect("build app");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        db_name,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let db_name = self.db_name.clone();
+        // The app's pool still holds connections; FORCE ends them. A thread of its own
+        // because the test's runtime is shutting down.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                if let Ok((client, conn)) = tokio_postgres::connect(
+                    &format!("{}/postgres", server_url()),
+                    tokio_postgres::NoTls,
+                )
+                .await
+                {
+                    tokio::spawn(conn);
+                    let _ = client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A unique email for this test process.
+pub fn unique_email(prefix: &str) -> String {
+    format!(
+        "{prefix}{}-{}@example.com",
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        std::process::id()
+    )
+}
+
+impl TestApp {
+    /// Sends a request; `token` as Bearer when given; answers status and JSON body
+    /// (`Value::Null` for an empty or non-JSON body).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request failed");
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Signs up a new organization; the user is its owner.
+    pub async fn signup(&self, organization: &str) -> TestUser {
+        let email = unique_email("owner");
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/auth/signup",
+                None,
+                Some(json!({"organization_name": organization, "name": "Owner", "email": email, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        user_from_session(&body, &email)
+    }
+
+    /// Invites `email` into the organization of `admin` and accepts; returns the new member.
+    pub async fn add_member(&self, admin: &TestUser, org_role: &str, teams: Value) -> TestUser {
+        let email = unique_email("member");
+        let (status, body) = self
+            .post(
+                "/api/invitations",
+                &admin.token,
+                json!({"email": email, "org_role": org_role, "teams": teams}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let token = invite_token(&body);
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/invitations/accept",
+                None,
+                Some(json!({"token": token, "name": "Member", "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        user_from_session(&body, &email)
+    }
+
+    pub async fn create_team(&self, admin: &TestUser, name: &str) -> String {
+        let (status, body) = self
+            .post("/api/teams", &admin.token, json!({"name": name}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Audit actions of the organization, oldest first.
+    pub async fn audit_actions(&self, admin: &TestUser) -> Vec<String> {
+        let (status, body) = self.get("/api/audit?per_page=500", &admin.token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let mut actions: Vec<String> = body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["action"].as_str().unwrap().to_owned())
+            .collect();
+        actions.reverse();
+        actions
+    }
+}
+
+pub fn invite_token(invitation_created: &Value) -> String {
+    let url = invitation_created["invite_url"]
+        .as_str()
+        .expect("invite_url");
+    url.rsplit('/').next().unwrap().to_owned()
+}
+
+pub fn user_from_session(body: &Value, email: &str) -> TestUser {
+    let me = &body["me"];
+    TestUser {
+        token: body["token"].as_str().expect("token").to_owned(),
+        email: email.to_owned(),
+        user_id: me["user_id"].as_str().unwrap().to_owned(),
+        org_id: me["organization_id"].as_str().unwrap().to_owned(),
+        default_team: me["teams"][0]["team_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    }
+}

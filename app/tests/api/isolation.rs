@@ -1,0 +1,140 @@
+//! Another organization's user gets 404 for every endpoint that names a resource, and
+//! never sees the other tenant's rows in a list.
+
+use crate::helpers::spawn_app;
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn another_organization_gets_404_everywhere() {
+    let app = spawn_app().await;
+    let alice = app.signup("Acme").await;
+    let bob = app.signup("Beta").await;
+    assert_ne!(alice.org_id, bob.org_id);
+    let a_team = app.create_team(&alice, "Secret team").await;
+    let a_member = app
+        .add_member(
+            &alice,
+            "member",
+            json!([{"team_id": a_team, "role": "editor"}]),
+        )
+        .await;
+    let (_, invitation) = app
+        .post(
+            "/api/invitations",
+            &alice.token,
+            json!({"email": "pending@example.com"}),
+        )
+        .await;
+    let a_invitation = invitation["invitation"]["id"].as_str().unwrap().to_owned();
+    let (_, token) = app
+        .post("/api/tokens", &alice.token, json!({"name": "alice's"}))
+        .await;
+    let a_token = token["api_token"]["id"].as_str().unwrap().to_owned();
+    let before = app.audit_actions(&alice).await;
+
+    let m = &a_member.user_id;
+    let attempts = [
+        (
+            "GET team",
+            app.get(&format!("/api/teams/{a_team}"), &bob.token).await,
+        ),
+        (
+            "PATCH team",
+            app.patch(
+                &format!("/api/teams/{a_team}"),
+                &bob.token,
+                json!({"name": "mine"}),
+            )
+            .await,
+        ),
+        (
+            "DELETE team",
+            app.delete(&format!("/api/teams/{a_team}"), &bob.token)
+                .await,
+        ),
+        (
+            "GET team members",
+            app.get(&format!("/api/teams/{a_team}/members"), &bob.token)
+                .await,
+        ),
+        (
+            "PUT team member",
+            app.put(
+                &format!("/api/teams/{a_team}/members/{}", bob.user_id),
+                &bob.token,
+                json!({"role": "admin"}),
+            )
+            .await,
+        ),
+        (
+            "DELETE team member",
+            app.delete(&format!("/api/teams/{a_team}/members/{m}"), &bob.token)
+                .await,
+        ),
+        // Bob administers his own team, but Alice's member is not his to add.
+        (
+            "PUT foreign user into own team",
+            app.put(
+                &format!("/api/teams/{}/members/{m}", bob.default_team),
+                &bob.token,
+                json!({"role": "viewer"}),
+            )
+            .await,
+        ),
+        (
+            "PUT member role",
+            app.put(
+                &format!("/api/members/{m}/role"),
+                &bob.token,
+                json!({"org_role": "admin"}),
+            )
+            .await,
+        ),
+        (
+            "DELETE member",
+            app.delete(&format!("/api/members/{m}"), &bob.token).await,
+        ),
+        (
+            "DELETE invitation",
+            app.delete(&format!("/api/invitations/{a_invitation}"), &bob.token)
+                .await,
+        ),
+        (
+            "DELETE token",
+            app.delete(&format!("/api/tokens/{a_token}"), &bob.token)
+                .await,
+        ),
+    ];
+    for (what, (status, body)) in attempts {
+        assert_eq!(status, StatusCode::NOT_FOUND, "{what}: {body}");
+        assert_eq!(body["error"], "not_found", "{what}");
+    }
+
+    // Lists show only Bob's own organization.
+    let (_, teams) = app.get("/api/teams", &bob.token).await;
+    assert!(!teams.to_string().contains("Secret team"));
+    let (_, members) = app.get("/api/members", &bob.token).await;
+    assert_eq!(members.as_array().unwrap().len(), 1);
+    let (_, invitations) = app.get("/api/invitations", &bob.token).await;
+    assert_eq!(invitations, json!([]));
+    let (_, tokens) = app.get("/api/tokens", &bob.token).await;
+    assert_eq!(tokens, json!([]));
+    let (_, audit) = app.get("/api/audit?per_page=500", &bob.token).await;
+    assert!(!audit.to_string().contains(&alice.email));
+    let (_, audit_filtered) = app
+        .get(&format!("/api/audit?target_id={a_team}"), &bob.token)
+        .await;
+    assert_eq!(audit_filtered["total"], 0);
+    let (_, org) = app.get("/api/organization", &bob.token).await;
+    assert_eq!(org["name"], "Beta");
+
+    // Nothing Bob tried changed Alice's organization.
+    assert_eq!(app.audit_actions(&alice).await, before);
+    assert_eq!(
+        app.get(&format!("/api/teams/{a_team}"), &alice.token)
+            .await
+            .1["name"],
+        "Secret team"
+    );
+}

@@ -1,0 +1,12 @@
+//! API tests: one binary, real PostgreSQL, a database and app per test.
+
+mod audit;
+mod auth;
+mod bad_input;
+mod health;
+mod helpers;
+mod isolation;
+mod members;
+mod roles;
+mod teams;
+mod tokens;

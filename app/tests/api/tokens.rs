@@ -1,0 +1,64 @@
+use crate::helpers::spawn_app;
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn api_tokens_are_shown_once_work_as_bearer_and_revoke() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let (status, created) = app
+        .post(
+            "/api/tokens",
+            &owner.token,
+            json!({"name": "nightly export", "expires_in_days": 30}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let token = created["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("hkb_"));
+    let id = created["api_token"]["id"].as_str().unwrap().to_owned();
+    assert!(created["api_token"]["last_used_at"].is_null());
+
+    let (status, me) = app.get("/api/me", &token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["email"], owner.email);
+
+    let (_, list) = app.get("/api/tokens", &owner.token).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert!(
+        !list.to_string().contains(&token),
+        "the token is never shown again"
+    );
+    assert_eq!(list[0]["prefix"].as_str().unwrap(), &token[..10]);
+    assert!(!list[0]["last_used_at"].is_null(), "use is recorded");
+
+    let (status, _) = app.delete(&format!("/api/tokens/{id}"), &owner.token).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = app.get("/api/me", &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body["message"].as_str().unwrap().contains("revoked"));
+    let actions = app.audit_actions(&owner).await;
+    assert!(actions.ends_with(&["api_token.create".to_owned(), "api_token.revoke".to_owned()]));
+    let (_, entries) = app.get("/api/audit?action=api_token", &owner.token).await;
+    assert!(
+        !entries.to_string().contains(&token),
+        "no token in the audit log"
+    );
+}
+
+#[tokio::test]
+async fn token_lifetimes_are_validated() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    for days in [0, 5000] {
+        let (status, body) = app
+            .post(
+                "/api/tokens",
+                &owner.token,
+                json!({"name": "x", "expires_in_days": days}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["field"], "expires_in_days");
+    }
+}
