@@ -1,0 +1,50 @@
+# Hakobu: `make run` starts the app locally, `make test` sets up and runs every check.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+CARGO ?= cargo
+
+.PHONY: help run test test-setup lint bench build clean-test-dbs
+
+help:
+	@echo "make run    set up and start Hakobu on http://127.0.0.1:8080 with a demo organization"
+	@echo "make test   set up what is missing and run fmt, clippy and every test"
+	@echo "make bench  run the benchmarks and print their tables"
+
+build:
+	$(CARGO) build -p hakobu -p hakobu-runner
+
+TARGET_DIR = $(or $(CARGO_TARGET_DIR),target)
+
+run: build
+	@scripts/ensure-services.sh
+	@scripts/env-local.sh .env.local
+	@set -a && source .env.local && set +a && \
+	  $(TARGET_DIR)/debug/hakobu migrate --create-database && \
+	  HAKOBU_ADMIN_PASSWORD="$$HAKOBU_DEMO_PASSWORD" $(TARGET_DIR)/debug/hakobu create-admin --organization "Demo" --name "Demo Admin" --email "$$HAKOBU_DEMO_EMAIL" && \
+	  echo "" && \
+	  echo "  Hakobu is starting on http://127.0.0.1:8080" && \
+	  echo "  Sign in as $$HAKOBU_DEMO_EMAIL with password $$HAKOBU_DEMO_PASSWORD (also in .env.local)" && \
+	  echo "" && \
+	  exec $(TARGET_DIR)/debug/hakobu serve
+
+# Every check CI runs. Installs or starts what it needs first.
+test: test-setup lint
+	HAKOBU_TEST_S3_ENDPOINT="$${HAKOBU_TEST_S3_ENDPOINT:-http://127.0.0.1:$${MOTO_PORT:-5055}}" \
+	  $(CARGO) test --workspace --no-fail-fast
+
+test-setup:
+	@scripts/ensure-services.sh
+	@scripts/test-setup.sh
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+bench:
+	@scripts/ensure-services.sh
+	@bench/run.sh
+
+# Test databases left behind by an interrupted run.
+clean-test-dbs:
+	@psql -h 127.0.0.1 -U postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'hakobu_t%'" | \
+	  while read -r db; do psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS \"$$db\" WITH (FORCE)"; done
