@@ -8,6 +8,7 @@
 pub mod connectors;
 pub mod filters;
 pub mod pipeline;
+pub mod template;
 pub mod types;
 
-pub use pipeline::{Progress, Stats, Summary, run_config};
+pub use pipeline::{Preview, Progress, Stats, Summary, preview_config, run_config};

@@ -240,3 +240,66 @@ fn next_diff(input: &InputConfig, states: Vec<TaskState>) -> ConfigDiff {
     }
     diff
 }
+
+/// The first rows a config produces (after filters), without writing anything.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    /// `(name, type)` of each column.
+    pub columns: Vec<(String, String)>,
+    /// Up to the requested number of rows, values as JSON.
+    pub rows: Vec<Vec<serde_json::Value>>,
+}
+
+/// Reads up to `limit` rows through the source and filters of `config`.
+pub async fn preview_config(config: &Config, limit: usize) -> Result<Preview> {
+    let stats = Arc::new(Stats::default());
+    let source = connectors::open_source(&config.input).await.context("in")?;
+    let filters = FilterChain::new(&config.filters, source.schema.clone())?;
+    let schema = filters.schema();
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), crate::types::column_type(f).to_string()))
+        .collect();
+    let mut rows = Vec::new();
+    for task in source.tasks {
+        let (tx, mut rx) = mpsc::channel(CHANNEL_DEPTH);
+        let reading = tokio::spawn(task(tx, stats.clone()));
+        while let Some(batch) = rx.recv().await {
+            let batch = filters.apply(batch).context("filters")?;
+            let views = (0..batch.num_columns())
+                .map(|i| crate::types::ColumnView::of(&batch, i))
+                .collect::<Result<Vec<_>>>()?;
+            for r in 0..batch.num_rows() {
+                if rows.len() == limit {
+                    break;
+                }
+                rows.push(
+                    views
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| {
+                            crate::types::value_to_json(
+                                v.get(r),
+                                crate::types::column_type(schema.field(i)),
+                            )
+                        })
+                        .collect(),
+                );
+            }
+            if rows.len() == limit {
+                break;
+            }
+        }
+        drop(rx);
+        // A reader stopped early fails to send; only errors before that matter.
+        match reading.await.context("reader task panicked")? {
+            Err(e) if rows.len() < limit => return Err(e.context("in")),
+            _ => {}
+        }
+        if rows.len() == limit {
+            break;
+        }
+    }
+    Ok(Preview { columns, rows })
+}

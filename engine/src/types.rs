@@ -124,7 +124,7 @@ impl ColumnBuilder {
     /// Appends a value of the matching kind; a mismatch is a bug in the caller.
     pub fn append(&mut self, v: Value<'_>) -> Result<()> {
         match (self, v) {
-            (_, Value::Null) => {}
+            (b, Value::Null) => b.append_null(),
             (Self::Boolean(b), Value::Bool(v)) => b.append_value(v),
             (Self::Long(b), Value::Long(v)) => b.append_value(v),
             (Self::Double(b), Value::Double(v)) => b.append_value(v),

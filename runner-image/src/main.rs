@@ -1,12 +1,129 @@
-//! `hakobu-runner`: executes one Embulk-style config (standalone), or one managed run.
+//! `hakobu-runner`: executes one Embulk-style config.
+//!
+//! - `hakobu-runner run config.yml [-c diff.yml]`: transfers, prints a JSON summary on
+//!   stdout, and rewrites `diff.yml` only after the destination committed.
+//! - `hakobu-runner preview config.yml`: prints the first rows as JSON Lines.
+//!
+//! Any failure exits non-zero with one line on stderr naming what failed and where.
 
-use clap::Parser;
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use hakobu_core::config::Config;
+use hakobu_engine::template::read_config_file;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(version, about = "Runs one Hakobu / Embulk-style transfer config")]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() -> anyhow::Result<()> {
-    let _cli = Cli::parse();
-    anyhow::bail!("no command given; see --help")
+#[derive(Subcommand)]
+enum Command {
+    /// Transfers the data described by a config (`.yml` or `.yml.liquid`).
+    Run {
+        /// The config file.
+        config: PathBuf,
+        /// Embulk config diff: merged over the config before the run, rewritten after the
+        /// commit with the next incremental state.
+        #[arg(short = 'c', long = "config-diff")]
+        diff: Option<PathBuf>,
+    },
+    /// Prints the first rows the config would transfer, as JSON Lines.
+    Preview {
+        /// The config file.
+        config: PathBuf,
+        /// How many rows.
+        #[arg(long, default_value_t = 20)]
+        rows: usize,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    if let Err(e) = runtime.block_on(run(cli.command)) {
+        // One line: the error chain, with driver messages folded onto it.
+        let line = format!("{e:#}")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        eprintln!("error: {line}");
+        std::process::exit(1);
+    }
+}
+
+fn load(config: &Path, diff: Option<&Path>) -> Result<Config> {
+    let text = read_config_file(config)?;
+    let diff_text = match diff {
+        Some(d) if d.exists() => Some(
+            std::fs::read_to_string(d).with_context(|| format!("cannot read {}", d.display()))?,
+        ),
+        _ => None,
+    };
+    Config::from_yaml_with_diff(&text, diff_text.as_deref())
+        .with_context(|| config.display().to_string())
+}
+
+async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Run { config, diff } => {
+            let parsed = load(&config, diff.as_deref())?;
+            let bar = std::io::stderr().is_terminal().then(|| {
+                let bar = ProgressBar::new_spinner();
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+                        .expect("valid template"),
+                );
+                bar.enable_steady_tick(Duration::from_millis(200));
+                bar
+            });
+            let progress_bar = bar.clone();
+            let summary = hakobu_engine::run_config(&parsed, move |p| {
+                if let Some(bar) = &progress_bar {
+                    bar.set_message(format!(
+                        "{} rows, {}, {:.0} rows/s",
+                        p.rows_read,
+                        indicatif::HumanBytes(p.bytes_read),
+                        p.rows_per_second
+                    ));
+                }
+            })
+            .await;
+            if let Some(bar) = bar {
+                bar.finish_and_clear();
+            }
+            let summary = summary?;
+            // The destination has committed: only now may the next state be recorded.
+            if let Some(diff) = diff {
+                let tmp = diff.with_extension("tmp");
+                std::fs::write(&tmp, summary.next_diff.to_yaml())
+                    .and_then(|_| std::fs::rename(&tmp, &diff))
+                    .with_context(|| {
+                        format!("the load committed but writing {} failed", diff.display())
+                    })?;
+            }
+            println!("{}", serde_json::to_string(&summary)?);
+        }
+        Command::Preview { config, rows } => {
+            let parsed = load(&config, None)?;
+            let preview = hakobu_engine::preview_config(&parsed, rows).await?;
+            let names: Vec<&str> = preview.columns.iter().map(|(n, _)| n.as_str()).collect();
+            println!("{}", serde_json::to_string(&preview.columns)?);
+            for row in preview.rows {
+                let obj: serde_json::Map<String, serde_json::Value> =
+                    names.iter().map(|n| n.to_string()).zip(row).collect();
+                println!("{}", serde_json::Value::Object(obj));
+            }
+        }
+    }
+    Ok(())
 }

@@ -1,4 +1,5 @@
 //! Local files: CSV and JSON Lines, optionally gzip.
 
 pub mod reader;
+pub mod text;
 pub mod writer;

@@ -1,10 +1,421 @@
-//! `in: {type: file}`.
+//! `in: {type: file}`: every file under `path_prefix` (sorted, after `last_path`, matching
+//! `path_match_pattern`) is one task; up to `exec.max_threads` files are parsed at once.
+//!
+//! Parsing is synchronous (csv, flate2), so each file is read on a blocking thread and
+//! hands batches to the async pipeline with `blocking_send`.
 
-use crate::connectors::Source;
-use anyhow::Result;
-use hakobu_core::config::FileInput;
+use super::text::{FieldParser, chrono_format};
+use crate::connectors::{Source, Task, TaskState};
+use crate::pipeline::Stats;
+use crate::types::{self, BatchBuilder, Value};
+use anyhow::{Context, Result, anyhow, bail};
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use chrono_tz::Tz;
+use flate2::read::MultiGzDecoder;
+use futures::FutureExt;
+use hakobu_core::config::{Codec, CsvParser, FileInput, JsonlParser, ParserConfig, SchemaColumn};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::mpsc::Sender;
 
-/// Opens the source.
-pub async fn open(_c: &FileInput) -> Result<Source> {
-    anyhow::bail!("type: file input is not implemented in this build yet")
+/// Files under `prefix` in path order; the directory part of the prefix is walked
+/// recursively, as Embulk's local file input does.
+pub fn list_files(
+    prefix: &str,
+    pattern: Option<&regex::Regex>,
+    last_path: Option<&str>,
+) -> Result<Vec<PathBuf>> {
+    let dir = if prefix.ends_with('/') {
+        PathBuf::from(prefix)
+    } else {
+        Path::new(prefix)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    };
+    let mut out = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(d) = stack.pop() {
+        let entries = match std::fs::read_dir(&d) {
+            Ok(e) => e,
+            Err(e) if d == dir && e.kind() == std::io::ErrorKind::NotFound => {
+                bail!("path_prefix: directory {} does not exist", dir.display())
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot list {}", d.display())),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let path = entry.path();
+            let ft = entry.file_type()?;
+            let s = path.to_string_lossy();
+            if ft.is_dir() {
+                if s.starts_with(prefix) || prefix.starts_with(&*format!("{s}/")) {
+                    stack.push(path);
+                }
+            } else if ft.is_file()
+                && s.starts_with(prefix)
+                && !s.ends_with(".hakobu-tmp")
+                && pattern.is_none_or(|p| p.is_match(&s))
+                && last_path.is_none_or(|l| *s > *l)
+            {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn parsers(
+    columns: &[SchemaColumn],
+    default_tz: Option<&str>,
+    default_format: Option<&str>,
+) -> Result<Vec<FieldParser>> {
+    let default_tz: Tz = default_tz
+        .unwrap_or("UTC")
+        .parse()
+        .map_err(|_| anyhow!("unknown time zone {default_tz:?}"))?;
+    columns
+        .iter()
+        .map(|c| {
+            Ok(FieldParser {
+                name: c.name.clone(),
+                type_: c.type_,
+                format: c.format.as_deref().or(default_format).map(chrono_format),
+                tz: match &c.timezone {
+                    Some(z) => z.parse().map_err(|_| anyhow!("unknown time zone {z:?}"))?,
+                    None => default_tz,
+                },
+            })
+        })
+        .collect()
+}
+
+/// Opens the source: lists the files and plans one task per file.
+pub async fn open(c: &FileInput) -> Result<Source> {
+    let pattern = c
+        .path_match_pattern
+        .as_deref()
+        .map(regex::Regex::new)
+        .transpose()
+        .context("path_match_pattern: not a valid regular expression")?;
+    let files = list_files(&c.path_prefix, pattern.as_ref(), c.last_path.as_deref())?;
+    let columns = match &c.parser {
+        ParserConfig::Csv(p) => &p.columns,
+        ParserConfig::Jsonl(p) => &p.columns,
+    };
+    let schema = types::schema(
+        &columns
+            .iter()
+            .map(|c| (c.name.clone(), c.type_))
+            .collect::<Vec<_>>(),
+    );
+    let gzip = c.decoders.iter().any(|d| d.type_ == Codec::Gzip);
+    let tasks = files
+        .into_iter()
+        .map(|path| {
+            let parser = c.parser.clone();
+            let schema = schema.clone();
+            let task: Task = Box::new(move |tx, stats| {
+                async move {
+                    let p = path.clone();
+                    tokio::task::spawn_blocking(move || {
+                        read_file(&p, gzip, &parser, schema, &tx, &stats)
+                    })
+                    .await
+                    .context("file reader panicked")??;
+                    Ok(TaskState {
+                        last_record: None,
+                        last_path: Some(path.to_string_lossy().into_owned()),
+                    })
+                }
+                .boxed()
+            });
+            task
+        })
+        .collect();
+    Ok(Source { schema, tasks })
+}
+
+/// Counts bytes as they are read, for progress.
+struct Counting<R> {
+    inner: R,
+    bytes: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+fn open_reader(path: &Path, gzip: bool) -> Result<Box<dyn Read + Send>> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file = BufReader::with_capacity(1 << 20, file);
+    Ok(if gzip {
+        Box::new(MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    })
+}
+
+fn send(tx: &Sender<RecordBatch>, builder: &mut BatchBuilder) -> Result<()> {
+    let batch = builder.finish()?;
+    tx.blocking_send(batch)
+        .map_err(|_| anyhow!("the destination stopped"))
+}
+
+fn read_file(
+    path: &Path,
+    gzip: bool,
+    parser: &ParserConfig,
+    schema: SchemaRef,
+    tx: &Sender<RecordBatch>,
+    stats: &Arc<Stats>,
+) -> Result<()> {
+    let input = open_reader(path, gzip)?;
+    match parser {
+        ParserConfig::Csv(p) => read_csv(path, input, p, schema, tx, stats),
+        ParserConfig::Jsonl(p) => read_jsonl(path, input, p, schema, tx, stats),
+    }
+}
+
+/// A row that could not be parsed: skipped and counted, or fatal with
+/// `stop_on_invalid_record`.
+fn invalid(stop: bool, stats: &Stats, path: &Path, line: u64, why: String) -> Result<()> {
+    let reason = format!("{}:{line}: {why}", path.display());
+    if stop {
+        bail!("invalid record at {reason} (stop_on_invalid_record is true)");
+    }
+    stats.skip(reason);
+    Ok(())
+}
+
+fn read_csv(
+    path: &Path,
+    input: Box<dyn Read + Send>,
+    p: &CsvParser,
+    schema: SchemaRef,
+    tx: &Sender<RecordBatch>,
+    stats: &Arc<Stats>,
+) -> Result<()> {
+    let fields = parsers(
+        &p.columns,
+        p.default_timezone.as_deref(),
+        p.default_timestamp_format.as_deref(),
+    )?;
+    let quote = p.quote.as_deref().map(|q| q.bytes().next());
+    let escape = p.escape.as_deref().unwrap_or("\\").bytes().next();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(
+            p.delimiter
+                .as_deref()
+                .and_then(|d| d.bytes().next())
+                .unwrap_or(b','),
+        )
+        .quote(quote.flatten().unwrap_or(b'"'))
+        .quoting(!matches!(quote, Some(None)))
+        .double_quote(true)
+        .escape(escape.filter(|e| Some(*e) != quote.flatten().or(Some(b'"'))))
+        .comment(
+            p.comment_line_marker
+                .as_deref()
+                .and_then(|c| c.bytes().next()),
+        )
+        .trim(if p.trim_if_not_quoted.unwrap_or(false) {
+            csv::Trim::Fields
+        } else {
+            csv::Trim::None
+        })
+        .from_reader(Counting {
+            inner: input,
+            bytes: 0,
+        });
+    let skip = p
+        .skip_header_lines
+        .unwrap_or(if p.header_line.unwrap_or(false) { 1 } else { 0 }) as u64;
+    let stop = p.stop_on_invalid_record.unwrap_or(false);
+    let allow_optional = p.allow_optional_columns.unwrap_or(false);
+    let allow_extra = p.allow_extra_columns.unwrap_or(false);
+    let null_string = p.null_string.as_deref();
+    let n = fields.len();
+    let mut builder = BatchBuilder::new(schema);
+    let mut record = csv::StringRecord::new();
+    let mut index = 0u64;
+    let mut last_bytes = 0;
+    loop {
+        let line = reader.position().line();
+        let more = match reader.read_record(&mut record) {
+            Ok(more) => more,
+            Err(e) => {
+                let line = e.position().map(|p| p.line()).unwrap_or(line);
+                if stop || !matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
+                    bail!("{}:{line}: {e}", path.display());
+                }
+                invalid(stop, stats, path, line, e.to_string())?;
+                continue;
+            }
+        };
+        if !more {
+            break;
+        }
+        index += 1;
+        if index <= skip {
+            continue;
+        }
+        let line = record.position().map(|p| p.line()).unwrap_or(line);
+        stats.add_read(1, 0);
+        if record.len() < n && !allow_optional {
+            invalid(
+                stop,
+                stats,
+                path,
+                line,
+                format!("expected {n} columns, got {}", record.len()),
+            )?;
+            continue;
+        }
+        if record.len() > n && !allow_extra {
+            invalid(
+                stop,
+                stats,
+                path,
+                line,
+                format!("expected {n} columns, got {}", record.len()),
+            )?;
+            continue;
+        }
+        let mut values: Vec<Value<'_>> = Vec::with_capacity(n);
+        let mut error = None;
+        for (i, f) in fields.iter().enumerate() {
+            let v = match record.get(i) {
+                None => Value::Null,
+                Some(s) if Some(s) == null_string => Value::Null,
+                Some("") if null_string.is_none() => Value::Null,
+                Some(s) => match f.parse(s) {
+                    Ok(Value::Str(s)) if f.type_ == hakobu_core::config::ColumnType::Bytes => {
+                        Value::Bytes(s.as_bytes())
+                    }
+                    Ok(v) => v,
+                    Err(e) => {
+                        error = Some(e.to_string());
+                        break;
+                    }
+                },
+            };
+            values.push(v);
+        }
+        if let Some(why) = error {
+            invalid(stop, stats, path, line, why)?;
+            continue;
+        }
+        for (col, v) in builder.columns().iter_mut().zip(values.drain(..)) {
+            col.append(v)?;
+        }
+        builder.end_row();
+        if builder.is_full() {
+            let bytes = reader.get_ref().bytes;
+            stats.add_read(0, bytes - last_bytes);
+            last_bytes = bytes;
+            send(tx, &mut builder)?;
+        }
+    }
+    stats.add_read(0, reader.get_ref().bytes - last_bytes);
+    if !builder.is_empty() {
+        send(tx, &mut builder)?;
+    }
+    Ok(())
+}
+
+fn read_jsonl(
+    path: &Path,
+    input: Box<dyn Read + Send>,
+    p: &JsonlParser,
+    schema: SchemaRef,
+    tx: &Sender<RecordBatch>,
+    stats: &Arc<Stats>,
+) -> Result<()> {
+    let fields = parsers(&p.columns, p.default_timezone.as_deref(), None)?;
+    let stop = p.stop_on_invalid_record.unwrap_or(false);
+    let mut builder = BatchBuilder::new(schema);
+    let mut reader = BufReader::new(Counting {
+        inner: input,
+        bytes: 0,
+    });
+    let mut line = String::new();
+    let mut number = 0u64;
+    let mut texts: Vec<Option<String>> = Vec::with_capacity(fields.len());
+    loop {
+        line.clear();
+        if reader
+            .read_line(&mut line)
+            .with_context(|| format!("{}:{}", path.display(), number + 1))?
+            == 0
+        {
+            break;
+        }
+        number += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        stats.add_read(1, line.len() as u64);
+        let object = match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&line)
+        {
+            Ok(o) => o,
+            Err(e) => {
+                invalid(stop, stats, path, number, format!("not a JSON object: {e}"))?;
+                continue;
+            }
+        };
+        texts.clear();
+        for f in &fields {
+            texts.push(match object.get(&f.name) {
+                None | Some(serde_json::Value::Null) => None,
+                Some(serde_json::Value::String(s))
+                    if f.type_ != hakobu_core::config::ColumnType::Json =>
+                {
+                    Some(s.clone())
+                }
+                Some(other) => Some(other.to_string()),
+            });
+        }
+        let parsed: Result<Vec<Value<'_>>> = fields
+            .iter()
+            .zip(&texts)
+            .map(|(f, t)| match t {
+                None => Ok(Value::Null),
+                Some(s) if f.type_ == hakobu_core::config::ColumnType::Bytes => {
+                    Ok(Value::Bytes(s.as_bytes()))
+                }
+                Some(s) => f.parse(s),
+            })
+            .collect();
+        match parsed {
+            Ok(values) => {
+                for (col, v) in builder.columns().iter_mut().zip(values) {
+                    col.append(v)?;
+                }
+                builder.end_row();
+            }
+            Err(e) => {
+                invalid(stop, stats, path, number, e.to_string())?;
+                continue;
+            }
+        }
+        if builder.is_full() {
+            send(tx, &mut builder)?;
+        }
+    }
+    if !builder.is_empty() {
+        send(tx, &mut builder)?;
+    }
+    Ok(())
 }

@@ -1,26 +1,335 @@
-//! `out: {type: file}`.
+//! `out: {type: file}`: CSV or JSON Lines, optionally gzip, into one file per run.
+//!
+//! The file is written under a temporary name and renamed at commit, so a failed run
+//! never leaves a partial file where a downstream job would pick it up.
 
-use anyhow::Result;
+use super::text::{DEFAULT_TIMESTAMP_FORMAT, FieldFormatter, chrono_format};
+use crate::types::{ColumnView, Value, column_type};
+use anyhow::{Context, Result, anyhow};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use hakobu_core::config::FileOutput;
+use chrono_tz::Tz;
+use flate2::write::GzEncoder;
+use hakobu_core::config::{
+    Codec, ColumnType, CsvFormatter, FileOutput, FormatterConfig, JsonlFormatter, Newline,
+    QuotePolicy,
+};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+/// Embulk's default `sequence_format`: task number, file number.
+const DEFAULT_SEQUENCE: &str = "%03d.%02d.";
+
+/// The output file name: `path_prefix` + sequence + `file_ext`.
+pub fn output_path(c: &FileOutput, task: u32, file: u32) -> String {
+    let seq = c.sequence_format.as_deref().unwrap_or(DEFAULT_SEQUENCE);
+    format!(
+        "{}{}{}",
+        c.path_prefix,
+        format_sequence(seq, &[task, file]),
+        c.file_ext
+    )
+}
+
+/// A tiny printf for `%d` / `%0Nd` with the given numbers in order.
+fn format_sequence(fmt: &str, nums: &[u32]) -> String {
+    let mut out = String::new();
+    let mut args = nums.iter();
+    let mut chars = fmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let mut width = String::new();
+        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            width.push(*d);
+            chars.next();
+        }
+        match chars.next() {
+            Some('d') => {
+                let n = args.next().copied().unwrap_or(0);
+                let w: usize = width.trim_start_matches('0').parse().unwrap_or(0);
+                if width.starts_with('0') {
+                    out.push_str(&format!("{n:0w$}"));
+                } else {
+                    out.push_str(&format!("{n:w$}"));
+                }
+            }
+            Some('%') => out.push('%'),
+            Some(other) => {
+                out.push('%');
+                out.push_str(&width);
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
+}
+
+enum Sink {
+    Plain(BufWriter<File>),
+    Gzip(GzEncoder<BufWriter<File>>),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::Plain(w) => w.write(buf),
+            Sink::Gzip(w) => w.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Plain(w) => w.flush(),
+            Sink::Gzip(w) => w.flush(),
+        }
+    }
+}
+
+impl Sink {
+    fn finish(self) -> std::io::Result<()> {
+        let mut inner = match self {
+            Sink::Plain(w) => w,
+            Sink::Gzip(w) => w.finish()?,
+        };
+        inner.flush()?;
+        inner.into_inner().map_err(|e| e.into_error())?.sync_all()
+    }
+}
+
+enum Format {
+    Csv {
+        writer: Box<csv::Writer<Sink>>,
+        null: String,
+    },
+    Jsonl {
+        out: Sink,
+        newline: &'static [u8],
+    },
+}
 
 /// An open file output.
-pub struct FileWriter;
+pub struct FileWriter {
+    format: Option<Format>,
+    names: Vec<String>,
+    types: Vec<ColumnType>,
+    formatters: Vec<FieldFormatter>,
+    tmp: PathBuf,
+    path: PathBuf,
+    text: String,
+}
+
+fn tz(name: Option<&str>) -> Result<Tz> {
+    name.unwrap_or("UTC")
+        .parse()
+        .map_err(|_| anyhow!("unknown time zone {name:?}"))
+}
+
+fn byte(s: &Option<String>, default: u8) -> u8 {
+    s.as_deref()
+        .and_then(|s| s.bytes().next())
+        .unwrap_or(default)
+}
 
 impl FileWriter {
-    /// Prepares the output.
-    pub async fn open(_c: &FileOutput, _schema: SchemaRef) -> Result<Self> {
-        anyhow::bail!("type: file output is not implemented in this build yet")
+    /// Creates the temporary file and writes the header.
+    pub async fn open(c: &FileOutput, schema: SchemaRef) -> Result<Self> {
+        let path = PathBuf::from(output_path(c, 0, 0));
+        let tmp = PathBuf::from(format!("{}.hakobu-tmp", path.display()));
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let file =
+            File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let buffered = BufWriter::with_capacity(1 << 20, file);
+        let sink = match c.encoders.first() {
+            Some(e) if e.type_ == Codec::Gzip => Sink::Gzip(GzEncoder::new(
+                buffered,
+                flate2::Compression::new(e.level.unwrap_or(6)),
+            )),
+            _ => Sink::Plain(buffered),
+        };
+        let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        let types: Vec<ColumnType> = schema.fields().iter().map(|f| column_type(f)).collect();
+        let (format, formatters) = match &c.formatter {
+            FormatterConfig::Csv(f) => Self::csv(f, sink, &names)?,
+            FormatterConfig::Jsonl(f) => Self::jsonl(f, sink, names.len())?,
+        };
+        Ok(FileWriter {
+            format: Some(format),
+            names,
+            types,
+            formatters,
+            tmp,
+            path,
+            text: String::new(),
+        })
     }
-    /// Writes one batch.
-    pub async fn write(&mut self, _batch: RecordBatch) -> Result<()> {
+
+    fn csv(
+        f: &CsvFormatter,
+        sink: Sink,
+        names: &[String],
+    ) -> Result<(Format, Vec<FieldFormatter>)> {
+        let quote = byte(&f.quote, b'"');
+        let escape = byte(&f.escape, quote);
+        let mut writer = csv::WriterBuilder::new()
+            .delimiter(byte(&f.delimiter, b','))
+            .quote(quote)
+            .double_quote(escape == quote)
+            .escape(escape)
+            .quote_style(match f.quote_policy.unwrap_or(QuotePolicy::Minimal) {
+                QuotePolicy::All => csv::QuoteStyle::Always,
+                QuotePolicy::Minimal => csv::QuoteStyle::Necessary,
+                QuotePolicy::None => csv::QuoteStyle::Never,
+            })
+            .terminator(match f.newline.unwrap_or(Newline::Crlf) {
+                Newline::Crlf => csv::Terminator::CRLF,
+                Newline::Lf => csv::Terminator::Any(b'\n'),
+                Newline::Cr => csv::Terminator::Any(b'\r'),
+            })
+            .from_writer(sink);
+        if f.header_line.unwrap_or(true) {
+            writer.write_record(names)?;
+        }
+        let default_tz = tz(f.default_timezone.as_deref())?;
+        let formatters = names
+            .iter()
+            .map(|n| {
+                let o = f.column_options.get(n);
+                Ok(FieldFormatter {
+                    format: o
+                        .and_then(|o| o.format.as_deref())
+                        .map(chrono_format)
+                        .unwrap_or_else(|| DEFAULT_TIMESTAMP_FORMAT.to_owned()),
+                    tz: match o.and_then(|o| o.timezone.as_deref()) {
+                        Some(z) => tz(Some(z))?,
+                        None => default_tz,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((
+            Format::Csv {
+                writer: Box::new(writer),
+                null: f.null_string.clone().unwrap_or_default(),
+            },
+            formatters,
+        ))
+    }
+
+    fn jsonl(f: &JsonlFormatter, sink: Sink, n: usize) -> Result<(Format, Vec<FieldFormatter>)> {
+        let formatter = FieldFormatter {
+            format: f
+                .date_format
+                .as_deref()
+                .map(chrono_format)
+                .unwrap_or_else(|| DEFAULT_TIMESTAMP_FORMAT.to_owned()),
+            tz: tz(f.timezone.as_deref())?,
+        };
+        Ok((
+            Format::Jsonl {
+                out: sink,
+                newline: f.newline.unwrap_or(Newline::Lf).bytes(),
+            },
+            vec![formatter; n],
+        ))
+    }
+
+    /// Formats and writes one batch.
+    pub async fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        let views = (0..batch.num_columns())
+            .map(|i| ColumnView::of(&batch, i))
+            .collect::<Result<Vec<_>>>()?;
+        let text = &mut self.text;
+        match self.format.as_mut().expect("open") {
+            Format::Csv { writer, null } => {
+                for row in 0..batch.num_rows() {
+                    for (i, v) in views.iter().enumerate() {
+                        match v.get(row) {
+                            Value::Null => writer.write_field(&*null)?,
+                            Value::Str(s) => writer.write_field(s)?,
+                            other => {
+                                text.clear();
+                                self.formatters[i]
+                                    .write(other, text)
+                                    .with_context(|| format!("column {:?}", self.names[i]))?;
+                                writer.write_field(&*text)?;
+                            }
+                        }
+                    }
+                    writer.write_record(None::<&[u8]>)?;
+                }
+            }
+            Format::Jsonl { out, newline } => {
+                for row in 0..batch.num_rows() {
+                    text.clear();
+                    text.push('{');
+                    for (i, v) in views.iter().enumerate() {
+                        if i > 0 {
+                            text.push(',');
+                        }
+                        text.push_str(&serde_json::to_string(&self.names[i])?);
+                        text.push(':');
+                        match (v.get(row), self.types[i]) {
+                            (Value::Null, _) => text.push_str("null"),
+                            // JSON and exact decimals are written verbatim, not re-encoded.
+                            (Value::Str(s), ColumnType::Json | ColumnType::Decimal) => {
+                                text.push_str(s)
+                            }
+                            (Value::Str(s), _) => text.push_str(&serde_json::to_string(s)?),
+                            (Value::Bool(b), _) => text.push_str(if b { "true" } else { "false" }),
+                            (Value::Long(n), _) => text.push_str(&n.to_string()),
+                            (Value::Double(f), _) if f.is_finite() => {
+                                text.push_str(&format!("{f:?}"))
+                            }
+                            (other, _) => {
+                                let mut s = String::new();
+                                self.formatters[i].write(other, &mut s)?;
+                                text.push_str(&serde_json::to_string(&s)?);
+                            }
+                        }
+                    }
+                    text.push('}');
+                    out.write_all(text.as_bytes())?;
+                    out.write_all(newline)?;
+                }
+            }
+        }
         Ok(())
     }
-    /// Commits.
-    pub async fn commit(self) -> Result<()> {
+
+    /// Flushes, syncs and moves the file to its final name.
+    pub async fn commit(mut self) -> Result<()> {
+        let sink = match self.format.take().expect("open") {
+            Format::Csv { writer, .. } => {
+                writer.into_inner().map_err(|e| anyhow!("{}", e.error()))?
+            }
+            Format::Jsonl { out, .. } => out,
+        };
+        sink.finish()
+            .with_context(|| format!("writing {} failed", self.tmp.display()))?;
+        std::fs::rename(&self.tmp, &self.path)
+            .with_context(|| format!("cannot rename to {}", self.path.display()))?;
         Ok(())
     }
-    /// Rolls back.
-    pub async fn abort(self) {}
+
+    /// Removes the temporary file.
+    pub async fn abort(mut self) {
+        self.format.take();
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sequence_format() {
+        assert_eq!(super::format_sequence("%03d.%02d.", &[0, 1]), "000.01.");
+        assert_eq!(super::format_sequence("_%d", &[7]), "_7");
+    }
 }

@@ -1,0 +1,196 @@
+//! Values <-> text for the file formats: Embulk's strftime dialect, parsing of typed CSV
+//! fields, and formatting of values in a time zone.
+
+use crate::types::{Value, date_to_days, days_to_date, micros_to_datetime};
+use anyhow::{Result, anyhow, bail};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
+use chrono_tz::Tz;
+use hakobu_core::config::ColumnType;
+use std::fmt::Write;
+
+/// Embulk's default timestamp format for CSV (`%Y-%m-%d %H:%M:%S.%6N %z`), in chrono's dialect.
+pub const DEFAULT_TIMESTAMP_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.6f %z";
+
+/// Translates Embulk's Ruby-style `%N`, `%6N`, `%3N`, `%L` into chrono's `%9f`, `%6f`, `%3f`.
+pub fn chrono_format(embulk: &str) -> String {
+    embulk
+        .replace("%9N", "%9f")
+        .replace("%6N", "%6f")
+        .replace("%3N", "%3f")
+        .replace("%N", "%9f")
+        .replace("%L", "%3f")
+}
+
+/// How one column is parsed from text.
+#[derive(Debug, Clone)]
+pub struct FieldParser {
+    /// Column name (for errors).
+    pub name: String,
+    /// Target type.
+    pub type_: ColumnType,
+    /// strftime format for timestamp/date (chrono dialect), or None for the defaults.
+    pub format: Option<String>,
+    /// Zone of timestamps without an offset.
+    pub tz: Tz,
+}
+
+impl FieldParser {
+    /// Parses `s` into a value of the column's type.
+    pub fn parse<'a>(&self, s: &'a str) -> Result<Value<'a>> {
+        let bad = |what: &str| anyhow!("column {:?}: {s:?} is not a {what}", self.name);
+        Ok(match self.type_ {
+            ColumnType::String | ColumnType::Bytes => Value::Str(s),
+            ColumnType::Long => Value::Long(s.trim().parse().map_err(|_| bad("long"))?),
+            ColumnType::Double => Value::Double(s.trim().parse().map_err(|_| bad("double"))?),
+            ColumnType::Boolean => Value::Bool(match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "t" | "yes" | "y" | "on" | "1" => true,
+                "false" | "f" | "no" | "n" | "off" | "0" => false,
+                _ => return Err(bad("boolean (true/false, yes/no, on/off, 1/0)")),
+            }),
+            ColumnType::Json => {
+                serde_json::from_str::<serde::de::IgnoredAny>(s).map_err(|_| bad("JSON value"))?;
+                Value::Str(s)
+            }
+            ColumnType::Decimal => {
+                let t = s.trim();
+                let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+                let (i, f) = digits.split_once('.').unwrap_or((digits, ""));
+                if (i.is_empty() && f.is_empty())
+                    || !i.bytes().chain(f.bytes()).all(|b| b.is_ascii_digit())
+                {
+                    return Err(bad("decimal number"));
+                }
+                Value::Str(t)
+            }
+            ColumnType::Date => {
+                let fmt = self.format.as_deref().unwrap_or("%Y-%m-%d");
+                Value::Days(date_to_days(
+                    NaiveDate::parse_from_str(s.trim(), fmt)
+                        .map_err(|_| bad(&format!("date in format {fmt}")))?,
+                ))
+            }
+            ColumnType::Timestamp => Value::Micros(self.parse_timestamp(s.trim()).ok_or_else(
+                || match &self.format {
+                    Some(f) => bad(&format!("timestamp in format {f}")),
+                    None => bad(
+                        "timestamp (e.g. 2024-01-02 03:04:05.123456 +0900 or 2024-01-02T03:04:05Z)",
+                    ),
+                },
+            )?),
+        })
+    }
+
+    fn parse_timestamp(&self, s: &str) -> Option<i64> {
+        let with_zone = |fmt: &str| {
+            DateTime::parse_from_str(s, fmt)
+                .ok()
+                .map(|d| d.timestamp_micros())
+        };
+        let naive = |fmt: &str| {
+            NaiveDateTime::parse_from_str(s, fmt)
+                .ok()
+                .and_then(|n| self.tz.from_local_datetime(&n).earliest())
+                .map(|d| d.timestamp_micros())
+        };
+        let date_only = |fmt: &str| {
+            NaiveDate::parse_from_str(s, fmt)
+                .ok()
+                .and_then(|d| {
+                    self.tz
+                        .from_local_datetime(&d.and_hms_opt(0, 0, 0)?)
+                        .earliest()
+                })
+                .map(|d| d.timestamp_micros())
+        };
+        match &self.format {
+            Some(f) if f.contains("%z") || f.contains("%:z") || f.contains("%Z") => with_zone(f),
+            Some(f) if f.contains("%H") || f.contains("%T") || f.contains("%s") => naive(f),
+            Some(f) => date_only(f),
+            None => DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|d| d.timestamp_micros())
+                .or_else(|| with_zone("%Y-%m-%d %H:%M:%S%.f %z"))
+                .or_else(|| with_zone("%Y-%m-%d %H:%M:%S%.f %:z"))
+                .or_else(|| naive("%Y-%m-%d %H:%M:%S%.f"))
+                .or_else(|| naive("%Y-%m-%dT%H:%M:%S%.f"))
+                .or_else(|| date_only("%Y-%m-%d")),
+        }
+    }
+}
+
+/// How one column is written as text.
+#[derive(Debug, Clone)]
+pub struct FieldFormatter {
+    /// strftime format for timestamps (chrono dialect).
+    pub format: String,
+    /// Zone timestamps are written in.
+    pub tz: Tz,
+}
+
+impl FieldFormatter {
+    /// Appends the text of `v` (not NULL) to `out`.
+    pub fn write(&self, v: Value<'_>, out: &mut String) -> Result<()> {
+        match v {
+            Value::Null => {}
+            Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+            Value::Long(n) => write!(out, "{n}")?,
+            // Debug keeps the shortest round-trip form and uses exponents (1e300), like
+            // Java's Double.toString rather than 301 digits.
+            Value::Double(f) => write!(out, "{f:?}")?,
+            Value::Str(s) => out.push_str(s),
+            Value::Micros(m) => {
+                let t = micros_to_datetime(m).ok_or_else(|| anyhow!("timestamp out of range"))?;
+                write!(out, "{}", t.with_timezone(&self.tz).format(&self.format))?
+            }
+            Value::Days(d) => write!(
+                out,
+                "{}",
+                days_to_date(d).ok_or_else(|| anyhow!("date out of range"))?
+            )?,
+            Value::Bytes(b) => match std::str::from_utf8(b) {
+                Ok(s) => out.push_str(s),
+                Err(_) => bail!("binary value is not UTF-8 text; cast it or remove the column"),
+            },
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(t: ColumnType, format: Option<&str>, tz: &str) -> FieldParser {
+        FieldParser {
+            name: "c".into(),
+            type_: t,
+            format: format.map(chrono_format),
+            tz: tz.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn timestamps_use_the_zone_only_without_offset() {
+        let tokyo = p(ColumnType::Timestamp, None, "Asia/Tokyo");
+        assert_eq!(
+            tokyo.parse("2024-01-01 09:00:00").unwrap(),
+            Value::Micros(1_704_067_200_000_000)
+        );
+        assert_eq!(
+            tokyo.parse("2024-01-01T00:00:00Z").unwrap(),
+            Value::Micros(1_704_067_200_000_000)
+        );
+        let fmt = p(ColumnType::Timestamp, Some("%Y/%m/%d %H:%M:%S.%6N"), "UTC");
+        assert_eq!(
+            fmt.parse("2024/01/01 00:00:00.000001").unwrap(),
+            Value::Micros(1_704_067_200_000_001)
+        );
+        assert!(
+            p(ColumnType::Long, None, "UTC")
+                .parse("1.5")
+                .unwrap_err()
+                .to_string()
+                .contains("is not a long")
+        );
+    }
+}

@@ -1,0 +1,283 @@
+//! Local files: CSV and JSON Lines, gzip, multiple files, incremental by last_path,
+//! invalid rows, time zones and filters.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use common::*;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// A temporary directory removed at the end of the test.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let n: u64 = rand::random();
+        let p = std::env::temp_dir().join(format!("hakobu-test-{n:016x}"));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn gunzip(path: &str) -> String {
+    let mut s = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::MultiGzDecoder::new(std::fs::File::open(path).unwrap()),
+        &mut s,
+    )
+    .unwrap();
+    s
+}
+
+fn write_gz(path: &Path, text: &str) {
+    let mut e = flate2::write::GzEncoder::new(
+        std::fs::File::create(path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    e.write_all(text.as_bytes()).unwrap();
+    e.finish().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_to_gzip_csv_and_back_is_lossless() {
+    let (db, client) = TestDb::postgres().await;
+    let dir = TempDir::new();
+    client
+        .batch_execute(
+            r#"CREATE TABLE src (id bigint PRIMARY KEY, note text, amount numeric(38,10), at timestamptz, ok boolean, doc jsonb);
+               INSERT INTO src VALUES
+                 (1, E'日本語, "quoted"\nnew line;semi\ttab\\back', 12345678901234567890.0123456789, '2024-01-02 03:04:05.123456+00', true, '{"a": "b,c"}'),
+                 (2, NULL, NULL, NULL, NULL, NULL),
+                 (3, '', -0.5, '1999-12-31 15:00:00+00', false, '[1, 2]');"#,
+        )
+        .await
+        .unwrap();
+    let out = format!(
+        "out:\n  type: file\n  path_prefix: {}\n  file_ext: csv.gz\n  encoders: [{{type: gzip}}]\n  formatter: {{type: csv, null_string: '\\N'}}\n",
+        dir.path("orders_")
+    );
+    let s = run(&format!(
+        "{}\n{out}",
+        pg_in(&db.name, "table: src\norder_by: id")
+    ))
+    .await
+    .unwrap();
+    assert_eq!(s.rows_written, 3);
+    let text = gunzip(&dir.path("orders_000.00.csv.gz"));
+    assert!(text.starts_with("id,note,amount,at,ok,doc\r\n1,\"日本語, \"\"quoted\"\"\nnew line;semi\ttab\\back\",12345678901234567890.0123456789,2024-01-02 03:04:05.123456 +0000,true,"), "{text}");
+    assert!(text.contains("\r\n2,\\N,\\N,\\N,\\N,\\N\r\n"), "{text}");
+
+    let input = format!(
+        "in:\n  type: file\n  path_prefix: {}\n  decoders: [{{type: gzip}}]\n  parser:\n    type: csv\n    skip_header_lines: 1\n    null_string: '\\N'\n    escape: '\"'\n    stop_on_invalid_record: true\n    columns:\n      - {{name: id, type: long}}\n      - {{name: note, type: string}}\n      - {{name: amount, type: decimal}}\n      - {{name: at, type: timestamp}}\n      - {{name: ok, type: boolean}}\n      - {{name: doc, type: json}}\n",
+        dir.path("orders_")
+    );
+    client
+        .batch_execute("CREATE TABLE back (LIKE src)")
+        .await
+        .unwrap();
+    let s = run(&format!("{input}\n{}", pg_out(&db.name, "table: back")))
+        .await
+        .unwrap();
+    assert_eq!((s.rows_read, s.rows_written, s.rows_skipped), (3, 3, 0));
+    assert_eq!(
+        pg_checksum(&client, "src", "id").await,
+        pg_checksum(&client, "back", "id").await
+    );
+}
+
+fn csv_in(prefix: &str, extra: &str) -> String {
+    format!(
+        "in:\n  type: file\n  path_prefix: {prefix}\n  parser:\n    type: csv\n    columns:\n      - {{name: id, type: long}}\n      - {{name: at, type: timestamp}}\n      - {{name: v, type: string}}\n{extra}"
+    )
+}
+
+fn jsonl_out(prefix: &str) -> String {
+    format!(
+        "out:\n  type: file\n  path_prefix: {prefix}\n  file_ext: jsonl\n  formatter: {{type: jsonl, timezone: UTC}}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_rows_are_skipped_and_counted_or_stop_the_run_with_file_and_line() {
+    let dir = TempDir::new();
+    std::fs::create_dir_all(dir.path("in")).unwrap();
+    std::fs::write(dir.path("in/a.csv"), "1,2024-01-01 00:00:00,x\nnot a number,2024-01-01 00:00:00,y\n3,2024-01-01 00:00:00\n4,2024-01-01 09:00:00,\"multi\nline\"\n").unwrap();
+    let yaml = format!(
+        "{}{}",
+        csv_in(&dir.path("in/"), ""),
+        jsonl_out(&dir.path("out_"))
+    );
+    let s = run(&yaml).await.unwrap();
+    assert_eq!((s.rows_read, s.rows_written, s.rows_skipped), (4, 2, 2));
+    assert!(
+        s.skipped_reasons[0].ends_with("a.csv:2: column \"id\": \"not a number\" is not a long"),
+        "{:?}",
+        s.skipped_reasons
+    );
+    assert!(
+        s.skipped_reasons[1].ends_with("a.csv:3: expected 3 columns, got 2"),
+        "{:?}",
+        s.skipped_reasons
+    );
+    let out = std::fs::read_to_string(dir.path("out_000.00.jsonl")).unwrap();
+    assert_eq!(
+        out,
+        "{\"id\":1,\"at\":\"2024-01-01 00:00:00.000000 +0000\",\"v\":\"x\"}\n{\"id\":4,\"at\":\"2024-01-01 09:00:00.000000 +0000\",\"v\":\"multi\\nline\"}\n"
+    );
+
+    let yaml = format!(
+        "{}{}",
+        csv_in(&dir.path("in/"), "    stop_on_invalid_record: true\n"),
+        jsonl_out(&dir.path("stop_"))
+    );
+    let err = format!("{:#}", run(&yaml).await.unwrap_err());
+    assert!(
+        err.contains("a.csv:2: column \"id\": \"not a number\" is not a long"),
+        "{err}"
+    );
+    assert!(
+        !Path::new(&dir.path("stop_000.00.jsonl")).exists(),
+        "no partial output file"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_gzip_files_with_max_threads_and_last_path() {
+    let dir = TempDir::new();
+    std::fs::create_dir_all(dir.path("in")).unwrap();
+    for f in 0..5 {
+        let text: String = (0..1000)
+            .map(|i| format!("{},2024-01-01 00:00:00,f{f}\n", f * 1000 + i))
+            .collect();
+        write_gz(&dir.0.join(format!("in/part_{f}.csv.gz")), &text);
+    }
+    std::fs::write(dir.path("in/ignored.txt"), "not csv").unwrap();
+    let (db, client) = TestDb::postgres().await;
+    let input = csv_in(&dir.path("in/part_"), "").replace(
+        "  parser:",
+        "  decoders: [{type: gzip}]\n  path_match_pattern: '\\.csv\\.gz$'\n  parser:",
+    );
+    let yaml = format!(
+        "{input}{}\nexec: {{max_threads: 3}}\n",
+        pg_out(&db.name, "table: t")
+    );
+    let first = run_with_diff(&yaml, None).await.unwrap();
+    assert_eq!(first.rows_written, 5000);
+    assert_eq!(
+        first.next_diff.input.last_path.as_deref(),
+        Some(dir.path("in/part_4.csv.gz").as_str())
+    );
+    let sum: i64 = client
+        .query_one("SELECT sum(id)::bigint FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(sum, (0..5000).sum::<i64>());
+
+    let nothing = run_with_diff(&yaml, Some(&first.next_diff.to_yaml()))
+        .await
+        .unwrap();
+    assert_eq!(nothing.rows_written, 0);
+    assert_eq!(nothing.next_diff, first.next_diff);
+
+    write_gz(
+        &dir.0.join("in/part_5.csv.gz"),
+        "9999,2024-01-01 00:00:00,new\n",
+    );
+    let more = run_with_diff(&yaml, Some(&first.next_diff.to_yaml()))
+        .await
+        .unwrap();
+    assert_eq!(more.rows_written, 1);
+    assert_eq!(pg_count(&client, "t").await, 5001);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_options_and_tokyo_time() {
+    let dir = TempDir::new();
+    std::fs::write(
+        dir.path("data.tsv"),
+        "# comment\nheader\tline\n 1 \t2024/01/01 09:00\t'it''s'\n2\t2024/01/02 09:00\tNULL\n3\t2024/01/03 09:00\n",
+    )
+    .unwrap();
+    let input = format!(
+        "in:\n  type: file\n  path_prefix: {}\n  parser:\n    type: csv\n    delimiter: \"\\t\"\n    quote: \"'\"\n    escape: \"'\"\n    null_string: 'NULL'\n    comment_line_marker: '#'\n    skip_header_lines: 1\n    trim_if_not_quoted: true\n    allow_optional_columns: true\n    default_timezone: Asia/Tokyo\n    columns:\n      - {{name: id, type: long}}\n      - {{name: at, type: timestamp, format: '%Y/%m/%d %H:%M'}}\n      - {{name: v, type: string}}\n",
+        dir.path("data")
+    );
+    let s = run(&format!("{input}{}", jsonl_out(&dir.path("o_"))))
+        .await
+        .unwrap();
+    assert_eq!(s.rows_written, 3);
+    let out = std::fs::read_to_string(dir.path("o_000.00.jsonl")).unwrap();
+    assert_eq!(
+        out,
+        "{\"id\":1,\"at\":\"2024-01-01 00:00:00.000000 +0000\",\"v\":\"it's\"}\n{\"id\":2,\"at\":\"2024-01-02 00:00:00.000000 +0000\",\"v\":null}\n{\"id\":3,\"at\":\"2024-01-03 00:00:00.000000 +0000\",\"v\":null}\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_rename_remove_column_cast_and_mask() {
+    let dir = TempDir::new();
+    std::fs::write(dir.path("in.jsonl"), "{\"id\": 1, \"email\": \"alice@example.com\", \"card\": \"4111222233334444\", \"n\": \"42\", \"secret\": \"x\"}\n").unwrap();
+    let yaml = format!(
+        r#"in:
+  type: file
+  path_prefix: {}
+  parser:
+    type: jsonl
+    columns:
+      - {{name: id, type: long}}
+      - {{name: email, type: string}}
+      - {{name: card, type: string}}
+      - {{name: n, type: string}}
+      - {{name: secret, type: string}}
+filters:
+  - type: rename
+    columns: {{id: order_id}}
+  - type: remove_columns
+    remove: [secret]
+  - type: cast
+    columns: [{{name: n, type: long}}]
+  - type: mask
+    columns:
+      - {{name: email, type: sha256}}
+      - {{name: card, type: partial, keep_tail: 4}}
+  - type: column
+    add_columns:
+      - {{name: source, type: string, default: web}}
+      - {{name: loaded_at, type: timestamp, default: "2024-01-01 00:00:00 +0900"}}
+{}"#,
+        dir.path("in.jsonl"),
+        jsonl_out(&dir.path("o_"))
+    );
+    run(&yaml).await.unwrap();
+    let out: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path("o_000.00.jsonl")).unwrap())
+            .unwrap();
+    assert_eq!(
+        out,
+        serde_json::json!({
+            "order_id": 1,
+            "email": "ff8d9819fc0e12bf0d24892e45987e249a28dce836a85cad60e28eaaa8c6d976",
+            "card": "************4444",
+            "n": 42,
+            "source": "web",
+            "loaded_at": "2023-12-31 15:00:00.000000 +0000"
+        })
+    );
+    let bad = yaml.replace("remove: [secret]", "remove: [secrets]");
+    let err = format!("{:#}", run(&bad).await.unwrap_err());
+    assert!(
+        err.contains("filters[1] (remove_columns): column \"secrets\" does not exist"),
+        "{err}"
+    );
+}
