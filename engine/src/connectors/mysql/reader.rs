@@ -1,10 +1,349 @@
-//! `in: {type: mysql}`.
+//! `in: {type: mysql}`: one streaming text-protocol query (rows are decoded as they
+//! arrive, never buffered whole).
 
-use crate::connectors::Source;
-use anyhow::Result;
-use hakobu_core::config::JdbcInput;
+use super::{MyConn, connect, primary_key};
+use crate::connectors::postgres::copy::{instant_to_wall, wall_to_instant};
+use crate::connectors::sql::{Dialect, table_query};
+use crate::connectors::{Source, Task, TaskState};
+use crate::types::{self, BatchBuilder, ColumnView, Value, date_to_days};
+use anyhow::{Context, Result, anyhow, bail};
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use futures::FutureExt;
+use hakobu_core::config::{ColumnType, JdbcInput};
+use mysql_async::consts::{ColumnFlags, ColumnType as My};
+use mysql_async::prelude::Queryable;
 
-/// Opens the source.
-pub async fn open(_c: &JdbcInput) -> Result<Source> {
-    anyhow::bail!("type: mysql input is not implemented in this build yet")
+const D: Dialect = Dialect::Mysql;
+const BINARY_CHARSET: u16 = 63;
+
+/// The connection settings of a MySQL input.
+pub fn conn(c: &JdbcInput) -> MyConn<'_> {
+    MyConn {
+        host: &c.host,
+        port: c.port,
+        user: &c.user,
+        password: c.password.as_ref().map(|p| p.expose()),
+        database: &c.database,
+        ssl: c.ssl.unwrap_or(false),
+        connect_timeout: c.connect_timeout,
+    }
+}
+
+/// How a text-protocol value is decoded.
+#[derive(Debug, Clone, Copy)]
+enum Read {
+    Bool,
+    Long,
+    Double,
+    Text,
+    Bytes,
+    Date,
+    /// DATETIME: wall time in this zone; TIMESTAMP: UTC (the session zone)
+    Timestamp(Tz),
+}
+
+fn reader_for(
+    col: &mysql_async::Column,
+    tz: Tz,
+    override_type: Option<ColumnType>,
+) -> (Read, ColumnType) {
+    if let Some(t) = override_type {
+        let r = match t {
+            ColumnType::Boolean => Read::Bool,
+            ColumnType::Long => Read::Long,
+            ColumnType::Double => Read::Double,
+            ColumnType::Date => Read::Date,
+            ColumnType::Timestamp => Read::Timestamp(tz),
+            ColumnType::Bytes => Read::Bytes,
+            ColumnType::String | ColumnType::Json | ColumnType::Decimal => Read::Text,
+        };
+        return (r, t);
+    }
+    let unsigned = col.flags().contains(ColumnFlags::UNSIGNED_FLAG);
+    match col.column_type() {
+        // tinyint(1) is MySQL's boolean, as in Embulk (JDBC tinyInt1isBit).
+        My::MYSQL_TYPE_TINY if col.column_length() == 1 => (Read::Bool, ColumnType::Boolean),
+        My::MYSQL_TYPE_LONGLONG if unsigned => (Read::Text, ColumnType::Decimal),
+        My::MYSQL_TYPE_TINY
+        | My::MYSQL_TYPE_SHORT
+        | My::MYSQL_TYPE_INT24
+        | My::MYSQL_TYPE_LONG
+        | My::MYSQL_TYPE_LONGLONG
+        | My::MYSQL_TYPE_YEAR => (Read::Long, ColumnType::Long),
+        My::MYSQL_TYPE_FLOAT | My::MYSQL_TYPE_DOUBLE => (Read::Double, ColumnType::Double),
+        My::MYSQL_TYPE_DECIMAL | My::MYSQL_TYPE_NEWDECIMAL => (Read::Text, ColumnType::Decimal),
+        My::MYSQL_TYPE_DATE | My::MYSQL_TYPE_NEWDATE => (Read::Date, ColumnType::Date),
+        My::MYSQL_TYPE_DATETIME | My::MYSQL_TYPE_DATETIME2 => {
+            (Read::Timestamp(tz), ColumnType::Timestamp)
+        }
+        My::MYSQL_TYPE_TIMESTAMP | My::MYSQL_TYPE_TIMESTAMP2 => {
+            (Read::Timestamp(Tz::UTC), ColumnType::Timestamp)
+        }
+        My::MYSQL_TYPE_JSON => (Read::Text, ColumnType::Json),
+        My::MYSQL_TYPE_TINY_BLOB
+        | My::MYSQL_TYPE_MEDIUM_BLOB
+        | My::MYSQL_TYPE_LONG_BLOB
+        | My::MYSQL_TYPE_BLOB
+        | My::MYSQL_TYPE_VAR_STRING
+        | My::MYSQL_TYPE_STRING
+        | My::MYSQL_TYPE_VARCHAR
+            if col.character_set() == BINARY_CHARSET =>
+        {
+            (Read::Bytes, ColumnType::Bytes)
+        }
+        My::MYSQL_TYPE_GEOMETRY | My::MYSQL_TYPE_BIT => (Read::Bytes, ColumnType::Bytes),
+        _ => (Read::Text, ColumnType::String),
+    }
+}
+
+/// Parses `YYYY-MM-DD[ HH:MM:SS[.ffffff]]` as µs since the epoch of a UTC wall clock.
+fn parse_wall(s: &[u8]) -> Option<i64> {
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        s.get(r)?.iter().try_fold(0u32, |a, b| {
+            b.is_ascii_digit().then(|| a * 10 + (b - b'0') as u32)
+        })
+    };
+    let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let (h, m, sec) = if s.len() >= 19 {
+        (num(11..13)?, num(14..16)?, num(17..19)?)
+    } else {
+        (0, 0, 0)
+    };
+    let mut micros = 0u32;
+    if s.len() > 20 {
+        let frac = &s[20..];
+        for i in 0..6 {
+            micros = micros * 10 + frac.get(i).map(|b| (b - b'0') as u32).unwrap_or(0);
+        }
+    }
+    let t = date.and_hms_micro_opt(h, m, sec, micros)?;
+    Some(t.and_utc().timestamp_micros())
+}
+
+fn decode(r: Read, v: &[u8], col: &mut types::ColumnBuilder) -> Result<()> {
+    let text = || std::str::from_utf8(v).map_err(|_| anyhow!("value is not UTF-8"));
+    // Zero dates ('0000-00-00') become NULL, as with Connector/J's convertToNull.
+    let zero = v.starts_with(b"0000-00-00");
+    let value = match r {
+        Read::Bool => Value::Bool(v != b"0"),
+        Read::Long => Value::Long(
+            text()?
+                .parse()
+                .map_err(|_| anyhow!("{:?} is not an integer", text()))?,
+        ),
+        Read::Double => Value::Double(
+            text()?
+                .parse()
+                .map_err(|_| anyhow!("{:?} is not a number", text()))?,
+        ),
+        Read::Text => Value::Str(text()?),
+        Read::Bytes => Value::Bytes(v),
+        Read::Date if zero => Value::Null,
+        Read::Date => {
+            let wall = parse_wall(v).ok_or_else(|| anyhow!("{:?} is not a date", text()))?;
+            Value::Days(date_to_days(
+                chrono::DateTime::from_timestamp_micros(wall)
+                    .expect("valid")
+                    .date_naive(),
+            ))
+        }
+        Read::Timestamp(_) if zero => Value::Null,
+        Read::Timestamp(tz) => {
+            let wall = parse_wall(v).ok_or_else(|| anyhow!("{:?} is not a datetime", text()))?;
+            Value::Micros(if tz == Tz::UTC {
+                wall
+            } else {
+                wall_to_instant(wall, tz)?
+            })
+        }
+    };
+    col.append(value)
+}
+
+/// Opens the source: runs `before_setup`, describes the query, plans one streaming task.
+pub async fn open(c: &JdbcInput) -> Result<Source> {
+    let mut conn = connect(&conn(c)).await?;
+    if let Some(sql) = &c.before_setup {
+        conn.query_drop(sql).await.context("before_setup")?;
+    }
+    if let Some(sql) = &c.before_select {
+        conn.query_drop(sql).await.context("before_select")?;
+    }
+    let default_tz: Tz = c
+        .default_timezone
+        .as_deref()
+        .unwrap_or("UTC")
+        .parse()
+        .map_err(|_| anyhow!("default_timezone: unknown zone"))?;
+    let incremental = c.incremental.unwrap_or(false);
+    let mut cursor = c.incremental_columns.clone();
+    if incremental && cursor.is_empty() {
+        let Some(t) = &c.table else {
+            bail!("incremental_columns: required with query")
+        };
+        cursor = primary_key(&mut conn, t).await?;
+        if cursor.is_empty() {
+            bail!("incremental_columns: table {t} has no primary key; list the cursor columns");
+        }
+    }
+    let sql = match (&c.query, &c.table) {
+        (Some(q), _) if incremental => match &c.last_record {
+            Some(last) => D.fill_placeholders(q, &cursor, last).context("query")?,
+            None => bail!("last_record: required with use_raw_query_with_incremental"),
+        },
+        (Some(q), _) => q.clone(),
+        (None, Some(t)) => {
+            let cond = match (&c.last_record, incremental) {
+                (Some(last), true) => {
+                    Some(D.after_last_record(&cursor, last).context("last_record")?)
+                }
+                _ => None,
+            };
+            let order = if incremental {
+                Some(D.order_by(&cursor))
+            } else {
+                c.order_by.clone()
+            };
+            table_query(
+                &D.ident(t),
+                c.select.as_deref(),
+                c.where_.as_deref(),
+                cond,
+                order,
+            )
+        }
+        (None, None) => bail!("table: either table or query is required"),
+    };
+    let stmt = conn
+        .prep(&sql)
+        .await
+        .with_context(|| format!("query failed: {sql}"))?;
+    let mut readers = Vec::new();
+    let mut columns = Vec::new();
+    for col in stmt.columns().iter() {
+        let name = col.name_str().into_owned();
+        let opt = c.column_options.get(&name);
+        let tz = match opt.and_then(|o| o.timezone.as_deref()) {
+            Some(z) => z
+                .parse()
+                .map_err(|_| anyhow!("column_options.{name}.timezone: unknown zone"))?,
+            None => default_tz,
+        };
+        let (r, t) = reader_for(col, tz, opt.and_then(|o| o.type_));
+        readers.push(r);
+        columns.push((name, t));
+    }
+    conn.close(stmt).await?;
+    let cursor_idx = cursor
+        .iter()
+        .map(|n| {
+            columns.iter().position(|(c, _)| c == n).ok_or_else(|| {
+                anyhow!("incremental column {n:?} is not among the selected columns")
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let cursor_tz: Vec<Option<Tz>> = cursor_idx
+        .iter()
+        .map(|i| match readers[*i] {
+            Read::Timestamp(tz) => Some(tz),
+            _ => None,
+        })
+        .collect();
+    let schema = types::schema(&columns);
+    let names: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
+    let after_select = c.after_select.clone();
+    let task_schema = schema.clone();
+    let task: Task = Box::new(move |tx, stats| {
+        async move {
+            let mut result = conn.query_iter(sql).await.context("query failed")?;
+            let mut builder = BatchBuilder::new(task_schema);
+            let mut last_record = None;
+            let mut bytes = 0u64;
+            let finish = |builder: &mut BatchBuilder,
+                          last_record: &mut Option<Vec<serde_json::Value>>|
+             -> Result<arrow_array::RecordBatch> {
+                let batch = builder.finish()?;
+                if !cursor_idx.is_empty() {
+                    *last_record = Some(cursor_values(&batch, &cursor_idx, &cursor_tz)?);
+                }
+                Ok(batch)
+            };
+            while let Some(row) = result.next().await.context("reading rows failed")? {
+                let mut row_bytes = 0;
+                for (i, (r, col)) in readers.iter().zip(builder.columns().iter_mut()).enumerate() {
+                    match row.as_ref(i) {
+                        Some(mysql_async::Value::Bytes(v)) => {
+                            row_bytes += v.len();
+                            decode(*r, v, col).with_context(|| format!("column {:?}", names[i]))?
+                        }
+                        Some(mysql_async::Value::NULL) | None => col.append_null(),
+                        Some(other) => {
+                            bail!("column {:?}: unexpected binary value {other:?}", names[i])
+                        }
+                    }
+                }
+                builder.end_row();
+                bytes += row_bytes as u64;
+                if builder.is_full() {
+                    stats.add_read(builder.len() as u64, bytes);
+                    bytes = 0;
+                    let batch = finish(&mut builder, &mut last_record)?;
+                    tx.send(batch)
+                        .await
+                        .map_err(|_| anyhow!("the destination stopped"))?;
+                }
+            }
+            drop(result);
+            if !builder.is_empty() {
+                stats.add_read(builder.len() as u64, bytes);
+                let batch = finish(&mut builder, &mut last_record)?;
+                tx.send(batch)
+                    .await
+                    .map_err(|_| anyhow!("the destination stopped"))?;
+            }
+            if let Some(sql) = after_select {
+                conn.query_drop(sql).await.context("after_select")?;
+            }
+            let _ = conn.disconnect().await;
+            Ok(TaskState {
+                last_record,
+                last_path: None,
+            })
+        }
+        .boxed()
+    });
+    Ok(Source {
+        schema,
+        tasks: vec![task],
+    })
+}
+
+fn cursor_values(
+    batch: &arrow_array::RecordBatch,
+    idx: &[usize],
+    tzs: &[Option<Tz>],
+) -> Result<Vec<serde_json::Value>> {
+    let row = batch.num_rows() - 1;
+    idx.iter()
+        .zip(tzs)
+        .map(|(i, tz)| {
+            Ok(match (ColumnView::of(batch, *i)?.get(row), tz) {
+                (Value::Null, _) => bail!(
+                    "incremental column {:?} is NULL in the last row",
+                    batch.schema().field(*i).name()
+                ),
+                (Value::Micros(m), Some(tz)) => {
+                    let wall = instant_to_wall(m, *tz)?;
+                    serde_json::Value::String(
+                        types::micros_to_datetime(wall)
+                            .expect("in range")
+                            .format("%Y-%m-%d %H:%M:%S%.6f")
+                            .to_string(),
+                    )
+                }
+                (v, _) => types::value_to_json(v, ColumnType::String),
+            })
+        })
+        .collect()
 }

@@ -1,26 +1,431 @@
-//! `out: {type: mysql}`.
+//! `out: {type: mysql}`: multi-row `INSERT`s with Embulk's load modes.
+//!
+//! MySQL commits DDL implicitly, so the transactional modes stage rows in a session
+//! `TEMPORARY` table (gone with the session if the run dies) and move them into the target
+//! inside one InnoDB transaction at commit:
+//! - `insert`: `INSERT INTO target SELECT ... FROM stage`
+//! - `truncate_insert`: `DELETE FROM target` + insert (TRUNCATE would commit implicitly)
+//! - `merge`: `INSERT ... SELECT ... ON DUPLICATE KEY UPDATE`
+//! - `replace`: rows go into a new table, swapped in with one atomic `RENAME TABLE`
+//!   (a run killed mid-load leaves that `<table>_hakobu_<pid>` table behind).
+//! - `insert_direct`, `merge_direct`: straight into the target, batch by batch.
 
-use anyhow::Result;
+use super::{MyConn, connect, table_columns};
+use crate::connectors::postgres::copy::instant_to_wall;
+use crate::connectors::sql::Dialect;
+use crate::types::{ColumnView, Value, column_type, days_to_date, micros_to_datetime};
+use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use hakobu_core::config::JdbcOutput;
+use chrono_tz::Tz;
+use hakobu_core::config::{ColumnType, JdbcOutput, Mode};
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable;
+use std::fmt::Write;
+
+const D: Dialect = Dialect::Mysql;
+const STAGE: &str = "hakobu_stage";
+/// Statement size that stays well under MariaDB's default 16 MiB max_allowed_packet.
+const MAX_STATEMENT: usize = 4 << 20;
+
+/// The SQL type a pipeline column gets when Hakobu creates the table.
+pub fn sql_type(t: ColumnType) -> &'static str {
+    match t {
+        ColumnType::Boolean => "BOOLEAN",
+        ColumnType::Long => "BIGINT",
+        ColumnType::Double => "DOUBLE",
+        ColumnType::String => "LONGTEXT",
+        ColumnType::Timestamp => "DATETIME(6)",
+        ColumnType::Json => "JSON",
+        ColumnType::Decimal => "DECIMAL(65,30)",
+        ColumnType::Date => "DATE",
+        ColumnType::Bytes => "LONGBLOB",
+    }
+}
 
 /// An open MySQL load.
-pub struct MysqlWriter;
+pub struct MysqlWriter {
+    conn: Option<Conn>,
+    mode: Mode,
+    target: String,
+    target_raw: String,
+    /// Where INSERTs go (target, temporary stage, or replacement table).
+    insert_into: String,
+    /// Replacement table name (replace mode).
+    replacement: Option<String>,
+    create_target: Option<String>,
+    columns: Vec<String>,
+    zones: Vec<Tz>,
+    before_load: Option<String>,
+    after_load: Option<String>,
+    sql: String,
+    prefix: String,
+    rows_in_statement: usize,
+}
+
+fn column_list(cols: &[String]) -> String {
+    cols.iter()
+        .map(|c| D.ident(c))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 impl MysqlWriter {
-    /// Connects and prepares the load.
-    pub async fn open(_c: &JdbcOutput, _schema: SchemaRef) -> Result<Self> {
-        anyhow::bail!("type: mysql output is not implemented in this build yet")
+    /// Connects, inspects the target and prepares the staging table.
+    pub async fn open(c: &JdbcOutput, schema: SchemaRef) -> Result<Self> {
+        let mut conn = connect(&MyConn {
+            host: &c.host,
+            port: c.port,
+            user: &c.user,
+            password: c.password.as_ref().map(|p| p.expose()),
+            database: &c.database,
+            ssl: c.ssl.unwrap_or(false),
+            connect_timeout: None,
+        })
+        .await?;
+        let mode = c.mode();
+        let target = D.ident(&c.table);
+        let existing = table_columns(&mut conn, &c.table).await?;
+        let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        if !existing.is_empty()
+            && mode != Mode::Replace
+            && let Some(m) = columns
+                .iter()
+                .find(|n| !existing.iter().any(|(e, _)| e.eq_ignore_ascii_case(n)))
+        {
+            bail!(
+                "table {target} has no column {m:?}; its columns are {}",
+                existing
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        let defs = || {
+            let mut d: Vec<String> = schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    let ty = c
+                        .column_options
+                        .get(f.name())
+                        .and_then(|o| o.type_.clone())
+                        .unwrap_or_else(|| sql_type(column_type(f)).to_owned());
+                    format!("{} {ty}", D.ident(f.name()))
+                })
+                .collect();
+            if let Some(con) = &c.create_table_constraint {
+                d.push(con.clone());
+            } else if matches!(mode, Mode::Merge | Mode::MergeDirect) && !c.merge_keys.is_empty() {
+                d.push(format!("PRIMARY KEY ({})", column_list(&c.merge_keys)));
+            }
+            d.join(", ")
+        };
+        let create = |table: &str| {
+            format!(
+                "CREATE TABLE {table} ({}) {}",
+                defs(),
+                c.create_table_option.as_deref().unwrap_or("")
+            )
+        };
+        let mut create_target =
+            (existing.is_empty() && mode != Mode::Replace).then(|| create(&target));
+        let mut replacement = None;
+        let insert_into = match mode {
+            Mode::InsertDirect | Mode::MergeDirect => {
+                if let Some(sql) = create_target.take() {
+                    conn.query_drop(&sql)
+                        .await
+                        .with_context(|| format!("creating {target} failed"))?;
+                }
+                if let Some(sql) = &c.before_load {
+                    conn.query_drop(sql).await.context("before_load")?;
+                }
+                target.clone()
+            }
+            Mode::Insert | Mode::TruncateInsert | Mode::Merge => {
+                let body = if existing.is_empty() {
+                    format!("({})", defs())
+                } else {
+                    format!("LIKE {target}")
+                };
+                conn.query_drop(format!("CREATE TEMPORARY TABLE {} {body}", D.ident(STAGE)))
+                    .await
+                    .context("creating the staging table failed")?;
+                D.ident(STAGE)
+            }
+            Mode::Replace => {
+                let name = D.ident(&format!(
+                    "{}_hakobu_{:08x}",
+                    c.table.chars().take(40).collect::<String>(),
+                    std::process::id()
+                ));
+                conn.query_drop(format!("DROP TABLE IF EXISTS {name}"))
+                    .await?;
+                conn.query_drop(create(&name))
+                    .await
+                    .with_context(|| format!("creating {name} failed"))?;
+                replacement = Some(name.clone());
+                name
+            }
+        };
+        let default_tz: Tz = c
+            .default_timezone
+            .as_deref()
+            .unwrap_or("UTC")
+            .parse()
+            .map_err(|_| anyhow!("default_timezone: unknown zone"))?;
+        let zones = columns
+            .iter()
+            .map(
+                |n| match c.column_options.get(n).and_then(|o| o.timezone.as_deref()) {
+                    Some(z) => z
+                        .parse()
+                        .map_err(|_| anyhow!("column_options.{n}.timezone: unknown zone")),
+                    None => Ok(default_tz),
+                },
+            )
+            .collect::<Result<Vec<_>>>()?;
+        let cols = column_list(&columns);
+        Ok(MysqlWriter {
+            conn: Some(conn),
+            mode,
+            prefix: format!("INSERT INTO {insert_into} ({cols}) VALUES "),
+            target,
+            target_raw: c.table.clone(),
+            insert_into,
+            replacement,
+            create_target,
+            columns,
+            zones,
+            before_load: if mode.is_transactional() {
+                c.before_load.clone()
+            } else {
+                None
+            },
+            after_load: c.after_load.clone(),
+            sql: String::new(),
+            rows_in_statement: 0,
+        })
     }
-    /// Writes one batch.
-    pub async fn write(&mut self, _batch: RecordBatch) -> Result<()> {
+
+    fn conn(&mut self) -> &mut Conn {
+        self.conn.as_mut().expect("open")
+    }
+
+    fn on_duplicate(&self) -> String {
+        let updates: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| format!("{0} = VALUES({0})", D.ident(c)))
+            .collect();
+        format!(" ON DUPLICATE KEY UPDATE {}", updates.join(", "))
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        if self.rows_in_statement == 0 {
+            return Ok(());
+        }
+        if self.mode == Mode::MergeDirect {
+            let dup = self.on_duplicate();
+            self.sql.push_str(&dup);
+        }
+        let sql = std::mem::take(&mut self.sql);
+        self.rows_in_statement = 0;
+        self.conn().query_drop(sql).await.context("INSERT failed")
+    }
+
+    /// Appends one batch as `VALUES` rows, sending a statement whenever it is large.
+    pub async fn write(&mut self, batch: RecordBatch) -> Result<()> {
+        let views = (0..batch.num_columns())
+            .map(|i| ColumnView::of(&batch, i))
+            .collect::<Result<Vec<_>>>()?;
+        for row in 0..batch.num_rows() {
+            if self.rows_in_statement == 0 {
+                self.sql.push_str(&self.prefix);
+            } else {
+                self.sql.push(',');
+            }
+            self.sql.push('(');
+            for (i, v) in views.iter().enumerate() {
+                if i > 0 {
+                    self.sql.push(',');
+                }
+                literal(v.get(row), self.zones[i], &mut self.sql)
+                    .with_context(|| format!("column {:?}", self.columns[i]))?;
+            }
+            self.sql.push(')');
+            self.rows_in_statement += 1;
+            if self.sql.len() >= MAX_STATEMENT {
+                self.flush().await?;
+            }
+        }
         Ok(())
     }
-    /// Commits.
-    pub async fn commit(self) -> Result<()> {
+
+    /// Moves the staged rows into the target in one transaction.
+    pub async fn commit(mut self) -> Result<()> {
+        self.flush().await?;
+        let result = self.commit_inner().await;
+        if result.is_err() {
+            let created = self.create_target.is_some();
+            let target = self.target.clone();
+            let conn = self.conn();
+            let _ = conn.query_drop("ROLLBACK").await;
+            if created {
+                // The target was created by this run: leave the database as it was.
+                let _ = conn
+                    .query_drop(format!("DROP TABLE IF EXISTS {target}"))
+                    .await;
+            }
+            if let Some(r) = self.replacement.take() {
+                let _ = self
+                    .conn()
+                    .query_drop(format!("DROP TABLE IF EXISTS {r}"))
+                    .await;
+            }
+        }
+        if let Some(conn) = self.conn.take() {
+            let _ = conn.disconnect().await;
+        }
+        result
+    }
+
+    async fn commit_inner(&mut self) -> Result<()> {
+        let cols = column_list(&self.columns);
+        if !self.mode.is_transactional() {
+            if let Some(sql) = self.after_load.clone() {
+                self.conn().query_drop(sql).await.context("after_load")?;
+            }
+            return Ok(());
+        }
+        if let Some(sql) = self.create_target.clone() {
+            self.conn()
+                .query_drop(sql)
+                .await
+                .with_context(|| "creating the target failed".to_owned())?;
+        }
+        let (target, stage) = (self.target.clone(), self.insert_into.clone());
+        self.conn().query_drop("START TRANSACTION").await?;
+        if let Some(sql) = self.before_load.clone() {
+            self.conn().query_drop(sql).await.context("before_load")?;
+        }
+        match self.mode {
+            Mode::Insert => {
+                self.conn()
+                    .query_drop(format!(
+                        "INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}"
+                    ))
+                    .await?
+            }
+            Mode::TruncateInsert => {
+                self.conn()
+                    .query_drop(format!("DELETE FROM {target}"))
+                    .await?;
+                self.conn()
+                    .query_drop(format!(
+                        "INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}"
+                    ))
+                    .await?;
+            }
+            Mode::Merge => {
+                let dup = self.on_duplicate();
+                self.conn()
+                    .query_drop(format!(
+                        "INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}{dup}"
+                    ))
+                    .await
+                    .context("merge failed")?
+            }
+            Mode::Replace => {}
+            Mode::InsertDirect | Mode::MergeDirect => unreachable!("not transactional"),
+        }
+        if let Some(sql) = self.after_load.clone() {
+            self.conn().query_drop(sql).await.context("after_load")?;
+        }
+        if self.mode == Mode::Replace {
+            // RENAME TABLE commits implicitly; it is atomic on its own.
+            let new = self.replacement.clone().expect("replace table");
+            let old = D.ident(&format!("hakobu_old_{:08x}", std::process::id()));
+            let raw = self.target_raw.clone();
+            if !table_columns(self.conn(), &raw).await?.is_empty() {
+                self.conn()
+                    .query_drop(format!("RENAME TABLE {target} TO {old}, {new} TO {target}"))
+                    .await
+                    .context("replacing the target failed")?;
+                self.conn().query_drop(format!("DROP TABLE {old}")).await?;
+            } else {
+                self.conn()
+                    .query_drop(format!("RENAME TABLE {new} TO {target}"))
+                    .await
+                    .context("replacing the target failed")?;
+            }
+            self.replacement = None;
+        } else {
+            self.conn()
+                .query_drop("COMMIT")
+                .await
+                .context("COMMIT failed")?;
+        }
         Ok(())
     }
-    /// Rolls back.
-    pub async fn abort(self) {}
+
+    /// Drops staged rows; the temporary stage disappears with the session.
+    pub async fn abort(mut self) {
+        if let Some(r) = self.replacement.take() {
+            let _ = self
+                .conn()
+                .query_drop(format!("DROP TABLE IF EXISTS {r}"))
+                .await;
+        }
+        if let Some(conn) = self.conn.take() {
+            let _ = conn.disconnect().await;
+        }
+    }
+}
+
+fn literal(v: Value<'_>, tz: Tz, out: &mut String) -> Result<()> {
+    match v {
+        Value::Null => out.push_str("NULL"),
+        Value::Bool(b) => out.push_str(if b { "1" } else { "0" }),
+        Value::Long(n) => write!(out, "{n}")?,
+        Value::Double(f) if f.is_finite() => write!(out, "{f:?}")?,
+        Value::Double(f) => bail!("{f} cannot be stored in MySQL"),
+        Value::Str(s) => push_quoted(s, out),
+        Value::Micros(m) => {
+            let wall = if tz == Tz::UTC {
+                m
+            } else {
+                instant_to_wall(m, tz)?
+            };
+            let t = micros_to_datetime(wall).ok_or_else(|| anyhow!("timestamp out of range"))?;
+            write!(out, "'{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"))?
+        }
+        Value::Days(d) => write!(
+            out,
+            "'{}'",
+            days_to_date(d).ok_or_else(|| anyhow!("date out of range"))?
+        )?,
+        Value::Bytes(b) => {
+            out.push_str("X'");
+            out.push_str(&hex::encode(b));
+            out.push('\'');
+        }
+    }
+    Ok(())
+}
+
+/// A MySQL string literal (default sql_mode: backslash escapes are active).
+fn push_quoted(s: &str, out: &mut String) {
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
 }
