@@ -81,4 +81,8 @@ id_type! {
     SessionId;
     /// One row of the audit log.
     AuditEntryId;
+    /// A saved connection to a database or storage.
+    ConnectionId;
+    /// A transfer job.
+    JobId;
 }

@@ -6,5 +6,7 @@
 pub mod api;
 pub mod authz;
 pub mod config;
+pub mod connection;
 pub mod ids;
+pub mod job;
 pub mod validation;

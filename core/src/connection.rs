@@ -1,0 +1,665 @@
+//! Connection kinds and their field schemas.
+//!
+//! One schema per kind says, for each field: its label and help text, its input type,
+//! whether it is required, whether it is a secret (write-only, encrypted at rest), its
+//! default and allowed values. The API validates with it and the web form is generated
+//! from it, so both always agree.
+
+use crate::validation::FieldErrors;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::fmt;
+use std::str::FromStr;
+
+/// What a connection connects to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "diesel",
+    derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)
+)]
+#[cfg_attr(feature = "diesel", diesel(sql_type = diesel::sql_types::Text))]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionKind {
+    Postgresql,
+    Mysql,
+    S3,
+    LocalFiles,
+}
+
+impl ConnectionKind {
+    pub const ALL: [ConnectionKind; 4] = [
+        ConnectionKind::Postgresql,
+        ConnectionKind::Mysql,
+        ConnectionKind::S3,
+        ConnectionKind::LocalFiles,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionKind::Postgresql => "postgresql",
+            ConnectionKind::Mysql => "mysql",
+            ConnectionKind::S3 => "s3",
+            ConnectionKind::LocalFiles => "local_files",
+        }
+    }
+
+    /// What people call it.
+    pub fn label(self) -> &'static str {
+        match self {
+            ConnectionKind::Postgresql => "PostgreSQL",
+            ConnectionKind::Mysql => "MySQL / MariaDB",
+            ConnectionKind::S3 => "Amazon S3 or S3-compatible storage",
+            ConnectionKind::LocalFiles => "Files on the Hakobu server",
+        }
+    }
+
+    /// Whether it holds tables (a database) rather than files.
+    pub fn is_database(self) -> bool {
+        matches!(self, ConnectionKind::Postgresql | ConnectionKind::Mysql)
+    }
+
+    pub fn fields(self) -> &'static [FieldSpec] {
+        match self {
+            ConnectionKind::Postgresql => POSTGRESQL_FIELDS,
+            ConnectionKind::Mysql => MYSQL_FIELDS,
+            ConnectionKind::S3 => S3_FIELDS,
+            ConnectionKind::LocalFiles => LOCAL_FILES_FIELDS,
+        }
+    }
+
+    pub fn field(self, name: &str) -> Option<&'static FieldSpec> {
+        self.fields().iter().find(|f| f.name == name)
+    }
+}
+
+impl fmt::Display for ConnectionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ConnectionKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        ConnectionKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown connection kind {s:?}; expected one of postgresql, mysql, s3, local_files"
+                )
+            })
+    }
+}
+
+#[cfg(feature = "diesel")]
+impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg> for ConnectionKind {
+    fn to_sql<'b>(
+        &'b self,
+        out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+    ) -> diesel::serialize::Result {
+        <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg>>::to_sql(
+            self.as_str(),
+            out,
+        )
+    }
+}
+
+#[cfg(feature = "diesel")]
+impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::pg::Pg> for ConnectionKind {
+    fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+        let s = <String as diesel::deserialize::FromSql<
+            diesel::sql_types::Text,
+            diesel::pg::Pg,
+        >>::from_sql(bytes)?;
+        Ok(s.parse()?)
+    }
+}
+
+/// How a field is entered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FieldInput {
+    /// One line of text.
+    Text,
+    /// Several lines (certificates).
+    Multiline,
+    /// A whole number within bounds.
+    Integer { min: i64, max: i64 },
+    /// One of fixed values.
+    Choice { options: &'static [&'static str] },
+    /// On or off.
+    Toggle,
+}
+
+/// One field of a connection kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FieldSpec {
+    pub name: &'static str,
+    pub label: &'static str,
+    pub help: &'static str,
+    pub input: FieldInput,
+    pub required: bool,
+    /// Write-only: encrypted at rest, never returned, kept when an update leaves it out.
+    pub secret: bool,
+    /// Used when the field is left empty (as text; `true`/`false` for toggles).
+    pub default: Option<&'static str>,
+}
+
+const TEXT: FieldInput = FieldInput::Text;
+const PORT: FieldInput = FieldInput::Integer { min: 1, max: 65535 };
+pub const TLS_MODES: &[&str] = &["disable", "require", "verify-full"];
+
+const fn field(
+    name: &'static str,
+    label: &'static str,
+    help: &'static str,
+    input: FieldInput,
+    required: bool,
+) -> FieldSpec {
+    FieldSpec {
+        name,
+        label,
+        help,
+        input,
+        required,
+        secret: false,
+        default: None,
+    }
+}
+
+const fn with_default(mut f: FieldSpec, default: &'static str) -> FieldSpec {
+    f.default = Some(default);
+    f
+}
+
+const fn secret(mut f: FieldSpec) -> FieldSpec {
+    f.secret = true;
+    f
+}
+
+const HOST_HELP: &str =
+    "The server's host name or IP address, without a scheme, e.g. db.example.com.";
+const TLS_HELP: &str = "Encrypts the connection. Use require or verify-full for servers reached over the internet; verify-full also checks the server's certificate against the CA below.";
+const CA_HELP: &str = "PEM certificate of the authority that signed the server's certificate (verify-full). Leave empty to use the system's trusted authorities.";
+
+const POSTGRESQL_FIELDS: &[FieldSpec] = &[
+    field("host", "Host", HOST_HELP, TEXT, true),
+    with_default(
+        field("port", "Port", "The server's port.", PORT, false),
+        "5432",
+    ),
+    field(
+        "database",
+        "Database",
+        "Name of the database to connect to.",
+        TEXT,
+        true,
+    ),
+    field(
+        "user",
+        "User",
+        "The database user Hakobu signs in as. A read-only user is enough for a source.",
+        TEXT,
+        true,
+    ),
+    secret(field(
+        "password",
+        "Password",
+        "Stored encrypted; nobody can read it back, not even admins.",
+        TEXT,
+        false,
+    )),
+    with_default(
+        field(
+            "schema",
+            "Default schema",
+            "Schema used when a table name has none.",
+            TEXT,
+            false,
+        ),
+        "public",
+    ),
+    with_default(
+        field(
+            "tls_mode",
+            "TLS",
+            TLS_HELP,
+            FieldInput::Choice { options: TLS_MODES },
+            false,
+        ),
+        "require",
+    ),
+    field(
+        "ca_certificate",
+        "CA certificate",
+        CA_HELP,
+        FieldInput::Multiline,
+        false,
+    ),
+];
+
+const MYSQL_FIELDS: &[FieldSpec] = &[
+    field("host", "Host", HOST_HELP, TEXT, true),
+    with_default(
+        field("port", "Port", "The server's port.", PORT, false),
+        "3306",
+    ),
+    field(
+        "database",
+        "Database",
+        "Name of the database to connect to.",
+        TEXT,
+        true,
+    ),
+    field(
+        "user",
+        "User",
+        "The database user Hakobu signs in as. A read-only user is enough for a source.",
+        TEXT,
+        true,
+    ),
+    secret(field(
+        "password",
+        "Password",
+        "Stored encrypted; nobody can read it back, not even admins.",
+        TEXT,
+        false,
+    )),
+    with_default(
+        field(
+            "tls_mode",
+            "TLS",
+            TLS_HELP,
+            FieldInput::Choice { options: TLS_MODES },
+            false,
+        ),
+        "require",
+    ),
+    field(
+        "ca_certificate",
+        "CA certificate",
+        CA_HELP,
+        FieldInput::Multiline,
+        false,
+    ),
+];
+
+pub const S3_AUTH: &[&str] = &["access_key", "instance_role"];
+
+const S3_FIELDS: &[FieldSpec] = &[
+    field(
+        "bucket",
+        "Bucket",
+        "Name of the bucket, without s3://.",
+        TEXT,
+        true,
+    ),
+    with_default(
+        field(
+            "region",
+            "Region",
+            "The bucket's region, e.g. ap-northeast-1.",
+            TEXT,
+            false,
+        ),
+        "us-east-1",
+    ),
+    field(
+        "endpoint",
+        "Endpoint URL",
+        "Only for S3-compatible services (MinIO, Cloud Storage interoperability, ...): their URL, e.g. https://storage.example.com. Leave empty for AWS.",
+        TEXT,
+        false,
+    ),
+    with_default(
+        field(
+            "auth",
+            "Authentication",
+            "access_key: a key pair below. instance_role: the role of the machine or task running the transfer.",
+            FieldInput::Choice { options: S3_AUTH },
+            false,
+        ),
+        "access_key",
+    ),
+    field(
+        "access_key_id",
+        "Access key ID",
+        "The key ID, e.g. AKIA...",
+        TEXT,
+        false,
+    ),
+    secret(field(
+        "secret_access_key",
+        "Secret access key",
+        "Stored encrypted; nobody can read it back.",
+        TEXT,
+        false,
+    )),
+    with_default(
+        field(
+            "path_style",
+            "Path-style addressing",
+            "Turn on for services that need bucket names in the path (most S3-compatible servers).",
+            FieldInput::Toggle,
+            false,
+        ),
+        "false",
+    ),
+];
+
+const LOCAL_FILES_FIELDS: &[FieldSpec] = &[field(
+    "directory",
+    "Directory",
+    "Absolute path of a directory on the Hakobu server, inside the area the operator allows.",
+    TEXT,
+    true,
+)];
+
+/// Longest value of a one-line field.
+pub const TEXT_MAX_CHARS: usize = 1000;
+/// Longest value of a multi-line field (a certificate chain).
+pub const MULTILINE_MAX_CHARS: usize = 20_000;
+
+/// Checks a settings object against the kind's schema.
+///
+/// `secrets_on_file` names the secrets already stored (an update may leave them out).
+/// Field paths are prefixed with `prefix` (e.g. `settings`).
+pub fn validate_settings(
+    kind: ConnectionKind,
+    settings: &Map<String, Value>,
+    secrets_on_file: &[&str],
+    prefix: &str,
+) -> FieldErrors {
+    let mut errors = FieldErrors::default();
+    let path = |name: &str| format!("{prefix}.{name}");
+    for key in settings.keys() {
+        if kind.field(key).is_none() {
+            let known: Vec<&str> = kind.fields().iter().map(|f| f.name).collect();
+            errors.push(
+                path(key),
+                format!(
+                    "is not a setting of a {} connection; expected one of {}",
+                    kind.as_str(),
+                    known.join(", ")
+                ),
+            );
+        }
+    }
+    for spec in kind.fields() {
+        let value = settings.get(spec.name).filter(|v| !is_blank(v));
+        let Some(value) = value else {
+            let on_file = spec.secret && secrets_on_file.contains(&spec.name);
+            if spec.required && !on_file {
+                errors.push(path(spec.name), "is required");
+            }
+            continue;
+        };
+        if let Err(message) = check_value(spec, value) {
+            errors.push(path(spec.name), message);
+        }
+    }
+    cross_field_rules(kind, settings, secrets_on_file, prefix, &mut errors);
+    errors
+}
+
+fn is_blank(v: &Value) -> bool {
+    v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty())
+}
+
+fn check_value(spec: &FieldSpec, value: &Value) -> Result<(), String> {
+    match spec.input {
+        FieldInput::Text | FieldInput::Multiline => {
+            let Some(s) = value.as_str() else {
+                return Err("must be text".to_owned());
+            };
+            let multiline = matches!(spec.input, FieldInput::Multiline);
+            let max = if multiline {
+                MULTILINE_MAX_CHARS
+            } else {
+                TEXT_MAX_CHARS
+            };
+            if s.chars().count() > max {
+                return Err(format!("must be at most {max} characters"));
+            }
+            if !multiline && s.chars().any(char::is_control) {
+                return Err("must be on one line, without control characters".to_owned());
+            }
+            match spec.name {
+                "host" => check_host(s),
+                "endpoint" => check_endpoint(s),
+                "directory" if !s.starts_with('/') => {
+                    Err("must be an absolute path starting with /".to_owned())
+                }
+                "bucket" => check_bucket(s),
+                _ => Ok(()),
+            }
+        }
+        FieldInput::Integer { min, max } => {
+            let n = match value {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            };
+            match n {
+                Some(n) if (min..=max).contains(&n) => Ok(()),
+                _ => Err(format!("must be a whole number from {min} to {max}")),
+            }
+        }
+        FieldInput::Choice { options } => match value.as_str() {
+            Some(s) if options.contains(&s) => Ok(()),
+            _ => Err(format!("must be one of {}", options.join(", "))),
+        },
+        FieldInput::Toggle => match value {
+            Value::Bool(_) => Ok(()),
+            _ => Err("must be true or false".to_owned()),
+        },
+    }
+}
+
+fn check_host(s: &str) -> Result<(), String> {
+    let s = s.trim();
+    if s.contains("://") || s.contains('/') {
+        return Err(
+            "must be only a host name or IP address, without a scheme or path, e.g. db.example.com"
+                .to_owned(),
+        );
+    }
+    if s.contains(char::is_whitespace) {
+        return Err("must not contain spaces".to_owned());
+    }
+    if s.contains(':') && !s.starts_with('[') && s.matches(':').count() == 1 {
+        return Err("must not include the port; put the port in its own field".to_owned());
+    }
+    Ok(())
+}
+
+fn check_endpoint(s: &str) -> Result<(), String> {
+    if !(s.starts_with("http://") || s.starts_with("https://")) || s.contains(char::is_whitespace) {
+        return Err(
+            "must be a URL starting with https:// (or http:// on a private network)".to_owned(),
+        );
+    }
+    Ok(())
+}
+
+fn check_bucket(s: &str) -> Result<(), String> {
+    let ok_chars = s
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    if s.starts_with("s3://") {
+        return Err("must be only the bucket name, without s3://".to_owned());
+    }
+    if !(3..=63).contains(&s.len()) || !ok_chars {
+        return Err(
+            "must be 3 to 63 characters: lower-case letters, digits, dots and hyphens".to_owned(),
+        );
+    }
+    Ok(())
+}
+
+fn cross_field_rules(
+    kind: ConnectionKind,
+    settings: &Map<String, Value>,
+    secrets_on_file: &[&str],
+    prefix: &str,
+    errors: &mut FieldErrors,
+) {
+    if kind == ConnectionKind::S3 {
+        let auth = settings
+            .get("auth")
+            .and_then(Value::as_str)
+            .unwrap_or("access_key");
+        let present = |name: &str| {
+            settings.get(name).is_some_and(|v| !is_blank(v)) || secrets_on_file.contains(&name)
+        };
+        if auth == "access_key" {
+            for name in ["access_key_id", "secret_access_key"] {
+                if !present(name) {
+                    errors.push(
+                        format!("{prefix}.{name}"),
+                        "is required when authentication is access_key",
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A setting as text, or the kind's default.
+pub fn setting_str<'a>(
+    kind: ConnectionKind,
+    settings: &'a Map<String, Value>,
+    name: &str,
+) -> Option<std::borrow::Cow<'a, str>> {
+    match settings.get(name) {
+        Some(Value::String(s)) if !s.trim().is_empty() => {
+            Some(std::borrow::Cow::Borrowed(s.trim()))
+        }
+        Some(Value::Number(n)) => Some(std::borrow::Cow::Owned(n.to_string())),
+        Some(Value::Bool(b)) => Some(std::borrow::Cow::Owned(b.to_string())),
+        _ => kind
+            .field(name)
+            .and_then(|f| f.default)
+            .map(std::borrow::Cow::Borrowed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn errors(kind: ConnectionKind, settings: Value, on_file: &[&str]) -> Vec<(String, String)> {
+        validate_settings(kind, settings.as_object().unwrap(), on_file, "settings")
+            .0
+            .into_iter()
+            .map(|e| (e.field, e.message))
+            .collect()
+    }
+
+    #[test]
+    fn a_complete_postgresql_connection_is_valid() {
+        let e = errors(
+            ConnectionKind::Postgresql,
+            json!({"host": "db.example.com", "port": 5432, "database": "shop", "user": "etl", "password": "x", "tls_mode": "verify-full"}),
+            &[],
+        );
+        assert!(e.is_empty(), "{e:?}");
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let e = errors(
+            ConnectionKind::Postgresql,
+            json!({"host": "postgres://db:5432", "port": 70000, "user": "etl", "tls_mode": "maybe", "colour": "red"}),
+            &[],
+        );
+        let fields: Vec<&str> = e.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "settings.colour",
+                "settings.host",
+                "settings.port",
+                "settings.database",
+                "settings.tls_mode"
+            ]
+        );
+        assert_eq!(e[2].1, "must be a whole number from 1 to 65535");
+        assert!(
+            e[0].1
+                .starts_with("is not a setting of a postgresql connection")
+        );
+        assert!(e[1].1.contains("without a scheme"));
+    }
+
+    #[test]
+    fn host_with_port_is_refused_with_a_hint() {
+        let e = errors(
+            ConnectionKind::Mysql,
+            json!({"host": "db:3306", "database": "d", "user": "u"}),
+            &[],
+        );
+        assert_eq!(
+            e,
+            [(
+                "settings.host".to_owned(),
+                "must not include the port; put the port in its own field".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn secrets_on_file_satisfy_requirements() {
+        let settings = json!({"bucket": "my-bucket", "access_key_id": "AKIA1"});
+        assert_eq!(errors(ConnectionKind::S3, settings.clone(), &[]).len(), 1);
+        assert!(errors(ConnectionKind::S3, settings, &["secret_access_key"]).is_empty());
+        assert!(
+            errors(
+                ConnectionKind::S3,
+                json!({"bucket": "b-1", "auth": "instance_role"}),
+                &[]
+            )
+            .is_empty()
+        );
+        let e = errors(
+            ConnectionKind::S3,
+            json!({"bucket": "s3://Bad", "auth": "instance_role"}),
+            &[],
+        );
+        assert_eq!(e[0].0, "settings.bucket");
+    }
+
+    #[test]
+    fn kinds_parse_with_the_list_of_choices() {
+        assert_eq!("s3".parse::<ConnectionKind>(), Ok(ConnectionKind::S3));
+        assert!(
+            "oracle"
+                .parse::<ConnectionKind>()
+                .unwrap_err()
+                .contains("expected one of postgresql")
+        );
+        for kind in ConnectionKind::ALL {
+            assert!(kind.fields().iter().any(|f| f.required), "{kind}");
+        }
+    }
+
+    #[test]
+    fn defaults_fill_missing_settings() {
+        let s = json!({"port": 6543});
+        let s = s.as_object().unwrap();
+        assert_eq!(
+            setting_str(ConnectionKind::Postgresql, s, "port").unwrap(),
+            "6543"
+        );
+        assert_eq!(
+            setting_str(ConnectionKind::Postgresql, s, "schema").unwrap(),
+            "public"
+        );
+        assert_eq!(setting_str(ConnectionKind::Postgresql, s, "host"), None);
+    }
+}

@@ -1,0 +1,850 @@
+//! Transfer job settings as the forms build them, their validation, and the compiler that
+//! turns them into the Embulk-style [`Config`] a runner executes.
+//!
+//! The compiler builds the config as a document and parses it with [`Config::from_value`],
+//! the same parser the runner uses on hand-written YAML, so every compiled config is one
+//! the runner accepts.
+
+use crate::config::{ColumnType, Config, ConfigError, Mode};
+use crate::connection::{ConnectionKind, setting_str};
+use crate::ids::ConnectionId;
+use crate::validation::FieldErrors;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+/// Everything that decides what a run does. Stored per revision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct JobSettings {
+    pub source: SourceSettings,
+    pub destination: DestinationSettings,
+    /// Column changes applied in order: rename, drop, cast, add a constant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<ColumnChange>,
+    /// Columns hidden before they reach the destination.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub masks: Vec<MaskRule>,
+    #[serde(default)]
+    pub resources: Resources,
+    /// A run still going after this many minutes is stopped and marked timed out.
+    #[serde(default = "default_timeout_minutes")]
+    pub timeout_minutes: u32,
+    #[serde(default)]
+    pub retry: RetryPolicy,
+    /// What happens when a run is due while the previous one still runs.
+    #[serde(default)]
+    pub overlap: OverlapPolicy,
+}
+
+fn default_timeout_minutes() -> u32 {
+    360
+}
+
+/// Where rows come from: a table, a query, or files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SourceSettings {
+    pub connection_id: ConnectionId,
+    /// A table of a database connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<TableRef>,
+    /// A SELECT (or WITH) query on a database connection, instead of a table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// A SQL condition on `table`, e.g. `status = 'paid'`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    /// Files of a storage connection (S3 or local files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<FileSource>,
+    /// Load only rows (or files) that are new since the last successful run.
+    #[serde(default)]
+    pub incremental: bool,
+    /// The columns that order rows for incremental loads; empty means the primary key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub incremental_columns: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TableRef {
+    /// The schema (PostgreSQL); empty means the connection's default schema.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum FileFormat {
+    #[default]
+    Csv,
+    Jsonl,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FileSource {
+    /// Path (or key) prefix of the files to read, e.g. `exports/orders/`.
+    pub path_prefix: String,
+    /// Regular expression the rest of the path must match, e.g. `\.csv$`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_match_pattern: Option<String>,
+    #[serde(default)]
+    pub format: FileFormat,
+    /// The files are gzip-compressed.
+    #[serde(default)]
+    pub gzip: bool,
+    /// CSV: the first line holds column names and is skipped.
+    #[serde(default = "yes")]
+    pub header_line: bool,
+    /// CSV: the character between values.
+    #[serde(default = "comma")]
+    pub delimiter: String,
+    /// The columns of each row, in order.
+    pub columns: Vec<FileColumn>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn comma() -> String {
+    ",".to_owned()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FileColumn {
+    pub name: String,
+    #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub type_: ColumnType,
+    /// strftime format of timestamps, e.g. `%Y-%m-%d %H:%M:%S`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
+/// Where rows go: a table (with a load mode) or files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DestinationSettings {
+    pub connection_id: ConnectionId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<TableRef>,
+    /// How rows are written into the table.
+    #[serde(default = "default_mode")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub mode: Mode,
+    /// Columns that identify a row for `merge` / `merge_direct`; empty means the primary key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merge_keys: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<FileDestination>,
+}
+
+fn default_mode() -> Mode {
+    Mode::Insert
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct FileDestination {
+    /// Path (or key) prefix of the files written, e.g. `exports/orders_`.
+    pub path_prefix: String,
+    #[serde(default)]
+    pub format: FileFormat,
+    #[serde(default)]
+    pub gzip: bool,
+    /// CSV: write a first line with the column names.
+    #[serde(default = "yes")]
+    pub header_line: bool,
+    #[serde(default = "comma")]
+    pub delimiter: String,
+}
+
+/// One change to the columns between source and destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ColumnChange {
+    Rename {
+        column: String,
+        to: String,
+    },
+    Drop {
+        column: String,
+    },
+    Cast {
+        column: String,
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        to: ColumnType,
+        /// strftime format when casting between text and timestamps.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        format: Option<String>,
+    },
+    Add {
+        column: String,
+        #[serde(rename = "type")]
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        type_: ColumnType,
+        value: Value,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum MaskMethod {
+    /// Replace the value with its SHA-256 (joins still work, the value is gone).
+    Sha256,
+    /// Replace all but the first/last characters with `*`.
+    Partial,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MaskRule {
+    pub column: String,
+    pub method: MaskMethod,
+    #[serde(default)]
+    pub keep_head: u32,
+    #[serde(default)]
+    pub keep_tail: u32,
+}
+
+/// CPU and memory of the runner's container.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    /// vCPUs: 0.25, 0.5, 1, 2, 4, 8 or 16 (Fargate's sizes).
+    pub cpu: f64,
+    /// Memory in MiB, 512 to 122880.
+    pub memory_mb: u32,
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Resources {
+            cpu: 1.0,
+            memory_mb: 2048,
+        }
+    }
+}
+
+pub const CPU_SIZES: &[f64] = &[0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RetryPolicy {
+    /// Further attempts after a failed one, 0 to 10.
+    pub count: u32,
+    /// Seconds before the first retry; doubles for each further one.
+    pub backoff_seconds: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            count: 0,
+            backoff_seconds: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum OverlapPolicy {
+    /// Do not start a run while the previous one runs.
+    #[default]
+    Skip,
+    /// Start it after the previous one ends.
+    Queue,
+    /// Run both at once.
+    Allow,
+}
+
+/// Longest identifier accepted (PostgreSQL's limit; MySQL allows 64).
+pub const IDENTIFIER_MAX_CHARS: usize = 63;
+
+/// A table, schema or column name. The engine always quotes identifiers; names that
+/// quoting cannot carry safely on every database are refused here.
+pub fn check_identifier(errors: &mut FieldErrors, field: &str, name: &str) {
+    if name.is_empty() {
+        errors.push(field, "is required");
+    } else if name.trim() != name {
+        errors.push(field, "must not start or end with spaces");
+    } else if name.chars().count() > IDENTIFIER_MAX_CHARS {
+        errors.push(
+            field,
+            format!("must be at most {IDENTIFIER_MAX_CHARS} characters"),
+        );
+    } else if name.chars().any(|c| c == '"' || c == '`' || c.is_control()) {
+        errors.push(
+            field,
+            "must not contain quotes, backticks or control characters",
+        );
+    }
+}
+
+/// Whether the engine can cast a value of type `from` to `to`.
+pub fn can_cast(from: ColumnType, to: ColumnType) -> bool {
+    use ColumnType::*;
+    from == to
+        || to == String
+        || matches!(
+            (from, to),
+            (String, _)
+                | (Long, Double | Decimal | Boolean | Timestamp)
+                | (Double, Long | Decimal)
+                | (Decimal, Long | Double)
+                | (Boolean, Long)
+                | (Timestamp, Long | Date)
+                | (Date, Timestamp)
+        ) && !matches!((from, to), (String, Bytes))
+}
+
+/// What the validator needs to know about the connections a job names.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionInfo {
+    pub kind: ConnectionKind,
+}
+
+impl JobSettings {
+    /// Field-level checks. `source` and `destination` are the kinds of the named
+    /// connections, when they exist (the caller reports missing ones).
+    pub fn validate(
+        &self,
+        source: Option<ConnectionInfo>,
+        destination: Option<ConnectionInfo>,
+    ) -> FieldErrors {
+        let mut e = FieldErrors::default();
+        self.validate_source(&mut e, source);
+        self.validate_destination(&mut e, destination);
+        for (i, change) in self.columns.iter().enumerate() {
+            let f = |name: &str| format!("columns[{i}].{name}");
+            match change {
+                ColumnChange::Rename { column, to } => {
+                    check_identifier(&mut e, &f("column"), column);
+                    check_identifier(&mut e, &f("to"), to);
+                }
+                ColumnChange::Drop { column } | ColumnChange::Cast { column, .. } => {
+                    check_identifier(&mut e, &f("column"), column);
+                }
+                ColumnChange::Add {
+                    column,
+                    type_,
+                    value,
+                } => {
+                    check_identifier(&mut e, &f("column"), column);
+                    if !constant_fits(*type_, value) {
+                        e.push(f("value"), format!("must be a {type_} value"));
+                    }
+                }
+            }
+        }
+        for (i, mask) in self.masks.iter().enumerate() {
+            check_identifier(&mut e, &format!("masks[{i}].column"), &mask.column);
+        }
+        if !CPU_SIZES.contains(&self.resources.cpu) {
+            e.push("resources.cpu", "must be one of 0.25, 0.5, 1, 2, 4, 8, 16");
+        }
+        if !(512..=122_880).contains(&self.resources.memory_mb) {
+            e.push("resources.memory_mb", "must be from 512 to 122880 MiB");
+        }
+        if !(1..=10_080).contains(&self.timeout_minutes) {
+            e.push(
+                "timeout_minutes",
+                "must be from 1 minute to 10080 minutes (7 days)",
+            );
+        }
+        if self.retry.count > 10 {
+            e.push("retry.count", "must be from 0 to 10");
+        }
+        if !(1..=86_400).contains(&self.retry.backoff_seconds) {
+            e.push("retry.backoff_seconds", "must be from 1 to 86400 seconds");
+        }
+        e
+    }
+
+    fn validate_source(&self, e: &mut FieldErrors, source: Option<ConnectionInfo>) {
+        let s = &self.source;
+        let given = [s.table.is_some(), s.query.is_some(), s.files.is_some()]
+            .iter()
+            .filter(|x| **x)
+            .count();
+        let Some(info) = source else { return };
+        if info.kind.is_database() {
+            if s.files.is_some() {
+                e.push("source.files", "is for storage connections; this source is a database: choose a table or a query");
+            } else if given != 1 {
+                e.push("source.table", "choose either a table or a query");
+            }
+            if let Some(t) = &s.table {
+                check_table(e, "source.table", t);
+            }
+            if let Some(q) = &s.query {
+                if let Err(m) = check_select(q) {
+                    e.push("source.query", m);
+                }
+                if s.incremental {
+                    e.push("source.incremental", "works with a table source; for a query, filter on the newest values yourself");
+                }
+            }
+            if s.filter.is_some() && s.table.is_none() {
+                e.push("source.filter", "only applies to a table source");
+            }
+            for (i, c) in s.incremental_columns.iter().enumerate() {
+                check_identifier(e, &format!("source.incremental_columns[{i}]"), c);
+            }
+        } else {
+            match &s.files {
+                None => e.push("source.files", "is required for a storage connection"),
+                Some(files) => {
+                    if s.table.is_some() || s.query.is_some() {
+                        e.push("source.table", "is for database connections; this source is storage: describe the files");
+                    }
+                    if files.path_prefix.trim().is_empty() {
+                        e.push("source.files.path_prefix", "is required");
+                    }
+                    check_delimiter(e, "source.files.delimiter", &files.delimiter);
+                    if files.columns.is_empty() {
+                        e.push("source.files.columns", "list at least one column");
+                    }
+                    for (i, c) in files.columns.iter().enumerate() {
+                        check_identifier(e, &format!("source.files.columns[{i}].name"), &c.name);
+                        if files.columns[..i].iter().any(|o| o.name == c.name) {
+                            e.push(format!("source.files.columns[{i}].name"), "is listed twice");
+                        }
+                    }
+                }
+            }
+            if !s.incremental_columns.is_empty() {
+                e.push(
+                    "source.incremental_columns",
+                    "only apply to database sources; files are loaded incrementally by path",
+                );
+            }
+        }
+    }
+
+    fn validate_destination(&self, e: &mut FieldErrors, destination: Option<ConnectionInfo>) {
+        let d = &self.destination;
+        let Some(info) = destination else { return };
+        if info.kind.is_database() {
+            match &d.table {
+                None => e.push(
+                    "destination.table",
+                    "is required for a database destination",
+                ),
+                Some(t) => check_table(e, "destination.table", t),
+            }
+            if d.files.is_some() {
+                e.push(
+                    "destination.files",
+                    "is for storage connections; this destination is a database",
+                );
+            }
+            let merging = matches!(d.mode, Mode::Merge | Mode::MergeDirect);
+            if !merging && !d.merge_keys.is_empty() {
+                e.push(
+                    "destination.merge_keys",
+                    "only apply to the merge and merge_direct modes",
+                );
+            }
+            for (i, k) in d.merge_keys.iter().enumerate() {
+                check_identifier(e, &format!("destination.merge_keys[{i}]"), k);
+            }
+        } else {
+            match &d.files {
+                None => e.push("destination.files", "is required for a storage destination"),
+                Some(files) => {
+                    if files.path_prefix.trim().is_empty() {
+                        e.push("destination.files.path_prefix", "is required");
+                    }
+                    check_delimiter(e, "destination.files.delimiter", &files.delimiter);
+                }
+            }
+            if d.table.is_some() {
+                e.push(
+                    "destination.table",
+                    "is for database connections; this destination is storage",
+                );
+            }
+            if d.mode != Mode::Insert {
+                e.push(
+                    "destination.mode",
+                    "load modes apply to database destinations; files are always written new",
+                );
+            }
+        }
+    }
+}
+
+fn check_table(e: &mut FieldErrors, field: &str, t: &TableRef) {
+    check_identifier(e, &format!("{field}.name"), &t.name);
+    if let Some(schema) = &t.schema {
+        check_identifier(e, &format!("{field}.schema"), schema);
+    }
+}
+
+fn check_delimiter(e: &mut FieldErrors, field: &str, d: &str) {
+    let mut chars = d.chars();
+    if !(chars
+        .next()
+        .is_some_and(|c| c.is_ascii() && c != '"' && c != '\n' && c != '\r')
+        && chars.next().is_none())
+    {
+        e.push(field, "must be one character, such as , or ; or a tab");
+    }
+}
+
+/// A query for previews and sources: one SELECT or WITH statement, nothing else.
+///
+/// This is a guard against mistakes, not the security boundary: previews also run in a
+/// read-only transaction.
+pub fn check_select(query: &str) -> Result<(), String> {
+    let trimmed = query.trim().trim_end_matches(';').trim();
+    let first = trimmed
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if trimmed.is_empty() {
+        return Err("is required".to_owned());
+    }
+    if first != "select" && first != "with" {
+        return Err("must be a single SELECT (or WITH ... SELECT) query".to_owned());
+    }
+    if statement_count(trimmed) > 1 {
+        return Err("must be a single statement: remove the ; between statements".to_owned());
+    }
+    Ok(())
+}
+
+/// Statements separated by `;` outside quotes and comments.
+fn statement_count(sql: &str) -> usize {
+    let (mut count, mut in_single, mut in_double, mut in_line_comment, mut in_block) =
+        (1, false, false, false, false);
+    let chars: Vec<char> = sql.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        if in_line_comment {
+            in_line_comment = c != '\n';
+        } else if in_block {
+            if c == '*' && next == Some('/') {
+                in_block = false;
+                i += 1;
+            }
+        } else if in_single {
+            in_single = c != '\'';
+        } else if in_double {
+            in_double = c != '"';
+        } else {
+            match (c, next) {
+                ('\'', _) => in_single = true,
+                ('"', _) => in_double = true,
+                ('-', Some('-')) => in_line_comment = true,
+                ('/', Some('*')) => {
+                    in_block = true;
+                    i += 1;
+                }
+                (';', _)
+                    if !chars[i + 1..]
+                        .iter()
+                        .all(|c| c.is_whitespace() || *c == ';') =>
+                {
+                    count += 1
+                }
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    count
+}
+
+fn constant_fits(t: ColumnType, v: &Value) -> bool {
+    use ColumnType::*;
+    match t {
+        Boolean => v.is_boolean(),
+        Long => v.as_i64().is_some(),
+        Double => v.is_number(),
+        Decimal => v.is_number() || v.as_str().is_some_and(|s| s.parse::<f64>().is_ok()),
+        String | Timestamp | Date | Bytes => v.is_string(),
+        Json => true,
+    }
+}
+
+/// A connection as the compiler sees it: settings plus secrets, already decrypted (for a
+/// run) or replaced by references (for showing the YAML).
+#[derive(Debug, Clone)]
+pub struct CompileConnection<'a> {
+    pub kind: ConnectionKind,
+    pub settings: &'a Map<String, Value>,
+    pub secrets: &'a Map<String, Value>,
+}
+
+/// Compiles job settings into the runner's config.
+///
+/// `last_state` is the job's incremental state (`last_record` or `last_path`) from the
+/// previous successful run, if any.
+pub fn compile(
+    settings: &JobSettings,
+    source: &CompileConnection<'_>,
+    destination: &CompileConnection<'_>,
+    last_state: Option<&Value>,
+) -> Result<Config, ConfigError> {
+    let mut doc = Map::new();
+    doc.insert(
+        "in".to_owned(),
+        compile_input(&settings.source, source, last_state),
+    );
+    let filters = compile_filters(settings);
+    if !filters.is_empty() {
+        doc.insert("filters".to_owned(), Value::Array(filters));
+    }
+    doc.insert(
+        "out".to_owned(),
+        compile_output(&settings.destination, destination),
+    );
+    Config::from_value(Value::Object(doc))
+}
+
+fn connection_fields(c: &CompileConnection<'_>, out: &mut Map<String, Value>) {
+    let get = |name: &str| setting_str(c.kind, c.settings, name).map(|v| v.into_owned());
+    match c.kind {
+        ConnectionKind::Postgresql | ConnectionKind::Mysql => {
+            out.insert(
+                "type".into(),
+                json!(if c.kind == ConnectionKind::Postgresql {
+                    "postgresql"
+                } else {
+                    "mysql"
+                }),
+            );
+            out.insert("host".into(), json!(get("host")));
+            if let Some(port) = get("port").and_then(|p| p.parse::<u16>().ok()) {
+                out.insert("port".into(), json!(port));
+            }
+            out.insert("user".into(), json!(get("user")));
+            if let Some(password) = c.secrets.get("password") {
+                out.insert("password".into(), password.clone());
+            }
+            out.insert("database".into(), json!(get("database")));
+            let tls = get("tls_mode").unwrap_or_else(|| "require".to_owned());
+            out.insert("ssl".into(), json!(tls != "disable"));
+            let mut options = Map::new();
+            if tls == "verify-full" {
+                options.insert("sslmode".into(), json!("verify-full"));
+                if let Some(ca) = get("ca_certificate") {
+                    options.insert("sslrootcert".into(), json!(ca));
+                }
+            }
+            if !options.is_empty() {
+                out.insert("options".into(), Value::Object(options));
+            }
+        }
+        ConnectionKind::S3 => {
+            out.insert("type".into(), json!("s3"));
+            out.insert("bucket".into(), json!(get("bucket")));
+            if let Some(endpoint) = get("endpoint") {
+                out.insert("endpoint".into(), json!(endpoint));
+            }
+            out.insert("region".into(), json!(get("region")));
+            if get("auth").as_deref() == Some("instance_role") {
+                out.insert("auth_method".into(), json!("instance"));
+            } else {
+                out.insert("access_key_id".into(), json!(get("access_key_id")));
+                if let Some(secret) = c.secrets.get("secret_access_key") {
+                    out.insert("secret_access_key".into(), secret.clone());
+                }
+            }
+        }
+        ConnectionKind::LocalFiles => {
+            out.insert("type".into(), json!("file"));
+        }
+    }
+}
+
+/// Joins a storage connection's base (local directory) with a job's path prefix.
+fn full_prefix(c: &CompileConnection<'_>, prefix: &str) -> String {
+    match c.kind {
+        ConnectionKind::LocalFiles => {
+            let dir = setting_str(c.kind, c.settings, "directory").unwrap_or_default();
+            format!(
+                "{}/{}",
+                dir.trim_end_matches('/'),
+                prefix.trim_start_matches('/')
+            )
+        }
+        _ => prefix.to_owned(),
+    }
+}
+
+fn compile_input(
+    s: &SourceSettings,
+    c: &CompileConnection<'_>,
+    last_state: Option<&Value>,
+) -> Value {
+    let mut m = Map::new();
+    connection_fields(c, &mut m);
+    if c.kind.is_database() {
+        if let Some(t) = &s.table {
+            m.insert("table".into(), json!(t.name));
+            let schema = t
+                .schema
+                .clone()
+                .or_else(|| setting_str(c.kind, c.settings, "schema").map(|s| s.into_owned()));
+            if let (ConnectionKind::Postgresql, Some(schema)) = (c.kind, schema) {
+                m.insert("schema".into(), json!(schema));
+            }
+            if let Some(filter) = s.filter.as_ref().filter(|f| !f.trim().is_empty()) {
+                m.insert("where".into(), json!(filter));
+            }
+        }
+        if let Some(q) = &s.query {
+            m.insert("query".into(), json!(q.trim().trim_end_matches(';')));
+        }
+        if s.incremental {
+            m.insert("incremental".into(), json!(true));
+            if !s.incremental_columns.is_empty() {
+                m.insert("incremental_columns".into(), json!(s.incremental_columns));
+            }
+            if let Some(last) = last_state.and_then(|v| v.get("last_record")) {
+                m.insert("last_record".into(), last.clone());
+            }
+        }
+    } else if let Some(f) = &s.files {
+        m.insert("path_prefix".into(), json!(full_prefix(c, &f.path_prefix)));
+        if let Some(p) = &f.path_match_pattern {
+            m.insert("path_match_pattern".into(), json!(p));
+        }
+        if s.incremental {
+            m.insert("incremental".into(), json!(true));
+            if let Some(last) = last_state.and_then(|v| v.get("last_path")) {
+                m.insert("last_path".into(), last.clone());
+            }
+        }
+        if f.gzip {
+            m.insert("decoders".into(), json!([{"type": "gzip"}]));
+        }
+        let columns: Vec<Value> = f
+            .columns
+            .iter()
+            .map(|col| {
+                let mut c = json!({"name": col.name, "type": col.type_});
+                if let Some(format) = &col.format {
+                    c["format"] = json!(format);
+                }
+                c
+            })
+            .collect();
+        let parser = match f.format {
+            FileFormat::Csv => json!({
+                "type": "csv",
+                "delimiter": f.delimiter,
+                "skip_header_lines": if f.header_line { 1 } else { 0 },
+                "columns": columns,
+            }),
+            FileFormat::Jsonl => json!({"type": "jsonl", "columns": columns}),
+        };
+        m.insert("parser".into(), parser);
+    }
+    Value::Object(m)
+}
+
+fn compile_output(d: &DestinationSettings, c: &CompileConnection<'_>) -> Value {
+    let mut m = Map::new();
+    connection_fields(c, &mut m);
+    if c.kind.is_database() {
+        if let Some(t) = &d.table {
+            m.insert("table".into(), json!(t.name));
+            let schema = t
+                .schema
+                .clone()
+                .or_else(|| setting_str(c.kind, c.settings, "schema").map(|s| s.into_owned()));
+            if let (ConnectionKind::Postgresql, Some(schema)) = (c.kind, schema) {
+                m.insert("schema".into(), json!(schema));
+            }
+        }
+        m.insert("mode".into(), json!(d.mode));
+        if !d.merge_keys.is_empty() {
+            m.insert("merge_keys".into(), json!(d.merge_keys));
+        }
+    } else if let Some(f) = &d.files {
+        m.insert("path_prefix".into(), json!(full_prefix(c, &f.path_prefix)));
+        let ext = match f.format {
+            FileFormat::Csv => "csv",
+            FileFormat::Jsonl => "jsonl",
+        };
+        m.insert(
+            "file_ext".into(),
+            json!(if f.gzip {
+                format!("{ext}.gz")
+            } else {
+                ext.to_owned()
+            }),
+        );
+        if f.gzip {
+            m.insert("encoders".into(), json!([{"type": "gzip"}]));
+        }
+        let formatter = match f.format {
+            FileFormat::Csv => {
+                json!({"type": "csv", "header_line": f.header_line, "delimiter": f.delimiter})
+            }
+            FileFormat::Jsonl => json!({"type": "jsonl"}),
+        };
+        m.insert("formatter".into(), formatter);
+    }
+    Value::Object(m)
+}
+
+fn compile_filters(s: &JobSettings) -> Vec<Value> {
+    let mut filters = Vec::new();
+    for change in &s.columns {
+        filters.push(match change {
+            ColumnChange::Rename { column, to } => json!({"type": "rename", "columns": {column: to}}),
+            ColumnChange::Drop { column } => json!({"type": "remove_columns", "remove": [column]}),
+            ColumnChange::Cast { column, to, format } => {
+                let mut c = json!({"name": column, "type": to});
+                if let Some(f) = format {
+                    c["format"] = json!(f);
+                }
+                json!({"type": "cast", "columns": [c]})
+            }
+            ColumnChange::Add { column, type_, value } => {
+                json!({"type": "column", "add_columns": [{"name": column, "type": type_, "default": value}]})
+            }
+        });
+    }
+    if !s.masks.is_empty() {
+        let columns: Vec<Value> = s
+            .masks
+            .iter()
+            .map(|m| match m.method {
+                MaskMethod::Sha256 => json!({"name": m.column, "type": "sha256"}),
+                MaskMethod::Partial => json!({"name": m.column, "type": "partial", "keep_head": m.keep_head, "keep_tail": m.keep_tail}),
+            })
+            .collect();
+        filters.push(json!({"type": "mask", "columns": columns}));
+    }
+    filters
+}
+
+#[cfg(test)]
+mod tests;

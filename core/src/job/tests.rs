@@ -1,0 +1,295 @@
+use super::*;
+use crate::config::{FilterConfig, InputConfig, OutputConfig};
+use serde_json::json;
+
+fn pg() -> Map<String, Value> {
+    json!({"host": "db.internal", "port": 5433, "database": "shop", "user": "etl", "tls_mode": "disable"})
+        .as_object()
+        .unwrap()
+        .clone()
+}
+
+fn secrets(password: &str) -> Map<String, Value> {
+    json!({"password": password}).as_object().unwrap().clone()
+}
+
+fn settings(source: Value, destination: Value) -> JobSettings {
+    serde_json::from_value(json!({"source": source, "destination": destination})).unwrap()
+}
+
+const PG: Option<ConnectionInfo> = Some(ConnectionInfo {
+    kind: ConnectionKind::Postgresql,
+});
+const S3: Option<ConnectionInfo> = Some(ConnectionInfo {
+    kind: ConnectionKind::S3,
+});
+
+fn fields(e: &FieldErrors) -> Vec<&str> {
+    e.0.iter().map(|f| f.field.as_str()).collect()
+}
+
+#[test]
+fn a_table_to_table_job_compiles_to_a_config_the_runner_parses() {
+    let id = ConnectionId::new();
+    let job = settings(
+        json!({"connection_id": id, "table": {"name": "orders"}, "filter": "status = 'paid'", "incremental": true, "incremental_columns": ["updated_at", "id"]}),
+        json!({"connection_id": id, "table": {"schema": "dwh", "name": "orders"}, "mode": "merge", "merge_keys": ["id"]}),
+    );
+    assert!(job.validate(PG, PG).is_empty());
+    let (s, sec) = (pg(), secrets("s3cret"));
+    let c = CompileConnection {
+        kind: ConnectionKind::Postgresql,
+        settings: &s,
+        secrets: &sec,
+    };
+    let last = json!({"last_record": ["2026-01-01T00:00:00Z", 42]});
+    let config = compile(&job, &c, &c, Some(&last)).unwrap();
+    let InputConfig::Postgresql(input) = &config.input else {
+        panic!("{config:?}")
+    };
+    assert_eq!(input.host, "db.internal");
+    assert_eq!(input.port, Some(5433));
+    assert_eq!(input.schema.as_deref(), Some("public"));
+    assert_eq!(input.where_.as_deref(), Some("status = 'paid'"));
+    assert_eq!(input.password.as_ref().unwrap().expose(), "s3cret");
+    assert_eq!(input.ssl, Some(false));
+    assert_eq!(input.last_record.as_ref().unwrap().len(), 2);
+    let OutputConfig::Postgresql(out) = &config.out else {
+        panic!()
+    };
+    assert_eq!(out.schema.as_deref(), Some("dwh"));
+    assert_eq!(out.mode(), Mode::Merge);
+    // The YAML users see parses back to the same config.
+    assert_eq!(Config::from_yaml(&config.to_yaml()).unwrap(), config);
+}
+
+#[test]
+fn column_changes_and_masks_become_filters_in_order() {
+    let id = ConnectionId::new();
+    let mut job = settings(
+        json!({"connection_id": id, "query": "SELECT * FROM t;"}),
+        json!({"connection_id": id, "table": {"name": "t2"}}),
+    );
+    job.columns = serde_json::from_value(json!([
+        {"action": "rename", "column": "a", "to": "b"},
+        {"action": "drop", "column": "c"},
+        {"action": "cast", "column": "d", "to": "long"},
+        {"action": "add", "column": "source", "type": "string", "value": "shop"},
+    ]))
+    .unwrap();
+    job.masks = vec![MaskRule {
+        column: "email".into(),
+        method: MaskMethod::Partial,
+        keep_head: 2,
+        keep_tail: 0,
+    }];
+    assert!(job.validate(PG, PG).is_empty(), "{}", job.validate(PG, PG));
+    let (s, sec) = (pg(), Map::new());
+    let c = CompileConnection {
+        kind: ConnectionKind::Postgresql,
+        settings: &s,
+        secrets: &sec,
+    };
+    let config = compile(&job, &c, &c, None).unwrap();
+    let kinds: Vec<&str> = config
+        .filters
+        .iter()
+        .map(|f| match f {
+            FilterConfig::Rename(_) => "rename",
+            FilterConfig::RemoveColumns(_) => "remove_columns",
+            FilterConfig::Cast(_) => "cast",
+            FilterConfig::Column(_) => "column",
+            FilterConfig::Mask(_) => "mask",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["rename", "remove_columns", "cast", "column", "mask"]
+    );
+    let InputConfig::Postgresql(input) = &config.input else {
+        panic!()
+    };
+    assert_eq!(
+        input.query.as_deref(),
+        Some("SELECT * FROM t"),
+        "the trailing ; is dropped"
+    );
+    assert!(input.password.is_none());
+}
+
+#[test]
+fn files_on_s3_to_a_table() {
+    let s3 = json!({"bucket": "exports", "region": "ap-northeast-1", "endpoint": "http://127.0.0.1:5055", "access_key_id": "AKIA"})
+        .as_object()
+        .unwrap()
+        .clone();
+    let s3_secrets = json!({"secret_access_key": "{{ env.S3_SECRET }}"})
+        .as_object()
+        .unwrap()
+        .clone();
+    let job = settings(
+        json!({"connection_id": ConnectionId::new(), "incremental": true, "files": {
+            "path_prefix": "orders/", "gzip": true, "delimiter": ";",
+            "columns": [{"name": "id", "type": "long"}, {"name": "at", "type": "timestamp", "format": "%Y-%m-%d"}]}}),
+        json!({"connection_id": ConnectionId::new(), "table": {"name": "orders"}, "mode": "truncate_insert"}),
+    );
+    assert!(job.validate(S3, PG).is_empty(), "{}", job.validate(S3, PG));
+    let (p, ps) = (pg(), Map::new());
+    let source = CompileConnection {
+        kind: ConnectionKind::S3,
+        settings: &s3,
+        secrets: &s3_secrets,
+    };
+    let dest = CompileConnection {
+        kind: ConnectionKind::Postgresql,
+        settings: &p,
+        secrets: &ps,
+    };
+    let config = compile(
+        &job,
+        &source,
+        &dest,
+        Some(&json!({"last_path": "orders/0001.csv.gz"})),
+    )
+    .unwrap();
+    let InputConfig::S3(input) = &config.input else {
+        panic!()
+    };
+    assert_eq!(input.bucket, "exports");
+    assert_eq!(input.last_path.as_deref(), Some("orders/0001.csv.gz"));
+    assert_eq!(input.decoders.len(), 1);
+    assert_eq!(Config::from_yaml(&config.to_yaml()).unwrap(), config);
+}
+
+#[test]
+fn table_to_local_files() {
+    let dir = json!({"directory": "/data/exports/"})
+        .as_object()
+        .unwrap()
+        .clone();
+    let job = settings(
+        json!({"connection_id": ConnectionId::new(), "table": {"name": "orders"}}),
+        json!({"connection_id": ConnectionId::new(), "files": {"path_prefix": "/orders_", "format": "jsonl", "gzip": true}}),
+    );
+    let local = Some(ConnectionInfo {
+        kind: ConnectionKind::LocalFiles,
+    });
+    assert!(job.validate(PG, local).is_empty());
+    let (p, none) = (pg(), Map::new());
+    let config = compile(
+        &job,
+        &CompileConnection {
+            kind: ConnectionKind::Postgresql,
+            settings: &p,
+            secrets: &none,
+        },
+        &CompileConnection {
+            kind: ConnectionKind::LocalFiles,
+            settings: &dir,
+            secrets: &none,
+        },
+        None,
+    )
+    .unwrap();
+    let OutputConfig::File(out) = &config.out else {
+        panic!()
+    };
+    assert_eq!(out.path_prefix, "/data/exports/orders_");
+    assert_eq!(out.file_ext, "jsonl.gz");
+}
+
+#[test]
+fn invalid_settings_name_their_fields() {
+    let id = ConnectionId::new();
+    let job = settings(
+        json!({"connection_id": id, "table": {"name": "ord\"ers"}, "query": "select 1"}),
+        json!({"connection_id": id, "table": {"name": "t"}, "mode": "insert", "merge_keys": ["id"]}),
+    );
+    let e = job.validate(PG, PG);
+    assert_eq!(
+        fields(&e),
+        [
+            "source.table",
+            "source.table.name",
+            "destination.merge_keys"
+        ]
+    );
+    assert_eq!(
+        e.0[1].message,
+        "must not contain quotes, backticks or control characters"
+    );
+
+    let job = settings(
+        json!({"connection_id": id, "query": "DELETE FROM t"}),
+        json!({"connection_id": id, "files": {"path_prefix": "x"}}),
+    );
+    let e = job.validate(PG, S3);
+    assert_eq!(fields(&e), ["source.query"]);
+    assert_eq!(
+        e.0[0].message,
+        "must be a single SELECT (or WITH ... SELECT) query"
+    );
+
+    let mut job = settings(
+        json!({"connection_id": id, "table": {"name": "t"}}),
+        json!({"connection_id": id, "table": {"name": "t"}}),
+    );
+    job.resources = Resources {
+        cpu: 3.0,
+        memory_mb: 100,
+    };
+    job.timeout_minutes = 0;
+    job.retry.count = 11;
+    assert_eq!(
+        fields(&job.validate(PG, PG)),
+        [
+            "resources.cpu",
+            "resources.memory_mb",
+            "timeout_minutes",
+            "retry.count"
+        ]
+    );
+}
+
+#[test]
+fn unknown_modes_and_fields_are_rejected_when_parsing() {
+    let id = ConnectionId::new();
+    let err = serde_json::from_value::<JobSettings>(json!({
+        "source": {"connection_id": id, "table": {"name": "t"}},
+        "destination": {"connection_id": id, "table": {"name": "t"}, "mode": "upsert"},
+    }))
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("expected one of insert, insert_direct"),
+        "{err}"
+    );
+    let err = serde_json::from_value::<JobSettings>(json!({
+        "source": {"connection_id": id, "table": {"name": "t"}, "colour": 1},
+        "destination": {"connection_id": id, "table": {"name": "t"}},
+    }))
+    .unwrap_err();
+    assert!(err.to_string().contains("unknown field `colour`"), "{err}");
+}
+
+#[test]
+fn select_guard() {
+    assert!(check_select("SELECT 1").is_ok());
+    assert!(check_select("  with x as (select 1) select * from x;  ").is_ok());
+    assert!(check_select("select ';' as semi; ").is_ok());
+    assert!(check_select("select 1; drop table t").is_err());
+    assert!(check_select("update t set a = 1").is_err());
+    assert!(check_select("select 1 -- ; drop table t").is_ok());
+    assert!(check_select("").is_err());
+}
+
+#[test]
+fn casts() {
+    use ColumnType::*;
+    assert!(can_cast(String, Long));
+    assert!(can_cast(Long, String));
+    assert!(can_cast(Timestamp, Date));
+    assert!(!can_cast(Json, Long));
+    assert!(!can_cast(Boolean, Timestamp));
+    assert!(!can_cast(String, Bytes));
+}
