@@ -1,0 +1,375 @@
+//! Typed calls to Hakobu's REST API.
+//!
+//! Every request goes to the same origin that served the app, so the browser sends the
+//! HttpOnly `hakobu_session` cookie by itself; the UI never sees or stores the session
+//! token. Request and response bodies are `hakobu_core::api` types, the same ones the
+//! server (de)serializes, so a renamed field breaks the build rather than a page.
+
+use gloo_net::http::{Request, RequestBuilder, Response};
+use hakobu_core::api::Page;
+use hakobu_core::api::audit::AuditEntryView;
+use hakobu_core::api::auth::{
+    AcceptInvitationRequest, ChangePasswordRequest, LoginRequest, Me, SessionResponse,
+    SignupRequest,
+};
+use hakobu_core::api::error::ErrorBody;
+use hakobu_core::api::org::{
+    ChangeOrgRoleRequest, InvitationCreated, InvitationView, InviteRequest, MemberView,
+    PutTeamMemberRequest, TeamMemberView, TeamNameRequest, TeamView,
+};
+use hakobu_core::api::tokens::{ApiTokenCreated, ApiTokenView, CreateApiTokenRequest};
+use hakobu_core::authz::OrgRole;
+use hakobu_core::ids::{ApiTokenId, InvitationId, OrganizationId, TeamId, UserId};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::fmt;
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// The server answered with an error status and its JSON error body.
+    Server { status: u16, body: ErrorBody },
+    /// The request never got an answer (offline, server down), or the answer was not the
+    /// JSON we expected.
+    Network(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ApiError::Server { status, .. } => Some(*status),
+            ApiError::Network(_) => None,
+        }
+    }
+
+    /// The server's error body, if the server answered.
+    pub fn body(&self) -> Option<&ErrorBody> {
+        match self {
+            ApiError::Server { body, .. } => Some(body),
+            ApiError::Network(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Server { body, .. } => f.write_str(&body.message),
+            ApiError::Network(detail) => write!(f, "network error: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+thread_local! {
+    /// Called when the server says the session is gone (401), so the app can send the user
+    /// to the sign-in page from wherever they are. The browser runs the app on one thread.
+    static ON_UNAUTHORIZED: RefCell<Option<Box<dyn Fn()>>> = const { RefCell::new(None) };
+}
+
+/// Registers what to do when any call answers 401 (except the sign-in call itself).
+pub fn on_unauthorized(f: impl Fn() + 'static) {
+    ON_UNAUTHORIZED.with(|cell| *cell.borrow_mut() = Some(Box::new(f)));
+}
+
+async fn send(request: Result<Request, gloo_net::Error>) -> Result<Response, ApiError> {
+    let request = request.map_err(|e| ApiError::Network(e.to_string()))?;
+    let url = request.url();
+    let response = request
+        .send()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    if response.ok() {
+        return Ok(response);
+    }
+    let status = response.status();
+    let body = match response.json::<ErrorBody>().await {
+        Ok(body) => body,
+        // A proxy or a crash can answer with HTML; keep the status so the message is useful.
+        Err(_) => ErrorBody {
+            error: "http".to_owned(),
+            message: format!("The server answered with status {status}."),
+            field: None,
+            fields: Vec::new(),
+        },
+    };
+    if status == 401 && !url.contains("/api/auth/") {
+        ON_UNAUTHORIZED.with(|cell| {
+            if let Some(f) = cell.borrow().as_ref() {
+                f();
+            }
+        });
+    }
+    Err(ApiError::Server { status, body })
+}
+
+async fn json<T: DeserializeOwned>(
+    request: Result<Request, gloo_net::Error>,
+) -> Result<T, ApiError> {
+    send(request)
+        .await?
+        .json::<T>()
+        .await
+        .map_err(|e| ApiError::Network(format!("unexpected answer: {e}")))
+}
+
+async fn no_content(request: Result<Request, gloo_net::Error>) -> Result<(), ApiError> {
+    send(request).await.map(|_| ())
+}
+
+fn get(url: &str) -> Result<Request, gloo_net::Error> {
+    Request::get(url).build()
+}
+
+fn with_body(builder: RequestBuilder, body: &impl Serialize) -> Result<Request, gloo_net::Error> {
+    builder.json(body)
+}
+
+// --- auth -------------------------------------------------------------------------------
+
+pub async fn me() -> Result<Me, ApiError> {
+    json(get("/api/me")).await
+}
+
+pub async fn login(body: &LoginRequest) -> Result<SessionResponse, ApiError> {
+    json(with_body(Request::post("/api/auth/login"), body)).await
+}
+
+pub async fn signup(body: &SignupRequest) -> Result<SessionResponse, ApiError> {
+    json(with_body(Request::post("/api/auth/signup"), body)).await
+}
+
+pub async fn logout() -> Result<(), ApiError> {
+    no_content(Request::post("/api/auth/logout").build()).await
+}
+
+pub async fn change_password(body: &ChangePasswordRequest) -> Result<(), ApiError> {
+    no_content(with_body(Request::post("/api/me/password"), body)).await
+}
+
+/// What an invitation link is for. The server's `InvitationPreview` is not in `core` yet,
+/// so it is mirrored here.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct InvitationPreview {
+    pub organization_name: String,
+    pub email: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn lookup_invitation(token: &str) -> Result<InvitationPreview, ApiError> {
+    json(
+        Request::get("/api/invitations/lookup")
+            .query([("token", token)])
+            .build(),
+    )
+    .await
+}
+
+pub async fn accept_invitation(
+    body: &AcceptInvitationRequest,
+) -> Result<SessionResponse, ApiError> {
+    json(with_body(Request::post("/api/invitations/accept"), body)).await
+}
+
+// --- organization and members ------------------------------------------------------------
+
+/// The server's `OrganizationView` (not in `core` yet).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OrganizationView {
+    pub id: OrganizationId,
+    pub name: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn organization() -> Result<OrganizationView, ApiError> {
+    json(get("/api/organization")).await
+}
+
+pub async fn members() -> Result<Vec<MemberView>, ApiError> {
+    json(get("/api/members")).await
+}
+
+pub async fn change_org_role(user: UserId, org_role: OrgRole) -> Result<MemberView, ApiError> {
+    json(with_body(
+        Request::put(&format!("/api/members/{user}/role")),
+        &ChangeOrgRoleRequest { org_role },
+    ))
+    .await
+}
+
+pub async fn remove_member(user: UserId) -> Result<(), ApiError> {
+    no_content(Request::delete(&format!("/api/members/{user}")).build()).await
+}
+
+pub async fn invite(body: &InviteRequest) -> Result<InvitationCreated, ApiError> {
+    json(with_body(Request::post("/api/invitations"), body)).await
+}
+
+pub async fn invitations() -> Result<Vec<InvitationView>, ApiError> {
+    json(get("/api/invitations")).await
+}
+
+pub async fn withdraw_invitation(id: InvitationId) -> Result<(), ApiError> {
+    no_content(Request::delete(&format!("/api/invitations/{id}")).build()).await
+}
+
+// --- teams ------------------------------------------------------------------------------
+
+pub async fn teams() -> Result<Vec<TeamView>, ApiError> {
+    json(get("/api/teams")).await
+}
+
+pub async fn team(id: TeamId) -> Result<TeamView, ApiError> {
+    json(get(&format!("/api/teams/{id}"))).await
+}
+
+pub async fn create_team(body: &TeamNameRequest) -> Result<TeamView, ApiError> {
+    json(with_body(Request::post("/api/teams"), body)).await
+}
+
+pub async fn rename_team(id: TeamId, body: &TeamNameRequest) -> Result<(), ApiError> {
+    no_content(with_body(Request::patch(&format!("/api/teams/{id}")), body)).await
+}
+
+pub async fn delete_team(id: TeamId) -> Result<(), ApiError> {
+    no_content(Request::delete(&format!("/api/teams/{id}")).build()).await
+}
+
+pub async fn team_members(id: TeamId) -> Result<Vec<TeamMemberView>, ApiError> {
+    json(get(&format!("/api/teams/{id}/members"))).await
+}
+
+pub async fn put_team_member(
+    team: TeamId,
+    user: UserId,
+    body: &PutTeamMemberRequest,
+) -> Result<(), ApiError> {
+    no_content(with_body(
+        Request::put(&format!("/api/teams/{team}/members/{user}")),
+        body,
+    ))
+    .await
+}
+
+pub async fn remove_team_member(team: TeamId, user: UserId) -> Result<(), ApiError> {
+    no_content(Request::delete(&format!("/api/teams/{team}/members/{user}")).build()).await
+}
+
+// --- API tokens -------------------------------------------------------------------------
+
+pub async fn tokens() -> Result<Vec<ApiTokenView>, ApiError> {
+    json(get("/api/tokens")).await
+}
+
+pub async fn create_token(body: &CreateApiTokenRequest) -> Result<ApiTokenCreated, ApiError> {
+    json(with_body(Request::post("/api/tokens"), body)).await
+}
+
+pub async fn revoke_token(id: ApiTokenId) -> Result<(), ApiError> {
+    no_content(Request::delete(&format!("/api/tokens/{id}")).build()).await
+}
+
+// --- audit log --------------------------------------------------------------------------
+
+/// Filters of the audit log, as the query string of `/api/audit` and `/api/audit.csv`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AuditQuery {
+    pub action: String,
+    pub actor: Option<UserId>,
+    pub target_type: String,
+    pub target_id: String,
+    /// RFC 3339 instants.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl AuditQuery {
+    /// The query string (without `?`); empty filters are left out.
+    pub fn query_string(&self, with_paging: bool) -> String {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        let mut text = |key, value: &str| {
+            if !value.trim().is_empty() {
+                pairs.push((key, value.trim().to_owned()));
+            }
+        };
+        text("action", &self.action);
+        text("target_type", &self.target_type);
+        text("target_id", &self.target_id);
+        if let Some(actor) = self.actor {
+            pairs.push(("actor", actor.to_string()));
+        }
+        if let Some(from) = &self.from {
+            pairs.push(("from", from.clone()));
+        }
+        if let Some(to) = &self.to {
+            pairs.push(("to", to.clone()));
+        }
+        if with_paging {
+            pairs.push(("page", self.page.max(1).to_string()));
+            pairs.push(("per_page", self.per_page.to_string()));
+        }
+        pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode_query_value(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    /// Link to the CSV export of the same filters (every page).
+    pub fn csv_url(&self) -> String {
+        let query = self.query_string(false);
+        if query.is_empty() {
+            "/api/audit.csv".to_owned()
+        } else {
+            format!("/api/audit.csv?{query}")
+        }
+    }
+}
+
+pub async fn audit(query: &AuditQuery) -> Result<Page<AuditEntryView>, ApiError> {
+    json(get(&format!("/api/audit?{}", query.query_string(true)))).await
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters stay as they are), so
+/// `+09:00` in a time survives the trip.
+pub fn encode_query_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_query_leaves_out_empty_filters_and_encodes_values() {
+        let q = AuditQuery {
+            action: " team ".to_owned(),
+            from: Some("2026-01-01T00:00:00+09:00".to_owned()),
+            page: 2,
+            per_page: 50,
+            ..AuditQuery::default()
+        };
+        assert_eq!(
+            q.query_string(true),
+            "action=team&from=2026-01-01T00%3A00%3A00%2B09%3A00&page=2&per_page=50"
+        );
+        assert_eq!(
+            q.csv_url(),
+            "/api/audit.csv?action=team&from=2026-01-01T00%3A00%3A00%2B09%3A00"
+        );
+        assert_eq!(AuditQuery::default().csv_url(), "/api/audit.csv");
+    }
+}

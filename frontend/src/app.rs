@@ -1,0 +1,52 @@
+//! The root component: contexts (language, session), the router and its routes.
+
+use crate::i18n::provide_lang;
+use crate::pages::{
+    accept_invite::AcceptInvitePage, account::AccountPage, audit::AuditPage,
+    coming_soon::ComingSoonPage, dashboard::DashboardPage, members::MembersPage,
+    not_found::NotFoundPage, shell::Shell, sign_in::SignInPage, sign_up::SignUpPage,
+    teams::TeamPage, teams::TeamsPage, tokens::TokensPage,
+};
+use crate::session::Session;
+use leptos::prelude::*;
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_lang();
+    Session::provide();
+    view! {
+        <Router>
+            <Routes fallback=NotFoundPage>
+                // Pages for people who are not signed in.
+                <Route path=path!("/signin") view=SignInPage/>
+                <Route path=path!("/signup") view=SignUpPage/>
+                <Route path=path!("/invite/:token") view=AcceptInvitePage/>
+                // Everything else lives in the shell, which sends signed-out visitors to
+                // the sign-in page.
+                <ParentRoute path=path!("") view=Shell>
+                    <Route path=path!("") view=DashboardPage/>
+                    <Route
+                        path=path!("connections")
+                        view=|| view! { <ComingSoonPage area=crate::i18n::Key::NavConnections/> }
+                    />
+                    <Route
+                        path=path!("jobs")
+                        view=|| view! { <ComingSoonPage area=crate::i18n::Key::NavJobs/> }
+                    />
+                    <Route
+                        path=path!("runs")
+                        view=|| view! { <ComingSoonPage area=crate::i18n::Key::NavRuns/> }
+                    />
+                    <Route path=path!("members") view=MembersPage/>
+                    <Route path=path!("teams") view=TeamsPage/>
+                    <Route path=path!("teams/:id") view=TeamPage/>
+                    <Route path=path!("tokens") view=TokensPage/>
+                    <Route path=path!("audit") view=AuditPage/>
+                    <Route path=path!("account") view=AccountPage/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

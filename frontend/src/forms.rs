@@ -1,0 +1,165 @@
+//! Form state: field errors, a problem not tied to one field, and the busy flag.
+//!
+//! A form validates with `core`'s `validate()` before sending, so the user sees the same
+//! message the server would give without a round trip (and no request is sent). What only
+//! the server can know (a taken email, a wrong current password) comes back as field errors
+//! too, and lands beside the same input.
+
+use crate::api::ApiError;
+use crate::i18n::Key;
+use hakobu_core::validation::{FieldError, FieldErrors};
+use leptos::prelude::*;
+
+/// Something wrong with the form as a whole.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Problem {
+    /// One of our own messages.
+    Key(Key),
+    /// The server's message (translated at display time when it is a known one).
+    Server(String),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Form {
+    /// Prefix of the input ids (`invite` -> `invite-email`), unique on the page.
+    pub id: &'static str,
+    /// The fields this form has inputs for; errors for other fields go to `problem`.
+    fields: &'static [&'static str],
+    errors: RwSignal<Vec<FieldError>>,
+    pub problem: RwSignal<Option<Problem>>,
+    pub busy: RwSignal<bool>,
+}
+
+/// The input a field path belongs to: `teams[0].role` -> `teams`.
+fn base_field(path: &str) -> &str {
+    path.split(['[', '.']).next().unwrap_or(path)
+}
+
+impl Form {
+    pub fn new(id: &'static str, fields: &'static [&'static str]) -> Self {
+        Form {
+            id,
+            fields,
+            errors: RwSignal::new(Vec::new()),
+            problem: RwSignal::new(None),
+            busy: RwSignal::new(false),
+        }
+    }
+
+    /// The id of the input for `field`.
+    pub fn input_id(&self, field: &str) -> String {
+        format!("{}-{field}", self.id)
+    }
+
+    /// The first message for `field` (reactive).
+    pub fn error(&self, field: &str) -> Option<String> {
+        self.errors.with(|errors| {
+            errors
+                .iter()
+                .find(|e| base_field(&e.field) == field)
+                .map(|e| e.message.clone())
+        })
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.errors.with(|e| !e.is_empty()) || self.problem.with(Option::is_some)
+    }
+
+    /// Clears earlier errors and marks the form busy: a request is under way.
+    pub fn start(&self) {
+        self.errors.set(Vec::new());
+        self.problem.set(None);
+        self.busy.set(true);
+    }
+
+    /// Clears everything, e.g. after a successful save.
+    pub fn done(&self) {
+        self.errors.set(Vec::new());
+        self.problem.set(None);
+        self.busy.set(false);
+    }
+
+    /// Shows validation errors found before sending, and moves focus to the first field at
+    /// fault so keyboard and screen-reader users land where the fix is.
+    pub fn invalid(&self, errors: FieldErrors) {
+        self.busy.set(false);
+        self.problem.set(None);
+        let first = errors.first().map(|e| base_field(&e.field).to_owned());
+        self.set_errors(errors.0);
+        if let Some(field) = first {
+            focus(&self.input_id(&field));
+        }
+    }
+
+    /// Shows a failed request: field errors beside their inputs, the rest above the button.
+    pub fn fail(&self, error: ApiError) {
+        self.busy.set(false);
+        match &error {
+            ApiError::Server { body, .. } => {
+                let mut fields = body.fields.clone();
+                if fields.is_empty()
+                    && let Some(field) = &body.field
+                {
+                    fields.push(FieldError::new(field.clone(), body.message.clone()));
+                }
+                let (ours, others): (Vec<_>, Vec<_>) = fields
+                    .into_iter()
+                    .partition(|e| self.fields.contains(&base_field(&e.field)));
+                let first = ours.first().map(|e| base_field(&e.field).to_owned());
+                self.set_errors(ours);
+                self.problem.set(if let Some(other) = others.first() {
+                    Some(Problem::Server(format!(
+                        "{}: {}",
+                        other.field, other.message
+                    )))
+                } else if first.is_some() {
+                    None
+                } else {
+                    Some(Problem::Server(body.message.clone()))
+                });
+                if let Some(field) = first {
+                    focus(&self.input_id(&field));
+                }
+            }
+            ApiError::Network(_) => {
+                self.set_errors(Vec::new());
+                self.problem.set(Some(Problem::Key(Key::NetworkError)));
+            }
+        }
+    }
+
+    fn set_errors(&self, errors: Vec<FieldError>) {
+        self.errors.set(errors);
+    }
+}
+
+/// Moves keyboard focus to the element with `id`, once the DOM shows it.
+pub fn focus(id: &str) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use wasm_bindgen::JsCast;
+        let id = id.to_owned();
+        request_animation_frame(move || {
+            if let Some(el) = document()
+                .get_element_by_id(&id)
+                .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
+            {
+                let _ = el.focus();
+            }
+        });
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = id;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_paths_map_to_their_input() {
+        assert_eq!(base_field("email"), "email");
+        assert_eq!(base_field("teams[0].role"), "teams");
+        assert_eq!(base_field("a.b"), "a");
+    }
+}

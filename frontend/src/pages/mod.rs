@@ -1,0 +1,15 @@
+//! One module per page. Each page loads what it shows, shows loading, empty and error
+//! states, and asks the session's policy what the signed-in user may do.
+
+pub mod accept_invite;
+pub mod account;
+pub mod audit;
+pub mod coming_soon;
+pub mod dashboard;
+pub mod members;
+pub mod not_found;
+pub mod shell;
+pub mod sign_in;
+pub mod sign_up;
+pub mod teams;
+pub mod tokens;

@@ -1,0 +1,509 @@
+//! Teams: the list (all teams for organization admins, one's own teams otherwise), creating
+//! a team, and one team's page: rename, delete, members and their team roles.
+
+use crate::api;
+use crate::components::{
+    ConfirmButton, Empty, FormProblem, LoadError, Loading, NotAllowed, Submit, TextField, Time,
+};
+use crate::forms::Form;
+use crate::i18n::{Key, fill, team_role_name, tr, use_lang};
+use crate::pages::members::ActionErrorNotice;
+use crate::session::use_session;
+use hakobu_core::api::org::{
+    MemberView, PutTeamMemberRequest, TeamMemberView, TeamNameRequest, TeamView,
+};
+use hakobu_core::authz::{Action, Target, TeamRole};
+use hakobu_core::ids::{TeamId, UserId};
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+#[component]
+pub fn TeamsPage() -> impl IntoView {
+    let session = use_session();
+    let lang = use_lang();
+    let teams = LocalResource::new(api::teams);
+    let can_create = move || session.can(Action::CreateTeam, Target::Organization);
+    let is_admin = move || {
+        session.me.with(|m| {
+            m.as_ref()
+                .is_some_and(|m| m.org_role >= hakobu_core::authz::OrgRole::Admin)
+        })
+    };
+
+    let list = move || {
+        match teams.get() {
+        None => view! { <Loading/> }.into_any(),
+        Some(Err(e)) => view! { <LoadError error=e retry=move || teams.refetch()/> }.into_any(),
+        Some(Ok(list)) if list.is_empty() => {
+            view! { <Empty title=Key::NoTeamsTitle body=Key::NoTeamsBody/> }.into_any()
+        }
+        Some(Ok(list)) => view! {
+            <div class="table-wrap">
+                <table>
+                    <thead>
+                        <tr>
+                            <th scope="col">{tr(Key::Name)}</th>
+                            <th scope="col">{tr(Key::MemberCount)}</th>
+                            <th scope="col">{tr(Key::YourRole)}</th>
+                            <th scope="col">{tr(Key::Created)}</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {list
+                            .into_iter()
+                            .map(|t| {
+                                let id = t.id;
+                                let my_role = move || {
+                                    session.me.with(|m| {
+                                        m.as_ref()
+                                            .and_then(|m| crate::session::principal(m).team_role(id))
+                                            .map(|r| team_role_name(lang.get(), r))
+                                            .unwrap_or("—")
+                                    })
+                                };
+                                view! {
+                                    <tr data-testid="team-row">
+                                        <td><A href=format!("/teams/{}", t.id)>{t.name.clone()}</A></td>
+                                        <td>{move || crate::format::number(lang.get(), t.member_count)}</td>
+                                        <td><span class="badge">{my_role}</span></td>
+                                        <td><Time at=t.created_at/></td>
+                                    </tr>
+                                }
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        }
+        .into_any(),
+    }
+    };
+
+    view! {
+        <div class="page">
+            <header class="page-header">
+                <h1>{tr(Key::NavTeams)}</h1>
+                <p class="lead">
+                    {move || if is_admin() { tr(Key::TeamsLeadAdmin)() } else { tr(Key::TeamsLeadMember)() }}
+                </p>
+            </header>
+            <section class="panel">{list}</section>
+            <section class="panel">
+                <h2>{tr(Key::CreateTeam)}</h2>
+                {move || {
+                    if can_create() {
+                        view! { <CreateTeamForm on_created=move || teams.refetch()/> }.into_any()
+                    } else {
+                        view! { <NotAllowed reason=Key::OnlyAdminsCreateTeams/> }.into_any()
+                    }
+                }}
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn CreateTeamForm(#[prop(into)] on_created: Callback<()>) -> impl IntoView {
+    let form = Form::new("team", &["name"]);
+    let name = RwSignal::new(String::new());
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let request = TeamNameRequest {
+            name: name.get_untracked().trim().to_owned(),
+        };
+        if let Err(errors) = request.validate() {
+            form.invalid(errors);
+            return;
+        }
+        form.start();
+        spawn_local(async move {
+            match api::create_team(&request).await {
+                Ok(_) => {
+                    form.done();
+                    name.set(String::new());
+                    on_created.run(());
+                }
+                Err(e) => form.fail(e),
+            }
+        });
+    };
+    view! {
+        <form on:submit=submit novalidate=true class="inline-form">
+            <TextField form field="name" label=Key::TeamName value=name autocomplete="off" required=true/>
+            <FormProblem form/>
+            <Submit form label=Key::CreateTeam/>
+        </form>
+    }
+}
+
+/// One team: `/teams/{id}`.
+#[component]
+pub fn TeamPage() -> impl IntoView {
+    let params = use_params_map();
+    let team_id = move || params.with(|p| p.get("id").and_then(|s| s.parse::<TeamId>().ok()));
+    let team = LocalResource::new(move || {
+        let id = team_id();
+        async move {
+            match id {
+                Some(id) => api::team(id).await.map(Some),
+                None => Ok(None),
+            }
+        }
+    });
+    move || match team.get() {
+        None => view! { <div class="page"><Loading/></div> }.into_any(),
+        Some(Ok(None)) => view! { <TeamMissing/> }.into_any(),
+        Some(Err(e)) if e.status() == Some(404) => view! { <TeamMissing/> }.into_any(),
+        Some(Err(e)) => {
+            view! { <div class="page"><LoadError error=e retry=move || team.refetch()/></div> }
+                .into_any()
+        }
+        Some(Ok(Some(t))) => {
+            view! { <TeamDetail team=t on_change=move || team.refetch()/> }.into_any()
+        }
+    }
+}
+
+#[component]
+fn TeamMissing() -> impl IntoView {
+    view! {
+        <div class="page">
+            <Empty title=Key::TeamMissingTitle body=Key::TeamMissingBody/>
+            <p><A href="/teams">{tr(Key::BackToTeams)}</A></p>
+        </div>
+    }
+}
+
+#[component]
+fn TeamDetail(team: TeamView, #[prop(into)] on_change: Callback<()>) -> impl IntoView {
+    let session = use_session();
+    let lang = use_lang();
+    let navigate = use_navigate();
+    let id = team.id;
+    let can_manage = move || session.can(Action::ManageTeam, Target::Team(id));
+    let can_delete = move || session.can(Action::DeleteTeam, Target::Team(id));
+    let members = LocalResource::new(move || api::team_members(id));
+    let action_error = RwSignal::new(None);
+    let team_name = StoredValue::new(team.name.clone());
+
+    let delete = move |()| {
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match api::delete_team(id).await {
+                Ok(()) => {
+                    session.refresh();
+                    navigate("/teams", Default::default());
+                }
+                Err(e) => action_error.set(Some(e)),
+            }
+        });
+    };
+
+    let member_list = move || {
+        match members.get() {
+        None => view! { <Loading/> }.into_any(),
+        Some(Err(e)) => view! { <LoadError error=e retry=move || members.refetch()/> }.into_any(),
+        Some(Ok(list)) if list.is_empty() => {
+            view! { <Empty title=Key::NoTeamMembersTitle body=Key::NoTeamMembersBody/> }.into_any()
+        }
+        Some(Ok(list)) => view! {
+            <div class="table-wrap">
+                <table>
+                    <thead>
+                        <tr>
+                            <th scope="col">{tr(Key::Name)}</th>
+                            <th scope="col">{tr(Key::Email)}</th>
+                            <th scope="col">{tr(Key::TeamRole)}</th>
+                            <th scope="col"><span class="visually-hidden">{tr(Key::Actions)}</span></th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {list
+                            .into_iter()
+                            .map(|m| view! {
+                                <TeamMemberRow team=id member=m on_change=move || { members.refetch(); on_change.run(()); } action_error/>
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        }
+        .into_any(),
+    }
+    };
+
+    view! {
+        <div class="page">
+            <p class="breadcrumb"><A href="/teams">{tr(Key::NavTeams)}</A> " / "</p>
+            <header class="page-header">
+                <h1>{team.name.clone()}</h1>
+                <p class="lead">
+                    {move || fill(lang.get(), Key::TeamSummary, &[("n", &crate::format::number(lang.get(), team.member_count))])}
+                </p>
+            </header>
+            <ActionErrorNotice action_error/>
+            <section class="panel">
+                <h2>{tr(Key::TeamMembers)}</h2>
+                {member_list}
+            </section>
+            <section class="panel">
+                <h2>{tr(Key::AddTeamMember)}</h2>
+                {move || {
+                    if can_manage() {
+                        view! { <AddMemberForm team=id on_added=move || { members.refetch(); on_change.run(()); }/> }.into_any()
+                    } else {
+                        view! { <NotAllowed reason=Key::OnlyTeamAdminsManage/> }.into_any()
+                    }
+                }}
+            </section>
+            <section class="panel">
+                <h2>{tr(Key::RenameTeam)}</h2>
+                {move || {
+                    if can_manage() {
+                        view! { <RenameForm team=id current=team_name.get_value() on_renamed=on_change/> }.into_any()
+                    } else {
+                        view! { <NotAllowed reason=Key::OnlyTeamAdminsManage/> }.into_any()
+                    }
+                }}
+            </section>
+            <section class="panel danger-zone">
+                <h2>{tr(Key::DeleteTeam)}</h2>
+                <p class="hint">{tr(Key::DeleteTeamHint)}</p>
+                {move || {
+                    let delete = delete.clone();
+                    if can_delete() {
+                        view! {
+                            <ConfirmButton
+                                label=Key::DeleteTeam
+                                question=Signal::derive(move || fill(lang.get(), Key::ConfirmDeleteTeam, &[("team", &team_name.get_value())]))
+                                confirm=Key::Delete
+                                on_confirm=delete
+                            />
+                        }
+                        .into_any()
+                    } else {
+                        view! { <NotAllowed reason=Key::OnlyAdminsDeleteTeams/> }.into_any()
+                    }
+                }}
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn TeamMemberRow(
+    team: TeamId,
+    member: TeamMemberView,
+    #[prop(into)] on_change: Callback<()>,
+    action_error: RwSignal<Option<api::ApiError>>,
+) -> impl IntoView {
+    let session = use_session();
+    let lang = use_lang();
+    let can_manage = move || session.can(Action::ManageTeam, Target::Team(team));
+    let user: UserId = member.user_id;
+    let current = member.role;
+    let chosen = RwSignal::new(current);
+    let name = StoredValue::new(member.name.clone());
+    let select_id = format!("team-role-{user}");
+
+    let set_role = move |()| {
+        let role = chosen.get_untracked();
+        spawn_local(async move {
+            match api::put_team_member(team, user, &PutTeamMemberRequest { role }).await {
+                Ok(()) => {
+                    session.refresh();
+                    on_change.run(());
+                }
+                Err(e) => {
+                    chosen.set(current);
+                    action_error.set(Some(e));
+                }
+            }
+        });
+    };
+    let remove = move |()| {
+        spawn_local(async move {
+            match api::remove_team_member(team, user).await {
+                Ok(()) => {
+                    session.refresh();
+                    on_change.run(());
+                }
+                Err(e) => action_error.set(Some(e)),
+            }
+        });
+    };
+
+    let role_cell = move || {
+        let lang_now = lang.get();
+        if can_manage() {
+            let select_id = select_id.clone();
+            view! {
+                <label class="visually-hidden" for=select_id.clone()>
+                    {fill(lang_now, Key::RoleOf, &[("name", &name.get_value())])}
+                </label>
+                <select
+                    id=select_id
+                    on:change=move |ev| {
+                        if let Ok(r) = event_target_value(&ev).parse::<TeamRole>() {
+                            chosen.set(r);
+                        }
+                    }
+                    prop:value=move || chosen.get().as_str()
+                >
+                    {TeamRole::ALL
+                        .iter()
+                        .map(|&r| view! { <option value=r.as_str() selected=r == current>{team_role_name(lang_now, r)}</option> })
+                        .collect_view()}
+                </select>
+                <Show when=move || chosen.get() != current>
+                    <ConfirmButton
+                        label=Key::ChangeRole
+                        class="primary"
+                        question=Signal::derive(move || fill(lang.get(), Key::ConfirmRoleChange, &[
+                            ("name", &name.get_value()),
+                            ("from", team_role_name(lang.get(), current)),
+                            ("to", team_role_name(lang.get(), chosen.get())),
+                        ]))
+                        confirm=Key::ChangeRole
+                        on_confirm=set_role
+                    />
+                </Show>
+            }
+            .into_any()
+        } else {
+            view! { <span class="badge">{team_role_name(lang_now, current)}</span> }.into_any()
+        }
+    };
+
+    view! {
+        <tr data-testid="team-member-row">
+            <td>{member.name.clone()}</td>
+            <td>{member.email.clone()}</td>
+            <td class="role-cell">{role_cell}</td>
+            <td class="actions">
+                <Show when=can_manage>
+                    <ConfirmButton
+                        label=Key::RemoveFromTeam
+                        question=Signal::derive(move || fill(lang.get(), Key::ConfirmRemoveFromTeam, &[("name", &name.get_value())]))
+                        confirm=Key::Remove
+                        on_confirm=remove
+                    />
+                </Show>
+            </td>
+        </tr>
+    }
+}
+
+#[component]
+fn AddMemberForm(team: TeamId, #[prop(into)] on_added: Callback<()>) -> impl IntoView {
+    let lang = use_lang();
+    let org_members = LocalResource::new(api::members);
+    let form = Form::new("add-member", &["user", "role"]);
+    let user = RwSignal::new(String::new());
+    let role = RwSignal::new(TeamRole::Viewer);
+
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let Ok(user_id) = user.get_untracked().parse::<UserId>() else {
+            let mut errors = hakobu_core::validation::FieldErrors::default();
+            errors.push("user", "is required");
+            form.invalid(errors);
+            return;
+        };
+        let request = PutTeamMemberRequest {
+            role: role.get_untracked(),
+        };
+        form.start();
+        spawn_local(async move {
+            match api::put_team_member(team, user_id, &request).await {
+                Ok(()) => {
+                    form.done();
+                    user.set(String::new());
+                    on_added.run(());
+                }
+                Err(e) => form.fail(e),
+            }
+        });
+    };
+
+    let options = move |members: Vec<MemberView>| {
+        members
+            .into_iter()
+            .map(|m| view! { <option value=m.user_id.to_string()>{format!("{} <{}>", m.name, m.email)}</option> })
+            .collect_view()
+    };
+    let user_id = form.input_id("user");
+    let role_id = form.input_id("role");
+    view! {
+        <form on:submit=submit novalidate=true class="inline-form">
+            <div class="field" class:invalid=move || form.error("user").is_some()>
+                <label for=user_id.clone()>{tr(Key::Member)}</label>
+                <select id=user_id on:change=move |ev| user.set(event_target_value(&ev)) prop:value=move || user.get()>
+                    <option value="">{tr(Key::ChooseMember)}</option>
+                    {move || org_members.get().and_then(Result::ok).map(options)}
+                </select>
+                <crate::components::FieldError form field="user" label=Key::Member error_id="add-member-user-error".to_owned()/>
+            </div>
+            <div class="field">
+                <label for=role_id.clone()>{tr(Key::TeamRole)}</label>
+                <select
+                    id=role_id
+                    on:change=move |ev| {
+                        if let Ok(r) = event_target_value(&ev).parse::<TeamRole>() {
+                            role.set(r);
+                        }
+                    }
+                    prop:value=move || role.get().as_str()
+                >
+                    {move || TeamRole::ALL
+                        .iter()
+                        .map(|&r| view! { <option value=r.as_str()>{team_role_name(lang.get(), r)}</option> })
+                        .collect_view()}
+                </select>
+            </div>
+            <FormProblem form/>
+            <Submit form label=Key::AddToTeam/>
+        </form>
+        <p class="hint">{tr(Key::TeamRolesHint)}</p>
+    }
+}
+
+#[component]
+fn RenameForm(
+    team: TeamId,
+    current: String,
+    #[prop(into)] on_renamed: Callback<()>,
+) -> impl IntoView {
+    let form = Form::new("rename", &["name"]);
+    let name = RwSignal::new(current);
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let request = TeamNameRequest {
+            name: name.get_untracked().trim().to_owned(),
+        };
+        if let Err(errors) = request.validate() {
+            form.invalid(errors);
+            return;
+        }
+        form.start();
+        spawn_local(async move {
+            match api::rename_team(team, &request).await {
+                Ok(()) => {
+                    form.done();
+                    on_renamed.run(());
+                }
+                Err(e) => form.fail(e),
+            }
+        });
+    };
+    view! {
+        <form on:submit=submit novalidate=true class="inline-form">
+            <TextField form field="name" label=Key::TeamName value=name autocomplete="off" required=true/>
+            <FormProblem form/>
+            <Submit form label=Key::Rename/>
+        </form>
+    }
+}

@@ -1,0 +1,192 @@
+//! Personal API tokens: create (shown once), list, revoke.
+
+use crate::api;
+use crate::components::{
+    ConfirmButton, Empty, FormProblem, LoadError, Loading, MaybeTime, ShownOnce, Submit, TextField,
+    Time,
+};
+use crate::forms::Form;
+use crate::i18n::{Key, fill, tr, use_lang};
+use crate::pages::members::ActionErrorNotice;
+use hakobu_core::api::tokens::{ApiTokenView, CreateApiTokenRequest};
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+#[component]
+pub fn TokensPage() -> impl IntoView {
+    let tokens = LocalResource::new(api::tokens);
+    let action_error = RwSignal::new(None);
+    let created = RwSignal::new(None::<String>);
+
+    let list = move || {
+        match tokens.get() {
+        None => view! { <Loading/> }.into_any(),
+        Some(Err(e)) => view! { <LoadError error=e retry=move || tokens.refetch()/> }.into_any(),
+        Some(Ok(list)) if list.is_empty() => {
+            view! { <Empty title=Key::NoTokensTitle body=Key::NoTokensBody/> }.into_any()
+        }
+        Some(Ok(list)) => view! {
+            <div class="table-wrap">
+                <table>
+                    <thead>
+                        <tr>
+                            <th scope="col">{tr(Key::Name)}</th>
+                            <th scope="col">{tr(Key::TokenPrefix)}</th>
+                            <th scope="col">{tr(Key::Created)}</th>
+                            <th scope="col">{tr(Key::Expires)}</th>
+                            <th scope="col">{tr(Key::LastUsed)}</th>
+                            <th scope="col">{tr(Key::Status)}</th>
+                            <th scope="col"><span class="visually-hidden">{tr(Key::Actions)}</span></th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {list
+                            .into_iter()
+                            .map(|t| view! { <TokenRow token=t on_change=move || tokens.refetch() action_error/> })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        }
+        .into_any(),
+    }
+    };
+
+    view! {
+        <div class="page">
+            <header class="page-header">
+                <h1>{tr(Key::NavTokens)}</h1>
+                <p class="lead">{tr(Key::TokensLead)}</p>
+            </header>
+            <section class="panel">
+                <h2>{tr(Key::CreateToken)}</h2>
+                <CreateTokenForm on_created=move |token: String| {
+                    created.set(Some(token));
+                    tokens.refetch();
+                }/>
+                {move || created.get().map(|token| view! {
+                    <ShownOnce value=token label=Key::NewToken warning=Key::NewTokenWarning id="new-token"/>
+                })}
+            </section>
+            <section class="panel">
+                <h2>{tr(Key::YourTokens)}</h2>
+                <ActionErrorNotice action_error/>
+                {list}
+            </section>
+        </div>
+    }
+}
+
+/// Reads the expiry box: empty means "until revoked"; anything not a whole number is
+/// reported in the words the server uses for an out-of-range number.
+fn parse_days(value: &str) -> Result<Option<u32>, ()> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value.parse::<u32>().map(Some).map_err(|_| ())
+}
+
+#[component]
+fn CreateTokenForm(#[prop(into)] on_created: Callback<String>) -> impl IntoView {
+    let form = Form::new("token", &["name", "expires_in_days"]);
+    let name = RwSignal::new(String::new());
+    let days = RwSignal::new("90".to_owned());
+
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let expires_in_days = match parse_days(&days.get_untracked()) {
+            Ok(d) => d,
+            // Out of range on purpose, so core's validator gives its usual message.
+            Err(()) => Some(0),
+        };
+        let request = CreateApiTokenRequest {
+            name: name.get_untracked().trim().to_owned(),
+            expires_in_days,
+        };
+        if let Err(errors) = request.validate() {
+            form.invalid(errors);
+            return;
+        }
+        form.start();
+        spawn_local(async move {
+            match api::create_token(&request).await {
+                Ok(created) => {
+                    form.done();
+                    name.set(String::new());
+                    on_created.run(created.token);
+                }
+                Err(e) => form.fail(e),
+            }
+        });
+    };
+    view! {
+        <form on:submit=submit novalidate=true class="inline-form">
+            <TextField form field="name" label=Key::TokenName value=name autocomplete="off" required=true hint=Key::TokenNameHint/>
+            <TextField form field="expires_in_days" label=Key::ExpiresInDays value=days kind="number" autocomplete="off" hint=Key::ExpiresInDaysHint/>
+            <FormProblem form/>
+            <Submit form label=Key::CreateToken/>
+        </form>
+    }
+}
+
+#[component]
+fn TokenRow(
+    token: ApiTokenView,
+    #[prop(into)] on_change: Callback<()>,
+    action_error: RwSignal<Option<api::ApiError>>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let id = token.id;
+    let name = StoredValue::new(token.name.clone());
+    let now = chrono::Utc::now();
+    let status = if token.revoked_at.is_some() {
+        Key::Revoked
+    } else if token.expires_at.is_some_and(|e| e <= now) {
+        Key::Expired
+    } else {
+        Key::Active
+    };
+    let revoke = move |()| {
+        spawn_local(async move {
+            match api::revoke_token(id).await {
+                Ok(()) => on_change.run(()),
+                Err(e) => action_error.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <tr data-testid="token-row">
+            <td>{token.name.clone()}</td>
+            <td><code>{token.prefix.clone()} "…"</code></td>
+            <td><Time at=token.created_at/></td>
+            <td><MaybeTime at=token.expires_at none=Key::Never/></td>
+            <td><MaybeTime at=token.last_used_at none=Key::NotUsedYet/></td>
+            <td><span class=format!("status status-{status:?}").to_lowercase()>{tr(status)}</span></td>
+            <td class="actions">
+                {(status == Key::Active).then(|| view! {
+                    <ConfirmButton
+                        label=Key::Revoke
+                        question=Signal::derive(move || fill(lang.get(), Key::ConfirmRevoke, &[("name", &name.get_value())]))
+                        confirm=Key::Revoke
+                        on_confirm=revoke
+                    />
+                })}
+            </td>
+        </tr>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_days;
+
+    #[test]
+    fn days() {
+        assert_eq!(parse_days(""), Ok(None));
+        assert_eq!(parse_days(" 30 "), Ok(Some(30)));
+        assert_eq!(parse_days("1.5"), Err(()));
+        assert_eq!(parse_days("-1"), Err(()));
+    }
+}
