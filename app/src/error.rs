@@ -41,6 +41,8 @@ pub enum ApiError {
     },
     /// The database is unreachable or overloaded; the client may retry.
     Unavailable(String),
+    /// A system Hakobu talked to for the caller (a source database) answered with an error.
+    Upstream(String),
     Internal(anyhow::Error),
 }
 
@@ -76,6 +78,7 @@ impl ApiError {
             ApiError::Conflict { .. } => "conflict",
             ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::Upstream(_) => "upstream",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -96,7 +99,8 @@ impl ApiError {
             ApiError::Unauthorized(m)
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
-            | ApiError::Unavailable(m) => (m.clone(), None, Vec::new()),
+            | ApiError::Unavailable(m)
+            | ApiError::Upstream(m) => (m.clone(), None, Vec::new()),
             ApiError::TooManyRequests { message, .. } => (message.clone(), None, Vec::new()),
             ApiError::Internal(_) => (
                 "Something went wrong on our side. Try again; if it keeps happening, \
@@ -135,6 +139,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod models;
 pub mod routes;
 pub mod schema;
+pub mod secrets;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

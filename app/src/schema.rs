@@ -112,12 +112,82 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    connections (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        team_id -> Uuid,
+        name -> Text,
+        kind -> Text,
+        settings -> Jsonb,
+        secrets -> Jsonb,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    connection_shares (connection_id, team_id) {
+        connection_id -> Uuid,
+        team_id -> Uuid,
+        organization_id -> Uuid,
+        role -> Text,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        team_id -> Uuid,
+        name -> Text,
+        description -> Text,
+        labels -> Array<Text>,
+        enabled -> Bool,
+        settings -> Jsonb,
+        source_connection_id -> Uuid,
+        destination_connection_id -> Uuid,
+        revision -> Int4,
+        incremental_state -> Nullable<Jsonb>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    job_revisions (job_id, revision) {
+        job_id -> Uuid,
+        revision -> Int4,
+        organization_id -> Uuid,
+        name -> Text,
+        description -> Text,
+        labels -> Array<Text>,
+        settings -> Jsonb,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    job_shares (job_id, team_id) {
+        job_id -> Uuid,
+        team_id -> Uuid,
+        organization_id -> Uuid,
+        role -> Text,
+    }
+}
+
 diesel::joinable!(users -> organizations (organization_id));
 diesel::joinable!(teams -> organizations (organization_id));
 diesel::joinable!(team_members -> teams (team_id));
 diesel::joinable!(team_members -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
+diesel::joinable!(connection_shares -> connections (connection_id));
+diesel::joinable!(job_shares -> jobs (job_id));
+diesel::joinable!(job_revisions -> jobs (job_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -129,4 +199,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     login_attempts,
     audit_log,
+    connections,
+    connection_shares,
+    jobs,
+    job_revisions,
+    job_shares,
 );

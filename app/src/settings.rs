@@ -6,7 +6,8 @@
 //! | `HAKOBU_BIND` | `127.0.0.1:8080` | address the HTTP server listens on |
 //! | `HAKOBU_PUBLIC_URL` | `http://127.0.0.1:8080` | how users reach the app (links in invitations; `https` turns on `Secure` cookies) |
 //! | `HAKOBU_JWT_SECRET` | required | signs session tokens; 32+ characters |
-//! | `HAKOBU_SECRET_KEY` | optional until connections exist | master key for secrets at rest |
+//! | `HAKOBU_SECRET_KEY` | required to save connections | master key(s) for secrets at rest, `id:base64` comma-separated |
+//! | `HAKOBU_LOCAL_FILES_ROOT` | unset (off) | directory under which `local_files` connections may point |
 //! | `HAKOBU_LOG_FORMAT` | `text` | `json` for one JSON object per line |
 //! | `HAKOBU_STATIC_DIR` | `frontend/dist` | the built web UI |
 //! | `HAKOBU_DB_POOL_SIZE` | `16` | database connections per app process |
@@ -34,6 +35,8 @@ pub struct Settings {
     pub session_lifetime: Duration,
     pub login_limits: LoginLimits,
     pub trust_proxy_headers: bool,
+    pub secret_key: Option<String>,
+    pub local_files_root: Option<PathBuf>,
 }
 
 // Hand-written so the JWT secret and database password never reach a log line.
@@ -50,6 +53,8 @@ impl std::fmt::Debug for Settings {
             .field("session_lifetime", &self.session_lifetime)
             .field("login_limits", &self.login_limits)
             .field("trust_proxy_headers", &self.trust_proxy_headers)
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
+            .field("local_files_root", &self.local_files_root)
             .finish()
     }
 }
@@ -104,6 +109,11 @@ impl Settings {
                 ),
             },
             trust_proxy_headers: parse_var("HAKOBU_TRUST_PROXY_HEADERS", false)?,
+            secret_key: std::env::var("HAKOBU_SECRET_KEY").ok().filter(|s| !s.trim().is_empty()),
+            local_files_root: std::env::var("HAKOBU_LOCAL_FILES_ROOT")
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+                .map(PathBuf::from),
         };
         settings.check()?;
         Ok(settings)
@@ -116,6 +126,11 @@ impl Settings {
         }
         if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
             bail!("HAKOBU_PUBLIC_URL must start with http:// or https://");
+        }
+        if let Some(root) = &self.local_files_root
+            && !root.is_absolute()
+        {
+            bail!("HAKOBU_LOCAL_FILES_ROOT must be an absolute path");
         }
         if self.db_pool_size == 0 {
             bail!("HAKOBU_DB_POOL_SIZE must be at least 1");

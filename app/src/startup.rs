@@ -4,6 +4,7 @@ use crate::auth::jwt::JwtKeys;
 use crate::db::{self, DbPool};
 use crate::extract;
 use crate::routes;
+use crate::secrets::SecretBox;
 use crate::settings::Settings;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
@@ -17,6 +18,8 @@ pub struct AppState {
     pub pool: DbPool,
     pub settings: Settings,
     pub jwt: JwtKeys,
+    /// Encrypts connection secrets; `None` when `HAKOBU_SECRET_KEY` is not set.
+    pub secrets: Option<SecretBox>,
 }
 
 /// A built server, bound to its port but not yet running.
@@ -38,8 +41,17 @@ impl Application {
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let pool = db::build_pool(&settings.database_url, settings.db_pool_size)?;
+        let secrets = settings
+            .secret_key
+            .as_deref()
+            .map(SecretBox::from_spec)
+            .transpose()?;
+        if secrets.is_none() {
+            tracing::warn!("HAKOBU_SECRET_KEY is not set: connections cannot be saved");
+        }
         let state = web::Data::new(AppState {
             pool,
+            secrets,
             jwt: JwtKeys::new(&settings.jwt_secret),
             settings,
         });

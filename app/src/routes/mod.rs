@@ -4,7 +4,11 @@
 
 mod audit;
 mod auth;
+mod connections;
+mod engine_bridge;
 mod health;
+mod job_import;
+mod jobs;
 mod members;
 mod organization;
 mod teams;
@@ -23,6 +27,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
     auth::configure(cfg);
     organization::configure(cfg);
     members::configure(cfg);
+    connections::configure(cfg);
+    jobs::configure(cfg);
     teams::configure(cfg);
     tokens::configure(cfg);
     audit::configure(cfg);

@@ -76,6 +76,8 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         session_lifetime: Duration::from_secs(3600),
         login_limits: options.login_limits,
         trust_proxy_headers: false,
+        secret_key: Some(hakobu::secrets::SecretBox::generate_spec("k1")),
+        local_files_root: Some(std::env::temp_dir()),
     };
     let app = Application::build(settings).await.expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());

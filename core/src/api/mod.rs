@@ -5,7 +5,9 @@
 
 pub mod audit;
 pub mod auth;
+pub mod connections;
 pub mod error;
+pub mod jobs;
 pub mod org;
 pub mod tokens;
 

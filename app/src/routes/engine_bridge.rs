@@ -1,0 +1,226 @@
+//! Between saved connections and the engine: decrypting secrets, building the engine's
+//! connection, and turning engine errors into answers an analyst can act on.
+
+use crate::error::ApiError;
+use crate::models::connection::Connection;
+use crate::startup::AppState;
+use hakobu_core::api::connections::{ConnectionTestError, ConnectionTestResult, PreviewColumn, PreviewResponse};
+use hakobu_core::config::{Config, InputConfig, JdbcInput};
+use hakobu_core::connection::{ConnectionKind, setting_str};
+use hakobu_core::job::{TableRef, check_select};
+use hakobu_engine::check::{self, CheckError, DbKind, ErrorKind};
+use serde_json::{Map, Value, json};
+use std::time::{Duration, Instant};
+
+/// How long a connection test, a discovery call or a preview may take.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The connection's secrets in clear, for the engine (never for a response or a log).
+pub fn decrypt_secrets(state: &AppState, c: &Connection) -> Result<Map<String, Value>, ApiError> {
+    let mut out = Map::new();
+    let Some(sealed) = c.secrets.as_object().filter(|m| !m.is_empty()) else {
+        return Ok(out);
+    };
+    let secret_box = state
+        .secrets
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable("The operator has not set HAKOBU_SECRET_KEY, so saved passwords cannot be read.".to_owned()))?;
+    for (name, value) in sealed {
+        let plain = secret_box.decrypt(value.as_str().unwrap_or_default())?;
+        out.insert(name.clone(), Value::String(plain));
+    }
+    Ok(out)
+}
+
+fn engine_connection(kind: ConnectionKind, plain: &Map<String, Value>, secrets: &Map<String, Value>) -> Option<check::Connection> {
+    let db_kind = match kind {
+        ConnectionKind::Postgresql => DbKind::Postgresql,
+        ConnectionKind::Mysql => DbKind::Mysql,
+        _ => return None,
+    };
+    let get = |name: &str| setting_str(kind, plain, name).map(|s| s.into_owned()).unwrap_or_default();
+    Some(check::Connection {
+        kind: db_kind,
+        host: get("host"),
+        port: get("port").parse().ok(),
+        user: get("user"),
+        password: secrets.get("password").and_then(Value::as_str).map(str::to_owned),
+        database: get("database"),
+        ssl: get("tls_mode") != "disable",
+        timeout: TIMEOUT,
+    })
+}
+
+/// The engine's view of a saved database connection; `None` for storage kinds.
+pub fn database(state: &AppState, c: &Connection) -> Result<Option<check::Connection>, ApiError> {
+    let secrets = decrypt_secrets(state, c)?;
+    Ok(engine_connection(c.kind, c.settings.as_object().unwrap_or(&Map::new()), &secrets))
+}
+
+/// The schema to browse when none is given.
+pub fn schema_or_default(c: &Connection, schema: Option<&str>) -> String {
+    if let Some(s) = schema.filter(|s| !s.is_empty()) {
+        return s.to_owned();
+    }
+    let settings = c.settings.as_object().cloned().unwrap_or_default();
+    let name = if c.kind == ConnectionKind::Mysql { "database" } else { "schema" };
+    setting_str(c.kind, &settings, name).map(|s| s.into_owned()).unwrap_or_default()
+}
+
+/// A database error while browsing: the message says what the database said.
+pub fn upstream(e: CheckError) -> ApiError {
+    let (_, message, hint) = explain(&e, "the database");
+    ApiError::Upstream(format!("{message} {hint}"))
+}
+
+fn explain(e: &CheckError, at: &str) -> (&'static str, String, String) {
+    match e.kind {
+        ErrorKind::HostUnreachable => (
+            "unreachable",
+            format!("Could not reach {at}."),
+            "Check the host and the port, and that the server accepts connections from Hakobu's address (firewall, security group).".to_owned(),
+        ),
+        ErrorKind::Timeout => (
+            "timeout",
+            format!("{at} did not answer within {} s.", TIMEOUT.as_secs()),
+            "Check the host, the port and that the server accepts connections from Hakobu's address.".to_owned(),
+        ),
+        ErrorKind::WrongPassword => (
+            "authentication",
+            format!("{at} refused the user name or password."),
+            "Check the user and password; ask the database administrator whether this user may sign in from Hakobu's address.".to_owned(),
+        ),
+        ErrorKind::DatabaseMissing => (
+            "database_missing",
+            format!("The database does not exist on {at}."),
+            "Check the spelling of the database name; names can be case-sensitive.".to_owned(),
+        ),
+        ErrorKind::PermissionDenied => (
+            "permission_denied",
+            format!("The user is not allowed to do this on {at}."),
+            "Ask the database administrator to grant this user access (CONNECT and SELECT for a source).".to_owned(),
+        ),
+        ErrorKind::TlsRequired => (
+            "tls_required",
+            format!("{at} accepts only encrypted connections."),
+            "Set TLS to require or verify-full.".to_owned(),
+        ),
+        ErrorKind::Other => (
+            "other",
+            format!("{at} answered with an error: {}", e.message),
+            "Check the settings; if they look right, show this message to the database administrator.".to_owned(),
+        ),
+    }
+}
+
+/// Runs a connection test and says in plain words what happened.
+pub async fn test(kind: ConnectionKind, plain: &Map<String, Value>, secrets: &Map<String, Value>) -> ConnectionTestResult {
+    let started = Instant::now();
+    if let Some(target) = engine_connection(kind, plain, secrets) {
+        let at = format!(
+            "The server at {}:{}",
+            target.host,
+            target.port.unwrap_or(if kind == ConnectionKind::Mysql { 3306 } else { 5432 })
+        );
+        return match check::check(&target).await {
+            Ok(ok) => ConnectionTestResult { ok: true, latency_ms: ok.latency_ms, server_version: Some(ok.server_version), error: None },
+            Err(e) => {
+                let (kind, message, hint) = explain(&e, &at);
+                tracing::info!(kind, "connection test failed");
+                failed(started, kind, message, hint)
+            }
+        };
+    }
+    match kind {
+        ConnectionKind::LocalFiles => {
+            let dir = setting_str(kind, plain, "directory").map(|s| s.into_owned()).unwrap_or_default();
+            match tokio::fs::read_dir(&dir).await {
+                Ok(_) => ConnectionTestResult { ok: true, latency_ms: started.elapsed().as_millis() as u64, server_version: None, error: None },
+                Err(e) => failed(
+                    started,
+                    "directory_missing",
+                    format!("The directory {dir} cannot be read: {e}."),
+                    "Check the path, and that the Hakobu server's user may read it.".to_owned(),
+                ),
+            }
+        }
+        _ => failed(
+            started,
+            "not_available",
+            "Testing S3 connections is not available yet in this version.".to_owned(),
+            "Save the connection; a transfer run will report any access problem.".to_owned(),
+        ),
+    }
+}
+
+fn failed(started: Instant, kind: &str, message: String, hint: String) -> ConnectionTestResult {
+    ConnectionTestResult {
+        ok: false,
+        latency_ms: started.elapsed().as_millis() as u64,
+        server_version: None,
+        error: Some(ConnectionTestError { kind: kind.to_owned(), message, hint }),
+    }
+}
+
+/// The first rows of a table or of a query, read through the engine's reader.
+///
+/// Queries run in a read-only session, so a statement that slipped past
+/// [`check_select`] still cannot change data.
+pub async fn preview(
+    _state: &AppState,
+    c: &Connection,
+    target: &check::Connection,
+    table: Option<&TableRef>,
+    query: Option<&str>,
+    limit: usize,
+) -> Result<PreviewResponse, ApiError> {
+    let result = match (table, query) {
+        (Some(t), None) => {
+            let schema = schema_or_default(c, t.schema.as_deref());
+            check::preview_table(target, &schema, &t.name, limit).await.map_err(upstream)?
+        }
+        (None, Some(q)) => {
+            check_select(q).map_err(|m| ApiError::field("query", m))?;
+            let read_only = match target.kind {
+                DbKind::Postgresql => "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+                DbKind::Mysql => "SET SESSION TRANSACTION READ ONLY",
+            };
+            let input = json!({
+                "host": target.host, "port": target.port, "user": target.user, "password": target.password,
+                "database": target.database, "ssl": target.ssl, "connect_timeout": TIMEOUT.as_secs(),
+                "query": format!("SELECT * FROM ({}) AS hakobu_preview LIMIT {limit}", q.trim().trim_end_matches(';')),
+                "before_select": read_only,
+            });
+            let input: JdbcInput = serde_json::from_value(input).map_err(anyhow::Error::from)?;
+            let config = Config {
+                input: match target.kind {
+                    DbKind::Postgresql => InputConfig::Postgresql(input),
+                    DbKind::Mysql => InputConfig::Mysql(input),
+                },
+                filters: vec![],
+                // Previews read only; the engine never opens this output.
+                out: serde_json::from_value::<Config>(json!({
+                    "in": {"type": "file", "path_prefix": "/dev/null", "parser": {"type": "jsonl", "columns": [{"name": "x", "type": "string"}]}},
+                    "out": {"type": "file", "path_prefix": "/dev/null", "file_ext": "jsonl", "formatter": {"type": "jsonl"}},
+                }))
+                .map_err(anyhow::Error::from)?
+                .out,
+                exec: Default::default(),
+            };
+            match tokio::time::timeout(TIMEOUT, hakobu_engine::preview_config(&config, limit)).await {
+                Err(_) => return Err(ApiError::Upstream(format!("The query did not finish within {} s. Preview a smaller query.", TIMEOUT.as_secs()))),
+                Ok(Err(e)) => return Err(ApiError::Upstream(format!("The database refused the query: {}", root_message(&e)))),
+                Ok(Ok(p)) => p,
+            }
+        }
+        _ => return Err(ApiError::field("table", "give either a table or a query")),
+    };
+    Ok(PreviewResponse {
+        columns: result.columns.into_iter().map(|(name, type_)| PreviewColumn { name, type_ }).collect(),
+        rows: result.rows,
+    })
+}
+
+fn root_message(e: &anyhow::Error) -> String {
+    e.chain().last().map(|c| c.to_string()).unwrap_or_default()
+}

@@ -1,0 +1,154 @@
+//! Connections: create, change, share, test, browse, preview.
+
+use crate::api::org::TeamGrant;
+use crate::authz::TeamRole;
+use crate::connection::{ConnectionKind, validate_settings};
+use crate::ids::{ConnectionId, TeamId};
+use crate::job::TableRef;
+use crate::validation::{FieldErrors, check_text};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::NAME_MAX_CHARS;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateConnectionRequest {
+    pub name: String,
+    pub kind: ConnectionKind,
+    /// The team that owns it; its editors and admins manage it.
+    pub team_id: TeamId,
+    /// Field values by name (see `GET /api/connection-kinds`). Secrets are write-only.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub settings: Map<String, Value>,
+}
+
+impl CreateConnectionRequest {
+    pub fn validate(&self) -> Result<(), FieldErrors> {
+        let mut e = FieldErrors::default();
+        check_text(&mut e, "name", &self.name, NAME_MAX_CHARS);
+        e.0.extend(validate_settings(self.kind, &self.settings, &[], "settings").0);
+        e.into_result()
+    }
+}
+
+/// Changes a connection. Settings left out keep their values; a secret set to `null` is
+/// removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConnectionRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Moves the connection to another team (the caller must be an editor there too).
+    #[serde(default)]
+    pub team_id: Option<TeamId>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub settings: Option<Map<String, Value>>,
+}
+
+/// Tests settings before they are saved. With `connection_id`, secrets left out are taken
+/// from that saved connection (so a form can test without retyping the password).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TestConnectionRequest {
+    pub kind: ConnectionKind,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub settings: Map<String, Value>,
+    #[serde(default)]
+    pub connection_id: Option<ConnectionId>,
+}
+
+/// The outcome of a connection test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConnectionTestResult {
+    pub ok: bool,
+    pub latency_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ConnectionTestError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConnectionTestError {
+    /// `unreachable`, `timeout`, `authentication`, `database_missing`, `permission_denied`,
+    /// `tls_required`, `tls`, `bucket_missing`, `other`.
+    pub kind: String,
+    pub message: String,
+    pub hint: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConnectionView {
+    pub id: ConnectionId,
+    pub name: String,
+    pub kind: ConnectionKind,
+    pub team_id: TeamId,
+    /// The caller's role on this connection.
+    pub your_role: TeamRole,
+    pub shares: Vec<TeamGrant>,
+    /// Non-secret settings, and `{"set": true|false}` for each secret. Only for editors
+    /// and admins; operators and viewers see name and kind only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub settings: Option<Map<String, Value>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SharesRequest {
+    /// Every team the resource is shared with, and at which role; replaces the list.
+    pub shares: Vec<TeamGrant>,
+}
+
+/// A kind and its form fields.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConnectionKindView {
+    pub kind: ConnectionKind,
+    pub label: &'static str,
+    pub fields: &'static [crate::connection::FieldSpec],
+    /// Whether the operator allows this kind here.
+    pub available: bool,
+}
+
+/// Rows to preview: a table or a read-only query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PreviewRequest {
+    #[serde(default)]
+    pub table: Option<TableRef>,
+    #[serde(default)]
+    pub query: Option<String>,
+    /// How many rows, 1 to 100. Default 20.
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PreviewColumn {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PreviewResponse {
+    pub columns: Vec<PreviewColumn>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<Object>>))]
+    pub rows: Vec<Vec<Value>>,
+}
