@@ -5,6 +5,7 @@
 //! The entry point is [`run_config`]: it runs one [`hakobu_core::config::Config`] and
 //! returns a [`Summary`] with the next incremental state.
 
+pub mod check;
 pub mod connectors;
 pub mod filters;
 pub mod pipeline;

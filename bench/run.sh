@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Benchmark: hakobu-runner against the physical limit on this machine (psql / mariadb
+# pipes between the same databases). Prints seconds, rows/s, peak RSS and the ratio to
+# the pipe, median of 3 runs, runner and pipe alternating.
+#
+#   bench/run.sh              # 2,000,000 rows (the data set is generated once and reused)
+#   BENCH_ROWS=100000 bench/run.sh
+#
+# Needs: PostgreSQL on 127.0.0.1:5432 (user postgres, trust), MariaDB on 127.0.0.1:3306
+# (root, no password), psql, mariadb, GNU time (Debian package `time`).
+set -euo pipefail
+
+ROWS=${BENCH_ROWS:-2000000}
+RUNS=${BENCH_RUNS:-3}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+WORK=$ROOT/bench-results
+DB=hakobu_bench
+PSQL=(psql -h 127.0.0.1 -U postgres -X -q -v ON_ERROR_STOP=1)
+MARIADB=(mariadb -h 127.0.0.1 -uroot)
+mkdir -p "$WORK"
+
+if [ ! -x /usr/bin/time ]; then
+  echo "installing GNU time (Debian package 'time')" >&2
+  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq time >/dev/null; else sudo apt-get install -y -qq time >/dev/null; fi
+fi
+
+echo "building hakobu-runner --release" >&2
+(cd "$ROOT" && cargo build --release -q -p hakobu-runner)
+RUNNER=$TARGET_DIR/release/hakobu-runner
+
+# ---------------------------------------------------------------- data set
+pg() { "${PSQL[@]}" -d "$DB" "$@"; }
+my() { "${MARIADB[@]}" "$DB" "$@"; }
+
+"${PSQL[@]}" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB'" | grep -q 1 \
+  || "${PSQL[@]}" -d postgres -c "CREATE DATABASE $DB"
+"${MARIADB[@]}" -e "CREATE DATABASE IF NOT EXISTS $DB CHARACTER SET utf8mb4"
+
+have_pg=$(pg -tAc "SELECT count(*) FROM orders" 2>/dev/null || echo 0)
+if [ "$have_pg" != "$ROWS" ]; then
+  echo "generating $ROWS rows in PostgreSQL" >&2
+  pg <<SQL
+DROP TABLE IF EXISTS orders;
+CREATE TABLE orders (
+  id bigint PRIMARY KEY, customer_id bigint NOT NULL, note text, amount numeric(12,2),
+  created_at timestamptz NOT NULL, shipped_at timestamp, paid boolean, attrs jsonb);
+INSERT INTO orders
+SELECT g, g % 100003,
+  CASE WHEN g % 10 = 0 THEN NULL
+       ELSE 'Order ' || g || E' 注文 "quoted", it''s\tTAB\nsecond line ' || md5(g::text) END,
+  CASE WHEN g % 13 = 0 THEN NULL ELSE (g % 1000000) / 100.0 END,
+  timestamptz '2024-01-01 00:00:00+00' + g * interval '1 second',
+  CASE WHEN g % 5 = 0 THEN NULL ELSE timestamp '2024-01-02 00:00:00' + g * interval '1 second' END,
+  CASE WHEN g % 17 = 0 THEN NULL ELSE g % 2 = 0 END,
+  CASE WHEN g % 7 = 0 THEN NULL ELSE jsonb_build_object('sku', 'SKU-' || (g % 5000), 'qty', g % 9, 'tags', jsonb_build_array('a', 'b')) END
+FROM generate_series(1, $ROWS) g;
+VACUUM ANALYZE orders;
+SQL
+fi
+
+have_my=$(my -N -e "SELECT count(*) FROM orders" 2>/dev/null || echo 0)
+if [ "$have_my" != "$ROWS" ]; then
+  echo "copying the data set into MariaDB" >&2
+  my -e "DROP TABLE IF EXISTS orders; CREATE TABLE orders (
+    id BIGINT PRIMARY KEY, customer_id BIGINT NOT NULL, note TEXT, amount DECIMAL(12,2),
+    created_at DATETIME(6) NOT NULL, shipped_at DATETIME(6), paid BOOLEAN, attrs JSON)"
+  # PostgreSQL's text COPY format (tab, \N, backslash escapes) is LOAD DATA's default format.
+  pg -c "\\copy (SELECT id, customer_id, note, amount, created_at AT TIME ZONE 'UTC', shipped_at, paid::int, attrs FROM orders ORDER BY id) TO '$WORK/orders.tsv'"
+  my --local-infile=1 -e "LOAD DATA LOCAL INFILE '$WORK/orders.tsv' INTO TABLE orders CHARACTER SET utf8mb4"
+  rm -f "$WORK/orders.tsv"
+fi
+
+pg -c "CREATE TABLE IF NOT EXISTS one_row (LIKE orders); TRUNCATE one_row; INSERT INTO one_row SELECT * FROM orders WHERE id = 1;
+       CREATE TABLE IF NOT EXISTS orders_out (LIKE orders); CREATE TABLE IF NOT EXISTS one_row_out (LIKE orders);"
+
+# ---------------------------------------------------------------- configs
+conn_pg() { printf '  type: postgresql\n  host: 127.0.0.1\n  user: postgres\n  database: %s\n' "$DB"; }
+conn_my() { printf '  type: mysql\n  host: 127.0.0.1\n  user: root\n  database: %s\n' "$DB"; }
+{ echo "in:"; conn_pg; echo "  table: orders"; echo "out:"; conn_pg; echo "  table: orders_out"; echo "  mode: insert"; } > "$WORK/pg_pg.yml"
+{ echo "in:"; conn_my; echo "  table: orders"; echo "out:"; conn_pg; echo "  table: orders_out"; echo "  mode: insert"; } > "$WORK/my_pg.yml"
+{ echo "in:"; conn_pg; echo "  table: orders"; echo "out:"; echo "  type: file"; echo "  path_prefix: $WORK/runner_"; echo "  file_ext: csv";
+  echo "  sequence_format: ''"; echo "  formatter: {type: csv, newline: LF}"; } > "$WORK/pg_csv.yml"
+{ echo "in:"; conn_pg; echo "  table: one_row"; echo "out:"; conn_pg; echo "  table: one_row_out"; echo "  mode: insert"; } > "$WORK/one_row.yml"
+
+# ---------------------------------------------------------------- cases
+# Each command runs under GNU time; prints "seconds max_rss_kib".
+measure() {
+  local t0 t1
+  t0=$(date +%s%N)
+  /usr/bin/time -f "%M" -o "$WORK/rss" bash -c "$1" > /dev/null
+  t1=$(date +%s%N)
+  echo "$(( (t1 - t0) / 1000000 )) $(cat "$WORK/rss")"
+}
+
+reset_out() { pg -c "TRUNCATE orders_out; TRUNCATE one_row_out" >/dev/null; rm -f "$WORK"/pipe.csv "$WORK"/runner_*.csv; }
+
+declare -A PIPE=(
+  [pg_pg]="${PSQL[*]} -d $DB -c 'COPY orders TO STDOUT (FORMAT binary)' | ${PSQL[*]} -d $DB -c 'COPY orders_out FROM STDIN (FORMAT binary)'"
+  [my_pg]="${MARIADB[*]} $DB --batch --quick -N -e 'SELECT * FROM orders' | ${PSQL[*]} -d $DB -c \"COPY orders_out FROM STDIN (FORMAT text, NULL 'NULL')\""
+  [pg_csv]="${PSQL[*]} -d $DB -c 'COPY orders TO STDOUT (FORMAT csv, HEADER)' > $WORK/pipe.csv"
+  [one_row]="${PSQL[*]} -d $DB -c 'COPY one_row TO STDOUT (FORMAT binary)' | ${PSQL[*]} -d $DB -c 'COPY one_row_out FROM STDIN (FORMAT binary)'"
+)
+declare -A LABEL=([pg_pg]="PostgreSQL -> PostgreSQL" [my_pg]="MariaDB -> PostgreSQL" [pg_csv]="PostgreSQL -> CSV file" [one_row]="1 row PG -> PG")
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+printf '\n%-26s %-8s %9s %12s %10s %8s\n' "case ($ROWS rows)" tool seconds rows/s "RSS MiB" ratio
+for case in pg_pg my_pg pg_csv one_row; do
+  rows=$ROWS; [ "$case" = one_row ] && rows=1
+  : > "$WORK/$case.runner"; : > "$WORK/$case.pipe"
+  for i in $(seq 1 "$RUNS"); do
+    reset_out; measure "${PIPE[$case]}" >> "$WORK/$case.pipe"
+    reset_out; measure "$RUNNER run $WORK/$case.yml" >> "$WORK/$case.runner"
+  done
+  p_ms=$(cut -d' ' -f1 "$WORK/$case.pipe" | median); p_kb=$(cut -d' ' -f2 "$WORK/$case.pipe" | median)
+  r_ms=$(cut -d' ' -f1 "$WORK/$case.runner" | median); r_kb=$(cut -d' ' -f2 "$WORK/$case.runner" | median)
+  for tool in pipe runner; do
+    if [ $tool = pipe ]; then ms=$p_ms; kb=$p_kb; ratio=1.00; else ms=$r_ms; kb=$r_kb; ratio=$(awk "BEGIN {printf \"%.2f\", $r_ms / ($p_ms > 0 ? $p_ms : 1)}"); fi
+    awk -v c="${LABEL[$case]}" -v t=$tool -v ms="$ms" -v kb="$kb" -v rows="$rows" -v r="$ratio" \
+      'BEGIN { s = ms / 1000; printf "%-26s %-8s %9.3f %12.0f %10.1f %8s\n", c, t, s, (s > 0 ? rows / s : 0), kb / 1024, r }'
+  done
+done
+echo
+echo "targets: runner/pipe <= 1.10 for PG->PG and PG->CSV, <= 1.00 for MariaDB->PG, RSS < 150 MiB, 1 row < 30 ms"
+echo "note: the MariaDB pipe drops --raw: raw output cannot carry the newlines inside values of this data set, batch mode's escaping is exactly PostgreSQL's text COPY format"

@@ -1,0 +1,203 @@
+//! Connection checks, discovery, previews and data checks against the local servers,
+//! including each plain-language failure that can be provoked locally.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use common::*;
+use hakobu_engine::check::{self, CompareOp, Connection, DbKind, ErrorKind};
+use mysql_async::prelude::Queryable;
+use std::time::Duration;
+
+fn conn(kind: DbKind, db: &str) -> Connection {
+    Connection {
+        kind,
+        host: "127.0.0.1".into(),
+        port: None,
+        user: if kind == DbKind::Postgresql {
+            "postgres"
+        } else {
+            "root"
+        }
+        .into(),
+        password: None,
+        database: db.into(),
+        ssl: false,
+        timeout: Duration::from_secs(5),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_browse_and_preview_postgres() {
+    let (db, client) = TestDb::postgres().await;
+    client.batch_execute("CREATE SCHEMA sales; CREATE TABLE sales.orders (id bigint PRIMARY KEY, note text NOT NULL, amount numeric(12,2)); INSERT INTO sales.orders SELECT g, 'n' || g, g * 1.5 FROM generate_series(1, 50) g").await.unwrap();
+    let c = conn(DbKind::Postgresql, &db.name);
+    let ok = check::check(&c).await.unwrap();
+    assert!(ok.server_version.starts_with("15"), "{ok:?}");
+    assert!(
+        check::list_schemas(&c)
+            .await
+            .unwrap()
+            .contains(&"sales".to_owned())
+    );
+    assert_eq!(check::list_tables(&c, "sales").await.unwrap(), ["orders"]);
+    let cols = check::list_columns(&c, "sales", "orders").await.unwrap();
+    assert_eq!(cols[2].data_type, "numeric(12,2)");
+    assert!(!cols[1].nullable && cols[2].nullable);
+    let preview = check::preview_table(&c, "sales", "orders", 3)
+        .await
+        .unwrap();
+    assert_eq!(preview.rows.len(), 3);
+    assert_eq!(preview.rows[0][2], serde_json::json!("1.50"));
+    assert!(format!("{c:?}").contains("password: None"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_browse_and_preview_mariadb() {
+    let (db, mut my) = TestDb::mysql().await;
+    my.query_drop("CREATE TABLE orders (id BIGINT PRIMARY KEY, note TEXT); INSERT INTO orders VALUES (1, 'a'), (2, 'b')").await.unwrap();
+    let c = conn(DbKind::Mysql, &db.name);
+    assert!(
+        check::check(&c)
+            .await
+            .unwrap()
+            .server_version
+            .contains("MariaDB")
+    );
+    assert_eq!(
+        check::list_schemas(&c).await.unwrap(),
+        vec![db.name.clone()]
+    );
+    assert_eq!(check::list_tables(&c, &db.name).await.unwrap(), ["orders"]);
+    assert_eq!(
+        check::list_columns(&c, &db.name, "orders").await.unwrap()[0].data_type,
+        "bigint(20)"
+    );
+    assert_eq!(
+        check::preview_table(&c, &db.name, "orders", 10)
+            .await
+            .unwrap()
+            .rows
+            .len(),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_named_in_plain_language() {
+    let kind = |r: Result<check::CheckOk, check::CheckError>| r.unwrap_err().kind;
+    for k in [DbKind::Postgresql, DbKind::Mysql] {
+        let mut c = conn(k, "hakobu_t_no_such_database");
+        assert_eq!(
+            kind(check::check(&c).await),
+            ErrorKind::DatabaseMissing,
+            "{k:?}"
+        );
+        c.port = Some(1);
+        assert_eq!(
+            kind(check::check(&c).await),
+            ErrorKind::HostUnreachable,
+            "{k:?}"
+        );
+        // A listener that accepts but never speaks: the check must give up, not hang.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        c.port = Some(silent.local_addr().unwrap().port());
+        c.timeout = Duration::from_millis(500);
+        assert_eq!(kind(check::check(&c).await), ErrorKind::Timeout, "{k:?}");
+    }
+    // MariaDB checks passwords (the local PostgreSQL trusts every local login).
+    let mut c = conn(DbKind::Mysql, "mysql");
+    c.password = Some("wrong".into());
+    let e = check::check(&c).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::WrongPassword);
+    assert!(
+        !e.message.contains("wrong"),
+        "no secret in messages: {}",
+        e.message
+    );
+
+    let (db, client) = TestDb::postgres().await;
+    client.batch_execute("CREATE TABLE secret (x int); DROP ROLE IF EXISTS hakobu_t_reader; CREATE ROLE hakobu_t_reader LOGIN").await.unwrap();
+    let mut c = conn(DbKind::Postgresql, &db.name);
+    c.user = "hakobu_t_reader".into();
+    let e = check::data_check(&c, "SELECT count(*) FROM secret", CompareOp::Eq, "0", false)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::PermissionDenied, "{e}");
+    client
+        .batch_execute("DROP OWNED BY hakobu_t_reader")
+        .await
+        .unwrap();
+    drop(db);
+    let admin = pg_connect("postgres").await;
+    admin
+        .batch_execute("DROP ROLE IF EXISTS hakobu_t_reader")
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_checks_compare_values_and_nulls() {
+    let (db, client) = TestDb::postgres().await;
+    client
+        .batch_execute("CREATE TABLE t (v numeric); INSERT INTO t VALUES (10), (20)")
+        .await
+        .unwrap();
+    let c = conn(DbKind::Postgresql, &db.name);
+    let r = check::data_check(&c, "SELECT sum(v) FROM t", CompareOp::Ge, "30", false)
+        .await
+        .unwrap();
+    assert_eq!((r.passed, r.actual.as_deref()), (true, Some("30")));
+    assert!(
+        !check::data_check(&c, "SELECT count(*) FROM t", CompareOp::Gt, "2", false)
+            .await
+            .unwrap()
+            .passed
+    );
+    assert!(
+        check::data_check(
+            &c,
+            "SELECT max(v) FROM t WHERE false",
+            CompareOp::Eq,
+            "1",
+            true
+        )
+        .await
+        .unwrap()
+        .passed
+    );
+    assert!(
+        !check::data_check(
+            &c,
+            "SELECT max(v) FROM t WHERE false",
+            CompareOp::Eq,
+            "1",
+            false
+        )
+        .await
+        .unwrap()
+        .passed
+    );
+    assert!(
+        check::data_check(&c, "SELECT v FROM t", CompareOp::Eq, "1", false)
+            .await
+            .is_err(),
+        "two rows"
+    );
+    let (mdb, mut my) = TestDb::mysql().await;
+    my.query_drop("CREATE TABLE t (v INT); INSERT INTO t VALUES (5)")
+        .await
+        .unwrap();
+    let c = conn(DbKind::Mysql, &mdb.name);
+    assert!(
+        check::data_check(&c, "SELECT COUNT(*) FROM t", CompareOp::Eq, "1", false)
+            .await
+            .unwrap()
+            .passed
+    );
+    assert!(check::evaluate(Some("abc"), CompareOp::Lt, "abd", false));
+    assert!(
+        check::evaluate(Some("9"), CompareOp::Lt, "10", false),
+        "numbers compare as numbers"
+    );
+}

@@ -1,0 +1,254 @@
+//! The `hakobu-runner` binary: exit codes, the JSON summary, the diff file, Liquid
+//! configs, and a kill -9 in the middle of a load in every transactional mode.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const RUNNER: &str = env!("CARGO_BIN_EXE_hakobu-runner");
+
+fn psql(db: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-X",
+            "-q",
+            "-tA",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            db,
+            "-c",
+            sql,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A database and a directory for one test, both removed at the end.
+struct Fixture {
+    db: String,
+    dir: PathBuf,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let n = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            ^ (std::process::id() as u64) << 32;
+        let db = format!("hakobu_t_{n:016x}");
+        psql("postgres", &format!("CREATE DATABASE {db}"));
+        let dir = std::env::temp_dir().join(&db);
+        std::fs::create_dir_all(&dir).unwrap();
+        Fixture { db, dir }
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn config(&self, input: &str, out: &str) -> String {
+        format!(
+            "in:\n  type: postgresql\n  host: 127.0.0.1\n  user: postgres\n  database: {db}\n{input}out:\n  type: postgresql\n  host: 127.0.0.1\n  user: postgres\n  database: {db}\n{out}",
+            db = self.db
+        )
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        psql(
+            "postgres",
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db),
+        );
+    }
+}
+
+#[test]
+fn run_writes_the_summary_and_the_diff_and_fails_in_one_line() {
+    let f = Fixture::new();
+    psql(
+        &f.db,
+        "CREATE TABLE src (id int PRIMARY KEY, v text); INSERT INTO src SELECT g, 'v' || g FROM generate_series(1, 100) g",
+    );
+    f.write(
+        "_conn.yml.liquid",
+        "host: 127.0.0.1\n  user: {{ env.HAKOBU_T_USER }}\n",
+    );
+    let liquid = f
+        .config("  table: src\n  incremental: true\n", "  table: dst\n")
+        .replace(
+            "host: 127.0.0.1\n  user: postgres\n",
+            "{% include 'conn' %}",
+        );
+    let config = f.write("job.yml.liquid", &liquid);
+    let diff = f.dir.join("diff.yml");
+    let out = Command::new(RUNNER)
+        .env("HAKOBU_T_USER", "postgres")
+        .arg("run")
+        .arg(&config)
+        .arg("-c")
+        .arg(&diff)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["rows_written"], 100);
+    assert_eq!(
+        summary["next_diff"]["in"]["last_record"],
+        serde_json::json!([100])
+    );
+    assert!(
+        std::fs::read_to_string(&diff)
+            .unwrap()
+            .contains("last_record")
+    );
+
+    psql(&f.db, "INSERT INTO src VALUES (101, 'new')");
+    let out = Command::new(RUNNER)
+        .env("HAKOBU_T_USER", "postgres")
+        .arg("run")
+        .arg(&config)
+        .arg("-c")
+        .arg(&diff)
+        .output()
+        .unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["rows_written"], 1);
+
+    // An undefined Liquid variable, then a bad mode: exit 1, one line naming the problem.
+    let out = Command::new(RUNNER)
+        .env_remove("HAKOBU_T_USER")
+        .arg("run")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.starts_with("error: ")
+            && err.contains("HAKOBU_T_USER")
+            && err.trim_end().lines().count() == 1,
+        "{err}"
+    );
+    let bad = f.write(
+        "bad.yml",
+        &f.config("  table: src\n", "  table: dst\n  mode: upsert\n"),
+    );
+    let out = Command::new(RUNNER).arg("run").arg(&bad).output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("out.mode: unknown mode \"upsert\"; expected one of insert"),
+        "{err}"
+    );
+    assert_eq!(out.status.code(), Some(1));
+
+    let out = Command::new(RUNNER)
+        .arg("preview")
+        .arg(f.write("p.yml", &f.config("  table: src\n", "  table: dst\n")))
+        .args(["--rows", "2"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+}
+
+#[test]
+fn kill_9_mid_load_leaves_the_target_and_the_diff_unchanged() {
+    for mode in ["insert", "truncate_insert", "replace", "merge"] {
+        let f = Fixture::new();
+        psql(
+            &f.db,
+            "CREATE TABLE src (id int PRIMARY KEY, v text);
+             INSERT INTO src SELECT g, 'v' || g || repeat('x', 100) FROM generate_series(1, 40000) g;
+             CREATE TABLE dst (id int PRIMARY KEY, v text); INSERT INTO dst VALUES (-1, 'before');
+             CREATE FUNCTION stall(id int) RETURNS int LANGUAGE plpgsql AS $$
+               BEGIN IF id = 30000 THEN PERFORM pg_sleep(30); END IF; RETURN id; END $$;",
+        );
+        // Rows stream in table order; the source stalls at row 30000, after the
+        // destination has received and written several batches.
+        let config = f.write(
+            "job.yml",
+            &f.config(
+                "  query: SELECT stall(id) AS id, v FROM src\n",
+                &format!("  table: dst\n  mode: {mode}\n"),
+            ),
+        );
+        let diff = f.write("diff.yml", "in: {}\nout: {}\n");
+        let mut child = Command::new(RUNNER)
+            .arg("run")
+            .arg(&config)
+            .arg("-c")
+            .arg(&diff)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stalled_and_writing = format!(
+            "SELECT count(*) FILTER (WHERE wait_event = 'PgSleep') > 0 AND count(*) FILTER (WHERE backend_xid IS NOT NULL) > 0
+             FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'hakobu'",
+            f.db
+        );
+        let mut seen = false;
+        for _ in 0..300 {
+            if psql("postgres", &stalled_and_writing) == "t" {
+                seen = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(
+            seen,
+            "{mode}: the runner never reached the middle of the load"
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // The server notices the dead client and rolls back its transaction.
+        let writers = format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'hakobu' AND backend_xid IS NOT NULL",
+            f.db
+        );
+        for _ in 0..100 {
+            if psql("postgres", &writers) == "0" {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(
+            psql(&f.db, "SELECT string_agg(id || ':' || v, ',') FROM dst"),
+            "-1:before",
+            "{mode}"
+        );
+        assert_eq!(
+            psql(
+                &f.db,
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+            ),
+            "2",
+            "{mode}: nothing left behind"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&diff).unwrap(),
+            "in: {}\nout: {}\n",
+            "{mode}"
+        );
+    }
+}
