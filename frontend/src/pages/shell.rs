@@ -22,7 +22,12 @@ pub fn Shell() -> impl IntoView {
     // sign-in page and come back here afterwards.
     Effect::new(move |_| {
         if session.checked.get() && session.me.with(Option::is_none) {
-            let here = location.pathname.get_untracked() + &location.search.get_untracked();
+            let path = location.pathname.get_untracked();
+            // The shell is about to unmount (we are already on a public page).
+            if crate::pages::sign_in::is_public(&path) {
+                return;
+            }
+            let here = path + &location.search.get_untracked();
             let next = if here == "/" {
                 String::new()
             } else {
@@ -63,7 +68,6 @@ pub fn Shell() -> impl IntoView {
 fn TopBar() -> impl IntoView {
     let session = use_session();
     let lang = use_lang();
-    let navigate = use_navigate();
     let org = move || {
         session
             .me
@@ -76,12 +80,11 @@ fn TopBar() -> impl IntoView {
             .with(|m| m.as_ref().map(|m| role_name(lang.get(), m.org_role)))
     };
     let sign_out = move |_| {
-        let navigate = navigate.clone();
         spawn_local(async move {
-            // Even if the server cannot be reached, forget the user here.
+            // Even if the server cannot be reached, forget the user here; the shell then
+            // goes to the sign-in page.
             let _ = api::logout().await;
             session.me.set(None);
-            navigate("/signin", Default::default());
         });
     };
     view! {

@@ -12,11 +12,25 @@ use leptos::task::spawn_local;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
-/// Where to go after signing in: the `next` parameter when it is a path of this app (never
-/// another site), else the dashboard.
+/// Pages for people who are not signed in.
+pub fn is_public(path: &str) -> bool {
+    ["/signin", "/signup", "/invite/"]
+        .iter()
+        .any(|p| path == p.trim_end_matches('/') || path.starts_with(p))
+}
+
+/// Where to go after signing in: the `next` parameter when it is a page of this app (never
+/// another site, nor a sign-in page again), else the dashboard.
 pub fn next_path(next: Option<String>) -> String {
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\") => p,
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.starts_with("/\\")
+                && !is_public(&p) =>
+        {
+            p
+        }
         _ => "/".to_owned(),
     }
 }
@@ -97,5 +111,7 @@ mod tests {
         assert_eq!(next_path(Some("//evil.example".into())), "/");
         assert_eq!(next_path(Some("https://evil.example".into())), "/");
         assert_eq!(next_path(None), "/");
+        assert_eq!(next_path(Some("/signin".into())), "/");
+        assert_eq!(next_path(Some("/invite/abc".into())), "/");
     }
 }

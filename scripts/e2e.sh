@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Browser tests of the web UI against the real app and a fresh PostgreSQL database.
+#
+# Installs what is missing (Debian's Chromium, the npm packages of e2e/), builds the
+# frontend and the `hakobu` binary, creates a database `hakobu_t_e2e_<random>`, starts
+# `hakobu serve` on a free port, runs `node --test` in e2e/, then stops the server and
+# drops the database, also when a test fails or the run is interrupted.
+#
+#   scripts/e2e.sh                    every test
+#   scripts/e2e.sh tests/auth.test.js one file (path relative to e2e/)
+#
+# Screenshots of each page land in e2e/screenshots/ (not committed).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+PG_URL=${HAKOBU_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432}
+
+log() { printf '[e2e] %s\n' "$*" >&2; }
+
+# --- tools -------------------------------------------------------------------------------
+if [[ ! -x /usr/bin/chromium ]]; then
+    log "installing Debian's chromium"
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+fi
+if [[ ! -d e2e/node_modules/playwright-core ]] || ! cmp -s e2e/package-lock.json e2e/node_modules/.package-lock.json.copy; then
+    log "npm ci in e2e/"
+    (cd e2e && npm ci --no-audit --no-fund && cp package-lock.json node_modules/.package-lock.json.copy)
+fi
+
+scripts/build-frontend.sh
+log "cargo build -p hakobu"
+cargo build -p hakobu
+HAKOBU=$TARGET_DIR/debug/hakobu
+
+# --- a fresh database and server ---------------------------------------------------------
+DB=hakobu_t_e2e_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+LOG=$(mktemp -t hakobu-e2e-server.XXXXXX.log)
+SERVER_PID=
+
+cleanup() {
+    local rc=$?
+    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    psql "$PG_URL/postgres" -qAtc "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1 ||
+        log "could not drop database $DB (drop it with: make clean-test-dbs)"
+    if [[ $rc != 0 ]]; then
+        log "server log (last 40 lines, full log in $LOG):"
+        tail -n 40 "$LOG" >&2 || true
+    else
+        rm -f "$LOG"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT INT TERM
+
+export HAKOBU_DATABASE_URL=$PG_URL/$DB
+export HAKOBU_BIND=127.0.0.1:$PORT
+export HAKOBU_PUBLIC_URL=http://127.0.0.1:$PORT
+export HAKOBU_JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')
+export HAKOBU_SECRET_KEY=k1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')
+export HAKOBU_STATIC_DIR=$ROOT/frontend/dist
+# Tests sign in with wrong passwords on purpose; keep the limits out of their way.
+export HAKOBU_LOGIN_MAX_FAILURES=50
+export HAKOBU_LOGIN_MAX_FAILURES_PER_IP=500
+
+log "database $DB"
+"$HAKOBU" migrate --create-database >>"$LOG" 2>&1
+log "starting hakobu on $HAKOBU_PUBLIC_URL"
+"$HAKOBU" serve >>"$LOG" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 100); do
+    curl -fsS "$HAKOBU_PUBLIC_URL/readyz" >/dev/null 2>&1 && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { log "hakobu serve exited"; exit 1; }
+    sleep 0.2
+done
+curl -fsS "$HAKOBU_PUBLIC_URL/readyz" >/dev/null || { log "hakobu did not become ready"; exit 1; }
+
+# --- tests -------------------------------------------------------------------------------
+cd e2e
+mkdir -p screenshots
+if [[ $# -gt 0 ]]; then
+    FILES=("$@")
+else
+    FILES=(tests/*.test.js)
+fi
+# One file at a time: they share one server and one 2-core machine.
+HAKOBU_E2E_URL=$HAKOBU_PUBLIC_URL node --test --test-concurrency=1 "${FILES[@]}"
