@@ -81,6 +81,7 @@ conn_my() { printf '  type: mysql\n  host: 127.0.0.1\n  user: root\n  database: 
 { echo "in:"; conn_my; echo "  table: orders"; echo "out:"; conn_pg; echo "  table: orders_out"; echo "  mode: insert"; } > "$WORK/my_pg.yml"
 { echo "in:"; conn_pg; echo "  table: orders"; echo "out:"; echo "  type: file"; echo "  path_prefix: $WORK/runner_"; echo "  file_ext: csv";
   echo "  sequence_format: ''"; echo "  formatter: {type: csv, newline: LF}"; } > "$WORK/pg_csv.yml"
+# (the runner writes $WORK/runner_csv: path_prefix + empty sequence + file_ext)
 { echo "in:"; conn_pg; echo "  table: one_row"; echo "out:"; conn_pg; echo "  table: one_row_out"; echo "  mode: insert"; } > "$WORK/one_row.yml"
 
 # ---------------------------------------------------------------- cases
@@ -88,12 +89,26 @@ conn_my() { printf '  type: mysql\n  host: 127.0.0.1\n  user: root\n  database: 
 measure() {
   local t0 t1
   t0=$(date +%s%N)
-  /usr/bin/time -f "%M" -o "$WORK/rss" bash -c "$1" > /dev/null
+  if ! /usr/bin/time -f "%M" -o "$WORK/rss" bash -o pipefail -c "$1" > /dev/null 2> "$WORK/stderr"; then
+    echo "FAILED: $1" >&2; cat "$WORK/stderr" >&2; exit 1
+  fi
   t1=$(date +%s%N)
-  echo "$(( (t1 - t0) / 1000000 )) $(cat "$WORK/rss")"
+  echo "$(( (t1 - t0) / 1000000 )) $(tail -1 "$WORK/rss")"
 }
 
-reset_out() { pg -c "TRUNCATE orders_out; TRUNCATE one_row_out" >/dev/null; rm -f "$WORK"/pipe.csv "$WORK"/runner_*.csv; }
+# Every run must have moved every row, or its time means nothing.
+verify() {
+  local want=$1 got
+  case $2 in
+    # CSV values contain newlines: count records by loading the file back.
+    pg_csv) got=$(pg -tA -c "CREATE TEMP TABLE c (LIKE orders)" -c "\\copy c FROM '$3' (FORMAT csv, HEADER)" -c "SELECT count(*) FROM c" | tail -1);;
+    one_row) got=$(pg -tAc "SELECT count(*) FROM one_row_out");;
+    *) got=$(pg -tAc "SELECT count(*) FROM orders_out");;
+  esac
+  [ "$got" = "$want" ] || { echo "FAILED: $2 moved $got rows, expected $want" >&2; exit 1; }
+}
+
+reset_out() { pg -c "TRUNCATE orders_out; TRUNCATE one_row_out" >/dev/null; rm -f "$WORK"/pipe.csv "$WORK"/runner_csv; }
 
 declare -A PIPE=(
   [pg_pg]="${PSQL[*]} -d $DB -c 'COPY orders TO STDOUT (FORMAT binary)' | ${PSQL[*]} -d $DB -c 'COPY orders_out FROM STDIN (FORMAT binary)'"
@@ -110,8 +125,8 @@ for case in pg_pg my_pg pg_csv one_row; do
   rows=$ROWS; [ "$case" = one_row ] && rows=1
   : > "$WORK/$case.runner"; : > "$WORK/$case.pipe"
   for i in $(seq 1 "$RUNS"); do
-    reset_out; measure "${PIPE[$case]}" >> "$WORK/$case.pipe"
-    reset_out; measure "$RUNNER run $WORK/$case.yml" >> "$WORK/$case.runner"
+    reset_out; measure "${PIPE[$case]}" >> "$WORK/$case.pipe"; verify "$rows" "$case" "$WORK/pipe.csv"
+    reset_out; measure "$RUNNER run $WORK/$case.yml" >> "$WORK/$case.runner"; verify "$rows" "$case" "$WORK/runner_csv"
   done
   p_ms=$(cut -d' ' -f1 "$WORK/$case.pipe" | median); p_kb=$(cut -d' ' -f2 "$WORK/$case.pipe" | median)
   r_ms=$(cut -d' ' -f1 "$WORK/$case.runner" | median); r_kb=$(cut -d' ' -f2 "$WORK/$case.runner" | median)

@@ -194,11 +194,10 @@ fn plan(f: &FilterConfig, input: &Schema) -> Result<Step> {
                                     format: format.clone(),
                                     tz: zone,
                                 },
-                                formatter: FieldFormatter {
-                                    format: format
-                                        .unwrap_or_else(|| DEFAULT_TIMESTAMP_FORMAT.to_owned()),
-                                    tz: zone,
-                                },
+                                formatter: FieldFormatter::new(
+                                    format.as_deref().unwrap_or(DEFAULT_TIMESTAMP_FORMAT),
+                                    zone,
+                                )?,
                                 name: cc.name.clone(),
                             },
                         ));
@@ -355,11 +354,7 @@ fn convert(
             v,
         ) => {
             text.clear();
-            FieldFormatter {
-                format: DEFAULT_TIMESTAMP_FORMAT.to_owned(),
-                tz: Tz::UTC,
-            }
-            .write(v, text)?;
+            FieldFormatter::utc_default().write(v, text)?;
             let masked = match how {
                 MaskType::Sha256 => hex::encode(Sha256::digest(text.as_bytes())),
                 MaskType::All => text.chars().map(|_| *ch).collect(),

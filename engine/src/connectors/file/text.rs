@@ -121,13 +121,27 @@ impl FieldParser {
 /// How one column is written as text.
 #[derive(Debug, Clone)]
 pub struct FieldFormatter {
-    /// strftime format for timestamps (chrono dialect).
-    pub format: String,
+    /// The strftime format, parsed once: re-parsing it per value was the largest cost of
+    /// writing CSV.
+    items: Vec<chrono::format::Item<'static>>,
     /// Zone timestamps are written in.
     pub tz: Tz,
 }
 
 impl FieldFormatter {
+    /// A formatter for strftime `format` (chrono dialect) in `tz`.
+    pub fn new(format: &str, tz: Tz) -> Result<Self> {
+        let items = chrono::format::StrftimeItems::new(format)
+            .parse_to_owned()
+            .map_err(|_| anyhow!("{format:?} is not a valid strftime format"))?;
+        Ok(FieldFormatter { items, tz })
+    }
+
+    /// Embulk's default format in UTC.
+    pub fn utc_default() -> Self {
+        Self::new(DEFAULT_TIMESTAMP_FORMAT, Tz::UTC).expect("valid default format")
+    }
+
     /// Appends the text of `v` (not NULL) to `out`.
     pub fn write(&self, v: Value<'_>, out: &mut String) -> Result<()> {
         match v {
@@ -140,7 +154,12 @@ impl FieldFormatter {
             Value::Str(s) => out.push_str(s),
             Value::Micros(m) => {
                 let t = micros_to_datetime(m).ok_or_else(|| anyhow!("timestamp out of range"))?;
-                write!(out, "{}", t.with_timezone(&self.tz).format(&self.format))?
+                write!(
+                    out,
+                    "{}",
+                    t.with_timezone(&self.tz)
+                        .format_with_items(self.items.iter())
+                )?
             }
             Value::Days(d) => write!(
                 out,
