@@ -31,19 +31,29 @@ impl SecretBox {
             let (id, b64) = part
                 .split_once(':')
                 .context("HAKOBU_SECRET_KEY must look like `k1:<base64 of 32 random bytes>`")?;
-            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
                 bail!("HAKOBU_SECRET_KEY: key id {id:?} must be letters, digits, _ or -");
             }
             let bytes = STANDARD
                 .decode(b64)
                 .with_context(|| format!("HAKOBU_SECRET_KEY: key {id} is not valid base64"))?;
             if bytes.len() != 32 {
-                bail!("HAKOBU_SECRET_KEY: key {id} must be 32 bytes, not {}", bytes.len());
+                bail!(
+                    "HAKOBU_SECRET_KEY: key {id} must be 32 bytes, not {}",
+                    bytes.len()
+                );
             }
             if keys.iter().any(|(k, _)| k == id) {
                 bail!("HAKOBU_SECRET_KEY: key id {id} appears twice");
             }
-            keys.push((id.to_owned(), Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes))));
+            keys.push((
+                id.to_owned(),
+                Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)),
+            ));
         }
         if keys.is_empty() {
             bail!("HAKOBU_SECRET_KEY holds no key");
@@ -69,13 +79,15 @@ impl SecretBox {
     }
 
     pub fn decrypt(&self, stored: &str) -> anyhow::Result<String> {
-        let (id, b64) = stored.split_once(':').context("a stored secret has no key id")?;
-        let (_, cipher) = self
-            .keys
-            .iter()
-            .find(|(k, _)| k == id)
-            .with_context(|| format!("no key {id} in HAKOBU_SECRET_KEY to decrypt a stored secret"))?;
-        let sealed = STANDARD.decode(b64).context("a stored secret is not base64")?;
+        let (id, b64) = stored
+            .split_once(':')
+            .context("a stored secret has no key id")?;
+        let (_, cipher) = self.keys.iter().find(|(k, _)| k == id).with_context(|| {
+            format!("no key {id} in HAKOBU_SECRET_KEY to decrypt a stored secret")
+        })?;
+        let sealed = STANDARD
+            .decode(b64)
+            .context("a stored secret is not base64")?;
         if sealed.len() < 12 {
             bail!("a stored secret is truncated");
         }
@@ -99,14 +111,24 @@ mod tests {
         let sealed = before.encrypt("hunter2 パスワード").unwrap();
         assert!(sealed.starts_with("k1:"));
         assert!(!sealed.contains("hunter2"));
-        assert_ne!(before.encrypt("x").unwrap(), before.encrypt("x").unwrap(), "fresh nonce each time");
+        assert_ne!(
+            before.encrypt("x").unwrap(),
+            before.encrypt("x").unwrap(),
+            "fresh nonce each time"
+        );
 
         let rotated = SecretBox::from_spec(&format!("{new},{old}")).unwrap();
         assert_eq!(rotated.decrypt(&sealed).unwrap(), "hunter2 パスワード");
         assert!(rotated.encrypt("y").unwrap().starts_with("k2:"));
 
         let only_new = SecretBox::from_spec(&new).unwrap();
-        assert!(only_new.decrypt(&sealed).unwrap_err().to_string().contains("no key k1"));
+        assert!(
+            only_new
+                .decrypt(&sealed)
+                .unwrap_err()
+                .to_string()
+                .contains("no key k1")
+        );
 
         let mut tampered = sealed.clone();
         tampered.replace_range(tampered.len() - 4.., "AAAA");
@@ -116,8 +138,18 @@ mod tests {
     #[test]
     fn bad_specs_are_explained() {
         assert!(SecretBox::from_spec("").is_err());
-        assert!(SecretBox::from_spec("nokey").unwrap_err().to_string().contains("k1:"));
-        assert!(SecretBox::from_spec("k1:c2hvcnQ=").unwrap_err().to_string().contains("32 bytes"));
+        assert!(
+            SecretBox::from_spec("nokey")
+                .unwrap_err()
+                .to_string()
+                .contains("k1:")
+        );
+        assert!(
+            SecretBox::from_spec("k1:c2hvcnQ=")
+                .unwrap_err()
+                .to_string()
+                .contains("32 bytes")
+        );
         let dup = SecretBox::generate_spec("k1");
         assert!(SecretBox::from_spec(&format!("{dup},{dup}")).is_err());
     }

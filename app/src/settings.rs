@@ -53,7 +53,10 @@ impl std::fmt::Debug for Settings {
             .field("session_lifetime", &self.session_lifetime)
             .field("login_limits", &self.login_limits)
             .field("trust_proxy_headers", &self.trust_proxy_headers)
-            .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "secret_key",
+                &self.secret_key.as_ref().map(|_| "<redacted>"),
+            )
             .field("local_files_root", &self.local_files_root)
             .finish()
     }
@@ -109,7 +112,9 @@ impl Settings {
                 ),
             },
             trust_proxy_headers: parse_var("HAKOBU_TRUST_PROXY_HEADERS", false)?,
-            secret_key: std::env::var("HAKOBU_SECRET_KEY").ok().filter(|s| !s.trim().is_empty()),
+            secret_key: std::env::var("HAKOBU_SECRET_KEY")
+                .ok()
+                .filter(|s| !s.trim().is_empty()),
             local_files_root: std::env::var("HAKOBU_LOCAL_FILES_ROOT")
                 .ok()
                 .filter(|s| !s.trim().is_empty())

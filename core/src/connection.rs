@@ -548,6 +548,14 @@ pub fn setting_str<'a>(
     }
 }
 
+/// Whether two settings objects mean the same connection, defaults applied.
+pub fn same_settings(kind: ConnectionKind, a: &Map<String, Value>, b: &Map<String, Value>) -> bool {
+    kind.fields()
+        .iter()
+        .filter(|f| !f.secret)
+        .all(|f| setting_str(kind, a, f.name) == setting_str(kind, b, f.name))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -646,6 +654,25 @@ mod tests {
         for kind in ConnectionKind::ALL {
             assert!(kind.fields().iter().any(|f| f.required), "{kind}");
         }
+    }
+
+    #[test]
+    fn settings_equal_up_to_defaults() {
+        let a = json!({"host": "h", "database": "d", "user": "u"});
+        let b =
+            json!({"host": "h", "port": 5432, "database": "d", "user": "u", "schema": "public"});
+        let c = json!({"host": "h", "port": 5433, "database": "d", "user": "u"});
+        let k = ConnectionKind::Postgresql;
+        assert!(same_settings(
+            k,
+            a.as_object().unwrap(),
+            b.as_object().unwrap()
+        ));
+        assert!(!same_settings(
+            k,
+            a.as_object().unwrap(),
+            c.as_object().unwrap()
+        ));
     }
 
     #[test]

@@ -64,10 +64,16 @@ pub type Shares = Vec<(TeamId, TeamRole)>;
 
 impl Connection {
     pub fn secret_names(&self) -> Vec<&str> {
-        self.secrets.as_object().map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default()
+        self.secrets
+            .as_object()
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default()
     }
 
-    pub async fn insert(conn: &mut AsyncPgConnection, new: NewConnection<'_>) -> QueryResult<Connection> {
+    pub async fn insert(
+        conn: &mut AsyncPgConnection,
+        new: NewConnection<'_>,
+    ) -> QueryResult<Connection> {
         diesel::insert_into(connections::table)
             .values(new)
             .returning(Connection::as_returning())
@@ -75,7 +81,11 @@ impl Connection {
             .await
     }
 
-    pub async fn find(conn: &mut AsyncPgConnection, org: OrganizationId, id: ConnectionId) -> QueryResult<Option<Connection>> {
+    pub async fn find(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+        id: ConnectionId,
+    ) -> QueryResult<Option<Connection>> {
         connections::table
             .filter(connections::organization_id.eq(org))
             .filter(connections::id.eq(id))
@@ -85,7 +95,10 @@ impl Connection {
             .optional()
     }
 
-    pub async fn list(conn: &mut AsyncPgConnection, org: OrganizationId) -> QueryResult<Vec<Connection>> {
+    pub async fn list(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+    ) -> QueryResult<Vec<Connection>> {
         connections::table
             .filter(connections::organization_id.eq(org))
             .order(connections::name)
@@ -94,7 +107,12 @@ impl Connection {
             .await
     }
 
-    pub async fn update(conn: &mut AsyncPgConnection, org: OrganizationId, id: ConnectionId, changes: ConnectionChangeset<'_>) -> QueryResult<Connection> {
+    pub async fn update(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+        id: ConnectionId,
+        changes: ConnectionChangeset<'_>,
+    ) -> QueryResult<Connection> {
         diesel::update(connections::table)
             .filter(connections::organization_id.eq(org))
             .filter(connections::id.eq(id))
@@ -104,7 +122,11 @@ impl Connection {
             .await
     }
 
-    pub async fn delete(conn: &mut AsyncPgConnection, org: OrganizationId, id: ConnectionId) -> QueryResult<usize> {
+    pub async fn delete(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+        id: ConnectionId,
+    ) -> QueryResult<usize> {
         diesel::delete(connections::table)
             .filter(connections::organization_id.eq(org))
             .filter(connections::id.eq(id))
@@ -113,17 +135,29 @@ impl Connection {
     }
 
     /// Jobs reading from or writing to the connection.
-    pub async fn used_by(conn: &mut AsyncPgConnection, org: OrganizationId, id: ConnectionId) -> QueryResult<Vec<(JobId, String)>> {
+    pub async fn used_by(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+        id: ConnectionId,
+    ) -> QueryResult<Vec<(JobId, String)>> {
         jobs::table
             .filter(jobs::organization_id.eq(org))
-            .filter(jobs::source_connection_id.eq(id).or(jobs::destination_connection_id.eq(id)))
+            .filter(
+                jobs::source_connection_id
+                    .eq(id)
+                    .or(jobs::destination_connection_id.eq(id)),
+            )
             .select((jobs::id, jobs::name))
             .order(jobs::name)
             .load(conn)
             .await
     }
 
-    pub async fn shares(conn: &mut AsyncPgConnection, org: OrganizationId, id: ConnectionId) -> QueryResult<Shares> {
+    pub async fn shares(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+        id: ConnectionId,
+    ) -> QueryResult<Shares> {
         connection_shares::table
             .filter(connection_shares::organization_id.eq(org))
             .filter(connection_shares::connection_id.eq(id))
@@ -133,10 +167,17 @@ impl Connection {
     }
 
     /// Shares of every connection of the organization, for filtering lists.
-    pub async fn all_shares(conn: &mut AsyncPgConnection, org: OrganizationId) -> QueryResult<HashMap<ConnectionId, Shares>> {
+    pub async fn all_shares(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+    ) -> QueryResult<HashMap<ConnectionId, Shares>> {
         let rows: Vec<(ConnectionId, TeamId, TeamRole)> = connection_shares::table
             .filter(connection_shares::organization_id.eq(org))
-            .select((connection_shares::connection_id, connection_shares::team_id, connection_shares::role))
+            .select((
+                connection_shares::connection_id,
+                connection_shares::team_id,
+                connection_shares::role,
+            ))
             .load(conn)
             .await?;
         let mut map: HashMap<ConnectionId, Shares> = HashMap::new();
@@ -146,7 +187,12 @@ impl Connection {
         Ok(map)
     }
 
-    pub async fn set_shares(conn: &mut AsyncPgConnection, org: OrganizationId, id: ConnectionId, shares: &Shares) -> QueryResult<()> {
+    pub async fn set_shares(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+        id: ConnectionId,
+        shares: &Shares,
+    ) -> QueryResult<()> {
         diesel::delete(connection_shares::table)
             .filter(connection_shares::organization_id.eq(org))
             .filter(connection_shares::connection_id.eq(id))
@@ -164,7 +210,10 @@ impl Connection {
             })
             .collect();
         if !rows.is_empty() {
-            diesel::insert_into(connection_shares::table).values(rows).execute(conn).await?;
+            diesel::insert_into(connection_shares::table)
+                .values(rows)
+                .execute(conn)
+                .await?;
         }
         Ok(())
     }

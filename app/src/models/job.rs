@@ -84,7 +84,11 @@ impl Job {
             .await
     }
 
-    pub async fn find(conn: &mut AsyncPgConnection, org: OrganizationId, id: JobId) -> QueryResult<Option<Job>> {
+    pub async fn find(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+        id: JobId,
+    ) -> QueryResult<Option<Job>> {
         jobs::table
             .filter(jobs::organization_id.eq(org))
             .filter(jobs::id.eq(id))
@@ -95,19 +99,39 @@ impl Job {
     }
 
     /// Jobs of the organization, optionally by name fragment and label.
-    pub async fn search(conn: &mut AsyncPgConnection, org: OrganizationId, name: Option<&str>, label: Option<&str>) -> QueryResult<Vec<Job>> {
-        let mut q = jobs::table.filter(jobs::organization_id.eq(org)).into_boxed();
+    pub async fn search(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+        name: Option<&str>,
+        label: Option<&str>,
+    ) -> QueryResult<Vec<Job>> {
+        let mut q = jobs::table
+            .filter(jobs::organization_id.eq(org))
+            .into_boxed();
         if let Some(name) = name.filter(|n| !n.is_empty()) {
-            let pattern = format!("%{}%", name.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            let pattern = format!(
+                "%{}%",
+                name.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
             q = q.filter(jobs::name.ilike(pattern));
         }
         if let Some(label) = label.filter(|l| !l.is_empty()) {
             q = q.filter(jobs::labels.contains(vec![label.to_owned()]));
         }
-        q.order(jobs::name).select(Job::as_select()).load(conn).await
+        q.order(jobs::name)
+            .select(Job::as_select())
+            .load(conn)
+            .await
     }
 
-    pub async fn update(conn: &mut AsyncPgConnection, org: OrganizationId, id: JobId, changes: JobChangeset<'_>) -> QueryResult<Job> {
+    pub async fn update(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+        id: JobId,
+        changes: JobChangeset<'_>,
+    ) -> QueryResult<Job> {
         diesel::update(jobs::table)
             .filter(jobs::organization_id.eq(org))
             .filter(jobs::id.eq(id))
@@ -117,7 +141,11 @@ impl Job {
             .await
     }
 
-    pub async fn delete(conn: &mut AsyncPgConnection, org: OrganizationId, id: JobId) -> QueryResult<usize> {
+    pub async fn delete(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+        id: JobId,
+    ) -> QueryResult<usize> {
         diesel::delete(jobs::table)
             .filter(jobs::organization_id.eq(org))
             .filter(jobs::id.eq(id))
@@ -126,7 +154,11 @@ impl Job {
     }
 
     /// Records the job's current state as its revision `job.revision`.
-    pub async fn record_revision(conn: &mut AsyncPgConnection, job: &Job, by: Option<UserId>) -> QueryResult<usize> {
+    pub async fn record_revision(
+        conn: &mut AsyncPgConnection,
+        job: &Job,
+        by: Option<UserId>,
+    ) -> QueryResult<usize> {
         diesel::insert_into(job_revisions::table)
             .values((
                 job_revisions::job_id.eq(job.id),
@@ -142,7 +174,11 @@ impl Job {
             .await
     }
 
-    pub async fn revisions(conn: &mut AsyncPgConnection, org: OrganizationId, id: JobId) -> QueryResult<Vec<JobRevision>> {
+    pub async fn revisions(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+        id: JobId,
+    ) -> QueryResult<Vec<JobRevision>> {
         job_revisions::table
             .filter(job_revisions::organization_id.eq(org))
             .filter(job_revisions::job_id.eq(id))
@@ -152,7 +188,12 @@ impl Job {
             .await
     }
 
-    pub async fn revision(conn: &mut AsyncPgConnection, org: OrganizationId, id: JobId, revision: i32) -> QueryResult<Option<JobRevision>> {
+    pub async fn revision(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+        id: JobId,
+        revision: i32,
+    ) -> QueryResult<Option<JobRevision>> {
         job_revisions::table
             .filter(job_revisions::organization_id.eq(org))
             .filter(job_revisions::job_id.eq(id))
@@ -163,7 +204,11 @@ impl Job {
             .optional()
     }
 
-    pub async fn shares(conn: &mut AsyncPgConnection, org: OrganizationId, id: JobId) -> QueryResult<Shares> {
+    pub async fn shares(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+        id: JobId,
+    ) -> QueryResult<Shares> {
         job_shares::table
             .filter(job_shares::organization_id.eq(org))
             .filter(job_shares::job_id.eq(id))
@@ -172,7 +217,10 @@ impl Job {
             .await
     }
 
-    pub async fn all_shares(conn: &mut AsyncPgConnection, org: OrganizationId) -> QueryResult<HashMap<JobId, Shares>> {
+    pub async fn all_shares(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+    ) -> QueryResult<HashMap<JobId, Shares>> {
         let rows: Vec<(JobId, TeamId, TeamRole)> = job_shares::table
             .filter(job_shares::organization_id.eq(org))
             .select((job_shares::job_id, job_shares::team_id, job_shares::role))
@@ -185,7 +233,12 @@ impl Job {
         Ok(map)
     }
 
-    pub async fn set_shares(conn: &mut AsyncPgConnection, org: OrganizationId, id: JobId, shares: &Shares) -> QueryResult<()> {
+    pub async fn set_shares(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+        id: JobId,
+        shares: &Shares,
+    ) -> QueryResult<()> {
         diesel::delete(job_shares::table)
             .filter(job_shares::organization_id.eq(org))
             .filter(job_shares::job_id.eq(id))
@@ -203,7 +256,10 @@ impl Job {
             })
             .collect();
         if !rows.is_empty() {
-            diesel::insert_into(job_shares::table).values(rows).execute(conn).await?;
+            diesel::insert_into(job_shares::table)
+                .values(rows)
+                .execute(conn)
+                .await?;
         }
         Ok(())
     }

@@ -5,8 +5,8 @@
 pub mod api_token;
 pub mod audit;
 pub mod connection;
-pub mod job;
 pub mod invitation;
+pub mod job;
 pub mod login_attempt;
 pub mod organization;
 pub mod session;

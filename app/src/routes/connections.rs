@@ -17,7 +17,7 @@ use hakobu_core::api::connections::{
 };
 use hakobu_core::api::error::ErrorBody;
 use hakobu_core::api::org::TeamGrant;
-use hakobu_core::authz::{Action, Target, TeamRole, authorize, Decision};
+use hakobu_core::authz::{Action, Decision, Target, TeamRole, authorize};
 use hakobu_core::connection::{ConnectionKind, validate_settings};
 use hakobu_core::ids::{ConnectionId, TeamId};
 use hakobu_core::validation::{FieldErrors, check_text};
@@ -57,7 +57,8 @@ async fn list_kinds(state: web::Data<AppState>, _auth: Auth) -> web::Json<Vec<Co
                 kind,
                 label: kind.label(),
                 fields: kind.fields(),
-                available: kind != ConnectionKind::LocalFiles || state.settings.local_files_root.is_some(),
+                available: kind != ConnectionKind::LocalFiles
+                    || state.settings.local_files_root.is_some(),
             })
             .collect(),
     )
@@ -75,11 +76,18 @@ pub async fn load_authorized(
         .await?
         .ok_or_else(|| ApiError::not_found("connection"))?;
     let shares = Connection::shares(conn, auth.organization_id, id).await?;
-    auth.require(action, Target::Resource { owner: connection.team_id, shares: &shares }, what)
-        .map_err(|e| match e {
-            ApiError::NotFound(_) => ApiError::not_found("connection"),
-            other => other,
-        })?;
+    auth.require(
+        action,
+        Target::Resource {
+            owner: connection.team_id,
+            shares: &shares,
+        },
+        what,
+    )
+    .map_err(|e| match e {
+        ApiError::NotFound(_) => ApiError::not_found("connection"),
+        other => other,
+    })?;
     Ok((connection, shares))
 }
 
@@ -88,7 +96,10 @@ fn view(c: &Connection, shares: &Shares, role: TeamRole) -> ConnectionView {
         let mut shown = c.settings.as_object().cloned().unwrap_or_default();
         let stored = c.secret_names();
         for spec in c.kind.fields().iter().filter(|f| f.secret) {
-            shown.insert(spec.name.to_owned(), json!({"set": stored.contains(&spec.name)}));
+            shown.insert(
+                spec.name.to_owned(),
+                json!({"set": stored.contains(&spec.name)}),
+            );
         }
         shown
     });
@@ -98,7 +109,13 @@ fn view(c: &Connection, shares: &Shares, role: TeamRole) -> ConnectionView {
         kind: c.kind,
         team_id: c.team_id,
         your_role: role,
-        shares: shares.iter().map(|(team_id, role)| TeamGrant { team_id: *team_id, role: *role }).collect(),
+        shares: shares
+            .iter()
+            .map(|(team_id, role)| TeamGrant {
+                team_id: *team_id,
+                role: *role,
+            })
+            .collect(),
         settings,
         created_at: c.created_at,
         updated_at: c.updated_at,
@@ -109,7 +126,10 @@ fn view(c: &Connection, shares: &Shares, role: TeamRole) -> ConnectionView {
 /// Secret fields of a form: name and new value (`None` removes it).
 type SecretChanges = Vec<(String, Option<String>)>;
 
-fn split_secrets(kind: ConnectionKind, settings: &Map<String, Value>) -> (Map<String, Value>, SecretChanges) {
+fn split_secrets(
+    kind: ConnectionKind,
+    settings: &Map<String, Value>,
+) -> (Map<String, Value>, SecretChanges) {
     let mut plain = Map::new();
     let mut secrets = Vec::new();
     for (name, value) in settings {
@@ -134,30 +154,67 @@ fn split_secrets(kind: ConnectionKind, settings: &Map<String, Value>) -> (Map<St
 }
 
 /// Operator rules that go beyond the field schema.
-fn check_operator_rules(state: &AppState, kind: ConnectionKind, settings: &Map<String, Value>) -> Result<(), ApiError> {
+fn check_operator_rules(
+    state: &AppState,
+    kind: ConnectionKind,
+    settings: &Map<String, Value>,
+) -> Result<(), ApiError> {
     if kind != ConnectionKind::LocalFiles {
         return Ok(());
     }
     let Some(root) = &state.settings.local_files_root else {
-        return Err(ApiError::field("kind", "files on the Hakobu server are turned off by the operator (HAKOBU_LOCAL_FILES_ROOT)"));
+        return Err(ApiError::field(
+            "kind",
+            "files on the Hakobu server are turned off by the operator (HAKOBU_LOCAL_FILES_ROOT)",
+        ));
     };
-    let dir = settings.get("directory").and_then(Value::as_str).unwrap_or_default();
+    let dir = settings
+        .get("directory")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let path = std::path::Path::new(dir);
-    let escapes = path.components().any(|c| matches!(c, std::path::Component::ParentDir));
+    let escapes = path
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir));
     if escapes || !path.starts_with(root) {
         return Err(ApiError::field(
             "settings.directory",
-            format!("must be inside {} (the area the operator allows)", root.display()),
+            format!(
+                "must be inside {} (the area the operator allows)",
+                root.display()
+            ),
         ));
     }
     Ok(())
 }
 
-/// The caller must be an editor of the team that will own the connection.
-fn require_team_editor(auth: &Auth, team: TeamId, field: &str) -> Result<(), ApiError> {
-    match authorize(&auth.principal, Action::EditResource, Target::Resource { owner: team, shares: &[] }) {
+/// The caller must be an editor of the team that will own a connection or job, and the
+/// team must be one of the caller's organization (organization admins are admins of every
+/// team, but only of their own organization's).
+pub async fn require_team_editor(
+    conn: &mut AsyncPgConnection,
+    auth: &Auth,
+    team: TeamId,
+    field: &str,
+) -> Result<(), ApiError> {
+    if Team::find(conn, auth.organization_id, team)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::field(field, "is not a team you belong to"));
+    }
+    match authorize(
+        &auth.principal,
+        Action::EditResource,
+        Target::Resource {
+            owner: team,
+            shares: &[],
+        },
+    ) {
         Decision::Allow => Ok(()),
-        Decision::Forbidden => Err(ApiError::forbidden_role("add connections or jobs to this team")),
+        Decision::Forbidden => Err(ApiError::forbidden_role(
+            "add connections or jobs to this team",
+        )),
         Decision::Hidden => Err(ApiError::field(field, "is not a team you belong to")),
     }
 }
@@ -175,7 +232,11 @@ struct ListQuery {
 /// Connections the caller can see.
 #[utoipa::path(tag = "connections", params(ListQuery), responses((status = 200, body = Vec<ConnectionView>)))]
 #[get("/api/connections")]
-async fn list_connections(state: web::Data<AppState>, auth: Auth, query: web::Query<ListQuery>) -> Result<web::Json<Vec<ConnectionView>>, ApiError> {
+async fn list_connections(
+    state: web::Data<AppState>,
+    auth: Auth,
+    query: web::Query<ListQuery>,
+) -> Result<web::Json<Vec<ConnectionView>>, ApiError> {
     let mut conn = state.pool.get().await?;
     let all = Connection::list(&mut conn, auth.organization_id).await?;
     let shares = Connection::all_shares(&mut conn, auth.organization_id).await?;
@@ -185,10 +246,16 @@ async fn list_connections(state: web::Data<AppState>, auth: Auth, query: web::Qu
         .iter()
         .filter(|c| query.team.is_none_or(|t| c.team_id == t))
         .filter(|c| query.kind.is_none_or(|k| c.kind == k))
-        .filter(|c| needle.as_ref().is_none_or(|n| c.name.to_lowercase().contains(n)))
+        .filter(|c| {
+            needle
+                .as_ref()
+                .is_none_or(|n| c.name.to_lowercase().contains(n))
+        })
         .filter_map(|c| {
             let s = shares.get(&c.id).unwrap_or(&no_shares);
-            auth.principal.resource_role(c.team_id, s).map(|role| view(c, s, role))
+            auth.principal
+                .resource_role(c.team_id, s)
+                .map(|role| view(c, s, role))
         })
         .collect();
     Ok(web::Json(views))
@@ -199,12 +266,20 @@ async fn list_connections(state: web::Data<AppState>, auth: Auth, query: web::Qu
 #[utoipa::path(tag = "connections", request_body = CreateConnectionRequest, responses(
     (status = 201, body = ConnectionView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/api/connections")]
-async fn create_connection(state: web::Data<AppState>, auth: Auth, body: ApiJson<CreateConnectionRequest>) -> Result<HttpResponse, ApiError> {
+async fn create_connection(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: ApiJson<CreateConnectionRequest>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    require_team_editor(&auth, body.team_id, "team_id")?;
+    let mut conn = state.pool.get().await?;
+    require_team_editor(&mut conn, &auth, body.team_id, "team_id").await?;
     body.validate()?;
     check_operator_rules(&state, body.kind, &body.settings)?;
-    let secret_box = state.secrets.as_ref().ok_or_else(|| ApiError::Unavailable(NO_SECRET_KEY.to_owned()))?;
+    let secret_box = state
+        .secrets
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable(NO_SECRET_KEY.to_owned()))?;
     let (plain, secrets) = split_secrets(body.kind, &body.settings);
     let mut sealed = Map::new();
     for (name, value) in &secrets {
@@ -212,7 +287,6 @@ async fn create_connection(state: web::Data<AppState>, auth: Auth, body: ApiJson
             sealed.insert(name.clone(), Value::String(secret_box.encrypt(value)?));
         }
     }
-    let mut conn = state.pool.get().await?;
     let created = conn
         .transaction::<_, ApiError, _>(async |conn| {
             let created = Connection::insert(
@@ -229,11 +303,24 @@ async fn create_connection(state: web::Data<AppState>, auth: Auth, body: ApiJson
                 },
             )
             .await
-            .map_err(|e| if is_unique_violation(&e) { ApiError::conflict("name", "A connection with this name already exists.") } else { e.into() })?;
-            audit::record(conn, &Actor::from(&auth), "connection.create", "connection", created.id, json!({
-                "name": created.name, "kind": created.kind, "team_id": created.team_id,
-                "settings": plain, "secrets_set": created.secret_names(),
-            }))
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    ApiError::conflict("name", "A connection with this name already exists.")
+                } else {
+                    e.into()
+                }
+            })?;
+            audit::record(
+                conn,
+                &Actor::from(&auth),
+                "connection.create",
+                "connection",
+                created.id,
+                json!({
+                    "name": created.name, "kind": created.kind, "team_id": created.team_id,
+                    "settings": plain, "secrets_set": created.secret_names(),
+                }),
+            )
             .await?;
             Ok(created)
         })
@@ -242,15 +329,28 @@ async fn create_connection(state: web::Data<AppState>, auth: Auth, body: ApiJson
 }
 
 fn role_on(auth: &Auth, c: &Connection, shares: &[(TeamId, TeamRole)]) -> TeamRole {
-    auth.principal.resource_role(c.team_id, shares).unwrap_or(TeamRole::Viewer)
+    auth.principal
+        .resource_role(c.team_id, shares)
+        .unwrap_or(TeamRole::Viewer)
 }
 
 #[utoipa::path(tag = "connections", params(("connection_id" = ConnectionId, Path)), responses(
     (status = 200, body = ConnectionView), (status = 404, body = ErrorBody)))]
 #[get("/api/connections/{connection_id}")]
-async fn get_connection(state: web::Data<AppState>, auth: Auth, path: web::Path<ConnectionId>) -> Result<web::Json<ConnectionView>, ApiError> {
+async fn get_connection(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<ConnectionId>,
+) -> Result<web::Json<ConnectionView>, ApiError> {
     let mut conn = state.pool.get().await?;
-    let (c, shares) = load_authorized(&mut conn, &auth, path.into_inner(), Action::ViewResource, "see this connection").await?;
+    let (c, shares) = load_authorized(
+        &mut conn,
+        &auth,
+        path.into_inner(),
+        Action::ViewResource,
+        "see this connection",
+    )
+    .await?;
     Ok(web::Json(view(&c, &shares, role_on(&auth, &c, &shares))))
 }
 
@@ -266,13 +366,16 @@ async fn update_connection(
 ) -> Result<web::Json<ConnectionView>, ApiError> {
     let body = body.0;
     let id = path.into_inner();
-    let secret_box = state.secrets.as_ref().ok_or_else(|| ApiError::Unavailable(NO_SECRET_KEY.to_owned()))?;
+    let secret_box = state
+        .secrets
+        .as_ref()
+        .ok_or_else(|| ApiError::Unavailable(NO_SECRET_KEY.to_owned()))?;
     let mut conn = state.pool.get().await?;
     let (updated, shares) = conn
         .transaction::<_, ApiError, _>(async |conn| {
             let (before, shares) = load_authorized(conn, &auth, id, Action::EditResource, "change this connection").await?;
             if let Some(team) = body.team_id.filter(|t| *t != before.team_id) {
-                require_team_editor(&auth, team, "team_id")?;
+                require_team_editor(conn, &auth, team, "team_id").await?;
             }
             let mut errors = FieldErrors::default();
             if let Some(name) = &body.name {
@@ -331,28 +434,54 @@ async fn update_connection(
             Ok((updated, shares))
         })
         .await?;
-    Ok(web::Json(view(&updated, &shares, role_on(&auth, &updated, &shares))))
+    Ok(web::Json(view(
+        &updated,
+        &shares,
+        role_on(&auth, &updated, &shares),
+    )))
 }
 
 /// Deletes a connection no job uses (editors).
 #[utoipa::path(tag = "connections", params(("connection_id" = ConnectionId, Path)), responses(
     (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "jobs use it")))]
 #[delete("/api/connections/{connection_id}")]
-async fn delete_connection(state: web::Data<AppState>, auth: Auth, path: web::Path<ConnectionId>) -> Result<HttpResponse, ApiError> {
+async fn delete_connection(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<ConnectionId>,
+) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let mut conn = state.pool.get().await?;
     conn.transaction::<_, ApiError, _>(async |conn| {
-        let (c, _) = load_authorized(conn, &auth, id, Action::EditResource, "delete this connection").await?;
+        let (c, _) = load_authorized(
+            conn,
+            &auth,
+            id,
+            Action::EditResource,
+            "delete this connection",
+        )
+        .await?;
         let users = Connection::used_by(conn, auth.organization_id, id).await?;
         if !users.is_empty() {
             let names: Vec<&str> = users.iter().map(|(_, n)| n.as_str()).collect();
             return Err(ApiError::Conflict {
-                message: format!("Jobs still use this connection: {}. Change or delete them first.", names.join(", ")),
+                message: format!(
+                    "Jobs still use this connection: {}. Change or delete them first.",
+                    names.join(", ")
+                ),
                 field: None,
             });
         }
         Connection::delete(conn, auth.organization_id, id).await?;
-        audit::record(conn, &Actor::from(&auth), "connection.delete", "connection", id, json!({"name": c.name, "kind": c.kind})).await?;
+        audit::record(
+            conn,
+            &Actor::from(&auth),
+            "connection.delete",
+            "connection",
+            id,
+            json!({"name": c.name, "kind": c.kind}),
+        )
+        .await?;
         Ok(())
     })
     .await?;
@@ -363,17 +492,36 @@ async fn delete_connection(state: web::Data<AppState>, auth: Auth, path: web::Pa
 #[utoipa::path(tag = "connections", params(("connection_id" = ConnectionId, Path)), request_body = SharesRequest, responses(
     (status = 200, body = ConnectionView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[put("/api/connections/{connection_id}/shares")]
-async fn put_shares(state: web::Data<AppState>, auth: Auth, path: web::Path<ConnectionId>, body: ApiJson<SharesRequest>) -> Result<web::Json<ConnectionView>, ApiError> {
+async fn put_shares(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<ConnectionId>,
+    body: ApiJson<SharesRequest>,
+) -> Result<web::Json<ConnectionView>, ApiError> {
     let id = path.into_inner();
     let mut conn = state.pool.get().await?;
     let (c, shares) = conn
         .transaction::<_, ApiError, _>(async |conn| {
-            let (c, before) = load_authorized(conn, &auth, id, Action::ShareResource, "share this connection").await?;
+            let (c, before) = load_authorized(
+                conn,
+                &auth,
+                id,
+                Action::ShareResource,
+                "share this connection",
+            )
+            .await?;
             let shares = check_shares(conn, &auth, c.team_id, &body.0.shares).await?;
             Connection::set_shares(conn, auth.organization_id, id, &shares).await?;
-            audit::record(conn, &Actor::from(&auth), "connection.share", "connection", id, json!({
-                "name": c.name, "before": grants(&before), "after": grants(&shares),
-            }))
+            audit::record(
+                conn,
+                &Actor::from(&auth),
+                "connection.share",
+                "connection",
+                id,
+                json!({
+                    "name": c.name, "before": grants(&before), "after": grants(&shares),
+                }),
+            )
             .await?;
             Ok((c, shares))
         })
@@ -382,19 +530,38 @@ async fn put_shares(state: web::Data<AppState>, auth: Auth, path: web::Path<Conn
 }
 
 pub fn grants(shares: &Shares) -> Value {
-    json!(shares.iter().map(|(t, r)| json!({"team_id": t, "role": r})).collect::<Vec<_>>())
+    json!(
+        shares
+            .iter()
+            .map(|(t, r)| json!({"team_id": t, "role": r}))
+            .collect::<Vec<_>>()
+    )
 }
 
 /// Teams of the organization, each once, not the owner.
-pub async fn check_shares(conn: &mut AsyncPgConnection, auth: &Auth, owner: TeamId, grants: &[TeamGrant]) -> Result<Shares, ApiError> {
+pub async fn check_shares(
+    conn: &mut AsyncPgConnection,
+    auth: &Auth,
+    owner: TeamId,
+    grants: &[TeamGrant],
+) -> Result<Shares, ApiError> {
     let mut errors = FieldErrors::default();
     for (i, g) in grants.iter().enumerate() {
         if g.team_id == owner {
-            errors.push(format!("shares[{i}].team_id"), "is the owning team; it has access already");
+            errors.push(
+                format!("shares[{i}].team_id"),
+                "is the owning team; it has access already",
+            );
         } else if grants[..i].iter().any(|o| o.team_id == g.team_id) {
             errors.push(format!("shares[{i}].team_id"), "lists the same team twice");
-        } else if Team::find(conn, auth.organization_id, g.team_id).await?.is_none() {
-            errors.push(format!("shares[{i}].team_id"), "is not a team of this organization");
+        } else if Team::find(conn, auth.organization_id, g.team_id)
+            .await?
+            .is_none()
+        {
+            errors.push(
+                format!("shares[{i}].team_id"),
+                "is not a team of this organization",
+            );
         }
     }
     errors.into_result()?;
@@ -406,10 +573,20 @@ pub async fn check_shares(conn: &mut AsyncPgConnection, auth: &Auth, owner: Team
 #[utoipa::path(tag = "connections", request_body = TestConnectionRequest, responses(
     (status = 200, body = ConnectionTestResult, description = "the test ran; `ok` says whether it connected"), (status = 422, body = ErrorBody)))]
 #[post("/api/connections/test")]
-async fn test_unsaved(state: web::Data<AppState>, auth: Auth, body: ApiJson<TestConnectionRequest>) -> Result<web::Json<ConnectionTestResult>, ApiError> {
+async fn test_unsaved(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: ApiJson<TestConnectionRequest>,
+) -> Result<web::Json<ConnectionTestResult>, ApiError> {
     let body = body.0;
     // Testing makes Hakobu connect to an address of the caller's choosing: editors only.
-    if !auth.principal.is_org_admin() && !auth.principal.team_roles.values().any(|r| *r >= TeamRole::Editor) {
+    if !auth.principal.is_org_admin()
+        && !auth
+            .principal
+            .team_roles
+            .values()
+            .any(|r| *r >= TeamRole::Editor)
+    {
         return Err(ApiError::forbidden_role("test connections"));
     }
     let (plain, secrets) = split_secrets(body.kind, &body.settings);
@@ -419,9 +596,19 @@ async fn test_unsaved(state: web::Data<AppState>, auth: Auth, body: ApiJson<Test
         .collect();
     if let Some(id) = body.connection_id {
         let mut conn = state.pool.get().await?;
-        let (saved, _) = load_authorized(&mut conn, &auth, id, Action::EditResource, "test this connection").await?;
+        let (saved, _) = load_authorized(
+            &mut conn,
+            &auth,
+            id,
+            Action::EditResource,
+            "test this connection",
+        )
+        .await?;
         if saved.kind != body.kind {
-            return Err(ApiError::field("kind", "differs from the saved connection's kind"));
+            return Err(ApiError::field(
+                "kind",
+                "differs from the saved connection's kind",
+            ));
         }
         for (name, value) in engine_bridge::decrypt_secrets(&state, &saved)? {
             resolved.entry(name).or_insert(value);
@@ -430,37 +617,72 @@ async fn test_unsaved(state: web::Data<AppState>, auth: Auth, body: ApiJson<Test
     let on_file: Vec<&str> = resolved.keys().map(String::as_str).collect();
     validate_settings(body.kind, &plain, &on_file, "settings").into_result()?;
     check_operator_rules(&state, body.kind, &plain)?;
-    Ok(web::Json(engine_bridge::test(body.kind, &plain, &resolved).await))
+    Ok(web::Json(
+        engine_bridge::test(body.kind, &plain, &resolved).await,
+    ))
 }
 
 /// Tests a saved connection (editors: the answer names host and user).
 #[utoipa::path(tag = "connections", params(("connection_id" = ConnectionId, Path)), responses(
     (status = 200, body = ConnectionTestResult), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[post("/api/connections/{connection_id}/test")]
-async fn test_saved(state: web::Data<AppState>, auth: Auth, path: web::Path<ConnectionId>) -> Result<web::Json<ConnectionTestResult>, ApiError> {
+async fn test_saved(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<ConnectionId>,
+) -> Result<web::Json<ConnectionTestResult>, ApiError> {
     let mut conn = state.pool.get().await?;
-    let (c, _) = load_authorized(&mut conn, &auth, path.into_inner(), Action::ViewResourceDetails, "test this connection").await?;
+    let (c, _) = load_authorized(
+        &mut conn,
+        &auth,
+        path.into_inner(),
+        Action::ViewResourceDetails,
+        "test this connection",
+    )
+    .await?;
     drop(conn);
     let secrets = engine_bridge::decrypt_secrets(&state, &c)?;
     let plain = c.settings.as_object().cloned().unwrap_or_default();
-    Ok(web::Json(engine_bridge::test(c.kind, &plain, &secrets).await))
+    Ok(web::Json(
+        engine_bridge::test(c.kind, &plain, &secrets).await,
+    ))
 }
 
-async fn database_connection(state: &AppState, auth: &Auth, id: ConnectionId) -> Result<(Connection, hakobu_engine::check::Connection), ApiError> {
+async fn database_connection(
+    state: &AppState,
+    auth: &Auth,
+    id: ConnectionId,
+) -> Result<(Connection, hakobu_engine::check::Connection), ApiError> {
     let mut conn = state.pool.get().await?;
-    let (c, _) = load_authorized(&mut conn, auth, id, Action::ViewResourceDetails, "browse this connection").await?;
+    let (c, _) = load_authorized(
+        &mut conn,
+        auth,
+        id,
+        Action::ViewResourceDetails,
+        "browse this connection",
+    )
+    .await?;
     drop(conn);
-    let target = engine_bridge::database(state, &c)?
-        .ok_or_else(|| ApiError::BadRequest { message: "Only database connections have schemas and tables.".to_owned(), field: None })?;
+    let target = engine_bridge::database(state, &c)?.ok_or_else(|| ApiError::BadRequest {
+        message: "Only database connections have schemas and tables.".to_owned(),
+        field: None,
+    })?;
     Ok((c, target))
 }
 
 #[utoipa::path(tag = "connections", params(("connection_id" = ConnectionId, Path)), responses(
     (status = 200, body = Vec<String>), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody, description = "the database answered with an error")))]
 #[get("/api/connections/{connection_id}/schemas")]
-async fn list_schemas(state: web::Data<AppState>, auth: Auth, path: web::Path<ConnectionId>) -> Result<web::Json<Vec<String>>, ApiError> {
+async fn list_schemas(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<ConnectionId>,
+) -> Result<web::Json<Vec<String>>, ApiError> {
     let (_, target) = database_connection(&state, &auth, path.into_inner()).await?;
-    hakobu_engine::check::list_schemas(&target).await.map(web::Json).map_err(engine_bridge::upstream)
+    hakobu_engine::check::list_schemas(&target)
+        .await
+        .map(web::Json)
+        .map_err(engine_bridge::upstream)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -473,10 +695,18 @@ struct SchemaQuery {
 #[utoipa::path(tag = "connections", params(("connection_id" = ConnectionId, Path), SchemaQuery), responses(
     (status = 200, body = Vec<String>), (status = 404, body = ErrorBody)))]
 #[get("/api/connections/{connection_id}/tables")]
-async fn list_tables(state: web::Data<AppState>, auth: Auth, path: web::Path<ConnectionId>, query: web::Query<SchemaQuery>) -> Result<web::Json<Vec<String>>, ApiError> {
+async fn list_tables(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<ConnectionId>,
+    query: web::Query<SchemaQuery>,
+) -> Result<web::Json<Vec<String>>, ApiError> {
     let (c, target) = database_connection(&state, &auth, path.into_inner()).await?;
     let schema = engine_bridge::schema_or_default(&c, query.schema.as_deref());
-    hakobu_engine::check::list_tables(&target, &schema).await.map(web::Json).map_err(engine_bridge::upstream)
+    hakobu_engine::check::list_tables(&target, &schema)
+        .await
+        .map(web::Json)
+        .map_err(engine_bridge::upstream)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -496,28 +726,59 @@ struct ColumnView {
 #[utoipa::path(tag = "connections", params(("connection_id" = ConnectionId, Path), TableQuery), responses(
     (status = 200, body = Vec<ColumnView>), (status = 404, body = ErrorBody)))]
 #[get("/api/connections/{connection_id}/columns")]
-async fn list_columns(state: web::Data<AppState>, auth: Auth, path: web::Path<ConnectionId>, query: web::Query<TableQuery>) -> Result<web::Json<Vec<ColumnView>>, ApiError> {
+async fn list_columns(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<ConnectionId>,
+    query: web::Query<TableQuery>,
+) -> Result<web::Json<Vec<ColumnView>>, ApiError> {
     let (c, target) = database_connection(&state, &auth, path.into_inner()).await?;
     let schema = engine_bridge::schema_or_default(&c, query.schema.as_deref());
-    let columns = hakobu_engine::check::list_columns(&target, &schema, &query.table).await.map_err(engine_bridge::upstream)?;
+    let columns = hakobu_engine::check::list_columns(&target, &schema, &query.table)
+        .await
+        .map_err(engine_bridge::upstream)?;
     if columns.is_empty() {
-        return Err(ApiError::NotFound(format!("No table {schema}.{} (or no columns you may read).", query.table)));
+        return Err(ApiError::NotFound(format!(
+            "No table {schema}.{} (or no columns you may read).",
+            query.table
+        )));
     }
-    Ok(web::Json(columns.into_iter().map(|c| ColumnView { name: c.name, data_type: c.data_type, nullable: c.nullable }).collect()))
+    Ok(web::Json(
+        columns
+            .into_iter()
+            .map(|c| ColumnView {
+                name: c.name,
+                data_type: c.data_type,
+                nullable: c.nullable,
+            })
+            .collect(),
+    ))
 }
 
 /// The first rows of a table or of a read-only query (editors of the connection).
 #[utoipa::path(tag = "connections", params(("connection_id" = ConnectionId, Path)), request_body = PreviewRequest, responses(
     (status = 200, body = PreviewResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/api/connections/{connection_id}/preview")]
-async fn preview(state: web::Data<AppState>, auth: Auth, path: web::Path<ConnectionId>, body: ApiJson<PreviewRequest>) -> Result<web::Json<PreviewResponse>, ApiError> {
+async fn preview(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<ConnectionId>,
+    body: ApiJson<PreviewRequest>,
+) -> Result<web::Json<PreviewResponse>, ApiError> {
     let body = body.0;
     let limit = body.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::field("limit", "must be from 1 to 100"));
     }
     let (c, target) = database_connection(&state, &auth, path.into_inner()).await?;
-    engine_bridge::preview(&state, &c, &target, body.table.as_ref(), body.query.as_deref(), limit as usize)
-        .await
-        .map(web::Json)
+    engine_bridge::preview(
+        &state,
+        &c,
+        &target,
+        body.table.as_ref(),
+        body.query.as_deref(),
+        limit as usize,
+    )
+    .await
+    .map(web::Json)
 }

@@ -4,7 +4,9 @@
 use crate::error::ApiError;
 use crate::models::connection::Connection;
 use crate::startup::AppState;
-use hakobu_core::api::connections::{ConnectionTestError, ConnectionTestResult, PreviewColumn, PreviewResponse};
+use hakobu_core::api::connections::{
+    ConnectionTestError, ConnectionTestResult, PreviewColumn, PreviewResponse,
+};
 use hakobu_core::config::{Config, InputConfig, JdbcInput};
 use hakobu_core::connection::{ConnectionKind, setting_str};
 use hakobu_core::job::{TableRef, check_select};
@@ -21,10 +23,12 @@ pub fn decrypt_secrets(state: &AppState, c: &Connection) -> Result<Map<String, V
     let Some(sealed) = c.secrets.as_object().filter(|m| !m.is_empty()) else {
         return Ok(out);
     };
-    let secret_box = state
-        .secrets
-        .as_ref()
-        .ok_or_else(|| ApiError::Unavailable("The operator has not set HAKOBU_SECRET_KEY, so saved passwords cannot be read.".to_owned()))?;
+    let secret_box = state.secrets.as_ref().ok_or_else(|| {
+        ApiError::Unavailable(
+            "The operator has not set HAKOBU_SECRET_KEY, so saved passwords cannot be read."
+                .to_owned(),
+        )
+    })?;
     for (name, value) in sealed {
         let plain = secret_box.decrypt(value.as_str().unwrap_or_default())?;
         out.insert(name.clone(), Value::String(plain));
@@ -32,19 +36,30 @@ pub fn decrypt_secrets(state: &AppState, c: &Connection) -> Result<Map<String, V
     Ok(out)
 }
 
-fn engine_connection(kind: ConnectionKind, plain: &Map<String, Value>, secrets: &Map<String, Value>) -> Option<check::Connection> {
+fn engine_connection(
+    kind: ConnectionKind,
+    plain: &Map<String, Value>,
+    secrets: &Map<String, Value>,
+) -> Option<check::Connection> {
     let db_kind = match kind {
         ConnectionKind::Postgresql => DbKind::Postgresql,
         ConnectionKind::Mysql => DbKind::Mysql,
         _ => return None,
     };
-    let get = |name: &str| setting_str(kind, plain, name).map(|s| s.into_owned()).unwrap_or_default();
+    let get = |name: &str| {
+        setting_str(kind, plain, name)
+            .map(|s| s.into_owned())
+            .unwrap_or_default()
+    };
     Some(check::Connection {
         kind: db_kind,
         host: get("host"),
         port: get("port").parse().ok(),
         user: get("user"),
-        password: secrets.get("password").and_then(Value::as_str).map(str::to_owned),
+        password: secrets
+            .get("password")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         database: get("database"),
         ssl: get("tls_mode") != "disable",
         timeout: TIMEOUT,
@@ -54,7 +69,11 @@ fn engine_connection(kind: ConnectionKind, plain: &Map<String, Value>, secrets: 
 /// The engine's view of a saved database connection; `None` for storage kinds.
 pub fn database(state: &AppState, c: &Connection) -> Result<Option<check::Connection>, ApiError> {
     let secrets = decrypt_secrets(state, c)?;
-    Ok(engine_connection(c.kind, c.settings.as_object().unwrap_or(&Map::new()), &secrets))
+    Ok(engine_connection(
+        c.kind,
+        c.settings.as_object().unwrap_or(&Map::new()),
+        &secrets,
+    ))
 }
 
 /// The schema to browse when none is given.
@@ -63,8 +82,14 @@ pub fn schema_or_default(c: &Connection, schema: Option<&str>) -> String {
         return s.to_owned();
     }
     let settings = c.settings.as_object().cloned().unwrap_or_default();
-    let name = if c.kind == ConnectionKind::Mysql { "database" } else { "schema" };
-    setting_str(c.kind, &settings, name).map(|s| s.into_owned()).unwrap_or_default()
+    let name = if c.kind == ConnectionKind::Mysql {
+        "database"
+    } else {
+        "schema"
+    };
+    setting_str(c.kind, &settings, name)
+        .map(|s| s.into_owned())
+        .unwrap_or_default()
 }
 
 /// A database error while browsing: the message says what the database said.
@@ -114,16 +139,29 @@ fn explain(e: &CheckError, at: &str) -> (&'static str, String, String) {
 }
 
 /// Runs a connection test and says in plain words what happened.
-pub async fn test(kind: ConnectionKind, plain: &Map<String, Value>, secrets: &Map<String, Value>) -> ConnectionTestResult {
+pub async fn test(
+    kind: ConnectionKind,
+    plain: &Map<String, Value>,
+    secrets: &Map<String, Value>,
+) -> ConnectionTestResult {
     let started = Instant::now();
     if let Some(target) = engine_connection(kind, plain, secrets) {
         let at = format!(
             "The server at {}:{}",
             target.host,
-            target.port.unwrap_or(if kind == ConnectionKind::Mysql { 3306 } else { 5432 })
+            target.port.unwrap_or(if kind == ConnectionKind::Mysql {
+                3306
+            } else {
+                5432
+            })
         );
         return match check::check(&target).await {
-            Ok(ok) => ConnectionTestResult { ok: true, latency_ms: ok.latency_ms, server_version: Some(ok.server_version), error: None },
+            Ok(ok) => ConnectionTestResult {
+                ok: true,
+                latency_ms: ok.latency_ms,
+                server_version: Some(ok.server_version),
+                error: None,
+            },
             Err(e) => {
                 let (kind, message, hint) = explain(&e, &at);
                 tracing::info!(kind, "connection test failed");
@@ -133,9 +171,16 @@ pub async fn test(kind: ConnectionKind, plain: &Map<String, Value>, secrets: &Ma
     }
     match kind {
         ConnectionKind::LocalFiles => {
-            let dir = setting_str(kind, plain, "directory").map(|s| s.into_owned()).unwrap_or_default();
+            let dir = setting_str(kind, plain, "directory")
+                .map(|s| s.into_owned())
+                .unwrap_or_default();
             match tokio::fs::read_dir(&dir).await {
-                Ok(_) => ConnectionTestResult { ok: true, latency_ms: started.elapsed().as_millis() as u64, server_version: None, error: None },
+                Ok(_) => ConnectionTestResult {
+                    ok: true,
+                    latency_ms: started.elapsed().as_millis() as u64,
+                    server_version: None,
+                    error: None,
+                },
                 Err(e) => failed(
                     started,
                     "directory_missing",
@@ -158,7 +203,11 @@ fn failed(started: Instant, kind: &str, message: String, hint: String) -> Connec
         ok: false,
         latency_ms: started.elapsed().as_millis() as u64,
         server_version: None,
-        error: Some(ConnectionTestError { kind: kind.to_owned(), message, hint }),
+        error: Some(ConnectionTestError {
+            kind: kind.to_owned(),
+            message,
+            hint,
+        }),
     }
 }
 
@@ -177,7 +226,9 @@ pub async fn preview(
     let result = match (table, query) {
         (Some(t), None) => {
             let schema = schema_or_default(c, t.schema.as_deref());
-            check::preview_table(target, &schema, &t.name, limit).await.map_err(upstream)?
+            check::preview_table(target, &schema, &t.name, limit)
+                .await
+                .map_err(upstream)?
         }
         (None, Some(q)) => {
             check_select(q).map_err(|m| ApiError::field("query", m))?;
@@ -207,16 +258,31 @@ pub async fn preview(
                 .out,
                 exec: Default::default(),
             };
-            match tokio::time::timeout(TIMEOUT, hakobu_engine::preview_config(&config, limit)).await {
-                Err(_) => return Err(ApiError::Upstream(format!("The query did not finish within {} s. Preview a smaller query.", TIMEOUT.as_secs()))),
-                Ok(Err(e)) => return Err(ApiError::Upstream(format!("The database refused the query: {}", root_message(&e)))),
+            match tokio::time::timeout(TIMEOUT, hakobu_engine::preview_config(&config, limit)).await
+            {
+                Err(_) => {
+                    return Err(ApiError::Upstream(format!(
+                        "The query did not finish within {} s. Preview a smaller query.",
+                        TIMEOUT.as_secs()
+                    )));
+                }
+                Ok(Err(e)) => {
+                    return Err(ApiError::Upstream(format!(
+                        "The database refused the query: {}",
+                        root_message(&e)
+                    )));
+                }
                 Ok(Ok(p)) => p,
             }
         }
         _ => return Err(ApiError::field("table", "give either a table or a query")),
     };
     Ok(PreviewResponse {
-        columns: result.columns.into_iter().map(|(name, type_)| PreviewColumn { name, type_ }).collect(),
+        columns: result
+            .columns
+            .into_iter()
+            .map(|(name, type_)| PreviewColumn { name, type_ })
+            .collect(),
         rows: result.rows,
     })
 }

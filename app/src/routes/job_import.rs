@@ -17,16 +17,19 @@ use crate::startup::AppState;
 use actix_web::{HttpResponse, get, post, web};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use hakobu_core::api::error::ErrorBody;
-use hakobu_core::api::jobs::{CreateJobRequest, ImportJobRequest, ImportJobResponse, validate_job_text};
+use hakobu_core::api::jobs::{
+    CreateJobRequest, ImportJobRequest, ImportJobResponse, validate_job_text,
+};
 use hakobu_core::authz::{Action, TeamRole};
 use hakobu_core::config::{
-    Config, FilterConfig, FormatterConfig, InputConfig, JdbcInput, JdbcOutput, MaskType, OutputConfig, ParserConfig,
+    Config, FilterConfig, FormatterConfig, InputConfig, JdbcInput, JdbcOutput, MaskType,
+    OutputConfig, ParserConfig,
 };
 use hakobu_core::connection::{ConnectionKind, validate_settings};
 use hakobu_core::ids::{ConnectionId, JobId};
 use hakobu_core::job::{
-    ColumnChange, DestinationSettings, FileColumn, FileDestination, FileFormat, FileSource, JobSettings, MaskMethod,
-    MaskRule, SourceSettings, TableRef,
+    ColumnChange, DestinationSettings, FileColumn, FileDestination, FileFormat, FileSource,
+    JobSettings, MaskMethod, MaskRule, SourceSettings, TableRef,
 };
 use hakobu_core::validation::FieldErrors;
 use serde_json::{Map, Value, json};
@@ -40,17 +43,71 @@ struct WantedConnection {
 
 /// Fields of a section Hakobu jobs express; any other field present is refused by name
 /// rather than silently dropped.
-fn only_fields<T: serde::Serialize>(section: &T, path: &str, allowed: &[&str], errors: &mut FieldErrors) {
+fn only_fields<T: serde::Serialize>(
+    section: &T,
+    path: &str,
+    allowed: &[&str],
+    errors: &mut FieldErrors,
+) {
     if let Ok(Value::Object(map)) = serde_json::to_value(section) {
         for key in map.keys().filter(|k| !allowed.contains(&k.as_str())) {
-            errors.push(format!("config.{path}.{key}"), "is not supported by Hakobu jobs yet; remove it or set it up in the job form");
+            errors.push(
+                format!("config.{path}.{key}"),
+                "is not supported by Hakobu jobs yet; remove it or set it up in the job form",
+            );
         }
     }
 }
 
-const JDBC_CONNECTION_FIELDS: &[&str] = &["host", "port", "user", "password", "database", "schema", "ssl", "connect_timeout", "socket_timeout", "fetch_rows", "options"];
+const JDBC_CONNECTION_FIELDS: &[&str] = &[
+    "host",
+    "port",
+    "user",
+    "password",
+    "database",
+    "schema",
+    "ssl",
+    "connect_timeout",
+    "socket_timeout",
+    "fetch_rows",
+    "options",
+];
 
-fn jdbc_connection(kind: ConnectionKind, host: &str, port: Option<u16>, user: &str, password: Option<&str>, database: &str, ssl: Option<bool>, schema: Option<&str>) -> WantedConnection {
+/// The connection part of a `postgresql` / `mysql` section.
+struct JdbcEndpoint<'a> {
+    host: &'a str,
+    port: Option<u16>,
+    user: &'a str,
+    password: Option<&'a str>,
+    database: &'a str,
+    ssl: Option<bool>,
+    schema: Option<&'a str>,
+}
+
+macro_rules! endpoint_of {
+    ($j:expr) => {
+        JdbcEndpoint {
+            host: &$j.host,
+            port: $j.port,
+            user: &$j.user,
+            password: $j.password.as_ref().map(|p| p.expose()),
+            database: &$j.database,
+            ssl: $j.ssl,
+            schema: $j.schema.as_deref(),
+        }
+    };
+}
+
+fn jdbc_connection(kind: ConnectionKind, e: JdbcEndpoint<'_>) -> WantedConnection {
+    let JdbcEndpoint {
+        host,
+        port,
+        user,
+        password,
+        database,
+        ssl,
+        schema,
+    } = e;
     let mut settings = Map::new();
     settings.insert("host".into(), json!(host));
     if let Some(port) = port {
@@ -58,7 +115,14 @@ fn jdbc_connection(kind: ConnectionKind, host: &str, port: Option<u16>, user: &s
     }
     settings.insert("database".into(), json!(database));
     settings.insert("user".into(), json!(user));
-    settings.insert("tls_mode".into(), json!(if ssl.unwrap_or(false) { "require" } else { "disable" }));
+    settings.insert(
+        "tls_mode".into(),
+        json!(if ssl.unwrap_or(false) {
+            "require"
+        } else {
+            "disable"
+        }),
+    );
     if let (ConnectionKind::Postgresql, Some(schema)) = (kind, schema) {
         settings.insert("schema".into(), json!(schema));
     }
@@ -66,10 +130,20 @@ fn jdbc_connection(kind: ConnectionKind, host: &str, port: Option<u16>, user: &s
     if let Some(p) = password.filter(|p| !p.is_empty()) {
         secrets.insert("password".into(), json!(p));
     }
-    WantedConnection { kind, settings, secrets }
+    WantedConnection {
+        kind,
+        settings,
+        secrets,
+    }
 }
 
-fn s3_connection(bucket: &str, region: Option<&str>, endpoint: Option<&str>, key_id: Option<&str>, secret: Option<&str>) -> WantedConnection {
+fn s3_connection(
+    bucket: &str,
+    region: Option<&str>,
+    endpoint: Option<&str>,
+    key_id: Option<&str>,
+    secret: Option<&str>,
+) -> WantedConnection {
     let mut settings = Map::new();
     settings.insert("bucket".into(), json!(bucket));
     if let Some(r) = region {
@@ -89,7 +163,11 @@ fn s3_connection(bucket: &str, region: Option<&str>, endpoint: Option<&str>, key
             settings.insert("auth".into(), json!("instance_role"));
         }
     }
-    WantedConnection { kind: ConnectionKind::S3, settings, secrets }
+    WantedConnection {
+        kind: ConnectionKind::S3,
+        settings,
+        secrets,
+    }
 }
 
 /// `/data/in/orders_` -> (`/data/in`, `orders_`).
@@ -114,40 +192,132 @@ fn map_input(input: &InputConfig, errors: &mut FieldErrors) -> (WantedConnection
     };
     let wanted = match input {
         InputConfig::Postgresql(j) | InputConfig::Mysql(j) => {
-            let kind = if matches!(input, InputConfig::Postgresql(_)) { ConnectionKind::Postgresql } else { ConnectionKind::Mysql };
+            let kind = if matches!(input, InputConfig::Postgresql(_)) {
+                ConnectionKind::Postgresql
+            } else {
+                ConnectionKind::Mysql
+            };
             let mut allowed = JDBC_CONNECTION_FIELDS.to_vec();
-            allowed.extend(["table", "query", "where", "incremental", "incremental_columns", "last_record"]);
+            allowed.extend([
+                "table",
+                "query",
+                "where",
+                "incremental",
+                "incremental_columns",
+                "last_record",
+            ]);
             only_fields(j, "in", &allowed, errors);
-            let JdbcInput { table, query, where_, incremental, incremental_columns, schema, .. } = j;
-            source.table = table.as_ref().map(|name| TableRef { schema: None, name: name.clone() });
+            let JdbcInput {
+                table,
+                query,
+                where_,
+                incremental,
+                incremental_columns,
+                ..
+            } = j;
+            source.table = table.as_ref().map(|name| TableRef {
+                schema: None,
+                name: name.clone(),
+            });
             source.query = query.clone();
             source.filter = where_.clone();
             source.incremental = incremental.unwrap_or(false);
             source.incremental_columns = incremental_columns.clone();
-            jdbc_connection(kind, &j.host, j.port, &j.user, j.password.as_ref().map(|p| p.expose()), &j.database, j.ssl, schema.as_deref())
+            jdbc_connection(kind, endpoint_of!(j))
         }
         InputConfig::S3(s) => {
-            only_fields(s, "in", &["bucket", "path_prefix", "endpoint", "region", "access_key_id", "secret_access_key", "auth_method", "path_match_pattern", "last_path", "incremental", "decoders", "parser"], errors);
-            source.files = Some(map_parser(&s.parser, &s.path_prefix, s.path_match_pattern.clone(), !s.decoders.is_empty(), errors));
+            only_fields(
+                s,
+                "in",
+                &[
+                    "bucket",
+                    "path_prefix",
+                    "endpoint",
+                    "region",
+                    "access_key_id",
+                    "secret_access_key",
+                    "auth_method",
+                    "path_match_pattern",
+                    "last_path",
+                    "incremental",
+                    "decoders",
+                    "parser",
+                ],
+                errors,
+            );
+            source.files = Some(map_parser(
+                &s.parser,
+                &s.path_prefix,
+                s.path_match_pattern.clone(),
+                !s.decoders.is_empty(),
+                errors,
+            ));
             source.incremental = s.incremental.unwrap_or(false);
-            s3_connection(&s.bucket, s.region.as_deref(), s.endpoint.as_deref(), s.access_key_id.as_ref().map(|k| k.expose()), s.secret_access_key.as_ref().map(|k| k.expose()))
+            s3_connection(
+                &s.bucket,
+                s.region.as_deref(),
+                s.endpoint.as_deref(),
+                s.access_key_id.as_ref().map(|k| k.expose()),
+                s.secret_access_key.as_ref().map(|k| k.expose()),
+            )
         }
         InputConfig::File(f) => {
-            only_fields(f, "in", &["path_prefix", "path_match_pattern", "last_path", "incremental", "decoders", "parser"], errors);
+            only_fields(
+                f,
+                "in",
+                &[
+                    "path_prefix",
+                    "path_match_pattern",
+                    "last_path",
+                    "incremental",
+                    "decoders",
+                    "parser",
+                ],
+                errors,
+            );
             let (dir, prefix) = split_local_prefix(&f.path_prefix);
-            source.files = Some(map_parser(&f.parser, &prefix, f.path_match_pattern.clone(), !f.decoders.is_empty(), errors));
+            source.files = Some(map_parser(
+                &f.parser,
+                &prefix,
+                f.path_match_pattern.clone(),
+                !f.decoders.is_empty(),
+                errors,
+            ));
             source.incremental = f.incremental.unwrap_or(false);
-            WantedConnection { kind: ConnectionKind::LocalFiles, settings: json!({"directory": dir}).as_object().cloned().unwrap_or_default(), secrets: Map::new() }
+            WantedConnection {
+                kind: ConnectionKind::LocalFiles,
+                settings: json!({"directory": dir})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                secrets: Map::new(),
+            }
         }
     };
     (wanted, source)
 }
 
-fn map_parser(parser: &ParserConfig, prefix: &str, pattern: Option<String>, gzip: bool, errors: &mut FieldErrors) -> FileSource {
+fn map_parser(
+    parser: &ParserConfig,
+    prefix: &str,
+    pattern: Option<String>,
+    gzip: bool,
+    errors: &mut FieldErrors,
+) -> FileSource {
     let (format, columns, header_line, delimiter) = match parser {
         ParserConfig::Csv(c) => {
-            only_fields(c, "in.parser", &["delimiter", "skip_header_lines", "columns"], errors);
-            (FileFormat::Csv, &c.columns, c.skip_header_lines.unwrap_or(0) > 0, c.delimiter.clone().unwrap_or_else(|| ",".to_owned()))
+            only_fields(
+                c,
+                "in.parser",
+                &["delimiter", "skip_header_lines", "columns"],
+                errors,
+            );
+            (
+                FileFormat::Csv,
+                &c.columns,
+                c.skip_header_lines.unwrap_or(0) > 0,
+                c.delimiter.clone().unwrap_or_else(|| ",".to_owned()),
+            )
         }
         ParserConfig::Jsonl(j) => {
             only_fields(j, "in.parser", &["columns"], errors);
@@ -161,11 +331,21 @@ fn map_parser(parser: &ParserConfig, prefix: &str, pattern: Option<String>, gzip
         gzip,
         header_line,
         delimiter,
-        columns: columns.iter().map(|c| FileColumn { name: c.name.clone(), type_: c.type_, format: c.format.clone() }).collect(),
+        columns: columns
+            .iter()
+            .map(|c| FileColumn {
+                name: c.name.clone(),
+                type_: c.type_,
+                format: c.format.clone(),
+            })
+            .collect(),
     }
 }
 
-fn map_output(out: &OutputConfig, errors: &mut FieldErrors) -> (WantedConnection, DestinationSettings) {
+fn map_output(
+    out: &OutputConfig,
+    errors: &mut FieldErrors,
+) -> (WantedConnection, DestinationSettings) {
     let placeholder = ConnectionId(uuid::Uuid::nil());
     let mut destination = DestinationSettings {
         connection_id: placeholder,
@@ -176,32 +356,89 @@ fn map_output(out: &OutputConfig, errors: &mut FieldErrors) -> (WantedConnection
     };
     let wanted = match out {
         OutputConfig::Postgresql(j) | OutputConfig::Mysql(j) => {
-            let kind = if matches!(out, OutputConfig::Postgresql(_)) { ConnectionKind::Postgresql } else { ConnectionKind::Mysql };
+            let kind = if matches!(out, OutputConfig::Postgresql(_)) {
+                ConnectionKind::Postgresql
+            } else {
+                ConnectionKind::Mysql
+            };
             let mut allowed = JDBC_CONNECTION_FIELDS.to_vec();
             allowed.extend(["table", "mode", "merge_keys", "batch_size"]);
             only_fields(j, "out", &allowed, errors);
-            let JdbcOutput { table, merge_keys, schema, .. } = j;
-            destination.table = Some(TableRef { schema: None, name: table.clone() });
+            let JdbcOutput {
+                table, merge_keys, ..
+            } = j;
+            destination.table = Some(TableRef {
+                schema: None,
+                name: table.clone(),
+            });
             destination.mode = j.mode();
             destination.merge_keys = merge_keys.clone();
-            jdbc_connection(kind, &j.host, j.port, &j.user, j.password.as_ref().map(|p| p.expose()), &j.database, j.ssl, schema.as_deref())
+            jdbc_connection(kind, endpoint_of!(j))
         }
         OutputConfig::S3(s) => {
-            only_fields(s, "out", &["bucket", "path_prefix", "file_ext", "endpoint", "region", "access_key_id", "secret_access_key", "encoders", "formatter"], errors);
-            destination.files = Some(map_formatter(&s.formatter, &s.path_prefix, !s.encoders.is_empty(), errors));
-            s3_connection(&s.bucket, s.region.as_deref(), s.endpoint.as_deref(), s.access_key_id.as_ref().map(|k| k.expose()), s.secret_access_key.as_ref().map(|k| k.expose()))
+            only_fields(
+                s,
+                "out",
+                &[
+                    "bucket",
+                    "path_prefix",
+                    "file_ext",
+                    "endpoint",
+                    "region",
+                    "access_key_id",
+                    "secret_access_key",
+                    "encoders",
+                    "formatter",
+                ],
+                errors,
+            );
+            destination.files = Some(map_formatter(
+                &s.formatter,
+                &s.path_prefix,
+                !s.encoders.is_empty(),
+                errors,
+            ));
+            s3_connection(
+                &s.bucket,
+                s.region.as_deref(),
+                s.endpoint.as_deref(),
+                s.access_key_id.as_ref().map(|k| k.expose()),
+                s.secret_access_key.as_ref().map(|k| k.expose()),
+            )
         }
         OutputConfig::File(f) => {
-            only_fields(f, "out", &["path_prefix", "file_ext", "encoders", "formatter"], errors);
+            only_fields(
+                f,
+                "out",
+                &["path_prefix", "file_ext", "encoders", "formatter"],
+                errors,
+            );
             let (dir, prefix) = split_local_prefix(&f.path_prefix);
-            destination.files = Some(map_formatter(&f.formatter, &prefix, !f.encoders.is_empty(), errors));
-            WantedConnection { kind: ConnectionKind::LocalFiles, settings: json!({"directory": dir}).as_object().cloned().unwrap_or_default(), secrets: Map::new() }
+            destination.files = Some(map_formatter(
+                &f.formatter,
+                &prefix,
+                !f.encoders.is_empty(),
+                errors,
+            ));
+            WantedConnection {
+                kind: ConnectionKind::LocalFiles,
+                settings: json!({"directory": dir})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                secrets: Map::new(),
+            }
         }
     };
     (wanted, destination)
 }
 
-fn map_formatter(formatter: &FormatterConfig, prefix: &str, gzip: bool, errors: &mut FieldErrors) -> FileDestination {
+fn map_formatter(
+    formatter: &FormatterConfig,
+    prefix: &str,
+    gzip: bool,
+    errors: &mut FieldErrors,
+) -> FileDestination {
     match formatter {
         FormatterConfig::Csv(c) => {
             only_fields(c, "out.formatter", &["header_line", "delimiter"], errors);
@@ -215,37 +452,66 @@ fn map_formatter(formatter: &FormatterConfig, prefix: &str, gzip: bool, errors: 
         }
         FormatterConfig::Jsonl(j) => {
             only_fields(j, "out.formatter", &[], errors);
-            FileDestination { path_prefix: prefix.to_owned(), format: FileFormat::Jsonl, gzip, header_line: true, delimiter: ",".to_owned() }
+            FileDestination {
+                path_prefix: prefix.to_owned(),
+                format: FileFormat::Jsonl,
+                gzip,
+                header_line: true,
+                delimiter: ",".to_owned(),
+            }
         }
     }
 }
 
-fn map_filters(filters: &[FilterConfig], errors: &mut FieldErrors) -> (Vec<ColumnChange>, Vec<MaskRule>) {
+fn map_filters(
+    filters: &[FilterConfig],
+    errors: &mut FieldErrors,
+) -> (Vec<ColumnChange>, Vec<MaskRule>) {
     let mut columns = Vec::new();
     let mut masks = Vec::new();
     for (i, f) in filters.iter().enumerate() {
         let path = format!("filters[{i}]");
         match f {
             FilterConfig::Rename(r) => {
-                columns.extend(r.columns.iter().map(|(from, to)| ColumnChange::Rename { column: from.clone(), to: to.clone() }));
+                columns.extend(r.columns.iter().map(|(from, to)| ColumnChange::Rename {
+                    column: from.clone(),
+                    to: to.clone(),
+                }));
             }
             FilterConfig::RemoveColumns(r) => {
                 only_fields(r, &path, &["type", "remove"], errors);
-                columns.extend(r.remove.iter().map(|c| ColumnChange::Drop { column: c.clone() }));
+                columns.extend(
+                    r.remove
+                        .iter()
+                        .map(|c| ColumnChange::Drop { column: c.clone() }),
+                );
             }
             FilterConfig::Cast(c) => {
                 only_fields(c, &path, &["type", "columns"], errors);
-                columns.extend(c.columns.iter().map(|col| ColumnChange::Cast { column: col.name.clone(), to: col.type_, format: col.format.clone() }));
+                columns.extend(c.columns.iter().map(|col| ColumnChange::Cast {
+                    column: col.name.clone(),
+                    to: col.type_,
+                    format: col.format.clone(),
+                }));
             }
             FilterConfig::Column(c) => {
                 only_fields(c, &path, &["type", "add_columns", "drop_columns"], errors);
                 for add in &c.add_columns {
                     match (&add.type_, &add.default) {
-                        (Some(t), Some(v)) => columns.push(ColumnChange::Add { column: add.name.clone(), type_: *t, value: v.clone() }),
-                        _ => errors.push(format!("config.{path}.add_columns"), "each added column needs a type and a default value"),
+                        (Some(t), Some(v)) => columns.push(ColumnChange::Add {
+                            column: add.name.clone(),
+                            type_: *t,
+                            value: v.clone(),
+                        }),
+                        _ => errors.push(
+                            format!("config.{path}.add_columns"),
+                            "each added column needs a type and a default value",
+                        ),
                     }
                 }
-                columns.extend(c.drop_columns.iter().map(|d| ColumnChange::Drop { column: d.name.clone() }));
+                columns.extend(c.drop_columns.iter().map(|d| ColumnChange::Drop {
+                    column: d.name.clone(),
+                }));
             }
             FilterConfig::Mask(m) => {
                 for (j, col) in m.columns.iter().enumerate() {
@@ -257,7 +523,12 @@ fn map_filters(filters: &[FilterConfig], errors: &mut FieldErrors) -> (Vec<Colum
                             continue;
                         }
                     };
-                    masks.push(MaskRule { column: col.name.clone(), method, keep_head: col.keep_head.unwrap_or(0), keep_tail: col.keep_tail.unwrap_or(0) });
+                    masks.push(MaskRule {
+                        column: col.name.clone(),
+                        method,
+                        keep_head: col.keep_head.unwrap_or(0),
+                        keep_tail: col.keep_tail.unwrap_or(0),
+                    });
                 }
             }
         }
@@ -293,18 +564,32 @@ async fn connection_for(
             return Ok(existing.id);
         }
     }
-    let secret_box = state
-        .secrets
-        .as_ref()
-        .ok_or_else(|| ApiError::Unavailable("The operator has not set HAKOBU_SECRET_KEY; connections cannot be saved.".to_owned()))?;
+    let secret_box = state.secrets.as_ref().ok_or_else(|| {
+        ApiError::Unavailable(
+            "The operator has not set HAKOBU_SECRET_KEY; connections cannot be saved.".to_owned(),
+        )
+    })?;
     let mut sealed = Map::new();
     for (name, value) in &wanted.secrets {
-        sealed.insert(name.clone(), Value::String(secret_box.encrypt(value.as_str().unwrap_or_default())?));
+        sealed.insert(
+            name.clone(),
+            Value::String(secret_box.encrypt(value.as_str().unwrap_or_default())?),
+        );
     }
-    let existing_names: Vec<String> = Connection::list(conn, auth.organization_id).await?.into_iter().map(|c| c.name.to_lowercase()).collect();
+    let existing_names: Vec<String> = Connection::list(conn, auth.organization_id)
+        .await?
+        .into_iter()
+        .map(|c| c.name.to_lowercase())
+        .collect();
     let base = format!("{} {role}", request.name.trim());
     let name = (1..)
-        .map(|n| if n == 1 { base.clone() } else { format!("{base} {n}") })
+        .map(|n| {
+            if n == 1 {
+                base.clone()
+            } else {
+                format!("{base} {n}")
+            }
+        })
         .find(|n| !existing_names.contains(&n.to_lowercase()))
         .unwrap_or(base);
     let c = Connection::insert(
@@ -333,19 +618,43 @@ async fn connection_for(
 #[utoipa::path(tag = "jobs", request_body = ImportJobRequest, responses(
     (status = 201, body = ImportJobResponse), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody, description = "the config is invalid or uses a feature jobs do not have")))]
 #[post("/api/jobs/import")]
-pub async fn import_job(state: web::Data<AppState>, auth: Auth, body: ApiJson<ImportJobRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn import_job(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: ApiJson<ImportJobRequest>,
+) -> Result<HttpResponse, ApiError> {
     let request = body.0;
     let mut errors = FieldErrors::default();
     validate_job_text(&mut errors, Some(&request.name), None, None);
     errors.into_result()?;
+    super::connections::require_team_editor(
+        &mut *state.pool.get().await?,
+        &auth,
+        request.team_id,
+        "team_id",
+    )
+    .await?;
     let text = if request.config.contains("{{") || request.config.contains("{%") {
-        hakobu_engine::template::render(&request.config, &no_partials_dir()?, request.env.clone().into_iter())
-            .map_err(|e| ApiError::field("config", format!("the Liquid template does not render: {e:#}")))?
+        hakobu_engine::template::render(
+            &request.config,
+            &no_partials_dir()?,
+            request.env.clone().into_iter(),
+        )
+        .map_err(|e| {
+            ApiError::field(
+                "config",
+                format!("the Liquid template does not render: {e:#}"),
+            )
+        })?
     } else {
         request.config.clone()
     };
     let config = Config::from_yaml(&text).map_err(|e| {
-        let field = if e.path.is_empty() { "config".to_owned() } else { format!("config.{}", e.path) };
+        let field = if e.path.is_empty() {
+            "config".to_owned()
+        } else {
+            format!("config.{}", e.path)
+        };
         ApiError::field(&field, e.message)
     })?;
     let mut errors = FieldErrors::default();
@@ -357,8 +666,26 @@ pub async fn import_job(state: web::Data<AppState>, auth: Auth, body: ApiJson<Im
     let (job, created) = conn
         .transaction::<_, ApiError, _>(async |conn| {
             let mut created = Vec::new();
-            source.connection_id = connection_for(conn, &state, &auth, &request, "source", wanted_source, &mut created).await?;
-            destination.connection_id = connection_for(conn, &state, &auth, &request, "destination", wanted_destination, &mut created).await?;
+            source.connection_id = connection_for(
+                conn,
+                &state,
+                &auth,
+                &request,
+                "source",
+                wanted_source,
+                &mut created,
+            )
+            .await?;
+            destination.connection_id = connection_for(
+                conn,
+                &state,
+                &auth,
+                &request,
+                "destination",
+                wanted_destination,
+                &mut created,
+            )
+            .await?;
             let settings = JobSettings {
                 source,
                 destination,
@@ -377,12 +704,26 @@ pub async fn import_job(state: web::Data<AppState>, auth: Auth, body: ApiJson<Im
                 enabled: true,
                 settings,
             };
-            let job = insert_job(conn, &auth, &create, "job.import", json!({"created_connections": created})).await?;
+            let job = insert_job(
+                conn,
+                &auth,
+                &create,
+                "job.import",
+                json!({"created_connections": created}),
+            )
+            .await?;
             Ok((job, created))
         })
         .await?;
     Ok(HttpResponse::Created().json(ImportJobResponse {
-        job: job_view(&job, TeamRole::Admin.min(auth.principal.resource_role(job.team_id, &[]).unwrap_or(TeamRole::Viewer)))?,
+        job: job_view(
+            &job,
+            TeamRole::Admin.min(
+                auth.principal
+                    .resource_role(job.team_id, &[])
+                    .unwrap_or(TeamRole::Viewer),
+            ),
+        )?,
         created_connections: created,
     }))
 }
@@ -391,19 +732,56 @@ pub async fn import_job(state: web::Data<AppState>, auth: Auth, body: ApiJson<Im
 #[utoipa::path(tag = "jobs", params(("job_id" = JobId, Path)), responses(
     (status = 200, description = "YAML (Liquid)", content_type = "application/yaml"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[get("/api/jobs/{job_id}/export")]
-pub async fn export_job(state: web::Data<AppState>, auth: Auth, path: web::Path<JobId>) -> Result<HttpResponse, ApiError> {
+pub async fn export_job(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<JobId>,
+) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
-    let (job, _) = load_job(&mut conn, &auth, path.into_inner(), Action::ViewResourceDetails, "export this job").await?;
+    let (job, _) = load_job(
+        &mut conn,
+        &auth,
+        path.into_inner(),
+        Action::ViewResourceDetails,
+        "export this job",
+    )
+    .await?;
     let (yaml, env) = compile_with_references(&mut conn, &auth, &job, false).await?;
-    let mut out = format!("# Hakobu job {:?} (revision {}), exported {}.\n", job.name, job.revision, chrono::Utc::now().to_rfc3339());
+    let mut out = format!(
+        "# Hakobu job {:?} (revision {}), exported {}.\n",
+        job.name,
+        job.revision,
+        chrono::Utc::now().to_rfc3339()
+    );
     if !env.is_empty() {
-        out.push_str(&format!("# Secrets are read from the environment: {}.\n", env.join(", ")));
+        out.push_str(&format!(
+            "# Secrets are read from the environment: {}.\n",
+            env.join(", ")
+        ));
     }
-    out.push_str("# Run it with `hakobu-runner run <file>`, or import it with POST /api/jobs/import.\n");
+    out.push_str(
+        "# Run it with `hakobu-runner run <file>`, or import it with POST /api/jobs/import.\n",
+    );
     out.push_str(&yaml);
-    let slug: String = job.name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+    let slug: String = job
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
     Ok(HttpResponse::Ok()
         .content_type("application/yaml; charset=utf-8")
-        .insert_header(("Content-Disposition", format!("attachment; filename=\"{}.yml.liquid\"", slug.trim_matches('-'))))
+        .insert_header((
+            "Content-Disposition",
+            format!(
+                "attachment; filename=\"{}.yml.liquid\"",
+                slug.trim_matches('-')
+            ),
+        ))
         .body(out))
 }

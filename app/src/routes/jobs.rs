@@ -6,17 +6,18 @@ use crate::error::{ApiError, is_unique_violation};
 use crate::extract::ApiJson;
 use crate::models::connection::Connection;
 use crate::models::job::{Job, JobChangeset, JobRevision, NewJob, Shares};
-use crate::routes::connections::{check_shares, grants, load_authorized};
+use crate::routes::connections::{check_shares, grants, load_authorized, require_team_editor};
 use crate::startup::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
+use hakobu_core::api::connections::SharesRequest;
 use hakobu_core::api::error::ErrorBody;
 use hakobu_core::api::jobs::{
-    CreateJobRequest, JobRevisionView, JobView, RevisionDiff, UpdateJobRequest, json_diff, validate_job_text,
+    CreateJobRequest, JobRevisionView, JobView, RevisionDiff, UpdateJobRequest, json_diff,
+    validate_job_text,
 };
-use hakobu_core::api::connections::SharesRequest;
-use hakobu_core::authz::{Action, Decision, Target, TeamRole, authorize};
+use hakobu_core::authz::{Action, Target, TeamRole};
 use hakobu_core::ids::{JobId, TeamId};
 use hakobu_core::job::{CompileConnection, ConnectionInfo, JobSettings, compile};
 use hakobu_core::validation::FieldErrors;
@@ -41,22 +42,39 @@ pub fn configure(cfg: &mut ServiceConfig) {
 }
 
 /// A job and its shares, if the caller may do `action` on it (404 otherwise).
-pub async fn load_job(conn: &mut AsyncPgConnection, auth: &Auth, id: JobId, action: Action, what: &str) -> Result<(Job, Shares), ApiError> {
+pub async fn load_job(
+    conn: &mut AsyncPgConnection,
+    auth: &Auth,
+    id: JobId,
+    action: Action,
+    what: &str,
+) -> Result<(Job, Shares), ApiError> {
     let job = Job::find(conn, auth.organization_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("job"))?;
     let shares = Job::shares(conn, auth.organization_id, id).await?;
-    auth.require(action, Target::Resource { owner: job.team_id, shares: &shares }, what)
-        .map_err(|e| match e {
-            ApiError::NotFound(_) => ApiError::not_found("job"),
-            other => other,
-        })?;
+    auth.require(
+        action,
+        Target::Resource {
+            owner: job.team_id,
+            shares: &shares,
+        },
+        what,
+    )
+    .map_err(|e| match e {
+        ApiError::NotFound(_) => ApiError::not_found("job"),
+        other => other,
+    })?;
     Ok((job, shares))
 }
 
 pub fn parse_settings(job: &Job) -> Result<JobSettings, ApiError> {
-    serde_json::from_value(job.settings.clone())
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored settings of job {} do not parse: {e}", job.id)))
+    serde_json::from_value(job.settings.clone()).map_err(|e| {
+        ApiError::Internal(anyhow::anyhow!(
+            "stored settings of job {} do not parse: {e}",
+            job.id
+        ))
+    })
 }
 
 pub fn job_view(job: &Job, role: TeamRole) -> Result<JobView, ApiError> {
@@ -70,15 +88,25 @@ pub fn job_view(job: &Job, role: TeamRole) -> Result<JobView, ApiError> {
         team_id: job.team_id,
         revision: job.revision,
         your_role: role,
-        settings: if details { Some(parse_settings(job)?) } else { None },
-        incremental_state: if details { job.incremental_state.clone() } else { None },
+        settings: if details {
+            Some(parse_settings(job)?)
+        } else {
+            None
+        },
+        incremental_state: if details {
+            job.incremental_state.clone()
+        } else {
+            None
+        },
         created_at: job.created_at,
         updated_at: job.updated_at,
     })
 }
 
 fn role_on(auth: &Auth, job: &Job, shares: &Shares) -> TeamRole {
-    auth.principal.resource_role(job.team_id, shares).unwrap_or(TeamRole::Viewer)
+    auth.principal
+        .resource_role(job.team_id, shares)
+        .unwrap_or(TeamRole::Viewer)
 }
 
 /// The connections a job names, each usable by the caller; problems as field errors.
@@ -90,8 +118,14 @@ pub async fn resolve_connections(
     let mut errors = FieldErrors::default();
     let mut found = Vec::new();
     for (field, id) in [
-        ("settings.source.connection_id", settings.source.connection_id),
-        ("settings.destination.connection_id", settings.destination.connection_id),
+        (
+            "settings.source.connection_id",
+            settings.source.connection_id,
+        ),
+        (
+            "settings.destination.connection_id",
+            settings.destination.connection_id,
+        ),
     ] {
         match load_authorized(conn, auth, id, Action::UseResource, "use this connection").await {
             Ok((c, _)) => found.push(Some(c)),
@@ -100,7 +134,10 @@ pub async fn resolve_connections(
                 found.push(None);
             }
             Err(ApiError::Forbidden(_)) => {
-                errors.push(field, "is a connection your role may not use (operator or higher is needed)");
+                errors.push(
+                    field,
+                    "is a connection your role may not use (operator or higher is needed)",
+                );
                 found.push(None);
             }
             Err(other) => return Err(other),
@@ -126,18 +163,14 @@ pub async fn resolve_connections(
     }
 }
 
-fn require_team_editor(auth: &Auth, team: TeamId) -> Result<(), ApiError> {
-    match authorize(&auth.principal, Action::EditResource, Target::Resource { owner: team, shares: &[] }) {
-        Decision::Allow => Ok(()),
-        Decision::Forbidden => Err(ApiError::forbidden_role("add jobs to this team")),
-        Decision::Hidden => Err(ApiError::field("team_id", "is not a team you belong to")),
-    }
-}
-
 const DUPLICATE_NAME: &str = "A job with this name already exists.";
 
 fn name_conflict(e: diesel::result::Error) -> ApiError {
-    if is_unique_violation(&e) { ApiError::conflict("name", DUPLICATE_NAME) } else { e.into() }
+    if is_unique_violation(&e) {
+        ApiError::conflict("name", DUPLICATE_NAME)
+    } else {
+        e.into()
+    }
 }
 
 /// Creates a job with its first revision.
@@ -189,14 +222,30 @@ struct JobQuery {
 /// Jobs the caller can see, by name and label.
 #[utoipa::path(tag = "jobs", params(JobQuery), responses((status = 200, body = Vec<JobView>)))]
 #[get("/api/jobs")]
-async fn list_jobs(state: web::Data<AppState>, auth: Auth, query: web::Query<JobQuery>) -> Result<web::Json<Vec<JobView>>, ApiError> {
+async fn list_jobs(
+    state: web::Data<AppState>,
+    auth: Auth,
+    query: web::Query<JobQuery>,
+) -> Result<web::Json<Vec<JobView>>, ApiError> {
     let mut conn = state.pool.get().await?;
-    let jobs = Job::search(&mut conn, auth.organization_id, query.q.as_deref(), query.label.as_deref()).await?;
+    let jobs = Job::search(
+        &mut conn,
+        auth.organization_id,
+        query.q.as_deref(),
+        query.label.as_deref(),
+    )
+    .await?;
     let shares = Job::all_shares(&mut conn, auth.organization_id).await?;
     let none = Vec::new();
     let mut views = Vec::new();
-    for job in jobs.iter().filter(|j| query.team.is_none_or(|t| j.team_id == t)) {
-        if let Some(role) = auth.principal.resource_role(job.team_id, shares.get(&job.id).unwrap_or(&none)) {
+    for job in jobs
+        .iter()
+        .filter(|j| query.team.is_none_or(|t| j.team_id == t))
+    {
+        if let Some(role) = auth
+            .principal
+            .resource_role(job.team_id, shares.get(&job.id).unwrap_or(&none))
+        {
             views.push(job_view(job, role)?);
         }
     }
@@ -207,24 +256,46 @@ async fn list_jobs(state: web::Data<AppState>, auth: Auth, query: web::Query<Job
 #[utoipa::path(tag = "jobs", request_body = CreateJobRequest, responses(
     (status = 201, body = JobView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/api/jobs")]
-async fn create_job(state: web::Data<AppState>, auth: Auth, body: ApiJson<CreateJobRequest>) -> Result<HttpResponse, ApiError> {
+async fn create_job(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: ApiJson<CreateJobRequest>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    require_team_editor(&auth, body.team_id)?;
-    let mut errors = FieldErrors::default();
-    validate_job_text(&mut errors, Some(&body.name), Some(&body.description), Some(&body.labels));
-    errors.into_result()?;
     let mut conn = state.pool.get().await?;
+    require_team_editor(&mut conn, &auth, body.team_id, "team_id").await?;
+    let mut errors = FieldErrors::default();
+    validate_job_text(
+        &mut errors,
+        Some(&body.name),
+        Some(&body.description),
+        Some(&body.labels),
+    );
+    errors.into_result()?;
     let job = conn
-        .transaction::<_, ApiError, _>(async |conn| insert_job(conn, &auth, &body, "job.create", json!({})).await)
+        .transaction::<_, ApiError, _>(async |conn| {
+            insert_job(conn, &auth, &body, "job.create", json!({})).await
+        })
         .await?;
     Ok(HttpResponse::Created().json(job_view(&job, role_on(&auth, &job, &Vec::new()))?))
 }
 
 #[utoipa::path(tag = "jobs", params(("job_id" = JobId, Path)), responses((status = 200, body = JobView), (status = 404, body = ErrorBody)))]
 #[get("/api/jobs/{job_id}")]
-async fn get_job(state: web::Data<AppState>, auth: Auth, path: web::Path<JobId>) -> Result<web::Json<JobView>, ApiError> {
+async fn get_job(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<JobId>,
+) -> Result<web::Json<JobView>, ApiError> {
     let mut conn = state.pool.get().await?;
-    let (job, shares) = load_job(&mut conn, &auth, path.into_inner(), Action::ViewResource, "see this job").await?;
+    let (job, shares) = load_job(
+        &mut conn,
+        &auth,
+        path.into_inner(),
+        Action::ViewResource,
+        "see this job",
+    )
+    .await?;
     Ok(web::Json(job_view(&job, role_on(&auth, &job, &shares))?))
 }
 
@@ -232,16 +303,27 @@ async fn get_job(state: web::Data<AppState>, auth: Auth, path: web::Path<JobId>)
 #[utoipa::path(tag = "jobs", params(("job_id" = JobId, Path)), request_body = UpdateJobRequest, responses(
     (status = 200, body = JobView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[patch("/api/jobs/{job_id}")]
-async fn update_job(state: web::Data<AppState>, auth: Auth, path: web::Path<JobId>, body: ApiJson<UpdateJobRequest>) -> Result<web::Json<JobView>, ApiError> {
+async fn update_job(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<JobId>,
+    body: ApiJson<UpdateJobRequest>,
+) -> Result<web::Json<JobView>, ApiError> {
     let body = body.0;
     let id = path.into_inner();
     let mut errors = FieldErrors::default();
-    validate_job_text(&mut errors, body.name.as_deref(), body.description.as_deref(), body.labels.as_deref());
+    validate_job_text(
+        &mut errors,
+        body.name.as_deref(),
+        body.description.as_deref(),
+        body.labels.as_deref(),
+    );
     errors.into_result()?;
     let mut conn = state.pool.get().await?;
     let (job, shares) = conn
         .transaction::<_, ApiError, _>(async |conn| {
-            let (before, shares) = load_job(conn, &auth, id, Action::EditResource, "change this job").await?;
+            let (before, shares) =
+                load_job(conn, &auth, id, Action::EditResource, "change this job").await?;
             let settings = match &body.settings {
                 Some(s) => s.clone(),
                 None => parse_settings(&before)?,
@@ -250,13 +332,29 @@ async fn update_job(state: web::Data<AppState>, auth: Auth, path: web::Path<JobI
                 let (s, d) = resolve_connections(conn, &auth, &settings).await?;
                 (s.id, d.id)
             } else {
-                (before.source_connection_id, before.destination_connection_id)
+                (
+                    before.source_connection_id,
+                    before.destination_connection_id,
+                )
             };
             let settings_value = serde_json::to_value(&settings).map_err(anyhow::Error::from)?;
-            let name = body.name.as_deref().map(str::trim).unwrap_or(&before.name).to_owned();
-            let description = body.description.as_deref().map(str::trim).unwrap_or(&before.description).to_owned();
+            let name = body
+                .name
+                .as_deref()
+                .map(str::trim)
+                .unwrap_or(&before.name)
+                .to_owned();
+            let description = body
+                .description
+                .as_deref()
+                .map(str::trim)
+                .unwrap_or(&before.description)
+                .to_owned();
             let labels = body.labels.clone().unwrap_or_else(|| before.labels.clone());
-            let revised = name != before.name || description != before.description || labels != before.labels || settings_value != before.settings;
+            let revised = name != before.name
+                || description != before.description
+                || labels != before.labels
+                || settings_value != before.settings;
             let after = Job::update(
                 conn,
                 auth.organization_id,
@@ -279,9 +377,18 @@ async fn update_job(state: web::Data<AppState>, auth: Auth, path: web::Path<JobI
                 Job::record_revision(conn, &after, Some(auth.user_id)).await?;
             }
             let mut changes = Vec::new();
-            json_diff("", Some(&revision_doc(&before)), Some(&revision_doc(&after)), &mut changes);
+            json_diff(
+                "",
+                Some(&revision_doc(&before)),
+                Some(&revision_doc(&after)),
+                &mut changes,
+            );
             if after.enabled != before.enabled {
-                changes.push(hakobu_core::api::jobs::RevisionChange { path: "enabled".into(), before: Some(json!(before.enabled)), after: Some(json!(after.enabled)) });
+                changes.push(hakobu_core::api::jobs::RevisionChange {
+                    path: "enabled".into(),
+                    before: Some(json!(before.enabled)),
+                    after: Some(json!(after.enabled)),
+                });
             }
             let action = match (revised, after.enabled != before.enabled, after.enabled) {
                 (false, true, true) => "job.enable",
@@ -289,7 +396,15 @@ async fn update_job(state: web::Data<AppState>, auth: Auth, path: web::Path<JobI
                 _ => "job.update",
             };
             if !changes.is_empty() {
-                audit::record(conn, &Actor::from(&auth), action, "job", id, json!({"name": after.name, "revision": after.revision, "changes": changes})).await?;
+                audit::record(
+                    conn,
+                    &Actor::from(&auth),
+                    action,
+                    "job",
+                    id,
+                    json!({"name": after.name, "revision": after.revision, "changes": changes}),
+                )
+                .await?;
             }
             Ok((after, shares))
         })
@@ -303,13 +418,25 @@ fn revision_doc(job: &Job) -> Value {
 
 #[utoipa::path(tag = "jobs", params(("job_id" = JobId, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[delete("/api/jobs/{job_id}")]
-async fn delete_job(state: web::Data<AppState>, auth: Auth, path: web::Path<JobId>) -> Result<HttpResponse, ApiError> {
+async fn delete_job(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<JobId>,
+) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let mut conn = state.pool.get().await?;
     conn.transaction::<_, ApiError, _>(async |conn| {
         let (job, _) = load_job(conn, &auth, id, Action::EditResource, "delete this job").await?;
         Job::delete(conn, auth.organization_id, id).await?;
-        audit::record(conn, &Actor::from(&auth), "job.delete", "job", id, json!({"name": job.name, "revision": job.revision})).await?;
+        audit::record(
+            conn,
+            &Actor::from(&auth),
+            "job.delete",
+            "job",
+            id,
+            json!({"name": job.name, "revision": job.revision}),
+        )
+        .await?;
         Ok(())
     })
     .await?;
@@ -328,15 +455,31 @@ struct DuplicateRequest {
 #[utoipa::path(tag = "jobs", params(("job_id" = JobId, Path)), request_body = DuplicateRequest, responses(
     (status = 201, body = JobView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 #[post("/api/jobs/{job_id}/duplicate")]
-async fn duplicate_job(state: web::Data<AppState>, auth: Auth, path: web::Path<JobId>, body: ApiJson<DuplicateRequest>) -> Result<HttpResponse, ApiError> {
+async fn duplicate_job(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<JobId>,
+    body: ApiJson<DuplicateRequest>,
+) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let mut conn = state.pool.get().await?;
     let job = conn
         .transaction::<_, ApiError, _>(async |conn| {
-            let (original, _) = load_job(conn, &auth, id, Action::ViewResourceDetails, "copy this job").await?;
-            require_team_editor(&auth, original.team_id)?;
+            let (original, _) = load_job(
+                conn,
+                &auth,
+                id,
+                Action::ViewResourceDetails,
+                "copy this job",
+            )
+            .await?;
+            require_team_editor(conn, &auth, original.team_id, "team_id").await?;
             let request = CreateJobRequest {
-                name: body.0.name.clone().unwrap_or_else(|| format!("{} (copy)", original.name)),
+                name: body
+                    .0
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("{} (copy)", original.name)),
                 description: original.description.clone(),
                 labels: original.labels.clone(),
                 team_id: original.team_id,
@@ -346,7 +489,14 @@ async fn duplicate_job(state: web::Data<AppState>, auth: Auth, path: web::Path<J
             let mut errors = FieldErrors::default();
             validate_job_text(&mut errors, Some(&request.name), None, None);
             errors.into_result()?;
-            insert_job(conn, &auth, &request, "job.duplicate", json!({"copied_from": original.id})).await
+            insert_job(
+                conn,
+                &auth,
+                &request,
+                "job.duplicate",
+                json!({"copied_from": original.id}),
+            )
+            .await
         })
         .await?;
     Ok(HttpResponse::Created().json(job_view(&job, role_on(&auth, &job, &Vec::new()))?))
@@ -355,15 +505,29 @@ async fn duplicate_job(state: web::Data<AppState>, auth: Auth, path: web::Path<J
 #[utoipa::path(tag = "jobs", params(("job_id" = JobId, Path)), request_body = SharesRequest, responses(
     (status = 200, body = JobView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[put("/api/jobs/{job_id}/shares")]
-async fn put_job_shares(state: web::Data<AppState>, auth: Auth, path: web::Path<JobId>, body: ApiJson<SharesRequest>) -> Result<web::Json<JobView>, ApiError> {
+async fn put_job_shares(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<JobId>,
+    body: ApiJson<SharesRequest>,
+) -> Result<web::Json<JobView>, ApiError> {
     let id = path.into_inner();
     let mut conn = state.pool.get().await?;
     let (job, shares) = conn
         .transaction::<_, ApiError, _>(async |conn| {
-            let (job, before) = load_job(conn, &auth, id, Action::ShareResource, "share this job").await?;
+            let (job, before) =
+                load_job(conn, &auth, id, Action::ShareResource, "share this job").await?;
             let shares = check_shares(conn, &auth, job.team_id, &body.0.shares).await?;
             Job::set_shares(conn, auth.organization_id, id, &shares).await?;
-            audit::record(conn, &Actor::from(&auth), "job.share", "job", id, json!({"name": job.name, "before": grants(&before), "after": grants(&shares)})).await?;
+            audit::record(
+                conn,
+                &Actor::from(&auth),
+                "job.share",
+                "job",
+                id,
+                json!({"name": job.name, "before": grants(&before), "after": grants(&shares)}),
+            )
+            .await?;
             Ok((job, shares))
         })
         .await?;
@@ -385,19 +549,46 @@ fn revision_view(r: JobRevision) -> Result<JobRevisionView, ApiError> {
 /// Every saved version of the job, newest first (editors).
 #[utoipa::path(tag = "jobs", params(("job_id" = JobId, Path)), responses((status = 200, body = Vec<JobRevisionView>), (status = 404, body = ErrorBody)))]
 #[get("/api/jobs/{job_id}/revisions")]
-async fn list_revisions(state: web::Data<AppState>, auth: Auth, path: web::Path<JobId>) -> Result<web::Json<Vec<JobRevisionView>>, ApiError> {
+async fn list_revisions(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<JobId>,
+) -> Result<web::Json<Vec<JobRevisionView>>, ApiError> {
     let mut conn = state.pool.get().await?;
-    let (job, _) = load_job(&mut conn, &auth, path.into_inner(), Action::ViewResourceDetails, "see this job's settings").await?;
+    let (job, _) = load_job(
+        &mut conn,
+        &auth,
+        path.into_inner(),
+        Action::ViewResourceDetails,
+        "see this job's settings",
+    )
+    .await?;
     let revisions = Job::revisions(&mut conn, auth.organization_id, job.id).await?;
-    Ok(web::Json(revisions.into_iter().map(revision_view).collect::<Result<_, _>>()?))
+    Ok(web::Json(
+        revisions
+            .into_iter()
+            .map(revision_view)
+            .collect::<Result<_, _>>()?,
+    ))
 }
 
 #[utoipa::path(tag = "jobs", params(("job_id" = JobId, Path), ("revision" = i32, Path)), responses((status = 200, body = JobRevisionView), (status = 404, body = ErrorBody)))]
 #[get("/api/jobs/{job_id}/revisions/{revision}")]
-async fn get_revision(state: web::Data<AppState>, auth: Auth, path: web::Path<(JobId, i32)>) -> Result<web::Json<JobRevisionView>, ApiError> {
+async fn get_revision(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<(JobId, i32)>,
+) -> Result<web::Json<JobRevisionView>, ApiError> {
     let (id, revision) = path.into_inner();
     let mut conn = state.pool.get().await?;
-    load_job(&mut conn, &auth, id, Action::ViewResourceDetails, "see this job's settings").await?;
+    load_job(
+        &mut conn,
+        &auth,
+        id,
+        Action::ViewResourceDetails,
+        "see this job's settings",
+    )
+    .await?;
     let r = Job::revision(&mut conn, auth.organization_id, id, revision)
         .await?
         .ok_or_else(|| ApiError::not_found("revision"))?;
@@ -414,10 +605,22 @@ struct DiffQuery {
 /// What changed between two revisions, path by path.
 #[utoipa::path(tag = "jobs", params(("job_id" = JobId, Path), DiffQuery), responses((status = 200, body = RevisionDiff), (status = 404, body = ErrorBody)))]
 #[get("/api/jobs/{job_id}/diff")]
-async fn diff_revisions(state: web::Data<AppState>, auth: Auth, path: web::Path<JobId>, query: web::Query<DiffQuery>) -> Result<web::Json<RevisionDiff>, ApiError> {
+async fn diff_revisions(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<JobId>,
+    query: web::Query<DiffQuery>,
+) -> Result<web::Json<RevisionDiff>, ApiError> {
     let id = path.into_inner();
     let mut conn = state.pool.get().await?;
-    load_job(&mut conn, &auth, id, Action::ViewResourceDetails, "see this job's settings").await?;
+    load_job(
+        &mut conn,
+        &auth,
+        id,
+        Action::ViewResourceDetails,
+        "see this job's settings",
+    )
+    .await?;
     let mut docs = Vec::new();
     for n in [query.from, query.to] {
         let r = Job::revision(&mut conn, auth.organization_id, id, n)
@@ -427,7 +630,11 @@ async fn diff_revisions(state: web::Data<AppState>, auth: Auth, path: web::Path<
     }
     let mut changes = Vec::new();
     json_diff("", Some(&docs[0]), Some(&docs[1]), &mut changes);
-    Ok(web::Json(RevisionDiff { from: query.from, to: query.to, changes }))
+    Ok(web::Json(RevisionDiff {
+        from: query.from,
+        to: query.to,
+        changes,
+    }))
 }
 
 /// Environment variable that stands for a secret in shown and exported YAML.
@@ -445,7 +652,14 @@ pub async fn compile_with_references(
     let settings = parse_settings(job)?;
     let mut connections = Vec::new();
     for id in [job.source_connection_id, job.destination_connection_id] {
-        let (c, _) = load_authorized(conn, auth, id, Action::ViewResourceDetails, "see the details of the connections this job uses").await?;
+        let (c, _) = load_authorized(
+            conn,
+            auth,
+            id,
+            Action::ViewResourceDetails,
+            "see the details of the connections this job uses",
+        )
+        .await?;
         connections.push(c);
     }
     let mut env_names = Vec::new();
@@ -454,15 +668,33 @@ pub async fn compile_with_references(
         let mut map = Map::new();
         for name in c.secret_names() {
             let env = secret_env_name(role, name);
-            map.insert(name.to_owned(), Value::String(format!("{{{{ env.{env} }}}}")));
+            map.insert(
+                name.to_owned(),
+                Value::String(format!("{{{{ env.{env} }}}}")),
+            );
             env_names.push(env);
         }
         references.push(map);
     }
-    let plain: Vec<Map<String, Value>> = connections.iter().map(|c| c.settings.as_object().cloned().unwrap_or_default()).collect();
-    let source = CompileConnection { kind: connections[0].kind, settings: &plain[0], secrets: &references[0] };
-    let destination = CompileConnection { kind: connections[1].kind, settings: &plain[1], secrets: &references[1] };
-    let state = if include_state { job.incremental_state.as_ref() } else { None };
+    let plain: Vec<Map<String, Value>> = connections
+        .iter()
+        .map(|c| c.settings.as_object().cloned().unwrap_or_default())
+        .collect();
+    let source = CompileConnection {
+        kind: connections[0].kind,
+        settings: &plain[0],
+        secrets: &references[0],
+    };
+    let destination = CompileConnection {
+        kind: connections[1].kind,
+        settings: &plain[1],
+        secrets: &references[1],
+    };
+    let state = if include_state {
+        job.incremental_state.as_ref()
+    } else {
+        None
+    };
     let config = compile(&settings, &source, &destination, state)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("job {} does not compile: {e}", job.id)))?;
     Ok((config.to_yaml(), env_names))
@@ -473,14 +705,38 @@ pub async fn compile_with_references(
 #[utoipa::path(tag = "jobs", params(("job_id" = JobId, Path)), responses(
     (status = 200, description = "YAML", content_type = "application/yaml"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 #[get("/api/jobs/{job_id}/config")]
-async fn job_config(state: web::Data<AppState>, auth: Auth, path: web::Path<JobId>) -> Result<HttpResponse, ApiError> {
+async fn job_config(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<JobId>,
+) -> Result<HttpResponse, ApiError> {
     let mut conn = state.pool.get().await?;
-    let (job, _) = load_job(&mut conn, &auth, path.into_inner(), Action::ViewResourceDetails, "see this job's settings").await?;
+    let (job, _) = load_job(
+        &mut conn,
+        &auth,
+        path.into_inner(),
+        Action::ViewResourceDetails,
+        "see this job's settings",
+    )
+    .await?;
     let (yaml, _) = compile_with_references(&mut conn, &auth, &job, true).await?;
-    Ok(HttpResponse::Ok().content_type("application/yaml; charset=utf-8").body(yaml))
+    Ok(HttpResponse::Ok()
+        .content_type("application/yaml; charset=utf-8")
+        .body(yaml))
 }
 
 /// Used by import to find an existing equal connection before creating one.
-pub fn same_connection(c: &Connection, kind: hakobu_core::connection::ConnectionKind, team: TeamId, settings: &Map<String, Value>) -> bool {
-    c.kind == kind && c.team_id == team && c.settings.as_object() == Some(settings)
+pub fn same_connection(
+    c: &Connection,
+    kind: hakobu_core::connection::ConnectionKind,
+    team: TeamId,
+    settings: &Map<String, Value>,
+) -> bool {
+    c.kind == kind
+        && c.team_id == team
+        && hakobu_core::connection::same_settings(
+            kind,
+            c.settings.as_object().unwrap_or(&Map::new()),
+            settings,
+        )
 }

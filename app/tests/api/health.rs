@@ -98,6 +98,32 @@ async fn openapi_lists_every_endpoint() {
         "DELETE /api/tokens/{token_id}",
         "GET /api/audit",
         "GET /api/audit.csv",
+        "GET /api/connection-kinds",
+        "POST /api/connections/test",
+        "GET /api/connections",
+        "POST /api/connections",
+        "GET /api/connections/{connection_id}",
+        "PATCH /api/connections/{connection_id}",
+        "DELETE /api/connections/{connection_id}",
+        "PUT /api/connections/{connection_id}/shares",
+        "POST /api/connections/{connection_id}/test",
+        "GET /api/connections/{connection_id}/schemas",
+        "GET /api/connections/{connection_id}/tables",
+        "GET /api/connections/{connection_id}/columns",
+        "POST /api/connections/{connection_id}/preview",
+        "GET /api/jobs",
+        "POST /api/jobs",
+        "POST /api/jobs/import",
+        "GET /api/jobs/{job_id}",
+        "PATCH /api/jobs/{job_id}",
+        "DELETE /api/jobs/{job_id}",
+        "POST /api/jobs/{job_id}/duplicate",
+        "PUT /api/jobs/{job_id}/shares",
+        "GET /api/jobs/{job_id}/revisions",
+        "GET /api/jobs/{job_id}/revisions/{revision}",
+        "GET /api/jobs/{job_id}/diff",
+        "GET /api/jobs/{job_id}/config",
+        "GET /api/jobs/{job_id}/export",
     ]
     .into_iter()
     .map(str::to_owned)
@@ -111,7 +137,10 @@ async fn openapi_lists_every_endpoint() {
             .replace("{user_id}", &uuid::Uuid::new_v4().to_string())
             .replace("{team_id}", &uuid::Uuid::new_v4().to_string())
             .replace("{invitation_id}", &uuid::Uuid::new_v4().to_string())
-            .replace("{token_id}", &uuid::Uuid::new_v4().to_string());
+            .replace("{token_id}", &uuid::Uuid::new_v4().to_string())
+            .replace("{connection_id}", &uuid::Uuid::new_v4().to_string())
+            .replace("{job_id}", &uuid::Uuid::new_v4().to_string())
+            .replace("{revision}", "1");
         let (status, body) = app
             .call(method.parse().unwrap(), &concrete, None, None)
             .await;

@@ -259,3 +259,57 @@ pub fn user_from_session(body: &Value, email: &str) -> TestUser {
             .to_owned(),
     }
 }
+
+impl TestApp {
+    /// SQL against the test's own database (used as a source and destination too).
+    pub async fn sql(&self, statements: &str) {
+        let url = format!("{}/{}", server_url(), self.db_name);
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client.batch_execute(statements).await.unwrap();
+    }
+
+    pub async fn query_strings(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        let url = format!("{}/{}", server_url(), self.db_name);
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let rows = client.simple_query(sql).await.unwrap();
+        rows.into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => {
+                    Some((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Settings of a PostgreSQL connection to this test's own database.
+    pub fn pg_settings(&self) -> Value {
+        json!({"host": "127.0.0.1", "port": 5432, "database": self.db_name, "user": "postgres", "tls_mode": "disable"})
+    }
+
+    /// Creates a connection owned by `team`; answers its id.
+    pub async fn create_connection(
+        &self,
+        user: &TestUser,
+        team: &str,
+        name: &str,
+        kind: &str,
+        settings: Value,
+    ) -> String {
+        let (status, body) = self
+            .post(
+                "/api/connections",
+                &user.token,
+                json!({"name": name, "kind": kind, "team_id": team, "settings": settings}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+}

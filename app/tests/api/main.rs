@@ -3,9 +3,11 @@
 mod audit;
 mod auth;
 mod bad_input;
+mod connections;
 mod health;
 mod helpers;
 mod isolation;
+mod jobs;
 mod members;
 mod roles;
 mod teams;

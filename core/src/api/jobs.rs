@@ -53,14 +53,22 @@ pub struct UpdateJobRequest {
 }
 
 /// Checks name, description and labels; settings are checked against their connections.
-pub fn validate_job_text(e: &mut FieldErrors, name: Option<&str>, description: Option<&str>, labels: Option<&[String]>) {
+pub fn validate_job_text(
+    e: &mut FieldErrors,
+    name: Option<&str>,
+    description: Option<&str>,
+    labels: Option<&[String]>,
+) {
     if let Some(name) = name {
         check_text(e, "name", name, NAME_MAX_CHARS);
     }
     if let Some(d) = description
         && d.chars().count() > DESCRIPTION_MAX_CHARS
     {
-        e.push("description", format!("must be at most {DESCRIPTION_MAX_CHARS} characters"));
+        e.push(
+            "description",
+            format!("must be at most {DESCRIPTION_MAX_CHARS} characters"),
+        );
     }
     if let Some(labels) = labels {
         if labels.len() > MAX_LABELS {
@@ -135,7 +143,11 @@ pub fn json_diff(path: &str, a: Option<&Value>, b: Option<&Value>, out: &mut Vec
         (Some(Value::Object(x)), Some(Value::Object(y))) => {
             let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
             for k in keys {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 json_diff(&p, x.get(k), y.get(k), out);
             }
         }
