@@ -41,7 +41,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => {
             let settings = Settings::from_env()?;
-            crate::telemetry::init(settings.log_format, std::io::stderr);
+            crate::telemetry::init(settings.log_format, None, std::io::stderr);
             tracing::info!(settings = ?settings, "starting Hakobu");
             let app = Application::build(settings).await?;
             tracing::info!(port = app.port(), "listening");
@@ -49,7 +49,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate { create_database } => {
-            crate::telemetry::init(LogFormat::Text, std::io::stderr);
+            crate::telemetry::init(LogFormat::Text, None, std::io::stderr);
             let url = database_url();
             if create_database && db::create_database_if_missing(&url).await? {
                 println!("created database {}", db::split_database_name(&url)?.1);
@@ -64,7 +64,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             name,
             password,
         } => {
-            crate::telemetry::init(LogFormat::Text, std::io::stderr);
+            crate::telemetry::init(LogFormat::Text, None, std::io::stderr);
             create_admin(&database_url(), &organization, &email, &name, &password).await
         }
     }

@@ -8,13 +8,17 @@ use crate::settings::LogFormat;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-/// Installs the global subscriber. `RUST_LOG` overrides the default `info` level.
-pub fn init<W>(format: LogFormat, writer: W)
+/// Installs the global subscriber. `filter` (tests) or else `RUST_LOG` overrides the
+/// default `info` level.
+pub fn init<W>(format: LogFormat, filter: Option<&str>, writer: W)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn,h2=warn"));
+    let filter = match filter {
+        Some(f) => EnvFilter::new(f),
+        None => EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn,h2=warn")),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);

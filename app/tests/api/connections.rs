@@ -505,3 +505,72 @@ async fn a_connection_in_use_cannot_be_deleted_and_other_orgs_get_404() {
     );
     assert_eq!(body["field"], "team_id");
 }
+
+/// Secrets appear in no response, no log line (captured at debug level) and no audit entry.
+#[tokio::test]
+async fn secrets_never_reach_logs() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let secret = format!("pw-{}-logs", uuid::Uuid::new_v4().simple());
+    let settings = json!({"host": "127.0.0.1", "database": "test", "user": "root", "password": secret, "tls_mode": "disable"});
+    let id = app
+        .create_connection(
+            &owner,
+            &owner.default_team,
+            "Shop",
+            "mysql",
+            settings.clone(),
+        )
+        .await;
+    let mut answers = String::new();
+    answers.push_str(
+        &app.post(
+            "/api/connections/test",
+            &owner.token,
+            json!({"kind": "mysql", "settings": settings}),
+        )
+        .await
+        .1
+        .to_string(),
+    );
+    answers.push_str(
+        &app.post(
+            &format!("/api/connections/{id}/test"),
+            &owner.token,
+            json!({}),
+        )
+        .await
+        .1
+        .to_string(),
+    );
+    answers.push_str(
+        &app.patch(
+            &format!("/api/connections/{id}"),
+            &owner.token,
+            json!({"settings": {"password": format!("{secret}-2")}}),
+        )
+        .await
+        .1
+        .to_string(),
+    );
+    answers.push_str(
+        &app.get("/api/audit?per_page=500", &owner.token)
+            .await
+            .1
+            .to_string(),
+    );
+    let logs = crate::helpers::captured_logs();
+    assert!(
+        logs.contains("connection test failed"),
+        "the capture works: it saw the failed test"
+    );
+    assert!(
+        logs.contains(&format!("/api/connections/{id}/test")),
+        "requests are logged"
+    );
+    assert!(!logs.contains(&secret), "a secret reached the logs");
+    assert!(
+        !answers.contains(&secret),
+        "a secret reached a response: {answers}"
+    );
+}

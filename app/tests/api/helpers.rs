@@ -53,7 +53,32 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(SpawnOptions::default()).await
 }
 
+/// Every log line of every app in this test binary, as JSON, at debug level: tests
+/// search it for secrets.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogWriter;
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
+    hakobu::telemetry::init(
+        LogFormat::Json,
+        Some("debug,h2=info,hyper=info,rustls=info"),
+        || LogWriter,
+    );
     let db_name = format!("hakobu_test_{}", uuid::Uuid::new_v4().simple());
     let (client, connection) =
         tokio_postgres::connect(&format!("{}/postgres", server_url()), tokio_postgres::NoTls)
