@@ -113,10 +113,15 @@ pub async fn run_config(
 ) -> Result<Summary> {
     let started = Instant::now();
     let stats = Arc::new(Stats::default());
-    let source = connectors::open_source(&config.input).await.context("in")?;
+    let (source, preconnected) = tokio::join!(
+        connectors::open_source(&config.input),
+        Destination::connect(&config.out)
+    );
+    let source = source.context("in")?;
+    let preconnected = preconnected.context("out")?;
     let filters = FilterChain::new(&config.filters, source.schema.clone())?;
     let out_schema = filters.schema();
-    let mut destination = Destination::open(&config.out, out_schema.clone())
+    let mut destination = Destination::open(&config.out, out_schema.clone(), preconnected)
         .await
         .context("out")?;
 

@@ -3,6 +3,7 @@
 pub mod file;
 pub mod mysql;
 pub mod postgres;
+pub mod s3;
 pub mod sql;
 
 use crate::pipeline::Stats;
@@ -43,7 +44,7 @@ pub async fn open_source(config: &InputConfig) -> Result<Source> {
         InputConfig::Postgresql(c) => postgres::reader::open(c).await,
         InputConfig::Mysql(c) => mysql::reader::open(c).await,
         InputConfig::File(c) => file::reader::open(c).await,
-        InputConfig::S3(_) => anyhow::bail!("type: s3 is not implemented in this build yet"),
+        InputConfig::S3(c) => s3::reader::open(c).await,
     }
 }
 
@@ -55,22 +56,57 @@ pub enum Destination {
     Mysql(Box<mysql::writer::MysqlWriter>),
     /// Local files
     File(Box<file::writer::FileWriter>),
+    /// S3-compatible object store
+    S3(Box<s3::writer::S3Writer>),
+}
+
+/// A destination connection made while the source is being opened, so the two
+/// connection setups overlap (most of a small transfer's time).
+pub enum Preconnected {
+    /// PostgreSQL
+    Postgres(tokio_postgres::Client),
+    /// MySQL / MariaDB
+    Mysql(mysql_async::Conn),
+    /// Files and objects need no connection.
+    None,
 }
 
 impl Destination {
-    /// Prepares the destination for rows of `schema` (staging tables, files).
-    pub async fn open(config: &OutputConfig, schema: SchemaRef) -> Result<Self> {
+    /// Connects to the destination of `out:`.
+    pub async fn connect(config: &OutputConfig) -> Result<Preconnected> {
         Ok(match config {
             OutputConfig::Postgresql(c) => {
-                Self::Postgres(Box::new(postgres::writer::PgWriter::open(c, schema).await?))
+                Preconnected::Postgres(postgres::writer::PgWriter::connect(c).await?)
             }
             OutputConfig::Mysql(c) => {
-                Self::Mysql(Box::new(mysql::writer::MysqlWriter::open(c, schema).await?))
+                Preconnected::Mysql(mysql::writer::MysqlWriter::connect(c).await?)
             }
-            OutputConfig::File(c) => {
+            _ => Preconnected::None,
+        })
+    }
+
+    /// Prepares the destination for rows of `schema` (staging tables, files).
+    pub async fn open(
+        config: &OutputConfig,
+        schema: SchemaRef,
+        conn: Preconnected,
+    ) -> Result<Self> {
+        Ok(match (config, conn) {
+            (OutputConfig::Postgresql(c), Preconnected::Postgres(client)) => Self::Postgres(
+                Box::new(postgres::writer::PgWriter::open(c, schema, client).await?),
+            ),
+            (OutputConfig::Mysql(c), Preconnected::Mysql(conn)) => Self::Mysql(Box::new(
+                mysql::writer::MysqlWriter::open(c, schema, conn).await?,
+            )),
+            (OutputConfig::Postgresql(_) | OutputConfig::Mysql(_), _) => {
+                anyhow::bail!("internal: the destination was not connected")
+            }
+            (OutputConfig::File(c), _) => {
                 Self::File(Box::new(file::writer::FileWriter::open(c, schema).await?))
             }
-            OutputConfig::S3(_) => anyhow::bail!("type: s3 is not implemented in this build yet"),
+            (OutputConfig::S3(c), _) => {
+                Self::S3(Box::new(s3::writer::S3Writer::open(c, schema).await?))
+            }
         })
     }
 
@@ -80,6 +116,7 @@ impl Destination {
             Self::Postgres(w) => w.write(batch).await,
             Self::Mysql(w) => w.write(batch).await,
             Self::File(w) => w.write(batch).await,
+            Self::S3(w) => w.write(batch).await,
         }
     }
 
@@ -89,6 +126,7 @@ impl Destination {
             Self::Postgres(w) => w.commit().await,
             Self::Mysql(w) => w.commit().await,
             Self::File(w) => w.commit().await,
+            Self::S3(w) => w.commit().await,
         }
     }
 
@@ -98,6 +136,7 @@ impl Destination {
             Self::Postgres(w) => w.abort().await,
             Self::Mysql(w) => w.abort().await,
             Self::File(w) => w.abort().await,
+            Self::S3(w) => w.abort().await,
         }
     }
 }

@@ -171,7 +171,7 @@ fn send(tx: &Sender<RecordBatch>, builder: &mut BatchBuilder) -> Result<()> {
         .map_err(|_| anyhow!("the destination stopped"))
 }
 
-fn read_file(
+pub(crate) fn read_file(
     path: &Path,
     gzip: bool,
     parser: &ParserConfig,

@@ -72,8 +72,9 @@ fn column_list(cols: &[String]) -> String {
 
 impl MysqlWriter {
     /// Connects, inspects the target and prepares the staging table.
-    pub async fn open(c: &JdbcOutput, schema: SchemaRef) -> Result<Self> {
-        let mut conn = connect(&MyConn {
+    /// Connects to the destination (done while the source is being opened).
+    pub async fn connect(c: &JdbcOutput) -> Result<Conn> {
+        connect(&MyConn {
             host: &c.host,
             port: c.port,
             user: &c.user,
@@ -82,7 +83,11 @@ impl MysqlWriter {
             ssl: c.ssl.unwrap_or(false),
             connect_timeout: None,
         })
-        .await?;
+        .await
+    }
+
+    /// Inspects the target and prepares the staging table.
+    pub async fn open(c: &JdbcOutput, schema: SchemaRef, mut conn: Conn) -> Result<Self> {
         let mode = c.mode();
         let target = D.ident(&c.table);
         let existing = table_columns(&mut conn, &c.table).await?;

@@ -76,8 +76,9 @@ fn column_list(cols: &[String]) -> String {
 
 impl PgWriter {
     /// Connects, inspects the target and starts the COPY.
-    pub async fn open(c: &JdbcOutput, schema: SchemaRef) -> Result<Self> {
-        let client = connect(&PgConn {
+    /// Connects to the destination (done while the source is being opened).
+    pub async fn connect(c: &JdbcOutput) -> Result<Client> {
+        connect(&PgConn {
             host: &c.host,
             port: c.port,
             user: &c.user,
@@ -86,7 +87,11 @@ impl PgWriter {
             ssl: c.ssl.unwrap_or(false),
             connect_timeout: None,
         })
-        .await?;
+        .await
+    }
+
+    /// Inspects the target and starts the COPY.
+    pub async fn open(c: &JdbcOutput, schema: SchemaRef, client: Client) -> Result<Self> {
         let mode = c.mode();
         let schema_name = c.schema.as_deref().unwrap_or("public");
         let target = D.qualified(Some(schema_name), &c.table);
@@ -263,7 +268,11 @@ impl PgWriter {
             .unwrap_or("UTC")
             .parse()
             .map_err(|_| anyhow!("default_timezone: unknown zone"))?;
-        let types = table_columns(&client, &copy_table).await?;
+        let types = if copy_table == target && !existing.is_empty() {
+            existing.clone()
+        } else {
+            table_columns(&client, &copy_table).await?
+        };
         let writers = columns
             .iter()
             .map(|name| {

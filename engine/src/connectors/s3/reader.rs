@@ -1,0 +1,108 @@
+//! `in: {type: s3}`: every object whose key starts with `path_prefix` (sorted, after
+//! `last_path`, matching `path_match_pattern`) is one task.
+
+use super::{S3Location, store, temp_path};
+use crate::connectors::file::reader::read_file;
+use crate::connectors::{Source, Task, TaskState};
+use crate::types;
+use anyhow::{Context, Result, anyhow};
+use futures::{FutureExt, StreamExt, TryStreamExt};
+use hakobu_core::config::{Codec, ParserConfig, S3Input};
+use object_store::ObjectStoreExt;
+use object_store::path::Path;
+use std::io::Write;
+
+/// Opens the source: lists the objects and plans one task per object.
+pub async fn open(c: &S3Input) -> Result<Source> {
+    let store = store(&S3Location {
+        bucket: &c.bucket,
+        endpoint: c.endpoint.as_deref(),
+        region: c.region.as_deref(),
+        access_key_id: c.access_key_id.as_ref(),
+        secret_access_key: c.secret_access_key.as_ref(),
+    })?;
+    let pattern = c
+        .path_match_pattern
+        .as_deref()
+        .map(regex::Regex::new)
+        .transpose()
+        .context("path_match_pattern: not a valid regular expression")?;
+    // `list` takes a directory; the rest of the prefix filters names.
+    let dir = c.path_prefix.rsplit_once('/').map(|(d, _)| Path::from(d));
+    let mut keys: Vec<String> = store
+        .list(dir.as_ref())
+        .map_ok(|m| m.location.to_string())
+        .try_collect::<Vec<_>>()
+        .await
+        .with_context(|| format!("cannot list s3://{}/{}", c.bucket, c.path_prefix))?
+        .into_iter()
+        .filter(|k| k.starts_with(&c.path_prefix))
+        .filter(|k| pattern.as_ref().is_none_or(|p| p.is_match(k)))
+        .filter(|k| c.last_path.as_ref().is_none_or(|l| k > l))
+        .collect();
+    keys.sort();
+
+    let columns = match &c.parser {
+        ParserConfig::Csv(p) => &p.columns,
+        ParserConfig::Jsonl(p) => &p.columns,
+    };
+    let schema = types::schema(
+        &columns
+            .iter()
+            .map(|c| (c.name.clone(), c.type_))
+            .collect::<Vec<_>>(),
+    );
+    let gzip = c.decoders.iter().any(|d| d.type_ == Codec::Gzip);
+    let tasks = keys
+        .into_iter()
+        .map(|key| {
+            let (store, parser, schema, bucket) = (
+                store.clone(),
+                c.parser.clone(),
+                schema.clone(),
+                c.bucket.clone(),
+            );
+            let task: Task = Box::new(move |tx, stats| {
+                async move {
+                    let local = temp_path("in");
+                    let result = async {
+                        let mut stream = store
+                            .get(&Path::from(key.as_str()))
+                            .await
+                            .with_context(|| format!("cannot read s3://{bucket}/{key}"))?
+                            .into_stream();
+                        let mut file = std::fs::File::create(&local)?;
+                        while let Some(chunk) = stream.next().await {
+                            file.write_all(
+                                &chunk.with_context(|| format!("reading s3://{bucket}/{key}"))?,
+                            )?;
+                        }
+                        drop(file);
+                        let path = local.clone();
+                        let name = format!("s3://{bucket}/{key}");
+                        tokio::task::spawn_blocking(move || {
+                            read_file(&path, gzip, &parser, schema, &tx, &stats).map_err(|e| {
+                                anyhow!(
+                                    "{}",
+                                    format!("{e:#}").replace(&path.display().to_string(), &name)
+                                )
+                            })
+                        })
+                        .await
+                        .context("object reader panicked")?
+                    }
+                    .await;
+                    let _ = std::fs::remove_file(&local);
+                    result?;
+                    Ok(TaskState {
+                        last_record: None,
+                        last_path: Some(key),
+                    })
+                }
+                .boxed()
+            });
+            task
+        })
+        .collect();
+    Ok(Source { schema, tasks })
+}
