@@ -37,7 +37,13 @@ impl Session {
     pub fn refresh(self) {
         spawn_local(async move {
             match api::me().await {
-                Ok(me) => self.me.set(Some(me)),
+                // Only a real change notifies: an identical answer must not re-render the
+                // page (and wipe what the user is typing into a form).
+                Ok(me) => {
+                    if self.me.with_untracked(|m| m.as_ref() != Some(&me)) {
+                        self.me.set(Some(me));
+                    }
+                }
                 Err(e) if e.status() == Some(401) => self.me.set(None),
                 // Offline for a moment: keep what we know rather than sign the user out.
                 Err(_) => {}
@@ -61,6 +67,12 @@ impl Session {
 
     pub fn can(self, action: Action, target: Target<'_>) -> bool {
         self.decide(action, target) == Decision::Allow
+    }
+
+    /// `can` as a memo, for choosing between views: the view is rebuilt only when the
+    /// answer changes, not whenever `/api/me` is re-read.
+    pub fn can_memo(self, action: Action, target: Target<'static>) -> Memo<bool> {
+        Memo::new(move |_| self.can(action, target))
     }
 }
 

@@ -17,7 +17,7 @@ const PER_PAGE: i64 = 50;
 #[component]
 pub fn AuditPage() -> impl IntoView {
     let session = use_session();
-    let allowed = move || session.can(Action::ViewAuditLog, Target::Organization);
+    let allowed = session.can_memo(Action::ViewAuditLog, Target::Organization);
     view! {
         <div class="page">
             <header class="page-header">
@@ -25,7 +25,7 @@ pub fn AuditPage() -> impl IntoView {
                 <p class="lead">{tr(Key::AuditLead)}</p>
             </header>
             {move || {
-                if allowed() {
+                if allowed.get() {
                     view! { <AuditLog/> }.into_any()
                 } else {
                     view! { <section class="panel"><NotAllowed reason=Key::OnlyAdminsAudit/></section> }.into_any()
@@ -134,9 +134,9 @@ fn AuditLog() -> impl IntoView {
                     </table>
                 </div>
                 <nav class="pager" aria-label=move || tr(Key::Pages)()>
-                    <button type="button" disabled=current <= 1 on:click=move |_| go(-1)>{tr(Key::Previous)}</button>
+                    <button type="button" disabled={current <= 1} on:click=move |_| go(-1)>{tr(Key::Previous)}</button>
                     <span>{summary}</span>
-                    <button type="button" disabled=current >= pages on:click=move |_| go(1)>{tr(Key::Next)}</button>
+                    <button type="button" disabled={current >= pages} on:click=move |_| go(1)>{tr(Key::Next)}</button>
                 </nav>
             }
             .into_any()
@@ -181,11 +181,7 @@ fn AuditRow(entry: AuditEntryView) -> impl IntoView {
         Some(id) => format!("{} {}", entry.target_type, id),
         None => entry.target_type.clone(),
     };
-    let details = if entry.details.is_null() {
-        String::new()
-    } else {
-        entry.details.to_string()
-    };
+    let details = describe_details(&entry.details);
     view! {
         <tr data-testid="audit-row">
             <td><Time at=entry.created_at/></td>
@@ -194,5 +190,64 @@ fn AuditRow(entry: AuditEntryView) -> impl IntoView {
             <td class="target"><code>{target}</code></td>
             <td class="details"><code>{details}</code></td>
         </tr>
+    }
+}
+
+/// A value of the details, without JSON quotes around plain strings.
+fn plain(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "—".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// The details of an entry as lines a person reads: `name: Marketing → Growth` for the
+/// `before`/`after` pairs the server records, `key: value` for the rest.
+fn describe_details(details: &serde_json::Value) -> String {
+    let Some(object) = details.as_object() else {
+        return if details.is_null() {
+            String::new()
+        } else {
+            details.to_string()
+        };
+    };
+    let mut lines = Vec::new();
+    let before = object.get("before").and_then(|v| v.as_object());
+    let after = object.get("after").and_then(|v| v.as_object());
+    if let (Some(before), Some(after)) = (before, after) {
+        for (key, new) in after {
+            let old = before.get(key).unwrap_or(&serde_json::Value::Null);
+            lines.push(format!("{key}: {} → {}", plain(old), plain(new)));
+        }
+    }
+    for (key, value) in object {
+        if (key == "before" && before.is_some()) || (key == "after" && after.is_some()) {
+            continue;
+        }
+        lines.push(format!("{key}: {}", plain(value)));
+    }
+    lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_details;
+    use serde_json::json;
+
+    #[test]
+    fn details_read_as_changes() {
+        assert_eq!(
+            describe_details(
+                &json!({"before": {"name": "A"}, "after": {"name": "B"}, "email": "x@example.com"})
+            ),
+            "name: A → B\nemail: x@example.com"
+        );
+        assert_eq!(
+            describe_details(&json!({"before": {"role": null}, "after": {"role": "editor"}})),
+            "role: — → editor"
+        );
+        assert_eq!(describe_details(&json!(null)), "");
+        assert_eq!(describe_details(&json!({"teams": []})), "teams: []");
     }
 }

@@ -25,7 +25,7 @@ type ActionError = RwSignal<Option<ApiError>>;
 #[component]
 pub fn MembersPage() -> impl IntoView {
     let session = use_session();
-    let can_manage = move || session.can(Action::ManageMembers, Target::Organization);
+    let can_manage = session.can_memo(Action::ManageMembers, Target::Organization);
     let members = LocalResource::new(api::members);
     let action_error: ActionError = RwSignal::new(None);
 
@@ -50,7 +50,7 @@ pub fn MembersPage() -> impl IntoView {
                 {list}
             </section>
             {move || {
-                if can_manage() {
+                if can_manage.get() {
                     view! { <InviteSection/> }.into_any()
                 } else {
                     view! {
@@ -216,7 +216,7 @@ fn MemberRow(
                             .iter()
                             .map(|&r| {
                                 view! {
-                                    <option value=r.as_str() disabled=r != current && !can_set(r) selected=r == current>
+                                    <option value=r.as_str() disabled={r != current && !can_set(r)} selected={r == current}>
                                         {role_name(lang_now, r)}
                                     </option>
                                 }

@@ -25,7 +25,7 @@ pub fn TeamsPage() -> impl IntoView {
     let session = use_session();
     let lang = use_lang();
     let teams = LocalResource::new(api::teams);
-    let can_create = move || session.can(Action::CreateTeam, Target::Organization);
+    let can_create = session.can_memo(Action::CreateTeam, Target::Organization);
     let is_admin = move || {
         session.me.with(|m| {
             m.as_ref()
@@ -94,7 +94,7 @@ pub fn TeamsPage() -> impl IntoView {
             <section class="panel">
                 <h2>{tr(Key::CreateTeam)}</h2>
                 {move || {
-                    if can_create() {
+                    if can_create.get() {
                         view! { <CreateTeamForm on_created=move || teams.refetch()/> }.into_any()
                     } else {
                         view! { <NotAllowed reason=Key::OnlyAdminsCreateTeams/> }.into_any()
@@ -183,8 +183,8 @@ fn TeamDetail(team: TeamView, #[prop(into)] on_change: Callback<()>) -> impl Int
     let lang = use_lang();
     let navigate = use_navigate();
     let id = team.id;
-    let can_manage = move || session.can(Action::ManageTeam, Target::Team(id));
-    let can_delete = move || session.can(Action::DeleteTeam, Target::Team(id));
+    let can_manage = session.can_memo(Action::ManageTeam, Target::Team(id));
+    let can_delete = session.can_memo(Action::DeleteTeam, Target::Team(id));
     let members = LocalResource::new(move || api::team_members(id));
     let action_error = RwSignal::new(None);
     let team_name = StoredValue::new(team.name.clone());
@@ -252,7 +252,7 @@ fn TeamDetail(team: TeamView, #[prop(into)] on_change: Callback<()>) -> impl Int
             <section class="panel">
                 <h2>{tr(Key::AddTeamMember)}</h2>
                 {move || {
-                    if can_manage() {
+                    if can_manage.get() {
                         view! { <AddMemberForm team=id on_added=move || { members.refetch(); on_change.run(()); }/> }.into_any()
                     } else {
                         view! { <NotAllowed reason=Key::OnlyTeamAdminsManage/> }.into_any()
@@ -262,7 +262,7 @@ fn TeamDetail(team: TeamView, #[prop(into)] on_change: Callback<()>) -> impl Int
             <section class="panel">
                 <h2>{tr(Key::RenameTeam)}</h2>
                 {move || {
-                    if can_manage() {
+                    if can_manage.get() {
                         view! { <RenameForm team=id current=team_name.get_value() on_renamed=on_change/> }.into_any()
                     } else {
                         view! { <NotAllowed reason=Key::OnlyTeamAdminsManage/> }.into_any()
@@ -274,7 +274,7 @@ fn TeamDetail(team: TeamView, #[prop(into)] on_change: Callback<()>) -> impl Int
                 <p class="hint">{tr(Key::DeleteTeamHint)}</p>
                 {move || {
                     let delete = delete.clone();
-                    if can_delete() {
+                    if can_delete.get() {
                         view! {
                             <ConfirmButton
                                 label=Key::DeleteTeam
@@ -355,7 +355,7 @@ fn TeamMemberRow(
                 >
                     {TeamRole::ALL
                         .iter()
-                        .map(|&r| view! { <option value=r.as_str() selected=r == current>{team_role_name(lang_now, r)}</option> })
+                        .map(|&r| view! { <option value=r.as_str() selected={r == current}>{team_role_name(lang_now, r)}</option> })
                         .collect_view()}
                 </select>
                 <Show when=move || chosen.get() != current>
