@@ -89,6 +89,18 @@ pub enum ParserConfig {
     Csv(CsvParser),
     /// One JSON object per line.
     Jsonl(JsonlParser),
+    /// Apache Parquet (uncompressed or snappy).
+    Parquet(ParquetParser),
+}
+
+/// Parquet parser: columns and types come from the file unless `columns` lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParquetParser {
+    /// The columns to read, with the type to read them as. Default: every column of the
+    /// first file, typed from its schema.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<SchemaColumn>,
 }
 
 /// A column of a parser's schema.
@@ -249,6 +261,21 @@ pub enum FormatterConfig {
     Csv(CsvFormatter),
     /// One JSON object per line.
     Jsonl(JsonlFormatter),
+    /// Apache Parquet.
+    Parquet(ParquetFormatter),
+}
+
+/// Parquet formatter. Types are kept: timestamps as UTC microseconds, dates as dates,
+/// decimals and JSON as UTF-8 text (exact at any precision).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParquetFormatter {
+    /// `snappy` or `uncompressed`. Default: `snappy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
+    /// Rows per row group. Default: 1048576.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_group_size: Option<u64>,
 }
 
 /// Embulk's CSV formatter.
@@ -376,6 +403,8 @@ impl ParserConfig {
                 check_timezone("default_timezone", &p.default_timezone)?;
                 check_columns(&p.columns)
             }
+            ParserConfig::Parquet(p) if p.columns.is_empty() => Ok(()),
+            ParserConfig::Parquet(p) => check_columns(&p.columns),
         }
         .map_err(|e| e.prefixed("parser"))
     }
@@ -399,6 +428,13 @@ impl FormatterConfig {
                 utf8_only("encoding", &f.encoding)?;
                 check_timezone("timezone", &f.timezone)
             }
+            FormatterConfig::Parquet(f) => match f.compression.as_deref() {
+                None | Some("snappy") | Some("uncompressed") => Ok(()),
+                Some(other) => Err(ConfigError::new(
+                    "compression",
+                    format!("unknown compression {other:?}; expected one of snappy, uncompressed"),
+                )),
+            },
         }
         .map_err(|e| e.prefixed("formatter"))
     }

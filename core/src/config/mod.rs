@@ -24,7 +24,8 @@ pub use enums::{Codec, ColumnType, MaskType, Mode, Newline, QuotePolicy};
 pub use error::ConfigError;
 pub use file::{
     CodecConfig, CsvFormatter, CsvParser, FileInput, FileOutput, FormatterColumnOption,
-    FormatterConfig, JsonlFormatter, JsonlParser, ParserConfig, S3Input, S3Output, SchemaColumn,
+    FormatterConfig, JsonlFormatter, JsonlParser, ParquetFormatter, ParquetParser, ParserConfig,
+    S3Input, S3Output, SchemaColumn,
 };
 pub use filter::{
     CastColumn, CastFilter, ColumnFilter, ColumnFilterColumn, FilterConfig, MaskColumn, MaskFilter,

@@ -3,8 +3,9 @@
 use super::error::ConfigError;
 use super::{
     CastFilter, ColumnFilter, CsvFormatter, CsvParser, FileInput, FileOutput, FilterConfig,
-    FormatterConfig, JdbcInput, JdbcOutput, JsonlFormatter, JsonlParser, MaskFilter, ParserConfig,
-    RemoveColumnsFilter, RenameFilter, S3Input, S3Output,
+    FormatterConfig, JdbcInput, JdbcOutput, JsonlFormatter, JsonlParser, MaskFilter,
+    ParquetFormatter, ParquetParser, ParserConfig, RemoveColumnsFilter, RenameFilter, S3Input,
+    S3Output,
 };
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -140,11 +141,13 @@ tagged!(FilterConfig, "filter", {
 tagged!(ParserConfig, "parser", {
     Csv(CsvParser) => "csv",
     Jsonl(JsonlParser) => "jsonl",
+    Parquet(ParquetParser) => "parquet",
 });
 
 tagged!(FormatterConfig, "formatter", {
     Csv(CsvFormatter) => "csv",
     Jsonl(JsonlFormatter) => "jsonl",
+    Parquet(ParquetFormatter) => "parquet",
 });
 
 impl InputConfig {

@@ -52,9 +52,24 @@ out:
   formatter: {type: jsonl}
 "#;
 
+const PARQUET: &str = r#"
+in:
+  type: s3
+  bucket: b
+  path_prefix: logs/
+  parser:
+    type: parquet
+    columns: [{name: id, type: long}]
+out:
+  type: file
+  path_prefix: /out/x_
+  file_ext: parquet
+  formatter: {type: parquet, compression: uncompressed}
+"#;
+
 #[test]
 fn parses_and_round_trips() {
-    for yaml in [PG_TO_PG, FILE_TO_FILE] {
+    for yaml in [PG_TO_PG, FILE_TO_FILE, PARQUET] {
         let config = Config::from_yaml(yaml).unwrap();
         let again = Config::from_yaml(&config.to_yaml()).unwrap();
         assert_eq!(config, again);

@@ -281,3 +281,51 @@ filters:
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_to_parquet_and_back_keeps_types() {
+    let (db, client) = TestDb::postgres().await;
+    let dir = TempDir::new();
+    client
+        .batch_execute(
+            r#"CREATE TABLE src (id bigint PRIMARY KEY, note text, amount numeric(38,10), at timestamptz, day date, ok boolean, r float8, doc jsonb, raw bytea);
+               INSERT INTO src SELECT g, CASE WHEN g % 3 = 0 THEN NULL ELSE E'日本語 "q"\n' || g END, g * 1.0000000001, '2024-01-01'::timestamptz + g * interval '1 minute',
+                 '2024-01-01'::date + g, g % 2 = 0, g / 7.0, jsonb_build_object('g', g), '\x00ff'::bytea FROM generate_series(1, 20000) g;
+               CREATE TABLE back (LIKE src);"#,
+        )
+        .await
+        .unwrap();
+    let out = format!(
+        "out:\n  type: file\n  path_prefix: {}\n  file_ext: parquet\n  formatter: {{type: parquet}}\n",
+        dir.path("p_")
+    );
+    run(&format!("{}\n{out}", pg_in(&db.name, "table: src")))
+        .await
+        .unwrap();
+    let input = format!(
+        "in:\n  type: file\n  path_prefix: {}\n  parser: {{type: parquet}}\n",
+        dir.path("p_")
+    );
+    let s = run(&format!("{input}{}", pg_out(&db.name, "table: back")))
+        .await
+        .unwrap();
+    assert_eq!(s.rows_written, 20000);
+    assert_eq!(
+        pg_checksum(&client, "src", "id").await,
+        pg_checksum(&client, "back", "id").await
+    );
+
+    // Listing columns picks and converts them.
+    let input = format!(
+        "in:\n  type: file\n  path_prefix: {}\n  parser:\n    type: parquet\n    columns:\n      - {{name: id, type: string}}\n      - {{name: amount, type: decimal}}\n",
+        dir.path("p_")
+    );
+    run(&format!("{input}{}", pg_out(&db.name, "table: picked")))
+        .await
+        .unwrap();
+    let row = client
+        .query_one("SELECT id, amount::text FROM picked WHERE id = '7'", &[])
+        .await
+        .unwrap();
+    assert_eq!(row.get::<_, String>(1), "7.0000000007");
+}

@@ -105,8 +105,20 @@ pub async fn open(c: &FileInput) -> Result<Source> {
         .context("path_match_pattern: not a valid regular expression")?;
     let files = list_files(&c.path_prefix, pattern.as_ref(), c.last_path.as_deref())?;
     let columns = match &c.parser {
-        ParserConfig::Csv(p) => &p.columns,
-        ParserConfig::Jsonl(p) => &p.columns,
+        ParserConfig::Csv(p) => p.columns.clone(),
+        ParserConfig::Jsonl(p) => p.columns.clone(),
+        ParserConfig::Parquet(p) => {
+            if !c.decoders.is_empty() {
+                bail!("decoders: Parquet files are compressed inside; remove decoders");
+            }
+            match (p.columns.is_empty(), files.first()) {
+                (false, _) => p.columns.clone(),
+                (true, Some(first)) => super::parquet::file_columns(first)?,
+                (true, None) => bail!(
+                    "parser.columns: no file matched, so there is no Parquet schema to read; list the columns"
+                ),
+            }
+        }
     };
     let schema = types::schema(
         &columns
@@ -179,10 +191,10 @@ pub(crate) fn read_file(
     tx: &Sender<RecordBatch>,
     stats: &Arc<Stats>,
 ) -> Result<()> {
-    let input = open_reader(path, gzip)?;
     match parser {
-        ParserConfig::Csv(p) => read_csv(path, input, p, schema, tx, stats),
-        ParserConfig::Jsonl(p) => read_jsonl(path, input, p, schema, tx, stats),
+        ParserConfig::Csv(p) => read_csv(path, open_reader(path, gzip)?, p, schema, tx, stats),
+        ParserConfig::Jsonl(p) => read_jsonl(path, open_reader(path, gzip)?, p, schema, tx, stats),
+        ParserConfig::Parquet(_) => super::parquet::read(path, schema, tx, stats),
     }
 }
 

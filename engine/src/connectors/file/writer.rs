@@ -5,7 +5,7 @@
 
 use super::text::{DEFAULT_TIMESTAMP_FORMAT, FieldFormatter, chrono_format};
 use crate::types::{ColumnView, Value, column_type};
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use chrono_tz::Tz;
@@ -110,6 +110,7 @@ enum Format {
         out: Sink,
         newline: &'static [u8],
     },
+    Parquet(Box<parquet::arrow::ArrowWriter<File>>),
 }
 
 /// An open file output.
@@ -146,6 +147,21 @@ impl FileWriter {
         }
         let file =
             File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        if let FormatterConfig::Parquet(f) = &c.formatter {
+            if !c.encoders.is_empty() {
+                bail!("encoders: Parquet compresses inside the file; remove encoders");
+            }
+            let writer = super::parquet::writer(file, schema.clone(), f)?;
+            return Ok(FileWriter {
+                format: Some(Format::Parquet(Box::new(writer))),
+                names: Vec::new(),
+                types: Vec::new(),
+                formatters: Vec::new(),
+                tmp,
+                path,
+                text: String::new(),
+            });
+        }
         let buffered = BufWriter::with_capacity(1 << 20, file);
         let sink = match c.encoders.first() {
             Some(e) if e.type_ == Codec::Gzip => Sink::Gzip(GzEncoder::new(
@@ -159,6 +175,7 @@ impl FileWriter {
         let (format, formatters) = match &c.formatter {
             FormatterConfig::Csv(f) => Self::csv(f, sink, &names)?,
             FormatterConfig::Jsonl(f) => Self::jsonl(f, sink, names.len())?,
+            FormatterConfig::Parquet(_) => unreachable!("handled above"),
         };
         Ok(FileWriter {
             format: Some(format),
@@ -248,6 +265,7 @@ impl FileWriter {
             .collect::<Result<Vec<_>>>()?;
         let text = &mut self.text;
         match self.format.as_mut().expect("open") {
+            Format::Parquet(w) => w.write(&batch)?,
             Format::Csv { writer, null } => {
                 for row in 0..batch.num_rows() {
                     for (i, v) in views.iter().enumerate() {
@@ -311,6 +329,13 @@ impl FileWriter {
                 writer.into_inner().map_err(|e| anyhow!("{}", e.error()))?
             }
             Format::Jsonl { out, .. } => out,
+            Format::Parquet(w) => {
+                w.close()
+                    .with_context(|| format!("writing {} failed", self.tmp.display()))?;
+                std::fs::rename(&self.tmp, &self.path)
+                    .with_context(|| format!("cannot rename to {}", self.path.display()))?;
+                return Ok(());
+            }
         };
         sink.finish()
             .with_context(|| format!("writing {} failed", self.tmp.display()))?;

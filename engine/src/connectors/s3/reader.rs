@@ -45,6 +45,12 @@ pub async fn open(c: &S3Input) -> Result<Source> {
     let columns = match &c.parser {
         ParserConfig::Csv(p) => &p.columns,
         ParserConfig::Jsonl(p) => &p.columns,
+        ParserConfig::Parquet(p) if p.columns.is_empty() => {
+            anyhow::bail!(
+                "parser.columns: required for Parquet on S3 (the schema is not read from the bucket)"
+            )
+        }
+        ParserConfig::Parquet(p) => &p.columns,
     };
     let schema = types::schema(
         &columns
