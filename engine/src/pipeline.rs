@@ -129,7 +129,7 @@ pub async fn run_config(
         .exec
         .max_threads
         .map(|n| n.max(1) as usize)
-        .unwrap_or(2);
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let (src_tx, mut src_rx) = mpsc::channel::<RecordBatch>(CHANNEL_DEPTH);
     let (flt_tx, mut flt_rx) = mpsc::channel::<RecordBatch>(CHANNEL_DEPTH);
 
