@@ -29,6 +29,7 @@ run: build
 
 # Every check CI runs. Installs or starts what it needs first.
 test: test-setup lint
+	$(CARGO) build -p hakobu-runner
 	HAKOBU_TEST_S3_ENDPOINT="$${HAKOBU_TEST_S3_ENDPOINT:-http://127.0.0.1:$${MOTO_PORT:-5055}}" \
 	  $(CARGO) test --workspace --no-fail-fast
 

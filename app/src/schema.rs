@@ -179,6 +179,50 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    runs (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        job_id -> Uuid,
+        job_revision -> Int4,
+        status -> Text,
+        attempt -> Int4,
+        max_attempts -> Int4,
+        root_run_id -> Uuid,
+        trigger -> Text,
+        triggered_by -> Nullable<Uuid>,
+        idempotency_key -> Nullable<Text>,
+        config_snapshot -> Nullable<Text>,
+        resolved_inputs -> Jsonb,
+        launcher -> Nullable<Text>,
+        task_id -> Nullable<Text>,
+        runner_image -> Nullable<Text>,
+        rows_read -> Int8,
+        rows_written -> Int8,
+        rows_skipped -> Int8,
+        bytes_read -> Int8,
+        error_summary -> Nullable<Text>,
+        next_state -> Nullable<Jsonb>,
+        cancel_requested -> Bool,
+        timeout_seconds -> Int4,
+        queued_at -> Timestamptz,
+        not_before -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        heartbeat_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    run_logs (run_id, seq) {
+        run_id -> Uuid,
+        seq -> Int8,
+        at -> Timestamptz,
+        level -> Text,
+        message -> Text,
+    }
+}
+
 diesel::joinable!(users -> organizations (organization_id));
 diesel::joinable!(teams -> organizations (organization_id));
 diesel::joinable!(team_members -> teams (team_id));
@@ -188,6 +232,8 @@ diesel::joinable!(api_tokens -> users (user_id));
 diesel::joinable!(connection_shares -> connections (connection_id));
 diesel::joinable!(job_shares -> jobs (job_id));
 diesel::joinable!(job_revisions -> jobs (job_id));
+diesel::joinable!(runs -> jobs (job_id));
+diesel::joinable!(run_logs -> runs (run_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -204,4 +250,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     jobs,
     job_revisions,
     job_shares,
+    runs,
+    run_logs,
 );

@@ -8,6 +8,12 @@
 //! | `HAKOBU_JWT_SECRET` | required | signs session tokens; 32+ characters |
 //! | `HAKOBU_SECRET_KEY` | required to save connections | master key(s) for secrets at rest, `id:base64` comma-separated |
 //! | `HAKOBU_LOCAL_FILES_ROOT` | unset (off) | directory under which `local_files` connections may point |
+//! | `HAKOBU_LAUNCHER` | `local` | how runs start: `local` (child process) |
+//! | `HAKOBU_RUNNER_BIN` | `hakobu-runner` beside the `hakobu` binary | the runner the local launcher starts |
+//! | `HAKOBU_RUNNER_APP_URL` | `http://` + `HAKOBU_BIND` | how runners reach the app |
+//! | `HAKOBU_DISPATCHER` | `true` | whether this replica claims and launches queued runs |
+//! | `HAKOBU_MAX_RUNS` | `100` | runs starting or running at once, service-wide |
+//! | `HAKOBU_MAX_RUNS_PER_ORG` | `20` | runs starting or running at once per organization |
 //! | `HAKOBU_LOG_FORMAT` | `text` | `json` for one JSON object per line |
 //! | `HAKOBU_STATIC_DIR` | `frontend/dist` | the built web UI |
 //! | `HAKOBU_DB_POOL_SIZE` | `16` | database connections per app process |
@@ -37,6 +43,12 @@ pub struct Settings {
     pub trust_proxy_headers: bool,
     pub secret_key: Option<String>,
     pub local_files_root: Option<PathBuf>,
+    pub launcher: String,
+    pub runner_bin: PathBuf,
+    /// `None`: derived from the bound address.
+    pub runner_app_url: Option<String>,
+    pub dispatcher: bool,
+    pub run_limits: crate::runs::Limits,
 }
 
 // Hand-written so the JWT secret and database password never reach a log line.
@@ -58,6 +70,11 @@ impl std::fmt::Debug for Settings {
                 &self.secret_key.as_ref().map(|_| "<redacted>"),
             )
             .field("local_files_root", &self.local_files_root)
+            .field("launcher", &self.launcher)
+            .field("runner_bin", &self.runner_bin)
+            .field("runner_app_url", &self.runner_app_url)
+            .field("dispatcher", &self.dispatcher)
+            .field("run_limits", &self.run_limits)
             .finish()
     }
 }
@@ -119,6 +136,18 @@ impl Settings {
                 .ok()
                 .filter(|s| !s.trim().is_empty())
                 .map(PathBuf::from),
+            launcher: var_or("HAKOBU_LAUNCHER", "local"),
+            runner_bin: std::env::var("HAKOBU_RUNNER_BIN")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| default_runner_bin()),
+            runner_app_url: std::env::var("HAKOBU_RUNNER_APP_URL")
+                .ok()
+                .filter(|s| !s.is_empty()),
+            dispatcher: parse_var("HAKOBU_DISPATCHER", true)?,
+            run_limits: crate::runs::Limits {
+                global: parse_var("HAKOBU_MAX_RUNS", 100)?,
+                per_organization: parse_var("HAKOBU_MAX_RUNS_PER_ORG", 20)?,
+            },
         };
         settings.check()?;
         Ok(settings)
@@ -147,6 +176,14 @@ impl Settings {
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
     }
+}
+
+/// `hakobu-runner` in the directory of the running `hakobu` binary.
+pub fn default_runner_bin() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("hakobu-runner")))
+        .unwrap_or_else(|| PathBuf::from("hakobu-runner"))
 }
 
 fn var_or(name: &str, default: &str) -> String {

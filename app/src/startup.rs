@@ -1,15 +1,19 @@
 //! Building and running the HTTP application.
 
 use crate::auth::jwt::JwtKeys;
+use crate::auth::run_token::RunTokens;
 use crate::db::{self, DbPool};
 use crate::extract;
+use crate::launcher::{self, Launcher};
 use crate::routes;
+use crate::runs::Dispatcher;
 use crate::secrets::SecretBox;
 use crate::settings::Settings;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use std::net::TcpListener;
+use std::sync::Arc;
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
 
@@ -20,6 +24,8 @@ pub struct AppState {
     pub jwt: JwtKeys,
     /// Encrypts connection secrets; `None` when `HAKOBU_SECRET_KEY` is not set.
     pub secrets: Option<SecretBox>,
+    pub launcher: Arc<dyn Launcher>,
+    pub run_tokens: RunTokens,
 }
 
 /// A built server, bound to its port but not yet running.
@@ -32,6 +38,15 @@ impl Application {
     /// Migrates the database, binds the listener (port 0 picks a free port) and builds the
     /// server. Tests call this with their own database and port 0.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let launcher = launcher::from_name(&settings.launcher, settings.runner_bin.clone())?;
+        Self::build_with_launcher(settings, launcher).await
+    }
+
+    /// As [`Application::build`], with a given launcher (tests, benchmarks).
+    pub async fn build_with_launcher(
+        settings: Settings,
+        launcher: Arc<dyn Launcher>,
+    ) -> anyhow::Result<Application> {
         settings.check()?;
         let applied = db::run_migrations(&settings.database_url).await?;
         if !applied.is_empty() {
@@ -49,10 +64,28 @@ impl Application {
         if secrets.is_none() {
             tracing::warn!("HAKOBU_SECRET_KEY is not set: connections cannot be saved");
         }
+        let run_tokens = RunTokens::new(&settings.jwt_secret);
+        if settings.dispatcher {
+            let app_url = settings
+                .runner_app_url
+                .clone()
+                .unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
+            let dispatcher = Arc::new(Dispatcher {
+                pool: pool.clone(),
+                launcher: launcher.clone(),
+                run_tokens: run_tokens.clone(),
+                app_url,
+                limits: settings.run_limits,
+                batch: 50,
+            });
+            tokio::spawn(dispatcher.run());
+        }
         let state = web::Data::new(AppState {
             pool,
             secrets,
             jwt: JwtKeys::new(&settings.jwt_secret),
+            launcher,
+            run_tokens,
             settings,
         });
         let server = run(listener, state)?;

@@ -85,4 +85,6 @@ id_type! {
     ConnectionId;
     /// A transfer job.
     JobId;
+    /// One attempt of a job.
+    RunId;
 }

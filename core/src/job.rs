@@ -84,6 +84,8 @@ pub enum FileFormat {
     #[default]
     Csv,
     Jsonl,
+    /// Columnar Parquet files; the schema comes from the files.
+    Parquet,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -420,7 +422,7 @@ impl JobSettings {
                         e.push("source.files.path_prefix", "is required");
                     }
                     check_delimiter(e, "source.files.delimiter", &files.delimiter);
-                    if files.columns.is_empty() {
+                    if files.columns.is_empty() && files.format != FileFormat::Parquet {
                         e.push("source.files.columns", "list at least one column");
                     }
                     for (i, c) in files.columns.iter().enumerate() {
@@ -762,6 +764,7 @@ fn compile_input(
                 "columns": columns,
             }),
             FileFormat::Jsonl => json!({"type": "jsonl", "columns": columns}),
+            FileFormat::Parquet => json!({"type": "parquet", "columns": columns}),
         };
         m.insert("parser".into(), parser);
     }
@@ -791,6 +794,7 @@ fn compile_output(d: &DestinationSettings, c: &CompileConnection<'_>) -> Value {
         let ext = match f.format {
             FileFormat::Csv => "csv",
             FileFormat::Jsonl => "jsonl",
+            FileFormat::Parquet => "parquet",
         };
         m.insert(
             "file_ext".into(),
@@ -808,6 +812,7 @@ fn compile_output(d: &DestinationSettings, c: &CompileConnection<'_>) -> Value {
                 json!({"type": "csv", "header_line": f.header_line, "delimiter": f.delimiter})
             }
             FileFormat::Jsonl => json!({"type": "jsonl"}),
+            FileFormat::Parquet => json!({"type": "parquet"}),
         };
         m.insert("formatter".into(), formatter);
     }

@@ -7,6 +7,8 @@
 //! Any failure exits non-zero with one line on stderr naming what failed and where.
 
 use anyhow::{Context, Result};
+mod managed;
+
 use clap::{Parser, Subcommand};
 use hakobu_core::config::Config;
 use hakobu_engine::template::read_config_file;
@@ -33,6 +35,9 @@ enum Command {
         #[arg(short = 'c', long = "config-diff")]
         diff: Option<PathBuf>,
     },
+    /// Runs one run for the Hakobu app (started by its launcher; reads HAKOBU_APP_URL,
+    /// HAKOBU_RUN_ID and HAKOBU_RUN_TOKEN).
+    Managed,
     /// Prints the first rows the config would transfer, as JSON Lines.
     Preview {
         /// The config file.
@@ -113,6 +118,7 @@ async fn run(command: Command) -> Result<()> {
             }
             println!("{}", serde_json::to_string(&summary)?);
         }
+        Command::Managed => managed::run().await?,
         Command::Preview { config, rows } => {
             let parsed = load(&config, None)?;
             let preview = hakobu_engine::preview_config(&parsed, rows).await?;

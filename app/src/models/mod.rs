@@ -9,6 +9,7 @@ pub mod invitation;
 pub mod job;
 pub mod login_attempt;
 pub mod organization;
+pub mod run;
 pub mod session;
 pub mod team;
 pub mod user;

@@ -323,6 +323,7 @@ fn map_parser(
             only_fields(j, "in.parser", &["columns"], errors);
             (FileFormat::Jsonl, &j.columns, false, ",".to_owned())
         }
+        ParserConfig::Parquet(p) => (FileFormat::Parquet, &p.columns, false, ",".to_owned()),
     };
     FileSource {
         path_prefix: prefix.to_owned(),
@@ -455,6 +456,16 @@ fn map_formatter(
             FileDestination {
                 path_prefix: prefix.to_owned(),
                 format: FileFormat::Jsonl,
+                gzip,
+                header_line: true,
+                delimiter: ",".to_owned(),
+            }
+        }
+        FormatterConfig::Parquet(p) => {
+            only_fields(p, "out.formatter", &[], errors);
+            FileDestination {
+                path_prefix: prefix.to_owned(),
+                format: FileFormat::Parquet,
                 gzip,
                 header_line: true,
                 delimiter: ",".to_owned(),

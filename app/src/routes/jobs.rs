@@ -642,7 +642,8 @@ pub fn secret_env_name(role: &str, field: &str) -> String {
     format!("{}_{}", role.to_uppercase(), field.to_uppercase())
 }
 
-/// The job compiled with secrets as `{{ env.* }}` references, plus those variable names.
+/// The job compiled with secrets as `{{ env.* }}` references, plus those variable names
+/// (editors of both connections only).
 pub async fn compile_with_references(
     conn: &mut AsyncPgConnection,
     auth: &Auth,
@@ -662,9 +663,26 @@ pub async fn compile_with_references(
         .await?;
         connections.push(c);
     }
+    let state = if include_state {
+        job.incremental_state.as_ref()
+    } else {
+        None
+    };
+    yaml_with_references(&settings, &connections[0], &connections[1], state)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("job {} does not compile: {e}", job.id)))
+}
+
+/// Compiles settings with each secret as `{{ env.SOURCE_PASSWORD }}`-style references;
+/// answers the YAML and the variable names. Runs render it with the decrypted values.
+pub fn yaml_with_references(
+    settings: &JobSettings,
+    source: &Connection,
+    destination: &Connection,
+    state: Option<&Value>,
+) -> Result<(String, Vec<String>), hakobu_core::config::ConfigError> {
     let mut env_names = Vec::new();
     let mut references = Vec::new();
-    for (role, c) in ["source", "destination"].iter().zip(&connections) {
+    for (role, c) in [("source", source), ("destination", destination)] {
         let mut map = Map::new();
         for name in c.secret_names() {
             let env = secret_env_name(role, name);
@@ -676,27 +694,28 @@ pub async fn compile_with_references(
         }
         references.push(map);
     }
-    let plain: Vec<Map<String, Value>> = connections
-        .iter()
-        .map(|c| c.settings.as_object().cloned().unwrap_or_default())
-        .collect();
-    let source = CompileConnection {
-        kind: connections[0].kind,
-        settings: &plain[0],
-        secrets: &references[0],
+    let empty = Map::new();
+    let plain = |c: &Connection| {
+        c.settings
+            .as_object()
+            .cloned()
+            .unwrap_or_else(|| empty.clone())
     };
-    let destination = CompileConnection {
-        kind: connections[1].kind,
-        settings: &plain[1],
-        secrets: &references[1],
-    };
-    let state = if include_state {
-        job.incremental_state.as_ref()
-    } else {
-        None
-    };
-    let config = compile(&settings, &source, &destination, state)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("job {} does not compile: {e}", job.id)))?;
+    let (source_plain, destination_plain) = (plain(source), plain(destination));
+    let config = compile(
+        settings,
+        &CompileConnection {
+            kind: source.kind,
+            settings: &source_plain,
+            secrets: &references[0],
+        },
+        &CompileConnection {
+            kind: destination.kind,
+            settings: &destination_plain,
+            secrets: &references[1],
+        },
+        state,
+    )?;
     Ok((config.to_yaml(), env_names))
 }
 

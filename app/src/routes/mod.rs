@@ -8,9 +8,11 @@ mod connections;
 mod engine_bridge;
 mod health;
 mod job_import;
-mod jobs;
+pub mod jobs;
 mod members;
 mod organization;
+mod runner;
+mod runs;
 mod teams;
 mod tokens;
 
@@ -29,6 +31,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
     members::configure(cfg);
     connections::configure(cfg);
     jobs::configure(cfg);
+    runs::configure(cfg);
+    runner::configure(cfg);
     teams::configure(cfg);
     tokens::configure(cfg);
     audit::configure(cfg);

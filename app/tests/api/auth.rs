@@ -221,6 +221,7 @@ async fn login_is_rate_limited_per_address() {
             max_failures_per_ip: 3,
             window: std::time::Duration::from_secs(900),
         },
+        ..Default::default()
     })
     .await;
     let owner = app.signup("Acme").await;

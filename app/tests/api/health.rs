@@ -124,6 +124,16 @@ async fn openapi_lists_every_endpoint() {
         "GET /api/jobs/{job_id}/diff",
         "GET /api/jobs/{job_id}/config",
         "GET /api/jobs/{job_id}/export",
+        "POST /api/jobs/{job_id}/runs",
+        "GET /api/runs",
+        "GET /api/runs/{run_id}",
+        "GET /api/runs/{run_id}/logs",
+        "POST /api/runs/{run_id}/cancel",
+        "POST /api/runs/{run_id}/rerun",
+        "GET /api/runner/runs/{run_id}/assignment",
+        "POST /api/runner/runs/{run_id}/heartbeat",
+        "POST /api/runner/runs/{run_id}/logs",
+        "POST /api/runner/runs/{run_id}/result",
     ]
     .into_iter()
     .map(str::to_owned)
@@ -140,7 +150,8 @@ async fn openapi_lists_every_endpoint() {
             .replace("{token_id}", &uuid::Uuid::new_v4().to_string())
             .replace("{connection_id}", &uuid::Uuid::new_v4().to_string())
             .replace("{job_id}", &uuid::Uuid::new_v4().to_string())
-            .replace("{revision}", "1");
+            .replace("{revision}", "1")
+            .replace("{run_id}", &uuid::Uuid::new_v4().to_string());
         let (status, body) = app
             .call(method.parse().unwrap(), &concrete, None, None)
             .await;

@@ -35,6 +35,16 @@ pub struct TestUser {
 
 pub struct SpawnOptions {
     pub login_limits: LoginLimits,
+    /// Claim and launch queued runs (with the local launcher).
+    pub dispatcher: bool,
+}
+
+/// The `hakobu-runner` binary of this workspace; `make test` builds it before the tests.
+pub fn runner_bin() -> std::path::PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("debug/hakobu-runner")
 }
 
 impl Default for SpawnOptions {
@@ -45,6 +55,7 @@ impl Default for SpawnOptions {
                 max_failures_per_ip: 1000,
                 window: Duration::from_secs(900),
             },
+            dispatcher: false,
         }
     }
 }
@@ -103,6 +114,11 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         trust_proxy_headers: false,
         secret_key: Some(hakobu::secrets::SecretBox::generate_spec("k1")),
         local_files_root: Some(std::env::temp_dir()),
+        launcher: "local".to_owned(),
+        runner_bin: runner_bin(),
+        runner_app_url: None,
+        dispatcher: options.dispatcher,
+        run_limits: hakobu::runs::Limits::default(),
     };
     let app = Application::build(settings).await.expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());

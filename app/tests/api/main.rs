@@ -10,5 +10,6 @@ mod isolation;
 mod jobs;
 mod members;
 mod roles;
+mod runs;
 mod teams;
 mod tokens;

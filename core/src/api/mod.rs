@@ -9,6 +9,7 @@ pub mod connections;
 pub mod error;
 pub mod jobs;
 pub mod org;
+pub mod runs;
 pub mod tokens;
 
 /// A page of results and the total count behind it.

@@ -1,0 +1,80 @@
+//! Launchers start a fresh runner for each run: a local process (default), an ECS Fargate
+//! task, or a Kubernetes Job. The runner gets only the app URL and its run token.
+
+mod local;
+
+pub use local::LocalLauncher;
+
+use futures::future::BoxFuture;
+use hakobu_core::ids::RunId;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What a launcher needs to start one runner.
+#[derive(Clone)]
+pub struct LaunchSpec {
+    pub run_id: RunId,
+    /// Where the runner reaches the app.
+    pub app_url: String,
+    pub run_token: String,
+    pub cpu: f64,
+    pub memory_mb: u32,
+    pub timeout: Duration,
+}
+
+// The token is a credential.
+impl std::fmt::Debug for LaunchSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LaunchSpec")
+            .field("run_id", &self.run_id)
+            .field("app_url", &self.app_url)
+            .field("cpu", &self.cpu)
+            .field("memory_mb", &self.memory_mb)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+pub trait Launcher: Send + Sync {
+    /// `local`, `ecs` or `kubernetes`; recorded on the run.
+    fn name(&self) -> &'static str;
+    /// Starts a runner; answers the task id to stop it by.
+    fn launch(&self, spec: LaunchSpec) -> BoxFuture<'_, anyhow::Result<String>>;
+    /// Stops a runner (cancel, timeout); a task that already ended is not an error.
+    fn stop(&self, task_id: &str) -> BoxFuture<'_, anyhow::Result<()>>;
+}
+
+/// Launches nothing and remembers what it was asked: for the dispatcher benchmark and
+/// tests of the queue.
+#[derive(Default)]
+pub struct RecordingLauncher {
+    pub launched: Mutex<Vec<RunId>>,
+    pub stopped: Mutex<Vec<String>>,
+}
+
+impl Launcher for RecordingLauncher {
+    fn name(&self) -> &'static str {
+        "recording"
+    }
+
+    fn launch(&self, spec: LaunchSpec) -> BoxFuture<'_, anyhow::Result<String>> {
+        self.launched.lock().unwrap().push(spec.run_id);
+        Box::pin(async move { Ok(format!("recorded-{}", spec.run_id)) })
+    }
+
+    fn stop(&self, task_id: &str) -> BoxFuture<'_, anyhow::Result<()>> {
+        self.stopped.lock().unwrap().push(task_id.to_owned());
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// The launcher named by `HAKOBU_LAUNCHER`.
+pub fn from_name(name: &str, runner_bin: std::path::PathBuf) -> anyhow::Result<Arc<dyn Launcher>> {
+    match name {
+        "local" => Ok(Arc::new(LocalLauncher::new(runner_bin))),
+        "ecs" | "kubernetes" => {
+            anyhow::bail!("HAKOBU_LAUNCHER={name} is not available in this version yet; use local")
+        }
+        other => anyhow::bail!("HAKOBU_LAUNCHER is {other:?}; expected local, ecs or kubernetes"),
+    }
+}

@@ -1,0 +1,226 @@
+//! The managed runner's side of the protocol. A runner authenticates with its run token
+//! (`Authorization: Bearer`), which names exactly one run: a token used for any other run
+//! gets 403. It fetches its config with secrets, posts progress as heartbeats, log lines,
+//! and its result.
+
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::models::connection::Connection;
+use crate::models::run::Run;
+use crate::runs;
+use crate::schema::runs as runs_table;
+use crate::startup::AppState;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use hakobu_core::api::runs::{
+    HeartbeatAnswer, RunStatus, RunnerAssignment, RunnerLogBatch, RunnerProgress, RunnerResult,
+};
+use hakobu_core::ids::RunId;
+use hakobu_core::job::JobSettings;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(assignment)
+        .service(heartbeat)
+        .service(logs)
+        .service(result);
+}
+
+/// How often a runner sends progress; the watchdog's window is a multiple of it.
+pub const HEARTBEAT_SECONDS: u64 = 5;
+
+/// The run named in the path, if the request's run token is bound to it.
+fn authorize_runner(req: &HttpRequest, state: &AppState, run: RunId) -> Result<(), ApiError> {
+    let token = crate::auth::credential_of(req)
+        .ok_or_else(|| ApiError::Unauthorized("A run token is required.".to_owned()))?;
+    match state.run_tokens.verify(&token) {
+        Some(bound) if bound == run => Ok(()),
+        Some(_) => Err(ApiError::Forbidden(
+            "This run token belongs to another run.".to_owned(),
+        )),
+        None => Err(ApiError::Unauthorized(
+            "The run token is not valid or has expired.".to_owned(),
+        )),
+    }
+}
+
+/// The config to execute, with secrets; marks the run `running`.
+#[utoipa::path(tag = "runner", params(("run_id" = RunId, Path)), responses((status = 200, description = "the assignment (config with secrets)"), (status = 403), (status = 409)))]
+#[get("/api/runner/runs/{run_id}/assignment")]
+async fn assignment(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<RunId>,
+) -> Result<web::Json<RunnerAssignment>, ApiError> {
+    let id = path.into_inner();
+    authorize_runner(&req, &state, id)?;
+    let mut conn = state.pool.get().await?;
+    let run = Run::find_any(&mut conn, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("run"))?;
+    if run.status.is_final() || run.cancel_requested {
+        return Err(ApiError::Conflict {
+            message: format!("The run has ended ({}).", run.status),
+            field: None,
+        });
+    }
+    let snapshot = run
+        .config_snapshot
+        .clone()
+        .ok_or_else(|| ApiError::Conflict {
+            message: "The run has not been dispatched.".to_owned(),
+            field: None,
+        })?;
+    let revision = crate::models::job::Job::revision(
+        &mut conn,
+        run.organization_id,
+        run.job_id,
+        run.job_revision,
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("job revision"))?;
+    let settings: JobSettings =
+        serde_json::from_value(revision.settings).map_err(anyhow::Error::from)?;
+    let mut env = Vec::new();
+    for (role, id) in [
+        ("source", settings.source.connection_id),
+        ("destination", settings.destination.connection_id),
+    ] {
+        let c = Connection::find(&mut conn, run.organization_id, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("connection"))?;
+        for (name, value) in super::engine_bridge::decrypt_secrets(&state, &c)? {
+            env.push((
+                super::jobs::secret_env_name(role, &name),
+                value.as_str().unwrap_or_default().to_owned(),
+            ));
+        }
+    }
+    let config = if env.is_empty() && !snapshot.contains("{{") {
+        snapshot
+    } else {
+        let dir = std::env::temp_dir().join(format!("hakobu-assign-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(anyhow::Error::from)?;
+        hakobu_engine::template::render(&snapshot, &dir, env.into_iter())?
+    };
+    diesel::update(runs_table::table.find(id))
+        .filter(runs_table::status.eq_any([RunStatus::Starting, RunStatus::Running]))
+        .set((
+            runs_table::status.eq(RunStatus::Running),
+            runs_table::heartbeat_at.eq(diesel::dsl::now),
+        ))
+        .execute(&mut conn)
+        .await?;
+    Ok(web::Json(RunnerAssignment {
+        run_id: id,
+        config,
+        heartbeat_seconds: HEARTBEAT_SECONDS,
+    }))
+}
+
+/// Progress; answers whether the run was cancelled.
+#[utoipa::path(tag = "runner", params(("run_id" = RunId, Path)), responses((status = 200, description = "cancel flag"), (status = 403)))]
+#[post("/api/runner/runs/{run_id}/heartbeat")]
+async fn heartbeat(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<RunId>,
+    body: ApiJson<RunnerProgress>,
+) -> Result<web::Json<HeartbeatAnswer>, ApiError> {
+    let id = path.into_inner();
+    authorize_runner(&req, &state, id)?;
+    let p = body.0;
+    let mut conn = state.pool.get().await?;
+    let cancel: Option<bool> = diesel::update(runs_table::table.find(id))
+        .filter(runs_table::status.eq_any([RunStatus::Starting, RunStatus::Running]))
+        .set((
+            runs_table::rows_read.eq(p.rows_read),
+            runs_table::rows_written.eq(p.rows_written),
+            runs_table::bytes_read.eq(p.bytes_read),
+            runs_table::heartbeat_at.eq(diesel::dsl::now),
+        ))
+        .returning(runs_table::cancel_requested)
+        .get_result(&mut conn)
+        .await
+        .optional()?;
+    // A run that already ended (cancelled while queued, timed out) is told to stop.
+    Ok(web::Json(HeartbeatAnswer {
+        cancel: cancel.unwrap_or(true),
+    }))
+}
+
+/// Log lines, stored in order with known secret values masked.
+#[utoipa::path(tag = "runner", params(("run_id" = RunId, Path)), responses((status = 204), (status = 403)))]
+#[post("/api/runner/runs/{run_id}/logs")]
+async fn logs(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<RunId>,
+    body: ApiJson<RunnerLogBatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    authorize_runner(&req, &state, id)?;
+    if body.0.lines.len() > 1000 {
+        return Err(ApiError::field("lines", "send at most 1000 lines at once"));
+    }
+    let mut conn = state.pool.get().await?;
+    let run = Run::find_any(&mut conn, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("run"))?;
+    let secrets = run_secrets(&state, &mut conn, &run).await?;
+    let lines: Vec<(String, String)> = body
+        .0
+        .lines
+        .into_iter()
+        .map(|l| {
+            let mut message: String = l.message.chars().take(8000).collect();
+            for s in secrets.iter().filter(|s| s.len() >= 4) {
+                message = message.replace(s.as_str(), "***");
+            }
+            (l.level.chars().take(10).collect(), message)
+        })
+        .collect();
+    if !lines.is_empty() {
+        Run::append_logs(&mut conn, id, &lines).await?;
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Every secret value of the run's connections, to mask them in logs.
+async fn run_secrets(
+    state: &AppState,
+    conn: &mut diesel_async::AsyncPgConnection,
+    run: &Run,
+) -> Result<Vec<String>, ApiError> {
+    let job = crate::models::job::Job::find(conn, run.organization_id, run.job_id).await?;
+    let mut out = Vec::new();
+    if let Some(job) = job {
+        for id in [job.source_connection_id, job.destination_connection_id] {
+            if let Some(c) = Connection::find(conn, run.organization_id, id).await? {
+                out.extend(
+                    super::engine_bridge::decrypt_secrets(state, &c)?
+                        .into_iter()
+                        .filter_map(|(_, v)| v.as_str().map(str::to_owned)),
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How the run ended. Idempotent.
+#[utoipa::path(tag = "runner", params(("run_id" = RunId, Path)), responses((status = 204), (status = 403)))]
+#[post("/api/runner/runs/{run_id}/result")]
+async fn result(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<RunId>,
+    body: ApiJson<RunnerResult>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    authorize_runner(&req, &state, id)?;
+    let mut conn = state.pool.get().await?;
+    runs::finish(&mut conn, id, body.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,321 @@
+//! Runs for users: start one, list, inspect, read logs, cancel, re-run.
+
+use crate::audit::{self, Actor};
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::models::job::Job;
+use crate::models::run::{Run, RunFilter};
+use crate::routes::jobs::load_job;
+use crate::runs::{self, RunRequest};
+use crate::schema::runs as runs_table;
+use crate::startup::AppState;
+use actix_web::{HttpResponse, get, post, web};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use hakobu_core::api::error::ErrorBody;
+use hakobu_core::api::runs::{RunLogLine, RunStatus, RunView, RunnerOutcome, RunnerResult};
+use hakobu_core::api::{MAX_PER_PAGE, Page};
+use hakobu_core::authz::Action;
+use hakobu_core::ids::{JobId, RunId};
+use serde::Deserialize;
+use serde_json::json;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(start_run)
+        .service(list_runs)
+        .service(get_run)
+        .service(run_logs)
+        .service(cancel_run)
+        .service(rerun);
+}
+
+async fn view(conn: &mut AsyncPgConnection, run: &Run) -> Result<RunView, ApiError> {
+    let position = if run.status == RunStatus::Queued {
+        Some(Run::queue_position(conn, run).await?)
+    } else {
+        None
+    };
+    Ok(run.view(position))
+}
+
+/// A run and its job, if the caller may do `action` on the job.
+async fn load_run(
+    conn: &mut AsyncPgConnection,
+    auth: &Auth,
+    id: RunId,
+    action: Action,
+    what: &str,
+) -> Result<(Run, Job), ApiError> {
+    let run = Run::find(conn, auth.organization_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("run"))?;
+    let (job, _) = load_job(conn, auth, run.job_id, action, what)
+        .await
+        .map_err(|e| match e {
+            ApiError::NotFound(_) => ApiError::not_found("run"),
+            other => other,
+        })?;
+    Ok((run, job))
+}
+
+/// Runs the job now (operators and up). With the `skip` overlap policy a job that is
+/// already running answers 409.
+#[utoipa::path(tag = "runs", params(("job_id" = JobId, Path)), responses(
+    (status = 201, body = RunView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[post("/api/jobs/{job_id}/runs")]
+async fn start_run(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<JobId>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let run = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let (job, _) = load_job(conn, &auth, path.into_inner(), Action::UseResource, "run this job").await?;
+            let request = RunRequest { trigger: "manual", triggered_by: Some(auth.user_id), idempotency_key: None, resolved_inputs: json!({}), revision: None };
+            let run = runs::enqueue(conn, &job, request).await?.ok_or_else(|| ApiError::Conflict {
+                message: "This job is already running, and its overlap policy is skip. Wait for the run to end, or change the policy to queue.".to_owned(),
+                field: None,
+            })?;
+            audit::record(conn, &Actor::from(&auth), "run.start", "run", run.id, json!({"job_id": job.id, "job_name": job.name, "revision": run.job_revision})).await?;
+            Ok(run)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view(&mut conn, &run).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct RunQuery {
+    job: Option<JobId>,
+    status: Option<RunStatus>,
+    /// Queued at or after this instant (RFC 3339).
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Queued before this instant.
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+/// Runs of the jobs the caller can see, newest first.
+#[utoipa::path(tag = "runs", params(RunQuery), responses((status = 200, body = Page<RunView>)))]
+#[get("/api/runs")]
+async fn list_runs(
+    state: web::Data<AppState>,
+    auth: Auth,
+    query: web::Query<RunQuery>,
+) -> Result<web::Json<Page<RunView>>, ApiError> {
+    let page = query.page.unwrap_or(1);
+    let per_page = query.per_page.unwrap_or(50);
+    if page < 1 {
+        return Err(ApiError::field("page", "must be 1 or more"));
+    }
+    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(ApiError::field(
+            "per_page",
+            format!("must be from 1 to {MAX_PER_PAGE}"),
+        ));
+    }
+    let mut conn = state.pool.get().await?;
+    let jobs = Job::search(&mut conn, auth.organization_id, None, None).await?;
+    let shares = Job::all_shares(&mut conn, auth.organization_id).await?;
+    let none = Vec::new();
+    let visible: Vec<JobId> = jobs
+        .iter()
+        .filter(|j| {
+            auth.principal
+                .resource_role(j.team_id, shares.get(&j.id).unwrap_or(&none))
+                .is_some()
+        })
+        .map(|j| j.id)
+        .collect();
+    let filter = RunFilter {
+        job_id: query.job,
+        status: query.status,
+        from: query.from,
+        to: query.to,
+    };
+    let (items, total) = Run::list(
+        &mut conn,
+        auth.organization_id,
+        &filter,
+        &visible,
+        (page - 1) * per_page,
+        per_page,
+    )
+    .await?;
+    let mut views = Vec::with_capacity(items.len());
+    for run in &items {
+        views.push(view(&mut conn, run).await?);
+    }
+    Ok(web::Json(Page {
+        items: views,
+        total,
+        page,
+        per_page,
+    }))
+}
+
+#[utoipa::path(tag = "runs", params(("run_id" = RunId, Path)), responses((status = 200, body = RunView), (status = 404, body = ErrorBody)))]
+#[get("/api/runs/{run_id}")]
+async fn get_run(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<RunId>,
+) -> Result<web::Json<RunView>, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let (run, _) = load_run(
+        &mut conn,
+        &auth,
+        path.into_inner(),
+        Action::ViewResource,
+        "see this run",
+    )
+    .await?;
+    Ok(web::Json(view(&mut conn, &run).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct LogQuery {
+    /// Only lines after this sequence number (for following a live run).
+    after: Option<i64>,
+    /// At most this many lines, up to 1000. Default 200.
+    limit: Option<i64>,
+}
+
+/// The run's log lines in order; poll with `after` to follow a running transfer.
+#[utoipa::path(tag = "runs", params(("run_id" = RunId, Path), LogQuery), responses((status = 200, body = Vec<RunLogLine>), (status = 404, body = ErrorBody)))]
+#[get("/api/runs/{run_id}/logs")]
+async fn run_logs(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<RunId>,
+    query: web::Query<LogQuery>,
+) -> Result<web::Json<Vec<RunLogLine>>, ApiError> {
+    let limit = query.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::field("limit", "must be from 1 to 1000"));
+    }
+    let mut conn = state.pool.get().await?;
+    let (run, _) = load_run(
+        &mut conn,
+        &auth,
+        path.into_inner(),
+        Action::ViewResource,
+        "see this run",
+    )
+    .await?;
+    Ok(web::Json(
+        Run::logs(&mut conn, run.id, query.after.unwrap_or(0), limit).await?,
+    ))
+}
+
+/// Cancels a run (operators and up): a queued run ends at once; a running one is stopped
+/// and rolls back.
+#[utoipa::path(tag = "runs", params(("run_id" = RunId, Path)), responses(
+    (status = 200, body = RunView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[post("/api/runs/{run_id}/cancel")]
+async fn cancel_run(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<RunId>,
+) -> Result<web::Json<RunView>, ApiError> {
+    let id = path.into_inner();
+    let mut conn = state.pool.get().await?;
+    let (run, _) = load_run(&mut conn, &auth, id, Action::UseResource, "cancel this run").await?;
+    if run.status.is_final() {
+        return Err(ApiError::Conflict {
+            message: format!("This run has already ended ({}).", run.status),
+            field: None,
+        });
+    }
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        diesel::update(runs_table::table.find(id))
+            .set(runs_table::cancel_requested.eq(true))
+            .execute(conn)
+            .await?;
+        audit::record(
+            conn,
+            &Actor::from(&auth),
+            "run.cancel",
+            "run",
+            id,
+            json!({"job_id": run.job_id, "status": run.status}),
+        )
+        .await?;
+        Ok(())
+    })
+    .await?;
+    if run.status == RunStatus::Queued {
+        let cancelled = RunnerResult {
+            outcome: RunnerOutcome::Cancelled,
+            rows_read: 0,
+            rows_written: 0,
+            rows_skipped: 0,
+            bytes_read: 0,
+            error: Some("Cancelled before it started.".to_owned()),
+            next_state: None,
+        };
+        runs::finish(&mut conn, id, cancelled).await?;
+    } else if let Some(task) = &run.task_id
+        && let Err(e) = state.launcher.stop(task).await
+    {
+        tracing::warn!(error = format!("{e:#}"), run_id = %id, "stopping the runner failed; the watchdog will retry");
+    }
+    let run = Run::find(&mut conn, auth.organization_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("run"))?;
+    Ok(web::Json(view(&mut conn, &run).await?))
+}
+
+/// Runs the same job revision again with the same resolved inputs.
+#[utoipa::path(tag = "runs", params(("run_id" = RunId, Path)), responses(
+    (status = 201, body = RunView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[post("/api/runs/{run_id}/rerun")]
+async fn rerun(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<RunId>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let run = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let (previous, job) = load_run(
+                conn,
+                &auth,
+                path.into_inner(),
+                Action::UseResource,
+                "run this job",
+            )
+            .await?;
+            let request = RunRequest {
+                trigger: "rerun",
+                triggered_by: Some(auth.user_id),
+                idempotency_key: None,
+                resolved_inputs: previous.resolved_inputs.clone(),
+                revision: Some(previous.job_revision),
+            };
+            let run =
+                runs::enqueue(conn, &job, request)
+                    .await?
+                    .ok_or_else(|| ApiError::Conflict {
+                        message: "This job is already running, and its overlap policy is skip."
+                            .to_owned(),
+                        field: None,
+                    })?;
+            audit::record(
+                conn,
+                &Actor::from(&auth),
+                "run.rerun",
+                "run",
+                run.id,
+                json!({"job_id": job.id, "rerun_of": previous.id}),
+            )
+            .await?;
+            Ok(run)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view(&mut conn, &run).await?))
+}

@@ -1,0 +1,443 @@
+//! The life of a run: creating it, the dispatcher that claims and launches queued runs,
+//! and recording what the runner reports.
+//!
+//! The queue is the `runs` table. A dispatcher claims due runs with
+//! `FOR UPDATE SKIP LOCKED` inside a transaction that also holds an advisory lock, so
+//! several app replicas never start the same run twice and never exceed the concurrency
+//! limits together. A run's incremental state reaches its job only in the transaction that
+//! records success.
+
+use crate::auth::run_token::RunTokens;
+use crate::db::DbPool;
+use crate::launcher::{LaunchSpec, Launcher};
+use crate::models::connection::Connection;
+use crate::models::job::Job;
+use crate::models::run::{NewRun, Run};
+use crate::routes::jobs::yaml_with_references;
+use crate::schema::runs;
+use chrono::{Duration as ChronoDuration, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use hakobu_core::api::runs::{RunStatus, RunnerOutcome, RunnerResult};
+use hakobu_core::ids::{JobId, OrganizationId, RunId, UserId};
+use hakobu_core::job::{JobSettings, OverlapPolicy};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Concurrency limits of the dispatcher.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Runs starting or running at once in the whole service.
+    pub global: i64,
+    /// Runs starting or running at once per organization.
+    pub per_organization: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            global: 100,
+            per_organization: 20,
+        }
+    }
+}
+
+/// What a new run is for.
+#[derive(Debug, Clone)]
+pub struct RunRequest<'a> {
+    pub trigger: &'a str,
+    pub triggered_by: Option<UserId>,
+    pub idempotency_key: Option<&'a str>,
+    pub resolved_inputs: Value,
+    /// The revision to run; the job's current one when `None`.
+    pub revision: Option<i32>,
+}
+
+/// Queues a run of `job`. `None` when the job's overlap policy is `skip` and a run is
+/// already active, or when a run with the same idempotency key exists.
+pub async fn enqueue(
+    conn: &mut AsyncPgConnection,
+    job: &Job,
+    request: RunRequest<'_>,
+) -> anyhow::Result<Option<Run>> {
+    let settings: JobSettings = serde_json::from_value(job.settings.clone())?;
+    if settings.overlap == OverlapPolicy::Skip && Run::active_for_job(conn, job.id).await? > 0 {
+        return Ok(None);
+    }
+    let id = RunId::new();
+    let inserted = diesel::insert_into(runs::table)
+        .values(NewRun {
+            id,
+            organization_id: job.organization_id,
+            job_id: job.id,
+            job_revision: request.revision.unwrap_or(job.revision),
+            status: RunStatus::Queued,
+            attempt: 1,
+            max_attempts: settings.retry.count as i32 + 1,
+            root_run_id: id,
+            trigger: request.trigger,
+            triggered_by: request.triggered_by,
+            idempotency_key: request.idempotency_key,
+            resolved_inputs: request.resolved_inputs,
+            timeout_seconds: (settings.timeout_minutes * 60) as i32,
+            not_before: Utc::now(),
+        })
+        .on_conflict_do_nothing()
+        .returning(Run::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?;
+    Ok(inserted)
+}
+
+/// Claims and launches queued runs until the app stops.
+pub struct Dispatcher {
+    pub pool: DbPool,
+    pub launcher: Arc<dyn Launcher>,
+    pub run_tokens: RunTokens,
+    /// How runners reach the app.
+    pub app_url: String,
+    pub limits: Limits,
+    /// Runs claimed per transaction.
+    pub batch: i64,
+}
+
+/// Key of the advisory lock that serializes claiming across app replicas.
+const CLAIM_LOCK: i64 = 0x6861_6b6f_6275; // "hakobu"
+
+/// A claimed run, ready to launch.
+struct Claimed {
+    run: Run,
+    settings: JobSettings,
+}
+
+impl Dispatcher {
+    /// Runs forever: claim, launch, and sleep a little when the queue is empty.
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            match self.dispatch_once().await {
+                Ok(0) => tokio::time::sleep(Duration::from_millis(500)).await,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "dispatcher");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+        }
+    }
+
+    /// One round: claims up to `batch` due runs within the limits and launches them.
+    /// Answers how many were launched.
+    pub async fn dispatch_once(&self) -> anyhow::Result<usize> {
+        let mut conn = self.pool.get().await?;
+        let limits = self.limits;
+        let launcher_name = self.launcher.name();
+        let batch = self.batch;
+        let claimed = conn
+            .transaction::<_, anyhow::Error, _>(async |conn| {
+                claim(conn, limits, batch, launcher_name).await
+            })
+            .await?;
+        let count = claimed.len();
+        let launches = claimed.into_iter().map(|c| self.launch(c));
+        for outcome in futures::future::join_all(launches).await {
+            if let Err(e) = outcome {
+                tracing::error!(error = format!("{e:#}"), "launch");
+            }
+        }
+        Ok(count)
+    }
+
+    async fn launch(&self, claimed: Claimed) -> anyhow::Result<()> {
+        let run = claimed.run;
+        let timeout = Duration::from_secs(run.timeout_seconds.max(60) as u64);
+        let expires = Utc::now() + ChronoDuration::from_std(timeout)? + ChronoDuration::minutes(10);
+        let spec = LaunchSpec {
+            run_id: run.id,
+            app_url: self.app_url.clone(),
+            run_token: self.run_tokens.issue(run.id, expires)?,
+            cpu: claimed.settings.resources.cpu,
+            memory_mb: claimed.settings.resources.memory_mb,
+            timeout,
+        };
+        let mut conn = self.pool.get().await?;
+        match self.launcher.launch(spec).await {
+            Ok(task_id) => {
+                diesel::update(runs::table.find(run.id))
+                    .set(runs::task_id.eq(task_id))
+                    .execute(&mut conn)
+                    .await?;
+            }
+            Err(e) => {
+                let message = format!("The runner could not be started: {e:#}");
+                finish(&mut conn, run.id, failure(&message)).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn failure(message: &str) -> RunnerResult {
+    RunnerResult {
+        outcome: RunnerOutcome::Failed,
+        rows_read: 0,
+        rows_written: 0,
+        rows_skipped: 0,
+        bytes_read: 0,
+        error: Some(message.to_owned()),
+        next_state: None,
+    }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+async fn claim(
+    conn: &mut AsyncPgConnection,
+    limits: Limits,
+    batch: i64,
+    launcher: &str,
+) -> anyhow::Result<Vec<Claimed>> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(CLAIM_LOCK)
+        .execute(conn)
+        .await?;
+    let due: Vec<Run> = runs::table
+        .filter(runs::status.eq(RunStatus::Queued))
+        .filter(runs::not_before.le(diesel::dsl::now))
+        .order((runs::not_before, runs::queued_at))
+        .limit(batch)
+        .for_update()
+        .skip_locked()
+        .select(Run::as_select())
+        .load(conn)
+        .await?;
+    if due.is_empty() {
+        return Ok(Vec::new());
+    }
+    let active = |status_filter: &'static str| {
+        format!(
+            "SELECT count(*) AS n FROM runs WHERE status IN ('starting', 'running') {status_filter}"
+        )
+    };
+    let mut global: i64 = diesel::sql_query(active(""))
+        .get_result::<Count>(conn)
+        .await?
+        .n;
+    let mut per_org: HashMap<OrganizationId, i64> = HashMap::new();
+    let mut per_job: HashMap<JobId, i64> = HashMap::new();
+    let mut claimed = Vec::new();
+    for run in due {
+        if global >= limits.global {
+            break;
+        }
+        let org_active = match per_org.get(&run.organization_id) {
+            Some(n) => *n,
+            None => {
+                runs::table
+                    .filter(runs::organization_id.eq(run.organization_id))
+                    .filter(runs::status.eq_any([RunStatus::Starting, RunStatus::Running]))
+                    .count()
+                    .get_result(conn)
+                    .await?
+            }
+        };
+        if org_active >= limits.per_organization {
+            per_org.insert(run.organization_id, org_active);
+            continue;
+        }
+        let Some(job) = Job::find(conn, run.organization_id, run.job_id).await? else {
+            continue;
+        };
+        let revision = crate::models::job::Job::revision(
+            conn,
+            run.organization_id,
+            run.job_id,
+            run.job_revision,
+        )
+        .await?;
+        let settings_value = revision
+            .map(|r| r.settings)
+            .unwrap_or_else(|| job.settings.clone());
+        let settings: JobSettings = match serde_json::from_value(settings_value) {
+            Ok(s) => s,
+            Err(e) => {
+                fail_claimed(
+                    conn,
+                    run.id,
+                    &format!("The job's settings cannot be read: {e}"),
+                )
+                .await?;
+                continue;
+            }
+        };
+        let job_active = match per_job.get(&run.job_id) {
+            Some(n) => *n,
+            None => Run::active_for_job(conn, run.job_id).await?,
+        };
+        if settings.overlap != OverlapPolicy::Allow && job_active > 0 {
+            per_job.insert(run.job_id, job_active);
+            continue;
+        }
+        let snapshot = snapshot(conn, &job, &settings).await;
+        let snapshot = match snapshot {
+            Ok(yaml) => yaml,
+            Err(e) => {
+                fail_claimed(
+                    conn,
+                    run.id,
+                    &format!("The job could not be compiled: {e:#}"),
+                )
+                .await?;
+                continue;
+            }
+        };
+        diesel::update(runs::table.find(run.id))
+            .set((
+                runs::status.eq(RunStatus::Starting),
+                runs::launcher.eq(launcher),
+                runs::config_snapshot.eq(&snapshot),
+                runs::started_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)
+            .await?;
+        global += 1;
+        per_org.insert(run.organization_id, org_active + 1);
+        per_job.insert(run.job_id, job_active + 1);
+        claimed.push(Claimed { run, settings });
+    }
+    Ok(claimed)
+}
+
+async fn snapshot(
+    conn: &mut AsyncPgConnection,
+    job: &Job,
+    settings: &JobSettings,
+) -> anyhow::Result<String> {
+    let mut connections = Vec::new();
+    for id in [
+        settings.source.connection_id,
+        settings.destination.connection_id,
+    ] {
+        connections.push(
+            Connection::find(conn, job.organization_id, id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("connection {id} no longer exists"))?,
+        );
+    }
+    let (yaml, _) = yaml_with_references(
+        settings,
+        &connections[0],
+        &connections[1],
+        job.incremental_state.as_ref(),
+    )?;
+    Ok(yaml)
+}
+
+async fn fail_claimed(
+    conn: &mut AsyncPgConnection,
+    run: RunId,
+    message: &str,
+) -> anyhow::Result<()> {
+    diesel::update(runs::table.find(run))
+        .set((
+            runs::status.eq(RunStatus::Failed),
+            runs::error_summary.eq(message),
+            runs::finished_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records how a run ended; idempotent (a second report of a final run changes nothing).
+/// On success the run's incremental state becomes the job's; on failure with attempts
+/// left, the next attempt is queued after its backoff.
+pub async fn finish(
+    conn: &mut AsyncPgConnection,
+    run_id: RunId,
+    result: RunnerResult,
+) -> anyhow::Result<Option<Run>> {
+    conn.transaction::<_, anyhow::Error, _>(async |conn| {
+        let run: Run = runs::table
+            .find(run_id)
+            .for_update()
+            .select(Run::as_select())
+            .first(conn)
+            .await?;
+        if run.status.is_final() {
+            return Ok(None);
+        }
+        let status = match result.outcome {
+            RunnerOutcome::Succeeded => RunStatus::Succeeded,
+            RunnerOutcome::Failed => RunStatus::Failed,
+            RunnerOutcome::Cancelled => RunStatus::Cancelled,
+        };
+        let finished: Run = diesel::update(runs::table.find(run_id))
+            .set((
+                runs::status.eq(status),
+                runs::rows_read.eq(result.rows_read),
+                runs::rows_written.eq(result.rows_written),
+                runs::rows_skipped.eq(result.rows_skipped),
+                runs::bytes_read.eq(result.bytes_read),
+                runs::error_summary.eq(result.error.as_deref()),
+                runs::next_state.eq(result.next_state.as_ref()),
+                runs::finished_at.eq(diesel::dsl::now),
+            ))
+            .returning(Run::as_returning())
+            .get_result(conn)
+            .await?;
+        if status == RunStatus::Succeeded
+            && let Some(state) = incremental_state(result.next_state.as_ref())
+        {
+            diesel::update(crate::schema::jobs::table.find(run.job_id))
+                .set(crate::schema::jobs::incremental_state.eq(state))
+                .execute(conn)
+                .await?;
+        }
+        if status == RunStatus::Failed && !run.cancel_requested && run.attempt < run.max_attempts {
+            let job = Job::find(conn, run.organization_id, run.job_id).await?;
+            let backoff = job
+                .and_then(|j| serde_json::from_value::<JobSettings>(j.settings).ok())
+                .map(|s| s.retry.backoff_seconds)
+                .unwrap_or(60);
+            let delay = i64::from(backoff) * 2_i64.pow((run.attempt - 1).clamp(0, 16) as u32);
+            diesel::insert_into(runs::table)
+                .values(NewRun {
+                    id: RunId::new(),
+                    organization_id: run.organization_id,
+                    job_id: run.job_id,
+                    job_revision: run.job_revision,
+                    status: RunStatus::Queued,
+                    attempt: run.attempt + 1,
+                    max_attempts: run.max_attempts,
+                    root_run_id: run.root_run_id,
+                    trigger: "retry",
+                    triggered_by: run.triggered_by,
+                    idempotency_key: None,
+                    resolved_inputs: run.resolved_inputs.clone(),
+                    timeout_seconds: run.timeout_seconds,
+                    not_before: Utc::now() + ChronoDuration::seconds(delay),
+                })
+                .execute(conn)
+                .await?;
+        }
+        Ok(Some(finished))
+    })
+    .await
+}
+
+/// `{"in": {"last_record": [...]}}` (the runner's config diff) -> the job's state.
+fn incremental_state(next: Option<&Value>) -> Option<Value> {
+    let input = next?.get("in")?;
+    let state: serde_json::Map<String, Value> = ["last_record", "last_path"]
+        .into_iter()
+        .filter_map(|k| input.get(k).map(|v| (k.to_owned(), v.clone())))
+        .collect();
+    (!state.is_empty()).then_some(Value::Object(state))
+}

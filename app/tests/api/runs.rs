@@ -1,0 +1,379 @@
+use crate::helpers::{JWT_SECRET, SpawnOptions, TestApp, TestUser, spawn_app, spawn_app_with};
+use hakobu::auth::run_token::RunTokens;
+use hakobu::launcher::RecordingLauncher;
+use hakobu::runs::{Dispatcher, Limits};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+async fn job(app: &TestApp, owner: &TestUser, extra: Value) -> String {
+    let conn = app
+        .create_connection(
+            owner,
+            &owner.default_team,
+            &format!("PG {}", uuid::Uuid::new_v4().simple()),
+            "postgresql",
+            app.pg_settings(),
+        )
+        .await;
+    let mut settings = json!({
+        "source": {"connection_id": conn, "table": {"name": "src"}, "incremental": true, "incremental_columns": ["id"]},
+        "destination": {"connection_id": conn, "table": {"name": "dst"}, "mode": "insert"},
+    });
+    if let (Some(s), Value::Object(extra)) = (settings.as_object_mut(), extra) {
+        s.extend(extra);
+    }
+    let (status, body) = app
+        .post("/api/jobs", &owner.token, json!({"name": format!("Job {}", uuid::Uuid::new_v4().simple()), "team_id": owner.default_team, "settings": settings}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+async fn wait_final(app: &TestApp, token: &str, run: &str) -> Value {
+    for _ in 0..240 {
+        let (_, body) = app.get(&format!("/api/runs/{run}"), token).await;
+        if ["succeeded", "failed", "cancelled", "timed_out"]
+            .contains(&body["status"].as_str().unwrap_or_default())
+        {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("run {run} did not finish within a minute");
+}
+
+/// Job -> run -> a fresh local runner process -> rows in the destination -> result, logs,
+/// counts and the incremental state recorded; the next run loads only what is new.
+#[tokio::test]
+async fn local_launcher_end_to_end_with_incremental_state() {
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    app.sql("CREATE TABLE src (id bigint PRIMARY KEY, name text); INSERT INTO src VALUES (1, 'a'), (2, 'b'), (3, 'ç');").await;
+    let job = job(&app, &owner, json!({})).await;
+
+    let (status, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    assert_eq!(run["status"], "queued");
+    let done = wait_final(&app, &owner.token, run["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["rows_written"], 3);
+    assert_eq!(done["launcher"], "local");
+    assert!(done["task_id"].as_str().unwrap().starts_with("local-"));
+    assert_eq!(
+        app.query_strings("SELECT count(*) FROM dst").await[0][0].as_deref(),
+        Some("3")
+    );
+    let (_, logs) = app
+        .get(
+            &format!("/api/runs/{}/logs", done["id"].as_str().unwrap()),
+            &owner.token,
+        )
+        .await;
+    let text = logs.to_string();
+    assert!(
+        text.contains("runner started") && text.contains("3 written"),
+        "{text}"
+    );
+    let (_, job_view) = app.get(&format!("/api/jobs/{job}"), &owner.token).await;
+    assert_eq!(job_view["incremental_state"], json!({"last_record": [3]}));
+
+    app.sql("INSERT INTO src VALUES (4, 'd');").await;
+    let (_, second) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let done = wait_final(&app, &owner.token, second["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["rows_written"], 1, "only the new row");
+    assert_eq!(
+        app.query_strings("SELECT count(*) FROM dst").await[0][0].as_deref(),
+        Some("4")
+    );
+}
+
+/// A failing run reports a plain error, keeps the incremental state, and queues its retry
+/// after the backoff.
+#[tokio::test]
+async fn failures_are_recorded_and_retried_with_backoff() {
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    let job = job(
+        &app,
+        &owner,
+        json!({"retry": {"count": 1, "backoff_seconds": 3600}}),
+    )
+    .await;
+    let (_, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let done = wait_final(&app, &owner.token, run["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(
+        done["error_summary"].as_str().unwrap().contains("src"),
+        "names the missing table: {done}"
+    );
+    let (_, runs) = app.get(&format!("/api/runs?job={job}"), &owner.token).await;
+    assert_eq!(runs["total"], 2, "{runs}");
+    let retry = &runs["items"][0];
+    assert_eq!(retry["status"], "queued");
+    assert_eq!(retry["attempt"], 2);
+    assert_eq!(retry["trigger"], "retry");
+    assert_eq!(retry["root_run_id"], run["id"]);
+    let (_, job_view) = app.get(&format!("/api/jobs/{job}"), &owner.token).await;
+    assert!(job_view["incremental_state"].is_null());
+}
+
+/// Two dispatchers racing over 500 queued runs launch each exactly once.
+#[tokio::test]
+async fn two_dispatchers_launch_each_run_exactly_once() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let job = job(&app, &owner, json!({"overlap": "allow"})).await;
+    app.sql(&format!(
+        "INSERT INTO runs (id, organization_id, job_id, job_revision, status, root_run_id, trigger, timeout_seconds)
+         SELECT id, '{}', '{job}', 1, 'queued', id, 'manual', 3600 FROM (SELECT gen_random_uuid() AS id FROM generate_series(1, 500)) g",
+        owner.org_id
+    ))
+    .await;
+    let url = format!("{}/{}", crate::helpers::server_url(), app.db_name);
+    let launchers: Vec<Arc<RecordingLauncher>> = (0..2)
+        .map(|_| Arc::new(RecordingLauncher::default()))
+        .collect();
+    let mut tasks = Vec::new();
+    for launcher in &launchers {
+        let dispatcher = Dispatcher {
+            pool: hakobu::db::build_pool(&url, 4).unwrap(),
+            launcher: launcher.clone(),
+            run_tokens: RunTokens::new(JWT_SECRET),
+            app_url: "http://127.0.0.1:1".to_owned(),
+            limits: Limits {
+                global: 10_000,
+                per_organization: 10_000,
+            },
+            batch: 7,
+        };
+        tasks.push(tokio::spawn(async move {
+            while dispatcher.dispatch_once().await.unwrap() > 0 {}
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let all: Vec<_> = launchers
+        .iter()
+        .flat_map(|l| l.launched.lock().unwrap().clone())
+        .collect();
+    let unique: HashSet<_> = all.iter().collect();
+    assert_eq!(all.len(), 500, "every run launched");
+    assert_eq!(unique.len(), 500, "none twice");
+    assert!(
+        launchers
+            .iter()
+            .all(|l| !l.launched.lock().unwrap().is_empty()),
+        "both dispatchers took part"
+    );
+    assert_eq!(
+        app.query_strings(
+            "SELECT count(*) FROM runs WHERE status = 'starting' AND task_id IS NOT NULL"
+        )
+        .await[0][0]
+            .as_deref(),
+        Some("500")
+    );
+}
+
+#[tokio::test]
+async fn limits_and_overlap_policy_hold_runs_back() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let queued_job = job(&app, &owner, json!({"overlap": "queue"})).await;
+    for _ in 0..3 {
+        let (status, _) = app
+            .post(
+                &format!("/api/jobs/{queued_job}/runs"),
+                &owner.token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let url = format!("{}/{}", crate::helpers::server_url(), app.db_name);
+    let launcher = Arc::new(RecordingLauncher::default());
+    let dispatcher = Dispatcher {
+        pool: hakobu::db::build_pool(&url, 2).unwrap(),
+        launcher: launcher.clone(),
+        run_tokens: RunTokens::new(JWT_SECRET),
+        app_url: "http://127.0.0.1:1".to_owned(),
+        limits: Limits::default(),
+        batch: 50,
+    };
+    assert_eq!(
+        dispatcher.dispatch_once().await.unwrap(),
+        1,
+        "queue policy: one at a time"
+    );
+    assert_eq!(dispatcher.dispatch_once().await.unwrap(), 0);
+    let (_, runs) = app
+        .get(
+            &format!("/api/runs?job={queued_job}&status=queued"),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(runs["total"], 2);
+    let positions: HashSet<i64> = runs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["queue_position"].as_i64().unwrap())
+        .collect();
+    assert_eq!(positions, HashSet::from([0, 1]), "visible queue positions");
+
+    let skip_job = job(&app, &owner, json!({})).await;
+    let (status, _) = app
+        .post(
+            &format!("/api/jobs/{skip_job}/runs"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(dispatcher.dispatch_once().await.unwrap(), 1);
+    let (status, body) = app
+        .post(
+            &format!("/api/jobs/{skip_job}/runs"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "skip policy while running: {body}"
+    );
+}
+
+#[tokio::test]
+async fn run_tokens_are_bound_to_their_run() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let job = job(&app, &owner, json!({"overlap": "allow"})).await;
+    let (_, a) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let (_, b) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let (a, b) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
+    let token_a = RunTokens::new(JWT_SECRET)
+        .issue(
+            a.parse().unwrap(),
+            chrono::Utc::now() + chrono::Duration::minutes(5),
+        )
+        .unwrap();
+    let (status, body) = app
+        .get(&format!("/api/runner/runs/{b}/assignment"), &token_a)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _) = app.post(&format!("/api/runner/runs/{b}/result"), &token_a, json!({"outcome": "succeeded", "rows_read": 0, "rows_written": 0, "rows_skipped": 0, "bytes_read": 0})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .get(&format!("/api/runner/runs/{a}/assignment"), &owner.token)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a session token is no run token"
+    );
+    // Its own run, not yet dispatched: nothing to execute yet.
+    let (status, _) = app
+        .get(&format!("/api/runner/runs/{a}/assignment"), &token_a)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn cancel_rerun_permissions_and_isolation() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let other = app.signup("Beta").await;
+    let viewer = app
+        .add_member(
+            &owner,
+            "member",
+            json!([{"team_id": owner.default_team, "role": "viewer"}]),
+        )
+        .await;
+    let job = job(&app, &owner, json!({"overlap": "allow"})).await;
+    let (_, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let id = run["id"].as_str().unwrap();
+
+    assert_eq!(
+        app.post(&format!("/api/jobs/{job}/runs"), &viewer.token, json!({}))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.post(&format!("/api/runs/{id}/cancel"), &viewer.token, json!({}))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get(&format!("/api/runs/{id}"), &viewer.token).await.0,
+        StatusCode::OK
+    );
+    for (method, path) in [
+        ("POST", format!("/api/jobs/{job}/runs")),
+        ("GET", format!("/api/runs/{id}")),
+        ("GET", format!("/api/runs/{id}/logs")),
+        ("POST", format!("/api/runs/{id}/cancel")),
+        ("POST", format!("/api/runs/{id}/rerun")),
+    ] {
+        let body = (method == "POST").then(|| json!({}));
+        let (status, answer) = app
+            .call(method.parse().unwrap(), &path, Some(&other.token), body)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {answer}");
+    }
+    let (_, theirs) = app.get("/api/runs", &other.token).await;
+    assert_eq!(theirs["total"], 0);
+
+    let (status, cancelled) = app
+        .post(&format!("/api/runs/{id}/cancel"), &owner.token, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(
+        app.post(&format!("/api/runs/{id}/cancel"), &owner.token, json!({}))
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
+    let (status, again) = app
+        .post(&format!("/api/runs/{id}/rerun"), &owner.token, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(again["trigger"], "rerun");
+    let actions = app.audit_actions(&owner).await;
+    for expected in ["run.start", "run.cancel", "run.rerun"] {
+        assert!(
+            actions.iter().any(|a| a == expected),
+            "{expected}: {actions:?}"
+        );
+    }
+}

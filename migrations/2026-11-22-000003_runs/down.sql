@@ -1,0 +1,2 @@
+DROP TABLE run_logs;
+DROP TABLE runs;

@@ -1,0 +1,204 @@
+//! Managed mode: the runner as the app launches it. It gets only the app URL, its run id
+//! and a run token (environment), fetches its config with secrets, reports progress as
+//! heartbeats (stopping when the app says the run was cancelled, or on SIGTERM), sends log
+//! lines, and posts the result. The next incremental state is reported only after the
+//! destination committed.
+
+use anyhow::{Context, Result, bail};
+use hakobu_core::api::runs::{
+    HeartbeatAnswer, RunnerAssignment, RunnerLogBatch, RunnerLogLine, RunnerOutcome,
+    RunnerProgress, RunnerResult,
+};
+use hakobu_core::config::Config;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    fn url(&self, what: &str) -> String {
+        format!("{}/{what}", self.base)
+    }
+
+    async fn post<T: serde::Serialize>(&self, what: &str, body: &T) -> Result<reqwest::Response> {
+        let response = self
+            .http
+            .post(self.url(what))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the app for {what}"))?;
+        if !response.status().is_success() {
+            bail!("the app answered {} to {what}", response.status());
+        }
+        Ok(response)
+    }
+
+    async fn log(&self, level: &str, message: impl Into<String>) {
+        let batch = RunnerLogBatch {
+            lines: vec![RunnerLogLine {
+                level: level.to_owned(),
+                message: message.into(),
+            }],
+        };
+        // Logs are best effort: a lost line must not fail the transfer.
+        let _ = self.post("logs", &batch).await;
+    }
+}
+
+/// Runs the assignment of `HAKOBU_RUN_ID`; the exit code says whether it succeeded.
+pub async fn run() -> Result<()> {
+    let var = |name: &str| {
+        std::env::var(name).with_context(|| {
+            format!("{name} is not set; managed mode is started by the Hakobu app")
+        })
+    };
+    let app = var("HAKOBU_APP_URL")?;
+    let run_id = var("HAKOBU_RUN_ID")?;
+    let client = Arc::new(Client {
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()?,
+        base: format!("{}/api/runner/runs/{run_id}", app.trim_end_matches('/')),
+        token: var("HAKOBU_RUN_TOKEN")?,
+    });
+    let response = client
+        .http
+        .get(client.url("assignment"))
+        .bearer_auth(&client.token)
+        .send()
+        .await
+        .context("cannot reach the app for the assignment")?;
+    if !response.status().is_success() {
+        bail!("the app refused the assignment: {}", response.status());
+    }
+    let assignment: RunnerAssignment = response
+        .json()
+        .await
+        .context("the assignment is not readable")?;
+    client.log("info", "runner started").await;
+
+    let config = match Config::from_yaml(&assignment.config) {
+        Ok(c) => c,
+        Err(e) => return report_failure(&client, format!("the config is not valid: {e}")).await,
+    };
+    let rows_read = Arc::new(AtomicU64::new(0));
+    let rows_written = Arc::new(AtomicU64::new(0));
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    let (r, w, b) = (rows_read.clone(), rows_written.clone(), bytes_read.clone());
+    let transfer = hakobu_engine::run_config(&config, move |p| {
+        r.store(p.rows_read, Ordering::Relaxed);
+        w.store(p.rows_written, Ordering::Relaxed);
+        b.store(p.bytes_read, Ordering::Relaxed);
+    });
+
+    let heartbeat_client = client.clone();
+    let every = Duration::from_secs(assignment.heartbeat_seconds.max(1));
+    let (hr, hw, hb) = (rows_read.clone(), rows_written.clone(), bytes_read.clone());
+    let cancelled_by_app = async move {
+        loop {
+            tokio::time::sleep(every).await;
+            let progress = RunnerProgress {
+                rows_read: hr.load(Ordering::Relaxed) as i64,
+                rows_written: hw.load(Ordering::Relaxed) as i64,
+                bytes_read: hb.load(Ordering::Relaxed) as i64,
+            };
+            if let Ok(answer) = heartbeat_client.post("heartbeat", &progress).await
+                && answer
+                    .json::<HeartbeatAnswer>()
+                    .await
+                    .is_ok_and(|a| a.cancel)
+            {
+                return;
+            }
+        }
+    };
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+
+    let outcome = tokio::select! {
+        result = transfer => Some(result),
+        _ = cancelled_by_app => None,
+        _ = terminate.recv() => None,
+    };
+    let count = |a: &AtomicU64| a.load(Ordering::Relaxed) as i64;
+    let result = match outcome {
+        // Dropping the transfer closes its connections: transactional loads roll back.
+        None => {
+            client
+                .log("warn", "cancelled: the load was rolled back")
+                .await;
+            RunnerResult {
+                outcome: RunnerOutcome::Cancelled,
+                rows_read: count(&rows_read),
+                rows_written: 0,
+                rows_skipped: 0,
+                bytes_read: count(&bytes_read),
+                error: Some(
+                    "Cancelled while running; nothing was committed in transactional modes."
+                        .to_owned(),
+                ),
+                next_state: None,
+            }
+        }
+        Some(Ok(summary)) => {
+            client
+                .log(
+                    "info",
+                    format!(
+                        "done: {} rows read, {} written, {} skipped in {:.1} s",
+                        summary.rows_read,
+                        summary.rows_written,
+                        summary.rows_skipped,
+                        summary.seconds
+                    ),
+                )
+                .await;
+            for reason in &summary.skipped_reasons {
+                client.log("warn", format!("skipped: {reason}")).await;
+            }
+            RunnerResult {
+                outcome: RunnerOutcome::Succeeded,
+                rows_read: summary.rows_read as i64,
+                rows_written: summary.rows_written as i64,
+                rows_skipped: summary.rows_skipped as i64,
+                bytes_read: summary.bytes_read as i64,
+                error: None,
+                next_state: Some(serde_json::to_value(&summary.next_diff)?),
+            }
+        }
+        Some(Err(e)) => return report_failure(&client, one_line(&e)).await,
+    };
+    client.post("result", &result).await?;
+    match result.outcome {
+        RunnerOutcome::Succeeded => Ok(()),
+        _ => bail!("{}", result.error.unwrap_or_default()),
+    }
+}
+
+fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn report_failure(client: &Client, error: String) -> Result<()> {
+    client.log("error", &error).await;
+    let result = RunnerResult {
+        outcome: RunnerOutcome::Failed,
+        rows_read: 0,
+        rows_written: 0,
+        rows_skipped: 0,
+        bytes_read: 0,
+        error: Some(error.clone()),
+        next_state: None,
+    };
+    client.post("result", &result).await?;
+    bail!("{error}")
+}
