@@ -360,3 +360,16 @@ pub fn LanguageSwitch() -> impl IntoView {
         </label>
     }
 }
+
+/// Sets the browser tab's title to the page's name (in the current language), so tabs,
+/// history and screen readers say where the user is.
+pub fn page_title(key: Key) {
+    let lang = use_lang();
+    Effect::new(move |_| {
+        let title = format!("{} · Hakobu", key.text(lang.get()));
+        #[cfg(target_arch = "wasm32")]
+        document().set_title(&title);
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = title;
+    });
+}

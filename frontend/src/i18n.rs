@@ -225,6 +225,7 @@ texts! {
     TeamMissingBody => "It may have been deleted, or you are not a member of it.", "削除されたか、あなたがメンバーではない可能性があります。";
     BackToTeams => "Back to teams", "チーム一覧に戻る";
     TeamSummary => "{n} members", "メンバー {n} 人";
+    TeamSummaryOne => "1 member", "メンバー 1 人";
     TeamMembers => "Team members", "チームのメンバー";
     NoTeamMembersTitle => "Nobody is in this team yet", "このチームにはまだメンバーがいません";
     NoTeamMembersBody => "Add members below.", "下のフォームからメンバーを追加してください。";

@@ -15,6 +15,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 #[component]
 pub fn AcceptInvitePage() -> impl IntoView {
+    crate::components::page_title(Key::AcceptTitle);
     let params = use_params_map();
     let token = move || params.with(|p| p.get("token").unwrap_or_default());
     let preview = LocalResource::new(move || {

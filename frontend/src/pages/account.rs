@@ -12,6 +12,7 @@ use leptos::task::spawn_local;
 
 #[component]
 pub fn AccountPage() -> impl IntoView {
+    crate::components::page_title(Key::NavAccount);
     let session = use_session();
     let lang = use_lang();
     let me = move || session.me.get();

@@ -16,6 +16,7 @@ const PER_PAGE: i64 = 50;
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
+    crate::components::page_title(Key::NavAudit);
     let session = use_session();
     let allowed = session.can_memo(Action::ViewAuditLog, Target::Organization);
     view! {

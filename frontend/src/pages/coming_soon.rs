@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 #[component]
 pub fn ComingSoonPage(area: Key) -> impl IntoView {
+    crate::components::page_title(area);
     let body = match area {
         Key::NavConnections => Key::ConnectionsSoon,
         Key::NavJobs => Key::JobsSoon,

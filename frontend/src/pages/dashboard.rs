@@ -10,6 +10,7 @@ use leptos_router::components::A;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
+    crate::components::page_title(Key::NavDashboard);
     let session = use_session();
     let lang = use_lang();
     let members = LocalResource::new(api::members);

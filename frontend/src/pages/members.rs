@@ -24,6 +24,7 @@ type ActionError = RwSignal<Option<ApiError>>;
 
 #[component]
 pub fn MembersPage() -> impl IntoView {
+    crate::components::page_title(Key::NavMembers);
     let session = use_session();
     let can_manage = session.can_memo(Action::ManageMembers, Target::Organization);
     let members = LocalResource::new(api::members);

@@ -6,6 +6,7 @@ use leptos_router::components::A;
 
 #[component]
 pub fn NotFoundPage() -> impl IntoView {
+    crate::components::page_title(Key::NotFoundTitle);
     view! {
         <div class="auth-page">
             <div class="auth-card">

@@ -37,6 +37,7 @@ pub fn next_path(next: Option<String>) -> String {
 
 #[component]
 pub fn SignInPage() -> impl IntoView {
+    crate::components::page_title(Key::SignIn);
     let session = use_session();
     let navigate = use_navigate();
     let query = use_query_map();

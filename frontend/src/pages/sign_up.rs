@@ -14,6 +14,7 @@ use leptos_router::hooks::use_navigate;
 
 #[component]
 pub fn SignUpPage() -> impl IntoView {
+    crate::components::page_title(Key::SignUpTitle);
     let session = use_session();
     let navigate = use_navigate();
     let form = Form::new(

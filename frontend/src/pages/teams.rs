@@ -22,6 +22,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 #[component]
 pub fn TeamsPage() -> impl IntoView {
+    crate::components::page_title(Key::NavTeams);
     let session = use_session();
     let lang = use_lang();
     let teams = LocalResource::new(api::teams);
@@ -142,6 +143,7 @@ fn CreateTeamForm(#[prop(into)] on_created: Callback<()>) -> impl IntoView {
 /// One team: `/teams/{id}`.
 #[component]
 pub fn TeamPage() -> impl IntoView {
+    crate::components::page_title(Key::NavTeams);
     let params = use_params_map();
     let team_id = move || params.with(|p| p.get("id").and_then(|s| s.parse::<TeamId>().ok()));
     let team = LocalResource::new(move || {
@@ -241,7 +243,10 @@ fn TeamDetail(team: TeamView, #[prop(into)] on_change: Callback<()>) -> impl Int
             <header class="page-header">
                 <h1>{team.name.clone()}</h1>
                 <p class="lead">
-                    {move || fill(lang.get(), Key::TeamSummary, &[("n", &crate::format::number(lang.get(), team.member_count))])}
+                    {move || match team.member_count {
+                        1 => Key::TeamSummaryOne.text(lang.get()).to_owned(),
+                        n => fill(lang.get(), Key::TeamSummary, &[("n", &crate::format::number(lang.get(), n))]),
+                    }}
                 </p>
             </header>
             <ActionErrorNotice action_error/>

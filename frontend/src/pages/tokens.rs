@@ -15,6 +15,7 @@ use leptos::task::spawn_local;
 
 #[component]
 pub fn TokensPage() -> impl IntoView {
+    crate::components::page_title(Key::NavTokens);
     let tokens = LocalResource::new(api::tokens);
     let action_error = RwSignal::new(None);
     let created = RwSignal::new(None::<String>);
