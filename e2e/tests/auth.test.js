@@ -90,9 +90,14 @@ test('a wrong password shows the plain message beside the form', async () => {
   assert.equal(await alert.textContent(), 'The email or password is wrong.');
   await screenshot(page, 'signin-wrong-password');
 
-  // And the right one gets in.
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  // And the right one gets in, with the keyboard only: type, Tab, type, Enter.
+  await page.getByLabel('Email').focus();
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type(email);
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Control+A');
+  await page.keyboard.type(PASSWORD);
+  await page.keyboard.press('Enter');
   await page.getByTestId('dashboard-org').waitFor();
   await context.close();
 });

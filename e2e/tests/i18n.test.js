@@ -61,3 +61,45 @@ test('the language switch changes every visible string of the shell and dashboar
   assert.deepEqual(page.errors, []);
   await context.close();
 });
+
+test('every page of the shell is in Japanese, apart from data', async () => {
+  const { context, page } = await newPerson(browser, { locale: 'ja-JP' });
+  await page.goto('/signup');
+  await page.getByLabel('組織名').fill('株式会社テスト');
+  await page.getByLabel('お名前').fill('佐藤太郎');
+  await page.getByLabel('メールアドレス').fill(uniqueEmail('taro'));
+  await page.getByLabel('パスワード').fill('correct horse battery staple');
+  await page.getByRole('button', { name: '組織を作成する' }).click();
+  await page.getByTestId('dashboard-org').waitFor();
+  const pages = [
+    ['メンバー', 'members-ja'],
+    ['チーム', 'teams-list-ja'],
+    ['API トークン', 'tokens-ja'],
+    ['監査ログ', 'audit-ja'],
+    ['アカウント', 'account-ja'],
+    ['接続', 'connections-ja'],
+  ];
+  for (const [link, shot] of pages) {
+    await page.getByRole('navigation').getByRole('link', { name: new RegExp(`^${link}`) }).click();
+    await page.getByRole('heading', { level: 1, name: link }).waitFor();
+    await page.waitForFunction(() => !document.querySelector('.loading'));
+    await screenshot(page, shot);
+    // Emails, machine codes (audit actions, token prefixes) and the server's team name are
+    // data; everything else must be Japanese.
+    const text = await page.evaluate(() => {
+      const hide = document.createElement('style');
+      hide.textContent = 'code, .lang-switch { display: none !important; }';
+      document.head.append(hide);
+      const visible = document.body.innerText;
+      hide.remove();
+      return visible.replace(/[\w.+-]+@[\w.-]+/g, '');
+    });
+    // JST is how Intl writes the zone in Japanese dates; CSV is a file type; the audit
+    // filter's hints quote the action codes it takes (team.create, user, invitation).
+    const allowed = ['Hakobu', 'API', 'Default', 'JST', 'CSV', 'team', 'create', 'user', 'invitation'];
+    const words = (text.match(/[A-Za-z]{2,}/g) ?? []).filter((w) => !allowed.includes(w));
+    assert.deepEqual(words, [], `${link}: ${words.join(', ')}`);
+  }
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});

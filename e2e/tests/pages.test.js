@@ -46,6 +46,11 @@ test('a team page: rename, members and their roles, delete with confirmation', a
   await page.getByRole('button', { name: 'Delete the team' }).click();
   await page.getByText('Delete the team Growth? This cannot be undone.').waitFor();
   await screenshot(page, 'team-confirm-delete');
+  // Focus lands on the safe choice, and Escape backs out (keyboard users).
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Cancel');
+  await page.keyboard.press('Escape');
+  await page.getByRole('button', { name: 'Delete the team' }).waitFor();
+  await page.getByRole('button', { name: 'Delete the team' }).click();
   await page.getByRole('button', { name: 'Cancel' }).click();
   await page.getByRole('button', { name: 'Delete the team' }).click();
   await page.getByRole('button', { name: 'Delete', exact: true }).click();
