@@ -432,6 +432,123 @@ pub async fn finish(
     .await
 }
 
+/// Ends a run the runner could not report on (timeout, lost runner after a cancel).
+pub async fn finish_as(
+    conn: &mut AsyncPgConnection,
+    run_id: RunId,
+    status: RunStatus,
+    error: &str,
+) -> anyhow::Result<bool> {
+    let updated = diesel::update(runs::table.find(run_id))
+        .filter(runs::status.eq_any([RunStatus::Queued, RunStatus::Starting, RunStatus::Running]))
+        .set((
+            runs::status.eq(status),
+            runs::error_summary.eq(error),
+            runs::finished_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(updated == 1)
+}
+
+/// Fails runs whose runner stopped reporting, stops runs past their timeout, and makes
+/// sure cancelled runs end. Safe to run on every replica: each change re-checks the
+/// run's state under a row lock.
+pub struct Watchdog {
+    pub pool: DbPool,
+    pub launcher: Arc<dyn Launcher>,
+    /// A running run with no heartbeat for this long has lost its runner.
+    pub heartbeat_timeout: Duration,
+    /// How long a run may stay `starting` (Fargate takes a minute or two to start a task).
+    pub start_timeout: Duration,
+}
+
+impl Watchdog {
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            if let Err(e) = self.sweep_once().await {
+                tracing::error!(error = format!("{e:#}"), "watchdog");
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// One pass; answers how many runs it ended.
+    pub async fn sweep_once(&self) -> anyhow::Result<usize> {
+        let mut conn = self.pool.get().await?;
+        let active: Vec<Run> = runs::table
+            .filter(runs::status.eq_any([RunStatus::Starting, RunStatus::Running]))
+            .select(Run::as_select())
+            .load(&mut conn)
+            .await?;
+        let now = Utc::now();
+        let mut ended = 0;
+        for run in active {
+            let started = run.started_at.unwrap_or(run.queued_at);
+            let timeout = ChronoDuration::seconds(i64::from(run.timeout_seconds));
+            let silent_since = run.heartbeat_at.unwrap_or(started);
+            let verdict = if now - started > timeout {
+                Some((
+                    RunStatus::TimedOut,
+                    format!(
+                        "The run passed its timeout of {} minutes and was stopped.",
+                        run.timeout_seconds / 60
+                    ),
+                ))
+            } else if run.status == RunStatus::Running
+                && now - silent_since > ChronoDuration::from_std(self.heartbeat_timeout)?
+            {
+                Some((
+                    RunStatus::Failed,
+                    format!(
+                        "The runner stopped reporting (no heartbeat for {} s): it crashed, ran out of memory or lost its network. Nothing was committed in transactional modes.",
+                        self.heartbeat_timeout.as_secs()
+                    ),
+                ))
+            } else if run.status == RunStatus::Starting
+                && now - started > ChronoDuration::from_std(self.start_timeout)?
+            {
+                Some((
+                    RunStatus::Failed,
+                    format!(
+                        "The runner did not start within {} s.",
+                        self.start_timeout.as_secs()
+                    ),
+                ))
+            } else if run.cancel_requested
+                && now - silent_since > ChronoDuration::from_std(self.heartbeat_timeout)?
+            {
+                Some((
+                    RunStatus::Cancelled,
+                    "Cancelled; the runner was stopped.".to_owned(),
+                ))
+            } else {
+                None
+            };
+            let Some((status, message)) = verdict else {
+                continue;
+            };
+            if let Some(task) = &run.task_id
+                && let Err(e) = self.launcher.stop(task).await
+            {
+                tracing::warn!(error = format!("{e:#}"), run_id = %run.id, "stopping a runner failed");
+            }
+            let done = if status == RunStatus::Failed {
+                finish(&mut conn, run.id, failure(&message))
+                    .await?
+                    .is_some()
+            } else {
+                finish_as(&mut conn, run.id, status, &message).await?
+            };
+            if done {
+                tracing::warn!(run_id = %run.id, status = %status, "watchdog ended a run");
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
+}
+
 /// `{"in": {"last_record": [...]}}` (the runner's config diff) -> the job's state.
 fn incremental_state(next: Option<&Value>) -> Option<Value> {
     let input = next?.get("in")?;

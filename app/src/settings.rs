@@ -14,6 +14,9 @@
 //! | `HAKOBU_DISPATCHER` | `true` | whether this replica claims and launches queued runs |
 //! | `HAKOBU_MAX_RUNS` | `100` | runs starting or running at once, service-wide |
 //! | `HAKOBU_MAX_RUNS_PER_ORG` | `20` | runs starting or running at once per organization |
+//! | `HAKOBU_HEARTBEAT_SECONDS` | `5` | how often runners report progress |
+//! | `HAKOBU_HEARTBEAT_TIMEOUT_SECONDS` | `60` | a running run silent this long is failed and its runner stopped |
+//! | `HAKOBU_START_TIMEOUT_SECONDS` | `600` | a run still `starting` after this long is failed |
 //! | `HAKOBU_LOG_FORMAT` | `text` | `json` for one JSON object per line |
 //! | `HAKOBU_STATIC_DIR` | `frontend/dist` | the built web UI |
 //! | `HAKOBU_DB_POOL_SIZE` | `16` | database connections per app process |
@@ -49,6 +52,9 @@ pub struct Settings {
     pub runner_app_url: Option<String>,
     pub dispatcher: bool,
     pub run_limits: crate::runs::Limits,
+    pub heartbeat_interval: Duration,
+    pub heartbeat_timeout: Duration,
+    pub start_timeout: Duration,
 }
 
 // Hand-written so the JWT secret and database password never reach a log line.
@@ -75,6 +81,9 @@ impl std::fmt::Debug for Settings {
             .field("runner_app_url", &self.runner_app_url)
             .field("dispatcher", &self.dispatcher)
             .field("run_limits", &self.run_limits)
+            .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("heartbeat_timeout", &self.heartbeat_timeout)
+            .field("start_timeout", &self.start_timeout)
             .finish()
     }
 }
@@ -148,6 +157,12 @@ impl Settings {
                 global: parse_var("HAKOBU_MAX_RUNS", 100)?,
                 per_organization: parse_var("HAKOBU_MAX_RUNS_PER_ORG", 20)?,
             },
+            heartbeat_interval: Duration::from_secs(parse_var("HAKOBU_HEARTBEAT_SECONDS", 5)?),
+            heartbeat_timeout: Duration::from_secs(parse_var(
+                "HAKOBU_HEARTBEAT_TIMEOUT_SECONDS",
+                60,
+            )?),
+            start_timeout: Duration::from_secs(parse_var("HAKOBU_START_TIMEOUT_SECONDS", 600)?),
         };
         settings.check()?;
         Ok(settings)
@@ -165,6 +180,11 @@ impl Settings {
             && !root.is_absolute()
         {
             bail!("HAKOBU_LOCAL_FILES_ROOT must be an absolute path");
+        }
+        if self.heartbeat_timeout <= self.heartbeat_interval * 2 {
+            bail!(
+                "HAKOBU_HEARTBEAT_TIMEOUT_SECONDS must be more than twice HAKOBU_HEARTBEAT_SECONDS"
+            );
         }
         if self.db_pool_size == 0 {
             bail!("HAKOBU_DB_POOL_SIZE must be at least 1");

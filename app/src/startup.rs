@@ -6,7 +6,7 @@ use crate::db::{self, DbPool};
 use crate::extract;
 use crate::launcher::{self, Launcher};
 use crate::routes;
-use crate::runs::Dispatcher;
+use crate::runs::{Dispatcher, Watchdog};
 use crate::secrets::SecretBox;
 use crate::settings::Settings;
 use actix_web::dev::Server;
@@ -79,6 +79,13 @@ impl Application {
                 batch: 50,
             });
             tokio::spawn(dispatcher.run());
+            let watchdog = Arc::new(Watchdog {
+                pool: pool.clone(),
+                launcher: launcher.clone(),
+                heartbeat_timeout: settings.heartbeat_timeout,
+                start_timeout: settings.start_timeout,
+            });
+            tokio::spawn(watchdog.run());
         }
         let state = web::Data::new(AppState {
             pool,

@@ -27,9 +27,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(result);
 }
 
-/// How often a runner sends progress; the watchdog's window is a multiple of it.
-pub const HEARTBEAT_SECONDS: u64 = 5;
-
 /// The run named in the path, if the request's run token is bound to it.
 fn authorize_runner(req: &HttpRequest, state: &AppState, run: RunId) -> Result<(), ApiError> {
     let token = crate::auth::credential_of(req)
@@ -115,7 +112,7 @@ async fn assignment(
     Ok(web::Json(RunnerAssignment {
         run_id: id,
         config,
-        heartbeat_seconds: HEARTBEAT_SECONDS,
+        heartbeat_seconds: state.settings.heartbeat_interval.as_secs(),
     }))
 }
 

@@ -119,6 +119,9 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         runner_app_url: None,
         dispatcher: options.dispatcher,
         run_limits: hakobu::runs::Limits::default(),
+        heartbeat_interval: Duration::from_secs(1),
+        heartbeat_timeout: Duration::from_secs(4),
+        start_timeout: Duration::from_secs(60),
     };
     let app = Application::build(settings).await.expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -25,6 +25,8 @@ async fn job(app: &TestApp, owner: &TestUser, extra: Value) -> String {
     if let (Some(s), Value::Object(extra)) = (settings.as_object_mut(), extra) {
         s.extend(extra);
     }
+    // `null` in a test's override stands for the connection made here.
+    settings["source"]["connection_id"] = json!(conn);
     let (status, body) = app
         .post("/api/jobs", &owner.token, json!({"name": format!("Job {}", uuid::Uuid::new_v4().simple()), "team_id": owner.default_team, "settings": settings}))
         .await;
@@ -376,4 +378,108 @@ async fn cancel_rerun_permissions_and_isolation() {
             "{expected}: {actions:?}"
         );
     }
+}
+
+/// Kill the runner mid-load: the watchdog fails the run within its window, the destination
+/// is exactly as it was, and the incremental state does not move.
+#[tokio::test]
+async fn a_killed_runner_fails_the_run_and_changes_nothing() {
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    app.sql(
+        "CREATE TABLE src (id bigint PRIMARY KEY, name text);
+         INSERT INTO src SELECT g, 'row ' || g FROM generate_series(1, 3000) g;
+         CREATE VIEW src_slow AS SELECT id, name FROM src WHERE pg_sleep(0.005)::text = '';
+         CREATE TABLE dst (id bigint PRIMARY KEY, name text);
+         INSERT INTO dst VALUES (0, 'was here before');",
+    )
+    .await;
+    let job = job(&app, &owner, json!({"source": {"connection_id": null, "table": {"name": "src_slow"}, "incremental": true, "incremental_columns": ["id"]}})).await;
+    let (_, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    let mut pid = None;
+    for _ in 0..200 {
+        let (_, now) = app.get(&format!("/api/runs/{id}"), &owner.token).await;
+        // Running and reporting: the load is under way (rows arrive in large batches).
+        if now["status"] == "running" && !now["heartbeat_at"].is_null() {
+            pid = now["task_id"]
+                .as_str()
+                .and_then(|t| t.split('-').nth(1))
+                .map(str::to_owned);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pid = pid.expect("the run started");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-9", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let done = wait_final(&app, &owner.token, &id).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(
+        done["error_summary"]
+            .as_str()
+            .unwrap()
+            .contains("stopped reporting"),
+        "{done}"
+    );
+    assert_eq!(
+        app.query_strings("SELECT id, name FROM dst").await,
+        vec![vec![
+            Some("0".to_owned()),
+            Some("was here before".to_owned())
+        ]]
+    );
+    let (_, job_view) = app.get(&format!("/api/jobs/{job}"), &owner.token).await;
+    assert!(job_view["incremental_state"].is_null(), "{job_view}");
+}
+
+#[tokio::test]
+async fn the_watchdog_stops_runs_past_their_timeout() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let job = job(&app, &owner, json!({})).await;
+    let (_, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let id = run["id"].as_str().unwrap();
+    app.sql(&format!(
+        "UPDATE runs SET status = 'running', task_id = 'task-1', timeout_seconds = 60,
+                started_at = now() - interval '2 minutes', heartbeat_at = now() WHERE id = '{id}'"
+    ))
+    .await;
+    let launcher = Arc::new(RecordingLauncher::default());
+    let watchdog = hakobu::runs::Watchdog {
+        pool: hakobu::db::build_pool(
+            &format!("{}/{}", crate::helpers::server_url(), app.db_name),
+            2,
+        )
+        .unwrap(),
+        launcher: launcher.clone(),
+        heartbeat_timeout: Duration::from_secs(60),
+        start_timeout: Duration::from_secs(600),
+    };
+    assert_eq!(watchdog.sweep_once().await.unwrap(), 1);
+    assert_eq!(watchdog.sweep_once().await.unwrap(), 0, "once");
+    assert_eq!(*launcher.stopped.lock().unwrap(), ["task-1"]);
+    let (_, done) = app.get(&format!("/api/runs/{id}"), &owner.token).await;
+    assert_eq!(done["status"], "timed_out");
+    assert!(
+        done["error_summary"]
+            .as_str()
+            .unwrap()
+            .contains("timeout of 1 minutes"),
+        "{done}"
+    );
 }
