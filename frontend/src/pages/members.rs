@@ -414,7 +414,12 @@ fn InviteForm(teams: Vec<TeamView>, #[prop(into)] on_invited: Callback<String>) 
                 Ok(created) => {
                     form.done();
                     email.set(String::new());
-                    grant_values.with_value(|g| g.iter().for_each(|(_, on, _)| on.set(false)));
+                    grant_values.with_value(|g| {
+                        g.iter().for_each(|(_, on, role)| {
+                            on.set(false);
+                            role.set(TeamRole::Viewer);
+                        })
+                    });
                     on_invited.run(created.invite_url);
                 }
                 Err(e) => form.fail(e),
