@@ -102,9 +102,11 @@ test('the audit log lists changes, filters them and exports CSV', async () => {
   await page.getByLabel('Action', { exact: true }).fill('team');
   await page.getByRole('button', { name: 'Apply filters' }).click();
   await page.waitForFunction(() =>
-    [...document.querySelectorAll('[data-testid=audit-row] td:nth-child(3)')].every((td) => td.innerText.startsWith('team')));
-  const actions = await page.locator('[data-testid=audit-row] td:nth-child(3)').allInnerTexts();
+    [...document.querySelectorAll('[data-testid=audit-row] td:nth-child(3) code')].every((td) => td.innerText.startsWith('team')));
+  const actions = await page.locator('[data-testid=audit-row] td:nth-child(3) code').allInnerTexts();
   assert.ok(actions.includes('team.create') && actions.includes('team.delete'), actions.join(','));
+  // Actions read as words, with the code below for the filter.
+  await page.getByText('Deleted a team').waitFor();
   const href = await page.getByRole('link', { name: 'Export CSV' }).getAttribute('href');
   assert.equal(href, '/api/audit.csv?action=team');
   const csv = await page.request.get(href);

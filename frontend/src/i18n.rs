@@ -295,6 +295,40 @@ texts! {
     NotFoundBody => "The address may be mistyped, or the page has moved.", "アドレスが間違っているか、ページが移動した可能性があります。";
     BackToDashboard => "Go to the dashboard", "ダッシュボードへ";
 
+    // --- audit actions (the server's action codes, in words) ---
+    ActApiTokenCreate => "Created an API token", "API トークンを作成";
+    ActApiTokenRevoke => "Revoked an API token", "API トークンを無効化";
+    ActConnectionCreate => "Created a connection", "接続を作成";
+    ActConnectionUpdate => "Changed a connection", "接続を変更";
+    ActConnectionDelete => "Deleted a connection", "接続を削除";
+    ActConnectionShare => "Shared a connection", "接続を共有";
+    ActInvitationCreate => "Invited someone", "メンバーを招待";
+    ActInvitationRevoke => "Withdrew an invitation", "招待を取り消し";
+    ActInvitationAccept => "Accepted an invitation", "招待を承諾";
+    ActJobCreate => "Created a job", "ジョブを作成";
+    ActJobUpdate => "Changed a job", "ジョブを変更";
+    ActJobDelete => "Deleted a job", "ジョブを削除";
+    ActJobShare => "Shared a job", "ジョブを共有";
+    ActJobEnable => "Enabled a job", "ジョブを有効化";
+    ActJobDisable => "Disabled a job", "ジョブを無効化";
+    ActJobDuplicate => "Duplicated a job", "ジョブを複製";
+    ActJobImport => "Imported a job", "ジョブをインポート";
+    ActMemberCreate => "Created an account", "アカウントを作成";
+    ActMemberRoleChange => "Changed a member's role", "メンバーのロールを変更";
+    ActMemberRemove => "Removed a member", "メンバーを削除";
+    ActMemberPasswordChange => "Changed their password", "パスワードを変更";
+    ActOrganizationCreate => "Created the organization", "組織を作成";
+    ActOrganizationRename => "Renamed the organization", "組織名を変更";
+    ActRunStart => "Started a run", "ジョブを実行";
+    ActRunCancel => "Cancelled a run", "実行を中止";
+    ActRunRerun => "Re-ran a run", "再実行";
+    ActTeamCreate => "Created a team", "チームを作成";
+    ActTeamRename => "Renamed a team", "チーム名を変更";
+    ActTeamDelete => "Deleted a team", "チームを削除";
+    ActTeamMemberAdd => "Added a team member", "チームにメンバーを追加";
+    ActTeamMemberRoleChange => "Changed a team role", "チームでのロールを変更";
+    ActTeamMemberRemove => "Removed a team member", "チームからメンバーを外す";
+
     // --- server messages (English side: the server's exact words, {n} for a number) ---
     MsgRequired => "is required", "入力してください。";
     MsgTooLong => "must be at most {n} characters", "{n} 文字以内で入力してください。";
@@ -405,6 +439,45 @@ fn japanese_message(message: &str) -> Option<String> {
         return Some(Key::MsgNotFound.text(Lang::Ja).to_owned());
     }
     None
+}
+
+/// The audit log's action code (`team.create`) in words, when it is a known one.
+pub fn audit_action(code: &str) -> Option<Key> {
+    Some(match code {
+        "api_token.create" => Key::ActApiTokenCreate,
+        "api_token.revoke" => Key::ActApiTokenRevoke,
+        "connection.create" => Key::ActConnectionCreate,
+        "connection.update" => Key::ActConnectionUpdate,
+        "connection.delete" => Key::ActConnectionDelete,
+        "connection.share" => Key::ActConnectionShare,
+        "invitation.create" => Key::ActInvitationCreate,
+        "invitation.revoke" => Key::ActInvitationRevoke,
+        "invitation.accept" => Key::ActInvitationAccept,
+        "job.create" => Key::ActJobCreate,
+        "job.update" => Key::ActJobUpdate,
+        "job.delete" => Key::ActJobDelete,
+        "job.share" => Key::ActJobShare,
+        "job.enable" => Key::ActJobEnable,
+        "job.disable" => Key::ActJobDisable,
+        "job.duplicate" => Key::ActJobDuplicate,
+        "job.import" => Key::ActJobImport,
+        "member.create" => Key::ActMemberCreate,
+        "member.role_change" => Key::ActMemberRoleChange,
+        "member.remove" => Key::ActMemberRemove,
+        "member.password_change" => Key::ActMemberPasswordChange,
+        "organization.create" => Key::ActOrganizationCreate,
+        "organization.rename" => Key::ActOrganizationRename,
+        "run.start" => Key::ActRunStart,
+        "run.cancel" => Key::ActRunCancel,
+        "run.rerun" => Key::ActRunRerun,
+        "team.create" => Key::ActTeamCreate,
+        "team.rename" => Key::ActTeamRename,
+        "team.delete" => Key::ActTeamDelete,
+        "team.member_add" => Key::ActTeamMemberAdd,
+        "team.member_role_change" => Key::ActTeamMemberRoleChange,
+        "team.member_remove" => Key::ActTeamMemberRemove,
+        _ => return None,
+    })
 }
 
 pub fn role_name(lang: Lang, role: OrgRole) -> &'static str {

@@ -187,7 +187,10 @@ fn AuditRow(entry: AuditEntryView) -> impl IntoView {
         <tr data-testid="audit-row">
             <td><Time at=entry.created_at/></td>
             <td>{move || actor.clone().unwrap_or_else(|| Key::System.text(lang.get()).to_owned())}</td>
-            <td><code>{entry.action.clone()}</code></td>
+            <td>
+                {crate::i18n::audit_action(&entry.action).map(|k| view! { <span class="action-name">{tr(k)}</span><br/> })}
+                <code>{entry.action.clone()}</code>
+            </td>
             <td class="target"><code>{target}</code></td>
             <td class="details"><code>{details}</code></td>
         </tr>
