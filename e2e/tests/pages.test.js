@@ -115,6 +115,16 @@ test('the audit log lists changes, filters them and exports CSV', async () => {
   await screenshot(page, 'audit-filtered');
 });
 
+test('renaming the organization updates the top bar', async () => {
+  const { page } = person;
+  await nav(page, 'Members');
+  const renamed = unique('Renamed Co');
+  await page.locator('#organization-name').fill(renamed);
+  await page.getByRole('button', { name: 'Rename' }).click();
+  await page.getByText('Saved.').waitFor();
+  await page.getByTestId('org-name').filter({ hasText: renamed }).waitFor();
+});
+
 test('account: the password change checks the current password', async () => {
   const { page } = person;
   await nav(page, 'Account');

@@ -187,6 +187,10 @@ pub async fn organization() -> Result<OrganizationView, ApiError> {
     json(get("/api/organization")).await
 }
 
+pub async fn rename_organization(body: &TeamNameRequest) -> Result<OrganizationView, ApiError> {
+    json(with_body(Request::patch("/api/organization"), body)).await
+}
+
 pub async fn members() -> Result<Vec<MemberView>, ApiError> {
     json(get("/api/members")).await
 }

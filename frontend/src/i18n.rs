@@ -210,6 +210,9 @@ texts! {
     NoInvitationsTitle => "No pending invitations", "保留中の招待はありません";
     NoInvitationsBody => "Invitations appear here until they are accepted, withdrawn or expire.", "招待は、承諾・取り消し・期限切れになるまでここに表示されます。";
     ConfirmWithdraw => "Withdraw the invitation for {email}? The link stops working.", "{email} への招待を取り消しますか？リンクは使えなくなります。";
+    OrganizationSettings => "Organization name", "組織名";
+    RenameOrganization => "Rename", "名前を変更";
+    Saved => "Saved.", "保存しました。";
     DeletedTeam => "(deleted team)", "（削除されたチーム）";
 
     // --- teams ---

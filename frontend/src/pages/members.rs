@@ -12,7 +12,9 @@ use crate::components::{
 use crate::forms::Form;
 use crate::i18n::{Key, fill, role_name, team_role_name, tr, translate_message, use_lang};
 use crate::session::use_session;
-use hakobu_core::api::org::{InvitationView, InviteRequest, MemberView, TeamGrant, TeamView};
+use hakobu_core::api::org::{
+    InvitationView, InviteRequest, MemberView, TeamGrant, TeamNameRequest, TeamView,
+};
 use hakobu_core::authz::{Action, OrgRole, Target, TeamRole};
 use hakobu_core::ids::TeamId;
 use leptos::ev::SubmitEvent;
@@ -52,7 +54,7 @@ pub fn MembersPage() -> impl IntoView {
             </section>
             {move || {
                 if can_manage.get() {
-                    view! { <InviteSection/> }.into_any()
+                    view! { <InviteSection/> <OrganizationSection/> }.into_any()
                 } else {
                     view! {
                         <section class="panel">
@@ -567,5 +569,54 @@ fn InvitationRow(
                 />
             </td>
         </tr>
+    }
+}
+
+/// Renaming the organization (organization admins; the server asks for `ManageMembers`).
+#[component]
+fn OrganizationSection() -> impl IntoView {
+    let session = use_session();
+    let form = Form::new("organization", &["name"]);
+    let current = session
+        .me
+        .with_untracked(|m| m.as_ref().map(|m| m.organization_name.clone()))
+        .unwrap_or_default();
+    let name = RwSignal::new(current);
+    let saved = RwSignal::new(false);
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        saved.set(false);
+        let request = TeamNameRequest {
+            name: name.get_untracked().trim().to_owned(),
+        };
+        if let Err(errors) = request.validate() {
+            form.invalid(errors);
+            return;
+        }
+        form.start();
+        spawn_local(async move {
+            match api::rename_organization(&request).await {
+                Ok(_) => {
+                    form.done();
+                    saved.set(true);
+                    // The top bar shows the organization's name.
+                    session.refresh();
+                }
+                Err(e) => form.fail(e),
+            }
+        });
+    };
+    view! {
+        <section class="panel">
+            <h2>{tr(Key::OrganizationSettings)}</h2>
+            <form on:submit=submit novalidate=true class="inline-form">
+                <TextField form field="name" label=Key::OrganizationName value=name autocomplete="organization" required=true/>
+                <FormProblem form/>
+                <Submit form label=Key::RenameOrganization/>
+            </form>
+            <Show when=move || saved.get()>
+                <p class="success" role="status">{tr(Key::Saved)}</p>
+            </Show>
+        </section>
     }
 }
