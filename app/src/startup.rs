@@ -38,7 +38,7 @@ impl Application {
     /// Migrates the database, binds the listener (port 0 picks a free port) and builds the
     /// server. Tests call this with their own database and port 0.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let launcher = launcher::from_name(&settings.launcher, settings.runner_bin.clone())?;
+        let launcher = launcher::from_name(&settings.launcher, settings.runner_bin.clone()).await?;
         Self::build_with_launcher(settings, launcher).await
     }
 

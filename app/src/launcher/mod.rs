@@ -1,6 +1,7 @@
 //! Launchers start a fresh runner for each run: a local process (default), an ECS Fargate
 //! task, or a Kubernetes Job. The runner gets only the app URL and its run token.
 
+pub mod ecs;
 mod local;
 
 pub use local::LocalLauncher;
@@ -69,11 +70,19 @@ impl Launcher for RecordingLauncher {
 }
 
 /// The launcher named by `HAKOBU_LAUNCHER`.
-pub fn from_name(name: &str, runner_bin: std::path::PathBuf) -> anyhow::Result<Arc<dyn Launcher>> {
+pub async fn from_name(
+    name: &str,
+    runner_bin: std::path::PathBuf,
+) -> anyhow::Result<Arc<dyn Launcher>> {
     match name {
         "local" => Ok(Arc::new(LocalLauncher::new(runner_bin))),
-        "ecs" | "kubernetes" => {
-            anyhow::bail!("HAKOBU_LAUNCHER={name} is not available in this version yet; use local")
+        "ecs" => Ok(Arc::new(
+            ecs::EcsLauncher::new(ecs::EcsSettings::from_env()?).await,
+        )),
+        "kubernetes" => {
+            anyhow::bail!(
+                "HAKOBU_LAUNCHER=kubernetes is not available in this version yet; use local or ecs"
+            )
         }
         other => anyhow::bail!("HAKOBU_LAUNCHER is {other:?}; expected local, ecs or kubernetes"),
     }

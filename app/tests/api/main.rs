@@ -4,6 +4,7 @@ mod audit;
 mod auth;
 mod bad_input;
 mod connections;
+mod ecs;
 mod health;
 mod helpers;
 mod isolation;
