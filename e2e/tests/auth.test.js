@@ -32,6 +32,15 @@ test('a visitor is sent to sign in, signs up, and the dashboard shows the organi
   await page.getByRole('link', { name: /^Connections/ }).click();
   await page.getByText('Not available yet').waitFor();
   await screenshot(page, 'connections-coming-soon');
+  for (const name of ['Jobs', 'Runs']) {
+    await page.getByRole('link', { name: new RegExp(`^${name}`) }).click();
+    await page.getByRole('heading', { level: 1, name }).waitFor();
+    await screenshot(page, `${name.toLowerCase()}-coming-soon`);
+  }
+  // An unknown address gets a plain "not found" page, not a blank one.
+  await page.goto('/no/such/page');
+  await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+  await screenshot(page, 'not-found');
 
   // Narrow screen: the same dashboard, navigation on top.
   await page.setViewportSize({ width: 390, height: 844 });
