@@ -545,3 +545,30 @@ fn text_type(kind: DbKind) -> &'static str {
         DbKind::Mysql => "CHAR",
     }
 }
+
+/// The primary key columns of a table, in key order; empty when it has none (or does not
+/// exist). The app uses it to refuse a merge that has no key to merge on.
+pub async fn primary_key(
+    conn: &Connection,
+    schema: &str,
+    table: &str,
+) -> Result<Vec<String>, CheckError> {
+    let sql = match conn.kind {
+        DbKind::Postgresql => {
+            "SELECT a.attname::text FROM pg_index i \
+             JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON true \
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum \
+             WHERE i.indisprimary AND n.nspname = $1 AND c.relname = $2 ORDER BY k.ord"
+        }
+        DbKind::Mysql => {
+            "SELECT CAST(column_name AS CHAR) FROM information_schema.key_column_usage \
+             WHERE constraint_name = 'PRIMARY' AND table_schema = ? AND table_name = ? ORDER BY ordinal_position"
+        }
+    };
+    let rows = conn.guarded(conn.query_text(sql, &[schema, table])).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .collect())
+}

@@ -717,6 +717,7 @@ pub async fn import_job(
             };
             let job = insert_job(
                 conn,
+                &state,
                 &auth,
                 &create,
                 "job.import",

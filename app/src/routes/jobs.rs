@@ -176,12 +176,15 @@ fn name_conflict(e: diesel::result::Error) -> ApiError {
 /// Creates a job with its first revision.
 pub async fn insert_job(
     conn: &mut AsyncPgConnection,
+    state: &AppState,
     auth: &Auth,
     request: &CreateJobRequest,
     action: &str,
     extra_audit: Value,
 ) -> Result<Job, ApiError> {
     let (source, destination) = resolve_connections(conn, auth, &request.settings).await?;
+    super::job_checks::check_against_databases(state, &request.settings, &source, &destination)
+        .await?;
     let job = Job::insert(
         conn,
         NewJob {
@@ -274,7 +277,7 @@ async fn create_job(
     errors.into_result()?;
     let job = conn
         .transaction::<_, ApiError, _>(async |conn| {
-            insert_job(conn, &auth, &body, "job.create", json!({})).await
+            insert_job(conn, &state, &auth, &body, "job.create", json!({})).await
         })
         .await?;
     Ok(HttpResponse::Created().json(job_view(&job, role_on(&auth, &job, &Vec::new()))?))
@@ -330,6 +333,7 @@ async fn update_job(
             };
             let (source, destination) = if body.settings.is_some() {
                 let (s, d) = resolve_connections(conn, &auth, &settings).await?;
+                super::job_checks::check_against_databases(&state, &settings, &s, &d).await?;
                 (s.id, d.id)
             } else {
                 (
@@ -491,6 +495,7 @@ async fn duplicate_job(
             errors.into_result()?;
             insert_job(
                 conn,
+                &state,
                 &auth,
                 &request,
                 "job.duplicate",

@@ -7,6 +7,7 @@ mod auth;
 mod connections;
 mod engine_bridge;
 mod health;
+mod job_checks;
 mod job_import;
 pub mod jobs;
 mod members;

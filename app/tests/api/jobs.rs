@@ -469,3 +469,104 @@ async fn job_permissions_and_isolation() {
         "in use"
     );
 }
+
+/// Checks against the real databases at save time: a merge needs a key; column changes
+/// name existing columns and casts the engine can do.
+#[tokio::test]
+async fn settings_are_checked_against_the_databases() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    app.sql(
+        "CREATE TABLE src (id bigint PRIMARY KEY, doc jsonb, note text);
+         CREATE TABLE no_key (id bigint, note text);",
+    )
+    .await;
+    let conn = app
+        .create_connection(
+            &owner,
+            &owner.default_team,
+            "Warehouse",
+            "postgresql",
+            app.pg_settings(),
+        )
+        .await;
+    let create = |destination: Value, columns: Value| {
+        let app = &app;
+        let token = owner.token.clone();
+        let team = owner.default_team.clone();
+        let conn = conn.clone();
+        async move {
+            let mut destination = destination;
+            destination["connection_id"] = json!(conn);
+            app.post("/api/jobs", &token, json!({"name": format!("J {}", uuid::Uuid::new_v4().simple()), "team_id": team, "settings": {
+                "source": {"connection_id": conn, "table": {"name": "src"}},
+                "destination": destination,
+                "columns": columns,
+            }}))
+            .await
+        }
+    };
+    let (status, body) = create(
+        json!({"table": {"name": "no_key"}, "mode": "merge"}),
+        json!([]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "settings.destination.merge_keys");
+    assert!(
+        body["message"].as_str().unwrap().contains("no primary key"),
+        "{body}"
+    );
+    let (status, body) = create(
+        json!({"table": {"name": "not_there_yet"}, "mode": "merge_direct"}),
+        json!([]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist yet"),
+        "{body}"
+    );
+    let (status, body) = create(
+        json!({"table": {"name": "no_key"}, "mode": "merge", "merge_keys": ["id"]}),
+        json!([]),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "explicit keys are enough: {body}"
+    );
+
+    let (status, body) = create(
+        json!({"table": {"name": "out"}}),
+        json!([{"action": "cast", "column": "doc", "to": "long"}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "settings.columns[0].to");
+    assert_eq!(
+        body["fields"][0]["message"],
+        "a json column cannot become long; cast it to string first, or choose another type"
+    );
+    let (status, body) = create(
+        json!({"table": {"name": "out"}}),
+        json!([{"action": "rename", "column": "note", "to": "memo"}, {"action": "drop", "column": "note"}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "settings.columns[1].column");
+    assert!(
+        body["message"].as_str().unwrap().contains("doc, id, memo"),
+        "{body}"
+    );
+    let (status, body) = create(
+        json!({"table": {"name": "out"}}),
+        json!([{"action": "cast", "column": "id", "to": "string"}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}

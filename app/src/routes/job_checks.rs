@@ -1,0 +1,163 @@
+//! Checks of job settings against the real databases, at save time: a merge needs a key,
+//! and column changes must name existing columns and casts the engine can do.
+//!
+//! They need the source or destination to answer. When it does not (a network blip, a
+//! database still being set up), the check is skipped: saving should not depend on it,
+//! and the run reports the same problem in plain words.
+
+use super::engine_bridge;
+use crate::error::ApiError;
+use crate::models::connection::Connection;
+use crate::startup::AppState;
+use hakobu_core::config::{ColumnType, Mode};
+use hakobu_core::job::{ColumnChange, JobSettings, can_cast};
+use hakobu_core::validation::FieldErrors;
+use std::collections::BTreeMap;
+
+pub async fn check_against_databases(
+    state: &AppState,
+    settings: &JobSettings,
+    source: &Connection,
+    destination: &Connection,
+) -> Result<(), ApiError> {
+    let mut errors = FieldErrors::default();
+    check_merge_key(state, settings, destination, &mut errors).await?;
+    check_column_changes(state, settings, source, &mut errors).await?;
+    errors.into_result().map_err(ApiError::Validation)
+}
+
+async fn check_merge_key(
+    state: &AppState,
+    settings: &JobSettings,
+    destination: &Connection,
+    errors: &mut FieldErrors,
+) -> Result<(), ApiError> {
+    let d = &settings.destination;
+    let (Some(table), true) = (
+        &d.table,
+        matches!(d.mode, Mode::Merge | Mode::MergeDirect) && d.merge_keys.is_empty(),
+    ) else {
+        return Ok(());
+    };
+    let Some(target) = engine_bridge::database(state, destination)? else {
+        return Ok(());
+    };
+    let schema = engine_bridge::schema_or_default(destination, table.schema.as_deref());
+    let exists = match hakobu_engine::check::list_columns(&target, &schema, &table.name).await {
+        Ok(columns) => !columns.is_empty(),
+        Err(e) => {
+            tracing::info!(error = %e, "merge key check skipped: destination unreachable");
+            return Ok(());
+        }
+    };
+    let key = hakobu_engine::check::primary_key(&target, &schema, &table.name)
+        .await
+        .unwrap_or_default();
+    if !exists {
+        errors.push(
+            "settings.destination.merge_keys",
+            format!("are required: the table {} does not exist yet, so it has no primary key to merge on; list the columns that identify a row", table.name),
+        );
+    } else if key.is_empty() {
+        errors.push(
+            "settings.destination.merge_keys",
+            format!("are required: the table {} has no primary key; list the columns that identify a row", table.name),
+        );
+    }
+    Ok(())
+}
+
+/// The source's columns and types as the engine reads them.
+async fn source_columns(
+    state: &AppState,
+    settings: &JobSettings,
+    source: &Connection,
+) -> Result<Option<Vec<(String, String)>>, ApiError> {
+    let s = &settings.source;
+    if let Some(files) = &s.files {
+        return Ok(Some(
+            files
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), c.type_.to_string()))
+                .collect(),
+        ));
+    }
+    let Some(target) = engine_bridge::database(state, source)? else {
+        return Ok(None);
+    };
+    let preview = engine_bridge::preview(
+        state,
+        source,
+        &target,
+        s.table.as_ref(),
+        s.query.as_deref(),
+        1,
+    )
+    .await;
+    Ok(preview
+        .ok()
+        .map(|p| p.columns.into_iter().map(|c| (c.name, c.type_)).collect()))
+}
+
+async fn check_column_changes(
+    state: &AppState,
+    settings: &JobSettings,
+    source: &Connection,
+    errors: &mut FieldErrors,
+) -> Result<(), ApiError> {
+    if settings.columns.is_empty() && settings.masks.is_empty() {
+        return Ok(());
+    }
+    let Some(columns) = source_columns(state, settings, source).await? else {
+        return Ok(());
+    };
+    let mut types: BTreeMap<String, Option<ColumnType>> = columns
+        .into_iter()
+        .map(|(n, t)| (n, t.parse().ok()))
+        .collect();
+    let missing = |types: &BTreeMap<String, Option<ColumnType>>, name: &str| {
+        let known: Vec<&str> = types.keys().map(String::as_str).collect();
+        format!(
+            "there is no column {name:?} at this step; the columns are {}",
+            known.join(", ")
+        )
+    };
+    for (i, change) in settings.columns.iter().enumerate() {
+        let field = |f: &str| format!("settings.columns[{i}].{f}");
+        match change {
+            ColumnChange::Rename { column, to } => match types.remove(column) {
+                Some(t) => {
+                    types.insert(to.clone(), t);
+                }
+                None => errors.push(field("column"), missing(&types, column)),
+            },
+            ColumnChange::Drop { column } => {
+                if types.remove(column).is_none() {
+                    errors.push(field("column"), missing(&types, column));
+                }
+            }
+            ColumnChange::Cast { column, to, .. } => match types.get(column) {
+                None => errors.push(field("column"), missing(&types, column)),
+                Some(Some(from)) if !can_cast(*from, *to) => {
+                    errors.push(field("to"), format!("a {from} column cannot become {to}; cast it to string first, or choose another type"))
+                }
+                Some(_) => {
+                    types.insert(column.clone(), Some(*to));
+                }
+            },
+            ColumnChange::Add { column, type_, .. } => {
+                types.insert(column.clone(), Some(*type_));
+            }
+        }
+    }
+    for (i, mask) in settings.masks.iter().enumerate() {
+        if !types.contains_key(&mask.column) {
+            errors.push(
+                format!("settings.masks[{i}].column"),
+                missing(&types, &mask.column),
+            );
+        }
+    }
+    Ok(())
+}
