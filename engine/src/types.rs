@@ -293,7 +293,7 @@ impl<'a> ColumnView<'a> {
     }
 }
 
-/// `2024-01-02 03:04:05.123456 UTC`-style text of an instant, Embulk's default.
+/// The instant of µs since the Unix epoch, `None` when out of chrono's range.
 pub fn micros_to_datetime(micros: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_micros(micros)
 }

@@ -139,7 +139,8 @@ pub struct CsvParser {
     /// Quote character; empty disables quoting. Default: `"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quote: Option<String>,
-    /// Escape character inside quotes. Default: `\`; `"` means doubled quotes.
+    /// Escape character inside quotes: `\` for backslash escapes. Default: quotes are
+    /// escaped by doubling them (RFC 4180), which is also what `escape: '"'` means.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escape: Option<String>,
     /// The text that means NULL. Default: none (empty unquoted fields are NULL).

@@ -329,3 +329,24 @@ async fn postgres_to_parquet_and_back_keeps_types() {
         .unwrap();
     assert_eq!(row.get::<_, String>(1), "7.0000000007");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotes_are_doubled_by_default_or_backslash_escaped() {
+    let dir = TempDir::new();
+    std::fs::write(dir.path("doubled.csv"), "1,\"say \"\"hi\"\", ok\"\n").unwrap();
+    std::fs::write(dir.path("backslash.csv"), "1,\"say \\\"hi\\\", ok\"\n").unwrap();
+    for (file, extra) in [("doubled", ""), ("backslash", "    escape: \"\\\\\"\n")] {
+        let input = format!(
+            "in:\n  type: file\n  path_prefix: {}\n  parser:\n    type: csv\n    stop_on_invalid_record: true\n{extra}    columns:\n      - {{name: id, type: long}}\n      - {{name: v, type: string}}\n",
+            dir.path(file)
+        );
+        run(&format!(
+            "{input}{}",
+            jsonl_out(&dir.path(&format!("{file}_out_")))
+        ))
+        .await
+        .unwrap();
+        let out = std::fs::read_to_string(dir.path(&format!("{file}_out_000.00.jsonl"))).unwrap();
+        assert_eq!(out, "{\"id\":1,\"v\":\"say \\\"hi\\\", ok\"}\n", "{file}");
+    }
+}

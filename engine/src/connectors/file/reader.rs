@@ -223,7 +223,12 @@ fn read_csv(
         p.default_timestamp_format.as_deref(),
     )?;
     let quote = p.quote.as_deref().map(|q| q.bytes().next());
-    let escape = p.escape.as_deref().unwrap_or("\\").bytes().next();
+    // The csv crate reads either doubled quotes (RFC 4180) or an escape character, not
+    // both as Embulk does. Doubled quotes are what most files use, so they are the
+    // default; an explicit `escape: "\\"` switches to backslash escapes.
+    let escape = p.escape.as_deref().and_then(|e| e.bytes().next());
+    let quote_byte = quote.flatten().unwrap_or(b'"');
+    let backslash = escape.is_some_and(|e| e != quote_byte);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -235,8 +240,8 @@ fn read_csv(
         )
         .quote(quote.flatten().unwrap_or(b'"'))
         .quoting(!matches!(quote, Some(None)))
-        .double_quote(true)
-        .escape(escape.filter(|e| Some(*e) != quote.flatten().or(Some(b'"'))))
+        .double_quote(!backslash)
+        .escape(if backslash { escape } else { None })
         .comment(
             p.comment_line_marker
                 .as_deref()
