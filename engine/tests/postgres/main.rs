@@ -445,3 +445,42 @@ async fn hooks_and_quoted_identifiers() {
         ["before_select,after_select,before_load,after_load"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_spanning_several_copy_statements_is_complete_and_atomic() {
+    let (db, client) = TestDb::postgres().await;
+    // ~80 MB of COPY data: more than one 64 MiB COPY segment.
+    client
+        .batch_execute("CREATE TABLE big (id int PRIMARY KEY, v text); INSERT INTO big SELECT g, repeat('x', 120) || g FROM generate_series(1, 600000) g; CREATE TABLE big2 (LIKE big INCLUDING ALL);")
+        .await
+        .unwrap();
+    let s = run(&format!(
+        "{}\n{}",
+        pg_in(&db.name, "table: big"),
+        pg_out(&db.name, "table: big2")
+    ))
+    .await
+    .unwrap();
+    assert_eq!(s.rows_written, 600000);
+    assert_eq!(
+        pg_checksum(&client, "big", "id").await,
+        pg_checksum(&client, "big2", "id").await
+    );
+    // A duplicate near the end fails the run; the rows of earlier segments are rolled back.
+    client
+        .batch_execute("TRUNCATE big2; INSERT INTO big2 VALUES (599999, 'already there')")
+        .await
+        .unwrap();
+    let err = format!(
+        "{:#}",
+        run(&format!(
+            "{}\n{}",
+            pg_in(&db.name, "table: big\norder_by: id"),
+            pg_out(&db.name, "table: big2")
+        ))
+        .await
+        .unwrap_err()
+    );
+    assert!(err.contains("duplicate key"), "{err}");
+    assert_eq!(pg_count(&client, "big2").await, 1);
+}

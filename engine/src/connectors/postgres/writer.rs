@@ -27,6 +27,10 @@ use tokio_postgres::{Client, CopyInSink};
 const D: Dialect = Dialect::Postgres;
 /// Bytes buffered before they are sent to the server.
 const FLUSH_BYTES: usize = 1 << 20;
+/// PostgreSQL reports a COPY error (a duplicate key, a NOT NULL violation) only when the
+/// COPY ends, so the load is cut into COPY statements of this size within its transaction:
+/// a bad row fails the run after at most this much more data instead of at the very end.
+const COPY_SEGMENT_BYTES: usize = 64 << 20;
 const STAGE: &str = "hakobu_stage";
 
 /// The SQL type a pipeline column gets when Hakobu creates the table.
@@ -65,6 +69,8 @@ pub struct PgWriter {
     after_load: Option<String>,
     sink: Option<Pin<Box<CopyInSink<Bytes>>>>,
     buf: BytesMut,
+    /// Bytes sent by the current COPY statement.
+    segment_bytes: usize,
 }
 
 fn column_list(cols: &[String]) -> String {
@@ -317,6 +323,7 @@ impl PgWriter {
             after_load: c.after_load.clone(),
             sink: None,
             buf: BytesMut::with_capacity(FLUSH_BYTES * 2),
+            segment_bytes: 0,
         };
         if mode != Mode::MergeDirect {
             w.start_copy().await?;
@@ -374,10 +381,16 @@ impl PgWriter {
                 .await
                 .context("merge failed")?;
         } else if self.buf.len() >= FLUSH_BYTES {
+            self.segment_bytes += self.buf.len();
             let sink = self.sink.as_mut().expect("copy started");
             sink.send(self.buf.split().freeze())
                 .await
                 .context("COPY failed")?;
+            if self.segment_bytes >= COPY_SEGMENT_BYTES {
+                self.segment_bytes = 0;
+                self.finish_copy().await?;
+                self.start_copy().await?;
+            }
         }
         Ok(())
     }
