@@ -8,7 +8,8 @@
 //!   `TRUNCATE` + `INSERT ... SELECT`, or `INSERT ... ON CONFLICT DO UPDATE`; the target is
 //!   locked only for that last step.
 //! - `replace`: COPY into a new table, then at commit drop the target and rename.
-//! - `insert_direct`, `merge_direct`: no wrapping transaction; each batch is committed.
+//! - `insert_direct`: no wrapping transaction; each 64 MiB COPY statement commits.
+//! - `merge_direct`: no wrapping transaction; each batch is upserted and committed.
 
 use super::copy::{HEADER, PgWrite, encode_rows};
 use super::{PgConn, connect, primary_key, table_columns};
