@@ -44,6 +44,7 @@ lint:
 bench:
 	@scripts/ensure-services.sh
 	@bench/run.sh
+	$(CARGO) run --release -q -p hakobu --example bench_dispatch
 
 # Test databases left behind by an interrupted run.
 clean-test-dbs:

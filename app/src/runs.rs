@@ -231,6 +231,7 @@ async fn claim(
         .n;
     let mut per_org: HashMap<OrganizationId, i64> = HashMap::new();
     let mut per_job: HashMap<JobId, i64> = HashMap::new();
+    let mut prepared: HashMap<(JobId, i32), Result<(JobSettings, String), String>> = HashMap::new();
     let mut claimed = Vec::new();
     for run in due {
         if global >= limits.global {
@@ -251,28 +252,15 @@ async fn claim(
             per_org.insert(run.organization_id, org_active);
             continue;
         }
-        let Some(job) = Job::find(conn, run.organization_id, run.job_id).await? else {
-            continue;
-        };
-        let revision = crate::models::job::Job::revision(
-            conn,
-            run.organization_id,
-            run.job_id,
-            run.job_revision,
-        )
-        .await?;
-        let settings_value = revision
-            .map(|r| r.settings)
-            .unwrap_or_else(|| job.settings.clone());
-        let settings: JobSettings = match serde_json::from_value(settings_value) {
-            Ok(s) => s,
-            Err(e) => {
-                fail_claimed(
-                    conn,
-                    run.id,
-                    &format!("The job's settings cannot be read: {e}"),
-                )
-                .await?;
+        // Runs of one job and revision share their settings and snapshot in a round.
+        let key = (run.job_id, run.job_revision);
+        if let std::collections::hash_map::Entry::Vacant(slot) = prepared.entry(key) {
+            slot.insert(prepare(conn, &run).await?);
+        }
+        let (settings, snapshot) = match &prepared[&key] {
+            Ok(ready) => ready.clone(),
+            Err(message) => {
+                fail_claimed(conn, run.id, message).await?;
                 continue;
             }
         };
@@ -284,19 +272,6 @@ async fn claim(
             per_job.insert(run.job_id, job_active);
             continue;
         }
-        let snapshot = snapshot(conn, &job, &settings).await;
-        let snapshot = match snapshot {
-            Ok(yaml) => yaml,
-            Err(e) => {
-                fail_claimed(
-                    conn,
-                    run.id,
-                    &format!("The job could not be compiled: {e:#}"),
-                )
-                .await?;
-                continue;
-            }
-        };
         diesel::update(runs::table.find(run.id))
             .set((
                 runs::status.eq(RunStatus::Starting),
@@ -312,6 +287,29 @@ async fn claim(
         claimed.push(Claimed { run, settings });
     }
     Ok(claimed)
+}
+
+/// The settings of the run's job revision and its compiled config (secrets as references);
+/// `Err` with a plain message when the run cannot be started.
+async fn prepare(
+    conn: &mut AsyncPgConnection,
+    run: &Run,
+) -> anyhow::Result<Result<(JobSettings, String), String>> {
+    let Some(job) = Job::find(conn, run.organization_id, run.job_id).await? else {
+        return Ok(Err("The job no longer exists.".to_owned()));
+    };
+    let revision = Job::revision(conn, run.organization_id, run.job_id, run.job_revision).await?;
+    let settings_value = revision
+        .map(|r| r.settings)
+        .unwrap_or_else(|| job.settings.clone());
+    let settings: JobSettings = match serde_json::from_value(settings_value) {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(format!("The job's settings cannot be read: {e}"))),
+    };
+    Ok(match snapshot(conn, &job, &settings).await {
+        Ok(yaml) => Ok((settings, yaml)),
+        Err(e) => Err(format!("The job could not be compiled: {e:#}")),
+    })
 }
 
 async fn snapshot(

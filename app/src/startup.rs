@@ -76,7 +76,7 @@ impl Application {
                 run_tokens: run_tokens.clone(),
                 app_url,
                 limits: settings.run_limits,
-                batch: 50,
+                batch: 20,
             });
             tokio::spawn(dispatcher.run());
             let watchdog = Arc::new(Watchdog {

@@ -1,0 +1,159 @@
+//! Dispatcher benchmark (`make bench`): N queued runs (100,000 by default) through the
+//! dispatcher with a launcher that starts nothing, and runs that end as soon as they are
+//! launched. Prints runs per second and the claim-to-launch latency (p50, p99, max).
+//!
+//!   cargo run --release -p hakobu --example bench_dispatch
+//!   HAKOBU_BENCH_RUNS=10000 cargo run --release -p hakobu --example bench_dispatch
+
+use futures::future::BoxFuture;
+use hakobu::auth::run_token::RunTokens;
+use hakobu::launcher::{LaunchSpec, Launcher};
+use hakobu::runs::{Dispatcher, Limits};
+use hakobu_core::ids::RunId;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Starts nothing; records when each launch happened relative to its dispatch round.
+struct NoopLauncher {
+    round_started: Mutex<Instant>,
+    latencies: Mutex<Vec<Duration>>,
+    launched: Mutex<Vec<RunId>>,
+}
+
+impl Launcher for NoopLauncher {
+    fn name(&self) -> &'static str {
+        "noop"
+    }
+
+    fn launch(&self, spec: LaunchSpec) -> BoxFuture<'_, anyhow::Result<String>> {
+        let latency = self.round_started.lock().unwrap().elapsed();
+        self.latencies.lock().unwrap().push(latency);
+        self.launched.lock().unwrap().push(spec.run_id);
+        Box::pin(async move { Ok(format!("noop-{}", spec.run_id)) })
+    }
+
+    fn stop(&self, _: &str) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+async fn sql(client: &tokio_postgres::Client, statement: &str) {
+    client
+        .batch_execute(statement)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}\n{statement}"));
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let runs: i64 = std::env::var("HAKOBU_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let jobs: i64 = 200;
+    let server = std::env::var("HAKOBU_BENCH_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
+    let db = format!("hakobu_bench_dispatch_{}", std::process::id());
+    let (admin, conn) =
+        tokio_postgres::connect(&format!("{server}/postgres"), tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    sql(&admin, &format!("DROP DATABASE IF EXISTS {db}")).await;
+    sql(&admin, &format!("CREATE DATABASE {db}")).await;
+    let url = format!("{server}/{db}");
+    hakobu::db::run_migrations(&url).await?;
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+
+    eprintln!("setting up {jobs} jobs and {runs} queued runs ...");
+    sql(&client, &format!(
+        "INSERT INTO organizations (id, name) VALUES ('00000000-0000-0000-0000-000000000001', 'Bench');
+         INSERT INTO teams (id, organization_id, name) VALUES ('00000000-0000-0000-0000-000000000002', '00000000-0000-0000-0000-000000000001', 'Bench');
+         INSERT INTO connections (id, organization_id, team_id, name, kind, settings)
+           VALUES ('00000000-0000-0000-0000-000000000003', '00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-000000000002', 'PG', 'postgresql',
+                   '{{\"host\": \"127.0.0.1\", \"database\": \"bench\", \"user\": \"postgres\", \"tls_mode\": \"disable\"}}');
+         INSERT INTO jobs (id, organization_id, team_id, name, settings, source_connection_id, destination_connection_id)
+           SELECT gen_random_uuid(), '00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-000000000002', 'job ' || g,
+                  '{{\"source\": {{\"connection_id\": \"00000000-0000-0000-0000-000000000003\", \"table\": {{\"name\": \"src\"}}}},
+                     \"destination\": {{\"connection_id\": \"00000000-0000-0000-0000-000000000003\", \"table\": {{\"name\": \"dst\"}}}},
+                     \"overlap\": \"allow\"}}',
+                  '00000000-0000-0000-0000-000000000003', '00000000-0000-0000-0000-000000000003'
+           FROM generate_series(1, {jobs}) g;
+         INSERT INTO job_revisions (job_id, revision, organization_id, name, description, labels, settings)
+           SELECT id, 1, organization_id, name, '', '{{}}', settings FROM jobs;
+         INSERT INTO runs (id, organization_id, job_id, job_revision, status, root_run_id, trigger, timeout_seconds, queued_at)
+           SELECT r.id, '00000000-0000-0000-0000-000000000001', j.id, 1, 'queued', r.id, 'manual', 3600, now() + r.g * interval '1 microsecond'
+           FROM (SELECT gen_random_uuid() AS id, g FROM generate_series(1, {runs}) g) r
+           JOIN (SELECT id, row_number() OVER () - 1 AS n FROM jobs) j ON j.n = r.g % {jobs};
+         ANALYZE;"
+    ))
+    .await;
+
+    let launcher = Arc::new(NoopLauncher {
+        round_started: Mutex::new(Instant::now()),
+        latencies: Mutex::default(),
+        launched: Mutex::default(),
+    });
+    let dispatcher = Dispatcher {
+        pool: hakobu::db::build_pool(&url, 4)?,
+        launcher: launcher.clone(),
+        run_tokens: RunTokens::new("bench-secret-bench-secret-bench-secret-00"),
+        app_url: "http://127.0.0.1:1".to_owned(),
+        limits: Limits {
+            global: 100,
+            per_organization: 100,
+        },
+        batch: std::env::var("HAKOBU_BENCH_BATCH")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20),
+    };
+    let started = Instant::now();
+    let mut done = 0;
+    while done < runs {
+        *launcher.round_started.lock().unwrap() = Instant::now();
+        let n = dispatcher.dispatch_once().await? as i64;
+        done += n;
+        // The runs end at once, as if each transfer took no time.
+        let ids: Vec<String> = launcher
+            .launched
+            .lock()
+            .unwrap()
+            .drain(..)
+            .map(|r| r.to_string())
+            .collect();
+        if !ids.is_empty() {
+            client
+                .execute("UPDATE runs SET status = 'succeeded', finished_at = now() WHERE id = ANY($1::text[]::uuid[])", &[&ids])
+                .await?;
+        }
+        if n == 0 {
+            anyhow::bail!("the dispatcher stopped with {done} of {runs} runs launched");
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let mut latencies = launcher.latencies.lock().unwrap().clone();
+    latencies.sort();
+    let pct = |p: f64| {
+        latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64()
+            * 1000.0
+    };
+    println!();
+    println!(
+        "| benchmark | runs | seconds | runs/s | claim-to-launch p50 ms | p99 ms | max ms | target |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    println!(
+        "| dispatcher, no-op launcher | {runs} | {seconds:.1} | {:.0} | {:.1} | {:.1} | {:.1} | >= 12 runs/s, p99 < 100 ms |",
+        runs as f64 / seconds,
+        pct(0.50),
+        pct(0.99),
+        pct(1.0)
+    );
+    drop(dispatcher);
+    sql(
+        &admin,
+        &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+    )
+    .await;
+    Ok(())
+}
