@@ -459,16 +459,43 @@ pub struct Watchdog {
     pub heartbeat_timeout: Duration,
     /// How long a run may stay `starting` (Fargate takes a minute or two to start a task).
     pub start_timeout: Duration,
+    /// Log lines of runs that ended longer ago than this are deleted.
+    pub log_retention: Duration,
 }
 
 impl Watchdog {
     pub async fn run(self: Arc<Self>) {
+        let mut last_housekeeping: Option<std::time::Instant> = None;
         loop {
             if let Err(e) = self.sweep_once().await {
                 tracing::error!(error = format!("{e:#}"), "watchdog");
             }
+            if last_housekeeping.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
+                last_housekeeping = Some(std::time::Instant::now());
+                if let Err(e) = self.housekeeping_once().await {
+                    tracing::error!(error = format!("{e:#}"), "housekeeping");
+                }
+            }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
+    }
+
+    /// Deletes log lines past their retention and sign-in attempts older than a day.
+    /// Answers how many log lines went.
+    pub async fn housekeeping_once(&self) -> anyhow::Result<usize> {
+        let mut conn = self.pool.get().await?;
+        let cutoff = Utc::now() - ChronoDuration::from_std(self.log_retention)?;
+        let old_runs = runs::table
+            .filter(runs::finished_at.lt(cutoff))
+            .select(runs::id);
+        let deleted = diesel::delete(
+            crate::schema::run_logs::table.filter(crate::schema::run_logs::run_id.eq_any(old_runs)),
+        )
+        .execute(&mut conn)
+        .await?;
+        crate::models::login_attempt::prune(&mut conn, Utc::now() - ChronoDuration::days(1))
+            .await?;
+        Ok(deleted)
     }
 
     /// One pass; answers how many runs it ended.

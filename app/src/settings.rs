@@ -17,6 +17,7 @@
 //! | `HAKOBU_HEARTBEAT_SECONDS` | `5` | how often runners report progress |
 //! | `HAKOBU_HEARTBEAT_TIMEOUT_SECONDS` | `60` | a running run silent this long is failed and its runner stopped |
 //! | `HAKOBU_START_TIMEOUT_SECONDS` | `600` | a run still `starting` after this long is failed |
+//! | `HAKOBU_LOG_RETENTION_DAYS` | `30` | log lines of runs that ended longer ago are deleted |
 //! | `HAKOBU_LOG_FORMAT` | `text` | `json` for one JSON object per line |
 //! | `HAKOBU_STATIC_DIR` | `frontend/dist` | the built web UI |
 //! | `HAKOBU_DB_POOL_SIZE` | `16` | database connections per app process |
@@ -55,6 +56,7 @@ pub struct Settings {
     pub heartbeat_interval: Duration,
     pub heartbeat_timeout: Duration,
     pub start_timeout: Duration,
+    pub log_retention: Duration,
 }
 
 // Hand-written so the JWT secret and database password never reach a log line.
@@ -84,6 +86,7 @@ impl std::fmt::Debug for Settings {
             .field("heartbeat_interval", &self.heartbeat_interval)
             .field("heartbeat_timeout", &self.heartbeat_timeout)
             .field("start_timeout", &self.start_timeout)
+            .field("log_retention", &self.log_retention)
             .finish()
     }
 }
@@ -163,6 +166,9 @@ impl Settings {
                 60,
             )?),
             start_timeout: Duration::from_secs(parse_var("HAKOBU_START_TIMEOUT_SECONDS", 600)?),
+            log_retention: Duration::from_secs(
+                86_400 * parse_var::<u64>("HAKOBU_LOG_RETENTION_DAYS", 30)?,
+            ),
         };
         settings.check()?;
         Ok(settings)

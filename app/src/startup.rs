@@ -84,6 +84,7 @@ impl Application {
                 launcher: launcher.clone(),
                 heartbeat_timeout: settings.heartbeat_timeout,
                 start_timeout: settings.start_timeout,
+                log_retention: settings.log_retention,
             });
             tokio::spawn(watchdog.run());
         }

@@ -26,6 +26,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(list_runs)
         .service(get_run)
         .service(run_logs)
+        .service(run_events)
         .service(cancel_run)
         .service(rerun);
 }
@@ -210,6 +211,93 @@ async fn run_logs(
     Ok(web::Json(
         Run::logs(&mut conn, run.id, query.after.unwrap_or(0), limit).await?,
     ))
+}
+
+/// A live stream (Server-Sent Events) of a run: `progress` events with the run (status,
+/// rows, bytes) when it changes, `log` events with new lines, and `end` when it is over.
+#[utoipa::path(tag = "runs", params(("run_id" = RunId, Path)), responses(
+    (status = 200, description = "text/event-stream", content_type = "text/event-stream"), (status = 404, body = ErrorBody)))]
+#[get("/api/runs/{run_id}/events")]
+async fn run_events(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<RunId>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let (run, _) = load_run(
+        &mut conn,
+        &auth,
+        path.into_inner(),
+        Action::ViewResource,
+        "see this run",
+    )
+    .await?;
+    drop(conn);
+    let org = auth.organization_id;
+    let pool = state.pool.clone();
+    struct Cursor {
+        last_seq: i64,
+        last_view: Option<String>,
+        ended: bool,
+        first: bool,
+    }
+    let start = Cursor {
+        last_seq: 0,
+        last_view: None,
+        ended: false,
+        first: true,
+    };
+    let stream = futures::stream::unfold(start, move |mut cursor| {
+        let pool = pool.clone();
+        let id = run.id;
+        async move {
+            if cursor.ended {
+                return None;
+            }
+            if !cursor.first {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            cursor.first = false;
+            let mut out = String::new();
+            let Ok(mut conn) = pool.get().await else {
+                return Some((
+                    Ok::<_, actix_web::Error>(web::Bytes::from(": database busy\n\n")),
+                    cursor,
+                ));
+            };
+            if let Ok(lines) = Run::logs(&mut conn, id, cursor.last_seq, 500).await {
+                for line in lines {
+                    cursor.last_seq = line.seq;
+                    out.push_str(&format!(
+                        "event: log\nid: {}\ndata: {}\n\n",
+                        line.seq,
+                        json!(line)
+                    ));
+                }
+            }
+            if let Ok(Some(run)) = Run::find(&mut conn, org, id).await {
+                let view = json!(run.view(None)).to_string();
+                if cursor.last_view.as_deref() != Some(view.as_str()) {
+                    out.push_str(&format!("event: progress\ndata: {view}\n\n"));
+                    cursor.last_view = Some(view);
+                }
+                if run.status.is_final() {
+                    out.push_str("event: end\ndata: {}\n\n");
+                    cursor.ended = true;
+                }
+            }
+            if out.is_empty() {
+                // A comment keeps proxies from closing an idle stream.
+                out.push_str(": waiting\n\n");
+            }
+            Some((Ok(web::Bytes::from(out)), cursor))
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(stream))
 }
 
 /// Cancels a run (operators and up): a queued run ends at once; a running one is stopped

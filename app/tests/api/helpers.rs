@@ -122,6 +122,7 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         heartbeat_interval: Duration::from_secs(1),
         heartbeat_timeout: Duration::from_secs(4),
         start_timeout: Duration::from_secs(60),
+        log_retention: Duration::from_secs(30 * 86_400),
     };
     let app = Application::build(settings).await.expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());

@@ -87,6 +87,32 @@ async fn local_launcher_end_to_end_with_incremental_state() {
     );
     let (_, job_view) = app.get(&format!("/api/jobs/{job}"), &owner.token).await;
     assert_eq!(job_view["incremental_state"], json!({"last_record": [3]}));
+    // The live stream of a finished run replays its logs and ends.
+    let events = app
+        .client
+        .get(format!(
+            "{}/api/runs/{}/events",
+            app.address,
+            done["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&owner.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    let events = events.text().await.unwrap();
+    assert!(
+        events.contains("event: log") && events.contains("runner started"),
+        "{events}"
+    );
+    assert!(
+        events.contains("event: progress") && events.contains("\"status\":\"succeeded\""),
+        "{events}"
+    );
+    assert!(
+        events.trim_end().ends_with("event: end\ndata: {}"),
+        "{events}"
+    );
 
     app.sql("INSERT INTO src VALUES (4, 'd');").await;
     let (_, second) = app
@@ -469,6 +495,7 @@ async fn the_watchdog_stops_runs_past_their_timeout() {
         launcher: launcher.clone(),
         heartbeat_timeout: Duration::from_secs(60),
         start_timeout: Duration::from_secs(600),
+        log_retention: Duration::from_secs(7 * 86_400),
     };
     assert_eq!(watchdog.sweep_once().await.unwrap(), 1);
     assert_eq!(watchdog.sweep_once().await.unwrap(), 0, "once");
