@@ -2,6 +2,7 @@
 //! task, or a Kubernetes Job. The runner gets only the app URL and its run token.
 
 pub mod ecs;
+pub mod kubernetes;
 mod local;
 
 pub use local::LocalLauncher;
