@@ -332,12 +332,6 @@ pub fn MaybeTime(at: Option<DateTime<Utc>>, none: Key) -> impl IntoView {
     }
 }
 
-/// A role badge.
-#[component]
-pub fn Badge(#[prop(into)] text: Signal<String>) -> impl IntoView {
-    view! { <span class="badge">{move || text.get()}</span> }
-}
-
 /// The language switch: a `<select>` that works the same with mouse and keyboard.
 #[component]
 pub fn LanguageSwitch() -> impl IntoView {

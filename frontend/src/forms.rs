@@ -61,10 +61,6 @@ impl Form {
         })
     }
 
-    pub fn has_errors(&self) -> bool {
-        self.errors.with(|e| !e.is_empty()) || self.problem.with(Option::is_some)
-    }
-
     /// Clears earlier errors and marks the form busy: a request is under way.
     pub fn start(&self) {
         self.errors.set(Vec::new());
