@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help run test test-setup lint bench build clean-test-dbs
+.PHONY: help run test test-setup lint bench build clean-test-dbs e2e
 
 help:
 	@echo "make run    set up and start Hakobu on http://127.0.0.1:8080 with a demo organization"
@@ -16,6 +16,7 @@ build:
 TARGET_DIR = $(or $(CARGO_TARGET_DIR),target)
 
 run: build
+	@scripts/build-frontend.sh
 	@scripts/ensure-services.sh
 	@scripts/env-local.sh .env.local
 	@set -a && source .env.local && set +a && \
@@ -32,6 +33,12 @@ test: test-setup lint
 	$(CARGO) build -p hakobu-runner
 	HAKOBU_TEST_S3_ENDPOINT="$${HAKOBU_TEST_S3_ENDPOINT:-http://127.0.0.1:$${MOTO_PORT:-5055}}" \
 	  $(CARGO) test --workspace --no-fail-fast
+	scripts/e2e.sh
+
+# The browser tests alone.
+e2e:
+	@scripts/ensure-services.sh
+	scripts/e2e.sh
 
 test-setup:
 	@scripts/ensure-services.sh

@@ -134,10 +134,11 @@ impl Dispatcher {
         let mut conn = self.pool.get().await?;
         let limits = self.limits;
         let launcher_name = self.launcher.name();
+        let image = self.launcher.runner_image();
         let batch = self.batch;
         let claimed = conn
             .transaction::<_, anyhow::Error, _>(async |conn| {
-                claim(conn, limits, batch, launcher_name).await
+                claim(conn, limits, batch, launcher_name, &image).await
             })
             .await?;
         let count = claimed.len();
@@ -202,6 +203,7 @@ async fn claim(
     limits: Limits,
     batch: i64,
     launcher: &str,
+    image: &str,
 ) -> anyhow::Result<Vec<Claimed>> {
     diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
         .bind::<diesel::sql_types::BigInt, _>(CLAIM_LOCK)
@@ -276,6 +278,7 @@ async fn claim(
             .set((
                 runs::status.eq(RunStatus::Starting),
                 runs::launcher.eq(launcher),
+                runs::runner_image.eq(image),
                 runs::config_snapshot.eq(&snapshot),
                 runs::started_at.eq(diesel::dsl::now),
             ))

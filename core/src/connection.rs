@@ -183,7 +183,7 @@ const fn secret(mut f: FieldSpec) -> FieldSpec {
 
 const HOST_HELP: &str =
     "The server's host name or IP address, without a scheme, e.g. db.example.com.";
-const TLS_HELP: &str = "Encrypts the connection. Use require or verify-full for servers reached over the internet; verify-full also checks the server's certificate against the CA below.";
+const TLS_HELP: &str = "Encrypts the connection: require, or verify-full to also check the server's certificate against the CA below. This version of Hakobu's engine does not encrypt database connections yet: choose disable, and reach the database over a private network or a tunnel until then.";
 const CA_HELP: &str = "PEM certificate of the authority that signed the server's certificate (verify-full). Leave empty to use the system's trusted authorities.";
 
 const POSTGRESQL_FIELDS: &[FieldSpec] = &[

@@ -648,7 +648,7 @@ fn connection_fields(c: &CompileConnection<'_>, out: &mut Map<String, Value>) {
                 out.insert("password".into(), password.clone());
             }
             out.insert("database".into(), json!(get("database")));
-            let tls = get("tls_mode").unwrap_or_else(|| "require".to_owned());
+            let tls = get("tls_mode").unwrap_or_else(|| "disable".to_owned());
             out.insert("ssl".into(), json!(tls != "disable"));
             let mut options = Map::new();
             if tls == "verify-full" {

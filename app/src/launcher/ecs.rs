@@ -162,6 +162,10 @@ impl Launcher for EcsLauncher {
         "ecs"
     }
 
+    fn runner_image(&self) -> String {
+        format!("task definition {}", self.settings.task_definition)
+    }
+
     fn launch(&self, spec: LaunchSpec) -> BoxFuture<'_, anyhow::Result<String>> {
         Box::pin(async move {
             let output = self.run_task_request(&spec).send().await.map_err(|e| {

@@ -28,6 +28,10 @@ impl Launcher for LocalLauncher {
         "local"
     }
 
+    fn runner_image(&self) -> String {
+        self.runner_bin.display().to_string()
+    }
+
     fn launch(&self, spec: LaunchSpec) -> BoxFuture<'_, anyhow::Result<String>> {
         Box::pin(async move {
             let dir = std::env::temp_dir().join(format!("hakobu-run-{}", spec.run_id));

@@ -40,6 +40,11 @@ impl std::fmt::Debug for LaunchSpec {
 pub trait Launcher: Send + Sync {
     /// `local`, `ecs` or `kubernetes`; recorded on the run.
     fn name(&self) -> &'static str;
+    /// What the runner runs from, recorded on each run: the image (task definition) or
+    /// the binary's path.
+    fn runner_image(&self) -> String {
+        self.name().to_owned()
+    }
     /// Starts a runner; answers the task id to stop it by.
     fn launch(&self, spec: LaunchSpec) -> BoxFuture<'_, anyhow::Result<String>>;
     /// Stops a runner (cancel, timeout); a task that already ended is not an error.

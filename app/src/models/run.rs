@@ -85,6 +85,7 @@ impl Run {
             queue_position,
             launcher: self.launcher.clone(),
             task_id: self.task_id.clone(),
+            runner_image: self.runner_image.clone(),
             rows_read: self.rows_read,
             rows_written: self.rows_written,
             rows_skipped: self.rows_skipped,

@@ -78,9 +78,17 @@ pub fn configure_static(cfg: &mut web::ServiceConfig, static_dir: &Path) {
                                 ApiError::NotFound("No such API endpoint.".to_owned()).into()
                             );
                         }
+                        // The page names content-hashed assets: it must never be cached stale.
                         actix_files::NamedFile::open_async(index)
                             .await
-                            .map(|f| f.into_response(&req))
+                            .map(|f| {
+                                let mut response = f.into_response(&req);
+                                response.headers_mut().insert(
+                                    actix_web::http::header::CACHE_CONTROL,
+                                    actix_web::http::header::HeaderValue::from_static("no-cache"),
+                                );
+                                response
+                            })
                             .map_err(actix_web::Error::from)
                     }
                 })),

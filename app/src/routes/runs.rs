@@ -297,6 +297,8 @@ async fn run_events(
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
+        // Compression would hold events back until a buffer fills.
+        .insert_header(actix_web::http::header::ContentEncoding::Identity)
         .streaming(stream))
 }
 

@@ -70,6 +70,13 @@ async fn local_launcher_end_to_end_with_incremental_state() {
     assert_eq!(done["rows_written"], 3);
     assert_eq!(done["launcher"], "local");
     assert!(done["task_id"].as_str().unwrap().starts_with("local-"));
+    assert!(
+        done["runner_image"]
+            .as_str()
+            .unwrap()
+            .ends_with("hakobu-runner"),
+        "{done}"
+    );
     assert_eq!(
         app.query_strings("SELECT count(*) FROM dst").await[0][0].as_deref(),
         Some("3")

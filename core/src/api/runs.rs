@@ -117,6 +117,8 @@ pub struct RunView {
     pub queue_position: Option<i64>,
     pub launcher: Option<String>,
     pub task_id: Option<String>,
+    /// What the runner ran from: its image (ECS task definition) or binary.
+    pub runner_image: Option<String>,
     pub rows_read: i64,
     pub rows_written: i64,
     pub rows_skipped: i64,
