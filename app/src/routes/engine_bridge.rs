@@ -189,12 +189,102 @@ pub async fn test(
                 ),
             }
         }
-        _ => failed(
+        ConnectionKind::S3 => test_bucket(plain, secrets, started).await,
+        ConnectionKind::Postgresql | ConnectionKind::Mysql => unreachable!("handled above"),
+    }
+}
+
+/// Lists the top of the bucket: proves the endpoint, the credentials and the bucket.
+async fn test_bucket(
+    plain: &Map<String, Value>,
+    secrets: &Map<String, Value>,
+    started: Instant,
+) -> ConnectionTestResult {
+    use hakobu_core::config::Secret;
+    use object_store::ObjectStore;
+    let get = |name: &str| setting_str(ConnectionKind::S3, plain, name).map(|s| s.into_owned());
+    let bucket = get("bucket").unwrap_or_default();
+    let with_keys = get("auth").as_deref() != Some("instance_role");
+    let key_id = get("access_key_id").filter(|_| with_keys).map(Secret);
+    let secret_key = secrets
+        .get("secret_access_key")
+        .and_then(Value::as_str)
+        .filter(|_| with_keys)
+        .map(|s| Secret(s.to_owned()));
+    let endpoint = get("endpoint");
+    let region = get("region");
+    let location = hakobu_engine::connectors::s3::S3Location {
+        bucket: &bucket,
+        endpoint: endpoint.as_deref(),
+        region: region.as_deref(),
+        access_key_id: key_id.as_ref(),
+        secret_access_key: secret_key.as_ref(),
+    };
+    let store = match hakobu_engine::connectors::s3::store(&location) {
+        Ok(store) => store,
+        Err(e) => {
+            return failed(
+                started,
+                "other",
+                format!("The storage settings are not usable: {e:#}"),
+                "Check the endpoint URL and the region.".to_owned(),
+            );
+        }
+    };
+    let at = endpoint.clone().unwrap_or_else(|| "AWS S3".to_owned());
+    match tokio::time::timeout(TIMEOUT, store.list_with_delimiter(None)).await {
+        Ok(Ok(_)) => ConnectionTestResult {
+            ok: true,
+            latency_ms: started.elapsed().as_millis() as u64,
+            server_version: None,
+            error: None,
+        },
+        Err(_) => failed(
             started,
-            "not_available",
-            "Testing S3 connections is not available yet in this version.".to_owned(),
-            "Save the connection; a transfer run will report any access problem.".to_owned(),
+            "timeout",
+            format!("{at} did not answer within {} s.", TIMEOUT.as_secs()),
+            "Check the endpoint URL, and that Hakobu's network may reach it.".to_owned(),
         ),
+        Ok(Err(e)) => {
+            let text = format!("{e}");
+            let (kind, message, hint) = if text.contains("NoSuchBucket")
+                || matches!(e, object_store::Error::NotFound { .. })
+            {
+                (
+                    "bucket_missing",
+                    format!("There is no bucket {bucket} at {at}."),
+                    "Check the bucket name and the region.",
+                )
+            } else if [
+                "AccessDenied",
+                "InvalidAccessKeyId",
+                "SignatureDoesNotMatch",
+                "Forbidden",
+                "403",
+            ]
+            .iter()
+            .any(|m| text.contains(m))
+            {
+                (
+                    "authentication",
+                    format!("{at} refused the credentials for bucket {bucket}."),
+                    "Check the access key pair, and that its policy allows s3:ListBucket on this bucket.",
+                )
+            } else if text.contains("error sending request") || text.contains("connect") {
+                (
+                    "unreachable",
+                    format!("Could not reach {at}."),
+                    "Check the endpoint URL, and that Hakobu's network may reach it.",
+                )
+            } else {
+                (
+                    "other",
+                    format!("{at} answered with an error: {text}"),
+                    "Check the settings; if they look right, show this message to the storage administrator.",
+                )
+            };
+            failed(started, kind, message, hint.to_owned())
+        }
     }
 }
 

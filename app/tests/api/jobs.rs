@@ -570,3 +570,106 @@ async fn settings_are_checked_against_the_databases() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
+
+/// Each team role against each job endpoint (the connection endpoints have their own
+/// matrix in connections.rs).
+#[tokio::test]
+async fn job_permission_matrix_by_team_role() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let conn = app
+        .create_connection(
+            &owner,
+            &owner.default_team,
+            "Warehouse",
+            "postgresql",
+            app.pg_settings(),
+        )
+        .await;
+    let job = pg_job(&app, &owner, &conn, "insert").await;
+    let id = job["id"].as_str().unwrap();
+    let roles = ["viewer", "operator", "editor", "admin"];
+    for (rank, role) in roles.iter().enumerate() {
+        let member = app
+            .add_member(
+                &owner,
+                "member",
+                json!([{"team_id": owner.default_team, "role": role}]),
+            )
+            .await;
+        let t = &member.token;
+        let allowed = |min: usize| if rank >= min { "allowed" } else { "refused" };
+        let outcome = |status: StatusCode| {
+            if status.is_success() {
+                "allowed"
+            } else if status == StatusCode::FORBIDDEN {
+                "refused"
+            } else {
+                "other"
+            }
+        };
+        let checks = [
+            ("GET job", 0, app.get(&format!("/api/jobs/{id}"), t).await.0),
+            (
+                "GET revisions",
+                2,
+                app.get(&format!("/api/jobs/{id}/revisions"), t).await.0,
+            ),
+            (
+                "GET config",
+                2,
+                app.get(&format!("/api/jobs/{id}/config"), t).await.0,
+            ),
+            (
+                "GET export",
+                2,
+                app.get(&format!("/api/jobs/{id}/export"), t).await.0,
+            ),
+            (
+                "POST run",
+                1,
+                app.post(&format!("/api/jobs/{id}/runs"), t, json!({}))
+                    .await
+                    .0,
+            ),
+            (
+                "PATCH job",
+                2,
+                app.patch(
+                    &format!("/api/jobs/{id}"),
+                    t,
+                    json!({"description": format!("by {role}")}),
+                )
+                .await
+                .0,
+            ),
+            (
+                "POST duplicate",
+                2,
+                app.post(
+                    &format!("/api/jobs/{id}/duplicate"),
+                    t,
+                    json!({"name": format!("copy by {role}")}),
+                )
+                .await
+                .0,
+            ),
+            (
+                "PUT shares",
+                3,
+                app.put(&format!("/api/jobs/{id}/shares"), t, json!({"shares": []}))
+                    .await
+                    .0,
+            ),
+        ];
+        for (what, min, status) in checks {
+            // A second run of a `skip` job while one is queued is a conflict, not a refusal.
+            let got = if what == "POST run" && status == StatusCode::CONFLICT {
+                "allowed"
+            } else {
+                outcome(status)
+            };
+            assert_eq!(got, allowed(min), "{role}: {what} answered {status}");
+        }
+    }
+}

@@ -9,6 +9,7 @@ mod health;
 mod helpers;
 mod isolation;
 mod jobs;
+mod matrix;
 mod members;
 mod roles;
 mod runs;
