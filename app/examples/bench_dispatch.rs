@@ -105,7 +105,7 @@ async fn main() -> anyhow::Result<()> {
         batch: std::env::var("HAKOBU_BENCH_BATCH")
             .ok()
             .and_then(|v| v.parse().ok())
-            .unwrap_or(20),
+            .unwrap_or(10),
     };
     let started = Instant::now();
     let mut done = 0;

@@ -76,7 +76,7 @@ impl Application {
                 run_tokens: run_tokens.clone(),
                 app_url,
                 limits: settings.run_limits,
-                batch: 20,
+                batch: 10,
             });
             tokio::spawn(dispatcher.run());
             let watchdog = Arc::new(Watchdog {
