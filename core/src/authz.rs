@@ -63,28 +63,6 @@ macro_rules! str_enum {
                 f.write_str(self.as_str())
             }
         }
-        #[cfg(feature = "diesel")]
-        impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg> for $ty {
-            fn to_sql<'b>(
-                &'b self,
-                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
-            ) -> diesel::serialize::Result {
-                <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg>>::to_sql(
-                    self.as_str(),
-                    out,
-                )
-            }
-        }
-        #[cfg(feature = "diesel")]
-        impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::pg::Pg> for $ty {
-            fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
-                let text = <String as diesel::deserialize::FromSql<
-                    diesel::sql_types::Text,
-                    diesel::pg::Pg,
-                >>::from_sql(bytes)?;
-                Ok(text.parse()?)
-            }
-        }
         impl FromStr for $ty {
             type Err = String;
             fn from_str(s: &str) -> Result<Self, String> {
@@ -103,6 +81,7 @@ macro_rules! str_enum {
 
 str_enum!(OrgRole, "organization role", Member => "member", Admin => "admin", Owner => "owner");
 str_enum!(TeamRole, "team role", Viewer => "viewer", Operator => "operator", Editor => "editor", Admin => "admin");
+crate::text_sql_enum!(OrgRole, TeamRole);
 
 /// What the policy knows about the caller: its organization role and team roles.
 #[derive(Debug, Clone, PartialEq, Eq)]

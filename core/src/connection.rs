@@ -93,29 +93,7 @@ impl FromStr for ConnectionKind {
     }
 }
 
-#[cfg(feature = "diesel")]
-impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg> for ConnectionKind {
-    fn to_sql<'b>(
-        &'b self,
-        out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
-    ) -> diesel::serialize::Result {
-        <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg>>::to_sql(
-            self.as_str(),
-            out,
-        )
-    }
-}
-
-#[cfg(feature = "diesel")]
-impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::pg::Pg> for ConnectionKind {
-    fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
-        let s = <String as diesel::deserialize::FromSql<
-            diesel::sql_types::Text,
-            diesel::pg::Pg,
-        >>::from_sql(bytes)?;
-        Ok(s.parse()?)
-    }
-}
+crate::text_sql_enum!(ConnectionKind);
 
 /// How a field is entered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -3,6 +3,37 @@
 //! Nothing here does I/O or depends on tokio, so the browser validates a form with exactly
 //! the rules the server applies.
 
+/// Maps a closed set of words (an enum with `as_str` and `FromStr`) to a PostgreSQL
+/// `text` column, for the server's diesel models.
+macro_rules! text_sql_enum {
+    ($($ty:ty),* $(,)?) => {$(
+        #[cfg(feature = "diesel")]
+        impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg> for $ty {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+            ) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg>>::to_sql(
+                    self.as_str(),
+                    out,
+                )
+            }
+        }
+
+        #[cfg(feature = "diesel")]
+        impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::pg::Pg> for $ty {
+            fn from_sql(bytes: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+                let text = <String as diesel::deserialize::FromSql<
+                    diesel::sql_types::Text,
+                    diesel::pg::Pg,
+                >>::from_sql(bytes)?;
+                Ok(text.parse()?)
+            }
+        }
+    )*};
+}
+pub(crate) use text_sql_enum;
+
 pub mod api;
 pub mod authz;
 pub mod config;
