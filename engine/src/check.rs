@@ -390,6 +390,41 @@ pub async fn preview_table(
         DbKind::Postgresql => d.qualified(Some(schema), table),
         DbKind::Mysql => d.qualified(None, table),
     };
+    preview_sql(
+        conn,
+        format!("SELECT * FROM {qualified} LIMIT {limit}"),
+        None,
+        limit,
+    )
+    .await
+}
+
+/// The first `limit` rows of a query, in a read-only session: a statement with side
+/// effects fails instead of changing data. The caller checks it is one SELECT first.
+pub async fn preview_query(
+    conn: &Connection,
+    query: &str,
+    limit: usize,
+) -> Result<crate::Preview, CheckError> {
+    let read_only = match conn.kind {
+        DbKind::Postgresql => "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+        DbKind::Mysql => "SET SESSION TRANSACTION READ ONLY",
+    };
+    let sql = format!(
+        "SELECT * FROM ({}) AS hakobu_preview LIMIT {limit}",
+        query.trim().trim_end_matches(';')
+    );
+    preview_sql(conn, sql, Some(read_only.to_owned()), limit).await
+}
+
+/// Reads `sql` through the same reader a transfer uses, so previews show values exactly
+/// as they would be loaded.
+async fn preview_sql(
+    conn: &Connection,
+    sql: String,
+    before_select: Option<String>,
+    limit: usize,
+) -> Result<crate::Preview, CheckError> {
     let input = hakobu_core::config::JdbcInput {
         host: conn.host.clone(),
         port: conn.port,
@@ -402,7 +437,7 @@ pub async fn preview_table(
         select: None,
         where_: None,
         order_by: None,
-        query: Some(format!("SELECT * FROM {qualified} LIMIT {limit}")),
+        query: Some(sql),
         fetch_rows: None,
         connect_timeout: Some(conn.timeout.as_secs().max(1)),
         socket_timeout: None,
@@ -412,7 +447,7 @@ pub async fn preview_table(
         last_record: None,
         use_raw_query_with_incremental: None,
         before_setup: None,
-        before_select: None,
+        before_select,
         after_select: None,
         default_timezone: None,
         options: Default::default(),

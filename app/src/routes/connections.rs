@@ -772,7 +772,6 @@ async fn preview(
     }
     let (c, target) = database_connection(&state, &auth, path.into_inner()).await?;
     engine_bridge::preview(
-        &state,
         &c,
         &target,
         body.table.as_ref(),

@@ -7,11 +7,10 @@ use crate::startup::AppState;
 use hakobu_core::api::connections::{
     ConnectionTestError, ConnectionTestResult, PreviewColumn, PreviewResponse,
 };
-use hakobu_core::config::{Config, InputConfig, JdbcInput};
 use hakobu_core::connection::{ConnectionKind, setting_str};
 use hakobu_core::job::{TableRef, check_select};
 use hakobu_engine::check::{self, CheckError, DbKind, ErrorKind};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::time::{Duration, Instant};
 
 /// How long a connection test, a discovery call or a preview may take.
@@ -301,12 +300,10 @@ fn failed(started: Instant, kind: &str, message: String, hint: String) -> Connec
     }
 }
 
-/// The first rows of a table or of a query, read through the engine's reader.
-///
-/// Queries run in a read-only session, so a statement that slipped past
-/// [`check_select`] still cannot change data.
+/// The first rows of a table or of a query, read through the engine's reader. Queries
+/// run in a read-only session, so a statement that slipped past [`check_select`] still
+/// cannot change data.
 pub async fn preview(
-    _state: &AppState,
     c: &Connection,
     target: &check::Connection,
     table: Option<&TableRef>,
@@ -322,48 +319,9 @@ pub async fn preview(
         }
         (None, Some(q)) => {
             check_select(q).map_err(|m| ApiError::field("query", m))?;
-            let read_only = match target.kind {
-                DbKind::Postgresql => "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
-                DbKind::Mysql => "SET SESSION TRANSACTION READ ONLY",
-            };
-            let input = json!({
-                "host": target.host, "port": target.port, "user": target.user, "password": target.password,
-                "database": target.database, "ssl": target.ssl, "connect_timeout": TIMEOUT.as_secs(),
-                "query": format!("SELECT * FROM ({}) AS hakobu_preview LIMIT {limit}", q.trim().trim_end_matches(';')),
-                "before_select": read_only,
-            });
-            let input: JdbcInput = serde_json::from_value(input).map_err(anyhow::Error::from)?;
-            let config = Config {
-                input: match target.kind {
-                    DbKind::Postgresql => InputConfig::Postgresql(input),
-                    DbKind::Mysql => InputConfig::Mysql(input),
-                },
-                filters: vec![],
-                // Previews read only; the engine never opens this output.
-                out: serde_json::from_value::<Config>(json!({
-                    "in": {"type": "file", "path_prefix": "/dev/null", "parser": {"type": "jsonl", "columns": [{"name": "x", "type": "string"}]}},
-                    "out": {"type": "file", "path_prefix": "/dev/null", "file_ext": "jsonl", "formatter": {"type": "jsonl"}},
-                }))
-                .map_err(anyhow::Error::from)?
-                .out,
-                exec: Default::default(),
-            };
-            match tokio::time::timeout(TIMEOUT, hakobu_engine::preview_config(&config, limit)).await
-            {
-                Err(_) => {
-                    return Err(ApiError::Upstream(format!(
-                        "The query did not finish within {} s. Preview a smaller query.",
-                        TIMEOUT.as_secs()
-                    )));
-                }
-                Ok(Err(e)) => {
-                    return Err(ApiError::Upstream(format!(
-                        "The database refused the query: {}",
-                        root_message(&e)
-                    )));
-                }
-                Ok(Ok(p)) => p,
-            }
+            check::preview_query(target, q, limit)
+                .await
+                .map_err(upstream)?
         }
         _ => return Err(ApiError::field("table", "give either a table or a query")),
     };
@@ -375,8 +333,4 @@ pub async fn preview(
             .collect(),
         rows: result.rows,
     })
-}
-
-fn root_message(e: &anyhow::Error) -> String {
-    e.chain().last().map(|c| c.to_string()).unwrap_or_default()
 }

@@ -86,15 +86,8 @@ async fn source_columns(
     let Some(target) = engine_bridge::database(state, source)? else {
         return Ok(None);
     };
-    let preview = engine_bridge::preview(
-        state,
-        source,
-        &target,
-        s.table.as_ref(),
-        s.query.as_deref(),
-        1,
-    )
-    .await;
+    let preview =
+        engine_bridge::preview(source, &target, s.table.as_ref(), s.query.as_deref(), 1).await;
     Ok(preview
         .ok()
         .map(|p| p.columns.into_iter().map(|c| (c.name, c.type_)).collect()))
