@@ -129,7 +129,7 @@ pub struct FieldSpec {
 
 const TEXT: FieldInput = FieldInput::Text;
 const PORT: FieldInput = FieldInput::Integer { min: 1, max: 65535 };
-pub const TLS_MODES: &[&str] = &["disable", "require", "verify-full"];
+pub const TLS_MODES: &[&str] = &["disable", "prefer", "require", "verify-ca", "verify-full"];
 
 const fn field(
     name: &'static str,
@@ -161,8 +161,8 @@ const fn secret(mut f: FieldSpec) -> FieldSpec {
 
 const HOST_HELP: &str =
     "The server's host name or IP address, without a scheme, e.g. db.example.com.";
-const TLS_HELP: &str = "Encrypts the connection: require, or verify-full to also check the server's certificate against the CA below. This version of Hakobu's engine does not encrypt database connections yet: choose disable, and reach the database over a private network or a tunnel until then.";
-const CA_HELP: &str = "PEM certificate of the authority that signed the server's certificate (verify-full). Leave empty to use the system's trusted authorities.";
+const TLS_HELP: &str = "How the connection is encrypted. prefer: encrypt when the server offers it, otherwise connect unencrypted. require: always encrypt, without checking the server's certificate. verify-ca: encrypt and check that the certificate is signed by the CA below (or a public authority). verify-full: also check that the certificate names this host; use it over the internet. disable: never encrypt (only on a private network).";
+const CA_HELP: &str = "PEM text of the authority that signed the server's certificate (used by verify-ca and verify-full), e.g. your cloud provider's RDS or Cloud SQL CA bundle. Leave empty to trust the public web authorities.";
 
 const POSTGRESQL_FIELDS: &[FieldSpec] = &[
     field("host", "Host", HOST_HELP, TEXT, true),
@@ -209,7 +209,7 @@ const POSTGRESQL_FIELDS: &[FieldSpec] = &[
             FieldInput::Choice { options: TLS_MODES },
             false,
         ),
-        "require",
+        "prefer",
     ),
     field(
         "ca_certificate",
@@ -255,7 +255,7 @@ const MYSQL_FIELDS: &[FieldSpec] = &[
             FieldInput::Choice { options: TLS_MODES },
             false,
         ),
-        "require",
+        "prefer",
     ),
     field(
         "ca_certificate",
@@ -413,6 +413,7 @@ fn check_value(spec: &FieldSpec, value: &Value) -> Result<(), String> {
                     Err("must be an absolute path starting with /".to_owned())
                 }
                 "bucket" => check_bucket(s),
+                "ca_certificate" => check_pem_certificate(s),
                 _ => Ok(()),
             }
         }
@@ -475,6 +476,15 @@ fn check_bucket(s: &str) -> Result<(), String> {
         return Err(
             "must be 3 to 63 characters: lower-case letters, digits, dots and hyphens".to_owned(),
         );
+    }
+    Ok(())
+}
+
+/// The shape of PEM certificates; the engine parses them when it connects.
+fn check_pem_certificate(s: &str) -> Result<(), String> {
+    let begins = s.matches("-----BEGIN CERTIFICATE-----").count();
+    if begins == 0 || begins != s.matches("-----END CERTIFICATE-----").count() {
+        return Err("must be PEM text: one or more blocks from -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----".to_owned());
     }
     Ok(())
 }
@@ -581,6 +591,25 @@ mod tests {
                 .starts_with("is not a setting of a postgresql connection")
         );
         assert!(e[1].1.contains("without a scheme"));
+    }
+
+    #[test]
+    fn the_ca_certificate_must_be_pem() {
+        let e = errors(
+            ConnectionKind::Mysql,
+            json!({"host": "db", "database": "d", "user": "u", "tls_mode": "verify-ca", "ca_certificate": "MIIB..."}),
+            &[],
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].0, "settings.ca_certificate");
+        assert!(e[0].1.starts_with("must be PEM text"), "{e:?}");
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        let e = errors(
+            ConnectionKind::Postgresql,
+            json!({"host": "db", "database": "d", "user": "u", "tls_mode": "verify-full", "ca_certificate": pem}),
+            &[],
+        );
+        assert!(e.is_empty(), "{e:?}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use crate::connectors::mysql::MyConn;
 use crate::connectors::postgres::PgConn;
 use crate::connectors::sql::Dialect;
+use crate::tls::{TlsFailure, TlsProblem};
 use mysql_async::prelude::Queryable;
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -24,8 +25,8 @@ pub struct Connection {
     pub password: Option<String>,
     /// Database.
     pub database: String,
-    /// Require TLS.
-    pub ssl: bool,
+    /// Encryption.
+    pub tls: hakobu_core::config::Tls,
     /// How long a check may take in total.
     pub timeout: Duration,
 }
@@ -39,7 +40,7 @@ impl std::fmt::Debug for Connection {
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("database", &self.database)
-            .field("ssl", &self.ssl)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -68,6 +69,12 @@ pub enum ErrorKind {
     PermissionDenied,
     /// The server only accepts encrypted connections.
     TlsRequired,
+    /// TLS was asked for but the server accepts only unencrypted connections.
+    TlsNotOffered,
+    /// The server's certificate is not signed by a trusted authority (or has expired).
+    CertificateNotTrusted,
+    /// The server's certificate is trusted but names another host.
+    HostNameMismatch,
     /// The server did not answer in time.
     Timeout,
     /// Anything else (the message has the details).
@@ -95,14 +102,29 @@ impl ErrorKind {
             ErrorKind::DatabaseMissing => "the database does not exist on this server",
             ErrorKind::PermissionDenied => "the user does not have permission for this",
             ErrorKind::TlsRequired => "the server requires an encrypted (SSL/TLS) connection",
+            ErrorKind::TlsNotOffered => "the server does not offer TLS",
+            ErrorKind::CertificateNotTrusted => "the server's certificate is not trusted",
+            ErrorKind::HostNameMismatch => "the server's certificate is for another host name",
             ErrorKind::Timeout => "the server did not answer in time",
             ErrorKind::Other => "the server returned an error",
         }
     }
 }
 
+fn classify_tls(e: &anyhow::Error) -> Option<ErrorKind> {
+    let failure = e.chain().find_map(|c| c.downcast_ref::<TlsFailure>())?;
+    Some(match failure.problem {
+        TlsProblem::NotOffered => ErrorKind::TlsNotOffered,
+        TlsProblem::NotTrusted | TlsProblem::Expired => ErrorKind::CertificateNotTrusted,
+        TlsProblem::HostMismatch { .. } => ErrorKind::HostNameMismatch,
+    })
+}
+
 fn classify_pg(e: &anyhow::Error) -> ErrorKind {
     use tokio_postgres::error::SqlState;
+    if let Some(kind) = classify_tls(e) {
+        return kind;
+    }
     for cause in e.chain() {
         if let Some(pg) = cause.downcast_ref::<tokio_postgres::Error>()
             && let Some(code) = pg.code()
@@ -145,6 +167,9 @@ fn io_kind(io: &std::io::Error) -> ErrorKind {
 }
 
 fn classify_my(e: &anyhow::Error) -> ErrorKind {
+    if let Some(kind) = classify_tls(e) {
+        return kind;
+    }
     for cause in e.chain() {
         if let Some(my) = cause.downcast_ref::<mysql_async::Error>() {
             return match my {
@@ -177,7 +202,7 @@ impl Connection {
             user: &self.user,
             password: self.password.as_deref(),
             database: &self.database,
-            ssl: self.ssl,
+            tls: self.tls.clone(),
             connect_timeout: Some(self.timeout.as_secs().max(1)),
         }
     }
@@ -189,7 +214,7 @@ impl Connection {
             user: &self.user,
             password: self.password.as_deref(),
             database: &self.database,
-            ssl: self.ssl,
+            tls: self.tls.clone(),
             connect_timeout: Some(self.timeout.as_secs().max(1)),
         }
     }
@@ -432,7 +457,9 @@ async fn preview_sql(
         password: conn.password.clone().map(hakobu_core::config::Secret),
         database: conn.database.clone(),
         schema: None,
-        ssl: Some(conn.ssl),
+        ssl: None,
+        ssl_mode: Some(conn.tls.mode),
+        ssl_ca_certificate: conn.tls.ca_certificate.clone(),
         table: None,
         select: None,
         where_: None,

@@ -10,6 +10,7 @@ pub mod connectors;
 pub mod filters;
 pub mod pipeline;
 pub mod template;
+pub mod tls;
 pub mod types;
 
 pub use pipeline::{Preview, Progress, Stats, Summary, preview_config, run_config};

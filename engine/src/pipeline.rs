@@ -114,7 +114,10 @@ pub async fn run_config(
     let started = Instant::now();
     let stats = Arc::new(Stats::default());
     let (source, preconnected) = tokio::join!(
-        connectors::open_source(&config.input),
+        connectors::open_source(
+            &config.input,
+            config.exec.max_threads.map_or(1, |n| n.max(1) as usize)
+        ),
         Destination::connect(&config.out)
     );
     let source = source.context("in")?;
@@ -258,7 +261,9 @@ pub struct Preview {
 /// Reads up to `limit` rows through the source and filters of `config`.
 pub async fn preview_config(config: &Config, limit: usize) -> Result<Preview> {
     let stats = Arc::new(Stats::default());
-    let source = connectors::open_source(&config.input).await.context("in")?;
+    let source = connectors::open_source(&config.input, 1)
+        .await
+        .context("in")?;
     let filters = FilterChain::new(&config.filters, source.schema.clone())?;
     let schema = filters.schema();
     let columns = schema

@@ -158,3 +158,29 @@ word_enum!(
         Partial => "partial",
     }
 );
+
+word_enum!(
+    /// How a database connection is encrypted (`ssl_mode`). The aliases are the words of
+    /// JDBC drivers' `sslmode` / `sslMode` options, so Embulk configs keep working.
+    TlsMode, "ssl_mode", {
+        /// Plain, unencrypted connection.
+        Disable => "disable" | "DISABLED",
+        /// Encrypt when the server offers TLS, otherwise connect unencrypted.
+        Prefer => "prefer" | "allow" | "PREFERRED",
+        /// Encrypt; do not check the server's certificate (protects against eavesdropping,
+        /// not against a server impersonating the real one).
+        Require => "require" | "enable" | "REQUIRED",
+        /// Encrypt and check that the certificate is signed by a trusted authority, but not
+        /// which host name it names.
+        VerifyCa => "verify-ca" | "VERIFY_CA",
+        /// Encrypt, check the certificate's authority and that it names the host connected to.
+        VerifyFull => "verify-full" | "verify" | "VERIFY_IDENTITY",
+    }
+);
+
+impl TlsMode {
+    /// Whether the server's certificate is checked against trusted authorities.
+    pub fn verifies(self) -> bool {
+        matches!(self, TlsMode::VerifyCa | TlsMode::VerifyFull)
+    }
+}

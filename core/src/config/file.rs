@@ -89,7 +89,7 @@ pub enum ParserConfig {
     Csv(CsvParser),
     /// One JSON object per line.
     Jsonl(JsonlParser),
-    /// Apache Parquet (uncompressed or snappy).
+    /// Apache Parquet (uncompressed, snappy or gzip).
     Parquet(ParquetParser),
 }
 
@@ -127,7 +127,7 @@ pub struct SchemaColumn {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CsvParser {
-    /// Text encoding. Default: UTF-8 (the only one supported; others are an error).
+    /// Text encoding, e.g. Shift_JIS, EUC-JP, windows-1252, ISO-8859-1. Default: UTF-8.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub charset: Option<String>,
     /// Line separator. Default: CRLF (any of CRLF, LF, CR is accepted when reading).
@@ -271,7 +271,7 @@ pub enum FormatterConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParquetFormatter {
-    /// `snappy` or `uncompressed`. Default: `snappy`.
+    /// `snappy`, `gzip` or `uncompressed`. Default: `snappy`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compression: Option<String>,
     /// Rows per row group. Default: 1048576.
@@ -391,8 +391,8 @@ fn check_columns(columns: &[SchemaColumn]) -> Result<(), ConfigError> {
 impl ParserConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         match self {
+            // Input charsets are checked by the engine, which has the encoding tables.
             ParserConfig::Csv(p) => {
-                utf8_only("charset", &p.charset)?;
                 one_char("delimiter", &p.delimiter, false)?;
                 one_char("quote", &p.quote, true)?;
                 one_char("escape", &p.escape, true)?;
@@ -400,7 +400,6 @@ impl ParserConfig {
                 check_columns(&p.columns)
             }
             ParserConfig::Jsonl(p) => {
-                utf8_only("charset", &p.charset)?;
                 check_timezone("default_timezone", &p.default_timezone)?;
                 check_columns(&p.columns)
             }
@@ -430,10 +429,12 @@ impl FormatterConfig {
                 check_timezone("timezone", &f.timezone)
             }
             FormatterConfig::Parquet(f) => match f.compression.as_deref() {
-                None | Some("snappy") | Some("uncompressed") => Ok(()),
+                None | Some("snappy") | Some("gzip") | Some("uncompressed") => Ok(()),
                 Some(other) => Err(ConfigError::new(
                     "compression",
-                    format!("unknown compression {other:?}; expected one of snappy, uncompressed"),
+                    format!(
+                        "unknown compression {other:?}; expected one of snappy, gzip, uncompressed"
+                    ),
                 )),
             },
         }

@@ -1,6 +1,6 @@
 //! `in:` / `out:` of `type: postgresql` and `type: mysql` (embulk-input-jdbc / -output-jdbc).
 
-use super::{ColumnType, ConfigError, Mode, Secret};
+use super::{ColumnType, ConfigError, Mode, Secret, TlsMode};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -23,9 +23,18 @@ pub struct JdbcInput {
     /// Schema of `table` (PostgreSQL). Default: `public`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
-    /// Require TLS. Default: false.
+    /// Embulk's switch: `true` encrypts without checking the certificate (`ssl_mode:
+    /// require`). Default: false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssl: Option<bool>,
+    /// Encryption: `disable`, `prefer`, `require`, `verify-ca` or `verify-full`. Default:
+    /// from `ssl`, else the JDBC option `sslmode` / `sslMode`, else `disable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_mode: Option<TlsMode>,
+    /// The authority that signed the server's certificate, as PEM text or the path of a
+    /// PEM file (`verify-ca`, `verify-full`). Default: the public web authorities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_ca_certificate: Option<String>,
     /// Table to read. Exactly one of `table` and `query` is required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<String>,
@@ -121,9 +130,18 @@ pub struct JdbcOutput {
     /// Schema of `table` (PostgreSQL). Default: `public`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
-    /// Require TLS. Default: false.
+    /// Embulk's switch: `true` encrypts without checking the certificate (`ssl_mode:
+    /// require`). Default: false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssl: Option<bool>,
+    /// Encryption: `disable`, `prefer`, `require`, `verify-ca` or `verify-full`. Default:
+    /// from `ssl`, else the JDBC option `sslmode` / `sslMode`, else `disable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_mode: Option<TlsMode>,
+    /// The authority that signed the server's certificate, as PEM text or the path of a
+    /// PEM file (`verify-ca`, `verify-full`). Default: the public web authorities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_ca_certificate: Option<String>,
     /// Target table; created with mapped types when missing.
     pub table: String,
     /// Load mode. Default: `insert`.
@@ -176,6 +194,110 @@ pub struct OutputColumnOption {
     pub timezone: Option<String>,
 }
 
+/// How to encrypt a database connection, resolved from `ssl`, `ssl_mode`,
+/// `ssl_ca_certificate` and the JDBC `options`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Tls {
+    /// The mode.
+    pub mode: TlsMode,
+    /// PEM text (or a PEM file's path) of the authority to trust instead of the public ones.
+    pub ca_certificate: Option<String>,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tls")
+            .field("mode", &self.mode)
+            .field(
+                "ca_certificate",
+                &self.ca_certificate.as_ref().map(|_| ".."),
+            )
+            .finish()
+    }
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls::disabled()
+    }
+}
+
+impl Tls {
+    /// No encryption.
+    pub fn disabled() -> Self {
+        Tls {
+            mode: TlsMode::Disable,
+            ca_certificate: None,
+        }
+    }
+
+    /// From a connection form: `tls_mode` and an optional CA certificate (ignored by the
+    /// modes that do not verify). An unknown mode is an error naming the choices.
+    pub fn from_form(mode: &str, ca_certificate: Option<String>) -> Result<Self, String> {
+        let mode: TlsMode = mode.parse()?;
+        Ok(Tls {
+            mode,
+            ca_certificate: ca_certificate.filter(|c| mode.verifies() && !c.trim().is_empty()),
+        })
+    }
+}
+
+fn resolve_tls(
+    ssl: Option<bool>,
+    ssl_mode: Option<TlsMode>,
+    ca: &Option<String>,
+    options: &BTreeMap<String, String>,
+) -> Result<Tls, ConfigError> {
+    // The JDBC options are what Embulk users wrote before `ssl_mode` existed: pgjdbc's
+    // `sslmode` / `sslrootcert` (a path) and Connector/J's `sslMode`.
+    let from_options = match options.get("sslmode").or_else(|| options.get("sslMode")) {
+        Some(word) => Some(word.parse::<TlsMode>().map_err(|e| {
+            let key = if options.contains_key("sslmode") {
+                "sslmode"
+            } else {
+                "sslMode"
+            };
+            ConfigError::new(format!("options.{key}"), e)
+        })?),
+        None => None,
+    };
+    let mode = match (ssl, ssl_mode.or(from_options)) {
+        (Some(false), Some(m)) if m != TlsMode::Disable => {
+            return Err(ConfigError::new(
+                "ssl",
+                format!(
+                    "ssl: false contradicts ssl_mode {m}; remove ssl, or set ssl_mode: disable"
+                ),
+            ));
+        }
+        (Some(true), Some(TlsMode::Disable)) => {
+            return Err(ConfigError::new(
+                "ssl",
+                "ssl: true contradicts ssl_mode disable; remove one of them",
+            ));
+        }
+        (_, Some(m)) => m,
+        (Some(true), None) => TlsMode::Require,
+        (Some(false) | None, None) => TlsMode::Disable,
+    };
+    let ca = ca
+        .clone()
+        .or_else(|| options.get("sslrootcert").cloned())
+        .filter(|c| !c.trim().is_empty());
+    if ca.is_some() && !mode.verifies() {
+        return Err(ConfigError::new(
+            "ssl_ca_certificate",
+            format!(
+                "is only used to check the server's certificate; set ssl_mode: verify-ca or verify-full (it is {mode})"
+            ),
+        ));
+    }
+    Ok(Tls {
+        mode,
+        ca_certificate: ca,
+    })
+}
+
 pub(crate) fn check_timezone(path: &str, tz: &Option<String>) -> Result<(), ConfigError> {
     if let Some(tz) = tz
         && tz.parse::<chrono_tz::Tz>().is_err()
@@ -189,7 +311,18 @@ pub(crate) fn check_timezone(path: &str, tz: &Option<String>) -> Result<(), Conf
 }
 
 impl JdbcInput {
+    /// How to encrypt the connection.
+    pub fn tls(&self) -> Result<Tls, ConfigError> {
+        resolve_tls(
+            self.ssl,
+            self.ssl_mode,
+            &self.ssl_ca_certificate,
+            &self.options,
+        )
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        self.tls()?;
         match (&self.table, &self.query) {
             (None, None) => {
                 return Err(ConfigError::new(
@@ -261,7 +394,18 @@ impl JdbcOutput {
         self.mode.unwrap_or(Mode::Insert)
     }
 
+    /// How to encrypt the connection.
+    pub fn tls(&self) -> Result<Tls, ConfigError> {
+        resolve_tls(
+            self.ssl,
+            self.ssl_mode,
+            &self.ssl_ca_certificate,
+            &self.options,
+        )
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        self.tls()?;
         if self.table.trim().is_empty() {
             return Err(ConfigError::new("table", "must not be empty"));
         }

@@ -20,7 +20,7 @@ mod jdbc;
 mod plugin;
 
 pub use diff::{ConfigDiff, InputDiff, merge_diff};
-pub use enums::{Codec, ColumnType, MaskType, Mode, Newline, QuotePolicy};
+pub use enums::{Codec, ColumnType, MaskType, Mode, Newline, QuotePolicy, TlsMode};
 pub use error::ConfigError;
 pub use file::{
     CodecConfig, CsvFormatter, CsvParser, FileInput, FileOutput, FormatterColumnOption,
@@ -31,7 +31,7 @@ pub use filter::{
     CastColumn, CastFilter, ColumnFilter, ColumnFilterColumn, FilterConfig, MaskColumn, MaskFilter,
     NameOnly, RemoveColumnsFilter, RenameFilter,
 };
-pub use jdbc::{InputColumnOption, JdbcInput, JdbcOutput, OutputColumnOption};
+pub use jdbc::{InputColumnOption, JdbcInput, JdbcOutput, OutputColumnOption, Tls};
 pub use plugin::{InputConfig, OutputConfig};
 
 use serde::{Deserialize, Serialize};

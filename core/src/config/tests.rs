@@ -177,3 +177,54 @@ fn diff_is_merged_over_the_config() {
     };
     assert_eq!(input.last_path.as_deref(), Some("/data/orders_002.csv.gz"));
 }
+
+fn input_tls(extra: &str) -> Result<Tls, String> {
+    let yaml = format!(
+        "in: {{type: postgresql, host: h, user: u, database: d, table: t{extra}}}\nout: {{type: file, path_prefix: /tmp/x, file_ext: jsonl, formatter: {{type: jsonl}}}}\n"
+    );
+    let config = Config::from_yaml(&yaml).map_err(|e| e.to_string())?;
+    let InputConfig::Postgresql(input) = &config.input else {
+        panic!("not postgresql")
+    };
+    Ok(input.tls().unwrap())
+}
+
+#[test]
+fn tls_comes_from_ssl_ssl_mode_or_the_jdbc_options() {
+    assert_eq!(input_tls("").unwrap().mode, TlsMode::Disable);
+    assert_eq!(input_tls(", ssl: true").unwrap().mode, TlsMode::Require);
+    assert_eq!(
+        input_tls(", ssl_mode: verify-ca, ssl_ca_certificate: /etc/ca.pem").unwrap(),
+        Tls {
+            mode: TlsMode::VerifyCa,
+            ca_certificate: Some("/etc/ca.pem".into())
+        }
+    );
+    assert_eq!(
+        input_tls(", options: {sslmode: verify-full, sslrootcert: /etc/ca.pem}").unwrap(),
+        Tls {
+            mode: TlsMode::VerifyFull,
+            ca_certificate: Some("/etc/ca.pem".into())
+        }
+    );
+    assert_eq!(
+        input_tls(", options: {sslMode: PREFERRED}").unwrap().mode,
+        TlsMode::Prefer
+    );
+
+    let err = input_tls(", ssl_mode: sometimes").unwrap_err();
+    assert!(
+        err.contains("in.ssl_mode") && err.contains("verify-full"),
+        "{err}"
+    );
+    let err = input_tls(", ssl: false, ssl_mode: require").unwrap_err();
+    assert!(
+        err.contains("in.ssl") && err.contains("contradicts"),
+        "{err}"
+    );
+    let err = input_tls(", ssl_mode: require, ssl_ca_certificate: x").unwrap_err();
+    assert!(
+        err.contains("in.ssl_ca_certificate") && err.contains("verify-ca"),
+        "{err}"
+    );
+}

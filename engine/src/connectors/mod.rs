@@ -38,10 +38,11 @@ pub struct Source {
     pub tasks: Vec<Task>,
 }
 
-/// Opens the source of `in:`.
-pub async fn open_source(config: &InputConfig) -> Result<Source> {
+/// Opens the source of `in:`; `parallel` > 1 lets one table be read in that many key
+/// ranges at once (`exec.max_threads`).
+pub async fn open_source(config: &InputConfig, parallel: usize) -> Result<Source> {
     match config {
-        InputConfig::Postgresql(c) => postgres::reader::open(c).await,
+        InputConfig::Postgresql(c) => postgres::reader::open(c, parallel).await,
         InputConfig::Mysql(c) => mysql::reader::open(c).await,
         InputConfig::File(c) => file::reader::open(c).await,
         InputConfig::S3(c) => s3::reader::open(c).await,

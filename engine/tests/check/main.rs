@@ -22,7 +22,7 @@ fn conn(kind: DbKind, db: &str) -> Connection {
         .into(),
         password: None,
         database: db.into(),
-        ssl: false,
+        tls: hakobu_core::config::Tls::disabled(),
         timeout: Duration::from_secs(5),
     }
 }

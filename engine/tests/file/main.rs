@@ -315,6 +315,39 @@ async fn postgres_to_parquet_and_back_keeps_types() {
         pg_checksum(&client, "back", "id").await
     );
 
+    // gzip-compressed Parquet is written and read back the same.
+    let out = format!(
+        "out:\n  type: file\n  path_prefix: {}\n  file_ext: parquet\n  formatter: {{type: parquet, compression: gzip}}\n",
+        dir.path("gz_")
+    );
+    run(&format!("{}\n{out}", pg_in(&db.name, "table: src")))
+        .await
+        .unwrap();
+    let file = std::fs::File::open(dir.path("gz_000.00.parquet")).unwrap();
+    let meta = parquet::file::reader::FileReader::metadata(
+        &parquet::file::reader::SerializedFileReader::new(file).unwrap(),
+    )
+    .clone();
+    assert!(matches!(
+        meta.row_group(0).column(1).compression(),
+        parquet::basic::Compression::GZIP(_)
+    ));
+    client
+        .batch_execute("CREATE TABLE back_gz (LIKE src)")
+        .await
+        .unwrap();
+    let input = format!(
+        "in:\n  type: file\n  path_prefix: {}\n  parser: {{type: parquet}}\n",
+        dir.path("gz_")
+    );
+    run(&format!("{input}{}", pg_out(&db.name, "table: back_gz")))
+        .await
+        .unwrap();
+    assert_eq!(
+        pg_checksum(&client, "src", "id").await,
+        pg_checksum(&client, "back_gz", "id").await
+    );
+
     // Listing columns picks and converts them.
     let input = format!(
         "in:\n  type: file\n  path_prefix: {}\n  parser:\n    type: parquet\n    columns:\n      - {{name: id, type: string}}\n      - {{name: amount, type: decimal}}\n",
@@ -349,4 +382,59 @@ async fn quotes_are_doubled_by_default_or_backslash_escaped() {
         let out = std::fs::read_to_string(dir.path(&format!("{file}_out_000.00.jsonl"))).unwrap();
         assert_eq!(out, "{\"id\":1,\"v\":\"say \\\"hi\\\", ok\"}\n", "{file}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_in_shift_jis_and_windows_1252_is_decoded() {
+    let dir = TempDir::new();
+    // Shift_JIS: 寿司 is 0x8e 0xf5 0x8e 0x69; the second byte of 司 is ASCII 'i'.
+    std::fs::write(
+        dir.path("sjis.csv"),
+        b"1,\"\x8e\xf5\x8ei, \x83J\x83^\x83J\x83i\"\n2,\xb6\xc0\xb6\xc5\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path("cp1252.csv"),
+        b"1,\"caf\xe9 \x80 \x93q\x94\"\n2,na\xefve\n",
+    )
+    .unwrap();
+    for (file, charset, expected) in [
+        (
+            "sjis",
+            "Shift_JIS",
+            "{\"id\":1,\"v\":\"寿司, カタカナ\"}\n{\"id\":2,\"v\":\"ｶﾀｶﾅ\"}\n",
+        ),
+        (
+            "cp1252",
+            "windows-1252",
+            "{\"id\":1,\"v\":\"café € “q”\"}\n{\"id\":2,\"v\":\"naïve\"}\n",
+        ),
+    ] {
+        let input = format!(
+            "in:\n  type: file\n  path_prefix: {}\n  parser:\n    type: csv\n    charset: {charset}\n    stop_on_invalid_record: true\n    columns:\n      - {{name: id, type: long}}\n      - {{name: v, type: string}}\n",
+            dir.path(&format!("{file}.csv"))
+        );
+        run(&format!(
+            "{input}{}",
+            jsonl_out(&dir.path(&format!("{file}_out_")))
+        ))
+        .await
+        .unwrap();
+        let out = std::fs::read_to_string(dir.path(&format!("{file}_out_000.00.jsonl"))).unwrap();
+        assert_eq!(out, expected, "{charset}");
+    }
+    let input = format!(
+        "in:\n  type: file\n  path_prefix: {}\n  parser:\n    type: csv\n    charset: EBCDIC-ish\n    columns:\n      - {{name: id, type: long}}\n",
+        dir.path("sjis.csv")
+    );
+    let e = format!(
+        "{:#}",
+        run(&format!("{input}{}", jsonl_out(&dir.path("bad_"))))
+            .await
+            .unwrap_err()
+    );
+    assert!(
+        e.contains("parser.charset: unknown charset \"EBCDIC-ish\""),
+        "{e}"
+    );
 }

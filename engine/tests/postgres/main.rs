@@ -484,3 +484,46 @@ async fn a_load_spanning_several_copy_statements_is_complete_and_atomic() {
     assert!(err.contains("duplicate key"), "{err}");
     assert_eq!(pg_count(&client, "big2").await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_threads_reads_key_ranges_in_parallel_with_the_same_rows() {
+    let (db, client) = TestDb::postgres().await;
+    client
+        .batch_execute(
+            "CREATE TABLE sessions (pid int, at timestamptz DEFAULT now());
+             CREATE TABLE src (id int PRIMARY KEY, note text, amount numeric(12,2), at timestamptz);
+             INSERT INTO src SELECT g * 3 - 40000, 'n ' || g || E' 日本語 \"q\"\\n', g / 7.0, '2024-01-01'::timestamptz + g * interval '1 minute'
+               FROM generate_series(1, 30000) g WHERE g % 11 <> 0;
+             INSERT INTO src VALUES (2147483647, 'max', NULL, NULL), (-2147483648, 'min', NULL, NULL);",
+        )
+        .await
+        .unwrap();
+    let read = |threads: u32, table: &str| {
+        format!(
+            "{}{}exec:\n  max_threads: {threads}\n",
+            pg_in(
+                &db.name,
+                "table: src\nwhere: id <> 5\nbefore_select: INSERT INTO sessions (pid) VALUES (pg_backend_pid())\n"
+            ),
+            pg_out(&db.name, &format!("table: {table}\n"))
+        )
+    };
+    let one = run(&read(1, "dst_one")).await.unwrap();
+    let sessions_one = pg_count(&client, "sessions").await;
+    let four = run(&read(4, "dst_four")).await.unwrap();
+    let expected = pg_count(&client, "src WHERE id <> 5").await;
+    assert_eq!(one.rows_written as i64, expected);
+    assert_eq!(four.rows_written as i64, expected);
+    assert_eq!(pg_count(&client, "dst_four").await, expected);
+    assert_eq!(
+        pg_checksum(&client, "dst_four", "id").await,
+        pg_checksum(&client, "dst_one", "id").await
+    );
+    assert_eq!(
+        pg_checksum(&client, "dst_one", "id").await,
+        pg_checksum(&client, "(SELECT * FROM src WHERE id <> 5)", "id").await
+    );
+    // The describing session plus one session per key range ran before_select.
+    assert_eq!(sessions_one, 1);
+    assert_eq!(pg_count(&client, "sessions").await - sessions_one, 5);
+}

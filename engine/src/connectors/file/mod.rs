@@ -1,5 +1,6 @@
 //! Local files: CSV and JSON Lines, optionally gzip.
 
+pub mod charset;
 pub mod parquet;
 pub mod reader;
 pub mod text;

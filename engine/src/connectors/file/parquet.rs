@@ -225,6 +225,7 @@ pub fn read(
 pub fn writer(file: File, schema: SchemaRef, f: &ParquetFormatter) -> Result<ArrowWriter<File>> {
     let compression = match f.compression.as_deref() {
         Some("uncompressed") => Compression::UNCOMPRESSED,
+        Some("gzip") => Compression::GZIP(Default::default()),
         _ => Compression::SNAPPY,
     };
     let props = WriterProperties::builder()

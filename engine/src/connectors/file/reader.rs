@@ -105,8 +105,14 @@ pub async fn open(c: &FileInput) -> Result<Source> {
         .context("path_match_pattern: not a valid regular expression")?;
     let files = list_files(&c.path_prefix, pattern.as_ref(), c.last_path.as_deref())?;
     let columns = match &c.parser {
-        ParserConfig::Csv(p) => p.columns.clone(),
-        ParserConfig::Jsonl(p) => p.columns.clone(),
+        ParserConfig::Csv(p) => {
+            super::charset::encoding(p.charset.as_deref())?;
+            p.columns.clone()
+        }
+        ParserConfig::Jsonl(p) => {
+            super::charset::encoding(p.charset.as_deref())?;
+            p.columns.clone()
+        }
         ParserConfig::Parquet(p) => {
             if !c.decoders.is_empty() {
                 bail!("decoders: Parquet files are compressed inside; remove decoders");
@@ -191,9 +197,18 @@ pub(crate) fn read_file(
     tx: &Sender<RecordBatch>,
     stats: &Arc<Stats>,
 ) -> Result<()> {
+    let text = |charset: Option<&str>| -> Result<Box<dyn Read + Send>> {
+        let raw = open_reader(path, gzip)?;
+        Ok(match super::charset::encoding(charset)? {
+            Some(encoding) => Box::new(super::charset::Transcode::new(raw, encoding)),
+            None => raw,
+        })
+    };
     match parser {
-        ParserConfig::Csv(p) => read_csv(path, open_reader(path, gzip)?, p, schema, tx, stats),
-        ParserConfig::Jsonl(p) => read_jsonl(path, open_reader(path, gzip)?, p, schema, tx, stats),
+        ParserConfig::Csv(p) => read_csv(path, text(p.charset.as_deref())?, p, schema, tx, stats),
+        ParserConfig::Jsonl(p) => {
+            read_jsonl(path, text(p.charset.as_deref())?, p, schema, tx, stats)
+        }
         ParserConfig::Parquet(_) => super::parquet::read(path, schema, tx, stats),
     }
 }

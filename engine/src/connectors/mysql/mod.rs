@@ -4,9 +4,11 @@
 pub mod reader;
 pub mod writer;
 
-use anyhow::{Context, Result, bail};
+use crate::tls::{TlsFailure, TlsProblem, my_ssl_opts, name_to_check, problem_of};
+use anyhow::{Context, Result};
+use hakobu_core::config::{Tls, TlsMode};
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, OptsBuilder};
+use mysql_async::{Conn, OptsBuilder, SslOpts};
 use std::time::Duration;
 
 /// Connection settings shared by the reader, the writer and the app's checks.
@@ -22,8 +24,8 @@ pub struct MyConn<'a> {
     pub password: Option<&'a str>,
     /// Database.
     pub database: &'a str,
-    /// Require TLS.
-    pub ssl: bool,
+    /// Encryption.
+    pub tls: Tls,
     /// Seconds to wait for the connection.
     pub connect_timeout: Option<u64>,
 }
@@ -36,38 +38,62 @@ impl std::fmt::Debug for MyConn<'_> {
             .field("user", &self.user)
             .field("password", &self.password.map(|_| "***"))
             .field("database", &self.database)
+            .field("tls", &self.tls)
             .finish()
     }
 }
 
 /// Opens a session with UTC as its time zone, so TIMESTAMP columns read and write instants.
 pub async fn connect(c: &MyConn<'_>) -> Result<Conn> {
-    if c.ssl {
-        bail!(
-            "ssl: true is not supported by this build yet (it has no TLS library); use ssl: false on a trusted network"
-        );
-    }
+    let port = c.port.unwrap_or(3306);
+    let at = || {
+        format!(
+            "cannot connect to MySQL at {}:{port} as {} (database {})",
+            c.host, c.user, c.database
+        )
+    };
+    let attempt = connect_with(c, my_ssl_opts(&c.tls, None).with_context(at)?).await;
+    let retried = match (&attempt, c.tls.mode) {
+        // mysql_async has no "prefer": fall back to a plain session like libpq does.
+        (Err(e), TlsMode::Prefer) if problem_of(e.as_ref()) == Some(TlsProblem::NotOffered) => {
+            Some(connect_with(c, None).await)
+        }
+        // mysql_async cannot check a certificate's signer without its name (its own switch
+        // for that does not work with this rustls), so check the trusted certificate
+        // against a name it lists.
+        (Err(e), TlsMode::VerifyCa) => match problem_of(e.as_ref()) {
+            Some(TlsProblem::HostMismatch { presented }) => match name_to_check(&presented) {
+                Some(name) => Some(connect_with(c, my_ssl_opts(&c.tls, Some(name))?).await),
+                None => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    };
+    let result = retried.unwrap_or(attempt);
+    result.map_err(|e| match problem_of(e.as_ref()) {
+        Some(problem) => anyhow::Error::new(TlsFailure::new(problem, c.host)).context(at()),
+        None => e.context(at()),
+    })
+}
+
+async fn connect_with(c: &MyConn<'_>, ssl: Option<SslOpts>) -> Result<Conn> {
+    let port = c.port.unwrap_or(3306);
     let opts = OptsBuilder::default()
         .ip_or_hostname(c.host)
-        .tcp_port(c.port.unwrap_or(3306))
+        .tcp_port(port)
         .user(Some(c.user))
         .pass(c.password)
         .db_name(Some(c.database))
+        .ssl_opts(ssl)
         .init(vec!["SET time_zone = '+00:00'", "SET NAMES utf8mb4"]);
-    let port = c.port.unwrap_or(3306);
     let connecting = Conn::new(opts);
     let conn = tokio::time::timeout(
         Duration::from_secs(c.connect_timeout.unwrap_or(300)),
         connecting,
     )
     .await
-    .map_err(|_| anyhow::anyhow!("timed out connecting to MySQL at {}:{port}", c.host))?
-    .with_context(|| {
-        format!(
-            "cannot connect to MySQL at {}:{port} as {} (database {})",
-            c.host, c.user, c.database
-        )
-    })?;
+    .map_err(|_| anyhow::anyhow!("timed out connecting to MySQL at {}:{port}", c.host))??;
     Ok(conn)
 }
 

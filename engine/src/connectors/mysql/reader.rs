@@ -18,16 +18,16 @@ const D: Dialect = Dialect::Mysql;
 const BINARY_CHARSET: u16 = 63;
 
 /// The connection settings of a MySQL input.
-pub fn conn(c: &JdbcInput) -> MyConn<'_> {
-    MyConn {
+pub fn conn(c: &JdbcInput) -> Result<MyConn<'_>> {
+    Ok(MyConn {
         host: &c.host,
         port: c.port,
         user: &c.user,
         password: c.password.as_ref().map(|p| p.expose()),
         database: &c.database,
-        ssl: c.ssl.unwrap_or(false),
+        tls: c.tls().map_err(|e| anyhow!("in.{e}"))?,
         connect_timeout: c.connect_timeout,
-    }
+    })
 }
 
 /// How a text-protocol value is decoded.
@@ -163,7 +163,7 @@ fn decode(r: Read, v: &[u8], col: &mut types::ColumnBuilder) -> Result<()> {
 
 /// Opens the source: runs `before_setup`, describes the query, plans one streaming task.
 pub async fn open(c: &JdbcInput) -> Result<Source> {
-    let mut conn = connect(&conn(c)).await?;
+    let mut conn = connect(&conn(c)?).await?;
     if let Some(sql) = &c.before_setup {
         conn.query_drop(sql).await.context("before_setup")?;
     }

@@ -6,8 +6,11 @@
 //! - `insert`: `INSERT INTO target SELECT ... FROM stage`
 //! - `truncate_insert`: `DELETE FROM target` + insert (TRUNCATE would commit implicitly)
 //! - `merge`: `INSERT ... SELECT ... ON DUPLICATE KEY UPDATE`
-//! - `replace`: rows go into a new table, swapped in with one atomic `RENAME TABLE`
-//!   (a run killed mid-load leaves that `<table>_hakobu_<pid>` table behind).
+//! - `replace`: rows go into a new table `<table>_hakobu_<session id>`, swapped in with
+//!   one atomic `RENAME TABLE`. DDL cannot be rolled back, so a run killed mid-load leaves
+//!   that table behind; the next replace of the same table drops such leftovers. Each run
+//!   holds the named lock `hakobu_replace_<session id>` while it loads, so a leftover is
+//!   dropped only when the session that made it is gone (never a concurrent run's table).
 //! - `insert_direct`, `merge_direct`: straight into the target, batch by batch.
 
 use super::{MyConn, connect, table_columns};
@@ -63,6 +66,55 @@ pub struct MysqlWriter {
     rows_in_statement: usize,
 }
 
+/// The lock a replace run holds for its whole session (named locks die with the session).
+fn replace_lock(session: u32) -> String {
+    format!("hakobu_replace_{session:08x}")
+}
+
+/// `<table>_hakobu_[old_]<session id>`, within MySQL's 64-character names.
+fn replacement_name(table: &str, kind: &str, session: u32) -> String {
+    format!(
+        "{}_hakobu_{kind}{session:08x}",
+        table.chars().take(40).collect::<String>()
+    )
+}
+
+/// Drops the replacement tables of earlier replace runs of `table` whose session is gone
+/// (killed runs; DDL is not transactional, so nothing else removes them).
+async fn drop_leftovers(conn: &mut Conn, table: &str) -> Result<()> {
+    let prefix = format!("{}_hakobu_", table.chars().take(40).collect::<String>());
+    let names: Vec<String> = conn
+        .exec(
+            "SELECT table_name FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND LEFT(table_name, CHAR_LENGTH(?)) = ?",
+            (prefix.as_str(), prefix.as_str()),
+        )
+        .await
+        .context("listing earlier replacement tables failed")?;
+    for name in names {
+        let Some(rest) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let hex = rest.strip_prefix("old_").unwrap_or(rest);
+        let Ok(session) = u32::from_str_radix(hex, 16) else {
+            continue;
+        };
+        if hex.len() != 8 || name != replacement_name(table, &rest[..rest.len() - 8], session) {
+            continue;
+        }
+        let free: Option<i64> = conn
+            .query_first(format!("SELECT IS_FREE_LOCK('{}')", replace_lock(session)))
+            .await?;
+        if free == Some(1) {
+            tracing::info!("dropping {name}, left behind by an interrupted replace");
+            conn.query_drop(format!("DROP TABLE IF EXISTS {}", D.ident(&name)))
+                .await
+                .with_context(|| format!("dropping the leftover table {name} failed"))?;
+        }
+    }
+    Ok(())
+}
+
 fn column_list(cols: &[String]) -> String {
     cols.iter()
         .map(|c| D.ident(c))
@@ -80,7 +132,7 @@ impl MysqlWriter {
             user: &c.user,
             password: c.password.as_ref().map(|p| p.expose()),
             database: &c.database,
-            ssl: c.ssl.unwrap_or(false),
+            tls: c.tls().map_err(|e| anyhow!("out.{e}"))?,
             connect_timeout: None,
         })
         .await
@@ -161,13 +213,19 @@ impl MysqlWriter {
                 D.ident(STAGE)
             }
             Mode::Replace => {
-                let name = D.ident(&format!(
-                    "{}_hakobu_{:08x}",
-                    c.table.chars().take(40).collect::<String>(),
-                    std::process::id()
-                ));
-                conn.query_drop(format!("DROP TABLE IF EXISTS {name}"))
-                    .await?;
+                let id = conn.id();
+                let held: Option<i64> = conn
+                    .query_first(format!("SELECT GET_LOCK('{}', 0)", replace_lock(id)))
+                    .await
+                    .context("taking the replace lock failed")?;
+                if held != Some(1) {
+                    bail!(
+                        "another session holds the replace lock {}",
+                        replace_lock(id)
+                    );
+                }
+                drop_leftovers(&mut conn, &c.table).await?;
+                let name = D.ident(&replacement_name(&c.table, "", id));
                 conn.query_drop(create(&name))
                     .await
                     .with_context(|| format!("creating {name} failed"))?;
@@ -352,7 +410,8 @@ impl MysqlWriter {
         if self.mode == Mode::Replace {
             // RENAME TABLE commits implicitly; it is atomic on its own.
             let new = self.replacement.clone().expect("replace table");
-            let old = D.ident(&format!("hakobu_old_{:08x}", std::process::id()));
+            let id = self.conn().id();
+            let old = D.ident(&replacement_name(&self.target_raw, "old_", id));
             let raw = self.target_raw.clone();
             if !table_columns(self.conn(), &raw).await?.is_empty() {
                 self.conn()

@@ -7,8 +7,11 @@ pub mod copy;
 pub mod reader;
 pub mod writer;
 
-use anyhow::{Context, Result, bail};
+use crate::tls::{PgTls, TlsFailure, problem_of};
+use anyhow::{Context, Result};
+use hakobu_core::config::{Tls, TlsMode};
 use std::time::Duration;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, NoTls};
 
 /// Connection settings shared by the reader, the writer and the app's checks.
@@ -24,8 +27,8 @@ pub struct PgConn<'a> {
     pub password: Option<&'a str>,
     /// Database.
     pub database: &'a str,
-    /// Require TLS.
-    pub ssl: bool,
+    /// Encryption.
+    pub tls: Tls,
     /// Seconds to wait for the connection.
     pub connect_timeout: Option<u64>,
 }
@@ -38,42 +41,60 @@ impl std::fmt::Debug for PgConn<'_> {
             .field("user", &self.user)
             .field("password", &self.password.map(|_| "***"))
             .field("database", &self.database)
+            .field("tls", &self.tls)
             .finish()
     }
 }
 
 /// Opens a connection; the driver task runs in the background until the client drops.
 pub async fn connect(c: &PgConn<'_>) -> Result<Client> {
-    if c.ssl {
-        bail!(
-            "ssl: true is not supported by this build yet (it has no TLS library); use ssl: false on a trusted network"
-        );
-    }
     let mut cfg = tokio_postgres::Config::new();
     cfg.host(c.host)
         .port(c.port.unwrap_or(5432))
         .user(c.user)
         .dbname(c.database)
         .application_name("hakobu")
-        .connect_timeout(Duration::from_secs(c.connect_timeout.unwrap_or(300)));
+        .connect_timeout(Duration::from_secs(c.connect_timeout.unwrap_or(300)))
+        .ssl_mode(match c.tls.mode {
+            TlsMode::Disable => SslMode::Disable,
+            TlsMode::Prefer => SslMode::Prefer,
+            TlsMode::Require | TlsMode::VerifyCa | TlsMode::VerifyFull => SslMode::Require,
+        });
     if let Some(p) = c.password {
         cfg.password(p);
     }
-    let (client, connection) = cfg.connect(NoTls).await.with_context(|| {
-        format!(
+    let failed = |e: tokio_postgres::Error| {
+        let at = format!(
             "cannot connect to PostgreSQL at {}:{} as {} (database {})",
             c.host,
             c.port.unwrap_or(5432),
             c.user,
             c.database
-        )
-    })?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!("postgres connection closed: {e}");
+        );
+        match problem_of(&e) {
+            Some(problem) => anyhow::Error::new(TlsFailure::new(problem, c.host)).context(at),
+            None => anyhow::Error::new(e).context(at),
         }
-    });
-    Ok(client)
+    };
+    // The two arms have different stream types, so each spawns its own driver task.
+    if c.tls.mode == TlsMode::Disable {
+        let (client, connection) = cfg.connect(NoTls).await.map_err(failed)?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("postgres connection closed: {e}");
+            }
+        });
+        Ok(client)
+    } else {
+        let tls = PgTls::new(&c.tls)?;
+        let (client, connection) = cfg.connect(tls).await.map_err(failed)?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("postgres connection closed: {e}");
+            }
+        });
+        Ok(client)
+    }
 }
 
 /// A column of an existing table.

@@ -1,28 +1,32 @@
-//! `in: {type: postgresql}`: one `COPY (SELECT ...) TO STDOUT (FORMAT binary)` per run.
+//! `in: {type: postgresql}`: one `COPY (SELECT ...) TO STDOUT (FORMAT binary)` per run,
+//! or one per key range of the primary key when `exec.max_threads` > 1.
 
 use super::copy::{CopyDecoder, PgRead, instant_to_wall};
-use super::{PgConn, connect, primary_key};
+use super::{PgConn, connect, primary_key, table_columns};
 use crate::connectors::sql::{Dialect, table_query};
 use crate::connectors::{Source, Task, TaskState};
 use crate::types::{self, BatchBuilder, ColumnView, Value};
 use anyhow::{Context, Result, anyhow, bail};
+use arrow_schema::SchemaRef;
 use chrono_tz::Tz;
 use futures::{FutureExt, StreamExt};
 use hakobu_core::config::{ColumnType, JdbcInput};
+use std::sync::Arc;
+use tokio_postgres::Client;
 
 const D: Dialect = Dialect::Postgres;
 
 /// The connection settings of a PostgreSQL input.
-pub fn conn(c: &JdbcInput) -> PgConn<'_> {
-    PgConn {
+pub fn conn(c: &JdbcInput) -> Result<PgConn<'_>> {
+    Ok(PgConn {
         host: &c.host,
         port: c.port,
         user: &c.user,
         password: c.password.as_ref().map(|p| p.expose()),
         database: &c.database,
-        ssl: c.ssl.unwrap_or(false),
+        tls: c.tls().map_err(|e| anyhow!("in.{e}"))?,
         connect_timeout: c.connect_timeout,
-    }
+    })
 }
 
 fn parse_tz(tz: Option<&str>) -> Result<Tz> {
@@ -88,9 +92,10 @@ enum CursorFormat {
     Wall(Tz),
 }
 
-/// Opens the source: runs `before_setup`, describes the query, plans one COPY task.
-pub async fn open(c: &JdbcInput) -> Result<Source> {
-    let client = connect(&conn(c)).await?;
+/// Opens the source: runs `before_setup`, describes the query, and plans one COPY task,
+/// or `parallel` tasks over key ranges (see [`key_ranges`]).
+pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
+    let client = connect(&conn(c)?).await?;
     if let Some(sql) = &c.before_setup {
         client.batch_execute(sql).await.context("before_setup")?;
     }
@@ -180,18 +185,20 @@ pub async fn open(c: &JdbcInput) -> Result<Source> {
         .collect::<Result<Vec<_>>>()?;
     let cursor_fmt: Vec<CursorFormat> = cursor_idx.iter().map(|i| columns[*i].2).collect();
 
-    let copy_sql = if needs_wrap {
-        let order = if cursor.is_empty() {
-            String::new()
+    let copy_of = move |sql: &str| {
+        if needs_wrap {
+            let order = if cursor.is_empty() {
+                String::new()
+            } else {
+                format!(" ORDER BY {}", D.order_by(&cursor))
+            };
+            format!(
+                "COPY (SELECT {} FROM ({sql}) AS hakobu_src{order}) TO STDOUT (FORMAT binary)",
+                select.join(", ")
+            )
         } else {
-            format!(" ORDER BY {}", D.order_by(&cursor))
-        };
-        format!(
-            "COPY (SELECT {} FROM ({sql}) AS hakobu_src{order}) TO STDOUT (FORMAT binary)",
-            select.join(", ")
-        )
-    } else {
-        format!("COPY ({sql}) TO STDOUT (FORMAT binary)")
+            format!("COPY ({sql}) TO STDOUT (FORMAT binary)")
+        }
     };
     let schema = types::schema(
         &columns
@@ -200,25 +207,203 @@ pub async fn open(c: &JdbcInput) -> Result<Source> {
             .collect::<Vec<_>>(),
     );
     let names: Vec<String> = columns.iter().map(|(n, ..)| n.clone()).collect();
-    let after_select = c.after_select.clone();
-    let task_schema = schema.clone();
-    let task: Task = Box::new(move |tx, stats| {
-        async move {
-            let stream = client
-                .copy_out(copy_sql.as_str())
-                .await
-                .context("COPY out failed")?;
-            let mut stream = std::pin::pin!(stream);
-            let mut decoder = CopyDecoder::new(readers, names);
-            let mut builder = BatchBuilder::new(task_schema);
-            let mut last_record = None;
-            let mut bytes = 0u64;
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.context("reading rows failed")?;
-                bytes += chunk.len() as u64;
-                let rows = decoder.feed(&chunk, &mut builder)?;
-                stats.add_read(rows as u64, chunk.len() as u64);
-                if builder.is_full() {
+    let reading = Reading {
+        readers,
+        names,
+        schema: schema.clone(),
+        cursor_idx,
+        cursor_fmt,
+        after_select: c.after_select.clone(),
+    };
+    let tasks = match key_ranges(&client, c, parallel).await? {
+        Some((snapshot, conds)) => {
+            let holder = Arc::new(client);
+            let qualified = qualified_table(c).expect("key ranges need a table");
+            conds
+                .into_iter()
+                .map(|cond| {
+                    let sql = table_query(
+                        &qualified,
+                        c.select.as_deref(),
+                        c.where_.as_deref(),
+                        Some(cond),
+                        None,
+                    );
+                    let session = Session::Import {
+                        input: Box::new(c.clone()),
+                        snapshot: snapshot.clone(),
+                        holder: holder.clone(),
+                    };
+                    reading.clone().task(session, copy_of(&sql))
+                })
+                .collect()
+        }
+        None => vec![reading.task(Session::Ready(client), copy_of(&sql))],
+    };
+    Ok(Source { schema, tasks })
+}
+
+fn qualified_table(c: &JdbcInput) -> Option<String> {
+    c.table
+        .as_deref()
+        .map(|t| D.qualified(Some(c.schema.as_deref().unwrap_or("public")), t))
+}
+
+/// Below this many keys per task, one COPY is faster than several sessions.
+const MIN_KEYS_PER_RANGE: i128 = 4096;
+
+/// For a plain table read with `parallel` > 1 and a one-column integer primary key: a
+/// snapshot exported by `client` (so every range reads the same state of the table, as
+/// `pg_dump -j` does) and one condition per key range, splitting min..max evenly.
+async fn key_ranges(
+    client: &Client,
+    c: &JdbcInput,
+    parallel: usize,
+) -> Result<Option<(String, Vec<String>)>> {
+    let plain_table = c.query.is_none()
+        && !c.incremental.unwrap_or(false)
+        && c.order_by.is_none()
+        && c.after_select.is_none();
+    let Some(qualified) = qualified_table(c).filter(|_| parallel > 1 && plain_table) else {
+        return Ok(None);
+    };
+    let key = match primary_key(client, &qualified).await?.as_slice() {
+        [one] => one.clone(),
+        _ => return Ok(None),
+    };
+    let integer = table_columns(client, &qualified)
+        .await?
+        .iter()
+        .any(|col| col.name == key && matches!(col.typname.as_str(), "int2" | "int4" | "int8"));
+    if !integer {
+        return Ok(None);
+    }
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .context("starting the snapshot for parallel reads")?;
+    let snapshot: String = client
+        .query_one("SELECT pg_export_snapshot()", &[])
+        .await
+        .context("exporting the snapshot for parallel reads")?
+        .get(0);
+    let k = D.ident(&key);
+    let bounds_sql = table_query(
+        &qualified,
+        Some(&format!("min({k})::int8, max({k})::int8")),
+        c.where_.as_deref(),
+        None,
+        None,
+    );
+    let row = client
+        .query_one(bounds_sql.as_str(), &[])
+        .await
+        .context("reading the key range")?;
+    let (Some(min), Some(max)) = (row.get::<_, Option<i64>>(0), row.get::<_, Option<i64>>(1))
+    else {
+        return Ok(None);
+    };
+    let span = max as i128 - min as i128 + 1;
+    let parts = (parallel as i128).min(span / MIN_KEYS_PER_RANGE);
+    if parts < 2 {
+        return Ok(None);
+    }
+    let bounds: Vec<i128> = (1..parts).map(|i| min as i128 + span * i / parts).collect();
+    let mut conds = Vec::with_capacity(parts as usize);
+    for i in 0..parts as usize {
+        conds.push(match (i.checked_sub(1).map(|j| bounds[j]), bounds.get(i)) {
+            (None, Some(hi)) => format!("{k} < {hi}"),
+            (Some(lo), Some(hi)) => format!("{k} >= {lo} AND {k} < {hi}"),
+            (Some(lo), None) => format!("{k} >= {lo}"),
+            (None, None) => unreachable!("parts >= 2"),
+        });
+    }
+    tracing::debug!(ranges = conds.len(), "reading {qualified} in key ranges");
+    Ok(Some((snapshot, conds)))
+}
+
+/// Where a read task gets its session.
+enum Session {
+    /// The session that described the query reads it.
+    Ready(Client),
+    /// A new session that imports the snapshot of `holder`; the holder's transaction (and
+    /// so the snapshot) lives until every range has imported it and dropped its handle.
+    Import {
+        input: Box<JdbcInput>,
+        snapshot: String,
+        holder: Arc<Client>,
+    },
+}
+
+/// How rows of one query are decoded; shared by its key-range tasks.
+#[derive(Clone)]
+struct Reading {
+    readers: Vec<PgRead>,
+    names: Vec<String>,
+    schema: SchemaRef,
+    cursor_idx: Vec<usize>,
+    cursor_fmt: Vec<CursorFormat>,
+    after_select: Option<String>,
+}
+
+impl Reading {
+    fn task(self, session: Session, copy_sql: String) -> Task {
+        Box::new(move |tx, stats| {
+            async move {
+                let client = match session {
+                    Session::Ready(client) => client,
+                    Session::Import {
+                        input,
+                        snapshot,
+                        holder,
+                    } => {
+                        let client = connect(&conn(&input)?).await?;
+                        if let Some(sql) = &input.before_select {
+                            client.batch_execute(sql).await.context("before_select")?;
+                        }
+                        client
+                            .batch_execute(&format!(
+                                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{snapshot}'"
+                            ))
+                            .await
+                            .context("joining the snapshot of the parallel read")?;
+                        drop(holder);
+                        client
+                    }
+                };
+                let Reading {
+                    readers,
+                    names,
+                    schema,
+                    cursor_idx,
+                    cursor_fmt,
+                    after_select,
+                } = self;
+                let stream = client
+                    .copy_out(copy_sql.as_str())
+                    .await
+                    .context("COPY out failed")?;
+                let mut stream = std::pin::pin!(stream);
+                let mut decoder = CopyDecoder::new(readers, names);
+                let mut builder = BatchBuilder::new(schema);
+                let mut last_record = None;
+                let mut bytes = 0u64;
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk.context("reading rows failed")?;
+                    bytes += chunk.len() as u64;
+                    let rows = decoder.feed(&chunk, &mut builder)?;
+                    stats.add_read(rows as u64, chunk.len() as u64);
+                    if builder.is_full() {
+                        let batch = builder.finish()?;
+                        if !cursor_idx.is_empty() {
+                            last_record = Some(cursor_values(&batch, &cursor_idx, &cursor_fmt)?);
+                        }
+                        tx.send(batch)
+                            .await
+                            .map_err(|_| anyhow!("the destination stopped"))?;
+                    }
+                }
+                if !builder.is_empty() {
                     let batch = builder.finish()?;
                     if !cursor_idx.is_empty() {
                         last_record = Some(cursor_values(&batch, &cursor_idx, &cursor_fmt)?);
@@ -227,31 +412,18 @@ pub async fn open(c: &JdbcInput) -> Result<Source> {
                         .await
                         .map_err(|_| anyhow!("the destination stopped"))?;
                 }
-            }
-            if !builder.is_empty() {
-                let batch = builder.finish()?;
-                if !cursor_idx.is_empty() {
-                    last_record = Some(cursor_values(&batch, &cursor_idx, &cursor_fmt)?);
+                if let Some(sql) = after_select {
+                    client.batch_execute(&sql).await.context("after_select")?;
                 }
-                tx.send(batch)
-                    .await
-                    .map_err(|_| anyhow!("the destination stopped"))?;
+                tracing::debug!(bytes, "postgres copy out finished");
+                Ok(TaskState {
+                    last_record,
+                    last_path: None,
+                })
             }
-            if let Some(sql) = after_select {
-                client.batch_execute(&sql).await.context("after_select")?;
-            }
-            tracing::debug!(bytes, "postgres copy out finished");
-            Ok(TaskState {
-                last_record,
-                last_path: None,
-            })
-        }
-        .boxed()
-    });
-    Ok(Source {
-        schema,
-        tasks: vec![task],
-    })
+            .boxed()
+        })
+    }
 }
 
 fn cursor_values(

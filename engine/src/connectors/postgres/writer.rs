@@ -91,7 +91,7 @@ impl PgWriter {
             user: &c.user,
             password: c.password.as_ref().map(|p| p.expose()),
             database: &c.database,
-            ssl: c.ssl.unwrap_or(false),
+            tls: c.tls().map_err(|e| anyhow!("out.{e}"))?,
             connect_timeout: None,
         })
         .await
