@@ -7,7 +7,7 @@
 
 use futures::future::BoxFuture;
 use hakobu::auth::run_token::RunTokens;
-use hakobu::launcher::{LaunchSpec, Launcher};
+use hakobu::launcher::{ActiveTask, LaunchSpec, Launcher, TaskState};
 use hakobu::runs::{Dispatcher, Limits};
 use hakobu_core::ids::RunId;
 use std::sync::{Arc, Mutex};
@@ -34,6 +34,15 @@ impl Launcher for NoopLauncher {
 
     fn stop(&self, _: &str) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async { Ok(()) })
+    }
+
+    // Nothing was started, so nothing runs.
+    fn state(&self, _: &str) -> BoxFuture<'_, anyhow::Result<TaskState>> {
+        Box::pin(async { Ok(TaskState::Missing) })
+    }
+
+    fn list_active(&self) -> BoxFuture<'_, anyhow::Result<Vec<ActiveTask>>> {
+        Box::pin(async { Ok(Vec::new()) })
     }
 }
 

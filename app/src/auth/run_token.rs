@@ -1,24 +1,54 @@
 //! Run tokens: the only credential a runner gets. A JWT bound to one run, with its own
 //! audience so a session token can never pass for one (and the reverse).
+//!
+//! Two kinds: the *launch* token travels with the runner (process environment, ECS
+//! override, Kubernetes Secret) and fetches the assignment once, while the run is still
+//! `starting`; the assignment answers a short-lived run token that every heartbeat renews.
+//! So the token a launcher handed over is spent once the runner has started, and a token
+//! taken from a runner stops working a few minutes after its heartbeats stop.
 
 use chrono::{DateTime, Utc};
 use hakobu_core::ids::RunId;
+use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 const AUDIENCE: &str = "hakobu-runner";
+/// Replicas' clocks may differ by a little.
+const LEEWAY_SECONDS: u64 = 5;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunClaims {
     pub run: RunId,
     pub aud: String,
     pub exp: i64,
+    /// A launch token: good for fetching the assignment once, nothing else.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub launch: bool,
+}
+
+/// A token that passed verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedRunToken {
+    pub run: RunId,
+    pub launch: bool,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunTokenRefusal {
+    Expired,
+    /// Not a run token of this app (bad signature, wrong audience, garbage).
+    Invalid,
 }
 
 #[derive(Clone)]
 pub struct RunTokens {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    launch_lifetime: Duration,
+    lifetime: Duration,
 }
 
 impl std::fmt::Debug for RunTokens {
@@ -28,20 +58,30 @@ impl std::fmt::Debug for RunTokens {
 }
 
 impl RunTokens {
-    /// Keys derived from the app's JWT secret with a distinct suffix.
+    /// Keys derived from the app's JWT secret with a distinct suffix; launch tokens last
+    /// 15 minutes and run tokens 5 until [`RunTokens::with_lifetimes`] says otherwise.
     pub fn new(jwt_secret: &str) -> Self {
         let key = format!("{jwt_secret}:run-tokens");
         RunTokens {
             encoding: EncodingKey::from_secret(key.as_bytes()),
             decoding: DecodingKey::from_secret(key.as_bytes()),
+            launch_lifetime: Duration::from_secs(15 * 60),
+            lifetime: Duration::from_secs(5 * 60),
         }
     }
 
-    pub fn issue(&self, run: RunId, expires: DateTime<Utc>) -> anyhow::Result<String> {
+    pub fn with_lifetimes(mut self, launch: Duration, renewed: Duration) -> Self {
+        self.launch_lifetime = launch;
+        self.lifetime = renewed;
+        self
+    }
+
+    fn encode(&self, run: RunId, expires: DateTime<Utc>, launch: bool) -> anyhow::Result<String> {
         let claims = RunClaims {
             run,
             aud: AUDIENCE.to_owned(),
             exp: expires.timestamp(),
+            launch,
         };
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -50,14 +90,37 @@ impl RunTokens {
         )?)
     }
 
-    /// The run a valid, unexpired token is bound to.
-    pub fn verify(&self, token: &str) -> Option<RunId> {
+    /// A run token (not a launch token) expiring at `expires`.
+    pub fn issue(&self, run: RunId, expires: DateTime<Utc>) -> anyhow::Result<String> {
+        self.encode(run, expires, false)
+    }
+
+    /// The token a launcher hands to a new runner.
+    pub fn issue_launch(&self, run: RunId) -> anyhow::Result<String> {
+        self.encode(run, Utc::now() + self.launch_lifetime, true)
+    }
+
+    /// A fresh run token, answered with the assignment and every heartbeat.
+    pub fn renew(&self, run: RunId) -> anyhow::Result<String> {
+        self.encode(run, Utc::now() + self.lifetime, false)
+    }
+
+    /// The run a valid, unexpired token is bound to, and its kind.
+    pub fn verify(&self, token: &str) -> Result<VerifiedRunToken, RunTokenRefusal> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "aud"]);
-        jsonwebtoken::decode::<RunClaims>(token, &self.decoding, &validation)
-            .ok()
-            .map(|d| d.claims.run)
+        validation.leeway = LEEWAY_SECONDS;
+        match jsonwebtoken::decode::<RunClaims>(token, &self.decoding, &validation) {
+            Ok(data) => Ok(VerifiedRunToken {
+                run: data.claims.run,
+                launch: data.claims.launch,
+            }),
+            Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => {
+                Err(RunTokenRefusal::Expired)
+            }
+            Err(_) => Err(RunTokenRefusal::Invalid),
+        }
     }
 }
 
@@ -76,7 +139,10 @@ mod tests {
         let token = tokens
             .issue(run, Utc::now() + Duration::minutes(5))
             .unwrap();
-        assert_eq!(tokens.verify(&token), Some(run));
+        assert_eq!(
+            tokens.verify(&token),
+            Ok(VerifiedRunToken { run, launch: false })
+        );
         assert!(
             JwtKeys::new(secret).verify(&token).is_none(),
             "a run token is no session"
@@ -91,13 +157,43 @@ mod tests {
                 now + Duration::hours(1),
             )
             .unwrap();
-        assert!(
-            tokens.verify(&session).is_none(),
+        assert_eq!(
+            tokens.verify(&session),
+            Err(RunTokenRefusal::Invalid),
             "a session token is no run token"
         );
         let expired = tokens
             .issue(run, Utc::now() - Duration::minutes(5))
             .unwrap();
-        assert!(tokens.verify(&expired).is_none());
+        assert_eq!(tokens.verify(&expired), Err(RunTokenRefusal::Expired));
+        let other_app = RunTokens::new("another-secret-another-secret-0000");
+        assert_eq!(other_app.verify(&token), Err(RunTokenRefusal::Invalid));
+    }
+
+    #[test]
+    fn launch_and_renewed_tokens_have_their_lifetimes() {
+        let tokens = RunTokens::new("0123456789abcdef0123456789abcdef").with_lifetimes(
+            std::time::Duration::from_secs(900),
+            std::time::Duration::from_secs(120),
+        );
+        let run = RunId::new();
+        let claims = |token: &str| {
+            let mut v = Validation::new(Algorithm::HS256);
+            v.set_audience(&[AUDIENCE]);
+            jsonwebtoken::decode::<RunClaims>(token, &tokens.decoding, &v)
+                .unwrap()
+                .claims
+        };
+        let launch = tokens.issue_launch(run).unwrap();
+        let renewed = tokens.renew(run).unwrap();
+        let now = Utc::now().timestamp();
+        assert!(claims(&launch).launch);
+        assert!((claims(&launch).exp - now - 900).abs() <= 2);
+        assert!(!claims(&renewed).launch);
+        assert!((claims(&renewed).exp - now - 120).abs() <= 2);
+        assert_eq!(
+            tokens.verify(&launch),
+            Ok(VerifiedRunToken { run, launch: true })
+        );
     }
 }

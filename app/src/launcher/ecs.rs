@@ -3,15 +3,20 @@
 //! The task definition is the operator's (see docs/deploy-ecs.md); each run overrides the
 //! container's command and environment (app URL, run id, run token: never a database
 //! credential) and the task's cpu and memory from the job's resources. `startedBy` and a
-//! tag carry the run id, so tasks can be matched to runs after an app restart.
+//! tag carry the run id, so tasks can be matched to runs after an app restart, and tasks
+//! of runs that have finished can be found (`ListTasks`) and stopped.
 
-use super::{LaunchSpec, Launcher};
+pub use super::TaskState;
+use super::{ActiveTask, LaunchSpec, Launcher};
 use anyhow::Context;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerOverride,
-    KeyValuePair, LaunchType, NetworkConfiguration, Tag, TaskOverride,
+    DesiredStatus, KeyValuePair, LaunchType, NetworkConfiguration, Tag, TaskField, TaskOverride,
 };
 use futures::future::BoxFuture;
+
+/// The tag carrying the run id on every task Hakobu starts.
+pub const RUN_ID_TAG: &str = "hakobu:run-id";
 
 /// Where and how runner tasks start.
 #[derive(Debug, Clone)]
@@ -138,7 +143,7 @@ impl EcsLauncher {
             .started_by(spec.run_id.to_string())
             .tags(
                 Tag::builder()
-                    .key("hakobu:run-id")
+                    .key(RUN_ID_TAG)
                     .value(spec.run_id.to_string())
                     .build(),
             );
@@ -209,6 +214,85 @@ impl Launcher for EcsLauncher {
             Ok(())
         })
     }
+
+    fn state(&self, task_id: &str) -> BoxFuture<'_, anyhow::Result<TaskState>> {
+        let task = task_id.to_owned();
+        Box::pin(async move { task_state(&self.client, &self.settings.cluster, &task).await })
+    }
+
+    /// `ListTasks` (desired status RUNNING) of the cluster, then `DescribeTasks` with tags
+    /// in batches of 100; a task is Hakobu's when it carries the run-id tag (or, for tasks
+    /// listed without tags, a `startedBy` that is a run id).
+    fn list_active(&self) -> BoxFuture<'_, anyhow::Result<Vec<ActiveTask>>> {
+        Box::pin(async move {
+            let cluster = &self.settings.cluster;
+            let mut arns = Vec::new();
+            let mut next_token = None;
+            loop {
+                let page = self
+                    .client
+                    .list_tasks()
+                    .cluster(cluster)
+                    .desired_status(DesiredStatus::Running)
+                    .max_results(100)
+                    .set_next_token(next_token)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "ECS ListTasks failed: {}",
+                            aws_sdk_ecs::error::DisplayErrorContext(e)
+                        )
+                    })?;
+                arns.extend(page.task_arns().iter().cloned());
+                next_token = page.next_token().map(str::to_owned);
+                if next_token.is_none() {
+                    break;
+                }
+            }
+            let mut active = Vec::new();
+            for batch in arns.chunks(100) {
+                let described = self
+                    .client
+                    .describe_tasks()
+                    .cluster(cluster)
+                    .set_tasks(Some(batch.to_vec()))
+                    .include(TaskField::Tags)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "ECS DescribeTasks failed: {}",
+                            aws_sdk_ecs::error::DisplayErrorContext(e)
+                        )
+                    })?;
+                for task in described.tasks() {
+                    let state =
+                        TaskState::from_ecs(task.last_status().unwrap_or_default(), None, None);
+                    let (Some(arn), false) = (task.task_arn(), state.has_ended()) else {
+                        continue;
+                    };
+                    let tagged = task
+                        .tags()
+                        .iter()
+                        .find(|t| t.key() == Some(RUN_ID_TAG))
+                        .and_then(|t| t.value());
+                    let mark = match tagged {
+                        Some(run) => Some(run),
+                        None if task.tags().is_empty() => task.started_by(),
+                        None => None,
+                    };
+                    if let Some(mark) = mark {
+                        active.push(ActiveTask {
+                            task_id: arn.to_owned(),
+                            run_id: mark.parse().ok(),
+                        });
+                    }
+                }
+            }
+            Ok(active)
+        })
+    }
 }
 
 /// What ECS says of a task, as a run state: `None` while it runs, otherwise its end.
@@ -254,17 +338,4 @@ impl TaskState {
             _ => TaskState::Starting,
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TaskState {
-    Starting,
-    Running,
-    /// On its way to STOPPED.
-    Stopping,
-    Stopped {
-        exit_code: Option<i32>,
-        reason: Option<String>,
-    },
-    Missing,
 }

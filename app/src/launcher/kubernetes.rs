@@ -1,25 +1,73 @@
-//! The Kubernetes Job a run becomes (`HAKOBU_LAUNCHER=kubernetes`).
+//! The Kubernetes launcher (`HAKOBU_LAUNCHER=kubernetes`): one batch/v1 Job per run,
+//! submitted through the kube crate.
 //!
-//! This version builds and checks the manifest; submitting it through the kube crate is
-//! the next step (the launcher answers a clear error until then). The manifest is the
-//! contract: one Job per run, never retried by Kubernetes (Hakobu's retry policy decides),
-//! bounded by the run's timeout, cleaned up after an hour, labelled with the run id.
+//! The manifest is the contract: one Job per run, never retried by Kubernetes (Hakobu's
+//! retry policy decides), bounded by the run's timeout, cleaned up an hour after it ends,
+//! labelled with the run id. The run's launch token travels in a per-run Secret that the
+//! pod reads through `secretKeyRef`, so the Job object (readable by anyone who may list
+//! Jobs) holds no credential; the Job owns the Secret, so Kubernetes deletes both together.
+//! Stopping deletes the Job with propagation `Background`; a run's state comes from the
+//! Job's conditions and, for a failed Job, its pod's termination.
 
-use super::LaunchSpec;
+use super::{ActiveTask, LaunchSpec, Launcher, TaskState};
+use anyhow::Context;
+use futures::future::BoxFuture;
+use hakobu_core::ids::RunId;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
+use std::path::PathBuf;
 
 /// Where and how runner Jobs start.
 #[derive(Debug, Clone)]
 pub struct KubernetesSettings {
-    pub namespace: String,
+    /// `None`: the client configuration's namespace (the app pod's own, in a cluster).
+    pub namespace: Option<String>,
     /// The runner image, e.g. `registry.example.com/hakobu-runner:0.1.0`.
     pub image: String,
     /// A service account with no API permissions: the runner needs none.
     pub service_account: String,
+    /// A kubeconfig file to use; `None`: `KUBECONFIG`, `~/.kube/config`, then the pod's
+    /// service account (in-cluster).
+    pub kubeconfig: Option<PathBuf>,
+}
+
+impl KubernetesSettings {
+    pub fn from_env() -> anyhow::Result<KubernetesSettings> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// From variables looked up by name (the environment, or a map in tests).
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<KubernetesSettings> {
+        let value = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        Ok(KubernetesSettings {
+            namespace: value("HAKOBU_K8S_NAMESPACE"),
+            image: value("HAKOBU_K8S_IMAGE").context(
+                "HAKOBU_K8S_IMAGE must name the runner image for HAKOBU_LAUNCHER=kubernetes",
+            )?,
+            service_account: value("HAKOBU_K8S_SERVICE_ACCOUNT")
+                .unwrap_or_else(|| "hakobu-runner".to_owned()),
+            kubeconfig: value("HAKOBU_K8S_KUBECONFIG").map(PathBuf::from),
+        })
+    }
 }
 
 /// Label carrying the run id, to find a run's Job (and a Job's run).
 pub const RUN_ID_LABEL: &str = "hakobu.io/run-id";
+/// Label marking every object Hakobu creates.
+pub const MANAGED_BY_SELECTOR: &str = "app.kubernetes.io/managed-by=hakobu";
+/// Key of the launch token in the run's Secret.
+pub const TOKEN_KEY: &str = "run-token";
+/// Finished Jobs (and their pods and Secret) are deleted after this long.
+pub const TTL_AFTER_FINISHED_SECONDS: i32 = 3600;
+
+/// The Job's name, which is also its task id and its Secret's name.
+pub fn job_name(run: RunId) -> String {
+    format!("hakobu-run-{run}")
+}
 
 /// Kubernetes quantities for the job's resources: 0.5 vCPU -> `500m`, 1024 MiB -> `1024Mi`.
 pub fn quantities(cpu: f64, memory_mb: u32) -> (String, String) {
@@ -29,28 +77,32 @@ pub fn quantities(cpu: f64, memory_mb: u32) -> (String, String) {
     )
 }
 
-/// The batch/v1 Job for one run.
-pub fn job_manifest(spec: &LaunchSpec, settings: &KubernetesSettings) -> Value {
-    let run = spec.run_id.to_string();
-    let labels = json!({
+fn labels(run: RunId) -> Value {
+    json!({
         "app.kubernetes.io/name": "hakobu-runner",
         "app.kubernetes.io/managed-by": "hakobu",
-        RUN_ID_LABEL: run,
-    });
+        RUN_ID_LABEL: run.to_string(),
+    })
+}
+
+/// The batch/v1 Job for one run. Holds no credential: the token comes from the Secret.
+pub fn job_manifest(spec: &LaunchSpec, settings: &KubernetesSettings, namespace: &str) -> Value {
+    let run = spec.run_id.to_string();
+    let labels = labels(spec.run_id);
     let (cpu, memory) = quantities(spec.cpu, spec.memory_mb);
     json!({
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
-            "name": format!("hakobu-run-{run}"),
-            "namespace": settings.namespace,
+            "name": job_name(spec.run_id),
+            "namespace": namespace,
             "labels": labels,
         },
         "spec": {
             // Hakobu's retry policy decides about another attempt, with a fresh run.
             "backoffLimit": 0,
             "activeDeadlineSeconds": spec.timeout.as_secs(),
-            "ttlSecondsAfterFinished": 3600,
+            "ttlSecondsAfterFinished": TTL_AFTER_FINISHED_SECONDS,
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
@@ -64,7 +116,10 @@ pub fn job_manifest(spec: &LaunchSpec, settings: &KubernetesSettings) -> Value {
                         "env": [
                             {"name": "HAKOBU_APP_URL", "value": spec.app_url},
                             {"name": "HAKOBU_RUN_ID", "value": run},
-                            {"name": "HAKOBU_RUN_TOKEN", "value": spec.run_token},
+                            {"name": "HAKOBU_RUN_TOKEN", "valueFrom": {"secretKeyRef": {
+                                "name": job_name(spec.run_id),
+                                "key": TOKEN_KEY,
+                            }}},
                         ],
                         "resources": {
                             "requests": {"cpu": cpu, "memory": memory},
@@ -83,10 +138,304 @@ pub fn job_manifest(spec: &LaunchSpec, settings: &KubernetesSettings) -> Value {
     })
 }
 
+/// The run's Secret with its launch token.
+pub fn secret_manifest(spec: &LaunchSpec, namespace: &str) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": job_name(spec.run_id),
+            "namespace": namespace,
+            "labels": labels(spec.run_id),
+        },
+        "type": "Opaque",
+        "stringData": {TOKEN_KEY: spec.run_token},
+    })
+}
+
+pub struct KubernetesLauncher {
+    client: kube::Client,
+    settings: KubernetesSettings,
+    namespace: String,
+}
+
+/// An API error in words, with what was being done; never the request body (the Secret).
+fn api_error(doing: &'static str) -> impl FnOnce(kube::Error) -> anyhow::Error {
+    move |e| match e {
+        kube::Error::Api(status) => anyhow::anyhow!(
+            "Kubernetes refused {doing}: {} ({}, HTTP {})",
+            status.message,
+            status.reason,
+            status.code
+        ),
+        other => anyhow::anyhow!("Kubernetes API error while {doing}: {other}"),
+    }
+}
+
+fn is_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(status) if status.is_not_found())
+}
+
+impl KubernetesLauncher {
+    /// A client from the kubeconfig file in the settings, or the usual lookup
+    /// (`KUBECONFIG`, `~/.kube/config`, the pod's service account).
+    pub async fn new(settings: KubernetesSettings) -> anyhow::Result<KubernetesLauncher> {
+        let config = match &settings.kubeconfig {
+            Some(path) => {
+                let file = kube::config::Kubeconfig::read_from(path)
+                    .with_context(|| format!("reading the kubeconfig {}", path.display()))?;
+                kube::Config::from_custom_kubeconfig(file, &Default::default())
+                    .await
+                    .with_context(|| format!("using the kubeconfig {}", path.display()))?
+            }
+            None => kube::Config::infer().await.context(
+                "no Kubernetes configuration: set KUBECONFIG (or HAKOBU_K8S_KUBECONFIG), or run the app in a pod with a service account",
+            )?,
+        };
+        let client = kube::Client::try_from(config).context("building the Kubernetes client")?;
+        Ok(Self::with_client(settings, client))
+    }
+
+    pub fn with_client(settings: KubernetesSettings, client: kube::Client) -> KubernetesLauncher {
+        let namespace = settings
+            .namespace
+            .clone()
+            .unwrap_or_else(|| client.default_namespace().to_owned());
+        KubernetesLauncher {
+            client,
+            settings,
+            namespace,
+        }
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    fn jobs(&self) -> Api<Job> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    fn secrets(&self) -> Api<Secret> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    fn pods(&self) -> Api<Pod> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// Exit code and termination reason of the run's runner container, if it ended.
+    async fn termination(&self, run: &str) -> anyhow::Result<Option<(i32, Option<String>)>> {
+        let pods = self
+            .pods()
+            .list(&ListParams::default().labels(&format!("{RUN_ID_LABEL}={run}")))
+            .await
+            .map_err(api_error("listing the run's pods"))?;
+        Ok(pods
+            .items
+            .iter()
+            .filter_map(|p| p.status.as_ref()?.container_statuses.as_ref())
+            .flatten()
+            .filter(|c| c.name == "runner")
+            .find_map(|c| {
+                let ended = c.state.as_ref()?.terminated.as_ref()?;
+                Some((ended.exit_code, ended.reason.clone()))
+            }))
+    }
+}
+
+/// What a Job's status says, before looking at its pod.
+fn job_state(job: &Job) -> TaskState {
+    if job.metadata.deletion_timestamp.is_some() {
+        return TaskState::Stopping;
+    }
+    let Some(status) = &job.status else {
+        return TaskState::Starting;
+    };
+    let condition = |kind: &str| {
+        status
+            .conditions
+            .iter()
+            .flatten()
+            .find(|c| c.type_ == kind && c.status == "True")
+    };
+    if condition("Complete").is_some() {
+        return TaskState::Stopped {
+            exit_code: Some(0),
+            reason: None,
+        };
+    }
+    if let Some(failed) = condition("Failed") {
+        let reason = [failed.reason.as_deref(), failed.message.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(": ");
+        return TaskState::Stopped {
+            exit_code: None,
+            reason: (!reason.is_empty()).then_some(reason),
+        };
+    }
+    if condition("FailureTarget").is_some() || condition("SuccessCriteriaMet").is_some() {
+        return TaskState::Stopping;
+    }
+    if status.ready.unwrap_or(0) > 0 {
+        TaskState::Running
+    } else {
+        TaskState::Starting
+    }
+}
+
+impl Launcher for KubernetesLauncher {
+    fn name(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn runner_image(&self) -> String {
+        self.settings.image.clone()
+    }
+
+    /// Creates the Secret, then the Job, then makes the Job the Secret's owner.
+    fn launch(&self, spec: LaunchSpec) -> BoxFuture<'_, anyhow::Result<String>> {
+        Box::pin(async move {
+            let name = job_name(spec.run_id);
+            let secret: Secret = serde_json::from_value(secret_manifest(&spec, &self.namespace))
+                .context("building the run's Secret")?;
+            let job: Job =
+                serde_json::from_value(job_manifest(&spec, &self.settings, &self.namespace))
+                    .context("building the run's Job")?;
+            self.secrets()
+                .create(&PostParams::default(), &secret)
+                .await
+                .map_err(api_error("creating the run's Secret"))?;
+            let created = match self.jobs().create(&PostParams::default(), &job).await {
+                Ok(created) => created,
+                Err(e) => {
+                    let _ = self.secrets().delete(&name, &DeleteParams::default()).await;
+                    return Err(api_error("creating the run's Job")(e));
+                }
+            };
+            // Owned by the Job, the Secret goes when the Job goes (stop or TTL).
+            if let Some(uid) = created.metadata.uid {
+                let owner = json!({"metadata": {"ownerReferences": [{
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "name": name,
+                    "uid": uid,
+                }]}});
+                if let Err(e) = self
+                    .secrets()
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(&owner))
+                    .await
+                {
+                    tracing::warn!(
+                        error = %api_error("making the Job own its Secret")(e),
+                        run_id = %spec.run_id,
+                        "the run's Secret stays until the run is stopped or swept"
+                    );
+                }
+            }
+            Ok(name)
+        })
+    }
+
+    fn stop(&self, task_id: &str) -> BoxFuture<'_, anyhow::Result<()>> {
+        let name = task_id.to_owned();
+        Box::pin(async move {
+            match self.jobs().delete(&name, &DeleteParams::background()).await {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(api_error("deleting the run's Job")(e)),
+            }
+            // Normally garbage-collected with its Job; deleted here in case the owner
+            // reference could not be set.
+            match self.secrets().delete(&name, &DeleteParams::default()).await {
+                Ok(_) => Ok(()),
+                Err(e) if is_not_found(&e) => Ok(()),
+                Err(e) => Err(api_error("deleting the run's Secret")(e)),
+            }
+        })
+    }
+
+    fn state(&self, task_id: &str) -> BoxFuture<'_, anyhow::Result<TaskState>> {
+        let name = task_id.to_owned();
+        Box::pin(async move {
+            let Some(job) = self
+                .jobs()
+                .get_opt(&name)
+                .await
+                .map_err(api_error("reading the run's Job"))?
+            else {
+                return Ok(TaskState::Missing);
+            };
+            let reason = match job_state(&job) {
+                TaskState::Stopped {
+                    exit_code: None,
+                    reason,
+                } => reason,
+                other => return Ok(other),
+            };
+            // A failed Job: the pod tells the exit code and why (OOMKilled, Error, ...).
+            let run = job
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(RUN_ID_LABEL))
+                .cloned()
+                .unwrap_or_default();
+            let (exit_code, pod_reason) = match self.termination(&run).await? {
+                Some((code, why)) => (Some(code), why),
+                None => (None, None),
+            };
+            let reason = match (reason, pod_reason) {
+                (Some(job), Some(pod)) => Some(format!("{job} (container: {pod})")),
+                (job, pod) => job.or(pod),
+            };
+            Ok(TaskState::Stopped { exit_code, reason })
+        })
+    }
+
+    /// Jobs labelled as Hakobu's in the namespace that have not finished.
+    fn list_active(&self) -> BoxFuture<'_, anyhow::Result<Vec<ActiveTask>>> {
+        Box::pin(async move {
+            let mut active = Vec::new();
+            let mut params = ListParams::default().labels(MANAGED_BY_SELECTOR).limit(500);
+            loop {
+                let page = self
+                    .jobs()
+                    .list(&params)
+                    .await
+                    .map_err(api_error("listing Hakobu's Jobs"))?;
+                for job in &page.items {
+                    let (Some(name), false) = (&job.metadata.name, job_state(job).has_ended())
+                    else {
+                        continue;
+                    };
+                    active.push(ActiveTask {
+                        task_id: name.clone(),
+                        run_id: job
+                            .metadata
+                            .labels
+                            .as_ref()
+                            .and_then(|l| l.get(RUN_ID_LABEL))
+                            .and_then(|r| r.parse().ok()),
+                    });
+                }
+                match page.metadata.continue_.as_deref() {
+                    Some(token) if !token.is_empty() => {
+                        params = params.continue_token(token);
+                    }
+                    _ => break,
+                }
+            }
+            Ok(active)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hakobu_core::ids::RunId;
     use std::time::Duration;
 
     #[test]
@@ -95,17 +444,18 @@ mod tests {
         let spec = LaunchSpec {
             run_id: run,
             app_url: "https://hakobu.svc".to_owned(),
-            run_token: "token".to_owned(),
+            run_token: "token-value".to_owned(),
             cpu: 0.5,
             memory_mb: 1024,
             timeout: Duration::from_secs(5400),
         };
         let settings = KubernetesSettings {
-            namespace: "transfers".to_owned(),
+            namespace: None,
             image: "registry.example.com/hakobu-runner:0.1.0".to_owned(),
             service_account: "hakobu-runner".to_owned(),
+            kubeconfig: None,
         };
-        let m = job_manifest(&spec, &settings);
+        let m = job_manifest(&spec, &settings, "transfers");
         assert_eq!(m["apiVersion"], "batch/v1");
         assert_eq!(m["kind"], "Job");
         assert_eq!(m["metadata"]["name"], format!("hakobu-run-{run}"));
@@ -130,9 +480,13 @@ mod tests {
             .iter()
             .map(|e| e["name"].as_str().unwrap())
             .collect();
+        assert_eq!(env, ["HAKOBU_APP_URL", "HAKOBU_RUN_ID", "HAKOBU_RUN_TOKEN"]);
         assert_eq!(
-            env,
-            ["HAKOBU_APP_URL", "HAKOBU_RUN_ID", "HAKOBU_RUN_TOKEN"],
+            c["env"][2]["valueFrom"]["secretKeyRef"],
+            json!({"name": format!("hakobu-run-{run}"), "key": "run-token"})
+        );
+        assert!(
+            !m.to_string().contains("token-value"),
             "no credential in the Job"
         );
         assert_eq!(
@@ -143,5 +497,27 @@ mod tests {
         assert_eq!(c["securityContext"]["runAsNonRoot"], true);
         // Names stay within Kubernetes' 63-character limit.
         assert!(m["metadata"]["name"].as_str().unwrap().len() <= 63);
+        // The typed Job accepts every field (a misspelt one would not round-trip).
+        let typed: Job = serde_json::from_value(m.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&typed).unwrap(), m);
+
+        let secret = secret_manifest(&spec, "transfers");
+        assert_eq!(secret["stringData"][TOKEN_KEY], "token-value");
+        assert_eq!(secret["metadata"]["labels"], m["metadata"]["labels"]);
+    }
+
+    #[test]
+    fn settings_name_what_is_missing() {
+        let error = KubernetesSettings::from_lookup(|_| None).unwrap_err();
+        assert!(error.to_string().contains("HAKOBU_K8S_IMAGE"), "{error}");
+        let settings = KubernetesSettings::from_lookup(|name| match name {
+            "HAKOBU_K8S_IMAGE" => Some("runner:1".to_owned()),
+            "HAKOBU_K8S_NAMESPACE" => Some("transfers".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(settings.namespace.as_deref(), Some("transfers"));
+        assert_eq!(settings.service_account, "hakobu-runner");
+        assert_eq!(settings.kubeconfig, None);
     }
 }

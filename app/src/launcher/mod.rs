@@ -1,5 +1,8 @@
 //! Launchers start a fresh runner for each run: a local process (default), an ECS Fargate
-//! task, or a Kubernetes Job. The runner gets only the app URL and its run token.
+//! task, or a Kubernetes Job. The runner gets only the app URL, its run id and a launch
+//! token that fetches its assignment once (see `auth::run_token`). Launchers also answer
+//! what became of a task and which of their tasks are still active, for the watchdog's
+//! reconciliation.
 
 pub mod ecs;
 pub mod kubernetes;
@@ -9,6 +12,7 @@ pub use local::LocalLauncher;
 
 use futures::future::BoxFuture;
 use hakobu_core::ids::RunId;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -49,6 +53,43 @@ pub trait Launcher: Send + Sync {
     fn launch(&self, spec: LaunchSpec) -> BoxFuture<'_, anyhow::Result<String>>;
     /// Stops a runner (cancel, timeout); a task that already ended is not an error.
     fn stop(&self, task_id: &str) -> BoxFuture<'_, anyhow::Result<()>>;
+    /// What became of a task, for reconciling runs with their runners (after an app
+    /// restart, a crash, a task that never started).
+    fn state(&self, task_id: &str) -> BoxFuture<'_, anyhow::Result<TaskState>>;
+    /// Runners of this launcher that have not ended, found by their Hakobu marks (ECS tag
+    /// and `startedBy`, Job label, the processes this app started), so the sweeper can
+    /// stop those whose run has finished.
+    fn list_active(&self) -> BoxFuture<'_, anyhow::Result<Vec<ActiveTask>>>;
+}
+
+/// A launcher's view of one runner, mapped from ECS task status, Job and pod status, or a
+/// process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskState {
+    Starting,
+    Running,
+    /// On its way to stopped.
+    Stopping,
+    Stopped {
+        exit_code: Option<i32>,
+        reason: Option<String>,
+    },
+    /// The launcher does not know the task (never started, or cleaned up after it ended).
+    Missing,
+}
+
+impl TaskState {
+    pub fn has_ended(&self) -> bool {
+        matches!(self, TaskState::Stopped { .. } | TaskState::Missing)
+    }
+}
+
+/// A runner found by [`Launcher::list_active`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveTask {
+    pub task_id: String,
+    /// The run its Hakobu mark names; `None` when the mark is not a run id.
+    pub run_id: Option<RunId>,
 }
 
 /// Launches nothing and remembers what it was asked: for the dispatcher benchmark and
@@ -57,6 +98,10 @@ pub trait Launcher: Send + Sync {
 pub struct RecordingLauncher {
     pub launched: Mutex<Vec<RunId>>,
     pub stopped: Mutex<Vec<String>>,
+    /// What `state` answers per task id; `Running` for any other.
+    pub states: Mutex<HashMap<String, TaskState>>,
+    /// What `list_active` answers.
+    pub active: Mutex<Vec<ActiveTask>>,
 }
 
 impl Launcher for RecordingLauncher {
@@ -73,6 +118,16 @@ impl Launcher for RecordingLauncher {
         self.stopped.lock().unwrap().push(task_id.to_owned());
         Box::pin(async { Ok(()) })
     }
+
+    fn state(&self, task_id: &str) -> BoxFuture<'_, anyhow::Result<TaskState>> {
+        let state = self.states.lock().unwrap().get(task_id).cloned();
+        Box::pin(async move { Ok(state.unwrap_or(TaskState::Running)) })
+    }
+
+    fn list_active(&self) -> BoxFuture<'_, anyhow::Result<Vec<ActiveTask>>> {
+        let active = self.active.lock().unwrap().clone();
+        Box::pin(async move { Ok(active) })
+    }
 }
 
 /// The launcher named by `HAKOBU_LAUNCHER`.
@@ -85,11 +140,10 @@ pub async fn from_name(
         "ecs" => Ok(Arc::new(
             ecs::EcsLauncher::new(ecs::EcsSettings::from_env()?).await,
         )),
-        "kubernetes" => {
-            anyhow::bail!(
-                "HAKOBU_LAUNCHER=kubernetes is not available in this version yet; use local or ecs"
-            )
-        }
+        "kubernetes" => Ok(Arc::new(
+            kubernetes::KubernetesLauncher::new(kubernetes::KubernetesSettings::from_env()?)
+                .await?,
+        )),
         other => anyhow::bail!("HAKOBU_LAUNCHER is {other:?}; expected local, ecs or kubernetes"),
     }
 }

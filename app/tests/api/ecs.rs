@@ -1,8 +1,12 @@
 //! The ECS launcher against a local moto server (started by `make test`).
 
+use crate::helpers::{SpawnOptions, TestApp, spawn_app, spawn_app_with};
 use hakobu::launcher::ecs::{EcsLauncher, EcsSettings, TaskState, cpu_units, task_state};
 use hakobu::launcher::{LaunchSpec, Launcher};
+use hakobu::runs::{Reconciled, Watchdog};
 use hakobu_core::ids::RunId;
+use serde_json::json;
+use std::sync::Arc;
 use std::time::Duration;
 
 fn moto() -> String {
@@ -68,8 +72,8 @@ fn spec(run: RunId) -> LaunchSpec {
     }
 }
 
-#[tokio::test]
-async fn run_task_describe_and_stop_through_moto() {
+/// A fresh cluster and runner task definition on moto, and a launcher for them.
+async fn moto_launcher() -> (EcsLauncher, aws_sdk_ecs::Client, String) {
     let endpoint = moto();
     let ecs = client(&endpoint);
     let suffix = uuid::Uuid::new_v4().simple().to_string();
@@ -108,8 +112,16 @@ async fn run_task_describe_and_stop_through_moto() {
         spot: false,
         endpoint: Some(endpoint.clone()),
     };
-    let launcher = EcsLauncher::with_client(settings, ecs.clone());
+    (
+        EcsLauncher::with_client(settings, ecs.clone()),
+        ecs,
+        cluster,
+    )
+}
 
+#[tokio::test]
+async fn run_task_describe_and_stop_through_moto() {
+    let (launcher, ecs, cluster) = moto_launcher().await;
     let run = RunId::new();
     let arn = launcher.launch(spec(run)).await.unwrap();
     assert!(arn.starts_with("arn:aws:ecs:"), "{arn}");
@@ -266,4 +278,145 @@ async fn fargate_spot_and_public_ip_are_requested_as_configured() {
     );
     assert_eq!(cpu_units(0.25), "256");
     assert_eq!(cpu_units(16.0), "16384");
+}
+
+/// Inserts a run of `job` launched by ECS as `task`, started five minutes ago; `finished`
+/// makes it a run that succeeded a minute later.
+async fn ecs_run(app: &TestApp, org: &str, job: &str, run: RunId, task: &str, finished: bool) {
+    let (status, finished_at) = if finished {
+        ("succeeded", "now() - interval '4 minutes'")
+    } else {
+        ("running", "NULL")
+    };
+    app.sql(&format!(
+        "INSERT INTO runs (id, organization_id, job_id, job_revision, status, root_run_id, trigger, timeout_seconds, launcher, task_id, started_at, heartbeat_at, finished_at)
+         VALUES ('{run}', '{org}', '{job}', 1, '{status}', '{run}', 'manual', 3600, 'ecs', '{task}', now() - interval '5 minutes', now(), {finished_at})"
+    ))
+    .await;
+}
+
+/// Desired status and stop reason of a task.
+async fn describe(ecs: &aws_sdk_ecs::Client, cluster: &str, arn: &str) -> (String, String) {
+    let out = ecs
+        .describe_tasks()
+        .cluster(cluster)
+        .tasks(arn)
+        .send()
+        .await
+        .unwrap();
+    let task = &out.tasks()[0];
+    (
+        task.desired_status().unwrap_or_default().to_owned(),
+        task.stopped_reason().unwrap_or_default().to_owned(),
+    )
+}
+
+/// The sweeper finds Hakobu's tasks with ListTasks and tags: the task of a run that has
+/// finished gets StopTask; the task of a running run and a task naming a run this app
+/// does not know are left alone.
+#[tokio::test]
+async fn the_sweeper_stops_tasks_of_finished_runs_only() {
+    let (launcher, ecs, cluster) = moto_launcher().await;
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let job = crate::runs::job(&app, &owner, json!({"overlap": "allow"})).await;
+    let (finished_run, running_run) = (RunId::new(), RunId::new());
+    let finished_task = launcher.launch(spec(finished_run)).await.unwrap();
+    let running_task = launcher.launch(spec(running_run)).await.unwrap();
+    let foreign_task = launcher.launch(spec(RunId::new())).await.unwrap();
+    ecs_run(
+        &app,
+        &owner.org_id,
+        &job,
+        finished_run,
+        &finished_task,
+        true,
+    )
+    .await;
+    ecs_run(&app, &owner.org_id, &job, running_run, &running_task, false).await;
+
+    let watchdog = Watchdog {
+        pool: hakobu::db::build_pool(
+            &format!("{}/{}", crate::helpers::server_url(), app.db_name),
+            2,
+        )
+        .unwrap(),
+        launcher: Arc::new(launcher),
+        heartbeat_timeout: Duration::from_secs(60),
+        start_timeout: Duration::from_secs(600),
+        log_retention: Duration::from_secs(86_400),
+    };
+    assert_eq!(
+        watchdog.reconcile_once().await.unwrap(),
+        Reconciled {
+            ended: 0,
+            stopped: 1
+        }
+    );
+    let (desired, reason) = describe(&ecs, &cluster, &finished_task).await;
+    assert_eq!(desired, "STOPPED");
+    assert!(reason.contains("Hakobu"), "{reason}");
+    for untouched in [&running_task, &foreign_task] {
+        let (desired, reason) = describe(&ecs, &cluster, untouched).await;
+        assert_eq!(
+            (desired.as_str(), reason.as_str()),
+            ("RUNNING", ""),
+            "{untouched}"
+        );
+    }
+    let (_, run) = app
+        .get(&format!("/api/runs/{running_run}"), &owner.token)
+        .await;
+    assert_eq!(run["status"], "running", "{run}");
+    assert_eq!(
+        watchdog.reconcile_once().await.unwrap().stopped,
+        0,
+        "a stopped task is no longer listed"
+    );
+}
+
+/// A run whose task stopped while no app was watching (the app was down, the task died
+/// without reporting) is failed at the next start, with ECS's reason.
+#[tokio::test]
+async fn an_app_restart_fails_a_run_whose_task_has_stopped() {
+    let (launcher, ecs, cluster) = moto_launcher().await;
+    let first = spawn_app().await;
+    let owner = first.signup("Acme").await;
+    let job = crate::runs::job(&first, &owner, json!({})).await;
+    let run = RunId::new();
+    let task = launcher.launch(spec(run)).await.unwrap();
+    ecs_run(&first, &owner.org_id, &job, run, &task, false).await;
+    ecs.stop_task()
+        .cluster(&cluster)
+        .task(&task)
+        .reason("Essential container in task exited")
+        .send()
+        .await
+        .unwrap();
+
+    let restarted = spawn_app_with(SpawnOptions {
+        database: Some(first.db_name.clone()),
+        dispatcher: true,
+        launcher: Some(Arc::new(launcher)),
+        ..Default::default()
+    })
+    .await;
+    let mut seen = serde_json::Value::Null;
+    for _ in 0..50 {
+        let (_, now) = restarted
+            .get(&format!("/api/runs/{run}"), &owner.token)
+            .await;
+        seen = now;
+        if seen["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen["status"], "failed", "{seen}");
+    let error = seen["error_summary"].as_str().unwrap();
+    assert!(
+        error.contains("stopped during the transfer without reporting a result")
+            && error.contains("Essential container in task exited"),
+        "{error}"
+    );
 }
