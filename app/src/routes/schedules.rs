@@ -1,0 +1,359 @@
+//! Schedules: per job (editors change them), the organization-wide list with next fire
+//! times, and turning many on or off at once.
+
+use crate::audit::{self, Actor};
+use crate::auth::Auth;
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::models::job::Job;
+use crate::models::schedule::{NewSchedule, ScheduleChangeset, ScheduleRow};
+use crate::routes::jobs::load_job;
+use crate::startup::AppState;
+use actix_web::{HttpResponse, delete, get, post, put, web};
+use chrono::Utc;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use hakobu_core::api::error::ErrorBody;
+use hakobu_core::api::schedules::{BulkEnableRequest, ScheduleRequest, ScheduleView, UPCOMING};
+use hakobu_core::authz::Action;
+use hakobu_core::ids::{JobId, ScheduleId};
+use hakobu_core::schedule::ScheduleSettings;
+use serde_json::json;
+use std::collections::HashMap;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+pub fn configure(cfg: &mut ServiceConfig) {
+    cfg.service(list_job_schedules)
+        .service(create_schedule)
+        .service(list_schedules)
+        .service(bulk_enable)
+        .service(update_schedule)
+        .service(delete_schedule);
+}
+
+/// Most schedules one job may have.
+const MAX_PER_JOB: usize = 20;
+
+fn view(row: &ScheduleRow, job_name: &str) -> Result<ScheduleView, ApiError> {
+    let settings: ScheduleSettings = serde_json::from_value(row.settings.clone())
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("schedule {}: {e}", row.id)))?;
+    let upcoming = settings
+        .validate("")
+        .map(|s| s.fire_times(Utc::now(), None, UPCOMING))
+        .unwrap_or_default();
+    Ok(ScheduleView {
+        id: row.id,
+        job_id: row.job_id,
+        job_name: job_name.to_owned(),
+        settings,
+        enabled: row.enabled,
+        next_fire_at: row.next_fire_at,
+        upcoming,
+        last_fired_at: row.last_fired_at,
+        consecutive_failures: row.consecutive_failures,
+        disabled_reason: row.disabled_reason.clone(),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+/// A schedule and its job, if the caller may do `action` on the job.
+async fn load_schedule(
+    conn: &mut AsyncPgConnection,
+    auth: &Auth,
+    id: ScheduleId,
+    action: Action,
+    what: &str,
+) -> Result<(ScheduleRow, Job), ApiError> {
+    let row = ScheduleRow::find(conn, auth.organization_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("schedule"))?;
+    let (job, _) = load_job(conn, auth, row.job_id, action, what)
+        .await
+        .map_err(|e| match e {
+            ApiError::NotFound(_) => ApiError::not_found("schedule"),
+            other => other,
+        })?;
+    Ok((row, job))
+}
+
+/// The job's schedules with their next fire times.
+#[utoipa::path(tag = "schedules", params(("job_id" = JobId, Path)), responses(
+    (status = 200, body = Vec<ScheduleView>), (status = 404, body = ErrorBody)))]
+#[get("/api/jobs/{job_id}/schedules")]
+async fn list_job_schedules(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<JobId>,
+) -> Result<web::Json<Vec<ScheduleView>>, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let (job, _) = load_job(
+        &mut conn,
+        &auth,
+        path.into_inner(),
+        Action::ViewResource,
+        "see this job",
+    )
+    .await?;
+    let rows = ScheduleRow::for_job(&mut conn, auth.organization_id, job.id).await?;
+    Ok(web::Json(
+        rows.iter()
+            .map(|r| view(r, &job.name))
+            .collect::<Result<_, _>>()?,
+    ))
+}
+
+/// Adds a schedule to a job (editors of the job).
+#[utoipa::path(tag = "schedules", params(("job_id" = JobId, Path)), request_body = ScheduleRequest, responses(
+    (status = 201, body = ScheduleView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[post("/api/jobs/{job_id}/schedules")]
+async fn create_schedule(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<JobId>,
+    body: ApiJson<ScheduleRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.0;
+    let mut conn = state.pool.get().await?;
+    let (row, job) = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let (job, _) = load_job(
+                conn,
+                &auth,
+                path.into_inner(),
+                Action::EditResource,
+                "schedule this job",
+            )
+            .await?;
+            let schedule = request.validate()?;
+            if ScheduleRow::for_job(conn, auth.organization_id, job.id)
+                .await?
+                .len()
+                >= MAX_PER_JOB
+            {
+                return Err(ApiError::field(
+                    "settings",
+                    format!("a job can have at most {MAX_PER_JOB} schedules"),
+                ));
+            }
+            let row = ScheduleRow::insert(
+                conn,
+                NewSchedule {
+                    id: ScheduleId::new(),
+                    organization_id: auth.organization_id,
+                    job_id: job.id,
+                    settings: serde_json::to_value(&request.settings)
+                        .map_err(anyhow::Error::from)?,
+                    enabled: request.enabled,
+                    next_fire_at: request
+                        .enabled
+                        .then(|| schedule.next_after(Utc::now()))
+                        .flatten(),
+                    created_by: Some(auth.user_id),
+                },
+            )
+            .await?;
+            audit::record(
+                conn,
+                &Actor::from(&auth),
+                "schedule.create",
+                "schedule",
+                row.id,
+                json!({"job_id": job.id, "job_name": job.name, "settings": request.settings, "enabled": request.enabled}),
+            )
+            .await?;
+            Ok((row, job))
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view(&row, &job.name)?))
+}
+
+/// Replaces a schedule's settings and whether it is on. Turning a schedule on clears its
+/// failure count and the reason it was turned off.
+#[utoipa::path(tag = "schedules", params(("schedule_id" = ScheduleId, Path)), request_body = ScheduleRequest, responses(
+    (status = 200, body = ScheduleView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[put("/api/schedules/{schedule_id}")]
+async fn update_schedule(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<ScheduleId>,
+    body: ApiJson<ScheduleRequest>,
+) -> Result<web::Json<ScheduleView>, ApiError> {
+    let request = body.0;
+    let mut conn = state.pool.get().await?;
+    let (row, job) = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let (row, job) = load_schedule(
+                conn,
+                &auth,
+                path.into_inner(),
+                Action::EditResource,
+                "change this job's schedules",
+            )
+            .await?;
+            let schedule = request.validate()?;
+            let updated = ScheduleRow::update(
+                conn,
+                row.id,
+                changeset(&row, &request.settings, request.enabled, &schedule)?,
+            )
+            .await?;
+            audit::record(
+                conn,
+                &Actor::from(&auth),
+                "schedule.update",
+                "schedule",
+                row.id,
+                json!({"job_id": job.id, "settings": request.settings, "enabled": request.enabled}),
+            )
+            .await?;
+            Ok((updated, job))
+        })
+        .await?;
+    Ok(web::Json(view(&row, &job.name)?))
+}
+
+fn changeset(
+    row: &ScheduleRow,
+    settings: &ScheduleSettings,
+    enabled: bool,
+    schedule: &hakobu_core::schedule::Schedule,
+) -> Result<ScheduleChangeset, ApiError> {
+    let turned_on = enabled && !row.enabled;
+    Ok(ScheduleChangeset {
+        settings: serde_json::to_value(settings).map_err(anyhow::Error::from)?,
+        enabled,
+        next_fire_at: enabled.then(|| schedule.next_after(Utc::now())).flatten(),
+        consecutive_failures: if turned_on {
+            0
+        } else {
+            row.consecutive_failures
+        },
+        disabled_reason: if enabled {
+            None
+        } else {
+            row.disabled_reason.clone()
+        },
+        updated_at: Utc::now(),
+    })
+}
+
+#[utoipa::path(tag = "schedules", params(("schedule_id" = ScheduleId, Path)), responses(
+    (status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[delete("/api/schedules/{schedule_id}")]
+async fn delete_schedule(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<ScheduleId>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.pool.get().await?;
+    conn.transaction::<_, ApiError, _>(async |conn| {
+        let (row, job) = load_schedule(
+            conn,
+            &auth,
+            path.into_inner(),
+            Action::EditResource,
+            "change this job's schedules",
+        )
+        .await?;
+        ScheduleRow::delete(conn, row.id).await?;
+        audit::record(
+            conn,
+            &Actor::from(&auth),
+            "schedule.delete",
+            "schedule",
+            row.id,
+            json!({"job_id": job.id, "job_name": job.name}),
+        )
+        .await?;
+        Ok(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Every schedule of the jobs the caller can see, soonest first.
+#[utoipa::path(tag = "schedules", responses((status = 200, body = Vec<ScheduleView>)))]
+#[get("/api/schedules")]
+async fn list_schedules(
+    state: web::Data<AppState>,
+    auth: Auth,
+) -> Result<web::Json<Vec<ScheduleView>>, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let rows = ScheduleRow::for_organization(&mut conn, auth.organization_id).await?;
+    let jobs: HashMap<JobId, Job> = Job::search(&mut conn, auth.organization_id, None, None)
+        .await?
+        .into_iter()
+        .map(|j| (j.id, j))
+        .collect();
+    let shares = Job::all_shares(&mut conn, auth.organization_id).await?;
+    let none = Vec::new();
+    let mut views = Vec::new();
+    for row in &rows {
+        let Some(job) = jobs.get(&row.job_id) else {
+            continue;
+        };
+        if auth
+            .principal
+            .resource_role(job.team_id, shares.get(&job.id).unwrap_or(&none))
+            .is_some()
+        {
+            views.push(view(row, &job.name)?);
+        }
+    }
+    Ok(web::Json(views))
+}
+
+/// Turns the listed schedules on or off, all or none: a schedule the caller cannot see
+/// answers 404, one it cannot change 403.
+#[utoipa::path(tag = "schedules", request_body = BulkEnableRequest, responses(
+    (status = 200, body = Vec<ScheduleView>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[post("/api/schedules/bulk")]
+async fn bulk_enable(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: ApiJson<BulkEnableRequest>,
+) -> Result<web::Json<Vec<ScheduleView>>, ApiError> {
+    let request = body.0;
+    request.validate()?;
+    let mut conn = state.pool.get().await?;
+    let views = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let mut views = Vec::new();
+            for id in &request.ids {
+                let (row, job) = load_schedule(
+                    conn,
+                    &auth,
+                    *id,
+                    Action::EditResource,
+                    "change this job's schedules",
+                )
+                .await?;
+                let settings: ScheduleSettings =
+                    serde_json::from_value(row.settings.clone()).map_err(anyhow::Error::from)?;
+                let schedule = settings.validate("")?;
+                let updated = ScheduleRow::update(
+                    conn,
+                    row.id,
+                    changeset(&row, &settings, request.enabled, &schedule)?,
+                )
+                .await?;
+                audit::record(
+                    conn,
+                    &Actor::from(&auth),
+                    if request.enabled {
+                        "schedule.enable"
+                    } else {
+                        "schedule.disable"
+                    },
+                    "schedule",
+                    row.id,
+                    json!({"job_id": job.id, "job_name": job.name, "bulk": true}),
+                )
+                .await?;
+                views.push(view(&updated, &job.name)?);
+            }
+            Ok(views)
+        })
+        .await?;
+    Ok(web::Json(views))
+}

@@ -1,0 +1,262 @@
+//! The scheduler: turns due schedules into queued runs, and turns off a schedule whose
+//! runs keep failing.
+//!
+//! Every replica runs it. A round locks due schedules with `FOR UPDATE SKIP LOCKED`, so
+//! replicas share the work, and every run it creates carries the idempotency key
+//! `schedule:<id>:<fire time>`: even two rounds that both saw a schedule due cannot
+//! create its run twice.
+//!
+//! After downtime each schedule catches up by its policy: `none` runs only fire times that
+//! are still on time (within [`ON_TIME_GRACE_SECONDS`]), `last` one run for the most
+//! recent missed time, `all` one run per missed time, newest [`MAX_CATCH_UP_RUNS`] at
+//! most, oldest first.
+
+use crate::audit::{self, Actor};
+use crate::db::DbPool;
+use crate::models::job::Job;
+use crate::models::run::Run;
+use crate::models::schedule::ScheduleRow;
+use crate::runs::{self, RunRequest};
+use crate::schema::{runs as runs_table, schedules};
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use hakobu_core::api::runs::RunStatus;
+use hakobu_core::ids::RunId;
+use hakobu_core::schedule::{
+    CatchUp, MAX_CATCH_UP_RUNS, ON_TIME_GRACE_SECONDS, Recurrence, ScheduleSettings,
+};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Schedules handled per transaction.
+const BATCH: i64 = 100;
+
+pub struct Scheduler {
+    pub pool: DbPool,
+    /// How often it looks for due schedules.
+    pub tick: Duration,
+}
+
+impl Scheduler {
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            if let Err(e) = self.fire_due_once(Utc::now()).await {
+                tracing::error!(error = format!("{e:#}"), "scheduler");
+            }
+            tokio::time::sleep(self.tick).await;
+        }
+    }
+
+    /// Creates the runs of every schedule due at `now`; answers how many.
+    pub async fn fire_due_once(&self, now: DateTime<Utc>) -> anyhow::Result<usize> {
+        let mut conn = self.pool.get().await?;
+        let mut created = 0;
+        loop {
+            let (handled, runs) = conn
+                .transaction::<_, anyhow::Error, _>(async |conn| fire_batch(conn, now).await)
+                .await?;
+            created += runs;
+            if handled < BATCH as usize {
+                return Ok(created);
+            }
+        }
+    }
+}
+
+/// One transaction's worth: (schedules handled, runs created).
+async fn fire_batch(
+    conn: &mut AsyncPgConnection,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(usize, usize)> {
+    let due = ScheduleRow::claim_due(conn, now, BATCH).await?;
+    let mut created = 0;
+    for row in &due {
+        created += fire(conn, row, now).await?;
+    }
+    Ok((due.len(), created))
+}
+
+async fn fire(
+    conn: &mut AsyncPgConnection,
+    row: &ScheduleRow,
+    now: DateTime<Utc>,
+) -> anyhow::Result<usize> {
+    let parsed = serde_json::from_value::<ScheduleSettings>(row.settings.clone())
+        .map_err(|e| e.to_string())
+        .and_then(|s| {
+            s.validate("")
+                .map(|schedule| (s, schedule))
+                .map_err(|e| e.to_string())
+        });
+    let (settings, schedule) = match parsed {
+        Ok(ok) => ok,
+        Err(problem) => {
+            // Stored settings that no longer validate (a time zone removed from the tz
+            // database): stop, and say why, rather than fail on every tick.
+            tracing::error!(schedule_id = %row.id, problem, "schedule turned off");
+            diesel::update(schedules::table.find(row.id))
+                .set((
+                    schedules::enabled.eq(false),
+                    schedules::next_fire_at.eq(None::<DateTime<Utc>>),
+                    schedules::disabled_reason.eq(format!("Its settings are not valid: {problem}")),
+                ))
+                .execute(conn)
+                .await?;
+            return Ok(0);
+        }
+    };
+    let first = row.next_fire_at.unwrap_or(now);
+    let after = first - ChronoDuration::seconds(1);
+    let recent = schedule.recent_fire_times(after, now, MAX_CATCH_UP_RUNS);
+    let on_time = |t: &DateTime<Utc>| (now - *t).num_seconds() <= ON_TIME_GRACE_SECONDS;
+    let mut fire_times: Vec<DateTime<Utc>> = match settings.catch_up {
+        CatchUp::None => recent.iter().copied().filter(on_time).collect(),
+        CatchUp::Last => recent.iter().take(1).copied().collect(),
+        CatchUp::All => recent.clone(),
+    };
+    fire_times.reverse();
+    let missed = recent.len() - fire_times.len();
+    if missed > 0 {
+        tracing::info!(schedule_id = %row.id, missed, policy = %settings.catch_up, "missed fire times not run");
+    }
+    let job = Job::find(conn, row.organization_id, row.job_id).await?;
+    let mut created = 0;
+    if let Some(job) = job.filter(|j| j.enabled) {
+        for at in &fire_times {
+            let key = format!("schedule:{}:{}", row.id, at.to_rfc3339());
+            let run = runs::enqueue(
+                conn,
+                &job,
+                RunRequest {
+                    trigger: "schedule",
+                    idempotency_key: Some(&key),
+                    schedule_id: Some(row.id),
+                    scheduled_time: Some(*at),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            created += usize::from(run.is_some());
+        }
+    }
+    diesel::update(schedules::table.find(row.id))
+        .set((
+            schedules::next_fire_at.eq(schedule.next_after(now)),
+            schedules::last_fired_at.eq(fire_times.last().copied().or(row.last_fired_at)),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(created)
+}
+
+/// After a scheduled run ends: a success resets the schedule's failure count; a failure
+/// that will not be retried adds one, and at the schedule's limit turns it off, with an
+/// audit entry and a notification event. Runs in the caller's transaction.
+pub async fn record_outcome(conn: &mut AsyncPgConnection, run_id: RunId) -> anyhow::Result<()> {
+    let run: Run = runs_table::table
+        .find(run_id)
+        .select(Run::as_select())
+        .first(conn)
+        .await?;
+    let Some(schedule_id) = run.schedule_id else {
+        return Ok(());
+    };
+    let retrying =
+        run.status == RunStatus::Failed && !run.cancel_requested && run.attempt < run.max_attempts;
+    let failed = matches!(run.status, RunStatus::Failed | RunStatus::TimedOut) && !retrying;
+    if run.status == RunStatus::Succeeded {
+        diesel::update(schedules::table.find(schedule_id))
+            .set(schedules::consecutive_failures.eq(0))
+            .execute(conn)
+            .await?;
+        return Ok(());
+    }
+    if !failed {
+        return Ok(());
+    }
+    let Some(row) = schedules::table
+        .find(schedule_id)
+        .for_update()
+        .select(ScheduleRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+    else {
+        return Ok(());
+    };
+    let failures = row.consecutive_failures + 1;
+    let limit = serde_json::from_value::<ScheduleSettings>(row.settings.clone())
+        .map(|s| s.max_consecutive_failures)
+        .unwrap_or(hakobu_core::schedule::DEFAULT_MAX_CONSECUTIVE_FAILURES);
+    let turn_off = row.enabled && limit > 0 && failures >= limit as i32;
+    if !turn_off {
+        diesel::update(schedules::table.find(schedule_id))
+            .set(schedules::consecutive_failures.eq(failures))
+            .execute(conn)
+            .await?;
+        return Ok(());
+    }
+    let reason = format!(
+        "Turned off after {failures} failed runs in a row. The last error: {}",
+        run.error_summary.as_deref().unwrap_or("(none recorded)")
+    );
+    diesel::update(schedules::table.find(schedule_id))
+        .set((
+            schedules::consecutive_failures.eq(failures),
+            schedules::enabled.eq(false),
+            schedules::next_fire_at.eq(None::<DateTime<Utc>>),
+            schedules::disabled_reason.eq(&reason),
+            schedules::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await?;
+    let actor = Actor {
+        organization_id: row.organization_id,
+        user_id: None,
+        email: None,
+        ip: None,
+    };
+    audit::record(
+        conn,
+        &actor,
+        "schedule.auto_disable",
+        "schedule",
+        schedule_id,
+        json!({"job_id": row.job_id, "consecutive_failures": failures, "last_run_id": run.id}),
+    )
+    .await?;
+    let settings = serde_json::from_value::<ScheduleSettings>(row.settings).ok();
+    crate::notify::enqueue_event(
+        conn,
+        crate::notify::NotificationEvent::ScheduleDisabled {
+            organization_id: row.organization_id,
+            job_id: row.job_id,
+            schedule_id: schedule_id.0,
+            schedule: settings.as_ref().map_or_else(String::new, describe),
+            consecutive_failures: failures as u32,
+        },
+    )
+    .await?;
+    tracing::warn!(schedule_id = %schedule_id, failures, "schedule turned off after repeated failures");
+    Ok(())
+}
+
+/// A schedule in a few words, for messages: `daily at 02:30 (Europe/Berlin)`.
+pub fn describe(s: &ScheduleSettings) -> String {
+    let when = match &s.recurrence {
+        Recurrence::Hourly { minute } => format!("hourly at minute {minute}"),
+        Recurrence::Daily { time } => format!("daily at {time}"),
+        Recurrence::Weekly { weekdays, time } => {
+            let days: Vec<String> = weekdays
+                .iter()
+                .map(|d| format!("{d:?}").to_lowercase())
+                .collect();
+            format!("weekly on {} at {time}", days.join(", "))
+        }
+        Recurrence::Monthly { day, time, .. } => format!("monthly on day {day} at {time}"),
+        Recurrence::Cron { expression } => format!("cron \"{expression}\""),
+    };
+    format!("{when} ({})", s.timezone)
+}
