@@ -1,6 +1,7 @@
 //! Managed mode: the runner as the app launches it. It gets only the app URL, its run id
-//! and a run token (environment), fetches its config with secrets, reports progress as
-//! heartbeats (stopping when the app says the run was cancelled, or on SIGTERM), sends log
+//! and a launch token (environment), fetches its config with secrets (and the run token
+//! that replaces the launch token), reports progress as heartbeats (each answers a fresh
+//! token; stopping when the app says the run was cancelled, or on SIGTERM), sends log
 //! lines, and posts the result. The next incremental state is reported only after the
 //! destination committed.
 
@@ -10,14 +11,18 @@ use hakobu_core::api::runs::{
     RunnerProgress, RunnerResult,
 };
 use hakobu_core::config::Config;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
+
+mod checks;
 
 struct Client {
     http: reqwest::Client,
     base: String,
-    token: String,
+    /// The launch token at first, then the run token the app answers (assignment,
+    /// every heartbeat): it expires within minutes unless renewed.
+    token: RwLock<String>,
 }
 
 impl Client {
@@ -25,11 +30,19 @@ impl Client {
         format!("{}/{what}", self.base)
     }
 
+    fn token(&self) -> String {
+        self.token.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn switch_token(&self, fresh: String) {
+        *self.token.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+    }
+
     async fn post<T: serde::Serialize>(&self, what: &str, body: &T) -> Result<reqwest::Response> {
         let response = self
             .http
             .post(self.url(what))
-            .bearer_auth(&self.token)
+            .bearer_auth(self.token())
             .json(body)
             .send()
             .await
@@ -66,12 +79,12 @@ pub async fn run() -> Result<()> {
             .timeout(Duration::from_secs(30))
             .build()?,
         base: format!("{}/api/runner/runs/{run_id}", app.trim_end_matches('/')),
-        token: var("HAKOBU_RUN_TOKEN")?,
+        token: RwLock::new(var("HAKOBU_RUN_TOKEN")?),
     });
     let response = client
         .http
         .get(client.url("assignment"))
-        .bearer_auth(&client.token)
+        .bearer_auth(client.token())
         .send()
         .await
         .context("cannot reach the app for the assignment")?;
@@ -82,6 +95,9 @@ pub async fn run() -> Result<()> {
         .json()
         .await
         .context("the assignment is not readable")?;
+    if let Some(token) = assignment.run_token.clone() {
+        client.switch_token(token);
+    }
     client.log("info", "runner started").await;
 
     let config = match Config::from_yaml(&assignment.config) {
@@ -92,11 +108,20 @@ pub async fn run() -> Result<()> {
     let rows_written = Arc::new(AtomicU64::new(0));
     let bytes_read = Arc::new(AtomicU64::new(0));
     let (r, w, b) = (rows_read.clone(), rows_written.clone(), bytes_read.clone());
-    let transfer = hakobu_engine::run_config(&config, move |p| {
+    let load = hakobu_engine::run_config(&config, move |p| {
         r.store(p.rows_read, Ordering::Relaxed);
         w.store(p.rows_written, Ordering::Relaxed);
         b.store(p.bytes_read, Ordering::Relaxed);
     });
+    // Data checks run after the commit, while heartbeats still go out.
+    let checks_client = client.clone();
+    let transfer = async move {
+        let summary = load.await?;
+        checks::run_after_load(&checks_client)
+            .await
+            .context("the data checks could not run (the load is committed)")?;
+        Ok::<_, anyhow::Error>(summary)
+    };
 
     let heartbeat_client = client.clone();
     let every = Duration::from_secs(assignment.heartbeat_seconds.max(1));
@@ -110,12 +135,14 @@ pub async fn run() -> Result<()> {
                 bytes_read: hb.load(Ordering::Relaxed) as i64,
             };
             if let Ok(answer) = heartbeat_client.post("heartbeat", &progress).await
-                && answer
-                    .json::<HeartbeatAnswer>()
-                    .await
-                    .is_ok_and(|a| a.cancel)
+                && let Ok(answer) = answer.json::<HeartbeatAnswer>().await
             {
-                return;
+                if let Some(token) = answer.run_token {
+                    heartbeat_client.switch_token(token);
+                }
+                if answer.cancel {
+                    return;
+                }
             }
         }
     };

@@ -252,3 +252,115 @@ fn kill_9_mid_load_leaves_the_target_and_the_diff_unchanged() {
         );
     }
 }
+
+fn mariadb(db: &str, sql: &str) -> String {
+    let out = Command::new("mariadb")
+        .args(["-h", "127.0.0.1", "-uroot", "-N", "-B", "-D", db, "-e", sql])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn a_killed_mysql_replace_leaves_a_table_that_the_next_run_drops() {
+    let f = Fixture::new();
+    mariadb("mysql", &format!("CREATE DATABASE {}", f.db));
+    let _drop_my_db = DropMariaDb(f.db.clone());
+    psql(
+        &f.db,
+        "CREATE TABLE src (id int PRIMARY KEY, v text);
+         INSERT INTO src SELECT g, 'v' || g || repeat('x', 100) FROM generate_series(1, 40000) g;
+         CREATE FUNCTION stall(id int) RETURNS int LANGUAGE plpgsql AS $$
+           BEGIN IF id = 30000 THEN PERFORM pg_sleep(30); END IF; RETURN id; END $$;",
+    );
+    mariadb(
+        &f.db,
+        "CREATE TABLE dst (id INT PRIMARY KEY, v TEXT); INSERT INTO dst VALUES (-1, 'before')",
+    );
+    let config = |query: &str| {
+        format!(
+            "in:\n  type: postgresql\n  host: 127.0.0.1\n  user: postgres\n  database: {db}\n  query: {query}\nout:\n  type: mysql\n  host: 127.0.0.1\n  user: root\n  database: {db}\n  table: dst\n  mode: replace\n",
+            db = f.db
+        )
+    };
+    let stalling = f.write("stall.yml", &config("SELECT stall(id) AS id, v FROM src"));
+    let mut child = Command::new(RUNNER)
+        .arg("run")
+        .arg(&stalling)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stalled = format!(
+        "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = '{}' AND wait_event = 'PgSleep'",
+        f.db
+    );
+    let leftovers = format!(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '{}' AND table_name LIKE 'dst\\_hakobu\\_%'",
+        f.db
+    );
+    let mut seen = false;
+    for _ in 0..300 {
+        if psql("postgres", &stalled) == "t" && mariadb(&f.db, &leftovers) == "1" {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(seen, "the runner never reached the middle of the load");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        mariadb(&f.db, "SELECT CONCAT(id, ':', v) FROM dst"),
+        "-1:before"
+    );
+    assert_eq!(
+        mariadb(&f.db, &leftovers),
+        "1",
+        "DDL is not transactional: the replacement table stays until the next run"
+    );
+    // The killed session (and its lock) ends when the server notices the closed socket.
+    let sessions = format!(
+        "SELECT COUNT(*) FROM information_schema.processlist WHERE db = '{}'",
+        f.db
+    );
+    for _ in 0..100 {
+        if mariadb("mysql", &sessions) == "0" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let out = Command::new(RUNNER)
+        .arg("run")
+        .arg(f.write("full.yml", &config("SELECT id, v FROM src")))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mariadb(&f.db, "SELECT COUNT(*) FROM dst"), "40000");
+    assert_eq!(
+        mariadb(&f.db, &leftovers),
+        "0",
+        "the next run dropped the leftover"
+    );
+}
+
+struct DropMariaDb(String);
+
+impl Drop for DropMariaDb {
+    fn drop(&mut self) {
+        let _ = Command::new("mariadb")
+            .args(["-h", "127.0.0.1", "-uroot", "-e"])
+            .arg(format!("DROP DATABASE IF EXISTS {}", self.0))
+            .status();
+    }
+}

@@ -1,0 +1,306 @@
+//! Turning an event into a message: Liquid templates with default texts per event, Slack
+//! Block Kit, the webhook's JSON body, and email subject and body.
+//!
+//! Templates see `job_name`, `status`, `rows`, `duration`, `duration_seconds`, `run_url`,
+//! `error`, `threshold`, `checks` (one line per check that did not pass), `schedule`,
+//! `event` and `variables.NAME` (the run's variable values). An unknown name is an error
+//! (Liquid is strict), caught when the rule is saved.
+
+use super::{CheckLine, EventContext};
+use hakobu_core::api::notifications::NotificationEventKind;
+use hakobu_core::ids::NotificationEventId;
+use hakobu_core::job::checks::CheckOutcome;
+use serde_json::{Value, json};
+use std::sync::LazyLock;
+
+static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
+    liquid::ParserBuilder::with_stdlib()
+        .build()
+        .expect("the standard Liquid library builds")
+});
+
+/// The default message of each event.
+pub fn default_template(event: NotificationEventKind) -> &'static str {
+    match event {
+        NotificationEventKind::Success => {
+            "{{ job_name }} succeeded: {{ rows }} rows in {{ duration }}."
+        }
+        NotificationEventKind::Failure => {
+            "{{ job_name }} {{ status }} after {{ duration }}: {{ error }}"
+        }
+        NotificationEventKind::RowsBelow => {
+            "{{ job_name }} loaded only {{ rows }} rows, fewer than the {{ threshold }} expected."
+        }
+        NotificationEventKind::RowsAbove => {
+            "{{ job_name }} loaded {{ rows }} rows, more than the {{ threshold }} expected."
+        }
+        NotificationEventKind::DurationOver => {
+            "{{ job_name }} has been running for {{ duration }}, longer than {{ threshold_duration }}."
+        }
+        NotificationEventKind::CheckFailed => {
+            "{{ job_name }}: a data check failed after the load ({{ status }}).\n{{ checks }}"
+        }
+        NotificationEventKind::CheckWarned => {
+            "{{ job_name }}: a data check warned after the load.\n{{ checks }}"
+        }
+        NotificationEventKind::ScheduleDisabled => "{{ job_name }}: {{ error }}",
+    }
+}
+
+/// The default email subject.
+pub const DEFAULT_SUBJECT: &str = "[Hakobu] {{ job_name }}: {{ status }}";
+
+/// `4 s`, `2 min 5 s`, `1 h 3 min`.
+pub fn human_duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => {
+            let (m, s) = (s / 60, s % 60);
+            if s == 0 {
+                format!("{m} min")
+            } else {
+                format!("{m} min {s} s")
+            }
+        }
+        _ => {
+            let (h, m) = (s / 3600, (s % 3600) / 60);
+            if m == 0 {
+                format!("{h} h")
+            } else {
+                format!("{h} h {m} min")
+            }
+        }
+    }
+}
+
+fn check_lines(checks: &[CheckLine]) -> String {
+    checks
+        .iter()
+        .filter(|c| c.outcome != CheckOutcome::Passed)
+        .map(|c| {
+            let actual = c.actual.as_deref().unwrap_or("NULL");
+            let why = c
+                .message
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default();
+            format!(
+                "- {} {}: got {actual}, expected {} {}{why}",
+                c.name, c.outcome, c.operator, c.expected
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The link to the run (or the job, for events without a run).
+pub fn run_url(context: &EventContext, public_url: &str) -> String {
+    match (context.run_id, context.job_id) {
+        (Some(run), _) => format!("{public_url}/runs/{run}"),
+        (None, Some(job)) => format!("{public_url}/jobs/{job}"),
+        (None, None) => public_url.to_owned(),
+    }
+}
+
+fn globals(context: &EventContext, public_url: &str) -> liquid::Object {
+    let threshold_duration = context.threshold.map(human_duration).unwrap_or_default();
+    let value = json!({
+        "event": context.event.map(|e| e.as_str()).unwrap_or(""),
+        "job_name": context.job_name,
+        "status": context.status,
+        "rows": context.rows,
+        "duration": human_duration(context.duration_seconds),
+        "duration_seconds": context.duration_seconds,
+        "run_url": run_url(context, public_url),
+        "error": context.error,
+        "threshold": context.threshold.unwrap_or(0),
+        "threshold_duration": threshold_duration,
+        "checks": check_lines(&context.checks),
+        "schedule": context.schedule.clone().unwrap_or_default(),
+        "variables": Value::Object(context.variables.clone()),
+    });
+    liquid::to_object(&value).unwrap_or_default()
+}
+
+/// Renders `template` for the event; `Err` with Liquid's message in one line.
+pub fn render(template: &str, context: &EventContext, public_url: &str) -> Result<String, String> {
+    let one_line = |e: liquid::Error| {
+        e.to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let parsed = PARSER.parse(template).map_err(one_line)?;
+    parsed
+        .render(&globals(context, public_url))
+        .map_err(one_line)
+}
+
+/// Renders the rule's template, falling back to the event's default (with a note) when
+/// the saved template cannot render, so a broken template never swallows an alert.
+pub fn message(template: Option<&str>, context: &EventContext, public_url: &str) -> String {
+    let event = context.event.unwrap_or(NotificationEventKind::Failure);
+    let default = default_template(event);
+    match render(template.unwrap_or(default), context, public_url) {
+        Ok(text) => text,
+        Err(e) => {
+            let text = render(default, context, public_url)
+                .unwrap_or_else(|_| format!("{}: {}", context.job_name, context.status));
+            format!("{text}\n(The rule's template could not be used: {e})")
+        }
+    }
+}
+
+/// Checks a template when a rule is saved: it must parse and render with sample values.
+/// Variables it names (`variables.x`) get a sample value, since they are known only per run.
+pub fn check_template(template: &str) -> Result<(), String> {
+    let mut sample = sample_context(NotificationEventKind::Failure);
+    let mut rest = template;
+    while let Some(at) = rest.find("variables.") {
+        rest = &rest[at + "variables.".len()..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() {
+            sample.variables.insert(name, json!("sample"));
+        }
+    }
+    render(template, &sample, "https://hakobu.example").map(|_| ())
+}
+
+/// The values a test send uses.
+pub fn sample_context(event: NotificationEventKind) -> EventContext {
+    EventContext {
+        event: Some(event),
+        job_name: "Sample job".to_owned(),
+        status: "failed".to_owned(),
+        rows: 1234,
+        duration_seconds: 95,
+        error: "This is a test message from Hakobu; no run failed.".to_owned(),
+        threshold: event.needs_threshold().then_some(1000),
+        checks: vec![CheckLine {
+            name: "no negative amounts".to_owned(),
+            outcome: CheckOutcome::Failed,
+            actual: Some("3".to_owned()),
+            operator: "=".to_owned(),
+            expected: "0".to_owned(),
+            message: None,
+        }],
+        ..Default::default()
+    }
+}
+
+/// Slack Block Kit: the message with optional mentions, and a button to the run.
+pub fn slack_payload(text: &str, mentions: &[String], url: &str) -> Value {
+    let mentions: Vec<String> = mentions
+        .iter()
+        .map(|m| match m.as_str() {
+            "here" | "channel" => format!("<!{m}>"),
+            id if id.starts_with('S') => format!("<!subteam^{id}>"),
+            id => format!("<@{id}>"),
+        })
+        .collect();
+    let body = if mentions.is_empty() {
+        slack_escape(text)
+    } else {
+        format!("{} {}", mentions.join(" "), slack_escape(text))
+    };
+    json!({
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": body}},
+            {"type": "actions", "elements": [
+                {"type": "button", "text": {"type": "plain_text", "text": "Open in Hakobu"}, "url": url}
+            ]}
+        ]
+    })
+}
+
+/// Slack's mrkdwn treats `&`, `<` and `>` as markup.
+fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The generic webhook's JSON body.
+pub fn webhook_payload(
+    id: NotificationEventId,
+    context: &EventContext,
+    text: &str,
+    url: &str,
+) -> Value {
+    json!({
+        "id": id,
+        "event": context.event,
+        "organization_id": context.organization_id,
+        "job_id": context.job_id,
+        "job_name": context.job_name,
+        "run_id": context.run_id,
+        "status": context.status,
+        "rows": context.rows,
+        "duration_seconds": context.duration_seconds,
+        "error": (!context.error.is_empty()).then_some(&context.error),
+        "threshold": context.threshold,
+        "checks": context.checks,
+        "schedule": context.schedule,
+        "variables": context.variables,
+        "run_url": url,
+        "message": text,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_templates_render_every_event() {
+        for event in NotificationEventKind::ALL {
+            let text = message(None, &sample_context(event), "https://h.example");
+            assert!(text.contains("Sample job"), "{event}: {text}");
+            assert!(!text.contains("could not be used"), "{event}: {text}");
+        }
+    }
+
+    #[test]
+    fn templates_see_the_values_and_bad_ones_fall_back() {
+        let mut c = sample_context(NotificationEventKind::Success);
+        c.variables.insert("date".into(), json!("2026-11-21"));
+        let t = "{{ job_name }} {{ rows }} {{ duration }} {{ variables.date }} {{ run_url }}";
+        assert_eq!(
+            render(t, &c, "https://h.example").unwrap(),
+            "Sample job 1234 1 min 35 s 2026-11-21 https://h.example"
+        );
+        assert!(check_template("{{ job_nme }}").is_err());
+        assert!(check_template("{{ variables.any_name }} {{ status }}").is_ok());
+        assert!(check_template("{% if %}").is_err());
+        let fallback = message(Some("{{ nope }}"), &c, "https://h.example");
+        assert!(fallback.contains("could not be used"), "{fallback}");
+    }
+
+    #[test]
+    fn slack_blocks_mention_and_link() {
+        let p = slack_payload(
+            "a < b",
+            &["U024BE7LH".into(), "here".into()],
+            "https://h/runs/1",
+        );
+        assert_eq!(
+            p["blocks"][0]["text"]["text"],
+            "<@U024BE7LH> <!here> a &lt; b"
+        );
+        assert_eq!(p["blocks"][1]["elements"][0]["url"], "https://h/runs/1");
+        assert_eq!(p["text"], "a < b");
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(human_duration(4), "4 s");
+        assert_eq!(human_duration(125), "2 min 5 s");
+        assert_eq!(human_duration(3600), "1 h");
+        assert_eq!(human_duration(3780), "1 h 3 min");
+    }
+}
