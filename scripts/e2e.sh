@@ -2,9 +2,11 @@
 # Browser tests of the web UI against the real app and a fresh PostgreSQL database.
 #
 # Installs what is missing (Debian's Chromium, the npm packages of e2e/), builds the
-# frontend and the `hakobu` binary, creates a database `hakobu_t_e2e_<random>`, starts
-# `hakobu serve` on a free port, runs `node --test` in e2e/, then stops the server and
-# drops the database, also when a test fails or the run is interrupted.
+# frontend and the `hakobu` and `hakobu-runner` binaries, creates a database
+# `hakobu_t_e2e_<random>`, starts `hakobu serve` on a free port, runs `node --test` in
+# e2e/, then stops the server and drops the database, also when a test fails or the run
+# is interrupted. tests/transfers.test.js creates (and drops) two more databases of its own
+# on the same server for a job's source and destination.
 #
 #   scripts/e2e.sh                    every test
 #   scripts/e2e.sh tests/auth.test.js one file (path relative to e2e/)
@@ -31,8 +33,9 @@ if [[ ! -d e2e/node_modules/playwright-core ]] || ! cmp -s e2e/package-lock.json
 fi
 
 scripts/build-frontend.sh
-log "cargo build -p hakobu"
-cargo build -p hakobu
+log "cargo build -p hakobu -p hakobu-runner"
+# The local launcher starts `hakobu-runner` from beside `hakobu` for each run.
+cargo build -p hakobu -p hakobu-runner
 HAKOBU=$TARGET_DIR/debug/hakobu
 
 # --- a fresh database and server ---------------------------------------------------------

@@ -24,18 +24,14 @@ test('a visitor is sent to sign in, signs up, and the dashboard shows the organi
   assert.equal(new URL(page.url()).pathname, '/');
   assert.equal(await page.getByTestId('org-name').textContent(), org);
   assert.match(await page.locator('main').innerText(), /Welcome, Ana Owner\./);
-  // The honest empty state for what does not exist yet.
-  await page.getByText('Transfers are not available yet').waitFor();
+  // Nothing has run yet: the dashboard says so, and each transfer page has its empty state.
+  await page.getByText('No runs yet').waitFor();
   await screenshot(page, 'dashboard');
-
-  // The pages that do not exist yet say so.
-  await page.getByRole('link', { name: /^Connections/ }).click();
-  await page.getByText('Not available yet').waitFor();
-  await screenshot(page, 'connections-coming-soon');
-  for (const name of ['Jobs', 'Runs']) {
-    await page.getByRole('link', { name: new RegExp(`^${name}`) }).click();
+  for (const [name, empty] of [['Connections', 'No connections yet'], ['Jobs', 'No jobs yet'], ['Runs', 'No runs yet']]) {
+    await page.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name, exact: true }).click();
     await page.getByRole('heading', { level: 1, name }).waitFor();
-    await screenshot(page, `${name.toLowerCase()}-coming-soon`);
+    await page.getByText(empty).waitFor();
+    await screenshot(page, `${name.toLowerCase()}-empty-state`);
   }
   // An unknown address gets a plain "not found" page, not a blank one.
   await page.goto('/no/such/page');

@@ -45,9 +45,16 @@ export async function newPerson(browser, options = {}) {
   const page = await context.newPage();
   // A panic or an uncaught error in the app fails the test that caused it.
   page.errors = [];
-  page.on('pageerror', (e) => page.errors.push(e));
+  page.on('pageerror', (e) => {
+    page.errors.push(e);
+    // Also on stderr at once, so a panic is seen even when a wait times out first.
+    console.error(`page error: ${e.message}`);
+  });
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) page.errors.push(new Error(m.text()));
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) {
+      page.errors.push(new Error(m.text()));
+      console.error(`console error: ${m.text()}`);
+    }
   });
   return { context, page };
 }

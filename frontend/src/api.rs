@@ -12,14 +12,28 @@ use hakobu_core::api::auth::{
     AcceptInvitationRequest, ChangePasswordRequest, LoginRequest, Me, SessionResponse,
     SignupRequest,
 };
+use hakobu_core::api::connections::{
+    ConnectionTestResult, ConnectionView, CreateConnectionRequest, PreviewRequest, PreviewResponse,
+    SharesRequest, TestConnectionRequest, UpdateConnectionRequest,
+};
 use hakobu_core::api::error::ErrorBody;
+use hakobu_core::api::jobs::{
+    CreateJobRequest, ImportJobRequest, ImportJobResponse, JobRevisionView, JobView,
+    UpdateJobRequest,
+};
 use hakobu_core::api::org::{
     ChangeOrgRoleRequest, InvitationCreated, InvitationView, InviteRequest, MemberView,
     PutTeamMemberRequest, TeamMemberView, TeamNameRequest, TeamView,
 };
+use hakobu_core::api::runs::{RunLogLine, RunStatus, RunView};
+use hakobu_core::api::schedules::{ScheduleRequest, ScheduleView};
 use hakobu_core::api::tokens::{ApiTokenCreated, ApiTokenView, CreateApiTokenRequest};
 use hakobu_core::authz::OrgRole;
-use hakobu_core::ids::{ApiTokenId, InvitationId, OrganizationId, TeamId, UserId};
+use hakobu_core::connection::ConnectionKind;
+use hakobu_core::ids::{
+    ApiTokenId, ConnectionId, InvitationId, JobId, OrganizationId, RunId, ScheduleId, TeamId,
+    UserId,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -336,6 +350,235 @@ impl AuditQuery {
 
 pub async fn audit(query: &AuditQuery) -> Result<Page<AuditEntryView>, ApiError> {
     json(get(&format!("/api/audit?{}", query.query_string(true)))).await
+}
+
+// --- connections --------------------------------------------------------------------
+
+/// Whether the operator allows a connection kind here (`GET /api/connection-kinds`). The
+/// fields themselves come from `core`'s schema, compiled in; only availability is asked.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct KindAvailability {
+    pub kind: ConnectionKind,
+    pub available: bool,
+}
+
+pub async fn connection_kinds() -> Result<Vec<KindAvailability>, ApiError> {
+    json(get("/api/connection-kinds")).await
+}
+
+pub async fn connections() -> Result<Vec<ConnectionView>, ApiError> {
+    json(get("/api/connections")).await
+}
+
+pub async fn connection(id: ConnectionId) -> Result<ConnectionView, ApiError> {
+    json(get(&format!("/api/connections/{id}"))).await
+}
+
+pub async fn create_connection(body: &CreateConnectionRequest) -> Result<ConnectionView, ApiError> {
+    json(with_body(Request::post("/api/connections"), body)).await
+}
+
+pub async fn update_connection(
+    id: ConnectionId,
+    body: &UpdateConnectionRequest,
+) -> Result<ConnectionView, ApiError> {
+    json(with_body(
+        Request::patch(&format!("/api/connections/{id}")),
+        body,
+    ))
+    .await
+}
+
+pub async fn delete_connection(id: ConnectionId) -> Result<(), ApiError> {
+    no_content(Request::delete(&format!("/api/connections/{id}")).build()).await
+}
+
+pub async fn share_connection(
+    id: ConnectionId,
+    body: &SharesRequest,
+) -> Result<ConnectionView, ApiError> {
+    json(with_body(
+        Request::put(&format!("/api/connections/{id}/shares")),
+        body,
+    ))
+    .await
+}
+
+pub async fn test_connection(
+    body: &TestConnectionRequest,
+) -> Result<ConnectionTestResult, ApiError> {
+    json(with_body(Request::post("/api/connections/test"), body)).await
+}
+
+pub async fn test_saved_connection(id: ConnectionId) -> Result<ConnectionTestResult, ApiError> {
+    json(Request::post(&format!("/api/connections/{id}/test")).build()).await
+}
+
+pub async fn schemas(id: ConnectionId) -> Result<Vec<String>, ApiError> {
+    json(get(&format!("/api/connections/{id}/schemas"))).await
+}
+
+pub async fn tables(id: ConnectionId, schema: Option<&str>) -> Result<Vec<String>, ApiError> {
+    let url = match schema.filter(|s| !s.is_empty()) {
+        Some(schema) => format!(
+            "/api/connections/{id}/tables?schema={}",
+            encode_query_value(schema)
+        ),
+        None => format!("/api/connections/{id}/tables"),
+    };
+    json(get(&url)).await
+}
+
+/// A column as discovery reports it (the server's `ColumnView`, not in `core`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct DiscoveredColumn {
+    pub name: String,
+    pub data_type: String,
+    pub nullable: bool,
+}
+
+pub async fn columns(
+    id: ConnectionId,
+    schema: Option<&str>,
+    table: &str,
+) -> Result<Vec<DiscoveredColumn>, ApiError> {
+    let mut url = format!(
+        "/api/connections/{id}/columns?table={}",
+        encode_query_value(table)
+    );
+    if let Some(schema) = schema.filter(|s| !s.is_empty()) {
+        url.push_str(&format!("&schema={}", encode_query_value(schema)));
+    }
+    json(get(&url)).await
+}
+
+pub async fn preview(id: ConnectionId, body: &PreviewRequest) -> Result<PreviewResponse, ApiError> {
+    json(with_body(
+        Request::post(&format!("/api/connections/{id}/preview")),
+        body,
+    ))
+    .await
+}
+
+// --- jobs -------------------------------------------------------------------------------
+
+pub async fn jobs() -> Result<Vec<JobView>, ApiError> {
+    json(get("/api/jobs")).await
+}
+
+pub async fn job(id: JobId) -> Result<JobView, ApiError> {
+    json(get(&format!("/api/jobs/{id}"))).await
+}
+
+pub async fn create_job(body: &CreateJobRequest) -> Result<JobView, ApiError> {
+    json(with_body(Request::post("/api/jobs"), body)).await
+}
+
+pub async fn update_job(id: JobId, body: &UpdateJobRequest) -> Result<JobView, ApiError> {
+    json(with_body(Request::patch(&format!("/api/jobs/{id}")), body)).await
+}
+
+pub async fn job_revisions(id: JobId) -> Result<Vec<JobRevisionView>, ApiError> {
+    json(get(&format!("/api/jobs/{id}/revisions"))).await
+}
+
+/// The compiled YAML a run of the job executes (secrets as `{{ env.* }}` references).
+pub async fn job_config(id: JobId) -> Result<String, ApiError> {
+    send(get(&format!("/api/jobs/{id}/config")))
+        .await?
+        .text()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))
+}
+
+/// Where the browser downloads the compiled config.
+pub fn job_config_url(id: JobId) -> String {
+    format!("/api/jobs/{id}/config")
+}
+
+pub async fn import_job(body: &ImportJobRequest) -> Result<ImportJobResponse, ApiError> {
+    json(with_body(Request::post("/api/jobs/import"), body)).await
+}
+
+// --- schedules --------------------------------------------------------------------------
+
+pub async fn job_schedules(job: JobId) -> Result<Vec<ScheduleView>, ApiError> {
+    json(get(&format!("/api/jobs/{job}/schedules"))).await
+}
+
+pub async fn create_schedule(job: JobId, body: &ScheduleRequest) -> Result<ScheduleView, ApiError> {
+    json(with_body(
+        Request::post(&format!("/api/jobs/{job}/schedules")),
+        body,
+    ))
+    .await
+}
+
+pub async fn delete_schedule(id: ScheduleId) -> Result<(), ApiError> {
+    no_content(Request::delete(&format!("/api/schedules/{id}")).build()).await
+}
+
+// --- runs -------------------------------------------------------------------------------
+
+pub async fn start_run(job: JobId) -> Result<RunView, ApiError> {
+    json(Request::post(&format!("/api/jobs/{job}/runs")).build()).await
+}
+
+/// Filters of `GET /api/runs`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunQuery {
+    pub job: Option<JobId>,
+    pub status: Option<RunStatus>,
+    /// Queued at or after this instant.
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl RunQuery {
+    pub fn query_string(&self) -> String {
+        let mut pairs = Vec::new();
+        if let Some(job) = self.job {
+            pairs.push(format!("job={job}"));
+        }
+        if let Some(status) = self.status {
+            pairs.push(format!("status={status}"));
+        }
+        if let Some(from) = self.from {
+            pairs.push(format!("from={}", encode_query_value(&from.to_rfc3339())));
+        }
+        pairs.push(format!("page={}", self.page.max(1)));
+        pairs.push(format!("per_page={}", self.per_page.clamp(1, 500)));
+        pairs.join("&")
+    }
+}
+
+pub async fn runs(query: &RunQuery) -> Result<Page<RunView>, ApiError> {
+    json(get(&format!("/api/runs?{}", query.query_string()))).await
+}
+
+pub async fn run(id: RunId) -> Result<RunView, ApiError> {
+    json(get(&format!("/api/runs/{id}"))).await
+}
+
+pub async fn run_logs(id: RunId, after: i64) -> Result<Vec<RunLogLine>, ApiError> {
+    json(get(&format!(
+        "/api/runs/{id}/logs?after={after}&limit=1000"
+    )))
+    .await
+}
+
+/// The live event stream of a run (Server-Sent Events).
+pub fn run_events_url(id: RunId) -> String {
+    format!("/api/runs/{id}/events")
+}
+
+pub async fn cancel_run(id: RunId) -> Result<RunView, ApiError> {
+    json(Request::post(&format!("/api/runs/{id}/cancel")).build()).await
+}
+
+pub async fn rerun(id: RunId) -> Result<RunView, ApiError> {
+    json(Request::post(&format!("/api/runs/{id}/rerun")).build()).await
 }
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters stay as they are), so

@@ -3,9 +3,11 @@
 use crate::i18n::provide_lang;
 use crate::pages::{
     accept_invite::AcceptInvitePage, account::AccountPage, audit::AuditPage,
-    coming_soon::ComingSoonPage, dashboard::DashboardPage, members::MembersPage,
-    not_found::NotFoundPage, shell::Shell, sign_in::SignInPage, sign_up::SignUpPage,
-    teams::TeamPage, teams::TeamsPage, tokens::TokensPage,
+    connections::ConnectionPage, connections::ConnectionsPage, dashboard::DashboardPage,
+    job_import::JobImportPage, job_wizard::JobWizardPage, jobs::JobPage, jobs::JobsPage,
+    members::MembersPage, not_found::NotFoundPage, runs::RunPage, runs::RunsPage, shell::Shell,
+    sign_in::SignInPage, sign_up::SignUpPage, teams::TeamPage, teams::TeamsPage,
+    tokens::TokensPage,
 };
 use crate::session::Session;
 use leptos::prelude::*;
@@ -27,18 +29,16 @@ pub fn App() -> impl IntoView {
                 // the sign-in page.
                 <ParentRoute path=path!("") view=Shell>
                     <Route path=path!("") view=DashboardPage/>
-                    <Route
-                        path=path!("connections")
-                        view=|| view! { <ComingSoonPage area=crate::i18n::Key::NavConnections/> }
-                    />
-                    <Route
-                        path=path!("jobs")
-                        view=|| view! { <ComingSoonPage area=crate::i18n::Key::NavJobs/> }
-                    />
-                    <Route
-                        path=path!("runs")
-                        view=|| view! { <ComingSoonPage area=crate::i18n::Key::NavRuns/> }
-                    />
+                    <Route path=path!("connections") view=ConnectionsPage/>
+                    <Route path=path!("connections/new") view=ConnectionPage/>
+                    <Route path=path!("connections/:id") view=ConnectionPage/>
+                    <Route path=path!("jobs") view=JobsPage/>
+                    <Route path=path!("jobs/new") view=JobWizardPage/>
+                    <Route path=path!("jobs/import") view=JobImportPage/>
+                    <Route path=path!("jobs/:id") view=JobPage/>
+                    <Route path=path!("jobs/:id/edit") view=JobWizardPage/>
+                    <Route path=path!("runs") view=RunsPage/>
+                    <Route path=path!("runs/:id") view=RunPage/>
                     <Route path=path!("members") view=MembersPage/>
                     <Route path=path!("teams") view=TeamsPage/>
                     <Route path=path!("teams/:id") view=TeamPage/>

@@ -35,6 +35,33 @@ fn base_field(path: &str) -> &str {
     path.split(['[', '.']).next().unwrap_or(path)
 }
 
+/// Whether an error at `path` belongs to the input for `field`: the same path, a part of
+/// it (`source.table.name` belongs to `source.table`), or, for a plain name, anything
+/// under it (`teams[0].role` belongs to `teams`).
+fn belongs_to(path: &str, field: &str) -> bool {
+    path == field
+        || base_field(path) == field
+        || path
+            .strip_prefix(field)
+            .is_some_and(|rest| rest.starts_with(['.', '[']))
+}
+
+/// An element id for a field path: `source.table.name` -> `source-table-name`.
+fn id_part(field: &str) -> String {
+    field
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_owned()
+}
+
 impl Form {
     pub fn new(id: &'static str, fields: &'static [&'static str]) -> Self {
         Form {
@@ -48,7 +75,7 @@ impl Form {
 
     /// The id of the input for `field`.
     pub fn input_id(&self, field: &str) -> String {
-        format!("{}-{field}", self.id)
+        format!("{}-{}", self.id, id_part(field))
     }
 
     /// The first message for `field` (reactive).
@@ -56,7 +83,7 @@ impl Form {
         self.errors.with(|errors| {
             errors
                 .iter()
-                .find(|e| base_field(&e.field) == field)
+                .find(|e| belongs_to(&e.field, field))
                 .map(|e| e.message.clone())
         })
     }
@@ -80,10 +107,10 @@ impl Form {
     pub fn invalid(&self, errors: FieldErrors) {
         self.busy.set(false);
         self.problem.set(None);
-        let first = errors.first().map(|e| base_field(&e.field).to_owned());
+        let first = errors.first().map(|e| e.field.clone());
         self.set_errors(errors.0);
-        if let Some(field) = first {
-            focus(&self.input_id(&field));
+        if let Some(path) = first {
+            self.focus_path(&path);
         }
     }
 
@@ -100,8 +127,8 @@ impl Form {
                 }
                 let (ours, others): (Vec<_>, Vec<_>) = fields
                     .into_iter()
-                    .partition(|e| self.fields.contains(&base_field(&e.field)));
-                let first = ours.first().map(|e| base_field(&e.field).to_owned());
+                    .partition(|e| self.fields.iter().any(|f| belongs_to(&e.field, f)));
+                let first = ours.first().map(|e| e.field.clone());
                 self.set_errors(ours);
                 self.problem.set(if let Some(other) = others.first() {
                     Some(Problem::Server(format!(
@@ -113,8 +140,8 @@ impl Form {
                 } else {
                     Some(Problem::Server(body.message.clone()))
                 });
-                if let Some(field) = first {
-                    focus(&self.input_id(&field));
+                if let Some(path) = first {
+                    self.focus_path(&path);
                 }
             }
             ApiError::Network(_) => {
@@ -127,6 +154,50 @@ impl Form {
     fn set_errors(&self, errors: Vec<FieldError>) {
         self.errors.set(errors);
     }
+
+    /// Moves focus to the input of an error's path: the most specific input the page has
+    /// (`source.table.name`, else `source.table`, else `source`).
+    fn focus_path(&self, path: &str) {
+        let mut candidates = vec![self.input_id(path)];
+        let mut rest = path;
+        while let Some(i) = rest.rfind(['.', '[']) {
+            rest = &rest[..i];
+            candidates.push(self.input_id(rest));
+        }
+        focus_first(&candidates);
+    }
+
+    /// Shows errors the page found itself (e.g. a step of a wizard), without focusing.
+    pub fn show(&self, errors: Vec<FieldError>) {
+        self.busy.set(false);
+        self.errors.set(errors);
+    }
+
+    /// Whether any error is shown under `prefix` (reactive).
+    pub fn has_errors_under(&self, prefix: &str) -> bool {
+        self.errors
+            .with(|errors| errors.iter().any(|e| belongs_to(&e.field, prefix)))
+    }
+}
+
+/// Focuses the first of `ids` that exists on the page.
+pub fn focus_first(ids: &[String]) {
+    #[cfg(target_arch = "wasm32")]
+    {
+        use wasm_bindgen::JsCast;
+        let ids = ids.to_vec();
+        request_animation_frame(move || {
+            if let Some(el) = ids.iter().find_map(|id| {
+                document()
+                    .get_element_by_id(id)
+                    .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
+            }) {
+                let _ = el.focus();
+            }
+        });
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = ids;
 }
 
 /// Moves keyboard focus to the element with `id`, once the DOM shows it.
@@ -157,5 +228,12 @@ mod tests {
         assert_eq!(base_field("email"), "email");
         assert_eq!(base_field("teams[0].role"), "teams");
         assert_eq!(base_field("a.b"), "a");
+        assert!(belongs_to("teams[0].role", "teams"));
+        assert!(belongs_to("source.table.name", "source.table"));
+        assert!(belongs_to("source.table.name", "source.table.name"));
+        assert!(!belongs_to("source.tables", "source.table"));
+        assert!(!belongs_to("destination.table", "source.table"));
+        assert_eq!(id_part("source.table.name"), "source-table-name");
+        assert_eq!(id_part("columns[2].to"), "columns-2--to");
     }
 }

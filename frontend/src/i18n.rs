@@ -96,7 +96,6 @@ texts! {
     NavYou => "You", "あなた";
     NavTokens => "API tokens", "API トークン";
     NavAccount => "Account", "アカウント";
-    Soon => "soon", "準備中";
     SignOut => "Sign out", "ログアウト";
     Language => "Language", "表示言語";
     TimesShownIn => "Times are shown in your time zone: {zone} ({id}).", "時刻はお使いのタイムゾーン（{zone}）で表示しています。";
@@ -177,12 +176,6 @@ texts! {
     YourTeams => "Your teams", "所属チーム";
     NoTeamsYet => "You are not in any team yet. An administrator can add you to one.", "まだどのチームにも所属していません。管理者がチームに追加できます。";
     TransfersTitle => "Data transfers", "データ転送";
-    TransfersEmptyTitle => "Transfers are not available yet", "データ転送はまだ利用できません";
-    TransfersEmptyBody => "This version of Hakobu manages people, teams and access. Connections, transfer jobs and their runs are being built; once they arrive, this page shows what is running, what is queued and what failed in the last 24 hours.", "このバージョンの Hakobu では、メンバー・チーム・アクセス権を管理できます。接続、転送ジョブ、実行履歴は開発中です。利用可能になると、このページに実行中・待機中のジョブと、直近 24 時間の失敗が表示されます。";
-    ComingSoonTitle => "Not available yet", "まだ利用できません";
-    ConnectionsSoon => "Connections (databases and storage that Hakobu reads from and writes to) are not part of this version yet. Nothing is hidden from you: there is simply nothing here yet.", "接続（Hakobu が読み書きするデータベースやストレージ）は、このバージョンにはまだありません。表示が制限されているのではなく、まだ機能がないだけです。";
-    JobsSoon => "Transfer jobs are not part of this version yet. When they arrive, you will set them up here in a few steps, with a preview of the rows.", "転送ジョブは、このバージョンにはまだありません。利用可能になると、ここでデータのプレビューを見ながら数ステップで設定できます。";
-    RunsSoon => "Runs are not part of this version yet. When jobs arrive, every run, its progress and its log will be listed here.", "実行履歴は、このバージョンにはまだありません。ジョブが利用可能になると、各実行の進捗とログがここに表示されます。";
 
     // --- members and invitations ---
     MembersLead => "Everyone in your organization, and their role in it.", "組織のメンバーと、それぞれのロールです。";
@@ -331,6 +324,356 @@ texts! {
     ActTeamMemberAdd => "Added a team member", "チームにメンバーを追加";
     ActTeamMemberRoleChange => "Changed a team role", "チームでのロールを変更";
     ActTeamMemberRemove => "Removed a team member", "チームからメンバーを外す";
+
+    // --- connections ---
+    ConnectionsLead => "The databases and storage Hakobu reads from and writes to. Passwords and keys are stored encrypted and never shown again.", "Hakobu が読み書きするデータベースとストレージです。パスワードやキーは暗号化して保存され、二度と表示されません。";
+    NewConnection => "New connection", "新しい接続";
+    NoConnectionsTitle => "No connections yet", "接続はまだありません";
+    NoConnectionsBody => "Add the database or storage your data comes from, and the one it goes to.", "データの取得元と送信先のデータベースやストレージを追加してください。";
+    ConnectionKindLabel => "Kind", "種類";
+    OwnerTeam => "Team", "チーム";
+    OwnerTeamHint => "The team that owns it: its editors and admins manage it.", "所有するチームです。チームの編集者と管理者が管理できます。";
+    Updated => "Updated", "更新日時";
+    ConnectionMissingTitle => "Connection not found", "接続が見つかりません";
+    ConnectionMissingBody => "It may have been deleted, or it is not shared with your teams.", "削除されたか、あなたのチームと共有されていない可能性があります。";
+    BackToConnections => "Back to connections", "接続一覧に戻る";
+    OnlyEditorsSeeSettings => "Only editors of this connection's team see its settings and can test it.", "接続の設定を閲覧・テストできるのは、所有チームの編集者だけです。";
+    ConnectionFormLead => "Fill in what your database administrator gave you. Test the connection before saving to be sure it works.", "データベース管理者から受け取った情報を入力してください。保存する前に接続テストで動作を確認できます。";
+    ConnectionName => "Connection name", "接続名";
+    ConnectionNameHint => "A name your colleagues recognise, e.g. \"Shop database (read-only)\".", "同僚にも分かる名前（例：「ショップ DB（読み取り専用）」）。";
+    KindPostgresql => "PostgreSQL", "PostgreSQL";
+    KindMysql => "MySQL / MariaDB", "MySQL / MariaDB";
+    KindS3 => "Amazon S3 or S3-compatible storage", "Amazon S3 または S3 互換ストレージ";
+    KindLocalFiles => "Files on the Hakobu server", "Hakobu サーバー上のファイル";
+    FieldHost => "Host", "ホスト";
+    FieldHostHelp => "The server's host name or IP address, without a scheme, e.g. db.example.com.", "サーバーのホスト名または IP アドレス（スキームなし。例：db.example.com）。";
+    FieldPort => "Port", "ポート";
+    FieldPortHelp => "The server's port.", "サーバーのポート番号です。";
+    FieldDatabase => "Database", "データベース";
+    FieldDatabaseHelp => "Name of the database to connect to.", "接続するデータベースの名前です。";
+    FieldUser => "User", "ユーザー";
+    FieldUserHelp => "The database user Hakobu signs in as. A read-only user is enough for a source.", "Hakobu がログインに使うデータベースユーザーです。取得元なら読み取り専用ユーザーで十分です。";
+    FieldPasswordHelp => "Stored encrypted; nobody can read it back, not even admins.", "暗号化して保存され、管理者を含め誰も読み出せません。";
+    FieldSchema => "Default schema", "既定のスキーマ";
+    FieldSchemaHelp => "Schema used when a table name has none.", "テーブル名にスキーマがない場合に使うスキーマです。";
+    FieldTls => "TLS", "TLS";
+    FieldTlsHelp => "How the connection is encrypted. prefer: encrypt when the server offers it, otherwise connect unencrypted. require: always encrypt, without checking the server's certificate. verify-ca: encrypt and check that the certificate is signed by the CA below (or a public authority). verify-full: also check that the certificate names this host; use it over the internet. disable: never encrypt (only on a private network).", "接続をどう暗号化するか。優先：サーバーが対応していれば暗号化し、そうでなければ暗号化せずに接続します。必須：常に暗号化しますが、サーバー証明書は検証しません。CA 検証：暗号化し、証明書が下の認証局（または公的な認証局）に署名されていることを確認します。完全検証：さらに証明書がこのホスト名のものかも確認します。インターネット経由ではこれを使ってください。無効：暗号化しません（プライベートネットワーク内のみ）。";
+    FieldCa => "CA certificate", "CA 証明書";
+    FieldCaHelp => "PEM text of the authority that signed the server's certificate (used by verify-ca and verify-full), e.g. your cloud provider's RDS or Cloud SQL CA bundle. Leave empty to trust the public web authorities.", "サーバー証明書に署名した認証局の PEM テキスト（CA 検証・完全検証で使用）。例：クラウドの RDS や Cloud SQL の CA バンドル。空欄なら公的な認証局を信頼します。";
+    FieldBucket => "Bucket", "バケット";
+    FieldBucketHelp => "Name of the bucket, without s3://.", "バケット名（s3:// は付けない）。";
+    FieldRegion => "Region", "リージョン";
+    FieldRegionHelp => "The bucket's region, e.g. ap-northeast-1.", "バケットのリージョン（例：ap-northeast-1）。";
+    FieldEndpoint => "Endpoint URL", "エンドポイント URL";
+    FieldEndpointHelp => "Only for S3-compatible services (MinIO, Cloud Storage interoperability, ...): their URL, e.g. https://storage.example.com. Leave empty for AWS.", "S3 互換サービス（MinIO など）の場合のみ、その URL（例：https://storage.example.com）。AWS なら空欄にします。";
+    FieldAuth => "Authentication", "認証方式";
+    FieldAuthHelp => "access_key: a key pair below. instance_role: the role of the machine or task running the transfer.", "アクセスキー：下のキーの組を使います。インスタンスロール：転送を実行するマシンやタスクのロールを使います。";
+    FieldAccessKeyId => "Access key ID", "アクセスキー ID";
+    FieldAccessKeyIdHelp => "The key ID, e.g. AKIA...", "キー ID（例：AKIA...）。";
+    FieldSecretAccessKey => "Secret access key", "シークレットアクセスキー";
+    FieldSecretAccessKeyHelp => "Stored encrypted; nobody can read it back.", "暗号化して保存され、誰も読み出せません。";
+    FieldPathStyle => "Path-style addressing", "パス形式のアドレス指定";
+    FieldPathStyleHelp => "Turn on for services that need bucket names in the path (most S3-compatible servers).", "バケット名をパスに含める必要があるサービス（多くの S3 互換サーバー）ではオンにします。";
+    FieldDirectory => "Directory", "ディレクトリ";
+    FieldDirectoryHelp => "Absolute path of a directory on the Hakobu server, inside the area the operator allows.", "Hakobu サーバー上のディレクトリの絶対パス（運用者が許可した範囲内）。";
+    TlsDisable => "disable: not encrypted", "無効：暗号化しない";
+    TlsPrefer => "prefer: encrypted when the server offers it", "優先：サーバーが対応していれば暗号化";
+    TlsRequire => "require: encrypted", "必須：暗号化する";
+    TlsVerifyCa => "verify-ca: encrypted, authority checked", "CA 検証：暗号化し、認証局を検証";
+    TlsVerifyFull => "verify-full: encrypted, certificate checked", "完全検証：暗号化し、証明書も検証する";
+    AuthAccessKey => "access_key: a key pair", "アクセスキー：キーの組を使う";
+    AuthInstanceRole => "instance_role: the machine's role", "インスタンスロール：マシンのロールを使う";
+    WriteOnly => "write-only", "書き込み専用";
+    SecretKept => "•••••• (stored)", "••••••（保存済み）";
+    SecretKeptHint => "Leave empty to keep the stored value.", "空欄のままなら保存済みの値を使い続けます。";
+    DefaultValue => "Default: {value}", "既定値：{value}";
+    TestConnection => "Test connection", "接続テスト";
+    Testing => "Testing…", "テスト中…";
+    TestOk => "Connected in {ms} ms.", "接続できました（{ms} ミリ秒）。";
+    TestOkVersion => "Connected in {ms} ms. Server: {version}", "接続できました（{ms} ミリ秒）。サーバー：{version}";
+    TestFailed => "Could not connect.", "接続できませんでした。";
+    TestUnreachable => "The server could not be reached.", "サーバーに到達できませんでした。";
+    TestUnreachableHint => "Check the host and the port, and that the server accepts connections from Hakobu's address (firewall, security group).", "ホストとポートを確認し、サーバーが Hakobu のアドレスからの接続を受け付けているか（ファイアウォール、セキュリティグループ）確認してください。";
+    TestTimeout => "The server did not answer in time.", "サーバーが時間内に応答しませんでした。";
+    TestAuthentication => "The server refused the user name or password.", "サーバーがユーザー名またはパスワードを拒否しました。";
+    TestAuthenticationHint => "Check the user and password; ask the database administrator whether this user may sign in from Hakobu's address.", "ユーザーとパスワードを確認してください。このユーザーが Hakobu のアドレスからログインできるか、データベース管理者に確認してください。";
+    TestDatabaseMissing => "The database does not exist on the server.", "指定したデータベースがサーバーにありません。";
+    TestDatabaseMissingHint => "Check the spelling of the database name; names can be case-sensitive.", "データベース名の綴りを確認してください。大文字と小文字が区別される場合があります。";
+    TestPermission => "The user is not allowed to do this.", "このユーザーにはこの操作の権限がありません。";
+    TestPermissionHint => "Ask the database administrator to grant this user access (CONNECT and SELECT for a source).", "このユーザーにアクセス権（取得元なら接続と参照）を付与するよう、データベース管理者に依頼してください。";
+    TestTlsRequired => "The server accepts only encrypted connections.", "サーバーは暗号化された接続しか受け付けません。";
+    TestTlsRequiredHint => "Set TLS to prefer, require or a verify mode.", "TLS を「優先」「必須」または検証モードにしてください。";
+    TestOtherHint => "Check the settings; if they look right, show this message to the administrator of the server.", "設定を確認してください。正しいようであれば、このメッセージをサーバーの管理者に見せてください。";
+    SaveConnection => "Save connection", "接続を保存";
+    DeleteConnection => "Delete the connection", "接続を削除";
+    DeleteConnectionHint => "Jobs that use it must be deleted or changed first.", "この接続を使うジョブは、先に削除または変更する必要があります。";
+    ConfirmDeleteConnection => "Delete the connection {name}? This cannot be undone.", "接続 {name} を削除しますか？元に戻せません。";
+    Sharing => "Sharing", "共有";
+    SharingHint => "Other teams that may use it, and how: viewers see its name, operators run jobs with it, editors also change it.", "利用できる他のチームと、その権限です。閲覧者は名前を見られ、実行者はジョブで使え、編集者は変更もできます。";
+    NotShared => "Not shared", "共有しない";
+    NoOtherTeams => "There are no other teams to share with.", "共有できる他のチームはありません。";
+    SaveSharing => "Save sharing", "共有設定を保存";
+
+    // --- jobs ---
+    JobsLead => "Each job copies rows from a source to a destination, the same way every run.", "ジョブは、取得元から送信先へ毎回同じ方法でデータを転送します。";
+    NewJob => "New job", "新しいジョブ";
+    ImportEmbulk => "Import an Embulk config", "Embulk の設定をインポート";
+    NoJobsTitle => "No jobs yet", "ジョブはまだありません";
+    NoJobsBody => "Create one in a few steps, with a preview of the rows.", "データをプレビューしながら、数ステップで作成できます。";
+    Enabled => "Enabled", "有効";
+    Disabled => "Disabled", "無効";
+    Revision => "Revision", "版";
+    RevisionN => "Revision {n}", "第 {n} 版";
+    JobMissingTitle => "Job not found", "ジョブが見つかりません";
+    JobMissingBody => "It may have been deleted, or it is not shared with your teams.", "削除されたか、あなたのチームと共有されていない可能性があります。";
+    BackToJobs => "Back to jobs", "ジョブ一覧に戻る";
+    RunNow => "Run now", "今すぐ実行";
+    EnableToRun => "Enable the job to run it.", "実行するにはジョブを有効にしてください。";
+    OnlyOperatorsRun => "Only operators, editors and admins of the job's team can run it.", "実行できるのは、ジョブのチームの実行者・編集者・管理者だけです。";
+    EditJob => "Change settings", "設定を変更";
+    Enable => "Enable", "有効にする";
+    Disable => "Disable", "無効にする";
+    DownloadConfig => "Download config", "設定ファイルをダウンロード";
+    Settings => "Settings", "設定";
+    OnlyEditorsSeeJobSettings => "Only editors of the job's team see its settings.", "設定を閲覧できるのは、ジョブのチームの編集者だけです。";
+    RunHistory => "Run history", "実行履歴";
+    Revisions => "Revisions", "版の履歴";
+    NoRunsForJob => "This job has not run yet. Run it now, or wait for its schedule.", "このジョブはまだ実行されていません。今すぐ実行してください。";
+    ChartDuration => "duration", "所要時間";
+    ChartRows => "rows written", "書き込み行数";
+    Job => "Job", "ジョブ";
+
+    // --- job wizard ---
+    JobWizardTitle => "Job settings", "ジョブの設定";
+    EditJobTitle => "Change {name}", "{name} の設定を変更";
+    WizardSteps => "Steps", "手順";
+    StepSource => "Source", "取得元";
+    StepColumns => "Preview and columns", "プレビューと列";
+    StepDestination => "Destination", "送信先";
+    StepRunSettings => "Run settings", "実行設定";
+    StepReview => "Review and save", "確認して保存";
+    StepOf => "Step {n}: {step}", "手順 {n}：{step}";
+    Back => "Back", "戻る";
+    SaveJob => "Save job", "ジョブを保存";
+    NoConnectionsForJobTitle => "A job needs connections", "ジョブには接続が必要です";
+    NoConnectionsForJobBody => "Create the connection rows come from and the one they go to, then come back.", "取得元と送信先の接続を作成してから、もう一度お試しください。";
+    OnlyEditorsChangeJobs => "Only editors of the job's team can change its settings.", "設定を変更できるのは、ジョブのチームの編集者だけです。";
+    SourceLead => "Where the rows come from: a table or a query of a database, or files in storage.", "データの取得元です。データベースのテーブルやクエリ、またはストレージのファイルを指定します。";
+    SourceConnection => "Source connection", "取得元の接続";
+    DestinationConnection => "Destination connection", "送信先の接続";
+    ChooseConnection => "Choose a connection…", "接続を選択…";
+    ReadFrom => "Read from", "読み込み方法";
+    ReadTable => "A table", "テーブル";
+    ReadTableHint => "every row of one table, optionally filtered", "1 つのテーブルの全行（絞り込みも可能）";
+    ReadQuery => "A query", "クエリ";
+    ReadQueryHint => "the rows a SELECT returns", "検索クエリの結果";
+    Schema => "Schema", "スキーマ";
+    DefaultSchema => "The connection's default", "接続の既定値";
+    Table => "Table", "テーブル";
+    ChooseTable => "Choose a table…", "テーブルを選択…";
+    NoTablesFound => "No tables found; type the table's name.", "テーブルが見つかりません。テーブル名を入力してください。";
+    SourceFilter => "Only rows where (optional)", "絞り込み条件（任意）";
+    SourceFilterHint => "A condition in the database's SQL, e.g. status = 'paid'.", "データベースの条件式（例：status = 'paid'）。";
+    SourceQuery => "Query", "クエリ";
+    SourceQueryHint => "One SELECT (or WITH … SELECT) statement. It runs read-only.", "検索文を 1 つだけ書いてください。読み取り専用で実行されます。";
+    Incremental => "Only new rows since the last successful run", "前回の成功以降の新しい行だけ";
+    IncrementalHint => "Rows are ordered by the primary key; the next run starts after the last row loaded.", "主キーの順に読み込み、次回は前回読み込んだ最後の行の次から始めます。";
+    PathPrefix => "Path prefix", "パスの接頭辞";
+    PathPrefixHint => "Files whose path starts with this, e.g. exports/orders/.", "この文字列で始まるパスのファイル（例：exports/orders/）。";
+    PathPattern => "Path pattern (optional)", "パスのパターン（任意）";
+    PathPatternHint => "A regular expression the rest of the path must match, e.g. \\.csv$.", "残りのパスが一致すべき正規表現（例：\\.csv$）。";
+    FileFormatLabel => "File format", "ファイル形式";
+    Gzip => "The files are gzip-compressed", "ファイルは圧縮されている";
+    HeaderLine => "The first line holds column names", "1 行目は列名";
+    WriteHeaderLine => "Write column names on the first line", "1 行目に列名を書き込む";
+    Delimiter => "Delimiter", "区切り文字";
+    FileColumns => "Columns", "列";
+    FileColumnsHint => "The columns of each row, in order, with their type.", "各行の列を、順番どおりに型とともに指定します。";
+    ColumnName => "Column name", "列名";
+    ColumnTypeLabel => "Type", "型";
+    AddColumn => "Add a column", "列を追加";
+    ColumnsLead => "The first rows of the source, and what happens to each column on the way: keep or drop, rename, change the type, mask.", "取得元の先頭の行と、各列の扱いです。残すか除くか、名前の変更、型の変更、マスクを指定できます。";
+    PreviewRows => "First rows", "先頭の行";
+    PreviewEmpty => "The source has no rows yet; the columns are shown below.", "取得元にはまだ行がありません。列は下に表示しています。";
+    PreviewOnlyDatabases => "Previews are for database sources; the columns below are the ones you described.", "プレビューはデータベースの取得元でのみ使えます。下の列は指定した列です。";
+    ColumnMapping => "Column changes", "列の変更";
+    NoColumnsYet => "The columns appear here once the source is readable.", "取得元を読み込めると、ここに列が表示されます。";
+    SourceColumn => "Source column", "取得元の列";
+    Keep => "Keep", "残す";
+    RenameTo => "Rename to", "新しい名前";
+    CastTo => "Change type to", "型の変更";
+    Mask => "Mask", "マスク";
+    KeepColumn => "Keep {column}", "{column} を残す";
+    RenameColumn => "New name for {column}", "{column} の新しい名前";
+    CastColumn => "New type for {column}", "{column} の新しい型";
+    MaskColumn => "Mask for {column}", "{column} のマスク";
+    NoCast => "Keep the type", "型はそのまま";
+    NoMask => "No mask", "マスクなし";
+    MaskSha256 => "Hash (joins still work)", "ハッシュ化（結合は可能）";
+    MaskPartial => "Hide the middle", "中央を隠す";
+    OtherChangesKept => "{n} more changes of the saved job are kept as they are.", "保存済みジョブのその他の変更 {n} 件はそのまま残ります。";
+    AddedColumns => "Added columns", "追加する列";
+    AddedColumnsHint => "Columns with the same value in every row, e.g. the source system's name.", "すべての行に同じ値を入れる列（例：取得元システムの名前）。";
+    ConstantValue => "Value", "値";
+    AddConstantColumn => "Add a column with a fixed value", "固定値の列を追加";
+    DestinationLead => "Where the rows go, and how they are written.", "データの送信先と書き込み方法です。";
+    DestinationSchemaHint => "Leave empty for the connection's default schema.", "空欄なら接続の既定のスキーマを使います。";
+    DestinationTable => "Destination table", "送信先のテーブル";
+    DestinationTableHint => "An existing table, or a new name: Hakobu creates the table from the source's columns.", "既存のテーブル名、または新しい名前を入力します。新しい場合は取得元の列からテーブルを作成します。";
+    DestPathPrefixHint => "Files are written under this path, e.g. exports/orders_.", "このパスの下にファイルを書き込みます（例：exports/orders_）。";
+    LoadMode => "How rows are written", "書き込み方法";
+    ModeInsert => "Add rows", "行を追加";
+    ModeInsertHint => "Adds the new rows in one transaction: a failed run leaves the table as it was.", "新しい行を 1 つのトランザクションで追加します。失敗しても表は元のままです。";
+    ModeInsertDirect => "Add rows directly", "行を直接追加";
+    ModeInsertDirectHint => "Writes straight into the table, faster; a failed run leaves the rows loaded so far.", "表に直接書き込むので高速ですが、失敗するとそれまでの行が残ります。";
+    ModeTruncateInsert => "Empty, then add", "空にしてから追加";
+    ModeTruncateInsertHint => "Deletes every row of the table and adds the new ones, in one transaction.", "表の全行を削除して新しい行を追加します（1 つのトランザクション）。";
+    ModeReplace => "Replace the table", "表を置き換え";
+    ModeReplaceHint => "Builds a new table and swaps it in; the old table's definition is replaced too.", "新しい表を作って入れ替えます。古い表の定義も置き換わります。";
+    ModeMerge => "Update or add", "更新または追加";
+    ModeMergeHint => "Rows whose key exists are updated, others added, in one transaction.", "キーが一致する行は更新し、それ以外は追加します（1 つのトランザクション）。";
+    ModeMergeDirect => "Update or add directly", "直接更新または追加";
+    ModeMergeDirectHint => "Like update or add, batch by batch into the table; a failed run leaves what was written.", "更新または追加を、表に少しずつ直接行います。失敗するとそれまでの変更が残ります。";
+    MergeKeys => "Key columns", "キー列";
+    MergeKeysHint => "Columns that identify a row, separated by commas; empty means the primary key.", "行を特定する列をカンマ区切りで指定します。空欄なら主キーを使います。";
+    RunSettingsLead => "What happens when a run takes too long, fails, or is due while another still runs.", "実行が長すぎる場合、失敗した場合、前の実行が続いている場合の扱いです。";
+    TimeoutMinutes => "Stop after (minutes)", "打ち切りまでの時間（分）";
+    TimeoutMinutesHint => "A run still going after this long is stopped and marked as timed out.", "この時間を過ぎても続いている実行は停止し、時間切れとします。";
+    Retries => "Retries after a failure", "失敗時の再試行回数";
+    RetriesHint => "From 0 to 10.", "0 から 10 まで。";
+    Backoff => "Wait before the first retry (seconds)", "最初の再試行までの待ち時間（秒）";
+    BackoffHint => "Doubles for each further retry.", "再試行のたびに 2 倍になります。";
+    Overlap => "When a run is due while the previous one still runs", "前の実行が続いているときに次の実行が来たら";
+    OverlapSkip => "Skip it", "実行しない";
+    OverlapQueue => "Start it after the previous one ends", "前の実行の終了後に開始する";
+    OverlapAllow => "Run both at once", "同時に実行する";
+    LaterTitle => "Coming to this step", "この手順に今後追加される機能";
+    Schedules => "Schedules", "スケジュール";
+    SchedulesLater => "set them on the job's page once it is saved; the next run times show as you type.", "保存後にジョブのページで設定します。入力に合わせて次回の実行日時が表示されます。";
+    NoSchedules => "No schedule: the job runs when someone runs it.", "スケジュールはありません。誰かが実行したときだけ動きます。";
+    AddSchedule => "Add a schedule", "スケジュールを追加";
+    ScheduleKind => "Repeat", "繰り返し";
+    ScheduleDaily => "Every day", "毎日";
+    ScheduleHourly => "Every hour", "毎時";
+    ScheduleCron => "Cron expression", "クロン式";
+    ScheduleTime => "Time", "時刻";
+    ScheduleTimeHint => "24-hour clock, e.g. 02:00.", "24 時間表記（例：02:00）。";
+    ScheduleMinute => "Minute of the hour", "実行する分";
+    ScheduleExpression => "Expression", "式";
+    ScheduleExpressionHint => "Five fields: minute, hour, day of month, month, day of week, e.g. 0 2 * * 1-5.", "分・時・日・月・曜日の 5 項目（例：0 2 * * 1-5）。";
+    ScheduleTimezone => "Time zone", "タイムゾーン";
+    ScheduleTimezoneHint => "An IANA name, e.g. Asia/Tokyo or UTC.", "IANA 形式の名前（例：Asia/Tokyo、UTC）。";
+    NextFireTimes => "Next runs:", "次回の実行：";
+    NeverFires => "This never fires.", "この設定では実行されません。";
+    NextFire => "next run", "次回";
+    ConfirmDeleteSchedule => "Remove this schedule?", "このスケジュールを削除しますか？";
+    EveryHourAt => "Every hour at minute {minute}", "毎時 {minute} 分";
+    EveryDayAt => "Every day at {time}", "毎日 {time}";
+    EveryWeekAt => "Every {days} at {time}", "毎週 {days} {time}";
+    EveryMonthAt => "Every month on day {day} at {time}", "毎月 {day} 日 {time}";
+    CronAt => "Cron {expression}", "クロン式 {expression}";
+    Monday => "Monday", "月曜";
+    Tuesday => "Tuesday", "火曜";
+    Wednesday => "Wednesday", "水曜";
+    Thursday => "Thursday", "木曜";
+    Friday => "Friday", "金曜";
+    Saturday => "Saturday", "土曜";
+    Sunday => "Sunday", "日曜";
+    Variables => "Variables", "変数";
+    VariablesLater => "not available yet.", "まだ利用できません。";
+    DataChecks => "Data checks", "データチェック";
+    ChecksHint => "Queries that run after the load and compare one value with the one you expect, e.g. no negative amounts. A failing check fails the run (or only warns); the loaded rows stay.", "転送後に実行し、1 つの値を期待値と比べるクエリです（例：金額が負の行がない）。失敗するとその実行は失敗になります（警告だけにもできます）。転送した行はそのまま残ります。";
+    CheckN => "Check {n}", "チェック {n}";
+    CheckName => "What it makes sure of", "確認する内容";
+    CheckNameHint => "e.g. no negative amounts", "例：金額が負の行がない";
+    CheckConnection => "Database it runs on", "実行するデータベース";
+    CheckSql => "Query returning one value", "1 つの値を返すクエリ";
+    CheckOperatorLabel => "Passes when the value is", "合格の条件";
+    CheckExpected => "Expected value", "期待値";
+    CheckNullPasses => "No value (NULL) counts as a pass", "値がない場合（NULL）も合格とする";
+    CheckWarnOnly => "Only warn when it fails; the run still succeeds", "失敗しても警告だけにする（実行は成功扱い）";
+    AddCheck => "Add a check", "チェックを追加";
+    RemoveCheck => "Remove this check", "このチェックを削除";
+    VariablesKept => "{n} variables of this job are kept as they are.", "このジョブの変数 {n} 件はそのまま残ります。";
+    Notifications => "Notifications", "通知";
+    NotificationsLater => "not available yet.", "まだ利用できません。";
+    ReviewLead => "Name the job, check what it will do, and save. Saving makes a new revision; runs already started keep theirs.", "ジョブに名前を付け、内容を確認して保存します。保存すると新しい版になり、開始済みの実行は元の版のまま動きます。";
+    JobName => "Job name", "ジョブ名";
+    JobNameHint => "e.g. \"Orders to the warehouse, nightly\".", "例：「注文データを分析基盤へ（毎晩）」。";
+    Description => "Description (optional)", "説明（任意）";
+    DescriptionHint => "What the job is for, for whoever reads it next.", "このジョブの目的を、次に読む人のために書いてください。";
+    Summary => "Summary", "概要";
+    ChangesAndMasks => "{changes} column changes, {masks} masks", "列の変更 {changes} 件、マスク {masks} 件";
+    CompiledConfig => "Compiled config", "生成される設定";
+    CompiledConfigHint => "What a run executes, compiled from these settings. Passwords appear as references, never in clear.", "この設定から生成される、実行時の設定ファイルです。パスワードは参照として表示され、平文では出ません。";
+    CompiledAfterSave => "The compiled config is shown once you may see both connections' settings.", "両方の接続の設定を閲覧できる場合に表示されます。";
+
+    // --- import ---
+    ImportLead => "Paste a config.yml from Embulk. Hakobu creates the job, and the connections it needs (reusing equal ones).", "Embulk の設定ファイルを貼り付けてください。ジョブと必要な接続（同じものは再利用）を作成します。";
+    EmbulkConfig => "Embulk config", "Embulk の設定";
+    EmbulkConfigHint => "The YAML text; a Liquid template works too.", "設定の本文です。テンプレート形式でも構いません。";
+    EnvValues => "Values for the template (optional)", "テンプレートの値（任意）";
+    EnvValuesHint => "One NAME=value per line, for each env.NAME in the template.", "テンプレート内の変数ごとに、1 行に 1 つずつ指定します。";
+    ImportButton => "Import", "インポート";
+
+    // --- runs ---
+    RunsLead => "Every run of the jobs you can see, newest first.", "閲覧できるジョブのすべての実行です（新しい順）。";
+    Run => "Run", "実行";
+    RunTitle => "Run", "実行";
+    AllStatuses => "All statuses", "すべての状態";
+    NoRunsTitle => "No runs yet", "実行はまだありません";
+    NoRunsBody => "Runs appear here when a job runs.", "ジョブが実行されると、ここに表示されます。";
+    NoRunsDashboard => "Create a job and run it: its progress shows up here.", "ジョブを作成して実行すると、進み具合がここに表示されます。";
+    Queued => "Queued", "受付日時";
+    Started => "Started", "開始日時";
+    Finished => "Finished", "終了日時";
+    NotYet => "Not yet", "まだです";
+    Duration => "Duration", "所要時間";
+    RowsWritten => "Rows written", "書き込み行数";
+    DurationSeconds => "{s} s", "{s} 秒";
+    DurationMinutes => "{m} min {s} s", "{m} 分 {s} 秒";
+    DurationHours => "{h} h {m} min", "{h} 時間 {m} 分";
+    StatusQueued => "queued", "待機中";
+    StatusStarting => "starting", "開始中";
+    StatusRunning => "running", "実行中";
+    StatusSucceeded => "succeeded", "成功";
+    StatusFailed => "failed", "失敗";
+    StatusCancelled => "cancelled", "中止";
+    StatusTimedOut => "timed out", "時間切れ";
+    RunMissingTitle => "Run not found", "実行が見つかりません";
+    RunMissingBody => "It may belong to a job you cannot see.", "閲覧できないジョブの実行である可能性があります。";
+    BackToRuns => "Back to runs", "実行履歴に戻る";
+    Live => "live", "ライブ";
+    Rerun => "Run again", "再実行";
+    CancelRun => "Cancel the run", "実行を中止";
+    ConfirmCancelRun => "Cancel this run? Rows written so far are rolled back where the mode allows.", "この実行を中止しますか？書き込み方法が対応していれば、書き込んだ行は取り消されます。";
+    Progress => "Progress", "進み具合";
+    RowsReadN => "{n} rows read", "読み込み {n} 行";
+    RowsWrittenN => "{n} rows written", "書き込み {n} 行";
+    RowsSkippedN => "{n} rows skipped", "スキップ {n} 行";
+    RowsPerSecond => "{n} rows/s", "毎秒 {n} 行";
+    Attempt => "Attempt", "試行";
+    Trigger => "Started by", "起動方法";
+    TriggerManual => "Run now", "手動実行";
+    TriggerRerun => "Run again", "再実行";
+    TriggerRetry => "Automatic retry", "自動再試行";
+    TriggerSchedule => "Schedule", "スケジュール";
+    TriggerApi => "API", "API";
+    JobRevisionLabel => "Job revision", "ジョブの版";
+    QueuePosition => "Place in the queue", "待ち順";
+    RunsAhead => "{n} runs ahead", "前に {n} 件";
+    WhatWentWrong => "What went wrong", "失敗の原因";
+    ErrorNextSteps => "Fix the cause (the settings, or the data named above), then run the job again. Nothing was half-written: transactional modes leave the destination as it was.", "原因（設定、または上に示したデータ）を直してから、もう一度実行してください。トランザクション方式の書き込みなら、送信先は元のままです。";
+    ResolvedVariables => "Variables of this run", "この実行の変数";
+    Log => "Log", "ログ";
+    NoLogYet => "No log lines yet.", "ログはまだありません。";
+
+    // --- dashboard ---
+    RunningNow => "Running now", "実行中";
+    QueuedNow => "Waiting in the queue", "待機中";
+    FailedLastDay => "Failed in the last 24 hours", "直近 24 時間の失敗";
+    RecentRuns => "Recent runs", "最近の実行";
+    SeeRuns => "See runs", "実行履歴を見る";
 
     // --- server messages (English side: the server's exact words, {n} for a number) ---
     MsgRequired => "is required", "入力してください。";
@@ -627,6 +970,57 @@ mod tests {
             "from",
             "to",
             "zone",
+            // Product and format names, and the examples of values typed as they are.
+            "AKIA",
+            "AWS",
+            "Amazon",
+            "CA",
+            "RDS",
+            "Cloud",
+            "SQL",
+            "DB",
+            "Embulk",
+            "ID",
+            "IP",
+            "MariaDB",
+            "MinIO",
+            "MySQL",
+            "PEM",
+            "PostgreSQL",
+            "S",
+            "TLS",
+            "URL",
+            "NULL",
+            "IANA",
+            "Asia",
+            "Tokyo",
+            "UTC",
+            "minute",
+            "time",
+            "days",
+            "day",
+            "expression",
+            "ap",
+            "northeast",
+            "csv",
+            "db",
+            "exports",
+            "orders",
+            "https",
+            "storage",
+            "paid",
+            "status",
+            // Placeholders.
+            "changes",
+            "column",
+            "h",
+            "m",
+            "masks",
+            "ms",
+            "s",
+            "step",
+            "value",
+            "version",
         ];
         for &key in Key::ALL {
             let ja = key.text(Lang::Ja);

@@ -1,10 +1,13 @@
-//! The dashboard. Transfers do not exist yet, so it says so plainly and shows what does:
-//! the organization, the user's role and teams, and how many members and teams there are.
+//! The dashboard: what runs now, what waits in the queue, what failed in the last 24
+//! hours and the latest runs; then the organization, the user's role and teams.
 
-use crate::api;
+use crate::api::{self, RunQuery};
+use crate::components::{Empty, LoadError, Loading};
 use crate::format;
 use crate::i18n::{Key, fill, role_name, team_role_name, tr, use_lang};
+use crate::pages::jobs::RunsTable;
 use crate::session::use_session;
+use hakobu_core::api::runs::RunStatus;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -14,6 +17,61 @@ pub fn DashboardPage() -> impl IntoView {
     let session = use_session();
     let lang = use_lang();
     let members = LocalResource::new(api::members);
+    // Totals come from `total` of one-row pages; the list from the newest runs.
+    let count_runs = |status: RunStatus, since_hours: Option<i64>| async move {
+        let query = RunQuery {
+            status: Some(status),
+            from: since_hours.map(|h| chrono::Utc::now() - chrono::Duration::hours(h)),
+            page: 1,
+            per_page: 1,
+            ..RunQuery::default()
+        };
+        api::runs(&query).await.map(|p| p.total)
+    };
+    let running = LocalResource::new(move || async move {
+        Ok::<_, api::ApiError>(
+            count_runs(RunStatus::Running, None).await?
+                + count_runs(RunStatus::Starting, None).await?,
+        )
+    });
+    let queued = LocalResource::new(move || count_runs(RunStatus::Queued, None));
+    let failed = LocalResource::new(move || async move {
+        Ok::<_, api::ApiError>(
+            count_runs(RunStatus::Failed, Some(24)).await?
+                + count_runs(RunStatus::TimedOut, Some(24)).await?,
+        )
+    });
+    let recent = LocalResource::new(|| async {
+        api::runs(&RunQuery {
+            page: 1,
+            per_page: 10,
+            ..RunQuery::default()
+        })
+        .await
+    });
+    let jobs = LocalResource::new(api::jobs);
+    let figure = move |r: Option<Result<i64, api::ApiError>>| match r {
+        Some(Ok(n)) => format::number(lang.get(), n),
+        Some(Err(_)) => "—".to_owned(),
+        None => "…".to_owned(),
+    };
+    let recent_runs = move || match recent.get() {
+        None => view! { <Loading/> }.into_any(),
+        Some(Err(e)) => view! { <LoadError error=e retry=move || recent.refetch()/> }.into_any(),
+        Some(Ok(p)) if p.items.is_empty() => {
+            view! { <Empty title=Key::NoRunsTitle body=Key::NoRunsDashboard/> }.into_any()
+        }
+        Some(Ok(p)) => {
+            let names = jobs
+                .get()
+                .and_then(|r| r.ok())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|j| (j.id, j.name))
+                .collect();
+            view! { <RunsTable runs=p.items job_names=names/> }.into_any()
+        }
+    };
     let teams = LocalResource::new(api::teams);
 
     let me = move || session.me.get();
@@ -59,6 +117,25 @@ pub fn DashboardPage() -> impl IntoView {
                 <h1>{tr(Key::NavDashboard)}</h1>
                 <p class="lead">{greeting}</p>
             </header>
+            <section class="cards" aria-label=move || Key::TransfersTitle.text(lang.get())>
+                <div class="card">
+                    <h2>{tr(Key::RunningNow)}</h2>
+                    <p class="big" data-testid="running-count">{move || figure(running.get())}</p>
+                    <p><A href="/runs">{tr(Key::SeeRuns)}</A></p>
+                </div>
+                <div class="card">
+                    <h2>{tr(Key::QueuedNow)}</h2>
+                    <p class="big" data-testid="queued-count">{move || figure(queued.get())}</p>
+                </div>
+                <div class="card" class:card-alert=move || matches!(failed.get(), Some(Ok(n)) if n > 0)>
+                    <h2>{tr(Key::FailedLastDay)}</h2>
+                    <p class="big" data-testid="failed-count">{move || figure(failed.get())}</p>
+                </div>
+            </section>
+            <section class="panel">
+                <h2>{tr(Key::RecentRuns)}</h2>
+                {recent_runs}
+            </section>
             <section class="cards">
                 <div class="card">
                     <h2>{tr(Key::Organization)}</h2>
@@ -79,13 +156,6 @@ pub fn DashboardPage() -> impl IntoView {
             <section class="panel">
                 <h2>{tr(Key::YourTeams)}</h2>
                 {my_teams}
-            </section>
-            <section class="panel">
-                <h2>{tr(Key::TransfersTitle)}</h2>
-                <div class="empty">
-                    <p class="empty-title">{tr(Key::TransfersEmptyTitle)}</p>
-                    <p>{tr(Key::TransfersEmptyBody)}</p>
-                </div>
             </section>
         </div>
     }

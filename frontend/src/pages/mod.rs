@@ -4,10 +4,14 @@
 pub mod accept_invite;
 pub mod account;
 pub mod audit;
-pub mod coming_soon;
+pub mod connections;
 pub mod dashboard;
+pub mod job_import;
+pub mod job_wizard;
+pub mod jobs;
 pub mod members;
 pub mod not_found;
+pub mod runs;
 pub mod shell;
 pub mod sign_in;
 pub mod sign_up;

@@ -117,9 +117,9 @@ fn Nav() -> impl IntoView {
             <ul>
                 <li><A href="/" exact=true>{tr(Key::NavDashboard)}</A></li>
                 <li class="nav-group">{tr(Key::NavTransfers)}</li>
-                <li><A href="/connections">{tr(Key::NavConnections)} <span class="soon">{tr(Key::Soon)}</span></A></li>
-                <li><A href="/jobs">{tr(Key::NavJobs)} <span class="soon">{tr(Key::Soon)}</span></A></li>
-                <li><A href="/runs">{tr(Key::NavRuns)} <span class="soon">{tr(Key::Soon)}</span></A></li>
+                <li><A href="/connections">{tr(Key::NavConnections)}</A></li>
+                <li><A href="/jobs">{tr(Key::NavJobs)}</A></li>
+                <li><A href="/runs">{tr(Key::NavRuns)}</A></li>
                 <li class="nav-group">{tr(Key::NavOrganization)}</li>
                 <li><A href="/members">{tr(Key::NavMembers)}</A></li>
                 <li><A href="/teams">{tr(Key::NavTeams)}</A></li>

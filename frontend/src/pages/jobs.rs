@@ -1,0 +1,609 @@
+//! Jobs: the list, and one job's page (settings summary, revisions, run history with a
+//! chart of duration and rows per run, Run now, enable/disable, the compiled config).
+
+use crate::api::{self, ApiError, RunQuery};
+use crate::components::{
+    ConfirmButton, Empty, FormProblem, LoadError, Loading, MaybeTime, Submit, TextField, Time,
+};
+use crate::format;
+use crate::forms::Form;
+use crate::i18n::{Key, fill, team_role_name, tr, translate_message, use_lang};
+use crate::pages::connections::can_create_resources;
+use crate::pages::job_wizard::mode_texts;
+use crate::pages::members::ActionErrorNotice;
+use crate::pages::runs::{RunStatusBadge, duration_text, run_duration_seconds};
+use hakobu_core::api::jobs::{JobView, UpdateJobRequest};
+use hakobu_core::api::runs::RunView;
+use hakobu_core::api::schedules::ScheduleRequest;
+use hakobu_core::authz::TeamRole;
+use hakobu_core::ids::JobId;
+use hakobu_core::schedule::{CatchUp, Recurrence, ScheduleSettings, Weekday};
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+#[component]
+pub fn JobsPage() -> impl IntoView {
+    crate::components::page_title(Key::NavJobs);
+    let lang = use_lang();
+    let jobs = LocalResource::new(api::jobs);
+    let can_create = can_create_resources();
+    let list = move || {
+        match jobs.get() {
+        None => view! { <Loading/> }.into_any(),
+        Some(Err(e)) => view! { <LoadError error=e retry=move || jobs.refetch()/> }.into_any(),
+        Some(Ok(list)) if list.is_empty() => {
+            view! { <Empty title=Key::NoJobsTitle body=Key::NoJobsBody/> }.into_any()
+        }
+        Some(Ok(list)) => view! {
+            <div class="table-wrap">
+                <table>
+                    <thead>
+                        <tr>
+                            <th scope="col">{tr(Key::Name)}</th>
+                            <th scope="col">{tr(Key::Status)}</th>
+                            <th scope="col">{tr(Key::Revision)}</th>
+                            <th scope="col">{tr(Key::YourRole)}</th>
+                            <th scope="col">{tr(Key::Updated)}</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {list
+                            .into_iter()
+                            .map(|j| view! {
+                                <tr data-testid="job-row">
+                                    <td><A href=format!("/jobs/{}", j.id)>{j.name.clone()}</A></td>
+                                    <td>{tr(if j.enabled { Key::Enabled } else { Key::Disabled })}</td>
+                                    <td>{j.revision.to_string()}</td>
+                                    <td><span class="badge">{move || team_role_name(lang.get(), j.your_role)}</span></td>
+                                    <td><Time at=j.updated_at/></td>
+                                </tr>
+                            })
+                            .collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        }
+        .into_any(),
+    }
+    };
+    view! {
+        <div class="page">
+            <header class="page-header with-actions">
+                <div>
+                    <h1>{tr(Key::NavJobs)}</h1>
+                    <p class="lead">{tr(Key::JobsLead)}</p>
+                </div>
+                <Show when=move || can_create.get()>
+                    <div class="button-row">
+                        <A href="/jobs/import" attr:class="button">{tr(Key::ImportEmbulk)}</A>
+                        <A href="/jobs/new" attr:class="button primary">{tr(Key::NewJob)}</A>
+                    </div>
+                </Show>
+            </header>
+            <section class="panel">{list}</section>
+        </div>
+    }
+}
+
+#[component]
+pub fn JobPage() -> impl IntoView {
+    crate::components::page_title(Key::NavJobs);
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").and_then(|s| s.parse::<JobId>().ok()));
+    let job = LocalResource::new(move || {
+        let id = id();
+        async move {
+            match id {
+                Some(id) => api::job(id).await.map(Some),
+                None => Ok(None),
+            }
+        }
+    });
+    move || {
+        match job.get() {
+        None => view! { <div class="page"><Loading/></div> }.into_any(),
+        Some(Ok(None)) => view! { <div class="page"><Empty title=Key::JobMissingTitle body=Key::JobMissingBody/></div> }.into_any(),
+        Some(Err(e)) if e.status() == Some(404) => view! {
+            <div class="page">
+                <Empty title=Key::JobMissingTitle body=Key::JobMissingBody/>
+                <p><A href="/jobs">{tr(Key::BackToJobs)}</A></p>
+            </div>
+        }
+        .into_any(),
+        Some(Err(e)) => view! { <div class="page"><LoadError error=e retry=move || job.refetch()/></div> }.into_any(),
+        Some(Ok(Some(j))) => view! { <JobDetails job=j on_change=move || job.refetch()/> }.into_any(),
+    }
+    }
+}
+
+#[component]
+fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoView {
+    let lang = use_lang();
+    let navigate = use_navigate();
+    let id = job.id;
+    let action_error = RwSignal::new(None::<ApiError>);
+    let busy = RwSignal::new(false);
+    let runs = LocalResource::new(move || async move {
+        api::runs(&RunQuery {
+            job: Some(id),
+            page: 1,
+            per_page: 30,
+            ..RunQuery::default()
+        })
+        .await
+    });
+    let revisions = LocalResource::new(move || api::job_revisions(id));
+    let can_run = job.your_role >= TeamRole::Operator;
+    let can_edit = job.your_role >= TeamRole::Editor;
+    let enabled = job.enabled;
+
+    let run_now = {
+        let navigate = navigate.clone();
+        move |_| {
+            busy.set(true);
+            action_error.set(None);
+            let navigate = navigate.clone();
+            spawn_local(async move {
+                match api::start_run(id).await {
+                    Ok(run) => navigate(&format!("/runs/{}", run.id), Default::default()),
+                    Err(e) => action_error.set(Some(e)),
+                }
+                busy.set(false);
+            });
+        }
+    };
+    let toggle = move |_| {
+        busy.set(true);
+        action_error.set(None);
+        spawn_local(async move {
+            let request = UpdateJobRequest {
+                name: None,
+                description: None,
+                labels: None,
+                enabled: Some(!enabled),
+                settings: None,
+            };
+            match api::update_job(id, &request).await {
+                Ok(_) => on_change.run(()),
+                Err(e) => action_error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    };
+
+    let settings_summary = job.settings.clone().map(|s| {
+        let source = if let Some(t) = &s.source.table {
+            t.schema.as_ref().map_or(t.name.clone(), |sc| format!("{sc}.{}", t.name))
+        } else if let Some(q) = &s.source.query {
+            q.lines().next().unwrap_or_default().to_owned()
+        } else {
+            s.source.files.as_ref().map(|f| f.path_prefix.clone()).unwrap_or_default()
+        };
+        let destination = if let Some(t) = &s.destination.table {
+            t.schema.as_ref().map_or(t.name.clone(), |sc| format!("{sc}.{}", t.name))
+        } else {
+            s.destination.files.as_ref().map(|f| f.path_prefix.clone()).unwrap_or_default()
+        };
+        let (mode, mode_hint) = mode_texts(s.destination.mode);
+        view! {
+            <dl class="facts" data-testid="job-settings">
+                <dt>{tr(Key::StepSource)}</dt>
+                <dd><code>{source}</code></dd>
+                <dt>{tr(Key::StepDestination)}</dt>
+                <dd><code>{destination}</code></dd>
+                <dt>{tr(Key::LoadMode)}</dt>
+                <dd>{tr(mode)} " — " <span class="muted">{tr(mode_hint)}</span></dd>
+                <dt>{tr(Key::ColumnMapping)}</dt>
+                <dd>{move || fill(lang.get(), Key::ChangesAndMasks, &[("changes", &s.columns.len().to_string()), ("masks", &s.masks.len().to_string())])}</dd>
+                <dt>{tr(Key::TimeoutMinutes)}</dt>
+                <dd>{s.timeout_minutes.to_string()}</dd>
+                <dt>{tr(Key::Retries)}</dt>
+                <dd>{s.retry.count.to_string()}</dd>
+            </dl>
+        }
+    });
+
+    let history = move || match runs.get() {
+        None => view! { <Loading/> }.into_any(),
+        Some(Err(e)) => view! { <LoadError error=e retry=move || runs.refetch()/> }.into_any(),
+        Some(Ok(page)) if page.items.is_empty() => {
+            view! { <Empty title=Key::NoRunsTitle body=Key::NoRunsForJob/> }.into_any()
+        }
+        Some(Ok(page)) => view! {
+            <RunChart runs=page.items.clone()/>
+            <RunsTable runs=page.items/>
+        }
+        .into_any(),
+    };
+
+    let revision_list = move || {
+        match revisions.get() {
+        None => view! { <Loading/> }.into_any(),
+        Some(Err(e)) => view! { <LoadError error=e retry=move || revisions.refetch()/> }.into_any(),
+        Some(Ok(list)) => view! {
+            <ul class="plain-list" data-testid="revisions">
+                {list
+                    .into_iter()
+                    .rev()
+                    .map(|r| view! {
+                        <li>
+                            <span class="badge">{move || fill(lang.get(), Key::RevisionN, &[("n", &r.revision.to_string())])}</span>
+                            " " {r.name.clone()} " · " <Time at=r.created_at/>
+                        </li>
+                    })
+                    .collect_view()}
+            </ul>
+        }
+        .into_any(),
+    }
+    };
+
+    view! {
+        <div class="page">
+            <header class="page-header with-actions">
+                <div>
+                    <p class="breadcrumb"><A href="/jobs">{tr(Key::NavJobs)}</A></p>
+                    <h1>{job.name.clone()}</h1>
+                    <p class="lead">
+                        <span class=if enabled { "status status-active" } else { "status status-expired" }>
+                            {tr(if enabled { Key::Enabled } else { Key::Disabled })}
+                        </span>
+                        " · " {move || fill(lang.get(), Key::RevisionN, &[("n", &job.revision.to_string())])}
+                        " · " {tr(Key::YourRole)} " " <span class="badge">{move || team_role_name(lang.get(), job.your_role)}</span>
+                    </p>
+                    {(!job.description.is_empty()).then(|| view! { <p>{job.description.clone()}</p> })}
+                </div>
+                <div class="button-row">
+                    {if can_run {
+                        view! {
+                            <button type="button" class="primary" disabled=move || { busy.get() || !enabled } on:click=run_now
+                                title=move || (!enabled).then(|| Key::EnableToRun.text(lang.get()))>
+                                {tr(Key::RunNow)}
+                            </button>
+                        }
+                        .into_any()
+                    } else {
+                        view! { <span class="not-allowed small">{tr(Key::OnlyOperatorsRun)}</span> }.into_any()
+                    }}
+                    {can_edit.then(|| view! {
+                        <A href=format!("/jobs/{id}/edit") attr:class="button">{tr(Key::EditJob)}</A>
+                        <button type="button" disabled=move || busy.get() on:click=toggle>
+                            {tr(if enabled { Key::Disable } else { Key::Enable })}
+                        </button>
+                        <a class="button" href=api::job_config_url(id) download=format!("job-{id}.yml")>{tr(Key::DownloadConfig)}</a>
+                    })}
+                </div>
+            </header>
+            <ActionErrorNotice action_error/>
+            <section class="panel">
+                <h2>{tr(Key::Settings)}</h2>
+                {match settings_summary {
+                    Some(v) => v.into_any(),
+                    None => view! { <p class="not-allowed">{tr(Key::OnlyEditorsSeeJobSettings)}</p> }.into_any(),
+                }}
+            </section>
+            <SchedulesPanel job=id can_edit/>
+            <section class="panel">
+                <h2>{tr(Key::RunHistory)}</h2>
+                {history}
+            </section>
+            <section class="panel">
+                <h2>{tr(Key::Revisions)}</h2>
+                {revision_list}
+            </section>
+        </div>
+    }
+}
+
+/// A table of runs, newest first.
+#[component]
+pub fn RunsTable(
+    runs: Vec<RunView>,
+    #[prop(optional)] job_names: Option<Vec<(JobId, String)>>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let show_job = job_names.is_some();
+    let job_names = StoredValue::new(job_names.unwrap_or_default());
+    view! {
+        <div class="table-wrap">
+            <table data-testid="runs-table">
+                <thead>
+                    <tr>
+                        <th scope="col">{tr(Key::Run)}</th>
+                        {show_job.then(|| view! { <th scope="col">{tr(Key::Job)}</th> })}
+                        <th scope="col">{tr(Key::Status)}</th>
+                        <th scope="col">{tr(Key::Queued)}</th>
+                        <th scope="col">{tr(Key::Duration)}</th>
+                        <th scope="col">{tr(Key::RowsWritten)}</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {runs
+                        .into_iter()
+                        .map(|r| {
+                            let job_name = job_names.with_value(|n| n.iter().find(|(id, _)| *id == r.job_id).map(|(_, n)| n.clone()).unwrap_or_default());
+                            let seconds = run_duration_seconds(&r);
+                            let rows = r.rows_written;
+                            let short = r.id.to_string().chars().take(8).collect::<String>();
+                            view! {
+                                <tr data-testid="run-row">
+                                    <td><A href=format!("/runs/{}", r.id)><code>{short}</code></A></td>
+                                    {show_job.then(|| view! { <td><A href=format!("/jobs/{}", r.job_id)>{job_name}</A></td> })}
+                                    <td><RunStatusBadge status=r.status/></td>
+                                    <td><Time at=r.queued_at/></td>
+                                    <td>{move || seconds.map(|s| duration_text(lang.get(), s)).unwrap_or_else(|| "—".to_owned())}</td>
+                                    <td>{move || format::number(lang.get(), rows)}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+/// Duration and rows of each run, oldest on the left: bars for the duration, a line for the
+/// rows written. Drawn as SVG, with a text alternative listing the same figures.
+#[component]
+fn RunChart(runs: Vec<RunView>) -> impl IntoView {
+    let lang = use_lang();
+    let mut points: Vec<(f64, f64, RunView)> = runs
+        .into_iter()
+        .filter_map(|r| run_duration_seconds(&r).map(|s| (s, r.rows_written as f64, r)))
+        .collect();
+    points.reverse();
+    if points.is_empty() {
+        return ().into_any();
+    }
+    const W: f64 = 600.0;
+    const H: f64 = 160.0;
+    const PAD: f64 = 28.0;
+    let max_d = points.iter().map(|p| p.0).fold(1.0, f64::max);
+    let max_r = points.iter().map(|p| p.1).fold(1.0, f64::max);
+    let n = points.len() as f64;
+    let step = (W - 2.0 * PAD) / n;
+    let bar = (step * 0.6).max(2.0);
+    let x = move |i: usize| PAD + step * i as f64 + step / 2.0;
+    let y_d = move |d: f64| H - PAD - (H - 2.0 * PAD) * d / max_d;
+    let y_r = move |r: f64| H - PAD - (H - 2.0 * PAD) * r / max_r;
+    let line: String = points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("{:.1},{:.1}", x(i), y_r(p.1)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let bars = points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let class = if p.2.status == hakobu_core::api::runs::RunStatus::Succeeded { "bar" } else { "bar bar-failed" };
+            view! {
+                <rect class=class x=format!("{:.1}", x(i) - bar / 2.0) y=format!("{:.1}", y_d(p.0)) width=format!("{bar:.1}") height=format!("{:.1}", H - PAD - y_d(p.0))/>
+            }
+        })
+        .collect_view();
+    let dots = points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| view! { <circle class="dot" cx=format!("{:.1}", x(i)) cy=format!("{:.1}", y_r(p.1)) r="3"/> })
+        .collect_view();
+    let summary = {
+        let points: Vec<(f64, i64)> = points.iter().map(|p| (p.0, p.2.rows_written)).collect();
+        move || {
+            let lang = lang.get();
+            points
+                .iter()
+                .map(|(d, r)| format!("{} / {}", duration_text(lang, *d), format::number(lang, *r)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let max_d_text = move || duration_text(lang.get(), max_d);
+    let max_r_text = move || format::number(lang.get(), max_r as i64);
+    view! {
+        <figure class="chart">
+            <svg viewBox=format!("0 0 {W} {H}") role="img" aria-labelledby="run-chart-caption" preserveAspectRatio="none">
+                <line class="axis" x1=PAD.to_string() y1=(H - PAD).to_string() x2=(W - PAD).to_string() y2=(H - PAD).to_string()/>
+                {bars}
+                <polyline class="rows-line" points=line/>
+                {dots}
+                <text class="axis-label" x="2" y="12">{max_d_text}</text>
+                <text class="axis-label rows" x=(W - 2.0).to_string() y="12" text-anchor="end">{max_r_text}</text>
+            </svg>
+            <figcaption id="run-chart-caption">
+                <span class="legend-bar"></span> {tr(Key::ChartDuration)} " "
+                <span class="legend-line"></span> {tr(Key::ChartRows)}
+                <span class="visually-hidden">": " {summary}</span>
+            </figcaption>
+        </figure>
+    }
+    .into_any()
+}
+
+/// A schedule's recurrence in words.
+fn recurrence_text(lang: crate::i18n::Lang, r: &Recurrence) -> String {
+    match r {
+        Recurrence::Hourly { minute } => {
+            fill(lang, Key::EveryHourAt, &[("minute", &minute.to_string())])
+        }
+        Recurrence::Daily { time } => fill(lang, Key::EveryDayAt, &[("time", time)]),
+        Recurrence::Weekly { weekdays, time } => {
+            let days: Vec<&str> = weekdays.iter().map(|d| weekday_name(lang, *d)).collect();
+            fill(
+                lang,
+                Key::EveryWeekAt,
+                &[("days", &days.join(", ")), ("time", time)],
+            )
+        }
+        Recurrence::Monthly { day, time, .. } => fill(
+            lang,
+            Key::EveryMonthAt,
+            &[("day", &day.to_string()), ("time", time)],
+        ),
+        Recurrence::Cron { expression } => fill(lang, Key::CronAt, &[("expression", expression)]),
+    }
+}
+
+fn weekday_name(lang: crate::i18n::Lang, d: Weekday) -> &'static str {
+    match d {
+        Weekday::Monday => Key::Monday,
+        Weekday::Tuesday => Key::Tuesday,
+        Weekday::Wednesday => Key::Wednesday,
+        Weekday::Thursday => Key::Thursday,
+        Weekday::Friday => Key::Friday,
+        Weekday::Saturday => Key::Saturday,
+        Weekday::Sunday => Key::Sunday,
+    }
+    .text(lang)
+}
+
+/// The job's schedules with their next fire time, and a form to add one that shows the
+/// next fire times as you type (computed by `core`'s scheduler code, the server's own).
+#[component]
+fn SchedulesPanel(job: JobId, can_edit: bool) -> impl IntoView {
+    let lang = use_lang();
+    let schedules = LocalResource::new(move || api::job_schedules(job));
+    let action_error = RwSignal::new(None::<ApiError>);
+    let form = Form::new("schedule", &["settings", "enabled"]);
+    let kind = RwSignal::new("daily".to_owned());
+    let time = RwSignal::new("02:00".to_owned());
+    let minute = RwSignal::new("0".to_owned());
+    let expression = RwSignal::new("0 2 * * *".to_owned());
+    let timezone = RwSignal::new(format::time_zone(lang.get_untracked()).0);
+    let settings = move || ScheduleSettings {
+        recurrence: match kind.get().as_str() {
+            // Not a number: out of range on purpose, so the validator names the field.
+            "hourly" => Recurrence::Hourly {
+                minute: minute.get().trim().parse().unwrap_or(u8::MAX),
+            },
+            "cron" => Recurrence::Cron {
+                expression: expression.get().trim().to_owned(),
+            },
+            _ => Recurrence::Daily {
+                time: time.get().trim().to_owned(),
+            },
+        },
+        timezone: timezone.get().trim().to_owned(),
+        catch_up: CatchUp::default(),
+        max_consecutive_failures: hakobu_core::schedule::DEFAULT_MAX_CONSECUTIVE_FAILURES,
+    };
+    let upcoming = move || {
+        settings()
+            .validate("settings.")
+            .map(|s| s.fire_times(chrono::Utc::now(), None, 5))
+    };
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let request = ScheduleRequest {
+            settings: settings(),
+            enabled: true,
+        };
+        if let Err(errors) = request.validate() {
+            form.invalid(errors);
+            return;
+        }
+        form.start();
+        spawn_local(async move {
+            match api::create_schedule(job, &request).await {
+                Ok(_) => {
+                    form.done();
+                    schedules.refetch();
+                }
+                Err(e) => form.fail(e),
+            }
+        });
+    };
+    let list = move || {
+        match schedules.get() {
+        None => view! { <Loading/> }.into_any(),
+        Some(Err(e)) => view! { <LoadError error=e retry=move || schedules.refetch()/> }.into_any(),
+        Some(Ok(list)) if list.is_empty() => view! { <p class="muted">{tr(Key::NoSchedules)}</p> }.into_any(),
+        Some(Ok(list)) => view! {
+            <ul class="plain-list" data-testid="schedules">
+                {list
+                    .into_iter()
+                    .map(|s| {
+                        let id = s.id;
+                        let recurrence = s.settings.recurrence.clone();
+                        let zone = s.settings.timezone.clone();
+                        let delete = move |()| {
+                            spawn_local(async move {
+                                match api::delete_schedule(id).await {
+                                    Ok(()) => schedules.refetch(),
+                                    Err(e) => action_error.set(Some(e)),
+                                }
+                            });
+                        };
+                        view! {
+                            <li data-testid="schedule">
+                                <strong>{move || recurrence_text(lang.get(), &recurrence)}</strong>
+                                " (" {zone} ") · " {tr(Key::NextFire)} " "
+                                <MaybeTime at=s.next_fire_at none=Key::Never/>
+                                {s.disabled_reason.clone().map(|r| view! { " · " <span class="muted">{r}</span> })}
+                                {can_edit.then(|| view! {
+                                    " "
+                                    <ConfirmButton
+                                        label=Key::Remove
+                                        question=Signal::derive(move || Key::ConfirmDeleteSchedule.text(lang.get()).to_owned())
+                                        confirm=Key::Remove
+                                        on_confirm=delete
+                                        class="link-button"
+                                    />
+                                })}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        }
+        .into_any(),
+    }
+    };
+    let kind_id = form.input_id("settings.recurrence.kind");
+    view! {
+        <section class="panel">
+            <h2>{tr(Key::Schedules)}</h2>
+            <ActionErrorNotice action_error/>
+            {list}
+            {can_edit.then(|| view! {
+                <form class="schedule-form" on:submit=submit novalidate=true>
+                    <h3>{tr(Key::AddSchedule)}</h3>
+                    <div class="field">
+                        <label for=kind_id.clone()>{tr(Key::ScheduleKind)}</label>
+                        <select id=kind_id on:change=move |ev| kind.set(event_target_value(&ev)) prop:value=move || kind.get()>
+                            <option value="daily">{tr(Key::ScheduleDaily)}</option>
+                            <option value="hourly">{tr(Key::ScheduleHourly)}</option>
+                            <option value="cron">{tr(Key::ScheduleCron)}</option>
+                        </select>
+                    </div>
+                    {move || match kind.get().as_str() {
+                        "hourly" => view! { <TextField form field="settings.recurrence.minute" label=Key::ScheduleMinute value=minute/> }.into_any(),
+                        "cron" => view! { <TextField form field="settings.recurrence.expression" label=Key::ScheduleExpression value=expression hint=Key::ScheduleExpressionHint/> }.into_any(),
+                        _ => view! { <TextField form field="settings.recurrence.time" label=Key::ScheduleTime value=time hint=Key::ScheduleTimeHint/> }.into_any(),
+                    }}
+                    <TextField form field="settings.timezone" label=Key::ScheduleTimezone value=timezone hint=Key::ScheduleTimezoneHint/>
+                    <div class="upcoming" aria-live="polite" data-testid="upcoming">
+                        <p class="hint">{tr(Key::NextFireTimes)}</p>
+                        {move || match upcoming() {
+                            Ok(times) if !times.is_empty() => view! {
+                                <ul class="plain-list">{times.into_iter().map(|t| view! { <li><Time at=t/></li> }).collect_view()}</ul>
+                            }
+                            .into_any(),
+                            Ok(_) => view! { <p class="muted">{tr(Key::NeverFires)}</p> }.into_any(),
+                            Err(e) => {
+                                let first = e.first().map(|e| e.message.clone()).unwrap_or_default();
+                                view! { <p class="muted">{move || translate_message(lang.get(), None, &first)}</p> }.into_any()
+                            }
+                        }}
+                    </div>
+                    <FormProblem form/>
+                    <Submit form label=Key::AddSchedule/>
+                </form>
+            })}
+        </section>
+    }
+}
