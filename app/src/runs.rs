@@ -13,13 +13,14 @@ use crate::launcher::{LaunchSpec, Launcher};
 use crate::models::connection::Connection;
 use crate::models::job::Job;
 use crate::models::run::{NewRun, Run};
+use crate::notify::NotificationEvent;
 use crate::routes::jobs::yaml_with_references;
 use crate::schema::runs;
-use chrono::{Duration as ChronoDuration, Utc};
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use hakobu_core::api::runs::{RunStatus, RunnerOutcome, RunnerResult};
-use hakobu_core::ids::{JobId, OrganizationId, RunId, UserId};
+use hakobu_core::ids::{BackfillId, JobId, OrganizationId, RunId, ScheduleId, UserId};
 use hakobu_core::job::{JobSettings, OverlapPolicy};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -45,14 +46,24 @@ impl Default for Limits {
 }
 
 /// What a new run is for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RunRequest<'a> {
     pub trigger: &'a str,
     pub triggered_by: Option<UserId>,
     pub idempotency_key: Option<&'a str>,
+    /// `{"as_of": .., "overrides": {..}}` from the request, or a re-run's `{"variables":
+    /// {..}}` to reuse; the dispatcher adds the resolved `variables`.
     pub resolved_inputs: Value,
     /// The revision to run; the job's current one when `None`.
     pub revision: Option<i32>,
+    pub schedule_id: Option<ScheduleId>,
+    /// When the run was due; the time it was asked for when `None`.
+    pub scheduled_time: Option<DateTime<Utc>>,
+    /// A backfill's id and how many of its runs may run at once.
+    pub backfill: Option<(BackfillId, i32)>,
+    /// Queue even when the overlap policy is `skip` and a run is active (a backfill asks
+    /// for every one of its runs).
+    pub ignore_skip: bool,
 }
 
 /// Queues a run of `job`. `None` when the job's overlap policy is `skip` and a run is
@@ -63,10 +74,21 @@ pub async fn enqueue(
     request: RunRequest<'_>,
 ) -> anyhow::Result<Option<Run>> {
     let settings: JobSettings = serde_json::from_value(job.settings.clone())?;
-    if settings.overlap == OverlapPolicy::Skip && Run::active_for_job(conn, job.id).await? > 0 {
+    if settings.overlap == OverlapPolicy::Skip
+        && !request.ignore_skip
+        && Run::active_for_job(conn, job.id).await? > 0
+    {
         return Ok(None);
     }
     let id = RunId::new();
+    let mut inputs = match request.resolved_inputs {
+        Value::Object(map) => map,
+        _ => Default::default(),
+    };
+    if let Some((_, parallelism)) = request.backfill {
+        inputs.insert("backfill_parallelism".to_owned(), parallelism.into());
+    }
+    let inputs = Value::Object(inputs);
     let inserted = diesel::insert_into(runs::table)
         .values(NewRun {
             id,
@@ -80,9 +102,12 @@ pub async fn enqueue(
             trigger: request.trigger,
             triggered_by: request.triggered_by,
             idempotency_key: request.idempotency_key,
-            resolved_inputs: request.resolved_inputs,
+            resolved_inputs: inputs,
             timeout_seconds: (settings.timeout_minutes * 60) as i32,
             not_before: Utc::now(),
+            schedule_id: request.schedule_id,
+            scheduled_time: request.scheduled_time,
+            backfill_id: request.backfill.map(|(id, _)| id),
         })
         .on_conflict_do_nothing()
         .returning(Run::as_returning())
@@ -154,11 +179,10 @@ impl Dispatcher {
     async fn launch(&self, claimed: Claimed) -> anyhow::Result<()> {
         let run = claimed.run;
         let timeout = Duration::from_secs(run.timeout_seconds.max(60) as u64);
-        let expires = Utc::now() + ChronoDuration::from_std(timeout)? + ChronoDuration::minutes(10);
         let spec = LaunchSpec {
             run_id: run.id,
             app_url: self.app_url.clone(),
-            run_token: self.run_tokens.issue(run.id, expires)?,
+            run_token: self.run_tokens.issue_launch(run.id)?,
             cpu: claimed.settings.resources.cpu,
             memory_mb: claimed.settings.resources.memory_mb,
             timeout,
@@ -180,7 +204,7 @@ impl Dispatcher {
     }
 }
 
-fn failure(message: &str) -> RunnerResult {
+pub(crate) fn failure(message: &str) -> RunnerResult {
     RunnerResult {
         outcome: RunnerOutcome::Failed,
         rows_read: 0,
@@ -212,7 +236,7 @@ async fn claim(
     let due: Vec<Run> = runs::table
         .filter(runs::status.eq(RunStatus::Queued))
         .filter(runs::not_before.le(diesel::dsl::now))
-        .order((runs::not_before, runs::queued_at))
+        .order((runs::not_before, runs::queued_at, runs::scheduled_time))
         .limit(batch)
         .for_update()
         .skip_locked()
@@ -233,6 +257,7 @@ async fn claim(
         .n;
     let mut per_org: HashMap<OrganizationId, i64> = HashMap::new();
     let mut per_job: HashMap<JobId, i64> = HashMap::new();
+    let mut per_backfill: HashMap<BackfillId, i64> = HashMap::new();
     let mut prepared: HashMap<(JobId, i32), Result<(JobSettings, String), String>> = HashMap::new();
     let mut claimed = Vec::new();
     for run in due {
@@ -273,6 +298,37 @@ async fn claim(
         if settings.overlap != OverlapPolicy::Allow && job_active > 0 {
             per_job.insert(run.job_id, job_active);
             continue;
+        }
+        // A backfill runs at most its parallelism at once, oldest period first.
+        let parallelism = run
+            .resolved_inputs
+            .get("backfill_parallelism")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        let backfill_active = match run.backfill_id {
+            Some(backfill) => {
+                let limit = parallelism;
+                let active = match per_backfill.get(&backfill) {
+                    Some(n) => *n,
+                    None => {
+                        runs::table
+                            .filter(runs::backfill_id.eq(backfill))
+                            .filter(runs::status.eq_any([RunStatus::Starting, RunStatus::Running]))
+                            .count()
+                            .get_result(conn)
+                            .await?
+                    }
+                };
+                if active >= limit {
+                    per_backfill.insert(backfill, active);
+                    continue;
+                }
+                Some((backfill, active))
+            }
+            None => None,
+        };
+        if let Some((backfill, active)) = backfill_active {
+            per_backfill.insert(backfill, active + 1);
         }
         diesel::update(runs::table.find(run.id))
             .set((
@@ -353,6 +409,8 @@ async fn fail_claimed(
         ))
         .execute(conn)
         .await?;
+    crate::notify::enqueue_event(conn, NotificationEvent::RunEnded { run_id: run }).await?;
+    crate::scheduler::record_outcome(conn, run).await?;
     Ok(())
 }
 
@@ -374,11 +432,22 @@ pub async fn finish(
         if run.status.is_final() {
             return Ok(None);
         }
-        let status = match result.outcome {
+        let mut status = match result.outcome {
             RunnerOutcome::Succeeded => RunStatus::Succeeded,
             RunnerOutcome::Failed => RunStatus::Failed,
             RunnerOutcome::Cancelled => RunStatus::Cancelled,
         };
+        let mut error = result.error.clone();
+        // A data check with `fail` that did not pass fails the run after a committed load.
+        let check_failure = if status == RunStatus::Succeeded {
+            crate::models::run_check::RunCheck::failure_summary(conn, run_id).await?
+        } else {
+            None
+        };
+        if let Some(summary) = &check_failure {
+            status = RunStatus::Failed;
+            error = Some(summary.clone());
+        }
         let finished: Run = diesel::update(runs::table.find(run_id))
             .set((
                 runs::status.eq(status),
@@ -386,14 +455,16 @@ pub async fn finish(
                 runs::rows_written.eq(result.rows_written),
                 runs::rows_skipped.eq(result.rows_skipped),
                 runs::bytes_read.eq(result.bytes_read),
-                runs::error_summary.eq(result.error.as_deref()),
+                runs::error_summary.eq(error.as_deref()),
                 runs::next_state.eq(result.next_state.as_ref()),
                 runs::finished_at.eq(diesel::dsl::now),
             ))
             .returning(Run::as_returning())
             .get_result(conn)
             .await?;
-        if status == RunStatus::Succeeded
+        // The load committed even when a check failed it: the state moves on, or the next
+        // run would load the same rows again.
+        if (status == RunStatus::Succeeded || check_failure.is_some())
             && let Some(state) = incremental_state(result.next_state.as_ref())
         {
             diesel::update(crate::schema::jobs::table.find(run.job_id))
@@ -401,7 +472,12 @@ pub async fn finish(
                 .execute(conn)
                 .await?;
         }
-        if status == RunStatus::Failed && !run.cancel_requested && run.attempt < run.max_attempts {
+        // A retry would load again what a failed check judged: checks fail without retries.
+        if status == RunStatus::Failed
+            && check_failure.is_none()
+            && !run.cancel_requested
+            && run.attempt < run.max_attempts
+        {
             let job = Job::find(conn, run.organization_id, run.job_id).await?;
             let backoff = job
                 .and_then(|j| serde_json::from_value::<JobSettings>(j.settings).ok())
@@ -424,10 +500,15 @@ pub async fn finish(
                     resolved_inputs: run.resolved_inputs.clone(),
                     timeout_seconds: run.timeout_seconds,
                     not_before: Utc::now() + ChronoDuration::seconds(delay),
+                    schedule_id: run.schedule_id,
+                    scheduled_time: run.scheduled_time,
+                    backfill_id: run.backfill_id,
                 })
                 .execute(conn)
                 .await?;
         }
+        crate::notify::enqueue_event(conn, NotificationEvent::RunEnded { run_id }).await?;
+        crate::scheduler::record_outcome(conn, run_id).await?;
         Ok(Some(finished))
     })
     .await
@@ -440,16 +521,27 @@ pub async fn finish_as(
     status: RunStatus,
     error: &str,
 ) -> anyhow::Result<bool> {
-    let updated = diesel::update(runs::table.find(run_id))
-        .filter(runs::status.eq_any([RunStatus::Queued, RunStatus::Starting, RunStatus::Running]))
-        .set((
-            runs::status.eq(status),
-            runs::error_summary.eq(error),
-            runs::finished_at.eq(diesel::dsl::now),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(updated == 1)
+    conn.transaction::<_, anyhow::Error, _>(async |conn| {
+        let updated = diesel::update(runs::table.find(run_id))
+            .filter(runs::status.eq_any([
+                RunStatus::Queued,
+                RunStatus::Starting,
+                RunStatus::Running,
+            ]))
+            .set((
+                runs::status.eq(status),
+                runs::error_summary.eq(error),
+                runs::finished_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)
+            .await?;
+        if updated == 1 {
+            crate::notify::enqueue_event(conn, NotificationEvent::RunEnded { run_id }).await?;
+            crate::scheduler::record_outcome(conn, run_id).await?;
+        }
+        Ok(updated == 1)
+    })
+    .await
 }
 
 /// Fails runs whose runner stopped reporting, stops runs past their timeout, and makes
@@ -466,10 +558,41 @@ pub struct Watchdog {
     pub log_retention: Duration,
 }
 
+/// How often runs are reconciled with the launcher (and at every start).
+const RECONCILE_EVERY: Duration = Duration::from_secs(60);
+/// Reconciling leaves alone runs launched less than this ago (a task just created may not
+/// be listed yet) and runners whose run ended less than this ago (they exit on their own).
+const RECONCILE_GRACE: Duration = Duration::from_secs(30);
+
+/// What one reconciliation pass changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Active runs whose runner had ended without reporting, now ended.
+    pub ended: usize,
+    /// Runners of finished runs that were stopped.
+    pub stopped: usize,
+}
+
 impl Watchdog {
     pub async fn run(self: Arc<Self>) {
         let mut last_housekeeping: Option<std::time::Instant> = None;
+        let mut last_reconcile: Option<std::time::Instant> = None;
         loop {
+            // First thing after a start: runs in flight meet what the launcher knows.
+            if last_reconcile.is_none_or(|t| t.elapsed() > RECONCILE_EVERY) {
+                last_reconcile = Some(std::time::Instant::now());
+                match self.reconcile_once().await {
+                    Ok(r) if r != Reconciled::default() => {
+                        tracing::warn!(
+                            ended = r.ended,
+                            stopped = r.stopped,
+                            "reconciled runs with the launcher"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = format!("{e:#}"), "reconcile"),
+                }
+            }
             if let Err(e) = self.sweep_once().await {
                 tracing::error!(error = format!("{e:#}"), "watchdog");
             }
@@ -574,6 +697,127 @@ impl Watchdog {
             }
         }
         Ok(ended)
+    }
+}
+
+impl Watchdog {
+    /// Reconciles runs with the launcher: a `starting` or `running` run whose task has
+    /// stopped or vanished without a result is ended (failed, or cancelled if it was being
+    /// cancelled) with the launcher's reason; a task still running is left alone. Then the
+    /// launcher's active tasks whose run has finished are stopped. Tasks naming a run this
+    /// database does not know (another installation's) are never touched.
+    pub async fn reconcile_once(&self) -> anyhow::Result<Reconciled> {
+        let mut conn = self.pool.get().await?;
+        let grace = ChronoDuration::from_std(RECONCILE_GRACE)?;
+        let now = Utc::now();
+        let mut done = Reconciled::default();
+        let in_flight: Vec<Run> = runs::table
+            .filter(runs::status.eq_any([RunStatus::Starting, RunStatus::Running]))
+            .filter(runs::launcher.eq(self.launcher.name()))
+            .filter(runs::task_id.is_not_null())
+            .select(Run::as_select())
+            .load(&mut conn)
+            .await?;
+        for run in in_flight {
+            let Some(task) = run.task_id.as_deref() else {
+                continue;
+            };
+            if now - run.started_at.unwrap_or(run.queued_at) < grace {
+                continue;
+            }
+            let state = match self.launcher.state(task).await {
+                Ok(state) => state,
+                Err(e) => {
+                    tracing::warn!(error = format!("{e:#}"), run_id = %run.id, "cannot read the runner's state");
+                    continue;
+                }
+            };
+            if !state.has_ended() {
+                continue;
+            }
+            let ended = if run.cancel_requested {
+                finish_as(
+                    &mut conn,
+                    run.id,
+                    RunStatus::Cancelled,
+                    "Cancelled; the runner was stopped.",
+                )
+                .await?
+            } else {
+                let message = ended_without_result(run.status, &state);
+                finish(&mut conn, run.id, failure(&message))
+                    .await?
+                    .is_some()
+            };
+            if ended {
+                tracing::warn!(run_id = %run.id, state = ?state, "the runner ended without a result");
+                done.ended += 1;
+            }
+        }
+
+        let tasks = self.launcher.list_active().await?;
+        let named: Vec<RunId> = tasks.iter().filter_map(|t| t.run_id).collect();
+        let finished: std::collections::HashSet<RunId> = runs::table
+            .filter(runs::id.eq_any(named))
+            .filter(runs::status.eq_any([
+                RunStatus::Succeeded,
+                RunStatus::Failed,
+                RunStatus::Cancelled,
+                RunStatus::TimedOut,
+            ]))
+            .filter(runs::finished_at.lt(now - grace))
+            .select(runs::id)
+            .load::<RunId>(&mut conn)
+            .await?
+            .into_iter()
+            .collect();
+        for task in tasks {
+            if !task.run_id.is_some_and(|r| finished.contains(&r)) {
+                continue;
+            }
+            match self.launcher.stop(&task.task_id).await {
+                Ok(()) => {
+                    tracing::warn!(task = %task.task_id, run_id = ?task.run_id, "stopped the runner of a finished run");
+                    done.stopped += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(error = format!("{e:#}"), task = %task.task_id, "stopping the runner of a finished run failed");
+                }
+            }
+        }
+        Ok(done)
+    }
+}
+
+/// Why a run ended when its runner went away without a result, in plain words.
+fn ended_without_result(status: RunStatus, state: &crate::launcher::TaskState) -> String {
+    use crate::launcher::TaskState;
+    let when = if status == RunStatus::Starting {
+        "before it began the transfer"
+    } else {
+        "during the transfer"
+    };
+    match state {
+        TaskState::Stopped { exit_code, reason } => {
+            let mut detail = Vec::new();
+            if let Some(code) = exit_code {
+                detail.push(format!("exit code {code}"));
+            }
+            if let Some(reason) = reason.as_deref().filter(|r| !r.is_empty()) {
+                detail.push(reason.to_owned());
+            }
+            let detail = if detail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", detail.join(": "))
+            };
+            format!(
+                "The runner stopped {when} without reporting a result{detail}. Nothing was committed in transactional modes."
+            )
+        }
+        _ => format!(
+            "The runner's task no longer exists: it ended {when} without reporting a result. Nothing was committed in transactional modes."
+        ),
     }
 }
 

@@ -210,6 +210,26 @@ diesel::table! {
         started_at -> Nullable<Timestamptz>,
         heartbeat_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
+        schedule_id -> Nullable<Uuid>,
+        scheduled_time -> Nullable<Timestamptz>,
+        backfill_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    schedules (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        job_id -> Uuid,
+        settings -> Jsonb,
+        enabled -> Bool,
+        next_fire_at -> Nullable<Timestamptz>,
+        last_fired_at -> Nullable<Timestamptz>,
+        consecutive_failures -> Int4,
+        disabled_reason -> Nullable<Text>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -233,7 +253,98 @@ diesel::joinable!(connection_shares -> connections (connection_id));
 diesel::joinable!(job_shares -> jobs (job_id));
 diesel::joinable!(job_revisions -> jobs (job_id));
 diesel::joinable!(runs -> jobs (job_id));
+diesel::joinable!(schedules -> jobs (job_id));
 diesel::joinable!(run_logs -> runs (run_id));
+
+diesel::table! {
+    run_checks (run_id, position) {
+        run_id -> Uuid,
+        position -> Int4,
+        name -> Text,
+        outcome -> Text,
+        actual -> Nullable<Text>,
+        expected -> Text,
+        operator -> Text,
+        message -> Nullable<Text>,
+        checked_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notification_destinations (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        name -> Text,
+        kind -> Text,
+        settings -> Jsonb,
+        secrets -> Jsonb,
+        confirmed_at -> Nullable<Timestamptz>,
+        confirm_token_hash -> Nullable<Bytea>,
+        confirm_expires_at -> Nullable<Timestamptz>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notification_rules (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        job_id -> Nullable<Uuid>,
+        destination_id -> Uuid,
+        event -> Text,
+        threshold -> Nullable<Int8>,
+        subject -> Nullable<Text>,
+        template -> Nullable<Text>,
+        mentions -> Jsonb,
+        enabled -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notification_outbox (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        rule_id -> Nullable<Uuid>,
+        destination_id -> Uuid,
+        job_id -> Nullable<Uuid>,
+        run_id -> Nullable<Uuid>,
+        event -> Text,
+        dedupe_key -> Text,
+        context -> Jsonb,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        lease_until -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    notification_attempts (outbox_id, attempt) {
+        outbox_id -> Uuid,
+        attempt -> Int4,
+        at -> Timestamptz,
+        succeeded -> Bool,
+        http_status -> Nullable<Int4>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    password_resets (token_hash) {
+        token_hash -> Bytea,
+        user_id -> Uuid,
+        expires_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
 
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
@@ -252,4 +363,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     job_shares,
     runs,
     run_logs,
+    schedules,
+    run_checks,
+    notification_destinations,
+    notification_rules,
+    notification_outbox,
+    notification_attempts,
+    password_resets,
 );

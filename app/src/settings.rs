@@ -8,7 +8,7 @@
 //! | `HAKOBU_JWT_SECRET` | required | signs session tokens; 32+ characters |
 //! | `HAKOBU_SECRET_KEY` | required to save connections | master key(s) for secrets at rest, `id:base64` comma-separated |
 //! | `HAKOBU_LOCAL_FILES_ROOT` | unset (off) | directory under which `local_files` connections may point |
-//! | `HAKOBU_LAUNCHER` | `local` | how runs start: `local` (child process) |
+//! | `HAKOBU_LAUNCHER` | `local` | how runs start: `local` (child process), `ecs` (Fargate task, `docs/deploy-ecs.md`), `kubernetes` (Job, `docs/deploy-kubernetes.md`) |
 //! | `HAKOBU_RUNNER_BIN` | `hakobu-runner` beside the `hakobu` binary | the runner the local launcher starts |
 //! | `HAKOBU_RUNNER_APP_URL` | `http://` + `HAKOBU_BIND` | how runners reach the app |
 //! | `HAKOBU_DISPATCHER` | `true` | whether this replica claims and launches queued runs |
@@ -17,6 +17,7 @@
 //! | `HAKOBU_HEARTBEAT_SECONDS` | `5` | how often runners report progress |
 //! | `HAKOBU_HEARTBEAT_TIMEOUT_SECONDS` | `60` | a running run silent this long is failed and its runner stopped |
 //! | `HAKOBU_START_TIMEOUT_SECONDS` | `600` | a run still `starting` after this long is failed |
+//! | `HAKOBU_RUN_TOKEN_TTL_SECONDS` | `300` | lifetime of a runner's token; every heartbeat answers a fresh one |
 //! | `HAKOBU_LOG_RETENTION_DAYS` | `30` | log lines of runs that ended longer ago are deleted |
 //! | `HAKOBU_LOG_FORMAT` | `text` | `json` for one JSON object per line |
 //! | `HAKOBU_STATIC_DIR` | `frontend/dist` | the built web UI |
@@ -26,6 +27,14 @@
 //! | `HAKOBU_LOGIN_MAX_FAILURES_PER_IP` | `30` | failed sign-ins per client address per window |
 //! | `HAKOBU_LOGIN_WINDOW_MINUTES` | `15` | the rate-limit window |
 //! | `HAKOBU_TRUST_PROXY_HEADERS` | `false` | take the client address from `X-Forwarded-For` (only behind a proxy you run) |
+//! | `HAKOBU_SMTP_HOST` | unset (no email) | SMTP server for notifications, confirmations, invitations, password resets |
+//! | `HAKOBU_SMTP_PORT` | 587 / 465 / 25 by security | SMTP port |
+//! | `HAKOBU_SMTP_SECURITY` | `starttls` | `starttls`, `tls` (implicit TLS) or `none` (local servers only) |
+//! | `HAKOBU_SMTP_USERNAME`, `HAKOBU_SMTP_PASSWORD` | unset | SMTP login (both or neither) |
+//! | `HAKOBU_SMTP_FROM` | required with a host | sender, e.g. `Hakobu <hakobu@example.com>` |
+//! | `HAKOBU_NOTIFIER` | `true` | whether this replica delivers notifications and watches run durations |
+//! | `HAKOBU_NOTIFY_RETRY_SECONDS` | `30` | first retry delay of a failed delivery; doubles per attempt |
+//! | `HAKOBU_NOTIFY_MAX_ATTEMPTS` | `8` | delivery attempts before a notification is given up |
 //!
 //! `docs/configuration.md` repeats this table for operators.
 
@@ -52,11 +61,22 @@ pub struct Settings {
     /// `None`: derived from the bound address.
     pub runner_app_url: Option<String>,
     pub dispatcher: bool,
+    /// Whether this replica turns due schedules into runs.
+    pub scheduler: bool,
     pub run_limits: crate::runs::Limits,
     pub heartbeat_interval: Duration,
     pub heartbeat_timeout: Duration,
     pub start_timeout: Duration,
     pub log_retention: Duration,
+    /// How long a run token is valid; heartbeats renew it.
+    pub run_token_ttl: Duration,
+    /// Outgoing mail; `None` when `HAKOBU_SMTP_HOST` is not set.
+    pub smtp: Option<crate::mail::SmtpSettings>,
+    /// Whether this replica delivers notifications.
+    pub notifier: bool,
+    /// Delay before the first retry of a failed delivery; doubles per attempt.
+    pub notify_retry_base: Duration,
+    pub notify_max_attempts: i32,
 }
 
 // Hand-written so the JWT secret and database password never reach a log line.
@@ -82,11 +102,17 @@ impl std::fmt::Debug for Settings {
             .field("runner_bin", &self.runner_bin)
             .field("runner_app_url", &self.runner_app_url)
             .field("dispatcher", &self.dispatcher)
+            .field("scheduler", &self.scheduler)
             .field("run_limits", &self.run_limits)
             .field("heartbeat_interval", &self.heartbeat_interval)
             .field("heartbeat_timeout", &self.heartbeat_timeout)
             .field("start_timeout", &self.start_timeout)
             .field("log_retention", &self.log_retention)
+            .field("run_token_ttl", &self.run_token_ttl)
+            .field("smtp", &self.smtp)
+            .field("notifier", &self.notifier)
+            .field("notify_retry_base", &self.notify_retry_base)
+            .field("notify_max_attempts", &self.notify_max_attempts)
             .finish()
     }
 }
@@ -156,6 +182,7 @@ impl Settings {
                 .ok()
                 .filter(|s| !s.is_empty()),
             dispatcher: parse_var("HAKOBU_DISPATCHER", true)?,
+            scheduler: parse_var("HAKOBU_SCHEDULER", true)?,
             run_limits: crate::runs::Limits {
                 global: parse_var("HAKOBU_MAX_RUNS", 100)?,
                 per_organization: parse_var("HAKOBU_MAX_RUNS_PER_ORG", 20)?,
@@ -169,6 +196,11 @@ impl Settings {
             log_retention: Duration::from_secs(
                 86_400 * parse_var::<u64>("HAKOBU_LOG_RETENTION_DAYS", 30)?,
             ),
+            run_token_ttl: Duration::from_secs(parse_var("HAKOBU_RUN_TOKEN_TTL_SECONDS", 300)?),
+            smtp: crate::mail::SmtpSettings::from_env()?,
+            notifier: parse_var("HAKOBU_NOTIFIER", true)?,
+            notify_retry_base: Duration::from_secs(parse_var("HAKOBU_NOTIFY_RETRY_SECONDS", 30)?),
+            notify_max_attempts: parse_var("HAKOBU_NOTIFY_MAX_ATTEMPTS", 8)?,
         };
         settings.check()?;
         Ok(settings)
@@ -191,6 +223,19 @@ impl Settings {
             bail!(
                 "HAKOBU_HEARTBEAT_TIMEOUT_SECONDS must be more than twice HAKOBU_HEARTBEAT_SECONDS"
             );
+        }
+        // A runner whose heartbeats fail is failed by the watchdog first; its token must
+        // outlive the gaps between heartbeats that the watchdog tolerates.
+        if self.run_token_ttl <= self.heartbeat_timeout {
+            bail!(
+                "HAKOBU_RUN_TOKEN_TTL_SECONDS must be more than HAKOBU_HEARTBEAT_TIMEOUT_SECONDS"
+            );
+        }
+        if self.notify_max_attempts < 1 {
+            bail!("HAKOBU_NOTIFY_MAX_ATTEMPTS must be at least 1");
+        }
+        if let Some(smtp) = &self.smtp {
+            smtp.check()?;
         }
         if self.db_pool_size == 0 {
             bail!("HAKOBU_DB_POOL_SIZE must be at least 1");

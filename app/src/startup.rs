@@ -26,6 +26,8 @@ pub struct AppState {
     pub secrets: Option<SecretBox>,
     pub launcher: Arc<dyn Launcher>,
     pub run_tokens: RunTokens,
+    /// Sends notifications and mail (`mailer` is `None` without `HAKOBU_SMTP_HOST`).
+    pub sender: crate::notify::deliver::Sender,
 }
 
 /// A built server, bound to its port but not yet running.
@@ -64,7 +66,37 @@ impl Application {
         if secrets.is_none() {
             tracing::warn!("HAKOBU_SECRET_KEY is not set: connections cannot be saved");
         }
-        let run_tokens = RunTokens::new(&settings.jwt_secret);
+        // A launch token must last until the runner has started (at most the start
+        // timeout); after that, heartbeats renew the runner's token.
+        let run_tokens = RunTokens::new(&settings.jwt_secret).with_lifetimes(
+            settings.start_timeout + settings.run_token_ttl,
+            settings.run_token_ttl,
+        );
+        let mailer = settings
+            .smtp
+            .as_ref()
+            .map(crate::mail::Mailer::new)
+            .transpose()?;
+        let sender =
+            crate::notify::deliver::Sender::new(secrets.clone(), mailer, &settings.public_url)?;
+        if settings.notifier {
+            let notifier = Arc::new(crate::notify::deliver::Notifier {
+                pool: pool.clone(),
+                sender: sender.clone(),
+                retry_base: settings.notify_retry_base,
+                max_attempts: settings.notify_max_attempts,
+                lease: std::time::Duration::from_secs(120),
+                batch: 20,
+            });
+            tokio::spawn(notifier.run());
+        }
+        if settings.scheduler {
+            let scheduler = Arc::new(crate::scheduler::Scheduler {
+                pool: pool.clone(),
+                tick: std::time::Duration::from_secs(5),
+            });
+            tokio::spawn(scheduler.run());
+        }
         if settings.dispatcher {
             let app_url = settings
                 .runner_app_url
@@ -94,6 +126,7 @@ impl Application {
             jwt: JwtKeys::new(&settings.jwt_secret),
             launcher,
             run_tokens,
+            sender,
             settings,
         });
         let server = run(listener, state)?;

@@ -131,6 +131,8 @@ pub enum Action {
     DeleteTeam,
     /// Read the audit log.
     ViewAuditLog,
+    /// Add, change and test notification destinations and organization-wide rules.
+    ManageNotifications,
     /// See a team and its members.
     ViewTeam,
     /// Rename a team; add and remove its members and set their roles.
@@ -179,7 +181,9 @@ pub fn authorize(who: &Principal, action: Action, target: Target<'_>) -> Decisio
     match target {
         Target::Organization => match action {
             ViewOrganization => Allow,
-            ManageMembers | CreateTeam | DeleteTeam | ViewAuditLog => allow_if(who.is_org_admin()),
+            ManageMembers | CreateTeam | DeleteTeam | ViewAuditLog | ManageNotifications => {
+                allow_if(who.is_org_admin())
+            }
             // Only an owner makes or unmakes owners, so admins cannot take over.
             ChangeOrgRole { from, to } => allow_if(
                 who.org_role == OrgRole::Owner
@@ -235,6 +239,8 @@ mod tests {
             (&member, ManageMembers, Forbidden),
             (&member, CreateTeam, Forbidden),
             (&member, ViewAuditLog, Forbidden),
+            (&member, ManageNotifications, Forbidden),
+            (&admin, ManageNotifications, Allow),
             (&admin, ManageMembers, Allow),
             (&admin, CreateTeam, Allow),
             (&admin, DeleteTeam, Allow),

@@ -87,4 +87,14 @@ id_type! {
     JobId;
     /// One attempt of a job.
     RunId;
+    /// When a job runs: one recurrence in one time zone.
+    ScheduleId;
+    /// The runs one backfill request created.
+    BackfillId;
+    /// Where notifications go: a Slack webhook, an email address, a generic webhook.
+    DestinationId;
+    /// When to notify a destination (per job, or an organization-wide default).
+    NotificationRuleId;
+    /// One notification in the outbox; webhooks receive it as their idempotency key.
+    NotificationEventId;
 }

@@ -35,6 +35,12 @@ pub struct JobSettings {
     /// What happens when a run is due while the previous one still runs.
     #[serde(default)]
     pub overlap: OverlapPolicy,
+    /// Data checks run after the load (see [`checks`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<checks::DataCheck>,
+    /// `$name$` values resolved when a run starts (see [`crate::variables`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variables: Vec<crate::variables::Variable>,
 }
 
 fn default_timeout_minutes() -> u32 {
@@ -378,7 +384,24 @@ impl JobSettings {
         if !(1..=86_400).contains(&self.retry.backoff_seconds) {
             e.push("retry.backoff_seconds", "must be from 1 to 86400 seconds");
         }
+        checks::validate_checks(&mut e, &self.checks);
+        self.validate_variables(&mut e);
         e
+    }
+
+    /// Definitions, and every `$name$` in the other settings.
+    fn validate_variables(&self, e: &mut FieldErrors) {
+        if let Ok(json) = serde_json::to_value(self) {
+            crate::variables::check_settings(&json, &self.variables, e);
+        }
+        for (i, v) in self.variables.iter().enumerate() {
+            if let crate::variables::VariableValue::Query { sql, .. } = &v.value
+                && !sql.trim().is_empty()
+                && let Err(m) = check_select(sql)
+            {
+                e.push(format!("variables[{i}].value.sql"), m);
+            }
+        }
     }
 
     fn validate_source(&self, e: &mut FieldErrors, source: Option<ConnectionInfo>) {
@@ -649,16 +672,11 @@ fn connection_fields(c: &CompileConnection<'_>, out: &mut Map<String, Value>) {
             }
             out.insert("database".into(), json!(get("database")));
             let tls = get("tls_mode").unwrap_or_else(|| "disable".to_owned());
-            out.insert("ssl".into(), json!(tls != "disable"));
-            let mut options = Map::new();
-            if tls == "verify-full" {
-                options.insert("sslmode".into(), json!("verify-full"));
-                if let Some(ca) = get("ca_certificate") {
-                    options.insert("sslrootcert".into(), json!(ca));
-                }
-            }
-            if !options.is_empty() {
-                out.insert("options".into(), Value::Object(options));
+            out.insert("ssl_mode".into(), json!(tls));
+            if tls.starts_with("verify")
+                && let Some(ca) = get("ca_certificate")
+            {
+                out.insert("ssl_ca_certificate".into(), json!(ca));
             }
         }
         ConnectionKind::S3 => {
@@ -853,3 +871,5 @@ fn compile_filters(s: &JobSettings) -> Vec<Value> {
 
 #[cfg(test)]
 mod tests;
+
+pub mod checks;

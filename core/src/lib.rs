@@ -40,4 +40,6 @@ pub mod config;
 pub mod connection;
 pub mod ids;
 pub mod job;
+pub mod schedule;
 pub mod validation;
+pub mod variables;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use hakobu_core::api::runs::{RunLogLine, RunStatus, RunView};
-use hakobu_core::ids::{JobId, OrganizationId, RunId, UserId};
+use hakobu_core::ids::{BackfillId, JobId, OrganizationId, RunId, ScheduleId, UserId};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -40,6 +40,9 @@ pub struct Run {
     pub started_at: Option<DateTime<Utc>>,
     pub heartbeat_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    pub schedule_id: Option<ScheduleId>,
+    pub scheduled_time: Option<DateTime<Utc>>,
+    pub backfill_id: Option<BackfillId>,
 }
 
 #[derive(Debug, Insertable)]
@@ -59,6 +62,9 @@ pub struct NewRun<'a> {
     pub resolved_inputs: Value,
     pub timeout_seconds: i32,
     pub not_before: DateTime<Utc>,
+    pub schedule_id: Option<ScheduleId>,
+    pub scheduled_time: Option<DateTime<Utc>>,
+    pub backfill_id: Option<BackfillId>,
 }
 
 /// Filters of the run list; all optional.
@@ -97,6 +103,9 @@ impl Run {
             heartbeat_at: self.heartbeat_at,
             finished_at: self.finished_at,
             cancel_requested: self.cancel_requested,
+            scheduled_time: self.scheduled_time,
+            schedule_id: self.schedule_id,
+            backfill_id: self.backfill_id,
         }
     }
 

@@ -60,7 +60,12 @@ fn engine_connection(
             .and_then(Value::as_str)
             .map(str::to_owned),
         database: get("database"),
-        ssl: get("tls_mode") != "disable",
+        // Saved settings were validated; an unknown mode fails closed (strictest check).
+        tls: hakobu_core::config::Tls::from_form(&get("tls_mode"), Some(get("ca_certificate")))
+            .unwrap_or(hakobu_core::config::Tls {
+                mode: hakobu_core::config::TlsMode::VerifyFull,
+                ca_certificate: None,
+            }),
         timeout: TIMEOUT,
     })
 }
@@ -128,6 +133,21 @@ fn explain(e: &CheckError, at: &str) -> (&'static str, String, String) {
             "tls_required",
             format!("{at} accepts only encrypted connections."),
             "Set TLS to require or verify-full.".to_owned(),
+        ),
+        ErrorKind::TlsNotOffered => (
+            "tls_not_offered",
+            format!("{at} does not offer TLS: {}", e.message),
+            "Enable SSL on the server, or set TLS to prefer or disable.".to_owned(),
+        ),
+        ErrorKind::CertificateNotTrusted => (
+            "certificate_not_trusted",
+            format!("The certificate of {at} is not trusted: {}", e.message),
+            "Paste the CA certificate that signed it, or set TLS to require (encrypts without checking the certificate).".to_owned(),
+        ),
+        ErrorKind::HostNameMismatch => (
+            "host_name_mismatch",
+            format!("The certificate of {at} is for another host name: {}", e.message),
+            "Connect with a host name the certificate lists, or set TLS to verify-ca.".to_owned(),
         ),
         ErrorKind::Other => (
             "other",

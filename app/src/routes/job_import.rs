@@ -67,6 +67,8 @@ const JDBC_CONNECTION_FIELDS: &[&str] = &[
     "database",
     "schema",
     "ssl",
+    "ssl_mode",
+    "ssl_ca_certificate",
     "connect_timeout",
     "socket_timeout",
     "fetch_rows",
@@ -80,7 +82,7 @@ struct JdbcEndpoint<'a> {
     user: &'a str,
     password: Option<&'a str>,
     database: &'a str,
-    ssl: Option<bool>,
+    tls: hakobu_core::config::Tls,
     schema: Option<&'a str>,
 }
 
@@ -92,7 +94,8 @@ macro_rules! endpoint_of {
             user: &$j.user,
             password: $j.password.as_ref().map(|p| p.expose()),
             database: &$j.database,
-            ssl: $j.ssl,
+            // The config was validated when parsed, so its TLS settings resolve.
+            tls: $j.tls().unwrap_or_default(),
             schema: $j.schema.as_deref(),
         }
     };
@@ -105,7 +108,7 @@ fn jdbc_connection(kind: ConnectionKind, e: JdbcEndpoint<'_>) -> WantedConnectio
         user,
         password,
         database,
-        ssl,
+        tls,
         schema,
     } = e;
     let mut settings = Map::new();
@@ -115,14 +118,10 @@ fn jdbc_connection(kind: ConnectionKind, e: JdbcEndpoint<'_>) -> WantedConnectio
     }
     settings.insert("database".into(), json!(database));
     settings.insert("user".into(), json!(user));
-    settings.insert(
-        "tls_mode".into(),
-        json!(if ssl.unwrap_or(false) {
-            "require"
-        } else {
-            "disable"
-        }),
-    );
+    settings.insert("tls_mode".into(), json!(tls.mode.as_str()));
+    if let Some(ca) = tls.ca_certificate {
+        settings.insert("ca_certificate".into(), json!(ca));
+    }
     if let (ConnectionKind::Postgresql, Some(schema)) = (kind, schema) {
         settings.insert("schema".into(), json!(schema));
     }
@@ -706,6 +705,8 @@ pub async fn import_job(
                 timeout_minutes: 360,
                 retry: Default::default(),
                 overlap: Default::default(),
+                checks: Vec::new(),
+                variables: Vec::new(),
             };
             let create = CreateJobRequest {
                 name: request.name.clone(),

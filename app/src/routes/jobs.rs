@@ -143,6 +143,7 @@ pub async fn resolve_connections(
             Err(other) => return Err(other),
         }
     }
+    super::data_checks::check_connections(conn, auth, settings, &mut errors).await?;
     let destination = found.pop().flatten();
     let source = found.pop().flatten();
     let info = |c: &Option<Connection>| c.as_ref().map(|c| ConnectionInfo { kind: c.kind });

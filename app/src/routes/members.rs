@@ -152,8 +152,8 @@ async fn remove_member(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Invites someone by email. Until email delivery exists the response carries the link
-/// for the admin to pass on; it is shown once.
+/// Invites someone by email: when the server sends mail (`HAKOBU_SMTP_HOST`) the link
+/// goes to the address; the response also carries it, once, for the admin to pass on.
 #[utoipa::path(tag = "members", request_body = InviteRequest, responses(
     (status = 201, body = InvitationCreated), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/api/invitations")]
@@ -231,6 +231,26 @@ async fn invite(
         })
         .await?;
     let invite_url = format!("{}/invite/{token}", state.settings.public_url);
+    if let Some(mailer) = &state.sender.mailer {
+        let email = crate::mail::Email {
+            to: email.clone(),
+            subject: format!("{} invited you to Hakobu", auth.name),
+            body: format!(
+                "{} ({}) invited you to join their organization on Hakobu, where teams set up \
+                 and schedule data transfers.\n\nTo accept, open this link within \
+                 {INVITATION_DAYS} days and choose your password:\n{invite_url}\n",
+                auth.name, auth.email
+            ),
+            message_id: None,
+        };
+        // The invitation stands even if the mail fails: the admin has the link.
+        if let Err(e) = mailer.send(&email).await {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "sending an invitation email failed"
+            );
+        }
+    }
     Ok(HttpResponse::Created().json(InvitationCreated {
         invitation: invitation.view(),
         invite_url,

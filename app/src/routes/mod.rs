@@ -5,15 +5,20 @@
 mod audit;
 mod auth;
 mod connections;
-mod engine_bridge;
+mod data_checks;
+mod destinations;
+pub(crate) mod engine_bridge;
 mod health;
 mod job_checks;
 mod job_import;
 pub mod jobs;
 mod members;
+mod notification_rules;
 mod organization;
+mod password_reset;
 mod runner;
 mod runs;
+mod schedules;
 mod teams;
 mod tokens;
 
@@ -33,10 +38,15 @@ pub fn configure(cfg: &mut ServiceConfig) {
     connections::configure(cfg);
     jobs::configure(cfg);
     runs::configure(cfg);
+    schedules::configure(cfg);
     runner::configure(cfg);
     teams::configure(cfg);
     tokens::configure(cfg);
     audit::configure(cfg);
+    data_checks::configure(cfg);
+    destinations::configure(cfg);
+    notification_rules::configure(cfg);
+    password_reset::configure(cfg);
 }
 
 #[derive(OpenApi)]

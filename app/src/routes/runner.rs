@@ -3,6 +3,7 @@
 //! gets 403. It fetches its config with secrets, posts progress as heartbeats, log lines,
 //! and its result.
 
+use crate::auth::run_token::{RunTokenRefusal, VerifiedRunToken};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::models::connection::Connection;
@@ -27,19 +28,42 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(result);
 }
 
-/// The run named in the path, if the request's run token is bound to it.
-fn authorize_runner(req: &HttpRequest, state: &AppState, run: RunId) -> Result<(), ApiError> {
+/// The request's run token, if it is bound to the run named in the path: 401 when it is
+/// missing, invalid or expired, 403 when it belongs to another run.
+fn verify_runner(
+    req: &HttpRequest,
+    state: &AppState,
+    run: RunId,
+) -> Result<VerifiedRunToken, ApiError> {
     let token = crate::auth::credential_of(req)
         .ok_or_else(|| ApiError::Unauthorized("A run token is required.".to_owned()))?;
     match state.run_tokens.verify(&token) {
-        Some(bound) if bound == run => Ok(()),
-        Some(_) => Err(ApiError::Forbidden(
+        Ok(verified) if verified.run == run => Ok(verified),
+        Ok(_) => Err(ApiError::Forbidden(
             "This run token belongs to another run.".to_owned(),
         )),
-        None => Err(ApiError::Unauthorized(
-            "The run token is not valid or has expired.".to_owned(),
+        Err(RunTokenRefusal::Expired) => Err(ApiError::Unauthorized(
+            "The run token has expired: a runner gets a fresh one with every heartbeat.".to_owned(),
+        )),
+        Err(RunTokenRefusal::Invalid) => Err(ApiError::Unauthorized(
+            "The run token is not valid.".to_owned(),
         )),
     }
+}
+
+/// As [`verify_runner`], and refuses launch tokens: they only fetch the assignment.
+pub(super) fn authorize_runner(
+    req: &HttpRequest,
+    state: &AppState,
+    run: RunId,
+) -> Result<(), ApiError> {
+    if verify_runner(req, state, run)?.launch {
+        return Err(ApiError::Unauthorized(
+            "A launch token only fetches the assignment; use the run token the assignment answered."
+                .to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// The config to execute, with secrets; marks the run `running`.
@@ -51,7 +75,7 @@ async fn assignment(
     path: web::Path<RunId>,
 ) -> Result<web::Json<RunnerAssignment>, ApiError> {
     let id = path.into_inner();
-    authorize_runner(&req, &state, id)?;
+    let token = verify_runner(&req, &state, id)?;
     let mut conn = state.pool.get().await?;
     let run = Run::find_any(&mut conn, id)
         .await?
@@ -79,7 +103,19 @@ async fn assignment(
     .ok_or_else(|| ApiError::not_found("job revision"))?;
     let settings: JobSettings =
         serde_json::from_value(revision.settings).map_err(anyhow::Error::from)?;
-    let mut env = Vec::new();
+    let prepared =
+        match crate::variables::prepare_run(&state, &mut conn, &run, settings, snapshot).await {
+            Ok(p) => p,
+            Err(crate::variables::Refusal(message)) => {
+                runs::finish(&mut conn, id, runs::failure(&message)).await?;
+                return Err(ApiError::Conflict {
+                    message,
+                    field: None,
+                });
+            }
+        };
+    let settings = prepared.settings;
+    let mut secrets = Vec::new();
     for (role, id) in [
         ("source", settings.source.connection_id),
         ("destination", settings.destination.connection_id),
@@ -87,37 +123,40 @@ async fn assignment(
         let c = Connection::find(&mut conn, run.organization_id, id)
             .await?
             .ok_or_else(|| ApiError::not_found("connection"))?;
-        for (name, value) in super::engine_bridge::decrypt_secrets(&state, &c)? {
-            env.push((
-                super::jobs::secret_env_name(role, &name),
-                value.as_str().unwrap_or_default().to_owned(),
-            ));
-        }
+        secrets.push((role, super::engine_bridge::decrypt_secrets(&state, &c)?));
     }
-    let config = if env.is_empty() && !snapshot.contains("{{") {
-        snapshot
+    let config = crate::variables::fill_secrets(&prepared.snapshot, &secrets)?;
+    // A launch token is spent by the fetch that starts the run: a copy read from the
+    // launcher (task overrides, process environment) cannot fetch the secrets again.
+    let startable = if token.launch {
+        vec![RunStatus::Starting]
     } else {
-        let dir = std::env::temp_dir().join(format!("hakobu-assign-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(anyhow::Error::from)?;
-        hakobu_engine::template::render(&snapshot, &dir, env.into_iter())?
+        vec![RunStatus::Starting, RunStatus::Running]
     };
-    diesel::update(runs_table::table.find(id))
-        .filter(runs_table::status.eq_any([RunStatus::Starting, RunStatus::Running]))
+    let started = diesel::update(runs_table::table.find(id))
+        .filter(runs_table::status.eq_any(startable))
         .set((
             runs_table::status.eq(RunStatus::Running),
             runs_table::heartbeat_at.eq(diesel::dsl::now),
         ))
         .execute(&mut conn)
         .await?;
+    if started == 0 {
+        return Err(ApiError::Conflict {
+            message: "This launch token was already used: the run's runner has started.".to_owned(),
+            field: None,
+        });
+    }
     Ok(web::Json(RunnerAssignment {
         run_id: id,
         config,
         heartbeat_seconds: state.settings.heartbeat_interval.as_secs(),
+        run_token: Some(state.run_tokens.renew(id)?),
     }))
 }
 
-/// Progress; answers whether the run was cancelled.
-#[utoipa::path(tag = "runner", params(("run_id" = RunId, Path)), responses((status = 200, description = "cancel flag"), (status = 403)))]
+/// Progress; answers whether the run was cancelled, and a fresh run token.
+#[utoipa::path(tag = "runner", params(("run_id" = RunId, Path)), responses((status = 200, description = "cancel flag and a fresh run token"), (status = 401), (status = 403)))]
 #[post("/api/runner/runs/{run_id}/heartbeat")]
 async fn heartbeat(
     req: HttpRequest,
@@ -141,9 +180,15 @@ async fn heartbeat(
         .get_result(&mut conn)
         .await
         .optional()?;
-    // A run that already ended (cancelled while queued, timed out) is told to stop.
+    // A run that already ended (cancelled while queued, timed out) is told to stop; an
+    // active one gets a fresh token.
+    let run_token = match cancel {
+        Some(_) => Some(state.run_tokens.renew(id)?),
+        None => None,
+    };
     Ok(web::Json(HeartbeatAnswer {
         cancel: cancel.unwrap_or(true),
+        run_token,
     }))
 }
 

@@ -3,6 +3,7 @@
 use crate::audit::{self, Actor};
 use crate::auth::Auth;
 use crate::error::ApiError;
+use crate::extract::{ApiJson, parse_json};
 use crate::models::job::Job;
 use crate::models::run::{Run, RunFilter};
 use crate::routes::jobs::load_job;
@@ -13,16 +14,21 @@ use actix_web::{HttpResponse, get, post, web};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use hakobu_core::api::error::ErrorBody;
-use hakobu_core::api::runs::{RunLogLine, RunStatus, RunView, RunnerOutcome, RunnerResult};
+use hakobu_core::api::runs::{
+    BackfillRequest, BackfillView, RunLogLine, RunStatus, RunView, RunnerOutcome, RunnerResult,
+    StartRunRequest,
+};
 use hakobu_core::api::{MAX_PER_PAGE, Page};
 use hakobu_core::authz::Action;
-use hakobu_core::ids::{JobId, RunId};
+use hakobu_core::ids::{BackfillId, JobId, RunId};
 use serde::Deserialize;
 use serde_json::json;
+use std::collections::BTreeMap;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(start_run)
+        .service(backfill)
         .service(list_runs)
         .service(get_run)
         .service(run_logs)
@@ -60,30 +66,155 @@ async fn load_run(
     Ok((run, job))
 }
 
-/// Runs the job now (operators and up). With the `skip` overlap policy a job that is
-/// already running answers 409.
-#[utoipa::path(tag = "runs", params(("job_id" = JobId, Path)), responses(
-    (status = 201, body = RunView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+/// Runs the job now (operators and up), optionally "as of" another time (timestamp
+/// variables are computed from it) and with explicit variable values. With the `skip`
+/// overlap policy a job that is already running answers 409. The body may be empty.
+#[utoipa::path(tag = "runs", params(("job_id" = JobId, Path)), request_body(content = Option<StartRunRequest>), responses(
+    (status = 201, body = RunView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[post("/api/jobs/{job_id}/runs")]
 async fn start_run(
     state: web::Data<AppState>,
     auth: Auth,
     path: web::Path<JobId>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    let request: StartRunRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        StartRunRequest::default()
+    } else {
+        parse_json(&body)?
+    };
     let mut conn = state.pool.get().await?;
     let run = conn
         .transaction::<_, ApiError, _>(async |conn| {
-            let (job, _) = load_job(conn, &auth, path.into_inner(), Action::UseResource, "run this job").await?;
-            let request = RunRequest { trigger: "manual", triggered_by: Some(auth.user_id), idempotency_key: None, resolved_inputs: json!({}), revision: None };
+            let (job, shares) = load_job(conn, &auth, path.into_inner(), Action::UseResource, "run this job").await?;
+            check_overrides(&auth, &job, &shares, &request.variables)?;
+            let request = RunRequest {
+                trigger: "manual",
+                triggered_by: Some(auth.user_id),
+                resolved_inputs: manual_inputs(request.as_of, &request.variables),
+                scheduled_time: request.as_of,
+                ..Default::default()
+            };
             let run = runs::enqueue(conn, &job, request).await?.ok_or_else(|| ApiError::Conflict {
                 message: "This job is already running, and its overlap policy is skip. Wait for the run to end, or change the policy to queue.".to_owned(),
                 field: None,
             })?;
-            audit::record(conn, &Actor::from(&auth), "run.start", "run", run.id, json!({"job_id": job.id, "job_name": job.name, "revision": run.job_revision})).await?;
+            audit::record(conn, &Actor::from(&auth), "run.start", "run", run.id, json!({"job_id": job.id, "job_name": job.name, "revision": run.job_revision, "as_of": run.scheduled_time})).await?;
             Ok(run)
         })
         .await?;
     Ok(HttpResponse::Created().json(view(&mut conn, &run).await?))
+}
+
+/// What a manual run stores before the dispatcher resolves the rest.
+fn manual_inputs(
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+    overrides: &BTreeMap<String, String>,
+) -> serde_json::Value {
+    let mut inputs = serde_json::Map::new();
+    if let Some(at) = as_of {
+        inputs.insert("as_of".into(), json!(at));
+    }
+    if !overrides.is_empty() {
+        inputs.insert("overrides".into(), json!(overrides));
+    }
+    serde_json::Value::Object(inputs)
+}
+
+/// Explicit values must name the job's variables; a value for an identifier or raw
+/// variable goes into SQL as a name or as it is, so only editors of the job may give one.
+fn check_overrides(
+    auth: &Auth,
+    job: &Job,
+    shares: &crate::models::job::Shares,
+    overrides: &BTreeMap<String, String>,
+) -> Result<(), ApiError> {
+    if overrides.is_empty() {
+        return Ok(());
+    }
+    let settings = crate::routes::jobs::parse_settings(job)?;
+    for (name, value) in overrides {
+        let field = format!("variables.{name}");
+        let Some(variable) = settings.variables.iter().find(|v| &v.name == name) else {
+            return Err(ApiError::field(
+                &field,
+                format!("the job has no variable named {name}"),
+            ));
+        };
+        if value.chars().count() > hakobu_core::variables::VALUE_MAX_CHARS {
+            return Err(ApiError::field(
+                &field,
+                format!(
+                    "must be at most {} characters",
+                    hakobu_core::variables::VALUE_MAX_CHARS
+                ),
+            ));
+        }
+        if variable.in_sql != hakobu_core::variables::SqlUse::Literal {
+            auth.require(
+                Action::EditResource,
+                hakobu_core::authz::Target::Resource {
+                    owner: job.team_id,
+                    shares,
+                },
+                "give a value to a variable that goes into SQL as a name or fragment",
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Queues one run per day or hour of a range, each as of its period's start. They run
+/// oldest first, at most `parallelism` at once (and never more than the job's overlap
+/// policy allows).
+#[utoipa::path(tag = "runs", params(("job_id" = JobId, Path)), request_body = BackfillRequest, responses(
+    (status = 201, body = BackfillView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[post("/api/jobs/{job_id}/backfill")]
+async fn backfill(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<JobId>,
+    body: ApiJson<BackfillRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.0;
+    let periods = request.periods()?;
+    let backfill_id = BackfillId::new();
+    let mut conn = state.pool.get().await?;
+    let created = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let (job, shares) = load_job(conn, &auth, path.into_inner(), Action::UseResource, "run this job").await?;
+            check_overrides(&auth, &job, &shares, &request.variables)?;
+            let mut created = Vec::new();
+            for at in &periods {
+                let run = runs::enqueue(
+                    conn,
+                    &job,
+                    RunRequest {
+                        trigger: "backfill",
+                        triggered_by: Some(auth.user_id),
+                        resolved_inputs: manual_inputs(Some(*at), &request.variables),
+                        scheduled_time: Some(*at),
+                        backfill: Some((backfill_id, request.parallelism as i32)),
+                        ignore_skip: true,
+                        ..Default::default()
+                    },
+                )
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("a backfill run was not queued"))?;
+                created.push(run);
+            }
+            audit::record(conn, &Actor::from(&auth), "run.backfill", "job", job.id, json!({"job_name": job.name, "backfill_id": backfill_id, "runs": created.len(), "from": request.from, "to": request.to, "step": request.step, "timezone": request.timezone, "parallelism": request.parallelism})).await?;
+            Ok(created)
+        })
+        .await?;
+    let mut views = Vec::new();
+    for run in &created {
+        views.push(view(&mut conn, run).await?);
+    }
+    Ok(HttpResponse::Created().json(BackfillView {
+        backfill_id,
+        runs: views,
+    }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -383,9 +514,10 @@ async fn rerun(
             let request = RunRequest {
                 trigger: "rerun",
                 triggered_by: Some(auth.user_id),
-                idempotency_key: None,
                 resolved_inputs: previous.resolved_inputs.clone(),
                 revision: Some(previous.job_revision),
+                scheduled_time: previous.scheduled_time,
+                ..Default::default()
             };
             let run =
                 runs::enqueue(conn, &job, request)

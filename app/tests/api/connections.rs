@@ -171,7 +171,7 @@ async fn invalid_connections_name_the_field() {
         (
             json!({"host": "db", "database": "d", "user": "u", "tls_mode": "sometimes"}),
             "settings.tls_mode",
-            "must be one of disable, require, verify-full",
+            "must be one of disable, prefer, require, verify-ca, verify-full",
         ),
     ];
     for (settings, field, message) in cases {

@@ -125,6 +125,13 @@ async fn openapi_lists_every_endpoint() {
         "GET /api/jobs/{job_id}/config",
         "GET /api/jobs/{job_id}/export",
         "POST /api/jobs/{job_id}/runs",
+        "POST /api/jobs/{job_id}/backfill",
+        "GET /api/jobs/{job_id}/schedules",
+        "POST /api/jobs/{job_id}/schedules",
+        "GET /api/schedules",
+        "POST /api/schedules/bulk",
+        "PUT /api/schedules/{schedule_id}",
+        "DELETE /api/schedules/{schedule_id}",
         "GET /api/runs",
         "GET /api/runs/{run_id}",
         "GET /api/runs/{run_id}/logs",
@@ -135,6 +142,27 @@ async fn openapi_lists_every_endpoint() {
         "POST /api/runner/runs/{run_id}/heartbeat",
         "POST /api/runner/runs/{run_id}/logs",
         "POST /api/runner/runs/{run_id}/result",
+        "GET /api/runner/runs/{run_id}/checks",
+        "POST /api/runner/runs/{run_id}/checks",
+        "GET /api/runs/{run_id}/checks",
+        "GET /api/runs/{run_id}/notifications",
+        "POST /api/data-checks/preview",
+        "GET /api/notification-destinations",
+        "POST /api/notification-destinations",
+        "GET /api/notification-destinations/confirm",
+        "GET /api/notification-destinations/{destination_id}",
+        "PUT /api/notification-destinations/{destination_id}",
+        "DELETE /api/notification-destinations/{destination_id}",
+        "POST /api/notification-destinations/{destination_id}/test",
+        "POST /api/notification-destinations/{destination_id}/confirmation",
+        "GET /api/jobs/{job_id}/notification-rules",
+        "POST /api/jobs/{job_id}/notification-rules",
+        "GET /api/notification-rules",
+        "POST /api/notification-rules",
+        "PUT /api/notification-rules/{rule_id}",
+        "DELETE /api/notification-rules/{rule_id}",
+        "POST /api/auth/password-reset",
+        "POST /api/auth/password-reset/confirm",
     ]
     .into_iter()
     .map(str::to_owned)
@@ -152,6 +180,8 @@ async fn openapi_lists_every_endpoint() {
             .replace("{connection_id}", &uuid::Uuid::new_v4().to_string())
             .replace("{job_id}", &uuid::Uuid::new_v4().to_string())
             .replace("{revision}", "1")
+            .replace("{destination_id}", &uuid::Uuid::new_v4().to_string())
+            .replace("{rule_id}", &uuid::Uuid::new_v4().to_string())
             .replace("{run_id}", &uuid::Uuid::new_v4().to_string());
         let (status, body) = app
             .call(method.parse().unwrap(), &concrete, None, None)

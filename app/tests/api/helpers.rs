@@ -20,6 +20,8 @@ pub struct TestApp {
     pub address: String,
     pub db_name: String,
     pub client: reqwest::Client,
+    /// Dropped with the app unless the app was started on another test's database.
+    owns_database: bool,
 }
 
 /// A signed-up user with a bearer token.
@@ -37,6 +39,16 @@ pub struct SpawnOptions {
     pub login_limits: LoginLimits,
     /// Claim and launch queued runs (with the local launcher).
     pub dispatcher: bool,
+    /// Deliver notifications (the notifier worker).
+    pub notifier: bool,
+    /// Send email through this SMTP server.
+    pub smtp: Option<hakobu::mail::SmtpSettings>,
+    /// Start on this existing database (a second replica, or a restart) instead of a new one.
+    pub database: Option<String>,
+    /// Launch runs with this launcher instead of the local one.
+    pub launcher: Option<std::sync::Arc<dyn hakobu::launcher::Launcher>>,
+    /// Lifetime of run tokens (heartbeats renew them).
+    pub run_token_ttl: Duration,
 }
 
 /// The `hakobu-runner` binary of this workspace; `make test` builds it before the tests.
@@ -56,6 +68,11 @@ impl Default for SpawnOptions {
                 window: Duration::from_secs(900),
             },
             dispatcher: false,
+            notifier: false,
+            smtp: None,
+            database: None,
+            launcher: None,
+            run_token_ttl: Duration::from_secs(300),
         }
     }
 }
@@ -90,16 +107,22 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         Some("debug,h2=info,hyper=info,rustls=info"),
         || LogWriter,
     );
-    let db_name = format!("hakobu_test_{}", uuid::Uuid::new_v4().simple());
-    let (client, connection) =
-        tokio_postgres::connect(&format!("{}/postgres", server_url()), tokio_postgres::NoTls)
+    let owns_database = options.database.is_none();
+    let db_name = options
+        .database
+        .clone()
+        .unwrap_or_else(|| format!("hakobu_test_{}", uuid::Uuid::new_v4().simple()));
+    if owns_database {
+        let (client, connection) =
+            tokio_postgres::connect(&format!("{}/postgres", server_url()), tokio_postgres::NoTls)
+                .await
+                .expect("PostgreSQL must be running for the API tests (see README)");
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!("CREATE DATABASE {db_name}"))
             .await
-            .expect("PostgreSQL must be running for the API tests (see README)");
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("CREATE DATABASE {db_name}"))
-        .await
-        .expect("create test database");
+            .expect("create test database");
+    }
 
     let settings = Settings {
         database_url: format!("{}/{db_name}", server_url()),
@@ -118,18 +141,30 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         runner_bin: runner_bin(),
         runner_app_url: None,
         dispatcher: options.dispatcher,
+        // Tests drive the scheduler themselves, with the time they choose.
+        scheduler: false,
         run_limits: hakobu::runs::Limits::default(),
         heartbeat_interval: Duration::from_secs(1),
         heartbeat_timeout: Duration::from_secs(4),
         start_timeout: Duration::from_secs(60),
         log_retention: Duration::from_secs(30 * 86_400),
+        run_token_ttl: options.run_token_ttl,
+        smtp: options.smtp,
+        notifier: options.notifier,
+        notify_retry_base: Duration::from_secs(1),
+        notify_max_attempts: 4,
     };
-    let app = Application::build(settings).await.expect("build app");
+    let app = match options.launcher {
+        Some(launcher) => Application::build_with_launcher(settings, launcher).await,
+        None => Application::build(settings).await,
+    }
+    .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         db_name,
+        owns_database,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -139,6 +174,9 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        if !self.owns_database {
+            return;
+        }
         let db_name = self.db_name.clone();
         // The app's pool still holds connections; FORCE ends them. A thread of its own
         // because the test's runtime is shutting down.

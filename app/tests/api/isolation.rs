@@ -138,3 +138,91 @@ async fn another_organization_gets_404_everywhere() {
         "Secret team"
     );
 }
+
+/// Notification destinations, rules, a run's checks and deliveries, and the check preview
+/// of another organization answer 404, and its lists never show them.
+#[tokio::test]
+async fn another_organization_gets_404_for_notifications_and_checks() {
+    use crate::notifications::{destination, job, queue_run, rule};
+    let app = spawn_app().await;
+    let alice = app.signup("Acme").await;
+    let bob = app.signup("Beta").await;
+    let dest = destination(
+        &app,
+        &alice,
+        "Alice's Slack",
+        json!({"kind": "slack", "webhook_url": "https://hooks.slack.example/services/T/B/alice"}),
+    )
+    .await;
+    let a_job = job(&app, &alice, "Alice's job").await;
+    let a_rule = rule(
+        &app,
+        &alice,
+        Some(&a_job),
+        json!({"destination_id": dest, "event": "success"}),
+    )
+    .await;
+    let a_default = rule(
+        &app,
+        &alice,
+        None,
+        json!({"destination_id": dest, "event": "failure"}),
+    )
+    .await;
+    let a_run = queue_run(&app, &alice, &a_job).await;
+    let (_, a_conn) = app.get("/api/connections", &alice.token).await;
+    let a_conn = a_conn[0]["id"].as_str().unwrap().to_owned();
+    let b_dest = destination(
+        &app,
+        &bob,
+        "Bob's Slack",
+        json!({"kind": "slack", "webhook_url": "https://hooks.slack.example/services/T/B/bob"}),
+    )
+    .await;
+    let rule_body = json!({"destination_id": dest, "event": "success"});
+    let attempts = [
+        ("GET destination", app.get(&format!("/api/notification-destinations/{dest}"), &bob.token).await),
+        ("PUT destination", app.put(&format!("/api/notification-destinations/{dest}"), &bob.token,
+            json!({"name": "mine", "settings": {"kind": "slack"}})).await),
+        ("DELETE destination", app.delete(&format!("/api/notification-destinations/{dest}"), &bob.token).await),
+        ("test destination", app.post(&format!("/api/notification-destinations/{dest}/test"), &bob.token, json!({})).await),
+        ("resend confirmation", app.post(&format!("/api/notification-destinations/{dest}/confirmation"), &bob.token, json!({})).await),
+        ("GET job rules", app.get(&format!("/api/jobs/{a_job}/notification-rules"), &bob.token).await),
+        ("POST job rule", app.post(&format!("/api/jobs/{a_job}/notification-rules"), &bob.token,
+            json!({"destination_id": b_dest, "event": "success"})).await),
+        ("PUT rule", app.put(&format!("/api/notification-rules/{a_rule}"), &bob.token, rule_body.clone()).await),
+        ("DELETE rule", app.delete(&format!("/api/notification-rules/{a_rule}"), &bob.token).await),
+        ("PUT default rule", app.put(&format!("/api/notification-rules/{a_default}"), &bob.token, rule_body.clone()).await),
+        ("DELETE default rule", app.delete(&format!("/api/notification-rules/{a_default}"), &bob.token).await),
+        ("GET run checks", app.get(&format!("/api/runs/{a_run}/checks"), &bob.token).await),
+        ("GET run notifications", app.get(&format!("/api/runs/{a_run}/notifications"), &bob.token).await),
+        ("check preview", app.post("/api/data-checks/preview", &bob.token,
+            json!({"connection_id": a_conn, "sql": "SELECT 1", "operator": "=", "expected": "1"})).await),
+    ];
+    for (what, (status, body)) in attempts {
+        assert_eq!(status, StatusCode::NOT_FOUND, "{what}: {body}");
+    }
+    // Bob's own rule may not point at Alice's destination.
+    let (status, body) = app
+        .post(
+            "/api/notification-rules",
+            &bob.token,
+            json!({"destination_id": dest, "event": "success"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "destination_id");
+    let (_, list) = app.get("/api/notification-destinations", &bob.token).await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["name"], "Bob's Slack");
+    let (_, defaults) = app.get("/api/notification-rules", &bob.token).await;
+    assert!(defaults.as_array().unwrap().is_empty());
+    // Alice's rows are untouched.
+    let (_, rules) = app
+        .get(
+            &format!("/api/jobs/{a_job}/notification-rules"),
+            &alice.token,
+        )
+        .await;
+    assert_eq!(rules.as_array().unwrap().len(), 1);
+}

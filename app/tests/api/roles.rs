@@ -148,3 +148,90 @@ async fn a_team_admin_manages_their_team_only() {
         .collect();
     assert_eq!(names, ["Sales EMEA"]);
 }
+
+/// Who may do what with notifications and data checks: organization admins manage
+/// destinations and defaults; a job's editors manage its rules and preview checks;
+/// viewers read.
+#[tokio::test]
+async fn notification_and_check_permissions_follow_the_roles() {
+    use crate::notifications::{destination, job, queue_run};
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let team = owner.default_team.clone();
+    let dest = destination(
+        &app,
+        &owner,
+        "Slack",
+        json!({"kind": "slack", "webhook_url": "https://hooks.slack.example/services/T/B/x"}),
+    )
+    .await;
+    let a_job = job(&app, &owner, "Orders").await;
+    let run = queue_run(&app, &owner, &a_job).await;
+    let (_, conns) = app.get("/api/connections", &owner.token).await;
+    let conn = conns[0]["id"].as_str().unwrap().to_owned();
+    let org_admin = app.add_member(&owner, "admin", json!([])).await;
+    let mut people = vec![("owner", owner.clone()), ("org admin", org_admin)];
+    for role in ["admin", "editor", "operator", "viewer"] {
+        let m = app
+            .add_member(&owner, "member", json!([{"team_id": team, "role": role}]))
+            .await;
+        people.push((role, m));
+    }
+    use StatusCode as S;
+    // (what, expected for owner, org admin, team admin, editor, operator, viewer)
+    type Expect = [StatusCode; 6];
+    let admins_only: Expect = [
+        S::CREATED,
+        S::CREATED,
+        S::FORBIDDEN,
+        S::FORBIDDEN,
+        S::FORBIDDEN,
+        S::FORBIDDEN,
+    ];
+    let editors: Expect = [
+        S::CREATED,
+        S::CREATED,
+        S::CREATED,
+        S::CREATED,
+        S::FORBIDDEN,
+        S::FORBIDDEN,
+    ];
+    let everyone: Expect = [S::OK; 6];
+    let preview: Expect = [S::OK, S::OK, S::OK, S::OK, S::FORBIDDEN, S::FORBIDDEN];
+    for (i, (who, user)) in people.iter().enumerate() {
+        let t = &user.token;
+        let checks = [
+            (
+                "create destination",
+                admins_only[i],
+                app.post("/api/notification-destinations", t,
+                    json!({"name": format!("d{i}"), "settings": {"kind": "webhook", "url": "https://x.example/h"}})).await.0,
+            ),
+            (
+                "create default rule",
+                admins_only[i],
+                app.post("/api/notification-rules", t, json!({"destination_id": dest, "event": "failure"})).await.0,
+            ),
+            (
+                "create job rule",
+                editors[i],
+                app.post(&format!("/api/jobs/{a_job}/notification-rules"), t,
+                    json!({"destination_id": dest, "event": "success"})).await.0,
+            ),
+            ("list destinations", everyone[i], app.get("/api/notification-destinations", t).await.0),
+            ("list defaults", everyone[i], app.get("/api/notification-rules", t).await.0),
+            ("list job rules", everyone[i], app.get(&format!("/api/jobs/{a_job}/notification-rules"), t).await.0),
+            ("run checks", everyone[i], app.get(&format!("/api/runs/{run}/checks"), t).await.0),
+            ("run notifications", everyone[i], app.get(&format!("/api/runs/{run}/notifications"), t).await.0),
+            (
+                "preview check",
+                preview[i],
+                app.post("/api/data-checks/preview", t,
+                    json!({"connection_id": conn, "sql": "SELECT 1", "operator": "=", "expected": "1"})).await.0,
+            ),
+        ];
+        for (what, expected, got) in checks {
+            assert_eq!(got, expected, "{who}: {what}");
+        }
+    }
+}

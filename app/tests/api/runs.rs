@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-async fn job(app: &TestApp, owner: &TestUser, extra: Value) -> String {
+pub async fn job(app: &TestApp, owner: &TestUser, extra: Value) -> String {
     let conn = app
         .create_connection(
             owner,
@@ -34,7 +34,7 @@ async fn job(app: &TestApp, owner: &TestUser, extra: Value) -> String {
     body["id"].as_str().unwrap().to_owned()
 }
 
-async fn wait_final(app: &TestApp, token: &str, run: &str) -> Value {
+pub async fn wait_final(app: &TestApp, token: &str, run: &str) -> Value {
     for _ in 0..240 {
         let (_, body) = app.get(&format!("/api/runs/{run}"), token).await;
         if ["succeeded", "failed", "cancelled", "timed_out"]
@@ -515,5 +515,331 @@ async fn the_watchdog_stops_runs_past_their_timeout() {
             .unwrap()
             .contains("timeout of 1 minutes"),
         "{done}"
+    );
+}
+
+/// Seconds until a JWT's `exp`.
+fn expires_in(token: &str) -> i64 {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["exp"].as_i64().unwrap() - chrono::Utc::now().timestamp()
+}
+
+/// The launch token fetches the assignment once; the assignment and every heartbeat
+/// answer a short-lived run token; an expired token gets 401, another run's 403.
+#[tokio::test]
+async fn launch_tokens_are_spent_and_heartbeats_renew_run_tokens() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let job = job(&app, &owner, json!({"overlap": "allow"})).await;
+    let (_, a) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let (_, b) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let (a, b) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
+    let dispatcher = Dispatcher {
+        pool: hakobu::db::build_pool(
+            &format!("{}/{}", crate::helpers::server_url(), app.db_name),
+            2,
+        )
+        .unwrap(),
+        launcher: Arc::new(RecordingLauncher::default()),
+        run_tokens: RunTokens::new(JWT_SECRET),
+        app_url: "http://127.0.0.1:1".to_owned(),
+        limits: Limits::default(),
+        batch: 10,
+    };
+    assert_eq!(dispatcher.dispatch_once().await.unwrap(), 2);
+    let tokens = RunTokens::new(JWT_SECRET);
+    let launch_a = tokens.issue_launch(a.parse().unwrap()).unwrap();
+    let progress = json!({"rows_read": 5, "rows_written": 5, "bytes_read": 50});
+
+    let (status, body) = app
+        .post(
+            &format!("/api/runner/runs/{a}/heartbeat"),
+            &launch_a,
+            progress.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("only fetches the assignment"),
+        "{body}"
+    );
+    let (status, _) = app
+        .get(&format!("/api/runner/runs/{b}/assignment"), &launch_a)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "another run's launch token");
+
+    let (status, assignment) = app
+        .get(&format!("/api/runner/runs/{a}/assignment"), &launch_a)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{assignment}");
+    let first = assignment["run_token"].as_str().unwrap().to_owned();
+    assert!(
+        (290..=300).contains(&expires_in(&first)),
+        "short-lived: {}",
+        expires_in(&first)
+    );
+    let (status, body) = app
+        .get(&format!("/api/runner/runs/{a}/assignment"), &launch_a)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a launch token is spent: {body}"
+    );
+
+    let (status, answer) = app
+        .post(
+            &format!("/api/runner/runs/{a}/heartbeat"),
+            &first,
+            progress.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["cancel"], false);
+    let renewed = answer["run_token"].as_str().unwrap().to_owned();
+    assert!((290..=300).contains(&expires_in(&renewed)));
+    let (status, _) = app
+        .post(
+            &format!("/api/runner/runs/{a}/logs"),
+            &renewed,
+            json!({"lines": [{"level": "info", "message": "with the renewed token"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let expired = tokens
+        .issue(
+            a.parse().unwrap(),
+            chrono::Utc::now() - chrono::Duration::minutes(1),
+        )
+        .unwrap();
+    let (status, body) = app
+        .post(
+            &format!("/api/runner/runs/{a}/heartbeat"),
+            &expired,
+            progress.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("expired"),
+        "{body}"
+    );
+    let (status, _) = app
+        .post(
+            &format!("/api/runner/runs/{b}/heartbeat"),
+            &renewed,
+            progress,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a token for another run");
+}
+
+/// A real runner whose token lives 5 s finishes a run that takes longer: it switches to
+/// the token each heartbeat answers (its result would get 401 otherwise).
+#[tokio::test]
+async fn a_runner_outlives_its_first_token_through_heartbeats() {
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        run_token_ttl: Duration::from_secs(5),
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    app.sql(
+        "CREATE TABLE src (id bigint PRIMARY KEY, name text);
+         INSERT INTO src SELECT g, 'row ' || g FROM generate_series(1, 1600) g;
+         CREATE VIEW src_slow AS SELECT id, name FROM src WHERE pg_sleep(0.005)::text = '';",
+    )
+    .await;
+    let job = job(&app, &owner, json!({"source": {"connection_id": null, "table": {"name": "src_slow"}, "incremental": true, "incremental_columns": ["id"]}})).await;
+    let (_, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let done = wait_final(&app, &owner.token, run["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["rows_written"], 1600);
+    let started =
+        chrono::DateTime::parse_from_rfc3339(done["started_at"].as_str().unwrap()).unwrap();
+    let finished =
+        chrono::DateTime::parse_from_rfc3339(done["finished_at"].as_str().unwrap()).unwrap();
+    assert!(
+        (finished - started).num_seconds() > 5,
+        "the run outlasted the first token: {done}"
+    );
+}
+
+/// Reconciling: a run whose runner has gone without a result ends (failed with the
+/// launcher's reason, or cancelled when it was being cancelled); a run whose runner still
+/// runs is left alone; runners of finished runs are stopped, never a runner of a run
+/// this database does not know.
+#[tokio::test]
+async fn reconcile_ends_runs_whose_runner_is_gone_and_stops_runners_of_finished_runs() {
+    use hakobu::launcher::{ActiveTask, LocalLauncher, TaskState};
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let job = job(&app, &owner, json!({"overlap": "allow"})).await;
+    // `rest`: started_at, finished_at, cancel_requested.
+    let insert = |run: uuid::Uuid, launcher: &str, task: &str, status: &str, rest: &str| {
+        format!(
+            "INSERT INTO runs (id, organization_id, job_id, job_revision, status, root_run_id, trigger, timeout_seconds, launcher, task_id, heartbeat_at, started_at, finished_at, cancel_requested)
+             VALUES ('{run}', '{org}', '{job}', 1, '{status}', '{run}', 'manual', 3600, '{launcher}', '{task}', now(), {rest});",
+            org = owner.org_id
+        )
+    };
+    let five_minutes_ago = "now() - interval '5 minutes'";
+    let [oom, alive, cancelling, young, done] = [(); 5].map(|_| uuid::Uuid::new_v4());
+    app.sql(
+        &[
+            insert(
+                oom,
+                "recording",
+                "task-oom",
+                "running",
+                &format!("{five_minutes_ago}, NULL, false"),
+            ),
+            insert(
+                alive,
+                "recording",
+                "task-alive",
+                "running",
+                &format!("{five_minutes_ago}, NULL, false"),
+            ),
+            insert(
+                cancelling,
+                "recording",
+                "task-cancelling",
+                "running",
+                &format!("{five_minutes_ago}, NULL, true"),
+            ),
+            insert(
+                young,
+                "recording",
+                "task-young",
+                "starting",
+                "now(), NULL, false",
+            ),
+            insert(
+                done,
+                "recording",
+                "task-done",
+                "succeeded",
+                &format!("{five_minutes_ago}, now() - interval '2 minutes', false"),
+            ),
+        ]
+        .concat(),
+    )
+    .await;
+    let launcher = Arc::new(RecordingLauncher::default());
+    launcher.states.lock().unwrap().extend([
+        (
+            "task-oom".to_owned(),
+            TaskState::Stopped {
+                exit_code: Some(137),
+                reason: Some("OutOfMemoryError: Container killed due to memory usage".to_owned()),
+            },
+        ),
+        ("task-cancelling".to_owned(), TaskState::Missing),
+        ("task-young".to_owned(), TaskState::Missing),
+    ]);
+    let stranger = hakobu_core::ids::RunId::new();
+    launcher.active.lock().unwrap().extend([
+        ActiveTask {
+            task_id: "task-alive".to_owned(),
+            run_id: Some(alive.to_string().parse().unwrap()),
+        },
+        ActiveTask {
+            task_id: "task-done".to_owned(),
+            run_id: Some(done.to_string().parse().unwrap()),
+        },
+        ActiveTask {
+            task_id: "task-stranger".to_owned(),
+            run_id: Some(stranger),
+        },
+        ActiveTask {
+            task_id: "task-unmarked".to_owned(),
+            run_id: None,
+        },
+    ]);
+    let pool = hakobu::db::build_pool(
+        &format!("{}/{}", crate::helpers::server_url(), app.db_name),
+        2,
+    )
+    .unwrap();
+    let watchdog = hakobu::runs::Watchdog {
+        pool: pool.clone(),
+        launcher: launcher.clone(),
+        heartbeat_timeout: Duration::from_secs(60),
+        start_timeout: Duration::from_secs(600),
+        log_retention: Duration::from_secs(86_400),
+    };
+    let reconciled = watchdog.reconcile_once().await.unwrap();
+    assert_eq!(
+        reconciled,
+        hakobu::runs::Reconciled {
+            ended: 2,
+            stopped: 1
+        }
+    );
+    assert_eq!(*launcher.stopped.lock().unwrap(), ["task-done"]);
+    let status = |run: uuid::Uuid| {
+        let app = &app;
+        let token = owner.token.clone();
+        async move { app.get(&format!("/api/runs/{run}"), &token).await.1 }
+    };
+    let failed = status(oom).await;
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(
+        failed["error_summary"],
+        "The runner stopped during the transfer without reporting a result (exit code 137: OutOfMemoryError: Container killed due to memory usage). Nothing was committed in transactional modes."
+    );
+    assert_eq!(status(cancelling).await["status"], "cancelled");
+    assert_eq!(status(alive).await["status"], "running");
+    assert_eq!(
+        status(young).await["status"],
+        "starting",
+        "a task just launched may not be visible yet"
+    );
+
+    // The local launcher after an app restart: no process works in the run's directory.
+    let orphan = uuid::Uuid::new_v4();
+    app.sql(&insert(
+        orphan,
+        "local",
+        &format!("local-999999999-{orphan}"),
+        "running",
+        &format!("{five_minutes_ago}, NULL, false"),
+    ))
+    .await;
+    let local = hakobu::runs::Watchdog {
+        pool,
+        launcher: Arc::new(LocalLauncher::new(crate::helpers::runner_bin())),
+        heartbeat_timeout: Duration::from_secs(60),
+        start_timeout: Duration::from_secs(600),
+        log_retention: Duration::from_secs(86_400),
+    };
+    assert_eq!(local.reconcile_once().await.unwrap().ended, 1);
+    let gone = status(orphan).await;
+    assert_eq!(gone["status"], "failed");
+    assert!(
+        gone["error_summary"]
+            .as_str()
+            .unwrap()
+            .contains("task no longer exists"),
+        "{gone}"
     );
 }

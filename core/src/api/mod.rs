@@ -8,8 +8,10 @@ pub mod auth;
 pub mod connections;
 pub mod error;
 pub mod jobs;
+pub mod notifications;
 pub mod org;
 pub mod runs;
+pub mod schedules;
 pub mod tokens;
 
 /// A page of results and the total count behind it.

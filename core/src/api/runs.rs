@@ -109,6 +109,14 @@ pub struct RunView {
     pub heartbeat_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub cancel_requested: bool,
+    /// When the run was due: its schedule's fire time, a manual run's "as of", a backfill
+    /// period; its queue time otherwise.
+    #[serde(default)]
+    pub scheduled_time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub schedule_id: Option<crate::ids::ScheduleId>,
+    #[serde(default)]
+    pub backfill_id: Option<crate::ids::BackfillId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,6 +138,10 @@ pub struct RunnerAssignment {
     pub config: String,
     /// Send a heartbeat at least this often.
     pub heartbeat_seconds: u64,
+    /// The token to use from now on (the launch token fetches the assignment only);
+    /// heartbeats renew it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_token: Option<String>,
 }
 
 // The config carries decrypted secrets.
@@ -151,10 +163,23 @@ pub struct RunnerProgress {
 }
 
 /// The app's answer to a heartbeat.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct HeartbeatAnswer {
     /// The run was cancelled: stop, roll back, and report `cancelled`.
     pub cancel: bool,
+    /// A fresh run token while the run is active: the runner switches to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_token: Option<String>,
+}
+
+// The token is a credential.
+impl fmt::Debug for HeartbeatAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HeartbeatAnswer")
+            .field("cancel", &self.cancel)
+            .field("run_token", &self.run_token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -193,4 +218,128 @@ pub struct RunnerResult {
     /// The next incremental state (`{"in": {"last_record": [...]}}`), after the commit.
     #[serde(default)]
     pub next_state: Option<Value>,
+}
+
+// --- Manual runs and backfills -------------------------------------------------------
+
+/// Optional body of `POST /api/jobs/{id}/runs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct StartRunRequest {
+    /// Run as if it were due at this time: timestamp variables are computed from it.
+    #[serde(default)]
+    pub as_of: Option<DateTime<Utc>>,
+    /// Explicit values for some of the job's variables, by name.
+    #[serde(default)]
+    pub variables: std::collections::BTreeMap<String, String>,
+}
+
+/// How a backfill divides its range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum BackfillStep {
+    Day,
+    Hour,
+}
+
+/// Most runs one backfill creates.
+pub const BACKFILL_MAX_RUNS: usize = 1000;
+/// Most runs of one backfill that run at once.
+pub const BACKFILL_MAX_PARALLELISM: u32 = 10;
+
+/// One run per day or hour of a range, each as of the start of its period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BackfillRequest {
+    /// First period's start, a local date-time in `timezone` (`2026-11-01T00:00`).
+    pub from: chrono::NaiveDateTime,
+    /// Last period's start (inclusive).
+    pub to: chrono::NaiveDateTime,
+    pub step: BackfillStep,
+    #[serde(default = "utc_name")]
+    pub timezone: String,
+    /// Runs at once: 1 runs them one after another, oldest first.
+    #[serde(default = "one")]
+    pub parallelism: u32,
+    #[serde(default)]
+    pub variables: std::collections::BTreeMap<String, String>,
+}
+
+fn utc_name() -> String {
+    "UTC".to_owned()
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl BackfillRequest {
+    /// The periods' start instants, oldest first.
+    pub fn periods(&self) -> Result<Vec<DateTime<Utc>>, crate::validation::FieldErrors> {
+        use chrono::TimeZone;
+        let mut errors = crate::validation::FieldErrors::default();
+        let zone: Option<chrono_tz::Tz> = self.timezone.parse().ok();
+        if zone.is_none() {
+            errors.push(
+                "timezone",
+                format!(
+                    "unknown time zone {:?}; expected an IANA name such as Asia/Tokyo or UTC",
+                    self.timezone
+                ),
+            );
+        }
+        if self.to < self.from {
+            errors.push("to", "must not be before from");
+        }
+        if !(1..=BACKFILL_MAX_PARALLELISM).contains(&self.parallelism) {
+            errors.push(
+                "parallelism",
+                format!("must be from 1 to {BACKFILL_MAX_PARALLELISM}"),
+            );
+        }
+        let step = match self.step {
+            BackfillStep::Day => chrono::Duration::days(1),
+            BackfillStep::Hour => chrono::Duration::hours(1),
+        };
+        let span = (self.to - self.from).num_seconds().max(0) / step.num_seconds() + 1;
+        if span as usize > BACKFILL_MAX_RUNS {
+            errors.push(
+                "to",
+                format!("the range makes {span} runs; at most {BACKFILL_MAX_RUNS} at once"),
+            );
+        }
+        errors.clone().into_result()?;
+        let zone = zone.expect("checked above");
+        let mut periods = Vec::new();
+        let mut local = self.from;
+        while local <= self.to {
+            // A period starting in a skipped hour starts when the clocks jump; one in a
+            // repeated hour at its first occurrence.
+            let instant = match zone.from_local_datetime(&local) {
+                chrono::LocalResult::Single(t) | chrono::LocalResult::Ambiguous(t, _) => Some(t),
+                chrono::LocalResult::None => zone
+                    .from_local_datetime(&(local + chrono::Duration::hours(1)))
+                    .earliest(),
+            };
+            if let Some(t) = instant {
+                let t = t.with_timezone(&Utc);
+                if periods.last() != Some(&t) {
+                    periods.push(t);
+                }
+            }
+            local += step;
+        }
+        Ok(periods)
+    }
+}
+
+/// The runs a backfill queued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BackfillView {
+    pub backfill_id: crate::ids::BackfillId,
+    pub runs: Vec<RunView>,
 }

@@ -52,7 +52,7 @@ fn a_table_to_table_job_compiles_to_a_config_the_runner_parses() {
     assert_eq!(input.schema.as_deref(), Some("public"));
     assert_eq!(input.where_.as_deref(), Some("status = 'paid'"));
     assert_eq!(input.password.as_ref().unwrap().expose(), "s3cret");
-    assert_eq!(input.ssl, Some(false));
+    assert_eq!(input.ssl_mode, Some(crate::config::TlsMode::Disable));
     assert_eq!(input.last_record.as_ref().unwrap().len(), 2);
     let OutputConfig::Postgresql(out) = &config.out else {
         panic!()
