@@ -15,7 +15,7 @@ use crate::models::job::Job;
 use crate::models::run::{NewRun, Run};
 use crate::notify::NotificationEvent;
 use crate::routes::jobs::yaml_with_references;
-use crate::schema::runs;
+use crate::schema::{organizations, runs};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -34,6 +34,13 @@ pub struct Limits {
     pub global: i64,
     /// Runs starting or running at once per organization.
     pub per_organization: i64,
+}
+
+impl Limits {
+    /// An organization's limit: its own setting, never above the service's ceiling.
+    pub fn for_organization(&self, own: Option<i64>) -> i64 {
+        own.map_or(self.per_organization, |n| n.min(self.per_organization))
+    }
 }
 
 impl Default for Limits {
@@ -255,7 +262,7 @@ async fn claim(
         .get_result::<Count>(conn)
         .await?
         .n;
-    let mut per_org: HashMap<OrganizationId, i64> = HashMap::new();
+    let mut per_org: HashMap<OrganizationId, (i64, i64)> = HashMap::new();
     let mut per_job: HashMap<JobId, i64> = HashMap::new();
     let mut per_backfill: HashMap<BackfillId, i64> = HashMap::new();
     let mut prepared: HashMap<(JobId, i32), Result<(JobSettings, String), String>> = HashMap::new();
@@ -264,19 +271,25 @@ async fn claim(
         if global >= limits.global {
             break;
         }
-        let org_active = match per_org.get(&run.organization_id) {
-            Some(n) => *n,
+        let (org_active, org_limit) = match per_org.get(&run.organization_id) {
+            Some(known) => *known,
             None => {
-                runs::table
+                let active = runs::table
                     .filter(runs::organization_id.eq(run.organization_id))
                     .filter(runs::status.eq_any([RunStatus::Starting, RunStatus::Running]))
                     .count()
                     .get_result(conn)
-                    .await?
+                    .await?;
+                let own: Option<i64> = organizations::table
+                    .find(run.organization_id)
+                    .select(organizations::max_concurrent_runs)
+                    .first(conn)
+                    .await?;
+                (active, limits.for_organization(own))
             }
         };
-        if org_active >= limits.per_organization {
-            per_org.insert(run.organization_id, org_active);
+        if org_active >= org_limit {
+            per_org.insert(run.organization_id, (org_active, org_limit));
             continue;
         }
         // Runs of one job and revision share their settings and snapshot in a round.
@@ -341,7 +354,7 @@ async fn claim(
             .execute(conn)
             .await?;
         global += 1;
-        per_org.insert(run.organization_id, org_active + 1);
+        per_org.insert(run.organization_id, (org_active + 1, org_limit));
         per_job.insert(run.job_id, job_active + 1);
         claimed.push(Claimed { run, settings });
     }

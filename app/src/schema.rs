@@ -7,6 +7,7 @@ diesel::table! {
         id -> Uuid,
         name -> Text,
         created_at -> Timestamptz,
+        max_concurrent_runs -> Nullable<Int8>,
     }
 }
 

@@ -13,7 +13,7 @@
 //! | `HAKOBU_RUNNER_APP_URL` | `http://` + `HAKOBU_BIND` | how runners reach the app |
 //! | `HAKOBU_DISPATCHER` | `true` | whether this replica claims and launches queued runs |
 //! | `HAKOBU_MAX_RUNS` | `100` | runs starting or running at once, service-wide |
-//! | `HAKOBU_MAX_RUNS_PER_ORG` | `20` | runs starting or running at once per organization |
+//! | `HAKOBU_MAX_RUNS_PER_ORG` | `20` | runs starting or running at once per organization: the ceiling; an organization admin may set a lower limit on the queue page |
 //! | `HAKOBU_HEARTBEAT_SECONDS` | `5` | how often runners report progress |
 //! | `HAKOBU_HEARTBEAT_TIMEOUT_SECONDS` | `60` | a running run silent this long is failed and its runner stopped |
 //! | `HAKOBU_START_TIMEOUT_SECONDS` | `600` | a run still `starting` after this long is failed |

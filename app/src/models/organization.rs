@@ -12,6 +12,8 @@ pub struct Organization {
     pub id: OrganizationId,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    /// Runs at once for this organization; `None` means the service's ceiling.
+    pub max_concurrent_runs: Option<i64>,
 }
 
 impl Organization {
@@ -44,6 +46,18 @@ impl Organization {
     ) -> QueryResult<Organization> {
         diesel::update(organizations::table.find(id))
             .set(organizations::name.eq(name))
+            .returning(Organization::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    pub async fn set_max_concurrent_runs(
+        conn: &mut AsyncPgConnection,
+        id: OrganizationId,
+        limit: Option<i64>,
+    ) -> QueryResult<Organization> {
+        diesel::update(organizations::table.find(id))
+            .set(organizations::max_concurrent_runs.eq(limit))
             .returning(Organization::as_returning())
             .get_result(conn)
             .await

@@ -190,6 +190,56 @@ impl Run {
             .await
     }
 
+    /// The organization's runs in flight and due in the queue: counts over all its jobs,
+    /// rows (oldest first, at most `limit` each) of the `visible` jobs only.
+    pub async fn queue_snapshot(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+        visible: &[JobId],
+        limit: i64,
+    ) -> QueryResult<QueueSnapshot> {
+        let active_statuses = [RunStatus::Starting, RunStatus::Running];
+        let active_count = runs::table
+            .filter(runs::organization_id.eq(org))
+            .filter(runs::status.eq_any(active_statuses))
+            .count()
+            .get_result(conn)
+            .await?;
+        let queued_count = runs::table
+            .filter(runs::organization_id.eq(org))
+            .filter(runs::status.eq(RunStatus::Queued))
+            .filter(runs::not_before.le(diesel::dsl::now))
+            .count()
+            .get_result(conn)
+            .await?;
+        let active = runs::table
+            .filter(runs::organization_id.eq(org))
+            .filter(runs::job_id.eq_any(visible.to_vec()))
+            .filter(runs::status.eq_any(active_statuses))
+            .order(runs::started_at.asc())
+            .limit(limit)
+            .select(Run::as_select())
+            .load(conn)
+            .await?;
+        // The dispatcher's own order, so the list reads as the order runs will start.
+        let queued = runs::table
+            .filter(runs::organization_id.eq(org))
+            .filter(runs::job_id.eq_any(visible.to_vec()))
+            .filter(runs::status.eq(RunStatus::Queued))
+            .filter(runs::not_before.le(diesel::dsl::now))
+            .order((runs::not_before, runs::queued_at, runs::scheduled_time))
+            .limit(limit)
+            .select(Run::as_select())
+            .load(conn)
+            .await?;
+        Ok(QueueSnapshot {
+            active_count,
+            queued_count,
+            active,
+            queued,
+        })
+    }
+
     /// Runs of the job that are starting or running.
     pub async fn active_for_job(conn: &mut AsyncPgConnection, job: JobId) -> QueryResult<i64> {
         runs::table
@@ -250,4 +300,12 @@ impl Run {
             .execute(conn)
             .await
     }
+}
+
+/// What `Run::queue_snapshot` found.
+pub struct QueueSnapshot {
+    pub active_count: i64,
+    pub queued_count: i64,
+    pub active: Vec<Run>,
+    pub queued: Vec<Run>,
 }

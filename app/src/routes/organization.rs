@@ -6,11 +6,12 @@ use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::models::organization::Organization;
 use crate::startup::AppState;
-use actix_web::{get, patch, web};
+use actix_web::{get, patch, put, web};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
 use hakobu_core::api::error::ErrorBody;
 use hakobu_core::api::org::TeamNameRequest;
+use hakobu_core::api::runs::ConcurrencyRequest;
 use hakobu_core::authz::{Action, Target};
 use hakobu_core::ids::OrganizationId;
 use serde::Serialize;
@@ -18,7 +19,9 @@ use serde_json::json;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(get_organization).service(rename_organization);
+    cfg.service(get_organization)
+        .service(rename_organization)
+        .service(set_concurrency);
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -26,6 +29,8 @@ struct OrganizationView {
     id: OrganizationId,
     name: String,
     created_at: DateTime<Utc>,
+    /// Runs at once; `None` means the service's ceiling (see `GET /api/queue`).
+    max_concurrent_runs: Option<i64>,
 }
 
 impl From<Organization> for OrganizationView {
@@ -34,6 +39,7 @@ impl From<Organization> for OrganizationView {
             id: o.id,
             name: o.name,
             created_at: o.created_at,
+            max_concurrent_runs: o.max_concurrent_runs,
         }
     }
 }
@@ -85,6 +91,47 @@ async fn rename_organization(
                 "organization",
                 after.id,
                 json!({"before": {"name": before.name}, "after": {"name": after.name}}),
+            )
+            .await?;
+            Ok(after)
+        })
+        .await?;
+    Ok(web::Json(org.into()))
+}
+
+/// Sets how many runs of the organization may be starting or running at once, up to the
+/// service's ceiling (organization admins). Runs already going are not stopped; the
+/// dispatcher starts queued ones only while the organization is under the new limit.
+#[utoipa::path(tag = "organization", request_body = ConcurrencyRequest, responses(
+    (status = 200, body = OrganizationView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[put("/api/organization/concurrency")]
+async fn set_concurrency(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: ApiJson<ConcurrencyRequest>,
+) -> Result<web::Json<OrganizationView>, ApiError> {
+    auth.require(
+        Action::ManageMembers,
+        Target::Organization,
+        "change the organization's concurrency limit",
+    )?;
+    body.0
+        .validate(state.settings.run_limits.per_organization)?;
+    let limit = body.0.max_concurrent_runs;
+    let mut conn = state.pool.get().await?;
+    let org = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let before = Organization::find(conn, auth.organization_id).await?;
+            let after =
+                Organization::set_max_concurrent_runs(conn, auth.organization_id, limit).await?;
+            audit::record(
+                conn,
+                &Actor::from(&auth),
+                "organization.concurrency",
+                "organization",
+                after.id,
+                json!({"before": {"max_concurrent_runs": before.max_concurrent_runs},
+                       "after": {"max_concurrent_runs": after.max_concurrent_runs}}),
             )
             .await?;
             Ok(after)

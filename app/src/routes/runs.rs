@@ -5,6 +5,7 @@ use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, parse_json};
 use crate::models::job::Job;
+use crate::models::organization::Organization;
 use crate::models::run::{Run, RunFilter};
 use crate::routes::jobs::load_job;
 use crate::runs::{self, RunRequest};
@@ -15,8 +16,8 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use hakobu_core::api::error::ErrorBody;
 use hakobu_core::api::runs::{
-    BackfillRequest, BackfillView, RunLogLine, RunStatus, RunView, RunnerOutcome, RunnerResult,
-    StartRunRequest,
+    BackfillRequest, BackfillView, QueueView, RunLogLine, RunStatus, RunView, RunnerOutcome,
+    RunnerResult, StartRunRequest,
 };
 use hakobu_core::api::{MAX_PER_PAGE, Page};
 use hakobu_core::authz::Action;
@@ -34,8 +35,54 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(run_logs)
         .service(run_events)
         .service(cancel_run)
-        .service(rerun);
+        .service(rerun)
+        .service(queue);
 }
+
+/// The jobs whose runs the caller may see.
+async fn visible_jobs(conn: &mut AsyncPgConnection, auth: &Auth) -> Result<Vec<JobId>, ApiError> {
+    let jobs = Job::search(conn, auth.organization_id, None, None).await?;
+    let shares = Job::all_shares(conn, auth.organization_id).await?;
+    let none = Vec::new();
+    Ok(jobs
+        .iter()
+        .filter(|j| {
+            auth.principal
+                .resource_role(j.team_id, shares.get(&j.id).unwrap_or(&none))
+                .is_some()
+        })
+        .map(|j| j.id)
+        .collect())
+}
+
+/// The organization's concurrency limit, its runs in flight and the queue, as far as the
+/// caller can see them; counts include the runs of jobs the caller cannot see.
+#[utoipa::path(tag = "runs", responses((status = 200, body = QueueView), (status = 401, body = ErrorBody)))]
+#[get("/api/queue")]
+async fn queue(state: web::Data<AppState>, auth: Auth) -> Result<web::Json<QueueView>, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let organization = Organization::find(&mut conn, auth.organization_id).await?;
+    let limits = state.settings.run_limits;
+    let visible = visible_jobs(&mut conn, &auth).await?;
+    let snapshot =
+        Run::queue_snapshot(&mut conn, auth.organization_id, &visible, QUEUE_PAGE_LIMIT).await?;
+    let mut queued = Vec::with_capacity(snapshot.queued.len());
+    for run in &snapshot.queued {
+        queued.push(view(&mut conn, run).await?);
+    }
+    Ok(web::Json(QueueView {
+        limit: limits.for_organization(organization.max_concurrent_runs),
+        organization_limit: organization.max_concurrent_runs,
+        service_limit: limits.per_organization,
+        active_count: snapshot.active_count,
+        queued_count: snapshot.queued_count,
+        active: snapshot.active.iter().map(|r| r.view(None)).collect(),
+        queued,
+    }))
+}
+
+/// The queue page lists at most this many runs in flight and this many waiting.
+const QUEUE_PAGE_LIMIT: i64 = 200;
 
 async fn view(conn: &mut AsyncPgConnection, run: &Run) -> Result<RunView, ApiError> {
     let position = if run.status == RunStatus::Queued {
@@ -250,18 +297,7 @@ async fn list_runs(
         ));
     }
     let mut conn = state.pool.get().await?;
-    let jobs = Job::search(&mut conn, auth.organization_id, None, None).await?;
-    let shares = Job::all_shares(&mut conn, auth.organization_id).await?;
-    let none = Vec::new();
-    let visible: Vec<JobId> = jobs
-        .iter()
-        .filter(|j| {
-            auth.principal
-                .resource_role(j.team_id, shares.get(&j.id).unwrap_or(&none))
-                .is_some()
-        })
-        .map(|j| j.id)
-        .collect();
+    let visible = visible_jobs(&mut conn, &auth).await?;
     let filter = RunFilter {
         job_id: query.job,
         status: query.status,

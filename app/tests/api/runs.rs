@@ -843,3 +843,130 @@ async fn reconcile_ends_runs_whose_runner_is_gone_and_stops_runners_of_finished_
         "{gone}"
     );
 }
+
+/// An organization admin lowers the organization's limit below the service's ceiling: the
+/// dispatcher starts only that many, the queue page shows them in flight and the rest in
+/// order, counts include jobs the caller cannot see, and only admins may change the limit.
+#[tokio::test]
+async fn the_organization_limit_holds_runs_in_a_visible_queue() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let (status, body) = app
+        .put(
+            "/api/organization/concurrency",
+            &owner.token,
+            json!({"max_concurrent_runs": 0}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body.to_string().contains("max_concurrent_runs"), "{body}");
+    let (status, body) = app
+        .put(
+            "/api/organization/concurrency",
+            &owner.token,
+            json!({"max_concurrent_runs": 21}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "above the ceiling of 20: {body}"
+    );
+    let (status, body) = app
+        .put(
+            "/api/organization/concurrency",
+            &owner.token,
+            json!({"max_concurrent_runs": 2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["max_concurrent_runs"], 2);
+    assert!(
+        app.audit_actions(&owner)
+            .await
+            .contains(&"organization.concurrency".to_owned())
+    );
+
+    // Four jobs of the owner's team, and one of a team a plain member is not in.
+    let mut jobs = Vec::new();
+    for _ in 0..4 {
+        jobs.push(job(&app, &owner, json!({})).await);
+    }
+    for j in &jobs {
+        let (status, _) = app
+            .post(&format!("/api/jobs/{j}/runs"), &owner.token, json!({}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let url = format!("{}/{}", crate::helpers::server_url(), app.db_name);
+    let dispatcher = Dispatcher {
+        pool: hakobu::db::build_pool(&url, 2).unwrap(),
+        launcher: Arc::new(RecordingLauncher::default()),
+        run_tokens: RunTokens::new(JWT_SECRET),
+        app_url: "http://127.0.0.1:1".to_owned(),
+        limits: Limits::default(),
+        batch: 50,
+    };
+    assert_eq!(
+        dispatcher.dispatch_once().await.unwrap(),
+        2,
+        "the organization's limit"
+    );
+    assert_eq!(dispatcher.dispatch_once().await.unwrap(), 0);
+
+    let (status, queue) = app.get("/api/queue", &owner.token).await;
+    assert_eq!(status, StatusCode::OK, "{queue}");
+    assert_eq!(queue["limit"], 2);
+    assert_eq!(queue["organization_limit"], 2);
+    assert_eq!(queue["service_limit"], 20);
+    assert_eq!(queue["active_count"], 2);
+    assert_eq!(queue["queued_count"], 2);
+    assert_eq!(queue["active"].as_array().unwrap().len(), 2);
+    let positions: Vec<i64> = queue["queued"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["queue_position"].as_i64().unwrap())
+        .collect();
+    assert_eq!(positions, vec![0, 1], "in the order they will start");
+
+    // A member of another team counts the runs but sees none of them.
+    let team = app.create_team(&owner, "Elsewhere").await;
+    let member = app
+        .add_member(
+            &owner,
+            "member",
+            json!([{"team_id": team, "role": "editor"}]),
+        )
+        .await;
+    let (status, queue) = app.get("/api/queue", &member.token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(queue["active_count"], 2);
+    assert!(queue["active"].as_array().unwrap().is_empty(), "{queue}");
+    assert!(queue["queued"].as_array().unwrap().is_empty(), "{queue}");
+    let (status, _) = app
+        .put(
+            "/api/organization/concurrency",
+            &member.token,
+            json!({"max_concurrent_runs": 5}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Another organization's queue is its own.
+    let stranger = app.signup("Other").await;
+    let (_, queue) = app.get("/api/queue", &stranger.token).await;
+    assert_eq!(queue["active_count"], 0);
+    assert_eq!(queue["queued_count"], 0);
+
+    // Back to the ceiling: the rest start.
+    let (status, body) = app
+        .put(
+            "/api/organization/concurrency",
+            &owner.token,
+            json!({"max_concurrent_runs": null}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(dispatcher.dispatch_once().await.unwrap(), 2);
+}

@@ -343,3 +343,51 @@ pub struct BackfillView {
     pub backfill_id: crate::ids::BackfillId,
     pub runs: Vec<RunView>,
 }
+
+/// The organization's concurrency limit and its runs in flight and waiting, for the queue
+/// page (`GET /api/queue`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct QueueView {
+    /// Runs of this organization that may be starting or running at once.
+    pub limit: i64,
+    /// The organization's own setting; `None` means the service's ceiling applies.
+    pub organization_limit: Option<i64>,
+    /// The most any organization may run at once on this service.
+    pub service_limit: i64,
+    /// Starting or running runs of the whole organization, including jobs the caller
+    /// cannot see (only counted, never listed).
+    pub active_count: i64,
+    /// Queued runs of the whole organization that are due.
+    pub queued_count: i64,
+    /// Starting or running runs of the jobs the caller can see, oldest first.
+    pub active: Vec<RunView>,
+    /// Due queued runs of the jobs the caller can see, in the order they will start; each
+    /// carries its `queue_position`.
+    pub queued: Vec<RunView>,
+}
+
+/// Sets the organization's concurrency limit (`PUT /api/organization/concurrency`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ConcurrencyRequest {
+    /// At most this many runs at once; `null` uses the service's ceiling.
+    pub max_concurrent_runs: Option<i64>,
+}
+
+impl ConcurrencyRequest {
+    /// `service_limit` is the ceiling the deployment sets for every organization.
+    pub fn validate(&self, service_limit: i64) -> Result<(), crate::validation::FieldErrors> {
+        let mut e = crate::validation::FieldErrors::default();
+        if let Some(n) = self.max_concurrent_runs
+            && !(1..=service_limit).contains(&n)
+        {
+            e.push(
+                "max_concurrent_runs",
+                format!("must be a whole number from 1 to {service_limit} (this service's ceiling), or empty for the ceiling"),
+            );
+        }
+        e.into_result()
+    }
+}
