@@ -107,7 +107,13 @@ impl EventContext {
             schedule: None,
             schedule_id: None,
             consecutive_failures: None,
-            variables: run.resolved_inputs.as_object().cloned().unwrap_or_default(),
+            // The values resolved for this run (built-ins included), not the request's inputs.
+            variables: run
+                .resolved_inputs
+                .get("variables")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
             organization_id: Some(run.organization_id),
         }
     }

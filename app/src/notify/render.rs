@@ -3,8 +3,9 @@
 //!
 //! Templates see `job_name`, `status`, `rows`, `duration`, `duration_seconds`, `run_url`,
 //! `error`, `threshold`, `checks` (one line per check that did not pass), `schedule`,
-//! `event` and `variables.NAME` (the run's variable values). An unknown name is an error
-//! (Liquid is strict), caught when the rule is saved.
+//! `event` and `variables.NAME` (the run's variable values), which can also be written as
+//! the job settings' `$NAME$` (`$$` is a dollar sign). An unknown name is an error (Liquid
+//! is strict), caught when the rule is saved.
 
 use super::{CheckLine, EventContext};
 use hakobu_core::api::notifications::NotificationEventKind;
@@ -103,6 +104,17 @@ pub fn run_url(context: &EventContext, public_url: &str) -> String {
     }
 }
 
+/// The run's values, with the built-ins a run of a job without variables has too.
+fn variables_with_built_ins(context: &EventContext) -> serde_json::Map<String, Value> {
+    let mut all = serde_json::Map::new();
+    all.insert("job_name".into(), json!(context.job_name));
+    if let Some(run) = context.run_id {
+        all.insert("run_id".into(), json!(run));
+    }
+    all.extend(context.variables.clone());
+    all
+}
+
 fn globals(context: &EventContext, public_url: &str) -> liquid::Object {
     let threshold_duration = context.threshold.map(human_duration).unwrap_or_default();
     let value = json!({
@@ -118,7 +130,7 @@ fn globals(context: &EventContext, public_url: &str) -> liquid::Object {
         "threshold_duration": threshold_duration,
         "checks": check_lines(&context.checks),
         "schedule": context.schedule.clone().unwrap_or_default(),
-        "variables": Value::Object(context.variables.clone()),
+        "variables": Value::Object(variables_with_built_ins(context)),
     });
     liquid::to_object(&value).unwrap_or_default()
 }
@@ -131,10 +143,48 @@ pub fn render(template: &str, context: &EventContext, public_url: &str) -> Resul
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let parsed = PARSER.parse(template).map_err(one_line)?;
+    let parsed = PARSER
+        .parse(&dollar_placeholders_to_liquid(template))
+        .map_err(one_line)?;
     parsed
         .render(&globals(context, public_url))
         .map_err(one_line)
+}
+
+/// `$name$` becomes `{{ variables.name }}` so a value is rendered as data and can never
+/// inject template code; `$$` is a dollar sign. A `$` that starts no placeholder (`$5`)
+/// stays as written, since message text is not a setting that must be exact.
+fn dollar_placeholders_to_liquid(template: &str) -> std::borrow::Cow<'_, str> {
+    if !template.contains('$') {
+        return template.into();
+    }
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut rest = template;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+            continue;
+        }
+        let name_len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
+        let name = &after[..name_len];
+        let is_name = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
+        if is_name && after[name_len..].starts_with('$') {
+            out.push_str("{{ variables.");
+            out.push_str(name);
+            out.push_str(" }}");
+            rest = &after[name_len + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out.into()
 }
 
 /// Renders the rule's template, falling back to the event's default (with a note) when
@@ -156,7 +206,8 @@ pub fn message(template: Option<&str>, context: &EventContext, public_url: &str)
 /// Variables it names (`variables.x`) get a sample value, since they are known only per run.
 pub fn check_template(template: &str) -> Result<(), String> {
     let mut sample = sample_context(NotificationEventKind::Failure);
-    let mut rest = template;
+    let liquid = dollar_placeholders_to_liquid(template);
+    let mut rest: &str = &liquid;
     while let Some(at) = rest.find("variables.") {
         rest = &rest[at + "variables.".len()..];
         let name: String = rest
@@ -279,6 +330,19 @@ mod tests {
         assert!(check_template("{% if %}").is_err());
         let fallback = message(Some("{{ nope }}"), &c, "https://h.example");
         assert!(fallback.contains("could not be used"), "{fallback}");
+    }
+
+    #[test]
+    fn dollar_placeholders_render_as_data() {
+        let mut c = sample_context(NotificationEventKind::Success);
+        c.variables.insert("date".into(), json!("2026-11-21"));
+        c.variables.insert("evil".into(), json!("{{ error }}"));
+        assert_eq!(
+            render("$date$: $$5 and $5, $evil$ $nope", &c, "https://h").unwrap(),
+            "2026-11-21: $5 and $5, {{ error }} $nope"
+        );
+        assert!(check_template("loaded $date$ for $job_name$").is_ok());
+        assert!(render("$missing$", &c, "https://h").is_err());
     }
 
     #[test]

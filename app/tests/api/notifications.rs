@@ -1316,3 +1316,41 @@ async fn rules_validate_thresholds_templates_and_permissions() {
         assert!(actions.contains(&a.to_owned()), "{actions:?}");
     }
 }
+
+/// A message sees the run's resolved variable values, as `{{ variables.x }}` or as the
+/// settings' `$x$`; a value is text, never template code.
+#[tokio::test]
+async fn messages_carry_the_runs_variable_values() {
+    let app = spawn(true, None).await;
+    let owner = app.signup("Acme").await;
+    let hook = Hook::start(&[]);
+    let dest = webhook(&app, &owner, &hook).await;
+    let job = job(&app, &owner, "Orders").await;
+    rule(
+        &app,
+        &owner,
+        Some(&job),
+        json!({"destination_id": dest, "event": "success",
+               "template": "$job_name$ loaded $date$ ({{ variables.date }}), $$1 per $note$"}),
+    )
+    .await;
+    let run = queue_run(&app, &owner, &job).await;
+    app.sql(&format!(
+        "UPDATE runs SET resolved_inputs = jsonb_build_object('as_of', '2026-11-22T00:00:00Z', \
+         'variables', jsonb_build_object('date', '2026-11-21', 'note', '{{{{ error }}}}')) \
+         WHERE id = '{run}'"
+    ))
+    .await;
+    finish(&app, &run, "succeeded", 7, None).await;
+    hook.wait_for(1).await;
+    let got = hook.received();
+    assert_eq!(
+        got[0].body["message"],
+        "Orders loaded 2026-11-21 (2026-11-21), $1 per {{ error }}"
+    );
+    assert_eq!(
+        got[0].body["variables"],
+        json!({"date": "2026-11-21", "note": "{{ error }}"}),
+        "only the values, not the request's inputs"
+    );
+}
