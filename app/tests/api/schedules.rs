@@ -389,6 +389,8 @@ async fn variables_fill_a_real_run_and_cannot_change_its_sql() {
         "source": {"connection_id": connection, "query": "SELECT id, note FROM sales WHERE day = $day$::date AND note <> $skip$ AND id > $floor$::bigint ORDER BY id"},
         "destination": {"connection_id": connection, "table": {"name": "sales_$suffix$"}, "mode": "replace"},
         "overlap": "queue",
+        // The check's SQL gets the run's values too: the day's two rows were loaded.
+        "checks": [{"name": "the day is complete", "connection_id": connection, "sql": "SELECT count(*) FROM sales WHERE day = $day$::date AND note <> $skip$", "operator": "=", "expected": "2", "on_failure": "fail"}],
         "variables": [
             {"name": "day", "value": {"kind": "timestamp", "offset": {"quantity": 1, "unit": "day", "direction": "ago"}, "format": "%Y-%m-%d", "timezone": "Asia/Tokyo"}},
             {"name": "suffix", "value": {"kind": "timestamp", "offset": {"quantity": 1, "unit": "day", "direction": "ago"}, "format": "%Y%m%d", "timezone": "Asia/Tokyo"}},
@@ -432,6 +434,14 @@ async fn variables_fill_a_real_run_and_cannot_change_its_sql() {
     );
     assert_eq!(run["resolved_inputs"]["variables"]["suffix"], "20261120");
     assert_eq!(run["resolved_inputs"]["variables"]["floor"], "1");
+    let (_, checks) = app
+        .get(
+            &format!("/api/runs/{}/checks", run["id"].as_str().unwrap()),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(checks[0]["outcome"], "passed", "{checks}");
+    assert_eq!(checks[0]["actual"], "2", "{checks}");
     let rows = app
         .query_strings("SELECT string_agg(note, ',' ORDER BY id) FROM sales_20261120")
         .await;
