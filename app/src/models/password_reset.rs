@@ -21,6 +21,20 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: NewPasswordReset<'_>) -> 
         .await
 }
 
+/// Links created for the user since `since`, used or not.
+pub async fn created_since(
+    conn: &mut AsyncPgConnection,
+    user: UserId,
+    since: DateTime<Utc>,
+) -> QueryResult<i64> {
+    password_resets::table
+        .filter(password_resets::user_id.eq(user))
+        .filter(password_resets::created_at.ge(since))
+        .count()
+        .get_result(conn)
+        .await
+}
+
 /// Uses up the link: answers its user when the token is known, unused and unexpired.
 /// Every other open link of that user stops working too.
 pub async fn consume(

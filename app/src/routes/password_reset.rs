@@ -32,6 +32,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
 /// How long a reset link stays valid.
 pub const RESET_MINUTES: i64 = 60;
 
+/// Links mailed to one account per `RESET_MINUTES`: enough for a lost mail or two, too few
+/// for anyone to flood an inbox through the public request form.
+pub const MAX_LINKS_PER_WINDOW: i64 = 3;
+
 const INVALID_LINK: &str = "This password reset link is not valid any more: it was used, \
      replaced by a newer one, or has expired. Ask for a new one.";
 
@@ -68,16 +72,41 @@ async fn send_link(state: &AppState, email: &str) -> anyhow::Result<()> {
     };
     let token = secret_token::generate("");
     let digest = secret_token::digest(&token);
-    password_reset::insert(
-        &mut conn,
-        NewPasswordReset {
-            token_hash: &digest,
-            user_id: user.id,
-            expires_at: Utc::now() + Duration::minutes(RESET_MINUTES),
-        },
-    )
-    .await?;
+    let window_start = Utc::now() - Duration::minutes(RESET_MINUTES);
+    let created = conn
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            // One request at a time per account, so the count below holds.
+            users::table
+                .find(user.id)
+                .select(users::id)
+                .for_update()
+                .execute(conn)
+                .await?;
+            if password_reset::created_since(conn, user.id, window_start).await?
+                >= MAX_LINKS_PER_WINDOW
+            {
+                return Ok(false);
+            }
+            password_reset::insert(
+                conn,
+                NewPasswordReset {
+                    token_hash: &digest,
+                    user_id: user.id,
+                    expires_at: Utc::now() + Duration::minutes(RESET_MINUTES),
+                },
+            )
+            .await?;
+            Ok(true)
+        })
+        .await?;
     drop(conn);
+    if !created {
+        tracing::info!(
+            user_id = %user.id,
+            "password reset asked again within the hour after {MAX_LINKS_PER_WINDOW} links: no mail sent"
+        );
+        return Ok(());
+    }
     let link = format!("{}/reset-password/{token}", state.settings.public_url);
     mailer
         .send(&Email {

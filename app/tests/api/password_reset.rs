@@ -116,3 +116,29 @@ async fn invitations_are_sent_by_email_when_smtp_is_configured() {
         body["invite_url"].as_str().unwrap()
     );
 }
+
+/// The public request form cannot flood an inbox: three links per account and hour.
+#[tokio::test]
+async fn reset_links_are_limited_per_account_and_hour() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn(false, Some(&smtp)).await;
+    let owner = app.signup("Acme").await;
+    for _ in 0..6 {
+        let (status, _) = app
+            .call(
+                Method::POST,
+                "/api/auth/password-reset",
+                None,
+                Some(json!({"email": owner.email})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "the answer never changes");
+    }
+    smtp.wait_for(3).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(smtp.mails().len(), 3);
+    let stored = app
+        .query_strings("SELECT count(*)::text FROM password_resets")
+        .await;
+    assert_eq!(stored, [[Some("3".to_owned())]]);
+}
