@@ -43,7 +43,7 @@ pub struct Source {
 pub async fn open_source(config: &InputConfig, parallel: usize) -> Result<Source> {
     match config {
         InputConfig::Postgresql(c) => postgres::reader::open(c, parallel).await,
-        InputConfig::Mysql(c) => mysql::reader::open(c).await,
+        InputConfig::Mysql(c) => mysql::reader::open(c, parallel).await,
         InputConfig::File(c) => file::reader::open(c).await,
         InputConfig::S3(c) => s3::reader::open(c).await,
     }

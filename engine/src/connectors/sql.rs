@@ -143,6 +143,39 @@ pub fn table_query(
     sql
 }
 
+/// Below this many keys per range, one query is faster than several sessions.
+pub const MIN_KEYS_PER_RANGE: i128 = 4096;
+
+/// Splits the keys `min..=max` of the integer column `key` (already quoted) into at most
+/// `parallel` ranges of at least [`MIN_KEYS_PER_RANGE`] keys, as WHERE conditions; `None`
+/// when fewer than two ranges would be worth it.
+///
+/// The first range is open below and the last open above, so the conditions cover every
+/// integer exactly once, even one outside `min..=max` (bounds read outside the snapshot).
+pub fn key_range_conditions(
+    key: &str,
+    min: i128,
+    max: i128,
+    parallel: usize,
+) -> Option<Vec<String>> {
+    let span = max - min + 1;
+    let parts = (parallel as i128).min(span / MIN_KEYS_PER_RANGE);
+    if parts < 2 {
+        return None;
+    }
+    let bounds: Vec<i128> = (1..parts).map(|i| min + span * i / parts).collect();
+    let mut conds = Vec::with_capacity(parts as usize);
+    for i in 0..parts as usize {
+        conds.push(match (i.checked_sub(1).map(|j| bounds[j]), bounds.get(i)) {
+            (None, Some(hi)) => format!("{key} < {hi}"),
+            (Some(lo), Some(hi)) => format!("{key} >= {lo} AND {key} < {hi}"),
+            (Some(lo), None) => format!("{key} >= {lo}"),
+            (None, None) => unreachable!("parts >= 2"),
+        });
+    }
+    Some(conds)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +208,33 @@ mod tests {
             )
             .unwrap();
         assert_eq!(q, "SELECT * FROM t WHERE id > 1 AND id_2 > 2");
+    }
+
+    #[test]
+    fn key_ranges_cover_every_key_once() {
+        assert_eq!(
+            key_range_conditions("k", 1, 8191, 4),
+            None,
+            "fewer than 2 x 4096 keys"
+        );
+        assert_eq!(
+            key_range_conditions("k", 0, 8191, 4).unwrap(),
+            ["k < 4096", "k >= 4096"]
+        );
+        let conds = key_range_conditions("k", i64::MIN.into(), i64::MAX.into(), 3).unwrap();
+        assert_eq!(
+            conds,
+            [
+                "k < -3074457345618258603",
+                "k >= -3074457345618258603 AND k < 3074457345618258602",
+                "k >= 3074457345618258602"
+            ]
+        );
+        // Unsigned BIGINT keys beyond i64 split without overflow.
+        let conds = key_range_conditions("k", 0, u64::MAX.into(), 2).unwrap();
+        assert_eq!(
+            conds,
+            ["k < 9223372036854775808", "k >= 9223372036854775808"]
+        );
     }
 }

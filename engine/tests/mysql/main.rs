@@ -267,3 +267,206 @@ async fn mysql_incremental_on_the_primary_key() {
         Some(vec!["2024-01-03 00:00:00.000000".into()])
     );
 }
+
+/// `(rows, distinct ids, order-independent checksum of every value)` of a table or query.
+async fn content(conn: &mut mysql_async::Conn, from: &str) -> (String, String, String) {
+    conn.query_first(format!(
+        "SELECT CAST(COUNT(*) AS CHAR), CAST(COUNT(DISTINCT id) AS CHAR),
+                CAST(SUM(CRC32(CONCAT_WS('|', id, note, amount))) AS CHAR) FROM {from}"
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+}
+
+async fn count_sessions(conn: &mut mysql_async::Conn) -> i64 {
+    conn.query_first("SELECT COUNT(*) FROM sessions")
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_threads_reads_key_ranges_of_a_mysql_table_exactly_once() {
+    let (db, mut conn) = TestDb::mysql().await;
+    // Keys with gaps (every third number, some missing) and both ends of BIGINT.
+    conn.query_drop(
+        r#"CREATE TABLE sessions (id BIGINT);
+           CREATE TABLE src (id BIGINT PRIMARY KEY, note TEXT, amount DECIMAL(12,2)) ENGINE=InnoDB;
+           INSERT INTO src SELECT CAST(seq AS SIGNED) * 3 - 40000, CONCAT('n ', seq, ' 日本語 "q"\n'), seq / 7
+             FROM seq_1_to_30000 WHERE seq % 11 <> 0;
+           INSERT INTO src VALUES (-9223372036854775808, 'min', NULL), (9223372036854775807, 'max', NULL);"#,
+    )
+    .await
+    .unwrap();
+    let expected = content(&mut conn, "src WHERE id <> 2").await;
+    assert_eq!(expected.0, "27274");
+    for threads in 1..=4 {
+        let table = format!("dst_{threads}");
+        // No primary key on the copy, so a row read twice would show.
+        conn.query_drop(format!(
+            "CREATE TABLE {table} (id BIGINT, note TEXT, amount DECIMAL(12,2))"
+        ))
+        .await
+        .unwrap();
+        let before = count_sessions(&mut conn).await;
+        let s = run(&format!(
+            "{}{}exec:\n  max_threads: {threads}\n",
+            my_in(
+                &db.name,
+                "table: src\nwhere: id <> 2\nbefore_select: INSERT INTO sessions VALUES (CONNECTION_ID())\n"
+            ),
+            my_out(&db.name, &format!("table: {table}\n"))
+        ))
+        .await
+        .unwrap();
+        assert_eq!(s.rows_read, 27274, "max_threads {threads}");
+        assert_eq!(s.rows_written, 27274, "max_threads {threads}");
+        assert_eq!(
+            content(&mut conn, &table).await,
+            expected,
+            "max_threads {threads}"
+        );
+        // The describing session, plus one session per key range when there are ranges.
+        let sessions = count_sessions(&mut conn).await - before;
+        let expected_sessions = if threads == 1 { 1 } else { 1 + threads };
+        assert_eq!(sessions, expected_sessions, "max_threads {threads}");
+    }
+}
+
+/// The tasks `in:` of `yaml` is split into with `max_threads: parallel`.
+async fn tasks_of(yaml: &str, parallel: usize) -> Vec<hakobu_engine::connectors::Task> {
+    let config = hakobu_core::config::Config::from_yaml(&format!(
+        "{yaml}\nout:\n  type: file\n  path_prefix: /tmp/unused\n  file_ext: csv\n  formatter:\n    type: csv\n"
+    ))
+    .unwrap();
+    hakobu_engine::connectors::open_source(&config.input, parallel)
+        .await
+        .unwrap()
+        .tasks
+}
+
+/// Runs the tasks of a source at once and returns the ids read, sorted.
+async fn ids_read(tasks: Vec<hakobu_engine::connectors::Task>) -> Vec<i64> {
+    use arrow_array::{Array, Int64Array};
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let stats = std::sync::Arc::new(hakobu_engine::Stats::default());
+    let running = tokio::spawn(futures::future::try_join_all(
+        tasks
+            .into_iter()
+            .map(|task| task(tx.clone(), stats.clone())),
+    ));
+    drop(tx);
+    let mut ids = Vec::new();
+    while let Some(batch) = rx.recv().await {
+        let col = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap();
+        assert_eq!(col.null_count(), 0);
+        ids.extend(col.values().iter().copied());
+    }
+    running.await.unwrap().unwrap();
+    ids.sort_unstable();
+    ids
+}
+
+/// Asserts that `got` holds each of `expected` exactly once, naming the differences.
+fn assert_ids(got: &[i64], expected: impl Iterator<Item = i64>, what: &str) {
+    let expected: std::collections::BTreeSet<i64> = expected.collect();
+    let got_set: std::collections::BTreeSet<i64> = got.iter().copied().collect();
+    let extra: Vec<_> = got_set.difference(&expected).take(10).collect();
+    let missing: Vec<_> = expected.difference(&got_set).take(10).collect();
+    assert!(
+        extra.is_empty() && missing.is_empty() && got.len() == expected.len(),
+        "{what}: {} ids read for {} expected; not expected: {extra:?}; missing: {missing:?}",
+        got.len(),
+        expected.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_key_ranges_read_one_snapshot_and_other_keys_read_in_one_query() {
+    let (db, mut conn) = TestDb::mysql().await;
+    conn.query_drop(
+        "CREATE TABLE src (id INT PRIMARY KEY, note TEXT, amount DECIMAL(12,2));
+         INSERT INTO src SELECT seq * 5, 'x', 1 FROM seq_1_to_20000;
+         CREATE TABLE codes (code VARCHAR(20) PRIMARY KEY, id BIGINT);
+         INSERT INTO codes SELECT CONCAT('c', seq), seq FROM seq_1_to_20000;
+         CREATE TABLE pairs (id BIGINT, b INT, PRIMARY KEY (id, b));
+         INSERT INTO pairs SELECT seq, 1 FROM seq_1_to_20000;
+         CREATE TABLE no_key (id BIGINT);
+         INSERT INTO no_key SELECT seq FROM seq_1_to_20000;
+         CREATE TABLE few (id BIGINT PRIMARY KEY);
+         INSERT INTO few SELECT seq FROM seq_1_to_8000;
+         CREATE TABLE aria (id BIGINT PRIMARY KEY) ENGINE=Aria;
+         INSERT INTO aria SELECT seq FROM seq_1_to_20000;",
+    )
+    .await
+    .unwrap();
+
+    // A user without the LOCK TABLES privilege cannot hold the snapshots together.
+    let user = format!("{}_r", &db.name[..24]);
+    for host in ["localhost", "127.0.0.1"] {
+        conn.query_drop(format!(
+            "CREATE USER '{user}'@'{host}'; GRANT SELECT ON {}.* TO '{user}'@'{host}'",
+            db.name
+        ))
+        .await
+        .unwrap();
+    }
+    let input =
+        my_in(&db.name, "table: src\nselect: id").replace("user: root", &format!("user: {user}"));
+    let tasks = tasks_of(&input, 4).await;
+    for host in ["localhost", "127.0.0.1"] {
+        conn.query_drop(format!("DROP USER '{user}'@'{host}'"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(tasks.len(), 1, "without LOCK TABLES");
+    assert_ids(
+        &ids_read(tasks).await,
+        (1..=20000).map(|i| i * 5),
+        "without LOCK TABLES",
+    );
+
+    // The ranges are planned and their snapshots taken when the source opens: rows
+    // written afterwards (inside and outside min..max) are not read, rows deleted are.
+    let tasks = tasks_of(&my_in(&db.name, "table: src\nselect: id"), 3).await;
+    assert_eq!(tasks.len(), 3);
+    conn.query_drop(
+        "INSERT INTO src VALUES (-1, 'new', 1), (50001, 'new', 1), (200000, 'new', 1);
+         DELETE FROM src WHERE id IN (5, 50000, 100000);
+         UPDATE src SET id = 3 WHERE id = 99995;",
+    )
+    .await
+    .unwrap();
+    assert_ids(
+        &ids_read(tasks).await,
+        (1..=20000).map(|i| i * 5),
+        "three key ranges",
+    );
+
+    // One query: a key that is not one integer column, no key, too few keys for two
+    // ranges of 4096, a storage engine without snapshots, or a query.
+    for (table, rows) in [
+        ("codes", 20000),
+        ("pairs", 20000),
+        ("no_key", 20000),
+        ("few", 8000),
+        ("aria", 20000),
+    ] {
+        let input = my_in(&db.name, &format!("table: {table}\nselect: id"));
+        let tasks = tasks_of(&input, 4).await;
+        assert_eq!(tasks.len(), 1, "{table}");
+        assert_ids(&ids_read(tasks).await, 1..=rows, table);
+    }
+    for rest in [
+        "query: SELECT id FROM src",
+        "table: src\nselect: id\norder_by: id",
+        "table: src\nselect: id\nincremental: true",
+    ] {
+        assert_eq!(tasks_of(&my_in(&db.name, rest), 4).await.len(), 1, "{rest}");
+    }
+}

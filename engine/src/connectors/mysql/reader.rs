@@ -1,16 +1,19 @@
 //! `in: {type: mysql}`: one streaming text-protocol query (rows are decoded as they
-//! arrive, never buffered whole).
+//! arrive, never buffered whole), or one per key range of the primary key when
+//! `exec.max_threads` > 1.
 
-use super::{MyConn, connect, primary_key};
+use super::{MyConn, connect, primary_key, table_columns};
 use crate::connectors::postgres::copy::{instant_to_wall, wall_to_instant};
-use crate::connectors::sql::{Dialect, table_query};
+use crate::connectors::sql::{Dialect, key_range_conditions, table_query};
 use crate::connectors::{Source, Task, TaskState};
 use crate::types::{self, BatchBuilder, ColumnView, Value, date_to_days};
 use anyhow::{Context, Result, anyhow, bail};
+use arrow_schema::SchemaRef;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use futures::FutureExt;
 use hakobu_core::config::{ColumnType, JdbcInput};
+use mysql_async::Conn;
 use mysql_async::consts::{ColumnFlags, ColumnType as My};
 use mysql_async::prelude::Queryable;
 
@@ -161,8 +164,9 @@ fn decode(r: Read, v: &[u8], col: &mut types::ColumnBuilder) -> Result<()> {
     col.append(value)
 }
 
-/// Opens the source: runs `before_setup`, describes the query, plans one streaming task.
-pub async fn open(c: &JdbcInput) -> Result<Source> {
+/// Opens the source: runs `before_setup`, describes the query, and plans one streaming
+/// task, or `parallel` tasks over key ranges (see [`key_ranges`]).
+pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
     let mut conn = connect(&conn(c)?).await?;
     if let Some(sql) = &c.before_setup {
         conn.query_drop(sql).await.context("before_setup")?;
@@ -251,72 +255,251 @@ pub async fn open(c: &JdbcInput) -> Result<Source> {
         })
         .collect();
     let schema = types::schema(&columns);
-    let names: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
-    let after_select = c.after_select.clone();
-    let task_schema = schema.clone();
-    let task: Task = Box::new(move |tx, stats| {
-        async move {
-            let mut result = conn.query_iter(sql).await.context("query failed")?;
-            let mut builder = BatchBuilder::new(task_schema);
-            let mut last_record = None;
-            let mut bytes = 0u64;
-            let finish = |builder: &mut BatchBuilder,
-                          last_record: &mut Option<Vec<serde_json::Value>>|
-             -> Result<arrow_array::RecordBatch> {
-                let batch = builder.finish()?;
-                if !cursor_idx.is_empty() {
-                    *last_record = Some(cursor_values(&batch, &cursor_idx, &cursor_tz)?);
-                }
-                Ok(batch)
-            };
-            while let Some(row) = result.next().await.context("reading rows failed")? {
-                let mut row_bytes = 0;
-                for (i, (r, col)) in readers.iter().zip(builder.columns().iter_mut()).enumerate() {
-                    match row.as_ref(i) {
-                        Some(mysql_async::Value::Bytes(v)) => {
-                            row_bytes += v.len();
-                            decode(*r, v, col).with_context(|| format!("column {:?}", names[i]))?
-                        }
-                        Some(mysql_async::Value::NULL) | None => col.append_null(),
-                        Some(other) => {
-                            bail!("column {:?}: unexpected binary value {other:?}", names[i])
+    let reading = Reading {
+        readers,
+        names: columns.iter().map(|(n, _)| n.clone()).collect(),
+        schema: schema.clone(),
+        cursor_idx,
+        cursor_tz,
+        after_select: c.after_select.clone(),
+    };
+    let tasks = match key_ranges(&mut conn, c, parallel).await? {
+        Some(ranges) => {
+            // The describing session has done its part; each range has its own.
+            let _ = conn.disconnect().await;
+            ranges
+                .into_iter()
+                .map(|(session, sql)| reading.clone().task(session, sql))
+                .collect()
+        }
+        None => vec![reading.task(conn, sql)],
+    };
+    Ok(Source { schema, tasks })
+}
+
+/// For a plain table read with `parallel` > 1 of an InnoDB table whose primary key is one
+/// integer column: one session per key range ([`key_range_conditions`]), each in a
+/// consistent snapshot, with the SELECT of its range.
+///
+/// MySQL sessions cannot share a snapshot as PostgreSQL's can. So, as mydumper does, the
+/// snapshots are started while `conn` holds a read lock on the table: no write to it can
+/// commit in between, so every range sees the same rows a single read would. (mydumper
+/// takes `FLUSH TABLES WITH READ LOCK`, which needs the RELOAD privilege; `LOCK TABLES`
+/// needs only LOCK TABLES and SELECT on the table.) Without the lock (no privilege, or a
+/// long write transaction holding the table past [`LOCK_WAIT_SECONDS`]) the table is read
+/// by one query, as without `max_threads`.
+async fn key_ranges(
+    conn: &mut Conn,
+    c: &JdbcInput,
+    parallel: usize,
+) -> Result<Option<Vec<(Conn, String)>>> {
+    let plain_table = c.query.is_none()
+        && !c.incremental.unwrap_or(false)
+        && c.order_by.is_none()
+        && c.after_select.is_none();
+    let Some(table) = c.table.as_deref().filter(|_| parallel > 1 && plain_table) else {
+        return Ok(None);
+    };
+    let key = match primary_key(conn, table).await?.as_slice() {
+        [one] => one.clone(),
+        _ => return Ok(None),
+    };
+    let integer = table_columns(conn, table)
+        .await?
+        .iter()
+        .any(|(name, data_type)| {
+            *name == key
+                && matches!(
+                    data_type.to_ascii_lowercase().as_str(),
+                    "tinyint" | "smallint" | "mediumint" | "int" | "bigint"
+                )
+        });
+    // Consistent snapshots are InnoDB's; other engines (MyISAM, Aria) are read in one query.
+    let engine: Option<Option<String>> = conn
+        .exec_first(
+            "SELECT engine FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+            (table,),
+        )
+        .await
+        .with_context(|| format!("cannot read the storage engine of {table}"))?;
+    let innodb = engine
+        .flatten()
+        .is_some_and(|e| e.eq_ignore_ascii_case("InnoDB"));
+    if !integer || !innodb {
+        return Ok(None);
+    }
+    let qualified = D.ident(table);
+    let k = D.ident(&key);
+    // As text, so BIGINT UNSIGNED keys above i64 come through exactly.
+    let bounds_sql = table_query(
+        &qualified,
+        Some(&format!("CAST(MIN({k}) AS CHAR), CAST(MAX({k}) AS CHAR)")),
+        c.where_.as_deref(),
+        None,
+        None,
+    );
+    let bounds: Option<(Option<String>, Option<String>)> = conn
+        .query_first(bounds_sql)
+        .await
+        .context("reading the key range")?;
+    let Some((Some(min), Some(max))) = bounds else {
+        return Ok(None);
+    };
+    let parse = |v: &str| {
+        v.parse::<i128>()
+            .with_context(|| format!("the key range of {table}: {v:?} is not an integer"))
+    };
+    // The bounds only balance the ranges: the first and last range are open-ended, so rows
+    // written before the snapshot outside min..max are still read, exactly once.
+    let Some(conds) = key_range_conditions(&k, parse(&min)?, parse(&max)?, parallel) else {
+        return Ok(None);
+    };
+
+    conn.query_drop(format!(
+        "SET SESSION lock_wait_timeout = {LOCK_WAIT_SECONDS}"
+    ))
+    .await
+    .context("setting lock_wait_timeout")?;
+    let locked = conn
+        .query_drop(format!("LOCK TABLES {qualified} READ"))
+        .await;
+    conn.query_drop("SET SESSION lock_wait_timeout = DEFAULT")
+        .await
+        .context("resetting lock_wait_timeout")?;
+    if let Err(e) = locked {
+        tracing::info!("reading {table} in one query: cannot lock it for a parallel read: {e}");
+        return Ok(None);
+    }
+    let sessions = futures::future::join_all(conds.iter().map(|_| range_session(c))).await;
+    // Unlock before looking at the outcome, so a failed session never leaves the lock held.
+    let unlocked = conn.query_drop("UNLOCK TABLES").await;
+    let sessions = sessions.into_iter().collect::<Result<Vec<_>>>()?;
+    unlocked.context("unlocking the table after starting the parallel read")?;
+    tracing::debug!(ranges = conds.len(), "reading {table} in key ranges");
+    Ok(Some(
+        sessions
+            .into_iter()
+            .zip(conds)
+            .map(|(session, cond)| {
+                let sql = table_query(
+                    &qualified,
+                    c.select.as_deref(),
+                    c.where_.as_deref(),
+                    Some(cond),
+                    None,
+                );
+                (session, sql)
+            })
+            .collect(),
+    ))
+}
+
+/// How long the parallel read waits for write transactions on the table to end before it
+/// reads the table in one query instead.
+const LOCK_WAIT_SECONDS: u32 = 10;
+
+/// A session for one key range: `before_select`, then a read-only consistent snapshot.
+async fn range_session(c: &JdbcInput) -> Result<Conn> {
+    let mut session = connect(&conn(c)?).await?;
+    if let Some(sql) = &c.before_select {
+        session.query_drop(sql).await.context("before_select")?;
+    }
+    session
+        .query_drop("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .await
+        .context("starting the snapshot of the parallel read")?;
+    session
+        .query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+        .await
+        .context("starting the snapshot of the parallel read")?;
+    Ok(session)
+}
+
+/// How rows of one query are decoded; shared by its key-range tasks.
+#[derive(Clone)]
+struct Reading {
+    readers: Vec<Read>,
+    names: Vec<String>,
+    schema: SchemaRef,
+    cursor_idx: Vec<usize>,
+    cursor_tz: Vec<Option<Tz>>,
+    after_select: Option<String>,
+}
+
+impl Reading {
+    /// Streams the rows of `sql` on `conn`, then runs `after_select` there.
+    fn task(self, mut conn: Conn, sql: String) -> Task {
+        Box::new(move |tx, stats| {
+            async move {
+                let Reading {
+                    readers,
+                    names,
+                    schema,
+                    cursor_idx,
+                    cursor_tz,
+                    after_select,
+                } = self;
+                let mut result = conn.query_iter(sql).await.context("query failed")?;
+                let mut builder = BatchBuilder::new(schema);
+                let mut last_record = None;
+                let mut bytes = 0u64;
+                let finish = |builder: &mut BatchBuilder,
+                              last_record: &mut Option<Vec<serde_json::Value>>|
+                 -> Result<arrow_array::RecordBatch> {
+                    let batch = builder.finish()?;
+                    if !cursor_idx.is_empty() {
+                        *last_record = Some(cursor_values(&batch, &cursor_idx, &cursor_tz)?);
+                    }
+                    Ok(batch)
+                };
+                while let Some(row) = result.next().await.context("reading rows failed")? {
+                    let mut row_bytes = 0;
+                    for (i, (r, col)) in
+                        readers.iter().zip(builder.columns().iter_mut()).enumerate()
+                    {
+                        match row.as_ref(i) {
+                            Some(mysql_async::Value::Bytes(v)) => {
+                                row_bytes += v.len();
+                                decode(*r, v, col)
+                                    .with_context(|| format!("column {:?}", names[i]))?
+                            }
+                            Some(mysql_async::Value::NULL) | None => col.append_null(),
+                            Some(other) => {
+                                bail!("column {:?}: unexpected binary value {other:?}", names[i])
+                            }
                         }
                     }
+                    builder.end_row();
+                    bytes += row_bytes as u64;
+                    if builder.is_full() {
+                        stats.add_read(builder.len() as u64, bytes);
+                        bytes = 0;
+                        let batch = finish(&mut builder, &mut last_record)?;
+                        tx.send(batch)
+                            .await
+                            .map_err(|_| anyhow!("the destination stopped"))?;
+                    }
                 }
-                builder.end_row();
-                bytes += row_bytes as u64;
-                if builder.is_full() {
+                drop(result);
+                if !builder.is_empty() {
                     stats.add_read(builder.len() as u64, bytes);
-                    bytes = 0;
                     let batch = finish(&mut builder, &mut last_record)?;
                     tx.send(batch)
                         .await
                         .map_err(|_| anyhow!("the destination stopped"))?;
                 }
+                if let Some(sql) = after_select {
+                    conn.query_drop(sql).await.context("after_select")?;
+                }
+                let _ = conn.disconnect().await;
+                Ok(TaskState {
+                    last_record,
+                    last_path: None,
+                })
             }
-            drop(result);
-            if !builder.is_empty() {
-                stats.add_read(builder.len() as u64, bytes);
-                let batch = finish(&mut builder, &mut last_record)?;
-                tx.send(batch)
-                    .await
-                    .map_err(|_| anyhow!("the destination stopped"))?;
-            }
-            if let Some(sql) = after_select {
-                conn.query_drop(sql).await.context("after_select")?;
-            }
-            let _ = conn.disconnect().await;
-            Ok(TaskState {
-                last_record,
-                last_path: None,
-            })
-        }
-        .boxed()
-    });
-    Ok(Source {
-        schema,
-        tasks: vec![task],
-    })
+            .boxed()
+        })
+    }
 }
 
 fn cursor_values(

@@ -3,7 +3,7 @@
 
 use super::copy::{CopyDecoder, PgRead, instant_to_wall};
 use super::{PgConn, connect, primary_key, table_columns};
-use crate::connectors::sql::{Dialect, table_query};
+use crate::connectors::sql::{Dialect, key_range_conditions, table_query};
 use crate::connectors::{Source, Task, TaskState};
 use crate::types::{self, BatchBuilder, ColumnView, Value};
 use anyhow::{Context, Result, anyhow, bail};
@@ -249,12 +249,9 @@ fn qualified_table(c: &JdbcInput) -> Option<String> {
         .map(|t| D.qualified(Some(c.schema.as_deref().unwrap_or("public")), t))
 }
 
-/// Below this many keys per task, one COPY is faster than several sessions.
-const MIN_KEYS_PER_RANGE: i128 = 4096;
-
 /// For a plain table read with `parallel` > 1 and a one-column integer primary key: a
 /// snapshot exported by `client` (so every range reads the same state of the table, as
-/// `pg_dump -j` does) and one condition per key range, splitting min..max evenly.
+/// `pg_dump -j` does) and one condition per key range ([`key_range_conditions`]).
 async fn key_ranges(
     client: &Client,
     c: &JdbcInput,
@@ -303,21 +300,9 @@ async fn key_ranges(
     else {
         return Ok(None);
     };
-    let span = max as i128 - min as i128 + 1;
-    let parts = (parallel as i128).min(span / MIN_KEYS_PER_RANGE);
-    if parts < 2 {
+    let Some(conds) = key_range_conditions(&k, min.into(), max.into(), parallel) else {
         return Ok(None);
-    }
-    let bounds: Vec<i128> = (1..parts).map(|i| min as i128 + span * i / parts).collect();
-    let mut conds = Vec::with_capacity(parts as usize);
-    for i in 0..parts as usize {
-        conds.push(match (i.checked_sub(1).map(|j| bounds[j]), bounds.get(i)) {
-            (None, Some(hi)) => format!("{k} < {hi}"),
-            (Some(lo), Some(hi)) => format!("{k} >= {lo} AND {k} < {hi}"),
-            (Some(lo), None) => format!("{k} >= {lo}"),
-            (None, None) => unreachable!("parts >= 2"),
-        });
-    }
+    };
     tracing::debug!(ranges = conds.len(), "reading {qualified} in key ranges");
     Ok(Some((snapshot, conds)))
 }
