@@ -731,19 +731,25 @@ impl Watchdog {
             .select(Run::as_select())
             .load(&mut conn)
             .await?;
-        for run in in_flight {
-            let Some(task) = run.task_id.as_deref() else {
-                continue;
-            };
-            if now - run.started_at.unwrap_or(run.queued_at) < grace {
-                continue;
-            }
-            let state = match self.launcher.state(task).await {
-                Ok(state) => state,
+        let in_flight: Vec<Run> = in_flight
+            .into_iter()
+            .filter(|run| now - run.started_at.unwrap_or(run.queued_at) >= grace)
+            .collect();
+        let task_ids: Vec<String> = in_flight.iter().filter_map(|r| r.task_id.clone()).collect();
+        let states = if task_ids.is_empty() {
+            HashMap::new()
+        } else {
+            match self.launcher.states(&task_ids).await {
+                Ok(states) => states,
                 Err(e) => {
-                    tracing::warn!(error = format!("{e:#}"), run_id = %run.id, "cannot read the runner's state");
-                    continue;
+                    tracing::warn!(error = format!("{e:#}"), "cannot read the runners' states");
+                    HashMap::new()
                 }
+            }
+        };
+        for run in in_flight {
+            let Some(state) = run.task_id.as_deref().and_then(|t| states.get(t)) else {
+                continue;
             };
             if !state.has_ended() {
                 continue;
@@ -757,7 +763,7 @@ impl Watchdog {
                 )
                 .await?
             } else {
-                let message = ended_without_result(run.status, &state);
+                let message = ended_without_result(run.status, state);
                 finish(&mut conn, run.id, failure(&message))
                     .await?
                     .is_some()

@@ -14,6 +14,7 @@ use aws_sdk_ecs::types::{
     DesiredStatus, KeyValuePair, LaunchType, NetworkConfiguration, Tag, TaskField, TaskOverride,
 };
 use futures::future::BoxFuture;
+use std::collections::HashMap;
 
 /// The tag carrying the run id on every task Hakobu starts.
 pub const RUN_ID_TAG: &str = "hakobu:run-id";
@@ -220,6 +221,41 @@ impl Launcher for EcsLauncher {
         Box::pin(async move { task_state(&self.client, &self.settings.cluster, &task).await })
     }
 
+    /// `DescribeTasks` with up to 100 tasks a call; a task ECS does not know any more is
+    /// `Missing`.
+    fn states<'a>(
+        &'a self,
+        task_ids: &'a [String],
+    ) -> BoxFuture<'a, anyhow::Result<HashMap<String, TaskState>>> {
+        Box::pin(async move {
+            let mut states = HashMap::with_capacity(task_ids.len());
+            for batch in task_ids.chunks(100) {
+                let described = self
+                    .client
+                    .describe_tasks()
+                    .cluster(&self.settings.cluster)
+                    .set_tasks(Some(batch.to_vec()))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "ECS DescribeTasks failed: {}",
+                            aws_sdk_ecs::error::DisplayErrorContext(e)
+                        )
+                    })?;
+                for task in described.tasks() {
+                    if let Some(arn) = task.task_arn() {
+                        states.insert(arn.to_owned(), ecs_task_state(task));
+                    }
+                }
+                for task in batch {
+                    states.entry(task.clone()).or_insert(TaskState::Missing);
+                }
+            }
+            Ok(states)
+        })
+    }
+
     /// `ListTasks` (desired status RUNNING) of the cluster, then `DescribeTasks` with tags
     /// in batches of 100; a task is Hakobu's when it carries the run-id tag (or, for tasks
     /// listed without tags, a `startedBy` that is a run id).
@@ -317,11 +353,15 @@ pub async fn task_state(
         // Real ECS reports MISSING in failures; moto answers nothing. Both mean gone.
         return Ok(TaskState::Missing);
     };
-    Ok(TaskState::from_ecs(
-        t.last_status().unwrap_or_default(),
-        t.containers().first().and_then(|c| c.exit_code()),
-        t.stopped_reason(),
-    ))
+    Ok(ecs_task_state(t))
+}
+
+fn ecs_task_state(task: &aws_sdk_ecs::types::Task) -> TaskState {
+    TaskState::from_ecs(
+        task.last_status().unwrap_or_default(),
+        task.containers().first().and_then(|c| c.exit_code()),
+        task.stopped_reason(),
+    )
 }
 
 impl TaskState {

@@ -56,6 +56,21 @@ pub trait Launcher: Send + Sync {
     /// What became of a task, for reconciling runs with their runners (after an app
     /// restart, a crash, a task that never started).
     fn state(&self, task_id: &str) -> BoxFuture<'_, anyhow::Result<TaskState>>;
+    /// [`Launcher::state`] of many tasks, keyed by task id, for the watchdog's round over
+    /// every run in flight. Launchers whose API describes many tasks per call (ECS: 100)
+    /// answer with one call per batch instead of one per run.
+    fn states<'a>(
+        &'a self,
+        task_ids: &'a [String],
+    ) -> BoxFuture<'a, anyhow::Result<HashMap<String, TaskState>>> {
+        Box::pin(async move {
+            let mut states = HashMap::with_capacity(task_ids.len());
+            for task in task_ids {
+                states.insert(task.clone(), self.state(task).await?);
+            }
+            Ok(states)
+        })
+    }
     /// Runners of this launcher that have not ended, found by their Hakobu marks (ECS tag
     /// and `startedBy`, Job label, the processes this app started), so the sweeper can
     /// stop those whose run has finished.

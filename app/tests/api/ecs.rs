@@ -205,6 +205,22 @@ async fn run_task_describe_and_stop_through_moto() {
         task_state(&ecs, &cluster, &missing).await.unwrap(),
         TaskState::Missing
     );
+
+    // The watchdog's round asks for many tasks at once: every id gets its state, an
+    // unknown one `Missing`, including beyond one DescribeTasks batch of 100.
+    let mut ids = vec![second.clone(), missing.clone()];
+    ids.extend(
+        (0..120).map(|i| format!("arn:aws:ecs:us-east-1:123456789012:task/{cluster}/{i:04}x")),
+    );
+    let states = launcher.states(&ids).await.unwrap();
+    assert_eq!(states.len(), ids.len());
+    assert!(
+        matches!(states[&second], TaskState::Stopped { .. }),
+        "{:?}",
+        states[&second]
+    );
+    assert_eq!(states[&missing], TaskState::Missing);
+    assert_eq!(states[&ids[121]], TaskState::Missing);
 }
 
 #[test]
