@@ -137,6 +137,20 @@ impl Destination {
     }
 
     /// Confirms the address whose link carries this token (once, before it expires).
+    /// The destination an open confirmation link is for, without using the link up.
+    pub async fn find_by_confirm_token(
+        conn: &mut AsyncPgConnection,
+        token_hash: &[u8],
+    ) -> QueryResult<Option<Destination>> {
+        destinations::table
+            .filter(destinations::confirm_token_hash.eq(token_hash))
+            .filter(destinations::confirm_expires_at.gt(diesel::dsl::now))
+            .select(Destination::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
     pub async fn confirm(
         conn: &mut AsyncPgConnection,
         token_hash: &[u8],

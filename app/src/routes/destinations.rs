@@ -30,7 +30,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     // The confirmation link's path must not be taken for a destination id.
-    cfg.service(confirm_address)
+    cfg.service(confirm_address_page)
+        .service(confirm_address)
         .service(list_destinations)
         .service(create_destination)
         .service(get_destination)
@@ -505,36 +506,96 @@ async fn resend_confirmation(
     Ok(HttpResponse::Accepted().finish())
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
 struct ConfirmQuery {
     /// The token from the confirmation email.
     token: String,
 }
 
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 fn page(title: &str, text: &str) -> String {
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
     format!(
-        "<!doctype html><meta charset=\"utf-8\"><title>{0}</title><h1>{0}</h1><p>{1}</p>",
-        escape(title),
-        escape(text)
+        "<!doctype html><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{0}</title><h1>{0}</h1><p>{1}</p>",
+        escape_html(title),
+        escape_html(text)
     )
 }
 
-/// The link in a confirmation email (no sign-in needed): from now on the address
-/// receives the notifications its rules send.
+fn page_with_form(title: &str, text: &str, token: &str) -> String {
+    format!(
+        "{}<form method=\"post\" action=\"/api/notification-destinations/confirm\">\
+         <input type=\"hidden\" name=\"token\" value=\"{}\"><button type=\"submit\">Confirm</button></form>",
+        page(title, text),
+        escape_html(token)
+    )
+}
+
+/// The link in a confirmation email (no sign-in needed) opens a page with a button; only
+/// pressing it confirms. Mail scanners and link previews open links on their own, and an
+/// address must not be confirmed by one of them.
 #[utoipa::path(tag = "notifications", params(ConfirmQuery), responses(
-    (status = 200, description = "confirmed (an HTML page)", content_type = "text/html"),
+    (status = 200, description = "a page asking to confirm", content_type = "text/html"),
     (status = 404, description = "unknown, used or expired link (an HTML page)", content_type = "text/html")))]
 #[get("/api/notification-destinations/confirm")]
-async fn confirm_address(
+async fn confirm_address_page(
     state: web::Data<AppState>,
     query: web::Query<ConfirmQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let digest = secret_token::digest(&query.token);
+    let mut conn = state.pool.get().await?;
+    Ok(
+        match Destination::find_by_confirm_token(&mut conn, &digest).await? {
+            Some(d) => html(
+                actix_web::http::StatusCode::OK,
+                page_with_form(
+                    "Confirm this address",
+                    &format!(
+                        "Send the Hakobu notifications of \"{}\" to {}?",
+                        d.name,
+                        d.settings["address"].as_str().unwrap_or_default(),
+                    ),
+                    &query.token,
+                ),
+            ),
+            None => invalid_link_page(),
+        },
+    )
+}
+
+fn html(status: actix_web::http::StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body)
+}
+
+fn invalid_link_page() -> HttpResponse {
+    html(
+        actix_web::http::StatusCode::NOT_FOUND,
+        page(
+            "Link not valid",
+            "This confirmation link is not valid any more: it was used, replaced by a newer one, or has expired.",
+        ),
+    )
+}
+
+/// The button of the confirmation page: from now on the address receives the
+/// notifications its rules send.
+#[utoipa::path(tag = "notifications", request_body(content = ConfirmQuery, content_type = "application/x-www-form-urlencoded"), responses(
+    (status = 200, description = "confirmed (an HTML page)", content_type = "text/html"),
+    (status = 404, description = "unknown, used or expired link (an HTML page)", content_type = "text/html")))]
+#[post("/api/notification-destinations/confirm")]
+async fn confirm_address(
+    state: web::Data<AppState>,
+    form: web::Form<ConfirmQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let digest = secret_token::digest(&form.token);
     let mut conn = state.pool.get().await?;
     let confirmed = conn
         .transaction::<_, ApiError, _>(async |conn| {
@@ -559,11 +620,6 @@ async fn confirm_address(
             Ok(Some(d))
         })
         .await?;
-    let html = |status: actix_web::http::StatusCode, body: String| {
-        HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .body(body)
-    };
     Ok(match confirmed {
         Some(d) => html(
             actix_web::http::StatusCode::OK,
@@ -576,12 +632,6 @@ async fn confirm_address(
                 ),
             ),
         ),
-        None => html(
-            actix_web::http::StatusCode::NOT_FOUND,
-            page(
-                "Link not valid",
-                "This confirmation link is not valid any more: it was used, replaced by a newer one, or has expired.",
-            ),
-        ),
+        None => invalid_link_page(),
     })
 }

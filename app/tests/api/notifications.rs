@@ -591,6 +591,7 @@ async fn email_addresses_are_confirmed_by_a_link_before_any_message() {
     let path = link
         .strip_prefix("http://127.0.0.1:8080")
         .expect("public URL");
+    // Opening the link (as a mail scanner would) only shows a button.
     let page = app
         .client
         .get(format!("{}{path}", app.address))
@@ -598,8 +599,35 @@ async fn email_addresses_are_confirmed_by_a_link_before_any_message() {
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
-    assert!(page.text().await.unwrap().contains("will now receive"));
+    let page = page.text().await.unwrap();
+    assert!(page.contains("<form method=\"post\""), "{page}");
+    let (_, view) = app
+        .get(
+            &format!("/api/notification-destinations/{id}"),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(
+        view["confirmed"], false,
+        "not confirmed by opening the link"
+    );
+    let token = path.rsplit("token=").next().unwrap().to_owned();
+    let press = || {
+        app.client
+            .post(format!(
+                "{}/api/notification-destinations/confirm",
+                app.address
+            ))
+            .header("content-type", "application/x-www-form-urlencoded")
+            // As the link carries it: already URL-encoded.
+            .body(format!("token={token}"))
+            .send()
+    };
+    let confirmed = press().await.unwrap();
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    assert!(confirmed.text().await.unwrap().contains("will now receive"));
     // The link works once.
+    assert_eq!(press().await.unwrap().status(), StatusCode::NOT_FOUND);
     let again = app
         .client
         .get(format!("{}{path}", app.address))
