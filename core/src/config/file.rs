@@ -118,7 +118,8 @@ pub struct SchemaColumn {
     /// Zone of timestamps without an offset. Default: the parser's `default_timezone`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
-    /// Date added to a format that only has a time of day (Embulk `date:`).
+    /// Date (YYYY-MM-DD) of values whose `format` has only a time of day (Embulk `date:`).
+    /// Default: the parser's `default_date`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date: Option<String>,
 }
@@ -177,7 +178,8 @@ pub struct CsvParser {
     /// Default strftime format of timestamp columns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_timestamp_format: Option<String>,
-    /// Default date for formats without one.
+    /// Date (YYYY-MM-DD) of timestamps whose format has only a time of day. Default:
+    /// 1970-01-01, as in Embulk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_date: Option<String>,
     /// The columns, in file order.
@@ -369,6 +371,15 @@ fn utf8_only(path: &str, v: &Option<String>) -> Result<(), ConfigError> {
     }
 }
 
+fn check_date(path: &str, date: &Option<String>) -> Result<(), ConfigError> {
+    match date {
+        Some(d) if chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() => Err(
+            ConfigError::new(path, format!("{d:?} is not a date; expected YYYY-MM-DD")),
+        ),
+        _ => Ok(()),
+    }
+}
+
 fn check_columns(columns: &[SchemaColumn]) -> Result<(), ConfigError> {
     if columns.is_empty() {
         return Err(ConfigError::new(
@@ -378,6 +389,7 @@ fn check_columns(columns: &[SchemaColumn]) -> Result<(), ConfigError> {
     }
     for (i, c) in columns.iter().enumerate() {
         check_timezone(&format!("columns[{i}].timezone"), &c.timezone)?;
+        check_date(&format!("columns[{i}].date"), &c.date)?;
         if columns[..i].iter().any(|o| o.name == c.name) {
             return Err(ConfigError::new(
                 format!("columns[{i}].name"),
@@ -390,6 +402,10 @@ fn check_columns(columns: &[SchemaColumn]) -> Result<(), ConfigError> {
 
 impl ParserConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        self.check_fields().map_err(|e| e.prefixed("parser"))
+    }
+
+    fn check_fields(&self) -> Result<(), ConfigError> {
         match self {
             // Input charsets are checked by the engine, which has the encoding tables.
             ParserConfig::Csv(p) => {
@@ -397,6 +413,7 @@ impl ParserConfig {
                 one_char("quote", &p.quote, true)?;
                 one_char("escape", &p.escape, true)?;
                 check_timezone("default_timezone", &p.default_timezone)?;
+                check_date("default_date", &p.default_date)?;
                 check_columns(&p.columns)
             }
             ParserConfig::Jsonl(p) => {
@@ -406,12 +423,15 @@ impl ParserConfig {
             ParserConfig::Parquet(p) if p.columns.is_empty() => Ok(()),
             ParserConfig::Parquet(p) => check_columns(&p.columns),
         }
-        .map_err(|e| e.prefixed("parser"))
     }
 }
 
 impl FormatterConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        self.check_fields().map_err(|e| e.prefixed("formatter"))
+    }
+
+    fn check_fields(&self) -> Result<(), ConfigError> {
         match self {
             FormatterConfig::Csv(f) => {
                 utf8_only("charset", &f.charset)?;
@@ -438,6 +458,5 @@ impl FormatterConfig {
                 )),
             },
         }
-        .map_err(|e| e.prefixed("formatter"))
     }
 }

@@ -131,6 +131,33 @@ fn errors_name_the_path_and_the_choices() {
     );
     let e = error_of("in: {type: postgresql, host: h, user: u, database: d, table: t}");
     assert!(e.contains("missing field `out`"), "{e}");
+    let yaml = FILE_TO_FILE.replace(
+        "timezone: Asia/Tokyo}",
+        "timezone: Asia/Tokyo, date: 2024/01/02}",
+    );
+    assert_eq!(
+        error_of(&yaml),
+        "in.parser.columns[1].date: \"2024/01/02\" is not a date; expected YYYY-MM-DD"
+    );
+    let yaml = FILE_TO_FILE.replace("skip_header_lines: 1", "default_date: tomorrow");
+    assert_eq!(
+        error_of(&yaml),
+        "in.parser.default_date: \"tomorrow\" is not a date; expected YYYY-MM-DD"
+    );
+    let yaml = FILE_TO_FILE.replace("delimiter: \";\"", "delimiter: \";;\"");
+    assert_eq!(
+        error_of(&yaml),
+        "in.parser.delimiter: \";;\" is not one ASCII character"
+    );
+    let yaml = FILE_TO_FILE.replace(
+        "formatter: {type: jsonl}",
+        "formatter: {type: jsonl, timezone: Mars}",
+    );
+    assert!(
+        error_of(&yaml).starts_with("out.formatter.timezone: unknown time zone \"Mars\""),
+        "{}",
+        error_of(&yaml)
+    );
     let yaml = FILE_TO_FILE.replace("type: gzip, level: 1", "type: zip");
     assert!(
         error_of(&yaml).starts_with("out.encoders[0].type: unknown codec \"zip\""),

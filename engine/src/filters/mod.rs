@@ -147,6 +147,7 @@ fn plan(f: &FilterConfig, input: &Schema) -> Result<Step> {
                                     Some(z) => tz(Some(z))?,
                                     None => default_tz,
                                 },
+                                date: None,
                             };
                             p.parse(d).with_context(|| format!("{path}.default"))?;
                         }
@@ -193,6 +194,7 @@ fn plan(f: &FilterConfig, input: &Schema) -> Result<Step> {
                                     type_: cc.type_,
                                     format: format.clone(),
                                     tz: zone,
+                                    date: None,
                                 },
                                 formatter: FieldFormatter::new(
                                     format.as_deref().unwrap_or(DEFAULT_TIMESTAMP_FORMAT),
@@ -296,6 +298,7 @@ fn apply_step(step: &Step, batch: &RecordBatch) -> Result<RecordBatch> {
                     type_: *t,
                     format: None,
                     tz: Tz::UTC,
+                    date: None,
                 };
                 for _ in 0..n {
                     match default {
@@ -336,6 +339,7 @@ fn convert(
                 type_: to,
                 format: None,
                 tz: Tz::UTC,
+                date: None,
             };
             b.append(parser.parse(d)?)
         }

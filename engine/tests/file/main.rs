@@ -438,3 +438,81 @@ async fn csv_in_shift_jis_and_windows_1252_is_decoded() {
         "{e}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_column_zones_dates_extra_columns_and_every_output_option() {
+    let dir = TempDir::new();
+    // CR line ends, a header (header_line: true), a row with two extra fields.
+    std::fs::write(
+        dir.path("in.csv"),
+        "id,at,opens,closes,note\r1,2024-01-01 09:00:00,08:30,23:59:59,\"say \"\"hi\"\"; ok\",extra,more\r2,2024-06-01 00:00:00,12:00,00:00:00,plain\r",
+    )
+    .unwrap();
+    let input = format!(
+        r#"in:
+  type: file
+  path_prefix: {}
+  parser:
+    type: csv
+    newline: CR
+    header_line: true
+    allow_extra_columns: true
+    stop_on_invalid_record: true
+    default_date: '2000-01-02'
+    columns:
+      - {{name: id, type: long}}
+      - {{name: at, type: timestamp, timezone: Asia/Tokyo}}
+      - {{name: opens, type: timestamp, format: '%H:%M', date: '2024-03-01'}}
+      - {{name: closes, type: timestamp, format: '%H:%M:%S'}}
+      - {{name: note, type: string}}
+"#,
+        dir.path("in.csv")
+    );
+    let quoted = format!(
+        r#"out:
+  type: file
+  path_prefix: {}
+  file_ext: csv
+  formatter:
+    type: csv
+    header_line: false
+    delimiter: ';'
+    quote_policy: ALL
+    newline: LF
+    default_timezone: Asia/Tokyo
+    column_options:
+      opens: {{format: '%Y/%m/%d %H:%M', timezone: UTC}}
+"#,
+        dir.path("quoted_")
+    );
+    let s = run(&format!("{input}{quoted}")).await.unwrap();
+    assert_eq!((s.rows_written, s.rows_skipped), (2, 0));
+    assert_eq!(
+        std::fs::read_to_string(dir.path("quoted_000.00.csv")).unwrap(),
+        concat!(
+            "\"1\";\"2024-01-01 09:00:00.000000 +0900\";\"2024/03/01 08:30\";\"2000-01-03 08:59:59.000000 +0900\";\"say \"\"hi\"\"; ok\"\n",
+            "\"2\";\"2024-06-01 00:00:00.000000 +0900\";\"2024/03/01 12:00\";\"2000-01-02 09:00:00.000000 +0900\";\"plain\"\n",
+        )
+    );
+    let bare = format!(
+        "out:\n  type: file\n  path_prefix: {}\n  file_ext: csv\n  formatter: {{type: csv, quote_policy: NONE, newline: CRLF}}\n",
+        dir.path("bare_")
+    );
+    run(&format!("{input}{bare}")).await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path("bare_000.00.csv")).unwrap(),
+        concat!(
+            "id,at,opens,closes,note\r\n",
+            "1,2024-01-01 00:00:00.000000 +0000,2024-03-01 08:30:00.000000 +0000,2000-01-02 23:59:59.000000 +0000,say \"hi\"; ok\r\n",
+            "2,2024-05-31 15:00:00.000000 +0000,2024-03-01 12:00:00.000000 +0000,2000-01-02 00:00:00.000000 +0000,plain\r\n",
+        )
+    );
+    // Without allow_extra_columns the first row is invalid.
+    let strict = input.replace("    allow_extra_columns: true\n", "");
+    let err = format!("{:#}", run(&format!("{strict}{bare}")).await.unwrap_err());
+    // (The csv crate counts lines by LF, so in a CR-only file every row is "line 1".)
+    assert!(
+        err.contains("in.csv:1: expected 5 columns, got 7 (stop_on_invalid_record is true)"),
+        "{err}"
+    );
+}

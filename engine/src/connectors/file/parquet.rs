@@ -177,6 +177,7 @@ pub fn read(
                 type_: want,
                 format: None,
                 tz: Tz::UTC,
+                date: None,
             };
             let mut b = ColumnBuilder::new(want, source.len());
             let mut scratch = String::new();

@@ -11,6 +11,7 @@ use crate::types::{self, BatchBuilder, Value};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
+use chrono::NaiveDate;
 use chrono_tz::Tz;
 use flate2::read::MultiGzDecoder;
 use futures::FutureExt;
@@ -74,11 +75,18 @@ fn parsers(
     columns: &[SchemaColumn],
     default_tz: Option<&str>,
     default_format: Option<&str>,
+    default_date: Option<&str>,
 ) -> Result<Vec<FieldParser>> {
     let default_tz: Tz = default_tz
         .unwrap_or("UTC")
         .parse()
         .map_err(|_| anyhow!("unknown time zone {default_tz:?}"))?;
+    let day = |d: &str| {
+        NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| anyhow!("{d:?} is not a date; expected YYYY-MM-DD"))
+    };
+    // Embulk's default_date.
+    let default_date = day(default_date.unwrap_or("1970-01-01"))?;
     columns
         .iter()
         .map(|c| {
@@ -90,6 +98,10 @@ fn parsers(
                     Some(z) => z.parse().map_err(|_| anyhow!("unknown time zone {z:?}"))?,
                     None => default_tz,
                 },
+                date: Some(match &c.date {
+                    Some(d) => day(d).with_context(|| format!("column {:?}: date", c.name))?,
+                    None => default_date,
+                }),
             })
         })
         .collect()
@@ -236,6 +248,7 @@ fn read_csv(
         &p.columns,
         p.default_timezone.as_deref(),
         p.default_timestamp_format.as_deref(),
+        p.default_date.as_deref(),
     )?;
     let quote = p.quote.as_deref().map(|q| q.bytes().next());
     // The csv crate reads either doubled quotes (RFC 4180) or an escape character, not
@@ -375,7 +388,7 @@ fn read_jsonl(
     tx: &Sender<RecordBatch>,
     stats: &Arc<Stats>,
 ) -> Result<()> {
-    let fields = parsers(&p.columns, p.default_timezone.as_deref(), None)?;
+    let fields = parsers(&p.columns, p.default_timezone.as_deref(), None, None)?;
     let stop = p.stop_on_invalid_record.unwrap_or(false);
     let mut builder = BatchBuilder::new(schema);
     let mut reader = BufReader::new(Counting {

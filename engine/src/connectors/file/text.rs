@@ -32,6 +32,9 @@ pub struct FieldParser {
     pub format: Option<String>,
     /// Zone of timestamps without an offset.
     pub tz: Tz,
+    /// The day of timestamps whose format has only a time of day (Embulk `date:` /
+    /// `default_date`).
+    pub date: Option<NaiveDate>,
 }
 
 impl FieldParser {
@@ -81,6 +84,18 @@ impl FieldParser {
     }
 
     fn parse_timestamp(&self, s: &str) -> Option<i64> {
+        self.parse_timestamp_as_is(s).or_else(|| {
+            let (date, format) = (self.date?, self.format.as_deref()?);
+            let on_date = FieldParser {
+                format: Some(format!("%Y-%m-%d {format}")),
+                date: None,
+                ..self.clone()
+            };
+            on_date.parse_timestamp_as_is(&format!("{} {s}", date.format("%Y-%m-%d")))
+        })
+    }
+
+    fn parse_timestamp_as_is(&self, s: &str) -> Option<i64> {
         let with_zone = |fmt: &str| {
             DateTime::parse_from_str(s, fmt)
                 .ok()
@@ -104,7 +119,13 @@ impl FieldParser {
         };
         match &self.format {
             Some(f) if f.contains("%z") || f.contains("%:z") || f.contains("%Z") => with_zone(f),
-            Some(f) if f.contains("%H") || f.contains("%T") || f.contains("%s") => naive(f),
+            Some(f)
+                if ["%H", "%I", "%k", "%l", "%T", "%R", "%r", "%X", "%s"]
+                    .iter()
+                    .any(|d| f.contains(d)) =>
+            {
+                naive(f)
+            }
             Some(f) => date_only(f),
             None => DateTime::parse_from_rfc3339(s)
                 .ok()
@@ -234,6 +255,7 @@ mod tests {
             type_: t,
             format: format.map(chrono_format),
             tz: tz.parse().unwrap(),
+            date: None,
         }
     }
 
