@@ -97,13 +97,15 @@ pub struct JdbcInput {
 #[serde(deny_unknown_fields)]
 pub struct InputColumnOption {
     /// How the driver fetches the value (Embulk: `coalesce`, `long`, `double`, `decimal`,
-    /// `boolean`, `string`, `json`, `date`, `timestamp`). Default: by column type.
+    /// `boolean`, `string`, `json`, `date`, `timestamp`). Accepted for compatibility:
+    /// Hakobu always reads a column by its own type; `type` converts it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_type: Option<String>,
     /// The column type in the pipeline.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<ColumnType>,
-    /// strftime format when a timestamp becomes a string.
+    /// With `type: string`: the strftime format a timestamp is written in (in `timezone`,
+    /// else `default_timezone`), e.g. `%Y/%m/%d %H:%M:%S`. Default: the server's text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp_format: Option<String>,
     /// Zone for `timestamp_format` and for timestamps without a zone.

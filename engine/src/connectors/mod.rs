@@ -6,12 +6,16 @@ pub mod postgres;
 pub mod s3;
 pub mod sql;
 
+use crate::filters::FilterChain;
 use crate::pipeline::Stats;
-use anyhow::Result;
+use anyhow::{Context, Result, anyhow};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
+use futures::FutureExt;
 use futures::future::BoxFuture;
-use hakobu_core::config::{InputConfig, OutputConfig};
+use hakobu_core::config::{
+    CastColumn, CastFilter, ColumnType, FilterConfig, InputConfig, JdbcInput, OutputConfig,
+};
 use std::sync::Arc;
 use tokio::sync::mpsc::Sender;
 
@@ -42,11 +46,89 @@ pub struct Source {
 /// ranges at once (`exec.max_threads`).
 pub async fn open_source(config: &InputConfig, parallel: usize) -> Result<Source> {
     match config {
-        InputConfig::Postgresql(c) => postgres::reader::open(c, parallel).await,
-        InputConfig::Mysql(c) => mysql::reader::open(c, parallel).await,
+        InputConfig::Postgresql(c) => {
+            let (read, formats) = split_timestamp_formats(c);
+            formatted(postgres::reader::open(&read, parallel).await?, formats)
+        }
+        InputConfig::Mysql(c) => {
+            let (read, formats) = split_timestamp_formats(c);
+            formatted(mysql::reader::open(&read, parallel).await?, formats)
+        }
         InputConfig::File(c) => file::reader::open(c).await,
         InputConfig::S3(c) => s3::reader::open(c).await,
     }
+}
+
+/// Embulk's `column_options.<c>.timestamp_format` of a database input: a column read as
+/// `type: string` is formatted with that strftime format, in the column's `timezone`,
+/// else `default_timezone`, instead of taking the server's text. So the reader gets the
+/// input without those `type: string` overrides (reading the column's own type), and the
+/// conversions to do afterwards.
+fn split_timestamp_formats(c: &JdbcInput) -> (JdbcInput, Vec<CastColumn>) {
+    let mut read = c.clone();
+    let mut formats = Vec::new();
+    for (name, option) in &mut read.column_options {
+        if let (Some(ColumnType::String), Some(format)) = (option.type_, &option.timestamp_format) {
+            option.type_ = None;
+            formats.push(CastColumn {
+                name: name.clone(),
+                type_: ColumnType::String,
+                format: Some(format.clone()),
+                timezone: option
+                    .timezone
+                    .clone()
+                    .or_else(|| c.default_timezone.clone()),
+            });
+        }
+    }
+    (read, formats)
+}
+
+/// `source` with the `timestamp_format` conversions applied to every batch its tasks send.
+fn formatted(source: Source, formats: Vec<CastColumn>) -> Result<Source> {
+    if formats.is_empty() {
+        return Ok(source);
+    }
+    let cast = FilterConfig::Cast(CastFilter {
+        columns: formats,
+        stop_on_invalid_record: None,
+    });
+    let chain = Arc::new(
+        FilterChain::new(&[cast], source.schema.clone())
+            .context("column_options with timestamp_format")?,
+    );
+    let tasks = source
+        .tasks
+        .into_iter()
+        .map(|read| -> Task {
+            let chain = chain.clone();
+            Box::new(move |tx, stats| {
+                async move {
+                    let (read_tx, mut read_rx) = tokio::sync::mpsc::channel(1);
+                    let forward = async move {
+                        while let Some(batch) = read_rx.recv().await {
+                            let batch = chain
+                                .apply(batch)
+                                .context("column_options with timestamp_format")?;
+                            tx.send(batch)
+                                .await
+                                .map_err(|_| anyhow!("the destination stopped"))?;
+                        }
+                        anyhow::Ok(())
+                    };
+                    let (state, forwarded) = futures::join!(read(read_tx, stats), forward);
+                    // A failed conversion stops the read; its error is the one to report.
+                    forwarded?;
+                    state
+                }
+                .boxed()
+            })
+        })
+        .collect();
+    Ok(Source {
+        schema: chain.schema(),
+        tasks,
+    })
 }
 
 /// An opened destination.

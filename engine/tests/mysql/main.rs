@@ -470,3 +470,44 @@ async fn mysql_key_ranges_read_one_snapshot_and_other_keys_read_in_one_query() {
         assert_eq!(tasks_of(&my_in(&db.name, rest), 4).await.len(), 1, "{rest}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_input_column_options_convert_types_and_format_timestamps() {
+    let (db, mut conn) = TestDb::mysql().await;
+    conn.query_drop(
+        "SET time_zone = '+00:00';
+         CREATE TABLE src (id INT PRIMARY KEY, at DATETIME, ts TIMESTAMP NULL, n INT);
+         INSERT INTO src VALUES (1, '2024-01-01 09:00:00', '2024-01-01 00:00:00', 7);",
+    )
+    .await
+    .unwrap();
+    run(&format!(
+        "{}{}",
+        my_in(
+            &db.name,
+            r#"
+            table: src
+            default_timezone: Asia/Tokyo
+            column_options:
+              at: {type: string, timestamp_format: '%Y/%m/%d %H:%M %z'}
+              ts: {type: string, timestamp_format: '%H:%M', timezone: UTC}
+              n: {type: string}
+            "#
+        ),
+        my_out(&db.name, "table: dst")
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT CONCAT_WS('|', at, ts, n) FROM dst").await,
+        ["2024/01/01 09:00 +0900|00:00|7"]
+    );
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT GROUP_CONCAT(data_type ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'dst'"
+        )
+        .await,
+        ["bigint,longtext,longtext,longtext"]
+    );
+}

@@ -527,3 +527,51 @@ async fn max_threads_reads_key_ranges_in_parallel_with_the_same_rows() {
     assert_eq!(sessions_one, 1);
     assert_eq!(pg_count(&client, "sessions").await - sessions_one, 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_column_options_convert_types_and_format_timestamps() {
+    let (db, client) = TestDb::postgres().await;
+    client
+        .batch_execute(
+            "CREATE TABLE src (id int PRIMARY KEY, at timestamptz, wall timestamp, n int, amount numeric(12,2), other timestamp);
+             INSERT INTO src VALUES (1, '2024-01-01 00:00:00+00', '2024-01-01 09:00:00', 7, 1.50, '2024-01-01 09:00:00');",
+        )
+        .await
+        .unwrap();
+    let s = run(&format!(
+        "{}{}",
+        pg_in(
+            &db.name,
+            r#"
+            table: src
+            default_timezone: Asia/Tokyo
+            column_options:
+              at: {type: string, timestamp_format: '%Y/%m/%d %H:%M', timezone: Asia/Tokyo}
+              wall: {type: string, timestamp_format: '%Y-%m-%dT%H:%M:%S.%3N%z'}
+              n: {type: string}
+              amount: {type: double, value_type: double}
+              other: {timezone: UTC}
+            "#
+        ),
+        pg_out(&db.name, "table: dst")
+    ))
+    .await
+    .unwrap();
+    assert_eq!(s.rows_written, 1);
+    assert_eq!(
+        rows(
+            &client,
+            "SELECT concat_ws('|', at, wall, n, amount, other AT TIME ZONE 'UTC') FROM dst"
+        )
+        .await,
+        ["2024/01/01 09:00|2024-01-01T09:00:00.000+0900|7|1.5|2024-01-01 09:00:00"]
+    );
+    assert_eq!(
+        rows(
+            &client,
+            "SELECT string_agg(data_type, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'dst'"
+        )
+        .await,
+        ["bigint,text,text,text,double precision,timestamp with time zone"]
+    );
+}
