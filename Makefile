@@ -19,7 +19,10 @@ run: build
 	@scripts/build-frontend.sh
 	@scripts/ensure-services.sh
 	@scripts/env-local.sh .env.local
+	@scripts/local-mail.sh
 	@set -a && source .env.local && set +a && \
+	  export HAKOBU_SMTP_HOST="$${HAKOBU_SMTP_HOST:-127.0.0.1}" HAKOBU_SMTP_PORT="$${HAKOBU_SMTP_PORT:-$${HAKOBU_LOCAL_SMTP_PORT:-1025}}" \
+	    HAKOBU_SMTP_SECURITY="$${HAKOBU_SMTP_SECURITY:-none}" HAKOBU_SMTP_FROM="$${HAKOBU_SMTP_FROM:-Hakobu <hakobu@localhost>}" && \
 	  $(TARGET_DIR)/debug/hakobu migrate --create-database && \
 	  HAKOBU_ADMIN_PASSWORD="$$HAKOBU_DEMO_PASSWORD" $(TARGET_DIR)/debug/hakobu create-admin --organization "Demo" --name "Demo Admin" --email "$$HAKOBU_DEMO_EMAIL" && \
 	  echo "" && \
