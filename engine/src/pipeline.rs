@@ -122,7 +122,11 @@ pub async fn run_config(
     );
     let source = source.context("in")?;
     let preconnected = preconnected.context("out")?;
-    let filters = FilterChain::new(&config.filters, source.schema.clone())?;
+    let mut filters = FilterChain::new(&config.filters, source.schema.clone())?;
+    if let Some(formats) = connectors::output_timestamp_formats(&config.out, &filters.schema()) {
+        let with_formats = [config.filters.clone(), vec![formats]].concat();
+        filters = FilterChain::new(&with_formats, source.schema.clone()).context("out")?;
+    }
     let out_schema = filters.schema();
     let mut destination = Destination::open(&config.out, out_schema.clone(), preconnected)
         .await

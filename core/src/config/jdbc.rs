@@ -188,7 +188,9 @@ pub struct OutputColumnOption {
     /// How the value is bound (Embulk compatibility; accepted, types are inferred).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_type: Option<String>,
-    /// strftime format when a timestamp is written into a text column.
+    /// strftime format (Embulk's) of a timestamp column written as text, in `timezone`,
+    /// else `default_timezone`; the column is then created as text unless `type` says
+    /// otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp_format: Option<String>,
     /// Zone for this column instead of `default_timezone`.

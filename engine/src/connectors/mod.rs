@@ -8,9 +8,10 @@ pub mod sql;
 
 use crate::filters::FilterChain;
 use crate::pipeline::Stats;
+use crate::types;
 use anyhow::{Context, Result, anyhow};
 use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
+use arrow_schema::{Schema, SchemaRef};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use hakobu_core::config::{
@@ -82,6 +83,37 @@ fn split_timestamp_formats(c: &JdbcInput) -> (JdbcInput, Vec<CastColumn>) {
         }
     }
     (read, formats)
+}
+
+/// Embulk's `column_options.<c>.timestamp_format` of a database output: timestamp columns
+/// that have one are written as text in that strftime format, in the column's `timezone`,
+/// else the output's `default_timezone`, as a cast after the configured filters.
+pub fn output_timestamp_formats(config: &OutputConfig, schema: &Schema) -> Option<FilterConfig> {
+    let c = match config {
+        OutputConfig::Postgresql(c) | OutputConfig::Mysql(c) => c,
+        OutputConfig::File(_) | OutputConfig::S3(_) => return None,
+    };
+    let columns: Vec<CastColumn> = schema
+        .fields()
+        .iter()
+        .filter(|f| types::column_type(f) == ColumnType::Timestamp)
+        .filter_map(|f| {
+            let option = c.column_options.get(f.name())?;
+            Some(CastColumn {
+                name: f.name().clone(),
+                type_: ColumnType::String,
+                format: Some(option.timestamp_format.clone()?),
+                timezone: option
+                    .timezone
+                    .clone()
+                    .or_else(|| c.default_timezone.clone()),
+            })
+        })
+        .collect();
+    (!columns.is_empty()).then_some(FilterConfig::Cast(CastFilter {
+        columns,
+        stop_on_invalid_record: None,
+    }))
 }
 
 /// `source` with the `timestamp_format` conversions applied to every batch its tasks send.

@@ -516,3 +516,54 @@ async fn csv_column_zones_dates_extra_columns_and_every_output_option() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_keep_pick_rename_default_drop_and_mask_all_or_partial() {
+    let dir = TempDir::new();
+    std::fs::write(
+        dir.path("in.jsonl"),
+        "{\"id\": 1, \"name\": \"Alice\", \"email\": \"a@example.com\", \"phone\": \"09012345678\", \"secret\": \"s\", \"note\": null}\n{\"id\": 2, \"name\": \"Bo\", \"email\": \"b@example.com\", \"phone\": null, \"secret\": \"t\", \"note\": \"kept\"}\n",
+    )
+    .unwrap();
+    let yaml = format!(
+        r#"in:
+  type: file
+  path_prefix: {}
+  parser:
+    type: jsonl
+    columns:
+      - {{name: id, type: long}}
+      - {{name: name, type: string}}
+      - {{name: email, type: string}}
+      - {{name: phone, type: string}}
+      - {{name: secret, type: string}}
+      - {{name: note, type: string}}
+filters:
+  - type: remove_columns
+    keep: [id, name, email, phone, note]
+  - type: column
+    columns:
+      - {{name: id}}
+      - {{name: who, src: name}}
+      - {{name: email}}
+      - {{name: phone}}
+      - {{name: note, default: none}}
+  - type: column
+    drop_columns: [{{name: email}}]
+  - type: mask
+    columns:
+      - {{name: who, type: all, mask_char: '#'}}
+      - {{name: phone, type: partial, keep_head: 3, keep_tail: 2}}
+{}"#,
+        dir.path("in.jsonl"),
+        jsonl_out(&dir.path("o_"))
+    );
+    run(&yaml).await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path("o_000.00.jsonl")).unwrap(),
+        concat!(
+            "{\"id\":1,\"who\":\"#####\",\"phone\":\"090******78\",\"note\":\"none\"}\n",
+            "{\"id\":2,\"who\":\"##\",\"phone\":null,\"note\":\"kept\"}\n",
+        )
+    );
+}

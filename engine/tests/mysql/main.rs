@@ -511,3 +511,84 @@ async fn mysql_input_column_options_convert_types_and_format_timestamps() {
         ["bigint,longtext,longtext,longtext"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_output_column_options_type_format_and_create_table_option() {
+    let (pg, client) = TestDb::postgres().await;
+    let (my, mut conn) = TestDb::mysql().await;
+    client
+        .batch_execute(
+            "CREATE TABLE src (id int PRIMARY KEY, at timestamptz, code text);
+             INSERT INTO src VALUES (1, '2024-01-01 00:00:00+00', 'a');",
+        )
+        .await
+        .unwrap();
+    run(&format!(
+        "{}{}",
+        pg_in(&pg.name, "table: src"),
+        my_out(
+            &my.name,
+            r#"
+            table: created
+            create_table_constraint: PRIMARY KEY (id)
+            create_table_option: COMMENT = 'made by hakobu'
+            column_options:
+              at: {timestamp_format: '%Y/%m/%d %H:%M %z', timezone: Asia/Tokyo}
+              code: {type: VARCHAR(3)}
+            "#
+        )
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT CONCAT_WS('|', at, code) FROM created").await,
+        ["2024/01/01 09:00 +0900|a"]
+    );
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT CONCAT_WS('|', GROUP_CONCAT(CONCAT(column_name, ' ', column_type, ' ', column_key) ORDER BY ordinal_position), \
+             (SELECT table_comment FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'created')) \
+             FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'created'"
+        )
+        .await,
+        ["id bigint(20) PRI,at longtext ,code varchar(3) |made by hakobu"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_hooks_run_in_order_around_the_read_and_the_load() {
+    let (db, mut conn) = TestDb::mysql().await;
+    conn.query_drop(
+        "CREATE TABLE src (id INT PRIMARY KEY, v TEXT); INSERT INTO src VALUES (1, 'x');
+         CREATE TABLE log (n INT AUTO_INCREMENT PRIMARY KEY, msg TEXT);",
+    )
+    .await
+    .unwrap();
+    run(&format!(
+        "{}{}",
+        my_in(
+            &db.name,
+            "
+            table: src
+            before_setup: INSERT INTO log (msg) VALUES ('before_setup')
+            before_select: INSERT INTO log (msg) VALUES ('before_select')
+            after_select: INSERT INTO log (msg) VALUES ('after_select')"
+        ),
+        my_out(
+            &db.name,
+            "
+            table: dst
+            mode: truncate_insert
+            before_load: INSERT INTO log (msg) VALUES ('before_load')
+            after_load: INSERT INTO log (msg) VALUES ('after_load')"
+        )
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT GROUP_CONCAT(msg ORDER BY n) FROM log").await,
+        ["before_setup,before_select,after_select,before_load,after_load"]
+    );
+    assert_eq!(rows(&mut conn, "SELECT v FROM dst").await, ["x"]);
+}

@@ -428,7 +428,7 @@ async fn hooks_and_quoted_identifiers() {
         "{}\n{}",
         pg_in(
             &db.name,
-            "table: 'Odd \"Name\"'\nbefore_select: INSERT INTO log VALUES ('before_select')\nafter_select: INSERT INTO log VALUES ('after_select')"
+            "table: 'Odd \"Name\"'\nbefore_setup: INSERT INTO log VALUES ('before_setup')\nbefore_select: INSERT INTO log VALUES ('before_select')\nafter_select: INSERT INTO log VALUES ('after_select')"
         ),
         pg_out(
             &db.name,
@@ -442,7 +442,7 @@ async fn hooks_and_quoted_identifiers() {
     );
     assert_eq!(
         rows(&client, "SELECT string_agg(msg, ',') FROM log").await,
-        ["before_select,after_select,before_load,after_load"]
+        ["before_setup,before_select,after_select,before_load,after_load"]
     );
 }
 
@@ -573,5 +573,61 @@ async fn input_column_options_convert_types_and_format_timestamps() {
         )
         .await,
         ["bigint,text,text,text,double precision,timestamp with time zone"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_column_options_type_format_and_create_table_option() {
+    let (db, client) = TestDb::postgres().await;
+    client
+        .batch_execute(
+            "CREATE TABLE src (id int PRIMARY KEY, at timestamptz, code text);
+             INSERT INTO src VALUES (1, '2024-01-01 00:00:00+00', 'a');
+             CREATE TABLE existing (id bigint, at text, code text);",
+        )
+        .await
+        .unwrap();
+    let out = |table: &str| {
+        format!(
+            r#"
+            table: {table}
+            default_timezone: Asia/Tokyo
+            create_table_constraint: PRIMARY KEY (id)
+            create_table_option: WITH (fillfactor = 70)
+            column_options:
+              at: {{timestamp_format: '%Y/%m/%d %H:%M %z'}}
+              code: {{type: varchar(3), timezone: UTC}}
+            "#
+        )
+    };
+    for table in ["created", "existing"] {
+        run(&format!(
+            "{}{}",
+            pg_in(&db.name, "table: src"),
+            pg_out(&db.name, &out(table))
+        ))
+        .await
+        .unwrap();
+        assert_eq!(
+            rows(&client, &format!("SELECT at || '|' || code FROM {table}")).await,
+            ["2024/01/01 09:00 +0900|a"],
+            "{table}"
+        );
+    }
+    assert_eq!(
+        rows(
+            &client,
+            "SELECT string_agg(column_name || ' ' || data_type, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'created'"
+        )
+        .await,
+        ["id bigint,at text,code character varying"]
+    );
+    assert_eq!(
+        rows(
+            &client,
+            "SELECT array_to_string(reloptions, ',') || '|' || (SELECT count(*) FROM pg_index WHERE indrelid = c.oid AND indisprimary) FROM pg_class c WHERE relname = 'created'"
+        )
+        .await,
+        ["fillfactor=70|1"]
     );
 }
