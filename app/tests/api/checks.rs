@@ -50,15 +50,7 @@ async fn fixture() -> Fixture {
         Some(&maria_db),
         "CREATE TABLE expected_counts (n int); INSERT INTO expected_counts VALUES (3);",
     );
-    let pg = app
-        .create_connection(
-            &owner,
-            &owner.default_team,
-            "PG",
-            "postgresql",
-            app.pg_settings(),
-        )
-        .await;
+    let pg = app.pg_connection(&owner).await;
     let maria = app
         .create_connection(
             &owner,

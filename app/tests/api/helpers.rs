@@ -376,6 +376,19 @@ impl TestApp {
         json!({"host": "127.0.0.1", "port": 5432, "database": self.db_name, "user": "postgres", "tls_mode": "disable"})
     }
 
+    /// A PostgreSQL connection named "PG" to this test's database, owned by the user's
+    /// default team; answers its id.
+    pub async fn pg_connection(&self, user: &TestUser) -> String {
+        self.create_connection(
+            user,
+            &user.default_team,
+            "PG",
+            "postgresql",
+            self.pg_settings(),
+        )
+        .await
+    }
+
     /// Creates a connection owned by `team`; answers its id.
     pub async fn create_connection(
         &self,

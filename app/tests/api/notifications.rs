@@ -1090,15 +1090,7 @@ async fn the_duration_rule_fires_during_a_long_run() {
     let owner = app.signup("Acme").await;
     let hook = Hook::start(&[]);
     let dest = webhook(&app, &owner, &hook).await;
-    let conn = app
-        .create_connection(
-            &owner,
-            &owner.default_team,
-            "PG",
-            "postgresql",
-            app.pg_settings(),
-        )
-        .await;
+    let conn = app.pg_connection(&owner).await;
     let (status, body) = app
         .post(
             "/api/jobs",

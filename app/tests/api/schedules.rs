@@ -376,15 +376,7 @@ async fn variables_fill_a_real_run_and_cannot_change_its_sql() {
          INSERT INTO sales VALUES (1, '2026-11-19', 'a'), (2, '2026-11-20', 'b'), (3, '2026-11-20', 'c'), (4, '2026-11-21', 'd');",
     )
     .await;
-    let connection = app
-        .create_connection(
-            &owner,
-            &owner.default_team,
-            "PG",
-            "postgresql",
-            app.pg_settings(),
-        )
-        .await;
+    let connection = app.pg_connection(&owner).await;
     let settings = json!({
         "source": {"connection_id": connection, "query": "SELECT id, note FROM sales WHERE day = $day$::date AND note <> $skip$ AND id > $floor$::bigint ORDER BY id"},
         "destination": {"connection_id": connection, "table": {"name": "sales_$suffix$"}, "mode": "replace"},
@@ -496,15 +488,7 @@ async fn variables_fill_a_real_run_and_cannot_change_its_sql() {
 async fn saving_checks_every_placeholder() {
     let app = spawn_app().await;
     let owner = app.signup("Acme").await;
-    let connection = app
-        .create_connection(
-            &owner,
-            &owner.default_team,
-            "PG",
-            "postgresql",
-            app.pg_settings(),
-        )
-        .await;
+    let connection = app.pg_connection(&owner).await;
     let settings = json!({
         "source": {"connection_id": connection, "query": "SELECT * FROM t WHERE d = '$day$'"},
         "destination": {"connection_id": connection, "table": {"name": "t_$dya$"}, "mode": "insert"},
