@@ -6,6 +6,7 @@ use crate::connectors::mysql::MyConn;
 use crate::connectors::postgres::PgConn;
 use crate::connectors::sql::Dialect;
 use crate::tls::{TlsFailure, TlsProblem};
+use hakobu_core::config::{Tls, TlsMode};
 use mysql_async::prelude::Queryable;
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -317,7 +318,16 @@ pub async fn check(conn: &Connection) -> Result<CheckOk, CheckError> {
         DbKind::Postgresql => "SELECT current_setting('server_version')",
         DbKind::Mysql => "SELECT VERSION()",
     };
-    let rows = conn.guarded(conn.query_text(sql, &[])).await?;
+    let rows = match conn.guarded(conn.query_text(sql, &[])).await {
+        Err(e)
+            if e.kind == ErrorKind::WrongPassword
+                && conn.kind == DbKind::Mysql
+                && conn.tls.mode == TlsMode::Disable =>
+        {
+            return Err(tls_required_or(conn, e).await);
+        }
+        rows => rows?,
+    };
     let server_version = rows
         .first()
         .and_then(|r| r.first().cloned().flatten())
@@ -326,6 +336,29 @@ pub async fn check(conn: &Connection) -> Result<CheckOk, CheckError> {
         server_version,
         latency_ms: started.elapsed().as_millis() as u64,
     })
+}
+
+/// MySQL answers a plain login of a `REQUIRE SSL` user with "access denied", as for a
+/// wrong password. If the same login succeeds encrypted, TLS is what was missing.
+async fn tls_required_or(conn: &Connection, denied: CheckError) -> CheckError {
+    let mut encrypted = conn.clone();
+    encrypted.tls = Tls {
+        mode: TlsMode::Require,
+        ca_certificate: None,
+    };
+    match encrypted
+        .guarded(encrypted.query_text("SELECT 1", &[]))
+        .await
+    {
+        Ok(_) => CheckError {
+            kind: ErrorKind::TlsRequired,
+            message: format!(
+                "the server accepts {} only over TLS; set the TLS mode to require or stricter",
+                conn.user
+            ),
+        },
+        Err(_) => denied,
+    }
 }
 
 /// Schemas the user can see (MySQL: the connection's database).

@@ -185,6 +185,26 @@ async fn mariadb_without_tls_says_so_and_prefer_falls_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mariadb_user_that_requires_ssl_is_told_to_use_tls_not_a_wrong_password() {
+    let (port, _ca) = tls_mariadb();
+    // `hakobu_tls_only` is created by scripts/mariadb-tls.sh with REQUIRE SSL.
+    let mut c = my("127.0.0.1", port, "mysql", tls(TlsMode::Disable, None));
+    c.user = "hakobu_tls_only".into();
+    let e = check::check(&c).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::TlsRequired, "{e}");
+    assert!(e.message.contains("only over TLS"), "{e}");
+    c.tls = tls(TlsMode::Require, None);
+    check::check(&c).await.unwrap();
+    // A wrong password stays a wrong password.
+    let mut c = my("127.0.0.1", port, "mysql", tls(TlsMode::Disable, None));
+    c.user = "hakobu_no_such_user".into();
+    assert_eq!(
+        check::check(&c).await.unwrap_err().kind,
+        ErrorKind::WrongPassword
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_with_tls_encrypts_and_checks_the_certificate() {
     let (port, ca) = tls_mariadb();
     for mode in [TlsMode::Prefer, TlsMode::Require] {
