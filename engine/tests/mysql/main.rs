@@ -253,6 +253,19 @@ async fn mysql_incremental_on_the_primary_key() {
         .await
         .unwrap();
     assert_eq!(second.rows_written, 1);
+    assert_eq!(second.next_diff.input.last_record, Some(vec![3.into()]));
+    // Nothing new: nothing loaded, the cursor stays.
+    let third = run_with_diff(&yaml, Some(&second.next_diff.to_yaml()))
+        .await
+        .unwrap();
+    assert_eq!(
+        (third.rows_written, third.next_diff.clone()),
+        (0, second.next_diff.clone())
+    );
+    assert_eq!(
+        rows(&mut conn, "SELECT CAST(COUNT(*) AS CHAR) FROM t2").await,
+        ["3"]
+    );
     let yaml = format!(
         "{}\n{}",
         my_in(
