@@ -81,6 +81,8 @@ conn_my() { printf '  type: mysql\n  host: 127.0.0.1\n  user: root\n  database: 
 # The same transfer read in two key ranges of the primary key, one COPY session each.
 { cat "$WORK/pg_pg.yml"; echo "exec: {max_threads: 2}"; } > "$WORK/pg_pg2.yml"
 { echo "in:"; conn_my; echo "  table: orders"; echo "out:"; conn_pg; echo "  table: orders_out"; echo "  mode: insert"; } > "$WORK/my_pg.yml"
+# MariaDB read in two key ranges (two sessions holding consistent snapshots).
+{ cat "$WORK/my_pg.yml"; echo "exec: {max_threads: 2}"; } > "$WORK/my_pg2.yml"
 { echo "in:"; conn_pg; echo "  table: orders"; echo "out:"; echo "  type: file"; echo "  path_prefix: $WORK/runner_"; echo "  file_ext: csv";
   echo "  sequence_format: ''"; echo "  formatter: {type: csv, newline: LF}"; } > "$WORK/pg_csv.yml"
 # (the runner writes $WORK/runner_csv: path_prefix + empty sequence + file_ext)
@@ -116,15 +118,16 @@ declare -A PIPE=(
   [pg_pg]="${PSQL[*]} -d $DB -c 'COPY orders TO STDOUT (FORMAT binary)' | ${PSQL[*]} -d $DB -c 'COPY orders_out FROM STDIN (FORMAT binary)'"
   [pg_pg2]="${PSQL[*]} -d $DB -c 'COPY orders TO STDOUT (FORMAT binary)' | ${PSQL[*]} -d $DB -c 'COPY orders_out FROM STDIN (FORMAT binary)'"
   [my_pg]="${MARIADB[*]} $DB --batch --quick -N -e 'SELECT * FROM orders' | ${PSQL[*]} -d $DB -c \"COPY orders_out FROM STDIN (FORMAT text, NULL 'NULL')\""
+  [my_pg2]="${MARIADB[*]} $DB --batch --quick -N -e 'SELECT * FROM orders' | ${PSQL[*]} -d $DB -c \"COPY orders_out FROM STDIN (FORMAT text, NULL 'NULL')\""
   [pg_csv]="${PSQL[*]} -d $DB -c 'COPY orders TO STDOUT (FORMAT csv, HEADER)' > $WORK/pipe.csv"
   [one_row]="${PSQL[*]} -d $DB -c 'COPY one_row TO STDOUT (FORMAT binary)' | ${PSQL[*]} -d $DB -c 'COPY one_row_out FROM STDIN (FORMAT binary)'"
 )
-declare -A LABEL=([pg_pg]="PostgreSQL -> PostgreSQL" [pg_pg2]="PG -> PG, max_threads 2" [my_pg]="MariaDB -> PostgreSQL" [pg_csv]="PostgreSQL -> CSV file" [one_row]="1 row PG -> PG")
+declare -A LABEL=([pg_pg]="PostgreSQL -> PostgreSQL" [pg_pg2]="PG -> PG, max_threads 2" [my_pg]="MariaDB -> PostgreSQL" [my_pg2]="MariaDB->PG, max_threads 2" [pg_csv]="PostgreSQL -> CSV file" [one_row]="1 row PG -> PG")
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 printf '\n%-26s %-8s %9s %12s %10s %8s\n' "case ($ROWS rows)" tool seconds rows/s "RSS MiB" ratio
-for case in pg_pg pg_pg2 my_pg pg_csv one_row; do
+for case in pg_pg pg_pg2 my_pg my_pg2 pg_csv one_row; do
   rows=$ROWS; [ "$case" = one_row ] && rows=1
   : > "$WORK/$case.runner"; : > "$WORK/$case.pipe"
   for i in $(seq 1 "$RUNS"); do
