@@ -567,3 +567,38 @@ filters:
         )
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trim_if_not_quoted_keeps_spaces_inside_quotes() {
+    let dir = TempDir::new();
+    std::fs::write(
+        dir.path("in.csv"),
+        "  1 , \" padded \" ,  plain text  \n2,\"x\",\"  \"\n",
+    )
+    .unwrap();
+    let input = |trim: bool| {
+        format!(
+            "in:\n  type: file\n  path_prefix: {}\n  parser:\n    type: csv\n    trim_if_not_quoted: {trim}\n    stop_on_invalid_record: true\n    columns:\n      - {{name: id, type: long}}\n      - {{name: q, type: string}}\n      - {{name: p, type: string}}\n",
+            dir.path("in.csv")
+        )
+    };
+    run(&format!("{}{}", input(true), jsonl_out(&dir.path("trim_"))))
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path("trim_000.00.jsonl")).unwrap(),
+        "{\"id\":1,\"q\":\" padded \",\"p\":\"plain text\"}\n{\"id\":2,\"q\":\"x\",\"p\":\"  \"}\n"
+    );
+    // Without trimming, the spaces are part of the values (and " 1 " is still a long).
+    run(&format!(
+        "{}{}",
+        input(false),
+        jsonl_out(&dir.path("keep_"))
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path("keep_000.00.jsonl")).unwrap(),
+        "{\"id\":1,\"q\":\" \\\" padded \\\" \",\"p\":\"  plain text  \"}\n{\"id\":2,\"q\":\"x\",\"p\":\"  \"}\n"
+    );
+}

@@ -4,4 +4,5 @@ pub mod charset;
 pub mod parquet;
 pub mod reader;
 pub mod text;
+pub mod trim;
 pub mod writer;

@@ -5,6 +5,7 @@
 //! hands batches to the async pipeline with `blocking_send`.
 
 use super::text::{FieldParser, chrono_format};
+use super::trim::TrimUnquoted;
 use crate::connectors::{Source, Task, TaskState};
 use crate::pipeline::Stats;
 use crate::types::{self, BatchBuilder, Value};
@@ -257,17 +258,28 @@ fn read_csv(
     let escape = p.escape.as_deref().and_then(|e| e.bytes().next());
     let quote_byte = quote.flatten().unwrap_or(b'"');
     let backslash = escape.is_some_and(|e| e != quote_byte);
+    let quoting = !matches!(quote, Some(None));
+    let delimiter = p
+        .delimiter
+        .as_deref()
+        .and_then(|d| d.bytes().next())
+        .unwrap_or(b',');
+    let input: Box<dyn Read + Send> = if p.trim_if_not_quoted.unwrap_or(false) {
+        Box::new(TrimUnquoted::new(
+            input,
+            quoting.then_some(quote_byte),
+            if backslash { escape } else { None },
+            delimiter,
+        ))
+    } else {
+        input
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .delimiter(
-            p.delimiter
-                .as_deref()
-                .and_then(|d| d.bytes().next())
-                .unwrap_or(b','),
-        )
+        .delimiter(delimiter)
         .quote(quote.flatten().unwrap_or(b'"'))
-        .quoting(!matches!(quote, Some(None)))
+        .quoting(quoting)
         .double_quote(!backslash)
         .escape(if backslash { escape } else { None })
         .comment(
@@ -275,11 +287,6 @@ fn read_csv(
                 .as_deref()
                 .and_then(|c| c.bytes().next()),
         )
-        .trim(if p.trim_if_not_quoted.unwrap_or(false) {
-            csv::Trim::Fields
-        } else {
-            csv::Trim::None
-        })
         .from_reader(Counting {
             inner: input,
             bytes: 0,
