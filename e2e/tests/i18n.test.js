@@ -78,6 +78,9 @@ test('every page of the shell is in Japanese, apart from data', async () => {
     ['監査ログ', 'audit-ja'],
     ['アカウント', 'account-ja'],
     ['接続', 'connections-ja'],
+    ['通知', 'notifications-ja'],
+    ['スケジュール', 'schedules-ja'],
+    ['実行キュー', 'queue-ja'],
   ];
   for (const [link, shot] of pages) {
     await page.getByRole('navigation').getByRole('link', { name: new RegExp(`^${link}`) }).click();
@@ -96,7 +99,8 @@ test('every page of the shell is in Japanese, apart from data', async () => {
     });
     // JST is how Intl writes the zone in Japanese dates; CSV is a file type; the audit
     // filter's hints quote the action codes it takes (team.create, user, invitation).
-    const allowed = ['Hakobu', 'API', 'Default', 'JST', 'CSV', 'team', 'create', 'user', 'invitation'];
+    // Slack and Webhook are the names of the notification kinds; URL stays URL.
+    const allowed = ['Hakobu', 'API', 'Default', 'JST', 'CSV', 'team', 'create', 'user', 'invitation', 'Slack', 'Webhook', 'URL'];
     const words = (text.match(/[A-Za-z]{2,}/g) ?? []).filter((w) => !allowed.includes(w));
     assert.deepEqual(words, [], `${link}: ${words.join(', ')}`);
   }

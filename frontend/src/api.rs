@@ -25,13 +25,16 @@ use hakobu_core::api::org::{
     ChangeOrgRoleRequest, InvitationCreated, InvitationView, InviteRequest, MemberView,
     PutTeamMemberRequest, TeamMemberView, TeamNameRequest, TeamView,
 };
-use hakobu_core::api::runs::{RunLogLine, RunStatus, RunView};
-use hakobu_core::api::schedules::{ScheduleRequest, ScheduleView};
+use hakobu_core::api::notifications::{
+    DestinationRequest, DestinationView, RuleRequest, RuleView, TestSendResult,
+};
+use hakobu_core::api::runs::{ConcurrencyRequest, QueueView, RunLogLine, RunStatus, RunView};
+use hakobu_core::api::schedules::{BulkEnableRequest, ScheduleRequest, ScheduleView};
 use hakobu_core::api::tokens::{ApiTokenCreated, ApiTokenView, CreateApiTokenRequest};
 use hakobu_core::authz::OrgRole;
 use hakobu_core::connection::ConnectionKind;
 use hakobu_core::ids::{
-    ApiTokenId, ConnectionId, InvitationId, JobId, OrganizationId, RunId, ScheduleId, TeamId,
+    ApiTokenId, DestinationId, NotificationRuleId, ConnectionId, InvitationId, JobId, OrganizationId, RunId, ScheduleId, TeamId,
     UserId,
 };
 use serde::de::DeserializeOwned;
@@ -579,6 +582,73 @@ pub async fn cancel_run(id: RunId) -> Result<RunView, ApiError> {
 
 pub async fn rerun(id: RunId) -> Result<RunView, ApiError> {
     json(Request::post(&format!("/api/runs/{id}/rerun")).build()).await
+}
+
+// --- notification destinations and organization rules (#9) -------------------------
+
+pub async fn destinations() -> Result<Vec<DestinationView>, ApiError> {
+    json(get("/api/notification-destinations")).await
+}
+
+pub async fn create_destination(body: &DestinationRequest) -> Result<DestinationView, ApiError> {
+    json(with_body(Request::post("/api/notification-destinations"), body)).await
+}
+
+pub async fn update_destination(
+    id: DestinationId,
+    body: &DestinationRequest,
+) -> Result<DestinationView, ApiError> {
+    json(with_body(
+        Request::put(&format!("/api/notification-destinations/{id}")),
+        body,
+    ))
+    .await
+}
+
+pub async fn delete_destination(id: DestinationId) -> Result<(), ApiError> {
+    no_content(Request::delete(&format!("/api/notification-destinations/{id}")).build()).await
+}
+
+pub async fn test_destination(id: DestinationId) -> Result<TestSendResult, ApiError> {
+    json(Request::post(&format!("/api/notification-destinations/{id}/test")).build()).await
+}
+
+pub async fn resend_confirmation(id: DestinationId) -> Result<(), ApiError> {
+    no_content(
+        Request::post(&format!("/api/notification-destinations/{id}/confirmation")).build(),
+    )
+    .await
+}
+
+pub async fn organization_rules() -> Result<Vec<RuleView>, ApiError> {
+    json(get("/api/notification-rules")).await
+}
+
+pub async fn create_organization_rule(body: &RuleRequest) -> Result<RuleView, ApiError> {
+    json(with_body(Request::post("/api/notification-rules"), body)).await
+}
+
+pub async fn delete_organization_rule(id: NotificationRuleId) -> Result<(), ApiError> {
+    no_content(Request::delete(&format!("/api/notification-rules/{id}")).build()).await
+}
+
+// --- schedules overview and queue (#9) ---------------------------------------------------
+
+/// Every schedule of the jobs the caller can see, soonest first.
+pub async fn all_schedules() -> Result<Vec<ScheduleView>, ApiError> {
+    json(get("/api/schedules")).await
+}
+
+pub async fn bulk_enable_schedules(body: &BulkEnableRequest) -> Result<Vec<ScheduleView>, ApiError> {
+    json(with_body(Request::post("/api/schedules/bulk"), body)).await
+}
+
+pub async fn queue() -> Result<QueueView, ApiError> {
+    json(get("/api/queue")).await
+}
+
+pub async fn set_concurrency(body: &ConcurrencyRequest) -> Result<(), ApiError> {
+    no_content(with_body(Request::put("/api/organization/concurrency"), body)).await
 }
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters stay as they are), so

@@ -1,6 +1,7 @@
 //! The root component: contexts (language, session), the router and its routes.
 
 use crate::i18n::provide_lang;
+use crate::pages::{destinations::DestinationsPage, queue::QueuePage, schedules::SchedulesPage};
 use crate::pages::{
     accept_invite::AcceptInvitePage, account::AccountPage, audit::AuditPage,
     connections::ConnectionPage, connections::ConnectionsPage, dashboard::DashboardPage,
@@ -44,6 +45,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("teams/:id") view=TeamPage/>
                     <Route path=path!("tokens") view=TokensPage/>
                     <Route path=path!("audit") view=AuditPage/>
+                    <Route path=path!("notifications") view=DestinationsPage/>
+                    <Route path=path!("schedules") view=SchedulesPage/>
+                    <Route path=path!("queue") view=QueuePage/>
                     <Route path=path!("account") view=AccountPage/>
                 </ParentRoute>
             </Routes>

@@ -702,10 +702,161 @@ texts! {
     MsgInternal => "Something went wrong on our side. Try again; if it keeps happening, tell your administrator the time and what you did.", "サーバー側で問題が発生しました。もう一度お試しください。繰り返し起きる場合は、日時と操作内容を管理者に伝えてください。";
     MsgForbidden => "Your role does not allow you to do this.", "あなたのロールではこの操作はできません。";
     MsgNotFound => "It was not found. It may have been deleted.", "見つかりません。削除された可能性があります。";
+    // --- #9 admin pages ---
+    NavNotifications => "Notifications", "通知";
+    NavSchedules => "Schedules", "スケジュール";
+    NavQueue => "Queue", "実行キュー";
+    NotificationsLead => "Where Hakobu sends messages about runs, and the rules every job follows unless it has its own.", "実行についての通知の送信先と、独自のルールがないすべてのジョブに適用される既定のルールです。";
+    Destinations => "Destinations", "送信先";
+    NoDestinationsTitle => "No destinations yet", "送信先はまだありません";
+    NoDestinationsBody => "Add a Slack channel, an email address or a webhook, then choose when to notify it.", "Slack チャンネル、メールアドレス、または Webhook を追加してから、通知するタイミングを選んでください。";
+    DestinationKindLabel => "Kind", "種類";
+    DestinationWhere => "Sends to", "送信先の詳細";
+    KindSlack => "Slack", "Slack";
+    KindEmail => "Email", "メール";
+    KindWebhook => "Webhook", "Webhook";
+    SlackUrlStored => "Webhook URL stored (not shown)", "Webhook URL は保存済み（表示しません）";
+    HeaderCount => "headers: {n}", "ヘッダー {n} 件";
+    AddressConfirmed => "Confirmed", "確認済み";
+    DestinationReady => "Ready", "利用可能";
+    AwaitingConfirmation => "Waiting for confirmation", "確認待ち";
+    SendTest => "Send test", "テスト送信";
+    TestSending => "Sending…", "送信中…";
+    TestNotDelivered => "Test message not delivered:", "テストメッセージを送信できませんでした：";
+    ConfirmBeforeTest => "The address must be confirmed first: its owner follows the link in the confirmation email.", "先にアドレスの確認が必要です。受信者が確認メールのリンクを開いてください。";
+    ResendLink => "Send the link again", "確認リンクを再送";
+    LinkSent => "Link sent", "リンクを送信しました";
+    EditDestinationButton => "Edit", "編集";
+    ConfirmDeleteDestination => "Delete the destination {name}? Its rules are deleted too.", "送信先 {name} を削除しますか？この送信先のルールも削除されます。";
+    AddDestination => "Add a destination", "送信先を追加";
+    EditDestination => "Change a destination", "送信先を変更";
+    OnlyAdminsNotifications => "Only organization admins and owners can add, change and test destinations and default rules.", "送信先と既定のルールを追加・変更・テストできるのは組織の管理者とオーナーだけです。";
+    KindFixedHint => "The kind of a saved destination cannot change; add a new one instead.", "保存済みの送信先の種類は変更できません。新しい送信先を追加してください。";
+    DestinationName => "Destination name", "送信先の名前";
+    DestinationNameHint => "e.g. \"#data-alerts\" or \"On-call email\".", "例：「データ障害チャンネル」「当番メール」。";
+    SlackWebhookUrl => "Slack webhook URL", "Slack の Webhook URL";
+    SlackUrlHint => "The incoming webhook URL Slack gave you. It is a secret: stored encrypted and never shown again.", "Slack で発行した受信 Webhook の URL です。秘密情報として暗号化して保存し、二度と表示しません。";
+    SlackUrlKeepHint => "Stored. Leave empty to keep it, or paste a new URL to replace it.", "保存済みです。変更しない場合は空のままにし、置き換える場合は新しい URL を貼り付けてください。";
+    EmailConfirmHint => "A confirmation link goes to this address. It receives nothing until someone follows the link.", "このアドレスに確認リンクを送ります。リンクが開かれるまで通知は届きません。";
+    WebhookUrl => "Webhook URL", "Webhook の URL";
+    WebhookUrlHint => "Hakobu sends a JSON POST to this address for each notification.", "通知のたびに、このアドレスへ JSON 形式で送信します。";
+    WebhookHeaders => "Headers", "ヘッダー";
+    WebhookHeadersHint => "Optional. Mark tokens and signatures as secret: they are stored encrypted and never shown again.", "任意です。トークンや署名は「秘密」にしてください。暗号化して保存し、二度と表示しません。";
+    HeaderName => "Header name", "ヘッダー名";
+    HeaderValue => "Value", "値";
+    HeaderSecret => "Secret", "秘密";
+    StoredKeep => "(stored; leave empty to keep)", "（保存済み。空のままなら変更しません）";
+    AddHeader => "Add a header", "ヘッダーを追加";
+    SaveAdminChanges => "Save changes", "変更を保存";
+    DestinationSaved => "Saved.", "保存しました。";
+    DefaultRules => "Default rules of the organization", "組織の既定のルール";
+    DefaultRulesLead => "They apply to every job that has no rule of its own for the same event. A job's editors set its own rules on the job's page.", "同じイベントについて独自のルールがないすべてのジョブに適用されます。ジョブ独自のルールは、ジョブの編集者がジョブのページで設定します。";
+    NoRulesTitle => "No default rules", "既定のルールはありません";
+    NoRulesBody => "Without one, only jobs with their own rules notify anyone.", "既定のルールがない場合、独自のルールを持つジョブだけが通知します。";
+    AddDestinationFirst => "Add a destination first; then choose when to notify it.", "先に送信先を追加してから、通知するタイミングを選んでください。";
+    RuleWhen => "When", "タイミング";
+    OrgRuleThreshold => "Threshold", "しきい値";
+    RuleSendTo => "Send to", "送信先";
+    RuleOff => "Off", "停止中";
+    AddOrgRule => "Add the rule", "ルールを追加";
+    ConfirmDeleteRule => "Delete the rule \"{event}\"?", "ルール「{event}」を削除しますか？";
+    ThresholdRows => "{n} rows", "{n} 行";
+    ThresholdSeconds => "{n} seconds", "{n} 秒";
+    ThresholdRowsHint => "A number of rows.", "行数を入力してください。";
+    ThresholdSecondsHint => "Seconds of running, e.g. 3600 for an hour.", "実行時間の秒数です（例：1 時間なら 3600）。";
+    RuleEventSuccess => "A run succeeded", "実行が成功したとき";
+    RuleEventFailure => "A run failed, timed out or was cancelled", "実行が失敗・時間切れ・中止になったとき";
+    RuleEventRowsBelow => "A run wrote fewer rows than the threshold", "書き込み行数がしきい値より少ないとき";
+    RuleEventRowsAbove => "A run wrote more rows than the threshold", "書き込み行数がしきい値より多いとき";
+    RuleEventDurationOver => "A run takes longer than the threshold", "実行時間がしきい値を超えたとき";
+    RuleEventCheckFailed => "A data check failed", "データチェックが失敗したとき";
+    RuleEventCheckWarned => "A data check warned", "データチェックが警告を出したとき";
+    RuleEventScheduleDisabled => "A schedule turned itself off", "スケジュールが自動で停止したとき";
+    SchedulesLead => "Every schedule of the jobs you can see, the next run first. Choose several to turn them on or off at once.", "閲覧できるジョブのすべてのスケジュールです（次の実行が近い順）。複数を選んで、まとめて有効・無効にできます。";
+    NoSchedulesTitle => "No schedules yet", "スケジュールはまだありません";
+    NoSchedulesBody => "Add a schedule on a job's page to run it automatically.", "ジョブのページでスケジュールを追加すると、自動で実行されます。";
+    BulkActions => "Change the chosen schedules", "選んだスケジュールの変更";
+    SelectedCount => "{n} chosen", "{n} 件を選択中";
+    EnableSelected => "Turn on", "有効にする";
+    DisableSelected => "Turn off", "無効にする";
+    OnlyEditorsSchedules => "Only editors and admins of a job can turn its schedules on or off.", "スケジュールを有効・無効にできるのは、そのジョブの編集者と管理者だけです。";
+    SelectAllSchedules => "Choose every schedule you can change", "変更できるスケジュールをすべて選択";
+    SelectSchedule => "Choose the schedule of {job}", "{job} のスケジュールを選択";
+    ScheduleWhen => "Repeats", "繰り返し";
+    ScheduleNextFire => "Next run", "次回の実行";
+    ScheduleLastFired => "Last run", "前回の実行";
+    ScheduleOn => "On", "有効";
+    ScheduleOff => "Off", "無効";
+    ScheduleTurnedOff => "Turned off by Hakobu", "Hakobu が自動で停止";
+    NotWhileOff => "None while off", "無効の間はなし";
+    FailuresInARow => "{n} failed runs in a row", "{n} 回連続で失敗";
+    SchedulesEnabled => "Schedules turned on: {n}.", "{n} 件のスケジュールを有効にしました。";
+    SchedulesDisabled => "Schedules turned off: {n}.", "{n} 件のスケジュールを無効にしました。";
+    QueueLead => "How many runs may go at once, what runs now and what waits, in the order it will start.", "同時に実行できる数と、実行中の処理、開始される順に並んだ待機中の処理です。";
+    QueueRefresh => "Refresh", "最新の状態にする";
+    SeeQueue => "See the queue", "実行キューを見る";
+    RunningOfLimit => "{n} of {limit}", "{limit} 件中 {n} 件";
+    WaitingInOrder => "Waiting, in the order they start", "待機中（開始される順）";
+    SomeRunsHidden => "The counts include runs of jobs you cannot see; those are not listed.", "件数には閲覧できないジョブの実行も含まれますが、一覧には表示しません。";
+    NothingRunning => "Nothing is running.", "実行中のものはありません。";
+    NothingWaiting => "Nothing is waiting.", "待機中のものはありません。";
+    ConcurrencyLimit => "Runs at once", "同時実行数";
+    OrgLimitIs => "This organization runs at most {n} at once (the service allows up to {max}).", "この組織の同時実行数は最大 {n} 件です（このサービスの上限は {max} 件）。";
+    ServiceLimitApplies => "The service's ceiling applies: at most {max} at once.", "サービスの上限が適用されます：同時に最大 {max} 件。";
+    RunsAtOnce => "Runs at once", "同時実行数";
+    RunsAtOnceHint => "A whole number from 1 to {max}. Leave empty to use the service's ceiling. Runs already going are not stopped.", "1 から {max} までの整数です。空にするとサービスの上限を使います。実行中の処理は止まりません。";
+    LimitRange => "must be a whole number from 1 to {max}, or empty for the service's ceiling", "1 から {max} までの整数を入力するか、空にしてください（サービスの上限を使います）。";
+    LimitSaved => "Saved. Queued runs start as the new limit allows.", "保存しました。待機中の実行は新しい上限に従って開始されます。";
+    OnlyAdminsConcurrency => "Only organization admins and owners can change how many runs go at once.", "同時実行数を変更できるのは組織の管理者とオーナーだけです。";
+    ActDestinationCreate => "Added a notification destination", "通知の送信先を追加";
+    ActDestinationUpdate => "Changed a notification destination", "通知の送信先を変更";
+    ActDestinationDelete => "Deleted a notification destination", "通知の送信先を削除";
+    ActDestinationConfirm => "Confirmed an email address for notifications", "通知用メールアドレスを確認";
+    ActNotificationRuleCreate => "Added a notification rule", "通知ルールを追加";
+    ActNotificationRuleUpdate => "Changed a notification rule", "通知ルールを変更";
+    ActNotificationRuleDelete => "Deleted a notification rule", "通知ルールを削除";
+    ActOrganizationConcurrency => "Changed how many runs go at once", "同時実行数を変更";
+    ActScheduleCreate => "Added a schedule", "スケジュールを追加";
+    ActScheduleUpdate => "Changed a schedule", "スケジュールを変更";
+    ActScheduleDelete => "Deleted a schedule", "スケジュールを削除";
+    ActScheduleEnable => "Turned a schedule on", "スケジュールを有効化";
+    ActScheduleDisable => "Turned a schedule off", "スケジュールを無効化";
+    ActScheduleAutoDisable => "Hakobu turned a schedule off after failures", "失敗が続いたためスケジュールを自動停止";
+    MsgSlackUrlRequired => "is required: paste the incoming webhook URL Slack gave you", "入力してください。Slack で発行した受信 Webhook の URL を貼り付けてください。";
+    MsgUrlScheme => "must be a URL starting with https:// (or http://)", "https://（または http://）で始まる URL を入力してください。";
+    MsgUrlHost => "must name a host, e.g. https://hooks.example.com/path", "ホスト名を含めてください（例：https://hooks.example.com/path）。";
+    MsgUrlLong => "must be at most {n} characters, without spaces", "空白を含まない {n} 文字以内で入力してください。";
+    MsgHeaderName => "must be 1 to 100 letters, digits, - or _ (e.g. Authorization)", "英数字、- または _ で 1〜100 文字にしてください（例：Authorization）。";
+    MsgHeaderReserved => "is set by Hakobu itself and cannot be changed", "Hakobu が設定するため変更できません。";
+    MsgHeaderTwice => "is listed twice", "2 回指定されています。";
+    MsgHeaderValueLong => "must be at most {n} characters, without line breaks", "改行を含まない {n} 文字以内で入力してください。";
+    MsgTooManyHeaders => "at most {n} headers", "ヘッダーは {n} 個までです。";
+    MsgDuplicateDestination => "A destination with this name already exists.", "この名前の送信先はすでに存在します。";
+    MsgNotConfirmedYet => "This email address has not been confirmed yet: follow the link in the confirmation email first.", "このメールアドレスはまだ確認されていません。先に確認メールのリンクを開いてください。";
+    MsgDeliveredStatus => "Delivered: the endpoint answered {n}.", "送信しました（送信先の応答：{n}）。";
+    MsgDeliveredMail => "Delivered to the mail server.", "送信しました（メールサーバーが受け取りました）。";
+    MsgThresholdRowsMin => "must be {n} or more rows", "{n} 行以上にしてください。";
+    MsgThresholdSecondsRange => "must be from 1 to 604800 seconds (7 days)", "1〜604800 秒（7 日）の範囲で入力してください。";
 }
 
 /// The server messages `translate_message` knows.
 const SERVER_MESSAGES: &[Key] = &[
+    // #9 admin pages: destinations, test sends, rules.
+    Key::MsgSlackUrlRequired,
+    Key::MsgUrlScheme,
+    Key::MsgUrlHost,
+    Key::MsgUrlLong,
+    Key::MsgHeaderName,
+    Key::MsgHeaderReserved,
+    Key::MsgHeaderTwice,
+    Key::MsgHeaderValueLong,
+    Key::MsgTooManyHeaders,
+    Key::MsgDuplicateDestination,
+    Key::MsgNotConfirmedYet,
+    Key::MsgDeliveredStatus,
+    Key::MsgDeliveredMail,
+    Key::MsgThresholdRowsMin,
+    Key::MsgThresholdSecondsRange,
     Key::MsgRequired,
     Key::MsgTooLong,
     Key::MsgControlChars,
@@ -822,6 +973,21 @@ pub fn audit_action(code: &str) -> Option<Key> {
         "team.member_add" => Key::ActTeamMemberAdd,
         "team.member_role_change" => Key::ActTeamMemberRoleChange,
         "team.member_remove" => Key::ActTeamMemberRemove,
+        // #9 admin pages.
+        "destination.create" => Key::ActDestinationCreate,
+        "destination.update" => Key::ActDestinationUpdate,
+        "destination.delete" => Key::ActDestinationDelete,
+        "destination.confirm" => Key::ActDestinationConfirm,
+        "notification_rule.create" => Key::ActNotificationRuleCreate,
+        "notification_rule.update" => Key::ActNotificationRuleUpdate,
+        "notification_rule.delete" => Key::ActNotificationRuleDelete,
+        "organization.concurrency" => Key::ActOrganizationConcurrency,
+        "schedule.create" => Key::ActScheduleCreate,
+        "schedule.update" => Key::ActScheduleUpdate,
+        "schedule.delete" => Key::ActScheduleDelete,
+        "schedule.enable" => Key::ActScheduleEnable,
+        "schedule.disable" => Key::ActScheduleDisable,
+        "schedule.auto_disable" => Key::ActScheduleAutoDisable,
         _ => return None,
     })
 }
@@ -1010,6 +1176,18 @@ mod tests {
             "storage",
             "paid",
             "status",
+            // #9: notification kinds and the URL and header examples.
+            "Slack",
+            "Webhook",
+            "JSON",
+            "hooks",
+            "path",
+            "http",
+            "Authorization",
+            "limit",
+            "max",
+            "job",
+            "event",
             // Placeholders.
             "changes",
             "column",

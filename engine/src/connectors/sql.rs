@@ -143,6 +143,20 @@ pub fn table_query(
     sql
 }
 
+/// Whether `select` yields one row per table row whatever rows are around it, so a table
+/// can be read in key ranges: no `DISTINCT`, and no function call (an aggregate such as
+/// `count(*)`, or a window such as `row_number() OVER ()`, would be computed per range).
+/// Conservative: a harmless `coalesce(a, b)` also makes the read a single query.
+pub fn select_is_row_wise(select: Option<&str>) -> bool {
+    select.is_none_or(|s| {
+        let lower = s.to_ascii_lowercase();
+        !lower.contains('(')
+            && !lower
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .any(|word| word == "distinct")
+    })
+}
+
 /// Below this many keys per range, one query is faster than several sessions.
 pub const MIN_KEYS_PER_RANGE: i128 = 4096;
 
@@ -208,6 +222,24 @@ mod tests {
             )
             .unwrap();
         assert_eq!(q, "SELECT * FROM t WHERE id > 1 AND id_2 > 2");
+    }
+
+    #[test]
+    fn selects_that_depend_on_other_rows_are_not_split() {
+        for ok in [
+            None,
+            Some("*"),
+            Some("id, note AS distinct_note, a + b, x::text"),
+        ] {
+            assert!(select_is_row_wise(ok), "{ok:?}");
+        }
+        for not in [
+            "DISTINCT customer_id",
+            "count(*)",
+            "id, row_number() OVER ()",
+        ] {
+            assert!(!select_is_row_wise(Some(not)), "{not}");
+        }
     }
 
     #[test]

@@ -479,6 +479,8 @@ async fn mysql_key_ranges_read_one_snapshot_and_other_keys_read_in_one_query() {
         "query: SELECT id FROM src",
         "table: src\nselect: id\norder_by: id",
         "table: src\nselect: id\nincremental: true",
+        "table: src\nselect: DISTINCT note",
+        "table: src\nselect: count(*) AS id",
     ] {
         assert_eq!(tasks_of(&my_in(&db.name, rest), 4).await.len(), 1, "{rest}");
     }

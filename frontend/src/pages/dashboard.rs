@@ -126,6 +126,7 @@ pub fn DashboardPage() -> impl IntoView {
                 <div class="card">
                     <h2>{tr(Key::QueuedNow)}</h2>
                     <p class="big" data-testid="queued-count">{move || figure(queued.get())}</p>
+                    <p><A href="/queue">{tr(Key::SeeQueue)}</A></p>
                 </div>
                 <div class="card" class:card-alert=move || matches!(failed.get(), Some(Ok(n)) if n > 0)>
                     <h2>{tr(Key::FailedLastDay)}</h2>

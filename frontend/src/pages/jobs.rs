@@ -425,7 +425,7 @@ fn RunChart(runs: Vec<RunView>) -> impl IntoView {
 }
 
 /// A schedule's recurrence in words.
-fn recurrence_text(lang: crate::i18n::Lang, r: &Recurrence) -> String {
+pub(crate) fn recurrence_text(lang: crate::i18n::Lang, r: &Recurrence) -> String {
     match r {
         Recurrence::Hourly { minute } => {
             fill(lang, Key::EveryHourAt, &[("minute", &minute.to_string())])

@@ -120,9 +120,12 @@ fn Nav() -> impl IntoView {
                 <li><A href="/connections">{tr(Key::NavConnections)}</A></li>
                 <li><A href="/jobs">{tr(Key::NavJobs)}</A></li>
                 <li><A href="/runs">{tr(Key::NavRuns)}</A></li>
+                <li><A href="/schedules">{tr(Key::NavSchedules)}</A></li>
+                <li><A href="/queue">{tr(Key::NavQueue)}</A></li>
                 <li class="nav-group">{tr(Key::NavOrganization)}</li>
                 <li><A href="/members">{tr(Key::NavMembers)}</A></li>
                 <li><A href="/teams">{tr(Key::NavTeams)}</A></li>
+                <li><A href="/notifications">{tr(Key::NavNotifications)}</A></li>
                 // Only organization admins may read the audit log; others do not see the link.
                 <Show when=can_audit>
                     <li><A href="/audit">{tr(Key::NavAudit)}</A></li>

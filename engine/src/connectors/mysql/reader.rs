@@ -4,7 +4,7 @@
 
 use super::{MyConn, connect, primary_key, table_columns};
 use crate::connectors::postgres::copy::{instant_to_wall, wall_to_instant};
-use crate::connectors::sql::{Dialect, key_range_conditions, table_query};
+use crate::connectors::sql::{Dialect, key_range_conditions, select_is_row_wise, table_query};
 use crate::connectors::{Source, Task, TaskState};
 use crate::types::{self, BatchBuilder, ColumnView, Value, date_to_days};
 use anyhow::{Context, Result, anyhow, bail};
@@ -296,7 +296,8 @@ async fn key_ranges(
     let plain_table = c.query.is_none()
         && !c.incremental.unwrap_or(false)
         && c.order_by.is_none()
-        && c.after_select.is_none();
+        && c.after_select.is_none()
+        && select_is_row_wise(c.select.as_deref());
     let Some(table) = c.table.as_deref().filter(|_| parallel > 1 && plain_table) else {
         return Ok(None);
     };

@@ -3,7 +3,7 @@
 
 use super::copy::{CopyDecoder, PgRead, instant_to_wall};
 use super::{PgConn, connect, primary_key, table_columns};
-use crate::connectors::sql::{Dialect, key_range_conditions, table_query};
+use crate::connectors::sql::{Dialect, key_range_conditions, select_is_row_wise, table_query};
 use crate::connectors::{Source, Task, TaskState};
 use crate::types::{self, BatchBuilder, ColumnView, Value};
 use anyhow::{Context, Result, anyhow, bail};
@@ -260,7 +260,8 @@ async fn key_ranges(
     let plain_table = c.query.is_none()
         && !c.incremental.unwrap_or(false)
         && c.order_by.is_none()
-        && c.after_select.is_none();
+        && c.after_select.is_none()
+        && select_is_row_wise(c.select.as_deref());
     let Some(qualified) = qualified_table(c).filter(|_| parallel > 1 && plain_table) else {
         return Ok(None);
     };
