@@ -21,12 +21,12 @@ use hakobu_core::api::jobs::{
     CreateJobRequest, ImportJobRequest, ImportJobResponse, JobRevisionView, JobView,
     UpdateJobRequest,
 };
+use hakobu_core::api::notifications::{
+    DestinationRequest, DestinationView, RuleRequest, RuleView, TestSendResult,
+};
 use hakobu_core::api::org::{
     ChangeOrgRoleRequest, InvitationCreated, InvitationView, InviteRequest, MemberView,
     PutTeamMemberRequest, TeamMemberView, TeamNameRequest, TeamView,
-};
-use hakobu_core::api::notifications::{
-    DestinationRequest, DestinationView, RuleRequest, RuleView, TestSendResult,
 };
 use hakobu_core::api::runs::{ConcurrencyRequest, QueueView, RunLogLine, RunStatus, RunView};
 use hakobu_core::api::schedules::{BulkEnableRequest, ScheduleRequest, ScheduleView};
@@ -34,8 +34,8 @@ use hakobu_core::api::tokens::{ApiTokenCreated, ApiTokenView, CreateApiTokenRequ
 use hakobu_core::authz::OrgRole;
 use hakobu_core::connection::ConnectionKind;
 use hakobu_core::ids::{
-    ApiTokenId, DestinationId, NotificationRuleId, ConnectionId, InvitationId, JobId, OrganizationId, RunId, ScheduleId, TeamId,
-    UserId,
+    ApiTokenId, ConnectionId, DestinationId, InvitationId, JobId, NotificationRuleId,
+    OrganizationId, RunId, ScheduleId, TeamId, UserId,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -591,7 +591,11 @@ pub async fn destinations() -> Result<Vec<DestinationView>, ApiError> {
 }
 
 pub async fn create_destination(body: &DestinationRequest) -> Result<DestinationView, ApiError> {
-    json(with_body(Request::post("/api/notification-destinations"), body)).await
+    json(with_body(
+        Request::post("/api/notification-destinations"),
+        body,
+    ))
+    .await
 }
 
 pub async fn update_destination(
@@ -614,10 +618,8 @@ pub async fn test_destination(id: DestinationId) -> Result<TestSendResult, ApiEr
 }
 
 pub async fn resend_confirmation(id: DestinationId) -> Result<(), ApiError> {
-    no_content(
-        Request::post(&format!("/api/notification-destinations/{id}/confirmation")).build(),
-    )
-    .await
+    no_content(Request::post(&format!("/api/notification-destinations/{id}/confirmation")).build())
+        .await
 }
 
 pub async fn organization_rules() -> Result<Vec<RuleView>, ApiError> {
@@ -639,7 +641,9 @@ pub async fn all_schedules() -> Result<Vec<ScheduleView>, ApiError> {
     json(get("/api/schedules")).await
 }
 
-pub async fn bulk_enable_schedules(body: &BulkEnableRequest) -> Result<Vec<ScheduleView>, ApiError> {
+pub async fn bulk_enable_schedules(
+    body: &BulkEnableRequest,
+) -> Result<Vec<ScheduleView>, ApiError> {
     json(with_body(Request::post("/api/schedules/bulk"), body)).await
 }
 
@@ -648,7 +652,11 @@ pub async fn queue() -> Result<QueueView, ApiError> {
 }
 
 pub async fn set_concurrency(body: &ConcurrencyRequest) -> Result<(), ApiError> {
-    no_content(with_body(Request::put("/api/organization/concurrency"), body)).await
+    no_content(with_body(
+        Request::put("/api/organization/concurrency"),
+        body,
+    ))
+    .await
 }
 
 /// Percent-encodes a query value (RFC 3986 unreserved characters stay as they are), so

@@ -1,7 +1,6 @@
 //! The root component: contexts (language, session), the router and its routes.
 
 use crate::i18n::provide_lang;
-use crate::pages::{destinations::DestinationsPage, queue::QueuePage, schedules::SchedulesPage};
 use crate::pages::{
     accept_invite::AcceptInvitePage, account::AccountPage, audit::AuditPage,
     connections::ConnectionPage, connections::ConnectionsPage, dashboard::DashboardPage,
@@ -10,6 +9,7 @@ use crate::pages::{
     sign_in::SignInPage, sign_up::SignUpPage, teams::TeamPage, teams::TeamsPage,
     tokens::TokensPage,
 };
+use crate::pages::{destinations::DestinationsPage, queue::QueuePage, schedules::SchedulesPage};
 use crate::session::Session;
 use leptos::prelude::*;
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
