@@ -2,7 +2,7 @@
 
 pub mod charset;
 pub mod parquet;
+pub mod prescan;
 pub mod reader;
 pub mod text;
-pub mod trim;
 pub mod writer;

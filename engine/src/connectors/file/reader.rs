@@ -4,8 +4,8 @@
 //! Parsing is synchronous (csv, flate2), so each file is read on a blocking thread and
 //! hands batches to the async pipeline with `blocking_send`.
 
+use super::prescan::{CsvPrescan, Quoting};
 use super::text::{FieldParser, chrono_format};
-use super::trim::TrimUnquoted;
 use crate::connectors::{Source, Task, TaskState};
 use crate::pipeline::Stats;
 use crate::types::{self, BatchBuilder, Value};
@@ -16,7 +16,9 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use flate2::read::MultiGzDecoder;
 use futures::FutureExt;
-use hakobu_core::config::{Codec, CsvParser, FileInput, JsonlParser, ParserConfig, SchemaColumn};
+use hakobu_core::config::{
+    Codec, CsvParser, FileInput, JsonlParser, Newline, ParserConfig, SchemaColumn,
+};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -264,13 +266,15 @@ fn read_csv(
         .as_deref()
         .and_then(|d| d.bytes().next())
         .unwrap_or(b',');
-    let input: Box<dyn Read + Send> = if p.trim_if_not_quoted.unwrap_or(false) {
-        Box::new(TrimUnquoted::new(
-            input,
-            quoting.then_some(quote_byte),
-            if backslash { escape } else { None },
+    let trim = p.trim_if_not_quoted.unwrap_or(false);
+    let cr_as_lf = p.newline == Some(Newline::Cr);
+    let input: Box<dyn Read + Send> = if trim || cr_as_lf {
+        let rules = Quoting {
+            quote: quoting.then_some(quote_byte),
+            escape: if backslash { escape } else { None },
             delimiter,
-        ))
+        };
+        Box::new(CsvPrescan::new(input, rules, trim, cr_as_lf))
     } else {
         input
     };

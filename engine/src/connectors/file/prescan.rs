@@ -1,13 +1,21 @@
-//! Embulk's CSV `trim_if_not_quoted`: spaces around a value are dropped unless they are
-//! inside its quotes. The csv crate can only trim every field after unquoting (which
-//! would also trim `" padded "`), so the spaces are removed from the byte stream before
-//! the csv crate reads it, by a small scanner that knows where quotes open and close.
+//! What the csv crate cannot do itself, done on the byte stream before it reads it by a
+//! small scanner that knows where quotes open and close:
+//!
+//! - Embulk's `trim_if_not_quoted`: spaces around a value are dropped unless they are
+//!   inside its quotes (the csv crate can only trim every field after unquoting, which
+//!   would also trim `" padded "`).
+//! - `newline: CR`: line ends outside quotes become LF, so the csv crate, which counts
+//!   lines by LF, reports the right line of an invalid row. CRs inside quotes stay.
 
 use std::io::Read;
 
-/// Removes spaces at the start and end of unquoted parts of each field.
-pub struct TrimUnquoted<R> {
+/// Trims unquoted spaces and/or turns CR line ends into LF.
+pub struct CsvPrescan<R> {
     inner: R,
+    /// Drop spaces at the start and end of the unquoted parts of each field.
+    trim: bool,
+    /// Write a CR outside quotes as LF.
+    cr_as_lf: bool,
     /// The quote byte; `None` when quoting is off.
     quote: Option<u8>,
     /// The escape byte inside quotes (backslash style); `None` when quotes are doubled.
@@ -27,11 +35,29 @@ pub struct TrimUnquoted<R> {
     served: usize,
 }
 
-impl<R: Read> TrimUnquoted<R> {
+/// The quoting rules of a CSV stream.
+#[derive(Debug, Clone, Copy)]
+pub struct Quoting {
+    /// The quote byte; `None` when quoting is off.
+    pub quote: Option<u8>,
+    /// The escape byte inside quotes (backslash style); `None` when quotes are doubled.
+    pub escape: Option<u8>,
+    /// The field separator.
+    pub delimiter: u8,
+}
+
+impl<R: Read> CsvPrescan<R> {
     /// Wraps `inner`, a CSV stream with these quoting rules.
-    pub fn new(inner: R, quote: Option<u8>, escape: Option<u8>, delimiter: u8) -> Self {
-        TrimUnquoted {
+    pub fn new(inner: R, rules: Quoting, trim: bool, cr_as_lf: bool) -> Self {
+        let Quoting {
+            quote,
+            escape,
+            delimiter,
+        } = rules;
+        CsvPrescan {
             inner,
+            trim,
+            cr_as_lf,
             quote,
             escape,
             delimiter,
@@ -67,12 +93,12 @@ impl<R: Read> TrimUnquoted<R> {
                 continue;
             }
             match b {
-                b' ' if self.field_start => {}
-                b' ' => self.pending_spaces += 1,
+                b' ' if self.trim && self.field_start => {}
+                b' ' if self.trim => self.pending_spaces += 1,
                 b'\n' | b'\r' => {
                     self.pending_spaces = 0;
                     self.field_start = true;
-                    self.out.push(b);
+                    self.out.push(if self.cr_as_lf { b'\n' } else { b });
                 }
                 _ if b == self.delimiter => {
                     self.pending_spaces = 0;
@@ -94,7 +120,7 @@ impl<R: Read> TrimUnquoted<R> {
     }
 }
 
-impl<R: Read> Read for TrimUnquoted<R> {
+impl<R: Read> Read for CsvPrescan<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.served == self.out.len() {
             self.out.clear();
@@ -117,7 +143,7 @@ impl<R: Read> Read for TrimUnquoted<R> {
 mod tests {
     use super::*;
 
-    fn trimmed(input: &str, quote: Option<u8>, escape: Option<u8>, delimiter: u8) -> String {
+    fn scanned(input: &str, rules: Quoting, trim: bool, cr_as_lf: bool) -> String {
         // One byte per read, so state carried across reads is exercised too.
         struct Trickle<'a>(&'a [u8]);
         impl Read for Trickle<'_> {
@@ -131,10 +157,19 @@ mod tests {
             }
         }
         let mut out = String::new();
-        TrimUnquoted::new(Trickle(input.as_bytes()), quote, escape, delimiter)
+        CsvPrescan::new(Trickle(input.as_bytes()), rules, trim, cr_as_lf)
             .read_to_string(&mut out)
             .unwrap();
         out
+    }
+
+    fn trimmed(input: &str, quote: Option<u8>, escape: Option<u8>, delimiter: u8) -> String {
+        let rules = Quoting {
+            quote,
+            escape,
+            delimiter,
+        };
+        scanned(input, rules, true, false)
     }
 
     #[test]
@@ -157,5 +192,22 @@ mod tests {
         assert_eq!(trimmed(" it\"s , x ", Some(b'"'), None, b','), "it\"s,x");
         // Quoting off: every space around a value goes.
         assert_eq!(trimmed(" \" a \" \t b ", None, None, b'\t'), "\" a \"\tb");
+    }
+
+    #[test]
+    fn cr_line_ends_become_lf_outside_quotes() {
+        let rules = Quoting {
+            quote: Some(b'"'),
+            escape: None,
+            delimiter: b',',
+        };
+        assert_eq!(
+            scanned(" a ,\"x\ry\"\r b\r", rules, false, true),
+            " a ,\"x\ry\"\n b\n"
+        );
+        assert_eq!(
+            scanned(" a ,\"x\ry\"\r b\r", rules, true, true),
+            "a,\"x\ry\"\nb\n"
+        );
     }
 }
