@@ -11,6 +11,8 @@
 #   scripts/e2e.sh                    every test
 #   scripts/e2e.sh tests/auth.test.js one file (path relative to e2e/)
 #
+# Mail the app sends goes to a local SMTP server (scripts/smtp.sh) and lands in the Maildir
+# $HAKOBU_E2E_MAILDIR, where tests read it.
 # Screenshots of each page land in e2e/screenshots/ (not committed).
 set -euo pipefail
 
@@ -43,6 +45,9 @@ DB=hakobu_t_e2e_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 LOG=$(mktemp -t hakobu-e2e-server.XXXXXX.log)
 SERVER_PID=
+SMTP_PID=
+MAILDIR=$(mktemp -d -t hakobu-e2e-mail.XXXXXX)
+mkdir -p "$MAILDIR/tmp" "$MAILDIR/new" "$MAILDIR/cur"
 
 cleanup() {
     local rc=$?
@@ -50,6 +55,11 @@ cleanup() {
         kill "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
     fi
+    if [[ -n $SMTP_PID ]]; then
+        kill "$SMTP_PID" 2>/dev/null || true
+        wait "$SMTP_PID" 2>/dev/null || true
+    fi
+    rm -rf "$MAILDIR"
     psql "$PG_URL/postgres" -qAtc "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1 ||
         log "could not drop database $DB (drop it with: make clean-test-dbs)"
     if [[ $rc != 0 ]]; then
@@ -71,6 +81,15 @@ export HAKOBU_STATIC_DIR=$ROOT/frontend/dist
 # Tests sign in with wrong passwords on purpose; keep the limits out of their way.
 export HAKOBU_LOGIN_MAX_FAILURES=50
 export HAKOBU_LOGIN_MAX_FAILURES_PER_IP=500
+
+# A local SMTP server (aiosmtpd from PyPI, scripts/smtp.sh) whose Maildir the tests read:
+# password reset links arrive as real mail.
+SMTP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$(scripts/smtp.sh)" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" -c aiosmtpd.handlers.Mailbox "$MAILDIR" >>"$LOG" 2>&1 &
+SMTP_PID=$!
+export HAKOBU_SMTP_HOST=127.0.0.1 HAKOBU_SMTP_PORT=$SMTP_PORT HAKOBU_SMTP_SECURITY=none
+export HAKOBU_SMTP_FROM='Hakobu <hakobu@example.com>'
+export HAKOBU_E2E_MAILDIR=$MAILDIR
 
 log "database $DB"
 "$HAKOBU" migrate --create-database >>"$LOG" 2>&1

@@ -114,7 +114,7 @@ test('sign up, connect two databases, build a job in the wizard, run it, and the
   await page.getByRole('button', { name: 'Next' }).click();
 
   await page.getByRole('heading', { name: 'Step 4: Run settings' }).waitFor();
-  await page.getByTestId('not-yet').waitFor();
+  await page.getByTestId('schedules-later').waitFor();
   await screenshot(page, 'wizard-4-run-settings');
   await page.getByRole('button', { name: 'Next' }).click();
 

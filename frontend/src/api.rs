@@ -17,6 +17,9 @@ use hakobu_core::api::connections::{
     SharesRequest, TestConnectionRequest, UpdateConnectionRequest,
 };
 use hakobu_core::api::error::ErrorBody;
+use hakobu_core::api::notifications::{DeliveryView, PasswordResetConfirm, PasswordResetRequest};
+use hakobu_core::api::runs::{BackfillRequest, BackfillView, StartRunRequest};
+use hakobu_core::job::checks::CheckResultView;
 use hakobu_core::api::jobs::{
     CreateJobRequest, ImportJobRequest, ImportJobResponse, JobRevisionView, JobView,
     UpdateJobRequest,
@@ -654,6 +657,68 @@ pub async fn queue() -> Result<QueueView, ApiError> {
 pub async fn set_concurrency(body: &ConcurrencyRequest) -> Result<(), ApiError> {
     no_content(with_body(
         Request::put("/api/organization/concurrency"),
+        body,
+    ))
+    .await
+}
+
+// --- analyst pages (#8): manual runs, backfills, checks, job rules, password reset -----
+
+pub async fn start_run_with(job: JobId, body: &StartRunRequest) -> Result<RunView, ApiError> {
+    json(with_body(
+        Request::post(&format!("/api/jobs/{job}/runs")),
+        body,
+    ))
+    .await
+}
+
+pub async fn backfill(job: JobId, body: &BackfillRequest) -> Result<BackfillView, ApiError> {
+    json(with_body(
+        Request::post(&format!("/api/jobs/{job}/backfill")),
+        body,
+    ))
+    .await
+}
+
+pub async fn run_checks(id: RunId) -> Result<Vec<CheckResultView>, ApiError> {
+    json(get(&format!("/api/runs/{id}/checks"))).await
+}
+
+pub async fn run_notifications(id: RunId) -> Result<Vec<DeliveryView>, ApiError> {
+    json(get(&format!("/api/runs/{id}/notifications"))).await
+}
+
+pub async fn job_rules(job: JobId) -> Result<Vec<RuleView>, ApiError> {
+    json(get(&format!("/api/jobs/{job}/notification-rules"))).await
+}
+
+pub async fn create_job_rule(job: JobId, body: &RuleRequest) -> Result<RuleView, ApiError> {
+    json(with_body(
+        Request::post(&format!("/api/jobs/{job}/notification-rules")),
+        body,
+    ))
+    .await
+}
+
+pub async fn update_rule(id: NotificationRuleId, body: &RuleRequest) -> Result<RuleView, ApiError> {
+    json(with_body(
+        Request::put(&format!("/api/notification-rules/{id}")),
+        body,
+    ))
+    .await
+}
+
+pub async fn delete_rule(id: NotificationRuleId) -> Result<(), ApiError> {
+    no_content(Request::delete(&format!("/api/notification-rules/{id}")).build()).await
+}
+
+pub async fn request_password_reset(body: &PasswordResetRequest) -> Result<(), ApiError> {
+    no_content(with_body(Request::post("/api/auth/password-reset"), body)).await
+}
+
+pub async fn confirm_password_reset(body: &PasswordResetConfirm) -> Result<(), ApiError> {
+    no_content(with_body(
+        Request::post("/api/auth/password-reset/confirm"),
         body,
     ))
     .await

@@ -1,6 +1,7 @@
 //! The root component: contexts (language, session), the router and its routes.
 
 use crate::i18n::provide_lang;
+use crate::pages::password_reset::{ForgotPasswordPage, ResetPasswordPage};
 use crate::pages::{
     accept_invite::AcceptInvitePage, account::AccountPage, audit::AuditPage,
     connections::ConnectionPage, connections::ConnectionsPage, dashboard::DashboardPage,
@@ -26,6 +27,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/signin") view=SignInPage/>
                 <Route path=path!("/signup") view=SignUpPage/>
                 <Route path=path!("/invite/:token") view=AcceptInvitePage/>
+                // The path of the link in the password reset email.
+                <Route path=path!("/forgot-password") view=ForgotPasswordPage/>
+                <Route path=path!("/reset-password/:token") view=ResetPasswordPage/>
                 // Everything else lives in the shell, which sends signed-out visitors to
                 // the sign-in page.
                 <ParentRoute path=path!("") view=Shell>

@@ -675,6 +675,180 @@ texts! {
     RecentRuns => "Recent runs", "最近の実行";
     SeeRuns => "See runs", "実行履歴を見る";
 
+    // --- #8 analyst pages ---
+    // Wizard step 4: variables.
+    VariablesHint => "Write $name$ in any text setting (table names, paths, queries, filters, checks) and define it here. Built in: $run_id$, $job_name$, $scheduled_time$. Write $$ for a dollar sign.", "テーブル名・パス・クエリ・条件・チェックなどの文字列に $name$ と書き、ここで定義します。組み込み変数：$run_id$、$job_name$、$scheduled_time$。ドル記号そのものは $$ と書きます。";
+    VariableN => "Variable {n}", "変数 {n}";
+    VariableName => "Variable name", "変数名";
+    VariableNameHint => "Letters, digits and _, e.g. target_date; written as $target_date$.", "英数字と _ で指定します（例：target_date）。設定では $target_date$ と書きます。";
+    VariableKind => "Value comes from", "値の決め方";
+    VarKindString => "Fixed text", "固定の文字列";
+    VarKindTimestamp => "The run's date and time", "実行の日時";
+    VarKindQuery => "A SQL query", "SQL クエリ";
+    VariableText => "Text", "文字列";
+    VarBase => "Starting from", "基準";
+    VarBaseScheduled => "When the run was due (its schedule time, or its \"as of\")", "実行予定の日時（スケジュールの時刻、または基準日時の指定）";
+    VarBaseStart => "When the run actually started", "実際に開始した日時";
+    VarOffsetQuantity => "Move by", "ずらす量";
+    VarOffsetQuantityHint => "0 or empty: no move.", "0 または空欄ならずらしません。";
+    VarOffsetUnit => "Unit", "単位";
+    VarOffsetDirection => "Direction", "向き";
+    UnitMinute => "minutes", "分";
+    UnitHour => "hours", "時間";
+    UnitDay => "days", "日";
+    UnitWeek => "weeks", "週";
+    UnitMonth => "months", "か月";
+    DirectionAgo => "earlier", "前";
+    DirectionLater => "later", "後";
+    VarFormat => "Format", "書式";
+    VarFormatHint => "strftime codes: %Y year, %m month, %d day, %H hour, %M minute; e.g. %Y-%m-%d or %Y%m%d.", "strftime の記号で指定します：%Y 年、%m 月、%d 日、%H 時、%M 分。例：%Y-%m-%d、%Y%m%d。";
+    VarTimezone => "Time zone", "タイムゾーン";
+    VarTimezoneHint => "IANA name, e.g. Asia/Tokyo or UTC.", "IANA の名前で指定します（例：Asia/Tokyo、UTC）。";
+    VarQueryConnection => "Connection the query runs on", "クエリを実行する接続";
+    VarSql => "Query", "クエリ";
+    VarSqlHint => "One SELECT returning one value; it may use the other variables.", "値を 1 つ返す SELECT 文を 1 つ書きます。ほかの変数も使えます。";
+    VarTimeout => "Time limit (seconds)", "制限時間（秒）";
+    VarInSql => "In SQL settings, written as", "SQL の中での書き方";
+    InSqlLiteral => "a quoted value, e.g. '2026-11-21'", "引用符付きの値（例：'2026-11-21'）";
+    InSqlIdentifier => "a quoted table or column name, e.g. \"sales_202611\"", "引用符付きのテーブル名・列名（例：\"sales_202611\"）";
+    InSqlRaw => "as it is (only for values editors control)", "そのまま（編集者が管理する値に限る）";
+    VarExample => "Example, for a run due now:", "今実行した場合の例：";
+    VarExampleQuery => "The query runs when the run starts; its value shows on the run's page.", "クエリは実行の開始時に実行され、値は実行のページに表示されます。";
+    VarExampleInvalid => "No example until the fields above are valid.", "上の項目が正しく入力されると例が表示されます。";
+    AddVariable => "Add a variable", "変数を追加";
+    RemoveVariable => "Remove this variable", "この変数を削除";
+    SchedulesOnJobPage => "set them on the job's page once it is saved.", "保存後にジョブのページで設定します。";
+    // Wizard step 4: notification rules.
+    RulesHint => "Send a message when something happens to this job's runs. Rules are saved with the job.", "このジョブの実行で何かが起きたときにメッセージを送ります。ルールはジョブと一緒に保存されます。";
+    NoDestinations => "No notification destinations yet: an administrator adds them (Slack, email or a webhook) before rules can use them.", "通知先がまだありません。ルールを作る前に、管理者が通知先（Slack、メール、Webhook）を追加する必要があります。";
+    RuleN => "Rule {n}", "ルール {n}";
+    RuleDestination => "Send to", "送信先";
+    ChooseDestination => "Choose a destination", "通知先を選んでください";
+    RuleEvent => "When", "条件";
+    EventSuccess => "a run succeeds", "実行が成功したとき";
+    EventFailure => "a run fails (no retry left)", "実行が失敗したとき（再試行なし）";
+    EventRowsBelow => "a run writes fewer rows than the threshold", "書き込み行数がしきい値より少ないとき";
+    EventRowsAbove => "a run writes more rows than the threshold", "書き込み行数がしきい値より多いとき";
+    EventDurationOver => "a run takes longer than the threshold (seconds)", "実行がしきい値（秒）より長くかかったとき";
+    EventCheckFailed => "a data check fails", "データチェックが失敗したとき";
+    EventCheckWarned => "a data check warns", "データチェックが警告を出したとき";
+    EventScheduleDisabled => "a schedule turns itself off after repeated failures", "失敗が続いてスケジュールが自動で停止したとき";
+    RuleThreshold => "Threshold", "しきい値";
+    RuleThresholdHint => "Rows for the row conditions, seconds for the duration.", "行数の条件では行数、時間の条件では秒数です。";
+    RuleSubject => "Email subject (optional)", "メールの件名（任意）";
+    RuleTemplate => "Message (optional)", "メッセージ（任意）";
+    RuleTemplateHint => "Empty: the default message, which names the job, the run's status and rows. A template may use job_name, status, rows, duration, error and variables.NAME.", "空欄なら既定のメッセージ（ジョブ名・状態・行数）を送ります。テンプレートでは job_name、status、rows、duration、error、variables.NAME が使えます。";
+    RuleMentions => "Slack mentions (optional)", "Slack のメンション（任意）";
+    RuleMentionsHint => "Member or group ids separated by commas, or here / channel.", "メンバーまたはグループの ID をカンマ区切りで、または here / channel。";
+    RuleEnabled => "On", "有効";
+    AddRule => "Add a notification rule", "通知ルールを追加";
+    RemoveRule => "Remove this rule", "このルールを削除";
+    RulesSaveProblem => "The job was saved, but a notification rule was not: fix it and save again.", "ジョブは保存しましたが、通知ルールを保存できませんでした。直してからもう一度保存してください。";
+    // Run page.
+    RunAsOf => "As of", "基準日時";
+    ValueGiven => "given for this run", "この実行で指定";
+    VariablesFixedAtStart => "Values are fixed when the run starts.", "値は実行の開始時に決まります。";
+    CheckResults => "Data checks", "データチェック";
+    NoCheckResults => "No check results for this run.", "この実行のチェック結果はありません。";
+    ChecksAfterLoad => "Checks run after the load; their results appear here.", "チェックは書き込みの後に実行され、結果がここに表示されます。";
+    CheckOutcomePassed => "passed", "合格";
+    CheckOutcomeFailed => "failed", "不合格";
+    CheckOutcomeWarned => "warned", "警告";
+    CheckColumn => "Check", "チェック";
+    CheckResultColumn => "Result", "結果";
+    CheckValueColumn => "Value", "値";
+    CheckExpectedColumn => "Expected", "期待値";
+    RunNotifications => "Notifications sent", "送信した通知";
+    NoRunNotifications => "No notifications for this run.", "この実行の通知はありません。";
+    EventColumn => "Event", "出来事";
+    DestinationColumn => "Destination", "通知先";
+    DeliveryColumn => "Delivery", "配信";
+    DeliveryPending => "waiting", "送信待ち";
+    DeliveryDelivered => "delivered", "配信済み";
+    DeliveryFailed => "failed", "失敗";
+    DeliverySkipped => "skipped (email not confirmed)", "未送信（メール未確認）";
+    AttemptsN => "{n} attempts", "{n} 回試行";
+    TriggerBackfill => "Backfill", "過去分の実行";
+    ErrorDetail => "Details", "詳細";
+    PlainErrConnect => "Hakobu could not reach a database or storage: it is down, or the host, port or network rules keep Hakobu out.", "データベースまたはストレージに接続できませんでした。停止しているか、ホスト・ポート・ネットワークの設定で接続できない状態です。";
+    PlainErrAuth => "A connection's user name or password was refused.", "接続のユーザー名またはパスワードが拒否されました。";
+    PlainErrMissing => "A table, column or file the job uses does not exist (check names built from variables too).", "ジョブが使うテーブル・列・ファイルが存在しません（変数から作られる名前も確認してください）。";
+    PlainErrPermission => "The database user may not read or write what the job needs.", "データベースのユーザーに、必要な読み書きの権限がありません。";
+    PlainErrCheck => "The rows were loaded, but a data check did not pass.", "データは書き込まれましたが、データチェックが不合格でした。";
+    PlainErrTimeout => "The run took longer than the job's time limit and was stopped.", "実行がジョブの制限時間を超えたため停止しました。";
+    PlainErrVariable => "A variable could not be computed or used.", "変数の値を計算できないか、使えませんでした。";
+    PlainErrCancelled => "Someone cancelled the run.", "実行は中止されました。";
+    PlainErrData => "A value in the data did not fit its column (type, length or a constraint).", "データの値が列に合いませんでした（型・長さ・制約）。";
+    PlainErrOther => "The run stopped with the error below.", "以下のエラーで実行が止まりました。";
+    // Job page: run with options, backfill.
+    RunWithOptions => "Run with options…", "条件を指定して実行…";
+    RunOptionsLead => "Run once as if it were due at another time (timestamp variables follow it), or give variables values of your own.", "別の日時に予定されていたものとして 1 回実行します（日時の変数はそれに従います）。変数に値を指定することもできます。";
+    AsOf => "As of (your time zone)", "基準日時（あなたのタイムゾーン）";
+    AsOfHint => "Empty: now.", "空欄なら現在です。";
+    VariableOverrideHint => "Empty: computed as usual.", "空欄なら通常どおり計算します。";
+    OverridesText => "Variable values (optional)", "変数の値（任意）";
+    OverridesTextHint => "One name=value per line.", "1 行に 1 つ、名前=値 の形で書きます。";
+    StartRun => "Start the run", "実行を開始";
+    Close => "Close", "閉じる";
+    Backfill => "Backfill…", "過去分を実行…";
+    BackfillLead => "Run the job once per day or hour of a past range, each run as of the start of its period.", "過去の期間について、1 日または 1 時間ごとに 1 回ずつ実行します。各実行の基準日時はその区間の開始時刻です。";
+    BackfillFrom => "From (first period)", "開始（最初の区間）";
+    BackfillTo => "To (last period, included)", "終了（最後の区間を含む）";
+    BackfillStep => "One run per", "実行の単位";
+    StepDayOption => "day", "1 日ごと";
+    StepHourOption => "hour", "1 時間ごと";
+    BackfillParallelism => "Runs at once", "同時に実行する数";
+    BackfillParallelismHint => "1 runs them one after another, oldest first; at most 10.", "1 なら古い順に 1 つずつ実行します。最大 10 です。";
+    BackfillCount => "This queues {n} runs.", "{n} 件の実行を登録します。";
+    QueueBackfill => "Queue the runs", "実行を登録";
+    BackfillQueued => "{n} runs queued.", "{n} 件の実行を登録しました。";
+    // Password reset.
+    ForgotPassword => "Forgot your password?", "パスワードをお忘れですか？";
+    ForgotTitle => "Reset your password", "パスワードの再設定";
+    ForgotLead => "Enter your account's email address. We send a link to choose a new password; it works once, within 60 minutes.", "アカウントのメールアドレスを入力してください。新しいパスワードを設定するリンクを送ります。リンクは 60 分以内に 1 回だけ使えます。";
+    SendResetLink => "Send the link", "リンクを送信";
+    ResetLinkSent => "If an account uses this address, a link is on its way. Check your inbox, and the spam folder too.", "このアドレスのアカウントがあれば、リンクを送信しました。受信トレイと迷惑メールフォルダーを確認してください。";
+    BackToSignIn => "Back to sign in", "ログインに戻る";
+    NewPasswordTitle => "Choose a new password", "新しいパスワードの設定";
+    NewPasswordLead => "Every session of the account ends; then sign in with the new password.", "アカウントのすべてのセッションが終了します。その後、新しいパスワードでログインしてください。";
+    SetNewPassword => "Set the new password", "新しいパスワードを設定";
+    PasswordResetDone => "Your password is changed. Sign in with the new one.", "パスワードを変更しました。新しいパスワードでログインしてください。";
+    AskNewLink => "Ask for a new link", "新しいリンクを依頼する";
+    // Server and validator messages of these pages (see `templated_message`).
+    MsgNotAVariable => "{found} at position {position} is not a variable: write a variable as $name$ (letters, digits and _), and $$ for a dollar sign", "{position} 文字目の {found} は変数ではありません。変数は $name$（英数字と _）、ドル記号は $$ と書きます。";
+    MsgUnknownVariable => "unknown variable {var} at position {position}; known here: {known}", "{position} 文字目の {var} は未定義の変数です。ここで使える変数：{known}";
+    MsgQuotedVariable => "{var} at position {position} is inside quotes or a comment; Hakobu writes a variable's value as a quoted SQL value itself, so remove the quotes around it", "{position} 文字目の {var} が引用符またはコメントの中にあります。Hakobu が値を引用符付きの SQL の値として書き込むので、周りの引用符を外してください。";
+    MsgVariableName => "must be letters, digits and _ (at most {n}), starting with a letter or _, e.g. target_date", "英字または _ で始まる英数字と _（{n} 文字以内）で指定してください（例：target_date）。";
+    MsgBuiltIn => "{var} is built in; choose another name", "{var} は組み込み変数です。別の名前にしてください。";
+    MsgNameTaken => "{other} already uses the name {var}", "{other} がすでに {var} という名前を使っています。";
+    MsgFormatRequired => "is required, e.g. %Y-%m-%d", "入力してください（例：%Y-%m-%d）。";
+    MsgBadFormat => "{format} is not a valid format; use strftime codes such as %Y (year), %m (month), %d (day), %H (hour), %M (minute)", "{format} は正しい書式ではありません。%Y（年）、%m（月）、%d（日）、%H（時）、%M（分）などの strftime の記号を使ってください。";
+    MsgUnknownZone => "unknown time zone {zone}; expected an IANA name such as Asia/Tokyo or UTC", "{zone} というタイムゾーンはありません。Asia/Tokyo や UTC のような IANA の名前を指定してください。";
+    MsgFromTo => "must be from {from} to {to}", "{from} から {to} までの値にしてください。";
+    MsgFromToSeconds => "must be from {from} to {to} seconds", "{from} から {to} 秒までにしてください。";
+    MsgDurationRange => "must be from {from} to {to} seconds (7 days)", "{from} から {to} 秒（7 日）までにしてください。";
+    MsgSelectOneValue => "is required: a SELECT returning one value", "入力してください。値を 1 つ返す SELECT 文です。";
+    MsgMaxVariables => "a job can have at most {n} variables", "1 つのジョブの変数は {n} 個までです。";
+    MsgThresholdSeconds => "is required: after how many seconds of running to notify", "入力してください。何秒経過したら通知するかを指定します。";
+    MsgThresholdRows => "is required: the number of rows to compare with", "入力してください。比べる行数を指定します。";
+    MsgRowsNonNegative => "must be {n} or more rows", "{n} 行以上にしてください。";
+    MsgThresholdNotApplicable => "only applies to rows_below, rows_above and duration_over, not {event}", "しきい値は行数と時間の条件にだけ使えます（{event} には使えません）。";
+    MsgOneLine => "must be one line of at most {n} characters", "{n} 文字以内の 1 行にしてください。";
+    MsgSlackMention => "must be a Slack member or group id (U024BE7LH, S0614TZR7), here or channel", "Slack のメンバーまたはグループの ID、here、channel のいずれかにしてください。";
+    MsgNotADestination => "is not a notification destination of this organization", "この組織の通知先ではありません。";
+    MsgTemplateBroken => "cannot be rendered: {detail}. Names you can use: {names}", "テンプレートを展開できません：{detail}。使える名前：{names}";
+    MsgNotBefore => "must not be before from", "開始より前にはできません。";
+    MsgRangeRuns => "the range makes {n} runs; at most {max} at once", "この期間では {n} 件の実行になります。一度に登録できるのは {max} 件までです。";
+    MsgNoSuchVariable => "the job has no variable named {var}", "このジョブに {var} という変数はありません。";
+    MsgBuiltInValue => "is built in and cannot be given a value", "組み込み変数なので値を指定できません。";
+    MsgResetLinkInvalid => "This password reset link is not valid any more: it was used, replaced by a newer one, or has expired. Ask for a new one.", "このパスワード再設定リンクは無効です。使用済みか、新しいリンクに置き換えられたか、期限切れです。新しいリンクを依頼してください。";
+    MsgResetTokenRequired => "is required: use the link from the email", "入力してください。メールのリンクを使ってください。";
+    MsgCheckNameRequired => "is required: say what the check makes sure of", "入力してください。何を確かめるチェックかを書きます。";
+    MsgCheckNameTaken => "is used by another check of this job", "このジョブの別のチェックが使っています。";
+    MsgDateTime => "must be a date and time, e.g. 2026-11-01 00:00", "日時を入力してください（例：2026-11-01 00:00）。";
+    MsgWholeNumber => "must be a whole number", "整数を入力してください。";
+    MsgNameValueLine => "line {n} must read name=value", "{n} 行目は 名前=値 の形にしてください。";
+
     // --- server messages (English side: the server's exact words, {n} for a number) ---
     MsgRequired => "is required", "入力してください。";
     MsgTooLong => "must be at most {n} characters", "{n} 文字以内で入力してください。";
@@ -928,6 +1102,9 @@ fn japanese_message(message: &str) -> Option<String> {
     {
         return Some(key.text(Lang::Ja).replace("{n}", number));
     }
+    if let Some(translated) = templated_message(message) {
+        return Some(translated);
+    }
     // Messages built around a variable phrase.
     if message.starts_with("Your role does not allow you to ") {
         return Some(Key::MsgForbidden.text(Lang::Ja).to_owned());
@@ -936,6 +1113,88 @@ fn japanese_message(message: &str) -> Option<String> {
         return Some(Key::MsgNotFound.text(Lang::Ja).to_owned());
     }
     None
+}
+
+// --- #8 analyst pages: messages with named parts ---
+
+/// Messages of variables, notification rules, backfills and password resets: their
+/// English side is a template whose `{name}` parts (a variable, a position, a list) are
+/// carried over into the Japanese sentence.
+const TEMPLATED_MESSAGES: &[Key] = &[
+    Key::MsgNotAVariable,
+    Key::MsgUnknownVariable,
+    Key::MsgQuotedVariable,
+    Key::MsgVariableName,
+    Key::MsgBuiltIn,
+    Key::MsgNameTaken,
+    Key::MsgFormatRequired,
+    Key::MsgBadFormat,
+    Key::MsgUnknownZone,
+    Key::MsgDurationRange,
+    Key::MsgFromToSeconds,
+    Key::MsgFromTo,
+    Key::MsgSelectOneValue,
+    Key::MsgMaxVariables,
+    Key::MsgThresholdSeconds,
+    Key::MsgThresholdRows,
+    Key::MsgRowsNonNegative,
+    Key::MsgThresholdNotApplicable,
+    Key::MsgOneLine,
+    Key::MsgSlackMention,
+    Key::MsgNotADestination,
+    Key::MsgTemplateBroken,
+    Key::MsgNotBefore,
+    Key::MsgRangeRuns,
+    Key::MsgNoSuchVariable,
+    Key::MsgBuiltInValue,
+    Key::MsgResetLinkInvalid,
+    Key::MsgResetTokenRequired,
+    Key::MsgCheckNameRequired,
+    Key::MsgCheckNameTaken,
+    Key::MsgDateTime,
+    Key::MsgWholeNumber,
+    Key::MsgNameValueLine,
+];
+
+/// The values of `template`'s `{name}` parts in `message`, if the message fits it. Each
+/// part runs up to the first occurrence of the literal text after it (to the end for a
+/// last part), which suits the server's sentences: their literal parts do not repeat.
+fn match_template(template: &str, message: &str) -> Option<Vec<(String, String)>> {
+    let mut values = Vec::new();
+    let mut rest_t = template;
+    let mut rest_m = message;
+    loop {
+        let Some(open) = rest_t.find('{') else {
+            return (rest_t == rest_m).then_some(values);
+        };
+        rest_m = rest_m.strip_prefix(&rest_t[..open])?;
+        let close = open + rest_t[open..].find('}')?;
+        let name = rest_t[open + 1..close].to_owned();
+        rest_t = &rest_t[close + 1..];
+        let literal_end = rest_t.find('{').unwrap_or(rest_t.len());
+        let literal = &rest_t[..literal_end];
+        let end = if literal.is_empty() {
+            rest_m.len()
+        } else {
+            rest_m.find(literal)?
+        };
+        if end == 0 {
+            return None;
+        }
+        values.push((name, rest_m[..end].to_owned()));
+        rest_m = &rest_m[end..];
+    }
+}
+
+fn templated_message(message: &str) -> Option<String> {
+    TEMPLATED_MESSAGES.iter().find_map(|key| {
+        let values = match_template(key.text(Lang::En), message)?;
+        let pairs: Vec<(&str, &str)> = values
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Some(fill(Lang::Ja, *key, &pairs))
+    })
 }
 
 /// The audit log's action code (`team.create`) in words, when it is a known one.
@@ -1199,6 +1458,39 @@ mod tests {
             "step",
             "value",
             "version",
+            // #8: placeholders, strftime codes, and names written as they are typed.
+            "found",
+            "position",
+            "var",
+            "known",
+            "other",
+            "format",
+            "event",
+            "max",
+            "detail",
+            "names",
+            "strftime",
+            "Y",
+            "d",
+            "H",
+            "M",
+            "SELECT",
+            "Slack",
+            "Webhook",
+            "here",
+            "channel",
+            "run",
+            "id",
+            "job",
+            "scheduled",
+            "target",
+            "date",
+            "sales",
+            "rows",
+            "duration",
+            "error",
+            "variables",
+            "NAME",
         ];
         for &key in Key::ALL {
             let ja = key.text(Lang::Ja);
@@ -1268,6 +1560,58 @@ mod tests {
                 e.message
             );
         }
+    }
+
+    #[test]
+    fn variable_and_rule_messages_translate_with_their_parts() {
+        use hakobu_core::variables::{
+            SqlUse, TimeBase, Variable, VariableValue, check_settings,
+        };
+        let variables = vec![
+            Variable {
+                name: "run_id".into(),
+                value: VariableValue::String { value: "x".into() },
+                in_sql: SqlUse::Literal,
+            },
+            Variable {
+                name: "day".into(),
+                value: VariableValue::Timestamp {
+                    base: TimeBase::ScheduledTime,
+                    offset: None,
+                    format: "%Q".into(),
+                    timezone: "Mars/Base".into(),
+                },
+                in_sql: SqlUse::Literal,
+            },
+        ];
+        let settings = serde_json::json!({
+            "destination": {"table": {"name": "orders_$day"}},
+            "source": {"query": "SELECT * FROM t WHERE d = '$day$' AND x = $nope$"},
+        });
+        let mut errors = hakobu_core::validation::FieldErrors::default();
+        check_settings(&settings, &variables, &mut errors);
+        assert!(errors.0.len() >= 5, "{errors:?}");
+        for e in &errors.0 {
+            let ja = translate_message(Lang::Ja, None, &e.message);
+            assert_ne!(ja, e.message, "untranslated: {}", e.message);
+        }
+        assert_eq!(
+            translate_message(
+                Lang::Ja,
+                None,
+                "\"$day\" at position 8 is not a variable: write a variable as $name$ (letters, digits and _), and $$ for a dollar sign"
+            ),
+            "8 文字目の \"$day\" は変数ではありません。変数は $name$（英数字と _）、ドル記号は $$ と書きます。"
+        );
+        assert_eq!(
+            translate_message(Lang::Ja, None, "must be from 1 to 600 seconds"),
+            "1 から 600 秒までにしてください。"
+        );
+        assert_eq!(match_template("a {x} b", "a 1 b c"), None);
+        assert_eq!(
+            match_template("{x} at {y}", "v at 3"),
+            Some(vec![("x".into(), "v".into()), ("y".into(), "3".into())])
+        );
     }
 
     #[test]

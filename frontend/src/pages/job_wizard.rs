@@ -11,13 +11,16 @@ use crate::components::{Empty, FieldError as FieldMessage, FormProblem, LoadErro
 use crate::forms::Form;
 use crate::i18n::{Key, fill, tr, translate_message, use_lang};
 use crate::pages::connections::{editable_teams, kind_name};
+use crate::pages::runs::event_key;
 use hakobu_core::api::connections::{ConnectionView, PreviewRequest, PreviewResponse};
 use hakobu_core::api::jobs::{CreateJobRequest, JobView, UpdateJobRequest, validate_job_text};
+use hakobu_core::api::notifications::{NotificationEventKind, RuleRequest, RuleView};
 use hakobu_core::api::org::TeamView;
 use hakobu_core::authz::TeamRole;
 use hakobu_core::config::{ColumnType, Mode};
 use hakobu_core::connection::ConnectionKind;
 use hakobu_core::ids::{ConnectionId, JobId, TeamId};
+use hakobu_core::ids::{DestinationId, NotificationRuleId};
 use hakobu_core::job::{
     ColumnChange, CompileConnection, ConnectionInfo, DestinationSettings, FileColumn,
     FileDestination, FileFormat, FileSource, JobSettings, MaskMethod, MaskRule, OverlapPolicy,
@@ -26,7 +29,10 @@ use hakobu_core::job::{
     compile,
 };
 use hakobu_core::validation::{FieldError, FieldErrors};
-use hakobu_core::variables::Variable;
+use hakobu_core::variables::{
+    Offset, OffsetDirection, OffsetUnit, RunContext, SqlUse, TimeBase, Variable, VariableValue,
+    resolve_local,
+};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
@@ -118,6 +124,231 @@ impl CheckRow {
     }
 }
 
+/// A `$name$` variable as typed. Every kind's inputs are kept, so switching the kind back
+/// and forth loses nothing.
+#[derive(Debug, Clone, Copy)]
+struct VariableRow {
+    key: u64,
+    name: RwSignal<String>,
+    /// `string`, `timestamp` or `query`.
+    kind: RwSignal<String>,
+    in_sql: RwSignal<SqlUse>,
+    value: RwSignal<String>,
+    base: RwSignal<TimeBase>,
+    quantity: RwSignal<String>,
+    unit: RwSignal<OffsetUnit>,
+    direction: RwSignal<OffsetDirection>,
+    format: RwSignal<String>,
+    timezone: RwSignal<String>,
+    connection: RwSignal<Option<ConnectionId>>,
+    sql: RwSignal<String>,
+    timeout: RwSignal<String>,
+}
+
+impl VariableRow {
+    fn new(key: u64, timezone: &str) -> Self {
+        VariableRow {
+            key,
+            name: text(""),
+            kind: text("timestamp"),
+            in_sql: RwSignal::new(SqlUse::Literal),
+            value: text(""),
+            base: RwSignal::new(TimeBase::ScheduledTime),
+            quantity: text("1"),
+            unit: RwSignal::new(OffsetUnit::Day),
+            direction: RwSignal::new(OffsetDirection::Ago),
+            format: text("%Y-%m-%d"),
+            timezone: text(timezone),
+            connection: RwSignal::new(None),
+            sql: text(""),
+            timeout: text("30"),
+        }
+    }
+
+    fn from_variable(key: u64, v: &Variable, timezone: &str) -> Self {
+        let row = VariableRow::new(key, timezone);
+        row.name.set(v.name.clone());
+        row.in_sql.set(v.in_sql);
+        match &v.value {
+            VariableValue::String { value } => {
+                row.kind.set("string".into());
+                row.value.set(value.clone());
+            }
+            VariableValue::Timestamp {
+                base,
+                offset,
+                format,
+                timezone,
+            } => {
+                row.kind.set("timestamp".into());
+                row.base.set(*base);
+                match offset {
+                    Some(o) => {
+                        row.quantity.set(o.quantity.to_string());
+                        row.unit.set(o.unit);
+                        row.direction.set(o.direction);
+                    }
+                    None => row.quantity.set("0".into()),
+                }
+                row.format.set(format.clone());
+                row.timezone.set(timezone.clone());
+            }
+            VariableValue::Query {
+                connection_id,
+                sql,
+                timeout_seconds,
+            } => {
+                row.kind.set("query".into());
+                row.connection.set(Some(*connection_id));
+                row.sql.set(sql.clone());
+                row.timeout.set(timeout_seconds.to_string());
+            }
+        }
+        row
+    }
+
+    /// The variable as typed; a query without a connection is reported and left out.
+    fn variable(&self, index: usize, errors: &mut FieldErrors) -> Option<Variable> {
+        let value = match self.kind.get_untracked().as_str() {
+            "string" => VariableValue::String {
+                value: self.value.get_untracked(),
+            },
+            "query" => {
+                let Some(connection_id) = self.connection.get_untracked() else {
+                    errors.push(
+                        format!("settings.variables[{index}].value.connection_id"),
+                        "is required",
+                    );
+                    return None;
+                };
+                VariableValue::Query {
+                    connection_id,
+                    sql: self.sql.get_untracked(),
+                    // Not a number: 0 is out of range, so core names the field.
+                    timeout_seconds: self.timeout.get_untracked().trim().parse().unwrap_or(0),
+                }
+            }
+            _ => {
+                let quantity = self.quantity.get_untracked();
+                let quantity = quantity.trim();
+                let offset = match quantity {
+                    "" | "0" => None,
+                    // Not a number: beyond the limit, so core names the field.
+                    q => Some(Offset {
+                        quantity: q.parse().unwrap_or(u32::MAX),
+                        unit: self.unit.get_untracked(),
+                        direction: self.direction.get_untracked(),
+                    }),
+                };
+                VariableValue::Timestamp {
+                    base: self.base.get_untracked(),
+                    offset,
+                    format: self.format.get_untracked(),
+                    timezone: self.timezone.get_untracked().trim().to_owned(),
+                }
+            }
+        };
+        Some(Variable {
+            name: self.name.get_untracked().trim().to_owned(),
+            value,
+            in_sql: self.in_sql.get_untracked(),
+        })
+    }
+}
+
+/// A notification rule of the job as typed; `existing` for a saved one.
+#[derive(Debug, Clone, Copy)]
+struct RuleRow {
+    key: u64,
+    existing: Option<NotificationRuleId>,
+    /// What the saved rule was, to save only rules that changed.
+    saved: StoredValue<Option<RuleRequest>>,
+    destination: RwSignal<Option<DestinationId>>,
+    event: RwSignal<NotificationEventKind>,
+    threshold: RwSignal<String>,
+    subject: RwSignal<String>,
+    template: RwSignal<String>,
+    mentions: RwSignal<String>,
+    enabled: RwSignal<bool>,
+}
+
+impl RuleRow {
+    fn new(key: u64, destination: Option<DestinationId>) -> Self {
+        RuleRow {
+            key,
+            existing: None,
+            saved: StoredValue::new(None),
+            destination: RwSignal::new(destination),
+            event: RwSignal::new(NotificationEventKind::Failure),
+            threshold: text(""),
+            subject: text(""),
+            template: text(""),
+            mentions: text(""),
+            enabled: RwSignal::new(true),
+        }
+    }
+
+    fn from_rule(key: u64, r: &RuleView) -> Self {
+        let request = RuleRequest {
+            destination_id: r.destination_id,
+            event: r.event,
+            threshold: r.threshold,
+            subject: r.subject.clone(),
+            template: r.template.clone(),
+            mentions: r.mentions.clone(),
+            enabled: r.enabled,
+        };
+        RuleRow {
+            key,
+            existing: Some(r.id),
+            saved: StoredValue::new(Some(request)),
+            destination: RwSignal::new(Some(r.destination_id)),
+            event: RwSignal::new(r.event),
+            threshold: text(&r.threshold.map(|t| t.to_string()).unwrap_or_default()),
+            subject: text(r.subject.as_deref().unwrap_or("")),
+            template: text(r.template.as_deref().unwrap_or("")),
+            mentions: text(&r.mentions.join(", ")),
+            enabled: RwSignal::new(r.enabled),
+        }
+    }
+
+    /// The rule as the API takes it, with the errors `core` finds (paths `rules[i].*`).
+    fn request(&self, index: usize, errors: &mut FieldErrors) -> Option<RuleRequest> {
+        let f = |name: &str| format!("rules[{index}].{name}");
+        let Some(destination_id) = self.destination.get_untracked() else {
+            errors.push(f("destination_id"), "is required");
+            return None;
+        };
+        let threshold = self.threshold.get_untracked();
+        let threshold = threshold.trim();
+        let threshold = if threshold.is_empty() {
+            None
+        } else if let Ok(n) = threshold.parse::<i64>() {
+            Some(n)
+        } else {
+            errors.push(f("threshold"), "must be a whole number");
+            return None;
+        };
+        let optional = |s: RwSignal<String>| {
+            let v = s.get_untracked();
+            (!v.trim().is_empty()).then_some(v)
+        };
+        let request = RuleRequest {
+            destination_id,
+            event: self.event.get_untracked(),
+            threshold,
+            subject: optional(self.subject),
+            template: optional(self.template),
+            mentions: split_list(&self.mentions.get_untracked()),
+            enabled: self.enabled.get_untracked(),
+        };
+        for e in request.validate().0 {
+            errors.push(f(&e.field), e.message);
+        }
+        Some(request)
+    }
+}
+
 /// Everything typed into the wizard.
 #[derive(Clone, Copy)]
 struct Wizard {
@@ -168,8 +399,10 @@ struct Wizard {
     overlap: RwSignal<OverlapPolicy>,
     resources: StoredValue<Resources>,
     checks: RwSignal<Vec<CheckRow>>,
-    /// `$name$` variables of a saved job, kept as they are.
-    variables: StoredValue<Vec<Variable>>,
+    variables: RwSignal<Vec<VariableRow>>,
+    rules: RwSignal<Vec<RuleRow>>,
+    /// Saved rules removed in the wizard, deleted when the job is saved.
+    removed_rules: StoredValue<Vec<NotificationRuleId>>,
     // 5: the job itself
     name: RwSignal<String>,
     description: RwSignal<String>,
@@ -181,7 +414,7 @@ fn text(s: &str) -> RwSignal<String> {
 }
 
 impl Wizard {
-    fn new(job: Option<&JobView>, team: Option<TeamId>) -> Self {
+    fn new(job: Option<&JobView>, rules: &[RuleView], team: Option<TeamId>) -> Self {
         let settings = job.and_then(|j| j.settings.as_ref());
         let s = settings.map(|s| &s.source);
         let d = settings.map(|s| &s.destination);
@@ -246,7 +479,9 @@ impl Wizard {
             overlap: RwSignal::new(settings.map(|s| s.overlap).unwrap_or_default()),
             resources: StoredValue::new(settings.map(|s| s.resources).unwrap_or_default()),
             checks: RwSignal::new(Vec::new()),
-            variables: StoredValue::new(settings.map(|s| s.variables.clone()).unwrap_or_default()),
+            variables: RwSignal::new(Vec::new()),
+            rules: RwSignal::new(Vec::new()),
+            removed_rules: StoredValue::new(Vec::new()),
             name: text(job.map_or("", |j| &j.name)),
             description: text(job.map_or("", |j| &j.description)),
             team: RwSignal::new(job.map(|j| j.team_id).or(team)),
@@ -258,7 +493,19 @@ impl Wizard {
                 .map(|c| CheckRow::from_check(w.key(), c))
                 .collect();
             w.checks.set(rows);
+            let zone = browser_zone();
+            let rows = settings
+                .variables
+                .iter()
+                .map(|v| VariableRow::from_variable(w.key(), v, &zone))
+                .collect();
+            w.variables.set(rows);
         }
+        let rows = rules
+            .iter()
+            .map(|r| RuleRow::from_rule(w.key(), r))
+            .collect();
+        w.rules.set(rows);
         if let Some(files) = files {
             let rows = files
                 .columns
@@ -555,7 +802,7 @@ impl Wizard {
             },
             overlap: self.overlap.get_untracked(),
             checks: self.data_checks(&mut errors),
-            variables: self.variables.get_value(),
+            variables: self.variable_definitions(&mut errors),
         };
         let found = settings.validate(
             source_kind.map(|kind| ConnectionInfo { kind }),
@@ -595,6 +842,28 @@ impl Wizard {
             });
         }
         out
+    }
+
+    fn variable_definitions(&self, errors: &mut FieldErrors) -> Vec<Variable> {
+        self.variables
+            .get_untracked()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, row)| row.variable(i, errors))
+            .collect()
+    }
+
+    /// The notification rules as typed, by row, with `core`'s errors.
+    fn rule_requests(&self) -> (Vec<(RuleRow, Option<RuleRequest>)>, FieldErrors) {
+        let mut errors = FieldErrors::default();
+        let rows = self
+            .rules
+            .get_untracked()
+            .into_iter()
+            .enumerate()
+            .map(|(i, row)| (row, row.request(i, &mut errors)))
+            .collect();
+        (rows, errors)
     }
 
     fn file_source(&self) -> FileSource {
@@ -658,6 +927,33 @@ fn split_list(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// The browser's IANA time zone, the default of a new timestamp variable.
+fn browser_zone() -> String {
+    crate::format::time_zone(crate::i18n::Lang::En).0
+}
+
+/// An error about a `$name$` defined later (in step 4): earlier steps let it pass, so a
+/// name can be used before it is defined; step 4 shows it where it is used.
+fn is_unknown_variable(message: &str) -> bool {
+    message.starts_with("unknown variable $")
+}
+
+/// What a variable would be for a run due now (built-ins, text and timestamps; a query's
+/// value is known only when a run starts).
+fn example_value(variables: &[Variable], name: &str) -> Option<String> {
+    let now = chrono::Utc::now();
+    let run = RunContext {
+        run_id: "00000000-0000-0000-0000-000000000000",
+        job_name: "",
+        scheduled_time: now,
+        start_time: now,
+    };
+    resolve_local(variables, &run, &Default::default())
+        .ok()?
+        .get(name)
+        .map(str::to_owned)
+}
+
 /// The step (1 to 5) that holds the input of an error's field.
 fn step_of(path: &str) -> usize {
     let p = path.strip_prefix("settings.").unwrap_or(path);
@@ -673,6 +969,7 @@ fn step_of(path: &str) -> usize {
         || p.starts_with("overlap")
         || p.starts_with("checks")
         || p.starts_with("variables")
+        || p.starts_with("rules")
     {
         4
     } else {
@@ -695,29 +992,40 @@ pub fn JobWizardPage() -> impl IntoView {
             }
         }
     });
+    let rules = LocalResource::new(move || {
+        let id = job_id();
+        async move {
+            match id {
+                Some(id) => api::job_rules(id).await,
+                None => Ok(Vec::new()),
+            }
+        }
+    });
     let connections = LocalResource::new(api::connections);
     let teams = LocalResource::new(api::teams);
     move || {
-        let (Some(j), Some(c), Some(t)) = (job.get(), connections.get(), teams.get()) else {
+        let (Some(j), Some(r), Some(c), Some(t)) =
+            (job.get(), rules.get(), connections.get(), teams.get())
+        else {
             return view! { <div class="page"><Loading/></div> }.into_any();
         };
-        let loaded = j.and_then(|j| c.and_then(|c| t.map(|t| (j, c, t))));
+        let loaded = j.and_then(|j| r.and_then(|r| c.and_then(|c| t.map(|t| (j, r, c, t)))));
         match loaded {
             Err(e) => view! {
                 <div class="page">
-                    <LoadError error=e retry=move || { job.refetch(); connections.refetch(); teams.refetch(); }/>
+                    <LoadError error=e retry=move || { job.refetch(); rules.refetch(); connections.refetch(); teams.refetch(); }/>
                 </div>
             }
             .into_any(),
-            Ok((Some(j), _, _)) if j.settings.is_none() || j.your_role < TeamRole::Editor => view! {
+            Ok((Some(j), _, _, _)) if j.settings.is_none() || j.your_role < TeamRole::Editor => view! {
                 <div class="page">
                     <h1>{j.name.clone()}</h1>
                     <p class="not-allowed">{tr(Key::OnlyEditorsChangeJobs)}</p>
                 </div>
             }
             .into_any(),
-            Ok((job, connections, teams)) => {
-                view! { <JobWizard job connections teams/> }.into_any()
+            Ok((job, rules, connections, teams)) => {
+                view! { <JobWizard job rules connections teams/> }.into_any()
             }
         }
     }
@@ -726,15 +1034,22 @@ pub fn JobWizardPage() -> impl IntoView {
 #[component]
 fn JobWizard(
     job: Option<JobView>,
+    rules: Vec<RuleView>,
     connections: Vec<ConnectionView>,
     teams: Vec<TeamView>,
 ) -> impl IntoView {
     let lang = use_lang();
     let navigate = use_navigate();
     let editable = editable_teams(&teams);
-    let w = Wizard::new(job.as_ref(), editable.first().map(|t| t.id));
+    let w = Wizard::new(job.as_ref(), &rules, editable.first().map(|t| t.id));
     let job_id = job.as_ref().map(|j| j.id);
-    let form = Form::new("job", &["name", "description", "team_id", "settings"]);
+    // Set once the job exists: a rule refused after the job was created is fixed and saved
+    // as a change of that job, not as a second new job.
+    let saved_id = RwSignal::new(job_id);
+    let form = Form::new(
+        "job",
+        &["name", "description", "team_id", "settings", "rules"],
+    );
     let usable: Vec<ConnectionView> = connections
         .into_iter()
         .filter(|c| c.your_role >= TeamRole::Operator)
@@ -756,6 +1071,7 @@ fn JobWizard(
     // Checks the current step; moves on only when its fields are fine.
     let check_step = move |step: usize| -> bool {
         let (_, mut errors) = conns.with_value(|c| w.settings(c));
+        errors.0.extend(w.rule_requests().1.0);
         if step == 5 {
             let mut text = FieldErrors::default();
             validate_job_text(
@@ -772,12 +1088,10 @@ fn JobWizard(
         let at_step: Vec<FieldError> = errors
             .0
             .into_iter()
-            .filter(|e| {
-                if step == 5 {
-                    true
-                } else {
-                    step_of(&e.field) == step
-                }
+            .filter(|e| match step {
+                5 => true,
+                4 => step_of(&e.field) == 4 || is_unknown_variable(&e.message),
+                _ => step_of(&e.field) == step && !is_unknown_variable(&e.message),
             })
             .collect();
         match at_step.first() {
@@ -812,6 +1126,8 @@ fn JobWizard(
             let (Some(settings), _) = conns.with_value(|c| w.settings(c)) else {
                 return;
             };
+            let (rule_rows, _) = w.rule_requests();
+            let job_id = saved_id.get_untracked();
             let Some(team_id) = w.team.get_untracked() else {
                 return;
             };
@@ -848,8 +1164,19 @@ fn JobWizard(
                 };
                 match result {
                     Ok(job) => {
-                        form.done();
-                        navigate(&format!("/jobs/{}", job.id), Default::default());
+                        saved_id.set(Some(job.id));
+                        match save_rules(job.id, w, rule_rows).await {
+                            Ok(()) => {
+                                form.done();
+                                navigate(&format!("/jobs/{}", job.id), Default::default());
+                            }
+                            Err(errors) => {
+                                w.step.set(4);
+                                form.invalid(errors);
+                                form.problem
+                                    .set(Some(crate::forms::Problem::Key(Key::RulesSaveProblem)));
+                            }
+                        }
                     }
                     Err(e) => {
                         // Send the user to the step where the first field at fault is.
@@ -870,7 +1197,7 @@ fn JobWizard(
     };
 
     let title = move || {
-        if job_id.is_some() {
+        if saved_id.get().is_some() {
             fill(lang.get(), Key::EditJobTitle, &[("name", &w.name.get())])
         } else {
             Key::NewJob.text(lang.get()).to_owned()
@@ -946,6 +1273,66 @@ fn JobWizard(
         </div>
     }
     .into_any()
+}
+
+/// Creates, changes and deletes the job's notification rules to match the wizard. The
+/// first refusal stops, with the server's errors at that rule's fields (`rules[i].*`).
+async fn save_rules(
+    job: JobId,
+    w: Wizard,
+    rows: Vec<(RuleRow, Option<RuleRequest>)>,
+) -> Result<(), FieldErrors> {
+    let at = |i: usize, e: ApiError| {
+        let mut errors = FieldErrors::default();
+        match e.body() {
+            Some(body) if !body.fields.is_empty() || body.field.is_some() => {
+                for f in &body.fields {
+                    errors.push(format!("rules[{i}].{}", f.field), f.message.clone());
+                }
+                if let (true, Some(field)) = (body.fields.is_empty(), &body.field) {
+                    errors.push(format!("rules[{i}].{field}"), body.message.clone());
+                }
+            }
+            _ => errors.push(format!("rules[{i}].destination_id"), e.to_string()),
+        }
+        errors
+    };
+    for id in w.removed_rules.get_value() {
+        match api::delete_rule(id).await {
+            Ok(()) => w.removed_rules.update_value(|r| r.retain(|x| *x != id)),
+            // Already gone is what we wanted.
+            Err(e) if e.status() == Some(404) => {}
+            Err(e) => {
+                let mut errors = FieldErrors::default();
+                errors.push("rules", e.to_string());
+                return Err(errors);
+            }
+        }
+    }
+    for (i, (row, request)) in rows.into_iter().enumerate() {
+        let Some(request) = request else { continue };
+        match row.existing {
+            // Unchanged: no request, no audit entry.
+            Some(_) if row.saved.get_value().as_ref() == Some(&request) => {}
+            Some(id) => {
+                api::update_rule(id, &request).await.map_err(|e| at(i, e))?;
+                row.saved.set_value(Some(request));
+            }
+            None => {
+                let created = api::create_job_rule(job, &request)
+                    .await
+                    .map_err(|e| at(i, e))?;
+                // Saved: a later save changes this rule instead of adding it again.
+                let saved = w.owned(|| RuleRow::from_rule(row.key, &created));
+                w.rules.update(|rules| {
+                    if let Some(r) = rules.iter_mut().find(|r| r.key == row.key) {
+                        *r = saved;
+                    }
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A labelled text input bound to a wizard path, with its hint and error.
@@ -1700,28 +2087,334 @@ fn RunSettingsStep(
             {overlap_radio(OverlapPolicy::Queue, Key::OverlapQueue)}
             {overlap_radio(OverlapPolicy::Allow, Key::OverlapAllow)}
         </fieldset>
+        // Variables first: checks (and the notification templates) may use them.
+        <VariablesEditor w form conns/>
         <h3>{tr(Key::DataChecks)}</h3>
         <p class="hint">{tr(Key::ChecksHint)}</p>
         {check_rows}
         <button type="button" on:click=add_check>{tr(Key::AddCheck)}</button>
-        <div class="later" data-testid="not-yet">
-            <h3>{tr(Key::LaterTitle)}</h3>
-            <ul>
-                <li><strong>{tr(Key::Schedules)}</strong> " — " {tr(Key::SchedulesLater)}</li>
-                <li>
-                    <strong>{tr(Key::Variables)}</strong> " — "
-                    {move || {
-                        let n = w.variables.with_value(Vec::len);
-                        if n == 0 {
-                            Key::VariablesLater.text(lang.get()).to_owned()
-                        } else {
-                            fill(lang.get(), Key::VariablesKept, &[("n", &n.to_string())])
-                        }
-                    }}
-                </li>
-                <li><strong>{tr(Key::Notifications)}</strong> " — " {tr(Key::NotificationsLater)}</li>
-            </ul>
+        <RulesEditor w form/>
+        <div class="later" data-testid="schedules-later">
+            <p><strong>{tr(Key::Schedules)}</strong> " — " {tr(Key::SchedulesOnJobPage)}</p>
         </div>
+    }
+}
+
+/// The error line of a row input (`settings.variables[0].name`), in the reader's language.
+#[component]
+fn RowError(form: Form, path: String, label: Key) -> impl IntoView {
+    let lang = use_lang();
+    let id = format!("{}-error", form.input_id(&path));
+    move || {
+        form.error(&path).map(|m| {
+            let lang = lang.get();
+            view! { <p class="field-error" id=id.clone()>{translate_message(lang, Some(label.text(lang)), &m)}</p> }
+        })
+    }
+}
+
+/// A labelled text input of a row, bound to `value`, with its error under it.
+fn row_input(
+    form: Form,
+    path: String,
+    label: Key,
+    value: RwSignal<String>,
+    hint: Option<Key>,
+) -> impl IntoView {
+    let id = form.input_id(&path);
+    let described = format!("{id}-hint {id}-error");
+    let hint_id = format!("{id}-hint");
+    let invalid = {
+        let path = path.clone();
+        move || form.error(&path).is_some()
+    };
+    let aria_invalid = {
+        let invalid = invalid.clone();
+        move || invalid().to_string()
+    };
+    view! {
+        <div class="field" class:invalid=invalid>
+            <label for=id.clone()>{tr(label)}</label>
+            <input id=id type="text" autocomplete="off" spellcheck="false"
+                aria-invalid=aria_invalid
+                aria-describedby=described
+                prop:value=move || value.get()
+                on:input=move |ev| value.set(event_target_value(&ev))/>
+            {hint.map(|h| view! { <p class="hint" id=hint_id>{tr(h)}</p> })}
+            <RowError form path label/>
+        </div>
+    }
+}
+
+/// A labelled `<select>` of a row over `options` (value, label).
+fn row_select<T: Copy + PartialEq + Send + Sync + 'static>(
+    form: Form,
+    path: String,
+    label: Key,
+    value: RwSignal<T>,
+    options: Vec<(T, Key)>,
+) -> impl IntoView {
+    let id = form.input_id(&path);
+    let options = StoredValue::new(options);
+    view! {
+        <div class="field">
+            <label for=id.clone()>{tr(label)}</label>
+            <select id=id on:change=move |ev| {
+                let i: usize = event_target_value(&ev).parse().unwrap_or(0);
+                if let Some((v, _)) = options.with_value(|o| o.get(i).copied()) {
+                    value.set(v);
+                }
+            }>
+                {options.get_value().into_iter().enumerate().map(|(i, (v, key))| view! {
+                    <option value=i.to_string() selected=move || value.get() == v>{tr(key)}</option>
+                }).collect_view()}
+            </select>
+            <RowError form path label/>
+        </div>
+    }
+}
+
+#[component]
+fn VariablesEditor(
+    w: Wizard,
+    form: Form,
+    conns: StoredValue<Vec<ConnectionView>>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let databases: Vec<(ConnectionId, String)> = conns.with_value(|c| {
+        c.iter()
+            .filter(|c| c.kind.is_database())
+            .map(|c| (c.id, c.name.clone()))
+            .collect()
+    });
+    let databases = StoredValue::new(databases);
+    let add = move |_| {
+        let key = w.key();
+        let row = w.owned(|| VariableRow::new(key, &browser_zone()));
+        w.variables.update(|v| v.push(row));
+        let i = w.variables.with_untracked(Vec::len) - 1;
+        crate::forms::focus(&form.input_id(&format!("settings.variables[{i}].name")));
+    };
+    // Every variable as typed, read reactively so the examples follow the inputs.
+    let all_variables = move || {
+        let rows = w.variables.get();
+        for r in &rows {
+            r.name.track();
+            r.kind.track();
+            r.value.track();
+            r.base.track();
+            r.quantity.track();
+            r.unit.track();
+            r.direction.track();
+            r.format.track();
+            r.timezone.track();
+        }
+        w.variable_definitions(&mut FieldErrors::default())
+    };
+    let rows = move || {
+        w.variables
+            .get()
+            .into_iter()
+            .enumerate()
+            .map(|(i, row)| {
+                let p = move |f: &str| format!("settings.variables[{i}].{f}");
+                let kind_id = form.input_id(&p("value.kind"));
+                let sql_use_id = form.input_id(&p("in_sql"));
+                let example = move || {
+                    let name = row.name.get().trim().to_owned();
+                    if row.kind.get() == "query" {
+                        return view! { <p class="hint">{tr(Key::VarExampleQuery)}</p> }.into_any();
+                    }
+                    match example_value(&all_variables(), &name) {
+                        Some(v) => view! {
+                            <p class="hint example" data-testid="variable-example">
+                                {tr(Key::VarExample)} " " <code>{v}</code>
+                            </p>
+                        }
+                        .into_any(),
+                        None => view! { <p class="hint">{tr(Key::VarExampleInvalid)}</p> }.into_any(),
+                    }
+                };
+                let kind_inputs = move || match row.kind.get().as_str() {
+                    "string" => row_input(form, p("value.value"), Key::VariableText, row.value, None).into_any(),
+                    "query" => {
+                        let conn_id = form.input_id(&p("value.connection_id"));
+                        let sql_id = form.input_id(&p("value.sql"));
+                        view! {
+                            <div class="field">
+                                <label for=conn_id.clone()>{tr(Key::VarQueryConnection)}</label>
+                                <select id=conn_id on:change=move |ev| row.connection.set(event_target_value(&ev).parse().ok())>
+                                    <option value="">{tr(Key::ChooseConnection)}</option>
+                                    {databases.get_value().into_iter().map(|(cid, name)| view! {
+                                        <option value=cid.to_string() selected=move || row.connection.get() == Some(cid)>{name}</option>
+                                    }).collect_view()}
+                                </select>
+                                <RowError form path=p("value.connection_id") label=Key::VarQueryConnection/>
+                            </div>
+                            <div class="field wide">
+                                <label for=sql_id.clone()>{tr(Key::VarSql)}</label>
+                                <textarea id=sql_id class="code" rows="3" spellcheck="false" placeholder="SELECT max(day) FROM loaded_days"
+                                    prop:value=move || row.sql.get() on:input=move |ev| row.sql.set(event_target_value(&ev))></textarea>
+                                <p class="hint">{tr(Key::VarSqlHint)}</p>
+                                <RowError form path=p("value.sql") label=Key::VarSql/>
+                            </div>
+                            {row_input(form, p("value.timeout_seconds"), Key::VarTimeout, row.timeout, None)}
+                        }
+                        .into_any()
+                    }
+                    _ => view! {
+                        {row_select(form, p("value.base"), Key::VarBase, row.base, vec![
+                            (TimeBase::ScheduledTime, Key::VarBaseScheduled),
+                            (TimeBase::StartTime, Key::VarBaseStart),
+                        ])}
+                        <div class="row-inputs">
+                            {row_input(form, p("value.offset.quantity"), Key::VarOffsetQuantity, row.quantity, Some(Key::VarOffsetQuantityHint))}
+                            {row_select(form, p("value.offset.unit"), Key::VarOffsetUnit, row.unit, vec![
+                                (OffsetUnit::Minute, Key::UnitMinute),
+                                (OffsetUnit::Hour, Key::UnitHour),
+                                (OffsetUnit::Day, Key::UnitDay),
+                                (OffsetUnit::Week, Key::UnitWeek),
+                                (OffsetUnit::Month, Key::UnitMonth),
+                            ])}
+                            {row_select(form, p("value.offset.direction"), Key::VarOffsetDirection, row.direction, vec![
+                                (OffsetDirection::Ago, Key::DirectionAgo),
+                                (OffsetDirection::Later, Key::DirectionLater),
+                            ])}
+                        </div>
+                        {row_input(form, p("value.format"), Key::VarFormat, row.format, Some(Key::VarFormatHint))}
+                        {row_input(form, p("value.timezone"), Key::VarTimezone, row.timezone, Some(Key::VarTimezoneHint))}
+                    }
+                    .into_any(),
+                };
+                view! {
+                    <fieldset class="check" data-testid="variable-row">
+                        <legend>{move || fill(lang.get(), Key::VariableN, &[("n", &(i + 1).to_string())])}</legend>
+                        {row_input(form, p("name"), Key::VariableName, row.name, Some(Key::VariableNameHint))}
+                        <div class="field">
+                            <label for=kind_id.clone()>{tr(Key::VariableKind)}</label>
+                            <select id=kind_id on:change=move |ev| row.kind.set(event_target_value(&ev))>
+                                {[("timestamp", Key::VarKindTimestamp), ("string", Key::VarKindString), ("query", Key::VarKindQuery)]
+                                    .into_iter()
+                                    .map(|(k, label)| view! { <option value=k selected=move || row.kind.get() == k>{tr(label)}</option> })
+                                    .collect_view()}
+                            </select>
+                        </div>
+                        {kind_inputs}
+                        <div class="field">
+                            <label for=sql_use_id.clone()>{tr(Key::VarInSql)}</label>
+                            <select id=sql_use_id on:change=move |ev| row.in_sql.set(match event_target_value(&ev).as_str() {
+                                "identifier" => SqlUse::Identifier,
+                                "raw" => SqlUse::Raw,
+                                _ => SqlUse::Literal,
+                            })>
+                                {[("literal", SqlUse::Literal, Key::InSqlLiteral), ("identifier", SqlUse::Identifier, Key::InSqlIdentifier), ("raw", SqlUse::Raw, Key::InSqlRaw)]
+                                    .into_iter()
+                                    .map(|(v, u, label)| view! { <option value=v selected=move || row.in_sql.get() == u>{tr(label)}</option> })
+                                    .collect_view()}
+                            </select>
+                        </div>
+                        <div aria-live="polite">{example}</div>
+                        <button type="button" class="link-button" on:click=move |_| w.variables.update(|v| v.retain(|x| x.key != row.key))>{tr(Key::RemoveVariable)}</button>
+                    </fieldset>
+                }
+            })
+            .collect_view()
+    };
+    view! {
+        <h3>{tr(Key::Variables)}</h3>
+        <p class="hint">{tr(Key::VariablesHint)}</p>
+        {rows}
+        <button type="button" on:click=add disabled=move || { w.variables.with(Vec::len) >= hakobu_core::variables::MAX_VARIABLES }>
+            {tr(Key::AddVariable)}
+        </button>
+    }
+}
+
+/// The job's notification rules: each sends to one of the organization's destinations.
+#[component]
+fn RulesEditor(w: Wizard, form: Form) -> impl IntoView {
+    let lang = use_lang();
+    let destinations = LocalResource::new(api::destinations);
+    let add = move |first: Option<DestinationId>| {
+        let key = w.key();
+        let row = w.owned(|| RuleRow::new(key, first));
+        w.rules.update(|r| r.push(row));
+    };
+    let body = move || {
+        let list = match destinations.get() {
+            None => return view! { <Loading/> }.into_any(),
+            Some(Err(e)) => {
+                return view! { <LoadError error=e retry=move || destinations.refetch()/> }
+                    .into_any();
+            }
+            Some(Ok(list)) => list,
+        };
+        if list.is_empty() && w.rules.with(Vec::is_empty) {
+            return view! { <p class="not-allowed" data-testid="no-destinations">{tr(Key::NoDestinations)}</p> }.into_any();
+        }
+        let first = list.first().map(|d| d.id);
+        let options = StoredValue::new(list);
+        let rows = move || {
+            w.rules
+                .get()
+                .into_iter()
+                .enumerate()
+                .map(|(i, row)| {
+                    let p = move |f: &str| format!("rules[{i}].{f}");
+                    let dest_id = form.input_id(&p("destination_id"));
+                    let template_id = form.input_id(&p("template"));
+                    let events: Vec<(NotificationEventKind, Key)> = NotificationEventKind::ALL
+                        .iter()
+                        .map(|e| (*e, event_key(*e)))
+                        .collect();
+                    view! {
+                        <fieldset class="check" data-testid="rule-row">
+                            <legend>{move || fill(lang.get(), Key::RuleN, &[("n", &(i + 1).to_string())])}</legend>
+                            <div class="field">
+                                <label for=dest_id.clone()>{tr(Key::RuleDestination)}</label>
+                                <select id=dest_id on:change=move |ev| row.destination.set(event_target_value(&ev).parse().ok())>
+                                    <option value="">{tr(Key::ChooseDestination)}</option>
+                                    {options.get_value().into_iter().map(|d| {
+                                        let id = d.id;
+                                        view! { <option value=id.to_string() selected=move || row.destination.get() == Some(id)>{format!("{} ({})", d.name, d.kind)}</option> }
+                                    }).collect_view()}
+                                </select>
+                                <RowError form path=p("destination_id") label=Key::RuleDestination/>
+                            </div>
+                            {row_select(form, p("event"), Key::RuleEvent, row.event, events)}
+                            {move || row.event.get().needs_threshold().then(|| row_input(form, p("threshold"), Key::RuleThreshold, row.threshold, Some(Key::RuleThresholdHint)))}
+                            {row_input(form, p("subject"), Key::RuleSubject, row.subject, None)}
+                            <div class="field wide">
+                                <label for=template_id.clone()>{tr(Key::RuleTemplate)}</label>
+                                <textarea id=template_id rows="3" prop:value=move || row.template.get() on:input=move |ev| row.template.set(event_target_value(&ev))></textarea>
+                                <p class="hint">{tr(Key::RuleTemplateHint)}</p>
+                                <RowError form path=p("template") label=Key::RuleTemplate/>
+                            </div>
+                            {row_input(form, p("mentions"), Key::RuleMentions, row.mentions, Some(Key::RuleMentionsHint))}
+                            {checkbox(Key::RuleEnabled, row.enabled)}
+                            <button type="button" class="link-button" on:click=move |_| {
+                                if let Some(id) = row.existing {
+                                    w.removed_rules.update_value(|r| r.push(id));
+                                }
+                                w.rules.update(|r| r.retain(|x| x.key != row.key));
+                            }>{tr(Key::RemoveRule)}</button>
+                        </fieldset>
+                    }
+                })
+                .collect_view()
+        };
+        view! {
+            {rows}
+            {(!options.with_value(Vec::is_empty)).then(|| view! {
+                <button type="button" on:click=move |_| add(first)>{tr(Key::AddRule)}</button>
+            })}
+        }
+        .into_any()
+    };
+    view! {
+        <h3>{tr(Key::Notifications)}</h3>
+        <p class="hint">{tr(Key::RulesHint)}</p>
+        {body}
     }
 }
 

@@ -3,7 +3,8 @@
 
 use crate::api::{self, ApiError, RunQuery};
 use crate::components::{
-    ConfirmButton, Empty, FormProblem, LoadError, Loading, MaybeTime, Submit, TextField, Time,
+    ConfirmButton, Empty, FieldError, FormProblem, LoadError, Loading, MaybeTime, Submit,
+    TextField, Time,
 };
 use crate::format;
 use crate::forms::Form;
@@ -13,16 +14,18 @@ use crate::pages::job_wizard::mode_texts;
 use crate::pages::members::ActionErrorNotice;
 use crate::pages::runs::{RunStatusBadge, duration_text, run_duration_seconds};
 use hakobu_core::api::jobs::{JobView, UpdateJobRequest};
-use hakobu_core::api::runs::RunView;
+use hakobu_core::api::runs::{BackfillRequest, BackfillStep, RunView, StartRunRequest};
 use hakobu_core::api::schedules::ScheduleRequest;
 use hakobu_core::authz::TeamRole;
 use hakobu_core::ids::JobId;
 use hakobu_core::schedule::{CatchUp, Recurrence, ScheduleSettings, Weekday};
+use hakobu_core::validation::FieldErrors;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
+use std::collections::BTreeMap;
 
 #[component]
 pub fn JobsPage() -> impl IntoView {
@@ -137,6 +140,12 @@ fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoV
     });
     let revisions = LocalResource::new(move || api::job_revisions(id));
     let can_run = job.your_role >= TeamRole::Operator;
+    // The dialog open under the header: run with options, or backfill.
+    let dialog = RwSignal::new(None::<JobDialog>);
+    let variable_names: Option<Vec<String>> = job
+        .settings
+        .as_ref()
+        .map(|s| s.variables.iter().map(|v| v.name.clone()).collect());
     let can_edit = job.your_role >= TeamRole::Editor;
     let enabled = job.enabled;
 
@@ -268,6 +277,16 @@ fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoV
                     } else {
                         view! { <span class="not-allowed small">{tr(Key::OnlyOperatorsRun)}</span> }.into_any()
                     }}
+                    {can_run.then(|| view! {
+                        <button type="button" disabled=move || !enabled aria-expanded=move || (dialog.get() == Some(JobDialog::RunOptions)).to_string()
+                            on:click=move |_| dialog.update(|d| *d = if *d == Some(JobDialog::RunOptions) { None } else { Some(JobDialog::RunOptions) })>
+                            {tr(Key::RunWithOptions)}
+                        </button>
+                        <button type="button" disabled=move || !enabled aria-expanded=move || (dialog.get() == Some(JobDialog::Backfill)).to_string()
+                            on:click=move |_| dialog.update(|d| *d = if *d == Some(JobDialog::Backfill) { None } else { Some(JobDialog::Backfill) })>
+                            {tr(Key::Backfill)}
+                        </button>
+                    })}
                     {can_edit.then(|| view! {
                         <A href=format!("/jobs/{id}/edit") attr:class="button">{tr(Key::EditJob)}</A>
                         <button type="button" disabled=move || busy.get() on:click=toggle>
@@ -278,6 +297,17 @@ fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoV
                 </div>
             </header>
             <ActionErrorNotice action_error/>
+            {move || match dialog.get() {
+                Some(JobDialog::RunOptions) => view! {
+                    <RunOptionsPanel job=id variables=variable_names.clone() on_close=move || dialog.set(None)/>
+                }
+                .into_any(),
+                Some(JobDialog::Backfill) => view! {
+                    <BackfillPanel job=id on_close=move || dialog.set(None) on_queued=move || runs.refetch()/>
+                }
+                .into_any(),
+                None => ().into_any(),
+            }}
             <section class="panel">
                 <h2>{tr(Key::Settings)}</h2>
                 {match settings_summary {
@@ -295,6 +325,288 @@ fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoV
                 {revision_list}
             </section>
         </div>
+    }
+}
+
+/// The dialogs of the job page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JobDialog {
+    RunOptions,
+    Backfill,
+}
+
+/// `name=value` lines as a map; a line without `=` is an error naming the line.
+fn parse_overrides(text: &str) -> Result<BTreeMap<String, String>, FieldErrors> {
+    let mut values = BTreeMap::new();
+    let mut errors = FieldErrors::default();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                values.insert(name.trim().to_owned(), value.to_owned());
+            }
+            _ => errors.push("variables", format!("line {} must read name=value", i + 1)),
+        }
+    }
+    errors.into_result().map(|()| values)
+}
+
+/// An `<input type="datetime-local">` value (`2026-11-01T00:00`) as a date-time.
+fn parse_local(value: &str) -> Option<chrono::NaiveDateTime> {
+    let v = value.trim();
+    chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S"))
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%d %H:%M"))
+        .ok()
+}
+
+/// "Run with options": once, as of another time, and/or with values for variables.
+#[component]
+fn RunOptionsPanel(
+    job: JobId,
+    /// The job's variables, when the caller may see its settings; otherwise values are
+    /// typed as `name=value` lines.
+    variables: Option<Vec<String>>,
+    #[prop(into)] on_close: Callback<()>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let navigate = use_navigate();
+    let form = Form::new("run", &["as_of", "variables"]);
+    let as_of = RwSignal::new(String::new());
+    let lines = RwSignal::new(String::new());
+    let inputs: Option<Vec<(String, RwSignal<String>)>> = variables.map(|names| {
+        names
+            .into_iter()
+            .map(|n| (n, RwSignal::new(String::new())))
+            .collect()
+    });
+    let inputs = StoredValue::new(inputs);
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let mut errors = FieldErrors::default();
+        let typed = as_of.get_untracked();
+        let at = if typed.trim().is_empty() {
+            None
+        } else {
+            match format::local_input_to_rfc3339(&typed)
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            {
+                Some(t) => Some(t.with_timezone(&chrono::Utc)),
+                None => {
+                    errors.push("as_of", "must be a date and time, e.g. 2026-11-01 00:00");
+                    None
+                }
+            }
+        };
+        let values = match inputs.get_value() {
+            Some(inputs) => inputs
+                .into_iter()
+                .filter_map(|(name, value)| {
+                    let v = value.get_untracked();
+                    (!v.is_empty()).then_some((name, v))
+                })
+                .collect(),
+            None => parse_overrides(&lines.get_untracked()).unwrap_or_else(|e| {
+                errors.0.extend(e.0);
+                BTreeMap::new()
+            }),
+        };
+        if !errors.is_empty() {
+            form.invalid(errors);
+            return;
+        }
+        form.start();
+        let request = StartRunRequest {
+            as_of: at,
+            variables: values,
+        };
+        let navigate = navigate.clone();
+        spawn_local(async move {
+            match api::start_run_with(job, &request).await {
+                Ok(run) => {
+                    form.done();
+                    navigate(&format!("/runs/{}", run.id), Default::default());
+                }
+                Err(e) => form.fail(e),
+            }
+        });
+    };
+    let as_of_id = form.input_id("as_of");
+    view! {
+        <section class="panel dialog" aria-labelledby="run-options-title" data-testid="run-options">
+            <h2 id="run-options-title">{tr(Key::RunWithOptions)}</h2>
+            <p class="hint">{tr(Key::RunOptionsLead)}</p>
+            <form on:submit=submit novalidate=true>
+                <div class="field" class:invalid=move || form.error("as_of").is_some()>
+                    <label for=as_of_id.clone()>{tr(Key::AsOf)}</label>
+                    <input id=as_of_id type="datetime-local" aria-describedby="run-as_of-hint run-as_of-error"
+                        aria-invalid=move || form.error("as_of").is_some().to_string()
+                        prop:value=move || as_of.get() on:input=move |ev| as_of.set(event_target_value(&ev))/>
+                    <p class="hint" id="run-as_of-hint">{tr(Key::AsOfHint)}</p>
+                    <FieldError form field="as_of" label=Key::AsOf error_id="run-as_of-error".to_owned()/>
+                </div>
+                {match inputs.get_value() {
+                    Some(list) => list.into_iter().map(|(name, value)| {
+                        let path = format!("variables.{name}");
+                        let id = form.input_id(&path);
+                        let error = {
+                            let path = path.clone();
+                            move || form.error(&path)
+                        };
+                        let label = format!("${name}$");
+                        view! {
+                            <div class="field">
+                                <label for=id.clone()><code>{label}</code></label>
+                                <input id=id type="text" autocomplete="off" placeholder=tr(Key::VariableOverrideHint)
+                                    prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))/>
+                                {move || error().map(|m| view! { <p class="field-error">{move || translate_message(lang.get(), None, &m)}</p> })}
+                            </div>
+                        }
+                    }).collect_view().into_any(),
+                    None => view! {
+                        <div class="field">
+                            <label for="run-variables">{tr(Key::OverridesText)}</label>
+                            <textarea id="run-variables" rows="3" class="code" aria-describedby="run-variables-hint run-variables-error"
+                                prop:value=move || lines.get() on:input=move |ev| lines.set(event_target_value(&ev))></textarea>
+                            <p class="hint" id="run-variables-hint">{tr(Key::OverridesTextHint)}</p>
+                            <FieldError form field="variables" label=Key::OverridesText error_id="run-variables-error".to_owned()/>
+                        </div>
+                    }
+                    .into_any(),
+                }}
+                <FormProblem form/>
+                <div class="button-row">
+                    <Submit form label=Key::StartRun/>
+                    <button type="button" on:click=move |_| on_close.run(())>{tr(Key::Close)}</button>
+                </div>
+            </form>
+        </section>
+    }
+}
+
+/// "Backfill": one run per day or hour of a range, with the number of runs shown as the
+/// range is typed (computed by `core`, as the server will).
+#[component]
+fn BackfillPanel(
+    job: JobId,
+    #[prop(into)] on_close: Callback<()>,
+    #[prop(into)] on_queued: Callback<()>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let form = Form::new(
+        "backfill",
+        &["from", "to", "step", "timezone", "parallelism"],
+    );
+    let from = RwSignal::new(String::new());
+    let to = RwSignal::new(String::new());
+    let step = RwSignal::new(BackfillStep::Day);
+    let timezone = RwSignal::new(format::time_zone(lang.get_untracked()).0);
+    let parallelism = RwSignal::new("1".to_owned());
+    let queued = RwSignal::new(None::<usize>);
+    let request = move || -> Result<BackfillRequest, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let when = |field: &str, v: RwSignal<String>, errors: &mut FieldErrors| {
+            let parsed = parse_local(&v.get());
+            if parsed.is_none() {
+                errors.push(field, "must be a date and time, e.g. 2026-11-01 00:00");
+            }
+            parsed
+        };
+        let (f, t) = (when("from", from, &mut errors), when("to", to, &mut errors));
+        let parallel = parallelism.get().trim().parse::<u32>();
+        if parallel.is_err() {
+            errors.push("parallelism", "must be a whole number");
+        }
+        errors.clone().into_result()?;
+        let request = BackfillRequest {
+            from: f.expect("checked"),
+            to: t.expect("checked"),
+            step: step.get(),
+            timezone: timezone.get().trim().to_owned(),
+            parallelism: parallel.unwrap_or(1),
+            variables: BTreeMap::new(),
+        };
+        request.periods()?;
+        Ok(request)
+    };
+    let count = move || {
+        request()
+            .ok()
+            .and_then(|r| r.periods().ok())
+            .map(|p| p.len())
+    };
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let request = match request() {
+            Ok(r) => r,
+            Err(errors) => {
+                form.invalid(errors);
+                return;
+            }
+        };
+        form.start();
+        queued.set(None);
+        spawn_local(async move {
+            match api::backfill(job, &request).await {
+                Ok(view) => {
+                    form.done();
+                    queued.set(Some(view.runs.len()));
+                    on_queued.run(());
+                }
+                Err(e) => form.fail(e),
+            }
+        });
+    };
+    let step_id = form.input_id("step");
+    let date_input = move |field: &'static str, label: Key, value: RwSignal<String>| {
+        let id = form.input_id(field);
+        let error_id = format!("{id}-error");
+        view! {
+            <div class="field" class:invalid=move || form.error(field).is_some()>
+                <label for=id.clone()>{tr(label)}</label>
+                <input id=id type="datetime-local" aria-describedby=error_id.clone()
+                    aria-invalid=move || form.error(field).is_some().to_string()
+                    prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))/>
+                <FieldError form field label error_id/>
+            </div>
+        }
+    };
+    view! {
+        <section class="panel dialog" aria-labelledby="backfill-title" data-testid="backfill">
+            <h2 id="backfill-title">{tr(Key::Backfill)}</h2>
+            <p class="hint">{tr(Key::BackfillLead)}</p>
+            <form on:submit=submit novalidate=true>
+                <div class="row-inputs">
+                    {date_input("from", Key::BackfillFrom, from)}
+                    {date_input("to", Key::BackfillTo, to)}
+                </div>
+                <div class="field">
+                    <label for=step_id.clone()>{tr(Key::BackfillStep)}</label>
+                    <select id=step_id on:change=move |ev| step.set(if event_target_value(&ev) == "hour" { BackfillStep::Hour } else { BackfillStep::Day })>
+                        <option value="day" selected=move || step.get() == BackfillStep::Day>{tr(Key::StepDayOption)}</option>
+                        <option value="hour" selected=move || step.get() == BackfillStep::Hour>{tr(Key::StepHourOption)}</option>
+                    </select>
+                </div>
+                <TextField form field="timezone" label=Key::VarTimezone value=timezone hint=Key::VarTimezoneHint/>
+                <TextField form field="parallelism" label=Key::BackfillParallelism value=parallelism hint=Key::BackfillParallelismHint/>
+                <p class="hint" aria-live="polite" data-testid="backfill-count">
+                    {move || count().map(|n| fill(lang.get(), Key::BackfillCount, &[("n", &n.to_string())]))}
+                </p>
+                {move || queued.get().map(|n| view! {
+                    <p class="test-ok" role="status" data-testid="backfill-queued">
+                        {fill(lang.get(), Key::BackfillQueued, &[("n", &n.to_string())])} " "
+                        <A href="/runs">{tr(Key::SeeRuns)}</A>
+                    </p>
+                })}
+                <FormProblem form/>
+                <div class="button-row">
+                    <Submit form label=Key::QueueBackfill/>
+                    <button type="button" on:click=move |_| on_close.run(())>{tr(Key::Close)}</button>
+                </div>
+            </form>
+        </section>
     }
 }
 
@@ -605,5 +917,27 @@ fn SchedulesPanel(job: JobId, can_edit: bool) -> impl IntoView {
                 </form>
             })}
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn override_lines_name_the_bad_line() {
+        let values = parse_overrides("day=2026-11-01\n\n note = a=b ").unwrap();
+        assert_eq!(values["day"], "2026-11-01");
+        assert_eq!(values["note"], " a=b ");
+        let errors = parse_overrides("day=1\nnothing").unwrap_err();
+        assert_eq!(errors.0[0].field, "variables");
+        assert_eq!(errors.0[0].message, "line 2 must read name=value");
+    }
+
+    #[test]
+    fn local_date_times_parse() {
+        assert!(parse_local("2026-11-01T00:00").is_some());
+        assert!(parse_local("2026-11-01 09:30").is_some());
+        assert!(parse_local("2026-11-01").is_none());
     }
 }

@@ -12,6 +12,7 @@ pub mod job_wizard;
 pub mod jobs;
 pub mod members;
 pub mod not_found;
+pub mod password_reset;
 pub mod queue;
 pub mod runs;
 pub mod schedules;

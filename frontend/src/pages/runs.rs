@@ -9,9 +9,12 @@ use crate::format;
 use crate::i18n::{Key, Lang, fill, tr, use_lang};
 use crate::pages::jobs::RunsTable;
 use crate::pages::members::ActionErrorNotice;
+use hakobu_core::api::notifications::{DeliveryStatus, NotificationEventKind};
 use hakobu_core::api::runs::{RunLogLine, RunStatus, RunView};
 use hakobu_core::authz::TeamRole;
+use hakobu_core::ids::DestinationId;
 use hakobu_core::ids::RunId;
+use hakobu_core::job::checks::{CheckOutcome, CheckResultView};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::components::A;
@@ -298,21 +301,23 @@ fn RunDetails(initial: RunView) -> impl IntoView {
                 .into_any()
         }
     };
-    let variables = move || {
-        run.with(|r| match &r.resolved_inputs {
-            Value::Object(m) if !m.is_empty() => Some(
-                m.iter()
-                    .map(|(k, v)| {
-                        let v = match v {
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        };
-                        (k.clone(), v)
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            _ => None,
-        })
+    let inputs = move || run.with(|r| RunInputs::of(&r.resolved_inputs));
+    // Checks and notifications are written as the run ends: read them again then.
+    let checks = LocalResource::new(move || {
+        status().is_final();
+        api::run_checks(id)
+    });
+    let notifications = LocalResource::new(move || {
+        status().is_final();
+        api::run_notifications(id)
+    });
+    let destinations = LocalResource::new(api::destinations);
+    let destination_name = move |d: DestinationId| {
+        destinations
+            .get()
+            .and_then(|r| r.ok())
+            .and_then(|list| list.into_iter().find(|x| x.id == d).map(|x| x.name))
+            .unwrap_or_else(|| d.to_string().chars().take(8).collect())
     };
 
     view! {
@@ -380,21 +385,86 @@ fn RunDetails(initial: RunView) -> impl IntoView {
                     })}
                 </dl>
             </section>
-            {move || run.with(|r| r.error_summary.clone()).map(|e| view! {
+            {move || run.with(|r| r.error_summary.clone().map(|e| (e, r.status))).map(|(e, s)| view! {
                 <section class="panel error-summary" role="alert">
                     <h2>{tr(Key::WhatWentWrong)}</h2>
-                    <p data-testid="run-error">{e}</p>
+                    <p class="plain-error" data-testid="run-error-plain">{tr(plain_error(&e, s))}</p>
+                    <details open=true>
+                        <summary>{tr(Key::ErrorDetail)}</summary>
+                        <p data-testid="run-error">{e}</p>
+                    </details>
                     <p class="hint">{tr(Key::ErrorNextSteps)}</p>
                 </section>
             })}
-            {move || variables().map(|vars| view! {
-                <section class="panel">
-                    <h2>{tr(Key::ResolvedVariables)}</h2>
-                    <dl class="facts">
-                        {vars.into_iter().map(|(k, v)| view! { <dt><code>{format!("${k}$")}</code></dt><dd>{v}</dd> }).collect_view()}
-                    </dl>
-                </section>
-            })}
+            {move || {
+                let inputs = inputs();
+                (!inputs.is_empty()).then(|| view! {
+                    <section class="panel">
+                        <h2>{tr(Key::ResolvedVariables)}</h2>
+                        <dl class="facts" data-testid="run-variables">
+                            {inputs.as_of.map(|at| view! { <dt>{tr(Key::RunAsOf)}</dt><dd><Time at/></dd> })}
+                            {inputs.values.into_iter().map(|(k, v, given)| view! {
+                                <dt><code>{format!("${k}$")}</code></dt>
+                                <dd>
+                                    <code data-testid="variable-value">{v}</code>
+                                    {given.then(|| view! { " " <span class="badge">{tr(Key::ValueGiven)}</span> })}
+                                </dd>
+                            }).collect_view()}
+                        </dl>
+                        {inputs.pending.then(|| view! { <p class="hint">{tr(Key::VariablesFixedAtStart)}</p> })}
+                    </section>
+                })
+            }}
+            <section class="panel">
+                <h2>{tr(Key::CheckResults)}</h2>
+                {move || match checks.get() {
+                    None => view! { <Loading/> }.into_any(),
+                    Some(Err(e)) => view! { <LoadError error=e retry=move || checks.refetch()/> }.into_any(),
+                    Some(Ok(list)) if list.is_empty() => {
+                        let key = if status().is_final() { Key::NoCheckResults } else { Key::ChecksAfterLoad };
+                        view! { <p class="muted">{tr(key)}</p> }.into_any()
+                    }
+                    Some(Ok(list)) => view! { <CheckTable checks=list/> }.into_any(),
+                }}
+            </section>
+            <section class="panel">
+                <h2>{tr(Key::RunNotifications)}</h2>
+                {move || match notifications.get() {
+                    None => view! { <Loading/> }.into_any(),
+                    Some(Err(e)) => view! { <LoadError error=e retry=move || notifications.refetch()/> }.into_any(),
+                    Some(Ok(list)) if list.is_empty() => view! { <p class="muted">{tr(Key::NoRunNotifications)}</p> }.into_any(),
+                    Some(Ok(list)) => view! {
+                        <div class="table-wrap">
+                            <table data-testid="run-notifications">
+                                <thead><tr>
+                                    <th scope="col">{tr(Key::EventColumn)}</th>
+                                    <th scope="col">{tr(Key::DestinationColumn)}</th>
+                                    <th scope="col">{tr(Key::DeliveryColumn)}</th>
+                                    <th scope="col">{tr(Key::Finished)}</th>
+                                </tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|d| {
+                                        let attempts = d.attempts;
+                                        view! {
+                                            <tr>
+                                                <td>{tr(event_key(d.event))}</td>
+                                                <td>{move || destination_name(d.destination_id)}</td>
+                                                <td>
+                                                    <span class=format!("delivery delivery-{}", d.status.as_str()) data-status=d.status.as_str()>{tr(delivery_key(d.status))}</span>
+                                                    {(attempts > 1).then(|| view! { " · " {move || fill(lang.get(), Key::AttemptsN, &[("n", &attempts.to_string())])} })}
+                                                    {d.last_error.clone().map(|e| view! { <br/><span class="muted small">{e}</span> })}
+                                                </td>
+                                                <td><MaybeTime at=d.finished_at none=Key::NotYet/></td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                    }
+                    .into_any(),
+                }}
+            </section>
             <section class="panel">
                 <h2>{tr(Key::Log)}</h2>
                 {move || logs.with(Vec::is_empty).then(|| view! { <p class="muted">{tr(Key::NoLogYet)}</p> })}
@@ -412,8 +482,182 @@ fn RunDetails(initial: RunView) -> impl IntoView {
     }
 }
 
+/// What a run was given and computed: `resolved_inputs` holds `as_of` and `overrides`
+/// from the request, and `variables` once the run has started.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct RunInputs {
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+    /// Name, value, and whether the value was given for this run.
+    values: Vec<(String, String, bool)>,
+    /// Not resolved yet: only what was given is known.
+    pending: bool,
+}
+
+impl RunInputs {
+    fn of(inputs: &Value) -> Self {
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let overrides = inputs.get("overrides").and_then(Value::as_object);
+        let given = |name: &str| overrides.is_some_and(|o| o.contains_key(name));
+        let as_of = inputs
+            .get("as_of")
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
+        match inputs.get("variables").and_then(Value::as_object) {
+            Some(resolved) => RunInputs {
+                as_of,
+                values: resolved
+                    .iter()
+                    .map(|(k, v)| (k.clone(), text(v), given(k)))
+                    .collect(),
+                pending: false,
+            },
+            None => RunInputs {
+                as_of,
+                values: overrides
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), text(v), true))
+                    .collect(),
+                pending: as_of.is_some() || overrides.is_some(),
+            },
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.as_of.is_none() && self.values.is_empty()
+    }
+}
+
+/// A run's error in plain words, from the kind of failure its summary names. The summary
+/// itself stays on the page as the detail.
+fn plain_error(summary: &str, status: RunStatus) -> Key {
+    let s = summary.to_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| s.contains(w));
+    if status == RunStatus::TimedOut || has(&["timed out", "timeout", "time limit"]) {
+        Key::PlainErrTimeout
+    } else if status == RunStatus::Cancelled || has(&["cancelled", "canceled"]) {
+        Key::PlainErrCancelled
+    } else if has(&["check"]) {
+        Key::PlainErrCheck
+    } else if has(&["variable", "$"]) {
+        Key::PlainErrVariable
+    } else if has(&[
+        "password authentication",
+        "access denied for user",
+        "authentication failed",
+        "invalid credentials",
+        "signature",
+    ]) {
+        Key::PlainErrAuth
+    } else if has(&[
+        "permission denied",
+        "insufficient privilege",
+        "command denied",
+        "access denied",
+    ]) {
+        Key::PlainErrPermission
+    } else if has(&[
+        "does not exist",
+        "doesn't exist",
+        "unknown column",
+        "unknown table",
+        "no such",
+        "not found",
+    ]) {
+        Key::PlainErrMissing
+    } else if has(&[
+        "connection refused",
+        "could not connect",
+        "could not reach",
+        "connect to",
+        "name resolution",
+        "failed to lookup",
+        "unreachable",
+        "no route to host",
+    ]) {
+        Key::PlainErrConnect
+    } else if has(&[
+        "invalid input",
+        "out of range",
+        "too long",
+        "violates",
+        "duplicate key",
+        "cannot be cast",
+        "invalid value",
+        "incorrect",
+    ]) {
+        Key::PlainErrData
+    } else {
+        Key::PlainErrOther
+    }
+}
+
+fn check_outcome_key(outcome: CheckOutcome) -> Key {
+    match outcome {
+        CheckOutcome::Passed => Key::CheckOutcomePassed,
+        CheckOutcome::Failed => Key::CheckOutcomeFailed,
+        CheckOutcome::Warned => Key::CheckOutcomeWarned,
+    }
+}
+
+fn delivery_key(status: DeliveryStatus) -> Key {
+    match status {
+        DeliveryStatus::Pending => Key::DeliveryPending,
+        DeliveryStatus::Delivered => Key::DeliveryDelivered,
+        DeliveryStatus::Failed => Key::DeliveryFailed,
+        DeliveryStatus::Skipped => Key::DeliverySkipped,
+    }
+}
+
+/// A notification event in words (also the wizard's rule conditions).
+pub fn event_key(event: NotificationEventKind) -> Key {
+    match event {
+        NotificationEventKind::Success => Key::EventSuccess,
+        NotificationEventKind::Failure => Key::EventFailure,
+        NotificationEventKind::RowsBelow => Key::EventRowsBelow,
+        NotificationEventKind::RowsAbove => Key::EventRowsAbove,
+        NotificationEventKind::DurationOver => Key::EventDurationOver,
+        NotificationEventKind::CheckFailed => Key::EventCheckFailed,
+        NotificationEventKind::CheckWarned => Key::EventCheckWarned,
+        NotificationEventKind::ScheduleDisabled => Key::EventScheduleDisabled,
+    }
+}
+
+/// The data check results of a run, in the job's order.
+#[component]
+fn CheckTable(checks: Vec<CheckResultView>) -> impl IntoView {
+    view! {
+        <div class="table-wrap">
+            <table data-testid="run-checks">
+                <thead><tr>
+                    <th scope="col">{tr(Key::CheckColumn)}</th>
+                    <th scope="col">{tr(Key::CheckResultColumn)}</th>
+                    <th scope="col">{tr(Key::CheckValueColumn)}</th>
+                    <th scope="col">{tr(Key::CheckExpectedColumn)}</th>
+                </tr></thead>
+                <tbody>
+                    {checks.into_iter().map(|c| view! {
+                        <tr data-testid="check-result">
+                            <td>{c.name.clone()}</td>
+                            <td>
+                                <span class=format!("check-outcome check-{}", c.outcome.as_str()) data-outcome=c.outcome.as_str()>{tr(check_outcome_key(c.outcome))}</span>
+                                {c.message.clone().map(|m| view! { <br/><span class="muted small">{m}</span> })}
+                            </td>
+                            <td><code>{c.actual.clone().unwrap_or_else(|| "NULL".to_owned())}</code></td>
+                            <td><code>{format!("{} {}", c.operator, c.expected)}</code></td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
 fn trigger_key(trigger: &str) -> Option<Key> {
     Some(match trigger {
+        "backfill" => Key::TriggerBackfill,
         "manual" => Key::TriggerManual,
         "rerun" => Key::TriggerRerun,
         "retry" => Key::TriggerRetry,
@@ -525,6 +769,56 @@ mod live {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_inputs_show_resolved_and_given_values() {
+        let resolved = RunInputs::of(&serde_json::json!({
+            "as_of": "2026-11-01T00:00:00Z",
+            "overrides": {"day": "2026-10-31"},
+            "variables": {"day": "2026-10-31", "run_id": "r1"},
+        }));
+        assert_eq!(
+            resolved.values,
+            vec![
+                ("day".to_owned(), "2026-10-31".to_owned(), true),
+                ("run_id".to_owned(), "r1".to_owned(), false),
+            ]
+        );
+        assert!(resolved.as_of.is_some() && !resolved.pending);
+        let queued = RunInputs::of(&serde_json::json!({"overrides": {"day": "x"}}));
+        assert!(queued.pending);
+        assert_eq!(queued.values.len(), 1);
+        assert!(RunInputs::of(&serde_json::json!({})).is_empty());
+    }
+
+    #[test]
+    fn errors_read_in_plain_words() {
+        let failed = RunStatus::Failed;
+        assert_eq!(
+            plain_error("relation \"orders_x\" does not exist", failed),
+            Key::PlainErrMissing
+        );
+        assert_eq!(
+            plain_error(
+                "error connecting to db: Connection refused (os error 111)",
+                failed
+            ),
+            Key::PlainErrConnect
+        );
+        assert_eq!(
+            plain_error("password authentication failed for user \"bob\"", failed),
+            Key::PlainErrAuth
+        );
+        assert_eq!(
+            plain_error("data check \"no negatives\" failed: 3 > 0", failed),
+            Key::PlainErrCheck
+        );
+        assert_eq!(
+            plain_error("anything", RunStatus::TimedOut),
+            Key::PlainErrTimeout
+        );
+        assert_eq!(plain_error("something odd", failed), Key::PlainErrOther);
+    }
 
     #[test]
     fn durations_read_naturally() {

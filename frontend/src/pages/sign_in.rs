@@ -14,7 +14,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 
 /// Pages for people who are not signed in.
 pub fn is_public(path: &str) -> bool {
-    ["/signin", "/signup", "/invite/"]
+    ["/signin", "/signup", "/invite/", "/forgot-password", "/reset-password/"]
         .iter()
         .any(|p| path == p.trim_end_matches('/') || path.starts_with(p))
 }
@@ -93,6 +93,7 @@ pub fn SignInPage() -> impl IntoView {
                     <FormProblem form/>
                     <Submit form label=Key::SignIn busy_label=Key::SigningIn/>
                 </form>
+                <p class="auth-alt"><A href="/forgot-password">{tr(Key::ForgotPassword)}</A></p>
                 <p class="auth-alt">
                     {tr(Key::NoAccountYet)} " " <A href="/signup">{tr(Key::CreateOrganization)}</A>
                 </p>
@@ -114,5 +115,6 @@ mod tests {
         assert_eq!(next_path(None), "/");
         assert_eq!(next_path(Some("/signin".into())), "/");
         assert_eq!(next_path(Some("/invite/abc".into())), "/");
+        assert_eq!(next_path(Some("/reset-password/abc".into())), "/");
     }
 }
