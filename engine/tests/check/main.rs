@@ -201,3 +201,32 @@ async fn data_checks_compare_values_and_nulls() {
         "numbers compare as numbers"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mariadb_user_without_select_is_denied_in_plain_language() {
+    let (db, mut my) = TestDb::mysql().await;
+    let user = format!("{}_c", &db.name[..24]);
+    my.query_drop(format!(
+        "CREATE TABLE secret (x INT); CREATE TABLE open_t (x INT);
+         CREATE USER '{user}'@'localhost'; CREATE USER '{user}'@'127.0.0.1';
+         GRANT SELECT ON {0}.open_t TO '{user}'@'localhost';
+         GRANT SELECT ON {0}.open_t TO '{user}'@'127.0.0.1';",
+        db.name
+    ))
+    .await
+    .unwrap();
+    let mut c = conn(DbKind::Mysql, &db.name);
+    c.user = user.clone();
+    let denied =
+        check::data_check(&c, "SELECT COUNT(*) FROM secret", CompareOp::Eq, "0", false).await;
+    let allowed =
+        check::data_check(&c, "SELECT COUNT(*) FROM open_t", CompareOp::Eq, "0", false).await;
+    my.query_drop(format!(
+        "DROP USER '{user}'@'localhost', '{user}'@'127.0.0.1'"
+    ))
+    .await
+    .unwrap();
+    let e = denied.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::PermissionDenied, "{e}");
+    assert!(allowed.unwrap().passed);
+}

@@ -279,6 +279,21 @@ async fn mysql_incremental_on_the_primary_key() {
         s.next_diff.input.last_record,
         Some(vec!["2024-01-03 00:00:00.000000".into()])
     );
+    // use_raw_query_with_incremental: `:at` is replaced by the last value, quoted.
+    let yaml = format!(
+        "{}\n{}",
+        my_in(
+            &my.name,
+            "query: SELECT id, at FROM t WHERE at > :at ORDER BY at\nuse_raw_query_with_incremental: true\nincremental: true\nincremental_columns: [at]\nlast_record: ['2024-01-01 00:00:00.000000']"
+        ),
+        my_out(&my.name, "table: t4")
+    );
+    let raw = run(&yaml).await.unwrap();
+    assert_eq!(raw.rows_written, 2);
+    assert_eq!(
+        raw.next_diff.input.last_record,
+        Some(vec!["2024-01-03 00:00:00.000000".into()])
+    );
 }
 
 /// `(rows, distinct ids, order-independent checksum of every value)` of a table or query.
