@@ -56,7 +56,8 @@ pub struct JdbcInput {
     /// Seconds to wait for a connection. Default: 300.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_timeout: Option<u64>,
-    /// Seconds a query may wait on the network. Default: 1800.
+    /// Seconds a read may wait for the server's next data (including its first rows)
+    /// before the run fails. Default: 1800.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socket_timeout: Option<u64>,
     /// Per-column overrides of how values are read.

@@ -622,3 +622,26 @@ async fn mysql_hooks_run_in_order_around_the_read_and_the_load() {
     );
     assert_eq!(rows(&mut conn, "SELECT v FROM dst").await, ["x"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mariadb_server_that_stops_sending_fails_the_run_after_socket_timeout() {
+    let (db, _conn) = TestDb::mysql().await;
+    let started = std::time::Instant::now();
+    let err = run(&format!(
+        "{}{}",
+        my_in(&db.name, "query: SELECT SLEEP(5) AS a\nsocket_timeout: 1"),
+        my_out(&db.name, "table: never")
+    ))
+    .await
+    .unwrap_err();
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("the server sent nothing for 1 s (socket_timeout)"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}

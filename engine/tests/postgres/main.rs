@@ -631,3 +631,29 @@ async fn output_column_options_type_format_and_create_table_option() {
         ["fillfactor=70|1"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stops_sending_fails_the_run_after_socket_timeout() {
+    let (db, _client) = TestDb::postgres().await;
+    let started = std::time::Instant::now();
+    let err = run(&format!(
+        "{}{}",
+        pg_in(
+            &db.name,
+            "query: SELECT 1 AS a FROM pg_sleep(5)\nsocket_timeout: 1"
+        ),
+        pg_out(&db.name, "table: never")
+    ))
+    .await
+    .unwrap_err();
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("the server sent nothing for 1 s (socket_timeout)"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -5,7 +5,7 @@
 use super::{MyConn, connect, primary_key, table_columns};
 use crate::connectors::postgres::copy::{instant_to_wall, wall_to_instant};
 use crate::connectors::sql::{Dialect, key_range_conditions, select_is_row_wise, table_query};
-use crate::connectors::{Source, Task, TaskState};
+use crate::connectors::{Source, Task, TaskState, socket_timeout, within};
 use crate::types::{self, BatchBuilder, ColumnView, Value, date_to_days};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_schema::SchemaRef;
@@ -16,6 +16,7 @@ use hakobu_core::config::{ColumnType, JdbcInput};
 use mysql_async::Conn;
 use mysql_async::consts::{ColumnFlags, ColumnType as My};
 use mysql_async::prelude::Queryable;
+use std::time::Duration;
 
 const D: Dialect = Dialect::Mysql;
 const BINARY_CHARSET: u16 = 63;
@@ -262,6 +263,7 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
         cursor_idx,
         cursor_tz,
         after_select: c.after_select.clone(),
+        socket_timeout: socket_timeout(c),
     };
     let tasks = match key_ranges(&mut conn, c, parallel).await? {
         Some(ranges) => {
@@ -425,6 +427,7 @@ struct Reading {
     cursor_idx: Vec<usize>,
     cursor_tz: Vec<Option<Tz>>,
     after_select: Option<String>,
+    socket_timeout: Duration,
 }
 
 impl Reading {
@@ -439,8 +442,11 @@ impl Reading {
                     cursor_idx,
                     cursor_tz,
                     after_select,
+                    socket_timeout,
                 } = self;
-                let mut result = conn.query_iter(sql).await.context("query failed")?;
+                let mut result = within(socket_timeout, conn.query_iter(sql))
+                    .await?
+                    .context("query failed")?;
                 let mut builder = BatchBuilder::new(schema);
                 let mut last_record = None;
                 let mut bytes = 0u64;
@@ -453,7 +459,10 @@ impl Reading {
                     }
                     Ok(batch)
                 };
-                while let Some(row) = result.next().await.context("reading rows failed")? {
+                while let Some(row) = within(socket_timeout, result.next())
+                    .await?
+                    .context("reading rows failed")?
+                {
                     let mut row_bytes = 0;
                     for (i, (r, col)) in
                         readers.iter().zip(builder.columns().iter_mut()).enumerate()

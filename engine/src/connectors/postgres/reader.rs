@@ -4,7 +4,7 @@
 use super::copy::{CopyDecoder, PgRead, instant_to_wall};
 use super::{PgConn, connect, primary_key, table_columns};
 use crate::connectors::sql::{Dialect, key_range_conditions, select_is_row_wise, table_query};
-use crate::connectors::{Source, Task, TaskState};
+use crate::connectors::{Source, Task, TaskState, socket_timeout, within};
 use crate::types::{self, BatchBuilder, ColumnView, Value};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_schema::SchemaRef;
@@ -12,6 +12,7 @@ use chrono_tz::Tz;
 use futures::{FutureExt, StreamExt};
 use hakobu_core::config::{ColumnType, JdbcInput};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio_postgres::Client;
 
 const D: Dialect = Dialect::Postgres;
@@ -214,6 +215,7 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
         cursor_idx,
         cursor_fmt,
         after_select: c.after_select.clone(),
+        socket_timeout: socket_timeout(c),
     };
     let tasks = match key_ranges(&client, c, parallel).await? {
         Some((snapshot, conds)) => {
@@ -330,6 +332,7 @@ struct Reading {
     cursor_idx: Vec<usize>,
     cursor_fmt: Vec<CursorFormat>,
     after_select: Option<String>,
+    socket_timeout: Duration,
 }
 
 impl Reading {
@@ -364,17 +367,17 @@ impl Reading {
                     cursor_idx,
                     cursor_fmt,
                     after_select,
+                    socket_timeout,
                 } = self;
-                let stream = client
-                    .copy_out(copy_sql.as_str())
-                    .await
+                let stream = within(socket_timeout, client.copy_out(copy_sql.as_str()))
+                    .await?
                     .context("COPY out failed")?;
                 let mut stream = std::pin::pin!(stream);
                 let mut decoder = CopyDecoder::new(readers, names);
                 let mut builder = BatchBuilder::new(schema);
                 let mut last_record = None;
                 let mut bytes = 0u64;
-                while let Some(chunk) = stream.next().await {
+                while let Some(chunk) = within(socket_timeout, stream.next()).await? {
                     let chunk = chunk.context("reading rows failed")?;
                     bytes += chunk.len() as u64;
                     let rows = decoder.feed(&chunk, &mut builder)?;
