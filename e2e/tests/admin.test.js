@@ -7,6 +7,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { launch, newPerson, signUp, nav, uniqueEmail, unique, screenshot, PASSWORD } from './helpers.js';
 
 const PG = process.env.HAKOBU_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
@@ -239,6 +241,18 @@ test('an operator sees a connection\'s name but never its host or user', async (
   await admin.page.getByLabel('Host').waitFor();
   assert.equal(await admin.page.getByLabel('Host').inputValue(), host);
 
+  // Team pages say what each team works with: its own connection, and one shared with it.
+  const analysts = await api(admin.page, 'POST', '/api/teams', { name: 'Analysts' });
+  await api(admin.page, 'PUT', `/api/connections/${id}/shares`, { shares: [{ team_id: analysts.id, role: 'operator' }] });
+  await admin.page.goto(`/teams/${admin.team}`);
+  await admin.page.getByTestId('team-resource-row').filter({ hasText: 'Orders database' }).filter({ hasText: 'Owned by this team' }).waitFor();
+  await admin.page.goto(`/teams/${analysts.id}`);
+  const shared = admin.page.getByTestId('team-resource-row');
+  await shared.filter({ hasText: 'Shared with this team: Operator' }).waitFor();
+  assert.equal(await shared.count(), 1);
+  assert.match(await shared.innerText(), /Connection\s+Orders database/);
+  await screenshot(admin.page, 'team-resources');
+
   assert.deepEqual(otto.page.errors, []);
   await admin.context.close();
   await otto.context.close();
@@ -372,6 +386,91 @@ test('queue: with a limit of one, one slow run goes and the others wait in order
 
   // Leave nothing running behind.
   for (const run of runs) await page.request.post(`/api/runs/${run.id}/cancel`);
+  assert.deepEqual(page.errors, []);
+  await admin.context.close();
+});
+
+/** Every mail to `to` in the test SMTP server's Maildir, newest first, with
+ * quoted-printable undone. */
+function mailsTo(to) {
+  const dir = join(process.env.HAKOBU_E2E_MAILDIR ?? '', 'new');
+  let files;
+  try {
+    files = readdirSync(dir).map((f) => join(dir, f));
+  } catch {
+    return [];
+  }
+  files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  const mails = [];
+  for (const file of files) {
+    const raw = readFileSync(file, 'utf8').replace(/\r\n/g, '\n');
+    const [head, ...rest] = raw.split('\n\n');
+    if (!new RegExp(`^To:.*${to.replace(/[.+]/g, '\\$&')}`, 'mi').test(head)) continue;
+    let body = rest.join('\n\n');
+    if (/content-transfer-encoding:\s*quoted-printable/i.test(head)) {
+      body = body.replace(/=\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+    }
+    mails.push({ head, body });
+  }
+  return mails;
+}
+
+async function waitForMails(to, count) {
+  for (let i = 0; i < 100; i++) {
+    const mails = mailsTo(to);
+    if (mails.length >= count) return mails;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`${count} mails to ${to} did not arrive`);
+}
+
+const confirmLink = (mail) => mail.body.match(/https?:\/\/\S+\/api\/notification-destinations\/confirm\?token=\S+/)[0];
+
+test('an email destination waits for its confirmation link; once confirmed, the test message is mailed', { skip: !process.env.HAKOBU_E2E_MAILDIR && 'no local SMTP server (run through scripts/e2e.sh)' }, async () => {
+  const admin = await owner();
+  const { page } = admin;
+  const address = uniqueEmail('oncall');
+  await nav(page, 'Notifications');
+  await page.getByLabel('Kind', { exact: true }).selectOption('email');
+  await page.getByLabel('Destination name').fill('On-call email');
+  await page.getByLabel('Email').fill(address);
+  await page.getByRole('button', { name: 'Add a destination' }).click();
+  const row = page.getByTestId('destination-row').filter({ hasText: 'On-call email' });
+  await row.getByText('Waiting for confirmation').waitFor();
+  assert.match(await row.innerText(), new RegExp(address.replace(/[.+]/g, '\\$&')));
+  // Nothing goes to an address before it is confirmed, a test message neither.
+  const test = row.getByRole('button', { name: 'Send test' });
+  assert.equal(await test.isDisabled(), true);
+  assert.match(await test.getAttribute('title'), /must be confirmed first/);
+  await row.getByText('The address must be confirmed first: its owner follows the link in the confirmation email.').waitFor();
+  const [first] = await waitForMails(address, 1);
+  await screenshot(page, 'notifications-email-pending');
+
+  // A new link replaces the first one.
+  await row.getByRole('button', { name: 'Send the link again' }).click();
+  await row.getByRole('button', { name: 'Link sent' }).waitFor();
+  const [second] = await waitForMails(address, 2);
+  assert.notEqual(confirmLink(first), confirmLink(second));
+  const old = await newPerson(browser);
+  await old.page.goto(confirmLink(first));
+  await old.page.getByRole('heading', { name: 'Link not valid' }).waitFor();
+  await old.context.close();
+
+  // The owner of the address follows the link (in their own browser) and confirms.
+  const reader = await newPerson(browser);
+  await reader.page.goto(confirmLink(second));
+  await reader.page.getByRole('heading', { name: 'Confirm this address' }).waitFor();
+  await reader.page.getByRole('button', { name: 'Confirm' }).click();
+  await reader.page.getByText(address).waitFor();
+  await reader.context.close();
+
+  await page.reload();
+  await row.getByText('Confirmed').waitFor();
+  await row.getByRole('button', { name: 'Send test' }).click();
+  await row.getByTestId('test-result').filter({ hasText: 'Delivered to the mail server.' }).waitFor();
+  const mails = await waitForMails(address, 3);
+  assert.match(mails[0].head, /^Subject: .*Test message/mi);
+  await screenshot(page, 'notifications-email-confirmed');
   assert.deepEqual(page.errors, []);
   await admin.context.close();
 });

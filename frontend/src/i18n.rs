@@ -969,6 +969,14 @@ texts! {
     QueueLead => "How many runs may go at once, what runs now and what waits, in the order it will start.", "同時に実行できる数と、実行中の処理、開始される順に並んだ待機中の処理です。";
     QueueRefresh => "Refresh", "最新の状態にする";
     SeeQueue => "See the queue", "実行キューを見る";
+    TeamResources => "What this team works with", "このチームが扱う接続とジョブ";
+    TeamResourcesHint => "Connections and jobs the team owns, and connections other teams share with it, as far as you can see them. Sharing is set on each connection's page by its team's admins.", "チームが所有する接続とジョブ、および他のチームから共有された接続です（あなたが閲覧できるものだけ）。共有は各接続のページで、そのチームの管理者が設定します。";
+    NoTeamResources => "This team has no connections or jobs you can see.", "このチームには、あなたが閲覧できる接続やジョブはありません。";
+    ResourceKind => "Type", "種類";
+    ResourceConnection => "Connection", "接続";
+    ResourceHolding => "How the team has it", "チームとの関係";
+    OwnedByTeam => "Owned by this team", "このチームが所有";
+    SharedWithTeamAs => "Shared with this team: {role}", "このチームに共有（{role}）";
     RunningOfLimit => "{n} of {limit}", "{limit} 件中 {n} 件";
     WaitingInOrder => "Waiting, in the order they start", "待機中（開始される順）";
     SomeRunsHidden => "The counts include runs of jobs you cannot see; those are not listed.", "件数には閲覧できないジョブの実行も含まれますが、一覧には表示しません。";
@@ -1444,6 +1452,7 @@ mod tests {
             "http",
             "Authorization",
             "limit",
+            "role",
             "max",
             "job",
             "event",

@@ -276,6 +276,7 @@ fn DestinationRow(
                 confirm=Key::Delete
                 on_confirm=delete
             />
+            {pending_email.then(|| view! { <p class="hint">{tr(Key::ConfirmBeforeTest)}</p> })}
         }
         .into_any()
     } else {

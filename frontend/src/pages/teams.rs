@@ -9,6 +9,8 @@ use crate::forms::Form;
 use crate::i18n::{Key, fill, team_role_name, tr, use_lang};
 use crate::pages::members::ActionErrorNotice;
 use crate::session::use_session;
+use hakobu_core::api::connections::ConnectionView;
+use hakobu_core::api::jobs::JobView;
 use hakobu_core::api::org::{
     MemberView, PutTeamMemberRequest, TeamMemberView, TeamNameRequest, TeamView,
 };
@@ -254,6 +256,7 @@ fn TeamDetail(team: TeamView, #[prop(into)] on_change: Callback<()>) -> impl Int
                 <h2>{tr(Key::TeamMembers)}</h2>
                 {member_list}
             </section>
+            <TeamResources team=id/>
             <section class="panel">
                 <h2>{tr(Key::AddTeamMember)}</h2>
                 {move || {
@@ -510,5 +513,156 @@ fn RenameForm(
             <FormProblem form/>
             <Submit form label=Key::Rename/>
         </form>
+    }
+}
+
+/// What one of the team's resources is to the team.
+#[derive(Debug, Clone, PartialEq)]
+enum Holding {
+    Owned,
+    Shared(TeamRole),
+}
+
+/// One thing a team has: where it is (`/connections/…`), its name, and how.
+type Held = (String, String, Holding);
+
+/// The connections and jobs a team owns or that are shared with it, as far as the reader
+/// can see them (the lists are the reader's own `GET /api/connections` and `/api/jobs`).
+/// A job's shares are not in its view yet, so jobs appear only where the team owns them.
+fn team_holdings(
+    team: TeamId,
+    connections: &[ConnectionView],
+    jobs: &[JobView],
+) -> (Vec<Held>, Vec<Held>) {
+    let mut held_connections: Vec<_> = connections
+        .iter()
+        .filter_map(|c| {
+            let holding = if c.team_id == team {
+                Holding::Owned
+            } else {
+                Holding::Shared(c.shares.iter().find(|s| s.team_id == team)?.role)
+            };
+            Some((format!("/connections/{}", c.id), c.name.clone(), holding))
+        })
+        .collect();
+    held_connections.sort_by(|a, b| a.1.cmp(&b.1));
+    let mut held_jobs: Vec<_> = jobs
+        .iter()
+        .filter(|j| j.team_id == team)
+        .map(|j| (format!("/jobs/{}", j.id), j.name.clone(), Holding::Owned))
+        .collect();
+    held_jobs.sort_by(|a, b| a.1.cmp(&b.1));
+    (held_connections, held_jobs)
+}
+
+#[component]
+fn TeamResources(team: TeamId) -> impl IntoView {
+    let lang = use_lang();
+    let connections = LocalResource::new(api::connections);
+    let jobs = LocalResource::new(api::jobs);
+    let body = move || {
+        let (Some(connection_list), Some(job_list)) = (connections.get(), jobs.get()) else {
+            return view! { <Loading/> }.into_any();
+        };
+        let (connection_list, job_list) = match (connection_list, job_list) {
+            (Ok(c), Ok(j)) => (c, j),
+            (Err(e), _) | (_, Err(e)) => {
+                return view! { <LoadError error=e retry=move || { connections.refetch(); jobs.refetch(); }/> }
+                    .into_any();
+            }
+        };
+        let (held_connections, held_jobs) = team_holdings(team, &connection_list, &job_list);
+        if held_connections.is_empty() && held_jobs.is_empty() {
+            return view! { <p class="muted">{tr(Key::NoTeamResources)}</p> }.into_any();
+        }
+        let rows = held_connections
+            .into_iter()
+            .map(|r| (Key::ResourceConnection, r))
+            .chain(held_jobs.into_iter().map(|r| (Key::Job, r)))
+            .map(|(kind, (href, name, holding))| {
+                let how = move || match holding {
+                    Holding::Owned => Key::OwnedByTeam.text(lang.get()).to_owned(),
+                    Holding::Shared(role) => fill(
+                        lang.get(),
+                        Key::SharedWithTeamAs,
+                        &[("role", team_role_name(lang.get(), role))],
+                    ),
+                };
+                view! {
+                    <tr data-testid="team-resource-row">
+                        <td>{tr(kind)}</td>
+                        <td><A href=href>{name}</A></td>
+                        <td>{how}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <div class="table-wrap">
+                <table>
+                    <thead>
+                        <tr>
+                            <th scope="col">{tr(Key::ResourceKind)}</th>
+                            <th scope="col">{tr(Key::Name)}</th>
+                            <th scope="col">{tr(Key::ResourceHolding)}</th>
+                        </tr>
+                    </thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        }
+        .into_any()
+    };
+    view! {
+        <section class="panel">
+            <h2>{tr(Key::TeamResources)}</h2>
+            <p class="hint">{tr(Key::TeamResourcesHint)}</p>
+            {body}
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod holdings_tests {
+    use super::*;
+    use hakobu_core::api::org::TeamGrant;
+    use hakobu_core::connection::ConnectionKind;
+    use hakobu_core::ids::ConnectionId;
+
+    fn connection(name: &str, owner: TeamId, shares: Vec<TeamGrant>) -> ConnectionView {
+        serde_json::from_value(serde_json::json!({
+            "id": ConnectionId::new(), "name": name, "kind": ConnectionKind::Postgresql,
+            "team_id": owner, "your_role": "viewer", "shares": shares,
+            "created_at": chrono::Utc::now(), "updated_at": chrono::Utc::now(),
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_team_holds_what_it_owns_and_what_is_shared_with_it() {
+        let sales = TeamId::new();
+        let finance = TeamId::new();
+        let list = [
+            connection(
+                "warehouse",
+                finance,
+                vec![TeamGrant {
+                    team_id: sales,
+                    role: TeamRole::Operator,
+                }],
+            ),
+            connection("crm", sales, vec![]),
+            connection("ledger", finance, vec![]),
+        ];
+        let (held, jobs) = team_holdings(sales, &list, &[]);
+        let names: Vec<_> = held.iter().map(|h| (h.1.as_str(), h.2.clone())).collect();
+        assert_eq!(
+            names,
+            [
+                ("crm", Holding::Owned),
+                ("warehouse", Holding::Shared(TeamRole::Operator))
+            ]
+        );
+        assert!(jobs.is_empty());
     }
 }
