@@ -159,6 +159,10 @@ test('a $day$ variable names the destination table; the run page shows its value
   await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
   await page.getByRole('heading', { name: 'Daily orders' }).waitFor();
   assert.equal(jobRequests.length, 1);
+  // The job page sums up what step 4 added; the rule was saved after the job.
+  await page.getByTestId('job-variables').getByText('$day$').waitFor();
+  await page.getByTestId('job-rules').filter({ hasText: 'a run writes fewer rows than the threshold' }).waitFor();
+  await screenshot(page, 'analyst-job-page');
 
   // Run as of 1 November, 09:00 Tokyo time: $day$ is 31 October.
   await page.getByRole('button', { name: /Run with options/ }).click();

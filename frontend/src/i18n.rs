@@ -547,9 +547,7 @@ texts! {
     OverlapSkip => "Skip it", "実行しない";
     OverlapQueue => "Start it after the previous one ends", "前の実行の終了後に開始する";
     OverlapAllow => "Run both at once", "同時に実行する";
-    LaterTitle => "Coming to this step", "この手順に今後追加される機能";
     Schedules => "Schedules", "スケジュール";
-    SchedulesLater => "set them on the job's page once it is saved; the next run times show as you type.", "保存後にジョブのページで設定します。入力に合わせて次回の実行日時が表示されます。";
     NoSchedules => "No schedule: the job runs when someone runs it.", "スケジュールはありません。誰かが実行したときだけ動きます。";
     AddSchedule => "Add a schedule", "スケジュールを追加";
     ScheduleKind => "Repeat", "繰り返し";
@@ -580,7 +578,6 @@ texts! {
     Saturday => "Saturday", "土曜";
     Sunday => "Sunday", "日曜";
     Variables => "Variables", "変数";
-    VariablesLater => "not available yet.", "まだ利用できません。";
     DataChecks => "Data checks", "データチェック";
     ChecksHint => "Queries that run after the load and compare one value with the one you expect, e.g. no negative amounts. A failing check fails the run (or only warns); the loaded rows stay.", "転送後に実行し、1 つの値を期待値と比べるクエリです（例：金額が負の行がない）。失敗するとその実行は失敗になります（警告だけにもできます）。転送した行はそのまま残ります。";
     CheckN => "Check {n}", "チェック {n}";
@@ -594,9 +591,7 @@ texts! {
     CheckWarnOnly => "Only warn when it fails; the run still succeeds", "失敗しても警告だけにする（実行は成功扱い）";
     AddCheck => "Add a check", "チェックを追加";
     RemoveCheck => "Remove this check", "このチェックを削除";
-    VariablesKept => "{n} variables of this job are kept as they are.", "このジョブの変数 {n} 件はそのまま残ります。";
     Notifications => "Notifications", "通知";
-    NotificationsLater => "not available yet.", "まだ利用できません。";
     ReviewLead => "Name the job, check what it will do, and save. Saving makes a new revision; runs already started keep theirs.", "ジョブに名前を付け、内容を確認して保存します。保存すると新しい版になり、開始済みの実行は元の版のまま動きます。";
     JobName => "Job name", "ジョブ名";
     JobNameHint => "e.g. \"Orders to the warehouse, nightly\".", "例：「注文データを分析基盤へ（毎晩）」。";
@@ -848,6 +843,8 @@ texts! {
     MsgDateTime => "must be a date and time, e.g. 2026-11-01 00:00", "日時を入力してください（例：2026-11-01 00:00）。";
     MsgWholeNumber => "must be a whole number", "整数を入力してください。";
     MsgNameValueLine => "line {n} must read name=value", "{n} 行目は 名前=値 の形にしてください。";
+    MsgSingleSelect => "must be a single SELECT (or WITH ... SELECT) query", "SELECT 文（または WITH ... SELECT）を 1 つだけ書いてください。";
+    MsgSingleStatement => "must be a single statement: remove the ; between statements", "文は 1 つにしてください。文の間の ; を削除してください。";
 
     // --- server messages (English side: the server's exact words, {n} for a number) ---
     MsgRequired => "is required", "入力してください。";
@@ -1162,6 +1159,8 @@ const TEMPLATED_MESSAGES: &[Key] = &[
     Key::MsgDateTime,
     Key::MsgWholeNumber,
     Key::MsgNameValueLine,
+    Key::MsgSingleSelect,
+    Key::MsgSingleStatement,
 ];
 
 /// The values of `template`'s `{name}` parts in `message`, if the message fits it. Each
@@ -1484,6 +1483,7 @@ mod tests {
             "H",
             "M",
             "SELECT",
+            "WITH",
             "Slack",
             "Webhook",
             "here",
@@ -1616,6 +1616,10 @@ mod tests {
             translate_message(Lang::Ja, None, "must be from 1 to 600 seconds"),
             "1 から 600 秒までにしてください。"
         );
+        for sql in ["DELETE FROM t", "SELECT 1; SELECT 2"] {
+            let message = hakobu_core::job::check_select(sql).unwrap_err();
+            assert!(japanese_message(&message).is_some(), "untranslated: {message}");
+        }
         assert_eq!(match_template("a {x} b", "a 1 b c"), None);
         assert_eq!(
             match_template("{x} at {y}", "v at 3"),

@@ -12,7 +12,7 @@ use crate::i18n::{Key, fill, team_role_name, tr, translate_message, use_lang};
 use crate::pages::connections::can_create_resources;
 use crate::pages::job_wizard::mode_texts;
 use crate::pages::members::ActionErrorNotice;
-use crate::pages::runs::{RunStatusBadge, duration_text, run_duration_seconds};
+use crate::pages::runs::{RunStatusBadge, duration_text, event_key, run_duration_seconds};
 use hakobu_core::api::jobs::{JobView, UpdateJobRequest};
 use hakobu_core::api::runs::{BackfillRequest, BackfillStep, RunView, StartRunRequest};
 use hakobu_core::api::schedules::ScheduleRequest;
@@ -139,6 +139,7 @@ fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoV
         .await
     });
     let revisions = LocalResource::new(move || api::job_revisions(id));
+    let rules = LocalResource::new(move || api::job_rules(id));
     let can_run = job.your_role >= TeamRole::Operator;
     // The dialog open under the header: run with options, or backfill.
     let dialog = RwSignal::new(None::<JobDialog>);
@@ -211,6 +212,22 @@ fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoV
                 <dd>{s.timeout_minutes.to_string()}</dd>
                 <dt>{tr(Key::Retries)}</dt>
                 <dd>{s.retry.count.to_string()}</dd>
+                {(!s.variables.is_empty()).then(|| view! {
+                    <dt>{tr(Key::Variables)}</dt>
+                    <dd data-testid="job-variables">
+                        {s.variables.iter().map(|v| view! { <code>{format!("${}$", v.name)}</code> " " }).collect_view()}
+                    </dd>
+                })}
+                {(!s.checks.is_empty()).then(|| view! {
+                    <dt>{tr(Key::DataChecks)}</dt>
+                    <dd>{s.checks.iter().map(|c| c.name.clone()).collect::<Vec<_>>().join(", ")}</dd>
+                })}
+                {move || rules.get().and_then(Result::ok).filter(|r| !r.is_empty()).map(|list| view! {
+                    <dt>{tr(Key::Notifications)}</dt>
+                    <dd data-testid="job-rules">
+                        {list.iter().map(|r| tr(event_key(r.event))()).collect::<Vec<_>>().join(", ")}
+                    </dd>
+                })}
             </dl>
         }
     });
