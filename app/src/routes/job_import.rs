@@ -731,6 +731,7 @@ pub async fn import_job(
     Ok(HttpResponse::Created().json(ImportJobResponse {
         job: job_view(
             &job,
+            &Vec::new(),
             TeamRole::Admin.min(
                 auth.principal
                     .resource_role(job.team_id, &[])

@@ -17,6 +17,7 @@ use hakobu_core::api::jobs::{
     CreateJobRequest, JobRevisionView, JobView, RevisionDiff, UpdateJobRequest, json_diff,
     validate_job_text,
 };
+use hakobu_core::api::org::TeamGrant;
 use hakobu_core::authz::{Action, Target, TeamRole};
 use hakobu_core::ids::{JobId, TeamId};
 use hakobu_core::job::{CompileConnection, ConnectionInfo, JobSettings, compile};
@@ -77,7 +78,7 @@ pub fn parse_settings(job: &Job) -> Result<JobSettings, ApiError> {
     })
 }
 
-pub fn job_view(job: &Job, role: TeamRole) -> Result<JobView, ApiError> {
+pub fn job_view(job: &Job, shares: &Shares, role: TeamRole) -> Result<JobView, ApiError> {
     let details = role >= TeamRole::Editor;
     Ok(JobView {
         id: job.id,
@@ -88,6 +89,13 @@ pub fn job_view(job: &Job, role: TeamRole) -> Result<JobView, ApiError> {
         team_id: job.team_id,
         revision: job.revision,
         your_role: role,
+        shares: shares
+            .iter()
+            .map(|(team_id, role)| TeamGrant {
+                team_id: *team_id,
+                role: *role,
+            })
+            .collect(),
         settings: if details {
             Some(parse_settings(job)?)
         } else {
@@ -250,7 +258,7 @@ async fn list_jobs(
             .principal
             .resource_role(job.team_id, shares.get(&job.id).unwrap_or(&none))
         {
-            views.push(job_view(job, role)?);
+            views.push(job_view(job, shares.get(&job.id).unwrap_or(&none), role)?);
         }
     }
     Ok(web::Json(views))
@@ -281,7 +289,11 @@ async fn create_job(
             insert_job(conn, &state, &auth, &body, "job.create", json!({})).await
         })
         .await?;
-    Ok(HttpResponse::Created().json(job_view(&job, role_on(&auth, &job, &Vec::new()))?))
+    Ok(HttpResponse::Created().json(job_view(
+        &job,
+        &Vec::new(),
+        role_on(&auth, &job, &Vec::new()),
+    )?))
 }
 
 #[utoipa::path(tag = "jobs", params(("job_id" = JobId, Path)), responses((status = 200, body = JobView), (status = 404, body = ErrorBody)))]
@@ -300,7 +312,11 @@ async fn get_job(
         "see this job",
     )
     .await?;
-    Ok(web::Json(job_view(&job, role_on(&auth, &job, &shares))?))
+    Ok(web::Json(job_view(
+        &job,
+        &shares,
+        role_on(&auth, &job, &shares),
+    )?))
 }
 
 /// Changes a job (editors); a new revision keeps the previous settings.
@@ -414,7 +430,11 @@ async fn update_job(
             Ok((after, shares))
         })
         .await?;
-    Ok(web::Json(job_view(&job, role_on(&auth, &job, &shares))?))
+    Ok(web::Json(job_view(
+        &job,
+        &shares,
+        role_on(&auth, &job, &shares),
+    )?))
 }
 
 fn revision_doc(job: &Job) -> Value {
@@ -505,7 +525,11 @@ async fn duplicate_job(
             .await
         })
         .await?;
-    Ok(HttpResponse::Created().json(job_view(&job, role_on(&auth, &job, &Vec::new()))?))
+    Ok(HttpResponse::Created().json(job_view(
+        &job,
+        &Vec::new(),
+        role_on(&auth, &job, &Vec::new()),
+    )?))
 }
 
 #[utoipa::path(tag = "jobs", params(("job_id" = JobId, Path)), request_body = SharesRequest, responses(
@@ -537,7 +561,11 @@ async fn put_job_shares(
             Ok((job, shares))
         })
         .await?;
-    Ok(web::Json(job_view(&job, role_on(&auth, &job, &shares))?))
+    Ok(web::Json(job_view(
+        &job,
+        &shares,
+        role_on(&auth, &job, &shares),
+    )?))
 }
 
 fn revision_view(r: JobRevision) -> Result<JobRevisionView, ApiError> {

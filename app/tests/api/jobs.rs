@@ -673,3 +673,60 @@ async fn job_permission_matrix_by_team_role() {
         }
     }
 }
+
+/// Sharing a job with another team: the job lists its shares, and that team's members see
+/// it with the shared role; an empty list takes it back.
+#[tokio::test]
+async fn a_shared_job_shows_its_shares_and_reaches_the_team() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let conn = app.pg_connection(&owner).await;
+    let job = pg_job(&app, &owner, &conn, "insert").await;
+    let id = job["id"].as_str().unwrap();
+    assert_eq!(job["shares"], json!([]));
+    let team = app.create_team(&owner, "Finance").await;
+    let member = app
+        .add_member(
+            &owner,
+            "member",
+            json!([{"team_id": team, "role": "editor"}]),
+        )
+        .await;
+    let (status, _) = app.get(&format!("/api/jobs/{id}"), &member.token).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not shared yet");
+
+    let (status, shared) = app
+        .put(
+            &format!("/api/jobs/{id}/shares"),
+            &owner.token,
+            json!({"shares": [{"team_id": team, "role": "operator"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{shared}");
+    assert_eq!(
+        shared["shares"],
+        json!([{"team_id": team, "role": "operator"}])
+    );
+    let (_, seen) = app.get(&format!("/api/jobs/{id}"), &member.token).await;
+    assert_eq!(seen["your_role"], "operator");
+    assert_eq!(
+        seen["shares"],
+        json!([{"team_id": team, "role": "operator"}])
+    );
+    let (_, list) = app.get("/api/jobs", &owner.token).await;
+    assert_eq!(
+        list[0]["shares"],
+        json!([{"team_id": team, "role": "operator"}])
+    );
+
+    let (status, _) = app
+        .put(
+            &format!("/api/jobs/{id}/shares"),
+            &owner.token,
+            json!({"shares": []}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.get(&format!("/api/jobs/{id}"), &member.token).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

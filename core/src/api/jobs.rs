@@ -1,5 +1,6 @@
 //! Transfer jobs: settings, revisions, compiled config, import and export.
 
+use crate::api::org::TeamGrant;
 use crate::authz::TeamRole;
 use crate::ids::{JobId, TeamId, UserId};
 use crate::job::JobSettings;
@@ -94,6 +95,10 @@ pub struct JobView {
     pub team_id: TeamId,
     pub revision: i32,
     pub your_role: TeamRole,
+    /// The teams besides the owner that may view, run or edit the job
+    /// (`PUT /api/jobs/{id}/shares` replaces the list).
+    #[serde(default)]
+    pub shares: Vec<TeamGrant>,
     /// Only for editors and admins of the job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<JobSettings>,
