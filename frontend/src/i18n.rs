@@ -777,6 +777,7 @@ texts! {
     PlainErrOther => "The run stopped with the error below.", "以下のエラーで実行が止まりました。";
     // Job page: run with options, backfill.
     RunWithOptions => "Run with options…", "条件を指定して実行…";
+    RunOptionsTitle => "Run with options", "条件を指定して実行";
     RunOptionsLead => "Run once as if it were due at another time (timestamp variables follow it), or give variables values of your own.", "別の日時に予定されていたものとして 1 回実行します（日時の変数はそれに従います）。変数に値を指定することもできます。";
     AsOf => "As of (your time zone)", "基準日時（あなたのタイムゾーン）";
     AsOfHint => "Empty: now.", "空欄なら現在です。";

@@ -453,7 +453,7 @@ fn RunOptionsPanel(
     let as_of_id = form.input_id("as_of");
     view! {
         <section class="panel dialog" aria-labelledby="run-options-title" data-testid="run-options">
-            <h2 id="run-options-title">{tr(Key::RunWithOptions)}</h2>
+            <h2 id="run-options-title">{tr(Key::RunOptionsTitle)}</h2>
             <p class="hint">{tr(Key::RunOptionsLead)}</p>
             <form on:submit=submit novalidate=true>
                 <div class="field" class:invalid=move || form.error("as_of").is_some()>
@@ -592,7 +592,7 @@ fn BackfillPanel(
     };
     view! {
         <section class="panel dialog" aria-labelledby="backfill-title" data-testid="backfill">
-            <h2 id="backfill-title">{tr(Key::Backfill)}</h2>
+            <h2 id="backfill-title">{tr(Key::TriggerBackfill)}</h2>
             <p class="hint">{tr(Key::BackfillLead)}</p>
             <form on:submit=submit novalidate=true>
                 <div class="row-inputs">
