@@ -17,21 +17,22 @@ use hakobu_core::api::connections::{
     SharesRequest, TestConnectionRequest, UpdateConnectionRequest,
 };
 use hakobu_core::api::error::ErrorBody;
-use hakobu_core::api::notifications::{DeliveryView, PasswordResetConfirm, PasswordResetRequest};
-use hakobu_core::api::runs::{BackfillRequest, BackfillView, StartRunRequest};
-use hakobu_core::job::checks::CheckResultView;
 use hakobu_core::api::jobs::{
     CreateJobRequest, ImportJobRequest, ImportJobResponse, JobRevisionView, JobView,
     UpdateJobRequest,
 };
 use hakobu_core::api::notifications::{
-    DestinationRequest, DestinationView, RuleRequest, RuleView, TestSendResult,
+    DeliveryView, DestinationRequest, DestinationView, PasswordResetConfirm, PasswordResetRequest,
+    RuleRequest, RuleView, TestSendResult,
 };
 use hakobu_core::api::org::{
     ChangeOrgRoleRequest, InvitationCreated, InvitationView, InviteRequest, MemberView,
     PutTeamMemberRequest, TeamMemberView, TeamNameRequest, TeamView,
 };
-use hakobu_core::api::runs::{ConcurrencyRequest, QueueView, RunLogLine, RunStatus, RunView};
+use hakobu_core::api::runs::{
+    BackfillRequest, BackfillView, ConcurrencyRequest, QueueView, RunLogLine, RunStatus, RunView,
+    StartRunRequest,
+};
 use hakobu_core::api::schedules::{BulkEnableRequest, ScheduleRequest, ScheduleView};
 use hakobu_core::api::tokens::{ApiTokenCreated, ApiTokenView, CreateApiTokenRequest};
 use hakobu_core::authz::OrgRole;
@@ -40,6 +41,7 @@ use hakobu_core::ids::{
     ApiTokenId, ConnectionId, DestinationId, InvitationId, JobId, NotificationRuleId,
     OrganizationId, RunId, ScheduleId, TeamId, UserId,
 };
+use hakobu_core::job::checks::CheckResultView;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
