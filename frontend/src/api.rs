@@ -478,6 +478,15 @@ pub async fn job(id: JobId) -> Result<JobView, ApiError> {
     json(get(&format!("/api/jobs/{id}"))).await
 }
 
+/// Replaces the teams a job is shared with (admins of the owning team).
+pub async fn share_job(id: JobId, body: &SharesRequest) -> Result<JobView, ApiError> {
+    json(with_body(
+        Request::put(&format!("/api/jobs/{id}/shares")),
+        body,
+    ))
+    .await
+}
+
 pub async fn create_job(body: &CreateJobRequest) -> Result<JobView, ApiError> {
     json(with_body(Request::post("/api/jobs"), body)).await
 }

@@ -968,7 +968,7 @@ texts! {
     QueueRefresh => "Refresh", "最新の状態にする";
     SeeQueue => "See the queue", "実行キューを見る";
     TeamResources => "What this team works with", "このチームが扱う接続とジョブ";
-    TeamResourcesHint => "Connections and jobs the team owns, and connections other teams share with it, as far as you can see them. Sharing is set on each connection's page by its team's admins.", "チームが所有する接続とジョブ、および他のチームから共有された接続です（あなたが閲覧できるものだけ）。共有は各接続のページで、そのチームの管理者が設定します。";
+    TeamResourcesHint => "Connections and jobs the team owns, and those other teams share with it, as far as you can see them. Sharing is set on each connection's or job's page by its team's admins.", "チームが所有する接続とジョブ、および他のチームから共有されたものです（あなたが閲覧できるものだけ）。共有は各接続・各ジョブのページで、そのチームの管理者が設定します。";
     NoTeamResources => "This team has no connections or jobs you can see.", "このチームには、あなたが閲覧できる接続やジョブはありません。";
     ResourceKind => "Type", "種類";
     ResourceConnection => "Connection", "接続";
@@ -1017,6 +1017,15 @@ texts! {
     MsgDeliveredMail => "Delivered to the mail server.", "送信しました（メールサーバーが受け取りました）。";
     MsgThresholdRowsMin => "must be {n} or more rows", "{n} 行以上にしてください。";
     MsgThresholdSecondsRange => "must be from 1 to 604800 seconds (7 days)", "1〜604800 秒（7 日）の範囲で入力してください。";
+    // --- job sharing ---
+    JobSharingHint => "Other teams that may see this job, and how: viewers see it and its runs, operators also run it, editors also change it.", "このジョブを利用できる他のチームと、その権限です。閲覧者はジョブと実行履歴を見られ、実行者は実行もでき、編集者は変更もできます。";
+    JobNotShared => "Not shared with other teams.", "他のチームには共有されていません。";
+    OnlyTeamAdminsShareJobs => "Only admins of the team that owns this job (and organization admins) can change who it is shared with.", "共有先を変更できるのは、このジョブを所有するチームの管理者（と組織の管理者）だけです。";
+    TeamYouAreNotIn => "A team you are not in", "あなたが所属していないチーム";
+    SharesKeptForOtherTeams => "Also shared with {n} team(s) you are not in; saving keeps those shares as they are.", "あなたが所属していない {n} 個のチームにも共有されています。保存してもそれらの共有はそのまま残ります。";
+    OrgRuleTemplateHint => "Empty: the default message for the event. Write {{ job_name }}, {{ status }}, {{ rows }}, {{ duration }}, {{ error }}, {{ run_url }} or a run's variable as {{ variables.NAME }} or $NAME$ ($$ writes $). A name the template does not know is refused when you save.", "空欄ならイベントごとの既定のメッセージを送ります。{{ job_name }}、{{ status }}、{{ rows }}、{{ duration }}、{{ error }}、{{ run_url }}、実行時の変数 {{ variables.NAME }} または $NAME$ が使えます（$$ で $ を書けます）。使えない名前は保存するときに拒否されます。";
+    OrgRuleMentionsHint => "Slack only: member ids (U024BE7LH), group ids (S0614TZR7), here or channel, separated by commas; at most 20.", "Slack のみ：メンバー ID（U024BE7LH）、グループ ID（S0614TZR7）、here、channel をカンマ区切りで。20 個まで。";
+    QueueAutoRefreshes => "Refreshes by itself every 5 seconds while this page is open.", "このページを開いている間は 5 秒ごとに自動で更新されます。";
 }
 
 /// The server messages `translate_message` knows.
@@ -1501,6 +1510,12 @@ mod tests {
             "error",
             "variables",
             "NAME",
+            // --- job sharing ---: run_url, and the Slack ids of the mentions example.
+            "url",
+            "U",
+            "BE",
+            "LH",
+            "TZR",
         ];
         for &key in Key::ALL {
             let ja = key.text(Lang::Ja);

@@ -11,13 +11,14 @@ use crate::components::{
 };
 use crate::forms::Form;
 use crate::i18n::{Key, fill, team_role_name, tr, translate_message, use_lang};
+use crate::pages::job_sharing::{Shared, SharesForm};
 use crate::pages::members::ActionErrorNotice;
 use crate::session::use_session;
 use hakobu_core::api::connections::{
-    ConnectionTestResult, ConnectionView, CreateConnectionRequest, SharesRequest,
-    TestConnectionRequest, UpdateConnectionRequest,
+    ConnectionTestResult, ConnectionView, CreateConnectionRequest, TestConnectionRequest,
+    UpdateConnectionRequest,
 };
-use hakobu_core::api::org::{TeamGrant, TeamView};
+use hakobu_core::api::org::TeamView;
 use hakobu_core::authz::{OrgRole, TeamRole};
 use hakobu_core::connection::{ConnectionKind, FieldInput, FieldSpec, validate_settings};
 use hakobu_core::ids::{ConnectionId, TeamId};
@@ -842,90 +843,14 @@ fn test_error_text(
 /// Which other teams may use the connection, and at which role (team admins).
 #[component]
 fn SharesPanel(connection: ConnectionView, teams: Vec<TeamView>) -> impl IntoView {
-    let lang = use_lang();
-    let id = connection.id;
-    let owner = connection.team_id;
-    let chosen: Vec<(TeamView, RwSignal<String>)> = teams
-        .into_iter()
-        .filter(|t| t.id != owner)
-        .map(|t| {
-            let current = connection
-                .shares
-                .iter()
-                .find(|g| g.team_id == t.id)
-                .map(|g| g.role.as_str().to_owned())
-                .unwrap_or_default();
-            (t, RwSignal::new(current))
-        })
-        .collect();
-    let form = Form::new("shares", &["shares"]);
-    let saved = RwSignal::new(false);
-    let chosen = StoredValue::new(chosen);
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        saved.set(false);
-        let shares: Vec<TeamGrant> = chosen.with_value(|c| {
-            c.iter()
-                .filter_map(|(t, role)| {
-                    role.get_untracked()
-                        .parse::<TeamRole>()
-                        .ok()
-                        .map(|role| TeamGrant {
-                            team_id: t.id,
-                            role,
-                        })
-                })
-                .collect()
-        });
-        form.start();
-        spawn_local(async move {
-            match api::share_connection(id, &SharesRequest { shares }).await {
-                Ok(_) => {
-                    form.done();
-                    saved.set(true);
-                }
-                Err(e) => form.fail(e),
-            }
-        });
-    };
     view! {
-        <section class="panel">
-            <h2>{tr(Key::Sharing)}</h2>
-            <p class="hint">{tr(Key::SharingHint)}</p>
-            {move || {
-                if chosen.with_value(|c| c.is_empty()) {
-                    return view! { <p class="muted">{tr(Key::NoOtherTeams)}</p> }.into_any();
-                }
-                view! {
-                    <form on:submit=submit novalidate=true>
-                        {chosen.get_value()
-                            .into_iter()
-                            .map(|(t, role)| {
-                                let select_id = format!("share-{}", t.id);
-                                view! {
-                                    <div class="field">
-                                        <label for=select_id.clone()>{t.name.clone()}</label>
-                                        <select id=select_id on:change=move |ev| role.set(event_target_value(&ev)) prop:value=move || role.get()>
-                                            <option value="">{tr(Key::NotShared)}</option>
-                                            {[TeamRole::Viewer, TeamRole::Operator, TeamRole::Editor]
-                                                .into_iter()
-                                                .map(|r| view! { <option value=r.as_str()>{move || team_role_name(lang.get(), r)}</option> })
-                                                .collect_view()}
-                                        </select>
-                                    </div>
-                                }
-                            })
-                            .collect_view()}
-                        <FormProblem form/>
-                        <div class="button-row">
-                            <Submit form label=Key::SaveSharing/>
-                            <Show when=move || saved.get()><span class="success" role="status">{tr(Key::Saved)}</span></Show>
-                        </div>
-                    </form>
-                }
-                .into_any()
-            }}
-        </section>
+        <SharesForm
+            shared=Shared::Connection(connection.id)
+            owner=connection.team_id
+            shares=connection.shares
+            teams
+            hint=Key::SharingHint
+        />
     }
 }
 

@@ -754,11 +754,29 @@ fn RuleForm(
     #[prop(into)] on_saved: Callback<()>,
 ) -> impl IntoView {
     let lang = use_lang();
-    let form = Form::new("rule", &["destination_id", "event", "threshold"]);
+    let form = Form::new(
+        "rule",
+        &[
+            "destination_id",
+            "event",
+            "threshold",
+            "template",
+            "mentions",
+        ],
+    );
     let first = destinations.first().map(|d| d.id);
     let destination = RwSignal::new(first);
     let event = RwSignal::new(NotificationEventKind::Failure);
     let threshold = RwSignal::new(String::new());
+    let template = RwSignal::new(String::new());
+    let mentions = RwSignal::new(String::new());
+    // Mentions mean something only in Slack; the field shows for a Slack destination.
+    let slack_ids: Vec<DestinationId> = destinations
+        .iter()
+        .filter(|d| d.kind == DestinationKind::Slack)
+        .map(|d| d.id)
+        .collect();
+    let to_slack = Memo::new(move |_| destination.get().is_some_and(|d| slack_ids.contains(&d)));
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let Some(destination_id) = destination.get_untracked() else {
@@ -780,8 +798,12 @@ fn RuleForm(
             event: event_now,
             threshold: threshold_value,
             subject: None,
-            template: None,
-            mentions: Vec::new(),
+            template: rule_template(&template.get_untracked()),
+            mentions: if to_slack.get_untracked() {
+                rule_mentions(&mentions.get_untracked())
+            } else {
+                Vec::new()
+            },
             enabled: true,
         };
         let errors = request.validate();
@@ -795,6 +817,8 @@ fn RuleForm(
                 Ok(_) => {
                     form.done();
                     threshold.set(String::new());
+                    template.set(String::new());
+                    mentions.set(String::new());
                     on_saved.run(());
                 }
                 Err(e) => form.fail(e),
@@ -803,6 +827,9 @@ fn RuleForm(
     };
     let destination_id = form.input_id("destination_id");
     let event_id = form.input_id("event");
+    let template_id = form.input_id("template");
+    let template_hint_id = format!("{template_id}-hint");
+    let template_error_id = format!("{template_id}-error");
     view! {
         <form on:submit=submit novalidate=true class="inline-form" data-testid="rule-form">
             <div class="field">
@@ -846,15 +873,81 @@ fn RuleForm(
                         .collect_view()}
                 </select>
             </div>
+            <div class="field wide full-row" class:invalid=move || form.error("template").is_some()>
+                <label for=template_id.clone()>{tr(Key::RuleTemplate)}</label>
+                <textarea
+                    id=template_id
+                    rows="3"
+                    aria-describedby={
+                        let (hint, error) = (template_hint_id.clone(), template_error_id.clone());
+                        move || if form.error("template").is_some() { format!("{hint} {error}") } else { hint.clone() }
+                    }
+                    aria-invalid=move || form.error("template").is_some().to_string()
+                    prop:value=move || template.get()
+                    on:input=move |ev| template.set(event_target_value(&ev))
+                ></textarea>
+                <p class="hint" id=template_hint_id>{tr(Key::OrgRuleTemplateHint)}</p>
+                <FieldError form field="template" label=Key::RuleTemplate error_id=template_error_id/>
+            </div>
+            <Show when=move || to_slack.get()>
+                <TextField
+                    form
+                    field="mentions"
+                    label=Key::RuleMentions
+                    value=mentions
+                    autocomplete="off"
+                    hint=Key::OrgRuleMentionsHint
+                />
+            </Show>
             <FormProblem form/>
             <Submit form label=Key::AddOrgRule/>
         </form>
     }
 }
 
+/// The template box: empty (or blank) means the event's default message.
+fn rule_template(text: &str) -> Option<String> {
+    (!text.trim().is_empty()).then(|| text.to_owned())
+}
+
+/// The mentions box: ids separated by commas or spaces, with a leading `@` forgiven
+/// (`@here` is how Slack users write it).
+fn rule_mentions(text: &str) -> Vec<String> {
+    text.split([',', ' ', '\n'])
+        .map(|m| m.trim().trim_start_matches('@'))
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rule_boxes_read_as_the_api_expects() {
+        assert_eq!(rule_template("  \n"), None);
+        assert_eq!(
+            rule_template("{{ job_name }}: $day$").as_deref(),
+            Some("{{ job_name }}: $day$")
+        );
+        assert_eq!(
+            rule_mentions(" U024BE7LH, @here  S0614TZR7,,"),
+            ["U024BE7LH", "here", "S0614TZR7"]
+        );
+        assert!(rule_mentions(" , ").is_empty());
+        // What the box passes on is checked by core, field by field.
+        let request = RuleRequest {
+            destination_id: DestinationId::new(),
+            event: NotificationEventKind::Failure,
+            threshold: None,
+            subject: None,
+            template: None,
+            mentions: rule_mentions("U024BE7LH, bob"),
+            enabled: true,
+        };
+        assert_eq!(request.validate().0[0].field, "mentions[1]");
+    }
 
     #[test]
     fn an_empty_secret_of_a_saved_destination_is_left_out() {

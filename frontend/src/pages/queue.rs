@@ -2,6 +2,9 @@
 //! waits, in the order it will start. Counts cover the whole organization; the lists show
 //! only the runs of jobs the reader can see. Organization admins change the limit (up to
 //! the service's ceiling); everyone else reads it, with the reason they cannot change it.
+//!
+//! The page re-reads the queue every 5 seconds while it is mounted and the browser tab is
+//! shown, so a waiting run is seen to start without pressing Refresh.
 
 use crate::api;
 use crate::components::{
@@ -36,6 +39,10 @@ pub fn QueuePage() -> impl IntoView {
             .map(|j| (j.id, j.name))
             .collect::<HashMap<JobId, String>>()
     });
+    // The limit form is rebuilt only when the limits change, not on every refresh, so an
+    // admin typing a new limit keeps what they typed.
+    let limits = Memo::new(move |_| queue.get().and_then(Result::ok).map(|q| Limits::of(&q)));
+    auto_refresh(queue, jobs);
 
     let body = move || match queue.get() {
         None => view! { <Loading/> }.into_any(),
@@ -67,7 +74,7 @@ pub fn QueuePage() -> impl IntoView {
                         <p class="big" data-testid="queue-waiting">{waiting}</p>
                     </div>
                 </section>
-                <LimitSection queue=q.clone() on_saved=move || queue.refetch()/>
+                {move || limits.get().map(|limits| view! { <LimitSection limits on_saved=move || queue.refetch()/> })}
                 <section class="panel">
                     <h2>{tr(Key::RunningNow)}</h2>
                     {hidden_active.then(|| view! { <p class="hint">{tr(Key::SomeRunsHidden)}</p> })}
@@ -89,6 +96,7 @@ pub fn QueuePage() -> impl IntoView {
                 <div>
                     <h1>{tr(Key::NavQueue)}</h1>
                     <p class="lead">{tr(Key::QueueLead)}</p>
+                    <p class="hint">{tr(Key::QueueAutoRefreshes)}</p>
                 </div>
                 <button type="button" on:click=move |_| { queue.refetch(); jobs.refetch(); }>{tr(Key::QueueRefresh)}</button>
             </header>
@@ -97,8 +105,51 @@ pub fn QueuePage() -> impl IntoView {
     }
 }
 
+/// How often the page re-reads the queue by itself.
+const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Re-reads the queue (and the job names) every [`REFRESH_EVERY`] while the tab is shown;
+/// the interval stops when the page is left.
+fn auto_refresh<Q: 'static, J: 'static>(queue: LocalResource<Q>, jobs: LocalResource<J>) {
+    let tick = move || {
+        if !tab_hidden() {
+            queue.refetch();
+            jobs.refetch();
+        }
+    };
+    if let Ok(handle) = set_interval_with_handle(tick, REFRESH_EVERY) {
+        on_cleanup(move || handle.clear());
+    }
+}
+
+/// Whether the browser tab is in the background (nothing to refresh for).
+fn tab_hidden() -> bool {
+    #[cfg(target_arch = "wasm32")]
+    {
+        document().hidden()
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    false
+}
+
+/// The limits of the queue, all the limit form needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Limits {
+    organization_limit: Option<i64>,
+    service_limit: i64,
+}
+
+impl Limits {
+    fn of(q: &QueueView) -> Self {
+        Limits {
+            organization_limit: q.organization_limit,
+            service_limit: q.service_limit,
+        }
+    }
+}
+
 /// The limit in words: the organization's own, or the service's ceiling.
-fn limit_text(lang: Lang, q: &QueueView) -> String {
+fn limit_text(lang: Lang, q: &Limits) -> String {
     match q.organization_limit {
         Some(n) => fill(
             lang,
@@ -149,24 +200,21 @@ fn parse_limit(
 }
 
 #[component]
-fn LimitSection(queue: QueueView, #[prop(into)] on_saved: Callback<()>) -> impl IntoView {
+fn LimitSection(limits: Limits, #[prop(into)] on_saved: Callback<()>) -> impl IntoView {
     let lang = use_lang();
     let session = use_session();
     // The server asks the same of `PUT /api/organization/concurrency`.
     let can_change = session.can_memo(Action::ManageMembers, Target::Organization);
     let form = Form::new("concurrency", &["max_concurrent_runs"]);
     let value = RwSignal::new(
-        queue
+        limits
             .organization_limit
             .map(|n| n.to_string())
             .unwrap_or_default(),
     );
     let saved = RwSignal::new(false);
-    let service_limit = queue.service_limit;
-    let current = {
-        let q = queue.clone();
-        move || limit_text(lang.get(), &q)
-    };
+    let service_limit = limits.service_limit;
+    let current = move || limit_text(lang.get(), &limits);
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         saved.set(false);

@@ -12,7 +12,7 @@ use crate::session::use_session;
 use hakobu_core::api::connections::ConnectionView;
 use hakobu_core::api::jobs::JobView;
 use hakobu_core::api::org::{
-    MemberView, PutTeamMemberRequest, TeamMemberView, TeamNameRequest, TeamView,
+    MemberView, PutTeamMemberRequest, TeamGrant, TeamMemberView, TeamNameRequest, TeamView,
 };
 use hakobu_core::authz::{Action, Target, TeamRole};
 use hakobu_core::ids::{TeamId, UserId};
@@ -528,7 +528,6 @@ type Held = (String, String, Holding);
 
 /// The connections and jobs a team owns or that are shared with it, as far as the reader
 /// can see them (the lists are the reader's own `GET /api/connections` and `/api/jobs`).
-/// A job's shares are not in its view yet, so jobs appear only where the team owns them.
 fn team_holdings(
     team: TeamId,
     connections: &[ConnectionView],
@@ -537,22 +536,31 @@ fn team_holdings(
     let mut held_connections: Vec<_> = connections
         .iter()
         .filter_map(|c| {
-            let holding = if c.team_id == team {
-                Holding::Owned
-            } else {
-                Holding::Shared(c.shares.iter().find(|s| s.team_id == team)?.role)
-            };
+            let holding = holding_of(team, c.team_id, &c.shares)?;
             Some((format!("/connections/{}", c.id), c.name.clone(), holding))
         })
         .collect();
     held_connections.sort_by(|a, b| a.1.cmp(&b.1));
     let mut held_jobs: Vec<_> = jobs
         .iter()
-        .filter(|j| j.team_id == team)
-        .map(|j| (format!("/jobs/{}", j.id), j.name.clone(), Holding::Owned))
+        .filter_map(|j| {
+            let holding = holding_of(team, j.team_id, &j.shares)?;
+            Some((format!("/jobs/{}", j.id), j.name.clone(), holding))
+        })
         .collect();
     held_jobs.sort_by(|a, b| a.1.cmp(&b.1));
     (held_connections, held_jobs)
+}
+
+/// How `team` holds something owned by `owner` and shared as `shares`, if at all.
+fn holding_of(team: TeamId, owner: TeamId, shares: &[TeamGrant]) -> Option<Holding> {
+    if owner == team {
+        Some(Holding::Owned)
+    } else {
+        Some(Holding::Shared(
+            shares.iter().find(|s| s.team_id == team)?.role,
+        ))
+    }
 }
 
 #[component]
@@ -625,9 +633,17 @@ fn TeamResources(team: TeamId) -> impl IntoView {
 #[cfg(test)]
 mod holdings_tests {
     use super::*;
-    use hakobu_core::api::org::TeamGrant;
     use hakobu_core::connection::ConnectionKind;
-    use hakobu_core::ids::ConnectionId;
+    use hakobu_core::ids::{ConnectionId, JobId};
+
+    fn job(name: &str, owner: TeamId, shares: Vec<TeamGrant>) -> JobView {
+        serde_json::from_value(serde_json::json!({
+            "id": JobId::new(), "name": name, "description": "", "labels": [], "enabled": true,
+            "team_id": owner, "revision": 1, "your_role": "viewer", "shares": shares,
+            "created_at": chrono::Utc::now(), "updated_at": chrono::Utc::now(),
+        }))
+        .unwrap()
+    }
 
     fn connection(name: &str, owner: TeamId, shares: Vec<TeamGrant>) -> ConnectionView {
         serde_json::from_value(serde_json::json!({
@@ -664,5 +680,34 @@ mod holdings_tests {
             ]
         );
         assert!(jobs.is_empty());
+    }
+
+    #[test]
+    fn a_team_holds_the_jobs_shared_with_it() {
+        let sales = TeamId::new();
+        let finance = TeamId::new();
+        let list = [
+            job(
+                "nightly ledger",
+                finance,
+                vec![TeamGrant {
+                    team_id: sales,
+                    role: TeamRole::Operator,
+                }],
+            ),
+            job("crm sync", sales, vec![]),
+            job("payroll", finance, vec![]),
+        ];
+        let (connections, held) = team_holdings(sales, &[], &list);
+        assert!(connections.is_empty());
+        let names: Vec<_> = held.iter().map(|h| (h.1.as_str(), h.2.clone())).collect();
+        assert_eq!(
+            names,
+            [
+                ("crm sync", Holding::Owned),
+                ("nightly ledger", Holding::Shared(TeamRole::Operator))
+            ]
+        );
+        assert_eq!(held[1].0, format!("/jobs/{}", list[0].id));
     }
 }
