@@ -1589,9 +1589,7 @@ mod tests {
 
     #[test]
     fn variable_and_rule_messages_translate_with_their_parts() {
-        use hakobu_core::variables::{
-            SqlUse, TimeBase, Variable, VariableValue, check_settings,
-        };
+        use hakobu_core::variables::{SqlUse, TimeBase, Variable, VariableValue, check_settings};
         let variables = vec![
             Variable {
                 name: "run_id".into(),
@@ -1634,7 +1632,10 @@ mod tests {
         );
         for sql in ["DELETE FROM t", "SELECT 1; SELECT 2"] {
             let message = hakobu_core::job::check_select(sql).unwrap_err();
-            assert!(japanese_message(&message).is_some(), "untranslated: {message}");
+            assert!(
+                japanese_message(&message).is_some(),
+                "untranslated: {message}"
+            );
         }
         assert_eq!(match_template("a {x} b", "a 1 b c"), None);
         assert_eq!(

@@ -14,9 +14,15 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 
 /// Pages for people who are not signed in.
 pub fn is_public(path: &str) -> bool {
-    ["/signin", "/signup", "/invite/", "/forgot-password", "/reset-password/"]
-        .iter()
-        .any(|p| path == p.trim_end_matches('/') || path.starts_with(p))
+    [
+        "/signin",
+        "/signup",
+        "/invite/",
+        "/forgot-password",
+        "/reset-password/",
+    ]
+    .iter()
+    .any(|p| path == p.trim_end_matches('/') || path.starts_with(p))
 }
 
 /// Where to go after signing in: the `next` parameter when it is a page of this app (never
