@@ -7,6 +7,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use hakobu_core::api::runs::{RunLogLine, RunStatus, RunView};
 use hakobu_core::ids::{BackfillId, JobId, OrganizationId, RunId, ScheduleId, UserId};
 use serde_json::Value;
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = runs)]
@@ -240,6 +241,30 @@ impl Run {
         })
     }
 
+    /// [`Run::queue_position`] of each queued run among `runs`, in one query, for lists.
+    pub async fn queue_positions(
+        conn: &mut AsyncPgConnection,
+        runs: &[Run],
+    ) -> QueryResult<HashMap<RunId, i64>> {
+        let queued: Vec<RunId> = runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Queued)
+            .map(|r| r.id)
+            .collect();
+        if queued.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows: Vec<Position> = diesel::sql_query(
+            "SELECT r.id, (SELECT count(*) FROM runs q WHERE q.status = 'queued' \
+             AND q.not_before <= now() AND q.queued_at < r.queued_at) AS position \
+             FROM runs r WHERE r.id = ANY($1)",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(queued)
+        .load(conn)
+        .await?;
+        Ok(rows.into_iter().map(|p| (p.id, p.position)).collect())
+    }
+
     /// Runs of the job that are starting or running.
     pub async fn active_for_job(conn: &mut AsyncPgConnection, job: JobId) -> QueryResult<i64> {
         runs::table
@@ -308,4 +333,12 @@ pub struct QueueSnapshot {
     pub queued_count: i64,
     pub active: Vec<Run>,
     pub queued: Vec<Run>,
+}
+
+#[derive(QueryableByName)]
+struct Position {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    id: RunId,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    position: i64,
 }

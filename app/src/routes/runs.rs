@@ -66,10 +66,7 @@ async fn queue(state: web::Data<AppState>, auth: Auth) -> Result<web::Json<Queue
     let visible = visible_jobs(&mut conn, &auth).await?;
     let snapshot =
         Run::queue_snapshot(&mut conn, auth.organization_id, &visible, QUEUE_PAGE_LIMIT).await?;
-    let mut queued = Vec::with_capacity(snapshot.queued.len());
-    for run in &snapshot.queued {
-        queued.push(view(&mut conn, run).await?);
-    }
+    let queued = views(&mut conn, &snapshot.queued).await?;
     Ok(web::Json(QueueView {
         limit: limits.for_organization(organization.max_concurrent_runs),
         organization_limit: organization.max_concurrent_runs,
@@ -91,6 +88,15 @@ async fn view(conn: &mut AsyncPgConnection, run: &Run) -> Result<RunView, ApiErr
         None
     };
     Ok(run.view(position))
+}
+
+/// [`view`] of many runs, with the queue positions read in one query.
+async fn views(conn: &mut AsyncPgConnection, runs: &[Run]) -> Result<Vec<RunView>, ApiError> {
+    let positions = Run::queue_positions(conn, runs).await?;
+    Ok(runs
+        .iter()
+        .map(|r| r.view(positions.get(&r.id).copied()))
+        .collect())
 }
 
 /// A run and its job, if the caller may do `action` on the job.
@@ -254,10 +260,7 @@ async fn backfill(
             Ok(created)
         })
         .await?;
-    let mut views = Vec::new();
-    for run in &created {
-        views.push(view(&mut conn, run).await?);
-    }
+    let views = views(&mut conn, &created).await?;
     Ok(HttpResponse::Created().json(BackfillView {
         backfill_id,
         runs: views,
@@ -313,10 +316,7 @@ async fn list_runs(
         per_page,
     )
     .await?;
-    let mut views = Vec::with_capacity(items.len());
-    for run in &items {
-        views.push(view(&mut conn, run).await?);
-    }
+    let views = views(&mut conn, &items).await?;
     Ok(web::Json(Page {
         items: views,
         total,
