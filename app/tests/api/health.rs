@@ -150,6 +150,7 @@ async fn openapi_lists_every_endpoint() {
         "GET /api/notification-destinations",
         "POST /api/notification-destinations",
         "GET /api/notification-destinations/confirm",
+        "POST /api/notification-destinations/confirm",
         "GET /api/notification-destinations/{destination_id}",
         "PUT /api/notification-destinations/{destination_id}",
         "DELETE /api/notification-destinations/{destination_id}",
@@ -163,6 +164,8 @@ async fn openapi_lists_every_endpoint() {
         "DELETE /api/notification-rules/{rule_id}",
         "POST /api/auth/password-reset",
         "POST /api/auth/password-reset/confirm",
+        "GET /api/queue",
+        "PUT /api/organization/concurrency",
     ]
     .into_iter()
     .map(str::to_owned)

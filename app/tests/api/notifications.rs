@@ -1151,12 +1151,19 @@ async fn failure_mail_and_schedule_disabled_event_reach_their_destinations() {
     )
     .await;
     let link = link_in(&smtp.wait_for(1).await[0].body);
-    let path = link.strip_prefix("http://127.0.0.1:8080").unwrap();
-    app.client
-        .get(format!("{}{path}", app.address))
+    let token = link.rsplit("token=").next().unwrap();
+    let confirmed = app
+        .client
+        .post(format!(
+            "{}/api/notification-destinations/confirm",
+            app.address
+        ))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
         .send()
         .await
         .unwrap();
+    assert_eq!(confirmed.status(), StatusCode::OK);
     let hook = Hook::start(&[]);
     let dest = webhook(&app, &owner, &hook).await;
     let job = job(&app, &owner, "Invoices").await;
