@@ -1,5 +1,6 @@
 //! The `hakobu-runner` binary: exit codes, the JSON summary, the diff file, Liquid
-//! configs, and a kill -9 in the middle of a load in every transactional mode.
+//! configs, and a kill -9 in the middle of a load in every transactional mode (PostgreSQL
+//! and MySQL destinations).
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -266,32 +267,56 @@ fn mariadb(db: &str, sql: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-#[test]
-fn a_killed_mysql_replace_leaves_a_table_that_the_next_run_drops() {
+/// The MySQL side of a run killed mid-load: the MariaDB database (dropped at the end) next
+/// to the fixture's PostgreSQL one.
+struct KilledMysqlLoad {
+    f: Fixture,
+    _mariadb: DropMariaDb,
+}
+
+impl KilledMysqlLoad {
+    /// A PostgreSQL -> MySQL config loading `query` into `dst` in `mode`.
+    fn config(&self, mode: &str, query: &str) -> String {
+        format!(
+            "in:\n  type: postgresql\n  host: 127.0.0.1\n  user: postgres\n  database: {db}\n  query: {query}\nout:\n  type: mysql\n  host: 127.0.0.1\n  user: root\n  database: {db}\n  table: dst\n  mode: {mode}\n",
+            db = self.f.db
+        )
+    }
+}
+
+/// Runs a PostgreSQL -> MySQL load in `mode` with a diff file, kills the runner (-9) once
+/// the MySQL session has received rows and the source is stalled, and asserts that `dst`
+/// holds exactly its rows from before and the diff file is as it was.
+fn kill_9_mid_mysql_load(mode: &str) -> KilledMysqlLoad {
     let f = Fixture::new();
     mariadb("mysql", &format!("CREATE DATABASE {}", f.db));
-    let _drop_my_db = DropMariaDb(f.db.clone());
+    let _mariadb = DropMariaDb(f.db.clone());
+    // About 9 MiB before the stall at row 30000: the writer sends at least two of its
+    // 4 MiB INSERT statements (into the stage, or replace's new table) before it waits.
     psql(
         &f.db,
         "CREATE TABLE src (id int PRIMARY KEY, v text);
-         INSERT INTO src SELECT g, 'v' || g || repeat('x', 100) FROM generate_series(1, 40000) g;
+         INSERT INTO src SELECT g, 'v' || g || repeat('x', 300) FROM generate_series(1, 40000) g;
          CREATE FUNCTION stall(id int) RETURNS int LANGUAGE plpgsql AS $$
            BEGIN IF id = 30000 THEN PERFORM pg_sleep(30); END IF; RETURN id; END $$;",
     );
+    // Row 1 is also in the load: merge would overwrite it, truncate_insert delete -1.
     mariadb(
         &f.db,
-        "CREATE TABLE dst (id INT PRIMARY KEY, v TEXT); INSERT INTO dst VALUES (-1, 'before')",
+        "CREATE TABLE dst (id INT PRIMARY KEY, v TEXT); INSERT INTO dst VALUES (-1, 'before'), (1, 'before')",
     );
-    let config = |query: &str| {
-        format!(
-            "in:\n  type: postgresql\n  host: 127.0.0.1\n  user: postgres\n  database: {db}\n  query: {query}\nout:\n  type: mysql\n  host: 127.0.0.1\n  user: root\n  database: {db}\n  table: dst\n  mode: replace\n",
-            db = f.db
-        )
-    };
-    let stalling = f.write("stall.yml", &config("SELECT stall(id) AS id, v FROM src"));
+    let load = KilledMysqlLoad { f, _mariadb };
+    let f = &load.f;
+    let config = f.write(
+        "stall.yml",
+        &load.config(mode, "SELECT stall(id) AS id, v FROM src"),
+    );
+    let diff = f.write("diff.yml", "in: {}\nout: {}\n");
     let mut child = Command::new(RUNNER)
         .arg("run")
-        .arg(&stalling)
+        .arg(&config)
+        .arg("-c")
+        .arg(&diff)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -300,45 +325,96 @@ fn a_killed_mysql_replace_leaves_a_table_that_the_next_run_drops() {
         "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = '{}' AND wait_event = 'PgSleep'",
         f.db
     );
-    let leftovers = format!(
-        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '{}' AND table_name LIKE 'dst\\_hakobu\\_%'",
+    // The runner's MySQL session is the only one in this database (these checks run from
+    // `mysql`). A session that has received a 4 MiB INSERT keeps a network buffer that
+    // large: its memory shows that rows reached the server.
+    let received_rows = format!(
+        "SELECT COUNT(*) FROM information_schema.processlist WHERE db = '{}' AND max_memory_used > 4194304",
         f.db
     );
     let mut seen = false;
     for _ in 0..300 {
-        if psql("postgres", &stalled) == "t" && mariadb(&f.db, &leftovers) == "1" {
+        if psql("postgres", &stalled) == "t" && mariadb("mysql", &received_rows) == "1" {
             seen = true;
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(seen, "the runner never reached the middle of the load");
+    if !seen {
+        let _ = child.kill();
+    }
+    assert!(
+        seen,
+        "{mode}: the runner never reached the middle of the load"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
+    // The killed session (its temporary stage, open transaction and named lock) ends
+    // when the server notices the closed socket.
+    let sessions = format!(
+        "SELECT COUNT(*) FROM information_schema.processlist WHERE db = '{}'",
+        f.db
+    );
+    let mut gone = false;
+    for _ in 0..100 {
+        if mariadb("mysql", &sessions) == "0" {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(gone, "{mode}: the killed session stayed on the server");
     assert_eq!(
-        mariadb(&f.db, "SELECT CONCAT(id, ':', v) FROM dst"),
-        "-1:before"
+        mariadb(
+            &f.db,
+            "SELECT GROUP_CONCAT(CONCAT(id, ':', v) ORDER BY id) FROM dst"
+        ),
+        "-1:before,1:before",
+        "{mode}: the target changed"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&diff).unwrap(),
+        "in: {}\nout: {}\n",
+        "{mode}: the diff moved"
+    );
+    load
+}
+
+#[test]
+fn kill_9_mid_mysql_load_leaves_the_target_and_the_diff_unchanged() {
+    for mode in ["insert", "truncate_insert", "merge"] {
+        let load = kill_9_mid_mysql_load(mode);
+        assert_eq!(
+            mariadb(
+                &load.f.db,
+                &format!(
+                    "SELECT GROUP_CONCAT(table_name) FROM information_schema.tables WHERE table_schema = '{}'",
+                    load.f.db
+                )
+            ),
+            "dst",
+            "{mode}: nothing left behind"
+        );
+    }
+}
+
+#[test]
+fn a_killed_mysql_replace_leaves_a_table_that_the_next_run_drops() {
+    let load = kill_9_mid_mysql_load("replace");
+    let f = &load.f;
+    let leftovers = format!(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '{}' AND table_name LIKE 'dst\\_hakobu\\_%'",
+        f.db
     );
     assert_eq!(
         mariadb(&f.db, &leftovers),
         "1",
         "DDL is not transactional: the replacement table stays until the next run"
     );
-    // The killed session (and its lock) ends when the server notices the closed socket.
-    let sessions = format!(
-        "SELECT COUNT(*) FROM information_schema.processlist WHERE db = '{}'",
-        f.db
-    );
-    for _ in 0..100 {
-        if mariadb("mysql", &sessions) == "0" {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 
     let out = Command::new(RUNNER)
         .arg("run")
-        .arg(f.write("full.yml", &config("SELECT id, v FROM src")))
+        .arg(f.write("full.yml", &load.config("replace", "SELECT id, v FROM src")))
         .output()
         .unwrap();
     assert!(
