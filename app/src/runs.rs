@@ -16,6 +16,7 @@ use crate::models::run::{NewRun, Run};
 use crate::notify::NotificationEvent;
 use crate::routes::jobs::yaml_with_references;
 use crate::schema::{organizations, runs};
+use anyhow::Context;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -143,6 +144,9 @@ const CLAIM_LOCK: i64 = 0x6861_6b6f_6275; // "hakobu"
 struct Claimed {
     run: Run,
     settings: JobSettings,
+    /// When this claim moved the run to `starting`: it tells this launch apart from a
+    /// later one if the run went back to the queue meanwhile (see [`Watchdog::reconcile_once`]).
+    claimed_at: DateTime<Utc>,
 }
 
 impl Dispatcher {
@@ -194,17 +198,42 @@ impl Dispatcher {
             memory_mb: claimed.settings.resources.memory_mb,
             timeout,
         };
+        let outcome = self.launcher.launch(spec).await;
         let mut conn = self.pool.get().await?;
-        match self.launcher.launch(spec).await {
+        // Only this claim's launch may record its task or fail the run: a launch that took
+        // longer than the reconciler's patience finds its run queued again or launched by
+        // another claim, and its runner must not compete with that one.
+        let still_ours = runs::table
+            .find(run.id)
+            .filter(runs::started_at.eq(claimed.claimed_at))
+            .filter(runs::task_id.is_null())
+            .filter(runs::status.eq_any([RunStatus::Starting, RunStatus::Running]));
+        match outcome {
             Ok(task_id) => {
-                diesel::update(runs::table.find(run.id))
-                    .set(runs::task_id.eq(task_id))
+                let recorded = diesel::update(still_ours)
+                    .set(runs::task_id.eq(&task_id))
                     .execute(&mut conn)
                     .await?;
+                if recorded == 0 {
+                    tracing::warn!(run_id = %run.id, task = %task_id, "a late launch found its run claimed again; stopping its runner");
+                    self.launcher.stop(&task_id).await?;
+                }
             }
             Err(e) => {
                 let message = format!("The runner could not be started: {e:#}");
-                finish(&mut conn, run.id, failure(&message)).await?;
+                conn.transaction::<_, anyhow::Error, _>(async |conn| {
+                    let ours = still_ours
+                        .for_update()
+                        .select(runs::id)
+                        .first::<RunId>(conn)
+                        .await
+                        .optional()?;
+                    if ours.is_some() {
+                        finish(conn, run.id, failure(&message)).await?;
+                    }
+                    Ok(())
+                })
+                .await?;
             }
         }
         Ok(())
@@ -343,7 +372,7 @@ async fn claim(
         if let Some((backfill, active)) = backfill_active {
             per_backfill.insert(backfill, active + 1);
         }
-        diesel::update(runs::table.find(run.id))
+        let claimed_at: Option<DateTime<Utc>> = diesel::update(runs::table.find(run.id))
             .set((
                 runs::status.eq(RunStatus::Starting),
                 runs::launcher.eq(launcher),
@@ -351,12 +380,18 @@ async fn claim(
                 runs::config_snapshot.eq(&snapshot),
                 runs::started_at.eq(diesel::dsl::now),
             ))
-            .execute(conn)
+            .returning(runs::started_at)
+            .get_result(conn)
             .await?;
+        let claimed_at = claimed_at.context("a claimed run has a start time")?;
         global += 1;
         per_org.insert(run.organization_id, (org_active + 1, org_limit));
         per_job.insert(run.job_id, job_active + 1);
-        claimed.push(Claimed { run, settings });
+        claimed.push(Claimed {
+            run,
+            settings,
+            claimed_at,
+        });
     }
     Ok(claimed)
 }
@@ -576,6 +611,10 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(60);
 /// Reconciling leaves alone runs launched less than this ago (a task just created may not
 /// be listed yet) and runners whose run ended less than this ago (they exit on their own).
 const RECONCILE_GRACE: Duration = Duration::from_secs(30);
+/// A run claimed this long ago with no task recorded was never launched: the app stopped
+/// between the claim and the launcher's answer. Far above any launch call (RunTask answers
+/// in seconds, with the SDK's retries well under a minute).
+const LAUNCH_PATIENCE: Duration = Duration::from_secs(120);
 
 /// What one reconciliation pass changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -584,6 +623,12 @@ pub struct Reconciled {
     pub ended: usize,
     /// Runners of finished runs that were stopped.
     pub stopped: usize,
+    /// Claimed runs whose launch was lost (the app stopped before the launcher answered),
+    /// back in the queue.
+    pub requeued: usize,
+    /// Claimed runs without a recorded task whose runner the launcher lists: the app
+    /// stopped after launching and before recording; the task is now recorded.
+    pub adopted: usize,
 }
 
 impl Watchdog {
@@ -599,6 +644,8 @@ impl Watchdog {
                         tracing::warn!(
                             ended = r.ended,
                             stopped = r.stopped,
+                            requeued = r.requeued,
+                            adopted = r.adopted,
                             "reconciled runs with the launcher"
                         );
                     }
@@ -719,11 +766,20 @@ impl Watchdog {
     /// cancelled) with the launcher's reason; a task still running is left alone. Then the
     /// launcher's active tasks whose run has finished are stopped. Tasks naming a run this
     /// database does not know (another installation's) are never touched.
+    ///
+    /// A run claimed [`LAUNCH_PATIENCE`] ago that has no task recorded lost its launch to
+    /// an app stop: if the launcher lists a runner for it, that task is recorded; if not,
+    /// no runner exists and the run goes back to the queue, where the next claim launches
+    /// it once (a launch that answers later finds the run no longer its own and stops its
+    /// runner; see `Dispatcher::launch`).
     pub async fn reconcile_once(&self) -> anyhow::Result<Reconciled> {
         let mut conn = self.pool.get().await?;
         let grace = ChronoDuration::from_std(RECONCILE_GRACE)?;
         let now = Utc::now();
         let mut done = Reconciled::default();
+        let tasks = self.launcher.list_active().await?;
+        self.recover_lost_launches(&mut conn, &tasks, &mut done)
+            .await?;
         let in_flight: Vec<Run> = runs::table
             .filter(runs::status.eq_any([RunStatus::Starting, RunStatus::Running]))
             .filter(runs::launcher.eq(self.launcher.name()))
@@ -774,7 +830,6 @@ impl Watchdog {
             }
         }
 
-        let tasks = self.launcher.list_active().await?;
         let named: Vec<RunId> = tasks.iter().filter_map(|t| t.run_id).collect();
         let finished: std::collections::HashSet<RunId> = runs::table
             .filter(runs::id.eq_any(named))
@@ -805,6 +860,58 @@ impl Watchdog {
             }
         }
         Ok(done)
+    }
+}
+
+impl Watchdog {
+    async fn recover_lost_launches(
+        &self,
+        conn: &mut AsyncPgConnection,
+        tasks: &[crate::launcher::ActiveTask],
+        done: &mut Reconciled,
+    ) -> anyhow::Result<()> {
+        let cutoff = Utc::now() - ChronoDuration::from_std(LAUNCH_PATIENCE)?;
+        let unlaunched: Vec<(RunId, Option<DateTime<Utc>>)> = runs::table
+            .filter(runs::status.eq(RunStatus::Starting))
+            .filter(runs::launcher.eq(self.launcher.name()))
+            .filter(runs::task_id.is_null())
+            .filter(runs::started_at.lt(cutoff))
+            .select((runs::id, runs::started_at))
+            .load(conn)
+            .await?;
+        for (run_id, claimed_at) in unlaunched {
+            // The same guard as the launch's own: untouched since that claim.
+            let untouched = runs::table
+                .find(run_id)
+                .filter(runs::status.eq(RunStatus::Starting))
+                .filter(runs::task_id.is_null())
+                .filter(runs::started_at.eq(claimed_at));
+            if let Some(task) = tasks.iter().find(|t| t.run_id == Some(run_id)) {
+                let adopted = diesel::update(untouched)
+                    .set(runs::task_id.eq(&task.task_id))
+                    .execute(conn)
+                    .await?;
+                if adopted == 1 {
+                    tracing::warn!(run_id = %run_id, task = %task.task_id, "recorded the runner of a run whose launch was not recorded");
+                    done.adopted += 1;
+                }
+                continue;
+            }
+            let requeued = diesel::update(untouched)
+                .set((
+                    runs::status.eq(RunStatus::Queued),
+                    runs::started_at.eq(None::<DateTime<Utc>>),
+                    runs::launcher.eq(None::<String>),
+                    runs::runner_image.eq(None::<String>),
+                ))
+                .execute(conn)
+                .await?;
+            if requeued == 1 {
+                tracing::warn!(run_id = %run_id, "a claimed run was never launched; it is queued again");
+                done.requeued += 1;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -365,8 +365,8 @@ async fn the_sweeper_stops_tasks_of_finished_runs_only() {
     assert_eq!(
         watchdog.reconcile_once().await.unwrap(),
         Reconciled {
-            ended: 0,
-            stopped: 1
+            stopped: 1,
+            ..Default::default()
         }
     );
     let (desired, reason) = describe(&ecs, &cluster, &finished_task).await;

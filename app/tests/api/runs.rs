@@ -792,7 +792,9 @@ async fn reconcile_ends_runs_whose_runner_is_gone_and_stops_runners_of_finished_
         reconciled,
         hakobu::runs::Reconciled {
             ended: 2,
-            stopped: 1
+            stopped: 1,
+            requeued: 0,
+            adopted: 0,
         }
     );
     assert_eq!(*launcher.stopped.lock().unwrap(), ["task-done"]);
@@ -841,6 +843,178 @@ async fn reconcile_ends_runs_whose_runner_is_gone_and_stops_runners_of_finished_
             .unwrap()
             .contains("task no longer exists"),
         "{gone}"
+    );
+}
+
+/// A launcher whose launches wait for a permit, standing in for an app that stops (or a
+/// launch call that hangs) between the claim and the launcher's answer.
+struct GatedLauncher {
+    inner: RecordingLauncher,
+    gate: tokio::sync::Semaphore,
+}
+
+impl hakobu::launcher::Launcher for GatedLauncher {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+
+    fn launch(
+        &self,
+        spec: hakobu::launcher::LaunchSpec,
+    ) -> futures::future::BoxFuture<'_, anyhow::Result<String>> {
+        Box::pin(async move {
+            self.gate.acquire().await?.forget();
+            Ok(format!("late-{}", spec.run_id))
+        })
+    }
+
+    fn stop(&self, task_id: &str) -> futures::future::BoxFuture<'_, anyhow::Result<()>> {
+        self.inner.stop(task_id)
+    }
+
+    fn state(
+        &self,
+        task_id: &str,
+    ) -> futures::future::BoxFuture<'_, anyhow::Result<hakobu::launcher::TaskState>> {
+        self.inner.state(task_id)
+    }
+
+    fn list_active(
+        &self,
+    ) -> futures::future::BoxFuture<'_, anyhow::Result<Vec<hakobu::launcher::ActiveTask>>> {
+        self.inner.list_active()
+    }
+}
+
+/// The app stops between claiming runs and recording their tasks: a run whose runner the
+/// launcher lists gets that task recorded; a run with no runner goes back to the queue and
+/// is launched once by the next claim; the stalled launch, answering late, finds its run
+/// launched by that claim and stops its own runner instead of recording it.
+#[tokio::test]
+async fn claimed_runs_whose_launch_was_lost_are_adopted_or_queued_again() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let job = job(&app, &owner, json!({"overlap": "allow"})).await;
+    let url = format!("{}/{}", crate::helpers::server_url(), app.db_name);
+    let dispatcher = |launcher: Arc<dyn hakobu::launcher::Launcher>| Dispatcher {
+        pool: hakobu::db::build_pool(&url, 2).unwrap(),
+        launcher,
+        run_tokens: RunTokens::new(JWT_SECRET),
+        app_url: "http://127.0.0.1:1".to_owned(),
+        limits: Limits::default(),
+        batch: 10,
+    };
+    let [lost, launched_unrecorded] = [(); 2].map(|_| uuid::Uuid::new_v4());
+    app.sql(&format!(
+        "INSERT INTO runs (id, organization_id, job_id, job_revision, status, root_run_id, trigger, timeout_seconds)
+         VALUES ('{lost}', '{org}', '{job}', 1, 'queued', '{lost}', 'manual', 3600),
+                ('{launched_unrecorded}', '{org}', '{job}', 1, 'queued', '{launched_unrecorded}', 'manual', 3600)",
+        org = owner.org_id
+    ))
+    .await;
+
+    // The first app claims both runs; its launches never answer while it is up.
+    let stalled = Arc::new(GatedLauncher {
+        inner: RecordingLauncher::default(),
+        gate: tokio::sync::Semaphore::new(0),
+    });
+    let first = Arc::new(dispatcher(stalled.clone()));
+    let stalled_round = tokio::spawn({
+        let first = first.clone();
+        async move { first.dispatch_once().await }
+    });
+    let state = |run: uuid::Uuid| {
+        let app = &app;
+        async move {
+            app.query_strings(&format!(
+                "SELECT status, task_id FROM runs WHERE id = '{run}'"
+            ))
+            .await
+            .remove(0)
+        }
+    };
+    for _ in 0..100 {
+        if state(lost).await[0].as_deref() == Some("starting") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state(lost).await, [Some("starting".to_owned()), None]);
+    // Minutes later (the claims are made older rather than waited for).
+    app.sql("UPDATE runs SET started_at = started_at - interval '5 minutes'")
+        .await;
+
+    // The reconciler of the restarted app: one runner is listed, the other never existed.
+    let restarted = Arc::new(RecordingLauncher::default());
+    restarted
+        .active
+        .lock()
+        .unwrap()
+        .push(hakobu::launcher::ActiveTask {
+            task_id: "task-unrecorded".to_owned(),
+            run_id: Some(launched_unrecorded.to_string().parse().unwrap()),
+        });
+    let watchdog = hakobu::runs::Watchdog {
+        pool: hakobu::db::build_pool(&url, 2).unwrap(),
+        launcher: restarted.clone(),
+        heartbeat_timeout: Duration::from_secs(60),
+        start_timeout: Duration::from_secs(600),
+        log_retention: Duration::from_secs(86_400),
+    };
+    assert_eq!(
+        watchdog.reconcile_once().await.unwrap(),
+        hakobu::runs::Reconciled {
+            requeued: 1,
+            adopted: 1,
+            ..Default::default()
+        }
+    );
+    assert_eq!(state(lost).await, [Some("queued".to_owned()), None]);
+    assert_eq!(
+        state(launched_unrecorded).await,
+        [
+            Some("starting".to_owned()),
+            Some("task-unrecorded".to_owned())
+        ]
+    );
+    assert_eq!(
+        watchdog.reconcile_once().await.unwrap(),
+        hakobu::runs::Reconciled::default(),
+        "a second pass changes nothing"
+    );
+
+    // The next claim launches the lost run, once.
+    let second = dispatcher(restarted.clone());
+    assert_eq!(second.dispatch_once().await.unwrap(), 1);
+    assert_eq!(second.dispatch_once().await.unwrap(), 0);
+    let lost_id: hakobu_core::ids::RunId = lost.to_string().parse().unwrap();
+    assert_eq!(*restarted.launched.lock().unwrap(), [lost_id]);
+    assert_eq!(
+        state(lost).await,
+        [
+            Some("starting".to_owned()),
+            Some(format!("recorded-{lost}"))
+        ]
+    );
+
+    // The stalled launches answer at last: neither records its task, both stop it.
+    stalled.gate.add_permits(2);
+    assert_eq!(stalled_round.await.unwrap().unwrap(), 2);
+    let mut stopped = stalled.inner.stopped.lock().unwrap().clone();
+    stopped.sort();
+    let mut expected = vec![
+        format!("late-{lost}"),
+        format!("late-{launched_unrecorded}"),
+    ];
+    expected.sort();
+    assert_eq!(stopped, expected);
+    assert_eq!(
+        state(lost).await[1].as_deref(),
+        Some(format!("recorded-{lost}").as_str())
+    );
+    assert_eq!(
+        state(launched_unrecorded).await[1].as_deref(),
+        Some("task-unrecorded")
     );
 }
 
