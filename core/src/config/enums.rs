@@ -105,6 +105,54 @@ word_enum!(
 );
 
 word_enum!(
+    /// How a database input reads a column (`column_options.<c>.value_type`), Embulk's
+    /// words: the column is converted in the select list (a cast) and read as that kind;
+    /// its pipeline type follows unless `type` is given.
+    ValueType, "value_type", {
+        /// The column's own type (Embulk's default).
+        Coalesce => "coalesce",
+        /// A 64-bit integer.
+        Long => "long",
+        /// A single-precision float, read into a double.
+        Float => "float",
+        /// A double.
+        Double => "double",
+        /// An exact decimal number.
+        Decimal => "decimal",
+        /// true / false.
+        Boolean => "boolean",
+        /// Text: the server's text form of the value.
+        String => "string",
+        /// A JSON value.
+        Json => "json",
+        /// A calendar date.
+        Date => "date",
+        /// A time of day, read as text (`HH:MM:SS`): Hakobu has no time-of-day type.
+        Time => "time",
+        /// A timestamp.
+        Timestamp => "timestamp",
+    }
+);
+
+impl ValueType {
+    /// The pipeline type a column read this way gets when `type` is not given (`None`
+    /// for `coalesce`: the column's own).
+    pub fn column_type(self) -> Option<ColumnType> {
+        Some(match self {
+            ValueType::Coalesce => return None,
+            ValueType::Long => ColumnType::Long,
+            ValueType::Float | ValueType::Double => ColumnType::Double,
+            ValueType::Decimal => ColumnType::Decimal,
+            ValueType::Boolean => ColumnType::Boolean,
+            ValueType::String | ValueType::Time => ColumnType::String,
+            ValueType::Json => ColumnType::Json,
+            ValueType::Date => ColumnType::Date,
+            ValueType::Timestamp => ColumnType::Timestamp,
+        })
+    }
+}
+
+word_enum!(
     /// Line separator of text files.
     Newline, "newline", {
         /// `\r\n`

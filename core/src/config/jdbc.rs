@@ -1,6 +1,6 @@
 //! `in:` / `out:` of `type: postgresql` and `type: mysql` (embulk-input-jdbc / -output-jdbc).
 
-use super::{ColumnType, ConfigError, Mode, Secret, TlsMode};
+use super::{ColumnType, ConfigError, Mode, Secret, TlsMode, ValueType};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -50,9 +50,13 @@ pub struct JdbcInput {
     /// A complete SQL query to read instead of `table`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
-    /// Rows fetched per round trip from the server. Default: 10000.
+    /// Embulk's rows per round trip (JDBC `setFetchSize`; MySQL's `-1` and `1` too).
+    /// Accepted for compatibility and not used: Hakobu's readers never fetch in rounds.
+    /// PostgreSQL is read by one `COPY ... TO STDOUT` and MySQL by one unbuffered
+    /// text-protocol query, both streamed as the server sends them and cut into batches of
+    /// 8192 rows, so memory does not grow with the result whatever this says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fetch_rows: Option<u32>,
+    pub fetch_rows: Option<i32>,
     /// Seconds to wait for a connection. Default: 300.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connect_timeout: Option<u64>,
@@ -97,11 +101,13 @@ pub struct JdbcInput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputColumnOption {
-    /// How the driver fetches the value (Embulk: `coalesce`, `long`, `double`, `decimal`,
-    /// `boolean`, `string`, `json`, `date`, `timestamp`). Accepted for compatibility:
-    /// Hakobu always reads a column by its own type; `type` converts it.
+    /// How the column is read (Embulk's `coalesce`, `long`, `float`, `double`, `decimal`,
+    /// `boolean`, `string`, `json`, `date`, `time`, `timestamp`): converted in the select
+    /// list (PostgreSQL `::text`, MySQL `CAST(.. AS CHAR)`, ...) and read as that kind.
+    /// It is also the pipeline type unless `type` is given, which then converts the value
+    /// read. Default: `coalesce`, the column's own type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value_type: Option<String>,
+    pub value_type: Option<ValueType>,
     /// The column type in the pipeline.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<ColumnType>,
@@ -383,6 +389,14 @@ impl JdbcInput {
                     last.len(),
                     self.incremental_columns.len()
                 ),
+            ));
+        }
+        if let Some(n) = self.fetch_rows
+            && n < -1
+        {
+            return Err(ConfigError::new(
+                "fetch_rows",
+                format!("must be -1 or more (it is {n})"),
             ));
         }
         check_timezone("default_timezone", &self.default_timezone)?;

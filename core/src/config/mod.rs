@@ -20,7 +20,7 @@ mod jdbc;
 mod plugin;
 
 pub use diff::{ConfigDiff, InputDiff, merge_diff};
-pub use enums::{Codec, ColumnType, MaskType, Mode, Newline, QuotePolicy, TlsMode};
+pub use enums::{Codec, ColumnType, MaskType, Mode, Newline, QuotePolicy, TlsMode, ValueType};
 pub use error::ConfigError;
 pub use file::{
     CodecConfig, CsvFormatter, CsvParser, FileInput, FileOutput, FormatterColumnOption,

@@ -167,6 +167,44 @@ fn errors_name_the_path_and_the_choices() {
 }
 
 #[test]
+fn value_type_is_one_of_embulks_words_and_fetch_rows_takes_its_values() {
+    let yaml = PG_TO_PG.replace(
+        "amount: {type: decimal}",
+        "amount: {value_type: string}\n    at: {value_type: time}",
+    );
+    let config = Config::from_yaml(&yaml).unwrap();
+    let InputConfig::Postgresql(input) = &config.input else {
+        panic!("not postgresql")
+    };
+    assert_eq!(
+        input.column_options["amount"].value_type,
+        Some(ValueType::String)
+    );
+    assert_eq!(Config::from_yaml(&config.to_yaml()).unwrap(), config);
+    let yaml = PG_TO_PG.replace("amount: {type: decimal}", "amount: {value_type: text}");
+    assert_eq!(
+        error_of(&yaml),
+        "in.column_options.amount.value_type: unknown value_type \"text\"; expected one of coalesce, long, float, double, decimal, boolean, string, json, date, time, timestamp"
+    );
+    // Embulk's MySQL input documents -1 (fetch everything) and 1 (row by row).
+    for n in ["-1", "1", "10000"] {
+        let yaml = PG_TO_PG.replace(
+            "  incremental: true",
+            &format!("  fetch_rows: {n}\n  incremental: true"),
+        );
+        Config::from_yaml(&yaml).unwrap();
+    }
+    let yaml = PG_TO_PG.replace(
+        "  incremental: true",
+        "  fetch_rows: -5\n  incremental: true",
+    );
+    assert_eq!(
+        error_of(&yaml),
+        "in.fetch_rows: must be -1 or more (it is -5)"
+    );
+}
+
+#[test]
 fn password_is_redacted_in_debug() {
     let config = Config::from_yaml(PG_TO_PG).unwrap();
     let debug = format!("{config:?}");

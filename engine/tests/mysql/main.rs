@@ -645,3 +645,116 @@ async fn a_mariadb_server_that_stops_sending_fails_the_run_after_socket_timeout(
         started.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_value_type_reads_a_column_as_that_kind() {
+    let (db, mut conn) = TestDb::mysql().await;
+    conn.query_drop(
+        r#"SET time_zone = '+00:00';
+           CREATE TABLE src (id INT PRIMARY KEY, at DATETIME(6), ts TIMESTAMP NULL, n DECIMAL(10,2),
+             s VARCHAR(10), flag VARCHAR(5), doc TEXT, raw VARBINARY(10), tm TIME, i INT, w VARCHAR(30), r DOUBLE);
+           INSERT INTO src VALUES
+             (1, '2024-01-02 03:04:05.5', '2024-01-02 03:04:05', 12.50, '42', '1', '{"a": [1]}', 'abc', '10:11:12', 7, '2024-05-06 07:08:09', 2.5),
+             (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);"#,
+    )
+    .await
+    .unwrap();
+    let yaml = |rest: &str| {
+        format!(
+            "{}{}",
+            my_in(
+                &db.name,
+                &format!(
+                    r#"
+                    table: src
+                    default_timezone: Asia/Tokyo
+                    {rest}
+                    column_options:
+                      at: {{value_type: string}}
+                      ts: {{value_type: date}}
+                      n: {{value_type: long}}
+                      s: {{value_type: double}}
+                      flag: {{value_type: boolean}}
+                      doc: {{value_type: json}}
+                      raw: {{value_type: string}}
+                      tm: {{value_type: time}}
+                      i: {{value_type: decimal}}
+                      w: {{value_type: timestamp}}
+                      r: {{value_type: string, type: double}}
+                    "#
+                )
+            ),
+            my_out(&db.name, "table: dst")
+        )
+    };
+    let config = hakobu_core::config::Config::from_yaml(&yaml("order_by: id DESC")).unwrap();
+    let p = hakobu_engine::preview_config(&config, 10).await.unwrap();
+    let types: Vec<&str> = p.columns.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "long",
+            "string",
+            "date",
+            "long",
+            "double",
+            "boolean",
+            "json",
+            "string",
+            "string",
+            "decimal",
+            "timestamp",
+            "double"
+        ]
+    );
+    // order_by is kept although the read is wrapped for the casts.
+    assert_eq!(p.rows[0][0], serde_json::json!(2));
+    assert!(
+        p.rows[0][1..].iter().all(|v| v.is_null()),
+        "{:?}",
+        p.rows[0]
+    );
+    assert_eq!(
+        serde_json::Value::Array(p.rows[1].clone()),
+        serde_json::json!([
+            1,
+            "2024-01-02 03:04:05.500000",
+            "2024-01-02",
+            13,
+            42.0,
+            true,
+            {"a": [1]},
+            "abc",
+            "10:11:12",
+            "7",
+            "2024-05-05T22:08:09.000000Z",
+            2.5
+        ])
+    );
+    // A load creates the target from those types; with enough rows for two key ranges,
+    // each range's query carries the casts too (`n` would not read as a long otherwise).
+    conn.query_drop("INSERT INTO src (id, n) SELECT seq, 1.5 FROM seq_3_to_10000")
+        .await
+        .unwrap();
+    let s = run(&format!("{}exec:\n  max_threads: 2\n", yaml("")))
+        .await
+        .unwrap();
+    assert_eq!(s.rows_written, 10000);
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT GROUP_CONCAT(data_type ORDER BY ordinal_position) FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = 'dst'"
+        )
+        .await,
+        ["bigint,longtext,date,bigint,double,tinyint,longtext,longtext,longtext,decimal,datetime,double"]
+    );
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT CONCAT_WS('|', at, ts, n, s, raw, tm) FROM dst WHERE id = 1"
+        )
+        .await,
+        ["2024-01-02 03:04:05.500000|2024-01-02|13|42|abc|10:11:12"]
+    );
+    assert_eq!(rows(&mut conn, "SELECT SUM(n) FROM dst").await, ["20009"]);
+}

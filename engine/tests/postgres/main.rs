@@ -657,3 +657,102 @@ async fn a_server_that_stops_sending_fails_the_run_after_socket_timeout() {
         started.elapsed()
     );
 }
+
+/// Columns and first rows of a config's source, as the preview shows them.
+async fn preview(yaml: &str) -> (Vec<(String, String)>, Vec<Vec<serde_json::Value>>) {
+    let config = hakobu_core::config::Config::from_yaml(yaml).unwrap();
+    let p = hakobu_engine::preview_config(&config, 10).await.unwrap();
+    (p.columns, p.rows)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn value_type_reads_a_column_as_that_kind() {
+    let (db, client) = TestDb::postgres().await;
+    client
+        .batch_execute(
+            r#"CREATE TABLE src (id int PRIMARY KEY, u uuid, n numeric(10,2), s text, flag text,
+                 doc text, at timestamptz, tm time, r float8, w text, i int);
+               INSERT INTO src VALUES (1, 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 12.50, '42', 'true',
+                 '{"a": [1]}', '2024-01-02 03:04:05+00', '10:11:12', 2.5, '2024-05-06 07:08:09+09', 7);"#,
+        )
+        .await
+        .unwrap();
+    let yaml = format!(
+        "{}{}",
+        pg_in(
+            &db.name,
+            r#"
+            table: src
+            column_options:
+              u: {value_type: string}
+              n: {value_type: long}
+              s: {value_type: double}
+              flag: {value_type: boolean}
+              doc: {value_type: json}
+              at: {value_type: date}
+              tm: {value_type: time}
+              r: {value_type: decimal}
+              w: {value_type: timestamp}
+              i: {value_type: string, type: long}
+            "#
+        ),
+        pg_out(&db.name, "table: dst")
+    );
+    let (columns, first) = preview(&yaml).await;
+    let types: Vec<&str> = columns.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "long",
+            "string",
+            "long",
+            "double",
+            "boolean",
+            "json",
+            "date",
+            "string",
+            "decimal",
+            "timestamp",
+            "long"
+        ]
+    );
+    assert_eq!(
+        serde_json::Value::Array(first[0].clone()),
+        serde_json::json!([
+            1,
+            "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            13,
+            42.0,
+            true,
+            {"a": [1]},
+            "2024-01-02",
+            "10:11:12",
+            "2.5",
+            "2024-05-05T22:08:09.000000Z",
+            7
+        ])
+    );
+    // The same through a load, where the destination table is created from these types.
+    run(&yaml).await.unwrap();
+    assert_eq!(
+        rows(
+            &client,
+            "SELECT string_agg(data_type, ',' ORDER BY ordinal_position) FROM information_schema.columns WHERE table_name = 'dst'"
+        )
+        .await,
+        ["bigint,text,bigint,double precision,boolean,jsonb,date,text,numeric,timestamp with time zone,bigint"]
+    );
+    // A text that is not a number fails the read with the column named, as the cast would.
+    client
+        .batch_execute("INSERT INTO src (id, s) VALUES (2, 'x')")
+        .await
+        .unwrap();
+    let config = hakobu_core::config::Config::from_yaml(&yaml).unwrap();
+    let e = format!(
+        "{:#}",
+        hakobu_engine::preview_config(&config, 10)
+            .await
+            .unwrap_err()
+    );
+    assert!(e.contains("double precision") && e.contains("\"x\""), "{e}");
+}

@@ -12,7 +12,7 @@ use arrow_schema::SchemaRef;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use futures::FutureExt;
-use hakobu_core::config::{ColumnType, JdbcInput};
+use hakobu_core::config::{ColumnType, JdbcInput, ValueType};
 use mysql_async::Conn;
 use mysql_async::consts::{ColumnFlags, ColumnType as My};
 use mysql_async::prelude::Queryable;
@@ -98,6 +98,41 @@ fn reader_for(
         }
         My::MYSQL_TYPE_GEOMETRY | My::MYSQL_TYPE_BIT => (Read::Bytes, ColumnType::Bytes),
         _ => (Read::Text, ColumnType::String),
+    }
+}
+
+/// The `CAST(.. AS <type>)` of a column for `value_type`, or `None` when the column is
+/// already read that way, or the kind has no MySQL cast (`boolean` and `json` are decoded
+/// from the text the server sends: MySQL has no boolean type, and MariaDB's JSON is text).
+fn value_cast(v: ValueType, col: &mysql_async::Column) -> Option<&'static str> {
+    let t = col.column_type();
+    let integer = matches!(
+        t,
+        My::MYSQL_TYPE_TINY
+            | My::MYSQL_TYPE_SHORT
+            | My::MYSQL_TYPE_INT24
+            | My::MYSQL_TYPE_LONG
+            | My::MYSQL_TYPE_LONGLONG
+            | My::MYSQL_TYPE_YEAR
+    );
+    let native = reader_for(col, Tz::UTC, None).1;
+    match v {
+        ValueType::Coalesce | ValueType::Boolean | ValueType::Json => None,
+        ValueType::Long => (!integer).then_some("SIGNED"),
+        ValueType::Float | ValueType::Double => {
+            (!matches!(t, My::MYSQL_TYPE_FLOAT | My::MYSQL_TYPE_DOUBLE)).then_some("DOUBLE")
+        }
+        // Integers and decimals already arrive as exact decimal text.
+        ValueType::Decimal => (!integer
+            && !matches!(t, My::MYSQL_TYPE_DECIMAL | My::MYSQL_TYPE_NEWDECIMAL))
+        .then_some("DECIMAL(65,30)"),
+        ValueType::String => (native != ColumnType::String).then_some("CHAR"),
+        ValueType::Date => (native != ColumnType::Date).then_some("DATE"),
+        ValueType::Time => {
+            (t != My::MYSQL_TYPE_TIME && t != My::MYSQL_TYPE_TIME2).then_some("TIME")
+        }
+        // A TIMESTAMP or DATETIME column keeps its own reading (TIMESTAMP is UTC).
+        ValueType::Timestamp => (native != ColumnType::Timestamp).then_some("DATETIME(6)"),
     }
 }
 
@@ -224,6 +259,47 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
         .prep(&sql)
         .await
         .with_context(|| format!("query failed: {sql}"))?;
+    // `value_type` converts a column in the select list (Embulk reads it with that
+    // getter); the query is then wrapped and described again, so each column is decoded
+    // by what the server says the converted value is.
+    let mut select = Vec::new();
+    let mut needs_wrap = false;
+    for col in stmt.columns().iter() {
+        let name = col.name_str().into_owned();
+        let value_type = c.column_options.get(&name).and_then(|o| o.value_type);
+        match value_type.and_then(|v| value_cast(v, col)) {
+            Some(to) => {
+                needs_wrap = true;
+                select.push(format!("CAST({0} AS {to}) AS {0}", D.ident(&name)));
+            }
+            None => select.push(D.ident(&name)),
+        }
+    }
+    conn.close(stmt).await?;
+    let order = if incremental {
+        Some(D.order_by(&cursor))
+    } else if c.query.is_none() {
+        c.order_by.clone()
+    } else {
+        None
+    };
+    // MariaDB does not keep the order of a derived table: the order is applied outside.
+    let wrap = move |sql: &str, ordered: bool| -> String {
+        if !needs_wrap {
+            return sql.to_owned();
+        }
+        let mut wrapped = format!("SELECT {} FROM ({sql}) AS hakobu_src", select.join(", "));
+        if let (true, Some(o)) = (ordered, &order) {
+            wrapped.push_str(" ORDER BY ");
+            wrapped.push_str(o);
+        }
+        wrapped
+    };
+    let sql = wrap(&sql, true);
+    let stmt = conn
+        .prep(&sql)
+        .await
+        .with_context(|| format!("query failed: {sql}"))?;
     let mut readers = Vec::new();
     let mut columns = Vec::new();
     for col in stmt.columns().iter() {
@@ -235,7 +311,18 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
                 .map_err(|_| anyhow!("column_options.{name}.timezone: unknown zone"))?,
             None => default_tz,
         };
-        let (r, t) = reader_for(col, tz, opt.and_then(|o| o.type_));
+        // Kinds without a cast of their own (boolean, json, decimal of an integer) are
+        // decoded as that kind from the text the server sends.
+        let native = reader_for(col, tz, None);
+        let override_type = opt.and_then(|o| o.type_).or_else(|| {
+            opt.and_then(|o| o.value_type)
+                .and_then(|v| v.column_type())
+                .filter(|t| *t != native.1)
+        });
+        let (r, t) = match override_type {
+            Some(t) => reader_for(col, tz, Some(t)),
+            None => native,
+        };
         readers.push(r);
         columns.push((name, t));
     }
@@ -271,7 +358,7 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
             let _ = conn.disconnect().await;
             ranges
                 .into_iter()
-                .map(|(session, sql)| reading.clone().task(session, sql))
+                .map(|(session, sql)| reading.clone().task(session, wrap(&sql, false)))
                 .collect()
         }
         None => vec![reading.task(conn, sql)],

@@ -10,7 +10,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use arrow_schema::SchemaRef;
 use chrono_tz::Tz;
 use futures::{FutureExt, StreamExt};
-use hakobu_core::config::{ColumnType, JdbcInput};
+use hakobu_core::config::{ColumnType, JdbcInput, ValueType};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::Client;
@@ -123,8 +123,20 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
             Some(z) => parse_tz(Some(z))?,
             None => default_tz,
         };
-        let typname = col.type_().name();
-        let cast = match opt.and_then(|o| o.type_) {
+        // `value_type` converts the column first (Embulk reads it with that getter), and
+        // `type`, when given, converts what that read gives.
+        let value_type = opt.and_then(|o| o.value_type);
+        let (expr, typname) = match value_type.and_then(|v| value_cast(v, col.type_().name())) {
+            Some(sql_type) => {
+                needs_wrap = true;
+                (format!("{}::{sql_type}", D.ident(&name)), sql_type)
+            }
+            None => (D.ident(&name), col.type_().name()),
+        };
+        let override_type = opt
+            .and_then(|o| o.type_)
+            .or_else(|| value_type.and_then(|v| v.column_type()));
+        let cast = match override_type {
             Some(ColumnType::String) if !matches!(typname, "text" | "varchar" | "bpchar") => {
                 Some(("text", "text"))
             }
@@ -147,14 +159,14 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
         let (reader, t) = match cast {
             Some((sql_type, as_type)) => {
                 needs_wrap = true;
-                select.push(format!("{}::{sql_type}", D.ident(&name)));
+                select.push(format!("{expr}::{sql_type} AS {}", D.ident(&name)));
                 match as_type {
                     "numeric" => (PgRead::Text, ColumnType::Decimal),
                     other => PgRead::for_type(other, tz).expect("cast targets are decodable"),
                 }
             }
             None => {
-                select.push(D.ident(&name));
+                select.push(format!("{expr} AS {}", D.ident(&name)));
                 PgRead::for_type(typname, tz).expect("checked above")
             }
         };
@@ -243,6 +255,26 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
         None => vec![reading.task(Session::Ready(client), copy_of(&sql))],
     };
     Ok(Source { schema, tasks })
+}
+
+/// The SQL type a column of type `typname` is cast to for `value_type`, or `None` when
+/// it is already read that way. `time` has no reader: it is then cast on to text.
+fn value_cast(v: ValueType, typname: &str) -> Option<&'static str> {
+    let (to, already): (&'static str, &[&str]) = match v {
+        ValueType::Coalesce => return None,
+        ValueType::Long => ("int8", &["int8"]),
+        ValueType::Float => ("float4", &["float4"]),
+        ValueType::Double => ("float8", &["float8"]),
+        ValueType::Decimal => ("numeric", &["numeric"]),
+        ValueType::Boolean => ("bool", &["bool"]),
+        ValueType::String => ("text", &["text", "varchar", "bpchar"]),
+        ValueType::Json => ("json", &["json", "jsonb"]),
+        ValueType::Date => ("date", &["date"]),
+        ValueType::Time => ("time", &["time"]),
+        // timestamptz, as `type: timestamp` casts: text with an offset keeps it.
+        ValueType::Timestamp => ("timestamptz", &["timestamp", "timestamptz"]),
+    };
+    (!already.contains(&typname)).then_some(to)
 }
 
 fn qualified_table(c: &JdbcInput) -> Option<String> {
