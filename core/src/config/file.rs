@@ -165,7 +165,9 @@ pub struct CsvParser {
     /// Lines starting with this text are skipped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment_line_marker: Option<String>,
-    /// Largest quoted value in bytes. Default: 131072.
+    /// Largest quoted value in bytes (of its UTF-8 text; a doubled quote counts as one).
+    /// A record with a longer one is invalid: skipped and counted, or the run's error
+    /// with `stop_on_invalid_record`. Default: 131072, as in Embulk.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_quoted_size_limit: Option<u64>,
     /// Fail on the first invalid row (naming file and line) instead of skipping it.

@@ -601,3 +601,90 @@ async fn trim_if_not_quoted_keeps_spaces_inside_quotes() {
         "{\"id\":1,\"q\":\" \\\" padded \\\" \",\"p\":\"  plain text  \"}\n{\"id\":2,\"q\":\"x\",\"p\":\"  \"}\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quoted_value_over_max_quoted_size_limit_makes_its_record_invalid() {
+    let dir = TempDir::new();
+    std::fs::create_dir_all(dir.path("in")).unwrap();
+    std::fs::write(
+        dir.path("in/a.csv"),
+        "id,at,v\n\
+         1,2024-01-01 00:00:00,\"12345678\"\n\
+         2,2024-01-01 00:00:00,\"long\nvalue here\"\n\
+         3,2024-01-01 00:00:00,\"a\"\"b\"\n\
+         4,2024-01-01 00:00:00,x\n\
+         5,2024-01-01 00:00:00,\"never closed\n6,2024-01-01 00:00:00,y\n",
+    )
+    .unwrap();
+    let extra = "    skip_header_lines: 1\n    max_quoted_size_limit: 8\n";
+    let yaml = format!(
+        "{}{}",
+        csv_in(&dir.path("in/"), extra),
+        jsonl_out(&dir.path("out_"))
+    );
+    let s = run(&yaml).await.unwrap();
+    assert_eq!(
+        (s.rows_read, s.rows_written, s.rows_skipped),
+        (5, 3, 2),
+        "{:?}",
+        s.skipped_reasons
+    );
+    let why = "a quoted value is longer than max_quoted_size_limit (8 bytes)";
+    assert!(
+        s.skipped_reasons[0].ends_with(&format!("a.csv:3: {why}")),
+        "{:?}",
+        s.skipped_reasons
+    );
+    // An unclosed quote runs to the end of the file: one invalid record.
+    assert!(
+        s.skipped_reasons[1].ends_with(&format!("a.csv:7: {why}")),
+        "{:?}",
+        s.skipped_reasons
+    );
+    let out = std::fs::read_to_string(dir.path("out_000.00.jsonl")).unwrap();
+    let ids: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["v"].clone())
+        .collect();
+    assert_eq!(ids, ["12345678", "a\"b", "x"]);
+
+    let yaml = format!(
+        "{}{}",
+        csv_in(
+            &dir.path("in/"),
+            &format!("{extra}    stop_on_invalid_record: true\n")
+        ),
+        jsonl_out(&dir.path("stop_"))
+    );
+    let err = format!("{:#}", run(&yaml).await.unwrap_err());
+    assert!(
+        err.contains(&format!("a.csv:3: {why} (stop_on_invalid_record is true)")),
+        "{err}"
+    );
+
+    // Embulk's default limit, 131072 bytes.
+    std::fs::create_dir_all(dir.path("big")).unwrap();
+    std::fs::write(
+        dir.path("big/b.csv"),
+        format!(
+            "1,2024-01-01 00:00:00,\"{}\"\n2,2024-01-01 00:00:00,\"{}\"\n",
+            "x".repeat(131_072),
+            "x".repeat(131_073)
+        ),
+    )
+    .unwrap();
+    let yaml = format!(
+        "{}{}",
+        csv_in(&dir.path("big/"), ""),
+        jsonl_out(&dir.path("big_"))
+    );
+    let s = run(&yaml).await.unwrap();
+    assert_eq!((s.rows_written, s.rows_skipped), (1, 1));
+    assert!(
+        s.skipped_reasons[0].ends_with(
+            "b.csv:2: a quoted value is longer than max_quoted_size_limit (131072 bytes)"
+        ),
+        "{:?}",
+        s.skipped_reasons
+    );
+}

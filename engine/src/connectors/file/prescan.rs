@@ -6,8 +6,19 @@
 //!   would also trim `" padded "`).
 //! - `newline: CR`: line ends outside quotes become LF, so the csv crate, which counts
 //!   lines by LF, reports the right line of an invalid row. CRs inside quotes stay.
+//! - Embulk's `max_quoted_size_limit`: a quoted value longer than the limit makes its
+//!   record invalid. The scanner notes the line the record starts on (the line the csv
+//!   crate reports for it) and passes on only the value's line ends past the limit, so an
+//!   unclosed quote cannot make the csv crate hold the rest of the file in memory, and
+//!   later records keep their line numbers.
 
+use std::collections::VecDeque;
 use std::io::Read;
+use std::sync::{Arc, Mutex};
+
+/// Lines (as the csv crate counts them, from 1) where records with a quoted value over
+/// `max_quoted_size_limit` start, in file order.
+pub type Oversized = Arc<Mutex<VecDeque<u64>>>;
 
 /// Trims unquoted spaces and/or turns CR line ends into LF.
 pub struct CsvPrescan<R> {
@@ -30,6 +41,21 @@ pub struct CsvPrescan<R> {
     field_start: bool,
     /// Spaces after kept bytes: written only if more of the field follows.
     pending_spaces: usize,
+    /// Largest quoted value in bytes; `usize::MAX` for no limit.
+    limit: usize,
+    /// Bytes of the current quoted value so far.
+    quoted_len: usize,
+    /// The last byte kept was the escape byte, so the next one must be kept too.
+    escape_kept: bool,
+    /// Line feeds written so far: the current line is this plus one.
+    line_feeds: u64,
+    /// The next byte outside quotes that is not a line end starts a record.
+    at_record_start: bool,
+    /// The line the current record starts on.
+    record_line: u64,
+    /// The current record was already noted as oversized.
+    noted: bool,
+    oversized: Oversized,
     raw: Vec<u8>,
     out: Vec<u8>,
     served: usize,
@@ -66,16 +92,40 @@ impl<R: Read> CsvPrescan<R> {
             just_closed: false,
             field_start: true,
             pending_spaces: 0,
+            limit: usize::MAX,
+            quoted_len: 0,
+            escape_kept: false,
+            line_feeds: 0,
+            at_record_start: true,
+            record_line: 1,
+            noted: false,
+            oversized: Oversized::default(),
             raw: vec![0; 64 * 1024],
             out: Vec::with_capacity(64 * 1024),
             served: 0,
         }
     }
 
+    /// Notes records whose quoted values are longer than `limit` bytes in `oversized`
+    /// (see the module documentation).
+    pub fn with_quoted_size_limit(mut self, limit: usize, oversized: Oversized) -> Self {
+        self.limit = limit;
+        self.oversized = oversized;
+        self
+    }
+
+    fn push(&mut self, b: u8) {
+        if b == b'\n' {
+            self.line_feeds += 1;
+        }
+        self.out.push(b);
+    }
+
     fn scan(&mut self, n: usize) {
         for i in 0..n {
             let b = self.raw[i];
             if self.in_quote {
+                let mut closes = false;
                 if self.escaped {
                     self.escaped = false;
                 } else if Some(b) == self.escape {
@@ -83,14 +133,38 @@ impl<R: Read> CsvPrescan<R> {
                 } else if Some(b) == self.quote {
                     self.in_quote = false;
                     self.just_closed = self.escape.is_none();
+                    closes = true;
                 }
-                self.out.push(b);
+                if !closes {
+                    self.quoted_len += 1;
+                }
+                if self.quoted_len > self.limit && !closes && !self.escape_kept {
+                    if !std::mem::replace(&mut self.noted, true) {
+                        self.oversized
+                            .lock()
+                            .expect("not poisoned")
+                            .push_back(self.record_line);
+                    }
+                    if b == b'\n' {
+                        self.push(b);
+                    }
+                    continue;
+                }
+                self.escape_kept = self.escaped;
+                self.push(b);
                 continue;
             }
             if std::mem::take(&mut self.just_closed) && Some(b) == self.quote {
+                // A doubled quote: one quote of the value.
                 self.in_quote = true;
-                self.out.push(b);
+                self.quoted_len += 1;
+                self.push(b);
                 continue;
+            }
+            if self.at_record_start && b != b'\n' && b != b'\r' {
+                self.at_record_start = false;
+                self.record_line = self.line_feeds + 1;
+                self.noted = false;
             }
             match b {
                 b' ' if self.trim && self.field_start => {}
@@ -98,12 +172,13 @@ impl<R: Read> CsvPrescan<R> {
                 b'\n' | b'\r' => {
                     self.pending_spaces = 0;
                     self.field_start = true;
-                    self.out.push(if self.cr_as_lf { b'\n' } else { b });
+                    self.at_record_start = true;
+                    self.push(if self.cr_as_lf { b'\n' } else { b });
                 }
                 _ if b == self.delimiter => {
                     self.pending_spaces = 0;
                     self.field_start = true;
-                    self.out.push(b);
+                    self.push(b);
                 }
                 _ => {
                     let spaces = std::mem::take(&mut self.pending_spaces);
@@ -111,9 +186,11 @@ impl<R: Read> CsvPrescan<R> {
                     // A quote opens a quoted value only at its start, as in the csv crate.
                     if self.field_start && Some(b) == self.quote {
                         self.in_quote = true;
+                        self.quoted_len = 0;
+                        self.escape_kept = false;
                     }
                     self.field_start = false;
-                    self.out.push(b);
+                    self.push(b);
                 }
             }
         }
@@ -192,6 +269,30 @@ mod tests {
         assert_eq!(trimmed(" it\"s , x ", Some(b'"'), None, b','), "it\"s,x");
         // Quoting off: every space around a value goes.
         assert_eq!(trimmed(" \" a \" \t b ", None, None, b'\t'), "\" a \"\tb");
+    }
+
+    #[test]
+    fn quoted_values_over_the_limit_are_noted_and_cut_to_their_line_ends() {
+        let rules = Quoting {
+            quote: Some(b'"'),
+            escape: None,
+            delimiter: b',',
+        };
+        let oversized = Oversized::default();
+        let input = "a,\"1234\"\r\nb,\"12345\nx\"\"y\",c\n\nd,\"12\"\"3\"\ne,\"open\n1\n2\n";
+        let mut out = String::new();
+        CsvPrescan::new(input.as_bytes(), rules, false, false)
+            .with_quoted_size_limit(4, oversized.clone())
+            .read_to_string(&mut out)
+            .unwrap();
+        // Line 2's value is 9 bytes (a doubled quote counts as one): past the limit only
+        // its line ends and quotes are kept. Line 5's is 4 and stays whole. The unclosed
+        // quote of line 6 keeps only its line ends.
+        assert_eq!(
+            out,
+            "a,\"1234\"\r\nb,\"1234\n\"\"\",c\n\nd,\"12\"\"3\"\ne,\"open\n\n\n"
+        );
+        assert_eq!(Vec::from(oversized.lock().unwrap().clone()), [2, 6]);
     }
 
     #[test]

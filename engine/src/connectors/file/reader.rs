@@ -4,7 +4,7 @@
 //! Parsing is synchronous (csv, flate2), so each file is read on a blocking thread and
 //! hands batches to the async pipeline with `blocking_send`.
 
-use super::prescan::{CsvPrescan, Quoting};
+use super::prescan::{CsvPrescan, Oversized, Quoting};
 use super::text::{FieldParser, chrono_format};
 use crate::connectors::{Source, Task, TaskState};
 use crate::pipeline::Stats;
@@ -239,6 +239,17 @@ fn invalid(stop: bool, stats: &Stats, path: &Path, line: u64, why: String) -> Re
     Ok(())
 }
 
+/// Whether the record starting on `line` had a quoted value over the limit. The prescan
+/// has scanned every byte of a record before the csv crate returns it, and notes lines
+/// in file order, so earlier entries (skipped header lines) are dropped on the way.
+fn starts_oversized(oversized: &Oversized, line: u64) -> bool {
+    let mut lines = oversized.lock().expect("not poisoned");
+    while lines.front().is_some_and(|l| *l < line) {
+        lines.pop_front();
+    }
+    lines.front() == Some(&line) && lines.pop_front().is_some()
+}
+
 fn read_csv(
     path: &Path,
     input: Box<dyn Read + Send>,
@@ -268,13 +279,23 @@ fn read_csv(
         .unwrap_or(b',');
     let trim = p.trim_if_not_quoted.unwrap_or(false);
     let cr_as_lf = p.newline == Some(Newline::Cr);
-    let input: Box<dyn Read + Send> = if trim || cr_as_lf {
+    // Embulk's default limit of a quoted value.
+    let limit = p.max_quoted_size_limit.unwrap_or(131_072);
+    let oversized = Oversized::default();
+    // Every quoted CSV goes through the prescan, which is what finds quoted values over
+    // the limit (the csv crate does not say which values were quoted).
+    let input: Box<dyn Read + Send> = if trim || cr_as_lf || quoting {
         let rules = Quoting {
             quote: quoting.then_some(quote_byte),
             escape: if backslash { escape } else { None },
             delimiter,
         };
-        Box::new(CsvPrescan::new(input, rules, trim, cr_as_lf))
+        Box::new(
+            CsvPrescan::new(input, rules, trim, cr_as_lf).with_quoted_size_limit(
+                usize::try_from(limit).unwrap_or(usize::MAX),
+                oversized.clone(),
+            ),
+        )
     } else {
         input
     };
@@ -329,6 +350,16 @@ fn read_csv(
         }
         let line = record.position().map(|p| p.line()).unwrap_or(line);
         stats.add_read(1, 0);
+        if starts_oversized(&oversized, line) {
+            invalid(
+                stop,
+                stats,
+                path,
+                line,
+                format!("a quoted value is longer than max_quoted_size_limit ({limit} bytes)"),
+            )?;
+            continue;
+        }
         if record.len() < n && !allow_optional {
             invalid(
                 stop,
