@@ -62,6 +62,13 @@ pub struct ConnectionChangeset<'a> {
 
 pub type Shares = Vec<(TeamId, TeamRole)>;
 
+crate::tenant_rows!(
+    Connection,
+    connections,
+    ConnectionId,
+    ConnectionChangeset<'_>
+);
+
 impl Connection {
     pub fn secret_names(&self) -> Vec<&str> {
         self.secrets
@@ -81,20 +88,6 @@ impl Connection {
             .await
     }
 
-    pub async fn find(
-        conn: &mut AsyncPgConnection,
-        org: OrganizationId,
-        id: ConnectionId,
-    ) -> QueryResult<Option<Connection>> {
-        connections::table
-            .filter(connections::organization_id.eq(org))
-            .filter(connections::id.eq(id))
-            .select(Connection::as_select())
-            .first(conn)
-            .await
-            .optional()
-    }
-
     pub async fn list(
         conn: &mut AsyncPgConnection,
         org: OrganizationId,
@@ -104,33 +97,6 @@ impl Connection {
             .order(connections::name)
             .select(Connection::as_select())
             .load(conn)
-            .await
-    }
-
-    pub async fn update(
-        conn: &mut AsyncPgConnection,
-        org: OrganizationId,
-        id: ConnectionId,
-        changes: ConnectionChangeset<'_>,
-    ) -> QueryResult<Connection> {
-        diesel::update(connections::table)
-            .filter(connections::organization_id.eq(org))
-            .filter(connections::id.eq(id))
-            .set(changes)
-            .returning(Connection::as_returning())
-            .get_result(conn)
-            .await
-    }
-
-    pub async fn delete(
-        conn: &mut AsyncPgConnection,
-        org: OrganizationId,
-        id: ConnectionId,
-    ) -> QueryResult<usize> {
-        diesel::delete(connections::table)
-            .filter(connections::organization_id.eq(org))
-            .filter(connections::id.eq(id))
-            .execute(conn)
             .await
     }
 

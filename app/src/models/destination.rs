@@ -65,6 +65,13 @@ pub struct DestinationChangeset<'a> {
     pub updated_at: DateTime<Utc>,
 }
 
+crate::tenant_rows!(
+    Destination,
+    destinations,
+    DestinationId,
+    DestinationChangeset<'_>
+);
+
 impl Destination {
     /// Whether messages may go here: email addresses only once confirmed.
     pub fn confirmed(&self) -> bool {
@@ -82,20 +89,6 @@ impl Destination {
             .await
     }
 
-    pub async fn find(
-        conn: &mut AsyncPgConnection,
-        org: OrganizationId,
-        id: DestinationId,
-    ) -> QueryResult<Option<Destination>> {
-        destinations::table
-            .filter(destinations::organization_id.eq(org))
-            .filter(destinations::id.eq(id))
-            .select(Destination::as_select())
-            .first(conn)
-            .await
-            .optional()
-    }
-
     pub async fn list(
         conn: &mut AsyncPgConnection,
         org: OrganizationId,
@@ -105,34 +98,6 @@ impl Destination {
             .order(destinations::name)
             .select(Destination::as_select())
             .load(conn)
-            .await
-    }
-
-    pub async fn update(
-        conn: &mut AsyncPgConnection,
-        org: OrganizationId,
-        id: DestinationId,
-        changes: DestinationChangeset<'_>,
-    ) -> QueryResult<Option<Destination>> {
-        diesel::update(destinations::table)
-            .filter(destinations::organization_id.eq(org))
-            .filter(destinations::id.eq(id))
-            .set(changes)
-            .returning(Destination::as_returning())
-            .get_result(conn)
-            .await
-            .optional()
-    }
-
-    pub async fn delete(
-        conn: &mut AsyncPgConnection,
-        org: OrganizationId,
-        id: DestinationId,
-    ) -> QueryResult<usize> {
-        diesel::delete(destinations::table)
-            .filter(destinations::organization_id.eq(org))
-            .filter(destinations::id.eq(id))
-            .execute(conn)
             .await
     }
 

@@ -75,6 +75,8 @@ pub struct JobRevision {
 
 pub type Shares = Vec<(TeamId, TeamRole)>;
 
+crate::tenant_rows!(Job, jobs, JobId, JobChangeset<'_>);
+
 impl Job {
     pub async fn insert(conn: &mut AsyncPgConnection, new: NewJob<'_>) -> QueryResult<Job> {
         diesel::insert_into(jobs::table)
@@ -82,20 +84,6 @@ impl Job {
             .returning(Job::as_returning())
             .get_result(conn)
             .await
-    }
-
-    pub async fn find(
-        conn: &mut AsyncPgConnection,
-        org: OrganizationId,
-        id: JobId,
-    ) -> QueryResult<Option<Job>> {
-        jobs::table
-            .filter(jobs::organization_id.eq(org))
-            .filter(jobs::id.eq(id))
-            .select(Job::as_select())
-            .first(conn)
-            .await
-            .optional()
     }
 
     /// Jobs of the organization, optionally by name fragment and label.
@@ -123,33 +111,6 @@ impl Job {
         q.order(jobs::name)
             .select(Job::as_select())
             .load(conn)
-            .await
-    }
-
-    pub async fn update(
-        conn: &mut AsyncPgConnection,
-        org: OrganizationId,
-        id: JobId,
-        changes: JobChangeset<'_>,
-    ) -> QueryResult<Job> {
-        diesel::update(jobs::table)
-            .filter(jobs::organization_id.eq(org))
-            .filter(jobs::id.eq(id))
-            .set(changes)
-            .returning(Job::as_returning())
-            .get_result(conn)
-            .await
-    }
-
-    pub async fn delete(
-        conn: &mut AsyncPgConnection,
-        org: OrganizationId,
-        id: JobId,
-    ) -> QueryResult<usize> {
-        diesel::delete(jobs::table)
-            .filter(jobs::organization_id.eq(org))
-            .filter(jobs::id.eq(id))
-            .execute(conn)
             .await
     }
 

@@ -53,6 +53,13 @@ pub struct NotificationRuleChangeset<'a> {
     pub updated_at: DateTime<Utc>,
 }
 
+crate::tenant_rows!(
+    NotificationRule,
+    rules,
+    NotificationRuleId,
+    NotificationRuleChangeset<'_>
+);
+
 impl NotificationRule {
     pub fn view(&self) -> RuleView {
         RuleView {
@@ -83,20 +90,6 @@ impl NotificationRule {
             .returning(NotificationRule::as_returning())
             .get_result(conn)
             .await
-    }
-
-    pub async fn find(
-        conn: &mut AsyncPgConnection,
-        org: OrganizationId,
-        id: NotificationRuleId,
-    ) -> QueryResult<Option<NotificationRule>> {
-        rules::table
-            .filter(rules::organization_id.eq(org))
-            .filter(rules::id.eq(id))
-            .select(NotificationRule::as_select())
-            .first(conn)
-            .await
-            .optional()
     }
 
     /// The job's rules, or the organization's defaults when `job` is `None`.
@@ -156,33 +149,5 @@ impl NotificationRule {
                 }
             })
             .collect()
-    }
-
-    pub async fn update(
-        conn: &mut AsyncPgConnection,
-        org: OrganizationId,
-        id: NotificationRuleId,
-        changes: NotificationRuleChangeset<'_>,
-    ) -> QueryResult<Option<NotificationRule>> {
-        diesel::update(rules::table)
-            .filter(rules::organization_id.eq(org))
-            .filter(rules::id.eq(id))
-            .set(changes)
-            .returning(NotificationRule::as_returning())
-            .get_result(conn)
-            .await
-            .optional()
-    }
-
-    pub async fn delete(
-        conn: &mut AsyncPgConnection,
-        org: OrganizationId,
-        id: NotificationRuleId,
-    ) -> QueryResult<usize> {
-        diesel::delete(rules::table)
-            .filter(rules::organization_id.eq(org))
-            .filter(rules::id.eq(id))
-            .execute(conn)
-            .await
     }
 }

@@ -47,6 +47,8 @@ pub struct ScheduleChangeset {
     pub updated_at: DateTime<Utc>,
 }
 
+crate::tenant_rows!(ScheduleRow, schedules, ScheduleId, ScheduleChangeset);
+
 impl ScheduleRow {
     pub async fn insert(conn: &mut AsyncPgConnection, new: NewSchedule) -> QueryResult<Self> {
         diesel::insert_into(schedules::table)
@@ -54,20 +56,6 @@ impl ScheduleRow {
             .returning(ScheduleRow::as_returning())
             .get_result(conn)
             .await
-    }
-
-    pub async fn find(
-        conn: &mut AsyncPgConnection,
-        org: OrganizationId,
-        id: ScheduleId,
-    ) -> QueryResult<Option<Self>> {
-        schedules::table
-            .filter(schedules::organization_id.eq(org))
-            .filter(schedules::id.eq(id))
-            .select(ScheduleRow::as_select())
-            .first(conn)
-            .await
-            .optional()
     }
 
     pub async fn for_job(
@@ -96,24 +84,6 @@ impl ScheduleRow {
             ))
             .select(ScheduleRow::as_select())
             .load(conn)
-            .await
-    }
-
-    pub async fn update(
-        conn: &mut AsyncPgConnection,
-        id: ScheduleId,
-        changes: ScheduleChangeset,
-    ) -> QueryResult<Self> {
-        diesel::update(schedules::table.find(id))
-            .set(changes)
-            .returning(ScheduleRow::as_returning())
-            .get_result(conn)
-            .await
-    }
-
-    pub async fn delete(conn: &mut AsyncPgConnection, id: ScheduleId) -> QueryResult<usize> {
-        diesel::delete(schedules::table.find(id))
-            .execute(conn)
             .await
     }
 

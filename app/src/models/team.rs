@@ -28,6 +28,8 @@ pub struct TeamMember {
     pub created_at: DateTime<Utc>,
 }
 
+crate::tenant_rows!(Team, teams, TeamId);
+
 impl Team {
     pub async fn insert(
         conn: &mut AsyncPgConnection,
@@ -43,20 +45,6 @@ impl Team {
             .returning(Team::as_returning())
             .get_result(conn)
             .await
-    }
-
-    pub async fn find(
-        conn: &mut AsyncPgConnection,
-        org: OrganizationId,
-        id: TeamId,
-    ) -> QueryResult<Option<Team>> {
-        teams::table
-            .filter(teams::organization_id.eq(org))
-            .filter(teams::id.eq(id))
-            .select(Team::as_select())
-            .first(conn)
-            .await
-            .optional()
     }
 
     /// Teams of the organization with their member counts; `only` restricts to those ids.
@@ -102,18 +90,6 @@ impl Team {
             .filter(teams::organization_id.eq(org))
             .filter(teams::id.eq(id))
             .set(teams::name.eq(name.trim()))
-            .execute(conn)
-            .await
-    }
-
-    pub async fn delete(
-        conn: &mut AsyncPgConnection,
-        org: OrganizationId,
-        id: TeamId,
-    ) -> QueryResult<usize> {
-        diesel::delete(teams::table)
-            .filter(teams::organization_id.eq(org))
-            .filter(teams::id.eq(id))
             .execute(conn)
             .await
     }

@@ -424,7 +424,8 @@ async fn update_connection(
                 },
             )
             .await
-            .map_err(|e| if is_unique_violation(&e) { ApiError::conflict("name", "A connection with this name already exists.") } else { e.into() })?;
+            .map_err(|e| if is_unique_violation(&e) { ApiError::conflict("name", "A connection with this name already exists.") } else { e.into() })?
+            .ok_or_else(|| ApiError::not_found("connection"))?;
             audit::record(conn, &Actor::from(&auth), "connection.update", "connection", id, json!({
                 "before": {"name": before.name, "team_id": before.team_id, "settings": before.settings},
                 "after": {"name": updated.name, "team_id": updated.team_id, "settings": updated.settings},

@@ -393,7 +393,8 @@ async fn update_job(
                 },
             )
             .await
-            .map_err(name_conflict)?;
+            .map_err(name_conflict)?
+            .ok_or_else(|| ApiError::not_found("job"))?;
             if revised {
                 Job::record_revision(conn, &after, Some(auth.user_id)).await?;
             }

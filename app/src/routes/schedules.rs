@@ -193,10 +193,12 @@ async fn update_schedule(
             let schedule = request.validate()?;
             let updated = ScheduleRow::update(
                 conn,
+                auth.organization_id,
                 row.id,
                 changeset(&row, &request.settings, request.enabled, &schedule)?,
             )
-            .await?;
+            .await?
+            .ok_or_else(|| ApiError::not_found("schedule"))?;
             audit::record(
                 conn,
                 &Actor::from(&auth),
@@ -255,7 +257,7 @@ async fn delete_schedule(
             "change this job's schedules",
         )
         .await?;
-        ScheduleRow::delete(conn, row.id).await?;
+        ScheduleRow::delete(conn, auth.organization_id, row.id).await?;
         audit::record(
             conn,
             &Actor::from(&auth),
@@ -333,10 +335,12 @@ async fn bulk_enable(
                 let schedule = settings.validate("")?;
                 let updated = ScheduleRow::update(
                     conn,
+                    auth.organization_id,
                     row.id,
                     changeset(&row, &settings, request.enabled, &schedule)?,
                 )
-                .await?;
+                .await?
+                .ok_or_else(|| ApiError::not_found("schedule"))?;
                 audit::record(
                     conn,
                     &Actor::from(&auth),
