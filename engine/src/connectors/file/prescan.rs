@@ -122,8 +122,15 @@ impl<R: Read> CsvPrescan<R> {
     }
 
     fn scan(&mut self, n: usize) {
-        for i in 0..n {
+        let mut i = 0;
+        while i < n {
+            let run = self.ordinary_run(i, n);
+            if run > 0 {
+                i += run;
+                continue;
+            }
             let b = self.raw[i];
+            i += 1;
             if self.in_quote {
                 let mut closes = false;
                 if self.escaped {
@@ -138,17 +145,21 @@ impl<R: Read> CsvPrescan<R> {
                 if !closes {
                     self.quoted_len += 1;
                 }
-                if self.quoted_len > self.limit && !closes && !self.escape_kept {
+                if self.quoted_len > self.limit && !closes {
                     if !std::mem::replace(&mut self.noted, true) {
                         self.oversized
                             .lock()
                             .expect("not poisoned")
                             .push_back(self.record_line);
                     }
-                    if b == b'\n' {
-                        self.push(b);
+                    // The byte after a kept escape byte is kept, so the csv crate sees
+                    // the same quotes as this scanner.
+                    if !self.escape_kept {
+                        if b == b'\n' {
+                            self.push(b);
+                        }
+                        continue;
                     }
-                    continue;
                 }
                 self.escape_kept = self.escaped;
                 self.push(b);
@@ -195,6 +206,47 @@ impl<R: Read> CsvPrescan<R> {
             }
         }
     }
+
+    /// Copies the bytes from `i` that need no decision (text inside quotes up to the limit,
+    /// and without `trim`, text outside quotes) in one go, and returns how many; 0 when
+    /// `raw[i]` must go through the byte-by-byte rules. Most bytes of a file are such text,
+    /// so this keeps the scanner's cost near a copy.
+    fn ordinary_run(&mut self, i: usize, n: usize) -> usize {
+        if self.escaped || self.just_closed || self.escape_kept {
+            return 0;
+        }
+        let (quote, escape) = (self.quote, self.escape);
+        let bytes = &self.raw[i..n];
+        if self.in_quote {
+            let room = self.limit.saturating_sub(self.quoted_len);
+            let end = bytes.len().min(room);
+            let run = bytes[..end]
+                .iter()
+                .position(|&b| Some(b) == quote || Some(b) == escape || b == b'\n')
+                .unwrap_or(end);
+            self.quoted_len += run;
+            self.out.extend_from_slice(&bytes[..run]);
+            return run;
+        }
+        if self.trim {
+            return 0;
+        }
+        let delimiter = self.delimiter;
+        let run = bytes
+            .iter()
+            .position(|&b| Some(b) == quote || b == b'\n' || b == b'\r' || b == delimiter)
+            .unwrap_or(bytes.len());
+        if run > 0 {
+            if self.at_record_start {
+                self.at_record_start = false;
+                self.record_line = self.line_feeds + 1;
+                self.noted = false;
+            }
+            self.field_start = false;
+            self.out.extend_from_slice(&bytes[..run]);
+        }
+        run
+    }
 }
 
 impl<R: Read> Read for CsvPrescan<R> {
@@ -220,24 +272,51 @@ impl<R: Read> Read for CsvPrescan<R> {
 mod tests {
     use super::*;
 
-    fn scanned(input: &str, rules: Quoting, trim: bool, cr_as_lf: bool) -> String {
-        // One byte per read, so state carried across reads is exercised too.
-        struct Trickle<'a>(&'a [u8]);
-        impl Read for Trickle<'_> {
-            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                let Some((first, rest)) = self.0.split_first() else {
-                    return Ok(0);
-                };
-                buf[0] = *first;
-                self.0 = rest;
-                Ok(1)
-            }
+    /// One byte per read, so state carried across reads is exercised too.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let Some((first, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            buf[0] = *first;
+            self.0 = rest;
+            Ok(1)
         }
-        let mut out = String::new();
-        CsvPrescan::new(Trickle(input.as_bytes()), rules, trim, cr_as_lf)
-            .read_to_string(&mut out)
-            .unwrap();
-        out
+    }
+
+    /// The scanner's output, read byte by byte and whole (the runs of ordinary bytes),
+    /// which must agree, with the lines noted as oversized.
+    fn scanned_with_limit(
+        input: &str,
+        rules: Quoting,
+        trim: bool,
+        cr_as_lf: bool,
+        limit: usize,
+    ) -> (String, Vec<u64>) {
+        let mut results = Vec::new();
+        for trickle in [true, false] {
+            let reader: Box<dyn Read> = if trickle {
+                Box::new(Trickle(input.as_bytes()))
+            } else {
+                Box::new(input.as_bytes())
+            };
+            let oversized = Oversized::default();
+            let mut out = String::new();
+            CsvPrescan::new(reader, rules, trim, cr_as_lf)
+                .with_quoted_size_limit(limit, oversized.clone())
+                .read_to_string(&mut out)
+                .unwrap();
+            let lines = Vec::from(oversized.lock().unwrap().clone());
+            results.push((out, lines));
+        }
+        assert_eq!(results[0], results[1], "byte by byte vs whole: {input:?}");
+        results.remove(0)
+    }
+
+    fn scanned(input: &str, rules: Quoting, trim: bool, cr_as_lf: bool) -> String {
+        scanned_with_limit(input, rules, trim, cr_as_lf, usize::MAX).0
     }
 
     fn trimmed(input: &str, quote: Option<u8>, escape: Option<u8>, delimiter: u8) -> String {
@@ -278,13 +357,8 @@ mod tests {
             escape: None,
             delimiter: b',',
         };
-        let oversized = Oversized::default();
         let input = "a,\"1234\"\r\nb,\"12345\nx\"\"y\",c\n\nd,\"12\"\"3\"\ne,\"open\n1\n2\n";
-        let mut out = String::new();
-        CsvPrescan::new(input.as_bytes(), rules, false, false)
-            .with_quoted_size_limit(4, oversized.clone())
-            .read_to_string(&mut out)
-            .unwrap();
+        let (out, oversized) = scanned_with_limit(input, rules, false, false, 4);
         // Line 2's value is 9 bytes (a doubled quote counts as one): past the limit only
         // its line ends and quotes are kept. Line 5's is 4 and stays whole. The unclosed
         // quote of line 6 keeps only its line ends.
@@ -292,7 +366,19 @@ mod tests {
             out,
             "a,\"1234\"\r\nb,\"1234\n\"\"\",c\n\nd,\"12\"\"3\"\ne,\"open\n\n\n"
         );
-        assert_eq!(Vec::from(oversized.lock().unwrap().clone()), [2, 6]);
+        assert_eq!(oversized, [2, 6]);
+        // Backslash escapes: an escaped quote counts and does not close the value.
+        let rules = Quoting {
+            escape: Some(b'\\'),
+            ..rules
+        };
+        let (out, oversized) =
+            scanned_with_limit("\"ab\\\"\",1\n\"abc\\\"d\",2\n", rules, false, false, 4);
+        assert_eq!(out, "\"ab\\\"\",1\n\"abc\\\"\",2\n");
+        assert_eq!(oversized, [2]);
+        // Over the limit by the escaped byte alone.
+        let (_, oversized) = scanned_with_limit("\"abc\\\"\",1\n", rules, false, false, 4);
+        assert_eq!(oversized, [1]);
     }
 
     #[test]
