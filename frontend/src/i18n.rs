@@ -739,6 +739,16 @@ texts! {
     AddRule => "Add a notification rule", "通知ルールを追加";
     RemoveRule => "Remove this rule", "このルールを削除";
     RulesSaveProblem => "The job was saved, but a notification rule was not: fix it and save again.", "ジョブは保存しましたが、通知ルールを保存できませんでした。直してからもう一度保存してください。";
+    RuleSubjectHint => "Email only. Empty: a subject naming the job and the run's status. The same names as the message may be used.", "メールのみ。空欄ならジョブ名と実行の状態を件名にします。メッセージと同じ名前が使えます。";
+    // Job page: the job's notification rules.
+    JobRulesLead => "Messages sent when something happens to this job's runs. Without a rule of its own for an event, the organization's default rules apply.", "このジョブの実行で何かが起きたときに送るメッセージです。あるイベントについてジョブ独自のルールがなければ、組織の既定のルールが適用されます。";
+    NoJobRules => "This job has no notification rules of its own.", "このジョブ独自の通知ルールはありません。";
+    EditRules => "Change notification rules", "通知ルールを変更";
+    SaveRules => "Save notification rules", "通知ルールを保存";
+    JobRulesFormHint => "Added, changed and removed rules take effect when you save.", "追加・変更・削除したルールは、保存したときに反映されます。";
+    OnlyEditorsChangeRules => "Only editors of the job's team can change its notification rules.", "通知ルールを変更できるのは、ジョブのチームの編集者だけです。";
+    OnlyEditorsSeeRevisions => "Only editors of the job's team see its revisions.", "版の履歴を閲覧できるのは、ジョブのチームの編集者だけです。";
+    BackfillValuesHint => "The same values are used by every run of the backfill. Empty: computed as usual for each run.", "過去分の実行のすべての回で同じ値を使います。空欄なら回ごとに通常どおり計算します。";
     // Run page.
     RunAsOf => "As of", "基準日時";
     ValueGiven => "given for this run", "この実行で指定";
@@ -1025,6 +1035,7 @@ texts! {
     SharesKeptForOtherTeams => "Also shared with {n} team(s) you are not in; saving keeps those shares as they are.", "あなたが所属していない {n} 個のチームにも共有されています。保存してもそれらの共有はそのまま残ります。";
     OrgRuleTemplateHint => "Empty: the default message for the event. Write {{ job_name }}, {{ status }}, {{ rows }}, {{ duration }}, {{ error }}, {{ run_url }} or a run's variable as {{ variables.NAME }} or $NAME$ ($$ writes $). A name the template does not know is refused when you save.", "空欄ならイベントごとの既定のメッセージを送ります。{{ job_name }}、{{ status }}、{{ rows }}、{{ duration }}、{{ error }}、{{ run_url }}、実行時の変数 {{ variables.NAME }} または $NAME$ が使えます（$$ で $ を書けます）。使えない名前は保存するときに拒否されます。";
     OrgRuleMentionsHint => "Slack only: member ids (U024BE7LH), group ids (S0614TZR7), here or channel, separated by commas; at most 20.", "Slack のみ：メンバー ID（U024BE7LH）、グループ ID（S0614TZR7）、here、channel をカンマ区切りで。20 個まで。";
+    OrgRuleSubjectHint => "Email only: one line. Empty: a subject naming the job and the run's status. The same names as the message may be used, e.g. {{ job_name }} {{ status }}.", "メールのみ・1 行。空欄ならジョブ名と実行の状態を件名にします。メッセージと同じ名前が使えます（例：{{ job_name }} {{ status }}）。";
     QueueAutoRefreshes => "Refreshes by itself every 5 seconds while this page is open.", "このページを開いている間は 5 秒ごとに自動で更新されます。";
 }
 

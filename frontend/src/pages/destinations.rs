@@ -620,7 +620,11 @@ fn event_name(event: NotificationEventKind) -> Key {
 }
 
 /// A rule's threshold in words: rows, or seconds for a duration.
-fn threshold_text(lang: Lang, event: NotificationEventKind, threshold: Option<i64>) -> String {
+pub(crate) fn threshold_text(
+    lang: Lang,
+    event: NotificationEventKind,
+    threshold: Option<i64>,
+) -> String {
     match threshold {
         None => String::new(),
         Some(n) if event == NotificationEventKind::DurationOver => fill(
@@ -760,6 +764,7 @@ fn RuleForm(
             "destination_id",
             "event",
             "threshold",
+            "subject",
             "template",
             "mentions",
         ],
@@ -768,8 +773,16 @@ fn RuleForm(
     let destination = RwSignal::new(first);
     let event = RwSignal::new(NotificationEventKind::Failure);
     let threshold = RwSignal::new(String::new());
+    let subject = RwSignal::new(String::new());
     let template = RwSignal::new(String::new());
     let mentions = RwSignal::new(String::new());
+    // A subject means something only in email; the field shows for an email destination.
+    let email_ids: Vec<DestinationId> = destinations
+        .iter()
+        .filter(|d| d.kind == DestinationKind::Email)
+        .map(|d| d.id)
+        .collect();
+    let to_email = Memo::new(move |_| destination.get().is_some_and(|d| email_ids.contains(&d)));
     // Mentions mean something only in Slack; the field shows for a Slack destination.
     let slack_ids: Vec<DestinationId> = destinations
         .iter()
@@ -797,7 +810,11 @@ fn RuleForm(
             destination_id,
             event: event_now,
             threshold: threshold_value,
-            subject: None,
+            subject: if to_email.get_untracked() {
+                rule_template(&subject.get_untracked())
+            } else {
+                None
+            },
             template: rule_template(&template.get_untracked()),
             mentions: if to_slack.get_untracked() {
                 rule_mentions(&mentions.get_untracked())
@@ -817,6 +834,7 @@ fn RuleForm(
                 Ok(_) => {
                     form.done();
                     threshold.set(String::new());
+                    subject.set(String::new());
                     template.set(String::new());
                     mentions.set(String::new());
                     on_saved.run(());
@@ -873,6 +891,16 @@ fn RuleForm(
                         .collect_view()}
                 </select>
             </div>
+            <Show when=move || to_email.get()>
+                <TextField
+                    form
+                    field="subject"
+                    label=Key::RuleSubject
+                    value=subject
+                    autocomplete="off"
+                    hint=Key::OrgRuleSubjectHint
+                />
+            </Show>
             <div class="field wide full-row" class:invalid=move || form.error("template").is_some()>
                 <label for=template_id.clone()>{tr(Key::RuleTemplate)}</label>
                 <textarea
@@ -947,6 +975,13 @@ mod tests {
             enabled: true,
         };
         assert_eq!(request.validate().0[0].field, "mentions[1]");
+        // The subject box reads as the template box; core keeps it to one line.
+        let subject = RuleRequest {
+            mentions: Vec::new(),
+            subject: rule_template("{{ job_name }}\nfailed"),
+            ..request
+        };
+        assert_eq!(subject.validate().0[0].field, "subject");
     }
 
     #[test]

@@ -11,16 +11,15 @@ use crate::components::{Empty, FieldError as FieldMessage, FormProblem, LoadErro
 use crate::forms::Form;
 use crate::i18n::{Key, fill, tr, translate_message, use_lang};
 use crate::pages::connections::{editable_teams, kind_name};
-use crate::pages::runs::event_key;
+use crate::pages::job_rules::{RuleSet, RulesEditor, save_rules};
 use hakobu_core::api::connections::{ConnectionView, PreviewRequest, PreviewResponse};
 use hakobu_core::api::jobs::{CreateJobRequest, JobView, UpdateJobRequest, validate_job_text};
-use hakobu_core::api::notifications::{NotificationEventKind, RuleRequest, RuleView};
+use hakobu_core::api::notifications::RuleView;
 use hakobu_core::api::org::TeamView;
 use hakobu_core::authz::TeamRole;
 use hakobu_core::config::{ColumnType, Mode};
 use hakobu_core::connection::ConnectionKind;
 use hakobu_core::ids::{ConnectionId, JobId, TeamId};
-use hakobu_core::ids::{DestinationId, NotificationRuleId};
 use hakobu_core::job::{
     ColumnChange, CompileConnection, ConnectionInfo, DestinationSettings, FileColumn,
     FileDestination, FileFormat, FileSource, JobSettings, MaskMethod, MaskRule, OverlapPolicy,
@@ -256,99 +255,6 @@ impl VariableRow {
     }
 }
 
-/// A notification rule of the job as typed; `existing` for a saved one.
-#[derive(Debug, Clone, Copy)]
-struct RuleRow {
-    key: u64,
-    existing: Option<NotificationRuleId>,
-    /// What the saved rule was, to save only rules that changed.
-    saved: StoredValue<Option<RuleRequest>>,
-    destination: RwSignal<Option<DestinationId>>,
-    event: RwSignal<NotificationEventKind>,
-    threshold: RwSignal<String>,
-    subject: RwSignal<String>,
-    template: RwSignal<String>,
-    mentions: RwSignal<String>,
-    enabled: RwSignal<bool>,
-}
-
-impl RuleRow {
-    fn new(key: u64, destination: Option<DestinationId>) -> Self {
-        RuleRow {
-            key,
-            existing: None,
-            saved: StoredValue::new(None),
-            destination: RwSignal::new(destination),
-            event: RwSignal::new(NotificationEventKind::Failure),
-            threshold: text(""),
-            subject: text(""),
-            template: text(""),
-            mentions: text(""),
-            enabled: RwSignal::new(true),
-        }
-    }
-
-    fn from_rule(key: u64, r: &RuleView) -> Self {
-        let request = RuleRequest {
-            destination_id: r.destination_id,
-            event: r.event,
-            threshold: r.threshold,
-            subject: r.subject.clone(),
-            template: r.template.clone(),
-            mentions: r.mentions.clone(),
-            enabled: r.enabled,
-        };
-        RuleRow {
-            key,
-            existing: Some(r.id),
-            saved: StoredValue::new(Some(request)),
-            destination: RwSignal::new(Some(r.destination_id)),
-            event: RwSignal::new(r.event),
-            threshold: text(&r.threshold.map(|t| t.to_string()).unwrap_or_default()),
-            subject: text(r.subject.as_deref().unwrap_or("")),
-            template: text(r.template.as_deref().unwrap_or("")),
-            mentions: text(&r.mentions.join(", ")),
-            enabled: RwSignal::new(r.enabled),
-        }
-    }
-
-    /// The rule as the API takes it, with the errors `core` finds (paths `rules[i].*`).
-    fn request(&self, index: usize, errors: &mut FieldErrors) -> Option<RuleRequest> {
-        let f = |name: &str| format!("rules[{index}].{name}");
-        let Some(destination_id) = self.destination.get_untracked() else {
-            errors.push(f("destination_id"), "is required");
-            return None;
-        };
-        let threshold = self.threshold.get_untracked();
-        let threshold = threshold.trim();
-        let threshold = if threshold.is_empty() {
-            None
-        } else if let Ok(n) = threshold.parse::<i64>() {
-            Some(n)
-        } else {
-            errors.push(f("threshold"), "must be a whole number");
-            return None;
-        };
-        let optional = |s: RwSignal<String>| {
-            let v = s.get_untracked();
-            (!v.trim().is_empty()).then_some(v)
-        };
-        let request = RuleRequest {
-            destination_id,
-            event: self.event.get_untracked(),
-            threshold,
-            subject: optional(self.subject),
-            template: optional(self.template),
-            mentions: split_list(&self.mentions.get_untracked()),
-            enabled: self.enabled.get_untracked(),
-        };
-        for e in request.validate().0 {
-            errors.push(f(&e.field), e.message);
-        }
-        Some(request)
-    }
-}
-
 /// Everything typed into the wizard.
 #[derive(Clone, Copy)]
 struct Wizard {
@@ -400,9 +306,8 @@ struct Wizard {
     resources: StoredValue<Resources>,
     checks: RwSignal<Vec<CheckRow>>,
     variables: RwSignal<Vec<VariableRow>>,
-    rules: RwSignal<Vec<RuleRow>>,
-    /// Saved rules removed in the wizard, deleted when the job is saved.
-    removed_rules: StoredValue<Vec<NotificationRuleId>>,
+    /// The job's notification rules as typed (the same editor as the job page's).
+    rules: RuleSet,
     // 5: the job itself
     name: RwSignal<String>,
     description: RwSignal<String>,
@@ -480,8 +385,7 @@ impl Wizard {
             resources: StoredValue::new(settings.map(|s| s.resources).unwrap_or_default()),
             checks: RwSignal::new(Vec::new()),
             variables: RwSignal::new(Vec::new()),
-            rules: RwSignal::new(Vec::new()),
-            removed_rules: StoredValue::new(Vec::new()),
+            rules: RuleSet::new(rules),
             name: text(job.map_or("", |j| &j.name)),
             description: text(job.map_or("", |j| &j.description)),
             team: RwSignal::new(job.map(|j| j.team_id).or(team)),
@@ -501,11 +405,6 @@ impl Wizard {
                 .collect();
             w.variables.set(rows);
         }
-        let rows = rules
-            .iter()
-            .map(|r| RuleRow::from_rule(w.key(), r))
-            .collect();
-        w.rules.set(rows);
         if let Some(files) = files {
             let rows = files
                 .columns
@@ -853,19 +752,6 @@ impl Wizard {
             .collect()
     }
 
-    /// The notification rules as typed, by row, with `core`'s errors.
-    fn rule_requests(&self) -> (Vec<(RuleRow, Option<RuleRequest>)>, FieldErrors) {
-        let mut errors = FieldErrors::default();
-        let rows = self
-            .rules
-            .get_untracked()
-            .into_iter()
-            .enumerate()
-            .map(|(i, row)| (row, row.request(i, &mut errors)))
-            .collect();
-        (rows, errors)
-    }
-
     fn file_source(&self) -> FileSource {
         FileSource {
             path_prefix: self.file_prefix.get_untracked().trim().to_owned(),
@@ -919,7 +805,7 @@ fn constant(type_: ColumnType, raw: &str) -> Value {
     }
 }
 
-fn split_list(s: &str) -> Vec<String> {
+pub(crate) fn split_list(s: &str) -> Vec<String> {
     s.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -1071,7 +957,7 @@ fn JobWizard(
     // Checks the current step; moves on only when its fields are fine.
     let check_step = move |step: usize| -> bool {
         let (_, mut errors) = conns.with_value(|c| w.settings(c));
-        errors.0.extend(w.rule_requests().1.0);
+        errors.0.extend(w.rules.requests().1.0);
         if step == 5 {
             let mut text = FieldErrors::default();
             validate_job_text(
@@ -1126,7 +1012,7 @@ fn JobWizard(
             let (Some(settings), _) = conns.with_value(|c| w.settings(c)) else {
                 return;
             };
-            let (rule_rows, _) = w.rule_requests();
+            let (rule_rows, _) = w.rules.requests();
             let job_id = saved_id.get_untracked();
             let Some(team_id) = w.team.get_untracked() else {
                 return;
@@ -1165,7 +1051,7 @@ fn JobWizard(
                 match result {
                     Ok(job) => {
                         saved_id.set(Some(job.id));
-                        match save_rules(job.id, w, rule_rows).await {
+                        match save_rules(job.id, w.rules, rule_rows).await {
                             Ok(()) => {
                                 form.done();
                                 navigate(&format!("/jobs/{}", job.id), Default::default());
@@ -1273,66 +1159,6 @@ fn JobWizard(
         </div>
     }
     .into_any()
-}
-
-/// Creates, changes and deletes the job's notification rules to match the wizard. The
-/// first refusal stops, with the server's errors at that rule's fields (`rules[i].*`).
-async fn save_rules(
-    job: JobId,
-    w: Wizard,
-    rows: Vec<(RuleRow, Option<RuleRequest>)>,
-) -> Result<(), FieldErrors> {
-    let at = |i: usize, e: ApiError| {
-        let mut errors = FieldErrors::default();
-        match e.body() {
-            Some(body) if !body.fields.is_empty() || body.field.is_some() => {
-                for f in &body.fields {
-                    errors.push(format!("rules[{i}].{}", f.field), f.message.clone());
-                }
-                if let (true, Some(field)) = (body.fields.is_empty(), &body.field) {
-                    errors.push(format!("rules[{i}].{field}"), body.message.clone());
-                }
-            }
-            _ => errors.push(format!("rules[{i}].destination_id"), e.to_string()),
-        }
-        errors
-    };
-    for id in w.removed_rules.get_value() {
-        match api::delete_rule(id).await {
-            Ok(()) => w.removed_rules.update_value(|r| r.retain(|x| *x != id)),
-            // Already gone is what we wanted.
-            Err(e) if e.status() == Some(404) => {}
-            Err(e) => {
-                let mut errors = FieldErrors::default();
-                errors.push("rules", e.to_string());
-                return Err(errors);
-            }
-        }
-    }
-    for (i, (row, request)) in rows.into_iter().enumerate() {
-        let Some(request) = request else { continue };
-        match row.existing {
-            // Unchanged: no request, no audit entry.
-            Some(_) if row.saved.get_value().as_ref() == Some(&request) => {}
-            Some(id) => {
-                api::update_rule(id, &request).await.map_err(|e| at(i, e))?;
-                row.saved.set_value(Some(request));
-            }
-            None => {
-                let created = api::create_job_rule(job, &request)
-                    .await
-                    .map_err(|e| at(i, e))?;
-                // Saved: a later save changes this rule instead of adding it again.
-                let saved = w.owned(|| RuleRow::from_rule(row.key, &created));
-                w.rules.update(|rules| {
-                    if let Some(r) = rules.iter_mut().find(|r| r.key == row.key) {
-                        *r = saved;
-                    }
-                });
-            }
-        }
-    }
-    Ok(())
 }
 
 /// A labelled text input bound to a wizard path, with its hint and error.
@@ -1637,7 +1463,7 @@ fn format_select(id: String, label: Key, value: RwSignal<FileFormat>) -> impl In
     }
 }
 
-fn checkbox(label: Key, value: RwSignal<bool>) -> impl IntoView {
+pub(crate) fn checkbox(label: Key, value: RwSignal<bool>) -> impl IntoView {
     view! {
         <div class="field toggle">
             <label>
@@ -2093,7 +1919,9 @@ fn RunSettingsStep(
         <p class="hint">{tr(Key::ChecksHint)}</p>
         {check_rows}
         <button type="button" on:click=add_check>{tr(Key::AddCheck)}</button>
-        <RulesEditor w form/>
+        <h3>{tr(Key::Notifications)}</h3>
+        <p class="hint">{tr(Key::RulesHint)}</p>
+        <RulesEditor rules=w.rules form/>
         <div class="later" data-testid="schedules-later">
             <p><strong>{tr(Key::Schedules)}</strong> " — " {tr(Key::SchedulesOnJobPage)}</p>
         </div>
@@ -2102,7 +1930,7 @@ fn RunSettingsStep(
 
 /// The error line of a row input (`settings.variables[0].name`), in the reader's language.
 #[component]
-fn RowError(form: Form, path: String, label: Key) -> impl IntoView {
+pub(crate) fn RowError(form: Form, path: String, label: Key) -> impl IntoView {
     let lang = use_lang();
     let id = format!("{}-error", form.input_id(&path));
     move || {
@@ -2114,7 +1942,7 @@ fn RowError(form: Form, path: String, label: Key) -> impl IntoView {
 }
 
 /// A labelled text input of a row, bound to `value`, with its error under it.
-fn row_input(
+pub(crate) fn row_input(
     form: Form,
     path: String,
     label: Key,
@@ -2147,7 +1975,7 @@ fn row_input(
 }
 
 /// A labelled `<select>` of a row over `options` (value, label).
-fn row_select<T: Copy + PartialEq + Send + Sync + 'static>(
+pub(crate) fn row_select<T: Copy + PartialEq + Send + Sync + 'static>(
     form: Form,
     path: String,
     label: Key,
@@ -2327,94 +2155,6 @@ fn VariablesEditor(
         <button type="button" on:click=add disabled=move || { w.variables.with(Vec::len) >= hakobu_core::variables::MAX_VARIABLES }>
             {tr(Key::AddVariable)}
         </button>
-    }
-}
-
-/// The job's notification rules: each sends to one of the organization's destinations.
-#[component]
-fn RulesEditor(w: Wizard, form: Form) -> impl IntoView {
-    let lang = use_lang();
-    let destinations = LocalResource::new(api::destinations);
-    let add = move |first: Option<DestinationId>| {
-        let key = w.key();
-        let row = w.owned(|| RuleRow::new(key, first));
-        w.rules.update(|r| r.push(row));
-    };
-    let body = move || {
-        let list = match destinations.get() {
-            None => return view! { <Loading/> }.into_any(),
-            Some(Err(e)) => {
-                return view! { <LoadError error=e retry=move || destinations.refetch()/> }
-                    .into_any();
-            }
-            Some(Ok(list)) => list,
-        };
-        if list.is_empty() && w.rules.with(Vec::is_empty) {
-            return view! { <p class="not-allowed" data-testid="no-destinations">{tr(Key::NoDestinations)}</p> }.into_any();
-        }
-        let first = list.first().map(|d| d.id);
-        let options = StoredValue::new(list);
-        let rows = move || {
-            w.rules
-                .get()
-                .into_iter()
-                .enumerate()
-                .map(|(i, row)| {
-                    let p = move |f: &str| format!("rules[{i}].{f}");
-                    let dest_id = form.input_id(&p("destination_id"));
-                    let template_id = form.input_id(&p("template"));
-                    let events: Vec<(NotificationEventKind, Key)> = NotificationEventKind::ALL
-                        .iter()
-                        .map(|e| (*e, event_key(*e)))
-                        .collect();
-                    view! {
-                        <fieldset class="check" data-testid="rule-row">
-                            <legend>{move || fill(lang.get(), Key::RuleN, &[("n", &(i + 1).to_string())])}</legend>
-                            <div class="field">
-                                <label for=dest_id.clone()>{tr(Key::RuleDestination)}</label>
-                                <select id=dest_id on:change=move |ev| row.destination.set(event_target_value(&ev).parse().ok())>
-                                    <option value="">{tr(Key::ChooseDestination)}</option>
-                                    {options.get_value().into_iter().map(|d| {
-                                        let id = d.id;
-                                        view! { <option value=id.to_string() selected=move || row.destination.get() == Some(id)>{format!("{} ({})", d.name, d.kind)}</option> }
-                                    }).collect_view()}
-                                </select>
-                                <RowError form path=p("destination_id") label=Key::RuleDestination/>
-                            </div>
-                            {row_select(form, p("event"), Key::RuleEvent, row.event, events)}
-                            {move || row.event.get().needs_threshold().then(|| row_input(form, p("threshold"), Key::RuleThreshold, row.threshold, Some(Key::RuleThresholdHint)))}
-                            {row_input(form, p("subject"), Key::RuleSubject, row.subject, None)}
-                            <div class="field wide">
-                                <label for=template_id.clone()>{tr(Key::RuleTemplate)}</label>
-                                <textarea id=template_id rows="3" prop:value=move || row.template.get() on:input=move |ev| row.template.set(event_target_value(&ev))></textarea>
-                                <p class="hint">{tr(Key::RuleTemplateHint)}</p>
-                                <RowError form path=p("template") label=Key::RuleTemplate/>
-                            </div>
-                            {row_input(form, p("mentions"), Key::RuleMentions, row.mentions, Some(Key::RuleMentionsHint))}
-                            {checkbox(Key::RuleEnabled, row.enabled)}
-                            <button type="button" class="link-button" on:click=move |_| {
-                                if let Some(id) = row.existing {
-                                    w.removed_rules.update_value(|r| r.push(id));
-                                }
-                                w.rules.update(|r| r.retain(|x| x.key != row.key));
-                            }>{tr(Key::RemoveRule)}</button>
-                        </fieldset>
-                    }
-                })
-                .collect_view()
-        };
-        view! {
-            {rows}
-            {(!options.with_value(Vec::is_empty)).then(|| view! {
-                <button type="button" on:click=move |_| add(first)>{tr(Key::AddRule)}</button>
-            })}
-        }
-        .into_any()
-    };
-    view! {
-        <h3>{tr(Key::Notifications)}</h3>
-        <p class="hint">{tr(Key::RulesHint)}</p>
-        {body}
     }
 }
 

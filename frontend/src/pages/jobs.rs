@@ -13,11 +13,12 @@ use crate::pages::connections::can_create_resources;
 use crate::pages::job_wizard::mode_texts;
 use crate::pages::members::ActionErrorNotice;
 use crate::pages::runs::{RunStatusBadge, duration_text, event_key, run_duration_seconds};
+use crate::session::use_session;
 use hakobu_core::api::jobs::{JobView, UpdateJobRequest};
 use hakobu_core::api::runs::{BackfillRequest, BackfillStep, RunView, StartRunRequest};
 use hakobu_core::api::schedules::ScheduleRequest;
-use hakobu_core::authz::TeamRole;
-use hakobu_core::ids::JobId;
+use hakobu_core::authz::{Action, Decision, Principal, Target, TeamRole, authorize};
+use hakobu_core::ids::{JobId, TeamId};
 use hakobu_core::schedule::{CatchUp, Recurrence, ScheduleSettings, Weekday};
 use hakobu_core::validation::FieldErrors;
 use leptos::ev::SubmitEvent;
@@ -138,7 +139,21 @@ fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoV
         })
         .await
     });
-    let revisions = LocalResource::new(move || api::job_revisions(id));
+    // What the server allows this reader on this job, decided by the policy the server
+    // asks (`/revisions` wants `ViewResourceDetails`, rule changes `EditResource`).
+    let who = use_session()
+        .me
+        .with_untracked(|me| me.as_ref().map(crate::session::principal));
+    let can_see_revisions = job_allows(who.as_ref(), &job, Action::ViewResourceDetails);
+    let can_edit_rules = job_allows(who.as_ref(), &job, Action::EditResource);
+    // Not asked at all when the answer would be 403.
+    let revisions = LocalResource::new(move || async move {
+        if can_see_revisions {
+            api::job_revisions(id).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    });
     let rules = LocalResource::new(move || api::job_rules(id));
     let can_run = job.your_role >= TeamRole::Operator;
     // The dialog open under the header: run with options, or backfill.
@@ -249,7 +264,11 @@ fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoV
         match revisions.get() {
         None => view! { <Loading/> }.into_any(),
         Some(Err(e)) => view! { <LoadError error=e retry=move || revisions.refetch()/> }.into_any(),
-        Some(Ok(list)) => view! {
+        Some(Ok(None)) => view! {
+            <p class="not-allowed" data-testid="revisions-not-allowed">{tr(Key::OnlyEditorsSeeRevisions)}</p>
+        }
+        .into_any(),
+        Some(Ok(Some(list))) => view! {
             <ul class="plain-list" data-testid="revisions">
                 {list
                     .into_iter()
@@ -320,7 +339,7 @@ fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoV
                 }
                 .into_any(),
                 Some(JobDialog::Backfill) => view! {
-                    <BackfillPanel job=id on_close=move || dialog.set(None) on_queued=move || runs.refetch()/>
+                    <BackfillPanel job=id variables=variable_names.clone() on_close=move || dialog.set(None) on_queued=move || runs.refetch()/>
                 }
                 .into_any(),
                 None => ().into_any(),
@@ -333,6 +352,7 @@ fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoV
                 }}
             </section>
             <SchedulesPanel job=id can_edit/>
+            <crate::pages::job_rules::JobRulesPanel job=id can_edit=can_edit_rules rules/>
             <crate::pages::job_sharing::JobSharingPanel job=id owner=job.team_id shares=job.shares.clone()/>
             <section class="panel">
                 <h2>{tr(Key::RunHistory)}</h2>
@@ -344,6 +364,24 @@ fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoV
             </section>
         </div>
     }
+}
+
+/// Whether the reader may do `action` on `job`: the policy's answer for the job's owning
+/// team and its shares, the target the server builds for the same request (`load_job`).
+/// Signed out: no.
+pub(crate) fn job_allows(who: Option<&Principal>, job: &JobView, action: Action) -> bool {
+    let Some(who) = who else {
+        return false;
+    };
+    let shares: Vec<(TeamId, TeamRole)> = job.shares.iter().map(|g| (g.team_id, g.role)).collect();
+    authorize(
+        who,
+        action,
+        Target::Resource {
+            owner: job.team_id,
+            shares: &shares,
+        },
+    ) == Decision::Allow
 }
 
 /// The dialogs of the job page.
@@ -380,6 +418,105 @@ fn parse_local(value: &str) -> Option<chrono::NaiveDateTime> {
         .ok()
 }
 
+/// A variable's name and what is typed for it.
+type NamedInput = (String, RwSignal<String>);
+
+/// Values typed for the job's variables (run with options, backfill): one input per
+/// variable when the reader sees the job's settings, otherwise `name=value` lines.
+#[derive(Clone, Copy)]
+struct VariableValues {
+    /// One input per variable name; `None` when the names are not known to the reader.
+    inputs: StoredValue<Option<Vec<NamedInput>>>,
+    lines: RwSignal<String>,
+}
+
+impl VariableValues {
+    fn new(variables: Option<Vec<String>>) -> Self {
+        VariableValues {
+            inputs: StoredValue::new(variables.map(|names| {
+                names
+                    .into_iter()
+                    .map(|n| (n, RwSignal::new(String::new())))
+                    .collect()
+            })),
+            lines: RwSignal::new(String::new()),
+        }
+    }
+
+    /// The values given, by name (an empty input gives none: the variable is computed as
+    /// usual); a bad line is an error at `variables`.
+    fn values(&self, errors: &mut FieldErrors) -> BTreeMap<String, String> {
+        match self.inputs.get_value() {
+            Some(inputs) => inputs
+                .into_iter()
+                .filter_map(|(name, value)| {
+                    let v = value.get_untracked();
+                    (!v.is_empty()).then_some((name, v))
+                })
+                .collect(),
+            None => parse_overrides(&self.lines.get_untracked()).unwrap_or_else(|e| {
+                errors.0.extend(e.0);
+                BTreeMap::new()
+            }),
+        }
+    }
+}
+
+/// The inputs of [`VariableValues`], with the server's errors (`variables.NAME`) beside them.
+#[component]
+fn VariableValueFields(form: Form, values: VariableValues) -> impl IntoView {
+    let lang = use_lang();
+    match values.inputs.get_value() {
+        Some(list) => list
+            .into_iter()
+            .map(|(name, value)| {
+                let path = format!("variables.{name}");
+                let id = form.input_id(&path);
+                let error_id = format!("{id}-error");
+                let error = {
+                    let path = path.clone();
+                    move || form.error(&path)
+                };
+                let invalid = {
+                    let path = path.clone();
+                    move || form.error(&path).is_some()
+                };
+                let aria_invalid = {
+                    let invalid = invalid.clone();
+                    move || invalid().to_string()
+                };
+                let label = format!("${name}$");
+                view! {
+                    <div class="field" class:invalid=invalid>
+                        <label for=id.clone()><code>{label}</code></label>
+                        <input id=id type="text" autocomplete="off" placeholder=tr(Key::VariableOverrideHint)
+                            aria-invalid=aria_invalid aria-describedby=error_id.clone()
+                            prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))/>
+                        {move || error().map(|m| view! { <p class="field-error" id=error_id.clone()>{move || translate_message(lang.get(), None, &m)}</p> })}
+                    </div>
+                }
+            })
+            .collect_view()
+            .into_any(),
+        None => {
+            let id = form.input_id("variables");
+            let hint_id = format!("{id}-hint");
+            let error_id = format!("{id}-error");
+            let lines = values.lines;
+            view! {
+                <div class="field">
+                    <label for=id.clone()>{tr(Key::OverridesText)}</label>
+                    <textarea id=id rows="3" class="code" aria-describedby=format!("{hint_id} {error_id}")
+                        prop:value=move || lines.get() on:input=move |ev| lines.set(event_target_value(&ev))></textarea>
+                    <p class="hint" id=hint_id>{tr(Key::OverridesTextHint)}</p>
+                    <FieldError form field="variables" label=Key::OverridesText error_id/>
+                </div>
+            }
+            .into_any()
+        }
+    }
+}
+
 /// "Run with options": once, as of another time, and/or with values for variables.
 #[component]
 fn RunOptionsPanel(
@@ -389,18 +526,10 @@ fn RunOptionsPanel(
     variables: Option<Vec<String>>,
     #[prop(into)] on_close: Callback<()>,
 ) -> impl IntoView {
-    let lang = use_lang();
     let navigate = use_navigate();
     let form = Form::new("run", &["as_of", "variables"]);
     let as_of = RwSignal::new(String::new());
-    let lines = RwSignal::new(String::new());
-    let inputs: Option<Vec<(String, RwSignal<String>)>> = variables.map(|names| {
-        names
-            .into_iter()
-            .map(|n| (n, RwSignal::new(String::new())))
-            .collect()
-    });
-    let inputs = StoredValue::new(inputs);
+    let vars = VariableValues::new(variables);
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let mut errors = FieldErrors::default();
@@ -418,19 +547,7 @@ fn RunOptionsPanel(
                 }
             }
         };
-        let values = match inputs.get_value() {
-            Some(inputs) => inputs
-                .into_iter()
-                .filter_map(|(name, value)| {
-                    let v = value.get_untracked();
-                    (!v.is_empty()).then_some((name, v))
-                })
-                .collect(),
-            None => parse_overrides(&lines.get_untracked()).unwrap_or_else(|e| {
-                errors.0.extend(e.0);
-                BTreeMap::new()
-            }),
-        };
+        let values = vars.values(&mut errors);
         if !errors.is_empty() {
             form.invalid(errors);
             return;
@@ -465,35 +582,7 @@ fn RunOptionsPanel(
                     <p class="hint" id="run-as_of-hint">{tr(Key::AsOfHint)}</p>
                     <FieldError form field="as_of" label=Key::AsOf error_id="run-as_of-error".to_owned()/>
                 </div>
-                {match inputs.get_value() {
-                    Some(list) => list.into_iter().map(|(name, value)| {
-                        let path = format!("variables.{name}");
-                        let id = form.input_id(&path);
-                        let error = {
-                            let path = path.clone();
-                            move || form.error(&path)
-                        };
-                        let label = format!("${name}$");
-                        view! {
-                            <div class="field">
-                                <label for=id.clone()><code>{label}</code></label>
-                                <input id=id type="text" autocomplete="off" placeholder=tr(Key::VariableOverrideHint)
-                                    prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))/>
-                                {move || error().map(|m| view! { <p class="field-error">{move || translate_message(lang.get(), None, &m)}</p> })}
-                            </div>
-                        }
-                    }).collect_view().into_any(),
-                    None => view! {
-                        <div class="field">
-                            <label for="run-variables">{tr(Key::OverridesText)}</label>
-                            <textarea id="run-variables" rows="3" class="code" aria-describedby="run-variables-hint run-variables-error"
-                                prop:value=move || lines.get() on:input=move |ev| lines.set(event_target_value(&ev))></textarea>
-                            <p class="hint" id="run-variables-hint">{tr(Key::OverridesTextHint)}</p>
-                            <FieldError form field="variables" label=Key::OverridesText error_id="run-variables-error".to_owned()/>
-                        </div>
-                    }
-                    .into_any(),
-                }}
+                <VariableValueFields form values=vars/>
                 <FormProblem form/>
                 <div class="button-row">
                     <Submit form label=Key::StartRun/>
@@ -509,14 +598,20 @@ fn RunOptionsPanel(
 #[component]
 fn BackfillPanel(
     job: JobId,
+    /// The job's variables, as for [`RunOptionsPanel`].
+    variables: Option<Vec<String>>,
     #[prop(into)] on_close: Callback<()>,
     #[prop(into)] on_queued: Callback<()>,
 ) -> impl IntoView {
     let lang = use_lang();
     let form = Form::new(
         "backfill",
-        &["from", "to", "step", "timezone", "parallelism"],
+        &["from", "to", "step", "timezone", "parallelism", "variables"],
     );
+    let vars = VariableValues::new(variables);
+    let has_variables = vars
+        .inputs
+        .with_value(|i| i.as_ref().is_none_or(|l| !l.is_empty()));
     let from = RwSignal::new(String::new());
     let to = RwSignal::new(String::new());
     let step = RwSignal::new(BackfillStep::Day);
@@ -557,13 +652,22 @@ fn BackfillPanel(
     };
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        let request = match request() {
-            Ok(r) => r,
-            Err(errors) => {
+        let mut errors = FieldErrors::default();
+        // The same values for every run of the range, checked as a manual run's are.
+        let values = vars.values(&mut errors);
+        let mut request = match request() {
+            Ok(r) if errors.is_empty() => r,
+            Ok(_) => {
                 form.invalid(errors);
                 return;
             }
+            Err(mut e) => {
+                e.0.extend(errors.0);
+                form.invalid(e);
+                return;
+            }
         };
+        request.variables = values;
         form.start();
         queued.set(None);
         spawn_local(async move {
@@ -609,6 +713,13 @@ fn BackfillPanel(
                 </div>
                 <TextField form field="timezone" label=Key::VarTimezone value=timezone hint=Key::VarTimezoneHint/>
                 <TextField form field="parallelism" label=Key::BackfillParallelism value=parallelism hint=Key::BackfillParallelismHint/>
+                {has_variables.then(|| view! {
+                    <fieldset class="check" data-testid="backfill-variables">
+                        <legend>{tr(Key::Variables)}</legend>
+                        <p class="hint">{tr(Key::BackfillValuesHint)}</p>
+                        <VariableValueFields form values=vars/>
+                    </fieldset>
+                })}
                 <p class="hint" aria-live="polite" data-testid="backfill-count">
                     {move || count().map(|n| fill(lang.get(), Key::BackfillCount, &[("n", &n.to_string())]))}
                 </p>
@@ -950,6 +1061,58 @@ mod tests {
         let errors = parse_overrides("day=1\nnothing").unwrap_err();
         assert_eq!(errors.0[0].field, "variables");
         assert_eq!(errors.0[0].message, "line 2 must read name=value");
+    }
+
+    /// The job page asks the policy with the job's owner and shares, as the server does: an
+    /// operator of the owning team gets no revisions (the server answers 403) and cannot
+    /// change rules; an editor can; a share caps an editor of the receiving team.
+    #[test]
+    fn the_job_page_shows_what_the_server_allows() {
+        use hakobu_core::api::org::TeamGrant;
+        use hakobu_core::authz::OrgRole;
+        let (owner, analysts) = (TeamId::new(), TeamId::new());
+        let job = JobView {
+            id: JobId::new(),
+            name: "orders".into(),
+            description: String::new(),
+            labels: Vec::new(),
+            enabled: true,
+            team_id: owner,
+            revision: 1,
+            your_role: TeamRole::Operator,
+            shares: vec![TeamGrant {
+                team_id: analysts,
+                role: TeamRole::Operator,
+            }],
+            settings: None,
+            incremental_state: None,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        };
+        let member = |team: TeamId, role: TeamRole| Principal {
+            org_role: OrgRole::Member,
+            team_roles: [(team, role)].into_iter().collect(),
+        };
+        let sees = |who: &Principal| {
+            (
+                job_allows(Some(who), &job, Action::ViewResourceDetails),
+                job_allows(Some(who), &job, Action::EditResource),
+            )
+        };
+        assert_eq!(sees(&member(owner, TeamRole::Operator)), (false, false));
+        assert_eq!(sees(&member(owner, TeamRole::Viewer)), (false, false));
+        assert_eq!(sees(&member(owner, TeamRole::Editor)), (true, true));
+        assert_eq!(
+            sees(&member(analysts, TeamRole::Editor)),
+            (false, false),
+            "shared as operator"
+        );
+        let admin = Principal {
+            org_role: OrgRole::Admin,
+            team_roles: Default::default(),
+        };
+        assert_eq!(sees(&admin), (true, true));
+        assert!(!job_allows(None, &job, Action::ViewResource), "signed out");
     }
 
     #[test]
