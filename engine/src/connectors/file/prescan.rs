@@ -11,6 +11,9 @@
 //!   crate reports for it) and passes on only the value's line ends past the limit, so an
 //!   unclosed quote cannot make the csv crate hold the rest of the file in memory, and
 //!   later records keep their line numbers.
+//!
+//! It follows `comment_line_marker` as the csv crate does, so a quote in a comment line
+//! opens nothing.
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -55,6 +58,9 @@ pub struct CsvPrescan<R> {
     record_line: u64,
     /// The current record was already noted as oversized.
     noted: bool,
+    /// A record starting with this byte is a comment line, quotes in it included.
+    comment: Option<u8>,
+    in_comment: bool,
     oversized: Oversized,
     raw: Vec<u8>,
     out: Vec<u8>,
@@ -99,6 +105,8 @@ impl<R: Read> CsvPrescan<R> {
             at_record_start: true,
             record_line: 1,
             noted: false,
+            comment: None,
+            in_comment: false,
             oversized: Oversized::default(),
             raw: vec![0; 64 * 1024],
             out: Vec::with_capacity(64 * 1024),
@@ -111,6 +119,13 @@ impl<R: Read> CsvPrescan<R> {
     pub fn with_quoted_size_limit(mut self, limit: usize, oversized: Oversized) -> Self {
         self.limit = limit;
         self.oversized = oversized;
+        self
+    }
+
+    /// Lines starting with `marker` are comments (`comment_line_marker`), as the csv crate
+    /// reads them: a quote in one opens nothing.
+    pub fn with_comment_marker(mut self, marker: Option<u8>) -> Self {
+        self.comment = marker;
         self
     }
 
@@ -172,6 +187,22 @@ impl<R: Read> CsvPrescan<R> {
                 self.push(b);
                 continue;
             }
+            if self.in_comment {
+                if b == b'\n' || b == b'\r' {
+                    self.in_comment = false;
+                    self.at_record_start = true;
+                    self.field_start = true;
+                    self.push(if self.cr_as_lf { b'\n' } else { b });
+                } else {
+                    self.push(b);
+                }
+                continue;
+            }
+            if self.at_record_start && self.comment == Some(b) {
+                self.in_comment = true;
+                self.push(b);
+                continue;
+            }
             if self.at_record_start && b != b'\n' && b != b'\r' {
                 self.at_record_start = false;
                 self.record_line = self.line_feeds + 1;
@@ -212,7 +243,7 @@ impl<R: Read> CsvPrescan<R> {
     /// `raw[i]` must go through the byte-by-byte rules. Most bytes of a file are such text,
     /// so this keeps the scanner's cost near a copy.
     fn ordinary_run(&mut self, i: usize, n: usize) -> usize {
-        if self.escaped || self.just_closed || self.escape_kept {
+        if self.escaped || self.just_closed || self.escape_kept || self.in_comment {
             return 0;
         }
         let (quote, escape) = (self.quote, self.escape);
@@ -228,7 +259,7 @@ impl<R: Read> CsvPrescan<R> {
             self.out.extend_from_slice(&bytes[..run]);
             return run;
         }
-        if self.trim {
+        if self.trim || (self.at_record_start && self.comment == Some(self.raw[i])) {
             return 0;
         }
         let delimiter = self.delimiter;
@@ -379,6 +410,33 @@ mod tests {
         // Over the limit by the escaped byte alone.
         let (_, oversized) = scanned_with_limit("\"abc\\\"\",1\n", rules, false, false, 4);
         assert_eq!(oversized, [1]);
+    }
+
+    #[test]
+    fn a_quote_in_a_comment_line_opens_nothing() {
+        let rules = Quoting {
+            quote: Some(b'"'),
+            escape: None,
+            delimiter: b',',
+        };
+        let input = "# a,\"bcdef\n1,\"12345\"\n2,x\n";
+        let mut results = Vec::new();
+        for marker in [Some(b'#'), None] {
+            let oversized = Oversized::default();
+            let mut out = String::new();
+            CsvPrescan::new(input.as_bytes(), rules, false, false)
+                .with_quoted_size_limit(4, oversized.clone())
+                .with_comment_marker(marker)
+                .read_to_string(&mut out)
+                .unwrap();
+            results.push((out, Vec::from(oversized.lock().unwrap().clone())));
+        }
+        assert_eq!(
+            results[0],
+            ("# a,\"bcdef\n1,\"1234\"\n2,x\n".to_owned(), vec![2])
+        );
+        // Without the marker line 1 opens a quoted value, which runs past the limit.
+        assert_eq!(results[1].1, [1]);
     }
 
     #[test]

@@ -279,6 +279,10 @@ fn read_csv(
         .unwrap_or(b',');
     let trim = p.trim_if_not_quoted.unwrap_or(false);
     let cr_as_lf = p.newline == Some(Newline::Cr);
+    let comment = p
+        .comment_line_marker
+        .as_deref()
+        .and_then(|c| c.bytes().next());
     // Embulk's default limit of a quoted value.
     let limit = p.max_quoted_size_limit.unwrap_or(131_072);
     let oversized = Oversized::default();
@@ -291,10 +295,12 @@ fn read_csv(
             delimiter,
         };
         Box::new(
-            CsvPrescan::new(input, rules, trim, cr_as_lf).with_quoted_size_limit(
-                usize::try_from(limit).unwrap_or(usize::MAX),
-                oversized.clone(),
-            ),
+            CsvPrescan::new(input, rules, trim, cr_as_lf)
+                .with_quoted_size_limit(
+                    usize::try_from(limit).unwrap_or(usize::MAX),
+                    oversized.clone(),
+                )
+                .with_comment_marker(comment),
         )
     } else {
         input
@@ -307,11 +313,7 @@ fn read_csv(
         .quoting(quoting)
         .double_quote(!backslash)
         .escape(if backslash { escape } else { None })
-        .comment(
-            p.comment_line_marker
-                .as_deref()
-                .and_then(|c| c.bytes().next()),
-        )
+        .comment(comment)
         .from_reader(Counting {
             inner: input,
             bytes: 0,
