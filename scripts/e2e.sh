@@ -24,10 +24,11 @@ PG_URL=${HAKOBU_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432}
 log() { printf '[e2e] %s\n' "$*" >&2; }
 
 # --- tools -------------------------------------------------------------------------------
-if [[ ! -x /usr/bin/chromium ]]; then
-    log "installing Debian's chromium"
+# A Japanese font, so the Japanese pages' screenshots show text rather than empty boxes.
+if [[ ! -x /usr/bin/chromium ]] || [[ ! -d /usr/share/fonts/opentype/ipafont-gothic ]]; then
+    log "installing Debian's chromium and a Japanese font"
     apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+    DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-ipafont-gothic
 fi
 if [[ ! -d e2e/node_modules/playwright-core ]] || ! cmp -s e2e/package-lock.json e2e/node_modules/.package-lock.json.copy; then
     log "npm ci in e2e/"

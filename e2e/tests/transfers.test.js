@@ -140,7 +140,14 @@ test('sign up, connect two databases, build a job in the wizard, run it, and the
   await page.locator('[data-testid="run-status"] [data-status="succeeded"]').waitFor({ timeout: 90_000 });
   await page.getByTestId('run-numbers').filter({ hasText: '5 rows written' }).waitFor();
   assert.match(await page.getByTestId('run-numbers').innerText(), /5 rows read/);
-  await page.getByTestId('run-log').locator('li').first().waitFor();
+  const firstLine = page.getByTestId('run-log').locator('li time').first();
+  await firstLine.waitFor();
+  // Log times are in the reader's zone (Tokyo here), like every other time on the page.
+  const at = new Date(await firstLine.getAttribute('datetime'));
+  const tokyo = new Intl.DateTimeFormat('en-GB', {
+    timeZone: 'Asia/Tokyo', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+  }).format(at);
+  assert.equal(await firstLine.innerText(), tokyo);
   await screenshot(page, 'run-succeeded');
 
   // The rows are in the destination, renamed column included.

@@ -14,6 +14,12 @@ pub fn date_time(lang: Lang, at: &DateTime<Utc>) -> String {
     imp::date_time(lang, at)
 }
 
+/// The time of day in the user's zone, to the second (`08:55:03`): log lines, whose date
+/// and zone the page states once.
+pub fn clock_time(lang: Lang, at: &DateTime<Utc>) -> String {
+    imp::clock_time(lang, at)
+}
+
 /// An integer with the language's digit grouping: `12,345`.
 pub fn number(lang: Lang, n: i64) -> String {
     imp::number(lang, n)
@@ -64,6 +70,16 @@ mod imp {
         js_date(at).to_locale_string(lang.locale(), &opts).into()
     }
 
+    pub fn clock_time(lang: Lang, at: &DateTime<Utc>) -> String {
+        let opts = options(&[
+            ("hour", "2-digit"),
+            ("minute", "2-digit"),
+            ("second", "2-digit"),
+            ("hourCycle", "h23"),
+        ]);
+        js_date(at).to_locale_time_string_with_options(lang.locale(), &opts).into()
+    }
+
     pub fn number(lang: Lang, n: i64) -> String {
         js_sys::Number::from(n as f64)
             .to_locale_string(lang.locale())
@@ -110,6 +126,10 @@ mod imp {
 
     pub fn date_time(_lang: Lang, at: &DateTime<Utc>) -> String {
         at.format("%Y-%m-%d %H:%M UTC").to_string()
+    }
+
+    pub fn clock_time(_lang: Lang, at: &DateTime<Utc>) -> String {
+        at.format("%H:%M:%S").to_string()
     }
 
     pub fn number(_lang: Lang, n: i64) -> String {

@@ -471,7 +471,7 @@ fn RunDetails(initial: RunView) -> impl IntoView {
                 <ol class="log" data-testid="run-log" aria-live="polite" tabindex="0">
                     {move || logs.get().into_iter().map(|l| view! {
                         <li class=format!("log-{}", l.level.to_lowercase())>
-                            <time datetime=l.at.to_rfc3339()>{l.at.format("%H:%M:%S").to_string()}</time>
+                            <time datetime=l.at.to_rfc3339()>{crate::format::clock_time(lang.get(), &l.at)}</time>
                             " " <span class="log-level">{l.level.clone()}</span>
                             " " <span class="log-message">{l.message.clone()}</span>
                         </li>
