@@ -92,6 +92,7 @@ async fn create_admin(
         name: name.to_owned(),
         email: email.to_owned(),
         password: password.to_owned(),
+        first_team_name: None,
     };
     request.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
     db::run_migrations(url).await?;
@@ -110,6 +111,7 @@ async fn create_admin(
         name.trim(),
         &email,
         &hash,
+        crate::routes::DEFAULT_TEAM_NAME,
         None,
     )
     .await

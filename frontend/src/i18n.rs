@@ -212,6 +212,7 @@ texts! {
     TeamsLeadAdmin => "Every team of the organization. Teams own connections and jobs; their members' roles decide who may see, run and edit them.", "組織のすべてのチームです。チームは接続とジョブを所有し、メンバーのロールによって閲覧・実行・編集できる範囲が決まります。";
     TeamsLeadMember => "The teams you belong to.", "あなたが所属しているチームです。";
     NoTeamsTitle => "No teams to show", "表示できるチームがありません";
+    FirstTeamName => "Default", "デフォルト";
     NoTeamsBody => "You are not in any team yet. An administrator can add you to one.", "まだどのチームにも所属していません。管理者がチームに追加できます。";
     MemberCount => "Members", "メンバー数";
     CreateTeam => "Create a team", "チームを作成";
@@ -1583,6 +1584,7 @@ mod tests {
             name: "a\nb".to_owned(),
             email: "nope".to_owned(),
             password: "short".to_owned(),
+            first_team_name: None,
         };
         let same = ChangePasswordRequest {
             current_password: "long enough password".to_owned(),

@@ -66,6 +66,10 @@ async fn signup(
         body.name.trim(),
         &email,
         &password_hash,
+        body.first_team_name
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or(DEFAULT_TEAM_NAME),
         Some(&ip.0),
     )
     .await?;
@@ -81,6 +85,7 @@ pub async fn create_organization(
     owner_name: &str,
     email: &str,
     password_hash: &str,
+    first_team_name: &str,
     ip: Option<&str>,
 ) -> Result<User, ApiError> {
     conn.transaction::<_, ApiError, _>(async |conn| {
@@ -104,7 +109,7 @@ pub async fn create_organization(
                 e.into()
             }
         })?;
-        let team = Team::insert(conn, org.id, DEFAULT_TEAM_NAME).await?;
+        let team = Team::insert(conn, org.id, first_team_name).await?;
         TeamMember::upsert(conn, org.id, team.id, user.id, TeamRole::Admin).await?;
         let actor = Actor {
             organization_id: org.id,

@@ -22,7 +22,7 @@ mod schedules;
 mod teams;
 mod tokens;
 
-pub use auth::create_organization;
+pub use auth::{DEFAULT_TEAM_NAME, create_organization};
 
 use crate::error::ApiError;
 use actix_web::{HttpRequest, HttpResponse, web};

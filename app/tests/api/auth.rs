@@ -3,7 +3,7 @@ use chrono::{Duration, Utc};
 use hakobu::auth::jwt::JwtKeys;
 use hakobu::settings::LoginLimits;
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn signup_creates_an_owner_with_a_default_team() {
@@ -16,6 +16,36 @@ async fn signup_creates_an_owner_with_a_default_team() {
     assert_eq!(me["teams"][0]["name"], "Default");
     assert_eq!(me["teams"][0]["role"], "admin");
     assert_eq!(me["email"], owner.email);
+}
+
+/// The web form names the first team in the reader's language; the name is checked like
+/// any team name.
+#[tokio::test]
+async fn the_first_team_takes_the_name_the_sign_up_gives() {
+    let app = spawn_app().await;
+    let signup = |team: Value| {
+        let app = &app;
+        async move {
+            app.call(
+                Method::POST,
+                "/api/auth/signup",
+                None,
+                Some(json!({
+                    "organization_name": "株式会社サンプル", "name": "山田花子",
+                    "email": unique_email("owner"), "password": PASSWORD, "first_team_name": team,
+                })),
+            )
+            .await
+        }
+    };
+    let (status, body) = signup(json!("  ")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "first_team_name");
+    let (status, body) = signup(json!(" デフォルト ")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let token = body["token"].as_str().unwrap();
+    let (_, me) = app.get("/api/me", token).await;
+    assert_eq!(me["teams"][0]["name"], "デフォルト");
 }
 
 #[tokio::test]

@@ -16,6 +16,10 @@ pub struct SignupRequest {
     pub name: String,
     pub email: String,
     pub password: String,
+    /// The first team's name, which the owner can rename later; `Default` when absent.
+    /// The web form sends it in the reader's language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_team_name: Option<String>,
 }
 
 impl SignupRequest {
@@ -30,6 +34,9 @@ impl SignupRequest {
         check_text(&mut e, "name", &self.name, NAME_MAX_CHARS);
         check_email(&mut e, "email", &self.email);
         check_password(&mut e, "password", &self.password);
+        if let Some(team) = &self.first_team_name {
+            check_text(&mut e, "first_team_name", team, NAME_MAX_CHARS);
+        }
         e.into_result()
     }
 }

@@ -26,6 +26,7 @@ pub fn SignUpPage() -> impl IntoView {
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
 
+    let first_team_name = tr(Key::FirstTeamName);
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let request = SignupRequest {
@@ -33,6 +34,8 @@ pub fn SignUpPage() -> impl IntoView {
             name: name.get_untracked().trim().to_owned(),
             email: email.get_untracked().trim().to_owned(),
             password: password.get_untracked(),
+            // The organization's first team, named in the language the owner reads.
+            first_team_name: Some(first_team_name().to_owned()),
         };
         if let Err(errors) = request.validate() {
             form.invalid(errors);
