@@ -624,6 +624,33 @@ async fn connection_for(
     Ok(c.id)
 }
 
+/// The job's save-time checks name job settings (`settings.destination.merge_keys`); an
+/// import names the place in the pasted config instead (`config.out.merge_keys`), which is
+/// what the person importing can fix.
+fn in_config_terms(error: ApiError) -> ApiError {
+    let ApiError::Validation(errors) = error else {
+        return error;
+    };
+    let mut located = FieldErrors::default();
+    for e in errors.0 {
+        let field = match e.field.strip_prefix("settings.") {
+            Some(rest) => {
+                let rest = rest.replacen("table.name", "table", 1);
+                if let Some(out) = rest.strip_prefix("destination.") {
+                    format!("config.out.{out}")
+                } else if let Some(input) = rest.strip_prefix("source.") {
+                    format!("config.in.{input}")
+                } else {
+                    "config".to_owned()
+                }
+            }
+            None => e.field,
+        };
+        located.push(&field, e.message);
+    }
+    ApiError::Validation(located)
+}
+
 /// Creates a job (and its connections) from an Embulk `config.yml` or `.yml.liquid`.
 #[utoipa::path(tag = "jobs", request_body = ImportJobRequest, responses(
     (status = 201, body = ImportJobResponse), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody, description = "the config is invalid or uses a feature jobs do not have")))]
@@ -724,7 +751,8 @@ pub async fn import_job(
                 "job.import",
                 json!({"created_connections": created}),
             )
-            .await?;
+            .await
+            .map_err(in_config_terms)?;
             Ok((job, created))
         })
         .await?;

@@ -385,6 +385,31 @@ async fn import_errors_name_the_config_field() {
     let (status, body) = import("in: {type: postgresql, password: \"{{ env.MISSING }}\", host: h, user: u, database: d, table: t}\nout: {type: postgresql, host: h, user: u, database: d, table: t}\n").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["field"], "config", "{body}");
+    // The save-time checks against the database speak of the config too: merging into a
+    // table that does not exist yet needs merge_keys.
+    app.sql("CREATE TABLE orders (id bigint PRIMARY KEY)").await;
+    let db = format!(
+        "type: postgresql, host: 127.0.0.1, user: postgres, database: {}, ssl: false",
+        app.db_name
+    );
+    let config =
+        format!("in: {{{db}, table: orders}}\nout: {{{db}, table: not_yet, mode: merge}}\n");
+    let (status, body) = app
+        .post(
+            "/api/jobs/import",
+            &owner.token,
+            json!({"team_id": owner.default_team, "name": "Merge", "config": config}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "config.out.merge_keys", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("not_yet does not exist"),
+        "{body}"
+    );
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! values), name the job, pick the team; the server creates the job and any connection it
 //! needs, and the user lands on the new job's page.
 
-use crate::api;
+use crate::api::{self, ApiError};
 use crate::components::{
     FieldError as FieldMessage, FormProblem, LoadError, Loading, Submit, TextField,
 };
@@ -12,7 +12,7 @@ use crate::pages::connections::editable_teams;
 use hakobu_core::api::jobs::ImportJobRequest;
 use hakobu_core::api::org::TeamView;
 use hakobu_core::ids::TeamId;
-use hakobu_core::validation::FieldErrors;
+use hakobu_core::validation::{FieldError, FieldErrors};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -51,6 +51,29 @@ fn parse_env(text: &str) -> Result<BTreeMap<String, String>, FieldErrors> {
         }
     }
     errors.into_result().map(|()| env)
+}
+
+/// The server names a problem inside the pasted config by its path (`config.out.mode`);
+/// the form shows it beside the config box, so the message keeps the path within the
+/// config (`out.mode: unknown mode "upsert"; ...`) to say which line to fix.
+fn located_in_config(error: ApiError) -> ApiError {
+    match error {
+        ApiError::Server { status, mut body } => {
+            if body.fields.is_empty()
+                && let Some(field) = &body.field
+            {
+                body.fields
+                    .push(FieldError::new(field.clone(), body.message.clone()));
+            }
+            for e in &mut body.fields {
+                if let Some(path) = e.field.strip_prefix("config.") {
+                    e.message = format!("{path}: {}", e.message);
+                }
+            }
+            ApiError::Server { status, body }
+        }
+        other => other,
+    }
 }
 
 #[component]
@@ -104,7 +127,7 @@ fn ImportForm(teams: Vec<TeamView>) -> impl IntoView {
                     form.done();
                     navigate(&format!("/jobs/{}", created.job.id), Default::default());
                 }
-                Err(e) => form.fail(e),
+                Err(e) => form.fail(located_in_config(e)),
             }
         });
     };
@@ -152,16 +175,55 @@ fn ImportForm(teams: Vec<TeamView>) -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_env;
+    use super::*;
+    use hakobu_core::api::error::ErrorBody;
+
+    fn server(field: &str, fields: Vec<FieldError>) -> ApiError {
+        ApiError::Server {
+            status: 422,
+            body: ErrorBody {
+                error: "validation".to_owned(),
+                message: "(the server's summary)".to_owned(),
+                field: Some(field.to_owned()),
+                fields,
+            },
+        }
+    }
+
+    fn messages(error: ApiError) -> Vec<(String, String)> {
+        let ApiError::Server { body, .. } = error else {
+            panic!("still a server error");
+        };
+        body.fields
+            .into_iter()
+            .map(|e| (e.field, e.message))
+            .collect()
+    }
 
     #[test]
-    fn env_lines() {
-        let env = parse_env("A=1\n# note\n\nB = x=y\n").unwrap();
-        assert_eq!(env["A"], "1");
-        assert_eq!(env["B"], " x=y");
+    fn problems_inside_the_config_keep_their_path() {
+        let error = server(
+            "config.out.mode",
+            vec![
+                FieldError::new("config.out.mode", "unknown mode \"upsert\""),
+                FieldError::new("name", "is required"),
+            ],
+        );
         assert_eq!(
-            parse_env("oops").unwrap_err().0[0].message,
-            "line 1 must look like NAME=value"
+            messages(located_in_config(error)),
+            [
+                (
+                    "config.out.mode".to_owned(),
+                    "out.mode: unknown mode \"upsert\"".to_owned()
+                ),
+                ("name".to_owned(), "is required".to_owned()),
+            ]
+        );
+        // A problem with the config as a whole stays as it is.
+        let whole = server("config", Vec::new());
+        assert_eq!(
+            messages(located_in_config(whole)),
+            [("config".to_owned(), "(the server's summary)".to_owned())]
         );
     }
 }
