@@ -5,6 +5,7 @@
 #
 #   bench/run.sh              # 2,000,000 rows (the data set is generated once and reused)
 #   BENCH_ROWS=100000 bench/run.sh
+#   BENCH_CASES="pg_my_insert pg_my" bench/run.sh   # only these cases
 #
 # Needs: PostgreSQL on 127.0.0.1:5432 (user postgres, trust), MariaDB on 127.0.0.1:3306
 # (root, no password), psql, mariadb, GNU time (Debian package `time`).
@@ -12,6 +13,7 @@ set -euo pipefail
 
 ROWS=${BENCH_ROWS:-2000000}
 RUNS=${BENCH_RUNS:-3}
+CASES=${BENCH_CASES:-"pg_pg pg_pg2 my_pg my_pg2 pg_my_insert pg_my pg_csv one_row"}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 WORK=$ROOT/bench-results
@@ -73,6 +75,7 @@ fi
 
 pg -c "CREATE TABLE IF NOT EXISTS one_row (LIKE orders); TRUNCATE one_row; INSERT INTO one_row SELECT * FROM orders WHERE id = 1;
        CREATE TABLE IF NOT EXISTS orders_out (LIKE orders); CREATE TABLE IF NOT EXISTS one_row_out (LIKE orders);"
+my -e "CREATE TABLE IF NOT EXISTS orders_out LIKE orders"
 
 # ---------------------------------------------------------------- configs
 conn_pg() { printf '  type: postgresql\n  host: 127.0.0.1\n  user: postgres\n  database: %s\n' "$DB"; }
@@ -83,6 +86,10 @@ conn_my() { printf '  type: mysql\n  host: 127.0.0.1\n  user: root\n  database: 
 { echo "in:"; conn_my; echo "  table: orders"; echo "out:"; conn_pg; echo "  table: orders_out"; echo "  mode: insert"; } > "$WORK/my_pg.yml"
 # MariaDB read in two key ranges (two sessions holding consistent snapshots).
 { cat "$WORK/my_pg.yml"; echo "exec: {max_threads: 2}"; } > "$WORK/my_pg2.yml"
+# PostgreSQL -> MariaDB (mode insert: staged, then INSERT .. SELECT), with LOAD DATA LOCAL
+# INFILE (the default) and with multi-row INSERTs (the fallback, forced by the option).
+{ echo "in:"; conn_pg; echo "  table: orders"; echo "out:"; conn_my; echo "  table: orders_out"; echo "  mode: insert"; } > "$WORK/pg_my.yml"
+{ cat "$WORK/pg_my.yml"; echo "  options: {allowLoadLocalInfile: 'false'}"; } > "$WORK/pg_my_insert.yml"
 { echo "in:"; conn_pg; echo "  table: orders"; echo "out:"; echo "  type: file"; echo "  path_prefix: $WORK/runner_"; echo "  file_ext: csv";
   echo "  sequence_format: ''"; echo "  formatter: {type: csv, newline: LF}"; } > "$WORK/pg_csv.yml"
 # (the runner writes $WORK/runner_csv: path_prefix + empty sequence + file_ext)
@@ -107,12 +114,13 @@ verify() {
     # CSV values contain newlines: count records by loading the file back.
     pg_csv) got=$(pg -tA -c "CREATE TEMP TABLE c (LIKE orders)" -c "\\copy c FROM '$3' (FORMAT csv, HEADER)" -c "SELECT count(*) FROM c" | tail -1);;
     one_row) got=$(pg -tAc "SELECT count(*) FROM one_row_out");;
+    pg_my*) got=$(my -N -e "SELECT count(*) FROM orders_out");;
     *) got=$(pg -tAc "SELECT count(*) FROM orders_out");;
   esac
   [ "$got" = "$want" ] || { echo "FAILED: $2 moved $got rows, expected $want" >&2; exit 1; }
 }
 
-reset_out() { pg -c "TRUNCATE orders_out; TRUNCATE one_row_out" >/dev/null; rm -f "$WORK"/pipe.csv "$WORK"/runner_csv; }
+reset_out() { pg -c "TRUNCATE orders_out; TRUNCATE one_row_out" >/dev/null; my -e "TRUNCATE orders_out"; rm -f "$WORK"/pipe.csv "$WORK"/runner_csv; }
 
 declare -A PIPE=(
   [pg_pg]="${PSQL[*]} -d $DB -c 'COPY orders TO STDOUT (FORMAT binary)' | ${PSQL[*]} -d $DB -c 'COPY orders_out FROM STDIN (FORMAT binary)'"
@@ -120,14 +128,17 @@ declare -A PIPE=(
   [my_pg]="${MARIADB[*]} $DB --batch --quick -N -e 'SELECT * FROM orders' | ${PSQL[*]} -d $DB -c \"COPY orders_out FROM STDIN (FORMAT text, NULL 'NULL')\""
   [my_pg2]="${MARIADB[*]} $DB --batch --quick -N -e 'SELECT * FROM orders' | ${PSQL[*]} -d $DB -c \"COPY orders_out FROM STDIN (FORMAT text, NULL 'NULL')\""
   [pg_csv]="${PSQL[*]} -d $DB -c 'COPY orders TO STDOUT (FORMAT csv, HEADER)' > $WORK/pipe.csv"
+  [pg_my]="${PSQL[*]} -d $DB -c \"COPY (SELECT id, customer_id, note, amount, created_at AT TIME ZONE 'UTC', shipped_at, paid::int, attrs FROM orders) TO STDOUT\" | ${MARIADB[*]} --local-infile=1 $DB -e \"LOAD DATA LOCAL INFILE '/dev/stdin' INTO TABLE orders_out CHARACTER SET utf8mb4\""
   [one_row]="${PSQL[*]} -d $DB -c 'COPY one_row TO STDOUT (FORMAT binary)' | ${PSQL[*]} -d $DB -c 'COPY one_row_out FROM STDIN (FORMAT binary)'"
 )
-declare -A LABEL=([pg_pg]="PostgreSQL -> PostgreSQL" [pg_pg2]="PG -> PG, max_threads 2" [my_pg]="MariaDB -> PostgreSQL" [my_pg2]="MariaDB->PG, max_threads 2" [pg_csv]="PostgreSQL -> CSV file" [one_row]="1 row PG -> PG")
+declare -A LABEL=([pg_pg]="PostgreSQL -> PostgreSQL" [pg_pg2]="PG -> PG, max_threads 2" [my_pg]="MariaDB -> PostgreSQL" [my_pg2]="MariaDB->PG, max_threads 2" [pg_csv]="PostgreSQL -> CSV file" [pg_my]="PG -> MariaDB, LOAD DATA" [pg_my_insert]="PG -> MariaDB, INSERTs" [one_row]="1 row PG -> PG")
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 printf '\n%-26s %-8s %9s %12s %10s %8s\n' "case ($ROWS rows)" tool seconds rows/s "RSS MiB" ratio
-for case in pg_pg pg_pg2 my_pg my_pg2 pg_csv one_row; do
+# PostgreSQL's text COPY format is LOAD DATA's default format (tab, \\N, backslash escapes).
+PIPE[pg_my_insert]=${PIPE[pg_my]}
+for case in $CASES; do
   rows=$ROWS; [ "$case" = one_row ] && rows=1
   : > "$WORK/$case.runner"; : > "$WORK/$case.pipe"
   for i in $(seq 1 "$RUNS"); do

@@ -292,7 +292,7 @@ fn kill_9_mid_mysql_load(mode: &str) -> KilledMysqlLoad {
     mariadb("mysql", &format!("CREATE DATABASE {}", f.db));
     let _mariadb = DropMariaDb(f.db.clone());
     // About 9 MiB before the stall at row 30000: the writer sends at least two of its
-    // 4 MiB INSERT statements (into the stage, or replace's new table) before it waits.
+    // 4 MiB LOAD DATA chunks (into the stage, or replace's new table) before it waits.
     psql(
         &f.db,
         "CREATE TABLE src (id int PRIMARY KEY, v text);
@@ -326,8 +326,8 @@ fn kill_9_mid_mysql_load(mode: &str) -> KilledMysqlLoad {
         f.db
     );
     // The runner's MySQL session is the only one in this database (these checks run from
-    // `mysql`). A session that has received a 4 MiB INSERT keeps a network buffer that
-    // large: its memory shows that rows reached the server.
+    // `mysql`). A session that has received a 4 MiB LOAD DATA packet (or INSERT) keeps a
+    // network buffer that large: its memory shows that rows reached the server.
     let received_rows = format!(
         "SELECT COUNT(*) FROM information_schema.processlist WHERE db = '{}' AND max_memory_used > 4194304",
         f.db

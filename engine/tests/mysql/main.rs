@@ -758,3 +758,149 @@ async fn mysql_value_type_reads_a_column_as_that_kind() {
     );
     assert_eq!(rows(&mut conn, "SELECT SUM(n) FROM dst").await, ["20009"]);
 }
+
+/// Rows of `dst` with every value as text (binary as hex), for comparing loads exactly.
+async fn edge_rows(conn: &mut mysql_async::Conn) -> Vec<String> {
+    conn.query_drop("SET time_zone = '+00:00'").await.unwrap();
+    rows(
+        conn,
+        "SELECT CONCAT_WS('|', id, IFNULL(HEX(s), 'NULL'), IFNULL(CAST(d AS DECIMAL(38,10)), 'NULL'),
+                IFNULL(at, 'NULL'), IFNULL(ts, 'NULL'), IFNULL(day, 'NULL'), IFNULL(doc, 'NULL'),
+                IFNULL(HEX(raw), 'NULL'), IFNULL(f, 'NULL'), IFNULL(b, 'NULL')) FROM dst ORDER BY id",
+    )
+    .await
+}
+
+/// Hex of a string, as MySQL's HEX() writes it.
+fn hex_of(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02X}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_data_and_inserts_write_edge_values_exactly_in_every_mode() {
+    let (pg, client) = TestDb::postgres().await;
+    client
+        .batch_execute(
+            r#"CREATE TABLE src (id bigint PRIMARY KEY, s text, d numeric(38,10), at timestamptz, ts timestamptz,
+                 day date, doc jsonb, raw bytea, f float8, b boolean);
+               INSERT INTO src VALUES
+                 (1, E'tab\there\nnl \\ back \\N 日本語 🍣 ''q'' "dq" \r cr', 12345678901234567890123456.0123456789,
+                  '2024-01-02 03:04:05.123456+00', '2024-01-02 03:04:05.5+00', '2024-02-29',
+                  '{"a": [1, null, "x\ty"]}', E'\\x00ff5c0a0900', 1.5e300, true),
+                 (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+                 (3, '', -0.0000000001, '1970-01-01 00:00:00+00', '1970-01-02 00:00:00+00', '0001-01-01',
+                  '""', '', -0.5, false),
+                 (4, E'\\N', 0, '9999-12-31 14:59:59.999999+00', NULL, '9999-12-31', '{}', E'\\x5c4e', 0, NULL);"#,
+        )
+        .await
+        .unwrap();
+    let s1 = "tab\there\nnl \\ back \\N 日本語 🍣 'q' \"dq\" \r cr";
+    let source = [
+        format!(
+            "1|{}|12345678901234567890123456.0123456789|2024-01-02 12:04:05.123456|2024-01-02 03:04:05.500000|2024-02-29|{{\"a\": [1, null, \"x\\ty\"]}}|00FF5C0A0900|1.5e300|1",
+            hex_of(s1)
+        ),
+        "2|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL".to_owned(),
+        "3||-0.0000000001|1970-01-01 09:00:00.000000|1970-01-02 00:00:00.000000|0001-01-01|\"\"||-0.5|0".to_owned(),
+        format!(
+            "4|{}|0.0000000000|9999-12-31 23:59:59.999999|NULL|9999-12-31|{{}}|5C4E|0|NULL",
+            hex_of("\\N")
+        ),
+    ];
+    let kept = "99|6B657074|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL".to_owned();
+    let modes = [
+        "insert",
+        "insert_direct",
+        "truncate_insert",
+        "replace",
+        "merge",
+        "merge_direct",
+    ];
+    for load_data in [true, false] {
+        for mode in modes {
+            let (my, mut conn) = TestDb::mysql().await;
+            conn.query_drop(
+                "CREATE TABLE dst (id BIGINT PRIMARY KEY, s TEXT, d DECIMAL(38,10), at DATETIME(6), ts TIMESTAMP(6) NULL,
+                   day DATE, doc JSON, raw LONGBLOB, f DOUBLE, b BOOLEAN);
+                 INSERT INTO dst (id, s) VALUES (99, 'kept');
+                 CREATE TABLE loads (n BIGINT);",
+            )
+            .await
+            .unwrap();
+            let option = if load_data {
+                ""
+            } else {
+                "options: {allowLoadLocalInfile: 'false'}"
+            };
+            // after_load runs in the writer's session: its LOAD DATA statement count.
+            let s = run(&format!(
+                "{}\n{}",
+                pg_in(&pg.name, "table: src"),
+                my_out(
+                    &my.name,
+                    &format!(
+                        "table: dst\nmode: {mode}\ndefault_timezone: Asia/Tokyo\n\
+                         column_options: {{ts: {{timezone: UTC}}}}\n{option}\n\
+                         after_load: INSERT INTO loads SELECT variable_value FROM information_schema.session_status WHERE variable_name = 'COM_LOAD'"
+                    )
+                )
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{mode} load_data {load_data}: {e:#}"));
+            assert_eq!(s.rows_written, 4, "{mode}");
+            let mut expected = source.to_vec();
+            if !matches!(mode, "truncate_insert" | "replace") {
+                expected.push(kept.clone());
+            }
+            assert_eq!(
+                edge_rows(&mut conn).await,
+                expected,
+                "{mode} load_data {load_data}"
+            );
+            let loads: Vec<i64> = conn.query("SELECT n FROM loads").await.unwrap();
+            // The empty probe and one chunk; merge_direct always upserts with INSERTs.
+            let expected_loads = if load_data && mode != "merge_direct" {
+                2
+            } else {
+                0
+            };
+            assert_eq!(loads, [expected_loads], "{mode} load_data {load_data}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_load_data_would_only_warn_about_fails_the_load_like_an_insert() {
+    for load_data in [true, false] {
+        let option = if load_data {
+            ""
+        } else {
+            "options: {allowLoadLocalInfile: 'false'}"
+        };
+        // A duplicate key: LOAD DATA LOCAL skips it with a warning; the run must fail
+        // and, in insert_direct, the chunk must be rolled back as a failed INSERT is.
+        let (result, got) = run_mode("insert_direct", option, "").await;
+        let err = format!("{:#}", result.unwrap_err());
+        assert!(err.contains("Duplicate entry '2'"), "{load_data}: {err}");
+        assert_eq!(got, ["1:old one:kept", "2:old two:kept"], "{load_data}");
+
+        // A value the column cannot hold: an error in strict mode, a warning with LOCAL.
+        let (result, got) = run_mode(
+            "insert",
+            option,
+            "DELETE FROM dst WHERE id = 2; ALTER TABLE dst MODIFY v VARCHAR(7)",
+        )
+        .await;
+        let err = format!("{:#}", result.unwrap_err());
+        assert!(
+            err.contains("for column `v`") || err.contains("for column 'v'"),
+            "{load_data}: {err}"
+        );
+        assert_eq!(got, ["1:old one:kept"], "{load_data}");
+    }
+    let (result, _) = run_mode("insert", "options: {allowLoadLocalInfile: maybe}", "").await;
+    assert!(
+        format!("{:#}", result.unwrap_err())
+            .contains("out.options.allowLoadLocalInfile: expected true or false, got \"maybe\""),
+    );
+}

@@ -1,5 +1,5 @@
-//! MySQL / MariaDB source (streaming text-protocol query) and destination (multi-row
-//! `INSERT` through a session-temporary staging table).
+//! MySQL / MariaDB source (streaming text-protocol query) and destination (`LOAD DATA
+//! LOCAL INFILE`, or multi-row `INSERT`s, through a session-temporary staging table).
 
 pub mod reader;
 pub mod writer;

@@ -12,6 +12,13 @@
 //!   holds the named lock `hakobu_replace_<session id>` while it loads, so a leftover is
 //!   dropped only when the session that made it is gone (never a concurrent run's table).
 //! - `insert_direct`, `merge_direct`: straight into the target, batch by batch.
+//!
+//! Rows reach the stage (or the target of `insert_direct`) through `LOAD DATA LOCAL
+//! INFILE` (see [`load_data`]): the batches become MySQL's escaped tab-separated text,
+//! sent in chunks of [`MAX_CHUNK`] bytes. `merge_direct` keeps multi-row INSERTs (it needs
+//! `ON DUPLICATE KEY UPDATE`, which LOAD DATA does not have), and so does every mode when
+//! the server refuses local infile (`local_infile=OFF`) or the config says
+//! `options: {allowLoadLocalInfile: false}` (Connector/J's name for the switch).
 
 use super::{MyConn, connect, table_columns};
 use crate::connectors::postgres::copy::instant_to_wall;
@@ -25,6 +32,9 @@ use hakobu_core::config::{ColumnType, JdbcOutput, Mode};
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 use std::fmt::Write;
+
+mod load_data;
+use load_data::LoadData;
 
 const D: Dialect = Dialect::Mysql;
 const STAGE: &str = "hakobu_stage";
@@ -64,6 +74,8 @@ pub struct MysqlWriter {
     sql: String,
     prefix: String,
     rows_in_statement: usize,
+    /// `Some` when rows go through `LOAD DATA LOCAL INFILE` instead of INSERTs.
+    load: Option<LoadData>,
 }
 
 /// The lock a replace run holds for its whole session (named locks die with the session).
@@ -251,6 +263,12 @@ impl MysqlWriter {
             )
             .collect::<Result<Vec<_>>>()?;
         let cols = column_list(&columns);
+        let load = if mode == Mode::MergeDirect {
+            None
+        } else {
+            let wanted = load_data::allowed(&c.options)?;
+            LoadData::open(&mut conn, wanted, &insert_into, &schema, mode).await?
+        };
         Ok(MysqlWriter {
             conn: Some(conn),
             mode,
@@ -270,6 +288,7 @@ impl MysqlWriter {
             after_load: c.after_load.clone(),
             sql: String::new(),
             rows_in_statement: 0,
+            load,
         })
     }
 
@@ -287,6 +306,10 @@ impl MysqlWriter {
     }
 
     async fn flush(&mut self) -> Result<()> {
+        if let Some(load) = &mut self.load {
+            let conn = self.conn.as_mut().expect("open");
+            return load.flush(conn).await;
+        }
         if self.rows_in_statement == 0 {
             return Ok(());
         }
@@ -304,6 +327,16 @@ impl MysqlWriter {
         let views = (0..batch.num_columns())
             .map(|i| ColumnView::of(&batch, i))
             .collect::<Result<Vec<_>>>()?;
+        if let Some(load) = &mut self.load {
+            for row in 0..batch.num_rows() {
+                load.push_row(&views, row, &self.zones, &self.columns)?;
+                if load.is_full() {
+                    let conn = self.conn.as_mut().expect("open");
+                    load.flush(conn).await?;
+                }
+            }
+            return Ok(());
+        }
         for row in 0..batch.num_rows() {
             if self.rows_in_statement == 0 {
                 self.sql.push_str(&self.prefix);
@@ -449,6 +482,18 @@ impl MysqlWriter {
     }
 }
 
+/// A timestamp as MySQL's DATETIME text, as wall time in `tz` (zone-less columns) or UTC
+/// (the session's zone, so TIMESTAMP columns get the instant).
+fn datetime_text(m: i64, tz: Tz) -> Result<impl std::fmt::Display> {
+    let wall = if tz == Tz::UTC {
+        m
+    } else {
+        instant_to_wall(m, tz)?
+    };
+    let t = micros_to_datetime(wall).ok_or_else(|| anyhow!("timestamp out of range"))?;
+    Ok(t.format("%Y-%m-%d %H:%M:%S%.6f"))
+}
+
 fn literal(v: Value<'_>, tz: Tz, out: &mut String) -> Result<()> {
     match v {
         Value::Null => out.push_str("NULL"),
@@ -457,15 +502,7 @@ fn literal(v: Value<'_>, tz: Tz, out: &mut String) -> Result<()> {
         Value::Double(f) if f.is_finite() => write!(out, "{f:?}")?,
         Value::Double(f) => bail!("{f} cannot be stored in MySQL"),
         Value::Str(s) => push_quoted(s, out),
-        Value::Micros(m) => {
-            let wall = if tz == Tz::UTC {
-                m
-            } else {
-                instant_to_wall(m, tz)?
-            };
-            let t = micros_to_datetime(wall).ok_or_else(|| anyhow!("timestamp out of range"))?;
-            write!(out, "'{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"))?
-        }
+        Value::Micros(m) => write!(out, "'{}'", datetime_text(m, tz)?)?,
         Value::Days(d) => write!(
             out,
             "'{}'",

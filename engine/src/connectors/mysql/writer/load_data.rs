@@ -1,0 +1,294 @@
+//! Rows into MySQL / MariaDB through `LOAD DATA LOCAL INFILE`.
+//!
+//! Batches are encoded as LOAD DATA's escaped tab-separated text (`\N` is NULL; backslash,
+//! tab, newline, carriage return and NUL are backslash-escaped, so an empty string stays
+//! an empty string) and sent in chunks of [`MAX_CHUNK`] bytes, one `LOAD DATA` statement
+//! each, through mysql_async's one-time infile handler (no file is involved: the server
+//! asks for the "file" and gets the chunk). Binary columns travel as hex into a user
+//! variable and are stored with `SET col = UNHEX(@var)`, so no byte is reinterpreted by
+//! the `utf8mb4` character set the text is read in.
+//!
+//! `LOAD DATA LOCAL` behaves as `IGNORE`: a duplicate key or a value the column cannot
+//! hold is a warning, not an error, even in strict mode (the server cannot stop the
+//! client's stream). The INSERT path fails on those, so every chunk's warnings are read and
+//! any warning (notes aside) fails the load; `insert_direct` loads each chunk in its own
+//! transaction and rolls it back then, as a failed multi-row INSERT would be.
+
+use crate::types::{ColumnView, Value, column_type, days_to_date};
+use anyhow::{Context, Result, anyhow, bail};
+use arrow_schema::SchemaRef;
+use bytes::Bytes;
+use chrono_tz::Tz;
+use futures::StreamExt;
+use hakobu_core::config::{ColumnType, Mode};
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable;
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use super::D;
+
+/// Bytes of text per LOAD DATA statement: as large as the INSERT path's statements, which
+/// stays well under MariaDB's default 16 MiB max_allowed_packet.
+pub(super) const MAX_CHUNK: usize = 4 << 20;
+/// Size of the pieces a chunk is handed to the driver in (each becomes a protocol packet,
+/// which the server must be able to hold).
+const PIECE: usize = MAX_CHUNK;
+
+/// MariaDB's "The used command is not allowed with this MariaDB version" (local_infile
+/// off) and MySQL 8's "Loading local data is disabled".
+const REFUSED: [u16; 2] = [1148, 3948];
+
+/// `options.allowLoadLocalInfile` (Connector/J's name): `false` writes with INSERTs.
+pub(super) fn allowed(options: &BTreeMap<String, String>) -> Result<bool> {
+    match options.get("allowLoadLocalInfile").map(|v| v.trim()) {
+        None => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(v) => bail!("out.options.allowLoadLocalInfile: expected true or false, got {v:?}"),
+    }
+}
+
+/// An open LOAD DATA load into one table.
+pub(super) struct LoadData {
+    /// The statement every chunk is sent with.
+    sql: String,
+    /// Rows of the current chunk, encoded.
+    buf: Vec<u8>,
+    /// Whether each column is binary (sent as hex).
+    hex: Vec<bool>,
+    /// Each chunk in its own transaction (`insert_direct`: the target itself).
+    transaction: bool,
+    rows_in_chunk: u64,
+    rows_sent: u64,
+}
+
+impl LoadData {
+    /// Prepares loading into `table` (already quoted), or `None` when INSERTs are to be
+    /// used: `allowed` is false, or the server refuses local infile, which an empty load
+    /// finds out before any row is read.
+    pub(super) async fn open(
+        conn: &mut Conn,
+        allowed: bool,
+        table: &str,
+        schema: &SchemaRef,
+        mode: Mode,
+    ) -> Result<Option<Self>> {
+        if !allowed {
+            tracing::info!(
+                "out: options.allowLoadLocalInfile is false: writing with multi-row INSERTs"
+            );
+            return Ok(None);
+        }
+        let hex: Vec<bool> = schema
+            .fields()
+            .iter()
+            .map(|f| column_type(f) == ColumnType::Bytes)
+            .collect();
+        let mut targets = Vec::new();
+        let mut sets = Vec::new();
+        for (i, f) in schema.fields().iter().enumerate() {
+            if hex[i] {
+                targets.push(format!("@hakobu_{i}"));
+                sets.push(format!("{} = UNHEX(@hakobu_{i})", D.ident(f.name())));
+            } else {
+                targets.push(D.ident(f.name()));
+            }
+        }
+        // The literals rely on backslash escapes in SQL strings (MySQL's default
+        // sql_mode, as the INSERT path's literals do): '\t' is a tab, '\\' one backslash.
+        let mut sql = format!(
+            "LOAD DATA LOCAL INFILE 'hakobu' INTO TABLE {table} CHARACTER SET utf8mb4 \
+             FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY '\\\\' \
+             LINES STARTING BY '' TERMINATED BY '\\n' ({})",
+            targets.join(", ")
+        );
+        if !sets.is_empty() {
+            sql.push_str(" SET ");
+            sql.push_str(&sets.join(", "));
+        }
+        let load = LoadData {
+            sql,
+            buf: Vec::new(),
+            hex,
+            transaction: mode == Mode::InsertDirect,
+            rows_in_chunk: 0,
+            rows_sent: 0,
+        };
+        match load.send(conn, Bytes::new()).await {
+            Ok(()) => Ok(Some(load)),
+            Err(e) if refused(&e) => {
+                tracing::warn!(
+                    "out: the server refuses LOAD DATA LOCAL INFILE ({e}); writing with multi-row INSERTs instead"
+                );
+                Ok(None)
+            }
+            Err(e) => Err(e).context("LOAD DATA LOCAL INFILE failed"),
+        }
+    }
+
+    /// Whether the chunk is large enough to send.
+    pub(super) fn is_full(&self) -> bool {
+        self.buf.len() >= MAX_CHUNK
+    }
+
+    /// Appends row `row` of the batch.
+    pub(super) fn push_row(
+        &mut self,
+        views: &[ColumnView<'_>],
+        row: usize,
+        zones: &[Tz],
+        names: &[String],
+    ) -> Result<()> {
+        for (i, v) in views.iter().enumerate() {
+            if i > 0 {
+                self.buf.push(b'\t');
+            }
+            field(v.get(row), zones[i], self.hex[i], &mut self.buf)
+                .with_context(|| format!("column {:?}", names[i]))?;
+        }
+        self.buf.push(b'\n');
+        self.rows_in_chunk += 1;
+        Ok(())
+    }
+
+    /// Sends the rows encoded so far.
+    pub(super) async fn flush(&mut self, conn: &mut Conn) -> Result<()> {
+        if self.rows_in_chunk == 0 {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buf));
+        let (first, rows) = (self.rows_sent + 1, self.rows_in_chunk);
+        self.rows_in_chunk = 0;
+        self.rows_sent += rows;
+        if self.transaction {
+            conn.query_drop("START TRANSACTION").await?;
+        }
+        let sent = self.send(conn, chunk).await;
+        let sent = match sent {
+            Ok(()) => rejected(conn).await,
+            Err(e) => Err(e),
+        };
+        match sent {
+            Ok(()) if self.transaction => conn.query_drop("COMMIT").await.context("COMMIT failed"),
+            Ok(()) => Ok(()),
+            Err(e) => {
+                if self.transaction {
+                    let _ = conn.query_drop("ROLLBACK").await;
+                }
+                Err(e.context(format!(
+                    "LOAD DATA of rows {first} to {} failed",
+                    first + rows - 1
+                )))
+            }
+        }
+    }
+
+    async fn send(&self, conn: &mut Conn, chunk: Bytes) -> Result<()> {
+        let pieces: Vec<std::io::Result<Bytes>> = (0..chunk.len())
+            .step_by(PIECE)
+            .map(|at| Ok(chunk.slice(at..(at + PIECE).min(chunk.len()))))
+            .collect();
+        conn.set_infile_handler(async move { Ok(futures::stream::iter(pieces).boxed()) });
+        conn.query_drop(&self.sql).await?;
+        Ok(())
+    }
+}
+
+/// Whether `e` is the server refusing local infile.
+fn refused(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<mysql_async::Error>(),
+        Some(mysql_async::Error::Server(s)) if REFUSED.contains(&s.code)
+    )
+}
+
+/// Fails with the server's words when the last LOAD DATA left warnings (not notes): with
+/// LOCAL they stand for rows an INSERT would have refused.
+/// (Asked every time: one round trip per chunk, and no reliance on the driver keeping the
+/// warning count of a LOCAL INFILE reply.)
+async fn rejected(conn: &mut Conn) -> Result<()> {
+    let warnings: Vec<(String, u32, String)> = conn
+        .query("SHOW WARNINGS")
+        .await
+        .context("reading the warnings of LOAD DATA failed")?;
+    let serious: Vec<String> = warnings
+        .into_iter()
+        .filter(|(level, _, _)| !level.eq_ignore_ascii_case("note"))
+        .map(|(_, _, message)| message)
+        .take(3)
+        .collect();
+    if serious.is_empty() {
+        return Ok(());
+    }
+    bail!("{}", serious.join("; "))
+}
+
+/// One field in LOAD DATA's text format.
+fn field(v: Value<'_>, tz: Tz, hex: bool, out: &mut Vec<u8>) -> Result<()> {
+    match v {
+        Value::Null => out.extend_from_slice(b"\\N"),
+        Value::Bool(b) => out.push(if b { b'1' } else { b'0' }),
+        Value::Long(n) => write!(out, "{n}")?,
+        Value::Double(f) if f.is_finite() => write!(out, "{f:?}")?,
+        Value::Double(f) => bail!("{f} cannot be stored in MySQL"),
+        Value::Str(s) => push_escaped(s.as_bytes(), out),
+        Value::Micros(m) => write!(out, "{}", super::datetime_text(m, tz)?)?,
+        Value::Days(d) => write!(
+            out,
+            "{}",
+            days_to_date(d).ok_or_else(|| anyhow!("date out of range"))?
+        )?,
+        Value::Bytes(b) if hex => out.extend_from_slice(hex::encode(b).as_bytes()),
+        // Binary values of a column not marked binary cannot occur (the marks come from
+        // the same schema); escaping keeps them intact anyway.
+        Value::Bytes(b) => push_escaped(b, out),
+    }
+    Ok(())
+}
+
+/// Copies `s`, backslash-escaping what LOAD DATA would read as a separator or escape.
+fn push_escaped(s: &[u8], out: &mut Vec<u8>) {
+    let mut from = 0;
+    for (i, &b) in s.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'\\' => b"\\\\",
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            0 => b"\\0",
+            _ => continue,
+        };
+        out.extend_from_slice(&s[from..i]);
+        out.extend_from_slice(esc);
+        from = i + 1;
+    }
+    out.extend_from_slice(&s[from..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_what_load_data_would_read_as_structure() {
+        let mut out = Vec::new();
+        push_escaped("a\tb\nc\\d\re\0f\\N 日本".as_bytes(), &mut out);
+        assert_eq!(out, "a\\tb\\nc\\\\d\\re\\0f\\\\N 日本".as_bytes());
+        let mut out = Vec::new();
+        field(Value::Null, Tz::UTC, false, &mut out).unwrap();
+        field(Value::Str(""), Tz::UTC, false, &mut out).unwrap();
+        field(Value::Bytes(&[0, 0xff]), Tz::UTC, true, &mut out).unwrap();
+        assert_eq!(out, b"\\N00ff");
+    }
+
+    #[test]
+    fn allow_load_local_infile_takes_true_or_false() {
+        let opts = |v: &str| BTreeMap::from([("allowLoadLocalInfile".to_owned(), v.to_owned())]);
+        assert!(allowed(&BTreeMap::new()).unwrap());
+        assert!(allowed(&opts("TRUE")).unwrap());
+        assert!(!allowed(&opts("false")).unwrap());
+        let err = allowed(&opts("no")).unwrap_err().to_string();
+        assert!(err.contains("out.options.allowLoadLocalInfile: expected true or false"));
+    }
+}
