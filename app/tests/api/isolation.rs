@@ -226,3 +226,164 @@ async fn another_organization_gets_404_for_notifications_and_checks() {
         .await;
     assert_eq!(rules.as_array().unwrap().len(), 1);
 }
+
+/// Every endpoint the OpenAPI document lists with a resource in its path, called by another
+/// organization's owner with the ids of real resources of the first organization, answers
+/// 404. The list comes from the document, so an endpoint added later is covered without
+/// anyone remembering to add it here; only the bodies some endpoints need to get past body
+/// parsing are written out.
+#[tokio::test]
+async fn every_endpoint_naming_a_resource_answers_404_to_another_organization() {
+    use crate::notifications::{destination, job, queue_run, rule};
+    use reqwest::Method;
+    let app = spawn_app().await;
+    let alice = app.signup("Acme").await;
+    let bob = app.signup("Beta").await;
+    let team = app.create_team(&alice, "Secret team").await;
+    let member = app
+        .add_member(
+            &alice,
+            "member",
+            json!([{"team_id": team, "role": "editor"}]),
+        )
+        .await;
+    let (_, invitation) = app
+        .post(
+            "/api/invitations",
+            &alice.token,
+            json!({"email": "pending@example.com"}),
+        )
+        .await;
+    let (_, token) = app
+        .post("/api/tokens", &alice.token, json!({"name": "alice's"}))
+        .await;
+    let dest = destination(
+        &app,
+        &alice,
+        "Alice's hook",
+        json!({"kind": "webhook", "url": "https://ops.example/hook"}),
+    )
+    .await;
+    let a_job = job(&app, &alice, "Alice's job").await;
+    let a_rule = rule(
+        &app,
+        &alice,
+        Some(&a_job),
+        json!({"destination_id": dest, "event": "success"}),
+    )
+    .await;
+    let a_run = queue_run(&app, &alice, &a_job).await;
+    let (status, schedule) = app
+        .post(
+            &format!("/api/jobs/{a_job}/schedules"),
+            &alice.token,
+            json!({"settings": {"recurrence": {"kind": "daily", "time": "02:30"}, "timezone": "Asia/Tokyo"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{schedule}");
+    let (_, job_view) = app.get(&format!("/api/jobs/{a_job}"), &alice.token).await;
+    let connection = job_view["settings"]["source"]["connection_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ids: Vec<(&str, String)> = vec![
+        ("{team_id}", team.clone()),
+        ("{user_id}", member.user_id.clone()),
+        (
+            "{invitation_id}",
+            invitation["invitation"]["id"].as_str().unwrap().to_owned(),
+        ),
+        (
+            "{token_id}",
+            token["api_token"]["id"].as_str().unwrap().to_owned(),
+        ),
+        ("{connection_id}", connection),
+        ("{job_id}", a_job.clone()),
+        ("{revision}", "1".to_owned()),
+        ("{run_id}", a_run.clone()),
+        ("{schedule_id}", schedule["id"].as_str().unwrap().to_owned()),
+        ("{destination_id}", dest.clone()),
+        ("{rule_id}", a_rule.clone()),
+    ];
+    // Bodies valid enough to reach the resource lookup; Bob's own ids where one is named.
+    let body = |method: &str, path: &str| -> Option<serde_json::Value> {
+        if method == "GET" || method == "DELETE" {
+            return None;
+        }
+        Some(match (method, path) {
+            ("PUT", "/api/members/{user_id}/role") => json!({"org_role": "admin"}),
+            ("PATCH", "/api/teams/{team_id}") => json!({"name": "mine"}),
+            ("PUT", "/api/teams/{team_id}/members/{user_id}") => json!({"role": "admin"}),
+            ("PUT", "/api/connections/{connection_id}/shares")
+            | ("PUT", "/api/jobs/{job_id}/shares") => json!({"shares": []}),
+            ("PATCH", "/api/connections/{connection_id}") | ("PATCH", "/api/jobs/{job_id}") => {
+                json!({"name": "mine"})
+            }
+            ("POST", "/api/connections/{connection_id}/preview") => {
+                json!({"table": {"name": "src"}, "limit": 5})
+            }
+            ("POST", "/api/jobs/{job_id}/duplicate") => json!({"name": "mine"}),
+            ("POST", "/api/jobs/{job_id}/backfill") => {
+                json!({"from": "2026-01-01T00:00:00", "to": "2026-01-02T00:00:00", "step": "day", "timezone": "UTC"})
+            }
+            ("POST", "/api/jobs/{job_id}/schedules") | ("PUT", "/api/schedules/{schedule_id}") => {
+                json!({"settings": {"recurrence": {"kind": "daily", "time": "03:00"}, "timezone": "UTC"}})
+            }
+            ("PUT", "/api/notification-destinations/{destination_id}") => {
+                json!({"name": "mine", "settings": {"kind": "webhook", "url": "https://b.example/hook"}})
+            }
+            ("POST", "/api/jobs/{job_id}/notification-rules")
+            | ("PUT", "/api/notification-rules/{rule_id}") => {
+                json!({"destination_id": dest, "event": "success"})
+            }
+            _ => json!({}),
+        })
+    };
+    let query = |path: &str| match path {
+        "/api/connections/{connection_id}/columns" => "?schema=public&table=src",
+        "/api/jobs/{job_id}/diff" => "?from=1&to=1",
+        _ => "",
+    };
+    let before = app.audit_actions(&alice).await;
+
+    let (_, document) = app.get("/api/openapi.json", &bob.token).await;
+    let mut checked = 0;
+    let mut leaks = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        // The runner's endpoints take run tokens, not users: `runs::run_tokens_are_bound_to_their_run`.
+        if !path.contains('{') || path.starts_with("/api/runner/") {
+            continue;
+        }
+        for method in item.as_object().unwrap().keys() {
+            let method = method.to_uppercase();
+            let mut concrete = format!("{path}{}", query(path));
+            for (param, id) in &ids {
+                concrete = concrete.replace(param, id);
+            }
+            assert!(!concrete.contains('{'), "no id for {method} {path}");
+            let (status, answer) = app
+                .call(
+                    Method::from_bytes(method.as_bytes()).unwrap(),
+                    &concrete,
+                    Some(&bob.token),
+                    body(&method, path),
+                )
+                .await;
+            checked += 1;
+            if status != StatusCode::NOT_FOUND {
+                leaks.push(format!("{method} {path}: {status} {answer}"));
+            }
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "answered other than 404:\n{}",
+        leaks.join("\n")
+    );
+    assert!(checked >= 50, "only {checked} endpoints checked");
+    assert_eq!(
+        app.audit_actions(&alice).await,
+        before,
+        "nothing of Alice's changed"
+    );
+}
