@@ -1,5 +1,5 @@
 //! Small building blocks shared by the pages: labelled fields with their errors, loading
-//! and empty states, inline confirmations, copy buttons, times.
+//! and empty states, list tables around them, inline confirmations, copy buttons, times.
 
 use crate::api::ApiError;
 use crate::format;
@@ -121,6 +121,55 @@ pub fn Empty(title: Key, body: Key) -> impl IntoView {
             <p class="empty-title">{tr(title)}</p>
             <p>{tr(body)}</p>
         </div>
+    }
+}
+
+/// A list page's table and the states before it: loading, a failed load with a retry,
+/// the empty state when the list is empty, and otherwise a table with one `<th
+/// scope="col">` per key in `columns` (plus, with `actions`, a last column whose header
+/// only screen readers hear) and one `row` per item. The pages build their rows; this
+/// keeps the scaffolding around them the same everywhere.
+#[component]
+pub fn ResourceTable<T, R, V>(
+    resource: LocalResource<Result<Vec<T>, ApiError>>,
+    empty_title: Key,
+    empty_body: Key,
+    columns: &'static [Key],
+    /// Adds a last column for row actions (its header is visually hidden).
+    #[prop(optional)]
+    actions: bool,
+    /// One `<tr>` for an item.
+    row: R,
+) -> impl IntoView
+where
+    T: Clone + 'static,
+    R: Fn(T) -> V + Clone + Send + Sync + 'static,
+    V: IntoView + 'static,
+{
+    move || {
+        match resource.get() {
+        None => view! { <Loading/> }.into_any(),
+        Some(Err(e)) => view! { <LoadError error=e retry=move || resource.refetch()/> }.into_any(),
+        Some(Ok(list)) if list.is_empty() => {
+            view! { <Empty title=empty_title body=empty_body/> }.into_any()
+        }
+        Some(Ok(list)) => view! {
+            <div class="table-wrap">
+                <table>
+                    <thead>
+                        <tr>
+                            {columns.iter().map(|&key| view! { <th scope="col">{tr(key)}</th> }).collect_view()}
+                            {actions.then(|| view! {
+                                <th scope="col"><span class="visually-hidden">{tr(Key::Actions)}</span></th>
+                            })}
+                        </tr>
+                    </thead>
+                    <tbody>{list.into_iter().map(row.clone()).collect_view()}</tbody>
+                </table>
+            </div>
+        }
+        .into_any(),
+    }
     }
 }
 

@@ -7,7 +7,8 @@
 
 use crate::api::{self, ApiError};
 use crate::components::{
-    ConfirmButton, Empty, FieldError as FieldMessage, FormProblem, LoadError, Loading, Submit, Time,
+    ConfirmButton, Empty, FieldError as FieldMessage, FormProblem, LoadError, Loading,
+    ResourceTable, Submit, Time,
 };
 use crate::forms::Form;
 use crate::i18n::{Key, fill, team_role_name, tr, translate_message, use_lang};
@@ -121,49 +122,26 @@ pub fn ConnectionsPage() -> impl IntoView {
             .unwrap_or_default()
     };
 
-    let list = move || {
-        match connections.get() {
-        None => view! { <Loading/> }.into_any(),
-        Some(Err(e)) => {
-            view! { <LoadError error=e retry=move || connections.refetch()/> }.into_any()
+    let row = move |c: ConnectionView| {
+        let team = c.team_id;
+        view! {
+            <tr data-testid="connection-row">
+                <td><A href=format!("/connections/{}", c.id)>{c.name.clone()}</A></td>
+                <td>{tr(kind_name(c.kind))}</td>
+                <td>{move || team_name(team)}</td>
+                <td><span class="badge">{move || team_role_name(lang.get(), c.your_role)}</span></td>
+                <td><Time at=c.updated_at/></td>
+            </tr>
         }
-        Some(Ok(list)) if list.is_empty() => {
-            view! { <Empty title=Key::NoConnectionsTitle body=Key::NoConnectionsBody/> }.into_any()
-        }
-        Some(Ok(list)) => view! {
-            <div class="table-wrap">
-                <table>
-                    <thead>
-                        <tr>
-                            <th scope="col">{tr(Key::Name)}</th>
-                            <th scope="col">{tr(Key::ConnectionKindLabel)}</th>
-                            <th scope="col">{tr(Key::OwnerTeam)}</th>
-                            <th scope="col">{tr(Key::YourRole)}</th>
-                            <th scope="col">{tr(Key::Updated)}</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {list
-                            .into_iter()
-                            .map(|c| {
-                                let team = c.team_id;
-                                view! {
-                                    <tr data-testid="connection-row">
-                                        <td><A href=format!("/connections/{}", c.id)>{c.name.clone()}</A></td>
-                                        <td>{tr(kind_name(c.kind))}</td>
-                                        <td>{move || team_name(team)}</td>
-                                        <td><span class="badge">{move || team_role_name(lang.get(), c.your_role)}</span></td>
-                                        <td><Time at=c.updated_at/></td>
-                                    </tr>
-                                }
-                            })
-                            .collect_view()}
-                    </tbody>
-                </table>
-            </div>
-        }
-        .into_any(),
-    }
+    };
+    let list = view! {
+        <ResourceTable
+            resource=connections
+            empty_title=Key::NoConnectionsTitle
+            empty_body=Key::NoConnectionsBody
+            columns=&[Key::Name, Key::ConnectionKindLabel, Key::OwnerTeam, Key::YourRole, Key::Updated]
+            row
+        />
     };
 
     view! {

@@ -8,8 +8,7 @@
 
 use crate::api::{self, ApiError};
 use crate::components::{
-    ConfirmButton, Empty, FieldError, FormProblem, LoadError, Loading, NotAllowed, Submit,
-    TextField,
+    ConfirmButton, FieldError, FormProblem, NotAllowed, ResourceTable, Submit, TextField,
 };
 use crate::forms::Form;
 use crate::i18n::{Key, Lang, fill, tr, translate_message, use_lang};
@@ -36,47 +35,23 @@ pub fn DestinationsPage() -> impl IntoView {
     // The destination being edited, if any; the form below switches to it.
     let editing = RwSignal::new(None::<DestinationView>);
 
-    let list = move || {
-        match destinations.get() {
-        None => view! { <Loading/> }.into_any(),
-        Some(Err(e)) => {
-            view! { <LoadError error=e retry=move || destinations.refetch()/> }.into_any()
-        }
-        Some(Ok(list)) if list.is_empty() => {
-            view! { <Empty title=Key::NoDestinationsTitle body=Key::NoDestinationsBody/> }
-                .into_any()
-        }
-        Some(Ok(list)) => view! {
-            <div class="table-wrap">
-                <table>
-                    <thead>
-                        <tr>
-                            <th scope="col">{tr(Key::Name)}</th>
-                            <th scope="col">{tr(Key::DestinationKindLabel)}</th>
-                            <th scope="col">{tr(Key::DestinationWhere)}</th>
-                            <th scope="col">{tr(Key::Status)}</th>
-                            <th scope="col"><span class="visually-hidden">{tr(Key::Actions)}</span></th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {list
-                            .into_iter()
-                            .map(|d| view! {
-                                <DestinationRow
-                                    destination=d
-                                    can_manage=can_manage.get()
-                                    on_change=move || destinations.refetch()
-                                    on_edit=move |d| editing.set(Some(d))
-                                    action_error
-                                />
-                            })
-                            .collect_view()}
-                    </tbody>
-                </table>
-            </div>
-        }
-        .into_any(),
-    }
+    let list = view! {
+        <ResourceTable
+            resource=destinations
+            empty_title=Key::NoDestinationsTitle
+            empty_body=Key::NoDestinationsBody
+            columns=&[Key::Name, Key::DestinationKindLabel, Key::DestinationWhere, Key::Status]
+            actions=true
+            row=move |d| view! {
+                <DestinationRow
+                    destination=d
+                    can_manage=can_manage.get()
+                    on_change=move || destinations.refetch()
+                    on_edit=move |d| editing.set(Some(d))
+                    action_error
+                />
+            }
+        />
     };
 
     let form = move || {
@@ -651,44 +626,27 @@ fn RulesSection(
     let rules = LocalResource::new(api::organization_rules);
     let action_error = RwSignal::new(None::<ApiError>);
     let destination_names = move || destinations.get().and_then(Result::ok).unwrap_or_default();
-    let list = move || match rules.get() {
-        None => view! { <Loading/> }.into_any(),
-        Some(Err(e)) => view! { <LoadError error=e retry=move || rules.refetch()/> }.into_any(),
-        Some(Ok(list)) if list.is_empty() => {
-            view! { <Empty title=Key::NoRulesTitle body=Key::NoRulesBody/> }.into_any()
-        }
-        Some(Ok(list)) => {
-            let names = destination_names();
-            view! {
-                <div class="table-wrap">
-                    <table>
-                        <thead>
-                            <tr>
-                                <th scope="col">{tr(Key::RuleWhen)}</th>
-                                <th scope="col">{tr(Key::OrgRuleThreshold)}</th>
-                                <th scope="col">{tr(Key::RuleSendTo)}</th>
-                                <th scope="col">{tr(Key::Status)}</th>
-                                <th scope="col"><span class="visually-hidden">{tr(Key::Actions)}</span></th>
-                            </tr>
-                        </thead>
-                        <tbody>
-                            {list
-                                .into_iter()
-                                .map(|r| {
-                                    let to = names
-                                        .iter()
-                                        .find(|d| d.id == r.destination_id)
-                                        .map(|d| d.name.clone())
-                                        .unwrap_or_default();
-                                    view! { <RuleRow rule=r to can_manage=can_manage.get() on_change=move || rules.refetch() action_error/> }
-                                })
-                                .collect_view()}
-                        </tbody>
-                    </table>
-                </div>
+    // Looked up in the row, so the table follows changes to the destinations too.
+    let destination_name = move |id| {
+        destinations.with(|d| {
+            d.as_ref()
+                .and_then(|d| d.as_ref().ok())
+                .and_then(|d| d.iter().find(|d| d.id == id).map(|d| d.name.clone()))
+                .unwrap_or_default()
+        })
+    };
+    let list = view! {
+        <ResourceTable
+            resource=rules
+            empty_title=Key::NoRulesTitle
+            empty_body=Key::NoRulesBody
+            columns=&[Key::RuleWhen, Key::OrgRuleThreshold, Key::RuleSendTo, Key::Status]
+            actions=true
+            row=move |r: RuleView| {
+                let to = destination_name(r.destination_id);
+                view! { <RuleRow rule=r to can_manage=can_manage.get() on_change=move || rules.refetch() action_error/> }
             }
-            .into_any()
-        }
+        />
     };
     view! {
         <section class="panel">

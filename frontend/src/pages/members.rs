@@ -6,8 +6,8 @@
 
 use crate::api::{self, ApiError};
 use crate::components::{
-    ConfirmButton, Empty, FieldError, FormProblem, LoadError, Loading, NotAllowed, ShownOnce,
-    Submit, TextField, Time,
+    ConfirmButton, Empty, FieldError, FormProblem, LoadError, Loading, NotAllowed, ResourceTable,
+    ShownOnce, Submit, TextField, Time,
 };
 use crate::forms::Form;
 use crate::i18n::{Key, fill, role_name, team_role_name, tr, translate_message, use_lang};
@@ -32,13 +32,15 @@ pub fn MembersPage() -> impl IntoView {
     let members = LocalResource::new(api::members);
     let action_error: ActionError = RwSignal::new(None);
 
-    let list = move || match members.get() {
-        None => view! { <Loading/> }.into_any(),
-        Some(Err(e)) => view! { <LoadError error=e retry=move || members.refetch()/> }.into_any(),
-        Some(Ok(list)) => {
-            view! { <MemberTable list on_change=move || members.refetch() action_error/> }
-                .into_any()
-        }
+    let list = view! {
+        <ResourceTable
+            resource=members
+            empty_title=Key::NoMembersTitle
+            empty_body=Key::NoMembersBody
+            columns=&[Key::Name, Key::Email, Key::OrgRole, Key::Joined]
+            actions=true
+            row=move |m| view! { <MemberRow member=m on_change=Callback::new(move |_| members.refetch()) action_error/> }
+        />
     };
 
     view! {
@@ -89,39 +91,6 @@ pub fn ActionErrorNotice(action_error: ActionError) -> impl IntoView {
             }
         })
     }
-}
-
-#[component]
-fn MemberTable(
-    list: Vec<MemberView>,
-    #[prop(into)] on_change: Callback<()>,
-    action_error: ActionError,
-) -> impl IntoView {
-    if list.is_empty() {
-        return view! { <Empty title=Key::NoMembersTitle body=Key::NoMembersBody/> }.into_any();
-    }
-    view! {
-        <div class="table-wrap">
-            <table>
-                <thead>
-                    <tr>
-                        <th scope="col">{tr(Key::Name)}</th>
-                        <th scope="col">{tr(Key::Email)}</th>
-                        <th scope="col">{tr(Key::OrgRole)}</th>
-                        <th scope="col">{tr(Key::Joined)}</th>
-                        <th scope="col"><span class="visually-hidden">{tr(Key::Actions)}</span></th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {list
-                        .into_iter()
-                        .map(|m| view! { <MemberRow member=m on_change action_error/> })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
-    }
-    .into_any()
 }
 
 #[component]

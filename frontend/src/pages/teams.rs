@@ -3,7 +3,8 @@
 
 use crate::api;
 use crate::components::{
-    ConfirmButton, Empty, FormProblem, LoadError, Loading, NotAllowed, Submit, TextField, Time,
+    ConfirmButton, Empty, FormProblem, LoadError, Loading, NotAllowed, ResourceTable, Submit,
+    TextField, Time,
 };
 use crate::forms::Form;
 use crate::i18n::{Key, fill, team_role_name, tr, use_lang};
@@ -36,53 +37,33 @@ pub fn TeamsPage() -> impl IntoView {
         })
     };
 
-    let list = move || {
-        match teams.get() {
-        None => view! { <Loading/> }.into_any(),
-        Some(Err(e)) => view! { <LoadError error=e retry=move || teams.refetch()/> }.into_any(),
-        Some(Ok(list)) if list.is_empty() => {
-            view! { <Empty title=Key::NoTeamsTitle body=Key::NoTeamsBody/> }.into_any()
+    let row = move |t: TeamView| {
+        let id = t.id;
+        let my_role = move || {
+            session.me.with(|m| {
+                m.as_ref()
+                    .and_then(|m| crate::session::principal(m).team_role(id))
+                    .map(|r| team_role_name(lang.get(), r))
+                    .unwrap_or("—")
+            })
+        };
+        view! {
+            <tr data-testid="team-row">
+                <td><A href=format!("/teams/{}", t.id)>{t.name.clone()}</A></td>
+                <td>{move || crate::format::number(lang.get(), t.member_count)}</td>
+                <td><span class="badge">{my_role}</span></td>
+                <td><Time at=t.created_at/></td>
+            </tr>
         }
-        Some(Ok(list)) => view! {
-            <div class="table-wrap">
-                <table>
-                    <thead>
-                        <tr>
-                            <th scope="col">{tr(Key::Name)}</th>
-                            <th scope="col">{tr(Key::MemberCount)}</th>
-                            <th scope="col">{tr(Key::YourRole)}</th>
-                            <th scope="col">{tr(Key::Created)}</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {list
-                            .into_iter()
-                            .map(|t| {
-                                let id = t.id;
-                                let my_role = move || {
-                                    session.me.with(|m| {
-                                        m.as_ref()
-                                            .and_then(|m| crate::session::principal(m).team_role(id))
-                                            .map(|r| team_role_name(lang.get(), r))
-                                            .unwrap_or("—")
-                                    })
-                                };
-                                view! {
-                                    <tr data-testid="team-row">
-                                        <td><A href=format!("/teams/{}", t.id)>{t.name.clone()}</A></td>
-                                        <td>{move || crate::format::number(lang.get(), t.member_count)}</td>
-                                        <td><span class="badge">{my_role}</span></td>
-                                        <td><Time at=t.created_at/></td>
-                                    </tr>
-                                }
-                            })
-                            .collect_view()}
-                    </tbody>
-                </table>
-            </div>
-        }
-        .into_any(),
-    }
+    };
+    let list = view! {
+        <ResourceTable
+            resource=teams
+            empty_title=Key::NoTeamsTitle
+            empty_body=Key::NoTeamsBody
+            columns=&[Key::Name, Key::MemberCount, Key::YourRole, Key::Created]
+            row
+        />
     };
 
     view! {
@@ -206,37 +187,17 @@ fn TeamDetail(team: TeamView, #[prop(into)] on_change: Callback<()>) -> impl Int
         });
     };
 
-    let member_list = move || {
-        match members.get() {
-        None => view! { <Loading/> }.into_any(),
-        Some(Err(e)) => view! { <LoadError error=e retry=move || members.refetch()/> }.into_any(),
-        Some(Ok(list)) if list.is_empty() => {
-            view! { <Empty title=Key::NoTeamMembersTitle body=Key::NoTeamMembersBody/> }.into_any()
-        }
-        Some(Ok(list)) => view! {
-            <div class="table-wrap">
-                <table>
-                    <thead>
-                        <tr>
-                            <th scope="col">{tr(Key::Name)}</th>
-                            <th scope="col">{tr(Key::Email)}</th>
-                            <th scope="col">{tr(Key::TeamRole)}</th>
-                            <th scope="col"><span class="visually-hidden">{tr(Key::Actions)}</span></th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {list
-                            .into_iter()
-                            .map(|m| view! {
-                                <TeamMemberRow team=id member=m on_change=move || { members.refetch(); on_change.run(()); } action_error/>
-                            })
-                            .collect_view()}
-                    </tbody>
-                </table>
-            </div>
-        }
-        .into_any(),
-    }
+    let member_list = view! {
+        <ResourceTable
+            resource=members
+            empty_title=Key::NoTeamMembersTitle
+            empty_body=Key::NoTeamMembersBody
+            columns=&[Key::Name, Key::Email, Key::TeamRole]
+            actions=true
+            row=move |m| view! {
+                <TeamMemberRow team=id member=m on_change=move || { members.refetch(); on_change.run(()); } action_error/>
+            }
+        />
     };
 
     view! {

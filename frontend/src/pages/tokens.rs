@@ -2,8 +2,7 @@
 
 use crate::api;
 use crate::components::{
-    ConfirmButton, Empty, FormProblem, LoadError, Loading, MaybeTime, ShownOnce, Submit, TextField,
-    Time,
+    ConfirmButton, FormProblem, MaybeTime, ResourceTable, ShownOnce, Submit, TextField, Time,
 };
 use crate::forms::Form;
 use crate::i18n::{Key, fill, tr, use_lang};
@@ -20,38 +19,15 @@ pub fn TokensPage() -> impl IntoView {
     let action_error = RwSignal::new(None);
     let created = RwSignal::new(None::<String>);
 
-    let list = move || {
-        match tokens.get() {
-        None => view! { <Loading/> }.into_any(),
-        Some(Err(e)) => view! { <LoadError error=e retry=move || tokens.refetch()/> }.into_any(),
-        Some(Ok(list)) if list.is_empty() => {
-            view! { <Empty title=Key::NoTokensTitle body=Key::NoTokensBody/> }.into_any()
-        }
-        Some(Ok(list)) => view! {
-            <div class="table-wrap">
-                <table>
-                    <thead>
-                        <tr>
-                            <th scope="col">{tr(Key::Name)}</th>
-                            <th scope="col">{tr(Key::TokenPrefix)}</th>
-                            <th scope="col">{tr(Key::Created)}</th>
-                            <th scope="col">{tr(Key::Expires)}</th>
-                            <th scope="col">{tr(Key::LastUsed)}</th>
-                            <th scope="col">{tr(Key::Status)}</th>
-                            <th scope="col"><span class="visually-hidden">{tr(Key::Actions)}</span></th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {list
-                            .into_iter()
-                            .map(|t| view! { <TokenRow token=t on_change=move || tokens.refetch() action_error/> })
-                            .collect_view()}
-                    </tbody>
-                </table>
-            </div>
-        }
-        .into_any(),
-    }
+    let list = view! {
+        <ResourceTable
+            resource=tokens
+            empty_title=Key::NoTokensTitle
+            empty_body=Key::NoTokensBody
+            columns=&[Key::Name, Key::TokenPrefix, Key::Created, Key::Expires, Key::LastUsed, Key::Status]
+            actions=true
+            row=move |t| view! { <TokenRow token=t on_change=move || tokens.refetch() action_error/> }
+        />
     };
 
     view! {
