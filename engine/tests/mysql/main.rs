@@ -904,3 +904,67 @@ async fn a_row_load_data_would_only_warn_about_fails_the_load_like_an_insert() {
             .contains("out.options.allowLoadLocalInfile: expected true or false, got \"maybe\""),
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_data_sends_several_chunks_and_insert_direct_keeps_those_before_a_bad_one() {
+    let (pg, client) = TestDb::postgres().await;
+    let (my, mut conn) = TestDb::mysql().await;
+    // About 15 MiB of text: four 4 MiB LOAD DATA chunks, one in flight while the next
+    // is encoded.
+    client
+        .batch_execute(
+            "CREATE TABLE src (id int PRIMARY KEY, v text);
+             INSERT INTO src SELECT g, g || E'\\t' || repeat('x', 300) FROM generate_series(1, 50000) g;",
+        )
+        .await
+        .unwrap();
+    let s = run(&format!(
+        "{}\n{}",
+        pg_in(&pg.name, "table: src"),
+        my_out(&my.name, "table: all_rows")
+    ))
+    .await
+    .unwrap();
+    assert_eq!(s.rows_written, 50000);
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT CONCAT_WS(':', COUNT(*), SUM(id), SUM(v = CONCAT(id, '\\t', REPEAT('x', 300)))) FROM all_rows"
+        )
+        .await,
+        ["50000:1250025000:50000"]
+    );
+
+    // A duplicate key in the second chunk: the first chunk stays (insert_direct commits
+    // each chunk), the second is rolled back, nothing after it is sent.
+    conn.query_drop(
+        "CREATE TABLE dst (id INT PRIMARY KEY, v TEXT); INSERT INTO dst VALUES (20000, 'before')",
+    )
+    .await
+    .unwrap();
+    let err = run(&format!(
+        "{}\n{}",
+        pg_in(&pg.name, "table: src\norder_by: id"),
+        my_out(&my.name, "table: dst\nmode: insert_direct")
+    ))
+    .await
+    .unwrap_err();
+    let err = format!("{err:#}");
+    assert!(err.contains("Duplicate entry '20000'"), "{err}");
+    let first: i64 = err
+        .split("LOAD DATA of rows ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no row range in {err}"));
+    assert!(1 < first && first <= 20000, "{err}");
+    // Rows 1 .. first - 1 and the row that was there.
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT CONCAT_WS(':', COUNT(*), MAX(IF(id = 20000, 0, id)), SUM(id = 20000 AND v = 'before')) FROM dst"
+        )
+        .await,
+        [format!("{first}:{}:1", first - 1)]
+    );
+}

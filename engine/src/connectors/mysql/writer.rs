@@ -32,6 +32,7 @@ use hakobu_core::config::{ColumnType, JdbcOutput, Mode};
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 use std::fmt::Write;
+use tokio::task::JoinHandle;
 
 mod load_data;
 use load_data::LoadData;
@@ -76,6 +77,8 @@ pub struct MysqlWriter {
     rows_in_statement: usize,
     /// `Some` when rows go through `LOAD DATA LOCAL INFILE` instead of INSERTs.
     load: Option<LoadData>,
+    /// The LOAD DATA in flight, holding the connection, while the next chunk is encoded.
+    pending: Option<JoinHandle<(Conn, Result<()>)>>,
 }
 
 /// The lock a replace run holds for its whole session (named locks die with the session).
@@ -289,6 +292,7 @@ impl MysqlWriter {
             sql: String::new(),
             rows_in_statement: 0,
             load,
+            pending: None,
         })
     }
 
@@ -305,10 +309,41 @@ impl MysqlWriter {
         format!(" ON DUPLICATE KEY UPDATE {}", updates.join(", "))
     }
 
+    /// Waits for the LOAD DATA in flight and takes its connection back.
+    async fn settle(&mut self) -> Result<()> {
+        let Some(task) = self.pending.take() else {
+            return Ok(());
+        };
+        let (conn, result) = task
+            .await
+            .map_err(|e| anyhow!("the LOAD DATA task ended abnormally: {e}"))?;
+        self.conn = Some(conn);
+        result
+    }
+
+    /// Starts loading the rows encoded so far in the background (after the previous
+    /// chunk is in), so the next chunk is encoded while the server stores this one.
+    async fn send_chunk(&mut self) -> Result<()> {
+        let Some(load) = &mut self.load else {
+            return Ok(());
+        };
+        let Some(chunk) = load.take_chunk() else {
+            return Ok(());
+        };
+        let (sql, transaction) = (load.sql(), load.transaction);
+        self.settle().await?;
+        let mut conn = self.conn.take().expect("open");
+        self.pending = Some(tokio::spawn(async move {
+            let result = load_data::load(&mut conn, &sql, transaction, chunk).await;
+            (conn, result)
+        }));
+        Ok(())
+    }
+
     async fn flush(&mut self) -> Result<()> {
-        if let Some(load) = &mut self.load {
-            let conn = self.conn.as_mut().expect("open");
-            return load.flush(conn).await;
+        if self.load.is_some() {
+            self.send_chunk().await?;
+            return self.settle().await;
         }
         if self.rows_in_statement == 0 {
             return Ok(());
@@ -327,12 +362,12 @@ impl MysqlWriter {
         let views = (0..batch.num_columns())
             .map(|i| ColumnView::of(&batch, i))
             .collect::<Result<Vec<_>>>()?;
-        if let Some(load) = &mut self.load {
+        if self.load.is_some() {
             for row in 0..batch.num_rows() {
+                let load = self.load.as_mut().expect("LOAD DATA");
                 load.push_row(&views, row, &self.zones, &self.columns)?;
                 if load.is_full() {
-                    let conn = self.conn.as_mut().expect("open");
-                    load.flush(conn).await?;
+                    self.send_chunk().await?;
                 }
             }
             return Ok(());
@@ -470,11 +505,11 @@ impl MysqlWriter {
 
     /// Drops staged rows; the temporary stage disappears with the session.
     pub async fn abort(mut self) {
-        if let Some(r) = self.replacement.take() {
-            let _ = self
-                .conn()
-                .query_drop(format!("DROP TABLE IF EXISTS {r}"))
-                .await;
+        let _ = self.settle().await;
+        if let Some(r) = self.replacement.take()
+            && let Some(conn) = self.conn.as_mut()
+        {
+            let _ = conn.query_drop(format!("DROP TABLE IF EXISTS {r}")).await;
         }
         if let Some(conn) = self.conn.take() {
             let _ = conn.disconnect().await;

@@ -4,7 +4,9 @@
 //! tab, newline, carriage return and NUL are backslash-escaped, so an empty string stays
 //! an empty string) and sent in chunks of [`MAX_CHUNK`] bytes, one `LOAD DATA` statement
 //! each, through mysql_async's one-time infile handler (no file is involved: the server
-//! asks for the "file" and gets the chunk). Binary columns travel as hex into a user
+//! asks for the "file" and gets the chunk). The writer lends the connection to a task for
+//! each chunk, so the next chunk is encoded while the server stores the previous one; a
+//! chunk's failure surfaces when the next one is sent or at commit. Binary columns travel as hex into a user
 //! variable and are stored with `SET col = UNHEX(@var)`, so no byte is reinterpreted by
 //! the `utf8mb4` character set the text is read in.
 //!
@@ -25,6 +27,7 @@ use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::Arc;
 
 use super::D;
 
@@ -52,13 +55,13 @@ pub(super) fn allowed(options: &BTreeMap<String, String>) -> Result<bool> {
 /// An open LOAD DATA load into one table.
 pub(super) struct LoadData {
     /// The statement every chunk is sent with.
-    sql: String,
+    sql: Arc<str>,
     /// Rows of the current chunk, encoded.
     buf: Vec<u8>,
     /// Whether each column is binary (sent as hex).
     hex: Vec<bool>,
     /// Each chunk in its own transaction (`insert_direct`: the target itself).
-    transaction: bool,
+    pub(super) transaction: bool,
     rows_in_chunk: u64,
     rows_sent: u64,
 }
@@ -108,14 +111,14 @@ impl LoadData {
             sql.push_str(&sets.join(", "));
         }
         let load = LoadData {
-            sql,
+            sql: sql.into(),
             buf: Vec::new(),
             hex,
             transaction: mode == Mode::InsertDirect,
             rows_in_chunk: 0,
             rows_sent: 0,
         };
-        match load.send(conn, Bytes::new()).await {
+        match send(conn, &load.sql, Bytes::new()).await {
             Ok(()) => Ok(Some(load)),
             Err(e) if refused(&e) => {
                 tracing::warn!(
@@ -152,47 +155,74 @@ impl LoadData {
         Ok(())
     }
 
-    /// Sends the rows encoded so far.
-    pub(super) async fn flush(&mut self, conn: &mut Conn) -> Result<()> {
-        if self.rows_in_chunk == 0 {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::take(&mut self.buf));
-        let (first, rows) = (self.rows_sent + 1, self.rows_in_chunk);
-        self.rows_in_chunk = 0;
-        self.rows_sent += rows;
-        if self.transaction {
-            conn.query_drop("START TRANSACTION").await?;
-        }
-        let sent = self.send(conn, chunk).await;
-        let sent = match sent {
-            Ok(()) => rejected(conn).await,
-            Err(e) => Err(e),
-        };
-        match sent {
-            Ok(()) if self.transaction => conn.query_drop("COMMIT").await.context("COMMIT failed"),
-            Ok(()) => Ok(()),
-            Err(e) => {
-                if self.transaction {
-                    let _ = conn.query_drop("ROLLBACK").await;
-                }
-                Err(e.context(format!(
-                    "LOAD DATA of rows {first} to {} failed",
-                    first + rows - 1
-                )))
-            }
-        }
+    /// The statement chunks are sent with.
+    pub(super) fn sql(&self) -> Arc<str> {
+        self.sql.clone()
     }
 
-    async fn send(&self, conn: &mut Conn, chunk: Bytes) -> Result<()> {
-        let pieces: Vec<std::io::Result<Bytes>> = (0..chunk.len())
-            .step_by(PIECE)
-            .map(|at| Ok(chunk.slice(at..(at + PIECE).min(chunk.len()))))
-            .collect();
-        conn.set_infile_handler(async move { Ok(futures::stream::iter(pieces).boxed()) });
-        conn.query_drop(&self.sql).await?;
-        Ok(())
+    /// Takes the rows encoded so far, if any.
+    pub(super) fn take_chunk(&mut self) -> Option<Chunk> {
+        if self.rows_in_chunk == 0 {
+            return None;
+        }
+        let chunk = Chunk {
+            bytes: Bytes::from(std::mem::take(&mut self.buf)),
+            first: self.rows_sent + 1,
+            rows: self.rows_in_chunk,
+        };
+        self.rows_sent += self.rows_in_chunk;
+        self.rows_in_chunk = 0;
+        Some(chunk)
     }
+}
+
+/// Encoded rows for one LOAD DATA statement.
+pub(super) struct Chunk {
+    bytes: Bytes,
+    /// Number of its first row in the load (from 1), for messages.
+    first: u64,
+    rows: u64,
+}
+
+/// Sends one chunk with `sql` and fails on the rows the server only warned about; with
+/// `transaction`, the chunk is committed alone or rolled back.
+pub(super) async fn load(
+    conn: &mut Conn,
+    sql: &str,
+    transaction: bool,
+    chunk: Chunk,
+) -> Result<()> {
+    if transaction {
+        conn.query_drop("START TRANSACTION").await?;
+    }
+    let sent = match send(conn, sql, chunk.bytes).await {
+        Ok(()) => rejected(conn).await,
+        Err(e) => Err(e),
+    };
+    match sent {
+        Ok(()) if transaction => conn.query_drop("COMMIT").await.context("COMMIT failed"),
+        Ok(()) => Ok(()),
+        Err(e) => {
+            if transaction {
+                let _ = conn.query_drop("ROLLBACK").await;
+            }
+            Err(e.context(format!(
+                "LOAD DATA of rows {} to {} failed",
+                chunk.first,
+                chunk.first + chunk.rows - 1
+            )))
+        }
+    }
+}
+
+async fn send(conn: &mut Conn, sql: &str, chunk: Bytes) -> Result<()> {
+    let pieces: Vec<std::io::Result<Bytes>> = (0..chunk.len())
+        .step_by(PIECE)
+        .map(|at| Ok(chunk.slice(at..(at + PIECE).min(chunk.len()))))
+        .collect();
+    conn.set_infile_handler(async move { Ok(futures::stream::iter(pieces).boxed()) });
+    conn.query_drop(sql).await?;
+    Ok(())
 }
 
 /// Whether `e` is the server refusing local infile.
