@@ -1,4 +1,4 @@
-//! `out: {type: mysql}`: multi-row `INSERT`s with Embulk's load modes.
+//! `out: {type: mysql}`: `LOAD DATA LOCAL INFILE` (or multi-row `INSERT`s) with Embulk's load modes.
 //!
 //! MySQL commits DDL implicitly, so the transactional modes stage rows in a session
 //! `TEMPORARY` table (gone with the session if the run dies) and move them into the target
