@@ -809,6 +809,9 @@ texts! {
     BackfillCount => "This queues {n} runs.", "{n} 件の実行を登録します。";
     QueueBackfill => "Queue the runs", "実行を登録";
     BackfillQueued => "{n} runs queued.", "{n} 件の実行を登録しました。";
+    // English says "1 run"; Japanese has no plural, so the same sentence with 1.
+    BackfillCountOne => "This queues 1 run.", "1 件の実行を登録します。";
+    BackfillQueuedOne => "1 run queued.", "1 件の実行を登録しました。";
     // Password reset.
     ForgotPassword => "Forgot your password?", "パスワードをお忘れですか？";
     ForgotTitle => "Reset your password", "パスワードの再設定";
@@ -1091,6 +1094,16 @@ pub fn fill(lang: Lang, key: Key, values: &[(&str, &str)]) -> String {
         out = out.replace(&format!("{{{name}}}"), value);
     }
     out
+}
+
+/// A count in a sentence: `one` for exactly 1, otherwise `many` with `{n}` filled, as
+/// English needs "1 run" but "2 runs" (the Japanese texts read the same either way).
+pub fn fill_count(lang: Lang, one: Key, many: Key, n: usize) -> String {
+    if n == 1 {
+        one.text(lang).to_owned()
+    } else {
+        fill(lang, many, &[("n", &n.to_string())])
+    }
 }
 
 /// A message from the server, in `lang`. With a field `label`, English reads
@@ -1655,6 +1668,24 @@ mod tests {
             match_template("{x} at {y}", "v at 3"),
             Some(vec![("x".into(), "v".into()), ("y".into(), "3".into())])
         );
+    }
+
+    #[test]
+    fn counts_take_the_singular_for_one() {
+        let (one, many) = (Key::BackfillQueuedOne, Key::BackfillQueued);
+        assert_eq!(fill_count(Lang::En, one, many, 1), "1 run queued.");
+        assert_eq!(fill_count(Lang::En, one, many, 2), "2 runs queued.");
+        assert_eq!(
+            fill_count(Lang::Ja, one, many, 1),
+            "1 件の実行を登録しました。"
+        );
+        assert_eq!(
+            fill_count(Lang::Ja, one, many, 3),
+            "3 件の実行を登録しました。"
+        );
+        let (one, many) = (Key::BackfillCountOne, Key::BackfillCount);
+        assert_eq!(fill_count(Lang::En, one, many, 1), "This queues 1 run.");
+        assert_eq!(fill_count(Lang::En, one, many, 24), "This queues 24 runs.");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::components::{
 };
 use crate::format;
 use crate::forms::Form;
-use crate::i18n::{Key, fill, team_role_name, tr, translate_message, use_lang};
+use crate::i18n::{Key, fill, fill_count, team_role_name, tr, translate_message, use_lang};
 use crate::pages::connections::can_create_resources;
 use crate::pages::job_wizard::mode_texts;
 use crate::pages::members::ActionErrorNotice;
@@ -721,11 +721,11 @@ fn BackfillPanel(
                     </fieldset>
                 })}
                 <p class="hint" aria-live="polite" data-testid="backfill-count">
-                    {move || count().map(|n| fill(lang.get(), Key::BackfillCount, &[("n", &n.to_string())]))}
+                    {move || count().map(|n| fill_count(lang.get(), Key::BackfillCountOne, Key::BackfillCount, n))}
                 </p>
                 {move || queued.get().map(|n| view! {
                     <p class="test-ok" role="status" data-testid="backfill-queued">
-                        {fill(lang.get(), Key::BackfillQueued, &[("n", &n.to_string())])} " "
+                        {fill_count(lang.get(), Key::BackfillQueuedOne, Key::BackfillQueued, n)} " "
                         <A href="/runs">{tr(Key::SeeRuns)}</A>
                     </p>
                 })}
