@@ -114,11 +114,37 @@ test('sign up, connect two databases, build a job in the wizard, run it, and the
   await page.getByRole('button', { name: 'Next' }).click();
 
   await page.getByRole('heading', { name: 'Step 4: Run settings' }).waitFor();
-  await page.getByTestId('schedules-later').waitFor();
+  // A schedule, with the job page's form: the browser's zone by default, the next ten
+  // runs as you type, and a wrong time flagged beside its box before anything is saved.
+  await page.getByTestId('add-schedule').click();
+  const schedule = page.getByTestId('wizard-schedule');
+  await schedule.waitFor();
+  assert.equal(await schedule.getByLabel('Time zone').inputValue(), 'Asia/Tokyo');
+  const upcoming = schedule.getByTestId('upcoming').locator('li');
+  await upcoming.first().waitFor();
+  assert.equal(await upcoming.count(), 10);
+  await schedule.getByLabel('Time', { exact: true }).fill('25:00');
+  await schedule.getByText('"25:00" is not a time; expected HH:MM on a 24-hour clock, e.g. 02:30 or 18:00').waitFor();
+  assert.equal(await schedule.getByLabel('Time', { exact: true }).getAttribute('aria-invalid'), 'true');
+  await schedule.getByText('Correct the fields above to see the next runs.').waitFor();
+  assert.equal(await upcoming.count(), 0);
+  await screenshot(page, 'wizard-4-schedule-invalid');
+  // Next stays on step 4 while the schedule is wrong.
+  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('heading', { name: 'Step 4: Run settings' }).waitFor();
+  assert.equal(await page.getByRole('heading', { name: 'Step 5: Review and save' }).count(), 0);
+  await schedule.getByLabel('Time', { exact: true }).fill('02:30');
+  await upcoming.nth(9).waitFor();
+  assert.equal(await upcoming.count(), 10);
+  // Every run at 2:30 in the morning, Tokyo time (the browser's zone here), on ten days.
+  const nextTimes = await upcoming.allInnerTexts();
+  for (const t of nextTimes) assert.match(t, /, 2:30 AM GMT\+9$/);
+  assert.equal(new Set(nextTimes).size, 10);
   await screenshot(page, 'wizard-4-run-settings');
   await page.getByRole('button', { name: 'Next' }).click();
 
   await page.getByRole('heading', { name: 'Step 5: Review and save' }).waitFor();
+  assert.match(await page.getByTestId('review-schedule').innerText(), /^Every day at 02:30 \(Asia\/Tokyo\) · next run .*2:30 AM GMT\+9$/);
   // Saving without a name is stopped beside the field.
   await page.getByRole('button', { name: 'Save job' }).click();
   assert.equal(await page.locator('#job-name-error').textContent(), 'Job name is required');
@@ -132,6 +158,17 @@ test('sign up, connect two databases, build a job in the wizard, run it, and the
   await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
   await page.getByRole('heading', { name: 'Orders to the warehouse' }).waitFor();
   await page.getByText('This job has not run yet.', { exact: false }).waitFor();
+  // The schedule was created with the job: on its page and in the organization's list.
+  assert.match(await page.getByTestId('schedule').innerText(), /Every day at 02:30 \(Asia\/Tokyo\)/);
+  const listed = await (await page.request.get('/api/schedules')).json();
+  assert.equal(listed.length, 1);
+  assert.equal(listed[0].job_name, 'Orders to the warehouse');
+  assert.deepEqual(listed[0].settings.recurrence, { kind: 'daily', time: '02:30' });
+  assert.equal(listed[0].settings.timezone, 'Asia/Tokyo');
+  assert.equal(listed[0].enabled, true);
+  // The job page's own form shows the next ten runs too.
+  await page.getByTestId('upcoming').locator('li').nth(9).waitFor();
+  assert.equal(await page.getByTestId('upcoming').locator('li').count(), 10);
   await screenshot(page, 'job-page');
 
   // Run it and follow it live.

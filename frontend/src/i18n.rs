@@ -566,6 +566,20 @@ texts! {
     NeverFires => "This never fires.", "この設定では実行されません。";
     NextFire => "next run", "次回";
     ConfirmDeleteSchedule => "Remove this schedule?", "このスケジュールを削除しますか？";
+    ScheduleWeekly => "Every week", "毎週";
+    ScheduleMonthly => "Every month", "毎月";
+    ScheduleWeekdays => "Days of the week", "曜日";
+    ScheduleDayOfMonth => "Day of the month", "実行する日";
+    ScheduleDayOfMonthHint => "1 to 31; a month without that day has no run.", "1〜31。その日がない月は実行しません。";
+    ScheduleFixFields => "Correct the fields above to see the next runs.", "上の項目を直すと次回の実行日時が表示されます。";
+    ScheduleN => "Schedule {n}", "スケジュール {n}";
+    RemoveSchedule => "Remove this schedule", "このスケジュールを削除";
+    AddAnotherSchedule => "Add a schedule", "スケジュールを追加";
+    SchedulesWizardHint => "When the job runs by itself. Add none to run it only by hand; schedules can be changed later on the job's page.", "ジョブが自動で実行される日時です。手動でだけ実行する場合は追加しません。スケジュールは後からジョブのページで変更できます。";
+    ScheduleSavedAlready => "Saved with the job; change or remove it on the job's page.", "ジョブと一緒に保存済みです。変更や削除はジョブのページで行います。";
+    SchedulesOnJobPageEdit => "this job's schedules are listed and changed on its page.", "このジョブのスケジュールはジョブのページで確認・変更します。";
+    ScheduleSaveFailed => "The job {name} was saved, but schedule {n} could not be saved: {reason}. Correct it in step 4 and save again (the job is not created twice), or remove the schedule and save.", "ジョブ {name} は保存されましたが、スケジュール {n} を保存できませんでした：{reason} 手順 4 で直してもう一度保存してください（ジョブが二重に作られることはありません）。または、そのスケジュールを削除して保存してください。";
+    OpenSavedJob => "Open the saved job", "保存したジョブを開く";
     EveryHourAt => "Every hour at minute {minute}", "毎時 {minute} 分";
     EveryDayAt => "Every day at {time}", "毎日 {time}";
     EveryWeekAt => "Every {days} at {time}", "毎週 {days} {time}";
@@ -860,6 +874,15 @@ texts! {
     MsgNameValueLine => "line {n} must read name=value", "{n} 行目は 名前=値 の形にしてください。";
     MsgSingleSelect => "must be a single SELECT (or WITH ... SELECT) query", "SELECT 文（または WITH ... SELECT）を 1 つだけ書いてください。";
     MsgSingleStatement => "must be a single statement: remove the ; between statements", "文は 1 つにしてください。文の間の ; を削除してください。";
+    MsgNotATime => "{time} is not a time; expected HH:MM on a 24-hour clock, e.g. 02:30 or 18:00", "{time} は時刻ではありません。24 時間表記の 時:分 で入力してください（例：02:30、18:00）。";
+    MsgScheduleZone => "unknown time zone {zone}; expected an IANA name such as Asia/Tokyo, Europe/Berlin or UTC", "{zone} というタイムゾーンはありません。Asia/Tokyo や UTC のような IANA の名前を指定してください。";
+    MsgMinuteOfHour => "must be a minute from 0 to 59", "0 から 59 までの分を入力してください。";
+    MsgChooseWeekday => "choose at least one day of the week", "曜日を 1 つ以上選んでください。";
+    MsgWeekdayTwice => "lists a day more than once", "同じ曜日が 2 回以上指定されています。";
+    MsgDayOfMonth => "must be a day of the month from 1 to 31", "1 から 31 までの日を入力してください。";
+    MsgCronFields => "expected 5 fields separated by spaces (minute hour day-of-month month day-of-week), e.g. \"30 2 * * 1-5\"; found {found}", "分・時・日・月・曜日の 5 項目を空白で区切って入力してください（例：30 2 * * 1-5）。入力された項目数：{found}";
+    MsgCronInvalid => "is not a valid cron expression: {detail}", "正しいクロン式ではありません：{detail}";
+    MsgNeverFires => "never fires (no such date in the next 8 years)", "この設定では実行されません（今後 8 年間に該当する日時がありません）。";
 
     // --- server messages (English side: the server's exact words, {n} for a number) ---
     MsgRequired => "is required", "入力してください。";
@@ -1196,6 +1219,15 @@ const TEMPLATED_MESSAGES: &[Key] = &[
     Key::MsgNameValueLine,
     Key::MsgSingleSelect,
     Key::MsgSingleStatement,
+    Key::MsgNotATime,
+    Key::MsgScheduleZone,
+    Key::MsgMinuteOfHour,
+    Key::MsgChooseWeekday,
+    Key::MsgWeekdayTwice,
+    Key::MsgDayOfMonth,
+    Key::MsgCronFields,
+    Key::MsgCronInvalid,
+    Key::MsgNeverFires,
 ];
 
 /// The values of `template`'s `{name}` parts in `message`, if the message fits it. Each
@@ -1492,6 +1524,7 @@ mod tests {
             "event",
             // Placeholders.
             "changes",
+            "reason",
             "column",
             "h",
             "m",

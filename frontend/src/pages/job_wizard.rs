@@ -1,6 +1,6 @@
 //! The job wizard, for a new job (`/jobs/new`) and for changing one (`/jobs/:id/edit`):
-//! 1 source -> 2 preview and columns -> 3 destination -> 4 run settings (and what is still
-//! to come: schedules, variables, checks, notifications) -> 5 review and save.
+//! 1 source -> 2 preview and columns -> 3 destination -> 4 run settings, variables, checks,
+//! notifications and (for a new job) schedules -> 5 review and save.
 //!
 //! Each step checks its part with `core`'s `JobSettings::validate`, the function the server
 //! runs, before moving on; errors the server finds on save (a table that does not exist, a
@@ -12,10 +12,12 @@ use crate::forms::Form;
 use crate::i18n::{Key, fill, tr, translate_message, use_lang};
 use crate::pages::connections::{editable_teams, kind_name};
 use crate::pages::job_rules::{RuleSet, RulesEditor, save_rules};
+use crate::pages::schedule_form::{ScheduleDraft, ScheduleFields, new_draft, schedule_text};
 use hakobu_core::api::connections::{ConnectionView, PreviewRequest, PreviewResponse};
 use hakobu_core::api::jobs::{CreateJobRequest, JobView, UpdateJobRequest, validate_job_text};
 use hakobu_core::api::notifications::RuleView;
 use hakobu_core::api::org::TeamView;
+use hakobu_core::api::schedules::ScheduleRequest;
 use hakobu_core::authz::TeamRole;
 use hakobu_core::config::{ColumnType, Mode};
 use hakobu_core::connection::ConnectionKind;
@@ -308,6 +310,9 @@ struct Wizard {
     variables: RwSignal<Vec<VariableRow>>,
     /// The job's notification rules as typed (the same editor as the job page's).
     rules: RuleSet,
+    /// Schedules to create with a new job (an existing job's are on its page).
+    schedules: RwSignal<Vec<ScheduleDraft>>,
+    adds_schedules: bool,
     // 5: the job itself
     name: RwSignal<String>,
     description: RwSignal<String>,
@@ -319,6 +324,28 @@ fn text(s: &str) -> RwSignal<String> {
 }
 
 impl Wizard {
+    /// What `core` finds wrong with the schedules not saved yet, at
+    /// `schedules[i].settings.*` (untracked: read when a step is checked).
+    fn schedule_errors(&self) -> FieldErrors {
+        let mut errors = FieldErrors::default();
+        for (i, draft) in self.schedules.get_untracked().iter().enumerate() {
+            if draft.saved.get_untracked() {
+                continue;
+            }
+            let request = ScheduleRequest {
+                settings: draft.settings_untracked(),
+                enabled: true,
+            };
+            if let Err(e) = request
+                .settings
+                .validate(&format!("schedules[{i}].settings."))
+            {
+                errors.0.extend(e.0);
+            }
+        }
+        errors
+    }
+
     fn new(job: Option<&JobView>, rules: &[RuleView], team: Option<TeamId>) -> Self {
         let settings = job.and_then(|j| j.settings.as_ref());
         let s = settings.map(|s| &s.source);
@@ -386,6 +413,8 @@ impl Wizard {
             checks: RwSignal::new(Vec::new()),
             variables: RwSignal::new(Vec::new()),
             rules: RuleSet::new(rules),
+            schedules: RwSignal::new(Vec::new()),
+            adds_schedules: job.is_none(),
             name: text(job.map_or("", |j| &j.name)),
             description: text(job.map_or("", |j| &j.description)),
             team: RwSignal::new(job.map(|j| j.team_id).or(team)),
@@ -856,6 +885,7 @@ fn step_of(path: &str) -> usize {
         || p.starts_with("checks")
         || p.starts_with("variables")
         || p.starts_with("rules")
+        || p.starts_with("schedules")
     {
         4
     } else {
@@ -934,7 +964,14 @@ fn JobWizard(
     let saved_id = RwSignal::new(job_id);
     let form = Form::new(
         "job",
-        &["name", "description", "team_id", "settings", "rules"],
+        &[
+            "name",
+            "description",
+            "team_id",
+            "settings",
+            "rules",
+            "schedules",
+        ],
     );
     let usable: Vec<ConnectionView> = connections
         .into_iter()
@@ -958,6 +995,7 @@ fn JobWizard(
     let check_step = move |step: usize| -> bool {
         let (_, mut errors) = conns.with_value(|c| w.settings(c));
         errors.0.extend(w.rules.requests().1.0);
+        errors.0.extend(w.schedule_errors().0);
         if step == 5 {
             let mut text = FieldErrors::default();
             validate_job_text(
@@ -1003,9 +1041,12 @@ fn JobWizard(
         crate::forms::focus("wizard-step-heading");
     };
 
+    // Set when the job was saved but one of its new schedules was not.
+    let schedule_problem = RwSignal::new(None::<(JobId, String, ScheduleFailure)>);
     let save = {
         let navigate = navigate.clone();
         move |_| {
+            schedule_problem.set(None);
             if !check_step(5) {
                 return;
             }
@@ -1013,6 +1054,7 @@ fn JobWizard(
                 return;
             };
             let (rule_rows, _) = w.rules.requests();
+            let drafts = w.schedules.get_untracked();
             let job_id = saved_id.get_untracked();
             let Some(team_id) = w.team.get_untracked() else {
                 return;
@@ -1051,16 +1093,29 @@ fn JobWizard(
                 match result {
                     Ok(job) => {
                         saved_id.set(Some(job.id));
-                        match save_rules(job.id, w.rules, rule_rows).await {
+                        if let Err(errors) = save_rules(job.id, w.rules, rule_rows).await {
+                            w.step.set(4);
+                            form.invalid(errors);
+                            form.problem
+                                .set(Some(crate::forms::Problem::Key(Key::RulesSaveProblem)));
+                            return;
+                        }
+                        // A schedule refused after the job exists keeps the analyst here,
+                        // on step 4 with the error beside the schedule's field, rather than
+                        // on the job page: what they typed is still in the form to correct,
+                        // the notice says the job is saved (with a link to it), and the
+                        // next save changes that job and posts only the schedules not saved
+                        // yet, so nothing is created twice. On the job page they would have
+                        // to type the schedule again from a message.
+                        match save_schedules(job.id, &drafts).await {
                             Ok(()) => {
                                 form.done();
                                 navigate(&format!("/jobs/{}", job.id), Default::default());
                             }
-                            Err(errors) => {
+                            Err(failure) => {
                                 w.step.set(4);
-                                form.invalid(errors);
-                                form.problem
-                                    .set(Some(crate::forms::Problem::Key(Key::RulesSaveProblem)));
+                                form.invalid(failure.errors.clone());
+                                schedule_problem.set(Some((job.id, job.name.clone(), failure)));
                             }
                         }
                     }
@@ -1135,6 +1190,16 @@ fn JobWizard(
                     4 => view! { <RunSettingsStep w form conns/> }.into_any(),
                     _ => view! { <ReviewStep w form conns teams=editable/> }.into_any(),
                 }}
+                {move || schedule_problem.get().map(|(id, name, failure)| view! {
+                    <div class="form-problem" role="alert" data-testid="schedule-save-problem">
+                        <p>{move || fill(lang.get(), Key::ScheduleSaveFailed, &[
+                            ("name", &name),
+                            ("n", &(failure.index + 1).to_string()),
+                            ("reason", translate_message(lang.get(), None, &failure.reason).trim_end_matches('.')),
+                        ])}</p>
+                        <p><A href=format!("/jobs/{id}")>{tr(Key::OpenSavedJob)}</A></p>
+                    </div>
+                })}
                 <FormProblem form/>
                 <div class="button-row wizard-buttons">
                     <Show when=move || { w.step.get() > 1 }>
@@ -1922,9 +1987,123 @@ fn RunSettingsStep(
         <h3>{tr(Key::Notifications)}</h3>
         <p class="hint">{tr(Key::RulesHint)}</p>
         <RulesEditor rules=w.rules form/>
-        <div class="later" data-testid="schedules-later">
-            <p><strong>{tr(Key::Schedules)}</strong> " — " {tr(Key::SchedulesOnJobPage)}</p>
-        </div>
+        <SchedulesEditor w form/>
+    }
+}
+
+/// Step 4's schedules: for a new job, zero or more schedule forms (the job page's form);
+/// for an existing job, where its schedules are.
+#[component]
+fn SchedulesEditor(w: Wizard, form: Form) -> impl IntoView {
+    let lang = use_lang();
+    if !w.adds_schedules {
+        return view! {
+            <div class="later" data-testid="schedules-later">
+                <p><strong>{tr(Key::Schedules)}</strong> " — " {tr(Key::SchedulesOnJobPageEdit)}</p>
+            </div>
+        }
+        .into_any();
+    }
+    let add = move |_| {
+        let key = w.key();
+        let draft = w.owned(|| new_draft(key));
+        w.schedules.update(|s| s.push(draft));
+    };
+    let rows = move || {
+        w.schedules
+            .get()
+            .into_iter()
+            .enumerate()
+            .map(|(i, draft)| {
+                let body = move || {
+                    if draft.saved.get() {
+                        view! {
+                            <p>
+                                <strong>{move || schedule_text(lang.get(), &draft.settings_untracked())}</strong>
+                                " — " {tr(Key::ScheduleSavedAlready)}
+                            </p>
+                        }
+                        .into_any()
+                    } else {
+                        view! {
+                            <ScheduleFields draft form prefix=format!("schedules[{i}].settings.")/>
+                            <button type="button" class="link-button"
+                                on:click=move |_| w.schedules.update(|s| s.retain(|d| d.key != draft.key))>
+                                {tr(Key::RemoveSchedule)}
+                            </button>
+                        }
+                        .into_any()
+                    }
+                };
+                view! {
+                    <fieldset class="schedule-form" data-testid="wizard-schedule">
+                        <legend>{move || fill(lang.get(), Key::ScheduleN, &[("n", &(i + 1).to_string())])}</legend>
+                        {body}
+                    </fieldset>
+                }
+            })
+            .collect_view()
+    };
+    view! {
+        <h3>{tr(Key::Schedules)}</h3>
+        <p class="hint">{tr(Key::SchedulesWizardHint)}</p>
+        {rows}
+        <button type="button" on:click=add data-testid="add-schedule">{tr(Key::AddAnotherSchedule)}</button>
+    }
+    .into_any()
+}
+
+/// A schedule of a new job the server refused: which (0-based), the errors at its fields
+/// (`schedules[1].settings.recurrence.time`), and the server's reason.
+#[derive(Debug, Clone)]
+struct ScheduleFailure {
+    index: usize,
+    errors: FieldErrors,
+    reason: String,
+}
+
+/// Creates the schedules not saved yet, in order; stops at the first the server refuses.
+async fn save_schedules(job: JobId, drafts: &[ScheduleDraft]) -> Result<(), ScheduleFailure> {
+    for (i, draft) in drafts.iter().enumerate() {
+        if draft.saved.get_untracked() {
+            continue;
+        }
+        let request = ScheduleRequest {
+            settings: draft.settings_untracked(),
+            enabled: true,
+        };
+        match api::create_schedule(job, &request).await {
+            Ok(_) => draft.saved.set(true),
+            Err(e) => return Err(schedule_failure(i, &e)),
+        }
+    }
+    Ok(())
+}
+
+/// The server's errors for schedule `index`, moved under `schedules[index].` so they land
+/// beside that schedule's inputs; the reason is the first field's message or the body's.
+fn schedule_failure(index: usize, e: &ApiError) -> ScheduleFailure {
+    let mut errors = FieldErrors::default();
+    let mut reason = e.to_string();
+    if let Some(body) = e.body() {
+        reason = body.message.clone();
+        for f in &body.fields {
+            errors.push(format!("schedules[{index}].{}", f.field), f.message.clone());
+        }
+        if let (true, Some(field)) = (body.fields.is_empty(), &body.field) {
+            errors.push(format!("schedules[{index}].{field}"), body.message.clone());
+        }
+        if let Some(first) = body.fields.first() {
+            reason = first.message.clone();
+        }
+    }
+    if errors.0.is_empty() {
+        errors.push(format!("schedules[{index}]"), reason.clone());
+    }
+    ScheduleFailure {
+        index,
+        errors,
+        reason,
     }
 }
 
@@ -2289,6 +2468,7 @@ fn ReviewStep(
         </div>
         <h3>{tr(Key::Summary)}</h3>
         {summary}
+        {w.adds_schedules.then(|| view! { <ReviewSchedules w/> })}
         <h3>{tr(Key::CompiledConfig)}</h3>
         {match yaml {
             Ok(yaml) => view! {
@@ -2298,6 +2478,37 @@ fn ReviewStep(
             .into_any(),
             Err(e) if e.is_empty() => view! { <p class="muted">{tr(Key::CompiledAfterSave)}</p> }.into_any(),
             Err(e) => view! { <p class="form-problem">{e}</p> }.into_any(),
+        }}
+    }
+}
+
+/// Step 5's list of the new job's schedules in words, with the first fire time of each.
+#[component]
+fn ReviewSchedules(w: Wizard) -> impl IntoView {
+    let lang = use_lang();
+    let drafts = w.schedules.get_untracked();
+    view! {
+        <h3>{tr(Key::Schedules)}</h3>
+        {if drafts.is_empty() {
+            view! { <p class="muted" data-testid="review-schedules">{tr(Key::NoSchedules)}</p> }.into_any()
+        } else {
+            view! {
+                <ul class="plain-list" data-testid="review-schedules">
+                    {drafts.into_iter().map(|d| {
+                        let settings = d.settings_untracked();
+                        let next = crate::pages::schedule_form::upcoming(&settings, "", chrono::Utc::now())
+                            .ok()
+                            .and_then(|t| t.first().copied());
+                        view! {
+                            <li data-testid="review-schedule">
+                                <strong>{move || schedule_text(lang.get(), &settings)}</strong>
+                                {next.map(|at| view! { " · " {tr(Key::NextFire)} " " <crate::components::Time at/> })}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            }
+            .into_any()
         }}
     }
 }
@@ -2316,6 +2527,28 @@ mod tests {
         assert_eq!(step_of("settings.retry.count"), 4);
         assert_eq!(step_of("name"), 5);
         assert_eq!(step_of("team_id"), 5);
+        assert_eq!(step_of("schedules[0].settings.recurrence.time"), 4);
+    }
+
+    /// A schedule the server refuses has its errors beside that schedule's inputs.
+    #[test]
+    fn a_refused_schedule_lands_at_its_row() {
+        use hakobu_core::api::error::ErrorBody;
+        let body: ErrorBody = serde_json::from_value(serde_json::json!({
+            "error": "validation",
+            "message": "settings.recurrence.time: \"25:00\" is not a time",
+            "fields": [{"field": "settings.recurrence.time", "message": "\"25:00\" is not a time"}],
+        }))
+        .unwrap();
+        let failure = schedule_failure(1, &ApiError::Server { status: 422, body });
+        assert_eq!(failure.index, 1);
+        assert_eq!(
+            failure.errors.0[0].field,
+            "schedules[1].settings.recurrence.time"
+        );
+        assert_eq!(failure.reason, "\"25:00\" is not a time");
+        let failure = schedule_failure(0, &ApiError::Network("offline".into()));
+        assert_eq!(failure.errors.0[0].field, "schedules[0]");
     }
 
     #[test]

@@ -13,13 +13,13 @@ use crate::pages::connections::can_create_resources;
 use crate::pages::job_wizard::mode_texts;
 use crate::pages::members::ActionErrorNotice;
 use crate::pages::runs::{RunStatusBadge, duration_text, event_key, run_duration_seconds};
+use crate::pages::schedule_form::{ScheduleFields, new_draft};
 use crate::session::use_session;
 use hakobu_core::api::jobs::{JobView, UpdateJobRequest};
 use hakobu_core::api::runs::{BackfillRequest, BackfillStep, RunView, StartRunRequest};
 use hakobu_core::api::schedules::ScheduleRequest;
 use hakobu_core::authz::{Action, Decision, Principal, Target, TeamRole, authorize};
 use hakobu_core::ids::{JobId, TeamId};
-use hakobu_core::schedule::{CatchUp, Recurrence, ScheduleSettings, Weekday};
 use hakobu_core::validation::FieldErrors;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -865,42 +865,8 @@ fn RunChart(runs: Vec<RunView>) -> impl IntoView {
     .into_any()
 }
 
-/// A schedule's recurrence in words.
-pub(crate) fn recurrence_text(lang: crate::i18n::Lang, r: &Recurrence) -> String {
-    match r {
-        Recurrence::Hourly { minute } => {
-            fill(lang, Key::EveryHourAt, &[("minute", &minute.to_string())])
-        }
-        Recurrence::Daily { time } => fill(lang, Key::EveryDayAt, &[("time", time)]),
-        Recurrence::Weekly { weekdays, time } => {
-            let days: Vec<&str> = weekdays.iter().map(|d| weekday_name(lang, *d)).collect();
-            fill(
-                lang,
-                Key::EveryWeekAt,
-                &[("days", &days.join(", ")), ("time", time)],
-            )
-        }
-        Recurrence::Monthly { day, time, .. } => fill(
-            lang,
-            Key::EveryMonthAt,
-            &[("day", &day.to_string()), ("time", time)],
-        ),
-        Recurrence::Cron { expression } => fill(lang, Key::CronAt, &[("expression", expression)]),
-    }
-}
-
-fn weekday_name(lang: crate::i18n::Lang, d: Weekday) -> &'static str {
-    match d {
-        Weekday::Monday => Key::Monday,
-        Weekday::Tuesday => Key::Tuesday,
-        Weekday::Wednesday => Key::Wednesday,
-        Weekday::Thursday => Key::Thursday,
-        Weekday::Friday => Key::Friday,
-        Weekday::Saturday => Key::Saturday,
-        Weekday::Sunday => Key::Sunday,
-    }
-    .text(lang)
-}
+/// Kept here for the pages that name it from the job page (the schedules overview).
+pub(crate) use crate::pages::schedule_form::recurrence_text;
 
 /// The job's schedules with their next fire time, and a form to add one that shows the
 /// next fire times as you type (computed by `core`'s scheduler code, the server's own).
@@ -910,37 +876,13 @@ fn SchedulesPanel(job: JobId, can_edit: bool) -> impl IntoView {
     let schedules = LocalResource::new(move || api::job_schedules(job));
     let action_error = RwSignal::new(None::<ApiError>);
     let form = Form::new("schedule", &["settings", "enabled"]);
-    let kind = RwSignal::new("daily".to_owned());
-    let time = RwSignal::new("02:00".to_owned());
-    let minute = RwSignal::new("0".to_owned());
-    let expression = RwSignal::new("0 2 * * *".to_owned());
-    let timezone = RwSignal::new(format::time_zone(lang.get_untracked()).0);
-    let settings = move || ScheduleSettings {
-        recurrence: match kind.get().as_str() {
-            // Not a number: out of range on purpose, so the validator names the field.
-            "hourly" => Recurrence::Hourly {
-                minute: minute.get().trim().parse().unwrap_or(u8::MAX),
-            },
-            "cron" => Recurrence::Cron {
-                expression: expression.get().trim().to_owned(),
-            },
-            _ => Recurrence::Daily {
-                time: time.get().trim().to_owned(),
-            },
-        },
-        timezone: timezone.get().trim().to_owned(),
-        catch_up: CatchUp::default(),
-        max_consecutive_failures: hakobu_core::schedule::DEFAULT_MAX_CONSECUTIVE_FAILURES,
-    };
-    let upcoming = move || {
-        settings()
-            .validate("settings.")
-            .map(|s| s.fire_times(chrono::Utc::now(), None, 5))
-    };
+    // The form shared with the wizard's step 4 (`schedule_form`), with the next 10 fire
+    // times as you type.
+    let draft = new_draft(0);
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         let request = ScheduleRequest {
-            settings: settings(),
+            settings: draft.settings_untracked(),
             enabled: true,
         };
         if let Err(errors) = request.validate() {
@@ -1004,7 +946,6 @@ fn SchedulesPanel(job: JobId, can_edit: bool) -> impl IntoView {
         .into_any(),
     }
     };
-    let kind_id = form.input_id("settings.recurrence.kind");
     view! {
         <section class="panel">
             <h2>{tr(Key::Schedules)}</h2>
@@ -1013,34 +954,7 @@ fn SchedulesPanel(job: JobId, can_edit: bool) -> impl IntoView {
             {can_edit.then(|| view! {
                 <form class="schedule-form" on:submit=submit novalidate=true>
                     <h3>{tr(Key::AddSchedule)}</h3>
-                    <div class="field">
-                        <label for=kind_id.clone()>{tr(Key::ScheduleKind)}</label>
-                        <select id=kind_id on:change=move |ev| kind.set(event_target_value(&ev)) prop:value=move || kind.get()>
-                            <option value="daily">{tr(Key::ScheduleDaily)}</option>
-                            <option value="hourly">{tr(Key::ScheduleHourly)}</option>
-                            <option value="cron">{tr(Key::ScheduleCron)}</option>
-                        </select>
-                    </div>
-                    {move || match kind.get().as_str() {
-                        "hourly" => view! { <TextField form field="settings.recurrence.minute" label=Key::ScheduleMinute value=minute/> }.into_any(),
-                        "cron" => view! { <TextField form field="settings.recurrence.expression" label=Key::ScheduleExpression value=expression hint=Key::ScheduleExpressionHint/> }.into_any(),
-                        _ => view! { <TextField form field="settings.recurrence.time" label=Key::ScheduleTime value=time hint=Key::ScheduleTimeHint/> }.into_any(),
-                    }}
-                    <TextField form field="settings.timezone" label=Key::ScheduleTimezone value=timezone hint=Key::ScheduleTimezoneHint/>
-                    <div class="upcoming" aria-live="polite" data-testid="upcoming">
-                        <p class="hint">{tr(Key::NextFireTimes)}</p>
-                        {move || match upcoming() {
-                            Ok(times) if !times.is_empty() => view! {
-                                <ul class="plain-list">{times.into_iter().map(|t| view! { <li><Time at=t/></li> }).collect_view()}</ul>
-                            }
-                            .into_any(),
-                            Ok(_) => view! { <p class="muted">{tr(Key::NeverFires)}</p> }.into_any(),
-                            Err(e) => {
-                                let first = e.first().map(|e| e.message.clone()).unwrap_or_default();
-                                view! { <p class="muted">{move || translate_message(lang.get(), None, &first)}</p> }.into_any()
-                            }
-                        }}
-                    </div>
+                    <ScheduleFields draft form prefix="settings.".to_owned()/>
                     <FormProblem form/>
                     <Submit form label=Key::AddSchedule/>
                 </form>
