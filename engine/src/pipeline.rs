@@ -137,6 +137,11 @@ pub async fn run_config(
         .max_threads
         .map(|n| n.max(1) as usize)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    tracing::info!(
+        "connected; reading in {} part(s), up to {} at a time",
+        source.tasks.len(),
+        threads.min(source.tasks.len().max(1))
+    );
     let (src_tx, mut src_rx) = mpsc::channel::<RecordBatch>(CHANNEL_DEPTH);
     let (flt_tx, mut flt_rx) = mpsc::channel::<RecordBatch>(CHANNEL_DEPTH);
 
@@ -201,6 +206,12 @@ pub async fn run_config(
             return Err(e);
         }
     };
+    // Committing can take a while (a staged table copied into the target) while the
+    // counts stand still; say what is happening.
+    tracing::info!(
+        "all {} rows written; committing the destination",
+        stats.progress(started).rows_written
+    );
     let committed = destination.commit().await.context("out");
     ticker.abort();
     committed?;

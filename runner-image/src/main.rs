@@ -7,6 +7,7 @@
 //! Any failure exits non-zero with one line on stderr naming what failed and where.
 
 use anyhow::{Context, Result};
+mod engine_log;
 mod managed;
 
 use clap::{Parser, Subcommand};
@@ -91,6 +92,14 @@ async fn run(command: Command) -> Result<()> {
                 bar.enable_steady_tick(Duration::from_millis(200));
                 bar
             });
+            let printer = bar.clone();
+            engine_log::forward_to(Box::new(move |line| {
+                let text = format!("{}: {}", line.level, line.message);
+                match &printer {
+                    Some(bar) => bar.println(text),
+                    None => eprintln!("{text}"),
+                }
+            }));
             let progress_bar = bar.clone();
             let summary = hakobu_engine::run_config(&parsed, move |p| {
                 if let Some(bar) = &progress_bar {
@@ -120,6 +129,9 @@ async fn run(command: Command) -> Result<()> {
         }
         Command::Managed => managed::run().await?,
         Command::Preview { config, rows } => {
+            engine_log::forward_to(Box::new(|line| {
+                eprintln!("{}: {}", line.level, line.message)
+            }));
             let parsed = load(&config, None)?;
             let preview = hakobu_engine::preview_config(&parsed, rows).await?;
             let names: Vec<&str> = preview.columns.iter().map(|(n, _)| n.as_str()).collect();

@@ -54,14 +54,32 @@ impl Client {
     }
 
     async fn log(&self, level: &str, message: impl Into<String>) {
-        let batch = RunnerLogBatch {
-            lines: vec![RunnerLogLine {
-                level: level.to_owned(),
-                message: message.into(),
-            }],
-        };
+        self.post_lines(vec![RunnerLogLine {
+            level: level.to_owned(),
+            message: message.into(),
+        }])
+        .await;
+    }
+
+    async fn post_lines(&self, lines: Vec<RunnerLogLine>) {
+        if lines.is_empty() {
+            return;
+        }
         // Logs are best effort: a lost line must not fail the transfer.
-        let _ = self.post("logs", &batch).await;
+        let _ = self.post("logs", &RunnerLogBatch { lines }).await;
+    }
+
+    /// Sends what the engine said since the last call.
+    async fn forward_engine_lines(&self, engine: &crate::engine_log::Buffer) {
+        let lines = engine
+            .take()
+            .into_iter()
+            .map(|l| RunnerLogLine {
+                level: l.level.to_owned(),
+                message: l.message,
+            })
+            .collect();
+        self.post_lines(lines).await;
     }
 }
 
@@ -99,6 +117,8 @@ pub async fn run() -> Result<()> {
         client.switch_token(token);
     }
     client.log("info", "runner started").await;
+    let engine_lines = crate::engine_log::Buffer::default();
+    crate::engine_log::forward_to(engine_lines.sink());
 
     let config = match Config::from_yaml(&assignment.config) {
         Ok(c) => c,
@@ -124,11 +144,15 @@ pub async fn run() -> Result<()> {
     };
 
     let heartbeat_client = client.clone();
+    let heartbeat_lines = engine_lines.clone();
     let every = Duration::from_secs(assignment.heartbeat_seconds.max(1));
     let (hr, hw, hb) = (rows_read.clone(), rows_written.clone(), bytes_read.clone());
     let cancelled_by_app = async move {
         loop {
             tokio::time::sleep(every).await;
+            heartbeat_client
+                .forward_engine_lines(&heartbeat_lines)
+                .await;
             let progress = RunnerProgress {
                 rows_read: hr.load(Ordering::Relaxed) as i64,
                 rows_written: hw.load(Ordering::Relaxed) as i64,
@@ -153,6 +177,7 @@ pub async fn run() -> Result<()> {
         _ = cancelled_by_app => None,
         _ = terminate.recv() => None,
     };
+    client.forward_engine_lines(&engine_lines).await;
     let count = |a: &AtomicU64| a.load(Ordering::Relaxed) as i64;
     let result = match outcome {
         // Dropping the transfer closes its connections: transactional loads roll back.

@@ -92,6 +92,15 @@ async fn local_launcher_end_to_end_with_incremental_state() {
         text.contains("runner started") && text.contains("3 written"),
         "{text}"
     );
+    // The engine's own messages reach the run's log, in order, before the runner's last.
+    let position = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("{needle}: {text}"))
+    };
+    assert!(
+        position("connected; reading in 1 part(s)") < position("all 3 rows written; committing")
+    );
+    assert!(position("all 3 rows written; committing") < position("3 written"));
     let (_, job_view) = app.get(&format!("/api/jobs/{job}"), &owner.token).await;
     assert_eq!(job_view["incremental_state"], json!({"last_record": [3]}));
     // The live stream of a finished run replays its logs and ends.
