@@ -3,8 +3,8 @@
 
 use crate::api::{self, ApiError, RunQuery};
 use crate::components::{
-    ConfirmButton, Empty, FieldError, FormProblem, LoadError, Loading, MaybeTime, Submit,
-    TextField, Time,
+    ConfirmButton, Empty, FieldError, FormProblem, LoadError, Loading, MaybeTime, ResourceTable,
+    Submit, TextField, Time,
 };
 use crate::format;
 use crate::forms::Form;
@@ -34,44 +34,22 @@ pub fn JobsPage() -> impl IntoView {
     let lang = use_lang();
     let jobs = LocalResource::new(api::jobs);
     let can_create = can_create_resources();
-    let list = move || {
-        match jobs.get() {
-        None => view! { <Loading/> }.into_any(),
-        Some(Err(e)) => view! { <LoadError error=e retry=move || jobs.refetch()/> }.into_any(),
-        Some(Ok(list)) if list.is_empty() => {
-            view! { <Empty title=Key::NoJobsTitle body=Key::NoJobsBody/> }.into_any()
-        }
-        Some(Ok(list)) => view! {
-            <div class="table-wrap">
-                <table>
-                    <thead>
-                        <tr>
-                            <th scope="col">{tr(Key::Name)}</th>
-                            <th scope="col">{tr(Key::Status)}</th>
-                            <th scope="col">{tr(Key::Revision)}</th>
-                            <th scope="col">{tr(Key::YourRole)}</th>
-                            <th scope="col">{tr(Key::Updated)}</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {list
-                            .into_iter()
-                            .map(|j| view! {
-                                <tr data-testid="job-row">
-                                    <td><A href=format!("/jobs/{}", j.id)>{j.name.clone()}</A></td>
-                                    <td>{tr(if j.enabled { Key::Enabled } else { Key::Disabled })}</td>
-                                    <td>{j.revision.to_string()}</td>
-                                    <td><span class="badge">{move || team_role_name(lang.get(), j.your_role)}</span></td>
-                                    <td><Time at=j.updated_at/></td>
-                                </tr>
-                            })
-                            .collect_view()}
-                    </tbody>
-                </table>
-            </div>
-        }
-        .into_any(),
-    }
+    let list = view! {
+        <ResourceTable
+            resource=jobs
+            empty_title=Key::NoJobsTitle
+            empty_body=Key::NoJobsBody
+            columns=&[Key::Name, Key::Status, Key::Revision, Key::YourRole, Key::Updated]
+            row=move |j: JobView| view! {
+                <tr data-testid="job-row">
+                    <td><A href=format!("/jobs/{}", j.id)>{j.name.clone()}</A></td>
+                    <td>{tr(if j.enabled { Key::Enabled } else { Key::Disabled })}</td>
+                    <td>{j.revision.to_string()}</td>
+                    <td><span class="badge">{move || team_role_name(lang.get(), j.your_role)}</span></td>
+                    <td><Time at=j.updated_at/></td>
+                </tr>
+            }
+        />
     };
     view! {
         <div class="page">
