@@ -77,7 +77,9 @@ mod imp {
             ("second", "2-digit"),
             ("hourCycle", "h23"),
         ]);
-        js_date(at).to_locale_time_string_with_options(lang.locale(), &opts).into()
+        js_date(at)
+            .to_locale_time_string_with_options(lang.locale(), &opts)
+            .into()
     }
 
     pub fn number(lang: Lang, n: i64) -> String {

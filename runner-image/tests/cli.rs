@@ -431,7 +431,8 @@ fn a_killed_mysql_replace_leaves_a_table_that_the_next_run_drops() {
     // And said so: the engine's message reaches the terminal.
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(
-        said.contains("info: dropping dst_hakobu_") && said.contains("left behind by an interrupted replace"),
+        said.contains("info: dropping dst_hakobu_")
+            && said.contains("left behind by an interrupted replace"),
         "{said}"
     );
 }
