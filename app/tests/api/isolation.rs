@@ -1,36 +1,66 @@
 //! Another organization's user gets 404 for every endpoint that names a resource, and
 //! never sees the other tenant's rows in a list.
 
-use crate::helpers::spawn_app;
+use crate::helpers::{TestApp, TestUser, spawn_app};
 use reqwest::StatusCode;
 use serde_json::json;
+
+/// Alice's organization with a team, a member, a pending invitation and an API token, and
+/// Bob, the owner of another organization.
+struct Acme {
+    alice: TestUser,
+    bob: TestUser,
+    team: String,
+    member: TestUser,
+    invitation: String,
+    token: String,
+}
+
+impl Acme {
+    async fn seed(app: &TestApp) -> Acme {
+        let alice = app.signup("Acme").await;
+        let bob = app.signup("Beta").await;
+        assert_ne!(alice.org_id, bob.org_id);
+        let team = app.create_team(&alice, "Secret team").await;
+        let member = app
+            .add_member(
+                &alice,
+                "member",
+                json!([{"team_id": team, "role": "editor"}]),
+            )
+            .await;
+        let (_, invitation) = app
+            .post(
+                "/api/invitations",
+                &alice.token,
+                json!({"email": "pending@example.com"}),
+            )
+            .await;
+        let (_, token) = app
+            .post("/api/tokens", &alice.token, json!({"name": "alice's"}))
+            .await;
+        Acme {
+            invitation: invitation["invitation"]["id"].as_str().unwrap().to_owned(),
+            token: token["api_token"]["id"].as_str().unwrap().to_owned(),
+            alice,
+            bob,
+            team,
+            member,
+        }
+    }
+}
 
 #[tokio::test]
 async fn another_organization_gets_404_everywhere() {
     let app = spawn_app().await;
-    let alice = app.signup("Acme").await;
-    let bob = app.signup("Beta").await;
-    assert_ne!(alice.org_id, bob.org_id);
-    let a_team = app.create_team(&alice, "Secret team").await;
-    let a_member = app
-        .add_member(
-            &alice,
-            "member",
-            json!([{"team_id": a_team, "role": "editor"}]),
-        )
-        .await;
-    let (_, invitation) = app
-        .post(
-            "/api/invitations",
-            &alice.token,
-            json!({"email": "pending@example.com"}),
-        )
-        .await;
-    let a_invitation = invitation["invitation"]["id"].as_str().unwrap().to_owned();
-    let (_, token) = app
-        .post("/api/tokens", &alice.token, json!({"name": "alice's"}))
-        .await;
-    let a_token = token["api_token"]["id"].as_str().unwrap().to_owned();
+    let Acme {
+        alice,
+        bob,
+        team: a_team,
+        member: a_member,
+        invitation: a_invitation,
+        token: a_token,
+    } = Acme::seed(&app).await;
     let before = app.audit_actions(&alice).await;
 
     let m = &a_member.user_id;
@@ -237,26 +267,14 @@ async fn every_endpoint_naming_a_resource_answers_404_to_another_organization() 
     use crate::notifications::{destination, job, queue_run, rule};
     use reqwest::Method;
     let app = spawn_app().await;
-    let alice = app.signup("Acme").await;
-    let bob = app.signup("Beta").await;
-    let team = app.create_team(&alice, "Secret team").await;
-    let member = app
-        .add_member(
-            &alice,
-            "member",
-            json!([{"team_id": team, "role": "editor"}]),
-        )
-        .await;
-    let (_, invitation) = app
-        .post(
-            "/api/invitations",
-            &alice.token,
-            json!({"email": "pending@example.com"}),
-        )
-        .await;
-    let (_, token) = app
-        .post("/api/tokens", &alice.token, json!({"name": "alice's"}))
-        .await;
+    let Acme {
+        alice,
+        bob,
+        team,
+        member,
+        invitation,
+        token,
+    } = Acme::seed(&app).await;
     let dest = destination(
         &app,
         &alice,
@@ -289,14 +307,8 @@ async fn every_endpoint_naming_a_resource_answers_404_to_another_organization() 
     let ids: Vec<(&str, String)> = vec![
         ("{team_id}", team.clone()),
         ("{user_id}", member.user_id.clone()),
-        (
-            "{invitation_id}",
-            invitation["invitation"]["id"].as_str().unwrap().to_owned(),
-        ),
-        (
-            "{token_id}",
-            token["api_token"]["id"].as_str().unwrap().to_owned(),
-        ),
+        ("{invitation_id}", invitation),
+        ("{token_id}", token),
         ("{connection_id}", connection),
         ("{job_id}", a_job.clone()),
         ("{revision}", "1".to_owned()),
