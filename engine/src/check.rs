@@ -130,7 +130,10 @@ fn classify_pg(e: &anyhow::Error) -> ErrorKind {
         if let Some(pg) = cause.downcast_ref::<tokio_postgres::Error>()
             && let Some(code) = pg.code()
         {
-            let msg = pg.to_string();
+            // The server's own words: `Display` of the error says only "db error".
+            let msg = pg
+                .as_db_error()
+                .map_or_else(|| pg.to_string(), |db| db.message().to_owned());
             return match *code {
                 SqlState::INVALID_PASSWORD => ErrorKind::WrongPassword,
                 SqlState::INVALID_AUTHORIZATION_SPECIFICATION

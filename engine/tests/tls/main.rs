@@ -6,6 +6,8 @@
 //! - MariaDB on 3306 has TLS off.
 //! - `scripts/mariadb-tls.sh` starts (once) a second MariaDB with TLS on, whose certificate
 //!   is signed by a test CA and names `localhost` only.
+//! - `scripts/postgres-tls-only.sh` starts (once) a second PostgreSQL that refuses plain
+//!   connections.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -81,6 +83,45 @@ fn tls_mariadb() -> (u16, String) {
     let mut lines = text.lines();
     let port = lines.next().unwrap().parse().unwrap();
     (port, lines.next().unwrap().to_owned())
+}
+
+/// The port of the PostgreSQL that accepts only TLS, starting it when it is not running.
+fn tls_only_postgres() -> u16 {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/postgres-tls-only.sh"
+    );
+    let out = std::process::Command::new("bash")
+        .arg(script)
+        .output()
+        .expect("run scripts/postgres-tls-only.sh");
+    assert!(
+        out.status.success(),
+        "scripts/postgres-tls-only.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_that_requires_tls_is_named_so_not_a_wrong_password() {
+    let port = tls_only_postgres();
+    let at = |tls| Connection {
+        port: Some(port),
+        ..pg("127.0.0.1", "postgres", tls)
+    };
+    let e = check::check(&at(Tls::disabled())).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::TlsRequired, "{e:?}");
+    assert!(e.to_string().contains("requires an encrypted"), "{e}");
+    // The same server with TLS is fine, and prefer finds its way there too.
+    check::check(&at(tls(TlsMode::Require, None)))
+        .await
+        .unwrap();
+    assert!(encrypted(&at(tls(TlsMode::Prefer, None))).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
