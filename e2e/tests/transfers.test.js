@@ -149,6 +149,9 @@ test('sign up, connect two databases, build a job in the wizard, run it, and the
   await page.getByRole('button', { name: 'Save job' }).click();
   assert.equal(await page.locator('#job-name-error').textContent(), 'Job name is required');
   await page.getByLabel('Job name').fill('Orders to the warehouse');
+  // The message goes once the name is typed: it spoke of the empty box.
+  assert.equal(await page.locator('#job-name-error').count(), 0);
+  assert.equal(await page.getByLabel('Job name').getAttribute('aria-invalid'), 'false');
   const yaml = await page.getByTestId('compiled-yaml').innerText();
   assert.match(yaml, /table: orders\b/);
   assert.match(yaml, /orders_copy/);

@@ -53,7 +53,10 @@ pub fn TextField(
                 aria-invalid=move || form.error(field).is_some().to_string()
                 aria-describedby=described_by
                 prop:value=move || value.get()
-                on:input=move |ev| value.set(event_target_value(&ev))
+                on:input=move |ev| {
+                    form.clear(field);
+                    value.set(event_target_value(&ev))
+                }
             />
             {hint.map(|h| view! { <p class="hint" id=hint_id>{tr(h)}</p> })}
             <FieldError form field label error_id/>

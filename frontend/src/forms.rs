@@ -151,6 +151,18 @@ impl Form {
         }
     }
 
+    /// Forgets the errors of `field` once the person edits it: they answered the value
+    /// being replaced, and a message that stays after the fix reads as if it still applied.
+    pub fn clear(&self, field: &str) {
+        let shown = self
+            .errors
+            .with_untracked(|errors| errors.iter().any(|e| belongs_to(&e.field, field)));
+        if shown {
+            self.errors
+                .update(|errors| errors.retain(|e| !belongs_to(&e.field, field)));
+        }
+    }
+
     fn set_errors(&self, errors: Vec<FieldError>) {
         self.errors.set(errors);
     }
@@ -235,5 +247,19 @@ mod tests {
         assert!(!belongs_to("destination.table", "source.table"));
         assert_eq!(id_part("source.table.name"), "source-table-name");
         assert_eq!(id_part("columns[2].to"), "columns-2--to");
+    }
+
+    #[test]
+    fn editing_a_field_clears_only_its_own_errors() {
+        let form = Form::new("job", &["name", "source.table"]);
+        form.show(vec![
+            FieldError::new("name", "is required"),
+            FieldError::new("source.table.name", "is required"),
+        ]);
+        form.clear("name");
+        assert_eq!(form.error("name"), None);
+        assert_eq!(form.error("source.table").as_deref(), Some("is required"));
+        form.clear("source.table");
+        assert!(!form.has_errors_under("source"));
     }
 }

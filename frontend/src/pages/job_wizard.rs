@@ -1252,7 +1252,10 @@ fn PathInput(
                 aria-invalid=move || form.error(path).is_some().to_string()
                 aria-describedby=described.clone()
                 prop:value=move || value.get()
-                on:input=move |ev| value.set(event_target_value(&ev))
+                on:input=move |ev| {
+                    form.clear(path);
+                    value.set(event_target_value(&ev))
+                }
             ></textarea>
         }
         .into_any()
@@ -1266,7 +1269,10 @@ fn PathInput(
                 aria-invalid=move || form.error(path).is_some().to_string()
                 aria-describedby=described.clone()
                 prop:value=move || value.get()
-                on:input=move |ev| value.set(event_target_value(&ev))
+                on:input=move |ev| {
+                    form.clear(path);
+                    value.set(event_target_value(&ev))
+                }
             />
         }
         .into_any()
@@ -2131,6 +2137,10 @@ pub(crate) fn row_input(
     let id = form.input_id(&path);
     let described = format!("{id}-hint {id}-error");
     let hint_id = format!("{id}-hint");
+    let clear = {
+        let path = path.clone();
+        move || form.clear(&path)
+    };
     let invalid = {
         let path = path.clone();
         move || form.error(&path).is_some()
@@ -2146,7 +2156,10 @@ pub(crate) fn row_input(
                 aria-invalid=aria_invalid
                 aria-describedby=described
                 prop:value=move || value.get()
-                on:input=move |ev| value.set(event_target_value(&ev))/>
+                on:input=move |ev| {
+                    clear();
+                    value.set(event_target_value(&ev))
+                }/>
             {hint.map(|h| view! { <p class="hint" id=hint_id>{tr(h)}</p> })}
             <RowError form path label/>
         </div>
