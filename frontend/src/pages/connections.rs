@@ -190,7 +190,10 @@ pub fn ConnectionPage() -> impl IntoView {
             }
             Some(Ok(t)) => t,
         };
+        // The form waits for the kinds too: drawn before they arrive, it would be drawn
+        // again when they do, and whatever was typed meanwhile would be lost.
         let available: Vec<ConnectionKind> = match kinds.get() {
+            None => return view! { <div class="page"><Loading/></div> }.into_any(),
             Some(Ok(k)) => k
                 .into_iter()
                 .filter(|k| k.available)
