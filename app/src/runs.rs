@@ -777,9 +777,6 @@ impl Watchdog {
         let grace = ChronoDuration::from_std(RECONCILE_GRACE)?;
         let now = Utc::now();
         let mut done = Reconciled::default();
-        let tasks = self.launcher.list_active().await?;
-        self.recover_lost_launches(&mut conn, &tasks, &mut done)
-            .await?;
         let in_flight: Vec<Run> = runs::table
             .filter(runs::status.eq_any([RunStatus::Starting, RunStatus::Running]))
             .filter(runs::launcher.eq(self.launcher.name()))
@@ -830,6 +827,9 @@ impl Watchdog {
             }
         }
 
+        // Listed after the pass above, so that a launcher failing to list still lets the
+        // runs whose runner ended be ended.
+        let tasks = self.launcher.list_active().await?;
         let named: Vec<RunId> = tasks.iter().filter_map(|t| t.run_id).collect();
         let finished: std::collections::HashSet<RunId> = runs::table
             .filter(runs::id.eq_any(named))
@@ -845,7 +845,7 @@ impl Watchdog {
             .await?
             .into_iter()
             .collect();
-        for task in tasks {
+        for task in &tasks {
             if !task.run_id.is_some_and(|r| finished.contains(&r)) {
                 continue;
             }
@@ -859,6 +859,8 @@ impl Watchdog {
                 }
             }
         }
+        self.recover_lost_launches(&mut conn, &tasks, &mut done)
+            .await?;
         Ok(done)
     }
 }
