@@ -49,6 +49,7 @@ test-setup:
 
 lint:
 	$(CARGO) fmt --all -- --check
+	python3 scripts/import-loops.py
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 bench:

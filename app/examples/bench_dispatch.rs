@@ -8,7 +8,8 @@
 use futures::future::BoxFuture;
 use hakobu::auth::run_token::RunTokens;
 use hakobu::launcher::{ActiveTask, LaunchSpec, Launcher, TaskState};
-use hakobu::runs::{Dispatcher, Limits};
+use hakobu::runs::dispatch::Dispatcher;
+use hakobu::settings::RunLimits;
 use hakobu_core::ids::RunId;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -107,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
         launcher: launcher.clone(),
         run_tokens: RunTokens::new("bench-secret-bench-secret-bench-secret-00"),
         app_url: "http://127.0.0.1:1".to_owned(),
-        limits: Limits {
+        limits: RunLimits {
             global: 100,
             per_organization: 100,
         },

@@ -4,7 +4,7 @@
 //! exactly when the change does. `details` summarizes before/after state and must never
 //! contain a secret: callers pass views, never rows with password hashes or credentials.
 
-use crate::auth::Auth;
+use crate::extract::Auth;
 use crate::models::audit::{AuditEntry, NewAuditEntry};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;

@@ -105,13 +105,13 @@ async fn create_admin(
         return Ok(());
     }
     let hash = crate::auth::password::hash(password.to_owned()).await?;
-    crate::routes::create_organization(
+    crate::services::organizations::create_organization(
         &mut conn,
         organization.trim(),
         name.trim(),
         &email,
         &hash,
-        crate::routes::DEFAULT_TEAM_NAME,
+        crate::services::organizations::DEFAULT_TEAM_NAME,
         None,
     )
     .await

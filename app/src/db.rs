@@ -10,6 +10,7 @@ use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use hakobu_core::sql::Dialect;
 use std::time::Duration;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
@@ -108,10 +109,13 @@ pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<bo
     if found.exists {
         return Ok(false);
     }
-    diesel::sql_query(format!("CREATE DATABASE {}", quote_ident(&name)))
-        .execute(&mut conn)
-        .await
-        .with_context(|| format!("creating database {name}"))?;
+    diesel::sql_query(format!(
+        "CREATE DATABASE {}",
+        Dialect::Postgres.ident(&name)
+    ))
+    .execute(&mut conn)
+    .await
+    .with_context(|| format!("creating database {name}"))?;
     Ok(true)
 }
 
@@ -128,11 +132,6 @@ pub fn split_database_name(database_url: &str) -> anyhow::Result<(String, String
     Ok((without_query[..slash].to_owned(), name.to_owned()))
 }
 
-/// Quotes an SQL identifier (`"` doubled), for the few statements that cannot bind one.
-pub fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +144,5 @@ mod tests {
         assert_eq!(server, "postgres://postgres@127.0.0.1:5432");
         assert_eq!(name, "hakobu");
         assert!(split_database_name("postgres://postgres@127.0.0.1:5432").is_err());
-        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
     }
 }

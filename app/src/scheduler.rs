@@ -11,22 +11,15 @@
 //! recent missed time, `all` one run per missed time, newest [`MAX_CATCH_UP_RUNS`] at
 //! most, oldest first.
 
-use crate::audit::{self, Actor};
 use crate::db::DbPool;
 use crate::models::job::Job;
-use crate::models::run::Run;
 use crate::models::schedule::ScheduleRow;
 use crate::runs::{self, RunRequest};
-use crate::schema::{runs as runs_table, schedules};
+use crate::schema::schedules;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use hakobu_core::api::runs::RunStatus;
-use hakobu_core::ids::RunId;
-use hakobu_core::schedule::{
-    CatchUp, MAX_CATCH_UP_RUNS, ON_TIME_GRACE_SECONDS, Recurrence, ScheduleSettings,
-};
-use serde_json::json;
+use hakobu_core::schedule::{CatchUp, MAX_CATCH_UP_RUNS, ON_TIME_GRACE_SECONDS, ScheduleSettings};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -149,114 +142,4 @@ async fn fire(
         .execute(conn)
         .await?;
     Ok(created)
-}
-
-/// After a scheduled run ends: a success resets the schedule's failure count; a failure
-/// that will not be retried adds one, and at the schedule's limit turns it off, with an
-/// audit entry and a notification event. Runs in the caller's transaction.
-pub async fn record_outcome(conn: &mut AsyncPgConnection, run_id: RunId) -> anyhow::Result<()> {
-    let run: Run = runs_table::table
-        .find(run_id)
-        .select(Run::as_select())
-        .first(conn)
-        .await?;
-    let Some(schedule_id) = run.schedule_id else {
-        return Ok(());
-    };
-    let retrying =
-        run.status == RunStatus::Failed && !run.cancel_requested && run.attempt < run.max_attempts;
-    let failed = matches!(run.status, RunStatus::Failed | RunStatus::TimedOut) && !retrying;
-    if run.status == RunStatus::Succeeded {
-        diesel::update(schedules::table.find(schedule_id))
-            .set(schedules::consecutive_failures.eq(0))
-            .execute(conn)
-            .await?;
-        return Ok(());
-    }
-    if !failed {
-        return Ok(());
-    }
-    let Some(row) = schedules::table
-        .find(schedule_id)
-        .for_update()
-        .select(ScheduleRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-    else {
-        return Ok(());
-    };
-    let failures = row.consecutive_failures + 1;
-    let limit = serde_json::from_value::<ScheduleSettings>(row.settings.clone())
-        .map(|s| s.max_consecutive_failures)
-        .unwrap_or(hakobu_core::schedule::DEFAULT_MAX_CONSECUTIVE_FAILURES);
-    let turn_off = row.enabled && limit > 0 && failures >= limit as i32;
-    if !turn_off {
-        diesel::update(schedules::table.find(schedule_id))
-            .set(schedules::consecutive_failures.eq(failures))
-            .execute(conn)
-            .await?;
-        return Ok(());
-    }
-    let reason = format!(
-        "Turned off after {failures} failed runs in a row. The last error: {}",
-        run.error_summary.as_deref().unwrap_or("(none recorded)")
-    );
-    diesel::update(schedules::table.find(schedule_id))
-        .set((
-            schedules::consecutive_failures.eq(failures),
-            schedules::enabled.eq(false),
-            schedules::next_fire_at.eq(None::<DateTime<Utc>>),
-            schedules::disabled_reason.eq(&reason),
-            schedules::updated_at.eq(Utc::now()),
-        ))
-        .execute(conn)
-        .await?;
-    let actor = Actor {
-        organization_id: row.organization_id,
-        user_id: None,
-        email: None,
-        ip: None,
-    };
-    audit::record(
-        conn,
-        &actor,
-        "schedule.auto_disable",
-        "schedule",
-        schedule_id,
-        json!({"job_id": row.job_id, "consecutive_failures": failures, "last_run_id": run.id}),
-    )
-    .await?;
-    let settings = serde_json::from_value::<ScheduleSettings>(row.settings).ok();
-    crate::notify::enqueue_event(
-        conn,
-        crate::notify::NotificationEvent::ScheduleDisabled {
-            organization_id: row.organization_id,
-            job_id: row.job_id,
-            schedule_id: schedule_id.0,
-            schedule: settings.as_ref().map_or_else(String::new, describe),
-            consecutive_failures: failures as u32,
-        },
-    )
-    .await?;
-    tracing::warn!(schedule_id = %schedule_id, failures, "schedule turned off after repeated failures");
-    Ok(())
-}
-
-/// A schedule in a few words, for messages: `daily at 02:30 (Europe/Berlin)`.
-pub fn describe(s: &ScheduleSettings) -> String {
-    let when = match &s.recurrence {
-        Recurrence::Hourly { minute } => format!("hourly at minute {minute}"),
-        Recurrence::Daily { time } => format!("daily at {time}"),
-        Recurrence::Weekly { weekdays, time } => {
-            let days: Vec<String> = weekdays
-                .iter()
-                .map(|d| format!("{d:?}").to_lowercase())
-                .collect();
-            format!("weekly on {} at {time}", days.join(", "))
-        }
-        Recurrence::Monthly { day, time, .. } => format!("monthly on day {day} at {time}"),
-        Recurrence::Cron { expression } => format!("cron \"{expression}\""),
-    };
-    format!("{when} ({})", s.timezone)
 }

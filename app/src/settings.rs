@@ -63,7 +63,7 @@ pub struct Settings {
     pub dispatcher: bool,
     /// Whether this replica turns due schedules into runs.
     pub scheduler: bool,
-    pub run_limits: crate::runs::Limits,
+    pub run_limits: RunLimits,
     pub heartbeat_interval: Duration,
     pub heartbeat_timeout: Duration,
     pub start_timeout: Duration,
@@ -121,6 +121,31 @@ impl std::fmt::Debug for Settings {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// Concurrency limits of the dispatcher.
+#[derive(Debug, Clone, Copy)]
+pub struct RunLimits {
+    /// Runs starting or running at once in the whole service.
+    pub global: i64,
+    /// Runs starting or running at once per organization.
+    pub per_organization: i64,
+}
+
+impl RunLimits {
+    /// An organization's limit: its own setting, never above the service's ceiling.
+    pub fn for_organization(&self, own: Option<i64>) -> i64 {
+        own.map_or(self.per_organization, |n| n.min(self.per_organization))
+    }
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        RunLimits {
+            global: 100,
+            per_organization: 20,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -183,7 +208,7 @@ impl Settings {
                 .filter(|s| !s.is_empty()),
             dispatcher: parse_var("HAKOBU_DISPATCHER", true)?,
             scheduler: parse_var("HAKOBU_SCHEDULER", true)?,
-            run_limits: crate::runs::Limits {
+            run_limits: RunLimits {
                 global: parse_var("HAKOBU_MAX_RUNS", 100)?,
                 per_organization: parse_var("HAKOBU_MAX_RUNS_PER_ORG", 20)?,
             },

@@ -2,13 +2,15 @@
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::run_token::RunTokens;
-use crate::db::{self, DbPool};
+use crate::db::{self};
 use crate::extract;
 use crate::launcher::{self, Launcher};
 use crate::routes;
-use crate::runs::{Dispatcher, Watchdog};
+use crate::runs::dispatch::Dispatcher;
+use crate::runs::watchdog::Watchdog;
 use crate::secrets::SecretBox;
 use crate::settings::Settings;
+use crate::state::AppState;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
@@ -16,19 +18,6 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
-
-/// Shared by every request handler.
-pub struct AppState {
-    pub pool: DbPool,
-    pub settings: Settings,
-    pub jwt: JwtKeys,
-    /// Encrypts connection secrets; `None` when `HAKOBU_SECRET_KEY` is not set.
-    pub secrets: Option<SecretBox>,
-    pub launcher: Arc<dyn Launcher>,
-    pub run_tokens: RunTokens,
-    /// Sends notifications and mail (`mailer` is `None` without `HAKOBU_SMTP_HOST`).
-    pub sender: crate::notify::deliver::Sender,
-}
 
 /// A built server, bound to its port but not yet running.
 pub struct Application {

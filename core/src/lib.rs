@@ -41,5 +41,6 @@ pub mod connection;
 pub mod ids;
 pub mod job;
 pub mod schedule;
+pub mod sql;
 pub mod validation;
 pub mod variables;

@@ -139,12 +139,7 @@ pub enum SqlUse {
     Raw,
 }
 
-/// The SQL dialect a value is quoted for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    Postgres,
-    Mysql,
-}
+pub use crate::sql::Dialect;
 
 // --- Parsing placeholders --------------------------------------------------------------
 
@@ -711,8 +706,8 @@ pub fn expand(text: &str, target: Target, values: &Values) -> Result<String, Str
                 match target {
                     Target::Text => out.push_str(value),
                     Target::Sql(dialect) => match in_sql {
-                        SqlUse::Literal => out.push_str(&quote_literal(value, dialect)?),
-                        SqlUse::Identifier => out.push_str(&quote_identifier(value, dialect)?),
+                        SqlUse::Literal => out.push_str(&dialect.literal(value)?),
+                        SqlUse::Identifier => out.push_str(&dialect.checked_ident(value)?),
                         SqlUse::Raw => out.push_str(value),
                     },
                 }
@@ -720,37 +715,6 @@ pub fn expand(text: &str, target: Target, values: &Values) -> Result<String, Str
         }
     }
     Ok(out)
-}
-
-/// A string literal that reads back as exactly `value` whatever the session's settings
-/// (`standard_conforming_strings`, `NO_BACKSLASH_ESCAPES`).
-pub fn quote_literal(value: &str, dialect: Dialect) -> Result<String, String> {
-    if value.contains('\0') {
-        return Err("a value containing a NUL character cannot be used in SQL".to_owned());
-    }
-    Ok(match dialect {
-        Dialect::Postgres if value.contains('\\') => {
-            format!("E'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
-        }
-        Dialect::Postgres => format!("'{}'", value.replace('\'', "''")),
-        Dialect::Mysql if value.contains(['\\', '\'', '"']) => {
-            // A hex literal has no escapes to disagree about.
-            let hex: String = value.bytes().map(|b| format!("{b:02X}")).collect();
-            format!("_utf8mb4 X'{hex}'")
-        }
-        Dialect::Mysql => format!("'{value}'"),
-    })
-}
-
-/// A quoted table or column name.
-pub fn quote_identifier(value: &str, dialect: Dialect) -> Result<String, String> {
-    if value.is_empty() || value.contains('\0') || value.chars().count() > 128 {
-        return Err(format!("{value:?} cannot be used as a name in SQL"));
-    }
-    Ok(match dialect {
-        Dialect::Postgres => format!("\"{}\"", value.replace('"', "\"\"")),
-        Dialect::Mysql => format!("`{}`", value.replace('`', "``")),
-    })
 }
 
 /// A job's settings (as JSON) with every placeholder expanded: SQL settings for the dialect

@@ -2,57 +2,31 @@
 //! configs, and a kill -9 in the middle of a load in every transactional mode (PostgreSQL
 //! and MySQL destinations).
 
+use hakobu_testkit::{TestDb, mariadb, psql};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const RUNNER: &str = env!("CARGO_BIN_EXE_hakobu-runner");
 
-fn psql(db: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-X",
-            "-q",
-            "-tA",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            db,
-            "-c",
-            sql,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 /// A database and a directory for one test, both removed at the end.
 struct Fixture {
     db: String,
     dir: PathBuf,
+    _database: TestDb,
 }
 
 impl Fixture {
     fn new() -> Self {
-        let n = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-            ^ (std::process::id() as u64) << 32;
-        let db = format!("hakobu_t_{n:016x}");
-        psql("postgres", &format!("CREATE DATABASE {db}"));
+        let database = TestDb::postgres();
+        let db = database.name.clone();
         let dir = std::env::temp_dir().join(&db);
         std::fs::create_dir_all(&dir).unwrap();
-        Fixture { db, dir }
+        Fixture {
+            db,
+            dir,
+            _database: database,
+        }
     }
 
     fn write(&self, name: &str, text: &str) -> PathBuf {
@@ -72,10 +46,6 @@ impl Fixture {
 impl Drop for Fixture {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
-        psql(
-            "postgres",
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db),
-        );
     }
 }
 
@@ -254,24 +224,11 @@ fn kill_9_mid_load_leaves_the_target_and_the_diff_unchanged() {
     }
 }
 
-fn mariadb(db: &str, sql: &str) -> String {
-    let out = Command::new("mariadb")
-        .args(["-h", "127.0.0.1", "-uroot", "-N", "-B", "-D", db, "-e", sql])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 /// The MySQL side of a run killed mid-load: the MariaDB database (dropped at the end) next
 /// to the fixture's PostgreSQL one.
 struct KilledMysqlLoad {
     f: Fixture,
-    _mariadb: DropMariaDb,
+    _mariadb: TestDb,
 }
 
 impl KilledMysqlLoad {
@@ -289,8 +246,7 @@ impl KilledMysqlLoad {
 /// holds exactly its rows from before and the diff file is as it was.
 fn kill_9_mid_mysql_load(mode: &str) -> KilledMysqlLoad {
     let f = Fixture::new();
-    mariadb("mysql", &format!("CREATE DATABASE {}", f.db));
-    let _mariadb = DropMariaDb(f.db.clone());
+    let _mariadb = TestDb::mariadb_named(&f.db);
     // About 9 MiB before the stall at row 30000: the writer sends at least two of its
     // 4 MiB LOAD DATA chunks (into the stage, or replace's new table) before it waits.
     psql(
@@ -302,7 +258,7 @@ fn kill_9_mid_mysql_load(mode: &str) -> KilledMysqlLoad {
     );
     // Row 1 is also in the load: merge would overwrite it, truncate_insert delete -1.
     mariadb(
-        &f.db,
+        Some(&f.db),
         "CREATE TABLE dst (id INT PRIMARY KEY, v TEXT); INSERT INTO dst VALUES (-1, 'before'), (1, 'before')",
     );
     let load = KilledMysqlLoad { f, _mariadb };
@@ -325,8 +281,8 @@ fn kill_9_mid_mysql_load(mode: &str) -> KilledMysqlLoad {
         "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = '{}' AND wait_event = 'PgSleep'",
         f.db
     );
-    // The runner's MySQL session is the only one in this database (these checks run from
-    // `mysql`). A session that has received a 4 MiB LOAD DATA packet (or INSERT) keeps a
+    // The runner's MySQL session is the only one in this database (these checks run with
+    // no database selected). A session that has received a 4 MiB LOAD DATA packet (or INSERT) keeps a
     // network buffer that large: its memory shows that rows reached the server.
     let received_rows = format!(
         "SELECT COUNT(*) FROM information_schema.processlist WHERE db = '{}' AND max_memory_used > 4194304",
@@ -334,7 +290,7 @@ fn kill_9_mid_mysql_load(mode: &str) -> KilledMysqlLoad {
     );
     let mut seen = false;
     for _ in 0..300 {
-        if psql("postgres", &stalled) == "t" && mariadb("mysql", &received_rows) == "1" {
+        if psql("postgres", &stalled) == "t" && mariadb(None, &received_rows) == "1" {
             seen = true;
             break;
         }
@@ -357,7 +313,7 @@ fn kill_9_mid_mysql_load(mode: &str) -> KilledMysqlLoad {
     );
     let mut gone = false;
     for _ in 0..100 {
-        if mariadb("mysql", &sessions) == "0" {
+        if mariadb(None, &sessions) == "0" {
             gone = true;
             break;
         }
@@ -366,7 +322,7 @@ fn kill_9_mid_mysql_load(mode: &str) -> KilledMysqlLoad {
     assert!(gone, "{mode}: the killed session stayed on the server");
     assert_eq!(
         mariadb(
-            &f.db,
+            Some(&f.db),
             "SELECT GROUP_CONCAT(CONCAT(id, ':', v) ORDER BY id) FROM dst"
         ),
         "-1:before,1:before",
@@ -386,7 +342,7 @@ fn kill_9_mid_mysql_load_leaves_the_target_and_the_diff_unchanged() {
         let load = kill_9_mid_mysql_load(mode);
         assert_eq!(
             mariadb(
-                &load.f.db,
+                Some(&load.f.db),
                 &format!(
                     "SELECT GROUP_CONCAT(table_name) FROM information_schema.tables WHERE table_schema = '{}'",
                     load.f.db
@@ -407,7 +363,7 @@ fn a_killed_mysql_replace_leaves_a_table_that_the_next_run_drops() {
         f.db
     );
     assert_eq!(
-        mariadb(&f.db, &leftovers),
+        mariadb(Some(&f.db), &leftovers),
         "1",
         "DDL is not transactional: the replacement table stays until the next run"
     );
@@ -422,9 +378,9 @@ fn a_killed_mysql_replace_leaves_a_table_that_the_next_run_drops() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(mariadb(&f.db, "SELECT COUNT(*) FROM dst"), "40000");
+    assert_eq!(mariadb(Some(&f.db), "SELECT COUNT(*) FROM dst"), "40000");
     assert_eq!(
-        mariadb(&f.db, &leftovers),
+        mariadb(Some(&f.db), &leftovers),
         "0",
         "the next run dropped the leftover"
     );
@@ -435,15 +391,4 @@ fn a_killed_mysql_replace_leaves_a_table_that_the_next_run_drops() {
             && said.contains("left behind by an interrupted replace"),
         "{said}"
     );
-}
-
-struct DropMariaDb(String);
-
-impl Drop for DropMariaDb {
-    fn drop(&mut self) {
-        let _ = Command::new("mariadb")
-            .args(["-h", "127.0.0.1", "-uroot", "-e"])
-            .arg(format!("DROP DATABASE IF EXISTS {}", self.0))
-            .status();
-    }
 }

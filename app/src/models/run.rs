@@ -342,3 +342,169 @@ struct Position {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     position: i64,
 }
+
+/// Every change of a run's status, in one place: the dispatcher's claim, the runner's
+/// start, the end (a runner's result or the app's verdict), and a lost launch's return to
+/// the queue. Each is one guarded `UPDATE`, so a change that lost a race changes nothing.
+impl Run {
+    /// `queued` -> `starting`: the dispatcher claimed the run for `launcher`; answers the
+    /// claim's mark (`started_at`), which a late launch compares to find it was superseded.
+    pub async fn mark_starting(
+        conn: &mut AsyncPgConnection,
+        id: RunId,
+        launcher: &str,
+        image: &str,
+        snapshot: &str,
+    ) -> QueryResult<Option<DateTime<Utc>>> {
+        diesel::update(runs::table.find(id))
+            .set((
+                runs::status.eq(RunStatus::Starting),
+                runs::launcher.eq(launcher),
+                runs::runner_image.eq(image),
+                runs::config_snapshot.eq(snapshot),
+                runs::started_at.eq(diesel::dsl::now),
+            ))
+            .returning(runs::started_at)
+            .get_result(conn)
+            .await
+    }
+
+    /// -> `running` when the run is in one of `from`; `false` when it was not.
+    pub async fn mark_running(
+        conn: &mut AsyncPgConnection,
+        id: RunId,
+        from: &[RunStatus],
+    ) -> QueryResult<bool> {
+        let started = diesel::update(runs::table.find(id))
+            .filter(runs::status.eq_any(from.to_vec()))
+            .set((
+                runs::status.eq(RunStatus::Running),
+                runs::heartbeat_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(started == 1)
+    }
+
+    /// `starting` -> `queued` for a claim whose launch never answered, if the run is still
+    /// exactly as that claim left it (no task, the same `started_at`).
+    pub async fn requeue_unlaunched(
+        conn: &mut AsyncPgConnection,
+        id: RunId,
+        claimed_at: Option<DateTime<Utc>>,
+    ) -> QueryResult<bool> {
+        let requeued = diesel::update(Self::untouched_since_claim(id, claimed_at))
+            .set((
+                runs::status.eq(RunStatus::Queued),
+                runs::started_at.eq(None::<DateTime<Utc>>),
+                runs::launcher.eq(None::<String>),
+                runs::runner_image.eq(None::<String>),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(requeued == 1)
+    }
+
+    /// Records `task_id` as the runner of a claim whose launch answered too late to record
+    /// it, under the same guard as [`Run::requeue_unlaunched`].
+    pub async fn adopt_task(
+        conn: &mut AsyncPgConnection,
+        id: RunId,
+        claimed_at: Option<DateTime<Utc>>,
+        task_id: &str,
+    ) -> QueryResult<bool> {
+        let adopted = diesel::update(Self::untouched_since_claim(id, claimed_at))
+            .set(runs::task_id.eq(task_id))
+            .execute(conn)
+            .await?;
+        Ok(adopted == 1)
+    }
+
+    fn untouched_since_claim(id: RunId, claimed_at: Option<DateTime<Utc>>) -> UntouchedSinceClaim {
+        runs::table
+            .find(id)
+            .filter(runs::status.eq(RunStatus::Starting))
+            .filter(runs::task_id.is_null())
+            .filter(runs::started_at.eq(claimed_at))
+    }
+
+    /// -> `status` (final) with what the runner reported; the caller holds the row lock and
+    /// has checked that the run was still active.
+    pub async fn record_end(
+        conn: &mut AsyncPgConnection,
+        id: RunId,
+        status: RunStatus,
+        end: RunEnd<'_>,
+    ) -> QueryResult<Run> {
+        diesel::update(runs::table.find(id))
+            .set((
+                runs::status.eq(status),
+                runs::rows_read.eq(end.rows_read),
+                runs::rows_written.eq(end.rows_written),
+                runs::rows_skipped.eq(end.rows_skipped),
+                runs::bytes_read.eq(end.bytes_read),
+                runs::error_summary.eq(end.error),
+                runs::next_state.eq(end.next_state),
+                runs::finished_at.eq(diesel::dsl::now),
+            ))
+            .returning(Run::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// -> `status` (final) with `error`, if the run is still queued, starting or running;
+    /// `false` when it had already ended.
+    pub async fn end_if_active(
+        conn: &mut AsyncPgConnection,
+        id: RunId,
+        status: RunStatus,
+        error: &str,
+    ) -> QueryResult<bool> {
+        let updated = diesel::update(runs::table.find(id))
+            .filter(runs::status.eq_any([
+                RunStatus::Queued,
+                RunStatus::Starting,
+                RunStatus::Running,
+            ]))
+            .set((
+                runs::status.eq(status),
+                runs::error_summary.eq(error),
+                runs::finished_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(updated == 1)
+    }
+
+    /// Asks the runner to stop: its next heartbeat answers `cancel`.
+    pub async fn request_cancel(conn: &mut AsyncPgConnection, id: RunId) -> QueryResult<()> {
+        diesel::update(runs::table.find(id))
+            .set(runs::cancel_requested.eq(true))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A run still `starting` with no task and the claim's `started_at`.
+type UntouchedSinceClaim = diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        diesel::dsl::Filter<
+            diesel::dsl::Find<runs::table, RunId>,
+            diesel::dsl::Eq<runs::status, RunStatus>,
+        >,
+        diesel::dsl::IsNull<runs::task_id>,
+    >,
+    diesel::dsl::Eq<runs::started_at, Option<DateTime<Utc>>>,
+>;
+
+/// What a runner reported when its run ended.
+#[derive(Debug, Clone, Copy)]
+pub struct RunEnd<'a> {
+    pub rows_read: i64,
+    pub rows_written: i64,
+    pub rows_skipped: i64,
+    pub bytes_read: i64,
+    pub error: Option<&'a str>,
+    pub next_state: Option<&'a Value>,
+}

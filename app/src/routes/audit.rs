@@ -1,9 +1,9 @@
 //! The audit log, for organization admins: filtered pages as JSON, or CSV for export.
 
-use crate::auth::Auth;
 use crate::error::ApiError;
+use crate::extract::Auth;
 use crate::models::audit::{AuditEntry, AuditFilter};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
 use hakobu_core::api::audit::AuditEntryView;

@@ -1,16 +1,18 @@
 //! Sign-up, sign-in, sign-out, the current user, password change, invitation acceptance.
 
 use crate::audit::{self, Actor};
-use crate::auth::{Auth, AuthVia, ClientIp, SESSION_COOKIE, password, rate_limit, secret_token};
+use crate::auth::{SESSION_COOKIE, password, rate_limit, secret_token};
 use crate::error::{ApiError, is_unique_violation};
 use crate::extract::ApiJson;
+use crate::extract::{Auth, AuthVia, ClientIp};
 use crate::models::invitation::Invitation;
 use crate::models::login_attempt;
 use crate::models::organization::Organization;
 use crate::models::session::{self, NewSession};
 use crate::models::team::{Team, TeamMember};
 use crate::models::user::{NewUser, User};
-use crate::startup::AppState;
+use crate::services::organizations::{DEFAULT_TEAM_NAME, DUPLICATE_EMAIL, create_organization};
+use crate::state::AppState;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::Utc;
@@ -20,7 +22,6 @@ use hakobu_core::api::auth::{
     SignupRequest,
 };
 use hakobu_core::api::error::ErrorBody;
-use hakobu_core::authz::{OrgRole, TeamRole};
 use hakobu_core::ids::{SessionId, UserId};
 use hakobu_core::validation::normalize_email;
 use serde::{Deserialize, Serialize};
@@ -36,12 +37,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(lookup_invitation)
         .service(accept_invitation);
 }
-
-/// Name of the team every new organization starts with.
-pub const DEFAULT_TEAM_NAME: &str = "Default";
-
-const DUPLICATE_EMAIL: &str =
-    "An account with this email already exists. Sign in instead, or use another email.";
 
 /// Creates an organization, its owner and a first team, and signs the owner in.
 #[utoipa::path(tag = "auth", request_body = SignupRequest, responses(
@@ -75,78 +70,6 @@ async fn signup(
     .await?;
     let response = start_session(&mut conn, &state, &req, &user, &ip).await?;
     Ok(with_session_cookie(HttpResponse::Created(), &state, &response).json(response))
-}
-
-/// Creates an organization with its owner and default team, audited; shared by sign-up
-/// and `hakobu create-admin`.
-pub async fn create_organization(
-    conn: &mut AsyncPgConnection,
-    organization_name: &str,
-    owner_name: &str,
-    email: &str,
-    password_hash: &str,
-    first_team_name: &str,
-    ip: Option<&str>,
-) -> Result<User, ApiError> {
-    conn.transaction::<_, ApiError, _>(async |conn| {
-        let org = Organization::insert(conn, organization_name).await?;
-        let user = User::insert(
-            conn,
-            NewUser {
-                id: UserId::new(),
-                organization_id: org.id,
-                email,
-                name: owner_name,
-                password_hash,
-                org_role: OrgRole::Owner,
-            },
-        )
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                ApiError::conflict("email", DUPLICATE_EMAIL)
-            } else {
-                e.into()
-            }
-        })?;
-        let team = Team::insert(conn, org.id, first_team_name).await?;
-        TeamMember::upsert(conn, org.id, team.id, user.id, TeamRole::Admin).await?;
-        let actor = Actor {
-            organization_id: org.id,
-            user_id: Some(user.id),
-            email: Some(&user.email),
-            ip,
-        };
-        audit::record(
-            conn,
-            &actor,
-            "organization.create",
-            "organization",
-            org.id,
-            json!({"name": org.name}),
-        )
-        .await?;
-        audit::record(
-            conn,
-            &actor,
-            "member.create",
-            "user",
-            user.id,
-            json!({"email": user.email, "org_role": user.org_role}),
-        )
-        .await?;
-        audit::record(
-            conn,
-            &actor,
-            "team.create",
-            "team",
-            team.id,
-            json!({"name": team.name}),
-        )
-        .await?;
-        Ok(user)
-    })
-    .await
 }
 
 /// Signs in with email and password.

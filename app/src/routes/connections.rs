@@ -2,22 +2,22 @@
 //! secrets encrypted and write-only; test, discovery and preview through the engine.
 
 use crate::audit::{self, Actor};
-use crate::auth::Auth;
 use crate::error::{ApiError, is_unique_violation};
 use crate::extract::ApiJson;
+use crate::extract::Auth;
 use crate::models::connection::{Connection, ConnectionChangeset, NewConnection, Shares};
-use crate::models::team::Team;
-use crate::startup::AppState;
+use crate::services::access::{check_shares, grants, load_authorized, require_team_editor};
+use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::Utc;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncConnection;
 use hakobu_core::api::connections::{
     ConnectionKindView, ConnectionTestResult, ConnectionView, CreateConnectionRequest,
     PreviewRequest, PreviewResponse, SharesRequest, TestConnectionRequest, UpdateConnectionRequest,
 };
 use hakobu_core::api::error::ErrorBody;
 use hakobu_core::api::org::TeamGrant;
-use hakobu_core::authz::{Action, Decision, Target, TeamRole, authorize};
+use hakobu_core::authz::{Action, TeamRole};
 use hakobu_core::connection::{ConnectionKind, validate_settings};
 use hakobu_core::ids::{ConnectionId, TeamId};
 use hakobu_core::validation::{FieldErrors, check_text};
@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::engine_bridge;
+use crate::services::engine_bridge;
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_kinds)
@@ -62,33 +62,6 @@ async fn list_kinds(state: web::Data<AppState>, _auth: Auth) -> web::Json<Vec<Co
             })
             .collect(),
     )
-}
-
-/// A connection and its shares, if the caller may do `action` on it (404 otherwise).
-pub async fn load_authorized(
-    conn: &mut AsyncPgConnection,
-    auth: &Auth,
-    id: ConnectionId,
-    action: Action,
-    what: &str,
-) -> Result<(Connection, Shares), ApiError> {
-    let connection = Connection::find(conn, auth.organization_id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("connection"))?;
-    let shares = Connection::shares(conn, auth.organization_id, id).await?;
-    auth.require(
-        action,
-        Target::Resource {
-            owner: connection.team_id,
-            shares: &shares,
-        },
-        what,
-    )
-    .map_err(|e| match e {
-        ApiError::NotFound(_) => ApiError::not_found("connection"),
-        other => other,
-    })?;
-    Ok((connection, shares))
 }
 
 fn view(c: &Connection, shares: &Shares, role: TeamRole) -> ConnectionView {
@@ -186,37 +159,6 @@ fn check_operator_rules(
         ));
     }
     Ok(())
-}
-
-/// The caller must be an editor of the team that will own a connection or job, and the
-/// team must be one of the caller's organization (organization admins are admins of every
-/// team, but only of their own organization's).
-pub async fn require_team_editor(
-    conn: &mut AsyncPgConnection,
-    auth: &Auth,
-    team: TeamId,
-    field: &str,
-) -> Result<(), ApiError> {
-    if Team::find(conn, auth.organization_id, team)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::field(field, "is not a team you belong to"));
-    }
-    match authorize(
-        &auth.principal,
-        Action::EditResource,
-        Target::Resource {
-            owner: team,
-            shares: &[],
-        },
-    ) {
-        Decision::Allow => Ok(()),
-        Decision::Forbidden => Err(ApiError::forbidden_role(
-            "add connections or jobs to this team",
-        )),
-        Decision::Hidden => Err(ApiError::field(field, "is not a team you belong to")),
-    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -528,45 +470,6 @@ async fn put_shares(
         })
         .await?;
     Ok(web::Json(view(&c, &shares, role_on(&auth, &c, &shares))))
-}
-
-pub fn grants(shares: &Shares) -> Value {
-    json!(
-        shares
-            .iter()
-            .map(|(t, r)| json!({"team_id": t, "role": r}))
-            .collect::<Vec<_>>()
-    )
-}
-
-/// Teams of the organization, each once, not the owner.
-pub async fn check_shares(
-    conn: &mut AsyncPgConnection,
-    auth: &Auth,
-    owner: TeamId,
-    grants: &[TeamGrant],
-) -> Result<Shares, ApiError> {
-    let mut errors = FieldErrors::default();
-    for (i, g) in grants.iter().enumerate() {
-        if g.team_id == owner {
-            errors.push(
-                format!("shares[{i}].team_id"),
-                "is the owning team; it has access already",
-            );
-        } else if grants[..i].iter().any(|o| o.team_id == g.team_id) {
-            errors.push(format!("shares[{i}].team_id"), "lists the same team twice");
-        } else if Team::find(conn, auth.organization_id, g.team_id)
-            .await?
-            .is_none()
-        {
-            errors.push(
-                format!("shares[{i}].team_id"),
-                "is not a team of this organization",
-            );
-        }
-    }
-    errors.into_result()?;
-    Ok(grants.iter().map(|g| (g.team_id, g.role)).collect())
 }
 
 /// Tests settings before saving (editors of any team). With `connection_id`, secrets left

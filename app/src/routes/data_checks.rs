@@ -2,18 +2,18 @@
 //! outcomes), a run's check results for users, "run this check now" for the job form, and
 //! the save-time rule that a check's connection is a database the caller may use.
 
-use super::connections::load_authorized;
-use super::engine_bridge;
-use super::jobs::load_job;
-use super::runner::authorize_runner;
-use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::extract::Auth;
+use crate::extract::authorize_runner;
 use crate::models::connection::Connection;
 use crate::models::job::Job;
 use crate::models::run::Run;
 use crate::models::run_check::{NewRunCheck, RunCheck};
-use crate::startup::AppState;
+use crate::services::access::load_authorized;
+use crate::services::engine_bridge;
+use crate::services::jobs::load_job;
+use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use diesel_async::AsyncPgConnection;
 use hakobu_core::api::error::ErrorBody;
@@ -25,7 +25,6 @@ use hakobu_core::job::checks::{
     AssignedCheck, CheckOperator, CheckPreviewRequest, CheckPreviewResponse, CheckReports,
     CheckResultView,
 };
-use hakobu_core::validation::FieldErrors;
 use hakobu_engine::check::{CompareOp, DbKind};
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -34,41 +33,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(report_checks)
         .service(run_checks)
         .service(preview_check);
-}
-
-/// Save-time rules for the checks of `settings`: each names a database connection the
-/// caller may use (operator or more), like the job's source and destination.
-pub async fn check_connections(
-    conn: &mut AsyncPgConnection,
-    auth: &Auth,
-    settings: &JobSettings,
-    errors: &mut FieldErrors,
-) -> Result<(), ApiError> {
-    for (i, check) in settings.checks.iter().enumerate() {
-        let field = format!("settings.checks[{i}].connection_id");
-        match load_authorized(
-            conn,
-            auth,
-            check.connection_id,
-            Action::UseResource,
-            "use this connection",
-        )
-        .await
-        {
-            Ok((c, _)) if !c.kind.is_database() => errors.push(
-                field,
-                "must be a PostgreSQL or MySQL connection: data checks run SQL",
-            ),
-            Ok(_) => {}
-            Err(ApiError::NotFound(_)) => errors.push(field, "is not a connection you can see"),
-            Err(ApiError::Forbidden(_)) => errors.push(
-                field,
-                "is a connection your role may not use (operator or higher is needed)",
-            ),
-            Err(other) => return Err(other),
-        }
-    }
-    Ok(())
 }
 
 /// The settings of the run's job revision.
@@ -126,8 +90,12 @@ async fn runner_checks(
             };
             assigned.kind = kind.to_owned();
             // The run's resolved values go in as quoted literals of this dialect.
-            assigned.sql =
-                crate::variables::check_sql(&run, &settings, &check.sql, connection_kind)?;
+            assigned.sql = crate::services::variables::check_sql(
+                &run,
+                &settings,
+                &check.sql,
+                connection_kind,
+            )?;
             assigned.host = c.host;
             assigned.port = c.port;
             assigned.user = c.user;

@@ -4,15 +4,16 @@
 //! them. Secret values are encrypted like connection secrets and never returned.
 
 use crate::audit::{self, Actor};
-use crate::auth::{Auth, secret_token};
+use crate::auth::secret_token;
 use crate::error::{ApiError, is_unique_violation};
 use crate::extract::ApiJson;
+use crate::extract::Auth;
 use crate::mail::Email;
 use crate::models::destination::{Destination, DestinationChangeset, NewDestination};
 use crate::models::organization::Organization;
 use crate::notify::deliver::{Outgoing, public_settings};
 use crate::notify::render;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{Duration, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};

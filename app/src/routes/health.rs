@@ -1,7 +1,7 @@
 //! Liveness, readiness and the API description.
 
 use crate::db;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::{HttpResponse, get, web};
 use serde_json::json;
 use utoipa_actix_web::service_config::ServiceConfig;

@@ -6,14 +6,16 @@
 //! reusing an existing equal connection of the team, so import -> export -> import gives an
 //! equal job.
 
-use super::engine_bridge;
-use super::jobs::{compile_with_references, insert_job, job_view, load_job, same_connection};
 use crate::audit::{self, Actor};
-use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::extract::Auth;
 use crate::models::connection::{Connection, NewConnection};
-use crate::startup::AppState;
+use crate::services::engine_bridge;
+use crate::services::jobs::{
+    compile_with_references, insert_job, job_view, load_job, same_connection,
+};
+use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, web};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use hakobu_core::api::error::ErrorBody;
@@ -664,7 +666,7 @@ pub async fn import_job(
     let mut errors = FieldErrors::default();
     validate_job_text(&mut errors, Some(&request.name), None, None);
     errors.into_result()?;
-    super::connections::require_team_editor(
+    crate::services::access::require_team_editor(
         &mut *state.pool.get().await?,
         &auth,
         request.team_id,

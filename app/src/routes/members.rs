@@ -1,13 +1,14 @@
 //! Members of the organization and invitations to join it.
 
 use crate::audit::{self, Actor};
-use crate::auth::{Auth, secret_token};
+use crate::auth::secret_token;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::extract::Auth;
 use crate::models::invitation::{Invitation, NewInvitation};
 use crate::models::team::Team;
 use crate::models::user::User;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{Duration, Utc};
 use diesel_async::AsyncConnection;

@@ -7,11 +7,9 @@ mod auth;
 mod connections;
 mod data_checks;
 mod destinations;
-pub(crate) mod engine_bridge;
 mod health;
-mod job_checks;
 mod job_import;
-pub mod jobs;
+mod jobs;
 mod members;
 mod notification_rules;
 mod organization;
@@ -21,8 +19,6 @@ mod runs;
 mod schedules;
 mod teams;
 mod tokens;
-
-pub use auth::{DEFAULT_TEAM_NAME, create_organization};
 
 use crate::error::ApiError;
 use actix_web::{HttpRequest, HttpResponse, web};

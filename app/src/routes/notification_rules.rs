@@ -1,11 +1,10 @@
 //! Notification rules: per job (its editors manage them) and organization-wide defaults
 //! (organization admins), and the deliveries a run caused.
 
-use super::jobs::load_job;
 use crate::audit::{self, Actor};
-use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::extract::Auth;
 use crate::models::destination::Destination;
 use crate::models::notification_outbox::OutboxEntry;
 use crate::models::notification_rule::{
@@ -13,7 +12,8 @@ use crate::models::notification_rule::{
 };
 use crate::models::run::Run;
 use crate::notify::render;
-use crate::startup::AppState;
+use crate::services::jobs::load_job;
+use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};

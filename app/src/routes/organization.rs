@@ -1,11 +1,11 @@
 //! The caller's organization.
 
 use crate::audit::{self, Actor};
-use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::extract::Auth;
 use crate::models::organization::Organization;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::{get, patch, put, web};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;

@@ -5,15 +5,16 @@
 //! goes out after the answer, so neither the status nor the timing tells who is a user.
 
 use crate::audit::{self, Actor};
-use crate::auth::{ClientIp, password, secret_token};
+use crate::auth::{password, secret_token};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::extract::ClientIp;
 use crate::mail::Email;
 use crate::models::password_reset::{self, NewPasswordReset};
 use crate::models::session;
 use crate::models::user::User;
 use crate::schema::users;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::{HttpResponse, post, web};
 use chrono::{Duration, Utc};
 use diesel::prelude::*;

@@ -3,14 +3,13 @@
 //! gets 403. It fetches its config with secrets, posts progress as heartbeats, log lines,
 //! and its result.
 
-use crate::auth::run_token::{RunTokenRefusal, VerifiedRunToken};
 use crate::error::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, authorize_runner, verify_runner};
 use crate::models::connection::Connection;
 use crate::models::run::Run;
 use crate::runs;
 use crate::schema::runs as runs_table;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -18,7 +17,6 @@ use hakobu_core::api::runs::{
     HeartbeatAnswer, RunStatus, RunnerAssignment, RunnerLogBatch, RunnerProgress, RunnerResult,
 };
 use hakobu_core::ids::RunId;
-use hakobu_core::job::JobSettings;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -26,44 +24,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(heartbeat)
         .service(logs)
         .service(result);
-}
-
-/// The request's run token, if it is bound to the run named in the path: 401 when it is
-/// missing, invalid or expired, 403 when it belongs to another run.
-fn verify_runner(
-    req: &HttpRequest,
-    state: &AppState,
-    run: RunId,
-) -> Result<VerifiedRunToken, ApiError> {
-    let token = crate::auth::credential_of(req)
-        .ok_or_else(|| ApiError::Unauthorized("A run token is required.".to_owned()))?;
-    match state.run_tokens.verify(&token) {
-        Ok(verified) if verified.run == run => Ok(verified),
-        Ok(_) => Err(ApiError::Forbidden(
-            "This run token belongs to another run.".to_owned(),
-        )),
-        Err(RunTokenRefusal::Expired) => Err(ApiError::Unauthorized(
-            "The run token has expired: a runner gets a fresh one with every heartbeat.".to_owned(),
-        )),
-        Err(RunTokenRefusal::Invalid) => Err(ApiError::Unauthorized(
-            "The run token is not valid.".to_owned(),
-        )),
-    }
-}
-
-/// As [`verify_runner`], and refuses launch tokens: they only fetch the assignment.
-pub(super) fn authorize_runner(
-    req: &HttpRequest,
-    state: &AppState,
-    run: RunId,
-) -> Result<(), ApiError> {
-    if verify_runner(req, state, run)?.launch {
-        return Err(ApiError::Unauthorized(
-            "A launch token only fetches the assignment; use the run token the assignment answered."
-                .to_owned(),
-        ));
-    }
-    Ok(())
 }
 
 /// The config to execute, with secrets; marks the run `running`.
@@ -77,76 +37,7 @@ async fn assignment(
     let id = path.into_inner();
     let token = verify_runner(&req, &state, id)?;
     let mut conn = state.pool.get().await?;
-    let run = Run::find_any(&mut conn, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("run"))?;
-    if run.status.is_final() || run.cancel_requested {
-        return Err(ApiError::Conflict {
-            message: format!("The run has ended ({}).", run.status),
-            field: None,
-        });
-    }
-    let snapshot = run
-        .config_snapshot
-        .clone()
-        .ok_or_else(|| ApiError::Conflict {
-            message: "The run has not been dispatched.".to_owned(),
-            field: None,
-        })?;
-    let revision = crate::models::job::Job::revision(
-        &mut conn,
-        run.organization_id,
-        run.job_id,
-        run.job_revision,
-    )
-    .await?
-    .ok_or_else(|| ApiError::not_found("job revision"))?;
-    let settings: JobSettings =
-        serde_json::from_value(revision.settings).map_err(anyhow::Error::from)?;
-    let prepared =
-        match crate::variables::prepare_run(&state, &mut conn, &run, settings, snapshot).await {
-            Ok(p) => p,
-            Err(crate::variables::Refusal(message)) => {
-                runs::finish(&mut conn, id, runs::failure(&message)).await?;
-                return Err(ApiError::Conflict {
-                    message,
-                    field: None,
-                });
-            }
-        };
-    let settings = prepared.settings;
-    let mut secrets = Vec::new();
-    for (role, id) in [
-        ("source", settings.source.connection_id),
-        ("destination", settings.destination.connection_id),
-    ] {
-        let c = Connection::find(&mut conn, run.organization_id, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("connection"))?;
-        secrets.push((role, super::engine_bridge::decrypt_secrets(&state, &c)?));
-    }
-    let config = crate::variables::fill_secrets(&prepared.snapshot, &secrets)?;
-    // A launch token is spent by the fetch that starts the run: a copy read from the
-    // launcher (task overrides, process environment) cannot fetch the secrets again.
-    let startable = if token.launch {
-        vec![RunStatus::Starting]
-    } else {
-        vec![RunStatus::Starting, RunStatus::Running]
-    };
-    let started = diesel::update(runs_table::table.find(id))
-        .filter(runs_table::status.eq_any(startable))
-        .set((
-            runs_table::status.eq(RunStatus::Running),
-            runs_table::heartbeat_at.eq(diesel::dsl::now),
-        ))
-        .execute(&mut conn)
-        .await?;
-    if started == 0 {
-        return Err(ApiError::Conflict {
-            message: "This launch token was already used: the run's runner has started.".to_owned(),
-            field: None,
-        });
-    }
+    let config = crate::runs::assign::start(&state, &mut conn, id, token.launch).await?;
     Ok(web::Json(RunnerAssignment {
         run_id: id,
         config,
@@ -241,7 +132,7 @@ async fn run_secrets(
         for id in [job.source_connection_id, job.destination_connection_id] {
             if let Some(c) = Connection::find(conn, run.organization_id, id).await? {
                 out.extend(
-                    super::engine_bridge::decrypt_secrets(state, &c)?
+                    crate::services::engine_bridge::decrypt_secrets(state, &c)?
                         .into_iter()
                         .filter_map(|(_, v)| v.as_str().map(str::to_owned)),
                 );

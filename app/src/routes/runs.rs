@@ -1,19 +1,17 @@
 //! Runs for users: start one, list, inspect, read logs, cancel, re-run.
 
 use crate::audit::{self, Actor};
-use crate::auth::Auth;
 use crate::error::ApiError;
+use crate::extract::Auth;
 use crate::extract::{ApiJson, parse_json};
 use crate::models::job::Job;
 use crate::models::organization::Organization;
 use crate::models::run::{Run, RunFilter};
-use crate::routes::jobs::load_job;
 use crate::runs::{self, RunRequest};
-use crate::schema::runs as runs_table;
-use crate::startup::AppState;
+use crate::services::jobs::load_job;
+use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, web};
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use hakobu_core::api::error::ErrorBody;
 use hakobu_core::api::runs::{
     BackfillRequest, BackfillView, QueueView, RunLogLine, RunStatus, RunView, RunnerOutcome,
@@ -185,7 +183,7 @@ fn check_overrides(
     if overrides.is_empty() {
         return Ok(());
     }
-    let settings = crate::routes::jobs::parse_settings(job)?;
+    let settings = crate::services::jobs::parse_settings(job)?;
     for (name, value) in overrides {
         let field = format!("variables.{name}");
         let Some(variable) = settings.variables.iter().find(|v| &v.name == name) else {
@@ -489,10 +487,7 @@ async fn cancel_run(
         });
     }
     conn.transaction::<_, ApiError, _>(async |conn| {
-        diesel::update(runs_table::table.find(id))
-            .set(runs_table::cancel_requested.eq(true))
-            .execute(conn)
-            .await?;
+        Run::request_cancel(conn, id).await?;
         audit::record(
             conn,
             &Actor::from(&auth),

@@ -2,13 +2,13 @@
 //! times, and turning many on or off at once.
 
 use crate::audit::{self, Actor};
-use crate::auth::Auth;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::extract::Auth;
 use crate::models::job::Job;
 use crate::models::schedule::{NewSchedule, ScheduleChangeset, ScheduleRow};
-use crate::routes::jobs::load_job;
-use crate::startup::AppState;
+use crate::services::jobs::load_job;
+use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};

@@ -1,12 +1,12 @@
 //! Teams and team membership.
 
 use crate::audit::{self, Actor};
-use crate::auth::Auth;
 use crate::error::{ApiError, is_unique_violation};
 use crate::extract::ApiJson;
+use crate::extract::Auth;
 use crate::models::team::{Team, TeamMember};
 use crate::models::user::User;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use hakobu_core::api::error::ErrorBody;

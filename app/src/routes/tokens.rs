@@ -1,11 +1,12 @@
 //! Personal API tokens of the signed-in user.
 
 use crate::audit::{self, Actor};
-use crate::auth::{Auth, secret_token};
+use crate::auth::secret_token;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::extract::Auth;
 use crate::models::api_token::{ApiToken, NewApiToken};
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{Duration, Utc};
 use diesel_async::AsyncConnection;

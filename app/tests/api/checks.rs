@@ -3,23 +3,10 @@
 //! the run after a committed load, the form's "run this check now", and save-time rules.
 
 use crate::helpers::{SpawnOptions, TestApp, TestUser, spawn_app_with};
+use hakobu_testkit::mariadb;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
-
-fn mariadb(database: Option<&str>, sql: &str) {
-    let mut cmd = std::process::Command::new("mariadb");
-    cmd.args(["-h", "127.0.0.1", "-u", "root", "--batch", "-e", sql]);
-    if let Some(db) = database {
-        cmd.arg(db);
-    }
-    let out = cmd.output().expect("the mariadb client must be installed");
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 struct Fixture {
     app: TestApp,

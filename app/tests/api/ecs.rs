@@ -3,7 +3,7 @@
 use crate::helpers::{SpawnOptions, TestApp, spawn_app, spawn_app_with};
 use hakobu::launcher::ecs::{EcsLauncher, EcsSettings, TaskState, cpu_units, task_state};
 use hakobu::launcher::{LaunchSpec, Launcher};
-use hakobu::runs::{Reconciled, Watchdog};
+use hakobu::runs::watchdog::{Reconciled, Watchdog};
 use hakobu_core::ids::RunId;
 use serde_json::json;
 use std::sync::Arc;

@@ -10,18 +10,32 @@ use std::time::Duration;
 pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// Where the tests find PostgreSQL; the default is the local server.
-pub fn server_url() -> String {
-    std::env::var("HAKOBU_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+pub use hakobu_testkit::pg_server_url as server_url;
+
+/// The migrated database every test's database is cloned from; built once per change of
+/// the migrations, so a test does not migrate its own.
+async fn migrated_template() -> &'static str {
+    static TEMPLATE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+            hakobu_testkit::pg_template("hakobu", &migrations, |url| async move {
+                hakobu::db::run_migrations(&url)
+                    .await
+                    .expect("migrate the template database");
+            })
+            .await
+        })
+        .await
 }
 
 pub struct TestApp {
     pub address: String,
     pub db_name: String,
     pub client: reqwest::Client,
-    /// Dropped with the app unless the app was started on another test's database.
-    owns_database: bool,
+    /// The app's own database, dropped with the app; `None` when the app was started on
+    /// another test's database.
+    _database: Option<hakobu_testkit::TestDb>,
 }
 
 /// A signed-up user with a bearer token.
@@ -107,22 +121,13 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         Some("debug,h2=info,hyper=info,rustls=info"),
         || LogWriter,
     );
-    let owns_database = options.database.is_none();
-    let db_name = options
-        .database
-        .clone()
-        .unwrap_or_else(|| format!("hakobu_test_{}", uuid::Uuid::new_v4().simple()));
-    if owns_database {
-        let (client, connection) =
-            tokio_postgres::connect(&format!("{}/postgres", server_url()), tokio_postgres::NoTls)
-                .await
-                .expect("PostgreSQL must be running for the API tests (see README)");
-        tokio::spawn(connection);
-        client
-            .batch_execute(&format!("CREATE DATABASE {db_name}"))
-            .await
-            .expect("create test database");
-    }
+    let (db_name, database) = match options.database.clone() {
+        Some(name) => (name, None),
+        None => {
+            let db = hakobu_testkit::TestDb::postgres_from(migrated_template().await);
+            (db.name.clone(), Some(db))
+        }
+    };
 
     let settings = Settings {
         database_url: format!("{}/{db_name}", server_url()),
@@ -143,7 +148,7 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         dispatcher: options.dispatcher,
         // Tests drive the scheduler themselves, with the time they choose.
         scheduler: false,
-        run_limits: hakobu::runs::Limits::default(),
+        run_limits: hakobu::settings::RunLimits::default(),
         heartbeat_interval: Duration::from_secs(1),
         heartbeat_timeout: Duration::from_secs(4),
         start_timeout: Duration::from_secs(60),
@@ -164,42 +169,11 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
     TestApp {
         address,
         db_name,
-        owns_database,
+        _database: database,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if !self.owns_database {
-            return;
-        }
-        let db_name = self.db_name.clone();
-        // The app's pool still holds connections; FORCE ends them. A thread of its own
-        // because the test's runtime is shutting down.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                if let Ok((client, conn)) = tokio_postgres::connect(
-                    &format!("{}/postgres", server_url()),
-                    tokio_postgres::NoTls,
-                )
-                .await
-                {
-                    tokio::spawn(conn);
-                    let _ = client
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"))
-                        .await;
-                }
-            });
-        })
-        .join();
     }
 }
 

@@ -518,7 +518,7 @@ async fn the_dispatcher_submits_jobs_and_the_sweeper_deletes_jobs_of_finished_ru
     ))
     .await;
     set_job_status(&server, &name, json!({"active": 1, "ready": 1}));
-    let watchdog = hakobu::runs::Watchdog {
+    let watchdog = hakobu::runs::watchdog::Watchdog {
         pool: hakobu::db::build_pool(
             &format!("{}/{}", crate::helpers::server_url(), app.db_name),
             2,

@@ -4,37 +4,13 @@
 
 use crate::helpers::{TestApp, TestUser, spawn_app};
 use hakobu_core::config::Config;
+use hakobu_testkit::mariadb;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 fn moto() -> String {
     std::env::var("HAKOBU_TEST_S3_ENDPOINT")
         .expect("HAKOBU_TEST_S3_ENDPOINT must name a moto server (make test starts one)")
-}
-
-/// SQL on the local MariaDB through its command-line client.
-fn mariadb(database: Option<&str>, sql: &str) -> String {
-    let mut cmd = std::process::Command::new("mariadb");
-    cmd.args([
-        "-h",
-        "127.0.0.1",
-        "-u",
-        "root",
-        "--batch",
-        "--skip-column-names",
-        "-e",
-        sql,
-    ]);
-    if let Some(db) = database {
-        cmd.arg(db);
-    }
-    let out = cmd.output().expect("the mariadb client must be installed");
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 async fn create_bucket(endpoint: &str, bucket: &str) {

@@ -1,7 +1,8 @@
 use crate::helpers::{JWT_SECRET, SpawnOptions, TestApp, TestUser, spawn_app, spawn_app_with};
 use hakobu::auth::run_token::RunTokens;
 use hakobu::launcher::RecordingLauncher;
-use hakobu::runs::{Dispatcher, Limits};
+use hakobu::runs::dispatch::Dispatcher;
+use hakobu::settings::RunLimits;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -202,7 +203,7 @@ async fn two_dispatchers_launch_each_run_exactly_once() {
             launcher: launcher.clone(),
             run_tokens: RunTokens::new(JWT_SECRET),
             app_url: "http://127.0.0.1:1".to_owned(),
-            limits: Limits {
+            limits: RunLimits {
                 global: 10_000,
                 per_organization: 10_000,
             },
@@ -260,7 +261,7 @@ async fn limits_and_overlap_policy_hold_runs_back() {
         launcher: launcher.clone(),
         run_tokens: RunTokens::new(JWT_SECRET),
         app_url: "http://127.0.0.1:1".to_owned(),
-        limits: Limits::default(),
+        limits: RunLimits::default(),
         batch: 50,
     };
     assert_eq!(
@@ -502,7 +503,7 @@ async fn the_watchdog_stops_runs_past_their_timeout() {
     ))
     .await;
     let launcher = Arc::new(RecordingLauncher::default());
-    let watchdog = hakobu::runs::Watchdog {
+    let watchdog = hakobu::runs::watchdog::Watchdog {
         pool: hakobu::db::build_pool(
             &format!("{}/{}", crate::helpers::server_url(), app.db_name),
             2,
@@ -563,7 +564,7 @@ async fn launch_tokens_are_spent_and_heartbeats_renew_run_tokens() {
         launcher: Arc::new(RecordingLauncher::default()),
         run_tokens: RunTokens::new(JWT_SECRET),
         app_url: "http://127.0.0.1:1".to_owned(),
-        limits: Limits::default(),
+        limits: RunLimits::default(),
         batch: 10,
     };
     assert_eq!(dispatcher.dispatch_once().await.unwrap(), 2);
@@ -789,7 +790,7 @@ async fn reconcile_ends_runs_whose_runner_is_gone_and_stops_runners_of_finished_
         2,
     )
     .unwrap();
-    let watchdog = hakobu::runs::Watchdog {
+    let watchdog = hakobu::runs::watchdog::Watchdog {
         pool: pool.clone(),
         launcher: launcher.clone(),
         heartbeat_timeout: Duration::from_secs(60),
@@ -799,7 +800,7 @@ async fn reconcile_ends_runs_whose_runner_is_gone_and_stops_runners_of_finished_
     let reconciled = watchdog.reconcile_once().await.unwrap();
     assert_eq!(
         reconciled,
-        hakobu::runs::Reconciled {
+        hakobu::runs::watchdog::Reconciled {
             ended: 2,
             stopped: 1,
             requeued: 0,
@@ -836,7 +837,7 @@ async fn reconcile_ends_runs_whose_runner_is_gone_and_stops_runners_of_finished_
         &format!("{five_minutes_ago}, NULL, false"),
     ))
     .await;
-    let local = hakobu::runs::Watchdog {
+    let local = hakobu::runs::watchdog::Watchdog {
         pool,
         launcher: Arc::new(LocalLauncher::new(crate::helpers::runner_bin())),
         heartbeat_timeout: Duration::from_secs(60),
@@ -910,7 +911,7 @@ async fn claimed_runs_whose_launch_was_lost_are_adopted_or_queued_again() {
         launcher,
         run_tokens: RunTokens::new(JWT_SECRET),
         app_url: "http://127.0.0.1:1".to_owned(),
-        limits: Limits::default(),
+        limits: RunLimits::default(),
         batch: 10,
     };
     let [lost, launched_unrecorded] = [(); 2].map(|_| uuid::Uuid::new_v4());
@@ -963,7 +964,7 @@ async fn claimed_runs_whose_launch_was_lost_are_adopted_or_queued_again() {
             task_id: "task-unrecorded".to_owned(),
             run_id: Some(launched_unrecorded.to_string().parse().unwrap()),
         });
-    let watchdog = hakobu::runs::Watchdog {
+    let watchdog = hakobu::runs::watchdog::Watchdog {
         pool: hakobu::db::build_pool(&url, 2).unwrap(),
         launcher: restarted.clone(),
         heartbeat_timeout: Duration::from_secs(60),
@@ -972,7 +973,7 @@ async fn claimed_runs_whose_launch_was_lost_are_adopted_or_queued_again() {
     };
     assert_eq!(
         watchdog.reconcile_once().await.unwrap(),
-        hakobu::runs::Reconciled {
+        hakobu::runs::watchdog::Reconciled {
             requeued: 1,
             adopted: 1,
             ..Default::default()
@@ -988,7 +989,7 @@ async fn claimed_runs_whose_launch_was_lost_are_adopted_or_queued_again() {
     );
     assert_eq!(
         watchdog.reconcile_once().await.unwrap(),
-        hakobu::runs::Reconciled::default(),
+        hakobu::runs::watchdog::Reconciled::default(),
         "a second pass changes nothing"
     );
 
@@ -1087,7 +1088,7 @@ async fn the_organization_limit_holds_runs_in_a_visible_queue() {
         launcher: Arc::new(RecordingLauncher::default()),
         run_tokens: RunTokens::new(JWT_SECRET),
         app_url: "http://127.0.0.1:1".to_owned(),
-        limits: Limits::default(),
+        limits: RunLimits::default(),
         batch: 50,
     };
     assert_eq!(

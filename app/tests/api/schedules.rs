@@ -8,8 +8,9 @@ use crate::runs::{job, wait_final};
 use chrono::{DateTime, Utc};
 use hakobu::auth::run_token::RunTokens;
 use hakobu::launcher::RecordingLauncher;
-use hakobu::runs::{Dispatcher, Limits};
+use hakobu::runs::dispatch::Dispatcher;
 use hakobu::scheduler::Scheduler;
+use hakobu::settings::RunLimits;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -564,7 +565,7 @@ async fn a_backfill_queues_a_run_per_day_and_respects_its_parallelism() {
         launcher: launcher.clone(),
         run_tokens: RunTokens::new(JWT_SECRET),
         app_url: "http://127.0.0.1:1".to_owned(),
-        limits: Limits::default(),
+        limits: RunLimits::default(),
         batch: 10,
     };
     assert_eq!(

@@ -322,7 +322,7 @@ fn an_injection_through_a_value_leaves_the_statement_unchanged() {
                 &v,
             )
             .unwrap();
-            let literal = quote_literal(attempt, dialect).unwrap();
+            let literal = dialect.literal(attempt).unwrap();
             assert_eq!(
                 sql.replacen(&literal, "?", 1),
                 "SELECT * FROM t WHERE d = ? AND x = 1",

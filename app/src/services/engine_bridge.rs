@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::models::connection::Connection;
-use crate::startup::AppState;
+use crate::state::AppState;
 use hakobu_core::api::connections::{
     ConnectionTestError, ConnectionTestResult, PreviewColumn, PreviewResponse,
 };

@@ -1,11 +1,11 @@
 //! The [`Auth`] extractor: who is calling, in which organization, with which roles.
 
-use super::{SESSION_COOKIE, secret_token};
+use crate::auth::{SESSION_COOKIE, secret_token};
 use crate::error::ApiError;
 use crate::models::api_token::ApiToken;
 use crate::models::session;
 use crate::models::team::TeamMember;
-use crate::startup::AppState;
+use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};

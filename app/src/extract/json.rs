@@ -1,4 +1,4 @@
-//! Request extractors whose failures speak the API's error format.
+//! JSON request bodies whose errors name the offending field.
 //!
 //! actix's own `Json` answers a bad body in plain text; [`ApiJson`] answers
 //! `{"error": "bad_request", "message": ..., "field": "teams[0].role"}` with the path of

@@ -5,10 +5,14 @@
 //! database still being set up), the check is skipped: saving should not depend on it,
 //! and the run reports the same problem in plain words.
 
-use super::engine_bridge;
 use crate::error::ApiError;
+use crate::extract::Auth;
 use crate::models::connection::Connection;
-use crate::startup::AppState;
+use crate::services::access::load_authorized;
+use crate::services::engine_bridge;
+use crate::state::AppState;
+use diesel_async::AsyncPgConnection;
+use hakobu_core::authz::Action;
 use hakobu_core::config::{ColumnType, Mode};
 use hakobu_core::job::{ColumnChange, JobSettings, can_cast};
 use hakobu_core::validation::FieldErrors;
@@ -150,6 +154,41 @@ async fn check_column_changes(
                 format!("settings.masks[{i}].column"),
                 missing(&types, &mask.column),
             );
+        }
+    }
+    Ok(())
+}
+
+/// Save-time rules for the checks of `settings`: each names a database connection the
+/// caller may use (operator or more), like the job's source and destination.
+pub async fn check_connections(
+    conn: &mut AsyncPgConnection,
+    auth: &Auth,
+    settings: &JobSettings,
+    errors: &mut FieldErrors,
+) -> Result<(), ApiError> {
+    for (i, check) in settings.checks.iter().enumerate() {
+        let field = format!("settings.checks[{i}].connection_id");
+        match load_authorized(
+            conn,
+            auth,
+            check.connection_id,
+            Action::UseResource,
+            "use this connection",
+        )
+        .await
+        {
+            Ok((c, _)) if !c.kind.is_database() => errors.push(
+                field,
+                "must be a PostgreSQL or MySQL connection: data checks run SQL",
+            ),
+            Ok(_) => {}
+            Err(ApiError::NotFound(_)) => errors.push(field, "is not a connection you can see"),
+            Err(ApiError::Forbidden(_)) => errors.push(
+                field,
+                "is a connection your role may not use (operator or higher is needed)",
+            ),
+            Err(other) => return Err(other),
         }
     }
     Ok(())

@@ -14,10 +14,10 @@ use crate::error::ApiError;
 use crate::models::connection::Connection;
 use crate::models::job::Job;
 use crate::models::run::Run;
-use crate::routes::engine_bridge;
-use crate::routes::jobs::{secret_env_name, yaml_with_references};
 use crate::schema::runs;
-use crate::startup::AppState;
+use crate::services::engine_bridge;
+use crate::services::jobs::{secret_env_name, yaml_with_references};
+use crate::state::AppState;
 use chrono::Utc;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -49,14 +49,6 @@ impl From<ApiError> for Refusal {
 impl From<diesel::result::Error> for Refusal {
     fn from(e: diesel::result::Error) -> Self {
         Refusal(format!("The run's variables could not be stored: {e}"))
-    }
-}
-
-fn dialect(kind: ConnectionKind) -> Option<Dialect> {
-    match kind {
-        ConnectionKind::Postgresql => Some(Dialect::Postgres),
-        ConnectionKind::Mysql => Some(Dialect::Mysql),
-        _ => None,
     }
 }
 
@@ -98,9 +90,9 @@ pub async fn prepare_run(
         let kind = Connection::find(conn, run.organization_id, check.connection_id)
             .await?
             .map(|c| c.kind);
-        check_dialects.push(kind.and_then(dialect));
+        check_dialects.push(kind.and_then(Dialect::of));
     }
-    let source_dialect = dialect(source.kind);
+    let source_dialect = Dialect::of(source.kind);
     let sql_dialect = |path: &str| -> Option<Dialect> {
         if path.starts_with("source.") {
             return source_dialect;
@@ -226,7 +218,7 @@ async fn query_value(
     let connection = Connection::find(conn, run.organization_id, connection_id)
         .await?
         .ok_or_else(|| refuse("its connection no longer exists".to_owned()))?;
-    let Some(dialect) = dialect(connection.kind) else {
+    let Some(dialect) = Dialect::of(connection.kind) else {
         return Err(refuse("its connection is not a database".to_owned()));
     };
     let sql = variables::expand(sql, Target::Sql(dialect), values).map_err(refuse)?;
@@ -302,7 +294,7 @@ pub fn check_sql(
         .and_then(|v| serde_json::from_value(v.clone()).ok())
         .unwrap_or_default();
     let values = Values::from_map(&stored, &settings.variables);
-    let dialect = dialect(kind)
+    let dialect = Dialect::of(kind)
         .ok_or_else(|| ApiError::field("sql", "runs on a database connection only"))?;
     variables::expand(sql, Target::Sql(dialect), &values).map_err(|m| ApiError::field("sql", m))
 }

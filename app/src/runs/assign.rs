@@ -1,0 +1,81 @@
+//! A runner's assignment: the run's variables resolved, its config compiled with the
+//! secrets put in at their keys, and the run marked `running`. A launch token is spent by
+//! the fetch that starts the run.
+
+use crate::error::ApiError;
+use crate::models::connection::Connection;
+use crate::models::run::Run;
+use crate::services::{engine_bridge, variables};
+use crate::state::AppState;
+use diesel_async::AsyncPgConnection;
+use hakobu_core::api::runs::RunStatus;
+use hakobu_core::ids::RunId;
+use hakobu_core::job::JobSettings;
+
+/// Starts run `id` for the runner that holds a token for it (`launch`: the token is the
+/// launch token, which may start the run only once) and answers the config to execute.
+pub async fn start(
+    state: &AppState,
+    conn: &mut AsyncPgConnection,
+    id: RunId,
+    launch: bool,
+) -> Result<String, ApiError> {
+    let run = Run::find_any(conn, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("run"))?;
+    if run.status.is_final() || run.cancel_requested {
+        return Err(ApiError::Conflict {
+            message: format!("The run has ended ({}).", run.status),
+            field: None,
+        });
+    }
+    let snapshot = run
+        .config_snapshot
+        .clone()
+        .ok_or_else(|| ApiError::Conflict {
+            message: "The run has not been dispatched.".to_owned(),
+            field: None,
+        })?;
+    let revision =
+        crate::models::job::Job::revision(conn, run.organization_id, run.job_id, run.job_revision)
+            .await?
+            .ok_or_else(|| ApiError::not_found("job revision"))?;
+    let settings: JobSettings =
+        serde_json::from_value(revision.settings).map_err(anyhow::Error::from)?;
+    let prepared = match variables::prepare_run(state, conn, &run, settings, snapshot).await {
+        Ok(p) => p,
+        Err(variables::Refusal(message)) => {
+            crate::runs::finish(conn, id, crate::runs::failure(&message)).await?;
+            return Err(ApiError::Conflict {
+                message,
+                field: None,
+            });
+        }
+    };
+    let settings = prepared.settings;
+    let mut secrets = Vec::new();
+    for (role, id) in [
+        ("source", settings.source.connection_id),
+        ("destination", settings.destination.connection_id),
+    ] {
+        let c = Connection::find(conn, run.organization_id, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("connection"))?;
+        secrets.push((role, engine_bridge::decrypt_secrets(state, &c)?));
+    }
+    let config = variables::fill_secrets(&prepared.snapshot, &secrets)?;
+    // A launch token is spent by the fetch that starts the run: a copy read from the
+    // launcher (task overrides, process environment) cannot fetch the secrets again.
+    let startable: &[RunStatus] = if launch {
+        &[RunStatus::Starting]
+    } else {
+        &[RunStatus::Starting, RunStatus::Running]
+    };
+    if !Run::mark_running(conn, id, startable).await? {
+        return Err(ApiError::Conflict {
+            message: "This launch token was already used: the run's runner has started.".to_owned(),
+            field: None,
+        });
+    }
+    Ok(config)
+}
