@@ -6,11 +6,12 @@
 //! `EditResource`, which the server asks for every change) open the editor there.
 
 use crate::api::{self, ApiError};
-use crate::components::{LoadError, Loading, NotAllowed};
-use crate::forms::{Form, Problem};
+use crate::components::{
+    LoadError, Loading, NotAllowed, RowError, checkbox, row_input, row_select,
+};
+use crate::forms::{Form, Problem, split_list};
 use crate::i18n::{Key, fill, tr, use_lang};
 use crate::pages::destinations::threshold_text;
-use crate::pages::job_wizard::{RowError, checkbox, row_input, row_select, split_list};
 use crate::pages::runs::event_key;
 use hakobu_core::api::notifications::{
     DestinationKind, DestinationView, NotificationEventKind, RuleRequest, RuleView,

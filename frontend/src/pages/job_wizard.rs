@@ -7,8 +7,11 @@
 //! cast the column cannot take) send the user back to the step that has the field.
 
 use crate::api::{self, ApiError};
-use crate::components::{Empty, FieldError as FieldMessage, FormProblem, LoadError, Loading};
-use crate::forms::Form;
+use crate::components::{
+    Empty, FieldError as FieldMessage, FormProblem, LoadError, Loading, RowError, checkbox,
+    row_input, row_select,
+};
+use crate::forms::{Form, split_list};
 use crate::i18n::{Key, fill, tr, translate_message, use_lang};
 use crate::pages::connections::{editable_teams, kind_name};
 use crate::pages::job_rules::{RuleSet, RulesEditor, save_rules};
@@ -834,14 +837,6 @@ fn constant(type_: ColumnType, raw: &str) -> Value {
     }
 }
 
-pub(crate) fn split_list(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 /// The browser's IANA time zone, the default of a new timestamp variable.
 fn browser_zone() -> String {
     crate::format::time_zone(crate::i18n::Lang::En).0
@@ -1534,17 +1529,6 @@ fn format_select(id: String, label: Key, value: RwSignal<FileFormat>) -> impl In
     }
 }
 
-pub(crate) fn checkbox(label: Key, value: RwSignal<bool>) -> impl IntoView {
-    view! {
-        <div class="field toggle">
-            <label>
-                <input type="checkbox" prop:checked=move || value.get() on:change=move |ev| value.set(event_target_checked(&ev))/>
-                " " {tr(label)}
-            </label>
-        </div>
-    }
-}
-
 fn type_options(selected: RwSignal<String>, with_none: Option<Key>) -> impl IntoView {
     view! {
         {with_none.map(|k| view! { <option value="">{tr(k)}</option> })}
@@ -2113,87 +2097,6 @@ fn schedule_failure(index: usize, e: &ApiError) -> ScheduleFailure {
     }
 }
 
-/// The error line of a row input (`settings.variables[0].name`), in the reader's language.
-#[component]
-pub(crate) fn RowError(form: Form, path: String, label: Key) -> impl IntoView {
-    let lang = use_lang();
-    let id = format!("{}-error", form.input_id(&path));
-    move || {
-        form.error(&path).map(|m| {
-            let lang = lang.get();
-            view! { <p class="field-error" id=id.clone()>{translate_message(lang, Some(label.text(lang)), &m)}</p> }
-        })
-    }
-}
-
-/// A labelled text input of a row, bound to `value`, with its error under it.
-pub(crate) fn row_input(
-    form: Form,
-    path: String,
-    label: Key,
-    value: RwSignal<String>,
-    hint: Option<Key>,
-) -> impl IntoView {
-    let id = form.input_id(&path);
-    let described = format!("{id}-hint {id}-error");
-    let hint_id = format!("{id}-hint");
-    let clear = {
-        let path = path.clone();
-        move || form.clear(&path)
-    };
-    let invalid = {
-        let path = path.clone();
-        move || form.error(&path).is_some()
-    };
-    let aria_invalid = {
-        let invalid = invalid.clone();
-        move || invalid().to_string()
-    };
-    view! {
-        <div class="field" class:invalid=invalid>
-            <label for=id.clone()>{tr(label)}</label>
-            <input id=id type="text" autocomplete="off" spellcheck="false"
-                aria-invalid=aria_invalid
-                aria-describedby=described
-                prop:value=move || value.get()
-                on:input=move |ev| {
-                    clear();
-                    value.set(event_target_value(&ev))
-                }/>
-            {hint.map(|h| view! { <p class="hint" id=hint_id>{tr(h)}</p> })}
-            <RowError form path label/>
-        </div>
-    }
-}
-
-/// A labelled `<select>` of a row over `options` (value, label).
-pub(crate) fn row_select<T: Copy + PartialEq + Send + Sync + 'static>(
-    form: Form,
-    path: String,
-    label: Key,
-    value: RwSignal<T>,
-    options: Vec<(T, Key)>,
-) -> impl IntoView {
-    let id = form.input_id(&path);
-    let options = StoredValue::new(options);
-    view! {
-        <div class="field">
-            <label for=id.clone()>{tr(label)}</label>
-            <select id=id on:change=move |ev| {
-                let i: usize = event_target_value(&ev).parse().unwrap_or(0);
-                if let Some((v, _)) = options.with_value(|o| o.get(i).copied()) {
-                    value.set(v);
-                }
-            }>
-                {options.get_value().into_iter().enumerate().map(|(i, (v, key))| view! {
-                    <option value=i.to_string() selected=move || value.get() == v>{tr(key)}</option>
-                }).collect_view()}
-            </select>
-            <RowError form path label/>
-        </div>
-    }
-}
-
 #[component]
 fn VariablesEditor(
     w: Wizard,
@@ -2572,10 +2475,6 @@ mod tests {
         assert_eq!(
             constant(ColumnType::String, " a "),
             Value::String(" a ".into())
-        );
-        assert_eq!(
-            split_list(" id, , code "),
-            vec!["id".to_owned(), "code".to_owned()]
         );
     }
 }
