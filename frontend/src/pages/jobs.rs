@@ -12,9 +12,10 @@ use crate::i18n::{Key, fill, fill_count, team_role_name, tr, translate_message, 
 use crate::pages::connections::can_create_resources;
 use crate::pages::job_wizard::mode_texts;
 use crate::pages::members::ActionErrorNotice;
-use crate::pages::runs::{RunStatusBadge, duration_text, event_key, run_duration_seconds};
+use crate::pages::runs::event_key;
 use crate::pages::schedule_form::{ScheduleFields, new_draft};
 use crate::session::use_session;
+use crate::widgets::runs::{RunsTable, duration_text, run_duration_seconds};
 use hakobu_core::api::jobs::{JobView, UpdateJobRequest};
 use hakobu_core::api::runs::{BackfillRequest, BackfillStep, RunView, StartRunRequest};
 use hakobu_core::api::schedules::ScheduleRequest;
@@ -714,54 +715,6 @@ fn BackfillPanel(
                 </div>
             </form>
         </section>
-    }
-}
-
-/// A table of runs, newest first.
-#[component]
-pub fn RunsTable(
-    runs: Vec<RunView>,
-    #[prop(optional)] job_names: Option<Vec<(JobId, String)>>,
-) -> impl IntoView {
-    let lang = use_lang();
-    let show_job = job_names.is_some();
-    let job_names = StoredValue::new(job_names.unwrap_or_default());
-    view! {
-        <div class="table-wrap">
-            <table data-testid="runs-table">
-                <thead>
-                    <tr>
-                        <th scope="col">{tr(Key::Run)}</th>
-                        {show_job.then(|| view! { <th scope="col">{tr(Key::Job)}</th> })}
-                        <th scope="col">{tr(Key::Status)}</th>
-                        <th scope="col">{tr(Key::Queued)}</th>
-                        <th scope="col">{tr(Key::Duration)}</th>
-                        <th scope="col">{tr(Key::RowsWritten)}</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {runs
-                        .into_iter()
-                        .map(|r| {
-                            let job_name = job_names.with_value(|n| n.iter().find(|(id, _)| *id == r.job_id).map(|(_, n)| n.clone()).unwrap_or_default());
-                            let seconds = run_duration_seconds(&r);
-                            let rows = r.rows_written;
-                            let short = r.id.to_string().chars().take(8).collect::<String>();
-                            view! {
-                                <tr data-testid="run-row">
-                                    <td><A href=format!("/runs/{}", r.id)><code>{short}</code></A></td>
-                                    {show_job.then(|| view! { <td><A href=format!("/jobs/{}", r.job_id)>{job_name}</A></td> })}
-                                    <td><RunStatusBadge status=r.status/></td>
-                                    <td><Time at=r.queued_at/></td>
-                                    <td>{move || seconds.map(|s| duration_text(lang.get(), s)).unwrap_or_else(|| "—".to_owned())}</td>
-                                    <td>{move || format::number(lang.get(), rows)}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
     }
 }
 

@@ -6,9 +6,9 @@
 use crate::api::{self, ApiError, RunQuery};
 use crate::components::{ConfirmButton, Empty, LoadError, Loading, MaybeTime, Time};
 use crate::format;
-use crate::i18n::{Key, Lang, fill, tr, use_lang};
-use crate::pages::jobs::RunsTable;
+use crate::i18n::{Key, fill, tr, use_lang};
 use crate::pages::members::ActionErrorNotice;
+use crate::widgets::runs::{RunStatusBadge, RunsTable, duration_text, status_key};
 use hakobu_core::api::notifications::{DeliveryStatus, NotificationEventKind};
 use hakobu_core::api::runs::{RunLogLine, RunStatus, RunView};
 use hakobu_core::authz::TeamRole;
@@ -24,72 +24,11 @@ use serde_json::Value;
 /// Lines of log kept on the page; older ones are dropped from the view (the API has them).
 const LOG_LINES_SHOWN: usize = 1000;
 
-pub fn status_key(status: RunStatus) -> Key {
-    match status {
-        RunStatus::Queued => Key::StatusQueued,
-        RunStatus::Starting => Key::StatusStarting,
-        RunStatus::Running => Key::StatusRunning,
-        RunStatus::Succeeded => Key::StatusSucceeded,
-        RunStatus::Failed => Key::StatusFailed,
-        RunStatus::Cancelled => Key::StatusCancelled,
-        RunStatus::TimedOut => Key::StatusTimedOut,
-    }
-}
-
-/// The status in words, with the machine word for tests and filters in `data-status`.
-#[component]
-pub fn RunStatusBadge(status: RunStatus) -> impl IntoView {
-    view! {
-        <span class=format!("run-status run-status-{}", status.as_str()) data-status=status.as_str()>
-            {tr(status_key(status))}
-        </span>
-    }
-}
-
-/// Seconds between start and end (or now, for a run still going).
-pub fn run_duration_seconds(run: &RunView) -> Option<f64> {
-    let start = run.started_at?;
-    let end = run.finished_at?;
-    Some(((end - start).num_milliseconds() as f64 / 1000.0).max(0.0))
-}
-
+/// Seconds since the start, to the end or to now for a run still going (the live rate).
 fn elapsed_seconds(run: &RunView) -> Option<f64> {
     let start = run.started_at?;
     let end = run.finished_at.unwrap_or_else(chrono::Utc::now);
     Some(((end - start).num_milliseconds() as f64 / 1000.0).max(0.0))
-}
-
-/// `75.0` -> "1 min 15 s" / "1 分 15 秒".
-pub fn duration_text(lang: Lang, seconds: f64) -> String {
-    let total = seconds.round() as i64;
-    if seconds < 10.0 {
-        return fill(
-            lang,
-            Key::DurationSeconds,
-            &[("s", &format!("{seconds:.1}"))],
-        );
-    }
-    if total < 60 {
-        return fill(lang, Key::DurationSeconds, &[("s", &total.to_string())]);
-    }
-    if total < 3600 {
-        return fill(
-            lang,
-            Key::DurationMinutes,
-            &[
-                ("m", &(total / 60).to_string()),
-                ("s", &(total % 60).to_string()),
-            ],
-        );
-    }
-    fill(
-        lang,
-        Key::DurationHours,
-        &[
-            ("h", &(total / 3600).to_string()),
-            ("m", &(total % 3600 / 60).to_string()),
-        ],
-    )
 }
 
 // --- the list ---------------------------------------------------------------------------
@@ -818,14 +757,5 @@ mod tests {
             Key::PlainErrTimeout
         );
         assert_eq!(plain_error("something odd", failed), Key::PlainErrOther);
-    }
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(duration_text(Lang::En, 2.345), "2.3 s");
-        assert_eq!(duration_text(Lang::En, 42.0), "42 s");
-        assert_eq!(duration_text(Lang::En, 75.0), "1 min 15 s");
-        assert_eq!(duration_text(Lang::En, 3725.0), "1 h 2 min");
-        assert_eq!(duration_text(Lang::Ja, 75.0), "1 分 15 秒");
     }
 }
