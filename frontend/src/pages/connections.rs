@@ -11,7 +11,9 @@ use crate::components::{
     ResourceTable, Submit, Time,
 };
 use crate::forms::Form;
-use crate::i18n::{Key, fill, team_role_name, tr, translate_message, use_lang};
+use crate::i18n::{
+    Key, connection_kind_name, fill, team_role_name, tr, translate_message, use_lang,
+};
 use crate::pages::job_sharing::{Shared, SharesForm};
 use crate::pages::members::ActionErrorNotice;
 use crate::session::use_session;
@@ -57,15 +59,6 @@ pub fn can_create_resources() -> Signal<bool> {
             })
         })
     })
-}
-
-pub fn kind_name(kind: ConnectionKind) -> Key {
-    match kind {
-        ConnectionKind::Postgresql => Key::KindPostgresql,
-        ConnectionKind::Mysql => Key::KindMysql,
-        ConnectionKind::S3 => Key::KindS3,
-        ConnectionKind::LocalFiles => Key::KindLocalFiles,
-    }
 }
 
 /// The label and help of a schema field, in the UI's languages. The English side is
@@ -127,7 +120,7 @@ pub fn ConnectionsPage() -> impl IntoView {
         view! {
             <tr data-testid="connection-row">
                 <td><A href=format!("/connections/{}", c.id)>{c.name.clone()}</A></td>
-                <td>{tr(kind_name(c.kind))}</td>
+                <td>{tr(connection_kind_name(c.kind))}</td>
                 <td>{move || team_name(team)}</td>
                 <td><span class="badge">{move || team_role_name(lang.get(), c.your_role)}</span></td>
                 <td><Time at=c.updated_at/></td>
@@ -243,7 +236,7 @@ fn ConnectionSummary(connection: ConnectionView) -> impl IntoView {
             <section class="panel">
                 <dl class="facts">
                     <dt>{tr(Key::ConnectionKindLabel)}</dt>
-                    <dd>{tr(kind_name(connection.kind))}</dd>
+                    <dd>{tr(connection_kind_name(connection.kind))}</dd>
                     <dt>{tr(Key::YourRole)}</dt>
                     <dd>{move || team_role_name(lang.get(), connection.your_role)}</dd>
                 </dl>
@@ -543,7 +536,7 @@ fn ConnectionEditor(
                         {ConnectionKind::ALL
                             .into_iter()
                             .filter(|k| available.contains(k) || Some(*k) == existing.with_value(|e| e.as_ref().map(|c| c.kind)))
-                            .map(|k| view! { <option value=k.as_str() selected=move || kind.get() == k>{tr(kind_name(k))}</option> })
+                            .map(|k| view! { <option value=k.as_str() selected=move || kind.get() == k>{tr(connection_kind_name(k))}</option> })
                             .collect_view()}
                     </select>
                 </div>

@@ -10,9 +10,8 @@ use crate::components::{
     LoadError, Loading, NotAllowed, RowError, checkbox, row_input, row_select,
 };
 use crate::forms::{Form, Problem, split_list};
-use crate::i18n::{Key, fill, tr, use_lang};
+use crate::i18n::{Key, fill, notification_event_key, tr, use_lang};
 use crate::pages::destinations::threshold_text;
-use crate::pages::runs::event_key;
 use hakobu_core::api::notifications::{
     DestinationKind, DestinationView, NotificationEventKind, RuleRequest, RuleView,
 };
@@ -278,7 +277,7 @@ pub fn RulesEditor(rules: RuleSet, form: Form) -> impl IntoView {
                     let template_id = form.input_id(&p("template"));
                     let events: Vec<(NotificationEventKind, Key)> = NotificationEventKind::ALL
                         .iter()
-                        .map(|e| (*e, event_key(*e)))
+                        .map(|e| (*e, notification_event_key(*e)))
                         .collect();
                     let to_email = move || options.with_value(|o| is_email(o, row.destination.get()));
                     view! {
@@ -369,7 +368,7 @@ pub fn JobRulesPanel(
                             let (event, threshold) = (r.event, r.threshold);
                             view! {
                                 <li data-testid="job-rule">
-                                    <strong>{tr(event_key(event))}</strong>
+                                    <strong>{tr(notification_event_key(event))}</strong>
                                     {move || threshold.map(|_| format!(" ({})", threshold_text(lang.get(), event, threshold)))}
                                     " → " {to}
                                     {(!r.enabled).then(|| view! { " · " <span class="muted">{tr(Key::RuleOff)}</span> })}

@@ -12,8 +12,10 @@ use crate::components::{
     row_input, row_select,
 };
 use crate::forms::{Form, split_list};
-use crate::i18n::{Key, fill, tr, translate_message, use_lang};
-use crate::pages::connections::{editable_teams, kind_name};
+use crate::i18n::{
+    Key, connection_kind_name, fill, load_mode_texts, tr, translate_message, use_lang,
+};
+use crate::pages::connections::editable_teams;
 use crate::pages::job_rules::{RuleSet, RulesEditor, save_rules};
 use crate::pages::schedule_form::{ScheduleDraft, ScheduleFields, new_draft, schedule_text};
 use hakobu_core::api::connections::{ConnectionView, PreviewRequest, PreviewResponse};
@@ -1316,7 +1318,7 @@ fn ConnectionSelect(
                         let (name, kind) = (c.name.clone(), c.kind);
                         view! {
                             <option value=id.to_string() selected=move || value.get() == Some(id)>
-                                {move || format!("{name} ({})", kind_name(kind).text(lang.get()))}
+                                {move || format!("{name} ({})", connection_kind_name(kind).text(lang.get()))}
                             </option>
                         }
                     })
@@ -1786,17 +1788,6 @@ fn PreviewTable(preview: PreviewResponse) -> impl IntoView {
 
 // --- step 3 -----------------------------------------------------------------------------
 
-pub fn mode_texts(mode: Mode) -> (Key, Key) {
-    match mode {
-        Mode::Insert => (Key::ModeInsert, Key::ModeInsertHint),
-        Mode::InsertDirect => (Key::ModeInsertDirect, Key::ModeInsertDirectHint),
-        Mode::TruncateInsert => (Key::ModeTruncateInsert, Key::ModeTruncateInsertHint),
-        Mode::Replace => (Key::ModeReplace, Key::ModeReplaceHint),
-        Mode::Merge => (Key::ModeMerge, Key::ModeMergeHint),
-        Mode::MergeDirect => (Key::ModeMergeDirect, Key::ModeMergeDirectHint),
-    }
-}
-
 #[component]
 fn DestinationStep(
     w: Wizard,
@@ -1831,7 +1822,7 @@ fn DestinationStep(
                         <legend>{tr(Key::LoadMode)}</legend>
                         {Mode::ALL.iter().map(|m| {
                             let m = *m;
-                            let (label, hint) = mode_texts(m);
+                            let (label, hint) = load_mode_texts(m);
                             let id = format!("mode-{}", m.as_str());
                             view! {
                                 <div class="choice">
@@ -2356,7 +2347,7 @@ fn ReviewStep(
                 <dd>{dest_name} " · " <code>{dest_what}</code></dd>
                 {database_dest.then(|| view! {
                     <dt>{tr(Key::LoadMode)}</dt>
-                    <dd>{tr(mode_texts(mode).0)} " — " <span class="muted">{tr(mode_texts(mode).1)}</span></dd>
+                    <dd>{tr(load_mode_texts(mode).0)} " — " <span class="muted">{tr(load_mode_texts(mode).1)}</span></dd>
                 })}
                 <dt>{tr(Key::ColumnMapping)}</dt>
                 <dd>{move || fill(lang.get(), Key::ChangesAndMasks, &[("changes", &changes.to_string()), ("masks", &masks.to_string())])}</dd>

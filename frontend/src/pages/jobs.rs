@@ -8,11 +8,12 @@ use crate::components::{
 };
 use crate::format;
 use crate::forms::Form;
-use crate::i18n::{Key, fill, fill_count, team_role_name, tr, translate_message, use_lang};
+use crate::i18n::{
+    Key, fill, fill_count, load_mode_texts, notification_event_key, team_role_name, tr,
+    translate_message, use_lang,
+};
 use crate::pages::connections::can_create_resources;
-use crate::pages::job_wizard::mode_texts;
 use crate::pages::members::ActionErrorNotice;
-use crate::pages::runs::event_key;
 use crate::pages::schedule_form::{ScheduleFields, new_draft};
 use crate::session::use_session;
 use crate::widgets::runs::{RunsTable, duration_text, run_duration_seconds};
@@ -191,7 +192,7 @@ fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoV
         } else {
             s.destination.files.as_ref().map(|f| f.path_prefix.clone()).unwrap_or_default()
         };
-        let (mode, mode_hint) = mode_texts(s.destination.mode);
+        let (mode, mode_hint) = load_mode_texts(s.destination.mode);
         view! {
             <dl class="facts" data-testid="job-settings">
                 <dt>{tr(Key::StepSource)}</dt>
@@ -219,7 +220,7 @@ fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoV
                 {move || rules.get().and_then(Result::ok).filter(|r| !r.is_empty()).map(|list| view! {
                     <dt>{tr(Key::Notifications)}</dt>
                     <dd data-testid="job-rules">
-                        {list.iter().map(|r| tr(event_key(r.event))()).collect::<Vec<_>>().join(", ")}
+                        {list.iter().map(|r| tr(notification_event_key(r.event))()).collect::<Vec<_>>().join(", ")}
                     </dd>
                 })}
             </dl>

@@ -6,10 +6,10 @@
 use crate::api::{self, ApiError, RunQuery};
 use crate::components::{ConfirmButton, Empty, LoadError, Loading, MaybeTime, Time};
 use crate::format;
-use crate::i18n::{Key, fill, tr, use_lang};
+use crate::i18n::{Key, fill, notification_event_key, tr, use_lang};
 use crate::pages::members::ActionErrorNotice;
 use crate::widgets::runs::{RunStatusBadge, RunsTable, duration_text, status_key};
-use hakobu_core::api::notifications::{DeliveryStatus, NotificationEventKind};
+use hakobu_core::api::notifications::DeliveryStatus;
 use hakobu_core::api::runs::{RunLogLine, RunStatus, RunView};
 use hakobu_core::authz::TeamRole;
 use hakobu_core::ids::DestinationId;
@@ -386,7 +386,7 @@ fn RunDetails(initial: RunView) -> impl IntoView {
                                         let attempts = d.attempts;
                                         view! {
                                             <tr>
-                                                <td>{tr(event_key(d.event))}</td>
+                                                <td>{tr(notification_event_key(d.event))}</td>
                                                 <td>{move || destination_name(d.destination_id)}</td>
                                                 <td>
                                                     <span class=format!("delivery delivery-{}", d.status.as_str()) data-status=d.status.as_str()>{tr(delivery_key(d.status))}</span>
@@ -547,20 +547,6 @@ fn delivery_key(status: DeliveryStatus) -> Key {
         DeliveryStatus::Delivered => Key::DeliveryDelivered,
         DeliveryStatus::Failed => Key::DeliveryFailed,
         DeliveryStatus::Skipped => Key::DeliverySkipped,
-    }
-}
-
-/// A notification event in words (also the wizard's rule conditions).
-pub fn event_key(event: NotificationEventKind) -> Key {
-    match event {
-        NotificationEventKind::Success => Key::EventSuccess,
-        NotificationEventKind::Failure => Key::EventFailure,
-        NotificationEventKind::RowsBelow => Key::EventRowsBelow,
-        NotificationEventKind::RowsAbove => Key::EventRowsAbove,
-        NotificationEventKind::DurationOver => Key::EventDurationOver,
-        NotificationEventKind::CheckFailed => Key::EventCheckFailed,
-        NotificationEventKind::CheckWarned => Key::EventCheckWarned,
-        NotificationEventKind::ScheduleDisabled => Key::EventScheduleDisabled,
     }
 }
 
