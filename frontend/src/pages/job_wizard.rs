@@ -16,8 +16,8 @@ use crate::i18n::{
     Key, connection_kind_name, fill, load_mode_texts, tr, translate_message, use_lang,
 };
 use crate::pages::connections::editable_teams;
-use crate::pages::job_rules::{RuleSet, RulesEditor, save_rules};
 use crate::pages::schedule_form::{ScheduleDraft, ScheduleFields, new_draft, schedule_text};
+use crate::widgets::notification_rules::{RuleSet, RulesEditor, save_rules};
 use hakobu_core::api::connections::{ConnectionView, PreviewRequest, PreviewResponse};
 use hakobu_core::api::jobs::{CreateJobRequest, JobView, UpdateJobRequest, validate_job_text};
 use hakobu_core::api::notifications::RuleView;
