@@ -16,8 +16,10 @@ use crate::i18n::{
     Key, connection_kind_name, fill, load_mode_texts, tr, translate_message, use_lang,
 };
 use crate::pages::connections::editable_teams;
-use crate::pages::schedule_form::{ScheduleDraft, ScheduleFields, new_draft, schedule_text};
 use crate::widgets::notification_rules::{RuleSet, RulesEditor, save_rules};
+use crate::widgets::schedule_form::{
+    ScheduleDraft, ScheduleFields, new_draft, schedule_text, upcoming,
+};
 use hakobu_core::api::connections::{ConnectionView, PreviewRequest, PreviewResponse};
 use hakobu_core::api::jobs::{CreateJobRequest, JobView, UpdateJobRequest, validate_job_text};
 use hakobu_core::api::notifications::RuleView;
@@ -2403,7 +2405,7 @@ fn ReviewSchedules(w: Wizard) -> impl IntoView {
                 <ul class="plain-list" data-testid="review-schedules">
                     {drafts.into_iter().map(|d| {
                         let settings = d.settings_untracked();
-                        let next = crate::pages::schedule_form::upcoming(&settings, "", chrono::Utc::now())
+                        let next = upcoming(&settings, "", chrono::Utc::now())
                             .ok()
                             .and_then(|t| t.first().copied());
                         view! {

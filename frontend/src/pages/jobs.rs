@@ -14,9 +14,9 @@ use crate::i18n::{
 };
 use crate::pages::connections::can_create_resources;
 use crate::pages::members::ActionErrorNotice;
-use crate::pages::schedule_form::{ScheduleFields, new_draft};
 use crate::session::use_session;
 use crate::widgets::runs::{RunsTable, duration_text, run_duration_seconds};
+use crate::widgets::schedule_form::{ScheduleFields, new_draft, recurrence_text};
 use hakobu_core::api::jobs::{JobView, UpdateJobRequest};
 use hakobu_core::api::runs::{BackfillRequest, BackfillStep, RunView, StartRunRequest};
 use hakobu_core::api::schedules::ScheduleRequest;
@@ -796,9 +796,6 @@ fn RunChart(runs: Vec<RunView>) -> impl IntoView {
     }
     .into_any()
 }
-
-/// Kept here for the pages that name it from the job page (the schedules overview).
-pub(crate) use crate::pages::schedule_form::recurrence_text;
 
 /// The job's schedules with their next fire time, and a form to add one that shows the
 /// next fire times as you type (computed by `core`'s scheduler code, the server's own).

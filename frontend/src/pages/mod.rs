@@ -17,7 +17,6 @@ pub mod not_found;
 pub mod password_reset;
 pub mod queue;
 pub mod runs;
-pub mod schedule_form;
 pub mod schedules;
 pub mod shell;
 pub mod sign_in;
