@@ -16,13 +16,13 @@ use crate::i18n::{
 };
 use crate::pages::job_sharing::{Shared, SharesForm};
 use crate::pages::members::ActionErrorNotice;
-use crate::session::use_session;
+use crate::session::{can_create_resources, editable_teams};
 use hakobu_core::api::connections::{
     ConnectionTestResult, ConnectionView, CreateConnectionRequest, TestConnectionRequest,
     UpdateConnectionRequest,
 };
 use hakobu_core::api::org::TeamView;
-use hakobu_core::authz::{OrgRole, TeamRole};
+use hakobu_core::authz::TeamRole;
 use hakobu_core::connection::{ConnectionKind, FieldInput, FieldSpec, validate_settings};
 use hakobu_core::ids::{ConnectionId, TeamId};
 use hakobu_core::validation::{FieldErrors, check_text};
@@ -33,33 +33,6 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-
-/// Teams in which the signed-in user may create connections and jobs (editor or more;
-/// organization admins: every team).
-pub fn editable_teams(teams: &[TeamView]) -> Vec<TeamView> {
-    let session = use_session();
-    session.me.with_untracked(|me| {
-        let Some(me) = me else { return Vec::new() };
-        let principal = crate::session::principal(me);
-        teams
-            .iter()
-            .filter(|t| principal.team_role(t.id) >= Some(TeamRole::Editor))
-            .cloned()
-            .collect()
-    })
-}
-
-/// Whether the signed-in user can create connections or jobs in some team.
-pub fn can_create_resources() -> Signal<bool> {
-    let session = use_session();
-    Signal::derive(move || {
-        session.me.with(|me| {
-            me.as_ref().is_some_and(|me| {
-                me.org_role >= OrgRole::Admin || me.teams.iter().any(|t| t.role >= TeamRole::Editor)
-            })
-        })
-    })
-}
 
 /// The label and help of a schema field, in the UI's languages. The English side is
 /// `core`'s own text (a unit test keeps them equal).

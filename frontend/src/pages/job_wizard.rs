@@ -15,7 +15,7 @@ use crate::forms::{Form, split_list};
 use crate::i18n::{
     Key, connection_kind_name, fill, load_mode_texts, tr, translate_message, use_lang,
 };
-use crate::pages::connections::editable_teams;
+use crate::session::editable_teams;
 use crate::widgets::notification_rules::{RuleSet, RulesEditor, save_rules};
 use crate::widgets::schedule_form::{
     ScheduleDraft, ScheduleFields, new_draft, schedule_text, upcoming,

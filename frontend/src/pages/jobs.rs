@@ -12,9 +12,8 @@ use crate::i18n::{
     Key, fill, fill_count, load_mode_texts, notification_event_key, team_role_name, tr,
     translate_message, use_lang,
 };
-use crate::pages::connections::can_create_resources;
 use crate::pages::members::ActionErrorNotice;
-use crate::session::use_session;
+use crate::session::{can_create_resources, use_session};
 use crate::widgets::runs::{RunsTable, duration_text, run_duration_seconds};
 use crate::widgets::schedule_form::{ScheduleFields, new_draft, recurrence_text};
 use hakobu_core::api::jobs::{JobView, UpdateJobRequest};
