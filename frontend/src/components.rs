@@ -276,19 +276,46 @@ pub fn NotAllowed(reason: Key) -> impl IntoView {
     view! { <p class="not-allowed">{tr(reason)}</p> }
 }
 
+/// What went wrong with a request, in the reader's language: the server's message
+/// (translated when it is a known one), or that the network is down.
+fn api_error_text(lang: Lang, error: &ApiError) -> String {
+    match error {
+        ApiError::Server { body, .. } => translate_message(lang, None, &body.message),
+        ApiError::Network(_) => Key::NetworkError.text(lang).to_owned(),
+    }
+}
+
 /// A failed load, with a retry button.
 #[component]
 pub fn LoadError(error: ApiError, #[prop(into)] retry: Callback<()>) -> impl IntoView {
     let lang = use_lang();
-    let message = move || match &error {
-        ApiError::Server { body, .. } => translate_message(lang.get(), None, &body.message),
-        ApiError::Network(_) => Key::NetworkError.text(lang.get()).to_owned(),
-    };
+    let message = move || api_error_text(lang.get(), &error);
     view! {
         <div class="load-error" role="alert">
             <p>{message}</p>
             <button type="button" on:click=move |_| retry.run(())>{tr(Key::TryAgain)}</button>
         </div>
+    }
+}
+
+/// A failed action taken from a list or a page's buttons (a removal, a role change, a run),
+/// shown above the content until dismissed.
+#[component]
+pub fn ActionErrorNotice(action_error: RwSignal<Option<ApiError>>) -> impl IntoView {
+    let lang = use_lang();
+    move || {
+        action_error.get().map(|e| {
+            let text = api_error_text(lang.get(), &e);
+            view! {
+                <div class="form-problem" role="alert">
+                    <span>{text}</span>
+                    " "
+                    <button type="button" class="link-button" on:click=move |_| action_error.set(None)>
+                        {tr(Key::Dismiss)}
+                    </button>
+                </div>
+            }
+        })
     }
 }
 
@@ -305,12 +332,7 @@ pub fn error_fallback(errors: ArcRwSignal<Errors>) -> impl IntoView {
                         .into_iter()
                         .map(|(_, e)| {
                             let text = match e.downcast_ref::<ApiError>() {
-                                Some(ApiError::Server { body, .. }) => {
-                                    translate_message(lang.get(), None, &body.message)
-                                }
-                                Some(ApiError::Network(_)) => {
-                                    Key::NetworkError.text(lang.get()).to_owned()
-                                }
+                                Some(error) => api_error_text(lang.get(), error),
                                 None => e.to_string(),
                             };
                             view! { <li>{text}</li> }

@@ -7,15 +7,14 @@
 
 use crate::api::{self, ApiError};
 use crate::components::{
-    ConfirmButton, Empty, FieldError as FieldMessage, FormProblem, LoadError, Loading,
-    ResourceTable, Submit, Time,
+    ActionErrorNotice, ConfirmButton, Empty, FieldError as FieldMessage, FormProblem, LoadError,
+    Loading, ResourceTable, Submit, Time,
 };
 use crate::forms::Form;
 use crate::i18n::{
     Key, connection_kind_name, fill, team_role_name, tr, translate_message, use_lang,
 };
 use crate::pages::job_sharing::{Shared, SharesForm};
-use crate::pages::members::ActionErrorNotice;
 use crate::session::{can_create_resources, editable_teams};
 use hakobu_core::api::connections::{
     ConnectionTestResult, ConnectionView, CreateConnectionRequest, TestConnectionRequest,

@@ -8,11 +8,11 @@
 
 use crate::api::{self, ApiError};
 use crate::components::{
-    ConfirmButton, FieldError, FormProblem, NotAllowed, ResourceTable, Submit, TextField,
+    ActionErrorNotice, ConfirmButton, FieldError, FormProblem, NotAllowed, ResourceTable, Submit,
+    TextField,
 };
 use crate::forms::Form;
 use crate::i18n::{Key, Lang, fill, tr, translate_message, use_lang};
-use crate::pages::members::ActionErrorNotice;
 use crate::session::use_session;
 use crate::widgets::notification_rules::threshold_text;
 use hakobu_core::api::notifications::{

@@ -3,8 +3,8 @@
 
 use crate::api::{self, ApiError, RunQuery};
 use crate::components::{
-    ConfirmButton, Empty, FieldError, FormProblem, LoadError, Loading, MaybeTime, ResourceTable,
-    Submit, TextField, Time,
+    ActionErrorNotice, ConfirmButton, Empty, FieldError, FormProblem, LoadError, Loading,
+    MaybeTime, ResourceTable, Submit, TextField, Time,
 };
 use crate::format;
 use crate::forms::Form;
@@ -12,7 +12,6 @@ use crate::i18n::{
     Key, fill, fill_count, load_mode_texts, notification_event_key, team_role_name, tr,
     translate_message, use_lang,
 };
-use crate::pages::members::ActionErrorNotice;
 use crate::session::{can_create_resources, use_session};
 use crate::widgets::runs::{RunsTable, duration_text, run_duration_seconds};
 use crate::widgets::schedule_form::{ScheduleFields, new_draft, recurrence_text};

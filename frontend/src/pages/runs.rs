@@ -4,10 +4,11 @@
 //! and re-run for those who may run the job.
 
 use crate::api::{self, ApiError, RunQuery};
-use crate::components::{ConfirmButton, Empty, LoadError, Loading, MaybeTime, Time};
+use crate::components::{
+    ActionErrorNotice, ConfirmButton, Empty, LoadError, Loading, MaybeTime, Time,
+};
 use crate::format;
 use crate::i18n::{Key, fill, notification_event_key, tr, use_lang};
-use crate::pages::members::ActionErrorNotice;
 use crate::widgets::runs::{RunStatusBadge, RunsTable, duration_text, status_key};
 use hakobu_core::api::notifications::DeliveryStatus;
 use hakobu_core::api::runs::{RunLogLine, RunStatus, RunView};
