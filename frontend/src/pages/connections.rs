@@ -14,8 +14,8 @@ use crate::forms::Form;
 use crate::i18n::{
     Key, connection_kind_name, fill, team_role_name, tr, translate_message, use_lang,
 };
-use crate::pages::job_sharing::{Shared, SharesForm};
 use crate::session::{can_create_resources, editable_teams};
+use crate::widgets::sharing::{Shared, SharesForm};
 use hakobu_core::api::connections::{
     ConnectionTestResult, ConnectionView, CreateConnectionRequest, TestConnectionRequest,
     UpdateConnectionRequest,

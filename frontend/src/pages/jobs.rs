@@ -331,7 +331,7 @@ fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoV
             </section>
             <SchedulesPanel job=id can_edit/>
             <crate::pages::job_rules::JobRulesPanel job=id can_edit=can_edit_rules rules/>
-            <crate::pages::job_sharing::JobSharingPanel job=id owner=job.team_id shares=job.shares.clone()/>
+            <crate::widgets::sharing::JobSharingPanel job=id owner=job.team_id shares=job.shares.clone()/>
             <section class="panel">
                 <h2>{tr(Key::RunHistory)}</h2>
                 {history}

@@ -9,7 +9,6 @@ pub mod dashboard;
 pub mod destinations;
 pub mod job_import;
 pub mod job_rules;
-pub mod job_sharing;
 pub mod job_wizard;
 pub mod jobs;
 pub mod members;
