@@ -118,6 +118,7 @@ pub(super) fn ConnectionSelect(
     }
 }
 
+/// The kind of connection `id`, when it is one of `conns`.
 pub(super) fn kind_of(
     conns: StoredValue<Vec<ConnectionView>>,
     id: Option<ConnectionId>,
@@ -125,6 +126,7 @@ pub(super) fn kind_of(
     id.and_then(|id| conns.with_value(|c| c.iter().find(|c| c.id == id).map(|c| c.kind)))
 }
 
+/// A labelled `<select>` of the file formats.
 pub(super) fn format_select(id: String, label: Key, value: RwSignal<FileFormat>) -> impl IntoView {
     view! {
         <div class="field">
@@ -146,6 +148,8 @@ pub(super) fn format_select(id: String, label: Key, value: RwSignal<FileFormat>)
     }
 }
 
+/// The `<option>`s of the column types, after a first one meaning none when `with_none`
+/// names it.
 pub(super) fn type_options(selected: RwSignal<String>, with_none: Option<Key>) -> impl IntoView {
     view! {
         {with_none.map(|k| view! { <option value="">{tr(k)}</option> })}
@@ -156,5 +160,33 @@ pub(super) fn type_options(selected: RwSignal<String>, with_none: Option<Key>) -
                 view! { <option value=t.as_str() selected=move || selected.get() == t.as_str()>{t.as_str()}</option> }
             })
             .collect_view()}
+    }
+}
+
+/// The database connections among `conns`, by id and name: what a data check or a query
+/// variable can run on.
+pub(super) fn database_connections(
+    conns: StoredValue<Vec<ConnectionView>>,
+) -> StoredValue<Vec<(ConnectionId, String)>> {
+    let databases = conns.with_value(|c| {
+        c.iter()
+            .filter(|c| c.kind.is_database())
+            .map(|c| (c.id, c.name.clone()))
+            .collect()
+    });
+    StoredValue::new(databases)
+}
+
+/// The `<option>`s of a database connection select: "Choose a connection", then each of
+/// `databases`, with `selected` chosen.
+pub(super) fn database_options(
+    databases: StoredValue<Vec<(ConnectionId, String)>>,
+    selected: RwSignal<Option<ConnectionId>>,
+) -> impl IntoView {
+    view! {
+        <option value="">{tr(Key::ChooseConnection)}</option>
+        {databases.get_value().into_iter().map(|(cid, name)| view! {
+            <option value=cid.to_string() selected=move || selected.get() == Some(cid)>{name}</option>
+        }).collect_view()}
     }
 }

@@ -2,7 +2,7 @@
 //! data checks, notification rules (the editor the job page uses too) and, for a new job,
 //! schedules ([`super::schedules`]).
 
-use super::inputs::PathInput;
+use super::inputs::{PathInput, database_connections, database_options};
 use super::schedules::SchedulesEditor;
 use super::state::{CheckRow, Wizard};
 use super::variables::VariablesEditor;
@@ -11,7 +11,6 @@ use crate::forms::Form;
 use crate::i18n::{Key, fill, tr, translate_message, use_lang};
 use crate::widgets::notification_rules::RulesEditor;
 use hakobu_core::api::connections::ConnectionView;
-use hakobu_core::ids::ConnectionId;
 use hakobu_core::job::OverlapPolicy;
 use leptos::prelude::*;
 
@@ -22,13 +21,7 @@ pub(super) fn RunSettingsStep(
     conns: StoredValue<Vec<ConnectionView>>,
 ) -> impl IntoView {
     let lang = use_lang();
-    let databases: Vec<(ConnectionId, String)> = conns.with_value(|c| {
-        c.iter()
-            .filter(|c| c.kind.is_database())
-            .map(|c| (c.id, c.name.clone()))
-            .collect()
-    });
-    let databases = StoredValue::new(databases);
+    let databases = database_connections(conns);
     let add_check = move |_| {
         // The destination is where a check usually looks.
         let (key, destination) = (w.key(), w.destination.get_untracked());
@@ -64,10 +57,7 @@ pub(super) fn RunSettingsStep(
                         <div class="field">
                             <label for=conn_id.clone()>{tr(Key::CheckConnection)}</label>
                             <select id=conn_id on:change=move |ev| row.connection.set(event_target_value(&ev).parse().ok()) prop:value=move || row.connection.get().map(|c| c.to_string()).unwrap_or_default()>
-                                <option value="">{tr(Key::ChooseConnection)}</option>
-                                {databases.get_value().into_iter().map(|(cid, name)| view! {
-                                    <option value=cid.to_string() selected=move || row.connection.get() == Some(cid)>{name}</option>
-                                }).collect_view()}
+                                {database_options(databases, row.connection)}
                             </select>
                             {message("connection_id", Key::CheckConnection)}
                         </div>

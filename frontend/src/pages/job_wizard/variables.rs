@@ -1,12 +1,12 @@
 //! Step 4's `$name$` variables, one per row: fixed text, the run's date and time, or a query,
 //! with how the value is written into SQL and what a run due now would get.
 
+use super::inputs::{database_connections, database_options};
 use super::state::{VariableRow, Wizard, browser_zone};
 use crate::components::{RowError, row_input, row_select};
 use crate::forms::Form;
 use crate::i18n::{Key, fill, tr, use_lang};
 use hakobu_core::api::connections::ConnectionView;
-use hakobu_core::ids::ConnectionId;
 use hakobu_core::validation::FieldErrors;
 use hakobu_core::variables::{
     OffsetDirection, OffsetUnit, RunContext, SqlUse, TimeBase, Variable, resolve_local,
@@ -36,13 +36,7 @@ pub(super) fn VariablesEditor(
     conns: StoredValue<Vec<ConnectionView>>,
 ) -> impl IntoView {
     let lang = use_lang();
-    let databases: Vec<(ConnectionId, String)> = conns.with_value(|c| {
-        c.iter()
-            .filter(|c| c.kind.is_database())
-            .map(|c| (c.id, c.name.clone()))
-            .collect()
-    });
-    let databases = StoredValue::new(databases);
+    let databases = database_connections(conns);
     let add = move |_| {
         let key = w.key();
         let row = w.owned(|| VariableRow::new(key, &browser_zone()));
@@ -99,10 +93,7 @@ pub(super) fn VariablesEditor(
                             <div class="field">
                                 <label for=conn_id.clone()>{tr(Key::VarQueryConnection)}</label>
                                 <select id=conn_id on:change=move |ev| row.connection.set(event_target_value(&ev).parse().ok())>
-                                    <option value="">{tr(Key::ChooseConnection)}</option>
-                                    {databases.get_value().into_iter().map(|(cid, name)| view! {
-                                        <option value=cid.to_string() selected=move || row.connection.get() == Some(cid)>{name}</option>
-                                    }).collect_view()}
+                                    {database_options(databases, row.connection)}
                                 </select>
                                 <RowError form path=p("value.connection_id") label=Key::VarQueryConnection/>
                             </div>
