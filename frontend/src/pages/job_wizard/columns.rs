@@ -13,6 +13,7 @@ use hakobu_core::job::TableRef;
 use leptos::prelude::*;
 use serde_json::Value;
 
+/// Step 2: the preview of a database source, the column mapping and the added constants.
 #[component]
 pub(super) fn ColumnsStep(
     w: Wizard,
@@ -180,6 +181,7 @@ pub(super) fn ColumnsStep(
     }
 }
 
+/// The rows the preview returned, one cell per value (∅ for NULL).
 #[component]
 fn PreviewTable(preview: PreviewResponse) -> impl IntoView {
     let cell = |v: &Value| match v {

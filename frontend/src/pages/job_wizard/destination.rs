@@ -13,6 +13,8 @@ use hakobu_core::config::Mode;
 use hakobu_core::connection::ConnectionKind;
 use leptos::prelude::*;
 
+/// Step 3: the destination connection, then what its kind takes: a table and a load mode,
+/// or a path and a file format.
 #[component]
 pub(super) fn DestinationStep(
     w: Wizard,

@@ -46,6 +46,7 @@ use leptos::task::spawn_local;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
+/// The steps' names in order: step `n` is `STEPS[n - 1]`.
 const STEPS: [Key; 5] = [
     Key::StepSource,
     Key::StepColumns,
@@ -138,6 +139,8 @@ pub fn JobWizardPage() -> impl IntoView {
     }
 }
 
+/// The wizard over a loaded job (none for a new one), its rules, and the connections and
+/// teams the reader may use.
 #[component]
 fn JobWizard(
     job: Option<JobView>,

@@ -15,6 +15,7 @@ use hakobu_core::job::{CompileConnection, JobSettings, compile};
 use leptos::prelude::*;
 use serde_json::{Map, Value};
 
+/// The name of connection `id` among `conns`; empty when it is not there.
 fn conn_name(conns: StoredValue<Vec<ConnectionView>>, id: Option<ConnectionId>) -> String {
     id.and_then(|id| conns.with_value(|c| c.iter().find(|c| c.id == id).map(|c| c.name.clone())))
         .unwrap_or_default()
@@ -75,6 +76,7 @@ fn compiled_yaml(settings: &JobSettings, conns: &[ConnectionView]) -> Result<Str
     .map_err(|e| e.to_string())
 }
 
+/// Step 5: the job's name, description and team, then the summary and the compiled YAML.
 #[component]
 pub(super) fn ReviewStep(
     w: Wizard,

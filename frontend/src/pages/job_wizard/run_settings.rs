@@ -14,6 +14,8 @@ use hakobu_core::api::connections::ConnectionView;
 use hakobu_core::job::OverlapPolicy;
 use leptos::prelude::*;
 
+/// Step 4: timeout, retries and overlap, then the variables, data checks, notification rules
+/// and schedules.
 #[component]
 pub(super) fn RunSettingsStep(
     w: Wizard,

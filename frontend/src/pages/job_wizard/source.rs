@@ -12,6 +12,7 @@ use hakobu_core::api::connections::ConnectionView;
 use hakobu_core::connection::ConnectionKind;
 use leptos::prelude::*;
 
+/// Step 1: the source connection, then the inputs its kind takes (database or files).
 #[component]
 pub(super) fn SourceStep(
     w: Wizard,
@@ -33,6 +34,7 @@ pub(super) fn SourceStep(
     }
 }
 
+/// A database source: a table or a query, and whether to read incrementally.
 #[component]
 fn DatabaseSource(w: Wizard, form: Form) -> impl IntoView {
     let source = w.source;
@@ -95,6 +97,8 @@ fn DatabaseSource(w: Wizard, form: Form) -> impl IntoView {
     }
 }
 
+/// The schema and table, chosen from what discovery lists; when it lists nothing or fails,
+/// the table name is typed instead.
 #[component]
 fn TablePicker(
     w: Wizard,
@@ -183,6 +187,7 @@ fn TablePicker(
     }
 }
 
+/// A storage source: path prefix and pattern, file format, and the columns of the files.
 #[component]
 fn FileSourceInputs(w: Wizard, form: Form) -> impl IntoView {
     let add_column = move |_| {

@@ -296,6 +296,7 @@ pub(super) struct Wizard {
     pub(super) team: RwSignal<Option<TeamId>>,
 }
 
+/// A signal holding `s`, for a text input.
 pub(super) fn text(s: &str) -> RwSignal<String> {
     RwSignal::new(s.to_owned())
 }

@@ -29,6 +29,8 @@ fn example_value(variables: &[Variable], name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The variables, one row each with its example, and a button to add one (up to
+/// `MAX_VARIABLES`).
 #[component]
 pub(super) fn VariablesEditor(
     w: Wizard,
