@@ -1,4 +1,5 @@
-//! Small building blocks shared by the pages: labelled fields with their errors, loading
+//! Small building blocks shared by the pages: labelled fields with their errors (a form's
+//! own fields, and the inputs of repeated rows such as a job's variables or rules), loading
 //! and empty states, list tables around them, inline confirmations, copy buttons, times.
 
 use crate::api::ApiError;
@@ -77,6 +78,99 @@ pub fn FieldError(form: Form, field: &'static str, label: Key, error_id: String)
                 </p>
             }
         })
+    }
+}
+
+/// The error line of a row input (`settings.variables[0].name`), in the reader's language.
+#[component]
+pub fn RowError(form: Form, path: String, label: Key) -> impl IntoView {
+    let lang = use_lang();
+    let id = format!("{}-error", form.input_id(&path));
+    move || {
+        form.error(&path).map(|m| {
+            let lang = lang.get();
+            view! { <p class="field-error" id=id.clone()>{translate_message(lang, Some(label.text(lang)), &m)}</p> }
+        })
+    }
+}
+
+/// A labelled text input of a row, bound to `value`, with its error under it.
+pub fn row_input(
+    form: Form,
+    path: String,
+    label: Key,
+    value: RwSignal<String>,
+    hint: Option<Key>,
+) -> impl IntoView {
+    let id = form.input_id(&path);
+    let described = format!("{id}-hint {id}-error");
+    let hint_id = format!("{id}-hint");
+    let clear = {
+        let path = path.clone();
+        move || form.clear(&path)
+    };
+    let invalid = {
+        let path = path.clone();
+        move || form.error(&path).is_some()
+    };
+    let aria_invalid = {
+        let invalid = invalid.clone();
+        move || invalid().to_string()
+    };
+    view! {
+        <div class="field" class:invalid=invalid>
+            <label for=id.clone()>{tr(label)}</label>
+            <input id=id type="text" autocomplete="off" spellcheck="false"
+                aria-invalid=aria_invalid
+                aria-describedby=described
+                prop:value=move || value.get()
+                on:input=move |ev| {
+                    clear();
+                    value.set(event_target_value(&ev))
+                }/>
+            {hint.map(|h| view! { <p class="hint" id=hint_id>{tr(h)}</p> })}
+            <RowError form path label/>
+        </div>
+    }
+}
+
+/// A labelled `<select>` of a row over `options` (value, label).
+pub fn row_select<T: Copy + PartialEq + Send + Sync + 'static>(
+    form: Form,
+    path: String,
+    label: Key,
+    value: RwSignal<T>,
+    options: Vec<(T, Key)>,
+) -> impl IntoView {
+    let id = form.input_id(&path);
+    let options = StoredValue::new(options);
+    view! {
+        <div class="field">
+            <label for=id.clone()>{tr(label)}</label>
+            <select id=id on:change=move |ev| {
+                let i: usize = event_target_value(&ev).parse().unwrap_or(0);
+                if let Some((v, _)) = options.with_value(|o| o.get(i).copied()) {
+                    value.set(v);
+                }
+            }>
+                {options.get_value().into_iter().enumerate().map(|(i, (v, key))| view! {
+                    <option value=i.to_string() selected=move || value.get() == v>{tr(key)}</option>
+                }).collect_view()}
+            </select>
+            <RowError form path label/>
+        </div>
+    }
+}
+
+/// A checkbox with its label beside it, for a setting that is on or off.
+pub fn checkbox(label: Key, value: RwSignal<bool>) -> impl IntoView {
+    view! {
+        <div class="field toggle">
+            <label>
+                <input type="checkbox" prop:checked=move || value.get() on:change=move |ev| value.set(event_target_checked(&ev))/>
+                " " {tr(label)}
+            </label>
+        </div>
     }
 }
 
@@ -182,19 +276,46 @@ pub fn NotAllowed(reason: Key) -> impl IntoView {
     view! { <p class="not-allowed">{tr(reason)}</p> }
 }
 
+/// What went wrong with a request, in the reader's language: the server's message
+/// (translated when it is a known one), or that the network is down.
+fn api_error_text(lang: Lang, error: &ApiError) -> String {
+    match error {
+        ApiError::Server { body, .. } => translate_message(lang, None, &body.message),
+        ApiError::Network(_) => Key::NetworkError.text(lang).to_owned(),
+    }
+}
+
 /// A failed load, with a retry button.
 #[component]
 pub fn LoadError(error: ApiError, #[prop(into)] retry: Callback<()>) -> impl IntoView {
     let lang = use_lang();
-    let message = move || match &error {
-        ApiError::Server { body, .. } => translate_message(lang.get(), None, &body.message),
-        ApiError::Network(_) => Key::NetworkError.text(lang.get()).to_owned(),
-    };
+    let message = move || api_error_text(lang.get(), &error);
     view! {
         <div class="load-error" role="alert">
             <p>{message}</p>
             <button type="button" on:click=move |_| retry.run(())>{tr(Key::TryAgain)}</button>
         </div>
+    }
+}
+
+/// A failed action taken from a list or a page's buttons (a removal, a role change, a run),
+/// shown above the content until dismissed.
+#[component]
+pub fn ActionErrorNotice(action_error: RwSignal<Option<ApiError>>) -> impl IntoView {
+    let lang = use_lang();
+    move || {
+        action_error.get().map(|e| {
+            let text = api_error_text(lang.get(), &e);
+            view! {
+                <div class="form-problem" role="alert">
+                    <span>{text}</span>
+                    " "
+                    <button type="button" class="link-button" on:click=move |_| action_error.set(None)>
+                        {tr(Key::Dismiss)}
+                    </button>
+                </div>
+            }
+        })
     }
 }
 
@@ -211,12 +332,7 @@ pub fn error_fallback(errors: ArcRwSignal<Errors>) -> impl IntoView {
                         .into_iter()
                         .map(|(_, e)| {
                             let text = match e.downcast_ref::<ApiError>() {
-                                Some(ApiError::Server { body, .. }) => {
-                                    translate_message(lang.get(), None, &body.message)
-                                }
-                                Some(ApiError::Network(_)) => {
-                                    Key::NetworkError.text(lang.get()).to_owned()
-                                }
+                                Some(error) => api_error_text(lang.get(), error),
                                 None => e.to_string(),
                             };
                             view! { <li>{text}</li> }

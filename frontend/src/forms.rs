@@ -192,6 +192,15 @@ impl Form {
     }
 }
 
+/// A comma-separated list as typed (merge keys, mentions), without blanks or empty items.
+pub fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Focuses the first of `ids` that exists on the page.
 pub fn focus_first(ids: &[String]) {
     #[cfg(target_arch = "wasm32")]
@@ -247,6 +256,14 @@ mod tests {
         assert!(!belongs_to("destination.table", "source.table"));
         assert_eq!(id_part("source.table.name"), "source-table-name");
         assert_eq!(id_part("columns[2].to"), "columns-2--to");
+    }
+
+    #[test]
+    fn lists_drop_blanks() {
+        assert_eq!(
+            split_list(" id, , code "),
+            vec!["id".to_owned(), "code".to_owned()]
+        );
     }
 
     #[test]

@@ -9,8 +9,15 @@
 //! Messages from the server (validation errors from `core`, sign-in failures) are English;
 //! [`translate_message`] maps the known ones to Japanese via the `Msg*` entries, whose
 //! English side is the server's exact wording with `{n}` for a number.
+//!
+//! `core`'s enums that pages name (roles, connection kinds, load modes, notification
+//! events) are put in words here too, so pages share one wording without importing
+//! each other.
 
+use hakobu_core::api::notifications::NotificationEventKind;
 use hakobu_core::authz::{OrgRole, TeamRole};
+use hakobu_core::config::Mode;
+use hakobu_core::connection::ConnectionKind;
 use leptos::prelude::*;
 
 /// A language of the UI.
@@ -1342,6 +1349,42 @@ pub fn team_role_name(lang: Lang, role: TeamRole) -> &'static str {
         TeamRole::Admin => Key::TeamRoleAdmin,
     }
     .text(lang)
+}
+
+/// A connection kind's name.
+pub fn connection_kind_name(kind: ConnectionKind) -> Key {
+    match kind {
+        ConnectionKind::Postgresql => Key::KindPostgresql,
+        ConnectionKind::Mysql => Key::KindMysql,
+        ConnectionKind::S3 => Key::KindS3,
+        ConnectionKind::LocalFiles => Key::KindLocalFiles,
+    }
+}
+
+/// A load mode's name and its one-line explanation.
+pub fn load_mode_texts(mode: Mode) -> (Key, Key) {
+    match mode {
+        Mode::Insert => (Key::ModeInsert, Key::ModeInsertHint),
+        Mode::InsertDirect => (Key::ModeInsertDirect, Key::ModeInsertDirectHint),
+        Mode::TruncateInsert => (Key::ModeTruncateInsert, Key::ModeTruncateInsertHint),
+        Mode::Replace => (Key::ModeReplace, Key::ModeReplaceHint),
+        Mode::Merge => (Key::ModeMerge, Key::ModeMergeHint),
+        Mode::MergeDirect => (Key::ModeMergeDirect, Key::ModeMergeDirectHint),
+    }
+}
+
+/// A notification event in words (a rule's condition, a run's deliveries).
+pub fn notification_event_key(event: NotificationEventKind) -> Key {
+    match event {
+        NotificationEventKind::Success => Key::EventSuccess,
+        NotificationEventKind::Failure => Key::EventFailure,
+        NotificationEventKind::RowsBelow => Key::EventRowsBelow,
+        NotificationEventKind::RowsAbove => Key::EventRowsAbove,
+        NotificationEventKind::DurationOver => Key::EventDurationOver,
+        NotificationEventKind::CheckFailed => Key::EventCheckFailed,
+        NotificationEventKind::CheckWarned => Key::EventCheckWarned,
+        NotificationEventKind::ScheduleDisabled => Key::EventScheduleDisabled,
+    }
 }
 
 /// The current language, in context.

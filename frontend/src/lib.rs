@@ -7,6 +7,7 @@
 //! - [`session`]: the signed-in user and the authorization policy shared with the server;
 //! - [`i18n`]: every UI string in English and Japanese;
 //! - [`forms`], [`components`], [`format`]: form state, building blocks, dates and numbers;
+//! - [`widgets`]: parts more than one page shows (the runs table, the rule editor, …);
 //! - [`pages`]: one module per page.
 //!
 //! The crate also compiles for the host, so `cargo clippy`/`cargo test` cover it; code that
@@ -20,6 +21,7 @@ pub mod forms;
 pub mod i18n;
 pub mod pages;
 pub mod session;
+pub mod widgets;
 
 /// Entry point, called by the wasm-bindgen glue once the module is loaded.
 #[cfg(target_arch = "wasm32")]

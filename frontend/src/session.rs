@@ -7,7 +7,8 @@
 
 use crate::api;
 use hakobu_core::api::auth::Me;
-use hakobu_core::authz::{Action, Decision, Principal, Target, authorize};
+use hakobu_core::api::org::TeamView;
+use hakobu_core::authz::{Action, Decision, OrgRole, Principal, Target, TeamRole, authorize};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -87,4 +88,31 @@ pub fn principal(me: &Me) -> Principal {
 
 pub fn use_session() -> Session {
     expect_context::<Session>()
+}
+
+/// Teams in which the signed-in user may create connections and jobs (editor or more;
+/// organization admins: every team).
+pub fn editable_teams(teams: &[TeamView]) -> Vec<TeamView> {
+    let session = use_session();
+    session.me.with_untracked(|me| {
+        let Some(me) = me else { return Vec::new() };
+        let principal = principal(me);
+        teams
+            .iter()
+            .filter(|t| principal.team_role(t.id) >= Some(TeamRole::Editor))
+            .cloned()
+            .collect()
+    })
+}
+
+/// Whether the signed-in user can create connections or jobs in some team.
+pub fn can_create_resources() -> Signal<bool> {
+    let session = use_session();
+    Signal::derive(move || {
+        session.me.with(|me| {
+            me.as_ref().is_some_and(|me| {
+                me.org_role >= OrgRole::Admin || me.teams.iter().any(|t| t.role >= TeamRole::Editor)
+            })
+        })
+    })
 }

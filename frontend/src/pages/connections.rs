@@ -7,20 +7,21 @@
 
 use crate::api::{self, ApiError};
 use crate::components::{
-    ConfirmButton, Empty, FieldError as FieldMessage, FormProblem, LoadError, Loading,
-    ResourceTable, Submit, Time,
+    ActionErrorNotice, ConfirmButton, Empty, FieldError as FieldMessage, FormProblem, LoadError,
+    Loading, ResourceTable, Submit, Time,
 };
 use crate::forms::Form;
-use crate::i18n::{Key, fill, team_role_name, tr, translate_message, use_lang};
-use crate::pages::job_sharing::{Shared, SharesForm};
-use crate::pages::members::ActionErrorNotice;
-use crate::session::use_session;
+use crate::i18n::{
+    Key, connection_kind_name, fill, team_role_name, tr, translate_message, use_lang,
+};
+use crate::session::{can_create_resources, editable_teams};
+use crate::widgets::sharing::{Shared, SharesForm};
 use hakobu_core::api::connections::{
     ConnectionTestResult, ConnectionView, CreateConnectionRequest, TestConnectionRequest,
     UpdateConnectionRequest,
 };
 use hakobu_core::api::org::TeamView;
-use hakobu_core::authz::{OrgRole, TeamRole};
+use hakobu_core::authz::TeamRole;
 use hakobu_core::connection::{ConnectionKind, FieldInput, FieldSpec, validate_settings};
 use hakobu_core::ids::{ConnectionId, TeamId};
 use hakobu_core::validation::{FieldErrors, check_text};
@@ -31,42 +32,6 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-
-/// Teams in which the signed-in user may create connections and jobs (editor or more;
-/// organization admins: every team).
-pub fn editable_teams(teams: &[TeamView]) -> Vec<TeamView> {
-    let session = use_session();
-    session.me.with_untracked(|me| {
-        let Some(me) = me else { return Vec::new() };
-        let principal = crate::session::principal(me);
-        teams
-            .iter()
-            .filter(|t| principal.team_role(t.id) >= Some(TeamRole::Editor))
-            .cloned()
-            .collect()
-    })
-}
-
-/// Whether the signed-in user can create connections or jobs in some team.
-pub fn can_create_resources() -> Signal<bool> {
-    let session = use_session();
-    Signal::derive(move || {
-        session.me.with(|me| {
-            me.as_ref().is_some_and(|me| {
-                me.org_role >= OrgRole::Admin || me.teams.iter().any(|t| t.role >= TeamRole::Editor)
-            })
-        })
-    })
-}
-
-pub fn kind_name(kind: ConnectionKind) -> Key {
-    match kind {
-        ConnectionKind::Postgresql => Key::KindPostgresql,
-        ConnectionKind::Mysql => Key::KindMysql,
-        ConnectionKind::S3 => Key::KindS3,
-        ConnectionKind::LocalFiles => Key::KindLocalFiles,
-    }
-}
 
 /// The label and help of a schema field, in the UI's languages. The English side is
 /// `core`'s own text (a unit test keeps them equal).
@@ -127,7 +92,7 @@ pub fn ConnectionsPage() -> impl IntoView {
         view! {
             <tr data-testid="connection-row">
                 <td><A href=format!("/connections/{}", c.id)>{c.name.clone()}</A></td>
-                <td>{tr(kind_name(c.kind))}</td>
+                <td>{tr(connection_kind_name(c.kind))}</td>
                 <td>{move || team_name(team)}</td>
                 <td><span class="badge">{move || team_role_name(lang.get(), c.your_role)}</span></td>
                 <td><Time at=c.updated_at/></td>
@@ -243,7 +208,7 @@ fn ConnectionSummary(connection: ConnectionView) -> impl IntoView {
             <section class="panel">
                 <dl class="facts">
                     <dt>{tr(Key::ConnectionKindLabel)}</dt>
-                    <dd>{tr(kind_name(connection.kind))}</dd>
+                    <dd>{tr(connection_kind_name(connection.kind))}</dd>
                     <dt>{tr(Key::YourRole)}</dt>
                     <dd>{move || team_role_name(lang.get(), connection.your_role)}</dd>
                 </dl>
@@ -543,7 +508,7 @@ fn ConnectionEditor(
                         {ConnectionKind::ALL
                             .into_iter()
                             .filter(|k| available.contains(k) || Some(*k) == existing.with_value(|e| e.as_ref().map(|c| c.kind)))
-                            .map(|k| view! { <option value=k.as_str() selected=move || kind.get() == k>{tr(kind_name(k))}</option> })
+                            .map(|k| view! { <option value=k.as_str() selected=move || kind.get() == k>{tr(connection_kind_name(k))}</option> })
                             .collect_view()}
                     </select>
                 </div>

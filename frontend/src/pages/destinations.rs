@@ -8,12 +8,13 @@
 
 use crate::api::{self, ApiError};
 use crate::components::{
-    ConfirmButton, FieldError, FormProblem, NotAllowed, ResourceTable, Submit, TextField,
+    ActionErrorNotice, ConfirmButton, FieldError, FormProblem, NotAllowed, ResourceTable, Submit,
+    TextField,
 };
 use crate::forms::Form;
 use crate::i18n::{Key, Lang, fill, tr, translate_message, use_lang};
-use crate::pages::members::ActionErrorNotice;
 use crate::session::use_session;
+use crate::widgets::notification_rules::threshold_text;
 use hakobu_core::api::notifications::{
     DestinationKind, DestinationRequest, DestinationSettings, DestinationView,
     NotificationEventKind, RuleRequest, RuleView, TestSendResult, WebhookHeader,
@@ -591,27 +592,6 @@ fn event_name(event: NotificationEventKind) -> Key {
         NotificationEventKind::CheckFailed => Key::RuleEventCheckFailed,
         NotificationEventKind::CheckWarned => Key::RuleEventCheckWarned,
         NotificationEventKind::ScheduleDisabled => Key::RuleEventScheduleDisabled,
-    }
-}
-
-/// A rule's threshold in words: rows, or seconds for a duration.
-pub(crate) fn threshold_text(
-    lang: Lang,
-    event: NotificationEventKind,
-    threshold: Option<i64>,
-) -> String {
-    match threshold {
-        None => String::new(),
-        Some(n) if event == NotificationEventKind::DurationOver => fill(
-            lang,
-            Key::ThresholdSeconds,
-            &[("n", &crate::format::number(lang, n))],
-        ),
-        Some(n) => fill(
-            lang,
-            Key::ThresholdRows,
-            &[("n", &crate::format::number(lang, n))],
-        ),
     }
 }
 

@@ -8,7 +8,7 @@ use crate::components::{
 };
 use crate::forms::Form;
 use crate::i18n::{Key, tr};
-use crate::pages::connections::editable_teams;
+use crate::session::editable_teams;
 use hakobu_core::api::jobs::ImportJobRequest;
 use hakobu_core::api::org::TeamView;
 use hakobu_core::ids::TeamId;

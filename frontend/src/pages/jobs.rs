@@ -3,18 +3,18 @@
 
 use crate::api::{self, ApiError, RunQuery};
 use crate::components::{
-    ConfirmButton, Empty, FieldError, FormProblem, LoadError, Loading, MaybeTime, ResourceTable,
-    Submit, TextField, Time,
+    ActionErrorNotice, ConfirmButton, Empty, FieldError, FormProblem, LoadError, Loading,
+    MaybeTime, ResourceTable, Submit, TextField, Time,
 };
 use crate::format;
 use crate::forms::Form;
-use crate::i18n::{Key, fill, fill_count, team_role_name, tr, translate_message, use_lang};
-use crate::pages::connections::can_create_resources;
-use crate::pages::job_wizard::mode_texts;
-use crate::pages::members::ActionErrorNotice;
-use crate::pages::runs::{RunStatusBadge, duration_text, event_key, run_duration_seconds};
-use crate::pages::schedule_form::{ScheduleFields, new_draft};
-use crate::session::use_session;
+use crate::i18n::{
+    Key, fill, fill_count, load_mode_texts, notification_event_key, team_role_name, tr,
+    translate_message, use_lang,
+};
+use crate::session::{can_create_resources, use_session};
+use crate::widgets::runs::{RunsTable, duration_text, run_duration_seconds};
+use crate::widgets::schedule_form::{ScheduleFields, new_draft, recurrence_text};
 use hakobu_core::api::jobs::{JobView, UpdateJobRequest};
 use hakobu_core::api::runs::{BackfillRequest, BackfillStep, RunView, StartRunRequest};
 use hakobu_core::api::schedules::ScheduleRequest;
@@ -190,7 +190,7 @@ fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoV
         } else {
             s.destination.files.as_ref().map(|f| f.path_prefix.clone()).unwrap_or_default()
         };
-        let (mode, mode_hint) = mode_texts(s.destination.mode);
+        let (mode, mode_hint) = load_mode_texts(s.destination.mode);
         view! {
             <dl class="facts" data-testid="job-settings">
                 <dt>{tr(Key::StepSource)}</dt>
@@ -218,7 +218,7 @@ fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoV
                 {move || rules.get().and_then(Result::ok).filter(|r| !r.is_empty()).map(|list| view! {
                     <dt>{tr(Key::Notifications)}</dt>
                     <dd data-testid="job-rules">
-                        {list.iter().map(|r| tr(event_key(r.event))()).collect::<Vec<_>>().join(", ")}
+                        {list.iter().map(|r| tr(notification_event_key(r.event))()).collect::<Vec<_>>().join(", ")}
                     </dd>
                 })}
             </dl>
@@ -331,7 +331,7 @@ fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoV
             </section>
             <SchedulesPanel job=id can_edit/>
             <crate::pages::job_rules::JobRulesPanel job=id can_edit=can_edit_rules rules/>
-            <crate::pages::job_sharing::JobSharingPanel job=id owner=job.team_id shares=job.shares.clone()/>
+            <crate::widgets::sharing::JobSharingPanel job=id owner=job.team_id shares=job.shares.clone()/>
             <section class="panel">
                 <h2>{tr(Key::RunHistory)}</h2>
                 {history}
@@ -717,54 +717,6 @@ fn BackfillPanel(
     }
 }
 
-/// A table of runs, newest first.
-#[component]
-pub fn RunsTable(
-    runs: Vec<RunView>,
-    #[prop(optional)] job_names: Option<Vec<(JobId, String)>>,
-) -> impl IntoView {
-    let lang = use_lang();
-    let show_job = job_names.is_some();
-    let job_names = StoredValue::new(job_names.unwrap_or_default());
-    view! {
-        <div class="table-wrap">
-            <table data-testid="runs-table">
-                <thead>
-                    <tr>
-                        <th scope="col">{tr(Key::Run)}</th>
-                        {show_job.then(|| view! { <th scope="col">{tr(Key::Job)}</th> })}
-                        <th scope="col">{tr(Key::Status)}</th>
-                        <th scope="col">{tr(Key::Queued)}</th>
-                        <th scope="col">{tr(Key::Duration)}</th>
-                        <th scope="col">{tr(Key::RowsWritten)}</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {runs
-                        .into_iter()
-                        .map(|r| {
-                            let job_name = job_names.with_value(|n| n.iter().find(|(id, _)| *id == r.job_id).map(|(_, n)| n.clone()).unwrap_or_default());
-                            let seconds = run_duration_seconds(&r);
-                            let rows = r.rows_written;
-                            let short = r.id.to_string().chars().take(8).collect::<String>();
-                            view! {
-                                <tr data-testid="run-row">
-                                    <td><A href=format!("/runs/{}", r.id)><code>{short}</code></A></td>
-                                    {show_job.then(|| view! { <td><A href=format!("/jobs/{}", r.job_id)>{job_name}</A></td> })}
-                                    <td><RunStatusBadge status=r.status/></td>
-                                    <td><Time at=r.queued_at/></td>
-                                    <td>{move || seconds.map(|s| duration_text(lang.get(), s)).unwrap_or_else(|| "—".to_owned())}</td>
-                                    <td>{move || format::number(lang.get(), rows)}</td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
-    }
-}
-
 /// Duration and rows of each run, oldest on the left: bars for the duration, a line for the
 /// rows written. Drawn as SVG, with a text alternative listing the same figures.
 #[component]
@@ -842,9 +794,6 @@ fn RunChart(runs: Vec<RunView>) -> impl IntoView {
     }
     .into_any()
 }
-
-/// Kept here for the pages that name it from the job page (the schedules overview).
-pub(crate) use crate::pages::schedule_form::recurrence_text;
 
 /// The job's schedules with their next fire time, and a form to add one that shows the
 /// next fire times as you type (computed by `core`'s scheduler code, the server's own).

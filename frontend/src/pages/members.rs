@@ -6,11 +6,11 @@
 
 use crate::api::{self, ApiError};
 use crate::components::{
-    ConfirmButton, Empty, FieldError, FormProblem, LoadError, Loading, NotAllowed, ResourceTable,
-    ShownOnce, Submit, TextField, Time,
+    ActionErrorNotice, ConfirmButton, Empty, FieldError, FormProblem, LoadError, Loading,
+    NotAllowed, ResourceTable, ShownOnce, Submit, TextField, Time,
 };
 use crate::forms::Form;
-use crate::i18n::{Key, fill, role_name, team_role_name, tr, translate_message, use_lang};
+use crate::i18n::{Key, fill, role_name, team_role_name, tr, use_lang};
 use crate::session::use_session;
 use hakobu_core::api::org::{
     InvitationView, InviteRequest, MemberView, TeamGrant, TeamNameRequest, TeamView,
@@ -68,28 +68,6 @@ pub fn MembersPage() -> impl IntoView {
                 }
             }}
         </div>
-    }
-}
-
-#[component]
-pub fn ActionErrorNotice(action_error: ActionError) -> impl IntoView {
-    let lang = use_lang();
-    move || {
-        action_error.get().map(|e| {
-            let text = match &e {
-                ApiError::Server { body, .. } => translate_message(lang.get(), None, &body.message),
-                ApiError::Network(_) => Key::NetworkError.text(lang.get()).to_owned(),
-            };
-            view! {
-                <div class="form-problem" role="alert">
-                    <span>{text}</span>
-                    " "
-                    <button type="button" class="link-button" on:click=move |_| action_error.set(None)>
-                        {tr(Key::Dismiss)}
-                    </button>
-                </div>
-            }
-        })
     }
 }
 

@@ -13,8 +13,8 @@ use crate::components::{
 use crate::format;
 use crate::forms::Form;
 use crate::i18n::{Key, Lang, fill, tr, use_lang};
-use crate::pages::runs::RunStatusBadge;
 use crate::session::use_session;
+use crate::widgets::runs::RunStatusBadge;
 use hakobu_core::api::runs::{ConcurrencyRequest, QueueView, RunView};
 use hakobu_core::authz::{Action, Target};
 use hakobu_core::ids::JobId;

@@ -4,12 +4,13 @@
 //! and re-run for those who may run the job.
 
 use crate::api::{self, ApiError, RunQuery};
-use crate::components::{ConfirmButton, Empty, LoadError, Loading, MaybeTime, Time};
+use crate::components::{
+    ActionErrorNotice, ConfirmButton, Empty, LoadError, Loading, MaybeTime, Time,
+};
 use crate::format;
-use crate::i18n::{Key, Lang, fill, tr, use_lang};
-use crate::pages::jobs::RunsTable;
-use crate::pages::members::ActionErrorNotice;
-use hakobu_core::api::notifications::{DeliveryStatus, NotificationEventKind};
+use crate::i18n::{Key, fill, notification_event_key, tr, use_lang};
+use crate::widgets::runs::{RunStatusBadge, RunsTable, duration_text, status_key};
+use hakobu_core::api::notifications::DeliveryStatus;
 use hakobu_core::api::runs::{RunLogLine, RunStatus, RunView};
 use hakobu_core::authz::TeamRole;
 use hakobu_core::ids::DestinationId;
@@ -24,72 +25,11 @@ use serde_json::Value;
 /// Lines of log kept on the page; older ones are dropped from the view (the API has them).
 const LOG_LINES_SHOWN: usize = 1000;
 
-pub fn status_key(status: RunStatus) -> Key {
-    match status {
-        RunStatus::Queued => Key::StatusQueued,
-        RunStatus::Starting => Key::StatusStarting,
-        RunStatus::Running => Key::StatusRunning,
-        RunStatus::Succeeded => Key::StatusSucceeded,
-        RunStatus::Failed => Key::StatusFailed,
-        RunStatus::Cancelled => Key::StatusCancelled,
-        RunStatus::TimedOut => Key::StatusTimedOut,
-    }
-}
-
-/// The status in words, with the machine word for tests and filters in `data-status`.
-#[component]
-pub fn RunStatusBadge(status: RunStatus) -> impl IntoView {
-    view! {
-        <span class=format!("run-status run-status-{}", status.as_str()) data-status=status.as_str()>
-            {tr(status_key(status))}
-        </span>
-    }
-}
-
-/// Seconds between start and end (or now, for a run still going).
-pub fn run_duration_seconds(run: &RunView) -> Option<f64> {
-    let start = run.started_at?;
-    let end = run.finished_at?;
-    Some(((end - start).num_milliseconds() as f64 / 1000.0).max(0.0))
-}
-
+/// Seconds since the start, to the end or to now for a run still going (the live rate).
 fn elapsed_seconds(run: &RunView) -> Option<f64> {
     let start = run.started_at?;
     let end = run.finished_at.unwrap_or_else(chrono::Utc::now);
     Some(((end - start).num_milliseconds() as f64 / 1000.0).max(0.0))
-}
-
-/// `75.0` -> "1 min 15 s" / "1 分 15 秒".
-pub fn duration_text(lang: Lang, seconds: f64) -> String {
-    let total = seconds.round() as i64;
-    if seconds < 10.0 {
-        return fill(
-            lang,
-            Key::DurationSeconds,
-            &[("s", &format!("{seconds:.1}"))],
-        );
-    }
-    if total < 60 {
-        return fill(lang, Key::DurationSeconds, &[("s", &total.to_string())]);
-    }
-    if total < 3600 {
-        return fill(
-            lang,
-            Key::DurationMinutes,
-            &[
-                ("m", &(total / 60).to_string()),
-                ("s", &(total % 60).to_string()),
-            ],
-        );
-    }
-    fill(
-        lang,
-        Key::DurationHours,
-        &[
-            ("h", &(total / 3600).to_string()),
-            ("m", &(total % 3600 / 60).to_string()),
-        ],
-    )
 }
 
 // --- the list ---------------------------------------------------------------------------
@@ -447,7 +387,7 @@ fn RunDetails(initial: RunView) -> impl IntoView {
                                         let attempts = d.attempts;
                                         view! {
                                             <tr>
-                                                <td>{tr(event_key(d.event))}</td>
+                                                <td>{tr(notification_event_key(d.event))}</td>
                                                 <td>{move || destination_name(d.destination_id)}</td>
                                                 <td>
                                                     <span class=format!("delivery delivery-{}", d.status.as_str()) data-status=d.status.as_str()>{tr(delivery_key(d.status))}</span>
@@ -608,20 +548,6 @@ fn delivery_key(status: DeliveryStatus) -> Key {
         DeliveryStatus::Delivered => Key::DeliveryDelivered,
         DeliveryStatus::Failed => Key::DeliveryFailed,
         DeliveryStatus::Skipped => Key::DeliverySkipped,
-    }
-}
-
-/// A notification event in words (also the wizard's rule conditions).
-pub fn event_key(event: NotificationEventKind) -> Key {
-    match event {
-        NotificationEventKind::Success => Key::EventSuccess,
-        NotificationEventKind::Failure => Key::EventFailure,
-        NotificationEventKind::RowsBelow => Key::EventRowsBelow,
-        NotificationEventKind::RowsAbove => Key::EventRowsAbove,
-        NotificationEventKind::DurationOver => Key::EventDurationOver,
-        NotificationEventKind::CheckFailed => Key::EventCheckFailed,
-        NotificationEventKind::CheckWarned => Key::EventCheckWarned,
-        NotificationEventKind::ScheduleDisabled => Key::EventScheduleDisabled,
     }
 }
 
@@ -818,14 +744,5 @@ mod tests {
             Key::PlainErrTimeout
         );
         assert_eq!(plain_error("something odd", failed), Key::PlainErrOther);
-    }
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(duration_text(Lang::En, 2.345), "2.3 s");
-        assert_eq!(duration_text(Lang::En, 42.0), "42 s");
-        assert_eq!(duration_text(Lang::En, 75.0), "1 min 15 s");
-        assert_eq!(duration_text(Lang::En, 3725.0), "1 h 2 min");
-        assert_eq!(duration_text(Lang::Ja, 75.0), "1 分 15 秒");
     }
 }

@@ -5,11 +5,10 @@
 //! `EditResource` on the job, which `your_role` on the job reports).
 
 use crate::api::{self, ApiError};
-use crate::components::{Empty, LoadError, Loading, MaybeTime, Time};
+use crate::components::{ActionErrorNotice, Empty, LoadError, Loading, MaybeTime, Time};
 use crate::format;
 use crate::i18n::{Key, fill, tr, use_lang};
-use crate::pages::jobs::recurrence_text;
-use crate::pages::members::ActionErrorNotice;
+use crate::widgets::schedule_form::recurrence_text;
 use hakobu_core::api::jobs::JobView;
 use hakobu_core::api::schedules::{BulkEnableRequest, ScheduleView};
 use hakobu_core::authz::{Action, Decision, OrgRole, Principal, Target, TeamRole, authorize};

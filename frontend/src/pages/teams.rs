@@ -3,12 +3,11 @@
 
 use crate::api;
 use crate::components::{
-    ConfirmButton, Empty, FormProblem, LoadError, Loading, NotAllowed, ResourceTable, Submit,
-    TextField, Time,
+    ActionErrorNotice, ConfirmButton, Empty, FormProblem, LoadError, Loading, NotAllowed,
+    ResourceTable, Submit, TextField, Time,
 };
 use crate::forms::Form;
 use crate::i18n::{Key, fill, team_role_name, tr, use_lang};
-use crate::pages::members::ActionErrorNotice;
 use crate::session::use_session;
 use hakobu_core::api::connections::ConnectionView;
 use hakobu_core::api::jobs::JobView;

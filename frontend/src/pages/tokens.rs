@@ -2,11 +2,11 @@
 
 use crate::api;
 use crate::components::{
-    ConfirmButton, FormProblem, MaybeTime, ResourceTable, ShownOnce, Submit, TextField, Time,
+    ActionErrorNotice, ConfirmButton, FormProblem, MaybeTime, ResourceTable, ShownOnce, Submit,
+    TextField, Time,
 };
 use crate::forms::Form;
 use crate::i18n::{Key, fill, tr, use_lang};
-use crate::pages::members::ActionErrorNotice;
 use hakobu_core::api::tokens::{ApiTokenView, CreateApiTokenRequest};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
