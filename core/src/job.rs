@@ -873,3 +873,4 @@ fn compile_filters(s: &JobSettings) -> Vec<Value> {
 mod tests;
 
 pub mod checks;
+pub mod import;

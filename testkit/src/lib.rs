@@ -177,22 +177,39 @@ where
         "postgres",
         &format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
     );
-    if exists.trim() == "1" {
+    if exists == "1" {
         return name;
     }
     let building = format!("{name}_{:08x}", rand::rng().random::<u32>());
     psql("postgres", &format!("CREATE DATABASE {building}"));
     build(format!("{}/{building}", pg_server_url())).await;
-    // Another process may have won the race: then ours is not needed.
+    // The builder's pool may still hold sessions, which would block the rename.
+    psql(
+        "postgres",
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{building}'"
+        ),
+    );
     let renamed = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-q", "-c"])
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-X", "-q", "-c"])
         .arg(format!("ALTER DATABASE {building} RENAME TO {name}"))
-        .status()
-        .is_ok_and(|s| s.success());
-    if !renamed {
+        .output()
+        .expect("psql must be installed for the tests (see README)");
+    if !renamed.status.success() {
+        // Another process may have won the race: then ours is not needed.
         psql(
             "postgres",
             &format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"),
+        );
+        let exists = psql(
+            "postgres",
+            &format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
+        );
+        assert_eq!(
+            exists,
+            "1",
+            "the template database {name} could not be put in place: {}",
+            String::from_utf8_lossy(&renamed.stderr)
         );
     }
     name

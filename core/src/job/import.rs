@@ -1,0 +1,559 @@
+//! Embulk import: an `in:`/`filters:`/`out:` config mapped back to job settings and the
+//! connections they need, the inverse of [`super::compile`]. Any field a job cannot
+//! express is refused by name (`config.in.fetch_rows`) rather than silently dropped.
+//!
+//! Pure: the app finds or creates the connections and saves the job.
+
+use crate::config::{
+    Config, FilterConfig, FormatterConfig, InputConfig, JdbcInput, JdbcOutput, MaskType,
+    OutputConfig, ParserConfig,
+};
+use crate::connection::ConnectionKind;
+use crate::ids::ConnectionId;
+use crate::job::{
+    ColumnChange, DestinationSettings, FileColumn, FileDestination, FileFormat, FileSource,
+    MaskMethod, MaskRule, SourceSettings, TableRef,
+};
+use crate::validation::FieldErrors;
+use serde_json::{Map, Value, json};
+
+/// What an Embulk config becomes: the connections it needs and the job's settings, whose
+/// connection ids are placeholders until the connections are found or created.
+pub struct ImportedJob {
+    pub source_connection: WantedConnection,
+    pub destination_connection: WantedConnection,
+    pub source: SourceSettings,
+    pub destination: DestinationSettings,
+    pub columns: Vec<ColumnChange>,
+    pub masks: Vec<MaskRule>,
+}
+
+/// Maps `config` to job settings; every field jobs cannot express is an error at its
+/// place in the config (`config.out.mode`).
+pub fn settings_from_config(config: &Config) -> Result<ImportedJob, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let (source_connection, source) = map_input(&config.input, &mut errors);
+    let (destination_connection, destination) = map_output(&config.out, &mut errors);
+    let (columns, masks) = map_filters(&config.filters, &mut errors);
+    errors.into_result()?;
+    Ok(ImportedJob {
+        source_connection,
+        destination_connection,
+        source,
+        destination,
+        columns,
+        masks,
+    })
+}
+
+/// A connection the import needs: kind, plain settings, secrets in clear (so no `Debug`).
+pub struct WantedConnection {
+    pub kind: ConnectionKind,
+    pub settings: Map<String, Value>,
+    pub secrets: Map<String, Value>,
+}
+
+/// Fields of a section Hakobu jobs express; any other field present is refused by name
+/// rather than silently dropped.
+fn only_fields<T: serde::Serialize>(
+    section: &T,
+    path: &str,
+    allowed: &[&str],
+    errors: &mut FieldErrors,
+) {
+    if let Ok(Value::Object(map)) = serde_json::to_value(section) {
+        for key in map.keys().filter(|k| !allowed.contains(&k.as_str())) {
+            errors.push(
+                format!("config.{path}.{key}"),
+                "is not supported by Hakobu jobs yet; remove it or set it up in the job form",
+            );
+        }
+    }
+}
+
+const JDBC_CONNECTION_FIELDS: &[&str] = &[
+    "host",
+    "port",
+    "user",
+    "password",
+    "database",
+    "schema",
+    "ssl",
+    "ssl_mode",
+    "ssl_ca_certificate",
+    "connect_timeout",
+    "socket_timeout",
+    "fetch_rows",
+    "options",
+];
+
+/// The connection part of a `postgresql` / `mysql` section.
+struct JdbcEndpoint<'a> {
+    host: &'a str,
+    port: Option<u16>,
+    user: &'a str,
+    password: Option<&'a str>,
+    database: &'a str,
+    tls: crate::config::Tls,
+    schema: Option<&'a str>,
+}
+
+macro_rules! endpoint_of {
+    ($j:expr) => {
+        JdbcEndpoint {
+            host: &$j.host,
+            port: $j.port,
+            user: &$j.user,
+            password: $j.password.as_ref().map(|p| p.expose()),
+            database: &$j.database,
+            // The config was validated when parsed, so its TLS settings resolve.
+            tls: $j.tls().unwrap_or_default(),
+            schema: $j.schema.as_deref(),
+        }
+    };
+}
+
+fn jdbc_connection(kind: ConnectionKind, e: JdbcEndpoint<'_>) -> WantedConnection {
+    let JdbcEndpoint {
+        host,
+        port,
+        user,
+        password,
+        database,
+        tls,
+        schema,
+    } = e;
+    let mut settings = Map::new();
+    settings.insert("host".into(), json!(host));
+    if let Some(port) = port {
+        settings.insert("port".into(), json!(port));
+    }
+    settings.insert("database".into(), json!(database));
+    settings.insert("user".into(), json!(user));
+    settings.insert("tls_mode".into(), json!(tls.mode.as_str()));
+    if let Some(ca) = tls.ca_certificate {
+        settings.insert("ca_certificate".into(), json!(ca));
+    }
+    if let (ConnectionKind::Postgresql, Some(schema)) = (kind, schema) {
+        settings.insert("schema".into(), json!(schema));
+    }
+    let mut secrets = Map::new();
+    if let Some(p) = password.filter(|p| !p.is_empty()) {
+        secrets.insert("password".into(), json!(p));
+    }
+    WantedConnection {
+        kind,
+        settings,
+        secrets,
+    }
+}
+
+fn s3_connection(
+    bucket: &str,
+    region: Option<&str>,
+    endpoint: Option<&str>,
+    key_id: Option<&str>,
+    secret: Option<&str>,
+) -> WantedConnection {
+    let mut settings = Map::new();
+    settings.insert("bucket".into(), json!(bucket));
+    if let Some(r) = region {
+        settings.insert("region".into(), json!(r));
+    }
+    if let Some(e) = endpoint {
+        settings.insert("endpoint".into(), json!(e));
+    }
+    let mut secrets = Map::new();
+    match (key_id, secret) {
+        (Some(id), Some(secret)) => {
+            settings.insert("auth".into(), json!("access_key"));
+            settings.insert("access_key_id".into(), json!(id));
+            secrets.insert("secret_access_key".into(), json!(secret));
+        }
+        _ => {
+            settings.insert("auth".into(), json!("instance_role"));
+        }
+    }
+    WantedConnection {
+        kind: ConnectionKind::S3,
+        settings,
+        secrets,
+    }
+}
+
+/// `/data/in/orders_` -> (`/data/in`, `orders_`).
+fn split_local_prefix(prefix: &str) -> (String, String) {
+    match prefix.rsplit_once('/') {
+        Some(("", rest)) => ("/".to_owned(), rest.to_owned()),
+        Some((dir, rest)) => (dir.to_owned(), rest.to_owned()),
+        None => ("/".to_owned(), prefix.to_owned()),
+    }
+}
+
+fn map_input(input: &InputConfig, errors: &mut FieldErrors) -> (WantedConnection, SourceSettings) {
+    let placeholder = ConnectionId(uuid::Uuid::nil());
+    let mut source = SourceSettings {
+        connection_id: placeholder,
+        table: None,
+        query: None,
+        filter: None,
+        files: None,
+        incremental: false,
+        incremental_columns: Vec::new(),
+    };
+    let wanted = match input {
+        InputConfig::Postgresql(j) | InputConfig::Mysql(j) => {
+            let kind = if matches!(input, InputConfig::Postgresql(_)) {
+                ConnectionKind::Postgresql
+            } else {
+                ConnectionKind::Mysql
+            };
+            let mut allowed = JDBC_CONNECTION_FIELDS.to_vec();
+            allowed.extend([
+                "table",
+                "query",
+                "where",
+                "incremental",
+                "incremental_columns",
+                "last_record",
+            ]);
+            only_fields(j, "in", &allowed, errors);
+            let JdbcInput {
+                table,
+                query,
+                where_,
+                incremental,
+                incremental_columns,
+                ..
+            } = j;
+            source.table = table.as_ref().map(|name| TableRef {
+                schema: None,
+                name: name.clone(),
+            });
+            source.query = query.clone();
+            source.filter = where_.clone();
+            source.incremental = incremental.unwrap_or(false);
+            source.incremental_columns = incremental_columns.clone();
+            jdbc_connection(kind, endpoint_of!(j))
+        }
+        InputConfig::S3(s) => {
+            only_fields(
+                s,
+                "in",
+                &[
+                    "bucket",
+                    "path_prefix",
+                    "endpoint",
+                    "region",
+                    "access_key_id",
+                    "secret_access_key",
+                    "auth_method",
+                    "path_match_pattern",
+                    "last_path",
+                    "incremental",
+                    "decoders",
+                    "parser",
+                ],
+                errors,
+            );
+            source.files = Some(map_parser(
+                &s.parser,
+                &s.path_prefix,
+                s.path_match_pattern.clone(),
+                !s.decoders.is_empty(),
+                errors,
+            ));
+            source.incremental = s.incremental.unwrap_or(false);
+            s3_connection(
+                &s.bucket,
+                s.region.as_deref(),
+                s.endpoint.as_deref(),
+                s.access_key_id.as_ref().map(|k| k.expose()),
+                s.secret_access_key.as_ref().map(|k| k.expose()),
+            )
+        }
+        InputConfig::File(f) => {
+            only_fields(
+                f,
+                "in",
+                &[
+                    "path_prefix",
+                    "path_match_pattern",
+                    "last_path",
+                    "incremental",
+                    "decoders",
+                    "parser",
+                ],
+                errors,
+            );
+            let (dir, prefix) = split_local_prefix(&f.path_prefix);
+            source.files = Some(map_parser(
+                &f.parser,
+                &prefix,
+                f.path_match_pattern.clone(),
+                !f.decoders.is_empty(),
+                errors,
+            ));
+            source.incremental = f.incremental.unwrap_or(false);
+            WantedConnection {
+                kind: ConnectionKind::LocalFiles,
+                settings: json!({"directory": dir})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                secrets: Map::new(),
+            }
+        }
+    };
+    (wanted, source)
+}
+
+fn map_parser(
+    parser: &ParserConfig,
+    prefix: &str,
+    pattern: Option<String>,
+    gzip: bool,
+    errors: &mut FieldErrors,
+) -> FileSource {
+    let (format, columns, header_line, delimiter) = match parser {
+        ParserConfig::Csv(c) => {
+            only_fields(
+                c,
+                "in.parser",
+                &["delimiter", "skip_header_lines", "columns"],
+                errors,
+            );
+            (
+                FileFormat::Csv,
+                &c.columns,
+                c.skip_header_lines.unwrap_or(0) > 0,
+                c.delimiter.clone().unwrap_or_else(|| ",".to_owned()),
+            )
+        }
+        ParserConfig::Jsonl(j) => {
+            only_fields(j, "in.parser", &["columns"], errors);
+            (FileFormat::Jsonl, &j.columns, false, ",".to_owned())
+        }
+        ParserConfig::Parquet(p) => (FileFormat::Parquet, &p.columns, false, ",".to_owned()),
+    };
+    FileSource {
+        path_prefix: prefix.to_owned(),
+        path_match_pattern: pattern,
+        format,
+        gzip,
+        header_line,
+        delimiter,
+        columns: columns
+            .iter()
+            .map(|c| FileColumn {
+                name: c.name.clone(),
+                type_: c.type_,
+                format: c.format.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn map_output(
+    out: &OutputConfig,
+    errors: &mut FieldErrors,
+) -> (WantedConnection, DestinationSettings) {
+    let placeholder = ConnectionId(uuid::Uuid::nil());
+    let mut destination = DestinationSettings {
+        connection_id: placeholder,
+        table: None,
+        mode: crate::config::Mode::Insert,
+        merge_keys: Vec::new(),
+        files: None,
+    };
+    let wanted = match out {
+        OutputConfig::Postgresql(j) | OutputConfig::Mysql(j) => {
+            let kind = if matches!(out, OutputConfig::Postgresql(_)) {
+                ConnectionKind::Postgresql
+            } else {
+                ConnectionKind::Mysql
+            };
+            let mut allowed = JDBC_CONNECTION_FIELDS.to_vec();
+            allowed.extend(["table", "mode", "merge_keys", "batch_size"]);
+            only_fields(j, "out", &allowed, errors);
+            let JdbcOutput {
+                table, merge_keys, ..
+            } = j;
+            destination.table = Some(TableRef {
+                schema: None,
+                name: table.clone(),
+            });
+            destination.mode = j.mode();
+            destination.merge_keys = merge_keys.clone();
+            jdbc_connection(kind, endpoint_of!(j))
+        }
+        OutputConfig::S3(s) => {
+            only_fields(
+                s,
+                "out",
+                &[
+                    "bucket",
+                    "path_prefix",
+                    "file_ext",
+                    "endpoint",
+                    "region",
+                    "access_key_id",
+                    "secret_access_key",
+                    "encoders",
+                    "formatter",
+                ],
+                errors,
+            );
+            destination.files = Some(map_formatter(
+                &s.formatter,
+                &s.path_prefix,
+                !s.encoders.is_empty(),
+                errors,
+            ));
+            s3_connection(
+                &s.bucket,
+                s.region.as_deref(),
+                s.endpoint.as_deref(),
+                s.access_key_id.as_ref().map(|k| k.expose()),
+                s.secret_access_key.as_ref().map(|k| k.expose()),
+            )
+        }
+        OutputConfig::File(f) => {
+            only_fields(
+                f,
+                "out",
+                &["path_prefix", "file_ext", "encoders", "formatter"],
+                errors,
+            );
+            let (dir, prefix) = split_local_prefix(&f.path_prefix);
+            destination.files = Some(map_formatter(
+                &f.formatter,
+                &prefix,
+                !f.encoders.is_empty(),
+                errors,
+            ));
+            WantedConnection {
+                kind: ConnectionKind::LocalFiles,
+                settings: json!({"directory": dir})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                secrets: Map::new(),
+            }
+        }
+    };
+    (wanted, destination)
+}
+
+fn map_formatter(
+    formatter: &FormatterConfig,
+    prefix: &str,
+    gzip: bool,
+    errors: &mut FieldErrors,
+) -> FileDestination {
+    match formatter {
+        FormatterConfig::Csv(c) => {
+            only_fields(c, "out.formatter", &["header_line", "delimiter"], errors);
+            FileDestination {
+                path_prefix: prefix.to_owned(),
+                format: FileFormat::Csv,
+                gzip,
+                header_line: c.header_line.unwrap_or(true),
+                delimiter: c.delimiter.clone().unwrap_or_else(|| ",".to_owned()),
+            }
+        }
+        FormatterConfig::Jsonl(j) => {
+            only_fields(j, "out.formatter", &[], errors);
+            FileDestination {
+                path_prefix: prefix.to_owned(),
+                format: FileFormat::Jsonl,
+                gzip,
+                header_line: true,
+                delimiter: ",".to_owned(),
+            }
+        }
+        FormatterConfig::Parquet(p) => {
+            only_fields(p, "out.formatter", &[], errors);
+            FileDestination {
+                path_prefix: prefix.to_owned(),
+                format: FileFormat::Parquet,
+                gzip,
+                header_line: true,
+                delimiter: ",".to_owned(),
+            }
+        }
+    }
+}
+
+fn map_filters(
+    filters: &[FilterConfig],
+    errors: &mut FieldErrors,
+) -> (Vec<ColumnChange>, Vec<MaskRule>) {
+    let mut columns = Vec::new();
+    let mut masks = Vec::new();
+    for (i, f) in filters.iter().enumerate() {
+        let path = format!("filters[{i}]");
+        match f {
+            FilterConfig::Rename(r) => {
+                columns.extend(r.columns.iter().map(|(from, to)| ColumnChange::Rename {
+                    column: from.clone(),
+                    to: to.clone(),
+                }));
+            }
+            FilterConfig::RemoveColumns(r) => {
+                only_fields(r, &path, &["type", "remove"], errors);
+                columns.extend(
+                    r.remove
+                        .iter()
+                        .map(|c| ColumnChange::Drop { column: c.clone() }),
+                );
+            }
+            FilterConfig::Cast(c) => {
+                only_fields(c, &path, &["type", "columns"], errors);
+                columns.extend(c.columns.iter().map(|col| ColumnChange::Cast {
+                    column: col.name.clone(),
+                    to: col.type_,
+                    format: col.format.clone(),
+                }));
+            }
+            FilterConfig::Column(c) => {
+                only_fields(c, &path, &["type", "add_columns", "drop_columns"], errors);
+                for add in &c.add_columns {
+                    match (&add.type_, &add.default) {
+                        (Some(t), Some(v)) => columns.push(ColumnChange::Add {
+                            column: add.name.clone(),
+                            type_: *t,
+                            value: v.clone(),
+                        }),
+                        _ => errors.push(
+                            format!("config.{path}.add_columns"),
+                            "each added column needs a type and a default value",
+                        ),
+                    }
+                }
+                columns.extend(c.drop_columns.iter().map(|d| ColumnChange::Drop {
+                    column: d.name.clone(),
+                }));
+            }
+            FilterConfig::Mask(m) => {
+                for (j, col) in m.columns.iter().enumerate() {
+                    let method = match col.type_.unwrap_or(MaskType::Sha256) {
+                        MaskType::Sha256 => MaskMethod::Sha256,
+                        MaskType::Partial => MaskMethod::Partial,
+                        MaskType::All => {
+                            errors.push(format!("config.{path}.columns[{j}].type"), "mask type all is not supported by jobs yet; use partial with keep_head: 0");
+                            continue;
+                        }
+                    };
+                    masks.push(MaskRule {
+                        column: col.name.clone(),
+                        method,
+                        keep_head: col.keep_head.unwrap_or(0),
+                        keep_tail: col.keep_tail.unwrap_or(0),
+                    });
+                }
+            }
+        }
+    }
+    (columns, masks)
+}
