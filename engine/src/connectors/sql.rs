@@ -1,5 +1,8 @@
 //! SQL text shared by the database connectors: identifier and literal quoting, and
 //! Embulk's incremental conditions. Identifiers are always quoted here, never pasted raw.
+//! What the two database readers share beyond SQL text is in [`input`].
+
+pub mod input;
 
 use anyhow::{Result, bail};
 

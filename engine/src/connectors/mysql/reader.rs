@@ -3,9 +3,10 @@
 //! `exec.max_threads` > 1.
 
 use super::{MyConn, connect, primary_key, table_columns};
-use crate::connectors::postgres::copy::{instant_to_wall, wall_to_instant};
+use crate::connectors::sql::input::{socket_timeout, within};
 use crate::connectors::sql::{Dialect, key_range_conditions, select_is_row_wise, table_query};
-use crate::connectors::{Source, Task, TaskState, socket_timeout, within};
+use crate::shared::source::{Source, Task, TaskState};
+use crate::shared::time::{instant_to_wall, wall_to_instant};
 use crate::types::{self, BatchBuilder, ColumnView, Value, date_to_days};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_schema::SchemaRef;

@@ -21,8 +21,8 @@
 //! `options: {allowLoadLocalInfile: false}` (Connector/J's name for the switch).
 
 use super::{MyConn, connect, table_columns};
-use crate::connectors::postgres::copy::instant_to_wall;
 use crate::connectors::sql::Dialect;
+use crate::shared::time::instant_to_wall;
 use crate::types::{ColumnView, Value, column_type, days_to_date, micros_to_datetime};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;

@@ -1,10 +1,12 @@
 //! `in: {type: postgresql}`: one `COPY (SELECT ...) TO STDOUT (FORMAT binary)` per run,
 //! or one per key range of the primary key when `exec.max_threads` > 1.
 
-use super::copy::{CopyDecoder, PgRead, instant_to_wall};
+use super::copy::{CopyDecoder, PgRead};
 use super::{PgConn, connect, primary_key, table_columns};
+use crate::connectors::sql::input::{socket_timeout, within};
 use crate::connectors::sql::{Dialect, key_range_conditions, select_is_row_wise, table_query};
-use crate::connectors::{Source, Task, TaskState, socket_timeout, within};
+use crate::shared::source::{Source, Task, TaskState};
+use crate::shared::time::instant_to_wall;
 use crate::types::{self, BatchBuilder, ColumnView, Value};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_schema::SchemaRef;
