@@ -20,10 +20,9 @@
 //! the server refuses local infile (`local_infile=OFF`) or the config says
 //! `options: {allowLoadLocalInfile: false}` (Connector/J's name for the switch).
 
-use super::{MyConn, connect, table_columns};
+use super::{MyConn, connect, datetime_text, table_columns};
 use crate::connectors::sql::Dialect;
-use crate::shared::time::instant_to_wall;
-use crate::types::{ColumnView, Value, column_type, days_to_date, micros_to_datetime};
+use crate::types::{ColumnView, Value, column_type, days_to_date};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -515,18 +514,6 @@ impl MysqlWriter {
             let _ = conn.disconnect().await;
         }
     }
-}
-
-/// A timestamp as MySQL's DATETIME text, as wall time in `tz` (zone-less columns) or UTC
-/// (the session's zone, so TIMESTAMP columns get the instant).
-fn datetime_text(m: i64, tz: Tz) -> Result<impl std::fmt::Display> {
-    let wall = if tz == Tz::UTC {
-        m
-    } else {
-        instant_to_wall(m, tz)?
-    };
-    let t = micros_to_datetime(wall).ok_or_else(|| anyhow!("timestamp out of range"))?;
-    Ok(t.format("%Y-%m-%d %H:%M:%S%.6f"))
 }
 
 fn literal(v: Value<'_>, tz: Tz, out: &mut String) -> Result<()> {
