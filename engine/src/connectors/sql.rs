@@ -90,8 +90,9 @@ impl Dialect {
         Ok(ors.join(" OR "))
     }
 
+    /// `a, b, c`, each quoted: a column list (INSERT, PRIMARY KEY, ON CONFLICT) or the
     /// `ORDER BY` over the cursor columns.
-    pub fn order_by(self, columns: &[String]) -> String {
+    pub fn column_list(self, columns: &[String]) -> String {
         columns
             .iter()
             .map(|c| self.ident(c))

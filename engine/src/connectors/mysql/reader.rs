@@ -242,7 +242,7 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
                 _ => None,
             };
             let order = if incremental {
-                Some(D.order_by(&cursor))
+                Some(D.column_list(&cursor))
             } else {
                 c.order_by.clone()
             };
@@ -278,7 +278,7 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
     }
     conn.close(stmt).await?;
     let order = if incremental {
-        Some(D.order_by(&cursor))
+        Some(D.column_list(&cursor))
     } else if c.query.is_none() {
         c.order_by.clone()
     } else {

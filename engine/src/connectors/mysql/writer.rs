@@ -129,13 +129,6 @@ async fn drop_leftovers(conn: &mut Conn, table: &str) -> Result<()> {
     Ok(())
 }
 
-fn column_list(cols: &[String]) -> String {
-    cols.iter()
-        .map(|c| D.ident(c))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 impl MysqlWriter {
     /// Connects, inspects the target and prepares the staging table.
     /// Connects to the destination (done while the source is being opened).
@@ -189,7 +182,7 @@ impl MysqlWriter {
             if let Some(con) = &c.create_table_constraint {
                 d.push(con.clone());
             } else if matches!(mode, Mode::Merge | Mode::MergeDirect) && !c.merge_keys.is_empty() {
-                d.push(format!("PRIMARY KEY ({})", column_list(&c.merge_keys)));
+                d.push(format!("PRIMARY KEY ({})", D.column_list(&c.merge_keys)));
             }
             d.join(", ")
         };
@@ -264,7 +257,7 @@ impl MysqlWriter {
                 },
             )
             .collect::<Result<Vec<_>>>()?;
-        let cols = column_list(&columns);
+        let cols = D.column_list(&columns);
         let load = if mode == Mode::MergeDirect {
             None
         } else {
@@ -423,7 +416,7 @@ impl MysqlWriter {
     }
 
     async fn commit_inner(&mut self) -> Result<()> {
-        let cols = column_list(&self.columns);
+        let cols = D.column_list(&self.columns);
         if !self.mode.is_transactional() {
             if let Some(sql) = self.after_load.clone() {
                 self.conn().query_drop(sql).await.context("after_load")?;

@@ -76,7 +76,7 @@ pub(crate) async fn build_query(
                 _ => None,
             };
             let order = if incremental {
-                Some(D.order_by(&cursor))
+                Some(D.column_list(&cursor))
             } else {
                 c.order_by.clone()
             };
@@ -205,7 +205,7 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
             let order = if cursor.is_empty() {
                 String::new()
             } else {
-                format!(" ORDER BY {}", D.order_by(&cursor))
+                format!(" ORDER BY {}", D.column_list(&cursor))
             };
             format!(
                 "COPY (SELECT {} FROM ({sql}) AS hakobu_src{order}) TO STDOUT (FORMAT binary)",
