@@ -1,10 +1,7 @@
 //! MySQL / MariaDB source and destination against the local MariaDB: types, modes,
 //! incremental loads, time zones and failures.
 
-#[path = "../common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use mysql_async::prelude::Queryable;
 
 async fn rows(conn: &mut mysql_async::Conn, sql: &str) -> Vec<String> {
