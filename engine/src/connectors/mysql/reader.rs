@@ -495,13 +495,6 @@ impl Reading {
                 let mut builder = BatchBuilder::new(schema);
                 let mut last_record = None;
                 let mut bytes = 0u64;
-                let finish = |builder: &mut BatchBuilder,
-                              last_record: &mut Option<Vec<serde_json::Value>>|
-                 -> Result<arrow_array::RecordBatch> {
-                    let batch = builder.finish()?;
-                    cursor.note(&batch, last_record)?;
-                    Ok(batch)
-                };
                 while let Some(row) = within(socket_timeout, result.next())
                     .await?
                     .context("reading rows failed")?
@@ -527,19 +520,17 @@ impl Reading {
                     if builder.is_full() {
                         stats.add_read(builder.len() as u64, bytes);
                         bytes = 0;
-                        let batch = finish(&mut builder, &mut last_record)?;
-                        tx.send(batch)
-                            .await
-                            .map_err(|_| anyhow!("the destination stopped"))?;
+                        cursor
+                            .send_batch(&tx, builder.finish()?, &mut last_record)
+                            .await?;
                     }
                 }
                 drop(result);
                 if !builder.is_empty() {
                     stats.add_read(builder.len() as u64, bytes);
-                    let batch = finish(&mut builder, &mut last_record)?;
-                    tx.send(batch)
-                        .await
-                        .map_err(|_| anyhow!("the destination stopped"))?;
+                    cursor
+                        .send_batch(&tx, builder.finish()?, &mut last_record)
+                        .await?;
                 }
                 if let Some(sql) = after_select {
                     conn.query_drop(sql).await.context("after_select")?;

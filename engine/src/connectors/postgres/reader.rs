@@ -340,19 +340,15 @@ impl Reading {
                     let rows = decoder.feed(&chunk, &mut builder)?;
                     stats.add_read(rows as u64, chunk.len() as u64);
                     if builder.is_full() {
-                        let batch = builder.finish()?;
-                        cursor.note(&batch, &mut last_record)?;
-                        tx.send(batch)
-                            .await
-                            .map_err(|_| anyhow!("the destination stopped"))?;
+                        cursor
+                            .send_batch(&tx, builder.finish()?, &mut last_record)
+                            .await?;
                     }
                 }
                 if !builder.is_empty() {
-                    let batch = builder.finish()?;
-                    cursor.note(&batch, &mut last_record)?;
-                    tx.send(batch)
-                        .await
-                        .map_err(|_| anyhow!("the destination stopped"))?;
+                    cursor
+                        .send_batch(&tx, builder.finish()?, &mut last_record)
+                        .await?;
                 }
                 if let Some(sql) = after_select {
                     client.batch_execute(&sql).await.context("after_select")?;

@@ -10,6 +10,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
 use chrono_tz::Tz;
 use hakobu_core::config::{ColumnType, JdbcInput};
+use tokio::sync::mpsc::Sender;
 
 /// The table of a `table:` input.
 #[derive(Debug, Clone)]
@@ -167,18 +168,20 @@ impl Cursor {
         })
     }
 
-    /// Moves `last_record` to the last row of `batch` (a no-op when the read is not
-    /// incremental). Called before the batch is sent, so a run that fails later still
-    /// reports how far it read.
-    pub fn note(
+    /// Sends `batch` down the pipeline, first moving `last_record` to its last row (when
+    /// the read is incremental): `last_record` always names the last row handed over.
+    pub async fn send_batch(
         &self,
-        batch: &RecordBatch,
+        tx: &Sender<RecordBatch>,
+        batch: RecordBatch,
         last_record: &mut Option<Vec<serde_json::Value>>,
     ) -> Result<()> {
         if !self.columns.is_empty() {
-            *last_record = Some(self.values(batch)?);
+            *last_record = Some(self.values(&batch)?);
         }
-        Ok(())
+        tx.send(batch)
+            .await
+            .map_err(|_| anyhow!("the destination stopped"))
     }
 
     fn values(&self, batch: &RecordBatch) -> Result<Vec<serde_json::Value>> {
@@ -273,8 +276,8 @@ mod tests {
         assert!(err.starts_with("incremental_columns: required with query"));
     }
 
-    #[test]
-    fn cursor_wall_times_are_written_as_each_server_reads_them() {
+    #[tokio::test]
+    async fn cursor_wall_times_are_written_as_each_server_reads_them() {
         let schema = types::schema(&[
             ("id".to_owned(), ColumnType::Long),
             ("at".to_owned(), ColumnType::Timestamp),
@@ -298,9 +301,13 @@ mod tests {
             (Dialect::Mysql, "2024-01-01 09:00:00.000001"),
         ] {
             let c = Cursor::new(d, &names, &cursor, |i| (i == 1).then_some(tokyo)).unwrap();
+            let (tx, mut rx) = tokio::sync::mpsc::channel(1);
             let mut last_record = None;
-            c.note(&batch, &mut last_record).unwrap();
+            c.send_batch(&tx, batch.clone(), &mut last_record)
+                .await
+                .unwrap();
             assert_eq!(last_record, Some(vec![json!(at), json!(2)]), "{d:?}");
+            assert_eq!(rx.recv().await.unwrap().num_rows(), 2);
         }
         let missing = Cursor::new(Dialect::Postgres, &names, &["nope".to_owned()], |_| None);
         assert!(missing.is_err());
