@@ -9,8 +9,10 @@ pub mod check;
 pub mod connectors;
 pub mod filters;
 pub mod pipeline;
+pub mod shared;
 pub mod template;
 pub mod tls;
 pub mod types;
 
-pub use pipeline::{Preview, Progress, Stats, Summary, preview_config, run_config};
+pub use pipeline::{Preview, Summary, preview_config, run_config};
+pub use shared::stats::{Progress, Stats};

@@ -1,5 +1,8 @@
 //! SQL text shared by the database connectors: identifier and literal quoting, and
 //! Embulk's incremental conditions. Identifiers are always quoted here, never pasted raw.
+//! What the two database readers share beyond SQL text is in [`input`].
+
+pub mod input;
 
 use anyhow::{Result, bail};
 
@@ -87,8 +90,9 @@ impl Dialect {
         Ok(ors.join(" OR "))
     }
 
+    /// `a, b, c`, each quoted: a column list (INSERT, PRIMARY KEY, ON CONFLICT) or the
     /// `ORDER BY` over the cursor columns.
-    pub fn order_by(self, columns: &[String]) -> String {
+    pub fn column_list(self, columns: &[String]) -> String {
         columns
             .iter()
             .map(|c| self.ident(c))

@@ -3,9 +3,8 @@
 //! Each filter is planned once against its input schema (so a wrong column name fails
 //! before any row moves, naming the filter and the column) and then applied per batch.
 
-use crate::connectors::file::text::{
-    DEFAULT_TIMESTAMP_FORMAT, FieldFormatter, FieldParser, chrono_format,
-};
+use crate::shared::text::{DEFAULT_TIMESTAMP_FORMAT, FieldFormatter, FieldParser, chrono_format};
+use crate::shared::time::instant_to_wall;
 use crate::types::{self, ColumnBuilder, ColumnView, Value};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::{ArrayRef, RecordBatch};
@@ -419,7 +418,7 @@ fn convert(
                     b.append(Value::Micros(d as i64 * 86_400_000_000))
                 }
                 (ColumnType::Date, Value::Micros(m)) => {
-                    let wall = crate::connectors::postgres::copy::instant_to_wall(m, parser.tz)?;
+                    let wall = instant_to_wall(m, parser.tz)?;
                     b.append(Value::Days(wall.div_euclid(86_400_000_000) as i32))
                 }
                 (

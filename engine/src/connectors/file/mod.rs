@@ -4,5 +4,4 @@ pub mod charset;
 pub mod parquet;
 pub mod prescan;
 pub mod reader;
-pub mod text;
 pub mod writer;

@@ -2,8 +2,8 @@
 //! pipeline's types (files from other tools are mapped: any integer width, float, text,
 //! binary, date, timestamp of any unit and zone, decimal as exact text).
 
-use super::text::{FieldFormatter, FieldParser};
-use crate::pipeline::Stats;
+use crate::shared::stats::Stats;
+use crate::shared::text::{FieldFormatter, FieldParser};
 use crate::types::{self, ColumnBuilder, Value, column_type};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::cast::AsArray;

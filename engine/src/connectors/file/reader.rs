@@ -5,9 +5,9 @@
 //! hands batches to the async pipeline with `blocking_send`.
 
 use super::prescan::{CsvPrescan, Oversized, Quoting};
-use super::text::{FieldParser, chrono_format};
-use crate::connectors::{Source, Task, TaskState};
-use crate::pipeline::Stats;
+use crate::shared::source::{Source, Task, TaskState};
+use crate::shared::stats::Stats;
+use crate::shared::text::{FieldParser, chrono_format};
 use crate::types::{self, BatchBuilder, Value};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;

@@ -3,7 +3,7 @@
 //! The file is written under a temporary name and renamed at commit, so a failed run
 //! never leaves a partial file where a downstream job would pick it up.
 
-use super::text::{DEFAULT_TIMESTAMP_FORMAT, FieldFormatter, chrono_format};
+use crate::shared::text::{DEFAULT_TIMESTAMP_FORMAT, FieldFormatter, chrono_format};
 use crate::types::{ColumnView, Value, column_type};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;

@@ -1,11 +1,17 @@
 //! MySQL / MariaDB source (streaming text-protocol query) and destination (`LOAD DATA
 //! LOCAL INFILE`, or multi-row `INSERT`s, through a session-temporary staging table).
+//!
+//! This module holds what the reader, the writer and the app's checks share: the
+//! connection, catalog lookups, and the DATETIME text of an instant.
 
 pub mod reader;
 pub mod writer;
 
+use crate::shared::time::instant_to_wall;
 use crate::tls::{TlsFailure, TlsProblem, my_ssl_opts, name_to_check, problem_of};
-use anyhow::{Context, Result};
+use crate::types::micros_to_datetime;
+use anyhow::{Context, Result, anyhow};
+use chrono_tz::Tz;
 use hakobu_core::config::{Tls, TlsMode};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, SslOpts};
@@ -121,4 +127,16 @@ pub async fn table_columns(conn: &mut Conn, table: &str) -> Result<Vec<(String, 
         .await
         .with_context(|| format!("cannot read the columns of {table}"))?;
     Ok(cols)
+}
+
+/// A timestamp as MySQL's DATETIME text, as wall time in `tz` (zone-less columns) or UTC
+/// (the session's zone, so TIMESTAMP columns get the instant).
+pub(crate) fn datetime_text(m: i64, tz: Tz) -> Result<impl std::fmt::Display> {
+    let wall = if tz == Tz::UTC {
+        m
+    } else {
+        instant_to_wall(m, tz)?
+    };
+    let t = micros_to_datetime(wall).ok_or_else(|| anyhow!("timestamp out of range"))?;
+    Ok(t.format("%Y-%m-%d %H:%M:%S%.6f"))
 }

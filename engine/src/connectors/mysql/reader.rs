@@ -3,10 +3,13 @@
 //! `exec.max_threads` > 1.
 
 use super::{MyConn, connect, primary_key, table_columns};
-use crate::connectors::postgres::copy::{instant_to_wall, wall_to_instant};
-use crate::connectors::sql::{Dialect, key_range_conditions, select_is_row_wise, table_query};
-use crate::connectors::{Source, Task, TaskState, socket_timeout, within};
-use crate::types::{self, BatchBuilder, ColumnView, Value, date_to_days};
+use crate::connectors::sql::input::{
+    Cursor, InputTable, SourceQuery, key_ranges_possible, socket_timeout, source_query, within,
+};
+use crate::connectors::sql::{Dialect, key_range_conditions, table_query};
+use crate::shared::source::{Source, Task, TaskState};
+use crate::shared::time::wall_to_instant;
+use crate::types::{self, BatchBuilder, Value, date_to_days};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_schema::SchemaRef;
 use chrono::NaiveDate;
@@ -217,44 +220,11 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
         .parse()
         .map_err(|_| anyhow!("default_timezone: unknown zone"))?;
     let incremental = c.incremental.unwrap_or(false);
-    let mut cursor = c.incremental_columns.clone();
-    if incremental && cursor.is_empty() {
-        let Some(t) = &c.table else {
-            bail!("incremental_columns: required with query")
-        };
-        cursor = primary_key(&mut conn, t).await?;
-        if cursor.is_empty() {
-            bail!("incremental_columns: table {t} has no primary key; list the cursor columns");
-        }
-    }
-    let sql = match (&c.query, &c.table) {
-        (Some(q), _) if incremental => match &c.last_record {
-            Some(last) => D.fill_placeholders(q, &cursor, last).context("query")?,
-            None => bail!("last_record: required with use_raw_query_with_incremental"),
-        },
-        (Some(q), _) => q.clone(),
-        (None, Some(t)) => {
-            let cond = match (&c.last_record, incremental) {
-                (Some(last), true) => {
-                    Some(D.after_last_record(&cursor, last).context("last_record")?)
-                }
-                _ => None,
-            };
-            let order = if incremental {
-                Some(D.order_by(&cursor))
-            } else {
-                c.order_by.clone()
-            };
-            table_query(
-                &D.ident(t),
-                c.select.as_deref(),
-                c.where_.as_deref(),
-                cond,
-                order,
-            )
-        }
-        (None, None) => bail!("table: either table or query is required"),
-    };
+    let table = InputTable::of(D, c);
+    let SourceQuery { sql, cursor } = source_query(D, c, table.as_ref(), async |t: &str| {
+        primary_key(&mut conn, t).await
+    })
+    .await?;
     let stmt = conn
         .prep(&sql)
         .await
@@ -277,7 +247,7 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
     }
     conn.close(stmt).await?;
     let order = if incremental {
-        Some(D.order_by(&cursor))
+        Some(D.column_list(&cursor))
     } else if c.query.is_none() {
         c.order_by.clone()
     } else {
@@ -327,28 +297,19 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
         columns.push((name, t));
     }
     conn.close(stmt).await?;
-    let cursor_idx = cursor
-        .iter()
-        .map(|n| {
-            columns.iter().position(|(c, _)| c == n).ok_or_else(|| {
-                anyhow!("incremental column {n:?} is not among the selected columns")
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let cursor_tz: Vec<Option<Tz>> = cursor_idx
-        .iter()
-        .map(|i| match readers[*i] {
-            Read::Timestamp(tz) => Some(tz),
-            _ => None,
-        })
-        .collect();
+    let names: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
+    // DATETIME (and TIMESTAMP, read in UTC): the cursor keeps the wall time the server
+    // compares.
+    let cursor = Cursor::new(D, &names, &cursor, |i| match readers[i] {
+        Read::Timestamp(tz) => Some(tz),
+        _ => None,
+    })?;
     let schema = types::schema(&columns);
     let reading = Reading {
         readers,
-        names: columns.iter().map(|(n, _)| n.clone()).collect(),
+        names,
         schema: schema.clone(),
-        cursor_idx,
-        cursor_tz,
+        cursor,
         after_select: c.after_select.clone(),
         socket_timeout: socket_timeout(c),
     };
@@ -382,14 +343,14 @@ async fn key_ranges(
     c: &JdbcInput,
     parallel: usize,
 ) -> Result<Option<Vec<(Conn, String)>>> {
-    let plain_table = c.query.is_none()
-        && !c.incremental.unwrap_or(false)
-        && c.order_by.is_none()
-        && c.after_select.is_none()
-        && select_is_row_wise(c.select.as_deref());
-    let Some(table) = c.table.as_deref().filter(|_| parallel > 1 && plain_table) else {
+    let Some(InputTable {
+        name: table,
+        quoted: qualified,
+    }) = InputTable::of(D, c).filter(|_| key_ranges_possible(c, parallel))
+    else {
         return Ok(None);
     };
+    let table = table.as_str();
     let key = match primary_key(conn, table).await?.as_slice() {
         [one] => one.clone(),
         _ => return Ok(None),
@@ -418,7 +379,6 @@ async fn key_ranges(
     if !integer || !innodb {
         return Ok(None);
     }
-    let qualified = D.ident(table);
     let k = D.ident(&key);
     // As text, so BIGINT UNSIGNED keys above i64 come through exactly.
     let bounds_sql = table_query(
@@ -511,8 +471,7 @@ struct Reading {
     readers: Vec<Read>,
     names: Vec<String>,
     schema: SchemaRef,
-    cursor_idx: Vec<usize>,
-    cursor_tz: Vec<Option<Tz>>,
+    cursor: Cursor,
     after_select: Option<String>,
     socket_timeout: Duration,
 }
@@ -526,8 +485,7 @@ impl Reading {
                     readers,
                     names,
                     schema,
-                    cursor_idx,
-                    cursor_tz,
+                    cursor,
                     after_select,
                     socket_timeout,
                 } = self;
@@ -537,15 +495,6 @@ impl Reading {
                 let mut builder = BatchBuilder::new(schema);
                 let mut last_record = None;
                 let mut bytes = 0u64;
-                let finish = |builder: &mut BatchBuilder,
-                              last_record: &mut Option<Vec<serde_json::Value>>|
-                 -> Result<arrow_array::RecordBatch> {
-                    let batch = builder.finish()?;
-                    if !cursor_idx.is_empty() {
-                        *last_record = Some(cursor_values(&batch, &cursor_idx, &cursor_tz)?);
-                    }
-                    Ok(batch)
-                };
                 while let Some(row) = within(socket_timeout, result.next())
                     .await?
                     .context("reading rows failed")?
@@ -571,19 +520,17 @@ impl Reading {
                     if builder.is_full() {
                         stats.add_read(builder.len() as u64, bytes);
                         bytes = 0;
-                        let batch = finish(&mut builder, &mut last_record)?;
-                        tx.send(batch)
-                            .await
-                            .map_err(|_| anyhow!("the destination stopped"))?;
+                        cursor
+                            .send_batch(&tx, builder.finish()?, &mut last_record)
+                            .await?;
                     }
                 }
                 drop(result);
                 if !builder.is_empty() {
                     stats.add_read(builder.len() as u64, bytes);
-                    let batch = finish(&mut builder, &mut last_record)?;
-                    tx.send(batch)
-                        .await
-                        .map_err(|_| anyhow!("the destination stopped"))?;
+                    cursor
+                        .send_batch(&tx, builder.finish()?, &mut last_record)
+                        .await?;
                 }
                 if let Some(sql) = after_select {
                     conn.query_drop(sql).await.context("after_select")?;
@@ -597,33 +544,4 @@ impl Reading {
             .boxed()
         })
     }
-}
-
-fn cursor_values(
-    batch: &arrow_array::RecordBatch,
-    idx: &[usize],
-    tzs: &[Option<Tz>],
-) -> Result<Vec<serde_json::Value>> {
-    let row = batch.num_rows() - 1;
-    idx.iter()
-        .zip(tzs)
-        .map(|(i, tz)| {
-            Ok(match (ColumnView::of(batch, *i)?.get(row), tz) {
-                (Value::Null, _) => bail!(
-                    "incremental column {:?} is NULL in the last row",
-                    batch.schema().field(*i).name()
-                ),
-                (Value::Micros(m), Some(tz)) => {
-                    let wall = instant_to_wall(m, *tz)?;
-                    serde_json::Value::String(
-                        types::micros_to_datetime(wall)
-                            .expect("in range")
-                            .format("%Y-%m-%d %H:%M:%S%.6f")
-                            .to_string(),
-                    )
-                }
-                (v, _) => types::value_to_json(v, ColumnType::String),
-            })
-        })
-        .collect()
 }

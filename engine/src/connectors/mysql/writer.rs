@@ -20,10 +20,9 @@
 //! the server refuses local infile (`local_infile=OFF`) or the config says
 //! `options: {allowLoadLocalInfile: false}` (Connector/J's name for the switch).
 
-use super::{MyConn, connect, table_columns};
-use crate::connectors::postgres::copy::instant_to_wall;
+use super::{MyConn, connect, datetime_text, table_columns};
 use crate::connectors::sql::Dialect;
-use crate::types::{ColumnView, Value, column_type, days_to_date, micros_to_datetime};
+use crate::types::{ColumnView, Value, column_type, days_to_date};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -130,13 +129,6 @@ async fn drop_leftovers(conn: &mut Conn, table: &str) -> Result<()> {
     Ok(())
 }
 
-fn column_list(cols: &[String]) -> String {
-    cols.iter()
-        .map(|c| D.ident(c))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 impl MysqlWriter {
     /// Connects, inspects the target and prepares the staging table.
     /// Connects to the destination (done while the source is being opened).
@@ -190,7 +182,7 @@ impl MysqlWriter {
             if let Some(con) = &c.create_table_constraint {
                 d.push(con.clone());
             } else if matches!(mode, Mode::Merge | Mode::MergeDirect) && !c.merge_keys.is_empty() {
-                d.push(format!("PRIMARY KEY ({})", column_list(&c.merge_keys)));
+                d.push(format!("PRIMARY KEY ({})", D.column_list(&c.merge_keys)));
             }
             d.join(", ")
         };
@@ -265,7 +257,7 @@ impl MysqlWriter {
                 },
             )
             .collect::<Result<Vec<_>>>()?;
-        let cols = column_list(&columns);
+        let cols = D.column_list(&columns);
         let load = if mode == Mode::MergeDirect {
             None
         } else {
@@ -424,7 +416,7 @@ impl MysqlWriter {
     }
 
     async fn commit_inner(&mut self) -> Result<()> {
-        let cols = column_list(&self.columns);
+        let cols = D.column_list(&self.columns);
         if !self.mode.is_transactional() {
             if let Some(sql) = self.after_load.clone() {
                 self.conn().query_drop(sql).await.context("after_load")?;
@@ -515,18 +507,6 @@ impl MysqlWriter {
             let _ = conn.disconnect().await;
         }
     }
-}
-
-/// A timestamp as MySQL's DATETIME text, as wall time in `tz` (zone-less columns) or UTC
-/// (the session's zone, so TIMESTAMP columns get the instant).
-fn datetime_text(m: i64, tz: Tz) -> Result<impl std::fmt::Display> {
-    let wall = if tz == Tz::UTC {
-        m
-    } else {
-        instant_to_wall(m, tz)?
-    };
-    let t = micros_to_datetime(wall).ok_or_else(|| anyhow!("timestamp out of range"))?;
-    Ok(t.format("%Y-%m-%d %H:%M:%S%.6f"))
 }
 
 fn literal(v: Value<'_>, tz: Tz, out: &mut String) -> Result<()> {

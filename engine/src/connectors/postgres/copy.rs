@@ -1,10 +1,10 @@
 //! PostgreSQL's binary COPY format: a header, then per row an i16 field count and per
 //! field an i32 length (-1 = NULL) and the value in the type's binary send format.
 
+use crate::shared::time::{instant_to_wall, wall_to_instant};
 use crate::types::{BatchBuilder, ColumnBuilder, ColumnView, Value};
 use anyhow::{Result, anyhow, bail};
 use bytes::{BufMut, BytesMut};
-use chrono::{NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use hakobu_core::config::ColumnType;
 
@@ -219,26 +219,6 @@ fn pg_micros(v: i64) -> Result<i64> {
         bail!("infinite timestamps cannot be transferred");
     }
     Ok(v + PG_EPOCH_MICROS)
-}
-
-/// The instant of a wall-clock time (µs since the Unix epoch, read as UTC) in `tz`.
-pub fn wall_to_instant(wall_micros: i64, tz: Tz) -> Result<i64> {
-    let naive = chrono::DateTime::from_timestamp_micros(wall_micros)
-        .ok_or_else(|| anyhow!("timestamp out of range"))?
-        .naive_utc();
-    let local = tz
-        .from_local_datetime(&naive)
-        .earliest()
-        .ok_or_else(|| anyhow!("{naive} does not exist in {tz} (skipped by a DST change)"))?;
-    Ok(local.timestamp_micros())
-}
-
-/// The wall-clock time in `tz` of an instant, as µs since the Unix epoch read as UTC.
-pub fn instant_to_wall(micros: i64, tz: Tz) -> Result<i64> {
-    let utc = chrono::DateTime::from_timestamp_micros(micros)
-        .ok_or_else(|| anyhow!("timestamp out of range"))?;
-    let wall: NaiveDateTime = utc.with_timezone(&tz).naive_local();
-    Ok(wall.and_utc().timestamp_micros())
 }
 
 /// How one column is encoded for COPY FROM STDIN (FORMAT binary), chosen from the type of

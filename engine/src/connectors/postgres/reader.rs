@@ -1,11 +1,14 @@
 //! `in: {type: postgresql}`: one `COPY (SELECT ...) TO STDOUT (FORMAT binary)` per run,
 //! or one per key range of the primary key when `exec.max_threads` > 1.
 
-use super::copy::{CopyDecoder, PgRead, instant_to_wall};
+use super::copy::{CopyDecoder, PgRead};
 use super::{PgConn, connect, primary_key, table_columns};
-use crate::connectors::sql::{Dialect, key_range_conditions, select_is_row_wise, table_query};
-use crate::connectors::{Source, Task, TaskState, socket_timeout, within};
-use crate::types::{self, BatchBuilder, ColumnView, Value};
+use crate::connectors::sql::input::{
+    Cursor, InputTable, SourceQuery, key_ranges_possible, socket_timeout, source_query, within,
+};
+use crate::connectors::sql::{Dialect, key_range_conditions, table_query};
+use crate::shared::source::{Source, Task, TaskState};
+use crate::types::{self, BatchBuilder};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_schema::SchemaRef;
 use chrono_tz::Tz;
@@ -36,63 +39,6 @@ fn parse_tz(tz: Option<&str>) -> Result<Tz> {
         .map_err(|_| anyhow!("unknown time zone {tz:?}"))
 }
 
-/// The SQL that reads the rows, and the cursor columns when incremental.
-pub(crate) async fn build_query(
-    client: &tokio_postgres::Client,
-    c: &JdbcInput,
-) -> Result<(String, Vec<String>)> {
-    let incremental = c.incremental.unwrap_or(false);
-    let qualified = c
-        .table
-        .as_deref()
-        .map(|t| D.qualified(Some(c.schema.as_deref().unwrap_or("public")), t));
-    let mut cursor = c.incremental_columns.clone();
-    if incremental && cursor.is_empty() {
-        let Some(q) = &qualified else {
-            bail!(
-                "incremental_columns: required with query (there is no table to take the primary key from)"
-            );
-        };
-        cursor = primary_key(client, q).await?;
-        if cursor.is_empty() {
-            bail!("incremental_columns: table {q} has no primary key; list the cursor columns");
-        }
-    }
-    let sql = match (&c.query, &qualified) {
-        (Some(q), _) if incremental => match &c.last_record {
-            Some(last) => D.fill_placeholders(q, &cursor, last).context("query")?,
-            None => bail!(
-                "last_record: required with use_raw_query_with_incremental (the first value to read after)"
-            ),
-        },
-        (Some(q), _) => q.clone(),
-        (None, Some(t)) => {
-            let cond = match (&c.last_record, incremental) {
-                (Some(last), true) => {
-                    Some(D.after_last_record(&cursor, last).context("last_record")?)
-                }
-                _ => None,
-            };
-            let order = if incremental {
-                Some(D.order_by(&cursor))
-            } else {
-                c.order_by.clone()
-            };
-            table_query(t, c.select.as_deref(), c.where_.as_deref(), cond, order)
-        }
-        (None, None) => bail!("table: either table or query is required"),
-    };
-    Ok((sql, if incremental { cursor } else { Vec::new() }))
-}
-
-/// How a cursor value is written into `last_record`.
-#[derive(Clone, Copy)]
-enum CursorFormat {
-    Plain,
-    /// timestamp without time zone: the wall time, as the server prints it
-    Wall(Tz),
-}
-
 /// Opens the source: runs `before_setup`, describes the query, and plans one COPY task,
 /// or `parallel` tasks over key ranges (see [`key_ranges`]).
 pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
@@ -104,7 +50,14 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
         client.batch_execute(sql).await.context("before_select")?;
     }
     let default_tz = parse_tz(c.default_timezone.as_deref())?;
-    let (sql, cursor) = build_query(&client, c).await?;
+    let table = InputTable::of(D, c);
+    let SourceQuery {
+        sql,
+        cursor: cursor_columns,
+    } = source_query(D, c, table.as_ref(), async |t: &str| {
+        primary_key(&client, t).await
+    })
+    .await?;
     let stmt = client
         .prepare(&sql)
         .await
@@ -171,15 +124,8 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
             }
         };
         readers.push(reader);
-        columns.push((
-            name,
-            t,
-            if typname == "timestamp" {
-                CursorFormat::Wall(tz)
-            } else {
-                CursorFormat::Plain
-            },
-        ));
+        // timestamp without time zone: the cursor keeps the wall time the server compares.
+        columns.push((name, t, (typname == "timestamp").then_some(tz)));
     }
 
     let mut seen = std::collections::HashSet::new();
@@ -188,22 +134,15 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
             bail!("the query returns two columns named {name:?}; give one an alias");
         }
     }
-    let cursor_idx = cursor
-        .iter()
-        .map(|name| {
-            columns.iter().position(|(n, ..)| n == name).ok_or_else(|| {
-                anyhow!("incremental column {name:?} is not among the selected columns")
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let cursor_fmt: Vec<CursorFormat> = cursor_idx.iter().map(|i| columns[*i].2).collect();
+    let names: Vec<String> = columns.iter().map(|(n, ..)| n.clone()).collect();
+    let cursor = Cursor::new(D, &names, &cursor_columns, |i| columns[i].2)?;
 
     let copy_of = move |sql: &str| {
         if needs_wrap {
-            let order = if cursor.is_empty() {
+            let order = if cursor_columns.is_empty() {
                 String::new()
             } else {
-                format!(" ORDER BY {}", D.order_by(&cursor))
+                format!(" ORDER BY {}", D.column_list(&cursor_columns))
             };
             format!(
                 "COPY (SELECT {} FROM ({sql}) AS hakobu_src{order}) TO STDOUT (FORMAT binary)",
@@ -219,20 +158,18 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
             .map(|(n, t, _)| (n.clone(), *t))
             .collect::<Vec<_>>(),
     );
-    let names: Vec<String> = columns.iter().map(|(n, ..)| n.clone()).collect();
     let reading = Reading {
         readers,
         names,
         schema: schema.clone(),
-        cursor_idx,
-        cursor_fmt,
+        cursor,
         after_select: c.after_select.clone(),
         socket_timeout: socket_timeout(c),
     };
     let tasks = match key_ranges(&client, c, parallel).await? {
         Some((snapshot, conds)) => {
             let holder = Arc::new(client);
-            let qualified = qualified_table(c).expect("key ranges need a table");
+            let qualified = table.expect("key ranges need a table").quoted;
             conds
                 .into_iter()
                 .map(|cond| {
@@ -277,12 +214,6 @@ fn value_cast(v: ValueType, typname: &str) -> Option<&'static str> {
     (!already.contains(&typname)).then_some(to)
 }
 
-fn qualified_table(c: &JdbcInput) -> Option<String> {
-    c.table
-        .as_deref()
-        .map(|t| D.qualified(Some(c.schema.as_deref().unwrap_or("public")), t))
-}
-
 /// For a plain table read with `parallel` > 1 and a one-column integer primary key: a
 /// snapshot exported by `client` (so every range reads the same state of the table, as
 /// `pg_dump -j` does) and one condition per key range ([`key_range_conditions`]).
@@ -291,14 +222,10 @@ async fn key_ranges(
     c: &JdbcInput,
     parallel: usize,
 ) -> Result<Option<(String, Vec<String>)>> {
-    let plain_table = c.query.is_none()
-        && !c.incremental.unwrap_or(false)
-        && c.order_by.is_none()
-        && c.after_select.is_none()
-        && select_is_row_wise(c.select.as_deref());
-    let Some(qualified) = qualified_table(c).filter(|_| parallel > 1 && plain_table) else {
+    let Some(table) = InputTable::of(D, c).filter(|_| key_ranges_possible(c, parallel)) else {
         return Ok(None);
     };
+    let qualified = table.quoted;
     let key = match primary_key(client, &qualified).await?.as_slice() {
         [one] => one.clone(),
         _ => return Ok(None),
@@ -361,8 +288,7 @@ struct Reading {
     readers: Vec<PgRead>,
     names: Vec<String>,
     schema: SchemaRef,
-    cursor_idx: Vec<usize>,
-    cursor_fmt: Vec<CursorFormat>,
+    cursor: Cursor,
     after_select: Option<String>,
     socket_timeout: Duration,
 }
@@ -396,8 +322,7 @@ impl Reading {
                     readers,
                     names,
                     schema,
-                    cursor_idx,
-                    cursor_fmt,
+                    cursor,
                     after_select,
                     socket_timeout,
                 } = self;
@@ -415,23 +340,15 @@ impl Reading {
                     let rows = decoder.feed(&chunk, &mut builder)?;
                     stats.add_read(rows as u64, chunk.len() as u64);
                     if builder.is_full() {
-                        let batch = builder.finish()?;
-                        if !cursor_idx.is_empty() {
-                            last_record = Some(cursor_values(&batch, &cursor_idx, &cursor_fmt)?);
-                        }
-                        tx.send(batch)
-                            .await
-                            .map_err(|_| anyhow!("the destination stopped"))?;
+                        cursor
+                            .send_batch(&tx, builder.finish()?, &mut last_record)
+                            .await?;
                     }
                 }
                 if !builder.is_empty() {
-                    let batch = builder.finish()?;
-                    if !cursor_idx.is_empty() {
-                        last_record = Some(cursor_values(&batch, &cursor_idx, &cursor_fmt)?);
-                    }
-                    tx.send(batch)
-                        .await
-                        .map_err(|_| anyhow!("the destination stopped"))?;
+                    cursor
+                        .send_batch(&tx, builder.finish()?, &mut last_record)
+                        .await?;
                 }
                 if let Some(sql) = after_select {
                     client.batch_execute(&sql).await.context("after_select")?;
@@ -445,29 +362,4 @@ impl Reading {
             .boxed()
         })
     }
-}
-
-fn cursor_values(
-    batch: &arrow_array::RecordBatch,
-    idx: &[usize],
-    fmt: &[CursorFormat],
-) -> Result<Vec<serde_json::Value>> {
-    let row = batch.num_rows() - 1;
-    idx.iter()
-        .zip(fmt)
-        .map(|(i, f)| {
-            let v = ColumnView::of(batch, *i)?.get(row);
-            Ok(match (f, v) {
-                (_, Value::Null) => bail!("incremental column {:?} is NULL in the last row; cursor columns must not be NULL", batch.schema().field(*i).name()),
-                (CursorFormat::Wall(tz), Value::Micros(m)) => {
-                    let wall = instant_to_wall(m, *tz)?;
-                    serde_json::Value::String(
-                        types::micros_to_datetime(wall).expect("in range").format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
-                    )
-                }
-                // Numbers stay numbers; decimal and JSON text stay text.
-                (_, v) => types::value_to_json(v, ColumnType::String),
-            })
-        })
-        .collect()
 }

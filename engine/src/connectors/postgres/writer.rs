@@ -74,13 +74,6 @@ pub struct PgWriter {
     segment_bytes: usize,
 }
 
-fn column_list(cols: &[String]) -> String {
-    cols.iter()
-        .map(|c| D.ident(c))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 impl PgWriter {
     /// Connects, inspects the target and starts the COPY.
     /// Connects to the destination (done while the source is being opened).
@@ -125,7 +118,7 @@ impl PgWriter {
                     && !c.merge_keys.is_empty()
                 {
                     // ON CONFLICT needs a unique index on the merge keys.
-                    defs.push(format!("PRIMARY KEY ({})", column_list(&c.merge_keys)));
+                    defs.push(format!("PRIMARY KEY ({})", D.column_list(&c.merge_keys)));
                 }
             }
             defs.join(", ")
@@ -336,7 +329,7 @@ impl PgWriter {
         let sql = format!(
             "COPY {} ({}) FROM STDIN (FORMAT binary)",
             self.copy_table,
-            column_list(&self.columns)
+            D.column_list(&self.columns)
         );
         let sink = self
             .client
@@ -409,7 +402,7 @@ impl PgWriter {
     }
 
     fn merge_sql(&self) -> String {
-        let cols = column_list(&self.columns);
+        let cols = D.column_list(&self.columns);
         let select = self.select_list();
         let updates: Vec<String> = self
             .columns
@@ -426,7 +419,7 @@ impl PgWriter {
             "INSERT INTO {} ({cols}) SELECT {select} FROM {} ON CONFLICT ({}) DO {action}",
             self.target,
             self.copy_table,
-            column_list(&self.merge_keys)
+            D.column_list(&self.merge_keys)
         )
     }
 
@@ -459,7 +452,7 @@ impl PgWriter {
                 .await
                 .context("before_load")?;
         }
-        let cols = column_list(&self.columns);
+        let cols = D.column_list(&self.columns);
         let select = self.select_list();
         match self.mode {
             Mode::Insert if !self.staged_insert => {}

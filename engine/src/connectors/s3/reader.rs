@@ -3,7 +3,7 @@
 
 use super::{S3Location, store, temp_path};
 use crate::connectors::file::reader::read_file;
-use crate::connectors::{Source, Task, TaskState};
+use crate::shared::source::{Source, Task, TaskState};
 use crate::types;
 use anyhow::{Context, Result, anyhow};
 use futures::{FutureExt, StreamExt, TryStreamExt};

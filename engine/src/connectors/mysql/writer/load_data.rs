@@ -16,6 +16,8 @@
 //! any warning (notes aside) fails the load; `insert_direct` loads each chunk in its own
 //! transaction and rolls it back then, as a failed multi-row INSERT would be.
 
+use crate::connectors::mysql::datetime_text;
+use crate::connectors::sql::Dialect;
 use crate::types::{ColumnView, Value, column_type, days_to_date};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_schema::SchemaRef;
@@ -29,7 +31,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
 
-use super::D;
+const D: Dialect = Dialect::Mysql;
 
 /// Bytes of text per LOAD DATA statement: as large as the INSERT path's statements, which
 /// stays well under MariaDB's default 16 MiB max_allowed_packet.
@@ -263,7 +265,7 @@ fn field(v: Value<'_>, tz: Tz, hex: bool, out: &mut Vec<u8>) -> Result<()> {
         Value::Double(f) if f.is_finite() => write!(out, "{f:?}")?,
         Value::Double(f) => bail!("{f} cannot be stored in MySQL"),
         Value::Str(s) => push_escaped(s.as_bytes(), out),
-        Value::Micros(m) => write!(out, "{}", super::datetime_text(m, tz)?)?,
+        Value::Micros(m) => write!(out, "{}", datetime_text(m, tz)?)?,
         Value::Days(d) => write!(
             out,
             "{}",

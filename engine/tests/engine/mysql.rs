@@ -1,10 +1,7 @@
 //! MySQL / MariaDB source and destination against the local MariaDB: types, modes,
 //! incremental loads, time zones and failures.
 
-#[path = "../common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use mysql_async::prelude::Queryable;
 
 async fn rows(conn: &mut mysql_async::Conn, sql: &str) -> Vec<String> {
@@ -363,19 +360,19 @@ async fn max_threads_reads_key_ranges_of_a_mysql_table_exactly_once() {
 }
 
 /// The tasks `in:` of `yaml` is split into with `max_threads: parallel`.
-async fn tasks_of(yaml: &str, parallel: usize) -> Vec<hakobu_engine::connectors::Task> {
+async fn tasks_of(yaml: &str, parallel: usize) -> Vec<hakobu_engine::shared::source::Task> {
     let config = hakobu_core::config::Config::from_yaml(&format!(
         "{yaml}\nout:\n  type: file\n  path_prefix: /tmp/unused\n  file_ext: csv\n  formatter:\n    type: csv\n"
     ))
     .unwrap();
-    hakobu_engine::connectors::open_source(&config.input, parallel)
+    hakobu_engine::pipeline::open_source(&config.input, parallel)
         .await
         .unwrap()
         .tasks
 }
 
 /// Runs the tasks of a source at once and returns the ids read, sorted.
-async fn ids_read(tasks: Vec<hakobu_engine::connectors::Task>) -> Vec<i64> {
+async fn ids_read(tasks: Vec<hakobu_engine::shared::source::Task>) -> Vec<i64> {
     use arrow_array::{Array, Int64Array};
     let (tx, mut rx) = tokio::sync::mpsc::channel(4);
     let stats = std::sync::Arc::new(hakobu_engine::Stats::default());

@@ -1,6 +1,5 @@
 //! Shared test helpers: a throwaway database per test on the local servers, and running
 //! a YAML config through the engine.
-#![allow(dead_code)]
 
 use hakobu_core::config::Config;
 use hakobu_engine::{Summary, run_config};

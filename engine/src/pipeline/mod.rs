@@ -2,88 +2,25 @@
 //! channels so reading, transforming and writing overlap while at most a few batches per
 //! stage are in memory, whatever the table size.
 
-use crate::connectors::{self, Destination, TaskState};
+mod timestamp_formats;
+
+use crate::connectors::{self, Destination};
 use crate::filters::FilterChain;
+use crate::shared::source::{Source, TaskState};
+use crate::shared::stats::{Progress, Stats};
 use anyhow::{Context, Result};
 use arrow_array::RecordBatch;
 use futures::StreamExt;
 use hakobu_core::config::{Config, ConfigDiff, InputConfig};
 use serde::Serialize;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use timestamp_formats::output_timestamp_formats;
 use tokio::sync::mpsc;
 
 /// Batches in flight between two stages. Two is enough to overlap the stages; more only
 /// costs memory.
 const CHANNEL_DEPTH: usize = 2;
-/// How many skipped-row reasons the summary keeps verbatim.
-const MAX_SKIP_EXAMPLES: usize = 20;
-
-/// Counters shared by every stage of a run.
-#[derive(Debug, Default)]
-pub struct Stats {
-    rows_read: AtomicU64,
-    bytes_read: AtomicU64,
-    rows_written: AtomicU64,
-    skipped: AtomicU64,
-    skip_examples: Mutex<Vec<String>>,
-}
-
-impl Stats {
-    /// Counts rows and bytes read.
-    pub fn add_read(&self, rows: u64, bytes: u64) {
-        self.rows_read.fetch_add(rows, Ordering::Relaxed);
-        self.bytes_read.fetch_add(bytes, Ordering::Relaxed);
-    }
-
-    /// Counts a skipped (invalid) row; `reason` names the file/line and the problem.
-    pub fn skip(&self, reason: String) {
-        self.skipped.fetch_add(1, Ordering::Relaxed);
-        let mut ex = self.skip_examples.lock().expect("stats lock");
-        if ex.len() < MAX_SKIP_EXAMPLES {
-            ex.push(reason);
-        }
-    }
-
-    fn add_written(&self, rows: u64) {
-        self.rows_written.fetch_add(rows, Ordering::Relaxed);
-    }
-
-    /// A snapshot for the progress callback.
-    pub fn progress(&self, started: Instant) -> Progress {
-        let elapsed = started.elapsed();
-        let rows_read = self.rows_read.load(Ordering::Relaxed);
-        Progress {
-            rows_read,
-            rows_written: self.rows_written.load(Ordering::Relaxed),
-            bytes_read: self.bytes_read.load(Ordering::Relaxed),
-            elapsed,
-            rows_per_second: rows_read as f64 / elapsed.as_secs_f64().max(1e-9),
-        }
-    }
-}
-
-/// Progress of a running transfer.
-#[derive(Debug, Clone, Serialize)]
-pub struct Progress {
-    /// Rows read from the source so far.
-    pub rows_read: u64,
-    /// Rows handed to the destination so far (committed only at the end for
-    /// transactional modes).
-    pub rows_written: u64,
-    /// Bytes read from the source so far.
-    pub bytes_read: u64,
-    /// Time since the run started.
-    #[serde(serialize_with = "secs")]
-    pub elapsed: Duration,
-    /// Average read rate.
-    pub rows_per_second: f64,
-}
-
-fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64(d.as_secs_f64())
-}
 
 /// The result of a committed run.
 #[derive(Debug, Clone, Serialize)]
@@ -114,7 +51,7 @@ pub async fn run_config(
     let started = Instant::now();
     let stats = Arc::new(Stats::default());
     let (source, preconnected) = tokio::join!(
-        connectors::open_source(
+        open_source(
             &config.input,
             config.exec.max_threads.map_or(1, |n| n.max(1) as usize)
         ),
@@ -123,7 +60,7 @@ pub async fn run_config(
     let source = source.context("in")?;
     let preconnected = preconnected.context("out")?;
     let mut filters = FilterChain::new(&config.filters, source.schema.clone())?;
-    if let Some(formats) = connectors::output_timestamp_formats(&config.out, &filters.schema()) {
+    if let Some(formats) = output_timestamp_formats(&config.out, &filters.schema()) {
         let with_formats = [config.filters.clone(), vec![formats]].concat();
         filters = FilterChain::new(&with_formats, source.schema.clone()).context("out")?;
     }
@@ -217,16 +154,24 @@ pub async fn run_config(
     committed?;
 
     let p = stats.progress(started);
-    let skipped_reasons = stats.skip_examples.lock().expect("stats lock").clone();
     Ok(Summary {
         rows_read: p.rows_read,
         rows_written: p.rows_written,
-        rows_skipped: stats.skipped.load(Ordering::Relaxed),
-        skipped_reasons,
+        rows_skipped: stats.rows_skipped(),
+        skipped_reasons: stats.skipped_reasons(),
         bytes_read: p.bytes_read,
         seconds: started.elapsed().as_secs_f64(),
         next_diff: next_diff(&config.input, states),
     })
+}
+
+/// Opens the source of `in:` as the pipeline reads it: the connector's reader, with the
+/// input's `column_options.timestamp_format` conversions applied to what it sends.
+/// `parallel` > 1 lets one table be read in that many key ranges at once
+/// (`exec.max_threads`).
+pub async fn open_source(config: &InputConfig, parallel: usize) -> Result<Source> {
+    let (read, formats) = timestamp_formats::split_input(config);
+    timestamp_formats::formatted(connectors::open_input(&read, parallel).await?, formats)
 }
 
 /// The diff the next run starts from: the previous state unless this run moved it.
@@ -276,9 +221,7 @@ pub struct Preview {
 /// Reads up to `limit` rows through the source and filters of `config`.
 pub async fn preview_config(config: &Config, limit: usize) -> Result<Preview> {
     let stats = Arc::new(Stats::default());
-    let source = connectors::open_source(&config.input, 1)
-        .await
-        .context("in")?;
+    let source = open_source(&config.input, 1).await.context("in")?;
     let filters = FilterChain::new(&config.filters, source.schema.clone())?;
     let schema = filters.schema();
     let columns = schema

@@ -1,10 +1,7 @@
 //! PostgreSQL source and destination against the local server: types, modes,
 //! incremental loads, time zones and failures.
 
-#[path = "../common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const ALL_TYPES: &str = r#"
 CREATE TABLE src (

@@ -1,10 +1,7 @@
 //! Connection checks, discovery, previews and data checks against the local servers,
 //! including each plain-language failure that can be provoked locally.
 
-#[path = "../common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use hakobu_engine::check::{self, CompareOp, Connection, DbKind, ErrorKind};
 use mysql_async::prelude::Queryable;
 use std::time::Duration;

@@ -1,5 +1,6 @@
-//! Values <-> text for the file formats: Embulk's strftime dialect, parsing of typed CSV
-//! fields, and formatting of values in a time zone.
+//! Values <-> text: Embulk's strftime dialect, parsing of typed text fields, and
+//! formatting of values in a time zone. The file formats read and write with it, and the
+//! cast and column filters convert with it, so a value reads the same wherever it is text.
 
 use crate::types::{Value, date_to_days, days_to_date, micros_to_datetime};
 use anyhow::{Result, anyhow, bail};

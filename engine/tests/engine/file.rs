@@ -1,10 +1,7 @@
 //! Local files: CSV and JSON Lines, gzip, multiple files, incremental by last_path,
 //! invalid rows, time zones and filters.
 
-#[path = "../common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

@@ -3,10 +3,7 @@
 //!
 //! Needs `HAKOBU_TEST_S3_ENDPOINT` (see scripts/moto.sh); fails, never skips, without it.
 
-#[path = "../common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::Command;
 
 fn endpoint() -> String {

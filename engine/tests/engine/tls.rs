@@ -9,10 +9,7 @@
 //! - `scripts/postgres-tls-only.sh` starts (once) a second PostgreSQL that refuses plain
 //!   connections.
 
-#[path = "../common/mod.rs"]
-mod common;
-
-use common::*;
+use crate::common::*;
 use hakobu_core::config::{Tls, TlsMode};
 use hakobu_engine::check::{self, CompareOp, Connection, DbKind, ErrorKind};
 use std::time::Duration;

@@ -1,0 +1,24 @@
+//! What the app needs before a transfer runs: test a connection, browse schemas, tables
+//! and columns, preview rows, and run data checks. Failures come back as a plain-language
+//! [`ErrorKind`] an analyst can act on, mapped from the driver's error codes.
+//!
+//! - `connection`: the connection a check runs on, and its time limit.
+//! - `error`: failures in plain language.
+//! - `connection_test`: [`check`], testing a connection.
+//! - `discovery`: schemas, tables, columns and primary keys.
+//! - `preview`: the first rows of a table or a query.
+//! - `data_check`: one value compared with an expected one.
+
+mod connection;
+mod connection_test;
+mod data_check;
+mod discovery;
+mod error;
+mod preview;
+
+pub use connection::{Connection, DbKind};
+pub use connection_test::{CheckOk, check};
+pub use data_check::{CompareOp, DataCheckResult, data_check, evaluate};
+pub use discovery::{ColumnInfo, list_columns, list_schemas, list_tables, primary_key};
+pub use error::{CheckError, ErrorKind};
+pub use preview::{preview_query, preview_table};

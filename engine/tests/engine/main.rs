@@ -1,0 +1,13 @@
+//! The engine's integration tests, as one test binary: linking a binary costs minutes, so
+//! the suites are modules of this one rather than a binary each. Each suite's module says
+//! what it covers and what it needs (the local PostgreSQL and MariaDB, a moto server for
+//! S3, the TLS servers its scripts start).
+
+mod common;
+
+mod check;
+mod file;
+mod mysql;
+mod postgres;
+mod s3;
+mod tls;
