@@ -22,10 +22,9 @@ use hakobu_core::connection::ConnectionKind;
 use hakobu_core::ids::RunId;
 use hakobu_core::job::JobSettings;
 use hakobu_core::job::checks::{
-    AssignedCheck, CheckOperator, CheckPreviewRequest, CheckPreviewResponse, CheckReports,
-    CheckResultView,
+    AssignedCheck, CheckPreviewRequest, CheckPreviewResponse, CheckReports, CheckResultView,
 };
-use hakobu_engine::check::{CompareOp, DbKind};
+use hakobu_engine::check::DbKind;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -218,14 +217,7 @@ async fn preview_check(
             "must be a PostgreSQL or MySQL connection: data checks run SQL",
         )
     })?;
-    let op = match body.operator {
-        CheckOperator::Eq => CompareOp::Eq,
-        CheckOperator::Ne => CompareOp::Ne,
-        CheckOperator::Lt => CompareOp::Lt,
-        CheckOperator::Le => CompareOp::Le,
-        CheckOperator::Gt => CompareOp::Gt,
-        CheckOperator::Ge => CompareOp::Ge,
-    };
+    let op = body.operator;
     let answer = match hakobu_engine::check::data_check(
         &target,
         &body.sql,

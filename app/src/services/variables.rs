@@ -229,7 +229,7 @@ async fn query_value(
         hakobu_engine::check::data_check(
             &database,
             &sql,
-            hakobu_engine::check::CompareOp::Eq,
+            hakobu_core::job::checks::CheckOperator::Eq,
             "",
             true,
         ),

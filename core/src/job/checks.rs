@@ -75,6 +75,67 @@ impl fmt::Display for CheckOperator {
     }
 }
 
+/// Compares `actual` with `expected`: as numbers when both are numbers, else as text.
+pub fn evaluate(
+    actual: Option<&str>,
+    op: CheckOperator,
+    expected: &str,
+    null_passes: bool,
+) -> bool {
+    let Some(actual) = actual else {
+        return null_passes;
+    };
+    // Plain decimals compare exactly (a sum of numeric(38,2) does not fit a double); other
+    // numbers (1e3, NaN) as doubles; anything else as text.
+    let ord = match (actual.trim().parse::<f64>(), expected.trim().parse::<f64>()) {
+        (Ok(a), Ok(e)) => compare_decimals(actual.trim(), expected.trim()).or(a.partial_cmp(&e)),
+        _ => Some(actual.cmp(expected)),
+    };
+    let Some(ord) = ord else { return false };
+    use std::cmp::Ordering::*;
+    match op {
+        CheckOperator::Eq => ord == Equal,
+        CheckOperator::Ne => ord != Equal,
+        CheckOperator::Lt => ord == Less,
+        CheckOperator::Le => ord != Greater,
+        CheckOperator::Gt => ord == Greater,
+        CheckOperator::Ge => ord != Less,
+    }
+}
+
+/// Compares two plain decimals (`-12.50`, `+3`, `.5`) exactly; `None` for other forms.
+fn compare_decimals(a: &str, b: &str) -> Option<std::cmp::Ordering> {
+    /// Sign, integer digits without leading zeros, fraction digits without trailing zeros.
+    fn parts(s: &str) -> Option<(bool, &str, &str)> {
+        let (negative, digits) = match s.as_bytes().first()? {
+            b'-' => (true, &s[1..]),
+            b'+' => (false, &s[1..]),
+            _ => (false, s),
+        };
+        let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+        if (int.is_empty() && frac.is_empty())
+            || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        let (int, frac) = (int.trim_start_matches('0'), frac.trim_end_matches('0'));
+        // -0 is 0.
+        Some((negative && !(int.is_empty() && frac.is_empty()), int, frac))
+    }
+    let ((a_neg, a_int, a_frac), (b_neg, b_int, b_frac)) = (parts(a)?, parts(b)?);
+    let magnitude = a_int
+        .len()
+        .cmp(&b_int.len())
+        .then_with(|| a_int.cmp(b_int))
+        .then_with(|| a_frac.cmp(b_frac));
+    Some(match (a_neg, b_neg) {
+        (false, false) => magnitude,
+        (true, true) => magnitude.reverse(),
+        (true, false) => std::cmp::Ordering::Less,
+        (false, true) => std::cmp::Ordering::Greater,
+    })
+}
+
 /// What a failing check does to the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -359,5 +420,44 @@ mod tests {
             CheckOutcome::of(false, OnCheckFailure::Warn),
             CheckOutcome::Warned
         );
+    }
+
+    #[test]
+    fn every_operator_and_nulls() {
+        let cases = [
+            (CheckOperator::Eq, [false, true, false]),
+            (CheckOperator::Ne, [true, false, true]),
+            (CheckOperator::Lt, [true, false, false]),
+            (CheckOperator::Le, [true, true, false]),
+            (CheckOperator::Gt, [false, false, true]),
+            (CheckOperator::Ge, [false, true, true]),
+        ];
+        for (op, expected) in cases {
+            let got = ["4", "5.0", "6"].map(|actual| evaluate(Some(actual), op, "5", false));
+            assert_eq!(got, expected, "{op:?}");
+            assert!(evaluate(None, op, "5", true), "{op:?}: NULL passes");
+            assert!(!evaluate(None, op, "5", false), "{op:?}: NULL fails");
+        }
+    }
+
+    #[test]
+    fn decimals_compare_exactly() {
+        // Equal as doubles, different as numbers.
+        let (a, b) = ("12345678901234567890.01", "12345678901234567890.02");
+        assert_eq!(a.parse::<f64>().unwrap(), b.parse::<f64>().unwrap());
+        assert!(evaluate(Some(a), CheckOperator::Lt, b, false));
+        assert!(!evaluate(Some(a), CheckOperator::Eq, b, false));
+        assert!(evaluate(Some("1.50"), CheckOperator::Eq, "1.5", false));
+        assert!(evaluate(Some("007"), CheckOperator::Eq, "7", false));
+        assert!(evaluate(Some("-0"), CheckOperator::Eq, "0.00", false));
+        assert!(evaluate(Some("-10.5"), CheckOperator::Lt, "-2", false));
+        assert!(evaluate(Some("-1"), CheckOperator::Lt, "0.1", false));
+        assert!(evaluate(Some(".5"), CheckOperator::Eq, "0.5", false));
+        assert!(
+            evaluate(Some("1e3"), CheckOperator::Eq, "1000", false),
+            "exponents as doubles"
+        );
+        assert!(evaluate(Some("9"), CheckOperator::Lt, "10", false));
+        assert!(evaluate(Some("abc"), CheckOperator::Lt, "abd", false));
     }
 }

@@ -18,7 +18,7 @@ mod preview;
 
 pub use connection::{Connection, DbKind};
 pub use connection_test::{CheckOk, check};
-pub use data_check::{CompareOp, DataCheckResult, data_check, evaluate};
+pub use data_check::{DataCheckResult, data_check};
 pub use discovery::{ColumnInfo, list_columns, list_schemas, list_tables, primary_key};
 pub use error::{CheckError, ErrorKind};
 pub use preview::{preview_query, preview_table};

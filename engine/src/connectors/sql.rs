@@ -1,126 +1,11 @@
-//! SQL text shared by the database connectors: identifier and literal quoting, and
-//! Embulk's incremental conditions. Identifiers are always quoted here, never pasted raw.
-//! What the two database readers share beyond SQL text is in [`input`].
+//! SQL text shared by the database connectors: the SELECT of a table input and its
+//! key-range split. Quoting and Embulk's incremental conditions are [`Dialect`]'s, in
+//! `hakobu_core::sql`: identifiers are always quoted, never pasted raw. What the two
+//! database readers share beyond SQL text is in [`input`].
 
 pub mod input;
 
-use anyhow::{Result, bail};
-
-/// A SQL dialect's quoting rules.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    /// `"name"`, standard strings.
-    Postgres,
-    /// `` `name` ``, backslash-escaping strings.
-    Mysql,
-}
-
-impl Dialect {
-    /// Quotes an identifier so any name (spaces, quotes, reserved words) is taken literally.
-    pub fn ident(self, name: &str) -> String {
-        match self {
-            Dialect::Postgres => format!("\"{}\"", name.replace('"', "\"\"")),
-            Dialect::Mysql => format!("`{}`", name.replace('`', "``")),
-        }
-    }
-
-    /// `schema.table`, each part quoted.
-    pub fn qualified(self, schema: Option<&str>, table: &str) -> String {
-        match schema {
-            Some(s) => format!("{}.{}", self.ident(s), self.ident(table)),
-            None => self.ident(table),
-        }
-    }
-
-    /// A string literal. Statements that cannot take bind parameters (PostgreSQL's
-    /// `COPY (SELECT ...)`) need literals; this is the one place they are made.
-    pub fn literal(self, value: &str) -> Result<String> {
-        if value.contains('\0') {
-            bail!("a value contains a NUL character, which SQL text cannot carry");
-        }
-        Ok(match self {
-            // standard_conforming_strings is on since PostgreSQL 9.1: only quotes need doubling.
-            Dialect::Postgres => format!("'{}'", value.replace('\'', "''")),
-            Dialect::Mysql => format!("'{}'", value.replace('\\', "\\\\").replace('\'', "''")),
-        })
-    }
-
-    /// A `last_record` value as a literal the server coerces to the column's type.
-    pub fn json_literal(self, v: &serde_json::Value) -> Result<String> {
-        match v {
-            serde_json::Value::Number(n) => Ok(n.to_string()),
-            serde_json::Value::String(s) => self.literal(s),
-            serde_json::Value::Bool(b) => Ok(b.to_string()),
-            other => bail!("last_record value {other} is not a number, string or boolean"),
-        }
-    }
-
-    /// Embulk's tuple-greater-than: `a > v1 OR (a = v1 AND b > v2)`.
-    ///
-    /// Spelled out instead of a row comparison `(a, b) > (v1, v2)` because MySQL does
-    /// not use indexes for row comparisons and Embulk users expect the same SQL.
-    pub fn after_last_record(
-        self,
-        columns: &[String],
-        values: &[serde_json::Value],
-    ) -> Result<String> {
-        if columns.len() != values.len() {
-            bail!(
-                "last_record has {} values but there are {} incremental columns",
-                values.len(),
-                columns.len()
-            );
-        }
-        let lits = values
-            .iter()
-            .map(|v| self.json_literal(v))
-            .collect::<Result<Vec<_>>>()?;
-        let mut ors = Vec::new();
-        for i in 0..columns.len() {
-            let mut ands: Vec<String> = (0..i)
-                .map(|j| format!("{} = {}", self.ident(&columns[j]), lits[j]))
-                .collect();
-            ands.push(format!("{} > {}", self.ident(&columns[i]), lits[i]));
-            ors.push(if ands.len() == 1 {
-                ands.remove(0)
-            } else {
-                format!("({})", ands.join(" AND "))
-            });
-        }
-        Ok(ors.join(" OR "))
-    }
-
-    /// `a, b, c`, each quoted: a column list (INSERT, PRIMARY KEY, ON CONFLICT) or the
-    /// `ORDER BY` over the cursor columns.
-    pub fn column_list(self, columns: &[String]) -> String {
-        columns
-            .iter()
-            .map(|c| self.ident(c))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    /// Replaces `:column` placeholders of `use_raw_query_with_incremental` with literals.
-    pub fn fill_placeholders(
-        self,
-        query: &str,
-        columns: &[String],
-        values: &[serde_json::Value],
-    ) -> Result<String> {
-        let mut out = query.to_owned();
-        // Longest names first so `:id` does not eat the start of `:id_2`.
-        let mut pairs: Vec<(&String, &serde_json::Value)> = columns.iter().zip(values).collect();
-        pairs.sort_by_key(|(c, _)| std::cmp::Reverse(c.len()));
-        for (c, v) in pairs {
-            let placeholder = format!(":{c}");
-            if !out.contains(&placeholder) {
-                bail!("query has no placeholder {placeholder} for incremental column {c:?}");
-            }
-            out = out.replace(&placeholder, &self.json_literal(v)?);
-        }
-        Ok(out)
-    }
-}
+pub use hakobu_core::sql::Dialect;
 
 /// Builds the SELECT of a `table` input.
 pub fn table_query(
@@ -197,36 +82,6 @@ pub fn key_range_conditions(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn quoting() {
-        assert_eq!(Dialect::Postgres.ident(r#"we"ird"#), r#""we""ird""#);
-        assert_eq!(Dialect::Mysql.ident("a`b"), "`a``b`");
-        assert_eq!(Dialect::Postgres.literal("it's").unwrap(), "'it''s'");
-        assert_eq!(Dialect::Mysql.literal(r"a\'").unwrap(), r"'a\\'''");
-        assert!(Dialect::Postgres.literal("a\0").is_err());
-    }
-
-    #[test]
-    fn tuple_greater_than() {
-        let cols = vec!["updated_at".to_owned(), "id".to_owned()];
-        let sql = Dialect::Postgres
-            .after_last_record(&cols, &[json!("2024-01-01"), json!(7)])
-            .unwrap();
-        assert_eq!(
-            sql,
-            r#""updated_at" > '2024-01-01' OR ("updated_at" = '2024-01-01' AND "id" > 7)"#
-        );
-        let q = Dialect::Mysql
-            .fill_placeholders(
-                "SELECT * FROM t WHERE id > :id AND id_2 > :id_2",
-                &["id".into(), "id_2".into()],
-                &[json!(1), json!(2)],
-            )
-            .unwrap();
-        assert_eq!(q, "SELECT * FROM t WHERE id > 1 AND id_2 > 2");
-    }
 
     #[test]
     fn selects_that_depend_on_other_rows_are_not_split() {

@@ -2,7 +2,8 @@
 //! including each plain-language failure that can be provoked locally.
 
 use crate::common::*;
-use hakobu_engine::check::{self, CompareOp, Connection, DbKind, ErrorKind};
+use hakobu_core::job::checks::{CheckOperator, evaluate};
+use hakobu_engine::check::{self, Connection, DbKind, ErrorKind};
 use mysql_async::prelude::Queryable;
 use std::time::Duration;
 
@@ -26,7 +27,7 @@ fn conn(kind: DbKind, db: &str) -> Connection {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_browse_and_preview_postgres() {
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     client.batch_execute("CREATE SCHEMA sales; CREATE TABLE sales.orders (id bigint PRIMARY KEY, note text NOT NULL, amount numeric(12,2)); INSERT INTO sales.orders SELECT g, 'n' || g, g * 1.5 FROM generate_series(1, 50) g").await.unwrap();
     let c = conn(DbKind::Postgresql, &db.name);
     let ok = check::check(&c).await.unwrap();
@@ -51,7 +52,7 @@ async fn check_browse_and_preview_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_browse_and_preview_mariadb() {
-    let (db, mut my) = TestDb::mysql().await;
+    let (db, mut my) = mysql_db().await;
     my.query_drop("CREATE TABLE orders (id BIGINT PRIMARY KEY, note TEXT); INSERT INTO orders VALUES (1, 'a'), (2, 'b')").await.unwrap();
     let c = conn(DbKind::Mysql, &db.name);
     assert!(
@@ -113,13 +114,19 @@ async fn failures_are_named_in_plain_language() {
         e.message
     );
 
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     client.batch_execute("CREATE TABLE secret (x int); DROP ROLE IF EXISTS hakobu_t_reader; CREATE ROLE hakobu_t_reader LOGIN").await.unwrap();
     let mut c = conn(DbKind::Postgresql, &db.name);
     c.user = "hakobu_t_reader".into();
-    let e = check::data_check(&c, "SELECT count(*) FROM secret", CompareOp::Eq, "0", false)
-        .await
-        .unwrap_err();
+    let e = check::data_check(
+        &c,
+        "SELECT count(*) FROM secret",
+        CheckOperator::Eq,
+        "0",
+        false,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.kind, ErrorKind::PermissionDenied, "{e}");
     client
         .batch_execute("DROP OWNED BY hakobu_t_reader")
@@ -135,18 +142,18 @@ async fn failures_are_named_in_plain_language() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_checks_compare_values_and_nulls() {
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     client
         .batch_execute("CREATE TABLE t (v numeric); INSERT INTO t VALUES (10), (20)")
         .await
         .unwrap();
     let c = conn(DbKind::Postgresql, &db.name);
-    let r = check::data_check(&c, "SELECT sum(v) FROM t", CompareOp::Ge, "30", false)
+    let r = check::data_check(&c, "SELECT sum(v) FROM t", CheckOperator::Ge, "30", false)
         .await
         .unwrap();
     assert_eq!((r.passed, r.actual.as_deref()), (true, Some("30")));
     assert!(
-        !check::data_check(&c, "SELECT count(*) FROM t", CompareOp::Gt, "2", false)
+        !check::data_check(&c, "SELECT count(*) FROM t", CheckOperator::Gt, "2", false)
             .await
             .unwrap()
             .passed
@@ -155,7 +162,7 @@ async fn data_checks_compare_values_and_nulls() {
         check::data_check(
             &c,
             "SELECT max(v) FROM t WHERE false",
-            CompareOp::Eq,
+            CheckOperator::Eq,
             "1",
             true
         )
@@ -167,7 +174,7 @@ async fn data_checks_compare_values_and_nulls() {
         !check::data_check(
             &c,
             "SELECT max(v) FROM t WHERE false",
-            CompareOp::Eq,
+            CheckOperator::Eq,
             "1",
             false
         )
@@ -176,32 +183,32 @@ async fn data_checks_compare_values_and_nulls() {
         .passed
     );
     assert!(
-        check::data_check(&c, "SELECT v FROM t", CompareOp::Eq, "1", false)
+        check::data_check(&c, "SELECT v FROM t", CheckOperator::Eq, "1", false)
             .await
             .is_err(),
         "two rows"
     );
-    let (mdb, mut my) = TestDb::mysql().await;
+    let (mdb, mut my) = mysql_db().await;
     my.query_drop("CREATE TABLE t (v INT); INSERT INTO t VALUES (5)")
         .await
         .unwrap();
     let c = conn(DbKind::Mysql, &mdb.name);
     assert!(
-        check::data_check(&c, "SELECT COUNT(*) FROM t", CompareOp::Eq, "1", false)
+        check::data_check(&c, "SELECT COUNT(*) FROM t", CheckOperator::Eq, "1", false)
             .await
             .unwrap()
             .passed
     );
-    assert!(check::evaluate(Some("abc"), CompareOp::Lt, "abd", false));
+    assert!(evaluate(Some("abc"), CheckOperator::Lt, "abd", false));
     assert!(
-        check::evaluate(Some("9"), CompareOp::Lt, "10", false),
+        evaluate(Some("9"), CheckOperator::Lt, "10", false),
         "numbers compare as numbers"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mariadb_user_without_select_is_denied_in_plain_language() {
-    let (db, mut my) = TestDb::mysql().await;
+    let (db, mut my) = mysql_db().await;
     let user = format!("{}_c", &db.name[..24]);
     my.query_drop(format!(
         "CREATE TABLE secret (x INT); CREATE TABLE open_t (x INT);
@@ -214,10 +221,22 @@ async fn a_mariadb_user_without_select_is_denied_in_plain_language() {
     .unwrap();
     let mut c = conn(DbKind::Mysql, &db.name);
     c.user = user.clone();
-    let denied =
-        check::data_check(&c, "SELECT COUNT(*) FROM secret", CompareOp::Eq, "0", false).await;
-    let allowed =
-        check::data_check(&c, "SELECT COUNT(*) FROM open_t", CompareOp::Eq, "0", false).await;
+    let denied = check::data_check(
+        &c,
+        "SELECT COUNT(*) FROM secret",
+        CheckOperator::Eq,
+        "0",
+        false,
+    )
+    .await;
+    let allowed = check::data_check(
+        &c,
+        "SELECT COUNT(*) FROM open_t",
+        CheckOperator::Eq,
+        "0",
+        false,
+    )
+    .await;
     my.query_drop(format!(
         "DROP USER '{user}'@'localhost', '{user}'@'127.0.0.1'"
     ))

@@ -1,86 +1,25 @@
-//! Shared test helpers: a throwaway database per test on the local servers, and running
-//! a YAML config through the engine.
+//! Shared test helpers: a throwaway database per test on the local servers (through
+//! `hakobu-testkit`), and running a YAML config through the engine.
 
 use hakobu_core::config::Config;
 use hakobu_engine::{Summary, run_config};
-use rand::Rng;
-use std::process::Command;
 
-/// A fresh database `hakobu_t_<random>`, dropped when the value drops.
-pub struct TestDb {
-    pub name: String,
-    kind: Kind,
+pub use hakobu_testkit::TestDb;
+
+/// A fresh PostgreSQL database (dropped with the `TestDb`) and a client on it.
+pub async fn postgres_db() -> (TestDb, tokio_postgres::Client) {
+    let db = TestDb::postgres();
+    let client = pg_connect(&db.name).await;
+    (db, client)
 }
 
-#[derive(Clone, Copy)]
-enum Kind {
-    Postgres,
-    Mysql,
-}
-
-fn random_name() -> String {
-    let n: u64 = rand::rng().random();
-    format!("hakobu_t_{n:016x}")
-}
-
-impl TestDb {
-    pub async fn postgres() -> (TestDb, tokio_postgres::Client) {
-        let name = random_name();
-        let admin = pg_connect("postgres").await;
-        admin
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        (
-            TestDb {
-                name: name.clone(),
-                kind: Kind::Postgres,
-            },
-            pg_connect(&name).await,
-        )
-    }
-
-    pub async fn mysql() -> (TestDb, mysql_async::Conn) {
-        use mysql_async::prelude::Queryable;
-        let name = random_name();
-        let mut admin = mysql_async::Conn::new(mysql_opts(None)).await.unwrap();
-        admin
-            .query_drop(format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"))
-            .await
-            .unwrap();
-        let conn = mysql_async::Conn::new(mysql_opts(Some(&name)))
-            .await
-            .unwrap();
-        (
-            TestDb {
-                name,
-                kind: Kind::Mysql,
-            },
-            conn,
-        )
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        // Drop cannot be async; the CLI clients are installed next to the servers.
-        let status = match self.kind {
-            Kind::Postgres => Command::new("psql")
-                .args(["-h", "127.0.0.1", "-U", "postgres", "-q", "-c"])
-                .arg(format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    self.name
-                ))
-                .status(),
-            Kind::Mysql => Command::new("mariadb")
-                .args(["-h", "127.0.0.1", "-uroot", "-e"])
-                .arg(format!("DROP DATABASE IF EXISTS {}", self.name))
-                .status(),
-        };
-        if !matches!(status, Ok(s) if s.success()) {
-            eprintln!("could not drop test database {}", self.name);
-        }
-    }
+/// A fresh MariaDB database in utf8mb4 (dropped with the `TestDb`) and a session on it.
+pub async fn mysql_db() -> (TestDb, mysql_async::Conn) {
+    let db = TestDb::mariadb();
+    let conn = mysql_async::Conn::new(mysql_opts(Some(&db.name)))
+        .await
+        .unwrap();
+    (db, conn)
 }
 
 pub async fn pg_connect(db: &str) -> tokio_postgres::Client {

@@ -47,7 +47,7 @@ fn write_gz(path: &Path, text: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_to_gzip_csv_and_back_is_lossless() {
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     let dir = TempDir::new();
     client
         .batch_execute(
@@ -159,7 +159,7 @@ async fn many_gzip_files_with_max_threads_and_last_path() {
         write_gz(&dir.0.join(format!("in/part_{f}.csv.gz")), &text);
     }
     std::fs::write(dir.path("in/ignored.txt"), "not csv").unwrap();
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     let input = csv_in(&dir.path("in/part_"), "").replace(
         "  parser:",
         "  decoders: [{type: gzip}]\n  path_match_pattern: '\\.csv\\.gz$'\n  parser:",
@@ -281,7 +281,7 @@ filters:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_to_parquet_and_back_keeps_types() {
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     let dir = TempDir::new();
     client
         .batch_execute(

@@ -10,8 +10,8 @@ async fn rows(conn: &mut mysql_async::Conn, sql: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_to_postgres_keeps_types_exact() {
-    let (my, mut conn) = TestDb::mysql().await;
-    let (pg, client) = TestDb::postgres().await;
+    let (my, mut conn) = mysql_db().await;
+    let (pg, client) = postgres_db().await;
     conn.query_drop(
         r#"CREATE TABLE src (id BIGINT PRIMARY KEY, flag TINYINT(1), n INT, amount DECIMAL(38,10), r DOUBLE,
              note TEXT, at DATETIME(6), ts TIMESTAMP(6) NULL, day DATE, doc JSON, raw VARBINARY(10), big BIGINT UNSIGNED);
@@ -89,7 +89,7 @@ async fn run_mode(
     extra: &str,
     setup: &str,
 ) -> (anyhow::Result<hakobu_engine::Summary>, Vec<String>) {
-    let (db, mut conn) = TestDb::mysql().await;
+    let (db, mut conn) = mysql_db().await;
     mode_fixture(&mut conn).await;
     if !setup.is_empty() {
         conn.query_drop(setup).await.unwrap();
@@ -140,7 +140,7 @@ async fn every_mode_on_mariadb() {
         }
         assert_eq!(rows, expected, "{mode}");
     }
-    let (db, mut conn) = TestDb::mysql().await;
+    let (db, mut conn) = mysql_db().await;
     mode_fixture(&mut conn).await;
     conn.query_drop("DELETE FROM src WHERE id = 2")
         .await
@@ -179,8 +179,8 @@ async fn a_failure_in_a_transactional_mode_leaves_the_target_unchanged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_to_mysql_creates_the_table_and_incremental_runs() {
-    let (pg, client) = TestDb::postgres().await;
-    let (my, mut conn) = TestDb::mysql().await;
+    let (pg, client) = postgres_db().await;
+    let (my, mut conn) = mysql_db().await;
     client
         .batch_execute(
             "CREATE TABLE ev (id bigint PRIMARY KEY, at timestamptz NOT NULL, amount numeric(38,10), note text, doc jsonb);
@@ -234,7 +234,7 @@ async fn postgres_to_mysql_creates_the_table_and_incremental_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_incremental_on_the_primary_key() {
-    let (my, mut conn) = TestDb::mysql().await;
+    let (my, mut conn) = mysql_db().await;
     conn.query_drop("CREATE TABLE t (id INT PRIMARY KEY, at DATETIME NOT NULL); INSERT INTO t VALUES (1, '2024-01-01 00:00:00'), (2, '2024-01-02 00:00:00')").await.unwrap();
     let yaml = format!(
         "{}\n{}",
@@ -313,7 +313,7 @@ async fn count_sessions(conn: &mut mysql_async::Conn) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_threads_reads_key_ranges_of_a_mysql_table_exactly_once() {
-    let (db, mut conn) = TestDb::mysql().await;
+    let (db, mut conn) = mysql_db().await;
     // Keys with gaps (every third number, some missing) and both ends of BIGINT.
     conn.query_drop(
         r#"CREATE TABLE sessions (id BIGINT);
@@ -413,7 +413,7 @@ fn assert_ids(got: &[i64], expected: impl Iterator<Item = i64>, what: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_key_ranges_read_one_snapshot_and_other_keys_read_in_one_query() {
-    let (db, mut conn) = TestDb::mysql().await;
+    let (db, mut conn) = mysql_db().await;
     conn.query_drop(
         "CREATE TABLE src (id INT PRIMARY KEY, note TEXT, amount DECIMAL(12,2));
          INSERT INTO src SELECT seq * 5, 'x', 1 FROM seq_1_to_20000;
@@ -500,7 +500,7 @@ async fn mysql_key_ranges_read_one_snapshot_and_other_keys_read_in_one_query() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_input_column_options_convert_types_and_format_timestamps() {
-    let (db, mut conn) = TestDb::mysql().await;
+    let (db, mut conn) = mysql_db().await;
     conn.query_drop(
         "SET time_zone = '+00:00';
          CREATE TABLE src (id INT PRIMARY KEY, at DATETIME, ts TIMESTAMP NULL, n INT);
@@ -541,8 +541,8 @@ async fn mysql_input_column_options_convert_types_and_format_timestamps() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_output_column_options_type_format_and_create_table_option() {
-    let (pg, client) = TestDb::postgres().await;
-    let (my, mut conn) = TestDb::mysql().await;
+    let (pg, client) = postgres_db().await;
+    let (my, mut conn) = mysql_db().await;
     client
         .batch_execute(
             "CREATE TABLE src (id int PRIMARY KEY, at timestamptz, code text);
@@ -585,7 +585,7 @@ async fn mysql_output_column_options_type_format_and_create_table_option() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_hooks_run_in_order_around_the_read_and_the_load() {
-    let (db, mut conn) = TestDb::mysql().await;
+    let (db, mut conn) = mysql_db().await;
     conn.query_drop(
         "CREATE TABLE src (id INT PRIMARY KEY, v TEXT); INSERT INTO src VALUES (1, 'x');
          CREATE TABLE log (n INT AUTO_INCREMENT PRIMARY KEY, msg TEXT);",
@@ -622,7 +622,7 @@ async fn mysql_hooks_run_in_order_around_the_read_and_the_load() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mariadb_server_that_stops_sending_fails_the_run_after_socket_timeout() {
-    let (db, _conn) = TestDb::mysql().await;
+    let (db, _conn) = mysql_db().await;
     let started = std::time::Instant::now();
     let err = run(&format!(
         "{}{}",
@@ -645,7 +645,7 @@ async fn a_mariadb_server_that_stops_sending_fails_the_run_after_socket_timeout(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_value_type_reads_a_column_as_that_kind() {
-    let (db, mut conn) = TestDb::mysql().await;
+    let (db, mut conn) = mysql_db().await;
     conn.query_drop(
         r#"SET time_zone = '+00:00';
            CREATE TABLE src (id INT PRIMARY KEY, at DATETIME(6), ts TIMESTAMP NULL, n DECIMAL(10,2),
@@ -775,7 +775,7 @@ fn hex_of(s: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_data_and_inserts_write_edge_values_exactly_in_every_mode() {
-    let (pg, client) = TestDb::postgres().await;
+    let (pg, client) = postgres_db().await;
     client
         .batch_execute(
             r#"CREATE TABLE src (id bigint PRIMARY KEY, s text, d numeric(38,10), at timestamptz, ts timestamptz,
@@ -815,7 +815,7 @@ async fn load_data_and_inserts_write_edge_values_exactly_in_every_mode() {
     ];
     for load_data in [true, false] {
         for mode in modes {
-            let (my, mut conn) = TestDb::mysql().await;
+            let (my, mut conn) = mysql_db().await;
             conn.query_drop(
                 "CREATE TABLE dst (id BIGINT PRIMARY KEY, s TEXT, d DECIMAL(38,10), at DATETIME(6), ts TIMESTAMP(6) NULL,
                    day DATE, doc JSON, raw LONGBLOB, f DOUBLE, b BOOLEAN);
@@ -904,8 +904,8 @@ async fn a_row_load_data_would_only_warn_about_fails_the_load_like_an_insert() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_data_sends_several_chunks_and_insert_direct_keeps_those_before_a_bad_one() {
-    let (pg, client) = TestDb::postgres().await;
-    let (my, mut conn) = TestDb::mysql().await;
+    let (pg, client) = postgres_db().await;
+    let (my, mut conn) = mysql_db().await;
     // About 15 MiB of text: four 4 MiB LOAD DATA chunks, one in flight while the next
     // is encoded.
     client

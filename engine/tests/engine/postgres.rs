@@ -24,7 +24,7 @@ INSERT INTO src VALUES
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copies_every_type_exactly_into_an_existing_table() {
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     client.batch_execute(ALL_TYPES).await.unwrap();
     client
         .batch_execute("CREATE TABLE dst (LIKE src INCLUDING ALL)")
@@ -46,7 +46,7 @@ async fn copies_every_type_exactly_into_an_existing_table() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creates_a_missing_table_with_mapped_types_and_keeps_numerics_exact() {
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     client.batch_execute(ALL_TYPES).await.unwrap();
     run(&format!(
         "{}\n{}",
@@ -83,7 +83,7 @@ async fn creates_a_missing_table_with_mapped_types_and_keeps_numerics_exact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_table_with_45_columns() {
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     let cols: Vec<String> = (0..45)
         .map(|i| {
             format!(
@@ -156,7 +156,7 @@ async fn rows(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
 }
 
 async fn run_mode(mode: &str) -> Vec<String> {
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     mode_fixture(&client).await;
     let yaml = format!(
         "{}\n{}",
@@ -185,7 +185,7 @@ async fn mode_truncate_insert_and_replace() {
         ["2:new two:kept", "3:new three:kept"]
     );
     // replace rebuilds the table from the input's columns
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     mode_fixture(&client).await;
     run(&format!(
         "{}\n{}",
@@ -211,7 +211,7 @@ async fn mode_truncate_insert_and_replace() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mode_insert_and_insert_direct_append() {
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     mode_fixture(&client).await;
     client
         .batch_execute("DELETE FROM src WHERE id = 2")
@@ -243,7 +243,7 @@ async fn mode_insert_and_insert_direct_append() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_in_a_transactional_mode_leaves_the_target_unchanged() {
     for mode in ["insert", "truncate_insert", "replace", "merge"] {
-        let (db, client) = TestDb::postgres().await;
+        let (db, client) = postgres_db().await;
         mode_fixture(&client).await;
         // 5000 good rows, then one that does not fit the target's integer column.
         client.batch_execute("DELETE FROM src WHERE id = 2; ALTER TABLE src ALTER id TYPE bigint; INSERT INTO src SELECT g, 'x' FROM generate_series(10, 5000) g; INSERT INTO src VALUES (99999999999, 'too big')").await.unwrap();
@@ -294,7 +294,7 @@ async fn a_failure_in_a_transactional_mode_leaves_the_target_unchanged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_run_does_not_create_the_missing_target() {
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     mode_fixture(&client).await;
     let yaml = format!(
         "{}\n{}",
@@ -312,7 +312,7 @@ async fn a_failed_run_does_not_create_the_missing_target() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incremental_over_several_runs() {
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     client
         .batch_execute(
             "CREATE TABLE ev (id int PRIMARY KEY, at timestamp NOT NULL, v text);
@@ -360,7 +360,7 @@ async fn incremental_over_several_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn incremental_defaults_to_the_primary_key_and_supports_raw_queries() {
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     client.batch_execute("CREATE TABLE t (id bigint PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 10) g").await.unwrap();
     let yaml = format!(
         "{}\n{}",
@@ -386,7 +386,7 @@ async fn incremental_defaults_to_the_primary_key_and_supports_raw_queries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_timezone_applies_to_timestamps_without_zone() {
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     client
         .batch_execute("CREATE TABLE src (id int, at timestamptz, wall timestamp); INSERT INTO src VALUES (1, '2024-01-01 00:00:00+00', '2024-01-01 09:00:00');
                         CREATE TABLE dst (id int, at timestamp, wall timestamptz);")
@@ -419,7 +419,7 @@ async fn default_timezone_applies_to_timestamps_without_zone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hooks_and_quoted_identifiers() {
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     client.batch_execute(r#"CREATE TABLE "Odd ""Name""" ("select" int, "Mixed Case" text); INSERT INTO "Odd ""Name""" VALUES (1, 'x'); CREATE TABLE log (msg text);"#).await.unwrap();
     let yaml = format!(
         "{}\n{}",
@@ -445,7 +445,7 @@ async fn hooks_and_quoted_identifiers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_load_spanning_several_copy_statements_is_complete_and_atomic() {
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     // ~80 MB of COPY data: more than one 64 MiB COPY segment.
     client
         .batch_execute("CREATE TABLE big (id int PRIMARY KEY, v text); INSERT INTO big SELECT g, repeat('x', 120) || g FROM generate_series(1, 600000) g; CREATE TABLE big2 (LIKE big INCLUDING ALL);")
@@ -484,7 +484,7 @@ async fn a_load_spanning_several_copy_statements_is_complete_and_atomic() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_threads_reads_key_ranges_in_parallel_with_the_same_rows() {
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     client
         .batch_execute(
             "CREATE TABLE sessions (pid int, at timestamptz DEFAULT now());
@@ -527,7 +527,7 @@ async fn max_threads_reads_key_ranges_in_parallel_with_the_same_rows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn input_column_options_convert_types_and_format_timestamps() {
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     client
         .batch_execute(
             "CREATE TABLE src (id int PRIMARY KEY, at timestamptz, wall timestamp, n int, amount numeric(12,2), other timestamp);
@@ -575,7 +575,7 @@ async fn input_column_options_convert_types_and_format_timestamps() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn output_column_options_type_format_and_create_table_option() {
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     client
         .batch_execute(
             "CREATE TABLE src (id int PRIMARY KEY, at timestamptz, code text);
@@ -631,7 +631,7 @@ async fn output_column_options_type_format_and_create_table_option() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_stops_sending_fails_the_run_after_socket_timeout() {
-    let (db, _client) = TestDb::postgres().await;
+    let (db, _client) = postgres_db().await;
     let started = std::time::Instant::now();
     let err = run(&format!(
         "{}{}",
@@ -664,7 +664,7 @@ async fn preview(yaml: &str) -> (Vec<(String, String)>, Vec<Vec<serde_json::Valu
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn value_type_reads_a_column_as_that_kind() {
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     client
         .batch_execute(
             r#"CREATE TABLE src (id int PRIMARY KEY, u uuid, n numeric(10,2), s text, flag text,

@@ -41,7 +41,7 @@ fn s3_in(endpoint: &str, bucket: &str, prefix: &str) -> String {
 async fn postgres_to_s3_and_back_incrementally() {
     let endpoint = endpoint();
     let bucket = bucket(&endpoint);
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     client
         .batch_execute(
             "CREATE TABLE src (id bigint PRIMARY KEY, note text, amount numeric(38,10));

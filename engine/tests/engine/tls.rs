@@ -11,7 +11,8 @@
 
 use crate::common::*;
 use hakobu_core::config::{Tls, TlsMode};
-use hakobu_engine::check::{self, CompareOp, Connection, DbKind, ErrorKind};
+use hakobu_core::job::checks::CheckOperator;
+use hakobu_engine::check::{self, Connection, DbKind, ErrorKind};
 use std::time::Duration;
 
 const SNAKEOIL: &str = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
@@ -57,7 +58,7 @@ async fn encrypted(c: &Connection) -> bool {
             "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'Ssl_version'"
         }
     };
-    let r = check::data_check(c, sql, CompareOp::Ne, "", false)
+    let r = check::data_check(c, sql, CheckOperator::Ne, "", false)
         .await
         .unwrap();
     let value = r.actual.unwrap_or_default();
@@ -206,7 +207,7 @@ async fn a_bad_ca_certificate_is_named_as_such() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_without_tls_says_so_and_prefer_falls_back() {
-    let (db, _my) = TestDb::mysql().await;
+    let (db, _my) = mysql_db().await;
     let e = check::check(&my(
         "127.0.0.1",
         3306,
@@ -292,7 +293,7 @@ async fn mariadb_with_tls_encrypts_and_checks_the_certificate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfers_run_over_verified_tls_on_both_ends() {
     let (port, ca) = tls_mariadb();
-    let (db, client) = TestDb::postgres().await;
+    let (db, client) = postgres_db().await;
     client
         .batch_execute("CREATE TABLE src (id bigint PRIMARY KEY, note text); INSERT INTO src SELECT g, 'n' || g FROM generate_series(1, 500) g")
         .await
@@ -330,7 +331,7 @@ async fn transfers_run_over_verified_tls_on_both_ends() {
     let r = check::data_check(
         &back,
         &format!("SELECT COUNT(*) FROM {my_db}"),
-        CompareOp::Eq,
+        CheckOperator::Eq,
         "500",
         false,
     )

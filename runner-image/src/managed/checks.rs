@@ -6,10 +6,8 @@
 use super::Client;
 use anyhow::{Context, Result, bail};
 use hakobu_core::config::Tls;
-use hakobu_core::job::checks::{
-    AssignedCheck, CheckOperator, CheckOutcome, CheckReport, CheckReports,
-};
-use hakobu_engine::check::{CompareOp, Connection, DbKind, data_check};
+use hakobu_core::job::checks::{AssignedCheck, CheckOutcome, CheckReport, CheckReports};
+use hakobu_engine::check::{Connection, DbKind, data_check};
 use std::time::Duration;
 
 /// How long one check query may take.
@@ -105,14 +103,7 @@ async fn run_one(check: &AssignedCheck) -> CheckReport {
         tls,
         timeout: CHECK_TIMEOUT,
     };
-    let op = match check.operator {
-        CheckOperator::Eq => CompareOp::Eq,
-        CheckOperator::Ne => CompareOp::Ne,
-        CheckOperator::Lt => CompareOp::Lt,
-        CheckOperator::Le => CompareOp::Le,
-        CheckOperator::Gt => CompareOp::Gt,
-        CheckOperator::Ge => CompareOp::Ge,
-    };
+    let op = check.operator;
     match data_check(
         &connection,
         &check.sql,

@@ -80,7 +80,10 @@ pub async fn source_query(
     }
     let sql = match (&c.query, table) {
         (Some(q), _) if incremental => match &c.last_record {
-            Some(last) => d.fill_placeholders(q, &cursor, last).context("query")?,
+            Some(last) => d
+                .fill_placeholders(q, &cursor, last)
+                .map_err(anyhow::Error::msg)
+                .context("query")?,
             None => bail!(
                 "last_record: required with use_raw_query_with_incremental (the first value to read after)"
             ),
@@ -88,9 +91,11 @@ pub async fn source_query(
         (Some(q), _) => q.clone(),
         (None, Some(t)) => {
             let cond = match (&c.last_record, incremental) {
-                (Some(last), true) => {
-                    Some(d.after_last_record(&cursor, last).context("last_record")?)
-                }
+                (Some(last), true) => Some(
+                    d.after_last_record(&cursor, last)
+                        .map_err(anyhow::Error::msg)
+                        .context("last_record")?,
+                ),
                 _ => None,
             };
             let order = if incremental {
