@@ -7,6 +7,7 @@
 //! (`standard_conforming_strings`, `NO_BACKSLASH_ESCAPES`), so no setting of a tenant's
 //! server can turn a value into SQL.
 
+use crate::config::DbKind;
 use crate::connection::ConnectionKind;
 
 /// A SQL dialect's quoting rules.
@@ -25,10 +26,14 @@ const MAX_NAME_CHARS: usize = 128;
 impl Dialect {
     /// The dialect a connection kind speaks; `None` for kinds that are not SQL databases.
     pub fn of(kind: ConnectionKind) -> Option<Dialect> {
+        DbKind::of(kind).map(Dialect::of_server)
+    }
+
+    /// The dialect a database server speaks.
+    pub fn of_server(kind: DbKind) -> Dialect {
         match kind {
-            ConnectionKind::Postgresql => Some(Dialect::Postgres),
-            ConnectionKind::Mysql => Some(Dialect::Mysql),
-            _ => None,
+            DbKind::Postgresql => Dialect::Postgres,
+            DbKind::Mysql => Dialect::Mysql,
         }
     }
 

@@ -68,14 +68,7 @@ async fn runner_checks(
             position: position as i32,
             name: check.name.clone(),
             // The runner reports a check without a usable connection as not passed.
-            kind: "unavailable".to_owned(),
-            host: String::new(),
-            port: None,
-            user: String::new(),
-            password: None,
-            database: String::new(),
-            tls_mode: "disable".to_owned(),
-            ca_certificate: None,
+            endpoint: None,
             sql: check.sql.clone(),
             operator: check.operator,
             expected: check.expected.clone(),
@@ -83,11 +76,10 @@ async fn runner_checks(
             on_failure: check.on_failure,
         };
         if let Some(c) = connection {
-            let (kind, connection_kind) = match c.kind {
-                DbKind::Postgresql => ("postgresql", ConnectionKind::Postgresql),
-                DbKind::Mysql => ("mysql", ConnectionKind::Mysql),
+            let connection_kind = match c.endpoint.kind {
+                DbKind::Postgresql => ConnectionKind::Postgresql,
+                DbKind::Mysql => ConnectionKind::Mysql,
             };
-            assigned.kind = kind.to_owned();
             // The run's resolved values go in as quoted literals of this dialect.
             assigned.sql = crate::services::variables::check_sql(
                 &run,
@@ -95,13 +87,7 @@ async fn runner_checks(
                 &check.sql,
                 connection_kind,
             )?;
-            assigned.host = c.host;
-            assigned.port = c.port;
-            assigned.user = c.user;
-            assigned.password = c.password;
-            assigned.database = c.database;
-            assigned.tls_mode = c.tls.mode.as_str().to_owned();
-            assigned.ca_certificate = c.tls.ca_certificate;
+            assigned.endpoint = Some(c.endpoint);
         }
         out.push(assigned);
     }

@@ -7,6 +7,7 @@ use crate::state::AppState;
 use hakobu_core::api::connections::{
     ConnectionTestError, ConnectionTestResult, PreviewColumn, PreviewResponse,
 };
+use hakobu_core::config::{DbEndpoint, Tls, TlsMode};
 use hakobu_core::connection::{ConnectionKind, setting_str};
 use hakobu_core::job::{TableRef, check_select};
 use hakobu_engine::check::{self, CheckError, DbKind, ErrorKind};
@@ -40,17 +41,13 @@ fn engine_connection(
     plain: &Map<String, Value>,
     secrets: &Map<String, Value>,
 ) -> Option<check::Connection> {
-    let db_kind = match kind {
-        ConnectionKind::Postgresql => DbKind::Postgresql,
-        ConnectionKind::Mysql => DbKind::Mysql,
-        _ => return None,
-    };
+    let db_kind = DbKind::of(kind)?;
     let get = |name: &str| {
         setting_str(kind, plain, name)
             .map(|s| s.into_owned())
             .unwrap_or_default()
     };
-    Some(check::Connection {
+    let endpoint = DbEndpoint {
         kind: db_kind,
         host: get("host"),
         port: get("port").parse().ok(),
@@ -61,11 +58,13 @@ fn engine_connection(
             .map(str::to_owned),
         database: get("database"),
         // Saved settings were validated; an unknown mode fails closed (strictest check).
-        tls: hakobu_core::config::Tls::from_form(&get("tls_mode"), Some(get("ca_certificate")))
-            .unwrap_or(hakobu_core::config::Tls {
-                mode: hakobu_core::config::TlsMode::VerifyFull,
-                ca_certificate: None,
-            }),
+        tls: Tls::from_form(&get("tls_mode"), Some(get("ca_certificate"))).unwrap_or(Tls {
+            mode: TlsMode::VerifyFull,
+            ca_certificate: None,
+        }),
+    };
+    Some(check::Connection {
+        endpoint,
         timeout: TIMEOUT,
     })
 }
@@ -167,12 +166,8 @@ pub async fn test(
     if let Some(target) = engine_connection(kind, plain, secrets) {
         let at = format!(
             "The server at {}:{}",
-            target.host,
-            target.port.unwrap_or(if kind == ConnectionKind::Mysql {
-                3306
-            } else {
-                5432
-            })
+            target.endpoint.host,
+            target.endpoint.port()
         );
         return match check::check(&target).await {
             Ok(ok) => ConnectionTestResult {

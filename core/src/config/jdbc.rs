@@ -1,5 +1,6 @@
 //! `in:` / `out:` of `type: postgresql` and `type: mysql` (embulk-input-jdbc / -output-jdbc).
 
+use super::endpoint::{DbEndpoint, DbKind, Tls};
 use super::{ColumnType, ConfigError, Mode, Secret, TlsMode, ValueType};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -205,54 +206,6 @@ pub struct OutputColumnOption {
     pub timezone: Option<String>,
 }
 
-/// How to encrypt a database connection, resolved from `ssl`, `ssl_mode`,
-/// `ssl_ca_certificate` and the JDBC `options`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Tls {
-    /// The mode.
-    pub mode: TlsMode,
-    /// PEM text (or a PEM file's path) of the authority to trust instead of the public ones.
-    pub ca_certificate: Option<String>,
-}
-
-impl std::fmt::Debug for Tls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tls")
-            .field("mode", &self.mode)
-            .field(
-                "ca_certificate",
-                &self.ca_certificate.as_ref().map(|_| ".."),
-            )
-            .finish()
-    }
-}
-
-impl Default for Tls {
-    fn default() -> Self {
-        Tls::disabled()
-    }
-}
-
-impl Tls {
-    /// No encryption.
-    pub fn disabled() -> Self {
-        Tls {
-            mode: TlsMode::Disable,
-            ca_certificate: None,
-        }
-    }
-
-    /// From a connection form: `tls_mode` and an optional CA certificate (ignored by the
-    /// modes that do not verify). An unknown mode is an error naming the choices.
-    pub fn from_form(mode: &str, ca_certificate: Option<String>) -> Result<Self, String> {
-        let mode: TlsMode = mode.parse()?;
-        Ok(Tls {
-            mode,
-            ca_certificate: ca_certificate.filter(|c| mode.verifies() && !c.trim().is_empty()),
-        })
-    }
-}
-
 fn resolve_tls(
     ssl: Option<bool>,
     ssl_mode: Option<TlsMode>,
@@ -330,6 +283,19 @@ impl JdbcInput {
             &self.ssl_ca_certificate,
             &self.options,
         )
+    }
+
+    /// The database this section names, for a `kind` server.
+    pub fn endpoint(&self, kind: DbKind) -> Result<DbEndpoint, ConfigError> {
+        Ok(DbEndpoint {
+            kind,
+            host: self.host.clone(),
+            port: self.port,
+            user: self.user.clone(),
+            password: self.password.as_ref().map(|p| p.expose().to_owned()),
+            database: self.database.clone(),
+            tls: self.tls()?,
+        })
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
@@ -421,6 +387,19 @@ impl JdbcOutput {
             &self.ssl_ca_certificate,
             &self.options,
         )
+    }
+
+    /// The database this section names, for a `kind` server.
+    pub fn endpoint(&self, kind: DbKind) -> Result<DbEndpoint, ConfigError> {
+        Ok(DbEndpoint {
+            kind,
+            host: self.host.clone(),
+            port: self.port,
+            user: self.user.clone(),
+            password: self.password.as_ref().map(|p| p.expose().to_owned()),
+            database: self.database.clone(),
+            tls: self.tls()?,
+        })
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {

@@ -12,6 +12,7 @@
 //! `out.mode: unknown mode "upsert"; expected one of ...`.
 
 mod diff;
+mod endpoint;
 mod enums;
 mod error;
 mod file;
@@ -20,6 +21,7 @@ mod jdbc;
 mod plugin;
 
 pub use diff::{ConfigDiff, InputDiff, merge_diff};
+pub use endpoint::{DbEndpoint, DbKind, Tls};
 pub use enums::{Codec, ColumnType, MaskType, Mode, Newline, QuotePolicy, TlsMode, ValueType};
 pub use error::ConfigError;
 pub use file::{
@@ -31,7 +33,7 @@ pub use filter::{
     CastColumn, CastFilter, ColumnFilter, ColumnFilterColumn, FilterConfig, MaskColumn, MaskFilter,
     NameOnly, RemoveColumnsFilter, RenameFilter,
 };
-pub use jdbc::{InputColumnOption, JdbcInput, JdbcOutput, OutputColumnOption, Tls};
+pub use jdbc::{InputColumnOption, JdbcInput, JdbcOutput, OutputColumnOption};
 pub use plugin::{InputConfig, OutputConfig};
 
 use serde::{Deserialize, Serialize};

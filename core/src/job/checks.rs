@@ -5,6 +5,7 @@
 //! Also the runner's side of the protocol for checks: what the app hands the runner (the
 //! check with its connection's settings, secrets included) and what the runner reports.
 
+use crate::config::DbEndpoint;
 use crate::ids::ConnectionId;
 use crate::validation::FieldErrors;
 use serde::{Deserialize, Serialize};
@@ -245,17 +246,9 @@ pub fn validate_checks(e: &mut FieldErrors, checks: &[DataCheck]) {
 pub struct AssignedCheck {
     pub position: i32,
     pub name: String,
-    /// `postgresql` or `mysql`.
-    pub kind: String,
-    pub host: String,
-    pub port: Option<u16>,
-    pub user: String,
-    pub password: Option<String>,
-    pub database: String,
-    /// `disable`, `require`, `verify-ca` or `verify-full`, as the connection's form says.
-    pub tls_mode: String,
-    /// PEM of the authority to trust (verifying modes).
-    pub ca_certificate: Option<String>,
+    /// The database to run the check on, with its password; `None` when the check's
+    /// connection no longer exists or is not a database (the check then does not pass).
+    pub endpoint: Option<DbEndpoint>,
     pub sql: String,
     pub operator: CheckOperator,
     pub expected: String,
@@ -269,8 +262,7 @@ impl fmt::Debug for AssignedCheck {
         f.debug_struct("AssignedCheck")
             .field("position", &self.position)
             .field("name", &self.name)
-            .field("kind", &self.kind)
-            .field("host", &self.host)
+            .field("endpoint", &self.endpoint)
             .finish_non_exhaustive()
     }
 }

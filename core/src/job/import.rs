@@ -5,8 +5,8 @@
 //! Pure: the app finds or creates the connections and saves the job.
 
 use crate::config::{
-    Config, FilterConfig, FormatterConfig, InputConfig, JdbcInput, JdbcOutput, MaskType,
-    OutputConfig, ParserConfig,
+    Config, ConfigError, DbEndpoint, DbKind, FilterConfig, FormatterConfig, InputConfig, JdbcInput,
+    JdbcOutput, MaskType, OutputConfig, ParserConfig,
 };
 use crate::connection::ConnectionKind;
 use crate::ids::ConnectionId;
@@ -87,41 +87,39 @@ const JDBC_CONNECTION_FIELDS: &[&str] = &[
     "options",
 ];
 
-/// The connection part of a `postgresql` / `mysql` section.
-struct JdbcEndpoint<'a> {
-    host: &'a str,
-    port: Option<u16>,
-    user: &'a str,
-    password: Option<&'a str>,
-    database: &'a str,
-    tls: crate::config::Tls,
-    schema: Option<&'a str>,
-}
-
-macro_rules! endpoint_of {
-    ($j:expr) => {
-        JdbcEndpoint {
-            host: &$j.host,
-            port: $j.port,
-            user: &$j.user,
-            password: $j.password.as_ref().map(|p| p.expose()),
-            database: &$j.database,
-            // The config was validated when parsed, so its TLS settings resolve.
-            tls: $j.tls().unwrap_or_default(),
-            schema: $j.schema.as_deref(),
+/// The connection a `postgresql` / `mysql` section (at `path`) names; a section whose
+/// encryption settings do not resolve is an error there (and wants no connection).
+fn jdbc_wanted(
+    kind: ConnectionKind,
+    endpoint: Result<DbEndpoint, ConfigError>,
+    schema: Option<&str>,
+    path: &str,
+    errors: &mut FieldErrors,
+) -> WantedConnection {
+    match endpoint {
+        Ok(e) => jdbc_connection(kind, e, schema),
+        Err(e) => {
+            errors.push(format!("config.{path}.{}", e.path), e.message);
+            WantedConnection {
+                kind,
+                settings: Map::new(),
+                secrets: Map::new(),
+            }
         }
-    };
+    }
 }
 
-fn jdbc_connection(kind: ConnectionKind, e: JdbcEndpoint<'_>) -> WantedConnection {
-    let JdbcEndpoint {
+/// The connection settings (and the password as a secret) of a saved connection to `e`;
+/// `schema` is kept for PostgreSQL.
+fn jdbc_connection(kind: ConnectionKind, e: DbEndpoint, schema: Option<&str>) -> WantedConnection {
+    let DbEndpoint {
         host,
         port,
         user,
         password,
         database,
         tls,
-        schema,
+        ..
     } = e;
     let mut settings = Map::new();
     settings.insert("host".into(), json!(host));
@@ -203,10 +201,10 @@ fn map_input(input: &InputConfig, errors: &mut FieldErrors) -> (WantedConnection
     };
     let wanted = match input {
         InputConfig::Postgresql(j) | InputConfig::Mysql(j) => {
-            let kind = if matches!(input, InputConfig::Postgresql(_)) {
-                ConnectionKind::Postgresql
+            let (kind, db) = if matches!(input, InputConfig::Postgresql(_)) {
+                (ConnectionKind::Postgresql, DbKind::Postgresql)
             } else {
-                ConnectionKind::Mysql
+                (ConnectionKind::Mysql, DbKind::Mysql)
             };
             let mut allowed = JDBC_CONNECTION_FIELDS.to_vec();
             allowed.extend([
@@ -234,7 +232,7 @@ fn map_input(input: &InputConfig, errors: &mut FieldErrors) -> (WantedConnection
             source.filter = where_.clone();
             source.incremental = incremental.unwrap_or(false);
             source.incremental_columns = incremental_columns.clone();
-            jdbc_connection(kind, endpoint_of!(j))
+            jdbc_wanted(kind, j.endpoint(db), j.schema.as_deref(), "in", errors)
         }
         InputConfig::S3(s) => {
             only_fields(
@@ -368,10 +366,10 @@ fn map_output(
     };
     let wanted = match out {
         OutputConfig::Postgresql(j) | OutputConfig::Mysql(j) => {
-            let kind = if matches!(out, OutputConfig::Postgresql(_)) {
-                ConnectionKind::Postgresql
+            let (kind, db) = if matches!(out, OutputConfig::Postgresql(_)) {
+                (ConnectionKind::Postgresql, DbKind::Postgresql)
             } else {
-                ConnectionKind::Mysql
+                (ConnectionKind::Mysql, DbKind::Mysql)
             };
             let mut allowed = JDBC_CONNECTION_FIELDS.to_vec();
             allowed.extend(["table", "mode", "merge_keys", "batch_size"]);
@@ -385,7 +383,7 @@ fn map_output(
             });
             destination.mode = j.mode();
             destination.merge_keys = merge_keys.clone();
-            jdbc_connection(kind, endpoint_of!(j))
+            jdbc_wanted(kind, j.endpoint(db), j.schema.as_deref(), "out", errors)
         }
         OutputConfig::S3(s) => {
             only_fields(

@@ -2,80 +2,30 @@
 //! time limit with its failure classified.
 
 use super::error::{CheckError, ErrorKind, classify_my, classify_pg};
-use crate::connectors::mysql::MyConn;
-use crate::connectors::postgres::PgConn;
 use mysql_async::prelude::Queryable;
-use serde::Serialize;
 use std::time::Duration;
 
-/// A database connection to check or browse.
-#[derive(Clone)]
+use hakobu_core::config::DbEndpoint;
+pub use hakobu_core::config::DbKind;
+
+/// A database to check or browse, and how long a check on it may take in total.
+#[derive(Debug, Clone)]
 pub struct Connection {
-    /// Which server.
-    pub kind: DbKind,
-    /// Host name or address.
-    pub host: String,
-    /// Port; the server's default when `None`.
-    pub port: Option<u16>,
-    /// User.
-    pub user: String,
-    /// Password.
-    pub password: Option<String>,
-    /// Database.
-    pub database: String,
-    /// Encryption.
-    pub tls: hakobu_core::config::Tls,
+    /// The database.
+    pub endpoint: DbEndpoint,
     /// How long a check may take in total.
     pub timeout: Duration,
 }
 
-impl std::fmt::Debug for Connection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection")
-            .field("kind", &self.kind)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "***"))
-            .field("database", &self.database)
-            .field("tls", &self.tls)
-            .finish()
-    }
-}
-
-/// Database servers Hakobu connects to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DbKind {
-    /// PostgreSQL
-    Postgresql,
-    /// MySQL or MariaDB
-    Mysql,
-}
-
 impl Connection {
-    fn pg(&self) -> PgConn<'_> {
-        PgConn {
-            host: &self.host,
-            port: self.port,
-            user: &self.user,
-            password: self.password.as_deref(),
-            database: &self.database,
-            tls: self.tls.clone(),
-            connect_timeout: Some(self.timeout.as_secs().max(1)),
-        }
+    /// The server kind.
+    pub fn kind(&self) -> DbKind {
+        self.endpoint.kind
     }
 
-    fn my(&self) -> MyConn<'_> {
-        MyConn {
-            host: &self.host,
-            port: self.port,
-            user: &self.user,
-            password: self.password.as_deref(),
-            database: &self.database,
-            tls: self.tls.clone(),
-            connect_timeout: Some(self.timeout.as_secs().max(1)),
-        }
+    /// Seconds the connect itself may take: the whole check's limit, at least one.
+    fn connect_timeout(&self) -> Option<u64> {
+        Some(self.timeout.as_secs().max(1))
     }
 
     /// Runs `f` under the connection's timeout and classifies its error.
@@ -90,7 +40,7 @@ impl Connection {
             }),
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
-                let kind = match self.kind {
+                let kind = match self.endpoint.kind {
                     DbKind::Postgresql => classify_pg(&e),
                     DbKind::Mysql => classify_my(&e),
                 };
@@ -111,9 +61,11 @@ impl Connection {
         sql: &str,
         params: &[&str],
     ) -> anyhow::Result<Vec<Vec<Option<String>>>> {
-        match self.kind {
+        match self.endpoint.kind {
             DbKind::Postgresql => {
-                let client = crate::connectors::postgres::connect(&self.pg()).await?;
+                let client =
+                    crate::connectors::postgres::connect(&self.endpoint, self.connect_timeout())
+                        .await?;
                 let p: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
                     .iter()
                     .map(|s| s as &(dyn tokio_postgres::types::ToSql + Sync))
@@ -129,7 +81,9 @@ impl Connection {
                     .collect())
             }
             DbKind::Mysql => {
-                let mut conn = crate::connectors::mysql::connect(&self.my()).await?;
+                let mut conn =
+                    crate::connectors::mysql::connect(&self.endpoint, self.connect_timeout())
+                        .await?;
                 let params: Vec<mysql_async::Value> = params
                     .iter()
                     .map(|s| mysql_async::Value::from(*s))

@@ -19,15 +19,15 @@ pub struct CheckOk {
 /// Connects, asks the server's version, and measures the round trip.
 pub async fn check(conn: &Connection) -> Result<CheckOk, CheckError> {
     let started = Instant::now();
-    let sql = match conn.kind {
+    let sql = match conn.endpoint.kind {
         DbKind::Postgresql => "SELECT current_setting('server_version')",
         DbKind::Mysql => "SELECT VERSION()",
     };
     let rows = match conn.guarded(conn.query_text(sql, &[])).await {
         Err(e)
             if e.kind == ErrorKind::WrongPassword
-                && conn.kind == DbKind::Mysql
-                && conn.tls.mode == TlsMode::Disable =>
+                && conn.endpoint.kind == DbKind::Mysql
+                && conn.endpoint.tls.mode == TlsMode::Disable =>
         {
             return Err(tls_required_or(conn, e).await);
         }
@@ -47,7 +47,7 @@ pub async fn check(conn: &Connection) -> Result<CheckOk, CheckError> {
 /// wrong password. If the same login succeeds encrypted, TLS is what was missing.
 async fn tls_required_or(conn: &Connection, denied: CheckError) -> CheckError {
     let mut encrypted = conn.clone();
-    encrypted.tls = Tls {
+    encrypted.endpoint.tls = Tls {
         mode: TlsMode::Require,
         ca_certificate: None,
     };
@@ -59,7 +59,7 @@ async fn tls_required_or(conn: &Connection, denied: CheckError) -> CheckError {
             kind: ErrorKind::TlsRequired,
             message: format!(
                 "the server accepts {} only over TLS; set the TLS mode to require or stricter",
-                conn.user
+                conn.endpoint.user
             ),
         },
         Err(_) => denied,

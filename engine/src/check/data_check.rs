@@ -30,12 +30,12 @@ pub async fn data_check(
                 .query_text(
                     &format!(
                         "SELECT CAST(v AS {}) FROM ({sql}) AS hakobu_check(v)",
-                        text_type(conn.kind)
+                        text_type(conn.endpoint.kind)
                     ),
                     &[],
                 )
                 .await;
-            match (conn.kind, rows) {
+            match (conn.endpoint.kind, rows) {
                 // MySQL has no column-alias list on derived tables: ask for the value as-is.
                 (DbKind::Mysql, Err(_)) => conn.query_text(sql, &[]).await,
                 (_, r) => r,

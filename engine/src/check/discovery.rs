@@ -6,7 +6,7 @@ use serde::Serialize;
 
 /// Schemas the user can see (MySQL: the connection's database).
 pub async fn list_schemas(conn: &Connection) -> Result<Vec<String>, CheckError> {
-    let sql = match conn.kind {
+    let sql = match conn.endpoint.kind {
         DbKind::Postgresql => {
             "SELECT nspname::text FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' AND has_schema_privilege(oid, 'USAGE') ORDER BY 1"
         }
@@ -21,7 +21,7 @@ pub async fn list_schemas(conn: &Connection) -> Result<Vec<String>, CheckError> 
 
 /// Tables and views of a schema.
 pub async fn list_tables(conn: &Connection, schema: &str) -> Result<Vec<String>, CheckError> {
-    let sql = match conn.kind {
+    let sql = match conn.endpoint.kind {
         DbKind::Postgresql => {
             "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1"
         }
@@ -53,7 +53,7 @@ pub async fn list_columns(
     schema: &str,
     table: &str,
 ) -> Result<Vec<ColumnInfo>, CheckError> {
-    let sql = match conn.kind {
+    let sql = match conn.endpoint.kind {
         DbKind::Postgresql => {
             "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), (NOT a.attnotnull)::text FROM pg_attribute a \
              JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -82,7 +82,7 @@ pub async fn primary_key(
     schema: &str,
     table: &str,
 ) -> Result<Vec<String>, CheckError> {
-    let sql = match conn.kind {
+    let sql = match conn.endpoint.kind {
         DbKind::Postgresql => {
             "SELECT a.attname::text FROM pg_index i \
              JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace \

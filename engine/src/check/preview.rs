@@ -14,11 +14,11 @@ pub async fn preview_table(
     table: &str,
     limit: usize,
 ) -> Result<Preview, CheckError> {
-    let d = match conn.kind {
+    let d = match conn.endpoint.kind {
         DbKind::Postgresql => Dialect::Postgres,
         DbKind::Mysql => Dialect::Mysql,
     };
-    let qualified = match conn.kind {
+    let qualified = match conn.endpoint.kind {
         DbKind::Postgresql => d.qualified(Some(schema), table),
         DbKind::Mysql => d.qualified(None, table),
     };
@@ -38,7 +38,7 @@ pub async fn preview_query(
     query: &str,
     limit: usize,
 ) -> Result<Preview, CheckError> {
-    let read_only = match conn.kind {
+    let read_only = match conn.endpoint.kind {
         DbKind::Postgresql => "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
         DbKind::Mysql => "SET SESSION TRANSACTION READ ONLY",
     };
@@ -58,15 +58,19 @@ async fn preview_sql(
     limit: usize,
 ) -> Result<Preview, CheckError> {
     let input = hakobu_core::config::JdbcInput {
-        host: conn.host.clone(),
-        port: conn.port,
-        user: conn.user.clone(),
-        password: conn.password.clone().map(hakobu_core::config::Secret),
-        database: conn.database.clone(),
+        host: conn.endpoint.host.clone(),
+        port: conn.endpoint.port,
+        user: conn.endpoint.user.clone(),
+        password: conn
+            .endpoint
+            .password
+            .clone()
+            .map(hakobu_core::config::Secret),
+        database: conn.endpoint.database.clone(),
         schema: None,
         ssl: None,
-        ssl_mode: Some(conn.tls.mode),
-        ssl_ca_certificate: conn.tls.ca_certificate.clone(),
+        ssl_mode: Some(conn.endpoint.tls.mode),
+        ssl_ca_certificate: conn.endpoint.tls.ca_certificate.clone(),
         table: None,
         select: None,
         where_: None,
@@ -87,7 +91,7 @@ async fn preview_sql(
         options: Default::default(),
     };
     let config = hakobu_core::config::Config {
-        input: match conn.kind {
+        input: match conn.endpoint.kind {
             DbKind::Postgresql => hakobu_core::config::InputConfig::Postgresql(input),
             DbKind::Mysql => hakobu_core::config::InputConfig::Mysql(input),
         },

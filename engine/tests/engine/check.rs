@@ -2,6 +2,7 @@
 //! including each plain-language failure that can be provoked locally.
 
 use crate::common::*;
+use hakobu_core::config::DbEndpoint;
 use hakobu_core::job::checks::{CheckOperator, evaluate};
 use hakobu_engine::check::{self, Connection, DbKind, ErrorKind};
 use mysql_async::prelude::Queryable;
@@ -9,18 +10,20 @@ use std::time::Duration;
 
 fn conn(kind: DbKind, db: &str) -> Connection {
     Connection {
-        kind,
-        host: "127.0.0.1".into(),
-        port: None,
-        user: if kind == DbKind::Postgresql {
-            "postgres"
-        } else {
-            "root"
-        }
-        .into(),
-        password: None,
-        database: db.into(),
-        tls: hakobu_core::config::Tls::disabled(),
+        endpoint: DbEndpoint {
+            kind,
+            host: "127.0.0.1".into(),
+            port: None,
+            user: if kind == DbKind::Postgresql {
+                "postgres"
+            } else {
+                "root"
+            }
+            .into(),
+            password: None,
+            database: db.into(),
+            tls: hakobu_core::config::Tls::disabled(),
+        },
         timeout: Duration::from_secs(5),
     }
 }
@@ -91,7 +94,7 @@ async fn failures_are_named_in_plain_language() {
             ErrorKind::DatabaseMissing,
             "{k:?}"
         );
-        c.port = Some(1);
+        c.endpoint.port = Some(1);
         assert_eq!(
             kind(check::check(&c).await),
             ErrorKind::HostUnreachable,
@@ -99,13 +102,13 @@ async fn failures_are_named_in_plain_language() {
         );
         // A listener that accepts but never speaks: the check must give up, not hang.
         let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        c.port = Some(silent.local_addr().unwrap().port());
+        c.endpoint.port = Some(silent.local_addr().unwrap().port());
         c.timeout = Duration::from_millis(500);
         assert_eq!(kind(check::check(&c).await), ErrorKind::Timeout, "{k:?}");
     }
     // MariaDB checks passwords (the local PostgreSQL trusts every local login).
     let mut c = conn(DbKind::Mysql, "mysql");
-    c.password = Some("wrong".into());
+    c.endpoint.password = Some("wrong".into());
     let e = check::check(&c).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::WrongPassword);
     assert!(
@@ -117,7 +120,7 @@ async fn failures_are_named_in_plain_language() {
     let (db, client) = postgres_db().await;
     client.batch_execute("CREATE TABLE secret (x int); DROP ROLE IF EXISTS hakobu_t_reader; CREATE ROLE hakobu_t_reader LOGIN").await.unwrap();
     let mut c = conn(DbKind::Postgresql, &db.name);
-    c.user = "hakobu_t_reader".into();
+    c.endpoint.user = "hakobu_t_reader".into();
     let e = check::data_check(
         &c,
         "SELECT count(*) FROM secret",
@@ -220,7 +223,7 @@ async fn a_mariadb_user_without_select_is_denied_in_plain_language() {
     .await
     .unwrap();
     let mut c = conn(DbKind::Mysql, &db.name);
-    c.user = user.clone();
+    c.endpoint.user = user.clone();
     let denied = check::data_check(
         &c,
         "SELECT COUNT(*) FROM secret",

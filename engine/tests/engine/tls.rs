@@ -10,6 +10,7 @@
 //!   connections.
 
 use crate::common::*;
+use hakobu_core::config::DbEndpoint;
 use hakobu_core::config::{Tls, TlsMode};
 use hakobu_core::job::checks::CheckOperator;
 use hakobu_engine::check::{self, Connection, DbKind, ErrorKind};
@@ -26,33 +27,37 @@ fn tls(mode: TlsMode, ca: Option<&str>) -> Tls {
 
 fn pg(host: &str, db: &str, tls: Tls) -> Connection {
     Connection {
-        kind: DbKind::Postgresql,
-        host: host.into(),
-        port: None,
-        user: "postgres".into(),
-        password: None,
-        database: db.into(),
-        tls,
+        endpoint: DbEndpoint {
+            kind: DbKind::Postgresql,
+            host: host.into(),
+            port: None,
+            user: "postgres".into(),
+            password: None,
+            database: db.into(),
+            tls,
+        },
         timeout: Duration::from_secs(10),
     }
 }
 
 fn my(host: &str, port: u16, db: &str, tls: Tls) -> Connection {
     Connection {
-        kind: DbKind::Mysql,
-        host: host.into(),
-        port: Some(port),
-        user: "root".into(),
-        password: None,
-        database: db.into(),
-        tls,
+        endpoint: DbEndpoint {
+            kind: DbKind::Mysql,
+            host: host.into(),
+            port: Some(port),
+            user: "root".into(),
+            password: None,
+            database: db.into(),
+            tls,
+        },
         timeout: Duration::from_secs(10),
     }
 }
 
 /// Whether the server says this session is encrypted.
 async fn encrypted(c: &Connection) -> bool {
-    let sql = match c.kind {
+    let sql = match c.endpoint.kind {
         DbKind::Postgresql => "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
         DbKind::Mysql => {
             "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'Ssl_version'"
@@ -108,9 +113,10 @@ fn tls_only_postgres() -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_that_requires_tls_is_named_so_not_a_wrong_password() {
     let port = tls_only_postgres();
-    let at = |tls| Connection {
-        port: Some(port),
-        ..pg("127.0.0.1", "postgres", tls)
+    let at = |tls| {
+        let mut c = pg("127.0.0.1", "postgres", tls);
+        c.endpoint.port = Some(port);
+        c
     };
     let e = check::check(&at(Tls::disabled())).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::TlsRequired, "{e:?}");
@@ -228,15 +234,15 @@ async fn a_mariadb_user_that_requires_ssl_is_told_to_use_tls_not_a_wrong_passwor
     let (port, _ca) = tls_mariadb();
     // `hakobu_tls_only` is created by scripts/mariadb-tls.sh with REQUIRE SSL.
     let mut c = my("127.0.0.1", port, "mysql", tls(TlsMode::Disable, None));
-    c.user = "hakobu_tls_only".into();
+    c.endpoint.user = "hakobu_tls_only".into();
     let e = check::check(&c).await.unwrap_err();
     assert_eq!(e.kind, ErrorKind::TlsRequired, "{e}");
     assert!(e.message.contains("only over TLS"), "{e}");
-    c.tls = tls(TlsMode::Require, None);
+    c.endpoint.tls = tls(TlsMode::Require, None);
     check::check(&c).await.unwrap();
     // A wrong password stays a wrong password.
     let mut c = my("127.0.0.1", port, "mysql", tls(TlsMode::Disable, None));
-    c.user = "hakobu_no_such_user".into();
+    c.endpoint.user = "hakobu_no_such_user".into();
     assert_eq!(
         check::check(&c).await.unwrap_err().kind,
         ErrorKind::WrongPassword

@@ -5,9 +5,8 @@
 
 use super::Client;
 use anyhow::{Context, Result, bail};
-use hakobu_core::config::Tls;
 use hakobu_core::job::checks::{AssignedCheck, CheckOutcome, CheckReport, CheckReports};
-use hakobu_engine::check::{Connection, DbKind, data_check};
+use hakobu_engine::check::{Connection, data_check};
 use std::time::Duration;
 
 /// How long one check query may take.
@@ -68,39 +67,18 @@ pub(super) async fn run_after_load(client: &Client) -> Result<()> {
 }
 
 async fn run_one(check: &AssignedCheck) -> CheckReport {
-    let kind = match check.kind.as_str() {
-        "postgresql" => DbKind::Postgresql,
-        "mysql" => DbKind::Mysql,
-        _ => {
-            return CheckReport {
-                position: check.position,
-                outcome: CheckOutcome::of(false, check.on_failure),
-                actual: None,
-                message: Some(
-                    "the check's connection no longer exists or is not a database".to_owned(),
-                ),
-            };
-        }
-    };
-    let tls = match Tls::from_form(&check.tls_mode, check.ca_certificate.clone()) {
-        Ok(tls) => tls,
-        Err(e) => {
-            return CheckReport {
-                position: check.position,
-                outcome: CheckOutcome::of(false, check.on_failure),
-                actual: None,
-                message: Some(format!("the connection's encryption setting: {e}")),
-            };
-        }
+    let Some(endpoint) = check.endpoint.clone() else {
+        return CheckReport {
+            position: check.position,
+            outcome: CheckOutcome::of(false, check.on_failure),
+            actual: None,
+            message: Some(
+                "the check's connection no longer exists or is not a database".to_owned(),
+            ),
+        };
     };
     let connection = Connection {
-        kind,
-        host: check.host.clone(),
-        port: check.port,
-        user: check.user.clone(),
-        password: check.password.clone(),
-        database: check.database.clone(),
-        tls,
+        endpoint,
         timeout: CHECK_TIMEOUT,
     };
     let op = check.operator;

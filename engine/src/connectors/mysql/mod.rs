@@ -12,64 +12,39 @@ use crate::tls::{TlsFailure, TlsProblem, my_ssl_opts, name_to_check, problem_of}
 use crate::types::micros_to_datetime;
 use anyhow::{Context, Result, anyhow};
 use chrono_tz::Tz;
-use hakobu_core::config::{Tls, TlsMode};
+use hakobu_core::config::{DbEndpoint, TlsMode};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, SslOpts};
 use std::time::Duration;
 
-/// Connection settings shared by the reader, the writer and the app's checks.
-#[derive(Clone)]
-pub struct MyConn<'a> {
-    /// Host.
-    pub host: &'a str,
-    /// Port (default 3306).
-    pub port: Option<u16>,
-    /// User.
-    pub user: &'a str,
-    /// Password.
-    pub password: Option<&'a str>,
-    /// Database.
-    pub database: &'a str,
-    /// Encryption.
-    pub tls: Tls,
-    /// Seconds to wait for the connection.
-    pub connect_timeout: Option<u64>,
-}
-
-impl std::fmt::Debug for MyConn<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MyConn")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .field("password", &self.password.map(|_| "***"))
-            .field("database", &self.database)
-            .field("tls", &self.tls)
-            .finish()
-    }
-}
-
 /// Opens a session with UTC as its time zone, so TIMESTAMP columns read and write instants.
-pub async fn connect(c: &MyConn<'_>) -> Result<Conn> {
-    let port = c.port.unwrap_or(3306);
+pub async fn connect(c: &DbEndpoint, connect_timeout: Option<u64>) -> Result<Conn> {
+    let port = c.port();
     let at = || {
         format!(
             "cannot connect to MySQL at {}:{port} as {} (database {})",
             c.host, c.user, c.database
         )
     };
-    let attempt = connect_with(c, my_ssl_opts(&c.tls, None).with_context(at)?).await;
+    let attempt = connect_with(
+        c,
+        connect_timeout,
+        my_ssl_opts(&c.tls, None).with_context(at)?,
+    )
+    .await;
     let retried = match (&attempt, c.tls.mode) {
         // mysql_async has no "prefer": fall back to a plain session like libpq does.
         (Err(e), TlsMode::Prefer) if problem_of(e.as_ref()) == Some(TlsProblem::NotOffered) => {
-            Some(connect_with(c, None).await)
+            Some(connect_with(c, connect_timeout, None).await)
         }
         // mysql_async cannot check a certificate's signer without its name (its own switch
         // for that does not work with this rustls), so check the trusted certificate
         // against a name it lists.
         (Err(e), TlsMode::VerifyCa) => match problem_of(e.as_ref()) {
             Some(TlsProblem::HostMismatch { presented }) => match name_to_check(&presented) {
-                Some(name) => Some(connect_with(c, my_ssl_opts(&c.tls, Some(name))?).await),
+                Some(name) => {
+                    Some(connect_with(c, connect_timeout, my_ssl_opts(&c.tls, Some(name))?).await)
+                }
                 None => None,
             },
             _ => None,
@@ -78,24 +53,28 @@ pub async fn connect(c: &MyConn<'_>) -> Result<Conn> {
     };
     let result = retried.unwrap_or(attempt);
     result.map_err(|e| match problem_of(e.as_ref()) {
-        Some(problem) => anyhow::Error::new(TlsFailure::new(problem, c.host)).context(at()),
+        Some(problem) => anyhow::Error::new(TlsFailure::new(problem, &c.host)).context(at()),
         None => e.context(at()),
     })
 }
 
-async fn connect_with(c: &MyConn<'_>, ssl: Option<SslOpts>) -> Result<Conn> {
-    let port = c.port.unwrap_or(3306);
+async fn connect_with(
+    c: &DbEndpoint,
+    connect_timeout: Option<u64>,
+    ssl: Option<SslOpts>,
+) -> Result<Conn> {
+    let port = c.port();
     let opts = OptsBuilder::default()
-        .ip_or_hostname(c.host)
+        .ip_or_hostname(c.host.as_str())
         .tcp_port(port)
-        .user(Some(c.user))
-        .pass(c.password)
-        .db_name(Some(c.database))
+        .user(Some(c.user.as_str()))
+        .pass(c.password.as_deref())
+        .db_name(Some(c.database.as_str()))
         .ssl_opts(ssl)
         .init(vec!["SET time_zone = '+00:00'", "SET NAMES utf8mb4"]);
     let connecting = Conn::new(opts);
     let conn = tokio::time::timeout(
-        Duration::from_secs(c.connect_timeout.unwrap_or(300)),
+        Duration::from_secs(connect_timeout.unwrap_or(300)),
         connecting,
     )
     .await

@@ -2,7 +2,7 @@
 //! arrive, never buffered whole), or one per key range of the primary key when
 //! `exec.max_threads` > 1.
 
-use super::{MyConn, connect, primary_key, table_columns};
+use super::{connect, primary_key, table_columns};
 use crate::connectors::sql::input::{
     Cursor, InputTable, SourceQuery, key_ranges_possible, socket_timeout, source_query, within,
 };
@@ -15,7 +15,7 @@ use arrow_schema::SchemaRef;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use futures::FutureExt;
-use hakobu_core::config::{ColumnType, JdbcInput, ValueType};
+use hakobu_core::config::{ColumnType, DbEndpoint, DbKind, JdbcInput, ValueType};
 use mysql_async::Conn;
 use mysql_async::consts::{ColumnFlags, ColumnType as My};
 use mysql_async::prelude::Queryable;
@@ -24,17 +24,9 @@ use std::time::Duration;
 const D: Dialect = Dialect::Mysql;
 const BINARY_CHARSET: u16 = 63;
 
-/// The connection settings of a MySQL input.
-pub fn conn(c: &JdbcInput) -> Result<MyConn<'_>> {
-    Ok(MyConn {
-        host: &c.host,
-        port: c.port,
-        user: &c.user,
-        password: c.password.as_ref().map(|p| p.expose()),
-        database: &c.database,
-        tls: c.tls().map_err(|e| anyhow!("in.{e}"))?,
-        connect_timeout: c.connect_timeout,
-    })
+/// The database a MySQL input reads.
+pub fn endpoint(c: &JdbcInput) -> Result<DbEndpoint> {
+    c.endpoint(DbKind::Mysql).map_err(|e| anyhow!("in.{e}"))
 }
 
 /// How a text-protocol value is decoded.
@@ -206,7 +198,7 @@ fn decode(r: Read, v: &[u8], col: &mut types::ColumnBuilder) -> Result<()> {
 /// Opens the source: runs `before_setup`, describes the query, and plans one streaming
 /// task, or `parallel` tasks over key ranges (see [`key_ranges`]).
 pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
-    let mut conn = connect(&conn(c)?).await?;
+    let mut conn = connect(&endpoint(c)?, c.connect_timeout).await?;
     if let Some(sql) = &c.before_setup {
         conn.query_drop(sql).await.context("before_setup")?;
     }
@@ -450,7 +442,7 @@ const LOCK_WAIT_SECONDS: u32 = 10;
 
 /// A session for one key range: `before_select`, then a read-only consistent snapshot.
 async fn range_session(c: &JdbcInput) -> Result<Conn> {
-    let mut session = connect(&conn(c)?).await?;
+    let mut session = connect(&endpoint(c)?, c.connect_timeout).await?;
     if let Some(sql) = &c.before_select {
         session.query_drop(sql).await.context("before_select")?;
     }

@@ -20,14 +20,14 @@
 //! the server refuses local infile (`local_infile=OFF`) or the config says
 //! `options: {allowLoadLocalInfile: false}` (Connector/J's name for the switch).
 
-use super::{MyConn, connect, datetime_text, table_columns};
+use super::{connect, datetime_text, table_columns};
 use crate::connectors::sql::Dialect;
 use crate::types::{ColumnView, Value, column_type, days_to_date};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use chrono_tz::Tz;
-use hakobu_core::config::{ColumnType, JdbcOutput, Mode};
+use hakobu_core::config::{ColumnType, DbKind, JdbcOutput, Mode};
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 use std::fmt::Write;
@@ -133,16 +133,8 @@ impl MysqlWriter {
     /// Connects, inspects the target and prepares the staging table.
     /// Connects to the destination (done while the source is being opened).
     pub async fn connect(c: &JdbcOutput) -> Result<Conn> {
-        connect(&MyConn {
-            host: &c.host,
-            port: c.port,
-            user: &c.user,
-            password: c.password.as_ref().map(|p| p.expose()),
-            database: &c.database,
-            tls: c.tls().map_err(|e| anyhow!("out.{e}"))?,
-            connect_timeout: None,
-        })
-        .await
+        let endpoint = c.endpoint(DbKind::Mysql).map_err(|e| anyhow!("out.{e}"))?;
+        connect(&endpoint, None).await
     }
 
     /// Inspects the target and prepares the staging table.

@@ -9,70 +9,38 @@ pub mod writer;
 
 use crate::tls::{PgTls, TlsFailure, problem_of};
 use anyhow::{Context, Result};
-use hakobu_core::config::{Tls, TlsMode};
+use hakobu_core::config::{DbEndpoint, TlsMode};
 use std::time::Duration;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, NoTls};
 
-/// Connection settings shared by the reader, the writer and the app's checks.
-#[derive(Clone)]
-pub struct PgConn<'a> {
-    /// Host.
-    pub host: &'a str,
-    /// Port (default 5432).
-    pub port: Option<u16>,
-    /// User.
-    pub user: &'a str,
-    /// Password.
-    pub password: Option<&'a str>,
-    /// Database.
-    pub database: &'a str,
-    /// Encryption.
-    pub tls: Tls,
-    /// Seconds to wait for the connection.
-    pub connect_timeout: Option<u64>,
-}
-
-impl std::fmt::Debug for PgConn<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgConn")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .field("password", &self.password.map(|_| "***"))
-            .field("database", &self.database)
-            .field("tls", &self.tls)
-            .finish()
-    }
-}
-
 /// Opens a connection; the driver task runs in the background until the client drops.
-pub async fn connect(c: &PgConn<'_>) -> Result<Client> {
+pub async fn connect(c: &DbEndpoint, connect_timeout: Option<u64>) -> Result<Client> {
     let mut cfg = tokio_postgres::Config::new();
-    cfg.host(c.host)
-        .port(c.port.unwrap_or(5432))
-        .user(c.user)
-        .dbname(c.database)
+    cfg.host(&c.host)
+        .port(c.port())
+        .user(&c.user)
+        .dbname(&c.database)
         .application_name("hakobu")
-        .connect_timeout(Duration::from_secs(c.connect_timeout.unwrap_or(300)))
+        .connect_timeout(Duration::from_secs(connect_timeout.unwrap_or(300)))
         .ssl_mode(match c.tls.mode {
             TlsMode::Disable => SslMode::Disable,
             TlsMode::Prefer => SslMode::Prefer,
             TlsMode::Require | TlsMode::VerifyCa | TlsMode::VerifyFull => SslMode::Require,
         });
-    if let Some(p) = c.password {
+    if let Some(p) = &c.password {
         cfg.password(p);
     }
     let failed = |e: tokio_postgres::Error| {
         let at = format!(
             "cannot connect to PostgreSQL at {}:{} as {} (database {})",
             c.host,
-            c.port.unwrap_or(5432),
+            c.port(),
             c.user,
             c.database
         );
         match problem_of(&e) {
-            Some(problem) => anyhow::Error::new(TlsFailure::new(problem, c.host)).context(at),
+            Some(problem) => anyhow::Error::new(TlsFailure::new(problem, &c.host)).context(at),
             None => anyhow::Error::new(e).context(at),
         }
     };

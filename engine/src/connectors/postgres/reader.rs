@@ -2,7 +2,7 @@
 //! or one per key range of the primary key when `exec.max_threads` > 1.
 
 use super::copy::{CopyDecoder, PgRead};
-use super::{PgConn, connect, primary_key, table_columns};
+use super::{connect, primary_key, table_columns};
 use crate::connectors::sql::input::{
     Cursor, InputTable, SourceQuery, key_ranges_possible, socket_timeout, source_query, within,
 };
@@ -13,24 +13,17 @@ use anyhow::{Context, Result, anyhow, bail};
 use arrow_schema::SchemaRef;
 use chrono_tz::Tz;
 use futures::{FutureExt, StreamExt};
-use hakobu_core::config::{ColumnType, JdbcInput, ValueType};
+use hakobu_core::config::{ColumnType, DbEndpoint, DbKind, JdbcInput, ValueType};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::Client;
 
 const D: Dialect = Dialect::Postgres;
 
-/// The connection settings of a PostgreSQL input.
-pub fn conn(c: &JdbcInput) -> Result<PgConn<'_>> {
-    Ok(PgConn {
-        host: &c.host,
-        port: c.port,
-        user: &c.user,
-        password: c.password.as_ref().map(|p| p.expose()),
-        database: &c.database,
-        tls: c.tls().map_err(|e| anyhow!("in.{e}"))?,
-        connect_timeout: c.connect_timeout,
-    })
+/// The database a PostgreSQL input reads.
+pub fn endpoint(c: &JdbcInput) -> Result<DbEndpoint> {
+    c.endpoint(DbKind::Postgresql)
+        .map_err(|e| anyhow!("in.{e}"))
 }
 
 fn parse_tz(tz: Option<&str>) -> Result<Tz> {
@@ -42,7 +35,7 @@ fn parse_tz(tz: Option<&str>) -> Result<Tz> {
 /// Opens the source: runs `before_setup`, describes the query, and plans one COPY task,
 /// or `parallel` tasks over key ranges (see [`key_ranges`]).
 pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
-    let client = connect(&conn(c)?).await?;
+    let client = connect(&endpoint(c)?, c.connect_timeout).await?;
     if let Some(sql) = &c.before_setup {
         client.batch_execute(sql).await.context("before_setup")?;
     }
@@ -304,7 +297,7 @@ impl Reading {
                         snapshot,
                         holder,
                     } => {
-                        let client = connect(&conn(&input)?).await?;
+                        let client = connect(&endpoint(&input)?, input.connect_timeout).await?;
                         if let Some(sql) = &input.before_select {
                             client.batch_execute(sql).await.context("before_select")?;
                         }

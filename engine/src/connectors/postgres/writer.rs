@@ -12,7 +12,7 @@
 //! - `merge_direct`: no wrapping transaction; each batch is upserted and committed.
 
 use super::copy::{HEADER, PgWrite, encode_rows};
-use super::{PgConn, connect, primary_key, table_columns};
+use super::{connect, primary_key, table_columns};
 use crate::connectors::sql::Dialect;
 use crate::types::{ColumnView, column_type};
 use anyhow::{Context, Result, anyhow, bail};
@@ -21,7 +21,7 @@ use arrow_schema::SchemaRef;
 use bytes::{Bytes, BytesMut};
 use chrono_tz::Tz;
 use futures::SinkExt;
-use hakobu_core::config::{ColumnType, JdbcOutput, Mode};
+use hakobu_core::config::{ColumnType, DbKind, JdbcOutput, Mode};
 use std::pin::Pin;
 use tokio_postgres::{Client, CopyInSink};
 
@@ -78,16 +78,10 @@ impl PgWriter {
     /// Connects, inspects the target and starts the COPY.
     /// Connects to the destination (done while the source is being opened).
     pub async fn connect(c: &JdbcOutput) -> Result<Client> {
-        connect(&PgConn {
-            host: &c.host,
-            port: c.port,
-            user: &c.user,
-            password: c.password.as_ref().map(|p| p.expose()),
-            database: &c.database,
-            tls: c.tls().map_err(|e| anyhow!("out.{e}"))?,
-            connect_timeout: None,
-        })
-        .await
+        let endpoint = c
+            .endpoint(DbKind::Postgresql)
+            .map_err(|e| anyhow!("out.{e}"))?;
+        connect(&endpoint, None).await
     }
 
     /// Inspects the target and starts the COPY.
