@@ -5,6 +5,7 @@
 //! default and allowed values. The API validates with it and the web form is generated
 //! from it, so both always agree.
 
+use crate::config::{DbEndpoint, DbKind, Tls, TlsMode};
 use crate::validation::FieldErrors;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -28,6 +29,15 @@ pub enum ConnectionKind {
 }
 
 impl ConnectionKind {
+    /// The database server this kind connects to; `None` for storage kinds.
+    pub fn db_kind(self) -> Option<DbKind> {
+        match self {
+            ConnectionKind::Postgresql => Some(DbKind::Postgresql),
+            ConnectionKind::Mysql => Some(DbKind::Mysql),
+            _ => None,
+        }
+    }
+
     pub const ALL: [ConnectionKind; 4] = [
         ConnectionKind::Postgresql,
         ConnectionKind::Mysql,
@@ -517,6 +527,73 @@ fn cross_field_rules(
     }
 }
 
+/// The database a saved connection of `kind` names, with its password from `secrets`;
+/// `None` for storage kinds. The inverse of [`database_settings`].
+pub fn database_endpoint(
+    kind: ConnectionKind,
+    plain: &Map<String, Value>,
+    secrets: &Map<String, Value>,
+) -> Option<DbEndpoint> {
+    let db_kind = kind.db_kind()?;
+    let get = |name: &str| {
+        setting_str(kind, plain, name)
+            .map(|s| s.into_owned())
+            .unwrap_or_default()
+    };
+    Some(DbEndpoint {
+        kind: db_kind,
+        host: get("host"),
+        port: get("port").parse().ok(),
+        user: get("user"),
+        password: secrets
+            .get("password")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        database: get("database"),
+        // Saved settings were validated; an unknown mode fails closed (strictest check).
+        tls: Tls::from_form(&get("tls_mode"), Some(get("ca_certificate"))).unwrap_or(Tls {
+            mode: TlsMode::VerifyFull,
+            ca_certificate: None,
+        }),
+    })
+}
+
+/// The saved settings and secrets of a connection to `endpoint` (and, for PostgreSQL, a
+/// default `schema`). The inverse of [`database_endpoint`].
+pub fn database_settings(
+    endpoint: DbEndpoint,
+    schema: Option<&str>,
+) -> (Map<String, Value>, Map<String, Value>) {
+    let DbEndpoint {
+        kind,
+        host,
+        port,
+        user,
+        password,
+        database,
+        tls,
+    } = endpoint;
+    let mut settings = Map::new();
+    settings.insert("host".into(), Value::from(host));
+    if let Some(port) = port {
+        settings.insert("port".into(), Value::from(port));
+    }
+    settings.insert("database".into(), Value::from(database));
+    settings.insert("user".into(), Value::from(user));
+    settings.insert("tls_mode".into(), Value::from(tls.mode.as_str()));
+    if let Some(ca) = tls.ca_certificate {
+        settings.insert("ca_certificate".into(), Value::from(ca));
+    }
+    if let (DbKind::Postgresql, Some(schema)) = (kind, schema) {
+        settings.insert("schema".into(), Value::from(schema));
+    }
+    let mut secrets = Map::new();
+    if let Some(p) = password.filter(|p| !p.is_empty()) {
+        secrets.insert("password".into(), Value::from(p));
+    }
+    (settings, secrets)
+}
+
 /// A setting as text, or the kind's default.
 pub fn setting_str<'a>(
     kind: ConnectionKind,
@@ -548,6 +625,25 @@ pub fn same_settings(kind: ConnectionKind, a: &Map<String, Value>, b: &Map<Strin
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn saved_settings_and_the_endpoint_they_name_round_trip() {
+        let plain = json!({"host": "db.example.com", "port": 6432, "database": "sales",
+            "user": "loader", "tls_mode": "verify-full", "ca_certificate": "PEM", "schema": "raw"});
+        let plain = plain.as_object().unwrap().clone();
+        let secrets = json!({"password": "s3cret"}).as_object().unwrap().clone();
+        let endpoint = database_endpoint(ConnectionKind::Postgresql, &plain, &secrets).unwrap();
+        assert_eq!(endpoint.port(), 6432);
+        assert_eq!(endpoint.tls.mode, TlsMode::VerifyFull);
+        assert!(
+            !format!("{endpoint:?}").contains("s3cret"),
+            "Debug hides the password"
+        );
+        let (again, again_secrets) = database_settings(endpoint, Some("raw"));
+        assert_eq!(again, plain);
+        assert_eq!(again_secrets, secrets);
+        assert!(database_endpoint(ConnectionKind::S3, &plain, &secrets).is_none());
+    }
 
     fn errors(kind: ConnectionKind, settings: Value, on_file: &[&str]) -> Vec<(String, String)> {
         validate_settings(kind, settings.as_object().unwrap(), on_file, "settings")

@@ -26,7 +26,7 @@ const MAX_NAME_CHARS: usize = 128;
 impl Dialect {
     /// The dialect a connection kind speaks; `None` for kinds that are not SQL databases.
     pub fn of(kind: ConnectionKind) -> Option<Dialect> {
-        DbKind::of(kind).map(Dialect::of_server)
+        kind.db_kind().map(Dialect::of_server)
     }
 
     /// The dialect a database server speaks.

@@ -7,10 +7,9 @@ use crate::state::AppState;
 use hakobu_core::api::connections::{
     ConnectionTestError, ConnectionTestResult, PreviewColumn, PreviewResponse,
 };
-use hakobu_core::config::{DbEndpoint, Tls, TlsMode};
-use hakobu_core::connection::{ConnectionKind, setting_str};
+use hakobu_core::connection::{ConnectionKind, database_endpoint, setting_str};
 use hakobu_core::job::{TableRef, check_select};
-use hakobu_engine::check::{self, CheckError, DbKind, ErrorKind};
+use hakobu_engine::check::{self, CheckError, ErrorKind};
 use serde_json::{Map, Value};
 use std::time::{Duration, Instant};
 
@@ -41,30 +40,8 @@ fn engine_connection(
     plain: &Map<String, Value>,
     secrets: &Map<String, Value>,
 ) -> Option<check::Connection> {
-    let db_kind = DbKind::of(kind)?;
-    let get = |name: &str| {
-        setting_str(kind, plain, name)
-            .map(|s| s.into_owned())
-            .unwrap_or_default()
-    };
-    let endpoint = DbEndpoint {
-        kind: db_kind,
-        host: get("host"),
-        port: get("port").parse().ok(),
-        user: get("user"),
-        password: secrets
-            .get("password")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        database: get("database"),
-        // Saved settings were validated; an unknown mode fails closed (strictest check).
-        tls: Tls::from_form(&get("tls_mode"), Some(get("ca_certificate"))).unwrap_or(Tls {
-            mode: TlsMode::VerifyFull,
-            ca_certificate: None,
-        }),
-    };
     Some(check::Connection {
-        endpoint,
+        endpoint: database_endpoint(kind, plain, secrets)?,
         timeout: TIMEOUT,
     })
 }

@@ -3,7 +3,6 @@
 //! check and the engine's connectors all speak it; its `Debug` never shows the password.
 
 use super::enums::TlsMode;
-use crate::connection::ConnectionKind;
 use serde::{Deserialize, Serialize};
 
 /// Database servers Hakobu connects to.
@@ -17,15 +16,6 @@ pub enum DbKind {
 }
 
 impl DbKind {
-    /// The server a connection kind names; `None` for kinds that are not databases.
-    pub fn of(kind: ConnectionKind) -> Option<DbKind> {
-        match kind {
-            ConnectionKind::Postgresql => Some(DbKind::Postgresql),
-            ConnectionKind::Mysql => Some(DbKind::Mysql),
-            _ => None,
-        }
-    }
-
     /// The server's port when none is given.
     pub fn default_port(self) -> u16 {
         match self {

@@ -8,7 +8,7 @@ use crate::config::{
     Config, ConfigError, DbEndpoint, DbKind, FilterConfig, FormatterConfig, InputConfig, JdbcInput,
     JdbcOutput, MaskType, OutputConfig, ParserConfig,
 };
-use crate::connection::ConnectionKind;
+use crate::connection::{ConnectionKind, database_settings};
 use crate::ids::ConnectionId;
 use crate::job::{
     ColumnChange, DestinationSettings, FileColumn, FileDestination, FileFormat, FileSource,
@@ -97,7 +97,14 @@ fn jdbc_wanted(
     errors: &mut FieldErrors,
 ) -> WantedConnection {
     match endpoint {
-        Ok(e) => jdbc_connection(kind, e, schema),
+        Ok(e) => {
+            let (settings, secrets) = database_settings(e, schema);
+            WantedConnection {
+                kind,
+                settings,
+                secrets,
+            }
+        }
         Err(e) => {
             errors.push(format!("config.{path}.{}", e.path), e.message);
             WantedConnection {
@@ -106,43 +113,6 @@ fn jdbc_wanted(
                 secrets: Map::new(),
             }
         }
-    }
-}
-
-/// The connection settings (and the password as a secret) of a saved connection to `e`;
-/// `schema` is kept for PostgreSQL.
-fn jdbc_connection(kind: ConnectionKind, e: DbEndpoint, schema: Option<&str>) -> WantedConnection {
-    let DbEndpoint {
-        host,
-        port,
-        user,
-        password,
-        database,
-        tls,
-        ..
-    } = e;
-    let mut settings = Map::new();
-    settings.insert("host".into(), json!(host));
-    if let Some(port) = port {
-        settings.insert("port".into(), json!(port));
-    }
-    settings.insert("database".into(), json!(database));
-    settings.insert("user".into(), json!(user));
-    settings.insert("tls_mode".into(), json!(tls.mode.as_str()));
-    if let Some(ca) = tls.ca_certificate {
-        settings.insert("ca_certificate".into(), json!(ca));
-    }
-    if let (ConnectionKind::Postgresql, Some(schema)) = (kind, schema) {
-        settings.insert("schema".into(), json!(schema));
-    }
-    let mut secrets = Map::new();
-    if let Some(p) = password.filter(|p| !p.is_empty()) {
-        secrets.insert("password".into(), json!(p));
-    }
-    WantedConnection {
-        kind,
-        settings,
-        secrets,
     }
 }
 
