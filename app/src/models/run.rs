@@ -4,7 +4,7 @@ use crate::schema::{run_logs, runs};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use hakobu_core::api::runs::{RunLogLine, RunStatus, RunView};
+use hakobu_core::api::runs::{RunLogLine, RunStatus, RunView, RunnerProgress};
 use hakobu_core::ids::{BackfillId, JobId, OrganizationId, RunId, ScheduleId, UserId};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -474,6 +474,54 @@ impl Run {
             .execute(conn)
             .await?;
         Ok(updated == 1)
+    }
+
+    /// A heartbeat of an active run: its progress and the time; answers whether a cancel
+    /// was asked, or `None` when the run is no longer active.
+    pub async fn record_progress(
+        conn: &mut AsyncPgConnection,
+        id: RunId,
+        progress: &RunnerProgress,
+    ) -> QueryResult<Option<bool>> {
+        diesel::update(runs::table.find(id))
+            .filter(runs::status.eq_any([RunStatus::Starting, RunStatus::Running]))
+            .set((
+                runs::rows_read.eq(progress.rows_read),
+                runs::rows_written.eq(progress.rows_written),
+                runs::bytes_read.eq(progress.bytes_read),
+                runs::heartbeat_at.eq(diesel::dsl::now),
+            ))
+            .returning(runs::cancel_requested)
+            .get_result(conn)
+            .await
+            .optional()
+    }
+
+    /// The config the run executes (secrets as references), recompiled at its start when
+    /// its variables changed it.
+    pub async fn store_snapshot(
+        conn: &mut AsyncPgConnection,
+        id: RunId,
+        snapshot: &str,
+    ) -> QueryResult<()> {
+        diesel::update(runs::table.find(id))
+            .set(runs::config_snapshot.eq(snapshot))
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// The run's inputs with its resolved variable values, reused by its retries.
+    pub async fn store_inputs(
+        conn: &mut AsyncPgConnection,
+        id: RunId,
+        inputs: &Value,
+    ) -> QueryResult<()> {
+        diesel::update(runs::table.find(id))
+            .set(runs::resolved_inputs.eq(inputs))
+            .execute(conn)
+            .await?;
+        Ok(())
     }
 
     /// Asks the runner to stop: its next heartbeat answers `cancel`.

@@ -8,13 +8,10 @@ use crate::extract::{ApiJson, authorize_runner, verify_runner};
 use crate::models::connection::Connection;
 use crate::models::run::Run;
 use crate::runs;
-use crate::schema::runs as runs_table;
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use hakobu_core::api::runs::{
-    HeartbeatAnswer, RunStatus, RunnerAssignment, RunnerLogBatch, RunnerProgress, RunnerResult,
+    HeartbeatAnswer, RunnerAssignment, RunnerLogBatch, RunnerProgress, RunnerResult,
 };
 use hakobu_core::ids::RunId;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -59,18 +56,7 @@ async fn heartbeat(
     authorize_runner(&req, &state, id)?;
     let p = body.0;
     let mut conn = state.pool.get().await?;
-    let cancel: Option<bool> = diesel::update(runs_table::table.find(id))
-        .filter(runs_table::status.eq_any([RunStatus::Starting, RunStatus::Running]))
-        .set((
-            runs_table::rows_read.eq(p.rows_read),
-            runs_table::rows_written.eq(p.rows_written),
-            runs_table::bytes_read.eq(p.bytes_read),
-            runs_table::heartbeat_at.eq(diesel::dsl::now),
-        ))
-        .returning(runs_table::cancel_requested)
-        .get_result(&mut conn)
-        .await
-        .optional()?;
+    let cancel = Run::record_progress(&mut conn, id, &p).await?;
     // A run that already ended (cancelled while queued, timed out) is told to stop; an
     // active one gets a fresh token.
     let run_token = match cancel {

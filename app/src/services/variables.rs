@@ -14,13 +14,11 @@ use crate::error::ApiError;
 use crate::models::connection::Connection;
 use crate::models::job::Job;
 use crate::models::run::Run;
-use crate::schema::runs;
 use crate::services::engine_bridge;
 use crate::services::jobs::{secret_env_name, yaml_with_references};
 use crate::state::AppState;
 use chrono::Utc;
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use hakobu_core::connection::ConnectionKind;
 use hakobu_core::job::{ConnectionInfo, JobSettings};
 use hakobu_core::variables::{
@@ -127,10 +125,7 @@ pub async fn prepare_run(
         job.incremental_state.as_ref(),
     )
     .map_err(|e| Refusal(format!("The job could not be compiled: {e}")))?;
-    diesel::update(runs::table.find(run.id))
-        .set(runs::config_snapshot.eq(&snapshot))
-        .execute(conn)
-        .await?;
+    Run::store_snapshot(conn, run.id, &snapshot).await?;
     Ok(Prepared {
         settings: expanded,
         snapshot,
@@ -195,10 +190,7 @@ async fn resolve(
         "variables".to_owned(),
         serde_json::to_value(values.to_map()).unwrap_or_default(),
     );
-    diesel::update(runs::table.find(run.id))
-        .set(runs::resolved_inputs.eq(Value::Object(stored)))
-        .execute(conn)
-        .await?;
+    Run::store_inputs(conn, run.id, &Value::Object(stored)).await?;
     Ok(values)
 }
 
