@@ -3,23 +3,17 @@
 //! the run after a committed load, the form's "run this check now", and save-time rules.
 
 use crate::helpers::{SpawnOptions, TestApp, TestUser, spawn_app_with};
-use hakobu_testkit::mariadb;
+use hakobu_testkit::{TestDb, mariadb};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::time::Duration;
 
 struct Fixture {
     app: TestApp,
     owner: TestUser,
     pg: String,
     maria: String,
-    maria_db: String,
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        mariadb(None, &format!("DROP DATABASE IF EXISTS {}", self.maria_db));
-    }
+    /// Dropped with the fixture.
+    _maria_database: TestDb,
 }
 
 async fn fixture() -> Fixture {
@@ -31,8 +25,8 @@ async fn fixture() -> Fixture {
     let owner = app.signup("Acme").await;
     app.sql("CREATE TABLE src (id bigint PRIMARY KEY, name text); INSERT INTO src VALUES (1, 'a'), (2, 'b'), (3, 'c');")
         .await;
-    let maria_db = format!("hakobu_t_chk_{}", uuid::Uuid::new_v4().simple());
-    mariadb(None, &format!("CREATE DATABASE {maria_db}"));
+    let maria_database = TestDb::mariadb();
+    let maria_db = maria_database.name.clone();
     mariadb(
         Some(&maria_db),
         "CREATE TABLE expected_counts (n int); INSERT INTO expected_counts VALUES (3);",
@@ -52,7 +46,7 @@ async fn fixture() -> Fixture {
         owner,
         pg,
         maria,
-        maria_db,
+        _maria_database: maria_database,
     }
 }
 
@@ -80,15 +74,9 @@ async fn run_to_end(f: &Fixture, job: &str) -> Value {
         .post(&format!("/api/jobs/{job}/runs"), &f.owner.token, json!({}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{run}");
-    let id = run["id"].as_str().unwrap();
-    for _ in 0..240 {
-        let (_, view) = f.app.get(&format!("/api/runs/{id}"), &f.owner.token).await;
-        if view["finished_at"].is_string() {
-            return view;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("run {id} did not end within a minute");
+    f.app
+        .wait_for_run_end(&f.owner.token, run["id"].as_str().unwrap())
+        .await
 }
 
 async fn results(f: &Fixture, run: &Value) -> Vec<(String, String, Option<String>)> {

@@ -189,6 +189,22 @@ pub fn unique_email(prefix: &str) -> String {
 }
 
 impl TestApp {
+    /// The run's view once it has ended (any final status), polled for at most a minute.
+    pub async fn wait_for_run_end(&self, token: &str, run: &str) -> Value {
+        hakobu_testkit::wait_until(
+            &format!("run {run} ends"),
+            Duration::from_secs(60),
+            Duration::from_millis(250),
+            || async {
+                let (_, view) = self.get(&format!("/api/runs/{run}"), token).await;
+                let ended = ["succeeded", "failed", "cancelled", "timed_out"]
+                    .contains(&view["status"].as_str().unwrap_or_default());
+                ended.then_some(view)
+            },
+        )
+        .await
+    }
+
     /// Sends a request; `token` as Bearer when given; answers status and JSON body
     /// (`Value::Null` for an empty or non-JSON body).
     pub async fn call(

@@ -4,7 +4,7 @@
 
 use crate::helpers::{TestApp, TestUser, spawn_app};
 use hakobu_core::config::Config;
-use hakobu_testkit::mariadb;
+use hakobu_testkit::{TestDb, mariadb};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -115,8 +115,8 @@ async fn every_kind_and_mode_compiles_and_runs() {
     let team = owner.default_team.clone();
     app.sql("CREATE TABLE src (id bigint PRIMARY KEY, name text, amount numeric(12,2));
              INSERT INTO src VALUES (1, 'Ana', 10.50), (2, 'Bo, \"B\"', 20.00), (3, 'ちえ', 30.25);").await;
-    let my_db = format!("hakobu_t_my_{}", uuid::Uuid::new_v4().simple());
-    mariadb(None, &format!("CREATE DATABASE {my_db}"));
+    let my_database = TestDb::mariadb();
+    let my_db = my_database.name.clone();
     let endpoint = moto();
     let bucket = format!(
         "hakobu-matrix-{}",
@@ -247,6 +247,5 @@ async fn every_kind_and_mode_compiles_and_runs() {
         Some("3")
     );
 
-    mariadb(None, &format!("DROP DATABASE {my_db}"));
     let _ = std::fs::remove_dir_all(&dir);
 }

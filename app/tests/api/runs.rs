@@ -36,16 +36,7 @@ pub async fn job(app: &TestApp, owner: &TestUser, extra: Value) -> String {
 }
 
 pub async fn wait_final(app: &TestApp, token: &str, run: &str) -> Value {
-    for _ in 0..240 {
-        let (_, body) = app.get(&format!("/api/runs/{run}"), token).await;
-        if ["succeeded", "failed", "cancelled", "timed_out"]
-            .contains(&body["status"].as_str().unwrap_or_default())
-        {
-            return body;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("run {run} did not finish within a minute");
+    app.wait_for_run_end(token, run).await
 }
 
 /// Job -> run -> a fresh local runner process -> rows in the destination -> result, logs,
