@@ -9,12 +9,13 @@ use gloo_net::http::{Request, RequestBuilder, Response};
 use hakobu_core::api::Page;
 use hakobu_core::api::audit::AuditEntryView;
 use hakobu_core::api::auth::{
-    AcceptInvitationRequest, ChangePasswordRequest, LoginRequest, Me, SessionResponse,
-    SignupRequest,
+    AcceptInvitationRequest, ChangePasswordRequest, InvitationPreview, LoginRequest, Me,
+    SessionResponse, SignupRequest,
 };
 use hakobu_core::api::connections::{
-    ConnectionTestResult, ConnectionView, CreateConnectionRequest, PreviewRequest, PreviewResponse,
-    SharesRequest, TestConnectionRequest, UpdateConnectionRequest,
+    ColumnView, ConnectionKindAvailability, ConnectionTestResult, ConnectionView,
+    CreateConnectionRequest, PreviewRequest, PreviewResponse, SharesRequest, TestConnectionRequest,
+    UpdateConnectionRequest,
 };
 use hakobu_core::api::error::ErrorBody;
 use hakobu_core::api::jobs::{
@@ -27,7 +28,7 @@ use hakobu_core::api::notifications::{
 };
 use hakobu_core::api::org::{
     ChangeOrgRoleRequest, InvitationCreated, InvitationView, InviteRequest, MemberView,
-    PutTeamMemberRequest, TeamMemberView, TeamNameRequest, TeamView,
+    OrganizationView, PutTeamMemberRequest, TeamMemberView, TeamNameRequest, TeamView,
 };
 use hakobu_core::api::runs::{
     BackfillRequest, BackfillView, ConcurrencyRequest, QueueView, RunLogLine, RunStatus, RunView,
@@ -36,14 +37,13 @@ use hakobu_core::api::runs::{
 use hakobu_core::api::schedules::{BulkEnableRequest, ScheduleRequest, ScheduleView};
 use hakobu_core::api::tokens::{ApiTokenCreated, ApiTokenView, CreateApiTokenRequest};
 use hakobu_core::authz::OrgRole;
-use hakobu_core::connection::ConnectionKind;
 use hakobu_core::ids::{
-    ApiTokenId, ConnectionId, DestinationId, InvitationId, JobId, NotificationRuleId,
-    OrganizationId, RunId, ScheduleId, TeamId, UserId,
+    ApiTokenId, ConnectionId, DestinationId, InvitationId, JobId, NotificationRuleId, RunId,
+    ScheduleId, TeamId, UserId,
 };
 use hakobu_core::job::checks::CheckResultView;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::fmt;
 
@@ -171,15 +171,6 @@ pub async fn change_password(body: &ChangePasswordRequest) -> Result<(), ApiErro
     no_content(with_body(Request::post("/api/me/password"), body)).await
 }
 
-/// What an invitation link is for. The server's `InvitationPreview` is not in `core` yet,
-/// so it is mirrored here.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct InvitationPreview {
-    pub organization_name: String,
-    pub email: String,
-    pub expires_at: chrono::DateTime<chrono::Utc>,
-}
-
 pub async fn lookup_invitation(token: &str) -> Result<InvitationPreview, ApiError> {
     json(
         Request::get("/api/invitations/lookup")
@@ -196,14 +187,6 @@ pub async fn accept_invitation(
 }
 
 // --- organization and members ------------------------------------------------------------
-
-/// The server's `OrganizationView` (not in `core` yet).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct OrganizationView {
-    pub id: OrganizationId,
-    pub name: String,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-}
 
 pub async fn organization() -> Result<OrganizationView, ApiError> {
     json(get("/api/organization")).await
@@ -362,15 +345,9 @@ pub async fn audit(query: &AuditQuery) -> Result<Page<AuditEntryView>, ApiError>
 
 // --- connections --------------------------------------------------------------------
 
-/// Whether the operator allows a connection kind here (`GET /api/connection-kinds`). The
-/// fields themselves come from `core`'s schema, compiled in; only availability is asked.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct KindAvailability {
-    pub kind: ConnectionKind,
-    pub available: bool,
-}
-
-pub async fn connection_kinds() -> Result<Vec<KindAvailability>, ApiError> {
+/// Whether the operator allows each connection kind here. The fields themselves come from
+/// `core`'s schema, compiled in; only availability is asked.
+pub async fn connection_kinds() -> Result<Vec<ConnectionKindAvailability>, ApiError> {
     json(get("/api/connection-kinds")).await
 }
 
@@ -437,19 +414,11 @@ pub async fn tables(id: ConnectionId, schema: Option<&str>) -> Result<Vec<String
     json(get(&url)).await
 }
 
-/// A column as discovery reports it (the server's `ColumnView`, not in `core`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct DiscoveredColumn {
-    pub name: String,
-    pub data_type: String,
-    pub nullable: bool,
-}
-
 pub async fn columns(
     id: ConnectionId,
     schema: Option<&str>,
     table: &str,
-) -> Result<Vec<DiscoveredColumn>, ApiError> {
+) -> Result<Vec<ColumnView>, ApiError> {
     let mut url = format!(
         "/api/connections/{id}/columns?table={}",
         encode_query_value(table)

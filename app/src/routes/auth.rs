@@ -18,13 +18,13 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use hakobu_core::api::auth::{
-    AcceptInvitationRequest, ChangePasswordRequest, LoginRequest, Me, MyTeam, SessionResponse,
-    SignupRequest,
+    AcceptInvitationRequest, ChangePasswordRequest, InvitationPreview, LoginRequest, Me, MyTeam,
+    SessionResponse, SignupRequest,
 };
 use hakobu_core::api::error::ErrorBody;
 use hakobu_core::ids::{SessionId, UserId};
 use hakobu_core::validation::normalize_email;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -207,14 +207,6 @@ async fn change_password(
 struct InvitationTokenQuery {
     /// The token from the invitation link.
     token: String,
-}
-
-/// What an invitation link is for, so the accept page can greet the invitee.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct InvitationPreview {
-    organization_name: String,
-    email: String,
-    expires_at: chrono::DateTime<Utc>,
 }
 
 const INVALID_INVITATION: &str = "This invitation link is not valid any more: it was used, \

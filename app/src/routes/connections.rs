@@ -12,7 +12,7 @@ use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::Utc;
 use diesel_async::AsyncConnection;
 use hakobu_core::api::connections::{
-    ConnectionKindView, ConnectionTestResult, ConnectionView, CreateConnectionRequest,
+    ColumnView, ConnectionKindView, ConnectionTestResult, ConnectionView, CreateConnectionRequest,
     PreviewRequest, PreviewResponse, SharesRequest, TestConnectionRequest, UpdateConnectionRequest,
 };
 use hakobu_core::api::error::ErrorBody;
@@ -618,13 +618,6 @@ async fn list_tables(
 struct TableQuery {
     schema: Option<String>,
     table: String,
-}
-
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-struct ColumnView {
-    name: String,
-    data_type: String,
-    nullable: bool,
 }
 
 #[utoipa::path(tag = "connections", params(("connection_id" = ConnectionId, Path), TableQuery), responses(

@@ -7,6 +7,16 @@ use serde::{Deserialize, Serialize};
 
 use super::NAME_MAX_CHARS;
 
+/// What an invitation link is for, so the accept page can greet the invitee
+/// (`GET /api/invitations/lookup`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InvitationPreview {
+    pub organization_name: String,
+    pub email: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// Creates an organization and its owner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

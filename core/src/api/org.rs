@@ -1,12 +1,23 @@
 //! Members, invitations and teams of an organization.
 
 use crate::authz::{OrgRole, TeamRole};
-use crate::ids::{InvitationId, TeamId, UserId};
+use crate::ids::{InvitationId, OrganizationId, TeamId, UserId};
 use crate::validation::{FieldErrors, check_email, check_text};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::NAME_MAX_CHARS;
+
+/// The caller's organization (`GET /api/organization`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrganizationView {
+    pub id: OrganizationId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    /// Runs at once; `None` means the service's ceiling (see `GET /api/queue`).
+    pub max_concurrent_runs: Option<i64>,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
