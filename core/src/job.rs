@@ -5,6 +5,7 @@
 //! the same parser the runner uses on hand-written YAML, so every compiled config is one
 //! the runner accepts.
 
+use crate::api::messages::{MessageCode, Text};
 use crate::config::{ColumnType, Config, ConfigError, Mode};
 use crate::connection::{ConnectionKind, setting_str};
 use crate::ids::ConnectionId;
@@ -291,14 +292,11 @@ pub const IDENTIFIER_MAX_CHARS: usize = 63;
 /// quoting cannot carry safely on every database are refused here.
 pub fn check_identifier(errors: &mut FieldErrors, field: &str, name: &str) {
     if name.is_empty() {
-        errors.push(field, "is required");
+        errors.push_message(field, MessageCode::Required);
     } else if name.trim() != name {
         errors.push(field, "must not start or end with spaces");
     } else if name.chars().count() > IDENTIFIER_MAX_CHARS {
-        errors.push(
-            field,
-            format!("must be at most {IDENTIFIER_MAX_CHARS} characters"),
-        );
+        errors.push_message(field, MessageCode::TooLong.with("n", IDENTIFIER_MAX_CHARS));
     } else if name.chars().any(|c| c == '"' || c == '`' || c.is_control()) {
         errors.push(
             field,
@@ -399,7 +397,7 @@ impl JobSettings {
                 && !sql.trim().is_empty()
                 && let Err(m) = check_select(sql)
             {
-                e.push(format!("variables[{i}].value.sql"), m);
+                e.push_message(format!("variables[{i}].value.sql"), m);
             }
         }
     }
@@ -422,7 +420,7 @@ impl JobSettings {
             }
             if let Some(q) = &s.query {
                 if let Err(m) = check_select(q) {
-                    e.push("source.query", m);
+                    e.push_message("source.query", m);
                 }
                 if s.incremental {
                     e.push("source.incremental", "works with a table source; for a query, filter on the newest values yourself");
@@ -442,7 +440,7 @@ impl JobSettings {
                         e.push("source.table", "is for database connections; this source is storage: describe the files");
                     }
                     if files.path_prefix.trim().is_empty() {
-                        e.push("source.files.path_prefix", "is required");
+                        e.push_message("source.files.path_prefix", MessageCode::Required);
                     }
                     check_delimiter(e, "source.files.delimiter", &files.delimiter);
                     if files.columns.is_empty() && files.format != FileFormat::Parquet {
@@ -497,7 +495,7 @@ impl JobSettings {
                 None => e.push("destination.files", "is required for a storage destination"),
                 Some(files) => {
                     if files.path_prefix.trim().is_empty() {
-                        e.push("destination.files.path_prefix", "is required");
+                        e.push_message("destination.files.path_prefix", MessageCode::Required);
                     }
                     check_delimiter(e, "destination.files.delimiter", &files.delimiter);
                 }
@@ -540,7 +538,7 @@ fn check_delimiter(e: &mut FieldErrors, field: &str, d: &str) {
 ///
 /// This is a guard against mistakes, not the security boundary: previews also run in a
 /// read-only transaction.
-pub fn check_select(query: &str) -> Result<(), String> {
+pub fn check_select(query: &str) -> Result<(), Text> {
     let trimmed = query.trim().trim_end_matches(';').trim();
     let first = trimmed
         .split_whitespace()
@@ -548,13 +546,13 @@ pub fn check_select(query: &str) -> Result<(), String> {
         .unwrap_or("")
         .to_ascii_lowercase();
     if trimmed.is_empty() {
-        return Err("is required".to_owned());
+        return Err(MessageCode::Required.into());
     }
     if first != "select" && first != "with" {
-        return Err("must be a single SELECT (or WITH ... SELECT) query".to_owned());
+        return Err(MessageCode::SingleSelect.into());
     }
     if statement_count(trimmed) > 1 {
-        return Err("must be a single statement: remove the ; between statements".to_owned());
+        return Err(MessageCode::SingleStatement.into());
     }
     Ok(())
 }

@@ -14,6 +14,7 @@
 //! timestamps are computed here from the run's times; `query` variables need a database
 //! and are evaluated by the app, after the others, so their SQL may use them.
 
+use crate::api::messages::MessageCode;
 use crate::ids::ConnectionId;
 use crate::validation::FieldErrors;
 use chrono::format::{Item, StrftimeItems};
@@ -402,9 +403,9 @@ fn check_definitions(variables: &[Variable], errors: &mut FieldErrors) {
                 if let Err(e) = parse(value) {
                     errors.push(f("value.value"), e.message);
                 } else if value.chars().count() > VALUE_MAX_CHARS {
-                    errors.push(
+                    errors.push_message(
                         f("value.value"),
-                        format!("must be at most {VALUE_MAX_CHARS} characters"),
+                        MessageCode::TooLong.with("n", VALUE_MAX_CHARS),
                     );
                 }
             }

@@ -22,6 +22,7 @@ use hakobu_core::api::jobs::{
     CreateJobRequest, ImportJobRequest, ImportJobResponse, JobRevisionView, JobView,
     UpdateJobRequest,
 };
+use hakobu_core::api::messages::Text;
 use hakobu_core::api::notifications::{
     DeliveryView, DestinationRequest, DestinationView, PasswordResetConfirm, PasswordResetRequest,
     RuleRequest, RuleView, TestSendResult,
@@ -62,6 +63,15 @@ impl ApiError {
         match self {
             ApiError::Server { status, .. } => Some(*status),
             ApiError::Network(_) => None,
+        }
+    }
+
+    /// What to tell the reader: the server's message (with its code, to translate), or
+    /// this error's own English words.
+    pub fn text(&self) -> Text {
+        match self {
+            ApiError::Server { body, .. } => body.text(),
+            ApiError::Network(_) => self.to_string().into(),
         }
     }
 
@@ -110,12 +120,10 @@ async fn send(request: Result<Request, gloo_net::Error>) -> Result<Response, Api
     let body = match response.json::<ErrorBody>().await {
         Ok(body) => body,
         // A proxy or a crash can answer with HTML; keep the status so the message is useful.
-        Err(_) => ErrorBody {
-            error: "http".to_owned(),
-            message: format!("The server answered with status {status}."),
-            field: None,
-            fields: Vec::new(),
-        },
+        Err(_) => ErrorBody::new(
+            "http",
+            format!("The server answered with status {status}.").into(),
+        ),
     };
     if status == 401 && !url.contains("/api/auth/") {
         ON_UNAUTHORIZED.with(|cell| {

@@ -6,19 +6,24 @@
 //! test checks both languages use the same ones, and that Japanese text has no English
 //! words left in it.
 //!
-//! Messages from the server (validation errors from `core`, sign-in failures) are English;
-//! [`translate_message`] maps the known ones to Japanese via the `Msg*` entries, whose
-//! English side is the server's exact wording with `{n}` for a number.
+//! Messages from the server and `core`'s validators come in English, and those of `core`'s
+//! catalogue also with a stable code and the values of their parts: [`translate`] says
+//! them in Japanese by code (see [`catalogue`]). Messages not in the catalogue yet are
+//! still recognised by their English wording via the `Msg*` entries, whose English side is
+//! the server's exact words with `{n}` for a number or `{name}` for a part.
 //!
 //! `core`'s enums that pages name (roles, connection kinds, load modes, notification
 //! events) are put in words here too, so pages share one wording without importing
 //! each other.
 
+use hakobu_core::api::messages::{Message, Text, fill_template};
 use hakobu_core::api::notifications::NotificationEventKind;
 use hakobu_core::authz::{OrgRole, TeamRole};
 use hakobu_core::config::Mode;
 use hakobu_core::connection::ConnectionKind;
 use leptos::prelude::*;
+
+mod catalogue;
 
 /// A language of the UI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -879,8 +884,6 @@ texts! {
     MsgDateTime => "must be a date and time, e.g. 2026-11-01 00:00", "日時を入力してください（例：2026-11-01 00:00）。";
     MsgWholeNumber => "must be a whole number", "整数を入力してください。";
     MsgNameValueLine => "line {n} must read name=value", "{n} 行目は 名前=値 の形にしてください。";
-    MsgSingleSelect => "must be a single SELECT (or WITH ... SELECT) query", "SELECT 文（または WITH ... SELECT）を 1 つだけ書いてください。";
-    MsgSingleStatement => "must be a single statement: remove the ; between statements", "文は 1 つにしてください。文の間の ; を削除してください。";
     MsgNotATime => "{time} is not a time; expected HH:MM on a 24-hour clock, e.g. 02:30 or 18:00", "{time} は時刻ではありません。24 時間表記の 時:分 で入力してください（例：02:30、18:00）。";
     MsgScheduleZone => "unknown time zone {zone}; expected an IANA name such as Asia/Tokyo, Europe/Berlin or UTC", "{zone} というタイムゾーンはありません。Asia/Tokyo や UTC のような IANA の名前を指定してください。";
     MsgMinuteOfHour => "must be a minute from 0 to 59", "0 から 59 までの分を入力してください。";
@@ -891,33 +894,6 @@ texts! {
     MsgCronInvalid => "is not a valid cron expression: {detail}", "正しいクロン式ではありません：{detail}";
     MsgNeverFires => "never fires (no such date in the next 8 years)", "この設定では実行されません（今後 8 年間に該当する日時がありません）。";
 
-    // --- server messages (English side: the server's exact words, {n} for a number) ---
-    MsgRequired => "is required", "入力してください。";
-    MsgTooLong => "must be at most {n} characters", "{n} 文字以内で入力してください。";
-    MsgControlChars => "must not contain control characters such as line breaks", "改行などの制御文字は使えません。";
-    MsgEmail => "must be an email address such as name@example.com", "name@example.com のような形式のメールアドレスを入力してください。";
-    MsgPasswordShort => "must be at least {n} characters long", "{n} 文字以上にしてください。";
-    MsgPasswordLong => "must be at most {n} characters long", "{n} 文字以内にしてください。";
-    MsgSamePassword => "must differ from the current password", "現在のパスワードとは違うものにしてください。";
-    MsgSameTeamTwice => "lists the same team twice", "同じチームが 2 回指定されています。";
-    MsgDays => "must be a number of days from 1 to {n}", "1 から {n} までの日数を入力してください。";
-    MsgNotCurrentPassword => "is not your current password", "現在のパスワードと一致しません。";
-    MsgNotATeam => "is not a team of this organization", "この組織のチームではありません。";
-    MsgWrongPassword => "The email or password is wrong.", "メールアドレスまたはパスワードが正しくありません。";
-    MsgDuplicateAccount => "An account with this email already exists. Sign in instead, or use another email.", "このメールアドレスのアカウントはすでに存在します。ログインするか、別のメールアドレスを使ってください。";
-    MsgAlreadyMember => "Someone with this email already has an account.", "このメールアドレスのアカウントはすでに存在します。";
-    MsgInvalidInvitation => "This invitation link is not valid any more: it was used, withdrawn or has expired. Ask your administrator for a new one.", "この招待リンクは無効です。使用済みか、取り消されたか、期限切れです。管理者に新しいリンクを依頼してください。";
-    MsgDuplicateTeam => "A team with this name already exists.", "この名前のチームはすでに存在します。";
-    MsgOnlyOwner => "This is the organization's only owner. Make someone else an owner first.", "この人は組織で唯一のオーナーです。先に別の人をオーナーにしてください。";
-    MsgOnlyOwnerRemove => "This is the organization's only owner and cannot be removed.", "組織で唯一のオーナーは削除できません。";
-    MsgSignedOut => "You are not signed in, or your session has ended. Sign in again.", "ログインしていないか、セッションが終了しました。もう一度ログインしてください。";
-    MsgAccountGone => "Your account no longer exists.", "あなたのアカウントはもう存在しません。";
-    MsgRateAccount => "Too many failed sign-in attempts for this account. Wait {n} minutes and try again.", "このアカウントへのログイン失敗が多すぎます。{n} 分待ってから、もう一度お試しください。";
-    MsgRateIp => "Too many failed sign-in attempts from your network address. Wait {n} minutes and try again.", "お使いのネットワークからのログイン失敗が多すぎます。{n} 分待ってから、もう一度お試しください。";
-    MsgDatabaseDown => "The service cannot reach its database right now. Try again in a moment.", "現在、サービスがデータベースに接続できません。しばらくしてからもう一度お試しください。";
-    MsgInternal => "Something went wrong on our side. Try again; if it keeps happening, tell your administrator the time and what you did.", "サーバー側で問題が発生しました。もう一度お試しください。繰り返し起きる場合は、日時と操作内容を管理者に伝えてください。";
-    MsgForbidden => "Your role does not allow you to do this.", "あなたのロールではこの操作はできません。";
-    MsgNotFound => "It was not found. It may have been deleted.", "見つかりません。削除された可能性があります。";
     // --- #9 admin pages ---
     NavNotifications => "Notifications", "通知";
     NavSchedules => "Schedules", "スケジュール";
@@ -1073,7 +1049,7 @@ texts! {
     QueueAutoRefreshes => "Refreshes by itself every 5 seconds while this page is open.", "このページを開いている間は 5 秒ごとに自動で更新されます。";
 }
 
-/// The server messages `translate_message` knows.
+/// Messages outside `core`'s catalogue that are recognised by their English wording.
 const SERVER_MESSAGES: &[Key] = &[
     // #9 admin pages: destinations, test sends, rules.
     Key::MsgSlackUrlRequired,
@@ -1091,30 +1067,6 @@ const SERVER_MESSAGES: &[Key] = &[
     Key::MsgDeliveredMail,
     Key::MsgThresholdRowsMin,
     Key::MsgThresholdSecondsRange,
-    Key::MsgRequired,
-    Key::MsgTooLong,
-    Key::MsgControlChars,
-    Key::MsgEmail,
-    Key::MsgPasswordShort,
-    Key::MsgPasswordLong,
-    Key::MsgSamePassword,
-    Key::MsgSameTeamTwice,
-    Key::MsgDays,
-    Key::MsgNotCurrentPassword,
-    Key::MsgNotATeam,
-    Key::MsgWrongPassword,
-    Key::MsgDuplicateAccount,
-    Key::MsgAlreadyMember,
-    Key::MsgInvalidInvitation,
-    Key::MsgDuplicateTeam,
-    Key::MsgOnlyOwner,
-    Key::MsgOnlyOwnerRemove,
-    Key::MsgSignedOut,
-    Key::MsgAccountGone,
-    Key::MsgRateAccount,
-    Key::MsgRateIp,
-    Key::MsgDatabaseDown,
-    Key::MsgInternal,
 ];
 
 /// `text` with each `{name}` replaced by its value.
@@ -1136,21 +1088,37 @@ pub fn fill_count(lang: Lang, one: Key, many: Key, n: usize) -> String {
     }
 }
 
-/// A message from the server, in `lang`. With a field `label`, English reads
-/// "Email is required"; Japanese shows the sentence alone, beside the field it is about.
-/// Messages not in the table stay as the server wrote them.
-pub fn translate_message(lang: Lang, label: Option<&str>, message: &str) -> String {
+/// A message from the server or `core`'s validators, in `lang`. With a field `label`,
+/// English reads "Email is required"; Japanese shows the sentence alone, beside the field
+/// it is about. A message of the catalogue is said from its code; others stay as written
+/// unless their wording is a known one.
+pub fn translate(lang: Lang, label: Option<&str>, text: &Text) -> String {
+    let english = text.english.as_str();
     match lang {
         Lang::En => match label {
-            Some(label) if message.starts_with(|c: char| c.is_lowercase()) => {
-                format!("{label} {message}")
+            Some(label) if english.starts_with(|c: char| c.is_lowercase()) => {
+                format!("{label} {english}")
             }
-            _ => message.to_owned(),
+            _ => english.to_owned(),
         },
-        Lang::Ja => japanese_message(message).unwrap_or_else(|| message.to_owned()),
+        Lang::Ja => match &text.message {
+            Some(message) => japanese(message),
+            None => japanese_message(english).unwrap_or_else(|| english.to_owned()),
+        },
     }
 }
 
+/// A message known by its English words alone (no code), in `lang`; see [`translate`].
+pub fn translate_message(lang: Lang, label: Option<&str>, message: &str) -> String {
+    translate(lang, label, &Text::from(message))
+}
+
+/// A message of `core`'s catalogue in Japanese, its parts filled.
+fn japanese(message: &Message) -> String {
+    fill_template(catalogue::japanese_template(message.code), &message.params)
+}
+
+/// The Japanese of a message without a code, found by its English wording.
 fn japanese_message(message: &str) -> Option<String> {
     // The one number a message may carry becomes `{n}` to find its template.
     let start = message.find(|c: char| c.is_ascii_digit());
@@ -1172,17 +1140,7 @@ fn japanese_message(message: &str) -> Option<String> {
     {
         return Some(key.text(Lang::Ja).replace("{n}", number));
     }
-    if let Some(translated) = templated_message(message) {
-        return Some(translated);
-    }
-    // Messages built around a variable phrase.
-    if message.starts_with("Your role does not allow you to ") {
-        return Some(Key::MsgForbidden.text(Lang::Ja).to_owned());
-    }
-    if message.ends_with(" not found") || message == "not found" {
-        return Some(Key::MsgNotFound.text(Lang::Ja).to_owned());
-    }
-    None
+    templated_message(message)
 }
 
 // --- #8 analyst pages: messages with named parts ---
@@ -1224,8 +1182,6 @@ const TEMPLATED_MESSAGES: &[Key] = &[
     Key::MsgDateTime,
     Key::MsgWholeNumber,
     Key::MsgNameValueLine,
-    Key::MsgSingleSelect,
-    Key::MsgSingleStatement,
     Key::MsgNotATime,
     Key::MsgScheduleZone,
     Key::MsgMinuteOfHour,
@@ -1448,6 +1404,7 @@ fn initial_lang() -> Lang {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hakobu_core::api::messages::MessageCode;
     use std::collections::BTreeSet;
 
     fn placeholders(text: &str) -> BTreeSet<String> {
@@ -1487,174 +1444,211 @@ mod tests {
             }
             assert_eq!(en, ja, "{key:?}");
         }
-    }
-
-    /// Japanese text keeps only the Latin words that are names or codes (Hakobu, API,
-    /// CSV, the example address and the audit action names the filter expects).
-    #[test]
-    fn japanese_has_no_english_left() {
-        let allowed = [
-            "Hakobu",
-            "API",
-            "CSV",
-            "name",
-            "example",
-            "com",
-            "team",
-            "create",
-            "user",
-            "invitation",
-            "n",
-            "page",
-            "pages",
-            "total",
-            "email",
-            "from",
-            "to",
-            "zone",
-            // Product and format names, and the examples of values typed as they are.
-            "AKIA",
-            "AWS",
-            "Amazon",
-            "CA",
-            "RDS",
-            "Cloud",
-            "SQL",
-            "DB",
-            "Embulk",
-            "ID",
-            "IP",
-            "MariaDB",
-            "MinIO",
-            "MySQL",
-            "PEM",
-            "PostgreSQL",
-            "S",
-            "TLS",
-            "URL",
-            "NULL",
-            "IANA",
-            "Asia",
-            "Tokyo",
-            "UTC",
-            "minute",
-            "time",
-            "days",
-            "day",
-            "expression",
-            "ap",
-            "northeast",
-            "csv",
-            "db",
-            "exports",
-            "orders",
-            "https",
-            "storage",
-            "paid",
-            "status",
-            // #9: notification kinds and the URL and header examples.
-            "Slack",
-            "Webhook",
-            "JSON",
-            "hooks",
-            "path",
-            "http",
-            "Authorization",
-            "limit",
-            "role",
-            "max",
-            "job",
-            "event",
-            // Placeholders.
-            "changes",
-            "reason",
-            "column",
-            "h",
-            "m",
-            "masks",
-            "ms",
-            "s",
-            "step",
-            "value",
-            "version",
-            // #8: placeholders, strftime codes, and names written as they are typed.
-            "found",
-            "position",
-            "var",
-            "known",
-            "other",
-            "format",
-            "event",
-            "max",
-            "detail",
-            "names",
-            "strftime",
-            "Y",
-            "d",
-            "H",
-            "M",
-            "SELECT",
-            "WITH",
-            "Slack",
-            "Webhook",
-            "here",
-            "channel",
-            "run",
-            "id",
-            "job",
-            "scheduled",
-            "target",
-            "date",
-            "sales",
-            "rows",
-            "duration",
-            "error",
-            "variables",
-            "NAME",
-            // --- job sharing ---: run_url, and the Slack ids of the mentions example.
-            "url",
-            "U",
-            "BE",
-            "LH",
-            "TZR",
-        ];
-        for &key in Key::ALL {
-            let ja = key.text(Lang::Ja);
-            for word in ja
-                .split(|c: char| !c.is_ascii_alphabetic())
-                .filter(|w| !w.is_empty())
-            {
-                assert!(allowed.contains(&word), "{key:?}: {word:?} in {ja:?}");
+        for &code in MessageCode::ALL {
+            let en = placeholders(code.english_template());
+            let ja = placeholders(catalogue::japanese_template(code));
+            if catalogue::PARTS_LEFT_OUT.contains(&code) {
+                assert!(ja.is_subset(&en), "{code:?}");
+            } else {
+                assert_eq!(en, ja, "{code:?}");
             }
         }
     }
 
+    /// The Latin words Japanese text may keep: names or codes (Hakobu, API, CSV, the
+    /// example address and the audit action names the filter expects).
+    const LATIN_WORDS_ALLOWED_IN_JAPANESE: &[&str] = &[
+        "Hakobu",
+        "API",
+        "CSV",
+        "name",
+        "example",
+        "com",
+        "team",
+        "create",
+        "user",
+        "invitation",
+        "n",
+        "page",
+        "pages",
+        "total",
+        "email",
+        "from",
+        "to",
+        "zone",
+        // Product and format names, and the examples of values typed as they are.
+        "AKIA",
+        "AWS",
+        "Amazon",
+        "CA",
+        "RDS",
+        "Cloud",
+        "SQL",
+        "DB",
+        "Embulk",
+        "ID",
+        "IP",
+        "MariaDB",
+        "MinIO",
+        "MySQL",
+        "PEM",
+        "PostgreSQL",
+        "S",
+        "TLS",
+        "URL",
+        "NULL",
+        "IANA",
+        "Asia",
+        "Tokyo",
+        "UTC",
+        "minute",
+        "time",
+        "days",
+        "day",
+        "expression",
+        "ap",
+        "northeast",
+        "csv",
+        "db",
+        "exports",
+        "orders",
+        "https",
+        "storage",
+        "paid",
+        "status",
+        // #9: notification kinds and the URL and header examples.
+        "Slack",
+        "Webhook",
+        "JSON",
+        "hooks",
+        "path",
+        "http",
+        "Authorization",
+        "limit",
+        "role",
+        "max",
+        "job",
+        "event",
+        // Placeholders.
+        "changes",
+        "reason",
+        "column",
+        "h",
+        "m",
+        "masks",
+        "ms",
+        "s",
+        "step",
+        "value",
+        "version",
+        // #8: placeholders, strftime codes, and names written as they are typed.
+        "found",
+        "position",
+        "var",
+        "known",
+        "other",
+        "format",
+        "event",
+        "max",
+        "detail",
+        "names",
+        "strftime",
+        "Y",
+        "d",
+        "H",
+        "M",
+        "SELECT",
+        "WITH",
+        "Slack",
+        "Webhook",
+        "here",
+        "channel",
+        "run",
+        "id",
+        "job",
+        "scheduled",
+        "target",
+        "date",
+        "sales",
+        "rows",
+        "duration",
+        "error",
+        "variables",
+        "NAME",
+        // --- job sharing ---: run_url, and the Slack ids of the mentions example.
+        "url",
+        "U",
+        "BE",
+        "LH",
+        "TZR",
+    ];
+
+    fn assert_no_english_left(what: &str, ja: &str) {
+        for word in ja
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|w| !w.is_empty())
+        {
+            assert!(
+                LATIN_WORDS_ALLOWED_IN_JAPANESE.contains(&word),
+                "{what}: {word:?} in {ja:?}"
+            );
+        }
+    }
+
     #[test]
-    fn server_messages_translate_with_their_number() {
+    fn japanese_has_no_english_left() {
+        for &key in Key::ALL {
+            assert_no_english_left(&format!("{key:?}"), key.text(Lang::Ja));
+        }
+        for &code in MessageCode::ALL {
+            assert_no_english_left(code.code(), catalogue::japanese_template(code));
+        }
+    }
+
+    #[test]
+    fn catalogue_messages_translate_by_code_with_their_parts() {
+        let short = Text::from(MessageCode::PasswordTooShort.with("n", 10));
         assert_eq!(
-            translate_message(
-                Lang::Ja,
-                Some("パスワード"),
-                "must be at least 10 characters long"
-            ),
+            translate(Lang::Ja, Some("パスワード"), &short),
             "10 文字以上にしてください。"
         );
         assert_eq!(
-            translate_message(
-                Lang::En,
-                Some("Password"),
-                "must be at least 10 characters long"
-            ),
+            translate(Lang::En, Some("Password"), &short),
             "Password must be at least 10 characters long"
         );
         assert_eq!(
-            translate_message(Lang::Ja, None, "The email or password is wrong."),
+            translate(Lang::Ja, None, &MessageCode::WrongPassword.into()),
             "メールアドレスまたはパスワードが正しくありません。"
         );
         assert_eq!(
-            translate_message(Lang::Ja, None, "team not found"),
-            Key::MsgNotFound.text(Lang::Ja)
+            translate(
+                Lang::Ja,
+                None,
+                &MessageCode::NamedNotFound.with("what", "team").into()
+            ),
+            "見つかりません。削除された可能性があります。"
         );
+        // What the server sent is what English shows, even for a code this build knows.
+        let received = Text::received(
+            "Your role does not allow you to rename the team.",
+            Some("forbidden"),
+            &[("action".to_owned(), "rename the team".to_owned())].into(),
+        );
+        assert_eq!(
+            translate(Lang::En, None, &received),
+            "Your role does not allow you to rename the team."
+        );
+        assert_eq!(
+            translate(Lang::Ja, None, &received),
+            "あなたのロールではこの操作はできません。"
+        );
+        // A code from a newer server, and words without a code, stay in English.
+        let newer = Text::received(
+            "Something new.",
+            Some("from_the_future"),
+            &Default::default(),
+        );
+        assert_eq!(translate(Lang::Ja, None, &newer), "Something new.");
         assert_eq!(
             translate_message(Lang::Ja, None, "Unknown words"),
             "Unknown words"
@@ -1681,11 +1675,8 @@ mod tests {
         };
         let errors = [bad.validate().unwrap_err(), same.validate().unwrap_err()];
         for e in errors.iter().flat_map(|e| e.0.iter()) {
-            assert!(
-                japanese_message(&e.message).is_some(),
-                "untranslated: {}",
-                e.message
-            );
+            assert!(e.code.is_some(), "no code: {}", e.message);
+            assert_ne!(translate(Lang::Ja, None, &e.text()), e.message);
         }
     }
 
@@ -1733,11 +1724,9 @@ mod tests {
             "1 から 600 秒までにしてください。"
         );
         for sql in ["DELETE FROM t", "SELECT 1; SELECT 2"] {
-            let message = hakobu_core::job::check_select(sql).unwrap_err();
-            assert!(
-                japanese_message(&message).is_some(),
-                "untranslated: {message}"
-            );
+            let text = hakobu_core::job::check_select(sql).unwrap_err();
+            assert!(text.message.is_some(), "no code: {text}");
+            assert_ne!(translate(Lang::Ja, None, &text), text.english);
         }
         assert_eq!(match_template("a {x} b", "a 1 b c"), None);
         assert_eq!(

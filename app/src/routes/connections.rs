@@ -221,7 +221,7 @@ async fn create_connection(
     let secret_box = state
         .secrets
         .as_ref()
-        .ok_or_else(|| ApiError::Unavailable(NO_SECRET_KEY.to_owned()))?;
+        .ok_or_else(|| ApiError::Unavailable(NO_SECRET_KEY.into()))?;
     let (plain, secrets) = split_secrets(body.kind, &body.settings);
     let mut sealed = Map::new();
     for (name, value) in &secrets {
@@ -311,7 +311,7 @@ async fn update_connection(
     let secret_box = state
         .secrets
         .as_ref()
-        .ok_or_else(|| ApiError::Unavailable(NO_SECRET_KEY.to_owned()))?;
+        .ok_or_else(|| ApiError::Unavailable(NO_SECRET_KEY.into()))?;
     let mut conn = state.pool.get().await?;
     let (updated, shares) = conn
         .transaction::<_, ApiError, _>(async |conn| {
@@ -411,7 +411,8 @@ async fn delete_connection(
                 message: format!(
                     "Jobs still use this connection: {}. Change or delete them first.",
                     names.join(", ")
-                ),
+                )
+                .into(),
                 field: None,
             });
         }
@@ -568,7 +569,7 @@ async fn database_connection(
     .await?;
     drop(conn);
     let target = engine_bridge::database(state, &c)?.ok_or_else(|| ApiError::BadRequest {
-        message: "Only database connections have schemas and tables.".to_owned(),
+        message: "Only database connections have schemas and tables.".into(),
         field: None,
     })?;
     Ok((c, target))
@@ -635,10 +636,13 @@ async fn list_columns(
         .await
         .map_err(engine_bridge::upstream)?;
     if columns.is_empty() {
-        return Err(ApiError::NotFound(format!(
-            "No table {schema}.{} (or no columns you may read).",
-            query.table
-        )));
+        return Err(ApiError::NotFound(
+            format!(
+                "No table {schema}.{} (or no columns you may read).",
+                query.table
+            )
+            .into(),
+        ));
     }
     Ok(web::Json(
         columns

@@ -18,6 +18,7 @@ use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{Duration, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use hakobu_core::api::error::ErrorBody;
+use hakobu_core::api::messages::MessageCode;
 use hakobu_core::api::notifications::{
     DestinationKind, DestinationRequest, DestinationSettings, DestinationView,
     NotificationEventKind, TestSendResult,
@@ -113,8 +114,7 @@ fn split(
     let seal = |plain: &str| -> Result<Value, ApiError> {
         let secrets = state.secrets.as_ref().ok_or_else(|| {
             ApiError::Unavailable(
-                "The operator has not set HAKOBU_SECRET_KEY, so secrets cannot be saved."
-                    .to_owned(),
+                "The operator has not set HAKOBU_SECRET_KEY, so secrets cannot be saved.".into(),
             )
         })?;
         Ok(Value::String(secrets.encrypt(plain)?))
@@ -130,8 +130,9 @@ fn split(
         DestinationSettings::Slack { webhook_url } => {
             let sealed = match webhook_url {
                 Some(url) => seal(url)?,
-                None => kept(&["webhook_url"])
-                    .ok_or_else(|| ApiError::field("settings.webhook_url", "is required"))?,
+                None => kept(&["webhook_url"]).ok_or_else(|| {
+                    ApiError::field("settings.webhook_url", MessageCode::Required)
+                })?,
             };
             (json!({}), json!({"webhook_url": sealed}))
         }
@@ -146,7 +147,10 @@ fn split(
                     let value = match &h.value {
                         Some(v) => seal(v)?,
                         None => kept(&["headers", &h.name]).ok_or_else(|| {
-                            ApiError::field(&format!("settings.headers[{i}].value"), "is required")
+                            ApiError::field(
+                                &format!("settings.headers[{i}].value"),
+                                MessageCode::Required,
+                            )
                         })?,
                     };
                     sealed.insert(h.name.clone(), value);
@@ -217,7 +221,7 @@ fn require_mail(state: &AppState, kind: DestinationKind) -> Result<(), ApiError>
         return Err(ApiError::Conflict {
             message: "Email is not set up on this Hakobu server (HAKOBU_SMTP_HOST), so email \
                       destinations cannot be confirmed. Ask your operator, or use Slack or a webhook."
-                .to_owned(),
+                .into(),
             field: Some("settings.kind".to_owned()),
         });
     }
@@ -430,7 +434,7 @@ async fn test_destination(
         return Err(ApiError::Conflict {
             message: "This email address has not been confirmed yet: follow the link in the \
                       confirmation email first."
-                .to_owned(),
+                .into(),
             field: None,
         });
     }
@@ -481,7 +485,7 @@ async fn resend_confirmation(
     if d.kind != DestinationKind::Email || d.confirmed() {
         return Err(ApiError::Conflict {
             message: "Only an email address that is not confirmed yet needs a confirmation link."
-                .to_owned(),
+                .into(),
             field: None,
         });
     }

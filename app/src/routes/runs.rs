@@ -13,6 +13,7 @@ use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, web};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use hakobu_core::api::error::ErrorBody;
+use hakobu_core::api::messages::MessageCode;
 use hakobu_core::api::runs::{
     BackfillRequest, BackfillView, QueueView, RunLogLine, RunStatus, RunView, RunnerOutcome,
     RunnerResult, StartRunRequest,
@@ -147,7 +148,7 @@ async fn start_run(
                 ..Default::default()
             };
             let run = runs::enqueue(conn, &job, request).await?.ok_or_else(|| ApiError::Conflict {
-                message: "This job is already running, and its overlap policy is skip. Wait for the run to end, or change the policy to queue.".to_owned(),
+                message: "This job is already running, and its overlap policy is skip. Wait for the run to end, or change the policy to queue.".into(),
                 field: None,
             })?;
             audit::record(conn, &Actor::from(&auth), "run.start", "run", run.id, json!({"job_id": job.id, "job_name": job.name, "revision": run.job_revision, "as_of": run.scheduled_time})).await?;
@@ -195,10 +196,7 @@ fn check_overrides(
         if value.chars().count() > hakobu_core::variables::VALUE_MAX_CHARS {
             return Err(ApiError::field(
                 &field,
-                format!(
-                    "must be at most {} characters",
-                    hakobu_core::variables::VALUE_MAX_CHARS
-                ),
+                MessageCode::TooLong.with("n", hakobu_core::variables::VALUE_MAX_CHARS),
             ));
         }
         if variable.in_sql != hakobu_core::variables::SqlUse::Literal {
@@ -482,7 +480,7 @@ async fn cancel_run(
     let (run, _) = load_run(&mut conn, &auth, id, Action::UseResource, "cancel this run").await?;
     if run.status.is_final() {
         return Err(ApiError::Conflict {
-            message: format!("This run has already ended ({}).", run.status),
+            message: format!("This run has already ended ({}).", run.status).into(),
             field: None,
         });
     }
@@ -555,7 +553,7 @@ async fn rerun(
                     .await?
                     .ok_or_else(|| ApiError::Conflict {
                         message: "This job is already running, and its overlap policy is skip."
-                            .to_owned(),
+                            .into(),
                         field: None,
                     })?;
             audit::record(

@@ -1,5 +1,6 @@
 //! Transfer jobs: settings, revisions, compiled config, import and export.
 
+use crate::api::messages::MessageCode;
 use crate::api::org::TeamGrant;
 use crate::authz::TeamRole;
 use crate::ids::{JobId, TeamId, UserId};
@@ -66,9 +67,9 @@ pub fn validate_job_text(
     if let Some(d) = description
         && d.chars().count() > DESCRIPTION_MAX_CHARS
     {
-        e.push(
+        e.push_message(
             "description",
-            format!("must be at most {DESCRIPTION_MAX_CHARS} characters"),
+            MessageCode::TooLong.with("n", DESCRIPTION_MAX_CHARS),
         );
     }
     if let Some(labels) = labels {

@@ -1,6 +1,7 @@
 //! Notification destinations (Slack, email, webhook), the rules that say when to use them,
 //! and the deliveries the notifier made.
 
+use crate::api::messages::MessageCode;
 use crate::ids::{DestinationId, JobId, NotificationEventId, NotificationRuleId, RunId};
 use crate::validation::{FieldErrors, check_email, check_text};
 use chrono::{DateTime, Utc};
@@ -257,7 +258,9 @@ impl DestinationRequest {
                     }
                     let value_field = format!("settings.headers[{i}].value");
                     match &h.value {
-                        None if creating || !h.secret => e.push(value_field, "is required"),
+                        None if creating || !h.secret => {
+                            e.push_message(value_field, MessageCode::Required)
+                        }
                         Some(v) if v.len() > 4000 || v.chars().any(|c| c.is_control()) => e.push(
                             value_field,
                             "must be at most 4000 characters, without line breaks",
@@ -375,9 +378,9 @@ impl RuleRequest {
         if let Some(t) = &self.template
             && t.chars().count() > TEMPLATE_MAX_CHARS
         {
-            e.push(
+            e.push_message(
                 "template",
-                format!("must be at most {TEMPLATE_MAX_CHARS} characters"),
+                MessageCode::TooLong.with("n", TEMPLATE_MAX_CHARS),
             );
         }
         if let Some(s) = &self.subject

@@ -1,5 +1,6 @@
 //! Members, invitations and teams of an organization.
 
+use crate::api::messages::MessageCode;
 use crate::authz::{OrgRole, TeamRole};
 use crate::ids::{InvitationId, OrganizationId, TeamId, UserId};
 use crate::validation::{FieldErrors, check_email, check_text};
@@ -59,7 +60,7 @@ impl InviteRequest {
         check_email(&mut e, "email", &self.email);
         for (i, grant) in self.teams.iter().enumerate() {
             if self.teams[..i].iter().any(|g| g.team_id == grant.team_id) {
-                e.push(format!("teams[{i}].team_id"), "lists the same team twice");
+                e.push_message(format!("teams[{i}].team_id"), MessageCode::SameTeamTwice);
             }
         }
         e.into_result()

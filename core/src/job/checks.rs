@@ -5,6 +5,7 @@
 //! Also the runner's side of the protocol for checks: what the app hands the runner (the
 //! check with its connection's settings, secrets included) and what the runner reports.
 
+use crate::api::messages::MessageCode;
 use crate::ids::ConnectionId;
 use crate::validation::FieldErrors;
 use serde::{Deserialize, Serialize};
@@ -160,20 +161,20 @@ pub fn validate_checks(e: &mut FieldErrors, checks: &[DataCheck]) {
         if name.is_empty() {
             e.push(f("name"), "is required: say what the check makes sure of");
         } else if name.chars().count() > CHECK_NAME_MAX_CHARS {
-            e.push(
+            e.push_message(
                 f("name"),
-                format!("must be at most {CHECK_NAME_MAX_CHARS} characters"),
+                MessageCode::TooLong.with("n", CHECK_NAME_MAX_CHARS),
             );
         } else if checks[..i].iter().any(|o| o.name.trim() == name) {
             e.push(f("name"), "is used by another check of this job");
         }
         if let Err(message) = super::check_select(&check.sql) {
-            e.push(f("sql"), message);
+            e.push_message(f("sql"), message);
         }
         if check.expected.chars().count() > EXPECTED_MAX_CHARS {
-            e.push(
+            e.push_message(
                 f("expected"),
-                format!("must be at most {EXPECTED_MAX_CHARS} characters"),
+                MessageCode::TooLong.with("n", EXPECTED_MAX_CHARS),
             );
         }
     }
@@ -264,12 +265,12 @@ impl CheckPreviewRequest {
     pub fn validate(&self) -> FieldErrors {
         let mut e = FieldErrors::default();
         if let Err(message) = super::check_select(&self.sql) {
-            e.push("sql", message);
+            e.push_message("sql", message);
         }
         if self.expected.chars().count() > EXPECTED_MAX_CHARS {
-            e.push(
+            e.push_message(
                 "expected",
-                format!("must be at most {EXPECTED_MAX_CHARS} characters"),
+                MessageCode::TooLong.with("n", EXPECTED_MAX_CHARS),
             );
         }
         e

@@ -10,6 +10,7 @@ use crate::forms::Form;
 use crate::i18n::{Key, tr};
 use crate::session::editable_teams;
 use hakobu_core::api::jobs::ImportJobRequest;
+use hakobu_core::api::messages::MessageCode;
 use hakobu_core::api::org::TeamView;
 use hakobu_core::ids::TeamId;
 use hakobu_core::validation::{FieldError, FieldErrors};
@@ -95,7 +96,7 @@ fn ImportForm(teams: Vec<TeamView>) -> impl IntoView {
             hakobu_core::api::NAME_MAX_CHARS,
         );
         if config.get_untracked().trim().is_empty() {
-            errors.push("config", "is required");
+            errors.push_message("config", MessageCode::Required);
         }
         let env_map = match parse_env(&env.get_untracked()) {
             Ok(m) => m,
@@ -105,7 +106,7 @@ fn ImportForm(teams: Vec<TeamView>) -> impl IntoView {
             }
         };
         let Some(team_id) = team.get_untracked() else {
-            errors.push("team_id", "is required");
+            errors.push_message("team_id", MessageCode::Required);
             form.invalid(errors);
             return;
         };
@@ -182,10 +183,9 @@ mod tests {
         ApiError::Server {
             status: 422,
             body: ErrorBody {
-                error: "validation".to_owned(),
-                message: "(the server's summary)".to_owned(),
                 field: Some(field.to_owned()),
                 fields,
+                ..ErrorBody::new("validation", "(the server's summary)".into())
             },
         }
     }

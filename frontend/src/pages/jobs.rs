@@ -9,8 +9,8 @@ use crate::components::{
 use crate::format;
 use crate::forms::Form;
 use crate::i18n::{
-    Key, fill, fill_count, load_mode_texts, notification_event_key, team_role_name, tr,
-    translate_message, use_lang,
+    Key, fill, fill_count, load_mode_texts, notification_event_key, team_role_name, tr, translate,
+    use_lang,
 };
 use crate::session::{can_create_resources, use_session};
 use crate::widgets::runs::{RunsTable, duration_text, run_duration_seconds};
@@ -470,7 +470,7 @@ fn VariableValueFields(form: Form, values: VariableValues) -> impl IntoView {
                         <input id=id type="text" autocomplete="off" placeholder=tr(Key::VariableOverrideHint)
                             aria-invalid=aria_invalid aria-describedby=error_id.clone()
                             prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))/>
-                        {move || error().map(|m| view! { <p class="field-error" id=error_id.clone()>{move || translate_message(lang.get(), None, &m)}</p> })}
+                        {move || error().map(|e| view! { <p class="field-error" id=error_id.clone()>{move || translate(lang.get(), None, &e.text())}</p> })}
                     </div>
                 }
             })

@@ -11,6 +11,7 @@ use crate::i18n::{Key, fill, team_role_name, tr, use_lang};
 use crate::session::use_session;
 use hakobu_core::api::connections::ConnectionView;
 use hakobu_core::api::jobs::JobView;
+use hakobu_core::api::messages::MessageCode;
 use hakobu_core::api::org::{
     MemberView, PutTeamMemberRequest, TeamGrant, TeamMemberView, TeamNameRequest, TeamView,
 };
@@ -377,7 +378,7 @@ fn AddMemberForm(team: TeamId, #[prop(into)] on_added: Callback<()>) -> impl Int
         ev.prevent_default();
         let Ok(user_id) = user.get_untracked().parse::<UserId>() else {
             let mut errors = hakobu_core::validation::FieldErrors::default();
-            errors.push("user", "is required");
+            errors.push_message("user", MessageCode::Required);
             form.invalid(errors);
             return;
         };

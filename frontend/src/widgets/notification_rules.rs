@@ -6,6 +6,7 @@ use crate::api::{self, ApiError};
 use crate::components::{LoadError, Loading, RowError, checkbox, row_input, row_select};
 use crate::forms::{Form, split_list};
 use crate::i18n::{Key, Lang, fill, notification_event_key, tr, use_lang};
+use hakobu_core::api::messages::MessageCode;
 use hakobu_core::api::notifications::{
     DestinationKind, DestinationView, NotificationEventKind, RuleRequest, RuleView,
 };
@@ -77,7 +78,7 @@ impl RuleRow {
     fn request(&self, index: usize, errors: &mut FieldErrors) -> Option<RuleRequest> {
         let f = |name: &str| format!("rules[{index}].{name}");
         let Some(destination_id) = self.destination.get_untracked() else {
-            errors.push(f("destination_id"), "is required");
+            errors.push_message(f("destination_id"), MessageCode::Required);
             return None;
         };
         let threshold = self.threshold.get_untracked();

@@ -36,6 +36,7 @@ use crate::session::editable_teams;
 use crate::widgets::notification_rules::save_rules;
 use hakobu_core::api::connections::ConnectionView;
 use hakobu_core::api::jobs::{CreateJobRequest, JobView, UpdateJobRequest, validate_job_text};
+use hakobu_core::api::messages::MessageCode;
 use hakobu_core::api::notifications::RuleView;
 use hakobu_core::api::org::TeamView;
 use hakobu_core::authz::TeamRole;
@@ -199,7 +200,7 @@ fn JobWizard(
                 None,
             );
             if w.team.get_untracked().is_none() {
-                text.push("team_id", "is required");
+                text.push_message("team_id", MessageCode::Required);
             }
             errors.0.extend(text.0);
         }

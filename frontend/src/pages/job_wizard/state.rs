@@ -7,6 +7,7 @@ use crate::widgets::notification_rules::RuleSet;
 use crate::widgets::schedule_form::ScheduleDraft;
 use hakobu_core::api::connections::ConnectionView;
 use hakobu_core::api::jobs::JobView;
+use hakobu_core::api::messages::MessageCode;
 use hakobu_core::api::notifications::RuleView;
 use hakobu_core::api::schedules::ScheduleRequest;
 use hakobu_core::config::{ColumnType, Mode};
@@ -193,9 +194,9 @@ impl VariableRow {
             },
             "query" => {
                 let Some(connection_id) = self.connection.get_untracked() else {
-                    errors.push(
+                    errors.push_message(
                         format!("settings.variables[{index}].value.connection_id"),
-                        "is required",
+                        MessageCode::Required,
                     );
                     return None;
                 };
@@ -617,10 +618,10 @@ impl Wizard {
         let source = self.source.get_untracked();
         let destination = self.destination.get_untracked();
         if source.is_none() {
-            errors.push("settings.source.connection_id", "is required");
+            errors.push_message("settings.source.connection_id", MessageCode::Required);
         }
         if destination.is_none() {
-            errors.push("settings.destination.connection_id", "is required");
+            errors.push_message("settings.destination.connection_id", MessageCode::Required);
         }
         let (Some(source), Some(destination)) = (source, destination) else {
             return (None, errors);
@@ -732,7 +733,10 @@ impl Wizard {
         let mut out = Vec::new();
         for (i, row) in self.checks.get_untracked().iter().enumerate() {
             let Some(connection_id) = row.connection.get_untracked() else {
-                errors.push(format!("settings.checks[{i}].connection_id"), "is required");
+                errors.push_message(
+                    format!("settings.checks[{i}].connection_id"),
+                    MessageCode::Required,
+                );
                 continue;
             };
             out.push(DataCheck {

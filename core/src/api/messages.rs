@@ -1,0 +1,239 @@
+//! The catalogue of messages a person reads and a client may translate.
+//!
+//! Each message has a stable code (`required`, `forbidden`) that clients match instead of
+//! English wording, and its English template, the one place the English sentence is
+//! written. `{name}` parts are filled from the message's params, which travel with the code
+//! in [`crate::api::error::ErrorBody`] and [`crate::validation::FieldError`], so a
+//! translation can put them where its language wants them.
+//!
+//! Messages not (yet) in the catalogue are sent as English alone, without a code.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The values of a message's `{name}` parts, by name.
+pub type MessageParams = BTreeMap<String, String>;
+
+macro_rules! catalogue {
+    ($($(#[$doc:meta])* $variant:ident = $code:literal => $english:literal;)*) => {
+        /// A message of the catalogue.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum MessageCode { $($(#[$doc])* $variant,)* }
+
+        impl MessageCode {
+            /// Every message, for the completeness tests of translations.
+            pub const ALL: &'static [MessageCode] = &[$(MessageCode::$variant,)*];
+
+            /// The stable code sent to clients.
+            pub fn code(self) -> &'static str {
+                match self { $(MessageCode::$variant => $code,)* }
+            }
+
+            /// The English sentence with its `{name}` parts unfilled.
+            pub fn english_template(self) -> &'static str {
+                match self { $(MessageCode::$variant => $english,)* }
+            }
+
+            /// The message a code names; `None` for a code this build does not know (a
+            /// newer server), which a client shows as its English message.
+            pub fn from_code(code: &str) -> Option<MessageCode> {
+                match code { $($code => Some(MessageCode::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+catalogue! {
+    // --- field checks of `crate::validation` ---
+    Required = "required" => "is required";
+    TooLong = "too_long" => "must be at most {n} characters";
+    ControlCharacters = "control_characters" => "must not contain control characters such as line breaks";
+    NotAnEmail = "not_an_email" => "must be an email address such as name@example.com";
+    PasswordTooShort = "password_too_short" => "must be at least {n} characters long";
+    PasswordTooLong = "password_too_long" => "must be at most {n} characters long";
+    // --- accounts, members and teams ---
+    SamePassword = "same_password" => "must differ from the current password";
+    SameTeamTwice = "same_team_twice" => "lists the same team twice";
+    TokenDays = "token_days" => "must be a number of days from 1 to {n}";
+    NotCurrentPassword = "not_current_password" => "is not your current password";
+    NotATeam = "not_a_team" => "is not a team of this organization";
+    WrongPassword = "wrong_password" => "The email or password is wrong.";
+    DuplicateAccount = "duplicate_account" => "An account with this email already exists. Sign in instead, or use another email.";
+    AlreadyMember = "already_member" => "Someone with this email already has an account.";
+    InvalidInvitation = "invalid_invitation" => "This invitation link is not valid any more: it was used, withdrawn or has expired. Ask your administrator for a new one.";
+    DuplicateTeam = "duplicate_team" => "A team with this name already exists.";
+    OnlyOwner = "only_owner" => "This is the organization's only owner. Make someone else an owner first.";
+    OnlyOwnerRemove = "only_owner_remove" => "This is the organization's only owner and cannot be removed.";
+    // --- sign-in and the service itself ---
+    SignedOut = "signed_out" => "You are not signed in, or your session has ended. Sign in again.";
+    AccountGone = "account_gone" => "Your account no longer exists.";
+    TooManyFailuresAccount = "too_many_failures_account" => "Too many failed sign-in attempts for this account. Wait {n} minutes and try again.";
+    TooManyFailuresAddress = "too_many_failures_address" => "Too many failed sign-in attempts from your network address. Wait {n} minutes and try again.";
+    DatabaseUnavailable = "database_unavailable" => "The service cannot reach its database right now. Try again in a moment.";
+    Internal = "internal" => "Something went wrong on our side. Try again; if it keeps happening, tell your administrator the time and what you did.";
+    // --- access ---
+    /// `action` is an English phrase ("rename the team"); translations may leave it out.
+    Forbidden = "forbidden" => "Your role does not allow you to {action}.";
+    NotFound = "not_found" => "not found";
+    /// `what` is an English noun ("team"); translations may leave it out.
+    NamedNotFound = "named_not_found" => "{what} not found";
+    // --- SQL a job reads ---
+    SingleSelect = "single_select" => "must be a single SELECT (or WITH ... SELECT) query";
+    SingleStatement = "single_statement" => "must be a single statement: remove the ; between statements";
+}
+
+impl MessageCode {
+    /// The message with these values for its parts (none for a fixed sentence).
+    pub fn with(self, name: &str, value: impl fmt::Display) -> Message {
+        Message::from(self).with(name, value)
+    }
+
+    /// The English sentence of a message without parts.
+    pub fn english(self) -> String {
+        Message::from(self).english()
+    }
+}
+
+/// A message of the catalogue with the values of its parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub code: MessageCode,
+    pub params: MessageParams,
+}
+
+impl Message {
+    /// Adds the value of the part `{name}`.
+    pub fn with(mut self, name: &str, value: impl fmt::Display) -> Message {
+        self.params.insert(name.to_owned(), value.to_string());
+        self
+    }
+
+    /// The English sentence, parts filled.
+    pub fn english(&self) -> String {
+        fill_template(self.code.english_template(), &self.params)
+    }
+}
+
+impl From<MessageCode> for Message {
+    fn from(code: MessageCode) -> Self {
+        Message {
+            code,
+            params: MessageParams::new(),
+        }
+    }
+}
+
+/// `template` with each `{name}` replaced by its value in `params`; parts without a value
+/// stay as they are, so a missing param shows rather than vanishes.
+pub fn fill_template(template: &str, params: &MessageParams) -> String {
+    let mut out = template.to_owned();
+    for (name, value) in params {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+/// Words for a person: the English sentence as sent, and, when it is a message of the
+/// catalogue, which one and with what parts, so a client can say it in another language.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text {
+    pub english: String,
+    pub message: Option<Message>,
+}
+
+impl Text {
+    /// The message's code for the wire, when it has one.
+    pub fn code(&self) -> Option<String> {
+        self.message.as_ref().map(|m| m.code.code().to_owned())
+    }
+
+    /// The message's parts for the wire (empty without a code).
+    pub fn params(&self) -> MessageParams {
+        self.message
+            .as_ref()
+            .map(|m| m.params.clone())
+            .unwrap_or_default()
+    }
+
+    /// What a client received: `english`, and the message its `code` and `params` name
+    /// when this build knows the code.
+    pub fn received(english: &str, code: Option<&str>, params: &MessageParams) -> Text {
+        Text {
+            english: english.to_owned(),
+            message: code.and_then(MessageCode::from_code).map(|code| Message {
+                code,
+                params: params.clone(),
+            }),
+        }
+    }
+}
+
+impl From<Message> for Text {
+    fn from(message: Message) -> Self {
+        Text {
+            english: message.english(),
+            message: Some(message),
+        }
+    }
+}
+
+impl From<MessageCode> for Text {
+    fn from(code: MessageCode) -> Self {
+        Message::from(code).into()
+    }
+}
+
+/// A message outside the catalogue: English only.
+impl From<String> for Text {
+    fn from(english: String) -> Self {
+        Text {
+            english,
+            message: None,
+        }
+    }
+}
+
+impl From<&str> for Text {
+    fn from(english: &str) -> Self {
+        english.to_owned().into()
+    }
+}
+
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.english)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn codes_are_unique_and_read_back() {
+        let mut seen = BTreeSet::new();
+        for &code in MessageCode::ALL {
+            assert!(seen.insert(code.code()), "{code:?} repeats {}", code.code());
+            assert_eq!(MessageCode::from_code(code.code()), Some(code));
+        }
+        assert_eq!(MessageCode::from_code("no_such_code"), None);
+    }
+
+    #[test]
+    fn english_fills_the_parts() {
+        assert_eq!(
+            MessageCode::TooLong.with("n", 100).english(),
+            "must be at most 100 characters"
+        );
+        assert_eq!(
+            MessageCode::Forbidden
+                .with("action", "rename the team")
+                .english(),
+            "Your role does not allow you to rename the team."
+        );
+        let text = Text::from(MessageCode::NamedNotFound.with("what", "team"));
+        assert_eq!(text.english, "team not found");
+        assert_eq!(text.code().as_deref(), Some("named_not_found"));
+    }
+}
