@@ -449,7 +449,10 @@ impl JobSettings {
                     for (i, c) in files.columns.iter().enumerate() {
                         check_identifier(e, &format!("source.files.columns[{i}].name"), &c.name);
                         if files.columns[..i].iter().any(|o| o.name == c.name) {
-                            e.push(format!("source.files.columns[{i}].name"), "is listed twice");
+                            e.push_message(
+                                format!("source.files.columns[{i}].name"),
+                                MessageCode::ListedTwice,
+                            );
                         }
                     }
                 }

@@ -10,6 +10,7 @@
 //!
 //! This module is pure so the browser can show the next fire times while the user types.
 
+use crate::api::messages::MessageCode;
 use crate::validation::FieldErrors;
 use chrono::{DateTime, Datelike, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;
@@ -183,7 +184,7 @@ impl ScheduleSettings {
         match &self.recurrence {
             Recurrence::Hourly { minute } => {
                 if *minute > 59 {
-                    errors.push(field("minute"), "must be a minute from 0 to 59");
+                    errors.push_message(field("minute"), MessageCode::MinuteOfHour);
                 } else {
                     expressions.push((format!("{minute} * * * *"), None));
                 }
@@ -196,10 +197,10 @@ impl ScheduleSettings {
             Recurrence::Weekly { weekdays, time } => {
                 let days: BTreeSet<u8> = weekdays.iter().map(|d| d.cron_number()).collect();
                 if days.is_empty() {
-                    errors.push(field("weekdays"), "choose at least one day of the week");
+                    errors.push_message(field("weekdays"), MessageCode::ChooseWeekday);
                 }
                 if days.len() != weekdays.len() {
-                    errors.push(field("weekdays"), "lists a day more than once");
+                    errors.push_message(field("weekdays"), MessageCode::WeekdayTwice);
                 }
                 if let Some(t) = parse_time(&mut errors, &field("time"), time)
                     && !days.is_empty()
@@ -217,7 +218,7 @@ impl ScheduleSettings {
                 short_month,
             } => {
                 if !(1..=31).contains(day) {
-                    errors.push(field("day"), "must be a day of the month from 1 to 31");
+                    errors.push_message(field("day"), MessageCode::DayOfMonth);
                 }
                 if let Some(t) = parse_time(&mut errors, &field("time"), time)
                     && (1..=31).contains(day)
@@ -261,10 +262,7 @@ impl ScheduleSettings {
         // A pattern such as "0 0 30 2 *" parses but never fires.
         if schedule.fire_times(reference_instant(), None, 1).is_empty() {
             let mut errors = FieldErrors::default();
-            errors.push(
-                field("expression"),
-                "never fires (no such date in the next 8 years)",
-            );
+            errors.push_message(field("expression"), MessageCode::NeverFires);
             return Err(errors);
         }
         Ok(schedule)

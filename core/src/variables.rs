@@ -14,7 +14,7 @@
 //! timestamps are computed here from the run's times; `query` variables need a database
 //! and are evaluated by the app, after the others, so their SQL may use them.
 
-use crate::api::messages::MessageCode;
+use crate::api::messages::{MessageCode, Text};
 use crate::ids::ConnectionId;
 use crate::validation::FieldErrors;
 use chrono::format::{Item, StrftimeItems};
@@ -416,7 +416,7 @@ fn check_definitions(variables: &[Variable], errors: &mut FieldErrors) {
                 ..
             } => {
                 if let Err(m) = check_format(format) {
-                    errors.push(f("value.format"), m);
+                    errors.push_message(f("value.format"), m);
                 }
                 if timezone.parse::<Tz>().is_err() {
                     errors.push(
@@ -434,7 +434,7 @@ fn check_definitions(variables: &[Variable], errors: &mut FieldErrors) {
                 ..
             } => {
                 if sql.trim().is_empty() {
-                    errors.push(f("value.sql"), "is required: a SELECT returning one value");
+                    errors.push_message(f("value.sql"), MessageCode::SelectOneValue);
                 }
                 if !(1..=600).contains(timeout_seconds) {
                     errors.push(f("value.timeout_seconds"), "must be from 1 to 600 seconds");
@@ -445,14 +445,14 @@ fn check_definitions(variables: &[Variable], errors: &mut FieldErrors) {
 }
 
 /// A strftime format chrono can write, without placeholders of its own.
-pub fn check_format(format: &str) -> Result<(), String> {
+pub fn check_format(format: &str) -> Result<(), Text> {
     if format.trim().is_empty() {
-        return Err("is required, e.g. %Y-%m-%d".to_owned());
+        return Err(MessageCode::FormatRequired.into());
     }
     if StrftimeItems::new(format).any(|item| matches!(item, Item::Error)) {
-        return Err(format!(
-            "{format:?} is not a valid format; use strftime codes such as %Y (year), %m (month), %d (day), %H (hour), %M (minute)"
-        ));
+        return Err(MessageCode::BadFormat
+            .with("format", format!("{format:?}"))
+            .into());
     }
     Ok(())
 }
@@ -675,7 +675,7 @@ fn wall_clock_to_instant(local: NaiveDateTime, zone: Tz) -> Option<DateTime<Tz>>
 
 /// `at` shown in `zone` with a strftime `format`.
 pub fn format_time(at: DateTime<Utc>, zone: Tz, format: &str) -> Result<String, String> {
-    check_format(format)?;
+    check_format(format).map_err(|text| text.english)?;
     let mut out = String::new();
     write!(out, "{}", at.with_timezone(&zone).format(format))
         .map_err(|_| format!("{format:?} cannot be written for this time"))?;

@@ -58,11 +58,9 @@ fn view(d: &Destination) -> DestinationView {
     }
 }
 
-const DUPLICATE_NAME: &str = "A destination with this name already exists.";
-
 fn name_conflict(e: diesel::result::Error) -> ApiError {
     if is_unique_violation(&e) {
-        ApiError::conflict("name", DUPLICATE_NAME)
+        ApiError::conflict("name", MessageCode::DuplicateDestination)
     } else {
         e.into()
     }
@@ -432,9 +430,7 @@ async fn test_destination(
     drop(conn);
     if !d.confirmed() {
         return Err(ApiError::Conflict {
-            message: "This email address has not been confirmed yet: follow the link in the \
-                      confirmation email first."
-                .into(),
+            message: MessageCode::NotConfirmedYet.into(),
             field: None,
         });
     }

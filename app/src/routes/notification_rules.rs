@@ -18,6 +18,7 @@ use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use hakobu_core::api::error::ErrorBody;
+use hakobu_core::api::messages::MessageCode;
 use hakobu_core::api::notifications::{DeliveryView, RuleRequest, RuleView};
 use hakobu_core::authz::{Action, Target};
 use hakobu_core::ids::{JobId, NotificationRuleId, RunId};
@@ -47,10 +48,7 @@ async fn validate(
         .await?
         .is_none()
     {
-        errors.push(
-            "destination_id",
-            "is not a notification destination of this organization",
-        );
+        errors.push_message("destination_id", MessageCode::NotADestination);
     }
     for (field, text) in [("template", &body.template), ("subject", &body.subject)] {
         if let Some(text) = text

@@ -79,7 +79,7 @@ pub fn validate_job_text(
         for (i, l) in labels.iter().enumerate() {
             check_text(e, &format!("labels[{i}]"), l, LABEL_MAX_CHARS);
             if labels[..i].contains(l) {
-                e.push(format!("labels[{i}]"), "is listed twice");
+                e.push_message(format!("labels[{i}]"), MessageCode::ListedTwice);
             }
         }
     }

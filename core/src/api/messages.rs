@@ -80,6 +80,37 @@ catalogue! {
     // --- SQL a job reads ---
     SingleSelect = "single_select" => "must be a single SELECT (or WITH ... SELECT) query";
     SingleStatement = "single_statement" => "must be a single statement: remove the ; between statements";
+    // --- notification destinations and rules ---
+    SlackUrlRequired = "slack_url_required" => "is required: paste the incoming webhook URL Slack gave you";
+    UrlScheme = "url_scheme" => "must be a URL starting with https:// (or http://)";
+    UrlHost = "url_host" => "must name a host, e.g. https://hooks.example.com/path";
+    HeaderName = "header_name" => "must be 1 to 100 letters, digits, - or _ (e.g. Authorization)";
+    HeaderReserved = "header_reserved" => "is set by Hakobu itself and cannot be changed";
+    ListedTwice = "listed_twice" => "is listed twice";
+    DuplicateDestination = "duplicate_destination" => "A destination with this name already exists.";
+    NotConfirmedYet = "not_confirmed_yet" => "This email address has not been confirmed yet: follow the link in the confirmation email first.";
+    ThresholdSecondsRequired = "threshold_seconds_required" => "is required: after how many seconds of running to notify";
+    ThresholdRowsRequired = "threshold_rows_required" => "is required: the number of rows to compare with";
+    SlackMention = "slack_mention" => "must be a Slack member or group id (U024BE7LH, S0614TZR7), here or channel";
+    NotADestination = "not_a_destination" => "is not a notification destination of this organization";
+    ResetLinkInvalid = "reset_link_invalid" => "This password reset link is not valid any more: it was used, replaced by a newer one, or has expired. Ask for a new one.";
+    ResetTokenRequired = "reset_token_required" => "is required: use the link from the email";
+    // --- jobs, variables, checks and runs ---
+    SelectOneValue = "select_one_value" => "is required: a SELECT returning one value";
+    FormatRequired = "format_required" => "is required, e.g. %Y-%m-%d";
+    CheckNameRequired = "check_name_required" => "is required: say what the check makes sure of";
+    CheckNameTaken = "check_name_taken" => "is used by another check of this job";
+    NotBefore = "not_before" => "must not be before from";
+    DateTime = "date_time" => "must be a date and time, e.g. 2026-11-01 00:00";
+    WholeNumber = "whole_number" => "must be a whole number";
+    // --- schedules ---
+    MinuteOfHour = "minute_of_hour" => "must be a minute from 0 to 59";
+    ChooseWeekday = "choose_weekday" => "choose at least one day of the week";
+    WeekdayTwice = "weekday_twice" => "lists a day more than once";
+    DayOfMonth = "day_of_month" => "must be a day of the month from 1 to 31";
+    NeverFires = "never_fires" => "never fires (no such date in the next 8 years)";
+    // --- variable formats ---
+    BadFormat = "bad_format" => "{format} is not a valid format; use strftime codes such as %Y (year), %m (month), %d (day), %H (hour), %M (minute)";
 }
 
 impl MessageCode {

@@ -219,10 +219,9 @@ impl DestinationRequest {
         check_text(&mut e, "name", &self.name, DESTINATION_NAME_MAX_CHARS);
         match &self.settings {
             DestinationSettings::Slack { webhook_url } => match webhook_url {
-                None if creating => e.push(
-                    "settings.webhook_url",
-                    "is required: paste the incoming webhook URL Slack gave you",
-                ),
+                None if creating => {
+                    e.push_message("settings.webhook_url", MessageCode::SlackUrlRequired)
+                }
                 None => {}
                 Some(url) => check_url(&mut e, "settings.webhook_url", url),
             },
@@ -244,17 +243,14 @@ impl DestinationRequest {
                             .bytes()
                             .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
                     {
-                        e.push(
-                            field,
-                            "must be 1 to 100 letters, digits, - or _ (e.g. Authorization)",
-                        );
+                        e.push_message(field, MessageCode::HeaderName);
                     } else if RESERVED_HEADERS.contains(&lower.as_str()) {
-                        e.push(field, "is set by Hakobu itself and cannot be changed");
+                        e.push_message(field, MessageCode::HeaderReserved);
                     } else if headers[..i]
                         .iter()
                         .any(|o| o.name.eq_ignore_ascii_case(&h.name))
                     {
-                        e.push(field, "is listed twice");
+                        e.push_message(field, MessageCode::ListedTwice);
                     }
                     let value_field = format!("settings.headers[{i}].value");
                     match &h.value {
@@ -280,11 +276,10 @@ fn check_url(e: &mut FieldErrors, field: &str, url: &str) {
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
     match rest {
-        None => e.push(field, "must be a URL starting with https:// (or http://)"),
-        Some(rest) if rest.split(['/', '?', '#']).next().unwrap_or("").is_empty() => e.push(
-            field,
-            "must name a host, e.g. https://hooks.example.com/path",
-        ),
+        None => e.push_message(field, MessageCode::UrlScheme),
+        Some(rest) if rest.split(['/', '?', '#']).next().unwrap_or("").is_empty() => {
+            e.push_message(field, MessageCode::UrlHost)
+        }
         Some(_) if url.len() > 2000 || url.chars().any(|c| c.is_whitespace()) => {
             e.push(field, "must be at most 2000 characters, without spaces")
         }
@@ -348,12 +343,12 @@ impl RuleRequest {
     pub fn validate(&self) -> FieldErrors {
         let mut e = FieldErrors::default();
         match (self.event.needs_threshold(), self.threshold) {
-            (true, None) => e.push(
+            (true, None) => e.push_message(
                 "threshold",
                 if self.event == NotificationEventKind::DurationOver {
-                    "is required: after how many seconds of running to notify"
+                    MessageCode::ThresholdSecondsRequired
                 } else {
-                    "is required: the number of rows to compare with"
+                    MessageCode::ThresholdRowsRequired
                 },
             ),
             (true, Some(n))
@@ -396,10 +391,7 @@ impl RuleRequest {
         }
         for (i, m) in self.mentions.iter().enumerate() {
             if !is_slack_mention(m) {
-                e.push(
-                    format!("mentions[{i}]"),
-                    "must be a Slack member or group id (U024BE7LH, S0614TZR7), here or channel",
-                );
+                e.push_message(format!("mentions[{i}]"), MessageCode::SlackMention);
             }
         }
         e
@@ -521,7 +513,7 @@ impl PasswordResetConfirm {
     pub fn validate(&self) -> FieldErrors {
         let mut e = FieldErrors::default();
         if self.token.is_empty() {
-            e.push("token", "is required: use the link from the email");
+            e.push_message("token", MessageCode::ResetTokenRequired);
         }
         crate::validation::check_password(&mut e, "password", &self.password);
         e

@@ -1,5 +1,6 @@
 //! Runs, their logs, and the protocol between the app and a managed runner.
 
+use crate::api::messages::MessageCode;
 use crate::ids::{JobId, RunId, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -292,7 +293,7 @@ impl BackfillRequest {
             );
         }
         if self.to < self.from {
-            errors.push("to", "must not be before from");
+            errors.push_message("to", MessageCode::NotBefore);
         }
         if !(1..=BACKFILL_MAX_PARALLELISM).contains(&self.parallelism) {
             errors.push(

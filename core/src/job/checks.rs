@@ -159,14 +159,14 @@ pub fn validate_checks(e: &mut FieldErrors, checks: &[DataCheck]) {
         let f = |name: &str| format!("checks[{i}].{name}");
         let name = check.name.trim();
         if name.is_empty() {
-            e.push(f("name"), "is required: say what the check makes sure of");
+            e.push_message(f("name"), MessageCode::CheckNameRequired);
         } else if name.chars().count() > CHECK_NAME_MAX_CHARS {
             e.push_message(
                 f("name"),
                 MessageCode::TooLong.with("n", CHECK_NAME_MAX_CHARS),
             );
         } else if checks[..i].iter().any(|o| o.name.trim() == name) {
-            e.push(f("name"), "is used by another check of this job");
+            e.push_message(f("name"), MessageCode::CheckNameTaken);
         }
         if let Err(message) = super::check_select(&check.sql) {
             e.push_message(f("sql"), message);

@@ -62,6 +62,49 @@ pub fn japanese_template(code: MessageCode) -> &'static str {
             "SELECT 文（または WITH ... SELECT）を 1 つだけ書いてください。"
         }
         MessageCode::SingleStatement => "文は 1 つにしてください。文の間の ; を削除してください。",
+        MessageCode::SlackUrlRequired => {
+            "入力してください。Slack で発行した受信 Webhook の URL を貼り付けてください。"
+        }
+        MessageCode::UrlScheme => "https://（または http://）で始まる URL を入力してください。",
+        MessageCode::UrlHost => "ホスト名を含めてください（例：https://hooks.example.com/path）。",
+        MessageCode::HeaderName => {
+            "英数字、- または _ で 1〜100 文字にしてください（例：Authorization）。"
+        }
+        MessageCode::HeaderReserved => "Hakobu が設定するため変更できません。",
+        MessageCode::ListedTwice => "2 回指定されています。",
+        MessageCode::DuplicateDestination => "この名前の送信先はすでに存在します。",
+        MessageCode::NotConfirmedYet => {
+            "このメールアドレスはまだ確認されていません。先に確認メールのリンクを開いてください。"
+        }
+        MessageCode::ThresholdSecondsRequired => {
+            "入力してください。何秒経過したら通知するかを指定します。"
+        }
+        MessageCode::ThresholdRowsRequired => "入力してください。比べる行数を指定します。",
+        MessageCode::SlackMention => {
+            "Slack のメンバーまたはグループの ID、here、channel のいずれかにしてください。"
+        }
+        MessageCode::NotADestination => "この組織の通知先ではありません。",
+        MessageCode::ResetLinkInvalid => {
+            "このパスワード再設定リンクは無効です。使用済みか、新しいリンクに置き換えられたか、期限切れです。新しいリンクを依頼してください。"
+        }
+        MessageCode::ResetTokenRequired => "入力してください。メールのリンクを使ってください。",
+        MessageCode::SelectOneValue => "入力してください。値を 1 つ返す SELECT 文です。",
+        MessageCode::FormatRequired => "入力してください（例：%Y-%m-%d）。",
+        MessageCode::CheckNameRequired => "入力してください。何を確かめるチェックかを書きます。",
+        MessageCode::CheckNameTaken => "このジョブの別のチェックが使っています。",
+        MessageCode::NotBefore => "開始より前にはできません。",
+        MessageCode::DateTime => "日時を入力してください（例：2026-11-01 00:00）。",
+        MessageCode::WholeNumber => "整数を入力してください。",
+        MessageCode::MinuteOfHour => "0 から 59 までの分を入力してください。",
+        MessageCode::ChooseWeekday => "曜日を 1 つ以上選んでください。",
+        MessageCode::WeekdayTwice => "同じ曜日が 2 回以上指定されています。",
+        MessageCode::DayOfMonth => "1 から 31 までの日を入力してください。",
+        MessageCode::NeverFires => {
+            "この設定では実行されません（今後 8 年間に該当する日時がありません）。"
+        }
+        MessageCode::BadFormat => {
+            "{format} は正しい書式ではありません。%Y（年）、%m（月）、%d（日）、%H（時）、%M（分）などの strftime の記号を使ってください。"
+        }
     }
 }
 

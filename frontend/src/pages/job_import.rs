@@ -64,11 +64,15 @@ fn located_in_config(error: ApiError) -> ApiError {
                 && let Some(field) = &body.field
             {
                 body.fields
-                    .push(FieldError::new(field.clone(), body.message.clone()));
+                    .push(FieldError::said(field.clone(), body.text()));
             }
             for e in &mut body.fields {
                 if let Some(path) = e.field.strip_prefix("config.") {
                     e.message = format!("{path}: {}", e.message);
+                    // The sentence now names the path, which a translation of the code
+                    // would drop: it is shown as written.
+                    e.code = None;
+                    e.params.clear();
                 }
             }
             ApiError::Server { status, body }

@@ -16,6 +16,7 @@ use crate::session::{can_create_resources, use_session};
 use crate::widgets::runs::{RunsTable, duration_text, run_duration_seconds};
 use crate::widgets::schedule_form::{ScheduleFields, new_draft, recurrence_text};
 use hakobu_core::api::jobs::{JobView, UpdateJobRequest};
+use hakobu_core::api::messages::MessageCode;
 use hakobu_core::api::runs::{BackfillRequest, BackfillStep, RunView, StartRunRequest};
 use hakobu_core::api::schedules::ScheduleRequest;
 use hakobu_core::authz::{Action, Decision, Principal, Target, TeamRole, authorize};
@@ -520,7 +521,7 @@ fn RunOptionsPanel(
             {
                 Some(t) => Some(t.with_timezone(&chrono::Utc)),
                 None => {
-                    errors.push("as_of", "must be a date and time, e.g. 2026-11-01 00:00");
+                    errors.push_message("as_of", MessageCode::DateTime);
                     None
                 }
             }
@@ -601,14 +602,14 @@ fn BackfillPanel(
         let when = |field: &str, v: RwSignal<String>, errors: &mut FieldErrors| {
             let parsed = parse_local(&v.get());
             if parsed.is_none() {
-                errors.push(field, "must be a date and time, e.g. 2026-11-01 00:00");
+                errors.push_message(field, MessageCode::DateTime);
             }
             parsed
         };
         let (f, t) = (when("from", from, &mut errors), when("to", to, &mut errors));
         let parallel = parallelism.get().trim().parse::<u32>();
         if parallel.is_err() {
-            errors.push("parallelism", "must be a whole number");
+            errors.push_message("parallelism", MessageCode::WholeNumber);
         }
         errors.clone().into_result()?;
         let request = BackfillRequest {

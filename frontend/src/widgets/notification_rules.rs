@@ -88,7 +88,7 @@ impl RuleRow {
         } else if let Ok(n) = threshold.parse::<i64>() {
             Some(n)
         } else {
-            errors.push(f("threshold"), "must be a whole number");
+            errors.push_message(f("threshold"), MessageCode::WholeNumber);
             return None;
         };
         let optional = |s: RwSignal<String>| {

@@ -31,7 +31,7 @@ use self::state::Wizard;
 use crate::api;
 use crate::components::{Empty, FormProblem, LoadError, Loading};
 use crate::forms::Form;
-use crate::i18n::{Key, fill, tr, translate_message, use_lang};
+use crate::i18n::{Key, fill, tr, translate, use_lang};
 use crate::session::editable_teams;
 use crate::widgets::notification_rules::save_rules;
 use hakobu_core::api::connections::ConnectionView;
@@ -390,7 +390,7 @@ fn JobWizard(
                         <p>{move || fill(lang.get(), Key::ScheduleSaveFailed, &[
                             ("name", &name),
                             ("n", &(failure.index + 1).to_string()),
-                            ("reason", translate_message(lang.get(), None, &failure.reason).trim_end_matches('.')),
+                            ("reason", translate(lang.get(), None, &failure.reason).trim_end_matches('.')),
                         ])}</p>
                         <p><A href=format!("/jobs/{id}")>{tr(Key::OpenSavedJob)}</A></p>
                     </div>
