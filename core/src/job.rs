@@ -368,19 +368,34 @@ impl JobSettings {
             e.push("resources.cpu", "must be one of 0.25, 0.5, 1, 2, 4, 8, 16");
         }
         if !(512..=122_880).contains(&self.resources.memory_mb) {
-            e.push("resources.memory_mb", "must be from 512 to 122880 MiB");
+            e.push_message(
+                "resources.memory_mb",
+                MessageCode::FromTo
+                    .with("from", 512)
+                    .with("to", "122880 MiB"),
+            );
         }
         if !(1..=10_080).contains(&self.timeout_minutes) {
-            e.push(
+            e.push_message(
                 "timeout_minutes",
-                "must be from 1 minute to 10080 minutes (7 days)",
+                MessageCode::FromTo
+                    .with("from", "1 minute")
+                    .with("to", "10080 minutes (7 days)"),
             );
         }
         if self.retry.count > 10 {
-            e.push("retry.count", "must be from 0 to 10");
+            e.push_message(
+                "retry.count",
+                MessageCode::FromTo.with("from", 0).with("to", 10),
+            );
         }
         if !(1..=86_400).contains(&self.retry.backoff_seconds) {
-            e.push("retry.backoff_seconds", "must be from 1 to 86400 seconds");
+            e.push_message(
+                "retry.backoff_seconds",
+                MessageCode::FromToSeconds
+                    .with("from", 1)
+                    .with("to", 86_400),
+            );
         }
         checks::validate_checks(&mut e, &self.checks);
         self.validate_variables(&mut e);

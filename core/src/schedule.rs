@@ -163,20 +163,19 @@ impl ScheduleSettings {
         let zone = match self.timezone.trim().parse::<Tz>() {
             Ok(zone) => Some(zone),
             Err(_) => {
-                errors.push(
+                errors.push_message(
                     format!("{prefix}timezone"),
-                    format!(
-                        "unknown time zone {:?}; expected an IANA name such as Asia/Tokyo, Europe/Berlin or UTC",
-                        self.timezone
-                    ),
+                    MessageCode::ScheduleZone.with("zone", format!("{:?}", self.timezone)),
                 );
                 None
             }
         };
         if self.max_consecutive_failures > 1000 {
-            errors.push(
+            errors.push_message(
                 format!("{prefix}max_consecutive_failures"),
-                "must be from 0 (never turn off) to 1000",
+                MessageCode::FromTo
+                    .with("from", "0 (never turn off)")
+                    .with("to", 1000),
             );
         }
         let field = |name: &str| format!("{prefix}recurrence.{name}");
@@ -233,11 +232,9 @@ impl ScheduleSettings {
             Recurrence::Cron { expression } => {
                 let fields = expression.split_whitespace().count();
                 if fields != 5 || expression.contains('@') {
-                    errors.push(
+                    errors.push_message(
                         field("expression"),
-                        format!(
-                            "expected 5 fields separated by spaces (minute hour day-of-month month day-of-week), e.g. \"30 2 * * 1-5\"; found {fields}"
-                        ),
+                        MessageCode::CronFields.with("found", fields),
                     );
                 } else {
                     expressions.push((expression.trim().to_owned(), None));
@@ -248,9 +245,9 @@ impl ScheduleSettings {
         for (expression, before_day) in expressions {
             match parser().parse(&expression) {
                 Ok(cron) => parts.push((cron, before_day)),
-                Err(e) => errors.push(
+                Err(e) => errors.push_message(
                     field("expression"),
-                    format!("is not a valid cron expression: {}", plain_cron_error(&e)),
+                    MessageCode::CronInvalid.with("detail", plain_cron_error(&e)),
                 ),
             }
         }
@@ -295,11 +292,9 @@ fn plain_cron_error(e: &croner::errors::CronError) -> String {
 fn parse_time(errors: &mut FieldErrors, field: &str, text: &str) -> Option<NaiveTime> {
     let parsed = NaiveTime::parse_from_str(text.trim(), "%H:%M").ok();
     if parsed.is_none() {
-        errors.push(
+        errors.push_message(
             field,
-            format!(
-                "{text:?} is not a time; expected HH:MM on a 24-hour clock, e.g. 02:30 or 18:00"
-            ),
+            MessageCode::NotATime.with("time", format!("{text:?}")),
         );
     }
     parsed

@@ -8,9 +8,8 @@
 //!
 //! Messages from the server and `core`'s validators come in English, and those of `core`'s
 //! catalogue also with a stable code and the values of their parts: [`translate`] says
-//! them in Japanese by code (see [`catalogue`]). Messages not in the catalogue yet are
-//! still recognised by their English wording via the `Msg*` entries, whose English side is
-//! the server's exact words with `{n}` for a number or `{name}` for a part.
+//! them in Japanese by code (see [`catalogue`]); no English wording is matched. A message
+//! without a code (the engine's, a source database's) is shown as it came.
 //!
 //! `core`'s enums that pages name (roles, connection kinds, load modes, notification
 //! events) are put in words here too, so pages share one wording without importing
@@ -850,30 +849,6 @@ texts! {
     SetNewPassword => "Set the new password", "新しいパスワードを設定";
     PasswordResetDone => "Your password is changed. Sign in with the new one.", "パスワードを変更しました。新しいパスワードでログインしてください。";
     AskNewLink => "Ask for a new link", "新しいリンクを依頼する";
-    // Server and validator messages of these pages (see `templated_message`).
-    MsgNotAVariable => "{found} at position {position} is not a variable: write a variable as $name$ (letters, digits and _), and $$ for a dollar sign", "{position} 文字目の {found} は変数ではありません。変数は $name$（英数字と _）、ドル記号は $$ と書きます。";
-    MsgUnknownVariable => "unknown variable {var} at position {position}; known here: {known}", "{position} 文字目の {var} は未定義の変数です。ここで使える変数：{known}";
-    MsgQuotedVariable => "{var} at position {position} is inside quotes or a comment; Hakobu writes a variable's value as a quoted SQL value itself, so remove the quotes around it", "{position} 文字目の {var} が引用符またはコメントの中にあります。Hakobu が値を引用符付きの SQL の値として書き込むので、周りの引用符を外してください。";
-    MsgVariableName => "must be letters, digits and _ (at most {n}), starting with a letter or _, e.g. target_date", "英字または _ で始まる英数字と _（{n} 文字以内）で指定してください（例：target_date）。";
-    MsgBuiltIn => "{var} is built in; choose another name", "{var} は組み込み変数です。別の名前にしてください。";
-    MsgNameTaken => "{other} already uses the name {var}", "{other} がすでに {var} という名前を使っています。";
-    MsgUnknownZone => "unknown time zone {zone}; expected an IANA name such as Asia/Tokyo or UTC", "{zone} というタイムゾーンはありません。Asia/Tokyo や UTC のような IANA の名前を指定してください。";
-    MsgFromTo => "must be from {from} to {to}", "{from} から {to} までの値にしてください。";
-    MsgFromToSeconds => "must be from {from} to {to} seconds", "{from} から {to} 秒までにしてください。";
-    MsgDurationRange => "must be from {from} to {to} seconds (7 days)", "{from} から {to} 秒（7 日）までにしてください。";
-    MsgMaxVariables => "a job can have at most {n} variables", "1 つのジョブの変数は {n} 個までです。";
-    MsgRowsNonNegative => "must be {n} or more rows", "{n} 行以上にしてください。";
-    MsgThresholdNotApplicable => "only applies to rows_below, rows_above and duration_over, not {event}", "しきい値は行数と時間の条件にだけ使えます（{event} には使えません）。";
-    MsgOneLine => "must be one line of at most {n} characters", "{n} 文字以内の 1 行にしてください。";
-    MsgTemplateBroken => "cannot be rendered: {detail}. Names you can use: {names}", "テンプレートを展開できません：{detail}。使える名前：{names}";
-    MsgRangeRuns => "the range makes {n} runs; at most {max} at once", "この期間では {n} 件の実行になります。一度に登録できるのは {max} 件までです。";
-    MsgNoSuchVariable => "the job has no variable named {var}", "このジョブに {var} という変数はありません。";
-    MsgBuiltInValue => "is built in and cannot be given a value", "組み込み変数なので値を指定できません。";
-    MsgNameValueLine => "line {n} must read name=value", "{n} 行目は 名前=値 の形にしてください。";
-    MsgNotATime => "{time} is not a time; expected HH:MM on a 24-hour clock, e.g. 02:30 or 18:00", "{time} は時刻ではありません。24 時間表記の 時:分 で入力してください（例：02:30、18:00）。";
-    MsgScheduleZone => "unknown time zone {zone}; expected an IANA name such as Asia/Tokyo, Europe/Berlin or UTC", "{zone} というタイムゾーンはありません。Asia/Tokyo や UTC のような IANA の名前を指定してください。";
-    MsgCronFields => "expected 5 fields separated by spaces (minute hour day-of-month month day-of-week), e.g. \"30 2 * * 1-5\"; found {found}", "分・時・日・月・曜日の 5 項目を空白で区切って入力してください（例：30 2 * * 1-5）。入力された項目数：{found}";
-    MsgCronInvalid => "is not a valid cron expression: {detail}", "正しいクロン式ではありません：{detail}";
 
     // --- #9 admin pages ---
     NavNotifications => "Notifications", "通知";
@@ -1003,13 +978,6 @@ texts! {
     ActScheduleEnable => "Turned a schedule on", "スケジュールを有効化";
     ActScheduleDisable => "Turned a schedule off", "スケジュールを無効化";
     ActScheduleAutoDisable => "Hakobu turned a schedule off after failures", "失敗が続いたためスケジュールを自動停止";
-    MsgUrlLong => "must be at most {n} characters, without spaces", "空白を含まない {n} 文字以内で入力してください。";
-    MsgHeaderValueLong => "must be at most {n} characters, without line breaks", "改行を含まない {n} 文字以内で入力してください。";
-    MsgTooManyHeaders => "at most {n} headers", "ヘッダーは {n} 個までです。";
-    MsgDeliveredStatus => "Delivered: the endpoint answered {n}.", "送信しました（送信先の応答：{n}）。";
-    MsgDeliveredMail => "Delivered to the mail server.", "送信しました（メールサーバーが受け取りました）。";
-    MsgThresholdRowsMin => "must be {n} or more rows", "{n} 行以上にしてください。";
-    MsgThresholdSecondsRange => "must be from 1 to 604800 seconds (7 days)", "1〜604800 秒（7 日）の範囲で入力してください。";
     // --- job sharing ---
     JobSharingHint => "Other teams that may see this job, and how: viewers see it and its runs, operators also run it, editors also change it.", "このジョブを利用できる他のチームと、その権限です。閲覧者はジョブと実行履歴を見られ、実行者は実行もでき、編集者は変更もできます。";
     JobNotShared => "Not shared with other teams.", "他のチームには共有されていません。";
@@ -1021,18 +989,6 @@ texts! {
     OrgRuleSubjectHint => "Email only: one line. Empty: a subject naming the job and the run's status. The same names as the message may be used, e.g. {{ job_name }} {{ status }}.", "メールのみ・1 行。空欄ならジョブ名と実行の状態を件名にします。メッセージと同じ名前が使えます（例：{{ job_name }} {{ status }}）。";
     QueueAutoRefreshes => "Refreshes by itself every 5 seconds while this page is open.", "このページを開いている間は 5 秒ごとに自動で更新されます。";
 }
-
-/// Messages outside `core`'s catalogue that are recognised by their English wording.
-const SERVER_MESSAGES: &[Key] = &[
-    // #9 admin pages: destinations, test sends, rules.
-    Key::MsgUrlLong,
-    Key::MsgHeaderValueLong,
-    Key::MsgTooManyHeaders,
-    Key::MsgDeliveredStatus,
-    Key::MsgDeliveredMail,
-    Key::MsgThresholdRowsMin,
-    Key::MsgThresholdSecondsRange,
-];
 
 /// `text` with each `{name}` replaced by its value.
 pub fn fill(lang: Lang, key: Key, values: &[(&str, &str)]) -> String {
@@ -1055,8 +1011,7 @@ pub fn fill_count(lang: Lang, one: Key, many: Key, n: usize) -> String {
 
 /// A message from the server or `core`'s validators, in `lang`. With a field `label`,
 /// English reads "Email is required"; Japanese shows the sentence alone, beside the field
-/// it is about. A message of the catalogue is said from its code; others stay as written
-/// unless their wording is a known one.
+/// it is about. A message of the catalogue is said from its code; others stay as written.
 pub fn translate(lang: Lang, label: Option<&str>, text: &Text) -> String {
     let english = text.english.as_str();
     match lang {
@@ -1066,118 +1021,17 @@ pub fn translate(lang: Lang, label: Option<&str>, text: &Text) -> String {
             }
             _ => english.to_owned(),
         },
+        // Without a code the sentence is not one the UI can say in Japanese.
         Lang::Ja => match &text.message {
             Some(message) => japanese(message),
-            None => japanese_message(english).unwrap_or_else(|| english.to_owned()),
+            None => english.to_owned(),
         },
     }
-}
-
-/// A message known by its English words alone (no code), in `lang`; see [`translate`].
-pub fn translate_message(lang: Lang, label: Option<&str>, message: &str) -> String {
-    translate(lang, label, &Text::from(message))
 }
 
 /// A message of `core`'s catalogue in Japanese, its parts filled.
 fn japanese(message: &Message) -> String {
     fill_template(catalogue::japanese_template(message.code), &message.params)
-}
-
-/// The Japanese of a message without a code, found by its English wording.
-fn japanese_message(message: &str) -> Option<String> {
-    // The one number a message may carry becomes `{n}` to find its template.
-    let start = message.find(|c: char| c.is_ascii_digit());
-    let (template, number) = match start {
-        Some(i) => {
-            let end = message[i..]
-                .find(|c: char| !c.is_ascii_digit())
-                .map_or(message.len(), |e| i + e);
-            (
-                format!("{}{{n}}{}", &message[..i], &message[end..]),
-                &message[i..end],
-            )
-        }
-        None => (message.to_owned(), ""),
-    };
-    if let Some(key) = SERVER_MESSAGES
-        .iter()
-        .find(|k| k.text(Lang::En) == template || k.text(Lang::En) == message)
-    {
-        return Some(key.text(Lang::Ja).replace("{n}", number));
-    }
-    templated_message(message)
-}
-
-// --- #8 analyst pages: messages with named parts ---
-
-/// Messages of variables, notification rules, backfills and password resets: their
-/// English side is a template whose `{name}` parts (a variable, a position, a list) are
-/// carried over into the Japanese sentence.
-const TEMPLATED_MESSAGES: &[Key] = &[
-    Key::MsgNotAVariable,
-    Key::MsgUnknownVariable,
-    Key::MsgQuotedVariable,
-    Key::MsgVariableName,
-    Key::MsgBuiltIn,
-    Key::MsgNameTaken,
-    Key::MsgUnknownZone,
-    Key::MsgDurationRange,
-    Key::MsgFromToSeconds,
-    Key::MsgFromTo,
-    Key::MsgMaxVariables,
-    Key::MsgRowsNonNegative,
-    Key::MsgThresholdNotApplicable,
-    Key::MsgOneLine,
-    Key::MsgTemplateBroken,
-    Key::MsgRangeRuns,
-    Key::MsgNoSuchVariable,
-    Key::MsgBuiltInValue,
-    Key::MsgNameValueLine,
-    Key::MsgNotATime,
-    Key::MsgScheduleZone,
-    Key::MsgCronFields,
-    Key::MsgCronInvalid,
-];
-
-/// The values of `template`'s `{name}` parts in `message`, if the message fits it. Each
-/// part runs up to the first occurrence of the literal text after it (to the end for a
-/// last part), which suits the server's sentences: their literal parts do not repeat.
-fn match_template(template: &str, message: &str) -> Option<Vec<(String, String)>> {
-    let mut values = Vec::new();
-    let mut rest_t = template;
-    let mut rest_m = message;
-    loop {
-        let Some(open) = rest_t.find('{') else {
-            return (rest_t == rest_m).then_some(values);
-        };
-        rest_m = rest_m.strip_prefix(&rest_t[..open])?;
-        let close = open + rest_t[open..].find('}')?;
-        let name = rest_t[open + 1..close].to_owned();
-        rest_t = &rest_t[close + 1..];
-        let literal_end = rest_t.find('{').unwrap_or(rest_t.len());
-        let literal = &rest_t[..literal_end];
-        let end = if literal.is_empty() {
-            rest_m.len()
-        } else {
-            rest_m.find(literal)?
-        };
-        if end == 0 {
-            return None;
-        }
-        values.push((name, rest_m[..end].to_owned()));
-        rest_m = &rest_m[end..];
-    }
-}
-
-fn templated_message(message: &str) -> Option<String> {
-    TEMPLATED_MESSAGES.iter().find_map(|key| {
-        let values = match_template(key.text(Lang::En), message)?;
-        let pairs: Vec<(&str, &str)> = values
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        Some(fill(Lang::Ja, *key, &pairs))
-    })
 }
 
 /// The audit log's action code (`team.create`) in words, when it is a known one.
@@ -1595,12 +1449,12 @@ mod tests {
             &Default::default(),
         );
         assert_eq!(translate(Lang::Ja, None, &newer), "Something new.");
+        // Not even a sentence whose words are a catalogue message's: only codes count.
+        for words in ["Unknown words", "is required"] {
+            assert_eq!(translate(Lang::Ja, None, &words.into()), words);
+        }
         assert_eq!(
-            translate_message(Lang::Ja, None, "Unknown words"),
-            "Unknown words"
-        );
-        assert_eq!(
-            translate_message(Lang::En, Some("Email"), "Someone has it."),
+            translate(Lang::En, Some("Email"), &"Someone has it.".into()),
             "Someone has it."
         );
     }
@@ -1657,16 +1511,21 @@ mod tests {
             let ja = translate(Lang::Ja, None, &e.text());
             assert_ne!(ja, e.message, "untranslated: {}", e.message);
         }
+        let lone = hakobu_core::variables::parse("orders_$day")
+            .unwrap_err()
+            .message;
         assert_eq!(
-            translate_message(
-                Lang::Ja,
-                None,
-                "\"$day\" at position 8 is not a variable: write a variable as $name$ (letters, digits and _), and $$ for a dollar sign"
-            ),
-            "8 文字目の \"$day\" は変数ではありません。変数は $name$（英数字と _）、ドル記号は $$ と書きます。"
+            lone.english,
+            "\"$day\" at position 8 is not a variable: write a variable as $name$ (letters, digits and _), and $$ for a dollar sign"
         );
         assert_eq!(
-            translate_message(Lang::Ja, None, "must be from 1 to 600 seconds"),
+            translate(Lang::Ja, None, &lone),
+            "8 文字目の \"$day\" は変数ではありません。変数は $name$（英数字と _）、ドル記号は $$ と書きます。"
+        );
+        let seconds = Text::from(MessageCode::FromToSeconds.with("from", 1).with("to", 600));
+        assert_eq!(seconds.english, "must be from 1 to 600 seconds");
+        assert_eq!(
+            translate(Lang::Ja, None, &seconds),
             "1 から 600 秒までにしてください。"
         );
         for sql in ["DELETE FROM t", "SELECT 1; SELECT 2"] {
@@ -1674,11 +1533,6 @@ mod tests {
             assert!(text.message.is_some(), "no code: {text}");
             assert_ne!(translate(Lang::Ja, None, &text), text.english);
         }
-        assert_eq!(match_template("a {x} b", "a 1 b c"), None);
-        assert_eq!(
-            match_template("{x} at {y}", "v at 3"),
-            Some(vec![("x".into(), "v".into()), ("y".into(), "3".into())])
-        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
 use hakobu_core::api::audit::AuditEntryView;
 use hakobu_core::api::error::ErrorBody;
+use hakobu_core::api::messages::MessageCode;
 use hakobu_core::api::{MAX_PER_PAGE, Page};
 use hakobu_core::authz::{Action, Target};
 use hakobu_core::ids::UserId;
@@ -57,7 +58,7 @@ impl AuditQuery {
         if !(1..=MAX_PER_PAGE).contains(&per_page) {
             return Err(ApiError::field(
                 "per_page",
-                format!("must be from 1 to {MAX_PER_PAGE}"),
+                MessageCode::FromTo.with("from", 1).with("to", MAX_PER_PAGE),
             ));
         }
         Ok((page, per_page))

@@ -16,6 +16,7 @@ use hakobu_core::api::connections::{
     PreviewRequest, PreviewResponse, SharesRequest, TestConnectionRequest, UpdateConnectionRequest,
 };
 use hakobu_core::api::error::ErrorBody;
+use hakobu_core::api::messages::MessageCode;
 use hakobu_core::api::org::TeamGrant;
 use hakobu_core::authz::{Action, TeamRole};
 use hakobu_core::connection::{ConnectionKind, validate_settings};
@@ -669,7 +670,10 @@ async fn preview(
     let body = body.0;
     let limit = body.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::field("limit", "must be from 1 to 100"));
+        return Err(ApiError::field(
+            "limit",
+            MessageCode::FromTo.with("from", 1).with("to", 100),
+        ));
     }
     let (c, target) = database_connection(&state, &auth, path.into_inner()).await?;
     engine_bridge::preview(

@@ -444,17 +444,14 @@ async fn test_destination(
         mentions: &[],
     };
     let answer = match state.sender.send(&d, &outgoing).await {
-        Ok(status) => TestSendResult {
-            delivered: true,
-            message: match status {
-                Some(code) => format!("Delivered: the endpoint answered {code}."),
-                None => "Delivered to the mail server.".to_owned(),
+        Ok(status) => TestSendResult::new(
+            true,
+            match status {
+                Some(code) => MessageCode::DeliveredStatus.with("n", code),
+                None => MessageCode::DeliveredMail.into(),
             },
-        },
-        Err(e) => TestSendResult {
-            delivered: false,
-            message: e.message,
-        },
+        ),
+        Err(e) => TestSendResult::new(false, e.message),
     };
     Ok(web::Json(answer))
 }

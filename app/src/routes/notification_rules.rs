@@ -54,10 +54,11 @@ async fn validate(
         if let Some(text) = text
             && let Err(e) = render::check_template(text)
         {
-            errors.push(
+            errors.push_message(
                 field,
-                format!(
-                    "cannot be rendered: {e}. Names you can use: job_name, status, rows, duration, run_url, error, threshold, checks, schedule, variables.NAME"
+                MessageCode::TemplateBroken.with("detail", e).with(
+                    "names",
+                    "job_name, status, rows, duration, run_url, error, threshold, checks, schedule, variables.NAME",
                 ),
             );
         }

@@ -190,7 +190,7 @@ fn check_overrides(
         let Some(variable) = settings.variables.iter().find(|v| &v.name == name) else {
             return Err(ApiError::field(
                 &field,
-                format!("the job has no variable named {name}"),
+                MessageCode::NoSuchVariable.with("var", name),
             ));
         };
         if value.chars().count() > hakobu_core::variables::VALUE_MAX_CHARS {
@@ -292,7 +292,7 @@ async fn list_runs(
     if !(1..=MAX_PER_PAGE).contains(&per_page) {
         return Err(ApiError::field(
             "per_page",
-            format!("must be from 1 to {MAX_PER_PAGE}"),
+            MessageCode::FromTo.with("from", 1).with("to", MAX_PER_PAGE),
         ));
     }
     let mut conn = state.pool.get().await?;
@@ -360,7 +360,10 @@ async fn run_logs(
 ) -> Result<web::Json<Vec<RunLogLine>>, ApiError> {
     let limit = query.limit.unwrap_or(200);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::field("limit", "must be from 1 to 1000"));
+        return Err(ApiError::field(
+            "limit",
+            MessageCode::FromTo.with("from", 1).with("to", 1000),
+        ));
     }
     let mut conn = state.pool.get().await?;
     let (run, _) = load_run(

@@ -111,6 +111,37 @@ catalogue! {
     NeverFires = "never_fires" => "never fires (no such date in the next 8 years)";
     // --- variable formats ---
     BadFormat = "bad_format" => "{format} is not a valid format; use strftime codes such as %Y (year), %m (month), %d (day), %H (hour), %M (minute)";
+    // --- webhooks, test sends and rule thresholds ---
+    UrlTooLong = "url_too_long" => "must be at most {n} characters, without spaces";
+    HeaderValueTooLong = "header_value_too_long" => "must be at most {n} characters, without line breaks";
+    TooManyHeaders = "too_many_headers" => "at most {n} headers";
+    DeliveredStatus = "delivered_status" => "Delivered: the endpoint answered {n}.";
+    DeliveredMail = "delivered_mail" => "Delivered to the mail server.";
+    ThresholdSecondsRange = "threshold_seconds_range" => "must be from 1 to {max} seconds (7 days)";
+    RowsAtLeast = "rows_at_least" => "must be {n} or more rows";
+    ThresholdNotApplicable = "threshold_not_applicable" => "only applies to rows_below, rows_above and duration_over, not {event}";
+    OneLine = "one_line" => "must be one line of at most {n} characters";
+    TemplateBroken = "template_broken" => "cannot be rendered: {detail}. Names you can use: {names}";
+    // --- variables, backfills and manual runs ---
+    NotAVariable = "not_a_variable" => "{found} at position {position} is not a variable: write a variable as $name$ (letters, digits and _), and $$ for a dollar sign";
+    UnknownVariable = "unknown_variable" => "unknown variable {var} at position {position}; known here: {known}";
+    QuotedVariable = "quoted_variable" => "{var} at position {position} is inside quotes or a comment; Hakobu writes a variable's value as a quoted SQL value itself, so remove the quotes around it";
+    VariableName = "variable_name" => "must be letters, digits and _ (at most {n}), starting with a letter or _, e.g. target_date";
+    BuiltIn = "built_in" => "{var} is built in; choose another name";
+    NameTaken = "name_taken" => "{other} already uses the name {var}";
+    UnknownZone = "unknown_zone" => "unknown time zone {zone}; expected an IANA name such as Asia/Tokyo or UTC";
+    FromToSeconds = "from_to_seconds" => "must be from {from} to {to} seconds";
+    FromTo = "from_to" => "must be from {from} to {to}";
+    MaxVariables = "max_variables" => "a job can have at most {n} variables";
+    RangeRuns = "range_runs" => "the range makes {n} runs; at most {max} at once";
+    NoSuchVariable = "no_such_variable" => "the job has no variable named {var}";
+    BuiltInValue = "built_in_value" => "is built in and cannot be given a value";
+    NameValueLine = "name_value_line" => "line {n} must read name=value";
+    // --- schedule recurrences ---
+    NotATime = "not_a_time" => "{time} is not a time; expected HH:MM on a 24-hour clock, e.g. 02:30 or 18:00";
+    ScheduleZone = "schedule_zone" => "unknown time zone {zone}; expected an IANA name such as Asia/Tokyo, Europe/Berlin or UTC";
+    CronFields = "cron_fields" => "expected 5 fields separated by spaces (minute hour day-of-month month day-of-week), e.g. \"30 2 * * 1-5\"; found {found}";
+    CronInvalid = "cron_invalid" => "is not a valid cron expression: {detail}";
 }
 
 impl MessageCode {

@@ -1,7 +1,7 @@
 //! Notification destinations (Slack, email, webhook), the rules that say when to use them,
 //! and the deliveries the notifier made.
 
-use crate::api::messages::MessageCode;
+use crate::api::messages::{MessageCode, MessageParams, Text};
 use crate::ids::{DestinationId, JobId, NotificationEventId, NotificationRuleId, RunId};
 use crate::validation::{FieldErrors, check_email, check_text};
 use chrono::{DateTime, Utc};
@@ -231,7 +231,10 @@ impl DestinationRequest {
             DestinationSettings::Webhook { url, headers } => {
                 check_url(&mut e, "settings.url", url);
                 if headers.len() > MAX_HEADERS {
-                    e.push("settings.headers", format!("at most {MAX_HEADERS} headers"));
+                    e.push_message(
+                        "settings.headers",
+                        MessageCode::TooManyHeaders.with("n", MAX_HEADERS),
+                    );
                 }
                 for (i, h) in headers.iter().enumerate() {
                     let field = format!("settings.headers[{i}].name");
@@ -257,10 +260,11 @@ impl DestinationRequest {
                         None if creating || !h.secret => {
                             e.push_message(value_field, MessageCode::Required)
                         }
-                        Some(v) if v.len() > 4000 || v.chars().any(|c| c.is_control()) => e.push(
-                            value_field,
-                            "must be at most 4000 characters, without line breaks",
-                        ),
+                        Some(v) if v.len() > 4000 || v.chars().any(|c| c.is_control()) => e
+                            .push_message(
+                                value_field,
+                                MessageCode::HeaderValueTooLong.with("n", 4000),
+                            ),
                         _ => {}
                     }
                 }
@@ -281,7 +285,7 @@ fn check_url(e: &mut FieldErrors, field: &str, url: &str) {
             e.push_message(field, MessageCode::UrlHost)
         }
         Some(_) if url.len() > 2000 || url.chars().any(|c| c.is_whitespace()) => {
-            e.push(field, "must be at most 2000 characters, without spaces")
+            e.push_message(field, MessageCode::UrlTooLong.with("n", 2000))
         }
         Some(_) => {}
     }
@@ -309,6 +313,30 @@ pub struct TestSendResult {
     pub delivered: bool,
     /// What happened, in words (the endpoint's answer when it refused).
     pub message: String,
+    /// Which message of [`crate::api::messages`] `message` is, when it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The values of the message's `{name}` parts, for the translation.
+    #[serde(default, skip_serializing_if = "MessageParams::is_empty")]
+    pub params: MessageParams,
+}
+
+impl TestSendResult {
+    /// The result of a test send that says `text`.
+    pub fn new(delivered: bool, text: impl Into<Text>) -> Self {
+        let text = text.into();
+        TestSendResult {
+            delivered,
+            code: text.code(),
+            params: text.params(),
+            message: text.english,
+        }
+    }
+
+    /// The message as received, to translate.
+    pub fn text(&self) -> Text {
+        Text::received(&self.message, self.code.as_deref(), &self.params)
+    }
 }
 
 /// A rule: when `event` happens to the job (or to any job, for an organization default),
@@ -355,18 +383,17 @@ impl RuleRequest {
                 if self.event == NotificationEventKind::DurationOver
                     && !(1..=MAX_DURATION_SECONDS).contains(&n) =>
             {
-                e.push(
+                e.push_message(
                     "threshold",
-                    format!("must be from 1 to {MAX_DURATION_SECONDS} seconds (7 days)"),
+                    MessageCode::ThresholdSecondsRange.with("max", MAX_DURATION_SECONDS),
                 );
             }
-            (true, Some(n)) if n < 0 => e.push("threshold", "must be 0 or more rows"),
-            (false, Some(_)) => e.push(
+            (true, Some(n)) if n < 0 => {
+                e.push_message("threshold", MessageCode::RowsAtLeast.with("n", 0))
+            }
+            (false, Some(_)) => e.push_message(
                 "threshold",
-                format!(
-                    "only applies to rows_below, rows_above and duration_over, not {}",
-                    self.event
-                ),
+                MessageCode::ThresholdNotApplicable.with("event", self.event),
             ),
             _ => {}
         }
@@ -381,10 +408,7 @@ impl RuleRequest {
         if let Some(s) = &self.subject
             && (s.chars().count() > SUBJECT_MAX_CHARS || s.contains(['\r', '\n']))
         {
-            e.push(
-                "subject",
-                format!("must be one line of at most {SUBJECT_MAX_CHARS} characters"),
-            );
+            e.push_message("subject", MessageCode::OneLine.with("n", SUBJECT_MAX_CHARS));
         }
         if self.mentions.len() > 20 {
             e.push("mentions", "at most 20 mentions");

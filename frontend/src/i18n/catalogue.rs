@@ -105,6 +105,56 @@ pub fn japanese_template(code: MessageCode) -> &'static str {
         MessageCode::BadFormat => {
             "{format} は正しい書式ではありません。%Y（年）、%m（月）、%d（日）、%H（時）、%M（分）などの strftime の記号を使ってください。"
         }
+        MessageCode::UrlTooLong => "空白を含まない {n} 文字以内で入力してください。",
+        MessageCode::HeaderValueTooLong => "改行を含まない {n} 文字以内で入力してください。",
+        MessageCode::TooManyHeaders => "ヘッダーは {n} 個までです。",
+        MessageCode::DeliveredStatus => "送信しました（送信先の応答：{n}）。",
+        MessageCode::DeliveredMail => "送信しました（メールサーバーが受け取りました）。",
+        MessageCode::ThresholdSecondsRange => "1〜{max} 秒（7 日）の範囲で入力してください。",
+        MessageCode::RowsAtLeast => "{n} 行以上にしてください。",
+        MessageCode::ThresholdNotApplicable => {
+            "しきい値は行数と時間の条件にだけ使えます（{event} には使えません）。"
+        }
+        MessageCode::OneLine => "{n} 文字以内の 1 行にしてください。",
+        MessageCode::TemplateBroken => {
+            "テンプレートを展開できません：{detail}。使える名前：{names}"
+        }
+        MessageCode::NotAVariable => {
+            "{position} 文字目の {found} は変数ではありません。変数は $name$（英数字と _）、ドル記号は $$ と書きます。"
+        }
+        MessageCode::UnknownVariable => {
+            "{position} 文字目の {var} は未定義の変数です。ここで使える変数：{known}"
+        }
+        MessageCode::QuotedVariable => {
+            "{position} 文字目の {var} が引用符またはコメントの中にあります。Hakobu が値を引用符付きの SQL の値として書き込むので、周りの引用符を外してください。"
+        }
+        MessageCode::VariableName => {
+            "英字または _ で始まる英数字と _（{n} 文字以内）で指定してください（例：target_date）。"
+        }
+        MessageCode::BuiltIn => "{var} は組み込み変数です。別の名前にしてください。",
+        MessageCode::NameTaken => "{other} がすでに {var} という名前を使っています。",
+        MessageCode::UnknownZone => {
+            "{zone} というタイムゾーンはありません。Asia/Tokyo や UTC のような IANA の名前を指定してください。"
+        }
+        MessageCode::FromToSeconds => "{from} から {to} 秒までにしてください。",
+        MessageCode::FromTo => "{from} から {to} までの値にしてください。",
+        MessageCode::MaxVariables => "1 つのジョブの変数は {n} 個までです。",
+        MessageCode::RangeRuns => {
+            "この期間では {n} 件の実行になります。一度に登録できるのは {max} 件までです。"
+        }
+        MessageCode::NoSuchVariable => "このジョブに {var} という変数はありません。",
+        MessageCode::BuiltInValue => "組み込み変数なので値を指定できません。",
+        MessageCode::NameValueLine => "{n} 行目は 名前=値 の形にしてください。",
+        MessageCode::NotATime => {
+            "{time} は時刻ではありません。24 時間表記の 時:分 で入力してください（例：02:30、18:00）。"
+        }
+        MessageCode::ScheduleZone => {
+            "{zone} というタイムゾーンはありません。Asia/Tokyo や UTC のような IANA の名前を指定してください。"
+        }
+        MessageCode::CronFields => {
+            "分・時・日・月・曜日の 5 項目を空白で区切って入力してください（例：30 2 * * 1-5）。入力された項目数：{found}"
+        }
+        MessageCode::CronInvalid => "正しいクロン式ではありません：{detail}",
     }
 }
 

@@ -12,7 +12,7 @@ use crate::components::{
     TextField,
 };
 use crate::forms::Form;
-use crate::i18n::{Key, Lang, fill, tr, translate, translate_message, use_lang};
+use crate::i18n::{Key, Lang, fill, tr, translate, use_lang};
 use crate::session::use_session;
 use crate::widgets::notification_rules::threshold_text;
 use hakobu_core::api::notifications::{
@@ -204,7 +204,7 @@ fn DestinationRow(
             // answered 200."), translated when it is a known one.
             Ok(r) if r.delivered => view! {
                 <p class="test-ok" role="status" data-testid="test-result">
-                    {translate_message(lang, None, &r.message)}
+                    {translate(lang, None, &r.text())}
                 </p>
             }
             .into_any(),

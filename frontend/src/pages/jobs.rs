@@ -382,7 +382,7 @@ fn parse_overrides(text: &str) -> Result<BTreeMap<String, String>, FieldErrors> 
             Some((name, value)) if !name.trim().is_empty() => {
                 values.insert(name.trim().to_owned(), value.to_owned());
             }
-            _ => errors.push("variables", format!("line {} must read name=value", i + 1)),
+            _ => errors.push_message("variables", MessageCode::NameValueLine.with("n", i + 1)),
         }
     }
     errors.into_result().map(|()| values)

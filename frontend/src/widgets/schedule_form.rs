@@ -400,7 +400,6 @@ fn ScheduleInput(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::i18n::translate_message;
 
     fn inputs(preset: Preset) -> ScheduleInputs {
         ScheduleInputs {
@@ -506,12 +505,20 @@ mod tests {
                 assert!(!ja.contains("expected"), "{ja}");
             }
         }
+        let mut daily = inputs(Preset::Daily);
+        daily.time = "25:00".into();
+        let errors = upcoming(&daily.settings(), "", Utc::now()).unwrap_err();
+        let time = errors
+            .0
+            .iter()
+            .find(|e| e.code.as_deref() == Some("not_a_time"))
+            .expect("the time is refused");
         assert_eq!(
-            translate_message(
-                Lang::Ja,
-                None,
-                "\"25:00\" is not a time; expected HH:MM on a 24-hour clock, e.g. 02:30 or 18:00"
-            ),
+            time.message,
+            "\"25:00\" is not a time; expected HH:MM on a 24-hour clock, e.g. 02:30 or 18:00"
+        );
+        assert_eq!(
+            translate(Lang::Ja, None, &time.text()),
             "\"25:00\" は時刻ではありません。24 時間表記の 時:分 で入力してください（例：02:30、18:00）。"
         );
     }
