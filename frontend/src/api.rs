@@ -51,8 +51,9 @@ use std::fmt;
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiError {
-    /// The server answered with an error status and its JSON error body.
-    Server { status: u16, body: ErrorBody },
+    /// The server answered with an error status and its JSON error body (boxed: it is
+    /// large, and every `Result` of a call carries this type).
+    Server { status: u16, body: Box<ErrorBody> },
     /// The request never got an answer (offline, server down), or the answer was not the
     /// JSON we expected.
     Network(String),
@@ -132,7 +133,10 @@ async fn send(request: Result<Request, gloo_net::Error>) -> Result<Response, Api
             }
         });
     }
-    Err(ApiError::Server { status, body })
+    Err(ApiError::Server {
+        status,
+        body: Box::new(body),
+    })
 }
 
 async fn json<T: DeserializeOwned>(

@@ -186,11 +186,11 @@ mod tests {
     fn server(field: &str, fields: Vec<FieldError>) -> ApiError {
         ApiError::Server {
             status: 422,
-            body: ErrorBody {
+            body: Box::new(ErrorBody {
                 field: Some(field.to_owned()),
                 fields,
                 ..ErrorBody::new("validation", "(the server's summary)".into())
-            },
+            }),
         }
     }
 

@@ -146,7 +146,13 @@ mod tests {
             "fields": [{"field": "settings.recurrence.time", "message": "\"25:00\" is not a time"}],
         }))
         .unwrap();
-        let failure = schedule_failure(1, &ApiError::Server { status: 422, body });
+        let failure = schedule_failure(
+            1,
+            &ApiError::Server {
+                status: 422,
+                body: Box::new(body),
+            },
+        );
         assert_eq!(failure.index, 1);
         assert_eq!(
             failure.errors.0[0].field,
