@@ -14,7 +14,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use hakobu_core::api::error::ErrorBody;
-use hakobu_core::api::messages::{MessageCode, Text};
+use hakobu_core::messages::{MessageCode, Text};
 use hakobu_core::validation::{FieldError, FieldErrors};
 use std::fmt;
 

@@ -5,7 +5,7 @@
 //! default and allowed values. The API validates with it and the web form is generated
 //! from it, so both always agree.
 
-use crate::api::messages::{MessageCode, Text};
+use crate::messages::{MessageCode, Text};
 use crate::validation::FieldErrors;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

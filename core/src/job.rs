@@ -5,10 +5,10 @@
 //! the same parser the runner uses on hand-written YAML, so every compiled config is one
 //! the runner accepts.
 
-use crate::api::messages::{MessageCode, Text};
 use crate::config::{ColumnType, Config, ConfigError, Mode};
 use crate::connection::{ConnectionKind, setting_str};
 use crate::ids::ConnectionId;
+use crate::messages::{MessageCode, Text};
 use crate::validation::FieldErrors;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};

@@ -10,7 +10,7 @@
 //!
 //! This module is pure so the browser can show the next fire times while the user types.
 
-use crate::api::messages::MessageCode;
+use crate::messages::MessageCode;
 use crate::validation::FieldErrors;
 use chrono::{DateTime, Datelike, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;

@@ -4,7 +4,7 @@
 //! of the offending input (`email`, `members[2].role`) so a form can show it beside the
 //! right box.
 
-use crate::api::messages::{MessageCode, MessageParams, Text};
+use crate::messages::{MessageCode, MessageParams, Text};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -16,7 +16,7 @@ pub struct FieldError {
     pub field: String,
     /// What is wrong and what is expected.
     pub message: String,
-    /// Which message of [`crate::api::messages`] `message` is, so a client can translate
+    /// Which message of [`crate::messages`] `message` is, so a client can translate
     /// it; absent for messages outside the catalogue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,

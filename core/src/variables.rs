@@ -14,8 +14,8 @@
 //! timestamps are computed here from the run's times; `query` variables need a database
 //! and are evaluated by the app, after the others, so their SQL may use them.
 
-use crate::api::messages::{MessageCode, Text};
 use crate::ids::ConnectionId;
+use crate::messages::{MessageCode, Text};
 use crate::validation::FieldErrors;
 use chrono::format::{Item, StrftimeItems};
 use chrono::{DateTime, Duration, LocalResult, Months, NaiveDateTime, TimeZone, Utc};

@@ -22,7 +22,6 @@ use hakobu_core::api::jobs::{
     CreateJobRequest, ImportJobRequest, ImportJobResponse, JobRevisionView, JobView,
     UpdateJobRequest,
 };
-use hakobu_core::api::messages::Text;
 use hakobu_core::api::notifications::{
     DeliveryView, DestinationRequest, DestinationView, PasswordResetConfirm, PasswordResetRequest,
     RuleRequest, RuleView, TestSendResult,
@@ -43,6 +42,7 @@ use hakobu_core::ids::{
     ScheduleId, TeamId, UserId,
 };
 use hakobu_core::job::checks::CheckResultView;
+use hakobu_core::messages::Text;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::cell::RefCell;

@@ -7,7 +7,7 @@
 
 use crate::api::ApiError;
 use crate::i18n::Key;
-use hakobu_core::api::messages::Text;
+use hakobu_core::messages::Text;
 use hakobu_core::validation::{FieldError, FieldErrors};
 use leptos::prelude::*;
 

@@ -15,11 +15,11 @@
 //! events) are put in words here too, so pages share one wording without importing
 //! each other.
 
-use hakobu_core::api::messages::{Message, Text, fill_template};
 use hakobu_core::api::notifications::NotificationEventKind;
 use hakobu_core::authz::{OrgRole, TeamRole};
 use hakobu_core::config::Mode;
 use hakobu_core::connection::ConnectionKind;
+use hakobu_core::messages::{Message, Text, fill_template};
 use leptos::prelude::*;
 
 mod catalogue;
@@ -1204,7 +1204,7 @@ fn initial_lang() -> Lang {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hakobu_core::api::messages::MessageCode;
+    use hakobu_core::messages::MessageCode;
     use std::collections::BTreeSet;
 
     fn placeholders(text: &str) -> BTreeSet<String> {

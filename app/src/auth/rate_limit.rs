@@ -8,7 +8,7 @@ use crate::models::login_attempt;
 use crate::settings::LoginLimits;
 use chrono::Utc;
 use diesel_async::AsyncPgConnection;
-use hakobu_core::api::messages::MessageCode;
+use hakobu_core::messages::MessageCode;
 
 /// Refuses the attempt when either limit is reached, before the password is checked.
 pub async fn check(

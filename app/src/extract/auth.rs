@@ -9,9 +9,9 @@ use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
-use hakobu_core::api::messages::MessageCode;
 use hakobu_core::authz::{Action, Decision, Principal, Target, authorize};
 use hakobu_core::ids::{ApiTokenId, OrganizationId, SessionId, UserId};
+use hakobu_core::messages::MessageCode;
 use std::future::Future;
 use std::pin::Pin;
 

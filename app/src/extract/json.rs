@@ -9,7 +9,7 @@ use actix_web::dev::Payload;
 use actix_web::web::{Bytes, BytesMut};
 use actix_web::{FromRequest, HttpRequest};
 use futures::StreamExt;
-use hakobu_core::api::messages::MessageCode;
+use hakobu_core::messages::MessageCode;
 use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::pin::Pin;

@@ -8,10 +8,10 @@ use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
 use hakobu_core::api::audit::AuditEntryView;
 use hakobu_core::api::error::ErrorBody;
-use hakobu_core::api::messages::MessageCode;
 use hakobu_core::api::{MAX_PER_PAGE, Page};
 use hakobu_core::authz::{Action, Target};
 use hakobu_core::ids::UserId;
+use hakobu_core::messages::MessageCode;
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 

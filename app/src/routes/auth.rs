@@ -22,8 +22,8 @@ use hakobu_core::api::auth::{
     SessionResponse, SignupRequest,
 };
 use hakobu_core::api::error::ErrorBody;
-use hakobu_core::api::messages::MessageCode;
 use hakobu_core::ids::{SessionId, UserId};
+use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::normalize_email;
 use serde::Deserialize;
 use serde_json::json;

@@ -16,11 +16,11 @@ use hakobu_core::api::connections::{
     PreviewRequest, PreviewResponse, SharesRequest, TestConnectionRequest, UpdateConnectionRequest,
 };
 use hakobu_core::api::error::ErrorBody;
-use hakobu_core::api::messages::MessageCode;
 use hakobu_core::api::org::TeamGrant;
 use hakobu_core::authz::{Action, TeamRole};
 use hakobu_core::connection::{ConnectionKind, validate_settings};
 use hakobu_core::ids::{ConnectionId, TeamId};
+use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::{FieldErrors, check_text};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};

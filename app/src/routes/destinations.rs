@@ -18,13 +18,13 @@ use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{Duration, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use hakobu_core::api::error::ErrorBody;
-use hakobu_core::api::messages::MessageCode;
 use hakobu_core::api::notifications::{
     DestinationKind, DestinationRequest, DestinationSettings, DestinationView,
     NotificationEventKind, TestSendResult,
 };
 use hakobu_core::authz::{Action, Target};
 use hakobu_core::ids::{DestinationId, NotificationEventId};
+use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::normalize_email;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};

@@ -13,12 +13,12 @@ use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{Duration, Utc};
 use diesel_async::AsyncConnection;
 use hakobu_core::api::error::ErrorBody;
-use hakobu_core::api::messages::MessageCode;
 use hakobu_core::api::org::{
     ChangeOrgRoleRequest, InvitationCreated, InvitationView, InviteRequest, MemberView,
 };
 use hakobu_core::authz::{Action, OrgRole, Target};
 use hakobu_core::ids::{InvitationId, UserId};
+use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::{FieldErrors, normalize_email};
 use serde_json::json;
 use utoipa_actix_web::service_config::ServiceConfig;

@@ -13,7 +13,6 @@ use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, web};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use hakobu_core::api::error::ErrorBody;
-use hakobu_core::api::messages::MessageCode;
 use hakobu_core::api::runs::{
     BackfillRequest, BackfillView, QueueView, RunLogLine, RunStatus, RunView, RunnerOutcome,
     RunnerResult, StartRunRequest,
@@ -21,6 +20,7 @@ use hakobu_core::api::runs::{
 use hakobu_core::api::{MAX_PER_PAGE, Page};
 use hakobu_core::authz::Action;
 use hakobu_core::ids::{BackfillId, JobId, RunId};
+use hakobu_core::messages::MessageCode;
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;

@@ -10,10 +10,10 @@ use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use hakobu_core::api::error::ErrorBody;
-use hakobu_core::api::messages::MessageCode;
 use hakobu_core::api::org::{PutTeamMemberRequest, TeamMemberView, TeamNameRequest, TeamView};
 use hakobu_core::authz::{Action, Target};
 use hakobu_core::ids::{TeamId, UserId};
+use hakobu_core::messages::MessageCode;
 use serde_json::json;
 use utoipa_actix_web::service_config::ServiceConfig;
 

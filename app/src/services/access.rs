@@ -6,10 +6,10 @@ use crate::extract::Auth;
 use crate::models::connection::{Connection, Shares};
 use crate::models::team::Team;
 use diesel_async::AsyncPgConnection;
-use hakobu_core::api::messages::MessageCode;
 use hakobu_core::api::org::TeamGrant;
 use hakobu_core::authz::{Action, Decision, Target, authorize};
 use hakobu_core::ids::{ConnectionId, TeamId};
+use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::FieldErrors;
 use serde_json::{Value, json};
 

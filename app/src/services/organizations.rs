@@ -7,9 +7,9 @@ use crate::models::organization::Organization;
 use crate::models::team::{Team, TeamMember};
 use crate::models::user::{NewUser, User};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use hakobu_core::api::messages::MessageCode;
 use hakobu_core::authz::{OrgRole, TeamRole};
 use hakobu_core::ids::UserId;
+use hakobu_core::messages::MessageCode;
 use serde_json::json;
 
 /// Name of the team every new organization starts with.

@@ -1,8 +1,8 @@
 //! Sign-up, login, the current user, password change.
 
-use crate::api::messages::MessageCode;
 use crate::authz::{OrgRole, TeamRole};
 use crate::ids::{OrganizationId, TeamId, UserId};
+use crate::messages::MessageCode;
 use crate::validation::{FieldErrors, check_email, check_password, check_text};
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
 //! The body of every error response.
 
-use super::messages::{MessageParams, Text};
+use crate::messages::{MessageParams, Text};
 use serde::{Deserialize, Serialize};
 
 /// `{"error": kind, "message": ..., "field": ...}`: `error` is stable for programs,
@@ -13,7 +13,7 @@ pub struct ErrorBody {
     pub error: String,
     /// What went wrong and what to do, in plain words.
     pub message: String,
-    /// Which message of [`super::messages`] `message` is, so a client can translate it;
+    /// Which message of [`crate::messages`] `message` is, so a client can translate it;
     /// absent for messages outside the catalogue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,

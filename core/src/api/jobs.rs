@@ -1,10 +1,10 @@
 //! Transfer jobs: settings, revisions, compiled config, import and export.
 
-use crate::api::messages::MessageCode;
 use crate::api::org::TeamGrant;
 use crate::authz::TeamRole;
 use crate::ids::{JobId, TeamId, UserId};
 use crate::job::JobSettings;
+use crate::messages::MessageCode;
 use crate::validation::{FieldErrors, check_text};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -8,7 +8,6 @@ pub mod auth;
 pub mod connections;
 pub mod error;
 pub mod jobs;
-pub mod messages;
 pub mod notifications;
 pub mod org;
 pub mod runs;

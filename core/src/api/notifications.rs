@@ -1,8 +1,8 @@
 //! Notification destinations (Slack, email, webhook), the rules that say when to use them,
 //! and the deliveries the notifier made.
 
-use crate::api::messages::{MessageCode, MessageParams, Text};
 use crate::ids::{DestinationId, JobId, NotificationEventId, NotificationRuleId, RunId};
+use crate::messages::{MessageCode, MessageParams, Text};
 use crate::validation::{FieldErrors, check_email, check_text};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -313,7 +313,7 @@ pub struct TestSendResult {
     pub delivered: bool,
     /// What happened, in words (the endpoint's answer when it refused).
     pub message: String,
-    /// Which message of [`crate::api::messages`] `message` is, when it is one.
+    /// Which message of [`crate::messages`] `message` is, when it is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     /// The values of the message's `{name}` parts, for the translation.

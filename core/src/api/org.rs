@@ -1,8 +1,8 @@
 //! Members, invitations and teams of an organization.
 
-use crate::api::messages::MessageCode;
 use crate::authz::{OrgRole, TeamRole};
 use crate::ids::{InvitationId, OrganizationId, TeamId, UserId};
+use crate::messages::MessageCode;
 use crate::validation::{FieldErrors, check_email, check_text};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

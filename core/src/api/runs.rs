@@ -1,7 +1,7 @@
 //! Runs, their logs, and the protocol between the app and a managed runner.
 
-use crate::api::messages::MessageCode;
 use crate::ids::{JobId, RunId, UserId};
+use crate::messages::MessageCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! Personal API tokens.
 
-use crate::api::messages::MessageCode;
 use crate::ids::ApiTokenId;
+use crate::messages::MessageCode;
 use crate::validation::{FieldErrors, check_text};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

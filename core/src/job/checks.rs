@@ -5,8 +5,8 @@
 //! Also the runner's side of the protocol for checks: what the app hands the runner (the
 //! check with its connection's settings, secrets included) and what the runner reports.
 
-use crate::api::messages::MessageCode;
 use crate::ids::ConnectionId;
+use crate::messages::MessageCode;
 use crate::validation::FieldErrors;
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -1,11 +1,11 @@
-//! Japanese for `core`'s message catalogue ([`hakobu_core::api::messages`]).
+//! Japanese for `core`'s message catalogue ([`hakobu_core::messages`]).
 //!
 //! The server and `core`'s validators send a message's code and the values of its parts
 //! beside the English sentence; the UI says it in Japanese from this table, so no English
 //! wording is matched. The `match` is exhaustive: a message added to the catalogue does not
 //! build until it has its Japanese here.
 
-use hakobu_core::api::messages::MessageCode;
+use hakobu_core::messages::MessageCode;
 
 /// The Japanese template of a message, `{name}` parts as in its English template. A part
 /// may be left out where Japanese reads better without it (the English phrase of

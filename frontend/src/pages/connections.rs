@@ -403,7 +403,7 @@ fn ConnectionEditor(
                 form.invalid(FieldErrors(vec![
                     hakobu_core::validation::FieldError::said(
                         "team_id",
-                        hakobu_core::api::messages::MessageCode::Required,
+                        hakobu_core::messages::MessageCode::Required,
                     ),
                 ]));
                 return;

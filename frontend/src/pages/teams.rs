@@ -11,12 +11,12 @@ use crate::i18n::{Key, fill, team_role_name, tr, use_lang};
 use crate::session::use_session;
 use hakobu_core::api::connections::ConnectionView;
 use hakobu_core::api::jobs::JobView;
-use hakobu_core::api::messages::MessageCode;
 use hakobu_core::api::org::{
     MemberView, PutTeamMemberRequest, TeamGrant, TeamMemberView, TeamNameRequest, TeamView,
 };
 use hakobu_core::authz::{Action, Target, TeamRole};
 use hakobu_core::ids::{TeamId, UserId};
+use hakobu_core::messages::MessageCode;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;

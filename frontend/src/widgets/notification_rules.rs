@@ -6,11 +6,11 @@ use crate::api::{self, ApiError};
 use crate::components::{LoadError, Loading, RowError, checkbox, row_input, row_select};
 use crate::forms::{Form, split_list};
 use crate::i18n::{Key, Lang, fill, notification_event_key, tr, use_lang};
-use hakobu_core::api::messages::MessageCode;
 use hakobu_core::api::notifications::{
     DestinationKind, DestinationView, NotificationEventKind, RuleRequest, RuleView,
 };
 use hakobu_core::ids::{DestinationId, JobId, NotificationRuleId};
+use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::FieldErrors;
 use leptos::prelude::*;
 

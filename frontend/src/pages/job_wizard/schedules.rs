@@ -7,9 +7,9 @@ use crate::api::{self, ApiError};
 use crate::forms::Form;
 use crate::i18n::{Key, fill, tr, use_lang};
 use crate::widgets::schedule_form::{ScheduleDraft, ScheduleFields, new_draft, schedule_text};
-use hakobu_core::api::messages::Text;
 use hakobu_core::api::schedules::ScheduleRequest;
 use hakobu_core::ids::JobId;
+use hakobu_core::messages::Text;
 use hakobu_core::validation::FieldErrors;
 use leptos::prelude::*;
 

@@ -7,7 +7,6 @@ use crate::widgets::notification_rules::RuleSet;
 use crate::widgets::schedule_form::ScheduleDraft;
 use hakobu_core::api::connections::ConnectionView;
 use hakobu_core::api::jobs::JobView;
-use hakobu_core::api::messages::MessageCode;
 use hakobu_core::api::notifications::RuleView;
 use hakobu_core::api::schedules::ScheduleRequest;
 use hakobu_core::config::{ColumnType, Mode};
@@ -19,6 +18,7 @@ use hakobu_core::job::{
     SourceSettings, TableRef,
     checks::{CheckOperator, DataCheck, OnCheckFailure},
 };
+use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::{FieldError, FieldErrors};
 use hakobu_core::variables::{
     Offset, OffsetDirection, OffsetUnit, SqlUse, TimeBase, Variable, VariableValue,

@@ -7,6 +7,9 @@
 //! translation can put them where its language wants them.
 //!
 //! Messages not (yet) in the catalogue are sent as English alone, without a code.
+//!
+//! It depends on nothing else in the crate, so the validators of every module (and `api`'s
+//! bodies) can use it without a loop between modules.
 
 use std::collections::BTreeMap;
 use std::fmt;
