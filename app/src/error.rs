@@ -3,6 +3,8 @@
 //! - Models return diesel's `QueryResult`; they never decide HTTP statuses.
 //! - Route handlers return `Result<_, ApiError>`: the one type that becomes a response,
 //!   always `{"error", "message", "field"}` JSON (see [`hakobu_core::api::error::ErrorBody`]).
+//! - Messages are [`Text`]: a message of `core`'s catalogue (`MessageCode::...`) also sends
+//!   its `code` and `params`, which clients translate; plain English strings convert too.
 //! - Everything outside requests (startup, CLI, background workers) uses `anyhow`.
 //! - An unexpected error becomes a 500 whose body says nothing of internals; the cause is
 //!   logged with the request id so an operator can find it.
@@ -12,35 +14,36 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use hakobu_core::api::error::ErrorBody;
-use hakobu_core::validation::FieldErrors;
+use hakobu_core::messages::{MessageCode, Text};
+use hakobu_core::validation::{FieldError, FieldErrors};
 use std::fmt;
 
 #[derive(Debug)]
 pub enum ApiError {
     /// The request could not be read: malformed JSON, unknown fields, wrong types.
     BadRequest {
-        message: String,
+        message: Text,
         field: Option<String>,
     },
     /// The request was read but some fields are not acceptable.
     Validation(FieldErrors),
     /// No valid credentials.
-    Unauthorized(String),
+    Unauthorized(Text),
     /// Valid credentials, but this action is not allowed for the caller's role.
-    Forbidden(String),
+    Forbidden(Text),
     /// Nothing here, or nothing the caller may know of.
-    NotFound(String),
+    NotFound(Text),
     /// The request clashes with existing state, e.g. a duplicate email.
     Conflict {
-        message: String,
+        message: Text,
         field: Option<String>,
     },
     TooManyRequests {
-        message: String,
+        message: Text,
         retry_after_secs: u64,
     },
     /// The database is unreachable or overloaded; the client may retry.
-    Unavailable(String),
+    Unavailable(Text),
     /// A system Hakobu talked to for the caller (a source database) answered with an error.
     Upstream(String),
     Internal(anyhow::Error),
@@ -48,20 +51,18 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn not_found(what: &str) -> Self {
-        ApiError::NotFound(format!("{what} not found"))
+        ApiError::NotFound(MessageCode::NamedNotFound.with("what", what).into())
     }
 
     pub fn forbidden_role(action: &str) -> Self {
-        ApiError::Forbidden(format!("Your role does not allow you to {action}."))
+        ApiError::Forbidden(MessageCode::Forbidden.with("action", action).into())
     }
 
-    pub fn field(field: &str, message: impl Into<String>) -> Self {
-        let mut errors = FieldErrors::default();
-        errors.push(field, message);
-        ApiError::Validation(errors)
+    pub fn field(field: &str, message: impl Into<Text>) -> Self {
+        ApiError::Validation(FieldErrors(vec![FieldError::said(field, message)]))
     }
 
-    pub fn conflict(field: &str, message: impl Into<String>) -> Self {
+    pub fn conflict(field: &str, message: impl Into<Text>) -> Self {
         ApiError::Conflict {
             message: message.into(),
             field: Some(field.to_owned()),
@@ -84,14 +85,16 @@ impl ApiError {
     }
 
     fn body(&self) -> ErrorBody {
-        let (message, field, fields) = match self {
+        let (text, field, fields): (Text, _, _) = match self {
             ApiError::BadRequest { message, field } | ApiError::Conflict { message, field } => {
                 (message.clone(), field.clone(), Vec::new())
             }
+            // The summary joins every field's message, so it is no message of the
+            // catalogue; each of `fields` carries its own code.
             ApiError::Validation(errors) => {
                 let first = errors.first();
                 (
-                    errors.to_string(),
+                    errors.to_string().into(),
                     first.map(|e| e.field.clone()),
                     errors.0.clone(),
                 )
@@ -99,22 +102,15 @@ impl ApiError {
             ApiError::Unauthorized(m)
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
-            | ApiError::Unavailable(m)
-            | ApiError::Upstream(m) => (m.clone(), None, Vec::new()),
+            | ApiError::Unavailable(m) => (m.clone(), None, Vec::new()),
+            ApiError::Upstream(m) => (m.clone().into(), None, Vec::new()),
             ApiError::TooManyRequests { message, .. } => (message.clone(), None, Vec::new()),
-            ApiError::Internal(_) => (
-                "Something went wrong on our side. Try again; if it keeps happening, \
-                 tell your administrator the time and what you did."
-                    .to_owned(),
-                None,
-                Vec::new(),
-            ),
+            ApiError::Internal(_) => (MessageCode::Internal.into(), None, Vec::new()),
         };
         ErrorBody {
-            error: self.kind().to_owned(),
-            message,
             field,
             fields,
+            ..ErrorBody::new(self.kind(), text)
         }
     }
 }
@@ -168,7 +164,7 @@ impl From<FieldErrors> for ApiError {
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
         match e {
-            diesel::result::Error::NotFound => ApiError::NotFound("not found".to_owned()),
+            diesel::result::Error::NotFound => ApiError::NotFound(MessageCode::NotFound.into()),
             other => ApiError::Internal(other.into()),
         }
     }
@@ -177,9 +173,7 @@ impl From<diesel::result::Error> for ApiError {
 impl From<crate::db::PoolError> for ApiError {
     fn from(e: crate::db::PoolError) -> Self {
         tracing::error!(error = %e, "no database connection");
-        ApiError::Unavailable(
-            "The service cannot reach its database right now. Try again in a moment.".to_owned(),
-        )
+        ApiError::Unavailable(MessageCode::DatabaseUnavailable.into())
     }
 }
 

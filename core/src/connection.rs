@@ -6,6 +6,7 @@
 //! from it, so both always agree.
 
 use crate::config::{DbEndpoint, DbKind, Tls, TlsMode};
+use crate::messages::{MessageCode, Text};
 use crate::validation::FieldErrors;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -382,12 +383,12 @@ pub fn validate_settings(
         let Some(value) = value else {
             let on_file = spec.secret && secrets_on_file.contains(&spec.name);
             if spec.required && !on_file {
-                errors.push(path(spec.name), "is required");
+                errors.push_message(path(spec.name), MessageCode::Required);
             }
             continue;
         };
         if let Err(message) = check_value(spec, value) {
-            errors.push(path(spec.name), message);
+            errors.push_message(path(spec.name), message);
         }
     }
     cross_field_rules(kind, settings, secrets_on_file, prefix, &mut errors);
@@ -398,11 +399,11 @@ fn is_blank(v: &Value) -> bool {
     v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty())
 }
 
-fn check_value(spec: &FieldSpec, value: &Value) -> Result<(), String> {
+fn check_value(spec: &FieldSpec, value: &Value) -> Result<(), Text> {
     match spec.input {
         FieldInput::Text | FieldInput::Multiline => {
             let Some(s) = value.as_str() else {
-                return Err("must be text".to_owned());
+                return Err("must be text".into());
             };
             let multiline = matches!(spec.input, FieldInput::Multiline);
             let max = if multiline {
@@ -411,10 +412,10 @@ fn check_value(spec: &FieldSpec, value: &Value) -> Result<(), String> {
                 TEXT_MAX_CHARS
             };
             if s.chars().count() > max {
-                return Err(format!("must be at most {max} characters"));
+                return Err(MessageCode::TooLong.with("n", max).into());
             }
             if !multiline && s.chars().any(char::is_control) {
-                return Err("must be on one line, without control characters".to_owned());
+                return Err("must be on one line, without control characters".into());
             }
             match spec.name {
                 "host" => check_host(s),
@@ -426,6 +427,7 @@ fn check_value(spec: &FieldSpec, value: &Value) -> Result<(), String> {
                 "ca_certificate" => check_pem_certificate(s),
                 _ => Ok(()),
             }
+            .map_err(Text::from)
         }
         FieldInput::Integer { min, max } => {
             let n = match value {
@@ -435,16 +437,16 @@ fn check_value(spec: &FieldSpec, value: &Value) -> Result<(), String> {
             };
             match n {
                 Some(n) if (min..=max).contains(&n) => Ok(()),
-                _ => Err(format!("must be a whole number from {min} to {max}")),
+                _ => Err(format!("must be a whole number from {min} to {max}").into()),
             }
         }
         FieldInput::Choice { options } => match value.as_str() {
             Some(s) if options.contains(&s) => Ok(()),
-            _ => Err(format!("must be one of {}", options.join(", "))),
+            _ => Err(format!("must be one of {}", options.join(", ")).into()),
         },
         FieldInput::Toggle => match value {
             Value::Bool(_) => Ok(()),
-            _ => Err("must be true or false".to_owned()),
+            _ => Err("must be true or false".into()),
         },
     }
 }

@@ -8,6 +8,7 @@
 use crate::config::{ColumnType, Config, ConfigError, Mode};
 use crate::connection::{ConnectionKind, setting_str};
 use crate::ids::ConnectionId;
+use crate::messages::{MessageCode, Text};
 use crate::validation::FieldErrors;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -291,14 +292,11 @@ pub const IDENTIFIER_MAX_CHARS: usize = 63;
 /// quoting cannot carry safely on every database are refused here.
 pub fn check_identifier(errors: &mut FieldErrors, field: &str, name: &str) {
     if name.is_empty() {
-        errors.push(field, "is required");
+        errors.push_message(field, MessageCode::Required);
     } else if name.trim() != name {
         errors.push(field, "must not start or end with spaces");
     } else if name.chars().count() > IDENTIFIER_MAX_CHARS {
-        errors.push(
-            field,
-            format!("must be at most {IDENTIFIER_MAX_CHARS} characters"),
-        );
+        errors.push_message(field, MessageCode::TooLong.with("n", IDENTIFIER_MAX_CHARS));
     } else if name.chars().any(|c| c == '"' || c == '`' || c.is_control()) {
         errors.push(
             field,
@@ -370,19 +368,34 @@ impl JobSettings {
             e.push("resources.cpu", "must be one of 0.25, 0.5, 1, 2, 4, 8, 16");
         }
         if !(512..=122_880).contains(&self.resources.memory_mb) {
-            e.push("resources.memory_mb", "must be from 512 to 122880 MiB");
+            e.push_message(
+                "resources.memory_mb",
+                MessageCode::FromTo
+                    .with("from", 512)
+                    .with("to", "122880 MiB"),
+            );
         }
         if !(1..=10_080).contains(&self.timeout_minutes) {
-            e.push(
+            e.push_message(
                 "timeout_minutes",
-                "must be from 1 minute to 10080 minutes (7 days)",
+                MessageCode::FromTo
+                    .with("from", "1 minute")
+                    .with("to", "10080 minutes (7 days)"),
             );
         }
         if self.retry.count > 10 {
-            e.push("retry.count", "must be from 0 to 10");
+            e.push_message(
+                "retry.count",
+                MessageCode::FromTo.with("from", 0).with("to", 10),
+            );
         }
         if !(1..=86_400).contains(&self.retry.backoff_seconds) {
-            e.push("retry.backoff_seconds", "must be from 1 to 86400 seconds");
+            e.push_message(
+                "retry.backoff_seconds",
+                MessageCode::FromToSeconds
+                    .with("from", 1)
+                    .with("to", 86_400),
+            );
         }
         checks::validate_checks(&mut e, &self.checks);
         self.validate_variables(&mut e);
@@ -399,7 +412,7 @@ impl JobSettings {
                 && !sql.trim().is_empty()
                 && let Err(m) = check_select(sql)
             {
-                e.push(format!("variables[{i}].value.sql"), m);
+                e.push_message(format!("variables[{i}].value.sql"), m);
             }
         }
     }
@@ -422,7 +435,7 @@ impl JobSettings {
             }
             if let Some(q) = &s.query {
                 if let Err(m) = check_select(q) {
-                    e.push("source.query", m);
+                    e.push_message("source.query", m);
                 }
                 if s.incremental {
                     e.push("source.incremental", "works with a table source; for a query, filter on the newest values yourself");
@@ -442,7 +455,7 @@ impl JobSettings {
                         e.push("source.table", "is for database connections; this source is storage: describe the files");
                     }
                     if files.path_prefix.trim().is_empty() {
-                        e.push("source.files.path_prefix", "is required");
+                        e.push_message("source.files.path_prefix", MessageCode::Required);
                     }
                     check_delimiter(e, "source.files.delimiter", &files.delimiter);
                     if files.columns.is_empty() && files.format != FileFormat::Parquet {
@@ -451,7 +464,10 @@ impl JobSettings {
                     for (i, c) in files.columns.iter().enumerate() {
                         check_identifier(e, &format!("source.files.columns[{i}].name"), &c.name);
                         if files.columns[..i].iter().any(|o| o.name == c.name) {
-                            e.push(format!("source.files.columns[{i}].name"), "is listed twice");
+                            e.push_message(
+                                format!("source.files.columns[{i}].name"),
+                                MessageCode::ListedTwice,
+                            );
                         }
                     }
                 }
@@ -497,7 +513,7 @@ impl JobSettings {
                 None => e.push("destination.files", "is required for a storage destination"),
                 Some(files) => {
                     if files.path_prefix.trim().is_empty() {
-                        e.push("destination.files.path_prefix", "is required");
+                        e.push_message("destination.files.path_prefix", MessageCode::Required);
                     }
                     check_delimiter(e, "destination.files.delimiter", &files.delimiter);
                 }
@@ -540,7 +556,7 @@ fn check_delimiter(e: &mut FieldErrors, field: &str, d: &str) {
 ///
 /// This is a guard against mistakes, not the security boundary: previews also run in a
 /// read-only transaction.
-pub fn check_select(query: &str) -> Result<(), String> {
+pub fn check_select(query: &str) -> Result<(), Text> {
     let trimmed = query.trim().trim_end_matches(';').trim();
     let first = trimmed
         .split_whitespace()
@@ -548,13 +564,13 @@ pub fn check_select(query: &str) -> Result<(), String> {
         .unwrap_or("")
         .to_ascii_lowercase();
     if trimmed.is_empty() {
-        return Err("is required".to_owned());
+        return Err(MessageCode::Required.into());
     }
     if first != "select" && first != "with" {
-        return Err("must be a single SELECT (or WITH ... SELECT) query".to_owned());
+        return Err(MessageCode::SingleSelect.into());
     }
     if statement_count(trimmed) > 1 {
-        return Err("must be a single statement: remove the ; between statements".to_owned());
+        return Err(MessageCode::SingleStatement.into());
     }
     Ok(())
 }

@@ -40,6 +40,7 @@ pub mod config;
 pub mod connection;
 pub mod ids;
 pub mod job;
+pub mod messages;
 pub mod schedule;
 pub mod sql;
 pub mod validation;

@@ -10,6 +10,7 @@
 //!
 //! This module is pure so the browser can show the next fire times while the user types.
 
+use crate::messages::MessageCode;
 use crate::validation::FieldErrors;
 use chrono::{DateTime, Datelike, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;
@@ -162,20 +163,19 @@ impl ScheduleSettings {
         let zone = match self.timezone.trim().parse::<Tz>() {
             Ok(zone) => Some(zone),
             Err(_) => {
-                errors.push(
+                errors.push_message(
                     format!("{prefix}timezone"),
-                    format!(
-                        "unknown time zone {:?}; expected an IANA name such as Asia/Tokyo, Europe/Berlin or UTC",
-                        self.timezone
-                    ),
+                    MessageCode::ScheduleZone.with("zone", format!("{:?}", self.timezone)),
                 );
                 None
             }
         };
         if self.max_consecutive_failures > 1000 {
-            errors.push(
+            errors.push_message(
                 format!("{prefix}max_consecutive_failures"),
-                "must be from 0 (never turn off) to 1000",
+                MessageCode::FromTo
+                    .with("from", "0 (never turn off)")
+                    .with("to", 1000),
             );
         }
         let field = |name: &str| format!("{prefix}recurrence.{name}");
@@ -183,7 +183,7 @@ impl ScheduleSettings {
         match &self.recurrence {
             Recurrence::Hourly { minute } => {
                 if *minute > 59 {
-                    errors.push(field("minute"), "must be a minute from 0 to 59");
+                    errors.push_message(field("minute"), MessageCode::MinuteOfHour);
                 } else {
                     expressions.push((format!("{minute} * * * *"), None));
                 }
@@ -196,10 +196,10 @@ impl ScheduleSettings {
             Recurrence::Weekly { weekdays, time } => {
                 let days: BTreeSet<u8> = weekdays.iter().map(|d| d.cron_number()).collect();
                 if days.is_empty() {
-                    errors.push(field("weekdays"), "choose at least one day of the week");
+                    errors.push_message(field("weekdays"), MessageCode::ChooseWeekday);
                 }
                 if days.len() != weekdays.len() {
-                    errors.push(field("weekdays"), "lists a day more than once");
+                    errors.push_message(field("weekdays"), MessageCode::WeekdayTwice);
                 }
                 if let Some(t) = parse_time(&mut errors, &field("time"), time)
                     && !days.is_empty()
@@ -217,7 +217,7 @@ impl ScheduleSettings {
                 short_month,
             } => {
                 if !(1..=31).contains(day) {
-                    errors.push(field("day"), "must be a day of the month from 1 to 31");
+                    errors.push_message(field("day"), MessageCode::DayOfMonth);
                 }
                 if let Some(t) = parse_time(&mut errors, &field("time"), time)
                     && (1..=31).contains(day)
@@ -232,11 +232,9 @@ impl ScheduleSettings {
             Recurrence::Cron { expression } => {
                 let fields = expression.split_whitespace().count();
                 if fields != 5 || expression.contains('@') {
-                    errors.push(
+                    errors.push_message(
                         field("expression"),
-                        format!(
-                            "expected 5 fields separated by spaces (minute hour day-of-month month day-of-week), e.g. \"30 2 * * 1-5\"; found {fields}"
-                        ),
+                        MessageCode::CronFields.with("found", fields),
                     );
                 } else {
                     expressions.push((expression.trim().to_owned(), None));
@@ -247,9 +245,9 @@ impl ScheduleSettings {
         for (expression, before_day) in expressions {
             match parser().parse(&expression) {
                 Ok(cron) => parts.push((cron, before_day)),
-                Err(e) => errors.push(
+                Err(e) => errors.push_message(
                     field("expression"),
-                    format!("is not a valid cron expression: {}", plain_cron_error(&e)),
+                    MessageCode::CronInvalid.with("detail", plain_cron_error(&e)),
                 ),
             }
         }
@@ -261,10 +259,7 @@ impl ScheduleSettings {
         // A pattern such as "0 0 30 2 *" parses but never fires.
         if schedule.fire_times(reference_instant(), None, 1).is_empty() {
             let mut errors = FieldErrors::default();
-            errors.push(
-                field("expression"),
-                "never fires (no such date in the next 8 years)",
-            );
+            errors.push_message(field("expression"), MessageCode::NeverFires);
             return Err(errors);
         }
         Ok(schedule)
@@ -297,11 +292,9 @@ fn plain_cron_error(e: &croner::errors::CronError) -> String {
 fn parse_time(errors: &mut FieldErrors, field: &str, text: &str) -> Option<NaiveTime> {
     let parsed = NaiveTime::parse_from_str(text.trim(), "%H:%M").ok();
     if parsed.is_none() {
-        errors.push(
+        errors.push_message(
             field,
-            format!(
-                "{text:?} is not a time; expected HH:MM on a 24-hour clock, e.g. 02:30 or 18:00"
-            ),
+            MessageCode::NotATime.with("time", format!("{text:?}")),
         );
     }
     parsed

@@ -4,6 +4,7 @@
 //! of the offending input (`email`, `members[2].role`) so a form can show it beside the
 //! right box.
 
+use crate::messages::{MessageCode, MessageParams, Text};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -15,14 +16,35 @@ pub struct FieldError {
     pub field: String,
     /// What is wrong and what is expected.
     pub message: String,
+    /// Which message of [`crate::messages`] `message` is, so a client can translate
+    /// it; absent for messages outside the catalogue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The values of the message's `{name}` parts, for the translation.
+    #[serde(default, skip_serializing_if = "MessageParams::is_empty")]
+    pub params: MessageParams,
 }
 
 impl FieldError {
+    /// A problem said in English only (a message outside the catalogue).
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::said(field, Text::from(message.into()))
+    }
+
+    /// A problem said by `text`, with its code when it has one.
+    pub fn said(field: impl Into<String>, text: impl Into<Text>) -> Self {
+        let text = text.into();
         Self {
             field: field.into(),
-            message: message.into(),
+            code: text.code(),
+            params: text.params(),
+            message: text.english,
         }
+    }
+
+    /// The message as received, to translate.
+    pub fn text(&self) -> Text {
+        Text::received(&self.message, self.code.as_deref(), &self.params)
     }
 }
 
@@ -38,8 +60,14 @@ impl fmt::Display for FieldError {
 pub struct FieldErrors(pub Vec<FieldError>);
 
 impl FieldErrors {
+    /// Adds a problem said in English only (a message outside the catalogue).
     pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.0.push(FieldError::new(field, message));
+    }
+
+    /// Adds a problem said by a message of the catalogue (or by a [`Text`] that may be one).
+    pub fn push_message(&mut self, field: impl Into<String>, message: impl Into<Text>) {
+        self.0.push(FieldError::said(field, message));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -74,14 +102,11 @@ impl std::error::Error for FieldErrors {}
 pub fn check_text(errors: &mut FieldErrors, field: &str, value: &str, max_chars: usize) {
     let trimmed = value.trim();
     if trimmed.is_empty() {
-        errors.push(field, "is required");
+        errors.push_message(field, MessageCode::Required);
     } else if trimmed.chars().count() > max_chars {
-        errors.push(field, format!("must be at most {max_chars} characters"));
+        errors.push_message(field, MessageCode::TooLong.with("n", max_chars));
     } else if trimmed.chars().any(char::is_control) {
-        errors.push(
-            field,
-            "must not contain control characters such as line breaks",
-        );
+        errors.push_message(field, MessageCode::ControlCharacters);
     }
 }
 
@@ -108,9 +133,9 @@ pub fn check_email(errors: &mut FieldErrors, field: &str, value: &str) {
             None => false,
         };
     if value.is_empty() {
-        errors.push(field, "is required");
+        errors.push_message(field, MessageCode::Required);
     } else if !plausible {
-        errors.push(field, "must be an email address such as name@example.com");
+        errors.push_message(field, MessageCode::NotAnEmail);
     }
 }
 
@@ -121,14 +146,14 @@ pub const PASSWORD_MAX_CHARS: usize = 128;
 pub fn check_password(errors: &mut FieldErrors, field: &str, value: &str) {
     let n = value.chars().count();
     if n < PASSWORD_MIN_CHARS {
-        errors.push(
+        errors.push_message(
             field,
-            format!("must be at least {PASSWORD_MIN_CHARS} characters long"),
+            MessageCode::PasswordTooShort.with("n", PASSWORD_MIN_CHARS),
         );
     } else if n > PASSWORD_MAX_CHARS {
-        errors.push(
+        errors.push_message(
             field,
-            format!("must be at most {PASSWORD_MAX_CHARS} characters long"),
+            MessageCode::PasswordTooLong.with("n", PASSWORD_MAX_CHARS),
         );
     }
 }
@@ -177,6 +202,9 @@ mod tests {
         let fields: Vec<_> = e.0.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(fields, ["name", "name2", "name3"]);
         assert_eq!(e.0[0].message, "is required");
+        assert_eq!(e.0[0].code.as_deref(), Some("required"));
+        assert_eq!(e.0[1].message, "must be at most 10 characters");
+        assert_eq!(e.0[1].params["n"], "10");
     }
 
     #[test]

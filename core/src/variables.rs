@@ -15,6 +15,7 @@
 //! and are evaluated by the app, after the others, so their SQL may use them.
 
 use crate::ids::ConnectionId;
+use crate::messages::{MessageCode, Text};
 use crate::validation::FieldErrors;
 use chrono::format::{Item, StrftimeItems};
 use chrono::{DateTime, Duration, LocalResult, Months, NaiveDateTime, TimeZone, Utc};
@@ -161,7 +162,7 @@ pub enum Piece<'a> {
 pub struct PlaceholderError {
     /// 1-based character index of the `$`.
     pub position: usize,
-    pub message: String,
+    pub message: Text,
 }
 
 fn is_name_start(c: char) -> bool {
@@ -199,9 +200,10 @@ pub fn parse(text: &str) -> Result<Vec<Piece<'_>>, PlaceholderError> {
             let found: String = rest[at..].chars().take(12).collect();
             return Err(PlaceholderError {
                 position,
-                message: format!(
-                    "\"{found}\" at position {position} is not a variable: write a variable as $name$ (letters, digits and _), and $$ for a dollar sign"
-                ),
+                message: MessageCode::NotAVariable
+                    .with("found", format!("\"{found}\""))
+                    .with("position", position)
+                    .into(),
             });
         }
         pieces.push(Piece::Variable { name, position });
@@ -330,7 +332,7 @@ fn check_text(
     let pieces = match parse(text) {
         Ok(p) => p,
         Err(e) => {
-            errors.push(path, e.message);
+            errors.push_message(path, e.message);
             return;
         }
     };
@@ -341,12 +343,12 @@ fn check_text(
         {
             let mut known: Vec<String> = BUILT_INS.iter().map(|n| format!("${n}$")).collect();
             known.extend(defined.keys().map(|n| format!("${n}$")));
-            errors.push(
+            errors.push_message(
                 path,
-                format!(
-                    "unknown variable ${name}$ at position {position}; known here: {}",
-                    known.join(", ")
-                ),
+                MessageCode::UnknownVariable
+                    .with("var", format!("${name}$"))
+                    .with("position", position)
+                    .with("known", known.join(", ")),
             );
         }
     }
@@ -356,11 +358,11 @@ fn check_text(
                 .get(name.as_str())
                 .is_some_and(|v| v.in_sql == SqlUse::Raw);
             if !raw {
-                errors.push(
+                errors.push_message(
                     path,
-                    format!(
-                        "${name}$ at position {position} is inside quotes or a comment; Hakobu writes a variable's value as a quoted SQL value itself, so remove the quotes around it"
-                    ),
+                    MessageCode::QuotedVariable
+                        .with("var", format!("${name}$"))
+                        .with("position", position),
                 );
             }
         }
@@ -369,9 +371,9 @@ fn check_text(
 
 fn check_definitions(variables: &[Variable], errors: &mut FieldErrors) {
     if variables.len() > MAX_VARIABLES {
-        errors.push(
+        errors.push_message(
             "variables",
-            format!("a job can have at most {MAX_VARIABLES} variables"),
+            MessageCode::MaxVariables.with("n", MAX_VARIABLES),
         );
     }
     let mut seen = BTreeMap::new();
@@ -382,29 +384,31 @@ fn check_definitions(variables: &[Variable], errors: &mut FieldErrors) {
             || !v.name.chars().all(is_name_char)
             || v.name.len() > NAME_MAX_CHARS
         {
-            errors.push(
+            errors.push_message(
                 f("name"),
-                format!("must be letters, digits and _ (at most {NAME_MAX_CHARS}), starting with a letter or _, e.g. target_date"),
+                MessageCode::VariableName.with("n", NAME_MAX_CHARS),
             );
         } else if BUILT_INS.contains(&v.name.as_str()) {
-            errors.push(
+            errors.push_message(
                 f("name"),
-                format!("${}$ is built in; choose another name", v.name),
+                MessageCode::BuiltIn.with("var", format!("${}$", v.name)),
             );
         } else if let Some(first) = seen.insert(v.name.as_str(), i) {
-            errors.push(
+            errors.push_message(
                 f("name"),
-                format!("variables[{first}] already uses the name {}", v.name),
+                MessageCode::NameTaken
+                    .with("other", format!("variables[{first}]"))
+                    .with("var", &v.name),
             );
         }
         match &v.value {
             VariableValue::String { value } => {
                 if let Err(e) = parse(value) {
-                    errors.push(f("value.value"), e.message);
+                    errors.push_message(f("value.value"), e.message);
                 } else if value.chars().count() > VALUE_MAX_CHARS {
-                    errors.push(
+                    errors.push_message(
                         f("value.value"),
-                        format!("must be at most {VALUE_MAX_CHARS} characters"),
+                        MessageCode::TooLong.with("n", VALUE_MAX_CHARS),
                     );
                 }
             }
@@ -415,16 +419,19 @@ fn check_definitions(variables: &[Variable], errors: &mut FieldErrors) {
                 ..
             } => {
                 if let Err(m) = check_format(format) {
-                    errors.push(f("value.format"), m);
+                    errors.push_message(f("value.format"), m);
                 }
                 if timezone.parse::<Tz>().is_err() {
-                    errors.push(
+                    errors.push_message(
                         f("value.timezone"),
-                        format!("unknown time zone {timezone:?}; expected an IANA name such as Asia/Tokyo or UTC"),
+                        MessageCode::UnknownZone.with("zone", format!("{timezone:?}")),
                     );
                 }
                 if offset.is_some_and(|o| o.quantity > 10_000) {
-                    errors.push(f("value.offset.quantity"), "must be from 0 to 10000");
+                    errors.push_message(
+                        f("value.offset.quantity"),
+                        MessageCode::FromTo.with("from", 0).with("to", 10_000),
+                    );
                 }
             }
             VariableValue::Query {
@@ -433,10 +440,13 @@ fn check_definitions(variables: &[Variable], errors: &mut FieldErrors) {
                 ..
             } => {
                 if sql.trim().is_empty() {
-                    errors.push(f("value.sql"), "is required: a SELECT returning one value");
+                    errors.push_message(f("value.sql"), MessageCode::SelectOneValue);
                 }
                 if !(1..=600).contains(timeout_seconds) {
-                    errors.push(f("value.timeout_seconds"), "must be from 1 to 600 seconds");
+                    errors.push_message(
+                        f("value.timeout_seconds"),
+                        MessageCode::FromToSeconds.with("from", 1).with("to", 600),
+                    );
                 }
             }
         }
@@ -444,14 +454,14 @@ fn check_definitions(variables: &[Variable], errors: &mut FieldErrors) {
 }
 
 /// A strftime format chrono can write, without placeholders of its own.
-pub fn check_format(format: &str) -> Result<(), String> {
+pub fn check_format(format: &str) -> Result<(), Text> {
     if format.trim().is_empty() {
-        return Err("is required, e.g. %Y-%m-%d".to_owned());
+        return Err(MessageCode::FormatRequired.into());
     }
     if StrftimeItems::new(format).any(|item| matches!(item, Item::Error)) {
-        return Err(format!(
-            "{format:?} is not a valid format; use strftime codes such as %Y (year), %m (month), %d (day), %H (hour), %M (minute)"
-        ));
+        return Err(MessageCode::BadFormat
+            .with("format", format!("{format:?}"))
+            .into());
     }
     Ok(())
 }
@@ -534,7 +544,7 @@ impl Values {
 #[error("{field}: {message}")]
 pub struct ResolveError {
     pub field: String,
-    pub message: String,
+    pub message: Text,
 }
 
 /// Built-ins, fixed strings and timestamps. `overrides` (a manual run's explicit values)
@@ -558,13 +568,13 @@ pub fn resolve_local(
         if BUILT_INS.contains(&name.as_str()) {
             return Err(ResolveError {
                 field: format!("variables.{name}"),
-                message: "is built in and cannot be given a value".to_owned(),
+                message: MessageCode::BuiltInValue.into(),
             });
         }
         if !variables.iter().any(|v| &v.name == name) {
             return Err(ResolveError {
                 field: format!("variables.{name}"),
-                message: format!("the job has no variable named {name}"),
+                message: MessageCode::NoSuchVariable.with("var", name).into(),
             });
         }
     }
@@ -573,7 +583,7 @@ pub fn resolve_local(
             if given.chars().count() > VALUE_MAX_CHARS {
                 return Err(ResolveError {
                     field: format!("variables.{}", v.name),
-                    message: format!("must be at most {VALUE_MAX_CHARS} characters"),
+                    message: MessageCode::TooLong.with("n", VALUE_MAX_CHARS).into(),
                 });
             }
             values.insert(&v.name, given.clone(), v.in_sql);
@@ -583,7 +593,7 @@ pub fn resolve_local(
             VariableValue::String { value } => Some(expand(value, Target::Text, &values).map_err(
                 |message| ResolveError {
                     field: format!("variables[{i}].value.value"),
-                    message,
+                    message: message.into(),
                 },
             )?),
             VariableValue::Timestamp {
@@ -594,7 +604,7 @@ pub fn resolve_local(
             } => {
                 let zone: Tz = timezone.parse().map_err(|_| ResolveError {
                     field: format!("variables[{i}].value.timezone"),
-                    message: format!("unknown time zone {timezone:?}"),
+                    message: format!("unknown time zone {timezone:?}").into(),
                 })?;
                 let at = match base {
                     TimeBase::ScheduledTime => run.scheduled_time,
@@ -603,12 +613,12 @@ pub fn resolve_local(
                 let moved = offset.map_or(Some(at), |o| apply_offset(at, o, zone));
                 let moved = moved.ok_or_else(|| ResolveError {
                     field: format!("variables[{i}].value.offset"),
-                    message: "moves the time out of the supported range".to_owned(),
+                    message: "moves the time out of the supported range".into(),
                 })?;
                 Some(
                     format_time(moved, zone, format).map_err(|message| ResolveError {
                         field: format!("variables[{i}].value.format"),
-                        message,
+                        message: message.into(),
                     })?,
                 )
             }
@@ -674,7 +684,7 @@ fn wall_clock_to_instant(local: NaiveDateTime, zone: Tz) -> Option<DateTime<Tz>>
 
 /// `at` shown in `zone` with a strftime `format`.
 pub fn format_time(at: DateTime<Utc>, zone: Tz, format: &str) -> Result<String, String> {
-    check_format(format)?;
+    check_format(format).map_err(|text| text.english)?;
     let mut out = String::new();
     write!(out, "{}", at.with_timezone(&zone).format(format))
         .map_err(|_| format!("{format:?} cannot be written for this time"))?;
@@ -695,7 +705,7 @@ pub enum Target {
 /// `text` with every placeholder replaced. Errors name the position.
 pub fn expand(text: &str, target: Target, values: &Values) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
-    for piece in parse(text).map_err(|e| e.message)? {
+    for piece in parse(text).map_err(|e| e.message.english)? {
         match piece {
             Piece::Text(t) => out.push_str(t),
             Piece::Dollar => out.push('$'),

@@ -9,12 +9,13 @@ use gloo_net::http::{Request, RequestBuilder, Response};
 use hakobu_core::api::Page;
 use hakobu_core::api::audit::AuditEntryView;
 use hakobu_core::api::auth::{
-    AcceptInvitationRequest, ChangePasswordRequest, LoginRequest, Me, SessionResponse,
-    SignupRequest,
+    AcceptInvitationRequest, ChangePasswordRequest, InvitationPreview, LoginRequest, Me,
+    SessionResponse, SignupRequest,
 };
 use hakobu_core::api::connections::{
-    ConnectionTestResult, ConnectionView, CreateConnectionRequest, PreviewRequest, PreviewResponse,
-    SharesRequest, TestConnectionRequest, UpdateConnectionRequest,
+    ColumnView, ConnectionKindAvailability, ConnectionTestResult, ConnectionView,
+    CreateConnectionRequest, PreviewRequest, PreviewResponse, SharesRequest, TestConnectionRequest,
+    UpdateConnectionRequest,
 };
 use hakobu_core::api::error::ErrorBody;
 use hakobu_core::api::jobs::{
@@ -27,7 +28,7 @@ use hakobu_core::api::notifications::{
 };
 use hakobu_core::api::org::{
     ChangeOrgRoleRequest, InvitationCreated, InvitationView, InviteRequest, MemberView,
-    PutTeamMemberRequest, TeamMemberView, TeamNameRequest, TeamView,
+    OrganizationView, PutTeamMemberRequest, TeamMemberView, TeamNameRequest, TeamView,
 };
 use hakobu_core::api::runs::{
     BackfillRequest, BackfillView, ConcurrencyRequest, QueueView, RunLogLine, RunStatus, RunView,
@@ -36,22 +37,23 @@ use hakobu_core::api::runs::{
 use hakobu_core::api::schedules::{BulkEnableRequest, ScheduleRequest, ScheduleView};
 use hakobu_core::api::tokens::{ApiTokenCreated, ApiTokenView, CreateApiTokenRequest};
 use hakobu_core::authz::OrgRole;
-use hakobu_core::connection::ConnectionKind;
 use hakobu_core::ids::{
-    ApiTokenId, ConnectionId, DestinationId, InvitationId, JobId, NotificationRuleId,
-    OrganizationId, RunId, ScheduleId, TeamId, UserId,
+    ApiTokenId, ConnectionId, DestinationId, InvitationId, JobId, NotificationRuleId, RunId,
+    ScheduleId, TeamId, UserId,
 };
 use hakobu_core::job::checks::CheckResultView;
+use hakobu_core::messages::Text;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::fmt;
 
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ApiError {
-    /// The server answered with an error status and its JSON error body.
-    Server { status: u16, body: ErrorBody },
+    /// The server answered with an error status and its JSON error body (boxed: it is
+    /// large, and every `Result` of a call carries this type).
+    Server { status: u16, body: Box<ErrorBody> },
     /// The request never got an answer (offline, server down), or the answer was not the
     /// JSON we expected.
     Network(String),
@@ -62,6 +64,15 @@ impl ApiError {
         match self {
             ApiError::Server { status, .. } => Some(*status),
             ApiError::Network(_) => None,
+        }
+    }
+
+    /// What to tell the reader: the server's message (with its code, to translate), or
+    /// this error's own English words.
+    pub fn text(&self) -> Text {
+        match self {
+            ApiError::Server { body, .. } => body.text(),
+            ApiError::Network(_) => self.to_string().into(),
         }
     }
 
@@ -110,12 +121,10 @@ async fn send(request: Result<Request, gloo_net::Error>) -> Result<Response, Api
     let body = match response.json::<ErrorBody>().await {
         Ok(body) => body,
         // A proxy or a crash can answer with HTML; keep the status so the message is useful.
-        Err(_) => ErrorBody {
-            error: "http".to_owned(),
-            message: format!("The server answered with status {status}."),
-            field: None,
-            fields: Vec::new(),
-        },
+        Err(_) => ErrorBody::new(
+            "http",
+            format!("The server answered with status {status}.").into(),
+        ),
     };
     if status == 401 && !url.contains("/api/auth/") {
         ON_UNAUTHORIZED.with(|cell| {
@@ -124,7 +133,10 @@ async fn send(request: Result<Request, gloo_net::Error>) -> Result<Response, Api
             }
         });
     }
-    Err(ApiError::Server { status, body })
+    Err(ApiError::Server {
+        status,
+        body: Box::new(body),
+    })
 }
 
 async fn json<T: DeserializeOwned>(
@@ -171,15 +183,6 @@ pub async fn change_password(body: &ChangePasswordRequest) -> Result<(), ApiErro
     no_content(with_body(Request::post("/api/me/password"), body)).await
 }
 
-/// What an invitation link is for. The server's `InvitationPreview` is not in `core` yet,
-/// so it is mirrored here.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct InvitationPreview {
-    pub organization_name: String,
-    pub email: String,
-    pub expires_at: chrono::DateTime<chrono::Utc>,
-}
-
 pub async fn lookup_invitation(token: &str) -> Result<InvitationPreview, ApiError> {
     json(
         Request::get("/api/invitations/lookup")
@@ -196,14 +199,6 @@ pub async fn accept_invitation(
 }
 
 // --- organization and members ------------------------------------------------------------
-
-/// The server's `OrganizationView` (not in `core` yet).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct OrganizationView {
-    pub id: OrganizationId,
-    pub name: String,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-}
 
 pub async fn organization() -> Result<OrganizationView, ApiError> {
     json(get("/api/organization")).await
@@ -362,15 +357,9 @@ pub async fn audit(query: &AuditQuery) -> Result<Page<AuditEntryView>, ApiError>
 
 // --- connections --------------------------------------------------------------------
 
-/// Whether the operator allows a connection kind here (`GET /api/connection-kinds`). The
-/// fields themselves come from `core`'s schema, compiled in; only availability is asked.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct KindAvailability {
-    pub kind: ConnectionKind,
-    pub available: bool,
-}
-
-pub async fn connection_kinds() -> Result<Vec<KindAvailability>, ApiError> {
+/// Whether the operator allows each connection kind here. The fields themselves come from
+/// `core`'s schema, compiled in; only availability is asked.
+pub async fn connection_kinds() -> Result<Vec<ConnectionKindAvailability>, ApiError> {
     json(get("/api/connection-kinds")).await
 }
 
@@ -437,19 +426,11 @@ pub async fn tables(id: ConnectionId, schema: Option<&str>) -> Result<Vec<String
     json(get(&url)).await
 }
 
-/// A column as discovery reports it (the server's `ColumnView`, not in `core`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct DiscoveredColumn {
-    pub name: String,
-    pub data_type: String,
-    pub nullable: bool,
-}
-
 pub async fn columns(
     id: ConnectionId,
     schema: Option<&str>,
     table: &str,
-) -> Result<Vec<DiscoveredColumn>, ApiError> {
+) -> Result<Vec<ColumnView>, ApiError> {
     let mut url = format!(
         "/api/connections/{id}/columns?table={}",
         encode_query_value(table)

@@ -5,7 +5,7 @@
 use crate::api::ApiError;
 use crate::format;
 use crate::forms::{Form, Problem};
-use crate::i18n::{Key, Lang, tr, translate_message, use_lang};
+use crate::i18n::{Key, Lang, tr, translate, use_lang};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
@@ -70,11 +70,11 @@ pub fn TextField(
 pub fn FieldError(form: Form, field: &'static str, label: Key, error_id: String) -> impl IntoView {
     let lang = use_lang();
     move || {
-        form.error(field).map(|message| {
+        form.error(field).map(|error| {
             let lang = lang.get();
             view! {
                 <p class="field-error" id=error_id.clone()>
-                    {translate_message(lang, Some(label.text(lang)), &message)}
+                    {translate(lang, Some(label.text(lang)), &error.text())}
                 </p>
             }
         })
@@ -87,9 +87,9 @@ pub fn RowError(form: Form, path: String, label: Key) -> impl IntoView {
     let lang = use_lang();
     let id = format!("{}-error", form.input_id(&path));
     move || {
-        form.error(&path).map(|m| {
+        form.error(&path).map(|e| {
             let lang = lang.get();
-            view! { <p class="field-error" id=id.clone()>{translate_message(lang, Some(label.text(lang)), &m)}</p> }
+            view! { <p class="field-error" id=id.clone()>{translate(lang, Some(label.text(lang)), &e.text())}</p> }
         })
     }
 }
@@ -183,7 +183,7 @@ pub fn FormProblem(form: Form) -> impl IntoView {
             let lang = lang.get();
             let text = match problem {
                 Problem::Key(key) => key.text(lang).to_owned(),
-                Problem::Server(message) => translate_message(lang, None, &message),
+                Problem::Server(text) => translate(lang, None, &text),
             };
             view! { <p class="form-problem" role="alert">{text}</p> }
         })
@@ -280,7 +280,7 @@ pub fn NotAllowed(reason: Key) -> impl IntoView {
 /// (translated when it is a known one), or that the network is down.
 fn api_error_text(lang: Lang, error: &ApiError) -> String {
     match error {
-        ApiError::Server { body, .. } => translate_message(lang, None, &body.message),
+        ApiError::Server { body, .. } => translate(lang, None, &body.text()),
         ApiError::Network(_) => Key::NetworkError.text(lang).to_owned(),
     }
 }

@@ -7,6 +7,7 @@
 
 use crate::api::ApiError;
 use crate::i18n::Key;
+use hakobu_core::messages::Text;
 use hakobu_core::validation::{FieldError, FieldErrors};
 use leptos::prelude::*;
 
@@ -15,8 +16,9 @@ use leptos::prelude::*;
 pub enum Problem {
     /// One of our own messages.
     Key(Key),
-    /// The server's message (translated at display time when it is a known one).
-    Server(String),
+    /// A message of the server or of `core`'s validators (translated at display time by
+    /// its code, when it has one).
+    Server(Text),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -78,14 +80,10 @@ impl Form {
         format!("{}-{}", self.id, id_part(field))
     }
 
-    /// The first message for `field` (reactive).
-    pub fn error(&self, field: &str) -> Option<String> {
-        self.errors.with(|errors| {
-            errors
-                .iter()
-                .find(|e| belongs_to(&e.field, field))
-                .map(|e| e.message.clone())
-        })
+    /// The first error for `field` (reactive); its `text()` is what to translate.
+    pub fn error(&self, field: &str) -> Option<FieldError> {
+        self.errors
+            .with(|errors| errors.iter().find(|e| belongs_to(&e.field, field)).cloned())
     }
 
     /// Clears earlier errors and marks the form busy: a request is under way.
@@ -123,7 +121,7 @@ impl Form {
                 if fields.is_empty()
                     && let Some(field) = &body.field
                 {
-                    fields.push(FieldError::new(field.clone(), body.message.clone()));
+                    fields.push(FieldError::said(field.clone(), body.text()));
                 }
                 let (ours, others): (Vec<_>, Vec<_>) = fields
                     .into_iter()
@@ -131,14 +129,13 @@ impl Form {
                 let first = ours.first().map(|e| e.field.clone());
                 self.set_errors(ours);
                 self.problem.set(if let Some(other) = others.first() {
-                    Some(Problem::Server(format!(
-                        "{}: {}",
-                        other.field, other.message
-                    )))
+                    Some(Problem::Server(
+                        format!("{}: {}", other.field, other.message).into(),
+                    ))
                 } else if first.is_some() {
                     None
                 } else {
-                    Some(Problem::Server(body.message.clone()))
+                    Some(Problem::Server(body.text()))
                 });
                 if let Some(path) = first {
                     self.focus_path(&path);
@@ -275,7 +272,10 @@ mod tests {
         ]);
         form.clear("name");
         assert_eq!(form.error("name"), None);
-        assert_eq!(form.error("source.table").as_deref(), Some("is required"));
+        assert_eq!(
+            form.error("source.table").map(|e| e.message).as_deref(),
+            Some("is required")
+        );
         form.clear("source.table");
         assert!(!form.has_errors_under("source"));
     }

@@ -6,9 +6,10 @@
 //! test checks both languages use the same ones, and that Japanese text has no English
 //! words left in it.
 //!
-//! Messages from the server (validation errors from `core`, sign-in failures) are English;
-//! [`translate_message`] maps the known ones to Japanese via the `Msg*` entries, whose
-//! English side is the server's exact wording with `{n}` for a number.
+//! Messages from the server and `core`'s validators come in English, and those of `core`'s
+//! catalogue also with a stable code and the values of their parts: [`translate`] says
+//! them in Japanese by code (see [`catalogue`]); no English wording is matched. A message
+//! without a code (the engine's, a source database's) is shown as it came.
 //!
 //! `core`'s enums that pages name (roles, connection kinds, load modes, notification
 //! events) are put in words here too, so pages share one wording without importing
@@ -18,7 +19,10 @@ use hakobu_core::api::notifications::NotificationEventKind;
 use hakobu_core::authz::{OrgRole, TeamRole};
 use hakobu_core::config::Mode;
 use hakobu_core::connection::ConnectionKind;
+use hakobu_core::messages::{Message, Text, fill_template};
 use leptos::prelude::*;
+
+mod catalogue;
 
 /// A language of the UI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -845,79 +849,7 @@ texts! {
     SetNewPassword => "Set the new password", "新しいパスワードを設定";
     PasswordResetDone => "Your password is changed. Sign in with the new one.", "パスワードを変更しました。新しいパスワードでログインしてください。";
     AskNewLink => "Ask for a new link", "新しいリンクを依頼する";
-    // Server and validator messages of these pages (see `templated_message`).
-    MsgNotAVariable => "{found} at position {position} is not a variable: write a variable as $name$ (letters, digits and _), and $$ for a dollar sign", "{position} 文字目の {found} は変数ではありません。変数は $name$（英数字と _）、ドル記号は $$ と書きます。";
-    MsgUnknownVariable => "unknown variable {var} at position {position}; known here: {known}", "{position} 文字目の {var} は未定義の変数です。ここで使える変数：{known}";
-    MsgQuotedVariable => "{var} at position {position} is inside quotes or a comment; Hakobu writes a variable's value as a quoted SQL value itself, so remove the quotes around it", "{position} 文字目の {var} が引用符またはコメントの中にあります。Hakobu が値を引用符付きの SQL の値として書き込むので、周りの引用符を外してください。";
-    MsgVariableName => "must be letters, digits and _ (at most {n}), starting with a letter or _, e.g. target_date", "英字または _ で始まる英数字と _（{n} 文字以内）で指定してください（例：target_date）。";
-    MsgBuiltIn => "{var} is built in; choose another name", "{var} は組み込み変数です。別の名前にしてください。";
-    MsgNameTaken => "{other} already uses the name {var}", "{other} がすでに {var} という名前を使っています。";
-    MsgFormatRequired => "is required, e.g. %Y-%m-%d", "入力してください（例：%Y-%m-%d）。";
-    MsgBadFormat => "{format} is not a valid format; use strftime codes such as %Y (year), %m (month), %d (day), %H (hour), %M (minute)", "{format} は正しい書式ではありません。%Y（年）、%m（月）、%d（日）、%H（時）、%M（分）などの strftime の記号を使ってください。";
-    MsgUnknownZone => "unknown time zone {zone}; expected an IANA name such as Asia/Tokyo or UTC", "{zone} というタイムゾーンはありません。Asia/Tokyo や UTC のような IANA の名前を指定してください。";
-    MsgFromTo => "must be from {from} to {to}", "{from} から {to} までの値にしてください。";
-    MsgFromToSeconds => "must be from {from} to {to} seconds", "{from} から {to} 秒までにしてください。";
-    MsgDurationRange => "must be from {from} to {to} seconds (7 days)", "{from} から {to} 秒（7 日）までにしてください。";
-    MsgSelectOneValue => "is required: a SELECT returning one value", "入力してください。値を 1 つ返す SELECT 文です。";
-    MsgMaxVariables => "a job can have at most {n} variables", "1 つのジョブの変数は {n} 個までです。";
-    MsgThresholdSeconds => "is required: after how many seconds of running to notify", "入力してください。何秒経過したら通知するかを指定します。";
-    MsgThresholdRows => "is required: the number of rows to compare with", "入力してください。比べる行数を指定します。";
-    MsgRowsNonNegative => "must be {n} or more rows", "{n} 行以上にしてください。";
-    MsgThresholdNotApplicable => "only applies to rows_below, rows_above and duration_over, not {event}", "しきい値は行数と時間の条件にだけ使えます（{event} には使えません）。";
-    MsgOneLine => "must be one line of at most {n} characters", "{n} 文字以内の 1 行にしてください。";
-    MsgSlackMention => "must be a Slack member or group id (U024BE7LH, S0614TZR7), here or channel", "Slack のメンバーまたはグループの ID、here、channel のいずれかにしてください。";
-    MsgNotADestination => "is not a notification destination of this organization", "この組織の通知先ではありません。";
-    MsgTemplateBroken => "cannot be rendered: {detail}. Names you can use: {names}", "テンプレートを展開できません：{detail}。使える名前：{names}";
-    MsgNotBefore => "must not be before from", "開始より前にはできません。";
-    MsgRangeRuns => "the range makes {n} runs; at most {max} at once", "この期間では {n} 件の実行になります。一度に登録できるのは {max} 件までです。";
-    MsgNoSuchVariable => "the job has no variable named {var}", "このジョブに {var} という変数はありません。";
-    MsgBuiltInValue => "is built in and cannot be given a value", "組み込み変数なので値を指定できません。";
-    MsgResetLinkInvalid => "This password reset link is not valid any more: it was used, replaced by a newer one, or has expired. Ask for a new one.", "このパスワード再設定リンクは無効です。使用済みか、新しいリンクに置き換えられたか、期限切れです。新しいリンクを依頼してください。";
-    MsgResetTokenRequired => "is required: use the link from the email", "入力してください。メールのリンクを使ってください。";
-    MsgCheckNameRequired => "is required: say what the check makes sure of", "入力してください。何を確かめるチェックかを書きます。";
-    MsgCheckNameTaken => "is used by another check of this job", "このジョブの別のチェックが使っています。";
-    MsgDateTime => "must be a date and time, e.g. 2026-11-01 00:00", "日時を入力してください（例：2026-11-01 00:00）。";
-    MsgWholeNumber => "must be a whole number", "整数を入力してください。";
-    MsgNameValueLine => "line {n} must read name=value", "{n} 行目は 名前=値 の形にしてください。";
-    MsgSingleSelect => "must be a single SELECT (or WITH ... SELECT) query", "SELECT 文（または WITH ... SELECT）を 1 つだけ書いてください。";
-    MsgSingleStatement => "must be a single statement: remove the ; between statements", "文は 1 つにしてください。文の間の ; を削除してください。";
-    MsgNotATime => "{time} is not a time; expected HH:MM on a 24-hour clock, e.g. 02:30 or 18:00", "{time} は時刻ではありません。24 時間表記の 時:分 で入力してください（例：02:30、18:00）。";
-    MsgScheduleZone => "unknown time zone {zone}; expected an IANA name such as Asia/Tokyo, Europe/Berlin or UTC", "{zone} というタイムゾーンはありません。Asia/Tokyo や UTC のような IANA の名前を指定してください。";
-    MsgMinuteOfHour => "must be a minute from 0 to 59", "0 から 59 までの分を入力してください。";
-    MsgChooseWeekday => "choose at least one day of the week", "曜日を 1 つ以上選んでください。";
-    MsgWeekdayTwice => "lists a day more than once", "同じ曜日が 2 回以上指定されています。";
-    MsgDayOfMonth => "must be a day of the month from 1 to 31", "1 から 31 までの日を入力してください。";
-    MsgCronFields => "expected 5 fields separated by spaces (minute hour day-of-month month day-of-week), e.g. \"30 2 * * 1-5\"; found {found}", "分・時・日・月・曜日の 5 項目を空白で区切って入力してください（例：30 2 * * 1-5）。入力された項目数：{found}";
-    MsgCronInvalid => "is not a valid cron expression: {detail}", "正しいクロン式ではありません：{detail}";
-    MsgNeverFires => "never fires (no such date in the next 8 years)", "この設定では実行されません（今後 8 年間に該当する日時がありません）。";
 
-    // --- server messages (English side: the server's exact words, {n} for a number) ---
-    MsgRequired => "is required", "入力してください。";
-    MsgTooLong => "must be at most {n} characters", "{n} 文字以内で入力してください。";
-    MsgControlChars => "must not contain control characters such as line breaks", "改行などの制御文字は使えません。";
-    MsgEmail => "must be an email address such as name@example.com", "name@example.com のような形式のメールアドレスを入力してください。";
-    MsgPasswordShort => "must be at least {n} characters long", "{n} 文字以上にしてください。";
-    MsgPasswordLong => "must be at most {n} characters long", "{n} 文字以内にしてください。";
-    MsgSamePassword => "must differ from the current password", "現在のパスワードとは違うものにしてください。";
-    MsgSameTeamTwice => "lists the same team twice", "同じチームが 2 回指定されています。";
-    MsgDays => "must be a number of days from 1 to {n}", "1 から {n} までの日数を入力してください。";
-    MsgNotCurrentPassword => "is not your current password", "現在のパスワードと一致しません。";
-    MsgNotATeam => "is not a team of this organization", "この組織のチームではありません。";
-    MsgWrongPassword => "The email or password is wrong.", "メールアドレスまたはパスワードが正しくありません。";
-    MsgDuplicateAccount => "An account with this email already exists. Sign in instead, or use another email.", "このメールアドレスのアカウントはすでに存在します。ログインするか、別のメールアドレスを使ってください。";
-    MsgAlreadyMember => "Someone with this email already has an account.", "このメールアドレスのアカウントはすでに存在します。";
-    MsgInvalidInvitation => "This invitation link is not valid any more: it was used, withdrawn or has expired. Ask your administrator for a new one.", "この招待リンクは無効です。使用済みか、取り消されたか、期限切れです。管理者に新しいリンクを依頼してください。";
-    MsgDuplicateTeam => "A team with this name already exists.", "この名前のチームはすでに存在します。";
-    MsgOnlyOwner => "This is the organization's only owner. Make someone else an owner first.", "この人は組織で唯一のオーナーです。先に別の人をオーナーにしてください。";
-    MsgOnlyOwnerRemove => "This is the organization's only owner and cannot be removed.", "組織で唯一のオーナーは削除できません。";
-    MsgSignedOut => "You are not signed in, or your session has ended. Sign in again.", "ログインしていないか、セッションが終了しました。もう一度ログインしてください。";
-    MsgAccountGone => "Your account no longer exists.", "あなたのアカウントはもう存在しません。";
-    MsgRateAccount => "Too many failed sign-in attempts for this account. Wait {n} minutes and try again.", "このアカウントへのログイン失敗が多すぎます。{n} 分待ってから、もう一度お試しください。";
-    MsgRateIp => "Too many failed sign-in attempts from your network address. Wait {n} minutes and try again.", "お使いのネットワークからのログイン失敗が多すぎます。{n} 分待ってから、もう一度お試しください。";
-    MsgDatabaseDown => "The service cannot reach its database right now. Try again in a moment.", "現在、サービスがデータベースに接続できません。しばらくしてからもう一度お試しください。";
-    MsgInternal => "Something went wrong on our side. Try again; if it keeps happening, tell your administrator the time and what you did.", "サーバー側で問題が発生しました。もう一度お試しください。繰り返し起きる場合は、日時と操作内容を管理者に伝えてください。";
-    MsgForbidden => "Your role does not allow you to do this.", "あなたのロールではこの操作はできません。";
-    MsgNotFound => "It was not found. It may have been deleted.", "見つかりません。削除された可能性があります。";
     // --- #9 admin pages ---
     NavNotifications => "Notifications", "通知";
     NavSchedules => "Schedules", "スケジュール";
@@ -1046,21 +978,6 @@ texts! {
     ActScheduleEnable => "Turned a schedule on", "スケジュールを有効化";
     ActScheduleDisable => "Turned a schedule off", "スケジュールを無効化";
     ActScheduleAutoDisable => "Hakobu turned a schedule off after failures", "失敗が続いたためスケジュールを自動停止";
-    MsgSlackUrlRequired => "is required: paste the incoming webhook URL Slack gave you", "入力してください。Slack で発行した受信 Webhook の URL を貼り付けてください。";
-    MsgUrlScheme => "must be a URL starting with https:// (or http://)", "https://（または http://）で始まる URL を入力してください。";
-    MsgUrlHost => "must name a host, e.g. https://hooks.example.com/path", "ホスト名を含めてください（例：https://hooks.example.com/path）。";
-    MsgUrlLong => "must be at most {n} characters, without spaces", "空白を含まない {n} 文字以内で入力してください。";
-    MsgHeaderName => "must be 1 to 100 letters, digits, - or _ (e.g. Authorization)", "英数字、- または _ で 1〜100 文字にしてください（例：Authorization）。";
-    MsgHeaderReserved => "is set by Hakobu itself and cannot be changed", "Hakobu が設定するため変更できません。";
-    MsgHeaderTwice => "is listed twice", "2 回指定されています。";
-    MsgHeaderValueLong => "must be at most {n} characters, without line breaks", "改行を含まない {n} 文字以内で入力してください。";
-    MsgTooManyHeaders => "at most {n} headers", "ヘッダーは {n} 個までです。";
-    MsgDuplicateDestination => "A destination with this name already exists.", "この名前の送信先はすでに存在します。";
-    MsgNotConfirmedYet => "This email address has not been confirmed yet: follow the link in the confirmation email first.", "このメールアドレスはまだ確認されていません。先に確認メールのリンクを開いてください。";
-    MsgDeliveredStatus => "Delivered: the endpoint answered {n}.", "送信しました（送信先の応答：{n}）。";
-    MsgDeliveredMail => "Delivered to the mail server.", "送信しました（メールサーバーが受け取りました）。";
-    MsgThresholdRowsMin => "must be {n} or more rows", "{n} 行以上にしてください。";
-    MsgThresholdSecondsRange => "must be from 1 to 604800 seconds (7 days)", "1〜604800 秒（7 日）の範囲で入力してください。";
     // --- job sharing ---
     JobSharingHint => "Other teams that may see this job, and how: viewers see it and its runs, operators also run it, editors also change it.", "このジョブを利用できる他のチームと、その権限です。閲覧者はジョブと実行履歴を見られ、実行者は実行もでき、編集者は変更もできます。";
     JobNotShared => "Not shared with other teams.", "他のチームには共有されていません。";
@@ -1072,50 +989,6 @@ texts! {
     OrgRuleSubjectHint => "Email only: one line. Empty: a subject naming the job and the run's status. The same names as the message may be used, e.g. {{ job_name }} {{ status }}.", "メールのみ・1 行。空欄ならジョブ名と実行の状態を件名にします。メッセージと同じ名前が使えます（例：{{ job_name }} {{ status }}）。";
     QueueAutoRefreshes => "Refreshes by itself every 5 seconds while this page is open.", "このページを開いている間は 5 秒ごとに自動で更新されます。";
 }
-
-/// The server messages `translate_message` knows.
-const SERVER_MESSAGES: &[Key] = &[
-    // #9 admin pages: destinations, test sends, rules.
-    Key::MsgSlackUrlRequired,
-    Key::MsgUrlScheme,
-    Key::MsgUrlHost,
-    Key::MsgUrlLong,
-    Key::MsgHeaderName,
-    Key::MsgHeaderReserved,
-    Key::MsgHeaderTwice,
-    Key::MsgHeaderValueLong,
-    Key::MsgTooManyHeaders,
-    Key::MsgDuplicateDestination,
-    Key::MsgNotConfirmedYet,
-    Key::MsgDeliveredStatus,
-    Key::MsgDeliveredMail,
-    Key::MsgThresholdRowsMin,
-    Key::MsgThresholdSecondsRange,
-    Key::MsgRequired,
-    Key::MsgTooLong,
-    Key::MsgControlChars,
-    Key::MsgEmail,
-    Key::MsgPasswordShort,
-    Key::MsgPasswordLong,
-    Key::MsgSamePassword,
-    Key::MsgSameTeamTwice,
-    Key::MsgDays,
-    Key::MsgNotCurrentPassword,
-    Key::MsgNotATeam,
-    Key::MsgWrongPassword,
-    Key::MsgDuplicateAccount,
-    Key::MsgAlreadyMember,
-    Key::MsgInvalidInvitation,
-    Key::MsgDuplicateTeam,
-    Key::MsgOnlyOwner,
-    Key::MsgOnlyOwnerRemove,
-    Key::MsgSignedOut,
-    Key::MsgAccountGone,
-    Key::MsgRateAccount,
-    Key::MsgRateIp,
-    Key::MsgDatabaseDown,
-    Key::MsgInternal,
-];
 
 /// `text` with each `{name}` replaced by its value.
 pub fn fill(lang: Lang, key: Key, values: &[(&str, &str)]) -> String {
@@ -1136,146 +1009,29 @@ pub fn fill_count(lang: Lang, one: Key, many: Key, n: usize) -> String {
     }
 }
 
-/// A message from the server, in `lang`. With a field `label`, English reads
-/// "Email is required"; Japanese shows the sentence alone, beside the field it is about.
-/// Messages not in the table stay as the server wrote them.
-pub fn translate_message(lang: Lang, label: Option<&str>, message: &str) -> String {
+/// A message from the server or `core`'s validators, in `lang`. With a field `label`,
+/// English reads "Email is required"; Japanese shows the sentence alone, beside the field
+/// it is about. A message of the catalogue is said from its code; others stay as written.
+pub fn translate(lang: Lang, label: Option<&str>, text: &Text) -> String {
+    let english = text.english.as_str();
     match lang {
         Lang::En => match label {
-            Some(label) if message.starts_with(|c: char| c.is_lowercase()) => {
-                format!("{label} {message}")
+            Some(label) if english.starts_with(|c: char| c.is_lowercase()) => {
+                format!("{label} {english}")
             }
-            _ => message.to_owned(),
+            _ => english.to_owned(),
         },
-        Lang::Ja => japanese_message(message).unwrap_or_else(|| message.to_owned()),
+        // Without a code the sentence is not one the UI can say in Japanese.
+        Lang::Ja => match &text.message {
+            Some(message) => japanese(message),
+            None => english.to_owned(),
+        },
     }
 }
 
-fn japanese_message(message: &str) -> Option<String> {
-    // The one number a message may carry becomes `{n}` to find its template.
-    let start = message.find(|c: char| c.is_ascii_digit());
-    let (template, number) = match start {
-        Some(i) => {
-            let end = message[i..]
-                .find(|c: char| !c.is_ascii_digit())
-                .map_or(message.len(), |e| i + e);
-            (
-                format!("{}{{n}}{}", &message[..i], &message[end..]),
-                &message[i..end],
-            )
-        }
-        None => (message.to_owned(), ""),
-    };
-    if let Some(key) = SERVER_MESSAGES
-        .iter()
-        .find(|k| k.text(Lang::En) == template || k.text(Lang::En) == message)
-    {
-        return Some(key.text(Lang::Ja).replace("{n}", number));
-    }
-    if let Some(translated) = templated_message(message) {
-        return Some(translated);
-    }
-    // Messages built around a variable phrase.
-    if message.starts_with("Your role does not allow you to ") {
-        return Some(Key::MsgForbidden.text(Lang::Ja).to_owned());
-    }
-    if message.ends_with(" not found") || message == "not found" {
-        return Some(Key::MsgNotFound.text(Lang::Ja).to_owned());
-    }
-    None
-}
-
-// --- #8 analyst pages: messages with named parts ---
-
-/// Messages of variables, notification rules, backfills and password resets: their
-/// English side is a template whose `{name}` parts (a variable, a position, a list) are
-/// carried over into the Japanese sentence.
-const TEMPLATED_MESSAGES: &[Key] = &[
-    Key::MsgNotAVariable,
-    Key::MsgUnknownVariable,
-    Key::MsgQuotedVariable,
-    Key::MsgVariableName,
-    Key::MsgBuiltIn,
-    Key::MsgNameTaken,
-    Key::MsgFormatRequired,
-    Key::MsgBadFormat,
-    Key::MsgUnknownZone,
-    Key::MsgDurationRange,
-    Key::MsgFromToSeconds,
-    Key::MsgFromTo,
-    Key::MsgSelectOneValue,
-    Key::MsgMaxVariables,
-    Key::MsgThresholdSeconds,
-    Key::MsgThresholdRows,
-    Key::MsgRowsNonNegative,
-    Key::MsgThresholdNotApplicable,
-    Key::MsgOneLine,
-    Key::MsgSlackMention,
-    Key::MsgNotADestination,
-    Key::MsgTemplateBroken,
-    Key::MsgNotBefore,
-    Key::MsgRangeRuns,
-    Key::MsgNoSuchVariable,
-    Key::MsgBuiltInValue,
-    Key::MsgResetLinkInvalid,
-    Key::MsgResetTokenRequired,
-    Key::MsgCheckNameRequired,
-    Key::MsgCheckNameTaken,
-    Key::MsgDateTime,
-    Key::MsgWholeNumber,
-    Key::MsgNameValueLine,
-    Key::MsgSingleSelect,
-    Key::MsgSingleStatement,
-    Key::MsgNotATime,
-    Key::MsgScheduleZone,
-    Key::MsgMinuteOfHour,
-    Key::MsgChooseWeekday,
-    Key::MsgWeekdayTwice,
-    Key::MsgDayOfMonth,
-    Key::MsgCronFields,
-    Key::MsgCronInvalid,
-    Key::MsgNeverFires,
-];
-
-/// The values of `template`'s `{name}` parts in `message`, if the message fits it. Each
-/// part runs up to the first occurrence of the literal text after it (to the end for a
-/// last part), which suits the server's sentences: their literal parts do not repeat.
-fn match_template(template: &str, message: &str) -> Option<Vec<(String, String)>> {
-    let mut values = Vec::new();
-    let mut rest_t = template;
-    let mut rest_m = message;
-    loop {
-        let Some(open) = rest_t.find('{') else {
-            return (rest_t == rest_m).then_some(values);
-        };
-        rest_m = rest_m.strip_prefix(&rest_t[..open])?;
-        let close = open + rest_t[open..].find('}')?;
-        let name = rest_t[open + 1..close].to_owned();
-        rest_t = &rest_t[close + 1..];
-        let literal_end = rest_t.find('{').unwrap_or(rest_t.len());
-        let literal = &rest_t[..literal_end];
-        let end = if literal.is_empty() {
-            rest_m.len()
-        } else {
-            rest_m.find(literal)?
-        };
-        if end == 0 {
-            return None;
-        }
-        values.push((name, rest_m[..end].to_owned()));
-        rest_m = &rest_m[end..];
-    }
-}
-
-fn templated_message(message: &str) -> Option<String> {
-    TEMPLATED_MESSAGES.iter().find_map(|key| {
-        let values = match_template(key.text(Lang::En), message)?;
-        let pairs: Vec<(&str, &str)> = values
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        Some(fill(Lang::Ja, *key, &pairs))
-    })
+/// A message of `core`'s catalogue in Japanese, its parts filled.
+fn japanese(message: &Message) -> String {
+    fill_template(catalogue::japanese_template(message.code), &message.params)
 }
 
 /// The audit log's action code (`team.create`) in words, when it is a known one.
@@ -1448,6 +1204,7 @@ fn initial_lang() -> Lang {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hakobu_core::messages::MessageCode;
     use std::collections::BTreeSet;
 
     fn placeholders(text: &str) -> BTreeSet<String> {
@@ -1487,180 +1244,217 @@ mod tests {
             }
             assert_eq!(en, ja, "{key:?}");
         }
-    }
-
-    /// Japanese text keeps only the Latin words that are names or codes (Hakobu, API,
-    /// CSV, the example address and the audit action names the filter expects).
-    #[test]
-    fn japanese_has_no_english_left() {
-        let allowed = [
-            "Hakobu",
-            "API",
-            "CSV",
-            "name",
-            "example",
-            "com",
-            "team",
-            "create",
-            "user",
-            "invitation",
-            "n",
-            "page",
-            "pages",
-            "total",
-            "email",
-            "from",
-            "to",
-            "zone",
-            // Product and format names, and the examples of values typed as they are.
-            "AKIA",
-            "AWS",
-            "Amazon",
-            "CA",
-            "RDS",
-            "Cloud",
-            "SQL",
-            "DB",
-            "Embulk",
-            "ID",
-            "IP",
-            "MariaDB",
-            "MinIO",
-            "MySQL",
-            "PEM",
-            "PostgreSQL",
-            "S",
-            "TLS",
-            "URL",
-            "NULL",
-            "IANA",
-            "Asia",
-            "Tokyo",
-            "UTC",
-            "minute",
-            "time",
-            "days",
-            "day",
-            "expression",
-            "ap",
-            "northeast",
-            "csv",
-            "db",
-            "exports",
-            "orders",
-            "https",
-            "storage",
-            "paid",
-            "status",
-            // #9: notification kinds and the URL and header examples.
-            "Slack",
-            "Webhook",
-            "JSON",
-            "hooks",
-            "path",
-            "http",
-            "Authorization",
-            "limit",
-            "role",
-            "max",
-            "job",
-            "event",
-            // Placeholders.
-            "changes",
-            "reason",
-            "column",
-            "h",
-            "m",
-            "masks",
-            "ms",
-            "s",
-            "step",
-            "value",
-            "version",
-            // #8: placeholders, strftime codes, and names written as they are typed.
-            "found",
-            "position",
-            "var",
-            "known",
-            "other",
-            "format",
-            "event",
-            "max",
-            "detail",
-            "names",
-            "strftime",
-            "Y",
-            "d",
-            "H",
-            "M",
-            "SELECT",
-            "WITH",
-            "Slack",
-            "Webhook",
-            "here",
-            "channel",
-            "run",
-            "id",
-            "job",
-            "scheduled",
-            "target",
-            "date",
-            "sales",
-            "rows",
-            "duration",
-            "error",
-            "variables",
-            "NAME",
-            // --- job sharing ---: run_url, and the Slack ids of the mentions example.
-            "url",
-            "U",
-            "BE",
-            "LH",
-            "TZR",
-        ];
-        for &key in Key::ALL {
-            let ja = key.text(Lang::Ja);
-            for word in ja
-                .split(|c: char| !c.is_ascii_alphabetic())
-                .filter(|w| !w.is_empty())
-            {
-                assert!(allowed.contains(&word), "{key:?}: {word:?} in {ja:?}");
+        for &code in MessageCode::ALL {
+            let en = placeholders(code.english_template());
+            let ja = placeholders(catalogue::japanese_template(code));
+            if catalogue::PARTS_LEFT_OUT.contains(&code) {
+                assert!(ja.is_subset(&en), "{code:?}");
+            } else {
+                assert_eq!(en, ja, "{code:?}");
             }
         }
     }
 
+    /// The Latin words Japanese text may keep: names or codes (Hakobu, API, CSV, the
+    /// example address and the audit action names the filter expects).
+    const LATIN_WORDS_ALLOWED_IN_JAPANESE: &[&str] = &[
+        "Hakobu",
+        "API",
+        "CSV",
+        "name",
+        "example",
+        "com",
+        "team",
+        "create",
+        "user",
+        "invitation",
+        "n",
+        "page",
+        "pages",
+        "total",
+        "email",
+        "from",
+        "to",
+        "zone",
+        // Product and format names, and the examples of values typed as they are.
+        "AKIA",
+        "AWS",
+        "Amazon",
+        "CA",
+        "RDS",
+        "Cloud",
+        "SQL",
+        "DB",
+        "Embulk",
+        "ID",
+        "IP",
+        "MariaDB",
+        "MinIO",
+        "MySQL",
+        "PEM",
+        "PostgreSQL",
+        "S",
+        "TLS",
+        "URL",
+        "NULL",
+        "IANA",
+        "Asia",
+        "Tokyo",
+        "UTC",
+        "minute",
+        "time",
+        "days",
+        "day",
+        "expression",
+        "ap",
+        "northeast",
+        "csv",
+        "db",
+        "exports",
+        "orders",
+        "https",
+        "storage",
+        "paid",
+        "status",
+        // #9: notification kinds and the URL and header examples.
+        "Slack",
+        "Webhook",
+        "JSON",
+        "hooks",
+        "path",
+        "http",
+        "Authorization",
+        "limit",
+        "role",
+        "max",
+        "job",
+        "event",
+        // Placeholders.
+        "changes",
+        "reason",
+        "column",
+        "h",
+        "m",
+        "masks",
+        "ms",
+        "s",
+        "step",
+        "value",
+        "version",
+        // #8: placeholders, strftime codes, and names written as they are typed.
+        "found",
+        "position",
+        "var",
+        "known",
+        "other",
+        "format",
+        "event",
+        "max",
+        "detail",
+        "names",
+        "strftime",
+        "Y",
+        "d",
+        "H",
+        "M",
+        "SELECT",
+        "WITH",
+        "Slack",
+        "Webhook",
+        "here",
+        "channel",
+        "run",
+        "id",
+        "job",
+        "scheduled",
+        "target",
+        "date",
+        "sales",
+        "rows",
+        "duration",
+        "error",
+        "variables",
+        "NAME",
+        // --- job sharing ---: run_url, and the Slack ids of the mentions example.
+        "url",
+        "U",
+        "BE",
+        "LH",
+        "TZR",
+    ];
+
+    fn assert_no_english_left(what: &str, ja: &str) {
+        for word in ja
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|w| !w.is_empty())
+        {
+            assert!(
+                LATIN_WORDS_ALLOWED_IN_JAPANESE.contains(&word),
+                "{what}: {word:?} in {ja:?}"
+            );
+        }
+    }
+
     #[test]
-    fn server_messages_translate_with_their_number() {
+    fn japanese_has_no_english_left() {
+        for &key in Key::ALL {
+            assert_no_english_left(&format!("{key:?}"), key.text(Lang::Ja));
+        }
+        for &code in MessageCode::ALL {
+            assert_no_english_left(code.code(), catalogue::japanese_template(code));
+        }
+    }
+
+    #[test]
+    fn catalogue_messages_translate_by_code_with_their_parts() {
+        let short = Text::from(MessageCode::PasswordTooShort.with("n", 10));
         assert_eq!(
-            translate_message(
-                Lang::Ja,
-                Some("パスワード"),
-                "must be at least 10 characters long"
-            ),
+            translate(Lang::Ja, Some("パスワード"), &short),
             "10 文字以上にしてください。"
         );
         assert_eq!(
-            translate_message(
-                Lang::En,
-                Some("Password"),
-                "must be at least 10 characters long"
-            ),
+            translate(Lang::En, Some("Password"), &short),
             "Password must be at least 10 characters long"
         );
         assert_eq!(
-            translate_message(Lang::Ja, None, "The email or password is wrong."),
+            translate(Lang::Ja, None, &MessageCode::WrongPassword.into()),
             "メールアドレスまたはパスワードが正しくありません。"
         );
         assert_eq!(
-            translate_message(Lang::Ja, None, "team not found"),
-            Key::MsgNotFound.text(Lang::Ja)
+            translate(
+                Lang::Ja,
+                None,
+                &MessageCode::NamedNotFound.with("what", "team").into()
+            ),
+            "見つかりません。削除された可能性があります。"
+        );
+        // What the server sent is what English shows, even for a code this build knows.
+        let received = Text::received(
+            "Your role does not allow you to rename the team.",
+            Some("forbidden"),
+            &[("action".to_owned(), "rename the team".to_owned())].into(),
         );
         assert_eq!(
-            translate_message(Lang::Ja, None, "Unknown words"),
-            "Unknown words"
+            translate(Lang::En, None, &received),
+            "Your role does not allow you to rename the team."
         );
         assert_eq!(
-            translate_message(Lang::En, Some("Email"), "Someone has it."),
+            translate(Lang::Ja, None, &received),
+            "あなたのロールではこの操作はできません。"
+        );
+        // A code from a newer server, and words without a code, stay in English.
+        let newer = Text::received(
+            "Something new.",
+            Some("from_the_future"),
+            &Default::default(),
+        );
+        assert_eq!(translate(Lang::Ja, None, &newer), "Something new.");
+        // Not even a sentence whose words are a catalogue message's: only codes count.
+        for words in ["Unknown words", "is required"] {
+            assert_eq!(translate(Lang::Ja, None, &words.into()), words);
+        }
+        assert_eq!(
+            translate(Lang::En, Some("Email"), &"Someone has it.".into()),
             "Someone has it."
         );
     }
@@ -1681,11 +1475,8 @@ mod tests {
         };
         let errors = [bad.validate().unwrap_err(), same.validate().unwrap_err()];
         for e in errors.iter().flat_map(|e| e.0.iter()) {
-            assert!(
-                japanese_message(&e.message).is_some(),
-                "untranslated: {}",
-                e.message
-            );
+            assert!(e.code.is_some(), "no code: {}", e.message);
+            assert_ne!(translate(Lang::Ja, None, &e.text()), e.message);
         }
     }
 
@@ -1717,33 +1508,31 @@ mod tests {
         check_settings(&settings, &variables, &mut errors);
         assert!(errors.0.len() >= 5, "{errors:?}");
         for e in &errors.0 {
-            let ja = translate_message(Lang::Ja, None, &e.message);
+            let ja = translate(Lang::Ja, None, &e.text());
             assert_ne!(ja, e.message, "untranslated: {}", e.message);
         }
+        let lone = hakobu_core::variables::parse("orders_$day")
+            .unwrap_err()
+            .message;
         assert_eq!(
-            translate_message(
-                Lang::Ja,
-                None,
-                "\"$day\" at position 8 is not a variable: write a variable as $name$ (letters, digits and _), and $$ for a dollar sign"
-            ),
-            "8 文字目の \"$day\" は変数ではありません。変数は $name$（英数字と _）、ドル記号は $$ と書きます。"
+            lone.english,
+            "\"$day\" at position 8 is not a variable: write a variable as $name$ (letters, digits and _), and $$ for a dollar sign"
         );
         assert_eq!(
-            translate_message(Lang::Ja, None, "must be from 1 to 600 seconds"),
+            translate(Lang::Ja, None, &lone),
+            "8 文字目の \"$day\" は変数ではありません。変数は $name$（英数字と _）、ドル記号は $$ と書きます。"
+        );
+        let seconds = Text::from(MessageCode::FromToSeconds.with("from", 1).with("to", 600));
+        assert_eq!(seconds.english, "must be from 1 to 600 seconds");
+        assert_eq!(
+            translate(Lang::Ja, None, &seconds),
             "1 から 600 秒までにしてください。"
         );
         for sql in ["DELETE FROM t", "SELECT 1; SELECT 2"] {
-            let message = hakobu_core::job::check_select(sql).unwrap_err();
-            assert!(
-                japanese_message(&message).is_some(),
-                "untranslated: {message}"
-            );
+            let text = hakobu_core::job::check_select(sql).unwrap_err();
+            assert!(text.message.is_some(), "no code: {text}");
+            assert_ne!(translate(Lang::Ja, None, &text), text.english);
         }
-        assert_eq!(match_template("a {x} b", "a 1 b c"), None);
-        assert_eq!(
-            match_template("{x} at {y}", "v at 3"),
-            Some(vec![("x".into(), "v".into()), ("y".into(), "3".into())])
-        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::models::login_attempt;
 use crate::settings::LoginLimits;
 use chrono::Utc;
 use diesel_async::AsyncPgConnection;
+use hakobu_core::messages::MessageCode;
 
 /// Refuses the attempt when either limit is reached, before the password is checked.
 pub async fn check(
@@ -22,19 +23,17 @@ pub async fn check(
         >= limits.max_failures_per_account
     {
         return Err(ApiError::TooManyRequests {
-            message: format!(
-                "Too many failed sign-in attempts for this account. Wait {} minutes and try again.",
-                retry_after_secs / 60
-            ),
+            message: MessageCode::TooManyFailuresAccount
+                .with("n", retry_after_secs / 60)
+                .into(),
             retry_after_secs,
         });
     }
     if login_attempt::failures_for_ip(conn, ip, since).await? >= limits.max_failures_per_ip {
         return Err(ApiError::TooManyRequests {
-            message: format!(
-                "Too many failed sign-in attempts from your network address. Wait {} minutes and try again.",
-                retry_after_secs / 60
-            ),
+            message: MessageCode::TooManyFailuresAddress
+                .with("n", retry_after_secs / 60)
+                .into(),
             retry_after_secs,
         });
     }

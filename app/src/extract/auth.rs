@@ -11,6 +11,7 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
 use hakobu_core::authz::{Action, Decision, Principal, Target, authorize};
 use hakobu_core::ids::{ApiTokenId, OrganizationId, SessionId, UserId};
+use hakobu_core::messages::MessageCode;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -112,8 +113,6 @@ pub fn credential(req: &HttpRequest) -> Option<String> {
     req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned())
 }
 
-const UNAUTHENTICATED: &str = "You are not signed in, or your session has ended. Sign in again.";
-
 impl FromRequest for Auth {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
@@ -126,23 +125,23 @@ impl FromRequest for Auth {
                 .cloned()
                 .ok_or_else(|| anyhow::anyhow!("AppState is not registered"))?;
             let token = credential(&req)
-                .ok_or_else(|| ApiError::Unauthorized(UNAUTHENTICATED.to_owned()))?;
+                .ok_or_else(|| ApiError::Unauthorized(MessageCode::SignedOut.into()))?;
             let mut conn = state.pool.get().await?;
 
             let (user, via) = if token.starts_with(secret_token::API_TOKEN_PREFIX) {
                 let digest = secret_token::digest(&token);
                 let (api_token, user) = ApiToken::authenticate(&mut conn, &digest)
                     .await?
-                    .ok_or_else(|| ApiError::Unauthorized("This API token is not valid: it may have been revoked or have expired.".to_owned()))?;
+                    .ok_or_else(|| ApiError::Unauthorized("This API token is not valid: it may have been revoked or have expired.".into()))?;
                 (user, AuthVia::ApiToken(api_token.id))
             } else {
                 let claims = state
                     .jwt
                     .verify(&token)
-                    .ok_or_else(|| ApiError::Unauthorized(UNAUTHENTICATED.to_owned()))?;
+                    .ok_or_else(|| ApiError::Unauthorized(MessageCode::SignedOut.into()))?;
                 let user = session::live_user(&mut conn, claims.sid, claims.sub, claims.org)
                     .await?
-                    .ok_or_else(|| ApiError::Unauthorized(UNAUTHENTICATED.to_owned()))?;
+                    .ok_or_else(|| ApiError::Unauthorized(MessageCode::SignedOut.into()))?;
                 (user, AuthVia::Session(claims.sid))
             };
             let team_roles = TeamMember::roles_of(&mut conn, user.id).await?;

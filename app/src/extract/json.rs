@@ -9,6 +9,7 @@ use actix_web::dev::Payload;
 use actix_web::web::{Bytes, BytesMut};
 use actix_web::{FromRequest, HttpRequest};
 use futures::StreamExt;
+use hakobu_core::messages::MessageCode;
 use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::pin::Pin;
@@ -36,14 +37,14 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                 return Err(ApiError::BadRequest {
                     message: "Send the request body as JSON with the header \
                               Content-Type: application/json."
-                        .to_owned(),
+                        .into(),
                     field: None,
                 });
             }
             let mut body = BytesMut::new();
             while let Some(chunk) = payload.next().await {
                 let chunk = chunk.map_err(|e| ApiError::BadRequest {
-                    message: format!("The request body could not be read: {e}"),
+                    message: format!("The request body could not be read: {e}").into(),
                     field: None,
                 })?;
                 if body.len() + chunk.len() > MAX_JSON_BYTES {
@@ -51,7 +52,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                         message: format!(
                             "The request body is larger than {} KiB.",
                             MAX_JSON_BYTES / 1024
-                        ),
+                        )
+                        .into(),
                         field: None,
                     });
                 }
@@ -77,7 +79,10 @@ pub fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
                 None => strip_position(&inner.to_string()),
             }
         };
-        ApiError::BadRequest { message, field }
+        ApiError::BadRequest {
+            message: message.into(),
+            field,
+        }
     })
 }
 
@@ -92,7 +97,7 @@ fn strip_position(message: &str) -> String {
 /// Error handler for `web::Query`: a bad filter is a 400 in the API's format.
 pub fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
     ApiError::BadRequest {
-        message: format!("The query string is not valid: {err}"),
+        message: format!("The query string is not valid: {err}").into(),
         field: None,
     }
     .into()
@@ -100,5 +105,5 @@ pub fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) ->
 
 /// Error handler for `web::Path`: an id that cannot exist is simply not found.
 pub fn path_error(_: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
-    ApiError::NotFound("not found".to_owned()).into()
+    ApiError::NotFound(MessageCode::NotFound.into()).into()
 }

@@ -15,18 +15,18 @@ pub fn verify_runner(
     run: RunId,
 ) -> Result<VerifiedRunToken, ApiError> {
     let token = super::credential(req)
-        .ok_or_else(|| ApiError::Unauthorized("A run token is required.".to_owned()))?;
+        .ok_or_else(|| ApiError::Unauthorized("A run token is required.".into()))?;
     match state.run_tokens.verify(&token) {
         Ok(verified) if verified.run == run => Ok(verified),
         Ok(_) => Err(ApiError::Forbidden(
-            "This run token belongs to another run.".to_owned(),
+            "This run token belongs to another run.".into(),
         )),
         Err(RunTokenRefusal::Expired) => Err(ApiError::Unauthorized(
-            "The run token has expired: a runner gets a fresh one with every heartbeat.".to_owned(),
+            "The run token has expired: a runner gets a fresh one with every heartbeat.".into(),
         )),
-        Err(RunTokenRefusal::Invalid) => Err(ApiError::Unauthorized(
-            "The run token is not valid.".to_owned(),
-        )),
+        Err(RunTokenRefusal::Invalid) => {
+            Err(ApiError::Unauthorized("The run token is not valid.".into()))
+        }
     }
 }
 
@@ -35,7 +35,7 @@ pub fn authorize_runner(req: &HttpRequest, state: &AppState, run: RunId) -> Resu
     if verify_runner(req, state, run)?.launch {
         return Err(ApiError::Unauthorized(
             "A launch token only fetches the assignment; use the run token the assignment answered."
-                .to_owned(),
+                .into(),
         ));
     }
     Ok(())

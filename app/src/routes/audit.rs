@@ -11,6 +11,7 @@ use hakobu_core::api::error::ErrorBody;
 use hakobu_core::api::{MAX_PER_PAGE, Page};
 use hakobu_core::authz::{Action, Target};
 use hakobu_core::ids::UserId;
+use hakobu_core::messages::MessageCode;
 use serde::Deserialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -57,7 +58,7 @@ impl AuditQuery {
         if !(1..=MAX_PER_PAGE).contains(&per_page) {
             return Err(ApiError::field(
                 "per_page",
-                format!("must be from 1 to {MAX_PER_PAGE}"),
+                MessageCode::FromTo.with("from", 1).with("to", MAX_PER_PAGE),
             ));
         }
         Ok((page, per_page))

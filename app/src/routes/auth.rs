@@ -11,20 +11,21 @@ use crate::models::organization::Organization;
 use crate::models::session::{self, NewSession};
 use crate::models::team::{Team, TeamMember};
 use crate::models::user::{NewUser, User};
-use crate::services::organizations::{DEFAULT_TEAM_NAME, DUPLICATE_EMAIL, create_organization};
+use crate::services::organizations::{DEFAULT_TEAM_NAME, create_organization};
 use crate::state::AppState;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use hakobu_core::api::auth::{
-    AcceptInvitationRequest, ChangePasswordRequest, LoginRequest, Me, MyTeam, SessionResponse,
-    SignupRequest,
+    AcceptInvitationRequest, ChangePasswordRequest, InvitationPreview, LoginRequest, Me, MyTeam,
+    SessionResponse, SignupRequest,
 };
 use hakobu_core::api::error::ErrorBody;
 use hakobu_core::ids::{SessionId, UserId};
+use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::normalize_email;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -100,9 +101,7 @@ async fn login(
         (true, Some(user)) => user,
         _ => {
             tracing::info!(ip = %ip.0, "failed sign-in");
-            return Err(ApiError::Unauthorized(
-                "The email or password is wrong.".to_owned(),
-            ));
+            return Err(ApiError::Unauthorized(MessageCode::WrongPassword.into()));
         }
     };
     let response = start_session(&mut conn, &state, &req, &user, &ip).await?;
@@ -134,7 +133,7 @@ async fn me(state: web::Data<AppState>, auth: Auth) -> Result<web::Json<Me>, Api
     let mut conn = state.pool.get().await?;
     let user = User::find(&mut conn, auth.organization_id, auth.user_id)
         .await?
-        .ok_or_else(|| ApiError::Unauthorized("Your account no longer exists.".to_owned()))?;
+        .ok_or_else(|| ApiError::Unauthorized(MessageCode::AccountGone.into()))?;
     Ok(web::Json(load_me(&mut conn, &user).await?))
 }
 
@@ -173,11 +172,11 @@ async fn change_password(
     let mut conn = state.pool.get().await?;
     let user = User::find(&mut conn, auth.organization_id, auth.user_id)
         .await?
-        .ok_or_else(|| ApiError::Unauthorized("Your account no longer exists.".to_owned()))?;
+        .ok_or_else(|| ApiError::Unauthorized(MessageCode::AccountGone.into()))?;
     if !password::verify(body.current_password, Some(user.password_hash.clone())).await? {
         return Err(ApiError::field(
             "current_password",
-            "is not your current password",
+            MessageCode::NotCurrentPassword,
         ));
     }
     let new_hash = password::hash(body.new_password).await?;
@@ -209,17 +208,6 @@ struct InvitationTokenQuery {
     token: String,
 }
 
-/// What an invitation link is for, so the accept page can greet the invitee.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct InvitationPreview {
-    organization_name: String,
-    email: String,
-    expires_at: chrono::DateTime<Utc>,
-}
-
-const INVALID_INVITATION: &str = "This invitation link is not valid any more: it was used, \
-     withdrawn or has expired. Ask your administrator for a new one.";
-
 /// Looks up an invitation link (no sign-in needed).
 #[utoipa::path(tag = "auth", params(InvitationTokenQuery), responses(
     (status = 200, body = InvitationPreview), (status = 404, body = ErrorBody)))]
@@ -232,7 +220,7 @@ async fn lookup_invitation(
     let invitation =
         Invitation::find_pending_by_token(&mut conn, &secret_token::digest(&query.token), false)
             .await?
-            .ok_or_else(|| ApiError::NotFound(INVALID_INVITATION.to_owned()))?;
+            .ok_or_else(|| ApiError::NotFound(MessageCode::InvalidInvitation.into()))?;
     let org = Organization::find(&mut conn, invitation.organization_id).await?;
     Ok(web::Json(InvitationPreview {
         organization_name: org.name,
@@ -263,7 +251,7 @@ async fn accept_invitation(
             // The row lock makes a link single-use even when clicked twice at once.
             let invitation = Invitation::find_pending_by_token(conn, &digest, true)
                 .await?
-                .ok_or_else(|| ApiError::NotFound(INVALID_INVITATION.to_owned()))?;
+                .ok_or_else(|| ApiError::NotFound(MessageCode::InvalidInvitation.into()))?;
             let user = User::insert(
                 conn,
                 NewUser {
@@ -278,7 +266,7 @@ async fn accept_invitation(
             .await
             .map_err(|e| {
                 if is_unique_violation(&e) {
-                    ApiError::conflict("token", DUPLICATE_EMAIL)
+                    ApiError::conflict("token", MessageCode::DuplicateAccount)
                 } else {
                     e.into()
                 }

@@ -12,7 +12,7 @@ use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::Utc;
 use diesel_async::AsyncConnection;
 use hakobu_core::api::connections::{
-    ConnectionKindView, ConnectionTestResult, ConnectionView, CreateConnectionRequest,
+    ColumnView, ConnectionKindView, ConnectionTestResult, ConnectionView, CreateConnectionRequest,
     PreviewRequest, PreviewResponse, SharesRequest, TestConnectionRequest, UpdateConnectionRequest,
 };
 use hakobu_core::api::error::ErrorBody;
@@ -20,6 +20,7 @@ use hakobu_core::api::org::TeamGrant;
 use hakobu_core::authz::{Action, TeamRole};
 use hakobu_core::connection::{ConnectionKind, validate_settings};
 use hakobu_core::ids::{ConnectionId, TeamId};
+use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::{FieldErrors, check_text};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -221,7 +222,7 @@ async fn create_connection(
     let secret_box = state
         .secrets
         .as_ref()
-        .ok_or_else(|| ApiError::Unavailable(NO_SECRET_KEY.to_owned()))?;
+        .ok_or_else(|| ApiError::Unavailable(NO_SECRET_KEY.into()))?;
     let (plain, secrets) = split_secrets(body.kind, &body.settings);
     let mut sealed = Map::new();
     for (name, value) in &secrets {
@@ -311,7 +312,7 @@ async fn update_connection(
     let secret_box = state
         .secrets
         .as_ref()
-        .ok_or_else(|| ApiError::Unavailable(NO_SECRET_KEY.to_owned()))?;
+        .ok_or_else(|| ApiError::Unavailable(NO_SECRET_KEY.into()))?;
     let mut conn = state.pool.get().await?;
     let (updated, shares) = conn
         .transaction::<_, ApiError, _>(async |conn| {
@@ -411,7 +412,8 @@ async fn delete_connection(
                 message: format!(
                     "Jobs still use this connection: {}. Change or delete them first.",
                     names.join(", ")
-                ),
+                )
+                .into(),
                 field: None,
             });
         }
@@ -568,7 +570,7 @@ async fn database_connection(
     .await?;
     drop(conn);
     let target = engine_bridge::database(state, &c)?.ok_or_else(|| ApiError::BadRequest {
-        message: "Only database connections have schemas and tables.".to_owned(),
+        message: "Only database connections have schemas and tables.".into(),
         field: None,
     })?;
     Ok((c, target))
@@ -620,13 +622,6 @@ struct TableQuery {
     table: String,
 }
 
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-struct ColumnView {
-    name: String,
-    data_type: String,
-    nullable: bool,
-}
-
 #[utoipa::path(tag = "connections", params(("connection_id" = ConnectionId, Path), TableQuery), responses(
     (status = 200, body = Vec<ColumnView>), (status = 404, body = ErrorBody)))]
 #[get("/api/connections/{connection_id}/columns")]
@@ -642,10 +637,13 @@ async fn list_columns(
         .await
         .map_err(engine_bridge::upstream)?;
     if columns.is_empty() {
-        return Err(ApiError::NotFound(format!(
-            "No table {schema}.{} (or no columns you may read).",
-            query.table
-        )));
+        return Err(ApiError::NotFound(
+            format!(
+                "No table {schema}.{} (or no columns you may read).",
+                query.table
+            )
+            .into(),
+        ));
     }
     Ok(web::Json(
         columns
@@ -672,7 +670,10 @@ async fn preview(
     let body = body.0;
     let limit = body.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::field("limit", "must be from 1 to 100"));
+        return Err(ApiError::field(
+            "limit",
+            MessageCode::FromTo.with("from", 1).with("to", 100),
+        ));
     }
     let (c, target) = database_connection(&state, &auth, path.into_inner()).await?;
     engine_bridge::preview(

@@ -112,7 +112,7 @@ async fn report_checks(
         .ok_or_else(|| ApiError::not_found("run"))?;
     if run.status.is_final() {
         return Err(ApiError::Conflict {
-            message: format!("The run has ended ({}).", run.status),
+            message: format!("The run has ended ({}).", run.status).into(),
             field: None,
         });
     }

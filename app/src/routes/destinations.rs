@@ -24,6 +24,7 @@ use hakobu_core::api::notifications::{
 };
 use hakobu_core::authz::{Action, Target};
 use hakobu_core::ids::{DestinationId, NotificationEventId};
+use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::normalize_email;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -57,11 +58,9 @@ fn view(d: &Destination) -> DestinationView {
     }
 }
 
-const DUPLICATE_NAME: &str = "A destination with this name already exists.";
-
 fn name_conflict(e: diesel::result::Error) -> ApiError {
     if is_unique_violation(&e) {
-        ApiError::conflict("name", DUPLICATE_NAME)
+        ApiError::conflict("name", MessageCode::DuplicateDestination)
     } else {
         e.into()
     }
@@ -113,8 +112,7 @@ fn split(
     let seal = |plain: &str| -> Result<Value, ApiError> {
         let secrets = state.secrets.as_ref().ok_or_else(|| {
             ApiError::Unavailable(
-                "The operator has not set HAKOBU_SECRET_KEY, so secrets cannot be saved."
-                    .to_owned(),
+                "The operator has not set HAKOBU_SECRET_KEY, so secrets cannot be saved.".into(),
             )
         })?;
         Ok(Value::String(secrets.encrypt(plain)?))
@@ -130,8 +128,9 @@ fn split(
         DestinationSettings::Slack { webhook_url } => {
             let sealed = match webhook_url {
                 Some(url) => seal(url)?,
-                None => kept(&["webhook_url"])
-                    .ok_or_else(|| ApiError::field("settings.webhook_url", "is required"))?,
+                None => kept(&["webhook_url"]).ok_or_else(|| {
+                    ApiError::field("settings.webhook_url", MessageCode::Required)
+                })?,
             };
             (json!({}), json!({"webhook_url": sealed}))
         }
@@ -146,7 +145,10 @@ fn split(
                     let value = match &h.value {
                         Some(v) => seal(v)?,
                         None => kept(&["headers", &h.name]).ok_or_else(|| {
-                            ApiError::field(&format!("settings.headers[{i}].value"), "is required")
+                            ApiError::field(
+                                &format!("settings.headers[{i}].value"),
+                                MessageCode::Required,
+                            )
                         })?,
                     };
                     sealed.insert(h.name.clone(), value);
@@ -217,7 +219,7 @@ fn require_mail(state: &AppState, kind: DestinationKind) -> Result<(), ApiError>
         return Err(ApiError::Conflict {
             message: "Email is not set up on this Hakobu server (HAKOBU_SMTP_HOST), so email \
                       destinations cannot be confirmed. Ask your operator, or use Slack or a webhook."
-                .to_owned(),
+                .into(),
             field: Some("settings.kind".to_owned()),
         });
     }
@@ -428,9 +430,7 @@ async fn test_destination(
     drop(conn);
     if !d.confirmed() {
         return Err(ApiError::Conflict {
-            message: "This email address has not been confirmed yet: follow the link in the \
-                      confirmation email first."
-                .to_owned(),
+            message: MessageCode::NotConfirmedYet.into(),
             field: None,
         });
     }
@@ -444,17 +444,14 @@ async fn test_destination(
         mentions: &[],
     };
     let answer = match state.sender.send(&d, &outgoing).await {
-        Ok(status) => TestSendResult {
-            delivered: true,
-            message: match status {
-                Some(code) => format!("Delivered: the endpoint answered {code}."),
-                None => "Delivered to the mail server.".to_owned(),
+        Ok(status) => TestSendResult::new(
+            true,
+            match status {
+                Some(code) => MessageCode::DeliveredStatus.with("n", code),
+                None => MessageCode::DeliveredMail.into(),
             },
-        },
-        Err(e) => TestSendResult {
-            delivered: false,
-            message: e.message,
-        },
+        ),
+        Err(e) => TestSendResult::new(false, e.message),
     };
     Ok(web::Json(answer))
 }
@@ -481,7 +478,7 @@ async fn resend_confirmation(
     if d.kind != DestinationKind::Email || d.confirmed() {
         return Err(ApiError::Conflict {
             message: "Only an email address that is not confirmed yet needs a confirmation link."
-                .to_owned(),
+                .into(),
             field: None,
         });
     }

@@ -61,7 +61,7 @@ async fn connection_for(
     }
     let secret_box = state.secrets.as_ref().ok_or_else(|| {
         ApiError::Unavailable(
-            "The operator has not set HAKOBU_SECRET_KEY; connections cannot be saved.".to_owned(),
+            "The operator has not set HAKOBU_SECRET_KEY; connections cannot be saved.".into(),
         )
     })?;
     let mut sealed = Map::new();

@@ -479,7 +479,7 @@ async fn diff_revisions(
     for n in [query.from, query.to] {
         let r = Job::revision(&mut conn, auth.organization_id, id, n)
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("This job has no revision {n}.")))?;
+            .ok_or_else(|| ApiError::NotFound(format!("This job has no revision {n}.").into()))?;
         docs.push(json!({"name": r.name, "description": r.description, "labels": r.labels, "settings": r.settings}));
     }
     let mut changes = Vec::new();

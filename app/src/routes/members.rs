@@ -18,6 +18,7 @@ use hakobu_core::api::org::{
 };
 use hakobu_core::authz::{Action, OrgRole, Target};
 use hakobu_core::ids::{InvitationId, UserId};
+use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::{FieldErrors, normalize_email};
 use serde_json::json;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -86,7 +87,7 @@ async fn change_member_role(
             if member.org_role == OrgRole::Owner && User::count_owners(conn, auth.organization_id).await? <= 1 {
                 return Err(ApiError::conflict(
                     "org_role",
-                    "This is the organization's only owner. Make someone else an owner first.",
+                    MessageCode::OnlyOwner,
                 ));
             }
             User::set_role(conn, auth.organization_id, user_id, new_role).await?;
@@ -131,8 +132,7 @@ async fn remove_member(
             )?;
             if User::count_owners(conn, auth.organization_id).await? <= 1 {
                 return Err(ApiError::Conflict {
-                    message: "This is the organization's only owner and cannot be removed."
-                        .to_owned(),
+                    message: MessageCode::OnlyOwnerRemove.into(),
                     field: None,
                 });
             }
@@ -190,18 +190,12 @@ async fn invite(
                     .await?
                     .is_none()
                 {
-                    errors.push(
-                        format!("teams[{i}].team_id"),
-                        "is not a team of this organization",
-                    );
+                    errors.push_message(format!("teams[{i}].team_id"), MessageCode::NotATeam);
                 }
             }
             errors.into_result()?;
             if User::find_by_email(conn, &email).await?.is_some() {
-                return Err(ApiError::conflict(
-                    "email",
-                    "Someone with this email already has an account.",
-                ));
+                return Err(ApiError::conflict("email", MessageCode::AlreadyMember));
             }
             // A new invitation replaces any earlier one for the same person.
             Invitation::revoke_pending_for_email(conn, auth.organization_id, &email).await?;

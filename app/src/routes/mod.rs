@@ -80,9 +80,7 @@ pub fn configure_static(cfg: &mut web::ServiceConfig, static_dir: &Path) {
                     let index = index.clone();
                     async move {
                         if req.path().starts_with("/api/") {
-                            return Err(
-                                ApiError::NotFound("No such API endpoint.".to_owned()).into()
-                            );
+                            return Err(ApiError::NotFound("No such API endpoint.".into()).into());
                         }
                         // The page names content-hashed assets: it must never be cached stale.
                         actix_files::NamedFile::open_async(index)
@@ -110,9 +108,7 @@ pub fn configure_static(cfg: &mut web::ServiceConfig, static_dir: &Path) {
                      <a href=\"/api/openapi.json\">/api/openapi.json</a>.</p>",
                     ));
             }
-            Err(ApiError::NotFound(
-                "No such page or API endpoint.".to_owned(),
-            ))
+            Err(ApiError::NotFound("No such page or API endpoint.".into()))
         }));
     }
 }

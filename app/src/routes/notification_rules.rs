@@ -21,6 +21,7 @@ use hakobu_core::api::error::ErrorBody;
 use hakobu_core::api::notifications::{DeliveryView, RuleRequest, RuleView};
 use hakobu_core::authz::{Action, Target};
 use hakobu_core::ids::{JobId, NotificationRuleId, RunId};
+use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::FieldErrors;
 use serde_json::json;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -47,19 +48,17 @@ async fn validate(
         .await?
         .is_none()
     {
-        errors.push(
-            "destination_id",
-            "is not a notification destination of this organization",
-        );
+        errors.push_message("destination_id", MessageCode::NotADestination);
     }
     for (field, text) in [("template", &body.template), ("subject", &body.subject)] {
         if let Some(text) = text
             && let Err(e) = render::check_template(text)
         {
-            errors.push(
+            errors.push_message(
                 field,
-                format!(
-                    "cannot be rendered: {e}. Names you can use: job_name, status, rows, duration, run_url, error, threshold, checks, schedule, variables.NAME"
+                MessageCode::TemplateBroken.with("detail", e).with(
+                    "names",
+                    "job_name, status, rows, duration, run_url, error, threshold, checks, schedule, variables.NAME",
                 ),
             );
         }

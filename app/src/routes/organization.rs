@@ -7,14 +7,11 @@ use crate::extract::Auth;
 use crate::models::organization::Organization;
 use crate::state::AppState;
 use actix_web::{get, patch, put, web};
-use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
 use hakobu_core::api::error::ErrorBody;
-use hakobu_core::api::org::TeamNameRequest;
+use hakobu_core::api::org::{OrganizationView, TeamNameRequest};
 use hakobu_core::api::runs::ConcurrencyRequest;
 use hakobu_core::authz::{Action, Target};
-use hakobu_core::ids::OrganizationId;
-use serde::Serialize;
 use serde_json::json;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -22,15 +19,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(get_organization)
         .service(rename_organization)
         .service(set_concurrency);
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-struct OrganizationView {
-    id: OrganizationId,
-    name: String,
-    created_at: DateTime<Utc>,
-    /// Runs at once; `None` means the service's ceiling (see `GET /api/queue`).
-    max_concurrent_runs: Option<i64>,
 }
 
 impl From<Organization> for OrganizationView {

@@ -22,6 +22,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use hakobu_core::api::error::ErrorBody;
 use hakobu_core::api::notifications::{PasswordResetConfirm, PasswordResetRequest};
 use hakobu_core::ids::OrganizationId;
+use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::normalize_email;
 use serde_json::json;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -36,9 +37,6 @@ pub const RESET_MINUTES: i64 = 60;
 /// Links mailed to one account per `RESET_MINUTES`: enough for a lost mail or two, too few
 /// for anyone to flood an inbox through the public request form.
 pub const MAX_LINKS_PER_WINDOW: i64 = 3;
-
-const INVALID_LINK: &str = "This password reset link is not valid any more: it was used, \
-     replaced by a newer one, or has expired. Ask for a new one.";
 
 /// Sends a password reset link to the address if it has an account. Always 202.
 #[utoipa::path(tag = "auth", request_body = PasswordResetRequest, responses(
@@ -142,7 +140,7 @@ async fn confirm_reset(
     conn.transaction::<_, ApiError, _>(async |conn| {
         let user_id = password_reset::consume(conn, &digest)
             .await?
-            .ok_or_else(|| ApiError::field("token", INVALID_LINK))?;
+            .ok_or_else(|| ApiError::field("token", MessageCode::ResetLinkInvalid))?;
         User::set_password_hash(conn, user_id, &new_hash).await?;
         let revoked = session::revoke_all_but(conn, user_id, None).await?;
         let (organization_id, email): (OrganizationId, String) = users::table

@@ -20,6 +20,7 @@ use hakobu_core::api::runs::{
 use hakobu_core::api::{MAX_PER_PAGE, Page};
 use hakobu_core::authz::Action;
 use hakobu_core::ids::{BackfillId, JobId, RunId};
+use hakobu_core::messages::MessageCode;
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -147,7 +148,7 @@ async fn start_run(
                 ..Default::default()
             };
             let run = runs::enqueue(conn, &job, request).await?.ok_or_else(|| ApiError::Conflict {
-                message: "This job is already running, and its overlap policy is skip. Wait for the run to end, or change the policy to queue.".to_owned(),
+                message: "This job is already running, and its overlap policy is skip. Wait for the run to end, or change the policy to queue.".into(),
                 field: None,
             })?;
             audit::record(conn, &Actor::from(&auth), "run.start", "run", run.id, json!({"job_id": job.id, "job_name": job.name, "revision": run.job_revision, "as_of": run.scheduled_time})).await?;
@@ -189,16 +190,13 @@ fn check_overrides(
         let Some(variable) = settings.variables.iter().find(|v| &v.name == name) else {
             return Err(ApiError::field(
                 &field,
-                format!("the job has no variable named {name}"),
+                MessageCode::NoSuchVariable.with("var", name),
             ));
         };
         if value.chars().count() > hakobu_core::variables::VALUE_MAX_CHARS {
             return Err(ApiError::field(
                 &field,
-                format!(
-                    "must be at most {} characters",
-                    hakobu_core::variables::VALUE_MAX_CHARS
-                ),
+                MessageCode::TooLong.with("n", hakobu_core::variables::VALUE_MAX_CHARS),
             ));
         }
         if variable.in_sql != hakobu_core::variables::SqlUse::Literal {
@@ -294,7 +292,7 @@ async fn list_runs(
     if !(1..=MAX_PER_PAGE).contains(&per_page) {
         return Err(ApiError::field(
             "per_page",
-            format!("must be from 1 to {MAX_PER_PAGE}"),
+            MessageCode::FromTo.with("from", 1).with("to", MAX_PER_PAGE),
         ));
     }
     let mut conn = state.pool.get().await?;
@@ -362,7 +360,10 @@ async fn run_logs(
 ) -> Result<web::Json<Vec<RunLogLine>>, ApiError> {
     let limit = query.limit.unwrap_or(200);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::field("limit", "must be from 1 to 1000"));
+        return Err(ApiError::field(
+            "limit",
+            MessageCode::FromTo.with("from", 1).with("to", 1000),
+        ));
     }
     let mut conn = state.pool.get().await?;
     let (run, _) = load_run(
@@ -482,7 +483,7 @@ async fn cancel_run(
     let (run, _) = load_run(&mut conn, &auth, id, Action::UseResource, "cancel this run").await?;
     if run.status.is_final() {
         return Err(ApiError::Conflict {
-            message: format!("This run has already ended ({}).", run.status),
+            message: format!("This run has already ended ({}).", run.status).into(),
             field: None,
         });
     }
@@ -555,7 +556,7 @@ async fn rerun(
                     .await?
                     .ok_or_else(|| ApiError::Conflict {
                         message: "This job is already running, and its overlap policy is skip."
-                            .to_owned(),
+                            .into(),
                         field: None,
                     })?;
             audit::record(

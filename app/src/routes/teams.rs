@@ -13,6 +13,7 @@ use hakobu_core::api::error::ErrorBody;
 use hakobu_core::api::org::{PutTeamMemberRequest, TeamMemberView, TeamNameRequest, TeamView};
 use hakobu_core::authz::{Action, Target};
 use hakobu_core::ids::{TeamId, UserId};
+use hakobu_core::messages::MessageCode;
 use serde_json::json;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -26,8 +27,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(put_team_member)
         .service(remove_team_member);
 }
-
-const DUPLICATE_TEAM: &str = "A team with this name already exists.";
 
 /// Teams the caller can see: all of them for organization admins, otherwise their own.
 #[utoipa::path(tag = "teams", responses((status = 200, body = Vec<TeamView>), (status = 401, body = ErrorBody)))]
@@ -62,7 +61,7 @@ async fn create_team(
                 .await
                 .map_err(|e| {
                     if is_unique_violation(&e) {
-                        ApiError::conflict("name", DUPLICATE_TEAM)
+                        ApiError::conflict("name", MessageCode::DuplicateTeam)
                     } else {
                         e.into()
                     }
@@ -145,7 +144,7 @@ async fn rename_team(
             .await
             .map_err(|e| {
                 if is_unique_violation(&e) {
-                    ApiError::conflict("name", DUPLICATE_TEAM)
+                    ApiError::conflict("name", MessageCode::DuplicateTeam)
                 } else {
                     e.into()
                 }

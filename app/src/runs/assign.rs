@@ -25,7 +25,7 @@ pub async fn start(
         .ok_or_else(|| ApiError::not_found("run"))?;
     if run.status.is_final() || run.cancel_requested {
         return Err(ApiError::Conflict {
-            message: format!("The run has ended ({}).", run.status),
+            message: format!("The run has ended ({}).", run.status).into(),
             field: None,
         });
     }
@@ -33,7 +33,7 @@ pub async fn start(
         .config_snapshot
         .clone()
         .ok_or_else(|| ApiError::Conflict {
-            message: "The run has not been dispatched.".to_owned(),
+            message: "The run has not been dispatched.".into(),
             field: None,
         })?;
     let revision =
@@ -47,7 +47,7 @@ pub async fn start(
         Err(variables::Refusal(message)) => {
             crate::runs::finish(conn, id, crate::runs::failure(&message)).await?;
             return Err(ApiError::Conflict {
-                message,
+                message: message.into(),
                 field: None,
             });
         }
@@ -73,7 +73,7 @@ pub async fn start(
     };
     if !Run::mark_running(conn, id, startable).await? {
         return Err(ApiError::Conflict {
-            message: "This launch token was already used: the run's runner has started.".to_owned(),
+            message: "This launch token was already used: the run's runner has started.".into(),
             field: None,
         });
     }

@@ -9,6 +9,7 @@ use diesel_async::AsyncPgConnection;
 use hakobu_core::api::org::TeamGrant;
 use hakobu_core::authz::{Action, Decision, Target, authorize};
 use hakobu_core::ids::{ConnectionId, TeamId};
+use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::FieldErrors;
 use serde_json::{Value, json};
 
@@ -94,15 +95,12 @@ pub async fn check_shares(
                 "is the owning team; it has access already",
             );
         } else if grants[..i].iter().any(|o| o.team_id == g.team_id) {
-            errors.push(format!("shares[{i}].team_id"), "lists the same team twice");
+            errors.push_message(format!("shares[{i}].team_id"), MessageCode::SameTeamTwice);
         } else if Team::find(conn, auth.organization_id, g.team_id)
             .await?
             .is_none()
         {
-            errors.push(
-                format!("shares[{i}].team_id"),
-                "is not a team of this organization",
-            );
+            errors.push_message(format!("shares[{i}].team_id"), MessageCode::NotATeam);
         }
     }
     errors.into_result()?;

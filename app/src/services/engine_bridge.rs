@@ -24,8 +24,7 @@ pub fn decrypt_secrets(state: &AppState, c: &Connection) -> Result<Map<String, V
     };
     let secret_box = state.secrets.as_ref().ok_or_else(|| {
         ApiError::Unavailable(
-            "The operator has not set HAKOBU_SECRET_KEY, so saved passwords cannot be read."
-                .to_owned(),
+            "The operator has not set HAKOBU_SECRET_KEY, so saved passwords cannot be read.".into(),
         )
     })?;
     for (name, value) in sealed {

@@ -9,6 +9,7 @@ use crate::models::user::{NewUser, User};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use hakobu_core::authz::{OrgRole, TeamRole};
 use hakobu_core::ids::UserId;
+use hakobu_core::messages::MessageCode;
 use serde_json::json;
 
 /// Name of the team every new organization starts with.
@@ -41,7 +42,7 @@ pub async fn create_organization(
         .await
         .map_err(|e| {
             if is_unique_violation(&e) {
-                ApiError::conflict("email", DUPLICATE_EMAIL)
+                ApiError::conflict("email", MessageCode::DuplicateAccount)
             } else {
                 e.into()
             }
@@ -85,6 +86,3 @@ pub async fn create_organization(
     })
     .await
 }
-
-pub const DUPLICATE_EMAIL: &str =
-    "An account with this email already exists. Sign in instead, or use another email.";

@@ -95,6 +95,9 @@ async fn login_with_right_and_wrong_passwords() {
     let (status, body) = login(owner.email.clone(), "wrong password!!").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["message"], "The email or password is wrong.");
+    // The stable code clients translate; a sentence without parts sends no params.
+    assert_eq!(body["code"], "wrong_password", "{body}");
+    assert!(body.get("params").is_none(), "{body}");
     // An unknown account gets the very same answer.
     let (status, body2) = login(unique_email("nobody"), "wrong password!!").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);

@@ -186,6 +186,25 @@ async fn invalid_connections_name_the_field() {
         assert_eq!(body["field"], field, "{body}");
         assert_eq!(body["fields"][0]["message"], message);
     }
+    // A message of the catalogue carries its code and parts; one outside it carries neither.
+    let (_, body) = app
+        .post(
+            "/api/connections",
+            &owner.token,
+            json!({"name": "x".repeat(101), "kind": "postgresql", "team_id": team, "settings": {"host": "db", "database": "d", "user": "u"}}),
+        )
+        .await;
+    assert_eq!(body["fields"][0]["code"], "too_long", "{body}");
+    assert_eq!(body["fields"][0]["params"], json!({"n": "100"}), "{body}");
+    assert!(body.get("code").is_none(), "{body}");
+    let (_, body) = app
+        .post(
+            "/api/connections",
+            &owner.token,
+            json!({"name": "x", "kind": "postgresql", "team_id": team, "settings": {"host": "db", "database": "d", "user": "u", "port": 0}}),
+        )
+        .await;
+    assert!(body["fields"][0].get("code").is_none(), "{body}");
     let (status, body) = app
         .post("/api/connections", &owner.token, json!({"name": "files", "kind": "local_files", "team_id": team, "settings": {"directory": "/etc"}}))
         .await;

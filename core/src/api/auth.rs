@@ -2,10 +2,21 @@
 
 use crate::authz::{OrgRole, TeamRole};
 use crate::ids::{OrganizationId, TeamId, UserId};
+use crate::messages::MessageCode;
 use crate::validation::{FieldErrors, check_email, check_password, check_text};
 use serde::{Deserialize, Serialize};
 
 use super::NAME_MAX_CHARS;
+
+/// What an invitation link is for, so the accept page can greet the invitee
+/// (`GET /api/invitations/lookup`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InvitationPreview {
+    pub organization_name: String,
+    pub email: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
 
 /// Creates an organization and its owner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,7 +65,7 @@ impl LoginRequest {
         let mut e = FieldErrors::default();
         check_email(&mut e, "email", &self.email);
         if self.password.is_empty() {
-            e.push("password", "is required");
+            e.push_message("password", MessageCode::Required);
         }
         e.into_result()
     }
@@ -103,11 +114,11 @@ impl ChangePasswordRequest {
     pub fn validate(&self) -> Result<(), FieldErrors> {
         let mut e = FieldErrors::default();
         if self.current_password.is_empty() {
-            e.push("current_password", "is required");
+            e.push_message("current_password", MessageCode::Required);
         }
         check_password(&mut e, "new_password", &self.new_password);
         if !self.new_password.is_empty() && self.new_password == self.current_password {
-            e.push("new_password", "must differ from the current password");
+            e.push_message("new_password", MessageCode::SamePassword);
         }
         e.into_result()
     }
@@ -128,7 +139,7 @@ impl AcceptInvitationRequest {
     pub fn validate(&self) -> Result<(), FieldErrors> {
         let mut e = FieldErrors::default();
         if self.token.trim().is_empty() {
-            e.push("token", "is required");
+            e.push_message("token", MessageCode::Required);
         }
         check_text(&mut e, "name", &self.name, NAME_MAX_CHARS);
         check_password(&mut e, "password", &self.password);

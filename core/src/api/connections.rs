@@ -123,6 +123,25 @@ pub struct ConnectionKindView {
     pub available: bool,
 }
 
+/// The part of [`ConnectionKindView`] a client built with this crate reads: the kind's
+/// fields are compiled into it, so only whether the operator allows the kind is asked.
+/// `ConnectionKindView` borrows its texts from the binary and cannot be parsed back, hence
+/// this subset; a test below keeps the two in step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionKindAvailability {
+    pub kind: ConnectionKind,
+    pub available: bool,
+}
+
+/// A column of a table, as discovery reports it (`GET /api/connections/{id}/columns`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ColumnView {
+    pub name: String,
+    pub data_type: String,
+    pub nullable: bool,
+}
+
 /// Rows to preview: a table or a read-only query.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -151,4 +170,30 @@ pub struct PreviewResponse {
     pub columns: Vec<PreviewColumn>,
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<Object>>))]
     pub rows: Vec<Vec<Value>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_view_reads_as_its_availability() {
+        for kind in ConnectionKind::ALL {
+            let view = ConnectionKindView {
+                kind,
+                label: kind.label(),
+                fields: kind.fields(),
+                available: false,
+            };
+            let json = serde_json::to_string(&view).unwrap();
+            let read: ConnectionKindAvailability = serde_json::from_str(&json).unwrap();
+            assert_eq!(
+                read,
+                ConnectionKindAvailability {
+                    kind,
+                    available: false
+                }
+            );
+        }
+    }
 }

@@ -4,6 +4,7 @@ use crate::api::org::TeamGrant;
 use crate::authz::TeamRole;
 use crate::ids::{JobId, TeamId, UserId};
 use crate::job::JobSettings;
+use crate::messages::MessageCode;
 use crate::validation::{FieldErrors, check_text};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -66,9 +67,9 @@ pub fn validate_job_text(
     if let Some(d) = description
         && d.chars().count() > DESCRIPTION_MAX_CHARS
     {
-        e.push(
+        e.push_message(
             "description",
-            format!("must be at most {DESCRIPTION_MAX_CHARS} characters"),
+            MessageCode::TooLong.with("n", DESCRIPTION_MAX_CHARS),
         );
     }
     if let Some(labels) = labels {
@@ -78,7 +79,7 @@ pub fn validate_job_text(
         for (i, l) in labels.iter().enumerate() {
             check_text(e, &format!("labels[{i}]"), l, LABEL_MAX_CHARS);
             if labels[..i].contains(l) {
-                e.push(format!("labels[{i}]"), "is listed twice");
+                e.push_message(format!("labels[{i}]"), MessageCode::ListedTwice);
             }
         }
     }

@@ -2,6 +2,7 @@
 //! and the deliveries the notifier made.
 
 use crate::ids::{DestinationId, JobId, NotificationEventId, NotificationRuleId, RunId};
+use crate::messages::{MessageCode, MessageParams, Text};
 use crate::validation::{FieldErrors, check_email, check_text};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -218,10 +219,9 @@ impl DestinationRequest {
         check_text(&mut e, "name", &self.name, DESTINATION_NAME_MAX_CHARS);
         match &self.settings {
             DestinationSettings::Slack { webhook_url } => match webhook_url {
-                None if creating => e.push(
-                    "settings.webhook_url",
-                    "is required: paste the incoming webhook URL Slack gave you",
-                ),
+                None if creating => {
+                    e.push_message("settings.webhook_url", MessageCode::SlackUrlRequired)
+                }
                 None => {}
                 Some(url) => check_url(&mut e, "settings.webhook_url", url),
             },
@@ -231,7 +231,10 @@ impl DestinationRequest {
             DestinationSettings::Webhook { url, headers } => {
                 check_url(&mut e, "settings.url", url);
                 if headers.len() > MAX_HEADERS {
-                    e.push("settings.headers", format!("at most {MAX_HEADERS} headers"));
+                    e.push_message(
+                        "settings.headers",
+                        MessageCode::TooManyHeaders.with("n", MAX_HEADERS),
+                    );
                 }
                 for (i, h) in headers.iter().enumerate() {
                     let field = format!("settings.headers[{i}].name");
@@ -243,25 +246,25 @@ impl DestinationRequest {
                             .bytes()
                             .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
                     {
-                        e.push(
-                            field,
-                            "must be 1 to 100 letters, digits, - or _ (e.g. Authorization)",
-                        );
+                        e.push_message(field, MessageCode::HeaderName);
                     } else if RESERVED_HEADERS.contains(&lower.as_str()) {
-                        e.push(field, "is set by Hakobu itself and cannot be changed");
+                        e.push_message(field, MessageCode::HeaderReserved);
                     } else if headers[..i]
                         .iter()
                         .any(|o| o.name.eq_ignore_ascii_case(&h.name))
                     {
-                        e.push(field, "is listed twice");
+                        e.push_message(field, MessageCode::ListedTwice);
                     }
                     let value_field = format!("settings.headers[{i}].value");
                     match &h.value {
-                        None if creating || !h.secret => e.push(value_field, "is required"),
-                        Some(v) if v.len() > 4000 || v.chars().any(|c| c.is_control()) => e.push(
-                            value_field,
-                            "must be at most 4000 characters, without line breaks",
-                        ),
+                        None if creating || !h.secret => {
+                            e.push_message(value_field, MessageCode::Required)
+                        }
+                        Some(v) if v.len() > 4000 || v.chars().any(|c| c.is_control()) => e
+                            .push_message(
+                                value_field,
+                                MessageCode::HeaderValueTooLong.with("n", 4000),
+                            ),
                         _ => {}
                     }
                 }
@@ -277,13 +280,12 @@ fn check_url(e: &mut FieldErrors, field: &str, url: &str) {
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
     match rest {
-        None => e.push(field, "must be a URL starting with https:// (or http://)"),
-        Some(rest) if rest.split(['/', '?', '#']).next().unwrap_or("").is_empty() => e.push(
-            field,
-            "must name a host, e.g. https://hooks.example.com/path",
-        ),
+        None => e.push_message(field, MessageCode::UrlScheme),
+        Some(rest) if rest.split(['/', '?', '#']).next().unwrap_or("").is_empty() => {
+            e.push_message(field, MessageCode::UrlHost)
+        }
         Some(_) if url.len() > 2000 || url.chars().any(|c| c.is_whitespace()) => {
-            e.push(field, "must be at most 2000 characters, without spaces")
+            e.push_message(field, MessageCode::UrlTooLong.with("n", 2000))
         }
         Some(_) => {}
     }
@@ -311,6 +313,30 @@ pub struct TestSendResult {
     pub delivered: bool,
     /// What happened, in words (the endpoint's answer when it refused).
     pub message: String,
+    /// Which message of [`crate::messages`] `message` is, when it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The values of the message's `{name}` parts, for the translation.
+    #[serde(default, skip_serializing_if = "MessageParams::is_empty")]
+    pub params: MessageParams,
+}
+
+impl TestSendResult {
+    /// The result of a test send that says `text`.
+    pub fn new(delivered: bool, text: impl Into<Text>) -> Self {
+        let text = text.into();
+        TestSendResult {
+            delivered,
+            code: text.code(),
+            params: text.params(),
+            message: text.english,
+        }
+    }
+
+    /// The message as received, to translate.
+    pub fn text(&self) -> Text {
+        Text::received(&self.message, self.code.as_deref(), &self.params)
+    }
 }
 
 /// A rule: when `event` happens to the job (or to any job, for an organization default),
@@ -345,58 +371,51 @@ impl RuleRequest {
     pub fn validate(&self) -> FieldErrors {
         let mut e = FieldErrors::default();
         match (self.event.needs_threshold(), self.threshold) {
-            (true, None) => e.push(
+            (true, None) => e.push_message(
                 "threshold",
                 if self.event == NotificationEventKind::DurationOver {
-                    "is required: after how many seconds of running to notify"
+                    MessageCode::ThresholdSecondsRequired
                 } else {
-                    "is required: the number of rows to compare with"
+                    MessageCode::ThresholdRowsRequired
                 },
             ),
             (true, Some(n))
                 if self.event == NotificationEventKind::DurationOver
                     && !(1..=MAX_DURATION_SECONDS).contains(&n) =>
             {
-                e.push(
+                e.push_message(
                     "threshold",
-                    format!("must be from 1 to {MAX_DURATION_SECONDS} seconds (7 days)"),
+                    MessageCode::ThresholdSecondsRange.with("max", MAX_DURATION_SECONDS),
                 );
             }
-            (true, Some(n)) if n < 0 => e.push("threshold", "must be 0 or more rows"),
-            (false, Some(_)) => e.push(
+            (true, Some(n)) if n < 0 => {
+                e.push_message("threshold", MessageCode::RowsAtLeast.with("n", 0))
+            }
+            (false, Some(_)) => e.push_message(
                 "threshold",
-                format!(
-                    "only applies to rows_below, rows_above and duration_over, not {}",
-                    self.event
-                ),
+                MessageCode::ThresholdNotApplicable.with("event", self.event),
             ),
             _ => {}
         }
         if let Some(t) = &self.template
             && t.chars().count() > TEMPLATE_MAX_CHARS
         {
-            e.push(
+            e.push_message(
                 "template",
-                format!("must be at most {TEMPLATE_MAX_CHARS} characters"),
+                MessageCode::TooLong.with("n", TEMPLATE_MAX_CHARS),
             );
         }
         if let Some(s) = &self.subject
             && (s.chars().count() > SUBJECT_MAX_CHARS || s.contains(['\r', '\n']))
         {
-            e.push(
-                "subject",
-                format!("must be one line of at most {SUBJECT_MAX_CHARS} characters"),
-            );
+            e.push_message("subject", MessageCode::OneLine.with("n", SUBJECT_MAX_CHARS));
         }
         if self.mentions.len() > 20 {
             e.push("mentions", "at most 20 mentions");
         }
         for (i, m) in self.mentions.iter().enumerate() {
             if !is_slack_mention(m) {
-                e.push(
-                    format!("mentions[{i}]"),
-                    "must be a Slack member or group id (U024BE7LH, S0614TZR7), here or channel",
-                );
+                e.push_message(format!("mentions[{i}]"), MessageCode::SlackMention);
             }
         }
         e
@@ -518,7 +537,7 @@ impl PasswordResetConfirm {
     pub fn validate(&self) -> FieldErrors {
         let mut e = FieldErrors::default();
         if self.token.is_empty() {
-            e.push("token", "is required: use the link from the email");
+            e.push_message("token", MessageCode::ResetTokenRequired);
         }
         crate::validation::check_password(&mut e, "password", &self.password);
         e

@@ -1,12 +1,24 @@
 //! Members, invitations and teams of an organization.
 
 use crate::authz::{OrgRole, TeamRole};
-use crate::ids::{InvitationId, TeamId, UserId};
+use crate::ids::{InvitationId, OrganizationId, TeamId, UserId};
+use crate::messages::MessageCode;
 use crate::validation::{FieldErrors, check_email, check_text};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::NAME_MAX_CHARS;
+
+/// The caller's organization (`GET /api/organization`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrganizationView {
+    pub id: OrganizationId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    /// Runs at once; `None` means the service's ceiling (see `GET /api/queue`).
+    pub max_concurrent_runs: Option<i64>,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -48,7 +60,7 @@ impl InviteRequest {
         check_email(&mut e, "email", &self.email);
         for (i, grant) in self.teams.iter().enumerate() {
             if self.teams[..i].iter().any(|g| g.team_id == grant.team_id) {
-                e.push(format!("teams[{i}].team_id"), "lists the same team twice");
+                e.push_message(format!("teams[{i}].team_id"), MessageCode::SameTeamTwice);
             }
         }
         e.into_result()

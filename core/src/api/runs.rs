@@ -1,6 +1,7 @@
 //! Runs, their logs, and the protocol between the app and a managed runner.
 
 use crate::ids::{JobId, RunId, UserId};
+use crate::messages::MessageCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -283,21 +284,20 @@ impl BackfillRequest {
         let mut errors = crate::validation::FieldErrors::default();
         let zone: Option<chrono_tz::Tz> = self.timezone.parse().ok();
         if zone.is_none() {
-            errors.push(
+            errors.push_message(
                 "timezone",
-                format!(
-                    "unknown time zone {:?}; expected an IANA name such as Asia/Tokyo or UTC",
-                    self.timezone
-                ),
+                MessageCode::UnknownZone.with("zone", format!("{:?}", self.timezone)),
             );
         }
         if self.to < self.from {
-            errors.push("to", "must not be before from");
+            errors.push_message("to", MessageCode::NotBefore);
         }
         if !(1..=BACKFILL_MAX_PARALLELISM).contains(&self.parallelism) {
-            errors.push(
+            errors.push_message(
                 "parallelism",
-                format!("must be from 1 to {BACKFILL_MAX_PARALLELISM}"),
+                MessageCode::FromTo
+                    .with("from", 1)
+                    .with("to", BACKFILL_MAX_PARALLELISM),
             );
         }
         let step = match self.step {
@@ -306,9 +306,11 @@ impl BackfillRequest {
         };
         let span = (self.to - self.from).num_seconds().max(0) / step.num_seconds() + 1;
         if span as usize > BACKFILL_MAX_RUNS {
-            errors.push(
+            errors.push_message(
                 "to",
-                format!("the range makes {span} runs; at most {BACKFILL_MAX_RUNS} at once"),
+                MessageCode::RangeRuns
+                    .with("n", span)
+                    .with("max", BACKFILL_MAX_RUNS),
             );
         }
         errors.clone().into_result()?;

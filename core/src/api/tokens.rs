@@ -1,6 +1,7 @@
 //! Personal API tokens.
 
 use crate::ids::ApiTokenId;
+use crate::messages::MessageCode;
 use crate::validation::{FieldErrors, check_text};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -26,9 +27,9 @@ impl CreateApiTokenRequest {
         if let Some(days) = self.expires_in_days
             && (days == 0 || days > TOKEN_MAX_DAYS)
         {
-            e.push(
+            e.push_message(
                 "expires_in_days",
-                format!("must be a number of days from 1 to {TOKEN_MAX_DAYS}"),
+                MessageCode::TokenDays.with("n", TOKEN_MAX_DAYS),
             );
         }
         e.into_result()

@@ -7,6 +7,7 @@
 
 use crate::config::DbEndpoint;
 use crate::ids::ConnectionId;
+use crate::messages::MessageCode;
 use crate::validation::FieldErrors;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -220,22 +221,22 @@ pub fn validate_checks(e: &mut FieldErrors, checks: &[DataCheck]) {
         let f = |name: &str| format!("checks[{i}].{name}");
         let name = check.name.trim();
         if name.is_empty() {
-            e.push(f("name"), "is required: say what the check makes sure of");
+            e.push_message(f("name"), MessageCode::CheckNameRequired);
         } else if name.chars().count() > CHECK_NAME_MAX_CHARS {
-            e.push(
+            e.push_message(
                 f("name"),
-                format!("must be at most {CHECK_NAME_MAX_CHARS} characters"),
+                MessageCode::TooLong.with("n", CHECK_NAME_MAX_CHARS),
             );
         } else if checks[..i].iter().any(|o| o.name.trim() == name) {
-            e.push(f("name"), "is used by another check of this job");
+            e.push_message(f("name"), MessageCode::CheckNameTaken);
         }
         if let Err(message) = super::check_select(&check.sql) {
-            e.push(f("sql"), message);
+            e.push_message(f("sql"), message);
         }
         if check.expected.chars().count() > EXPECTED_MAX_CHARS {
-            e.push(
+            e.push_message(
                 f("expected"),
-                format!("must be at most {EXPECTED_MAX_CHARS} characters"),
+                MessageCode::TooLong.with("n", EXPECTED_MAX_CHARS),
             );
         }
     }
@@ -317,12 +318,12 @@ impl CheckPreviewRequest {
     pub fn validate(&self) -> FieldErrors {
         let mut e = FieldErrors::default();
         if let Err(message) = super::check_select(&self.sql) {
-            e.push("sql", message);
+            e.push_message("sql", message);
         }
         if self.expected.chars().count() > EXPECTED_MAX_CHARS {
-            e.push(
+            e.push_message(
                 "expected",
-                format!("must be at most {EXPECTED_MAX_CHARS} characters"),
+                MessageCode::TooLong.with("n", EXPECTED_MAX_CHARS),
             );
         }
         e

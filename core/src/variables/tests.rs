@@ -77,7 +77,10 @@ fn parses_dollars_adjacent_and_malformed_placeholders() {
     );
     let lone = parse("price in $ 5").unwrap_err();
     assert_eq!(lone.position, 10);
-    assert!(lone.message.contains("$$ for a dollar sign"), "{lone:?}");
+    assert!(
+        lone.message.english.contains("$$ for a dollar sign"),
+        "{lone:?}"
+    );
     let unclosed = parse("ab $date").unwrap_err();
     assert_eq!(unclosed.position, 4);
     let digit = parse("$1$").unwrap_err();

@@ -6,7 +6,7 @@ use crate::components::{FormProblem, LanguageSwitch, LoadError, Loading, Submit,
 use crate::forms::Form;
 use crate::i18n::{Key, tr};
 use crate::session::use_session;
-use hakobu_core::api::auth::AcceptInvitationRequest;
+use hakobu_core::api::auth::{AcceptInvitationRequest, InvitationPreview};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -50,7 +50,7 @@ pub fn AcceptInvitePage() -> impl IntoView {
 }
 
 #[component]
-fn AcceptForm(token: String, preview: api::InvitationPreview) -> impl IntoView {
+fn AcceptForm(token: String, preview: InvitationPreview) -> impl IntoView {
     let session = use_session();
     let navigate = use_navigate();
     let form = Form::new("accept", &["name", "password", "token"]);

@@ -11,9 +11,7 @@ use crate::components::{
     Loading, ResourceTable, Submit, Time,
 };
 use crate::forms::Form;
-use crate::i18n::{
-    Key, connection_kind_name, fill, team_role_name, tr, translate_message, use_lang,
-};
+use crate::i18n::{Key, connection_kind_name, fill, team_role_name, tr, translate, use_lang};
 use crate::session::{can_create_resources, editable_teams};
 use crate::widgets::sharing::{Shared, SharesForm};
 use hakobu_core::api::connections::{
@@ -402,10 +400,12 @@ fn ConnectionEditor(
             saved_notice.set(false);
             let errors = local_errors();
             let Some(team_id) = team.get_untracked() else {
-                form.invalid(FieldErrors(vec![hakobu_core::validation::FieldError::new(
-                    "team_id",
-                    "is required",
-                )]));
+                form.invalid(FieldErrors(vec![
+                    hakobu_core::validation::FieldError::said(
+                        "team_id",
+                        hakobu_core::messages::MessageCode::Required,
+                    ),
+                ]));
                 return;
             };
             if !errors.is_empty() {
@@ -700,8 +700,8 @@ fn SettingInput(
                 {tr(help)}
                 {(spec.secret && on_file).then(|| view! { " " <strong>{tr(Key::SecretKeptHint)}</strong> })}
             </p>
-            {move || error.get().map(|message| view! {
-                <p class="field-error" id=error_id.clone()>{translate_message(lang.get(), Some(label.text(lang.get())), &message)}</p>
+            {move || error.get().map(|e| view! {
+                <p class="field-error" id=error_id.clone()>{translate(lang.get(), Some(label.text(lang.get())), &e.text())}</p>
             })}
         </div>
     }
@@ -748,7 +748,7 @@ pub fn TestResult(
                     }
                     Some(Err(e)) => {
                         let text = match &e {
-                            ApiError::Server { body, .. } => translate_message(lang, None, &body.message),
+                            ApiError::Server { body, .. } => translate(lang, None, &body.text()),
                             ApiError::Network(_) => Key::NetworkError.text(lang).to_owned(),
                         };
                         view! { <p class="test-failed">{text}</p> }.into_any()

@@ -12,7 +12,7 @@ use crate::components::{
     TextField,
 };
 use crate::forms::Form;
-use crate::i18n::{Key, Lang, fill, tr, translate_message, use_lang};
+use crate::i18n::{Key, Lang, fill, tr, translate, use_lang};
 use crate::session::use_session;
 use crate::widgets::notification_rules::threshold_text;
 use hakobu_core::api::notifications::{
@@ -204,7 +204,7 @@ fn DestinationRow(
             // answered 200."), translated when it is a known one.
             Ok(r) if r.delivered => view! {
                 <p class="test-ok" role="status" data-testid="test-result">
-                    {translate_message(lang, None, &r.message)}
+                    {translate(lang, None, &r.text())}
                 </p>
             }
             .into_any(),
@@ -216,7 +216,7 @@ fn DestinationRow(
             .into_any(),
             Err(e) => {
                 let text = match &e {
-                    ApiError::Server { body, .. } => translate_message(lang, None, &body.message),
+                    ApiError::Server { body, .. } => translate(lang, None, &body.text()),
                     ApiError::Network(_) => Key::NetworkError.text(lang).to_owned(),
                 };
                 view! {
@@ -549,7 +549,7 @@ fn HeaderRow(
             Key::HeaderValue
         };
         form.error(&format!("settings.headers[{}].{part}", index.get()))
-            .map(|m| view! { <p class="field-error">{translate_message(lang, Some(label.text(lang)), &m)}</p> })
+            .map(|e| view! { <p class="field-error">{translate(lang, Some(label.text(lang)), &e.text())}</p> })
     };
     view! {
         <div class="header-row" data-testid="header-row">
@@ -994,12 +994,7 @@ mod tests {
                 ],
             },
         };
-        let mut messages: Vec<String> = bad
-            .validate(true)
-            .0
-            .into_iter()
-            .map(|e| e.message)
-            .collect();
+        let mut messages: Vec<hakobu_core::validation::FieldError> = bad.validate(true).0;
         for url in ["https://", "https://h.example/a b"] {
             let r = DestinationRequest {
                 name: "n".into(),
@@ -1008,13 +1003,13 @@ mod tests {
                     headers: vec![],
                 },
             };
-            messages.extend(r.validate(true).0.into_iter().map(|e| e.message));
+            messages.extend(r.validate(true).0);
         }
         let slack = DestinationRequest {
             name: "n".into(),
             settings: DestinationSettings::Slack { webhook_url: None },
         };
-        messages.extend(slack.validate(true).0.into_iter().map(|e| e.message));
+        messages.extend(slack.validate(true).0);
         // The "is required" messages of thresholds are translated with the job wizard's
         // rules (#8); these are the ones only the organization's rules meet first.
         for (event, threshold) in [
@@ -1030,14 +1025,15 @@ mod tests {
                 mentions: vec![],
                 enabled: true,
             };
-            messages.extend(rule.validate().0.into_iter().map(|e| e.message));
+            messages.extend(rule.validate().0);
         }
         assert!(messages.len() >= 10, "{messages:?}");
-        for m in messages {
+        for e in messages {
             assert_ne!(
-                translate_message(Lang::Ja, None, &m),
-                m,
-                "untranslated: {m}"
+                translate(Lang::Ja, None, &e.text()),
+                e.message,
+                "untranslated: {}",
+                e.message
             );
         }
     }

@@ -12,6 +12,7 @@ use crate::session::editable_teams;
 use hakobu_core::api::jobs::ImportJobRequest;
 use hakobu_core::api::org::TeamView;
 use hakobu_core::ids::TeamId;
+use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::{FieldError, FieldErrors};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -63,11 +64,15 @@ fn located_in_config(error: ApiError) -> ApiError {
                 && let Some(field) = &body.field
             {
                 body.fields
-                    .push(FieldError::new(field.clone(), body.message.clone()));
+                    .push(FieldError::said(field.clone(), body.text()));
             }
             for e in &mut body.fields {
                 if let Some(path) = e.field.strip_prefix("config.") {
                     e.message = format!("{path}: {}", e.message);
+                    // The sentence now names the path, which a translation of the code
+                    // would drop: it is shown as written.
+                    e.code = None;
+                    e.params.clear();
                 }
             }
             ApiError::Server { status, body }
@@ -95,7 +100,7 @@ fn ImportForm(teams: Vec<TeamView>) -> impl IntoView {
             hakobu_core::api::NAME_MAX_CHARS,
         );
         if config.get_untracked().trim().is_empty() {
-            errors.push("config", "is required");
+            errors.push_message("config", MessageCode::Required);
         }
         let env_map = match parse_env(&env.get_untracked()) {
             Ok(m) => m,
@@ -105,7 +110,7 @@ fn ImportForm(teams: Vec<TeamView>) -> impl IntoView {
             }
         };
         let Some(team_id) = team.get_untracked() else {
-            errors.push("team_id", "is required");
+            errors.push_message("team_id", MessageCode::Required);
             form.invalid(errors);
             return;
         };
@@ -181,12 +186,11 @@ mod tests {
     fn server(field: &str, fields: Vec<FieldError>) -> ApiError {
         ApiError::Server {
             status: 422,
-            body: ErrorBody {
-                error: "validation".to_owned(),
-                message: "(the server's summary)".to_owned(),
+            body: Box::new(ErrorBody {
                 field: Some(field.to_owned()),
                 fields,
-            },
+                ..ErrorBody::new("validation", "(the server's summary)".into())
+            }),
         }
     }
 

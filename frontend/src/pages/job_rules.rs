@@ -10,7 +10,7 @@ use crate::i18n::{Key, notification_event_key, tr, use_lang};
 use crate::widgets::notification_rules::{RuleSet, RulesEditor, save_rules, threshold_text};
 use hakobu_core::api::notifications::RuleView;
 use hakobu_core::ids::JobId;
-use hakobu_core::validation::FieldErrors;
+use hakobu_core::validation::{FieldError, FieldErrors};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -118,7 +118,7 @@ fn JobRulesForm(
             .0
             .iter()
             .find(|e| e.field == "rules")
-            .map(|e| e.message.clone());
+            .map(FieldError::text);
         form.invalid(errors);
         if let Some(message) = whole {
             form.problem.set(Some(Problem::Server(message)));

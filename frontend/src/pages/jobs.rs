@@ -9,8 +9,8 @@ use crate::components::{
 use crate::format;
 use crate::forms::Form;
 use crate::i18n::{
-    Key, fill, fill_count, load_mode_texts, notification_event_key, team_role_name, tr,
-    translate_message, use_lang,
+    Key, fill, fill_count, load_mode_texts, notification_event_key, team_role_name, tr, translate,
+    use_lang,
 };
 use crate::session::{can_create_resources, use_session};
 use crate::widgets::runs::{RunsTable, duration_text, run_duration_seconds};
@@ -20,6 +20,7 @@ use hakobu_core::api::runs::{BackfillRequest, BackfillStep, RunView, StartRunReq
 use hakobu_core::api::schedules::ScheduleRequest;
 use hakobu_core::authz::{Action, Decision, Principal, Target, TeamRole, authorize};
 use hakobu_core::ids::{JobId, TeamId};
+use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::FieldErrors;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -381,7 +382,7 @@ fn parse_overrides(text: &str) -> Result<BTreeMap<String, String>, FieldErrors> 
             Some((name, value)) if !name.trim().is_empty() => {
                 values.insert(name.trim().to_owned(), value.to_owned());
             }
-            _ => errors.push("variables", format!("line {} must read name=value", i + 1)),
+            _ => errors.push_message("variables", MessageCode::NameValueLine.with("n", i + 1)),
         }
     }
     errors.into_result().map(|()| values)
@@ -470,7 +471,7 @@ fn VariableValueFields(form: Form, values: VariableValues) -> impl IntoView {
                         <input id=id type="text" autocomplete="off" placeholder=tr(Key::VariableOverrideHint)
                             aria-invalid=aria_invalid aria-describedby=error_id.clone()
                             prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))/>
-                        {move || error().map(|m| view! { <p class="field-error" id=error_id.clone()>{move || translate_message(lang.get(), None, &m)}</p> })}
+                        {move || error().map(|e| view! { <p class="field-error" id=error_id.clone()>{move || translate(lang.get(), None, &e.text())}</p> })}
                     </div>
                 }
             })
@@ -520,7 +521,7 @@ fn RunOptionsPanel(
             {
                 Some(t) => Some(t.with_timezone(&chrono::Utc)),
                 None => {
-                    errors.push("as_of", "must be a date and time, e.g. 2026-11-01 00:00");
+                    errors.push_message("as_of", MessageCode::DateTime);
                     None
                 }
             }
@@ -601,14 +602,14 @@ fn BackfillPanel(
         let when = |field: &str, v: RwSignal<String>, errors: &mut FieldErrors| {
             let parsed = parse_local(&v.get());
             if parsed.is_none() {
-                errors.push(field, "must be a date and time, e.g. 2026-11-01 00:00");
+                errors.push_message(field, MessageCode::DateTime);
             }
             parsed
         };
         let (f, t) = (when("from", from, &mut errors), when("to", to, &mut errors));
         let parallel = parallelism.get().trim().parse::<u32>();
         if parallel.is_err() {
-            errors.push("parallelism", "must be a whole number");
+            errors.push_message("parallelism", MessageCode::WholeNumber);
         }
         errors.clone().into_result()?;
         let request = BackfillRequest {

@@ -10,7 +10,7 @@ use crate::components::{FormProblem, LanguageSwitch, Submit, TextField};
 use crate::forms::{Form, Problem};
 use crate::i18n::{Key, tr};
 use hakobu_core::api::notifications::{PasswordResetConfirm, PasswordResetRequest};
-use hakobu_core::validation::{FieldErrors, check_email, normalize_email};
+use hakobu_core::validation::{FieldError, FieldErrors, check_email, normalize_email};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -106,7 +106,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
             let (token, others): (Vec<_>, Vec<_>) =
                 errors.0.into_iter().partition(|e| e.field == "token");
             if let Some(t) = token.first() {
-                form.problem.set(Some(Problem::Server(t.message.clone())));
+                form.problem.set(Some(Problem::Server(t.text())));
             }
             form.invalid(FieldErrors(others));
             return;
@@ -124,8 +124,8 @@ pub fn ResetPasswordPage() -> impl IntoView {
                     let message = body
                         .fields
                         .first()
-                        .map(|f| f.message.clone())
-                        .unwrap_or(body.message);
+                        .map(FieldError::text)
+                        .unwrap_or_else(|| body.text());
                     form.done();
                     form.problem.set(Some(Problem::Server(message)));
                     link_invalid.set(true);

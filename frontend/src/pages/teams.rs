@@ -16,6 +16,7 @@ use hakobu_core::api::org::{
 };
 use hakobu_core::authz::{Action, Target, TeamRole};
 use hakobu_core::ids::{TeamId, UserId};
+use hakobu_core::messages::MessageCode;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -377,7 +378,7 @@ fn AddMemberForm(team: TeamId, #[prop(into)] on_added: Callback<()>) -> impl Int
         ev.prevent_default();
         let Ok(user_id) = user.get_untracked().parse::<UserId>() else {
             let mut errors = hakobu_core::validation::FieldErrors::default();
-            errors.push("user", "is required");
+            errors.push_message("user", MessageCode::Required);
             form.invalid(errors);
             return;
         };

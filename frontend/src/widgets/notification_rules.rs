@@ -10,6 +10,7 @@ use hakobu_core::api::notifications::{
     DestinationKind, DestinationView, NotificationEventKind, RuleRequest, RuleView,
 };
 use hakobu_core::ids::{DestinationId, JobId, NotificationRuleId};
+use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::FieldErrors;
 use leptos::prelude::*;
 
@@ -77,7 +78,7 @@ impl RuleRow {
     fn request(&self, index: usize, errors: &mut FieldErrors) -> Option<RuleRequest> {
         let f = |name: &str| format!("rules[{index}].{name}");
         let Some(destination_id) = self.destination.get_untracked() else {
-            errors.push(f("destination_id"), "is required");
+            errors.push_message(f("destination_id"), MessageCode::Required);
             return None;
         };
         let threshold = self.threshold.get_untracked();
@@ -87,7 +88,7 @@ impl RuleRow {
         } else if let Ok(n) = threshold.parse::<i64>() {
             Some(n)
         } else {
-            errors.push(f("threshold"), "must be a whole number");
+            errors.push_message(f("threshold"), MessageCode::WholeNumber);
             return None;
         };
         let optional = |s: RwSignal<String>| {

@@ -8,7 +8,7 @@
 use crate::components::Time;
 use crate::format;
 use crate::forms::Form;
-use crate::i18n::{Key, Lang, fill, tr, translate_message, use_lang};
+use crate::i18n::{Key, Lang, fill, tr, translate, use_lang};
 use chrono::{DateTime, Utc};
 use hakobu_core::api::schedules::UPCOMING;
 use hakobu_core::schedule::{CatchUp, Recurrence, ScheduleSettings, ShortMonth, Weekday};
@@ -270,7 +270,7 @@ pub fn ScheduleFields(draft: ScheduleDraft, form: Form, prefix: String) -> impl 
                 .with(|c| {
                     c.as_ref()
                         .err()
-                        .and_then(|e| e.0.iter().find(|e| e.field == p).map(|e| e.message.clone()))
+                        .and_then(|e| e.0.iter().find(|e| e.field == p).cloned())
                 })
                 .or_else(|| form.error(&p))
         };
@@ -294,8 +294,8 @@ pub fn ScheduleFields(draft: ScheduleDraft, form: Form, prefix: String) -> impl 
                         </div>
                     }
                 }).collect_view()}
-                {move || error().map(|m| view! {
-                    <p class="field-error">{translate_message(lang.get(), Some(Key::ScheduleWeekdays.text(lang.get())), &m)}</p>
+                {move || error().map(|e| view! {
+                    <p class="field-error">{translate(lang.get(), Some(Key::ScheduleWeekdays.text(lang.get())), &e.text())}</p>
                 })}
             </fieldset>
         }
@@ -360,11 +360,9 @@ fn ScheduleInput(
         Memo::new(move |_| {
             check
                 .with(|c| {
-                    c.as_ref().err().and_then(|e| {
-                        e.0.iter()
-                            .find(|e| e.field == path)
-                            .map(|e| e.message.clone())
-                    })
+                    c.as_ref()
+                        .err()
+                        .and_then(|e| e.0.iter().find(|e| e.field == path).cloned())
                 })
                 .or_else(|| form.error(&path))
         })
@@ -393,7 +391,7 @@ fn ScheduleInput(
             {hint.map(|h| view! { <p class="hint" id=hint_id>{tr(h)}</p> })}
             {move || error.get().map(|m| {
                 let lang = lang.get();
-                view! { <p class="field-error" id=error_id.clone()>{translate_message(lang, Some(label.text(lang)), &m)}</p> }
+                view! { <p class="field-error" id=error_id.clone()>{translate(lang, Some(label.text(lang)), &m.text())}</p> }
             })}
         </div>
     }
@@ -502,17 +500,25 @@ mod tests {
             change(&mut i);
             let errors = upcoming(&i.settings(), "", Utc::now()).unwrap_err();
             for e in errors.0 {
-                let ja = translate_message(Lang::Ja, None, &e.message);
+                let ja = translate(Lang::Ja, None, &e.text());
                 assert_ne!(ja, e.message, "{preset:?}: {}", e.message);
                 assert!(!ja.contains("expected"), "{ja}");
             }
         }
+        let mut daily = inputs(Preset::Daily);
+        daily.time = "25:00".into();
+        let errors = upcoming(&daily.settings(), "", Utc::now()).unwrap_err();
+        let time = errors
+            .0
+            .iter()
+            .find(|e| e.code.as_deref() == Some("not_a_time"))
+            .expect("the time is refused");
         assert_eq!(
-            translate_message(
-                Lang::Ja,
-                None,
-                "\"25:00\" is not a time; expected HH:MM on a 24-hour clock, e.g. 02:30 or 18:00"
-            ),
+            time.message,
+            "\"25:00\" is not a time; expected HH:MM on a 24-hour clock, e.g. 02:30 or 18:00"
+        );
+        assert_eq!(
+            translate(Lang::Ja, None, &time.text()),
             "\"25:00\" は時刻ではありません。24 時間表記の 時:分 で入力してください（例：02:30、18:00）。"
         );
     }

@@ -6,7 +6,7 @@ use super::state::{AddedColumn, SourceMode, Wizard, text};
 use crate::api;
 use crate::components::{LoadError, Loading};
 use crate::forms::Form;
-use crate::i18n::{Key, fill, tr, translate_message, use_lang};
+use crate::i18n::{Key, fill, tr, translate, use_lang};
 use hakobu_core::api::connections::{ConnectionView, PreviewRequest, PreviewResponse};
 use hakobu_core::connection::ConnectionKind;
 use hakobu_core::job::TableRef;
@@ -148,8 +148,8 @@ pub(super) fn ColumnsStep(
             let kept = w.kept_changes.with(Vec::len) + w.kept_masks.with(Vec::len);
             (kept > 0).then(|| view! { <p class="hint">{fill(lang.get(), Key::OtherChangesKept, &[("n", &kept.to_string())])}</p> })
         }}
-        {move || form.error("settings.columns").or_else(|| form.error("settings.masks")).map(|m| view! {
-            <p class="field-error" role="alert">{translate_message(lang.get(), None, &m)}</p>
+        {move || form.error("settings.columns").or_else(|| form.error("settings.masks")).map(|e| view! {
+            <p class="field-error" role="alert">{translate(lang.get(), None, &e.text())}</p>
         })}
         <h3>{tr(Key::AddedColumns)}</h3>
         <p class="hint">{tr(Key::AddedColumnsHint)}</p>

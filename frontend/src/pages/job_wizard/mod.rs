@@ -31,7 +31,7 @@ use self::state::Wizard;
 use crate::api;
 use crate::components::{Empty, FormProblem, LoadError, Loading};
 use crate::forms::Form;
-use crate::i18n::{Key, fill, tr, translate_message, use_lang};
+use crate::i18n::{Key, fill, tr, translate, use_lang};
 use crate::session::editable_teams;
 use crate::widgets::notification_rules::save_rules;
 use hakobu_core::api::connections::ConnectionView;
@@ -40,6 +40,7 @@ use hakobu_core::api::notifications::RuleView;
 use hakobu_core::api::org::TeamView;
 use hakobu_core::authz::TeamRole;
 use hakobu_core::ids::JobId;
+use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::{FieldError, FieldErrors};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -199,7 +200,7 @@ fn JobWizard(
                 None,
             );
             if w.team.get_untracked().is_none() {
-                text.push("team_id", "is required");
+                text.push_message("team_id", MessageCode::Required);
             }
             errors.0.extend(text.0);
         }
@@ -389,7 +390,7 @@ fn JobWizard(
                         <p>{move || fill(lang.get(), Key::ScheduleSaveFailed, &[
                             ("name", &name),
                             ("n", &(failure.index + 1).to_string()),
-                            ("reason", translate_message(lang.get(), None, &failure.reason).trim_end_matches('.')),
+                            ("reason", translate(lang.get(), None, &failure.reason).trim_end_matches('.')),
                         ])}</p>
                         <p><A href=format!("/jobs/{id}")>{tr(Key::OpenSavedJob)}</A></p>
                     </div>

@@ -8,7 +8,7 @@ use super::state::{CheckRow, Wizard};
 use super::variables::VariablesEditor;
 use crate::components::checkbox;
 use crate::forms::Form;
-use crate::i18n::{Key, fill, tr, translate_message, use_lang};
+use crate::i18n::{Key, fill, tr, translate, use_lang};
 use crate::widgets::notification_rules::RulesEditor;
 use hakobu_core::api::connections::ConnectionView;
 use hakobu_core::job::OverlapPolicy;
@@ -44,7 +44,7 @@ pub(super) fn RunSettingsStep(
                 };
                 let message = move |f: &'static str, label: Key| {
                     let e = error(f);
-                    move || e().map(|m| view! { <p class="field-error">{translate_message(lang.get(), Some(label.text(lang.get())), &m)}</p> })
+                    move || e().map(|e| view! { <p class="field-error">{translate(lang.get(), Some(label.text(lang.get())), &e.text())}</p> })
                 };
                 let (name_id, conn_id, sql_id, op_id, expected_id) =
                     (id("name"), id("connection_id"), id("sql"), id("operator"), id("expected"));

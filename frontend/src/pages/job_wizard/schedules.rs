@@ -9,6 +9,7 @@ use crate::i18n::{Key, fill, tr, use_lang};
 use crate::widgets::schedule_form::{ScheduleDraft, ScheduleFields, new_draft, schedule_text};
 use hakobu_core::api::schedules::ScheduleRequest;
 use hakobu_core::ids::JobId;
+use hakobu_core::messages::Text;
 use hakobu_core::validation::FieldErrors;
 use leptos::prelude::*;
 
@@ -80,7 +81,7 @@ pub(super) fn SchedulesEditor(w: Wizard, form: Form) -> impl IntoView {
 pub(super) struct ScheduleFailure {
     pub(super) index: usize,
     pub(super) errors: FieldErrors,
-    pub(super) reason: String,
+    pub(super) reason: Text,
 }
 
 /// Creates the schedules not saved yet, in order; stops at the first the server refuses.
@@ -108,21 +109,21 @@ pub(super) async fn save_schedules(
 /// beside that schedule's inputs; the reason is the first field's message or the body's.
 fn schedule_failure(index: usize, e: &ApiError) -> ScheduleFailure {
     let mut errors = FieldErrors::default();
-    let mut reason = e.to_string();
+    let mut reason = e.text();
     if let Some(body) = e.body() {
-        reason = body.message.clone();
+        reason = body.text();
         for f in &body.fields {
-            errors.push(format!("schedules[{index}].{}", f.field), f.message.clone());
+            errors.push_message(format!("schedules[{index}].{}", f.field), f.text());
         }
         if let (true, Some(field)) = (body.fields.is_empty(), &body.field) {
-            errors.push(format!("schedules[{index}].{field}"), body.message.clone());
+            errors.push_message(format!("schedules[{index}].{field}"), body.text());
         }
         if let Some(first) = body.fields.first() {
-            reason = first.message.clone();
+            reason = first.text();
         }
     }
     if errors.0.is_empty() {
-        errors.push(format!("schedules[{index}]"), reason.clone());
+        errors.push_message(format!("schedules[{index}]"), reason.clone());
     }
     ScheduleFailure {
         index,
@@ -145,13 +146,19 @@ mod tests {
             "fields": [{"field": "settings.recurrence.time", "message": "\"25:00\" is not a time"}],
         }))
         .unwrap();
-        let failure = schedule_failure(1, &ApiError::Server { status: 422, body });
+        let failure = schedule_failure(
+            1,
+            &ApiError::Server {
+                status: 422,
+                body: Box::new(body),
+            },
+        );
         assert_eq!(failure.index, 1);
         assert_eq!(
             failure.errors.0[0].field,
             "schedules[1].settings.recurrence.time"
         );
-        assert_eq!(failure.reason, "\"25:00\" is not a time");
+        assert_eq!(failure.reason.english, "\"25:00\" is not a time");
         let failure = schedule_failure(0, &ApiError::Network("offline".into()));
         assert_eq!(failure.errors.0[0].field, "schedules[0]");
     }

@@ -7,7 +7,7 @@ use super::state::{FileColumnRow, SourceMode, Wizard, text};
 use crate::api::{self, ApiError};
 use crate::components::{FieldError as FieldMessage, Loading, checkbox};
 use crate::forms::Form;
-use crate::i18n::{Key, tr, translate_message, use_lang};
+use crate::i18n::{Key, tr, translate, use_lang};
 use hakobu_core::api::connections::ConnectionView;
 use hakobu_core::connection::ConnectionKind;
 use leptos::prelude::*;
@@ -170,7 +170,7 @@ fn TablePicker(
         Some(result) => {
             // Discovery failed or found nothing: the name can still be typed.
             let note = match result {
-                Err(e) => translate_message(lang.get_untracked(), None, &e.to_string()),
+                Err(e) => translate(lang.get_untracked(), None, &e.text()),
                 Ok(_) => Key::NoTablesFound.text(lang.get_untracked()).to_owned(),
             };
             view! {

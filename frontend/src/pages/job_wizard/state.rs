@@ -18,6 +18,7 @@ use hakobu_core::job::{
     SourceSettings, TableRef,
     checks::{CheckOperator, DataCheck, OnCheckFailure},
 };
+use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::{FieldError, FieldErrors};
 use hakobu_core::variables::{
     Offset, OffsetDirection, OffsetUnit, SqlUse, TimeBase, Variable, VariableValue,
@@ -193,9 +194,9 @@ impl VariableRow {
             },
             "query" => {
                 let Some(connection_id) = self.connection.get_untracked() else {
-                    errors.push(
+                    errors.push_message(
                         format!("settings.variables[{index}].value.connection_id"),
-                        "is required",
+                        MessageCode::Required,
                     );
                     return None;
                 };
@@ -617,10 +618,10 @@ impl Wizard {
         let source = self.source.get_untracked();
         let destination = self.destination.get_untracked();
         if source.is_none() {
-            errors.push("settings.source.connection_id", "is required");
+            errors.push_message("settings.source.connection_id", MessageCode::Required);
         }
         if destination.is_none() {
-            errors.push("settings.destination.connection_id", "is required");
+            errors.push_message("settings.destination.connection_id", MessageCode::Required);
         }
         let (Some(source), Some(destination)) = (source, destination) else {
             return (None, errors);
@@ -732,7 +733,10 @@ impl Wizard {
         let mut out = Vec::new();
         for (i, row) in self.checks.get_untracked().iter().enumerate() {
             let Some(connection_id) = row.connection.get_untracked() else {
-                errors.push(format!("settings.checks[{i}].connection_id"), "is required");
+                errors.push_message(
+                    format!("settings.checks[{i}].connection_id"),
+                    MessageCode::Required,
+                );
                 continue;
             };
             out.push(DataCheck {

@@ -1,0 +1,164 @@
+//! Japanese for `core`'s message catalogue ([`hakobu_core::messages`]).
+//!
+//! The server and `core`'s validators send a message's code and the values of its parts
+//! beside the English sentence; the UI says it in Japanese from this table, so no English
+//! wording is matched. The `match` is exhaustive: a message added to the catalogue does not
+//! build until it has its Japanese here.
+
+use hakobu_core::messages::MessageCode;
+
+/// The Japanese template of a message, `{name}` parts as in its English template. A part
+/// may be left out where Japanese reads better without it (the English phrase of
+/// `forbidden`'s action, `named_not_found`'s noun).
+pub fn japanese_template(code: MessageCode) -> &'static str {
+    match code {
+        MessageCode::Required => "入力してください。",
+        MessageCode::TooLong => "{n} 文字以内で入力してください。",
+        MessageCode::ControlCharacters => "改行などの制御文字は使えません。",
+        MessageCode::NotAnEmail => {
+            "name@example.com のような形式のメールアドレスを入力してください。"
+        }
+        MessageCode::PasswordTooShort => "{n} 文字以上にしてください。",
+        MessageCode::PasswordTooLong => "{n} 文字以内にしてください。",
+        MessageCode::SamePassword => "現在のパスワードとは違うものにしてください。",
+        MessageCode::SameTeamTwice => "同じチームが 2 回指定されています。",
+        MessageCode::TokenDays => "1 から {n} までの日数を入力してください。",
+        MessageCode::NotCurrentPassword => "現在のパスワードと一致しません。",
+        MessageCode::NotATeam => "この組織のチームではありません。",
+        MessageCode::WrongPassword => "メールアドレスまたはパスワードが正しくありません。",
+        MessageCode::DuplicateAccount => {
+            "このメールアドレスのアカウントはすでに存在します。ログインするか、別のメールアドレスを使ってください。"
+        }
+        MessageCode::AlreadyMember => "このメールアドレスのアカウントはすでに存在します。",
+        MessageCode::InvalidInvitation => {
+            "この招待リンクは無効です。使用済みか、取り消されたか、期限切れです。管理者に新しいリンクを依頼してください。"
+        }
+        MessageCode::DuplicateTeam => "この名前のチームはすでに存在します。",
+        MessageCode::OnlyOwner => {
+            "この人は組織で唯一のオーナーです。先に別の人をオーナーにしてください。"
+        }
+        MessageCode::OnlyOwnerRemove => "組織で唯一のオーナーは削除できません。",
+        MessageCode::SignedOut => {
+            "ログインしていないか、セッションが終了しました。もう一度ログインしてください。"
+        }
+        MessageCode::AccountGone => "あなたのアカウントはもう存在しません。",
+        MessageCode::TooManyFailuresAccount => {
+            "このアカウントへのログイン失敗が多すぎます。{n} 分待ってから、もう一度お試しください。"
+        }
+        MessageCode::TooManyFailuresAddress => {
+            "お使いのネットワークからのログイン失敗が多すぎます。{n} 分待ってから、もう一度お試しください。"
+        }
+        MessageCode::DatabaseUnavailable => {
+            "現在、サービスがデータベースに接続できません。しばらくしてからもう一度お試しください。"
+        }
+        MessageCode::Internal => {
+            "サーバー側で問題が発生しました。もう一度お試しください。繰り返し起きる場合は、日時と操作内容を管理者に伝えてください。"
+        }
+        MessageCode::Forbidden => "あなたのロールではこの操作はできません。",
+        MessageCode::NotFound | MessageCode::NamedNotFound => {
+            "見つかりません。削除された可能性があります。"
+        }
+        MessageCode::SingleSelect => {
+            "SELECT 文（または WITH ... SELECT）を 1 つだけ書いてください。"
+        }
+        MessageCode::SingleStatement => "文は 1 つにしてください。文の間の ; を削除してください。",
+        MessageCode::SlackUrlRequired => {
+            "入力してください。Slack で発行した受信 Webhook の URL を貼り付けてください。"
+        }
+        MessageCode::UrlScheme => "https://（または http://）で始まる URL を入力してください。",
+        MessageCode::UrlHost => "ホスト名を含めてください（例：https://hooks.example.com/path）。",
+        MessageCode::HeaderName => {
+            "英数字、- または _ で 1〜100 文字にしてください（例：Authorization）。"
+        }
+        MessageCode::HeaderReserved => "Hakobu が設定するため変更できません。",
+        MessageCode::ListedTwice => "2 回指定されています。",
+        MessageCode::DuplicateDestination => "この名前の送信先はすでに存在します。",
+        MessageCode::NotConfirmedYet => {
+            "このメールアドレスはまだ確認されていません。先に確認メールのリンクを開いてください。"
+        }
+        MessageCode::ThresholdSecondsRequired => {
+            "入力してください。何秒経過したら通知するかを指定します。"
+        }
+        MessageCode::ThresholdRowsRequired => "入力してください。比べる行数を指定します。",
+        MessageCode::SlackMention => {
+            "Slack のメンバーまたはグループの ID、here、channel のいずれかにしてください。"
+        }
+        MessageCode::NotADestination => "この組織の通知先ではありません。",
+        MessageCode::ResetLinkInvalid => {
+            "このパスワード再設定リンクは無効です。使用済みか、新しいリンクに置き換えられたか、期限切れです。新しいリンクを依頼してください。"
+        }
+        MessageCode::ResetTokenRequired => "入力してください。メールのリンクを使ってください。",
+        MessageCode::SelectOneValue => "入力してください。値を 1 つ返す SELECT 文です。",
+        MessageCode::FormatRequired => "入力してください（例：%Y-%m-%d）。",
+        MessageCode::CheckNameRequired => "入力してください。何を確かめるチェックかを書きます。",
+        MessageCode::CheckNameTaken => "このジョブの別のチェックが使っています。",
+        MessageCode::NotBefore => "開始より前にはできません。",
+        MessageCode::DateTime => "日時を入力してください（例：2026-11-01 00:00）。",
+        MessageCode::WholeNumber => "整数を入力してください。",
+        MessageCode::MinuteOfHour => "0 から 59 までの分を入力してください。",
+        MessageCode::ChooseWeekday => "曜日を 1 つ以上選んでください。",
+        MessageCode::WeekdayTwice => "同じ曜日が 2 回以上指定されています。",
+        MessageCode::DayOfMonth => "1 から 31 までの日を入力してください。",
+        MessageCode::NeverFires => {
+            "この設定では実行されません（今後 8 年間に該当する日時がありません）。"
+        }
+        MessageCode::BadFormat => {
+            "{format} は正しい書式ではありません。%Y（年）、%m（月）、%d（日）、%H（時）、%M（分）などの strftime の記号を使ってください。"
+        }
+        MessageCode::UrlTooLong => "空白を含まない {n} 文字以内で入力してください。",
+        MessageCode::HeaderValueTooLong => "改行を含まない {n} 文字以内で入力してください。",
+        MessageCode::TooManyHeaders => "ヘッダーは {n} 個までです。",
+        MessageCode::DeliveredStatus => "送信しました（送信先の応答：{n}）。",
+        MessageCode::DeliveredMail => "送信しました（メールサーバーが受け取りました）。",
+        MessageCode::ThresholdSecondsRange => "1〜{max} 秒（7 日）の範囲で入力してください。",
+        MessageCode::RowsAtLeast => "{n} 行以上にしてください。",
+        MessageCode::ThresholdNotApplicable => {
+            "しきい値は行数と時間の条件にだけ使えます（{event} には使えません）。"
+        }
+        MessageCode::OneLine => "{n} 文字以内の 1 行にしてください。",
+        MessageCode::TemplateBroken => {
+            "テンプレートを展開できません：{detail}。使える名前：{names}"
+        }
+        MessageCode::NotAVariable => {
+            "{position} 文字目の {found} は変数ではありません。変数は $name$（英数字と _）、ドル記号は $$ と書きます。"
+        }
+        MessageCode::UnknownVariable => {
+            "{position} 文字目の {var} は未定義の変数です。ここで使える変数：{known}"
+        }
+        MessageCode::QuotedVariable => {
+            "{position} 文字目の {var} が引用符またはコメントの中にあります。Hakobu が値を引用符付きの SQL の値として書き込むので、周りの引用符を外してください。"
+        }
+        MessageCode::VariableName => {
+            "英字または _ で始まる英数字と _（{n} 文字以内）で指定してください（例：target_date）。"
+        }
+        MessageCode::BuiltIn => "{var} は組み込み変数です。別の名前にしてください。",
+        MessageCode::NameTaken => "{other} がすでに {var} という名前を使っています。",
+        MessageCode::UnknownZone => {
+            "{zone} というタイムゾーンはありません。Asia/Tokyo や UTC のような IANA の名前を指定してください。"
+        }
+        MessageCode::FromToSeconds => "{from} から {to} 秒までにしてください。",
+        MessageCode::FromTo => "{from} から {to} までの値にしてください。",
+        MessageCode::MaxVariables => "1 つのジョブの変数は {n} 個までです。",
+        MessageCode::RangeRuns => {
+            "この期間では {n} 件の実行になります。一度に登録できるのは {max} 件までです。"
+        }
+        MessageCode::NoSuchVariable => "このジョブに {var} という変数はありません。",
+        MessageCode::BuiltInValue => "組み込み変数なので値を指定できません。",
+        MessageCode::NameValueLine => "{n} 行目は 名前=値 の形にしてください。",
+        MessageCode::NotATime => {
+            "{time} は時刻ではありません。24 時間表記の 時:分 で入力してください（例：02:30、18:00）。"
+        }
+        MessageCode::ScheduleZone => {
+            "{zone} というタイムゾーンはありません。Asia/Tokyo や UTC のような IANA の名前を指定してください。"
+        }
+        MessageCode::CronFields => {
+            "分・時・日・月・曜日の 5 項目を空白で区切って入力してください（例：30 2 * * 1-5）。入力された項目数：{found}"
+        }
+        MessageCode::CronInvalid => "正しいクロン式ではありません：{detail}",
+    }
+}
+
+/// The messages whose Japanese leaves out some of the English parts, on purpose: those
+/// parts are English words, which a Japanese sentence would not carry.
+#[cfg(test)]
+pub const PARTS_LEFT_OUT: &[MessageCode] = &[MessageCode::Forbidden, MessageCode::NamedNotFound];
