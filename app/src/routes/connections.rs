@@ -6,7 +6,9 @@ use crate::error::{ApiError, is_unique_violation};
 use crate::extract::ApiJson;
 use crate::extract::Auth;
 use crate::models::connection::{Connection, ConnectionChangeset, NewConnection, Shares};
-use crate::services::access::{check_shares, grants, load_authorized, require_team_editor};
+use crate::services::access::{
+    check_operator_rules, check_shares, grants, load_authorized, require_team_editor,
+};
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::Utc;
@@ -125,41 +127,6 @@ fn split_secrets(
         }
     }
     (plain, secrets)
-}
-
-/// Operator rules that go beyond the field schema.
-fn check_operator_rules(
-    state: &AppState,
-    kind: ConnectionKind,
-    settings: &Map<String, Value>,
-) -> Result<(), ApiError> {
-    if kind != ConnectionKind::LocalFiles {
-        return Ok(());
-    }
-    let Some(root) = &state.settings.local_files_root else {
-        return Err(ApiError::field(
-            "kind",
-            "files on the Hakobu server are turned off by the operator (HAKOBU_LOCAL_FILES_ROOT)",
-        ));
-    };
-    let dir = settings
-        .get("directory")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let path = std::path::Path::new(dir);
-    let escapes = path
-        .components()
-        .any(|c| matches!(c, std::path::Component::ParentDir));
-    if escapes || !path.starts_with(root) {
-        return Err(ApiError::field(
-            "settings.directory",
-            format!(
-                "must be inside {} (the area the operator allows)",
-                root.display()
-            ),
-        ));
-    }
-    Ok(())
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::extract::Auth;
 use crate::models::connection::{Connection, NewConnection};
+use crate::services::access::check_operator_rules;
 use crate::services::engine_bridge;
 use crate::services::jobs::{
     compile_with_references, insert_job, job_view, load_job, same_connection,
@@ -52,6 +53,10 @@ async fn connection_for(
     let on_file: Vec<&str> = wanted.secrets.keys().map(String::as_str).collect();
     let errors = validate_settings(wanted.kind, &wanted.settings, &on_file, &field);
     errors.into_result()?;
+    // The same operator rules as a connection created in the form: an import must not
+    // reach files the operator did not open (the service's own `.env.local`, say).
+    check_operator_rules(state, wanted.kind, &wanted.settings)
+        .map_err(|e| in_config_terms_of(e, &field))?;
     for existing in Connection::list(conn, auth.organization_id).await? {
         if same_connection(&existing, wanted.kind, request.team_id, &wanted.settings)
             && engine_bridge::decrypt_secrets(state, &existing)? == wanted.secrets
@@ -107,6 +112,22 @@ async fn connection_for(
     .await?;
     created.push(c.id);
     Ok(c.id)
+}
+
+/// An operator rule's error names the connection's setting (`settings.directory`); an
+/// import names the config section it came from (`config.in`).
+fn in_config_terms_of(error: ApiError, section: &str) -> ApiError {
+    let ApiError::Validation(errors) = error else {
+        return error;
+    };
+    let mut located = FieldErrors::default();
+    for e in errors.0 {
+        located.0.push(hakobu_core::validation::FieldError {
+            field: section.to_owned(),
+            ..e
+        });
+    }
+    ApiError::Validation(located)
 }
 
 /// The job's save-time checks name job settings (`settings.destination.merge_keys`); an

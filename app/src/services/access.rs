@@ -5,12 +5,15 @@ use crate::error::ApiError;
 use crate::extract::Auth;
 use crate::models::connection::{Connection, Shares};
 use crate::models::team::Team;
+use crate::state::AppState;
 use diesel_async::AsyncPgConnection;
 use hakobu_core::api::org::TeamGrant;
 use hakobu_core::authz::{Action, Decision, Target, authorize};
+use hakobu_core::connection::ConnectionKind;
 use hakobu_core::ids::{ConnectionId, TeamId};
 use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::FieldErrors;
+use serde_json::Map;
 use serde_json::{Value, json};
 
 /// A connection and its shares, if the caller may do `action` on it (404 otherwise).
@@ -105,4 +108,41 @@ pub async fn check_shares(
     }
     errors.into_result()?;
     Ok(grants.iter().map(|g| (g.team_id, g.role)).collect())
+}
+
+/// Operator rules that go beyond the field schema: files on the Hakobu server exist only
+/// when the operator set `HAKOBU_LOCAL_FILES_ROOT`, and only inside it. Every way a
+/// connection is saved (create, update, import) goes through here.
+pub fn check_operator_rules(
+    state: &AppState,
+    kind: ConnectionKind,
+    settings: &Map<String, Value>,
+) -> Result<(), ApiError> {
+    if kind != ConnectionKind::LocalFiles {
+        return Ok(());
+    }
+    let Some(root) = &state.settings.local_files_root else {
+        return Err(ApiError::field(
+            "kind",
+            "files on the Hakobu server are turned off by the operator (HAKOBU_LOCAL_FILES_ROOT)",
+        ));
+    };
+    let dir = settings
+        .get("directory")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let path = std::path::Path::new(dir);
+    let escapes = path
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir));
+    if escapes || !path.starts_with(root) {
+        return Err(ApiError::field(
+            "settings.directory",
+            format!(
+                "must be inside {} (the area the operator allows)",
+                root.display()
+            ),
+        ));
+    }
+    Ok(())
 }
