@@ -54,9 +54,10 @@ async fn connection_for(
     let errors = validate_settings(wanted.kind, &wanted.settings, &on_file, &field);
     errors.into_result()?;
     // The same operator rules as a connection created in the form: an import must not
-    // reach files the operator did not open (the service's own `.env.local`, say).
+    // reach files the operator did not open (the service's own `.env.local`, say). Its
+    // error names the config section rather than the connection's setting.
     check_operator_rules(state, wanted.kind, &wanted.settings)
-        .map_err(|e| in_config_terms_of(e, &field))?;
+        .map_err(|e| relocated(e, |_| field.clone()))?;
     for existing in Connection::list(conn, auth.organization_id).await? {
         if same_connection(&existing, wanted.kind, request.team_id, &wanted.settings)
             && engine_bridge::decrypt_secrets(state, &existing)? == wanted.secrets
@@ -114,47 +115,40 @@ async fn connection_for(
     Ok(c.id)
 }
 
-/// An operator rule's error names the connection's setting (`settings.directory`); an
-/// import names the config section it came from (`config.in`).
-fn in_config_terms_of(error: ApiError, section: &str) -> ApiError {
+/// `error` with each field renamed by `place`; other errors as they are.
+fn relocated(error: ApiError, place: impl Fn(&str) -> String) -> ApiError {
     let ApiError::Validation(errors) = error else {
         return error;
     };
-    let mut located = FieldErrors::default();
-    for e in errors.0 {
-        located.0.push(hakobu_core::validation::FieldError {
-            field: section.to_owned(),
-            ..e
-        });
-    }
-    ApiError::Validation(located)
+    ApiError::Validation(FieldErrors(
+        errors
+            .0
+            .into_iter()
+            .map(|e| hakobu_core::validation::FieldError {
+                field: place(&e.field),
+                ..e
+            })
+            .collect(),
+    ))
 }
 
 /// The job's save-time checks name job settings (`settings.destination.merge_keys`); an
 /// import names the place in the pasted config instead (`config.out.merge_keys`), which is
 /// what the person importing can fix.
 fn in_config_terms(error: ApiError) -> ApiError {
-    let ApiError::Validation(errors) = error else {
-        return error;
-    };
-    let mut located = FieldErrors::default();
-    for e in errors.0 {
-        let field = match e.field.strip_prefix("settings.") {
-            Some(rest) => {
-                let rest = rest.replacen("table.name", "table", 1);
-                if let Some(out) = rest.strip_prefix("destination.") {
-                    format!("config.out.{out}")
-                } else if let Some(input) = rest.strip_prefix("source.") {
-                    format!("config.in.{input}")
-                } else {
-                    "config".to_owned()
-                }
+    relocated(error, |field| match field.strip_prefix("settings.") {
+        Some(rest) => {
+            let rest = rest.replacen("table.name", "table", 1);
+            if let Some(out) = rest.strip_prefix("destination.") {
+                format!("config.out.{out}")
+            } else if let Some(input) = rest.strip_prefix("source.") {
+                format!("config.in.{input}")
+            } else {
+                "config".to_owned()
             }
-            None => e.field,
-        };
-        located.push(&field, e.message);
-    }
-    ApiError::Validation(located)
+        }
+        None => field.to_owned(),
+    })
 }
 
 /// Creates a job (and its connections) from an Embulk `config.yml` or `.yml.liquid`.

@@ -274,30 +274,39 @@ pub(crate) fn check_timezone(path: &str, tz: &Option<String>) -> Result<(), Conf
     Ok(())
 }
 
+/// The connection part both sections share (`host` .. `ssl_ca_certificate`, `options`).
+macro_rules! connection_section {
+    ($($section:ty),*) => {$(
+        impl $section {
+            /// How to encrypt the connection.
+            pub fn tls(&self) -> Result<Tls, ConfigError> {
+                resolve_tls(
+                    self.ssl,
+                    self.ssl_mode,
+                    &self.ssl_ca_certificate,
+                    &self.options,
+                )
+            }
+
+            /// The database this section names, for a `kind` server.
+            pub fn endpoint(&self, kind: DbKind) -> Result<DbEndpoint, ConfigError> {
+                Ok(DbEndpoint {
+                    kind,
+                    host: self.host.clone(),
+                    port: self.port,
+                    user: self.user.clone(),
+                    password: self.password.as_ref().map(|p| p.expose().to_owned()),
+                    database: self.database.clone(),
+                    tls: self.tls()?,
+                })
+            }
+        }
+    )*};
+}
+
+connection_section!(JdbcInput, JdbcOutput);
+
 impl JdbcInput {
-    /// How to encrypt the connection.
-    pub fn tls(&self) -> Result<Tls, ConfigError> {
-        resolve_tls(
-            self.ssl,
-            self.ssl_mode,
-            &self.ssl_ca_certificate,
-            &self.options,
-        )
-    }
-
-    /// The database this section names, for a `kind` server.
-    pub fn endpoint(&self, kind: DbKind) -> Result<DbEndpoint, ConfigError> {
-        Ok(DbEndpoint {
-            kind,
-            host: self.host.clone(),
-            port: self.port,
-            user: self.user.clone(),
-            password: self.password.as_ref().map(|p| p.expose().to_owned()),
-            database: self.database.clone(),
-            tls: self.tls()?,
-        })
-    }
-
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         self.tls()?;
         match (&self.table, &self.query) {
@@ -377,29 +386,6 @@ impl JdbcOutput {
     /// The load mode, `insert` when not given.
     pub fn mode(&self) -> Mode {
         self.mode.unwrap_or(Mode::Insert)
-    }
-
-    /// How to encrypt the connection.
-    pub fn tls(&self) -> Result<Tls, ConfigError> {
-        resolve_tls(
-            self.ssl,
-            self.ssl_mode,
-            &self.ssl_ca_certificate,
-            &self.options,
-        )
-    }
-
-    /// The database this section names, for a `kind` server.
-    pub fn endpoint(&self, kind: DbKind) -> Result<DbEndpoint, ConfigError> {
-        Ok(DbEndpoint {
-            kind,
-            host: self.host.clone(),
-            port: self.port,
-            user: self.user.clone(),
-            password: self.password.as_ref().map(|p| p.expose().to_owned()),
-            database: self.database.clone(),
-            tls: self.tls()?,
-        })
     }
 
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
