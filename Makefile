@@ -21,6 +21,7 @@ run: build
 	@scripts/env-local.sh .env.local
 	@scripts/local-mail.sh
 	@set -a && source .env.local && set +a && \
+	  export HAKOBU_EGRESS_ALLOW="$${HAKOBU_EGRESS_ALLOW-127.0.0.1, ::1, 127.0.0.1:5432}" && \
 	  export HAKOBU_SMTP_HOST="$${HAKOBU_SMTP_HOST:-127.0.0.1}" HAKOBU_SMTP_PORT="$${HAKOBU_SMTP_PORT:-$${HAKOBU_LOCAL_SMTP_PORT:-1025}}" \
 	    HAKOBU_SMTP_SECURITY="$${HAKOBU_SMTP_SECURITY:-none}" HAKOBU_SMTP_FROM="$${HAKOBU_SMTP_FROM:-Hakobu <hakobu@localhost>}" && \
 	  $(TARGET_DIR)/debug/hakobu migrate --create-database && \
@@ -28,6 +29,8 @@ run: build
 	  echo "" && \
 	  echo "  Hakobu is starting on http://127.0.0.1:8080" && \
 	  echo "  Sign in as $$HAKOBU_DEMO_EMAIL with password $$HAKOBU_DEMO_PASSWORD (also in .env.local)" && \
+	  echo "  Demo only: connections may reach this machine ($$HAKOBU_EGRESS_ALLOW), Hakobu's own" && \
+	  echo "  database server included. A shared install leaves HAKOBU_EGRESS_ALLOW empty (docs/security.md)." && \
 	  echo "" && \
 	  exec $(TARGET_DIR)/debug/hakobu serve
 

@@ -80,6 +80,8 @@ export HAKOBU_JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')
 export HAKOBU_SECRET_KEY=k1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')
 export HAKOBU_STATIC_DIR=$ROOT/frontend/dist
 # Tests sign in with wrong passwords on purpose; keep the limits out of their way.
+# The browser tests' sample databases are on this machine, beside Hakobu's own.
+export HAKOBU_EGRESS_ALLOW="127.0.0.0/8, ::1, 127.0.0.1:5432"
 export HAKOBU_LOGIN_MAX_FAILURES=50
 export HAKOBU_LOGIN_MAX_FAILURES_PER_IP=500
 

@@ -43,6 +43,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = Settings::from_env()?;
             crate::telemetry::init(settings.log_format, None, std::io::stderr);
             tracing::info!(settings = ?settings, "starting Hakobu");
+            // This process holds the service's secrets: it connects to no tenant address.
+            // Probes run in workers and runs in runners, each with the tenant policy; a
+            // code path that forgot that is refused here instead of reaching inside.
+            hakobu_engine::egress::install(hakobu_core::egress::EgressPolicy::nothing());
             let app = Application::build(settings).await?;
             tracing::info!(port = app.port(), "listening");
             app.run_until_stopped().await?;

@@ -14,6 +14,7 @@ pub mod mail;
 pub mod metrics;
 pub mod models;
 pub mod notify;
+pub mod probe;
 pub mod routes;
 pub mod runs;
 pub mod scheduler;

@@ -8,6 +8,7 @@
 //! | `HAKOBU_JWT_SECRET` | required | signs session tokens; 32+ characters |
 //! | `HAKOBU_SECRET_KEY` | required to save connections | master key(s) for secrets at rest, `id:base64` comma-separated |
 //! | `HAKOBU_LOCAL_FILES_ROOT` | unset (off) | directory under which `local_files` connections may point |
+//! | `HAKOBU_EGRESS_ALLOW` | empty | networks (`10.0.0.0/8`), addresses, `address:port` pairs and host names (`db.internal`, `*.corp.example`) that tenants' connections may reach although they are private (`docs/security.md`); `make run` opens 127.0.0.1 |
 //! | `HAKOBU_LAUNCHER` | `local` | how runs start: `local` (child process), `ecs` (Fargate task, `docs/deploy-ecs.md`), `kubernetes` (Job, `docs/deploy-kubernetes.md`) |
 //! | `HAKOBU_RUNNER_BIN` | `hakobu-runner` beside the `hakobu` binary | the runner the local launcher starts |
 //! | `HAKOBU_RUNNER_APP_URL` | `http://` + `HAKOBU_BIND` | how runners reach the app |
@@ -56,6 +57,8 @@ pub struct Settings {
     pub trust_proxy_headers: bool,
     pub secret_key: Option<String>,
     pub local_files_root: Option<PathBuf>,
+    /// What tenants' connections may reach beyond public addresses.
+    pub egress_allow: Vec<hakobu_core::egress::AllowEntry>,
     pub launcher: String,
     pub runner_bin: PathBuf,
     /// `None`: derived from the bound address.
@@ -98,6 +101,7 @@ impl std::fmt::Debug for Settings {
                 &self.secret_key.as_ref().map(|_| "<redacted>"),
             )
             .field("local_files_root", &self.local_files_root)
+            .field("egress_allow", &self.egress_allow)
             .field("launcher", &self.launcher)
             .field("runner_bin", &self.runner_bin)
             .field("runner_app_url", &self.runner_app_url)
@@ -199,6 +203,11 @@ impl Settings {
                 .ok()
                 .filter(|s| !s.trim().is_empty())
                 .map(PathBuf::from),
+            egress_allow: hakobu_core::egress::EgressPolicy::parse_allow_list(&var_or(
+                "HAKOBU_EGRESS_ALLOW",
+                "",
+            ))
+            .map_err(|e| anyhow::anyhow!("HAKOBU_EGRESS_ALLOW: {e}"))?,
             launcher: var_or("HAKOBU_LAUNCHER", "local"),
             runner_bin: std::env::var("HAKOBU_RUNNER_BIN")
                 .map(PathBuf::from)

@@ -14,6 +14,7 @@ use crate::state::AppState;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
+use hakobu_core::egress::{EgressPolicy, ServiceEndpoint};
 use std::net::TcpListener;
 use std::sync::Arc;
 use tracing_actix_web::TracingLogger;
@@ -66,8 +67,17 @@ impl Application {
             .as_ref()
             .map(crate::mail::Mailer::new)
             .transpose()?;
-        let sender =
-            crate::notify::deliver::Sender::new(secrets.clone(), mailer, &settings.public_url)?;
+        let egress = egress_policy(&settings).await;
+        tracing::info!(
+            "connections tenants configure may reach {}",
+            egress.describe()
+        );
+        let sender = crate::notify::deliver::Sender::new(
+            secrets.clone(),
+            mailer,
+            &settings.public_url,
+            egress.clone(),
+        )?;
         if settings.notifier {
             let notifier = Arc::new(crate::notify::deliver::Notifier {
                 pool: pool.clone(),
@@ -116,6 +126,7 @@ impl Application {
             launcher,
             run_tokens,
             sender,
+            probes: crate::probe::ProbeWorkers::new(settings.runner_bin.clone(), egress),
             settings,
         });
         let server = run(listener, state)?;
@@ -129,6 +140,25 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The rule for tenants' connections: public addresses, what the operator opened, and
+/// never the service's own database (every address its host name resolves to now).
+async fn egress_policy(settings: &Settings) -> EgressPolicy {
+    let mut service_endpoints = Vec::new();
+    if let Ok(url) = reqwest::Url::parse(&settings.database_url)
+        && let Some(host) = url.host_str()
+    {
+        let port = url.port().unwrap_or(5432);
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(addresses) = tokio::net::lookup_host((host, port)).await {
+            service_endpoints.extend(addresses.map(|a| ServiceEndpoint {
+                address: a.ip(),
+                port,
+            }));
+        }
+    }
+    EgressPolicy::public(settings.egress_allow.clone(), service_endpoints)
 }
 
 /// The OpenAPI document of every endpoint, collected from the registered handlers.

@@ -21,4 +21,6 @@ pub struct AppState {
     pub run_tokens: RunTokens,
     /// Sends notifications and mail (`mailer` is `None` without `HAKOBU_SMTP_HOST`).
     pub sender: crate::notify::deliver::Sender,
+    /// Runs connection tests, discovery and previews in worker processes.
+    pub probes: crate::probe::ProbeWorkers,
 }

@@ -7,8 +7,10 @@
 
 pub mod check;
 pub mod connectors;
+pub mod egress;
 pub mod filters;
 pub mod pipeline;
+pub mod probe;
 pub mod shared;
 pub mod template;
 pub mod tls;

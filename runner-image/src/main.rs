@@ -3,12 +3,16 @@
 //! - `hakobu-runner run config.yml [-c diff.yml]`: transfers, prints a JSON summary on
 //!   stdout, and rewrites `diff.yml` only after the destination committed.
 //! - `hakobu-runner preview config.yml`: prints the first rows as JSON Lines.
+//! - `hakobu-runner managed`: one run for the app (`managed.rs`).
+//! - `hakobu-runner probe`: one connection test, discovery call or preview for the app,
+//!   request on stdin, reply on stdout (`probe.rs`).
 //!
 //! Any failure exits non-zero with one line on stderr naming what failed and where.
 
 use anyhow::{Context, Result};
 mod engine_log;
 mod managed;
+mod probe;
 
 use clap::{Parser, Subcommand};
 use hakobu_core::config::Config;
@@ -39,6 +43,8 @@ enum Command {
     /// Runs one run for the Hakobu app (started by its launcher; reads HAKOBU_APP_URL,
     /// HAKOBU_RUN_ID and HAKOBU_RUN_TOKEN).
     Managed,
+    /// Serves one probe for the Hakobu app: a JSON request on stdin, the reply on stdout.
+    Probe,
     /// Prints the first rows the config would transfer, as JSON Lines.
     Preview {
         /// The config file.
@@ -51,6 +57,14 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    if let Command::Probe = cli.command {
+        // Before any runtime: the worker limits itself first.
+        if let Err(e) = probe::serve() {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -128,6 +142,7 @@ async fn run(command: Command) -> Result<()> {
             println!("{}", serde_json::to_string(&summary)?);
         }
         Command::Managed => managed::run().await?,
+        Command::Probe => unreachable!("served before the runtime starts"),
         Command::Preview { config, rows } => {
             engine_log::forward_to(Box::new(|line| {
                 eprintln!("{}: {}", line.level, line.message)

@@ -116,6 +116,9 @@ pub async fn run() -> Result<()> {
     if let Some(token) = assignment.run_token.clone() {
         client.switch_token(token);
     }
+    // Every connection of this run, the data checks' included, goes through the policy
+    // the app gave; the app's own address (above) is the operator's, not a tenant's.
+    hakobu_engine::egress::install(assignment.egress.clone());
     client.log("info", "runner started").await;
     let engine_lines = crate::engine_log::Buffer::default();
     crate::engine_log::forward_to(engine_lines.sink());

@@ -22,6 +22,7 @@ use crate::models::notification_rule::NotificationRule;
 use crate::secrets::SecretBox;
 use chrono::Utc;
 use hakobu_core::api::notifications::{DeliveryStatus, DestinationKind};
+use hakobu_core::egress::EgressPolicy;
 use hakobu_core::ids::NotificationEventId;
 use serde_json::Value;
 use std::sync::Arc;
@@ -32,7 +33,8 @@ use std::time::Duration;
 pub struct Sender {
     pub secrets: Option<SecretBox>,
     pub mailer: Option<Mailer>,
-    pub http: reqwest::Client,
+    /// Where webhooks and Slack hooks may point (tenants choose the URLs).
+    pub egress: EgressPolicy,
     /// Links in messages point here.
     pub public_url: String,
 }
@@ -83,16 +85,38 @@ impl Sender {
         secrets: Option<SecretBox>,
         mailer: Option<Mailer>,
         public_url: &str,
+        egress: EgressPolicy,
     ) -> anyhow::Result<Sender> {
         Ok(Sender {
             secrets,
             mailer,
-            http: reqwest::Client::builder()
-                .timeout(HTTP_TIMEOUT)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()?,
+            egress,
             public_url: public_url.to_owned(),
         })
+    }
+
+    /// A client for one tenant-chosen URL: its host is checked against the egress policy
+    /// (an address literal here, a name when it is resolved, every address it resolves
+    /// to), it follows no redirects and uses no proxy from the environment.
+    fn client_for(&self, url: &str) -> Result<reqwest::Client, SendError> {
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|_| SendError::permanent("the destination's URL is not a valid URL"))?;
+        let port = parsed.port_or_known_default().unwrap_or(443);
+        let host = parsed
+            .host_str()
+            .ok_or_else(|| SendError::permanent("the destination's URL has no host"))?;
+        hakobu_engine::egress::check_literal_host(&self.egress, host, port)
+            .map_err(|e| SendError::permanent(format!("the destination is refused: {e}")))?;
+        reqwest::Client::builder()
+            .timeout(HTTP_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(CheckedResolver {
+                egress: self.egress.clone(),
+                port,
+            }))
+            .build()
+            .map_err(|e| SendError::permanent(format!("cannot prepare the request: {e}")))
     }
 
     fn decrypt(&self, sealed: &Value) -> Result<String, SendError> {
@@ -205,7 +229,7 @@ impl Sender {
         body: &Value,
     ) -> Result<Option<u16>, SendError> {
         let mut request = self
-            .http
+            .client_for(url)?
             .post(url)
             .header("Idempotency-Key", id.to_string())
             .header("X-Hakobu-Event-Id", id.to_string())
@@ -217,7 +241,9 @@ impl Sender {
             permanent: e.is_builder(),
             http_status: None,
             // reqwest's message names the URL, which may hold a secret token: leave it out.
-            message: if e.is_timeout() {
+            message: if let Some(refusal) = refusal_in(&e) {
+                format!("the destination is refused: {refusal}")
+            } else if e.is_timeout() {
                 format!("no answer within {} s", HTTP_TIMEOUT.as_secs())
             } else if e.is_connect() {
                 "could not connect to the endpoint".to_owned()
@@ -229,10 +255,7 @@ impl Sender {
         if status.is_success() {
             return Ok(Some(status.as_u16()));
         }
-        let answer: String = response
-            .text()
-            .await
-            .unwrap_or_default()
+        let answer: String = String::from_utf8_lossy(&first_bytes(response, 1200).await)
             .chars()
             .take(300)
             .collect();
@@ -397,4 +420,49 @@ pub fn public_settings(destination: &Destination) -> Value {
     }
     settings.insert("kind".into(), Value::String(destination.kind.to_string()));
     Value::Object(settings)
+}
+
+/// Resolves a webhook's host name through the egress policy.
+struct CheckedResolver {
+    egress: EgressPolicy,
+    port: u16,
+}
+
+impl reqwest::dns::Resolve for CheckedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let egress = self.egress.clone();
+        let port = self.port;
+        Box::pin(async move {
+            let addresses =
+                hakobu_engine::egress::resolve_with(&egress, name.as_str(), port).await?;
+            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The egress refusal behind a failed request, if that is why it failed.
+fn refusal_in(e: &reqwest::Error) -> Option<String> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(egress) = c.downcast_ref::<hakobu_engine::egress::EgressError>() {
+            return Some(egress.to_string());
+        }
+        cause = c.source();
+    }
+    None
+}
+
+/// At most `limit` bytes of an answer's body, read as they come: an endpoint that answers
+/// without end costs the notifier nothing.
+async fn first_bytes(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())])
+            }
+            _ => break,
+        }
+    }
+    body
 }

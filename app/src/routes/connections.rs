@@ -491,7 +491,7 @@ async fn test_unsaved(
     validate_settings(body.kind, &plain, &on_file, "settings").into_result()?;
     check_operator_rules(&state, body.kind, &plain)?;
     Ok(web::Json(
-        engine_bridge::test(body.kind, &plain, &resolved).await,
+        engine_bridge::test(&state, body.kind, &plain, &resolved).await,
     ))
 }
 
@@ -517,7 +517,7 @@ async fn test_saved(
     let secrets = engine_bridge::decrypt_secrets(&state, &c)?;
     let plain = c.settings.as_object().cloned().unwrap_or_default();
     Ok(web::Json(
-        engine_bridge::test(c.kind, &plain, &secrets).await,
+        engine_bridge::test(&state, c.kind, &plain, &secrets).await,
     ))
 }
 
@@ -552,7 +552,7 @@ async fn list_schemas(
     path: web::Path<ConnectionId>,
 ) -> Result<web::Json<Vec<String>>, ApiError> {
     let (_, target) = database_connection(&state, &auth, path.into_inner()).await?;
-    hakobu_engine::check::list_schemas(&target)
+    engine_bridge::list_schemas(&state, &target)
         .await
         .map(web::Json)
         .map_err(engine_bridge::upstream)
@@ -576,7 +576,7 @@ async fn list_tables(
 ) -> Result<web::Json<Vec<String>>, ApiError> {
     let (c, target) = database_connection(&state, &auth, path.into_inner()).await?;
     let schema = engine_bridge::schema_or_default(&c, query.schema.as_deref());
-    hakobu_engine::check::list_tables(&target, &schema)
+    engine_bridge::list_tables(&state, &target, &schema)
         .await
         .map(web::Json)
         .map_err(engine_bridge::upstream)
@@ -600,7 +600,7 @@ async fn list_columns(
 ) -> Result<web::Json<Vec<ColumnView>>, ApiError> {
     let (c, target) = database_connection(&state, &auth, path.into_inner()).await?;
     let schema = engine_bridge::schema_or_default(&c, query.schema.as_deref());
-    let columns = hakobu_engine::check::list_columns(&target, &schema, &query.table)
+    let columns = engine_bridge::list_columns(&state, &target, &schema, &query.table)
         .await
         .map_err(engine_bridge::upstream)?;
     if columns.is_empty() {
@@ -644,6 +644,7 @@ async fn preview(
     }
     let (c, target) = database_connection(&state, &auth, path.into_inner()).await?;
     engine_bridge::preview(
+        &state,
         &c,
         &target,
         body.table.as_ref(),

@@ -204,7 +204,8 @@ async fn preview_check(
         )
     })?;
     let op = body.operator;
-    let answer = match hakobu_engine::check::data_check(
+    let answer = match engine_bridge::data_check(
+        &state,
         &target,
         &body.sql,
         op,

@@ -39,6 +39,7 @@ async fn assignment(
         run_id: id,
         config,
         heartbeat_seconds: state.settings.heartbeat_interval.as_secs(),
+        egress: state.probes.egress().clone(),
         run_token: Some(state.run_tokens.renew(id)?),
     }))
 }

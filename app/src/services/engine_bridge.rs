@@ -1,5 +1,7 @@
 //! Between saved connections and the engine: decrypting secrets, building the engine's
-//! connection, and turning engine errors into answers an analyst can act on.
+//! connection, running tests, discovery and previews in a probe worker (`crate::probe`:
+//! never in this process, which holds the service's secrets), and turning engine errors
+//! into answers an analyst can act on.
 
 use crate::error::ApiError;
 use crate::models::connection::Connection;
@@ -8,8 +10,11 @@ use hakobu_core::api::connections::{
     ConnectionTestError, ConnectionTestResult, PreviewColumn, PreviewResponse,
 };
 use hakobu_core::connection::{ConnectionKind, database_endpoint, setting_str};
+use hakobu_core::job::checks::CheckOperator;
 use hakobu_core::job::{TableRef, check_select};
-use hakobu_engine::check::{self, CheckError, ErrorKind};
+use hakobu_engine::Preview;
+use hakobu_engine::check::{self, BucketAccess, CheckError, ErrorKind};
+use hakobu_engine::probe::ProbeTask;
 use serde_json::{Map, Value};
 use std::time::{Duration, Instant};
 
@@ -124,6 +129,16 @@ fn explain(e: &CheckError, at: &str) -> (&'static str, String, String) {
             format!("The certificate of {at} is for another host name: {}", e.message),
             "Connect with a host name the certificate lists, or set TLS to verify-ca.".to_owned(),
         ),
+        ErrorKind::NotAllowed => (
+            "not_allowed",
+            format!("{at} may not be reached from Hakobu: {}", e.message),
+            "Use the server's public address. If it is in your own network, ask the Hakobu administrator whether it can be allowed.".to_owned(),
+        ),
+        ErrorKind::BucketMissing | ErrorKind::DirectoryMissing => (
+            "missing",
+            format!("{at} does not exist: {}", e.message),
+            "Check the name.".to_owned(),
+        ),
         ErrorKind::Other => (
             "other",
             format!("{at} answered with an error: {}", e.message),
@@ -132,8 +147,9 @@ fn explain(e: &CheckError, at: &str) -> (&'static str, String, String) {
     }
 }
 
-/// Runs a connection test and says in plain words what happened.
+/// Runs a connection test in a probe worker and says in plain words what happened.
 pub async fn test(
+    state: &AppState,
     kind: ConnectionKind,
     plain: &Map<String, Value>,
     secrets: &Map<String, Value>,
@@ -145,7 +161,11 @@ pub async fn test(
             target.endpoint.host,
             target.endpoint.port()
         );
-        return match check::check(&target).await {
+        let answer: Result<check::CheckOk, _> = state
+            .probes
+            .run(ProbeTask::TestDatabase { connection: target }, TIMEOUT)
+            .await;
+        return match answer {
             Ok(ok) => ConnectionTestResult {
                 ok: true,
                 latency_ms: ok.latency_ms,
@@ -153,127 +173,86 @@ pub async fn test(
                 error: None,
             },
             Err(e) => {
+                let e = e.into_check_error();
                 let (kind, message, hint) = explain(&e, &at);
                 tracing::info!(kind, "connection test failed");
                 failed(started, kind, message, hint)
             }
         };
     }
-    match kind {
+    let get = |name: &str| setting_str(kind, plain, name).map(|s| s.into_owned());
+    let (task, at) = match kind {
         ConnectionKind::LocalFiles => {
-            let dir = setting_str(kind, plain, "directory")
-                .map(|s| s.into_owned())
-                .unwrap_or_default();
-            match tokio::fs::read_dir(&dir).await {
-                Ok(_) => ConnectionTestResult {
-                    ok: true,
-                    latency_ms: started.elapsed().as_millis() as u64,
-                    server_version: None,
-                    error: None,
+            let directory = get("directory").unwrap_or_default();
+            let at = format!("The directory {directory}");
+            (ProbeTask::TestDirectory { directory }, at)
+        }
+        ConnectionKind::S3 => {
+            use hakobu_core::config::Secret;
+            let with_keys = get("auth").as_deref() != Some("instance_role");
+            let bucket = BucketAccess {
+                bucket: get("bucket").unwrap_or_default(),
+                endpoint: get("endpoint"),
+                region: get("region"),
+                access_key_id: get("access_key_id").filter(|_| with_keys).map(Secret),
+                secret_access_key: secrets
+                    .get("secret_access_key")
+                    .and_then(Value::as_str)
+                    .filter(|_| with_keys)
+                    .map(|s| Secret(s.to_owned())),
+            };
+            let at = bucket
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| "AWS S3".to_owned());
+            (
+                ProbeTask::TestBucket {
+                    bucket,
+                    timeout: TIMEOUT,
                 },
-                Err(e) => failed(
-                    started,
-                    "directory_missing",
-                    format!("The directory {dir} cannot be read: {e}."),
-                    "Check the path, and that the Hakobu server's user may read it.".to_owned(),
-                ),
-            }
+                at,
+            )
         }
-        ConnectionKind::S3 => test_bucket(plain, secrets, started).await,
         ConnectionKind::Postgresql | ConnectionKind::Mysql => unreachable!("handled above"),
-    }
-}
-
-/// Lists the top of the bucket: proves the endpoint, the credentials and the bucket.
-async fn test_bucket(
-    plain: &Map<String, Value>,
-    secrets: &Map<String, Value>,
-    started: Instant,
-) -> ConnectionTestResult {
-    use hakobu_core::config::Secret;
-    use object_store::ObjectStore;
-    let get = |name: &str| setting_str(ConnectionKind::S3, plain, name).map(|s| s.into_owned());
-    let bucket = get("bucket").unwrap_or_default();
-    let with_keys = get("auth").as_deref() != Some("instance_role");
-    let key_id = get("access_key_id").filter(|_| with_keys).map(Secret);
-    let secret_key = secrets
-        .get("secret_access_key")
-        .and_then(Value::as_str)
-        .filter(|_| with_keys)
-        .map(|s| Secret(s.to_owned()));
-    let endpoint = get("endpoint");
-    let region = get("region");
-    let location = hakobu_engine::connectors::s3::S3Location {
-        bucket: &bucket,
-        endpoint: endpoint.as_deref(),
-        region: region.as_deref(),
-        access_key_id: key_id.as_ref(),
-        secret_access_key: secret_key.as_ref(),
     };
-    let store = match hakobu_engine::connectors::s3::store(&location) {
-        Ok(store) => store,
-        Err(e) => {
-            return failed(
-                started,
-                "other",
-                format!("The storage settings are not usable: {e:#}"),
-                "Check the endpoint URL and the region.".to_owned(),
-            );
-        }
+    let bucket = match &task {
+        ProbeTask::TestBucket { bucket, .. } => Some(bucket.bucket.clone()),
+        _ => None,
     };
-    let at = endpoint.clone().unwrap_or_else(|| "AWS S3".to_owned());
-    match tokio::time::timeout(TIMEOUT, store.list_with_delimiter(None)).await {
-        Ok(Ok(_)) => ConnectionTestResult {
+    match state.probes.run::<()>(task, TIMEOUT).await {
+        Ok(()) => ConnectionTestResult {
             ok: true,
             latency_ms: started.elapsed().as_millis() as u64,
             server_version: None,
             error: None,
         },
-        Err(_) => failed(
-            started,
-            "timeout",
-            format!("{at} did not answer within {} s.", TIMEOUT.as_secs()),
-            "Check the endpoint URL, and that Hakobu's network may reach it.".to_owned(),
-        ),
-        Ok(Err(e)) => {
-            let text = format!("{e}");
-            let (kind, message, hint) = if text.contains("NoSuchBucket")
-                || matches!(e, object_store::Error::NotFound { .. })
-            {
-                (
+        Err(e) => {
+            let e = e.into_check_error();
+            let (kind, message, hint) = match (&bucket, e.kind) {
+                (Some(bucket), ErrorKind::BucketMissing) => (
                     "bucket_missing",
                     format!("There is no bucket {bucket} at {at}."),
-                    "Check the bucket name and the region.",
-                )
-            } else if [
-                "AccessDenied",
-                "InvalidAccessKeyId",
-                "SignatureDoesNotMatch",
-                // Not a bare "403": the text also carries retry times such as "1.403s".
-                "Forbidden",
-            ]
-            .iter()
-            .any(|m| text.contains(m))
-            {
-                (
+                    "Check the bucket name and the region.".to_owned(),
+                ),
+                (Some(bucket), ErrorKind::WrongPassword) => (
                     "authentication",
                     format!("{at} refused the credentials for bucket {bucket}."),
-                    "Check the access key pair, and that its policy allows s3:ListBucket on this bucket.",
-                )
-            } else if text.contains("error sending request") || text.contains("connect") {
-                (
+                    "Check the access key pair, and that its policy allows s3:ListBucket on this bucket.".to_owned(),
+                ),
+                (None, ErrorKind::DirectoryMissing) => (
+                    "directory_missing",
+                    format!("{at} cannot be read: {}.", e.message),
+                    "Check the path, and that the Hakobu server's user may read it.".to_owned(),
+                ),
+                (Some(_), ErrorKind::HostUnreachable) => (
                     "unreachable",
                     format!("Could not reach {at}."),
-                    "Check the endpoint URL, and that Hakobu's network may reach it.",
-                )
-            } else {
-                (
-                    "other",
-                    format!("{at} answered with an error: {text}"),
-                    "Check the settings; if they look right, show this message to the storage administrator.",
-                )
+                    "Check the endpoint URL, and that Hakobu's network may reach it.".to_owned(),
+                ),
+                _ => explain(&e, &at),
             };
-            failed(started, kind, message, hint.to_owned())
+            tracing::info!(kind, "connection test failed");
+            failed(started, kind, message, hint)
         }
     }
 }
@@ -295,6 +274,7 @@ fn failed(started: Instant, kind: &str, message: String, hint: String) -> Connec
 /// run in a read-only session, so a statement that slipped past [`check_select`] still
 /// cannot change data.
 pub async fn preview(
+    state: &AppState,
     c: &Connection,
     target: &check::Connection,
     table: Option<&TableRef>,
@@ -304,15 +284,22 @@ pub async fn preview(
     let result = match (table, query) {
         (Some(t), None) => {
             let schema = schema_or_default(c, t.schema.as_deref());
-            check::preview_table(target, &schema, &t.name, limit)
-                .await
-                .map_err(upstream)?
+            let task = ProbeTask::PreviewTable {
+                connection: target.clone(),
+                schema,
+                table: t.name.clone(),
+                limit,
+            };
+            probe::<Preview>(state, task).await.map_err(upstream)?
         }
         (None, Some(q)) => {
             check_select(q).map_err(|m| ApiError::field("query", m))?;
-            check::preview_query(target, q, limit)
-                .await
-                .map_err(upstream)?
+            let task = ProbeTask::PreviewQuery {
+                connection: target.clone(),
+                query: q.to_owned(),
+                limit,
+            };
+            probe::<Preview>(state, task).await.map_err(upstream)?
         }
         _ => return Err(ApiError::field("table", "give either a table or a query")),
     };
@@ -324,4 +311,87 @@ pub async fn preview(
             .collect(),
         rows: result.rows,
     })
+}
+
+/// Runs one probe in a worker; any failure as a check error the callers explain.
+async fn probe<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    task: ProbeTask,
+) -> Result<T, CheckError> {
+    state
+        .probes
+        .run(task, TIMEOUT)
+        .await
+        .map_err(|e| e.into_check_error())
+}
+
+/// Schemas the connection's user may use.
+pub async fn list_schemas(
+    state: &AppState,
+    target: &check::Connection,
+) -> Result<Vec<String>, CheckError> {
+    let connection = target.clone();
+    probe(state, ProbeTask::ListSchemas { connection }).await
+}
+
+/// Tables of a schema.
+pub async fn list_tables(
+    state: &AppState,
+    target: &check::Connection,
+    schema: &str,
+) -> Result<Vec<String>, CheckError> {
+    let task = ProbeTask::ListTables {
+        connection: target.clone(),
+        schema: schema.to_owned(),
+    };
+    probe(state, task).await
+}
+
+/// Columns of a table; empty when it does not exist.
+pub async fn list_columns(
+    state: &AppState,
+    target: &check::Connection,
+    schema: &str,
+    table: &str,
+) -> Result<Vec<check::ColumnInfo>, CheckError> {
+    let task = ProbeTask::ListColumns {
+        connection: target.clone(),
+        schema: schema.to_owned(),
+        table: table.to_owned(),
+    };
+    probe(state, task).await
+}
+
+/// Primary key columns of a table.
+pub async fn primary_key(
+    state: &AppState,
+    target: &check::Connection,
+    schema: &str,
+    table: &str,
+) -> Result<Vec<String>, CheckError> {
+    let task = ProbeTask::PrimaryKey {
+        connection: target.clone(),
+        schema: schema.to_owned(),
+        table: table.to_owned(),
+    };
+    probe(state, task).await
+}
+
+/// One value of a query compared with an expected one.
+pub async fn data_check(
+    state: &AppState,
+    target: &check::Connection,
+    sql: &str,
+    operator: CheckOperator,
+    expected: &str,
+    null_passes: bool,
+) -> Result<check::DataCheckResult, CheckError> {
+    let task = ProbeTask::DataCheck {
+        connection: target.clone(),
+        sql: sql.to_owned(),
+        operator,
+        expected: expected.to_owned(),
+        null_passes,
+    };
+    probe(state, task).await
 }

@@ -47,14 +47,14 @@ async fn check_merge_key(
         return Ok(());
     };
     let schema = engine_bridge::schema_or_default(destination, table.schema.as_deref());
-    let exists = match hakobu_engine::check::list_columns(&target, &schema, &table.name).await {
+    let exists = match engine_bridge::list_columns(state, &target, &schema, &table.name).await {
         Ok(columns) => !columns.is_empty(),
         Err(e) => {
             tracing::info!(error = %e, "merge key check skipped: destination unreachable");
             return Ok(());
         }
     };
-    let key = hakobu_engine::check::primary_key(&target, &schema, &table.name)
+    let key = engine_bridge::primary_key(state, &target, &schema, &table.name)
         .await
         .unwrap_or_default();
     if !exists {
@@ -90,8 +90,15 @@ async fn source_columns(
     let Some(target) = engine_bridge::database(state, source)? else {
         return Ok(None);
     };
-    let preview =
-        engine_bridge::preview(source, &target, s.table.as_ref(), s.query.as_deref(), 1).await;
+    let preview = engine_bridge::preview(
+        state,
+        source,
+        &target,
+        s.table.as_ref(),
+        s.query.as_deref(),
+        1,
+    )
+    .await;
     Ok(preview
         .ok()
         .map(|p| p.columns.into_iter().map(|c| (c.name, c.type_)).collect()))

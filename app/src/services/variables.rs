@@ -214,21 +214,24 @@ async fn query_value(
         return Err(refuse("its connection is not a database".to_owned()));
     };
     let sql = variables::expand(sql, Target::Sql(dialect), values).map_err(refuse)?;
-    let database = engine_bridge::database(state, &connection)?
+    let mut database = engine_bridge::database(state, &connection)?
         .ok_or_else(|| refuse("its connection is not a database".to_owned()))?;
-    let answer = tokio::time::timeout(
-        Duration::from_secs(u64::from(timeout_seconds)),
-        hakobu_engine::check::data_check(
-            &database,
-            &sql,
-            hakobu_core::job::checks::CheckOperator::Eq,
-            "",
-            true,
-        ),
+    database.timeout = Duration::from_secs(u64::from(timeout_seconds));
+    let answer = engine_bridge::data_check(
+        state,
+        &database,
+        &sql,
+        hakobu_core::job::checks::CheckOperator::Eq,
+        "",
+        true,
     )
     .await
-    .map_err(|_| refuse(format!("the query took longer than {timeout_seconds} s")))?
-    .map_err(|e| refuse(e.message))?;
+    .map_err(|e| match e.kind {
+        hakobu_engine::check::ErrorKind::Timeout => {
+            refuse(format!("the query took longer than {timeout_seconds} s"))
+        }
+        _ => refuse(e.message),
+    })?;
     let value = answer
         .actual
         .ok_or_else(|| refuse("the query returned no value (no row, or NULL)".to_owned()))?;

@@ -63,7 +63,14 @@ pub struct SpawnOptions {
     pub launcher: Option<std::sync::Arc<dyn hakobu::launcher::Launcher>>,
     /// Lifetime of run tokens (heartbeats renew them).
     pub run_token_ttl: Duration,
+    /// `HAKOBU_EGRESS_ALLOW`. The tests' databases, moto and listeners are on this
+    /// machine, so by default loopback is open, the service's own database port included
+    /// (the test databases share its server); the attack tests close it.
+    pub egress_allow: &'static str,
 }
+
+/// What [`SpawnOptions::default`] opens: this machine, as the tests' services live here.
+pub const TEST_EGRESS_ALLOW: &str = "127.0.0.0/8, ::1, 127.0.0.1:5432";
 
 /// The `hakobu-runner` binary of this workspace; `make test` builds it before the tests.
 pub fn runner_bin() -> std::path::PathBuf {
@@ -87,6 +94,7 @@ impl Default for SpawnOptions {
             database: None,
             launcher: None,
             run_token_ttl: Duration::from_secs(300),
+            egress_allow: TEST_EGRESS_ALLOW,
         }
     }
 }
@@ -142,6 +150,8 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         trust_proxy_headers: false,
         secret_key: Some(hakobu::secrets::SecretBox::generate_spec("k1")),
         local_files_root: Some(std::env::temp_dir()),
+        egress_allow: hakobu_core::egress::EgressPolicy::parse_allow_list(options.egress_allow)
+            .expect("egress allow list"),
         launcher: "local".to_owned(),
         runner_bin: runner_bin(),
         runner_app_url: None,

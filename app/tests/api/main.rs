@@ -19,4 +19,5 @@ mod roles;
 mod runs;
 mod schedules;
 mod teams;
+mod tenant_boundary;
 mod tokens;

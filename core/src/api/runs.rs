@@ -139,6 +139,9 @@ pub struct RunnerAssignment {
     pub config: String,
     /// Send a heartbeat at least this often.
     pub heartbeat_seconds: u64,
+    /// Where the run's connections may go; missing means public addresses only.
+    #[serde(default)]
+    pub egress: crate::egress::EgressPolicy,
     /// The token to use from now on (the launch token fetches the assignment only);
     /// heartbeats renew it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

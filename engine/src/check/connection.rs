@@ -9,7 +9,7 @@ use hakobu_core::config::DbEndpoint;
 pub use hakobu_core::config::DbKind;
 
 /// A database to check or browse, and how long a check on it may take in total.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Connection {
     /// The database.
     pub endpoint: DbEndpoint,

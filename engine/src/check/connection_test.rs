@@ -8,7 +8,7 @@ use serde::Serialize;
 use std::time::Instant;
 
 /// The result of a successful connection test.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct CheckOk {
     /// What the server reports as its version.
     pub server_version: String,

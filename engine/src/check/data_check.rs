@@ -7,7 +7,7 @@ use hakobu_core::job::checks::{CheckOperator, evaluate};
 use serde::Serialize;
 
 /// The outcome of a data check.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct DataCheckResult {
     /// Whether the check holds.
     pub passed: bool,

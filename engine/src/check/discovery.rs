@@ -37,7 +37,7 @@ pub async fn list_tables(conn: &Connection, schema: &str) -> Result<Vec<String>,
 }
 
 /// A column as the database describes it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct ColumnInfo {
     /// Column name.
     pub name: String,

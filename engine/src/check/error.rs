@@ -2,10 +2,10 @@
 //! mapped to an [`ErrorKind`] an analyst can act on.
 
 use crate::tls::{TlsFailure, TlsProblem};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why a connection failed, in words for the person who filled the form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// Nothing answers at host:port (wrong host, port, firewall, server down).
@@ -26,12 +26,19 @@ pub enum ErrorKind {
     HostNameMismatch,
     /// The server did not answer in time.
     Timeout,
+    /// The address is one connections a tenant configures may not reach (the service's
+    /// private network, its own database): the egress policy.
+    NotAllowed,
+    /// The bucket does not exist at the endpoint.
+    BucketMissing,
+    /// The directory does not exist or cannot be read.
+    DirectoryMissing,
     /// Anything else (the message has the details).
     Other,
 }
 
 /// A failed check: the kind and the driver's message (which never contains the password).
-#[derive(Debug, Clone, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
 #[error("{}: {message}", kind.describe())]
 pub struct CheckError {
     /// The plain-language category.
@@ -55,8 +62,19 @@ impl ErrorKind {
             ErrorKind::CertificateNotTrusted => "the server's certificate is not trusted",
             ErrorKind::HostNameMismatch => "the server's certificate is for another host name",
             ErrorKind::Timeout => "the server did not answer in time",
+            ErrorKind::NotAllowed => "this address may not be reached from Hakobu",
+            ErrorKind::BucketMissing => "the bucket does not exist",
+            ErrorKind::DirectoryMissing => "the directory cannot be read",
             ErrorKind::Other => "the server returned an error",
         }
+    }
+}
+
+fn classify_egress(e: &anyhow::Error) -> Option<ErrorKind> {
+    use crate::egress::EgressError;
+    match e.chain().find_map(|c| c.downcast_ref::<EgressError>())? {
+        EgressError::Refused(_) | EgressError::NotAHost { .. } => Some(ErrorKind::NotAllowed),
+        EgressError::Unresolved { .. } => Some(ErrorKind::HostUnreachable),
     }
 }
 
@@ -71,7 +89,7 @@ fn classify_tls(e: &anyhow::Error) -> Option<ErrorKind> {
 
 pub(super) fn classify_pg(e: &anyhow::Error) -> ErrorKind {
     use tokio_postgres::error::SqlState;
-    if let Some(kind) = classify_tls(e) {
+    if let Some(kind) = classify_egress(e).or_else(|| classify_tls(e)) {
         return kind;
     }
     for cause in e.chain() {
@@ -119,7 +137,7 @@ fn io_kind(io: &std::io::Error) -> ErrorKind {
 }
 
 pub(super) fn classify_my(e: &anyhow::Error) -> ErrorKind {
-    if let Some(kind) = classify_tls(e) {
+    if let Some(kind) = classify_egress(e).or_else(|| classify_tls(e)) {
         return kind;
     }
     for cause in e.chain() {

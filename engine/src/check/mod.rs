@@ -8,6 +8,7 @@
 //! - `discovery`: schemas, tables, columns and primary keys.
 //! - `preview`: the first rows of a table or a query.
 //! - `data_check`: one value compared with an expected one.
+//! - `storage`: a bucket's and a directory's connection test.
 
 mod connection;
 mod connection_test;
@@ -15,6 +16,7 @@ mod data_check;
 mod discovery;
 mod error;
 mod preview;
+mod storage;
 
 pub use connection::{Connection, DbKind};
 pub use connection_test::{CheckOk, check};
@@ -22,3 +24,4 @@ pub use data_check::{DataCheckResult, data_check};
 pub use discovery::{ColumnInfo, list_columns, list_schemas, list_tables, primary_key};
 pub use error::{CheckError, ErrorKind};
 pub use preview::{preview_query, preview_table};
+pub use storage::{BucketAccess, test_bucket, test_directory};

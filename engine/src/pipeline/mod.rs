@@ -210,7 +210,7 @@ fn next_diff(input: &InputConfig, states: Vec<TaskState>) -> ConfigDiff {
 }
 
 /// The first rows a config produces (after filters), without writing anything.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Preview {
     /// `(name, type)` of each column.
     pub columns: Vec<(String, String)>,

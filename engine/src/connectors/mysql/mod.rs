@@ -64,8 +64,13 @@ async fn connect_with(
     ssl: Option<SslOpts>,
 ) -> Result<Conn> {
     let port = c.port();
+    // The checked addresses; the name stays for TLS. No switch to a local socket even
+    // when the server is on this machine.
+    let pinned = crate::egress::pinned_addresses(&c.host, port).await?;
     let opts = OptsBuilder::default()
         .ip_or_hostname(c.host.as_str())
+        .resolved_ips(pinned)
+        .prefer_socket(false)
         .tcp_port(port)
         .user(Some(c.user.as_str()))
         .pass(c.password.as_deref())

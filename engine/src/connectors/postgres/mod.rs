@@ -17,8 +17,21 @@ use tokio_postgres::{Client, NoTls};
 /// Opens a connection; the driver task runs in the background until the client drops.
 pub async fn connect(c: &DbEndpoint, connect_timeout: Option<u64>) -> Result<Client> {
     let mut cfg = tokio_postgres::Config::new();
-    cfg.host(&c.host)
-        .port(c.port())
+    // The checked addresses, each paired with the name so TLS still verifies the name.
+    match crate::egress::pinned_addresses(&c.host, c.port())
+        .await
+        .with_context(|| format!("cannot connect to PostgreSQL at {}:{}", c.host, c.port()))?
+    {
+        Some(addresses) => {
+            for address in addresses {
+                cfg.host(&c.host).hostaddr(address);
+            }
+        }
+        None => {
+            cfg.host(&c.host);
+        }
+    }
+    cfg.port(c.port())
         .user(&c.user)
         .dbname(&c.database)
         .application_name("hakobu")

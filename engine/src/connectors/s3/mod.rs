@@ -34,6 +34,17 @@ pub fn store(l: &S3Location<'_>) -> Result<Arc<dyn ObjectStore>> {
     let mut b = AmazonS3Builder::from_env()
         .with_bucket_name(l.bucket)
         .with_region(l.region.unwrap_or("us-east-1"));
+    // Every name the client looks up for this bucket goes through the egress policy; an
+    // endpoint written as an address is checked here, as no lookup will see it.
+    let port = endpoint_port(l.endpoint);
+    if let Some(host) = l.endpoint.and_then(endpoint_host) {
+        crate::egress::check_literal_host(&crate::egress::policy(), &host, port)
+            .with_context(|| format!("bucket {}", l.bucket))?;
+    }
+    b = b.with_client_options(
+        object_store::ClientOptions::new()
+            .with_dns_resolver(Arc::new(crate::egress::ObjectStoreResolver::new(port))),
+    );
     if let Some(e) = l.endpoint {
         // Self-hosted S3-compatible services are usually path-style and may be plain HTTP.
         b = b
@@ -51,6 +62,38 @@ pub fn store(l: &S3Location<'_>) -> Result<Arc<dyn ObjectStore>> {
     ))
 }
 
+/// The host of an endpoint URL such as `https://minio.example:9000/`.
+fn endpoint_host(endpoint: &str) -> Option<String> {
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let host = if authority.starts_with('[') {
+        authority.split_inclusive(']').next()?
+    } else {
+        authority.split(':').next()?
+    };
+    Some(host.to_owned()).filter(|h| !h.is_empty())
+}
+
+/// The port an endpoint URL connects to (AWS itself: 443).
+fn endpoint_port(endpoint: Option<&str>) -> u16 {
+    let Some(endpoint) = endpoint else {
+        return 443;
+    };
+    let rest = endpoint.split_once("://").map_or(endpoint, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let after_host = authority.rsplit_once(']').map_or(authority, |(_, p)| p);
+    after_host
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap_or(if endpoint.starts_with("http://") {
+            80
+        } else {
+            443
+        })
+}
+
 /// A unique local temporary path for staging one object.
 pub(crate) fn temp_path(tag: &str) -> std::path::PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,4 +103,30 @@ pub(crate) fn temp_path(tag: &str) -> std::path::PathBuf {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_hosts_and_ports() {
+        assert_eq!(
+            endpoint_host("http://127.0.0.1:5055").as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(
+            endpoint_host("https://[::1]:9000/x").as_deref(),
+            Some("[::1]")
+        );
+        assert_eq!(
+            endpoint_host("https://u:p@minio.example/").as_deref(),
+            Some("minio.example")
+        );
+        assert_eq!(endpoint_port(Some("http://127.0.0.1:5055")), 5055);
+        assert_eq!(endpoint_port(Some("http://minio")), 80);
+        assert_eq!(endpoint_port(Some("https://[::1]:9000/x")), 9000);
+        assert_eq!(endpoint_port(Some("https://[::1]/x")), 443);
+        assert_eq!(endpoint_port(None), 443);
+    }
 }

@@ -1,0 +1,295 @@
+//! The tenant boundary, attacked the way a stranger who just signed up would: connections
+//! and webhooks aimed at the service's own machine, its database, the cloud metadata
+//! service and private networks. Each case asserts the refusal and that nothing reached
+//! the target; the egress policy is `HAKOBU_EGRESS_ALLOW` empty (a SaaS install), unlike
+//! the rest of the suite, which opens loopback because its databases live there.
+
+use crate::helpers::{SpawnOptions, TestApp, spawn_app_with};
+use crate::notifications::{Hook, destination};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+
+async fn strict_app(dispatcher: bool) -> TestApp {
+    spawn_app_with(SpawnOptions {
+        egress_allow: "",
+        dispatcher,
+        ..Default::default()
+    })
+    .await
+}
+
+async fn test_connection(app: &TestApp, token: &str, kind: &str, settings: Value) -> Value {
+    let (status, body) = app
+        .post(
+            "/api/connections/test",
+            token,
+            json!({"kind": kind, "settings": settings}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+fn assert_refused(body: &Value, what: &str) {
+    assert_eq!(body["ok"], false, "{what}: {body}");
+    assert_eq!(body["error"]["kind"], "not_allowed", "{what}: {body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("may not be reached"), "{what}: {message}");
+}
+
+#[tokio::test]
+async fn connections_to_the_service_machine_metadata_and_private_networks_are_refused() {
+    let app = strict_app(false).await;
+    let stranger = app.signup("Stranger").await;
+    let pg = |host: &str, port: u16| json!({"host": host, "port": port, "database": "hakobu", "user": "postgres", "tls_mode": "disable"});
+    for (host, port, why) in [
+        ("127.0.0.1", 5432, "the service's own PostgreSQL"),
+        ("localhost", 5432, "a name that resolves to loopback"),
+        ("2130706433", 5432, "loopback written as a number"),
+        ("::1", 5432, "IPv6 loopback"),
+        ("169.254.169.254", 80, "the cloud metadata service"),
+        ("10.0.0.7", 5432, "a private network"),
+        ("192.168.1.20", 5432, "a private network"),
+        ("100.64.0.1", 5432, "shared address space"),
+    ] {
+        let body = test_connection(&app, &stranger.token, "postgresql", pg(host, port)).await;
+        assert_refused(&body, why);
+        let body = test_connection(
+            &app,
+            &stranger.token,
+            "mysql",
+            json!({"host": host, "port": 3306, "database": "mysql", "user": "root", "tls_mode": "disable"}),
+        )
+        .await;
+        assert_refused(&body, why);
+    }
+    let message = test_connection(&app, &stranger.token, "postgresql", pg("127.0.0.1", 6543)).await
+        ["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("private network") && message.contains("administrator can allow it"),
+        "{message}"
+    );
+
+    // A saved connection fares no better when browsed or previewed.
+    let id = app
+        .create_connection(
+            &stranger,
+            &stranger.default_team,
+            "Inside",
+            "postgresql",
+            pg("127.0.0.1", 5432),
+        )
+        .await;
+    let (status, body) = app
+        .get(&format!("/api/connections/{id}/schemas"), &stranger.token)
+        .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("may not be reached"),
+        "{body}"
+    );
+    let (status, body) = app
+        .post(
+            &format!("/api/connections/{id}/preview"),
+            &stranger.token,
+            json!({"query": "SELECT password_hash FROM users"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert!(!body.to_string().contains("argon2"), "{body}");
+
+    // S3 endpoints: an address literal and the metadata service.
+    for endpoint in ["http://127.0.0.1:5055", "http://169.254.169.254"] {
+        let body = test_connection(
+            &app,
+            &stranger.token,
+            "s3",
+            json!({"bucket": "any", "endpoint": endpoint, "region": "us-east-1", "auth": "access_key", "access_key_id": "AKIAX", "secret_access_key": "x"}),
+        )
+        .await;
+        assert_refused(&body, endpoint);
+    }
+}
+
+#[tokio::test]
+async fn the_service_database_stays_closed_when_loopback_is_opened() {
+    // An operator who opens loopback (a demo, a single machine) still keeps the service's
+    // own database port closed unless they list it themselves.
+    let app = spawn_app_with(SpawnOptions {
+        egress_allow: "127.0.0.0/8",
+        ..Default::default()
+    })
+    .await;
+    let stranger = app.signup("Stranger").await;
+    let body = test_connection(
+        &app,
+        &stranger.token,
+        "postgresql",
+        json!({"host": "127.0.0.1", "port": 5432, "database": "hakobu", "user": "postgres", "tls_mode": "disable"}),
+    )
+    .await;
+    assert_refused(&body, "the service's database");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("service's own database"),
+        "{body}"
+    );
+    // MariaDB on the same machine is another service: opened with loopback.
+    let body = test_connection(
+        &app,
+        &stranger.token,
+        "mysql",
+        json!({"host": "127.0.0.1", "port": 3306, "database": "mysql", "user": "root", "tls_mode": "disable"}),
+    )
+    .await;
+    assert_eq!(body["ok"], true, "{body}");
+}
+
+#[tokio::test]
+async fn a_webhook_to_loopback_is_refused_and_nothing_is_sent() {
+    let app = strict_app(false).await;
+    let stranger = app.signup("Stranger").await;
+    let hook = Hook::start(&[]);
+    for url in [hook.url.clone(), hook.url.replace("127.0.0.1", "localhost")] {
+        let id = destination(
+            &app,
+            &stranger,
+            &format!("inside {}", uuid::Uuid::new_v4().simple()),
+            json!({"kind": "webhook", "url": url, "headers": []}),
+        )
+        .await;
+        let (status, body) = app
+            .post(
+                &format!("/api/notification-destinations/{id}/test"),
+                &stranger.token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["delivered"], false, "{url}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains("refused"),
+            "{url}: {body}"
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(hook.received().is_empty(), "the webhook reached loopback");
+}
+
+#[tokio::test]
+async fn a_run_cannot_reach_the_service_network_either() {
+    let app = strict_app(true).await;
+    let stranger = app.signup("Stranger").await;
+    app.sql(
+        "CREATE TABLE src (id bigint PRIMARY KEY, name text); INSERT INTO src VALUES (1, 'a');",
+    )
+    .await;
+    let job = crate::runs::job(&app, &stranger, json!({})).await;
+    let (status, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &stranger.token, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let done = app
+        .wait_for_run_end(&stranger.token, run["id"].as_str().unwrap())
+        .await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(
+        done["error_summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("which connections you configure may not reach"),
+        "{done}"
+    );
+    let rows = app
+        .query_strings("SELECT count(*) FROM information_schema.tables WHERE table_name = 'dst'")
+        .await;
+    assert_eq!(rows[0][0].as_deref(), Some("0"), "the runner wrote a table");
+}
+
+/// The process that holds the service's secrets never opens a socket to an address a
+/// tenant chose: a listener standing in for a tenant's database sees the connection come
+/// from another process, whose environment holds none of the app's settings.
+#[tokio::test]
+async fn probes_connect_from_a_worker_without_the_services_secrets() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = spawn_app_with(SpawnOptions {
+        egress_allow: "127.0.0.0/8",
+        ..Default::default()
+    })
+    .await;
+    let stranger = app.signup("Stranger").await;
+    let testing = test_connection(
+        &app,
+        &stranger.token,
+        "postgresql",
+        json!({"host": "127.0.0.1", "port": port, "database": "d", "user": "u", "tls_mode": "disable"}),
+    );
+    // Read while the worker waits for the "database" to answer: it exits once we hang up.
+    let inspect = async {
+        let (stream, peer) = listener.accept().await.unwrap();
+        let owner = socket_owner(peer).expect("the connecting socket is found in /proc");
+        let command = std::fs::read(format!("/proc/{owner}/cmdline")).unwrap_or_default();
+        let environment = std::fs::read(format!("/proc/{owner}/environ")).unwrap_or_default();
+        drop(stream);
+        (owner, command, environment)
+    };
+    let (answer, (owner, command, environment)) = tokio::join!(testing, inspect);
+    assert_eq!(answer["ok"], false, "{answer}");
+    assert_ne!(
+        owner,
+        std::process::id(),
+        "the app's own process connected to the tenant's address"
+    );
+    let command = String::from_utf8_lossy(&command).replace('\0', " ");
+    assert!(command.contains("hakobu-runner probe"), "{command}");
+    let environment = String::from_utf8_lossy(&environment);
+    for secret in ["HAKOBU_", "DATABASE_URL", crate::helpers::JWT_SECRET] {
+        assert!(
+            !environment.contains(secret),
+            "the worker's environment holds {secret}"
+        );
+    }
+}
+
+/// The process whose socket is the local end `peer` of a loopback TCP connection.
+fn socket_owner(peer: SocketAddr) -> Option<u32> {
+    let SocketAddr::V4(peer) = peer else {
+        return None;
+    };
+    // /proc/net/tcp writes the local address as hex of the address in host byte order.
+    let local = format!(
+        "{:08X}:{:04X}",
+        u32::from_le_bytes(peer.ip().octets()),
+        peer.port()
+    );
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let inode = table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.get(1) == Some(&local.as_str())).then(|| fields.get(9).map(|s| s.to_string()))?
+    })?;
+    let wanted = format!("socket:[{inode}]");
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == wanted) {
+                return Some(pid);
+            }
+        }
+    }
+    None
+}

@@ -1,0 +1,95 @@
+//! Storage checks: that a bucket answers to its credentials, that a directory can be read.
+//! The app's connection test for the storage kinds, run in the probe worker like the
+//! database checks.
+
+use super::error::{CheckError, ErrorKind};
+use crate::connectors::s3::{S3Location, store};
+use hakobu_core::config::Secret;
+use object_store::ObjectStore;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// A bucket and how to sign in to it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BucketAccess {
+    /// Bucket name.
+    pub bucket: String,
+    /// Endpoint URL of an S3-compatible service (`None`: AWS).
+    pub endpoint: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// Access key id.
+    pub access_key_id: Option<Secret>,
+    /// Secret key.
+    pub secret_access_key: Option<Secret>,
+}
+
+/// Lists the top of the bucket: proves the endpoint, the credentials and the bucket.
+pub async fn test_bucket(access: &BucketAccess, timeout: Duration) -> Result<(), CheckError> {
+    let location = S3Location {
+        bucket: &access.bucket,
+        endpoint: access.endpoint.as_deref(),
+        region: access.region.as_deref(),
+        access_key_id: access.access_key_id.as_ref(),
+        secret_access_key: access.secret_access_key.as_ref(),
+    };
+    let failed = |kind, message: String| CheckError { kind, message };
+    let store = store(&location).map_err(|e| {
+        let kind = if e
+            .chain()
+            .any(|c| c.downcast_ref::<crate::egress::EgressError>().is_some())
+        {
+            ErrorKind::NotAllowed
+        } else {
+            ErrorKind::Other
+        };
+        failed(kind, format!("{e:#}"))
+    })?;
+    match tokio::time::timeout(timeout, store.list_with_delimiter(None)).await {
+        Ok(Ok(_)) => Ok(()),
+        Err(_) => Err(failed(
+            ErrorKind::Timeout,
+            format!("no answer within {timeout:?}"),
+        )),
+        Ok(Err(e)) => {
+            let text = format!("{e}");
+            let kind = if text.contains("NoSuchBucket")
+                || matches!(e, object_store::Error::NotFound { .. })
+            {
+                ErrorKind::BucketMissing
+            } else if [
+                "AccessDenied",
+                "InvalidAccessKeyId",
+                "SignatureDoesNotMatch",
+                // Not a bare "403": the text also carries retry times such as "1.403s".
+                "Forbidden",
+            ]
+            .iter()
+            .any(|m| text.contains(m))
+            {
+                ErrorKind::WrongPassword
+            } else if text.contains("service's private network")
+                || text.contains("service's own database")
+                || text.contains("is not a host name")
+            {
+                ErrorKind::NotAllowed
+            } else if text.contains("error sending request") || text.contains("connect") {
+                ErrorKind::HostUnreachable
+            } else {
+                ErrorKind::Other
+            };
+            Err(failed(kind, text))
+        }
+    }
+}
+
+/// Opens the directory for listing.
+pub async fn test_directory(directory: &str) -> Result<(), CheckError> {
+    tokio::fs::read_dir(directory)
+        .await
+        .map(|_| ())
+        .map_err(|e| CheckError {
+            kind: ErrorKind::DirectoryMissing,
+            message: e.to_string(),
+        })
+}
