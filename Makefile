@@ -59,6 +59,8 @@ bench:
 	@scripts/ensure-services.sh
 	@bench/run.sh
 	$(CARGO) run --release -q -p hakobu --example bench_dispatch
+	$(CARGO) build --release -q -p hakobu-runner
+	$(CARGO) run --release -q -p hakobu --example bench_probe
 
 # Test databases left behind by an interrupted run.
 clean-test-dbs:
