@@ -38,6 +38,7 @@ pub mod api;
 pub mod authz;
 pub mod config;
 pub mod connection;
+pub mod files;
 pub mod ids;
 pub mod job;
 pub mod messages;
