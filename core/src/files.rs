@@ -81,15 +81,19 @@ pub fn split(path: &str) -> (String, String) {
     }
 }
 
-/// `path` without `.` parts and repeated slashes, keeping a final `/` (which in a prefix
-/// means "everything in this directory"): the form in which paths are matched and shown.
+/// `path` without `.` parts and repeated slashes, keeping a first and a final `/` (which
+/// in a prefix means "everything in this directory"): the form in which relative paths
+/// are matched and shown.
 pub fn normalize(path: &str) -> String {
     let parts: Vec<&str> = path
         .split('/')
         .filter(|part| !part.is_empty() && *part != ".")
         .collect();
     let mut out = parts.join("/");
-    if path.ends_with('/') && !out.is_empty() {
+    if path.starts_with('/') {
+        out.insert(0, '/');
+    }
+    if path.ends_with('/') && !out.is_empty() && !out.ends_with('/') {
         out.push('/');
     }
     out
@@ -101,7 +105,14 @@ mod tests {
 
     #[test]
     fn relative_paths_pass_and_the_rest_is_refused_by_name() {
-        for ok in ["exports/day_", ".", "", "a/b/", "./exports", "dots..in..names"] {
+        for ok in [
+            "exports/day_",
+            ".",
+            "",
+            "a/b/",
+            "./exports",
+            "dots..in..names",
+        ] {
             assert_eq!(check_relative(ok), Ok(()), "{ok}");
         }
         assert_eq!(check_relative("/etc/passwd"), Err(PathRefusal::Absolute));
@@ -137,5 +148,10 @@ mod tests {
         assert_eq!(normalize("exports/./"), "exports/");
         assert_eq!(normalize("."), "");
         assert_eq!(normalize("./"), "");
+        assert_eq!(
+            normalize("/etc//passwd"),
+            "/etc/passwd",
+            "absolute stays absolute"
+        );
     }
 }

@@ -516,12 +516,7 @@ impl JobSettings {
                     if files.path_prefix.trim().is_empty() {
                         e.push_message("destination.files.path_prefix", MessageCode::Required);
                     }
-                    check_local_path(
-                        e,
-                        "destination.files.path_prefix",
-                        info,
-                        &files.path_prefix,
-                    );
+                    check_local_path(e, "destination.files.path_prefix", info, &files.path_prefix);
                     check_delimiter(e, "destination.files.delimiter", &files.delimiter);
                 }
             }

@@ -177,7 +177,10 @@ fn table_to_local_files() {
     assert!(job.validate(PG, local).is_empty());
     // Paths on the server are relative to the organization's files folder: an absolute
     // prefix or one with `..` is refused by name; the same text is a fine S3 key.
-    for (prefix, code) in [("/orders_", "path_absolute"), ("../x/orders_", "path_leaves_folder")] {
+    for (prefix, code) in [
+        ("/orders_", "path_absolute"),
+        ("../x/orders_", "path_leaves_folder"),
+    ] {
         let mut escaping = job.clone();
         escaping.destination.files.as_mut().unwrap().path_prefix = prefix.to_owned();
         let errors = escaping.validate(PG, local).0;
