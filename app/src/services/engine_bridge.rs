@@ -132,11 +132,14 @@ fn explain(e: &CheckError, at: &str) -> (&'static str, String, String) {
     }
 }
 
-/// Runs a connection test and says in plain words what happened.
+/// Runs a connection test and says in plain words what happened. `local_directory` is
+/// where a `local_files` directory is on the disk, already resolved inside the
+/// organization's folder (`services::local_files`).
 pub async fn test(
     kind: ConnectionKind,
     plain: &Map<String, Value>,
     secrets: &Map<String, Value>,
+    local_directory: Option<&std::path::Path>,
 ) -> ConnectionTestResult {
     let started = Instant::now();
     if let Some(target) = engine_connection(kind, plain, secrets) {
@@ -161,10 +164,20 @@ pub async fn test(
     }
     match kind {
         ConnectionKind::LocalFiles => {
+            // Named as the person wrote it: where their folder is on the server is not
+            // theirs to know.
             let dir = setting_str(kind, plain, "directory")
                 .map(|s| s.into_owned())
                 .unwrap_or_default();
-            match tokio::fs::read_dir(&dir).await {
+            let Some(physical) = local_directory else {
+                return failed(
+                    started,
+                    "directory_missing",
+                    format!("The directory {dir} is not inside your organization's files folder."),
+                    "Check the path.".to_owned(),
+                );
+            };
+            match tokio::fs::read_dir(physical).await {
                 Ok(_) => ConnectionTestResult {
                     ok: true,
                     latency_ms: started.elapsed().as_millis() as u64,
