@@ -326,13 +326,15 @@ async fn a_variable_that_leads_outside_the_folder_fails_the_run_and_reads_nothin
     let folder = app.files_folder(&owner);
     std::fs::create_dir_all(folder.join("in")).unwrap();
     std::fs::write(folder.join("in/day_1.csv"), "mine\n").unwrap();
+    // A link out, which only the check on the disk at run start can see.
+    symlink(&root, folder.join("up")).unwrap();
     let job = files_job(&app, &owner).await;
 
     let done = run(&app, &owner, &job, json!({})).await;
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(loaded(&app).await, ["mine"]);
 
-    for value in ["..", "../..", "in/../.."] {
+    for value in ["..", "../..", "in/../..", "up"] {
         let done = run(&app, &owner, &job, json!({"variables": {"folder": value}})).await;
         assert_eq!(done["status"], "failed", "{value}: {done}");
         let reason = done["error_summary"].as_str().unwrap();
