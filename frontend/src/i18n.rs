@@ -1375,6 +1375,12 @@ mod tests {
         "error",
         "variables",
         "NAME",
+        // #14: the placeholder of local_files_off, and the variable it names.
+        "kind",
+        "HAKOBU",
+        "LOCAL",
+        "FILES",
+        "ROOT",
         // --- job sharing ---: run_url, and the Slack ids of the mentions example.
         "url",
         "U",

@@ -66,11 +66,11 @@ async fn connection_for(
     let errors = validate_settings(wanted.kind, &wanted.settings, &on_file, &field);
     errors
         .into_result()
-        .map_err(|e| relocated(ApiError::Validation(e), &in_config))?;
+        .map_err(|e| relocated(ApiError::Validation(e), in_config))?;
     // The same operator rules as a connection created in the form: an import must not
     // reach files outside the organization's folder (the service's own `.env.local`, say).
     check_operator_rules(state, auth.organization_id, wanted.kind, &wanted.settings)
-        .map_err(|e| relocated(e, &in_config))?;
+        .map_err(|e| relocated(e, in_config))?;
     for existing in Connection::list(conn, auth.organization_id).await? {
         if same_connection(&existing, wanted.kind, request.team_id, &wanted.settings)
             && engine_bridge::decrypt_secrets(state, &existing)? == wanted.secrets
