@@ -90,6 +90,24 @@ async fn an_import_cannot_read_the_services_own_files() {
         let root = app.files_root.as_ref().unwrap().display().to_string();
         assert!(!body.to_string().contains(&root), "no server path: {body}");
     }
+    // Writing is held to the same rule: an output over the service's files.
+    let config = format!(
+        "in: {{type: postgresql, host: 127.0.0.1, user: postgres, database: {}, table: t}}\nout: {{type: file, path_prefix: \"../service\", file_ext: env, formatter: {{type: jsonl}}}}\n",
+        app.db_name
+    );
+    let (status, body) = app
+        .post(
+            "/api/jobs/import",
+            &owner.token,
+            json!({"team_id": owner.default_team, "name": "Overwrite", "config": config}),
+        )
+        .await;
+    let (field, code, _) = field_error(status, &body);
+    assert_eq!(
+        (field.as_str(), code.as_str()),
+        ("config.out.path_prefix", "path_leaves_folder"),
+        "{body}"
+    );
     assert_nothing_created(&app, &owner).await;
 }
 
