@@ -7,7 +7,7 @@
 //! | `HAKOBU_PUBLIC_URL` | `http://127.0.0.1:8080` | how users reach the app (links in invitations; `https` turns on `Secure` cookies) |
 //! | `HAKOBU_JWT_SECRET` | required | signs session tokens; 32+ characters |
 //! | `HAKOBU_SECRET_KEY` | required to save connections | master key(s) for secrets at rest, `id:base64` comma-separated |
-//! | `HAKOBU_LOCAL_FILES_ROOT` | unset (off) | directory under which `local_files` connections may point |
+//! | `HAKOBU_LOCAL_FILES_ROOT` | unset (off) | directory holding each organization's files folder (`<root>/<organization id>/`) for `local_files` connections |
 //! | `HAKOBU_EGRESS_ALLOW` | empty | networks (`10.0.0.0/8`), addresses, `address:port` pairs and host names (`db.internal`, `*.corp.example`) that tenants' connections may reach although they are private (`docs/security.md`); `make run` opens 127.0.0.1 |
 //! | `HAKOBU_LAUNCHER` | `local` | how runs start: `local` (child process), `ecs` (Fargate task, `docs/deploy-ecs.md`), `kubernetes` (Job, `docs/deploy-kubernetes.md`) |
 //! | `HAKOBU_RUNNER_BIN` | `hakobu-runner` beside the `hakobu` binary | the runner the local launcher starts |

@@ -343,7 +343,7 @@ const S3_FIELDS: &[FieldSpec] = &[
 const LOCAL_FILES_FIELDS: &[FieldSpec] = &[field(
     "directory",
     "Directory",
-    "Absolute path of a directory on the Hakobu server, inside the area the operator allows.",
+    "A folder inside your organization's files folder on the Hakobu server, e.g. exports; . is the files folder itself. Paths starting with / or containing .. are refused.",
     TEXT,
     true,
 )];
@@ -420,8 +420,10 @@ fn check_value(spec: &FieldSpec, value: &Value) -> Result<(), Text> {
             match spec.name {
                 "host" => check_host(s),
                 "endpoint" => check_endpoint(s),
-                "directory" if !s.starts_with('/') => {
-                    Err("must be an absolute path starting with /".to_owned())
+                // Relative to the organization's files folder (`crate::files`); the
+                // server resolves it on the disk too, where symbolic links show.
+                "directory" => {
+                    return crate::files::check_relative(s.trim()).map_err(|r| r.message().into());
                 }
                 "bucket" => check_bucket(s),
                 "ca_certificate" => check_pem_certificate(s),

@@ -457,6 +457,7 @@ impl JobSettings {
                     if files.path_prefix.trim().is_empty() {
                         e.push_message("source.files.path_prefix", MessageCode::Required);
                     }
+                    check_local_path(e, "source.files.path_prefix", info, &files.path_prefix);
                     check_delimiter(e, "source.files.delimiter", &files.delimiter);
                     if files.columns.is_empty() && files.format != FileFormat::Parquet {
                         e.push("source.files.columns", "list at least one column");
@@ -515,6 +516,7 @@ impl JobSettings {
                     if files.path_prefix.trim().is_empty() {
                         e.push_message("destination.files.path_prefix", MessageCode::Required);
                     }
+                    check_local_path(e, "destination.files.path_prefix", info, &files.path_prefix);
                     check_delimiter(e, "destination.files.delimiter", &files.delimiter);
                 }
             }
@@ -531,6 +533,16 @@ impl JobSettings {
                 );
             }
         }
+    }
+}
+
+/// A prefix on the Hakobu server is relative to the organization's files folder
+/// (`crate::files`). Object keys (S3) are names, not paths, and are left alone.
+fn check_local_path(e: &mut FieldErrors, field: &str, info: ConnectionInfo, prefix: &str) {
+    if info.kind == ConnectionKind::LocalFiles
+        && let Err(refusal) = crate::files::check_relative(prefix)
+    {
+        e.push_message(field, refusal.message());
     }
 }
 
@@ -717,19 +729,38 @@ fn connection_fields(c: &CompileConnection<'_>, out: &mut Map<String, Value>) {
     }
 }
 
-/// Joins a storage connection's base (local directory) with a job's path prefix.
+/// Joins a storage connection's base (local directory) with a job's path prefix. A local
+/// path stays relative to the organization's files folder: the runner resolves it there.
 fn full_prefix(c: &CompileConnection<'_>, prefix: &str) -> String {
     match c.kind {
         ConnectionKind::LocalFiles => {
             let dir = setting_str(c.kind, c.settings, "directory").unwrap_or_default();
-            format!(
-                "{}/{}",
-                dir.trim_end_matches('/'),
-                prefix.trim_start_matches('/')
-            )
+            crate::files::join(&dir, prefix)
         }
         _ => prefix.to_owned(),
     }
+}
+
+/// The path a job reads (`source`) or writes on the Hakobu server, relative to the
+/// organization's files folder: the connection's directory joined with the job's prefix,
+/// exactly as [`compile`] writes it into the config. `None` for other kinds or when the
+/// settings have no files.
+pub fn local_path(
+    kind: ConnectionKind,
+    connection_settings: &Map<String, Value>,
+    prefix: Option<&str>,
+) -> Option<String> {
+    let prefix = prefix?;
+    (kind == ConnectionKind::LocalFiles).then(|| {
+        full_prefix(
+            &CompileConnection {
+                kind,
+                settings: connection_settings,
+                secrets: &Map::new(),
+            },
+            prefix,
+        )
+    })
 }
 
 fn compile_input(

@@ -39,6 +39,7 @@ pub mod authz;
 pub mod config;
 pub mod connection;
 pub mod egress;
+pub mod files;
 pub mod ids;
 pub mod job;
 pub mod messages;

@@ -145,6 +145,11 @@ catalogue! {
     ScheduleZone = "schedule_zone" => "unknown time zone {zone}; expected an IANA name such as Asia/Tokyo, Europe/Berlin or UTC";
     CronFields = "cron_fields" => "expected 5 fields separated by spaces (minute hour day-of-month month day-of-week), e.g. \"30 2 * * 1-5\"; found {found}";
     CronInvalid = "cron_invalid" => "is not a valid cron expression: {detail}";
+    // --- files on the Hakobu server (`crate::files`) ---
+    PathAbsolute = "path_absolute" => "must be a path inside your organization's files folder, such as exports/orders_, not one starting with /";
+    PathLeavesFolder = "path_leaves_folder" => "this path leaves your organization's files folder";
+    /// `kind` is the connection kind's name (`local_files`).
+    LocalFilesOff = "local_files_off" => "{kind} connections are turned off on this service: the operator has not set a folder for files on the Hakobu server (HAKOBU_LOCAL_FILES_ROOT)";
 }
 
 impl MessageCode {

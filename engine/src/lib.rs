@@ -17,4 +17,5 @@ pub mod tls;
 pub mod types;
 
 pub use pipeline::{Preview, Summary, preview_config, run_config};
+pub use shared::files_root::{FileAccess, FilesRoot, PathRefused};
 pub use shared::stats::{Progress, Stats};

@@ -387,7 +387,7 @@ texts! {
     FieldPathStyle => "Path-style addressing", "パス形式のアドレス指定";
     FieldPathStyleHelp => "Turn on for services that need bucket names in the path (most S3-compatible servers).", "バケット名をパスに含める必要があるサービス（多くの S3 互換サーバー）ではオンにします。";
     FieldDirectory => "Directory", "ディレクトリ";
-    FieldDirectoryHelp => "Absolute path of a directory on the Hakobu server, inside the area the operator allows.", "Hakobu サーバー上のディレクトリの絶対パス（運用者が許可した範囲内）。";
+    FieldDirectoryHelp => "A folder inside your organization's files folder on the Hakobu server, e.g. exports; . is the files folder itself. Paths starting with / or containing .. are refused.", "Hakobu サーバー上の組織のファイル用フォルダー内のフォルダー（例：exports）。. はファイル用フォルダーそのものです。/ で始まるパスや .. を含むパスは使えません。";
     TlsDisable => "disable: not encrypted", "無効：暗号化しない";
     TlsPrefer => "prefer: encrypted when the server offers it", "優先：サーバーが対応していれば暗号化";
     TlsRequire => "require: encrypted", "必須：暗号化する";
@@ -1375,6 +1375,12 @@ mod tests {
         "error",
         "variables",
         "NAME",
+        // #14: the placeholder of local_files_off, and the variable it names.
+        "kind",
+        "HAKOBU",
+        "LOCAL",
+        "FILES",
+        "ROOT",
         // --- job sharing ---: run_url, and the Slack ids of the mentions example.
         "url",
         "U",

@@ -115,7 +115,9 @@ async fn run(command: Command) -> Result<()> {
                 }
             }));
             let progress_bar = bar.clone();
-            let summary = hakobu_engine::run_config(&parsed, move |p| {
+            // The operator's own config on their own machine: paths mean what they say.
+            let files = hakobu_engine::FileAccess::Unconfined;
+            let summary = hakobu_engine::run_config(&parsed, &files, move |p| {
                 if let Some(bar) = &progress_bar {
                     bar.set_message(format!(
                         "{} rows, {}, {:.0} rows/s",
@@ -148,7 +150,12 @@ async fn run(command: Command) -> Result<()> {
                 eprintln!("{}: {}", line.level, line.message)
             }));
             let parsed = load(&config, None)?;
-            let preview = hakobu_engine::preview_config(&parsed, rows).await?;
+            let preview = hakobu_engine::preview_config(
+                &parsed,
+                &hakobu_engine::FileAccess::Unconfined,
+                rows,
+            )
+            .await?;
             let names: Vec<&str> = preview.columns.iter().map(|(n, _)| n.as_str()).collect();
             println!("{}", serde_json::to_string(&preview.columns)?);
             for row in preview.rows {

@@ -11,6 +11,7 @@ use hakobu_core::api::runs::{
     RunnerProgress, RunnerResult,
 };
 use hakobu_core::config::Config;
+use hakobu_engine::{FileAccess, FilesRoot};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -127,11 +128,26 @@ pub async fn run() -> Result<()> {
         Ok(c) => c,
         Err(e) => return report_failure(&client, format!("the config is not valid: {e}")).await,
     };
+    // A tenant's config: its local paths are relative to the organization's folder the
+    // app names, and stay in it; with no folder named, no file is opened at all.
+    let files = match assignment.files_root.as_deref() {
+        None => FileAccess::Off,
+        Some(folder) => match FilesRoot::open(std::path::Path::new(folder)) {
+            Ok(root) => FileAccess::Within(root),
+            Err(e) => {
+                return report_failure(
+                    &client,
+                    format!("the organization's files folder cannot be used: {e}"),
+                )
+                .await;
+            }
+        },
+    };
     let rows_read = Arc::new(AtomicU64::new(0));
     let rows_written = Arc::new(AtomicU64::new(0));
     let bytes_read = Arc::new(AtomicU64::new(0));
     let (r, w, b) = (rows_read.clone(), rows_written.clone(), bytes_read.clone());
-    let load = hakobu_engine::run_config(&config, move |p| {
+    let load = hakobu_engine::run_config(&config, &files, move |p| {
         r.store(p.rows_read, Ordering::Relaxed);
         w.store(p.rows_written, Ordering::Relaxed);
         b.store(p.bytes_read, Ordering::Relaxed);

@@ -185,7 +185,7 @@ async fn create_connection(
     let mut conn = state.pool.get().await?;
     require_team_editor(&mut conn, &auth, body.team_id, "team_id").await?;
     body.validate()?;
-    check_operator_rules(&state, body.kind, &body.settings)?;
+    check_operator_rules(&state, auth.organization_id, body.kind, &body.settings)?;
     let secret_box = state
         .secrets
         .as_ref()
@@ -317,7 +317,7 @@ async fn update_connection(
                     merged.remove(*name);
                 }
                 errors.0.extend(validate_settings(before.kind, &merged, &on_file, "settings").0);
-                check_operator_rules(&state, before.kind, &plain)?;
+                check_operator_rules(&state, auth.organization_id, before.kind, &plain)?;
             }
             errors.into_result()?;
             let name = body.name.as_deref().map(str::trim).unwrap_or(&before.name);
@@ -489,9 +489,9 @@ async fn test_unsaved(
     }
     let on_file: Vec<&str> = resolved.keys().map(String::as_str).collect();
     validate_settings(body.kind, &plain, &on_file, "settings").into_result()?;
-    check_operator_rules(&state, body.kind, &plain)?;
+    let local_directory = check_operator_rules(&state, auth.organization_id, body.kind, &plain)?;
     Ok(web::Json(
-        engine_bridge::test(&state, body.kind, &plain, &resolved).await,
+        engine_bridge::test(&state, body.kind, &plain, &resolved, local_directory.as_deref()).await,
     ))
 }
 
@@ -516,8 +516,10 @@ async fn test_saved(
     drop(conn);
     let secrets = engine_bridge::decrypt_secrets(&state, &c)?;
     let plain = c.settings.as_object().cloned().unwrap_or_default();
+    // A saved directory is held to today's rules too (it may predate them).
+    let local_directory = check_operator_rules(&state, auth.organization_id, c.kind, &plain)?;
     Ok(web::Json(
-        engine_bridge::test(&state, c.kind, &plain, &secrets).await,
+        engine_bridge::test(&state, c.kind, &plain, &secrets, local_directory.as_deref()).await,
     ))
 }
 

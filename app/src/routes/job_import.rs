@@ -50,14 +50,27 @@ async fn connection_for(
     created: &mut Vec<ConnectionId>,
 ) -> Result<ConnectionId, ApiError> {
     let field = format!("config.{}", if role == "source" { "in" } else { "out" });
+    // A local directory is the directory part of the config's `path_prefix`: problems
+    // with it are named there, where the person importing can fix them.
+    let in_config = |setting: &str| {
+        if setting.ends_with(".directory") {
+            format!("{field}.path_prefix")
+        } else if setting.starts_with(&field) {
+            setting.to_owned()
+        } else {
+            // The connection's `kind`: the section as a whole.
+            field.clone()
+        }
+    };
     let on_file: Vec<&str> = wanted.secrets.keys().map(String::as_str).collect();
     let errors = validate_settings(wanted.kind, &wanted.settings, &on_file, &field);
-    errors.into_result()?;
+    errors
+        .into_result()
+        .map_err(|e| relocated(ApiError::Validation(e), in_config))?;
     // The same operator rules as a connection created in the form: an import must not
-    // reach files the operator did not open (the service's own `.env.local`, say). Its
-    // error names the config section rather than the connection's setting.
-    check_operator_rules(state, wanted.kind, &wanted.settings)
-        .map_err(|e| relocated(e, |_| field.clone()))?;
+    // reach files outside the organization's folder (the service's own `.env.local`, say).
+    check_operator_rules(state, auth.organization_id, wanted.kind, &wanted.settings)
+        .map_err(|e| relocated(e, in_config))?;
     for existing in Connection::list(conn, auth.organization_id).await? {
         if same_connection(&existing, wanted.kind, request.team_id, &wanted.settings)
             && engine_bridge::decrypt_secrets(state, &existing)? == wanted.secrets
@@ -138,7 +151,11 @@ fn relocated(error: ApiError, place: impl Fn(&str) -> String) -> ApiError {
 fn in_config_terms(error: ApiError) -> ApiError {
     relocated(error, |field| match field.strip_prefix("settings.") {
         Some(rest) => {
-            let rest = rest.replacen("table.name", "table", 1);
+            let rest = rest.replacen("table.name", "table", 1).replacen(
+                "files.path_prefix",
+                "path_prefix",
+                1,
+            );
             if let Some(out) = rest.strip_prefix("destination.") {
                 format!("config.out.{out}")
             } else if let Some(input) = rest.strip_prefix("source.") {

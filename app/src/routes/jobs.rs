@@ -172,6 +172,7 @@ async fn update_job(
             };
             let (source, destination) = if body.settings.is_some() {
                 let (s, d) = resolve_connections(conn, &auth, &settings).await?;
+                crate::services::local_files::check_job(&state, &settings, &s, &d)?;
                 crate::services::job_checks::check_against_databases(&state, &settings, &s, &d)
                     .await?;
                 (s.id, d.id)

@@ -34,13 +34,16 @@ async fn assignment(
     let id = path.into_inner();
     let token = verify_runner(&req, &state, id)?;
     let mut conn = state.pool.get().await?;
-    let config = crate::runs::assign::start(&state, &mut conn, id, token.launch).await?;
+    let assignment = crate::runs::assign::start(&state, &mut conn, id, token.launch).await?;
     Ok(web::Json(RunnerAssignment {
         run_id: id,
-        config,
+        config: assignment.config,
         heartbeat_seconds: state.settings.heartbeat_interval.as_secs(),
         egress: state.probes.egress().clone(),
         run_token: Some(state.run_tokens.renew(id)?),
+        files_root: assignment
+            .files_root
+            .map(|folder| folder.to_string_lossy().into_owned()),
     }))
 }
 

@@ -5,21 +5,30 @@
 use crate::error::ApiError;
 use crate::models::connection::Connection;
 use crate::models::run::Run;
-use crate::services::{engine_bridge, variables};
+use crate::services::{engine_bridge, local_files, variables};
 use crate::state::AppState;
 use diesel_async::AsyncPgConnection;
 use hakobu_core::api::runs::RunStatus;
 use hakobu_core::ids::RunId;
 use hakobu_core::job::JobSettings;
 
+/// What a runner is given to execute.
+pub struct Assignment {
+    /// The config, secrets in place.
+    pub config: String,
+    /// The organization's files folder, when the job reads or writes files on the server:
+    /// its local paths are relative to it and may not leave it.
+    pub files_root: Option<std::path::PathBuf>,
+}
+
 /// Starts run `id` for the runner that holds a token for it (`launch`: the token is the
-/// launch token, which may start the run only once) and answers the config to execute.
+/// launch token, which may start the run only once) and answers what to execute.
 pub async fn start(
     state: &AppState,
     conn: &mut AsyncPgConnection,
     id: RunId,
     launch: bool,
-) -> Result<String, ApiError> {
+) -> Result<Assignment, ApiError> {
     let run = Run::find_any(conn, id)
         .await?
         .ok_or_else(|| ApiError::not_found("run"))?;
@@ -54,6 +63,7 @@ pub async fn start(
     };
     let settings = prepared.settings;
     let mut secrets = Vec::new();
+    let mut connections = Vec::new();
     for (role, id) in [
         ("source", settings.source.connection_id),
         ("destination", settings.destination.connection_id),
@@ -62,7 +72,22 @@ pub async fn start(
             .await?
             .ok_or_else(|| ApiError::not_found("connection"))?;
         secrets.push((role, engine_bridge::decrypt_secrets(state, &c)?));
+        connections.push(c);
     }
+    // The paths as this run has them, variables filled in: a value that leads out of the
+    // organization's folder fails the run here, before the runner gets anything; the
+    // runner checks again before it opens a file.
+    let files_root =
+        match local_files::folder_for_run(state, &settings, &connections[0], &connections[1]) {
+            Ok(folder) => folder,
+            Err(reason) => {
+                crate::runs::finish(conn, id, crate::runs::failure(&reason)).await?;
+                return Err(ApiError::Conflict {
+                    message: reason.into(),
+                    field: None,
+                });
+            }
+        };
     let config = variables::fill_secrets(&prepared.snapshot, &secrets)?;
     // A launch token is spent by the fetch that starts the run: a copy read from the
     // launcher (task overrides, process environment) cannot fetch the secrets again.
@@ -77,5 +102,5 @@ pub async fn start(
             field: None,
         });
     }
-    Ok(config)
+    Ok(Assignment { config, files_root })
 }

@@ -10,11 +10,12 @@ use diesel_async::AsyncPgConnection;
 use hakobu_core::api::org::TeamGrant;
 use hakobu_core::authz::{Action, Decision, Target, authorize};
 use hakobu_core::connection::ConnectionKind;
-use hakobu_core::ids::{ConnectionId, TeamId};
+use hakobu_core::ids::{ConnectionId, OrganizationId, TeamId};
 use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::FieldErrors;
 use serde_json::Map;
 use serde_json::{Value, json};
+use std::path::PathBuf;
 
 /// A connection and its shares, if the caller may do `action` on it (404 otherwise).
 pub async fn load_authorized(
@@ -111,38 +112,18 @@ pub async fn check_shares(
 }
 
 /// Operator rules that go beyond the field schema: files on the Hakobu server exist only
-/// when the operator set `HAKOBU_LOCAL_FILES_ROOT`, and only inside it. Every way a
-/// connection is saved (create, update, import) goes through here.
+/// when the operator set `HAKOBU_LOCAL_FILES_ROOT`, and a connection's directory must lead
+/// inside the organization's own folder there (`services::local_files`). Every way a
+/// connection is saved or tested (create, update, test, import) goes through here.
+/// Answers where a `local_files` directory is on the disk (for a connection test).
 pub fn check_operator_rules(
     state: &AppState,
+    organization: OrganizationId,
     kind: ConnectionKind,
     settings: &Map<String, Value>,
-) -> Result<(), ApiError> {
+) -> Result<Option<PathBuf>, ApiError> {
     if kind != ConnectionKind::LocalFiles {
-        return Ok(());
+        return Ok(None);
     }
-    let Some(root) = &state.settings.local_files_root else {
-        return Err(ApiError::field(
-            "kind",
-            "files on the Hakobu server are turned off by the operator (HAKOBU_LOCAL_FILES_ROOT)",
-        ));
-    };
-    let dir = settings
-        .get("directory")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let path = std::path::Path::new(dir);
-    let escapes = path
-        .components()
-        .any(|c| matches!(c, std::path::Component::ParentDir));
-    if escapes || !path.starts_with(root) {
-        return Err(ApiError::field(
-            "settings.directory",
-            format!(
-                "must be inside {} (the area the operator allows)",
-                root.display()
-            ),
-        ));
-    }
-    Ok(())
+    crate::services::local_files::resolve_directory(state, organization, settings).map(Some)
 }

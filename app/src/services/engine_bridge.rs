@@ -148,11 +148,14 @@ fn explain(e: &CheckError, at: &str) -> (&'static str, String, String) {
 }
 
 /// Runs a connection test in a probe worker and says in plain words what happened.
+/// `local_directory` is where a `local_files` directory is on the disk, already resolved
+/// inside the organization's folder (`services::local_files`).
 pub async fn test(
     state: &AppState,
     kind: ConnectionKind,
     plain: &Map<String, Value>,
     secrets: &Map<String, Value>,
+    local_directory: Option<&std::path::Path>,
 ) -> ConnectionTestResult {
     let started = Instant::now();
     if let Some(target) = engine_connection(kind, plain, secrets) {
@@ -183,8 +186,19 @@ pub async fn test(
     let get = |name: &str| setting_str(kind, plain, name).map(|s| s.into_owned());
     let (task, at) = match kind {
         ConnectionKind::LocalFiles => {
-            let directory = get("directory").unwrap_or_default();
-            let at = format!("The directory {directory}");
+            // Named as the person wrote it: where their folder is on the server is not
+            // theirs to know.
+            let dir = get("directory").unwrap_or_default();
+            let Some(physical) = local_directory else {
+                return failed(
+                    started,
+                    "directory_missing",
+                    format!("The directory {dir} is not inside your organization's files folder."),
+                    "Check the path.".to_owned(),
+                );
+            };
+            let at = format!("The directory {dir}");
+            let directory = physical.to_string_lossy().into_owned();
             (ProbeTask::TestDirectory { directory }, at)
         }
         ConnectionKind::S3 => {

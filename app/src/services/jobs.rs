@@ -168,6 +168,7 @@ pub async fn insert_job(
     extra_audit: Value,
 ) -> Result<Job, ApiError> {
     let (source, destination) = resolve_connections(conn, auth, &request.settings).await?;
+    super::local_files::check_job(state, &request.settings, &source, &destination)?;
     super::job_checks::check_against_databases(state, &request.settings, &source, &destination)
         .await?;
     let job = Job::insert(

@@ -8,5 +8,6 @@ pub mod access;
 pub mod engine_bridge;
 pub mod job_checks;
 pub mod jobs;
+pub mod local_files;
 pub mod organizations;
 pub mod variables;

@@ -280,7 +280,6 @@ async fn a_check_runs_now_for_the_form_and_bad_checks_are_refused_at_save() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
-    let bucket_dir = std::env::temp_dir();
     let files = f
         .app
         .create_connection(
@@ -288,7 +287,7 @@ async fn a_check_runs_now_for_the_form_and_bad_checks_are_refused_at_save() {
             &f.owner.default_team,
             "Files",
             "local_files",
-            json!({"directory": bucket_dir.to_str().unwrap()}),
+            json!({"directory": "."}),
         )
         .await;
     let (status, body) = create_job(

@@ -33,9 +33,22 @@ pub struct TestApp {
     pub address: String,
     pub db_name: String,
     pub client: reqwest::Client,
+    /// `HAKOBU_LOCAL_FILES_ROOT` of this app (each organization's folder is
+    /// `<root>/<organization id>`); `None` when files on the server are off.
+    pub files_root: Option<std::path::PathBuf>,
     /// The app's own database, dropped with the app; `None` when the app was started on
     /// another test's database.
     _database: Option<hakobu_testkit::TestDb>,
+    _files_root: Option<RemovedOnDrop>,
+}
+
+/// A directory removed with the app that used it.
+struct RemovedOnDrop(std::path::PathBuf);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A signed-up user with a bearer token.
@@ -67,6 +80,9 @@ pub struct SpawnOptions {
     /// machine, so by default loopback is open, the service's own database port included
     /// (the test databases share its server); the attack tests close it.
     pub egress_allow: &'static str,
+    /// Give organizations files folders (`HAKOBU_LOCAL_FILES_ROOT`, a fresh directory of
+    /// the app's own).
+    pub local_files: bool,
 }
 
 /// What [`SpawnOptions::default`] opens: this machine, as the tests' services live here.
@@ -95,6 +111,7 @@ impl Default for SpawnOptions {
             launcher: None,
             run_token_ttl: Duration::from_secs(300),
             egress_allow: TEST_EGRESS_ALLOW,
+            local_files: true,
         }
     }
 }
@@ -137,6 +154,9 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         }
     };
 
+    let files_root = options.local_files.then(|| {
+        std::env::temp_dir().join(format!("hakobu-files-{}", uuid::Uuid::new_v4().simple()))
+    });
     let settings = Settings {
         database_url: format!("{}/{db_name}", server_url()),
         bind: "127.0.0.1:0".to_owned(),
@@ -149,7 +169,7 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         login_limits: options.login_limits,
         trust_proxy_headers: false,
         secret_key: Some(hakobu::secrets::SecretBox::generate_spec("k1")),
-        local_files_root: Some(std::env::temp_dir()),
+        local_files_root: files_root.clone(),
         egress_allow: hakobu_core::egress::EgressPolicy::parse_allow_list(options.egress_allow)
             .expect("egress allow list"),
         launcher: "local".to_owned(),
@@ -180,6 +200,8 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         address,
         db_name,
         _database: database,
+        _files_root: files_root.clone().map(RemovedOnDrop),
+        files_root,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -369,6 +391,20 @@ impl TestApp {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The files folder of `user`'s organization (`<root>/<organization id>`), created as
+    /// the app would on first use.
+    pub fn files_folder(&self, user: &TestUser) -> std::path::PathBuf {
+        let root = self
+            .files_root
+            .as_ref()
+            .expect("this app has files on the server turned off");
+        let organization = user.org_id.parse().expect("an organization id");
+        hakobu_engine::FilesRoot::for_organization(root, organization)
+            .expect("create the organization's files folder")
+            .folder()
+            .to_path_buf()
     }
 
     /// Settings of a PostgreSQL connection to this test's own database.

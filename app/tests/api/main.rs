@@ -11,6 +11,7 @@ mod helpers;
 mod isolation;
 mod jobs;
 mod kubernetes;
+mod local_files;
 mod matrix;
 mod members;
 mod notifications;

@@ -36,7 +36,8 @@ async fn create_job(app: &TestApp, owner: &TestUser, source: Value, destination:
     body["id"].as_str().unwrap().to_owned()
 }
 
-/// Fetches `/config`, fills in the secrets as a run would, parses and runs it.
+/// Fetches `/config`, fills in the secrets as a run would, parses and runs it, confined
+/// to the organization's files folder as a runner is.
 async fn run_job(app: &TestApp, owner: &TestUser, job: &str, env: &[(&str, &str)]) -> u64 {
     let yaml = app
         .client
@@ -60,7 +61,10 @@ async fn run_job(app: &TestApp, owner: &TestUser, job: &str, env: &[(&str, &str)
     )
     .unwrap();
     let config = Config::from_yaml(&rendered).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
-    let summary = hakobu_engine::run_config(&config, |_| {})
+    let files = hakobu_engine::FileAccess::Within(
+        hakobu_engine::FilesRoot::open(&app.files_folder(owner)).unwrap(),
+    );
+    let summary = hakobu_engine::run_config(&config, &files, |_| {})
         .await
         .unwrap_or_else(|e| panic!("{e:#}\n{yaml}"));
     summary.rows_written
@@ -123,8 +127,6 @@ async fn every_kind_and_mode_compiles_and_runs() {
         &uuid::Uuid::new_v4().simple().to_string()[..12]
     );
     create_bucket(&endpoint, &bucket).await;
-    let dir = std::env::temp_dir().join(format!("hakobu-matrix-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir).unwrap();
 
     let pg = app
         .create_connection(&owner, &team, "PG", "postgresql", app.pg_settings())
@@ -147,7 +149,7 @@ async fn every_kind_and_mode_compiles_and_runs() {
             &team,
             "Files",
             "local_files",
-            json!({"directory": dir.to_str().unwrap()}),
+            json!({"directory": "matrix"}),
         )
         .await;
     let s3_env = [
@@ -247,5 +249,10 @@ async fn every_kind_and_mode_compiles_and_runs() {
         Some("3")
     );
 
-    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        app.files_folder(&owner)
+            .join("matrix/orders_csv_000.00.csv.gz")
+            .is_file(),
+        "files are written in the organization's folder"
+    );
 }

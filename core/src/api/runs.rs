@@ -146,6 +146,11 @@ pub struct RunnerAssignment {
     /// heartbeats renew it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_token: Option<String>,
+    /// The organization's files folder (`<HAKOBU_LOCAL_FILES_ROOT>/<organization id>`), the
+    /// only place the config's local paths may lead, which are relative to it. Absent when
+    /// the job uses no files on the server: the runner then opens none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files_root: Option<String>,
 }
 
 // The config carries decrypted secrets.
@@ -153,6 +158,7 @@ impl fmt::Debug for RunnerAssignment {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RunnerAssignment")
             .field("run_id", &self.run_id)
+            .field("files_root", &self.files_root)
             .finish_non_exhaustive()
     }
 }

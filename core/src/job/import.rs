@@ -150,14 +150,6 @@ fn s3_connection(
 }
 
 /// `/data/in/orders_` -> (`/data/in`, `orders_`).
-fn split_local_prefix(prefix: &str) -> (String, String) {
-    match prefix.rsplit_once('/') {
-        Some(("", rest)) => ("/".to_owned(), rest.to_owned()),
-        Some((dir, rest)) => (dir.to_owned(), rest.to_owned()),
-        None => ("/".to_owned(), prefix.to_owned()),
-    }
-}
-
 fn map_input(input: &InputConfig, errors: &mut FieldErrors) -> (WantedConnection, SourceSettings) {
     let placeholder = ConnectionId(uuid::Uuid::nil());
     let mut source = SourceSettings {
@@ -254,7 +246,7 @@ fn map_input(input: &InputConfig, errors: &mut FieldErrors) -> (WantedConnection
                 ],
                 errors,
             );
-            let (dir, prefix) = split_local_prefix(&f.path_prefix);
+            let (dir, prefix) = crate::files::split(&f.path_prefix);
             source.files = Some(map_parser(
                 &f.parser,
                 &prefix,
@@ -393,7 +385,7 @@ fn map_output(
                 &["path_prefix", "file_ext", "encoders", "formatter"],
                 errors,
             );
-            let (dir, prefix) = split_local_prefix(&f.path_prefix);
+            let (dir, prefix) = crate::files::split(&f.path_prefix);
             destination.files = Some(map_formatter(
                 &f.formatter,
                 &prefix,

@@ -163,18 +163,35 @@ fn files_on_s3_to_a_table() {
 
 #[test]
 fn table_to_local_files() {
-    let dir = json!({"directory": "/data/exports/"})
+    let dir = json!({"directory": "data/exports/"})
         .as_object()
         .unwrap()
         .clone();
     let job = settings(
         json!({"connection_id": ConnectionId::new(), "table": {"name": "orders"}}),
-        json!({"connection_id": ConnectionId::new(), "files": {"path_prefix": "/orders_", "format": "jsonl", "gzip": true}}),
+        json!({"connection_id": ConnectionId::new(), "files": {"path_prefix": "orders_", "format": "jsonl", "gzip": true}}),
     );
     let local = Some(ConnectionInfo {
         kind: ConnectionKind::LocalFiles,
     });
     assert!(job.validate(PG, local).is_empty());
+    // Paths on the server are relative to the organization's files folder: an absolute
+    // prefix or one with `..` is refused by name; the same text is a fine S3 key.
+    for (prefix, code) in [
+        ("/orders_", "path_absolute"),
+        ("../x/orders_", "path_leaves_folder"),
+    ] {
+        let mut escaping = job.clone();
+        escaping.destination.files.as_mut().unwrap().path_prefix = prefix.to_owned();
+        let errors = escaping.validate(PG, local).0;
+        assert_eq!(errors.len(), 1, "{prefix}: {errors:?}");
+        assert_eq!(errors[0].field, "destination.files.path_prefix");
+        assert_eq!(errors[0].code.as_deref(), Some(code));
+        let s3 = Some(ConnectionInfo {
+            kind: ConnectionKind::S3,
+        });
+        assert!(escaping.validate(PG, s3).is_empty(), "{prefix}");
+    }
     let (p, none) = (pg(), Map::new());
     let config = compile(
         &job,
@@ -194,7 +211,7 @@ fn table_to_local_files() {
     let OutputConfig::File(out) = &config.out else {
         panic!()
     };
-    assert_eq!(out.path_prefix, "/data/exports/orders_");
+    assert_eq!(out.path_prefix, "data/exports/orders_");
     assert_eq!(out.file_ext, "jsonl.gz");
 }
 

@@ -5,6 +5,7 @@ use super::connection::{Connection, DbKind};
 use super::error::CheckError;
 use crate::connectors::sql::Dialect;
 use crate::pipeline::{Preview, preview_config};
+use crate::shared::files_root::FileAccess;
 
 /// The first `limit` rows of a table, through the same reader a transfer uses (so the
 /// preview shows values exactly as they would be loaded).
@@ -112,5 +113,7 @@ async fn preview_sql(
         }),
         exec: Default::default(),
     };
-    conn.guarded(preview_config(&config, limit)).await
+    // A database preview reads no file, and is given none.
+    conn.guarded(preview_config(&config, &FileAccess::Off, limit))
+        .await
 }

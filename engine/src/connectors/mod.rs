@@ -11,6 +11,7 @@ pub mod postgres;
 pub mod s3;
 pub mod sql;
 
+use crate::shared::files_root::FileAccess;
 use crate::shared::source::Source;
 use anyhow::Result;
 use arrow_array::RecordBatch;
@@ -18,12 +19,17 @@ use arrow_schema::SchemaRef;
 use hakobu_core::config::{InputConfig, OutputConfig};
 
 /// Opens the reader of `in:`, its columns in the types the connector reads them as.
-/// `parallel` > 1 lets one table be read in that many key ranges at once.
-pub async fn open_input(config: &InputConfig, parallel: usize) -> Result<Source> {
+/// `parallel` > 1 lets one table be read in that many key ranges at once; `files` says
+/// which local files may be read.
+pub async fn open_input(
+    config: &InputConfig,
+    parallel: usize,
+    files: &FileAccess,
+) -> Result<Source> {
     match config {
         InputConfig::Postgresql(c) => postgres::reader::open(c, parallel).await,
         InputConfig::Mysql(c) => mysql::reader::open(c, parallel).await,
-        InputConfig::File(c) => file::reader::open(c).await,
+        InputConfig::File(c) => file::reader::open(c, files).await,
         InputConfig::S3(c) => s3::reader::open(c).await,
     }
 }
@@ -65,11 +71,13 @@ impl Destination {
         })
     }
 
-    /// Prepares the destination for rows of `schema` (staging tables, files).
+    /// Prepares the destination for rows of `schema` (staging tables, files); `files`
+    /// says where local files may be written.
     pub async fn open(
         config: &OutputConfig,
         schema: SchemaRef,
         conn: Preconnected,
+        files: &FileAccess,
     ) -> Result<Self> {
         Ok(match (config, conn) {
             (OutputConfig::Postgresql(c), Preconnected::Postgres(client)) => Self::Postgres(
@@ -81,9 +89,9 @@ impl Destination {
             (OutputConfig::Postgresql(_) | OutputConfig::Mysql(_), _) => {
                 anyhow::bail!("internal: the destination was not connected")
             }
-            (OutputConfig::File(c), _) => {
-                Self::File(Box::new(file::writer::FileWriter::open(c, schema).await?))
-            }
+            (OutputConfig::File(c), _) => Self::File(Box::new(
+                file::writer::FileWriter::open(c, schema, files).await?,
+            )),
             (OutputConfig::S3(c), _) => {
                 Self::S3(Box::new(s3::writer::S3Writer::open(c, schema).await?))
             }

@@ -6,6 +6,7 @@ mod timestamp_formats;
 
 use crate::connectors::{self, Destination};
 use crate::filters::FilterChain;
+use crate::shared::files_root::FileAccess;
 use crate::shared::source::{Source, TaskState};
 use crate::shared::stats::{Progress, Stats};
 use anyhow::{Context, Result};
@@ -43,9 +44,11 @@ pub struct Summary {
 
 /// Runs one config to completion: reads, filters, writes and commits. The destination is
 /// committed only if every stage succeeded; otherwise it is rolled back (transactional
-/// modes) and the error says which stage failed.
+/// modes) and the error says which stage failed. `files` says which local files the
+/// config may read and write: a tenant's run is confined to its organization's folder.
 pub async fn run_config(
     config: &Config,
+    files: &FileAccess,
     progress: impl Fn(&Progress) + Send + Sync + 'static,
 ) -> Result<Summary> {
     let started = Instant::now();
@@ -53,7 +56,8 @@ pub async fn run_config(
     let (source, preconnected) = tokio::join!(
         open_source(
             &config.input,
-            config.exec.max_threads.map_or(1, |n| n.max(1) as usize)
+            config.exec.max_threads.map_or(1, |n| n.max(1) as usize),
+            files,
         ),
         Destination::connect(&config.out)
     );
@@ -65,7 +69,7 @@ pub async fn run_config(
         filters = FilterChain::new(&with_formats, source.schema.clone()).context("out")?;
     }
     let out_schema = filters.schema();
-    let mut destination = Destination::open(&config.out, out_schema.clone(), preconnected)
+    let mut destination = Destination::open(&config.out, out_schema.clone(), preconnected, files)
         .await
         .context("out")?;
 
@@ -168,10 +172,17 @@ pub async fn run_config(
 /// Opens the source of `in:` as the pipeline reads it: the connector's reader, with the
 /// input's `column_options.timestamp_format` conversions applied to what it sends.
 /// `parallel` > 1 lets one table be read in that many key ranges at once
-/// (`exec.max_threads`).
-pub async fn open_source(config: &InputConfig, parallel: usize) -> Result<Source> {
+/// (`exec.max_threads`); `files` says which local files may be read.
+pub async fn open_source(
+    config: &InputConfig,
+    parallel: usize,
+    files: &FileAccess,
+) -> Result<Source> {
     let (read, formats) = timestamp_formats::split_input(config);
-    timestamp_formats::formatted(connectors::open_input(&read, parallel).await?, formats)
+    timestamp_formats::formatted(
+        connectors::open_input(&read, parallel, files).await?,
+        formats,
+    )
 }
 
 /// The diff the next run starts from: the previous state unless this run moved it.
@@ -218,10 +229,11 @@ pub struct Preview {
     pub rows: Vec<Vec<serde_json::Value>>,
 }
 
-/// Reads up to `limit` rows through the source and filters of `config`.
-pub async fn preview_config(config: &Config, limit: usize) -> Result<Preview> {
+/// Reads up to `limit` rows through the source and filters of `config`; `files` says
+/// which local files may be read.
+pub async fn preview_config(config: &Config, files: &FileAccess, limit: usize) -> Result<Preview> {
     let stats = Arc::new(Stats::default());
-    let source = open_source(&config.input, 1).await.context("in")?;
+    let source = open_source(&config.input, 1, files).await.context("in")?;
     let filters = FilterChain::new(&config.filters, source.schema.clone())?;
     let schema = filters.schema();
     let columns = schema

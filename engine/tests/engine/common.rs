@@ -2,9 +2,30 @@
 //! `hakobu-testkit`), and running a YAML config through the engine.
 
 use hakobu_core::config::Config;
-use hakobu_engine::{Summary, run_config};
+use hakobu_engine::{FileAccess, Summary, run_config};
 
 pub use hakobu_testkit::TestDb;
+
+/// A temporary directory removed at the end of the test.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let n: u64 = rand::random();
+        let p = std::env::temp_dir().join(format!("hakobu-test-{n:016x}"));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self, name: &str) -> String {
+        self.0.join(name).to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 /// A fresh PostgreSQL database (dropped with the `TestDb`) and a client on it.
 pub async fn postgres_db() -> (TestDb, tokio_postgres::Client) {
@@ -84,14 +105,20 @@ fn indent(s: &str) -> String {
     lines.iter().map(|l| format!("  {}\n", &l[min..])).collect()
 }
 
+/// Runs a config as `hakobu-runner run` does: the operator's own, paths as written.
 pub async fn run(yaml: &str) -> anyhow::Result<Summary> {
+    run_with_files(yaml, &FileAccess::Unconfined).await
+}
+
+/// Runs a config with the given access to local files (a tenant's run: `Within`).
+pub async fn run_with_files(yaml: &str, files: &FileAccess) -> anyhow::Result<Summary> {
     let config = Config::from_yaml(yaml).map_err(|e| anyhow::anyhow!("{e}\n{yaml}"))?;
-    run_config(&config, |_| {}).await
+    run_config(&config, files, |_| {}).await
 }
 
 pub async fn run_with_diff(yaml: &str, diff: Option<&str>) -> anyhow::Result<Summary> {
     let config = Config::from_yaml_with_diff(yaml, diff).map_err(|e| anyhow::anyhow!("{e}"))?;
-    run_config(&config, |_| {}).await
+    run_config(&config, &FileAccess::Unconfined, |_| {}).await
 }
 
 /// `md5` of a table's rows as text, ordered by `order`.

@@ -3,28 +3,7 @@
 
 use crate::common::*;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-
-/// A temporary directory removed at the end of the test.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        let n: u64 = rand::random();
-        let p = std::env::temp_dir().join(format!("hakobu-test-{n:016x}"));
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use std::path::Path;
 
 fn gunzip(path: &str) -> String {
     let mut s = String::new();

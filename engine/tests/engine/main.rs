@@ -7,6 +7,7 @@ mod common;
 
 mod check;
 mod file;
+mod files_root;
 mod mysql;
 mod postgres;
 mod s3;

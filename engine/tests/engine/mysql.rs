@@ -365,7 +365,7 @@ async fn tasks_of(yaml: &str, parallel: usize) -> Vec<hakobu_engine::shared::sou
         "{yaml}\nout:\n  type: file\n  path_prefix: /tmp/unused\n  file_ext: csv\n  formatter:\n    type: csv\n"
     ))
     .unwrap();
-    hakobu_engine::pipeline::open_source(&config.input, parallel)
+    hakobu_engine::pipeline::open_source(&config.input, parallel, &hakobu_engine::FileAccess::Off)
         .await
         .unwrap()
         .tasks
@@ -685,7 +685,9 @@ async fn mysql_value_type_reads_a_column_as_that_kind() {
         )
     };
     let config = hakobu_core::config::Config::from_yaml(&yaml("order_by: id DESC")).unwrap();
-    let p = hakobu_engine::preview_config(&config, 10).await.unwrap();
+    let p = hakobu_engine::preview_config(&config, &hakobu_engine::FileAccess::Off, 10)
+        .await
+        .unwrap();
     let types: Vec<&str> = p.columns.iter().map(|(_, t)| t.as_str()).collect();
     assert_eq!(
         types,

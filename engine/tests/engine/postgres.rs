@@ -658,7 +658,9 @@ async fn a_server_that_stops_sending_fails_the_run_after_socket_timeout() {
 /// Columns and first rows of a config's source, as the preview shows them.
 async fn preview(yaml: &str) -> (Vec<(String, String)>, Vec<Vec<serde_json::Value>>) {
     let config = hakobu_core::config::Config::from_yaml(yaml).unwrap();
-    let p = hakobu_engine::preview_config(&config, 10).await.unwrap();
+    let p = hakobu_engine::preview_config(&config, &hakobu_engine::FileAccess::Off, 10)
+        .await
+        .unwrap();
     (p.columns, p.rows)
 }
 
@@ -747,7 +749,7 @@ async fn value_type_reads_a_column_as_that_kind() {
     let config = hakobu_core::config::Config::from_yaml(&yaml).unwrap();
     let e = format!(
         "{:#}",
-        hakobu_engine::preview_config(&config, 10)
+        hakobu_engine::preview_config(&config, &hakobu_engine::FileAccess::Off, 10)
             .await
             .unwrap_err()
     );

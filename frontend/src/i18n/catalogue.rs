@@ -155,6 +155,13 @@ pub fn japanese_template(code: MessageCode) -> &'static str {
             "分・時・日・月・曜日の 5 項目を空白で区切って入力してください（例：30 2 * * 1-5）。入力された項目数：{found}"
         }
         MessageCode::CronInvalid => "正しいクロン式ではありません：{detail}",
+        MessageCode::PathAbsolute => {
+            "組織のファイル用フォルダー内のパス（例：exports/orders_）を入力してください。/ で始まるパスは使えません。"
+        }
+        MessageCode::PathLeavesFolder => "このパスは組織のファイル用フォルダーの外を指しています。",
+        MessageCode::LocalFilesOff => {
+            "このサービスでは {kind} 接続は使えません。運用者が Hakobu サーバー上のファイル用フォルダー（HAKOBU_LOCAL_FILES_ROOT）を設定していません。"
+        }
     }
 }
 

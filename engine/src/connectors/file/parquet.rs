@@ -46,9 +46,9 @@ pub fn mapped_type(f: &Field) -> Option<ColumnType> {
     })
 }
 
-/// The columns of a Parquet file, typed for the pipeline.
-pub fn file_columns(path: &Path) -> Result<Vec<SchemaColumn>> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+/// The columns of an opened Parquet file (`path` names it in messages), typed for the
+/// pipeline.
+pub fn file_columns(file: File, path: &Path) -> Result<Vec<SchemaColumn>> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)
         .with_context(|| format!("{} is not a Parquet file", path.display()))?;
     builder
@@ -138,14 +138,15 @@ fn value_at<'a>(array: &'a ArrayRef, row: usize, scratch: &'a mut String) -> Res
     })
 }
 
-/// Reads a Parquet file into batches of `schema` (columns picked by name).
+/// Reads an opened Parquet file (`path` names it in messages) into batches of `schema`
+/// (columns picked by name).
 pub fn read(
+    file: File,
     path: &Path,
     schema: SchemaRef,
     tx: &Sender<RecordBatch>,
     stats: &Arc<Stats>,
 ) -> Result<()> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .with_context(|| format!("{} is not a Parquet file", path.display()))?

@@ -5,6 +5,7 @@
 //! hands batches to the async pipeline with `blocking_send`.
 
 use super::prescan::{CsvPrescan, Oversized, Quoting};
+use crate::shared::files_root::{FileAccess, PathRefused};
 use crate::shared::source::{Source, Task, TaskState};
 use crate::shared::stats::Stats;
 use crate::shared::text::{FieldParser, chrono_format};
@@ -19,59 +20,146 @@ use futures::FutureExt;
 use hakobu_core::config::{
     Codec, CsvParser, FileInput, JsonlParser, Newline, ParserConfig, SchemaColumn,
 };
+use hakobu_core::files;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::mpsc::Sender;
 
+/// A file a source reads: where it is on the disk, and its name as the person who wrote
+/// the config knows it (the path as written; with a files root, relative to the
+/// organization's folder). Patterns, `last_path` and messages use the name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedFile {
+    pub path: PathBuf,
+    pub shown: String,
+}
+
 /// Files under `prefix` in path order; the directory part of the prefix is walked
 /// recursively, as Embulk's local file input does.
+///
+/// Symbolic links are not followed. Within an organization's folder, a link the prefix
+/// matches that leads outside stops the listing: a tenant who planted it learns it is
+/// refused, rather than their run quietly reading nothing.
 pub fn list_files(
+    access: &FileAccess,
     prefix: &str,
     pattern: Option<&regex::Regex>,
     last_path: Option<&str>,
-) -> Result<Vec<PathBuf>> {
-    let dir = if prefix.ends_with('/') {
-        PathBuf::from(prefix)
-    } else {
-        Path::new(prefix)
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."))
+) -> Result<Vec<ListedFile>> {
+    let root = access.root()?;
+    // Within a folder the prefix is matched in the tenant's terms: relative and
+    // normalized, so `./exports/day_` finds `exports/day_1.csv`.
+    let prefix = match root {
+        Some(_) => {
+            files::check_relative(prefix).map_err(|e| anyhow!("path_prefix {prefix:?}: {e}"))?;
+            files::normalize(prefix)
+        }
+        None => prefix.to_owned(),
+    };
+    let (start, start_shown) = match root {
+        None => {
+            let dir = if prefix.ends_with('/') {
+                PathBuf::from(&prefix)
+            } else {
+                Path::new(&prefix)
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| PathBuf::from("."))
+            };
+            let shown = dir.display().to_string();
+            (dir, shown)
+        }
+        Some(root) => {
+            let dir = match prefix.rsplit_once('/') {
+                Some((dir, _)) => dir.to_owned(),
+                None => String::new(),
+            };
+            let physical = root
+                .resolve(&dir)
+                .map_err(|e| anyhow!("path_prefix {prefix:?}: {e}"))?;
+            (physical, dir)
+        }
+    };
+    // A child's name: as the disk says without a root (as before); within a folder, the
+    // parent's name as the tenant wrote it plus the entry's, which stays right when a
+    // directory of the prefix is a link to another place in the folder.
+    let child_shown = |parent: &str, path: &Path| match root {
+        None => path.to_string_lossy().into_owned(),
+        Some(_) => {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if parent.is_empty() {
+                name.into_owned()
+            } else {
+                format!("{parent}/{name}")
+            }
+        }
     };
     let mut out = Vec::new();
-    let mut stack = vec![dir.clone()];
-    while let Some(d) = stack.pop() {
+    let mut stack = vec![(start.clone(), start_shown.clone())];
+    while let Some((d, d_shown)) = stack.pop() {
         let entries = match std::fs::read_dir(&d) {
             Ok(e) => e,
-            Err(e) if d == dir && e.kind() == std::io::ErrorKind::NotFound => {
-                bail!("path_prefix: directory {} does not exist", dir.display())
+            Err(e) if d == start && e.kind() == std::io::ErrorKind::NotFound => {
+                let named = if start_shown.is_empty() {
+                    "."
+                } else {
+                    &start_shown
+                };
+                bail!("path_prefix: directory {named} does not exist")
             }
-            Err(e) => return Err(e).with_context(|| format!("cannot list {}", d.display())),
+            Err(e) => {
+                let named = if d_shown.is_empty() { "." } else { &d_shown };
+                return Err(e).with_context(|| format!("cannot list {named}"));
+            }
         };
         for entry in entries {
             let entry = entry?;
             let path = entry.path();
             let ft = entry.file_type()?;
-            let s = path.to_string_lossy();
+            let s = child_shown(&d_shown, &path);
             if ft.is_dir() {
-                if s.starts_with(prefix) || prefix.starts_with(&*format!("{s}/")) {
-                    stack.push(path);
+                if s.starts_with(&prefix) || prefix.starts_with(&*format!("{s}/")) {
+                    stack.push((path, s));
                 }
-            } else if ft.is_file()
-                && s.starts_with(prefix)
+                continue;
+            }
+            let wanted = s.starts_with(&prefix)
                 && !s.ends_with(".hakobu-tmp")
                 && pattern.is_none_or(|p| p.is_match(&s))
-                && last_path.is_none_or(|l| *s > *l)
+                && last_path.is_none_or(|l| *s > *l);
+            if !wanted {
+                continue;
+            }
+            if ft.is_file() {
+                out.push(ListedFile { path, shown: s });
+            } else if ft.is_symlink()
+                && let Some(root) = root
             {
-                out.push(path);
+                root.check(&path).map_err(|e| anyhow!("{s}: {e}"))?;
             }
         }
     }
-    out.sort();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
+}
+
+/// Opens a listed file for reading, within the folder when there is one: checked before
+/// opening (canonical path inside) and after (what the descriptor really is).
+pub fn open_listed(access: &FileAccess, file: &ListedFile) -> Result<File> {
+    let refused = |e: PathRefused| anyhow!("{}: {e}", file.shown);
+    match access.root()? {
+        None => File::open(&file.path).with_context(|| format!("cannot open {}", file.shown)),
+        Some(root) => {
+            let canonical = root.check(&file.path).map_err(refused)?;
+            let opened =
+                File::open(&canonical).with_context(|| format!("cannot open {}", file.shown))?;
+            root.verify_opened(&opened).map_err(refused)?;
+            Ok(opened)
+        }
+    }
 }
 
 fn parsers(
@@ -111,14 +199,19 @@ fn parsers(
 }
 
 /// Opens the source: lists the files and plans one task per file.
-pub async fn open(c: &FileInput) -> Result<Source> {
+pub async fn open(c: &FileInput, access: &FileAccess) -> Result<Source> {
     let pattern = c
         .path_match_pattern
         .as_deref()
         .map(regex::Regex::new)
         .transpose()
         .context("path_match_pattern: not a valid regular expression")?;
-    let files = list_files(&c.path_prefix, pattern.as_ref(), c.last_path.as_deref())?;
+    let files = list_files(
+        access,
+        &c.path_prefix,
+        pattern.as_ref(),
+        c.last_path.as_deref(),
+    )?;
     let columns = match &c.parser {
         ParserConfig::Csv(p) => {
             super::charset::encoding(p.charset.as_deref())?;
@@ -134,7 +227,10 @@ pub async fn open(c: &FileInput) -> Result<Source> {
             }
             match (p.columns.is_empty(), files.first()) {
                 (false, _) => p.columns.clone(),
-                (true, Some(first)) => super::parquet::file_columns(first)?,
+                (true, Some(first)) => super::parquet::file_columns(
+                    open_listed(access, first)?,
+                    Path::new(&first.shown),
+                )?,
                 (true, None) => bail!(
                     "parser.columns: no file matched, so there is no Parquet schema to read; list the columns"
                 ),
@@ -150,20 +246,30 @@ pub async fn open(c: &FileInput) -> Result<Source> {
     let gzip = c.decoders.iter().any(|d| d.type_ == Codec::Gzip);
     let tasks = files
         .into_iter()
-        .map(|path| {
+        .map(|listed| {
             let parser = c.parser.clone();
             let schema = schema.clone();
+            let access = access.clone();
             let task: Task = Box::new(move |tx, stats| {
                 async move {
-                    let p = path.clone();
+                    let shown = listed.shown.clone();
                     tokio::task::spawn_blocking(move || {
-                        read_file(&p, gzip, &parser, schema, &tx, &stats)
+                        let file = open_listed(&access, &listed)?;
+                        read_file(
+                            file,
+                            Path::new(&listed.shown),
+                            gzip,
+                            &parser,
+                            schema,
+                            &tx,
+                            &stats,
+                        )
                     })
                     .await
                     .context("file reader panicked")??;
                     Ok(TaskState {
                         last_record: None,
-                        last_path: Some(path.to_string_lossy().into_owned()),
+                        last_path: Some(shown),
                     })
                 }
                 .boxed()
@@ -188,14 +294,13 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-fn open_reader(path: &Path, gzip: bool) -> Result<Box<dyn Read + Send>> {
-    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+fn open_reader(file: File, gzip: bool) -> Box<dyn Read + Send> {
     let file = BufReader::with_capacity(1 << 20, file);
-    Ok(if gzip {
+    if gzip {
         Box::new(MultiGzDecoder::new(file))
     } else {
         Box::new(file)
-    })
+    }
 }
 
 fn send(tx: &Sender<RecordBatch>, builder: &mut BatchBuilder) -> Result<()> {
@@ -204,7 +309,9 @@ fn send(tx: &Sender<RecordBatch>, builder: &mut BatchBuilder) -> Result<()> {
         .map_err(|_| anyhow!("the destination stopped"))
 }
 
+/// Parses an opened file; `path` is its name in messages (see [`ListedFile::shown`]).
 pub(crate) fn read_file(
+    file: File,
     path: &Path,
     gzip: bool,
     parser: &ParserConfig,
@@ -212,19 +319,31 @@ pub(crate) fn read_file(
     tx: &Sender<RecordBatch>,
     stats: &Arc<Stats>,
 ) -> Result<()> {
-    let text = |charset: Option<&str>| -> Result<Box<dyn Read + Send>> {
-        let raw = open_reader(path, gzip)?;
+    let text = |file: File, charset: Option<&str>| -> Result<Box<dyn Read + Send>> {
+        let raw = open_reader(file, gzip);
         Ok(match super::charset::encoding(charset)? {
             Some(encoding) => Box::new(super::charset::Transcode::new(raw, encoding)),
             None => raw,
         })
     };
     match parser {
-        ParserConfig::Csv(p) => read_csv(path, text(p.charset.as_deref())?, p, schema, tx, stats),
-        ParserConfig::Jsonl(p) => {
-            read_jsonl(path, text(p.charset.as_deref())?, p, schema, tx, stats)
-        }
-        ParserConfig::Parquet(_) => super::parquet::read(path, schema, tx, stats),
+        ParserConfig::Csv(p) => read_csv(
+            path,
+            text(file, p.charset.as_deref())?,
+            p,
+            schema,
+            tx,
+            stats,
+        ),
+        ParserConfig::Jsonl(p) => read_jsonl(
+            path,
+            text(file, p.charset.as_deref())?,
+            p,
+            schema,
+            tx,
+            stats,
+        ),
+        ParserConfig::Parquet(_) => super::parquet::read(file, path, schema, tx, stats),
     }
 }
 

@@ -3,6 +3,7 @@
 //! The file is written under a temporary name and renamed at commit, so a failed run
 //! never leaves a partial file where a downstream job would pick it up.
 
+use crate::shared::files_root::{FileAccess, PathRefused};
 use crate::shared::text::{DEFAULT_TIMESTAMP_FORMAT, FieldFormatter, chrono_format};
 use crate::types::{ColumnView, Value, column_type};
 use anyhow::{Context, Result, anyhow, bail};
@@ -16,7 +17,7 @@ use hakobu_core::config::{
 };
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Embulk's default `sequence_format`: task number, file number.
 const DEFAULT_SEQUENCE: &str = "%03d.%02d.";
@@ -121,7 +122,68 @@ pub struct FileWriter {
     formatters: Vec<FieldFormatter>,
     tmp: PathBuf,
     path: PathBuf,
+    /// The output's name as the config's author knows it (relative to the organization's
+    /// folder when there is one), for messages.
+    shown: String,
     text: String,
+}
+
+/// Where the output goes: the final path and its temporary name, in a directory that
+/// exists and, within a folder, was checked to be inside it after it was created.
+fn place_output(access: &FileAccess, output: &str) -> Result<(PathBuf, PathBuf)> {
+    let root = access.root()?;
+    let refused = |e: PathRefused| anyhow!("path_prefix {output:?}: {e}");
+    let path = match root {
+        None => PathBuf::from(output),
+        Some(root) => root.resolve(output).map_err(refused)?,
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow!("path_prefix {output:?}: names a directory, not a file"))?
+        .to_owned();
+    let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!(
+                    "cannot create the directory of {output} ({})",
+                    root.map_or_else(|| dir.display().to_string(), |r| r.shown(dir))
+                )
+            })?;
+            match root {
+                None => dir.to_path_buf(),
+                // Again now that it exists: a directory made meanwhile by someone else
+                // could be a link.
+                Some(root) => root.check(dir).map_err(refused)?,
+            }
+        }
+        None => PathBuf::new(),
+    };
+    let mut tmp_name = name.clone();
+    tmp_name.push(".hakobu-tmp");
+    Ok((dir.join(name), dir.join(tmp_name)))
+}
+
+/// Creates the temporary file new. A file left there by a crashed run is removed first;
+/// creating with `create_new` never follows a link planted at that name (which would
+/// truncate whatever it points to) and fails if one appears in between.
+fn create_temporary(access: &FileAccess, tmp: &Path, shown: &str) -> Result<File> {
+    match std::fs::remove_file(tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot replace {shown}.hakobu-tmp"));
+        }
+    }
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(tmp)
+        .with_context(|| format!("cannot create {shown}.hakobu-tmp"))?;
+    if let Some(root) = access.root()? {
+        root.verify_opened(&file)
+            .map_err(|e| anyhow!("path_prefix {shown:?}: {e}"))?;
+    }
+    Ok(file)
 }
 
 fn tz(name: Option<&str>) -> Result<Tz> {
@@ -137,16 +199,12 @@ fn byte(s: &Option<String>, default: u8) -> u8 {
 }
 
 impl FileWriter {
-    /// Creates the temporary file and writes the header.
-    pub async fn open(c: &FileOutput, schema: SchemaRef) -> Result<Self> {
-        let path = PathBuf::from(output_path(c, 0, 0));
-        let tmp = PathBuf::from(format!("{}.hakobu-tmp", path.display()));
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-        }
-        let file =
-            File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    /// Creates the temporary file and writes the header. `access` says where files may
+    /// be written: with a files root, `path_prefix` is relative to it and must stay inside.
+    pub async fn open(c: &FileOutput, schema: SchemaRef, access: &FileAccess) -> Result<Self> {
+        let shown = output_path(c, 0, 0);
+        let (path, tmp) = place_output(access, &shown)?;
+        let file = create_temporary(access, &tmp, &shown)?;
         if let FormatterConfig::Parquet(f) = &c.formatter {
             if !c.encoders.is_empty() {
                 bail!("encoders: Parquet compresses inside the file; remove encoders");
@@ -159,6 +217,7 @@ impl FileWriter {
                 formatters: Vec::new(),
                 tmp,
                 path,
+                shown,
                 text: String::new(),
             });
         }
@@ -184,6 +243,7 @@ impl FileWriter {
             formatters,
             tmp,
             path,
+            shown,
             text: String::new(),
         })
     }
@@ -331,17 +391,20 @@ impl FileWriter {
             Format::Jsonl { out, .. } => out,
             Format::Parquet(w) => {
                 w.close()
-                    .with_context(|| format!("writing {} failed", self.tmp.display()))?;
-                std::fs::rename(&self.tmp, &self.path)
-                    .with_context(|| format!("cannot rename to {}", self.path.display()))?;
-                return Ok(());
+                    .with_context(|| format!("writing {} failed", self.shown))?;
+                return self.rename();
             }
         };
         sink.finish()
-            .with_context(|| format!("writing {} failed", self.tmp.display()))?;
+            .with_context(|| format!("writing {} failed", self.shown))?;
+        self.rename()
+    }
+
+    /// Gives the temporary file its final name (a rename replaces a link there rather
+    /// than writing through it).
+    fn rename(&self) -> Result<()> {
         std::fs::rename(&self.tmp, &self.path)
-            .with_context(|| format!("cannot rename to {}", self.path.display()))?;
-        Ok(())
+            .with_context(|| format!("cannot rename to {}", self.shown))
     }
 
     /// Removes the temporary file.

@@ -5,7 +5,7 @@ use super::{S3Location, store, temp_path};
 use crate::connectors::file::reader::read_file;
 use crate::shared::source::{Source, Task, TaskState};
 use crate::types;
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use futures::{FutureExt, StreamExt, TryStreamExt};
 use hakobu_core::config::{Codec, ParserConfig, S3Input};
 use object_store::ObjectStoreExt;
@@ -84,15 +84,20 @@ pub async fn open(c: &S3Input) -> Result<Source> {
                             )?;
                         }
                         drop(file);
-                        let path = local.clone();
+                        // The staging file is the engine's own, not a tenant's path:
+                        // opened as is, and named by its object in messages.
+                        let staged = std::fs::File::open(&local)?;
                         let name = format!("s3://{bucket}/{key}");
                         tokio::task::spawn_blocking(move || {
-                            read_file(&path, gzip, &parser, schema, &tx, &stats).map_err(|e| {
-                                anyhow!(
-                                    "{}",
-                                    format!("{e:#}").replace(&path.display().to_string(), &name)
-                                )
-                            })
+                            read_file(
+                                staged,
+                                std::path::Path::new(&name),
+                                gzip,
+                                &parser,
+                                schema,
+                                &tx,
+                                &stats,
+                            )
                         })
                         .await
                         .context("object reader panicked")?

@@ -2,6 +2,7 @@
 
 use super::{S3Location, store, temp_path};
 use crate::connectors::file::writer::{FileWriter, output_path};
+use crate::shared::files_root::FileAccess;
 use anyhow::{Context, Result};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -41,7 +42,8 @@ impl S3Writer {
         let key = output_path(&as_file(c.path_prefix.clone()), 0, 0);
         let staged = as_file(format!("{}/", temp_path("out").display()));
         let local = std::path::PathBuf::from(output_path(&staged, 0, 0));
-        let file = FileWriter::open(&staged, schema).await?;
+        // The staging file is the engine's own temporary path, not a tenant's.
+        let file = FileWriter::open(&staged, schema, &FileAccess::Unconfined).await?;
         Ok(S3Writer {
             file,
             local,
