@@ -491,7 +491,14 @@ async fn test_unsaved(
     validate_settings(body.kind, &plain, &on_file, "settings").into_result()?;
     let local_directory = check_operator_rules(&state, auth.organization_id, body.kind, &plain)?;
     Ok(web::Json(
-        engine_bridge::test(&state, body.kind, &plain, &resolved, local_directory.as_deref()).await,
+        engine_bridge::test(
+            &state,
+            body.kind,
+            &plain,
+            &resolved,
+            local_directory.as_deref(),
+        )
+        .await,
     ))
 }
 

@@ -9,7 +9,7 @@ use crate::state::AppState;
 use diesel_async::AsyncPgConnection;
 use hakobu_core::api::org::TeamGrant;
 use hakobu_core::authz::{Action, Decision, Target, authorize};
-use hakobu_core::connection::ConnectionKind;
+use hakobu_core::connection::{ConnectionKind, setting_str};
 use hakobu_core::ids::{ConnectionId, OrganizationId, TeamId};
 use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::FieldErrors;
@@ -115,6 +115,9 @@ pub async fn check_shares(
 /// when the operator set `HAKOBU_LOCAL_FILES_ROOT`, and a connection's directory must lead
 /// inside the organization's own folder there (`services::local_files`). Every way a
 /// connection is saved or tested (create, update, test, import) goes through here.
+/// A host or endpoint written as an address that the egress policy refuses is refused here
+/// too, on its field, so the form says so before anything connects (names are checked
+/// where they are resolved, at every use).
 /// Answers where a `local_files` directory is on the disk (for a connection test).
 pub fn check_operator_rules(
     state: &AppState,
@@ -122,8 +125,40 @@ pub fn check_operator_rules(
     kind: ConnectionKind,
     settings: &Map<String, Value>,
 ) -> Result<Option<PathBuf>, ApiError> {
+    check_address_literals(state, kind, settings)?;
     if kind != ConnectionKind::LocalFiles {
         return Ok(None);
     }
     crate::services::local_files::resolve_directory(state, organization, settings).map(Some)
+}
+
+fn check_address_literals(
+    state: &AppState,
+    kind: ConnectionKind,
+    settings: &Map<String, Value>,
+) -> Result<(), ApiError> {
+    let policy = state.probes.egress();
+    let refused = |field: &str, e: hakobu_engine::egress::EgressError| {
+        ApiError::field(&format!("settings.{field}"), e.to_string())
+    };
+    if let Some(db) = kind.db_kind() {
+        let host = setting_str(kind, settings, "host").unwrap_or_default();
+        let port = settings
+            .get("port")
+            .and_then(Value::as_u64)
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(db.default_port());
+        hakobu_engine::egress::check_literal_host(policy, &host, port)
+            .map_err(|e| refused("host", e))?;
+    }
+    if kind == ConnectionKind::S3
+        && let Some(endpoint) = setting_str(kind, settings, "endpoint")
+        && let Ok(url) = reqwest::Url::parse(&endpoint)
+        && let Some(host) = url.host_str()
+    {
+        let port = url.port_or_known_default().unwrap_or(443);
+        hakobu_engine::egress::check_literal_host(policy, host, port)
+            .map_err(|e| refused("endpoint", e))?;
+    }
+    Ok(())
 }

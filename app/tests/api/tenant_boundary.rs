@@ -19,6 +19,9 @@ async fn strict_app(dispatcher: bool) -> TestApp {
     .await
 }
 
+/// Tests an unsaved connection. An address literal the policy refuses is refused on its
+/// field (422) before anything connects; a host name is refused when it is resolved, as
+/// the test's `not_allowed` answer. Both come back in the second shape.
 async fn test_connection(app: &TestApp, token: &str, kind: &str, settings: Value) -> Value {
     let (status, body) = app
         .post(
@@ -27,8 +30,19 @@ async fn test_connection(app: &TestApp, token: &str, kind: &str, settings: Value
             json!({"kind": kind, "settings": settings}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
+    match status {
+        StatusCode::OK => body,
+        StatusCode::UNPROCESSABLE_ENTITY => {
+            let field = body["field"].as_str().unwrap_or_default();
+            assert!(
+                ["settings.host", "settings.endpoint"].contains(&field),
+                "{body}"
+            );
+            let message = body["message"].as_str().unwrap_or_default();
+            json!({"ok": false, "error": {"kind": "not_allowed", "message": format!("may not be reached: {message}")}})
+        }
+        other => panic!("{other}: {body}"),
+    }
 }
 
 fn assert_refused(body: &Value, what: &str) {
@@ -74,14 +88,46 @@ async fn connections_to_the_service_machine_metadata_and_private_networks_are_re
         "{message}"
     );
 
-    // A saved connection fares no better when browsed or previewed.
+    // Saving an address the policy refuses is refused on its field, before anything
+    // connects; so is an S3 endpoint written as one.
+    for (kind, settings, field) in [
+        ("postgresql", pg("127.0.0.1", 6543), "settings.host"),
+        (
+            "mysql",
+            json!({"host": "169.254.169.254", "port": 3306, "database": "d", "user": "u", "tls_mode": "disable"}),
+            "settings.host",
+        ),
+        (
+            "s3",
+            json!({"bucket": "any", "endpoint": "http://[fd00:ec2::254]/", "region": "us-east-1", "auth": "access_key", "access_key_id": "AKIAX", "secret_access_key": "x"}),
+            "settings.endpoint",
+        ),
+    ] {
+        let (status, body) = app
+            .post(
+                "/api/connections",
+                &stranger.token,
+                json!({"name": "Inside", "kind": kind, "team_id": stranger.default_team, "settings": settings}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{kind}: {body}");
+        assert_eq!(body["field"], field, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("private network"),
+            "{body}"
+        );
+    }
+    // A name is only known at use: saved, then refused when browsed or previewed.
     let id = app
         .create_connection(
             &stranger,
             &stranger.default_team,
             "Inside",
             "postgresql",
-            pg("127.0.0.1", 5432),
+            pg("localhost", 5432),
         )
         .await;
     let (status, body) = app
@@ -193,7 +239,29 @@ async fn a_run_cannot_reach_the_service_network_either() {
         "CREATE TABLE src (id bigint PRIMARY KEY, name text); INSERT INTO src VALUES (1, 'a');",
     )
     .await;
-    let job = crate::runs::job(&app, &stranger, json!({})).await;
+    // Saved by name (an address literal would be refused at save): refused in the runner.
+    let inside = app
+        .create_connection(
+            &stranger,
+            &stranger.default_team,
+            "Inside",
+            "postgresql",
+            json!({"host": "localhost", "port": 5432, "database": app.db_name, "user": "postgres", "tls_mode": "disable"}),
+        )
+        .await;
+    let settings = json!({
+        "source": {"connection_id": inside, "table": {"name": "src"}},
+        "destination": {"connection_id": inside, "table": {"name": "dst"}, "mode": "insert"},
+    });
+    let (status, body) = app
+        .post(
+            "/api/jobs",
+            &stranger.token,
+            json!({"name": "Exfiltrate", "team_id": stranger.default_team, "settings": settings}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let job = body["id"].as_str().unwrap().to_owned();
     let (status, run) = app
         .post(&format!("/api/jobs/{job}/runs"), &stranger.token, json!({}))
         .await;
