@@ -8,6 +8,7 @@
 pub mod check;
 pub mod connectors;
 pub mod filters;
+pub mod limits;
 pub mod pipeline;
 pub mod shared;
 pub mod template;
