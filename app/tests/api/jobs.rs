@@ -797,3 +797,69 @@ async fn an_import_cannot_read_files_outside_the_operators_root() {
     let (_, jobs) = app.get("/api/jobs", &owner.token).await;
     assert_eq!(jobs.as_array().map(Vec::len), Some(0), "{jobs}");
 }
+
+/// An imported config is a tenant's Liquid: a ten-billion range is refused with the limit
+/// named (it used to be collected into a `Vec` before the first iteration), a render that
+/// stays within the counts but works too long stops at the time limit, and the app
+/// answers other requests meanwhile.
+#[tokio::test]
+async fn an_import_with_a_runaway_template_is_refused_naming_the_limit() {
+    let app = spawn_app().await;
+    let owner = app.signup("Fresh Org").await;
+    let import = |config: String| {
+        let (app, token, team) = (&app, owner.token.clone(), owner.default_team.clone());
+        async move {
+            app.post(
+                "/api/jobs/import",
+                &token,
+                json!({"team_id": team, "name": "Runaway", "config": config}),
+            )
+            .await
+        }
+    };
+    let db = "type: postgresql, host: h, user: u, database: d, table: t";
+    let runaway =
+        format!("in: {{{db}}}\n{{% for i in (1..10000000000) %}}x{{% endfor %}}\nout: {{{db}}}\n");
+    // 40 KB built by the template itself, then 95 000 passes of filters over it: within
+    // the loop and value limits, far past the time limit.
+    let slow = format!(
+        "in: {{{db}}}\n{{% capture big %}}{{% for i in (1..4000) %}}abcdefghij{{% endfor %}}{{% endcapture %}}\
+         {{% for i in (1..95000) %}}{{% assign t = big | replace: \"a\", \"b\" | upcase | remove: \"B\" %}}{{% endfor %}}\nout: {{{db}}}\n"
+    );
+    let other_request = async { app.get("/api/jobs", &owner.token).await };
+    let ((status, body), (slow_status, slow_body), (other_status, other)) =
+        tokio::time::timeout(std::time::Duration::from_secs(120), async {
+            tokio::join!(import(runaway), import(slow), other_request)
+        })
+        .await
+        .expect("the app answered all three requests");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "config", "{body}");
+    let refusal = &body["fields"][0];
+    assert_eq!(refusal["code"], "template_loops", "{body}");
+    assert_eq!(
+        refusal["message"],
+        "this template loops more than 100000 times; templates are limited to 100000 loop iterations",
+        "{body}"
+    );
+    assert_eq!(slow_status, StatusCode::UNPROCESSABLE_ENTITY, "{slow_body}");
+    assert_eq!(
+        slow_body["fields"][0]["code"], "template_time",
+        "{slow_body}"
+    );
+    assert!(
+        slow_body["fields"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rendering is limited to 2 seconds"),
+        "{slow_body}"
+    );
+    assert_eq!(other_status, StatusCode::OK, "{other}");
+    // Nothing was created by the refused imports.
+    let (_, connections) = app.get("/api/connections", &owner.token).await;
+    assert_eq!(
+        connections.as_array().map(Vec::len),
+        Some(0),
+        "{connections}"
+    );
+}

@@ -287,8 +287,9 @@ enum Items<'r> {
         len: u64,
     },
     Array(ValueCow<'r>),
-    /// An object iterates as `[key, value]` pairs (made one at a time).
-    Object(ValueCow<'r>),
+    /// An object iterates as `[key, value]` pairs, made from a value that already exists
+    /// (so no larger than it).
+    Pairs(Vec<Value>),
     Empty,
 }
 
@@ -310,8 +311,15 @@ impl<'r> Items<'r> {
                 let view = value.as_view();
                 if view.as_array().is_some() {
                     Ok(Items::Array(value))
-                } else if view.as_object().is_some() {
-                    Ok(Items::Object(value))
+                } else if let Some(object) = view.as_object() {
+                    Ok(Items::Pairs(
+                        object
+                            .iter()
+                            .map(|(k, v)| {
+                                Value::Array(vec![Value::scalar(k.into_owned()), v.to_value()])
+                            })
+                            .collect(),
+                    ))
                 } else if view.is_state() || view.is_nil() {
                     Ok(Items::Empty)
                 } else {
@@ -328,10 +336,7 @@ impl<'r> Items<'r> {
         match self {
             Items::Counted { len, .. } => *len,
             Items::Array(v) => v.as_view().as_array().map_or(0, |a| a.size().max(0) as u64),
-            Items::Object(v) => v
-                .as_view()
-                .as_object()
-                .map_or(0, |o| o.size().max(0) as u64),
+            Items::Pairs(pairs) => pairs.len() as u64,
             Items::Empty => 0,
         }
     }
@@ -345,13 +350,7 @@ impl<'r> Items<'r> {
                 .as_array()
                 .and_then(|a| a.get(index as i64))
                 .map_or(Value::Nil, |item| item.to_value()),
-            Items::Object(v) => v
-                .as_view()
-                .as_object()
-                .and_then(|o| o.iter().nth(index as usize))
-                .map_or(Value::Nil, |(k, item)| {
-                    Value::Array(vec![Value::scalar(k.into_owned()), item.to_value()])
-                }),
+            Items::Pairs(pairs) => pairs.get(index as usize).cloned().unwrap_or(Value::Nil),
             Items::Empty => Value::Nil,
         }
     }

@@ -202,6 +202,10 @@ mod tests {
             Value::Array(vec![Value::scalar("a"), Value::scalar("b")]),
         );
         g.insert("empty".into(), Value::Array(vec![]));
+        g.insert(
+            "settings".into(),
+            Value::Object(globals(&[("mode", "merge")])),
+        );
         let source = [
             "{% for x in list %}{{ forloop.index }}:{{ x | upcase }}{% unless forloop.last %},{% endunless %}{% endfor %}",
             "{% for i in (1..10) offset: 2 limit: 3 reversed %}{{ i }}{% endfor %}",
@@ -215,6 +219,7 @@ mod tests {
             "{{ csv | split: \",\" | join: \"+\" }}",
             "{{ name | replace: \"o\", \"0\" }}",
             "{% for i in (1..3) %}{% cycle \"a\", \"b\" %}{% endfor %}",
+            "{% for pair in settings %}{{ pair[0] }}={{ pair[1] }}{% endfor %}",
         ]
         .join("|");
         assert_eq!(
@@ -232,6 +237,7 @@ mod tests {
                 "a+b+c",
                 "hak0bu",
                 "aba",
+                "mode=merge",
             ]
             .join("|")
         );
