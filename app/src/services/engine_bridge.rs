@@ -9,7 +9,9 @@ use hakobu_core::api::connections::{
 };
 use hakobu_core::connection::{ConnectionKind, database_endpoint, setting_str};
 use hakobu_core::job::{TableRef, check_select};
+use hakobu_core::messages::{MessageCode, Text};
 use hakobu_engine::check::{self, CheckError, ErrorKind};
+use hakobu_engine::limits::{PREVIEW_MAX_BYTES, PREVIEW_MAX_VALUE_BYTES, human_bytes};
 use serde_json::{Map, Value};
 use std::time::{Duration, Instant};
 
@@ -316,6 +318,13 @@ pub async fn preview(
         }
         _ => return Err(ApiError::field("table", "give either a table or a query")),
     };
+    // A preview that reached its budget says so, in words a client can translate.
+    let notice: Option<Text> = result.truncated.then(|| {
+        MessageCode::PreviewTruncated
+            .with("size", human_bytes(PREVIEW_MAX_BYTES))
+            .with("value_size", human_bytes(PREVIEW_MAX_VALUE_BYTES))
+            .into()
+    });
     Ok(PreviewResponse {
         columns: result
             .columns
@@ -323,5 +332,9 @@ pub async fn preview(
             .map(|(name, type_)| PreviewColumn { name, type_ })
             .collect(),
         rows: result.rows,
+        truncated: result.truncated,
+        code: notice.as_ref().and_then(Text::code),
+        params: notice.as_ref().map(Text::params).unwrap_or_default(),
+        message: notice.map(|t| t.english),
     })
 }
