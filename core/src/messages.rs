@@ -150,6 +150,16 @@ catalogue! {
     PathLeavesFolder = "path_leaves_folder" => "this path leaves your organization's files folder";
     /// `kind` is the connection kind's name (`local_files`).
     LocalFilesOff = "local_files_off" => "{kind} connections are turned off on this service: the operator has not set a folder for files on the Hakobu server (HAKOBU_LOCAL_FILES_ROOT)";
+    // --- Liquid templates: imported configs and notification messages ---
+    TemplateTooLong = "template_too_long" => "this template is longer than {size}; templates are limited to {size}";
+    TemplateLoops = "template_loops" => "this template loops more than {n} times; templates are limited to {n} loop iterations";
+    TemplateOutput = "template_output" => "this template writes more than {size}; a template's output is limited to {size}";
+    TemplateValue = "template_value" => "this template builds a value larger than {size} (with assign, capture or a filter); such values are limited to {size}";
+    TemplateValues = "template_values" => "this template keeps more than {size} in assigned and captured values; they are limited to {size} in all";
+    TemplateTime = "template_time" => "this template takes longer than {seconds} seconds to render; rendering is limited to {seconds} seconds";
+    TemplateIncludes = "template_includes" => "this template nests includes more than {n} deep; includes are limited to {n} levels";
+    // --- answers of a tenant's database ---
+    PreviewTruncated = "preview_truncated" => "This preview is cut short to stay within {size}: values longer than {value_size} end with …, and later rows are not shown.";
 }
 
 impl MessageCode {

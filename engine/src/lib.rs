@@ -9,6 +9,7 @@ pub mod check;
 pub mod connectors;
 pub mod egress;
 pub mod filters;
+pub mod limits;
 pub mod pipeline;
 pub mod probe;
 pub mod shared;

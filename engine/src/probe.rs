@@ -82,6 +82,12 @@ pub enum ProbeTask {
         query: String,
         limit: usize,
     },
+    /// The first value of a query, at most `limit` characters of it.
+    QueryValue {
+        connection: Connection,
+        sql: String,
+        limit: usize,
+    },
     /// One value compared with an expected one.
     DataCheck {
         connection: Connection,
@@ -105,6 +111,7 @@ impl ProbeTask {
             ProbeTask::PrimaryKey { .. } => "primary_key",
             ProbeTask::PreviewTable { .. } => "preview_table",
             ProbeTask::PreviewQuery { .. } => "preview_query",
+            ProbeTask::QueryValue { .. } => "query_value",
             ProbeTask::DataCheck { .. } => "data_check",
         }
     }
@@ -154,6 +161,11 @@ pub async fn execute(request: ProbeRequest) -> ProbeReply {
             query,
             limit,
         } => done(check::preview_query(&connection, &query, limit).await),
+        ProbeTask::QueryValue {
+            connection,
+            sql,
+            limit,
+        } => done(check::query_value(&connection, &sql, limit).await),
         ProbeTask::DataCheck {
             connection,
             sql,

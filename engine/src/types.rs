@@ -25,6 +25,12 @@ const TYPE_KEY: &str = "hakobu.type";
 /// Rows per batch: large enough to amortize per-batch work, small enough to keep memory flat.
 pub const BATCH_ROWS: usize = 8192;
 
+/// A batch is also full once its text and bytes columns hold this much, so a table of wide
+/// rows (a tenant's 1 MB values) never builds a batch of 8192 of them: every reader sends
+/// at most about this much at a time, which is what lets a preview stop reading near its
+/// budget ([`crate::limits::PREVIEW_MAX_BYTES`]).
+pub const BATCH_BYTES: usize = 8 * 1024 * 1024;
+
 /// The Arrow type that carries a Hakobu column type.
 pub fn arrow_type(t: ColumnType) -> DataType {
     match t {
@@ -215,9 +221,22 @@ impl BatchBuilder {
         self.rows == 0
     }
 
-    /// Whether the batch reached its target size.
+    /// Whether the batch reached its target size: [`BATCH_ROWS`] rows or [`BATCH_BYTES`].
     pub fn is_full(&self) -> bool {
-        self.rows >= BATCH_ROWS
+        self.rows >= BATCH_ROWS || self.value_bytes() >= BATCH_BYTES
+    }
+
+    /// The bytes held by the pending rows' text and bytes columns (the only ones whose
+    /// values can be large).
+    fn value_bytes(&self) -> usize {
+        self.columns
+            .iter()
+            .map(|c| match c {
+                ColumnBuilder::Text(b) => b.values_slice().len(),
+                ColumnBuilder::Bytes(b) => b.values_slice().len(),
+                _ => 0,
+            })
+            .sum()
     }
 
     /// The pending rows as a batch; the builder starts over.

@@ -1387,6 +1387,9 @@ mod tests {
         "BE",
         "LH",
         "TZR",
+        // Tenant boundary: the placeholders of the template and preview limits.
+        "size",
+        "seconds",
     ];
 
     fn assert_no_english_left(what: &str, ja: &str) {

@@ -163,6 +163,12 @@ async fn run(command: Command) -> Result<()> {
                     names.iter().map(|n| n.to_string()).zip(row).collect();
                 println!("{}", serde_json::Value::Object(obj));
             }
+            if preview.truncated {
+                eprintln!(
+                    "preview cut short at {}: long values end with …, later rows were not read",
+                    hakobu_engine::limits::human_bytes(hakobu_engine::limits::PREVIEW_MAX_BYTES)
+                );
+            }
         }
     }
     Ok(())

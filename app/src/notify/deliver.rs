@@ -140,7 +140,7 @@ impl Sender {
         destination: &Destination,
         message: &Outgoing<'_>,
     ) -> Result<Option<u16>, SendError> {
-        let text = render::message(message.template, message.context, &self.public_url);
+        let text = render::message_async(message.template, message.context, &self.public_url).await;
         let url = render::run_url(message.context, &self.public_url);
         match destination.kind {
             DestinationKind::Slack => {
@@ -183,11 +183,12 @@ impl Sender {
                     http_status: None,
                     message: "email is not configured (HAKOBU_SMTP_HOST)".to_owned(),
                 })?;
-                let subject = render::render(
+                let subject = render::render_async(
                     message.subject.unwrap_or(render::DEFAULT_SUBJECT),
                     message.context,
                     &self.public_url,
                 )
+                .await
                 .unwrap_or_else(|_| {
                     format!(
                         "[Hakobu] {}: {}",

@@ -6,19 +6,18 @@
 //! `event` and `variables.NAME` (the run's variable values), which can also be written as
 //! the job settings' `$NAME$` (`$$` is a dollar sign). An unknown name is an error (Liquid
 //! is strict), caught when the rule is saved.
+//!
+//! Templates are rendered by the engine's bounded renderer
+//! ([`hakobu_engine::template::render_bounded`]), so a rule's template cannot loop, write or
+//! build values past the limits of `hakobu_engine::limits`; a render takes at most a couple
+//! of seconds of one blocking thread, never an async worker's time (see [`message_async`]).
 
 use super::{CheckLine, EventContext};
 use hakobu_core::api::notifications::NotificationEventKind;
 use hakobu_core::ids::NotificationEventId;
 use hakobu_core::job::checks::CheckOutcome;
+use hakobu_engine::template::{TemplateError, render_bounded};
 use serde_json::{Value, json};
-use std::sync::LazyLock;
-
-static PARSER: LazyLock<liquid::Parser> = LazyLock::new(|| {
-    liquid::ParserBuilder::with_stdlib()
-        .build()
-        .expect("the standard Liquid library builds")
-});
 
 /// The default message of each event.
 pub fn default_template(event: NotificationEventKind) -> &'static str {
@@ -135,20 +134,17 @@ fn globals(context: &EventContext, public_url: &str) -> liquid::Object {
     liquid::to_object(&value).unwrap_or_default()
 }
 
-/// Renders `template` for the event; `Err` with Liquid's message in one line.
-pub fn render(template: &str, context: &EventContext, public_url: &str) -> Result<String, String> {
-    let one_line = |e: liquid::Error| {
-        e.to_string()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    let parsed = PARSER
-        .parse(&dollar_placeholders_to_liquid(template))
-        .map_err(one_line)?;
-    parsed
-        .render(&globals(context, public_url))
-        .map_err(one_line)
+/// Renders `template` for the event within the engine's template limits.
+pub fn render(
+    template: &str,
+    context: &EventContext,
+    public_url: &str,
+) -> Result<String, TemplateError> {
+    render_bounded(
+        &dollar_placeholders_to_liquid(template),
+        &globals(context, public_url),
+        &[],
+    )
 }
 
 /// `$name$` becomes `{{ variables.name }}` so a value is rendered as data and can never
@@ -202,9 +198,39 @@ pub fn message(template: Option<&str>, context: &EventContext, public_url: &str)
     }
 }
 
+/// [`message`] on a blocking thread: a template may take up to the render time limit,
+/// which must not hold up the async workers delivering other messages.
+pub async fn message_async(
+    template: Option<&str>,
+    context: &EventContext,
+    public_url: &str,
+) -> String {
+    let (template, job_context, url) = (
+        template.map(str::to_owned),
+        context.clone(),
+        public_url.to_owned(),
+    );
+    tokio::task::spawn_blocking(move || message(template.as_deref(), &job_context, &url))
+        .await
+        .unwrap_or_else(|_| format!("{}: {}", context.job_name, context.status))
+}
+
+/// [`render`] on a blocking thread, for the same reason as [`message_async`].
+pub async fn render_async(
+    template: &str,
+    context: &EventContext,
+    public_url: &str,
+) -> Result<String, TemplateError> {
+    let (template, context, url) = (template.to_owned(), context.clone(), public_url.to_owned());
+    tokio::task::spawn_blocking(move || render(&template, &context, &url))
+        .await
+        .unwrap_or_else(|_| Err(TemplateError::Invalid("the template engine failed".into())))
+}
+
 /// Checks a template when a rule is saved: it must parse and render with sample values.
 /// Variables it names (`variables.x`) get a sample value, since they are known only per run.
-pub fn check_template(template: &str) -> Result<(), String> {
+/// A template that reaches a limit with the sample values is refused here, at save.
+pub fn check_template(template: &str) -> Result<(), TemplateError> {
     let mut sample = sample_context(NotificationEventKind::Failure);
     let liquid = dollar_placeholders_to_liquid(template);
     let mut rest: &str = &liquid;
@@ -330,6 +356,22 @@ mod tests {
         assert!(check_template("{% if %}").is_err());
         let fallback = message(Some("{{ nope }}"), &c, "https://h.example");
         assert!(fallback.contains("could not be used"), "{fallback}");
+    }
+
+    #[test]
+    fn a_runaway_template_is_refused_at_save_and_falls_back_when_sent() {
+        let runaway = "{% for i in (1..10000000000) %}x{% endfor %}";
+        assert_eq!(
+            check_template(runaway).unwrap_err().limit(),
+            Some(hakobu_engine::template::Limit::LoopIterations)
+        );
+        let c = sample_context(NotificationEventKind::Failure);
+        let text = message(Some(runaway), &c, "https://h.example");
+        assert!(text.starts_with("Sample job failed after"), "{text}");
+        assert!(
+            text.contains("templates are limited to 100000 loop iterations"),
+            "{text}"
+        );
     }
 
     #[test]

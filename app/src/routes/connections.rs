@@ -24,6 +24,8 @@ use hakobu_core::connection::{ConnectionKind, validate_settings};
 use hakobu_core::ids::{ConnectionId, TeamId};
 use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::{FieldErrors, check_text};
+use hakobu_engine::check::Listing;
+use hakobu_engine::limits::DISCOVERY_MAX_ENTRIES;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -559,12 +561,28 @@ async fn list_schemas(
     state: web::Data<AppState>,
     auth: Auth,
     path: web::Path<ConnectionId>,
-) -> Result<web::Json<Vec<String>>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let (_, target) = database_connection(&state, &auth, path.into_inner()).await?;
     engine_bridge::list_schemas(&state, &target)
         .await
-        .map(web::Json)
+        .map(listing_response)
         .map_err(engine_bridge::upstream)
+}
+
+/// Header of a listing cut at [`DISCOVERY_MAX_ENTRIES`]: the JSON array has no room to say so.
+pub const LISTING_TRUNCATED_HEADER: &str = "Hakobu-Listing-Truncated";
+
+/// A listing as its JSON array; one cut at its bound also carries
+/// [`LISTING_TRUNCATED_HEADER`] saying how far it goes.
+fn listing_response<T: serde::Serialize>(listing: Listing<T>) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    if listing.truncated {
+        response.insert_header((
+            LISTING_TRUNCATED_HEADER,
+            format!("only the first {DISCOVERY_MAX_ENTRIES} entries are listed"),
+        ));
+    }
+    response.json(listing.items)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -582,12 +600,12 @@ async fn list_tables(
     auth: Auth,
     path: web::Path<ConnectionId>,
     query: web::Query<SchemaQuery>,
-) -> Result<web::Json<Vec<String>>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let (c, target) = database_connection(&state, &auth, path.into_inner()).await?;
     let schema = engine_bridge::schema_or_default(&c, query.schema.as_deref());
     engine_bridge::list_tables(&state, &target, &schema)
         .await
-        .map(web::Json)
+        .map(listing_response)
         .map_err(engine_bridge::upstream)
 }
 
@@ -606,13 +624,13 @@ async fn list_columns(
     auth: Auth,
     path: web::Path<ConnectionId>,
     query: web::Query<TableQuery>,
-) -> Result<web::Json<Vec<ColumnView>>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let (c, target) = database_connection(&state, &auth, path.into_inner()).await?;
     let schema = engine_bridge::schema_or_default(&c, query.schema.as_deref());
     let columns = engine_bridge::list_columns(&state, &target, &schema, &query.table)
         .await
         .map_err(engine_bridge::upstream)?;
-    if columns.is_empty() {
+    if columns.items.is_empty() {
         return Err(ApiError::NotFound(
             format!(
                 "No table {schema}.{} (or no columns you may read).",
@@ -621,8 +639,9 @@ async fn list_columns(
             .into(),
         ));
     }
-    Ok(web::Json(
-        columns
+    Ok(listing_response(Listing {
+        items: columns
+            .items
             .into_iter()
             .map(|c| ColumnView {
                 name: c.name,
@@ -630,7 +649,8 @@ async fn list_columns(
                 nullable: c.nullable,
             })
             .collect(),
-    ))
+        truncated: columns.truncated,
+    }))
 }
 
 /// The first rows of a table or of a read-only query (editors of the connection).

@@ -30,14 +30,8 @@ use hakobu_core::ids::{ConnectionId, JobId};
 use hakobu_core::job::JobSettings;
 use hakobu_core::job::import::{ImportedJob, WantedConnection, settings_from_config};
 use hakobu_core::validation::FieldErrors;
+use hakobu_engine::template::{TemplateError, render_config};
 use serde_json::{Map, Value, json};
-
-/// An empty directory: import renders Liquid without partials.
-fn no_partials_dir() -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("hakobu-import-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
-}
 
 /// Finds an equal connection of the team (same settings and secrets) or creates one.
 async fn connection_for(
@@ -189,16 +183,18 @@ pub async fn import_job(
     )
     .await?;
     let text = if request.config.contains("{{") || request.config.contains("{%") {
-        hakobu_engine::template::render(
-            &request.config,
-            &no_partials_dir()?,
-            request.env.clone().into_iter(),
-        )
-        .map_err(|e| {
-            ApiError::field(
+        // The pasted config is tenant input: rendered by the engine's bounded renderer, on
+        // a blocking thread (a render may take up to its time limit), without partials.
+        let (config, env) = (request.config.clone(), request.env.clone());
+        let rendered = web::block(move || render_config(&config, env.into_iter()))
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("rendering an import: {e}")))?;
+        rendered.map_err(|e| match e {
+            TemplateError::Limit(limit) => ApiError::field("config", limit.message()),
+            TemplateError::Invalid(detail) => ApiError::field(
                 "config",
-                format!("the Liquid template does not render: {e:#}"),
-            )
+                format!("the Liquid template does not render: liquid: {detail}"),
+            ),
         })?
     } else {
         request.config.clone()

@@ -23,6 +23,7 @@ use hakobu_core::authz::{Action, Target};
 use hakobu_core::ids::{JobId, NotificationRuleId, RunId};
 use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::FieldErrors;
+use hakobu_engine::template::TemplateError;
 use serde_json::json;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -51,16 +52,23 @@ async fn validate(
         errors.push_message("destination_id", MessageCode::NotADestination);
     }
     for (field, text) in [("template", &body.template), ("subject", &body.subject)] {
-        if let Some(text) = text
-            && let Err(e) = render::check_template(text)
-        {
-            errors.push_message(
+        let Some(text) = text.clone() else {
+            continue;
+        };
+        // A render may take up to the template time limit: not on an async worker.
+        let checked = web::block(move || render::check_template(&text))
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("checking a template: {e}")))?;
+        match checked {
+            Ok(()) => {}
+            Err(TemplateError::Limit(limit)) => errors.push_message(field, limit.message()),
+            Err(TemplateError::Invalid(detail)) => errors.push_message(
                 field,
-                MessageCode::TemplateBroken.with("detail", e).with(
+                MessageCode::TemplateBroken.with("detail", detail).with(
                     "names",
                     "job_name, status, rows, duration, run_url, error, threshold, checks, schedule, variables.NAME",
                 ),
-            );
+            ),
         }
     }
     errors.into_result()?;

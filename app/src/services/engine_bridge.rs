@@ -12,8 +12,10 @@ use hakobu_core::api::connections::{
 use hakobu_core::connection::{ConnectionKind, database_endpoint, setting_str};
 use hakobu_core::job::checks::CheckOperator;
 use hakobu_core::job::{TableRef, check_select};
+use hakobu_core::messages::{MessageCode, Text};
 use hakobu_engine::Preview;
-use hakobu_engine::check::{self, BucketAccess, CheckError, ErrorKind};
+use hakobu_engine::check::{self, BucketAccess, CheckError, ErrorKind, Listing};
+use hakobu_engine::limits::{PREVIEW_MAX_BYTES, PREVIEW_MAX_VALUE_BYTES, human_bytes};
 use hakobu_engine::probe::ProbeTask;
 use serde_json::{Map, Value};
 use std::time::{Duration, Instant};
@@ -317,6 +319,13 @@ pub async fn preview(
         }
         _ => return Err(ApiError::field("table", "give either a table or a query")),
     };
+    // A preview that reached its budget says so, in words a client can translate.
+    let notice: Option<Text> = result.truncated.then(|| {
+        MessageCode::PreviewTruncated
+            .with("size", human_bytes(PREVIEW_MAX_BYTES))
+            .with("value_size", human_bytes(PREVIEW_MAX_VALUE_BYTES))
+            .into()
+    });
     Ok(PreviewResponse {
         columns: result
             .columns
@@ -324,6 +333,10 @@ pub async fn preview(
             .map(|(name, type_)| PreviewColumn { name, type_ })
             .collect(),
         rows: result.rows,
+        truncated: result.truncated,
+        code: notice.as_ref().and_then(Text::code),
+        params: notice.as_ref().map(Text::params).unwrap_or_default(),
+        message: notice.map(|t| t.english),
     })
 }
 
@@ -343,7 +356,7 @@ async fn probe<T: serde::de::DeserializeOwned>(
 pub async fn list_schemas(
     state: &AppState,
     target: &check::Connection,
-) -> Result<Vec<String>, CheckError> {
+) -> Result<Listing<String>, CheckError> {
     let connection = target.clone();
     probe(state, ProbeTask::ListSchemas { connection }).await
 }
@@ -353,7 +366,7 @@ pub async fn list_tables(
     state: &AppState,
     target: &check::Connection,
     schema: &str,
-) -> Result<Vec<String>, CheckError> {
+) -> Result<Listing<String>, CheckError> {
     let task = ProbeTask::ListTables {
         connection: target.clone(),
         schema: schema.to_owned(),
@@ -367,7 +380,7 @@ pub async fn list_columns(
     target: &check::Connection,
     schema: &str,
     table: &str,
-) -> Result<Vec<check::ColumnInfo>, CheckError> {
+) -> Result<Listing<check::ColumnInfo>, CheckError> {
     let task = ProbeTask::ListColumns {
         connection: target.clone(),
         schema: schema.to_owned(),
@@ -408,4 +421,24 @@ pub async fn data_check(
         null_passes,
     };
     probe(state, task).await
+}
+
+/// The first value of a query's first row, as text, asking the database for at most
+/// `limit` characters of it (`None`: no row, or NULL); longer is refused.
+pub async fn query_value(
+    state: &AppState,
+    target: &check::Connection,
+    sql: &str,
+    limit: usize,
+) -> Result<Option<String>, CheckError> {
+    let task = ProbeTask::QueryValue {
+        connection: target.clone(),
+        sql: sql.to_owned(),
+        limit,
+    };
+    state
+        .probes
+        .run(task, target.timeout)
+        .await
+        .map_err(|e| e.into_check_error())
 }

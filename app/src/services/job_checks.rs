@@ -48,7 +48,7 @@ async fn check_merge_key(
     };
     let schema = engine_bridge::schema_or_default(destination, table.schema.as_deref());
     let exists = match engine_bridge::list_columns(state, &target, &schema, &table.name).await {
-        Ok(columns) => !columns.is_empty(),
+        Ok(columns) => !columns.items.is_empty(),
         Err(e) => {
             tracing::info!(error = %e, "merge key check skipped: destination unreachable");
             return Ok(());

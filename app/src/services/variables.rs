@@ -21,9 +21,8 @@ use chrono::Utc;
 use diesel_async::AsyncPgConnection;
 use hakobu_core::connection::ConnectionKind;
 use hakobu_core::job::{ConnectionInfo, JobSettings};
-use hakobu_core::variables::{
-    self, Dialect, RunContext, Target, VALUE_MAX_CHARS, Values, VariableValue,
-};
+use hakobu_core::variables::{self, Dialect, RunContext, Target, Values, VariableValue};
+use hakobu_engine::limits::VARIABLE_MAX_VALUE_CHARS;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -217,30 +216,17 @@ async fn query_value(
     let mut database = engine_bridge::database(state, &connection)?
         .ok_or_else(|| refuse("its connection is not a database".to_owned()))?;
     database.timeout = Duration::from_secs(u64::from(timeout_seconds));
-    let answer = engine_bridge::data_check(
-        state,
-        &database,
-        &sql,
-        hakobu_core::job::checks::CheckOperator::Eq,
-        "",
-        true,
-    )
-    .await
-    .map_err(|e| match e.kind {
-        hakobu_engine::check::ErrorKind::Timeout => {
-            refuse(format!("the query took longer than {timeout_seconds} s"))
-        }
-        _ => refuse(e.message),
-    })?;
-    let value = answer
-        .actual
-        .ok_or_else(|| refuse("the query returned no value (no row, or NULL)".to_owned()))?;
-    if value.chars().count() > VALUE_MAX_CHARS {
-        return Err(refuse(format!(
-            "the query returned more than {VALUE_MAX_CHARS} characters"
-        )));
-    }
-    Ok(value)
+    // The database is asked for no more than the variable's limit (and one character),
+    // so a tenant's query of a huge value is refused without the value being read.
+    let answer = engine_bridge::query_value(state, &database, &sql, VARIABLE_MAX_VALUE_CHARS)
+        .await
+        .map_err(|e| match e.kind {
+            hakobu_engine::check::ErrorKind::Timeout => {
+                refuse(format!("the query took longer than {timeout_seconds} s"))
+            }
+            _ => refuse(e.message),
+        })?;
+    answer.ok_or_else(|| refuse("the query returned no value (no row, or NULL)".to_owned()))
 }
 
 /// The config with each connection's secrets in place of their references. Only the

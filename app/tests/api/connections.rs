@@ -593,3 +593,38 @@ async fn secrets_never_reach_logs() {
         "a secret reached a response: {answers}"
     );
 }
+
+/// A tenant's table of 1 MB values: the preview answers about a megabyte, not thirty,
+/// cuts each long value with `…`, and says so with a message a client can translate.
+#[tokio::test]
+async fn a_preview_of_megabyte_values_is_cut_short_and_says_so() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    app.sql(
+        "CREATE TABLE wide (id int, v text);
+         INSERT INTO wide SELECT g, repeat('x', 1000000) FROM generate_series(1, 30) g;",
+    )
+    .await;
+    let id = app.pg_connection(&owner).await;
+    let answer = app
+        .client
+        .post(format!("{}/api/connections/{id}/preview", app.address))
+        .bearer_auth(&owner.token)
+        .json(&json!({"table": {"name": "wide"}, "limit": 30}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let text = answer.text().await.unwrap();
+    assert!(text.len() < 2 * 1024 * 1024, "{} bytes", text.len());
+    let preview: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let rows = preview["rows"].as_array().unwrap();
+    assert!(!rows.is_empty() && rows.len() < 30, "{} rows", rows.len());
+    assert!(rows[0][1].as_str().unwrap().ends_with('…'));
+    assert_eq!(preview["truncated"], true);
+    assert_eq!(preview["code"], "preview_truncated");
+    assert_eq!(
+        preview["message"],
+        "This preview is cut short to stay within 1 MiB: values longer than 64 KiB end with …, and later rows are not shown."
+    );
+}

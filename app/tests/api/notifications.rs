@@ -1381,3 +1381,59 @@ async fn messages_carry_the_runs_variable_values() {
         "only the values, not the request's inputs"
     );
 }
+
+/// A rule's template is tenant Liquid: a runaway loop is refused when the rule is saved,
+/// naming the limit; one that only runs away with a run's real values (a loop over `rows`
+/// passes with the sample 1234) falls back to the event's default message with the reason
+/// when sent, and the notifier goes on delivering.
+#[tokio::test]
+async fn runaway_rule_templates_are_refused_at_save_or_fall_back_when_sent() {
+    let app = spawn(true, None).await;
+    let owner = app.signup("Acme").await;
+    let hook = Hook::start(&[]);
+    let dest = webhook(&app, &owner, &hook).await;
+    let job = job(&app, &owner, "Invoices").await;
+    let (status, body) = app
+        .post(
+            &format!("/api/jobs/{job}/notification-rules"),
+            &owner.token,
+            json!({"destination_id": dest, "event": "success", "template": "{% for i in (1..10000000000) %}x{% endfor %}"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "template", "{body}");
+    assert_eq!(body["fields"][0]["code"], "template_loops", "{body}");
+    assert!(
+        body["fields"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("templates are limited to 100000 loop iterations"),
+        "{body}"
+    );
+
+    rule(
+        &app,
+        &owner,
+        Some(&job),
+        json!({"destination_id": dest, "event": "success", "template": "{% for i in (1..rows) %}.{% endfor %}"}),
+    )
+    .await;
+    let run = queue_run(&app, &owner, &job).await;
+    finish(&app, &run, "succeeded", 10_000_000_000, None).await;
+    let got = hook.wait_for(1).await;
+    let message = got[0].body["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Invoices succeeded: 10000000000 rows"),
+        "{message}"
+    );
+    assert!(
+        message.contains(
+            "(The rule's template could not be used: this template loops more than 100000 times"
+        ),
+        "{message}"
+    );
+    let run = queue_run(&app, &owner, &job).await;
+    finish(&app, &run, "succeeded", 3, None).await;
+    let got = hook.wait_for(2).await;
+    assert_eq!(got[1].body["message"], "...", "{:?}", got[1].body);
+}

@@ -726,3 +726,49 @@ async fn schedules_are_isolated_and_follow_roles() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
 }
+
+/// A query variable is a tenant database's answer: one longer than a variable's limit is
+/// refused by name when the run starts (the database is asked for no more than the limit
+/// and one character), and the run fails saying which variable and what the limit is.
+#[tokio::test]
+async fn a_query_variable_longer_than_its_limit_fails_the_run_by_name() {
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    app.sql("CREATE TABLE src (id bigint PRIMARY KEY); INSERT INTO src VALUES (1);")
+        .await;
+    let connection = app.pg_connection(&owner).await;
+    let settings = json!({
+        "source": {"connection_id": connection, "query": "SELECT id FROM src WHERE id::text <> $huge$"},
+        "destination": {"connection_id": connection, "table": {"name": "dst"}, "mode": "replace"},
+        "variables": [
+            {"name": "huge", "value": {"kind": "query", "connection_id": connection, "sql": "SELECT repeat('7', 10000)"}},
+        ],
+    });
+    let (status, created) = app
+        .post(
+            "/api/jobs",
+            &owner.token,
+            json!({"name": "Huge variable", "team_id": owner.default_team, "settings": settings}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let job = created["id"].as_str().unwrap();
+    let (status, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let run = app
+        .wait_for_run_end(&owner.token, run["id"].as_str().unwrap())
+        .await;
+    assert_eq!(run["status"], "failed", "{run}");
+    let error = run["error_summary"].as_str().unwrap_or_default();
+    assert!(error.contains("Variable $huge$"), "{run}");
+    assert!(
+        error.contains("longer than 4096 characters; values are limited to 4096 characters"),
+        "{run}"
+    );
+}

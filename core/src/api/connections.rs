@@ -5,6 +5,7 @@ use crate::authz::TeamRole;
 use crate::connection::{ConnectionKind, validate_settings};
 use crate::ids::{ConnectionId, TeamId};
 use crate::job::TableRef;
+use crate::messages::{MessageParams, Text};
 use crate::validation::{FieldErrors, check_text};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -170,6 +171,28 @@ pub struct PreviewResponse {
     pub columns: Vec<PreviewColumn>,
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Vec<Object>>))]
     pub rows: Vec<Vec<Value>>,
+    /// Whether the preview was cut short to stay within its size budget: long values end
+    /// with `…` and later rows were not read. `message` says so in words.
+    #[serde(default)]
+    pub truncated: bool,
+    /// Why the preview is cut short, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Which message of [`crate::messages`] `message` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The values of the message's `{name}` parts, for the translation.
+    #[serde(default, skip_serializing_if = "MessageParams::is_empty")]
+    pub params: MessageParams,
+}
+
+impl PreviewResponse {
+    /// Why the preview is cut short, as received, to translate; `None` when it is whole.
+    pub fn notice(&self) -> Option<Text> {
+        self.message
+            .as_deref()
+            .map(|m| Text::received(m, self.code.as_deref(), &self.params))
+    }
 }
 
 #[cfg(test)]

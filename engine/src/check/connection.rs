@@ -2,6 +2,7 @@
 //! time limit with its failure classified.
 
 use super::error::{CheckError, ErrorKind, classify_my, classify_pg};
+use futures::StreamExt;
 use mysql_async::prelude::Queryable;
 use std::time::Duration;
 
@@ -55,30 +56,48 @@ impl Connection {
         }
     }
 
-    /// A single-row, all-text query (the shape every browsing call needs).
+    /// An all-text query (the shape every browsing call needs), read row by row until
+    /// `max_rows` rows or `max_bytes` of text: the rest is never read. The SQL should
+    /// limit its rows too, so the server does not produce what is not read.
     pub(super) async fn query_text(
         &self,
         sql: &str,
         params: &[&str],
-    ) -> anyhow::Result<Vec<Vec<Option<String>>>> {
+        max_rows: usize,
+        max_bytes: usize,
+    ) -> anyhow::Result<TextRows> {
+        let mut answer = TextRows::default();
+        let mut bytes = 0usize;
+        // Takes a row unless it passes a bound; `false` once reading must stop.
+        let mut take = |row: Vec<Option<String>>| -> bool {
+            let size: usize = row.iter().map(|v| v.as_ref().map_or(0, String::len)).sum();
+            if answer.rows.len() == max_rows || bytes + size > max_bytes {
+                answer.truncated = true;
+                return false;
+            }
+            bytes += size;
+            answer.rows.push(row);
+            true
+        };
         match self.endpoint.kind {
             DbKind::Postgresql => {
                 let client =
                     crate::connectors::postgres::connect(&self.endpoint, self.connect_timeout())
                         .await?;
-                let p: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+                let p = params
                     .iter()
-                    .map(|s| s as &(dyn tokio_postgres::types::ToSql + Sync))
-                    .collect();
-                let rows = client.query(sql, &p).await?;
-                Ok(rows
-                    .iter()
-                    .map(|r| {
-                        (0..r.len())
-                            .map(|i| r.get::<_, Option<String>>(i))
-                            .collect()
-                    })
-                    .collect())
+                    .map(|s| s as &(dyn tokio_postgres::types::ToSql + Sync));
+                let stream = client.query_raw(sql, p).await?;
+                let mut stream = std::pin::pin!(stream);
+                while let Some(row) = stream.next().await {
+                    let row = row?;
+                    let values = (0..row.len())
+                        .map(|i| row.get::<_, Option<String>>(i))
+                        .collect();
+                    if !take(values) {
+                        break;
+                    }
+                }
             }
             DbKind::Mysql => {
                 let mut conn =
@@ -88,28 +107,61 @@ impl Connection {
                     .iter()
                     .map(|s| mysql_async::Value::from(*s))
                     .collect();
-                let rows: Vec<mysql_async::Row> = if params.is_empty() {
-                    conn.query(sql).await?
+                // The text and binary protocols are two result types: one loop each.
+                if params.is_empty() {
+                    let mut result = conn.query_iter(sql).await?;
+                    while let Some(row) = result.next().await? {
+                        if !take(mysql_text(row)) {
+                            break;
+                        }
+                    }
                 } else {
-                    conn.exec(sql, params).await?
-                };
-                let _ = conn.disconnect().await;
-                Ok(rows
-                    .into_iter()
-                    .map(|r| {
-                        r.unwrap()
-                            .into_iter()
-                            .map(|v| match v {
-                                mysql_async::Value::NULL => None,
-                                mysql_async::Value::Bytes(b) => {
-                                    Some(String::from_utf8_lossy(&b).into_owned())
-                                }
-                                other => Some(other.as_sql(true).trim_matches('\'').to_owned()),
-                            })
-                            .collect()
-                    })
-                    .collect())
+                    let mut result = conn.exec_iter(sql, params).await?;
+                    while let Some(row) = result.next().await? {
+                        if !take(mysql_text(row)) {
+                            break;
+                        }
+                    }
+                }
+                // The session closes with the connection: rows not read are not fetched.
+                drop(conn);
             }
         }
+        Ok(answer)
     }
+
+    /// The names of the one column `sql` returns (MySQL), from the prepared statement's
+    /// description, without running it.
+    pub(super) async fn describe_mysql(&self, sql: &str) -> anyhow::Result<Vec<String>> {
+        let mut conn =
+            crate::connectors::mysql::connect(&self.endpoint, self.connect_timeout()).await?;
+        let stmt = conn.prep(sql).await?;
+        let names = stmt
+            .columns()
+            .iter()
+            .map(|c| c.name_str().into_owned())
+            .collect();
+        let _ = conn.close(stmt).await;
+        let _ = conn.disconnect().await;
+        Ok(names)
+    }
+}
+
+/// A MySQL row as text (`NULL` as `None`).
+fn mysql_text(row: mysql_async::Row) -> Vec<Option<String>> {
+    row.unwrap()
+        .into_iter()
+        .map(|v| match v {
+            mysql_async::Value::NULL => None,
+            mysql_async::Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+            other => Some(other.as_sql(true).trim_matches('\'').to_owned()),
+        })
+        .collect()
+}
+
+/// Rows of text, and whether reading stopped at a bound before the answer ended.
+#[derive(Debug, Default)]
+pub(super) struct TextRows {
+    pub rows: Vec<Vec<Option<String>>>,
+    pub truncated: bool,
 }

@@ -23,7 +23,8 @@ pub async fn check(conn: &Connection) -> Result<CheckOk, CheckError> {
         DbKind::Postgresql => "SELECT current_setting('server_version')",
         DbKind::Mysql => "SELECT VERSION()",
     };
-    let rows = match conn.guarded(conn.query_text(sql, &[])).await {
+    // The server's own answer, but still a tenant's: one row, and a version string is short.
+    let rows = match conn.guarded(conn.query_text(sql, &[], 1, 1024)).await {
         Err(e)
             if e.kind == ErrorKind::WrongPassword
                 && conn.endpoint.kind == DbKind::Mysql
@@ -34,6 +35,7 @@ pub async fn check(conn: &Connection) -> Result<CheckOk, CheckError> {
         rows => rows?,
     };
     let server_version = rows
+        .rows
         .first()
         .and_then(|r| r.first().cloned().flatten())
         .unwrap_or_default();
@@ -52,7 +54,7 @@ async fn tls_required_or(conn: &Connection, denied: CheckError) -> CheckError {
         ca_certificate: None,
     };
     match encrypted
-        .guarded(encrypted.query_text("SELECT 1", &[]))
+        .guarded(encrypted.query_text("SELECT 1", &[], 1, 1024))
         .await
     {
         Ok(_) => CheckError {

@@ -3,6 +3,8 @@
 
 use super::connection::{Connection, DbKind};
 use super::error::{CheckError, ErrorKind};
+use crate::connectors::sql::Dialect;
+use crate::limits::DATA_CHECK_MAX_VALUE_CHARS;
 use hakobu_core::job::checks::{CheckOperator, evaluate};
 use serde::Serialize;
 
@@ -16,7 +18,8 @@ pub struct DataCheckResult {
 }
 
 /// Runs a query that returns one value and compares it with `expected`. A query that
-/// returns no row counts as NULL.
+/// returns no row counts as NULL; a value longer than [`DATA_CHECK_MAX_VALUE_CHARS`] is
+/// refused (see [`query_value`]).
 pub async fn data_check(
     conn: &Connection,
     sql: &str,
@@ -24,44 +27,73 @@ pub async fn data_check(
     expected: &str,
     null_passes: bool,
 ) -> Result<DataCheckResult, CheckError> {
-    let rows = conn
-        .guarded(async {
-            let rows = conn
-                .query_text(
-                    &format!(
-                        "SELECT CAST(v AS {}) FROM ({sql}) AS hakobu_check(v)",
-                        text_type(conn.endpoint.kind)
-                    ),
-                    &[],
-                )
-                .await;
-            match (conn.endpoint.kind, rows) {
-                // MySQL has no column-alias list on derived tables: ask for the value as-is.
-                (DbKind::Mysql, Err(_)) => conn.query_text(sql, &[]).await,
-                (_, r) => r,
-            }
-        })
-        .await?;
-    if rows.len() > 1 || rows.first().is_some_and(|r| r.len() != 1) {
-        return Err(CheckError {
-            kind: ErrorKind::Other,
-            message: "a data check query must return exactly one value (one row, one column)"
-                .into(),
-        });
-    }
-    let actual = rows
-        .into_iter()
-        .next()
-        .and_then(|r| r.into_iter().next().flatten());
+    let actual = query_value(conn, sql, DATA_CHECK_MAX_VALUE_CHARS).await?;
     Ok(DataCheckResult {
         passed: evaluate(actual.as_deref(), op, expected, null_passes),
         actual,
     })
 }
 
-fn text_type(kind: DbKind) -> &'static str {
-    match kind {
-        DbKind::Postgresql => "text",
-        DbKind::Mysql => "CHAR",
+/// The one value `sql` returns, as text (`None` for no row or NULL), read within
+/// `max_chars`: the database is asked for at most two rows and `max_chars` + 1 characters
+/// of the value, so a tenant's query of a million rows or of a 1 GB value sends a few
+/// kilobytes. More than one row (or column) is an error, and so is a longer value, naming
+/// the limit.
+pub async fn query_value(
+    conn: &Connection,
+    sql: &str,
+    max_chars: usize,
+) -> Result<Option<String>, CheckError> {
+    let sql = sql.trim().trim_end_matches(';');
+    let answer = conn
+        .guarded(async {
+            let wrapped = match conn.endpoint.kind {
+                DbKind::Postgresql => format!(
+                    "SELECT left(CAST(v AS text), {}) FROM ({sql}) AS hakobu_check(v) LIMIT 2",
+                    max_chars + 1
+                ),
+                // MySQL has no column-alias list on derived tables: the value's column is
+                // named from the statement's description instead.
+                DbKind::Mysql => {
+                    let columns = conn.describe_mysql(sql).await?;
+                    let [column] = columns.as_slice() else {
+                        anyhow::bail!("{ONE_VALUE}");
+                    };
+                    format!(
+                        "SELECT LEFT(CAST(hakobu_check.{} AS CHAR), {}) FROM ({sql}) AS hakobu_check LIMIT 2",
+                        Dialect::Mysql.ident(column),
+                        max_chars + 1
+                    )
+                }
+            };
+            // At most 4 bytes a character: what the SQL lets through, read no further.
+            let max_bytes = 2 * 4 * (max_chars + 1);
+            conn.query_text(&wrapped, &[], 2, max_bytes).await
+        })
+        .await?;
+    let rows = answer.rows;
+    if rows.len() > 1 || rows.first().is_some_and(|r| r.len() != 1) {
+        return Err(CheckError {
+            kind: ErrorKind::Other,
+            message: ONE_VALUE.into(),
+        });
     }
+    let value = rows
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next().flatten());
+    if value
+        .as_ref()
+        .is_some_and(|v| v.chars().count() > max_chars)
+    {
+        return Err(CheckError {
+            kind: ErrorKind::Other,
+            message: format!(
+                "the query returned a value longer than {max_chars} characters; values are limited to {max_chars} characters"
+            ),
+        });
+    }
+    Ok(value)
 }
+
+const ONE_VALUE: &str = "a data check query must return exactly one value (one row, one column)";

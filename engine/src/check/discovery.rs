@@ -1,26 +1,56 @@
 //! Browsing a database for the app's forms: schemas, tables, columns and primary keys.
+//!
+//! A tenant's database may hold millions of tables: a listing answers at most
+//! [`DISCOVERY_MAX_ENTRIES`] entries and [`DISCOVERY_MAX_BYTES`] of names, asks the server
+//! for no more than that, and says when it stopped ([`Listing::truncated`]).
 
-use super::connection::{Connection, DbKind};
+use super::connection::{Connection, DbKind, TextRows};
 use super::error::CheckError;
+use crate::limits::{DISCOVERY_MAX_BYTES, DISCOVERY_MAX_ENTRIES};
 use serde::Serialize;
 
+/// Entries of a listing, and whether there were more than it answers.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct Listing<T> {
+    /// The entries, at most [`DISCOVERY_MAX_ENTRIES`].
+    pub items: Vec<T>,
+    /// Whether the listing stopped at its bound before the database's answer ended.
+    pub truncated: bool,
+}
+
+/// Runs a listing's `sql` (without a LIMIT of its own) within the listing bounds.
+async fn listing(conn: &Connection, sql: &str, params: &[&str]) -> Result<TextRows, CheckError> {
+    // One more than is answered, so a longer listing is told from one exactly as long.
+    let limited = format!("{sql} LIMIT {}", DISCOVERY_MAX_ENTRIES + 1);
+    conn.guarded(conn.query_text(&limited, params, DISCOVERY_MAX_ENTRIES, DISCOVERY_MAX_BYTES))
+        .await
+}
+
+/// The first column of each row.
+fn names(rows: TextRows) -> Listing<String> {
+    Listing {
+        items: rows
+            .rows
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect(),
+        truncated: rows.truncated,
+    }
+}
+
 /// Schemas the user can see (MySQL: the connection's database).
-pub async fn list_schemas(conn: &Connection) -> Result<Vec<String>, CheckError> {
+pub async fn list_schemas(conn: &Connection) -> Result<Listing<String>, CheckError> {
     let sql = match conn.endpoint.kind {
         DbKind::Postgresql => {
             "SELECT nspname::text FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' AND has_schema_privilege(oid, 'USAGE') ORDER BY 1"
         }
         DbKind::Mysql => "SELECT DATABASE()",
     };
-    let rows = conn.guarded(conn.query_text(sql, &[])).await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| r.into_iter().next().flatten())
-        .collect())
+    Ok(names(listing(conn, sql, &[]).await?))
 }
 
 /// Tables and views of a schema.
-pub async fn list_tables(conn: &Connection, schema: &str) -> Result<Vec<String>, CheckError> {
+pub async fn list_tables(conn: &Connection, schema: &str) -> Result<Listing<String>, CheckError> {
     let sql = match conn.endpoint.kind {
         DbKind::Postgresql => {
             "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1"
@@ -29,11 +59,7 @@ pub async fn list_tables(conn: &Connection, schema: &str) -> Result<Vec<String>,
             "SELECT CAST(table_name AS CHAR) FROM information_schema.tables WHERE table_schema = ? ORDER BY 1"
         }
     };
-    let rows = conn.guarded(conn.query_text(sql, &[schema])).await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| r.into_iter().next().flatten())
-        .collect())
+    Ok(names(listing(conn, sql, &[schema]).await?))
 }
 
 /// A column as the database describes it.
@@ -52,7 +78,7 @@ pub async fn list_columns(
     conn: &Connection,
     schema: &str,
     table: &str,
-) -> Result<Vec<ColumnInfo>, CheckError> {
+) -> Result<Listing<ColumnInfo>, CheckError> {
     let sql = match conn.endpoint.kind {
         DbKind::Postgresql => {
             "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), (NOT a.attnotnull)::text FROM pg_attribute a \
@@ -64,15 +90,19 @@ pub async fn list_columns(
              WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position"
         }
     };
-    let rows = conn.guarded(conn.query_text(sql, &[schema, table])).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| ColumnInfo {
-            name: r[0].clone().unwrap_or_default(),
-            data_type: r[1].clone().unwrap_or_default(),
-            nullable: r[2].as_deref() == Some("true"),
-        })
-        .collect())
+    let rows = listing(conn, sql, &[schema, table]).await?;
+    Ok(Listing {
+        items: rows
+            .rows
+            .into_iter()
+            .map(|r| ColumnInfo {
+                name: r[0].clone().unwrap_or_default(),
+                data_type: r[1].clone().unwrap_or_default(),
+                nullable: r[2].as_deref() == Some("true"),
+            })
+            .collect(),
+        truncated: rows.truncated,
+    })
 }
 
 /// The primary key columns of a table, in key order; empty when it has none (or does not
@@ -95,9 +125,6 @@ pub async fn primary_key(
              WHERE constraint_name = 'PRIMARY' AND table_schema = ? AND table_name = ? ORDER BY ordinal_position"
         }
     };
-    let rows = conn.guarded(conn.query_text(sql, &[schema, table])).await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| r.into_iter().next().flatten())
-        .collect())
+    // A key has at most 32 columns (PostgreSQL) or 16 (MySQL): the listing bounds hold.
+    Ok(names(listing(conn, sql, &[schema, table]).await?).items)
 }

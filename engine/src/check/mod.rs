@@ -2,6 +2,10 @@
 //! and columns, preview rows, and run data checks. Failures come back as a plain-language
 //! [`ErrorKind`] an analyst can act on, mapped from the driver's error codes.
 //!
+//! What a tenant's database answers is read within the budgets of [`crate::limits`]:
+//! previews stop at a size and say so, listings stop at a count, and a data check's or a
+//! query variable's value is asked for no longer than its limit.
+//!
 //! - `connection`: the connection a check runs on, and its time limit.
 //! - `error`: failures in plain language.
 //! - `connection_test`: [`check`], testing a connection.
@@ -20,8 +24,8 @@ mod storage;
 
 pub use connection::{Connection, DbKind};
 pub use connection_test::{CheckOk, check};
-pub use data_check::{DataCheckResult, data_check};
-pub use discovery::{ColumnInfo, list_columns, list_schemas, list_tables, primary_key};
+pub use data_check::{DataCheckResult, data_check, query_value};
+pub use discovery::{ColumnInfo, Listing, list_columns, list_schemas, list_tables, primary_key};
 pub use error::{CheckError, ErrorKind};
 pub use preview::{preview_query, preview_table};
 pub use storage::{BucketAccess, test_bucket, test_directory};

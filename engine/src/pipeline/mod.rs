@@ -6,13 +6,14 @@ mod timestamp_formats;
 
 use crate::connectors::{self, Destination};
 use crate::filters::FilterChain;
+use crate::limits::{PREVIEW_MAX_BYTES, PREVIEW_MAX_VALUE_BYTES};
 use crate::shared::files_root::FileAccess;
 use crate::shared::source::{Source, TaskState};
 use crate::shared::stats::{Progress, Stats};
 use anyhow::{Context, Result};
 use arrow_array::RecordBatch;
 use futures::StreamExt;
-use hakobu_core::config::{Config, ConfigDiff, InputConfig};
+use hakobu_core::config::{ColumnType, Config, ConfigDiff, InputConfig};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -227,10 +228,17 @@ pub struct Preview {
     pub columns: Vec<(String, String)>,
     /// Up to the requested number of rows, values as JSON.
     pub rows: Vec<Vec<serde_json::Value>>,
+    /// Whether the preview was cut to stay within [`PREVIEW_MAX_BYTES`]: a value longer
+    /// than [`PREVIEW_MAX_VALUE_BYTES`] (or than what was left) ends with `…`, and no row
+    /// was read after the budget was spent.
+    pub truncated: bool,
 }
 
-/// Reads up to `limit` rows through the source and filters of `config`; `files` says
-/// which local files may be read.
+/// Reads up to `limit` rows through the source and filters of `config`, and stops reading
+/// once the values taken reach [`PREVIEW_MAX_BYTES`]: a tenant's table of 1 MB values
+/// answers about a megabyte, not `limit` megabytes. Readers send batches of at most
+/// [`crate::types::BATCH_BYTES`], so no more than a batch or two is read past the budget.
+/// `files` says which local files may be read.
 pub async fn preview_config(config: &Config, files: &FileAccess, limit: usize) -> Result<Preview> {
     let stats = Arc::new(Stats::default());
     let source = open_source(&config.input, 1, files).await.context("in")?;
@@ -242,8 +250,10 @@ pub async fn preview_config(config: &Config, files: &FileAccess, limit: usize) -
         .map(|f| (f.name().clone(), crate::types::column_type(f).to_string()))
         .collect();
     let mut rows = Vec::new();
+    let mut budget = PreviewBudget::default();
     for task in source.tasks {
-        let (tx, mut rx) = mpsc::channel(CHANNEL_DEPTH);
+        // One batch in the channel: the reader stops soon after the preview does.
+        let (tx, mut rx) = mpsc::channel(1);
         let reading = tokio::spawn(task(tx, stats.clone()));
         while let Some(batch) = rx.recv().await {
             let batch = filters.apply(batch).context("filters")?;
@@ -251,7 +261,7 @@ pub async fn preview_config(config: &Config, files: &FileAccess, limit: usize) -
                 .map(|i| crate::types::ColumnView::of(&batch, i))
                 .collect::<Result<Vec<_>>>()?;
             for r in 0..batch.num_rows() {
-                if rows.len() == limit {
+                if rows.len() == limit || budget.spent() {
                     break;
                 }
                 rows.push(
@@ -259,27 +269,98 @@ pub async fn preview_config(config: &Config, files: &FileAccess, limit: usize) -
                         .iter()
                         .enumerate()
                         .map(|(i, v)| {
-                            crate::types::value_to_json(
-                                v.get(r),
-                                crate::types::column_type(schema.field(i)),
-                            )
+                            budget.take(v.get(r), crate::types::column_type(schema.field(i)))
                         })
                         .collect(),
                 );
             }
-            if rows.len() == limit {
+            if rows.len() == limit || budget.spent() {
                 break;
             }
         }
         drop(rx);
-        // A reader stopped early fails to send; only errors before that matter.
-        match reading.await.context("reader task panicked")? {
-            Err(e) if rows.len() < limit => return Err(e.context("in")),
-            _ => {}
-        }
-        if rows.len() == limit {
+        if rows.len() == limit || budget.spent() {
+            // Enough is read: stop the reader where it is (its session closes with it)
+            // rather than wait for it to notice, and ignore how it ends.
+            reading.abort();
             break;
         }
+        reading
+            .await
+            .context("reader task panicked")?
+            .context("in")?;
     }
-    Ok(Preview { columns, rows })
+    Ok(Preview {
+        columns,
+        rows,
+        truncated: budget.truncated,
+    })
+}
+
+/// What a preview has taken of [`PREVIEW_MAX_BYTES`], counted as the length of each
+/// value's text.
+#[derive(Debug, Default)]
+struct PreviewBudget {
+    used: usize,
+    truncated: bool,
+}
+
+impl PreviewBudget {
+    /// Whether the budget is spent (no further row is taken).
+    fn spent(&self) -> bool {
+        self.used >= PREVIEW_MAX_BYTES
+    }
+
+    /// `value` as JSON, cut to what the budget allows (at most [`PREVIEW_MAX_VALUE_BYTES`])
+    /// before any copy of it is made.
+    fn take(&mut self, value: crate::types::Value<'_>, t: ColumnType) -> serde_json::Value {
+        use crate::types::Value as V;
+        let room = PREVIEW_MAX_VALUE_BYTES.min(PREVIEW_MAX_BYTES.saturating_sub(self.used));
+        let cut = match value {
+            V::Str(s) if s.len() > room => Some(format!("{}…", prefix(s, room))),
+            V::Bytes(b) if b.len() * 2 > room => Some(format!("{}…", hex::encode(&b[..room / 2]))),
+            _ => None,
+        };
+        let json = match cut {
+            Some(text) => {
+                self.truncated = true;
+                serde_json::Value::String(text)
+            }
+            None => crate::types::value_to_json(value, t),
+        };
+        self.used += json_size(&json);
+        if self.used >= PREVIEW_MAX_BYTES {
+            // Rows after this one are not read; say so even if this one fitted exactly.
+            self.truncated = true;
+        }
+        json
+    }
+}
+
+/// The longest start of `s` within `max` bytes, ending on a character boundary.
+fn prefix(s: &str, max: usize) -> &str {
+    let mut end = max.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The length of a JSON value's text, roughly as it is sent.
+fn json_size(value: &serde_json::Value) -> usize {
+    use serde_json::Value as J;
+    match value {
+        J::Null => 4,
+        J::Bool(_) => 5,
+        J::Number(n) => n.to_string().len(),
+        J::String(s) => s.len() + 2,
+        J::Array(items) => items.iter().map(|v| json_size(v) + 1).sum::<usize>() + 2,
+        J::Object(fields) => {
+            fields
+                .iter()
+                .map(|(k, v)| k.len() + 4 + json_size(v))
+                .sum::<usize>()
+                + 2
+        }
+    }
 }

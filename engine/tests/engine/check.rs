@@ -5,6 +5,9 @@ use crate::common::*;
 use hakobu_core::config::DbEndpoint;
 use hakobu_core::job::checks::{CheckOperator, evaluate};
 use hakobu_engine::check::{self, Connection, DbKind, ErrorKind};
+use hakobu_engine::limits::{
+    DISCOVERY_MAX_ENTRIES, PREVIEW_MAX_BYTES, PREVIEW_MAX_VALUE_BYTES, VARIABLE_MAX_VALUE_CHARS,
+};
 use mysql_async::prelude::Queryable;
 use std::time::Duration;
 
@@ -39,16 +42,27 @@ async fn check_browse_and_preview_postgres() {
         check::list_schemas(&c)
             .await
             .unwrap()
+            .items
             .contains(&"sales".to_owned())
     );
-    assert_eq!(check::list_tables(&c, "sales").await.unwrap(), ["orders"]);
-    let cols = check::list_columns(&c, "sales", "orders").await.unwrap();
+    assert_eq!(
+        check::list_tables(&c, "sales").await.unwrap(),
+        check::Listing {
+            items: vec!["orders".to_owned()],
+            truncated: false
+        }
+    );
+    let cols = check::list_columns(&c, "sales", "orders")
+        .await
+        .unwrap()
+        .items;
     assert_eq!(cols[2].data_type, "numeric(12,2)");
     assert!(!cols[1].nullable && cols[2].nullable);
     let preview = check::preview_table(&c, "sales", "orders", 3)
         .await
         .unwrap();
     assert_eq!(preview.rows.len(), 3);
+    assert!(!preview.truncated);
     assert_eq!(preview.rows[0][2], serde_json::json!("1.50"));
     assert!(format!("{c:?}").contains("password: None"));
 }
@@ -66,12 +80,19 @@ async fn check_browse_and_preview_mariadb() {
             .contains("MariaDB")
     );
     assert_eq!(
-        check::list_schemas(&c).await.unwrap(),
+        check::list_schemas(&c).await.unwrap().items,
         vec![db.name.clone()]
     );
-    assert_eq!(check::list_tables(&c, &db.name).await.unwrap(), ["orders"]);
     assert_eq!(
-        check::list_columns(&c, &db.name, "orders").await.unwrap()[0].data_type,
+        check::list_tables(&c, &db.name).await.unwrap().items,
+        ["orders"]
+    );
+    assert_eq!(
+        check::list_columns(&c, &db.name, "orders")
+            .await
+            .unwrap()
+            .items[0]
+            .data_type,
         "bigint(20)"
     );
     assert_eq!(
@@ -248,4 +269,124 @@ async fn a_mariadb_user_without_select_is_denied_in_plain_language() {
     let e = denied.unwrap_err();
     assert_eq!(e.kind, ErrorKind::PermissionDenied, "{e}");
     assert!(allowed.unwrap().passed);
+}
+
+// --- bounded answers: what a tenant's database sends is read within a budget ---
+
+/// Asserts a preview of rows of 1 MB values stayed within its budget and says so.
+fn assert_cut_to_budget(preview: &hakobu_engine::Preview, asked: usize) {
+    let size = serde_json::to_string(&preview.rows).unwrap().len();
+    assert!(
+        preview.truncated,
+        "{} rows, {size} bytes",
+        preview.rows.len()
+    );
+    assert!(!preview.rows.is_empty() && preview.rows.len() < asked);
+    // The budget counts values' text; the JSON around them adds a little.
+    assert!(size <= PREVIEW_MAX_BYTES + 4096, "{size} bytes");
+    let value = preview.rows[0][1].as_str().unwrap();
+    assert!(value.ends_with('…') && value.len() <= PREVIEW_MAX_VALUE_BYTES + 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_of_megabyte_values_stops_at_its_budget_postgres() {
+    let (db, client) = postgres_db().await;
+    client
+        .batch_execute(
+            "CREATE TABLE wide (id int, v text);
+             INSERT INTO wide SELECT g, repeat('x', 1000000) FROM generate_series(1, 40) g",
+        )
+        .await
+        .unwrap();
+    let c = conn(DbKind::Postgresql, &db.name);
+    let preview = check::preview_table(&c, "public", "wide", 40)
+        .await
+        .unwrap();
+    assert_cut_to_budget(&preview, 40);
+    // Reading stops while rows still come: rows after the 30th fail on the server, and a
+    // reader that read everything before answering would meet that error.
+    let preview = check::preview_query(
+        &c,
+        "SELECT g AS id, CASE WHEN g <= 30 THEN repeat('y', 1000000) ELSE (1 / (g - g))::text END AS v FROM generate_series(1, 40) g",
+        40,
+    )
+    .await
+    .unwrap();
+    assert_cut_to_budget(&preview, 40);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_of_megabyte_values_stops_at_its_budget_mariadb() {
+    let (db, mut my) = mysql_db().await;
+    my.query_drop(
+        "CREATE TABLE wide (id INT, v LONGTEXT);
+         INSERT INTO wide SELECT seq, REPEAT('x', 1000000) FROM seq_1_to_40",
+    )
+    .await
+    .unwrap();
+    let c = conn(DbKind::Mysql, &db.name);
+    let preview = check::preview_table(&c, &db.name, "wide", 40)
+        .await
+        .unwrap();
+    assert_cut_to_budget(&preview, 40);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_stops_at_its_count() {
+    let (db, client) = postgres_db().await;
+    client.batch_execute("CREATE SCHEMA many").await.unwrap();
+    // A thousand tables a transaction: each holds a lock until it commits.
+    for first in (1..=DISCOVERY_MAX_ENTRIES + 5).step_by(1000) {
+        client
+            .batch_execute(&format!(
+                "DO $$ BEGIN FOR i IN {first}..{} LOOP EXECUTE format('CREATE TABLE many.t%s ()', i); END LOOP; END $$;",
+                (first + 999).min(DISCOVERY_MAX_ENTRIES + 5)
+            ))
+            .await
+            .unwrap();
+    }
+    let c = conn(DbKind::Postgresql, &db.name);
+    let tables = check::list_tables(&c, "many").await.unwrap();
+    assert_eq!(tables.items.len(), DISCOVERY_MAX_ENTRIES);
+    assert!(tables.truncated);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_longer_than_its_limit_is_refused_without_being_read() {
+    let (db, _client) = postgres_db().await;
+    let (mdb, _my) = mysql_db().await;
+    for (c, many_rows) in [
+        (
+            conn(DbKind::Postgresql, &db.name),
+            "SELECT generate_series(1, 1000000000) AS g",
+        ),
+        (
+            conn(DbKind::Mysql, &mdb.name),
+            "SELECT seq FROM seq_1_to_1000000000",
+        ),
+    ] {
+        let kind = c.kind();
+        let e = check::query_value(&c, "SELECT repeat('7', 10000)", VARIABLE_MAX_VALUE_CHARS)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.message,
+            "the query returned a value longer than 4096 characters; values are limited to 4096 characters",
+            "{kind:?}"
+        );
+        assert_eq!(
+            check::query_value(&c, "SELECT repeat('7', 4096)", VARIABLE_MAX_VALUE_CHARS)
+                .await
+                .unwrap()
+                .map(|v| v.len()),
+            Some(4096),
+            "{kind:?}"
+        );
+        // A billion rows: the database is asked for two, so the answer is the plain
+        // "one value" refusal rather than the connection's time limit.
+        let e = check::data_check(&c, many_rows, CheckOperator::Eq, "1", false)
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("exactly one value"), "{kind:?}: {e}");
+    }
 }

@@ -162,6 +162,30 @@ pub fn japanese_template(code: MessageCode) -> &'static str {
         MessageCode::LocalFilesOff => {
             "このサービスでは {kind} 接続は使えません。運用者が Hakobu サーバー上のファイル用フォルダー（HAKOBU_LOCAL_FILES_ROOT）を設定していません。"
         }
+        MessageCode::TemplateTooLong => {
+            "テンプレートが {size} を超えています。テンプレートは {size} までです。"
+        }
+        MessageCode::TemplateLoops => {
+            "テンプレートの繰り返しが {n} 回を超えています。繰り返しは合計 {n} 回までです。"
+        }
+        MessageCode::TemplateOutput => {
+            "テンプレートの出力が {size} を超えています。出力は {size} までです。"
+        }
+        MessageCode::TemplateValue => {
+            "テンプレートで作る値（代入、キャプチャ、フィルターの結果）が {size} を超えています。値は {size} までです。"
+        }
+        MessageCode::TemplateValues => {
+            "テンプレートで代入、キャプチャした値が合計 {size} を超えています。合計 {size} までです。"
+        }
+        MessageCode::TemplateTime => {
+            "テンプレートの展開に {seconds} 秒以上かかっています。展開は {seconds} 秒までです。"
+        }
+        MessageCode::TemplateIncludes => {
+            "テンプレートのインクルードが {n} 段を超えて入れ子になっています。入れ子は {n} 段までです。"
+        }
+        MessageCode::PreviewTruncated => {
+            "{size} に収めるため、プレビューを途中までにしています。{value_size} を超える値は … で切り、それより後の行は表示していません。"
+        }
     }
 }
 

@@ -189,8 +189,18 @@ fn PreviewTable(preview: PreviewResponse) -> impl IntoView {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
+    // A preview of very large values is cut short by the server; it says so.
+    let lang = use_lang();
+    let notice = preview.notice().map(|text| {
+        view! {
+            <p class="muted" role="status" data-testid="preview-truncated">
+                {move || translate(lang.get(), None, &text)}
+            </p>
+        }
+    });
     view! {
         <h3>{tr(Key::PreviewRows)}</h3>
+        {notice}
         {if preview.rows.is_empty() {
             view! { <p class="muted">{tr(Key::PreviewEmpty)}</p> }.into_any()
         } else {

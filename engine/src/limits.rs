@@ -1,0 +1,89 @@
+//! The limits that keep one tenant's input from taking the service's memory or time: how
+//! much work a Liquid template may make, and how much of a tenant database's answer the
+//! app reads for a preview, a listing, a data check or a query variable.
+//!
+//! Everything a tenant configures is hostile input, and so is everything a tenant's
+//! database answers. Each limit is a constant here, the one place its value is written;
+//! `docs/security.md` lists them with where they are enforced.
+//!
+//! It depends on nothing else of the crate, so every module of the engine can use it.
+
+use std::time::Duration;
+
+// --- Liquid templates (`crate::template`) ---
+
+/// The largest template source (and each partial) that is parsed at all. Parsing is
+/// recursive in the nesting of blocks, so this also bounds the parser's depth.
+pub const TEMPLATE_MAX_SOURCE_BYTES: usize = 64 * 1024;
+
+/// Loop iterations one render may make, counted over every `for` and `tablerow`, nested
+/// or not. A range larger than this is refused before any of it exists.
+pub const TEMPLATE_MAX_LOOP_ITERATIONS: u64 = 100_000;
+
+/// The most a render may write.
+pub const TEMPLATE_MAX_OUTPUT_BYTES: usize = 1024 * 1024;
+
+/// The largest value a render may build: an `assign`, a `capture`, or the result of any
+/// filter (so `append` in a loop cannot double a string forty times).
+pub const TEMPLATE_MAX_VALUE_BYTES: usize = 64 * 1024;
+
+/// The sum of the values `assign` and `capture` hold at one time: many names each just
+/// under the value limit stay bounded too.
+pub const TEMPLATE_MAX_ASSIGNED_BYTES: usize = 4 * 1024 * 1024;
+
+/// How long one render may take; checked at every loop iteration, filter and include.
+pub const TEMPLATE_MAX_RENDER_TIME: Duration = Duration::from_secs(2);
+
+/// How deep `include`s may nest (a partial that includes itself stops here).
+pub const TEMPLATE_MAX_INCLUDE_DEPTH: usize = 10;
+
+// --- answers of a tenant's database (`crate::check`, `crate::pipeline::preview_config`) ---
+
+/// The most a preview answers, counted over its values as text. Reading stops once the
+/// rows taken reach it; the preview then says it was cut short.
+pub const PREVIEW_MAX_BYTES: usize = 1024 * 1024;
+
+/// The longest value a preview shows; a longer one is cut and ends with `…`.
+pub const PREVIEW_MAX_VALUE_BYTES: usize = 64 * 1024;
+
+/// The most entries a listing of schemas, tables or columns answers.
+pub const DISCOVERY_MAX_ENTRIES: usize = 10_000;
+
+/// The most text a listing of schemas, tables or columns reads.
+pub const DISCOVERY_MAX_BYTES: usize = 1024 * 1024;
+
+/// The longest value (in characters) a data check compares. The database is asked for no
+/// more than this and one character, and for at most two rows, so a longer value or a
+/// query of many rows is refused without being sent.
+pub const DATA_CHECK_MAX_VALUE_CHARS: usize = 64 * 1024;
+
+/// The longest value (in characters) a query variable may have: it is written into SQL,
+/// paths and messages. Read the same way as a data check's value. The same limit holds for
+/// values given by hand (`hakobu_core::variables::VALUE_MAX_CHARS`, which this is).
+pub const VARIABLE_MAX_VALUE_CHARS: usize = hakobu_core::variables::VALUE_MAX_CHARS;
+
+/// `n` bytes in the unit a person reads: `64 KiB`, `1 MiB`, `500 bytes`.
+pub fn human_bytes(n: usize) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * 1024;
+    match n {
+        n if n >= MIB && n % MIB == 0 => format!("{} MiB", n / MIB),
+        n if n >= MIB => format!("{:.1} MiB", n as f64 / MIB as f64),
+        n if n >= KIB && n % KIB == 0 => format!("{} KiB", n / KIB),
+        n if n >= KIB => format!("{:.1} KiB", n as f64 / KIB as f64),
+        n => format!("{n} bytes"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_in_their_unit() {
+        assert_eq!(human_bytes(64 * 1024), "64 KiB");
+        assert_eq!(human_bytes(1024 * 1024), "1 MiB");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(500), "500 bytes");
+    }
+}
