@@ -103,6 +103,19 @@ async fn get_destination(
     Ok(web::Json(view(&d)))
 }
 
+/// A URL whose host is an address the egress policy refuses is refused on its field when
+/// saved; names are checked when the message is sent.
+fn check_address_literal(state: &AppState, field: &str, url: &str) -> Result<(), ApiError> {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return Ok(()); // the request's own validation names a malformed URL
+    };
+    let (Some(host), Some(port)) = (parsed.host_str(), parsed.port_or_known_default()) else {
+        return Ok(());
+    };
+    hakobu_engine::egress::check_literal_host(state.probes.egress(), host, port)
+        .map_err(|e| ApiError::field(field, e.to_string()))
+}
+
 /// Settings and sealed secrets of a request; `before` supplies secrets an update left out.
 fn split(
     state: &AppState,
@@ -127,7 +140,10 @@ fn split(
     Ok(match settings {
         DestinationSettings::Slack { webhook_url } => {
             let sealed = match webhook_url {
-                Some(url) => seal(url)?,
+                Some(url) => {
+                    check_address_literal(state, "settings.webhook_url", url)?;
+                    seal(url)?
+                }
                 None => kept(&["webhook_url"]).ok_or_else(|| {
                     ApiError::field("settings.webhook_url", MessageCode::Required)
                 })?,
@@ -138,6 +154,7 @@ fn split(
             (json!({"address": normalize_email(address)}), json!({}))
         }
         DestinationSettings::Webhook { url, headers } => {
+            check_address_literal(state, "settings.url", url)?;
             let mut plain = Vec::new();
             let mut sealed = Map::new();
             for (i, h) in headers.iter().enumerate() {

@@ -205,7 +205,32 @@ async fn a_webhook_to_loopback_is_refused_and_nothing_is_sent() {
     let app = strict_app(false).await;
     let stranger = app.signup("Stranger").await;
     let hook = Hook::start(&[]);
-    for url in [hook.url.clone(), hook.url.replace("127.0.0.1", "localhost")] {
+    // Written as an address: refused when saved, on its field.
+    for settings in [
+        json!({"kind": "webhook", "url": hook.url, "headers": []}),
+        json!({"kind": "slack", "webhook_url": hook.url.replace("127.0.0.1", "[::ffff:127.0.0.1]")}),
+    ] {
+        let (status, body) = app
+            .post(
+                "/api/notification-destinations",
+                &stranger.token,
+                json!({"name": "inside", "settings": settings}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("private network"),
+            "{body}"
+        );
+    }
+    // Written as a name: saved, and refused when a message is sent.
+    for url in [
+        hook.url.replace("127.0.0.1", "localhost"),
+        hook.url.replace("127.0.0.1", "localhost."),
+    ] {
         let id = destination(
             &app,
             &stranger,
