@@ -145,6 +145,9 @@ catalogue! {
     ScheduleZone = "schedule_zone" => "unknown time zone {zone}; expected an IANA name such as Asia/Tokyo, Europe/Berlin or UTC";
     CronFields = "cron_fields" => "expected 5 fields separated by spaces (minute hour day-of-month month day-of-week), e.g. \"30 2 * * 1-5\"; found {found}";
     CronInvalid = "cron_invalid" => "is not a valid cron expression: {detail}";
+    // --- cloud roles ---
+    RoleArn = "role_arn" => "must be the ARN of an IAM role: arn:aws:iam::<12-digit account id>:role/<name>, e.g. arn:aws:iam::123456789012:role/hakobu-reader";
+    AmbientRoleOff = "ambient_role_off" => "is turned off on this service: Hakobu's own cloud role reaches other organizations' data too. Give the ARN of a role in your AWS account for Hakobu to assume (assume_role with role_arn), or an access key pair";
 }
 
 impl MessageCode {

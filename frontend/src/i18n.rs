@@ -1381,6 +1381,17 @@ mod tests {
         "BE",
         "LH",
         "TZR",
+        // --- cloud roles ---: the role ARN example, STS's words and the auth choices.
+        "ARN",
+        "IAM",
+        "STS",
+        "arn",
+        "aws",
+        "iam",
+        "hakobu",
+        "reader",
+        "assume",
+        "ExternalId",
     ];
 
     fn assert_no_english_left(what: &str, ja: &str) {

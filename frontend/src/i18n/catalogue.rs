@@ -155,6 +155,12 @@ pub fn japanese_template(code: MessageCode) -> &'static str {
             "分・時・日・月・曜日の 5 項目を空白で区切って入力してください（例：30 2 * * 1-5）。入力された項目数：{found}"
         }
         MessageCode::CronInvalid => "正しいクロン式ではありません：{detail}",
+        MessageCode::RoleArn => {
+            "IAM ロールの ARN を入力してください：arn:aws:iam::<12 桁のアカウント ID>:role/<名前>（例：arn:aws:iam::123456789012:role/hakobu-reader）。"
+        }
+        MessageCode::AmbientRoleOff => {
+            "このサービスでは使えません。Hakobu 自身のクラウドロールは他の組織のデータにも届くためです。Hakobu が引き受ける、あなたの AWS アカウントのロールの ARN（assume_role と role_arn）か、アクセスキーの組を指定してください。"
+        }
     }
 }
 
