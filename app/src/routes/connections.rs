@@ -15,12 +15,13 @@ use chrono::Utc;
 use diesel_async::AsyncConnection;
 use hakobu_core::api::connections::{
     ColumnView, ConnectionKindView, ConnectionTestResult, ConnectionView, CreateConnectionRequest,
-    PreviewRequest, PreviewResponse, SharesRequest, TestConnectionRequest, UpdateConnectionRequest,
+    FieldChoice, PreviewRequest, PreviewResponse, SharesRequest, TestConnectionRequest,
+    UpdateConnectionRequest,
 };
 use hakobu_core::api::error::ErrorBody;
 use hakobu_core::api::org::TeamGrant;
 use hakobu_core::authz::{Action, TeamRole};
-use hakobu_core::connection::{ConnectionKind, validate_settings};
+use hakobu_core::connection::{ConnectionKind, S3Auth, field_applies, validate_settings};
 use hakobu_core::ids::{ConnectionId, TeamId};
 use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::{FieldErrors, check_text};
@@ -62,6 +63,16 @@ async fn list_kinds(state: web::Data<AppState>, _auth: Auth) -> web::Json<Vec<Co
                 fields: kind.fields(),
                 available: kind != ConnectionKind::LocalFiles
                     || state.settings.local_files_root.is_some(),
+                unavailable_choices: if kind == ConnectionKind::S3
+                    && !state.cloud_roles.allow_ambient()
+                {
+                    vec![FieldChoice {
+                        field: "auth".to_owned(),
+                        choice: S3Auth::Ambient.as_str().to_owned(),
+                    }]
+                } else {
+                    Vec::new()
+                },
             })
             .collect(),
     )
@@ -129,6 +140,18 @@ fn split_secrets(
     (plain, secrets)
 }
 
+/// Leaves out what means nothing with the connection's other settings (a key pair once
+/// the connection assumes a role): a secret no longer used is not kept on file.
+fn drop_inapplicable(
+    kind: ConnectionKind,
+    plain: &mut Map<String, Value>,
+    sealed: &mut Map<String, Value>,
+) {
+    let basis = plain.clone();
+    plain.retain(|name, _| field_applies(kind, &basis, name));
+    sealed.retain(|name, _| field_applies(kind, &basis, name));
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
@@ -190,13 +213,14 @@ async fn create_connection(
         .secrets
         .as_ref()
         .ok_or_else(|| ApiError::Unavailable(NO_SECRET_KEY.into()))?;
-    let (plain, secrets) = split_secrets(body.kind, &body.settings);
+    let (mut plain, secrets) = split_secrets(body.kind, &body.settings);
     let mut sealed = Map::new();
     for (name, value) in &secrets {
         if let Some(value) = value {
             sealed.insert(name.clone(), Value::String(secret_box.encrypt(value)?));
         }
     }
+    drop_inapplicable(body.kind, &mut plain, &mut sealed);
     let created = conn
         .transaction::<_, ApiError, _>(async |conn| {
             let created = Connection::insert(
@@ -311,6 +335,7 @@ async fn update_connection(
                     }
                     secrets_changed.push(name);
                 }
+                drop_inapplicable(before.kind, &mut plain, &mut sealed);
                 let on_file: Vec<&str> = sealed.keys().map(String::as_str).collect();
                 let mut merged = plain.clone();
                 for name in &on_file {
@@ -491,7 +516,7 @@ async fn test_unsaved(
     validate_settings(body.kind, &plain, &on_file, "settings").into_result()?;
     check_operator_rules(&state, body.kind, &plain)?;
     Ok(web::Json(
-        engine_bridge::test(body.kind, &plain, &resolved).await,
+        engine_bridge::test(&state, auth.organization_id, body.kind, &plain, &resolved).await,
     ))
 }
 
@@ -517,7 +542,7 @@ async fn test_saved(
     let secrets = engine_bridge::decrypt_secrets(&state, &c)?;
     let plain = c.settings.as_object().cloned().unwrap_or_default();
     Ok(web::Json(
-        engine_bridge::test(c.kind, &plain, &secrets).await,
+        engine_bridge::test(&state, c.organization_id, c.kind, &plain, &secrets).await,
     ))
 }
 

@@ -9,7 +9,7 @@ use crate::state::AppState;
 use diesel_async::AsyncPgConnection;
 use hakobu_core::api::org::TeamGrant;
 use hakobu_core::authz::{Action, Decision, Target, authorize};
-use hakobu_core::connection::ConnectionKind;
+use hakobu_core::connection::{ConnectionKind, S3Auth};
 use hakobu_core::ids::{ConnectionId, TeamId};
 use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::FieldErrors;
@@ -111,13 +111,24 @@ pub async fn check_shares(
 }
 
 /// Operator rules that go beyond the field schema: files on the Hakobu server exist only
-/// when the operator set `HAKOBU_LOCAL_FILES_ROOT`, and only inside it. Every way a
-/// connection is saved (create, update, import) goes through here.
+/// when the operator set `HAKOBU_LOCAL_FILES_ROOT`, and only inside it; an S3 connection
+/// acts with the service's own cloud role only when the operator set
+/// `HAKOBU_ALLOW_AMBIENT_CLOUD_ROLE`. Every way a connection is saved (create, update,
+/// import) or tested unsaved goes through here.
 pub fn check_operator_rules(
     state: &AppState,
     kind: ConnectionKind,
     settings: &Map<String, Value>,
 ) -> Result<(), ApiError> {
+    if kind == ConnectionKind::S3
+        && S3Auth::of(settings) == S3Auth::Ambient
+        && !state.cloud_roles.allow_ambient()
+    {
+        return Err(ApiError::field(
+            "settings.auth",
+            MessageCode::AmbientRoleOff,
+        ));
+    }
     if kind != ConnectionKind::LocalFiles {
         return Ok(());
     }

@@ -1,13 +1,15 @@
 //! Between saved connections and the engine: decrypting secrets, building the engine's
 //! connection, and turning engine errors into answers an analyst can act on.
 
+use crate::cloud_role::SessionFor;
 use crate::error::ApiError;
 use crate::models::connection::Connection;
 use crate::state::AppState;
 use hakobu_core::api::connections::{
     ConnectionTestError, ConnectionTestResult, PreviewColumn, PreviewResponse,
 };
-use hakobu_core::connection::{ConnectionKind, database_endpoint, setting_str};
+use hakobu_core::connection::{ConnectionKind, S3Auth, database_endpoint, setting_str};
+use hakobu_core::ids::OrganizationId;
 use hakobu_core::job::{TableRef, check_select};
 use hakobu_engine::check::{self, CheckError, ErrorKind};
 use serde_json::{Map, Value};
@@ -132,8 +134,10 @@ fn explain(e: &CheckError, at: &str) -> (&'static str, String, String) {
     }
 }
 
-/// Runs a connection test and says in plain words what happened.
+/// Runs a connection test for `organization` and says in plain words what happened.
 pub async fn test(
+    state: &AppState,
+    organization: OrganizationId,
     kind: ConnectionKind,
     plain: &Map<String, Value>,
     secrets: &Map<String, Value>,
@@ -179,36 +183,81 @@ pub async fn test(
                 ),
             }
         }
-        ConnectionKind::S3 => test_bucket(plain, secrets, started).await,
+        ConnectionKind::S3 => {
+            // A role is assumed for the shortest session STS grants: the test lists once.
+            let temporary = match state
+                .cloud_roles
+                .engine_credentials(kind, plain, organization, SessionFor::Check, TIMEOUT)
+                .await
+            {
+                Ok(temporary) => temporary,
+                Err(refused) => {
+                    tracing::info!(kind = refused.kind, "connection test refused credentials");
+                    return failed(started, refused.kind, refused.message, refused.hint);
+                }
+            };
+            test_bucket(plain, secrets, &temporary, started).await
+        }
         ConnectionKind::Postgresql | ConnectionKind::Mysql => unreachable!("handled above"),
     }
 }
 
 /// Lists the top of the bucket: proves the endpoint, the credentials and the bucket.
+/// `temporary` holds an assumed role's credentials (empty for other authentications).
 async fn test_bucket(
     plain: &Map<String, Value>,
     secrets: &Map<String, Value>,
+    temporary: &Map<String, Value>,
     started: Instant,
 ) -> ConnectionTestResult {
     use hakobu_core::config::Secret;
+    use hakobu_engine::connectors::s3::{S3Credentials, S3Location};
     use object_store::ObjectStore;
     let get = |name: &str| setting_str(ConnectionKind::S3, plain, name).map(|s| s.into_owned());
+    let secret = |from: &Map<String, Value>, name: &str| {
+        from.get(name)
+            .and_then(Value::as_str)
+            .map(|s| Secret(s.to_owned()))
+    };
     let bucket = get("bucket").unwrap_or_default();
-    let with_keys = get("auth").as_deref() != Some("instance_role");
-    let key_id = get("access_key_id").filter(|_| with_keys).map(Secret);
-    let secret_key = secrets
-        .get("secret_access_key")
-        .and_then(Value::as_str)
-        .filter(|_| with_keys)
-        .map(|s| Secret(s.to_owned()));
+    let auth = S3Auth::of(plain);
+    let (key_id, secret_key, session_token) = match auth {
+        S3Auth::AccessKey => (
+            get("access_key_id").map(Secret),
+            secret(secrets, "secret_access_key"),
+            None,
+        ),
+        S3Auth::AssumeRole => (
+            secret(temporary, "access_key_id"),
+            secret(temporary, "secret_access_key"),
+            secret(temporary, "session_token"),
+        ),
+        S3Auth::Ambient => (None, None, None),
+    };
+    let credentials = match (auth, &key_id, &secret_key) {
+        (S3Auth::Ambient, _, _) => S3Credentials::Ambient,
+        (_, Some(access_key_id), Some(secret_access_key)) => S3Credentials::Keys {
+            access_key_id,
+            secret_access_key,
+            session_token: session_token.as_ref(),
+        },
+        // Validation requires the pair; never test with the service's own identity instead.
+        _ => {
+            return failed(
+                started,
+                "authentication",
+                "The connection has no access key pair.".to_owned(),
+                "Give the access key ID and the secret access key.".to_owned(),
+            );
+        }
+    };
     let endpoint = get("endpoint");
     let region = get("region");
-    let location = hakobu_engine::connectors::s3::S3Location {
+    let location = S3Location {
         bucket: &bucket,
         endpoint: endpoint.as_deref(),
         region: region.as_deref(),
-        access_key_id: key_id.as_ref(),
-        secret_access_key: secret_key.as_ref(),
+        credentials,
     };
     let store = match hakobu_engine::connectors::s3::store(&location) {
         Ok(store) => store,
@@ -258,7 +307,14 @@ async fn test_bucket(
                 (
                     "authentication",
                     format!("{at} refused the credentials for bucket {bucket}."),
-                    "Check the access key pair, and that its policy allows s3:ListBucket on this bucket.",
+                    match auth {
+                        S3Auth::AssumeRole => {
+                            "Check that the role's permissions policy allows s3:ListBucket on this bucket."
+                        }
+                        _ => {
+                            "Check the access key pair, and that its policy allows s3:ListBucket on this bucket."
+                        }
+                    },
                 )
             } else if text.contains("error sending request") || text.contains("connect") {
                 (

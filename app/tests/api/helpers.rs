@@ -63,6 +63,8 @@ pub struct SpawnOptions {
     pub launcher: Option<std::sync::Arc<dyn hakobu::launcher::Launcher>>,
     /// Lifetime of run tokens (heartbeats renew them).
     pub run_token_ttl: Duration,
+    /// The operator's rules for tenants' cloud credentials (the service's own role is off).
+    pub cloud_roles: hakobu::settings::CloudRoleSettings,
 }
 
 /// The `hakobu-runner` binary of this workspace; `make test` builds it before the tests.
@@ -87,8 +89,37 @@ impl Default for SpawnOptions {
             database: None,
             launcher: None,
             run_token_ttl: Duration::from_secs(300),
+            cloud_roles: hakobu::settings::CloudRoleSettings::default(),
         }
     }
+}
+
+/// The moto server of `HAKOBU_TEST_S3_ENDPOINT` (S3, STS, ECS), when set.
+pub fn moto_endpoint() -> Option<String> {
+    std::env::var("HAKOBU_TEST_S3_ENDPOINT")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// Tenants' roles are assumed through moto's STS, as the service with static credentials
+/// (moto does not check them); without moto, through the usual AWS sources.
+fn cloud_roles(settings: hakobu::settings::CloudRoleSettings) -> hakobu::cloud_role::CloudRoles {
+    let Some(endpoint) = moto_endpoint() else {
+        return hakobu::cloud_role::CloudRoles::new(settings);
+    };
+    let config = aws_sdk_sts::Config::builder()
+        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_sdk_sts::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sts::config::Credentials::new(
+            "AKIAHAKOBUSERVICE000",
+            "service-secret",
+            None,
+            None,
+            "hakobu-tests",
+        ))
+        .build();
+    hakobu::cloud_role::CloudRoles::with_client(settings, aws_sdk_sts::Client::from_conf(config))
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -158,12 +189,18 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         notifier: options.notifier,
         notify_retry_base: Duration::from_secs(1),
         notify_max_attempts: 4,
+        cloud_roles: options.cloud_roles.clone(),
     };
-    let app = match options.launcher {
-        Some(launcher) => Application::build_with_launcher(settings, launcher).await,
-        None => Application::build(settings).await,
-    }
-    .expect("build app");
+    let launcher = match options.launcher {
+        Some(launcher) => launcher,
+        None => hakobu::launcher::from_name("local", runner_bin())
+            .await
+            .expect("the local launcher"),
+    };
+    let app =
+        Application::build_with_services(settings, launcher, cloud_roles(options.cloud_roles))
+            .await
+            .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {
