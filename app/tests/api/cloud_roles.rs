@@ -116,6 +116,22 @@ async fn spawn(allow_ambient: bool, dispatcher: bool) -> TestApp {
     .await
 }
 
+/// An app that asks for roles through `sts` (a tap in front of moto, or nowhere).
+async fn spawn_with_sts(dispatcher: bool, sts: String) -> TestApp {
+    spawn_app_with(SpawnOptions {
+        dispatcher,
+        sts_endpoint: Some(sts),
+        ..Default::default()
+    })
+    .await
+}
+
+/// moto's STS behind a tap: the AssumeRole requests themselves (form parameters
+/// `ExternalId`, `RoleSessionName`, `DurationSeconds`) as the app sent them.
+async fn sts_tap(endpoint: &str) -> TcpTap {
+    TcpTap::start(endpoint.trim_start_matches("http://")).await
+}
+
 fn keyless_embulk_s3(endpoint: &str) -> String {
     format!(
         "in:\n  type: s3\n  bucket: exports\n  endpoint: {endpoint}\n  path_prefix: orders/\n  parser:\n    type: csv\n    columns: [{{name: id, type: long}}]\nout: {{type: postgresql, host: 127.0.0.1, user: postgres, database: d, table: t}}\n"
@@ -263,7 +279,8 @@ async fn a_saved_connection_with_the_services_own_role_fails_with_the_reason() {
 #[tokio::test]
 async fn a_connection_test_assumes_the_role_with_the_organization_as_external_id() {
     let endpoint = moto();
-    let app = spawn(false, false).await;
+    let sts = sts_tap(&endpoint).await;
+    let app = spawn_with_sts(false, format!("http://{}", sts.address)).await;
     let owner = app.signup("Tenant").await;
     let (tap, settings) = role_bucket(&endpoint).await;
 
@@ -295,6 +312,16 @@ async fn a_connection_test_assumes_the_role_with_the_organization_as_external_id
     assert_eq!(tested["ok"], true, "{tested}");
     let session = session_of(&endpoint, &owner, &format!("hakobu-org-{}", owner.org_id)).await;
     signed_by(&tap, std::slice::from_ref(&session));
+    let asked = sts.sent();
+    assert!(asked.contains("Action=AssumeRole"), "{asked}");
+    assert!(
+        asked.contains(&format!("ExternalId={}", owner.org_id)),
+        "{asked}"
+    );
+    assert!(
+        asked.contains("DurationSeconds=900"),
+        "a test asks for STS's shortest session: {asked}"
+    );
 
     let (_, view) = app
         .get(&format!("/api/connections/{s3}"), &owner.token)
@@ -335,7 +362,8 @@ async fn a_connection_test_assumes_the_role_with_the_organization_as_external_id
 #[tokio::test]
 async fn runs_reach_the_bucket_through_the_assumed_role_and_never_show_its_credentials() {
     let endpoint = moto();
-    let app = spawn(false, true).await;
+    let sts = sts_tap(&endpoint).await;
+    let app = spawn_with_sts(true, format!("http://{}", sts.address)).await;
     let owner = app.signup("Tenant").await;
     app.sql("CREATE TABLE src (id bigint PRIMARY KEY, name text); INSERT INTO src VALUES (1, 'a'), (2, 'b'), (3, 'c');")
         .await;
@@ -396,7 +424,20 @@ async fn runs_reach_the_bucket_through_the_assumed_role_and_never_show_its_crede
             .get(&format!("/api/runs/{run}/logs"), &owner.token)
             .await;
         assert!(logs.to_string().contains("runner started"), "{logs}");
+        // The job may run for 6 hours (the default timeout); the session lasts one.
+        assert!(
+            logs.to_string()
+                .contains("role credentials last 60 minutes, and this job may run for 360"),
+            "{logs}"
+        );
     }
+    let asked = sts.sent();
+    assert_eq!(asked.matches("Action=AssumeRole").count(), 2, "{asked}");
+    assert_eq!(
+        asked.matches("DurationSeconds=3600").count(),
+        2,
+        "each run asks for its timeout within the ceiling: {asked}"
+    );
     assert_eq!(
         app.query_strings("SELECT count(*) FROM back").await[0][0].as_deref(),
         Some("3")
@@ -421,4 +462,57 @@ async fn runs_reach_the_bucket_through_the_assumed_role_and_never_show_its_crede
             );
         }
     }
+}
+
+/// When STS cannot be reached, a connection test and a run fail with the reason, and
+/// nothing is tried with the service's own identity instead.
+#[tokio::test]
+async fn without_sts_tests_and_runs_fail_with_the_reason() {
+    let endpoint = moto();
+    let app = spawn_with_sts(true, "http://127.0.0.1:1".to_owned()).await;
+    let owner = app.signup("Tenant").await;
+    app.sql("CREATE TABLE src (id bigint); INSERT INTO src VALUES (1);")
+        .await;
+    let (tap, settings) = role_bucket(&endpoint).await;
+    let s3 = app
+        .create_connection(&owner, &owner.default_team, "Role bucket", "s3", settings)
+        .await;
+    let (_, tested) = app
+        .post(
+            &format!("/api/connections/{s3}/test"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(tested["ok"], false, "{tested}");
+    assert_eq!(tested["error"]["kind"], "role_unavailable", "{tested}");
+    assert!(
+        tested["error"]["message"].as_str().unwrap().contains(ROLE),
+        "{tested}"
+    );
+    let pg = app.pg_connection(&owner).await;
+    let (_, job) = app
+        .post("/api/jobs", &owner.token, json!({"name": "To the bucket", "team_id": owner.default_team, "settings": {
+            "source": {"connection_id": pg, "table": {"name": "src"}},
+            "destination": {"connection_id": s3, "files": {"path_prefix": "x_", "format": "csv"}}}}))
+        .await;
+    let (_, run) = app
+        .post(
+            &format!("/api/jobs/{}/runs", job["id"].as_str().unwrap()),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    let done = app
+        .wait_for_run_end(&owner.token, run["id"].as_str().unwrap())
+        .await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(
+        done["error_summary"]
+            .as_str()
+            .unwrap()
+            .contains("could not ask AWS to assume the role"),
+        "{done}"
+    );
+    assert_eq!(tap.sent(), "", "nothing reached the bucket");
 }

@@ -65,6 +65,9 @@ pub struct SpawnOptions {
     pub run_token_ttl: Duration,
     /// The operator's rules for tenants' cloud credentials (the service's own role is off).
     pub cloud_roles: hakobu::settings::CloudRoleSettings,
+    /// Assume tenants' roles through this STS endpoint instead of moto's (a tap in front of
+    /// moto, or an address where nothing listens).
+    pub sts_endpoint: Option<String>,
 }
 
 /// The `hakobu-runner` binary of this workspace; `make test` builds it before the tests.
@@ -90,6 +93,7 @@ impl Default for SpawnOptions {
             launcher: None,
             run_token_ttl: Duration::from_secs(300),
             cloud_roles: hakobu::settings::CloudRoleSettings::default(),
+            sts_endpoint: None,
         }
     }
 }
@@ -101,10 +105,14 @@ pub fn moto_endpoint() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// Tenants' roles are assumed through moto's STS, as the service with static credentials
-/// (moto does not check them); without moto, through the usual AWS sources.
-fn cloud_roles(settings: hakobu::settings::CloudRoleSettings) -> hakobu::cloud_role::CloudRoles {
-    let Some(endpoint) = moto_endpoint() else {
+/// Tenants' roles are assumed through moto's STS (or `endpoint`), as the service with
+/// static credentials (moto does not check them); without moto, through the usual AWS
+/// sources.
+fn cloud_roles(
+    settings: hakobu::settings::CloudRoleSettings,
+    endpoint: Option<String>,
+) -> hakobu::cloud_role::CloudRoles {
+    let Some(endpoint) = endpoint.or_else(moto_endpoint) else {
         return hakobu::cloud_role::CloudRoles::new(settings);
     };
     let config = aws_sdk_sts::Config::builder()
@@ -197,10 +205,13 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
             .await
             .expect("the local launcher"),
     };
-    let app =
-        Application::build_with_services(settings, launcher, cloud_roles(options.cloud_roles))
-            .await
-            .expect("build app");
+    let app = Application::build_with_services(
+        settings,
+        launcher,
+        cloud_roles(options.cloud_roles, options.sts_endpoint),
+    )
+    .await
+    .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     TestApp {
