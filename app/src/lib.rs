@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod auth;
 pub mod cli;
+pub mod cloud_role;
 pub mod db;
 pub mod error;
 pub mod extract;

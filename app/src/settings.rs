@@ -36,6 +36,9 @@
 //! | `HAKOBU_NOTIFIER` | `true` | whether this replica delivers notifications and watches run durations |
 //! | `HAKOBU_NOTIFY_RETRY_SECONDS` | `30` | first retry delay of a failed delivery; doubles per attempt |
 //! | `HAKOBU_NOTIFY_MAX_ATTEMPTS` | `8` | delivery attempts before a notification is given up |
+//! | `HAKOBU_ALLOW_AMBIENT_CLOUD_ROLE` | `false` | whether S3 connections may use the service's own AWS identity (`instance_role`); single-tenant installs only |
+//! | `HAKOBU_STS_ENDPOINT` | unset (AWS) | STS endpoint URL for assuming tenants' roles (a VPC endpoint, or moto in tests) |
+//! | `HAKOBU_CLOUD_ROLE_SESSION_SECONDS` | `3600` | the longest session of an assumed tenant role, 900 to 43200 |
 //!
 //! `docs/configuration.md` repeats this table for operators.
 
@@ -80,7 +83,37 @@ pub struct Settings {
     /// Delay before the first retry of a failed delivery; doubles per attempt.
     pub notify_retry_base: Duration,
     pub notify_max_attempts: i32,
+    /// How S3 connections may get AWS credentials (`docs/security.md`, cloud roles).
+    pub cloud_roles: CloudRoleSettings,
 }
+
+/// The operator's rules for tenants' AWS credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudRoleSettings {
+    /// Whether S3 connections may use the service's own identity (`instance_role`), which
+    /// reaches every bucket the service may reach: single-tenant installs only.
+    pub allow_ambient: bool,
+    /// STS endpoint URL instead of AWS's (a VPC endpoint; moto in tests).
+    pub sts_endpoint: Option<String>,
+    /// The longest session of an assumed role. STS allows at most an hour when the app's
+    /// own credentials are themselves a role's (role chaining, as on ECS or EKS), and at
+    /// most the role's `MaxSessionDuration` (12 h) otherwise.
+    pub max_session: Duration,
+}
+
+impl Default for CloudRoleSettings {
+    fn default() -> Self {
+        CloudRoleSettings {
+            allow_ambient: false,
+            sts_endpoint: None,
+            max_session: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// STS's bounds of `DurationSeconds`.
+pub const STS_MIN_SESSION: Duration = Duration::from_secs(900);
+pub const STS_MAX_SESSION: Duration = Duration::from_secs(43_200);
 
 // Hand-written so the JWT secret and database password never reach a log line.
 impl std::fmt::Debug for Settings {
@@ -117,6 +150,7 @@ impl std::fmt::Debug for Settings {
             .field("notifier", &self.notifier)
             .field("notify_retry_base", &self.notify_retry_base)
             .field("notify_max_attempts", &self.notify_max_attempts)
+            .field("cloud_roles", &self.cloud_roles)
             .finish()
     }
 }
@@ -235,6 +269,16 @@ impl Settings {
             notifier: parse_var("HAKOBU_NOTIFIER", true)?,
             notify_retry_base: Duration::from_secs(parse_var("HAKOBU_NOTIFY_RETRY_SECONDS", 30)?),
             notify_max_attempts: parse_var("HAKOBU_NOTIFY_MAX_ATTEMPTS", 8)?,
+            cloud_roles: CloudRoleSettings {
+                allow_ambient: parse_var("HAKOBU_ALLOW_AMBIENT_CLOUD_ROLE", false)?,
+                sts_endpoint: std::env::var("HAKOBU_STS_ENDPOINT")
+                    .ok()
+                    .filter(|s| !s.trim().is_empty()),
+                max_session: Duration::from_secs(parse_var(
+                    "HAKOBU_CLOUD_ROLE_SESSION_SECONDS",
+                    3600,
+                )?),
+            },
         };
         settings.check()?;
         Ok(settings)
@@ -273,6 +317,18 @@ impl Settings {
         }
         if self.db_pool_size == 0 {
             bail!("HAKOBU_DB_POOL_SIZE must be at least 1");
+        }
+        if !(STS_MIN_SESSION..=STS_MAX_SESSION).contains(&self.cloud_roles.max_session) {
+            bail!(
+                "HAKOBU_CLOUD_ROLE_SESSION_SECONDS must be from {} to {} (STS's bounds)",
+                STS_MIN_SESSION.as_secs(),
+                STS_MAX_SESSION.as_secs()
+            );
+        }
+        if let Some(endpoint) = &self.cloud_roles.sts_endpoint
+            && !(endpoint.starts_with("https://") || endpoint.starts_with("http://"))
+        {
+            bail!("HAKOBU_STS_ENDPOINT must be a URL starting with https:// (or http://)");
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::run_token::RunTokens;
+use crate::cloud_role::CloudRoles;
 use crate::db::{self};
 use crate::extract;
 use crate::launcher::{self, Launcher};
@@ -38,6 +39,17 @@ impl Application {
     pub async fn build_with_launcher(
         settings: Settings,
         launcher: Arc<dyn Launcher>,
+    ) -> anyhow::Result<Application> {
+        let cloud_roles = CloudRoles::new(settings.cloud_roles.clone());
+        Self::build_with_services(settings, launcher, cloud_roles).await
+    }
+
+    /// As [`Application::build`], with a given launcher and assumer of cloud roles (tests:
+    /// an STS client for moto).
+    pub async fn build_with_services(
+        settings: Settings,
+        launcher: Arc<dyn Launcher>,
+        cloud_roles: CloudRoles,
     ) -> anyhow::Result<Application> {
         settings.check()?;
         let applied = db::run_migrations(&settings.database_url).await?;
@@ -128,6 +140,7 @@ impl Application {
             sender,
             probes: crate::probe::ProbeWorkers::new(settings.runner_bin.clone(), egress),
             settings,
+            cloud_roles,
         });
         let server = run(listener, state)?;
         Ok(Application { port, server })

@@ -1,9 +1,10 @@
-//! The state every request handler shares: the pool, settings, keys, the launcher and the
-//! notification sender. It sits above the services it holds and below the extractors and
+//! The state every request handler shares: the pool, settings, keys, the launcher, the
+//! notification sender and the assumer of tenants' cloud roles. It sits above the services it holds and below the extractors and
 //! routes that read it.
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::run_token::RunTokens;
+use crate::cloud_role::CloudRoles;
 use crate::db::DbPool;
 use crate::launcher::Launcher;
 use crate::secrets::SecretBox;
@@ -23,4 +24,7 @@ pub struct AppState {
     pub sender: crate::notify::deliver::Sender,
     /// Runs connection tests, discovery and previews in worker processes.
     pub probes: crate::probe::ProbeWorkers,
+    /// Assumes tenants' AWS roles; the only way tenant data meets AWS credentials that
+    /// are not the tenant's own keys.
+    pub cloud_roles: CloudRoles,
 }

@@ -277,7 +277,85 @@ const MYSQL_FIELDS: &[FieldSpec] = &[
     ),
 ];
 
-pub const S3_AUTH: &[&str] = &["access_key", "instance_role"];
+/// How an S3 connection authenticates, as the `auth` setting names it.
+pub const S3_AUTH: &[&str] = &["access_key", "assume_role", "instance_role"];
+
+/// How an S3 connection gets its credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum S3Auth {
+    /// `access_key`: a long-term key pair the tenant gave.
+    AccessKey,
+    /// `assume_role`: a role in the tenant's own AWS account (`role_arn`) that Hakobu
+    /// assumes with the organization's id as the external id; the engine gets only the
+    /// temporary credentials.
+    AssumeRole,
+    /// `instance_role`: the service's own AWS identity, which reaches every bucket the
+    /// service may reach, other tenants' included. Single-tenant installs only: the
+    /// operator turns it on (`HAKOBU_ALLOW_AMBIENT_CLOUD_ROLE`).
+    Ambient,
+}
+
+impl S3Auth {
+    /// The authentication of S3 settings (`access_key` when `auth` is left out). An
+    /// unknown value reads as `access_key`, which needs keys and so reaches nothing by
+    /// itself; saved settings were validated anyway.
+    pub fn of(settings: &Map<String, Value>) -> S3Auth {
+        match settings.get("auth").and_then(Value::as_str).map(str::trim) {
+            Some("assume_role") => S3Auth::AssumeRole,
+            Some("instance_role") => S3Auth::Ambient,
+            _ => S3Auth::AccessKey,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            S3Auth::AccessKey => "access_key",
+            S3Auth::AssumeRole => "assume_role",
+            S3Auth::Ambient => "instance_role",
+        }
+    }
+}
+
+/// The temporary credentials Hakobu puts into an `assume_role` connection's config for a
+/// run, beside the role: they exist only from the moment the role is assumed.
+pub const TEMPORARY_CREDENTIAL_FIELDS: [&str; 3] =
+    ["access_key_id", "secret_access_key", "session_token"];
+
+/// Whether setting `name` means anything with the other `settings` of a `kind`
+/// connection: an S3 key pair only with `access_key`, a role only with `assume_role`.
+/// The form shows only these, and the server keeps only these.
+pub fn field_applies(kind: ConnectionKind, settings: &Map<String, Value>, name: &str) -> bool {
+    if kind != ConnectionKind::S3 {
+        return true;
+    }
+    match name {
+        "access_key_id" | "secret_access_key" => S3Auth::of(settings) == S3Auth::AccessKey,
+        "role_arn" => S3Auth::of(settings) == S3Auth::AssumeRole,
+        _ => true,
+    }
+}
+
+/// Checks an IAM role ARN: `arn:aws:iam::<12-digit account>:role/<path/name>`. The name
+/// and each path part are 1 to 64 of IAM's name characters (letters, digits, `+=,.@_-`).
+pub fn check_role_arn(arn: &str) -> Result<(), Text> {
+    let wrong = || Text::from(MessageCode::RoleArn);
+    let rest = arn.strip_prefix("arn:aws:iam::").ok_or_else(wrong)?;
+    let (account, resource) = rest.split_once(':').ok_or_else(wrong)?;
+    if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(wrong());
+    }
+    let path_and_name = resource.strip_prefix("role/").ok_or_else(wrong)?;
+    let iam_name = |part: &str| {
+        (1..=64).contains(&part.len())
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+    };
+    if path_and_name.len() > 512 || !path_and_name.split('/').all(iam_name) {
+        return Err(wrong());
+    }
+    Ok(())
+}
 
 const S3_FIELDS: &[FieldSpec] = &[
     field(
@@ -308,11 +386,18 @@ const S3_FIELDS: &[FieldSpec] = &[
         field(
             "auth",
             "Authentication",
-            "access_key: a key pair below. instance_role: the role of the machine or task running the transfer.",
+            "access_key: a key pair below. assume_role: Hakobu assumes a role of your AWS account (below), proving with your organization's id as the external id that it acts for you. instance_role: Hakobu's own role, on single-tenant installs only.",
             FieldInput::Choice { options: S3_AUTH },
             false,
         ),
         "access_key",
+    ),
+    field(
+        "role_arn",
+        "Role ARN",
+        "The role Hakobu assumes to reach the bucket, e.g. arn:aws:iam::123456789012:role/hakobu-reader. Its trust policy must let Hakobu assume it with your organization's id as the external id.",
+        TEXT,
+        false,
     ),
     field(
         "access_key_id",
@@ -427,6 +512,7 @@ fn check_value(spec: &FieldSpec, value: &Value) -> Result<(), Text> {
                 }
                 "bucket" => check_bucket(s),
                 "ca_certificate" => check_pem_certificate(s),
+                "role_arn" => return check_role_arn(s),
                 _ => Ok(()),
             }
             .map_err(Text::from)
@@ -527,6 +613,12 @@ fn cross_field_rules(
                     );
                 }
             }
+        }
+        if auth == "assume_role" && !present("role_arn") {
+            errors.push(
+                format!("{prefix}.role_arn"),
+                "is required when authentication is assume_role",
+            );
         }
     }
 }
@@ -747,6 +839,79 @@ mod tests {
             &[],
         );
         assert_eq!(e[0].0, "settings.bucket");
+    }
+
+    #[test]
+    fn role_arns_are_checked_and_the_field_named() {
+        for good in [
+            "arn:aws:iam::123456789012:role/hakobu-reader",
+            "arn:aws:iam::000000000001:role/data/etl/Loader+1=a,b.c@d_e",
+        ] {
+            assert!(check_role_arn(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "hakobu-reader",
+            "arn:aws:iam::12345678901:role/short-account",
+            "arn:aws:iam::1234567890123:role/long-account",
+            "arn:aws:iam::12345678901a:role/letters",
+            "arn:aws:iam::123456789012:user/not-a-role",
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws:iam::123456789012:role/path//name",
+            "arn:aws:iam::123456789012:role/has space",
+            "arn:aws:iam::123456789012:role/tab\tname",
+            "arn:aws:sts::123456789012:assumed-role/r/s",
+            "arn:aws:s3:::bucket",
+            "arn:aws:iam::123456789012:role/a-name-of-sixty-five-characters-is-one-more-than-iam-allows-xxxxx",
+            " arn:aws:iam::123456789012:role/leading-space",
+        ] {
+            let refused = check_role_arn(bad).expect_err(bad);
+            assert_eq!(refused.code().as_deref(), Some("role_arn"), "{bad}");
+        }
+        let e = errors(
+            ConnectionKind::S3,
+            json!({"bucket": "b-1", "auth": "assume_role", "role_arn": "arn:aws:iam::1:role/x"}),
+            &[],
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].0, "settings.role_arn");
+        assert!(
+            e[0].1
+                .contains("arn:aws:iam::<12-digit account id>:role/<name>")
+        );
+        let e = errors(
+            ConnectionKind::S3,
+            json!({"bucket": "b-1", "auth": "assume_role"}),
+            &[],
+        );
+        assert_eq!(
+            e,
+            [(
+                "settings.role_arn".to_owned(),
+                "is required when authentication is assume_role".to_owned()
+            )]
+        );
+        assert!(
+            errors(
+                ConnectionKind::S3,
+                json!({"bucket": "b-1", "auth": "assume_role", "role_arn": "arn:aws:iam::123456789012:role/r"}),
+                &[],
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn only_the_fields_of_the_chosen_authentication_apply() {
+        let role = json!({"auth": "assume_role"}).as_object().unwrap().clone();
+        let keys = json!({}).as_object().unwrap().clone();
+        let s3 = ConnectionKind::S3;
+        assert!(field_applies(s3, &role, "role_arn"));
+        assert!(!field_applies(s3, &role, "secret_access_key"));
+        assert!(!field_applies(s3, &keys, "role_arn"));
+        assert!(field_applies(s3, &keys, "access_key_id"));
+        assert!(field_applies(s3, &role, "bucket"));
+        assert_eq!(S3Auth::of(&keys), S3Auth::AccessKey);
     }
 
     #[test]

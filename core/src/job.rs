@@ -6,7 +6,7 @@
 //! the runner accepts.
 
 use crate::config::{ColumnType, Config, ConfigError, Mode};
-use crate::connection::{ConnectionKind, setting_str};
+use crate::connection::{ConnectionKind, S3Auth, TEMPORARY_CREDENTIAL_FIELDS, setting_str};
 use crate::ids::ConnectionId;
 use crate::messages::{MessageCode, Text};
 use crate::validation::FieldErrors;
@@ -714,12 +714,26 @@ fn connection_fields(c: &CompileConnection<'_>, out: &mut Map<String, Value>) {
                 out.insert("endpoint".into(), json!(endpoint));
             }
             out.insert("region".into(), json!(get("region")));
-            if get("auth").as_deref() == Some("instance_role") {
-                out.insert("auth_method".into(), json!("instance"));
-            } else {
-                out.insert("access_key_id".into(), json!(get("access_key_id")));
-                if let Some(secret) = c.secrets.get("secret_access_key") {
-                    out.insert("secret_access_key".into(), secret.clone());
+            match S3Auth::of(c.settings) {
+                S3Auth::AccessKey => {
+                    out.insert("access_key_id".into(), json!(get("access_key_id")));
+                    if let Some(secret) = c.secrets.get("secret_access_key") {
+                        out.insert("secret_access_key".into(), secret.clone());
+                    }
+                }
+                // The role's temporary credentials exist only once the app has assumed it
+                // for a run: `secrets` holds them then, and references to them otherwise.
+                S3Auth::AssumeRole => {
+                    out.insert("role_arn".into(), json!(get("role_arn")));
+                    out.insert("auth_method".into(), json!("session"));
+                    for name in TEMPORARY_CREDENTIAL_FIELDS {
+                        if let Some(value) = c.secrets.get(name) {
+                            out.insert(name.into(), value.clone());
+                        }
+                    }
+                }
+                S3Auth::Ambient => {
+                    out.insert("auth_method".into(), json!("instance"));
                 }
             }
         }

@@ -160,6 +160,9 @@ catalogue! {
     TemplateIncludes = "template_includes" => "this template nests includes more than {n} deep; includes are limited to {n} levels";
     // --- answers of a tenant's database ---
     PreviewTruncated = "preview_truncated" => "This preview is cut short to stay within {size}: values longer than {value_size} end with …, and later rows are not shown.";
+    // --- cloud roles ---
+    RoleArn = "role_arn" => "must be the ARN of an IAM role: arn:aws:iam::<12-digit account id>:role/<name>, e.g. arn:aws:iam::123456789012:role/hakobu-reader";
+    AmbientRoleOff = "ambient_role_off" => "is turned off on this service: Hakobu's own cloud role reaches other organizations' data too. Give the ARN of a role in your AWS account for Hakobu to assume (assume_role with role_arn), or an access key pair";
 }
 
 impl MessageCode {

@@ -379,7 +379,11 @@ texts! {
     FieldEndpoint => "Endpoint URL", "エンドポイント URL";
     FieldEndpointHelp => "Only for S3-compatible services (MinIO, Cloud Storage interoperability, ...): their URL, e.g. https://storage.example.com. Leave empty for AWS.", "S3 互換サービス（MinIO など）の場合のみ、その URL（例：https://storage.example.com）。AWS なら空欄にします。";
     FieldAuth => "Authentication", "認証方式";
-    FieldAuthHelp => "access_key: a key pair below. instance_role: the role of the machine or task running the transfer.", "アクセスキー：下のキーの組を使います。インスタンスロール：転送を実行するマシンやタスクのロールを使います。";
+    FieldAuthHelp => "access_key: a key pair below. assume_role: Hakobu assumes a role of your AWS account (below), proving with your organization's id as the external id that it acts for you. instance_role: Hakobu's own role, on single-tenant installs only.", "アクセスキー：下のキーの組を使います。ロールの引き受け：Hakobu があなたの AWS アカウントのロール（下記）を引き受けます。組織の ID を外部 ID として送り、あなたのために動いていることを示します。インスタンスロール：Hakobu 自身のロールで、単一テナントの環境でのみ使えます。";
+    FieldRoleArn => "Role ARN", "ロール ARN";
+    FieldRoleArnHelp => "The role Hakobu assumes to reach the bucket, e.g. arn:aws:iam::123456789012:role/hakobu-reader. Its trust policy must let Hakobu assume it with your organization's id as the external id.", "バケットへのアクセスに Hakobu が引き受けるロール（例：arn:aws:iam::123456789012:role/hakobu-reader）。その信頼ポリシーで、組織の ID を外部 ID とする Hakobu の引き受けを許可してください。";
+    ExternalIdLabel => "External ID for your role's trust policy:", "ロールの信頼ポリシーに書く外部 ID：";
+    ExternalIdHint => "Add the condition \"sts:ExternalId\" equal to this id to the role's trust policy, for the principal your Hakobu operator names. Hakobu sends it with every request to assume the role, so no other organization can use your role through Hakobu.", "ロールの信頼ポリシーに、Hakobu の運用者が示すプリンシパルについて、条件 \"sts:ExternalId\" がこの ID に等しいことを加えてください。Hakobu はロールを引き受けるたびにこの ID を送るため、他の組織が Hakobu を通してあなたのロールを使うことはできません。";
     FieldAccessKeyId => "Access key ID", "アクセスキー ID";
     FieldAccessKeyIdHelp => "The key ID, e.g. AKIA...", "キー ID（例：AKIA...）。";
     FieldSecretAccessKey => "Secret access key", "シークレットアクセスキー";
@@ -394,7 +398,8 @@ texts! {
     TlsVerifyCa => "verify-ca: encrypted, authority checked", "CA 検証：暗号化し、認証局を検証";
     TlsVerifyFull => "verify-full: encrypted, certificate checked", "完全検証：暗号化し、証明書も検証する";
     AuthAccessKey => "access_key: a key pair", "アクセスキー：キーの組を使う";
-    AuthInstanceRole => "instance_role: the machine's role", "インスタンスロール：マシンのロールを使う";
+    AuthAssumeRole => "assume_role: a role of your AWS account", "ロールの引き受け：あなたの AWS アカウントのロールを使う";
+    AuthInstanceRole => "instance_role: Hakobu's own role (single-tenant installs)", "インスタンスロール：Hakobu 自身のロールを使う（単一テナント環境のみ）";
     WriteOnly => "write-only", "書き込み専用";
     SecretKept => "•••••• (stored)", "••••••（保存済み）";
     SecretKeptHint => "Leave empty to keep the stored value.", "空欄のままなら保存済みの値を使い続けます。";
@@ -415,6 +420,12 @@ texts! {
     TestPermissionHint => "Ask the database administrator to grant this user access (CONNECT and SELECT for a source).", "このユーザーにアクセス権（取得元なら接続と参照）を付与するよう、データベース管理者に依頼してください。";
     TestTlsRequired => "The server accepts only encrypted connections.", "サーバーは暗号化された接続しか受け付けません。";
     TestTlsRequiredHint => "Set TLS to prefer, require or a verify mode.", "TLS を「優先」「必須」または検証モードにしてください。";
+    TestRoleRefused => "AWS refused to let Hakobu assume the role.", "AWS が Hakobu によるロールの引き受けを拒否しました。";
+    TestRoleRefusedHint => "Check that the role exists and that its trust policy allows Hakobu's service role to call sts:AssumeRole with the condition sts:ExternalId equal to your organization's id (shown in the form).", "ロールが存在し、その信頼ポリシーが Hakobu のサービスロールに、条件 sts:ExternalId が組織の ID（フォームに表示）に等しい場合の sts:AssumeRole を許可しているか確認してください。";
+    TestRoleUnavailable => "Hakobu could not ask AWS to assume the role.", "Hakobu は AWS にロールの引き受けを依頼できませんでした。";
+    TestRoleUnavailableHint => "Try again in a moment; if it keeps failing, tell the service's operator.", "しばらくしてからもう一度お試しください。続く場合はサービスの運用者に伝えてください。";
+    TestAmbientRoleOff => "This connection uses Hakobu's own cloud role (instance_role), which is turned off on this service: it reaches other organizations' data too.", "この接続は Hakobu 自身のクラウドロール（インスタンスロール）を使いますが、このサービスでは無効です。他の組織のデータにも届くためです。";
+    TestAmbientRoleOffHint => "Edit the connection: choose assume_role and give the ARN of a role in your AWS account, or give an access key pair.", "接続を編集し、「ロールの引き受け」を選んであなたの AWS アカウントのロールの ARN を指定するか、アクセスキーの組を指定してください。";
     TestOtherHint => "Check the settings; if they look right, show this message to the administrator of the server.", "設定を確認してください。正しいようであれば、このメッセージをサーバーの管理者に見せてください。";
     SaveConnection => "Save connection", "接続を保存";
     DeleteConnection => "Delete the connection", "接続を削除";
@@ -1390,6 +1401,19 @@ mod tests {
         // Tenant boundary: the placeholders of the template and preview limits.
         "size",
         "seconds",
+        // --- cloud roles ---: the role ARN example, STS's words and the auth choices.
+        "ARN",
+        "IAM",
+        "STS",
+        "sts",
+        "AssumeRole",
+        "arn",
+        "aws",
+        "iam",
+        "hakobu",
+        "reader",
+        "assume",
+        "ExternalId",
     ];
 
     fn assert_no_english_left(what: &str, ja: &str) {

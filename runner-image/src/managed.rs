@@ -24,6 +24,10 @@ struct Client {
     /// The launch token at first, then the run token the app answers (assignment,
     /// every heartbeat): it expires within minutes unless renewed.
     token: RwLock<String>,
+    /// The passwords and keys of the assignment, masked in every line and error the runner
+    /// sends. The app masks the secrets it stores too, but an assumed role's temporary
+    /// credentials are stored nowhere: only the runner knows them.
+    secrets: RwLock<Vec<String>>,
 }
 
 impl Client {
@@ -37,6 +41,21 @@ impl Client {
 
     fn switch_token(&self, fresh: String) {
         *self.token.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+    }
+
+    fn keep_secrets(&self, config: &Config) {
+        *self.secrets.write().unwrap_or_else(|e| e.into_inner()) = config
+            .secret_values()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+    }
+
+    fn mask(&self, text: &str) -> String {
+        mask(
+            text,
+            &self.secrets.read().unwrap_or_else(|e| e.into_inner()),
+        )
     }
 
     async fn post<T: serde::Serialize>(&self, what: &str, body: &T) -> Result<reqwest::Response> {
@@ -66,6 +85,13 @@ impl Client {
         if lines.is_empty() {
             return;
         }
+        let lines = lines
+            .into_iter()
+            .map(|l| RunnerLogLine {
+                message: self.mask(&l.message),
+                ..l
+            })
+            .collect();
         // Logs are best effort: a lost line must not fail the transfer.
         let _ = self.post("logs", &RunnerLogBatch { lines }).await;
     }
@@ -99,6 +125,7 @@ pub async fn run() -> Result<()> {
             .build()?,
         base: format!("{}/api/runner/runs/{run_id}", app.trim_end_matches('/')),
         token: RwLock::new(var("HAKOBU_RUN_TOKEN")?),
+        secrets: RwLock::new(Vec::new()),
     });
     let response = client
         .http
@@ -128,6 +155,7 @@ pub async fn run() -> Result<()> {
         Ok(c) => c,
         Err(e) => return report_failure(&client, format!("the config is not valid: {e}")).await,
     };
+    client.keep_secrets(&config);
     // A tenant's config: its local paths are relative to the organization's folder the
     // app names, and stay in it; with no folder named, no file is opened at all.
     let files = match assignment.files_root.as_deref() {
@@ -260,6 +288,7 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 async fn report_failure(client: &Client, error: String) -> Result<()> {
+    let error = client.mask(&error);
     client.log("error", &error).await;
     let result = RunnerResult {
         outcome: RunnerOutcome::Failed,
@@ -272,4 +301,38 @@ async fn report_failure(client: &Client, error: String) -> Result<()> {
     };
     client.post("result", &result).await?;
     bail!("{error}")
+}
+
+/// `text` with every secret of 4 characters or more (as the app masks) replaced by `***`.
+fn mask(text: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .filter(|s| s.len() >= 4)
+        .fold(text.to_owned(), |text, secret| {
+            text.replace(secret.as_str(), "***")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_assignments_temporary_credentials_are_masked() {
+        let config = Config::from_yaml(
+            "in: {type: postgresql, host: h, user: u, password: db-password, database: d, table: t}\nout: {type: s3, bucket: b, path_prefix: p, file_ext: csv, formatter: {type: csv}, role_arn: 'arn:aws:iam::123456789012:role/r', auth_method: session, access_key_id: ASIATEMPORARY, secret_access_key: temporary-secret, session_token: temporary-token}\n",
+        )
+        .unwrap();
+        let secrets: Vec<String> = config
+            .secret_values()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let line =
+            "signed with ASIATEMPORARY / temporary-secret / temporary-token; db-password; bucket b";
+        assert_eq!(
+            mask(line, &secrets),
+            "signed with *** / *** / ***; ***; bucket b"
+        );
+    }
 }

@@ -3,8 +3,14 @@
 //! template), the `psql`/`mariadb` command-line clients, and polling until a condition
 //! holds.
 //!
+//! [`TcpTap`] relays to a server and keeps what clients sent it.
+//!
 //! Databases are created and dropped with the command-line clients, which are installed
 //! next to the servers, so `Drop` can clean up without an async runtime.
+
+mod tap;
+
+pub use tap::TcpTap;
 
 use rand::Rng;
 use std::future::Future;

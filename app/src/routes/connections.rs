@@ -15,12 +15,13 @@ use chrono::Utc;
 use diesel_async::AsyncConnection;
 use hakobu_core::api::connections::{
     ColumnView, ConnectionKindView, ConnectionTestResult, ConnectionView, CreateConnectionRequest,
-    PreviewRequest, PreviewResponse, SharesRequest, TestConnectionRequest, UpdateConnectionRequest,
+    FieldChoice, PreviewRequest, PreviewResponse, SharesRequest, TestConnectionRequest,
+    UpdateConnectionRequest,
 };
 use hakobu_core::api::error::ErrorBody;
 use hakobu_core::api::org::TeamGrant;
 use hakobu_core::authz::{Action, TeamRole};
-use hakobu_core::connection::{ConnectionKind, validate_settings};
+use hakobu_core::connection::{ConnectionKind, S3Auth, field_applies, validate_settings};
 use hakobu_core::ids::{ConnectionId, TeamId};
 use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::{FieldErrors, check_text};
@@ -64,6 +65,16 @@ async fn list_kinds(state: web::Data<AppState>, _auth: Auth) -> web::Json<Vec<Co
                 fields: kind.fields(),
                 available: kind != ConnectionKind::LocalFiles
                     || state.settings.local_files_root.is_some(),
+                unavailable_choices: if kind == ConnectionKind::S3
+                    && !state.cloud_roles.allow_ambient()
+                {
+                    vec![FieldChoice {
+                        field: "auth".to_owned(),
+                        choice: S3Auth::Ambient.as_str().to_owned(),
+                    }]
+                } else {
+                    Vec::new()
+                },
             })
             .collect(),
     )
@@ -131,6 +142,18 @@ fn split_secrets(
     (plain, secrets)
 }
 
+/// Leaves out what means nothing with the connection's other settings (a key pair once
+/// the connection assumes a role): a secret no longer used is not kept on file.
+fn drop_inapplicable(
+    kind: ConnectionKind,
+    plain: &mut Map<String, Value>,
+    sealed: &mut Map<String, Value>,
+) {
+    let basis = plain.clone();
+    plain.retain(|name, _| field_applies(kind, &basis, name));
+    sealed.retain(|name, _| field_applies(kind, &basis, name));
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
@@ -192,13 +215,14 @@ async fn create_connection(
         .secrets
         .as_ref()
         .ok_or_else(|| ApiError::Unavailable(NO_SECRET_KEY.into()))?;
-    let (plain, secrets) = split_secrets(body.kind, &body.settings);
+    let (mut plain, secrets) = split_secrets(body.kind, &body.settings);
     let mut sealed = Map::new();
     for (name, value) in &secrets {
         if let Some(value) = value {
             sealed.insert(name.clone(), Value::String(secret_box.encrypt(value)?));
         }
     }
+    drop_inapplicable(body.kind, &mut plain, &mut sealed);
     let created = conn
         .transaction::<_, ApiError, _>(async |conn| {
             let created = Connection::insert(
@@ -313,6 +337,7 @@ async fn update_connection(
                     }
                     secrets_changed.push(name);
                 }
+                drop_inapplicable(before.kind, &mut plain, &mut sealed);
                 let on_file: Vec<&str> = sealed.keys().map(String::as_str).collect();
                 let mut merged = plain.clone();
                 for name in &on_file {
@@ -495,6 +520,7 @@ async fn test_unsaved(
     Ok(web::Json(
         engine_bridge::test(
             &state,
+            auth.organization_id,
             body.kind,
             &plain,
             &resolved,
@@ -525,10 +551,26 @@ async fn test_saved(
     drop(conn);
     let secrets = engine_bridge::decrypt_secrets(&state, &c)?;
     let plain = c.settings.as_object().cloned().unwrap_or_default();
-    // A saved directory is held to today's rules too (it may predate them).
-    let local_directory = check_operator_rules(&state, auth.organization_id, c.kind, &plain)?;
+    // A saved directory is held to today's rules too (it may predate them); a saved
+    // credential the operator has since turned off is the test's own answer.
+    let local_directory = match c.kind {
+        ConnectionKind::LocalFiles => Some(crate::services::local_files::resolve_directory(
+            &state,
+            auth.organization_id,
+            &plain,
+        )?),
+        _ => None,
+    };
     Ok(web::Json(
-        engine_bridge::test(&state, c.kind, &plain, &secrets, local_directory.as_deref()).await,
+        engine_bridge::test(
+            &state,
+            c.organization_id,
+            c.kind,
+            &plain,
+            &secrets,
+            local_directory.as_deref(),
+        )
+        .await,
     ))
 }
 

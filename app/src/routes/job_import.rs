@@ -317,6 +317,11 @@ pub async fn export_job(
             env.join(", ")
         ));
     }
+    if env.iter().any(|name| name.ends_with("_SESSION_TOKEN")) {
+        out.push_str(
+            "# A role_arn's credentials are temporary: Hakobu assumes the role for each run and fills them in. To run this file yourself, set them from `aws sts assume-role`; to import it, set them to any value (the role is kept, not them).\n",
+        );
+    }
     out.push_str(
         "# Run it with `hakobu-runner run <file>`, or import it with POST /api/jobs/import.\n",
     );

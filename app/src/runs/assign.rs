@@ -1,7 +1,9 @@
 //! A runner's assignment: the run's variables resolved, its config compiled with the
-//! secrets put in at their keys, and the run marked `running`. A launch token is spent by
+//! secrets put in at their keys (an `assume_role` connection's temporary credentials,
+//! assumed here for this run), and the run marked `running`. A launch token is spent by
 //! the fetch that starts the run.
 
+use crate::cloud_role::SessionFor;
 use crate::error::ApiError;
 use crate::models::connection::Connection;
 use crate::models::run::Run;
@@ -11,6 +13,7 @@ use diesel_async::AsyncPgConnection;
 use hakobu_core::api::runs::RunStatus;
 use hakobu_core::ids::RunId;
 use hakobu_core::job::JobSettings;
+use std::time::Duration;
 
 /// What a runner is given to execute.
 pub struct Assignment {
@@ -62,16 +65,54 @@ pub async fn start(
         }
     };
     let settings = prepared.settings;
+    // An assumed role's session lasts for the job's timeout, within what STS allows.
+    let timeout = Duration::from_secs(u64::from(settings.timeout_minutes) * 60);
     let mut secrets = Vec::new();
     let mut connections = Vec::new();
-    for (role, id) in [
+    for (role, connection_id) in [
         ("source", settings.source.connection_id),
         ("destination", settings.destination.connection_id),
     ] {
-        let c = Connection::find(conn, run.organization_id, id)
+        let c = Connection::find(conn, run.organization_id, connection_id)
             .await?
             .ok_or_else(|| ApiError::not_found("connection"))?;
-        secrets.push((role, engine_bridge::decrypt_secrets(state, &c)?));
+        let mut values = engine_bridge::decrypt_secrets(state, &c)?;
+        let plain = c.settings.as_object().cloned().unwrap_or_default();
+        let temporary = match state
+            .cloud_roles
+            .engine_credentials(
+                c.kind,
+                &plain,
+                run.organization_id,
+                SessionFor::Run(id),
+                timeout,
+            )
+            .await
+        {
+            Ok(temporary) => temporary,
+            Err(refused) => {
+                let message = format!(
+                    "The {role} connection {:?} has no credentials: {} {}",
+                    c.name, refused.message, refused.hint
+                );
+                crate::runs::finish(conn, id, crate::runs::failure(&message)).await?;
+                return Err(ApiError::Conflict {
+                    message: message.into(),
+                    field: None,
+                });
+            }
+        };
+        let session = state.cloud_roles.session_for(timeout);
+        if !temporary.is_empty() && session < timeout {
+            let warning = format!(
+                "The {role} connection's role credentials last {} minutes, and this job may run for {}: S3 work after that fails with expired credentials (STS limits an assumed role's session; see docs/security.md, cloud roles).",
+                session.as_secs() / 60,
+                settings.timeout_minutes
+            );
+            Run::append_logs(conn, id, &[("warn".to_owned(), warning)]).await?;
+        }
+        values.extend(temporary);
+        secrets.push((role, values));
         connections.push(c);
     }
     // The paths as this run has them, variables filled in: a value that leads out of the

@@ -9,7 +9,7 @@ use crate::state::AppState;
 use diesel_async::AsyncPgConnection;
 use hakobu_core::api::org::TeamGrant;
 use hakobu_core::authz::{Action, Decision, Target, authorize};
-use hakobu_core::connection::{ConnectionKind, setting_str};
+use hakobu_core::connection::{ConnectionKind, S3Auth, setting_str};
 use hakobu_core::ids::{ConnectionId, OrganizationId, TeamId};
 use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::FieldErrors;
@@ -113,7 +113,9 @@ pub async fn check_shares(
 
 /// Operator rules that go beyond the field schema: files on the Hakobu server exist only
 /// when the operator set `HAKOBU_LOCAL_FILES_ROOT`, and a connection's directory must lead
-/// inside the organization's own folder there (`services::local_files`). Every way a
+/// inside the organization's own folder there (`services::local_files`); an S3 connection
+/// acts with the service's own cloud role only when the operator set
+/// `HAKOBU_ALLOW_AMBIENT_CLOUD_ROLE`. Every way a
 /// connection is saved or tested (create, update, test, import) goes through here.
 /// A host or endpoint written as an address that the egress policy refuses is refused here
 /// too, on its field, so the form says so before anything connects (names are checked
@@ -126,6 +128,15 @@ pub fn check_operator_rules(
     settings: &Map<String, Value>,
 ) -> Result<Option<PathBuf>, ApiError> {
     check_address_literals(state, kind, settings)?;
+    if kind == ConnectionKind::S3
+        && S3Auth::of(settings) == S3Auth::Ambient
+        && !state.cloud_roles.allow_ambient()
+    {
+        return Err(ApiError::field(
+            "settings.auth",
+            MessageCode::AmbientRoleOff,
+        ));
+    }
     if kind != ConnectionKind::LocalFiles {
         return Ok(None);
     }

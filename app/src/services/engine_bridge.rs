@@ -3,18 +3,21 @@
 //! never in this process, which holds the service's secrets), and turning engine errors
 //! into answers an analyst can act on.
 
+use crate::cloud_role::SessionFor;
 use crate::error::ApiError;
 use crate::models::connection::Connection;
 use crate::state::AppState;
 use hakobu_core::api::connections::{
     ConnectionTestError, ConnectionTestResult, PreviewColumn, PreviewResponse,
 };
-use hakobu_core::connection::{ConnectionKind, database_endpoint, setting_str};
+use hakobu_core::config::Secret;
+use hakobu_core::connection::{ConnectionKind, S3Auth, database_endpoint, setting_str};
+use hakobu_core::ids::OrganizationId;
 use hakobu_core::job::checks::CheckOperator;
 use hakobu_core::job::{TableRef, check_select};
 use hakobu_core::messages::{MessageCode, Text};
 use hakobu_engine::Preview;
-use hakobu_engine::check::{self, BucketAccess, CheckError, ErrorKind, Listing};
+use hakobu_engine::check::{self, BucketAccess, BucketCredentials, CheckError, ErrorKind, Listing};
 use hakobu_engine::limits::{PREVIEW_MAX_BYTES, PREVIEW_MAX_VALUE_BYTES, human_bytes};
 use hakobu_engine::probe::ProbeTask;
 use serde_json::{Map, Value};
@@ -149,11 +152,12 @@ fn explain(e: &CheckError, at: &str) -> (&'static str, String, String) {
     }
 }
 
-/// Runs a connection test in a probe worker and says in plain words what happened.
-/// `local_directory` is where a `local_files` directory is on the disk, already resolved
-/// inside the organization's folder (`services::local_files`).
+/// Runs a connection test for `organization` in a probe worker and says in plain words
+/// what happened. `local_directory` is where a `local_files` directory is on the disk,
+/// already resolved inside the organization's folder (`services::local_files`).
 pub async fn test(
     state: &AppState,
+    organization: OrganizationId,
     kind: ConnectionKind,
     plain: &Map<String, Value>,
     secrets: &Map<String, Value>,
@@ -204,18 +208,58 @@ pub async fn test(
             (ProbeTask::TestDirectory { directory }, at)
         }
         ConnectionKind::S3 => {
-            use hakobu_core::config::Secret;
-            let with_keys = get("auth").as_deref() != Some("instance_role");
+            // A role is assumed for the shortest session STS grants: the test lists once.
+            let temporary = match state
+                .cloud_roles
+                .engine_credentials(kind, plain, organization, SessionFor::Check, TIMEOUT)
+                .await
+            {
+                Ok(temporary) => temporary,
+                Err(refused) => {
+                    tracing::info!(kind = refused.kind, "connection test refused credentials");
+                    return failed(started, refused.kind, refused.message, refused.hint);
+                }
+            };
+            let secret = |from: &Map<String, Value>, name: &str| {
+                from.get(name)
+                    .and_then(Value::as_str)
+                    .map(|s| Secret(s.to_owned()))
+            };
+            let (key_id, secret_key, session_token) = match S3Auth::of(plain) {
+                S3Auth::AccessKey => (
+                    get("access_key_id").map(Secret),
+                    secret(secrets, "secret_access_key"),
+                    None,
+                ),
+                S3Auth::AssumeRole => (
+                    secret(&temporary, "access_key_id"),
+                    secret(&temporary, "secret_access_key"),
+                    secret(&temporary, "session_token"),
+                ),
+                S3Auth::Ambient => (None, None, None),
+            };
+            let credentials = match (S3Auth::of(plain), key_id, secret_key) {
+                (S3Auth::Ambient, _, _) => BucketCredentials::Ambient,
+                (_, Some(access_key_id), Some(secret_access_key)) => BucketCredentials::Keys {
+                    access_key_id,
+                    secret_access_key,
+                    session_token,
+                },
+                // Validation requires the pair; never test with the service's own identity.
+                _ => {
+                    return failed(
+                        started,
+                        "authentication",
+                        "The connection has no access key pair.".to_owned(),
+                        "Enter the access key id and the secret access key.".to_owned(),
+                    );
+                }
+            };
             let bucket = BucketAccess {
                 bucket: get("bucket").unwrap_or_default(),
                 endpoint: get("endpoint"),
                 region: get("region"),
-                access_key_id: get("access_key_id").filter(|_| with_keys).map(Secret),
-                secret_access_key: secrets
-                    .get("secret_access_key")
-                    .and_then(Value::as_str)
-                    .filter(|_| with_keys)
-                    .map(|s| Secret(s.to_owned())),
+                credentials,
             };
             let at = bucket
                 .endpoint
@@ -253,7 +297,11 @@ pub async fn test(
                 (Some(bucket), ErrorKind::WrongPassword) => (
                     "authentication",
                     format!("{at} refused the credentials for bucket {bucket}."),
-                    "Check the access key pair, and that its policy allows s3:ListBucket on this bucket.".to_owned(),
+                    match S3Auth::of(plain) {
+                        S3Auth::AssumeRole => "Check that the role's permissions policy allows s3:ListBucket on this bucket.",
+                        _ => "Check the access key pair, and that its policy allows s3:ListBucket on this bucket.",
+                    }
+                    .to_owned(),
                 ),
                 (None, ErrorKind::DirectoryMissing) => (
                     "directory_missing",

@@ -13,6 +13,7 @@ use diesel_async::AsyncPgConnection;
 use hakobu_core::api::jobs::{CreateJobRequest, JobView};
 use hakobu_core::api::org::TeamGrant;
 use hakobu_core::authz::{Action, Target, TeamRole};
+use hakobu_core::connection::{ConnectionKind, S3Auth, TEMPORARY_CREDENTIAL_FIELDS, field_applies};
 use hakobu_core::ids::{JobId, TeamId};
 use hakobu_core::job::{CompileConnection, ConnectionInfo, JobSettings, compile};
 use hakobu_core::validation::FieldErrors;
@@ -249,7 +250,23 @@ pub fn yaml_with_references(
     let mut references = Vec::new();
     for (role, c) in [("source", source), ("destination", destination)] {
         let mut map = Map::new();
-        for name in c.secret_names() {
+        let empty = Map::new();
+        let plain = c.settings.as_object().unwrap_or(&empty);
+        // A role's temporary credentials are secrets too, made when a run starts.
+        let temporary: &[&str] =
+            if c.kind == ConnectionKind::S3 && S3Auth::of(plain) == S3Auth::AssumeRole {
+                &TEMPORARY_CREDENTIAL_FIELDS
+            } else {
+                &[]
+            };
+        let stored = c
+            .secret_names()
+            .into_iter()
+            .filter(|name| field_applies(c.kind, plain, name));
+        for name in stored.chain(temporary.iter().copied()) {
+            if map.contains_key(name) {
+                continue;
+            }
             let env = secret_env_name(role, name);
             map.insert(
                 name.to_owned(),

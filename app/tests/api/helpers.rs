@@ -83,6 +83,11 @@ pub struct SpawnOptions {
     /// Give organizations files folders (`HAKOBU_LOCAL_FILES_ROOT`, a fresh directory of
     /// the app's own).
     pub local_files: bool,
+    /// The operator's rules for tenants' cloud credentials (the service's own role is off).
+    pub cloud_roles: hakobu::settings::CloudRoleSettings,
+    /// Assume tenants' roles through this STS endpoint instead of moto's (a tap in front of
+    /// moto, or an address where nothing listens).
+    pub sts_endpoint: Option<String>,
 }
 
 /// What [`SpawnOptions::default`] opens: this machine, as the tests' services live here.
@@ -112,8 +117,42 @@ impl Default for SpawnOptions {
             run_token_ttl: Duration::from_secs(300),
             egress_allow: TEST_EGRESS_ALLOW,
             local_files: true,
+            cloud_roles: hakobu::settings::CloudRoleSettings::default(),
+            sts_endpoint: None,
         }
     }
+}
+
+/// The moto server of `HAKOBU_TEST_S3_ENDPOINT` (S3, STS, ECS), when set.
+pub fn moto_endpoint() -> Option<String> {
+    std::env::var("HAKOBU_TEST_S3_ENDPOINT")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// Tenants' roles are assumed through moto's STS (or `endpoint`), as the service with
+/// static credentials (moto does not check them); without moto, through the usual AWS
+/// sources.
+fn cloud_roles(
+    settings: hakobu::settings::CloudRoleSettings,
+    endpoint: Option<String>,
+) -> hakobu::cloud_role::CloudRoles {
+    let Some(endpoint) = endpoint.or_else(moto_endpoint) else {
+        return hakobu::cloud_role::CloudRoles::new(settings);
+    };
+    let config = aws_sdk_sts::Config::builder()
+        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_sdk_sts::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_sts::config::Credentials::new(
+            "AKIAHAKOBUSERVICE000",
+            "service-secret",
+            None,
+            None,
+            "hakobu-tests",
+        ))
+        .build();
+    hakobu::cloud_role::CloudRoles::with_client(settings, aws_sdk_sts::Client::from_conf(config))
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -188,11 +227,20 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         notifier: options.notifier,
         notify_retry_base: Duration::from_secs(1),
         notify_max_attempts: 4,
+        cloud_roles: options.cloud_roles.clone(),
     };
-    let app = match options.launcher {
-        Some(launcher) => Application::build_with_launcher(settings, launcher).await,
-        None => Application::build(settings).await,
-    }
+    let launcher = match options.launcher {
+        Some(launcher) => launcher,
+        None => hakobu::launcher::from_name("local", runner_bin())
+            .await
+            .expect("the local launcher"),
+    };
+    let app = Application::build_with_services(
+        settings,
+        launcher,
+        cloud_roles(options.cloud_roles, options.sts_endpoint),
+    )
+    .await
     .expect("build app");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());

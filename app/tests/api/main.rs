@@ -4,6 +4,7 @@ mod audit;
 mod auth;
 mod bad_input;
 mod checks;
+mod cloud_roles;
 mod connections;
 mod ecs;
 mod health;

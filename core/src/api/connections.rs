@@ -122,6 +122,17 @@ pub struct ConnectionKindView {
     pub fields: &'static [crate::connection::FieldSpec],
     /// Whether the operator allows this kind here.
     pub available: bool,
+    /// Choices of the kind's fields that the operator turned off here (S3's
+    /// `auth: instance_role` unless `HAKOBU_ALLOW_AMBIENT_CLOUD_ROLE`).
+    pub unavailable_choices: Vec<FieldChoice>,
+}
+
+/// One choice of a field: `auth` = `instance_role`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FieldChoice {
+    pub field: String,
+    pub choice: String,
 }
 
 /// The part of [`ConnectionKindView`] a client built with this crate reads: the kind's
@@ -132,6 +143,8 @@ pub struct ConnectionKindView {
 pub struct ConnectionKindAvailability {
     pub kind: ConnectionKind,
     pub available: bool,
+    #[serde(default)]
+    pub unavailable_choices: Vec<FieldChoice>,
 }
 
 /// A column of a table, as discovery reports it (`GET /api/connections/{id}/columns`).
@@ -207,6 +220,10 @@ mod tests {
                 label: kind.label(),
                 fields: kind.fields(),
                 available: false,
+                unavailable_choices: vec![FieldChoice {
+                    field: "auth".to_owned(),
+                    choice: "instance_role".to_owned(),
+                }],
             };
             let json = serde_json::to_string(&view).unwrap();
             let read: ConnectionKindAvailability = serde_json::from_str(&json).unwrap();
@@ -214,7 +231,8 @@ mod tests {
                 read,
                 ConnectionKindAvailability {
                     kind,
-                    available: false
+                    available: false,
+                    unavailable_choices: view.unavailable_choices.clone(),
                 }
             );
         }

@@ -51,7 +51,15 @@ pub struct S3Input {
     /// Secret access key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_access_key: Option<Secret>,
-    /// Embulk's `auth_method` (`basic`, `env`, `instance`, ...). Default: `basic` when keys are given.
+    /// Session token of temporary credentials (Embulk's `auth_method: session`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<Secret>,
+    /// Hakobu's own: the role whose temporary credentials fill the three fields above. The
+    /// Hakobu app assumes it for the runs it starts; the runner never assumes roles itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// Embulk's `auth_method`: `basic` (the default) and `session` take the keys above;
+    /// `env`, `instance` and `default` take the runner's own environment or role.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_method: Option<String>,
     /// Filter on the key (glob on the object name).
@@ -252,6 +260,15 @@ pub struct S3Output {
     /// Secret access key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_access_key: Option<Secret>,
+    /// Session token of temporary credentials, as for `in`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_token: Option<Secret>,
+    /// The role the temporary credentials belong to, as for `in`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
+    /// How credentials are found, as for `in`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_method: Option<String>,
     /// Byte-stream encoders applied in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub encoders: Vec<CodecConfig>,

@@ -5,7 +5,7 @@ use super::{
     CastFilter, ColumnFilter, CsvFormatter, CsvParser, FileInput, FileOutput, FilterConfig,
     FormatterConfig, JdbcInput, JdbcOutput, JsonlFormatter, JsonlParser, MaskFilter,
     ParquetFormatter, ParquetParser, ParserConfig, RemoveColumnsFilter, RenameFilter, S3Input,
-    S3Output,
+    S3Output, Secret,
 };
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -158,6 +158,53 @@ impl InputConfig {
             InputConfig::S3(c) => c.parser.validate(),
         }
         .map_err(|e| e.prefixed("in"))
+    }
+}
+
+impl InputConfig {
+    /// The section's passwords and keys.
+    fn secrets(&self) -> Vec<&Secret> {
+        match self {
+            InputConfig::Postgresql(c) | InputConfig::Mysql(c) => c.password.iter().collect(),
+            InputConfig::File(_) => Vec::new(),
+            InputConfig::S3(c) => [&c.access_key_id, &c.secret_access_key, &c.session_token]
+                .into_iter()
+                .flatten()
+                .collect(),
+        }
+    }
+}
+
+impl OutputConfig {
+    /// The section's passwords and keys.
+    fn secrets(&self) -> Vec<&Secret> {
+        match self {
+            OutputConfig::Postgresql(c) | OutputConfig::Mysql(c) => c.password.iter().collect(),
+            OutputConfig::File(_) => Vec::new(),
+            OutputConfig::S3(c) => [&c.access_key_id, &c.secret_access_key, &c.session_token]
+                .into_iter()
+                .flatten()
+                .collect(),
+        }
+    }
+}
+
+impl super::Config {
+    /// Every password and key of the config, in clear: what a runner masks in the lines it
+    /// sends, including credentials that were made for this run alone and are stored
+    /// nowhere else (an assumed role's).
+    pub fn secret_values(&self) -> Vec<&str> {
+        let mut values: Vec<&str> = self
+            .input
+            .secrets()
+            .into_iter()
+            .chain(self.out.secrets())
+            .map(Secret::expose)
+            .filter(|v| !v.is_empty())
+            .collect();
+        values.sort_unstable();
+        values.dedup();
+        values
     }
 }
 

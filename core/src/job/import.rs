@@ -6,9 +6,9 @@
 
 use crate::config::{
     Config, ConfigError, DbEndpoint, DbKind, FilterConfig, FormatterConfig, InputConfig, JdbcInput,
-    JdbcOutput, MaskType, OutputConfig, ParserConfig,
+    JdbcOutput, MaskType, OutputConfig, ParserConfig, Secret,
 };
-use crate::connection::{ConnectionKind, database_settings};
+use crate::connection::{ConnectionKind, S3Auth, database_settings};
 use crate::ids::ConnectionId;
 use crate::job::{
     ColumnChange, DestinationSettings, FileColumn, FileDestination, FileFormat, FileSource,
@@ -116,12 +116,27 @@ fn jdbc_wanted(
     }
 }
 
+/// What an `s3` section says about credentials.
+struct S3Credentials<'a> {
+    access_key_id: Option<&'a str>,
+    secret_access_key: Option<&'a str>,
+    session_token: Option<&'a str>,
+    role_arn: Option<&'a str>,
+}
+
+/// The connection an `s3` section (at `path`) names. A `role_arn` (Hakobu's own export
+/// writes one) becomes `assume_role`, whatever temporary credentials stand beside it, since
+/// the app assumes the role anew for each run; a long-term key pair becomes `access_key`;
+/// temporary credentials without their role are refused, since they expire within hours.
+/// No credentials at all mean the service's own role (`instance_role`), which the app
+/// accepts only where the operator turned it on, and otherwise refuses with the way out.
 fn s3_connection(
     bucket: &str,
     region: Option<&str>,
     endpoint: Option<&str>,
-    key_id: Option<&str>,
-    secret: Option<&str>,
+    credentials: S3Credentials<'_>,
+    path: &str,
+    errors: &mut FieldErrors,
 ) -> WantedConnection {
     let mut settings = Map::new();
     settings.insert("bucket".into(), json!(bucket));
@@ -132,14 +147,30 @@ fn s3_connection(
         settings.insert("endpoint".into(), json!(e));
     }
     let mut secrets = Map::new();
-    match (key_id, secret) {
-        (Some(id), Some(secret)) => {
-            settings.insert("auth".into(), json!("access_key"));
+    let S3Credentials {
+        access_key_id,
+        secret_access_key,
+        session_token,
+        role_arn,
+    } = credentials;
+    match (role_arn, access_key_id, secret_access_key) {
+        (Some(role), _, _) => {
+            settings.insert("auth".into(), json!(S3Auth::AssumeRole.as_str()));
+            settings.insert("role_arn".into(), json!(role));
+        }
+        (None, Some(_), Some(_)) if session_token.is_some() => {
+            errors.push(
+                format!("config.{path}.session_token"),
+                "temporary credentials expire within hours; give role_arn, the role for Hakobu to assume before each run, or a long-term access key pair",
+            );
+        }
+        (None, Some(id), Some(secret)) => {
+            settings.insert("auth".into(), json!(S3Auth::AccessKey.as_str()));
             settings.insert("access_key_id".into(), json!(id));
             secrets.insert("secret_access_key".into(), json!(secret));
         }
         _ => {
-            settings.insert("auth".into(), json!("instance_role"));
+            settings.insert("auth".into(), json!(S3Auth::Ambient.as_str()));
         }
     }
     WantedConnection {
@@ -207,6 +238,8 @@ fn map_input(input: &InputConfig, errors: &mut FieldErrors) -> (WantedConnection
                     "region",
                     "access_key_id",
                     "secret_access_key",
+                    "session_token",
+                    "role_arn",
                     "auth_method",
                     "path_match_pattern",
                     "last_path",
@@ -228,8 +261,14 @@ fn map_input(input: &InputConfig, errors: &mut FieldErrors) -> (WantedConnection
                 &s.bucket,
                 s.region.as_deref(),
                 s.endpoint.as_deref(),
-                s.access_key_id.as_ref().map(|k| k.expose()),
-                s.secret_access_key.as_ref().map(|k| k.expose()),
+                S3Credentials {
+                    access_key_id: s.access_key_id.as_ref().map(Secret::expose),
+                    secret_access_key: s.secret_access_key.as_ref().map(Secret::expose),
+                    session_token: s.session_token.as_ref().map(Secret::expose),
+                    role_arn: s.role_arn.as_deref(),
+                },
+                "in",
+                errors,
             )
         }
         InputConfig::File(f) => {
@@ -359,6 +398,9 @@ fn map_output(
                     "region",
                     "access_key_id",
                     "secret_access_key",
+                    "session_token",
+                    "role_arn",
+                    "auth_method",
                     "encoders",
                     "formatter",
                 ],
@@ -374,8 +416,14 @@ fn map_output(
                 &s.bucket,
                 s.region.as_deref(),
                 s.endpoint.as_deref(),
-                s.access_key_id.as_ref().map(|k| k.expose()),
-                s.secret_access_key.as_ref().map(|k| k.expose()),
+                S3Credentials {
+                    access_key_id: s.access_key_id.as_ref().map(Secret::expose),
+                    secret_access_key: s.secret_access_key.as_ref().map(Secret::expose),
+                    session_token: s.session_token.as_ref().map(Secret::expose),
+                    role_arn: s.role_arn.as_deref(),
+                },
+                "out",
+                errors,
             )
         }
         OutputConfig::File(f) => {
@@ -516,4 +564,77 @@ fn map_filters(
         }
     }
     (columns, masks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s3_to_postgres(credentials: &str) -> Config {
+        Config::from_yaml(&format!(
+            "in:\n  type: s3\n  bucket: exports\n  path_prefix: orders/\n{credentials}  parser:\n    type: csv\n    columns: [{{name: id, type: long}}]\nout: {{type: postgresql, host: h, user: u, database: d, table: t}}\n"
+        ))
+        .unwrap()
+    }
+
+    fn wanted_source(config: &Config) -> Result<WantedConnection, Vec<(String, String)>> {
+        settings_from_config(config)
+            .map(|job| job.source_connection)
+            .map_err(|e| e.0.into_iter().map(|e| (e.field, e.message)).collect())
+    }
+
+    /// An Embulk S3 input without keys means "the machine's own role" to Embulk; Hakobu
+    /// maps it to `instance_role`, which the app accepts only where the operator allows
+    /// the service's own role (and otherwise refuses, naming `role_arn` as the way out).
+    #[test]
+    fn a_keyless_embulk_s3_input_wants_the_ambient_role() {
+        for credentials in ["", "  auth_method: instance\n"] {
+            let wanted =
+                wanted_source(&s3_to_postgres(credentials)).unwrap_or_else(|e| panic!("{e:?}"));
+            assert_eq!(wanted.kind, ConnectionKind::S3);
+            assert_eq!(wanted.settings["auth"], "instance_role");
+            assert!(wanted.secrets.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_role_arn_becomes_assume_role_and_its_temporary_credentials_are_dropped() {
+        let wanted = wanted_source(&s3_to_postgres(
+            "  role_arn: arn:aws:iam::123456789012:role/hakobu-reader\n  auth_method: session\n  access_key_id: ASIAEXAMPLE\n  secret_access_key: temporary\n  session_token: token\n",
+        ))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(wanted.settings["auth"], "assume_role");
+        assert_eq!(
+            wanted.settings["role_arn"],
+            "arn:aws:iam::123456789012:role/hakobu-reader"
+        );
+        assert!(!wanted.settings.contains_key("access_key_id"));
+        assert!(
+            wanted.secrets.is_empty(),
+            "temporary credentials are not kept"
+        );
+    }
+
+    #[test]
+    fn temporary_credentials_without_their_role_are_refused_by_name() {
+        let errors = wanted_source(&s3_to_postgres(
+            "  access_key_id: ASIAEXAMPLE\n  secret_access_key: temporary\n  session_token: token\n",
+        ))
+        .err()
+        .unwrap();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].0, "config.in.session_token");
+        assert!(errors[0].1.contains("role_arn"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_long_term_key_pair_stays_an_access_key() {
+        let wanted = wanted_source(&s3_to_postgres(
+            "  access_key_id: AKIAEXAMPLE\n  secret_access_key: long-term\n",
+        ))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(wanted.settings["auth"], "access_key");
+        assert_eq!(wanted.settings["access_key_id"], "AKIAEXAMPLE");
+        assert_eq!(wanted.secrets["secret_access_key"], "long-term");
+    }
 }

@@ -161,6 +161,90 @@ fn files_on_s3_to_a_table() {
     assert_eq!(Config::from_yaml(&config.to_yaml()).unwrap(), config);
 }
 
+/// An `assume_role` connection compiles to the role and Embulk's `session` credentials,
+/// filled from what the app assumed (here references, as `/config` shows them); the
+/// service's own role compiles for both sections, the output included.
+#[test]
+fn roles_compile_to_session_credentials_and_the_ambient_role_to_instance() {
+    let role = json!({"bucket": "exports", "auth": "assume_role", "role_arn": "arn:aws:iam::123456789012:role/hakobu-reader"})
+        .as_object()
+        .unwrap()
+        .clone();
+    let references: Map<String, Value> = TEMPORARY_CREDENTIAL_FIELDS
+        .iter()
+        .map(|f| {
+            (
+                f.to_string(),
+                json!(format!("{{{{ env.DESTINATION_{} }}}}", f.to_uppercase())),
+            )
+        })
+        .collect();
+    let job = settings(
+        json!({"connection_id": ConnectionId::new(), "table": {"name": "orders"}}),
+        json!({"connection_id": ConnectionId::new(), "files": {"path_prefix": "orders_", "format": "csv"}}),
+    );
+    let (p, ps) = (pg(), Map::new());
+    let source = CompileConnection {
+        kind: ConnectionKind::Postgresql,
+        settings: &p,
+        secrets: &ps,
+    };
+    let config = compile(
+        &job,
+        &source,
+        &CompileConnection {
+            kind: ConnectionKind::S3,
+            settings: &role,
+            secrets: &references,
+        },
+        None,
+    )
+    .unwrap();
+    let OutputConfig::S3(out) = &config.out else {
+        panic!()
+    };
+    assert_eq!(
+        out.role_arn.as_deref(),
+        Some("arn:aws:iam::123456789012:role/hakobu-reader")
+    );
+    assert_eq!(out.auth_method.as_deref(), Some("session"));
+    assert_eq!(
+        out.session_token.as_ref().map(|t| t.expose()),
+        Some("{{ env.DESTINATION_SESSION_TOKEN }}")
+    );
+    assert_eq!(
+        out.access_key_id.as_ref().map(|t| t.expose()),
+        Some("{{ env.DESTINATION_ACCESS_KEY_ID }}")
+    );
+    assert_eq!(Config::from_yaml(&config.to_yaml()).unwrap(), config);
+    assert!(
+        config
+            .secret_values()
+            .contains(&"{{ env.DESTINATION_SESSION_TOKEN }}")
+    );
+
+    let ambient = json!({"bucket": "exports", "auth": "instance_role"})
+        .as_object()
+        .unwrap()
+        .clone();
+    let config = compile(
+        &job,
+        &source,
+        &CompileConnection {
+            kind: ConnectionKind::S3,
+            settings: &ambient,
+            secrets: &Map::new(),
+        },
+        None,
+    )
+    .unwrap();
+    let OutputConfig::S3(out) = &config.out else {
+        panic!()
+    };
+    assert_eq!(out.auth_method.as_deref(), Some("instance"));
+    assert!(out.access_key_id.is_none() && out.role_arn.is_none());
+}
+
 #[test]
 fn table_to_local_files() {
     let dir = json!({"directory": "data/exports/"})

@@ -28,4 +28,4 @@ pub use data_check::{DataCheckResult, data_check, query_value};
 pub use discovery::{ColumnInfo, Listing, list_columns, list_schemas, list_tables, primary_key};
 pub use error::{CheckError, ErrorKind};
 pub use preview::{preview_query, preview_table};
-pub use storage::{BucketAccess, test_bucket, test_directory};
+pub use storage::{BucketAccess, BucketCredentials, test_bucket, test_directory};

@@ -3,7 +3,7 @@
 //! database checks.
 
 use super::error::{CheckError, ErrorKind};
-use crate::connectors::s3::{S3Location, store};
+use crate::connectors::s3::{S3Credentials, S3Location, store};
 use hakobu_core::config::Secret;
 use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
@@ -18,10 +18,22 @@ pub struct BucketAccess {
     pub endpoint: Option<String>,
     /// Region.
     pub region: Option<String>,
-    /// Access key id.
-    pub access_key_id: Option<Secret>,
-    /// Secret key.
-    pub secret_access_key: Option<Secret>,
+    /// How to sign in.
+    pub credentials: BucketCredentials,
+}
+
+/// The credentials of a bucket test, owned so they cross to the probe worker.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BucketCredentials {
+    /// A key pair, with its session token when it is an assumed role's.
+    Keys {
+        access_key_id: Secret,
+        secret_access_key: Secret,
+        session_token: Option<Secret>,
+    },
+    /// The process's own environment (only where the operator allows the ambient role).
+    Ambient,
 }
 
 /// Lists the top of the bucket: proves the endpoint, the credentials and the bucket.
@@ -30,8 +42,18 @@ pub async fn test_bucket(access: &BucketAccess, timeout: Duration) -> Result<(),
         bucket: &access.bucket,
         endpoint: access.endpoint.as_deref(),
         region: access.region.as_deref(),
-        access_key_id: access.access_key_id.as_ref(),
-        secret_access_key: access.secret_access_key.as_ref(),
+        credentials: match &access.credentials {
+            BucketCredentials::Keys {
+                access_key_id,
+                secret_access_key,
+                session_token,
+            } => S3Credentials::Keys {
+                access_key_id,
+                secret_access_key,
+                session_token: session_token.as_ref(),
+            },
+            BucketCredentials::Ambient => S3Credentials::Ambient,
+        },
     };
     let failed = |kind, message: String| CheckError { kind, message };
     let store = store(&location).map_err(|e| {

@@ -118,3 +118,55 @@ async fn a_missing_bucket_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// Temporary credentials (an assumed role's, as the app fills them in) reach the bucket
+/// with their session token; a config without keys is refused rather than falling back
+/// to the runner's own identity, and one naming only a role says the runner assumes none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temporary_credentials_carry_their_token_and_missing_keys_never_fall_back() {
+    let endpoint = endpoint();
+    let bucket = bucket(&endpoint);
+    let tap = hakobu_testkit::TcpTap::start(endpoint.trim_start_matches("http://")).await;
+    let tapped = format!("http://{}", tap.address);
+    let (db, client) = postgres_db().await;
+    client
+        .batch_execute("CREATE TABLE src (id bigint); INSERT INTO src VALUES (1), (2);")
+        .await
+        .unwrap();
+    let section = |credentials: &str| {
+        format!(
+            "{}\nout:\n  type: s3\n  bucket: {bucket}\n  endpoint: {tapped}\n{credentials}  path_prefix: rows_\n  file_ext: csv\n  formatter: {{type: csv}}\n",
+            pg_in(&db.name, "table: src")
+        )
+    };
+    let session = "  auth_method: session\n  access_key_id: ASIATEMPORARYKEY01\n  secret_access_key: temporary-secret\n  session_token: temporary-session-token-01\n";
+    assert_eq!(run(&section(session)).await.unwrap().rows_written, 2);
+    let sent = tap.sent();
+    assert!(
+        sent.contains("x-amz-security-token: temporary-session-token-01"),
+        "the upload carries the session token"
+    );
+    assert!(sent.contains("Credential=ASIATEMPORARYKEY01/"));
+    assert!(
+        !sent.contains("temporary-secret"),
+        "a secret key is never sent"
+    );
+
+    let keyless = format!("{:#}", run(&section("")).await.unwrap_err());
+    assert!(
+        keyless.contains("access_key_id and secret_access_key are required"),
+        "{keyless}"
+    );
+    let role_only = format!(
+        "{:#}",
+        run(&section(
+            "  role_arn: arn:aws:iam::123456789012:role/hakobu-writer\n"
+        ))
+        .await
+        .unwrap_err()
+    );
+    assert!(
+        role_only.contains("role_arn: the runner does not assume roles"),
+        "{role_only}"
+    );
+}

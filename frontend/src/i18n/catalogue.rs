@@ -186,6 +186,12 @@ pub fn japanese_template(code: MessageCode) -> &'static str {
         MessageCode::PreviewTruncated => {
             "{size} に収めるため、プレビューを途中までにしています。{value_size} を超える値は … で切り、それより後の行は表示していません。"
         }
+        MessageCode::RoleArn => {
+            "IAM ロールの ARN を入力してください：arn:aws:iam::<12 桁のアカウント ID>:role/<名前>（例：arn:aws:iam::123456789012:role/hakobu-reader）。"
+        }
+        MessageCode::AmbientRoleOff => {
+            "このサービスでは使えません。Hakobu 自身のクラウドロールは他の組織のデータにも届くためです。Hakobu が引き受ける、あなたの AWS アカウントのロールの ARN（assume_role と role_arn）か、アクセスキーの組を指定してください。"
+        }
     }
 }
 

@@ -12,15 +12,17 @@ use crate::components::{
 };
 use crate::forms::Form;
 use crate::i18n::{Key, connection_kind_name, fill, team_role_name, tr, translate, use_lang};
-use crate::session::{can_create_resources, editable_teams};
+use crate::session::{can_create_resources, editable_teams, use_session};
 use crate::widgets::sharing::{Shared, SharesForm};
 use hakobu_core::api::connections::{
-    ConnectionTestResult, ConnectionView, CreateConnectionRequest, TestConnectionRequest,
-    UpdateConnectionRequest,
+    ConnectionTestResult, ConnectionView, CreateConnectionRequest, FieldChoice,
+    TestConnectionRequest, UpdateConnectionRequest,
 };
 use hakobu_core::api::org::TeamView;
 use hakobu_core::authz::TeamRole;
-use hakobu_core::connection::{ConnectionKind, FieldInput, FieldSpec, validate_settings};
+use hakobu_core::connection::{
+    ConnectionKind, FieldInput, FieldSpec, field_applies, validate_settings,
+};
 use hakobu_core::ids::{ConnectionId, TeamId};
 use hakobu_core::validation::{FieldErrors, check_text};
 use leptos::ev::SubmitEvent;
@@ -50,6 +52,7 @@ pub fn field_texts(name: &str) -> (Key, Key) {
         "access_key_id" => (Key::FieldAccessKeyId, Key::FieldAccessKeyIdHelp),
         "secret_access_key" => (Key::FieldSecretAccessKey, Key::FieldSecretAccessKeyHelp),
         "path_style" => (Key::FieldPathStyle, Key::FieldPathStyleHelp),
+        "role_arn" => (Key::FieldRoleArn, Key::FieldRoleArnHelp),
         _ => (Key::FieldDirectory, Key::FieldDirectoryHelp),
     }
 }
@@ -63,6 +66,7 @@ fn choice_text(option: &str) -> Option<Key> {
         "verify-ca" => Key::TlsVerifyCa,
         "verify-full" => Key::TlsVerifyFull,
         "access_key" => Key::AuthAccessKey,
+        "assume_role" => Key::AuthAssumeRole,
         "instance_role" => Key::AuthInstanceRole,
         _ => return None,
     })
@@ -155,21 +159,34 @@ pub fn ConnectionPage() -> impl IntoView {
         };
         // The form waits for the kinds too: drawn before they arrive, it would be drawn
         // again when they do, and whatever was typed meanwhile would be lost.
-        let available: Vec<ConnectionKind> = match kinds.get() {
-            None => return view! { <div class="page"><Loading/></div> }.into_any(),
-            Some(Ok(k)) => k
-                .into_iter()
-                .filter(|k| k.available)
-                .map(|k| k.kind)
-                .collect(),
-            _ => vec![
-                ConnectionKind::Postgresql,
-                ConnectionKind::Mysql,
-                ConnectionKind::S3,
-            ],
-        };
+        let (available, unavailable): (Vec<ConnectionKind>, Vec<(ConnectionKind, FieldChoice)>) =
+            match kinds.get() {
+                None => return view! { <div class="page"><Loading/></div> }.into_any(),
+                Some(Ok(k)) => (
+                    k.iter().filter(|k| k.available).map(|k| k.kind).collect(),
+                    k.iter()
+                        .flat_map(|k| k.unavailable_choices.iter().map(|c| (k.kind, c.clone())))
+                        .collect(),
+                ),
+                // Unknown: offer what every install has, and not the service's own role.
+                _ => (
+                    vec![
+                        ConnectionKind::Postgresql,
+                        ConnectionKind::Mysql,
+                        ConnectionKind::S3,
+                    ],
+                    vec![(
+                        ConnectionKind::S3,
+                        FieldChoice {
+                            field: "auth".to_owned(),
+                            choice: "instance_role".to_owned(),
+                        },
+                    )],
+                ),
+            };
         if is_new() {
-            return view! { <ConnectionEditor existing=None teams available/> }.into_any();
+            return view! { <ConnectionEditor existing=None teams available unavailable/> }
+                .into_any();
         }
         match loaded.get() {
             None => view! { <div class="page"><Loading/></div> }.into_any(),
@@ -184,10 +201,10 @@ pub fn ConnectionPage() -> impl IntoView {
                 view! { <div class="page"><LoadError error=e retry=move || loaded.refetch()/></div> }
                     .into_any()
             }
-            Some(Ok(None)) => view! { <ConnectionEditor existing=None teams available/> }.into_any(),
+            Some(Ok(None)) => view! { <ConnectionEditor existing=None teams available unavailable/> }.into_any(),
             Some(Ok(Some(c))) if c.settings.is_none() => view! { <ConnectionSummary connection=c/> }.into_any(),
             Some(Ok(Some(c))) => {
-                view! { <ConnectionEditor existing=Some(c) teams available/> }.into_any()
+                view! { <ConnectionEditor existing=Some(c) teams available unavailable/> }.into_any()
             }
         }
     }
@@ -254,11 +271,23 @@ impl SettingValues {
         self.0.with_value(|m| m[name])
     }
 
-    /// The settings object for `kind`: empty inputs are left out (the server applies the
-    /// default, or keeps a stored secret), numbers and toggles get their JSON types.
+    /// The choices that decide which other fields apply (S3's `auth`), as settings.
+    fn basis(&self) -> Map<String, Value> {
+        let mut out = Map::new();
+        out.insert("auth".to_owned(), Value::String(self.signal("auth").get()));
+        out
+    }
+
+    /// The settings object for `kind`: empty inputs and fields that do not apply (a key
+    /// pair when a role is assumed) are left out (the server applies the default, or keeps
+    /// a stored secret), numbers and toggles get their JSON types.
     fn settings(&self, kind: ConnectionKind) -> Map<String, Value> {
         let mut out = Map::new();
+        let basis = untrack(|| self.basis());
         for spec in kind.fields() {
+            if !field_applies(kind, &basis, spec.name) {
+                continue;
+            }
             let raw = self.signal(spec.name).get_untracked();
             let text = if matches!(spec.input, FieldInput::Multiline) || spec.secret {
                 raw.clone()
@@ -307,7 +336,14 @@ fn ConnectionEditor(
     existing: Option<ConnectionView>,
     teams: Vec<TeamView>,
     available: Vec<ConnectionKind>,
+    /// Choices the operator turned off, by kind.
+    unavailable: Vec<(ConnectionKind, FieldChoice)>,
 ) -> impl IntoView {
+    let unavailable = StoredValue::new(unavailable);
+    let organization = use_session()
+        .me
+        .with_untracked(|me| me.as_ref().map(|me| me.organization_id.to_string()))
+        .unwrap_or_default();
     let lang = use_lang();
     let navigate = use_navigate();
     let form = Form::new("connection", &["name", "kind", "team_id", "settings"]);
@@ -548,11 +584,23 @@ fn ConnectionEditor(
                 </div>
                 {move || {
                     let kind = kind.get();
+                    // Drawn again when the authentication changes: its fields come and go.
+                    let basis = values.basis();
+                    let organization = organization.clone();
                     kind.fields()
                         .iter()
+                        .filter(|spec| field_applies(kind, &basis, spec.name))
                         .map(|spec| {
                             let on_file = on_file.with_value(|f| f.contains(&spec.name));
-                            view! { <SettingInput form spec=*spec value=values.signal(spec.name) on_file/> }
+                            let turned_off: Vec<String> = unavailable.with_value(|u| {
+                                u.iter()
+                                    .filter(|(k, c)| *k == kind && c.field == spec.name)
+                                    .map(|(_, c)| c.choice.clone())
+                                    .collect()
+                            });
+                            let input = view! { <SettingInput form spec=*spec value=values.signal(spec.name) on_file turned_off/> };
+                            let external_id = (spec.name == "role_arn").then(|| view! { <ExternalId organization=organization.clone()/> });
+                            view! { {input} {external_id} }
                         })
                         .collect_view()
                 }}
@@ -587,13 +635,27 @@ fn ConnectionEditor(
     }
 }
 
-/// One input of the schema, by its type.
+/// The external id an `assume_role` connection sends: the organization's id, which the
+/// tenant puts into the role's trust policy (`sts:ExternalId`).
+#[component]
+fn ExternalId(organization: String) -> impl IntoView {
+    view! {
+        <div class="field" data-testid="external-id">
+            <p>{tr(Key::ExternalIdLabel)} " " <code>{organization}</code></p>
+            <p class="hint">{tr(Key::ExternalIdHint)}</p>
+        </div>
+    }
+}
+
+/// One input of the schema, by its type. `turned_off` choices are offered only when
+/// already chosen (a saved connection from before the operator turned them off).
 #[component]
 fn SettingInput(
     form: Form,
     spec: FieldSpec,
     value: RwSignal<String>,
     on_file: bool,
+    turned_off: Vec<String>,
 ) -> impl IntoView {
     let lang = use_lang();
     let path = format!("settings.{}", spec.name);
@@ -635,6 +697,10 @@ fn SettingInput(
             >
                 {options
                     .iter()
+                    .filter(|o| {
+                        !turned_off.iter().any(|t| t == *o)
+                            || value.get_untracked() == **o
+                    })
                     .map(|o| {
                         let o: &'static str = o;
                         let text = move || match choice_text(o) {
@@ -775,6 +841,15 @@ fn test_error_text(
         "database_missing" => Some((Key::TestDatabaseMissing, Key::TestDatabaseMissingHint)),
         "permission_denied" => Some((Key::TestPermission, Key::TestPermissionHint)),
         "tls_required" => Some((Key::TestTlsRequired, Key::TestTlsRequiredHint)),
+        "role_refused" => {
+            // AWS's own reason (English) stays: it names what the trust policy lacks.
+            return (
+                format!("{} {}", Key::TestRoleRefused.text(lang), error.message),
+                Key::TestRoleRefusedHint.text(lang).to_owned(),
+            );
+        }
+        "role_unavailable" => Some((Key::TestRoleUnavailable, Key::TestRoleUnavailableHint)),
+        "ambient_role_off" => Some((Key::TestAmbientRoleOff, Key::TestAmbientRoleOffHint)),
         _ => None,
     };
     match keys {

@@ -8,7 +8,7 @@
 pub mod reader;
 pub mod writer;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use hakobu_core::config::Secret;
 use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
@@ -22,18 +22,80 @@ pub struct S3Location<'a> {
     pub endpoint: Option<&'a str>,
     /// Region.
     pub region: Option<&'a str>,
-    /// Static access key id.
-    pub access_key_id: Option<&'a Secret>,
-    /// Static secret key.
-    pub secret_access_key: Option<&'a Secret>,
+    /// Where the credentials come from.
+    pub credentials: S3Credentials<'a>,
 }
 
-/// A client for the bucket. Without static keys, credentials come from the environment
-/// (AWS_* variables, web identity, or the instance/task role).
+/// The credentials of a bucket client.
+pub enum S3Credentials<'a> {
+    /// Keys given in the config: a long-term pair, or temporary credentials with their
+    /// session token (an assumed role's, which the app assumed for this run).
+    Keys {
+        access_key_id: &'a Secret,
+        secret_access_key: &'a Secret,
+        session_token: Option<&'a Secret>,
+    },
+    /// The process's own environment (AWS_* variables, web identity, the task or instance
+    /// role). Only when a config asks for it by name (`auth_method: env | instance |
+    /// default`): never as a fallback for missing keys, so a tenant's connection cannot
+    /// reach what the service's own role reaches by leaving its keys out.
+    Ambient,
+}
+
+impl<'a> S3Credentials<'a> {
+    /// The credentials an `s3` section asks for; an error names the field to fix.
+    pub fn from_config(
+        auth_method: Option<&str>,
+        access_key_id: Option<&'a Secret>,
+        secret_access_key: Option<&'a Secret>,
+        session_token: Option<&'a Secret>,
+        role_arn: Option<&str>,
+    ) -> Result<S3Credentials<'a>> {
+        match auth_method.unwrap_or("basic") {
+            "env" | "instance" | "default" => return Ok(S3Credentials::Ambient),
+            "basic" | "session" => {}
+            other => bail!(
+                "auth_method: {other:?} is not supported; expected basic (an access key pair), session (temporary credentials with session_token), or env, instance or default (the runner's own environment or role)"
+            ),
+        }
+        match (access_key_id, secret_access_key) {
+            (Some(access_key_id), Some(secret_access_key)) => Ok(S3Credentials::Keys {
+                access_key_id,
+                secret_access_key,
+                session_token,
+            }),
+            _ if role_arn.is_some() => bail!(
+                "role_arn: the runner does not assume roles itself; the Hakobu app assumes the role for each run it starts and fills in access_key_id, secret_access_key and session_token (give those three to run this config by hand)"
+            ),
+            _ => bail!(
+                "access_key_id and secret_access_key are required (auth_method: basic); to use the runner's own role instead, set auth_method: instance"
+            ),
+        }
+    }
+}
+
+/// A client for the bucket.
 pub fn store(l: &S3Location<'_>) -> Result<Arc<dyn ObjectStore>> {
-    let mut b = AmazonS3Builder::from_env()
-        .with_bucket_name(l.bucket)
-        .with_region(l.region.unwrap_or("us-east-1"));
+    // Keys given: nothing is read from the environment, so a session token or endpoint of
+    // the service's own identity never mixes into a tenant's credentials.
+    let mut b = match &l.credentials {
+        S3Credentials::Ambient => AmazonS3Builder::from_env(),
+        S3Credentials::Keys {
+            access_key_id,
+            secret_access_key,
+            session_token,
+        } => {
+            let b = AmazonS3Builder::new()
+                .with_access_key_id(access_key_id.expose())
+                .with_secret_access_key(secret_access_key.expose());
+            match session_token {
+                Some(token) => b.with_token(token.expose()),
+                None => b,
+            }
+        }
+    }
+    .with_bucket_name(l.bucket)
+    .with_region(l.region.unwrap_or("us-east-1"));
     // Every name the client looks up for this bucket goes through the egress policy; an
     // endpoint written as an address is checked here, as no lookup will see it.
     let port = endpoint_port(l.endpoint);
@@ -51,11 +113,6 @@ pub fn store(l: &S3Location<'_>) -> Result<Arc<dyn ObjectStore>> {
             .with_endpoint(e)
             .with_allow_http(e.starts_with("http://"))
             .with_virtual_hosted_style_request(false);
-    }
-    if let (Some(k), Some(s)) = (l.access_key_id, l.secret_access_key) {
-        b = b
-            .with_access_key_id(k.expose())
-            .with_secret_access_key(s.expose());
     }
     Ok(Arc::new(
         b.build().with_context(|| format!("bucket {}", l.bucket))?,

@@ -1,7 +1,7 @@
 //! `in: {type: s3}`: every object whose key starts with `path_prefix` (sorted, after
 //! `last_path`, matching `path_match_pattern`) is one task.
 
-use super::{S3Location, store, temp_path};
+use super::{S3Credentials, S3Location, store, temp_path};
 use crate::connectors::file::reader::read_file;
 use crate::shared::source::{Source, Task, TaskState};
 use crate::types;
@@ -18,8 +18,13 @@ pub async fn open(c: &S3Input) -> Result<Source> {
         bucket: &c.bucket,
         endpoint: c.endpoint.as_deref(),
         region: c.region.as_deref(),
-        access_key_id: c.access_key_id.as_ref(),
-        secret_access_key: c.secret_access_key.as_ref(),
+        credentials: S3Credentials::from_config(
+            c.auth_method.as_deref(),
+            c.access_key_id.as_ref(),
+            c.secret_access_key.as_ref(),
+            c.session_token.as_ref(),
+            c.role_arn.as_deref(),
+        )?,
     })?;
     let pattern = c
         .path_match_pattern

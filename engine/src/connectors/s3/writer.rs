@@ -1,6 +1,6 @@
 //! `out: {type: s3}`: formats into a local temporary file, uploaded at commit.
 
-use super::{S3Location, store, temp_path};
+use super::{S3Credentials, S3Location, store, temp_path};
 use crate::connectors::file::writer::{FileWriter, output_path};
 use crate::shared::files_root::FileAccess;
 use anyhow::{Context, Result};
@@ -29,8 +29,13 @@ impl S3Writer {
             bucket: &c.bucket,
             endpoint: c.endpoint.as_deref(),
             region: c.region.as_deref(),
-            access_key_id: c.access_key_id.as_ref(),
-            secret_access_key: c.secret_access_key.as_ref(),
+            credentials: S3Credentials::from_config(
+                c.auth_method.as_deref(),
+                c.access_key_id.as_ref(),
+                c.secret_access_key.as_ref(),
+                c.session_token.as_ref(),
+                c.role_arn.as_deref(),
+            )?,
         })?;
         let as_file = |prefix: String| FileOutput {
             path_prefix: prefix,
