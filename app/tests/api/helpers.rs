@@ -94,7 +94,12 @@ pub struct SpawnOptions {
 pub const TEST_EGRESS_ALLOW: &str = "127.0.0.0/8, ::1, 127.0.0.1:5432";
 
 /// The `hakobu-runner` binary of this workspace; `make test` builds it before the tests.
+/// `HAKOBU_TEST_RUNNER_BIN` names another one (a private copy, when several checkouts
+/// share one target directory and overwrite each other's binaries).
 pub fn runner_bin() -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("HAKOBU_TEST_RUNNER_BIN") {
+        return path.into();
+    }
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
