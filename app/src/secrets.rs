@@ -47,6 +47,14 @@ impl SecretBox {
                     bytes.len()
                 );
             }
+            // 32 random bytes hold ~30 distinct values; a key of a few repeated bytes is a
+            // placeholder from an example, and anyone who read the example can decrypt.
+            let distinct = bytes.iter().collect::<std::collections::HashSet<_>>().len();
+            if distinct < 16 {
+                bail!(
+                    "HAKOBU_SECRET_KEY: key {id} is not random (only {distinct} different bytes); generate one with `echo {id}:$(head -c 32 /dev/urandom | base64)`"
+                );
+            }
             if keys.iter().any(|(k, _)| k == id) {
                 bail!("HAKOBU_SECRET_KEY: key id {id} appears twice");
             }
@@ -152,5 +160,10 @@ mod tests {
         );
         let dup = SecretBox::generate_spec("k1");
         assert!(SecretBox::from_spec(&format!("{dup},{dup}")).is_err());
+        // The zero key the old docker-compose.yml shipped.
+        let zeros = SecretBox::from_spec("k1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+            .unwrap_err()
+            .to_string();
+        assert!(zeros.contains("not random"), "{zeros}");
     }
 }

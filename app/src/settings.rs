@@ -286,8 +286,8 @@ impl Settings {
 
     /// Rules that hold however the settings were made (environment or tests).
     pub fn check(&self) -> anyhow::Result<()> {
-        if self.jwt_secret.chars().count() < MIN_JWT_SECRET_CHARS {
-            bail!("HAKOBU_JWT_SECRET must be at least {MIN_JWT_SECRET_CHARS} characters long");
+        if let Some(problem) = weak_jwt_secret(&self.jwt_secret) {
+            bail!(problem);
         }
         if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
             bail!("HAKOBU_PUBLIC_URL must start with http:// or https://");
@@ -364,6 +364,25 @@ where
     }
 }
 
+/// Why a JWT secret cannot sign sessions: too short, or a placeholder. A value copied from
+/// an example signs sessions anyone who read the example can forge; a random one of 32+
+/// characters has far more than a dozen distinct characters.
+pub fn weak_jwt_secret(secret: &str) -> Option<String> {
+    if secret.chars().count() < MIN_JWT_SECRET_CHARS {
+        return Some(format!(
+            "HAKOBU_JWT_SECRET must be at least {MIN_JWT_SECRET_CHARS} characters long"
+        ));
+    }
+    let lower = secret.to_ascii_lowercase();
+    let distinct = secret
+        .chars()
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    (lower.contains("change-me") || lower.contains("changeme") || distinct < 12).then(|| {
+        "HAKOBU_JWT_SECRET looks like a placeholder, not a random value; generate one with `head -c 48 /dev/urandom | base64`".to_owned()
+    })
+}
+
 /// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`.
 pub fn redact_url_password(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -381,6 +400,19 @@ pub fn redact_url_password(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholder_jwt_secrets_are_refused() {
+        for weak in [
+            "short",
+            "change-me-change-me-change-me-change-me",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "abcabcabcabcabcabcabcabcabcabcabcabc",
+        ] {
+            assert!(weak_jwt_secret(weak).is_some(), "{weak} was accepted");
+        }
+        assert_eq!(weak_jwt_secret("vQ8mZt2LxR7cWn4JpK9sHd3FgB6yTe1u"), None);
+    }
 
     #[test]
     fn passwords_are_redacted_from_urls() {

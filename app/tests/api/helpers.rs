@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-pub const JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
+pub const JWT_SECRET: &str = "Api-tests-only: 7f3Kq9Lw2Zx8Vb5Nm1Rt4Yp6";
 pub const PASSWORD: &str = "correct horse battery staple";
 
 pub use hakobu_testkit::pg_server_url as server_url;
