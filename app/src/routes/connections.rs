@@ -311,6 +311,14 @@ async fn update_connection(
         .transaction::<_, ApiError, _>(async |conn| {
             let (before, shares) = load_authorized(conn, &auth, id, Action::EditResource, "change this connection").await?;
             if let Some(team) = body.team_id.filter(|t| *t != before.team_id) {
+                // Moving takes the connection away from its team (and from the jobs that
+                // use it there): that is its team's admins' decision, not an editor's, nor
+                // that of a team it was only shared with.
+                if auth.principal.team_role(before.team_id) < Some(TeamRole::Admin) {
+                    return Err(ApiError::forbidden_role(
+                        "move this connection to another team (admin of the team that owns it is needed)",
+                    ));
+                }
                 require_team_editor(conn, &auth, team, "team_id").await?;
             }
             let mut errors = FieldErrors::default();

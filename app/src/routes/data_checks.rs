@@ -56,7 +56,32 @@ async fn runner_checks(
     let run = Run::find_any(&mut conn, id)
         .await?
         .ok_or_else(|| ApiError::not_found("run"))?;
+    if run.status.is_final() {
+        return Err(ApiError::Conflict {
+            message: format!(
+                "The run has ended ({}): its token no longer fetches data checks.",
+                run.status
+            )
+            .into(),
+            field: None,
+        });
+    }
     let settings = run_settings(&mut conn, &run).await?;
+    // The checks' connections are handed over with their passwords: the job's team must
+    // still be allowed to use them now, not only when the run started.
+    let owner = Job::find(&mut conn, run.organization_id, run.job_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("job"))?;
+    if let Some(message) = crate::services::access::team_use_refusal(
+        &mut conn,
+        run.organization_id,
+        owner.team_id,
+        &settings,
+    )
+    .await?
+    {
+        return Err(ApiError::Forbidden(message.into()));
+    }
     let mut out = Vec::with_capacity(settings.checks.len());
     for (position, check) in settings.checks.iter().enumerate() {
         let connection = Connection::find(&mut conn, run.organization_id, check.connection_id)

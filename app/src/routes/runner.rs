@@ -91,6 +91,18 @@ async fn logs(
     let run = Run::find_any(&mut conn, id)
         .await?
         .ok_or_else(|| ApiError::not_found("run"))?;
+    // A run token is good while its run is active: lines that arrive after the end
+    // would be written into a finished record by whoever still holds the token.
+    if run.status.is_final() {
+        return Err(ApiError::Conflict {
+            message: format!(
+                "The run has ended ({}): its log is closed and takes no more lines.",
+                run.status
+            )
+            .into(),
+            field: None,
+        });
+    }
     let secrets = run_secrets(&state, &mut conn, &run).await?;
     let lines: Vec<(String, String)> = body
         .0

@@ -1,4 +1,5 @@
-//! A runner's assignment: the run's variables resolved, its config compiled with the
+//! A runner's assignment: the job's team's right to each connection checked again, the
+//! run's variables resolved, its config compiled with the
 //! secrets put in at their keys (an `assume_role` connection's temporary credentials,
 //! assumed here for this run), and the run marked `running`. A launch token is spent by
 //! the fetch that starts the run.
@@ -7,7 +8,7 @@ use crate::cloud_role::SessionFor;
 use crate::error::ApiError;
 use crate::models::connection::Connection;
 use crate::models::run::Run;
-use crate::services::{engine_bridge, local_files, variables};
+use crate::services::{access, engine_bridge, local_files, variables};
 use crate::state::AppState;
 use diesel_async::AsyncPgConnection;
 use hakobu_core::api::runs::RunStatus;
@@ -54,6 +55,21 @@ pub async fn start(
             .ok_or_else(|| ApiError::not_found("job revision"))?;
     let settings: JobSettings =
         serde_json::from_value(revision.settings).map_err(anyhow::Error::from)?;
+    // Rights are checked at every use, not only when the job was saved: before a query
+    // variable runs or a secret is decrypted, the job's team must still be allowed to use
+    // every connection this revision names (a re-run of an old revision included).
+    let owner = crate::models::job::Job::find(conn, run.organization_id, run.job_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("job"))?;
+    if let Some(message) =
+        access::team_use_refusal(conn, run.organization_id, owner.team_id, &settings).await?
+    {
+        crate::runs::finish(conn, id, crate::runs::failure(&message)).await?;
+        return Err(ApiError::Conflict {
+            message: message.into(),
+            field: None,
+        });
+    }
     let prepared = match variables::prepare_run(state, conn, &run, settings, snapshot).await {
         Ok(p) => p,
         Err(variables::Refusal(message)) => {

@@ -1,5 +1,6 @@
 //! Access checks shared by the routes: loading a connection the caller may use at a role,
-//! team editor rights, and the shares of connections and jobs.
+//! team editor rights, the shares of connections and jobs, and whether a job's team may
+//! still use its connections when a run starts.
 
 use crate::error::ApiError;
 use crate::extract::Auth;
@@ -8,11 +9,13 @@ use crate::models::team::Team;
 use crate::state::AppState;
 use diesel_async::AsyncPgConnection;
 use hakobu_core::api::org::TeamGrant;
-use hakobu_core::authz::{Action, Decision, Target, authorize};
+use hakobu_core::authz::{Action, Decision, OrgRole, Principal, Target, TeamRole, authorize};
 use hakobu_core::connection::{ConnectionKind, S3Auth, setting_str};
 use hakobu_core::ids::{ConnectionId, OrganizationId, TeamId};
+use hakobu_core::job::JobSettings;
 use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::FieldErrors;
+use hakobu_core::variables::VariableValue;
 use serde_json::Map;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -172,4 +175,67 @@ fn check_address_literals(
             .map_err(|e| refused("endpoint", e))?;
     }
     Ok(())
+}
+
+/// Every connection a job's settings name, with what it is for: the source, the
+/// destination, each data check's and each query variable's.
+pub fn job_connections(settings: &JobSettings) -> Vec<(String, ConnectionId)> {
+    let mut out = vec![
+        ("source".to_owned(), settings.source.connection_id),
+        ("destination".to_owned(), settings.destination.connection_id),
+    ];
+    for check in &settings.checks {
+        out.push((format!("data check {:?}", check.name), check.connection_id));
+    }
+    for v in &settings.variables {
+        if let VariableValue::Query { connection_id, .. } = &v.value {
+            out.push((format!("variable {:?}", v.name), *connection_id));
+        }
+    }
+    out
+}
+
+/// Whether `team` (the team that owns a job) may still use every connection the job's
+/// settings name, checked when a run starts: a share can be revoked or a connection moved
+/// after the job was saved, and a re-run of an old revision is held to today's rights.
+/// The team is asked of the one policy as if it were one of its own admins, so a share
+/// grants it at most the shared role, exactly as it would a member. Answers why not, in
+/// words for the run's error summary.
+pub async fn team_use_refusal(
+    conn: &mut AsyncPgConnection,
+    organization: OrganizationId,
+    team: TeamId,
+    settings: &JobSettings,
+) -> Result<Option<String>, ApiError> {
+    let team_name = Team::find(conn, organization, team)
+        .await?
+        .map(|t| t.name)
+        .unwrap_or_else(|| "that owns this job".to_owned());
+    let as_team = Principal {
+        org_role: OrgRole::Member,
+        team_roles: [(team, TeamRole::Admin)].into_iter().collect(),
+    };
+    for (what, id) in job_connections(settings) {
+        let Some(c) = Connection::find(conn, organization, id).await? else {
+            return Ok(Some(format!(
+                "The {what} connection no longer exists; edit the job to choose another."
+            )));
+        };
+        let shares = Connection::shares(conn, organization, id).await?;
+        let decision = authorize(
+            &as_team,
+            Action::UseResource,
+            Target::Resource {
+                owner: c.team_id,
+                shares: &shares,
+            },
+        );
+        if decision != Decision::Allow {
+            return Ok(Some(format!(
+                "The team {team_name:?} may no longer use connection {:?} (the job's {what} connection); ask its owner to share it again, at operator or higher.",
+                c.name
+            )));
+        }
+    }
+    Ok(None)
 }

@@ -16,6 +16,7 @@ use hakobu_core::authz::Action;
 use hakobu_core::config::{ColumnType, Mode};
 use hakobu_core::job::{ColumnChange, JobSettings, can_cast};
 use hakobu_core::validation::FieldErrors;
+use hakobu_core::variables::VariableValue;
 use std::collections::BTreeMap;
 
 pub async fn check_against_databases(
@@ -166,8 +167,9 @@ async fn check_column_changes(
     Ok(())
 }
 
-/// Save-time rules for the checks of `settings`: each names a database connection the
-/// caller may use (operator or more), like the job's source and destination.
+/// Save-time rules for the checks and query variables of `settings`: each check names a
+/// database connection the caller may use (operator or more), like the job's source and
+/// destination; each query variable's connection needs the same right.
 pub async fn check_connections(
     conn: &mut AsyncPgConnection,
     auth: &Auth,
@@ -189,6 +191,31 @@ pub async fn check_connections(
                 field,
                 "must be a PostgreSQL or MySQL connection: data checks run SQL",
             ),
+            Ok(_) => {}
+            Err(ApiError::NotFound(_)) => errors.push(field, "is not a connection you can see"),
+            Err(ApiError::Forbidden(_)) => errors.push(
+                field,
+                "is a connection your role may not use (operator or higher is needed)",
+            ),
+            Err(other) => return Err(other),
+        }
+    }
+    // A query variable's SQL runs on its connection with that connection's password, so
+    // it needs the same right as the source or destination: operator or more.
+    for (i, v) in settings.variables.iter().enumerate() {
+        let VariableValue::Query { connection_id, .. } = &v.value else {
+            continue;
+        };
+        let field = format!("settings.variables[{i}].value.connection_id");
+        match load_authorized(
+            conn,
+            auth,
+            *connection_id,
+            Action::UseResource,
+            "use this connection",
+        )
+        .await
+        {
             Ok(_) => {}
             Err(ApiError::NotFound(_)) => errors.push(field, "is not a connection you can see"),
             Err(ApiError::Forbidden(_)) => errors.push(

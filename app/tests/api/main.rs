@@ -2,6 +2,7 @@
 
 mod audit;
 mod auth;
+mod authz_at_use;
 mod bad_input;
 mod checks;
 mod cloud_roles;
