@@ -106,7 +106,6 @@ catalogue! {
     /// On the changed setting of a test that would fill in saved secrets.
     SecretForChangedSetting = "secret_for_changed_setting" => "differs from the saved connection: enter the {secret} again to test with it, since a saved {secret} is only sent where it was saved";
     ReadOnlyToken = "read_only_token" => "This API token is read-only: it can look but not change anything. Create a token with full access to make changes.";
-    TokenScope = "token_scope" => "must be read_only or full";
     // --- jobs, variables, checks and runs ---
     SelectOneValue = "select_one_value" => "is required: a SELECT returning one value";
     FormatRequired = "format_required" => "is required, e.g. %Y-%m-%d";

@@ -100,7 +100,6 @@ pub fn japanese_template(code: MessageCode) -> &'static str {
         MessageCode::ReadOnlyToken => {
             "この API トークンは読み取り専用で、変更はできません。変更するにはフルアクセスのトークンを作成してください。"
         }
-        MessageCode::TokenScope => "read_only か full を指定してください。",
         MessageCode::SelectOneValue => "入力してください。値を 1 つ返す SELECT 文です。",
         MessageCode::FormatRequired => "入力してください（例：%Y-%m-%d）。",
         MessageCode::CheckNameRequired => "入力してください。何を確かめるチェックかを書きます。",
