@@ -335,6 +335,48 @@ pub fn field_applies(kind: ConnectionKind, settings: &Map<String, Value>, name: 
     }
 }
 
+/// The settings a kind's saved secrets are bound to: where they are sent (host and port,
+/// an S3 endpoint), as whom (the database user, the S3 key id the secret key belongs to)
+/// and how the server is recognised (TLS mode and CA, which keep an impostor from
+/// receiving the password). A saved secret is only ever sent with these unchanged; an
+/// update that changes one without giving the secret again clears it, and a test that
+/// changes one must give the secret again. The bucket, database and region are not in
+/// the list: the secret goes to the same server as whom it was saved for.
+pub fn secret_binding_fields(kind: ConnectionKind) -> &'static [&'static str] {
+    match kind {
+        ConnectionKind::Postgresql | ConnectionKind::Mysql => {
+            &["host", "port", "user", "tls_mode", "ca_certificate"]
+        }
+        ConnectionKind::S3 => &["endpoint", "access_key_id"],
+        ConnectionKind::LocalFiles => &[],
+    }
+}
+
+/// The binding settings (see [`secret_binding_fields`]) whose effective value differs
+/// between `before` and `after`, in the kind's field order. A field left out counts as
+/// its default (an empty port is port 5432), and `5432` equals `"5432"`, so only a real
+/// change counts.
+pub fn changed_binding_fields(
+    kind: ConnectionKind,
+    before: &Map<String, Value>,
+    after: &Map<String, Value>,
+) -> Vec<&'static str> {
+    let effective = |settings: &Map<String, Value>, name: &str| -> Option<String> {
+        let text = match settings.get(name) {
+            Some(Value::String(s)) => Some(s.trim().to_owned()),
+            Some(Value::Null) | None => None,
+            Some(other) => Some(other.to_string()),
+        };
+        text.filter(|t| !t.is_empty())
+            .or_else(|| kind.field(name).and_then(|f| f.default).map(str::to_owned))
+    };
+    secret_binding_fields(kind)
+        .iter()
+        .copied()
+        .filter(|name| effective(before, name) != effective(after, name))
+        .collect()
+}
+
 /// Checks an IAM role ARN: `arn:aws:iam::<12-digit account>:role/<path/name>`. The name
 /// and each path part are 1 to 64 of IAM's name characters (letters, digits, `+=,.@_-`).
 pub fn check_role_arn(arn: &str) -> Result<(), Text> {
@@ -721,6 +763,31 @@ pub fn same_settings(kind: ConnectionKind, a: &Map<String, Value>, b: &Map<Strin
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn only_a_real_change_of_where_or_as_whom_counts_as_a_binding_change() {
+        let obj = |v: Value| v.as_object().unwrap().clone();
+        let pg = ConnectionKind::Postgresql;
+        let before = obj(json!({"host": "db.example.com", "database": "a", "user": "u"}));
+        // Port left out is the default port; a new database on the same server is fine.
+        let same =
+            obj(json!({"host": " db.example.com ", "port": 5432, "database": "b", "user": "u"}));
+        assert!(changed_binding_fields(pg, &before, &same).is_empty());
+        let moved =
+            obj(json!({"host": "evil.example", "port": "6543", "database": "a", "user": "u"}));
+        assert_eq!(
+            changed_binding_fields(pg, &before, &moved),
+            ["host", "port"]
+        );
+        let s3 = ConnectionKind::S3;
+        let before = obj(
+            json!({"bucket": "b", "endpoint": "https://s3.example.com", "access_key_id": "AK"}),
+        );
+        let after = obj(
+            json!({"bucket": "c", "endpoint": "https://s3.evil.example", "access_key_id": "AK"}),
+        );
+        assert_eq!(changed_binding_fields(s3, &before, &after), ["endpoint"]);
+    }
 
     #[test]
     fn saved_settings_and_the_endpoint_they_name_round_trip() {

@@ -98,6 +98,14 @@ catalogue! {
     NotADestination = "not_a_destination" => "is not a notification destination of this organization";
     ResetLinkInvalid = "reset_link_invalid" => "This password reset link is not valid any more: it was used, replaced by a newer one, or has expired. Ask for a new one.";
     ResetTokenRequired = "reset_token_required" => "is required: use the link from the email";
+    // --- saved secrets bound to where they were saved; API token scopes ---
+    /// A note on a secret field after an update: `changed` is a setting's name.
+    SecretCleared = "secret_cleared" => "was cleared because {changed} changed; enter it again";
+    /// On a secret field an update needs: `changed` is a setting's name.
+    SecretReenter = "secret_reenter" => "must be entered again because {changed} changed: a saved secret is only sent where it was saved";
+    /// On the changed setting of a test that would fill in saved secrets.
+    SecretForChangedSetting = "secret_for_changed_setting" => "differs from the saved connection: enter the {secret} again to test with it, since a saved {secret} is only sent where it was saved";
+    ReadOnlyToken = "read_only_token" => "This API token is read-only: it can look but not change anything. Create a token with full access to make changes.";
     // --- jobs, variables, checks and runs ---
     SelectOneValue = "select_one_value" => "is required: a SELECT returning one value";
     FormatRequired = "format_required" => "is required, e.g. %Y-%m-%d";

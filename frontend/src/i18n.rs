@@ -1414,6 +1414,9 @@ mod tests {
         "reader",
         "assume",
         "ExternalId",
+        // Saved secrets bound to their endpoint: placeholders naming a setting and a secret.
+        "changed",
+        "secret",
     ];
 
     fn assert_no_english_left(what: &str, ja: &str) {

@@ -7,8 +7,10 @@ use crate::models::session;
 use crate::models::team::TeamMember;
 use crate::state::AppState;
 use actix_web::dev::Payload;
+use actix_web::http::Method;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
+use hakobu_core::api::tokens::TokenScope;
 use hakobu_core::authz::{Action, Decision, Principal, Target, authorize};
 use hakobu_core::ids::{ApiTokenId, OrganizationId, SessionId, UserId};
 use hakobu_core::messages::MessageCode;
@@ -133,6 +135,13 @@ impl FromRequest for Auth {
                 let (api_token, user) = ApiToken::authenticate(&mut conn, &digest)
                     .await?
                     .ok_or_else(|| ApiError::Unauthorized("This API token is not valid: it may have been revoked or have expired.".into()))?;
+                // A read-only token reads: anything but GET/HEAD is refused before the
+                // handler runs, whatever the user's role would allow.
+                if api_token.scope == TokenScope::ReadOnly
+                    && !matches!(*req.method(), Method::GET | Method::HEAD)
+                {
+                    return Err(ApiError::Forbidden(MessageCode::ReadOnlyToken.into()));
+                }
                 (user, AuthVia::ApiToken(api_token.id))
             } else {
                 let claims = state

@@ -4,7 +4,7 @@ use crate::schema::{api_tokens, users};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use hakobu_core::api::tokens::ApiTokenView;
+use hakobu_core::api::tokens::{ApiTokenView, TokenScope};
 use hakobu_core::ids::{ApiTokenId, OrganizationId, UserId};
 
 use super::user::User;
@@ -21,6 +21,7 @@ pub struct ApiToken {
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub scope: TokenScope,
 }
 
 #[derive(Insertable)]
@@ -33,6 +34,7 @@ pub struct NewApiToken<'a> {
     pub prefix: &'a str,
     pub token_hash: &'a [u8],
     pub expires_at: Option<DateTime<Utc>>,
+    pub scope: TokenScope,
 }
 
 /// `last_used_at` is refreshed at most this often, so a busy script does not turn every
@@ -45,6 +47,7 @@ impl ApiToken {
             id: self.id,
             name: self.name.clone(),
             prefix: self.prefix.clone(),
+            scope: self.scope,
             created_at: self.created_at,
             expires_at: self.expires_at,
             last_used_at: self.last_used_at,
@@ -105,6 +108,17 @@ impl ApiToken {
             .order(api_tokens::created_at.desc())
             .select(ApiToken::as_select())
             .load(conn)
+            .await
+    }
+
+    /// Revokes every live token of the user (a password reset or change: whoever got the
+    /// old password may have made tokens with it); answers how many.
+    pub async fn revoke_all(conn: &mut AsyncPgConnection, user: UserId) -> QueryResult<usize> {
+        diesel::update(api_tokens::table)
+            .filter(api_tokens::user_id.eq(user))
+            .filter(api_tokens::revoked_at.is_null())
+            .set(api_tokens::revoked_at.eq(diesel::dsl::now))
+            .execute(conn)
             .await
     }
 

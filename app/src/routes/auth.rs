@@ -5,6 +5,7 @@ use crate::auth::{SESSION_COOKIE, password, rate_limit, secret_token};
 use crate::error::{ApiError, is_unique_violation};
 use crate::extract::ApiJson;
 use crate::extract::{Auth, AuthVia, ClientIp};
+use crate::models::api_token::ApiToken;
 use crate::models::invitation::Invitation;
 use crate::models::login_attempt;
 use crate::models::organization::Organization;
@@ -187,13 +188,15 @@ async fn change_password(
     conn.transaction::<_, ApiError, _>(async |conn| {
         User::set_password_hash(conn, user.id, &new_hash).await?;
         let revoked = session::revoke_all_but(conn, user.id, keep).await?;
+        // Whoever knew the old password may have made API tokens with it.
+        let tokens_revoked = ApiToken::revoke_all(conn, user.id).await?;
         audit::record(
             conn,
             &Actor::from(&auth),
             "member.password_change",
             "user",
             user.id,
-            json!({"other_sessions_revoked": revoked}),
+            json!({"other_sessions_revoked": revoked, "api_tokens_revoked": tokens_revoked}),
         )
         .await?;
         Ok(())

@@ -21,10 +21,12 @@ use hakobu_core::api::connections::{
 use hakobu_core::api::error::ErrorBody;
 use hakobu_core::api::org::TeamGrant;
 use hakobu_core::authz::{Action, TeamRole};
-use hakobu_core::connection::{ConnectionKind, S3Auth, field_applies, validate_settings};
+use hakobu_core::connection::{
+    ConnectionKind, S3Auth, changed_binding_fields, field_applies, validate_settings,
+};
 use hakobu_core::ids::{ConnectionId, TeamId};
 use hakobu_core::messages::MessageCode;
-use hakobu_core::validation::{FieldErrors, check_text};
+use hakobu_core::validation::{FieldError, FieldErrors, check_text};
 use hakobu_engine::check::Listing;
 use hakobu_engine::limits::DISCOVERY_MAX_ENTRIES;
 use serde::Deserialize;
@@ -108,6 +110,7 @@ fn view(c: &Connection, shares: &Shares, role: TeamRole) -> ConnectionView {
         settings,
         created_at: c.created_at,
         updated_at: c.updated_at,
+        notes: Vec::new(),
     }
 }
 
@@ -307,7 +310,7 @@ async fn update_connection(
         .as_ref()
         .ok_or_else(|| ApiError::Unavailable(NO_SECRET_KEY.into()))?;
     let mut conn = state.pool.get().await?;
-    let (updated, shares) = conn
+    let (updated, shares, notes) = conn
         .transaction::<_, ApiError, _>(async |conn| {
             let (before, shares) = load_authorized(conn, &auth, id, Action::EditResource, "change this connection").await?;
             if let Some(team) = body.team_id.filter(|t| *t != before.team_id) {
@@ -328,6 +331,8 @@ async fn update_connection(
             let mut plain = before.settings.as_object().cloned().unwrap_or_default();
             let mut sealed = before.secrets.as_object().cloned().unwrap_or_default();
             let mut secrets_changed = Vec::new();
+            let mut cleared: Vec<String> = Vec::new();
+            let mut notes: Vec<FieldError> = Vec::new();
             if let Some(settings) = &body.settings {
                 let (new_plain, new_secrets) = split_secrets(before.kind, settings);
                 for name in settings.keys().filter(|k| !before.kind.field(k).is_some_and(|f| f.secret)) {
@@ -346,12 +351,43 @@ async fn update_connection(
                     secrets_changed.push(name);
                 }
                 drop_inapplicable(before.kind, &mut plain, &mut sealed);
+                // A saved secret goes only where, and as whom, it was saved: moved
+                // without the secret given again, the connection forgets it.
+                let before_plain = before.settings.as_object().cloned().unwrap_or_default();
+                let changed = changed_binding_fields(before.kind, &before_plain, &plain);
+                if let Some(first) = changed.first() {
+                    let given: Vec<&str> = settings
+                        .iter()
+                        .filter(|(k, v)| before.kind.field(k).is_some_and(|f| f.secret) && v.as_str().is_some_and(|s| !s.is_empty()))
+                        .map(|(k, _)| k.as_str())
+                        .collect();
+                    let kept: Vec<String> = sealed.keys().filter(|k| !given.contains(&k.as_str())).cloned().collect();
+                    for name in kept {
+                        sealed.remove(&name);
+                        cleared.push(name);
+                    }
+                    for name in &cleared {
+                        notes.push(FieldError::said(
+                            format!("settings.{name}"),
+                            MessageCode::SecretCleared.with("changed", first),
+                        ));
+                    }
+                }
                 let on_file: Vec<&str> = sealed.keys().map(String::as_str).collect();
                 let mut merged = plain.clone();
                 for name in &on_file {
                     merged.remove(*name);
                 }
-                errors.0.extend(validate_settings(before.kind, &merged, &on_file, "settings").0);
+                let mut found = validate_settings(before.kind, &merged, &on_file, "settings").0;
+                // A secret the form needs and the update just cleared: say why it is missing.
+                if let Some(first) = changed.first() {
+                    for e in found.iter_mut() {
+                        if cleared.iter().any(|c| e.field == format!("settings.{c}")) {
+                            *e = FieldError::said(e.field.clone(), MessageCode::SecretReenter.with("changed", first));
+                        }
+                    }
+                }
+                errors.0.extend(found);
                 check_operator_rules(&state, auth.organization_id, before.kind, &plain)?;
             }
             errors.into_result()?;
@@ -375,16 +411,15 @@ async fn update_connection(
                 "before": {"name": before.name, "team_id": before.team_id, "settings": before.settings},
                 "after": {"name": updated.name, "team_id": updated.team_id, "settings": updated.settings},
                 "secrets_changed": secrets_changed,
+                "secrets_cleared_by_binding_change": cleared,
             }))
             .await?;
-            Ok((updated, shares))
+            Ok((updated, shares, notes))
         })
         .await?;
-    Ok(web::Json(view(
-        &updated,
-        &shares,
-        role_on(&auth, &updated, &shares),
-    )))
+    let mut shown = view(&updated, &shares, role_on(&auth, &updated, &shares));
+    shown.notes = notes;
+    Ok(web::Json(shown))
 }
 
 /// Deletes a connection no job uses (editors).
@@ -518,8 +553,39 @@ async fn test_unsaved(
                 "differs from the saved connection's kind",
             ));
         }
-        for (name, value) in engine_bridge::decrypt_secrets(&state, &saved)? {
-            resolved.entry(name).or_insert(value);
+        let filled: Vec<String> = saved
+            .secret_names()
+            .into_iter()
+            .filter(|name| !resolved.contains_key(*name))
+            .map(str::to_owned)
+            .collect();
+        if let Some(secret) = filled.first() {
+            // A saved secret goes only where, and as whom, it was saved: a test aimed
+            // elsewhere must bring its own.
+            let saved_plain = saved.settings.as_object().cloned().unwrap_or_default();
+            let changed = changed_binding_fields(saved.kind, &saved_plain, &plain);
+            if !changed.is_empty() {
+                let mut errors = FieldErrors::default();
+                for name in changed {
+                    errors.push_message(
+                        format!("settings.{name}"),
+                        MessageCode::SecretForChangedSetting.with("secret", secret),
+                    );
+                }
+                return Err(errors.into());
+            }
+            for (name, value) in engine_bridge::decrypt_secrets(&state, &saved)? {
+                resolved.entry(name).or_insert(value);
+            }
+            audit::record(
+                &mut conn,
+                &Actor::from(&auth),
+                "connection.test_with_saved_secrets",
+                "connection",
+                id,
+                json!({"name": saved.name, "secrets_used": filled, "settings": plain}),
+            )
+            .await?;
         }
     }
     let on_file: Vec<&str> = resolved.keys().map(String::as_str).collect();

@@ -10,6 +10,7 @@ use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::extract::ClientIp;
 use crate::mail::Email;
+use crate::models::api_token::ApiToken;
 use crate::models::password_reset::{self, NewPasswordReset};
 use crate::models::session;
 use crate::models::user::User;
@@ -143,6 +144,8 @@ async fn confirm_reset(
             .ok_or_else(|| ApiError::field("token", MessageCode::ResetLinkInvalid))?;
         User::set_password_hash(conn, user_id, &new_hash).await?;
         let revoked = session::revoke_all_but(conn, user_id, None).await?;
+        // Whoever knew the old password may have made API tokens with it.
+        let tokens_revoked = ApiToken::revoke_all(conn, user_id).await?;
         let (organization_id, email): (OrganizationId, String) = users::table
             .find(user_id)
             .select((users::organization_id, users::email))
@@ -159,7 +162,7 @@ async fn confirm_reset(
             "member.password_reset",
             "user",
             user_id,
-            json!({"sessions_revoked": revoked}),
+            json!({"sessions_revoked": revoked, "api_tokens_revoked": tokens_revoked}),
         )
         .await?;
         Ok(())

@@ -60,11 +60,12 @@ async fn create_token(
                     prefix: &prefix,
                     token_hash: &digest,
                     expires_at: body.expires_in_days.map(|d| Utc::now() + Duration::days(d.into())),
+                    scope: body.scope,
                 },
             )
             .await?;
             audit::record(conn, &Actor::from(&auth), "api_token.create", "api_token", created.id,
-                json!({"name": created.name, "prefix": created.prefix, "expires_at": created.expires_at})).await?;
+                json!({"name": created.name, "prefix": created.prefix, "expires_at": created.expires_at, "scope": created.scope})).await?;
             Ok(created)
         })
         .await?;

@@ -299,6 +299,10 @@ async fn password_change_revokes_other_sessions() {
         )
         .await;
     let second = second["token"].as_str().unwrap().to_owned();
+    let (_, created) = app
+        .post("/api/tokens", &owner.token, json!({"name": "script"}))
+        .await;
+    let api_token = created["token"].as_str().unwrap().to_owned();
 
     let (status, body) = app
         .post(
@@ -327,6 +331,11 @@ async fn password_change_revokes_other_sessions() {
         app.get("/api/me", &second).await.0,
         StatusCode::UNAUTHORIZED,
         "other sessions end"
+    );
+    assert_eq!(
+        app.get("/api/me", &api_token).await.0,
+        StatusCode::UNAUTHORIZED,
+        "API tokens end"
     );
     let (status, _) = app
         .call(

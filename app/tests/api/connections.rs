@@ -628,3 +628,166 @@ async fn a_preview_of_megabyte_values_is_cut_short_and_says_so() {
         "This preview is cut short to stay within 1 MiB: values longer than 64 KiB end with …, and later rows are not shown."
     );
 }
+
+/// A saved password goes only to the host, port and user it was saved with: a test aimed
+/// elsewhere must bring its own (422 on the changed field), an update that moves the
+/// connection without it clears it and says why, and each test that fills in saved
+/// secrets is audited without the secret.
+#[tokio::test]
+async fn a_saved_password_is_only_sent_where_it_was_saved() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let secret = format!("pw-{}-bound", uuid::Uuid::new_v4().simple());
+    let mut settings = app.pg_settings();
+    settings["password"] = json!(secret);
+    let id = app
+        .create_connection(&owner, &owner.default_team, "PG", "postgresql", settings)
+        .await;
+
+    // The saved form, unchanged: the saved password is filled in, and that is audited.
+    let (status, body) = app
+        .post(
+            "/api/connections/test",
+            &owner.token,
+            json!({"kind": "postgresql", "settings": app.pg_settings(), "connection_id": id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["ok"], true, "{body}");
+    assert!(
+        app.audit_actions(&owner)
+            .await
+            .contains(&"connection.test_with_saved_secrets".to_owned())
+    );
+
+    // Aimed at another host, port or user without the password: refused on that field.
+    for (field, value) in [
+        ("host", json!("localhost")),
+        ("port", json!(5433)),
+        ("user", json!("someone_else")),
+    ] {
+        let mut moved = app.pg_settings();
+        moved[field] = value;
+        let (status, body) = app
+            .post(
+                "/api/connections/test",
+                &owner.token,
+                json!({"kind": "postgresql", "settings": moved, "connection_id": id}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {body}");
+        assert_eq!(body["field"], format!("settings.{field}"), "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("enter the password again"),
+            "{body}"
+        );
+    }
+    // With the password given, the test may go anywhere the egress policy allows.
+    let mut moved = app.pg_settings();
+    moved["port"] = json!(1);
+    moved["password"] = json!("typed-again");
+    let (status, body) = app
+        .post(
+            "/api/connections/test",
+            &owner.token,
+            json!({"kind": "postgresql", "settings": moved, "connection_id": id}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Moving the saved connection keeps the password only if it is given again.
+    let (status, updated) = app
+        .patch(
+            &format!("/api/connections/{id}"),
+            &owner.token,
+            json!({"settings": {"port": 5433, "password": "typed-again"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["settings"]["password"], json!({"set": true}));
+    assert!(updated.get("notes").is_none(), "{updated}");
+    let (status, updated) = app
+        .patch(
+            &format!("/api/connections/{id}"),
+            &owner.token,
+            json!({"settings": {"host": "localhost"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["settings"]["password"], json!({"set": false}));
+    assert_eq!(
+        updated["notes"][0]["field"], "settings.password",
+        "{updated}"
+    );
+    assert_eq!(updated["notes"][0]["code"], "secret_cleared", "{updated}");
+    assert!(
+        updated["notes"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("because host changed"),
+        "{updated}"
+    );
+    // The database alone may change: same server, same user.
+    app.patch(
+        &format!("/api/connections/{id}"),
+        &owner.token,
+        json!({"settings": {"password": "again"}}),
+    )
+    .await;
+    let (_, updated) = app
+        .patch(
+            &format!("/api/connections/{id}"),
+            &owner.token,
+            json!({"settings": {"database": "third"}}),
+        )
+        .await;
+    assert_eq!(
+        updated["settings"]["password"],
+        json!({"set": true}),
+        "{updated}"
+    );
+
+    let (_, audit) = app.get("/api/audit?per_page=500", &owner.token).await;
+    assert!(!audit.to_string().contains(&secret), "{audit}");
+}
+
+/// An S3 key's secret goes only to the endpoint and with the key id it was saved with; it
+/// is required, so moving the endpoint without it asks for it and says why.
+#[tokio::test]
+async fn a_saved_s3_secret_key_is_bound_to_its_endpoint() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let id = app
+        .create_connection(
+            &owner,
+            &owner.default_team,
+            "Bucket",
+            "s3",
+            json!({"bucket": "data", "access_key_id": "AKIAKEEP", "secret_access_key": "keep-me"}),
+        )
+        .await;
+    let (status, body) = app
+        .patch(
+            &format!("/api/connections/{id}"),
+            &owner.token,
+            json!({"settings": {"endpoint": "https://s3.elsewhere.example"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "settings.secret_access_key", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("endpoint changed"),
+        "{body}"
+    );
+    // Nothing was saved: the secret is still on file for the old endpoint.
+    let (_, view) = app
+        .get(&format!("/api/connections/{id}"), &owner.token)
+        .await;
+    assert_eq!(view["settings"]["secret_access_key"], json!({"set": true}));
+}

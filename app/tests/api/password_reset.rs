@@ -11,6 +11,11 @@ async fn a_reset_link_by_email_sets_a_new_password_once_and_ends_sessions() {
     let smtp = SmtpSink::start().await;
     let app = spawn(false, Some(&smtp)).await;
     let owner = app.signup("Acme").await;
+    let (status, created) = app
+        .post("/api/tokens", &owner.token, json!({"name": "script"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let api_token = created["token"].as_str().unwrap().to_owned();
 
     // Unknown addresses get the same answer and no mail.
     let (status, _) = app
@@ -73,6 +78,9 @@ async fn a_reset_link_by_email_sets_a_new_password_once_and_ends_sessions() {
     // The old session ended; the old password no longer works; the new one does.
     let (status, _) = app.get("/api/me", &owner.token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // API tokens made with the old password end too.
+    let (status, body) = app.get("/api/me", &api_token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     let login = |password: &'static str| {
         let app = &app;
         let email = owner.email.clone();

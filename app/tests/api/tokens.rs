@@ -62,3 +62,79 @@ async fn token_lifetimes_are_validated() {
         assert_eq!(body["field"], "expires_in_days");
     }
 }
+
+/// A read-only token reads everything its user may read and changes nothing: every
+/// POST, PUT, PATCH and DELETE is refused with 403 before the handler runs.
+#[tokio::test]
+async fn read_only_tokens_read_but_never_change() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let (status, created) = app
+        .post(
+            "/api/tokens",
+            &owner.token,
+            json!({"name": "dashboard", "scope": "read_only", "expires_in_days": 7}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["api_token"]["scope"], "read_only");
+    let token = created["token"].as_str().unwrap().to_owned();
+    let id = created["api_token"]["id"].as_str().unwrap().to_owned();
+
+    let (status, body) = app.get("/api/connections", &token).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let team = &owner.default_team;
+    for (method, path, body) in [
+        (
+            "POST",
+            "/api/connections".to_owned(),
+            json!({"name": "x", "kind": "postgresql", "team_id": team, "settings": app.pg_settings()}),
+        ),
+        (
+            "POST",
+            "/api/tokens".to_owned(),
+            json!({"name": "escalate"}),
+        ),
+        (
+            "PATCH",
+            format!("/api/teams/{team}"),
+            json!({"name": "renamed"}),
+        ),
+        (
+            "PUT",
+            "/api/organization/concurrency".to_owned(),
+            json!({"max_concurrent_runs": 1}),
+        ),
+        ("DELETE", format!("/api/tokens/{id}"), json!({})),
+    ] {
+        let (status, answer) = app
+            .call(method.parse().unwrap(), &path, Some(&token), Some(body))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {answer}");
+        assert_eq!(answer["code"], "read_only_token", "{answer}");
+        assert!(
+            answer["message"].as_str().unwrap().contains("read-only"),
+            "{answer}"
+        );
+    }
+    let (_, list) = app.get("/api/tokens", &owner.token).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "nothing was created");
+    assert!(list[0]["revoked_at"].is_null(), "nor revoked");
+
+    // Left out, the scope is full, as before scopes existed; unknown scopes are refused.
+    let (_, created) = app
+        .post("/api/tokens", &owner.token, json!({"name": "script"}))
+        .await;
+    assert_eq!(created["api_token"]["scope"], "full");
+    let (status, body) = app
+        .post(
+            "/api/tokens",
+            &owner.token,
+            json!({"name": "x", "scope": "admin"}),
+        )
+        .await;
+    // An unknown value is a malformed body (as for any enum), named by its field.
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "scope", "{body}");
+    assert!(body.to_string().contains("read_only"), "{body}");
+}

@@ -6,7 +6,7 @@ use crate::connection::{ConnectionKind, validate_settings};
 use crate::ids::{ConnectionId, TeamId};
 use crate::job::TableRef;
 use crate::messages::{MessageParams, Text};
-use crate::validation::{FieldErrors, check_text};
+use crate::validation::{FieldError, FieldErrors, check_text};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -103,6 +103,10 @@ pub struct ConnectionView {
     pub settings: Option<Map<String, Value>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// What an update did that the caller did not ask for, by field: a saved password
+    /// cleared because the host it was bound to changed. Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<FieldError>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

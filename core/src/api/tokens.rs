@@ -15,7 +15,53 @@ pub struct CreateApiTokenRequest {
     /// Days until the token stops working; none means it works until revoked.
     #[serde(default)]
     pub expires_in_days: Option<u32>,
+    /// What the token may do; `full` when left out, as before scopes existed.
+    #[serde(default)]
+    pub scope: TokenScope,
 }
+
+/// What an API token may do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "diesel",
+    derive(diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)
+)]
+#[cfg_attr(feature = "diesel", diesel(sql_type = diesel::sql_types::Text))]
+#[serde(rename_all = "snake_case")]
+pub enum TokenScope {
+    /// Only reading: GET (and HEAD) requests. Anything else is refused with 403, even a
+    /// POST that changes nothing (a connection test, a preview), so that a leaked
+    /// reporting token can neither change data nor make Hakobu connect anywhere new.
+    ReadOnly,
+    /// Everything the token's user may do.
+    #[default]
+    Full,
+}
+
+impl TokenScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenScope::ReadOnly => "read_only",
+            TokenScope::Full => "full",
+        }
+    }
+}
+
+impl std::str::FromStr for TokenScope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "read_only" => Ok(TokenScope::ReadOnly),
+            "full" => Ok(TokenScope::Full),
+            other => Err(format!(
+                "unknown token scope {other:?}; expected read_only or full"
+            )),
+        }
+    }
+}
+
+crate::text_sql_enum!(TokenScope);
 
 /// Longest lifetime a token can be given.
 pub const TOKEN_MAX_DAYS: u32 = 3650;
@@ -43,6 +89,7 @@ pub struct ApiTokenView {
     pub name: String,
     /// The first characters of the token, to tell tokens apart.
     pub prefix: String,
+    pub scope: TokenScope,
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,

@@ -88,6 +88,18 @@ pub fn japanese_template(code: MessageCode) -> &'static str {
             "このパスワード再設定リンクは無効です。使用済みか、新しいリンクに置き換えられたか、期限切れです。新しいリンクを依頼してください。"
         }
         MessageCode::ResetTokenRequired => "入力してください。メールのリンクを使ってください。",
+        MessageCode::SecretCleared => {
+            "{changed} が変わったため消去しました。もう一度入力してください。"
+        }
+        MessageCode::SecretReenter => {
+            "{changed} が変わったため、もう一度入力してください。保存した秘密情報は保存した接続先にだけ送られます。"
+        }
+        MessageCode::SecretForChangedSetting => {
+            "保存した接続と違います。テストするには {secret} をもう一度入力してください。保存した {secret} は保存した接続先にだけ送られます。"
+        }
+        MessageCode::ReadOnlyToken => {
+            "この API トークンは読み取り専用で、変更はできません。変更するにはフルアクセスのトークンを作成してください。"
+        }
         MessageCode::SelectOneValue => "入力してください。値を 1 つ返す SELECT 文です。",
         MessageCode::FormatRequired => "入力してください（例：%Y-%m-%d）。",
         MessageCode::CheckNameRequired => "入力してください。何を確かめるチェックかを書きます。",

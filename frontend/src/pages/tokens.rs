@@ -7,7 +7,7 @@ use crate::components::{
 };
 use crate::forms::Form;
 use crate::i18n::{Key, fill, tr, use_lang};
-use hakobu_core::api::tokens::{ApiTokenView, CreateApiTokenRequest};
+use hakobu_core::api::tokens::{ApiTokenView, CreateApiTokenRequest, TokenScope};
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -81,6 +81,8 @@ fn CreateTokenForm(#[prop(into)] on_created: Callback<String>) -> impl IntoView 
         let request = CreateApiTokenRequest {
             name: name.get_untracked().trim().to_owned(),
             expires_in_days,
+            // The form has no scope choice yet: tokens made here act fully, as before.
+            scope: TokenScope::Full,
         };
         if let Err(errors) = request.validate() {
             form.invalid(errors);
