@@ -88,6 +88,8 @@ pub struct SpawnOptions {
     /// Assume tenants' roles through this STS endpoint instead of moto's (a tap in front of
     /// moto, or an address where nothing listens).
     pub sts_endpoint: Option<String>,
+    /// `HAKOBU_TRUST_PROXY_HEADERS`: the client address comes from `X-Forwarded-For`.
+    pub trust_proxy_headers: bool,
 }
 
 /// What [`SpawnOptions::default`] opens: this machine, as the tests' services live here.
@@ -124,6 +126,7 @@ impl Default for SpawnOptions {
             local_files: true,
             cloud_roles: hakobu::settings::CloudRoleSettings::default(),
             sts_endpoint: None,
+            trust_proxy_headers: false,
         }
     }
 }
@@ -211,7 +214,7 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         db_pool_size: 4,
         session_lifetime: Duration::from_secs(3600),
         login_limits: options.login_limits,
-        trust_proxy_headers: false,
+        trust_proxy_headers: options.trust_proxy_headers,
         secret_key: Some(hakobu::secrets::SecretBox::generate_spec("k1")),
         local_files_root: files_root.clone(),
         egress_allow: hakobu_core::egress::EgressPolicy::parse_allow_list(options.egress_allow)
