@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod extract;
 pub mod launcher;
+pub mod limiter;
 pub mod mail;
 pub mod metrics;
 pub mod models;

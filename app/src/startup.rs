@@ -141,6 +141,7 @@ impl Application {
             probes: crate::probe::ProbeWorkers::new(settings.runner_bin.clone(), egress),
             settings,
             cloud_roles,
+            limiter: crate::limiter::Limiter::default(),
         });
         let server = run(listener, state)?;
         Ok(Application { port, server })

@@ -90,6 +90,8 @@ pub struct SpawnOptions {
     pub sts_endpoint: Option<String>,
     /// `HAKOBU_TRUST_PROXY_HEADERS`: the client address comes from `X-Forwarded-For`.
     pub trust_proxy_headers: bool,
+    /// Generous by default: every test's requests come from one address.
+    pub abuse_limits: hakobu::settings::AbuseLimits,
 }
 
 /// What [`SpawnOptions::default`] opens: this machine, as the tests' services live here.
@@ -127,6 +129,11 @@ impl Default for SpawnOptions {
             cloud_roles: hakobu::settings::CloudRoleSettings::default(),
             sts_endpoint: None,
             trust_proxy_headers: false,
+            abuse_limits: hakobu::settings::AbuseLimits {
+                account_actions_per_address: 1000,
+                probes_per_user: 1000,
+                probes_per_organization: 1000,
+            },
         }
     }
 }
@@ -214,6 +221,7 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         db_pool_size: 4,
         session_lifetime: Duration::from_secs(3600),
         login_limits: options.login_limits,
+        abuse_limits: options.abuse_limits,
         trust_proxy_headers: options.trust_proxy_headers,
         secret_key: Some(hakobu::secrets::SecretBox::generate_spec("k1")),
         local_files_root: files_root.clone(),
