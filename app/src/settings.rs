@@ -30,6 +30,7 @@
 //! | `HAKOBU_ACCOUNT_ACTIONS_PER_ADDRESS` | `20` | sign-ups, password-reset requests, reset confirmations and invitation acceptances per client address per hour, each counted apart (per replica) |
 //! | `HAKOBU_PROBES_PER_USER` | `30` | connection tests, previews and discovery requests per user per minute (per replica) |
 //! | `HAKOBU_PROBES_PER_ORGANIZATION` | `120` | the same per organization per minute (per replica) |
+//! | `HAKOBU_METRICS_TOKEN` | unset (`/metrics` answers 404) | bearer token Prometheus sends to read `/metrics` |
 //! | `HAKOBU_TRUST_PROXY_HEADERS` | `false` | take the client address from `X-Forwarded-For` (only behind a proxy you run) |
 //! | `HAKOBU_SMTP_HOST` | unset (no email) | SMTP server for notifications, confirmations, invitations, password resets |
 //! | `HAKOBU_SMTP_PORT` | 587 / 465 / 25 by security | SMTP port |
@@ -62,6 +63,8 @@ pub struct Settings {
     pub login_limits: LoginLimits,
     pub abuse_limits: AbuseLimits,
     pub trust_proxy_headers: bool,
+    /// The bearer token `/metrics` requires; `None`: metrics are not served.
+    pub metrics_token: Option<String>,
     pub secret_key: Option<String>,
     pub local_files_root: Option<PathBuf>,
     /// What tenants' connections may reach beyond public addresses.
@@ -134,6 +137,10 @@ impl std::fmt::Debug for Settings {
             .field("login_limits", &self.login_limits)
             .field("abuse_limits", &self.abuse_limits)
             .field("trust_proxy_headers", &self.trust_proxy_headers)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<redacted>"),
+            )
             .field(
                 "secret_key",
                 &self.secret_key.as_ref().map(|_| "<redacted>"),
@@ -271,6 +278,9 @@ impl Settings {
                 }
             },
             trust_proxy_headers: parse_var("HAKOBU_TRUST_PROXY_HEADERS", false)?,
+            metrics_token: std::env::var("HAKOBU_METRICS_TOKEN")
+                .ok()
+                .filter(|s| !s.trim().is_empty()),
             secret_key: std::env::var("HAKOBU_SECRET_KEY")
                 .ok()
                 .filter(|s| !s.trim().is_empty()),

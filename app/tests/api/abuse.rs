@@ -153,3 +153,79 @@ async fn probes_are_limited_per_user_and_per_organization() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let app = spawn_app_with(SpawnOptions::default()).await;
+    for path in ["/", "/healthz", "/api/me", "/api/no-such-endpoint"] {
+        let response = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        let headers = response.headers();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        for part in [
+            "script-src 'self' 'wasm-unsafe-eval'",
+            "connect-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(part), "{path}: {csp}");
+        }
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert!(headers.get("strict-transport-security").is_none(), "{path}");
+    }
+
+    let https = spawn_app_with(SpawnOptions {
+        public_url: "https://hakobu.example.com",
+        ..Default::default()
+    })
+    .await;
+    let response = https
+        .client
+        .get(format!("{}/healthz", https.address))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .starts_with("max-age=")
+    );
+}
+
+#[tokio::test]
+async fn metrics_need_the_token() {
+    let app = spawn_app_with(SpawnOptions::default()).await;
+    let get = |token: Option<&str>| {
+        let mut request = app.client.get(format!("{}/metrics", app.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    assert_eq!(get(None).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(Some("a guess")).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // A signed-in user's session is not the metrics token either.
+    let owner = app.signup("Acme").await;
+    assert_eq!(
+        get(Some(&owner.token)).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let response = get(Some(crate::helpers::METRICS_TOKEN)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("hakobu_http_requests_total")
+    );
+}
