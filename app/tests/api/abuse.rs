@@ -229,3 +229,40 @@ async fn metrics_need_the_token() {
             .contains("hakobu_http_requests_total")
     );
 }
+
+#[tokio::test]
+async fn tokens_in_links_never_reach_the_logs() {
+    let app = spawn_app_with(SpawnOptions::default()).await;
+    let owner = app.signup("Acme").await;
+    let invite = format!("invitepathtoken{}", std::process::id());
+    let reset = format!("resetpathtoken{}", std::process::id());
+    let lookup = format!("lookupquerytoken{}", std::process::id());
+    for path in [
+        format!("/invite/{invite}"),
+        format!("/reset-password/{reset}"),
+        format!("/api/invitations/lookup?token={lookup}"),
+    ] {
+        // Signed in, so the extractor logs on the request's span when it is in debug.
+        app.client
+            .get(format!("{}{path}", app.address))
+            .bearer_auth(&owner.token)
+            .send()
+            .await
+            .unwrap();
+    }
+    // A failed sign-in logs a line inside its request span: its target is logged.
+    app.client
+        .post(format!("{}/api/auth/login?token={lookup}", app.address))
+        .json(&json!({"email": "nobody@example.com", "password": "whatever123"}))
+        .send()
+        .await
+        .unwrap();
+    let logs = crate::helpers::captured_logs();
+    assert!(
+        logs.contains("/api/auth/login?token="),
+        "the request line is logged"
+    );
+    for secret in [&invite, &reset, &lookup] {
+        assert!(!logs.contains(secret.as_str()), "{secret} is logged");
+    }
+}
