@@ -87,8 +87,7 @@ fn forwarded_client(headers: &actix_web::http::header::HeaderMap) -> Option<Stri
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .filter(|hop| !hop.is_empty())
-        .next_back()
+        .rfind(|hop| !hop.is_empty())
         .map(|hop| strip_port(hop).to_owned())
 }
 
