@@ -97,8 +97,12 @@ rm -rf "$NEW"
 mkdir -p "$NEW"
 cp "$OUT/$CRATE.js" "$OUT/${CRATE}_bg.wasm" "$NEW/"
 cp frontend/style.css "$NEW/style.css"
+# The page starts the app from a file, not an inline script: the Content-Security-Policy
+# allows scripts from the app's own origin only.
+sed -e "s/{{JS_HASH}}/$JS_HASH/g" -e "s/{{WASM_HASH}}/$WASM_HASH/g" frontend/boot.js >"$NEW/boot.js"
+BOOT_HASH=$(sha256sum "$NEW/boot.js" | cut -c1-12)
 sed -e "s/{{JS_HASH}}/$JS_HASH/g" -e "s/{{WASM_HASH}}/$WASM_HASH/g" -e "s/{{CSS_HASH}}/$CSS_HASH/g" \
-    frontend/index.html >"$NEW/index.html"
+    -e "s/{{BOOT_HASH}}/$BOOT_HASH/g" frontend/index.html >"$NEW/index.html"
 echo "$WANT" >"$NEW/.build-stamp"
 rm -rf "$DIST"
 mv "$NEW" "$DIST"

@@ -84,6 +84,10 @@ export HAKOBU_STATIC_DIR=$ROOT/frontend/dist
 export HAKOBU_EGRESS_ALLOW="127.0.0.0/8, ::1, 127.0.0.1:5432"
 export HAKOBU_LOGIN_MAX_FAILURES=50
 export HAKOBU_LOGIN_MAX_FAILURES_PER_IP=500
+# Every browser test signs up and probes from this one address.
+export HAKOBU_ACCOUNT_ACTIONS_PER_ADDRESS=1000
+export HAKOBU_PROBES_PER_USER=1000
+export HAKOBU_PROBES_PER_ORGANIZATION=1000
 
 # A local SMTP server (aiosmtpd from PyPI, scripts/smtp.sh) whose Maildir the tests read:
 # password reset links arrive as real mail.

@@ -27,6 +27,10 @@
 //! | `HAKOBU_LOGIN_MAX_FAILURES` | `5` | failed sign-ins per account per window before 429 |
 //! | `HAKOBU_LOGIN_MAX_FAILURES_PER_IP` | `30` | failed sign-ins per client address per window |
 //! | `HAKOBU_LOGIN_WINDOW_MINUTES` | `15` | the rate-limit window |
+//! | `HAKOBU_ACCOUNT_ACTIONS_PER_ADDRESS` | `20` | sign-ups, password-reset requests, reset confirmations and invitation acceptances per client address per hour, each counted apart (per replica) |
+//! | `HAKOBU_PROBES_PER_USER` | `30` | connection tests, previews and discovery requests per user per minute (per replica) |
+//! | `HAKOBU_PROBES_PER_ORGANIZATION` | `120` | the same per organization per minute (per replica) |
+//! | `HAKOBU_METRICS_TOKEN` | unset (`/metrics` answers 404) | bearer token Prometheus sends to read `/metrics` |
 //! | `HAKOBU_TRUST_PROXY_HEADERS` | `false` | take the client address from `X-Forwarded-For` (only behind a proxy you run) |
 //! | `HAKOBU_SMTP_HOST` | unset (no email) | SMTP server for notifications, confirmations, invitations, password resets |
 //! | `HAKOBU_SMTP_PORT` | 587 / 465 / 25 by security | SMTP port |
@@ -57,7 +61,10 @@ pub struct Settings {
     pub db_pool_size: usize,
     pub session_lifetime: Duration,
     pub login_limits: LoginLimits,
+    pub abuse_limits: AbuseLimits,
     pub trust_proxy_headers: bool,
+    /// The bearer token `/metrics` requires; `None`: metrics are not served.
+    pub metrics_token: Option<String>,
     pub secret_key: Option<String>,
     pub local_files_root: Option<PathBuf>,
     /// What tenants' connections may reach beyond public addresses.
@@ -128,7 +135,12 @@ impl std::fmt::Debug for Settings {
             .field("db_pool_size", &self.db_pool_size)
             .field("session_lifetime", &self.session_lifetime)
             .field("login_limits", &self.login_limits)
+            .field("abuse_limits", &self.abuse_limits)
             .field("trust_proxy_headers", &self.trust_proxy_headers)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<redacted>"),
+            )
             .field(
                 "secret_key",
                 &self.secret_key.as_ref().map(|_| "<redacted>"),
@@ -193,6 +205,28 @@ pub struct LoginLimits {
     pub window: Duration,
 }
 
+/// Limits kept in each replica's memory (see `limiter`).
+#[derive(Debug, Clone, Copy)]
+pub struct AbuseLimits {
+    /// Per client address per hour, for each of sign-up, reset request, reset
+    /// confirmation and invitation acceptance.
+    pub account_actions_per_address: u32,
+    /// Connection tests, previews and discovery per user per minute.
+    pub probes_per_user: u32,
+    /// The same per organization per minute.
+    pub probes_per_organization: u32,
+}
+
+impl Default for AbuseLimits {
+    fn default() -> Self {
+        AbuseLimits {
+            account_actions_per_address: 20,
+            probes_per_user: 30,
+            probes_per_organization: 120,
+        }
+    }
+}
+
 pub const MIN_JWT_SECRET_CHARS: usize = 32;
 
 impl Settings {
@@ -229,7 +263,24 @@ impl Settings {
                     60 * parse_var::<u64>("HAKOBU_LOGIN_WINDOW_MINUTES", 15)?,
                 ),
             },
+            abuse_limits: {
+                let d = AbuseLimits::default();
+                AbuseLimits {
+                    account_actions_per_address: parse_var(
+                        "HAKOBU_ACCOUNT_ACTIONS_PER_ADDRESS",
+                        d.account_actions_per_address,
+                    )?,
+                    probes_per_user: parse_var("HAKOBU_PROBES_PER_USER", d.probes_per_user)?,
+                    probes_per_organization: parse_var(
+                        "HAKOBU_PROBES_PER_ORGANIZATION",
+                        d.probes_per_organization,
+                    )?,
+                }
+            },
             trust_proxy_headers: parse_var("HAKOBU_TRUST_PROXY_HEADERS", false)?,
+            metrics_token: std::env::var("HAKOBU_METRICS_TOKEN")
+                .ok()
+                .filter(|s| !s.trim().is_empty()),
             secret_key: std::env::var("HAKOBU_SECRET_KEY")
                 .ok()
                 .filter(|s| !s.trim().is_empty()),

@@ -141,6 +141,7 @@ impl Application {
             probes: crate::probe::ProbeWorkers::new(settings.runner_bin.clone(), egress),
             settings,
             cloud_roles,
+            limiter: crate::limiter::Limiter::default(),
         });
         let server = run(listener, state)?;
         Ok(Application { port, server })
@@ -188,11 +189,17 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Serv
     let api = web::Data::new(openapi());
     let metrics = crate::metrics::middleware()?;
     let static_dir = state.settings.static_dir.clone();
+    let public_url = state.settings.public_url.clone();
     let server = HttpServer::new(move || {
         App::new()
             // The wasm UI is ~1 MB raw and ~420 KB gzipped.
             .wrap(actix_web::middleware::Compress::default())
             .wrap(metrics.clone())
+            // Outside the metrics middleware, which answers `/metrics` itself.
+            .wrap(actix_web::middleware::from_fn(
+                crate::web_security::metrics_gate,
+            ))
+            .wrap(crate::web_security::headers(&public_url))
             .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
             .app_data(state.clone())
             .app_data(api.clone())

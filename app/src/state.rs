@@ -27,4 +27,6 @@ pub struct AppState {
     /// Assumes tenants' AWS roles; the only way tenant data meets AWS credentials that
     /// are not the tenant's own keys.
     pub cloud_roles: CloudRoles,
+    /// In-memory request limits of this replica (account actions, probes).
+    pub limiter: crate::limiter::Limiter,
 }

@@ -72,6 +72,9 @@ catalogue! {
     AccountGone = "account_gone" => "Your account no longer exists.";
     TooManyFailuresAccount = "too_many_failures_account" => "Too many failed sign-in attempts for this account. Wait {n} minutes and try again.";
     TooManyFailuresAddress = "too_many_failures_address" => "Too many failed sign-in attempts from your network address. Wait {n} minutes and try again.";
+    TooManyAccountRequests = "too_many_account_requests" => "Too many sign-ups, password resets or invitation acceptances from your network address. Wait {n} minutes and try again.";
+    TooManyProbesUser = "too_many_probes_user" => "You have reached the limit of {limit} connection tests, previews and discovery requests per minute per person. Wait {n} seconds and try again.";
+    TooManyProbesOrganization = "too_many_probes_organization" => "Your organization has reached its limit of {limit} connection tests, previews and discovery requests per minute. Wait {n} seconds and try again.";
     DatabaseUnavailable = "database_unavailable" => "The service cannot reach its database right now. Try again in a moment.";
     Internal = "internal" => "Something went wrong on our side. Try again; if it keeps happening, tell your administrator the time and what you did.";
     // --- access ---

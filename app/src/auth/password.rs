@@ -1,13 +1,29 @@
 //! Password hashing with Argon2id (the `argon2` crate's defaults: 19 MiB, 2 passes).
 //!
 //! Hashing takes tens of milliseconds of CPU on purpose, so it runs on the blocking pool
-//! rather than stalling an actix worker.
+//! rather than stalling an actix worker, and at most one hash per core runs at a time:
+//! a burst of sign-ins or sign-ups then waits its turn instead of filling the blocking
+//! pool (up to 512 threads, each holding 19 MiB) and starving everything else on it.
 
 use anyhow::Context;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use std::sync::LazyLock;
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// One permit per core: hashing is CPU-bound, so more at once only adds memory and latency.
+static HASHING: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
+
+async fn permit() -> anyhow::Result<SemaphorePermit<'static>> {
+    HASHING
+        .acquire()
+        .await
+        .context("the password hashing semaphore was closed")
+}
 
 pub async fn hash(password: String) -> anyhow::Result<String> {
+    let _permit = permit().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
         Argon2::default()
@@ -22,6 +38,7 @@ pub async fn hash(password: String) -> anyhow::Result<String> {
 /// Checks `password` against a stored hash. With no hash (unknown account) it still does
 /// the same work against a fixed hash, so response time does not reveal which emails exist.
 pub async fn verify(password: String, stored: Option<String>) -> anyhow::Result<bool> {
+    let _permit = permit().await?;
     tokio::task::spawn_blocking(move || {
         let known = stored.is_some();
         let stored = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());

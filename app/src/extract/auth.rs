@@ -56,8 +56,13 @@ fn what_target(target: Target<'_>) -> &'static str {
     }
 }
 
-/// The client's address: the TCP peer, or the first `X-Forwarded-For` hop when the
-/// operator says a trusted proxy sets it.
+/// The client's address: the TCP peer, or the right-most `X-Forwarded-For` hop when
+/// the operator says a trusted proxy sets it.
+///
+/// The right-most hop is the one the trusted proxy appended (the address it saw);
+/// everything left of it came from the client and can be forged, so taking the
+/// left-most would let anyone pick a fresh address per request and escape the
+/// per-address limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientIp(pub String);
 
@@ -66,16 +71,26 @@ impl ClientIp {
         let trust_proxy = req
             .app_data::<web::Data<AppState>>()
             .is_some_and(|s| s.settings.trust_proxy_headers);
+        let peer = req.peer_addr().map(|a| a.ip().to_string());
         let ip = if trust_proxy {
-            req.connection_info()
-                .realip_remote_addr()
-                .map(strip_port)
-                .map(str::to_owned)
+            forwarded_client(req.headers()).or(peer)
         } else {
-            req.peer_addr().map(|a| a.ip().to_string())
+            peer
         };
         ClientIp(ip.unwrap_or_else(|| "unknown".to_owned()))
     }
+}
+
+/// The right-most non-empty hop of all `X-Forwarded-For` headers (several headers
+/// count as one comma-separated list, in order).
+fn forwarded_client(headers: &actix_web::http::header::HeaderMap) -> Option<String> {
+    headers
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .rfind(|hop| !hop.is_empty())
+        .map(|hop| strip_port(hop).to_owned())
 }
 
 fn strip_port(addr: &str) -> &str {
@@ -178,7 +193,22 @@ impl FromRequest for Auth {
 
 #[cfg(test)]
 mod tests {
-    use super::strip_port;
+    use super::{forwarded_client, strip_port};
+    use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+
+    #[test]
+    fn the_right_most_forwarded_hop_is_the_client() {
+        let mut headers = HeaderMap::new();
+        let xff = HeaderName::from_static("x-forwarded-for");
+        assert_eq!(forwarded_client(&headers), None);
+        headers.append(
+            xff.clone(),
+            HeaderValue::from_static("6.6.6.6, 10.0.0.7:443"),
+        );
+        assert_eq!(forwarded_client(&headers).as_deref(), Some("10.0.0.7"));
+        headers.append(xff, HeaderValue::from_static("203.0.113.9 , "));
+        assert_eq!(forwarded_client(&headers).as_deref(), Some("203.0.113.9"));
+    }
 
     #[test]
     fn ports_are_stripped_from_forwarded_addresses() {

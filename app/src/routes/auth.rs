@@ -5,6 +5,7 @@ use crate::auth::{SESSION_COOKIE, password, rate_limit, secret_token};
 use crate::error::{ApiError, is_unique_violation};
 use crate::extract::ApiJson;
 use crate::extract::{Auth, AuthVia, ClientIp};
+use crate::limiter::AccountAction;
 use crate::models::api_token::ApiToken;
 use crate::models::invitation::Invitation;
 use crate::models::login_attempt;
@@ -44,7 +45,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
 #[utoipa::path(tag = "auth", request_body = SignupRequest, responses(
     (status = 201, body = SessionResponse),
     (status = 409, body = ErrorBody, description = "the email is taken"),
-    (status = 422, body = ErrorBody)))]
+    (status = 422, body = ErrorBody),
+    (status = 429, body = ErrorBody, description = "too many sign-ups from this address")))]
 #[post("/api/auth/signup")]
 async fn signup(
     req: HttpRequest,
@@ -54,6 +56,9 @@ async fn signup(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     body.validate()?;
+    state
+        .limiter
+        .account_action(&state.settings.abuse_limits, AccountAction::SignUp, &ip.0)?;
     let email = normalize_email(&body.email);
     let password_hash = password::hash(body.password.clone()).await?;
     let mut conn = state.pool.get().await?;
@@ -236,7 +241,8 @@ async fn lookup_invitation(
 #[utoipa::path(tag = "auth", request_body = AcceptInvitationRequest, responses(
     (status = 201, body = SessionResponse),
     (status = 404, body = ErrorBody, description = "used, withdrawn or expired link"),
-    (status = 409, body = ErrorBody)))]
+    (status = 409, body = ErrorBody),
+    (status = 429, body = ErrorBody, description = "too many acceptances from this address")))]
 #[post("/api/invitations/accept")]
 async fn accept_invitation(
     req: HttpRequest,
@@ -246,6 +252,11 @@ async fn accept_invitation(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     body.validate()?;
+    state.limiter.account_action(
+        &state.settings.abuse_limits,
+        AccountAction::InvitationAcceptance,
+        &ip.0,
+    )?;
     let password_hash = password::hash(body.password.clone()).await?;
     let digest = secret_token::digest(&body.token);
     let mut conn = state.pool.get().await?;

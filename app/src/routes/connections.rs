@@ -532,6 +532,7 @@ async fn test_unsaved(
     {
         return Err(ApiError::forbidden_role("test connections"));
     }
+    count_probe(&state, &auth)?;
     let (plain, secrets) = split_secrets(body.kind, &body.settings);
     let mut resolved: Map<String, Value> = secrets
         .into_iter()
@@ -623,6 +624,7 @@ async fn test_saved(
     )
     .await?;
     drop(conn);
+    count_probe(&state, &auth)?;
     let secrets = engine_bridge::decrypt_secrets(&state, &c)?;
     let plain = c.settings.as_object().cloned().unwrap_or_default();
     // A saved directory is held to today's rules too (it may predate them); a saved
@@ -648,6 +650,17 @@ async fn test_saved(
     ))
 }
 
+/// Counts one connection test, preview or discovery request against the caller's and
+/// the organization's per-minute limits: each starts a probe worker and opens a
+/// connection to a system outside Hakobu.
+fn count_probe(state: &AppState, auth: &Auth) -> Result<(), ApiError> {
+    state.limiter.probe(
+        &state.settings.abuse_limits,
+        auth.user_id,
+        auth.organization_id,
+    )
+}
+
 async fn database_connection(
     state: &AppState,
     auth: &Auth,
@@ -663,6 +676,7 @@ async fn database_connection(
     )
     .await?;
     drop(conn);
+    count_probe(state, auth)?;
     let target = engine_bridge::database(state, &c)?.ok_or_else(|| ApiError::BadRequest {
         message: "Only database connections have schemas and tables.".into(),
         field: None,

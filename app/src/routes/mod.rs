@@ -60,7 +60,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
 struct BaseDoc;
 
 /// Prometheus metrics in the text exposition format (served by the metrics middleware).
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses(
+    (status = 200, description = "Prometheus text format", content_type = "text/plain"),
+    (status = 401, description = "no or a wrong `Authorization: Bearer` token (HAKOBU_METRICS_TOKEN)"),
+    (status = 404, description = "HAKOBU_METRICS_TOKEN is not set: metrics are not served")))]
 #[allow(dead_code)]
 fn metrics_doc() {}
 

@@ -9,6 +9,7 @@ use crate::auth::{password, secret_token};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::extract::ClientIp;
+use crate::limiter::AccountAction;
 use crate::mail::Email;
 use crate::models::api_token::ApiToken;
 use crate::models::password_reset::{self, NewPasswordReset};
@@ -41,12 +42,20 @@ pub const MAX_LINKS_PER_WINDOW: i64 = 3;
 
 /// Sends a password reset link to the address if it has an account. Always 202.
 #[utoipa::path(tag = "auth", request_body = PasswordResetRequest, responses(
-    (status = 202, description = "a link was sent if the address has an account"), (status = 400, body = ErrorBody)))]
+    (status = 202, description = "a link was sent if the address has an account"), (status = 400, body = ErrorBody),
+    (status = 429, body = ErrorBody, description = "too many requests from this address")))]
 #[post("/api/auth/password-reset")]
 async fn request_reset(
     state: web::Data<AppState>,
+    ip: ClientIp,
     body: ApiJson<PasswordResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    // Each request may send a mail to someone else's inbox: limited per address.
+    state.limiter.account_action(
+        &state.settings.abuse_limits,
+        AccountAction::PasswordResetRequest,
+        &ip.0,
+    )?;
     let email = normalize_email(&body.0.email);
     let state = state.into_inner();
     // The lookup, the link and the mail happen after the answer: the caller learns nothing.
@@ -126,7 +135,8 @@ async fn send_link(state: &AppState, email: &str) -> anyhow::Result<()> {
 
 /// Sets a new password with the link's token; every session of the account ends.
 #[utoipa::path(tag = "auth", request_body = PasswordResetConfirm, responses(
-    (status = 204), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    (status = 204), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody),
+    (status = 429, body = ErrorBody, description = "too many requests from this address")))]
 #[post("/api/auth/password-reset/confirm")]
 async fn confirm_reset(
     state: web::Data<AppState>,
@@ -135,6 +145,11 @@ async fn confirm_reset(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     body.validate().into_result()?;
+    state.limiter.account_action(
+        &state.settings.abuse_limits,
+        AccountAction::PasswordResetConfirm,
+        &ip.0,
+    )?;
     let digest = secret_token::digest(&body.token);
     let new_hash = password::hash(body.password).await?;
     let mut conn = state.pool.get().await?;

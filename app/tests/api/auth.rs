@@ -287,6 +287,54 @@ async fn login_is_rate_limited_per_address() {
 }
 
 #[tokio::test]
+async fn a_forged_forwarded_for_does_not_escape_the_address_limit() {
+    let app = spawn_app_with(SpawnOptions {
+        login_limits: LoginLimits {
+            max_failures_per_account: 100,
+            max_failures_per_ip: 3,
+            window: std::time::Duration::from_secs(900),
+        },
+        trust_proxy_headers: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    // The proxy appends the address it saw (198.51.100.7); the client forges a new
+    // left-most hop on every attempt.
+    let login = |forged: String, email: String, password: &'static str| {
+        app.client
+            .post(format!("{}/api/auth/login", app.address))
+            .header("X-Forwarded-For", format!("{forged}, 198.51.100.7"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+    };
+    for i in 0..3 {
+        let response = login(
+            format!("10.9.9.{i}"),
+            format!("guess{i}@example.com"),
+            "whatever123",
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let response = login("10.9.9.99".into(), owner.email.clone(), PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another address, as the proxy saw it, is not limited.
+    let response = app
+        .client
+        .post(format!("{}/api/auth/login", app.address))
+        .header("X-Forwarded-For", "10.9.9.1, 198.51.100.8")
+        .json(&json!({"email": owner.email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn password_change_revokes_other_sessions() {
     let app = spawn_app().await;
     let owner = app.signup("Acme").await;

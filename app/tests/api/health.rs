@@ -15,6 +15,7 @@ async fn health_readiness_and_metrics() {
     let metrics = app
         .client
         .get(format!("{}/metrics", app.address))
+        .bearer_auth(crate::helpers::METRICS_TOKEN)
         .send()
         .await
         .unwrap()

@@ -88,7 +88,18 @@ pub struct SpawnOptions {
     /// Assume tenants' roles through this STS endpoint instead of moto's (a tap in front of
     /// moto, or an address where nothing listens).
     pub sts_endpoint: Option<String>,
+    /// `HAKOBU_TRUST_PROXY_HEADERS`: the client address comes from `X-Forwarded-For`.
+    pub trust_proxy_headers: bool,
+    /// Generous by default: every test's requests come from one address.
+    pub abuse_limits: hakobu::settings::AbuseLimits,
+    /// `HAKOBU_PUBLIC_URL`.
+    pub public_url: &'static str,
+    /// `HAKOBU_METRICS_TOKEN`; [`METRICS_TOKEN`] by default.
+    pub metrics_token: Option<&'static str>,
 }
+
+/// The `HAKOBU_METRICS_TOKEN` of every test app.
+pub const METRICS_TOKEN: &str = "test-metrics-token";
 
 /// What [`SpawnOptions::default`] opens: this machine, as the tests' services live here.
 pub const TEST_EGRESS_ALLOW: &str = "127.0.0.0/8, ::1, 127.0.0.1:5432";
@@ -124,6 +135,14 @@ impl Default for SpawnOptions {
             local_files: true,
             cloud_roles: hakobu::settings::CloudRoleSettings::default(),
             sts_endpoint: None,
+            trust_proxy_headers: false,
+            abuse_limits: hakobu::settings::AbuseLimits {
+                account_actions_per_address: 1000,
+                probes_per_user: 1000,
+                probes_per_organization: 1000,
+            },
+            public_url: "http://127.0.0.1:8080",
+            metrics_token: Some(METRICS_TOKEN),
         }
     }
 }
@@ -204,14 +223,16 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
     let settings = Settings {
         database_url: format!("{}/{db_name}", server_url()),
         bind: "127.0.0.1:0".to_owned(),
-        public_url: "http://127.0.0.1:8080".to_owned(),
+        public_url: options.public_url.to_owned(),
         jwt_secret: JWT_SECRET.to_owned(),
         log_format: LogFormat::Text,
         static_dir: "/nonexistent".into(),
         db_pool_size: 4,
         session_lifetime: Duration::from_secs(3600),
         login_limits: options.login_limits,
-        trust_proxy_headers: false,
+        abuse_limits: options.abuse_limits,
+        trust_proxy_headers: options.trust_proxy_headers,
+        metrics_token: options.metrics_token.map(str::to_owned),
         secret_key: Some(hakobu::secrets::SecretBox::generate_spec("k1")),
         local_files_root: files_root.clone(),
         egress_allow: hakobu_core::egress::EgressPolicy::parse_allow_list(options.egress_allow)

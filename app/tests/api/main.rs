@@ -1,5 +1,6 @@
 //! API tests: one binary, real PostgreSQL, a database and app per test.
 
+mod abuse;
 mod audit;
 mod auth;
 mod authz_at_use;

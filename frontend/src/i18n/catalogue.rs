@@ -48,6 +48,15 @@ pub fn japanese_template(code: MessageCode) -> &'static str {
         MessageCode::TooManyFailuresAddress => {
             "お使いのネットワークからのログイン失敗が多すぎます。{n} 分待ってから、もう一度お試しください。"
         }
+        MessageCode::TooManyAccountRequests => {
+            "お使いのネットワークからのアカウント登録・パスワード再設定・招待の受諾が多すぎます。{n} 分待ってから、もう一度お試しください。"
+        }
+        MessageCode::TooManyProbesUser => {
+            "接続テスト・プレビュー・スキーマ取得は 1 人あたり毎分 {limit} 回までです。{n} 秒待ってから、もう一度お試しください。"
+        }
+        MessageCode::TooManyProbesOrganization => {
+            "この組織の接続テスト・プレビュー・スキーマ取得が上限（毎分 {limit} 回）に達しました。{n} 秒待ってから、もう一度お試しください。"
+        }
         MessageCode::DatabaseUnavailable => {
             "現在、サービスがデータベースに接続できません。しばらくしてからもう一度お試しください。"
         }
