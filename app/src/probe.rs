@@ -42,6 +42,9 @@ pub enum ProbeFailure {
     /// answered too much. Logged with its detail; the caller shows a generic sentence.
     #[error("the probe worker failed: {0}")]
     Worker(String),
+    /// The worker gave no answer within its time; it was killed.
+    #[error("the worker did not answer within {} s", .0.as_secs())]
+    TimedOut(Duration),
 }
 
 impl ProbeFailure {
@@ -50,12 +53,12 @@ impl ProbeFailure {
         match self {
             ProbeFailure::Check(e) => e,
             ProbeFailure::Worker(detail) => CheckError {
-                kind: if detail.contains("did not answer within") {
-                    ErrorKind::Timeout
-                } else {
-                    ErrorKind::Other
-                },
+                kind: ErrorKind::Other,
                 message: detail,
+            },
+            timed_out @ ProbeFailure::TimedOut(_) => CheckError {
+                kind: ErrorKind::Timeout,
+                message: timed_out.to_string(),
             },
         }
     }
@@ -85,8 +88,8 @@ impl ProbeWorkers {
     ) -> Result<T, ProbeFailure> {
         let name = task.name();
         let reply = self.exchange(task, limit).await.inspect_err(|e| {
-            if let ProbeFailure::Worker(detail) = e {
-                tracing::warn!(probe = name, detail, "probe worker failed");
+            if !matches!(e, ProbeFailure::Check(_)) {
+                tracing::warn!(probe = name, error = %e, "probe worker failed");
             }
         })?;
         match reply {
@@ -163,10 +166,7 @@ impl ProbeWorkers {
         match tokio::time::timeout(limit + GRACE, talk).await {
             Ok(reply) => reply,
             // Dropping the child kills it (kill_on_drop).
-            Err(_) => Err(worker(format!(
-                "the worker did not answer within {} s",
-                (limit + GRACE).as_secs()
-            ))),
+            Err(_) => Err(ProbeFailure::TimedOut(limit + GRACE)),
         }
     }
 }
