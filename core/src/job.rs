@@ -9,6 +9,7 @@ use crate::config::{ColumnType, Config, ConfigError, Mode};
 use crate::connection::{ConnectionKind, S3Auth, TEMPORARY_CREDENTIAL_FIELDS, setting_str};
 use crate::ids::ConnectionId;
 use crate::messages::{MessageCode, Text};
+use crate::sql::Dialect;
 use crate::validation::FieldErrors;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -564,14 +565,23 @@ fn check_delimiter(e: &mut FieldErrors, field: &str, d: &str) {
     }
 }
 
-/// A query for previews and sources: one SELECT or WITH statement, nothing else.
+/// A query for previews, sources, data checks and variables: one SELECT or WITH
+/// statement, nothing else, under every dialect's reading (the connection may not be known
+/// yet where this runs; a query one server would split in two is refused everywhere).
 ///
-/// This is a guard against mistakes, not the security boundary: previews also run in a
-/// read-only transaction.
+/// This is a guard against mistakes, not the security boundary: these queries also run
+/// as one prepared statement in a read-only transaction (`docs/security.md`).
 pub fn check_select(query: &str) -> Result<(), Text> {
+    [Dialect::Postgres, Dialect::Mysql]
+        .into_iter()
+        .try_for_each(|d| check_select_in(query, d))
+}
+
+/// [`check_select`] as `dialect`'s server reads the text.
+pub fn check_select_in(query: &str, dialect: Dialect) -> Result<(), Text> {
     let trimmed = query.trim().trim_end_matches(';').trim();
     let first = trimmed
-        .split_whitespace()
+        .split(|c: char| c.is_whitespace() || c == '(')
         .next()
         .unwrap_or("")
         .to_ascii_lowercase();
@@ -581,54 +591,10 @@ pub fn check_select(query: &str) -> Result<(), Text> {
     if first != "select" && first != "with" {
         return Err(MessageCode::SingleSelect.into());
     }
-    if statement_count(trimmed) > 1 {
+    if dialect.statement_count(trimmed) > 1 {
         return Err(MessageCode::SingleStatement.into());
     }
     Ok(())
-}
-
-/// Statements separated by `;` outside quotes and comments.
-fn statement_count(sql: &str) -> usize {
-    let (mut count, mut in_single, mut in_double, mut in_line_comment, mut in_block) =
-        (1, false, false, false, false);
-    let chars: Vec<char> = sql.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let next = chars.get(i + 1).copied();
-        if in_line_comment {
-            in_line_comment = c != '\n';
-        } else if in_block {
-            if c == '*' && next == Some('/') {
-                in_block = false;
-                i += 1;
-            }
-        } else if in_single {
-            in_single = c != '\'';
-        } else if in_double {
-            in_double = c != '"';
-        } else {
-            match (c, next) {
-                ('\'', _) => in_single = true,
-                ('"', _) => in_double = true,
-                ('-', Some('-')) => in_line_comment = true,
-                ('/', Some('*')) => {
-                    in_block = true;
-                    i += 1;
-                }
-                (';', _)
-                    if !chars[i + 1..]
-                        .iter()
-                        .all(|c| c.is_whitespace() || *c == ';') =>
-                {
-                    count += 1
-                }
-                _ => {}
-            }
-        }
-        i += 1;
-    }
-    count
 }
 
 fn constant_fits(t: ColumnType, v: &Value) -> bool {

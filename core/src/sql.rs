@@ -160,6 +160,124 @@ impl Dialect {
         }
         Ok(out)
     }
+
+    /// The statements in `sql`, counted as this dialect's server would split them: `;`
+    /// outside strings, quoted names and comments, with the dialect's own rules for each
+    /// (PostgreSQL: `E'...'` backslash escapes, `$tag$...$tag$` and nested `/* */`;
+    /// MySQL: backslash escapes in `'...'` and `"..."`, `#` comments). A trailing `;` does
+    /// not start a statement.
+    pub fn statement_count(self, sql: &str) -> usize {
+        let b = sql.as_bytes();
+        let (mut count, mut i) = (1, 0);
+        while i < b.len() {
+            i = match b[i] {
+                b'\'' => {
+                    let backslashes = self == Dialect::Mysql
+                        || (i > 0
+                            && b[i - 1].eq_ignore_ascii_case(&b'e')
+                            && !b.get(i.wrapping_sub(2)).is_some_and(is_word_byte));
+                    skip_quoted(b, i, b'\'', backslashes)
+                }
+                b'"' => skip_quoted(b, i, b'"', self == Dialect::Mysql),
+                b'`' if self == Dialect::Mysql => skip_quoted(b, i, b'`', false),
+                b'$' if self == Dialect::Postgres => skip_dollar_quoted(b, i),
+                b'#' if self == Dialect::Mysql => skip_line(b, i),
+                // MySQL needs a space after `--` for a comment; `1--1` is arithmetic.
+                b'-' if b.get(i + 1) == Some(&b'-')
+                    && (self == Dialect::Postgres
+                        || b.get(i + 2).is_none_or(|c| c.is_ascii_whitespace())) =>
+                {
+                    skip_line(b, i)
+                }
+                b'/' if b.get(i + 1) == Some(&b'*') => {
+                    skip_block_comment(b, i, self == Dialect::Postgres)
+                }
+                b';' => {
+                    if !b[i + 1..]
+                        .iter()
+                        .all(|c| c.is_ascii_whitespace() || *c == b';')
+                    {
+                        count += 1;
+                    }
+                    i + 1
+                }
+                _ => i + 1,
+            };
+        }
+        count
+    }
+}
+
+fn is_word_byte(c: &u8) -> bool {
+    c.is_ascii_alphanumeric() || *c == b'_' || *c >= 0x80
+}
+
+/// The index after the quoted run opening at `start`: the quote doubled stands for itself,
+/// and with `backslashes` a backslash escapes the next byte. Unterminated: the end.
+fn skip_quoted(b: &[u8], start: usize, quote: u8, backslashes: bool) -> usize {
+    let mut i = start + 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if backslashes => i += 2,
+            c if c == quote && b.get(i + 1) == Some(&quote) => i += 2,
+            c if c == quote => return i + 1,
+            _ => i += 1,
+        }
+    }
+    b.len()
+}
+
+/// PostgreSQL's `$tag$ ... $tag$` (the tag may be empty); a `$` that opens no such quote
+/// (a parameter `$1`, a `$` inside a name) is one byte.
+fn skip_dollar_quoted(b: &[u8], start: usize) -> usize {
+    if start > 0 && is_word_byte(&b[start - 1]) {
+        return start + 1;
+    }
+    let tag_end = b[start + 1..]
+        .iter()
+        .position(|c| !is_word_byte(c))
+        .map(|n| start + 1 + n);
+    let Some(tag_end) = tag_end.filter(|&e| b[e] == b'$') else {
+        return start + 1;
+    };
+    if b[start + 1..tag_end]
+        .first()
+        .is_some_and(u8::is_ascii_digit)
+    {
+        return start + 1; // `$1`: a parameter
+    }
+    let tag = &b[start..=tag_end];
+    b[tag_end + 1..]
+        .windows(tag.len())
+        .position(|w| w == tag)
+        .map_or(b.len(), |n| tag_end + 1 + n + tag.len())
+}
+
+fn skip_line(b: &[u8], start: usize) -> usize {
+    b[start..]
+        .iter()
+        .position(|c| *c == b'\n')
+        .map_or(b.len(), |n| start + n + 1)
+}
+
+/// `/* ... */`; PostgreSQL nests them, MySQL ends at the first `*/`.
+fn skip_block_comment(b: &[u8], start: usize, nested: bool) -> usize {
+    let (mut depth, mut i) = (1, start + 2);
+    while i < b.len() {
+        if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                return i;
+            }
+        } else if nested && b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+            depth += 1;
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    b.len()
 }
 
 #[cfg(test)]
@@ -207,5 +325,36 @@ mod tests {
             "_utf8mb4 X'61275C'"
         );
         assert!(Dialect::Postgres.literal("nul\0").is_err());
+    }
+
+    #[test]
+    fn statements_are_split_by_each_dialects_quoting() {
+        use Dialect::{Mysql, Postgres};
+        for d in [Postgres, Mysql] {
+            assert_eq!(d.statement_count("select 1"), 1);
+            assert_eq!(d.statement_count("select 1;  ;\n"), 1);
+            assert_eq!(d.statement_count("select ';' as semi"), 1);
+            assert_eq!(d.statement_count("select 1; drop table t"), 2);
+            assert_eq!(d.statement_count("select 1 /* ; */ -- ;\n"), 1);
+            assert_eq!(d.statement_count("select \"a;b\" from t"), 1);
+        }
+        // MySQL reads `\'` inside a string as a quote: the `;` after it is outside.
+        let smuggled = r"select '\'' ; drop table t -- '";
+        assert_eq!(Mysql.statement_count(smuggled), 2);
+        assert_eq!(Postgres.statement_count(smuggled), 1);
+        assert_eq!(Mysql.statement_count("select 1 # ; drop\n"), 1);
+        assert_eq!(Postgres.statement_count("select 1 # 2; drop table t"), 2);
+        assert_eq!(Mysql.statement_count("select `a;b` from t"), 1);
+        assert_eq!(Mysql.statement_count("select 1--1; drop table t"), 2);
+        // PostgreSQL: E-strings escape, dollar quotes and nested comments hide `;`.
+        assert_eq!(Postgres.statement_count(r"select E'\'; drop' as x"), 1);
+        assert_eq!(
+            Postgres.statement_count(r"select e'\'' ; drop table t -- '"),
+            2
+        );
+        assert_eq!(Postgres.statement_count("select $$;$$, $q$ ; $q$"), 1);
+        assert_eq!(Postgres.statement_count("select $1; drop table t"), 2);
+        assert_eq!(Postgres.statement_count("select /* /* */ ; */ 1"), 1);
+        assert_eq!(Mysql.statement_count("select /* /* */ ; */ 1"), 2);
     }
 }

@@ -382,6 +382,21 @@ fn select_guard() {
     assert!(check_select("update t set a = 1").is_err());
     assert!(check_select("select 1 -- ; drop table t").is_ok());
     assert!(check_select("").is_err());
+    // MySQL reads the backslash as an escape and sees a second statement; PostgreSQL
+    // reads one string. Either server splitting it is enough to refuse it.
+    assert!(check_select(r"select '\'' ; drop table t -- '").is_err());
+    assert!(
+        check_select_in(
+            r"select '\'' ; drop table t -- '",
+            crate::sql::Dialect::Postgres
+        )
+        .is_ok()
+    );
+    assert!(
+        check_select("select $$;$$").is_err(),
+        "MySQL has no dollar quotes"
+    );
+    assert!(check_select_in("select $$;$$", crate::sql::Dialect::Postgres).is_ok());
 }
 
 #[test]

@@ -59,6 +59,10 @@ impl Connection {
     /// An all-text query (the shape every browsing call needs), read row by row until
     /// `max_rows` rows or `max_bytes` of text: the rest is never read. The SQL should
     /// limit its rows too, so the server does not produce what is not read.
+    ///
+    /// It runs as one prepared statement (the servers refuse a second statement in it, so
+    /// no text fallback can smuggle one) inside a read-only transaction (a function with
+    /// side effects fails), whatever the tenant's SQL says; the connection closes after.
     pub(super) async fn query_text(
         &self,
         sql: &str,
@@ -84,6 +88,7 @@ impl Connection {
                 let client =
                     crate::connectors::postgres::connect(&self.endpoint, self.connect_timeout())
                         .await?;
+                client.batch_execute("START TRANSACTION READ ONLY").await?;
                 let p = params
                     .iter()
                     .map(|s| s as &(dyn tokio_postgres::types::ToSql + Sync));
@@ -107,20 +112,11 @@ impl Connection {
                     .iter()
                     .map(|s| mysql_async::Value::from(*s))
                     .collect();
-                // The text and binary protocols are two result types: one loop each.
-                if params.is_empty() {
-                    let mut result = conn.query_iter(sql).await?;
-                    while let Some(row) = result.next().await? {
-                        if !take(mysql_text(row)) {
-                            break;
-                        }
-                    }
-                } else {
-                    let mut result = conn.exec_iter(sql, params).await?;
-                    while let Some(row) = result.next().await? {
-                        if !take(mysql_text(row)) {
-                            break;
-                        }
+                conn.query_drop("START TRANSACTION READ ONLY").await?;
+                let mut result = conn.exec_iter(sql, params).await?;
+                while let Some(row) = result.next().await? {
+                    if !take(mysql_text(row)) {
+                        break;
                     }
                 }
                 // The session closes with the connection: rows not read are not fetched.

@@ -45,6 +45,12 @@ pub async fn query_value(
     max_chars: usize,
 ) -> Result<Option<String>, CheckError> {
     let sql = sql.trim().trim_end_matches(';');
+    hakobu_core::job::check_select_in(sql, Dialect::of_server(conn.endpoint.kind)).map_err(
+        |message| CheckError {
+            kind: ErrorKind::Other,
+            message: format!("the query {}", message.english),
+        },
+    )?;
     let answer = conn
         .guarded(async {
             let wrapped = match conn.endpoint.kind {

@@ -390,3 +390,72 @@ async fn a_value_longer_than_its_limit_is_refused_without_being_read() {
         assert!(e.message.contains("exactly one value"), "{kind:?}: {e}");
     }
 }
+
+/// A data check or query variable cannot change the tenant's data, whatever its text: it
+/// runs as one prepared statement in a read-only transaction, after the one-SELECT rule
+/// read with the server's own quoting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_checks_cannot_write_or_smuggle_a_second_statement() {
+    let (db, client) = postgres_db().await;
+    client
+        .batch_execute(
+            "CREATE TABLE t (v int); INSERT INTO t VALUES (1);
+             CREATE FUNCTION sneaky() RETURNS int LANGUAGE plpgsql AS
+             $$ BEGIN INSERT INTO t VALUES (99); RETURN 1; END $$;",
+        )
+        .await
+        .unwrap();
+    let c = conn(DbKind::Postgresql, &db.name);
+    for sql in [
+        "SELECT sneaky()",
+        "WITH gone AS (DELETE FROM t RETURNING 1) SELECT count(*) FROM gone",
+        "SELECT 1; DELETE FROM t",
+        "SELECT E'\\''; DELETE FROM t; SELECT 1",
+    ] {
+        let refused = check::data_check(&c, sql, CheckOperator::Eq, "1", false)
+            .await
+            .expect_err(sql);
+        assert!(
+            ["read-only", "single statement", "data-modifying"]
+                .iter()
+                .any(|m| refused.message.contains(m)),
+            "{sql}: {}",
+            refused.message
+        );
+    }
+    assert_eq!(pg_count(&client, "t").await, 1, "nothing was written");
+
+    let (mdb, mut my) = mysql_db().await;
+    my.query_drop(
+        "CREATE TABLE t (v INT) ENGINE=InnoDB; INSERT INTO t VALUES (1);
+         CREATE FUNCTION sneaky() RETURNS INT MODIFIES SQL DATA
+         BEGIN INSERT INTO t VALUES (99); RETURN 1; END",
+    )
+    .await
+    .unwrap();
+    let c = conn(DbKind::Mysql, &mdb.name);
+    for sql in [
+        "SELECT sneaky()",
+        // MySQL reads `\'` as a quote inside the string: the `;` after it ends the first
+        // statement, although a reader without backslash escapes sees one string.
+        r"SELECT '\'' ; DELETE FROM t -- '",
+        "SELECT 1 # ; comment\n; DELETE FROM t",
+    ] {
+        let refused = check::data_check(&c, sql, CheckOperator::Eq, "1", false)
+            .await
+            .expect_err(sql);
+        assert!(
+            refused.message.contains("READ ONLY") || refused.message.contains("single statement"),
+            "{sql}: {}",
+            refused.message
+        );
+    }
+    let rows: Vec<i64> = my.query("SELECT COUNT(*) FROM t").await.unwrap();
+    assert_eq!(rows, vec![1], "nothing was written");
+    // A query variable runs the same way.
+    assert!(
+        check::query_value(&c, "SELECT sneaky()", 100)
+            .await
+            .is_err()
+    );
+}
