@@ -19,7 +19,7 @@ use crate::mail::{Email, Mailer};
 use crate::models::destination::Destination;
 use crate::models::notification_outbox::{AfterAttempt, Attempt, OutboxEntry};
 use crate::models::notification_rule::NotificationRule;
-use crate::secrets::SecretBox;
+use crate::secrets::{SecretBox, SecretSlot};
 use chrono::Utc;
 use hakobu_core::api::notifications::{DeliveryStatus, DestinationKind};
 use hakobu_core::egress::EgressPolicy;
@@ -119,14 +119,22 @@ impl Sender {
             .map_err(|e| SendError::permanent(format!("cannot prepare the request: {e}")))
     }
 
-    fn decrypt(&self, sealed: &Value) -> Result<String, SendError> {
+    fn decrypt(
+        &self,
+        destination: &Destination,
+        field: &str,
+        sealed: &Value,
+    ) -> Result<String, SendError> {
         let secrets = self.secrets.as_ref().ok_or_else(|| {
             SendError::permanent(
                 "HAKOBU_SECRET_KEY is not set: the destination's secrets cannot be read",
             )
         })?;
         secrets
-            .decrypt(sealed.as_str().unwrap_or_default())
+            .decrypt(
+                sealed.as_str().unwrap_or_default(),
+                &SecretSlot::destination(destination.organization_id, destination.id, field),
+            )
             .map_err(|_| {
                 SendError::permanent(
                     "the destination's secret could not be decrypted; save it again",
@@ -144,7 +152,11 @@ impl Sender {
         let url = render::run_url(message.context, &self.public_url);
         match destination.kind {
             DestinationKind::Slack => {
-                let hook = self.decrypt(&destination.secrets["webhook_url"])?;
+                let hook = self.decrypt(
+                    destination,
+                    "webhook_url",
+                    &destination.secrets["webhook_url"],
+                )?;
                 let body = render::slack_payload(&text, message.mentions, &url);
                 self.post(&hook, message.id, &[], &body).await
             }
@@ -160,7 +172,7 @@ impl Sender {
                     let name = h["name"].as_str().unwrap_or_default().to_owned();
                     let value = if h["secret"].as_bool().unwrap_or(false) {
                         match sealed.and_then(|s| s.get(&name)) {
-                            Some(v) => self.decrypt(v)?,
+                            Some(v) => self.decrypt(destination, &format!("headers.{name}"), v)?,
                             None => continue,
                         }
                     } else {

@@ -6,6 +6,7 @@ use crate::error::{ApiError, is_unique_violation};
 use crate::extract::ApiJson;
 use crate::extract::Auth;
 use crate::models::connection::{Connection, ConnectionChangeset, NewConnection, Shares};
+use crate::secrets::SecretSlot;
 use crate::services::access::{
     check_operator_rules, check_shares, grants, load_authorized, require_team_editor,
 };
@@ -219,10 +220,15 @@ async fn create_connection(
         .as_ref()
         .ok_or_else(|| ApiError::Unavailable(NO_SECRET_KEY.into()))?;
     let (mut plain, secrets) = split_secrets(body.kind, &body.settings);
+    let id = ConnectionId::new();
     let mut sealed = Map::new();
     for (name, value) in &secrets {
         if let Some(value) = value {
-            sealed.insert(name.clone(), Value::String(secret_box.encrypt(value)?));
+            let slot = SecretSlot::connection(auth.organization_id, id, name);
+            sealed.insert(
+                name.clone(),
+                Value::String(secret_box.encrypt(value, &slot)?),
+            );
         }
     }
     drop_inapplicable(body.kind, &mut plain, &mut sealed);
@@ -231,7 +237,7 @@ async fn create_connection(
             let created = Connection::insert(
                 conn,
                 NewConnection {
-                    id: ConnectionId::new(),
+                    id,
                     organization_id: auth.organization_id,
                     team_id: body.team_id,
                     name: body.name.trim(),
@@ -342,7 +348,8 @@ async fn update_connection(
                 for (name, value) in new_secrets {
                     match value {
                         Some(v) => {
-                            sealed.insert(name.clone(), Value::String(secret_box.encrypt(&v)?));
+                            let slot = SecretSlot::connection(before.organization_id, before.id, &name);
+                            sealed.insert(name.clone(), Value::String(secret_box.encrypt(&v, &slot)?));
                         }
                         None => {
                             sealed.remove(&name);

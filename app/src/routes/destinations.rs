@@ -13,6 +13,7 @@ use crate::models::destination::{Destination, DestinationChangeset, NewDestinati
 use crate::models::organization::Organization;
 use crate::notify::deliver::{Outgoing, public_settings};
 use crate::notify::render;
+use crate::secrets::SecretSlot;
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{Duration, Utc};
@@ -23,7 +24,7 @@ use hakobu_core::api::notifications::{
     NotificationEventKind, TestSendResult,
 };
 use hakobu_core::authz::{Action, Target};
-use hakobu_core::ids::{DestinationId, NotificationEventId};
+use hakobu_core::ids::{DestinationId, NotificationEventId, OrganizationId};
 use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::normalize_email;
 use serde::Deserialize;
@@ -119,16 +120,18 @@ fn check_address_literal(state: &AppState, field: &str, url: &str) -> Result<(),
 /// Settings and sealed secrets of a request; `before` supplies secrets an update left out.
 fn split(
     state: &AppState,
+    (organization, id): (OrganizationId, DestinationId),
     settings: &DestinationSettings,
     before: Option<&Destination>,
 ) -> Result<(Value, Value), ApiError> {
-    let seal = |plain: &str| -> Result<Value, ApiError> {
+    let seal = |field: &str, plain: &str| -> Result<Value, ApiError> {
         let secrets = state.secrets.as_ref().ok_or_else(|| {
             ApiError::Unavailable(
                 "The operator has not set HAKOBU_SECRET_KEY, so secrets cannot be saved.".into(),
             )
         })?;
-        Ok(Value::String(secrets.encrypt(plain)?))
+        let slot = SecretSlot::destination(organization, id, field);
+        Ok(Value::String(secrets.encrypt(plain, &slot)?))
     };
     let kept = |path: &[&str]| -> Option<Value> {
         let mut v = &before?.secrets;
@@ -142,7 +145,7 @@ fn split(
             let sealed = match webhook_url {
                 Some(url) => {
                     check_address_literal(state, "settings.webhook_url", url)?;
-                    seal(url)?
+                    seal("webhook_url", url)?
                 }
                 None => kept(&["webhook_url"]).ok_or_else(|| {
                     ApiError::field("settings.webhook_url", MessageCode::Required)
@@ -160,7 +163,7 @@ fn split(
             for (i, h) in headers.iter().enumerate() {
                 if h.secret {
                     let value = match &h.value {
-                        Some(v) => seal(v)?,
+                        Some(v) => seal(&format!("headers.{}", h.name), v)?,
                         None => kept(&["headers", &h.name]).ok_or_else(|| {
                             ApiError::field(
                                 &format!("settings.headers[{i}].value"),
@@ -262,7 +265,8 @@ async fn create_destination(
     body.validate(true).into_result()?;
     let kind = body.settings.kind();
     require_mail(&state, kind)?;
-    let (settings, secrets) = split(&state, &body.settings, None)?;
+    let id = DestinationId::new();
+    let (settings, secrets) = split(&state, (auth.organization_id, id), &body.settings, None)?;
     let (token, digest, expires) = confirmation();
     let email = kind == DestinationKind::Email;
     let mut conn = state.pool.get().await?;
@@ -271,7 +275,7 @@ async fn create_destination(
             let d = Destination::insert(
                 conn,
                 NewDestination {
-                    id: DestinationId::new(),
+                    id,
                     organization_id: auth.organization_id,
                     name: body.name.trim(),
                     kind,
@@ -339,7 +343,12 @@ async fn update_destination(
                     ),
                 ));
             }
-            let (settings, secrets) = split(&state, &body.settings, Some(&before))?;
+            let (settings, secrets) = split(
+                &state,
+                (before.organization_id, before.id),
+                &body.settings,
+                Some(&before),
+            )?;
             let reconfirm = before.kind == DestinationKind::Email
                 && before.settings["address"] != settings["address"];
             if reconfirm {

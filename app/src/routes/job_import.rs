@@ -11,10 +11,12 @@ use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::extract::Auth;
 use crate::models::connection::{Connection, NewConnection};
+use crate::secrets::SecretSlot;
 use crate::services::access::check_operator_rules;
 use crate::services::engine_bridge;
+use crate::services::job_checks::check_against_databases;
 use crate::services::jobs::{
-    compile_with_references, insert_job, job_view, load_job, same_connection,
+    compile_with_references, insert_job, job_view, load_job, resolve_connections, same_connection,
 };
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, web};
@@ -77,11 +79,13 @@ async fn connection_for(
             "The operator has not set HAKOBU_SECRET_KEY; connections cannot be saved.".into(),
         )
     })?;
+    let id = ConnectionId::new();
     let mut sealed = Map::new();
     for (name, value) in &wanted.secrets {
+        let slot = SecretSlot::connection(auth.organization_id, id, name);
         sealed.insert(
             name.clone(),
-            Value::String(secret_box.encrypt(value.as_str().unwrap_or_default())?),
+            Value::String(secret_box.encrypt(value.as_str().unwrap_or_default(), &slot)?),
         );
     }
     let existing_names: Vec<String> = Connection::list(conn, auth.organization_id)
@@ -103,7 +107,7 @@ async fn connection_for(
     let c = Connection::insert(
         conn,
         NewConnection {
-            id: ConnectionId::new(),
+            id,
             organization_id: auth.organization_id,
             team_id: request.team_id,
             name: &name,
@@ -259,6 +263,12 @@ pub async fn import_job(
                 enabled: true,
                 settings,
             };
+            // The connections this import creates exist only inside this transaction, so
+            // its checks against the databases run inside it too.
+            let (s, d) = resolve_connections(conn, &auth, &create.settings).await?;
+            check_against_databases(&state, &create.settings, &s, &d)
+                .await
+                .map_err(in_config_terms)?;
             let job = insert_job(
                 conn,
                 &state,

@@ -6,6 +6,7 @@
 use crate::cloud_role::SessionFor;
 use crate::error::ApiError;
 use crate::models::connection::Connection;
+use crate::secrets::SecretSlot;
 use crate::state::AppState;
 use hakobu_core::api::connections::{
     ConnectionTestError, ConnectionTestResult, PreviewColumn, PreviewResponse,
@@ -38,7 +39,17 @@ pub fn decrypt_secrets(state: &AppState, c: &Connection) -> Result<Map<String, V
         )
     })?;
     for (name, value) in sealed {
-        let plain = secret_box.decrypt(value.as_str().unwrap_or_default())?;
+        let slot = SecretSlot::connection(c.organization_id, c.id, name);
+        let plain = secret_box
+            .decrypt(value.as_str().unwrap_or_default(), &slot)
+            .map_err(|e| {
+                // Altered or copied from another connection: nothing to use, say which.
+                tracing::warn!(connection = %c.id, field = %name, error = %e, "a saved secret does not open");
+                ApiError::field(
+                    &format!("settings.{name}"),
+                    "the saved value cannot be read (it was altered, or copied from elsewhere): enter it again",
+                )
+            })?;
         out.insert(name.clone(), Value::String(plain));
     }
     Ok(out)
