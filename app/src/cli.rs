@@ -1,4 +1,4 @@
-//! The `hakobu` command line: `serve`, `migrate`, `create-admin`.
+//! The `hakobu` command line: `serve`, `migrate`, `create-admin`, `rotate-secrets`.
 
 use crate::db;
 use crate::settings::{LogFormat, Settings};
@@ -35,6 +35,28 @@ pub enum Command {
         #[arg(long, env = "HAKOBU_ADMIN_PASSWORD", hide_env_values = true)]
         password: String,
     },
+    /// Seal every stored secret again under the first key of HAKOBU_SECRET_KEY, bound to
+    /// its place; safe to interrupt and run again. Drop an old key only after this
+    /// reports no failures.
+    RotateSecrets,
+    /// Override the service's quotas (HAKOBU_QUOTA_*) for one organization; prints the
+    /// quotas it then has. Options left out keep their current value.
+    SetQuotas {
+        /// The organization's id (shown in its settings page and the audit log).
+        #[arg(long)]
+        organization: uuid::Uuid,
+        #[arg(long)]
+        jobs: Option<i64>,
+        #[arg(long)]
+        schedules: Option<i64>,
+        #[arg(long)]
+        queued_runs: Option<i64>,
+        #[arg(long)]
+        revisions_kept: Option<i64>,
+        /// Drop every override: the organization gets the service's defaults again.
+        #[arg(long)]
+        reset: bool,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -70,6 +92,55 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             crate::telemetry::init(LogFormat::Text, None, std::io::stderr);
             create_admin(&database_url(), &organization, &email, &name, &password).await
+        }
+        Command::SetQuotas {
+            organization,
+            jobs,
+            schedules,
+            queued_runs,
+            revisions_kept,
+            reset,
+        } => {
+            crate::telemetry::init(LogFormat::Text, None, std::io::stderr);
+            set_quotas(
+                organization,
+                [
+                    ("jobs", jobs),
+                    ("schedules", schedules),
+                    ("queued_runs", queued_runs),
+                    ("revisions_kept", revisions_kept),
+                ],
+                reset,
+            )
+            .await
+        }
+        Command::RotateSecrets => {
+            crate::telemetry::init(LogFormat::Text, None, std::io::stderr);
+            let spec = std::env::var("HAKOBU_SECRET_KEY").context(
+                "HAKOBU_SECRET_KEY must hold the keys: the new one first, then the old ones",
+            )?;
+            let secrets = crate::secrets::SecretBox::from_spec(&spec)?;
+            let pool = db::build_pool(&database_url(), 2)?;
+            let report = crate::services::secret_rotation::reseal_all(
+                &pool,
+                &secrets,
+                crate::services::secret_rotation::Scope::Rotate,
+            )
+            .await?;
+            println!(
+                "examined {} rows; sealed {} secrets again under the newest key",
+                report.rows_examined, report.secrets_resealed
+            );
+            for failure in &report.failures {
+                println!("not resealed: {failure}");
+            }
+            if !report.failures.is_empty() {
+                anyhow::bail!(
+                    "{} rows could not be resealed: keep their keys in HAKOBU_SECRET_KEY",
+                    report.failures.len()
+                );
+            }
+            Ok(())
         }
     }
 }
@@ -121,5 +192,43 @@ async fn create_admin(
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("created organization {organization:?} with owner {email}");
+    Ok(())
+}
+
+async fn set_quotas(
+    organization: uuid::Uuid,
+    changes: [(&str, Option<i64>); 4],
+    reset: bool,
+) -> anyhow::Result<()> {
+    use crate::models::organization::Organization;
+    use hakobu_core::ids::OrganizationId;
+    let pool = db::build_pool(&database_url(), 1)?;
+    let mut conn = pool.get().await?;
+    let id = OrganizationId(organization);
+    let org = Organization::find(&mut conn, id)
+        .await
+        .with_context(|| format!("no organization {organization}"))?;
+    let mut overrides = if reset {
+        serde_json::Map::new()
+    } else {
+        org.quotas.as_object().cloned().unwrap_or_default()
+    };
+    for (name, value) in changes {
+        if let Some(n) = value {
+            let least = if name == "revisions_kept" { 1 } else { 0 };
+            if n < least {
+                anyhow::bail!("--{} must be {least} or more", name.replace('_', "-"));
+            }
+            overrides.insert(name.to_owned(), n.into());
+        }
+    }
+    let org =
+        Organization::set_quotas(&mut conn, id, &serde_json::Value::Object(overrides)).await?;
+    let defaults = Settings::quotas_from_env()?;
+    let q = defaults.for_organization(&org.quotas);
+    println!(
+        "{}: jobs {}, schedules {}, queued runs {}, revisions kept {}",
+        org.name, q.jobs, q.schedules, q.queued_runs, q.revisions_kept
+    );
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Request limits kept in memory, per replica: sign-ups, password resets and invitation
-//! acceptances per client address, and connection tests, previews and discovery per user
-//! and per organization.
+//! acceptances per client address, connection tests, previews and discovery per user
+//! and per organization, and live streams held open per user ([`OpenStreams`]).
 //!
 //! Unlike the sign-in limit (rows in PostgreSQL, see `auth::rate_limit`), these counters
 //! live in each replica's memory: they guard CPU (password hashing) and probe workers,
@@ -12,6 +12,7 @@
 
 use crate::error::ApiError;
 use crate::settings::AbuseLimits;
+use hakobu_core::ids::UserId;
 use hakobu_core::messages::MessageCode;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -115,6 +116,54 @@ impl Limiter {
                 .into(),
             retry_after_secs,
         })
+    }
+}
+
+/// Live streams held open, per user: each is a task polling the database every second,
+/// so one client opening hundreds would take a share of the pool from everyone.
+#[derive(Default, Clone)]
+pub struct OpenStreams(std::sync::Arc<Mutex<HashMap<UserId, u32>>>);
+
+/// One open stream; dropping it (the stream ended or the client went away) frees its place.
+pub struct StreamSlot {
+    streams: OpenStreams,
+    user: UserId,
+}
+
+impl OpenStreams {
+    /// A place for one more stream of `user`, or 429 when `max` are open.
+    pub fn open(&self, user: UserId, max: u32) -> Result<StreamSlot, ApiError> {
+        let mut open = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(user).or_insert(0);
+        if *count >= max {
+            return Err(ApiError::TooManyRequests {
+                message: MessageCode::TooManyStreams.with("limit", max).into(),
+                retry_after_secs: 5,
+            });
+        }
+        *count += 1;
+        Ok(StreamSlot {
+            streams: self.clone(),
+            user,
+        })
+    }
+
+    /// Streams `user` holds open now.
+    pub fn count(&self, user: UserId) -> u32 {
+        let open = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        open.get(&user).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.streams.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.user) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.user);
+            }
+        }
     }
 }
 

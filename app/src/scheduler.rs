@@ -16,6 +16,8 @@ use crate::models::job::Job;
 use crate::models::schedule::ScheduleRow;
 use crate::runs::{self, RunRequest};
 use crate::schema::schedules;
+use crate::services::quotas::{self, Counted};
+use crate::settings::Quotas;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -30,6 +32,9 @@ pub struct Scheduler {
     pub pool: DbPool,
     /// How often it looks for due schedules.
     pub tick: Duration,
+    /// The organizations' quotas: a fire time finding its organization's queue full is
+    /// skipped (and logged), not queued.
+    pub quotas: Quotas,
 }
 
 impl Scheduler {
@@ -48,7 +53,9 @@ impl Scheduler {
         let mut created = 0;
         loop {
             let (handled, runs) = conn
-                .transaction::<_, anyhow::Error, _>(async |conn| fire_batch(conn, now).await)
+                .transaction::<_, anyhow::Error, _>(async |conn| {
+                    fire_batch(conn, now, &self.quotas).await
+                })
                 .await?;
             created += runs;
             if handled < BATCH as usize {
@@ -62,11 +69,12 @@ impl Scheduler {
 async fn fire_batch(
     conn: &mut AsyncPgConnection,
     now: DateTime<Utc>,
+    quotas: &Quotas,
 ) -> anyhow::Result<(usize, usize)> {
     let due = ScheduleRow::claim_due(conn, now, BATCH).await?;
     let mut created = 0;
     for row in &due {
-        created += fire(conn, row, now).await?;
+        created += fire(conn, row, now, quotas).await?;
     }
     Ok((due.len(), created))
 }
@@ -75,6 +83,7 @@ async fn fire(
     conn: &mut AsyncPgConnection,
     row: &ScheduleRow,
     now: DateTime<Utc>,
+    quota_defaults: &Quotas,
 ) -> anyhow::Result<usize> {
     let parsed = serde_json::from_value::<ScheduleSettings>(row.settings.clone())
         .map_err(|e| e.to_string())
@@ -118,6 +127,18 @@ async fn fire(
     let mut created = 0;
     if let Some(job) = job.filter(|j| j.enabled) {
         for at in &fire_times {
+            if let Some(limit) = quotas::over(
+                conn,
+                quota_defaults,
+                row.organization_id,
+                Counted::QueuedRuns,
+                1,
+            )
+            .await?
+            {
+                tracing::warn!(schedule_id = %row.id, at = %at, limit, "the organization's queue is full: this fire time is skipped");
+                continue;
+            }
             let key = format!("schedule:{}:{}", row.id, at.to_rfc3339());
             let run = runs::enqueue(
                 conn,

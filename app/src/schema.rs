@@ -8,6 +8,7 @@ diesel::table! {
         name -> Text,
         created_at -> Timestamptz,
         max_concurrent_runs -> Nullable<Int8>,
+        quotas -> Jsonb,
     }
 }
 

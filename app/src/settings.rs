@@ -30,6 +30,11 @@
 //! | `HAKOBU_ACCOUNT_ACTIONS_PER_ADDRESS` | `20` | sign-ups, password-reset requests, reset confirmations and invitation acceptances per client address per hour, each counted apart (per replica) |
 //! | `HAKOBU_PROBES_PER_USER` | `30` | connection tests, previews and discovery requests per user per minute (per replica) |
 //! | `HAKOBU_PROBES_PER_ORGANIZATION` | `120` | the same per organization per minute (per replica) |
+//! | `HAKOBU_QUOTA_JOBS` | `1000` | jobs per organization (the operator may set another number for one organization: `hakobu set-quotas`) |
+//! | `HAKOBU_QUOTA_SCHEDULES` | `1000` | schedules per organization |
+//! | `HAKOBU_QUOTA_QUEUED_RUNS` | `500` | runs waiting in an organization's queue at once; more are refused (a schedule's turn is recorded as skipped) |
+//! | `HAKOBU_QUOTA_REVISIONS_KEPT` | `100` | revisions kept per job; older ones are deleted unless a run still waiting or running uses them |
+//! | `HAKOBU_STREAMS_PER_USER` | `10` | live run streams (the run page's progress and logs) one user may hold open at once (per replica); each ends with its run, or after 30 minutes (the browser reconnects) |
 //! | `HAKOBU_METRICS_TOKEN` | unset (`/metrics` answers 404) | bearer token Prometheus sends to read `/metrics` |
 //! | `HAKOBU_TRUST_PROXY_HEADERS` | `false` | take the client address from `X-Forwarded-For` (only behind a proxy you run) |
 //! | `HAKOBU_SMTP_HOST` | unset (no email) | SMTP server for notifications, confirmations, invitations, password resets |
@@ -92,6 +97,47 @@ pub struct Settings {
     pub notify_max_attempts: i32,
     /// How S3 connections may get AWS credentials (`docs/security.md`, cloud roles).
     pub cloud_roles: CloudRoleSettings,
+    pub quotas: Quotas,
+}
+
+/// How much one organization may keep: the service's defaults, which the operator may
+/// override per organization (`organizations.quotas`, set with `hakobu set-quotas`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Quotas {
+    pub jobs: i64,
+    pub schedules: i64,
+    pub queued_runs: i64,
+    pub revisions_kept: i64,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Quotas {
+            jobs: 1000,
+            schedules: 1000,
+            queued_runs: 500,
+            revisions_kept: 100,
+        }
+    }
+}
+
+impl Quotas {
+    /// The quotas of an organization: each override given replaces the default.
+    pub fn for_organization(&self, overrides: &serde_json::Value) -> Quotas {
+        let pick = |name: &str, default: i64| {
+            overrides
+                .get(name)
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or(default)
+        };
+        Quotas {
+            jobs: pick("jobs", self.jobs),
+            schedules: pick("schedules", self.schedules),
+            queued_runs: pick("queued_runs", self.queued_runs),
+            revisions_kept: pick("revisions_kept", self.revisions_kept),
+        }
+    }
 }
 
 /// The operator's rules for tenants' AWS credentials.
@@ -215,6 +261,8 @@ pub struct AbuseLimits {
     pub probes_per_user: u32,
     /// The same per organization per minute.
     pub probes_per_organization: u32,
+    /// Live run streams one user may hold open at once.
+    pub streams_per_user: u32,
 }
 
 impl Default for AbuseLimits {
@@ -223,6 +271,7 @@ impl Default for AbuseLimits {
             account_actions_per_address: 20,
             probes_per_user: 30,
             probes_per_organization: 120,
+            streams_per_user: 10,
         }
     }
 }
@@ -275,6 +324,7 @@ impl Settings {
                         "HAKOBU_PROBES_PER_ORGANIZATION",
                         d.probes_per_organization,
                     )?,
+                    streams_per_user: parse_var("HAKOBU_STREAMS_PER_USER", d.streams_per_user)?,
                 }
             },
             trust_proxy_headers: parse_var("HAKOBU_TRUST_PROXY_HEADERS", false)?,
@@ -330,9 +380,21 @@ impl Settings {
                     3600,
                 )?),
             },
+            quotas: Settings::quotas_from_env()?,
         };
         settings.check()?;
         Ok(settings)
+    }
+
+    /// `HAKOBU_QUOTA_*`, for the server and for `hakobu set-quotas`.
+    pub fn quotas_from_env() -> anyhow::Result<Quotas> {
+        let d = Quotas::default();
+        Ok(Quotas {
+            jobs: parse_var("HAKOBU_QUOTA_JOBS", d.jobs)?,
+            schedules: parse_var("HAKOBU_QUOTA_SCHEDULES", d.schedules)?,
+            queued_runs: parse_var("HAKOBU_QUOTA_QUEUED_RUNS", d.queued_runs)?,
+            revisions_kept: parse_var("HAKOBU_QUOTA_REVISIONS_KEPT", d.revisions_kept)?,
+        })
     }
 
     /// Rules that hold however the settings were made (environment or tests).
@@ -358,6 +420,12 @@ impl Settings {
         if self.run_token_ttl <= self.heartbeat_timeout {
             bail!(
                 "HAKOBU_RUN_TOKEN_TTL_SECONDS must be more than HAKOBU_HEARTBEAT_TIMEOUT_SECONDS"
+            );
+        }
+        let q = self.quotas;
+        if q.jobs < 0 || q.schedules < 0 || q.queued_runs < 0 || q.revisions_kept < 1 {
+            bail!(
+                "HAKOBU_QUOTA_JOBS, _SCHEDULES and _QUEUED_RUNS must be 0 or more, HAKOBU_QUOTA_REVISIONS_KEPT at least 1"
             );
         }
         if self.notify_max_attempts < 1 {

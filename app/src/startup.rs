@@ -10,6 +10,7 @@ use crate::routes;
 use crate::runs::dispatch::Dispatcher;
 use crate::runs::watchdog::Watchdog;
 use crate::secrets::SecretBox;
+use crate::services::secret_rotation::{self, Scope};
 use crate::settings::Settings;
 use crate::state::AppState;
 use actix_web::dev::Server;
@@ -65,8 +66,23 @@ impl Application {
             .as_deref()
             .map(SecretBox::from_spec)
             .transpose()?;
-        if secrets.is_none() {
-            tracing::warn!("HAKOBU_SECRET_KEY is not set: connections cannot be saved");
+        match &secrets {
+            None => tracing::warn!("HAKOBU_SECRET_KEY is not set: connections cannot be saved"),
+            // Secrets saved before they were bound to their place are bound now, once:
+            // until then they are refused.
+            Some(secrets) => {
+                let report =
+                    secret_rotation::reseal_all(&pool, secrets, Scope::BindUnbound).await?;
+                if report.secrets_resealed > 0 {
+                    tracing::info!(
+                        secrets = report.secrets_resealed,
+                        "bound stored secrets to their place"
+                    );
+                }
+                for failure in &report.failures {
+                    tracing::warn!(%failure, "a stored secret could not be bound; run `hakobu rotate-secrets` once its key is configured");
+                }
+            }
         }
         // A launch token must last until the runner has started (at most the start
         // timeout); after that, heartbeats renew the runner's token.
@@ -105,6 +121,7 @@ impl Application {
             let scheduler = Arc::new(crate::scheduler::Scheduler {
                 pool: pool.clone(),
                 tick: std::time::Duration::from_secs(5),
+                quotas: settings.quotas,
             });
             tokio::spawn(scheduler.run());
         }
@@ -142,6 +159,7 @@ impl Application {
             settings,
             cloud_roles,
             limiter: crate::limiter::Limiter::default(),
+            streams: crate::limiter::OpenStreams::default(),
         });
         let server = run(listener, state)?;
         Ok(Application { port, server })

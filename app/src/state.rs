@@ -29,4 +29,5 @@ pub struct AppState {
     pub cloud_roles: CloudRoles,
     /// In-memory request limits of this replica (account actions, probes).
     pub limiter: crate::limiter::Limiter,
+    pub streams: crate::limiter::OpenStreams,
 }

@@ -108,6 +108,11 @@ catalogue! {
     SecretReenter = "secret_reenter" => "must be entered again because {changed} changed: a saved secret is only sent where it was saved";
     /// On the changed setting of a test that would fill in saved secrets.
     SecretForChangedSetting = "secret_for_changed_setting" => "differs from the saved connection: enter the {secret} again to test with it, since a saved {secret} is only sent where it was saved";
+    TooManyStreams = "too_many_streams" => "You already have {limit} live run pages open. Close some tabs showing runs, then reload this one.";
+    /// The operator's quotas per organization (`limit` a number).
+    QuotaJobs = "quota_jobs" => "Your organization has reached its limit of {limit} jobs. Delete jobs you no longer need, or ask the operator of this Hakobu to raise the limit.";
+    QuotaSchedules = "quota_schedules" => "Your organization has reached its limit of {limit} schedules. Delete schedules you no longer need, or ask the operator of this Hakobu to raise the limit.";
+    QuotaQueuedRuns = "quota_queued_runs" => "Your organization already has {limit} runs waiting to start, its limit. Wait for some to start or cancel runs you do not need, then try again.";
     ReadOnlyToken = "read_only_token" => "This API token is read-only: it can look but not change anything. Create a token with full access to make changes.";
     // --- jobs, variables, checks and runs ---
     SelectOneValue = "select_one_value" => "is required: a SELECT returning one value";

@@ -14,6 +14,8 @@ pub struct Organization {
     pub created_at: DateTime<Utc>,
     /// Runs at once for this organization; `None` means the service's ceiling.
     pub max_concurrent_runs: Option<i64>,
+    /// The operator's overrides of the service's quotas (`settings::Quotas`), by name.
+    pub quotas: serde_json::Value,
 }
 
 impl Organization {
@@ -26,6 +28,31 @@ impl Organization {
             .returning(Organization::as_returning())
             .get_result(conn)
             .await
+    }
+
+    /// Replaces the operator's quota overrides.
+    pub async fn set_quotas(
+        conn: &mut AsyncPgConnection,
+        id: OrganizationId,
+        quotas: &serde_json::Value,
+    ) -> QueryResult<Organization> {
+        diesel::update(organizations::table.find(id))
+            .set(organizations::quotas.eq(quotas))
+            .returning(Organization::as_returning())
+            .get_result(conn)
+            .await
+    }
+
+    /// Holds the organization's row until the transaction ends, so counting its rows
+    /// against a quota and inserting one is not raced by another request.
+    pub async fn lock(conn: &mut AsyncPgConnection, id: OrganizationId) -> QueryResult<()> {
+        organizations::table
+            .find(id)
+            .select(organizations::id)
+            .for_update()
+            .first::<OrganizationId>(conn)
+            .await
+            .map(|_| ())
     }
 
     pub async fn find(

@@ -222,6 +222,13 @@ async fn preview_check(
     )
     .await?;
     drop(conn);
+    // A check's preview starts a probe worker and queries the tenant's database, like a
+    // connection test: the same per-user and per-organization limits apply.
+    state.limiter.probe(
+        &state.settings.abuse_limits,
+        auth.user_id,
+        auth.organization_id,
+    )?;
     let target = engine_bridge::database(&state, &c)?.ok_or_else(|| {
         ApiError::field(
             "connection_id",

@@ -96,8 +96,10 @@ async fn create_job(
     body: ApiJson<CreateJobRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    let mut conn = state.pool.get().await?;
-    require_team_editor(&mut conn, &auth, body.team_id, "team_id").await?;
+    {
+        let mut conn = state.pool.get().await?;
+        require_team_editor(&mut conn, &auth, body.team_id, "team_id").await?;
+    }
     let mut errors = FieldErrors::default();
     validate_job_text(
         &mut errors,
@@ -106,6 +108,8 @@ async fn create_job(
         Some(&body.labels),
     );
     errors.into_result()?;
+    crate::services::jobs::check_against_databases(&state, &auth, &body.settings).await?;
+    let mut conn = state.pool.get().await?;
     let job = conn
         .transaction::<_, ApiError, _>(async |conn| {
             insert_job(conn, &state, &auth, &body, "job.create", json!({})).await
@@ -161,6 +165,20 @@ async fn update_job(
         body.labels.as_deref(),
     );
     errors.into_result()?;
+    if let Some(settings) = &body.settings {
+        {
+            let mut conn = state.pool.get().await?;
+            load_job(
+                &mut conn,
+                &auth,
+                id,
+                Action::EditResource,
+                "change this job",
+            )
+            .await?;
+        }
+        crate::services::jobs::check_against_databases(&state, &auth, settings).await?;
+    }
     let mut conn = state.pool.get().await?;
     let (job, shares) = conn
         .transaction::<_, ApiError, _>(async |conn| {
@@ -173,8 +191,6 @@ async fn update_job(
             let (source, destination) = if body.settings.is_some() {
                 let (s, d) = resolve_connections(conn, &auth, &settings).await?;
                 crate::services::local_files::check_job(&state, &settings, &s, &d)?;
-                crate::services::job_checks::check_against_databases(&state, &settings, &s, &d)
-                    .await?;
                 (s.id, d.id)
             } else {
                 (
@@ -221,6 +237,14 @@ async fn update_job(
             .ok_or_else(|| ApiError::not_found("job"))?;
             if revised {
                 Job::record_revision(conn, &after, Some(auth.user_id)).await?;
+                crate::services::quotas::prune_revisions(
+                    conn,
+                    &state.settings.quotas,
+                    auth.organization_id,
+                    after.id,
+                    after.revision,
+                )
+                .await?;
             }
             let mut changes = Vec::new();
             json_diff(

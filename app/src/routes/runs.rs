@@ -9,6 +9,7 @@ use crate::models::organization::Organization;
 use crate::models::run::{Run, RunFilter};
 use crate::runs::{self, RunRequest};
 use crate::services::jobs::load_job;
+use crate::services::quotas::{self, Counted};
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, web};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -140,6 +141,7 @@ async fn start_run(
         .transaction::<_, ApiError, _>(async |conn| {
             let (job, shares) = load_job(conn, &auth, path.into_inner(), Action::UseResource, "run this job").await?;
             check_overrides(&auth, &job, &shares, &request.variables)?;
+            quotas::ensure_room(conn, &state.settings.quotas, auth.organization_id, Counted::QueuedRuns, 1).await?;
             let request = RunRequest {
                 trigger: "manual",
                 triggered_by: Some(auth.user_id),
@@ -233,6 +235,7 @@ async fn backfill(
         .transaction::<_, ApiError, _>(async |conn| {
             let (job, shares) = load_job(conn, &auth, path.into_inner(), Action::UseResource, "run this job").await?;
             check_overrides(&auth, &job, &shares, &request.variables)?;
+            quotas::ensure_room(conn, &state.settings.quotas, auth.organization_id, Counted::QueuedRuns, periods.len() as i64).await?;
             let mut created = Vec::new();
             for at in &periods {
                 let run = runs::enqueue(
@@ -379,6 +382,9 @@ async fn run_logs(
     ))
 }
 
+/// How long one live stream stays open before it ends (the client reconnects).
+const STREAM_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
 /// A live stream (Server-Sent Events) of a run: `progress` events with the run (status,
 /// rows, bytes) when it changes, `log` events with new lines, and `end` when it is over.
 #[utoipa::path(tag = "runs", params(("run_id" = RunId, Path)), responses(
@@ -399,6 +405,9 @@ async fn run_events(
     )
     .await?;
     drop(conn);
+    let slot = state
+        .streams
+        .open(auth.user_id, state.settings.abuse_limits.streams_per_user)?;
     let org = auth.organization_id;
     let pool = state.pool.clone();
     struct Cursor {
@@ -406,18 +415,25 @@ async fn run_events(
         last_view: Option<String>,
         ended: bool,
         first: bool,
+        opened: std::time::Instant,
+        /// Held for the stream's life: its place among the user's open streams.
+        _slot: crate::limiter::StreamSlot,
     }
     let start = Cursor {
         last_seq: 0,
         last_view: None,
         ended: false,
         first: true,
+        opened: std::time::Instant::now(),
+        _slot: slot,
     };
     let stream = futures::stream::unfold(start, move |mut cursor| {
         let pool = pool.clone();
         let id = run.id;
         async move {
-            if cursor.ended {
+            // A stream ends with its run; one left open for long ends too (the browser's
+            // EventSource reconnects, through the checks and the limit again).
+            if cursor.ended || cursor.opened.elapsed() > STREAM_MAX_AGE {
                 return None;
             }
             if !cursor.first {
@@ -425,6 +441,7 @@ async fn run_events(
             }
             cursor.first = false;
             let mut out = String::new();
+            // A connection for this poll only: none is held while the stream waits.
             let Ok(mut conn) = pool.get().await else {
                 return Some((
                     Ok::<_, actix_web::Error>(web::Bytes::from(": database busy\n\n")),
@@ -441,16 +458,23 @@ async fn run_events(
                     ));
                 }
             }
-            if let Ok(Some(run)) = Run::find(&mut conn, org, id).await {
-                let view = json!(run.view(None)).to_string();
-                if cursor.last_view.as_deref() != Some(view.as_str()) {
-                    out.push_str(&format!("event: progress\ndata: {view}\n\n"));
-                    cursor.last_view = Some(view);
+            match Run::find(&mut conn, org, id).await {
+                Ok(Some(run)) => {
+                    let view = json!(run.view(None)).to_string();
+                    if cursor.last_view.as_deref() != Some(view.as_str()) {
+                        out.push_str(&format!("event: progress\ndata: {view}\n\n"));
+                        cursor.last_view = Some(view);
+                    }
+                    if run.status.is_final() {
+                        out.push_str("event: end\ndata: {}\n\n");
+                        cursor.ended = true;
+                    }
                 }
-                if run.status.is_final() {
-                    out.push_str("event: end\ndata: {}\n\n");
+                Ok(None) => {
+                    out.push_str("event: end\ndata: {\"reason\":\"gone\"}\n\n");
                     cursor.ended = true;
                 }
+                Err(_) => {} // the next poll tries again
             }
             if out.is_empty() {
                 // A comment keeps proxies from closing an idle stream.
@@ -543,6 +567,18 @@ async fn rerun(
                 "run this job",
             )
             .await?;
+            quotas::ensure_room(conn, &state.settings.quotas, auth.organization_id, Counted::QueuedRuns, 1).await?;
+            // An old revision may have been pruned (`HAKOBU_QUOTA_REVISIONS_KEPT`).
+            if Job::revision(conn, auth.organization_id, job.id, previous.job_revision).await?.is_none() {
+                return Err(ApiError::Conflict {
+                    message: format!(
+                        "Revision {} of this job is no longer kept, so this run cannot be repeated as it was. Start a new run of the job instead.",
+                        previous.job_revision
+                    )
+                    .into(),
+                    field: None,
+                });
+            }
             let request = RunRequest {
                 trigger: "rerun",
                 triggered_by: Some(auth.user_id),

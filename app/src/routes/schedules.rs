@@ -125,6 +125,14 @@ async fn create_schedule(
             )
             .await?;
             let schedule = request.validate()?;
+            crate::services::quotas::ensure_room(
+                conn,
+                &state.settings.quotas,
+                auth.organization_id,
+                crate::services::quotas::Counted::Schedules,
+                1,
+            )
+            .await?;
             if ScheduleRow::for_job(conn, auth.organization_id, job.id)
                 .await?
                 .len()

@@ -159,7 +159,23 @@ pub fn name_conflict(e: diesel::result::Error) -> ApiError {
     }
 }
 
-/// Creates a job with its first revision.
+/// The save-time checks that ask the tenant's databases (a merge key's table, column
+/// changes). Callers run them before taking the pool connection of their transaction: no
+/// request holds a pool connection while it waits on a tenant's database.
+pub async fn check_against_databases(
+    state: &AppState,
+    auth: &Auth,
+    settings: &JobSettings,
+) -> Result<(), ApiError> {
+    let (source, destination) = {
+        let mut conn = state.pool.get().await?;
+        resolve_connections(&mut conn, auth, settings).await?
+    };
+    super::job_checks::check_against_databases(state, settings, &source, &destination).await
+}
+
+/// Creates a job with its first revision, within the organization's job quota. The
+/// checks against the databases are the caller's ([`check_against_databases`]).
 pub async fn insert_job(
     conn: &mut AsyncPgConnection,
     state: &AppState,
@@ -170,8 +186,14 @@ pub async fn insert_job(
 ) -> Result<Job, ApiError> {
     let (source, destination) = resolve_connections(conn, auth, &request.settings).await?;
     super::local_files::check_job(state, &request.settings, &source, &destination)?;
-    super::job_checks::check_against_databases(state, &request.settings, &source, &destination)
-        .await?;
+    super::quotas::ensure_room(
+        conn,
+        &state.settings.quotas,
+        auth.organization_id,
+        super::quotas::Counted::Jobs,
+        1,
+    )
+    .await?;
     let job = Job::insert(
         conn,
         NewJob {

@@ -10,4 +10,6 @@ pub mod job_checks;
 pub mod jobs;
 pub mod local_files;
 pub mod organizations;
+pub mod quotas;
+pub mod secret_rotation;
 pub mod variables;

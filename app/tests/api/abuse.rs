@@ -1,5 +1,5 @@
 //! Abuse limits: account actions per client address, probes per user and organization,
-//! and the security headers every response carries.
+//! live streams per user, and the security headers every response carries.
 
 use crate::helpers::{PASSWORD, SpawnOptions, spawn_app_with, unique_email};
 use hakobu::settings::AbuseLimits;
@@ -16,6 +16,7 @@ fn limits(
             account_actions_per_address,
             probes_per_user,
             probes_per_organization,
+            streams_per_user: 1000,
         },
         ..Default::default()
     }
@@ -145,13 +146,24 @@ async fn probes_are_limited_per_user_and_per_organization() {
         "{message}"
     );
 
-    // Another organization is not affected.
+    // Another organization is not affected, and a data check's preview counts as a probe.
     let other = app.signup("Beta").await;
     let theirs = app.pg_connection(&other).await;
     let (status, body) = app
         .get(&format!("/api/connections/{theirs}/schemas"), &other.token)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    let check =
+        json!({"connection_id": theirs, "sql": "SELECT 1", "operator": "=", "expected": "1"});
+    let (status, body) = app
+        .post("/api/data-checks/preview", &other.token, check.clone())
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["passed"], true, "{body}");
+    let (status, body) = app
+        .post("/api/data-checks/preview", &other.token, check)
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
 }
 
 #[tokio::test]
@@ -265,4 +277,66 @@ async fn tokens_in_links_never_reach_the_logs() {
     for secret in [&invite, &reset, &lookup] {
         assert!(!logs.contains(secret.as_str()), "{secret} is logged");
     }
+}
+
+#[tokio::test]
+async fn live_streams_are_capped_per_user_and_end_when_their_run_disappears() {
+    let app = spawn_app_with(SpawnOptions {
+        abuse_limits: AbuseLimits {
+            streams_per_user: 2,
+            ..AbuseLimits::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Watchers").await;
+    let job = crate::runs::job(&app, &owner, json!({"overlap": "queue"})).await;
+    let (status, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let events = format!(
+        "{}/api/runs/{}/events",
+        app.address,
+        run["id"].as_str().unwrap()
+    );
+    let open = || app.client.get(&events).bearer_auth(&owner.token).send();
+
+    let first = open().await.unwrap();
+    let mut second = open().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(second.status(), StatusCode::OK);
+    let third = open().await.unwrap();
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = third.json().await.unwrap();
+    assert_eq!(body["code"], "too_many_streams", "{body}");
+
+    // A closed stream frees its place (the server notices at its next write).
+    drop(first);
+    let mut reopened = None;
+    for _ in 0..50 {
+        let attempt = open().await.unwrap();
+        if attempt.status() == StatusCode::OK {
+            reopened = Some(attempt);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(reopened.is_some(), "a place was never freed");
+
+    // The run disappears with its job: the stream says so and ends.
+    let (status, body) = app.delete(&format!("/api/jobs/{job}"), &owner.token).await;
+    assert!(status.is_success(), "{body}");
+    let mut seen = String::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while let Ok(Some(chunk)) = second.chunk().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the stream did not end: {seen}");
+    assert!(
+        seen.contains("event: end\ndata: {\"reason\":\"gone\"}"),
+        "{seen}"
+    );
 }

@@ -36,6 +36,8 @@ pub struct TestApp {
     /// `HAKOBU_LOCAL_FILES_ROOT` of this app (each organization's folder is
     /// `<root>/<organization id>`); `None` when files on the server are off.
     pub files_root: Option<std::path::PathBuf>,
+    /// The app's `HAKOBU_SECRET_KEY`.
+    pub secret_key: String,
     /// The app's own database, dropped with the app; `None` when the app was started on
     /// another test's database.
     _database: Option<hakobu_testkit::TestDb>,
@@ -96,6 +98,10 @@ pub struct SpawnOptions {
     pub public_url: &'static str,
     /// `HAKOBU_METRICS_TOKEN`; [`METRICS_TOKEN`] by default.
     pub metrics_token: Option<&'static str>,
+    /// `HAKOBU_SECRET_KEY`; a fresh key by default.
+    pub secret_key: Option<String>,
+    /// `HAKOBU_QUOTA_*`.
+    pub quotas: hakobu::settings::Quotas,
 }
 
 /// The `HAKOBU_METRICS_TOKEN` of every test app.
@@ -140,9 +146,12 @@ impl Default for SpawnOptions {
                 account_actions_per_address: 1000,
                 probes_per_user: 1000,
                 probes_per_organization: 1000,
+                streams_per_user: 1000,
             },
             public_url: "http://127.0.0.1:8080",
             metrics_token: Some(METRICS_TOKEN),
+            secret_key: None,
+            quotas: hakobu::settings::Quotas::default(),
         }
     }
 }
@@ -220,6 +229,10 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
     let files_root = options.local_files.then(|| {
         std::env::temp_dir().join(format!("hakobu-files-{}", uuid::Uuid::new_v4().simple()))
     });
+    let secret_key = options
+        .secret_key
+        .clone()
+        .unwrap_or_else(|| hakobu::secrets::SecretBox::generate_spec("k1"));
     let settings = Settings {
         database_url: format!("{}/{db_name}", server_url()),
         bind: "127.0.0.1:0".to_owned(),
@@ -233,7 +246,7 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         abuse_limits: options.abuse_limits,
         trust_proxy_headers: options.trust_proxy_headers,
         metrics_token: options.metrics_token.map(str::to_owned),
-        secret_key: Some(hakobu::secrets::SecretBox::generate_spec("k1")),
+        secret_key: Some(secret_key.clone()),
         local_files_root: files_root.clone(),
         egress_allow: hakobu_core::egress::EgressPolicy::parse_allow_list(options.egress_allow)
             .expect("egress allow list"),
@@ -254,6 +267,7 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         notify_retry_base: Duration::from_secs(1),
         notify_max_attempts: 4,
         cloud_roles: options.cloud_roles.clone(),
+        quotas: options.quotas,
     };
     let launcher = match options.launcher {
         Some(launcher) => launcher,
@@ -273,6 +287,7 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
     TestApp {
         address,
         db_name,
+        secret_key,
         _database: database,
         _files_root: files_root.clone().map(RemovedOnDrop),
         files_root,

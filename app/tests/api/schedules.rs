@@ -20,11 +20,17 @@ fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
-fn scheduler(app: &TestApp) -> Scheduler {
+/// A scheduler on the app's database; its queue quota is above the thousand runs the
+/// racing test makes (`quotas.rs` tests the quota).
+pub fn scheduler(app: &TestApp) -> Scheduler {
     let url = format!("{}/{}", server_url(), app.db_name);
     Scheduler {
         pool: hakobu::db::build_pool(&url, 4).unwrap(),
         tick: Duration::from_secs(1),
+        quotas: hakobu::settings::Quotas {
+            queued_runs: 10_000,
+            ..hakobu::settings::Quotas::default()
+        },
     }
 }
 

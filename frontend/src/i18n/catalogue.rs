@@ -106,6 +106,18 @@ pub fn japanese_template(code: MessageCode) -> &'static str {
         MessageCode::SecretForChangedSetting => {
             "保存した接続と違います。テストするには {secret} をもう一度入力してください。保存した {secret} は保存した接続先にだけ送られます。"
         }
+        MessageCode::TooManyStreams => {
+            "実行のライブ表示をすでに {limit} 個開いています。実行を表示しているタブをいくつか閉じてから、このページを再読み込みしてください。"
+        }
+        MessageCode::QuotaJobs => {
+            "この組織のジョブ数が上限（{limit} 件）に達しました。不要なジョブを削除するか、Hakobu の運用者に上限の引き上げを依頼してください。"
+        }
+        MessageCode::QuotaSchedules => {
+            "この組織のスケジュール数が上限（{limit} 件）に達しました。不要なスケジュールを削除するか、Hakobu の運用者に上限の引き上げを依頼してください。"
+        }
+        MessageCode::QuotaQueuedRuns => {
+            "この組織にはすでに開始待ちの実行が上限の {limit} 件あります。開始を待つか、不要な実行をキャンセルしてから、もう一度お試しください。"
+        }
         MessageCode::ReadOnlyToken => {
             "この API トークンは読み取り専用で、変更はできません。変更するにはフルアクセスのトークンを作成してください。"
         }
