@@ -257,6 +257,12 @@ texts! {
     TokenNameHint => "A name you will recognise later, e.g. \"nightly export script\".", "後で見分けられる名前（例：「夜間エクスポート用スクリプト」）。";
     ExpiresInDays => "Expires after (days)", "有効期間（日数）";
     ExpiresInDaysHint => "Leave empty for a token that works until you revoke it.", "空欄にすると、無効にするまで使えるトークンになります。";
+    TokenScope => "Access", "権限";
+    TokenScopeFull => "Full: can change what you can change", "フル：あなたが変更できるものを変更できる";
+    TokenScopeReadOnly => "Read-only: can look, never change", "読み取り専用：参照のみで、変更はできない";
+    TokenScopeHint => "A read-only token is enough for dashboards and monitoring scripts, and does less harm if it leaks.", "ダッシュボードや監視用のスクリプトには読み取り専用で十分です。漏れたときの被害も小さくなります。";
+    ScopeFull => "Full", "フル";
+    ScopeReadOnly => "Read-only", "読み取り専用";
     NewToken => "Your new token", "新しいトークン";
     NewTokenWarning => "Copy it now: it is shown only once. Hakobu keeps only a fingerprint of it.", "今すぐコピーしてください。一度しか表示されません。Hakobu はトークンそのものを保存しません。";
     YourTokens => "Your tokens", "あなたのトークン";

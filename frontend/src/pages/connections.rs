@@ -375,6 +375,9 @@ fn ConnectionEditor(
     // A new connection's page opens with `?created` to confirm the save.
     let created = use_query_map().with_untracked(|q| q.get("created").is_some());
     let saved_notice = RwSignal::new(created);
+    // What the last save did that was not asked for (a saved password cleared because the
+    // host it was bound to changed): shown until the next save.
+    let save_notes = RwSignal::new(Vec::<hakobu_core::validation::FieldError>::new());
     let action_error = RwSignal::new(None::<ApiError>);
     let can_edit =
         existing.with_value(|e| e.as_ref().is_none_or(|c| c.your_role >= TeamRole::Editor));
@@ -434,6 +437,7 @@ fn ConnectionEditor(
         move |ev: SubmitEvent| {
             ev.prevent_default();
             saved_notice.set(false);
+            save_notes.set(Vec::new());
             let errors = local_errors();
             let Some(team_id) = team.get_untracked() else {
                 form.invalid(FieldErrors(vec![
@@ -481,6 +485,7 @@ fn ConnectionEditor(
                     Ok(saved) => {
                         form.done();
                         saved_notice.set(true);
+                        save_notes.set(saved.notes.clone());
                         if saved_id.is_none() {
                             navigate(
                                 &format!("/connections/{}?created=1", saved.id),
@@ -616,6 +621,21 @@ fn ConnectionEditor(
                         <span class="success" role="status">{tr(Key::Saved)}</span>
                     </Show>
                 </div>
+                {move || {
+                    let notes = save_notes.get();
+                    (!notes.is_empty()).then(|| view! {
+                        <ul class="notice warning" role="status" data-testid="save-notes">
+                            {notes.into_iter().map(|note| {
+                                let label = note
+                                    .field
+                                    .strip_prefix("settings.")
+                                    .and_then(|f| kind.get_untracked().field(f))
+                                    .map(|f| f.label);
+                                view! { <li>{crate::i18n::translate(lang.get(), label, &note.text())}</li> }
+                            }).collect_view()}
+                        </ul>
+                    })
+                }}
             </form>
             {move || (can_share).then(|| existing.get_value().map(|c| view! { <SharesPanel connection=c teams=teams.clone()/> }))}
             {(saved_id.is_some() && can_edit).then(|| view! {

@@ -24,7 +24,7 @@ pub fn TokensPage() -> impl IntoView {
             resource=tokens
             empty_title=Key::NoTokensTitle
             empty_body=Key::NoTokensBody
-            columns=&[Key::Name, Key::TokenPrefix, Key::Created, Key::Expires, Key::LastUsed, Key::Status]
+            columns=&[Key::Name, Key::TokenPrefix, Key::TokenScope, Key::Created, Key::Expires, Key::LastUsed, Key::Status]
             actions=true
             row=move |t| view! { <TokenRow token=t on_change=move || tokens.refetch() action_error/> }
         />
@@ -70,6 +70,7 @@ fn CreateTokenForm(#[prop(into)] on_created: Callback<String>) -> impl IntoView 
     let form = Form::new("token", &["name", "expires_in_days"]);
     let name = RwSignal::new(String::new());
     let days = RwSignal::new("90".to_owned());
+    let read_only = RwSignal::new(false);
 
     let submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -81,8 +82,11 @@ fn CreateTokenForm(#[prop(into)] on_created: Callback<String>) -> impl IntoView 
         let request = CreateApiTokenRequest {
             name: name.get_untracked().trim().to_owned(),
             expires_in_days,
-            // The form has no scope choice yet: tokens made here act fully, as before.
-            scope: TokenScope::Full,
+            scope: if read_only.get_untracked() {
+                TokenScope::ReadOnly
+            } else {
+                TokenScope::Full
+            },
         };
         if let Err(errors) = request.validate() {
             form.invalid(errors);
@@ -104,6 +108,19 @@ fn CreateTokenForm(#[prop(into)] on_created: Callback<String>) -> impl IntoView 
         <form on:submit=submit novalidate=true class="inline-form">
             <TextField form field="name" label=Key::TokenName value=name autocomplete="off" required=true hint=Key::TokenNameHint/>
             <TextField form field="expires_in_days" label=Key::ExpiresInDays value=days kind="number" autocomplete="off" hint=Key::ExpiresInDaysHint/>
+            <div class="field">
+                <label for="token-scope">{tr(Key::TokenScope)}</label>
+                <select
+                    id="token-scope"
+                    aria-describedby="token-scope-hint"
+                    on:change=move |ev| read_only.set(event_target_value(&ev) == "read_only")
+                    prop:value=move || if read_only.get() { "read_only" } else { "full" }
+                >
+                    <option value="full">{tr(Key::TokenScopeFull)}</option>
+                    <option value="read_only">{tr(Key::TokenScopeReadOnly)}</option>
+                </select>
+                <p class="hint" id="token-scope-hint">{tr(Key::TokenScopeHint)}</p>
+            </div>
             <FormProblem form/>
             <Submit form label=Key::CreateToken/>
         </form>
@@ -139,6 +156,10 @@ fn TokenRow(
         <tr data-testid="token-row">
             <td>{token.name.clone()}</td>
             <td><code>{token.prefix.clone()} "…"</code></td>
+            <td>{tr(match token.scope {
+                TokenScope::ReadOnly => Key::ScopeReadOnly,
+                TokenScope::Full => Key::ScopeFull,
+            })}</td>
             <td><Time at=token.created_at/></td>
             <td><MaybeTime at=token.expires_at none=Key::Never/></td>
             <td><MaybeTime at=token.last_used_at none=Key::NotUsedYet/></td>
