@@ -33,6 +33,7 @@ async fn assignment(
 ) -> Result<web::Json<RunnerAssignment>, ApiError> {
     let id = path.into_inner();
     let token = verify_runner(&req, &state, id)?;
+    crate::runs::assign::resolve_variables(&state, id).await?;
     let mut conn = state.pool.get().await?;
     let assignment = crate::runs::assign::start(&state, &mut conn, id, token.launch).await?;
     Ok(web::Json(RunnerAssignment {

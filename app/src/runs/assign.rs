@@ -25,6 +25,67 @@ pub struct Assignment {
     pub files_root: Option<std::path::PathBuf>,
 }
 
+/// Resolves the run's query variables before its assignment takes a pool connection, so
+/// no pool connection waits on a tenant's database (`docs/security.md`). The job's team's
+/// rights are checked first, as at the start; whatever this does not settle (a refusal of
+/// rights, a run that ended) is left to [`start`], which answers it. A variable that fails
+/// fails the run here.
+pub async fn resolve_variables(state: &AppState, id: RunId) -> Result<(), ApiError> {
+    let (run, job, settings) = {
+        let mut conn = state.pool.get().await?;
+        let Some(run) = Run::find_any(&mut conn, id).await? else {
+            return Ok(());
+        };
+        if run.status.is_final() || run.cancel_requested {
+            return Ok(());
+        }
+        let Some(revision) = crate::models::job::Job::revision(
+            &mut conn,
+            run.organization_id,
+            run.job_id,
+            run.job_revision,
+        )
+        .await?
+        else {
+            return Ok(());
+        };
+        let Ok(settings) = serde_json::from_value::<JobSettings>(revision.settings) else {
+            return Ok(());
+        };
+        let has_query = settings
+            .variables
+            .iter()
+            .any(|v| matches!(v.value, hakobu_core::variables::VariableValue::Query { .. }));
+        let stored = run.resolved_inputs.get("variables").is_some();
+        if !has_query || stored {
+            return Ok(());
+        }
+        let Some(job) =
+            crate::models::job::Job::find(&mut conn, run.organization_id, run.job_id).await?
+        else {
+            return Ok(());
+        };
+        if access::team_use_refusal(&mut conn, run.organization_id, job.team_id, &settings)
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        (run, job, settings)
+    };
+    match variables::resolve(state, &run, &job, &settings).await {
+        Ok(_) => Ok(()),
+        Err(variables::Refusal(message)) => {
+            let mut conn = state.pool.get().await?;
+            crate::runs::finish(&mut conn, id, crate::runs::failure(&message)).await?;
+            Err(ApiError::Conflict {
+                message: message.into(),
+                field: None,
+            })
+        }
+    }
+}
+
 /// Starts run `id` for the runner that holds a token for it (`launch`: the token is the
 /// launch token, which may start the run only once) and answers what to execute.
 pub async fn start(

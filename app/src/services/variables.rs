@@ -43,6 +43,12 @@ impl From<ApiError> for Refusal {
     }
 }
 
+impl From<crate::db::PoolError> for Refusal {
+    fn from(e: crate::db::PoolError) -> Self {
+        Refusal(format!("The run's variables could not be stored: {e}"))
+    }
+}
+
 impl From<diesel::result::Error> for Refusal {
     fn from(e: diesel::result::Error) -> Self {
         Refusal(format!("The run's variables could not be stored: {e}"))
@@ -70,7 +76,7 @@ pub async fn prepare_run(
     let job = Job::find(conn, run.organization_id, run.job_id)
         .await?
         .ok_or_else(|| Refusal("The job no longer exists.".to_owned()))?;
-    let values = resolve(state, conn, run, &job, &settings).await?;
+    let values = resolve(state, run, &job, &settings).await?;
 
     let source = Connection::find(conn, run.organization_id, settings.source.connection_id)
         .await?
@@ -131,10 +137,11 @@ pub async fn prepare_run(
     })
 }
 
-/// The values stored on the run, or computes and stores them.
-async fn resolve(
+/// The values stored on the run, or computes and stores them. A pool connection is taken
+/// only for each short read and the final write, never while a query variable's database
+/// answers (`runs::assign::resolve_variables` runs this before the assignment takes one).
+pub async fn resolve(
     state: &AppState,
-    conn: &mut AsyncPgConnection,
     run: &Run,
     job: &Job,
     settings: &JobSettings,
@@ -173,7 +180,6 @@ async fn resolve(
         }
         let value = query_value(
             state,
-            conn,
             run,
             &v.name,
             *connection_id,
@@ -189,7 +195,8 @@ async fn resolve(
         "variables".to_owned(),
         serde_json::to_value(values.to_map()).unwrap_or_default(),
     );
-    Run::store_inputs(conn, run.id, &Value::Object(stored)).await?;
+    let mut conn = state.pool.get().await?;
+    Run::store_inputs(&mut conn, run.id, &Value::Object(stored)).await?;
     Ok(values)
 }
 
@@ -197,7 +204,6 @@ async fn resolve(
 #[allow(clippy::too_many_arguments)]
 async fn query_value(
     state: &AppState,
-    conn: &mut AsyncPgConnection,
     run: &Run,
     name: &str,
     connection_id: hakobu_core::ids::ConnectionId,
@@ -206,9 +212,11 @@ async fn query_value(
     values: &Values,
 ) -> Result<String, Refusal> {
     let refuse = |why: String| Refusal(format!("Variable ${name}$: {why}"));
-    let connection = Connection::find(conn, run.organization_id, connection_id)
-        .await?
-        .ok_or_else(|| refuse("its connection no longer exists".to_owned()))?;
+    let connection = {
+        let mut conn = state.pool.get().await?;
+        Connection::find(&mut conn, run.organization_id, connection_id).await?
+    }
+    .ok_or_else(|| refuse("its connection no longer exists".to_owned()))?;
     let Some(dialect) = Dialect::of(connection.kind) else {
         return Err(refuse("its connection is not a database".to_owned()));
     };
