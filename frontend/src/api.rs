@@ -559,6 +559,15 @@ pub async fn run(id: RunId) -> Result<RunView, ApiError> {
     json(get(&format!("/api/runs/{id}"))).await
 }
 
+/// The config a run executes (secrets as references).
+pub async fn run_config(id: RunId) -> Result<String, ApiError> {
+    send(get(&format!("/api/runs/{id}/config")))
+        .await?
+        .text()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))
+}
+
 pub async fn run_logs(id: RunId, after: i64) -> Result<Vec<RunLogLine>, ApiError> {
     json(get(&format!(
         "/api/runs/{id}/logs?after={after}&limit=1000"

@@ -257,6 +257,9 @@ texts! {
     TokenNameHint => "A name you will recognise later, e.g. \"nightly export script\".", "後で見分けられる名前（例：「夜間エクスポート用スクリプト」）。";
     ExpiresInDays => "Expires after (days)", "有効期間（日数）";
     ExpiresInDaysHint => "Leave empty for a token that works until you revoke it.", "空欄にすると、無効にするまで使えるトークンになります。";
+    RunConfig => "Config of this run", "この実行の設定";
+    RunConfigHint => "The Embulk-style config this run executes, as fixed when it was dispatched; passwords and keys appear as references.", "この実行が使う Embulk 形式の設定（ディスパッチ時点で確定したもの）です。パスワードやキーは参照として表示されます。";
+    ShowRunConfig => "Show the config", "設定を表示";
     TokenScope => "Access", "権限";
     TokenScopeFull => "Full: can change what you can change", "フル：あなたが変更できるものを変更できる";
     TokenScopeReadOnly => "Read-only: can look, never change", "読み取り専用：参照のみで、変更はできない";

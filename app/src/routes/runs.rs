@@ -32,6 +32,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(backfill)
         .service(list_runs)
         .service(get_run)
+        .service(run_config)
         .service(run_logs)
         .service(run_events)
         .service(cancel_run)
@@ -341,6 +342,62 @@ async fn get_run(
     )
     .await?;
     Ok(web::Json(view(&mut conn, &run).await?))
+}
+
+/// The config this run executes or executed: the snapshot fixed when it was dispatched
+/// (recompiled at its start when its variables changed it), secrets as `{{ env.* }}`
+/// references. For the job's editors and those who may see its connections' details,
+/// like the job's own config.
+#[utoipa::path(tag = "runs", params(("run_id" = RunId, Path)), responses(
+    (status = 200, description = "YAML", content_type = "application/yaml"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[get("/api/runs/{run_id}/config")]
+async fn run_config(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<RunId>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let (run, _) = load_run(
+        &mut conn,
+        &auth,
+        path.into_inner(),
+        Action::ViewResourceDetails,
+        "see this run's config",
+    )
+    .await?;
+    // The snapshot names the connections' hosts and users: the same rights as the job's
+    // config, checked against the connections of the revision this run executes.
+    let revision = Job::revision(
+        &mut conn,
+        auth.organization_id,
+        run.job_id,
+        run.job_revision,
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("job revision"))?;
+    let settings: hakobu_core::job::JobSettings =
+        serde_json::from_value(revision.settings).map_err(anyhow::Error::from)?;
+    for id in [
+        settings.source.connection_id,
+        settings.destination.connection_id,
+    ] {
+        crate::services::access::load_authorized(
+            &mut conn,
+            &auth,
+            id,
+            Action::ViewResourceDetails,
+            "see the details of the connections this run uses",
+        )
+        .await?;
+    }
+    let snapshot = run.config_snapshot.ok_or_else(|| {
+        ApiError::NotFound(
+            "This run has not started yet: its config is fixed when it is dispatched.".into(),
+        )
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/yaml; charset=utf-8")
+        .body(snapshot))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

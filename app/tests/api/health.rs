@@ -137,6 +137,7 @@ async fn openapi_lists_every_endpoint() {
         "GET /api/runs/{run_id}",
         "GET /api/runs/{run_id}/logs",
         "GET /api/runs/{run_id}/events",
+        "GET /api/runs/{run_id}/config",
         "POST /api/runs/{run_id}/cancel",
         "POST /api/runs/{run_id}/rerun",
         "GET /api/runner/runs/{run_id}/assignment",

@@ -1,4 +1,4 @@
-use crate::helpers::{TestApp, TestUser, spawn_app};
+use crate::helpers::{SpawnOptions, TestApp, TestUser, spawn_app, spawn_app_with};
 use hakobu_core::config::Config;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -753,5 +753,83 @@ async fn a_shared_job_shows_its_shares_and_reaches_the_team() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = app.get(&format!("/api/jobs/{id}"), &member.token).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// The config a run executed is shown with secrets as references, to those who may see
+/// its connections' details, and only once it was dispatched.
+#[tokio::test]
+async fn a_runs_config_is_its_snapshot_with_secrets_as_references() {
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    app.sql(
+        "CREATE TABLE src (id bigint PRIMARY KEY, name text); INSERT INTO src VALUES (1, 'a');",
+    )
+    .await;
+    let mut settings = app.pg_settings();
+    settings["password"] = json!("run-config-secret-77");
+    let conn = app
+        .create_connection(&owner, &owner.default_team, "PG pw", "postgresql", settings)
+        .await;
+    let (status, job) = app
+        .post(
+            "/api/jobs",
+            &owner.token,
+            json!({"name": "Configured", "team_id": owner.default_team, "settings": {
+            "source": {"connection_id": conn, "table": {"name": "src"}},
+            "destination": {"connection_id": conn, "table": {"name": "dst"}, "mode": "replace"}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    let (_, run) = app
+        .post(
+            &format!("/api/jobs/{}/runs", job["id"].as_str().unwrap()),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    let run_id = run["id"].as_str().unwrap();
+    let done = app.wait_for_run_end(&owner.token, run_id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+
+    let url = format!("{}/api/runs/{run_id}/config", app.address);
+    let response = app
+        .client
+        .get(&url)
+        .bearer_auth(&owner.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let yaml = response.text().await.unwrap();
+    assert!(
+        yaml.contains("in:") && yaml.contains("table: src"),
+        "{yaml}"
+    );
+    assert!(yaml.contains("{{ env."), "{yaml}");
+    assert!(!yaml.contains("run-config-secret-77"), "{yaml}");
+
+    // A viewer of the team sees the run, not its config; another organization, nothing.
+    let viewer = app
+        .add_member(
+            &owner,
+            "member",
+            json!([{"team_id": owner.default_team, "role": "viewer"}]),
+        )
+        .await;
+    let (status, _) = app.get(&format!("/api/runs/{run_id}"), &viewer.token).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = app
+        .get(&format!("/api/runs/{run_id}/config"), &viewer.token)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let stranger = app.signup("Other").await;
+    let (status, _) = app
+        .get(&format!("/api/runs/{run_id}/config"), &stranger.token)
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -405,6 +405,7 @@ fn RunDetails(initial: RunView) -> impl IntoView {
                     .into_any(),
                 }}
             </section>
+            <RunConfigPanel id/>
             <section class="panel">
                 <h2>{tr(Key::Log)}</h2>
                 {move || logs.with(Vec::is_empty).then(|| view! { <p class="muted">{tr(Key::NoLogYet)}</p> })}
@@ -744,5 +745,30 @@ mod tests {
             Key::PlainErrTimeout
         );
         assert_eq!(plain_error("something odd", failed), Key::PlainErrOther);
+    }
+}
+
+/// The config the run executes, fetched when asked for: it names hosts and users, so only
+/// those who may see the connections' details get it (the server says so otherwise).
+#[component]
+fn RunConfigPanel(id: RunId) -> impl IntoView {
+    let config = RwSignal::new(None::<Result<String, api::ApiError>>);
+    let show = move |_| {
+        spawn_local(async move {
+            config.set(Some(api::run_config(id).await));
+        });
+    };
+    view! {
+        <section class="panel">
+            <h2>{tr(Key::RunConfig)}</h2>
+            <p class="hint">{tr(Key::RunConfigHint)}</p>
+            {move || match config.get() {
+                None => view! {
+                    <button type="button" on:click=show data-testid="show-run-config">{tr(Key::ShowRunConfig)}</button>
+                }.into_any(),
+                Some(Ok(yaml)) => view! { <pre class="config" data-testid="run-config">{yaml}</pre> }.into_any(),
+                Some(Err(e)) => view! { <LoadError error=e retry=move || config.set(None)/> }.into_any(),
+            }}
+        </section>
     }
 }
