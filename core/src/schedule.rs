@@ -381,5 +381,10 @@ impl Schedule {
     }
 }
 
+/// Every IANA time zone name a schedule accepts, for the form's searchable list.
+pub fn time_zone_names() -> impl Iterator<Item = &'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())
+}
+
 #[cfg(test)]
 mod tests;

@@ -373,3 +373,15 @@ fn settings_read_from_json_with_defaults() {
     );
     assert!(typo.is_err());
 }
+
+#[test]
+fn the_time_zone_list_holds_every_name_a_schedule_accepts() {
+    let names: Vec<&str> = super::time_zone_names().collect();
+    assert!(names.len() > 400, "{}", names.len());
+    for name in ["Asia/Tokyo", "UTC", "America/Argentina/Buenos_Aires"] {
+        assert!(names.contains(&name), "{name}");
+    }
+    for name in &names {
+        assert!(name.parse::<chrono_tz::Tz>().is_ok(), "{name}");
+    }
+}

@@ -259,7 +259,9 @@ pub fn ScheduleFields(draft: ScheduleDraft, form: Form, prefix: String) -> impl 
     let kind_id = form.input_id(&path("recurrence.kind"));
     let weekdays_path = path("recurrence.weekdays");
     let input = move |field: &str, label: Key, value: RwSignal<String>, hint: Option<Key>| {
-        view! { <ScheduleInput form check path=path(field) label value hint/> }
+        // The time zone is picked from the IANA names (the browser filters as one types).
+        let suggestions = (field == "timezone").then_some(TIME_ZONE_LIST);
+        view! { <ScheduleInput form check path=path(field) label value hint suggestions/> }
     };
     // Built again each time "every week" is chosen.
     let weekdays = move || {
@@ -342,6 +344,9 @@ pub fn ScheduleFields(draft: ScheduleDraft, form: Form, prefix: String) -> impl 
 
 /// One text input of the form, its error beside it: the live check's while the input is
 /// wrong, else what the server said about it.
+/// The `<datalist>` of IANA time zone names beside the schedule's time zone box.
+const TIME_ZONE_LIST: &str = "iana-time-zones";
+
 #[component]
 fn ScheduleInput(
     form: Form,
@@ -350,6 +355,8 @@ fn ScheduleInput(
     label: Key,
     value: RwSignal<String>,
     hint: Option<Key>,
+    /// The id of a `<datalist>` of values to offer.
+    suggestions: Option<&'static str>,
 ) -> impl IntoView {
     let lang = use_lang();
     let id = form.input_id(&path);
@@ -383,11 +390,16 @@ fn ScheduleInput(
     view! {
         <div class="field" class:invalid=move || error.with(Option::is_some)>
             <label for=id.clone()>{tr(label)}</label>
-            <input id=id type="text" name=path
+            <input id=id type="text" name=path list=suggestions autocomplete="off"
                 aria-invalid=move || error.with(Option::is_some).to_string()
                 aria-describedby=described
                 prop:value=move || value.get()
                 on:input=move |ev| value.set(event_target_value(&ev))/>
+            {suggestions.map(|list| view! {
+                <datalist id=list>
+                    {hakobu_core::schedule::time_zone_names().map(|name| view! { <option value=name></option> }).collect_view()}
+                </datalist>
+            })}
             {hint.map(|h| view! { <p class="hint" id=hint_id>{tr(h)}</p> })}
             {move || error.get().map(|m| {
                 let lang = lang.get();
