@@ -254,6 +254,26 @@ impl Default for Resources {
 
 pub const CPU_SIZES: &[f64] = &[0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
 
+impl Resources {
+    /// The memory sizes (MiB) Fargate accepts with `cpu` vCPUs, as ECS validates a task
+    /// definition: 0.25 vCPU takes 512, 1024 or 2048; 0.5 takes 1-4 GiB; 1 takes 2-8 GiB;
+    /// 2 takes 4-16 GiB; 4 takes 8-30 GiB (steps of 1 GiB); 8 takes 16-60 GiB in steps of
+    /// 4 GiB; 16 takes 32-120 GiB in steps of 8 GiB. Empty for a size Fargate lacks.
+    pub fn memory_choices(cpu: f64) -> Vec<u32> {
+        let range = |from: u32, to: u32, step: u32| (from..=to).step_by(step as usize).collect();
+        match cpu {
+            0.25 => vec![512, 1024, 2048],
+            0.5 => range(1024, 4096, 1024),
+            1.0 => range(2048, 8192, 1024),
+            2.0 => range(4096, 16384, 1024),
+            4.0 => range(8192, 30720, 1024),
+            8.0 => range(16384, 61440, 4096),
+            16.0 => range(32768, 122_880, 8192),
+            _ => Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -367,14 +387,20 @@ impl JobSettings {
         }
         if !CPU_SIZES.contains(&self.resources.cpu) {
             e.push("resources.cpu", "must be one of 0.25, 0.5, 1, 2, 4, 8, 16");
-        }
-        if !(512..=122_880).contains(&self.resources.memory_mb) {
-            e.push_message(
-                "resources.memory_mb",
-                MessageCode::FromTo
-                    .with("from", 512)
-                    .with("to", "122880 MiB"),
-            );
+        } else {
+            let choices = Resources::memory_choices(self.resources.cpu);
+            if !choices.contains(&self.resources.memory_mb) {
+                let (first, last) = (choices[0], choices[choices.len() - 1]);
+                let step = choices.get(1).map_or(0, |second| second - first);
+                e.push_message(
+                    "resources.memory_mb",
+                    MessageCode::FargateMemory
+                        .with("cpu", self.resources.cpu)
+                        .with("from", first)
+                        .with("to", last)
+                        .with("step", step),
+                );
+            }
         }
         if !(1..=10_080).contains(&self.timeout_minutes) {
             e.push_message(

@@ -115,6 +115,8 @@ catalogue! {
     QuotaQueuedRuns = "quota_queued_runs" => "Your organization already has {limit} runs waiting to start, its limit. Wait for some to start or cancel runs you do not need, then try again.";
     ReadOnlyToken = "read_only_token" => "This API token is read-only: it can look but not change anything. Create a token with full access to make changes.";
     // --- jobs, variables, checks and runs ---
+    /// A task size Fargate does not offer: `cpu` vCPUs take `from` to `to` MiB in steps of `step`.
+    FargateMemory = "fargate_memory" => "must be a memory size offered with {cpu} vCPU: {from} to {to} MiB in steps of {step} MiB";
     SelectOneValue = "select_one_value" => "is required: a SELECT returning one value";
     FormatRequired = "format_required" => "is required, e.g. %Y-%m-%d";
     CheckNameRequired = "check_name_required" => "is required: say what the check makes sure of";

@@ -570,6 +570,10 @@ texts! {
     MergeKeysHint => "Columns that identify a row, separated by commas; empty means the primary key.", "行を特定する列をカンマ区切りで指定します。空欄なら主キーを使います。";
     RunSettingsLead => "What happens when a run takes too long, fails, or is due while another still runs.", "実行が長すぎる場合、失敗した場合、前の実行が続いている場合の扱いです。";
     TimeoutMinutes => "Stop after (minutes)", "打ち切りまでの時間（分）";
+    TaskSize => "Runner size", "ランナーのサイズ";
+    TaskSizeHint => "CPU and memory of the container each run gets (the sizes AWS Fargate offers). Larger sizes move wide tables faster and cost more.", "各実行に割り当てるコンテナの CPU とメモリ（AWS Fargate で選べるサイズ）。大きいほど幅の広いテーブルを速く転送できますが、費用も増えます。";
+    Cpu => "vCPU", "vCPU";
+    MemoryMib => "Memory (MiB)", "メモリ（MiB）";
     TimeoutMinutesHint => "A run still going after this long is stopped and marked as timed out.", "この時間を過ぎても続いている実行は停止し、時間切れとします。";
     Retries => "Retries after a failure", "失敗時の再試行回数";
     RetriesHint => "From 0 to 10.", "0 から 10 まで。";

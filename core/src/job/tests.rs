@@ -343,12 +343,7 @@ fn invalid_settings_name_their_fields() {
     job.retry.count = 11;
     assert_eq!(
         fields(&job.validate(PG, PG)),
-        [
-            "resources.cpu",
-            "resources.memory_mb",
-            "timeout_minutes",
-            "retry.count"
-        ]
+        ["resources.cpu", "timeout_minutes", "retry.count"]
     );
 }
 
@@ -408,4 +403,41 @@ fn casts() {
     assert!(!can_cast(Json, Long));
     assert!(!can_cast(Boolean, Timestamp));
     assert!(!can_cast(String, Bytes));
+}
+
+#[test]
+fn task_sizes_are_the_pairs_fargate_offers() {
+    let id = ConnectionId::new();
+    let mut job = settings(
+        json!({"connection_id": id, "table": {"name": "t"}}),
+        json!({"connection_id": id, "table": {"name": "t"}}),
+    );
+    for (cpu, memory_mb, ok) in [
+        (0.25, 512, true),
+        (0.25, 4096, false),
+        (1.0, 1024, false),
+        (1.0, 8192, true),
+        (4.0, 30720, true),
+        (8.0, 20480, true),
+        (8.0, 18432, false),
+        (16.0, 122_880, true),
+        (16.0, 36864, false),
+    ] {
+        job.resources = Resources { cpu, memory_mb };
+        let errors = job.validate(PG, PG);
+        assert_eq!(
+            errors.is_empty(),
+            ok,
+            "{cpu} vCPU, {memory_mb} MiB: {errors}"
+        );
+    }
+    job.resources = Resources {
+        cpu: 1.0,
+        memory_mb: 1024,
+    };
+    let errors = job.validate(PG, PG);
+    assert_eq!(
+        errors.0[0].message,
+        "must be a memory size offered with 1 vCPU: 2048 to 8192 MiB in steps of 1024 MiB"
+    );
 }

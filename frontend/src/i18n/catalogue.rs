@@ -109,6 +109,9 @@ pub fn japanese_template(code: MessageCode) -> &'static str {
         MessageCode::TooManyStreams => {
             "実行のライブ表示をすでに {limit} 個開いています。実行を表示しているタブをいくつか閉じてから、このページを再読み込みしてください。"
         }
+        MessageCode::FargateMemory => {
+            "{cpu} vCPU で選べるメモリ量にしてください：{from}〜{to} MiB（{step} MiB 単位）"
+        }
         MessageCode::QuotaJobs => {
             "この組織のジョブ数が上限（{limit} 件）に達しました。不要なジョブを削除するか、Hakobu の運用者に上限の引き上げを依頼してください。"
         }

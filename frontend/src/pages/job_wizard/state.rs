@@ -283,7 +283,7 @@ pub(super) struct Wizard {
     pub(super) retries: RwSignal<String>,
     pub(super) backoff: RwSignal<String>,
     pub(super) overlap: RwSignal<OverlapPolicy>,
-    resources: StoredValue<Resources>,
+    pub(super) resources: RwSignal<Resources>,
     pub(super) checks: RwSignal<Vec<CheckRow>>,
     pub(super) variables: RwSignal<Vec<VariableRow>>,
     /// The job's notification rules as typed (the same editor as the job page's).
@@ -388,7 +388,7 @@ impl Wizard {
             retries: text(&settings.map_or(0, |s| s.retry.count).to_string()),
             backoff: text(&settings.map_or(60, |s| s.retry.backoff_seconds).to_string()),
             overlap: RwSignal::new(settings.map(|s| s.overlap).unwrap_or_default()),
-            resources: StoredValue::new(settings.map(|s| s.resources).unwrap_or_default()),
+            resources: RwSignal::new(settings.map(|s| s.resources).unwrap_or_default()),
             checks: RwSignal::new(Vec::new()),
             variables: RwSignal::new(Vec::new()),
             rules: RuleSet::new(rules),
@@ -697,7 +697,7 @@ impl Wizard {
             },
             columns,
             masks,
-            resources: self.resources.get_value(),
+            resources: self.resources.get_untracked(),
             // Not a number: 0 is out of range on purpose, so core's validator gives its
             // usual message beside the field.
             timeout_minutes: self.timeout.get_untracked().trim().parse().unwrap_or(0),
