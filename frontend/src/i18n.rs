@@ -1430,6 +1430,17 @@ mod tests {
         // Saved secrets bound to their endpoint: placeholders naming a setting and a secret.
         "changed",
         "secret",
+        // Runner sizes: units and the service whose sizes they are.
+        "CPU",
+        "vCPU",
+        "MiB",
+        "AWS",
+        "Fargate",
+        "cpu",
+        "from",
+        "to",
+        "step",
+        "limit",
     ];
 
     fn assert_no_english_left(what: &str, ja: &str) {
