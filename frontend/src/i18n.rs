@@ -570,6 +570,12 @@ texts! {
     MergeKeysHint => "Columns that identify a row, separated by commas; empty means the primary key.", "行を特定する列をカンマ区切りで指定します。空欄なら主キーを使います。";
     RunSettingsLead => "What happens when a run takes too long, fails, or is due while another still runs.", "実行が長すぎる場合、失敗した場合、前の実行が続いている場合の扱いです。";
     TimeoutMinutes => "Stop after (minutes)", "打ち切りまでの時間（分）";
+    ColumnsSideBySide => "Columns: what this job writes, and what the table has", "列：このジョブが書き込む列と、テーブルにある列";
+    ColumnWritten => "Written by this job", "このジョブが書き込む列";
+    ColumnInTable => "In the table", "テーブルの列";
+    ColumnMissingInTable => "not in the table: loading fails unless the mode creates the table again (replace)", "テーブルにありません。テーブルを作り直すモード（replace）でない限り、ロードは失敗します";
+    ColumnNotWritten => "not written by this job: left empty (NULL or the column's default)", "このジョブは書き込みません。空（NULL または列の既定値）になります";
+    NewTableNote => "A new table: it is created from the columns this job writes.", "新しいテーブルです。このジョブが書き込む列から作成されます。";
     TaskSize => "Runner size", "ランナーのサイズ";
     TaskSizeHint => "CPU and memory of the container each run gets (the sizes AWS Fargate offers). Larger sizes move wide tables faster and cost more.", "各実行に割り当てるコンテナの CPU とメモリ（AWS Fargate で選べるサイズ）。大きいほど幅の広いテーブルを速く転送できますが、費用も増えます。";
     Cpu => "vCPU", "vCPU";
@@ -1430,6 +1436,8 @@ mod tests {
         // Saved secrets bound to their endpoint: placeholders naming a setting and a secret.
         "changed",
         "secret",
+        // A load mode's own name.
+        "replace",
         // Runner sizes: units and the service whose sizes they are.
         "CPU",
         "vCPU",

@@ -45,6 +45,7 @@ pub(super) fn DestinationStep(
                     <datalist id="destination-tables">
                         {move || tables.get().unwrap_or_default().into_iter().map(|t| view! { <option value=t/> }).collect_view()}
                     </datalist>
+                    <ColumnsSideBySide w tables/>
                     <fieldset class="choices" aria-describedby="mode-error">
                         <legend>{tr(Key::LoadMode)}</legend>
                         {Mode::ALL.iter().map(|m| {
@@ -79,5 +80,96 @@ pub(super) fn DestinationStep(
                 .into_any()
             }}
         </Show>
+    }
+}
+
+/// The columns the job writes beside the destination table's own, so a mismatch shows
+/// before the first run; a table that does not exist yet is said to be new.
+#[component]
+fn ColumnsSideBySide(w: Wizard, tables: LocalResource<Vec<String>>) -> impl IntoView {
+    let existing = move || {
+        let table = w.dest_table.get();
+        let table = table.trim().to_owned();
+        tables
+            .get()
+            .is_some_and(|list| list.iter().any(|t| *t == table))
+            .then_some(table)
+    };
+    let table_columns = LocalResource::new(move || {
+        let (destination, schema, table) = (w.destination.get(), w.dest_schema.get(), existing());
+        async move {
+            match (destination, table) {
+                (Some(id), Some(table)) => api::columns(id, Some(&schema), &table).await.ok(),
+                _ => None,
+            }
+        }
+    });
+    // What arrives at the destination: kept source columns, under their new names.
+    let written = move || -> Vec<String> {
+        w.plans
+            .get()
+            .iter()
+            .filter(|p| p.keep.get())
+            .map(|p| {
+                let rename = p.rename.get();
+                if rename.trim().is_empty() {
+                    p.name.clone()
+                } else {
+                    rename.trim().to_owned()
+                }
+            })
+            .collect()
+    };
+    move || {
+        let table = w.dest_table.get();
+        if table.trim().is_empty() {
+            return None;
+        }
+        if existing().is_none() {
+            return Some(
+                view! { <p class="hint" data-testid="new-table">{tr(Key::NewTableNote)}</p> }
+                    .into_any(),
+            );
+        }
+        let in_table = table_columns.get().flatten()?;
+        let written = written();
+        let rows_written = written.iter().map(|name| {
+            let found = in_table.iter().find(|c| c.name.eq_ignore_ascii_case(name));
+            let (other, note) = match found {
+                Some(c) => (format!("{} ({})", c.name, c.data_type), None),
+                None => (String::new(), Some(Key::ColumnMissingInTable)),
+            };
+            view! {
+                <tr class:mismatch=note.is_some()>
+                    <td><code>{name.clone()}</code></td>
+                    <td>{other}{note.map(|k| view! { <span class="field-error small">{tr(k)}</span> })}</td>
+                </tr>
+            }
+        }).collect_view();
+        let rows_unwritten = in_table
+            .iter()
+            .filter(|c| !written.iter().any(|n| n.eq_ignore_ascii_case(&c.name)))
+            .map(|c| view! {
+                <tr>
+                    <td></td>
+                    <td>{format!("{} ({})", c.name, c.data_type)} " " <span class="hint small">{tr(Key::ColumnNotWritten)}</span></td>
+                </tr>
+            })
+            .collect_view();
+        Some(
+            view! {
+                <div class="table-wrap">
+                    <table data-testid="columns-side-by-side">
+                        <caption>{tr(Key::ColumnsSideBySide)}</caption>
+                        <thead><tr>
+                            <th scope="col">{tr(Key::ColumnWritten)}</th>
+                            <th scope="col">{tr(Key::ColumnInTable)}</th>
+                        </tr></thead>
+                        <tbody>{rows_written}{rows_unwritten}</tbody>
+                    </table>
+                </div>
+            }
+            .into_any(),
+        )
     }
 }
