@@ -92,7 +92,7 @@ fn ColumnsSideBySide(w: Wizard, tables: LocalResource<Vec<String>>) -> impl Into
         let table = table.trim().to_owned();
         tables
             .get()
-            .is_some_and(|list| list.iter().any(|t| *t == table))
+            .is_some_and(|list| list.contains(&table))
             .then_some(table)
     };
     let table_columns = LocalResource::new(move || {
