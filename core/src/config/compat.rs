@@ -9,7 +9,6 @@
 //! and that error names the nearest known key ([`did_you_mean`]), so a typo keeps failing
 //! with a hint instead of being ignored.
 
-use super::error::join_path;
 use serde_json::Value;
 use std::fmt;
 
@@ -185,7 +184,7 @@ fn take(section: &mut Value, kind: Option<Section>, path: &str, notices: &mut Ve
     for (_, key, why) in IGNORED.iter().filter(|(s, _, _)| *s == kind) {
         if map.remove(*key).is_some() {
             notices.push(ConfigNotice::new(
-                join_path(path, key),
+                format!("{path}.{key}"),
                 format!("accepted and ignored: {why}"),
             ));
         }
@@ -224,8 +223,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {

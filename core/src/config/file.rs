@@ -1,7 +1,7 @@
 //! `in:` / `out:` of `type: file` and `type: s3`, with their parsers, formatters and codecs.
 
 use super::jdbc::check_timezone;
-use super::{Codec, ColumnType, ConfigError, Newline, QuotePolicy, Secret};
+use super::{Codec, ColumnType, ConfigError, Newline, QuotePolicy, QuotesInQuotedFields, Secret};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -165,7 +165,7 @@ pub struct CsvParser {
     /// `ACCEPT_ONLY_RFC4180_ESCAPED` (a quote inside quotes is doubled or escaped), is
     /// supported; `ACCEPT_STRAY_QUOTES_ASSUMING_NO_DELIMITERS_IN_FIELDS` is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quotes_in_quoted_fields: Option<String>,
+    pub quotes_in_quoted_fields: Option<QuotesInQuotedFields>,
     /// Trim spaces around values that are not quoted. Default: false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trim_if_not_quoted: Option<bool>,
@@ -440,22 +440,11 @@ impl ParserConfig {
                 one_char("delimiter", &p.delimiter, false)?;
                 one_char("quote", &p.quote, true)?;
                 one_char("escape", &p.escape, true)?;
-                match p.quotes_in_quoted_fields.as_deref() {
-                    None | Some("ACCEPT_ONLY_RFC4180_ESCAPED") => {}
-                    Some("ACCEPT_STRAY_QUOTES_ASSUMING_NO_DELIMITERS_IN_FIELDS") => {
-                        return Err(ConfigError::new(
-                            "quotes_in_quoted_fields",
-                            "stray quotes inside quoted values are not supported; remove the option (ACCEPT_ONLY_RFC4180_ESCAPED) and double such quotes",
-                        ));
-                    }
-                    Some(other) => {
-                        return Err(ConfigError::new(
-                            "quotes_in_quoted_fields",
-                            format!(
-                                "unknown value {other:?}; expected ACCEPT_ONLY_RFC4180_ESCAPED"
-                            ),
-                        ));
-                    }
+                if p.quotes_in_quoted_fields == Some(QuotesInQuotedFields::AcceptStrayQuotes) {
+                    return Err(ConfigError::new(
+                        "quotes_in_quoted_fields",
+                        "stray quotes inside quoted values are not supported; remove the option (ACCEPT_ONLY_RFC4180_ESCAPED) and double such quotes",
+                    ));
                 }
                 check_timezone("default_timezone", &p.default_timezone)?;
                 check_date("default_date", &p.default_date)?;

@@ -26,7 +26,10 @@ pub use compat::ConfigNotice;
 pub use diff::{ConfigDiff, InputDiff, merge_diff};
 pub use driver_options::{DriverOptions, ZeroDates};
 pub use endpoint::{DbEndpoint, DbKind, Tls};
-pub use enums::{Codec, ColumnType, MaskType, Mode, Newline, QuotePolicy, TlsMode, ValueType};
+pub use enums::{
+    Codec, ColumnType, MaskType, Mode, Newline, QuotePolicy, QuotesInQuotedFields, TlsMode,
+    ValueType,
+};
 pub use error::ConfigError;
 pub use file::{
     CodecConfig, CsvFormatter, CsvParser, FileInput, FileOutput, FormatterColumnOption,

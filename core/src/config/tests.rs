@@ -498,3 +498,23 @@ fn csv_typos_in_nested_sections_name_the_path_and_the_nearest_option() {
         "in.parser.delimeter: unknown field `delimeter`; did you mean `delimiter`?"
     );
 }
+
+#[test]
+fn quotes_in_quoted_fields_takes_the_rfc_4180_value_and_refuses_stray_quotes() {
+    let ok = FILE_TO_FILE.replace(
+        "type: csv",
+        "type: csv\n    quotes_in_quoted_fields: ACCEPT_ONLY_RFC4180_ESCAPED",
+    );
+    assert!(Config::from_yaml(&ok).is_ok());
+    let stray = FILE_TO_FILE.replace(
+        "type: csv",
+        "type: csv\n    quotes_in_quoted_fields: ACCEPT_STRAY_QUOTES_ASSUMING_NO_DELIMITERS_IN_FIELDS",
+    );
+    assert!(
+        error_of(&stray).starts_with(
+            "in.parser.quotes_in_quoted_fields: stray quotes inside quoted values are not supported"
+        ),
+        "{}",
+        error_of(&stray)
+    );
+}
