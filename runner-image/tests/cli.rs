@@ -118,7 +118,8 @@ fn run_writes_the_summary_and_the_diff_and_fails_in_one_line() {
     let lines: Vec<&str> = err.trim_end().lines().collect();
     assert!(
         lines.len() == 2
-            && lines[0].contains("liquid: env.HAKOBU_T_USER is not set; it renders as an empty string")
+            && lines[0]
+                .contains("liquid: env.HAKOBU_T_USER is not set; it renders as an empty string")
             && lines[1].starts_with("error: ")
             && lines[1].contains("in.user"),
         "{err}"
