@@ -173,6 +173,67 @@ pub(crate) fn take_ignored(doc: &mut Value) -> Vec<ConfigNotice> {
     notices
 }
 
+/// Keys whose value is a time zone, wherever they appear.
+const ZONE_KEYS: &[&str] = &["timezone", "default_timezone", "serverTimezone"];
+
+/// Rewrites zones written as whole-hour UTC offsets (`+0900`, `+09:00`, `-05`), which
+/// Embulk accepts, into the IANA zone of that fixed offset (`Etc/GMT-9`: the IANA names
+/// count the other way), one notice each, so the model and the engine see IANA names
+/// only. Offsets with minutes have no IANA name and stay as written (refused later).
+pub(crate) fn name_offset_zones(doc: &mut Value, path: &str, notices: &mut Vec<ConfigNotice>) {
+    match doc {
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                let at = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                if ZONE_KEYS.contains(&key.as_str())
+                    && let Value::String(zone) = value
+                    && let Some(name) = offset_zone_name(zone)
+                {
+                    notices.push(ConfigNotice::new(
+                        at,
+                        format!("the offset {zone} is read as the zone {name}"),
+                    ));
+                    *zone = name;
+                } else {
+                    name_offset_zones(value, &at, notices);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                name_offset_zones(item, &format!("{path}[{i}]"), notices);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `Etc/GMT-9` for `+0900` / `+09:00` / `+09`, `UTC` for a zero offset.
+fn offset_zone_name(zone: &str) -> Option<String> {
+    let (sign, digits) = match zone.as_bytes().first()? {
+        b'+' => (1, &zone[1..]),
+        b'-' => (-1, &zone[1..]),
+        _ => return None,
+    };
+    let digits = digits.replace(':', "");
+    if !(digits.len() == 2 || digits.len() == 4) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let hours: i32 = digits[..2].parse().ok()?;
+    if digits.len() == 4 && &digits[2..] != "00" {
+        return None;
+    }
+    match sign * hours {
+        0 => Some("UTC".to_owned()),
+        h if (-12..=14).contains(&h) => Some(format!("Etc/GMT{:+}", -h)),
+        _ => None,
+    }
+}
+
 fn type_of(section: &Value) -> Option<&str> {
     section.get("type").and_then(Value::as_str)
 }
@@ -256,6 +317,11 @@ mod tests {
         assert_eq!(did_you_mean("nul_string", &known), Some("null_string"));
         assert_eq!(did_you_mean("compression", &known), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(offset_zone_name("+0900").as_deref(), Some("Etc/GMT-9"));
+        assert_eq!(offset_zone_name("-05:00").as_deref(), Some("Etc/GMT+5"));
+        assert_eq!(offset_zone_name("+00").as_deref(), Some("UTC"));
+        assert_eq!(offset_zone_name("+0530"), None);
+        assert_eq!(offset_zone_name("Asia/Tokyo"), None);
         assert_eq!(did_you_mean("tabel", &["table", "tables"]), Some("table"));
     }
 

@@ -142,6 +142,7 @@ impl Config {
         mut value: serde_json::Value,
     ) -> Result<(Config, Vec<ConfigNotice>), ConfigError> {
         let mut notices = compat::take_ignored(&mut value);
+        compat::name_offset_zones(&mut value, "", &mut notices);
         let config: Config =
             serde_path_to_error::deserialize(value).map_err(ConfigError::from_path_error)?;
         config.validate()?;

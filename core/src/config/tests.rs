@@ -518,3 +518,22 @@ fn quotes_in_quoted_fields_takes_the_rfc_4180_value_and_refuses_stray_quotes() {
         error_of(&stray)
     );
 }
+
+#[test]
+fn zones_written_as_utc_offsets_become_their_iana_names() {
+    let yaml = FILE_TO_FILE.replace("timezone: Asia/Tokyo", "timezone: '+09:00'");
+    let (config, notices) = Config::from_yaml_with_notices(&yaml, None).unwrap();
+    let InputConfig::File(input) = &config.input else {
+        panic!("not file")
+    };
+    let ParserConfig::Csv(csv) = &input.parser else {
+        panic!("not csv")
+    };
+    assert_eq!(csv.columns[1].timezone.as_deref(), Some("Etc/GMT-9"));
+    assert_eq!(
+        notices[0].to_string(),
+        "in.parser.columns[1].timezone: the offset +09:00 is read as the zone Etc/GMT-9"
+    );
+    let half = FILE_TO_FILE.replace("timezone: Asia/Tokyo", "timezone: '+0530'");
+    assert!(error_of(&half).contains("unknown time zone \"+0530\""));
+}

@@ -726,3 +726,21 @@ async fn csv_formatter_writes_line_breaks_empty_strings_and_nulls_as_embulk_does
         "{\"id\":1,\"note\":\"a\\r\\nb\\r\\nc\\r\\nd\"}\n{\"id\":2,\"note\":\"x;y\"}\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zone_written_as_a_utc_offset_applies_like_its_iana_name() {
+    let dir = TempDir::new();
+    std::fs::write(dir.path("in.csv"), "1,2024-01-01 09:00:00,x\n").unwrap();
+    let input = csv_in(&dir.path("in.csv"), "").replace(
+        "{name: at, type: timestamp}",
+        "{name: at, type: timestamp, format: '%Y-%m-%d %H:%M:%S', timezone: '+0900'}",
+    );
+    run(&format!("{input}{}", jsonl_out(&dir.path("out_"))))
+        .await
+        .unwrap();
+    let out = std::fs::read_to_string(dir.path("out_000.00.jsonl")).unwrap();
+    assert!(
+        out.contains("\"at\":\"2024-01-01 00:00:00.000000 +0000\""),
+        "{out}"
+    );
+}
