@@ -89,14 +89,13 @@ fn load(config: &Path, diff: Option<&Path>) -> Result<Config> {
         ),
         _ => None,
     };
-    Config::from_yaml_with_diff(&text, diff_text.as_deref())
+    hakobu_engine::parse_config(&text, diff_text.as_deref())
         .with_context(|| config.display().to_string())
 }
 
 async fn run(command: Command) -> Result<()> {
     match command {
         Command::Run { config, diff } => {
-            let parsed = load(&config, diff.as_deref())?;
             let bar = std::io::stderr().is_terminal().then(|| {
                 let bar = ProgressBar::new_spinner();
                 bar.set_style(
@@ -114,6 +113,16 @@ async fn run(command: Command) -> Result<()> {
                     None => eprintln!("{text}"),
                 }
             }));
+            // After the engine's lines are shown: parsing logs the options it ignores.
+            let parsed = match load(&config, diff.as_deref()) {
+                Ok(parsed) => parsed,
+                Err(e) => {
+                    if let Some(bar) = &bar {
+                        bar.finish_and_clear();
+                    }
+                    return Err(e);
+                }
+            };
             let progress_bar = bar.clone();
             // The operator's own config on their own machine: paths mean what they say.
             let files = hakobu_engine::FileAccess::Unconfined;

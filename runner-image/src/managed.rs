@@ -151,7 +151,7 @@ pub async fn run() -> Result<()> {
     let engine_lines = crate::engine_log::Buffer::default();
     crate::engine_log::forward_to(engine_lines.sink());
 
-    let config = match Config::from_yaml(&assignment.config) {
+    let config = match hakobu_engine::parse_config(&assignment.config, None) {
         Ok(c) => c,
         Err(e) => return report_failure(&client, format!("the config is not valid: {e}")).await,
     };

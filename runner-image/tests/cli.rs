@@ -105,7 +105,8 @@ fn run_writes_the_summary_and_the_diff_and_fails_in_one_line() {
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["rows_written"], 1);
 
-    // An undefined Liquid variable, then a bad mode: exit 1, one line naming the problem.
+    // An unset env variable renders empty, as in Embulk, with a warning naming it; here
+    // that leaves `user` empty, so the run fails with one error line naming the field.
     let out = Command::new(RUNNER)
         .env_remove("HAKOBU_T_USER")
         .arg("run")
@@ -114,10 +115,13 @@ fn run_writes_the_summary_and_the_diff_and_fails_in_one_line() {
         .unwrap();
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<&str> = err.trim_end().lines().collect();
     assert!(
-        err.starts_with("error: ")
-            && err.contains("HAKOBU_T_USER")
-            && err.trim_end().lines().count() == 1,
+        lines.len() == 2
+            && lines[0]
+                .contains("liquid: env.HAKOBU_T_USER is not set; it renders as an empty string")
+            && lines[1].starts_with("error: ")
+            && lines[1].contains("in.user"),
         "{err}"
     );
     let bad = f.write(

@@ -382,7 +382,8 @@ async fn import_errors_name_the_config_field() {
             .unwrap()
             .contains("not supported by Hakobu jobs yet")
     );
-    let (status, body) = import("in: {type: postgresql, password: \"{{ env.MISSING }}\", host: h, user: u, database: d, table: t}\nout: {type: postgresql, host: h, user: u, database: d, table: t}\n").await;
+    // An unset `env.*` renders empty, as in Embulk; any other undefined variable is an error.
+    let (status, body) = import("in: {type: postgresql, password: \"{{ undefined_name }}\", host: h, user: u, database: d, table: t}\nout: {type: postgresql, host: h, user: u, database: d, table: t}\n").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["field"], "config", "{body}");
     // The save-time checks against the database speak of the config too: merging into a

@@ -188,6 +188,17 @@ word_enum!(
 );
 
 word_enum!(
+    /// How the CSV parser reads a quote inside a quoted value (Embulk's
+    /// `quotes_in_quoted_fields`).
+    QuotesInQuotedFields, "quotes_in_quoted_fields", {
+        /// Only doubled or escaped quotes (RFC 4180), Embulk's default.
+        AcceptOnlyRfc4180Escaped => "ACCEPT_ONLY_RFC4180_ESCAPED",
+        /// A lone quote is kept as text when no delimiter follows it (not supported).
+        AcceptStrayQuotes => "ACCEPT_STRAY_QUOTES_ASSUMING_NO_DELIMITERS_IN_FIELDS",
+    }
+);
+
+word_enum!(
     /// A byte-stream codec for `decoders:` / `encoders:`.
     Codec, "codec", {
         /// gzip (`.gz`).

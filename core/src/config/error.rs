@@ -36,6 +36,7 @@ impl ConfigError {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
         let (path, message) = split_nested(&path, &e.into_inner().to_string());
+        let message = super::compat::suggestion_for_unknown_field(&message).unwrap_or(message);
         ConfigError { path, message }
     }
 

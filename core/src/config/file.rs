@@ -1,7 +1,7 @@
 //! `in:` / `out:` of `type: file` and `type: s3`, with their parsers, formatters and codecs.
 
 use super::jdbc::check_timezone;
-use super::{Codec, ColumnType, ConfigError, Newline, QuotePolicy, Secret};
+use super::{Codec, ColumnType, ConfigError, Newline, QuotePolicy, QuotesInQuotedFields, Secret};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -161,6 +161,11 @@ pub struct CsvParser {
     /// Deprecated Embulk alias: `true` means `skip_header_lines: 1`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header_line: Option<bool>,
+    /// How a quote inside a quoted value is read. Only Embulk's default,
+    /// `ACCEPT_ONLY_RFC4180_ESCAPED` (a quote inside quotes is doubled or escaped), is
+    /// supported; `ACCEPT_STRAY_QUOTES_ASSUMING_NO_DELIMITERS_IN_FIELDS` is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quotes_in_quoted_fields: Option<QuotesInQuotedFields>,
     /// Trim spaces around values that are not quoted. Default: false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trim_if_not_quoted: Option<bool>,
@@ -328,6 +333,10 @@ pub struct CsvFormatter {
     /// Line separator. Default: CRLF.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub newline: Option<Newline>,
+    /// What a line break inside a value (CRLF, LF or CR) is written as. Default: LF, as
+    /// in Embulk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newline_in_field: Option<Newline>,
     /// Zone timestamps are written in. Default: UTC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_timezone: Option<String>,
@@ -431,6 +440,12 @@ impl ParserConfig {
                 one_char("delimiter", &p.delimiter, false)?;
                 one_char("quote", &p.quote, true)?;
                 one_char("escape", &p.escape, true)?;
+                if p.quotes_in_quoted_fields == Some(QuotesInQuotedFields::AcceptStrayQuotes) {
+                    return Err(ConfigError::new(
+                        "quotes_in_quoted_fields",
+                        "stray quotes inside quoted values are not supported; remove the option (ACCEPT_ONLY_RFC4180_ESCAPED) and double such quotes",
+                    ));
+                }
                 check_timezone("default_timezone", &p.default_timezone)?;
                 check_date("default_date", &p.default_date)?;
                 check_columns(&p.columns)

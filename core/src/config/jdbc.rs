@@ -1,5 +1,6 @@
 //! `in:` / `out:` of `type: postgresql` and `type: mysql` (embulk-input-jdbc / -output-jdbc).
 
+use super::driver_options::{DriverOptions, driver_options};
 use super::endpoint::{DbEndpoint, DbKind, Tls};
 use super::{ColumnType, ConfigError, Mode, Secret, TlsMode, ValueType};
 use serde::{Deserialize, Serialize};
@@ -93,8 +94,14 @@ pub struct JdbcInput {
     /// Zone of timestamp columns without a zone. Default: UTC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_timezone: Option<String>,
-    /// Extra driver options (JDBC `options:`), accepted for compatibility.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// JDBC driver properties, any scalar (read as text): the ones that change what a
+    /// run does are mapped (TLS, time-outs, `serverTimezone`, `zeroDateTimeBehavior`;
+    /// see `driver_options`), every other one is logged as ignored.
+    #[serde(
+        default,
+        deserialize_with = "super::driver_options::scalar_options",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub options: BTreeMap<String, String>,
 }
 
@@ -181,8 +188,14 @@ pub struct JdbcOutput {
     /// Rows per write batch. Default: 16384.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<u32>,
-    /// Extra driver options (JDBC `options:`), accepted for compatibility.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// JDBC driver properties, any scalar (read as text): the ones that change what a
+    /// run does are mapped (TLS, time-outs, `serverTimezone`, `zeroDateTimeBehavior`;
+    /// see `driver_options`), every other one is logged as ignored.
+    #[serde(
+        default,
+        deserialize_with = "super::driver_options::scalar_options",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub options: BTreeMap<String, String>,
 }
 
@@ -223,7 +236,7 @@ fn resolve_tls(
             };
             ConfigError::new(format!("options.{key}"), e)
         })?),
-        None => None,
+        None => tls_from_driver_switches(options)?,
     };
     let mode = match (ssl, ssl_mode.or(from_options)) {
         (Some(false), Some(m)) if m != TlsMode::Disable => {
@@ -260,6 +273,47 @@ fn resolve_tls(
         mode,
         ca_certificate: ca,
     })
+}
+
+/// The encryption older driver switches ask for, when no `sslmode` is given:
+/// Connector/J's `useSSL` / `requireSSL` / `verifyServerCertificate` (its own documented
+/// mapping to `sslMode`) and pgjdbc's `ssl` (checks the certificate and host unless
+/// `sslfactory` is the `NonValidatingFactory`).
+fn tls_from_driver_switches(
+    options: &BTreeMap<String, String>,
+) -> Result<Option<TlsMode>, ConfigError> {
+    let switch = |key: &str| -> Result<Option<bool>, ConfigError> {
+        match options.get(key).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(None),
+            Some(v) if v == "true" || v == "yes" || v == "1" => Ok(Some(true)),
+            Some(v) if v == "false" || v == "no" || v == "0" => Ok(Some(false)),
+            Some(v) => Err(ConfigError::new(
+                format!("options.{key}"),
+                format!("expected true or false, got {v:?}"),
+            )),
+        }
+    };
+    if let Some(use_ssl) = switch("useSSL")? {
+        let require = switch("requireSSL")?.unwrap_or(false);
+        let verify = switch("verifyServerCertificate")?.unwrap_or(false);
+        return Ok(Some(match (use_ssl, require, verify) {
+            (false, _, _) => TlsMode::Disable,
+            (true, _, true) => TlsMode::VerifyCa,
+            (true, true, false) => TlsMode::Require,
+            (true, false, false) => TlsMode::Prefer,
+        }));
+    }
+    if let Some(ssl) = switch("ssl")? {
+        let non_validating = options
+            .get("sslfactory")
+            .is_some_and(|f| f.ends_with("NonValidatingFactory"));
+        return Ok(Some(match (ssl, non_validating) {
+            (false, _) => TlsMode::Disable,
+            (true, true) => TlsMode::Require,
+            (true, false) => TlsMode::VerifyFull,
+        }));
+    }
+    Ok(None)
 }
 
 pub(crate) fn check_timezone(path: &str, tz: &Option<String>) -> Result<(), ConfigError> {
@@ -307,8 +361,47 @@ macro_rules! connection_section {
 connection_section!(JdbcInput, JdbcOutput);
 
 impl JdbcInput {
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+    /// What the JDBC `options:` ask of a `kind` source (see `driver_options`).
+    pub fn driver_options(&self, kind: DbKind) -> Result<DriverOptions, ConfigError> {
+        driver_options(kind, true, &self.options, "in")
+    }
+
+    /// Seconds to wait for a connection: `connect_timeout`, else the driver property.
+    pub fn connect_timeout_secs(&self, kind: DbKind) -> Option<u64> {
+        self.connect_timeout.or_else(|| {
+            self.driver_options(kind)
+                .ok()
+                .and_then(|o| o.connect_timeout)
+        })
+    }
+
+    /// Seconds a read may wait: `socket_timeout`, else the driver property, else 1800.
+    pub fn socket_timeout_secs(&self, kind: DbKind) -> u64 {
+        self.socket_timeout
+            .or_else(|| {
+                self.driver_options(kind)
+                    .ok()
+                    .and_then(|o| o.socket_timeout)
+            })
+            .unwrap_or(1800)
+    }
+
+    /// The zone of zone-less timestamps: `default_timezone`, else Connector/J's
+    /// `serverTimezone`, else UTC.
+    pub fn zoneless_timezone(&self, kind: DbKind) -> String {
+        self.default_timezone
+            .clone()
+            .or_else(|| {
+                self.driver_options(kind)
+                    .ok()
+                    .and_then(|o| o.server_timezone)
+            })
+            .unwrap_or_else(|| "UTC".to_owned())
+    }
+
+    pub(crate) fn validate(&self, kind: DbKind) -> Result<(), ConfigError> {
         self.tls()?;
+        driver_options(kind, true, &self.options, "")?;
         match (&self.table, &self.query) {
             (None, None) => {
                 return Err(ConfigError::new(
@@ -388,8 +481,14 @@ impl JdbcOutput {
         self.mode.unwrap_or(Mode::Insert)
     }
 
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+    /// What the JDBC `options:` ask of a `kind` destination (see `driver_options`).
+    pub fn driver_options(&self, kind: DbKind) -> Result<DriverOptions, ConfigError> {
+        driver_options(kind, false, &self.options, "out")
+    }
+
+    pub(crate) fn validate(&self, kind: DbKind) -> Result<(), ConfigError> {
         self.tls()?;
+        driver_options(kind, false, &self.options, "")?;
         if self.table.trim().is_empty() {
             return Err(ConfigError::new("table", "must not be empty"));
         }

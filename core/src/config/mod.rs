@@ -11,7 +11,9 @@
 //! of the failing field: the whole point of the errors here is to say
 //! `out.mode: unknown mode "upsert"; expected one of ...`.
 
+mod compat;
 mod diff;
+mod driver_options;
 mod endpoint;
 mod enums;
 mod error;
@@ -20,9 +22,14 @@ mod filter;
 mod jdbc;
 mod plugin;
 
+pub use compat::ConfigNotice;
 pub use diff::{ConfigDiff, InputDiff, merge_diff};
+pub use driver_options::{DriverOptions, ZeroDates};
 pub use endpoint::{DbEndpoint, DbKind, Tls};
-pub use enums::{Codec, ColumnType, MaskType, Mode, Newline, QuotePolicy, TlsMode, ValueType};
+pub use enums::{
+    Codec, ColumnType, MaskType, Mode, Newline, QuotePolicy, QuotesInQuotedFields, TlsMode,
+    ValueType,
+};
 pub use error::ConfigError;
 pub use file::{
     CodecConfig, CsvFormatter, CsvParser, FileInput, FileOutput, FormatterColumnOption,
@@ -108,20 +115,39 @@ impl Config {
 
     /// Parses the config with an Embulk config diff (`-c diff.yml`) merged over it.
     pub fn from_yaml_with_diff(yaml: &str, diff: Option<&str>) -> Result<Config, ConfigError> {
+        Self::from_yaml_with_notices(yaml, diff).map(|(config, _)| config)
+    }
+
+    /// [`Config::from_yaml_with_diff`], also saying which options were accepted and
+    /// ignored or mapped (see `compat` and `driver_options`): what a runner logs.
+    pub fn from_yaml_with_notices(
+        yaml: &str,
+        diff: Option<&str>,
+    ) -> Result<(Config, Vec<ConfigNotice>), ConfigError> {
         let mut value = yaml_to_value(yaml)?;
         if let Some(diff) = diff {
             let diff = yaml_to_value(diff).map_err(|e| e.prefixed("diff"))?;
             merge_diff(&mut value, &diff);
         }
-        Self::from_value(value)
+        Self::from_value_with_notices(value)
     }
 
     /// Parses an already-decoded document (JSON or YAML value).
     pub fn from_value(value: serde_json::Value) -> Result<Config, ConfigError> {
+        Self::from_value_with_notices(value).map(|(config, _)| config)
+    }
+
+    /// [`Config::from_value`] with the notices of [`Config::from_yaml_with_notices`].
+    pub fn from_value_with_notices(
+        mut value: serde_json::Value,
+    ) -> Result<(Config, Vec<ConfigNotice>), ConfigError> {
+        let mut notices = compat::take_ignored(&mut value);
+        compat::name_offset_zones(&mut value, "", &mut notices);
         let config: Config =
             serde_path_to_error::deserialize(value).map_err(ConfigError::from_path_error)?;
         config.validate()?;
-        Ok(config)
+        notices.extend(config.driver_notices());
+        Ok((config, notices))
     }
 
     /// The YAML users see; [`Config::from_yaml`] reads it back to an equal value.

@@ -1,5 +1,7 @@
 //! `type:`-tagged sections, parsed in two steps so errors keep the full field path.
 
+use super::compat::ConfigNotice;
+use super::endpoint::DbKind;
 use super::error::ConfigError;
 use super::{
     CastFilter, ColumnFilter, CsvFormatter, CsvParser, FileInput, FileOutput, FilterConfig,
@@ -153,7 +155,8 @@ tagged!(FormatterConfig, "formatter", {
 impl InputConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         match self {
-            InputConfig::Postgresql(c) | InputConfig::Mysql(c) => c.validate(),
+            InputConfig::Postgresql(c) => c.validate(DbKind::Postgresql),
+            InputConfig::Mysql(c) => c.validate(DbKind::Mysql),
             InputConfig::File(c) => c.parser.validate(),
             InputConfig::S3(c) => c.parser.validate(),
         }
@@ -208,10 +211,46 @@ impl super::Config {
     }
 }
 
+impl InputConfig {
+    /// What the config's JDBC `options:` are taken to mean, one notice each.
+    fn driver_notices(&self) -> Vec<ConfigNotice> {
+        match self {
+            InputConfig::Postgresql(c) => c.driver_options(DbKind::Postgresql),
+            InputConfig::Mysql(c) => c.driver_options(DbKind::Mysql),
+            _ => return Vec::new(),
+        }
+        .map(|o| o.notices)
+        .unwrap_or_default()
+    }
+}
+
+impl OutputConfig {
+    /// What the config's JDBC `options:` are taken to mean, one notice each.
+    fn driver_notices(&self) -> Vec<ConfigNotice> {
+        match self {
+            OutputConfig::Postgresql(c) => c.driver_options(DbKind::Postgresql),
+            OutputConfig::Mysql(c) => c.driver_options(DbKind::Mysql),
+            _ => return Vec::new(),
+        }
+        .map(|o| o.notices)
+        .unwrap_or_default()
+    }
+}
+
+impl super::Config {
+    /// The notices of the JDBC `options:` of both sections.
+    pub(crate) fn driver_notices(&self) -> Vec<ConfigNotice> {
+        let mut notices = self.input.driver_notices();
+        notices.extend(self.out.driver_notices());
+        notices
+    }
+}
+
 impl OutputConfig {
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         match self {
-            OutputConfig::Postgresql(c) | OutputConfig::Mysql(c) => c.validate(),
+            OutputConfig::Postgresql(c) => c.validate(DbKind::Postgresql),
+            OutputConfig::Mysql(c) => c.validate(DbKind::Mysql),
             OutputConfig::File(c) => c.formatter.validate(),
             OutputConfig::S3(c) => c.formatter.validate(),
         }

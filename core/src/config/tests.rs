@@ -108,9 +108,14 @@ fn errors_name_the_path_and_the_choices() {
         "in.parser.columns[0].type: unknown type \"integer\"; expected one of boolean, long, double, string, timestamp, json, decimal, date, bytes"
     );
     let yaml = PG_TO_PG.replace("database: src", "database: src\n  tabel: x");
+    assert_eq!(
+        error_of(&yaml),
+        "in.tabel: unknown field `tabel`; did you mean `table`?"
+    );
+    let yaml = PG_TO_PG.replace("database: src", "database: src\n  colour: x");
     let e = error_of(&yaml);
     assert!(
-        e.starts_with("in.tabel: unknown field `tabel`, expected one of `host`"),
+        e.starts_with("in.colour: unknown field `colour`, expected one of `host`"),
         "{e}"
     );
     let yaml = PG_TO_PG.replace("type: rename", "type: renam");
@@ -292,4 +297,243 @@ fn tls_comes_from_ssl_ssl_mode_or_the_jdbc_options() {
         err.contains("in.ssl_ca_certificate") && err.contains("verify-ca"),
         "{err}"
     );
+}
+
+#[test]
+fn jdbc_options_take_any_scalar_and_old_tls_switches() {
+    assert_eq!(
+        input_tls(", options: {useSSL: false, useUnicode: true, connectTimeout: 300}")
+            .unwrap()
+            .mode,
+        TlsMode::Disable
+    );
+    assert_eq!(
+        input_tls(", options: {useSSL: true, requireSSL: true}")
+            .unwrap()
+            .mode,
+        TlsMode::Require
+    );
+    assert_eq!(
+        input_tls(", options: {useSSL: true}").unwrap().mode,
+        TlsMode::Prefer
+    );
+    assert_eq!(
+        input_tls(", options: {useSSL: 'true', verifyServerCertificate: true}")
+            .unwrap()
+            .mode,
+        TlsMode::VerifyCa
+    );
+    assert_eq!(
+        input_tls(", options: {ssl: true, sslfactory: org.postgresql.ssl.NonValidatingFactory}")
+            .unwrap()
+            .mode,
+        TlsMode::Require
+    );
+    assert_eq!(
+        input_tls(", options: {ssl: true}").unwrap().mode,
+        TlsMode::VerifyFull
+    );
+    // `ssl_mode` says it outright and wins over the driver's switches.
+    assert_eq!(
+        input_tls(", ssl_mode: require, options: {useSSL: false}")
+            .unwrap()
+            .mode,
+        TlsMode::Require
+    );
+    let err = input_tls(", options: {useSSL: maybe}").unwrap_err();
+    assert_eq!(
+        err,
+        "in.options.useSSL: expected true or false, got \"maybe\""
+    );
+    let err = input_tls(", options: {useSSL: [true]}").unwrap_err();
+    assert_eq!(
+        err,
+        "in.options.useSSL: expected one value (text, a number or true/false), not a list or mapping"
+    );
+}
+
+const MYSQL_WITH_DRIVER_OPTIONS: &str = r#"
+in:
+  type: mysql
+  host: h
+  user: u
+  database: d
+  table: t
+  options:
+    useSSL: false
+    useUnicode: true
+    characterEncoding: utf8
+    serverTimezone: Asia/Tokyo
+    zeroDateTimeBehavior: convertToNull
+    connectTimeout: 5000
+    socketTimeout: 120000
+out:
+  type: mysql
+  host: h
+  user: u
+  database: d
+  table: t
+  options: {rewriteBatchedStatements: true, connectTimeout: 1000}
+"#;
+
+#[test]
+fn jdbc_options_are_mapped_or_noted_never_refused() {
+    let (config, notices) =
+        Config::from_yaml_with_notices(MYSQL_WITH_DRIVER_OPTIONS, None).unwrap();
+    let InputConfig::Mysql(input) = &config.input else {
+        panic!("not mysql")
+    };
+    assert_eq!(
+        input.options.get("useSSL").map(String::as_str),
+        Some("false")
+    );
+    assert_eq!(input.connect_timeout_secs(DbKind::Mysql), Some(5));
+    assert_eq!(input.socket_timeout_secs(DbKind::Mysql), 120);
+    assert_eq!(input.zoneless_timezone(DbKind::Mysql), "Asia/Tokyo");
+    assert_eq!(
+        input.driver_options(DbKind::Mysql).unwrap().zero_dates,
+        ZeroDates::Null
+    );
+    let paths: Vec<&str> = notices.iter().map(|n| n.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "in.options.characterEncoding",
+            "in.options.connectTimeout",
+            "in.options.serverTimezone",
+            "in.options.socketTimeout",
+            "in.options.useSSL",
+            "in.options.useUnicode",
+            "in.options.zeroDateTimeBehavior",
+            "out.options.connectTimeout",
+            "out.options.rewriteBatchedStatements",
+        ]
+    );
+    // The section's own settings win over the driver's.
+    let yaml = MYSQL_WITH_DRIVER_OPTIONS.replace(
+        "  table: t\n  options:\n",
+        "  table: t\n  connect_timeout: 9\n  default_timezone: UTC\n  options:\n",
+    );
+    let config = Config::from_yaml(&yaml).unwrap();
+    let InputConfig::Mysql(input) = &config.input else {
+        panic!("not mysql")
+    };
+    assert_eq!(input.connect_timeout_secs(DbKind::Mysql), Some(9));
+    assert_eq!(input.zoneless_timezone(DbKind::Mysql), "UTC");
+    // A round trip keeps the options, as text.
+    assert_eq!(Config::from_yaml(&config.to_yaml()).unwrap(), config);
+    let bad = MYSQL_WITH_DRIVER_OPTIONS.replace("Asia/Tokyo", "Mars/Olympus");
+    assert!(
+        error_of(&bad).starts_with("in.options.serverTimezone: unknown time zone \"Mars/Olympus\""),
+        "{}",
+        error_of(&bad)
+    );
+}
+
+#[test]
+fn performance_options_are_accepted_and_noted_and_typos_are_not() {
+    let yaml = r#"
+in:
+  type: postgresql
+  host: h
+  user: u
+  database: d
+  table: t
+  driver_path: /opt/postgresql.jar
+out:
+  type: postgresql
+  host: h
+  user: u
+  database: d
+  table: t
+  retry_limit: 3
+  retry_wait: 1000
+  insert_method: copy
+exec:
+  max_threads: 2
+  preview_sample_buffer_bytes: 10000
+"#;
+    let (config, notices) = Config::from_yaml_with_notices(yaml, None).unwrap();
+    let lines: Vec<String> = notices.iter().map(ToString::to_string).collect();
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    assert!(lines[0].starts_with(
+        "in.driver_path: accepted and ignored: Hakobu connects with its own native driver"
+    ));
+    assert!(lines[1].starts_with(
+        "out.retry_limit: accepted and ignored: Hakobu retries a failed run as a whole"
+    ));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("out.insert_method: accepted and ignored"))
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("exec.preview_sample_buffer_bytes: accepted and ignored"))
+    );
+    // Ignored keys leave the model: the YAML users see no longer carries them.
+    assert!(!config.to_yaml().contains("retry_limit"));
+
+    let typo = yaml.replace("retry_limit: 3", "retry_limt: 3");
+    assert_eq!(
+        error_of(&typo),
+        "out.retry_limt: unknown field `retry_limt`; did you mean `retry_limit`?"
+    );
+    let typo = yaml.replace("max_threads: 2", "max_thread: 2");
+    assert_eq!(
+        error_of(&typo),
+        "exec.max_thread: unknown field `max_thread`; did you mean `max_threads`?"
+    );
+    // A key ignored in one kind of section is still unknown in another.
+    let elsewhere = yaml.replace("driver_path: /opt/postgresql.jar", "tmp_path: /tmp");
+    assert!(error_of(&elsewhere).starts_with("in.tmp_path: unknown field `tmp_path`"));
+}
+
+#[test]
+fn csv_typos_in_nested_sections_name_the_path_and_the_nearest_option() {
+    let yaml = FILE_TO_FILE.replace("type: csv", "type: csv\n    delimeter: ';'");
+    assert_eq!(
+        error_of(&yaml),
+        "in.parser.delimeter: unknown field `delimeter`; did you mean `delimiter`?"
+    );
+}
+
+#[test]
+fn quotes_in_quoted_fields_takes_the_rfc_4180_value_and_refuses_stray_quotes() {
+    let ok = FILE_TO_FILE.replace(
+        "type: csv",
+        "type: csv\n    quotes_in_quoted_fields: ACCEPT_ONLY_RFC4180_ESCAPED",
+    );
+    assert!(Config::from_yaml(&ok).is_ok());
+    let stray = FILE_TO_FILE.replace(
+        "type: csv",
+        "type: csv\n    quotes_in_quoted_fields: ACCEPT_STRAY_QUOTES_ASSUMING_NO_DELIMITERS_IN_FIELDS",
+    );
+    assert!(
+        error_of(&stray).starts_with(
+            "in.parser.quotes_in_quoted_fields: stray quotes inside quoted values are not supported"
+        ),
+        "{}",
+        error_of(&stray)
+    );
+}
+
+#[test]
+fn zones_written_as_utc_offsets_become_their_iana_names() {
+    let yaml = FILE_TO_FILE.replace("timezone: Asia/Tokyo", "timezone: '+09:00'");
+    let (config, notices) = Config::from_yaml_with_notices(&yaml, None).unwrap();
+    let InputConfig::File(input) = &config.input else {
+        panic!("not file")
+    };
+    let ParserConfig::Csv(csv) = &input.parser else {
+        panic!("not csv")
+    };
+    assert_eq!(csv.columns[1].timezone.as_deref(), Some("Etc/GMT-9"));
+    assert_eq!(
+        notices[0].to_string(),
+        "in.parser.columns[1].timezone: the offset +09:00 is read as the zone Etc/GMT-9"
+    );
+    let half = FILE_TO_FILE.replace("timezone: Asia/Tokyo", "timezone: '+0530'");
+    assert!(error_of(&half).contains("unknown time zone \"+0530\""));
 }

@@ -13,7 +13,7 @@ use crate::shared::stats::{Progress, Stats};
 use anyhow::{Context, Result};
 use arrow_array::RecordBatch;
 use futures::StreamExt;
-use hakobu_core::config::{ColumnType, Config, ConfigDiff, InputConfig};
+use hakobu_core::config::{ColumnType, Config, ConfigDiff, ConfigError, InputConfig};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +23,17 @@ use tokio::sync::mpsc;
 /// Batches in flight between two stages. Two is enough to overlap the stages; more only
 /// costs memory.
 const CHANNEL_DEPTH: usize = 2;
+
+/// Parses a config as a run reads it (with its Embulk config diff): the options Hakobu
+/// accepts and ignores, and the JDBC driver options it maps, are logged one line each
+/// (the run log shows them) instead of refusing the config.
+pub fn parse_config(yaml: &str, diff: Option<&str>) -> Result<Config, ConfigError> {
+    let (config, notices) = Config::from_yaml_with_notices(yaml, diff)?;
+    for notice in &notices {
+        tracing::info!("{notice}");
+    }
+    Ok(config)
+}
 
 /// The result of a committed run.
 #[derive(Debug, Clone, Serialize)]

@@ -1,9 +1,12 @@
 //! Liquid templates, the one place they are rendered: `.yml.liquid` configs (the runner's
 //! files and imported Embulk configs) and notification messages.
 //!
-//! Configs render as Embulk does: `{{ env.NAME }}` reads the environment,
-//! `{% include 'x' %}` loads `_x.yml.liquid` beside the file, and an undefined variable is
-//! an error (liquid-rust is strict), so a typo never turns into an empty value.
+//! Configs render as Embulk does: `{{ env.NAME }}` reads the environment and an unset
+//! variable renders as an empty string, with a warning naming that variable alone (never
+//! the others: the environment holds what the tenant must not see); `{% include 'x' %}`
+//! loads `_x.yml.liquid` from the folder of the file and nowhere else. Any other undefined
+//! variable is an error (liquid-rust is strict), so a typo there never turns into an
+//! empty value.
 //!
 //! Every template is tenant input, so every render is bounded ([`crate::limits`]): the
 //! source size, loop iterations over all loops of the render, the output, the values that
@@ -72,7 +75,11 @@ pub fn render(
             partials.push((stem.to_owned(), body));
         }
     }
-    render_bounded(text, &env_globals(env), &partials).map_err(|e| anyhow::anyhow!("liquid: {e}"))
+    let sources: Vec<&str> = std::iter::once(text)
+        .chain(partials.iter().map(|(_, body)| body.as_str()))
+        .collect();
+    render_bounded(text, &env_globals(env, &sources), &partials)
+        .map_err(|e| anyhow::anyhow!("liquid: {e}"))
 }
 
 /// Renders a Liquid config with `env` as `{{ env.* }}` and no partials (an imported config
@@ -81,13 +88,26 @@ pub fn render_config(
     text: &str,
     env: impl Iterator<Item = (String, String)>,
 ) -> Result<String, TemplateError> {
-    render_bounded(text, &env_globals(env), &[])
+    render_bounded(text, &env_globals(env, &[text]), &[])
 }
 
-fn env_globals(env: impl Iterator<Item = (String, String)>) -> Object {
-    let env: Object = env
+/// `env` for the templates in `sources`: the environment, plus an empty string for each
+/// variable they name that is not set, as Embulk renders it, with a warning naming it.
+fn env_globals(env: impl Iterator<Item = (String, String)>, sources: &[&str]) -> Object {
+    let mut env: Object = env
         .map(|(k, v)| (k.into(), liquid_core::model::Value::scalar(v)))
         .collect();
+    for source in sources {
+        for name in env_names(source) {
+            if !env.contains_key(name) {
+                tracing::warn!("liquid: env.{name} is not set; it renders as an empty string");
+                env.insert(
+                    name.to_owned().into(),
+                    liquid_core::model::Value::scalar(""),
+                );
+            }
+        }
+    }
     let mut globals = Object::new();
     globals.insert("env".into(), liquid_core::model::Value::Object(env));
     globals
@@ -167,6 +187,40 @@ fn render_here(
     }
 }
 
+/// The names a template reads from `env`: `env.NAME`, `env["NAME"]` and `env['NAME']`.
+fn env_names(source: &str) -> Vec<&str> {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut names = Vec::new();
+    for (at, _) in source.match_indices("env") {
+        if source[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| is_name(c) || c == '.')
+        {
+            continue;
+        }
+        let rest = &source[at + 3..];
+        let name = if let Some(rest) = rest.strip_prefix('.') {
+            &rest[..rest.find(|c: char| !is_name(c)).unwrap_or(rest.len())]
+        } else if let Some(rest) = rest.strip_prefix('[') {
+            let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+                continue;
+            };
+            let rest = &rest[1..];
+            match rest.find(quote) {
+                Some(end) => &rest[..end],
+                None => continue,
+            }
+        } else {
+            continue;
+        };
+        if !name.is_empty() && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -204,11 +258,94 @@ mod tests {
         let env = || [("PGHOST_T".to_owned(), "db.internal".to_owned())].into_iter();
         let out = render("in:\n  {% include 'conn' %}  table: t\n", &dir, env()).unwrap();
         assert_eq!(out, "in:\n  host: db.internal\n  table: t\n");
-        let err = render("x: {{ env.MISSING }}", &dir, env())
+        // An unset variable is empty, as in Embulk; other undefined names stay errors.
+        let out = render(
+            "x: '{{ env.MISSING }}'\ny: {{ env['ALSO_MISSING'] }}",
+            &dir,
+            env(),
+        )
+        .unwrap();
+        assert_eq!(out, "x: ''\ny: ");
+        let err = render("x: {{ nothing }}", &dir, env())
             .unwrap_err()
             .to_string();
-        assert!(err.contains("MISSING"), "{err}");
+        assert!(err.contains("nothing"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn env_names_are_found_in_every_spelling_and_only_there() {
+        assert_eq!(
+            env_names(
+                "{{ env.A_1 }} {{ env[\"B\"] }} {{ env['C'] | upcase }} {{ myenv.D }} {{ x.env.E }} {% if env.A_1 %}{% endif %}"
+            ),
+            ["A_1", "B", "C"]
+        );
+    }
+
+    #[test]
+    fn an_unset_variable_warns_with_its_own_name_only() {
+        // The warning goes through tracing; capture it with a subscriber of this test.
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Lines(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let env = [("SECRET_TOKEN_T".to_owned(), "s3cr3t".to_owned())];
+        let out = tracing::subscriber::with_default(subscriber, || {
+            render_config("a: {{ env.UNSET_T }}", env.into_iter()).unwrap()
+        });
+        assert_eq!(out, "a: ");
+        let logged = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            logged.contains("liquid: env.UNSET_T is not set; it renders as an empty string"),
+            "{logged}"
+        );
+        assert!(
+            !logged.contains("SECRET_TOKEN_T") && !logged.contains("s3cr3t"),
+            "{logged}"
+        );
+    }
+
+    #[test]
+    fn includes_stay_in_the_folder_of_the_config() {
+        let base = std::env::temp_dir().join(format!("hakobu-liquid-inc-{}", std::process::id()));
+        let dir = base.join("configs");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(base.join("_outside.yml.liquid"), "leaked: yes\n").unwrap();
+        std::fs::write(dir.join("_inside.yml.liquid"), "ok: yes\n").unwrap();
+        let none = || std::iter::empty::<(String, String)>();
+        assert_eq!(
+            render("{% include 'inside' %}", &dir, none()).unwrap(),
+            "ok: yes\n"
+        );
+        for attack in [
+            "{% include '../outside' %}",
+            "{% include '../_outside.yml.liquid' %}",
+            &format!(
+                "{{% include '{}' %}}",
+                base.join("_outside.yml.liquid").display()
+            ),
+            &format!("{{% include '{}' %}}", base.join("outside").display()),
+        ] {
+            let err = render(attack, &dir, none()).unwrap_err().to_string();
+            assert!(!err.contains("leaked"), "{attack}: {err}");
+            assert!(err.contains("liquid:"), "{attack}: {err}");
+        }
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]

@@ -664,3 +664,83 @@ async fn a_quoted_value_over_max_quoted_size_limit_makes_its_record_invalid() {
         s.skipped_reasons
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_formatter_writes_line_breaks_empty_strings_and_nulls_as_embulk_does() {
+    let dir = TempDir::new();
+    // A JSON source: one value with every kind of line break, an empty string, a NULL.
+    std::fs::write(
+        dir.path("in.jsonl"),
+        "{\"id\": 1, \"note\": \"a\\r\\nb\\nc\\rd\", \"tag\": \"\"}\n{\"id\": 2, \"note\": \"x;y\", \"tag\": null}\n",
+    )
+    .unwrap();
+    let input = format!(
+        "in:\n  type: file\n  path_prefix: {}\n  parser:\n    type: jsonl\n    columns:\n      - {{name: id, type: long}}\n      - {{name: note, type: string}}\n      - {{name: tag, type: string}}\n",
+        dir.path("in.jsonl")
+    );
+    let out = |prefix: &str, options: &str| {
+        format!(
+            "out:\n  type: file\n  path_prefix: {}\n  file_ext: csv\n  formatter: {{type: csv, newline: LF, {options}}}\n",
+            dir.path(prefix)
+        )
+    };
+    run(&format!(
+        "{input}{}",
+        out("minimal_", "newline_in_field: CRLF")
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path("minimal_000.00.csv")).unwrap(),
+        "id,note,tag\n1,\"a\r\nb\r\nc\r\nd\",\"\"\n2,x;y,\n",
+        "line breaks become newline_in_field; an empty string is quoted, NULL is not"
+    );
+    run(&format!(
+        "{input}{}",
+        out(
+            "none_",
+            "quote_policy: NONE, delimiter: ';', null_string: '\\N'"
+        )
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path("none_000.00.csv")).unwrap(),
+        "id;note;tag\n1;a\\\nb\\\nc\\\nd;\n2;x\\;y;\\N\n",
+        "NONE escapes the delimiter and line breaks with \\"
+    );
+    // What the formatter wrote, the parser reads back: line breaks inside quotes stay.
+    let back = format!(
+        "in:\n  type: file\n  path_prefix: {}\n  parser:\n    type: csv\n    newline: LF\n    skip_header_lines: 1\n    stop_on_invalid_record: true\n    columns:\n      - {{name: id, type: long}}\n      - {{name: note, type: string}}\n",
+        dir.path("minimal_000.00.csv")
+    );
+    let back = back.replace(
+        "      - {name: note, type: string}\n",
+        "      - {name: note, type: string}\n    allow_extra_columns: true\n",
+    );
+    run(&format!("{back}{}", jsonl_out(&dir.path("back_"))))
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path("back_000.00.jsonl")).unwrap(),
+        "{\"id\":1,\"note\":\"a\\r\\nb\\r\\nc\\r\\nd\"}\n{\"id\":2,\"note\":\"x;y\"}\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zone_written_as_a_utc_offset_applies_like_its_iana_name() {
+    let dir = TempDir::new();
+    std::fs::write(dir.path("in.csv"), "1,2024-01-01 09:00:00,x\n").unwrap();
+    let input = csv_in(&dir.path("in.csv"), "").replace(
+        "{name: at, type: timestamp}",
+        "{name: at, type: timestamp, format: '%Y-%m-%d %H:%M:%S', timezone: '+0900'}",
+    );
+    run(&format!("{input}{}", jsonl_out(&dir.path("out_"))))
+        .await
+        .unwrap();
+    let out = std::fs::read_to_string(dir.path("out_000.00.jsonl")).unwrap();
+    assert!(
+        out.contains("\"at\":\"2024-01-01 00:00:00.000000 +0000\""),
+        "{out}"
+    );
+}

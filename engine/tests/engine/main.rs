@@ -6,6 +6,7 @@
 mod common;
 
 mod check;
+mod corpus;
 mod file;
 mod files_root;
 mod mysql;

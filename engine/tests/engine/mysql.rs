@@ -967,3 +967,81 @@ async fn load_data_sends_several_chunks_and_insert_direct_keeps_those_before_a_b
         [format!("{first}:{}:1", first - 1)]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jdbc_options_as_embulk_configs_write_them_are_applied() {
+    let (my, mut conn) = mysql_db().await;
+    let (pg, client) = postgres_db().await;
+    conn.query_drop(
+        "SET SESSION sql_mode = '';
+         CREATE TABLE src (id INT PRIMARY KEY, at DATETIME, day DATE);
+         INSERT INTO src VALUES (1, '2024-01-02 09:00:00', '2024-01-02'), (2, '0000-00-00 00:00:00', '0000-00-00');",
+    )
+    .await
+    .unwrap();
+    client
+        .batch_execute("CREATE TABLE dst (id int PRIMARY KEY, at timestamptz, day date)")
+        .await
+        .unwrap();
+    // The scalars as people write them: booleans, numbers, text.
+    let options = "options:\n  useSSL: false\n  useUnicode: true\n  characterEncoding: utf8\n  serverTimezone: Asia/Tokyo\n  zeroDateTimeBehavior: round\n  connectTimeout: 10000\n  cachePrepStmts: true";
+    let s = run(&format!(
+        "{}\n{}",
+        my_in(&my.name, &format!("table: src\n{options}")),
+        pg_out(&pg.name, "table: dst\nmode: insert")
+    ))
+    .await
+    .unwrap();
+    assert_eq!(s.rows_written, 2);
+    let got: Vec<String> = client
+        .query("SELECT concat_ws(' | ', id, (at AT TIME ZONE 'UTC')::text, day::text) FROM dst ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "1 | 2024-01-02 00:00:00 | 2024-01-02",
+            "2 | 0001-01-01 00:00:00 | 0001-01-01"
+        ],
+        "DATETIME read in serverTimezone; zero dates rounded"
+    );
+
+    // exception: the run fails on the zero date, naming the option.
+    let err = run(&format!(
+        "{}\n{}",
+        my_in(
+            &my.name,
+            "table: src\noptions: {zeroDateTimeBehavior: exception}"
+        ),
+        pg_out(&pg.name, "table: dst\nmode: insert")
+    ))
+    .await
+    .unwrap_err();
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("is a zero date (options.zeroDateTimeBehavior: exception)"),
+        "{err}"
+    );
+
+    // Connector/J's socketTimeout is in milliseconds.
+    let started = std::time::Instant::now();
+    let err = run(&format!(
+        "{}{}",
+        my_in(
+            &my.name,
+            "query: SELECT SLEEP(5) AS a\noptions: {socketTimeout: 1000}"
+        ),
+        my_out(&my.name, "table: never")
+    ))
+    .await
+    .unwrap_err();
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("the server sent nothing for 1 s (socket_timeout)"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+}

@@ -3,6 +3,7 @@
 //! The file is written under a temporary name and renamed at commit, so a failed run
 //! never leaves a partial file where a downstream job would pick it up.
 
+use super::csv_out::CsvStyle;
 use crate::shared::files_root::{FileAccess, PathRefused};
 use crate::shared::text::{DEFAULT_TIMESTAMP_FORMAT, FieldFormatter, chrono_format};
 use crate::types::{ColumnView, Value, column_type};
@@ -13,7 +14,6 @@ use chrono_tz::Tz;
 use flate2::write::GzEncoder;
 use hakobu_core::config::{
     Codec, ColumnType, CsvFormatter, FileOutput, FormatterConfig, JsonlFormatter, Newline,
-    QuotePolicy,
 };
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -103,14 +103,8 @@ impl Sink {
 }
 
 enum Format {
-    Csv {
-        writer: Box<csv::Writer<Sink>>,
-        null: String,
-    },
-    Jsonl {
-        out: Sink,
-        newline: &'static [u8],
-    },
+    Csv { out: Sink, style: Box<CsvStyle> },
+    Jsonl { out: Sink, newline: &'static [u8] },
     Parquet(Box<parquet::arrow::ArrowWriter<File>>),
 }
 
@@ -125,7 +119,10 @@ pub struct FileWriter {
     /// The output's name as the config's author knows it (relative to the organization's
     /// folder when there is one), for messages.
     shown: String,
+    /// The record being formatted.
     text: String,
+    /// One value being formatted (a timestamp, a number) before it is quoted.
+    value: String,
 }
 
 /// Where the output goes: the final path and its temporary name, in a directory that
@@ -192,12 +189,6 @@ fn tz(name: Option<&str>) -> Result<Tz> {
         .map_err(|_| anyhow!("unknown time zone {name:?}"))
 }
 
-fn byte(s: &Option<String>, default: u8) -> u8 {
-    s.as_deref()
-        .and_then(|s| s.bytes().next())
-        .unwrap_or(default)
-}
-
 impl FileWriter {
     /// Creates the temporary file and writes the header. `access` says where files may
     /// be written: with a files root, `path_prefix` is relative to it and must stay inside.
@@ -219,6 +210,7 @@ impl FileWriter {
                 path,
                 shown,
                 text: String::new(),
+                value: String::new(),
             });
         }
         let buffered = BufWriter::with_capacity(1 << 20, file);
@@ -245,6 +237,7 @@ impl FileWriter {
             path,
             shown,
             text: String::new(),
+            value: String::new(),
         })
     }
 
@@ -253,26 +246,18 @@ impl FileWriter {
         sink: Sink,
         names: &[String],
     ) -> Result<(Format, Vec<FieldFormatter>)> {
-        let quote = byte(&f.quote, b'"');
-        let escape = byte(&f.escape, quote);
-        let mut writer = csv::WriterBuilder::new()
-            .delimiter(byte(&f.delimiter, b','))
-            .quote(quote)
-            .double_quote(escape == quote)
-            .escape(escape)
-            .quote_style(match f.quote_policy.unwrap_or(QuotePolicy::Minimal) {
-                QuotePolicy::All => csv::QuoteStyle::Always,
-                QuotePolicy::Minimal => csv::QuoteStyle::Necessary,
-                QuotePolicy::None => csv::QuoteStyle::Never,
-            })
-            .terminator(match f.newline.unwrap_or(Newline::Crlf) {
-                Newline::Crlf => csv::Terminator::CRLF,
-                Newline::Lf => csv::Terminator::Any(b'\n'),
-                Newline::Cr => csv::Terminator::Any(b'\r'),
-            })
-            .from_writer(sink);
+        let style = CsvStyle::of(f);
+        let mut out = sink;
         if f.header_line.unwrap_or(true) {
-            writer.write_record(names)?;
+            let mut line = String::new();
+            for (i, name) in names.iter().enumerate() {
+                if i > 0 {
+                    style.push_delimiter(&mut line);
+                }
+                style.push_value(name, &mut line);
+            }
+            out.write_all(line.as_bytes())?;
+            out.write_all(style.newline)?;
         }
         let default_tz = tz(f.default_timezone.as_deref())?;
         let formatters = names
@@ -293,8 +278,8 @@ impl FileWriter {
             .collect::<Result<Vec<_>>>()?;
         Ok((
             Format::Csv {
-                writer: Box::new(writer),
-                null: f.null_string.clone().unwrap_or_default(),
+                out,
+                style: Box::new(style),
             },
             formatters,
         ))
@@ -326,22 +311,29 @@ impl FileWriter {
         let text = &mut self.text;
         match self.format.as_mut().expect("open") {
             Format::Parquet(w) => w.write(&batch)?,
-            Format::Csv { writer, null } => {
+            Format::Csv { out, style } => {
                 for row in 0..batch.num_rows() {
+                    text.clear();
                     for (i, v) in views.iter().enumerate() {
+                        if i > 0 {
+                            style.push_delimiter(text);
+                        }
                         match v.get(row) {
-                            Value::Null => writer.write_field(&*null)?,
-                            Value::Str(s) => writer.write_field(s)?,
+                            Value::Null => text.push_str(&style.null),
+                            Value::Str(s) => style.push_value(s, text),
                             other => {
-                                text.clear();
+                                let mut formatted = std::mem::take(&mut self.value);
+                                formatted.clear();
                                 self.formatters[i]
-                                    .write(other, text)
+                                    .write(other, &mut formatted)
                                     .with_context(|| format!("column {:?}", self.names[i]))?;
-                                writer.write_field(&*text)?;
+                                style.push_value(&formatted, text);
+                                self.value = formatted;
                             }
                         }
                     }
-                    writer.write_record(None::<&[u8]>)?;
+                    out.write_all(text.as_bytes())?;
+                    out.write_all(style.newline)?;
                 }
             }
             Format::Jsonl { out, newline } => {
@@ -385,9 +377,7 @@ impl FileWriter {
     /// Flushes, syncs and moves the file to its final name.
     pub async fn commit(mut self) -> Result<()> {
         let sink = match self.format.take().expect("open") {
-            Format::Csv { writer, .. } => {
-                writer.into_inner().map_err(|e| anyhow!("{}", e.error()))?
-            }
+            Format::Csv { out, .. } => out,
             Format::Jsonl { out, .. } => out,
             Format::Parquet(w) => {
                 w.close()

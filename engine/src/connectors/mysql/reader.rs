@@ -15,7 +15,7 @@ use arrow_schema::SchemaRef;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use futures::FutureExt;
-use hakobu_core::config::{ColumnType, DbEndpoint, DbKind, JdbcInput, ValueType};
+use hakobu_core::config::{ColumnType, DbEndpoint, DbKind, JdbcInput, ValueType, ZeroDates};
 use mysql_async::Conn;
 use mysql_async::consts::{ColumnFlags, ColumnType as My};
 use mysql_async::prelude::Queryable;
@@ -155,10 +155,33 @@ fn parse_wall(s: &[u8]) -> Option<i64> {
     Some(t.and_utc().timestamp_micros())
 }
 
-fn decode(r: Read, v: &[u8], col: &mut types::ColumnBuilder) -> Result<()> {
+fn decode(r: Read, v: &[u8], zero_dates: ZeroDates, col: &mut types::ColumnBuilder) -> Result<()> {
     let text = || std::str::from_utf8(v).map_err(|_| anyhow!("value is not UTF-8"));
-    // Zero dates ('0000-00-00') become NULL, as with Connector/J's convertToNull.
-    let zero = v.starts_with(b"0000-00-00");
+    // Zero dates ('0000-00-00') become NULL by default, as with Connector/J's
+    // convertToNull; `zeroDateTimeBehavior` asks for a failure or the earliest date.
+    let zero = v.starts_with(b"0000-00-00") && matches!(r, Read::Date | Read::Timestamp(_));
+    if zero {
+        match zero_dates {
+            ZeroDates::Null => return col.append(Value::Null),
+            ZeroDates::Fail => bail!(
+                "{:?} is a zero date (options.zeroDateTimeBehavior: exception)",
+                text()?
+            ),
+            ZeroDates::Round => {
+                let earliest = chrono::NaiveDate::from_ymd_opt(1, 1, 1).expect("valid");
+                return col.append(match r {
+                    Read::Date => Value::Days(date_to_days(earliest)),
+                    _ => Value::Micros(
+                        earliest
+                            .and_hms_opt(0, 0, 0)
+                            .expect("valid")
+                            .and_utc()
+                            .timestamp_micros(),
+                    ),
+                });
+            }
+        }
+    }
     let value = match r {
         Read::Bool => Value::Bool(v != b"0"),
         Read::Long => Value::Long(
@@ -173,7 +196,6 @@ fn decode(r: Read, v: &[u8], col: &mut types::ColumnBuilder) -> Result<()> {
         ),
         Read::Text => Value::Str(text()?),
         Read::Bytes => Value::Bytes(v),
-        Read::Date if zero => Value::Null,
         Read::Date => {
             let wall = parse_wall(v).ok_or_else(|| anyhow!("{:?} is not a date", text()))?;
             Value::Days(date_to_days(
@@ -182,7 +204,6 @@ fn decode(r: Read, v: &[u8], col: &mut types::ColumnBuilder) -> Result<()> {
                     .date_naive(),
             ))
         }
-        Read::Timestamp(_) if zero => Value::Null,
         Read::Timestamp(tz) => {
             let wall = parse_wall(v).ok_or_else(|| anyhow!("{:?} is not a datetime", text()))?;
             Value::Micros(if tz == Tz::UTC {
@@ -198,7 +219,7 @@ fn decode(r: Read, v: &[u8], col: &mut types::ColumnBuilder) -> Result<()> {
 /// Opens the source: runs `before_setup`, describes the query, and plans one streaming
 /// task, or `parallel` tasks over key ranges (see [`key_ranges`]).
 pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
-    let mut conn = connect(&endpoint(c)?, c.connect_timeout).await?;
+    let mut conn = connect(&endpoint(c)?, c.connect_timeout_secs(DbKind::Mysql)).await?;
     if let Some(sql) = &c.before_setup {
         conn.query_drop(sql).await.context("before_setup")?;
     }
@@ -206,9 +227,7 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
         conn.query_drop(sql).await.context("before_select")?;
     }
     let default_tz: Tz = c
-        .default_timezone
-        .as_deref()
-        .unwrap_or("UTC")
+        .zoneless_timezone(DbKind::Mysql)
         .parse()
         .map_err(|_| anyhow!("default_timezone: unknown zone"))?;
     let incremental = c.incremental.unwrap_or(false);
@@ -303,7 +322,11 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
         schema: schema.clone(),
         cursor,
         after_select: c.after_select.clone(),
-        socket_timeout: socket_timeout(c),
+        socket_timeout: socket_timeout(c, DbKind::Mysql),
+        zero_dates: c
+            .driver_options(DbKind::Mysql)
+            .map_err(|e| anyhow!("{e}"))?
+            .zero_dates,
     };
     let tasks = match key_ranges(&mut conn, c, parallel).await? {
         Some(ranges) => {
@@ -442,7 +465,7 @@ const LOCK_WAIT_SECONDS: u32 = 10;
 
 /// A session for one key range: `before_select`, then a read-only consistent snapshot.
 async fn range_session(c: &JdbcInput) -> Result<Conn> {
-    let mut session = connect(&endpoint(c)?, c.connect_timeout).await?;
+    let mut session = connect(&endpoint(c)?, c.connect_timeout_secs(DbKind::Mysql)).await?;
     if let Some(sql) = &c.before_select {
         session.query_drop(sql).await.context("before_select")?;
     }
@@ -466,6 +489,7 @@ struct Reading {
     cursor: Cursor,
     after_select: Option<String>,
     socket_timeout: Duration,
+    zero_dates: ZeroDates,
 }
 
 impl Reading {
@@ -480,6 +504,7 @@ impl Reading {
                     cursor,
                     after_select,
                     socket_timeout,
+                    zero_dates,
                 } = self;
                 let mut result = within(socket_timeout, conn.query_iter(sql))
                     .await?
@@ -498,7 +523,7 @@ impl Reading {
                         match row.as_ref(i) {
                             Some(mysql_async::Value::Bytes(v)) => {
                                 row_bytes += v.len();
-                                decode(*r, v, col)
+                                decode(*r, v, zero_dates, col)
                                     .with_context(|| format!("column {:?}", names[i]))?
                             }
                             Some(mysql_async::Value::NULL) | None => col.append_null(),

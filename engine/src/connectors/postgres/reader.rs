@@ -35,7 +35,7 @@ fn parse_tz(tz: Option<&str>) -> Result<Tz> {
 /// Opens the source: runs `before_setup`, describes the query, and plans one COPY task,
 /// or `parallel` tasks over key ranges (see [`key_ranges`]).
 pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
-    let client = connect(&endpoint(c)?, c.connect_timeout).await?;
+    let client = connect(&endpoint(c)?, c.connect_timeout_secs(DbKind::Postgresql)).await?;
     if let Some(sql) = &c.before_setup {
         client.batch_execute(sql).await.context("before_setup")?;
     }
@@ -157,7 +157,7 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
         schema: schema.clone(),
         cursor,
         after_select: c.after_select.clone(),
-        socket_timeout: socket_timeout(c),
+        socket_timeout: socket_timeout(c, DbKind::Postgresql),
     };
     let tasks = match key_ranges(&client, c, parallel).await? {
         Some((snapshot, conds)) => {
@@ -297,7 +297,7 @@ impl Reading {
                         snapshot,
                         holder,
                     } => {
-                        let client = connect(&endpoint(&input)?, input.connect_timeout).await?;
+                        let client = connect(&endpoint(&input)?, input.connect_timeout_secs(DbKind::Postgresql)).await?;
                         if let Some(sql) = &input.before_select {
                             client.batch_execute(sql).await.context("before_select")?;
                         }

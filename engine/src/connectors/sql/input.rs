@@ -217,10 +217,11 @@ impl Cursor {
     }
 }
 
-/// Embulk's `socket_timeout` of a database input: how long a read may wait for the
-/// server's next data (not counting time the destination makes it wait). Default: 1800 s.
-pub fn socket_timeout(c: &JdbcInput) -> std::time::Duration {
-    std::time::Duration::from_secs(c.socket_timeout.unwrap_or(1800))
+/// Embulk's `socket_timeout` of a database input (else the JDBC `socketTimeout` of a
+/// `kind` driver): how long a read may wait for the server's next data (not counting time
+/// the destination makes it wait). Default: 1800 s.
+pub fn socket_timeout(c: &JdbcInput, kind: hakobu_core::config::DbKind) -> std::time::Duration {
+    std::time::Duration::from_secs(c.socket_timeout_secs(kind))
 }
 
 /// Awaits `io` for at most `limit`, so a server or network that stopped answering fails
