@@ -260,14 +260,13 @@ impl Run {
         // not start first) unless they hold back this one too. Another organization's
         // backlog never counts: the dispatcher takes organizations in turn.
         let sql = format!(
-            "SELECT me.id, (SELECT count(*) FROM runs r \
-               LEFT JOIN job_revisions jr ON jr.job_id = r.job_id AND jr.revision = r.job_revision \
-               LEFT JOIN jobs j ON j.id = r.job_id \
+            "SELECT me.id, (SELECT count(*) FROM (SELECT 1 FROM runs r \
                WHERE r.organization_id = me.organization_id AND r.status = 'queued' \
                  AND r.not_before <= now() \
                  AND (r.not_before, r.queued_at, r.id) < (me.not_before, me.queued_at, me.id) \
                  AND (r.job_id = me.job_id OR r.backfill_id = me.backfill_id \
-                      OR ({HELD_BY_ITS_JOB}) IS NOT TRUE)) AS position \
+                      OR ({HELD_BY_ITS_JOB}) IS NOT TRUE) \
+               LIMIT {POSITION_COUNTED_UP_TO}) ahead) AS position \
              FROM runs me WHERE me.id = ANY($1)"
         );
         let rows: Vec<Position> = diesel::sql_query(sql)
@@ -297,6 +296,9 @@ impl Run {
         }
         // Organizations with queued runs are found by skipping through
         // `runs_org_queue_idx` (one probe per organization, not one row per queued run).
+        // Each organization's walk stops at `batch` (a constant the planner sees, so its
+        // estimate stays small: a computed limit made it expect the whole queue and JIT-
+        // compile every claim, 100 ms and more), then at its room.
         let sql = format!(
             "WITH RECURSIVE queued_orgs(organization_id) AS ( \
                (SELECT organization_id FROM runs WHERE status = 'queued' \
@@ -312,20 +314,20 @@ impl Run {
                    WHERE a.organization_id = o.id AND a.status IN ('starting', 'running')) AS free \
                FROM queued_orgs q JOIN organizations o ON o.id = q.organization_id \
              ), candidates AS ( \
-               SELECT c.id, c.not_before, c.queued_at, \
+               SELECT c.id, c.not_before, c.queued_at, room.free, \
                  row_number() OVER (PARTITION BY room.organization_id \
                    ORDER BY c.not_before, c.queued_at, c.scheduled_time) AS turn \
                FROM room CROSS JOIN LATERAL ( \
                  SELECT r.id, r.not_before, r.queued_at, r.scheduled_time FROM runs r \
-                 LEFT JOIN job_revisions jr ON jr.job_id = r.job_id AND jr.revision = r.job_revision \
-                 LEFT JOIN jobs j ON j.id = r.job_id \
                  WHERE r.organization_id = room.organization_id AND r.status = 'queued' \
                    AND r.not_before <= now() AND ({HELD_BY_ITS_JOB}) IS NOT TRUE \
                  ORDER BY r.not_before, r.queued_at, r.scheduled_time \
-                 LIMIT LEAST(GREATEST(room.free, 0), $2) \
+                 LIMIT $2 \
                ) c \
+               WHERE room.free > 0 \
              ) \
-             SELECT id FROM candidates ORDER BY turn, not_before, queued_at LIMIT $2"
+             SELECT id FROM candidates WHERE turn <= free \
+             ORDER BY turn, not_before, queued_at LIMIT $2"
         );
         let rows: Vec<Candidate> = diesel::sql_query(sql)
             .bind::<diesel::sql_types::BigInt, _>(limits.per_organization)
@@ -397,12 +399,18 @@ impl Run {
     }
 }
 
-/// SQL: whether the queued run `r` (joined to its job `j` and revision `jr`) is held back
+/// A queue position is counted up to this many runs ahead (a list of runs deep in a
+/// backlog stays quick; past this, "10,000 ahead" says enough).
+const POSITION_COUNTED_UP_TO: i64 = 10_000;
+
+/// SQL: whether the queued run `r` is held back
 /// by its own job or backfill whatever its organization's room: an exclusive job (overlap
 /// `skip` or `queue`, the revision's setting as the dispatcher reads it) with a run in
 /// flight, or a backfill with its parallelism in flight. The `jsonb_typeof` guards keep a
 /// malformed value from failing the query for every organization.
-const HELD_BY_ITS_JOB: &str = "(COALESCE(COALESCE(jr.settings, j.settings)->>'overlap', 'skip') <> 'allow' \
+const HELD_BY_ITS_JOB: &str = "(COALESCE((SELECT COALESCE(jr.settings, j.settings)->>'overlap' FROM jobs j \
+         LEFT JOIN job_revisions jr ON jr.job_id = j.id AND jr.revision = r.job_revision \
+         WHERE j.id = r.job_id), 'skip') <> 'allow' \
        AND EXISTS (SELECT 1 FROM runs a WHERE a.organization_id = r.organization_id \
                    AND a.job_id = r.job_id AND a.status IN ('starting', 'running'))) \
     OR (r.backfill_id IS NOT NULL \
