@@ -374,7 +374,7 @@ pub async fn run() -> Result<()> {
         every: Duration::from_secs(assignment.heartbeat_seconds.max(1)),
     };
 
-    // 1. The load, until its destination commits, the app cancels or a signal stops it.
+    // First the load, until its destination commits, the app cancels or a signal stops it.
     let loaded = tokio::select! {
         result = load => Ok(result),
         _ = heartbeats.until_cancelled() => Err(Stop::CancelledByApp),
@@ -411,7 +411,7 @@ pub async fn run() -> Result<()> {
         Ok(Ok(summary)) => summary,
     };
 
-    // 2. The commit, recorded before anything else can go wrong.
+    // Then the commit, recorded before anything else can go wrong.
     let next_state = serde_json::to_value(&summary.next_diff)?;
     let commit = RunnerCommit {
         rows_read: summary.rows_read as i64,
@@ -441,7 +441,7 @@ pub async fn run() -> Result<()> {
         client.log("warn", format!("skipped: {reason}")).await;
     }
 
-    // 3. The data checks, which a cancel or a signal cuts short; the commit stands.
+    // Then the data checks, which a cancel or a signal cuts short; the commit stands.
     let checked = tokio::select! {
         checked = checks::run_after_load(&client) => Ok(checked),
         _ = heartbeats.until_cancelled() => Err(Stop::CancelledByApp),
@@ -474,8 +474,8 @@ pub async fn run() -> Result<()> {
     deliver_result(&client, &heartbeats, result).await
 }
 
-/// 4. The result, offered until the app takes it, heartbeats going on meanwhile; then the
-/// runner's own verdict for its exit code.
+/// The last step: the result, offered until the app takes it, heartbeats going on
+/// meanwhile; then the runner's own verdict for its exit code.
 async fn deliver_result(
     client: &Client,
     heartbeats: &Heartbeats,

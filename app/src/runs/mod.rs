@@ -165,7 +165,7 @@ async fn end_run(
         }
         // What the runner said at its commit stands when the end carries nothing newer
         // (a runner failing after the commit, or gone without a result).
-        let reported_commit = run.next_state.is_some().then(|| RunEnd {
+        let reported_commit = run.next_state.is_some().then_some(RunEnd {
             rows_read: run.rows_read,
             rows_written: run.rows_written,
             rows_skipped: run.rows_skipped,
