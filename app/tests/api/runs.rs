@@ -1689,3 +1689,119 @@ async fn reports_after_an_outage_are_taken_and_a_restart_fails_no_silent_run() {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
 }
+
+/// Stop reports say what the target holds: a platform SIGTERM in `insert_direct` reports
+/// the rows already written (they stay, and the count matches the table), and a cancel
+/// during the data checks, after the commit, keeps the commit: cancelled, with its rows,
+/// and the incremental state moved on.
+#[tokio::test]
+async fn stop_reports_tell_what_the_target_holds() {
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    app.sql(
+        "CREATE TABLE src (id bigint PRIMARY KEY, name text);
+         INSERT INTO src SELECT g, 'row ' || g FROM generate_series(1, 3000) g;
+         CREATE VIEW src_slow AS SELECT id, name FROM src WHERE pg_sleep(0.005)::text = '';
+         CREATE TABLE dst (id bigint PRIMARY KEY, name text);
+         CREATE TABLE dst_checked (id bigint PRIMARY KEY, name text);",
+    )
+    .await;
+    let conn = app.pg_connection(&owner).await;
+    let (status, body) = app
+        .post(
+            "/api/jobs",
+            &owner.token,
+            json!({"name": "Direct", "team_id": owner.default_team, "settings": {
+                "source": {"connection_id": conn, "table": {"name": "src_slow"}},
+                "destination": {"connection_id": conn, "table": {"name": "dst"}, "mode": "insert_direct"},
+                "overlap": "allow"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let direct = body["id"].as_str().unwrap().to_owned();
+    let (_, run) = app
+        .post(&format!("/api/jobs/{direct}/runs"), &owner.token, json!({}))
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    let pid = running_runner_pid(&app, &owner.token, &id).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    signal(&pid, "-TERM");
+    let done = wait_final(&app, &owner.token, &id).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let summary = done["error_summary"].as_str().unwrap();
+    assert!(
+        summary.contains("mode insert_direct writes without a transaction"),
+        "{done}"
+    );
+    let in_table = app.query_strings("SELECT count(*) FROM dst").await[0][0]
+        .clone()
+        .unwrap();
+    assert_eq!(done["rows_written"].to_string(), in_table, "{done}");
+    assert!(
+        summary.starts_with(&format!(
+            "Interrupted by the platform (a Spot reclaim, an eviction or a node drain stopped the runner); {in_table} rows had already been written"
+        )),
+        "{done}"
+    );
+
+    // A check that takes its time, so the cancel comes after the commit.
+    let (status, body) = app
+        .post(
+            "/api/jobs",
+            &owner.token,
+            json!({"name": "Checked slowly", "team_id": owner.default_team, "settings": {
+                "source": {"connection_id": conn, "table": {"name": "src"}, "incremental": true, "incremental_columns": ["id"]},
+                "destination": {"connection_id": conn, "table": {"name": "dst_checked"}, "mode": "insert"},
+                "checks": [{"name": "slow", "connection_id": conn, "sql": "SELECT 1 FROM pg_sleep(30)", "operator": "=", "expected": "1"}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let checked = body["id"].as_str().unwrap().to_owned();
+    let (_, run) = app
+        .post(
+            &format!("/api/jobs/{checked}/runs"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    hakobu_testkit::wait_until(
+        "the commit reported",
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || {
+            let app = &app;
+            let id = id.clone();
+            async move {
+                app.query_strings(&format!(
+                    "SELECT 1 FROM runs WHERE id = '{id}' AND status = 'running' AND next_state IS NOT NULL"
+                ))
+                .await
+                .first()
+                .map(|_| ())
+            }
+        },
+    )
+    .await;
+    let (status, _) = app
+        .post(&format!("/api/runs/{id}/cancel"), &owner.token, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let done = wait_final(&app, &owner.token, &id).await;
+    assert_eq!(done["status"], "cancelled", "{done}");
+    assert_eq!(done["rows_written"], 3000, "{done}");
+    assert_eq!(
+        done["error_summary"],
+        "The load committed (3000 rows written; the incremental state moved on); the run was cancelled after that.",
+        "{done}"
+    );
+    let (_, job_view) = app.get(&format!("/api/jobs/{checked}"), &owner.token).await;
+    assert_eq!(
+        job_view["incremental_state"],
+        json!({"last_record": [3000]})
+    );
+}
