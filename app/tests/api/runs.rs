@@ -1805,3 +1805,128 @@ async fn stop_reports_tell_what_the_target_holds() {
         json!({"last_record": [3000]})
     );
 }
+
+/// Starts each runner as a child of the test and keeps its exit code: what a container
+/// platform sees when the runner ends.
+#[derive(Default)]
+struct ExitCodeLauncher {
+    /// Run id -> the runner's pid.
+    pids: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+    /// Run id -> its exit code, once it exited.
+    exits: Arc<std::sync::Mutex<std::collections::HashMap<String, Option<i32>>>>,
+}
+
+impl hakobu::launcher::Launcher for ExitCodeLauncher {
+    fn name(&self) -> &'static str {
+        "exit-code"
+    }
+
+    fn launch(
+        &self,
+        spec: hakobu::launcher::LaunchSpec,
+    ) -> futures::future::BoxFuture<'_, anyhow::Result<String>> {
+        let dir = std::env::temp_dir().join(format!("hakobu-exit-{}", spec.run_id));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut child = tokio::process::Command::new(crate::helpers::runner_bin())
+            .arg("managed")
+            .current_dir(&dir)
+            .env_clear()
+            .env("HAKOBU_APP_URL", &spec.app_url)
+            .env("HAKOBU_RUN_ID", spec.run_id.to_string())
+            .env("HAKOBU_RUN_TOKEN", &spec.run_token)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let run = spec.run_id.to_string();
+        self.pids
+            .lock()
+            .unwrap()
+            .insert(run.clone(), child.id().unwrap());
+        let exits = self.exits.clone();
+        let task = format!("exit-{run}");
+        tokio::spawn(async move {
+            let status = child.wait().await.unwrap();
+            exits.lock().unwrap().insert(run, status.code());
+            let _ = std::fs::remove_dir_all(dir);
+        });
+        Box::pin(async move { Ok(task) })
+    }
+
+    fn stop(&self, _: &str) -> futures::future::BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn state(
+        &self,
+        _: &str,
+    ) -> futures::future::BoxFuture<'_, anyhow::Result<hakobu::launcher::TaskState>> {
+        Box::pin(async { Ok(hakobu::launcher::TaskState::Running) })
+    }
+
+    fn list_active(
+        &self,
+    ) -> futures::future::BoxFuture<'_, anyhow::Result<Vec<hakobu::launcher::ActiveTask>>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
+/// The interrupted runner exits with 143 (128 + SIGTERM) after reporting.
+#[tokio::test]
+async fn an_interrupted_runner_exits_with_143() {
+    let launcher = Arc::new(ExitCodeLauncher::default());
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        launcher: Some(launcher.clone()),
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    app.sql(
+        "CREATE TABLE src (id bigint PRIMARY KEY, name text);
+         INSERT INTO src SELECT g, 'row ' || g FROM generate_series(1, 3000) g;
+         CREATE VIEW src_slow AS SELECT id, name FROM src WHERE pg_sleep(0.005)::text = '';",
+    )
+    .await;
+    let job = job(
+        &app,
+        &owner,
+        json!({"source": {"connection_id": null, "table": {"name": "src_slow"}}}),
+    )
+    .await;
+    let (_, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    hakobu_testkit::wait_until(
+        "the runner running",
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        || {
+            let app = &app;
+            let token = owner.token.clone();
+            let id = id.clone();
+            async move {
+                let (_, now) = app.get(&format!("/api/runs/{id}"), &token).await;
+                (now["status"] == "running" && !now["heartbeat_at"].is_null()).then_some(())
+            }
+        },
+    )
+    .await;
+    let pid = launcher.pids.lock().unwrap()[&id].to_string();
+    signal(&pid, "-TERM");
+    let done = wait_final(&app, &owner.token, &id).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let code = hakobu_testkit::wait_until(
+        "the runner's exit",
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || {
+            let code = launcher.exits.lock().unwrap().get(&id).copied();
+            async move { code }
+        },
+    )
+    .await;
+    assert_eq!(code, Some(143));
+}
