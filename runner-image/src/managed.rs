@@ -213,9 +213,13 @@ impl Client {
     /// Posts a report the app must get (the commit, the result) until it takes it: a
     /// connection that fails, a timeout, 408, 429, 5xx and 401 (an expired token: the
     /// heartbeats may renew it, and the app takes one expired within its grace) are tried
-    /// again after a growing wait, for [`REPORT_PATIENCE`]. Any other answer is final.
-    async fn post_durably<T: serde::Serialize>(&self, what: &str, body: &T) -> Result<()> {
-        let deadline = tokio::time::Instant::now() + REPORT_PATIENCE;
+    /// again after a growing wait, until `deadline`. Any other answer is final.
+    async fn post_durably<T: serde::Serialize>(
+        &self,
+        what: &str,
+        body: &T,
+        deadline: tokio::time::Instant,
+    ) -> Result<()> {
         let mut wait = REPORT_BACKOFF_FIRST;
         let mut tries = 0_u32;
         loop {
@@ -236,10 +240,7 @@ impl Client {
                 Err(e) => format!("cannot reach the app: {e}"),
             };
             if tokio::time::Instant::now() + wait > deadline {
-                bail!(
-                    "the app did not take the {what} within {} minutes ({tries} tries; last: {why})",
-                    REPORT_PATIENCE.as_secs() / 60
-                );
+                bail!("the app did not take the {what} in time ({tries} tries; last: {why})");
             }
             // The container's own log: the app's may be what is unreachable.
             eprintln!("the {what} did not reach the app ({why}); trying again in {wait:?}");
@@ -247,6 +248,11 @@ impl Client {
             wait = (wait * 2).min(REPORT_BACKOFF_MAX);
         }
     }
+}
+
+/// Until when a report is offered from now on: [`REPORT_PATIENCE`].
+fn report_deadline() -> tokio::time::Instant {
+    tokio::time::Instant::now() + REPORT_PATIENCE
 }
 
 /// Answers worth another try: the app or something before it is restarting, overloaded
@@ -405,7 +411,7 @@ pub async fn run() -> Result<()> {
                 error: Some(error),
                 next_state: None,
             };
-            return deliver_result(&client, &heartbeats, result).await;
+            return deliver_result(&client, &heartbeats, result, report_deadline()).await;
         }
         Ok(Err(e)) => return report_failure(&client, one_line(&e)).await,
         Ok(Ok(summary)) => summary,
@@ -420,8 +426,11 @@ pub async fn run() -> Result<()> {
         bytes_read: summary.bytes_read as i64,
         next_state: next_state.clone(),
     };
+    // One patience for the commit and the result together: a runner whose app is gone
+    // for good gives up after it, not after twice as long.
+    let deadline = report_deadline();
     let recorded = tokio::select! {
-        recorded = client.post_durably("committed", &commit) => recorded,
+        recorded = client.post_durably("committed", &commit, deadline) => recorded,
         _ = heartbeats.forever() => unreachable!("heartbeats go on until dropped"),
     };
     if let Err(e) = recorded {
@@ -471,7 +480,7 @@ pub async fn run() -> Result<()> {
         error: error.map(|e| client.mask(&e)),
         next_state: Some(next_state),
     };
-    deliver_result(&client, &heartbeats, result).await
+    deliver_result(&client, &heartbeats, result, deadline).await
 }
 
 /// The last step: the result, offered until the app takes it, heartbeats going on
@@ -480,10 +489,11 @@ async fn deliver_result(
     client: &Client,
     heartbeats: &Heartbeats,
     result: RunnerResult,
+    deadline: tokio::time::Instant,
 ) -> Result<()> {
     client.forward_engine_lines(&heartbeats.lines).await;
     tokio::select! {
-        delivered = client.post_durably("result", &result) => delivered?,
+        delivered = client.post_durably("result", &result, deadline) => delivered?,
         _ = heartbeats.forever() => unreachable!("heartbeats go on until dropped"),
     }
     match result.outcome {
@@ -512,7 +522,9 @@ async fn report_failure(client: &Client, error: String) -> Result<()> {
         error: Some(error.clone()),
         next_state: None,
     };
-    client.post_durably("result", &result).await?;
+    client
+        .post_durably("result", &result, report_deadline())
+        .await?;
     bail!("{error}")
 }
 
