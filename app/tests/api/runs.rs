@@ -1930,3 +1930,63 @@ async fn an_interrupted_runner_exits_with_143() {
     .await;
     assert_eq!(code, Some(143));
 }
+
+/// Fault: the app's PostgreSQL connections drop again and again (a failover, a proxy
+/// restart) while a run loads, commits and reports. The runner's reports get through once
+/// the app's pool reconnects: the run succeeds once, every row once, the state moves on,
+/// nothing is retried.
+#[tokio::test]
+async fn the_apps_database_connections_dropping_during_a_run_loses_nothing() {
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    app.sql(
+        "CREATE TABLE src (id bigint PRIMARY KEY, name text);
+         INSERT INTO src SELECT g, 'row ' || g FROM generate_series(1, 600) g;
+         CREATE VIEW src_slow AS SELECT id, name FROM src WHERE pg_sleep(0.005)::text = '';",
+    )
+    .await;
+    let job = job(
+        &app,
+        &owner,
+        json!({"retry": {"count": 1, "backoff_seconds": 1},
+               "source": {"connection_id": null, "table": {"name": "src_slow"},
+                          "incremental": true, "incremental_columns": ["id"]}}),
+    )
+    .await;
+    let (_, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    running_runner_pid(&app, &owner.token, &id).await;
+    // The app's own connections only (the engine's are named `hakobu`), for 10 s.
+    let mut dropped = 0;
+    for _ in 0..30 {
+        dropped += app
+            .query_strings(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = '{}' AND application_name = '' AND pid <> pg_backend_pid()",
+                app.db_name
+            ))
+            .await
+            .len();
+        tokio::time::sleep(Duration::from_millis(330)).await;
+    }
+    assert!(dropped > 0, "connections were dropped");
+    let done = wait_final(&app, &owner.token, &id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let (_, job_view) = app.get(&format!("/api/jobs/{job}"), &owner.token).await;
+    assert_eq!(job_view["incremental_state"], json!({"last_record": [600]}));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, runs) = app.get(&format!("/api/runs?job={job}"), &owner.token).await;
+    assert_eq!(runs["total"], 1, "no retry: {runs}");
+    assert_eq!(
+        app.query_strings("SELECT count(*), count(DISTINCT id) FROM dst")
+            .await,
+        [[Some("600".to_owned()), Some("600".to_owned())]],
+        "every row once"
+    );
+}
