@@ -71,6 +71,11 @@ fn main() {
         .build()
         .expect("tokio runtime");
     if let Err(e) = runtime.block_on(run(cli.command)) {
+        if e.is::<managed::Interrupted>() {
+            eprintln!("error: {e}");
+            // As a shell reports a death by SIGTERM (128 + 15).
+            std::process::exit(143);
+        }
         // One line: the error chain, with driver messages folded onto it.
         let line = format!("{e:#}")
             .split_whitespace()

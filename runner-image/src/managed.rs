@@ -3,11 +3,16 @@
 //! that replaces the launch token), reports progress as heartbeats (each answers a fresh
 //! token; stopping when the app says the run was cancelled, or on SIGTERM), sends log
 //! lines, and posts the result. The next incremental state is reported only after the
-//! destination committed.
+//! destination committed, and then first of all (`committed`), before the data checks.
+//! The commit and the result are offered until the app takes them (an app restart or a
+//! database outage must not turn a committed load into a failed one, retried and loaded
+//! twice). SIGTERM is the platform's (a Spot reclaim, an eviction, a drain): reported as
+//! `interrupted`, which the app records as a failure its retry policy may repeat, or as
+//! a cancel when it had asked for one; after the commit, the report still carries it.
 
 use anyhow::{Context, Result, bail};
 use hakobu_core::api::runs::{
-    HeartbeatAnswer, RunnerAssignment, RunnerLogBatch, RunnerLogLine, RunnerOutcome,
+    HeartbeatAnswer, RunnerAssignment, RunnerCommit, RunnerLogBatch, RunnerLogLine, RunnerOutcome,
     RunnerProgress, RunnerResult,
 };
 use hakobu_core::config::Config;
@@ -110,8 +115,197 @@ impl Client {
     }
 }
 
-/// Runs the assignment of `HAKOBU_RUN_ID`; the exit code says whether it succeeded.
+/// How long the runner keeps offering its commit and its result to the app (an app
+/// restart, a database failover, a run of 503s): well within the app's grace for expired
+/// run tokens (`REPORT_GRACE`, 45 minutes), far beyond any restart.
+const REPORT_PATIENCE: Duration = Duration::from_secs(30 * 60);
+/// The first wait between two tries of a report; it doubles up to [`REPORT_BACKOFF_MAX`].
+const REPORT_BACKOFF_FIRST: Duration = Duration::from_millis(500);
+const REPORT_BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+/// The runner stopped on the platform's SIGTERM (a Fargate Spot reclaim, a Kubernetes
+/// eviction, a node drain, or the app's own stop of a cancelled run) and reported it: the
+/// process exits with 143, as a shell reports death by SIGTERM.
+#[derive(Debug)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted by SIGTERM; the app was told")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Why the runner stopped before it finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// A heartbeat answered that the run was cancelled.
+    CancelledByApp,
+    /// SIGTERM from the platform (or from the app's launcher, stopping a cancelled run:
+    /// the app tells the two apart, it knows whether it asked).
+    Signal,
+}
+
+/// The progress counters the engine updates and the heartbeats read.
+#[derive(Clone, Default)]
+struct Counters {
+    rows_read: Arc<AtomicU64>,
+    rows_written: Arc<AtomicU64>,
+    bytes_read: Arc<AtomicU64>,
+}
+
+impl Counters {
+    fn progress(&self) -> RunnerProgress {
+        let count = |a: &AtomicU64| a.load(Ordering::Relaxed) as i64;
+        RunnerProgress {
+            rows_read: count(&self.rows_read),
+            rows_written: count(&self.rows_written),
+            bytes_read: count(&self.bytes_read),
+        }
+    }
+}
+
+/// The heartbeats of this run: progress, the engine's lines, a fresh token each time.
+struct Heartbeats {
+    client: Arc<Client>,
+    lines: crate::engine_log::Buffer,
+    counters: Counters,
+    every: Duration,
+}
+
+impl Heartbeats {
+    /// Beats until an answer says the run was cancelled.
+    async fn until_cancelled(&self) {
+        while !self.beat().await {}
+    }
+
+    /// Beats until dropped, whatever the answers: while a commit or a result is being
+    /// delivered, the run must not look silent, and a cancel can no longer undo anything.
+    async fn forever(&self) -> std::convert::Infallible {
+        loop {
+            self.beat().await;
+        }
+    }
+
+    /// Waits a period, sends one heartbeat; answers whether the app said "cancelled".
+    async fn beat(&self) -> bool {
+        tokio::time::sleep(self.every).await;
+        self.client.forward_engine_lines(&self.lines).await;
+        let Ok(answer) = self
+            .client
+            .post("heartbeat", &self.counters.progress())
+            .await
+        else {
+            return false;
+        };
+        let Ok(answer) = answer.json::<HeartbeatAnswer>().await else {
+            return false;
+        };
+        if let Some(token) = answer.run_token {
+            self.client.switch_token(token);
+        }
+        answer.cancel
+    }
+}
+
+impl Client {
+    /// Posts a report the app must get (the commit, the result) until it takes it: a
+    /// connection that fails, a timeout, 408, 429, 5xx and 401 (an expired token: the
+    /// heartbeats may renew it, and the app takes one expired within its grace) are tried
+    /// again after a growing wait, until `deadline`. Any other answer is final.
+    async fn post_durably<T: serde::Serialize>(
+        &self,
+        what: &str,
+        body: &T,
+        deadline: tokio::time::Instant,
+    ) -> Result<()> {
+        let mut wait = REPORT_BACKOFF_FIRST;
+        let mut tries = 0_u32;
+        loop {
+            tries += 1;
+            let sent = self
+                .http
+                .post(self.url(what))
+                .bearer_auth(self.token())
+                .json(body)
+                .send()
+                .await;
+            let why = match sent {
+                Ok(answer) if answer.status().is_success() => return Ok(()),
+                Ok(answer) if worth_retrying(answer.status()) => {
+                    format!("the app answered {}", answer.status())
+                }
+                Ok(answer) => bail!("the app answered {} to the {what}", answer.status()),
+                Err(e) => format!("cannot reach the app: {e}"),
+            };
+            if tokio::time::Instant::now() + wait > deadline {
+                bail!("the app did not take the {what} in time ({tries} tries; last: {why})");
+            }
+            // The container's own log: the app's may be what is unreachable.
+            eprintln!("the {what} did not reach the app ({why}); trying again in {wait:?}");
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(REPORT_BACKOFF_MAX);
+        }
+    }
+}
+
+/// Until when a report is offered from now on: [`REPORT_PATIENCE`].
+fn report_deadline() -> tokio::time::Instant {
+    tokio::time::Instant::now() + REPORT_PATIENCE
+}
+
+/// Answers worth another try: the app or something before it is restarting, overloaded
+/// or briefly without its database, or the token needs the grace the app gives reports.
+fn worth_retrying(status: reqwest::StatusCode) -> bool {
+    use reqwest::StatusCode;
+    status.is_server_error()
+        || matches!(
+            status,
+            StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_MANY_REQUESTS | StatusCode::UNAUTHORIZED
+        )
+}
+
+/// What a run stopped before its commit leaves in the target, in words.
+fn left_uncommitted(config: &Config, rows_written: i64) -> String {
+    use hakobu_core::config::OutputConfig;
+    match &config.out {
+        OutputConfig::Postgresql(out) | OutputConfig::Mysql(out)
+            if !out.mode().is_transactional() =>
+        {
+            format!(
+                "{rows_written} rows had already been written; mode {} writes without a transaction, so they stay in the target.",
+                out.mode()
+            )
+        }
+        OutputConfig::Postgresql(_) | OutputConfig::Mysql(_) => {
+            "nothing was committed: the load was rolled back.".to_owned()
+        }
+        _ => "nothing was committed in transactional modes.".to_owned(),
+    }
+}
+
+/// Rows a stopped load leaves in the target: what was written in a mode without a
+/// transaction, none in a transactional one.
+fn rows_left(config: &Config, rows_written: i64) -> i64 {
+    use hakobu_core::config::OutputConfig;
+    match &config.out {
+        OutputConfig::Postgresql(out) | OutputConfig::Mysql(out)
+            if !out.mode().is_transactional() =>
+        {
+            rows_written
+        }
+        _ => 0,
+    }
+}
+
+/// Runs the assignment of `HAKOBU_RUN_ID`; the exit code says whether it succeeded (143
+/// when SIGTERM stopped it: [`Interrupted`]).
 pub async fn run() -> Result<()> {
+    // First of all: in a container the runner is PID 1, and the kernel drops a signal
+    // PID 1 has no handler for, so a platform's SIGTERM before this line would be lost
+    // (and the runner killed 30 s later without a word).
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let var = |name: &str| {
         std::env::var(name).with_context(|| {
             format!("{name} is not set; managed mode is started by the Hakobu app")
@@ -171,111 +365,140 @@ pub async fn run() -> Result<()> {
             }
         },
     };
-    let rows_read = Arc::new(AtomicU64::new(0));
-    let rows_written = Arc::new(AtomicU64::new(0));
-    let bytes_read = Arc::new(AtomicU64::new(0));
-    let (r, w, b) = (rows_read.clone(), rows_written.clone(), bytes_read.clone());
+    let counters = Counters::default();
+    let engine_counters = counters.clone();
     let load = hakobu_engine::run_config(&config, &files, move |p| {
-        r.store(p.rows_read, Ordering::Relaxed);
-        w.store(p.rows_written, Ordering::Relaxed);
-        b.store(p.bytes_read, Ordering::Relaxed);
+        let c = &engine_counters;
+        c.rows_read.store(p.rows_read, Ordering::Relaxed);
+        c.rows_written.store(p.rows_written, Ordering::Relaxed);
+        c.bytes_read.store(p.bytes_read, Ordering::Relaxed);
     });
-    // Data checks run after the commit, while heartbeats still go out.
-    let checks_client = client.clone();
-    let transfer = async move {
-        let summary = load.await?;
-        checks::run_after_load(&checks_client)
-            .await
-            .context("the data checks could not run (the load is committed)")?;
-        Ok::<_, anyhow::Error>(summary)
+    let heartbeats = Heartbeats {
+        client: client.clone(),
+        lines: engine_lines.clone(),
+        counters: counters.clone(),
+        every: Duration::from_secs(assignment.heartbeat_seconds.max(1)),
     };
 
-    let heartbeat_client = client.clone();
-    let heartbeat_lines = engine_lines.clone();
-    let every = Duration::from_secs(assignment.heartbeat_seconds.max(1));
-    let (hr, hw, hb) = (rows_read.clone(), rows_written.clone(), bytes_read.clone());
-    let cancelled_by_app = async move {
-        loop {
-            tokio::time::sleep(every).await;
-            heartbeat_client
-                .forward_engine_lines(&heartbeat_lines)
-                .await;
-            let progress = RunnerProgress {
-                rows_read: hr.load(Ordering::Relaxed) as i64,
-                rows_written: hw.load(Ordering::Relaxed) as i64,
-                bytes_read: hb.load(Ordering::Relaxed) as i64,
-            };
-            if let Ok(answer) = heartbeat_client.post("heartbeat", &progress).await
-                && let Ok(answer) = answer.json::<HeartbeatAnswer>().await
-            {
-                if let Some(token) = answer.run_token {
-                    heartbeat_client.switch_token(token);
-                }
-                if answer.cancel {
-                    return;
-                }
-            }
-        }
-    };
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-
-    let outcome = tokio::select! {
-        result = transfer => Some(result),
-        _ = cancelled_by_app => None,
-        _ = terminate.recv() => None,
+    // First the load, until its destination commits, the app cancels or a signal stops it.
+    let loaded = tokio::select! {
+        result = load => Ok(result),
+        _ = heartbeats.until_cancelled() => Err(Stop::CancelledByApp),
+        _ = terminate.recv() => Err(Stop::Signal),
     };
     client.forward_engine_lines(&engine_lines).await;
-    let count = |a: &AtomicU64| a.load(Ordering::Relaxed) as i64;
-    let result = match outcome {
-        // Dropping the transfer closes its connections: transactional loads roll back.
-        None => {
-            client
-                .log("warn", "cancelled: the load was rolled back")
-                .await;
-            RunnerResult {
-                outcome: RunnerOutcome::Cancelled,
-                rows_read: count(&rows_read),
-                rows_written: 0,
-                rows_skipped: 0,
-                bytes_read: count(&bytes_read),
-                error: Some(
-                    "Cancelled while running; nothing was committed in transactional modes."
-                        .to_owned(),
+    let summary = match loaded {
+        // Dropping the load closed its connections: transactional loads rolled back.
+        Err(stop) => {
+            let progress = counters.progress();
+            let left = left_uncommitted(&config, progress.rows_written);
+            let (outcome, error) = match stop {
+                Stop::CancelledByApp => (
+                    RunnerOutcome::Cancelled,
+                    format!("Cancelled while running; {left}"),
                 ),
-                next_state: None,
-            }
-        }
-        Some(Ok(summary)) => {
+                Stop::Signal => (RunnerOutcome::Interrupted, left),
+            };
             client
-                .log(
-                    "info",
-                    format!(
-                        "done: {} rows read, {} written, {} skipped in {:.1} s",
-                        summary.rows_read,
-                        summary.rows_written,
-                        summary.rows_skipped,
-                        summary.seconds
-                    ),
-                )
+                .log("warn", format!("stopped before the commit: {error}"))
                 .await;
-            for reason in &summary.skipped_reasons {
-                client.log("warn", format!("skipped: {reason}")).await;
-            }
-            RunnerResult {
-                outcome: RunnerOutcome::Succeeded,
-                rows_read: summary.rows_read as i64,
-                rows_written: summary.rows_written as i64,
-                rows_skipped: summary.rows_skipped as i64,
-                bytes_read: summary.bytes_read as i64,
-                error: None,
-                next_state: Some(serde_json::to_value(&summary.next_diff)?),
-            }
+            let result = RunnerResult {
+                outcome,
+                rows_read: progress.rows_read,
+                rows_written: rows_left(&config, progress.rows_written),
+                rows_skipped: 0,
+                bytes_read: progress.bytes_read,
+                error: Some(error),
+                next_state: None,
+            };
+            return deliver_result(&client, &heartbeats, result, report_deadline()).await;
         }
-        Some(Err(e)) => return report_failure(&client, one_line(&e)).await,
+        Ok(Err(e)) => return report_failure(&client, one_line(&e)).await,
+        Ok(Ok(summary)) => summary,
     };
-    client.post("result", &result).await?;
+
+    // Then the commit, recorded before anything else can go wrong.
+    let next_state = serde_json::to_value(&summary.next_diff)?;
+    let commit = RunnerCommit {
+        rows_read: summary.rows_read as i64,
+        rows_written: summary.rows_written as i64,
+        rows_skipped: summary.rows_skipped as i64,
+        bytes_read: summary.bytes_read as i64,
+        next_state: next_state.clone(),
+    };
+    // One patience for the commit and the result together: a runner whose app is gone
+    // for good gives up after it, not after twice as long.
+    let deadline = report_deadline();
+    let recorded = tokio::select! {
+        recorded = client.post_durably("committed", &commit, deadline) => recorded,
+        _ = heartbeats.forever() => unreachable!("heartbeats go on until dropped"),
+    };
+    if let Err(e) = recorded {
+        // The result below carries the commit too; it is the last word either way.
+        eprintln!("the commit was not recorded: {e:#}");
+    }
+    client
+        .log(
+            "info",
+            format!(
+                "done: {} rows read, {} written, {} skipped in {:.1} s",
+                summary.rows_read, summary.rows_written, summary.rows_skipped, summary.seconds
+            ),
+        )
+        .await;
+    for reason in &summary.skipped_reasons {
+        client.log("warn", format!("skipped: {reason}")).await;
+    }
+
+    // Then the data checks, which a cancel or a signal cuts short; the commit stands.
+    let checked = tokio::select! {
+        checked = checks::run_after_load(&client) => Ok(checked),
+        _ = heartbeats.until_cancelled() => Err(Stop::CancelledByApp),
+        _ = terminate.recv() => Err(Stop::Signal),
+    };
+    let (outcome, error) = match checked {
+        Ok(Ok(())) => (RunnerOutcome::Succeeded, None),
+        Ok(Err(e)) => (
+            RunnerOutcome::Failed,
+            Some(format!("the data checks could not run: {}", one_line(&e))),
+        ),
+        Err(Stop::CancelledByApp) => (
+            RunnerOutcome::Cancelled,
+            Some("cancelled during the data checks".to_owned()),
+        ),
+        Err(Stop::Signal) => (
+            RunnerOutcome::Interrupted,
+            Some("interrupted during the data checks".to_owned()),
+        ),
+    };
+    let result = RunnerResult {
+        outcome,
+        rows_read: commit.rows_read,
+        rows_written: commit.rows_written,
+        rows_skipped: commit.rows_skipped,
+        bytes_read: commit.bytes_read,
+        error: error.map(|e| client.mask(&e)),
+        next_state: Some(next_state),
+    };
+    deliver_result(&client, &heartbeats, result, deadline).await
+}
+
+/// The last step: the result, offered until the app takes it, heartbeats going on
+/// meanwhile; then the runner's own verdict for its exit code.
+async fn deliver_result(
+    client: &Client,
+    heartbeats: &Heartbeats,
+    result: RunnerResult,
+    deadline: tokio::time::Instant,
+) -> Result<()> {
+    client.forward_engine_lines(&heartbeats.lines).await;
+    tokio::select! {
+        delivered = client.post_durably("result", &result, deadline) => delivered?,
+        _ = heartbeats.forever() => unreachable!("heartbeats go on until dropped"),
+    }
     match result.outcome {
         RunnerOutcome::Succeeded => Ok(()),
+        RunnerOutcome::Interrupted => Err(Interrupted.into()),
         _ => bail!("{}", result.error.unwrap_or_default()),
     }
 }
@@ -299,7 +522,9 @@ async fn report_failure(client: &Client, error: String) -> Result<()> {
         error: Some(error.clone()),
         next_state: None,
     };
-    client.post("result", &result).await?;
+    client
+        .post_durably("result", &result, report_deadline())
+        .await?;
     bail!("{error}")
 }
 

@@ -107,10 +107,21 @@ impl RunTokens {
 
     /// The run a valid, unexpired token is bound to, and its kind.
     pub fn verify(&self, token: &str) -> Result<VerifiedRunToken, RunTokenRefusal> {
+        self.verify_expired_within(token, Duration::ZERO)
+    }
+
+    /// As [`RunTokens::verify`], and accepts a token that expired less than `grace` ago:
+    /// for the reports that must reach the app after an outage (a commit, a result), when
+    /// the runner could not renew its token meanwhile.
+    pub fn verify_expired_within(
+        &self,
+        token: &str,
+        grace: Duration,
+    ) -> Result<VerifiedRunToken, RunTokenRefusal> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "aud"]);
-        validation.leeway = LEEWAY_SECONDS;
+        validation.leeway = LEEWAY_SECONDS + grace.as_secs();
         match jsonwebtoken::decode::<RunClaims>(token, &self.decoding, &validation) {
             Ok(data) => Ok(VerifiedRunToken {
                 run: data.claims.run,
@@ -168,6 +179,28 @@ mod tests {
         assert_eq!(tokens.verify(&expired), Err(RunTokenRefusal::Expired));
         let other_app = RunTokens::new("another-secret-another-secret-0000");
         assert_eq!(other_app.verify(&token), Err(RunTokenRefusal::Invalid));
+    }
+
+    #[test]
+    fn reports_accept_a_token_expired_within_their_grace_only() {
+        let tokens = RunTokens::new("0123456789abcdef0123456789abcdef");
+        let run = RunId::new();
+        let expired = tokens
+            .issue(run, Utc::now() - Duration::minutes(10))
+            .unwrap();
+        let grace = std::time::Duration::from_secs(30 * 60);
+        assert_eq!(tokens.verify(&expired), Err(RunTokenRefusal::Expired));
+        assert_eq!(
+            tokens.verify_expired_within(&expired, grace),
+            Ok(VerifiedRunToken { run, launch: false })
+        );
+        let long_expired = tokens
+            .issue(run, Utc::now() - Duration::minutes(31))
+            .unwrap();
+        assert_eq!(
+            tokens.verify_expired_within(&long_expired, grace),
+            Err(RunTokenRefusal::Expired)
+        );
     }
 
     #[test]

@@ -8,4 +8,4 @@ mod run_token;
 
 pub use auth::{Auth, AuthVia, ClientIp, credential};
 pub use json::{ApiJson, MAX_JSON_BYTES, parse_json, path_error, query_error};
-pub use run_token::{authorize_runner, verify_runner};
+pub use run_token::{authorize_runner, authorize_runner_report, verify_runner};

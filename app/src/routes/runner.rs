@@ -4,14 +4,14 @@
 //! and its result.
 
 use crate::error::ApiError;
-use crate::extract::{ApiJson, authorize_runner, verify_runner};
+use crate::extract::{ApiJson, authorize_runner, authorize_runner_report, verify_runner};
 use crate::models::connection::Connection;
 use crate::models::run::Run;
 use crate::runs;
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use hakobu_core::api::runs::{
-    HeartbeatAnswer, RunnerAssignment, RunnerLogBatch, RunnerProgress, RunnerResult,
+    HeartbeatAnswer, RunnerAssignment, RunnerCommit, RunnerLogBatch, RunnerProgress, RunnerResult,
 };
 use hakobu_core::ids::RunId;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -20,6 +20,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(assignment)
         .service(heartbeat)
         .service(logs)
+        .service(committed)
         .service(result);
 }
 
@@ -145,8 +146,33 @@ async fn run_secrets(
     Ok(out)
 }
 
-/// How the run ended. Idempotent.
-#[utoipa::path(tag = "runner", params(("run_id" = RunId, Path)), responses((status = 204), (status = 403)))]
+/// The destination committed: the counts and the next incremental state, recorded before
+/// the data checks and the result, so that a lost result cannot make a committed load look
+/// like one that committed nothing. Idempotent; taken with a run token that expired within
+/// the report grace. 409 when the run has already ended.
+#[utoipa::path(tag = "runner", params(("run_id" = RunId, Path)), responses((status = 204), (status = 401), (status = 403), (status = 409)))]
+#[post("/api/runner/runs/{run_id}/committed")]
+async fn committed(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<RunId>,
+    body: ApiJson<RunnerCommit>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    authorize_runner_report(&req, &state, id)?;
+    let mut conn = state.pool.get().await?;
+    if !Run::record_commit(&mut conn, id, &body.0).await? {
+        return Err(ApiError::Conflict {
+            message: "The run has ended: its end already records what happened.".into(),
+            field: None,
+        });
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// How the run ended. Idempotent; taken with a run token that expired within the report
+/// grace (a runner retrying through an app restart or a database outage).
+#[utoipa::path(tag = "runner", params(("run_id" = RunId, Path)), responses((status = 204), (status = 401), (status = 403)))]
 #[post("/api/runner/runs/{run_id}/result")]
 async fn result(
     req: HttpRequest,
@@ -155,7 +181,7 @@ async fn result(
     body: ApiJson<RunnerResult>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    authorize_runner(&req, &state, id)?;
+    authorize_runner_report(&req, &state, id)?;
     let mut conn = state.pool.get().await?;
     runs::finish(&mut conn, id, body.0).await?;
     Ok(HttpResponse::NoContent().finish())

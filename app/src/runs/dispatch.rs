@@ -3,7 +3,9 @@
 //! The queue is the `runs` table. A dispatcher claims due runs with
 //! `FOR UPDATE SKIP LOCKED` inside a transaction that also holds an advisory lock, so
 //! several app replicas never start the same run twice and never exceed the concurrency
-//! limits together.
+//! limits together. It takes organizations in turn (each one's oldest runs first) and
+//! only runs that can start (`Run::dispatch_candidates`), so a backlog that one
+//! organization's limit, overlap policy or backfill holds back delays no one else.
 
 use super::{failure, finish};
 use crate::auth::run_token::RunTokens;
@@ -160,19 +162,26 @@ async fn claim(
         .bind::<diesel::sql_types::BigInt, _>(CLAIM_LOCK)
         .execute(conn)
         .await?;
-    let due: Vec<Run> = runs::table
+    // Only runs that can start, organizations in turn; the checks below are the
+    // authority (the candidates were read before the locks).
+    let candidates = Run::dispatch_candidates(conn, limits, batch).await?;
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut due: Vec<Run> = runs::table
+        .filter(runs::id.eq_any(&candidates))
         .filter(runs::status.eq(RunStatus::Queued))
-        .filter(runs::not_before.le(diesel::dsl::now))
-        .order((runs::not_before, runs::queued_at, runs::scheduled_time))
-        .limit(batch)
         .for_update()
         .skip_locked()
         .select(Run::as_select())
         .load(conn)
         .await?;
-    if due.is_empty() {
-        return Ok(Vec::new());
-    }
+    let turn: HashMap<RunId, usize> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (*id, i))
+        .collect();
+    due.sort_by_key(|run| turn.get(&run.id).copied());
     let active = |status_filter: &'static str| {
         format!(
             "SELECT count(*) AS n FROM runs WHERE status IN ('starting', 'running') {status_filter}"

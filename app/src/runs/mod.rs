@@ -110,13 +110,48 @@ pub(crate) fn failure(message: &str) -> RunnerResult {
     }
 }
 
-/// Records how a run ended; idempotent (a second report of a final run changes nothing).
-/// On success the run's incremental state becomes the job's; on failure with attempts
-/// left, the next attempt is queued after its backoff.
+/// Records how a run ended, as its runner reported; idempotent (a second report of a final
+/// run changes nothing). A load that committed (the report carries `next_state`, or the
+/// runner reported the commit before: `Run::record_commit`) is never recorded as failed or
+/// retried: its incremental state becomes the job's, and the run succeeds unless a data
+/// check with `fail` did not pass or the app asked for the cancel. Otherwise a failure
+/// with attempts left queues the next attempt after its backoff; an interruption by the
+/// platform is a failure, or a cancel when the app had asked for one.
 pub async fn finish(
     conn: &mut AsyncPgConnection,
     run_id: RunId,
     result: RunnerResult,
+) -> anyhow::Result<Option<Run>> {
+    end_run(conn, run_id, Ending::Reported(result)).await
+}
+
+/// Records the end of a run whose runner went away without a result (it stopped, went
+/// silent, its task vanished): `reason` says how. A run whose commit was reported succeeds
+/// with what it committed (the reason kept as a note); any other fails, and is retried by
+/// its job's policy unless it was being cancelled.
+pub async fn finish_lost(
+    conn: &mut AsyncPgConnection,
+    run_id: RunId,
+    reason: &str,
+) -> anyhow::Result<Option<Run>> {
+    end_run(conn, run_id, Ending::RunnerLost(reason)).await
+}
+
+/// How a run's end became known.
+enum Ending<'a> {
+    /// The runner's own result.
+    Reported(RunnerResult),
+    /// The app's finding that the runner is gone, in plain words.
+    RunnerLost(&'a str),
+}
+
+/// Said of a run that ended before its destination committed.
+const NOTHING_COMMITTED: &str = "Nothing was committed in transactional modes.";
+
+async fn end_run(
+    conn: &mut AsyncPgConnection,
+    run_id: RunId,
+    ending: Ending<'_>,
 ) -> anyhow::Result<Option<Run>> {
     conn.transaction::<_, anyhow::Error, _>(async |conn| {
         let run: Run = runs::table
@@ -128,12 +163,98 @@ pub async fn finish(
         if run.status.is_final() {
             return Ok(None);
         }
-        let mut status = match result.outcome {
-            RunnerOutcome::Succeeded => RunStatus::Succeeded,
-            RunnerOutcome::Failed => RunStatus::Failed,
-            RunnerOutcome::Cancelled => RunStatus::Cancelled,
+        // What the runner said at its commit stands when the end carries nothing newer
+        // (a runner failing after the commit, or gone without a result).
+        let reported_commit = run.next_state.is_some().then_some(RunEnd {
+            rows_read: run.rows_read,
+            rows_written: run.rows_written,
+            rows_skipped: run.rows_skipped,
+            bytes_read: run.bytes_read,
+            error: None,
+            next_state: run.next_state.as_ref(),
+        });
+        let (outcome, mut end) = match &ending {
+            Ending::Reported(result) => {
+                let reported = RunEnd {
+                    rows_read: result.rows_read,
+                    rows_written: result.rows_written,
+                    rows_skipped: result.rows_skipped,
+                    bytes_read: result.bytes_read,
+                    error: None,
+                    next_state: result.next_state.as_ref(),
+                };
+                let end = match reported_commit {
+                    Some(commit) if result.next_state.is_none() => commit,
+                    _ => reported,
+                };
+                (result.outcome, end)
+            }
+            Ending::RunnerLost(_) => (
+                RunnerOutcome::Failed,
+                reported_commit.unwrap_or(RunEnd {
+                    rows_read: run.rows_read,
+                    rows_written: 0,
+                    rows_skipped: 0,
+                    bytes_read: run.bytes_read,
+                    error: None,
+                    next_state: None,
+                }),
+            ),
         };
-        let mut error = result.error.clone();
+        let committed = end.next_state.is_some();
+        let runner_error = match &ending {
+            Ending::Reported(result) => result.error.clone(),
+            Ending::RunnerLost(reason) => Some(reason.to_string()),
+        };
+        let state_moves = if incremental_state(end.next_state).is_some() {
+            "; the incremental state moved on"
+        } else {
+            ""
+        };
+        let committed_note = |after: &str| {
+            format!(
+                "The load committed ({} rows written{state_moves}); {after}",
+                end.rows_written
+            )
+        };
+        let (mut status, mut error) = match (outcome, committed) {
+            (RunnerOutcome::Succeeded, _) => (RunStatus::Succeeded, runner_error),
+            (RunnerOutcome::Cancelled, true) => (
+                RunStatus::Cancelled,
+                Some(committed_note("the run was cancelled after that.")),
+            ),
+            (RunnerOutcome::Cancelled, false) => (RunStatus::Cancelled, runner_error),
+            (RunnerOutcome::Interrupted, true) if run.cancel_requested => (
+                RunStatus::Cancelled,
+                Some(committed_note("the run was cancelled after that.")),
+            ),
+            (RunnerOutcome::Interrupted, false) if run.cancel_requested => (
+                RunStatus::Cancelled,
+                Some(format!("Cancelled while running; {}", left_behind(&runner_error))),
+            ),
+            (RunnerOutcome::Failed | RunnerOutcome::Interrupted, true) => {
+                let what = runner_error.unwrap_or_default();
+                let what = if matches!(ending, Ending::RunnerLost(_)) {
+                    format!("the runner's result never arrived: {what}")
+                } else {
+                    format!("after that: {what}")
+                };
+                (RunStatus::Succeeded, Some(committed_note(&what)))
+            }
+            (RunnerOutcome::Interrupted, false) => (
+                RunStatus::Failed,
+                Some(format!(
+                    "Interrupted by the platform (a Spot reclaim, an eviction or a node drain stopped the runner); {}",
+                    left_behind(&runner_error)
+                )),
+            ),
+            (RunnerOutcome::Failed, false) => match &ending {
+                Ending::RunnerLost(reason) => {
+                    (RunStatus::Failed, Some(format!("{reason} {NOTHING_COMMITTED}")))
+                }
+                Ending::Reported(_) => (RunStatus::Failed, runner_error),
+            },
+        };
         // A data check with `fail` that did not pass fails the run after a committed load.
         let check_failure = if status == RunStatus::Succeeded {
             crate::models::run_check::RunCheck::failure_summary(conn, run_id).await?
@@ -144,59 +265,24 @@ pub async fn finish(
             status = RunStatus::Failed;
             error = Some(summary.clone());
         }
-        let end = RunEnd {
-            rows_read: result.rows_read,
-            rows_written: result.rows_written,
-            rows_skipped: result.rows_skipped,
-            bytes_read: result.bytes_read,
-            error: error.as_deref(),
-            next_state: result.next_state.as_ref(),
-        };
+        end.error = error.as_deref();
         let finished = Run::record_end(conn, run_id, status, end).await?;
-        // The load committed even when a check failed it: the state moves on, or the next
-        // run would load the same rows again.
-        if (status == RunStatus::Succeeded || check_failure.is_some())
-            && let Some(state) = incremental_state(result.next_state.as_ref())
-        {
+        // A committed load moves the state on whatever the run's status, or the next run
+        // would load the same rows again.
+        if committed && let Some(state) = incremental_state(end.next_state) {
             diesel::update(crate::schema::jobs::table.find(run.job_id))
                 .set(crate::schema::jobs::incremental_state.eq(state))
                 .execute(conn)
                 .await?;
         }
-        // A retry would load again what a failed check judged: checks fail without retries.
+        // A retry would load again what was committed: only a load that did not commit
+        // is retried.
         if status == RunStatus::Failed
-            && check_failure.is_none()
+            && !committed
             && !run.cancel_requested
             && run.attempt < run.max_attempts
         {
-            let job = Job::find(conn, run.organization_id, run.job_id).await?;
-            let backoff = job
-                .and_then(|j| serde_json::from_value::<JobSettings>(j.settings).ok())
-                .map(|s| s.retry.backoff_seconds)
-                .unwrap_or(60);
-            let delay = i64::from(backoff) * 2_i64.pow((run.attempt - 1).clamp(0, 16) as u32);
-            diesel::insert_into(runs::table)
-                .values(NewRun {
-                    id: RunId::new(),
-                    organization_id: run.organization_id,
-                    job_id: run.job_id,
-                    job_revision: run.job_revision,
-                    status: RunStatus::Queued,
-                    attempt: run.attempt + 1,
-                    max_attempts: run.max_attempts,
-                    root_run_id: run.root_run_id,
-                    trigger: "retry",
-                    triggered_by: run.triggered_by,
-                    idempotency_key: None,
-                    resolved_inputs: run.resolved_inputs.clone(),
-                    timeout_seconds: run.timeout_seconds,
-                    not_before: Utc::now() + ChronoDuration::seconds(delay),
-                    schedule_id: run.schedule_id,
-                    scheduled_time: run.scheduled_time,
-                    backfill_id: run.backfill_id,
-                })
-                .execute(conn)
-                .await?;
+            queue_retry(conn, &run).await?;
         }
         crate::notify::enqueue_event(conn, NotificationEvent::RunEnded { run_id }).await?;
         record_outcome(conn, run_id).await?;
@@ -205,7 +291,49 @@ pub async fn finish(
     .await
 }
 
-/// Ends a run the runner could not report on (timeout, lost runner after a cancel).
+/// What an interrupted runner said its load left in the target, or the general rule.
+fn left_behind(runner_said: &Option<String>) -> String {
+    runner_said
+        .clone()
+        .unwrap_or_else(|| "nothing was committed in transactional modes.".to_owned())
+}
+
+/// Queues the attempt after `run`, after its backoff (`backoff * 2^(attempt-1)`).
+async fn queue_retry(conn: &mut AsyncPgConnection, run: &Run) -> anyhow::Result<()> {
+    let job = Job::find(conn, run.organization_id, run.job_id).await?;
+    let backoff = job
+        .and_then(|j| serde_json::from_value::<JobSettings>(j.settings).ok())
+        .map(|s| s.retry.backoff_seconds)
+        .unwrap_or(60);
+    let delay = i64::from(backoff) * 2_i64.pow((run.attempt - 1).clamp(0, 16) as u32);
+    diesel::insert_into(runs::table)
+        .values(NewRun {
+            id: RunId::new(),
+            organization_id: run.organization_id,
+            job_id: run.job_id,
+            job_revision: run.job_revision,
+            status: RunStatus::Queued,
+            attempt: run.attempt + 1,
+            max_attempts: run.max_attempts,
+            root_run_id: run.root_run_id,
+            trigger: "retry",
+            triggered_by: run.triggered_by,
+            idempotency_key: None,
+            resolved_inputs: run.resolved_inputs.clone(),
+            timeout_seconds: run.timeout_seconds,
+            not_before: Utc::now() + ChronoDuration::seconds(delay),
+            schedule_id: run.schedule_id,
+            scheduled_time: run.scheduled_time,
+            backfill_id: run.backfill_id,
+        })
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Ends a run the runner could not report on (timeout, a cancel whose runner is gone) as
+/// `status` with `error`. A commit the runner reported still moves the job's state on,
+/// and the message says it.
 pub async fn finish_as(
     conn: &mut AsyncPgConnection,
     run_id: RunId,
@@ -213,8 +341,36 @@ pub async fn finish_as(
     error: &str,
 ) -> anyhow::Result<bool> {
     conn.transaction::<_, anyhow::Error, _>(async |conn| {
-        let ended = Run::end_if_active(conn, run_id, status, error).await?;
+        let Some(run) = runs::table
+            .find(run_id)
+            .for_update()
+            .select(Run::as_select())
+            .first::<Run>(conn)
+            .await
+            .optional()?
+        else {
+            return Ok(false);
+        };
+        let committed_state = incremental_state(run.next_state.as_ref());
+        let error = match (&run.next_state, &committed_state) {
+            (Some(_), Some(_)) => format!(
+                "{error} The load had committed ({} rows written); the incremental state moved on.",
+                run.rows_written
+            ),
+            (Some(_), None) => format!(
+                "{error} The load had committed ({} rows written).",
+                run.rows_written
+            ),
+            (None, _) => error.to_owned(),
+        };
+        let ended = Run::end_if_active(conn, run_id, status, &error).await?;
         if ended {
+            if let Some(state) = committed_state {
+                diesel::update(crate::schema::jobs::table.find(run.job_id))
+                    .set(crate::schema::jobs::incremental_state.eq(state))
+                    .execute(conn)
+                    .await?;
+            }
             crate::notify::enqueue_event(conn, NotificationEvent::RunEnded { run_id }).await?;
             record_outcome(conn, run_id).await?;
         }

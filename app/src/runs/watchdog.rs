@@ -1,7 +1,7 @@
 //! The watchdog: fails runs whose runner stopped reporting, stops runs past their timeout,
 //! deletes logs past their retention, and reconciles runs with the launcher's tasks.
 
-use super::{failure, finish, finish_as};
+use super::{finish_as, finish_lost};
 use crate::db::DbPool;
 use crate::launcher::Launcher;
 use crate::models::run::Run;
@@ -58,6 +58,11 @@ impl Watchdog {
     pub async fn run(self: Arc<Self>) {
         let mut last_housekeeping: Option<std::time::Instant> = None;
         let mut last_reconcile: Option<std::time::Instant> = None;
+        // Since when this watchdog could have heard every heartbeat: its start, or the
+        // database's return after a failed sweep. Runners could not report while the app
+        // was down or without its database; their silence counts from then, or a restart
+        // would fail every run in flight (and retry loads that may have committed).
+        let mut listening_since: Option<DateTime<Utc>> = None;
         loop {
             // First thing after a start: runs in flight meet what the launcher knows.
             if last_reconcile.is_none_or(|t| t.elapsed() > RECONCILE_EVERY) {
@@ -76,8 +81,10 @@ impl Watchdog {
                     Err(e) => tracing::error!(error = format!("{e:#}"), "reconcile"),
                 }
             }
-            if let Err(e) = self.sweep_once().await {
+            let since = *listening_since.get_or_insert_with(Utc::now);
+            if let Err(e) = self.sweep_listening_since(Some(since)).await {
                 tracing::error!(error = format!("{e:#}"), "watchdog");
+                listening_since = None;
             }
             if last_housekeeping.is_none_or(|t| t.elapsed() > Duration::from_secs(3600)) {
                 last_housekeeping = Some(std::time::Instant::now());
@@ -109,6 +116,15 @@ impl Watchdog {
 
     /// One pass; answers how many runs it ended.
     pub async fn sweep_once(&self) -> anyhow::Result<usize> {
+        self.sweep_listening_since(None).await
+    }
+
+    /// One pass, counting a runner's silence from `listening_since` at the earliest (when
+    /// the app could hear heartbeats again after a start or a database outage).
+    pub async fn sweep_listening_since(
+        &self,
+        listening_since: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<usize> {
         let mut conn = self.pool.get().await?;
         let active: Vec<Run> = runs::table
             .filter(runs::status.eq_any([RunStatus::Starting, RunStatus::Running]))
@@ -120,7 +136,10 @@ impl Watchdog {
         for run in active {
             let started = run.started_at.unwrap_or(run.queued_at);
             let timeout = ChronoDuration::seconds(i64::from(run.timeout_seconds));
-            let silent_since = run.heartbeat_at.unwrap_or(started);
+            let silent_since = run
+                .heartbeat_at
+                .unwrap_or(started)
+                .max(listening_since.unwrap_or(DateTime::<Utc>::MIN_UTC));
             let verdict = if now - started > timeout {
                 Some((
                     RunStatus::TimedOut,
@@ -135,7 +154,7 @@ impl Watchdog {
                 Some((
                     RunStatus::Failed,
                     format!(
-                        "The runner stopped reporting (no heartbeat for {} s): it crashed, ran out of memory or lost its network. Nothing was committed in transactional modes.",
+                        "The runner stopped reporting (no heartbeat for {} s): it crashed, ran out of memory or lost its network.",
                         self.heartbeat_timeout.as_secs()
                     ),
                 ))
@@ -168,9 +187,7 @@ impl Watchdog {
                 tracing::warn!(error = format!("{e:#}"), run_id = %run.id, "stopping a runner failed");
             }
             let done = if status == RunStatus::Failed {
-                finish(&mut conn, run.id, failure(&message))
-                    .await?
-                    .is_some()
+                finish_lost(&mut conn, run.id, &message).await?.is_some()
             } else {
                 finish_as(&mut conn, run.id, status, &message).await?
             };
@@ -240,9 +257,7 @@ impl Watchdog {
                 .await?
             } else {
                 let message = ended_without_result(run.status, state);
-                finish(&mut conn, run.id, failure(&message))
-                    .await?
-                    .is_some()
+                finish_lost(&mut conn, run.id, &message).await?.is_some()
             };
             if ended {
                 tracing::warn!(run_id = %run.id, state = ?state, "the runner ended without a result");
@@ -345,12 +360,10 @@ fn ended_without_result(status: RunStatus, state: &crate::launcher::TaskState) -
             } else {
                 format!(" ({})", detail.join(": "))
             };
-            format!(
-                "The runner stopped {when} without reporting a result{detail}. Nothing was committed in transactional modes."
-            )
+            format!("The runner stopped {when} without reporting a result{detail}.")
         }
         _ => format!(
-            "The runner's task no longer exists: it ended {when} without reporting a result. Nothing was committed in transactional modes."
+            "The runner's task no longer exists: it ended {when} without reporting a result."
         ),
     }
 }

@@ -143,6 +143,7 @@ async fn openapi_lists_every_endpoint() {
         "GET /api/runner/runs/{run_id}/assignment",
         "POST /api/runner/runs/{run_id}/heartbeat",
         "POST /api/runner/runs/{run_id}/logs",
+        "POST /api/runner/runs/{run_id}/committed",
         "POST /api/runner/runs/{run_id}/result",
         "GET /api/runner/runs/{run_id}/checks",
         "POST /api/runner/runs/{run_id}/checks",

@@ -4,6 +4,7 @@ use hakobu::settings::{LogFormat, LoginLimits, Settings};
 use hakobu::startup::Application;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -102,6 +103,9 @@ pub struct SpawnOptions {
     pub secret_key: Option<String>,
     /// `HAKOBU_QUOTA_*`.
     pub quotas: hakobu::settings::Quotas,
+    /// The address runners are given for the app (a [`Relay`] in front of it), instead
+    /// of the app's own.
+    pub runner_app_url: Option<String>,
 }
 
 /// The `HAKOBU_METRICS_TOKEN` of every test app.
@@ -152,6 +156,7 @@ impl Default for SpawnOptions {
             metrics_token: Some(METRICS_TOKEN),
             secret_key: None,
             quotas: hakobu::settings::Quotas::default(),
+            runner_app_url: None,
         }
     }
 }
@@ -252,7 +257,7 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
             .expect("egress allow list"),
         launcher: "local".to_owned(),
         runner_bin: runner_bin(),
-        runner_app_url: None,
+        runner_app_url: options.runner_app_url.clone(),
         dispatcher: options.dispatcher,
         // Tests drive the scheduler themselves, with the time they choose.
         scheduler: false,
@@ -533,4 +538,157 @@ impl TestApp {
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["id"].as_str().unwrap().to_owned()
     }
+}
+
+/// An HTTP relay between runners and the app that answers 503 to the requests whose path
+/// ends with one of the refused suffixes (the app unavailable for them: restarting, its
+/// database failing over) and passes the others on. One request per connection, so each
+/// is seen.
+pub struct Relay {
+    pub url: String,
+    target: Arc<std::sync::Mutex<String>>,
+    refused_paths: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Requests answered 503, by path suffix.
+    refusals: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Relay {
+    pub async fn start() -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let relay = Relay {
+            url,
+            target: Arc::default(),
+            refused_paths: Arc::default(),
+            refusals: Arc::default(),
+        };
+        let (target, refused_paths, refusals) = (
+            relay.target.clone(),
+            relay.refused_paths.clone(),
+            relay.refusals.clone(),
+        );
+        let client = reqwest::Client::new();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (target, refused_paths, refusals, client) = (
+                    target.clone(),
+                    refused_paths.clone(),
+                    refusals.clone(),
+                    client.clone(),
+                );
+                tokio::spawn(async move {
+                    let _ = relay_one(stream, &target, &refused_paths, &refusals, &client).await;
+                });
+            }
+        });
+        relay
+    }
+
+    /// Where requests that are not refused go.
+    pub fn forward_to(&self, app: &str) {
+        *self.target.lock().unwrap() = app.to_owned();
+    }
+
+    /// Answer 503 to paths ending with any of `suffixes` (none: pass everything).
+    pub fn refuse(&self, suffixes: &[&str]) {
+        *self.refused_paths.lock().unwrap() = suffixes.iter().map(|s| s.to_string()).collect();
+    }
+
+    /// How many requests for a path ending with `suffix` were answered 503.
+    pub fn refused(&self, suffix: &str) -> usize {
+        self.refusals
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| p.ends_with(suffix))
+            .count()
+    }
+}
+
+async fn relay_one(
+    mut stream: tokio::net::TcpStream,
+    target: &std::sync::Mutex<String>,
+    refused_paths: &std::sync::Mutex<Vec<String>>,
+    refusals: &std::sync::Mutex<Vec<String>>,
+    client: &reqwest::Client,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = Vec::new();
+    let mut chunk = [0_u8; 8192];
+    let head_end = loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+        if let Some(at) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut request_line = lines.next().unwrap_or_default().split(' ');
+    let method = request_line.next().unwrap_or_default().to_owned();
+    let path = request_line.next().unwrap_or_default().to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    while buffer.len() < head_end + length {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+    let body = buffer[head_end..].to_vec();
+    let refused = refused_paths
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|suffix| path.ends_with(suffix.as_str()));
+    let (status, content_type, answer) = if refused {
+        refusals.lock().unwrap().push(path.clone());
+        (503, "text/plain".to_owned(), b"unavailable".to_vec())
+    } else {
+        let url = format!("{}{path}", target.lock().unwrap());
+        let mut request = client.request(method.parse().unwrap(), url).body(body);
+        for (name, value) in &headers {
+            if matches!(name.as_str(), "authorization" | "content-type") {
+                request = request.header(name.as_str(), value.as_str());
+            }
+        }
+        match request.send().await {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let content_type = response
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("text/plain")
+                    .to_owned();
+                (
+                    status,
+                    content_type,
+                    response.bytes().await.unwrap_or_default().to_vec(),
+                )
+            }
+            Err(_) => (502, "text/plain".to_owned(), b"bad gateway".to_vec()),
+        }
+    };
+    let head = format!(
+        "HTTP/1.1 {status} Relayed\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        answer.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(&answer).await?;
+    stream.shutdown().await
 }

@@ -1,4 +1,6 @@
-use crate::helpers::{JWT_SECRET, SpawnOptions, TestApp, TestUser, spawn_app, spawn_app_with};
+use crate::helpers::{
+    JWT_SECRET, Relay, SpawnOptions, TestApp, TestUser, spawn_app, spawn_app_with,
+};
 use hakobu::auth::run_token::RunTokens;
 use hakobu::launcher::RecordingLauncher;
 use hakobu::runs::dispatch::Dispatcher;
@@ -1144,4 +1146,847 @@ async fn the_organization_limit_holds_runs_in_a_visible_queue() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(dispatcher.dispatch_once().await.unwrap(), 2);
+}
+
+/// Inserts `count` runs of `job` in `status`, queued (and due) in that order from
+/// `minutes_ago` minutes ago, a millisecond apart; in `backfill` with `parallelism` if given.
+async fn insert_runs(
+    app: &TestApp,
+    user: &TestUser,
+    job: &str,
+    count: u32,
+    status: &str,
+    minutes_ago: u32,
+    backfill: Option<(&str, u32)>,
+) {
+    let (backfill_id, inputs) = match backfill {
+        Some((id, parallelism)) => (
+            format!("'{id}'"),
+            format!("'{{\"backfill_parallelism\": {parallelism}}}'"),
+        ),
+        None => ("NULL".to_owned(), "'{}'".to_owned()),
+    };
+    let started = if status == "queued" { "NULL" } else { "now()" };
+    app.sql(&format!(
+        "INSERT INTO runs (id, organization_id, job_id, job_revision, status, root_run_id, trigger,
+                           timeout_seconds, queued_at, not_before, started_at, heartbeat_at,
+                           backfill_id, resolved_inputs)
+         SELECT id, '{org}', '{job}', 1, '{status}', id, 'manual', 3600, at, at, {started}, {started},
+                {backfill_id}, {inputs}
+         FROM (SELECT gen_random_uuid() AS id,
+                      now() - interval '{minutes_ago} minutes' + g * interval '1 millisecond' AS at
+               FROM generate_series(1, {count}) g) r",
+        org = user.org_id
+    ))
+    .await;
+}
+
+async fn active_per_org(app: &TestApp, user: &TestUser) -> i64 {
+    app.query_strings(&format!(
+        "SELECT count(*) FROM runs WHERE organization_id = '{}' AND status IN ('starting', 'running')",
+        user.org_id
+    ))
+    .await[0][0]
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Organization A holds 500 queued runs it cannot start (an exclusive job with a run in
+/// flight, a backfill at its parallelism) ahead of everyone: organization B's run, queued
+/// last, starts in the first dispatch tick, as does A's one startable run behind its
+/// backlog; organizations take turns (D's 30 startable runs do not fill the tick), no
+/// organization exceeds its limit, and queue positions count only what a run waits behind.
+#[tokio::test]
+async fn a_blocked_backlog_of_one_organization_does_not_hold_back_another() {
+    let app = spawn_app().await;
+    let a = app.signup("A").await;
+    let b = app.signup("B").await;
+    let c = app.signup("C").await;
+    let d = app.signup("D").await;
+    app.sql(&format!(
+        "UPDATE organizations SET max_concurrent_runs = 5 WHERE id = '{}';
+         UPDATE organizations SET max_concurrent_runs = 1 WHERE id = '{}'",
+        a.org_id, c.org_id
+    ))
+    .await;
+    let a_exclusive = job(&app, &a, json!({"overlap": "queue"})).await;
+    let a_backfilled = job(&app, &a, json!({"overlap": "allow"})).await;
+    let a_free = job(&app, &a, json!({"overlap": "allow"})).await;
+    let backfill = uuid::Uuid::new_v4().to_string();
+    insert_runs(&app, &a, &a_exclusive, 1, "running", 120, None).await;
+    insert_runs(
+        &app,
+        &a,
+        &a_backfilled,
+        1,
+        "running",
+        120,
+        Some((&backfill, 1)),
+    )
+    .await;
+    insert_runs(&app, &a, &a_exclusive, 250, "queued", 60, None).await;
+    insert_runs(
+        &app,
+        &a,
+        &a_backfilled,
+        250,
+        "queued",
+        55,
+        Some((&backfill, 1)),
+    )
+    .await;
+    let d_job = job(&app, &d, json!({"overlap": "allow"})).await;
+    insert_runs(&app, &d, &d_job, 30, "queued", 40, None).await;
+    let c_job = job(&app, &c, json!({"overlap": "allow"})).await;
+    insert_runs(&app, &c, &c_job, 1, "running", 120, None).await;
+    insert_runs(&app, &c, &c_job, 5, "queued", 35, None).await;
+    insert_runs(&app, &a, &a_free, 1, "queued", 30, None).await;
+    let b_job = job(&app, &b, json!({"overlap": "allow"})).await;
+    insert_runs(&app, &b, &b_job, 1, "queued", 20, None).await;
+
+    let url = format!("{}/{}", crate::helpers::server_url(), app.db_name);
+    let launcher = Arc::new(RecordingLauncher::default());
+    let dispatcher = Dispatcher {
+        pool: hakobu::db::build_pool(&url, 2).unwrap(),
+        launcher: launcher.clone(),
+        run_tokens: RunTokens::new(JWT_SECRET),
+        app_url: "http://127.0.0.1:1".to_owned(),
+        limits: RunLimits {
+            global: 1000,
+            per_organization: 20,
+        },
+        batch: 10,
+    };
+    assert_eq!(dispatcher.dispatch_once().await.unwrap(), 10, "a full tick");
+    let started_jobs = |job: String| {
+        let app = &app;
+        async move {
+            app.query_strings(&format!(
+                "SELECT count(*) FROM runs WHERE job_id = '{job}' AND status = 'starting'"
+            ))
+            .await[0][0]
+                .clone()
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        started_jobs(b_job.clone()).await,
+        "1",
+        "B's run started at once"
+    );
+    assert_eq!(
+        started_jobs(a_free.clone()).await,
+        "1",
+        "A's startable run behind its backlog started"
+    );
+    assert_eq!(
+        started_jobs(d_job.clone()).await,
+        "8",
+        "D got the rest of the tick"
+    );
+    assert_eq!(started_jobs(a_exclusive.clone()).await, "0");
+    assert_eq!(started_jobs(a_backfilled.clone()).await, "0");
+    assert_eq!(started_jobs(c_job.clone()).await, "0", "C is at its limit");
+
+    while dispatcher.dispatch_once().await.unwrap() > 0 {}
+    assert_eq!(
+        active_per_org(&app, &a).await,
+        3,
+        "A: two in flight, one started"
+    );
+    assert_eq!(
+        active_per_org(&app, &c).await,
+        1,
+        "C never above its limit of 1"
+    );
+    assert_eq!(
+        active_per_org(&app, &d).await,
+        20,
+        "D up to the service's limit"
+    );
+
+    // D's 10 left wait behind each other only, not behind A's 500 or C's 5.
+    let (_, runs) = app.get("/api/runs?status=queued", &d.token).await;
+    let mut positions: Vec<i64> = runs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["queue_position"].as_i64().unwrap())
+        .collect();
+    positions.sort();
+    assert_eq!(positions, (0..10).collect::<Vec<_>>(), "{runs}");
+    // C's 5 wait for its own limit: behind each other.
+    let (_, runs) = app.get("/api/runs?status=queued", &c.token).await;
+    let mut positions: Vec<i64> = runs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["queue_position"].as_i64().unwrap())
+        .collect();
+    positions.sort();
+    assert_eq!(positions, (0..5).collect::<Vec<_>>(), "{runs}");
+    // The newest run of A's exclusive job waits behind the 249 of that job, not behind
+    // the backfill's runs (held back by their backfill, they do not go first).
+    let newest = app
+        .query_strings(&format!(
+            "SELECT id FROM runs WHERE job_id = '{a_exclusive}' AND status = 'queued' ORDER BY queued_at DESC LIMIT 1"
+        ))
+        .await[0][0]
+        .clone()
+        .unwrap();
+    let (_, run) = app.get(&format!("/api/runs/{newest}"), &a.token).await;
+    assert_eq!(run["queue_position"], 249, "{run}");
+}
+
+/// The runner's pid from a `local-<pid>-<run>` task, once the run is running and reporting.
+async fn running_runner_pid(app: &TestApp, token: &str, run: &str) -> String {
+    for _ in 0..300 {
+        let (_, now) = app.get(&format!("/api/runs/{run}"), token).await;
+        if now["status"] == "running" && !now["heartbeat_at"].is_null() {
+            return now["task_id"]
+                .as_str()
+                .and_then(|t| t.split('-').nth(1))
+                .expect("a local task")
+                .to_owned();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the run did not start: {run}");
+}
+
+fn signal(pid: &str, signal: &str) {
+    assert!(
+        std::process::Command::new("kill")
+            .args([signal, pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+/// The app answers 503 to the runner's commit and result for a while (restarting, its
+/// database failing over) while the runner finishes: the runner keeps offering both, and
+/// the run ends succeeded, its incremental state moved on, no retry queued and no row
+/// loaded twice.
+#[tokio::test]
+async fn a_committed_load_is_recorded_when_the_result_gets_through_late() {
+    let relay = Relay::start().await;
+    relay.refuse(&["/committed", "/result"]);
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        runner_app_url: Some(relay.url.clone()),
+        ..Default::default()
+    })
+    .await;
+    relay.forward_to(&app.address);
+    let owner = app.signup("Acme").await;
+    app.sql(
+        "CREATE TABLE src (id bigint PRIMARY KEY, name text);
+         INSERT INTO src VALUES (1, 'a'), (2, 'b'), (3, 'c');",
+    )
+    .await;
+    // Before the fix, the lost result failed the run and this retry loaded the rows again.
+    let job = job(
+        &app,
+        &owner,
+        json!({"retry": {"count": 1, "backoff_seconds": 1}}),
+    )
+    .await;
+    let (_, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    let refused_twice = |suffix: &'static str| {
+        let relay = &relay;
+        hakobu_testkit::wait_until(
+            suffix,
+            Duration::from_secs(60),
+            Duration::from_millis(100),
+            move || {
+                let refused = relay.refused(suffix);
+                async move { (refused >= 2).then_some(()) }
+            },
+        )
+    };
+    // The commit first: the runner goes no further until the app has it.
+    refused_twice("/committed").await;
+    assert_eq!(
+        relay.refused("/result"),
+        0,
+        "the result waits for the commit"
+    );
+    relay.refuse(&["/result"]);
+    refused_twice("/result").await;
+    // Meanwhile the heartbeats got through: the run is still running, its commit known.
+    let (_, during) = app.get(&format!("/api/runs/{id}"), &owner.token).await;
+    assert_eq!(during["status"], "running", "{during}");
+    assert_eq!(during["rows_written"], 3, "{during}");
+    relay.refuse(&[]);
+    let done = wait_final(&app, &owner.token, &id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["rows_written"], 3, "{done}");
+    let (_, job_view) = app.get(&format!("/api/jobs/{job}"), &owner.token).await;
+    assert_eq!(
+        job_view["incremental_state"],
+        json!({"last_record": [3]}),
+        "{job_view}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, runs) = app.get(&format!("/api/runs?job={job}"), &owner.token).await;
+    assert_eq!(runs["total"], 1, "no retry: {runs}");
+    assert_eq!(
+        app.query_strings("SELECT count(*), count(DISTINCT id) FROM dst")
+            .await,
+        [[Some("3".to_owned()), Some("3".to_owned())]],
+        "every row once"
+    );
+}
+
+/// The runner dies for good (kill -9) after the destination committed, before its result
+/// got through: the commit it reported first stands. The run is recorded with its rows
+/// (not "failed, nothing was committed"), the state moves on, and nothing is retried.
+#[tokio::test]
+async fn a_runner_lost_after_its_commit_leaves_the_commit_recorded() {
+    let relay = Relay::start().await;
+    relay.refuse(&["/result"]);
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        runner_app_url: Some(relay.url.clone()),
+        ..Default::default()
+    })
+    .await;
+    relay.forward_to(&app.address);
+    let owner = app.signup("Acme").await;
+    app.sql(
+        "CREATE TABLE src (id bigint PRIMARY KEY, name text);
+         INSERT INTO src VALUES (1, 'a'), (2, 'b'), (3, 'c');",
+    )
+    .await;
+    let job = job(
+        &app,
+        &owner,
+        json!({"retry": {"count": 1, "backoff_seconds": 1}}),
+    )
+    .await;
+    let (_, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    hakobu_testkit::wait_until(
+        "the result refused",
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        || {
+            let refused = relay.refused("/result");
+            async move { (refused >= 1).then_some(()) }
+        },
+    )
+    .await;
+    let pid = running_runner_pid(&app, &owner.token, &id).await;
+    signal(&pid, "-9");
+    let done = wait_final(&app, &owner.token, &id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["rows_written"], 3, "{done}");
+    let summary = done["error_summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("The load committed (3 rows written; the incremental state moved on)")
+            && summary.contains("the runner's result never arrived"),
+        "{done}"
+    );
+    let (_, job_view) = app.get(&format!("/api/jobs/{job}"), &owner.token).await;
+    assert_eq!(job_view["incremental_state"], json!({"last_record": [3]}));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, runs) = app.get(&format!("/api/runs?job={job}"), &owner.token).await;
+    assert_eq!(runs["total"], 1, "no retry: {runs}");
+}
+
+/// SIGTERM the app did not ask for (a Spot reclaim, an eviction) mid-load: the run fails
+/// as interrupted by the platform and its retry is queued; the load rolled back. A cancel
+/// the app asked for (its launcher sends the same SIGTERM) stays a cancel, with no retry.
+#[tokio::test]
+async fn a_platform_sigterm_is_a_retried_failure_and_an_asked_cancel_is_not() {
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    app.sql(
+        "CREATE TABLE src (id bigint PRIMARY KEY, name text);
+         INSERT INTO src SELECT g, 'row ' || g FROM generate_series(1, 3000) g;
+         CREATE VIEW src_slow AS SELECT id, name FROM src WHERE pg_sleep(0.005)::text = '';
+         CREATE TABLE dst (id bigint PRIMARY KEY, name text);",
+    )
+    .await;
+    let job = job(
+        &app,
+        &owner,
+        json!({"overlap": "allow", "retry": {"count": 1, "backoff_seconds": 3600},
+               "source": {"connection_id": null, "table": {"name": "src_slow"}}}),
+    )
+    .await;
+    let (_, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    let pid = running_runner_pid(&app, &owner.token, &id).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    signal(&pid, "-TERM");
+    let done = wait_final(&app, &owner.token, &id).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(
+        done["error_summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Interrupted by the platform"),
+        "{done}"
+    );
+    assert!(
+        done["error_summary"]
+            .as_str()
+            .unwrap()
+            .contains("rolled back"),
+        "{done}"
+    );
+    let (_, runs) = app.get(&format!("/api/runs?job={job}"), &owner.token).await;
+    assert_eq!(runs["total"], 2, "{runs}");
+    assert_eq!(runs["items"][0]["trigger"], "retry");
+    assert_eq!(
+        app.query_strings("SELECT count(*) FROM dst").await,
+        [[Some("0".to_owned())]],
+        "rolled back"
+    );
+
+    let (_, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    running_runner_pid(&app, &owner.token, &id).await;
+    let (status, _) = app
+        .post(&format!("/api/runs/{id}/cancel"), &owner.token, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let done = wait_final(&app, &owner.token, &id).await;
+    assert_eq!(done["status"], "cancelled", "{done}");
+    let (_, runs) = app.get(&format!("/api/runs?job={job}"), &owner.token).await;
+    assert_eq!(runs["total"], 3, "no retry after a cancel: {runs}");
+}
+
+/// After an outage longer than a run token's life, the runner's commit and result are
+/// still taken with its expired token (within the grace), its heartbeat is not; a runner
+/// that failed after the commit is recorded with what it committed, not failed and
+/// retried; and a restarted watchdog counts silence from its own start, not from before.
+#[tokio::test]
+async fn reports_after_an_outage_are_taken_and_a_restart_fails_no_silent_run() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let job = job(
+        &app,
+        &owner,
+        json!({"retry": {"count": 2, "backoff_seconds": 1}}),
+    )
+    .await;
+    let run = uuid::Uuid::new_v4();
+    app.sql(&format!(
+        "INSERT INTO runs (id, organization_id, job_id, job_revision, status, root_run_id, trigger,
+                           timeout_seconds, started_at, heartbeat_at, max_attempts)
+         VALUES ('{run}', '{}', '{job}', 1, 'running', '{run}', 'manual', 3600,
+                 now() - interval '20 minutes', now() - interval '15 minutes', 3)",
+        owner.org_id
+    ))
+    .await;
+    let expired = RunTokens::new(JWT_SECRET)
+        .issue(
+            run.to_string().parse().unwrap(),
+            chrono::Utc::now() - chrono::Duration::minutes(10),
+        )
+        .unwrap();
+    let (status, _) = app
+        .post(
+            &format!("/api/runner/runs/{run}/heartbeat"),
+            &expired,
+            json!({"rows_read": 3, "rows_written": 3, "bytes_read": 10}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "heartbeats get no grace");
+
+    // A watchdog that just started (or got its database back) hears no silence yet.
+    let watchdog = hakobu::runs::watchdog::Watchdog {
+        pool: hakobu::db::build_pool(
+            &format!("{}/{}", crate::helpers::server_url(), app.db_name),
+            2,
+        )
+        .unwrap(),
+        launcher: Arc::new(RecordingLauncher::default()),
+        heartbeat_timeout: Duration::from_secs(60),
+        start_timeout: Duration::from_secs(600),
+        log_retention: Duration::from_secs(86_400),
+    };
+    assert_eq!(
+        watchdog
+            .sweep_listening_since(Some(chrono::Utc::now()))
+            .await
+            .unwrap(),
+        0
+    );
+
+    let (status, body) = app
+        .post(
+            &format!("/api/runner/runs/{run}/committed"),
+            &expired,
+            json!({"rows_read": 3, "rows_written": 3, "rows_skipped": 0, "bytes_read": 10,
+                   "next_state": {"in": {"last_record": [3]}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, body) = app
+        .post(
+            &format!("/api/runner/runs/{run}/result"),
+            &expired,
+            json!({"outcome": "failed", "rows_read": 0, "rows_written": 0, "rows_skipped": 0,
+                   "bytes_read": 0, "error": "the data checks could not run: the app answered 503"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, done) = app.get(&format!("/api/runs/{run}"), &owner.token).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["rows_written"], 3);
+    assert_eq!(
+        done["error_summary"],
+        "The load committed (3 rows written; the incremental state moved on); after that: the data checks could not run: the app answered 503"
+    );
+    let (_, job_view) = app.get(&format!("/api/jobs/{job}"), &owner.token).await;
+    assert_eq!(job_view["incremental_state"], json!({"last_record": [3]}));
+    let (_, runs) = app.get(&format!("/api/runs?job={job}"), &owner.token).await;
+    assert_eq!(runs["total"], 1, "no retry: {runs}");
+
+    // A token expired longer ago than the grace is refused, and the commit of an ended
+    // run is a conflict.
+    let long_expired = RunTokens::new(JWT_SECRET)
+        .issue(
+            run.to_string().parse().unwrap(),
+            chrono::Utc::now() - chrono::Duration::hours(2),
+        )
+        .unwrap();
+    let commit = json!({"rows_read": 3, "rows_written": 3, "rows_skipped": 0, "bytes_read": 10,
+                        "next_state": {}});
+    let (status, _) = app
+        .post(
+            &format!("/api/runner/runs/{run}/committed"),
+            &long_expired,
+            commit.clone(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = app
+        .post(
+            &format!("/api/runner/runs/{run}/committed"),
+            &expired,
+            commit,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}
+
+/// Stop reports say what the target holds: a platform SIGTERM in `insert_direct` reports
+/// the rows already written (they stay, and the count matches the table), and a cancel
+/// during the data checks, after the commit, keeps the commit: cancelled, with its rows,
+/// and the incremental state moved on.
+#[tokio::test]
+async fn stop_reports_tell_what_the_target_holds() {
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    app.sql(
+        "CREATE TABLE src (id bigint PRIMARY KEY, name text);
+         INSERT INTO src SELECT g, 'row ' || g FROM generate_series(1, 3000) g;
+         CREATE VIEW src_slow AS SELECT id, name FROM src WHERE pg_sleep(0.005)::text = '';
+         CREATE TABLE dst (id bigint PRIMARY KEY, name text);
+         CREATE TABLE dst_checked (id bigint PRIMARY KEY, name text);",
+    )
+    .await;
+    let conn = app.pg_connection(&owner).await;
+    let (status, body) = app
+        .post(
+            "/api/jobs",
+            &owner.token,
+            json!({"name": "Direct", "team_id": owner.default_team, "settings": {
+                "source": {"connection_id": conn, "table": {"name": "src_slow"}},
+                "destination": {"connection_id": conn, "table": {"name": "dst"}, "mode": "insert_direct"},
+                "overlap": "allow"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let direct = body["id"].as_str().unwrap().to_owned();
+    let (_, run) = app
+        .post(&format!("/api/jobs/{direct}/runs"), &owner.token, json!({}))
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    let pid = running_runner_pid(&app, &owner.token, &id).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    signal(&pid, "-TERM");
+    let done = wait_final(&app, &owner.token, &id).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let summary = done["error_summary"].as_str().unwrap();
+    assert!(
+        summary.contains("mode insert_direct writes without a transaction"),
+        "{done}"
+    );
+    let in_table = app.query_strings("SELECT count(*) FROM dst").await[0][0]
+        .clone()
+        .unwrap();
+    assert_eq!(done["rows_written"].to_string(), in_table, "{done}");
+    assert!(
+        summary.starts_with(&format!(
+            "Interrupted by the platform (a Spot reclaim, an eviction or a node drain stopped the runner); {in_table} rows had already been written"
+        )),
+        "{done}"
+    );
+
+    // A check that takes its time, so the cancel comes after the commit.
+    let (status, body) = app
+        .post(
+            "/api/jobs",
+            &owner.token,
+            json!({"name": "Checked slowly", "team_id": owner.default_team, "settings": {
+                "source": {"connection_id": conn, "table": {"name": "src"}, "incremental": true, "incremental_columns": ["id"]},
+                "destination": {"connection_id": conn, "table": {"name": "dst_checked"}, "mode": "insert"},
+                "checks": [{"name": "slow", "connection_id": conn, "sql": "SELECT 1 FROM pg_sleep(30)", "operator": "=", "expected": "1"}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let checked = body["id"].as_str().unwrap().to_owned();
+    let (_, run) = app
+        .post(
+            &format!("/api/jobs/{checked}/runs"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    hakobu_testkit::wait_until(
+        "the commit reported",
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || {
+            let app = &app;
+            let id = id.clone();
+            async move {
+                app.query_strings(&format!(
+                    "SELECT 1 FROM runs WHERE id = '{id}' AND status = 'running' AND next_state IS NOT NULL"
+                ))
+                .await
+                .first()
+                .map(|_| ())
+            }
+        },
+    )
+    .await;
+    let (status, _) = app
+        .post(&format!("/api/runs/{id}/cancel"), &owner.token, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let done = wait_final(&app, &owner.token, &id).await;
+    assert_eq!(done["status"], "cancelled", "{done}");
+    assert_eq!(done["rows_written"], 3000, "{done}");
+    assert_eq!(
+        done["error_summary"],
+        "The load committed (3000 rows written; the incremental state moved on); the run was cancelled after that.",
+        "{done}"
+    );
+    let (_, job_view) = app.get(&format!("/api/jobs/{checked}"), &owner.token).await;
+    assert_eq!(
+        job_view["incremental_state"],
+        json!({"last_record": [3000]})
+    );
+}
+
+/// Starts each runner as a child of the test and keeps its exit code: what a container
+/// platform sees when the runner ends.
+#[derive(Default)]
+struct ExitCodeLauncher {
+    /// Run id -> the runner's pid.
+    pids: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+    /// Run id -> its exit code, once it exited.
+    exits: Arc<std::sync::Mutex<std::collections::HashMap<String, Option<i32>>>>,
+}
+
+impl hakobu::launcher::Launcher for ExitCodeLauncher {
+    fn name(&self) -> &'static str {
+        "exit-code"
+    }
+
+    fn launch(
+        &self,
+        spec: hakobu::launcher::LaunchSpec,
+    ) -> futures::future::BoxFuture<'_, anyhow::Result<String>> {
+        let dir = std::env::temp_dir().join(format!("hakobu-exit-{}", spec.run_id));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut child = tokio::process::Command::new(crate::helpers::runner_bin())
+            .arg("managed")
+            .current_dir(&dir)
+            .env_clear()
+            .env("HAKOBU_APP_URL", &spec.app_url)
+            .env("HAKOBU_RUN_ID", spec.run_id.to_string())
+            .env("HAKOBU_RUN_TOKEN", &spec.run_token)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let run = spec.run_id.to_string();
+        self.pids
+            .lock()
+            .unwrap()
+            .insert(run.clone(), child.id().unwrap());
+        let exits = self.exits.clone();
+        let task = format!("exit-{run}");
+        tokio::spawn(async move {
+            let status = child.wait().await.unwrap();
+            exits.lock().unwrap().insert(run, status.code());
+            let _ = std::fs::remove_dir_all(dir);
+        });
+        Box::pin(async move { Ok(task) })
+    }
+
+    fn stop(&self, _: &str) -> futures::future::BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn state(
+        &self,
+        _: &str,
+    ) -> futures::future::BoxFuture<'_, anyhow::Result<hakobu::launcher::TaskState>> {
+        Box::pin(async { Ok(hakobu::launcher::TaskState::Running) })
+    }
+
+    fn list_active(
+        &self,
+    ) -> futures::future::BoxFuture<'_, anyhow::Result<Vec<hakobu::launcher::ActiveTask>>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
+/// The interrupted runner exits with 143 (128 + SIGTERM) after reporting.
+#[tokio::test]
+async fn an_interrupted_runner_exits_with_143() {
+    let launcher = Arc::new(ExitCodeLauncher::default());
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        launcher: Some(launcher.clone()),
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    app.sql(
+        "CREATE TABLE src (id bigint PRIMARY KEY, name text);
+         INSERT INTO src SELECT g, 'row ' || g FROM generate_series(1, 3000) g;
+         CREATE VIEW src_slow AS SELECT id, name FROM src WHERE pg_sleep(0.005)::text = '';",
+    )
+    .await;
+    let job = job(
+        &app,
+        &owner,
+        json!({"source": {"connection_id": null, "table": {"name": "src_slow"}}}),
+    )
+    .await;
+    let (_, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    hakobu_testkit::wait_until(
+        "the runner running",
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        || {
+            let app = &app;
+            let token = owner.token.clone();
+            let id = id.clone();
+            async move {
+                let (_, now) = app.get(&format!("/api/runs/{id}"), &token).await;
+                (now["status"] == "running" && !now["heartbeat_at"].is_null()).then_some(())
+            }
+        },
+    )
+    .await;
+    let pid = launcher.pids.lock().unwrap()[&id].to_string();
+    signal(&pid, "-TERM");
+    let done = wait_final(&app, &owner.token, &id).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let code = hakobu_testkit::wait_until(
+        "the runner's exit",
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || {
+            let code = launcher.exits.lock().unwrap().get(&id).copied();
+            async move { code }
+        },
+    )
+    .await;
+    assert_eq!(code, Some(143));
+}
+
+/// Fault: the app's PostgreSQL connections drop again and again (a failover, a proxy
+/// restart) while a run loads, commits and reports. The runner's reports get through once
+/// the app's pool reconnects: the run succeeds once, every row once, the state moves on,
+/// nothing is retried.
+#[tokio::test]
+async fn the_apps_database_connections_dropping_during_a_run_loses_nothing() {
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    app.sql(
+        "CREATE TABLE src (id bigint PRIMARY KEY, name text);
+         INSERT INTO src SELECT g, 'row ' || g FROM generate_series(1, 600) g;
+         CREATE VIEW src_slow AS SELECT id, name FROM src WHERE pg_sleep(0.005)::text = '';",
+    )
+    .await;
+    let job = job(
+        &app,
+        &owner,
+        json!({"retry": {"count": 1, "backoff_seconds": 1},
+               "source": {"connection_id": null, "table": {"name": "src_slow"},
+                          "incremental": true, "incremental_columns": ["id"]}}),
+    )
+    .await;
+    let (_, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    running_runner_pid(&app, &owner.token, &id).await;
+    // The app's own connections only (the engine's are named `hakobu`), for 10 s.
+    let mut dropped = 0;
+    for _ in 0..30 {
+        dropped += app
+            .query_strings(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = '{}' AND application_name = '' AND pid <> pg_backend_pid()",
+                app.db_name
+            ))
+            .await
+            .len();
+        tokio::time::sleep(Duration::from_millis(330)).await;
+    }
+    assert!(dropped > 0, "connections were dropped");
+    let done = wait_final(&app, &owner.token, &id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let (_, job_view) = app.get(&format!("/api/jobs/{job}"), &owner.token).await;
+    assert_eq!(job_view["incremental_state"], json!({"last_record": [600]}));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, runs) = app.get(&format!("/api/runs?job={job}"), &owner.token).await;
+    assert_eq!(runs["total"], 1, "no retry: {runs}");
+    assert_eq!(
+        app.query_strings("SELECT count(*), count(DISTINCT id) FROM dst")
+            .await,
+        [[Some("600".to_owned()), Some("600".to_owned())]],
+        "every row once"
+    );
 }

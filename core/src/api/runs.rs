@@ -212,6 +212,10 @@ pub enum RunnerOutcome {
     Succeeded,
     Failed,
     Cancelled,
+    /// The platform stopped the runner (SIGTERM: a Fargate Spot reclaim, a Kubernetes
+    /// eviction, a node drain). The app records a cancel if it had asked for one, and
+    /// otherwise a failure its job's retry policy may run again.
+    Interrupted,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -225,9 +229,24 @@ pub struct RunnerResult {
     /// One line saying what failed and where.
     #[serde(default)]
     pub error: Option<String>,
-    /// The next incremental state (`{"in": {"last_record": [...]}}`), after the commit.
+    /// The next incremental state (`{"in": {"last_record": [...]}}`, possibly empty): present
+    /// exactly when the destination committed, whatever the outcome.
     #[serde(default)]
     pub next_state: Option<Value>,
+}
+
+/// What a runner reports the moment its destination committed, before the data checks and
+/// its result: the app records it first, so a run whose result is lost is never taken
+/// for one that committed nothing (and retried, loading the same rows again).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerCommit {
+    pub rows_read: i64,
+    pub rows_written: i64,
+    pub rows_skipped: i64,
+    pub bytes_read: i64,
+    /// The next incremental state (`{"in": {"last_record": [...]}}`, possibly empty).
+    pub next_state: Value,
 }
 
 // --- Manual runs and backfills -------------------------------------------------------
