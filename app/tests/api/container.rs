@@ -80,8 +80,9 @@ fn start_engine() -> Result<PathBuf, String> {
     std::fs::create_dir_all(&dir).unwrap();
     let socket = dir.join("podman.sock");
     let _ = std::fs::remove_file(&socket);
-    // The service ends itself after two idle minutes, so it does not outlive the tests.
-    podman()
+    // The service ends itself after two idle minutes, so it does not outlive the tests; a
+    // thread reaps it then.
+    let mut service = podman()
         .args(["system", "service", "--time", "120"])
         .arg(format!("unix://{}", socket.display()))
         .stdin(Stdio::null())
@@ -89,6 +90,7 @@ fn start_engine() -> Result<PathBuf, String> {
         .stderr(Stdio::null())
         .spawn()
         .expect("start podman system service");
+    std::thread::spawn(move || service.wait());
     let deadline = Instant::now() + Duration::from_secs(20);
     while !socket.exists() {
         assert!(
