@@ -13,10 +13,12 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    scripts/build-frontend.sh \
- && CC_x86_64_unknown_linux_musl=musl-gcc \
-    cargo build --profile image --locked --target x86_64-unknown-linux-musl -p hakobu -p hakobu-runner \
- && scripts/image-rootfs.sh app /rootfs target/x86_64-unknown-linux-musl/image frontend/dist
+    export CC_x86_64_unknown_linux_musl=musl-gcc \
+ && scripts/build-frontend.sh \
+ && cargo build --profile image --locked --target x86_64-unknown-linux-musl -p hakobu-runner \
+ && cargo build --release --locked --target x86_64-unknown-linux-musl -p hakobu \
+ && APP_BIN_DIR=target/x86_64-unknown-linux-musl/release \
+    scripts/image-rootfs.sh app /rootfs target/x86_64-unknown-linux-musl/image frontend/dist
 
 # The final stage: scripts/image.sh builds exactly these lines, taking /rootfs from its own
 # run of scripts/image-rootfs.sh. Static binaries, the web UI, Debian's CA bundle, and

@@ -6,7 +6,9 @@
 #   scripts/image-rootfs.sh runner OUT BIN_DIR        hakobu-runner only
 #   scripts/image-rootfs.sh app OUT BIN_DIR DIST_DIR  hakobu, hakobu-runner, the web UI, busybox sh
 #
-# BIN_DIR holds the static (x86_64-unknown-linux-musl) binaries of the `image` profile. What goes in:
+# BIN_DIR holds the static (x86_64-unknown-linux-musl) binaries of the `image` profile;
+# APP_BIN_DIR (default BIN_DIR) the app's `hakobu`, which the release profile builds (its
+# size matters less than the build's time). What goes in:
 # the binaries, stripped; Debian's CA bundle (/etc/ssl/certs/ca-certificates.crt, from the
 # ca-certificates package) for HTTPS to the app, S3 and databases; /etc/passwd and
 # /etc/group naming the unprivileged user 10001 the images run as; /tmp writable by it.
@@ -45,12 +47,14 @@ esac
 rm -rf "$OUT"
 mkdir -p "$OUT/usr/local/bin" "$OUT/etc/ssl/certs" "$OUT/tmp"
 for bin in "${BINARIES[@]}"; do
+    from=$BIN_DIR
+    [[ $bin == hakobu ]] && from=${APP_BIN_DIR:-$BIN_DIR}
     # A glibc binary would not start in an empty image: refuse anything dynamic.
-    if file -L "$BIN_DIR/$bin" | grep -q 'dynamically linked'; then
-        echo "image-rootfs: $BIN_DIR/$bin is dynamically linked; build it for x86_64-unknown-linux-musl" >&2
+    if file -L "$from/$bin" | grep -q 'dynamically linked'; then
+        echo "image-rootfs: $from/$bin is dynamically linked; build it for x86_64-unknown-linux-musl" >&2
         exit 1
     fi
-    install -m 0755 "$BIN_DIR/$bin" "$OUT/usr/local/bin/$bin"
+    install -m 0755 "$from/$bin" "$OUT/usr/local/bin/$bin"
     strip "$OUT/usr/local/bin/$bin"
 done
 install -m 0644 "$CA_BUNDLE" "$OUT/etc/ssl/certs/ca-certificates.crt"

@@ -55,14 +55,15 @@ if ! rustup target list --installed | grep -qx "$TARGET"; then
     rustup target add "$TARGET"
 fi
 
-packages=(-p hakobu-runner)
+export CC_x86_64_unknown_linux_musl=musl-gcc
+log "cargo build --profile image --target $TARGET -p hakobu-runner"
+cargo build --profile image --locked --target "$TARGET" -p hakobu-runner
 if [[ $WHAT != runner ]]; then
-    packages+=(-p hakobu)
     scripts/build-frontend.sh
+    log "cargo build --release --target $TARGET -p hakobu"
+    cargo build --release --locked --target "$TARGET" -p hakobu
 fi
-log "cargo build --profile image --target $TARGET ${packages[*]}"
-CC_x86_64_unknown_linux_musl=musl-gcc \
-    cargo build --profile image --locked --target "$TARGET" "${packages[@]}"
+export APP_BIN_DIR=$TARGET_DIR/$TARGET/release
 
 # The final stage of a Dockerfile, with its files taken from the local root filesystem
 # instead of the build stage.
