@@ -369,7 +369,7 @@ async fn launch_to_running_container_against_local() {
 /// The runner image `make image` builds: under 25 MB, no shell, an unprivileged numeric
 /// user, the CA bundle, and a runner that starts.
 #[tokio::test]
-async fn the_runner_image_is_small_shell_less_unprivileged_and_trusts_public_cas() {
+async fn the_runner_image_is_small_shell_less_unprivileged_and_carries_the_ca_bundle() {
     if let Err(reason) = tokio::task::spawn_blocking(engine).await.unwrap() {
         eprintln!("skipped: {reason}");
         return;
@@ -438,5 +438,115 @@ async fn the_runner_image_is_small_shell_less_unprivileged_and_trusts_public_cas
     assert!(
         String::from_utf8_lossy(&ran.stdout).starts_with("hakobu-runner "),
         "{ran:?}"
+    );
+}
+
+/// Killing a runner's container mid-load: the run fails, the destination is as it was,
+/// the incremental state does not move, and the container is removed.
+#[tokio::test]
+async fn a_killed_container_fails_its_run_and_changes_nothing() {
+    let Some(launcher) = launcher().await else {
+        return;
+    };
+    let app = app_with(launcher).await;
+    let owner = app.signup("Acme").await;
+    app.sql(SLOW_SOURCE).await;
+    let job = job(&app, &owner, json!({"source": {"connection_id": null, "table": {"name": "src_slow"}, "incremental": true, "incremental_columns": ["id"]}})).await;
+    let (_, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    let running = wait_running(&app, &owner.token, &id).await;
+    let name = running["task_id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let killed = podman()
+        .args(["kill", "--signal", "KILL", &name])
+        .output()
+        .unwrap();
+    assert!(killed.status.success(), "{killed:?}");
+
+    let done = wait_final(&app, &owner.token, &id).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(
+        !done["error_summary"].as_str().unwrap_or("").is_empty(),
+        "{done}"
+    );
+    assert_eq!(
+        app.query_strings("SELECT count(*) FROM dst").await[0][0].as_deref(),
+        Some("1")
+    );
+    let (_, job_view) = app.get(&format!("/api/jobs/{job}"), &owner.token).await;
+    assert!(job_view["incremental_state"].is_null(), "{job_view}");
+    wait_gone(&name, Duration::from_secs(30)).await;
+}
+
+/// PostgreSQL -> CSV files on S3 (moto) -> PostgreSQL, both runs in containers.
+#[tokio::test]
+async fn postgres_to_s3_and_back_in_containers() {
+    let Some(endpoint) = crate::helpers::moto_endpoint() else {
+        panic!("HAKOBU_TEST_S3_ENDPOINT must name a moto server (make test starts one)");
+    };
+    let Some(launcher) = launcher().await else {
+        return;
+    };
+    let app = app_with(launcher).await;
+    let owner = app.signup("Acme").await;
+    app.sql("CREATE TABLE src (id bigint PRIMARY KEY, name text); INSERT INTO src VALUES (1, 'a'), (2, 'b'), (3, 'ç');")
+        .await;
+    let bucket = format!(
+        "hakobu-ctr-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let created = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .header("Authorization", "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0")
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "{created:?}");
+    let s3 = app
+        .create_connection(
+            &owner,
+            &owner.default_team,
+            "Bucket",
+            "s3",
+            json!({"bucket": bucket, "endpoint": endpoint, "region": "us-east-1", "access_key_id": "test", "secret_access_key": "test-secret"}),
+        )
+        .await;
+    let pg = app.pg_connection(&owner).await;
+    let columns = json!([{"name": "id", "type": "long"}, {"name": "name", "type": "string"}]);
+    for (source, destination) in [
+        (
+            json!({"connection_id": pg, "table": {"name": "src"}}),
+            json!({"connection_id": s3, "files": {"path_prefix": "exports/rows_", "format": "csv"}}),
+        ),
+        (
+            json!({"connection_id": s3, "files": {"path_prefix": "exports/rows_", "format": "csv", "columns": columns}}),
+            json!({"connection_id": pg, "table": {"name": "back"}}),
+        ),
+    ] {
+        let (status, job) = app
+            .post("/api/jobs", &owner.token, json!({"name": format!("J {}", uuid::Uuid::new_v4().simple()), "team_id": owner.default_team, "settings": {"source": source, "destination": destination}}))
+            .await;
+        assert!(status.is_success(), "{job}");
+        let (_, run) = app
+            .post(
+                &format!("/api/jobs/{}/runs", job["id"].as_str().unwrap()),
+                &owner.token,
+                json!({}),
+            )
+            .await;
+        let done = wait_final(&app, &owner.token, run["id"].as_str().unwrap()).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+        assert_eq!(done["launcher"], "container");
+        assert_eq!(done["rows_written"], 3, "{done}");
+    }
+    assert_eq!(
+        app.query_strings("SELECT name FROM back ORDER BY id")
+            .await
+            .into_iter()
+            .map(|r| r[0].clone().unwrap())
+            .collect::<Vec<_>>(),
+        ["a", "b", "ç"]
     );
 }
