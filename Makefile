@@ -3,12 +3,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help run test test-setup lint bench build clean-test-dbs e2e
+.PHONY: help run test test-setup lint bench build clean-test-dbs e2e image image-runner
 
 help:
 	@echo "make run    set up and start Hakobu on http://127.0.0.1:8080 with a demo organization"
 	@echo "make test   set up what is missing and run fmt, clippy and every test"
 	@echo "make bench  run the benchmarks and print their tables"
+	@echo "make image  build the hakobu and hakobu-runner images with podman (offline) and print their sizes"
 
 build:
 	$(CARGO) build -p hakobu -p hakobu-runner
@@ -61,6 +62,15 @@ bench:
 	$(CARGO) run --release -q -p hakobu --example bench_dispatch
 	$(CARGO) build --release -q -p hakobu-runner
 	$(CARGO) run --release -q -p hakobu --example bench_probe
+
+# The OCI images, built offline with podman from static musl binaries (scripts/image.sh):
+# localhost/hakobu-runner and localhost/hakobu, the same contents as the Dockerfiles give.
+image:
+	scripts/image.sh all
+
+# The runner image alone: what the container launcher's tests run.
+image-runner:
+	scripts/image.sh runner
 
 # Test databases left behind by an interrupted run.
 clean-test-dbs:

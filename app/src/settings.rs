@@ -9,8 +9,11 @@
 //! | `HAKOBU_SECRET_KEY` | required to save connections | master key(s) for secrets at rest, `id:base64` comma-separated |
 //! | `HAKOBU_LOCAL_FILES_ROOT` | unset (off) | directory holding each organization's files folder (`<root>/<organization id>/`) for `local_files` connections |
 //! | `HAKOBU_EGRESS_ALLOW` | empty | networks (`10.0.0.0/8`), addresses, `address:port` pairs and host names (`db.internal`, `*.corp.example`) that tenants' connections may reach although they are private (`docs/security.md`); `make run` opens 127.0.0.1 |
-//! | `HAKOBU_LAUNCHER` | `local` | how runs start: `local` (child process), `ecs` (Fargate task, `docs/deploy-ecs.md`), `kubernetes` (Job, `docs/deploy-kubernetes.md`) |
+//! | `HAKOBU_LAUNCHER` | `local` | how runs start: `local` (child process), `container` (a container through the Docker Engine API, `docs/deploy-containers.md`), `ecs` (Fargate task, `docs/deploy-ecs.md`), `kubernetes` (Job, `docs/deploy-kubernetes.md`) |
 //! | `HAKOBU_RUNNER_BIN` | `hakobu-runner` beside the `hakobu` binary | the runner the local launcher starts |
+//! | `HAKOBU_CONTAINER_SOCKET` | `/var/run/docker.sock` | the Docker Engine API's unix socket (Docker, or `podman system service`) for `HAKOBU_LAUNCHER=container` |
+//! | `HAKOBU_CONTAINER_IMAGE` | required with `container` | the runner image, e.g. `localhost/hakobu-runner:0.1.0` (`make image`) |
+//! | `HAKOBU_CONTAINER_NETWORK` | `bridge` | the network runner containers join: `bridge`, `host`, or a network the operator created |
 //! | `HAKOBU_RUNNER_APP_URL` | `http://` + `HAKOBU_BIND` | how runners reach the app |
 //! | `HAKOBU_DISPATCHER` | `true` | whether this replica claims and launches queued runs |
 //! | `HAKOBU_MAX_RUNS` | `100` | runs starting or running at once, service-wide |
@@ -161,6 +164,65 @@ impl Default for CloudRoleSettings {
             sts_endpoint: None,
             max_session: Duration::from_secs(3600),
         }
+    }
+}
+
+/// Where and how the container launcher (`HAKOBU_LAUNCHER=container`) starts runners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSettings {
+    /// The Docker Engine API's unix socket.
+    pub socket: PathBuf,
+    /// The runner image.
+    pub image: String,
+    /// The network runner containers join (Docker's `NetworkMode`).
+    pub network: String,
+}
+
+impl ContainerSettings {
+    pub fn from_env() -> anyhow::Result<ContainerSettings> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// From variables looked up by name (the environment, or a map in tests).
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<ContainerSettings> {
+        let value = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let socket =
+            value("HAKOBU_CONTAINER_SOCKET").unwrap_or_else(|| "/var/run/docker.sock".to_owned());
+        // Docker's own spelling (`DOCKER_HOST=unix:///...`) is accepted too.
+        let socket = PathBuf::from(socket.strip_prefix("unix://").unwrap_or(&socket));
+        if !socket.is_absolute() {
+            bail!(
+                "HAKOBU_CONTAINER_SOCKET must be the absolute path of the Docker API's unix socket, such as /var/run/docker.sock"
+            );
+        }
+        let image = value("HAKOBU_CONTAINER_IMAGE").context(
+            "HAKOBU_CONTAINER_IMAGE must name the runner image for HAKOBU_LAUNCHER=container (make image builds localhost/hakobu-runner)",
+        )?;
+        if image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            bail!("HAKOBU_CONTAINER_IMAGE must be an image reference without spaces");
+        }
+        let network = value("HAKOBU_CONTAINER_NETWORK").unwrap_or_else(|| "bridge".to_owned());
+        // Docker network names (and `container:<name>`, which is refused: a runner must not
+        // share another container's network namespace).
+        if !network
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            bail!(
+                "HAKOBU_CONTAINER_NETWORK must be a network name (letters, digits, '-', '_', '.'), such as bridge or host"
+            );
+        }
+        Ok(ContainerSettings {
+            socket,
+            image,
+            network,
+        })
     }
 }
 

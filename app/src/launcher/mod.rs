@@ -1,9 +1,10 @@
-//! Launchers start a fresh runner for each run: a local process (default), an ECS Fargate
-//! task, or a Kubernetes Job. The runner gets only the app URL, its run id and a launch
+//! Launchers start a fresh runner for each run: a local process (default), a container
+//! through the Docker Engine API, an ECS Fargate task, or a Kubernetes Job. The runner gets only the app URL, its run id and a launch
 //! token that fetches its assignment once (see `auth::run_token`). Launchers also answer
 //! what became of a task and which of their tasks are still active, for the watchdog's
 //! reconciliation.
 
+pub mod container;
 pub mod ecs;
 pub mod kubernetes;
 mod local;
@@ -42,7 +43,7 @@ impl std::fmt::Debug for LaunchSpec {
 }
 
 pub trait Launcher: Send + Sync {
-    /// `local`, `ecs` or `kubernetes`; recorded on the run.
+    /// `local`, `container`, `ecs` or `kubernetes`; recorded on the run.
     fn name(&self) -> &'static str;
     /// What the runner runs from, recorded on each run: the image (task definition) or
     /// the binary's path.
@@ -72,7 +73,7 @@ pub trait Launcher: Send + Sync {
         })
     }
     /// Runners of this launcher that have not ended, found by their Hakobu marks (ECS tag
-    /// and `startedBy`, Job label, the processes this app started), so the sweeper can
+    /// and `startedBy`, Job label, container label, the processes this app started), so the sweeper can
     /// stop those whose run has finished.
     fn list_active(&self) -> BoxFuture<'_, anyhow::Result<Vec<ActiveTask>>>;
 }
@@ -152,6 +153,10 @@ pub async fn from_name(
 ) -> anyhow::Result<Arc<dyn Launcher>> {
     match name {
         "local" => Ok(Arc::new(LocalLauncher::new(runner_bin))),
+        "container" => Ok(Arc::new(
+            container::ContainerLauncher::new(crate::settings::ContainerSettings::from_env()?)
+                .await?,
+        )),
         "ecs" => Ok(Arc::new(
             ecs::EcsLauncher::new(ecs::EcsSettings::from_env()?).await,
         )),
@@ -159,6 +164,8 @@ pub async fn from_name(
             kubernetes::KubernetesLauncher::new(kubernetes::KubernetesSettings::from_env()?)
                 .await?,
         )),
-        other => anyhow::bail!("HAKOBU_LAUNCHER is {other:?}; expected local, ecs or kubernetes"),
+        other => anyhow::bail!(
+            "HAKOBU_LAUNCHER is {other:?}; expected local, container, ecs or kubernetes"
+        ),
     }
 }

@@ -8,6 +8,7 @@ mod bad_input;
 mod checks;
 mod cloud_roles;
 mod connections;
+mod container;
 mod ecs;
 mod health;
 mod helpers;
