@@ -89,6 +89,21 @@ test('API tokens: validated, shown once, listed, revoked', async () => {
   await page.getByTestId('token-row').filter({ hasText: 'Revoked' }).waitFor();
   const after = await page.request.get('/api/me', { headers: { Authorization: `Bearer ${token}` } });
   assert.equal(after.status(), 401);
+
+  // A read-only token: listed as such, it reads but cannot change anything.
+  await page.getByLabel('What is it for?').fill('dashboard');
+  await page.getByLabel('Access').selectOption('read_only');
+  await page.getByRole('button', { name: 'Create a token' }).click();
+  await page.getByTestId('token-row').filter({ hasText: 'dashboard' }).filter({ hasText: 'Read-only' }).waitFor();
+  const readOnly = await page.locator('#new-token-value').inputValue();
+  const looks = await page.request.get('/api/me', { headers: { Authorization: `Bearer ${readOnly}` } });
+  assert.equal(looks.status(), 200);
+  const changes = await page.request.post('/api/teams', {
+    headers: { Authorization: `Bearer ${readOnly}` },
+    data: { name: 'Not allowed' },
+  });
+  assert.equal(changes.status(), 403);
+  assert.equal((await changes.json()).code, 'read_only_token');
 });
 
 test('the audit log lists changes, filters them and exports CSV', async () => {

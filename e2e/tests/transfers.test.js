@@ -108,12 +108,21 @@ test('sign up, connect two databases, build a job in the wizard, run it, and the
   await page.getByRole('heading', { name: 'Step 3: Destination' }).waitFor();
   await page.getByLabel('Destination connection').selectOption({ label: 'Warehouse (PostgreSQL)' });
   await page.getByLabel('Destination table').fill('orders_copy');
+  // A table that does not exist yet is said to be new.
+  await page.getByTestId('new-table').waitFor();
   // Every mode is explained in one line.
   await page.getByText('Adds the new rows in one transaction: a failed run leaves the table as it was.').waitFor();
   await screenshot(page, 'wizard-3-destination');
   await page.getByRole('button', { name: 'Next' }).click();
 
   await page.getByRole('heading', { name: 'Step 4: Run settings' }).waitFor();
+  // The runner size offers only the memory Fargate pairs with the chosen CPU.
+  await page.getByLabel('vCPU').selectOption('0.25');
+  assert.deepEqual(await page.getByLabel('Memory (MiB)').locator('option').allInnerTexts(), ['512', '1024', '2048']);
+  assert.equal(await page.getByLabel('Memory (MiB)').inputValue(), '2048', 'a size that still fits is kept');
+  await page.getByLabel('Memory (MiB)').selectOption('512');
+  await page.getByLabel('vCPU').selectOption('1');
+  assert.equal(await page.getByLabel('Memory (MiB)').inputValue(), '2048', '512 MiB does not go with 1 vCPU');
   // A schedule, with the job page's form: the browser's zone by default, the next ten
   // runs as you type, and a wrong time flagged beside its box before anything is saved.
   await page.getByTestId('add-schedule').click();
