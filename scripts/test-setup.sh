@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Installs or starts what the test suite needs beyond the databases: the moto server
-# (S3 and ECS APIs) and the local SMTP server the email tests start (aiosmtpd).
+# Installs or starts what the test suite needs beyond the databases: the bzip2 tool, the
+# moto server (S3 and ECS APIs) and the local SMTP server the email tests start (aiosmtpd).
 # Idempotent; prints nothing when all is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The bzip2 tool: the codec tests check Hakobu's bzip2 against it.
+if ! command -v bzip2 >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bzip2 >/dev/null
+fi
 if [ -x scripts/moto.sh ]; then
   scripts/moto.sh >/dev/null
 fi

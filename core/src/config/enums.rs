@@ -203,6 +203,8 @@ word_enum!(
     Codec, "codec", {
         /// gzip (`.gz`).
         Gzip => "gzip",
+        /// bzip2 (`.bz2`).
+        Bzip2 => "bzip2",
     }
 );
 

@@ -85,7 +85,7 @@ pub struct CodecConfig {
     /// The codec.
     #[serde(rename = "type")]
     pub type_: Codec,
-    /// gzip compression level 0-9 (encoders only). Default: 6.
+    /// Compression level (encoders only): gzip 0-9 (default 6), bzip2 1-9 (default 9).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<u32>,
 }
@@ -422,6 +422,35 @@ fn check_columns(columns: &[SchemaColumn]) -> Result<(), ConfigError> {
             return Err(ConfigError::new(
                 format!("columns[{i}].name"),
                 format!("duplicate column {:?}", c.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `decoders:` / `encoders:`: levels only where they mean something, in their range.
+pub(crate) fn check_codecs(
+    section: &str,
+    codecs: &[CodecConfig],
+    encoding: bool,
+) -> Result<(), ConfigError> {
+    for (i, c) in codecs.iter().enumerate() {
+        let Some(level) = c.level else { continue };
+        let field = format!("{section}[{i}].level");
+        if !encoding {
+            return Err(ConfigError::new(
+                &field,
+                "a decoder reads whatever level the file was written with; remove level",
+            ));
+        }
+        let (least, most) = match c.type_ {
+            Codec::Gzip => (0, 9),
+            Codec::Bzip2 => (1, 9),
+        };
+        if !(least..=most).contains(&level) {
+            return Err(ConfigError::new(
+                &field,
+                format!("{} levels go from {least} to {most}", c.type_),
             ));
         }
     }

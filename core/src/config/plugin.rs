@@ -157,8 +157,10 @@ impl InputConfig {
         match self {
             InputConfig::Postgresql(c) => c.validate(DbKind::Postgresql),
             InputConfig::Mysql(c) => c.validate(DbKind::Mysql),
-            InputConfig::File(c) => c.parser.validate(),
-            InputConfig::S3(c) => c.parser.validate(),
+            InputConfig::File(c) => super::file::check_codecs("decoders", &c.decoders, false)
+                .and_then(|()| c.parser.validate()),
+            InputConfig::S3(c) => super::file::check_codecs("decoders", &c.decoders, false)
+                .and_then(|()| c.parser.validate()),
         }
         .map_err(|e| e.prefixed("in"))
     }
@@ -251,8 +253,10 @@ impl OutputConfig {
         match self {
             OutputConfig::Postgresql(c) => c.validate(DbKind::Postgresql),
             OutputConfig::Mysql(c) => c.validate(DbKind::Mysql),
-            OutputConfig::File(c) => c.formatter.validate(),
-            OutputConfig::S3(c) => c.formatter.validate(),
+            OutputConfig::File(c) => super::file::check_codecs("encoders", &c.encoders, true)
+                .and_then(|()| c.formatter.validate()),
+            OutputConfig::S3(c) => super::file::check_codecs("encoders", &c.encoders, true)
+                .and_then(|()| c.formatter.validate()),
         }
         .map_err(|e| e.prefixed("out"))
     }

@@ -537,3 +537,21 @@ fn zones_written_as_utc_offsets_become_their_iana_names() {
     let half = FILE_TO_FILE.replace("timezone: Asia/Tokyo", "timezone: '+0530'");
     assert!(error_of(&half).contains("unknown time zone \"+0530\""));
 }
+
+#[test]
+fn codec_levels_are_checked_where_they_mean_something() {
+    let bz = FILE_TO_FILE.replace("type: gzip, level: 1", "type: bzip2, level: 9");
+    assert!(Config::from_yaml(&bz).is_ok(), "bzip2 level 9");
+    let zero = FILE_TO_FILE.replace("type: gzip, level: 1", "type: bzip2, level: 0");
+    let e = Config::from_yaml(&zero).unwrap_err().to_string();
+    assert!(
+        e.contains("out.encoders[0].level") && e.contains("1 to 9"),
+        "{e}"
+    );
+    let on_decoder = FILE_TO_FILE.replace(
+        "decoders: [{type: gzip}]",
+        "decoders: [{type: gzip, level: 5}]",
+    );
+    let e = Config::from_yaml(&on_decoder).unwrap_err().to_string();
+    assert!(e.contains("in.decoders[0].level"), "{e}");
+}

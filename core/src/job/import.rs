@@ -253,7 +253,7 @@ fn map_input(input: &InputConfig, errors: &mut FieldErrors) -> (WantedConnection
                 &s.parser,
                 &s.path_prefix,
                 s.path_match_pattern.clone(),
-                !s.decoders.is_empty(),
+                gzip_only(&s.decoders, "in.decoders", errors),
                 errors,
             ));
             source.incremental = s.incremental.unwrap_or(false);
@@ -290,7 +290,7 @@ fn map_input(input: &InputConfig, errors: &mut FieldErrors) -> (WantedConnection
                 &f.parser,
                 &prefix,
                 f.path_match_pattern.clone(),
-                !f.decoders.is_empty(),
+                gzip_only(&f.decoders, "in.decoders", errors),
                 errors,
             ));
             source.incremental = f.incremental.unwrap_or(false);
@@ -305,6 +305,22 @@ fn map_input(input: &InputConfig, errors: &mut FieldErrors) -> (WantedConnection
         }
     };
     (wanted, source)
+}
+
+/// Whether a job's files are gzip-compressed: jobs hold plain or gzip files; another codec
+/// (bzip2), or two, is refused by name rather than read as gzip.
+fn gzip_only(codecs: &[crate::config::CodecConfig], field: &str, errors: &mut FieldErrors) -> bool {
+    match codecs {
+        [] => false,
+        [only] if only.type_ == crate::config::Codec::Gzip => true,
+        _ => {
+            errors.push(
+                field,
+                "jobs read and write plain or gzip files; a config with bzip2 (or several codecs) runs with the runner's command line, not as a job",
+            );
+            false
+        }
+    }
 }
 
 fn map_parser(
@@ -409,7 +425,7 @@ fn map_output(
             destination.files = Some(map_formatter(
                 &s.formatter,
                 &s.path_prefix,
-                !s.encoders.is_empty(),
+                gzip_only(&s.encoders, "out.encoders", errors),
                 errors,
             ));
             s3_connection(
@@ -437,7 +453,7 @@ fn map_output(
             destination.files = Some(map_formatter(
                 &f.formatter,
                 &prefix,
-                !f.encoders.is_empty(),
+                gzip_only(&f.encoders, "out.encoders", errors),
                 errors,
             ));
             WantedConnection {
@@ -636,5 +652,15 @@ mod tests {
         assert_eq!(wanted.settings["auth"], "access_key");
         assert_eq!(wanted.settings["access_key_id"], "AKIAEXAMPLE");
         assert_eq!(wanted.secrets["secret_access_key"], "long-term");
+    }
+
+    #[test]
+    fn a_bzip2_source_is_refused_by_name_not_read_as_gzip() {
+        let gzip = s3_to_postgres("  decoders: [{type: gzip}]\n");
+        assert!(wanted_source(&gzip).is_ok());
+        let bzip2 = s3_to_postgres("  decoders: [{type: bzip2}]\n");
+        let errors = wanted_source(&bzip2).err().unwrap();
+        assert_eq!(errors[0].0, "in.decoders", "{errors:?}");
+        assert!(errors[0].1.contains("bzip2"), "{errors:?}");
     }
 }

@@ -744,3 +744,51 @@ async fn a_zone_written_as_a_utc_offset_applies_like_its_iana_name() {
         "{out}"
     );
 }
+
+/// bzip2 both ways, checked against the real `bzip2` tool: files it compressed (two
+/// concatenated, as `pbzip2` writes) are read whole, and what Hakobu writes it reads back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bzip2_files_from_the_bzip2_tool_are_read_and_written_back() {
+    let dir = TempDir::new();
+    std::fs::create_dir_all(dir.path("in")).unwrap();
+    let mut joined = Vec::new();
+    for (part, rows) in [("a", 1..=3), ("b", 4..=5)] {
+        let plain = dir.0.join(format!("{part}.csv"));
+        let text: String = rows
+            .map(|i| format!("{i},2024-01-01 00:00:00,row {i}\n"))
+            .collect();
+        std::fs::write(&plain, text).unwrap();
+        let status = std::process::Command::new("bzip2")
+            .arg(&plain)
+            .status()
+            .expect("the bzip2 tool (Debian's bzip2 package)");
+        assert!(status.success());
+        joined.extend(std::fs::read(dir.0.join(format!("{part}.csv.bz2"))).unwrap());
+    }
+    std::fs::write(dir.path("in/both.csv.bz2"), joined).unwrap();
+    let input = csv_in(&dir.path("in/both"), "")
+        .replace("  parser:", "  decoders: [{type: bzip2}]\n  parser:");
+    let output = format!(
+        "out:\n  type: file\n  path_prefix: {}\n  file_ext: csv.bz2\n  encoders: [{{type: bzip2, level: 1}}]\n  formatter: {{type: csv, header_line: false}}\n",
+        dir.path("out/rows")
+    );
+    let summary = run(&format!("{input}{output}")).await.unwrap();
+    assert_eq!(summary.rows_written, 5, "both members of the file are read");
+    let written = std::fs::read_dir(dir.path("out"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(".csv.bz2"))
+        .expect("a .csv.bz2 file");
+    let out = std::process::Command::new("bzip2")
+        .arg("-dc")
+        .arg(&written)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the bzip2 tool reads what Hakobu wrote"
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 5, "{text}");
+    assert!(text.contains("row 1") && text.contains("row 5"), "{text}");
+}

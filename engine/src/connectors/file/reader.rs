@@ -243,13 +243,14 @@ pub async fn open(c: &FileInput, access: &FileAccess) -> Result<Source> {
             .map(|c| (c.name.clone(), c.type_))
             .collect::<Vec<_>>(),
     );
-    let gzip = c.decoders.iter().any(|d| d.type_ == Codec::Gzip);
+    let decoders: Vec<Codec> = c.decoders.iter().map(|d| d.type_).collect();
     let tasks = files
         .into_iter()
         .map(|listed| {
             let parser = c.parser.clone();
             let schema = schema.clone();
             let access = access.clone();
+            let decoders = decoders.clone();
             let task: Task = Box::new(move |tx, stats| {
                 async move {
                     let shown = listed.shown.clone();
@@ -258,7 +259,7 @@ pub async fn open(c: &FileInput, access: &FileAccess) -> Result<Source> {
                         read_file(
                             file,
                             Path::new(&listed.shown),
-                            gzip,
+                            &decoders,
                             &parser,
                             schema,
                             &tx,
@@ -294,13 +295,18 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-fn open_reader(file: File, gzip: bool) -> Box<dyn Read + Send> {
-    let file = BufReader::with_capacity(1 << 20, file);
-    if gzip {
-        Box::new(MultiGzDecoder::new(file))
-    } else {
-        Box::new(file)
+/// The file's bytes through `decoders` in the order the config lists them (the outermost
+/// compression first, as Embulk applies them). Concatenated members are read to the end
+/// for both codecs (`cat a.gz b.gz`, `pbzip2` output).
+fn open_reader(file: File, decoders: &[Codec]) -> Box<dyn Read + Send> {
+    let mut reader: Box<dyn Read + Send> = Box::new(BufReader::with_capacity(1 << 20, file));
+    for codec in decoders {
+        reader = match codec {
+            Codec::Gzip => Box::new(MultiGzDecoder::new(BufReader::new(reader))),
+            Codec::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(BufReader::new(reader))),
+        };
     }
+    reader
 }
 
 fn send(tx: &Sender<RecordBatch>, builder: &mut BatchBuilder) -> Result<()> {
@@ -313,14 +319,14 @@ fn send(tx: &Sender<RecordBatch>, builder: &mut BatchBuilder) -> Result<()> {
 pub(crate) fn read_file(
     file: File,
     path: &Path,
-    gzip: bool,
+    decoders: &[Codec],
     parser: &ParserConfig,
     schema: SchemaRef,
     tx: &Sender<RecordBatch>,
     stats: &Arc<Stats>,
 ) -> Result<()> {
     let text = |file: File, charset: Option<&str>| -> Result<Box<dyn Read + Send>> {
-        let raw = open_reader(file, gzip);
+        let raw = open_reader(file, decoders);
         Ok(match super::charset::encoding(charset)? {
             Some(encoding) => Box::new(super::charset::Transcode::new(raw, encoding)),
             None => raw,

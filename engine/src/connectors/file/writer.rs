@@ -73,6 +73,7 @@ fn format_sequence(fmt: &str, nums: &[u32]) -> String {
 enum Sink {
     Plain(BufWriter<File>),
     Gzip(GzEncoder<BufWriter<File>>),
+    Bzip2(bzip2::write::BzEncoder<BufWriter<File>>),
 }
 
 impl Write for Sink {
@@ -80,12 +81,14 @@ impl Write for Sink {
         match self {
             Sink::Plain(w) => w.write(buf),
             Sink::Gzip(w) => w.write(buf),
+            Sink::Bzip2(w) => w.write(buf),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
         match self {
             Sink::Plain(w) => w.flush(),
             Sink::Gzip(w) => w.flush(),
+            Sink::Bzip2(w) => w.flush(),
         }
     }
 }
@@ -95,6 +98,7 @@ impl Sink {
         let mut inner = match self {
             Sink::Plain(w) => w,
             Sink::Gzip(w) => w.finish()?,
+            Sink::Bzip2(w) => w.finish()?,
         };
         // No fsync: like `COPY TO` and Embulk, the rename only promises that a reader never
         // sees a partial file, not durability across a power loss (fsync doubled the time).
@@ -214,12 +218,21 @@ impl FileWriter {
             });
         }
         let buffered = BufWriter::with_capacity(1 << 20, file);
+        if c.encoders.len() > 1 {
+            bail!("encoders: one codec at a time (gzip or bzip2); compressing twice gains nothing");
+        }
         let sink = match c.encoders.first() {
-            Some(e) if e.type_ == Codec::Gzip => Sink::Gzip(GzEncoder::new(
-                buffered,
-                flate2::Compression::new(e.level.unwrap_or(6)),
-            )),
-            _ => Sink::Plain(buffered),
+            None => Sink::Plain(buffered),
+            Some(e) => match e.type_ {
+                Codec::Gzip => Sink::Gzip(GzEncoder::new(
+                    buffered,
+                    flate2::Compression::new(e.level.unwrap_or(6)),
+                )),
+                Codec::Bzip2 => Sink::Bzip2(bzip2::write::BzEncoder::new(
+                    buffered,
+                    bzip2::Compression::new(e.level.unwrap_or(9)),
+                )),
+            },
         };
         let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
         let types: Vec<ColumnType> = schema.fields().iter().map(|f| column_type(f)).collect();

@@ -63,15 +63,16 @@ pub async fn open(c: &S3Input) -> Result<Source> {
             .map(|c| (c.name.clone(), c.type_))
             .collect::<Vec<_>>(),
     );
-    let gzip = c.decoders.iter().any(|d| d.type_ == Codec::Gzip);
+    let decoders: Vec<Codec> = c.decoders.iter().map(|d| d.type_).collect();
     let tasks = keys
         .into_iter()
         .map(|key| {
-            let (store, parser, schema, bucket) = (
+            let (store, parser, schema, bucket, decoders) = (
                 store.clone(),
                 c.parser.clone(),
                 schema.clone(),
                 c.bucket.clone(),
+                decoders.clone(),
             );
             let task: Task = Box::new(move |tx, stats| {
                 async move {
@@ -97,7 +98,7 @@ pub async fn open(c: &S3Input) -> Result<Source> {
                             read_file(
                                 staged,
                                 std::path::Path::new(&name),
-                                gzip,
+                                &decoders,
                                 &parser,
                                 schema,
                                 &tx,
