@@ -369,28 +369,23 @@ impl Launcher for ContainerLauncher {
     /// watchdog has read their state.
     fn list_active(&self) -> BoxFuture<'_, anyhow::Result<Vec<ActiveTask>>> {
         Box::pin(async move {
+            let managed = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
+            // Running ones first, on their own: podman reports states Docker's API does not
+            // have ("stopped", while a container winds down), which the typed listing
+            // cannot read; a running container never reports one, so this listing holds.
             let options = ListContainersOptions {
-                all: true,
-                filters: Some(HashMap::from([(
-                    "label".to_owned(),
-                    vec![format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}")],
-                )])),
+                all: false,
+                filters: Some(HashMap::from([("label".to_owned(), vec![managed.clone()])])),
                 ..Default::default()
             };
-            let containers = self
+            let running = self
                 .docker
                 .list_containers(Some(options))
                 .await
                 .map_err(api_error("listing Hakobu's containers"))?;
             let mut active = Vec::new();
-            for container in containers {
-                let Some(name) = container
-                    .names
-                    .iter()
-                    .flatten()
-                    .next()
-                    .map(|n| n.trim_start_matches('/').to_owned())
-                else {
+            for container in running {
+                let Some(name) = listed_name(&container) else {
                     continue;
                 };
                 let run_id = container
@@ -399,17 +394,14 @@ impl Launcher for ContainerLauncher {
                     .and_then(|l| l.get(RUN_ID_LABEL))
                     .and_then(|r| r.parse().ok());
                 match container.state {
-                    Some(ContainerSummaryStateEnum::EXITED | ContainerSummaryStateEnum::DEAD) => {
-                        // Its watcher removes it, unless that watcher died with its app.
-                        let watched = self.watched.lock().unwrap().contains(&name);
-                        if !watched && self.ended_long_ago(&name).await? {
-                            Self::remove(&self.docker, &name).await?;
-                        }
-                    }
-                    // Created and never started: a launch under way, or one its app lost
-                    // (the run goes back to the queue and its next launch replaces it).
                     Some(
-                        ContainerSummaryStateEnum::CREATED | ContainerSummaryStateEnum::REMOVING,
+                        ContainerSummaryStateEnum::EXITED
+                        | ContainerSummaryStateEnum::DEAD
+                        // Created and never started: a launch under way, or one its app
+                        // lost (the run goes back to the queue and its next launch
+                        // replaces it).
+                        | ContainerSummaryStateEnum::CREATED
+                        | ContainerSummaryStateEnum::REMOVING,
                     ) => {}
                     _ => active.push(ActiveTask {
                         task_id: name,
@@ -417,9 +409,49 @@ impl Launcher for ContainerLauncher {
                     }),
                 }
             }
+            // Then the ended ones, removed unless a watcher will (it died with its app).
+            // Best effort: a listing the engine answers in words the API lacks is left
+            // for the next pass.
+            let options = ListContainersOptions {
+                all: true,
+                filters: Some(HashMap::from([
+                    ("label".to_owned(), vec![managed]),
+                    (
+                        "status".to_owned(),
+                        vec!["exited".to_owned(), "dead".to_owned()],
+                    ),
+                ])),
+                ..Default::default()
+            };
+            match self.docker.list_containers(Some(options)).await {
+                Ok(ended) => {
+                    for container in ended {
+                        let Some(name) = listed_name(&container) else {
+                            continue;
+                        };
+                        let watched = self.watched.lock().unwrap().contains(&name);
+                        if !watched && self.ended_long_ago(&name).await? {
+                            Self::remove(&self.docker, &name).await?;
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "listing ended containers failed; removing them waits for the next pass");
+                }
+            }
             Ok(active)
         })
     }
+}
+
+/// A listed container's name, without Docker's leading `/`.
+fn listed_name(container: &bollard::models::ContainerSummary) -> Option<String> {
+    container
+        .names
+        .iter()
+        .flatten()
+        .next()
+        .map(|n| n.trim_start_matches('/').to_owned())
 }
 
 #[cfg(test)]
