@@ -43,16 +43,18 @@ impl Organization {
             .await
     }
 
-    /// Holds the organization's row until the transaction ends, so counting its rows
+    /// The organization, its row held until the transaction ends, so counting its rows
     /// against a quota and inserting one is not raced by another request.
-    pub async fn lock(conn: &mut AsyncPgConnection, id: OrganizationId) -> QueryResult<()> {
+    pub async fn lock(
+        conn: &mut AsyncPgConnection,
+        id: OrganizationId,
+    ) -> QueryResult<Organization> {
         organizations::table
             .find(id)
-            .select(organizations::id)
+            .select(Organization::as_select())
             .for_update()
-            .first::<OrganizationId>(conn)
+            .first(conn)
             .await
-            .map(|_| ())
     }
 
     pub async fn find(

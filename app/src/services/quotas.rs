@@ -43,8 +43,7 @@ pub async fn over(
     what: Counted,
     adding: i64,
 ) -> QueryResult<Option<i64>> {
-    Organization::lock(conn, organization).await?;
-    let quotas = of(conn, defaults, organization).await?;
+    let quotas = defaults.for_organization(&Organization::lock(conn, organization).await?.quotas);
     let (limit, held): (i64, i64) = match what {
         Counted::Jobs => (
             quotas.jobs,
