@@ -259,6 +259,13 @@ async fn a_webhook_to_loopback_is_refused_and_nothing_is_sent() {
 #[tokio::test]
 async fn a_run_cannot_reach_the_service_network_either() {
     let app = strict_app(true).await;
+    a_run_naming_this_machine_fails_in_its_runner(&app).await;
+}
+
+/// A stranger's job whose connection names this machine (the service's own database
+/// server) runs and fails in its runner, which applies the policy of its assignment, and
+/// writes nothing. Answers the ended run. `app` dispatches and opens nothing.
+pub async fn a_run_naming_this_machine_fails_in_its_runner(app: &TestApp) -> Value {
     let stranger = app.signup("Stranger").await;
     app.sql(
         "CREATE TABLE src (id bigint PRIMARY KEY, name text); INSERT INTO src VALUES (1, 'a');",
@@ -306,6 +313,7 @@ async fn a_run_cannot_reach_the_service_network_either() {
         .query_strings("SELECT count(*) FROM information_schema.tables WHERE table_name = 'dst'")
         .await;
     assert_eq!(rows[0][0].as_deref(), Some("0"), "the runner wrote a table");
+    done
 }
 
 /// The process that holds the service's secrets never opens a socket to an address a
