@@ -43,6 +43,7 @@ pub mod files;
 pub mod ids;
 pub mod job;
 pub mod messages;
+pub mod progress;
 pub mod schedule;
 pub mod sql;
 pub mod validation;

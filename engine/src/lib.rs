@@ -17,6 +17,6 @@ pub mod template;
 pub mod tls;
 pub mod types;
 
-pub use pipeline::{Preview, Summary, parse_config, preview_config, run_config};
+pub use pipeline::{Preview, Summary, parse_config, preview_config, run_config, run_config_gated};
 pub use shared::files_root::{FileAccess, FilesRoot, PathRefused};
 pub use shared::stats::{Progress, Stats};

@@ -98,6 +98,48 @@ fn load(config: &Path, diff: Option<&Path>) -> Result<Config> {
         .with_context(|| config.display().to_string())
 }
 
+/// The bar's steps: a share done is shown to a tenth of a percent.
+const BAR_STEPS: u64 = 1000;
+
+/// Counts and pace on a spinner; once the source said how much it expects to read (a
+/// table's statistics, its files' sizes), a bar with the share done and the time left.
+fn show_progress(bar: &ProgressBar, p: &hakobu_engine::Progress) {
+    let counts = format!(
+        "{} rows, {}, {:.0} rows/s",
+        p.rows_read,
+        indicatif::HumanBytes(p.bytes_read),
+        p.rows_per_second
+    );
+    let Some(done) =
+        hakobu_core::progress::done(p.rows_read, p.bytes_read, p.rows_expected, p.bytes_expected)
+    else {
+        bar.set_message(counts);
+        return;
+    };
+    if bar.length() != Some(BAR_STEPS) {
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {elapsed} [{bar:30}] {msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_length(BAR_STEPS);
+    }
+    bar.set_position((done.fraction * BAR_STEPS as f64) as u64);
+    let left = hakobu_core::progress::seconds_left(p.elapsed.as_secs_f64(), done.fraction)
+        .map(|s| {
+            format!(
+                ", {} left",
+                indicatif::HumanDuration(Duration::from_secs_f64(s))
+            )
+        })
+        .unwrap_or_default();
+    let about = if done.estimated { "about " } else { "" };
+    bar.set_message(format!(
+        "{about}{:.0}%{left} · {counts}",
+        done.fraction * 100.0
+    ));
+}
+
 async fn run(command: Command) -> Result<()> {
     match command {
         Command::Run { config, diff } => {
@@ -133,12 +175,7 @@ async fn run(command: Command) -> Result<()> {
             let files = hakobu_engine::FileAccess::Unconfined;
             let summary = hakobu_engine::run_config(&parsed, &files, move |p| {
                 if let Some(bar) = &progress_bar {
-                    bar.set_message(format!(
-                        "{} rows, {}, {:.0} rows/s",
-                        p.rows_read,
-                        indicatif::HumanBytes(p.bytes_read),
-                        p.rows_per_second
-                    ));
+                    show_progress(bar, p);
                 }
             })
             .await;

@@ -123,6 +123,28 @@ const REPORT_PATIENCE: Duration = Duration::from_secs(30 * 60);
 const REPORT_BACKOFF_FIRST: Duration = Duration::from_millis(500);
 const REPORT_BACKOFF_MAX: Duration = Duration::from_secs(10);
 
+/// How long the runner asks the app for the go-ahead of its commit before it rolls back:
+/// beyond an app restart, short enough not to hold a destination transaction for long.
+const COMMIT_GATE_PATIENCE: Duration = Duration::from_secs(10 * 60);
+
+/// The app did not confirm, just before the destination's commit, that the run is still
+/// active: the load was rolled back.
+#[derive(Debug)]
+struct CommitRefused {
+    /// The app answered that the run was cancelled or has ended; otherwise it could not
+    /// be asked (a failure, which its retry policy may repeat).
+    cancelled: bool,
+    why: String,
+}
+
+impl std::fmt::Display for CommitRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "The commit was not made: {}", self.why)
+    }
+}
+
+impl std::error::Error for CommitRefused {}
+
 /// The runner stopped on the platform's SIGTERM (a Fargate Spot reclaim, a Kubernetes
 /// eviction, a node drain, or the app's own stop of a cancelled run) and reported it: the
 /// process exits with 143, as a shell reports death by SIGTERM.
@@ -148,20 +170,52 @@ enum Stop {
 }
 
 /// The progress counters the engine updates and the heartbeats read.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Counters {
     rows_read: Arc<AtomicU64>,
     rows_written: Arc<AtomicU64>,
     bytes_read: Arc<AtomicU64>,
+    /// What the source expects to read; `u64::MAX` while unknown.
+    rows_expected: Arc<AtomicU64>,
+    bytes_expected: Arc<AtomicU64>,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            rows_read: Arc::default(),
+            rows_written: Arc::default(),
+            bytes_read: Arc::default(),
+            rows_expected: Arc::new(AtomicU64::new(u64::MAX)),
+            bytes_expected: Arc::new(AtomicU64::new(u64::MAX)),
+        }
+    }
 }
 
 impl Counters {
+    fn record(&self, p: &hakobu_engine::Progress) {
+        self.rows_read.store(p.rows_read, Ordering::Relaxed);
+        self.rows_written.store(p.rows_written, Ordering::Relaxed);
+        self.bytes_read.store(p.bytes_read, Ordering::Relaxed);
+        let unknown = u64::MAX;
+        self.rows_expected
+            .store(p.rows_expected.unwrap_or(unknown), Ordering::Relaxed);
+        self.bytes_expected
+            .store(p.bytes_expected.unwrap_or(unknown), Ordering::Relaxed);
+    }
+
     fn progress(&self) -> RunnerProgress {
         let count = |a: &AtomicU64| a.load(Ordering::Relaxed) as i64;
+        let known = |a: &AtomicU64| {
+            let v = a.load(Ordering::Relaxed);
+            (v != u64::MAX).then(|| i64::try_from(v).unwrap_or(i64::MAX))
+        };
         RunnerProgress {
             rows_read: count(&self.rows_read),
             rows_written: count(&self.rows_written),
             bytes_read: count(&self.bytes_read),
+            rows_expected: known(&self.rows_expected),
+            bytes_expected: known(&self.bytes_expected),
         }
     }
 }
@@ -172,7 +226,12 @@ struct Heartbeats {
     lines: crate::engine_log::Buffer,
     counters: Counters,
     every: Duration,
+    /// A heartbeat has carried rows read: later ones keep the period.
+    rows_shown: std::sync::atomic::AtomicBool,
 }
+
+/// How often a heartbeat period looks for the first rows read.
+const FIRST_ROWS_CHECK: Duration = Duration::from_millis(250);
 
 impl Heartbeats {
     /// Beats until an answer says the run was cancelled.
@@ -188,9 +247,95 @@ impl Heartbeats {
         }
     }
 
-    /// Waits a period, sends one heartbeat; answers whether the app said "cancelled".
+    /// The go-ahead for the destination's commit: one heartbeat now, answered "still
+    /// active". A run the app has given up (its runner silent past the heartbeat timeout,
+    /// then failed and perhaps retried) or cancelled must not commit: its retry would load
+    /// the same rows again. An app that cannot be reached is asked again with a growing
+    /// wait for [`COMMIT_GATE_PATIENCE`] (a restart), meanwhile the destination's
+    /// transaction stays open; a token the app no longer takes (401, 403: heartbeats get
+    /// no grace, so the run has been silent longer than the app waits) is a refusal.
+    async fn confirm_still_ours(&self) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + COMMIT_GATE_PATIENCE;
+        let mut wait = REPORT_BACKOFF_FIRST;
+        loop {
+            self.client.forward_engine_lines(&self.lines).await;
+            let sent = self
+                .client
+                .http
+                .post(self.client.url("heartbeat"))
+                .bearer_auth(self.client.token())
+                .json(&self.counters.progress())
+                .send()
+                .await;
+            let why = match sent {
+                Ok(answer) if answer.status().is_success() => {
+                    match answer.json::<HeartbeatAnswer>().await {
+                        Ok(HeartbeatAnswer { cancel: true, .. }) => {
+                            return Err(CommitRefused {
+                                cancelled: true,
+                                why: "the app had ended or cancelled the run before its commit"
+                                    .into(),
+                            }
+                            .into());
+                        }
+                        Ok(HeartbeatAnswer { run_token, .. }) => {
+                            if let Some(token) = run_token {
+                                self.client.switch_token(token);
+                            }
+                            return Ok(());
+                        }
+                        Err(e) => format!("the app's answer is not readable: {e}"),
+                    }
+                }
+                Ok(answer)
+                    if matches!(
+                        answer.status(),
+                        reqwest::StatusCode::UNAUTHORIZED | reqwest::StatusCode::FORBIDDEN
+                    ) =>
+                {
+                    return Err(CommitRefused {
+                        cancelled: false,
+                        why: format!(
+                            "the app no longer takes this run's token ({}): the run was silent for longer than the app waits",
+                            answer.status()
+                        ),
+                    }
+                    .into());
+                }
+                Ok(answer) => format!("the app answered {}", answer.status()),
+                Err(e) => format!("cannot reach the app: {e}"),
+            };
+            if tokio::time::Instant::now() + wait > deadline {
+                return Err(CommitRefused {
+                    cancelled: false,
+                    why: format!(
+                        "the app could not confirm the run before its commit for {} minutes ({why})",
+                        COMMIT_GATE_PATIENCE.as_secs() / 60
+                    ),
+                }
+                .into());
+            }
+            eprintln!("the app did not confirm the commit ({why}); asking again in {wait:?}");
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(REPORT_BACKOFF_MAX);
+        }
+    }
+
+    /// Waits a period, sends one heartbeat; answers whether the app said "cancelled". The
+    /// first rows do not wait for the period: the run page shows them within a second.
     async fn beat(&self) -> bool {
-        tokio::time::sleep(self.every).await;
+        let due = tokio::time::Instant::now() + self.every;
+        while tokio::time::Instant::now() < due {
+            tokio::time::sleep(FIRST_ROWS_CHECK.min(self.every)).await;
+            if !self.rows_shown.load(Ordering::Relaxed)
+                && self.counters.rows_read.load(Ordering::Relaxed) > 0
+            {
+                break;
+            }
+        }
+        if self.counters.rows_read.load(Ordering::Relaxed) > 0 {
+            self.rows_shown.store(true, Ordering::Relaxed);
+        }
         self.client.forward_engine_lines(&self.lines).await;
         let Ok(answer) = self
             .client
@@ -367,18 +512,19 @@ pub async fn run() -> Result<()> {
     };
     let counters = Counters::default();
     let engine_counters = counters.clone();
-    let load = hakobu_engine::run_config(&config, &files, move |p| {
-        let c = &engine_counters;
-        c.rows_read.store(p.rows_read, Ordering::Relaxed);
-        c.rows_written.store(p.rows_written, Ordering::Relaxed);
-        c.bytes_read.store(p.bytes_read, Ordering::Relaxed);
-    });
     let heartbeats = Heartbeats {
         client: client.clone(),
         lines: engine_lines.clone(),
         counters: counters.clone(),
         every: Duration::from_secs(assignment.heartbeat_seconds.max(1)),
+        rows_shown: Default::default(),
     };
+    let load = hakobu_engine::run_config_gated(
+        &config,
+        &files,
+        move |p| engine_counters.record(p),
+        heartbeats.confirm_still_ours(),
+    );
 
     // First the load, until its destination commits, the app cancels or a signal stops it.
     let loaded = tokio::select! {
@@ -404,6 +550,28 @@ pub async fn run() -> Result<()> {
                 .await;
             let result = RunnerResult {
                 outcome,
+                rows_read: progress.rows_read,
+                rows_written: rows_left(&config, progress.rows_written),
+                rows_skipped: 0,
+                bytes_read: progress.bytes_read,
+                error: Some(error),
+                next_state: None,
+            };
+            return deliver_result(&client, &heartbeats, result, report_deadline()).await;
+        }
+        Ok(Err(e)) if e.is::<CommitRefused>() => {
+            let cancelled = e
+                .downcast_ref::<CommitRefused>()
+                .is_some_and(|r| r.cancelled);
+            let progress = counters.progress();
+            let error = format!("{e}; {}", left_uncommitted(&config, progress.rows_written));
+            client.log("warn", &error).await;
+            let result = RunnerResult {
+                outcome: if cancelled {
+                    RunnerOutcome::Cancelled
+                } else {
+                    RunnerOutcome::Failed
+                },
                 rows_read: progress.rows_read,
                 rows_written: rows_left(&config, progress.rows_written),
                 rows_skipped: 0,

@@ -550,6 +550,8 @@ pub struct Relay {
     refused_paths: Arc<std::sync::Mutex<Vec<String>>>,
     /// Requests answered 503, by path suffix.
     refusals: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Requests passed on: path and body.
+    forwarded: Arc<std::sync::Mutex<Vec<(String, String)>>>,
 }
 
 impl Relay {
@@ -561,11 +563,13 @@ impl Relay {
             target: Arc::default(),
             refused_paths: Arc::default(),
             refusals: Arc::default(),
+            forwarded: Arc::default(),
         };
-        let (target, refused_paths, refusals) = (
+        let (target, refused_paths, refusals, forwarded) = (
             relay.target.clone(),
             relay.refused_paths.clone(),
             relay.refusals.clone(),
+            relay.forwarded.clone(),
         );
         let client = reqwest::Client::new();
         tokio::spawn(async move {
@@ -573,14 +577,19 @@ impl Relay {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                let (target, refused_paths, refusals, client) = (
+                let (target, refused_paths, refusals, forwarded, client) = (
                     target.clone(),
                     refused_paths.clone(),
                     refusals.clone(),
+                    forwarded.clone(),
                     client.clone(),
                 );
                 tokio::spawn(async move {
-                    let _ = relay_one(stream, &target, &refused_paths, &refusals, &client).await;
+                    let seen = Seen {
+                        refusals: &refusals,
+                        forwarded: &forwarded,
+                    };
+                    let _ = relay_one(stream, &target, &refused_paths, seen, &client).await;
                 });
             }
         });
@@ -606,13 +615,30 @@ impl Relay {
             .filter(|p| p.ends_with(suffix))
             .count()
     }
+
+    /// The bodies of the requests for a path ending with `suffix` that were passed on.
+    pub fn forwarded(&self, suffix: &str) -> Vec<String> {
+        self.forwarded
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(p, _)| p.ends_with(suffix))
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
+}
+
+/// What the relay keeps of the requests it saw.
+struct Seen<'a> {
+    refusals: &'a std::sync::Mutex<Vec<String>>,
+    forwarded: &'a std::sync::Mutex<Vec<(String, String)>>,
 }
 
 async fn relay_one(
     mut stream: tokio::net::TcpStream,
     target: &std::sync::Mutex<String>,
     refused_paths: &std::sync::Mutex<Vec<String>>,
-    refusals: &std::sync::Mutex<Vec<String>>,
+    seen: Seen<'_>,
     client: &reqwest::Client,
 ) -> std::io::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -656,9 +682,13 @@ async fn relay_one(
         .iter()
         .any(|suffix| path.ends_with(suffix.as_str()));
     let (status, content_type, answer) = if refused {
-        refusals.lock().unwrap().push(path.clone());
+        seen.refusals.lock().unwrap().push(path.clone());
         (503, "text/plain".to_owned(), b"unavailable".to_vec())
     } else {
+        seen.forwarded
+            .lock()
+            .unwrap()
+            .push((path.clone(), String::from_utf8_lossy(&body).into_owned()));
         let url = format!("{}{path}", target.lock().unwrap());
         let mut request = client.request(method.parse().unwrap(), url).body(body);
         for (name, value) in &headers {

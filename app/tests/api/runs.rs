@@ -1444,6 +1444,141 @@ async fn a_committed_load_is_recorded_when_the_result_gets_through_late() {
     );
 }
 
+/// A launcher whose stop never reaches the runner: the platform's API down, or the runner
+/// cut off from it. Everything else is the inner launcher's.
+struct StopsNothing(Arc<dyn hakobu::launcher::Launcher>);
+
+impl hakobu::launcher::Launcher for StopsNothing {
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    fn launch(
+        &self,
+        spec: hakobu::launcher::LaunchSpec,
+    ) -> futures::future::BoxFuture<'_, anyhow::Result<String>> {
+        self.0.launch(spec)
+    }
+
+    fn stop(&self, _: &str) -> futures::future::BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn state(
+        &self,
+        task_id: &str,
+    ) -> futures::future::BoxFuture<'_, anyhow::Result<hakobu::launcher::TaskState>> {
+        self.0.state(task_id)
+    }
+
+    fn list_active(
+        &self,
+    ) -> futures::future::BoxFuture<'_, anyhow::Result<Vec<hakobu::launcher::ActiveTask>>> {
+        self.0.list_active()
+    }
+}
+
+/// The runner cannot reach the app for longer than the heartbeat timeout (a network
+/// partition) while its load finishes: the watchdog gives the run up and its retry loads
+/// the rows. The first runner asks the app before its commit, is told the run is over when
+/// the app is reachable again, and rolls back: every row once. Before the commit gate it
+/// committed at once, its late reports were refused, and the retry loaded the rows again.
+#[tokio::test]
+async fn a_runner_the_app_has_given_up_commits_nothing() {
+    let relay = Relay::start().await;
+    relay.refuse(&["/heartbeat", "/committed", "/result"]);
+    // The app's stop of the given-up runner does not reach it either (the partition, or
+    // a platform API that is down): only the commit gate stands between it and a commit.
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        runner_app_url: Some(relay.url.clone()),
+        launcher: Some(Arc::new(StopsNothing(
+            hakobu::launcher::from_name("local", crate::helpers::runner_bin())
+                .await
+                .unwrap(),
+        ))),
+        ..Default::default()
+    })
+    .await;
+    relay.forward_to(&app.address);
+    let owner = app.signup("Acme").await;
+    app.sql(
+        "CREATE TABLE src (id bigint PRIMARY KEY, name text);
+         INSERT INTO src VALUES (1, 'a'), (2, 'b'), (3, 'c');",
+    )
+    .await;
+    let job = job(
+        &app,
+        &owner,
+        json!({"retry": {"count": 1, "backoff_seconds": 1}}),
+    )
+    .await;
+    let (_, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let first = run["id"].as_str().unwrap().to_owned();
+    // The watchdog fails the silent run (heartbeat timeout 4 s) and queues its retry.
+    let given_up = hakobu_testkit::wait_until(
+        "the watchdog gives the first run up",
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || async {
+            let (_, view) = app.get(&format!("/api/runs/{first}"), &owner.token).await;
+            (view["status"] == "failed").then_some(view)
+        },
+    )
+    .await;
+    assert!(
+        relay.refused("/heartbeat") >= 2,
+        "the first runner waited at its commit gate, asking"
+    );
+    assert_eq!(
+        relay.refused("/committed"),
+        0,
+        "nothing was committed while the app could not be asked: {given_up}"
+    );
+    relay.refuse(&[]);
+    let retried = hakobu_testkit::wait_until(
+        "the retry succeeds",
+        Duration::from_secs(90),
+        Duration::from_millis(200),
+        || async {
+            let (_, runs) = app.get(&format!("/api/runs?job={job}"), &owner.token).await;
+            runs["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["id"] != first.as_str() && r["status"] == "succeeded")
+                .cloned()
+        },
+    )
+    .await;
+    assert_eq!(retried["rows_written"], 3, "{retried}");
+    // The first runner, told the run is over, rolled back and said so in its result.
+    let result = hakobu_testkit::wait_until(
+        "the first runner's result",
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || async { relay.forwarded(&format!("/{first}/result")).pop() },
+    )
+    .await;
+    // Told by its commit gate or by the heartbeat beside it, whichever asked first.
+    assert!(
+        result.contains(r#""outcome":"cancelled""#)
+            && result.contains("nothing was committed: the load was rolled back"),
+        "{result}"
+    );
+    assert!(relay.forwarded(&format!("/{first}/committed")).is_empty());
+    assert_eq!(
+        app.query_strings("SELECT count(*), count(DISTINCT id) FROM dst")
+            .await,
+        [[Some("3".to_owned()), Some("3".to_owned())]],
+        "every row once"
+    );
+    let (_, first_view) = app.get(&format!("/api/runs/{first}"), &owner.token).await;
+    assert_eq!(first_view["status"], "failed", "{first_view}");
+}
+
 /// The runner dies for good (kill -9) after the destination committed, before its result
 /// got through: the commit it reported first stands. The run is recorded with its rows
 /// (not "failed, nothing was committed"), the state moves on, and nothing is retried.

@@ -102,6 +102,12 @@ pub struct RunView {
     pub rows_written: i64,
     pub rows_skipped: i64,
     pub bytes_read: i64,
+    /// Rows the source expected to read in all (a table's statistics), when it could tell.
+    #[serde(default)]
+    pub rows_expected: Option<i64>,
+    /// Bytes the source expected to read in all (its files' sizes), when it could tell.
+    #[serde(default)]
+    pub bytes_expected: Option<i64>,
     pub error_summary: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub resolved_inputs: Value,
@@ -170,6 +176,12 @@ pub struct RunnerProgress {
     pub rows_read: i64,
     pub rows_written: i64,
     pub bytes_read: i64,
+    /// Rows the source expects to read in all (a table's statistics), when it can tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows_expected: Option<i64>,
+    /// Bytes the source expects to read in all (its files' sizes), when it can tell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_expected: Option<i64>,
 }
 
 /// The app's answer to a heartbeat.

@@ -63,6 +63,19 @@ pub async fn run_config(
     files: &FileAccess,
     progress: impl Fn(&Progress) + Send + Sync + 'static,
 ) -> Result<Summary> {
+    run_config_gated(config, files, progress, std::future::ready(Ok(()))).await
+}
+
+/// [`run_config`] that awaits `commit_gate` once everything is written, just before the
+/// destination commits: an error from the gate rolls the destination back and is the
+/// run's error. A managed runner asks its app there whether the run is still its own, so
+/// that a run the app has already given up (and may have retried) commits nothing.
+pub async fn run_config_gated(
+    config: &Config,
+    files: &FileAccess,
+    progress: impl Fn(&Progress) + Send + Sync + 'static,
+    commit_gate: impl std::future::Future<Output = Result<()>>,
+) -> Result<Summary> {
     let started = Instant::now();
     let stats = Arc::new(Stats::default());
     let (source, preconnected) = tokio::join!(
@@ -74,6 +87,7 @@ pub async fn run_config(
         Destination::connect(&config.out)
     );
     let source = source.context("in")?;
+    stats.expect(source.expected);
     let preconnected = preconnected.context("out")?;
     let mut filters = FilterChain::new(&config.filters, source.schema.clone())?;
     if let Some(formats) = output_timestamp_formats(&config.out, &filters.schema()) {
@@ -122,6 +136,8 @@ pub async fn run_config(
         anyhow::Ok(())
     });
 
+    let progress = Arc::new(progress);
+    let progress_at_end = progress.clone();
     let progress_stats = stats.clone();
     let ticker = tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_millis(200));
@@ -159,6 +175,11 @@ pub async fn run_config(
             return Err(e);
         }
     };
+    if let Err(e) = commit_gate.await {
+        ticker.abort();
+        destination.abort().await;
+        return Err(e);
+    }
     // Committing can take a while (a staged table copied into the target) while the
     // counts stand still; say what is happening.
     tracing::info!(
@@ -170,6 +191,8 @@ pub async fn run_config(
     committed?;
 
     let p = stats.progress(started);
+    // The last word, however short the run was next to the ticker's period.
+    progress_at_end(&p);
     Ok(Summary {
         rows_read: p.rows_read,
         rows_written: p.rows_written,

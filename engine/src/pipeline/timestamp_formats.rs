@@ -134,5 +134,6 @@ pub(super) fn formatted(source: Source, formats: Vec<CastColumn>) -> Result<Sour
     Ok(Source {
         schema: chain.schema(),
         tasks,
+        expected: source.expected,
     })
 }

@@ -2,7 +2,7 @@
 //! batches and leaving state for the next run. Every connector's reader builds one; the
 //! pipeline runs them.
 
-use crate::shared::stats::Stats;
+use crate::shared::stats::{Expected, Stats};
 use anyhow::Result;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -25,10 +25,12 @@ pub type Task = Box<
 >;
 
 /// An opened source: its schema, known before any row is read so the destination can
-/// prepare tables, and its tasks.
+/// prepare tables, its tasks, and how much it expects to read.
 pub struct Source {
     /// Columns of every batch the tasks send.
     pub schema: SchemaRef,
     /// Independent units of reading, run up to `exec.max_threads` at a time.
     pub tasks: Vec<Task>,
+    /// What the source expects to read, when it can tell ahead.
+    pub expected: Expected,
 }

@@ -9,6 +9,20 @@ use std::time::{Duration, Instant};
 /// How many skipped-row reasons the summary keeps verbatim.
 const MAX_SKIP_EXAMPLES: usize = 20;
 
+/// What a source expects to read, when it can tell before reading: a whole table's row
+/// statistics, the sizes of the files it lists. Progress turns it into a percentage and a
+/// time left. Statistics are estimates (InnoDB's can be off by half), so a percentage from
+/// rows is shown as "about" and held below 100 until the run ends.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Expected {
+    /// Rows, from the table's statistics (PostgreSQL `pg_class.reltuples`, MySQL
+    /// `information_schema.tables.table_rows`).
+    pub rows: Option<u64>,
+    /// Bytes, the files' sizes as stored (compressed files by their compressed size, which
+    /// is what the read counts).
+    pub bytes: Option<u64>,
+}
+
 /// Counters shared by every stage of a run.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -17,6 +31,8 @@ pub struct Stats {
     rows_written: AtomicU64,
     skipped: AtomicU64,
     skip_examples: Mutex<Vec<String>>,
+    /// What the source said it expects to read, once it is open.
+    expected: std::sync::OnceLock<Expected>,
 }
 
 impl Stats {
@@ -33,6 +49,11 @@ impl Stats {
         if ex.len() < MAX_SKIP_EXAMPLES {
             ex.push(reason);
         }
+    }
+
+    /// What the opened source expects to read (set once; later calls change nothing).
+    pub(crate) fn expect(&self, expected: Expected) {
+        let _ = self.expected.set(expected);
     }
 
     /// Counts rows handed to the destination.
@@ -54,10 +75,13 @@ impl Stats {
     pub fn progress(&self, started: Instant) -> Progress {
         let elapsed = started.elapsed();
         let rows_read = self.rows_read.load(Ordering::Relaxed);
+        let expected = self.expected.get().copied().unwrap_or_default();
         Progress {
             rows_read,
             rows_written: self.rows_written.load(Ordering::Relaxed),
             bytes_read: self.bytes_read.load(Ordering::Relaxed),
+            rows_expected: expected.rows,
+            bytes_expected: expected.bytes,
             elapsed,
             rows_per_second: rows_read as f64 / elapsed.as_secs_f64().max(1e-9),
         }
@@ -74,6 +98,10 @@ pub struct Progress {
     pub rows_written: u64,
     /// Bytes read from the source so far.
     pub bytes_read: u64,
+    /// Rows the source expects to read in all (a table's statistics), when known.
+    pub rows_expected: Option<u64>,
+    /// Bytes the source expects to read in all (its files' sizes), when known.
+    pub bytes_expected: Option<u64>,
     /// Time since the run started.
     #[serde(serialize_with = "secs")]
     pub elapsed: Duration,

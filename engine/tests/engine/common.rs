@@ -137,3 +137,18 @@ pub async fn pg_count(client: &tokio_postgres::Client, table: &str) -> i64 {
         .unwrap()
         .get(0)
 }
+
+/// What the progress callback was told the source expects (rows, bytes), at its last call.
+pub async fn expected_by_progress(yaml: &str) -> (Option<u64>, Option<u64>) {
+    let config = Config::from_yaml(yaml)
+        .map_err(|e| anyhow::anyhow!("{e}\n{yaml}"))
+        .unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new((None, None)));
+    let recorder = seen.clone();
+    run_config(&config, &FileAccess::Unconfined, move |p| {
+        *recorder.lock().unwrap() = (p.rows_expected, p.bytes_expected);
+    })
+    .await
+    .unwrap();
+    *seen.lock().unwrap()
+}

@@ -792,3 +792,27 @@ async fn bzip2_files_from_the_bzip2_tool_are_read_and_written_back() {
     assert_eq!(text.lines().count(), 5, "{text}");
     assert!(text.contains("row 1") && text.contains("row 5"), "{text}");
 }
+
+/// Files are expected by their sizes as stored (what the read counts), and the read ends
+/// exactly there: the run page's percentage reaches 100.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_expects_the_listed_files_sizes() {
+    let dir = TempDir::new();
+    std::fs::create_dir_all(dir.path("in")).unwrap();
+    let a = "1,2024-01-01 00:00:00,x\n2,2024-01-01 00:00:00,y\n";
+    let b = "3,2024-01-01 00:00:00,z\n";
+    std::fs::write(dir.path("in/a.csv"), a).unwrap();
+    std::fs::write(dir.path("in/b.csv"), b).unwrap();
+    let yaml = format!(
+        "{}{}",
+        csv_in(&dir.path("in/"), ""),
+        jsonl_out(&dir.path("out_"))
+    );
+    let total = (a.len() + b.len()) as u64;
+    assert_eq!(expected_by_progress(&yaml).await, (None, Some(total)));
+    let s = run(&yaml).await.unwrap();
+    assert_eq!(
+        s.bytes_read, total,
+        "the read counts what the listing sized"
+    );
+}

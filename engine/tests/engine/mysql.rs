@@ -1045,3 +1045,25 @@ async fn jdbc_options_as_embulk_configs_write_them_are_applied() {
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(4));
 }
+
+/// A whole MySQL table's rows are expected from `information_schema.tables.table_rows`
+/// (InnoDB's estimate: only its presence is asserted, not its value); a `where` reads an
+/// unknown share.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_expects_a_whole_tables_rows_from_its_statistics() {
+    let (db, mut conn) = mysql_db().await;
+    conn.query_drop(
+        "CREATE TABLE src (id bigint PRIMARY KEY, name text);
+         INSERT INTO src SELECT seq, CONCAT('n', seq) FROM seq_1_to_300;
+         ANALYZE TABLE src;",
+    )
+    .await
+    .unwrap();
+    let out = my_out(&db.name, "table: dst\nmode: replace");
+    let whole = format!("{}\n{out}", my_in(&db.name, "table: src"));
+    let (rows, bytes) = expected_by_progress(&whole).await;
+    assert!(rows.is_some_and(|n| n > 0), "{rows:?}");
+    assert_eq!(bytes, None);
+    let part = format!("{}\n{out}", my_in(&db.name, "table: src\nwhere: id > 5"));
+    assert_eq!(expected_by_progress(&part).await, (None, None));
+}

@@ -755,3 +755,30 @@ async fn value_type_reads_a_column_as_that_kind() {
     );
     assert!(e.contains("double precision") && e.contains("\"x\""), "{e}");
 }
+
+/// Progress knows how many rows a whole table holds from its statistics, and claims
+/// nothing for a read it cannot size: a query, a `where`, an incremental run past a
+/// `last_record`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_expects_a_whole_tables_rows_from_its_statistics() {
+    let (db, client) = postgres_db().await;
+    client
+        .batch_execute(
+            "CREATE TABLE src (id bigint PRIMARY KEY, name text);
+             INSERT INTO src SELECT g, 'n' || g FROM generate_series(1, 1200) g;
+             ANALYZE src;",
+        )
+        .await
+        .unwrap();
+    let out = pg_out(&db.name, "table: dst\nmode: replace");
+    let whole = format!("{}\n{out}", pg_in(&db.name, "table: src"));
+    assert_eq!(expected_by_progress(&whole).await, (Some(1200), None));
+    for rest in [
+        "query: SELECT * FROM src",
+        "table: src\nwhere: id > 5",
+        "table: src\nincremental: true\nlast_record: [5]",
+    ] {
+        let yaml = format!("{}\n{out}", pg_in(&db.name, rest));
+        assert_eq!(expected_by_progress(&yaml).await, (None, None), "{rest}");
+    }
+}

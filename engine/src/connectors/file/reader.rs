@@ -7,6 +7,7 @@
 use super::prescan::{CsvPrescan, Oversized, Quoting};
 use crate::shared::files_root::{FileAccess, PathRefused};
 use crate::shared::source::{Source, Task, TaskState};
+use crate::shared::stats::Expected;
 use crate::shared::stats::Stats;
 use crate::shared::text::{FieldParser, chrono_format};
 use crate::types::{self, BatchBuilder, Value};
@@ -244,6 +245,14 @@ pub async fn open(c: &FileInput, access: &FileAccess) -> Result<Source> {
             .collect::<Vec<_>>(),
     );
     let decoders: Vec<Codec> = c.decoders.iter().map(|d| d.type_).collect();
+    // A file that cannot be looked at now fails when it is read, with its own message.
+    let expected = Expected {
+        rows: None,
+        bytes: files
+            .iter()
+            .map(|f| std::fs::symlink_metadata(&f.path).ok().map(|m| m.len()))
+            .sum(),
+    };
     let tasks = files
         .into_iter()
         .map(|listed| {
@@ -278,7 +287,11 @@ pub async fn open(c: &FileInput, access: &FileAccess) -> Result<Source> {
             task
         })
         .collect();
-    Ok(Source { schema, tasks })
+    Ok(Source {
+        schema,
+        tasks,
+        expected,
+    })
 }
 
 /// Counts bytes as they are read, for progress.

@@ -4,10 +4,12 @@
 
 use super::{connect, primary_key, table_columns};
 use crate::connectors::sql::input::{
-    Cursor, InputTable, SourceQuery, key_ranges_possible, socket_timeout, source_query, within,
+    Cursor, InputTable, SourceQuery, key_ranges_possible, reads_whole_table, socket_timeout,
+    source_query, within,
 };
 use crate::connectors::sql::{Dialect, key_range_conditions, table_query};
 use crate::shared::source::{Source, Task, TaskState};
+use crate::shared::stats::Expected;
 use crate::shared::time::wall_to_instant;
 use crate::types::{self, BatchBuilder, Value, date_to_days};
 use anyhow::{Context, Result, anyhow, bail};
@@ -328,6 +330,13 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
             .map_err(|e| anyhow!("{e}"))?
             .zero_dates,
     };
+    let expected = Expected {
+        rows: match &table {
+            Some(t) if reads_whole_table(c) => row_statistics(&mut conn, &t.name).await,
+            _ => None,
+        },
+        bytes: None,
+    };
     let tasks = match key_ranges(&mut conn, c, parallel).await? {
         Some(ranges) => {
             // The describing session has done its part; each range has its own.
@@ -339,7 +348,25 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
         }
         None => vec![reading.task(conn, sql)],
     };
-    Ok(Source { schema, tasks })
+    Ok(Source {
+        schema,
+        tasks,
+        expected,
+    })
+}
+
+/// The table's row count from the server's statistics (`information_schema.tables`:
+/// InnoDB's estimate, often off by a third), for progress; `None` when it cannot be read.
+async fn row_statistics(conn: &mut Conn, table: &str) -> Option<u64> {
+    conn.exec_first::<Option<u64>, _, _>(
+        "SELECT table_rows FROM information_schema.tables \
+         WHERE table_schema = DATABASE() AND table_name = ?",
+        (table,),
+    )
+    .await
+    .ok()
+    .flatten()
+    .flatten()
 }
 
 /// For a plain table read with `parallel` > 1 of an InnoDB table whose primary key is one

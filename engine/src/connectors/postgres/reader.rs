@@ -4,10 +4,12 @@
 use super::copy::{CopyDecoder, PgRead};
 use super::{connect, primary_key, table_columns};
 use crate::connectors::sql::input::{
-    Cursor, InputTable, SourceQuery, key_ranges_possible, socket_timeout, source_query, within,
+    Cursor, InputTable, SourceQuery, key_ranges_possible, reads_whole_table, socket_timeout,
+    source_query, within,
 };
 use crate::connectors::sql::{Dialect, key_range_conditions, table_query};
 use crate::shared::source::{Source, Task, TaskState};
+use crate::shared::stats::Expected;
 use crate::types::{self, BatchBuilder};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_schema::SchemaRef;
@@ -159,6 +161,13 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
         after_select: c.after_select.clone(),
         socket_timeout: socket_timeout(c, DbKind::Postgresql),
     };
+    let expected = Expected {
+        rows: match &table {
+            Some(t) if reads_whole_table(c) => row_statistics(&client, &t.quoted).await,
+            _ => None,
+        },
+        bytes: None,
+    };
     let tasks = match key_ranges(&client, c, parallel).await? {
         Some((snapshot, conds)) => {
             let holder = Arc::new(client);
@@ -184,7 +193,25 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
         }
         None => vec![reading.task(Session::Ready(client), copy_of(&sql))],
     };
-    Ok(Source { schema, tasks })
+    Ok(Source {
+        schema,
+        tasks,
+        expected,
+    })
+}
+
+/// The planner's row count of `table` (`pg_class.reltuples`), for progress; `None` when
+/// the table was never analyzed (-1) or the catalog cannot be read.
+async fn row_statistics(client: &tokio_postgres::Client, table: &str) -> Option<u64> {
+    let row = client
+        .query_opt(
+            "SELECT reltuples::float8 FROM pg_class WHERE oid = to_regclass($1)",
+            &[&table],
+        )
+        .await
+        .ok()??;
+    let rows: f64 = row.get(0);
+    (rows >= 0.0).then_some(rows as u64)
 }
 
 /// The SQL type a column of type `typname` is cast to for `value_type`, or `None` when

@@ -4,6 +4,7 @@
 use super::{S3Credentials, S3Location, store, temp_path};
 use crate::connectors::file::reader::read_file;
 use crate::shared::source::{Source, Task, TaskState};
+use crate::shared::stats::Expected;
 use crate::types;
 use anyhow::{Context, Result};
 use futures::{FutureExt, StreamExt, TryStreamExt};
@@ -34,18 +35,23 @@ pub async fn open(c: &S3Input) -> Result<Source> {
         .context("path_match_pattern: not a valid regular expression")?;
     // `list` takes a directory; the rest of the prefix filters names.
     let dir = c.path_prefix.rsplit_once('/').map(|(d, _)| Path::from(d));
-    let mut keys: Vec<String> = store
+    let mut listed: Vec<(String, u64)> = store
         .list(dir.as_ref())
-        .map_ok(|m| m.location.to_string())
+        .map_ok(|m| (m.location.to_string(), m.size))
         .try_collect::<Vec<_>>()
         .await
         .with_context(|| format!("cannot list s3://{}/{}", c.bucket, c.path_prefix))?
         .into_iter()
-        .filter(|k| k.starts_with(&c.path_prefix))
-        .filter(|k| pattern.as_ref().is_none_or(|p| p.is_match(k)))
-        .filter(|k| c.last_path.as_ref().is_none_or(|l| k > l))
+        .filter(|(k, _)| k.starts_with(&c.path_prefix))
+        .filter(|(k, _)| pattern.as_ref().is_none_or(|p| p.is_match(k)))
+        .filter(|(k, _)| c.last_path.as_ref().is_none_or(|l| k > l))
         .collect();
-    keys.sort();
+    listed.sort();
+    let expected = Expected {
+        rows: None,
+        bytes: Some(listed.iter().map(|(_, size)| *size).sum()),
+    };
+    let keys: Vec<String> = listed.into_iter().map(|(key, _)| key).collect();
 
     let columns = match &c.parser {
         ParserConfig::Csv(p) => &p.columns,
@@ -121,5 +127,9 @@ pub async fn open(c: &S3Input) -> Result<Source> {
             task
         })
         .collect();
-    Ok(Source { schema, tasks })
+    Ok(Source {
+        schema,
+        tasks,
+        expected,
+    })
 }

@@ -119,6 +119,18 @@ pub async fn source_query(
     })
 }
 
+/// Whether the read of `c` is the whole table, so the table's row statistics tell how many
+/// rows it will read: a table without `query` or `where`, and not an incremental run that
+/// starts after a `last_record` (it reads only the new rows, a number no statistic
+/// gives). `select` does not change the row count unless it aggregates: row-wise only.
+pub fn reads_whole_table(c: &JdbcInput) -> bool {
+    c.table.is_some()
+        && c.query.is_none()
+        && c.where_.is_none()
+        && !(c.incremental.unwrap_or(false) && c.last_record.is_some())
+        && select_is_row_wise(c.select.as_deref())
+}
+
 /// Whether reading `c` in `parallel` key ranges gives exactly the rows one query gives: a
 /// table read as it is (no query, not incremental, no order, no `after_select`, and a
 /// select list that is row-wise, see [`select_is_row_wise`]). The reader still needs a
