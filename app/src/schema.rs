@@ -216,6 +216,8 @@ diesel::table! {
         schedule_id -> Nullable<Uuid>,
         scheduled_time -> Nullable<Timestamptz>,
         backfill_id -> Nullable<Uuid>,
+        rows_expected -> Nullable<Int8>,
+        bytes_expected -> Nullable<Int8>,
     }
 }
 

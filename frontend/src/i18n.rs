@@ -703,6 +703,9 @@ texts! {
     RowsWrittenN => "{n} rows written", "書き込み {n} 行";
     RowsSkippedN => "{n} rows skipped", "スキップ {n} 行";
     RowsPerSecond => "{n} rows/s", "毎秒 {n} 行";
+    PercentDone => "{n}% done", "{n}% 完了";
+    PercentDoneAbout => "about {n}% done (from the table's statistics)", "約 {n}% 完了（テーブル統計から推定）";
+    TimeLeft => "about {t} left", "残り約 {t}";
     Attempt => "Attempt", "試行";
     Trigger => "Started by", "起動方法";
     TriggerManual => "Run now", "手動実行";

@@ -47,6 +47,9 @@ pub struct Run {
     pub schedule_id: Option<ScheduleId>,
     pub scheduled_time: Option<DateTime<Utc>>,
     pub backfill_id: Option<BackfillId>,
+    /// What the source expected to read, as the runner reported (progress).
+    pub rows_expected: Option<i64>,
+    pub bytes_expected: Option<i64>,
 }
 
 #[derive(Debug, Insertable)]
@@ -100,6 +103,8 @@ impl Run {
             rows_written: self.rows_written,
             rows_skipped: self.rows_skipped,
             bytes_read: self.bytes_read,
+            rows_expected: self.rows_expected,
+            bytes_expected: self.bytes_expected,
             error_summary: self.error_summary.clone(),
             resolved_inputs: self.resolved_inputs.clone(),
             queued_at: self.queued_at,
@@ -604,6 +609,8 @@ impl Run {
                 runs::rows_read.eq(progress.rows_read),
                 runs::rows_written.eq(progress.rows_written),
                 runs::bytes_read.eq(progress.bytes_read),
+                runs::rows_expected.eq(progress.rows_expected),
+                runs::bytes_expected.eq(progress.bytes_expected),
                 runs::heartbeat_at.eq(diesel::dsl::now),
             ))
             .returning(runs::cancel_requested)

@@ -61,6 +61,17 @@ async fn heartbeat(
     let id = path.into_inner();
     authorize_runner(&req, &state, id)?;
     let p = body.0;
+    for (field, value) in [
+        ("rows_read", Some(p.rows_read)),
+        ("rows_written", Some(p.rows_written)),
+        ("bytes_read", Some(p.bytes_read)),
+        ("rows_expected", p.rows_expected),
+        ("bytes_expected", p.bytes_expected),
+    ] {
+        if value.is_some_and(|v| v < 0) {
+            return Err(ApiError::field(field, "must be 0 or more"));
+        }
+    }
     let mut conn = state.pool.get().await?;
     let cancel = Run::record_progress(&mut conn, id, &p).await?;
     // A run that already ended (cancelled while queued, timed out) is told to stop; an

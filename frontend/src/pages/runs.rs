@@ -191,6 +191,27 @@ fn RunDetails(initial: RunView) -> impl IntoView {
             .unwrap_or_default()
     };
     let status = move || run.with(|r| r.status);
+    // The clock of a run in flight: the duration and the time left move every second,
+    // between the heartbeats that bring new counts.
+    let clock = RwSignal::new(0_u32);
+    if !initial.status.is_final()
+        && let Ok(handle) = set_interval_with_handle(
+            move || clock.update(|t| *t = t.wrapping_add(1)),
+            std::time::Duration::from_secs(1),
+        )
+    {
+        on_cleanup(move || handle.clear());
+    }
+    let done = move || {
+        run.with(|r| {
+            hakobu_core::progress::done(
+                r.rows_read.max(0) as u64,
+                r.bytes_read.max(0) as u64,
+                r.rows_expected.map(|n| n.max(0) as u64),
+                r.bytes_expected.map(|n| n.max(0) as u64),
+            )
+        })
+    };
     let rows_per_second = move || {
         run.with(|r| {
             let secs = elapsed_seconds(r)?;
@@ -234,8 +255,45 @@ fn RunDetails(initial: RunView) -> impl IntoView {
         if s.is_final() {
             view! { <progress class=format!("bar-{}", s.as_str()) max="1" value="1" aria-labelledby="run-progress-label"></progress> }.into_any()
         } else if s == RunStatus::Running {
-            // The total is not known ahead of a run: an indeterminate bar, with the counts.
-            view! { <progress aria-labelledby="run-progress-label"></progress> }.into_any()
+            match done() {
+                // The source said how much it expects to read: the share done, and the
+                // time left at the pace so far.
+                Some(d) => {
+                    clock.track();
+                    let lang = lang.get();
+                    let percent = format!("{:.0}", d.fraction * 100.0);
+                    let mut said = fill(
+                        lang,
+                        if d.estimated {
+                            Key::PercentDoneAbout
+                        } else {
+                            Key::PercentDone
+                        },
+                        &[("n", &percent)],
+                    );
+                    if let Some(left) = run
+                        .with(elapsed_seconds)
+                        .and_then(|e| hakobu_core::progress::seconds_left(e, d.fraction))
+                    {
+                        said.push_str(" · ");
+                        said.push_str(&fill(
+                            lang,
+                            Key::TimeLeft,
+                            &[("t", &duration_text(lang, left))],
+                        ));
+                    }
+                    view! {
+                        <progress max="1" value=d.fraction.to_string() aria-labelledby="run-progress-label"></progress>
+                        <p class="run-done" data-testid="run-done">{said}</p>
+                    }
+                    .into_any()
+                }
+                // Not known ahead (a query, an incremental read): an indeterminate bar,
+                // with the counts.
+                None => {
+                    view! { <progress aria-labelledby="run-progress-label"></progress> }.into_any()
+                }
+            }
         } else {
             view! { <progress max="1" value="0" aria-labelledby="run-progress-label"></progress> }
                 .into_any()
@@ -312,7 +370,7 @@ fn RunDetails(initial: RunView) -> impl IntoView {
                     <dt>{tr(Key::Finished)}</dt>
                     <dd>{move || view! { <MaybeTime at=run.with(|r| r.finished_at) none=Key::NotYet/> }}</dd>
                     <dt>{tr(Key::Duration)}</dt>
-                    <dd>{move || run.with(elapsed_seconds).map(|s| duration_text(lang.get(), s)).unwrap_or_else(|| "—".to_owned())}</dd>
+                    <dd data-testid="run-duration">{move || { clock.track(); run.with(elapsed_seconds).map(|s| duration_text(lang.get(), s)).unwrap_or_else(|| "—".to_owned()) }}</dd>
                     <dt>{tr(Key::Attempt)}</dt>
                     <dd>{move || run.with(|r| format!("{} / {}", r.attempt, r.max_attempts))}</dd>
                     <dt>{tr(Key::Trigger)}</dt>
