@@ -22,6 +22,7 @@ run: build
 	@scripts/env-local.sh .env.local
 	@scripts/local-mail.sh
 	@set -a && source .env.local && set +a && \
+	  export HAKOBU_RUNNER_BIN="$${HAKOBU_RUNNER_BIN:-$$(CARGO=$(CARGO) scripts/run-runner.sh)}" && \
 	  export HAKOBU_EGRESS_ALLOW="$${HAKOBU_EGRESS_ALLOW-127.0.0.1, ::1, 127.0.0.1:5432}" && \
 	  export HAKOBU_SMTP_HOST="$${HAKOBU_SMTP_HOST:-127.0.0.1}" HAKOBU_SMTP_PORT="$${HAKOBU_SMTP_PORT:-$${HAKOBU_LOCAL_SMTP_PORT:-1025}}" \
 	    HAKOBU_SMTP_SECURITY="$${HAKOBU_SMTP_SECURITY:-none}" HAKOBU_SMTP_FROM="$${HAKOBU_SMTP_FROM:-Hakobu <hakobu@localhost>}" && \
@@ -30,6 +31,8 @@ run: build
 	  echo "" && \
 	  echo "  Hakobu is starting on http://127.0.0.1:8080" && \
 	  echo "  Sign in as $$HAKOBU_DEMO_EMAIL with password $$HAKOBU_DEMO_PASSWORD (also in .env.local)" && \
+	  echo "  Transfers use the debug runner until the optimised one is built in the background" && \
+	  echo "  (a few minutes the first time; .run/runner-release.log says when)." && \
 	  echo "  Demo only: connections may reach this machine ($$HAKOBU_EGRESS_ALLOW), Hakobu's own" && \
 	  echo "  database server included. A shared install leaves HAKOBU_EGRESS_ALLOW empty (docs/security.md)." && \
 	  echo "" && \
