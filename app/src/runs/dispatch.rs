@@ -178,14 +178,25 @@ impl Dispatcher {
                 if let Some(delay) = LAUNCH_RETRY.delay(attempt).filter(|_| temporary) {
                     let requeued = conn
                         .transaction::<_, anyhow::Error, _>(async |conn| {
-                            Ok(Run::requeue_after_launch_error(
+                            let requeued = Run::requeue_after_launch_error(
                                 conn,
                                 &run,
                                 Some(claimed.claimed_at),
                                 delay,
                                 &error,
                             )
-                            .await?)
+                            .await?;
+                            if requeued {
+                                // The run's log says why it is queued again, for its page.
+                                let line = format!(
+                                    "The runner could not be started for a reason that usually passes; trying again in {} s (launch {attempt} of {}): {error}",
+                                    delay.as_secs(),
+                                    LAUNCH_RETRY.max_attempts
+                                );
+                                Run::append_logs(conn, run.id, &[("warn".to_owned(), line)])
+                                    .await?;
+                            }
+                            Ok(requeued)
                         })
                         .await?;
                     if requeued {

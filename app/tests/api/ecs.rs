@@ -1104,6 +1104,21 @@ async fn a_throttled_or_capacity_short_launch_queues_the_run_again_until_ecs_tak
         (Some("queued"), None, Some("true"), Some("1")),
         "throttled: queued again, due later: {row:?}"
     );
+    let logged = app
+        .query_strings(&format!(
+            "SELECT level, message FROM run_logs WHERE run_id = '{run}'"
+        ))
+        .await;
+    assert_eq!(logged[0][0].as_deref(), Some("warn"), "{logged:?}");
+    let line = logged[0][1].clone().unwrap();
+    assert!(
+        line.contains("trying again in 15 s (launch 1 of 10)") && line.contains("Rate exceeded"),
+        "{line}"
+    );
+    assert!(
+        !line.contains("run-token"),
+        "no request content in the log: {line}"
+    );
     assert_eq!(
         dispatcher.dispatch_once().await.unwrap(),
         0,
@@ -1207,4 +1222,67 @@ async fn launches_refused_past_the_bound_or_for_good_fail_the_run() {
             && error.contains("TaskDefinition is inactive"),
         "{error}"
     );
+}
+
+/// A job whose cpu and memory Fargate does not offer together is refused when saved, so
+/// no run of it meets RunTask's refusal; the pairs Fargate offers at its largest sizes
+/// are taken.
+#[tokio::test]
+async fn a_job_is_saved_only_with_a_cpu_and_memory_pair_fargate_offers() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    crate::runs::job(
+        &app,
+        &owner,
+        json!({"resources": {"cpu": 16, "memory_mb": 122_880}}),
+    )
+    .await;
+    crate::runs::job(
+        &app,
+        &owner,
+        json!({"resources": {"cpu": 8, "memory_mb": 16384}}),
+    )
+    .await;
+    let conn = app
+        .create_connection(
+            &owner,
+            &owner.default_team,
+            "PG",
+            "postgresql",
+            app.pg_settings(),
+        )
+        .await;
+    for (cpu, memory_mb, message) in [
+        (
+            8.0,
+            18432,
+            "must be a memory size offered with 8 vCPU: 16384 to 61440 MiB in steps of 4096 MiB",
+        ),
+        (
+            16.0,
+            36864,
+            "must be a memory size offered with 16 vCPU: 32768 to 122880 MiB in steps of 8192 MiB",
+        ),
+        (
+            0.25,
+            4096,
+            "must be a memory size offered with 0.25 vCPU: 512 to 2048 MiB in steps of 512 MiB",
+        ),
+    ] {
+        let (status, body) = app
+            .post(
+                "/api/jobs",
+                &owner.token,
+                json!({"name": format!("Job {memory_mb}"), "team_id": owner.default_team, "settings": {
+                    "source": {"connection_id": conn, "table": {"name": "a"}},
+                    "destination": {"connection_id": conn, "table": {"name": "t"}},
+                    "resources": {"cpu": cpu, "memory_mb": memory_mb},
+                }}),
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["field"], "settings.resources.memory_mb", "{body}");
+        assert_eq!(body["fields"][0]["code"], "fargate_memory", "{body}");
+        assert_eq!(body["fields"][0]["message"], message, "{body}");
+    }
 }
