@@ -950,6 +950,8 @@ enum Refusal {
     NoCapacity,
     /// HTTP 400 `ClientException` (a mistake of the request: not temporary).
     ClientError,
+    /// HTTP 500 `ServerException`.
+    ServerError,
 }
 
 #[derive(Default)]
@@ -988,6 +990,15 @@ async fn relay(
             Some(Refusal::Throttled) => return error("ThrottlingException", "Rate exceeded"),
             Some(Refusal::ClientError) => {
                 return error("ClientException", "TaskDefinition is inactive");
+            }
+            Some(Refusal::ServerError) => {
+                return actix_web::HttpResponse::InternalServerError()
+                    .insert_header(("x-amzn-ErrorType", "ServerException"))
+                    .content_type("application/x-amz-json-1.1")
+                    .body(
+                        json!({"__type": "ServerException", "message": "Service unavailable"})
+                            .to_string(),
+                    );
             }
             Some(Refusal::NoCapacity) => {
                 return actix_web::HttpResponse::Ok()
@@ -1285,4 +1296,30 @@ async fn a_job_is_saved_only_with_a_cpu_and_memory_pair_fargate_offers() {
         assert_eq!(body["fields"][0]["code"], "fargate_memory", "{body}");
         assert_eq!(body["fields"][0]["message"], message, "{body}");
     }
+}
+
+/// Which launch errors are temporary, at the launcher: a server error and an unreachable
+/// API are; a refused request is not.
+#[tokio::test]
+async fn server_errors_and_an_unreachable_api_are_temporary_launch_errors() {
+    use hakobu::launcher::TemporaryLaunchError;
+    let (settings, _ecs) = moto_settings().await;
+    let (_relay, url) = refusing_relay(vec![Refusal::ServerError, Refusal::ClientError]).await;
+    let launcher = EcsLauncher::with_client(settings.clone(), client(&url));
+    let server = launcher.launch(spec(RunId::new())).await.unwrap_err();
+    assert!(TemporaryLaunchError::is_in(&server), "{server:#}");
+    let refused = launcher.launch(spec(RunId::new())).await.unwrap_err();
+    assert!(!TemporaryLaunchError::is_in(&refused), "{refused:#}");
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let nowhere = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let unreachable = EcsLauncher::with_client(settings, client(&nowhere))
+        .launch(spec(RunId::new()))
+        .await
+        .unwrap_err();
+    assert!(TemporaryLaunchError::is_in(&unreachable), "{unreachable:#}");
+    assert!(
+        !format!("{server:#}{refused:#}{unreachable:#}").contains("run-token-for-this-run"),
+        "no request content in launch errors"
+    );
 }
