@@ -106,6 +106,10 @@ pub struct TaskDefinitionArgs {
     /// Seconds between SIGTERM and SIGKILL (120, Fargate's maximum, covers Spot's notice).
     #[arg(long, default_value_t = crate::launcher::ecs::STOP_TIMEOUT_SECONDS)]
     pub stop_timeout: u32,
+    /// The task's ephemeral storage (21-200 GiB; Fargate gives 20 without it): S3 objects
+    /// are staged whole in /tmp.
+    #[arg(long)]
+    pub ephemeral_storage_gib: Option<u32>,
 }
 
 impl TaskDefinitionArgs {
@@ -123,6 +127,7 @@ impl TaskDefinitionArgs {
             cpu: self.cpu,
             memory_mb: self.memory_mb,
             stop_timeout_seconds: self.stop_timeout,
+            ephemeral_storage_gib: self.ephemeral_storage_gib,
         }
     }
 }

@@ -59,6 +59,9 @@ pub struct TaskDefinitionOptions {
     pub cpu: f64,
     pub memory_mb: u32,
     pub stop_timeout_seconds: u32,
+    /// The task's ephemeral storage in GiB (21 to 200), for S3 objects larger than what
+    /// Fargate's default 20 GiB can stage; `None` keeps the default.
+    pub ephemeral_storage_gib: Option<u32>,
 }
 
 impl TaskDefinitionOptions {
@@ -77,6 +80,7 @@ impl TaskDefinitionOptions {
             cpu: 1.0,
             memory_mb: 2048,
             stop_timeout_seconds: STOP_TIMEOUT_SECONDS,
+            ephemeral_storage_gib: None,
         }
     }
 }
@@ -89,7 +93,7 @@ impl TaskDefinitionOptions {
 /// The root filesystem stays writable: S3 objects are staged in the temp dir (`/tmp`), and
 /// a Fargate bind mount there would belong to root with mode 0755 (the image declares no
 /// `VOLUME`), which the runner's user could not write. Large objects need the task's
-/// `ephemeralStorage` raised (docs/deploy-ecs.md).
+/// `ephemeralStorage` raised (`ephemeral_storage_gib`, docs/deploy-ecs.md).
 pub fn task_definition(o: &TaskDefinitionOptions) -> anyhow::Result<Value> {
     let required = [
         ("--family", &o.family),
@@ -145,6 +149,12 @@ pub fn task_definition(o: &TaskDefinitionOptions) -> anyhow::Result<Value> {
         (2..=STOP_TIMEOUT_SECONDS).contains(&o.stop_timeout_seconds),
         "--stop-timeout must be 2 to {STOP_TIMEOUT_SECONDS} seconds (Fargate's maximum)"
     );
+    if let Some(gib) = o.ephemeral_storage_gib {
+        anyhow::ensure!(
+            (21..=200).contains(&gib),
+            "--ephemeral-storage-gib must be 21 to 200 (Fargate's range; 20 GiB without it)"
+        );
+    }
     let mut log_options = json!({
         "awslogs-group": o.log_group,
         "awslogs-region": o.region,
@@ -177,6 +187,9 @@ pub fn task_definition(o: &TaskDefinitionOptions) -> anyhow::Result<Value> {
     });
     if let Some(role) = &o.task_role_arn {
         definition["taskRoleArn"] = json!(role);
+    }
+    if let Some(gib) = o.ephemeral_storage_gib {
+        definition["ephemeralStorage"] = json!({"sizeInGiB": gib});
     }
     Ok(definition)
 }

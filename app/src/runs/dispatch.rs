@@ -56,7 +56,7 @@ pub struct LaunchRetry {
     pub max_delay: Duration,
 }
 
-/// 15 s, 30 s, 1, 2, 4 minutes, then every 5 minutes: ten launches over about 30 minutes,
+/// 15 s, 30 s, 1, 2, 4 minutes, then every 5 minutes: ten launches over about 28 minutes,
 /// longer than ECS throttling or a Spot capacity shortage usually lasts.
 pub const LAUNCH_RETRY: LaunchRetry = LaunchRetry {
     max_attempts: 10,

@@ -609,6 +609,7 @@ fn the_task_definition_matches_the_runner_image() {
         definition.get("taskRoleArn").is_none(),
         "no AWS identity for the runner unless asked"
     );
+    assert!(definition.get("ephemeralStorage").is_none());
 
     // The doc shows exactly what the command prints.
     assert_eq!(
@@ -637,8 +638,13 @@ fn task_definition_options_are_checked_and_named() {
     assert!(refused(|o| o.task_role_arn = Some("x".to_owned())).starts_with("--task-role-arn"));
     assert!(refused(|o| o.family = "a b".to_owned()).starts_with("--family"));
     assert!(refused(|o| o.image = " ".to_owned()).starts_with("--image"));
+    assert!(refused(|o| o.ephemeral_storage_gib = Some(20)).starts_with("--ephemeral-storage-gib"));
+    assert!(
+        refused(|o| o.ephemeral_storage_gib = Some(201)).starts_with("--ephemeral-storage-gib")
+    );
 
     let mut options = documented_options();
+    options.ephemeral_storage_gib = Some(100);
     options.create_log_group = true;
     options.task_role_arn = Some("arn:aws:iam::123456789012:role/hakobu-runner-task".to_owned());
     let definition = task_definition(&options).unwrap();
@@ -650,6 +656,7 @@ fn task_definition_options_are_checked_and_named() {
         definition["taskRoleArn"],
         "arn:aws:iam::123456789012:role/hakobu-runner-task"
     );
+    assert_eq!(definition["ephemeralStorage"], json!({"sizeInGiB": 100}));
     assert_eq!(task_family("hakobu-runner"), "hakobu-runner");
     assert_eq!(task_family("hakobu-runner:7"), "hakobu-runner");
     assert_eq!(
