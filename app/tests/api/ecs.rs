@@ -1182,6 +1182,17 @@ async fn a_throttled_or_capacity_short_launch_queues_the_run_again_until_ecs_tak
             "{call}"
         );
         assert_eq!(call["startedBy"], run.as_str());
+        // Real Fargate refuses a cpu/memory pair it does not offer; moto takes any.
+        let cpu: f64 = call["overrides"]["cpu"].as_str().unwrap().parse().unwrap();
+        let memory: u32 = call["overrides"]["memory"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            hakobu_core::job::Resources::memory_choices(cpu / 1024.0).contains(&memory),
+            "{call}"
+        );
     }
 }
 
