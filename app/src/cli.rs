@@ -1,4 +1,5 @@
-//! The `hakobu` command line: `serve`, `migrate`, `create-admin`, `rotate-secrets`.
+//! The `hakobu` command line: `serve`, `migrate`, `create-admin`, `rotate-secrets`,
+//! `set-quotas`, `ecs task-definition`.
 
 use crate::db;
 use crate::settings::{LogFormat, Settings};
@@ -57,10 +58,89 @@ pub enum Command {
         #[arg(long)]
         reset: bool,
     },
+    /// Helpers for running transfers on AWS ECS (docs/deploy-ecs.md).
+    Ecs {
+        #[command(subcommand)]
+        command: EcsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EcsCommand {
+    /// Print the runner's task definition (JSON for `aws ecs register-task-definition
+    /// --cli-input-json`), matching the runner image: its command, user and an environment
+    /// left to each run.
+    TaskDefinition(TaskDefinitionArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TaskDefinitionArgs {
+    /// The runner image, e.g. 123456789012.dkr.ecr.REGION.amazonaws.com/hakobu-runner:0.1.0.
+    #[arg(long)]
+    pub image: String,
+    /// The role ECS uses to pull the image and write the logs.
+    #[arg(long)]
+    pub execution_role_arn: String,
+    /// A role for the runner's own code; leave it out (the runner needs none).
+    #[arg(long)]
+    pub task_role_arn: Option<String>,
+    #[arg(long, env = "AWS_REGION")]
+    pub region: String,
+    #[arg(long, default_value = "hakobu-runner")]
+    pub family: String,
+    /// The container's name (the app's HAKOBU_ECS_CONTAINER).
+    #[arg(long, default_value = "runner")]
+    pub container: String,
+    #[arg(long, default_value = "/hakobu/runner")]
+    pub log_group: String,
+    #[arg(long, default_value = "run")]
+    pub log_stream_prefix: String,
+    /// Let ECS create the log group (the execution role then needs logs:CreateLogGroup).
+    #[arg(long)]
+    pub create_log_group: bool,
+    /// vCPUs when a run does not say (every run overrides it with its job's resources).
+    #[arg(long, default_value_t = 1.0)]
+    pub cpu: f64,
+    #[arg(long, default_value_t = 2048)]
+    pub memory_mb: u32,
+    /// Seconds between SIGTERM and SIGKILL (120, Fargate's maximum, covers Spot's notice).
+    #[arg(long, default_value_t = crate::launcher::ecs::STOP_TIMEOUT_SECONDS)]
+    pub stop_timeout: u32,
+    /// The task's ephemeral storage (21-200 GiB; Fargate gives 20 without it): S3 objects
+    /// are staged whole in /tmp.
+    #[arg(long)]
+    pub ephemeral_storage_gib: Option<u32>,
+}
+
+impl TaskDefinitionArgs {
+    pub fn options(&self) -> crate::launcher::ecs::TaskDefinitionOptions {
+        crate::launcher::ecs::TaskDefinitionOptions {
+            family: self.family.clone(),
+            image: self.image.clone(),
+            container: self.container.clone(),
+            execution_role_arn: self.execution_role_arn.clone(),
+            task_role_arn: self.task_role_arn.clone(),
+            region: self.region.clone(),
+            log_group: self.log_group.clone(),
+            log_stream_prefix: self.log_stream_prefix.clone(),
+            create_log_group: self.create_log_group,
+            cpu: self.cpu,
+            memory_mb: self.memory_mb,
+            stop_timeout_seconds: self.stop_timeout,
+            ephemeral_storage_gib: self.ephemeral_storage_gib,
+        }
+    }
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Ecs {
+            command: EcsCommand::TaskDefinition(args),
+        } => {
+            let definition = crate::launcher::ecs::task_definition(&args.options())?;
+            println!("{}", serde_json::to_string_pretty(&definition)?);
+            Ok(())
+        }
         Command::Serve => {
             let settings = Settings::from_env()?;
             crate::telemetry::init(settings.log_format, None, std::io::stderr);

@@ -262,6 +262,16 @@ diesel::joinable!(schedules -> jobs (job_id));
 diesel::joinable!(run_logs -> runs (run_id));
 
 diesel::table! {
+    run_launch_refusals (run_id) {
+        run_id -> Uuid,
+        organization_id -> Uuid,
+        refusals -> Int4,
+        first_at -> Timestamptz,
+        last_error -> Text,
+    }
+}
+
+diesel::table! {
     run_checks (run_id, position) {
         run_id -> Uuid,
         position -> Int4,

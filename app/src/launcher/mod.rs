@@ -78,6 +78,35 @@ pub trait Launcher: Send + Sync {
     fn list_active(&self) -> BoxFuture<'_, anyhow::Result<Vec<ActiveTask>>>;
 }
 
+/// A launch that failed for a reason expected to pass by itself: the cloud API throttled
+/// the call, answered a server error or could not be reached, or had no capacity for the
+/// task at that moment (Fargate Spot). A launcher answers it inside its `anyhow::Error`
+/// (`anyhow::Error::new(TemporaryLaunchError { .. })`); the dispatcher then queues the run
+/// again with a backoff instead of failing it (`runs::dispatch`). Any other launch error
+/// fails the run at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemporaryLaunchError {
+    /// What the platform answered, in words (no request content).
+    pub message: String,
+}
+
+impl std::fmt::Display for TemporaryLaunchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for TemporaryLaunchError {}
+
+impl TemporaryLaunchError {
+    /// Whether a launch error (or anything in its chain of causes) is temporary.
+    pub fn is_in(error: &anyhow::Error) -> bool {
+        error
+            .chain()
+            .any(|cause| cause.is::<TemporaryLaunchError>())
+    }
+}
+
 /// A launcher's view of one runner, mapped from ECS task status, Job and pod status, or a
 /// process.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Runs (one row per attempt) and their log lines.
 
-use crate::schema::{run_logs, runs};
+use crate::schema::{run_launch_refusals, run_logs, runs};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -500,6 +500,67 @@ impl Run {
             .execute(conn)
             .await?;
         Ok(requeued == 1)
+    }
+
+    /// `starting` -> `queued` for a claim whose launch the platform refused for a passing
+    /// reason (throttling, no capacity): due again after `delay`, the refusal counted
+    /// (`run_launch_refusals`), under the same guard as [`Run::requeue_unlaunched`]. A run
+    /// being cancelled is not queued again (`false`). The caller holds a transaction.
+    pub async fn requeue_after_launch_error(
+        conn: &mut AsyncPgConnection,
+        run: &Run,
+        claimed_at: Option<DateTime<Utc>>,
+        delay: std::time::Duration,
+        error: &str,
+    ) -> QueryResult<bool> {
+        // The database's clock, as `dispatch_candidates` compares `not_before` with it.
+        let due = diesel::dsl::sql::<diesel::sql_types::Timestamptz>(&format!(
+            "now() + interval '{} milliseconds'",
+            delay.as_millis()
+        ));
+        let requeued = diesel::update(
+            Self::untouched_since_claim(run.id, claimed_at)
+                .filter(runs::cancel_requested.eq(false)),
+        )
+        .set((
+            runs::status.eq(RunStatus::Queued),
+            runs::started_at.eq(None::<DateTime<Utc>>),
+            runs::launcher.eq(None::<String>),
+            runs::runner_image.eq(None::<String>),
+            runs::not_before.eq(due),
+        ))
+        .execute(conn)
+        .await?;
+        if requeued == 0 {
+            return Ok(false);
+        }
+        diesel::insert_into(run_launch_refusals::table)
+            .values((
+                run_launch_refusals::run_id.eq(run.id),
+                run_launch_refusals::organization_id.eq(run.organization_id),
+                run_launch_refusals::refusals.eq(1),
+                run_launch_refusals::last_error.eq(error),
+            ))
+            .on_conflict(run_launch_refusals::run_id)
+            .do_update()
+            .set((
+                run_launch_refusals::refusals.eq(run_launch_refusals::refusals + 1),
+                run_launch_refusals::last_error.eq(error),
+            ))
+            .execute(conn)
+            .await?;
+        Ok(true)
+    }
+
+    /// How many launches of the run the platform refused for a passing reason so far.
+    pub async fn launch_refusals(conn: &mut AsyncPgConnection, id: RunId) -> QueryResult<i32> {
+        Ok(run_launch_refusals::table
+            .find(id)
+            .select(run_launch_refusals::refusals)
+            .first(conn)
+            .await
+            .optional()?
+            .unwrap_or(0))
     }
 
     /// Records `task_id` as the runner of a claim whose launch answered too late to record

@@ -6,11 +6,15 @@
 //! limits together. It takes organizations in turn (each one's oldest runs first) and
 //! only runs that can start (`Run::dispatch_candidates`), so a backlog that one
 //! organization's limit, overlap policy or backfill holds back delays no one else.
+//!
+//! A launch the platform refused for a passing reason ([`TemporaryLaunchError`]:
+//! throttling, server errors, no Spot capacity) queues the run again with a growing delay
+//! ([`LAUNCH_RETRY`]) instead of failing it; past the bound the run fails, saying so.
 
 use super::{failure, finish};
 use crate::auth::run_token::RunTokens;
 use crate::db::DbPool;
-use crate::launcher::{LaunchSpec, Launcher};
+use crate::launcher::{LaunchSpec, Launcher, TemporaryLaunchError};
 use crate::models::connection::Connection;
 use crate::models::job::Job;
 use crate::models::run::Run;
@@ -40,6 +44,45 @@ pub struct Dispatcher {
     pub limits: RunLimits,
     /// Runs claimed per transaction.
     pub batch: i64,
+}
+
+/// How long a run waits out launches refused for a passing reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LaunchRetry {
+    /// Launches refused in a row after which the run fails.
+    pub max_attempts: i32,
+    /// The delay after the first refusal; it doubles after each further one.
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+}
+
+/// 15 s, 30 s, 1, 2, 4 minutes, then every 5 minutes: ten launches over about 28 minutes,
+/// longer than ECS throttling or a Spot capacity shortage usually lasts.
+pub const LAUNCH_RETRY: LaunchRetry = LaunchRetry {
+    max_attempts: 10,
+    first_delay: Duration::from_secs(15),
+    max_delay: Duration::from_secs(300),
+};
+
+impl LaunchRetry {
+    /// The delay before launch number `attempt + 1`, after `attempt` (1-based) refusals;
+    /// `None` once `attempt` reaches the bound.
+    pub fn delay(&self, attempt: i32) -> Option<Duration> {
+        if attempt >= self.max_attempts {
+            return None;
+        }
+        let doublings = attempt.saturating_sub(1).clamp(0, 20) as u32;
+        Some(
+            self.first_delay
+                .saturating_mul(1 << doublings)
+                .min(self.max_delay),
+        )
+    }
+
+    /// The total wait over every allowed attempt.
+    pub fn total(&self) -> Duration {
+        (1..self.max_attempts).filter_map(|a| self.delay(a)).sum()
+    }
 }
 
 /// Key of the advisory lock that serializes claiming across app replicas.
@@ -125,7 +168,50 @@ impl Dispatcher {
                 }
             }
             Err(e) => {
-                let message = format!("The runner could not be started: {e:#}");
+                let temporary = TemporaryLaunchError::is_in(&e);
+                let error = format!("{e:#}");
+                let attempt = if temporary {
+                    Run::launch_refusals(&mut conn, run.id).await? + 1
+                } else {
+                    0
+                };
+                if let Some(delay) = LAUNCH_RETRY.delay(attempt).filter(|_| temporary) {
+                    let requeued = conn
+                        .transaction::<_, anyhow::Error, _>(async |conn| {
+                            let requeued = Run::requeue_after_launch_error(
+                                conn,
+                                &run,
+                                Some(claimed.claimed_at),
+                                delay,
+                                &error,
+                            )
+                            .await?;
+                            if requeued {
+                                // The run's log says why it is queued again, for its page.
+                                let line = format!(
+                                    "The runner could not be started for a reason that usually passes; trying again in {} s (launch {attempt} of {}): {error}",
+                                    delay.as_secs(),
+                                    LAUNCH_RETRY.max_attempts
+                                );
+                                Run::append_logs(conn, run.id, &[("warn".to_owned(), line)])
+                                    .await?;
+                            }
+                            Ok(requeued)
+                        })
+                        .await?;
+                    if requeued {
+                        tracing::warn!(run_id = %run.id, attempt, delay_seconds = delay.as_secs(), error, "launch refused for a passing reason; the run is queued again");
+                        return Ok(());
+                    }
+                }
+                let message = if temporary && attempt >= LAUNCH_RETRY.max_attempts {
+                    format!(
+                        "The runner could not be started: the platform refused {attempt} launches in a row over about {} minutes for reasons that usually pass (throttling, server errors, no capacity); the last answer: {error}",
+                        LAUNCH_RETRY.total().as_secs().div_ceil(60)
+                    )
+                } else {
+                    format!("The runner could not be started: {error}")
+                };
                 conn.transaction::<_, anyhow::Error, _>(async |conn| {
                     let ours = still_ours
                         .for_update()

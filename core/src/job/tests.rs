@@ -441,3 +441,50 @@ fn task_sizes_are_the_pairs_fargate_offers() {
         "must be a memory size offered with 1 vCPU: 2048 to 8192 MiB in steps of 1024 MiB"
     );
 }
+
+/// Each Fargate size at both ends of its memory range, one step beyond each end, and off
+/// its step (ECS's documented task sizes).
+#[test]
+fn every_fargate_size_is_held_to_its_memory_range_and_step() {
+    let id = ConnectionId::new();
+    let mut job = settings(
+        json!({"connection_id": id, "table": {"name": "t"}}),
+        json!({"connection_id": id, "table": {"name": "t"}}),
+    );
+    // (vCPU, first MiB, last MiB, step MiB)
+    for (cpu, first, last, step) in [
+        (0.25, 512, 2048, 512),
+        (0.5, 1024, 4096, 1024),
+        (1.0, 2048, 8192, 1024),
+        (2.0, 4096, 16384, 1024),
+        (4.0, 8192, 30720, 1024),
+        (8.0, 16384, 61440, 4096),
+        (16.0, 32768, 122_880, 8192),
+    ] {
+        let mut cases = vec![
+            (first, true),
+            (last, true),
+            (first - step, false),
+            (last + step, false),
+            (first + step / 2, false),
+        ];
+        if cpu == 0.25 {
+            // 512, 1024 and 2048 only: 1536 is not a size.
+            cases.push((1536, false));
+        } else {
+            cases.push((first + step, true));
+        }
+        for (memory_mb, ok) in cases {
+            job.resources = Resources { cpu, memory_mb };
+            let errors = job.validate(PG, PG);
+            assert_eq!(
+                errors.is_empty(),
+                ok,
+                "{cpu} vCPU, {memory_mb} MiB: {errors}"
+            );
+            if !ok {
+                assert_eq!(errors.0[0].field, "resources.memory_mb");
+            }
+        }
+    }
+}
