@@ -206,7 +206,7 @@ impl Watchdog {
             return format!("{within}.");
         };
         match self.launcher.start_problem(task).await {
-            Ok(Some(why)) => format!("{within}: {why}."),
+            Ok(Some(why)) => format!("{within}: {}.", why.trim_end_matches('.')),
             Ok(None) => format!("{within}."),
             Err(e) => {
                 tracing::warn!(error = format!("{e:#}"), run_id = %run.id, "cannot read why the runner did not start");
