@@ -14,8 +14,8 @@
 # /etc/group naming the unprivileged user 10001 the images run as; /tmp writable by it.
 # The runner image has no shell. The app image carries busybox's `sh` (Debian's
 # busybox-static) because its local launcher sets the runner's memory limit with
-# `ulimit`. Every file's time is SOURCE_DATE_EPOCH (default 0), so the same inputs give
-# the same layer.
+# `ulimit`; BUSYBOX (default /bin/busybox) names that static busybox. Every file's time
+# is SOURCE_DATE_EPOCH (default 0), so the same inputs give the same layer.
 set -euo pipefail
 
 KIND=${1:?runner or app}
@@ -64,7 +64,7 @@ chmod 0644 "$OUT/etc/passwd" "$OUT/etc/group"
 chmod 1777 "$OUT/tmp"
 
 if [[ $KIND == app ]]; then
-    BUSYBOX=/bin/busybox
+    BUSYBOX=${BUSYBOX:-/bin/busybox}
     [[ -x $BUSYBOX ]] || {
         echo "image-rootfs: $BUSYBOX is missing (apt-get install busybox-static)" >&2
         exit 1

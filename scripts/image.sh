@@ -65,17 +65,6 @@ if [[ $WHAT != runner ]]; then
 fi
 export APP_BIN_DIR=$TARGET_DIR/$TARGET/release
 
-# The final stage of a Dockerfile, with its files taken from the local root filesystem
-# instead of the build stage.
-local_containerfile() {
-    local dockerfile=$1
-    grep -q '^COPY --from=build /rootfs/ /$' "$dockerfile" || {
-        echo "image: $dockerfile lost its line 'COPY --from=build /rootfs/ /'" >&2
-        exit 1
-    }
-    sed -n '/^FROM scratch/,$p' "$dockerfile" | sed 's#^COPY --from=build /rootfs/ /$#COPY rootfs/ /#'
-}
-
 build_image() {
     local kind=$1 name=$2 dockerfile=$3
     local context
@@ -83,7 +72,8 @@ build_image() {
     # shellcheck disable=SC2064
     trap "rm -rf '$context'" RETURN
     scripts/image-rootfs.sh "$kind" "$context/rootfs" "$BIN_DIR" "$ROOT/frontend/dist"
-    local_containerfile "$dockerfile" >"$context/Containerfile"
+    # The Dockerfile's own final stage, its files from the local root filesystem.
+    scripts/image-containerfile.sh "$dockerfile" >"$context/Containerfile"
     log "building localhost/$name:$VERSION"
     "${PODMAN[@]}" build --quiet --timestamp 0 --pull=never \
         -t "localhost/$name:$VERSION" -t "localhost/$name:latest" \

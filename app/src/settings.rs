@@ -14,6 +14,8 @@
 //! | `HAKOBU_CONTAINER_SOCKET` | `/var/run/docker.sock` | the Docker Engine API's unix socket (Docker, or `podman system service`) for `HAKOBU_LAUNCHER=container` |
 //! | `HAKOBU_CONTAINER_IMAGE` | required with `container` | the runner image, e.g. `localhost/hakobu-runner:0.1.0` (`make image`) |
 //! | `HAKOBU_CONTAINER_NETWORK` | `bridge` | the network runner containers join: `bridge`, `host`, or a network the operator created |
+//! | `HAKOBU_K8S_IMAGE`, `HAKOBU_K8S_NAMESPACE`, `HAKOBU_K8S_SERVICE_ACCOUNT`, `HAKOBU_K8S_KUBECONFIG` | | for `HAKOBU_LAUNCHER=kubernetes`, `docs/deploy-kubernetes.md` |
+//! | `HAKOBU_K8S_TMP_SIZE_MB` | `2048` | the runner pod's writable `/tmp` (S3 staging), as its `emptyDir` size limit and `ephemeral-storage` request |
 //! | `HAKOBU_RUNNER_APP_URL` | `http://` + `HAKOBU_BIND` | how runners reach the app |
 //! | `HAKOBU_DISPATCHER` | `true` | whether this replica claims and launches queued runs |
 //! | `HAKOBU_MAX_RUNS` | `100` | runs starting or running at once, service-wide |
@@ -222,6 +224,61 @@ impl ContainerSettings {
             socket,
             image,
             network,
+        })
+    }
+}
+
+/// The runner pod's `/tmp` when `HAKOBU_K8S_TMP_SIZE_MB` is unset: 2 GiB.
+pub const DEFAULT_K8S_TMP_SIZE_MB: u32 = 2048;
+
+/// Where and how runner Jobs start.
+#[derive(Debug, Clone)]
+pub struct KubernetesSettings {
+    /// `None`: the client configuration's namespace (the app pod's own, in a cluster).
+    pub namespace: Option<String>,
+    /// The runner image, e.g. `registry.example.com/hakobu-runner:0.1.0`.
+    pub image: String,
+    /// A service account with no API permissions: the runner needs none.
+    pub service_account: String,
+    /// A kubeconfig file to use; `None`: `KUBECONFIG`, `~/.kube/config`, then the pod's
+    /// service account (in-cluster).
+    pub kubeconfig: Option<PathBuf>,
+    /// The size of the pod's writable `/tmp` (an `emptyDir`), in MiB: where the runner
+    /// stages S3 objects, since the root filesystem is read-only.
+    pub tmp_size_mb: u32,
+}
+
+impl KubernetesSettings {
+    pub fn from_env() -> anyhow::Result<KubernetesSettings> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// From variables looked up by name (the environment, or a map in tests).
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<KubernetesSettings> {
+        let value = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        Ok(KubernetesSettings {
+            namespace: value("HAKOBU_K8S_NAMESPACE"),
+            image: value("HAKOBU_K8S_IMAGE").context(
+                "HAKOBU_K8S_IMAGE must name the runner image for HAKOBU_LAUNCHER=kubernetes",
+            )?,
+            service_account: value("HAKOBU_K8S_SERVICE_ACCOUNT")
+                .unwrap_or_else(|| "hakobu-runner".to_owned()),
+            kubeconfig: value("HAKOBU_K8S_KUBECONFIG").map(PathBuf::from),
+            tmp_size_mb: match value("HAKOBU_K8S_TMP_SIZE_MB") {
+                None => DEFAULT_K8S_TMP_SIZE_MB,
+                Some(v) => v
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|mb| (16..=1_048_576).contains(mb))
+                    .with_context(|| {
+                        format!(
+                            "HAKOBU_K8S_TMP_SIZE_MB must be a whole number of MiB from 16 to 1048576 (the runner pod's /tmp); it is {v:?}"
+                        )
+                    })?,
+            },
         })
     }
 }

@@ -8,52 +8,24 @@
 //! Jobs) holds no credential; the Job owns the Secret, so Kubernetes deletes both together.
 //! Stopping deletes the Job with propagation `Background`; a run's state comes from the
 //! Job's conditions and, for a failed Job, its pod's termination.
+//!
+//! The pod meets the "restricted" Pod Security Standard, with a read-only root
+//! filesystem and a bounded `emptyDir` at `/tmp` for S3 staging. A launch may be repeated
+//! (a lost launch requeued): an existing Secret without its Job is reused, and a Job that
+//! exists keeps its Secret. Secrets left without their Job are the launcher's leftovers,
+//! which the reconciler removes once their run has finished. A pod that never starts
+//! tells why (`start_problem`).
 
 use super::{ActiveTask, LaunchSpec, Launcher, TaskState};
 use anyhow::Context;
 use futures::future::BoxFuture;
 use hakobu_core::ids::RunId;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::core::v1::{Event, Pod, Secret};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
-use std::path::PathBuf;
 
-/// Where and how runner Jobs start.
-#[derive(Debug, Clone)]
-pub struct KubernetesSettings {
-    /// `None`: the client configuration's namespace (the app pod's own, in a cluster).
-    pub namespace: Option<String>,
-    /// The runner image, e.g. `registry.example.com/hakobu-runner:0.1.0`.
-    pub image: String,
-    /// A service account with no API permissions: the runner needs none.
-    pub service_account: String,
-    /// A kubeconfig file to use; `None`: `KUBECONFIG`, `~/.kube/config`, then the pod's
-    /// service account (in-cluster).
-    pub kubeconfig: Option<PathBuf>,
-}
-
-impl KubernetesSettings {
-    pub fn from_env() -> anyhow::Result<KubernetesSettings> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// From variables looked up by name (the environment, or a map in tests).
-    pub fn from_lookup(
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> anyhow::Result<KubernetesSettings> {
-        let value = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        Ok(KubernetesSettings {
-            namespace: value("HAKOBU_K8S_NAMESPACE"),
-            image: value("HAKOBU_K8S_IMAGE").context(
-                "HAKOBU_K8S_IMAGE must name the runner image for HAKOBU_LAUNCHER=kubernetes",
-            )?,
-            service_account: value("HAKOBU_K8S_SERVICE_ACCOUNT")
-                .unwrap_or_else(|| "hakobu-runner".to_owned()),
-            kubeconfig: value("HAKOBU_K8S_KUBECONFIG").map(PathBuf::from),
-        })
-    }
-}
+pub use crate::settings::KubernetesSettings;
 
 /// Label carrying the run id, to find a run's Job (and a Job's run).
 pub const RUN_ID_LABEL: &str = "hakobu.io/run-id";
@@ -63,6 +35,11 @@ pub const MANAGED_BY_SELECTOR: &str = "app.kubernetes.io/managed-by=hakobu";
 pub const TOKEN_KEY: &str = "run-token";
 /// Finished Jobs (and their pods and Secret) are deleted after this long.
 pub const TTL_AFTER_FINISHED_SECONDS: i32 = 3600;
+
+/// The runner image's user and group (`USER 10001:10001` in `runner-image/Dockerfile`).
+pub const RUNNER_UID: i64 = 10001;
+/// Ephemeral storage beyond `/tmp`: the container's log file.
+const LOG_STORAGE_MB: u32 = 128;
 
 /// The Job's name, which is also its task id and its Secret's name.
 pub fn job_name(run: RunId) -> String {
@@ -90,6 +67,9 @@ pub fn job_manifest(spec: &LaunchSpec, settings: &KubernetesSettings, namespace:
     let run = spec.run_id.to_string();
     let labels = labels(spec.run_id);
     let (cpu, memory) = quantities(spec.cpu, spec.memory_mb);
+    let tmp = format!("{}Mi", settings.tmp_size_mb);
+    // The container's own logs count against ephemeral storage too.
+    let ephemeral = format!("{}Mi", settings.tmp_size_mb + LOG_STORAGE_MB);
     json!({
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -109,6 +89,17 @@ pub fn job_manifest(spec: &LaunchSpec, settings: &KubernetesSettings, namespace:
                     "restartPolicy": "Never",
                     "serviceAccountName": settings.service_account,
                     "automountServiceAccountToken": false,
+                    // What the "restricted" Pod Security Standard requires of every pod;
+                    // a namespace enforcing it refuses the pod otherwise.
+                    "securityContext": {
+                        "runAsNonRoot": true,
+                        "runAsUser": RUNNER_UID,
+                        "runAsGroup": RUNNER_UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    // The root filesystem is read-only; the runner stages S3 objects in
+                    // the temp dir (`/tmp`, the image's default), bounded here.
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": tmp}}],
                     "containers": [{
                         "name": "runner",
                         "image": settings.image,
@@ -122,9 +113,10 @@ pub fn job_manifest(spec: &LaunchSpec, settings: &KubernetesSettings, namespace:
                             }}},
                         ],
                         "resources": {
-                            "requests": {"cpu": cpu, "memory": memory},
-                            "limits": {"cpu": cpu, "memory": memory},
+                            "requests": {"cpu": cpu, "memory": memory, "ephemeral-storage": ephemeral},
+                            "limits": {"cpu": cpu, "memory": memory, "ephemeral-storage": ephemeral},
                         },
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
                         "securityContext": {
                             "runAsNonRoot": true,
                             "allowPrivilegeEscalation": false,
@@ -174,6 +166,19 @@ fn api_error(doing: &'static str) -> impl FnOnce(kube::Error) -> anyhow::Error {
 
 fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(status) if status.is_not_found())
+}
+
+fn is_already_exists(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(status) if status.is_already_exists())
+}
+
+/// A message from the cluster, bounded for a run's failure message.
+fn bounded(text: &str) -> String {
+    const MAX: usize = 300;
+    match text.char_indices().nth(MAX) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_owned(),
+    }
 }
 
 impl KubernetesLauncher {
@@ -244,6 +249,101 @@ impl KubernetesLauncher {
     }
 }
 
+impl KubernetesLauncher {
+    fn events(&self) -> Api<Event> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// Names of the objects of one kind carrying Hakobu's label, read as metadata only (a
+    /// Secret's data never leaves the API server), page by page.
+    async fn managed_names<K>(&self, api: Api<K>) -> anyhow::Result<Vec<String>>
+    where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        let mut names = Vec::new();
+        let mut params = ListParams::default().labels(MANAGED_BY_SELECTOR).limit(500);
+        loop {
+            let page = api
+                .list_metadata(&params)
+                .await
+                .map_err(api_error("listing Hakobu's objects"))?;
+            names.extend(page.items.into_iter().filter_map(|o| o.metadata.name));
+            match page.metadata.continue_.as_deref() {
+                Some(token) if !token.is_empty() => params = params.continue_token(token),
+                _ => return Ok(names),
+            }
+        }
+    }
+
+    /// Why the run's pod is not running: its runner container waiting (an image that
+    /// cannot be pulled, a configuration it cannot be created with), the pod not scheduled,
+    /// or no pod at all because the Job controller could not create it (its `FailedCreate`
+    /// event, e.g. a pod the namespace's Pod Security admission refused).
+    async fn pod_problem(&self, name: &str, run: &str) -> anyhow::Result<Option<String>> {
+        let pods = self
+            .pods()
+            .list(&ListParams::default().labels(&format!("{RUN_ID_LABEL}={run}")))
+            .await
+            .map_err(api_error("listing the run's pods"))?;
+        for pod in &pods.items {
+            let Some(status) = &pod.status else { continue };
+            let waiting = status
+                .container_statuses
+                .iter()
+                .flatten()
+                .filter(|c| c.name == "runner")
+                .find_map(|c| c.state.as_ref()?.waiting.as_ref())
+                .filter(|w| {
+                    w.reason
+                        .as_deref()
+                        .is_some_and(|r| r != "ContainerCreating")
+                });
+            if let Some(waiting) = waiting {
+                let reason = waiting.reason.as_deref().unwrap_or_default();
+                return Ok(Some(match waiting.message.as_deref() {
+                    Some(message) if !message.is_empty() => {
+                        format!("its container is waiting: {reason}: {}", bounded(message))
+                    }
+                    _ => format!("its container is waiting: {reason}"),
+                }));
+            }
+            let unscheduled = status
+                .conditions
+                .iter()
+                .flatten()
+                .find(|c| c.type_ == "PodScheduled" && c.status == "False");
+            if let Some(c) = unscheduled {
+                return Ok(Some(format!(
+                    "its pod is not scheduled: {}: {}",
+                    c.reason.as_deref().unwrap_or("Unschedulable"),
+                    bounded(c.message.as_deref().unwrap_or_default())
+                )));
+            }
+        }
+        if !pods.items.is_empty() {
+            return Ok(None);
+        }
+        let events = self
+            .events()
+            .list(&ListParams::default().fields(&format!(
+                "involvedObject.kind=Job,involvedObject.name={name}"
+            )))
+            .await
+            .map_err(api_error("listing the events of the run's Job"))?;
+        Ok(events
+            .items
+            .iter()
+            .filter(|e| e.reason.as_deref() == Some("FailedCreate"))
+            .max_by_key(|e| e.last_timestamp.as_ref().map(|t| t.0))
+            .map(|e| {
+                format!(
+                    "its pod could not be created: {}",
+                    bounded(e.message.as_deref().unwrap_or("FailedCreate"))
+                )
+            }))
+    }
+}
+
 /// What a Job's status says, before looking at its pod.
 fn job_state(job: &Job) -> TaskState {
     if job.metadata.deletion_timestamp.is_some() {
@@ -304,12 +404,44 @@ impl Launcher for KubernetesLauncher {
             let job: Job =
                 serde_json::from_value(job_manifest(&spec, &self.settings, &self.namespace))
                     .context("building the run's Job")?;
-            self.secrets()
-                .create(&PostParams::default(), &secret)
-                .await
-                .map_err(api_error("creating the run's Secret"))?;
+            match self.secrets().create(&PostParams::default(), &secret).await {
+                Ok(_) => {}
+                Err(e) if is_already_exists(&e) => {
+                    // An earlier launch of this run left it: one the app lost (it stopped
+                    // before recording the launch) and the reconciler queued again. If that
+                    // launch's Job exists, its pod reads this Secret: both stay as they are.
+                    if self
+                        .jobs()
+                        .get_opt(&name)
+                        .await
+                        .map_err(api_error("reading the run's Job"))?
+                        .is_some()
+                    {
+                        anyhow::bail!(
+                            "the run's Job {name} already exists (an earlier launch of this run); it was left as it is"
+                        );
+                    }
+                    // Without a Job the Secret is this launch's to reuse, with this launch's
+                    // token, and owned by nothing until the new Job owns it.
+                    let reuse = json!({
+                        "metadata": {"labels": labels(spec.run_id), "ownerReferences": null},
+                        "stringData": {TOKEN_KEY: spec.run_token},
+                    });
+                    self.secrets()
+                        .patch(&name, &PatchParams::default(), &Patch::Merge(&reuse))
+                        .await
+                        .map_err(api_error(
+                            "reusing the run's Secret left by an earlier launch",
+                        ))?;
+                }
+                Err(e) => return Err(api_error("creating the run's Secret")(e)),
+            }
             let created = match self.jobs().create(&PostParams::default(), &job).await {
                 Ok(created) => created,
+                // Created by another launch of this run in between: its pod needs the Secret.
+                Err(e) if is_already_exists(&e) => {
+                    return Err(api_error("creating the run's Job")(e));
+                }
                 Err(e) => {
                     let _ = self.secrets().delete(&name, &DeleteParams::default()).await;
                     return Err(api_error("creating the run's Job")(e));
@@ -395,6 +527,52 @@ impl Launcher for KubernetesLauncher {
         })
     }
 
+    fn start_problem(&self, task_id: &str) -> BoxFuture<'_, anyhow::Result<Option<String>>> {
+        let name = task_id.to_owned();
+        Box::pin(async move {
+            let Some(job) = self
+                .jobs()
+                .get_opt(&name)
+                .await
+                .map_err(api_error("reading the run's Job"))?
+            else {
+                return Ok(None);
+            };
+            let run = job
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(RUN_ID_LABEL))
+                .cloned()
+                .unwrap_or_default();
+            self.pod_problem(&name, &run).await
+        })
+    }
+
+    /// The runs' Secrets whose Job is gone: the Job was refused and the Secret's deletion
+    /// failed too, the app stopped between the two, or a Job deleted before it owned its
+    /// Secret.
+    fn list_leftovers(&self) -> BoxFuture<'_, anyhow::Result<Vec<ActiveTask>>> {
+        Box::pin(async move {
+            let secrets = self.managed_names(self.secrets()).await?;
+            if secrets.is_empty() {
+                return Ok(Vec::new());
+            }
+            let jobs: std::collections::HashSet<String> =
+                self.managed_names(self.jobs()).await?.into_iter().collect();
+            Ok(secrets
+                .into_iter()
+                .filter(|s| !jobs.contains(s))
+                .map(|name| ActiveTask {
+                    run_id: name
+                        .strip_prefix("hakobu-run-")
+                        .and_then(|r| r.parse().ok()),
+                    task_id: name,
+                })
+                .collect())
+        })
+    }
+
     /// Jobs labelled as Hakobu's in the namespace that have not finished.
     fn list_active(&self) -> BoxFuture<'_, anyhow::Result<Vec<ActiveTask>>> {
         Box::pin(async move {
@@ -436,6 +614,7 @@ impl Launcher for KubernetesLauncher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::DEFAULT_K8S_TMP_SIZE_MB;
     use std::time::Duration;
 
     #[test]
@@ -454,6 +633,7 @@ mod tests {
             image: "registry.example.com/hakobu-runner:0.1.0".to_owned(),
             service_account: "hakobu-runner".to_owned(),
             kubeconfig: None,
+            tmp_size_mb: 4096,
         };
         let m = job_manifest(&spec, &settings, "transfers");
         assert_eq!(m["apiVersion"], "batch/v1");
@@ -491,10 +671,25 @@ mod tests {
         );
         assert_eq!(
             c["resources"]["requests"],
-            json!({"cpu": "500m", "memory": "1024Mi"})
+            json!({"cpu": "500m", "memory": "1024Mi", "ephemeral-storage": "4224Mi"})
         );
         assert_eq!(c["resources"]["limits"], c["resources"]["requests"]);
         assert_eq!(c["securityContext"]["runAsNonRoot"], true);
+        assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+        // The writable temp dir, bounded.
+        assert_eq!(
+            pod["volumes"],
+            json!([{"name": "tmp", "emptyDir": {"sizeLimit": "4096Mi"}}])
+        );
+        assert_eq!(
+            c["volumeMounts"],
+            json!([{"name": "tmp", "mountPath": "/tmp"}])
+        );
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"],
+            json!({"type": "RuntimeDefault"})
+        );
+        assert_eq!(pod["securityContext"]["runAsUser"], RUNNER_UID);
         // Names stay within Kubernetes' 63-character limit.
         assert!(m["metadata"]["name"].as_str().unwrap().len() <= 63);
         // The typed Job accepts every field (a misspelt one would not round-trip).
@@ -519,5 +714,21 @@ mod tests {
         assert_eq!(settings.namespace.as_deref(), Some("transfers"));
         assert_eq!(settings.service_account, "hakobu-runner");
         assert_eq!(settings.kubeconfig, None);
+        assert_eq!(settings.tmp_size_mb, DEFAULT_K8S_TMP_SIZE_MB);
+        let with_tmp = |tmp: &'static str| {
+            KubernetesSettings::from_lookup(move |name| match name {
+                "HAKOBU_K8S_IMAGE" => Some("runner:1".to_owned()),
+                "HAKOBU_K8S_TMP_SIZE_MB" => Some(tmp.to_owned()),
+                _ => None,
+            })
+        };
+        assert_eq!(with_tmp("10240").unwrap().tmp_size_mb, 10240);
+        for bad in ["1G", "0", "-5", "2000000"] {
+            let error = with_tmp(bad).unwrap_err().to_string();
+            assert!(
+                error.contains("HAKOBU_K8S_TMP_SIZE_MB") && error.contains("MiB"),
+                "{bad}: {error}"
+            );
+        }
     }
 }

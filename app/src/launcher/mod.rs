@@ -76,6 +76,18 @@ pub trait Launcher: Send + Sync {
     /// and `startedBy`, Job label, container label, the processes this app started), so the sweeper can
     /// stop those whose run has finished.
     fn list_active(&self) -> BoxFuture<'_, anyhow::Result<Vec<ActiveTask>>>;
+    /// Why a task that has not started is held up, in words (an image that cannot be
+    /// pulled, a pod the cluster refused to create), for the message of a run that did not
+    /// start in time; `None` when the launcher cannot tell.
+    fn start_problem(&self, _task_id: &str) -> BoxFuture<'_, anyhow::Result<Option<String>>> {
+        Box::pin(async { Ok(None) })
+    }
+    /// What a launcher keeps for a run beside its runner and that outlived the runner
+    /// (Kubernetes: a run's Secret whose Job is gone), named like tasks. The sweeper
+    /// removes those of finished runs with [`Launcher::stop`].
+    fn list_leftovers(&self) -> BoxFuture<'_, anyhow::Result<Vec<ActiveTask>>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 /// A launch that failed for a reason expected to pass by itself: the cloud API throttled

@@ -161,13 +161,7 @@ impl Watchdog {
             } else if run.status == RunStatus::Starting
                 && now - started > ChronoDuration::from_std(self.start_timeout)?
             {
-                Some((
-                    RunStatus::Failed,
-                    format!(
-                        "The runner did not start within {} s.",
-                        self.start_timeout.as_secs()
-                    ),
-                ))
+                Some((RunStatus::Failed, self.did_not_start(&run).await))
             } else if run.cancel_requested
                 && now - silent_since > ChronoDuration::from_std(self.heartbeat_timeout)?
             {
@@ -201,6 +195,26 @@ impl Watchdog {
 }
 
 impl Watchdog {
+    /// The message of a run that did not start in time, with what holds its runner up
+    /// when the launcher can tell (an image that cannot be pulled, a refused pod).
+    async fn did_not_start(&self, run: &Run) -> String {
+        let within = format!(
+            "The runner did not start within {} s",
+            self.start_timeout.as_secs()
+        );
+        let Some(task) = &run.task_id else {
+            return format!("{within}.");
+        };
+        match self.launcher.start_problem(task).await {
+            Ok(Some(why)) => format!("{within}: {}.", why.trim_end_matches('.')),
+            Ok(None) => format!("{within}."),
+            Err(e) => {
+                tracing::warn!(error = format!("{e:#}"), run_id = %run.id, "cannot read why the runner did not start");
+                format!("{within}.")
+            }
+        }
+    }
+
     /// Reconciles runs with the launcher: a `starting` or `running` run whose task has
     /// stopped or vanished without a result is ended (failed, or cancelled if it was being
     /// cancelled) with the launcher's reason; a task still running is left alone. Then the
@@ -299,11 +313,64 @@ impl Watchdog {
         }
         self.recover_lost_launches(&mut conn, &tasks, &mut done)
             .await?;
+        self.remove_leftovers(&mut conn, now - grace).await?;
         Ok(done)
     }
 }
 
 impl Watchdog {
+    /// Removes what the launcher kept for runs that finished before `cutoff` (never for a
+    /// run this database does not know, nor one still queued or in flight: its next launch
+    /// reuses it).
+    async fn remove_leftovers(
+        &self,
+        conn: &mut AsyncPgConnection,
+        cutoff: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let leftovers = match self.launcher.list_leftovers().await {
+            Ok(leftovers) => leftovers,
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "cannot list the launcher's leftovers"
+                );
+                return Ok(());
+            }
+        };
+        if leftovers.is_empty() {
+            return Ok(());
+        }
+        let named: Vec<RunId> = leftovers.iter().filter_map(|t| t.run_id).collect();
+        let finished: std::collections::HashSet<RunId> = runs::table
+            .filter(runs::id.eq_any(named))
+            .filter(runs::status.eq_any([
+                RunStatus::Succeeded,
+                RunStatus::Failed,
+                RunStatus::Cancelled,
+                RunStatus::TimedOut,
+            ]))
+            .filter(runs::finished_at.lt(cutoff))
+            .select(runs::id)
+            .load::<RunId>(conn)
+            .await?
+            .into_iter()
+            .collect();
+        for leftover in leftovers {
+            if !leftover.run_id.is_some_and(|r| finished.contains(&r)) {
+                continue;
+            }
+            match self.launcher.stop(&leftover.task_id).await {
+                Ok(()) => {
+                    tracing::info!(task = %leftover.task_id, run_id = ?leftover.run_id, "removed what the launcher kept for a finished run");
+                }
+                Err(e) => {
+                    tracing::warn!(error = format!("{e:#}"), task = %leftover.task_id, "removing what the launcher kept for a finished run failed");
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn recover_lost_launches(
         &self,
         conn: &mut AsyncPgConnection,
