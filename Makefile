@@ -63,6 +63,7 @@ bench:
 	@scripts/ensure-services.sh
 	@bench/run.sh
 	$(CARGO) run --release -q -p hakobu --example bench_dispatch
+	$(CARGO) run --release -q -p hakobu --example bench_api
 	$(CARGO) build --release -q -p hakobu-runner
 	$(CARGO) run --release -q -p hakobu --example bench_probe
 

@@ -531,6 +531,8 @@ pub struct RunQuery {
     pub from: Option<chrono::DateTime<chrono::Utc>>,
     pub page: i64,
     pub per_page: i64,
+    /// The page after this run (the previous page's `next`), instead of `page`.
+    pub before: Option<RunId>,
 }
 
 impl RunQuery {
@@ -545,7 +547,10 @@ impl RunQuery {
         if let Some(from) = self.from {
             pairs.push(format!("from={}", encode_query_value(&from.to_rfc3339())));
         }
-        pairs.push(format!("page={}", self.page.max(1)));
+        match self.before {
+            Some(run) => pairs.push(format!("before={run}")),
+            None => pairs.push(format!("page={}", self.page.max(1))),
+        }
         pairs.push(format!("per_page={}", self.per_page.clamp(1, 500)));
         pairs.join("&")
     }

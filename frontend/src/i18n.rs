@@ -296,6 +296,7 @@ texts! {
     NoAuditBody => "Try fewer filters or a wider time range.", "絞り込み条件を減らすか、期間を広げてください。";
     Pages => "Pages", "ページ";
     PageOf => "Page {page} of {pages} ({total} entries)", "{pages} ページ中 {page} ページ目（全 {total} 件）";
+    PageOfMany => "Page {page} (more than {total} entries)", "{page} ページ目（{total} 件以上）";
     Previous => "Previous", "前へ";
     Next => "Next", "次へ";
 

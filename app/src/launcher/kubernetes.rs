@@ -16,7 +16,7 @@
 //! which the reconciler removes once their run has finished. A pod that never starts
 //! tells why (`start_problem`).
 
-use super::{ActiveTask, LaunchSpec, Launcher, TaskState};
+use super::{ActiveTask, LaunchSpec, Launcher, TaskState, TemporaryLaunchError};
 use anyhow::Context;
 use futures::future::BoxFuture;
 use hakobu_core::ids::RunId;
@@ -152,8 +152,26 @@ pub struct KubernetesLauncher {
 }
 
 /// An API error in words, with what was being done; never the request body (the Secret).
+/// Throttling (429), the API server's own errors (5xx) and an unreachable API server are
+/// temporary: a launch they refuse is queued again with a backoff
+/// ([`TemporaryLaunchError`]); anything else is the cluster's answer for good.
 fn api_error(doing: &'static str) -> impl FnOnce(kube::Error) -> anyhow::Error {
     move |e| match e {
+        kube::Error::Api(status) if status.code == 429 || status.code >= 500 => {
+            anyhow::Error::new(TemporaryLaunchError {
+                message: format!(
+                    "Kubernetes could not take {doing} for now: {} ({}, HTTP {})",
+                    bounded(&status.message),
+                    status.reason,
+                    status.code
+                ),
+            })
+        }
+        kube::Error::HyperError(_) | kube::Error::Service(_) => {
+            anyhow::Error::new(TemporaryLaunchError {
+                message: format!("the Kubernetes API could not be reached while {doing}: {e}"),
+            })
+        }
         kube::Error::Api(status) => anyhow::anyhow!(
             "Kubernetes refused {doing}: {} ({}, HTTP {})",
             status.message,

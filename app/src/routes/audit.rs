@@ -93,6 +93,8 @@ async fn list_audit(
         total,
         page,
         per_page,
+        total_capped: false,
+        next: None,
     }))
 }
 

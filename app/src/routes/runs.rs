@@ -6,7 +6,7 @@ use crate::extract::Auth;
 use crate::extract::{ApiJson, parse_json};
 use crate::models::job::Job;
 use crate::models::organization::Organization;
-use crate::models::run::{Run, RunFilter};
+use crate::models::run::{Run, RunFilter, RunPage};
 use crate::runs::{self, RunRequest};
 use crate::services::jobs::load_job;
 use crate::services::quotas::{self, Counted};
@@ -278,9 +278,13 @@ struct RunQuery {
     to: Option<chrono::DateTime<chrono::Utc>>,
     page: Option<i64>,
     per_page: Option<i64>,
+    /// The page after this run (the `next` of the page before): deep in a long history as
+    /// fast as at its top, and steady while new runs arrive. Takes the place of `page`.
+    before: Option<RunId>,
 }
 
-/// Runs of the jobs the caller can see, newest first.
+/// Runs of the jobs the caller can see, newest first. The count stops at 1,000
+/// (`total_capped`); `next` names where the following page starts (`before`).
 #[utoipa::path(tag = "runs", params(RunQuery), responses((status = 200, body = Page<RunView>)))]
 #[get("/api/runs")]
 async fn list_runs(
@@ -307,21 +311,46 @@ async fn list_runs(
         from: query.from,
         to: query.to,
     };
-    let (items, total) = Run::list(
+    let after = match query.before {
+        Some(id) => Some(
+            Run::list_position(&mut conn, auth.organization_id, id)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::field("before", "no such run: start again from the first page")
+                })?,
+        ),
+        None => None,
+    };
+    if after.is_some() && query.page.is_some() {
+        return Err(ApiError::field(
+            "page",
+            "give either page or before, not both",
+        ));
+    }
+    let list = Run::list(
         &mut conn,
         auth.organization_id,
         &filter,
         &visible,
-        (page - 1) * per_page,
-        per_page,
+        RunPage {
+            after,
+            offset: (page - 1) * per_page,
+            limit: per_page,
+        },
     )
     .await?;
-    let views = views(&mut conn, &items).await?;
+    let next = list
+        .more
+        .then(|| list.items.last().map(|r| r.id.to_string()))
+        .flatten();
+    let views = views(&mut conn, &list.items).await?;
     Ok(web::Json(Page {
         items: views,
-        total,
+        total: list.total,
         page,
         per_page,
+        total_capped: list.total_capped,
+        next,
     }))
 }
 

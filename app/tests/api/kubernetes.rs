@@ -37,6 +37,9 @@ struct FakeApiServer {
     objects: Mutex<BTreeMap<(String, String), Value>>,
     /// Answer 403 to Job creation (an app service account without the RBAC role).
     refuse_jobs: Mutex<bool>,
+    /// Answer 500 to Job creation (an API server failing for a while; 429, 503 and 504
+    /// the Kubernetes client already tries again itself, with a backoff of minutes).
+    throttle_jobs: Mutex<bool>,
 }
 
 fn status(code: u16, reason: &str, message: &str) -> actix_web::HttpResponse {
@@ -304,6 +307,13 @@ async fn api(
     let mut objects = server.objects.lock().unwrap();
     match (req.method().as_str(), name) {
         ("POST", None) => {
+            if collection.ends_with("/jobs") && *server.throttle_jobs.lock().unwrap() {
+                return status(
+                    429,
+                    "TooManyRequests",
+                    "Too many requests, please try again later.",
+                );
+            }
             if collection.ends_with("/jobs") && *server.refuse_jobs.lock().unwrap() {
                 return status(
                     403,
@@ -693,9 +703,31 @@ async fn a_refused_job_leaves_no_secret_and_a_run_is_submitted_once() {
     })
     .await
     .unwrap();
-    *server.refuse_jobs.lock().unwrap() = true;
+    // The API server failing: temporary, the dispatcher queues the run again.
+    *server.throttle_jobs.lock().unwrap() = true;
     let run = RunId::new();
-    let error = launcher.launch(spec(run)).await.unwrap_err().to_string();
+    let throttled = launcher.launch(spec(run)).await.unwrap_err();
+    assert!(
+        hakobu::launcher::TemporaryLaunchError::is_in(&throttled),
+        "{throttled:#}"
+    );
+    *server.throttle_jobs.lock().unwrap() = false;
+    let job_posts = |server: &FakeApiServer| {
+        server
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.ends_with("/jobs"))
+            .count()
+    };
+    let throttled_posts = job_posts(&server);
+    assert!(throttled_posts >= 1);
+    // Forbidden: for good, the run fails.
+    *server.refuse_jobs.lock().unwrap() = true;
+    let refused = launcher.launch(spec(run)).await.unwrap_err();
+    assert!(!hakobu::launcher::TemporaryLaunchError::is_in(&refused));
+    let error = refused.to_string();
     assert!(
         error.contains("creating the run's Job") && error.contains("forbidden"),
         "{error}"
@@ -718,13 +750,7 @@ async fn a_refused_job_leaves_no_secret_and_a_run_is_submitted_once() {
     };
     let error = launcher.launch(again).await.unwrap_err().to_string();
     assert!(error.contains("already exists"), "{error}");
-    let jobs = server
-        .requests
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|r| r.method == "POST" && r.path.ends_with("/jobs"))
-        .count();
+    let jobs = job_posts(&server) - throttled_posts;
     assert_eq!(jobs, 2, "the second launch stopped at its Secret: {jobs}");
     let objects = server.objects.lock().unwrap();
     assert_eq!(objects.keys().filter(|(c, _)| c == JOBS).count(), 1);

@@ -173,6 +173,97 @@ async fn failures_are_recorded_and_retried_with_backoff() {
     assert!(job_view["incremental_state"].is_null());
 }
 
+/// The run list pages by key: following `next` visits every run once, newest first, even
+/// while new runs arrive; the count stops at 1,000 and says so; a `before` that is not the
+/// organization's run, or given with `page`, is refused on its field.
+#[tokio::test]
+async fn run_lists_page_by_key_and_stop_counting_at_a_thousand() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let job = job(&app, &owner, json!({"overlap": "allow"})).await;
+    // Five runs queued in the same microsecond: the key's second part (the id) orders them.
+    app.sql(&format!(
+        "INSERT INTO runs (id, organization_id, job_id, job_revision, status, root_run_id, trigger, timeout_seconds, queued_at, finished_at)
+         SELECT id, '{}', '{job}', 1, 'succeeded', id, 'manual', 3600,
+                timestamptz '2026-01-01' + (g / 5) * interval '1 minute', now()
+         FROM (SELECT gen_random_uuid() AS id, g FROM generate_series(1, 23) g) r",
+        owner.org_id
+    ))
+    .await;
+    let mut seen = Vec::new();
+    let mut before: Option<String> = None;
+    loop {
+        let path = match &before {
+            Some(id) => format!("/api/runs?per_page=5&before={id}"),
+            None => "/api/runs?per_page=5".to_owned(),
+        };
+        let (status, page) = app.get(&path, &owner.token).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        // The run started after the first page counts; it is newer than every page after.
+        let expected = if before.is_none() { 23 } else { 24 };
+        assert_eq!(page["total"], expected, "{page}");
+        assert_eq!(page["total_capped"], false);
+        seen.extend(page["items"].as_array().unwrap().iter().map(|r| {
+            (
+                r["queued_at"].as_str().unwrap().to_owned(),
+                r["id"].as_str().unwrap().to_owned(),
+            )
+        }));
+        if before.is_none() {
+            // A run arriving while the analyst reads changes no later page.
+            app.post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+                .await;
+        }
+        match page["next"].as_str() {
+            Some(next) => before = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 23, "every run once: {seen:?}");
+    let mut sorted = seen.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(seen, sorted, "newest first, ties by id");
+    let unique: HashSet<_> = seen.iter().map(|(_, id)| id.clone()).collect();
+    assert_eq!(unique.len(), 23);
+
+    let (status, body) = app
+        .get(
+            &format!("/api/runs?before={}", uuid::Uuid::new_v4()),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "before");
+    let other = app.signup("Other").await;
+    let (status, body) = app
+        .get(&format!("/api/runs?before={}", seen[0].1), &other.token)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "another organization's run: {body}"
+    );
+    let (status, body) = app
+        .get(
+            &format!("/api/runs?page=2&before={}", seen[0].1),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "page");
+
+    app.sql(&format!(
+        "INSERT INTO runs (id, organization_id, job_id, job_revision, status, root_run_id, trigger, timeout_seconds, finished_at)
+         SELECT id, '{}', '{job}', 1, 'succeeded', id, 'manual', 3600, now()
+         FROM (SELECT gen_random_uuid() AS id FROM generate_series(1, 1000)) g",
+        owner.org_id
+    ))
+    .await;
+    let (_, page) = app.get("/api/runs?per_page=1", &owner.token).await;
+    assert_eq!(page["total"], 1_000, "{page}");
+    assert_eq!(page["total_capped"], true);
+}
+
 /// Two dispatchers racing over 500 queued runs launch each exactly once.
 #[tokio::test]
 async fn two_dispatchers_launch_each_run_exactly_once() {

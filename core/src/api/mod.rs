@@ -19,9 +19,17 @@ pub mod tokens;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
+    /// How many match; a lower bound when `total_capped` (counting stopped there).
     pub total: i64,
     pub page: i64,
     pub per_page: i64,
+    /// More match than `total` says: a long history is not counted to its end.
+    #[serde(default)]
+    pub total_capped: bool,
+    /// Where the next (older) page starts: pass it as `before`. Absent on the last page,
+    /// and on lists that page by number only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// Largest page a list endpoint returns.

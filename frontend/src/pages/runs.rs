@@ -39,13 +39,17 @@ pub fn RunsPage() -> impl IntoView {
     crate::components::page_title(Key::NavRuns);
     let lang = use_lang();
     let status = RwSignal::new(None::<RunStatus>);
-    let page = RwSignal::new(1_i64);
+    // Where each page shown so far started (the first at the top): "Older" follows the
+    // answer's `next`, "Newer" goes back one, so pages stay steady while runs arrive.
+    let starts = RwSignal::new(vec![None::<RunId>]);
+    let page = move || starts.with(Vec::len) as i64;
     let per_page = 50;
     let runs = LocalResource::new(move || {
         let query = RunQuery {
             status: status.get(),
-            page: page.get(),
+            page: 1,
             per_page,
+            before: starts.with(|s| s.last().copied().flatten()),
             ..RunQuery::default()
         };
         async move { api::runs(&query).await }
@@ -67,12 +71,35 @@ pub fn RunsPage() -> impl IntoView {
         }
         Some(Ok(p)) => {
             let pages = ((p.total + per_page - 1) / per_page).max(1);
+            let next = p.next.as_deref().and_then(|n| n.parse::<RunId>().ok());
+            let (total, capped) = (p.total, p.total_capped);
+            let place = move || {
+                let lang = lang.get();
+                let total_text = format::number(lang, total);
+                if capped {
+                    fill(
+                        lang,
+                        Key::PageOfMany,
+                        &[("page", &page().to_string()), ("total", &total_text)],
+                    )
+                } else {
+                    fill(
+                        lang,
+                        Key::PageOf,
+                        &[
+                            ("page", &page().to_string()),
+                            ("pages", &pages.to_string()),
+                            ("total", &total_text),
+                        ],
+                    )
+                }
+            };
             view! {
                 <RunsTable runs=p.items job_names=names()/>
                 <div class="pager">
-                    <button type="button" disabled=move || { page.get() <= 1 } on:click=move |_| page.update(|p| *p -= 1)>{tr(Key::Previous)}</button>
-                    <span>{move || fill(lang.get(), Key::PageOf, &[("page", &page.get().to_string()), ("pages", &pages.to_string()), ("total", &p.total.to_string())])}</span>
-                    <button type="button" disabled=move || { page.get() >= pages } on:click=move |_| page.update(|p| *p += 1)>{tr(Key::Next)}</button>
+                    <button type="button" disabled=move || { page() <= 1 } on:click=move |_| starts.update(|s| { s.pop(); })>{tr(Key::Previous)}</button>
+                    <span data-testid="runs-page">{place}</span>
+                    <button type="button" disabled=next.is_none() on:click=move |_| starts.update(|s| s.push(next))>{tr(Key::Next)}</button>
                 </div>
             }
             .into_any()
@@ -91,7 +118,7 @@ pub fn RunsPage() -> impl IntoView {
                         id="runs-status"
                         on:change=move |ev| {
                             status.set(event_target_value(&ev).parse().ok());
-                            page.set(1);
+                            starts.set(vec![None]);
                         }
                     >
                         <option value="">{tr(Key::AllStatuses)}</option>
