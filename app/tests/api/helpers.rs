@@ -120,6 +120,8 @@ pub struct SpawnOptions {
     pub heartbeat: (Duration, Duration),
     /// `HAKOBU_START_TIMEOUT_SECONDS`.
     pub start_timeout: Duration,
+    /// `HAKOBU_DB_POOL_SIZE`.
+    pub db_pool_size: usize,
 }
 
 /// The `HAKOBU_METRICS_TOKEN` of every test app.
@@ -177,6 +179,7 @@ impl Default for SpawnOptions {
             run_limits: RunLimits::default(),
             heartbeat: (Duration::from_secs(1), Duration::from_secs(4)),
             start_timeout: Duration::from_secs(60),
+            db_pool_size: 4,
         }
     }
 }
@@ -269,7 +272,7 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         jwt_secret: JWT_SECRET.to_owned(),
         log_format: LogFormat::Text,
         static_dir: "/nonexistent".into(),
-        db_pool_size: 4,
+        db_pool_size: options.db_pool_size,
         session_lifetime: Duration::from_secs(3600),
         login_limits: options.login_limits,
         abuse_limits: options.abuse_limits,
