@@ -392,12 +392,7 @@ async fn fault_two_replicas_make_one_run_per_due_schedule() {
 
 /// A `hakobu serve` process on a fixed port (runners it launched reach its successor
 /// there).
-fn serve(
-    database_url: &str,
-    port: u16,
-    secret_key: &str,
-    log: &std::path::Path,
-) -> std::process::Child {
+fn serve(database_url: &str, port: u16, secret_key: &str, log: &std::path::Path) -> Serving {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -425,7 +420,24 @@ fn serve(
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .spawn()
+        .map(Serving)
         .expect("start hakobu serve")
+}
+
+/// A `hakobu serve` process, killed (SIGKILL) when dropped, so a failing test leaves none.
+struct Serving(std::process::Child);
+
+impl Serving {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }
 
 /// The app (`hakobu serve`) is killed with SIGKILL while it dispatches 200 queued runs
@@ -462,8 +474,7 @@ async fn fault_the_app_killed_mid_dispatch_loses_no_run() {
             .parse()
             .unwrap();
         if ended >= count / 5 {
-            app.kill().unwrap();
-            app.wait().unwrap();
+            app.kill();
             killed = true;
             break;
         }
@@ -477,12 +488,11 @@ async fn fault_the_app_killed_mid_dispatch_loses_no_run() {
     .await;
     eprintln!("killed the app with these runs in flight: {in_flight:?}");
     let restarted = Instant::now();
-    let mut app = serve(&url, port, &setup.secret_key, &log);
+    let app = serve(&url, port, &setup.secret_key, &log);
     wait_all_ended(&db, count, Duration::from_secs(300 + count as u64)).await;
     let recovery = restarted.elapsed();
     let (lost, duplicated, rows_lost) = tally_runs(&db, &db, "root_run_id", count, 10).await;
-    let _ = app.kill();
-    let _ = app.wait();
+    drop(app);
     Figures {
         scenario: "app SIGKILLed mid-dispatch, restarted".to_owned(),
         runs: count,
