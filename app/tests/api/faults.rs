@@ -1133,6 +1133,8 @@ async fn fault_a_runner_killed_in_each_load_mode_is_retried_and_loads_once() {
     let source_rows = sized(3000, 1000) as i64;
     let app = spawn_app_with(SpawnOptions {
         dispatcher: true,
+        // A killed runner is noticed within 10 s; a busy one is not mistaken for it.
+        heartbeat: (Duration::from_secs(1), Duration::from_secs(10)),
         ..Default::default()
     })
     .await;
