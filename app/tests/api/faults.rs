@@ -1185,7 +1185,8 @@ async fn fault_a_runner_killed_in_each_load_mode_is_retried_and_loads_once() {
         || async {
             let running = rows(
                 &db,
-                "SELECT task_id FROM runs WHERE status = 'running' AND heartbeat_at IS NOT NULL",
+                "SELECT task_id FROM runs WHERE status = 'running' AND heartbeat_at IS NOT NULL
+                 AND task_id IS NOT NULL",
             )
             .await;
             (running.len() == modes.len()).then(|| {
