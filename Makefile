@@ -3,12 +3,13 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 
-.PHONY: help run test test-setup lint bench build clean-test-dbs e2e image image-runner
+.PHONY: help run test test-setup lint bench faults build clean-test-dbs e2e image image-runner
 
 help:
 	@echo "make run    set up and start Hakobu on http://127.0.0.1:8080 with a demo organization"
 	@echo "make test   set up what is missing and run fmt, clippy and every test"
 	@echo "make bench  run the benchmarks and print their tables"
+	@echo "make faults run the fault suite at full size and print its table (docs/reliability.md)"
 	@echo "make image  build the hakobu and hakobu-runner images with podman (offline) and print their sizes"
 
 build:
@@ -66,6 +67,19 @@ bench:
 	$(CARGO) run --release -q -p hakobu --example bench_api
 	$(CARGO) build --release -q -p hakobu-runner
 	$(CARGO) run --release -q -p hakobu --example bench_probe
+
+# The fault suite (app/tests/api/faults.rs) at full size: every scenario against the real
+# app, PostgreSQL and runners, one after another, then the table of what was lost or
+# doubled. `make test` runs the same scenarios at a tenth of the size.
+FAULTS_REPORT = $(TARGET_DIR)/faults.jsonl
+HAKOBU_FAULTS_SCALE ?= 1
+faults: test-setup
+	$(CARGO) build -p hakobu-runner -p hakobu --bin hakobu
+	@rm -f $(FAULTS_REPORT)
+	HAKOBU_FAULTS_SCALE=$(HAKOBU_FAULTS_SCALE) HAKOBU_FAULTS_REPORT=$(abspath $(FAULTS_REPORT)) \
+	  HAKOBU_TEST_S3_ENDPOINT="$${HAKOBU_TEST_S3_ENDPOINT:-http://127.0.0.1:$${MOTO_PORT:-5055}}" \
+	  $(CARGO) test -p hakobu --test api faults:: -- --test-threads=1 --nocapture; \
+	  status=$$?; python3 scripts/faults-table.py $(FAULTS_REPORT); exit $$status
 
 # The OCI images, built offline with podman from static musl binaries (scripts/image.sh):
 # localhost/hakobu-runner and localhost/hakobu, the same contents as the Dockerfiles give.

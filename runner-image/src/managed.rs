@@ -395,6 +395,55 @@ impl Client {
     }
 }
 
+/// How long the runner asks for its assignment while the app cannot answer (restarting,
+/// briefly without its database or a free connection): the app's default start timeout,
+/// after which it has failed the run anyway.
+const ASSIGNMENT_PATIENCE: Duration = Duration::from_secs(10 * 60);
+
+impl Client {
+    /// The run's assignment, asked for again after a growing wait while the app cannot
+    /// answer (a connection that fails, a timeout, 408, 429, 5xx), for
+    /// [`ASSIGNMENT_PATIENCE`]; any other refusal is final. Asking again is safe: the
+    /// launch token is spent only by the answer that starts the run.
+    async fn fetch_assignment(&self) -> Result<RunnerAssignment> {
+        let deadline = tokio::time::Instant::now() + ASSIGNMENT_PATIENCE;
+        let mut wait = REPORT_BACKOFF_FIRST;
+        let mut tries = 0_u32;
+        loop {
+            tries += 1;
+            let sent = self
+                .http
+                .get(self.url("assignment"))
+                .bearer_auth(self.token())
+                .send()
+                .await;
+            let why = match sent {
+                Ok(answer) if answer.status().is_success() => {
+                    return answer
+                        .json()
+                        .await
+                        .context("the assignment is not readable");
+                }
+                // A launch token the app does not take will not be taken later.
+                Ok(answer)
+                    if answer.status() != reqwest::StatusCode::UNAUTHORIZED
+                        && worth_retrying(answer.status()) =>
+                {
+                    format!("the app answered {}", answer.status())
+                }
+                Ok(answer) => bail!("the app refused the assignment: {}", answer.status()),
+                Err(e) => format!("cannot reach the app: {e}"),
+            };
+            if tokio::time::Instant::now() + wait > deadline {
+                bail!("the app did not give the assignment in time ({tries} tries; last: {why})");
+            }
+            eprintln!("the assignment did not come ({why}); asking again in {wait:?}");
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(REPORT_BACKOFF_MAX);
+        }
+    }
+}
+
 /// Until when a report is offered from now on: [`REPORT_PATIENCE`].
 fn report_deadline() -> tokio::time::Instant {
     tokio::time::Instant::now() + REPORT_PATIENCE
@@ -466,20 +515,10 @@ pub async fn run() -> Result<()> {
         token: RwLock::new(var("HAKOBU_RUN_TOKEN")?),
         secrets: RwLock::new(Vec::new()),
     });
-    let response = client
-        .http
-        .get(client.url("assignment"))
-        .bearer_auth(client.token())
-        .send()
-        .await
-        .context("cannot reach the app for the assignment")?;
-    if !response.status().is_success() {
-        bail!("the app refused the assignment: {}", response.status());
-    }
-    let assignment: RunnerAssignment = response
-        .json()
-        .await
-        .context("the assignment is not readable")?;
+    let assignment = tokio::select! {
+        assignment = client.fetch_assignment() => assignment?,
+        _ = terminate.recv() => bail!("stopped by SIGTERM before the assignment arrived"),
+    };
     if let Some(token) = assignment.run_token.clone() {
         client.switch_token(token);
     }

@@ -75,7 +75,8 @@ pub async fn resolve_variables(state: &AppState, id: RunId) -> Result<(), ApiErr
     };
     match variables::resolve(state, &run, &job, &settings).await {
         Ok(_) => Ok(()),
-        Err(variables::Refusal(message)) => {
+        Err(variables::Unprepared::Unavailable(e)) => Err(e),
+        Err(variables::Unprepared::Refused(variables::Refusal(message))) => {
             let mut conn = state.pool.get().await?;
             crate::runs::finish(&mut conn, id, crate::runs::failure(&message)).await?;
             Err(ApiError::Conflict {
@@ -133,7 +134,8 @@ pub async fn start(
     }
     let prepared = match variables::prepare_run(state, conn, &run, settings, snapshot).await {
         Ok(p) => p,
-        Err(variables::Refusal(message)) => {
+        Err(variables::Unprepared::Unavailable(e)) => return Err(e),
+        Err(variables::Unprepared::Refused(variables::Refusal(message))) => {
             crate::runs::finish(conn, id, crate::runs::failure(&message)).await?;
             return Err(ApiError::Conflict {
                 message: message.into(),

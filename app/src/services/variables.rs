@@ -43,15 +43,31 @@ impl From<ApiError> for Refusal {
     }
 }
 
-impl From<crate::db::PoolError> for Refusal {
-    fn from(e: crate::db::PoolError) -> Self {
-        Refusal(format!("The run's variables could not be stored: {e}"))
+/// Why a run's variables were not filled in.
+pub enum Unprepared {
+    /// The run cannot start as it is: it fails with this reason.
+    Refused(Refusal),
+    /// The app's database could not be used just now (no free connection, a failover):
+    /// nothing is decided, and the runner asks for its assignment again. Failing the run
+    /// here would lose it to a moment of load.
+    Unavailable(ApiError),
+}
+
+impl From<Refusal> for Unprepared {
+    fn from(refusal: Refusal) -> Self {
+        Unprepared::Refused(refusal)
     }
 }
 
-impl From<diesel::result::Error> for Refusal {
+impl From<crate::db::PoolError> for Unprepared {
+    fn from(e: crate::db::PoolError) -> Self {
+        Unprepared::Unavailable(e.into())
+    }
+}
+
+impl From<diesel::result::Error> for Unprepared {
     fn from(e: diesel::result::Error) -> Self {
-        Refusal(format!("The run's variables could not be stored: {e}"))
+        Unprepared::Unavailable(e.into())
     }
 }
 
@@ -64,7 +80,7 @@ pub async fn prepare_run(
     run: &Run,
     settings: JobSettings,
     dispatched_snapshot: String,
-) -> Result<Prepared, Refusal> {
+) -> Result<Prepared, Unprepared> {
     let settings_json =
         serde_json::to_value(&settings).map_err(|e| Refusal(format!("settings: {e}")))?;
     if settings.variables.is_empty() && !settings_json.to_string().contains('$') {
@@ -121,7 +137,8 @@ pub async fn prepare_run(
     if !errors.is_empty() {
         return Err(Refusal(format!(
             "With this run's variable values the job is not valid: {errors}"
-        )));
+        ))
+        .into());
     }
     let (snapshot, _) = yaml_with_references(
         &expanded,
@@ -145,7 +162,7 @@ pub async fn resolve(
     run: &Run,
     job: &Job,
     settings: &JobSettings,
-) -> Result<Values, Refusal> {
+) -> Result<Values, Unprepared> {
     let inputs = run.resolved_inputs.as_object().cloned().unwrap_or_default();
     if let Some(stored) = inputs
         .get("variables")
@@ -210,7 +227,7 @@ async fn query_value(
     sql: &str,
     timeout_seconds: u32,
     values: &Values,
-) -> Result<String, Refusal> {
+) -> Result<String, Unprepared> {
     let refuse = |why: String| Refusal(format!("Variable ${name}$: {why}"));
     let connection = {
         let mut conn = state.pool.get().await?;
@@ -218,10 +235,11 @@ async fn query_value(
     }
     .ok_or_else(|| refuse("its connection no longer exists".to_owned()))?;
     let Some(dialect) = Dialect::of(connection.kind) else {
-        return Err(refuse("its connection is not a database".to_owned()));
+        return Err(refuse("its connection is not a database".to_owned()).into());
     };
     let sql = variables::expand(sql, Target::Sql(dialect), values).map_err(refuse)?;
-    let mut database = engine_bridge::database(state, &connection)?
+    let mut database = engine_bridge::database(state, &connection)
+        .map_err(Refusal::from)?
         .ok_or_else(|| refuse("its connection is not a database".to_owned()))?;
     database.timeout = Duration::from_secs(u64::from(timeout_seconds));
     // The database is asked for no more than the variable's limit (and one character),
@@ -234,7 +252,7 @@ async fn query_value(
             }
             _ => refuse(e.message),
         })?;
-    answer.ok_or_else(|| refuse("the query returned no value (no row, or NULL)".to_owned()))
+    Ok(answer.ok_or_else(|| refuse("the query returned no value (no row, or NULL)".to_owned()))?)
 }
 
 /// The config with each connection's secrets in place of their references. Only the

@@ -1,6 +1,6 @@
 //! The test harness: each test gets its own database and its own app on a random port.
 
-use hakobu::settings::{LogFormat, LoginLimits, Settings};
+use hakobu::settings::{LogFormat, LoginLimits, RunLimits, Settings};
 use hakobu::startup::Application;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -106,6 +106,22 @@ pub struct SpawnOptions {
     /// The address runners are given for the app (a [`Relay`] in front of it), instead
     /// of the app's own.
     pub runner_app_url: Option<String>,
+    /// Turn due schedules into runs (the scheduler worker, every 5 s).
+    pub scheduler: bool,
+    /// `HAKOBU_NOTIFY_RETRY_SECONDS` and `HAKOBU_NOTIFY_MAX_ATTEMPTS`.
+    pub notify_retry: (Duration, i32),
+    /// The app's database on another server (a private PostgreSQL the test restarts),
+    /// instead of one of its own on the shared server; `db_name` is its name there.
+    pub database_url: Option<String>,
+    /// `HAKOBU_MAX_RUNS` and `HAKOBU_MAX_RUNS_PER_ORG`.
+    pub run_limits: RunLimits,
+    /// `HAKOBU_HEARTBEAT_SECONDS` and `HAKOBU_HEARTBEAT_TIMEOUT_SECONDS`: short, so a
+    /// killed runner is noticed soon.
+    pub heartbeat: (Duration, Duration),
+    /// `HAKOBU_START_TIMEOUT_SECONDS`.
+    pub start_timeout: Duration,
+    /// `HAKOBU_DB_POOL_SIZE`.
+    pub db_pool_size: usize,
 }
 
 /// The `HAKOBU_METRICS_TOKEN` of every test app.
@@ -157,6 +173,13 @@ impl Default for SpawnOptions {
             secret_key: None,
             quotas: hakobu::settings::Quotas::default(),
             runner_app_url: None,
+            scheduler: false,
+            notify_retry: (Duration::from_secs(1), 4),
+            database_url: None,
+            run_limits: RunLimits::default(),
+            heartbeat: (Duration::from_secs(1), Duration::from_secs(4)),
+            start_timeout: Duration::from_secs(60),
+            db_pool_size: 4,
         }
     }
 }
@@ -223,9 +246,10 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         Some("debug,h2=info,hyper=info,rustls=info"),
         || LogWriter,
     );
-    let (db_name, database) = match options.database.clone() {
-        Some(name) => (name, None),
-        None => {
+    let (db_name, database) = match (options.database.clone(), &options.database_url) {
+        (Some(name), _) => (name, None),
+        (None, Some(url)) => (url.rsplit('/').next().unwrap_or_default().to_owned(), None),
+        (None, None) => {
             let db = hakobu_testkit::TestDb::postgres_from(migrated_template().await);
             (db.name.clone(), Some(db))
         }
@@ -239,13 +263,16 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         .clone()
         .unwrap_or_else(|| hakobu::secrets::SecretBox::generate_spec("k1"));
     let settings = Settings {
-        database_url: format!("{}/{db_name}", server_url()),
+        database_url: options
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/{db_name}", server_url())),
         bind: "127.0.0.1:0".to_owned(),
         public_url: options.public_url.to_owned(),
         jwt_secret: JWT_SECRET.to_owned(),
         log_format: LogFormat::Text,
         static_dir: "/nonexistent".into(),
-        db_pool_size: 4,
+        db_pool_size: options.db_pool_size,
         session_lifetime: Duration::from_secs(3600),
         login_limits: options.login_limits,
         abuse_limits: options.abuse_limits,
@@ -259,18 +286,19 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         runner_bin: runner_bin(),
         runner_app_url: options.runner_app_url.clone(),
         dispatcher: options.dispatcher,
-        // Tests drive the scheduler themselves, with the time they choose.
-        scheduler: false,
-        run_limits: hakobu::settings::RunLimits::default(),
-        heartbeat_interval: Duration::from_secs(1),
-        heartbeat_timeout: Duration::from_secs(4),
-        start_timeout: Duration::from_secs(60),
+        // Tests drive the scheduler themselves, with the time they choose, unless they
+        // ask for the app's own.
+        scheduler: options.scheduler,
+        run_limits: options.run_limits,
+        heartbeat_interval: options.heartbeat.0,
+        heartbeat_timeout: options.heartbeat.1,
+        start_timeout: options.start_timeout,
         log_retention: Duration::from_secs(30 * 86_400),
         run_token_ttl: options.run_token_ttl,
         smtp: options.smtp,
         notifier: options.notifier,
-        notify_retry_base: Duration::from_secs(1),
-        notify_max_attempts: 4,
+        notify_retry_base: options.notify_retry.0,
+        notify_max_attempts: options.notify_retry.1,
         cloud_roles: options.cloud_roles.clone(),
         quotas: options.quotas,
     };

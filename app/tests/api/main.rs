@@ -10,6 +10,7 @@ mod cloud_roles;
 mod connections;
 mod container;
 mod ecs;
+mod faults;
 mod health;
 mod helpers;
 mod isolation;

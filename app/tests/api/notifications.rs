@@ -33,7 +33,8 @@ pub struct Mail {
     pub message_id: Option<String>,
 }
 
-fn smtp_python() -> &'static str {
+/// The Python interpreter with aiosmtpd (`scripts/smtp.sh`).
+pub fn smtp_python() -> &'static str {
     static PYTHON: OnceLock<String> = OnceLock::new();
     PYTHON.get_or_init(|| {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/smtp.sh");

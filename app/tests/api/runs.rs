@@ -1670,6 +1670,52 @@ async fn a_runner_the_app_has_given_up_commits_nothing() {
     assert_eq!(first_view["status"], "failed", "{first_view}");
 }
 
+/// The app answers 503 to a runner's first requests for its assignment (restarting, no
+/// free database connection): the runner asks again until it gets it, and the run
+/// succeeds once. Before, the runner exited at the first refusal and the run was failed as
+/// "ended before it began the transfer".
+#[tokio::test]
+async fn a_runner_asks_again_for_its_assignment_while_the_app_cannot_answer() {
+    let relay = Relay::start().await;
+    relay.refuse(&["/assignment"]);
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        runner_app_url: Some(relay.url.clone()),
+        ..Default::default()
+    })
+    .await;
+    relay.forward_to(&app.address);
+    let owner = app.signup("Acme").await;
+    app.sql(
+        "CREATE TABLE src (id bigint PRIMARY KEY, name text);
+         INSERT INTO src VALUES (1, 'a'), (2, 'b');",
+    )
+    .await;
+    let job = job(&app, &owner, json!({})).await;
+    let (_, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let id = run["id"].as_str().unwrap().to_owned();
+    hakobu_testkit::wait_until(
+        "the assignment refused twice",
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        || {
+            let refused = relay.refused("/assignment");
+            async move { (refused >= 2).then_some(()) }
+        },
+    )
+    .await;
+    let (_, during) = app.get(&format!("/api/runs/{id}"), &owner.token).await;
+    assert_eq!(during["status"], "starting", "{during}");
+    relay.refuse(&[]);
+    let done = wait_final(&app, &owner.token, &id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["rows_written"], 2, "{done}");
+    let (_, runs) = app.get(&format!("/api/runs?job={job}"), &owner.token).await;
+    assert_eq!(runs["total"], 1, "{runs}");
+}
+
 /// The runner dies for good (kill -9) after the destination committed, before its result
 /// got through: the commit it reported first stands. The run is recorded with its rows
 /// (not "failed, nothing was committed"), the state moves on, and nothing is retried.
