@@ -1303,6 +1303,7 @@ mod tests {
         "user",
         "invitation",
         "n",
+        "t",
         "page",
         "pages",
         "total",

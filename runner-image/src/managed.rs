@@ -123,6 +123,40 @@ const REPORT_PATIENCE: Duration = Duration::from_secs(30 * 60);
 const REPORT_BACKOFF_FIRST: Duration = Duration::from_millis(500);
 const REPORT_BACKOFF_MAX: Duration = Duration::from_secs(10);
 
+/// The growing wait between tries of a request the app must answer (the assignment, the
+/// commit gate, the reports): [`REPORT_BACKOFF_FIRST`] doubling to [`REPORT_BACKOFF_MAX`],
+/// until a deadline.
+struct Backoff {
+    wait: Duration,
+    deadline: tokio::time::Instant,
+    tries: u32,
+}
+
+impl Backoff {
+    fn until(deadline: tokio::time::Instant) -> Self {
+        Backoff {
+            wait: REPORT_BACKOFF_FIRST,
+            deadline,
+            tries: 0,
+        }
+    }
+
+    /// After a try that did not get through (`failed` says what, `why` the answer): waits
+    /// before the next one, or answers how many tries were made when the deadline would
+    /// pass first. The wait goes to the container's own log: the app's may be what is
+    /// unreachable.
+    async fn pause(&mut self, failed: &str, why: &str) -> Result<(), u32> {
+        self.tries += 1;
+        if tokio::time::Instant::now() + self.wait > self.deadline {
+            return Err(self.tries);
+        }
+        eprintln!("{failed} ({why}); trying again in {:?}", self.wait);
+        tokio::time::sleep(self.wait).await;
+        self.wait = (self.wait * 2).min(REPORT_BACKOFF_MAX);
+        Ok(())
+    }
+}
+
 /// How long the runner asks the app for the go-ahead of its commit before it rolls back:
 /// beyond an app restart, short enough not to hold a destination transaction for long.
 const COMMIT_GATE_PATIENCE: Duration = Duration::from_secs(10 * 60);
@@ -255,8 +289,7 @@ impl Heartbeats {
     /// transaction stays open; a token the app no longer takes (401, 403: heartbeats get
     /// no grace, so the run has been silent longer than the app waits) is a refusal.
     async fn confirm_still_ours(&self) -> Result<()> {
-        let deadline = tokio::time::Instant::now() + COMMIT_GATE_PATIENCE;
-        let mut wait = REPORT_BACKOFF_FIRST;
+        let mut backoff = Backoff::until(tokio::time::Instant::now() + COMMIT_GATE_PATIENCE);
         loop {
             self.client.forward_engine_lines(&self.lines).await;
             let sent = self
@@ -305,7 +338,11 @@ impl Heartbeats {
                 Ok(answer) => format!("the app answered {}", answer.status()),
                 Err(e) => format!("cannot reach the app: {e}"),
             };
-            if tokio::time::Instant::now() + wait > deadline {
+            if backoff
+                .pause("the app did not confirm the commit", &why)
+                .await
+                .is_err()
+            {
                 return Err(CommitRefused {
                     cancelled: false,
                     why: format!(
@@ -315,9 +352,6 @@ impl Heartbeats {
                 }
                 .into());
             }
-            eprintln!("the app did not confirm the commit ({why}); asking again in {wait:?}");
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(REPORT_BACKOFF_MAX);
         }
     }
 
@@ -365,10 +399,8 @@ impl Client {
         body: &T,
         deadline: tokio::time::Instant,
     ) -> Result<()> {
-        let mut wait = REPORT_BACKOFF_FIRST;
-        let mut tries = 0_u32;
+        let mut backoff = Backoff::until(deadline);
         loop {
-            tries += 1;
             let sent = self
                 .http
                 .post(self.url(what))
@@ -384,13 +416,10 @@ impl Client {
                 Ok(answer) => bail!("the app answered {} to the {what}", answer.status()),
                 Err(e) => format!("cannot reach the app: {e}"),
             };
-            if tokio::time::Instant::now() + wait > deadline {
+            let failed = format!("the {what} did not reach the app");
+            if let Err(tries) = backoff.pause(&failed, &why).await {
                 bail!("the app did not take the {what} in time ({tries} tries; last: {why})");
             }
-            // The container's own log: the app's may be what is unreachable.
-            eprintln!("the {what} did not reach the app ({why}); trying again in {wait:?}");
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(REPORT_BACKOFF_MAX);
         }
     }
 }
@@ -406,11 +435,8 @@ impl Client {
     /// [`ASSIGNMENT_PATIENCE`]; any other refusal is final. Asking again is safe: the
     /// launch token is spent only by the answer that starts the run.
     async fn fetch_assignment(&self) -> Result<RunnerAssignment> {
-        let deadline = tokio::time::Instant::now() + ASSIGNMENT_PATIENCE;
-        let mut wait = REPORT_BACKOFF_FIRST;
-        let mut tries = 0_u32;
+        let mut backoff = Backoff::until(tokio::time::Instant::now() + ASSIGNMENT_PATIENCE);
         loop {
-            tries += 1;
             let sent = self
                 .http
                 .get(self.url("assignment"))
@@ -434,12 +460,9 @@ impl Client {
                 Ok(answer) => bail!("the app refused the assignment: {}", answer.status()),
                 Err(e) => format!("cannot reach the app: {e}"),
             };
-            if tokio::time::Instant::now() + wait > deadline {
+            if let Err(tries) = backoff.pause("the assignment did not come", &why).await {
                 bail!("the app did not give the assignment in time ({tries} tries; last: {why})");
             }
-            eprintln!("the assignment did not come ({why}); asking again in {wait:?}");
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(REPORT_BACKOFF_MAX);
         }
     }
 }
