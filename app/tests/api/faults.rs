@@ -1133,8 +1133,10 @@ async fn fault_a_runner_killed_in_each_load_mode_is_retried_and_loads_once() {
     let source_rows = sized(3000, 1000) as i64;
     let app = spawn_app_with(SpawnOptions {
         dispatcher: true,
-        // A killed runner is noticed within 10 s; a busy one is not mistaken for it.
-        heartbeat: (Duration::from_secs(1), Duration::from_secs(10)),
+        // A killed runner is noticed within 30 s; a busy one is not mistaken for it (with
+        // 10 s, a retry on the 2-core CI machine running every test at once was once taken
+        // for dead).
+        heartbeat: (Duration::from_secs(1), Duration::from_secs(30)),
         ..Default::default()
     })
     .await;
@@ -1220,7 +1222,7 @@ async fn fault_a_runner_killed_in_each_load_mode_is_retried_and_loads_once() {
     for (mode, job, first) in &jobs {
         let runs = rows(
             &db,
-            &format!("SELECT id::text, status FROM runs WHERE job_id = '{job}' ORDER BY queued_at"),
+            &format!("SELECT id::text, status, error_summary FROM runs WHERE job_id = '{job}' ORDER BY queued_at"),
         )
         .await;
         let first_failed = runs
