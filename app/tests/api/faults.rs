@@ -1137,6 +1137,9 @@ async fn fault_a_runner_killed_in_each_load_mode_is_retried_and_loads_once() {
         // 10 s, a retry on the 2-core CI machine running every test at once was once taken
         // for dead).
         heartbeat: (Duration::from_secs(1), Duration::from_secs(30)),
+        // The service's pool: six runners and the test's own requests share it, and the
+        // harness's 4 connections once answered 503 to a run start on the loaded CI machine.
+        db_pool_size: 16,
         ..Default::default()
     })
     .await;
