@@ -218,6 +218,8 @@ diesel::table! {
         backfill_id -> Nullable<Uuid>,
         rows_expected -> Nullable<Int8>,
         bytes_expected -> Nullable<Int8>,
+        task_vcpu -> Nullable<Float4>,
+        task_memory_mb -> Nullable<Int4>,
     }
 }
 

@@ -51,6 +51,8 @@
 //! | `HAKOBU_NOTIFY_RETRY_SECONDS` | `30` | first retry delay of a failed delivery; doubles per attempt |
 //! | `HAKOBU_NOTIFY_MAX_ATTEMPTS` | `8` | delivery attempts before a notification is given up |
 //! | `HAKOBU_ALLOW_AMBIENT_CLOUD_ROLE` | `false` | whether S3 connections may use the service's own AWS identity (`instance_role`); single-tenant installs only |
+//! | `HAKOBU_PRICE_REGION` | `AWS_REGION`, else `us-east-1` | whose Fargate public prices estimate what runs cost (insights, the run page) |
+//! | `HAKOBU_PRICE_PER_VCPU_HOUR`, `HAKOBU_PRICE_PER_GB_HOUR` | the region's Fargate prices | the operator's own unit prices (both or neither), in `HAKOBU_PRICE_CURRENCY` (default `USD`) |
 //! | `HAKOBU_STS_ENDPOINT` | unset (AWS) | STS endpoint URL for assuming tenants' roles (a VPC endpoint, or moto in tests) |
 //! | `HAKOBU_CLOUD_ROLE_SESSION_SECONDS` | `3600` | the longest session of an assumed tenant role, 900 to 43200 |
 //!
@@ -103,6 +105,8 @@ pub struct Settings {
     /// How S3 connections may get AWS credentials (`docs/security.md`, cloud roles).
     pub cloud_roles: CloudRoleSettings,
     pub quotas: Quotas,
+    /// What a vCPU-hour and a GB-hour cost, for the estimates of what runs cost.
+    pub unit_prices: hakobu_core::usage::UnitPrices,
 }
 
 /// How much one organization may keep: the service's defaults, which the operator may
@@ -500,6 +504,7 @@ impl Settings {
                 )?),
             },
             quotas: Settings::quotas_from_env()?,
+            unit_prices: unit_prices_from_env()?,
         };
         settings.check()?;
         Ok(settings)
@@ -587,6 +592,35 @@ pub fn default_runner_bin() -> PathBuf {
 
 fn var_or(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+/// `HAKOBU_PRICE_*`: the operator's prices, or the public ones of the region.
+fn unit_prices_from_env() -> anyhow::Result<hakobu_core::usage::UnitPrices> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let price = |name: &str| -> anyhow::Result<Option<f64>> {
+        match var(name) {
+            None => Ok(None),
+            Some(raw) => match raw.trim().parse::<f64>() {
+                Ok(p) if p.is_finite() && p >= 0.0 => Ok(Some(p)),
+                _ => bail!("{name} is {raw:?}: expected a price of 0 or more, such as 0.04048"),
+            },
+        }
+    };
+    let region = var("HAKOBU_PRICE_REGION")
+        .or_else(|| var("AWS_REGION"))
+        .unwrap_or_else(|| "us-east-1".into());
+    match (
+        price("HAKOBU_PRICE_PER_VCPU_HOUR")?,
+        price("HAKOBU_PRICE_PER_GB_HOUR")?,
+    ) {
+        (None, None) => Ok(hakobu_core::usage::UnitPrices::fargate(region.trim())),
+        (Some(per_vcpu_hour), Some(per_gb_hour)) => Ok(hakobu_core::usage::UnitPrices::operator(
+            per_vcpu_hour,
+            per_gb_hour,
+            var("HAKOBU_PRICE_CURRENCY").unwrap_or_else(|| "USD".into()),
+        )),
+        _ => bail!("set both HAKOBU_PRICE_PER_VCPU_HOUR and HAKOBU_PRICE_PER_GB_HOUR, or neither"),
+    }
 }
 
 fn parse_var<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>

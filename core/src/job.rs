@@ -37,6 +37,10 @@ pub struct JobSettings {
     /// What happens when a run is due while the previous one still runs.
     #[serde(default)]
     pub overlap: OverlapPolicy,
+    /// With `overlap: allow`, at most this many runs of the job at once; further due runs
+    /// wait in the queue. Empty: only the organization's limit applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_concurrent_runs: Option<u32>,
     /// Data checks run after the load (see [`checks`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<checks::DataCheck>,
@@ -252,6 +256,9 @@ impl Default for Resources {
     }
 }
 
+/// Most runs of one job at once a job may ask for (the organization's limit still applies).
+pub const MAX_CONCURRENT_RUNS_PER_JOB: u32 = 100;
+
 pub const CPU_SIZES: &[f64] = &[0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
 
 impl Resources {
@@ -401,6 +408,19 @@ impl JobSettings {
                         .with("step", step),
                 );
             }
+        }
+        match self.max_concurrent_runs {
+            Some(n) if !(1..=MAX_CONCURRENT_RUNS_PER_JOB).contains(&n) => e.push_message(
+                "max_concurrent_runs",
+                MessageCode::FromTo
+                    .with("from", 1)
+                    .with("to", MAX_CONCURRENT_RUNS_PER_JOB),
+            ),
+            Some(n) if n > 1 && self.overlap != OverlapPolicy::Allow => e.push(
+                "max_concurrent_runs",
+                "applies only when runs may overlap (overlap: allow); with skip or queue, one run goes at a time",
+            ),
+            _ => {}
         }
         if !(1..=10_080).contains(&self.timeout_minutes) {
             e.push_message(

@@ -46,5 +46,6 @@ pub mod messages;
 pub mod progress;
 pub mod schedule;
 pub mod sql;
+pub mod usage;
 pub mod validation;
 pub mod variables;

@@ -745,6 +745,27 @@ pub fn encode_query_value(value: &str) -> String {
     out
 }
 
+// --- insights and usage (#21) ----------------------------------------------------------
+
+/// The query string of a period: `days` days up to now, grouped in `timezone`.
+pub fn period_query(days: i64, timezone: &str) -> String {
+    let to = chrono::Utc::now();
+    let from = to - chrono::Duration::days(days);
+    let at = |t: chrono::DateTime<chrono::Utc>| {
+        encode_query_value(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    };
+    format!(
+        "from={}&to={}&timezone={}",
+        at(from),
+        at(to),
+        encode_query_value(timezone)
+    )
+}
+
+pub async fn insights(query: &str) -> Result<hakobu_core::api::insights::Insights, ApiError> {
+    json(get(&format!("/api/insights?{query}"))).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

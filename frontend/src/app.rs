@@ -10,7 +10,10 @@ use crate::pages::{
     sign_in::SignInPage, sign_up::SignUpPage, teams::TeamPage, teams::TeamsPage,
     tokens::TokensPage,
 };
-use crate::pages::{destinations::DestinationsPage, queue::QueuePage, schedules::SchedulesPage};
+use crate::pages::{
+    destinations::DestinationsPage, insights::InsightsPage, queue::QueuePage,
+    schedules::SchedulesPage,
+};
 use crate::session::Session;
 use leptos::prelude::*;
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
@@ -52,6 +55,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("notifications") view=DestinationsPage/>
                     <Route path=path!("schedules") view=SchedulesPage/>
                     <Route path=path!("queue") view=QueuePage/>
+                    <Route path=path!("insights") view=InsightsPage/>
                     <Route path=path!("account") view=AccountPage/>
                 </ParentRoute>
             </Routes>

@@ -1022,6 +1022,41 @@ texts! {
     OrgRuleMentionsHint => "Slack only: member ids (U024BE7LH), group ids (S0614TZR7), here or channel, separated by commas; at most 20.", "Slack のみ：メンバー ID（U024BE7LH）、グループ ID（S0614TZR7）、here、channel をカンマ区切りで。20 個まで。";
     OrgRuleSubjectHint => "Email only: one line. Empty: a subject naming the job and the run's status. The same names as the message may be used, e.g. {{ job_name }} {{ status }}.", "メールのみ・1 行。空欄ならジョブ名と実行の状態を件名にします。メッセージと同じ名前が使えます（例：{{ job_name }} {{ status }}）。";
     QueueAutoRefreshes => "Refreshes by itself every 5 seconds while this page is open.", "このページを開いている間は 5 秒ごとに自動で更新されます。";
+    // --- #21 insights and usage ---
+    NavInsights => "Insights", "インサイト";
+    InsightsLead => "How the runs of the jobs you can see went over a period: outcomes per day, failure rate, durations, queue waits, rows moved and what the runners used.", "見られるジョブの実行が期間内にどうだったかを示します：日ごとの結果、失敗率、所要時間、待ち時間、移動した行数、ランナーの使用量。";
+    InsightsPeriod => "Period", "期間";
+    InsightsLastDays => "Last {n} days", "直近 {n} 日";
+    InsightsRunsEnded => "Runs ended", "終了した実行";
+    InsightsFailureRate => "Failure rate", "失敗率";
+    InsightsRowsWritten => "Rows written", "書き込んだ行数";
+    InsightsDuration => "Duration, median / 95th percentile", "所要時間（中央値 / 95 パーセンタイル）";
+    InsightsQueueWait => "Queue wait, median / 95th percentile", "待ち時間（中央値 / 95 パーセンタイル）";
+    InsightsCost => "Estimated runner cost", "ランナーの推定費用";
+    InsightsPerDay => "Runs per day by outcome", "日ごとの実行結果";
+    InsightsNoRuns => "No run ended in this period.", "この期間に終了した実行はありません。";
+    InsightsJobs => "Per job", "ジョブごと";
+    InsightsSlowest => "Slowest jobs (95th percentile)", "時間のかかるジョブ（95 パーセンタイル）";
+    InsightsMostFailing => "Most failing jobs", "失敗の多いジョブ";
+    InsightsNoFailures => "No job failed in this period.", "この期間に失敗したジョブはありません。";
+    InsightsRuns => "Runs", "実行数";
+    InsightsFailures => "Failures", "失敗";
+    InsightsMedian => "Median", "中央値";
+    InsightsP95 => "95th percentile", "95 パーセンタイル";
+    InsightsMonths => "Usage per month", "月ごとの使用量";
+    InsightsMonth => "Month", "月";
+    InsightsVcpuHours => "vCPU-hours", "vCPU 時間";
+    InsightsGbHours => "GB-hours", "GB 時間";
+    InsightsDownloadCsv => "Download each run's usage (CSV)", "実行ごとの使用量をダウンロード（CSV）";
+    InsightsPrices => "Estimated at {vcpu} per vCPU-hour and {gb} per GB-hour ({source}): the task size times the time from the run's start to its end.", "1 vCPU 時間あたり {vcpu}、1 GB 時間あたり {gb} で見積もっています（{source}）。タスクのサイズに実行の開始から終了までの時間を掛けた値です。";
+    PricesFargate => "Fargate's public prices in {region}", "{region} の Fargate 公開価格";
+    PricesFargateUnlisted => "Fargate's public prices in {region}; none are listed here for {asked}", "{region} の Fargate 公開価格。{asked} の価格はここに登録されていません";
+    PricesOperator => "the operator's prices", "運用者が設定した価格";
+    InsightsChartSummary => "{day}: {ok} succeeded, {failed} failed, {cancelled} cancelled", "{day}：成功 {ok}、失敗 {failed}、中止 {cancelled}";
+    MaxConcurrentRuns => "At most this many runs at once (optional)", "同時に実行する数の上限（任意）";
+    MaxConcurrentRunsHint => "1 to 100. Runs due beyond it wait in the queue; empty: only the organization's limit applies.", "1〜100。上限を超えた実行はキューで待ちます。空欄なら組織の上限だけが適用されます。";
+    RunUsage => "Runner size and use", "ランナーのサイズと使用量";
+    RunUsageText => "{vcpu} vCPU, {memory} MiB · {vcpu_seconds} vCPU-seconds · about {price}", "{vcpu} vCPU、{memory} MiB ・ {vcpu_seconds} vCPU 秒 ・ 約 {price}";
 }
 
 /// `text` with each `{name}` replaced by its value.
@@ -1449,6 +1484,19 @@ mod tests {
         "MiB",
         "AWS",
         "Fargate",
+        "GB",
+        // #21 insights: the names of placeholders.
+        "region",
+        "asked",
+        "vcpu",
+        "gb",
+        "source",
+        "ok",
+        "failed",
+        "cancelled",
+        "memory",
+        "seconds",
+        "price",
         "cpu",
         "from",
         "to",

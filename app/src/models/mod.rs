@@ -18,6 +18,7 @@ pub mod organization;
 pub mod password_reset;
 pub mod run;
 pub mod run_check;
+pub mod run_insights;
 pub mod schedule;
 pub mod session;
 pub mod team;

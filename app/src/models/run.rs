@@ -6,6 +6,8 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use hakobu_core::api::runs::{RunLogLine, RunStatus, RunView, RunnerCommit, RunnerProgress};
 use hakobu_core::ids::{BackfillId, JobId, OrganizationId, RunId, ScheduleId, UserId};
+use hakobu_core::job::Resources;
+use hakobu_core::usage::{UnitPrices, Usage};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -50,6 +52,9 @@ pub struct Run {
     /// What the source expected to read, as the runner reported (progress).
     pub rows_expected: Option<i64>,
     pub bytes_expected: Option<i64>,
+    /// The task its runner was given (the job's resources at the claim).
+    pub task_vcpu: Option<f32>,
+    pub task_memory_mb: Option<i32>,
 }
 
 #[derive(Debug, Insertable)]
@@ -106,7 +111,8 @@ pub struct RunList {
 }
 
 impl Run {
-    pub fn view(&self, queue_position: Option<i64>) -> RunView {
+    /// The run as the API shows it; what its runner used is priced with `prices`.
+    pub fn view(&self, queue_position: Option<i64>, prices: &UnitPrices) -> RunView {
         RunView {
             id: self.id,
             job_id: self.job_id,
@@ -137,7 +143,26 @@ impl Run {
             scheduled_time: self.scheduled_time,
             schedule_id: self.schedule_id,
             backfill_id: self.backfill_id,
+            task_vcpu: self.task_vcpu.map(f64::from),
+            task_memory_mb: self.task_memory_mb,
+            usage: self.usage(prices),
         }
+    }
+
+    /// What the runner used so far: the task's size times the time from its claim to its
+    /// end (to now while it runs); `None` before a claim or for runs claimed before task
+    /// sizes were recorded. The claim-to-end time includes the runner's start, which the
+    /// platforms bill too (Fargate from the image pull).
+    pub fn usage(&self, prices: &UnitPrices) -> Option<Usage> {
+        let (vcpu, memory_mb, started) = (self.task_vcpu?, self.task_memory_mb?, self.started_at?);
+        let ended = self.finished_at.unwrap_or_else(Utc::now);
+        let seconds = (ended - started).num_milliseconds() as f64 / 1000.0;
+        Some(Usage::of_task(
+            f64::from(vcpu),
+            u32::try_from(memory_mb).unwrap_or(0),
+            seconds,
+            prices,
+        ))
     }
 
     pub async fn insert(conn: &mut AsyncPgConnection, new: NewRun<'_>) -> QueryResult<Run> {
@@ -477,13 +502,19 @@ const POSITION_COUNTED_UP_TO: i64 = 10_000;
 /// SQL: whether the queued run `r` is held back
 /// by its own job or backfill whatever its organization's room: an exclusive job (overlap
 /// `skip` or `queue`, the revision's setting as the dispatcher reads it) with a run in
-/// flight, or a backfill with its parallelism in flight. The `jsonb_typeof` guards keep a
+/// flight, a job whose runs may overlap with its `max_concurrent_runs` in flight, or a
+/// backfill with its parallelism in flight. The `jsonb_typeof` guards keep a
 /// malformed value from failing the query for every organization.
-const HELD_BY_ITS_JOB: &str = "(COALESCE((SELECT COALESCE(jr.settings, j.settings)->>'overlap' FROM jobs j \
-         LEFT JOIN job_revisions jr ON jr.job_id = j.id AND jr.revision = r.job_revision \
-         WHERE j.id = r.job_id), 'skip') <> 'allow' \
-       AND EXISTS (SELECT 1 FROM runs a WHERE a.organization_id = r.organization_id \
-                   AND a.job_id = r.job_id AND a.status IN ('starting', 'running'))) \
+const HELD_BY_ITS_JOB: &str = "(SELECT count(*) FROM runs a WHERE a.organization_id = r.organization_id \
+           AND a.job_id = r.job_id AND a.status IN ('starting', 'running')) \
+       >= COALESCE((SELECT CASE \
+             WHEN COALESCE(s->>'overlap', 'skip') <> 'allow' THEN 1 \
+             WHEN jsonb_typeof(s->'max_concurrent_runs') = 'number' \
+               THEN (s->>'max_concurrent_runs')::numeric \
+             ELSE 2147483647 END \
+           FROM (SELECT COALESCE(jr.settings, j.settings) AS s FROM jobs j \
+             LEFT JOIN job_revisions jr ON jr.job_id = j.id AND jr.revision = r.job_revision \
+             WHERE j.id = r.job_id) js), 1) \
     OR (r.backfill_id IS NOT NULL \
        AND (SELECT count(*) FROM runs b WHERE b.backfill_id = r.backfill_id \
             AND b.status IN ('starting', 'running')) \
@@ -518,10 +549,13 @@ impl Run {
         launcher: &str,
         image: &str,
         snapshot: &str,
+        task: &Resources,
     ) -> QueryResult<Option<DateTime<Utc>>> {
         diesel::update(runs::table.find(id))
             .set((
                 runs::status.eq(RunStatus::Starting),
+                runs::task_vcpu.eq(task.cpu as f32),
+                runs::task_memory_mb.eq(i32::try_from(task.memory_mb).unwrap_or(i32::MAX)),
                 runs::launcher.eq(launcher),
                 runs::runner_image.eq(image),
                 runs::config_snapshot.eq(snapshot),

@@ -252,6 +252,7 @@ pub async fn import_job(
                 timeout_minutes: 360,
                 retry: Default::default(),
                 overlap: Default::default(),
+                max_concurrent_runs: None,
                 checks: Vec::new(),
                 variables: Vec::new(),
             };

@@ -8,6 +8,7 @@ mod connections;
 mod data_checks;
 mod destinations;
 mod health;
+mod insights;
 mod job_import;
 mod jobs;
 mod members;
@@ -34,6 +35,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     connections::configure(cfg);
     jobs::configure(cfg);
     runs::configure(cfg);
+    insights::configure(cfg);
     schedules::configure(cfg);
     runner::configure(cfg);
     teams::configure(cfg);

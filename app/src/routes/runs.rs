@@ -8,7 +8,7 @@ use crate::models::job::Job;
 use crate::models::organization::Organization;
 use crate::models::run::{Run, RunFilter, RunPage};
 use crate::runs::{self, RunRequest};
-use crate::services::jobs::load_job;
+use crate::services::jobs::{load_job, visible_jobs};
 use crate::services::quotas::{self, Counted};
 use crate::state::AppState;
 use actix_web::{HttpResponse, get, post, web};
@@ -22,6 +22,7 @@ use hakobu_core::api::{MAX_PER_PAGE, Page};
 use hakobu_core::authz::Action;
 use hakobu_core::ids::{BackfillId, JobId, RunId};
 use hakobu_core::messages::MessageCode;
+use hakobu_core::usage::UnitPrices;
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -40,22 +41,6 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(queue);
 }
 
-/// The jobs whose runs the caller may see.
-async fn visible_jobs(conn: &mut AsyncPgConnection, auth: &Auth) -> Result<Vec<JobId>, ApiError> {
-    let jobs = Job::search(conn, auth.organization_id, None, None).await?;
-    let shares = Job::all_shares(conn, auth.organization_id).await?;
-    let none = Vec::new();
-    Ok(jobs
-        .iter()
-        .filter(|j| {
-            auth.principal
-                .resource_role(j.team_id, shares.get(&j.id).unwrap_or(&none))
-                .is_some()
-        })
-        .map(|j| j.id)
-        .collect())
-}
-
 /// The organization's concurrency limit, its runs in flight and the queue, as far as the
 /// caller can see them; counts include the runs of jobs the caller cannot see.
 #[utoipa::path(tag = "runs", responses((status = 200, body = QueueView), (status = 401, body = ErrorBody)))]
@@ -67,14 +52,18 @@ async fn queue(state: web::Data<AppState>, auth: Auth) -> Result<web::Json<Queue
     let visible = visible_jobs(&mut conn, &auth).await?;
     let snapshot =
         Run::queue_snapshot(&mut conn, auth.organization_id, &visible, QUEUE_PAGE_LIMIT).await?;
-    let queued = views(&mut conn, &snapshot.queued).await?;
+    let queued = views(&mut conn, &snapshot.queued, &state.settings.unit_prices).await?;
     Ok(web::Json(QueueView {
         limit: limits.for_organization(organization.max_concurrent_runs),
         organization_limit: organization.max_concurrent_runs,
         service_limit: limits.per_organization,
         active_count: snapshot.active_count,
         queued_count: snapshot.queued_count,
-        active: snapshot.active.iter().map(|r| r.view(None)).collect(),
+        active: snapshot
+            .active
+            .iter()
+            .map(|r| r.view(None, &state.settings.unit_prices))
+            .collect(),
         queued,
     }))
 }
@@ -82,21 +71,29 @@ async fn queue(state: web::Data<AppState>, auth: Auth) -> Result<web::Json<Queue
 /// The queue page lists at most this many runs in flight and this many waiting.
 const QUEUE_PAGE_LIMIT: i64 = 200;
 
-async fn view(conn: &mut AsyncPgConnection, run: &Run) -> Result<RunView, ApiError> {
+async fn view(
+    conn: &mut AsyncPgConnection,
+    run: &Run,
+    prices: &UnitPrices,
+) -> Result<RunView, ApiError> {
     let position = if run.status == RunStatus::Queued {
         Some(Run::queue_position(conn, run).await?)
     } else {
         None
     };
-    Ok(run.view(position))
+    Ok(run.view(position, prices))
 }
 
 /// [`view`] of many runs, with the queue positions read in one query.
-async fn views(conn: &mut AsyncPgConnection, runs: &[Run]) -> Result<Vec<RunView>, ApiError> {
+async fn views(
+    conn: &mut AsyncPgConnection,
+    runs: &[Run],
+    prices: &UnitPrices,
+) -> Result<Vec<RunView>, ApiError> {
     let positions = Run::queue_positions(conn, runs).await?;
     Ok(runs
         .iter()
-        .map(|r| r.view(positions.get(&r.id).copied()))
+        .map(|r| r.view(positions.get(&r.id).copied(), prices))
         .collect())
 }
 
@@ -158,7 +155,7 @@ async fn start_run(
             Ok(run)
         })
         .await?;
-    Ok(HttpResponse::Created().json(view(&mut conn, &run).await?))
+    Ok(HttpResponse::Created().json(view(&mut conn, &run, &state.settings.unit_prices).await?))
 }
 
 /// What a manual run stores before the dispatcher resolves the rest.
@@ -260,7 +257,7 @@ async fn backfill(
             Ok(created)
         })
         .await?;
-    let views = views(&mut conn, &created).await?;
+    let views = views(&mut conn, &created, &state.settings.unit_prices).await?;
     Ok(HttpResponse::Created().json(BackfillView {
         backfill_id,
         runs: views,
@@ -343,7 +340,7 @@ async fn list_runs(
         .more
         .then(|| list.items.last().map(|r| r.id.to_string()))
         .flatten();
-    let views = views(&mut conn, &list.items).await?;
+    let views = views(&mut conn, &list.items, &state.settings.unit_prices).await?;
     Ok(web::Json(Page {
         items: views,
         total: list.total,
@@ -370,7 +367,9 @@ async fn get_run(
         "see this run",
     )
     .await?;
-    Ok(web::Json(view(&mut conn, &run).await?))
+    Ok(web::Json(
+        view(&mut conn, &run, &state.settings.unit_prices).await?,
+    ))
 }
 
 /// The config this run executes or executed: the snapshot fixed when it was dispatched
@@ -496,6 +495,7 @@ async fn run_events(
         .open(auth.user_id, state.settings.abuse_limits.streams_per_user)?;
     let org = auth.organization_id;
     let pool = state.pool.clone();
+    let prices = state.settings.unit_prices.clone();
     struct Cursor {
         last_seq: i64,
         last_view: Option<String>,
@@ -515,6 +515,7 @@ async fn run_events(
     };
     let stream = futures::stream::unfold(start, move |mut cursor| {
         let pool = pool.clone();
+        let prices = prices.clone();
         let id = run.id;
         async move {
             // A stream ends with its run; one left open for long ends too (the browser's
@@ -546,7 +547,7 @@ async fn run_events(
             }
             match Run::find(&mut conn, org, id).await {
                 Ok(Some(run)) => {
-                    let view = json!(run.view(None)).to_string();
+                    let view = json!(run.view(None, &prices)).to_string();
                     if cursor.last_view.as_deref() != Some(view.as_str()) {
                         out.push_str(&format!("event: progress\ndata: {view}\n\n"));
                         cursor.last_view = Some(view);
@@ -630,7 +631,9 @@ async fn cancel_run(
     let run = Run::find(&mut conn, auth.organization_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("run"))?;
-    Ok(web::Json(view(&mut conn, &run).await?))
+    Ok(web::Json(
+        view(&mut conn, &run, &state.settings.unit_prices).await?,
+    ))
 }
 
 /// Runs the same job revision again with the same resolved inputs.
@@ -693,5 +696,5 @@ async fn rerun(
             Ok(run)
         })
         .await?;
-    Ok(HttpResponse::Created().json(view(&mut conn, &run).await?))
+    Ok(HttpResponse::Created().json(view(&mut conn, &run, &state.settings.unit_prices).await?))
 }

@@ -323,7 +323,11 @@ async fn claim(
             Some(n) => *n,
             None => Run::active_for_job(conn, run.job_id).await?,
         };
-        if settings.overlap != OverlapPolicy::Allow && job_active > 0 {
+        let job_limit = match settings.overlap {
+            OverlapPolicy::Allow => settings.max_concurrent_runs.map_or(i64::MAX, i64::from),
+            OverlapPolicy::Skip | OverlapPolicy::Queue => 1,
+        };
+        if job_active >= job_limit {
             per_job.insert(run.job_id, job_active);
             continue;
         }
@@ -358,7 +362,15 @@ async fn claim(
         if let Some((backfill, active)) = backfill_active {
             per_backfill.insert(backfill, active + 1);
         }
-        let claimed_at = Run::mark_starting(conn, run.id, launcher, image, &snapshot).await?;
+        let claimed_at = Run::mark_starting(
+            conn,
+            run.id,
+            launcher,
+            image,
+            &snapshot,
+            &settings.resources,
+        )
+        .await?;
         let claimed_at = claimed_at.context("a claimed run has a start time")?;
         global += 1;
         per_org.insert(run.organization_id, (org_active + 1, org_limit));

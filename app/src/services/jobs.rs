@@ -19,6 +19,25 @@ use hakobu_core::job::{CompileConnection, ConnectionInfo, JobSettings, compile};
 use hakobu_core::validation::FieldErrors;
 use serde_json::{Map, Value, json};
 
+/// The jobs whose runs the caller may see.
+pub async fn visible_jobs(
+    conn: &mut AsyncPgConnection,
+    auth: &Auth,
+) -> Result<Vec<JobId>, ApiError> {
+    let jobs = Job::search(conn, auth.organization_id, None, None).await?;
+    let shares = Job::all_shares(conn, auth.organization_id).await?;
+    let none = Vec::new();
+    Ok(jobs
+        .iter()
+        .filter(|j| {
+            auth.principal
+                .resource_role(j.team_id, shares.get(&j.id).unwrap_or(&none))
+                .is_some()
+        })
+        .map(|j| j.id)
+        .collect())
+}
+
 /// A job and its shares, if the caller may do `action` on it (404 otherwise).
 pub async fn load_job(
     conn: &mut AsyncPgConnection,

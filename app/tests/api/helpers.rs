@@ -301,6 +301,7 @@ pub async fn spawn_app_with(options: SpawnOptions) -> TestApp {
         notify_max_attempts: options.notify_retry.1,
         cloud_roles: options.cloud_roles.clone(),
         quotas: options.quotas,
+        unit_prices: hakobu_core::usage::UnitPrices::fargate("us-east-1"),
     };
     let launcher = match options.launcher {
         Some(launcher) => launcher,

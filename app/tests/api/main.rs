@@ -13,6 +13,7 @@ mod ecs;
 mod faults;
 mod health;
 mod helpers;
+mod insights;
 mod isolation;
 mod jobs;
 mod kubernetes;

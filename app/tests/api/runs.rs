@@ -64,6 +64,31 @@ async fn local_launcher_end_to_end_with_incremental_state() {
     assert_eq!(done["rows_written"], 3);
     assert_eq!(done["launcher"], "local");
     assert!(done["task_id"].as_str().unwrap().starts_with("local-"));
+    // The claim records the job's task size (the default 1 vCPU, 2048 MiB); what the
+    // runner used is that size times the time from the claim to the end.
+    assert_eq!(
+        (done["task_vcpu"].as_f64(), done["task_memory_mb"].as_i64()),
+        (Some(1.0), Some(2048)),
+        "{done}"
+    );
+    let seconds = (chrono::DateTime::parse_from_rfc3339(done["finished_at"].as_str().unwrap())
+        .unwrap()
+        - chrono::DateTime::parse_from_rfc3339(done["started_at"].as_str().unwrap()).unwrap())
+    .num_milliseconds() as f64
+        / 1000.0;
+    let usage = &done["usage"];
+    assert!(
+        (usage["vcpu_seconds"].as_f64().unwrap() - seconds).abs() < 0.01,
+        "{done}"
+    );
+    assert!(
+        (usage["gb_seconds"].as_f64().unwrap() - 2.0 * seconds).abs() < 0.01,
+        "{done}"
+    );
+    assert!(
+        usage["price"].as_f64().unwrap() > 0.0 && usage["currency"] == "USD",
+        "{done}"
+    );
     assert!(
         done["runner_image"]
             .as_str()
@@ -391,6 +416,59 @@ async fn limits_and_overlap_policy_hold_runs_back() {
         StatusCode::CONFLICT,
         "skip policy while running: {body}"
     );
+}
+
+/// A job whose runs may overlap, with `max_concurrent_runs: 2`, runs two at once; the rest
+/// wait in the queue and start as places free up.
+#[tokio::test]
+async fn a_job_runs_at_most_its_own_limit_at_once() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let job = job(
+        &app,
+        &owner,
+        json!({"overlap": "allow", "max_concurrent_runs": 2}),
+    )
+    .await;
+    for _ in 0..5 {
+        let (status, body) = app
+            .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let url = format!("{}/{}", crate::helpers::server_url(), app.db_name);
+    let launcher = Arc::new(RecordingLauncher::default());
+    let dispatcher = Dispatcher {
+        pool: hakobu::db::build_pool(&url, 2).unwrap(),
+        launcher: launcher.clone(),
+        run_tokens: RunTokens::new(JWT_SECRET),
+        app_url: "http://127.0.0.1:1".to_owned(),
+        limits: RunLimits::default(),
+        batch: 50,
+    };
+    assert_eq!(
+        dispatcher.dispatch_once().await.unwrap(),
+        2,
+        "the job's limit"
+    );
+    assert_eq!(
+        dispatcher.dispatch_once().await.unwrap(),
+        0,
+        "the rest wait"
+    );
+    let (_, queued) = app
+        .get(&format!("/api/runs?job={job}&status=queued"), &owner.token)
+        .await;
+    assert_eq!(queued["total"], 3, "{queued}");
+    // One ends: one more starts, and no more.
+    app.sql(&format!(
+        "UPDATE runs SET status = 'succeeded', finished_at = now() WHERE id = (
+           SELECT id FROM runs WHERE job_id = '{job}' AND status = 'starting' LIMIT 1)"
+    ))
+    .await;
+    assert_eq!(dispatcher.dispatch_once().await.unwrap(), 1);
+    assert_eq!(dispatcher.dispatch_once().await.unwrap(), 0);
+    assert_eq!(launcher.launched.lock().unwrap().len(), 3);
 }
 
 #[tokio::test]

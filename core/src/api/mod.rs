@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod connections;
 pub mod error;
+pub mod insights;
 pub mod jobs;
 pub mod notifications;
 pub mod org;

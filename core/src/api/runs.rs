@@ -124,6 +124,15 @@ pub struct RunView {
     pub schedule_id: Option<crate::ids::ScheduleId>,
     #[serde(default)]
     pub backfill_id: Option<crate::ids::BackfillId>,
+    /// The runner's task size: vCPUs and memory (MiB), from the job's resources.
+    #[serde(default)]
+    pub task_vcpu: Option<f64>,
+    #[serde(default)]
+    pub task_memory_mb: Option<i32>,
+    /// What the runner used (so far, while it runs) and its estimated price in the
+    /// service's unit prices (`GET /api/insights` names them).
+    #[serde(default)]
+    pub usage: Option<crate::usage::Usage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -488,3 +488,47 @@ fn every_fargate_size_is_held_to_its_memory_range_and_step() {
         }
     }
 }
+
+#[test]
+fn a_per_job_run_limit_needs_overlapping_runs_and_a_sane_number() {
+    let id = ConnectionId::new();
+    let base = |extra: Value| {
+        let mut doc = json!({
+            "source": {"connection_id": id, "table": {"name": "a"}},
+            "destination": {"connection_id": id, "table": {"name": "b"}, "mode": "insert"},
+        });
+        doc.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        serde_json::from_value::<JobSettings>(doc).unwrap()
+    };
+    assert!(
+        base(json!({"overlap": "allow", "max_concurrent_runs": 3}))
+            .validate(PG, PG)
+            .is_empty()
+    );
+    // One at a time is what skip and queue already mean.
+    assert!(
+        base(json!({"overlap": "queue", "max_concurrent_runs": 1}))
+            .validate(PG, PG)
+            .is_empty()
+    );
+    for (extra, message) in [
+        (
+            json!({"overlap": "allow", "max_concurrent_runs": 0}),
+            "from 1 to 100",
+        ),
+        (
+            json!({"overlap": "allow", "max_concurrent_runs": 101}),
+            "from 1 to 100",
+        ),
+        (
+            json!({"overlap": "skip", "max_concurrent_runs": 3}),
+            "only when runs may overlap",
+        ),
+    ] {
+        let e = base(extra.clone()).validate(PG, PG);
+        assert_eq!(fields(&e), ["max_concurrent_runs"], "{extra}");
+        assert!(e.to_string().contains(message), "{extra}: {e}");
+    }
+}

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod connections;
 pub mod dashboard;
 pub mod destinations;
+pub mod insights;
 pub mod job_import;
 pub mod job_rules;
 pub mod job_wizard;

@@ -404,6 +404,15 @@ fn RunDetails(initial: RunView) -> impl IntoView {
                     <dd>{move || run.with(|r| trigger_key(&r.trigger)).map(|k| k.text(lang.get()).to_owned()).unwrap_or_else(|| run.with(|r| r.trigger.clone()))}</dd>
                     <dt>{tr(Key::JobRevisionLabel)}</dt>
                     <dd>{initial.job_revision.to_string()}</dd>
+                    {move || run.with(|r| Some((r.task_vcpu?, r.task_memory_mb?, r.usage.clone()?))).map(|(vcpu, memory, usage)| view! {
+                        <dt>{tr(Key::RunUsage)}</dt>
+                        <dd data-testid="run-usage">{fill(lang.get(), Key::RunUsageText, &[
+                            ("vcpu", &vcpu.to_string()),
+                            ("memory", &memory.to_string()),
+                            ("vcpu_seconds", &format!("{:.1}", usage.vcpu_seconds)),
+                            ("price", &format!("{:.4} {}", usage.price, usage.currency)),
+                        ])}</dd>
+                    })}
                     {move || run.with(|r| r.queue_position).map(|p| view! {
                         <dt>{tr(Key::QueuePosition)}</dt>
                         <dd>{fill(lang.get(), Key::RunsAhead, &[("n", &p.to_string())])}</dd>

@@ -122,6 +122,7 @@ fn Nav() -> impl IntoView {
                 <li><A href="/runs">{tr(Key::NavRuns)}</A></li>
                 <li><A href="/schedules">{tr(Key::NavSchedules)}</A></li>
                 <li><A href="/queue">{tr(Key::NavQueue)}</A></li>
+                <li><A href="/insights">{tr(Key::NavInsights)}</A></li>
                 <li class="nav-group">{tr(Key::NavOrganization)}</li>
                 <li><A href="/members">{tr(Key::NavMembers)}</A></li>
                 <li><A href="/teams">{tr(Key::NavTeams)}</A></li>

@@ -109,6 +109,9 @@ pub(super) fn RunSettingsStep(
             {overlap_radio(OverlapPolicy::Skip, Key::OverlapSkip)}
             {overlap_radio(OverlapPolicy::Queue, Key::OverlapQueue)}
             {overlap_radio(OverlapPolicy::Allow, Key::OverlapAllow)}
+            <Show when=move || w.overlap.get() == OverlapPolicy::Allow>
+                <PathInput form path="settings.max_concurrent_runs" label=Key::MaxConcurrentRuns value=w.max_concurrent_runs hint=Key::MaxConcurrentRunsHint/>
+            </Show>
         </fieldset>
         // Variables first: checks (and the notification templates) may use them.
         <VariablesEditor w form conns/>

@@ -283,6 +283,8 @@ pub(super) struct Wizard {
     pub(super) retries: RwSignal<String>,
     pub(super) backoff: RwSignal<String>,
     pub(super) overlap: RwSignal<OverlapPolicy>,
+    /// At most this many runs at once when runs may overlap; empty: no job limit.
+    pub(super) max_concurrent_runs: RwSignal<String>,
     pub(super) resources: RwSignal<Resources>,
     pub(super) checks: RwSignal<Vec<CheckRow>>,
     pub(super) variables: RwSignal<Vec<VariableRow>>,
@@ -388,6 +390,12 @@ impl Wizard {
             retries: text(&settings.map_or(0, |s| s.retry.count).to_string()),
             backoff: text(&settings.map_or(60, |s| s.retry.backoff_seconds).to_string()),
             overlap: RwSignal::new(settings.map(|s| s.overlap).unwrap_or_default()),
+            max_concurrent_runs: RwSignal::new(
+                settings
+                    .and_then(|s| s.max_concurrent_runs)
+                    .map(|n| n.to_string())
+                    .unwrap_or_default(),
+            ),
             resources: RwSignal::new(settings.map(|s| s.resources).unwrap_or_default()),
             checks: RwSignal::new(Vec::new()),
             variables: RwSignal::new(Vec::new()),
@@ -711,6 +719,13 @@ impl Wizard {
                 backoff_seconds: self.backoff.get_untracked().trim().parse().unwrap_or(0),
             },
             overlap: self.overlap.get_untracked(),
+            // Only with overlapping runs; not a number: 0, out of range on purpose, so
+            // core's validator says what is expected beside the field.
+            max_concurrent_runs: match self.max_concurrent_runs.get_untracked().trim() {
+                "" => None,
+                _ if self.overlap.get_untracked() != OverlapPolicy::Allow => None,
+                n => Some(n.parse().unwrap_or(0)),
+            },
             checks: self.data_checks(&mut errors),
             variables: self.variable_definitions(&mut errors),
         };
