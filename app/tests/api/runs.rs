@@ -158,8 +158,12 @@ async fn failures_are_recorded_and_retried_with_backoff() {
         .await;
     let done = wait_final(&app, &owner.token, run["id"].as_str().unwrap()).await;
     assert_eq!(done["status"], "failed", "{done}");
+    // The run page and the notification show this message: it says what is missing.
     assert!(
-        done["error_summary"].as_str().unwrap().contains("src"),
+        done["error_summary"]
+            .as_str()
+            .unwrap()
+            .contains("table public.src does not exist (source)"),
         "names the missing table: {done}"
     );
     let (_, runs) = app.get(&format!("/api/runs?job={job}"), &owner.token).await;
