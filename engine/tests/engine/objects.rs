@@ -17,7 +17,9 @@ fn assert_says(err: &str, expected: &str) {
 async fn postgres_missing_objects_are_named() {
     let (db, client) = postgres_db().await;
     client
-        .batch_execute("CREATE TABLE src (id bigint PRIMARY KEY, note text); INSERT INTO src VALUES (1, 'a');")
+        .batch_execute(
+            "CREATE TABLE src (id bigint PRIMARY KEY, note text); INSERT INTO src VALUES (1, 'a');",
+        )
         .await
         .unwrap();
     let out = pg_out(&db.name, "table: dst");
@@ -115,9 +117,11 @@ async fn postgres_permission_denied_names_the_table() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_missing_objects_are_named() {
     let (db, mut conn) = mysql_db().await;
-    conn.query_drop("CREATE TABLE src (id BIGINT PRIMARY KEY, note TEXT); INSERT INTO src VALUES (1, 'a');")
-        .await
-        .unwrap();
+    conn.query_drop(
+        "CREATE TABLE src (id BIGINT PRIMARY KEY, note TEXT); INSERT INTO src VALUES (1, 'a');",
+    )
+    .await
+    .unwrap();
     let out = my_out(&db.name, "table: dst");
     let err = error_of(&format!(
         "{}\n{out}",
@@ -183,6 +187,12 @@ async fn mariadb_permission_denied_names_the_table() {
             .await
             .unwrap();
     }
-    assert_says(&read, &format!("permission denied on table {}.src (source)", db.name));
-    assert_says(&write, &format!("permission denied on table {}.dst (destination)", db.name));
+    assert_says(
+        &read,
+        &format!("permission denied on table {}.src (source)", db.name),
+    );
+    assert_says(
+        &write,
+        &format!("permission denied on table {}.dst (destination)", db.name),
+    );
 }

@@ -3,11 +3,11 @@
 //! `exec.max_threads` > 1.
 
 use super::{connect, ensure_readable, primary_key, table_columns};
-use crate::connectors::sql::objects::{Side, my_error};
 use crate::connectors::sql::input::{
     Cursor, InputTable, SourceQuery, key_ranges_possible, reads_whole_table, socket_timeout,
     source_query, within,
 };
+use crate::connectors::sql::objects::{Side, my_error};
 use crate::connectors::sql::{Dialect, key_range_conditions, table_query};
 use crate::shared::source::{Source, Task, TaskState};
 use crate::shared::stats::Expected;
@@ -544,7 +544,9 @@ impl Reading {
                 } = self;
                 let mut result = within(socket_timeout, conn.query_iter(sql))
                     .await?
-                    .map_err(|e| my_error(e, Side::Source, "the query", || "query failed".to_owned()))?;
+                    .map_err(|e| {
+                        my_error(e, Side::Source, "the query", || "query failed".to_owned())
+                    })?;
                 let mut builder = BatchBuilder::new(schema);
                 let mut last_record = None;
                 let mut bytes = 0u64;

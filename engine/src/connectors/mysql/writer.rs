@@ -21,8 +21,8 @@
 //! `options: {allowLoadLocalInfile: false}` (Connector/J's name for the switch).
 
 use super::{connect, datetime_text, table_columns};
-use crate::connectors::sql::objects::{Side, my_error};
 use crate::connectors::sql::Dialect;
+use crate::connectors::sql::objects::{Side, my_error};
 use crate::types::{ColumnView, Value, column_type, days_to_date};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
@@ -233,7 +233,9 @@ impl MysqlWriter {
                 drop_leftovers(&mut conn, &c.table).await?;
                 let name = D.ident(&replacement_name(&c.table, "", id));
                 conn.query_drop(create(&name)).await.map_err(|e| {
-                    my_error(e, Side::Destination, &c.table, || format!("creating {name} failed"))
+                    my_error(e, Side::Destination, &c.table, || {
+                        format!("creating {name} failed")
+                    })
                 })?;
                 replacement = Some(name.clone());
                 name
@@ -346,9 +348,10 @@ impl MysqlWriter {
         let sql = std::mem::take(&mut self.sql);
         self.rows_in_statement = 0;
         let table = self.target_raw.clone();
-        self.conn().query_drop(sql).await.map_err(|e| {
-            my_error(e, Side::Destination, &table, || "INSERT failed".to_owned())
-        })
+        self.conn()
+            .query_drop(sql)
+            .await
+            .map_err(|e| my_error(e, Side::Destination, &table, || "INSERT failed".to_owned()))
     }
 
     /// Appends one batch as `VALUES` rows, sending a statement whenever it is large.
@@ -444,14 +447,13 @@ impl MysqlWriter {
             self.conn().query_drop(sql).await.context("before_load")?;
         }
         match self.mode {
-            Mode::Insert => {
-                self.conn()
-                    .query_drop(format!(
-                        "INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}"
-                    ))
-                    .await
-                    .map_err(dest("moving rows into the target failed"))?
-            }
+            Mode::Insert => self
+                .conn()
+                .query_drop(format!(
+                    "INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}"
+                ))
+                .await
+                .map_err(dest("moving rows into the target failed"))?,
             Mode::TruncateInsert => {
                 self.conn()
                     .query_drop(format!("DELETE FROM {target}"))

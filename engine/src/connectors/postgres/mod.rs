@@ -138,7 +138,10 @@ pub async fn ensure_readable(client: &Client, schema: &str, table: &str, side: S
         return Ok(());
     };
     let object = from_pg(&e, side, &quoted);
-    if object.as_ref().is_some_and(|o| o.problem == Problem::Missing) {
+    if object
+        .as_ref()
+        .is_some_and(|o| o.problem == Problem::Missing)
+    {
         let schema_exists: bool = client
             .query_one(
                 "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",

@@ -3,11 +3,11 @@
 
 use super::copy::{CopyDecoder, PgRead};
 use super::{connect, ensure_readable, primary_key, table_columns};
-use crate::connectors::sql::objects::{Side, pg_error};
 use crate::connectors::sql::input::{
     Cursor, InputTable, SourceQuery, key_ranges_possible, reads_whole_table, socket_timeout,
     source_query, within,
 };
+use crate::connectors::sql::objects::{Side, pg_error};
 use crate::connectors::sql::{Dialect, key_range_conditions, table_query};
 use crate::shared::source::{Source, Task, TaskState};
 use crate::shared::stats::Expected;
@@ -49,10 +49,15 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
     let table = InputTable::of(D, c);
     // A missing or closed table is said as such before anything is looked up in it (a
     // renamed table would otherwise surface as "has no primary key").
-    if let Some(t) = &table {
+    if table.is_some() {
         let schema = c.schema.as_deref().unwrap_or("public");
-        ensure_readable(&client, schema, c.table.as_deref().unwrap_or_default(), Side::Source)
-            .await?;
+        ensure_readable(
+            &client,
+            schema,
+            c.table.as_deref().unwrap_or_default(),
+            Side::Source,
+        )
+        .await?;
     }
     let object = table
         .as_ref()

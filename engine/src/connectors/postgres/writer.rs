@@ -187,10 +187,11 @@ impl PgWriter {
             (existing.is_empty() && mode != Mode::Replace).then(|| create_sql(&target));
         if !mode.is_transactional() {
             if let Some(sql) = create_target.take() {
-                client
-                    .batch_execute(&sql)
-                    .await
-                    .map_err(|e| pg_error(e, Side::Destination, &target, || format!("creating {target} failed")))?;
+                client.batch_execute(&sql).await.map_err(|e| {
+                    pg_error(e, Side::Destination, &target, || {
+                        format!("creating {target} failed")
+                    })
+                })?;
             }
             if let Some(sql) = &c.before_load {
                 client.batch_execute(sql).await.context("before_load")?;
@@ -203,10 +204,11 @@ impl PgWriter {
             Mode::Insert | Mode::InsertDirect if !staged_insert => {
                 if let Some(sql) = create_target.take() {
                     // Inside the transaction: a failed run does not leave an empty table.
-                    client
-                        .batch_execute(&sql)
-                        .await
-                        .map_err(|e| pg_error(e, Side::Destination, &target, || format!("creating {target} failed")))?;
+                    client.batch_execute(&sql).await.map_err(|e| {
+                        pg_error(e, Side::Destination, &target, || {
+                            format!("creating {target} failed")
+                        })
+                    })?;
                 }
                 target.clone()
             }
@@ -261,7 +263,9 @@ impl PgWriter {
                     .batch_execute(&create_sql(&table))
                     .await
                     .map_err(|e| {
-                        pg_error(e, Side::Destination, &table, || format!("creating {table} failed"))
+                        pg_error(e, Side::Destination, &table, || {
+                            format!("creating {table} failed")
+                        })
                     })?;
                 table
             }
@@ -336,15 +340,11 @@ impl PgWriter {
             self.copy_table,
             D.column_list(&self.columns)
         );
-        let sink = self
-            .client
-            .copy_in(sql.as_str())
-            .await
-            .map_err(|e| {
-                pg_error(e, Side::Destination, &self.target, || {
-                    "starting COPY failed".to_owned()
-                })
-            })?;
+        let sink = self.client.copy_in(sql.as_str()).await.map_err(|e| {
+            pg_error(e, Side::Destination, &self.target, || {
+                "starting COPY failed".to_owned()
+            })
+        })?;
         self.sink = Some(Box::pin(sink));
         self.buf.extend_from_slice(HEADER);
         Ok(())
@@ -382,7 +382,11 @@ impl PgWriter {
             self.client
                 .batch_execute(&format!("{sql}; TRUNCATE {}", self.copy_table))
                 .await
-                .map_err(|e| pg_error(e, Side::Destination, &self.target, || "merge failed".to_owned()))?;
+                .map_err(|e| {
+                    pg_error(e, Side::Destination, &self.target, || {
+                        "merge failed".to_owned()
+                    })
+                })?;
         } else if self.buf.len() >= FLUSH_BYTES {
             self.segment_bytes += self.buf.len();
             let sink = self.sink.as_mut().expect("copy started");
@@ -479,14 +483,19 @@ impl PgWriter {
                         s = self.copy_table
                     ))
                     .await
-                    .map_err(|e| pg_error(e, Side::Destination, &self.target, || "moving rows into the target failed".to_owned()))?;
+                    .map_err(|e| {
+                        pg_error(e, Side::Destination, &self.target, || {
+                            "moving rows into the target failed".to_owned()
+                        })
+                    })?;
             }
             Mode::Merge => {
                 let sql = self.merge_sql();
-                self.client
-                    .batch_execute(&sql)
-                    .await
-                    .map_err(|e| pg_error(e, Side::Destination, &self.target, || "merge failed".to_owned()))?;
+                self.client.batch_execute(&sql).await.map_err(|e| {
+                    pg_error(e, Side::Destination, &self.target, || {
+                        "merge failed".to_owned()
+                    })
+                })?;
             }
             Mode::Replace => {
                 self.client
@@ -497,7 +506,11 @@ impl PgWriter {
                         D.ident(&self.target_name)
                     ))
                     .await
-                    .map_err(|e| pg_error(e, Side::Destination, &self.target, || "replacing the target failed".to_owned()))?;
+                    .map_err(|e| {
+                        pg_error(e, Side::Destination, &self.target, || {
+                            "replacing the target failed".to_owned()
+                        })
+                    })?;
             }
             Mode::InsertDirect | Mode::MergeDirect => unreachable!("not transactional"),
         }

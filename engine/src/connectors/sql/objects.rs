@@ -210,17 +210,31 @@ mod tests {
             quoted_name(r#"relation "public.orders" does not exist"#, '"'),
             Some("public.orders")
         );
-        assert_eq!(quoted_name("Table 'db.t' doesn't exist", '\''), Some("db.t"));
+        assert_eq!(
+            quoted_name("Table 'db.t' doesn't exist", '\''),
+            Some("db.t")
+        );
         assert_eq!(quoted_name("no quotes", '"'), None);
         assert_eq!(
-            my_name("SELECT command denied to user 'u'@'h' for table `db`.`src`", " for table ").as_deref(),
+            my_name(
+                "SELECT command denied to user 'u'@'h' for table `db`.`src`",
+                " for table "
+            )
+            .as_deref(),
             Some("db.src")
         );
         assert_eq!(
-            my_name("SELECT command denied to user 'u'@'h' for table 'src'", " for table ").as_deref(),
+            my_name(
+                "SELECT command denied to user 'u'@'h' for table 'src'",
+                " for table "
+            )
+            .as_deref(),
             Some("src")
         );
-        assert_eq!(my_name("Table 'db.t' doesn't exist", "").as_deref(), Some("db.t"));
+        assert_eq!(
+            my_name("Table 'db.t' doesn't exist", "").as_deref(),
+            Some("db.t")
+        );
         assert_eq!(
             ObjectError::missing("table", "public.orders", Side::Source).to_string(),
             "table public.orders does not exist (source)"
