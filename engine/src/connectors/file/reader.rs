@@ -4,7 +4,7 @@
 //! Parsing is synchronous (csv, flate2), so each file is read on a blocking thread and
 //! hands batches to the async pipeline with `blocking_send`.
 
-use super::prescan::{CsvPrescan, Oversized, Quoting};
+use super::prescan::{CsvPrescan, Oversized, QuotedEmpties, Quoting};
 use crate::shared::files_root::{FileAccess, PathRefused};
 use crate::shared::source::{Source, Task, TaskState};
 use crate::shared::stats::Expected;
@@ -388,6 +388,22 @@ fn starts_oversized(oversized: &Oversized, line: u64) -> bool {
     lines.front() == Some(&line) && lines.pop_front().is_some()
 }
 
+/// Whether field `field` of the record starting on `line` was written `""`. Notes of
+/// earlier lines are dropped on the way (records are read in order).
+fn was_quoted_empty(empties: Option<&QuotedEmpties>, line: u64, field: usize) -> bool {
+    let Some(empties) = empties else {
+        return false;
+    };
+    let mut noted = empties.lock().expect("not poisoned");
+    while noted.front().is_some_and(|(l, _)| *l < line) {
+        noted.pop_front();
+    }
+    noted
+        .iter()
+        .take_while(|(l, _)| *l == line)
+        .any(|(_, f)| *f as usize == field)
+}
+
 fn read_csv(
     path: &Path,
     input: Box<dyn Read + Send>,
@@ -424,6 +440,10 @@ fn read_csv(
     // Embulk's default limit of a quoted value.
     let limit = p.max_quoted_size_limit.unwrap_or(131_072);
     let oversized = Oversized::default();
+    let null_string = p.null_string.as_deref();
+    // Without null_string, an empty field is NULL unless it was written `""` (Embulk's
+    // rule); the prescan notes those, as the csv crate gives both as "".
+    let quoted_empties = (quoting && null_string.is_none()).then(QuotedEmpties::default);
     // Every quoted CSV goes through the prescan, which is what finds quoted values over
     // the limit (the csv crate does not say which values were quoted).
     let input: Box<dyn Read + Send> = if trim || cr_as_lf || quoting {
@@ -432,14 +452,16 @@ fn read_csv(
             escape: if backslash { escape } else { None },
             delimiter,
         };
-        Box::new(
-            CsvPrescan::new(input, rules, trim, cr_as_lf)
-                .with_quoted_size_limit(
-                    usize::try_from(limit).unwrap_or(usize::MAX),
-                    oversized.clone(),
-                )
-                .with_comment_marker(comment),
-        )
+        let mut prescan = CsvPrescan::new(input, rules, trim, cr_as_lf)
+            .with_quoted_size_limit(
+                usize::try_from(limit).unwrap_or(usize::MAX),
+                oversized.clone(),
+            )
+            .with_comment_marker(comment);
+        if let Some(empties) = &quoted_empties {
+            prescan = prescan.with_quoted_empties(empties.clone());
+        }
+        Box::new(prescan)
     } else {
         input
     };
@@ -462,7 +484,6 @@ fn read_csv(
     let stop = p.stop_on_invalid_record.unwrap_or(false);
     let allow_optional = p.allow_optional_columns.unwrap_or(false);
     let allow_extra = p.allow_extra_columns.unwrap_or(false);
-    let null_string = p.null_string.as_deref();
     let n = fields.len();
     let mut builder = BatchBuilder::new(schema);
     let mut record = csv::StringRecord::new();
@@ -526,7 +547,12 @@ fn read_csv(
             let v = match record.get(i) {
                 None => Value::Null,
                 Some(s) if Some(s) == null_string => Value::Null,
-                Some("") if null_string.is_none() => Value::Null,
+                Some("")
+                    if null_string.is_none()
+                        && !was_quoted_empty(quoted_empties.as_ref(), line, i) =>
+                {
+                    Value::Null
+                }
                 Some(s) => match f.parse(s) {
                     Ok(Value::Str(s)) if f.type_ == hakobu_core::config::ColumnType::Bytes => {
                         Value::Bytes(s.as_bytes())
@@ -549,6 +575,8 @@ fn read_csv(
         }
         builder.end_row();
         if builder.is_full() {
+            // Notes no empty value asked for (`""""`, `""x`) go with their batch.
+            was_quoted_empty(quoted_empties.as_ref(), line, usize::MAX);
             let bytes = reader.get_ref().bytes;
             stats.add_read(0, bytes - last_bytes);
             last_bytes = bytes;
