@@ -14,3 +14,4 @@ mod objects;
 mod postgres;
 mod s3;
 mod tls;
+mod zones;
