@@ -78,6 +78,9 @@ pub struct CsvPrescan<R> {
     /// The current field started with its quote, which has not closed yet.
     opened_at_start: bool,
     quoted_empties: Option<QuotedEmpties>,
+    /// Quoted empties of the chunk being scanned, handed over at its end (one lock per
+    /// chunk, not per value).
+    new_empties: Vec<(u64, u32)>,
     raw: Vec<u8>,
     out: Vec<u8>,
     served: usize,
@@ -127,6 +130,7 @@ impl<R: Read> CsvPrescan<R> {
             field: 0,
             opened_at_start: false,
             quoted_empties: None,
+            new_empties: Vec::new(),
             raw: vec![0; 64 * 1024],
             out: Vec::with_capacity(64 * 1024),
             served: 0,
@@ -183,12 +187,9 @@ impl<R: Read> CsvPrescan<R> {
                     closes = true;
                     if std::mem::take(&mut self.opened_at_start)
                         && self.quoted_len == 0
-                        && let Some(empties) = &self.quoted_empties
+                        && self.quoted_empties.is_some()
                     {
-                        empties
-                            .lock()
-                            .expect("not poisoned")
-                            .push_back((self.record_line, self.field));
+                        self.new_empties.push((self.record_line, self.field));
                     }
                 }
                 if !closes {
@@ -329,6 +330,14 @@ impl<R: Read> Read for CsvPrescan<R> {
                 return Ok(0);
             }
             self.scan(n);
+            if let Some(empties) = &self.quoted_empties
+                && !self.new_empties.is_empty()
+            {
+                empties
+                    .lock()
+                    .expect("not poisoned")
+                    .extend(self.new_empties.drain(..));
+            }
         }
         let n = buf.len().min(self.out.len() - self.served);
         buf[..n].copy_from_slice(&self.out[self.served..self.served + n]);

@@ -22,6 +22,7 @@ use hakobu_core::config::{
     Codec, CsvParser, FileInput, JsonlParser, Newline, ParserConfig, SchemaColumn,
 };
 use hakobu_core::files;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -388,20 +389,34 @@ fn starts_oversized(oversized: &Oversized, line: u64) -> bool {
     lines.front() == Some(&line) && lines.pop_front().is_some()
 }
 
-/// Whether field `field` of the record starting on `line` was written `""`. Notes of
-/// earlier lines are dropped on the way (records are read in order).
-fn was_quoted_empty(empties: Option<&QuotedEmpties>, line: u64, field: usize) -> bool {
-    let Some(empties) = empties else {
-        return false;
-    };
-    let mut noted = empties.lock().expect("not poisoned");
-    while noted.front().is_some_and(|(l, _)| *l < line) {
-        noted.pop_front();
+/// The reader's side of the prescan's [`QuotedEmpties`]: notes are taken over in bulk,
+/// so most questions need no lock.
+struct QuotedEmptyLookup {
+    shared: QuotedEmpties,
+    local: VecDeque<(u64, u32)>,
+}
+
+impl QuotedEmptyLookup {
+    /// Whether field `field` of the record starting on `line` was written `""`. Notes of
+    /// earlier lines are dropped on the way (records are read in order).
+    fn was_quoted(&mut self, line: u64, field: usize) -> bool {
+        while self.local.front().is_some_and(|(l, _)| *l < line) {
+            self.local.pop_front();
+        }
+        // Notes of this line may still be in the shared queue unless a later line's are
+        // already here (the prescan notes in file order, and has scanned this record).
+        if self.local.back().is_none_or(|(l, _)| *l <= line) {
+            self.local
+                .extend(self.shared.lock().expect("not poisoned").drain(..));
+            while self.local.front().is_some_and(|(l, _)| *l < line) {
+                self.local.pop_front();
+            }
+        }
+        self.local
+            .iter()
+            .take_while(|(l, _)| *l == line)
+            .any(|(_, f)| *f as usize == field)
     }
-    noted
-        .iter()
-        .take_while(|(l, _)| *l == line)
-        .any(|(_, f)| *f as usize == field)
 }
 
 fn read_csv(
@@ -444,6 +459,10 @@ fn read_csv(
     // Without null_string, an empty field is NULL unless it was written `""` (Embulk's
     // rule); the prescan notes those, as the csv crate gives both as "".
     let quoted_empties = (quoting && null_string.is_none()).then(QuotedEmpties::default);
+    let mut quoted_lookup = quoted_empties.clone().map(|shared| QuotedEmptyLookup {
+        shared,
+        local: VecDeque::new(),
+    });
     // Every quoted CSV goes through the prescan, which is what finds quoted values over
     // the limit (the csv crate does not say which values were quoted).
     let input: Box<dyn Read + Send> = if trim || cr_as_lf || quoting {
@@ -549,7 +568,9 @@ fn read_csv(
                 Some(s) if Some(s) == null_string => Value::Null,
                 Some("")
                     if null_string.is_none()
-                        && !was_quoted_empty(quoted_empties.as_ref(), line, i) =>
+                        && !quoted_lookup
+                            .as_mut()
+                            .is_some_and(|q| q.was_quoted(line, i)) =>
                 {
                     Value::Null
                 }
@@ -576,7 +597,9 @@ fn read_csv(
         builder.end_row();
         if builder.is_full() {
             // Notes no empty value asked for (`""""`, `""x`) go with their batch.
-            was_quoted_empty(quoted_empties.as_ref(), line, usize::MAX);
+            if let Some(q) = quoted_lookup.as_mut() {
+                q.was_quoted(line, usize::MAX);
+            }
             let bytes = reader.get_ref().bytes;
             stats.add_read(0, bytes - last_bytes);
             last_bytes = bytes;
