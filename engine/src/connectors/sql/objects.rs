@@ -114,7 +114,7 @@ pub fn from_pg(e: &tokio_postgres::Error, side: Side, within: &str) -> Option<Ob
 
 /// The name MySQL quotes after `after` in `message` (the first quoted name when `after`
 /// is empty): `'db.t'` (MySQL, older MariaDB) or `` `db`.`t` `` (newer MariaDB) -> `db.t`.
-fn my_name<'a>(message: &'a str, after: &str) -> Option<String> {
+fn my_name(message: &str, after: &str) -> Option<String> {
     let rest = if after.is_empty() {
         message
     } else {
