@@ -78,6 +78,25 @@ pub type Shares = Vec<(TeamId, TeamRole)>;
 crate::tenant_rows!(Job, jobs, JobId, JobChangeset<'_>);
 
 impl Job {
+    /// Sets where the job's next incremental run starts (an import carrying Embulk's
+    /// `last_record` / `last_path`); the runs' own results move it afterwards.
+    pub async fn set_incremental_state(
+        conn: &mut AsyncPgConnection,
+        organization_id: OrganizationId,
+        id: JobId,
+        state: &Value,
+    ) -> QueryResult<Job> {
+        diesel::update(
+            jobs::table
+                .filter(jobs::organization_id.eq(organization_id))
+                .filter(jobs::id.eq(id)),
+        )
+        .set(jobs::incremental_state.eq(Some(state)))
+        .returning(Job::as_returning())
+        .get_result(conn)
+        .await
+    }
+
     pub async fn insert(conn: &mut AsyncPgConnection, new: NewJob<'_>) -> QueryResult<Job> {
         diesel::insert_into(jobs::table)
             .values(new)

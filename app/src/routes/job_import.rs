@@ -218,6 +218,7 @@ pub async fn import_job(
         mut destination,
         columns,
         masks,
+        incremental_state,
     } = settings_from_config(&config)?;
     let mut conn = state.pool.get().await?;
     let (job, created) = conn
@@ -280,6 +281,19 @@ pub async fn import_job(
             )
             .await
             .map_err(in_config_terms)?;
+            // Where Embulk stopped: the first managed run continues from there.
+            let job = match &incremental_state {
+                Some(state) => {
+                    crate::models::job::Job::set_incremental_state(
+                        conn,
+                        job.organization_id,
+                        job.id,
+                        state,
+                    )
+                    .await?
+                }
+                None => job,
+            };
             Ok((job, created))
         })
         .await?;

@@ -117,12 +117,12 @@ fn explain(e: &CheckError, at: &str) -> (&'static str, String, String) {
         ),
         ErrorKind::DatabaseMissing => (
             "database_missing",
-            format!("The database does not exist on {at}."),
+            format!("The database does not exist on {at}: {}", e.message),
             "Check the spelling of the database name; names can be case-sensitive.".to_owned(),
         ),
         ErrorKind::PermissionDenied => (
             "permission_denied",
-            format!("The user is not allowed to do this on {at}."),
+            format!("The user is not allowed to do this on {at}: {}", e.message),
             "Ask the database administrator to grant this user access (CONNECT and SELECT for a source).".to_owned(),
         ),
         ErrorKind::TlsRequired => (

@@ -132,9 +132,10 @@ async fn sts_tap(endpoint: &str) -> TcpTap {
     TcpTap::start(endpoint.trim_start_matches("http://")).await
 }
 
+/// An Embulk S3 input asking for the machine's own role (`auth_method: instance`).
 fn keyless_embulk_s3(endpoint: &str) -> String {
     format!(
-        "in:\n  type: s3\n  bucket: exports\n  endpoint: {endpoint}\n  path_prefix: orders/\n  parser:\n    type: csv\n    columns: [{{name: id, type: long}}]\nout: {{type: postgresql, host: 127.0.0.1, user: postgres, database: d, table: t}}\n"
+        "in:\n  type: s3\n  bucket: exports\n  endpoint: {endpoint}\n  path_prefix: orders/\n  auth_method: instance\n  parser:\n    type: csv\n    columns: [{{name: id, type: long}}]\nout: {{type: postgresql, host: 127.0.0.1, user: postgres, database: d, table: t}}\n"
     )
 }
 
@@ -181,7 +182,7 @@ async fn the_services_own_role_is_refused_unless_the_operator_allows_it() {
         json!([{"field": "auth", "choice": "instance_role"}])
     );
 
-    // An Embulk S3 input without keys means the machine's own role: refused at config.in,
+    // An Embulk S3 input asking for the machine's own role: refused at config.in,
     // naming role_arn, and nothing is created.
     let (status, body) = app
         .post("/api/jobs/import", &owner.token, json!({"team_id": owner.default_team, "name": "Keyless", "config": keyless_embulk_s3(&endpoint)}))
@@ -214,6 +215,21 @@ async fn the_services_own_role_is_refused_unless_the_operator_allows_it() {
         .post("/api/jobs/import", &owner.token, json!({"team_id": owner.default_team, "name": "Keyless", "config": keyless_embulk_s3(&endpoint)}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Without keys and without asking for a role, nothing is turned into a role silently,
+    // even where the service's own role is allowed: the credentials are asked for.
+    let no_credentials = keyless_embulk_s3(&endpoint).replace("  auth_method: instance\n", "");
+    let (status, body) = single_tenant
+        .post(
+            "/api/jobs/import",
+            &owner.token,
+            json!({"team_id": owner.default_team, "name": "No keys", "config": no_credentials}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["fields"][0]["field"], "config.in.access_key_id",
+        "{body}"
+    );
 }
 
 /// A connection saved with the service's own role before the operator turned it off (here

@@ -162,6 +162,55 @@ async fn local_launcher_end_to_end_with_incremental_state() {
     );
 }
 
+/// An imported incremental Embulk config keeps its `last_record` as the job's state: the
+/// first managed run continues where Embulk stopped and loads only the newer rows.
+#[tokio::test]
+async fn an_imported_last_record_is_where_the_first_run_starts() {
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    app.sql("CREATE TABLE src (id bigint PRIMARY KEY, name text); INSERT INTO src VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd');").await;
+    let db = format!(
+        "type: postgresql, host: 127.0.0.1, user: postgres, database: {}, ssl: false",
+        app.db_name
+    );
+    let config = format!(
+        "in: {{{db}, table: src, incremental: true, incremental_columns: [id], last_record: [2]}}\nout: {{{db}, table: dst, mode: insert}}\n"
+    );
+    let (status, imported) = app
+        .post(
+            "/api/jobs/import",
+            &owner.token,
+            json!({"team_id": owner.default_team, "name": "Embulk orders", "config": config}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{imported}");
+    let job = imported["job"]["id"].as_str().unwrap().to_owned();
+    let (_, job_view) = app.get(&format!("/api/jobs/{job}"), &owner.token).await;
+    assert_eq!(job_view["incremental_state"], json!({"last_record": [2]}));
+
+    let (_, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &owner.token, json!({}))
+        .await;
+    let done = wait_final(&app, &owner.token, run["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(
+        done["rows_written"], 2,
+        "only the rows after last_record: {done}"
+    );
+    assert_eq!(
+        app.query_strings("SELECT string_agg(id::text, ',' ORDER BY id) FROM dst")
+            .await[0][0]
+            .as_deref(),
+        Some("3,4")
+    );
+    let (_, job_view) = app.get(&format!("/api/jobs/{job}"), &owner.token).await;
+    assert_eq!(job_view["incremental_state"], json!({"last_record": [4]}));
+}
+
 /// A failing run reports a plain error, keeps the incremental state, and queues its retry
 /// after the backoff.
 #[tokio::test]
@@ -183,8 +232,12 @@ async fn failures_are_recorded_and_retried_with_backoff() {
         .await;
     let done = wait_final(&app, &owner.token, run["id"].as_str().unwrap()).await;
     assert_eq!(done["status"], "failed", "{done}");
+    // The run page and the notification show this message: it says what is missing.
     assert!(
-        done["error_summary"].as_str().unwrap().contains("src"),
+        done["error_summary"]
+            .as_str()
+            .unwrap()
+            .contains("table public.src does not exist (source)"),
         "names the missing table: {done}"
     );
     let (_, runs) = app.get(&format!("/api/runs?job={job}"), &owner.token).await;

@@ -26,6 +26,10 @@ pub struct ImportedJob {
     pub destination: DestinationSettings,
     pub columns: Vec<ColumnChange>,
     pub masks: Vec<MaskRule>,
+    /// Where Embulk stopped (`in.last_record` of an incremental table read, `in.last_path`
+    /// of files), as the job's incremental state (`{"last_record": [...]}` /
+    /// `{"last_path": "..."}`): its first managed run continues from there.
+    pub incremental_state: Option<Value>,
 }
 
 /// Maps `config` to job settings; every field jobs cannot express is an error at its
@@ -35,6 +39,8 @@ pub fn settings_from_config(config: &Config) -> Result<ImportedJob, FieldErrors>
     let (source_connection, source) = map_input(&config.input, &mut errors);
     let (destination_connection, destination) = map_output(&config.out, &mut errors);
     let (columns, masks) = map_filters(&config.filters, &mut errors);
+    refuse_exec(&config.exec, &mut errors);
+    let incremental_state = incremental_state(&config.input, &mut errors);
     errors.into_result()?;
     Ok(ImportedJob {
         source_connection,
@@ -43,7 +49,56 @@ pub fn settings_from_config(config: &Config) -> Result<ImportedJob, FieldErrors>
         destination,
         columns,
         masks,
+        incremental_state,
     })
+}
+
+/// `exec:` tunes how one run executes (`max_threads`, `min_output_tasks`); a job has no
+/// place for it, so each key given is refused by name.
+fn refuse_exec(exec: &crate::config::ExecConfig, errors: &mut FieldErrors) {
+    if let Ok(Value::Object(map)) = serde_json::to_value(exec) {
+        for key in map.keys() {
+            errors.push(
+                format!("config.exec.{key}"),
+                "jobs choose their own parallelism (the job's resources); remove exec from the config",
+            );
+        }
+    }
+}
+
+/// The job's incremental state from where Embulk stopped. `last_record` counts only in an
+/// incremental read (Embulk ignores it otherwise); `last_path` makes Embulk skip files
+/// up to it, which a job does only when incremental, so it is refused with
+/// `incremental: false`.
+fn incremental_state(input: &InputConfig, errors: &mut FieldErrors) -> Option<Value> {
+    match input {
+        InputConfig::Postgresql(j) | InputConfig::Mysql(j) => {
+            // (Its length against incremental_columns is checked when the config is read.)
+            let last = j
+                .last_record
+                .as_ref()
+                .filter(|_| j.incremental == Some(true))?;
+            Some(json!({"last_record": last}))
+        }
+        InputConfig::S3(s) => path_state(s.last_path.as_deref(), s.incremental, errors),
+        InputConfig::File(f) => path_state(f.last_path.as_deref(), f.incremental, errors),
+    }
+}
+
+fn path_state(
+    last_path: Option<&str>,
+    incremental: Option<bool>,
+    errors: &mut FieldErrors,
+) -> Option<Value> {
+    let last = last_path?;
+    if incremental == Some(false) {
+        errors.push(
+            "config.in.last_path",
+            "a job starts after last_path only when it is incremental; set incremental: true, or remove last_path to read every file",
+        );
+        return None;
+    }
+    Some(json!({"last_path": last}))
 }
 
 /// A connection the import needs: kind, plain settings, secrets in clear (so no `Debug`).
@@ -71,20 +126,19 @@ fn only_fields<T: serde::Serialize>(
     }
 }
 
+/// What a saved database connection holds. `connect_timeout`, `socket_timeout`,
+/// `fetch_rows` and the driver `options` have no place in a job or a connection, so they
+/// are refused by name (a job's own limit is its timeout); `schema` is PostgreSQL's only
+/// (MySQL reads the connection's database).
 const JDBC_CONNECTION_FIELDS: &[&str] = &[
     "host",
     "port",
     "user",
     "password",
     "database",
-    "schema",
     "ssl",
     "ssl_mode",
     "ssl_ca_certificate",
-    "connect_timeout",
-    "socket_timeout",
-    "fetch_rows",
-    "options",
 ];
 
 /// The connection a `postgresql` / `mysql` section (at `path`) names; a section whose
@@ -118,6 +172,7 @@ fn jdbc_wanted(
 
 /// What an `s3` section says about credentials.
 struct S3Credentials<'a> {
+    auth_method: Option<&'a str>,
     access_key_id: Option<&'a str>,
     secret_access_key: Option<&'a str>,
     session_token: Option<&'a str>,
@@ -128,8 +183,9 @@ struct S3Credentials<'a> {
 /// writes one) becomes `assume_role`, whatever temporary credentials stand beside it, since
 /// the app assumes the role anew for each run; a long-term key pair becomes `access_key`;
 /// temporary credentials without their role are refused, since they expire within hours.
-/// No credentials at all mean the service's own role (`instance_role`), which the app
-/// accepts only where the operator turned it on, and otherwise refuses with the way out.
+/// No credentials are refused, never turned into a role silently: only `auth_method:
+/// instance` / `default` ask for the machine's own role (`instance_role`), which the app
+/// accepts only where the operator turned it on.
 fn s3_connection(
     bucket: &str,
     region: Option<&str>,
@@ -148,6 +204,7 @@ fn s3_connection(
     }
     let mut secrets = Map::new();
     let S3Credentials {
+        auth_method,
         access_key_id,
         secret_access_key,
         session_token,
@@ -169,8 +226,15 @@ fn s3_connection(
             settings.insert("access_key_id".into(), json!(id));
             secrets.insert("secret_access_key".into(), json!(secret));
         }
-        _ => {
+        // Asked for by name: the role of the machine Hakobu runs on.
+        _ if matches!(auth_method, Some("instance" | "default")) => {
             settings.insert("auth".into(), json!(S3Auth::Ambient.as_str()));
+        }
+        _ => {
+            errors.push(
+                format!("config.{path}.access_key_id"),
+                "no credentials given: add access_key_id and secret_access_key, or role_arn (a role of your AWS account for Hakobu to assume); Hakobu does not fall back to a role of its own",
+            );
         }
     }
     WantedConnection {
@@ -200,6 +264,9 @@ fn map_input(input: &InputConfig, errors: &mut FieldErrors) -> (WantedConnection
                 (ConnectionKind::Mysql, DbKind::Mysql)
             };
             let mut allowed = JDBC_CONNECTION_FIELDS.to_vec();
+            if db == DbKind::Postgresql {
+                allowed.push("schema");
+            }
             allowed.extend([
                 "table",
                 "query",
@@ -256,12 +323,15 @@ fn map_input(input: &InputConfig, errors: &mut FieldErrors) -> (WantedConnection
                 gzip_only(&s.decoders, "in.decoders", errors),
                 errors,
             ));
-            source.incremental = s.incremental.unwrap_or(false);
+            // Embulk's file inputs are incremental by default; a `last_path` only means
+            // something to a job that is.
+            source.incremental = s.incremental.unwrap_or(s.last_path.is_some());
             s3_connection(
                 &s.bucket,
                 s.region.as_deref(),
                 s.endpoint.as_deref(),
                 S3Credentials {
+                    auth_method: s.auth_method.as_deref(),
                     access_key_id: s.access_key_id.as_ref().map(Secret::expose),
                     secret_access_key: s.secret_access_key.as_ref().map(Secret::expose),
                     session_token: s.session_token.as_ref().map(Secret::expose),
@@ -293,7 +363,7 @@ fn map_input(input: &InputConfig, errors: &mut FieldErrors) -> (WantedConnection
                 gzip_only(&f.decoders, "in.decoders", errors),
                 errors,
             ));
-            source.incremental = f.incremental.unwrap_or(false);
+            source.incremental = f.incremental.unwrap_or(f.last_path.is_some());
             WantedConnection {
                 kind: ConnectionKind::LocalFiles,
                 settings: json!({"directory": dir})
@@ -389,7 +459,10 @@ fn map_output(
                 (ConnectionKind::Mysql, DbKind::Mysql)
             };
             let mut allowed = JDBC_CONNECTION_FIELDS.to_vec();
-            allowed.extend(["table", "mode", "merge_keys", "batch_size"]);
+            if db == DbKind::Postgresql {
+                allowed.push("schema");
+            }
+            allowed.extend(["table", "mode", "merge_keys"]);
             only_fields(j, "out", &allowed, errors);
             let JdbcOutput {
                 table, merge_keys, ..
@@ -433,6 +506,7 @@ fn map_output(
                 s.region.as_deref(),
                 s.endpoint.as_deref(),
                 S3Credentials {
+                    auth_method: s.auth_method.as_deref(),
                     access_key_id: s.access_key_id.as_ref().map(Secret::expose),
                     secret_access_key: s.secret_access_key.as_ref().map(Secret::expose),
                     session_token: s.session_token.as_ref().map(Secret::expose),
@@ -599,12 +673,15 @@ mod tests {
             .map_err(|e| e.0.into_iter().map(|e| (e.field, e.message)).collect())
     }
 
-    /// An Embulk S3 input without keys means "the machine's own role" to Embulk; Hakobu
-    /// maps it to `instance_role`, which the app accepts only where the operator allows
-    /// the service's own role (and otherwise refuses, naming `role_arn` as the way out).
+    /// An S3 input without keys is refused by name (Embulk's default `basic` needs keys);
+    /// only `auth_method: instance` / `default` ask for the machine's own role, which the
+    /// app accepts only where the operator allows the service's own role.
     #[test]
-    fn a_keyless_embulk_s3_input_wants_the_ambient_role() {
-        for credentials in ["", "  auth_method: instance\n"] {
+    fn a_keyless_s3_input_is_refused_unless_it_asks_for_the_instance_role() {
+        let errors = wanted_source(&s3_to_postgres("")).err().unwrap();
+        assert_eq!(errors[0].0, "config.in.access_key_id", "{errors:?}");
+        assert!(errors[0].1.contains("role_arn"), "{errors:?}");
+        for credentials in ["  auth_method: instance\n", "  auth_method: default\n"] {
             let wanted =
                 wanted_source(&s3_to_postgres(credentials)).unwrap_or_else(|e| panic!("{e:?}"));
             assert_eq!(wanted.kind, ConnectionKind::S3);
@@ -656,11 +733,96 @@ mod tests {
 
     #[test]
     fn a_bzip2_source_is_refused_by_name_not_read_as_gzip() {
-        let gzip = s3_to_postgres("  decoders: [{type: gzip}]\n");
+        let keys = "  access_key_id: AKIAEXAMPLE\n  secret_access_key: s\n";
+        let gzip = s3_to_postgres(&format!("{keys}  decoders: [{{type: gzip}}]\n"));
         assert!(wanted_source(&gzip).is_ok());
-        let bzip2 = s3_to_postgres("  decoders: [{type: bzip2}]\n");
+        let bzip2 = s3_to_postgres(&format!("{keys}  decoders: [{{type: bzip2}}]\n"));
         let errors = wanted_source(&bzip2).err().unwrap();
         assert_eq!(errors[0].0, "in.decoders", "{errors:?}");
         assert!(errors[0].1.contains("bzip2"), "{errors:?}");
+    }
+
+    fn import(yaml: &str) -> Result<ImportedJob, Vec<(String, String)>> {
+        let config = Config::from_yaml(yaml).unwrap_or_else(|e| panic!("{e}"));
+        settings_from_config(&config)
+            .map_err(|e| e.0.into_iter().map(|e| (e.field, e.message)).collect())
+    }
+
+    fn refused_fields(yaml: &str) -> Vec<String> {
+        import(yaml)
+            .err()
+            .unwrap_or_else(|| panic!("imported: {yaml}"))
+            .into_iter()
+            .map(|(field, _)| field)
+            .collect()
+    }
+
+    const OUT: &str = "out: {type: postgresql, host: h, user: u, database: d, table: t}\n";
+
+    #[test]
+    fn where_embulk_stopped_becomes_the_jobs_incremental_state() {
+        let job = import(&format!(
+            "in: {{type: postgresql, host: h, user: u, database: d, table: src, incremental: true, incremental_columns: [id], last_record: [42]}}\n{OUT}"
+        ))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(job.source.incremental);
+        assert_eq!(job.incremental_state, Some(json!({"last_record": [42]})));
+        // Not incremental: Embulk ignores last_record, and so does the job.
+        let job = import(&format!(
+            "in: {{type: mysql, host: h, user: u, database: d, table: src, last_record: [42]}}\n{OUT}"
+        ))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(job.incremental_state, None);
+        // Files: last_path, and the job is incremental as Embulk's file inputs are.
+        let job = import(&format!(
+            "in: {{type: s3, bucket: b, path_prefix: logs/, access_key_id: AKIA, secret_access_key: s, last_path: logs/2024-01-02.csv, parser: {{type: csv, columns: [{{name: id, type: long}}]}}}}\n{OUT}"
+        ))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(job.source.incremental);
+        assert_eq!(
+            job.incremental_state,
+            Some(json!({"last_path": "logs/2024-01-02.csv"}))
+        );
+        assert_eq!(
+            refused_fields(&format!(
+                "in: {{type: file, path_prefix: /d/x_, incremental: false, last_path: /d/x_1.csv, parser: {{type: csv, columns: [{{name: id, type: long}}]}}}}\n{OUT}"
+            )),
+            ["config.in.last_path"]
+        );
+    }
+
+    #[test]
+    fn keys_a_job_cannot_hold_are_refused_by_name() {
+        let input = "in: {type: postgresql, host: h, user: u, database: d, table: src";
+        for (extra, field) in [
+            ("connect_timeout: 30", "config.in.connect_timeout"),
+            ("socket_timeout: 600", "config.in.socket_timeout"),
+            ("fetch_rows: 5000", "config.in.fetch_rows"),
+            ("options: {useSSL: false}", "config.in.options"),
+        ] {
+            assert_eq!(
+                refused_fields(&format!("{input}, {extra}}}\n{OUT}")),
+                [field],
+                "{extra}"
+            );
+        }
+        assert_eq!(
+            refused_fields(&format!(
+                "{input}}}\nout: {{type: mysql, host: h, user: u, database: d, table: t, batch_size: 1000}}\n"
+            )),
+            ["config.out.batch_size"]
+        );
+        assert_eq!(
+            refused_fields(&format!(
+                "in: {{type: mysql, host: h, user: u, database: d, schema: other, table: src}}\n{OUT}"
+            )),
+            ["config.in.schema"]
+        );
+        assert_eq!(
+            refused_fields(&format!("exec: {{max_threads: 4}}\n{input}}}\n{OUT}")),
+            ["config.exec.max_threads"]
+        );
+        // PostgreSQL's schema is the job's.
+        assert!(import(&format!("{input}, schema: sales}}\n{OUT}")).is_ok());
     }
 }

@@ -78,6 +78,16 @@ fn classify_egress(e: &anyhow::Error) -> Option<ErrorKind> {
     }
 }
 
+/// A missing or closed object the connectors already named (`connectors::sql::objects`).
+fn classify_object(e: &anyhow::Error) -> Option<ErrorKind> {
+    use crate::connectors::sql::objects::{ObjectError, Problem};
+    let object = e.chain().find_map(|c| c.downcast_ref::<ObjectError>())?;
+    Some(match object.problem {
+        Problem::PermissionDenied => ErrorKind::PermissionDenied,
+        Problem::Missing => ErrorKind::Other,
+    })
+}
+
 fn classify_tls(e: &anyhow::Error) -> Option<ErrorKind> {
     let failure = e.chain().find_map(|c| c.downcast_ref::<TlsFailure>())?;
     Some(match failure.problem {
@@ -89,7 +99,10 @@ fn classify_tls(e: &anyhow::Error) -> Option<ErrorKind> {
 
 pub(super) fn classify_pg(e: &anyhow::Error) -> ErrorKind {
     use tokio_postgres::error::SqlState;
-    if let Some(kind) = classify_egress(e).or_else(|| classify_tls(e)) {
+    if let Some(kind) = classify_egress(e)
+        .or_else(|| classify_tls(e))
+        .or_else(|| classify_object(e))
+    {
         return kind;
     }
     for cause in e.chain() {
@@ -137,7 +150,10 @@ fn io_kind(io: &std::io::Error) -> ErrorKind {
 }
 
 pub(super) fn classify_my(e: &anyhow::Error) -> ErrorKind {
-    if let Some(kind) = classify_egress(e).or_else(|| classify_tls(e)) {
+    if let Some(kind) = classify_egress(e)
+        .or_else(|| classify_tls(e))
+        .or_else(|| classify_object(e))
+    {
         return kind;
     }
     for cause in e.chain() {

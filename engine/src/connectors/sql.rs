@@ -4,6 +4,7 @@
 //! database readers share beyond SQL text is in [`input`].
 
 pub mod input;
+pub mod objects;
 
 pub use hakobu_core::sql::Dialect;
 

@@ -18,8 +18,9 @@ use std::sync::Arc;
 enum Out {
     /// Input column `i`, unchanged.
     Keep(usize),
-    /// A constant (or NULL) of a type, for added columns.
-    Constant(ColumnType, Option<String>),
+    /// A constant (or NULL) of a type, for added columns, read by the parser of its
+    /// `format` and zone.
+    Constant(ColumnType, Option<String>, Box<FieldParser>),
     /// Input column `i` converted value by value.
     Convert(usize, Conversion),
 }
@@ -38,8 +39,9 @@ enum Conversion {
         tail: usize,
         ch: char,
     },
-    /// Replace NULLs of an existing column with a default.
-    Default(String),
+    /// Replace NULLs of an existing column with a default, read by the parser of its
+    /// `format` and zone.
+    Default(String, Box<FieldParser>),
 }
 
 struct Step {
@@ -122,35 +124,50 @@ fn plan(f: &FilterConfig, input: &Schema) -> Result<Step> {
              -> Result<(Field, Out)> {
                 let src = col.src.as_deref().unwrap_or(&col.name);
                 let default = col.default.as_ref().and_then(default_text);
+                // A default is read with the column's `format`, in its `timezone`, else
+                // the filter's `default_timezone` (a wall time without a zone is a time
+                // in that zone), whether it fills NULLs or makes a new column.
+                let parser = |t: ColumnType| -> Result<FieldParser> {
+                    let p = FieldParser {
+                        name: col.name.clone(),
+                        type_: t,
+                        format: col.format.as_deref().map(chrono_format),
+                        tz: match &col.timezone {
+                            Some(z) => tz(Some(z))?,
+                            None => default_tz,
+                        },
+                        date: None,
+                    };
+                    if let Some(d) = &default
+                        && t != ColumnType::Bytes
+                    {
+                        p.parse(d).with_context(|| format!("{path}.default"))?;
+                    }
+                    Ok(p)
+                };
                 match input.index_of(src) {
                     Ok(i)
                         if col.type_.is_none()
                             || col.type_ == Some(types::column_type(input.field(i))) =>
                     {
+                        let t = types::column_type(input.field(i));
                         Ok((
                             input.field(i).clone().with_name(&col.name),
-                            match default {
-                                Some(d) => Out::Convert(i, Conversion::Default(d)),
+                            match default.clone() {
+                                Some(d) => {
+                                    Out::Convert(i, Conversion::Default(d, Box::new(parser(t)?)))
+                                }
                                 None => Out::Keep(i),
                             },
                         ))
                     }
                     _ => {
                         let t = col.type_.ok_or_else(|| anyhow!("{path}: column {src:?} does not exist; give type: (and default:) to add it"))?;
-                        if let Some(d) = &default {
-                            let p = FieldParser {
-                                name: col.name.clone(),
-                                type_: t,
-                                format: col.format.as_deref().map(chrono_format),
-                                tz: match &col.timezone {
-                                    Some(z) => tz(Some(z))?,
-                                    None => default_tz,
-                                },
-                                date: None,
-                            };
-                            p.parse(d).with_context(|| format!("{path}.default"))?;
-                        }
-                        Ok((types::field(&col.name, t), Out::Constant(t, default)))
+                        let p = parser(t)?;
+                        Ok((
+                            types::field(&col.name, t),
+                            Out::Constant(t, default.clone(), Box::new(p)),
+                        ))
                     }
                 }
             };
@@ -290,15 +307,8 @@ fn apply_step(step: &Step, batch: &RecordBatch) -> Result<RecordBatch> {
         let t = types::column_type(step.schema.field(o));
         arrays.push(match out {
             Out::Keep(i) => batch.column(*i).clone(),
-            Out::Constant(t, default) => {
+            Out::Constant(t, default, parser) => {
                 let mut b = ColumnBuilder::new(*t, n);
-                let parser = FieldParser {
-                    name: String::new(),
-                    type_: *t,
-                    format: None,
-                    tz: Tz::UTC,
-                    date: None,
-                };
                 for _ in 0..n {
                     match default {
                         None => b.append_null(),
@@ -332,17 +342,11 @@ fn convert(
     text: &mut String,
 ) -> Result<()> {
     match (conv, v) {
-        (Conversion::Default(d), Value::Null) => {
-            let parser = FieldParser {
-                name: String::new(),
-                type_: to,
-                format: None,
-                tz: Tz::UTC,
-                date: None,
-            };
-            b.append(parser.parse(d)?)
+        (Conversion::Default(d, _), Value::Null) if to == ColumnType::Bytes => {
+            b.append(Value::Bytes(d.as_bytes()))
         }
-        (Conversion::Default(_), v) => b.append(v),
+        (Conversion::Default(d, parser), Value::Null) => b.append(parser.parse(d)?),
+        (Conversion::Default(..), v) => b.append(v),
         (_, Value::Null) => {
             b.append_null();
             Ok(())

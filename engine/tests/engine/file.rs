@@ -543,6 +543,50 @@ filters:
     );
 }
 
+/// Embulk's rule: without null_string an unquoted empty field is NULL and a quoted one
+/// (`""`) the empty string; with null_string only that text is NULL, quoted or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quoted_empty_field_is_an_empty_string_and_an_unquoted_one_null() {
+    let dir = TempDir::new();
+    std::fs::write(
+        dir.path("in.csv"),
+        "id,a,b,c\n1,,\"\",\"\"\"\"\n2,\"\",,\"x\"\n3,\"multi\nline\",\"\",\n",
+    )
+    .unwrap();
+    let input = |null_string: &str| {
+        format!(
+            "in:\n  type: file\n  path_prefix: {}\n  parser:\n    type: csv\n    skip_header_lines: 1\n{null_string}    stop_on_invalid_record: true\n    columns:\n      - {{name: id, type: long}}\n      - {{name: a, type: string}}\n      - {{name: b, type: string}}\n      - {{name: c, type: string}}\n",
+            dir.path("in.csv")
+        )
+    };
+    run(&format!("{}{}", input(""), jsonl_out(&dir.path("plain_"))))
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path("plain_000.00.jsonl")).unwrap(),
+        concat!(
+            "{\"id\":1,\"a\":null,\"b\":\"\",\"c\":\"\\\"\"}\n",
+            "{\"id\":2,\"a\":\"\",\"b\":null,\"c\":\"x\"}\n",
+            "{\"id\":3,\"a\":\"multi\\nline\",\"b\":\"\",\"c\":null}\n",
+        )
+    );
+    run(&format!(
+        "{}{}",
+        input("    null_string: ''\n"),
+        jsonl_out(&dir.path("nulls_"))
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path("nulls_000.00.jsonl")).unwrap(),
+        concat!(
+            "{\"id\":1,\"a\":null,\"b\":null,\"c\":\"\\\"\"}\n",
+            "{\"id\":2,\"a\":null,\"b\":null,\"c\":\"x\"}\n",
+            "{\"id\":3,\"a\":\"multi\\nline\",\"b\":null,\"c\":null}\n",
+        )
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trim_if_not_quoted_keeps_spaces_inside_quotes() {
     let dir = TempDir::new();

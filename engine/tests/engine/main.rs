@@ -10,6 +10,8 @@ mod corpus;
 mod file;
 mod files_root;
 mod mysql;
+mod objects;
 mod postgres;
 mod s3;
 mod tls;
+mod zones;

@@ -12,6 +12,11 @@
 //!   unclosed quote cannot make the csv crate hold the rest of the file in memory, and
 //!   later records keep their line numbers.
 //!
+//! - Embulk's quoted empty value: `""` is an empty string where an unquoted empty field
+//!   is NULL. The scanner notes (line, field) of each quoted value that closes right
+//!   after it opens, so the reader can tell the two apart for the few empty fields it
+//!   meets (the csv crate gives both as "").
+//!
 //! It follows `comment_line_marker` as the csv crate does, so a quote in a comment line
 //! opens nothing.
 
@@ -22,6 +27,12 @@ use std::sync::{Arc, Mutex};
 /// Lines (as the csv crate counts them, from 1) where records with a quoted value over
 /// `max_quoted_size_limit` start, in file order.
 pub type Oversized = Arc<Mutex<VecDeque<u64>>>;
+
+/// `(line, field)` of each quoted value that closed right after it opened (`""`), in
+/// file order: the line the record starts on (as the csv crate counts lines, from 1) and
+/// the field's index in the record, from 0. A field noted here whose value is empty was
+/// written `""`.
+pub type QuotedEmpties = Arc<Mutex<VecDeque<(u64, u32)>>>;
 
 /// Trims unquoted spaces and/or turns CR line ends into LF.
 pub struct CsvPrescan<R> {
@@ -62,6 +73,14 @@ pub struct CsvPrescan<R> {
     comment: Option<u8>,
     in_comment: bool,
     oversized: Oversized,
+    /// The index of the current field in its record.
+    field: u32,
+    /// The current field started with its quote, which has not closed yet.
+    opened_at_start: bool,
+    quoted_empties: Option<QuotedEmpties>,
+    /// Quoted empties of the chunk being scanned, handed over at its end (one lock per
+    /// chunk, not per value).
+    new_empties: Vec<(u64, u32)>,
     raw: Vec<u8>,
     out: Vec<u8>,
     served: usize,
@@ -108,6 +127,10 @@ impl<R: Read> CsvPrescan<R> {
             comment: None,
             in_comment: false,
             oversized: Oversized::default(),
+            field: 0,
+            opened_at_start: false,
+            quoted_empties: None,
+            new_empties: Vec::new(),
             raw: vec![0; 64 * 1024],
             out: Vec::with_capacity(64 * 1024),
             served: 0,
@@ -119,6 +142,12 @@ impl<R: Read> CsvPrescan<R> {
     pub fn with_quoted_size_limit(mut self, limit: usize, oversized: Oversized) -> Self {
         self.limit = limit;
         self.oversized = oversized;
+        self
+    }
+
+    /// Notes each quoted empty value (`""`) in `empties` (see [`QuotedEmpties`]).
+    pub fn with_quoted_empties(mut self, empties: QuotedEmpties) -> Self {
+        self.quoted_empties = Some(empties);
         self
     }
 
@@ -156,6 +185,12 @@ impl<R: Read> CsvPrescan<R> {
                     self.in_quote = false;
                     self.just_closed = self.escape.is_none();
                     closes = true;
+                    if std::mem::take(&mut self.opened_at_start)
+                        && self.quoted_len == 0
+                        && self.quoted_empties.is_some()
+                    {
+                        self.new_empties.push((self.record_line, self.field));
+                    }
                 }
                 if !closes {
                     self.quoted_len += 1;
@@ -207,6 +242,7 @@ impl<R: Read> CsvPrescan<R> {
                 self.at_record_start = false;
                 self.record_line = self.line_feeds + 1;
                 self.noted = false;
+                self.field = 0;
             }
             match b {
                 b' ' if self.trim && self.field_start => {}
@@ -220,6 +256,7 @@ impl<R: Read> CsvPrescan<R> {
                 _ if b == self.delimiter => {
                     self.pending_spaces = 0;
                     self.field_start = true;
+                    self.field += 1;
                     self.push(b);
                 }
                 _ => {
@@ -230,6 +267,7 @@ impl<R: Read> CsvPrescan<R> {
                         self.in_quote = true;
                         self.quoted_len = 0;
                         self.escape_kept = false;
+                        self.opened_at_start = true;
                     }
                     self.field_start = false;
                     self.push(b);
@@ -272,6 +310,7 @@ impl<R: Read> CsvPrescan<R> {
                 self.at_record_start = false;
                 self.record_line = self.line_feeds + 1;
                 self.noted = false;
+                self.field = 0;
             }
             self.field_start = false;
             self.out.extend_from_slice(&bytes[..run]);
@@ -291,6 +330,14 @@ impl<R: Read> Read for CsvPrescan<R> {
                 return Ok(0);
             }
             self.scan(n);
+            if let Some(empties) = &self.quoted_empties
+                && !self.new_empties.is_empty()
+            {
+                empties
+                    .lock()
+                    .expect("not poisoned")
+                    .extend(self.new_empties.drain(..));
+            }
         }
         let n = buf.len().min(self.out.len() - self.served);
         buf[..n].copy_from_slice(&self.out[self.served..self.served + n]);
@@ -454,5 +501,37 @@ mod tests {
             scanned(" a ,\"x\ry\"\r b\r", rules, true, true),
             "a,\"x\ry\"\nb\n"
         );
+    }
+
+    #[test]
+    fn quoted_empty_values_are_noted_by_line_and_field() {
+        let rules = Quoting {
+            quote: Some(b'"'),
+            escape: None,
+            delimiter: b',',
+        };
+        let input = "\"\",,x\n1,\"\"\n\"a\nb\",\"\"\"\",\"\"\n# \"\",\"\"\n\"\"";
+        for trickle in [true, false] {
+            let reader: Box<dyn Read> = if trickle {
+                Box::new(Trickle(input.as_bytes()))
+            } else {
+                Box::new(input.as_bytes())
+            };
+            let empties = QuotedEmpties::default();
+            let mut out = String::new();
+            CsvPrescan::new(reader, rules, false, false)
+                .with_quoted_empties(empties.clone())
+                .with_comment_marker(Some(b'#'))
+                .read_to_string(&mut out)
+                .unwrap();
+            assert_eq!(out, input, "passed through unchanged");
+            // `""""` (one quote) is noted at its first close but is not empty: the
+            // reader asks only about empty values. The comment line notes nothing.
+            assert_eq!(
+                Vec::from(empties.lock().unwrap().clone()),
+                [(1, 0), (2, 1), (3, 1), (3, 2), (6, 0)],
+                "trickle: {trickle}"
+            );
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! Parsing is synchronous (csv, flate2), so each file is read on a blocking thread and
 //! hands batches to the async pipeline with `blocking_send`.
 
-use super::prescan::{CsvPrescan, Oversized, Quoting};
+use super::prescan::{CsvPrescan, Oversized, QuotedEmpties, Quoting};
 use crate::shared::files_root::{FileAccess, PathRefused};
 use crate::shared::source::{Source, Task, TaskState};
 use crate::shared::stats::Expected;
@@ -22,6 +22,7 @@ use hakobu_core::config::{
     Codec, CsvParser, FileInput, JsonlParser, Newline, ParserConfig, SchemaColumn,
 };
 use hakobu_core::files;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -388,6 +389,36 @@ fn starts_oversized(oversized: &Oversized, line: u64) -> bool {
     lines.front() == Some(&line) && lines.pop_front().is_some()
 }
 
+/// The reader's side of the prescan's [`QuotedEmpties`]: notes are taken over in bulk,
+/// so most questions need no lock.
+struct QuotedEmptyLookup {
+    shared: QuotedEmpties,
+    local: VecDeque<(u64, u32)>,
+}
+
+impl QuotedEmptyLookup {
+    /// Whether field `field` of the record starting on `line` was written `""`. Notes of
+    /// earlier lines are dropped on the way (records are read in order).
+    fn was_quoted(&mut self, line: u64, field: usize) -> bool {
+        while self.local.front().is_some_and(|(l, _)| *l < line) {
+            self.local.pop_front();
+        }
+        // Notes of this line may still be in the shared queue unless a later line's are
+        // already here (the prescan notes in file order, and has scanned this record).
+        if self.local.back().is_none_or(|(l, _)| *l <= line) {
+            self.local
+                .extend(self.shared.lock().expect("not poisoned").drain(..));
+            while self.local.front().is_some_and(|(l, _)| *l < line) {
+                self.local.pop_front();
+            }
+        }
+        self.local
+            .iter()
+            .take_while(|(l, _)| *l == line)
+            .any(|(_, f)| *f as usize == field)
+    }
+}
+
 fn read_csv(
     path: &Path,
     input: Box<dyn Read + Send>,
@@ -424,6 +455,14 @@ fn read_csv(
     // Embulk's default limit of a quoted value.
     let limit = p.max_quoted_size_limit.unwrap_or(131_072);
     let oversized = Oversized::default();
+    let null_string = p.null_string.as_deref();
+    // Without null_string, an empty field is NULL unless it was written `""` (Embulk's
+    // rule); the prescan notes those, as the csv crate gives both as "".
+    let quoted_empties = (quoting && null_string.is_none()).then(QuotedEmpties::default);
+    let mut quoted_lookup = quoted_empties.clone().map(|shared| QuotedEmptyLookup {
+        shared,
+        local: VecDeque::new(),
+    });
     // Every quoted CSV goes through the prescan, which is what finds quoted values over
     // the limit (the csv crate does not say which values were quoted).
     let input: Box<dyn Read + Send> = if trim || cr_as_lf || quoting {
@@ -432,14 +471,16 @@ fn read_csv(
             escape: if backslash { escape } else { None },
             delimiter,
         };
-        Box::new(
-            CsvPrescan::new(input, rules, trim, cr_as_lf)
-                .with_quoted_size_limit(
-                    usize::try_from(limit).unwrap_or(usize::MAX),
-                    oversized.clone(),
-                )
-                .with_comment_marker(comment),
-        )
+        let mut prescan = CsvPrescan::new(input, rules, trim, cr_as_lf)
+            .with_quoted_size_limit(
+                usize::try_from(limit).unwrap_or(usize::MAX),
+                oversized.clone(),
+            )
+            .with_comment_marker(comment);
+        if let Some(empties) = &quoted_empties {
+            prescan = prescan.with_quoted_empties(empties.clone());
+        }
+        Box::new(prescan)
     } else {
         input
     };
@@ -462,7 +503,6 @@ fn read_csv(
     let stop = p.stop_on_invalid_record.unwrap_or(false);
     let allow_optional = p.allow_optional_columns.unwrap_or(false);
     let allow_extra = p.allow_extra_columns.unwrap_or(false);
-    let null_string = p.null_string.as_deref();
     let n = fields.len();
     let mut builder = BatchBuilder::new(schema);
     let mut record = csv::StringRecord::new();
@@ -526,7 +566,14 @@ fn read_csv(
             let v = match record.get(i) {
                 None => Value::Null,
                 Some(s) if Some(s) == null_string => Value::Null,
-                Some("") if null_string.is_none() => Value::Null,
+                Some("")
+                    if null_string.is_none()
+                        && !quoted_lookup
+                            .as_mut()
+                            .is_some_and(|q| q.was_quoted(line, i)) =>
+                {
+                    Value::Null
+                }
                 Some(s) => match f.parse(s) {
                     Ok(Value::Str(s)) if f.type_ == hakobu_core::config::ColumnType::Bytes => {
                         Value::Bytes(s.as_bytes())
@@ -549,6 +596,10 @@ fn read_csv(
         }
         builder.end_row();
         if builder.is_full() {
+            // Notes no empty value asked for (`""""`, `""x`) go with their batch.
+            if let Some(q) = quoted_lookup.as_mut() {
+                q.was_quoted(line, usize::MAX);
+            }
             let bytes = reader.get_ref().bytes;
             stats.add_read(0, bytes - last_bytes);
             last_bytes = bytes;

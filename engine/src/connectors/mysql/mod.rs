@@ -7,6 +7,7 @@
 pub mod reader;
 pub mod writer;
 
+use crate::connectors::sql::objects::{Side, my_error};
 use crate::shared::time::instant_to_wall;
 use crate::tls::{TlsFailure, TlsProblem, my_ssl_opts, name_to_check, problem_of};
 use crate::types::micros_to_datetime;
@@ -123,4 +124,13 @@ pub(crate) fn datetime_text(m: i64, tz: Tz) -> Result<impl std::fmt::Display> {
     };
     let t = micros_to_datetime(wall).ok_or_else(|| anyhow!("timestamp out of range"))?;
     Ok(t.format("%Y-%m-%d %H:%M:%S%.6f"))
+}
+
+/// Fails with what is missing or closed (the table, the right to read it) when `quoted`
+/// cannot be read by this session. MySQL's catalog hides tables a user has no right to,
+/// so the server's own error on a read is what tells "missing" from "closed".
+pub async fn ensure_readable(conn: &mut Conn, quoted: &str, side: Side) -> Result<()> {
+    conn.query_drop(format!("SELECT 1 FROM {quoted} LIMIT 0"))
+        .await
+        .map_err(|e| my_error(e, side, quoted, || format!("cannot read {quoted}")))
 }

@@ -2,11 +2,12 @@
 //! arrive, never buffered whole), or one per key range of the primary key when
 //! `exec.max_threads` > 1.
 
-use super::{connect, primary_key, table_columns};
+use super::{connect, ensure_readable, primary_key, table_columns};
 use crate::connectors::sql::input::{
     Cursor, InputTable, SourceQuery, key_ranges_possible, reads_whole_table, socket_timeout,
     source_query, within,
 };
+use crate::connectors::sql::objects::{Side, my_error};
 use crate::connectors::sql::{Dialect, key_range_conditions, table_query};
 use crate::shared::source::{Source, Task, TaskState};
 use crate::shared::stats::Expected;
@@ -234,6 +235,14 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
         .map_err(|_| anyhow!("default_timezone: unknown zone"))?;
     let incremental = c.incremental.unwrap_or(false);
     let table = InputTable::of(D, c);
+    // A missing or closed table is said as such before anything is looked up in it (a
+    // renamed table would otherwise surface as "has no primary key").
+    if let Some(t) = &table {
+        ensure_readable(&mut conn, &t.quoted, Side::Source).await?;
+    }
+    let object = table
+        .as_ref()
+        .map_or_else(|| "the query".to_owned(), |t| t.name.clone());
     let SourceQuery { sql, cursor } = source_query(D, c, table.as_ref(), async |t: &str| {
         primary_key(&mut conn, t).await
     })
@@ -241,7 +250,7 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
     let stmt = conn
         .prep(&sql)
         .await
-        .with_context(|| format!("query failed: {sql}"))?;
+        .map_err(|e| my_error(e, Side::Source, &object, || format!("query failed: {sql}")))?;
     // `value_type` converts a column in the select list (Embulk reads it with that
     // getter); the query is then wrapped and described again, so each column is decoded
     // by what the server says the converted value is.
@@ -282,7 +291,7 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
     let stmt = conn
         .prep(&sql)
         .await
-        .with_context(|| format!("query failed: {sql}"))?;
+        .map_err(|e| my_error(e, Side::Source, &object, || format!("query failed: {sql}")))?;
     let mut readers = Vec::new();
     let mut columns = Vec::new();
     for col in stmt.columns().iter() {
@@ -535,7 +544,9 @@ impl Reading {
                 } = self;
                 let mut result = within(socket_timeout, conn.query_iter(sql))
                     .await?
-                    .context("query failed")?;
+                    .map_err(|e| {
+                        my_error(e, Side::Source, "the query", || "query failed".to_owned())
+                    })?;
                 let mut builder = BatchBuilder::new(schema);
                 let mut last_record = None;
                 let mut bytes = 0u64;

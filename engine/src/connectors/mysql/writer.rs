@@ -22,6 +22,7 @@
 
 use super::{connect, datetime_text, table_columns};
 use crate::connectors::sql::Dialect;
+use crate::connectors::sql::objects::{Side, my_error};
 use crate::types::{ColumnView, Value, column_type, days_to_date};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
@@ -191,9 +192,11 @@ impl MysqlWriter {
         let insert_into = match mode {
             Mode::InsertDirect | Mode::MergeDirect => {
                 if let Some(sql) = create_target.take() {
-                    conn.query_drop(&sql)
-                        .await
-                        .with_context(|| format!("creating {target} failed"))?;
+                    conn.query_drop(&sql).await.map_err(|e| {
+                        my_error(e, Side::Destination, &c.table, || {
+                            format!("creating {target} failed")
+                        })
+                    })?;
                 }
                 if let Some(sql) = &c.before_load {
                     conn.query_drop(sql).await.context("before_load")?;
@@ -208,7 +211,11 @@ impl MysqlWriter {
                 };
                 conn.query_drop(format!("CREATE TEMPORARY TABLE {} {body}", D.ident(STAGE)))
                     .await
-                    .context("creating the staging table failed")?;
+                    .map_err(|e| {
+                        my_error(e, Side::Destination, &c.table, || {
+                            "creating the staging table failed".to_owned()
+                        })
+                    })?;
                 D.ident(STAGE)
             }
             Mode::Replace => {
@@ -225,9 +232,11 @@ impl MysqlWriter {
                 }
                 drop_leftovers(&mut conn, &c.table).await?;
                 let name = D.ident(&replacement_name(&c.table, "", id));
-                conn.query_drop(create(&name))
-                    .await
-                    .with_context(|| format!("creating {name} failed"))?;
+                conn.query_drop(create(&name)).await.map_err(|e| {
+                    my_error(e, Side::Destination, &c.table, || {
+                        format!("creating {name} failed")
+                    })
+                })?;
                 replacement = Some(name.clone());
                 name
             }
@@ -338,7 +347,11 @@ impl MysqlWriter {
         }
         let sql = std::mem::take(&mut self.sql);
         self.rows_in_statement = 0;
-        self.conn().query_drop(sql).await.context("INSERT failed")
+        let table = self.target_raw.clone();
+        self.conn()
+            .query_drop(sql)
+            .await
+            .map_err(|e| my_error(e, Side::Destination, &table, || "INSERT failed".to_owned()))
     }
 
     /// Appends one batch as `VALUES` rows, sending a statement whenever it is large.
@@ -416,33 +429,42 @@ impl MysqlWriter {
             return Ok(());
         }
         if let Some(sql) = self.create_target.clone() {
-            self.conn()
-                .query_drop(sql)
-                .await
-                .with_context(|| "creating the target failed".to_owned())?;
+            let table = self.target_raw.clone();
+            self.conn().query_drop(sql).await.map_err(|e| {
+                my_error(e, Side::Destination, &table, || {
+                    "creating the target failed".to_owned()
+                })
+            })?;
         }
         let (target, stage) = (self.target.clone(), self.insert_into.clone());
+        let raw = self.target_raw.clone();
+        let dest = |what: &'static str| {
+            let raw = raw.clone();
+            move |e| my_error(e, Side::Destination, &raw, || what.to_owned())
+        };
         self.conn().query_drop("START TRANSACTION").await?;
         if let Some(sql) = self.before_load.clone() {
             self.conn().query_drop(sql).await.context("before_load")?;
         }
         match self.mode {
-            Mode::Insert => {
-                self.conn()
-                    .query_drop(format!(
-                        "INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}"
-                    ))
-                    .await?
-            }
+            Mode::Insert => self
+                .conn()
+                .query_drop(format!(
+                    "INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}"
+                ))
+                .await
+                .map_err(dest("moving rows into the target failed"))?,
             Mode::TruncateInsert => {
                 self.conn()
                     .query_drop(format!("DELETE FROM {target}"))
-                    .await?;
+                    .await
+                    .map_err(dest("emptying the target failed"))?;
                 self.conn()
                     .query_drop(format!(
                         "INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}"
                     ))
-                    .await?;
+                    .await
+                    .map_err(dest("moving rows into the target failed"))?;
             }
             Mode::Merge => {
                 let dup = self.on_duplicate();
@@ -451,7 +473,7 @@ impl MysqlWriter {
                         "INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}{dup}"
                     ))
                     .await
-                    .context("merge failed")?
+                    .map_err(dest("merge failed"))?
             }
             Mode::Replace => {}
             Mode::InsertDirect | Mode::MergeDirect => unreachable!("not transactional"),
@@ -469,13 +491,13 @@ impl MysqlWriter {
                 self.conn()
                     .query_drop(format!("RENAME TABLE {target} TO {old}, {new} TO {target}"))
                     .await
-                    .context("replacing the target failed")?;
+                    .map_err(dest("replacing the target failed"))?;
                 self.conn().query_drop(format!("DROP TABLE {old}")).await?;
             } else {
                 self.conn()
                     .query_drop(format!("RENAME TABLE {new} TO {target}"))
                     .await
-                    .context("replacing the target failed")?;
+                    .map_err(dest("replacing the target failed"))?;
             }
             self.replacement = None;
         } else {

@@ -7,6 +7,8 @@ pub mod copy;
 pub mod reader;
 pub mod writer;
 
+use crate::connectors::sql::Dialect;
+use crate::connectors::sql::objects::{ObjectError, Problem, Side, from_pg};
 use crate::tls::{PgTls, TlsFailure, problem_of};
 use anyhow::{Context, Result};
 use hakobu_core::config::{DbEndpoint, TlsMode};
@@ -122,4 +124,38 @@ pub async fn primary_key(client: &Client, qualified: &str) -> Result<Vec<String>
         .await
         .with_context(|| format!("cannot read the primary key of {qualified}"))?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Fails with what is missing or closed (the table, its schema, the right to read it)
+/// when `table` of `schema` cannot be read by this session. PostgreSQL reports a missing
+/// schema as a missing relation, so the schema is looked up when the table is missing.
+pub async fn ensure_readable(client: &Client, schema: &str, table: &str, side: Side) -> Result<()> {
+    let quoted = Dialect::Postgres.qualified(Some(schema), table);
+    let Err(e) = client
+        .query(&format!("SELECT 1 FROM {quoted} LIMIT 0"), &[])
+        .await
+    else {
+        return Ok(());
+    };
+    let object = from_pg(&e, side, &quoted);
+    if object
+        .as_ref()
+        .is_some_and(|o| o.problem == Problem::Missing)
+    {
+        let schema_exists: bool = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+                &[&schema],
+            )
+            .await
+            .with_context(|| format!("cannot look up schema {schema}"))?
+            .get(0);
+        if !schema_exists {
+            return Err(ObjectError::missing("schema", schema, side).into());
+        }
+    }
+    Err(match object {
+        Some(o) => o.into(),
+        None => anyhow::Error::new(e).context(format!("cannot read {quoted}")),
+    })
 }

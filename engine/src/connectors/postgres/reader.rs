@@ -2,11 +2,12 @@
 //! or one per key range of the primary key when `exec.max_threads` > 1.
 
 use super::copy::{CopyDecoder, PgRead};
-use super::{connect, primary_key, table_columns};
+use super::{connect, ensure_readable, primary_key, table_columns};
 use crate::connectors::sql::input::{
     Cursor, InputTable, SourceQuery, key_ranges_possible, reads_whole_table, socket_timeout,
     source_query, within,
 };
+use crate::connectors::sql::objects::{Side, pg_error};
 use crate::connectors::sql::{Dialect, key_range_conditions, table_query};
 use crate::shared::source::{Source, Task, TaskState};
 use crate::shared::stats::Expected;
@@ -46,6 +47,21 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
     }
     let default_tz = parse_tz(c.default_timezone.as_deref())?;
     let table = InputTable::of(D, c);
+    // A missing or closed table is said as such before anything is looked up in it (a
+    // renamed table would otherwise surface as "has no primary key").
+    if table.is_some() {
+        let schema = c.schema.as_deref().unwrap_or("public");
+        ensure_readable(
+            &client,
+            schema,
+            c.table.as_deref().unwrap_or_default(),
+            Side::Source,
+        )
+        .await?;
+    }
+    let object = table
+        .as_ref()
+        .map_or_else(|| "the query".to_owned(), |t| t.name.clone());
     let SourceQuery {
         sql,
         cursor: cursor_columns,
@@ -56,7 +72,7 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
     let stmt = client
         .prepare(&sql)
         .await
-        .with_context(|| format!("query failed: {sql}"))?;
+        .map_err(|e| pg_error(e, Side::Source, &object, || format!("query failed: {sql}")))?;
 
     // Columns without a binary decoder, or with a `type:` override, are cast in SQL: the
     // server converts them exactly and the reader only ever sees types it knows.
@@ -348,7 +364,7 @@ impl Reading {
                 } = self;
                 let stream = within(socket_timeout, client.copy_out(copy_sql.as_str()))
                     .await?
-                    .context("COPY out failed")?;
+                    .map_err(|e| pg_error(e, Side::Source, "the query", || "COPY out failed".to_owned()))?;
                 let mut stream = std::pin::pin!(stream);
                 let mut decoder = CopyDecoder::new(readers, names);
                 let mut builder = BatchBuilder::new(schema);

@@ -14,6 +14,7 @@
 use super::copy::{HEADER, PgWrite, encode_rows};
 use super::{connect, primary_key, table_columns};
 use crate::connectors::sql::Dialect;
+use crate::connectors::sql::objects::{Side, pg_error};
 use crate::types::{ColumnView, column_type};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
@@ -149,10 +150,14 @@ impl PgWriter {
         let mut merge_keys = c.merge_keys.clone();
         if matches!(mode, Mode::Merge | Mode::MergeDirect) && merge_keys.is_empty() {
             merge_keys = primary_key(&client, &target).await?;
-            if merge_keys.is_empty() {
+            if merge_keys.is_empty() && existing.is_empty() {
                 bail!(
-                    "merge_keys: required because {target} has no primary key (or does not exist)"
+                    "merge_keys: required because table {schema_name}.{} does not exist (destination), so it has no primary key to merge on",
+                    c.table
                 );
+            }
+            if merge_keys.is_empty() {
+                bail!("merge_keys: required because table {target} has no primary key");
             }
         }
 
@@ -182,10 +187,11 @@ impl PgWriter {
             (existing.is_empty() && mode != Mode::Replace).then(|| create_sql(&target));
         if !mode.is_transactional() {
             if let Some(sql) = create_target.take() {
-                client
-                    .batch_execute(&sql)
-                    .await
-                    .with_context(|| format!("creating {target} failed"))?;
+                client.batch_execute(&sql).await.map_err(|e| {
+                    pg_error(e, Side::Destination, &target, || {
+                        format!("creating {target} failed")
+                    })
+                })?;
             }
             if let Some(sql) = &c.before_load {
                 client.batch_execute(sql).await.context("before_load")?;
@@ -198,10 +204,11 @@ impl PgWriter {
             Mode::Insert | Mode::InsertDirect if !staged_insert => {
                 if let Some(sql) = create_target.take() {
                     // Inside the transaction: a failed run does not leave an empty table.
-                    client
-                        .batch_execute(&sql)
-                        .await
-                        .with_context(|| format!("creating {target} failed"))?;
+                    client.batch_execute(&sql).await.map_err(|e| {
+                        pg_error(e, Side::Destination, &target, || {
+                            format!("creating {target} failed")
+                        })
+                    })?;
                 }
                 target.clone()
             }
@@ -229,7 +236,11 @@ impl PgWriter {
                         D.ident(STAGE)
                     ))
                     .await
-                    .context("creating the staging table failed")?;
+                    .map_err(|e| {
+                        pg_error(e, Side::Destination, &target, || {
+                            "creating the staging table failed".to_owned()
+                        })
+                    })?;
                 for (name, _) in &cast_columns {
                     client
                         .batch_execute(&format!(
@@ -251,7 +262,11 @@ impl PgWriter {
                 client
                     .batch_execute(&create_sql(&table))
                     .await
-                    .with_context(|| format!("creating {table} failed"))?;
+                    .map_err(|e| {
+                        pg_error(e, Side::Destination, &table, || {
+                            format!("creating {table} failed")
+                        })
+                    })?;
                 table
             }
         };
@@ -325,11 +340,11 @@ impl PgWriter {
             self.copy_table,
             D.column_list(&self.columns)
         );
-        let sink = self
-            .client
-            .copy_in(sql.as_str())
-            .await
-            .context("starting COPY failed")?;
+        let sink = self.client.copy_in(sql.as_str()).await.map_err(|e| {
+            pg_error(e, Side::Destination, &self.target, || {
+                "starting COPY failed".to_owned()
+            })
+        })?;
         self.sink = Some(Box::pin(sink));
         self.buf.extend_from_slice(HEADER);
         Ok(())
@@ -367,7 +382,11 @@ impl PgWriter {
             self.client
                 .batch_execute(&format!("{sql}; TRUNCATE {}", self.copy_table))
                 .await
-                .context("merge failed")?;
+                .map_err(|e| {
+                    pg_error(e, Side::Destination, &self.target, || {
+                        "merge failed".to_owned()
+                    })
+                })?;
         } else if self.buf.len() >= FLUSH_BYTES {
             self.segment_bytes += self.buf.len();
             let sink = self.sink.as_mut().expect("copy started");
@@ -435,10 +454,11 @@ impl PgWriter {
             return Ok(());
         }
         if let Some(sql) = &self.create_target {
-            self.client
-                .batch_execute(sql)
-                .await
-                .with_context(|| format!("creating {} failed", self.target))?;
+            self.client.batch_execute(sql).await.map_err(|e| {
+                pg_error(e, Side::Destination, &self.target, || {
+                    format!("creating {} failed", self.target)
+                })
+            })?;
         }
         if let Some(sql) = &self.before_load {
             self.client
@@ -463,14 +483,19 @@ impl PgWriter {
                         s = self.copy_table
                     ))
                     .await
-                    .context("moving rows into the target failed")?;
+                    .map_err(|e| {
+                        pg_error(e, Side::Destination, &self.target, || {
+                            "moving rows into the target failed".to_owned()
+                        })
+                    })?;
             }
             Mode::Merge => {
                 let sql = self.merge_sql();
-                self.client
-                    .batch_execute(&sql)
-                    .await
-                    .context("merge failed")?;
+                self.client.batch_execute(&sql).await.map_err(|e| {
+                    pg_error(e, Side::Destination, &self.target, || {
+                        "merge failed".to_owned()
+                    })
+                })?;
             }
             Mode::Replace => {
                 self.client
@@ -481,7 +506,11 @@ impl PgWriter {
                         D.ident(&self.target_name)
                     ))
                     .await
-                    .context("replacing the target failed")?;
+                    .map_err(|e| {
+                        pg_error(e, Side::Destination, &self.target, || {
+                            "replacing the target failed".to_owned()
+                        })
+                    })?;
             }
             Mode::InsertDirect | Mode::MergeDirect => unreachable!("not transactional"),
         }
