@@ -210,7 +210,7 @@ async fn invalid_job_settings_name_the_field() {
     assert_eq!(body["field"], "settings.destination.mode");
     assert!(
         body["message"].as_str().unwrap().contains(
-            "expected one of insert, insert_direct, truncate_insert, replace, merge, merge_direct"
+            "expected one of insert, insert_direct, truncate_insert, replace, merge, merge_direct, delete_insert"
         ),
         "{body}"
     );
