@@ -244,6 +244,7 @@ pub async fn import_job(
             )
             .await?;
             let settings = JobSettings {
+                kind: Default::default(),
                 source,
                 destination,
                 columns,

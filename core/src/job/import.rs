@@ -187,6 +187,7 @@ fn map_input(input: &InputConfig, errors: &mut FieldErrors) -> (WantedConnection
         connection_id: placeholder,
         table: None,
         query: None,
+        statements: None,
         filter: None,
         files: None,
         incremental: false,
@@ -379,6 +380,7 @@ fn map_output(
         table: None,
         mode: crate::config::Mode::Insert,
         merge_keys: Vec::new(),
+        delete_where: None,
         files: None,
     };
     let wanted = match out {
@@ -389,7 +391,7 @@ fn map_output(
                 (ConnectionKind::Mysql, DbKind::Mysql)
             };
             let mut allowed = JDBC_CONNECTION_FIELDS.to_vec();
-            allowed.extend(["table", "mode", "merge_keys", "batch_size"]);
+            allowed.extend(["table", "mode", "merge_keys", "delete_where", "batch_size"]);
             only_fields(j, "out", &allowed, errors);
             let JdbcOutput {
                 table, merge_keys, ..
@@ -400,6 +402,7 @@ fn map_output(
             });
             destination.mode = j.mode();
             destination.merge_keys = merge_keys.clone();
+            destination.delete_where = j.delete_where.clone();
             jdbc_wanted(kind, j.endpoint(db), j.schema.as_deref(), "out", errors)
         }
         OutputConfig::S3(s) => {

@@ -921,6 +921,7 @@ mod tests {
             enabled: true,
             team_id: owner,
             revision: 1,
+            kind: Default::default(),
             your_role: TeamRole::Operator,
             shares: vec![TeamGrant {
                 team_id: analysts,
