@@ -127,6 +127,8 @@ impl StatementsConfig {
 }
 
 /// What a runner runs: a transfer (`in:` / `out:`) or a data mart's statements (`sql:`).
+// One value per run: the size of the smaller variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunnerConfig {
     /// Rows from a source to a destination (a data mart writing a query's result too).
