@@ -5,7 +5,7 @@
 //! the same parser the runner uses on hand-written YAML, so every compiled config is one
 //! the runner accepts.
 
-use crate::config::{ColumnType, Config, ConfigError, Mode};
+use crate::config::{ColumnType, Config, ConfigError, Mode, RunnerConfig, StatementsConfig};
 use crate::connection::{ConnectionKind, S3Auth, TEMPORARY_CREDENTIAL_FIELDS, setting_str};
 use crate::ids::ConnectionId;
 use crate::messages::{MessageCode, Text};
@@ -19,6 +19,9 @@ use serde_json::{Map, Value, json};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct JobSettings {
+    /// A transfer, or a data mart (SQL on one database; see [`JobKind`]).
+    #[serde(default, skip_serializing_if = "JobKind::is_transfer")]
+    pub kind: JobKind,
     pub source: SourceSettings,
     pub destination: DestinationSettings,
     /// Column changes applied in order: rename, drop, cast, add a constant.
@@ -53,6 +56,32 @@ fn default_timeout_minutes() -> u32 {
     360
 }
 
+/// What a job is. A data mart is a job on one database connection (source and
+/// destination are the same): it runs `source.statements`, or writes the result of
+/// `source.query` into `destination.table` with a load mode. Everything else (schedules,
+/// variables, checks, retries, runs) is the same as for transfers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// Rows from a source to a destination.
+    #[default]
+    Transfer,
+    /// SQL run on one database (`docs/data-marts.md`).
+    DataMart,
+}
+
+impl JobKind {
+    pub fn is_transfer(&self) -> bool {
+        *self == JobKind::Transfer
+    }
+}
+
+/// The load modes a data mart writes a query's result with: append (`insert`),
+/// `replace`, `delete_insert` (by key or by a condition) and `merge`.
+pub const DATA_MART_MODES: &[Mode] =
+    &[Mode::Insert, Mode::Replace, Mode::DeleteInsert, Mode::Merge];
+
 /// Where rows come from: a table, a query, or files.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -65,6 +94,9 @@ pub struct SourceSettings {
     /// A SELECT (or WITH) query on a database connection, instead of a table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
+    /// Data marts: SQL statements (DDL, DML) run in one transaction, instead of a query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statements: Option<String>,
     /// A SQL condition on `table`, e.g. `status = 'paid'`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
@@ -157,9 +189,14 @@ pub struct DestinationSettings {
     #[serde(default = "default_mode")]
     #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub mode: Mode,
-    /// Columns that identify a row for `merge` / `merge_direct`; empty means the primary key.
+    /// Columns that identify a row for `merge` / `merge_direct` (empty means the primary
+    /// key) and for `delete_insert` by key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merge_keys: Vec<String>,
+    /// `delete_insert` by a condition: a SQL condition on the target table (e.g.
+    /// `day = $date$`); the rows it matches are replaced by the new rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_where: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub files: Option<FileDestination>,
 }
@@ -365,8 +402,19 @@ impl JobSettings {
         destination: Option<ConnectionInfo>,
     ) -> FieldErrors {
         let mut e = FieldErrors::default();
-        self.validate_source(&mut e, source);
-        self.validate_destination(&mut e, destination);
+        match self.kind {
+            JobKind::Transfer => {
+                if self.source.statements.is_some() {
+                    e.push(
+                        "source.statements",
+                        "only apply to data mart jobs; a transfer reads a table, a query or files",
+                    );
+                }
+                self.validate_source(&mut e, source);
+                self.validate_destination(&mut e, destination);
+            }
+            JobKind::DataMart => self.validate_data_mart(&mut e, destination),
+        }
         for (i, change) in self.columns.iter().enumerate() {
             let f = |name: &str| format!("columns[{i}].{name}");
             match change {
@@ -546,16 +594,7 @@ impl JobSettings {
                     "is for storage connections; this destination is a database",
                 );
             }
-            let merging = matches!(d.mode, Mode::Merge | Mode::MergeDirect);
-            if !merging && !d.merge_keys.is_empty() {
-                e.push(
-                    "destination.merge_keys",
-                    "only apply to the merge and merge_direct modes",
-                );
-            }
-            for (i, k) in d.merge_keys.iter().enumerate() {
-                check_identifier(e, &format!("destination.merge_keys[{i}]"), k);
-            }
+            check_keys_and_condition(e, d);
         } else {
             match &d.files {
                 None => e.push("destination.files", "is required for a storage destination"),
@@ -580,6 +619,128 @@ impl JobSettings {
                 );
             }
         }
+    }
+}
+
+impl JobSettings {
+    /// A data mart: one database connection (source and destination alike); either
+    /// statements, or a query written into a table with one of [`DATA_MART_MODES`].
+    fn validate_data_mart(&self, e: &mut FieldErrors, connection: Option<ConnectionInfo>) {
+        let (s, d) = (&self.source, &self.destination);
+        if s.connection_id != d.connection_id {
+            e.push(
+                "destination.connection_id",
+                "must be the source's connection: a data mart runs SQL on one database",
+            );
+        }
+        if let Some(info) = connection
+            && !info.kind.is_database()
+        {
+            e.push(
+                "source.connection_id",
+                "must be a database connection (PostgreSQL or MySQL)",
+            );
+            return;
+        }
+        if s.table.is_some() || s.files.is_some() || s.filter.is_some() || s.incremental {
+            e.push(
+                "source.table",
+                "a data mart has no source table, filter or files: write the SQL as a query or statements",
+            );
+        }
+        if !self.columns.is_empty() || !self.masks.is_empty() {
+            e.push(
+                "columns",
+                "column changes and masks apply to transfers; shape the columns in the query",
+            );
+        }
+        if d.files.is_some() {
+            e.push("destination.files", "a data mart writes to a table");
+        }
+        match (&s.statements, &s.query) {
+            (Some(_), Some(_)) => e.push(
+                "source.query",
+                "give either statements to run or a query to write into a table, not both",
+            ),
+            (None, None) => e.push_message("source.query", MessageCode::Required),
+            (Some(statements), None) => {
+                if statements.trim().is_empty() {
+                    e.push_message("source.statements", MessageCode::Required);
+                }
+                if d.table.is_some() || !d.merge_keys.is_empty() || d.delete_where.is_some() {
+                    e.push(
+                        "destination.table",
+                        "statements write where they say; a target table, keys or a condition only apply when writing a query's result",
+                    );
+                }
+            }
+            (None, Some(query)) => {
+                if let Err(m) = check_select(query) {
+                    e.push_message("source.query", m);
+                }
+                match &d.table {
+                    None => e.push(
+                        "destination.table",
+                        "is required: the table the query's result is written into",
+                    ),
+                    Some(t) => check_table(e, "destination.table", t),
+                }
+                if !DATA_MART_MODES.contains(&d.mode) {
+                    e.push(
+                        "destination.mode",
+                        "must be insert (append), replace, delete_insert or merge",
+                    );
+                }
+                check_keys_and_condition(e, d);
+            }
+        }
+    }
+}
+
+/// Keys and the delete condition of a database destination: which modes use them, and
+/// `delete_insert` needs exactly one of them.
+fn check_keys_and_condition(e: &mut FieldErrors, d: &DestinationSettings) {
+    let keyed = matches!(d.mode, Mode::Merge | Mode::MergeDirect | Mode::DeleteInsert);
+    if !keyed && !d.merge_keys.is_empty() {
+        e.push(
+            "destination.merge_keys",
+            "only apply to the merge, merge_direct and delete_insert modes",
+        );
+    }
+    for (i, k) in d.merge_keys.iter().enumerate() {
+        check_identifier(e, &format!("destination.merge_keys[{i}]"), k);
+    }
+    let condition = d.delete_where.as_deref().map(str::trim);
+    match (d.mode, condition) {
+        (Mode::DeleteInsert, None | Some("")) if d.merge_keys.is_empty() => e.push(
+            "destination.merge_keys",
+            "are required for delete_insert: list the key columns whose rows are replaced, or give a condition (delete_where) instead",
+        ),
+        (Mode::DeleteInsert, Some(c)) if !c.is_empty() => {
+            if !d.merge_keys.is_empty() {
+                e.push(
+                    "destination.delete_where",
+                    "give either key columns or a condition, not both",
+                );
+            }
+            check_condition(e, "destination.delete_where", c);
+        }
+        (Mode::DeleteInsert, _) | (_, None) => {}
+        (_, Some(_)) => e.push(
+            "destination.delete_where",
+            "only applies to the delete_insert mode",
+        ),
+    }
+}
+
+/// A SQL condition (a WHERE without the word): one expression, no second statement under
+/// any dialect's reading. The engine also sends it as one prepared statement.
+fn check_condition(e: &mut FieldErrors, field: &str, condition: &str) {
+    if [Dialect::Postgres, Dialect::Mysql]
+        .iter()
+        .any(|d| d.statement_count(condition.trim().trim_end_matches(';')) > 1)
+    {
+        e.push_message(field, MessageCode::SingleStatement);
     }
 }
 
@@ -688,6 +849,33 @@ pub fn compile(
         compile_output(&settings.destination, destination),
     );
     Config::from_value(Value::Object(doc))
+}
+
+/// Compiles job settings into what a runner runs: [`compile`]'s transfer, or for a data
+/// mart with statements the `sql:` document. `connection` is the source's (a data mart's
+/// only connection).
+pub fn compile_runner(
+    settings: &JobSettings,
+    source: &CompileConnection<'_>,
+    destination: &CompileConnection<'_>,
+    last_state: Option<&Value>,
+) -> Result<RunnerConfig, ConfigError> {
+    let Some(statements) = &settings.source.statements else {
+        return compile(settings, source, destination, last_state).map(RunnerConfig::Transfer);
+    };
+    let mut section = Map::new();
+    connection_fields(source, &mut section);
+    if source.kind == ConnectionKind::Postgresql
+        && let Some(schema) = setting_str(source.kind, source.settings, "schema")
+    {
+        section.insert("schema".into(), json!(schema));
+    }
+    section.insert("statements".into(), json!(statements));
+    let doc = json!({ "sql": section });
+    let config: StatementsConfig =
+        serde_path_to_error::deserialize(doc).map_err(ConfigError::from_path_error)?;
+    // The same parse a runner does, so a compiled document is one it accepts.
+    RunnerConfig::from_yaml(&RunnerConfig::Statements(config).to_yaml())
 }
 
 fn connection_fields(c: &CompileConnection<'_>, out: &mut Map<String, Value>) {
@@ -879,6 +1067,12 @@ fn compile_output(d: &DestinationSettings, c: &CompileConnection<'_>) -> Value {
         m.insert("mode".into(), json!(d.mode));
         if !d.merge_keys.is_empty() {
             m.insert("merge_keys".into(), json!(d.merge_keys));
+        }
+        if let Some(condition) = d.delete_where.as_ref().filter(|c| !c.trim().is_empty()) {
+            m.insert(
+                "delete_where".into(),
+                json!(condition.trim().trim_end_matches(';')),
+            );
         }
     } else if let Some(f) = &d.files {
         m.insert("path_prefix".into(), json!(full_prefix(c, &f.path_prefix)));

@@ -288,6 +288,8 @@ fn quoted_placeholders(sql: &str) -> Vec<(String, usize)> {
 pub fn is_sql_path(path: &str) -> bool {
     path == "source.query"
         || path == "source.filter"
+        || path == "source.statements"
+        || path == "destination.delete_where"
         || (path.starts_with("checks[") && path.ends_with("].sql"))
 }
 

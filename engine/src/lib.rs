@@ -17,6 +17,9 @@ pub mod template;
 pub mod tls;
 pub mod types;
 
-pub use pipeline::{Preview, Summary, parse_config, preview_config, run_config, run_config_gated};
+pub use pipeline::{
+    Preview, Summary, parse_config, parse_runner_config, preview_config, run_config,
+    run_config_gated, run_runner_config_gated,
+};
 pub use shared::files_root::{FileAccess, FilesRoot, PathRefused};
 pub use shared::stats::{Progress, Stats};

@@ -5,9 +5,9 @@ use crate::pages::password_reset::{ForgotPasswordPage, ResetPasswordPage};
 use crate::pages::{
     accept_invite::AcceptInvitePage, account::AccountPage, audit::AuditPage,
     connections::ConnectionPage, connections::ConnectionsPage, dashboard::DashboardPage,
-    job_import::JobImportPage, job_wizard::JobWizardPage, jobs::JobPage, jobs::JobsPage,
-    members::MembersPage, not_found::NotFoundPage, runs::RunPage, runs::RunsPage, shell::Shell,
-    sign_in::SignInPage, sign_up::SignUpPage, teams::TeamPage, teams::TeamsPage,
+    data_mart::DataMartPage, job_import::JobImportPage, job_wizard::JobWizardPage, jobs::JobPage,
+    jobs::JobsPage, members::MembersPage, not_found::NotFoundPage, runs::RunPage, runs::RunsPage,
+    shell::Shell, sign_in::SignInPage, sign_up::SignUpPage, teams::TeamPage, teams::TeamsPage,
     tokens::TokensPage,
 };
 use crate::pages::{
@@ -42,6 +42,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("connections/:id") view=ConnectionPage/>
                     <Route path=path!("jobs") view=JobsPage/>
                     <Route path=path!("jobs/new") view=JobWizardPage/>
+                    <Route path=path!("jobs/new-data-mart") view=DataMartPage/>
                     <Route path=path!("jobs/import") view=JobImportPage/>
                     <Route path=path!("jobs/:id") view=JobPage/>
                     <Route path=path!("jobs/:id/edit") view=JobWizardPage/>

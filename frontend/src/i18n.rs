@@ -567,6 +567,27 @@ texts! {
     ModeMergeHint => "Rows whose key exists are updated, others added, in one transaction.", "キーが一致する行は更新し、それ以外は追加します（1 つのトランザクション）。";
     ModeMergeDirect => "Update or add directly", "直接更新または追加";
     ModeMergeDirectHint => "Like update or add, batch by batch into the table; a failed run leaves what was written.", "更新または追加を、表に少しずつ直接行います。失敗するとそれまでの変更が残ります。";
+    ModeDeleteInsert => "Delete, then insert", "削除してから挿入";
+    ModeDeleteInsertHint => "Deletes the rows whose key columns match a new row (or that match a condition), then adds the new rows, in one transaction.", "新しい行とキー列が一致する行 (または条件に合う行) を削除してから新しい行を追加します。一つのトランザクションで行います。";
+    JobKind => "Kind", "種類";
+    JobKindTransfer => "Transfer", "転送";
+    NewDataMart => "New data mart", "新しいデータマート";
+    CreateDataMart => "Create data mart", "データマートを作成";
+    DataMartLead => "SQL on one database: run statements, or write a query's result into a table. Schedules, variables, checks and notifications are set on the job's page, as for transfers.", "一つのデータベースで SQL を実行します。文を実行するか、クエリの結果を表に書き込みます。スケジュール、変数、チェック、通知は転送と同じくジョブのページで設定します。";
+    DataMartConnection => "Database connection", "データベース接続";
+    DataMartMode => "What to do", "実行内容";
+    DataMartRunStatements => "Run the statements", "文を実行";
+    DataMartStatementsHint => "All statements run in one transaction. On MySQL and MariaDB, DDL (CREATE, ALTER, DROP, TRUNCATE) commits by itself, so what ran before it cannot be rolled back.", "すべての文を一つのトランザクションで実行します。MySQL と MariaDB では DDL (CREATE、ALTER、DROP、TRUNCATE) が自動的にコミットするため、その前に実行した内容は取り消せません。";
+    DataMartQueryHint => "One SELECT (or WITH) query; its result is written into the table in one transaction.", "SELECT (または WITH) クエリを一つ書きます。結果は一つのトランザクションで表に書き込まれます。";
+    DataMartSql => "SQL", "SQL";
+    DataMartTargetTable => "Target table", "書き込み先の表";
+    DataMartDeleteBy => "Rows to replace", "置き換える行";
+    DataMartDeleteByKeys => "Rows with the same key columns", "キー列が同じ行";
+    DataMartDeleteByCondition => "Rows matching a condition (partition)", "条件に合う行 (パーティション)";
+    DataMartKeys => "Key columns (comma separated)", "キー列 (カンマ区切り)";
+    DataMartCondition => "Condition (WHERE on the target table)", "条件 (書き込み先の表の WHERE)";
+    DataMartPreview => "Preview the query", "クエリをプレビュー";
+    JobKindDataMart => "Data mart", "データマート";
     MergeKeys => "Key columns", "キー列";
     MergeKeysHint => "Columns that identify a row, separated by commas; empty means the primary key.", "行を特定する列をカンマ区切りで指定します。空欄なら主キーを使います。";
     RunSettingsLead => "What happens when a run takes too long, fails, or is due while another still runs.", "実行が長すぎる場合、失敗した場合、前の実行が続いている場合の扱いです。";
@@ -1195,6 +1216,7 @@ pub fn load_mode_texts(mode: Mode) -> (Key, Key) {
         Mode::Replace => (Key::ModeReplace, Key::ModeReplaceHint),
         Mode::Merge => (Key::ModeMerge, Key::ModeMergeHint),
         Mode::MergeDirect => (Key::ModeMergeDirect, Key::ModeMergeDirectHint),
+        Mode::DeleteInsert => (Key::ModeDeleteInsert, Key::ModeDeleteInsertHint),
     }
 }
 
@@ -1328,6 +1350,13 @@ mod tests {
     /// example address and the audit action names the filter expects).
     const LATIN_WORDS_ALLOWED_IN_JAPANESE: &[&str] = &[
         "Hakobu",
+        // SQL words, written as they are typed.
+        "DDL",
+        "CREATE",
+        "ALTER",
+        "DROP",
+        "TRUNCATE",
+        "WHERE",
         "API",
         "CSV",
         "name",

@@ -15,7 +15,7 @@ use hakobu_core::api::runs::{
     HeartbeatAnswer, RunnerAssignment, RunnerCommit, RunnerLogBatch, RunnerLogLine, RunnerOutcome,
     RunnerProgress, RunnerResult,
 };
-use hakobu_core::config::Config;
+use hakobu_core::config::RunnerConfig;
 use hakobu_engine::{FileAccess, FilesRoot};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -48,7 +48,7 @@ impl Client {
         *self.token.write().unwrap_or_else(|e| e.into_inner()) = fresh;
     }
 
-    fn keep_secrets(&self, config: &Config) {
+    fn keep_secrets(&self, config: &RunnerConfig) {
         *self.secrets.write().unwrap_or_else(|e| e.into_inner()) = config
             .secret_values()
             .into_iter()
@@ -484,8 +484,14 @@ fn worth_retrying(status: reqwest::StatusCode) -> bool {
 }
 
 /// What a run stopped before its commit leaves in the target, in words.
-fn left_uncommitted(config: &Config, rows_written: i64) -> String {
+fn left_uncommitted(config: &RunnerConfig, rows_written: i64) -> String {
     use hakobu_core::config::OutputConfig;
+    let config = match config {
+        RunnerConfig::Transfer(c) => c,
+        RunnerConfig::Statements(_) => {
+            return "nothing was committed: the statements were rolled back (on MySQL, except what DDL statements had already committed).".to_owned();
+        }
+    };
     match &config.out {
         OutputConfig::Postgresql(out) | OutputConfig::Mysql(out)
             if !out.mode().is_transactional() =>
@@ -504,8 +510,11 @@ fn left_uncommitted(config: &Config, rows_written: i64) -> String {
 
 /// Rows a stopped load leaves in the target: what was written in a mode without a
 /// transaction, none in a transactional one.
-fn rows_left(config: &Config, rows_written: i64) -> i64 {
+fn rows_left(config: &RunnerConfig, rows_written: i64) -> i64 {
     use hakobu_core::config::OutputConfig;
+    let RunnerConfig::Transfer(config) = config else {
+        return 0;
+    };
     match &config.out {
         OutputConfig::Postgresql(out) | OutputConfig::Mysql(out)
             if !out.mode().is_transactional() =>
@@ -552,7 +561,7 @@ pub async fn run() -> Result<()> {
     let engine_lines = crate::engine_log::Buffer::default();
     crate::engine_log::forward_to(engine_lines.sink());
 
-    let config = match hakobu_engine::parse_config(&assignment.config, None) {
+    let config = match hakobu_engine::parse_runner_config(&assignment.config, None) {
         Ok(c) => c,
         Err(e) => return report_failure(&client, format!("the config is not valid: {e}")).await,
     };
@@ -581,7 +590,7 @@ pub async fn run() -> Result<()> {
         every: Duration::from_secs(assignment.heartbeat_seconds.max(1)),
         rows_shown: Default::default(),
     };
-    let load = hakobu_engine::run_config_gated(
+    let load = hakobu_engine::run_runner_config_gated(
         &config,
         &files,
         move |p| engine_counters.record(p),
@@ -774,7 +783,7 @@ mod tests {
 
     #[test]
     fn the_assignments_temporary_credentials_are_masked() {
-        let config = Config::from_yaml(
+        let config = hakobu_core::config::Config::from_yaml(
             "in: {type: postgresql, host: h, user: u, password: db-password, database: d, table: t}\nout: {type: s3, bucket: b, path_prefix: p, file_ext: csv, formatter: {type: csv}, role_arn: 'arn:aws:iam::123456789012:role/r', auth_method: session, access_key_id: ASIATEMPORARY, secret_access_key: temporary-secret, session_token: temporary-token}\n",
         )
         .unwrap();

@@ -245,6 +245,7 @@ pub async fn import_job(
             )
             .await?;
             let settings = JobSettings {
+                kind: Default::default(),
                 source,
                 destination,
                 columns,

@@ -15,7 +15,7 @@ use hakobu_core::api::org::TeamGrant;
 use hakobu_core::authz::{Action, Target, TeamRole};
 use hakobu_core::connection::{ConnectionKind, S3Auth, TEMPORARY_CREDENTIAL_FIELDS, field_applies};
 use hakobu_core::ids::{JobId, TeamId};
-use hakobu_core::job::{CompileConnection, ConnectionInfo, JobSettings, compile};
+use hakobu_core::job::{CompileConnection, ConnectionInfo, JobSettings, compile_runner};
 use hakobu_core::validation::FieldErrors;
 use serde_json::{Map, Value, json};
 
@@ -76,6 +76,7 @@ pub fn parse_settings(job: &Job) -> Result<JobSettings, ApiError> {
 
 pub fn job_view(job: &Job, shares: &Shares, role: TeamRole) -> Result<JobView, ApiError> {
     let details = role >= TeamRole::Editor;
+    let settings = parse_settings(job)?;
     Ok(JobView {
         id: job.id,
         name: job.name.clone(),
@@ -84,6 +85,7 @@ pub fn job_view(job: &Job, shares: &Shares, role: TeamRole) -> Result<JobView, A
         enabled: job.enabled,
         team_id: job.team_id,
         revision: job.revision,
+        kind: settings.kind,
         your_role: role,
         shares: shares
             .iter()
@@ -92,11 +94,7 @@ pub fn job_view(job: &Job, shares: &Shares, role: TeamRole) -> Result<JobView, A
                 role: *role,
             })
             .collect(),
-        settings: if details {
-            Some(parse_settings(job)?)
-        } else {
-            None
-        },
+        settings: if details { Some(settings) } else { None },
         incremental_state: if details {
             job.incremental_state.clone()
         } else {
@@ -325,7 +323,7 @@ pub fn yaml_with_references(
             .unwrap_or_else(|| empty.clone())
     };
     let (source_plain, destination_plain) = (plain(source), plain(destination));
-    let config = compile(
+    let config = compile_runner(
         settings,
         &CompileConnection {
             kind: source.kind,

@@ -112,9 +112,13 @@ pub async fn prepare_run(
         check_dialects.push(kind.and_then(Dialect::of));
     }
     let source_dialect = Dialect::of(source.kind);
+    let destination_dialect = Dialect::of(destination.kind);
     let sql_dialect = |path: &str| -> Option<Dialect> {
         if path.starts_with("source.") {
             return source_dialect;
+        }
+        if path.starts_with("destination.") {
+            return destination_dialect;
         }
         let index: usize = path
             .strip_prefix("checks[")?

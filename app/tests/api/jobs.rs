@@ -181,7 +181,7 @@ async fn invalid_job_settings_name_the_field() {
         (
             json!({"source": {"connection_id": conn, "table": {"name": "a"}}, "destination": {"connection_id": conn, "table": {"name": "t"}, "merge_keys": ["id"]}}),
             "settings.destination.merge_keys",
-            "only apply to the merge and merge_direct modes",
+            "only apply to the merge, merge_direct and delete_insert modes",
         ),
         (
             json!({"source": {"connection_id": foreign, "table": {"name": "a"}}, "destination": {"connection_id": conn, "table": {"name": "t"}}}),
@@ -210,7 +210,7 @@ async fn invalid_job_settings_name_the_field() {
     assert_eq!(body["field"], "settings.destination.mode");
     assert!(
         body["message"].as_str().unwrap().contains(
-            "expected one of insert, insert_direct, truncate_insert, replace, merge, merge_direct"
+            "expected one of insert, insert_direct, truncate_insert, replace, merge, merge_direct, delete_insert"
         ),
         "{body}"
     );

@@ -9,6 +9,7 @@ mod checks;
 mod cloud_roles;
 mod connections;
 mod container;
+mod data_marts;
 mod ecs;
 mod faults;
 mod health;

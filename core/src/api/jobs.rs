@@ -95,6 +95,9 @@ pub struct JobView {
     pub enabled: bool,
     pub team_id: TeamId,
     pub revision: i32,
+    /// A transfer or a data mart (shown to every role, unlike the settings).
+    #[serde(default)]
+    pub kind: crate::job::JobKind,
     pub your_role: TeamRole,
     /// The teams besides the owner that may view, run or edit the job
     /// (`PUT /api/jobs/{id}/shares` replaces the list).

@@ -70,6 +70,9 @@ word_enum!(
         Merge => "merge",
         /// Upsert straight into the target batch by batch (not atomic).
         MergeDirect => "merge_direct",
+        /// Stage, then delete the target rows whose `merge_keys` match a staged row (or
+        /// that match `delete_where`) and insert the staged ones, in one transaction.
+        DeleteInsert => "delete_insert",
     }
 );
 

@@ -164,9 +164,15 @@ pub struct JdbcOutput {
     /// Load mode. Default: `insert`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
-    /// Key columns of `merge` / `merge_direct`. Default: the target's primary key.
+    /// Key columns of `merge` / `merge_direct` (default: the target's primary key), and of
+    /// `delete_insert` by key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merge_keys: Vec<String>,
+    /// `delete_insert` by a condition: a SQL condition on the target (e.g.
+    /// `day = '2026-12-01'`); the rows it matches are deleted before the staged rows are
+    /// inserted, in the same transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_where: Option<String>,
     /// Per-column overrides (SQL type when creating the table, timezone).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub column_options: BTreeMap<String, OutputColumnOption>,
@@ -219,7 +225,7 @@ pub struct OutputColumnOption {
     pub timezone: Option<String>,
 }
 
-fn resolve_tls(
+pub(crate) fn resolve_tls(
     ssl: Option<bool>,
     ssl_mode: Option<TlsMode>,
     ca: &Option<String>,
@@ -492,11 +498,36 @@ impl JdbcOutput {
         if self.table.trim().is_empty() {
             return Err(ConfigError::new("table", "must not be empty"));
         }
-        if !self.merge_keys.is_empty() && !matches!(self.mode(), Mode::Merge | Mode::MergeDirect) {
+        let mode = self.mode();
+        if !self.merge_keys.is_empty()
+            && !matches!(mode, Mode::Merge | Mode::MergeDirect | Mode::DeleteInsert)
+        {
             return Err(ConfigError::new(
                 "merge_keys",
-                "only used by mode merge or merge_direct",
+                "only used by mode merge, merge_direct or delete_insert",
             ));
+        }
+        let condition = self.delete_where.as_deref().map(str::trim);
+        match (mode, condition) {
+            (Mode::DeleteInsert, None | Some("")) if self.merge_keys.is_empty() => {
+                return Err(ConfigError::new(
+                    "merge_keys",
+                    "delete_insert needs the key columns (merge_keys) or a condition (delete_where) saying which target rows to delete",
+                ));
+            }
+            (Mode::DeleteInsert, Some(c)) if !c.is_empty() && !self.merge_keys.is_empty() => {
+                return Err(ConfigError::new(
+                    "delete_where",
+                    "give either merge_keys or delete_where, not both",
+                ));
+            }
+            (Mode::DeleteInsert, _) | (_, None) => {}
+            (_, Some(_)) => {
+                return Err(ConfigError::new(
+                    "delete_where",
+                    "only used by mode delete_insert",
+                ));
+            }
         }
         check_timezone("default_timezone", &self.default_timezone)?;
         for (name, o) in &self.column_options {

@@ -21,6 +21,7 @@ mod file;
 mod filter;
 mod jdbc;
 mod plugin;
+mod statements;
 
 pub use compat::ConfigNotice;
 pub use diff::{ConfigDiff, InputDiff, merge_diff};
@@ -42,6 +43,7 @@ pub use filter::{
 };
 pub use jdbc::{InputColumnOption, JdbcInput, JdbcOutput, OutputColumnOption};
 pub use plugin::{InputConfig, OutputConfig};
+pub use statements::{JdbcStatements, RunnerConfig, StatementsConfig, StatementsSection};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -5,9 +5,9 @@ use super::endpoint::DbKind;
 use super::error::ConfigError;
 use super::{
     CastFilter, ColumnFilter, CsvFormatter, CsvParser, FileInput, FileOutput, FilterConfig,
-    FormatterConfig, JdbcInput, JdbcOutput, JsonlFormatter, JsonlParser, MaskFilter,
-    ParquetFormatter, ParquetParser, ParserConfig, RemoveColumnsFilter, RenameFilter, S3Input,
-    S3Output, Secret,
+    FormatterConfig, JdbcInput, JdbcOutput, JdbcStatements, JsonlFormatter, JsonlParser,
+    MaskFilter, ParquetFormatter, ParquetParser, ParserConfig, RemoveColumnsFilter, RenameFilter,
+    S3Input, S3Output, Secret, StatementsSection,
 };
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -130,6 +130,11 @@ tagged!(OutputConfig, "output", {
     Mysql(JdbcOutput) => "mysql",
     File(FileOutput) => "file",
     S3(S3Output) => "s3",
+});
+
+tagged!(StatementsSection, "database", {
+    Postgresql(JdbcStatements) => "postgresql",
+    Mysql(JdbcStatements) => "mysql",
 });
 
 tagged!(FilterConfig, "filter", {

@@ -100,7 +100,7 @@ fn errors_name_the_path_and_the_choices() {
     let yaml = PG_TO_PG.replace("mode: merge", "mode: upsert");
     assert_eq!(
         error_of(&yaml),
-        "out.mode: unknown mode \"upsert\"; expected one of insert, insert_direct, truncate_insert, replace, merge, merge_direct"
+        "out.mode: unknown mode \"upsert\"; expected one of insert, insert_direct, truncate_insert, replace, merge, merge_direct, delete_insert"
     );
     let yaml = FILE_TO_FILE.replace("type: long", "type: integer");
     assert_eq!(

@@ -251,6 +251,7 @@ fn map_input(input: &InputConfig, errors: &mut FieldErrors) -> (WantedConnection
         connection_id: placeholder,
         table: None,
         query: None,
+        statements: None,
         filter: None,
         files: None,
         incremental: false,
@@ -449,6 +450,7 @@ fn map_output(
         table: None,
         mode: crate::config::Mode::Insert,
         merge_keys: Vec::new(),
+        delete_where: None,
         files: None,
     };
     let wanted = match out {
@@ -462,7 +464,7 @@ fn map_output(
             if db == DbKind::Postgresql {
                 allowed.push("schema");
             }
-            allowed.extend(["table", "mode", "merge_keys"]);
+            allowed.extend(["table", "mode", "merge_keys", "delete_where"]);
             only_fields(j, "out", &allowed, errors);
             let JdbcOutput {
                 table, merge_keys, ..
@@ -473,6 +475,7 @@ fn map_output(
             });
             destination.mode = j.mode();
             destination.merge_keys = merge_keys.clone();
+            destination.delete_where = j.delete_where.clone();
             jdbc_wanted(kind, j.endpoint(db), j.schema.as_deref(), "out", errors)
         }
         OutputConfig::S3(s) => {

@@ -531,4 +531,140 @@ fn a_per_job_run_limit_needs_overlapping_runs_and_a_sane_number() {
         assert_eq!(fields(&e), ["max_concurrent_runs"], "{extra}");
         assert!(e.to_string().contains(message), "{extra}: {e}");
     }
+fn data_mart(source: Value, destination: Value) -> JobSettings {
+    serde_json::from_value(
+        json!({"kind": "data_mart", "source": source, "destination": destination}),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_data_mart_is_validated_field_by_field() {
+    let id = ConnectionId::new();
+    let ok = data_mart(
+        json!({"connection_id": id, "query": "SELECT day, sum(x) FROM t GROUP BY day"}),
+        json!({"connection_id": id, "table": {"name": "daily"}, "mode": "delete_insert", "merge_keys": ["day"]}),
+    );
+    assert!(ok.validate(PG, PG).is_empty(), "{:?}", ok.validate(PG, PG));
+    let statements = data_mart(
+        json!({"connection_id": id, "statements": "CREATE TABLE a (x int); INSERT INTO a VALUES (1)"}),
+        json!({"connection_id": id}),
+    );
+    assert!(statements.validate(PG, PG).is_empty());
+
+    let cases = [
+        (
+            json!({"connection_id": id, "query": " "}),
+            json!({"connection_id": id, "table": {"name": "d"}}),
+            "source.query",
+        ),
+        (
+            json!({"connection_id": id}),
+            json!({"connection_id": id}),
+            "source.query",
+        ),
+        (
+            json!({"connection_id": id, "statements": ""}),
+            json!({"connection_id": id}),
+            "source.statements",
+        ),
+        (
+            json!({"connection_id": id, "query": "SELECT 1"}),
+            json!({"connection_id": id}),
+            "destination.table",
+        ),
+        (
+            json!({"connection_id": id, "query": "SELECT 1; DROP TABLE x"}),
+            json!({"connection_id": id, "table": {"name": "d"}}),
+            "source.query",
+        ),
+        (
+            json!({"connection_id": id, "query": "DELETE FROM x"}),
+            json!({"connection_id": id, "table": {"name": "d"}}),
+            "source.query",
+        ),
+        (
+            json!({"connection_id": id, "query": "SELECT 1"}),
+            json!({"connection_id": id, "table": {"name": "d"}, "mode": "merge_direct"}),
+            "destination.mode",
+        ),
+        (
+            json!({"connection_id": id, "query": "SELECT 1"}),
+            json!({"connection_id": id, "table": {"name": "d"}, "mode": "delete_insert"}),
+            "destination.merge_keys",
+        ),
+        (
+            json!({"connection_id": id, "query": "SELECT 1"}),
+            json!({"connection_id": id, "table": {"name": "d"}, "mode": "delete_insert", "delete_where": "day = 1; DROP TABLE x"}),
+            "destination.delete_where",
+        ),
+        (
+            json!({"connection_id": id, "query": "SELECT 1"}),
+            json!({"connection_id": id, "table": {"name": "d"}, "mode": "insert", "delete_where": "day = 1"}),
+            "destination.delete_where",
+        ),
+        (
+            json!({"connection_id": id, "query": "SELECT 1"}),
+            json!({"connection_id": ConnectionId::new(), "table": {"name": "d"}}),
+            "destination.connection_id",
+        ),
+        (
+            json!({"connection_id": id, "statements": "SELECT 1"}),
+            json!({"connection_id": id, "table": {"name": "d"}}),
+            "destination.table",
+        ),
+    ];
+    for (source, destination, field) in cases {
+        let job = data_mart(source.clone(), destination.clone());
+        let e = job.validate(PG, PG);
+        assert!(fields(&e).contains(&field), "{source} {destination}: {e:?}");
+    }
+    let on_s3 = data_mart(
+        json!({"connection_id": id, "query": "SELECT 1"}),
+        json!({"connection_id": id, "table": {"name": "d"}}),
+    );
+    assert_eq!(fields(&on_s3.validate(S3, S3)), ["source.connection_id"]);
+    let transfer_with_statements = settings(
+        json!({"connection_id": id, "statements": "DROP TABLE x"}),
+        json!({"connection_id": id, "table": {"name": "d"}}),
+    );
+    assert!(fields(&transfer_with_statements.validate(PG, PG)).contains(&"source.statements"));
+}
+
+#[test]
+fn a_data_mart_compiles_to_a_transfer_or_a_statements_document() {
+    let id = ConnectionId::new();
+    let (s, sec) = (pg(), secrets("s3cret"));
+    let c = CompileConnection {
+        kind: ConnectionKind::Postgresql,
+        settings: &s,
+        secrets: &sec,
+    };
+    let write = data_mart(
+        json!({"connection_id": id, "query": "SELECT 1 AS x;"}),
+        json!({"connection_id": id, "table": {"name": "d"}, "mode": "delete_insert", "delete_where": "x = 1"}),
+    );
+    let RunnerConfig::Transfer(config) = compile_runner(&write, &c, &c, None).unwrap() else {
+        panic!("a query's result is a transfer")
+    };
+    let OutputConfig::Postgresql(out) = &config.out else {
+        panic!("{config:?}")
+    };
+    assert_eq!(out.mode(), Mode::DeleteInsert);
+    assert_eq!(out.delete_where.as_deref(), Some("x = 1"));
+    let run = data_mart(
+        json!({"connection_id": id, "statements": "UPDATE a SET x = 1"}),
+        json!({"connection_id": id}),
+    );
+    let compiled = compile_runner(&run, &c, &c, None).unwrap();
+    let RunnerConfig::Statements(doc) = &compiled else {
+        panic!("{compiled:?}")
+    };
+    let (kind, section) = doc.sql.parts();
+    assert_eq!(kind, crate::config::DbKind::Postgresql);
+    assert_eq!(
+        (section.host.as_str(), section.statements.as_str()),
+        ("db.internal", "UPDATE a SET x = 1")
+    );
+    assert_eq!(compiled.secret_values(), ["s3cret"]);
 }

@@ -13,7 +13,10 @@ use crate::shared::stats::{Progress, Stats};
 use anyhow::{Context, Result};
 use arrow_array::RecordBatch;
 use futures::StreamExt;
-use hakobu_core::config::{ColumnType, Config, ConfigDiff, ConfigError, InputConfig};
+use hakobu_core::config::{
+    ColumnType, Config, ConfigDiff, ConfigError, InputConfig, RunnerConfig, StatementsConfig,
+    StatementsSection,
+};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,6 +36,61 @@ pub fn parse_config(yaml: &str, diff: Option<&str>) -> Result<Config, ConfigErro
         tracing::info!("{notice}");
     }
     Ok(config)
+}
+
+/// [`parse_config`] for either document a runner runs: a transfer, or a data mart's
+/// statements (`sql:`).
+pub fn parse_runner_config(yaml: &str, diff: Option<&str>) -> Result<RunnerConfig, ConfigError> {
+    let (config, notices) = RunnerConfig::from_yaml_with_notices(yaml, diff)?;
+    for notice in &notices {
+        tracing::info!("{notice}");
+    }
+    Ok(config)
+}
+
+/// [`run_config_gated`] for either document: a transfer, or statements run in one
+/// transaction (PostgreSQL; MySQL where its DDL does not commit implicitly) that
+/// `commit_gate` is awaited before committing. A statements run reports the rows its
+/// statements changed as written.
+pub async fn run_runner_config_gated(
+    config: &RunnerConfig,
+    files: &FileAccess,
+    progress: impl Fn(&Progress) + Send + Sync + 'static,
+    commit_gate: impl std::future::Future<Output = Result<()>>,
+) -> Result<Summary> {
+    match config {
+        RunnerConfig::Transfer(c) => run_config_gated(c, files, progress, commit_gate).await,
+        RunnerConfig::Statements(s) => run_statements(s, progress, commit_gate).await,
+    }
+}
+
+async fn run_statements(
+    config: &StatementsConfig,
+    progress: impl Fn(&Progress) + Send + Sync + 'static,
+    commit_gate: impl std::future::Future<Output = Result<()>>,
+) -> Result<Summary> {
+    let started = Instant::now();
+    tracing::info!("running the statements");
+    let changed = match &config.sql {
+        StatementsSection::Postgresql(s) => {
+            connectors::postgres::statements::run(s, commit_gate).await
+        }
+        StatementsSection::Mysql(s) => connectors::mysql::statements::run(s, commit_gate).await,
+    }
+    .context("sql")?;
+    let stats = Stats::default();
+    stats.add_written(changed);
+    progress(&stats.progress(started));
+    tracing::info!("the statements committed; {changed} rows changed");
+    Ok(Summary {
+        rows_read: 0,
+        rows_written: changed,
+        rows_skipped: 0,
+        skipped_reasons: Vec::new(),
+        bytes_read: 0,
+        seconds: started.elapsed().as_secs_f64(),
+        next_diff: ConfigDiff::default(),
+    })
 }
 
 /// The result of a committed run.

@@ -40,10 +40,14 @@ pub fn JobsPage() -> impl IntoView {
             resource=jobs
             empty_title=Key::NoJobsTitle
             empty_body=Key::NoJobsBody
-            columns=&[Key::Name, Key::Status, Key::Revision, Key::YourRole, Key::Updated]
+            columns=&[Key::Name, Key::JobKind, Key::Status, Key::Revision, Key::YourRole, Key::Updated]
             row=move |j: JobView| view! {
                 <tr data-testid="job-row">
                     <td><A href=format!("/jobs/{}", j.id)>{j.name.clone()}</A></td>
+                    <td data-testid="job-kind">{tr(match j.kind {
+                        hakobu_core::job::JobKind::Transfer => Key::JobKindTransfer,
+                        hakobu_core::job::JobKind::DataMart => Key::JobKindDataMart,
+                    })}</td>
                     <td>{tr(if j.enabled { Key::Enabled } else { Key::Disabled })}</td>
                     <td>{j.revision.to_string()}</td>
                     <td><span class="badge">{move || team_role_name(lang.get(), j.your_role)}</span></td>
@@ -62,6 +66,7 @@ pub fn JobsPage() -> impl IntoView {
                 <Show when=move || can_create.get()>
                     <div class="button-row">
                         <A href="/jobs/import" attr:class="button">{tr(Key::ImportEmbulk)}</A>
+                        <A href="/jobs/new-data-mart" attr:class="button">{tr(Key::NewDataMart)}</A>
                         <A href="/jobs/new" attr:class="button primary">{tr(Key::NewJob)}</A>
                     </div>
                 </Show>
@@ -921,6 +926,7 @@ mod tests {
             enabled: true,
             team_id: owner,
             revision: 1,
+            kind: Default::default(),
             your_role: TeamRole::Operator,
             shares: vec![TeamGrant {
                 team_id: analysts,

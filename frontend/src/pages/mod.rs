@@ -6,6 +6,7 @@ pub mod account;
 pub mod audit;
 pub mod connections;
 pub mod dashboard;
+pub mod data_mart;
 pub mod destinations;
 pub mod insights;
 pub mod job_import;

@@ -5,6 +5,7 @@
 //! connection, catalog lookups, and the DATETIME text of an instant.
 
 pub mod reader;
+pub mod statements;
 pub mod writer;
 
 use crate::connectors::sql::objects::{Side, my_error};

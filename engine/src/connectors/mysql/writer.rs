@@ -6,6 +6,8 @@
 //! - `insert`: `INSERT INTO target SELECT ... FROM stage`
 //! - `truncate_insert`: `DELETE FROM target` + insert (TRUNCATE would commit implicitly)
 //! - `merge`: `INSERT ... SELECT ... ON DUPLICATE KEY UPDATE`
+//! - `delete_insert`: `DELETE` of the target rows whose keys match a staged row (or that
+//!   match `delete_where`), then insert
 //! - `replace`: rows go into a new table `<table>_hakobu_<session id>`, swapped in with
 //!   one atomic `RENAME TABLE`. DDL cannot be rolled back, so a run killed mid-load leaves
 //!   that table behind; the next replace of the same table drops such leftovers. Each run
@@ -70,6 +72,10 @@ pub struct MysqlWriter {
     create_target: Option<String>,
     columns: Vec<String>,
     zones: Vec<Tz>,
+    /// Key columns of `delete_insert` by key.
+    merge_keys: Vec<String>,
+    /// `delete_insert` by a condition on the target.
+    delete_where: Option<String>,
     before_load: Option<String>,
     after_load: Option<String>,
     sql: String,
@@ -203,7 +209,7 @@ impl MysqlWriter {
                 }
                 target.clone()
             }
-            Mode::Insert | Mode::TruncateInsert | Mode::Merge => {
+            Mode::Insert | Mode::TruncateInsert | Mode::DeleteInsert | Mode::Merge => {
                 let body = if existing.is_empty() {
                     format!("({})", defs())
                 } else {
@@ -276,6 +282,8 @@ impl MysqlWriter {
             create_target,
             columns,
             zones,
+            merge_keys: c.merge_keys.clone(),
+            delete_where: c.delete_where.clone().filter(|w| !w.trim().is_empty()),
             before_load: if mode.is_transactional() {
                 c.before_load.clone()
             } else {
@@ -465,6 +473,32 @@ impl MysqlWriter {
                     ))
                     .await
                     .map_err(dest("moving rows into the target failed"))?;
+            }
+            Mode::DeleteInsert => {
+                // Prepared, so that the condition can never carry a second statement.
+                let delete = match &self.delete_where {
+                    Some(condition) => format!("DELETE FROM {target} WHERE ({condition})"),
+                    None => {
+                        let matches: Vec<String> = self
+                            .merge_keys
+                            .iter()
+                            .map(|k| format!("t.{0} = s.{0}", D.ident(k)))
+                            .collect();
+                        format!(
+                            "DELETE t FROM {target} AS t JOIN {stage} AS s ON {}",
+                            matches.join(" AND ")
+                        )
+                    }
+                };
+                self.conn()
+                    .exec_drop(delete, ())
+                    .await
+                    .context("deleting the target rows to replace failed")?;
+                self.conn()
+                    .query_drop(format!(
+                        "INSERT INTO {target} ({cols}) SELECT {cols} FROM {stage}"
+                    ))
+                    .await?;
             }
             Mode::Merge => {
                 let dup = self.on_duplicate();

@@ -5,6 +5,7 @@
 
 pub mod copy;
 pub mod reader;
+pub mod statements;
 pub mod writer;
 
 use crate::connectors::sql::Dialect;

@@ -7,6 +7,8 @@
 //! - `truncate_insert`, `merge`: COPY into a temporary table, then at commit
 //!   `TRUNCATE` + `INSERT ... SELECT`, or `INSERT ... ON CONFLICT DO UPDATE`; the target is
 //!   locked only for that last step.
+//! - `delete_insert`: COPY into a temporary table, then at commit delete the target rows
+//!   whose keys match a staged row (or that match `delete_where`) and insert the staged rows.
 //! - `replace`: COPY into a new table, then at commit drop the target and rename.
 //! - `insert_direct`: no wrapping transaction; each 64 MiB COPY statement commits.
 //! - `merge_direct`: no wrapping transaction; each batch is upserted and committed.
@@ -63,6 +65,8 @@ pub struct PgWriter {
     columns: Vec<String>,
     writers: Vec<PgWrite>,
     merge_keys: Vec<String>,
+    /// `delete_insert` by a condition on the target.
+    delete_where: Option<String>,
     /// `(column, SQL type)` staged as text and cast when moved into the target.
     cast_columns: Vec<(String, String)>,
     /// `insert` goes through the stage because of `cast_columns`.
@@ -215,6 +219,7 @@ impl PgWriter {
             Mode::Insert
             | Mode::InsertDirect
             | Mode::TruncateInsert
+            | Mode::DeleteInsert
             | Mode::Merge
             | Mode::MergeDirect => {
                 let like = if existing.is_empty() && create_target.is_none() {
@@ -316,6 +321,7 @@ impl PgWriter {
             columns,
             writers,
             merge_keys,
+            delete_where: c.delete_where.clone().filter(|w| !w.trim().is_empty()),
             cast_columns,
             staged_insert,
             before_load: if mode.is_transactional() {
@@ -488,6 +494,41 @@ impl PgWriter {
                             "moving rows into the target failed".to_owned()
                         })
                     })?;
+            }
+            Mode::DeleteInsert => {
+                let delete = match &self.delete_where {
+                    // In parentheses, so that an `OR` in the condition stays inside it.
+                    Some(condition) => format!("DELETE FROM {} WHERE ({condition})", self.target),
+                    None => {
+                        let matches: Vec<String> = self
+                            .merge_keys
+                            .iter()
+                            .map(|k| format!("t.{0} = s.{0}", D.ident(k)))
+                            .collect();
+                        format!(
+                            "DELETE FROM {} AS t USING {} AS s WHERE {}",
+                            self.target,
+                            self.copy_table,
+                            matches.join(" AND ")
+                        )
+                    }
+                };
+                self.client
+                    .execute(delete.as_str(), &[])
+                    .await
+                    .context("deleting the target rows to replace failed")?;
+                self.client
+                    .execute(
+                        format!(
+                            "INSERT INTO {t} ({cols}) SELECT {select} FROM {s}",
+                            t = self.target,
+                            s = self.copy_table
+                        )
+                        .as_str(),
+                        &[],
+                    )
+                    .await
+                    .context("moving rows into the target failed")?;
             }
             Mode::Merge => {
                 let sql = self.merge_sql();

@@ -14,7 +14,7 @@ use hakobu_core::connection::ConnectionKind;
 use hakobu_core::ids::{ConnectionId, TeamId};
 use hakobu_core::job::{
     ColumnChange, ConnectionInfo, DestinationSettings, FileColumn, FileDestination, FileFormat,
-    FileSource, JobSettings, MaskMethod, MaskRule, OverlapPolicy, Resources, RetryPolicy,
+    FileSource, JobKind, JobSettings, MaskMethod, MaskRule, OverlapPolicy, Resources, RetryPolicy,
     SourceSettings, TableRef,
     checks::{CheckOperator, DataCheck, OnCheckFailure},
 };
@@ -660,10 +660,12 @@ impl Wizard {
         let (columns, masks) = self.plan_changes();
         let database_destination = destination_kind.is_none_or(ConnectionKind::is_database);
         let settings = JobSettings {
+            kind: JobKind::Transfer,
             source: SourceSettings {
                 connection_id: source,
                 table: table.clone(),
                 query,
+                statements: None,
                 filter: if table.is_some() {
                     opt(self.source_filter)
                 } else {
@@ -695,6 +697,7 @@ impl Wizard {
                 } else {
                     Vec::new()
                 },
+                delete_where: None,
                 files: (!database_destination).then(|| FileDestination {
                     path_prefix: self.dest_prefix.get_untracked().trim().to_owned(),
                     format: self.dest_format.get_untracked(),
