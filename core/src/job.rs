@@ -698,6 +698,28 @@ fn connection_fields(c: &CompileConnection<'_>, out: &mut Map<String, Value>) {
             {
                 out.insert("ssl_ca_certificate".into(), json!(ca));
             }
+            if let Some(ssh_host) = get("ssh_host") {
+                let mut ssh = Map::new();
+                ssh.insert("host".into(), json!(ssh_host));
+                if let Some(port) = get("ssh_port").and_then(|p| p.parse::<u16>().ok()) {
+                    ssh.insert("port".into(), json!(port));
+                }
+                ssh.insert("user".into(), json!(get("ssh_user").unwrap_or_default()));
+                // Like the password: the value, or the `{{ env.* }}` reference a snapshot
+                // carries in its place.
+                for (secret, key) in [
+                    ("ssh_private_key", "private_key"),
+                    ("ssh_private_key_passphrase", "private_key_passphrase"),
+                ] {
+                    if let Some(value) = c.secrets.get(secret) {
+                        ssh.insert(key.into(), value.clone());
+                    }
+                }
+                if let Some(f) = get("ssh_host_key_fingerprint") {
+                    ssh.insert("host_key_fingerprint".into(), json!(f));
+                }
+                out.insert("ssh".into(), Value::Object(ssh));
+            }
         }
         ConnectionKind::S3 => {
             out.insert("type".into(), json!("s3"));

@@ -12,4 +12,5 @@ mod files_root;
 mod mysql;
 mod postgres;
 mod s3;
+mod ssh;
 mod tls;
