@@ -185,7 +185,13 @@ const SSH_HOST: FieldSpec = field(
     false,
 );
 const SSH_PORT: FieldSpec = with_default(
-    field("ssh_port", "SSH port", "The bastion's SSH port.", PORT, false),
+    field(
+        "ssh_port",
+        "SSH port",
+        "The bastion's SSH port.",
+        PORT,
+        false,
+    ),
     "22",
 );
 const SSH_USER: FieldSpec = field(
@@ -270,7 +276,8 @@ const POSTGRESQL_FIELDS: &[FieldSpec] = &[
         CA_HELP,
         FieldInput::Multiline,
         false,
-    ),    SSH_HOST,
+    ),
+    SSH_HOST,
     SSH_PORT,
     SSH_USER,
     SSH_PRIVATE_KEY,
@@ -321,7 +328,8 @@ const MYSQL_FIELDS: &[FieldSpec] = &[
         CA_HELP,
         FieldInput::Multiline,
         false,
-    ),    SSH_HOST,
+    ),
+    SSH_HOST,
     SSH_PORT,
     SSH_USER,
     SSH_PRIVATE_KEY,
@@ -396,18 +404,16 @@ pub fn field_applies(kind: ConnectionKind, settings: &Map<String, Value>, name: 
 /// the list: the secret goes to the same server as whom it was saved for.
 pub fn secret_binding_fields(kind: ConnectionKind) -> &'static [&'static str] {
     match kind {
-        ConnectionKind::Postgresql | ConnectionKind::Mysql => {
-            &[
-                "host",
-                "port",
-                "user",
-                "tls_mode",
-                "ca_certificate",
-                "ssh_host",
-                "ssh_port",
-                "ssh_user",
-            ]
-        }
+        ConnectionKind::Postgresql | ConnectionKind::Mysql => &[
+            "host",
+            "port",
+            "user",
+            "tls_mode",
+            "ca_certificate",
+            "ssh_host",
+            "ssh_port",
+            "ssh_user",
+        ],
         ConnectionKind::S3 => &["endpoint", "access_key_id"],
         ConnectionKind::LocalFiles => &[],
     }
@@ -936,6 +942,71 @@ mod tests {
         assert_eq!(again, plain);
         assert_eq!(again_secrets, secrets);
         assert!(database_endpoint(ConnectionKind::S3, &plain, &secrets).is_none());
+    }
+
+    #[test]
+    fn a_bastion_round_trips_and_needs_a_user_and_a_private_key() {
+        let plain = json!({"host": "10.0.0.7", "port": 5432, "database": "sales", "user": "loader",
+            "tls_mode": "prefer", "ssh_host": "bastion.example.com", "ssh_port": 2222,
+            "ssh_user": "tunnel", "ssh_host_key_fingerprint": "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"});
+        let plain = plain.as_object().unwrap().clone();
+        let secrets = json!({"ssh_private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----"});
+        let secrets = secrets.as_object().unwrap().clone();
+        let endpoint = database_endpoint(ConnectionKind::Postgresql, &plain, &secrets).unwrap();
+        let ssh = endpoint.ssh.clone().unwrap();
+        assert_eq!(
+            (ssh.host.as_str(), ssh.port()),
+            ("bastion.example.com", 2222)
+        );
+        assert!(
+            !format!("{endpoint:?}").contains("AAAA"),
+            "Debug hides the key"
+        );
+        let (again, again_secrets) = database_settings(endpoint, None);
+        assert_eq!(again, plain);
+        assert_eq!(again_secrets, secrets);
+        // Without the bastion's user and key; a public key where the private one belongs;
+        // a fingerprint in another format.
+        let e = errors(
+            ConnectionKind::Mysql,
+            json!({"host": "db", "database": "d", "user": "u", "ssh_host": "b.example.com"}),
+            &[],
+        );
+        let named: Vec<&str> = e.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            named,
+            ["settings.ssh_user", "settings.ssh_private_key"],
+            "{e:?}"
+        );
+        let e = errors(
+            ConnectionKind::Mysql,
+            json!({"host": "db", "database": "d", "user": "u", "ssh_host": "b.example.com",
+                "ssh_user": "t", "ssh_private_key": "ssh-ed25519 AAAAC3 me",
+                "ssh_host_key_fingerprint": "MD5:aa:bb"}),
+            &[],
+        );
+        let named: Vec<&str> = e.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            named,
+            [
+                "settings.ssh_private_key",
+                "settings.ssh_host_key_fingerprint"
+            ],
+            "{e:?}"
+        );
+        // Moving the bastion is a binding change: saved secrets do not follow it.
+        let moved = json!({"ssh_host": "evil.example"})
+            .as_object()
+            .unwrap()
+            .clone();
+        let before = json!({"ssh_host": "bastion.example.com"})
+            .as_object()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            changed_binding_fields(ConnectionKind::Postgresql, &before, &moved),
+            ["ssh_host"]
+        );
     }
 
     fn errors(kind: ConnectionKind, settings: Value, on_file: &[&str]) -> Vec<(String, String)> {

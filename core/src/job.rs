@@ -667,6 +667,19 @@ pub fn compile(
         "out".to_owned(),
         compile_output(&settings.destination, destination),
     );
+    for (side, c) in [("in", source), ("out", destination)] {
+        // A saved connection's bastion is trusted only with the key its first test pinned
+        // (the runner would otherwise trust whatever key it meets first).
+        if c.kind.is_database()
+            && setting_str(c.kind, c.settings, "ssh_host").is_some()
+            && setting_str(c.kind, c.settings, "ssh_host_key_fingerprint").is_none()
+        {
+            return Err(ConfigError::new(
+                format!("{side}.ssh.host_key_fingerprint"),
+                "the SSH bastion's host key is not pinned yet: test the connection once, which pins the key the bastion presents",
+            ));
+        }
+    }
     Config::from_value(Value::Object(doc))
 }
 

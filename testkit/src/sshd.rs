@@ -60,7 +60,10 @@ impl Sshd {
         };
         keygen("host_key", &["-t", "ed25519", "-N", ""]);
         let ed25519_key = keygen("client_ed25519", &["-t", "ed25519", "-N", ""]);
-        let rsa_key = keygen("client_rsa", &["-t", "rsa", "-b", "2048", "-m", "PEM", "-N", ""]);
+        let rsa_key = keygen(
+            "client_rsa",
+            &["-t", "rsa", "-b", "2048", "-m", "PEM", "-N", ""],
+        );
         let encrypted_key = keygen(
             "client_encrypted",
             &["-t", "ed25519", "-N", Self::PASSPHRASE],
@@ -133,7 +136,11 @@ impl Sshd {
                     return;
                 }
             }
-            assert!(Instant::now() < until, "sshd did not start on port {}", self.port);
+            assert!(
+                Instant::now() < until,
+                "sshd did not start on port {}",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -273,7 +273,16 @@ pub fn fill_secrets(
         };
         for (name, value) in values {
             let reference = format!("{{{{ env.{} }}}}", secret_env_name(role, name));
-            if let Some(slot) = object.get_mut(name)
+            // A bastion's secrets are in the `ssh:` section (`ssh_private_key` is at
+            // `ssh.private_key`), the others at the section's top.
+            let slot = match name.strip_prefix("ssh_") {
+                Some(key) => object
+                    .get_mut("ssh")
+                    .and_then(Value::as_object_mut)
+                    .and_then(|ssh| ssh.get_mut(key)),
+                None => object.get_mut(name),
+            };
+            if let Some(slot) = slot
                 && slot.as_str() == Some(reference.as_str())
             {
                 *slot = value.clone();
@@ -332,5 +341,21 @@ mod tests {
         assert_eq!(config["in"]["query"], "SELECT '{{ env.SOURCE_PASSWORD }}'");
         assert_eq!(config["out"]["table"], "{{ env.SOURCE_PASSWORD }}");
         assert_eq!(filled.matches("s3cr3t").count(), 1);
+    }
+
+    #[test]
+    fn a_bastion_key_goes_into_the_ssh_section_with_its_line_breaks() {
+        let snapshot = "in:\n  type: postgresql\n  ssh:\n    host: b\n    private_key: '{{ env.SOURCE_SSH_PRIVATE_KEY }}'\n  ssh_private_key: '{{ env.SOURCE_SSH_PRIVATE_KEY }}'\nout:\n  type: file\n";
+        let key = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+        let mut m = Map::new();
+        m.insert("ssh_private_key".to_owned(), Value::String(key.to_owned()));
+        let filled = fill_secrets(snapshot, &[("source", m)]).unwrap();
+        let config: Value = serde_norway::from_str(&filled).unwrap();
+        assert_eq!(config["in"]["ssh"]["private_key"], key);
+        // Only where the reference was compiled: not a look-alike key at the top.
+        assert_eq!(
+            config["in"]["ssh_private_key"],
+            "{{ env.SOURCE_SSH_PRIVATE_KEY }}"
+        );
     }
 }

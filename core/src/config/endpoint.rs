@@ -121,10 +121,12 @@ impl SshTunnel {
         if self.user.trim().is_empty() {
             return Err(ConfigError::new("user", "must not be empty"));
         }
-        if !self.private_key.expose().contains("PRIVATE KEY-----") {
+        // The key's text is checked when it is parsed, at connect: a compiled job carries
+        // an `{{ env.* }}` reference in its place until the runner gets the value.
+        if self.private_key.expose().trim().is_empty() {
             return Err(ConfigError::new(
                 "private_key",
-                "must be the text of a private key file, from -----BEGIN OPENSSH PRIVATE KEY----- (or -----BEGIN RSA PRIVATE KEY-----) to its END line",
+                "is required: the text of a private key file, from -----BEGIN OPENSSH PRIVATE KEY----- (or -----BEGIN RSA PRIVATE KEY-----) to its END line",
             ));
         }
         if let Some(f) = &self.host_key_fingerprint {

@@ -29,9 +29,7 @@ pub async fn check(conn: &Connection) -> Result<CheckOk, CheckError> {
     let mut conn = conn;
     let mut ssh_host_key = None;
     if let Some(ssh) = &conn.endpoint.ssh {
-        let session = conn
-            .guarded(crate::ssh::sign_in(ssh, conn.timeout))
-            .await?;
+        let session = conn.guarded(crate::ssh::sign_in(ssh, conn.timeout)).await?;
         let key = session.host_key.clone();
         session.close().await;
         let mut pinned = conn.clone();

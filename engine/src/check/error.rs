@@ -90,7 +90,9 @@ fn classify_egress(e: &anyhow::Error) -> Option<ErrorKind> {
 
 fn classify_ssh(e: &anyhow::Error) -> Option<ErrorKind> {
     use crate::ssh::{HostKeyChanged, SshFailure};
-    if e.chain().any(|c| c.downcast_ref::<HostKeyChanged>().is_some()) {
+    if e.chain()
+        .any(|c| c.downcast_ref::<HostKeyChanged>().is_some())
+    {
         return Some(ErrorKind::SshHostKeyChanged);
     }
     match e.chain().find_map(|c| c.downcast_ref::<SshFailure>())? {

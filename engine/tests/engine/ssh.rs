@@ -69,7 +69,10 @@ async fn postgres_through_a_tunnel_with_an_ed25519_key() {
         tunnel(&sshd, &sshd.ed25519_key, None),
     );
     let ok = check::check(&first).await.unwrap();
-    let seen = ok.ssh_host_key.clone().expect("the bastion's key is reported");
+    let seen = ok
+        .ssh_host_key
+        .clone()
+        .expect("the bastion's key is reported");
     assert_eq!(seen.fingerprint, sshd.host_key_fingerprint);
     assert_eq!(seen.algorithm, "ssh-ed25519");
     assert!(ok.server_version.starts_with("15"), "{ok:?}");
@@ -98,7 +101,8 @@ async fn postgres_through_a_tunnel_with_an_ed25519_key() {
     let ssh = ssh_yaml(&sshd, &sshd.ed25519_key);
     let yaml = format!(
         "{}{}",
-        pg_in(&db.name, &format!("table: src\n{ssh}")).replace("host: 127.0.0.1\n  user", "host: localhost\n  user"),
+        pg_in(&db.name, &format!("table: src\n{ssh}"))
+            .replace("host: 127.0.0.1\n  user", "host: localhost\n  user"),
         pg_out(&db.name, &format!("table: dst\nmode: replace\n{ssh}"))
     );
     let summary = run(&yaml).await.unwrap();
@@ -194,7 +198,10 @@ async fn a_key_the_bastion_does_not_know_is_refused() {
         pg_out(&db.name, "table: dst")
     );
     let e = run(&yaml).await.unwrap_err();
-    assert!(format!("{e:#}").contains("did not accept the private key"), "{e:#}");
+    assert!(
+        format!("{e:#}").contains("did not accept the private key"),
+        "{e:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,7 +227,9 @@ async fn a_changed_host_key_is_refused_naming_both_keys() {
         sshd.host_key_fingerprint
     );
     // Previews and runs refuse it too.
-    let e = check::preview_table(&c, "public", "x", 1).await.unwrap_err();
+    let e = check::preview_table(&c, "public", "x", 1)
+        .await
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::SshHostKeyChanged, "{e}");
     let mut yaml_ssh = ssh_yaml(&sshd, &sshd.ed25519_key);
     yaml_ssh = yaml_ssh.replace(&sshd.host_key_fingerprint, &other.host_key_fingerprint);

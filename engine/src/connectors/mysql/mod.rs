@@ -90,7 +90,9 @@ async fn connect_with(
     let connecting = Conn::new(opts);
     let conn = tokio::time::timeout(timeout, connecting)
         .await
-        .map_err(|_| anyhow::anyhow!("timed out connecting to MySQL at {}:{}", c.host, c.port()))??;
+        .map_err(|_| {
+            anyhow::anyhow!("timed out connecting to MySQL at {}:{}", c.host, c.port())
+        })??;
     Ok(conn)
 }
 
