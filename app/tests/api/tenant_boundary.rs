@@ -209,10 +209,9 @@ async fn a_bastion_on_the_service_network_is_refused() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_refused(&body, "a bastion named localhost");
-    assert!(
-        !body.to_string().contains("PRIVATE KEY"),
-        "the answer shows the key: {body}"
-    );
+    for line in sshd.ed25519_key.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!body.to_string().contains(line), "the answer shows the key");
+    }
 }
 
 #[tokio::test]
