@@ -414,7 +414,7 @@ texts! {
     FieldSshPassphraseHelp => "Only when the private key is encrypted with a passphrase.", "秘密鍵がパスフレーズで暗号化されている場合のみ入力します。";
     FieldSshFingerprint => "SSH host key fingerprint", "SSH ホスト鍵のフィンガープリント";
     FieldSshFingerprintHelp => "The bastion's host key as ssh-keygen -l prints it (SHA256:...). Filled in by the first successful connection test; a bastion presenting another key is refused until an editor accepts the new key. You may also paste it from the bastion (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub).", "踏み台のホスト鍵（SHA256:...）。最初に接続テストが成功したときに記録されます。別の鍵を示す踏み台は、編集者が新しい鍵を承認するまで拒否されます。踏み台上で ssh-keygen -l を実行して確認した値を貼り付けることもできます。";
-    SshHostKeySeen => "SSH bastion host key: {key}", "SSH 踏み台のホスト鍵：{key}";
+    SshHostKeySeen => "SSH bastion host key: {name}", "SSH 踏み台のホスト鍵：{name}";
     TestSshHostKeyChanged => "The SSH bastion presented another host key than the pinned one.", "SSH 踏み台が、記録済みとは別のホスト鍵を示しました。";
     TestSshHostKeyChangedHint => "Ask the bastion's administrator whether its host key was replaced. Only if the new fingerprint matches, accept the new host key.", "踏み台の管理者にホスト鍵を交換したか確認してください。新しいフィンガープリントが一致する場合に限り、新しいホスト鍵を承認してください。";
     TestSshSignIn => "The SSH bastion did not accept the private key.", "SSH 踏み台が秘密鍵を受け付けませんでした。";

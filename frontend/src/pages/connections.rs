@@ -853,7 +853,7 @@ pub fn TestResult(
                         let host_key = r.ssh_host_key.as_ref().map(|k| {
                             view! {
                                 <p class="test-ssh-host-key" data-testid="ssh-host-key">
-                                    {fill(lang, Key::SshHostKeySeen, &[("key", &k.to_string())])}
+                                    {fill(lang, Key::SshHostKeySeen, &[("name", &k.to_string())])}
                                 </p>
                             }
                         });
@@ -883,7 +883,7 @@ pub fn TestResult(
                                 });
                                 view! {
                                     <p class="test-ssh-host-key">
-                                        {fill(lang, Key::SshHostKeySeen, &[("key", &k.to_string())])}
+                                        {fill(lang, Key::SshHostKeySeen, &[("name", &k.to_string())])}
                                     </p>
                                     {accept}
                                 }
