@@ -23,7 +23,7 @@ use hakobu_core::api::error::ErrorBody;
 use hakobu_core::api::org::TeamGrant;
 use hakobu_core::authz::{Action, TeamRole};
 use hakobu_core::connection::{
-    ConnectionKind, S3Auth, changed_binding_fields, field_applies, validate_settings,
+    ConnectionKind, S3Auth, changed_binding_fields, field_applies, setting_str, validate_settings,
 };
 use hakobu_core::ids::{ConnectionId, TeamId};
 use hakobu_core::messages::MessageCode;
@@ -736,10 +736,12 @@ async fn accept_ssh_host_key(
         "accept a new SSH host key for this connection",
     )
     .await?;
-    if !c
-        .settings
-        .get("ssh_host")
-        .is_some_and(|h| h.as_str().is_some_and(|h| !h.is_empty()))
+    if setting_str(
+        c.kind,
+        c.settings.as_object().unwrap_or(&Map::new()),
+        "ssh_host",
+    )
+    .is_none()
     {
         return Err(ApiError::field(
             "fingerprint",

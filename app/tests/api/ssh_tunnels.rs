@@ -26,7 +26,10 @@ fn through(app: &TestApp, sshd: &Sshd, pinned: Option<&str>) -> Value {
 /// Fails when `text` holds any line of the private key `key` (its base64 body; the
 /// BEGIN/END markers also appear in the field's help and errors).
 fn assert_no_key(what: &str, text: &str, key: &str) {
-    for line in key.lines().filter(|l| !l.starts_with("-----") && l.len() > 16) {
+    for line in key
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() > 16)
+    {
         assert!(!text.contains(line), "{what} shows the private key");
     }
 }
