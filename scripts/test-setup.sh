@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs or starts what the test suite needs beyond the databases: the bzip2 tool, the
-# moto server (S3 and ECS APIs) and the local SMTP server the email tests start (aiosmtpd).
+# Installs or starts what the test suite needs beyond the databases: the bzip2 tool,
+# OpenSSH's server (the SSH tunnel tests start their own sshd), the moto server (S3 and ECS APIs) and the local SMTP server the email tests start (aiosmtpd).
 # Idempotent; prints nothing when all is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +8,12 @@ cd "$(dirname "$0")/.."
 if ! command -v bzip2 >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bzip2 >/dev/null
+fi
+# sshd: the SSH tunnel tests start one per test on a free port with its own config and
+# host key (testkit `Sshd`); the package's own service is not used.
+if [ ! -x /usr/sbin/sshd ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null
 fi
 if [ -x scripts/moto.sh ]; then
   scripts/moto.sh >/dev/null

@@ -58,6 +58,7 @@ async fn main() -> anyhow::Result<()> {
             password: None,
             database: "postgres".into(),
             tls: Tls::disabled(),
+            ssh: None,
         },
         timeout: Duration::from_secs(10),
     };

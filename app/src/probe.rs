@@ -54,10 +54,12 @@ impl ProbeFailure {
             ProbeFailure::Check(e) => e,
             ProbeFailure::Worker(detail) => CheckError {
                 kind: ErrorKind::Other,
+                ssh_host_key: None,
                 message: detail,
             },
             timed_out @ ProbeFailure::TimedOut(_) => CheckError {
                 kind: ErrorKind::Timeout,
+                ssh_host_key: None,
                 message: timed_out.to_string(),
             },
         }

@@ -5,7 +5,7 @@
 //! default and allowed values. The API validates with it and the web form is generated
 //! from it, so both always agree.
 
-use crate::config::{DbEndpoint, DbKind, Tls, TlsMode};
+use crate::config::{DbEndpoint, DbKind, Secret, SshTunnel, Tls, TlsMode};
 use crate::messages::{MessageCode, Text};
 use crate::validation::FieldErrors;
 use serde::{Deserialize, Serialize};
@@ -175,6 +175,54 @@ const HOST_HELP: &str =
 const TLS_HELP: &str = "How the connection is encrypted. prefer: encrypt when the server offers it, otherwise connect unencrypted. require: always encrypt, without checking the server's certificate. verify-ca: encrypt and check that the certificate is signed by the CA below (or a public authority). verify-full: also check that the certificate names this host; use it over the internet. disable: never encrypt (only on a private network).";
 const CA_HELP: &str = "PEM text of the authority that signed the server's certificate (used by verify-ca and verify-full), e.g. your cloud provider's RDS or Cloud SQL CA bundle. Leave empty to trust the public web authorities.";
 
+// The SSH bastion fields both database kinds end with (see `SshTunnel`). Leaving
+// `ssh_host` empty connects directly.
+const SSH_HOST: FieldSpec = field(
+    "ssh_host",
+    "SSH bastion host",
+    "To reach a database in a private network, the host name or IP address of an SSH server (bastion) in that network that Hakobu signs in to; the database host above is then looked up and reached by the bastion. Leave empty to connect directly.",
+    TEXT,
+    false,
+);
+const SSH_PORT: FieldSpec = with_default(
+    field(
+        "ssh_port",
+        "SSH port",
+        "The bastion's SSH port.",
+        PORT,
+        false,
+    ),
+    "22",
+);
+const SSH_USER: FieldSpec = field(
+    "ssh_user",
+    "SSH user",
+    "The user Hakobu signs in to the bastion as. It needs only to forward TCP connections (no shell).",
+    TEXT,
+    false,
+);
+const SSH_PRIVATE_KEY: FieldSpec = secret(field(
+    "ssh_private_key",
+    "SSH private key",
+    "The private key Hakobu signs in with: ed25519 or RSA, the whole text of the key file from -----BEGIN OPENSSH PRIVATE KEY----- to its END line. Put its public key in the user's authorized_keys on the bastion. Stored encrypted; nobody can read it back.",
+    FieldInput::Multiline,
+    false,
+));
+const SSH_PRIVATE_KEY_PASSPHRASE: FieldSpec = secret(field(
+    "ssh_private_key_passphrase",
+    "SSH key passphrase",
+    "Only when the private key is encrypted with a passphrase.",
+    TEXT,
+    false,
+));
+const SSH_HOST_KEY_FINGERPRINT: FieldSpec = field(
+    "ssh_host_key_fingerprint",
+    "SSH host key fingerprint",
+    "The bastion's host key as ssh-keygen -l prints it (SHA256:...). Filled in by the first successful connection test; a bastion presenting another key is refused until an editor accepts the new key. You may also paste it from the bastion (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub).",
+    TEXT,
+    false,
+);
+
 const POSTGRESQL_FIELDS: &[FieldSpec] = &[
     field("host", "Host", HOST_HELP, TEXT, true),
     with_default(
@@ -229,6 +277,12 @@ const POSTGRESQL_FIELDS: &[FieldSpec] = &[
         FieldInput::Multiline,
         false,
     ),
+    SSH_HOST,
+    SSH_PORT,
+    SSH_USER,
+    SSH_PRIVATE_KEY,
+    SSH_PRIVATE_KEY_PASSPHRASE,
+    SSH_HOST_KEY_FINGERPRINT,
 ];
 
 const MYSQL_FIELDS: &[FieldSpec] = &[
@@ -275,6 +329,12 @@ const MYSQL_FIELDS: &[FieldSpec] = &[
         FieldInput::Multiline,
         false,
     ),
+    SSH_HOST,
+    SSH_PORT,
+    SSH_USER,
+    SSH_PRIVATE_KEY,
+    SSH_PRIVATE_KEY_PASSPHRASE,
+    SSH_HOST_KEY_FINGERPRINT,
 ];
 
 /// How an S3 connection authenticates, as the `auth` setting names it.
@@ -344,9 +404,16 @@ pub fn field_applies(kind: ConnectionKind, settings: &Map<String, Value>, name: 
 /// the list: the secret goes to the same server as whom it was saved for.
 pub fn secret_binding_fields(kind: ConnectionKind) -> &'static [&'static str] {
     match kind {
-        ConnectionKind::Postgresql | ConnectionKind::Mysql => {
-            &["host", "port", "user", "tls_mode", "ca_certificate"]
-        }
+        ConnectionKind::Postgresql | ConnectionKind::Mysql => &[
+            "host",
+            "port",
+            "user",
+            "tls_mode",
+            "ca_certificate",
+            "ssh_host",
+            "ssh_port",
+            "ssh_user",
+        ],
         ConnectionKind::S3 => &["endpoint", "access_key_id"],
         ConnectionKind::LocalFiles => &[],
     }
@@ -554,6 +621,9 @@ fn check_value(spec: &FieldSpec, value: &Value) -> Result<(), Text> {
                 }
                 "bucket" => check_bucket(s),
                 "ca_certificate" => check_pem_certificate(s),
+                "ssh_host" => check_host(s),
+                "ssh_private_key" => check_private_key(s),
+                "ssh_host_key_fingerprint" => crate::config::check_fingerprint(s.trim()),
                 "role_arn" => return check_role_arn(s),
                 _ => Ok(()),
             }
@@ -631,6 +701,15 @@ fn check_pem_certificate(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The shape of a private key file; the engine parses it when it connects.
+fn check_private_key(s: &str) -> Result<(), String> {
+    let s = s.trim();
+    if !(s.starts_with("-----BEGIN ") && s.contains("PRIVATE KEY-----") && s.ends_with("-----")) {
+        return Err("must be the whole text of a private key file, from -----BEGIN OPENSSH PRIVATE KEY----- (or -----BEGIN RSA PRIVATE KEY-----) to its END line; not the public key".to_owned());
+    }
+    Ok(())
+}
+
 fn cross_field_rules(
     kind: ConnectionKind,
     settings: &Map<String, Value>,
@@ -638,6 +717,19 @@ fn cross_field_rules(
     prefix: &str,
     errors: &mut FieldErrors,
 ) {
+    if kind.is_database() && settings.get("ssh_host").is_some_and(|v| !is_blank(v)) {
+        let present = |name: &str| {
+            settings.get(name).is_some_and(|v| !is_blank(v)) || secrets_on_file.contains(&name)
+        };
+        for name in ["ssh_user", "ssh_private_key"] {
+            if !present(name) {
+                errors.push(
+                    format!("{prefix}.{name}"),
+                    "is required when an SSH bastion host is given",
+                );
+            }
+        }
+    }
     if kind == ConnectionKind::S3 {
         let auth = settings
             .get("auth")
@@ -693,6 +785,35 @@ pub fn database_endpoint(
             mode: TlsMode::VerifyFull,
             ca_certificate: None,
         }),
+        ssh: ssh_tunnel(kind, plain, secrets),
+    })
+}
+
+/// The SSH bastion of a saved database connection, with its key from `secrets`; `None`
+/// when `ssh_host` is empty.
+pub fn ssh_tunnel(
+    kind: ConnectionKind,
+    plain: &Map<String, Value>,
+    secrets: &Map<String, Value>,
+) -> Option<SshTunnel> {
+    let host = setting_str(kind, plain, "ssh_host")?.into_owned();
+    let secret = |name: &str| {
+        secrets
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(Secret::from)
+    };
+    Some(SshTunnel {
+        host,
+        port: setting_str(kind, plain, "ssh_port").and_then(|p| p.parse().ok()),
+        user: setting_str(kind, plain, "ssh_user")
+            .map(|s| s.into_owned())
+            .unwrap_or_default(),
+        private_key: secret("ssh_private_key").unwrap_or_default(),
+        private_key_passphrase: secret("ssh_private_key_passphrase"),
+        host_key_fingerprint: setting_str(kind, plain, "ssh_host_key_fingerprint")
+            .map(|s| s.into_owned()),
     })
 }
 
@@ -710,6 +831,7 @@ pub fn database_settings(
         password,
         database,
         tls,
+        ssh,
     } = endpoint;
     let mut settings = Map::new();
     settings.insert("host".into(), Value::from(host));
@@ -728,6 +850,20 @@ pub fn database_settings(
     let mut secrets = Map::new();
     if let Some(p) = password.filter(|p| !p.is_empty()) {
         secrets.insert("password".into(), Value::from(p));
+    }
+    if let Some(ssh) = ssh {
+        settings.insert("ssh_host".into(), Value::from(ssh.host));
+        if let Some(port) = ssh.port {
+            settings.insert("ssh_port".into(), Value::from(port));
+        }
+        settings.insert("ssh_user".into(), Value::from(ssh.user));
+        if let Some(f) = ssh.host_key_fingerprint {
+            settings.insert("ssh_host_key_fingerprint".into(), Value::from(f));
+        }
+        secrets.insert("ssh_private_key".into(), Value::from(ssh.private_key.0));
+        if let Some(p) = ssh.private_key_passphrase {
+            secrets.insert("ssh_private_key_passphrase".into(), Value::from(p.0));
+        }
     }
     (settings, secrets)
 }
@@ -806,6 +942,71 @@ mod tests {
         assert_eq!(again, plain);
         assert_eq!(again_secrets, secrets);
         assert!(database_endpoint(ConnectionKind::S3, &plain, &secrets).is_none());
+    }
+
+    #[test]
+    fn a_bastion_round_trips_and_needs_a_user_and_a_private_key() {
+        let plain = json!({"host": "10.0.0.7", "port": 5432, "database": "sales", "user": "loader",
+            "tls_mode": "prefer", "ssh_host": "bastion.example.com", "ssh_port": 2222,
+            "ssh_user": "tunnel", "ssh_host_key_fingerprint": "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"});
+        let plain = plain.as_object().unwrap().clone();
+        let secrets = json!({"ssh_private_key": "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----"});
+        let secrets = secrets.as_object().unwrap().clone();
+        let endpoint = database_endpoint(ConnectionKind::Postgresql, &plain, &secrets).unwrap();
+        let ssh = endpoint.ssh.clone().unwrap();
+        assert_eq!(
+            (ssh.host.as_str(), ssh.port()),
+            ("bastion.example.com", 2222)
+        );
+        assert!(
+            !format!("{endpoint:?}").contains("AAAA"),
+            "Debug hides the key"
+        );
+        let (again, again_secrets) = database_settings(endpoint, None);
+        assert_eq!(again, plain);
+        assert_eq!(again_secrets, secrets);
+        // Without the bastion's user and key; a public key where the private one belongs;
+        // a fingerprint in another format.
+        let e = errors(
+            ConnectionKind::Mysql,
+            json!({"host": "db", "database": "d", "user": "u", "ssh_host": "b.example.com"}),
+            &[],
+        );
+        let named: Vec<&str> = e.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            named,
+            ["settings.ssh_user", "settings.ssh_private_key"],
+            "{e:?}"
+        );
+        let e = errors(
+            ConnectionKind::Mysql,
+            json!({"host": "db", "database": "d", "user": "u", "ssh_host": "b.example.com",
+                "ssh_user": "t", "ssh_private_key": "ssh-ed25519 AAAAC3 me",
+                "ssh_host_key_fingerprint": "MD5:aa:bb"}),
+            &[],
+        );
+        let named: Vec<&str> = e.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            named,
+            [
+                "settings.ssh_private_key",
+                "settings.ssh_host_key_fingerprint"
+            ],
+            "{e:?}"
+        );
+        // Moving the bastion is a binding change: saved secrets do not follow it.
+        let moved = json!({"ssh_host": "evil.example"})
+            .as_object()
+            .unwrap()
+            .clone();
+        let before = json!({"ssh_host": "bastion.example.com"})
+            .as_object()
+            .unwrap()
+            .clone();
+        assert_eq!(
+            changed_binding_fields(ConnectionKind::Postgresql, &before, &moved),
+            ["ssh_host"]
+        );
     }
 
     fn errors(kind: ConnectionKind, settings: Value, on_file: &[&str]) -> Vec<(String, String)> {

@@ -848,7 +848,25 @@ pub fn compile(
         "out".to_owned(),
         compile_output(&settings.destination, destination),
     );
+    for (side, c) in [("in", source), ("out", destination)] {
+        require_pinned_bastion(side, c)?;
+    }
     Config::from_value(Value::Object(doc))
+}
+
+/// A saved connection's bastion is trusted only with the key its first test pinned (the
+/// runner would otherwise trust whatever key it meets first).
+fn require_pinned_bastion(side: &str, c: &CompileConnection<'_>) -> Result<(), ConfigError> {
+    if c.kind.is_database()
+        && setting_str(c.kind, c.settings, "ssh_host").is_some()
+        && setting_str(c.kind, c.settings, "ssh_host_key_fingerprint").is_none()
+    {
+        return Err(ConfigError::new(
+            format!("{side}.ssh.host_key_fingerprint"),
+            "the SSH bastion's host key is not pinned yet: test the connection once, which pins the key the bastion presents",
+        ));
+    }
+    Ok(())
 }
 
 /// Compiles job settings into what a runner runs: [`compile`]'s transfer, or for a data
@@ -863,6 +881,7 @@ pub fn compile_runner(
     let Some(statements) = &settings.source.statements else {
         return compile(settings, source, destination, last_state).map(RunnerConfig::Transfer);
     };
+    require_pinned_bastion("sql", source)?;
     let mut section = Map::new();
     connection_fields(source, &mut section);
     if source.kind == ConnectionKind::Postgresql
@@ -905,6 +924,28 @@ fn connection_fields(c: &CompileConnection<'_>, out: &mut Map<String, Value>) {
                 && let Some(ca) = get("ca_certificate")
             {
                 out.insert("ssl_ca_certificate".into(), json!(ca));
+            }
+            if let Some(ssh_host) = get("ssh_host") {
+                let mut ssh = Map::new();
+                ssh.insert("host".into(), json!(ssh_host));
+                if let Some(port) = get("ssh_port").and_then(|p| p.parse::<u16>().ok()) {
+                    ssh.insert("port".into(), json!(port));
+                }
+                ssh.insert("user".into(), json!(get("ssh_user").unwrap_or_default()));
+                // Like the password: the value, or the `{{ env.* }}` reference a snapshot
+                // carries in its place.
+                for (secret, key) in [
+                    ("ssh_private_key", "private_key"),
+                    ("ssh_private_key_passphrase", "private_key_passphrase"),
+                ] {
+                    if let Some(value) = c.secrets.get(secret) {
+                        ssh.insert(key.into(), value.clone());
+                    }
+                }
+                if let Some(f) = get("ssh_host_key_fingerprint") {
+                    ssh.insert("host_key_fingerprint".into(), json!(f));
+                }
+                out.insert("ssh".into(), Value::Object(ssh));
             }
         }
         ConnectionKind::S3 => {

@@ -13,6 +13,7 @@ pub mod limits;
 pub mod pipeline;
 pub mod probe;
 pub mod shared;
+pub mod ssh;
 pub mod template;
 pub mod tls;
 pub mod types;

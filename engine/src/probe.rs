@@ -183,6 +183,7 @@ fn done<T: Serialize>(result: Result<T, CheckError>) -> Result<ProbeReply, Check
         .map(ProbeReply::Done)
         .map_err(|e| CheckError {
             kind: ErrorKind::Other,
+            ssh_host_key: None,
             message: format!("the answer could not be encoded: {e}"),
         })
 }

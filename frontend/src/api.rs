@@ -407,6 +407,18 @@ pub async fn test_connection(
     json(with_body(Request::post("/api/connections/test"), body)).await
 }
 
+/// Accepts the new host key of a connection's SSH bastion (editors).
+pub async fn accept_ssh_host_key(
+    id: ConnectionId,
+    fingerprint: String,
+) -> Result<ConnectionView, ApiError> {
+    json(with_body(
+        Request::post(&format!("/api/connections/{id}/ssh-host-key")),
+        &hakobu_core::api::connections::AcceptSshHostKeyRequest { fingerprint },
+    ))
+    .await
+}
+
 pub async fn test_saved_connection(id: ConnectionId) -> Result<ConnectionTestResult, ApiError> {
     json(Request::post(&format!("/api/connections/{id}/test")).build()).await
 }

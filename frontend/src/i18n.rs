@@ -402,6 +402,24 @@ texts! {
     FieldPathStyleHelp => "Turn on for services that need bucket names in the path (most S3-compatible servers).", "バケット名をパスに含める必要があるサービス（多くの S3 互換サーバー）ではオンにします。";
     FieldDirectory => "Directory", "ディレクトリ";
     FieldDirectoryHelp => "A folder inside your organization's files folder on the Hakobu server, e.g. exports; . is the files folder itself. Paths starting with / or containing .. are refused.", "Hakobu サーバー上の組織のファイル用フォルダー内のフォルダー（例：exports）。. はファイル用フォルダーそのものです。/ で始まるパスや .. を含むパスは使えません。";
+    FieldSshHost => "SSH bastion host", "SSH 踏み台ホスト";
+    FieldSshHostHelp => "To reach a database in a private network, the host name or IP address of an SSH server (bastion) in that network that Hakobu signs in to; the database host above is then looked up and reached by the bastion. Leave empty to connect directly.", "プライベートネットワーク内のデータベースに接続する場合、そのネットワーク内にある SSH サーバー（踏み台）のホスト名または IP アドレス。上のデータベースホストは踏み台が名前解決して接続します。直接接続する場合は空欄にします。";
+    FieldSshPort => "SSH port", "SSH ポート";
+    FieldSshPortHelp => "The bastion's SSH port.", "踏み台の SSH ポート番号です。";
+    FieldSshUser => "SSH user", "SSH ユーザー";
+    FieldSshUserHelp => "The user Hakobu signs in to the bastion as. It needs only to forward TCP connections (no shell).", "Hakobu が踏み台にログインするユーザーです。TCP 転送ができれば十分です（シェルは不要）。";
+    FieldSshKey => "SSH private key", "SSH 秘密鍵";
+    FieldSshKeyHelp => "The private key Hakobu signs in with: ed25519 or RSA, the whole text of the key file from -----BEGIN OPENSSH PRIVATE KEY----- to its END line. Put its public key in the user's authorized_keys on the bastion. Stored encrypted; nobody can read it back.", "Hakobu がログインに使う秘密鍵（ed25519 または RSA）。鍵ファイルの全文（-----BEGIN の行から END の行まで）を貼り付け、公開鍵を踏み台のユーザーの authorized_keys に追加してください。暗号化して保存され、誰も読み出せません。";
+    FieldSshPassphrase => "SSH key passphrase", "SSH 鍵のパスフレーズ";
+    FieldSshPassphraseHelp => "Only when the private key is encrypted with a passphrase.", "秘密鍵がパスフレーズで暗号化されている場合のみ入力します。";
+    FieldSshFingerprint => "SSH host key fingerprint", "SSH ホスト鍵のフィンガープリント";
+    FieldSshFingerprintHelp => "The bastion's host key as ssh-keygen -l prints it (SHA256:...). Filled in by the first successful connection test; a bastion presenting another key is refused until an editor accepts the new key. You may also paste it from the bastion (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub).", "踏み台のホスト鍵（SHA256:...）。最初に接続テストが成功したときに記録されます。別の鍵を示す踏み台は、編集者が新しい鍵を承認するまで拒否されます。踏み台上で ssh-keygen -l を実行して確認した値を貼り付けることもできます。";
+    SshHostKeySeen => "SSH bastion host key: {name}", "SSH 踏み台のホスト鍵：{name}";
+    TestSshHostKeyChanged => "The SSH bastion presented another host key than the pinned one.", "SSH 踏み台が、記録済みとは別のホスト鍵を示しました。";
+    TestSshHostKeyChangedHint => "Ask the bastion's administrator whether its host key was replaced. Only if the new fingerprint matches, accept the new host key.", "踏み台の管理者にホスト鍵を交換したか確認してください。新しいフィンガープリントが一致する場合に限り、新しいホスト鍵を承認してください。";
+    TestSshSignIn => "The SSH bastion did not accept the private key.", "SSH 踏み台が秘密鍵を受け付けませんでした。";
+    TestSshSignInHint => "Check the SSH user, the private key and its passphrase, and that its public key is in the user's authorized_keys on the bastion.", "SSH ユーザー、秘密鍵とパスフレーズ、公開鍵が踏み台のユーザーの authorized_keys にあることを確認してください。";
+    AcceptHostKey => "Accept the new host key", "新しいホスト鍵を承認";
     TlsDisable => "disable: not encrypted", "無効：暗号化しない";
     TlsPrefer => "prefer: encrypted when the server offers it", "優先：サーバーが対応していれば暗号化";
     TlsRequire => "require: encrypted", "必須：暗号化する";
@@ -1502,6 +1520,19 @@ mod tests {
         "reader",
         "assume",
         "ExternalId",
+        // SSH tunnels: protocol, key and tool names, typed as they are.
+        "SSH",
+        "SHA",
+        "RSA",
+        "TCP",
+        "ed",
+        "BEGIN",
+        "END",
+        "ssh",
+        "keygen",
+        "l",
+        "authorized",
+        "keys",
         // Saved secrets bound to their endpoint: placeholders naming a setting and a secret.
         "changed",
         "secret",

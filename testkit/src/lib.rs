@@ -3,13 +3,16 @@
 //! template), the `psql`/`mariadb` command-line clients, and polling until a condition
 //! holds.
 //!
-//! [`TcpTap`] relays to a server and keeps what clients sent it.
+//! [`TcpTap`] relays to a server and keeps what clients sent it; [`Sshd`] is a real SSH
+//! bastion per test.
 //!
 //! Databases are created and dropped with the command-line clients, which are installed
 //! next to the servers, so `Drop` can clean up without an async runtime.
 
+mod sshd;
 mod tap;
 
+pub use sshd::Sshd;
 pub use tap::TcpTap;
 
 use rand::Rng;

@@ -15,15 +15,15 @@ use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::Utc;
 use diesel_async::AsyncConnection;
 use hakobu_core::api::connections::{
-    ColumnView, ConnectionKindView, ConnectionTestResult, ConnectionView, CreateConnectionRequest,
-    FieldChoice, PreviewRequest, PreviewResponse, SharesRequest, TestConnectionRequest,
-    UpdateConnectionRequest,
+    AcceptSshHostKeyRequest, ColumnView, ConnectionKindView, ConnectionTestResult, ConnectionView,
+    CreateConnectionRequest, FieldChoice, PreviewRequest, PreviewResponse, SharesRequest,
+    TestConnectionRequest, UpdateConnectionRequest,
 };
 use hakobu_core::api::error::ErrorBody;
 use hakobu_core::api::org::TeamGrant;
 use hakobu_core::authz::{Action, TeamRole};
 use hakobu_core::connection::{
-    ConnectionKind, S3Auth, changed_binding_fields, field_applies, validate_settings,
+    ConnectionKind, S3Auth, changed_binding_fields, field_applies, setting_str, validate_settings,
 };
 use hakobu_core::ids::{ConnectionId, TeamId};
 use hakobu_core::messages::MessageCode;
@@ -46,6 +46,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(delete_connection)
         .service(put_shares)
         .service(test_saved)
+        .service(accept_ssh_host_key)
         .service(list_schemas)
         .service(list_tables)
         .service(list_columns)
@@ -644,17 +645,126 @@ async fn test_saved(
         )?),
         _ => None,
     };
-    Ok(web::Json(
-        engine_bridge::test(
-            &state,
-            c.organization_id,
-            c.kind,
-            &plain,
-            &secrets,
-            local_directory.as_deref(),
-        )
-        .await,
-    ))
+    let result = engine_bridge::test(
+        &state,
+        c.organization_id,
+        c.kind,
+        &plain,
+        &secrets,
+        local_directory.as_deref(),
+    )
+    .await;
+    // The first successful test through a bastion pins the host key it presented; every
+    // later connection insists on it. A pin never changes here: only an editor's accept.
+    if let (true, Some(key)) = (result.ok, &result.ssh_host_key)
+        && plain.contains_key("ssh_host")
+        && !plain.contains_key(SSH_PIN)
+    {
+        let mut conn = state.pool.get().await?;
+        pin_ssh_host_key(&mut conn, &auth, &c, key, "connection.ssh_host_key_pinned").await?;
+    }
+    Ok(web::Json(result))
+}
+
+/// The setting that holds a bastion's pinned host key fingerprint.
+const SSH_PIN: &str = "ssh_host_key_fingerprint";
+
+/// Stores `key` as the connection's pinned bastion host key and records who did it.
+async fn pin_ssh_host_key(
+    conn: &mut diesel_async::AsyncPgConnection,
+    auth: &Auth,
+    c: &Connection,
+    key: &hakobu_core::config::SshHostKey,
+    action: &str,
+) -> Result<Connection, ApiError> {
+    let mut settings = c.settings.as_object().cloned().unwrap_or_default();
+    let before = settings.insert(SSH_PIN.to_owned(), json!(key.fingerprint));
+    let updated = Connection::update(
+        conn,
+        auth.organization_id,
+        c.id,
+        ConnectionChangeset {
+            name: &c.name,
+            team_id: c.team_id,
+            settings: Value::Object(settings),
+            secrets: c.secrets.clone(),
+            updated_at: Utc::now(),
+        },
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("connection"))?;
+    audit::record(
+        conn,
+        &Actor::from(auth),
+        action,
+        "connection",
+        c.id,
+        json!({
+            "name": c.name,
+            "ssh_host": c.settings.get("ssh_host"),
+            "before": before,
+            "after": key.fingerprint,
+            "algorithm": key.algorithm,
+        }),
+    )
+    .await?;
+    Ok(updated)
+}
+
+/// Accepts a new host key for the connection's SSH bastion (editors), after a test was
+/// refused because the bastion presented another key than the pinned one. The body names
+/// the new fingerprint the refused test showed, so what is accepted is what the editor
+/// saw and checked, not whatever the bastion presents at this moment.
+#[utoipa::path(tag = "connections", params(("connection_id" = ConnectionId, Path)), request_body = AcceptSshHostKeyRequest, responses(
+    (status = 200, body = ConnectionView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[post("/api/connections/{connection_id}/ssh-host-key")]
+async fn accept_ssh_host_key(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<ConnectionId>,
+    body: ApiJson<AcceptSshHostKeyRequest>,
+) -> Result<web::Json<ConnectionView>, ApiError> {
+    let fingerprint = body.0.fingerprint.trim().to_owned();
+    hakobu_core::config::check_fingerprint(&fingerprint)
+        .map_err(|m| ApiError::field("fingerprint", m))?;
+    let mut conn = state.pool.get().await?;
+    let (c, shares) = load_authorized(
+        &mut conn,
+        &auth,
+        path.into_inner(),
+        Action::EditResource,
+        "accept a new SSH host key for this connection",
+    )
+    .await?;
+    if setting_str(
+        c.kind,
+        c.settings.as_object().unwrap_or(&Map::new()),
+        "ssh_host",
+    )
+    .is_none()
+    {
+        return Err(ApiError::field(
+            "fingerprint",
+            "this connection does not go through an SSH bastion",
+        ));
+    }
+    let key = hakobu_core::config::SshHostKey {
+        algorithm: String::new(),
+        fingerprint,
+    };
+    let updated = pin_ssh_host_key(
+        &mut conn,
+        &auth,
+        &c,
+        &key,
+        "connection.ssh_host_key_accepted",
+    )
+    .await?;
+    Ok(web::Json(view(
+        &updated,
+        &shares,
+        role_on(&auth, &updated, &shares),
+    )))
 }
 
 /// Counts one connection test, preview or discovery request against the caller's and

@@ -156,14 +156,30 @@ fn check_address_literals(
         ApiError::field(&format!("settings.{field}"), e.to_string())
     };
     if let Some(db) = kind.db_kind() {
-        let host = setting_str(kind, settings, "host").unwrap_or_default();
-        let port = settings
-            .get("port")
-            .and_then(Value::as_u64)
-            .and_then(|p| u16::try_from(p).ok())
-            .unwrap_or(db.default_port());
-        hakobu_engine::egress::check_literal_host(policy, &host, port)
-            .map_err(|e| refused("host", e))?;
+        let port_of = |name: &str, default: u16| {
+            settings
+                .get(name)
+                .and_then(Value::as_u64)
+                .and_then(|p| u16::try_from(p).ok())
+                .unwrap_or(default)
+        };
+        // Through a bastion the policy is about the bastion: the database host is looked
+        // up and reached by the bastion, in the tenant's own (often private) network.
+        match setting_str(kind, settings, "ssh_host") {
+            Some(bastion) => {
+                hakobu_engine::egress::check_literal_host(policy, &bastion, port_of("ssh_port", 22))
+                    .map_err(|e| refused("ssh_host", e))?
+            }
+            None => {
+                let host = setting_str(kind, settings, "host").unwrap_or_default();
+                hakobu_engine::egress::check_literal_host(
+                    policy,
+                    &host,
+                    port_of("port", db.default_port()),
+                )
+                .map_err(|e| refused("host", e))?;
+            }
+        }
     }
     if kind == ConnectionKind::S3
         && let Some(endpoint) = setting_str(kind, settings, "endpoint")

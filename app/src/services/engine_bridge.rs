@@ -66,15 +66,29 @@ fn engine_connection(
     })
 }
 
-/// The engine's view of a saved database connection; `None` for storage kinds.
+/// The engine's view of a saved database connection; `None` for storage kinds. A
+/// connection through an SSH bastion is used only once its host key is pinned (by its
+/// first successful test).
 pub fn database(state: &AppState, c: &Connection) -> Result<Option<check::Connection>, ApiError> {
     let secrets = decrypt_secrets(state, c)?;
-    Ok(engine_connection(
+    let target = engine_connection(
         c.kind,
         c.settings.as_object().unwrap_or(&Map::new()),
         &secrets,
-    ))
+    );
+    if let Some(ssh) = target.as_ref().and_then(|t| t.endpoint.ssh.as_ref())
+        && ssh.host_key_fingerprint.is_none()
+    {
+        return Err(ApiError::field(
+            "settings.ssh_host_key_fingerprint",
+            UNPINNED,
+        ));
+    }
+    Ok(target)
 }
+
+/// Why a tunnel without a pinned host key is not used.
+pub const UNPINNED: &str = "the SSH bastion's host key is not pinned yet: test the connection once, which pins the key the bastion presents";
 
 /// The schema to browse when none is given.
 pub fn schema_or_default(c: &Connection, schema: Option<&str>) -> String {
@@ -155,6 +169,16 @@ fn explain(e: &CheckError, at: &str) -> (&'static str, String, String) {
             format!("{at} does not exist: {}", e.message),
             "Check the name.".to_owned(),
         ),
+        ErrorKind::SshHostKeyChanged => (
+            "ssh_host_key_changed",
+            format!("The SSH bastion's host key changed: {}", e.message),
+            "Ask the bastion's administrator whether its host key was replaced (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on the bastion). Only if the new fingerprint matches, accept the new host key.".to_owned(),
+        ),
+        ErrorKind::SshSignInRejected => (
+            "ssh_sign_in",
+            format!("Signing in to the SSH bastion failed: {}", e.message),
+            "Check the SSH user, the private key (and its passphrase), and that the key's public half is in the user's authorized_keys on the bastion.".to_owned(),
+        ),
         ErrorKind::Other => (
             "other",
             format!("{at} answered with an error: {}", e.message),
@@ -191,12 +215,16 @@ pub async fn test(
                 latency_ms: ok.latency_ms,
                 server_version: Some(ok.server_version),
                 error: None,
+                ssh_host_key: ok.ssh_host_key,
             },
             Err(e) => {
                 let e = e.into_check_error();
                 let (kind, message, hint) = explain(&e, &at);
                 tracing::info!(kind, "connection test failed");
-                failed(started, kind, message, hint)
+                ConnectionTestResult {
+                    ssh_host_key: e.ssh_host_key.clone(),
+                    ..failed(started, kind, message, hint)
+                }
             }
         };
     }
@@ -296,6 +324,7 @@ pub async fn test(
             latency_ms: started.elapsed().as_millis() as u64,
             server_version: None,
             error: None,
+            ssh_host_key: None,
         },
         Err(e) => {
             let e = e.into_check_error();
@@ -342,6 +371,7 @@ fn failed(started: Instant, kind: &str, message: String, hint: String) -> Connec
             message,
             hint,
         }),
+        ssh_host_key: None,
     }
 }
 

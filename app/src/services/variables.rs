@@ -260,8 +260,9 @@ async fn query_value(
 }
 
 /// The config with each connection's secrets in place of their references. Only the
-/// top-level keys the compiler writes secrets to (`in.password`, `out.secret_access_key`)
-/// are replaced, and only when they hold exactly the reference.
+/// top-level keys the compiler writes secrets to (`in.password`, `out.secret_access_key`,
+/// a statements document's `sql.password`, and each `ssh.private_key`) are replaced, and
+/// only when they hold exactly the reference.
 pub fn fill_secrets(
     snapshot: &str,
     secrets: &[(&str, Map<String, Value>)],
@@ -271,13 +272,28 @@ pub fn fill_secrets(
     }
     let mut config: Value = serde_norway::from_str(snapshot).map_err(anyhow::Error::from)?;
     for (role, values) in secrets {
-        let section = if *role == "source" { "in" } else { "out" };
+        // A data mart's statements document has one section, `sql:`, for its one
+        // connection (the source's secrets).
+        let section = match (*role, config.get("sql").is_some()) {
+            (_, true) => "sql",
+            ("source", false) => "in",
+            _ => "out",
+        };
         let Some(object) = config.get_mut(section).and_then(Value::as_object_mut) else {
             continue;
         };
         for (name, value) in values {
             let reference = format!("{{{{ env.{} }}}}", secret_env_name(role, name));
-            if let Some(slot) = object.get_mut(name)
+            // A bastion's secrets are in the `ssh:` section (`ssh_private_key` is at
+            // `ssh.private_key`), the others at the section's top.
+            let slot = match name.strip_prefix("ssh_") {
+                Some(key) => object
+                    .get_mut("ssh")
+                    .and_then(Value::as_object_mut)
+                    .and_then(|ssh| ssh.get_mut(key)),
+                None => object.get_mut(name),
+            };
+            if let Some(slot) = slot
                 && slot.as_str() == Some(reference.as_str())
             {
                 *slot = value.clone();
@@ -336,5 +352,41 @@ mod tests {
         assert_eq!(config["in"]["query"], "SELECT '{{ env.SOURCE_PASSWORD }}'");
         assert_eq!(config["out"]["table"], "{{ env.SOURCE_PASSWORD }}");
         assert_eq!(filled.matches("s3cr3t").count(), 1);
+    }
+
+    #[test]
+    fn a_bastion_key_goes_into_the_ssh_section_with_its_line_breaks() {
+        let snapshot = "in:\n  type: postgresql\n  ssh:\n    host: b\n    private_key: '{{ env.SOURCE_SSH_PRIVATE_KEY }}'\n  ssh_private_key: '{{ env.SOURCE_SSH_PRIVATE_KEY }}'\nout:\n  type: file\n";
+        let key = "-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+        let mut m = Map::new();
+        m.insert("ssh_private_key".to_owned(), Value::String(key.to_owned()));
+        let filled = fill_secrets(snapshot, &[("source", m)]).unwrap();
+        let config: Value = serde_norway::from_str(&filled).unwrap();
+        assert_eq!(config["in"]["ssh"]["private_key"], key);
+        // Only where the reference was compiled: not a look-alike key at the top.
+        assert_eq!(
+            config["in"]["ssh_private_key"],
+            "{{ env.SOURCE_SSH_PRIVATE_KEY }}"
+        );
+    }
+
+    /// A data mart's statements document carries its one connection's secrets in `sql:`.
+    #[test]
+    fn a_statements_document_gets_its_connections_secrets() {
+        let snapshot = "sql:\n  type: postgresql\n  password: '{{ env.SOURCE_PASSWORD }}'\n  ssh:\n    host: b\n    private_key: '{{ env.SOURCE_SSH_PRIVATE_KEY }}'\n  statements: SELECT 1\n";
+        let mut m = Map::new();
+        m.insert("password".to_owned(), Value::String("s3cr3t".to_owned()));
+        m.insert(
+            "ssh_private_key".to_owned(),
+            Value::String("KEY".to_owned()),
+        );
+        let filled = fill_secrets(snapshot, &[("source", m.clone()), ("destination", m)]).unwrap();
+        let config: Value = serde_norway::from_str(&filled).unwrap();
+        assert_eq!(config["sql"]["password"], "s3cr3t");
+        assert_eq!(config["sql"]["ssh"]["private_key"], "KEY");
+        assert!(
+            config.get("in").is_none() && config.get("out").is_none(),
+            "{filled}"
+        );
     }
 }

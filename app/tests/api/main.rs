@@ -28,6 +28,7 @@ mod roles;
 mod runs;
 mod schedules;
 mod secrets_at_rest;
+mod ssh_tunnels;
 mod teams;
 mod tenant_boundary;
 mod tokens;

@@ -164,6 +164,56 @@ async fn connections_to_the_service_machine_metadata_and_private_networks_are_re
     }
 }
 
+/// An SSH bastion is held to the policy like a database host: a tenant may not use the
+/// service's own machine or network as their bastion (the database behind a bastion is
+/// resolved by the bastion, so the policy's one chance is the bastion's address). Refused
+/// on the field when it is an address, at the test when it is a name; nothing connects.
+#[tokio::test]
+async fn a_bastion_on_the_service_network_is_refused() {
+    let sshd = hakobu_testkit::Sshd::start();
+    let app = strict_app(false).await;
+    let stranger = app.signup("Stranger").await;
+    // A private database host is fine behind a bastion: the bastion is what is checked.
+    let behind = |bastion: &str| {
+        json!({"host": "10.0.0.7", "port": 5432, "database": "d", "user": "postgres",
+            "tls_mode": "disable", "ssh_host": bastion, "ssh_port": sshd.port,
+            "ssh_user": sshd.user, "ssh_private_key": sshd.ed25519_key})
+    };
+    for bastion in ["127.0.0.1", "169.254.169.254", "10.0.0.8"] {
+        let test = json!({"kind": "postgresql", "settings": behind(bastion)});
+        let save = json!({"name": "Jump", "kind": "postgresql", "team_id": stranger.default_team, "settings": behind(bastion)});
+        for (path, request) in [("/api/connections/test", test), ("/api/connections", save)] {
+            let (status, body) = app.post(path, &stranger.token, request).await;
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{bastion}: {body}"
+            );
+            assert_eq!(body["field"], "settings.ssh_host", "{body}");
+            assert!(
+                body["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("private network"),
+                "{body}"
+            );
+        }
+    }
+    // A name that resolves to loopback is refused when resolved, in the probe worker.
+    let (status, body) = app
+        .post(
+            "/api/connections/test",
+            &stranger.token,
+            json!({"kind": "postgresql", "settings": behind("localhost")}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_refused(&body, "a bastion named localhost");
+    for line in sshd.ed25519_key.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!body.to_string().contains(line), "the answer shows the key");
+    }
+}
+
 #[tokio::test]
 async fn the_service_database_stays_closed_when_loopback_is_opened() {
     // An operator who opens loopback (a demo, a single machine) still keeps the service's

@@ -74,13 +74,28 @@ pub struct ConnectionTestResult {
     pub server_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ConnectionTestError>,
+    /// Through an SSH bastion: the host key it presented (on success, the key now pinned
+    /// or to pin; with the error `ssh_host_key_changed`, the new key an editor may accept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_host_key: Option<crate::config::SshHostKey>,
+}
+
+/// Accepts the host key an SSH bastion now presents (after an editor confirmed it with
+/// the bastion's administrator).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AcceptSshHostKeyRequest {
+    /// The new key's fingerprint as the failed test showed it (`SHA256:...`).
+    pub fingerprint: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConnectionTestError {
     /// `unreachable`, `timeout`, `authentication`, `database_missing`, `permission_denied`,
-    /// `tls_required`, `tls`, `bucket_missing`, `other`.
+    /// `tls_required`, `tls`, `bucket_missing`, `ssh_host_key_changed`, `ssh_sign_in`,
+    /// `other`.
     pub kind: String,
     pub message: String,
     pub hint: String,

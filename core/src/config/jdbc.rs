@@ -1,7 +1,7 @@
 //! `in:` / `out:` of `type: postgresql` and `type: mysql` (embulk-input-jdbc / -output-jdbc).
 
 use super::driver_options::{DriverOptions, driver_options};
-use super::endpoint::{DbEndpoint, DbKind, Tls};
+use super::endpoint::{DbEndpoint, DbKind, SshTunnel, Tls};
 use super::{ColumnType, ConfigError, Mode, Secret, TlsMode, ValueType};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -37,6 +37,10 @@ pub struct JdbcInput {
     /// PEM file (`verify-ca`, `verify-full`). Default: the public web authorities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssl_ca_certificate: Option<String>,
+    /// An SSH bastion to reach the database through (its `host` is then resolved and
+    /// reached by the bastion).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<SshTunnel>,
     /// Table to read. Exactly one of `table` and `query` is required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<String>,
@@ -159,6 +163,10 @@ pub struct JdbcOutput {
     /// PEM file (`verify-ca`, `verify-full`). Default: the public web authorities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssl_ca_certificate: Option<String>,
+    /// An SSH bastion to reach the database through (its `host` is then resolved and
+    /// reached by the bastion).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<SshTunnel>,
     /// Target table; created with mapped types when missing.
     pub table: String,
     /// Load mode. Default: `insert`.
@@ -348,6 +356,16 @@ macro_rules! connection_section {
                 )
             }
 
+            /// Checks the `ssh:` section.
+            fn validate_ssh(&self) -> Result<(), ConfigError> {
+                match &self.ssh {
+                    Some(ssh) => ssh
+                        .validate()
+                        .map_err(|e| ConfigError::new(format!("ssh.{}", e.path), e.message)),
+                    None => Ok(()),
+                }
+            }
+
             /// The database this section names, for a `kind` server.
             pub fn endpoint(&self, kind: DbKind) -> Result<DbEndpoint, ConfigError> {
                 Ok(DbEndpoint {
@@ -358,6 +376,7 @@ macro_rules! connection_section {
                     password: self.password.as_ref().map(|p| p.expose().to_owned()),
                     database: self.database.clone(),
                     tls: self.tls()?,
+                    ssh: self.ssh.clone(),
                 })
             }
         }
@@ -407,6 +426,7 @@ impl JdbcInput {
 
     pub(crate) fn validate(&self, kind: DbKind) -> Result<(), ConfigError> {
         self.tls()?;
+        self.validate_ssh()?;
         driver_options(kind, true, &self.options, "")?;
         match (&self.table, &self.query) {
             (None, None) => {
@@ -494,6 +514,7 @@ impl JdbcOutput {
 
     pub(crate) fn validate(&self, kind: DbKind) -> Result<(), ConfigError> {
         self.tls()?;
+        self.validate_ssh()?;
         driver_options(kind, false, &self.options, "")?;
         if self.table.trim().is_empty() {
             return Err(ConfigError::new("table", "must not be empty"));

@@ -26,7 +26,7 @@ mod statements;
 pub use compat::ConfigNotice;
 pub use diff::{ConfigDiff, InputDiff, merge_diff};
 pub use driver_options::{DriverOptions, ZeroDates};
-pub use endpoint::{DbEndpoint, DbKind, Tls};
+pub use endpoint::{DbEndpoint, DbKind, SshHostKey, SshTunnel, Tls, check_fingerprint};
 pub use enums::{
     Codec, ColumnType, MaskType, Mode, Newline, QuotePolicy, QuotesInQuotedFields, TlsMode,
     ValueType,

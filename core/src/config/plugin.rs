@@ -175,7 +175,11 @@ impl InputConfig {
     /// The section's passwords and keys.
     fn secrets(&self) -> Vec<&Secret> {
         match self {
-            InputConfig::Postgresql(c) | InputConfig::Mysql(c) => c.password.iter().collect(),
+            InputConfig::Postgresql(c) | InputConfig::Mysql(c) => c
+                .password
+                .iter()
+                .chain(c.ssh.iter().flat_map(|s| s.secrets()))
+                .collect(),
             InputConfig::File(_) => Vec::new(),
             InputConfig::S3(c) => [&c.access_key_id, &c.secret_access_key, &c.session_token]
                 .into_iter()
@@ -189,7 +193,11 @@ impl OutputConfig {
     /// The section's passwords and keys.
     fn secrets(&self) -> Vec<&Secret> {
         match self {
-            OutputConfig::Postgresql(c) | OutputConfig::Mysql(c) => c.password.iter().collect(),
+            OutputConfig::Postgresql(c) | OutputConfig::Mysql(c) => c
+                .password
+                .iter()
+                .chain(c.ssh.iter().flat_map(|s| s.secrets()))
+                .collect(),
             OutputConfig::File(_) => Vec::new(),
             OutputConfig::S3(c) => [&c.access_key_id, &c.secret_access_key, &c.session_token]
                 .into_iter()

@@ -21,7 +21,7 @@
 //! roll back what came before (`docs/data-marts.md`).
 
 use super::driver_options::driver_options;
-use super::endpoint::{DbEndpoint, DbKind};
+use super::endpoint::{DbEndpoint, DbKind, SshTunnel};
 use super::jdbc::resolve_tls;
 use super::{Config, ConfigError, ConfigNotice, Secret, TlsMode};
 use serde::{Deserialize, Serialize};
@@ -80,6 +80,9 @@ pub struct JdbcStatements {
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub options: BTreeMap<String, String>,
+    /// An SSH bastion the database is reached through (as in `in:` / `out:`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<SshTunnel>,
     /// The SQL statements, separated by `;`, run in order in one session.
     pub statements: String,
 }
@@ -110,6 +113,7 @@ impl JdbcStatements {
                 &self.ssl_ca_certificate,
                 &self.options,
             )?,
+            ssh: self.ssh.clone(),
         })
     }
 }
@@ -119,6 +123,10 @@ impl StatementsConfig {
     fn validate(&self) -> Result<Vec<ConfigNotice>, ConfigError> {
         let (kind, s) = self.sql.parts();
         s.endpoint(kind).map_err(|e| e.prefixed("sql"))?;
+        if let Some(ssh) = &s.ssh {
+            ssh.validate()
+                .map_err(|e| ConfigError::new(format!("sql.ssh.{}", e.path), e.message))?;
+        }
         if s.statements.trim().is_empty() {
             return Err(ConfigError::new("sql.statements", "must not be empty"));
         }
@@ -180,6 +188,7 @@ impl RunnerConfig {
                 section
                     .password
                     .iter()
+                    .chain(section.ssh.iter().flat_map(|s| s.secrets()))
                     .map(Secret::expose)
                     .filter(|v| !v.is_empty())
                     .collect()

@@ -531,6 +531,8 @@ fn a_per_job_run_limit_needs_overlapping_runs_and_a_sane_number() {
         assert_eq!(fields(&e), ["max_concurrent_runs"], "{extra}");
         assert!(e.to_string().contains(message), "{extra}: {e}");
     }
+}
+
 fn data_mart(source: Value, destination: Value) -> JobSettings {
     serde_json::from_value(
         json!({"kind": "data_mart", "source": source, "destination": destination}),
@@ -667,4 +669,47 @@ fn a_data_mart_compiles_to_a_transfer_or_a_statements_document() {
         ("db.internal", "UPDATE a SET x = 1")
     );
     assert_eq!(compiled.secret_values(), ["s3cret"]);
+}
+
+#[test]
+fn a_connection_through_a_bastion_compiles_to_an_ssh_section_once_its_key_is_pinned() {
+    let id = ConnectionId::new();
+    let job = settings(
+        json!({"connection_id": id, "table": {"name": "orders"}}),
+        json!({"connection_id": id, "table": {"name": "copy"}, "mode": "insert"}),
+    );
+    let mut s = pg();
+    s.insert("ssh_host".into(), json!("bastion.example.com"));
+    s.insert("ssh_user".into(), json!("tunnel"));
+    let sec = json!({"password": "p", "ssh_private_key": "{{ env.SOURCE_SSH_PRIVATE_KEY }}"})
+        .as_object()
+        .unwrap()
+        .clone();
+    let c = CompileConnection {
+        kind: ConnectionKind::Postgresql,
+        settings: &s,
+        secrets: &sec,
+    };
+    // Not pinned yet: no runner is handed a bastion whose key it would trust blindly.
+    let refused = compile(&job, &c, &c, None).unwrap_err();
+    assert_eq!(refused.path, "in.ssh.host_key_fingerprint", "{refused}");
+    let fingerprint = "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s";
+    s.insert("ssh_host_key_fingerprint".into(), json!(fingerprint));
+    let c = CompileConnection {
+        kind: ConnectionKind::Postgresql,
+        settings: &s,
+        secrets: &sec,
+    };
+    let config = compile(&job, &c, &c, None).unwrap();
+    let InputConfig::Postgresql(input) = &config.input else {
+        panic!("{config:?}")
+    };
+    let ssh = input.ssh.as_ref().unwrap();
+    assert_eq!(
+        (ssh.host.as_str(), ssh.port(), ssh.user.as_str()),
+        ("bastion.example.com", 22, "tunnel")
+    );
+    assert_eq!(ssh.private_key.expose(), "{{ env.SOURCE_SSH_PRIVATE_KEY }}");
+    assert_eq!(ssh.host_key_fingerprint.as_deref(), Some(fingerprint));
+    assert!(!format!("{config:?}").contains("SOURCE_SSH_PRIVATE_KEY"));
 }

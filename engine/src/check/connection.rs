@@ -1,7 +1,7 @@
 //! The connection a check runs on: its settings, and running one query under the check's
 //! time limit with its failure classified.
 
-use super::error::{CheckError, ErrorKind, classify_my, classify_pg};
+use super::error::{CheckError, ErrorKind, changed_host_key, classify_my, classify_pg};
 use futures::StreamExt;
 use mysql_async::prelude::Queryable;
 use std::time::Duration;
@@ -37,6 +37,7 @@ impl Connection {
         match tokio::time::timeout(self.timeout, f).await {
             Err(_) => Err(CheckError {
                 kind: ErrorKind::Timeout,
+                ssh_host_key: None,
                 message: format!("no answer within {:?}", self.timeout),
             }),
             Ok(Ok(v)) => Ok(v),
@@ -47,6 +48,7 @@ impl Connection {
                 };
                 Err(CheckError {
                     kind,
+                    ssh_host_key: changed_host_key(&e),
                     message: format!("{e:#}")
                         .split_whitespace()
                         .collect::<Vec<_>>()

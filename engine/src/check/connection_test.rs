@@ -3,7 +3,7 @@
 
 use super::connection::{Connection, DbKind};
 use super::error::{CheckError, ErrorKind};
-use hakobu_core::config::{Tls, TlsMode};
+use hakobu_core::config::{SshHostKey, Tls, TlsMode};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -14,11 +14,32 @@ pub struct CheckOk {
     pub server_version: String,
     /// Time to connect and run one query.
     pub latency_ms: u64,
+    /// The host key of the SSH bastion the connection went through, for the app to pin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_host_key: Option<SshHostKey>,
 }
 
 /// Connects, asks the server's version, and measures the round trip.
 pub async fn check(conn: &Connection) -> Result<CheckOk, CheckError> {
     let started = Instant::now();
+    // Through a bastion: sign in first, so its host key (pinned or first seen) is known
+    // and a refusal names the bastion, not the database; the database connection below
+    // then insists on that same key.
+    let tunneled;
+    let mut conn = conn;
+    let mut ssh_host_key = None;
+    if let Some(ssh) = &conn.endpoint.ssh {
+        let session = conn.guarded(crate::ssh::sign_in(ssh, conn.timeout)).await?;
+        let key = session.host_key.clone();
+        session.close().await;
+        let mut pinned = conn.clone();
+        if let Some(ssh) = pinned.endpoint.ssh.as_mut() {
+            ssh.host_key_fingerprint = Some(key.fingerprint.clone());
+        }
+        tunneled = pinned;
+        conn = &tunneled;
+        ssh_host_key = Some(key);
+    }
     let sql = match conn.endpoint.kind {
         DbKind::Postgresql => "SELECT current_setting('server_version')",
         DbKind::Mysql => "SELECT VERSION()",
@@ -42,6 +63,7 @@ pub async fn check(conn: &Connection) -> Result<CheckOk, CheckError> {
     Ok(CheckOk {
         server_version,
         latency_ms: started.elapsed().as_millis() as u64,
+        ssh_host_key,
     })
 }
 
@@ -59,6 +81,7 @@ async fn tls_required_or(conn: &Connection, denied: CheckError) -> CheckError {
     {
         Ok(_) => CheckError {
             kind: ErrorKind::TlsRequired,
+            ssh_host_key: None,
             message: format!(
                 "the server accepts {} only over TLS; set the TLS mode to require or stricter",
                 conn.endpoint.user

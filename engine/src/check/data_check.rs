@@ -48,6 +48,7 @@ pub async fn query_value(
     hakobu_core::job::check_select_in(sql, Dialect::of_server(conn.endpoint.kind)).map_err(
         |message| CheckError {
             kind: ErrorKind::Other,
+            ssh_host_key: None,
             message: format!("the query {}", message.english),
         },
     )?;
@@ -81,6 +82,7 @@ pub async fn query_value(
     if rows.len() > 1 || rows.first().is_some_and(|r| r.len() != 1) {
         return Err(CheckError {
             kind: ErrorKind::Other,
+            ssh_host_key: None,
             message: ONE_VALUE.into(),
         });
     }
@@ -94,6 +96,7 @@ pub async fn query_value(
     {
         return Err(CheckError {
             kind: ErrorKind::Other,
+            ssh_host_key: None,
             message: format!(
                 "the query returned a value longer than {max_chars} characters; values are limited to {max_chars} characters"
             ),

@@ -33,6 +33,11 @@ pub enum ErrorKind {
     BucketMissing,
     /// The directory does not exist or cannot be read.
     DirectoryMissing,
+    /// The SSH bastion presented another host key than the pinned one (the error's
+    /// `ssh_host_key` is the one it presented).
+    SshHostKeyChanged,
+    /// The SSH bastion did not accept the private key, or the key cannot be read.
+    SshSignInRejected,
     /// Anything else (the message has the details).
     Other,
 }
@@ -45,6 +50,9 @@ pub struct CheckError {
     pub kind: ErrorKind,
     /// The underlying detail.
     pub message: String,
+    /// With [`ErrorKind::SshHostKeyChanged`]: the host key the bastion presented.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_host_key: Option<hakobu_core::config::SshHostKey>,
 }
 
 impl ErrorKind {
@@ -65,6 +73,8 @@ impl ErrorKind {
             ErrorKind::NotAllowed => "this address may not be reached from Hakobu",
             ErrorKind::BucketMissing => "the bucket does not exist",
             ErrorKind::DirectoryMissing => "the directory cannot be read",
+            ErrorKind::SshHostKeyChanged => "the SSH bastion's host key is not the pinned one",
+            ErrorKind::SshSignInRejected => "the SSH bastion did not accept the private key",
             ErrorKind::Other => "the server returned an error",
         }
     }
@@ -88,6 +98,28 @@ fn classify_object(e: &anyhow::Error) -> Option<ErrorKind> {
     })
 }
 
+fn classify_ssh(e: &anyhow::Error) -> Option<ErrorKind> {
+    use crate::ssh::{HostKeyChanged, SshFailure};
+    if e.chain()
+        .any(|c| c.downcast_ref::<HostKeyChanged>().is_some())
+    {
+        return Some(ErrorKind::SshHostKeyChanged);
+    }
+    match e.chain().find_map(|c| c.downcast_ref::<SshFailure>())? {
+        SshFailure::AuthRejected { .. } | SshFailure::BadKey(_) => {
+            Some(ErrorKind::SshSignInRejected)
+        }
+        SshFailure::ForwardRefused { .. } => Some(ErrorKind::HostUnreachable),
+    }
+}
+
+/// The host key a refused bastion presented, for the person who may accept it.
+pub(super) fn changed_host_key(e: &anyhow::Error) -> Option<hakobu_core::config::SshHostKey> {
+    e.chain()
+        .find_map(|c| c.downcast_ref::<crate::ssh::HostKeyChanged>())
+        .map(|c| c.seen.clone())
+}
+
 fn classify_tls(e: &anyhow::Error) -> Option<ErrorKind> {
     let failure = e.chain().find_map(|c| c.downcast_ref::<TlsFailure>())?;
     Some(match failure.problem {
@@ -100,6 +132,7 @@ fn classify_tls(e: &anyhow::Error) -> Option<ErrorKind> {
 pub(super) fn classify_pg(e: &anyhow::Error) -> ErrorKind {
     use tokio_postgres::error::SqlState;
     if let Some(kind) = classify_egress(e)
+        .or_else(|| classify_ssh(e))
         .or_else(|| classify_tls(e))
         .or_else(|| classify_object(e))
     {
@@ -151,6 +184,7 @@ fn io_kind(io: &std::io::Error) -> ErrorKind {
 
 pub(super) fn classify_my(e: &anyhow::Error) -> ErrorKind {
     if let Some(kind) = classify_egress(e)
+        .or_else(|| classify_ssh(e))
         .or_else(|| classify_tls(e))
         .or_else(|| classify_object(e))
     {

@@ -72,6 +72,7 @@ async fn preview_sql(
         ssl: None,
         ssl_mode: Some(conn.endpoint.tls.mode),
         ssl_ca_certificate: conn.endpoint.tls.ca_certificate.clone(),
+        ssh: conn.endpoint.ssh.clone(),
         table: None,
         select: None,
         where_: None,

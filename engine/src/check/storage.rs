@@ -55,7 +55,11 @@ pub async fn test_bucket(access: &BucketAccess, timeout: Duration) -> Result<(),
             BucketCredentials::Ambient => S3Credentials::Ambient,
         },
     };
-    let failed = |kind, message: String| CheckError { kind, message };
+    let failed = |kind, message: String| CheckError {
+        kind,
+        message,
+        ssh_host_key: None,
+    };
     let store = store(&location).map_err(|e| {
         let kind = if e
             .chain()
@@ -112,6 +116,7 @@ pub async fn test_directory(directory: &str) -> Result<(), CheckError> {
         .map(|_| ())
         .map_err(|e| CheckError {
             kind: ErrorKind::DirectoryMissing,
+            ssh_host_key: None,
             message: e.to_string(),
         })
 }

@@ -26,6 +26,7 @@ fn conn(kind: DbKind, db: &str) -> Connection {
             password: None,
             database: db.into(),
             tls: hakobu_core::config::Tls::disabled(),
+            ssh: None,
         },
         timeout: Duration::from_secs(5),
     }

@@ -14,5 +14,6 @@ mod mysql;
 mod objects;
 mod postgres;
 mod s3;
+mod ssh;
 mod tls;
 mod zones;

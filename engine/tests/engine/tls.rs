@@ -35,6 +35,7 @@ fn pg(host: &str, db: &str, tls: Tls) -> Connection {
             password: None,
             database: db.into(),
             tls,
+            ssh: None,
         },
         timeout: Duration::from_secs(10),
     }
@@ -50,6 +51,7 @@ fn my(host: &str, port: u16, db: &str, tls: Tls) -> Connection {
             password: None,
             database: db.into(),
             tls,
+            ssh: None,
         },
         timeout: Duration::from_secs(10),
     }

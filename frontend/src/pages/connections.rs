@@ -53,6 +53,12 @@ pub fn field_texts(name: &str) -> (Key, Key) {
         "secret_access_key" => (Key::FieldSecretAccessKey, Key::FieldSecretAccessKeyHelp),
         "path_style" => (Key::FieldPathStyle, Key::FieldPathStyleHelp),
         "role_arn" => (Key::FieldRoleArn, Key::FieldRoleArnHelp),
+        "ssh_host" => (Key::FieldSshHost, Key::FieldSshHostHelp),
+        "ssh_port" => (Key::FieldSshPort, Key::FieldSshPortHelp),
+        "ssh_user" => (Key::FieldSshUser, Key::FieldSshUserHelp),
+        "ssh_private_key" => (Key::FieldSshKey, Key::FieldSshKeyHelp),
+        "ssh_private_key_passphrase" => (Key::FieldSshPassphrase, Key::FieldSshPassphraseHelp),
+        "ssh_host_key_fingerprint" => (Key::FieldSshFingerprint, Key::FieldSshFingerprintHelp),
         _ => (Key::FieldDirectory, Key::FieldDirectoryHelp),
     }
 }
@@ -427,10 +433,36 @@ fn ConnectionEditor(
             {
                 form.fail(e.clone());
             }
+            // The bastion's key from a first successful test goes into the form, so
+            // saving pins it.
+            if let Ok(r) = &result
+                && r.ok
+                && let Some(key) = &r.ssh_host_key
+            {
+                let pin = values.signal("ssh_host_key_fingerprint");
+                if pin.get_untracked().trim().is_empty() {
+                    pin.set(key.fingerprint.clone());
+                }
+            }
             test_result.set(Some(result));
             testing.set(false);
         });
     };
+    // Accepting a changed bastion key: at once for a saved connection (the server records
+    // who accepted it), in the form for a new one.
+    let accept_host_key = Callback::new(move |fingerprint: String| {
+        values
+            .signal("ssh_host_key_fingerprint")
+            .set(fingerprint.clone());
+        test_result.set(None);
+        if let Some(id) = saved_id {
+            spawn_local(async move {
+                if let Err(e) = api::accept_ssh_host_key(id, fingerprint).await {
+                    action_error.set(Some(e));
+                }
+            });
+        }
+    });
 
     let submit = {
         let navigate = navigate.clone();
@@ -610,7 +642,7 @@ fn ConnectionEditor(
                         .collect_view()
                 }}
                 </fieldset>
-                <TestResult result=test_result testing/>
+                <TestResult result=test_result testing on_accept_host_key=accept_host_key/>
                 <FormProblem form/>
                 <div class="button-row">
                     <button type="button" on:click=test disabled=move || testing.get() data-testid="test-connection">
@@ -798,6 +830,9 @@ fn SettingInput(
 pub fn TestResult(
     result: RwSignal<Option<Result<ConnectionTestResult, ApiError>>>,
     testing: RwSignal<bool>,
+    /// Called with the new fingerprint when an editor accepts a changed bastion host key.
+    #[prop(optional)]
+    on_accept_host_key: Option<Callback<String>>,
 ) -> impl IntoView {
     let lang = use_lang();
     view! {
@@ -815,7 +850,14 @@ pub fn TestResult(
                             Some(v) => fill(lang, Key::TestOkVersion, &[("ms", &ms), ("version", v)]),
                             None => fill(lang, Key::TestOk, &[("ms", &ms)]),
                         };
-                        view! { <p class="test-ok">{text}</p> }.into_any()
+                        let host_key = r.ssh_host_key.as_ref().map(|k| {
+                            view! {
+                                <p class="test-ssh-host-key" data-testid="ssh-host-key">
+                                    {fill(lang, Key::SshHostKeySeen, &[("name", &k.to_string())])}
+                                </p>
+                            }
+                        });
+                        view! { <p class="test-ok">{text}</p> {host_key} }.into_any()
                     }
                     Some(Ok(r)) => {
                         let error = r.error.unwrap_or(hakobu_core::api::connections::ConnectionTestError {
@@ -824,10 +866,33 @@ pub fn TestResult(
                             hint: String::new(),
                         });
                         let (message, hint) = test_error_text(lang, &error);
+                        // A changed bastion key: the key it now presents, and the editor's
+                        // way to accept it once its administrator confirmed it.
+                        let changed_key = (error.kind == "ssh_host_key_changed")
+                            .then_some(r.ssh_host_key)
+                            .flatten()
+                            .map(|k| {
+                                let fingerprint = k.fingerprint.clone();
+                                let accept = on_accept_host_key.map(|on_accept| {
+                                    view! {
+                                        <button type="button" data-testid="accept-host-key"
+                                            on:click=move |_| on_accept.run(fingerprint.clone())>
+                                            {Key::AcceptHostKey.text(lang)}
+                                        </button>
+                                    }
+                                });
+                                view! {
+                                    <p class="test-ssh-host-key">
+                                        {fill(lang, Key::SshHostKeySeen, &[("name", &k.to_string())])}
+                                    </p>
+                                    {accept}
+                                }
+                            });
                         view! {
                             <div class="test-failed">
                                 <p class="test-message"><strong>{Key::TestFailed.text(lang)}</strong> " " {message}</p>
                                 <p class="test-hint">{hint}</p>
+                                {changed_key}
                             </div>
                         }
                         .into_any()
@@ -870,6 +935,10 @@ fn test_error_text(
         }
         "role_unavailable" => Some((Key::TestRoleUnavailable, Key::TestRoleUnavailableHint)),
         "ambient_role_off" => Some((Key::TestAmbientRoleOff, Key::TestAmbientRoleOffHint)),
+        "ssh_host_key_changed" => {
+            Some((Key::TestSshHostKeyChanged, Key::TestSshHostKeyChangedHint))
+        }
+        "ssh_sign_in" => Some((Key::TestSshSignIn, Key::TestSshSignInHint)),
         _ => None,
     };
     match keys {

@@ -65,10 +65,20 @@ async fn connect_with(
     connect_timeout: Option<u64>,
     ssl: Option<SslOpts>,
 ) -> Result<Conn> {
-    let port = c.port();
-    // The checked addresses; the name stays for TLS. No switch to a local socket even
-    // when the server is on this machine.
-    let pinned = crate::egress::pinned_addresses(&c.host, port).await?;
+    let timeout = Duration::from_secs(connect_timeout.unwrap_or(300));
+    // The checked addresses (or the loopback end of the SSH tunnel, whose bastion reaches
+    // the database); the name stays for TLS. No switch to a local socket even when the
+    // server is on this machine.
+    let (pinned, port) = match &c.ssh {
+        Some(ssh) => {
+            let local = crate::ssh::forward(ssh, &c.host, c.port(), timeout).await?;
+            (Some(vec![local.ip()]), local.port())
+        }
+        None => (
+            crate::egress::pinned_addresses(&c.host, c.port()).await?,
+            c.port(),
+        ),
+    };
     let opts = OptsBuilder::default()
         .ip_or_hostname(c.host.as_str())
         .resolved_ips(pinned)
@@ -80,12 +90,11 @@ async fn connect_with(
         .ssl_opts(ssl)
         .init(vec!["SET time_zone = '+00:00'", "SET NAMES utf8mb4"]);
     let connecting = Conn::new(opts);
-    let conn = tokio::time::timeout(
-        Duration::from_secs(connect_timeout.unwrap_or(300)),
-        connecting,
-    )
-    .await
-    .map_err(|_| anyhow::anyhow!("timed out connecting to MySQL at {}:{port}", c.host))??;
+    let conn = tokio::time::timeout(timeout, connecting)
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!("timed out connecting to MySQL at {}:{}", c.host, c.port())
+        })??;
     Ok(conn)
 }
 

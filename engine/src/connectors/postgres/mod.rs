@@ -20,25 +20,37 @@ use tokio_postgres::{Client, NoTls};
 /// Opens a connection; the driver task runs in the background until the client drops.
 pub async fn connect(c: &DbEndpoint, connect_timeout: Option<u64>) -> Result<Client> {
     let mut cfg = tokio_postgres::Config::new();
-    // The checked addresses, each paired with the name so TLS still verifies the name.
-    match crate::egress::pinned_addresses(&c.host, c.port())
-        .await
-        .with_context(|| format!("cannot connect to PostgreSQL at {}:{}", c.host, c.port()))?
-    {
-        Some(addresses) => {
-            for address in addresses {
-                cfg.host(&c.host).hostaddr(address);
+    let timeout = Duration::from_secs(connect_timeout.unwrap_or(300));
+    let mut port = c.port();
+    if let Some(ssh) = &c.ssh {
+        // The bastion reaches the database; the driver reaches the tunnel's loopback end,
+        // under the database's name so TLS still verifies it.
+        let local = crate::ssh::forward(ssh, &c.host, c.port(), timeout)
+            .await
+            .with_context(|| format!("cannot connect to PostgreSQL at {}:{}", c.host, c.port()))?;
+        cfg.host(&c.host).hostaddr(local.ip());
+        port = local.port();
+    } else {
+        // The checked addresses, each paired with the name so TLS still verifies the name.
+        match crate::egress::pinned_addresses(&c.host, c.port())
+            .await
+            .with_context(|| format!("cannot connect to PostgreSQL at {}:{}", c.host, c.port()))?
+        {
+            Some(addresses) => {
+                for address in addresses {
+                    cfg.host(&c.host).hostaddr(address);
+                }
+            }
+            None => {
+                cfg.host(&c.host);
             }
         }
-        None => {
-            cfg.host(&c.host);
-        }
     }
-    cfg.port(c.port())
+    cfg.port(port)
         .user(&c.user)
         .dbname(&c.database)
         .application_name("hakobu")
-        .connect_timeout(Duration::from_secs(connect_timeout.unwrap_or(300)))
+        .connect_timeout(timeout)
         .ssl_mode(match c.tls.mode {
             TlsMode::Disable => SslMode::Disable,
             TlsMode::Prefer => SslMode::Prefer,
