@@ -43,6 +43,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("jobs") view=JobsPage/>
                     <Route path=path!("jobs/new") view=JobWizardPage/>
                     <Route path=path!("jobs/new-data-mart") view=DataMartPage/>
+                    <Route path=path!("jobs/:id/data-mart") view=DataMartPage/>
                     <Route path=path!("jobs/import") view=JobImportPage/>
                     <Route path=path!("jobs/:id") view=JobPage/>
                     <Route path=path!("jobs/:id/edit") view=JobWizardPage/>

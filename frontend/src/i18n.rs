@@ -590,6 +590,7 @@ texts! {
     JobKind => "Kind", "種類";
     JobKindTransfer => "Transfer", "転送";
     NewDataMart => "New data mart", "新しいデータマート";
+    EditDataMart => "Change the data mart", "データマートを変更";
     CreateDataMart => "Create data mart", "データマートを作成";
     DataMartLead => "SQL on one database: run statements, or write a query's result into a table. Schedules, variables, checks and notifications are set on the job's page, as for transfers.", "一つのデータベースで SQL を実行します。文を実行するか、クエリの結果を表に書き込みます。スケジュール、変数、チェック、通知は転送と同じくジョブのページで設定します。";
     DataMartConnection => "Database connection", "データベース接続";

@@ -444,3 +444,53 @@ fn socket_owner(peer: SocketAddr) -> Option<u32> {
     }
     None
 }
+
+/// A data mart's statements connect through the same policy: a stranger's statements aimed
+/// at this machine (by name, which saving allows) fail in the runner and change nothing.
+#[tokio::test]
+async fn a_data_marts_statements_cannot_reach_the_service_network() {
+    let app = strict_app(true).await;
+    let stranger = app.signup("Stranger").await;
+    let inside = app
+        .create_connection(
+            &stranger,
+            &stranger.default_team,
+            "Inside",
+            "postgresql",
+            json!({"host": "localhost", "port": 5432, "database": app.db_name, "user": "postgres", "tls_mode": "disable"}),
+        )
+        .await;
+    let settings = json!({
+        "kind": "data_mart",
+        "source": {"connection_id": inside, "statements": "CREATE TABLE pwned (x int)"},
+        "destination": {"connection_id": inside},
+    });
+    let (status, body) = app
+        .post(
+            "/api/jobs",
+            &stranger.token,
+            json!({"name": "Plant a table", "team_id": stranger.default_team, "settings": settings}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let job = body["id"].as_str().unwrap().to_owned();
+    let (status, run) = app
+        .post(&format!("/api/jobs/{job}/runs"), &stranger.token, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let done = app
+        .wait_for_run_end(&stranger.token, run["id"].as_str().unwrap())
+        .await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(
+        done["error_summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("which connections you configure may not reach"),
+        "{done}"
+    );
+    let rows = app
+        .query_strings("SELECT count(*) FROM information_schema.tables WHERE table_name = 'pwned'")
+        .await;
+    assert_eq!(rows[0][0].as_deref(), Some("0"), "the statements ran");
+}

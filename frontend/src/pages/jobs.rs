@@ -107,6 +107,14 @@ pub fn JobPage() -> impl IntoView {
     }
 }
 
+/// Where a job is changed: the wizard for a transfer, the data mart form for a data mart.
+pub fn edit_path(id: JobId, kind: hakobu_core::job::JobKind) -> String {
+    match kind {
+        hakobu_core::job::JobKind::DataMart => format!("/jobs/{id}/data-mart"),
+        hakobu_core::job::JobKind::Transfer => format!("/jobs/{id}/edit"),
+    }
+}
+
 #[component]
 fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoView {
     let lang = use_lang();
@@ -147,6 +155,7 @@ fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoV
         .as_ref()
         .map(|s| s.variables.iter().map(|v| v.name.clone()).collect());
     let can_edit = job.your_role >= TeamRole::Editor;
+    let job_kind = job.kind;
     let enabled = job.enabled;
 
     let run_now = {
@@ -308,7 +317,7 @@ fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoV
                         </button>
                     })}
                     {can_edit.then(|| view! {
-                        <A href=format!("/jobs/{id}/edit") attr:class="button">{tr(Key::EditJob)}</A>
+                        <A href=edit_path(id, job_kind) attr:class="button">{tr(Key::EditJob)}</A>
                         <button type="button" disabled=move || busy.get() on:click=toggle>
                             {tr(if enabled { Key::Disable } else { Key::Enable })}
                         </button>

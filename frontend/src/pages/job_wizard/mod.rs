@@ -44,7 +44,7 @@ use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::{FieldError, FieldErrors};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::components::A;
+use leptos_router::components::{A, Redirect};
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 /// The steps' names in order: step `n` is `STEPS[n - 1]`.
@@ -133,6 +133,11 @@ pub fn JobWizardPage() -> impl IntoView {
                 </div>
             }
             .into_any(),
+            // A data mart has its own form: the wizard would save it as a transfer.
+            Ok((Some(j), _, _, _)) if j.kind == hakobu_core::job::JobKind::DataMart => {
+                let href = crate::pages::jobs::edit_path(j.id, j.kind);
+                view! { <Redirect path=href/> }.into_any()
+            }
             Ok((job, rules, connections, teams)) => {
                 view! { <JobWizard job rules connections teams/> }.into_any()
             }
