@@ -592,7 +592,7 @@ texts! {
     NewDataMart => "New data mart", "新しいデータマート";
     EditDataMart => "Change the data mart", "データマートを変更";
     CreateDataMart => "Create data mart", "データマートを作成";
-    DataMartLead => "SQL on one database: run statements, or write a query's result into a table. Schedules, variables, checks and notifications are set on the job's page, as for transfers.", "一つのデータベースで SQL を実行します。文を実行するか、クエリの結果を表に書き込みます。スケジュール、変数、チェック、通知は転送と同じくジョブのページで設定します。";
+    DataMartLead => "SQL on one database: run statements, or write a query's result into a table. Schedules and notifications are set on the job's page, as for transfers.", "一つのデータベースで SQL を実行します。文を実行するか、クエリの結果を表に書き込みます。スケジュールと通知は転送と同じくジョブのページで設定します。";
     DataMartConnection => "Database connection", "データベース接続";
     DataMartMode => "What to do", "実行内容";
     DataMartRunStatements => "Run the statements", "文を実行";

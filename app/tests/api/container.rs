@@ -383,7 +383,9 @@ async fn the_runner_image_is_small_shell_less_unprivileged_and_carries_the_ca_bu
         String::from_utf8(out.stdout).unwrap().trim().to_owned()
     };
     let size: u64 = inspect("{{.Size}}").parse().unwrap();
-    assert!(size < 25_000_000, "the runner image is {size} bytes");
+    // 23.4 MB before SSH tunnels, 26.5 MB with russh and its key crates (before their
+    // opt-level "s"); the bound catches the next dependency that doubles it.
+    assert!(size < 28_000_000, "the runner image is {size} bytes");
     assert_eq!(inspect("{{.Config.User}}"), "10001:10001");
     assert_eq!(
         inspect("{{json .Config.Entrypoint}}"),

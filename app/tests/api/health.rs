@@ -169,6 +169,9 @@ async fn openapi_lists_every_endpoint() {
         "POST /api/auth/password-reset/confirm",
         "GET /api/queue",
         "PUT /api/organization/concurrency",
+        "POST /api/connections/{connection_id}/ssh-host-key",
+        "GET /api/insights",
+        "GET /api/usage.csv",
     ]
     .into_iter()
     .map(str::to_owned)

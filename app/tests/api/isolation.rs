@@ -335,6 +335,9 @@ async fn every_endpoint_naming_a_resource_answers_404_to_another_organization() 
                 json!({"table": {"name": "src"}, "limit": 5})
             }
             ("POST", "/api/jobs/{job_id}/duplicate") => json!({"name": "mine"}),
+            ("POST", "/api/connections/{connection_id}/ssh-host-key") => {
+                json!({"fingerprint": "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"})
+            }
             ("POST", "/api/jobs/{job_id}/backfill") => {
                 json!({"from": "2026-01-01T00:00:00", "to": "2026-01-02T00:00:00", "step": "day", "timezone": "UTC"})
             }
