@@ -72,7 +72,9 @@ test('insights draw two real runs, list the failing job, export the CSV, and rea
 
   await nav(page, 'Insights');
   await page.getByRole('heading', { name: 'Insights' }).waitFor();
-  await page.getByTestId('insights-runs').filter({ hasText: /^2$/ }).waitFor();
+  const runs = page.getByTestId('insights-runs');
+  await runs.waitFor();
+  assert.equal(await runs.innerText(), '2');
   assert.equal(await page.getByTestId('insights-failure-rate').innerText(), '50.0%');
   assert.match(await page.getByTestId('insights-cost').innerText(), /^0\.\d{4} USD$/);
   // Today's bar holds one succeeded and one failed segment.
@@ -92,7 +94,8 @@ test('insights draw two real runs, list the failing job, export the CSV, and rea
 
   // The period choice asks again: a week holds the same two runs.
   await page.getByTestId('insights-period').selectOption('7');
-  await page.getByTestId('insights-runs').filter({ hasText: /^2$/ }).waitFor();
+  await runs.waitFor();
+  assert.equal(await runs.innerText(), '2');
 
   // The run page shows the runner's size and what it used.
   await page.goto(`/runs/${loaded.id}`);

@@ -759,17 +759,14 @@ pub fn encode_query_value(value: &str) -> String {
 
 // --- insights and usage (#21) ----------------------------------------------------------
 
-/// The query string of a period: `days` days up to now, grouped in `timezone`.
+/// The query string of a period: the last `days` days, grouped in `timezone`. The end is
+/// left to the server (its "now"), so a run that ended a moment ago is in, whatever the
+/// browser's clock says.
 pub fn period_query(days: i64, timezone: &str) -> String {
-    let to = chrono::Utc::now();
-    let from = to - chrono::Duration::days(days);
-    let at = |t: chrono::DateTime<chrono::Utc>| {
-        encode_query_value(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-    };
+    let from = chrono::Utc::now() - chrono::Duration::days(days);
     format!(
-        "from={}&to={}&timezone={}",
-        at(from),
-        at(to),
+        "from={}&timezone={}",
+        encode_query_value(&from.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         encode_query_value(timezone)
     )
 }
