@@ -238,8 +238,8 @@ test('an operator sees a connection\'s name but never its host or user', async (
 
   // The owner, for comparison, sees both.
   await admin.page.goto(`/connections/${id}`);
-  await admin.page.getByLabel('Host', { exact: true }).waitFor();
-  assert.equal(await admin.page.getByLabel('Host', { exact: true }).inputValue(), host);
+  await admin.page.locator('#connection-settings-host').waitFor();
+  assert.equal(await admin.page.locator('#connection-settings-host').inputValue(), host);
 
   // Team pages say what each team works with: its own connection, and one shared with it.
   const analysts = await api(admin.page, 'POST', '/api/teams', { name: 'Analysts' });

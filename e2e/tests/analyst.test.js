@@ -40,10 +40,10 @@ async function createConnection(page, name, database) {
   await page.getByRole('link', { name: 'New connection' }).click();
   await page.getByLabel('Kind').selectOption('postgresql');
   await page.getByLabel('Connection name').fill(name);
-  await page.getByLabel('Host', { exact: true }).fill(PG_HOST);
-  await page.getByLabel('Port', { exact: true }).fill(PG_PORT);
+  await page.locator('#connection-settings-host').fill(PG_HOST);
+  await page.locator('#connection-settings-port').fill(PG_PORT);
   await page.getByLabel('Database').fill(database);
-  await page.getByLabel('User', { exact: true }).fill(PG_USER);
+  await page.locator('#connection-settings-user').fill(PG_USER);
   await page.getByLabel('TLS').selectOption('disable');
   await page.getByRole('button', { name: 'Save connection' }).click();
   await page.waitForURL(/\/connections\/[0-9a-f-]{36}\?created=1$/);

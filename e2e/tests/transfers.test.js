@@ -34,10 +34,10 @@ after(async () => {
 async function fillPostgres(page, { name, database, host = PG_HOST, port = PG_PORT }) {
   await page.getByLabel('Kind').selectOption('postgresql');
   await page.getByLabel('Connection name').fill(name);
-  await page.getByLabel('Host', { exact: true }).fill(host);
-  await page.getByLabel('Port', { exact: true }).fill(port);
+  await page.locator('#connection-settings-host').fill(host);
+  await page.locator('#connection-settings-port').fill(port);
   await page.getByLabel('Database').fill(database);
-  await page.getByLabel('User', { exact: true }).fill(PG_USER);
+  await page.locator('#connection-settings-user').fill(PG_USER);
   // The local server's certificate is self-signed; the TLS modes have their own tests.
   await page.getByLabel('TLS').selectOption('disable');
 }
@@ -74,7 +74,7 @@ test('sign up, connect two databases, build a job in the wizard, run it, and the
   await page.waitForURL(/\/connections\/[0-9a-f-]{36}\?created=1$/);
   await page.getByText('Saved.').waitFor();
   // Saved: the form shows the settings again; the password was never typed, so none is set.
-  assert.equal(await page.getByLabel('Host', { exact: true }).inputValue(), PG_HOST);
+  assert.equal(await page.locator('#connection-settings-host').inputValue(), PG_HOST);
   await screenshot(page, 'connection-saved');
 
   await createConnection(page, { name: 'Warehouse', database: DEST_DB });
@@ -253,7 +253,7 @@ test('a failing connection test says what is wrong in plain words, with a hint',
   await screenshot(page, 'connection-test-failed');
 
   // A wrong database name on a reachable server gets its own message.
-  await page.getByLabel('Port', { exact: true }).fill(PG_PORT);
+  await page.locator('#connection-settings-port').fill(PG_PORT);
   await page.getByLabel('Database').fill('no_such_database_here');
   await page.getByRole('button', { name: 'Test connection' }).click();
   await result.getByText(/does not exist/).waitFor();
@@ -276,7 +276,7 @@ test('invalid connection fields are flagged before anything is sent', async () =
   await hostError.waitFor();
   assert.equal(await hostError.textContent(), 'Host must be only a host name or IP address, without a scheme or path, e.g. db.example.com');
   assert.equal(await page.locator('#connection-settings-port-error').textContent(), 'Port must be a whole number from 1 to 65535');
-  assert.equal(await page.getByLabel('Host', { exact: true }).getAttribute('aria-invalid'), 'true');
+  assert.equal(await page.locator('#connection-settings-host').getAttribute('aria-invalid'), 'true');
   // Focus goes to the first field to fix.
   assert.equal(await page.evaluate(() => document.activeElement?.id), 'connection-settings-host');
   // Testing checks the same way, before calling the server.
@@ -286,8 +286,8 @@ test('invalid connection fields are flagged before anything is sent', async () =
   assert.deepEqual(sent, []);
 
   // Fixed, the same form saves.
-  await page.getByLabel('Host', { exact: true }).fill('db.example.com');
-  await page.getByLabel('Port', { exact: true }).fill('5432');
+  await page.locator('#connection-settings-host').fill('db.example.com');
+  await page.locator('#connection-settings-port').fill('5432');
   await page.getByRole('button', { name: 'Save connection' }).click();
   await page.waitForURL(/\/connections\/[0-9a-f-]{36}\?created=1$/);
   assert.equal(sent.length, 1);
