@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { launch, newPerson, signUp, uniqueEmail, unique, screenshot } from './helpers.js';
+import { launch, newPerson, signUp, uniqueEmail, unique, screenshot, api, runToEnd } from './helpers.js';
 
 const PG = process.env.HAKOBU_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const PG_URL = new URL(PG);
@@ -26,23 +26,6 @@ after(async () => {
   await browser?.close();
   psql('postgres', `DROP DATABASE IF EXISTS "${DB}" WITH (FORCE)`);
 });
-
-async function api(page, method, url, data) {
-  const response = await page.request.fetch(url, { method, data });
-  const text = await response.text();
-  assert.ok(response.ok(), `${method} ${url}: ${response.status()} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-async function runToEnd(page, job) {
-  const run = await api(page, 'POST', `/api/jobs/${job}/runs`, {});
-  for (let i = 0; i < 120; i += 1) {
-    const now = await api(page, 'GET', `/api/runs/${run.id}`);
-    if (['succeeded', 'failed', 'cancelled', 'timed_out'].includes(now.status)) return now;
-    await page.waitForTimeout(500);
-  }
-  assert.fail(`run ${run.id} did not end`);
-}
 
 test('a data mart is made and changed on its form, and runs in a runner', async () => {
   const { context, page } = await newPerson(browser);

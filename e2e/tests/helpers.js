@@ -97,3 +97,22 @@ export async function signIn(page, email, password = PASSWORD) {
 export async function nav(page, name) {
   await page.getByRole('navigation', { name: 'Main navigation' }).getByRole('link', { name, exact: true }).click();
 }
+
+/** Calls the API with the person's session cookie, failing the test on an error status. */
+export async function api(page, method, url, data) {
+  const response = await page.request.fetch(url, { method, data });
+  const text = await response.text();
+  if (!response.ok()) throw new Error(`${method} ${url}: ${response.status()} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** Starts a run of `job` and polls it until it ends (a minute at most); answers the run. */
+export async function runToEnd(page, job) {
+  const run = await api(page, 'POST', `/api/jobs/${job}/runs`, {});
+  for (let i = 0; i < 120; i += 1) {
+    const now = await api(page, 'GET', `/api/runs/${run.id}`);
+    if (['succeeded', 'failed', 'cancelled', 'timed_out'].includes(now.status)) return now;
+    await page.waitForTimeout(500);
+  }
+  throw new Error(`run ${run.id} did not end`);
+}

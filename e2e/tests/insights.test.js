@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { launch, newPerson, signUp, uniqueEmail, unique, screenshot, nav } from './helpers.js';
+import { launch, newPerson, signUp, uniqueEmail, unique, screenshot, nav, api, runToEnd } from './helpers.js';
 
 const PG = process.env.HAKOBU_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const PG_URL = new URL(PG);
@@ -25,23 +25,6 @@ after(async () => {
   await browser?.close();
   psql('postgres', `DROP DATABASE IF EXISTS "${SOURCE_DB}" WITH (FORCE)`);
 });
-
-async function api(page, method, url, data) {
-  const response = await page.request.fetch(url, { method, data });
-  const text = await response.text();
-  assert.ok(response.ok(), `${method} ${url}: ${response.status()} ${text}`);
-  return text ? JSON.parse(text) : null;
-}
-
-async function runToEnd(page, job) {
-  const run = await api(page, 'POST', `/api/jobs/${job}/runs`, {});
-  for (let i = 0; i < 120; i += 1) {
-    const now = await api(page, 'GET', `/api/runs/${run.id}`);
-    if (['succeeded', 'failed', 'cancelled', 'timed_out'].includes(now.status)) return now;
-    await page.waitForTimeout(500);
-  }
-  assert.fail(`run ${run.id} did not end`);
-}
 
 test('insights draw two real runs, list the failing job, export the CSV, and read in Japanese', async () => {
   const { context, page } = await newPerson(browser);
