@@ -19,6 +19,12 @@ const ENDED_IN_PERIOD: &str = "organization_id = $1 AND job_id = ANY($2) \
 /// arithmetic as [`crate::models::run::Run::usage`], summed.
 const SECONDS: &str = "extract(epoch FROM finished_at - started_at)::float8";
 
+/// `vcpu_seconds` and `gb_seconds` of a group of runs (a negative duration counts as none).
+const USAGE_SUMS: &str = "coalesce(sum(greatest(extract(epoch FROM finished_at - started_at), 0) \
+       * task_vcpu), 0)::float8 AS vcpu_seconds, \
+     coalesce(sum(greatest(extract(epoch FROM finished_at - started_at), 0) \
+       * task_memory_mb / 1024.0), 0)::float8 AS gb_seconds";
+
 #[derive(QueryableByName)]
 struct DayRow {
     #[diesel(sql_type = diesel::sql_types::Date)]
@@ -160,9 +166,7 @@ impl InsightScope<'_> {
                percentile_cont(0.95) WITHIN GROUP (ORDER BY {SECONDS}) AS duration_p95, \
                percentile_cont(0.5) WITHIN GROUP (ORDER BY {wait}) AS wait_p50, \
                percentile_cont(0.95) WITHIN GROUP (ORDER BY {wait}) AS wait_p95, \
-               coalesce(sum(greatest({SECONDS}, 0) * task_vcpu), 0)::float8 AS vcpu_seconds, \
-               coalesce(sum(greatest({SECONDS}, 0) * task_memory_mb / 1024.0), 0)::float8 \
-                 AS gb_seconds \
+               {USAGE_SUMS} \
              FROM runs WHERE {ENDED_IN_PERIOD} \
              GROUP BY GROUPING SETS ((job_id), ())"
         );
@@ -201,9 +205,7 @@ impl InsightScope<'_> {
     ) -> QueryResult<Vec<(String, i64, Usage)>> {
         let sql = format!(
             "SELECT to_char(finished_at AT TIME ZONE $5, 'YYYY-MM') AS month, count(*) AS runs, \
-               coalesce(sum(greatest({SECONDS}, 0) * task_vcpu), 0)::float8 AS vcpu_seconds, \
-               coalesce(sum(greatest({SECONDS}, 0) * task_memory_mb / 1024.0), 0)::float8 \
-                 AS gb_seconds \
+               {USAGE_SUMS} \
              FROM runs WHERE {ENDED_IN_PERIOD} GROUP BY 1 ORDER BY 1"
         );
         let rows: Vec<MonthRow> = diesel::sql_query(sql)
