@@ -105,9 +105,10 @@ const BAR_STEPS: u64 = 1000;
 /// table's statistics, its files' sizes), a bar with the share done and the time left.
 fn show_progress(bar: &ProgressBar, p: &hakobu_engine::Progress) {
     let counts = format!(
-        "{} rows, {}, {:.0} rows/s",
+        "{} rows, {} read, {} written, {:.0} rows/s",
         p.rows_read,
         indicatif::HumanBytes(p.bytes_read),
+        indicatif::HumanBytes(p.bytes_written),
         p.rows_per_second
     );
     let Some(done) =

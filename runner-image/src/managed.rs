@@ -209,6 +209,7 @@ struct Counters {
     rows_read: Arc<AtomicU64>,
     rows_written: Arc<AtomicU64>,
     bytes_read: Arc<AtomicU64>,
+    bytes_written: Arc<AtomicU64>,
     /// What the source expects to read; `u64::MAX` while unknown.
     rows_expected: Arc<AtomicU64>,
     bytes_expected: Arc<AtomicU64>,
@@ -220,6 +221,7 @@ impl Default for Counters {
             rows_read: Arc::default(),
             rows_written: Arc::default(),
             bytes_read: Arc::default(),
+            bytes_written: Arc::default(),
             rows_expected: Arc::new(AtomicU64::new(u64::MAX)),
             bytes_expected: Arc::new(AtomicU64::new(u64::MAX)),
         }
@@ -231,6 +233,7 @@ impl Counters {
         self.rows_read.store(p.rows_read, Ordering::Relaxed);
         self.rows_written.store(p.rows_written, Ordering::Relaxed);
         self.bytes_read.store(p.bytes_read, Ordering::Relaxed);
+        self.bytes_written.store(p.bytes_written, Ordering::Relaxed);
         let unknown = u64::MAX;
         self.rows_expected
             .store(p.rows_expected.unwrap_or(unknown), Ordering::Relaxed);
@@ -248,6 +251,7 @@ impl Counters {
             rows_read: count(&self.rows_read),
             rows_written: count(&self.rows_written),
             bytes_read: count(&self.bytes_read),
+            bytes_written: count(&self.bytes_written),
             rows_expected: known(&self.rows_expected),
             bytes_expected: known(&self.bytes_expected),
         }
@@ -625,6 +629,7 @@ pub async fn run() -> Result<()> {
                 rows_written: rows_left(&config, progress.rows_written),
                 rows_skipped: 0,
                 bytes_read: progress.bytes_read,
+                bytes_written: progress.bytes_written,
                 error: Some(error),
                 next_state: None,
             };
@@ -647,6 +652,7 @@ pub async fn run() -> Result<()> {
                 rows_written: rows_left(&config, progress.rows_written),
                 rows_skipped: 0,
                 bytes_read: progress.bytes_read,
+                bytes_written: progress.bytes_written,
                 error: Some(error),
                 next_state: None,
             };
@@ -663,6 +669,7 @@ pub async fn run() -> Result<()> {
         rows_written: summary.rows_written as i64,
         rows_skipped: summary.rows_skipped as i64,
         bytes_read: summary.bytes_read as i64,
+        bytes_written: summary.bytes_written as i64,
         next_state: next_state.clone(),
     };
     // One patience for the commit and the result together: a runner whose app is gone
@@ -716,6 +723,7 @@ pub async fn run() -> Result<()> {
         rows_written: commit.rows_written,
         rows_skipped: commit.rows_skipped,
         bytes_read: commit.bytes_read,
+        bytes_written: commit.bytes_written,
         error: error.map(|e| client.mask(&e)),
         next_state: Some(next_state),
     };
@@ -758,6 +766,7 @@ async fn report_failure(client: &Client, error: String) -> Result<()> {
         rows_written: 0,
         rows_skipped: 0,
         bytes_read: 0,
+        bytes_written: 0,
         error: Some(error.clone()),
         next_state: None,
     };

@@ -13,6 +13,7 @@ pub mod sql;
 
 use crate::shared::files_root::FileAccess;
 use crate::shared::source::Source;
+use crate::shared::stats::ByteCounter;
 use anyhow::Result;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -72,29 +73,30 @@ impl Destination {
     }
 
     /// Prepares the destination for rows of `schema` (staging tables, files); `files`
-    /// says where local files may be written.
+    /// says where local files may be written; the bytes it sends are added to `written`.
     pub async fn open(
         config: &OutputConfig,
         schema: SchemaRef,
         conn: Preconnected,
         files: &FileAccess,
+        written: ByteCounter,
     ) -> Result<Self> {
         Ok(match (config, conn) {
             (OutputConfig::Postgresql(c), Preconnected::Postgres(client)) => Self::Postgres(
-                Box::new(postgres::writer::PgWriter::open(c, schema, client).await?),
+                Box::new(postgres::writer::PgWriter::open(c, schema, client, written).await?),
             ),
             (OutputConfig::Mysql(c), Preconnected::Mysql(conn)) => Self::Mysql(Box::new(
-                mysql::writer::MysqlWriter::open(c, schema, conn).await?,
+                mysql::writer::MysqlWriter::open(c, schema, conn, written).await?,
             )),
             (OutputConfig::Postgresql(_) | OutputConfig::Mysql(_), _) => {
                 anyhow::bail!("internal: the destination was not connected")
             }
             (OutputConfig::File(c), _) => Self::File(Box::new(
-                file::writer::FileWriter::open(c, schema, files).await?,
+                file::writer::FileWriter::open(c, schema, files, written).await?,
             )),
-            (OutputConfig::S3(c), _) => {
-                Self::S3(Box::new(s3::writer::S3Writer::open(c, schema).await?))
-            }
+            (OutputConfig::S3(c), _) => Self::S3(Box::new(
+                s3::writer::S3Writer::open(c, schema, written).await?,
+            )),
         })
     }
 

@@ -88,6 +88,7 @@ async fn run_statements(
         rows_skipped: 0,
         skipped_reasons: Vec::new(),
         bytes_read: 0,
+        bytes_written: 0,
         seconds: started.elapsed().as_secs_f64(),
         next_diff: ConfigDiff::default(),
     })
@@ -106,6 +107,8 @@ pub struct Summary {
     pub skipped_reasons: Vec<String>,
     /// Bytes read from the source.
     pub bytes_read: u64,
+    /// Bytes sent to the destination (see [`Progress::bytes_written`]).
+    pub bytes_written: u64,
     /// Wall time in seconds.
     pub seconds: f64,
     /// The state for the next run (`-c diff.yml`), written only after the commit.
@@ -153,9 +156,15 @@ pub async fn run_config_gated(
         filters = FilterChain::new(&with_formats, source.schema.clone()).context("out")?;
     }
     let out_schema = filters.schema();
-    let mut destination = Destination::open(&config.out, out_schema.clone(), preconnected, files)
-        .await
-        .context("out")?;
+    let mut destination = Destination::open(
+        &config.out,
+        out_schema.clone(),
+        preconnected,
+        files,
+        stats.bytes_written(),
+    )
+    .await
+    .context("out")?;
 
     let threads = config
         .exec
@@ -257,6 +266,7 @@ pub async fn run_config_gated(
         rows_skipped: stats.rows_skipped(),
         skipped_reasons: stats.skipped_reasons(),
         bytes_read: p.bytes_read,
+        bytes_written: p.bytes_written,
         seconds: started.elapsed().as_secs_f64(),
         next_diff: next_diff(&config.input, states),
     })

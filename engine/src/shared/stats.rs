@@ -2,8 +2,8 @@
 //! read and skipped rows, the pipeline counts rows written and turns them into progress.
 
 use serde::Serialize;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How many skipped-row reasons the summary keeps verbatim.
@@ -23,12 +23,55 @@ pub struct Expected {
     pub bytes: Option<u64>,
 }
 
+/// Bytes a destination has sent, counted where they leave for it (shared with the stats,
+/// which read it for progress while the writer adds to it).
+#[derive(Debug, Default, Clone)]
+pub struct ByteCounter(Arc<AtomicU64>);
+
+impl ByteCounter {
+    /// Counts `bytes` more.
+    pub fn add(&self, bytes: usize) {
+        self.0.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// The total so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A `Write` that counts what passes through it into a [`ByteCounter`]: under a file's
+/// buffer and compressor, so what it counts is the file as stored.
+pub struct CountingWriter<W> {
+    inner: W,
+    counter: ByteCounter,
+}
+
+impl<W> CountingWriter<W> {
+    /// Counts what is written to `inner` into `counter`.
+    pub fn new(inner: W, counter: ByteCounter) -> Self {
+        CountingWriter { inner, counter }
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.counter.add(n);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Counters shared by every stage of a run.
 #[derive(Debug, Default)]
 pub struct Stats {
     rows_read: AtomicU64,
     bytes_read: AtomicU64,
     rows_written: AtomicU64,
+    bytes_written: ByteCounter,
     skipped: AtomicU64,
     skip_examples: Mutex<Vec<String>>,
     /// What the source said it expects to read, once it is open.
@@ -61,6 +104,11 @@ impl Stats {
         self.rows_written.fetch_add(rows, Ordering::Relaxed);
     }
 
+    /// The counter the destination adds the bytes it sends to.
+    pub(crate) fn bytes_written(&self) -> ByteCounter {
+        self.bytes_written.clone()
+    }
+
     /// Invalid rows skipped so far.
     pub(crate) fn rows_skipped(&self) -> u64 {
         self.skipped.load(Ordering::Relaxed)
@@ -80,6 +128,7 @@ impl Stats {
             rows_read,
             rows_written: self.rows_written.load(Ordering::Relaxed),
             bytes_read: self.bytes_read.load(Ordering::Relaxed),
+            bytes_written: self.bytes_written.get(),
             rows_expected: expected.rows,
             bytes_expected: expected.bytes,
             elapsed,
@@ -98,6 +147,10 @@ pub struct Progress {
     pub rows_written: u64,
     /// Bytes read from the source so far.
     pub bytes_read: u64,
+    /// Bytes sent to the destination so far, in the form it receives them: the binary
+    /// COPY stream (PostgreSQL), the LOAD DATA text or INSERT statements (MySQL), the
+    /// file as stored, compressed if it is (files, S3).
+    pub bytes_written: u64,
     /// Rows the source expects to read in all (a table's statistics), when known.
     pub rows_expected: Option<u64>,
     /// Bytes the source expects to read in all (its files' sizes), when known.

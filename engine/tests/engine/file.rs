@@ -860,3 +860,36 @@ async fn progress_expects_the_listed_files_sizes() {
         "the read counts what the listing sized"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_written_are_the_files_as_stored() {
+    let (db, client) = postgres_db().await;
+    let dir = TempDir::new();
+    client
+        .batch_execute(
+            "CREATE TABLE src AS SELECT g AS id, repeat('x', g % 50) AS note FROM generate_series(1, 5000) g",
+        )
+        .await
+        .unwrap();
+    for (name, rest) in [
+        ("plain_", "file_ext: csv\n  formatter: {type: csv}"),
+        (
+            "gz_",
+            "file_ext: csv.gz\n  encoders: [{type: gzip}]\n  formatter: {type: csv}",
+        ),
+        ("pq_", "file_ext: parquet\n  formatter: {type: parquet}"),
+    ] {
+        let s = run(&format!(
+            "{}\nout:\n  type: file\n  path_prefix: {}\n  {rest}\n",
+            pg_in(&db.name, "table: src"),
+            dir.path(name)
+        ))
+        .await
+        .unwrap();
+        let ext = rest.split_whitespace().nth(1).unwrap();
+        let stored = std::fs::metadata(dir.path(&format!("{name}000.00.{ext}")))
+            .unwrap()
+            .len();
+        assert_eq!(s.bytes_written, stored, "{name}");
+    }
+}

@@ -1067,3 +1067,36 @@ async fn progress_expects_a_whole_tables_rows_from_its_statistics() {
     let part = format!("{}\n{out}", my_in(&db.name, "table: src\nwhere: id > 5"));
     assert_eq!(expected_by_progress(&part).await, (None, None));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_written_are_the_load_data_text_or_the_inserts_sent() {
+    let (db, mut conn) = mysql_db().await;
+    conn.query_drop(
+        "CREATE TABLE src (id bigint PRIMARY KEY); INSERT INTO src VALUES (1), (2), (30)",
+    )
+    .await
+    .unwrap();
+    let load = run(&format!(
+        "{}\n{}",
+        my_in(&db.name, "table: src\norder_by: id"),
+        my_out(&db.name, "table: by_load\nmode: insert_direct")
+    ))
+    .await
+    .unwrap();
+    // LOAD DATA's text: one line per row.
+    assert_eq!(load.bytes_written, "1\n2\n30\n".len() as u64);
+    let inserts = run(&format!(
+        "{}\n{}",
+        my_in(&db.name, "table: src\norder_by: id"),
+        my_out(
+            &db.name,
+            "table: by_insert\nmode: insert_direct\noptions: {allowLoadLocalInfile: false}"
+        )
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        inserts.bytes_written,
+        "INSERT INTO `by_insert` (`id`) VALUES (1),(2),(30)".len() as u64
+    );
+}

@@ -782,3 +782,22 @@ async fn progress_expects_a_whole_tables_rows_from_its_statistics() {
         assert_eq!(expected_by_progress(&yaml).await, (None, None), "{rest}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bytes_written_are_the_copy_stream_sent() {
+    let (db, client) = postgres_db().await;
+    client
+        .batch_execute("CREATE TABLE src AS SELECT g::bigint AS id FROM generate_series(1, 3) g")
+        .await
+        .unwrap();
+    let s = run(&format!(
+        "{}\n{}",
+        pg_in(&db.name, "table: src"),
+        pg_out(&db.name, "table: dst\nmode: insert_direct")
+    ))
+    .await
+    .unwrap();
+    // Binary COPY: a 19-byte header, per row a field count (2) and per field its length
+    // (4) and value (8 for a bigint), then a 2-byte trailer.
+    assert_eq!(s.bytes_written, 19 + 3 * (2 + 4 + 8) + 2);
+}

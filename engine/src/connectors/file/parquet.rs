@@ -224,7 +224,11 @@ pub fn read(
 }
 
 /// A Parquet writer for the output schema.
-pub fn writer(file: File, schema: SchemaRef, f: &ParquetFormatter) -> Result<ArrowWriter<File>> {
+pub fn writer<W: std::io::Write + Send>(
+    file: W,
+    schema: SchemaRef,
+    f: &ParquetFormatter,
+) -> Result<ArrowWriter<W>> {
     let compression = match f.compression.as_deref() {
         Some("uncompressed") => Compression::UNCOMPRESSED,
         Some("gzip") => Compression::GZIP(Default::default()),

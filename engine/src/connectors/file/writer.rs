@@ -5,6 +5,7 @@
 
 use super::csv_out::CsvStyle;
 use crate::shared::files_root::{FileAccess, PathRefused};
+use crate::shared::stats::{ByteCounter, CountingWriter};
 use crate::shared::text::{DEFAULT_TIMESTAMP_FORMAT, FieldFormatter, chrono_format};
 use crate::types::{ColumnView, Value, column_type};
 use anyhow::{Context, Result, anyhow, bail};
@@ -70,10 +71,13 @@ fn format_sequence(fmt: &str, nums: &[u32]) -> String {
     out
 }
 
+/// The file being written, counting the bytes that reach it.
+type Counted = CountingWriter<File>;
+
 enum Sink {
-    Plain(BufWriter<File>),
-    Gzip(GzEncoder<BufWriter<File>>),
-    Bzip2(bzip2::write::BzEncoder<BufWriter<File>>),
+    Plain(BufWriter<Counted>),
+    Gzip(GzEncoder<BufWriter<Counted>>),
+    Bzip2(bzip2::write::BzEncoder<BufWriter<Counted>>),
 }
 
 impl Write for Sink {
@@ -109,7 +113,7 @@ impl Sink {
 enum Format {
     Csv { out: Sink, style: Box<CsvStyle> },
     Jsonl { out: Sink, newline: &'static [u8] },
-    Parquet(Box<parquet::arrow::ArrowWriter<File>>),
+    Parquet(Box<parquet::arrow::ArrowWriter<Counted>>),
 }
 
 /// An open file output.
@@ -196,10 +200,16 @@ fn tz(name: Option<&str>) -> Result<Tz> {
 impl FileWriter {
     /// Creates the temporary file and writes the header. `access` says where files may
     /// be written: with a files root, `path_prefix` is relative to it and must stay inside.
-    pub async fn open(c: &FileOutput, schema: SchemaRef, access: &FileAccess) -> Result<Self> {
+    /// What reaches the file is added to `written`.
+    pub async fn open(
+        c: &FileOutput,
+        schema: SchemaRef,
+        access: &FileAccess,
+        written: ByteCounter,
+    ) -> Result<Self> {
         let shown = output_path(c, 0, 0);
         let (path, tmp) = place_output(access, &shown)?;
-        let file = create_temporary(access, &tmp, &shown)?;
+        let file = CountingWriter::new(create_temporary(access, &tmp, &shown)?, written);
         if let FormatterConfig::Parquet(f) = &c.formatter {
             if !c.encoders.is_empty() {
                 bail!("encoders: Parquet compresses inside the file; remove encoders");

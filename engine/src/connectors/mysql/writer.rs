@@ -25,6 +25,7 @@
 use super::{connect, datetime_text, table_columns};
 use crate::connectors::sql::Dialect;
 use crate::connectors::sql::objects::{Side, my_error};
+use crate::shared::stats::ByteCounter;
 use crate::types::{ColumnView, Value, column_type, days_to_date};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
@@ -85,6 +86,8 @@ pub struct MysqlWriter {
     load: Option<LoadData>,
     /// The LOAD DATA in flight, holding the connection, while the next chunk is encoded.
     pending: Option<JoinHandle<(Conn, Result<()>)>>,
+    /// Every byte of LOAD DATA text and INSERT statements sent, for the run's bytes written.
+    written: ByteCounter,
 }
 
 /// The lock a replace run holds for its whole session (named locks die with the session).
@@ -145,7 +148,12 @@ impl MysqlWriter {
     }
 
     /// Inspects the target and prepares the staging table.
-    pub async fn open(c: &JdbcOutput, schema: SchemaRef, mut conn: Conn) -> Result<Self> {
+    pub async fn open(
+        c: &JdbcOutput,
+        schema: SchemaRef,
+        mut conn: Conn,
+        written: ByteCounter,
+    ) -> Result<Self> {
         let mode = c.mode();
         let target = D.ident(&c.table);
         let existing = table_columns(&mut conn, &c.table).await?;
@@ -294,6 +302,7 @@ impl MysqlWriter {
             rows_in_statement: 0,
             load,
             pending: None,
+            written,
         })
     }
 
@@ -332,6 +341,7 @@ impl MysqlWriter {
             return Ok(());
         };
         let (sql, transaction) = (load.sql(), load.transaction);
+        self.written.add(chunk.size());
         self.settle().await?;
         let mut conn = self.conn.take().expect("open");
         self.pending = Some(tokio::spawn(async move {
@@ -354,6 +364,7 @@ impl MysqlWriter {
             self.sql.push_str(&dup);
         }
         let sql = std::mem::take(&mut self.sql);
+        self.written.add(sql.len());
         self.rows_in_statement = 0;
         let table = self.target_raw.clone();
         self.conn()

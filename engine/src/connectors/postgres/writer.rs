@@ -17,6 +17,7 @@ use super::copy::{HEADER, PgWrite, encode_rows};
 use super::{connect, primary_key, table_columns};
 use crate::connectors::sql::Dialect;
 use crate::connectors::sql::objects::{Side, pg_error};
+use crate::shared::stats::ByteCounter;
 use crate::types::{ColumnView, column_type};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
@@ -77,6 +78,8 @@ pub struct PgWriter {
     buf: BytesMut,
     /// Bytes sent by the current COPY statement.
     segment_bytes: usize,
+    /// Every COPY byte sent, for the run's bytes written.
+    written: ByteCounter,
 }
 
 impl PgWriter {
@@ -90,7 +93,12 @@ impl PgWriter {
     }
 
     /// Inspects the target and starts the COPY.
-    pub async fn open(c: &JdbcOutput, schema: SchemaRef, client: Client) -> Result<Self> {
+    pub async fn open(
+        c: &JdbcOutput,
+        schema: SchemaRef,
+        client: Client,
+        written: ByteCounter,
+    ) -> Result<Self> {
         let mode = c.mode();
         let schema_name = c.schema.as_deref().unwrap_or("public");
         let target = D.qualified(Some(schema_name), &c.table);
@@ -333,6 +341,7 @@ impl PgWriter {
             sink: None,
             buf: BytesMut::with_capacity(FLUSH_BYTES * 2),
             segment_bytes: 0,
+            written,
         };
         if mode != Mode::MergeDirect {
             w.start_copy().await?;
@@ -361,6 +370,7 @@ impl PgWriter {
             return Ok(0);
         };
         self.buf.extend_from_slice(&(-1i16).to_be_bytes());
+        self.written.add(self.buf.len());
         sink.send(self.buf.split().freeze())
             .await
             .context("COPY failed")?;
@@ -395,6 +405,7 @@ impl PgWriter {
                 })?;
         } else if self.buf.len() >= FLUSH_BYTES {
             self.segment_bytes += self.buf.len();
+            self.written.add(self.buf.len());
             let sink = self.sink.as_mut().expect("copy started");
             sink.send(self.buf.split().freeze())
                 .await

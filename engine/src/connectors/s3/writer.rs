@@ -3,6 +3,7 @@
 use super::{S3Credentials, S3Location, store, temp_path};
 use crate::connectors::file::writer::{FileWriter, output_path};
 use crate::shared::files_root::FileAccess;
+use crate::shared::stats::ByteCounter;
 use anyhow::{Context, Result};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -24,7 +25,7 @@ pub struct S3Writer {
 
 impl S3Writer {
     /// Checks the bucket settings and opens the local staging file.
-    pub async fn open(c: &S3Output, schema: SchemaRef) -> Result<Self> {
+    pub async fn open(c: &S3Output, schema: SchemaRef, written: ByteCounter) -> Result<Self> {
         let store = store(&S3Location {
             bucket: &c.bucket,
             endpoint: c.endpoint.as_deref(),
@@ -47,8 +48,9 @@ impl S3Writer {
         let key = output_path(&as_file(c.path_prefix.clone()), 0, 0);
         let staged = as_file(format!("{}/", temp_path("out").display()));
         let local = std::path::PathBuf::from(output_path(&staged, 0, 0));
-        // The staging file is the engine's own temporary path, not a tenant's.
-        let file = FileWriter::open(&staged, schema, &FileAccess::Unconfined).await?;
+        // The staging file is the engine's own temporary path, not a tenant's. What it
+        // counts is what is uploaded: the object is the file.
+        let file = FileWriter::open(&staged, schema, &FileAccess::Unconfined, written).await?;
         Ok(S3Writer {
             file,
             local,

@@ -178,6 +178,13 @@ impl LoadData {
     }
 }
 
+impl Chunk {
+    /// Its size as sent.
+    pub(super) fn size(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
 /// Encoded rows for one LOAD DATA statement.
 pub(super) struct Chunk {
     bytes: Bytes,
