@@ -220,6 +220,9 @@ diesel::table! {
         bytes_expected -> Nullable<Int8>,
         task_vcpu -> Nullable<Float4>,
         task_memory_mb -> Nullable<Int4>,
+        bytes_written -> Int8,
+        task_started_at -> Nullable<Timestamptz>,
+        task_stopped_at -> Nullable<Timestamptz>,
     }
 }
 

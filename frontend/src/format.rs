@@ -25,6 +25,22 @@ pub fn number(lang: Lang, n: i64) -> String {
     imp::number(lang, n)
 }
 
+/// A size in bytes with a decimal unit, as storage and network prices count them:
+/// `950 B`, `12.3 kB`, `4.2 MB`, `1.1 GB`. Units are the same in both languages.
+pub fn bytes(lang: Lang, n: i64) -> String {
+    const UNITS: [&str; 5] = ["kB", "MB", "GB", "TB", "PB"];
+    if n.abs() < 1000 {
+        return format!("{} B", number(lang, n));
+    }
+    let mut value = n as f64 / 1000.0;
+    let mut unit = 0;
+    while value.abs() >= 999.95 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// The user's time zone: its IANA id (`Asia/Tokyo`) and its long name in `lang`
 /// (`日本標準時`, `Japan Standard Time`).
 pub fn time_zone(lang: Lang) -> (String, String) {
@@ -166,6 +182,12 @@ mod tests {
         assert_eq!(number(Lang::En, 1234567), "1,234,567");
         assert_eq!(number(Lang::En, -1000), "-1,000");
         assert_eq!(number(Lang::En, 12), "12");
+        assert_eq!(bytes(Lang::En, 0), "0 B");
+        assert_eq!(bytes(Lang::En, 999), "999 B");
+        assert_eq!(bytes(Lang::En, 1000), "1.0 kB");
+        assert_eq!(bytes(Lang::En, 12_345), "12.3 kB");
+        assert_eq!(bytes(Lang::En, 999_960), "1.0 MB");
+        assert_eq!(bytes(Lang::Ja, 4_200_000_000), "4.2 GB");
         assert_eq!(local_input_to_rfc3339(""), None);
         assert_eq!(
             local_input_to_rfc3339("2026-11-22T08:55").as_deref(),

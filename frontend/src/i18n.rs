@@ -743,6 +743,8 @@ texts! {
     RowsReadN => "{n} rows read", "読み込み {n} 行";
     RowsWrittenN => "{n} rows written", "書き込み {n} 行";
     RowsSkippedN => "{n} rows skipped", "スキップ {n} 行";
+    HeldByItsJob => "waits for earlier runs of its job (the job's overlap setting or its limit of runs at once)", "同じジョブの前の実行の終了を待っています（ジョブの重複実行の設定または同時実行数の上限）";
+    BytesReadWritten => "{r} read, {w} written", "読み込み {r}、書き込み {w}";
     RowsPerSecond => "{n} rows/s", "毎秒 {n} 行";
     PercentDone => "{n}% done", "{n}% 完了";
     PercentDoneAbout => "about {n}% done (from the table's statistics)", "約 {n}% 完了（テーブル統計から推定）";
@@ -1387,6 +1389,9 @@ mod tests {
         "invitation",
         "n",
         "t",
+        // {r} and {w}: bytes read and written.
+        "r",
+        "w",
         "page",
         "pages",
         "total",

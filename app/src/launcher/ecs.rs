@@ -13,7 +13,7 @@
 //! goes back to the queue instead of failing.
 
 pub use super::TaskState;
-use super::{ActiveTask, LaunchSpec, Launcher, TemporaryLaunchError};
+use super::{ActiveTask, LaunchSpec, Launcher, TaskTimes, TemporaryLaunchError};
 use anyhow::Context;
 use aws_sdk_ecs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecs::types::{
@@ -261,6 +261,24 @@ pub fn cpu_units(cpu: f64) -> String {
 }
 
 impl EcsLauncher {
+    /// `DescribeTasks` of up to 100 tasks of the cluster.
+    async fn describe(&self, tasks: &[String]) -> anyhow::Result<Vec<aws_sdk_ecs::types::Task>> {
+        let described = self
+            .client
+            .describe_tasks()
+            .cluster(&self.settings.cluster)
+            .set_tasks(Some(tasks.to_vec()))
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "ECS DescribeTasks failed: {}",
+                    aws_sdk_ecs::error::DisplayErrorContext(e)
+                )
+            })?;
+        Ok(described.tasks.unwrap_or_default())
+    }
+
     /// Credentials and region come from the usual AWS sources (task role, environment).
     pub async fn new(settings: EcsSettings) -> EcsLauncher {
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
@@ -425,24 +443,11 @@ impl Launcher for EcsLauncher {
         Box::pin(async move {
             let mut states = HashMap::with_capacity(task_ids.len());
             for batch in task_ids.chunks(100) {
-                let described = self
-                    .client
-                    .describe_tasks()
-                    .cluster(&self.settings.cluster)
-                    .set_tasks(Some(batch.to_vec()))
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        anyhow::anyhow!(
-                            "ECS DescribeTasks failed: {}",
-                            aws_sdk_ecs::error::DisplayErrorContext(e)
-                        )
-                    })?;
-                for task in described.tasks() {
+                for task in self.describe(batch).await? {
                     if let Some(arn) = task.task_arn() {
                         states.insert(
                             arn.to_owned(),
-                            TaskState::from_ecs_task(task, &self.settings.container),
+                            TaskState::from_ecs_task(&task, &self.settings.container),
                         );
                     }
                 }
@@ -451,6 +456,28 @@ impl Launcher for EcsLauncher {
                 }
             }
             Ok(states)
+        })
+    }
+
+    fn reports_task_times(&self) -> bool {
+        true
+    }
+
+    /// `DescribeTasks` in batches of 100; a stopped task's times (see [`task_times`]).
+    fn task_times<'a>(
+        &'a self,
+        task_ids: &'a [String],
+    ) -> BoxFuture<'a, anyhow::Result<HashMap<String, TaskTimes>>> {
+        Box::pin(async move {
+            let mut times = HashMap::new();
+            for batch in task_ids.chunks(100) {
+                for task in self.describe(batch).await? {
+                    if let (Some(arn), Some(t)) = (task.task_arn(), task_times(&task)) {
+                        times.insert(arn.to_owned(), t);
+                    }
+                }
+            }
+            Ok(times)
         })
     }
 
@@ -643,6 +670,29 @@ impl TaskState {
             reason.as_deref(),
         )
     }
+}
+
+/// When a stopped task ran, as Fargate bills it: from the start of its image pull (or its
+/// start, or its creation, whichever ECS recorded first) to its stop. `None` while it has
+/// not stopped. (moto's ECS records none of these times; the mapping is tested on tasks
+/// built as DescribeTasks returns them.)
+pub fn task_times(task: &aws_sdk_ecs::types::Task) -> Option<TaskTimes> {
+    let at = |t: &aws_sdk_ecs::primitives::DateTime| {
+        chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())
+    };
+    let started = task
+        .pull_started_at()
+        .or(task.started_at())
+        .or(task.created_at())
+        .and_then(at)?;
+    let stopped = task
+        .stopped_at()
+        .or(task.execution_stopped_at())
+        .and_then(at)?;
+    Some(TaskTimes {
+        started,
+        stopped: stopped.max(started),
+    })
 }
 
 /// Why a task stopped, most telling first: the runner container's own reason (e.g.

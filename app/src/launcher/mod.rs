@@ -88,6 +88,26 @@ pub trait Launcher: Send + Sync {
     fn list_leftovers(&self) -> BoxFuture<'_, anyhow::Result<Vec<ActiveTask>>> {
         Box::pin(async { Ok(Vec::new()) })
     }
+    /// Whether [`Launcher::task_times`] can tell anything: the watchdog asks only then.
+    fn reports_task_times(&self) -> bool {
+        false
+    }
+    /// When stopped tasks started and stopped by the platform's own clock (ECS: the image
+    /// pull to the stop, what Fargate bills), keyed by task id; tasks not stopped yet or
+    /// unknown are left out.
+    fn task_times<'a>(
+        &'a self,
+        _task_ids: &'a [String],
+    ) -> BoxFuture<'a, anyhow::Result<HashMap<String, TaskTimes>>> {
+        Box::pin(async { Ok(HashMap::new()) })
+    }
+}
+
+/// When a task ran, by its platform's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskTimes {
+    pub started: chrono::DateTime<chrono::Utc>,
+    pub stopped: chrono::DateTime<chrono::Utc>,
 }
 
 /// A launch that failed for a reason expected to pass by itself: the cloud API throttled
@@ -159,6 +179,8 @@ pub struct RecordingLauncher {
     pub states: Mutex<HashMap<String, TaskState>>,
     /// What `list_active` answers.
     pub active: Mutex<Vec<ActiveTask>>,
+    /// What `task_times` answers per task id.
+    pub times: Mutex<HashMap<String, TaskTimes>>,
 }
 
 impl Launcher for RecordingLauncher {
@@ -184,6 +206,22 @@ impl Launcher for RecordingLauncher {
     fn list_active(&self) -> BoxFuture<'_, anyhow::Result<Vec<ActiveTask>>> {
         let active = self.active.lock().unwrap().clone();
         Box::pin(async move { Ok(active) })
+    }
+
+    fn reports_task_times(&self) -> bool {
+        true
+    }
+
+    fn task_times<'a>(
+        &'a self,
+        task_ids: &'a [String],
+    ) -> BoxFuture<'a, anyhow::Result<HashMap<String, TaskTimes>>> {
+        let times = self.times.lock().unwrap();
+        let known = task_ids
+            .iter()
+            .filter_map(|t| times.get(t).map(|times| (t.clone(), *times)))
+            .collect();
+        Box::pin(async move { Ok(known) })
     }
 }
 

@@ -9,7 +9,7 @@ use hakobu_core::ids::{BackfillId, JobId, OrganizationId, RunId, ScheduleId, Use
 use hakobu_core::job::Resources;
 use hakobu_core::usage::{UnitPrices, Usage};
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = runs)]
@@ -55,6 +55,12 @@ pub struct Run {
     /// The task its runner was given (the job's resources at the claim).
     pub task_vcpu: Option<f32>,
     pub task_memory_mb: Option<i32>,
+    /// Bytes sent to the destination (see [`RunView::bytes_written`]).
+    pub bytes_written: i64,
+    /// When its task started and stopped, as the platform tells after the end (ECS:
+    /// from the image pull to the stop); see [`Run::usage`].
+    pub task_started_at: Option<DateTime<Utc>>,
+    pub task_stopped_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Insertable)]
@@ -124,6 +130,7 @@ impl Run {
             trigger: self.trigger.clone(),
             triggered_by: self.triggered_by,
             queue_position,
+            held_by_its_job: false,
             launcher: self.launcher.clone(),
             task_id: self.task_id.clone(),
             runner_image: self.runner_image.clone(),
@@ -131,6 +138,7 @@ impl Run {
             rows_written: self.rows_written,
             rows_skipped: self.rows_skipped,
             bytes_read: self.bytes_read,
+            bytes_written: self.bytes_written,
             rows_expected: self.rows_expected,
             bytes_expected: self.bytes_expected,
             error_summary: self.error_summary.clone(),
@@ -149,14 +157,18 @@ impl Run {
         }
     }
 
-    /// What the runner used so far: the task's size times the time from its claim to its
-    /// end (to now while it runs); `None` before a claim or for runs claimed before task
-    /// sizes were recorded. The claim-to-end time includes the runner's start, which the
-    /// platforms bill too (Fargate from the image pull).
+    /// What the runner used so far: the task's size times the time its task ran, as the
+    /// platform reported it once the run ended (ECS: image pull to stop, what Fargate
+    /// bills), else from the claim to the end (to now while it runs); `None` before a
+    /// claim or for runs claimed before task sizes were recorded. The claim-to-end time
+    /// includes the runner's start, which the platforms bill too.
     pub fn usage(&self, prices: &UnitPrices) -> Option<Usage> {
-        let (vcpu, memory_mb, started) = (self.task_vcpu?, self.task_memory_mb?, self.started_at?);
-        let ended = self.finished_at.unwrap_or_else(Utc::now);
-        let seconds = (ended - started).num_milliseconds() as f64 / 1000.0;
+        let (vcpu, memory_mb) = (self.task_vcpu?, self.task_memory_mb?);
+        let (started, ended) = match (self.task_started_at, self.task_stopped_at) {
+            (Some(started), Some(stopped)) => (started, stopped),
+            _ => (self.started_at?, self.finished_at.unwrap_or_else(Utc::now)),
+        };
+        let seconds = ((ended - started).num_milliseconds() as f64 / 1000.0).max(0.0);
         Some(Usage::of_task(
             f64::from(vcpu),
             u32::try_from(memory_mb).unwrap_or(0),
@@ -279,15 +291,6 @@ impl Run {
             .optional()
     }
 
-    /// Its place in the queue: [`Run::queue_positions`] of one run.
-    pub async fn queue_position(conn: &mut AsyncPgConnection, run: &Run) -> QueryResult<i64> {
-        Ok(Self::queue_positions(conn, std::slice::from_ref(run))
-            .await?
-            .get(&run.id)
-            .copied()
-            .unwrap_or(0))
-    }
-
     /// The organization's runs in flight and due in the queue: counts over all its jobs,
     /// rows (oldest first, at most `limit` each) of the `visible` jobs only.
     pub async fn queue_snapshot(
@@ -338,7 +341,7 @@ impl Run {
         })
     }
 
-    /// [`Run::queue_position`] of each queued run among `runs`, in one query, for lists.
+    /// Each queued run's place in the queue (runs ahead of it), in one query.
     pub async fn queue_positions(
         conn: &mut AsyncPgConnection,
         runs: &[Run],
@@ -370,6 +373,78 @@ impl Run {
             .load(conn)
             .await?;
         Ok(rows.into_iter().map(|p| (p.id, p.position)).collect())
+    }
+
+    /// Recently ended runs of `launcher` whose task times are not recorded yet, with
+    /// their task ids: ended at least `grace` ago (the task stops after its result) and at
+    /// most `window` ago (platforms forget stopped tasks: ECS after about an hour).
+    pub async fn awaiting_task_times(
+        conn: &mut AsyncPgConnection,
+        launcher: &str,
+        grace: chrono::Duration,
+        window: chrono::Duration,
+        limit: i64,
+    ) -> QueryResult<Vec<(RunId, String)>> {
+        let now = Utc::now();
+        runs::table
+            .filter(runs::task_stopped_at.is_null())
+            .filter(runs::finished_at.is_not_null())
+            .filter(runs::finished_at.lt(now - grace))
+            .filter(runs::finished_at.gt(now - window))
+            .filter(runs::launcher.eq(launcher))
+            .filter(runs::task_id.is_not_null())
+            .order(runs::finished_at)
+            .limit(limit)
+            .select((runs::id, runs::task_id.assume_not_null()))
+            .load(conn)
+            .await
+    }
+
+    /// Records when the run's task started and stopped, as its platform reported.
+    pub async fn record_task_times(
+        conn: &mut AsyncPgConnection,
+        id: RunId,
+        started: DateTime<Utc>,
+        stopped: DateTime<Utc>,
+    ) -> QueryResult<usize> {
+        diesel::update(runs::table.find(id))
+            .filter(runs::task_stopped_at.is_null())
+            .set((
+                runs::task_started_at.eq(started),
+                runs::task_stopped_at.eq(stopped),
+            ))
+            .execute(conn)
+            .await
+    }
+
+    /// The queued runs among `runs` that wait for earlier runs of their own job (its
+    /// overlap policy or limit of runs at once) or backfill, by the dispatcher's rule.
+    pub async fn held_by_their_jobs(
+        conn: &mut AsyncPgConnection,
+        runs: &[Run],
+    ) -> QueryResult<HashSet<RunId>> {
+        #[derive(QueryableByName)]
+        struct Held {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            id: RunId,
+        }
+        let queued: Vec<RunId> = runs
+            .iter()
+            .filter(|r| r.status == RunStatus::Queued)
+            .map(|r| r.id)
+            .collect();
+        if queued.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let sql = format!(
+            "SELECT r.id FROM runs r WHERE r.id = ANY($1) AND r.status = 'queued' \
+               AND ({HELD_BY_ITS_JOB}) IS TRUE"
+        );
+        let rows: Vec<Held> = diesel::sql_query(sql)
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(queued)
+            .load(conn)
+            .await?;
+        Ok(rows.into_iter().map(|h| h.id).collect())
     }
 
     /// The queued runs the dispatcher should try next, at most `batch`, in turn by
@@ -701,6 +776,7 @@ impl Run {
                 runs::rows_written.eq(end.rows_written),
                 runs::rows_skipped.eq(end.rows_skipped),
                 runs::bytes_read.eq(end.bytes_read),
+                runs::bytes_written.eq(end.bytes_written),
                 runs::error_summary.eq(end.error),
                 runs::next_state.eq(end.next_state),
                 runs::finished_at.eq(diesel::dsl::now),
@@ -749,6 +825,7 @@ impl Run {
                 runs::rows_written.eq(commit.rows_written),
                 runs::rows_skipped.eq(commit.rows_skipped),
                 runs::bytes_read.eq(commit.bytes_read),
+                runs::bytes_written.eq(commit.bytes_written),
                 runs::next_state.eq(&commit.next_state),
                 runs::heartbeat_at.eq(diesel::dsl::now),
             ))
@@ -770,6 +847,7 @@ impl Run {
                 runs::rows_read.eq(progress.rows_read),
                 runs::rows_written.eq(progress.rows_written),
                 runs::bytes_read.eq(progress.bytes_read),
+                runs::bytes_written.eq(progress.bytes_written),
                 runs::rows_expected.eq(progress.rows_expected),
                 runs::bytes_expected.eq(progress.bytes_expected),
                 runs::heartbeat_at.eq(diesel::dsl::now),
@@ -836,6 +914,7 @@ pub struct RunEnd<'a> {
     pub rows_written: i64,
     pub rows_skipped: i64,
     pub bytes_read: i64,
+    pub bytes_written: i64,
     pub error: Option<&'a str>,
     pub next_state: Option<&'a Value>,
 }

@@ -15,14 +15,21 @@ use hakobu_core::usage::{UnitPrices, Usage};
 const ENDED_IN_PERIOD: &str = "organization_id = $1 AND job_id = ANY($2) \
      AND finished_at >= $3 AND finished_at < $4";
 
-/// Seconds from the claim to the end, and vCPU / GB-seconds of the task: the same
-/// arithmetic as [`crate::models::run::Run::usage`], summed.
+/// Seconds from the claim to the end: how long a run took.
 const SECONDS: &str = "extract(epoch FROM finished_at - started_at)::float8";
 
-/// `vcpu_seconds` and `gb_seconds` of a group of runs (a negative duration counts as none).
-const USAGE_SUMS: &str = "coalesce(sum(greatest(extract(epoch FROM finished_at - started_at), 0) \
+/// Seconds its task is billed for: the platform's own start and stop when recorded (ECS),
+/// else [`SECONDS`]; the same arithmetic as [`crate::models::run::Run::usage`].
+const BILLED_SECONDS: &str = "greatest(extract(epoch FROM CASE WHEN task_stopped_at IS NOT NULL \
+       THEN task_stopped_at - task_started_at ELSE finished_at - started_at END), 0)::float8";
+
+/// `vcpu_seconds` and `gb_seconds` of a group of runs (a negative duration counts as
+/// none), [`BILLED_SECONDS`] summed.
+const USAGE_SUMS: &str = "coalesce(sum(greatest(extract(epoch FROM CASE WHEN task_stopped_at IS NOT NULL \
+       THEN task_stopped_at - task_started_at ELSE finished_at - started_at END), 0) \
        * task_vcpu), 0)::float8 AS vcpu_seconds, \
-     coalesce(sum(greatest(extract(epoch FROM finished_at - started_at), 0) \
+     coalesce(sum(greatest(extract(epoch FROM CASE WHEN task_stopped_at IS NOT NULL \
+       THEN task_stopped_at - task_started_at ELSE finished_at - started_at END), 0) \
        * task_memory_mb / 1024.0), 0)::float8 AS gb_seconds";
 
 #[derive(QueryableByName)]
@@ -96,6 +103,9 @@ pub struct RunUsageRow {
     pub finished_at: DateTime<Utc>,
     #[diesel(sql_type = Nullable<Double>)]
     pub seconds: Option<f64>,
+    /// What its task is billed for (see `BILLED_SECONDS`).
+    #[diesel(sql_type = Nullable<Double>)]
+    pub billed_seconds: Option<f64>,
     #[diesel(sql_type = Nullable<Double>)]
     pub task_vcpu: Option<f64>,
     #[diesel(sql_type = Nullable<diesel::sql_types::Integer>)]
@@ -236,7 +246,8 @@ impl InsightScope<'_> {
         // `organization_id`, so that one is).
         let sql = format!(
             "SELECT runs.id AS run_id, job_id, jobs.name AS job_name, status, started_at, \
-               finished_at, {SECONDS} AS seconds, task_vcpu::float8 AS task_vcpu, \
+               finished_at, {SECONDS} AS seconds, {BILLED_SECONDS} AS billed_seconds, \
+               task_vcpu::float8 AS task_vcpu, \
                task_memory_mb, rows_written \
              FROM runs JOIN jobs ON jobs.id = runs.job_id \
              WHERE runs.{ENDED_IN_PERIOD} ORDER BY finished_at, runs.id LIMIT $5"

@@ -185,12 +185,12 @@ async fn usage_csv(
 /// The CSV of [`usage_csv`].
 fn usage_table(rows: &[RunUsageRow], prices: &UnitPrices) -> String {
     let mut out = format!(
-        "run_id,job_id,job_name,status,started_at,finished_at,seconds,vcpu,memory_mb,\
-         vcpu_seconds,gb_seconds,estimated_price_{}\n",
+        "run_id,job_id,job_name,status,started_at,finished_at,seconds,billed_seconds,vcpu,\
+         memory_mb,vcpu_seconds,gb_seconds,estimated_price_{}\n",
         prices.currency.to_lowercase()
     );
     for r in rows {
-        let usage = match (r.task_vcpu, r.task_memory_mb, r.seconds) {
+        let usage = match (r.task_vcpu, r.task_memory_mb, r.billed_seconds) {
             (Some(vcpu), Some(memory), Some(seconds)) => Some(Usage::of_task(
                 vcpu,
                 u32::try_from(memory).unwrap_or(0),
@@ -209,6 +209,7 @@ fn usage_table(rows: &[RunUsageRow], prices: &UnitPrices) -> String {
             r.started_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
             r.finished_at.to_rfc3339(),
             opt(r.seconds, 3),
+            opt(r.billed_seconds, 3),
             opt(r.task_vcpu, 2),
             r.task_memory_mb.map(|m| m.to_string()).unwrap_or_default(),
             opt(usage.as_ref().map(|u| u.vcpu_seconds), 3),

@@ -65,6 +65,7 @@ async fn heartbeat(
         ("rows_read", Some(p.rows_read)),
         ("rows_written", Some(p.rows_written)),
         ("bytes_read", Some(p.bytes_read)),
+        ("bytes_written", Some(p.bytes_written)),
         ("rows_expected", p.rows_expected),
         ("bytes_expected", p.bytes_expected),
     ] {

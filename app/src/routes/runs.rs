@@ -76,24 +76,27 @@ async fn view(
     run: &Run,
     prices: &UnitPrices,
 ) -> Result<RunView, ApiError> {
-    let position = if run.status == RunStatus::Queued {
-        Some(Run::queue_position(conn, run).await?)
-    } else {
-        None
-    };
-    Ok(run.view(position, prices))
+    Ok(views(conn, std::slice::from_ref(run), prices)
+        .await?
+        .pop()
+        .expect("one view per run"))
 }
 
-/// [`view`] of many runs, with the queue positions read in one query.
+/// [`view`] of many runs, with the queue positions and what holds them back read in one
+/// query each.
 async fn views(
     conn: &mut AsyncPgConnection,
     runs: &[Run],
     prices: &UnitPrices,
 ) -> Result<Vec<RunView>, ApiError> {
     let positions = Run::queue_positions(conn, runs).await?;
+    let held = Run::held_by_their_jobs(conn, runs).await?;
     Ok(runs
         .iter()
-        .map(|r| r.view(positions.get(&r.id).copied(), prices))
+        .map(|r| RunView {
+            held_by_its_job: held.contains(&r.id),
+            ..r.view(positions.get(&r.id).copied(), prices)
+        })
         .collect())
 }
 
@@ -619,6 +622,7 @@ async fn cancel_run(
             rows_written: 0,
             rows_skipped: 0,
             bytes_read: 0,
+            bytes_written: 0,
             error: Some("Cancelled before it started.".to_owned()),
             next_state: None,
         };

@@ -105,6 +105,7 @@ pub(crate) fn failure(message: &str) -> RunnerResult {
         rows_written: 0,
         rows_skipped: 0,
         bytes_read: 0,
+        bytes_written: 0,
         error: Some(message.to_owned()),
         next_state: None,
     }
@@ -170,6 +171,7 @@ async fn end_run(
             rows_written: run.rows_written,
             rows_skipped: run.rows_skipped,
             bytes_read: run.bytes_read,
+            bytes_written: run.bytes_written,
             error: None,
             next_state: run.next_state.as_ref(),
         });
@@ -180,6 +182,7 @@ async fn end_run(
                     rows_written: result.rows_written,
                     rows_skipped: result.rows_skipped,
                     bytes_read: result.bytes_read,
+                    bytes_written: result.bytes_written,
                     error: None,
                     next_state: result.next_state.as_ref(),
                 };
@@ -196,6 +199,7 @@ async fn end_run(
                     rows_written: 0,
                     rows_skipped: 0,
                     bytes_read: run.bytes_read,
+                    bytes_written: run.bytes_written,
                     error: None,
                     next_state: None,
                 }),

@@ -39,6 +39,12 @@ const RECONCILE_GRACE: Duration = Duration::from_secs(30);
 /// in seconds, with the SDK's retries well under a minute).
 const LAUNCH_PATIENCE: Duration = Duration::from_secs(120);
 
+/// How long after a run's end its task's times are asked for: ECS describes stopped tasks
+/// for at least an hour.
+const TASK_TIMES_WINDOW: ChronoDuration = ChronoDuration::hours(1);
+/// Runs whose task times are asked for in one round (one DescribeTasks call on ECS).
+const TASK_TIMES_BATCH: i64 = 100;
+
 /// What one reconciliation pass changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Reconciled {
@@ -58,6 +64,7 @@ impl Watchdog {
     pub async fn run(self: Arc<Self>) {
         let mut last_housekeeping: Option<std::time::Instant> = None;
         let mut last_reconcile: Option<std::time::Instant> = None;
+        let mut last_task_times: Option<std::time::Instant> = None;
         // Since when this watchdog could have heard every heartbeat: its start, or the
         // database's return after a failed sweep. Runners could not report while the app
         // was down or without its database; their silence counts from then, or a restart
@@ -81,6 +88,14 @@ impl Watchdog {
                     Err(e) => tracing::error!(error = format!("{e:#}"), "reconcile"),
                 }
             }
+            if self.launcher.reports_task_times()
+                && last_task_times.is_none_or(|t| t.elapsed() > RECONCILE_EVERY)
+            {
+                last_task_times = Some(std::time::Instant::now());
+                if let Err(e) = self.record_task_times_once().await {
+                    tracing::warn!(error = format!("{e:#}"), "recording task times");
+                }
+            }
             let since = *listening_since.get_or_insert_with(Utc::now);
             if let Err(e) = self.sweep_listening_since(Some(since)).await {
                 tracing::error!(error = format!("{e:#}"), "watchdog");
@@ -94,6 +109,34 @@ impl Watchdog {
             }
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
+    }
+
+    /// Records when the tasks of recently ended runs started and stopped, by the
+    /// platform's clock, for their usage (ECS: what Fargate bills). Answers how many runs
+    /// got their times; a task the platform cannot tell about yet is asked again on the
+    /// next round, for as long as the platform remembers stopped tasks.
+    pub async fn record_task_times_once(&self) -> anyhow::Result<usize> {
+        let mut conn = self.pool.get().await?;
+        let waiting = Run::awaiting_task_times(
+            &mut conn,
+            self.launcher.name(),
+            ChronoDuration::from_std(RECONCILE_GRACE)?,
+            TASK_TIMES_WINDOW,
+            TASK_TIMES_BATCH,
+        )
+        .await?;
+        if waiting.is_empty() {
+            return Ok(0);
+        }
+        let task_ids: Vec<String> = waiting.iter().map(|(_, task)| task.clone()).collect();
+        let times = self.launcher.task_times(&task_ids).await?;
+        let mut recorded = 0;
+        for (run, task) in &waiting {
+            if let Some(t) = times.get(task) {
+                recorded += Run::record_task_times(&mut conn, *run, t.started, t.stopped).await?;
+            }
+        }
+        Ok(recorded)
     }
 
     /// Deletes log lines past their retention and sign-in attempts older than a day.

@@ -873,6 +873,41 @@ fn launcher_request_tags() -> Vec<(String, String)> {
         .collect()
 }
 
+/// Fargate bills from the image pull to the stop; a task not stopped yet has no times.
+/// (moto's DescribeTasks records none of these times, so the tasks are built as real ECS
+/// returns them.)
+#[test]
+fn a_stopped_tasks_times_run_from_its_image_pull_to_its_stop() {
+    use aws_sdk_ecs::primitives::DateTime;
+    use aws_sdk_ecs::types::Task;
+    let at = |secs| DateTime::from_secs(secs);
+    let stopped = Task::builder()
+        .last_status("STOPPED")
+        .created_at(at(1_000))
+        .pull_started_at(at(1_010))
+        .started_at(at(1_040))
+        .execution_stopped_at(at(1_100))
+        .stopped_at(at(1_105))
+        .build();
+    let times = hakobu::launcher::ecs::task_times(&stopped).unwrap();
+    assert_eq!(
+        (times.started.timestamp(), times.stopped.timestamp()),
+        (1_010, 1_105)
+    );
+    // Without a pull (an image cached on the host), from its start.
+    let cached = Task::builder()
+        .started_at(at(2_000))
+        .stopped_at(at(2_030))
+        .build();
+    let times = hakobu::launcher::ecs::task_times(&cached).unwrap();
+    assert_eq!(times.stopped - times.started, chrono::Duration::seconds(30));
+    let running = Task::builder()
+        .last_status("RUNNING")
+        .pull_started_at(at(3_000))
+        .build();
+    assert_eq!(hakobu::launcher::ecs::task_times(&running), None);
+}
+
 #[test]
 fn a_stopped_task_says_why_from_the_runner_container_and_the_stop_code() {
     use aws_sdk_ecs::types::{Container, Task, TaskStopCode};

@@ -244,13 +244,13 @@ async fn the_usage_csv_lists_each_visible_run_and_defuses_formulas() {
     let lines: Vec<&str> = body.lines().collect();
     assert_eq!(
         lines[0],
-        "run_id,job_id,job_name,status,started_at,finished_at,seconds,vcpu,memory_mb,vcpu_seconds,gb_seconds,estimated_price_usd"
+        "run_id,job_id,job_name,status,started_at,finished_at,seconds,billed_seconds,vcpu,memory_mb,vcpu_seconds,gb_seconds,estimated_price_usd"
     );
     assert_eq!(lines.len(), 3, "{body}");
     // An hour on 1 vCPU and 2 GB: 0.04048 + 2 * 0.004445.
     assert!(
         lines[1].contains(",\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"x\"\")\",succeeded,")
-            && lines[1].ends_with(",3600.000,1.00,2048,3600.000,7200.000,0.049370"),
+            && lines[1].ends_with(",3600.000,3600.000,1.00,2048,3600.000,7200.000,0.049370"),
         "{body}"
     );
     let other_body = app
@@ -267,5 +267,110 @@ async fn the_usage_csv_lists_each_visible_run_and_defuses_formulas() {
         other_body.lines().count(),
         1,
         "another organization sees only the header: {other_body}"
+    );
+}
+
+/// On a launcher whose platform reports its tasks' own times (ECS), the watchdog records
+/// them after a run ends, and the run's usage, the month's sums and the CSV count those
+/// instead of the claim-to-end time; runs of another launcher, or ended too recently, are
+/// not asked about.
+#[tokio::test]
+async fn usage_follows_the_tasks_own_times_once_the_platform_reports_them() {
+    use hakobu::launcher::{RecordingLauncher, TaskTimes};
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let job = job(&app, &owner, json!({})).await;
+    // Three runs of 60 s by the app's clock, ended 10 minutes ago: one on the recording
+    // launcher, one on another launcher, one ended a moment ago.
+    let mut ids = Vec::new();
+    for (launcher, ended) in [
+        ("recording", "10 minutes"),
+        ("local", "10 minutes"),
+        ("recording", "1 second"),
+    ] {
+        let id = uuid::Uuid::new_v4();
+        app.sql(&format!(
+            "INSERT INTO runs (id, organization_id, job_id, job_revision, status, root_run_id, trigger,
+                               timeout_seconds, queued_at, not_before, started_at, finished_at,
+                               task_vcpu, task_memory_mb, launcher, task_id)
+             VALUES ('{id}', '{org}', '{job}', 1, 'succeeded', '{id}', 'manual', 3600,
+                     now() - interval '{ended}' - interval '60 seconds', now() - interval '{ended}' - interval '60 seconds',
+                     now() - interval '{ended}' - interval '60 seconds', now() - interval '{ended}', 2, 4096,
+                     '{launcher}', 'task-{id}')",
+            org = owner.org_id
+        ))
+        .await;
+        ids.push(id);
+    }
+    let launcher = std::sync::Arc::new(RecordingLauncher::default());
+    let started = chrono::Utc::now() - chrono::Duration::minutes(12);
+    for id in &ids {
+        launcher.times.lock().unwrap().insert(
+            format!("task-{id}"),
+            TaskTimes {
+                started,
+                stopped: started + chrono::Duration::seconds(90),
+            },
+        );
+    }
+    let watchdog = hakobu::runs::watchdog::Watchdog {
+        pool: hakobu::db::build_pool(
+            &format!("{}/{}", crate::helpers::server_url(), app.db_name),
+            2,
+        )
+        .unwrap(),
+        launcher,
+        heartbeat_timeout: std::time::Duration::from_secs(60),
+        start_timeout: std::time::Duration::from_secs(600),
+        log_retention: std::time::Duration::from_secs(7 * 86_400),
+    };
+    assert_eq!(watchdog.record_task_times_once().await.unwrap(), 1);
+    assert_eq!(watchdog.record_task_times_once().await.unwrap(), 0, "once");
+
+    let usage = |run: serde_json::Value| run["usage"]["vcpu_seconds"].as_f64().unwrap();
+    let (_, timed) = app
+        .get(&format!("/api/runs/{}", ids[0]), &owner.token)
+        .await;
+    assert_eq!(usage(timed), 180.0, "90 s of the task's own on 2 vCPU");
+    let (_, other) = app
+        .get(&format!("/api/runs/{}", ids[1]), &owner.token)
+        .await;
+    assert_eq!(usage(other), 120.0, "60 s from the claim to the end");
+    let (_, recent) = app
+        .get(&format!("/api/runs/{}", ids[2]), &owner.token)
+        .await;
+    assert_eq!(usage(recent), 120.0, "not asked yet");
+
+    let today = chrono::Utc::now();
+    let period = format!(
+        "from={}&to={}&timezone=UTC",
+        (today - chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ"),
+        (today + chrono::Duration::minutes(1)).format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    let (status, insights) = app
+        .get(&format!("/api/insights?{period}"), &owner.token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{insights}");
+    assert_eq!(
+        insights["totals"]["usage"]["vcpu_seconds"], 420.0,
+        "180 + 120 + 120: {insights}"
+    );
+    let csv = app
+        .client
+        .get(format!("{}/api/usage.csv?{period}", app.address))
+        .bearer_auth(&owner.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let timed_line = csv
+        .lines()
+        .find(|l| l.starts_with(&ids[0].to_string()))
+        .unwrap();
+    assert!(
+        timed_line.contains(",60.000,90.000,2.00,4096,180.000,360.000,"),
+        "{timed_line}"
     );
 }

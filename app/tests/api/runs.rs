@@ -62,6 +62,8 @@ async fn local_launcher_end_to_end_with_incremental_state() {
     let done = wait_final(&app, &owner.token, run["id"].as_str().unwrap()).await;
     assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(done["rows_written"], 3);
+    // The runner's count of what it sent reaches the run (exact sizes: engine tests).
+    assert!(done["bytes_written"].as_i64().unwrap() > 0, "{done}");
     assert_eq!(done["launcher"], "local");
     assert!(done["task_id"].as_str().unwrap().starts_with("local-"));
     // The claim records the job's task size (the default 1 vCPU, 2048 MiB); what the
@@ -513,6 +515,14 @@ async fn a_job_runs_at_most_its_own_limit_at_once() {
         .get(&format!("/api/runs?job={job}&status=queued"), &owner.token)
         .await;
     assert_eq!(queued["total"], 3, "{queued}");
+    // The queue says why they wait: their job, not the organization's room.
+    let (_, queue) = app.get("/api/queue", &owner.token).await;
+    let waiting = queue["queued"].as_array().unwrap();
+    assert_eq!(waiting.len(), 3, "{queue}");
+    assert!(
+        waiting.iter().all(|r| r["held_by_its_job"] == true),
+        "{queue}"
+    );
     // One ends: one more starts, and no more.
     app.sql(&format!(
         "UPDATE runs SET status = 'succeeded', finished_at = now() WHERE id = (
@@ -522,6 +532,21 @@ async fn a_job_runs_at_most_its_own_limit_at_once() {
     assert_eq!(dispatcher.dispatch_once().await.unwrap(), 1);
     assert_eq!(dispatcher.dispatch_once().await.unwrap(), 0);
     assert_eq!(launcher.launched.lock().unwrap().len(), 3);
+    // Two end: the two left have room in their job, and are not said to be held.
+    app.sql(&format!(
+        "UPDATE runs SET status = 'succeeded', finished_at = now() WHERE job_id = '{job}' AND status = 'starting'"
+    ))
+    .await;
+    let (_, queue) = app.get("/api/queue", &owner.token).await;
+    assert_eq!(queue["queued"].as_array().unwrap().len(), 2, "{queue}");
+    assert!(
+        queue["queued"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r.get("held_by_its_job").is_none()),
+        "{queue}"
+    );
 }
 
 #[tokio::test]

@@ -94,6 +94,11 @@ pub struct RunView {
     /// Runs ahead of this one in the queue (queued runs only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_position: Option<i64>,
+    /// A queued run that waits for earlier runs of its own job to end, not for room in
+    /// the organization: the job's overlap policy, its limit of runs at once
+    /// (`max_concurrent_runs`) or its backfill's parallelism holds it back.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub held_by_its_job: bool,
     pub launcher: Option<String>,
     pub task_id: Option<String>,
     /// What the runner ran from: its image (ECS task definition) or binary.
@@ -102,6 +107,10 @@ pub struct RunView {
     pub rows_written: i64,
     pub rows_skipped: i64,
     pub bytes_read: i64,
+    /// Bytes sent to the destination: the binary COPY stream, the LOAD DATA text or INSERT
+    /// statements, the file as stored (compressed if it is).
+    #[serde(default)]
+    pub bytes_written: i64,
     /// Rows the source expected to read in all (a table's statistics), when it could tell.
     #[serde(default)]
     pub rows_expected: Option<i64>,
@@ -185,6 +194,10 @@ pub struct RunnerProgress {
     pub rows_read: i64,
     pub rows_written: i64,
     pub bytes_read: i64,
+    /// Bytes sent to the destination: the binary COPY stream, the LOAD DATA text or INSERT
+    /// statements, the file as stored (compressed if it is).
+    #[serde(default)]
+    pub bytes_written: i64,
     /// Rows the source expects to read in all (a table's statistics), when it can tell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows_expected: Option<i64>,
@@ -247,6 +260,10 @@ pub struct RunnerResult {
     pub rows_written: i64,
     pub rows_skipped: i64,
     pub bytes_read: i64,
+    /// Bytes sent to the destination: the binary COPY stream, the LOAD DATA text or INSERT
+    /// statements, the file as stored (compressed if it is).
+    #[serde(default)]
+    pub bytes_written: i64,
     /// One line saying what failed and where.
     #[serde(default)]
     pub error: Option<String>,
@@ -266,6 +283,10 @@ pub struct RunnerCommit {
     pub rows_written: i64,
     pub rows_skipped: i64,
     pub bytes_read: i64,
+    /// Bytes sent to the destination: the binary COPY stream, the LOAD DATA text or INSERT
+    /// statements, the file as stored (compressed if it is).
+    #[serde(default)]
+    pub bytes_written: i64,
     /// The next incremental state (`{"in": {"last_record": [...]}}`, possibly empty).
     pub next_state: Value,
 }

@@ -318,11 +318,15 @@ fn QueueTable(
                             // Positions count the runs ahead; people count from 1.
                             let position = r.queue_position.map(|p| p + 1);
                             let rows = r.rows_written;
+                            let held = r.held_by_its_job;
                             view! {
                                 <tr data-testid="queue-row">
                                     {waiting.then(|| view! { <td>{move || position.map(|p| format::number(lang.get(), p)).unwrap_or_default()}</td> })}
                                     <td><A href=format!("/runs/{}", r.id)>{name}</A></td>
-                                    <td><RunStatusBadge status=r.status/></td>
+                                    <td>
+                                        <RunStatusBadge status=r.status/>
+                                        {held.then(|| view! { <span class="hint block" data-testid="held-by-its-job">{tr(Key::HeldByItsJob)}</span> })}
+                                    </td>
                                     <td><Time at=r.queued_at/></td>
                                     <td><MaybeTime at=r.started_at none=Key::NotYet/></td>
                                     <td class="num">{move || format::number(lang.get(), rows)}</td>

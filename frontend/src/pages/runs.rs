@@ -267,6 +267,16 @@ fn RunDetails(initial: RunView) -> impl IntoView {
                     &[("n", &format::number(lang, r.rows_skipped))],
                 ));
             }
+            if r.bytes_read > 0 || r.bytes_written > 0 {
+                parts.push(fill(
+                    lang,
+                    Key::BytesReadWritten,
+                    &[
+                        ("r", &format::bytes(lang, r.bytes_read)),
+                        ("w", &format::bytes(lang, r.bytes_written)),
+                    ],
+                ));
+            }
             if let Some(rate) = rows_per_second() {
                 parts.push(fill(
                     lang,
