@@ -6,6 +6,10 @@
 #   bench/run.sh              # 2,000,000 rows (the data set is generated once and reused)
 #   BENCH_ROWS=100000 bench/run.sh
 #   BENCH_CASES="pg_my_insert pg_my" bench/run.sh   # only these cases
+#   BENCH_CASES="$(bench/run.sh --modes)" bench/run.sh  # every load mode on both databases
+#
+# Load modes: each against the pipe into the same kind of table (merge: COPY / LOAD DATA
+# into the same keyed table, empty; replace: into a plain table the runner then replaces).
 #
 # Needs: PostgreSQL on 127.0.0.1:5432 (user postgres, trust), MariaDB on 127.0.0.1:3306
 # (root, no password), psql, mariadb, GNU time (Debian package `time`).
@@ -13,7 +17,11 @@ set -euo pipefail
 
 ROWS=${BENCH_ROWS:-2000000}
 RUNS=${BENCH_RUNS:-3}
-CASES=${BENCH_CASES:-"pg_pg pg_pg2 my_pg my_pg2 pg_my_insert pg_my pg_csv one_row"}
+MODE_CASES="pg_pg pg_pg_direct pg_pg_truncate pg_pg_replace pg_pg_merge pg_my pg_my_direct pg_my_truncate pg_my_replace pg_my_merge"
+if [ "${1:-}" = --modes ]; then echo "$MODE_CASES"; exit 0; fi
+CASES=${BENCH_CASES:-"pg_pg pg_pg2 my_pg my_pg2 pg_my_insert pg_csv one_row $MODE_CASES"}
+# pg_pg and pg_my are in both lists: each case is run once.
+CASES=$(echo "$CASES" | tr ' ' '\n' | awk 'NF && !seen[$0]++' | tr '\n' ' ')
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 WORK=$ROOT/bench-results
@@ -74,8 +82,9 @@ if [ "$have_my" != "$ROWS" ]; then
 fi
 
 pg -c "CREATE TABLE IF NOT EXISTS one_row (LIKE orders); TRUNCATE one_row; INSERT INTO one_row SELECT * FROM orders WHERE id = 1;
-       CREATE TABLE IF NOT EXISTS orders_out (LIKE orders); CREATE TABLE IF NOT EXISTS one_row_out (LIKE orders);"
-my -e "CREATE TABLE IF NOT EXISTS orders_out LIKE orders"
+       CREATE TABLE IF NOT EXISTS orders_out (LIKE orders); CREATE TABLE IF NOT EXISTS one_row_out (LIKE orders);
+       CREATE TABLE IF NOT EXISTS orders_keyed (LIKE orders INCLUDING ALL);"
+my -e "CREATE TABLE IF NOT EXISTS orders_out LIKE orders; CREATE TABLE IF NOT EXISTS orders_keyed LIKE orders"
 
 # ---------------------------------------------------------------- configs
 conn_pg() { printf '  type: postgresql\n  host: 127.0.0.1\n  user: postgres\n  database: %s\n' "$DB"; }
@@ -94,6 +103,15 @@ conn_my() { printf '  type: mysql\n  host: 127.0.0.1\n  user: root\n  database: 
   echo "  sequence_format: ''"; echo "  formatter: {type: csv, newline: LF}"; } > "$WORK/pg_csv.yml"
 # (the runner writes $WORK/runner_csv: path_prefix + empty sequence + file_ext)
 { echo "in:"; conn_pg; echo "  table: one_row"; echo "out:"; conn_pg; echo "  table: one_row_out"; echo "  mode: insert"; } > "$WORK/one_row.yml"
+# Every load mode: PostgreSQL -> PostgreSQL and -> MariaDB (LOAD DATA).
+mode_yml() { { echo "in:"; conn_pg; echo "  table: orders"; echo "out:"; $1; echo "  table: $2"; echo "  mode: $3"; } > "$WORK/$4.yml"; }
+for db in pg my; do
+  mode_yml conn_$db orders_out insert_direct ${db/my/pg_my}_direct
+  mode_yml conn_$db orders_out truncate_insert ${db/my/pg_my}_truncate
+  mode_yml conn_$db orders_replaced replace ${db/my/pg_my}_replace
+  mode_yml conn_$db orders_keyed merge ${db/my/pg_my}_merge
+done
+for m in direct truncate replace merge; do mv "$WORK/pg_$m.yml" "$WORK/pg_pg_$m.yml"; done
 
 # ---------------------------------------------------------------- cases
 # Each command runs under GNU time; prints "seconds max_rss_kib".
@@ -114,13 +132,21 @@ verify() {
     # CSV values contain newlines: count records by loading the file back.
     pg_csv) got=$(pg -tA -c "CREATE TEMP TABLE c (LIKE orders)" -c "\\copy c FROM '$3' (FORMAT csv, HEADER)" -c "SELECT count(*) FROM c" | tail -1);;
     one_row) got=$(pg -tAc "SELECT count(*) FROM one_row_out");;
+    pg_my_replace) got=$(my -N -e "SELECT count(*) FROM orders_replaced");;
+    pg_my_merge) got=$(my -N -e "SELECT count(*) FROM orders_keyed");;
     pg_my*) got=$(my -N -e "SELECT count(*) FROM orders_out");;
+    pg_pg_replace) got=$(pg -tAc "SELECT count(*) FROM orders_replaced");;
+    pg_pg_merge) got=$(pg -tAc "SELECT count(*) FROM orders_keyed");;
     *) got=$(pg -tAc "SELECT count(*) FROM orders_out");;
   esac
   [ "$got" = "$want" ] || { echo "FAILED: $2 moved $got rows, expected $want" >&2; exit 1; }
 }
 
-reset_out() { pg -c "TRUNCATE orders_out; TRUNCATE one_row_out" >/dev/null; my -e "TRUNCATE orders_out"; rm -f "$WORK"/pipe.csv "$WORK"/runner_csv; }
+reset_out() {
+  pg -c "TRUNCATE orders_out; TRUNCATE one_row_out; TRUNCATE orders_keyed; DROP TABLE IF EXISTS orders_replaced; CREATE TABLE orders_replaced (LIKE orders)" >/dev/null
+  my -e "TRUNCATE orders_out; TRUNCATE orders_keyed; DROP TABLE IF EXISTS orders_replaced; CREATE TABLE orders_replaced LIKE orders"
+  rm -f "$WORK"/pipe.csv "$WORK"/runner_csv
+}
 
 declare -A PIPE=(
   [pg_pg]="${PSQL[*]} -d $DB -c 'COPY orders TO STDOUT (FORMAT binary)' | ${PSQL[*]} -d $DB -c 'COPY orders_out FROM STDIN (FORMAT binary)'"
@@ -131,7 +157,19 @@ declare -A PIPE=(
   [pg_my]="${PSQL[*]} -d $DB -c \"COPY (SELECT id, customer_id, note, amount, created_at AT TIME ZONE 'UTC', shipped_at, paid::int, attrs FROM orders) TO STDOUT\" | ${MARIADB[*]} --local-infile=1 $DB -e \"LOAD DATA LOCAL INFILE '/dev/stdin' INTO TABLE orders_out CHARACTER SET utf8mb4\""
   [one_row]="${PSQL[*]} -d $DB -c 'COPY one_row TO STDOUT (FORMAT binary)' | ${PSQL[*]} -d $DB -c 'COPY one_row_out FROM STDIN (FORMAT binary)'"
 )
-declare -A LABEL=([pg_pg]="PostgreSQL -> PostgreSQL" [pg_pg2]="PG -> PG, max_threads 2" [my_pg]="MariaDB -> PostgreSQL" [my_pg2]="MariaDB->PG, max_threads 2" [pg_csv]="PostgreSQL -> CSV file" [pg_my]="PG -> MariaDB, LOAD DATA" [pg_my_insert]="PG -> MariaDB, INSERTs" [one_row]="1 row PG -> PG")
+# The pipes of the load modes: the same stream into the same kind of table.
+PG_COPY="${PSQL[*]} -d $DB -c 'COPY orders TO STDOUT (FORMAT binary)' | ${PSQL[*]} -d $DB -c"
+PIPE[pg_pg_direct]=${PIPE[pg_pg]}
+PIPE[pg_pg_truncate]=${PIPE[pg_pg]}
+PIPE[pg_pg_replace]="$PG_COPY 'COPY orders_replaced FROM STDIN (FORMAT binary)'"
+PIPE[pg_pg_merge]="$PG_COPY 'COPY orders_keyed FROM STDIN (FORMAT binary)'"
+PIPE[pg_my_direct]=${PIPE[pg_my]}
+PIPE[pg_my_truncate]=${PIPE[pg_my]}
+PIPE[pg_my_replace]=${PIPE[pg_my]//INTO TABLE orders_out/INTO TABLE orders_replaced}
+PIPE[pg_my_merge]=${PIPE[pg_my]//INTO TABLE orders_out/INTO TABLE orders_keyed}
+declare -A LABEL=([pg_pg_direct]="PG->PG insert_direct" [pg_pg_truncate]="PG->PG truncate_insert" [pg_pg_replace]="PG->PG replace" [pg_pg_merge]="PG->PG merge (keyed)"
+  [pg_my_direct]="PG->MariaDB insert_direct" [pg_my_truncate]="PG->MariaDB truncate_ins" [pg_my_replace]="PG->MariaDB replace" [pg_my_merge]="PG->MariaDB merge (keyed)"
+  [pg_pg]="PostgreSQL -> PostgreSQL" [pg_pg2]="PG -> PG, max_threads 2" [my_pg]="MariaDB -> PostgreSQL" [my_pg2]="MariaDB->PG, max_threads 2" [pg_csv]="PostgreSQL -> CSV file" [pg_my]="PG -> MariaDB, LOAD DATA" [pg_my_insert]="PG -> MariaDB, INSERTs" [one_row]="1 row PG -> PG")
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 

@@ -801,3 +801,46 @@ async fn bytes_written_are_the_copy_stream_sent() {
     // (4) and value (8 for a bigint), then a 2-byte trailer.
     assert_eq!(s.bytes_written, 19 + 3 * (2 + 4 + 8) + 2);
 }
+
+/// `before_load` runs before the rows are loaded, in every transactional mode (after the
+/// truncate in truncate_insert, as Embulk runs it): a re-run's "delete this day first"
+/// never deletes the rows the run itself loads, and the run's truncate and load roll back
+/// together when the run fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn before_load_runs_before_the_rows_in_every_transactional_mode() {
+    for (mode, expected) in [
+        (
+            "insert",
+            vec!["1:old one:kept", "2:new two:kept", "3:new three:kept"],
+        ),
+        (
+            "truncate_insert",
+            vec!["2:new two:kept", "3:new three:kept"],
+        ),
+        (
+            "merge",
+            vec!["1:old one:kept", "2:new two:kept", "3:new three:kept"],
+        ),
+    ] {
+        let (db, client) = postgres_db().await;
+        mode_fixture(&client).await;
+        let yaml = format!(
+            "{}\n{}",
+            pg_in(&db.name, "table: src"),
+            pg_out(
+                &db.name,
+                &format!("table: dst\nmode: {mode}\nbefore_load: DELETE FROM dst WHERE id >= 2")
+            )
+        );
+        run(&yaml).await.unwrap();
+        assert_eq!(
+            rows(
+                &client,
+                "SELECT concat_ws(':', id, v, extra) FROM dst ORDER BY id"
+            )
+            .await,
+            expected,
+            "{mode}"
+        );
+    }
+}

@@ -70,8 +70,9 @@ pub struct PgWriter {
     delete_where: Option<String>,
     /// `(column, SQL type)` staged as text and cast when moved into the target.
     cast_columns: Vec<(String, String)>,
-    /// `insert` goes through the stage because of `cast_columns`.
-    staged_insert: bool,
+    /// Rows are copied straight into the target inside the run's transaction (insert and
+    /// truncate_insert without `cast_columns`): nothing to move at commit.
+    direct: bool,
     before_load: Option<String>,
     after_load: Option<String>,
     sink: Option<Pin<Box<CopyInSink<Bytes>>>>,
@@ -195,8 +196,13 @@ impl PgWriter {
                 cast_columns[0].1
             );
         }
+        // Inside the run's transaction, insert and truncate_insert COPY straight into the
+        // target (PostgreSQL's TRUNCATE is transactional, and rolls back with the rows);
+        // only columns that must be cast go through a stage.
+        let direct = cast_columns.is_empty() && matches!(mode, Mode::Insert | Mode::TruncateInsert);
         let mut create_target =
             (existing.is_empty() && mode != Mode::Replace).then(|| create_sql(&target));
+        let mut before_load = c.before_load.clone();
         if !mode.is_transactional() {
             if let Some(sql) = create_target.take() {
                 client.batch_execute(&sql).await.map_err(|e| {
@@ -205,15 +211,16 @@ impl PgWriter {
                     })
                 })?;
             }
-            if let Some(sql) = &c.before_load {
-                client.batch_execute(sql).await.context("before_load")?;
+            if let Some(sql) = before_load.take() {
+                client.batch_execute(&sql).await.context("before_load")?;
             }
         } else {
             client.batch_execute("BEGIN").await?;
         }
 
         let copy_table = match mode {
-            Mode::Insert | Mode::InsertDirect if !staged_insert => {
+            Mode::InsertDirect if !staged_insert => target.clone(),
+            Mode::Insert | Mode::TruncateInsert if direct => {
                 if let Some(sql) = create_target.take() {
                     // Inside the transaction: a failed run does not leave an empty table.
                     client.batch_execute(&sql).await.map_err(|e| {
@@ -221,6 +228,21 @@ impl PgWriter {
                             format!("creating {target} failed")
                         })
                     })?;
+                } else if mode == Mode::TruncateInsert {
+                    // Its ACCESS EXCLUSIVE lock is held until the commit: readers of the
+                    // target wait for the load (docs/data-plane.md, "What each mode locks").
+                    client
+                        .batch_execute(&format!("TRUNCATE {target}"))
+                        .await
+                        .map_err(|e| {
+                            pg_error(e, Side::Destination, &target, || {
+                                format!("truncating {target} failed")
+                            })
+                        })?;
+                }
+                // Before the rows, as Embulk runs it (after the truncate, in truncate_insert).
+                if let Some(sql) = before_load.take() {
+                    client.batch_execute(&sql).await.context("before_load")?;
                 }
                 target.clone()
             }
@@ -331,12 +353,8 @@ impl PgWriter {
             merge_keys,
             delete_where: c.delete_where.clone().filter(|w| !w.trim().is_empty()),
             cast_columns,
-            staged_insert,
-            before_load: if mode.is_transactional() {
-                c.before_load.clone()
-            } else {
-                None
-            },
+            direct,
+            before_load,
             after_load: c.after_load.clone(),
             sink: None,
             buf: BytesMut::with_capacity(FLUSH_BYTES * 2),
@@ -486,7 +504,7 @@ impl PgWriter {
         let cols = D.column_list(&self.columns);
         let select = self.select_list();
         match self.mode {
-            Mode::Insert if !self.staged_insert => {}
+            Mode::Insert | Mode::TruncateInsert if self.direct => {}
             Mode::Insert | Mode::TruncateInsert => {
                 let truncate = if self.mode == Mode::TruncateInsert {
                     format!("TRUNCATE {}; ", self.target)
