@@ -1100,3 +1100,44 @@ async fn bytes_written_are_the_load_data_text_or_the_inserts_sent() {
         "INSERT INTO `by_insert` (`id`) VALUES (1),(2),(30)".len() as u64
     );
 }
+
+/// insert and truncate_insert load an existing target directly inside one transaction:
+/// `before_load` runs before the rows (after the delete, in truncate_insert), and a value
+/// the target refuses rolls back the rows and the delete alike, through LOAD DATA and
+/// through INSERTs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_loads_run_before_load_first_and_roll_back_whole() {
+    for (mode, expected) in [
+        (
+            "insert",
+            ["1:old one:kept", "2:new two:kept", "3:new three:kept"].as_slice(),
+        ),
+        (
+            "truncate_insert",
+            ["2:new two:kept", "3:new three:kept"].as_slice(),
+        ),
+    ] {
+        let (result, rows) = run_mode(mode, "before_load: DELETE FROM dst WHERE id >= 2", "").await;
+        result.unwrap();
+        assert_eq!(rows, expected, "{mode}");
+        for options in ["", "options: {allowLoadLocalInfile: false}"] {
+            let (result, rows) = run_mode(
+                mode,
+                options,
+                "DELETE FROM src WHERE id = 2; ALTER TABLE dst MODIFY v VARCHAR(10); \
+                 INSERT INTO src VALUES (4, 'a value far too long for ten')",
+            )
+            .await;
+            let err = format!("{:#}", result.unwrap_err());
+            assert!(
+                err.contains("row") || err.contains("Data too long"),
+                "{mode} {options}: {err}"
+            );
+            assert_eq!(
+                rows,
+                ["1:old one:kept", "2:old two:kept"],
+                "{mode} {options}"
+            );
+        }
+    }
+}

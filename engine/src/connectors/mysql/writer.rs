@@ -88,6 +88,9 @@ pub struct MysqlWriter {
     pending: Option<JoinHandle<(Conn, Result<()>)>>,
     /// Every byte of LOAD DATA text and INSERT statements sent, for the run's bytes written.
     written: ByteCounter,
+    /// Rows go straight into the target inside a transaction opened with the writer
+    /// (insert and truncate_insert into an existing table): nothing to move at commit.
+    direct: bool,
 }
 
 /// The lock a replace run holds for its whole session (named locks die with the session).
@@ -202,8 +205,31 @@ impl MysqlWriter {
         };
         let mut create_target =
             (existing.is_empty() && mode != Mode::Replace).then(|| create(&target));
+        // Into an existing target, insert and truncate_insert load straight into it inside
+        // one transaction (InnoDB rolls the rows and the DELETE back with it); a missing
+        // target is created at commit (MySQL's DDL commits at once), so those stage.
+        let direct = !existing.is_empty() && matches!(mode, Mode::Insert | Mode::TruncateInsert);
         let mut replacement = None;
         let insert_into = match mode {
+            Mode::Insert | Mode::TruncateInsert if direct => {
+                conn.query_drop("START TRANSACTION").await?;
+                if mode == Mode::TruncateInsert {
+                    // Row locks on every old row until the commit: other writers of the
+                    // target wait, consistent reads see the old rows (docs/data-plane.md).
+                    conn.query_drop(format!("DELETE FROM {target}"))
+                        .await
+                        .map_err(|e| {
+                            my_error(e, Side::Destination, &c.table, || {
+                                "emptying the target failed".to_owned()
+                            })
+                        })?;
+                }
+                // Before the rows, as Embulk runs it (after the delete, in truncate_insert).
+                if let Some(sql) = &c.before_load {
+                    conn.query_drop(sql).await.context("before_load")?;
+                }
+                target.clone()
+            }
             Mode::InsertDirect | Mode::MergeDirect => {
                 if let Some(sql) = create_target.take() {
                     conn.query_drop(&sql).await.map_err(|e| {
@@ -292,11 +318,12 @@ impl MysqlWriter {
             zones,
             merge_keys: c.merge_keys.clone(),
             delete_where: c.delete_where.clone().filter(|w| !w.trim().is_empty()),
-            before_load: if mode.is_transactional() {
+            before_load: if mode.is_transactional() && !direct {
                 c.before_load.clone()
             } else {
                 None
             },
+            direct,
             after_load: c.after_load.clone(),
             sql: String::new(),
             rows_in_statement: 0,
@@ -461,11 +488,16 @@ impl MysqlWriter {
             let raw = raw.clone();
             move |e| my_error(e, Side::Destination, &raw, || what.to_owned())
         };
-        self.conn().query_drop("START TRANSACTION").await?;
-        if let Some(sql) = self.before_load.clone() {
-            self.conn().query_drop(sql).await.context("before_load")?;
+        if !self.direct {
+            // (A direct load's transaction is open since the start: another START
+            // TRANSACTION would commit it.)
+            self.conn().query_drop("START TRANSACTION").await?;
+            if let Some(sql) = self.before_load.clone() {
+                self.conn().query_drop(sql).await.context("before_load")?;
+            }
         }
         match self.mode {
+            Mode::Insert | Mode::TruncateInsert if self.direct => {}
             Mode::Insert => self
                 .conn()
                 .query_drop(format!(
@@ -557,6 +589,11 @@ impl MysqlWriter {
     /// Drops staged rows; the temporary stage disappears with the session.
     pub async fn abort(mut self) {
         let _ = self.settle().await;
+        if self.direct
+            && let Some(conn) = self.conn.as_mut()
+        {
+            let _ = conn.query_drop("ROLLBACK").await;
+        }
         if let Some(r) = self.replacement.take()
             && let Some(conn) = self.conn.as_mut()
         {
