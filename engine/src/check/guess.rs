@@ -119,19 +119,16 @@ fn guess_jsonl(text: &str) -> Result<Option<TextGuess>, String> {
         .filter(|l| !l.trim().is_empty())
         .take(GUESS_MAX_ROWS)
         .collect();
-    let objects: Vec<serde_json::Map<String, serde_json::Value>> = lines
+    let objects: Vec<Vec<(String, serde_json::Value)>> = lines
         .iter()
-        .filter_map(|l| match serde_json::from_str(l) {
-            Ok(serde_json::Value::Object(m)) => Some(m),
-            _ => None,
-        })
+        .filter_map(|l| serde_json::from_str::<Ordered>(l).ok().map(|o| o.0))
         .collect();
     if objects.is_empty() || objects.len() * 10 < lines.len() * 9 {
         return Ok(None);
     }
     let mut names: Vec<String> = Vec::new();
     for object in &objects {
-        for key in object.keys() {
+        for (key, _) in object {
             if !names.contains(key) {
                 if names.len() == GUESS_MAX_COLUMNS {
                     return Err(too_many_columns());
@@ -143,8 +140,10 @@ fn guess_jsonl(text: &str) -> Result<Option<TextGuess>, String> {
     let columns = names
         .into_iter()
         .map(|name| {
-            let values: Vec<&serde_json::Value> =
-                objects.iter().filter_map(|o| o.get(&name)).collect();
+            let values: Vec<&serde_json::Value> = objects
+                .iter()
+                .filter_map(|o| o.iter().find(|(k, _)| *k == name).map(|(_, v)| v))
+                .collect();
             let (type_, format) = json_type(&values);
             GuessedColumn {
                 name,
@@ -161,6 +160,33 @@ fn guess_jsonl(text: &str) -> Result<Option<TextGuess>, String> {
         header_line: false,
         columns,
     }))
+}
+
+/// A JSON object's members in the order the line has them (a `serde_json::Map` sorts
+/// them), so guessed columns come in the file's order.
+struct Ordered(Vec<(String, serde_json::Value)>);
+
+impl<'de> Deserialize<'de> for Ordered {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = Ordered;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Ordered, A::Error> {
+                let mut out = Vec::new();
+                while let Some(member) = m.next_entry::<String, serde_json::Value>()? {
+                    out.push(member);
+                }
+                Ok(Ordered(out))
+            }
+        }
+        d.deserialize_map(Members)
+    }
 }
 
 /// The type of a JSON key's values: numbers, booleans and nested values by their JSON
