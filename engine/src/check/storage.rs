@@ -92,7 +92,17 @@ pub(super) fn open_store(access: &BucketAccess) -> Result<Arc<dyn ObjectStore>, 
 
 /// A bucket's error in the kinds the app explains.
 pub(super) fn store_error(e: object_store::Error) -> CheckError {
-    let text = format!("{e}");
+    let mut text = format!("{e}");
+    // A refusal by the egress policy sits deep in the client's error chain (name
+    // resolution under the HTTP request): every cause is part of the words.
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        let said = c.to_string();
+        if !text.contains(&said) {
+            text = format!("{text}: {said}");
+        }
+        cause = c.source();
+    }
     let kind = if text.contains("NoSuchBucket") || matches!(e, object_store::Error::NotFound { .. })
     {
         ErrorKind::BucketMissing
