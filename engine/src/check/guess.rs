@@ -220,9 +220,12 @@ fn json_type(values: &[&serde_json::Value]) -> (ColumnType, Option<String>) {
 
 const DELIMITERS: [char; 4] = [',', '\t', ';', '|'];
 
+/// Rows of fields.
+type Records = Vec<Vec<String>>;
+
 /// Records of the sample split by `delimiter` and `quote` (at most [`GUESS_MAX_ROWS`] and
 /// a few more for the lines before them).
-fn records(text: &str, delimiter: char, quote: char) -> Vec<Vec<String>> {
+fn records(text: &str, delimiter: char, quote: char) -> Records {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -258,7 +261,7 @@ fn guess_csv(text: &str) -> Result<TextGuess, String> {
         '"'
     };
     // The delimiter whose rows agree most on a width of two or more.
-    let mut best: Option<(char, Vec<Vec<String>>, (usize, usize))> = None;
+    let mut best: Option<(char, Records, (usize, usize))> = None;
     for d in DELIMITERS {
         let rows = records(text, d, quote);
         let (width, n) = mode_count(&rows);
