@@ -152,8 +152,18 @@ pub struct FileSource {
     /// CSV: the character between values.
     #[serde(default = "comma")]
     pub delimiter: String,
+    /// CSV: the character that quotes values (`"` when unset; `'` for files quoted so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<String>,
+    /// CSV: lines skipped before the header line (or the first row), e.g. a title.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub skip_header_lines: u32,
     /// The columns of each row, in order.
     pub columns: Vec<FileColumn>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn yes() -> bool {
@@ -554,6 +564,17 @@ impl JobSettings {
                     }
                     check_local_path(e, "source.files.path_prefix", info, &files.path_prefix);
                     check_delimiter(e, "source.files.delimiter", &files.delimiter);
+                    if let Some(q) = &files.quote
+                        && !matches!(q.as_str(), "\"" | "'")
+                    {
+                        e.push("source.files.quote", "must be \" or '");
+                    }
+                    if files.skip_header_lines > 1000 {
+                        e.push_message(
+                            "source.files.skip_header_lines",
+                            MessageCode::FromTo.with("from", 0).with("to", 1000),
+                        );
+                    }
                     if files.columns.is_empty() && files.format != FileFormat::Parquet {
                         e.push("source.files.columns", "list at least one column");
                     }
@@ -1077,12 +1098,18 @@ fn compile_input(
             })
             .collect();
         let parser = match f.format {
-            FileFormat::Csv => json!({
-                "type": "csv",
-                "delimiter": f.delimiter,
-                "skip_header_lines": if f.header_line { 1 } else { 0 },
-                "columns": columns,
-            }),
+            FileFormat::Csv => {
+                let mut parser = json!({
+                    "type": "csv",
+                    "delimiter": f.delimiter,
+                    "skip_header_lines": f.skip_header_lines + u32::from(f.header_line),
+                    "columns": columns,
+                });
+                if let Some(q) = &f.quote {
+                    parser["quote"] = json!(q);
+                }
+                parser
+            }
             FileFormat::Jsonl => json!({"type": "jsonl", "columns": columns}),
             FileFormat::Parquet => json!({"type": "parquet", "columns": columns}),
         };

@@ -1,6 +1,7 @@
 //! The limits that keep one tenant's input from taking the service's memory or time: how
 //! much work a Liquid template may make, and how much of a tenant database's answer the
-//! app reads for a preview, a listing, a data check or a query variable.
+//! app reads for a preview, a listing, a data check or a query variable, and how much of a
+//! tenant's files a listing or a guess of their columns reads.
 //!
 //! Everything a tenant configures is hostile input, and so is everything a tenant's
 //! database answers. Each limit is a constant here, the one place its value is written;
@@ -61,6 +62,28 @@ pub const DATA_CHECK_MAX_VALUE_CHARS: usize = 64 * 1024;
 /// paths and messages. Read the same way as a data check's value. The same limit holds for
 /// values given by hand (`hakobu_core::variables::VALUE_MAX_CHARS`, which this is).
 pub const VARIABLE_MAX_VALUE_CHARS: usize = hakobu_core::variables::VALUE_MAX_CHARS;
+
+// --- files of a tenant's bucket or folder (`crate::check::files`) ---
+
+/// The most files a "find files" listing answers.
+pub const FILE_LISTING_MAX_ENTRIES: usize = 1_000;
+
+/// How long a "find files" listing walks a folder or pages through a bucket before it
+/// answers with what it found (and says it stopped).
+pub const FILE_LISTING_MAX_TIME: Duration = Duration::from_secs(5);
+
+/// The most bytes of a file a guess reads, before and after decompression alike: a huge
+/// or endless file costs this much, never more.
+pub const GUESS_MAX_BYTES: usize = 1024 * 1024;
+
+/// The most rows a guess looks at.
+pub const GUESS_MAX_ROWS: usize = 200;
+
+/// The most columns a guess answers; a wider sample is refused as not tabular.
+pub const GUESS_MAX_COLUMNS: usize = 1_000;
+
+/// The largest Parquet footer (the schema) a guess reads.
+pub const GUESS_PARQUET_FOOTER_MAX_BYTES: usize = 1024 * 1024;
 
 /// `n` bytes in the unit a person reads: `64 KiB`, `1 MiB`, `500 bytes`.
 pub fn human_bytes(n: usize) -> String {

@@ -1,13 +1,13 @@
 //! The probe worker's protocol: one request in, one reply out.
 //!
-//! Connection tests, discovery, previews, data-check previews and query-variable values
+//! Connection tests, discovery (of databases and of file sources), previews, data-check previews and query-variable values
 //! reach addresses a tenant chose, so the app never runs them itself: it starts
 //! `hakobu-runner probe`, a fresh process that holds none of the service's secrets, writes
 //! a [`ProbeRequest`] (the task and the egress policy) to its standard input and reads a
 //! [`ProbeReply`] from its standard output. A crash, a runaway answer or a hang there
 //! costs one probe, never the app.
 
-use crate::check::{self, BucketAccess, CheckError, Connection, ErrorKind};
+use crate::check::{self, BucketAccess, CheckError, Connection, ErrorKind, FileStore};
 use hakobu_core::egress::EgressPolicy;
 use hakobu_core::job::checks::CheckOperator;
 use serde::{Deserialize, Serialize};
@@ -88,6 +88,22 @@ pub enum ProbeTask {
         sql: String,
         limit: usize,
     },
+    /// Files of a file source (a bucket, or the organization's folder).
+    ListFiles {
+        store: FileStore,
+        path_prefix: String,
+        path_match_pattern: Option<String>,
+        max: usize,
+    },
+    /// The format and columns of a file source's first file, and its first rows.
+    GuessFiles {
+        store: FileStore,
+        path_prefix: String,
+        path_match_pattern: Option<String>,
+        file: Option<String>,
+        limit: usize,
+        timeout: Duration,
+    },
     /// One value compared with an expected one.
     DataCheck {
         connection: Connection,
@@ -113,6 +129,8 @@ impl ProbeTask {
             ProbeTask::PreviewQuery { .. } => "preview_query",
             ProbeTask::QueryValue { .. } => "query_value",
             ProbeTask::DataCheck { .. } => "data_check",
+            ProbeTask::ListFiles { .. } => "list_files",
+            ProbeTask::GuessFiles { .. } => "guess_files",
         }
     }
 }
@@ -166,6 +184,33 @@ pub async fn execute(request: ProbeRequest) -> ProbeReply {
             sql,
             limit,
         } => done(check::query_value(&connection, &sql, limit).await),
+        ProbeTask::ListFiles {
+            store,
+            path_prefix,
+            path_match_pattern,
+            max,
+        } => done(
+            check::list_source_files(&store, &path_prefix, path_match_pattern.as_deref(), max)
+                .await,
+        ),
+        ProbeTask::GuessFiles {
+            store,
+            path_prefix,
+            path_match_pattern,
+            file,
+            limit,
+            timeout,
+        } => done(
+            check::guess_source_file(
+                &store,
+                &path_prefix,
+                path_match_pattern.as_deref(),
+                file.as_deref(),
+                limit,
+                timeout,
+            )
+            .await,
+        ),
         ProbeTask::DataCheck {
             connection,
             sql,

@@ -14,8 +14,8 @@ use hakobu_core::api::auth::{
 };
 use hakobu_core::api::connections::{
     ColumnView, ConnectionKindAvailability, ConnectionTestResult, ConnectionView,
-    CreateConnectionRequest, PreviewRequest, PreviewResponse, SharesRequest, TestConnectionRequest,
-    UpdateConnectionRequest,
+    CreateConnectionRequest, FileView, FilesRequest, GuessResponse, PreviewRequest,
+    PreviewResponse, SharesRequest, TestConnectionRequest, UpdateConnectionRequest,
 };
 use hakobu_core::api::error::ErrorBody;
 use hakobu_core::api::jobs::{
@@ -456,6 +456,35 @@ pub async fn columns(
 pub async fn preview(id: ConnectionId, body: &PreviewRequest) -> Result<PreviewResponse, ApiError> {
     json(with_body(
         Request::post(&format!("/api/connections/{id}/preview")),
+        body,
+    ))
+    .await
+}
+
+/// The files a file source's path prefix and pattern match.
+pub async fn files(
+    id: ConnectionId,
+    prefix: &str,
+    pattern: &str,
+) -> Result<Vec<FileView>, ApiError> {
+    let mut url = format!(
+        "/api/connections/{id}/files?path_prefix={}",
+        encode_query_value(prefix)
+    );
+    if !pattern.is_empty() {
+        url.push_str(&format!(
+            "&path_match_pattern={}",
+            encode_query_value(pattern)
+        ));
+    }
+    json(get(&url)).await
+}
+
+/// The guessed format settings and columns of a file source's first file, with its first
+/// rows.
+pub async fn guess(id: ConnectionId, body: &FilesRequest) -> Result<GuessResponse, ApiError> {
+    json(with_body(
+        Request::post(&format!("/api/connections/{id}/guess")),
         body,
     ))
     .await

@@ -547,6 +547,14 @@ texts! {
     PreviewRows => "First rows", "先頭の行";
     PreviewEmpty => "The source has no rows yet; the columns are shown below.", "取得元にはまだ行がありません。列は下に表示しています。";
     PreviewOnlyDatabases => "Previews are for database sources; the columns below are the ones you described.", "プレビューはデータベースの取得元でのみ使えます。下の列は指定した列です。";
+    FilePreviewFromGuess => "The first rows of the file the guess read; the columns below are the ones you described.", "推測に使ったファイルの先頭の行です。下の列は指定した列です。";
+    FindFiles => "Find files", "ファイルを探す";
+    GuessColumns => "Guess columns", "列を推測";
+    GuessColumnsHint => "Reads the first rows of the first matching file and fills in the format and the columns; adjust them afterwards.", "一致した最初のファイルの先頭の行を読み、形式と列を入力します。その後で調整できます。";
+    FilesFound => "Matching files", "一致するファイル";
+    NoFilesFound => "No file matches this prefix and pattern.", "このプレフィックスとパターンに一致するファイルはありません。";
+    GuessedFrom => "Guessed from", "推測に使ったファイル";
+    ColumnFormat => "Format (timestamps)", "形式（タイムスタンプ）";
     ColumnMapping => "Column changes", "列の変更";
     NoColumnsYet => "The columns appear here once the source is readable.", "取得元を読み込めると、ここに列が表示されます。";
     SourceColumn => "Source column", "取得元の列";

@@ -16,8 +16,8 @@ use chrono::Utc;
 use diesel_async::AsyncConnection;
 use hakobu_core::api::connections::{
     AcceptSshHostKeyRequest, ColumnView, ConnectionKindView, ConnectionTestResult, ConnectionView,
-    CreateConnectionRequest, FieldChoice, PreviewRequest, PreviewResponse, SharesRequest,
-    TestConnectionRequest, UpdateConnectionRequest,
+    CreateConnectionRequest, FieldChoice, FileView, FilesRequest, GuessResponse, PreviewRequest,
+    PreviewResponse, SharesRequest, TestConnectionRequest, UpdateConnectionRequest,
 };
 use hakobu_core::api::error::ErrorBody;
 use hakobu_core::api::org::TeamGrant;
@@ -26,9 +26,10 @@ use hakobu_core::connection::{
     ConnectionKind, S3Auth, changed_binding_fields, field_applies, setting_str, validate_settings,
 };
 use hakobu_core::ids::{ConnectionId, TeamId};
+use hakobu_core::job::{FileColumn, FileFormat, FileSource};
 use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::{FieldError, FieldErrors, check_text};
-use hakobu_engine::check::Listing;
+use hakobu_engine::check::{GuessedFormat, Listing};
 use hakobu_engine::limits::DISCOVERY_MAX_ENTRIES;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -50,7 +51,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(list_schemas)
         .service(list_tables)
         .service(list_columns)
-        .service(preview);
+        .service(preview)
+        .service(list_files)
+        .service(guess_files);
 }
 
 const NO_SECRET_KEY: &str = "Connections cannot be saved: the operator has not set HAKOBU_SECRET_KEY, \
@@ -929,4 +932,170 @@ async fn preview(
     )
     .await
     .map(web::Json)
+}
+
+/// A file connection the caller may browse, as for a database's discovery: operators and
+/// more of a team that owns it or that it is shared with; another organization's is 404.
+async fn file_connection(
+    state: &AppState,
+    auth: &Auth,
+    id: ConnectionId,
+    request: &FilesRequest,
+) -> Result<(Connection, hakobu_engine::check::FileStore, String), ApiError> {
+    request.validate().map_err(ApiError::Validation)?;
+    let mut conn = state.pool.get().await?;
+    let (c, _) = load_authorized(
+        &mut conn,
+        auth,
+        id,
+        Action::ViewResourceDetails,
+        "browse this connection",
+    )
+    .await?;
+    drop(conn);
+    if c.kind.is_database() {
+        return Err(ApiError::BadRequest {
+            message: "Only file connections (S3, files on the server) have files to list; browse a database's tables instead.".into(),
+            field: None,
+        });
+    }
+    if let Some(pattern) = request.path_match_pattern.as_deref()
+        && let Err(e) = regex::Regex::new(pattern)
+    {
+        return Err(ApiError::field(
+            "path_match_pattern",
+            format!("is not a valid regular expression: {e}"),
+        ));
+    }
+    count_probe(state, auth)?;
+    let (store, prefix) = engine_bridge::file_store(state, &c, &request.path_prefix).await?;
+    Ok((c, store, prefix))
+}
+
+/// The name of a file as the connection's jobs give it.
+fn job_name(c: &Connection, name: &str) -> String {
+    match c.kind {
+        ConnectionKind::LocalFiles => crate::services::local_files::name_in_directory(
+            c.settings.as_object().unwrap_or(&Map::new()),
+            name,
+        ),
+        _ => name.to_owned(),
+    }
+}
+
+fn file_view(c: &Connection, f: hakobu_engine::check::FileEntry) -> FileView {
+    FileView {
+        name: job_name(c, &f.name),
+        size: f.size,
+        modified: f.modified,
+    }
+}
+
+/// The files a file source's path prefix and pattern match, in path order (at most
+/// [`hakobu_engine::limits::FILE_LISTING_MAX_ENTRIES`]; a listing cut there, or at its
+/// time budget, says so in [`LISTING_TRUNCATED_HEADER`]).
+#[utoipa::path(tag = "connections", params(("connection_id" = ConnectionId, Path), FilesRequest), responses(
+    (status = 200, body = Vec<FileView>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    (status = 502, body = ErrorBody, description = "the storage answered with an error")))]
+#[get("/api/connections/{connection_id}/files")]
+async fn list_files(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<ConnectionId>,
+    query: web::Query<FilesRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = query.into_inner();
+    let (c, store, prefix) = file_connection(&state, &auth, path.into_inner(), &request).await?;
+    let listing =
+        engine_bridge::list_files(&state, store, prefix, request.path_match_pattern.clone())
+            .await
+            .map_err(|e| engine_bridge::files_upstream(&c, e))?;
+    let mut response = HttpResponse::Ok();
+    if listing.truncated {
+        response.insert_header((
+            LISTING_TRUNCATED_HEADER,
+            format!(
+                "only the first {} files found are listed",
+                listing.items.len()
+            ),
+        ));
+    }
+    Ok(response.json(
+        listing
+            .items
+            .into_iter()
+            .map(|f| file_view(&c, f))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Guesses the format and columns of the first file the prefix and pattern match (or of
+/// `file`) from its first bytes, and previews its first rows with them. Nothing is stored:
+/// the answer's `source` fills the job form's file settings.
+#[utoipa::path(tag = "connections", params(("connection_id" = ConnectionId, Path)), request_body = FilesRequest, responses(
+    (status = 200, body = GuessResponse), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    (status = 502, body = ErrorBody, description = "the storage answered with an error")))]
+#[post("/api/connections/{connection_id}/guess")]
+async fn guess_files(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<ConnectionId>,
+    body: ApiJson<FilesRequest>,
+) -> Result<web::Json<GuessResponse>, ApiError> {
+    let request = body.0;
+    if let Some(file) = request.file.as_deref() {
+        hakobu_core::files::check_relative(file)
+            .ok()
+            .filter(|_| !file.is_empty())
+            .ok_or_else(|| ApiError::field("file", "must be a file the listing found"))?;
+    }
+    let (c, store, prefix) = file_connection(&state, &auth, path.into_inner(), &request).await?;
+    let file = request.file.as_deref().map(|f| match c.kind {
+        ConnectionKind::LocalFiles => crate::services::local_files::name_in_folder(
+            c.settings.as_object().unwrap_or(&Map::new()),
+            f,
+        ),
+        _ => f.to_owned(),
+    });
+    let guess = engine_bridge::guess_files(
+        &state,
+        store,
+        prefix,
+        request.path_match_pattern.clone(),
+        file,
+        request.limit.unwrap_or(20) as usize,
+    )
+    .await
+    .map_err(|e| engine_bridge::files_upstream(&c, e))?;
+    let g = guess.guess;
+    let format = match g.format {
+        GuessedFormat::Csv => FileFormat::Csv,
+        GuessedFormat::Jsonl => FileFormat::Jsonl,
+        GuessedFormat::Parquet => FileFormat::Parquet,
+    };
+    let source = FileSource {
+        path_prefix: request.path_prefix.clone(),
+        path_match_pattern: request.path_match_pattern.clone(),
+        format,
+        gzip: guess.gzip,
+        header_line: g.header_line,
+        delimiter: g.delimiter,
+        quote: Some(g.quote).filter(|q| q != "\""),
+        skip_header_lines: g.skip_header_lines,
+        columns: g
+            .columns
+            .into_iter()
+            .map(|col| FileColumn {
+                name: col.name,
+                type_: col.type_,
+                format: col.format,
+            })
+            .collect(),
+    };
+    Ok(web::Json(GuessResponse {
+        file: file_view(&c, guess.file),
+        source,
+        preview: guess.preview.map(engine_bridge::preview_response),
+        preview_note: guess.preview_note,
+    }))
 }

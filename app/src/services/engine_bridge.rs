@@ -3,7 +3,7 @@
 //! never in this process, which holds the service's secrets), and turning engine errors
 //! into answers an analyst can act on.
 
-use crate::cloud_role::SessionFor;
+use crate::cloud_role::{Refused, SessionFor};
 use crate::error::ApiError;
 use crate::models::connection::Connection;
 use crate::secrets::SecretSlot;
@@ -247,58 +247,12 @@ pub async fn test(
             (ProbeTask::TestDirectory { directory }, at)
         }
         ConnectionKind::S3 => {
-            // A role is assumed for the shortest session STS grants: the test lists once.
-            let temporary = match state
-                .cloud_roles
-                .engine_credentials(kind, plain, organization, SessionFor::Check, TIMEOUT)
-                .await
-            {
-                Ok(temporary) => temporary,
+            let bucket = match bucket_access(state, organization, plain, secrets).await {
+                Ok(bucket) => bucket,
                 Err(refused) => {
                     tracing::info!(kind = refused.kind, "connection test refused credentials");
                     return failed(started, refused.kind, refused.message, refused.hint);
                 }
-            };
-            let secret = |from: &Map<String, Value>, name: &str| {
-                from.get(name)
-                    .and_then(Value::as_str)
-                    .map(|s| Secret(s.to_owned()))
-            };
-            let (key_id, secret_key, session_token) = match S3Auth::of(plain) {
-                S3Auth::AccessKey => (
-                    get("access_key_id").map(Secret),
-                    secret(secrets, "secret_access_key"),
-                    None,
-                ),
-                S3Auth::AssumeRole => (
-                    secret(&temporary, "access_key_id"),
-                    secret(&temporary, "secret_access_key"),
-                    secret(&temporary, "session_token"),
-                ),
-                S3Auth::Ambient => (None, None, None),
-            };
-            let credentials = match (S3Auth::of(plain), key_id, secret_key) {
-                (S3Auth::Ambient, _, _) => BucketCredentials::Ambient,
-                (_, Some(access_key_id), Some(secret_access_key)) => BucketCredentials::Keys {
-                    access_key_id,
-                    secret_access_key,
-                    session_token,
-                },
-                // Validation requires the pair; never test with the service's own identity.
-                _ => {
-                    return failed(
-                        started,
-                        "authentication",
-                        "The connection has no access key pair.".to_owned(),
-                        "Enter the access key id and the secret access key.".to_owned(),
-                    );
-                }
-            };
-            let bucket = BucketAccess {
-                bucket: get("bucket").unwrap_or_default(),
-                endpoint: get("endpoint"),
-                region: get("region"),
-                credentials,
             };
             let at = bucket
                 .endpoint
@@ -361,6 +315,63 @@ pub async fn test(
     }
 }
 
+/// The engine's view of an S3 connection's bucket with credentials to use: the key pair,
+/// the tenant's role assumed for the shortest session STS grants (a probe lists or reads
+/// once), or the ambient identity where the operator allows it.
+pub async fn bucket_access(
+    state: &AppState,
+    organization: OrganizationId,
+    plain: &Map<String, Value>,
+    secrets: &Map<String, Value>,
+) -> Result<BucketAccess, Refused> {
+    let kind = ConnectionKind::S3;
+    let get = |name: &str| setting_str(kind, plain, name).map(|s| s.into_owned());
+    let temporary = state
+        .cloud_roles
+        .engine_credentials(kind, plain, organization, SessionFor::Check, TIMEOUT)
+        .await?;
+    let secret = |from: &Map<String, Value>, name: &str| {
+        from.get(name)
+            .and_then(Value::as_str)
+            .map(|s| Secret(s.to_owned()))
+    };
+    let (key_id, secret_key, session_token) = match S3Auth::of(plain) {
+        S3Auth::AccessKey => (
+            get("access_key_id").map(Secret),
+            secret(secrets, "secret_access_key"),
+            None,
+        ),
+        S3Auth::AssumeRole => (
+            secret(&temporary, "access_key_id"),
+            secret(&temporary, "secret_access_key"),
+            secret(&temporary, "session_token"),
+        ),
+        S3Auth::Ambient => (None, None, None),
+    };
+    let credentials = match (S3Auth::of(plain), key_id, secret_key) {
+        (S3Auth::Ambient, _, _) => BucketCredentials::Ambient,
+        (_, Some(access_key_id), Some(secret_access_key)) => BucketCredentials::Keys {
+            access_key_id,
+            secret_access_key,
+            session_token,
+        },
+        // Validation requires the pair; never use the service's own identity instead.
+        _ => {
+            return Err(Refused {
+                kind: "authentication",
+                message: "The connection has no access key pair.".to_owned(),
+                hint: "Enter the access key id and the secret access key.".to_owned(),
+            });
+        }
+    };
+    Ok(BucketAccess {
+        bucket: get("bucket").unwrap_or_default(),
+        endpoint: get("endpoint"),
+        region: get("region"),
+        credentials,
+    })
+}
+
 fn failed(started: Instant, kind: &str, message: String, hint: String) -> ConnectionTestResult {
     ConnectionTestResult {
         ok: false,
@@ -408,25 +419,7 @@ pub async fn preview(
         }
         _ => return Err(ApiError::field("table", "give either a table or a query")),
     };
-    // A preview that reached its budget says so, in words a client can translate.
-    let notice: Option<Text> = result.truncated.then(|| {
-        MessageCode::PreviewTruncated
-            .with("size", human_bytes(PREVIEW_MAX_BYTES))
-            .with("value_size", human_bytes(PREVIEW_MAX_VALUE_BYTES))
-            .into()
-    });
-    Ok(PreviewResponse {
-        columns: result
-            .columns
-            .into_iter()
-            .map(|(name, type_)| PreviewColumn { name, type_ })
-            .collect(),
-        rows: result.rows,
-        truncated: result.truncated,
-        code: notice.as_ref().and_then(Text::code),
-        params: notice.as_ref().map(Text::params).unwrap_or_default(),
-        message: notice.map(|t| t.english),
-    })
+    Ok(preview_response(result))
 }
 
 /// Runs one probe in a worker; any failure as a check error the callers explain.
@@ -530,4 +523,115 @@ pub async fn query_value(
         .run(task, target.timeout)
         .await
         .map_err(|e| e.into_check_error())
+}
+
+/// Where a file source's files are, for a probe: the organization's folder for files on
+/// the server (the prefix is then relative to it: the connection's directory joined with
+/// the request's prefix, refused here when it leaves the folder, on `path_prefix`), or the
+/// bucket with credentials to read it. Answers the store and the prefix the engine takes.
+pub async fn file_store(
+    state: &AppState,
+    c: &Connection,
+    prefix: &str,
+) -> Result<(check::FileStore, String), ApiError> {
+    let plain = c.settings.as_object().cloned().unwrap_or_default();
+    match c.kind {
+        ConnectionKind::LocalFiles => {
+            let (folder, path) = crate::services::local_files::resolve_prefix(
+                state,
+                c.organization_id,
+                &plain,
+                prefix,
+            )?;
+            Ok((check::FileStore::Folder { folder }, path))
+        }
+        ConnectionKind::S3 => {
+            let secrets = decrypt_secrets(state, c)?;
+            let bucket = bucket_access(state, c.organization_id, &plain, &secrets)
+                .await
+                .map_err(|refused| {
+                    ApiError::Upstream(format!("{} {}", refused.message, refused.hint))
+                })?;
+            Ok((check::FileStore::Bucket { bucket }, prefix.to_owned()))
+        }
+        ConnectionKind::Postgresql | ConnectionKind::Mysql => Err(ApiError::BadRequest {
+            message: "Only file connections (S3, files on the server) have files to list.".into(),
+            field: None,
+        }),
+    }
+}
+
+/// A failure reading a file source, said of the storage.
+pub fn files_upstream(c: &Connection, e: CheckError) -> ApiError {
+    let at = match c.kind {
+        ConnectionKind::S3 => "the bucket",
+        _ => "the directory",
+    };
+    match e.kind {
+        // What the files themselves say (no file matched, not a table, a bad pattern)
+        // is the analyst's to fix in the request.
+        ErrorKind::Other => ApiError::field("path_prefix", e.message),
+        _ => {
+            let (_, message, hint) = explain(&e, at);
+            ApiError::Upstream(format!("{message} {hint}"))
+        }
+    }
+}
+
+/// Files of a file source.
+pub async fn list_files(
+    state: &AppState,
+    store: check::FileStore,
+    path_prefix: String,
+    path_match_pattern: Option<String>,
+) -> Result<Listing<check::FileEntry>, CheckError> {
+    let task = ProbeTask::ListFiles {
+        store,
+        path_prefix,
+        path_match_pattern,
+        max: hakobu_engine::limits::FILE_LISTING_MAX_ENTRIES,
+    };
+    probe(state, task).await
+}
+
+/// The guess of a file source's first file (or of `file`), with a preview of `limit` rows.
+pub async fn guess_files(
+    state: &AppState,
+    store: check::FileStore,
+    path_prefix: String,
+    path_match_pattern: Option<String>,
+    file: Option<String>,
+    limit: usize,
+) -> Result<check::FileGuess, CheckError> {
+    let task = ProbeTask::GuessFiles {
+        store,
+        path_prefix,
+        path_match_pattern,
+        file,
+        limit,
+        timeout: TIMEOUT,
+    };
+    probe(state, task).await
+}
+
+/// A preview of the engine's as the API answers it, with the truncation notice.
+pub fn preview_response(result: Preview) -> PreviewResponse {
+    let notice: Option<Text> = result.truncated.then(|| {
+        MessageCode::PreviewTruncated
+            .with("size", human_bytes(PREVIEW_MAX_BYTES))
+            .with("value_size", human_bytes(PREVIEW_MAX_VALUE_BYTES))
+            .into()
+    });
+    PreviewResponse {
+        columns: result
+            .columns
+            .into_iter()
+            .map(|(name, type_)| PreviewColumn { name, type_ })
+            .collect(),
+        rows: result.rows,
+        truncated: result.truncated,
+        code: notice.as_ref().and_then(Text::code),
+        params: notice.as_ref().map(Text::params).unwrap_or_default(),
+        message: notice.map(|t| t.english),
+    }
 }

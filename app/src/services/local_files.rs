@@ -177,3 +177,50 @@ pub fn folder_for_run(
     }
     Ok(Some(folder.folder().to_path_buf()))
 }
+
+/// For discovery of a `local_files` connection's files: the organization's folder, and
+/// the connection's directory joined with `prefix` (relative to the folder, normalized),
+/// refused on `path_prefix` when absolute, with `..`, or leading outside the folder.
+pub fn resolve_prefix(
+    state: &AppState,
+    organization: OrganizationId,
+    settings: &Map<String, Value>,
+    prefix: &str,
+) -> Result<(PathBuf, String), ApiError> {
+    hakobu_core::files::check_relative(prefix)
+        .map_err(|refusal| ApiError::field("path_prefix", refusal.message()))?;
+    let folder = organization_folder(state, organization).map_err(|e| e.api_error("kind"))?;
+    let path = local_path(ConnectionKind::LocalFiles, settings, Some(prefix)).unwrap_or_default();
+    folder
+        .resolve(&path)
+        .map_err(|refused| ApiError::field("path_prefix", refusal_text(&refused)))?;
+    Ok((
+        folder.folder().to_path_buf(),
+        hakobu_core::files::normalize(&path),
+    ))
+}
+
+/// A file's name relative to the organization's folder, as the connection's jobs name it:
+/// relative to its directory.
+pub fn name_in_directory(settings: &Map<String, Value>, name: &str) -> String {
+    let directory = setting_str(ConnectionKind::LocalFiles, settings, "directory")
+        .map(|d| {
+            hakobu_core::files::normalize(&d)
+                .trim_end_matches('/')
+                .to_owned()
+        })
+        .unwrap_or_default();
+    if directory.is_empty() {
+        return name.to_owned();
+    }
+    name.strip_prefix(&format!("{directory}/"))
+        .unwrap_or(name)
+        .to_owned()
+}
+
+/// A name as the connection's jobs give it, relative to the organization's folder.
+pub fn name_in_folder(settings: &Map<String, Value>, name: &str) -> String {
+    local_path(ConnectionKind::LocalFiles, settings, Some(name))
+        .map(|p| hakobu_core::files::normalize(&p))
+        .unwrap_or_else(|| name.to_owned())
+}

@@ -12,6 +12,7 @@ mod container;
 mod data_marts;
 mod ecs;
 mod faults;
+mod file_discovery;
 mod health;
 mod helpers;
 mod insights;

@@ -257,3 +257,85 @@ mod tests {
         }
     }
 }
+
+/// The files of a file source to list (`GET /files`, as query parameters) or to guess from
+/// (`POST /guess`): a path prefix, as a job's source has it (for files on the server,
+/// relative to the connection's directory; for a bucket, a key prefix), and its pattern.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct FilesRequest {
+    #[serde(default)]
+    pub path_prefix: String,
+    /// Regular expression the path must match, e.g. `\.csv$`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_match_pattern: Option<String>,
+    /// Guess: the file to read (one the listing answered); default the first non-empty one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Guess: rows to preview, 1 to 100. Default 20.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// The longest path prefix or file name a listing takes.
+pub const FILE_PATH_MAX_CHARS: usize = 1024;
+
+impl FilesRequest {
+    /// Field errors in the request's own field names.
+    pub fn validate(&self) -> Result<(), FieldErrors> {
+        let mut e = FieldErrors::default();
+        for (field, value) in [
+            ("path_prefix", Some(&self.path_prefix)),
+            ("path_match_pattern", self.path_match_pattern.as_ref()),
+            ("file", self.file.as_ref()),
+        ] {
+            if let Some(v) = value
+                && v.chars().count() > FILE_PATH_MAX_CHARS
+            {
+                e.push_message(
+                    field,
+                    crate::messages::MessageCode::TooLong.with("n", FILE_PATH_MAX_CHARS),
+                );
+            }
+        }
+        if let Some(limit) = self.limit
+            && !(1..=100).contains(&limit)
+        {
+            e.push_message(
+                "limit",
+                crate::messages::MessageCode::FromTo
+                    .with("from", 1)
+                    .with("to", 100),
+            );
+        }
+        e.into_result()
+    }
+}
+
+/// A file a listing found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FileView {
+    /// Its path as a job's prefix has it (relative to the connection's directory), or its key.
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
+    /// When it last changed (RFC 3339), when the storage says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified: Option<String>,
+}
+
+/// What a guess found: the file it read, the source's file settings (format, compression,
+/// CSV options and columns) ready for the job form, and the first rows read with them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GuessResponse {
+    pub file: FileView,
+    pub source: crate::job::FileSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<PreviewResponse>,
+    /// Why there is no preview, when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview_note: Option<String>,
+}

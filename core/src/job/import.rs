@@ -401,18 +401,23 @@ fn map_parser(
     gzip: bool,
     errors: &mut FieldErrors,
 ) -> FileSource {
+    let (mut quote, mut skip_header_lines) = (None, 0);
     let (format, columns, header_line, delimiter) = match parser {
         ParserConfig::Csv(c) => {
             only_fields(
                 c,
                 "in.parser",
-                &["delimiter", "skip_header_lines", "columns"],
+                &["delimiter", "quote", "skip_header_lines", "columns"],
                 errors,
             );
+            // The first skipped line is the header; any before it are the job's own skip.
+            let skipped = c.skip_header_lines.unwrap_or(0);
+            skip_header_lines = skipped.saturating_sub(1);
+            quote = c.quote.clone().filter(|q| q != "\"");
             (
                 FileFormat::Csv,
                 &c.columns,
-                c.skip_header_lines.unwrap_or(0) > 0,
+                skipped > 0,
                 c.delimiter.clone().unwrap_or_else(|| ",".to_owned()),
             )
         }
@@ -429,6 +434,8 @@ fn map_parser(
         gzip,
         header_line,
         delimiter,
+        quote,
+        skip_header_lines,
         columns: columns
             .iter()
             .map(|c| FileColumn {

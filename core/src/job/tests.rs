@@ -1,5 +1,5 @@
 use super::*;
-use crate::config::{FilterConfig, InputConfig, OutputConfig};
+use crate::config::{FilterConfig, InputConfig, OutputConfig, ParserConfig};
 use serde_json::json;
 
 fn pg() -> Map<String, Value> {
@@ -130,6 +130,7 @@ fn files_on_s3_to_a_table() {
     let job = settings(
         json!({"connection_id": ConnectionId::new(), "incremental": true, "files": {
             "path_prefix": "orders/", "gzip": true, "delimiter": ";",
+            "quote": "'", "skip_header_lines": 2,
             "columns": [{"name": "id", "type": "long"}, {"name": "at", "type": "timestamp", "format": "%Y-%m-%d"}]}}),
         json!({"connection_id": ConnectionId::new(), "table": {"name": "orders"}, "mode": "truncate_insert"}),
     );
@@ -158,7 +159,16 @@ fn files_on_s3_to_a_table() {
     assert_eq!(input.bucket, "exports");
     assert_eq!(input.last_path.as_deref(), Some("orders/0001.csv.gz"));
     assert_eq!(input.decoders.len(), 1);
+    // A guessed title line before the header: both are skipped; the quote is kept.
+    let ParserConfig::Csv(csv) = &input.parser else {
+        panic!()
+    };
+    assert_eq!(csv.skip_header_lines, Some(3));
+    assert_eq!(csv.quote.as_deref(), Some("'"));
     assert_eq!(Config::from_yaml(&config.to_yaml()).unwrap(), config);
+    let mut bad = job.clone();
+    bad.source.files.as_mut().unwrap().quote = Some("`".into());
+    assert!(fields(&bad.validate(S3, PG)).contains(&"source.files.quote"));
 }
 
 /// An `assume_role` connection compiles to the role and Embulk's `session` credentials,

@@ -13,12 +13,16 @@
 //! - `preview`: the first rows of a table or a query.
 //! - `data_check`: one value compared with an expected one.
 //! - `storage`: a bucket's and a directory's connection test.
+//! - `guess`: a file's format and columns from its first bytes (Embulk's guess).
+//! - `files`: a file source's files listed, and the first one guessed and previewed.
 
 mod connection;
 mod connection_test;
 mod data_check;
 mod discovery;
 mod error;
+mod files;
+mod guess;
 mod preview;
 mod storage;
 
@@ -27,5 +31,9 @@ pub use connection_test::{CheckOk, check};
 pub use data_check::{DataCheckResult, data_check, query_value};
 pub use discovery::{ColumnInfo, Listing, list_columns, list_schemas, list_tables, primary_key};
 pub use error::{CheckError, ErrorKind};
+pub use files::{FileEntry, FileGuess, FileStore, guess_source_file, list_source_files};
+pub use guess::{
+    GuessedColumn, GuessedFormat, TextGuess, guess_text, guess_type, parquet_columns, sample_text,
+};
 pub use preview::{preview_query, preview_table};
 pub use storage::{BucketAccess, BucketCredentials, test_bucket, test_directory};

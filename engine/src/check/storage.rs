@@ -7,6 +7,7 @@ use crate::connectors::s3::{S3Credentials, S3Location, store};
 use hakobu_core::config::Secret;
 use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A bucket and how to sign in to it.
@@ -38,6 +39,27 @@ pub enum BucketCredentials {
 
 /// Lists the top of the bucket: proves the endpoint, the credentials and the bucket.
 pub async fn test_bucket(access: &BucketAccess, timeout: Duration) -> Result<(), CheckError> {
+    let store = open_store(access)?;
+    match tokio::time::timeout(timeout, store.list_with_delimiter(None)).await {
+        Ok(Ok(_)) => Ok(()),
+        Err(_) => Err(failed(
+            ErrorKind::Timeout,
+            format!("no answer within {timeout:?}"),
+        )),
+        Ok(Err(e)) => Err(store_error(e)),
+    }
+}
+
+fn failed(kind: ErrorKind, message: String) -> CheckError {
+    CheckError {
+        kind,
+        message,
+        ssh_host_key: None,
+    }
+}
+
+/// A client for the bucket, its endpoint checked against the egress policy.
+pub(super) fn open_store(access: &BucketAccess) -> Result<Arc<dyn ObjectStore>, CheckError> {
     let location = S3Location {
         bucket: &access.bucket,
         endpoint: access.endpoint.as_deref(),
@@ -55,12 +77,7 @@ pub async fn test_bucket(access: &BucketAccess, timeout: Duration) -> Result<(),
             BucketCredentials::Ambient => S3Credentials::Ambient,
         },
     };
-    let failed = |kind, message: String| CheckError {
-        kind,
-        message,
-        ssh_host_key: None,
-    };
-    let store = store(&location).map_err(|e| {
+    store(&location).map_err(|e| {
         let kind = if e
             .chain()
             .any(|c| c.downcast_ref::<crate::egress::EgressError>().is_some())
@@ -70,43 +87,47 @@ pub async fn test_bucket(access: &BucketAccess, timeout: Duration) -> Result<(),
             ErrorKind::Other
         };
         failed(kind, format!("{e:#}"))
-    })?;
-    match tokio::time::timeout(timeout, store.list_with_delimiter(None)).await {
-        Ok(Ok(_)) => Ok(()),
-        Err(_) => Err(failed(
-            ErrorKind::Timeout,
-            format!("no answer within {timeout:?}"),
-        )),
-        Ok(Err(e)) => {
-            let text = format!("{e}");
-            let kind = if text.contains("NoSuchBucket")
-                || matches!(e, object_store::Error::NotFound { .. })
-            {
-                ErrorKind::BucketMissing
-            } else if [
-                "AccessDenied",
-                "InvalidAccessKeyId",
-                "SignatureDoesNotMatch",
-                // Not a bare "403": the text also carries retry times such as "1.403s".
-                "Forbidden",
-            ]
-            .iter()
-            .any(|m| text.contains(m))
-            {
-                ErrorKind::WrongPassword
-            } else if text.contains("service's private network")
-                || text.contains("service's own database")
-                || text.contains("is not a host name")
-            {
-                ErrorKind::NotAllowed
-            } else if text.contains("error sending request") || text.contains("connect") {
-                ErrorKind::HostUnreachable
-            } else {
-                ErrorKind::Other
-            };
-            Err(failed(kind, text))
+    })
+}
+
+/// A bucket's error in the kinds the app explains.
+pub(super) fn store_error(e: object_store::Error) -> CheckError {
+    let mut text = format!("{e}");
+    // A refusal by the egress policy sits deep in the client's error chain (name
+    // resolution under the HTTP request): every cause is part of the words.
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        let said = c.to_string();
+        if !text.contains(&said) {
+            text = format!("{text}: {said}");
         }
+        cause = c.source();
     }
+    let kind = if text.contains("NoSuchBucket") || matches!(e, object_store::Error::NotFound { .. })
+    {
+        ErrorKind::BucketMissing
+    } else if [
+        "AccessDenied",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        // Not a bare "403": the text also carries retry times such as "1.403s".
+        "Forbidden",
+    ]
+    .iter()
+    .any(|m| text.contains(m))
+    {
+        ErrorKind::WrongPassword
+    } else if text.contains("service's private network")
+        || text.contains("service's own database")
+        || text.contains("is not a host name")
+    {
+        ErrorKind::NotAllowed
+    } else if text.contains("error sending request") || text.contains("connect") {
+        ErrorKind::HostUnreachable
+    } else {
+        ErrorKind::Other
+    };
+    failed(kind, text)
 }
 
 /// Opens the directory for listing.

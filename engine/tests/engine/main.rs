@@ -10,6 +10,7 @@ mod corpus;
 mod data_mart;
 mod file;
 mod files_root;
+mod guess;
 mod mysql;
 mod objects;
 mod postgres;

@@ -50,6 +50,30 @@ pub fn list_files(
     pattern: Option<&regex::Regex>,
     last_path: Option<&str>,
 ) -> Result<Vec<ListedFile>> {
+    let unbounded = ListingBound {
+        max_entries: usize::MAX,
+        deadline: None,
+    };
+    Ok(list_files_bounded(access, prefix, pattern, last_path, &unbounded)?.0)
+}
+
+/// How far a listing for a person goes (the wizard's "find files"): at most this many
+/// files, walking no longer than until the deadline.
+#[derive(Debug, Clone)]
+pub struct ListingBound {
+    pub max_entries: usize,
+    pub deadline: Option<std::time::Instant>,
+}
+
+/// [`list_files`] within `bound`; the second value says whether the walk stopped at it
+/// (the files found are then the first ones walked, not the first in path order).
+pub fn list_files_bounded(
+    access: &FileAccess,
+    prefix: &str,
+    pattern: Option<&regex::Regex>,
+    last_path: Option<&str>,
+    bound: &ListingBound,
+) -> Result<(Vec<ListedFile>, bool)> {
     let root = access.root()?;
     // Within a folder the prefix is matched in the tenant's terms: relative and
     // normalized, so `./exports/day_` finds `exports/day_1.csv`.
@@ -100,8 +124,9 @@ pub fn list_files(
         }
     };
     let mut out = Vec::new();
+    let mut truncated = false;
     let mut stack = vec![(start.clone(), start_shown.clone())];
-    while let Some((d, d_shown)) = stack.pop() {
+    'walk: while let Some((d, d_shown)) = stack.pop() {
         let entries = match std::fs::read_dir(&d) {
             Ok(e) => e,
             Err(e) if d == start && e.kind() == std::io::ErrorKind::NotFound => {
@@ -118,6 +143,14 @@ pub fn list_files(
             }
         };
         for entry in entries {
+            if out.len() >= bound.max_entries
+                || bound
+                    .deadline
+                    .is_some_and(|d| std::time::Instant::now() >= d)
+            {
+                truncated = true;
+                break 'walk;
+            }
             let entry = entry?;
             let path = entry.path();
             let ft = entry.file_type()?;
@@ -145,7 +178,7 @@ pub fn list_files(
         }
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(out)
+    Ok((out, truncated))
 }
 
 /// Opens a listed file for reading, within the folder when there is one: checked before

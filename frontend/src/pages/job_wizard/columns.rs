@@ -72,7 +72,14 @@ pub(super) fn ColumnsStep(
     view! {
         <p class="hint">{tr(Key::ColumnsLead)}</p>
         {move || if !is_db {
-            view! { <p class="muted">{tr(Key::PreviewOnlyDatabases)}</p> }.into_any()
+            match w.file_preview.get() {
+                Some(p) => view! {
+                    <p class="muted">{tr(Key::FilePreviewFromGuess)}</p>
+                    <PreviewTable preview=p/>
+                }
+                .into_any(),
+                None => view! { <p class="muted">{tr(Key::PreviewOnlyDatabases)}</p> }.into_any(),
+            }
         } else {
             match preview.get() {
                 None => view! { <Loading/> }.into_any(),
@@ -183,7 +190,7 @@ pub(super) fn ColumnsStep(
 
 /// The rows the preview returned, one cell per value (∅ for NULL).
 #[component]
-fn PreviewTable(preview: PreviewResponse) -> impl IntoView {
+pub(super) fn PreviewTable(preview: PreviewResponse) -> impl IntoView {
     let cell = |v: &Value| match v {
         Value::Null => "∅".to_owned(),
         Value::String(s) => s.clone(),

@@ -1,16 +1,18 @@
 //! Step 1, the source: a connection, then for a database a table (picked from what the
-//! discovery endpoints list, or typed) or a query, and for storage the path, the file format
-//! and the columns.
+//! discovery endpoints list, or typed) or a query, and for storage the path, the files it
+//! matches (`/files`), the file format and the columns (filled by `/guess`, then adjusted).
 
+use super::columns::PreviewTable;
 use super::inputs::{ConnectionSelect, PathInput, format_select, kind_of, type_options};
 use super::state::{FileColumnRow, SourceMode, Wizard, text};
 use crate::api::{self, ApiError};
 use crate::components::{FieldError as FieldMessage, Loading, checkbox};
 use crate::forms::Form;
 use crate::i18n::{Key, tr, translate, use_lang};
-use hakobu_core::api::connections::ConnectionView;
+use hakobu_core::api::connections::{ConnectionView, FileView, FilesRequest};
 use hakobu_core::connection::ConnectionKind;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 /// Step 1: the source connection, then the inputs its kind takes (database or files).
 #[component]
@@ -187,21 +189,94 @@ fn TablePicker(
     }
 }
 
-/// A storage source: path prefix and pattern, file format, and the columns of the files.
+/// A storage source: path prefix and pattern, the files they match, file format, and the
+/// columns of the files, which "Guess columns" fills from the first matching file.
 #[component]
 fn FileSourceInputs(w: Wizard, form: Form) -> impl IntoView {
+    let lang = use_lang();
     let add_column = move |_| {
         let key = w.key();
         let row = w.owned(|| FileColumnRow {
             key,
             name: text(""),
             type_: text("string"),
+            format: text(""),
         });
         w.file_columns.update(|c| c.push(row));
+    };
+    let found = RwSignal::new(None::<Result<Vec<FileView>, ApiError>>);
+    let guessed = RwSignal::new(None::<Result<String, ApiError>>);
+    let busy = RwSignal::new(false);
+    let find = move |_| {
+        let Some(id) = w.source.get_untracked() else {
+            return;
+        };
+        let (prefix, pattern) = (
+            w.file_prefix.get_untracked(),
+            w.file_pattern.get_untracked(),
+        );
+        busy.set(true);
+        spawn_local(async move {
+            found.set(Some(api::files(id, prefix.trim(), pattern.trim()).await));
+            busy.set(false);
+        });
+    };
+    let guess = move |_| {
+        let Some(id) = w.source.get_untracked() else {
+            return;
+        };
+        let request = FilesRequest {
+            path_prefix: w.file_prefix.get_untracked().trim().to_owned(),
+            path_match_pattern: Some(w.file_pattern.get_untracked().trim().to_owned())
+                .filter(|p| !p.is_empty()),
+            file: None,
+            limit: Some(20),
+        };
+        busy.set(true);
+        spawn_local(async move {
+            let answer = api::guess(id, &request).await;
+            guessed.set(Some(answer.map(|g| {
+                w.apply_guess(&g);
+                g.file.name
+            })));
+            busy.set(false);
+        });
+    };
+    let found_view = move || {
+        found.get().map(|answer| match answer {
+            Err(e) => view! { <p class="error" role="alert">{translate(lang.get(), None, &e.text())}</p> }.into_any(),
+            Ok(files) if files.is_empty() => view! { <p class="muted">{tr(Key::NoFilesFound)}</p> }.into_any(),
+            Ok(files) => view! {
+                <h3>{tr(Key::FilesFound)}</h3>
+                <ul class="files-found" data-testid="files-found">
+                    {files.into_iter().map(|f| view! {
+                        <li><code>{f.name}</code> " " <span class="muted">{format!("{} B", f.size)}</span></li>
+                    }).collect_view()}
+                </ul>
+            }
+            .into_any(),
+        })
+    };
+    let guessed_view = move || {
+        guessed.get().map(|answer| match answer {
+            Err(e) => view! { <p class="error" role="alert" data-testid="guess-error">{translate(lang.get(), None, &e.text())}</p> }.into_any(),
+            Ok(name) => view! {
+                <p class="muted" role="status" data-testid="guessed-from">{tr(Key::GuessedFrom)} ": " <code>{name}</code></p>
+            }
+            .into_any(),
+        })
     };
     view! {
         <PathInput form path="settings.source.files.path_prefix" label=Key::PathPrefix value=w.file_prefix hint=Key::PathPrefixHint required=true/>
         <PathInput form path="settings.source.files.path_match_pattern" label=Key::PathPattern value=w.file_pattern hint=Key::PathPatternHint/>
+        <div class="actions">
+            <button type="button" on:click=find disabled=move || busy.get()>{tr(Key::FindFiles)}</button>
+            " "
+            <button type="button" on:click=guess disabled=move || busy.get()>{tr(Key::GuessColumns)}</button>
+        </div>
+        <p class="hint">{tr(Key::GuessColumnsHint)}</p>
+        {found_view}
+        {guessed_view}
         {format_select(form.input_id("settings.source.files.format"), Key::FileFormatLabel, w.file_format)}
         {checkbox(Key::Gzip, w.file_gzip)}
         {checkbox(Key::HeaderLine, w.file_header)}
@@ -212,6 +287,7 @@ fn FileSourceInputs(w: Wizard, form: Form) -> impl IntoView {
             <For each=move || w.file_columns.get() key=|c| c.key children=move |c: FileColumnRow| {
                     let name_id = format!("file-col-{}-name", c.key);
                     let type_id = format!("file-col-{}-type", c.key);
+                    let format_id = format!("file-col-{}-format", c.key);
                     view! {
                         <div class="row-inputs">
                             <label class="visually-hidden" for=name_id.clone()>{tr(Key::ColumnName)}</label>
@@ -220,6 +296,8 @@ fn FileSourceInputs(w: Wizard, form: Form) -> impl IntoView {
                             <select id=type_id on:change=move |ev| c.type_.set(event_target_value(&ev)) prop:value=move || c.type_.get()>
                                 {type_options(c.type_, None)}
                             </select>
+                            <label class="visually-hidden" for=format_id.clone()>{tr(Key::ColumnFormat)}</label>
+                            <input id=format_id type="text" placeholder=move || tr(Key::ColumnFormat)() prop:value=move || c.format.get() on:input=move |ev| c.format.set(event_target_value(&ev))/>
                             <button type="button" class="link-button" on:click=move |_| w.file_columns.update(|cs| cs.retain(|x| x.key != c.key))>{tr(Key::Remove)}</button>
                         </div>
                     }
@@ -227,5 +305,6 @@ fn FileSourceInputs(w: Wizard, form: Form) -> impl IntoView {
             <FieldMessage form field="settings.source.files.columns" label=Key::FileColumns error_id="file-columns-error".to_owned()/>
             <button type="button" on:click=add_column>{tr(Key::AddColumn)}</button>
         </fieldset>
+        {move || w.file_preview.get().map(|p| view! { <PreviewTable preview=p/> })}
     }
 }

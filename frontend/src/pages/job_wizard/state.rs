@@ -5,7 +5,7 @@
 use crate::forms::split_list;
 use crate::widgets::notification_rules::RuleSet;
 use crate::widgets::schedule_form::ScheduleDraft;
-use hakobu_core::api::connections::ConnectionView;
+use hakobu_core::api::connections::{ConnectionView, GuessResponse, PreviewResponse};
 use hakobu_core::api::jobs::JobView;
 use hakobu_core::api::notifications::RuleView;
 use hakobu_core::api::schedules::ScheduleRequest;
@@ -60,6 +60,8 @@ pub(super) struct FileColumnRow {
     pub(super) key: u64,
     pub(super) name: RwSignal<String>,
     pub(super) type_: RwSignal<String>,
+    /// A timestamp's format (empty: the usual forms).
+    pub(super) format: RwSignal<String>,
 }
 
 /// A data check as typed.
@@ -260,6 +262,11 @@ pub(super) struct Wizard {
     pub(super) file_header: RwSignal<bool>,
     pub(super) file_delimiter: RwSignal<String>,
     pub(super) file_columns: RwSignal<Vec<FileColumnRow>>,
+    /// CSV settings a guess finds and the form carries without inputs of its own.
+    pub(super) file_quote: RwSignal<Option<String>>,
+    pub(super) file_skip_lines: RwSignal<u32>,
+    /// The first rows of the file the last guess read, read with its settings.
+    pub(super) file_preview: RwSignal<Option<PreviewResponse>>,
     // 2: columns
     pub(super) plans: RwSignal<Vec<ColumnPlan>>,
     /// Changes and masks of a saved job not (yet) matched to previewed columns; kept as
@@ -368,6 +375,9 @@ impl Wizard {
             file_header: RwSignal::new(files.is_none_or(|f| f.header_line)),
             file_delimiter: text(files.map_or(",", |f| &f.delimiter)),
             file_columns: RwSignal::new(Vec::new()),
+            file_quote: RwSignal::new(files.and_then(|f| f.quote.clone())),
+            file_skip_lines: RwSignal::new(files.map_or(0, |f| f.skip_header_lines)),
+            file_preview: RwSignal::new(None),
             plans: RwSignal::new(Vec::new()),
             kept_changes: RwSignal::new(settings.map(|s| s.columns.clone()).unwrap_or_default()),
             kept_masks: RwSignal::new(settings.map(|s| s.masks.clone()).unwrap_or_default()),
@@ -429,6 +439,7 @@ impl Wizard {
                     key: w.key(),
                     name: text(&c.name),
                     type_: text(c.type_.as_str()),
+                    format: text(c.format.as_deref().unwrap_or("")),
                 })
                 .collect();
             w.file_columns.set(rows);
@@ -795,6 +806,8 @@ impl Wizard {
             gzip: self.file_gzip.get_untracked(),
             header_line: self.file_header.get_untracked(),
             delimiter: self.file_delimiter.get_untracked(),
+            quote: self.file_quote.get_untracked(),
+            skip_header_lines: self.file_skip_lines.get_untracked(),
             columns: self
                 .file_columns
                 .get_untracked()
@@ -806,10 +819,38 @@ impl Wizard {
                         .get_untracked()
                         .parse()
                         .unwrap_or(ColumnType::String),
-                    format: None,
+                    format: Some(c.format.get_untracked().trim().to_owned())
+                        .filter(|f| !f.is_empty()),
                 })
                 .collect(),
         }
+    }
+
+    /// Fills the file settings and columns with what a guess found (the analyst adjusts
+    /// them from there), and keeps its preview to show.
+    pub(super) fn apply_guess(&self, guess: &GuessResponse) {
+        let g = &guess.source;
+        self.file_format.set(g.format);
+        self.file_gzip.set(g.gzip);
+        self.file_header.set(g.header_line);
+        self.file_delimiter.set(g.delimiter.clone());
+        self.file_quote.set(g.quote.clone());
+        self.file_skip_lines.set(g.skip_header_lines);
+        let rows = g
+            .columns
+            .iter()
+            .map(|c| {
+                let key = self.key();
+                self.owned(|| FileColumnRow {
+                    key,
+                    name: text(&c.name),
+                    type_: text(c.type_.as_str()),
+                    format: text(c.format.as_deref().unwrap_or("")),
+                })
+            })
+            .collect();
+        self.file_columns.set(rows);
+        self.file_preview.set(guess.preview.clone());
     }
 }
 
