@@ -6,6 +6,7 @@ mod auth;
 mod authz_at_use;
 mod bad_input;
 mod checks;
+mod config_as_code;
 mod cloud_roles;
 mod connections;
 mod container;
