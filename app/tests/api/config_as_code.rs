@@ -25,14 +25,24 @@ async fn populate(app: &TestApp, name: &str) -> (TestUser, TestUser) {
     let owner = app.signup(name).await;
     let team = app.create_team(&owner, "Analytics").await;
     let member = app
-        .add_member(&owner, "member", json!([{"team_id": team, "role": "editor"}]))
+        .add_member(
+            &owner,
+            "member",
+            json!([{"team_id": team, "role": "editor"}]),
+        )
         .await;
     app.sql("CREATE TABLE IF NOT EXISTS src (id int); CREATE TABLE IF NOT EXISTS dst (id int)")
         .await;
     let mut settings = app.pg_settings();
     settings["password"] = json!(PG_PASSWORD);
     let pg = app
-        .create_connection(&owner, &owner.default_team, "Warehouse", "postgresql", settings)
+        .create_connection(
+            &owner,
+            &owner.default_team,
+            "Warehouse",
+            "postgresql",
+            settings,
+        )
         .await;
     let (status, body) = app
         .put(
@@ -147,7 +157,11 @@ fn actions(plan: &Value) -> Vec<(String, String, String)> {
 fn fields(body: &Value) -> Vec<String> {
     body["fields"]
         .as_array()
-        .map(|a| a.iter().map(|f| f["field"].as_str().unwrap().to_owned()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|f| f["field"].as_str().unwrap().to_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -211,7 +225,13 @@ async fn export_then_apply_on_an_empty_organization_then_export_gives_the_same_f
     let empty = export(&app, &owner_b).await;
 
     // A dry run answers the plan and changes nothing.
-    let (status, plan) = apply(&app, &owner_b, &files_b, json!({"secrets": secrets(), "dry_run": true})).await;
+    let (status, plan) = apply(
+        &app,
+        &owner_b,
+        &files_b,
+        json!({"secrets": secrets(), "dry_run": true}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{plan}");
     assert_eq!(plan["applied"], false);
     assert_no_secret(&plan.to_string());
@@ -276,11 +296,20 @@ async fn a_change_shows_as_a_diff_a_dry_run_changes_nothing_and_prune_deletes() 
     let files = export(&app, &owner).await;
     let mut changed = files.clone();
     let job = changed.get_mut("jobs/nightly-orders.yml").unwrap();
-    *job = job.replace("description: orders to dst", "description: all orders to dst");
+    *job = job.replace(
+        "description: orders to dst",
+        "description: all orders to dst",
+    );
     // A new password for the connection: the plan says the secret changes, never how.
     let new_password = json!({"CONNECTION_WAREHOUSE_PASSWORD": "another-Secret-1234"});
 
-    let (status, plan) = apply(&app, &owner, &changed, json!({"dry_run": true, "secrets": new_password})).await;
+    let (status, plan) = apply(
+        &app,
+        &owner,
+        &changed,
+        json!({"dry_run": true, "secrets": new_password}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{plan}");
     assert!(!plan.to_string().contains("another-Secret-1234"), "{plan}");
     let entries = plan["entries"].as_array().unwrap();
@@ -293,7 +322,11 @@ async fn a_change_shows_as_a_diff_a_dry_run_changes_nothing_and_prune_deletes() 
     let connection = entries.iter().find(|e| e["kind"] == "connection").unwrap();
     assert_eq!(connection["action"], "change", "{plan}");
     assert_eq!(connection["changes"][0]["path"], "settings.password");
-    assert_eq!(export(&app, &owner).await, files, "a dry run changed something");
+    assert_eq!(
+        export(&app, &owner).await,
+        files,
+        "a dry run changed something"
+    );
 
     let (status, plan) = apply(&app, &owner, &changed, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{plan}");
@@ -308,7 +341,10 @@ async fn a_change_shows_as_a_diff_a_dry_run_changes_nothing_and_prune_deletes() 
     fewer.remove("destinations/hook.yml");
     let (status, plan) = apply(&app, &owner, &fewer, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{plan}");
-    assert!(actions(&plan).iter().all(|(_, _, a)| a == "unchanged"), "{plan}");
+    assert!(
+        actions(&plan).iter().all(|(_, _, a)| a == "unchanged"),
+        "{plan}"
+    );
     let (status, plan) = apply(&app, &owner, &fewer, json!({"prune": true})).await;
     assert_eq!(status, StatusCode::OK, "{plan}");
     assert!(
@@ -351,7 +387,10 @@ async fn another_organizations_names_cannot_be_referenced() {
         "jobs/nightly-orders.yml: notification_rules[0].destination",
         "jobs/nightly-orders.yml: shares[0].team",
     ] {
-        assert!(found.contains(&expected.to_owned()), "{expected} not in {body}");
+        assert!(
+            found.contains(&expected.to_owned()),
+            "{expected} not in {body}"
+        );
     }
     // Nothing was made, and the other organization's objects are untouched.
     assert_eq!(export(&app, &owner).await.len(), 1);
@@ -375,7 +414,11 @@ async fn a_secret_without_a_value_or_written_in_a_file_is_a_field_error() {
     files.insert("connections/warehouse.yml".to_owned(), text.clone());
     let (status, body) = apply(&app, &owner, &files, json!({})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(fields(&body), ["connections/warehouse.yml: settings.password"], "{body}");
+    assert_eq!(
+        fields(&body),
+        ["connections/warehouse.yml: settings.password"],
+        "{body}"
+    );
     assert!(
         body.to_string().contains("CONNECTION_WAREHOUSE_PASSWORD"),
         "{body}"
@@ -388,7 +431,11 @@ async fn a_secret_without_a_value_or_written_in_a_file_is_a_field_error() {
     );
     let (status, body) = apply(&app, &owner, &files, json!({})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(fields(&body), ["connections/warehouse.yml: settings.password"], "{body}");
+    assert_eq!(
+        fields(&body),
+        ["connections/warehouse.yml: settings.password"],
+        "{body}"
+    );
     assert_no_secret(&body.to_string());
 
     // With the value, it is created.
@@ -396,4 +443,53 @@ async fn a_secret_without_a_value_or_written_in_a_file_is_a_field_error() {
     let (status, body) = apply(&app, &owner, &files, json!({"secrets": secrets()})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["applied"], true);
+}
+
+/// The `hakobu export` / `hakobu apply` client against a running server: files on disk,
+/// secrets from `HAKOBU_SECRET_*` variables.
+#[tokio::test]
+async fn the_command_line_exports_to_a_folder_and_applies_it() {
+    let app = spawn_app().await;
+    let (owner, _) = populate(&app, "Cli").await;
+    let dir = std::env::temp_dir().join(format!("hakobu-cac-{}", uuid::Uuid::new_v4()));
+    // A file of an object the server no longer has is removed by the export.
+    std::fs::create_dir_all(dir.join("jobs")).unwrap();
+    std::fs::write(dir.join("jobs/gone.yml"), "name: Gone\n").unwrap();
+    let written = hakobu::cli::export_to_dir(&app.address, &owner.token, &dir)
+        .await
+        .unwrap();
+    assert_eq!(written, 6);
+    assert!(!dir.join("jobs/gone.yml").exists());
+    let on_disk = hakobu::cli::read_config_dir(&dir).unwrap();
+    assert_eq!(on_disk, export(&app, &owner).await);
+
+    // Secrets come from HAKOBU_SECRET_<NAME>; only the names the files reference.
+    let env = |name: &str| match name {
+        "HAKOBU_SECRET_CONNECTION_WAREHOUSE_PASSWORD" => Some("changed-Secret-77".to_owned()),
+        "HAKOBU_SECRET_UNRELATED" => Some("never sent".to_owned()),
+        _ => None,
+    };
+    let secrets = hakobu::cli::secrets_for(&on_disk, env);
+    assert_eq!(
+        secrets.keys().collect::<Vec<_>>(),
+        ["CONNECTION_WAREHOUSE_PASSWORD"]
+    );
+    let plan = hakobu::cli::apply_dir(&app.address, &owner.token, &dir, true, false, env)
+        .await
+        .unwrap();
+    assert!(!plan.applied);
+    let text = plan.to_text();
+    assert_eq!(
+        text,
+        "~ change connection \"Warehouse\" (connections/warehouse.yml)\n    \
+         settings.password: \"(secret)\" -> \"(new secret)\"\n5 unchanged\n"
+    );
+
+    // A non-admin's token: the error names the refusal.
+    let member = app.add_member(&owner, "member", json!([])).await;
+    let refused = hakobu::cli::apply_dir(&app.address, &member.token, &dir, true, false, env)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("403"), "{refused}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -19,7 +19,7 @@ pub struct ExportResponse {
 }
 
 /// Files to apply, with the values of the secrets they reference.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ApplyRequest {
@@ -35,6 +35,18 @@ pub struct ApplyRequest {
     /// Delete the objects of the kinds present in `files` that no file names.
     #[serde(default)]
     pub prune: bool,
+}
+
+// The secrets' values stay out of logs: their names only.
+impl std::fmt::Debug for ApplyRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApplyRequest")
+            .field("files", &self.files.keys().collect::<Vec<_>>())
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .field("dry_run", &self.dry_run)
+            .field("prune", &self.prune)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -621,8 +621,11 @@ fn check_team_deletions(
             }))
             .collect::<BTreeSet<_>>();
         if !owns.is_empty() {
+            let file = paths(Kind::Team, snap.names(Kind::Team))
+                .remove(team)
+                .unwrap_or_default();
             errors.push(
-                format!("teams/{team}"),
+                file,
                 format!(
                     "team {team:?} cannot be deleted: it still owns {}",
                     owns.into_iter().collect::<Vec<_>>().join(", ")
