@@ -119,7 +119,9 @@ struct JobFile {
     shares: Vec<ShareEntry>,
 }
 
-/// What one file asks for, read and checked enough to compare.
+/// What one file asks for, read and checked enough to compare. One per file and short
+/// lived, so the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 enum Body {
     Team {
         members: Vec<(String, TeamRole)>,
@@ -351,16 +353,10 @@ pub async fn run(
                 names.teams.insert(name);
             }
             Kind::Connection => {
-                names
-                    .connections
-                    .entry(name)
-                    .or_insert_with(ConnectionId::new);
+                names.connections.entry(name).or_default(); // a fresh id (`Default` is `new`)
             }
             Kind::Destination => {
-                names
-                    .destinations
-                    .entry(name)
-                    .or_insert_with(DestinationId::new);
+                names.destinations.entry(name).or_default();
             }
             Kind::Job => {}
         }
@@ -730,12 +726,12 @@ fn desire(
                         field(path),
                         format!("secret {found} has no value: {NO_VALUE_HINT}"),
                     ),
-                    Some(v) => {
-                        if differs(stored, SecretSlot::destination(org, id, slot_field), v)? {
-                            changed.push(path.trim_start_matches("settings.").to_owned());
-                        }
+                    Some(v)
+                        if differs(stored, SecretSlot::destination(org, id, slot_field), v)? =>
+                    {
+                        changed.push(path.trim_start_matches("settings.").to_owned());
                     }
-                    None => {}
+                    _ => {}
                 }
                 Ok((given, reference))
             };
@@ -850,12 +846,10 @@ fn desire(
                         field(&format!("settings.{key}")),
                         format!("secret {found} has no value: {NO_VALUE_HINT}"),
                     ),
-                    Some(v) => {
-                        if differs(stored, SecretSlot::connection(org, id, key), v)? {
-                            changed.push(key.clone());
-                        }
+                    Some(v) if differs(stored, SecretSlot::connection(org, id, key), v)? => {
+                        changed.push(key.clone());
                     }
-                    None => {}
+                    _ => {}
                 }
                 secrets.insert(key.clone(), given);
             }
@@ -1186,7 +1180,7 @@ async fn execute_destination(
             json!({"name": d.name, "kind": d.kind, "settings": public_settings(&d)}),
         )
         .await?;
-        return Ok(email.then(|| (d, token)));
+        return Ok(email.then_some((d, token)));
     };
     let (plain, sealed) = split(
         state,
@@ -1235,7 +1229,7 @@ async fn execute_destination(
                "after": {"name": d.name, "settings": public_settings(&d)}}),
     )
     .await?;
-    Ok(reconfirm.then(|| (d, token)))
+    Ok(reconfirm.then_some((d, token)))
 }
 
 struct ConnectionChange<'a> {
