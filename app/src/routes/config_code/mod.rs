@@ -37,9 +37,13 @@ async fn export(
         "export the organization's configuration",
     )?;
     let mut conn = state.pool.get().await?;
-    // One snapshot: the files agree with each other even while others make changes.
+    // One snapshot (a read-only repeatable-read transaction): the files agree with each
+    // other even while others make changes.
     let files = conn
-        .transaction::<_, ApiError, _>(async |conn| {
+        .build_transaction()
+        .read_only()
+        .repeatable_read()
+        .run::<_, ApiError, _>(async |conn| {
             snapshot::Snapshot::load(conn, auth.organization_id)
                 .await?
                 .files()
