@@ -1,5 +1,6 @@
 //! The `hakobu` command line: `serve`, `migrate`, `create-admin`, `rotate-secrets`,
-//! `set-quotas`, `ecs task-definition`.
+//! `set-quotas`, `ecs task-definition`, and the config-as-code client: `export` and
+//! `apply` (docs/config-as-code.md), which talk to a running server over its API.
 
 use crate::db;
 use crate::settings::{LogFormat, Settings};
@@ -58,11 +59,43 @@ pub enum Command {
         #[arg(long)]
         reset: bool,
     },
+    /// Write the organization's configuration as YAML files into DIR (docs/config-as-code.md).
+    /// Files of objects that no longer exist are removed from DIR's kind folders.
+    Export {
+        #[command(flatten)]
+        server: ServerArgs,
+        dir: std::path::PathBuf,
+    },
+    /// Show the plan for the YAML files in DIR and apply it. Secret references
+    /// `${secret:NAME}` take their values from the environment variables HAKOBU_SECRET_NAME.
+    Apply {
+        #[command(flatten)]
+        server: ServerArgs,
+        dir: std::path::PathBuf,
+        /// Show the plan only; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Delete what no file names, of the kinds DIR has files of.
+        #[arg(long)]
+        prune: bool,
+    },
     /// Helpers for running transfers on AWS ECS (docs/deploy-ecs.md).
     Ecs {
         #[command(subcommand)]
         command: EcsCommand,
     },
+}
+
+/// Where the server is and who calls it.
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// The server's address, e.g. https://hakobu.example.com.
+    #[arg(long, env = "HAKOBU_URL")]
+    pub url: String,
+    /// An API token of an organization admin (Settings > API tokens); prefer the
+    /// environment variable so it stays out of shell history.
+    #[arg(long, env = "HAKOBU_TOKEN", hide_env_values = true)]
+    pub token: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +172,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let definition = crate::launcher::ecs::task_definition(&args.options())?;
             println!("{}", serde_json::to_string_pretty(&definition)?);
+            Ok(())
+        }
+        Command::Export { server, dir } => {
+            let written = export_to_dir(&server.url, &server.token, &dir).await?;
+            println!("wrote {written} file(s) to {}", dir.display());
+            Ok(())
+        }
+        Command::Apply {
+            server,
+            dir,
+            dry_run,
+            prune,
+        } => {
+            let plan = apply_dir(&server.url, &server.token, &dir, dry_run, prune, |name| {
+                std::env::var(name).ok()
+            })
+            .await?;
+            print!("{}", plan.to_text());
+            println!(
+                "{}",
+                if plan.applied {
+                    "applied"
+                } else if dry_run {
+                    "dry run: nothing changed"
+                } else {
+                    "nothing to change"
+                }
+            );
             Ok(())
         }
         Command::Serve => {
@@ -311,4 +372,145 @@ async fn set_quotas(
         org.name, q.jobs, q.schedules, q.queued_runs, q.revisions_kept
     );
     Ok(())
+}
+
+/// The kind folders of config as code.
+const CONFIG_DIRS: [&str; 4] = ["teams", "destinations", "connections", "jobs"];
+
+/// The server's error answer in lines: its message and each field's problem.
+async fn api_error(response: reqwest::Response) -> anyhow::Error {
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    let mut text = format!(
+        "the server answered {status}: {}",
+        body["message"].as_str().unwrap_or("(no message)")
+    );
+    for f in body["fields"].as_array().into_iter().flatten() {
+        text.push_str(&format!(
+            "\n  {}: {}",
+            f["field"].as_str().unwrap_or_default(),
+            f["message"].as_str().unwrap_or_default()
+        ));
+    }
+    anyhow::anyhow!(text)
+}
+
+/// Fetches `GET /api/export` and writes the files under `dir`; files of the kind folders
+/// that the export no longer has are removed (an object deleted on the server). Answers
+/// how many files were written.
+pub async fn export_to_dir(url: &str, token: &str, dir: &std::path::Path) -> anyhow::Result<usize> {
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/export", url.trim_end_matches('/')))
+        .bearer_auth(token)
+        .send()
+        .await
+        .context("asking the server for the export")?;
+    if !response.status().is_success() {
+        return Err(api_error(response).await);
+    }
+    let export: hakobu_core::api::config::ExportResponse = response.json().await?;
+    for (path, _) in read_config_dir(dir)? {
+        if !export.files.contains_key(&path) {
+            std::fs::remove_file(dir.join(&path)).with_context(|| format!("removing {path}"))?;
+        }
+    }
+    for (path, text) in &export.files {
+        // The server names files `<kind>/<name>.yml`; anything else is not written.
+        let safe = path.split('/').count() == 2
+            && CONFIG_DIRS.contains(&path.split('/').next().unwrap_or_default())
+            && !path.contains("..")
+            && !path.contains('\\');
+        anyhow::ensure!(safe, "the server sent an unexpected file name: {path:?}");
+        let target = dir.join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&target, text).with_context(|| format!("writing {}", target.display()))?;
+    }
+    Ok(export.files.len())
+}
+
+/// The `.yml` / `.yaml` files of the kind folders under `dir`: relative path -> text.
+pub fn read_config_dir(
+    dir: &std::path::Path,
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    let mut files = std::collections::BTreeMap::new();
+    for kind in CONFIG_DIRS {
+        let folder = dir.join(kind);
+        if !folder.is_dir() {
+            continue;
+        }
+        for entry in std::fs::read_dir(&folder)? {
+            let path = entry?.path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if path.is_file() && (name.ends_with(".yml") || name.ends_with(".yaml")) {
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                files.insert(format!("{kind}/{name}"), text);
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// The values of the `${secret:NAME}` references in `files`, from `HAKOBU_SECRET_NAME`
+/// through `lookup`; a reference without a variable is left out (the server keeps the
+/// stored secret, or names the file and field that needs it).
+pub fn secrets_for(
+    files: &std::collections::BTreeMap<String, String>,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut secrets = std::collections::BTreeMap::new();
+    for text in files.values() {
+        for part in text.split("${secret:").skip(1) {
+            let Some(name) = part.split('}').next() else {
+                continue;
+            };
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                continue;
+            }
+            if let Some(value) = lookup(&format!("HAKOBU_SECRET_{name}")) {
+                secrets.insert(name.to_owned(), value);
+            }
+        }
+    }
+    secrets
+}
+
+/// Reads `dir`, fills in the secrets and posts `POST /api/apply`; answers the plan.
+pub async fn apply_dir(
+    url: &str,
+    token: &str,
+    dir: &std::path::Path,
+    dry_run: bool,
+    prune: bool,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<hakobu_core::api::config::ApplyResponse> {
+    let files = read_config_dir(dir)?;
+    anyhow::ensure!(
+        !files.is_empty(),
+        "{} has no .yml files in teams/, destinations/, connections/ or jobs/",
+        dir.display()
+    );
+    let secrets = secrets_for(&files, lookup);
+    let request = hakobu_core::api::config::ApplyRequest {
+        files,
+        secrets,
+        dry_run,
+        prune,
+    };
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/apply", url.trim_end_matches('/')))
+        .bearer_auth(token)
+        .json(&request)
+        .send()
+        .await
+        .context("sending the files to the server")?;
+    if !response.status().is_success() {
+        return Err(api_error(response).await);
+    }
+    Ok(response.json().await?)
 }

@@ -133,6 +133,9 @@ pub enum Action {
     ViewAuditLog,
     /// Add, change and test notification destinations and organization-wide rules.
     ManageNotifications,
+    /// Export the whole organization as files and apply files to it (config as code,
+    /// `docs/config-as-code.md`): it reads and writes every team's resources at once.
+    ManageConfiguration,
     /// See a team and its members.
     ViewTeam,
     /// Rename a team; add and remove its members and set their roles.
@@ -181,9 +184,8 @@ pub fn authorize(who: &Principal, action: Action, target: Target<'_>) -> Decisio
     match target {
         Target::Organization => match action {
             ViewOrganization => Allow,
-            ManageMembers | CreateTeam | DeleteTeam | ViewAuditLog | ManageNotifications => {
-                allow_if(who.is_org_admin())
-            }
+            ManageMembers | CreateTeam | DeleteTeam | ViewAuditLog | ManageNotifications
+            | ManageConfiguration => allow_if(who.is_org_admin()),
             // Only an owner makes or unmakes owners, so admins cannot take over.
             ChangeOrgRole { from, to } => allow_if(
                 who.org_role == OrgRole::Owner
@@ -241,6 +243,8 @@ mod tests {
             (&member, ViewAuditLog, Forbidden),
             (&member, ManageNotifications, Forbidden),
             (&admin, ManageNotifications, Allow),
+            (&member, ManageConfiguration, Forbidden),
+            (&admin, ManageConfiguration, Allow),
             (&admin, ManageMembers, Allow),
             (&admin, CreateTeam, Allow),
             (&admin, DeleteTeam, Allow),

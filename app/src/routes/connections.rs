@@ -56,7 +56,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(guess_files);
 }
 
-const NO_SECRET_KEY: &str = "Connections cannot be saved: the operator has not set HAKOBU_SECRET_KEY, \
+pub(crate) const NO_SECRET_KEY: &str = "Connections cannot be saved: the operator has not set HAKOBU_SECRET_KEY, \
      the key that encrypts passwords. Ask your administrator.";
 
 /// The connection kinds and their form fields.
@@ -121,9 +121,9 @@ fn view(c: &Connection, shares: &Shares, role: TeamRole) -> ConnectionView {
 
 /// Splits form settings into plain settings and secrets (`None` = remove the secret).
 /// Secret fields of a form: name and new value (`None` removes it).
-type SecretChanges = Vec<(String, Option<String>)>;
+pub(crate) type SecretChanges = Vec<(String, Option<String>)>;
 
-fn split_secrets(
+pub(crate) fn split_secrets(
     kind: ConnectionKind,
     settings: &Map<String, Value>,
 ) -> (Map<String, Value>, SecretChanges) {
@@ -152,7 +152,7 @@ fn split_secrets(
 
 /// Leaves out what means nothing with the connection's other settings (a key pair once
 /// the connection assumes a role): a secret no longer used is not kept on file.
-fn drop_inapplicable(
+pub(crate) fn drop_inapplicable(
     kind: ConnectionKind,
     plain: &mut Map<String, Value>,
     sealed: &mut Map<String, Value>,

@@ -59,7 +59,7 @@ fn view(d: &Destination) -> DestinationView {
     }
 }
 
-fn name_conflict(e: diesel::result::Error) -> ApiError {
+pub(crate) fn name_conflict(e: diesel::result::Error) -> ApiError {
     if is_unique_violation(&e) {
         ApiError::conflict("name", MessageCode::DuplicateDestination)
     } else {
@@ -118,7 +118,7 @@ fn check_address_literal(state: &AppState, field: &str, url: &str) -> Result<(),
 }
 
 /// Settings and sealed secrets of a request; `before` supplies secrets an update left out.
-fn split(
+pub(crate) fn split(
     state: &AppState,
     (organization, id): (OrganizationId, DestinationId),
     settings: &DestinationSettings,
@@ -186,7 +186,7 @@ fn split(
 }
 
 /// A fresh confirmation token and its digest and expiry.
-fn confirmation() -> (String, Vec<u8>, chrono::DateTime<Utc>) {
+pub(crate) fn confirmation() -> (String, Vec<u8>, chrono::DateTime<Utc>) {
     let token = secret_token::generate("");
     let digest = secret_token::digest(&token);
     (
@@ -197,7 +197,7 @@ fn confirmation() -> (String, Vec<u8>, chrono::DateTime<Utc>) {
 }
 
 /// Sends the confirmation link; a failure is logged (the admin can ask for another).
-async fn send_confirmation(
+pub(crate) async fn send_confirmation(
     state: &AppState,
     conn: &mut AsyncPgConnection,
     d: &Destination,
@@ -234,7 +234,7 @@ async fn send_confirmation(
     }
 }
 
-fn require_mail(state: &AppState, kind: DestinationKind) -> Result<(), ApiError> {
+pub(crate) fn require_mail(state: &AppState, kind: DestinationKind) -> Result<(), ApiError> {
     if kind == DestinationKind::Email && state.sender.mailer.is_none() {
         return Err(ApiError::Conflict {
             message: "Email is not set up on this Hakobu server (HAKOBU_SMTP_HOST), so email \

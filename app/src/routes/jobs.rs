@@ -4,15 +4,13 @@ use crate::audit::{self, Actor};
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::extract::Auth;
-use crate::models::job::{Job, JobChangeset, JobRevision};
+use crate::models::job::{Job, JobRevision};
 use crate::services::access::{check_shares, grants, require_team_editor};
 use crate::services::jobs::{
-    compile_with_references, insert_job, job_view, load_job, name_conflict, parse_settings,
-    resolve_connections, revision_doc, role_on,
+    compile_with_references, insert_job, job_view, load_job, parse_settings, role_on,
 };
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
-use chrono::Utc;
 use diesel_async::AsyncConnection;
 use hakobu_core::api::connections::SharesRequest;
 use hakobu_core::api::error::ErrorBody;
@@ -182,101 +180,7 @@ async fn update_job(
     let mut conn = state.pool.get().await?;
     let (job, shares) = conn
         .transaction::<_, ApiError, _>(async |conn| {
-            let (before, shares) =
-                load_job(conn, &auth, id, Action::EditResource, "change this job").await?;
-            let settings = match &body.settings {
-                Some(s) => s.clone(),
-                None => parse_settings(&before)?,
-            };
-            let (source, destination) = if body.settings.is_some() {
-                let (s, d) = resolve_connections(conn, &auth, &settings).await?;
-                crate::services::local_files::check_job(&state, &settings, &s, &d)?;
-                (s.id, d.id)
-            } else {
-                (
-                    before.source_connection_id,
-                    before.destination_connection_id,
-                )
-            };
-            let settings_value = serde_json::to_value(&settings).map_err(anyhow::Error::from)?;
-            let name = body
-                .name
-                .as_deref()
-                .map(str::trim)
-                .unwrap_or(&before.name)
-                .to_owned();
-            let description = body
-                .description
-                .as_deref()
-                .map(str::trim)
-                .unwrap_or(&before.description)
-                .to_owned();
-            let labels = body.labels.clone().unwrap_or_else(|| before.labels.clone());
-            let revised = name != before.name
-                || description != before.description
-                || labels != before.labels
-                || settings_value != before.settings;
-            let after = Job::update(
-                conn,
-                auth.organization_id,
-                id,
-                JobChangeset {
-                    name: &name,
-                    description: &description,
-                    labels: &labels,
-                    enabled: body.enabled.unwrap_or(before.enabled),
-                    settings: settings_value,
-                    source_connection_id: source,
-                    destination_connection_id: destination,
-                    revision: before.revision + i32::from(revised),
-                    updated_at: Utc::now(),
-                },
-            )
-            .await
-            .map_err(name_conflict)?
-            .ok_or_else(|| ApiError::not_found("job"))?;
-            if revised {
-                Job::record_revision(conn, &after, Some(auth.user_id)).await?;
-                crate::services::quotas::prune_revisions(
-                    conn,
-                    &state.settings.quotas,
-                    auth.organization_id,
-                    after.id,
-                    after.revision,
-                )
-                .await?;
-            }
-            let mut changes = Vec::new();
-            json_diff(
-                "",
-                Some(&revision_doc(&before)),
-                Some(&revision_doc(&after)),
-                &mut changes,
-            );
-            if after.enabled != before.enabled {
-                changes.push(hakobu_core::api::jobs::RevisionChange {
-                    path: "enabled".into(),
-                    before: Some(json!(before.enabled)),
-                    after: Some(json!(after.enabled)),
-                });
-            }
-            let action = match (revised, after.enabled != before.enabled, after.enabled) {
-                (false, true, true) => "job.enable",
-                (false, true, false) => "job.disable",
-                _ => "job.update",
-            };
-            if !changes.is_empty() {
-                audit::record(
-                    conn,
-                    &Actor::from(&auth),
-                    action,
-                    "job",
-                    id,
-                    json!({"name": after.name, "revision": after.revision, "changes": changes}),
-                )
-                .await?;
-            }
-            Ok((after, shares))
+            crate::services::jobs::update_job(conn, &state, &auth, id, &body).await
         })
         .await?;
     Ok(web::Json(job_view(

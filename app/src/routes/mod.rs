@@ -4,6 +4,7 @@
 
 mod audit;
 mod auth;
+mod config_code;
 mod connections;
 mod data_checks;
 mod destinations;
@@ -45,6 +46,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     destinations::configure(cfg);
     notification_rules::configure(cfg);
     password_reset::configure(cfg);
+    config_code::configure(cfg);
 }
 
 #[derive(OpenApi)]

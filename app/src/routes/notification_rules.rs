@@ -39,7 +39,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
 
 /// Field checks that need the database: the destination belongs to the organization,
 /// and the templates render.
-async fn validate(
+pub(crate) async fn validate(
     conn: &mut AsyncPgConnection,
     auth: &Auth,
     body: &RuleRequest,

@@ -6,11 +6,12 @@ use crate::audit::{self, Actor};
 use crate::error::{ApiError, is_unique_violation};
 use crate::extract::Auth;
 use crate::models::connection::Connection;
-use crate::models::job::{Job, NewJob, Shares};
+use crate::models::job::{Job, JobChangeset, NewJob, Shares};
 use crate::services::access::load_authorized;
 use crate::state::AppState;
+use chrono::Utc;
 use diesel_async::AsyncPgConnection;
-use hakobu_core::api::jobs::{CreateJobRequest, JobView};
+use hakobu_core::api::jobs::{CreateJobRequest, JobView, UpdateJobRequest, json_diff};
 use hakobu_core::api::org::TeamGrant;
 use hakobu_core::authz::{Action, Target, TeamRole};
 use hakobu_core::connection::{ConnectionKind, S3Auth, TEMPORARY_CREDENTIAL_FIELDS, field_applies};
@@ -236,6 +237,114 @@ pub async fn insert_job(
     }
     audit::record(conn, &Actor::from(auth), action, "job", job.id, details).await?;
     Ok(job)
+}
+
+/// Changes a job (editors): a new revision when its name, description, labels or settings
+/// change, and an audit entry saying what changed. The checks against the databases are
+/// the caller's ([`check_against_databases`]). Used by `PATCH /api/jobs/{id}` and by
+/// `POST /api/apply`.
+pub async fn update_job(
+    conn: &mut AsyncPgConnection,
+    state: &AppState,
+    auth: &Auth,
+    id: JobId,
+    body: &UpdateJobRequest,
+) -> Result<(Job, Shares), ApiError> {
+    let (before, shares) =
+        load_job(conn, auth, id, Action::EditResource, "change this job").await?;
+    let settings = match &body.settings {
+        Some(s) => s.clone(),
+        None => parse_settings(&before)?,
+    };
+    let (source, destination) = if body.settings.is_some() {
+        let (s, d) = resolve_connections(conn, auth, &settings).await?;
+        crate::services::local_files::check_job(state, &settings, &s, &d)?;
+        (s.id, d.id)
+    } else {
+        (
+            before.source_connection_id,
+            before.destination_connection_id,
+        )
+    };
+    let settings_value = serde_json::to_value(&settings).map_err(anyhow::Error::from)?;
+    let name = body
+        .name
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or(&before.name)
+        .to_owned();
+    let description = body
+        .description
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or(&before.description)
+        .to_owned();
+    let labels = body.labels.clone().unwrap_or_else(|| before.labels.clone());
+    let revised = name != before.name
+        || description != before.description
+        || labels != before.labels
+        || settings_value != before.settings;
+    let after = Job::update(
+        conn,
+        auth.organization_id,
+        id,
+        JobChangeset {
+            name: &name,
+            description: &description,
+            labels: &labels,
+            enabled: body.enabled.unwrap_or(before.enabled),
+            settings: settings_value,
+            source_connection_id: source,
+            destination_connection_id: destination,
+            revision: before.revision + i32::from(revised),
+            updated_at: Utc::now(),
+        },
+    )
+    .await
+    .map_err(name_conflict)?
+    .ok_or_else(|| ApiError::not_found("job"))?;
+    if revised {
+        Job::record_revision(conn, &after, Some(auth.user_id)).await?;
+        crate::services::quotas::prune_revisions(
+            conn,
+            &state.settings.quotas,
+            auth.organization_id,
+            after.id,
+            after.revision,
+        )
+        .await?;
+    }
+    let mut changes = Vec::new();
+    json_diff(
+        "",
+        Some(&revision_doc(&before)),
+        Some(&revision_doc(&after)),
+        &mut changes,
+    );
+    if after.enabled != before.enabled {
+        changes.push(hakobu_core::api::jobs::RevisionChange {
+            path: "enabled".into(),
+            before: Some(json!(before.enabled)),
+            after: Some(json!(after.enabled)),
+        });
+    }
+    let action = match (revised, after.enabled != before.enabled, after.enabled) {
+        (false, true, true) => "job.enable",
+        (false, true, false) => "job.disable",
+        _ => "job.update",
+    };
+    if !changes.is_empty() {
+        audit::record(
+            conn,
+            &Actor::from(auth),
+            action,
+            "job",
+            id,
+            json!({"name": after.name, "revision": after.revision, "changes": changes}),
+        )
+        .await?;
+    }
+    Ok((after, shares))
 }
 
 pub fn revision_doc(job: &Job) -> Value {

@@ -172,6 +172,8 @@ async fn openapi_lists_every_endpoint() {
         "POST /api/connections/{connection_id}/ssh-host-key",
         "GET /api/insights",
         "GET /api/usage.csv",
+        "GET /api/export",
+        "POST /api/apply",
     ]
     .into_iter()
     .map(str::to_owned)

@@ -7,6 +7,7 @@ mod authz_at_use;
 mod bad_input;
 mod checks;
 mod cloud_roles;
+mod config_as_code;
 mod connections;
 mod container;
 mod data_marts;
