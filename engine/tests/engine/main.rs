@@ -15,5 +15,6 @@ mod objects;
 mod postgres;
 mod s3;
 mod ssh;
+mod stdout;
 mod tls;
 mod zones;
