@@ -7,6 +7,7 @@ mod common;
 
 mod check;
 mod corpus;
+mod corpus_runs;
 mod data_mart;
 mod file;
 mod files_root;
