@@ -100,9 +100,9 @@ impl Destination {
             (OutputConfig::S3(c), _) => Self::S3(Box::new(
                 s3::writer::S3Writer::open(c, schema, written).await?,
             )),
-            (OutputConfig::Stdout(c), _) => Self::Stdout(Box::new(
-                stdout::StdoutWriter::open(c, schema, written)?,
-            )),
+            (OutputConfig::Stdout(c), _) => {
+                Self::Stdout(Box::new(stdout::StdoutWriter::open(c, schema, written)?))
+            }
         })
     }
 

@@ -51,9 +51,18 @@ const EXPECTED: &[(&str, Outcome)] = &[
         Refused("unknown formatter type \"poi_excel\""),
     ),
     ("07_csv_millis_to_stdout.yml", RunsButImportRefuses(STDOUT)),
-    ("08_csv_backslash_escape_to_stdout.yml", RunsButImportRefuses(STDOUT)),
-    ("09_mysql_table_env_password.yml.liquid", RunsButImportRefuses(STDOUT)),
-    ("10_mysql_time_table.yml.liquid", RunsButImportRefuses(STDOUT)),
+    (
+        "08_csv_backslash_escape_to_stdout.yml",
+        RunsButImportRefuses(STDOUT),
+    ),
+    (
+        "09_mysql_table_env_password.yml.liquid",
+        RunsButImportRefuses(STDOUT),
+    ),
+    (
+        "10_mysql_time_table.yml.liquid",
+        RunsButImportRefuses(STDOUT),
+    ),
     (
         "11_liquid_date_path_gzip_csv.yml.liquid",
         RunsButImportRefuses(STDOUT),
@@ -66,7 +75,10 @@ const EXPECTED: &[(&str, Outcome)] = &[
         "13_gzip_csv_to_mysql_column_types.yml.liquid",
         RunsButImportRefuses(PARSER_OPTIONS),
     ),
-    ("14_mysql_query_geojson.yml.liquid", RunsButImportRefuses(STDOUT)),
+    (
+        "14_mysql_query_geojson.yml.liquid",
+        RunsButImportRefuses(STDOUT),
+    ),
     ("15_jsonl_emoji.yml", RunsButImportRefuses(STDOUT)),
     (
         "16_csv_to_postgresql_insert.yml",
@@ -104,14 +116,23 @@ const EXPECTED: &[(&str, Outcome)] = &[
         "24_postgresql_merge_rule.yml",
         Refused("out.merge_rule: unknown field `merge_rule`"),
     ),
-    ("25_csv_tab_to_postgresql_insert.yml", RunsButImportRefuses(PARSER_OPTIONS)),
-    ("26_gzip_csv_to_postgresql_replace.yml", RunsButImportRefuses(PARSER_OPTIONS)),
+    (
+        "25_csv_tab_to_postgresql_insert.yml",
+        RunsButImportRefuses(PARSER_OPTIONS),
+    ),
+    (
+        "26_gzip_csv_to_postgresql_replace.yml",
+        RunsButImportRefuses(PARSER_OPTIONS),
+    ),
     // The column filter's `columns:` (reordering) is run, but a job cannot hold it.
     (
         "27_column_filter_reorder_to_stdout.yml",
         RunsButImportRefuses("config.filters[0].columns: is not supported"),
     ),
-    ("28_csv_null_string_to_stdout.yml", RunsButImportRefuses(STDOUT)),
+    (
+        "28_csv_null_string_to_stdout.yml",
+        RunsButImportRefuses(STDOUT),
+    ),
     ("29_gzip_csv_to_stdout.yml", RunsButImportRefuses(STDOUT)),
     (
         "30_column_add_columns_typecast_calcite.yml",
@@ -149,7 +170,9 @@ const EXPECTED: &[(&str, Outcome)] = &[
     // constants only.
     (
         "37_postgresql_query_add_columns_truncate_insert.yml",
-        RunsButImportRefuses("config.filters[0].add_columns: each added column needs a type and a default value"),
+        RunsButImportRefuses(
+            "config.filters[0].add_columns: each added column needs a type and a default value",
+        ),
     ),
     (
         "38_postgresql_query_to_csv_backslash.yml",

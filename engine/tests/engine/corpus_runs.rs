@@ -75,7 +75,10 @@ async fn strings(client: &tokio_postgres::Client, sql: &str) -> Vec<String> {
         .await
         .unwrap()
         .iter()
-        .map(|r| r.get::<_, Option<String>>(0).unwrap_or_else(|| "NULL".into()))
+        .map(|r| {
+            r.get::<_, Option<String>>(0)
+                .unwrap_or_else(|| "NULL".into())
+        })
         .collect()
 }
 
@@ -88,7 +91,11 @@ async fn runnable_corpus_configs_load_their_rows() {
     write(&dir, "hoge/csv/sample_01.csv", SAMPLE);
     assert_eq!(run("16_csv_to_postgresql_insert.yml", &db, &dir).await, 2);
     assert_eq!(
-        strings(&client, "SELECT id || ':' || coalesce(comment, 'NULL') FROM resume_test ORDER BY id").await,
+        strings(
+            &client,
+            "SELECT id || ':' || coalesce(comment, 'NULL') FROM resume_test ORDER BY id"
+        )
+        .await,
         ["1:embulk", "2:NULL"]
     );
 
@@ -100,21 +107,35 @@ async fn runnable_corpus_configs_load_their_rows() {
     write(&dir, "data/test_1.csv", "1,A,new\n2,B,b\n");
     assert_eq!(run("21_postgresql_merge_keys.yml", &db, &dir).await, 2);
     assert_eq!(
-        strings(&client, "SELECT id || value1 || value2 FROM test_merge ORDER BY value1").await,
+        strings(
+            &client,
+            "SELECT id || value1 || value2 FROM test_merge ORDER BY value1"
+        )
+        .await,
         ["1Anew", "2Bb", "8Ckept"]
     );
 
     let dir = TempDir::new();
     write(&dir, "data/test_1.csv", "1,a,x\n2,b,\n");
-    assert_eq!(run("23_postgresql_insert_timestamps.yml", &db, &dir).await, 2);
     assert_eq!(
-        strings(&client, "SELECT id || value1 FROM test_timestamp ORDER BY id").await,
+        run("23_postgresql_insert_timestamps.yml", &db, &dir).await,
+        2
+    );
+    assert_eq!(
+        strings(
+            &client,
+            "SELECT id || value1 FROM test_timestamp ORDER BY id"
+        )
+        .await,
         ["1a", "2b"]
     );
 
     let dir = TempDir::new();
     write(&dir, "test.csv", "id,name,data\n1,a,x\n2,b,\"tab\there\"\n");
-    assert_eq!(run("25_csv_tab_to_postgresql_insert.yml", &db, &dir).await, 2);
+    assert_eq!(
+        run("25_csv_tab_to_postgresql_insert.yml", &db, &dir).await,
+        2
+    );
     assert_eq!(
         strings(&client, "SELECT data FROM tab_test ORDER BY id").await,
         ["x", "tab\there"]
@@ -126,7 +147,10 @@ async fn runnable_corpus_configs_load_their_rows() {
         .await
         .unwrap();
     write(&dir, "hoge/csv/sample_01.csv.gz", SAMPLE);
-    assert_eq!(run("26_gzip_csv_to_postgresql_replace.yml", &db, &dir).await, 2);
+    assert_eq!(
+        run("26_gzip_csv_to_postgresql_replace.yml", &db, &dir).await,
+        2
+    );
     assert_eq!(
         strings(&client, "SELECT id || ':' || account || ':' || to_char(purchase AT TIME ZONE 'UTC', 'YYYY-MM-DD') FROM replace_test ORDER BY id").await,
         ["1:32864:2015-01-27", "2:14824:2015-01-27"]
@@ -135,7 +159,10 @@ async fn runnable_corpus_configs_load_their_rows() {
     // Parsed and formatted in Asia/Tokyo: a date before 1970 stays the same date.
     let dir = TempDir::new();
     write(&dir, "users.csv", "taro, taro@example.com ,1969-12-31\n");
-    assert_eq!(run("31_csv_tokyo_dates_to_csv_file.yml", &db, &dir).await, 1);
+    assert_eq!(
+        run("31_csv_tokyo_dates_to_csv_file.yml", &db, &dir).await,
+        1
+    );
     assert_eq!(
         std::fs::read_to_string(dir.path("out/test.000.00.csv")).unwrap(),
         "name,mail,birthday\r\ntaro,taro@example.com,1969-12-31 00:00:00.000000 +0900\r\n"

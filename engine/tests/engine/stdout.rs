@@ -75,7 +75,11 @@ async fn print(out_yaml: &str) -> String {
     w.write(batch).await.unwrap();
     w.commit().await.unwrap();
     let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
-    assert_eq!(written.get(), text.len() as u64, "the bytes printed are counted");
+    assert_eq!(
+        written.get(),
+        text.len() as u64,
+        "the bytes printed are counted"
+    );
     text
 }
 
