@@ -1,7 +1,8 @@
 //! `hakobu-runner`: executes one Embulk-style config.
 //!
 //! - `hakobu-runner run config.yml [-c diff.yml]`: transfers, prints a JSON summary on
-//!   stdout, and rewrites `diff.yml` only after the destination committed.
+//!   stdout (on stderr when `out: {type: stdout}` prints the records there), and rewrites
+//!   `diff.yml` only after the destination committed.
 //! - `hakobu-runner preview config.yml`: prints the first rows as JSON Lines.
 //! - `hakobu-runner managed`: one run for the app (`managed.rs`).
 //! - `hakobu-runner probe`: one connection test, discovery call or preview for the app,
@@ -193,7 +194,14 @@ async fn run(command: Command) -> Result<()> {
                         format!("the load committed but writing {} failed", diff.display())
                     })?;
             }
-            println!("{}", serde_json::to_string(&summary)?);
+            // With `out: {type: stdout}` the records are the standard output; the summary
+            // goes beside the log lines so that a pipe gets the records alone.
+            let summary = serde_json::to_string(&summary)?;
+            if matches!(parsed.out, hakobu_core::config::OutputConfig::Stdout(_)) {
+                eprintln!("{summary}");
+            } else {
+                println!("{summary}");
+            }
         }
         Command::Managed => managed::run().await?,
         Command::Probe => unreachable!("served before the runtime starts"),

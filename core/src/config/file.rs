@@ -240,6 +240,39 @@ pub struct FileOutput {
     pub formatter: FormatterConfig,
 }
 
+/// Embulk's standard `stdout` output: each record printed as one line, its values
+/// separated by `,` as they are (no quoting), NULL as nothing, timestamps as
+/// `%Y-%m-%d %H:%M:%S.%6N %z` in `timezone`. For trying a config on a terminal; a job
+/// needs a real destination, so an import refuses it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdoutOutput {
+    /// Print the column names, comma-separated, as a first line. Default: false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prints_column_names: Option<bool>,
+    /// Zone timestamps are printed in. Default: UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// The name Embulk before 0.9 read the zone from; `timezone` wins when both are set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_timezone: Option<String>,
+}
+
+impl StdoutOutput {
+    /// The zone timestamps are printed in.
+    pub fn zone(&self) -> &str {
+        self.timezone
+            .as_deref()
+            .or(self.default_timezone.as_deref())
+            .unwrap_or("UTC")
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        check_timezone("timezone", &self.timezone)?;
+        check_timezone("default_timezone", &self.default_timezone)
+    }
+}
+
 /// Objects written to an S3-compatible bucket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

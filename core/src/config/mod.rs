@@ -35,7 +35,7 @@ pub use error::ConfigError;
 pub use file::{
     CodecConfig, CsvFormatter, CsvParser, FileInput, FileOutput, FormatterColumnOption,
     FormatterConfig, JsonlFormatter, JsonlParser, ParquetFormatter, ParquetParser, ParserConfig,
-    S3Input, S3Output, SchemaColumn,
+    S3Input, S3Output, SchemaColumn, StdoutOutput,
 };
 pub use filter::{
     CastColumn, CastFilter, ColumnFilter, ColumnFilterColumn, FilterConfig, MaskColumn, MaskFilter,

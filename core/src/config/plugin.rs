@@ -7,7 +7,7 @@ use super::{
     CastFilter, ColumnFilter, CsvFormatter, CsvParser, FileInput, FileOutput, FilterConfig,
     FormatterConfig, JdbcInput, JdbcOutput, JdbcStatements, JsonlFormatter, JsonlParser,
     MaskFilter, ParquetFormatter, ParquetParser, ParserConfig, RemoveColumnsFilter, RenameFilter,
-    S3Input, S3Output, Secret, StatementsSection,
+    S3Input, S3Output, Secret, StatementsSection, StdoutOutput,
 };
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -36,6 +36,8 @@ pub enum OutputConfig {
     File(FileOutput),
     /// `type: s3`
     S3(S3Output),
+    /// `type: stdout` (the runner's terminal; not a job's destination)
+    Stdout(StdoutOutput),
 }
 
 #[derive(Serialize)]
@@ -130,6 +132,7 @@ tagged!(OutputConfig, "output", {
     Mysql(JdbcOutput) => "mysql",
     File(FileOutput) => "file",
     S3(S3Output) => "s3",
+    Stdout(StdoutOutput) => "stdout",
 });
 
 tagged!(StatementsSection, "database", {
@@ -198,7 +201,7 @@ impl OutputConfig {
                 .iter()
                 .chain(c.ssh.iter().flat_map(|s| s.secrets()))
                 .collect(),
-            OutputConfig::File(_) => Vec::new(),
+            OutputConfig::File(_) | OutputConfig::Stdout(_) => Vec::new(),
             OutputConfig::S3(c) => [&c.access_key_id, &c.secret_access_key, &c.session_token]
                 .into_iter()
                 .flatten()
@@ -270,6 +273,7 @@ impl OutputConfig {
                 .and_then(|()| c.formatter.validate()),
             OutputConfig::S3(c) => super::file::check_codecs("encoders", &c.encoders, true)
                 .and_then(|()| c.formatter.validate()),
+            OutputConfig::Stdout(c) => c.validate(),
         }
         .map_err(|e| e.prefixed("out"))
     }

@@ -132,7 +132,7 @@ fn errors_name_the_path_and_the_choices() {
     );
     assert_eq!(
         error_of("out: {}"),
-        "out.type: is required; expected one of postgresql, mysql, file, s3"
+        "out.type: is required; expected one of postgresql, mysql, file, s3, stdout"
     );
     let e = error_of("in: {type: postgresql, host: h, user: u, database: d, table: t}");
     assert!(e.contains("missing field `out`"), "{e}");
@@ -554,4 +554,27 @@ fn codec_levels_are_checked_where_they_mean_something() {
     );
     let e = Config::from_yaml(&on_decoder).unwrap_err().to_string();
     assert!(e.contains("in.decoders[0].level"), "{e}");
+}
+
+#[test]
+fn stdout_output_parses_and_an_import_refuses_it_by_name() {
+    let yaml = "in:\n  type: file\n  path_prefix: /x/a_\n  parser: {type: csv, columns: [{name: id, type: long}]}\nout: {type: stdout, timezone: '+09:00', prints_column_names: true}\n";
+    let config = Config::from_yaml(yaml).unwrap();
+    let OutputConfig::Stdout(out) = &config.out else {
+        panic!("{:?}", config.out)
+    };
+    assert_eq!(out.zone(), "Etc/GMT-9");
+    assert_eq!(out.prints_column_names, Some(true));
+    let Err(e) = crate::job::import::settings_from_config(&config) else {
+        panic!("a stdout config imported")
+    };
+    let e = e.to_string();
+    assert!(
+        e.contains("config.out.type: stdout prints to the runner's terminal"),
+        "{e}"
+    );
+    assert!(
+        error_of(&yaml.replace("timezone: '+09:00'", "timezone: Tokyo"))
+            .starts_with("out.timezone: unknown time zone \"Tokyo\"")
+    );
 }

@@ -526,6 +526,17 @@ fn map_output(
                 errors,
             )
         }
+        OutputConfig::Stdout(_) => {
+            errors.push(
+                "config.out.type",
+                "stdout prints to the runner's terminal, which a managed job does not have; choose a destination (a database, files or S3) and import again",
+            );
+            WantedConnection {
+                kind: ConnectionKind::LocalFiles,
+                settings: Map::new(),
+                secrets: Map::new(),
+            }
+        }
         OutputConfig::File(f) => {
             only_fields(
                 f,

@@ -10,6 +10,7 @@ pub mod mysql;
 pub mod postgres;
 pub mod s3;
 pub mod sql;
+pub mod stdout;
 
 use crate::shared::files_root::FileAccess;
 use crate::shared::source::Source;
@@ -45,6 +46,8 @@ pub enum Destination {
     File(Box<file::writer::FileWriter>),
     /// S3-compatible object store
     S3(Box<s3::writer::S3Writer>),
+    /// The runner's standard output
+    Stdout(Box<stdout::StdoutWriter>),
 }
 
 /// A destination connection made while the source is being opened, so the two
@@ -97,6 +100,9 @@ impl Destination {
             (OutputConfig::S3(c), _) => Self::S3(Box::new(
                 s3::writer::S3Writer::open(c, schema, written).await?,
             )),
+            (OutputConfig::Stdout(c), _) => {
+                Self::Stdout(Box::new(stdout::StdoutWriter::open(c, schema, written)?))
+            }
         })
     }
 
@@ -107,6 +113,7 @@ impl Destination {
             Self::Mysql(w) => w.write(batch).await,
             Self::File(w) => w.write(batch).await,
             Self::S3(w) => w.write(batch).await,
+            Self::Stdout(w) => w.write(batch).await,
         }
     }
 
@@ -117,6 +124,7 @@ impl Destination {
             Self::Mysql(w) => w.commit().await,
             Self::File(w) => w.commit().await,
             Self::S3(w) => w.commit().await,
+            Self::Stdout(w) => w.commit().await,
         }
     }
 
@@ -127,6 +135,7 @@ impl Destination {
             Self::Mysql(w) => w.abort().await,
             Self::File(w) => w.abort().await,
             Self::S3(w) => w.abort().await,
+            Self::Stdout(w) => w.abort().await,
         }
     }
 }

@@ -7,6 +7,7 @@ mod common;
 
 mod check;
 mod corpus;
+mod corpus_runs;
 mod data_mart;
 mod file;
 mod files_root;
@@ -16,5 +17,6 @@ mod objects;
 mod postgres;
 mod s3;
 mod ssh;
+mod stdout;
 mod tls;
 mod zones;
