@@ -846,4 +846,21 @@ mod tests {
         // PostgreSQL's schema is the job's.
         assert!(import(&format!("{input}, schema: sales}}\n{OUT}")).is_ok());
     }
+
+    /// A managed job has no terminal: a stdout config is refused by name.
+    #[test]
+    fn a_stdout_config_is_refused_by_name() {
+        let config = Config::from_yaml(
+            "in:\n  type: file\n  path_prefix: /x/a_\n  parser: {type: csv, columns: [{name: id, type: long}]}\nout: {type: stdout}\n",
+        )
+        .unwrap();
+        let Err(e) = settings_from_config(&config) else {
+            panic!("a stdout config imported")
+        };
+        let e = e.to_string();
+        assert!(
+            e.contains("config.out.type: stdout prints to the runner's terminal"),
+            "{e}"
+        );
+    }
 }
