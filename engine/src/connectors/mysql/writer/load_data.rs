@@ -18,6 +18,7 @@
 
 use crate::connectors::mysql::datetime_text;
 use crate::connectors::sql::Dialect;
+use crate::connectors::sql::objects::{Side, from_my};
 use crate::types::{ColumnView, Value, column_type, days_to_date};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_schema::SchemaRef;
@@ -128,7 +129,14 @@ impl LoadData {
                 );
                 Ok(None)
             }
-            Err(e) => Err(e).context("LOAD DATA LOCAL INFILE failed"),
+            // A missing table or a refused INSERT is said as such (objects.rs).
+            Err(e) => match e
+                .downcast_ref::<mysql_async::Error>()
+                .and_then(|m| from_my(m, Side::Destination, table))
+            {
+                Some(object) => Err(object.into()),
+                None => Err(e).context("LOAD DATA LOCAL INFILE failed"),
+            },
         }
     }
 
