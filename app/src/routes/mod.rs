@@ -20,6 +20,7 @@ mod runs;
 mod schedules;
 mod teams;
 mod tokens;
+mod workflows;
 
 use crate::error::ApiError;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -45,6 +46,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     destinations::configure(cfg);
     notification_rules::configure(cfg);
     password_reset::configure(cfg);
+    workflows::configure(cfg);
 }
 
 #[derive(OpenApi)]

@@ -1,0 +1,3 @@
+DROP TABLE workflow_task_runs;
+DROP TABLE workflow_runs;
+DROP TABLE workflows;
