@@ -103,7 +103,12 @@ pub async fn advance(conn: &mut AsyncPgConnection, id: WorkflowRunId) -> anyhow:
         if run.status != WorkflowRunStatus::Running {
             // Ended (a cancel, or a job run's late end woke it): nothing to step.
             if run.wake_at.is_some() {
-                WorkflowRun::set(conn, run.id, ended_changes(&run, run.status, run.error.as_deref())).await?;
+                WorkflowRun::set(
+                    conn,
+                    run.id,
+                    ended_changes(&run, run.status, run.error.as_deref()),
+                )
+                .await?;
             }
             return Ok(step);
         }
@@ -111,17 +116,23 @@ pub async fn advance(conn: &mut AsyncPgConnection, id: WorkflowRunId) -> anyhow:
             Ok(spec) => spec,
             Err(e) => {
                 let error = format!("The workflow's tasks cannot be read: {e}");
-                WorkflowRun::set(conn, run.id, ended_changes(&run, WorkflowRunStatus::Failed, Some(&error))).await?;
+                WorkflowRun::set(
+                    conn,
+                    run.id,
+                    ended_changes(&run, WorkflowRunStatus::Failed, Some(&error)),
+                )
+                .await?;
                 step.status = Some(WorkflowRunStatus::Failed);
                 return Ok(step);
             }
         };
         let now = Utc::now();
-        let mut tasks: HashMap<String, TaskRun> = TaskRun::of_run(conn, run.organization_id, run.id)
-            .await?
-            .into_iter()
-            .map(|t| (t.task_name.clone(), t))
-            .collect();
+        let mut tasks: HashMap<String, TaskRun> =
+            TaskRun::of_run(conn, run.organization_id, run.id)
+                .await?
+                .into_iter()
+                .map(|t| (t.task_name.clone(), t))
+                .collect();
         // 1. Running tasks that have ended: their job run's last attempt ended, their wait is over.
         for spec_task in &spec.tasks {
             let Some(task) = tasks.get(&spec_task.name).cloned() else {
@@ -135,9 +146,15 @@ pub async fn advance(conn: &mut AsyncPgConnection, id: WorkflowRunId) -> anyhow:
                     Some(root) => match Run::last_attempt(conn, root).await? {
                         Some(last) if last.status.is_final() => Some(job_run_end(&last)),
                         Some(_) => None,
-                        None => Some((TaskState::Failed, Some("The job run of this task no longer exists.".to_owned()))),
+                        None => Some((
+                            TaskState::Failed,
+                            Some("The job run of this task no longer exists.".to_owned()),
+                        )),
                     },
-                    None => Some((TaskState::Failed, Some("This task lost its job run.".to_owned()))),
+                    None => Some((
+                        TaskState::Failed,
+                        Some("This task lost its job run.".to_owned()),
+                    )),
                 },
                 TaskAction::Wait { .. } => task
                     .wait_until
@@ -161,7 +178,10 @@ pub async fn advance(conn: &mut AsyncPgConnection, id: WorkflowRunId) -> anyhow:
         }
         // 2. Pending tasks, in the spec's order, until nothing changes: a skip or a task
         // that ends at its start (a notification) may free the tasks after it.
-        let mut running = tasks.values().filter(|t| t.state == TaskState::Running).count();
+        let mut running = tasks
+            .values()
+            .filter(|t| t.state == TaskState::Running)
+            .count();
         let parallelism = spec.parallelism as usize;
         loop {
             let mut changed = false;
@@ -212,13 +232,18 @@ pub async fn advance(conn: &mut AsyncPgConnection, id: WorkflowRunId) -> anyhow:
             .iter()
             .map(|t| match tasks.get(&t.name).and_then(TaskRun::ended) {
                 Some(e) => e,
-                None => Ended { state: TaskState::Running, for_failure: false },
+                None => Ended {
+                    state: TaskState::Running,
+                    for_failure: false,
+                },
             })
             .collect();
         match outcome(&states) {
             Some(status) => {
-                let error = (status == WorkflowRunStatus::Failed).then(|| failure_summary(&spec, &tasks));
-                WorkflowRun::set(conn, run.id, ended_changes(&run, status, error.as_deref())).await?;
+                let error =
+                    (status == WorkflowRunStatus::Failed).then(|| failure_summary(&spec, &tasks));
+                WorkflowRun::set(conn, run.id, ended_changes(&run, status, error.as_deref()))
+                    .await?;
                 step.status = Some(status);
             }
             None => {
@@ -309,7 +334,11 @@ fn failure_summary(spec: &WorkflowSpec, tasks: &HashMap<String, TaskRun>) -> Str
         .collect();
     format!(
         "{} did not succeed: {}. Resume the run to run {} and what follows again.",
-        if failed.len() == 1 { "One task" } else { "Some tasks" },
+        if failed.len() == 1 {
+            "One task"
+        } else {
+            "Some tasks"
+        },
         failed.join(", "),
         if failed.len() == 1 { "it" } else { "them" }
     )
@@ -350,7 +379,10 @@ async fn start_task(
         }),
         TaskAction::Job { job_id } => {
             let Some(job) = Job::find(conn, run.organization_id, *job_id).await? else {
-                return Ok(failed(running, "The job this task runs no longer exists.".to_owned()));
+                return Ok(failed(
+                    running,
+                    "The job this task runs no longer exists.".to_owned(),
+                ));
             };
             // One key per start of the task: a second start of the same one is a no-op.
             let key = format!("workflow:{}:{}:{}:{starts}", run.id, run.attempt, spec.name);
@@ -375,7 +407,9 @@ async fn start_task(
                 Some(job_run) => job_run,
                 None => Run::by_idempotency_key(conn, run.organization_id, &key)
                     .await?
-                    .ok_or_else(|| anyhow::anyhow!("the job run of task {} was not queued", spec.name))?,
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("the job run of task {} was not queued", spec.name)
+                    })?,
             };
             Ok(TaskRun {
                 run_id: Some(job_run.root_run_id),

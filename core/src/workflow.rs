@@ -468,7 +468,9 @@ pub enum Decision {
     Wait,
     Start,
     /// Its condition cannot hold; `for_failure` when an upstream failure is why.
-    Skip { for_failure: bool },
+    Skip {
+        for_failure: bool,
+    },
 }
 
 /// What a pending task with `run_if` does, given its upstream tasks' states (`None` for

@@ -59,3 +59,8 @@ CREATE TABLE workflow_task_runs (
 );
 -- The hook at a run's end finds its task by the run.
 CREATE UNIQUE INDEX workflow_task_runs_run_idx ON workflow_task_runs (run_id) WHERE run_id IS NOT NULL;
+
+-- A job run a workflow task started.
+ALTER TABLE runs DROP CONSTRAINT runs_trigger_check;
+ALTER TABLE runs ADD CONSTRAINT runs_trigger_check
+    CHECK (trigger IN ('manual', 'schedule', 'retry', 'rerun', 'backfill', 'workflow'));

@@ -265,7 +265,12 @@ pub async fn enqueue_workflow_message(
     let context = EventContext {
         event: Some(event),
         job_name: workflow_name.to_owned(),
-        status: if failed_upstream { "failed" } else { "succeeded" }.to_owned(),
+        status: if failed_upstream {
+            "failed"
+        } else {
+            "succeeded"
+        }
+        .to_owned(),
         organization_id: Some(destination.organization_id),
         template: (!message.trim().is_empty()).then(|| message.to_owned()),
         ..Default::default()

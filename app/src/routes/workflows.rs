@@ -164,7 +164,11 @@ async fn list_workflows(
     let mut conn = state.pool.get().await?;
     let mut views = Vec::new();
     for workflow in Workflow::list(&mut conn, auth.organization_id).await? {
-        if auth.principal.resource_role(workflow.team_id, &[]).is_some() {
+        if auth
+            .principal
+            .resource_role(workflow.team_id, &[])
+            .is_some()
+        {
             views.push(view(&workflow)?);
         }
     }
@@ -255,9 +259,14 @@ async fn update_workflow(
     let mut conn = state.pool.get().await?;
     let workflow = conn
         .transaction::<_, ApiError, _>(async |conn| {
-            let before =
-                load_workflow(conn, &auth, id, Action::EditResource, "change this workflow")
-                    .await?;
+            let before = load_workflow(
+                conn,
+                &auth,
+                id,
+                Action::EditResource,
+                "change this workflow",
+            )
+            .await?;
             if body.team_id != before.team_id {
                 return Err(ApiError::field(
                     "team_id",
@@ -309,8 +318,14 @@ async fn delete_workflow(
     let id = path.into_inner();
     let mut conn = state.pool.get().await?;
     conn.transaction::<_, ApiError, _>(async |conn| {
-        let workflow =
-            load_workflow(conn, &auth, id, Action::EditResource, "delete this workflow").await?;
+        let workflow = load_workflow(
+            conn,
+            &auth,
+            id,
+            Action::EditResource,
+            "delete this workflow",
+        )
+        .await?;
         let running = WorkflowRun::for_workflow(conn, auth.organization_id, id, 1000)
             .await?
             .iter()
@@ -405,8 +420,7 @@ async fn list_workflow_runs(
     )
     .await?;
     let mut views = Vec::new();
-    for run in WorkflowRun::for_workflow(&mut conn, auth.organization_id, workflow.id, 100).await?
-    {
+    for run in WorkflowRun::for_workflow(&mut conn, auth.organization_id, workflow.id, 100).await? {
         views.push(workflows::view(&mut conn, &run).await?);
     }
     Ok(web::Json(views))
@@ -463,14 +477,9 @@ async fn cancel_workflow_run(
         "cancel this workflow",
     )
     .await?;
-    workflows::cancel(
-        &mut conn,
-        state.launcher.as_ref(),
-        auth.organization_id,
-        id,
-    )
-    .await?
-    .map_err(refused)?;
+    workflows::cancel(&mut conn, state.launcher.as_ref(), auth.organization_id, id)
+        .await?
+        .map_err(refused)?;
     audit::record(
         &mut conn,
         &Actor::from(&auth),
@@ -480,7 +489,14 @@ async fn cancel_workflow_run(
         json!({"workflow_id": workflow.id}),
     )
     .await?;
-    let (run, _) = load_run(&mut conn, &auth, id, Action::ViewResource, "see this workflow").await?;
+    let (run, _) = load_run(
+        &mut conn,
+        &auth,
+        id,
+        Action::ViewResource,
+        "see this workflow",
+    )
+    .await?;
     Ok(web::Json(workflows::view(&mut conn, &run).await?))
 }
 
@@ -518,6 +534,13 @@ async fn resume_workflow_run(
         json!({"workflow_id": workflow.id, "tasks": again}),
     )
     .await?;
-    let (run, _) = load_run(&mut conn, &auth, id, Action::ViewResource, "see this workflow").await?;
+    let (run, _) = load_run(
+        &mut conn,
+        &auth,
+        id,
+        Action::ViewResource,
+        "see this workflow",
+    )
+    .await?;
     Ok(web::Json(workflows::view(&mut conn, &run).await?))
 }

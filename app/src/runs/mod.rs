@@ -14,8 +14,8 @@ pub mod watchdog;
 
 pub use outcome::record_outcome;
 
-use crate::models::job::Job;
 use crate::launcher::Launcher;
+use crate::models::job::Job;
 use crate::models::run::{NewRun, Run, RunEnd};
 use crate::models::workflow::WorkflowRun;
 use crate::notify::NotificationEvent;

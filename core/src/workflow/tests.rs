@@ -13,11 +13,7 @@ fn wait(name: &str, after: &[&str]) -> serde_json::Value {
 fn fields(spec: &WorkflowSpec) -> Vec<(String, String)> {
     match spec.validate() {
         Ok(()) => Vec::new(),
-        Err(errors) => errors
-            .0
-            .into_iter()
-            .map(|e| (e.field, e.message))
-            .collect(),
+        Err(errors) => errors.0.into_iter().map(|e| (e.field, e.message)).collect(),
     }
 }
 
@@ -43,20 +39,31 @@ fn an_empty_workflow_is_refused() {
 
 #[test]
 fn too_many_tasks_are_refused() {
-    let tasks: Vec<_> = (0..=MAX_TASKS).map(|i| wait(&format!("t{i}"), &[])).collect();
+    let tasks: Vec<_> = (0..=MAX_TASKS)
+        .map(|i| wait(&format!("t{i}"), &[]))
+        .collect();
     let found = fields(&spec(json!(tasks)));
     assert_eq!(found[0].0, "tasks");
     assert!(found[0].1.contains("at most 100 tasks"), "{found:?}");
-    let tasks: Vec<_> = (0..MAX_TASKS).map(|i| wait(&format!("t{i}"), &[])).collect();
+    let tasks: Vec<_> = (0..MAX_TASKS)
+        .map(|i| wait(&format!("t{i}"), &[]))
+        .collect();
     assert_eq!(fields(&spec(json!(tasks))), []);
 }
 
 #[test]
 fn duplicate_names_are_refused_at_the_second() {
-    let found = fields(&spec(json!([wait("load", &[]), wait("x", &[]), wait("load", &[])])));
+    let found = fields(&spec(json!([
+        wait("load", &[]),
+        wait("x", &[]),
+        wait("load", &[])
+    ])));
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].0, "tasks[2].name");
-    assert!(found[0].1.contains("already named \"load\" (task 1)"), "{found:?}");
+    assert!(
+        found[0].1.contains("already named \"load\" (task 1)"),
+        "{found:?}"
+    );
 }
 
 #[test]
@@ -76,7 +83,10 @@ fn a_task_after_itself_is_refused() {
 
 #[test]
 fn unknown_references_are_named() {
-    let found = fields(&spec(json!([wait("load", &[]), wait("mart", &["load", "lod"])])));
+    let found = fields(&spec(json!([
+        wait("load", &[]),
+        wait("mart", &["load", "lod"])
+    ])));
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].0, "tasks[1].after[1]");
     assert!(found[0].1.contains("No task is named \"lod\""), "{found:?}");
@@ -98,10 +108,16 @@ fn cycles_are_spelled_out() {
     ])));
     assert_eq!(found.len(), 1, "{found:?}");
     let (field, message) = &found[0];
-    assert!(field.starts_with("tasks[") && field.contains("].after["), "{field}");
+    assert!(
+        field.starts_with("tasks[") && field.contains("].after["),
+        "{field}"
+    );
     // The cycle is named in full, whichever task it is found from.
     for name in ["a", "b", "c"] {
-        assert!(message.contains(&format!("\"{name}\"")) || message.contains(name), "{message}");
+        assert!(
+            message.contains(&format!("\"{name}\"")) || message.contains(name),
+            "{message}"
+        );
     }
     assert!(!message.contains("start ->"), "{message}");
     assert!(message.contains("wait for each other"), "{message}");
@@ -141,8 +157,10 @@ fn unknown_fields_and_kinds_do_not_parse() {
             .is_err()
     );
     assert!(
-        serde_json::from_value::<WorkflowSpec>(json!({"tasks": [{"name": "a", "action": {"type": "shell", "cmd": "rm"}}]}))
-            .is_err()
+        serde_json::from_value::<WorkflowSpec>(
+            json!({"tasks": [{"name": "a", "action": {"type": "shell", "cmd": "rm"}}]})
+        )
+        .is_err()
     );
 }
 
@@ -157,7 +175,10 @@ fn ended(state: TaskState) -> Option<Ended> {
 fn decisions_follow_run_if() {
     use TaskState::*;
     assert_eq!(decide(RunIf::Success, &[]), Decision::Start);
-    assert_eq!(decide(RunIf::Success, &[ended(Succeeded), None]), Decision::Wait);
+    assert_eq!(
+        decide(RunIf::Success, &[ended(Succeeded), None]),
+        Decision::Wait
+    );
     assert_eq!(
         decide(RunIf::Success, &[ended(Succeeded), ended(Succeeded)]),
         Decision::Start
@@ -171,16 +192,28 @@ fn decisions_follow_run_if() {
         decide(RunIf::Success, &[ended(Skipped)]),
         Decision::Skip { for_failure: false }
     );
-    assert_eq!(decide(RunIf::Failure, &[ended(Succeeded)]), Decision::Skip { for_failure: false });
-    assert_eq!(decide(RunIf::Failure, &[ended(Failed), None]), Decision::Wait);
+    assert_eq!(
+        decide(RunIf::Failure, &[ended(Succeeded)]),
+        Decision::Skip { for_failure: false }
+    );
+    assert_eq!(
+        decide(RunIf::Failure, &[ended(Failed), None]),
+        Decision::Wait
+    );
     assert_eq!(decide(RunIf::Failure, &[ended(Cancelled)]), Decision::Start);
     // A failure two steps up reaches an on-failure task through the skip it caused.
     let skipped_for_failure = Some(Ended {
         state: Skipped,
         for_failure: true,
     });
-    assert_eq!(decide(RunIf::Failure, &[skipped_for_failure]), Decision::Start);
-    assert_eq!(decide(RunIf::Always, &[ended(Failed), ended(Succeeded)]), Decision::Start);
+    assert_eq!(
+        decide(RunIf::Failure, &[skipped_for_failure]),
+        Decision::Start
+    );
+    assert_eq!(
+        decide(RunIf::Always, &[ended(Failed), ended(Succeeded)]),
+        Decision::Start
+    );
 }
 
 #[test]
@@ -215,7 +248,10 @@ fn outcomes() {
         for_failure: false,
     };
     assert_eq!(outcome(&[e(Succeeded), e(Running)]), None);
-    assert_eq!(outcome(&[e(Succeeded), e(Skipped)]), Some(WorkflowRunStatus::Succeeded));
+    assert_eq!(
+        outcome(&[e(Succeeded), e(Skipped)]),
+        Some(WorkflowRunStatus::Succeeded)
+    );
     // The failure was handled by a cleanup task, and still the run failed.
     assert_eq!(
         outcome(&[e(Failed), e(Succeeded)]),
