@@ -366,6 +366,57 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    workflows (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        team_id -> Uuid,
+        name -> Text,
+        description -> Text,
+        spec -> Jsonb,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    workflow_runs (id) {
+        id -> Uuid,
+        organization_id -> Uuid,
+        workflow_id -> Uuid,
+        spec -> Jsonb,
+        status -> Text,
+        attempt -> Int4,
+        trigger -> Text,
+        triggered_by -> Nullable<Uuid>,
+        resolved_inputs -> Jsonb,
+        wake_at -> Nullable<Timestamptz>,
+        error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        ended_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    workflow_task_runs (workflow_run_id, task_name) {
+        workflow_run_id -> Uuid,
+        organization_id -> Uuid,
+        task_name -> Text,
+        state -> Text,
+        skipped_for_failure -> Bool,
+        run_id -> Nullable<Uuid>,
+        starts -> Int4,
+        wait_until -> Nullable<Timestamptz>,
+        message -> Nullable<Text>,
+        started_at -> Nullable<Timestamptz>,
+        ended_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(workflow_runs -> workflows (workflow_id));
+diesel::joinable!(workflow_task_runs -> workflow_runs (workflow_run_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     organizations,
     users,
@@ -390,4 +441,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     notification_outbox,
     notification_attempts,
     password_resets,
+    workflows,
+    workflow_runs,
+    workflow_task_runs,
 );

@@ -147,6 +147,12 @@ impl Application {
                 log_retention: settings.log_retention,
             });
             tokio::spawn(watchdog.run());
+            // Workflows start job runs, so they step where runs are dispatched.
+            let workflows = Arc::new(crate::workflows::WorkflowEngine {
+                pool: pool.clone(),
+                tick: std::time::Duration::from_millis(500),
+            });
+            tokio::spawn(workflows.run());
         }
         let state = web::Data::new(AppState {
             pool,

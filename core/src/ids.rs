@@ -97,4 +97,8 @@ id_type! {
     NotificationRuleId;
     /// One notification in the outbox; webhooks receive it as their idempotency key.
     NotificationEventId;
+    /// A graph of tasks (jobs, waits, notifications) run in order.
+    WorkflowId;
+    /// One run of a workflow; its tasks' states are rows of their own.
+    WorkflowRunId;
 }

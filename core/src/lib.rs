@@ -49,3 +49,4 @@ pub mod sql;
 pub mod usage;
 pub mod validation;
 pub mod variables;
+pub mod workflow;

@@ -23,6 +23,7 @@ pub mod schedule;
 pub mod session;
 pub mod team;
 pub mod user;
+pub mod workflow;
 
 /// `find`, `delete` and (given a changeset type) `update` of one row by id, always within
 /// one organization: another organization's row is `None` (or 0 rows), never a leak.

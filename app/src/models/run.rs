@@ -886,6 +886,36 @@ impl Run {
     }
 
     /// Asks the runner to stop: its next heartbeat answers `cancel`.
+    /// The last attempt of the run whose first attempt is `root` (retries share it as
+    /// `root_run_id`); a retry is queued in the transaction that ends the attempt before
+    /// it, so a final last attempt is the chain's end.
+    pub async fn last_attempt(
+        conn: &mut AsyncPgConnection,
+        root: RunId,
+    ) -> QueryResult<Option<Run>> {
+        runs::table
+            .filter(runs::root_run_id.eq(root))
+            .order(runs::attempt.desc())
+            .select(Run::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    pub async fn by_idempotency_key(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+        key: &str,
+    ) -> QueryResult<Option<Run>> {
+        runs::table
+            .filter(runs::organization_id.eq(org))
+            .filter(runs::idempotency_key.eq(key))
+            .select(Run::as_select())
+            .first(conn)
+            .await
+            .optional()
+    }
+
     pub async fn request_cancel(conn: &mut AsyncPgConnection, id: RunId) -> QueryResult<()> {
         diesel::update(runs::table.find(id))
             .set(runs::cancel_requested.eq(true))

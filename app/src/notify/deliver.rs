@@ -359,7 +359,10 @@ impl Notifier {
                     id: entry.id,
                     context: &context,
                     subject: rule.as_ref().and_then(|r| r.subject.as_deref()),
-                    template: rule.as_ref().and_then(|r| r.template.as_deref()),
+                    template: rule
+                        .as_ref()
+                        .and_then(|r| r.template.as_deref())
+                        .or(context.template.as_deref()),
                     mentions: &mentions,
                 };
                 self.sender.send(destination, &outgoing).await

@@ -67,6 +67,10 @@ pub struct EventContext {
     /// The run's resolved variable values.
     pub variables: Map<String, Value>,
     pub organization_id: Option<OrganizationId>,
+    /// The message of a workflow's notify task (a template like a rule's), used when the
+    /// row has no rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +119,7 @@ impl EventContext {
                 .cloned()
                 .unwrap_or_default(),
             organization_id: Some(run.organization_id),
+            template: None,
         }
     }
 }
@@ -239,6 +244,62 @@ async fn run_overdue(conn: &mut AsyncPgConnection, run_id: RunId) -> QueryResult
         }
     }
     Ok(())
+}
+
+/// The outbox row of a workflow's notify task: `message` (the rule's default for the
+/// event when empty) to `destination`, once per `occurrence`. `failed_upstream` makes it
+/// a failure event (for webhook payloads and the default message).
+pub async fn enqueue_workflow_message(
+    conn: &mut AsyncPgConnection,
+    destination: &Destination,
+    occurrence: &str,
+    workflow_name: &str,
+    message: &str,
+    failed_upstream: bool,
+) -> QueryResult<bool> {
+    let event = if failed_upstream {
+        NotificationEventKind::Failure
+    } else {
+        NotificationEventKind::Success
+    };
+    let context = EventContext {
+        event: Some(event),
+        job_name: workflow_name.to_owned(),
+        status: if failed_upstream {
+            "failed"
+        } else {
+            "succeeded"
+        }
+        .to_owned(),
+        organization_id: Some(destination.organization_id),
+        template: (!message.trim().is_empty()).then(|| message.to_owned()),
+        ..Default::default()
+    };
+    let (status, error) = if destination.confirmed() {
+        (DeliveryStatus::Pending, None)
+    } else {
+        (
+            DeliveryStatus::Skipped,
+            Some("The email address has not been confirmed yet: nothing was sent."),
+        )
+    };
+    OutboxEntry::insert_once(
+        conn,
+        NewOutboxEntry {
+            id: NotificationEventId::new(),
+            organization_id: destination.organization_id,
+            rule_id: None,
+            destination_id: destination.id,
+            job_id: None,
+            run_id: None,
+            event,
+            dedupe_key: occurrence,
+            context: serde_json::to_value(&context).unwrap_or(Value::Null),
+            status,
+            last_error: error,
+        },
+    )
+    .await
 }
 
 /// One outbox row for `rule`; unconfirmed email addresses get a `skipped` row, so the

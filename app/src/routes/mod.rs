@@ -21,6 +21,7 @@ mod runs;
 mod schedules;
 mod teams;
 mod tokens;
+mod workflows;
 
 use crate::error::ApiError;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -47,6 +48,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
     notification_rules::configure(cfg);
     password_reset::configure(cfg);
     config_code::configure(cfg);
+    workflows::configure(cfg);
 }
 
 #[derive(OpenApi)]

@@ -15,8 +15,7 @@ use actix_web::{HttpResponse, get, post, web};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use hakobu_core::api::error::ErrorBody;
 use hakobu_core::api::runs::{
-    BackfillRequest, BackfillView, QueueView, RunLogLine, RunStatus, RunView, RunnerOutcome,
-    RunnerResult, StartRunRequest,
+    BackfillRequest, BackfillView, QueueView, RunLogLine, RunStatus, RunView, StartRunRequest,
 };
 use hakobu_core::api::{MAX_PER_PAGE, Page};
 use hakobu_core::authz::Action;
@@ -615,23 +614,7 @@ async fn cancel_run(
         Ok(())
     })
     .await?;
-    if run.status == RunStatus::Queued {
-        let cancelled = RunnerResult {
-            outcome: RunnerOutcome::Cancelled,
-            rows_read: 0,
-            rows_written: 0,
-            rows_skipped: 0,
-            bytes_read: 0,
-            bytes_written: 0,
-            error: Some("Cancelled before it started.".to_owned()),
-            next_state: None,
-        };
-        runs::finish(&mut conn, id, cancelled).await?;
-    } else if let Some(task) = &run.task_id
-        && let Err(e) = state.launcher.stop(task).await
-    {
-        tracing::warn!(error = format!("{e:#}"), run_id = %id, "stopping the runner failed; the watchdog will retry");
-    }
+    runs::stop_cancelled(&mut conn, state.launcher.as_ref(), &run).await?;
     let run = Run::find(&mut conn, auth.organization_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("run"))?;

@@ -442,5 +442,9 @@ async fn fail_claimed(
     }
     crate::notify::enqueue_event(conn, NotificationEvent::RunEnded { run_id: run }).await?;
     crate::runs::record_outcome(conn, run).await?;
+    // A claimed run is its chain's last attempt; its root names the workflow task.
+    if let Some(ended) = Run::find_any(conn, run).await? {
+        crate::models::workflow::WorkflowRun::wake_for_job_run(conn, ended.root_run_id).await?;
+    }
     Ok(())
 }

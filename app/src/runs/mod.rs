@@ -14,8 +14,10 @@ pub mod watchdog;
 
 pub use outcome::record_outcome;
 
+use crate::launcher::Launcher;
 use crate::models::job::Job;
 use crate::models::run::{NewRun, Run, RunEnd};
+use crate::models::workflow::WorkflowRun;
 use crate::notify::NotificationEvent;
 use crate::schema::runs;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
@@ -45,6 +47,10 @@ pub struct RunRequest<'a> {
     /// Queue even when the overlap policy is `skip` and a run is active (a backfill asks
     /// for every one of its runs).
     pub ignore_skip: bool,
+    /// Attempts in all, instead of the job's retry policy (a workflow task's `retries`).
+    pub max_attempts: Option<i32>,
+    /// Instead of the job's timeout (a workflow task's `timeout_minutes`).
+    pub timeout_seconds: Option<i32>,
 }
 
 /// Queues a run of `job`. `None` when the job's overlap policy is `skip` and a run is
@@ -78,13 +84,17 @@ pub async fn enqueue(
             job_revision: request.revision.unwrap_or(job.revision),
             status: RunStatus::Queued,
             attempt: 1,
-            max_attempts: settings.retry.count as i32 + 1,
+            max_attempts: request
+                .max_attempts
+                .unwrap_or(settings.retry.count as i32 + 1),
             root_run_id: id,
             trigger: request.trigger,
             triggered_by: request.triggered_by,
             idempotency_key: request.idempotency_key,
             resolved_inputs: inputs,
-            timeout_seconds: (settings.timeout_minutes * 60) as i32,
+            timeout_seconds: request
+                .timeout_seconds
+                .unwrap_or((settings.timeout_minutes * 60) as i32),
             not_before: Utc::now(),
             schedule_id: request.schedule_id,
             scheduled_time: request.scheduled_time,
@@ -290,6 +300,9 @@ async fn end_run(
         }
         crate::notify::enqueue_event(conn, NotificationEvent::RunEnded { run_id }).await?;
         record_outcome(conn, run_id).await?;
+        // A workflow task waiting for this run is looked at now (not for a retry queued
+        // above: its last attempt is the retry, still to run).
+        WorkflowRun::wake_for_job_run(conn, run.root_run_id).await?;
         Ok(Some(finished))
     })
     .await
@@ -377,6 +390,7 @@ pub async fn finish_as(
             }
             crate::notify::enqueue_event(conn, NotificationEvent::RunEnded { run_id }).await?;
             record_outcome(conn, run_id).await?;
+            WorkflowRun::wake_for_job_run(conn, run.root_run_id).await?;
         }
         Ok(ended)
     })
@@ -391,4 +405,32 @@ fn incremental_state(next: Option<&Value>) -> Option<Value> {
         .filter_map(|k| input.get(k).map(|v| (k.to_owned(), v.clone())))
         .collect();
     (!state.is_empty()).then_some(Value::Object(state))
+}
+
+/// The second half of a cancel, once `cancel_requested` is recorded: a queued run ends at
+/// once; a running one's runner is stopped (it rolls back and reports, or the watchdog
+/// ends the run). Shared by the cancel of a run and of a workflow run.
+pub async fn stop_cancelled(
+    conn: &mut AsyncPgConnection,
+    launcher: &dyn Launcher,
+    run: &Run,
+) -> anyhow::Result<()> {
+    if run.status == RunStatus::Queued {
+        let cancelled = RunnerResult {
+            outcome: RunnerOutcome::Cancelled,
+            rows_read: 0,
+            rows_written: 0,
+            rows_skipped: 0,
+            bytes_read: 0,
+            bytes_written: 0,
+            error: Some("Cancelled before it started.".to_owned()),
+            next_state: None,
+        };
+        finish(conn, run.id, cancelled).await?;
+    } else if let Some(task) = &run.task_id
+        && let Err(e) = launcher.stop(task).await
+    {
+        tracing::warn!(error = format!("{e:#}"), run_id = %run.id, "stopping the runner failed; the watchdog will retry");
+    }
+    Ok(())
 }

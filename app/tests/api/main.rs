@@ -34,3 +34,4 @@ mod ssh_tunnels;
 mod teams;
 mod tenant_boundary;
 mod tokens;
+mod workflows;

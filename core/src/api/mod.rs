@@ -15,6 +15,7 @@ pub mod org;
 pub mod runs;
 pub mod schedules;
 pub mod tokens;
+pub mod workflows;
 
 /// A page of results and the total count behind it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -1,0 +1,668 @@
+//! The workflow engine: a state machine in PostgreSQL, stepped by [`advance`].
+//!
+//! A workflow run is a row in `workflow_runs` and one row per task in
+//! `workflow_task_runs`; nothing lives in memory between steps, so a restart or another
+//! replica carries on where the last step ended. [`advance`] takes the run's row with
+//! `FOR UPDATE SKIP LOCKED` (a replica already stepping it is left to it), reads how its
+//! running tasks' job runs ended, starts every task whose dependencies are met (up to the
+//! workflow's parallelism; job runs through `runs::enqueue`, so the organization's limits
+//! apply at dispatch), skips those whose `run_if` cannot hold, and ends the run when every
+//! task has. Each start is written in the same transaction as the lock, so two replicas
+//! never start a task twice; the job run also carries an idempotency key per task start.
+//!
+//! A job run's end (`runs::finish`, `finish_as`) sets the workflow run's `wake_at` in its
+//! own transaction (`WorkflowRun::wake_for_job_run`); the [`WorkflowEngine`] worker steps
+//! every run whose `wake_at` has come, and a running workflow is looked at again at least
+//! every [`RECHECK`] whatever happens. The rules (what starts, what is skipped, what a
+//! resume runs again) are `hakobu_core::workflow`'s.
+
+use crate::db::DbPool;
+use crate::launcher::Launcher;
+use crate::models::destination::Destination;
+use crate::models::job::Job;
+use crate::models::run::Run;
+use crate::models::workflow::{
+    NewWorkflowRun, TaskRun, TaskRunChangeset, Workflow, WorkflowRun, WorkflowRunChangeset,
+};
+use crate::runs::{self, RunRequest};
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use hakobu_core::api::runs::RunStatus;
+use hakobu_core::api::workflows::{TaskRunView, WorkflowRunView};
+use hakobu_core::ids::{OrganizationId, RunId, UserId, WorkflowRunId};
+use hakobu_core::workflow::{
+    Decision, Ended, TaskAction, TaskSpec, TaskState, WorkflowRunStatus, WorkflowSpec, decide,
+    outcome, resume_set,
+};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A running workflow is stepped at least this often, even if no job run's end woke it.
+pub const RECHECK: Duration = Duration::from_secs(30);
+
+/// Steps due workflow runs until the app stops (every replica with the dispatcher).
+pub struct WorkflowEngine {
+    pub pool: DbPool,
+    /// The pause between rounds when nothing was due.
+    pub tick: Duration,
+}
+
+impl WorkflowEngine {
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            match self.step_once().await {
+                Ok(n) if n >= BATCH as usize => {}
+                Ok(_) => tokio::time::sleep(self.tick).await,
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "workflow engine");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+        }
+    }
+
+    /// One round: steps every run due now (up to a batch); answers how many were due.
+    pub async fn step_once(&self) -> anyhow::Result<usize> {
+        let mut conn = self.pool.get().await?;
+        let due = WorkflowRun::due(&mut conn, Utc::now(), BATCH).await?;
+        for id in &due {
+            if let Err(e) = advance(&mut conn, *id).await {
+                tracing::error!(error = format!("{e:#}"), workflow_run_id = %id, "stepping a workflow run");
+            }
+        }
+        Ok(due.len())
+    }
+}
+
+const BATCH: i64 = 20;
+
+/// What one call of [`advance`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// `false` when another transaction held the run (it is stepping it).
+    pub locked: bool,
+    /// The tasks this step started.
+    pub started: Vec<String>,
+    /// The run's status after the step.
+    pub status: Option<WorkflowRunStatus>,
+}
+
+/// One step of a workflow run, in one transaction: see the module's documentation.
+pub async fn advance(conn: &mut AsyncPgConnection, id: WorkflowRunId) -> anyhow::Result<Step> {
+    conn.transaction::<_, anyhow::Error, _>(async |conn| {
+        let Some(run) = WorkflowRun::lock_or_skip(conn, id).await? else {
+            return Ok(Step::default());
+        };
+        let mut step = Step {
+            locked: true,
+            status: Some(run.status),
+            ..Default::default()
+        };
+        if run.status != WorkflowRunStatus::Running {
+            // Ended (a cancel, or a job run's late end woke it): nothing to step.
+            if run.wake_at.is_some() {
+                WorkflowRun::set(
+                    conn,
+                    run.id,
+                    ended_changes(&run, run.status, run.error.as_deref()),
+                )
+                .await?;
+            }
+            return Ok(step);
+        }
+        let spec: WorkflowSpec = match serde_json::from_value(run.spec.clone()) {
+            Ok(spec) => spec,
+            Err(e) => {
+                let error = format!("The workflow's tasks cannot be read: {e}");
+                WorkflowRun::set(
+                    conn,
+                    run.id,
+                    ended_changes(&run, WorkflowRunStatus::Failed, Some(&error)),
+                )
+                .await?;
+                step.status = Some(WorkflowRunStatus::Failed);
+                return Ok(step);
+            }
+        };
+        let now = Utc::now();
+        let mut tasks: HashMap<String, TaskRun> =
+            TaskRun::of_run(conn, run.organization_id, run.id)
+                .await?
+                .into_iter()
+                .map(|t| (t.task_name.clone(), t))
+                .collect();
+        // 1. Running tasks that have ended: their job run's last attempt ended, their wait is over.
+        for spec_task in &spec.tasks {
+            let Some(task) = tasks.get(&spec_task.name).cloned() else {
+                continue;
+            };
+            if task.state != TaskState::Running {
+                continue;
+            }
+            let ended = match &spec_task.action {
+                TaskAction::Job { .. } => match task.run_id {
+                    Some(root) => match Run::last_attempt(conn, root).await? {
+                        Some(last) if last.status.is_final() => Some(job_run_end(&last)),
+                        Some(_) => None,
+                        None => Some((
+                            TaskState::Failed,
+                            Some("The job run of this task no longer exists.".to_owned()),
+                        )),
+                    },
+                    None => Some((
+                        TaskState::Failed,
+                        Some("This task lost its job run.".to_owned()),
+                    )),
+                },
+                TaskAction::Wait { .. } => task
+                    .wait_until
+                    .is_none_or(|until| until <= now)
+                    .then_some((TaskState::Succeeded, None)),
+                TaskAction::Notify { .. } => Some((TaskState::Succeeded, None)),
+            };
+            if let Some((state, message)) = ended {
+                let changes = TaskRunChangeset {
+                    state,
+                    message: message.as_deref(),
+                    ended_at: Some(now),
+                    ..task.unchanged()
+                };
+                TaskRun::set(conn, run.id, &task.task_name, changes).await?;
+                let entry = tasks.get_mut(&task.task_name).expect("a task just read");
+                entry.state = state;
+                entry.message = message;
+                entry.ended_at = Some(now);
+            }
+        }
+        // 2. Pending tasks, in the spec's order, until nothing changes: a skip or a task
+        // that ends at its start (a notification) may free the tasks after it.
+        let mut running = tasks
+            .values()
+            .filter(|t| t.state == TaskState::Running)
+            .count();
+        let parallelism = spec.parallelism as usize;
+        loop {
+            let mut changed = false;
+            for spec_task in &spec.tasks {
+                let Some(task) = tasks.get(&spec_task.name).cloned() else {
+                    continue;
+                };
+                if task.state != TaskState::Pending {
+                    continue;
+                }
+                let upstream: Vec<Option<Ended>> = spec_task
+                    .after
+                    .iter()
+                    .map(|a| tasks.get(a).and_then(TaskRun::ended))
+                    .collect();
+                let updated = match decide(spec_task.run_if, &upstream) {
+                    Decision::Wait => continue,
+                    Decision::Skip { for_failure } => TaskRun {
+                        state: TaskState::Skipped,
+                        skipped_for_failure: for_failure,
+                        message: Some(skip_reason(spec_task, for_failure)),
+                        ended_at: Some(now),
+                        ..task
+                    },
+                    Decision::Start if running >= parallelism => continue,
+                    Decision::Start => {
+                        let failed_upstream = upstream.iter().flatten().any(|e| e.is_failure());
+                        let started =
+                            start_task(conn, &run, spec_task, task, failed_upstream, now).await?;
+                        step.started.push(spec_task.name.clone());
+                        if started.state == TaskState::Running {
+                            running += 1;
+                        }
+                        started
+                    }
+                };
+                TaskRun::set(conn, run.id, &updated.task_name, updated.unchanged()).await?;
+                tasks.insert(updated.task_name.clone(), updated);
+                changed = true;
+            }
+            if !changed {
+                break;
+            }
+        }
+        // 3. The run's end, or when to look again.
+        let states: Vec<Ended> = spec
+            .tasks
+            .iter()
+            .map(|t| match tasks.get(&t.name).and_then(TaskRun::ended) {
+                Some(e) => e,
+                None => Ended {
+                    state: TaskState::Running,
+                    for_failure: false,
+                },
+            })
+            .collect();
+        match outcome(&states) {
+            Some(status) => {
+                let error =
+                    (status == WorkflowRunStatus::Failed).then(|| failure_summary(&spec, &tasks));
+                WorkflowRun::set(conn, run.id, ended_changes(&run, status, error.as_deref()))
+                    .await?;
+                step.status = Some(status);
+            }
+            None => {
+                let recheck = now + ChronoDuration::from_std(RECHECK)?;
+                let next_wait = tasks
+                    .values()
+                    .filter(|t| t.state == TaskState::Running)
+                    .filter_map(|t| t.wait_until)
+                    .min();
+                let wake = next_wait.map_or(recheck, |w| w.min(recheck));
+                WorkflowRun::set(
+                    conn,
+                    run.id,
+                    WorkflowRunChangeset {
+                        status: WorkflowRunStatus::Running,
+                        attempt: run.attempt,
+                        wake_at: Some(wake),
+                        error: None,
+                        ended_at: None,
+                    },
+                )
+                .await?;
+            }
+        }
+        Ok(step)
+    })
+    .await
+}
+
+fn ended_changes<'a>(
+    run: &WorkflowRun,
+    status: WorkflowRunStatus,
+    error: Option<&'a str>,
+) -> WorkflowRunChangeset<'a> {
+    WorkflowRunChangeset {
+        status,
+        attempt: run.attempt,
+        wake_at: None,
+        error,
+        ended_at: Some(run.ended_at.unwrap_or_else(Utc::now)),
+    }
+}
+
+/// A task's state from its job run's last attempt.
+fn job_run_end(last: &Run) -> (TaskState, Option<String>) {
+    let state = match last.status {
+        RunStatus::Succeeded => TaskState::Succeeded,
+        RunStatus::Cancelled => TaskState::Cancelled,
+        _ => TaskState::Failed,
+    };
+    let message = match (state, &last.error_summary) {
+        (TaskState::Succeeded, _) => None,
+        (_, Some(error)) => Some(format!("The job run {}: {}", last.status, clip(error))),
+        (_, None) => Some(format!("The job run {}.", last.status)),
+    };
+    (state, message)
+}
+
+fn clip(text: &str) -> String {
+    const MAX: usize = 500;
+    if text.chars().count() <= MAX {
+        text.to_owned()
+    } else {
+        format!("{}…", text.chars().take(MAX).collect::<String>())
+    }
+}
+
+fn skip_reason(task: &TaskSpec, for_failure: bool) -> String {
+    match (task.run_if, for_failure) {
+        (_, true) => "Skipped: a task it runs after did not succeed.".to_owned(),
+        (hakobu_core::workflow::RunIf::Failure, false) => {
+            "Skipped: it runs only when a task before it fails, and none did.".to_owned()
+        }
+        _ => "Skipped: a task it runs after was skipped.".to_owned(),
+    }
+}
+
+fn failure_summary(spec: &WorkflowSpec, tasks: &HashMap<String, TaskRun>) -> String {
+    let failed: Vec<&str> = spec
+        .tasks
+        .iter()
+        .filter(|t| {
+            tasks
+                .get(&t.name)
+                .is_some_and(|r| matches!(r.state, TaskState::Failed | TaskState::Cancelled))
+        })
+        .map(|t| t.name.as_str())
+        .collect();
+    format!(
+        "{} did not succeed: {}. Resume the run to run {} and what follows again.",
+        if failed.len() == 1 {
+            "One task"
+        } else {
+            "Some tasks"
+        },
+        failed.join(", "),
+        if failed.len() == 1 { "it" } else { "them" }
+    )
+}
+
+/// Starts one task whose dependencies are met; answers its new row (running, or already
+/// ended when it ends at its start or cannot start).
+async fn start_task(
+    conn: &mut AsyncPgConnection,
+    run: &WorkflowRun,
+    spec: &TaskSpec,
+    task: TaskRun,
+    failed_upstream: bool,
+    now: DateTime<Utc>,
+) -> anyhow::Result<TaskRun> {
+    let starts = task.starts + 1;
+    let running = TaskRun {
+        state: TaskState::Running,
+        skipped_for_failure: false,
+        starts,
+        started_at: Some(now),
+        ended_at: None,
+        message: None,
+        wait_until: None,
+        run_id: None,
+        ..task
+    };
+    let failed = |running: TaskRun, message: String| TaskRun {
+        state: TaskState::Failed,
+        message: Some(message),
+        ended_at: Some(now),
+        ..running
+    };
+    match &spec.action {
+        TaskAction::Wait { seconds } => Ok(TaskRun {
+            wait_until: Some(now + ChronoDuration::seconds(i64::from(*seconds))),
+            ..running
+        }),
+        TaskAction::Job { job_id } => {
+            let Some(job) = Job::find(conn, run.organization_id, *job_id).await? else {
+                return Ok(failed(
+                    running,
+                    "The job this task runs no longer exists.".to_owned(),
+                ));
+            };
+            // One key per start of the task: a second start of the same one is a no-op.
+            let key = format!("workflow:{}:{}:{}:{starts}", run.id, run.attempt, spec.name);
+            let as_of = run
+                .resolved_inputs
+                .get("as_of")
+                .and_then(|v| serde_json::from_value::<DateTime<Utc>>(v.clone()).ok());
+            let request = RunRequest {
+                trigger: "workflow",
+                triggered_by: run.triggered_by,
+                idempotency_key: Some(&key),
+                resolved_inputs: run.resolved_inputs.clone(),
+                scheduled_time: as_of,
+                // The job's overlap policy holds the run in the queue rather than dropping
+                // a task of the workflow.
+                ignore_skip: true,
+                max_attempts: spec.retries.map(|r| r as i32 + 1),
+                timeout_seconds: spec.timeout_minutes.map(|m| (m * 60) as i32),
+                ..Default::default()
+            };
+            let job_run = match runs::enqueue(conn, &job, request).await? {
+                Some(job_run) => job_run,
+                None => Run::by_idempotency_key(conn, run.organization_id, &key)
+                    .await?
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("the job run of task {} was not queued", spec.name)
+                    })?,
+            };
+            Ok(TaskRun {
+                run_id: Some(job_run.root_run_id),
+                ..running
+            })
+        }
+        TaskAction::Notify {
+            destination_id,
+            message,
+        } => {
+            let Some(destination) =
+                Destination::find(conn, run.organization_id, *destination_id).await?
+            else {
+                return Ok(failed(
+                    running,
+                    "The notification destination of this task no longer exists.".to_owned(),
+                ));
+            };
+            let workflow = Workflow::find(conn, run.organization_id, run.workflow_id).await?;
+            let name = workflow.map(|w| w.name).unwrap_or_default();
+            crate::notify::enqueue_workflow_message(
+                conn,
+                &destination,
+                &format!("workflow:{}:{}:{}:{starts}", run.id, run.attempt, spec.name),
+                &name,
+                message,
+                failed_upstream,
+            )
+            .await?;
+            Ok(TaskRun {
+                state: TaskState::Succeeded,
+                message: Some("Handed to the notifier.".to_owned()),
+                ended_at: Some(now),
+                ..running
+            })
+        }
+    }
+}
+
+/// Creates a run of `workflow` (its current spec) with every task pending, in the caller's
+/// transaction; the engine starts its first tasks at its next round.
+pub async fn start(
+    conn: &mut AsyncPgConnection,
+    workflow: &Workflow,
+    trigger: &str,
+    triggered_by: Option<UserId>,
+    resolved_inputs: Value,
+) -> anyhow::Result<WorkflowRun> {
+    let spec: WorkflowSpec = serde_json::from_value(workflow.spec.clone())?;
+    let run = WorkflowRun::insert(
+        conn,
+        NewWorkflowRun {
+            id: WorkflowRunId::new(),
+            organization_id: workflow.organization_id,
+            workflow_id: workflow.id,
+            spec: workflow.spec.clone(),
+            status: WorkflowRunStatus::Running,
+            trigger,
+            triggered_by,
+            resolved_inputs,
+            wake_at: Some(Utc::now()),
+        },
+    )
+    .await?;
+    let rows: Vec<TaskRun> = spec
+        .tasks
+        .iter()
+        .map(|t| TaskRun::pending(&run, &t.name))
+        .collect();
+    TaskRun::insert_all(conn, &rows).await?;
+    Ok(run)
+}
+
+/// Why a cancel or a resume was refused.
+#[derive(Debug)]
+pub enum Refused {
+    NotFound,
+    /// The run's status does not allow it; the message says why, in plain words.
+    Conflict(String),
+}
+
+/// Cancels a running workflow run: its pending and running tasks become cancelled in one
+/// transaction, then each running job run is cancelled as a user's cancel would (a queued
+/// one ends at once, a running one's runner is stopped and rolls back).
+pub async fn cancel(
+    conn: &mut AsyncPgConnection,
+    launcher: &dyn Launcher,
+    org: OrganizationId,
+    id: WorkflowRunId,
+) -> anyhow::Result<Result<(), Refused>> {
+    let roots = conn
+        .transaction::<_, anyhow::Error, _>(async |conn| {
+            let Some(run) = WorkflowRun::lock(conn, org, id).await? else {
+                return Ok(Err(Refused::NotFound));
+            };
+            if run.status != WorkflowRunStatus::Running {
+                return Ok(Err(Refused::Conflict(format!(
+                    "This workflow run has already ended ({}).",
+                    run.status
+                ))));
+            }
+            let now = Utc::now();
+            let mut roots: Vec<RunId> = Vec::new();
+            for task in TaskRun::of_run(conn, org, id).await? {
+                if task.state.is_final() {
+                    continue;
+                }
+                if task.state == TaskState::Running
+                    && let Some(root) = task.run_id
+                {
+                    roots.push(root);
+                }
+                let changes = TaskRunChangeset {
+                    state: TaskState::Cancelled,
+                    message: Some("Cancelled with the workflow run."),
+                    ended_at: Some(now),
+                    ..task.unchanged()
+                };
+                TaskRun::set(conn, id, &task.task_name, changes).await?;
+            }
+            WorkflowRun::set(
+                conn,
+                id,
+                ended_changes(&run, WorkflowRunStatus::Cancelled, Some("Cancelled.")),
+            )
+            .await?;
+            Ok(Ok(roots))
+        })
+        .await?;
+    let roots = match roots {
+        Ok(roots) => roots,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    // Each job run in a transaction of its own, after the workflow's: a job run ending
+    // meanwhile locks its run row, then the workflow run's, never the other way round.
+    for root in roots {
+        if let Some(last) = Run::last_attempt(conn, root).await?
+            && !last.status.is_final()
+        {
+            Run::request_cancel(conn, last.id).await?;
+            runs::stop_cancelled(conn, launcher, &last).await?;
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Resumes a failed or cancelled run: the tasks that failed, were cancelled or were
+/// skipped because of a failure, and every task after them, become pending again; the
+/// succeeded ones stay. The run's attempt counts the resume.
+pub async fn resume(
+    conn: &mut AsyncPgConnection,
+    org: OrganizationId,
+    id: WorkflowRunId,
+) -> anyhow::Result<Result<Vec<String>, Refused>> {
+    conn.transaction::<_, anyhow::Error, _>(async |conn| {
+        let Some(run) = WorkflowRun::lock(conn, org, id).await? else {
+            return Ok(Err(Refused::NotFound));
+        };
+        match run.status {
+            WorkflowRunStatus::Running => {
+                return Ok(Err(Refused::Conflict(
+                    "This workflow run is still running; cancel it first, or wait for its end."
+                        .to_owned(),
+                )));
+            }
+            WorkflowRunStatus::Succeeded => {
+                return Ok(Err(Refused::Conflict(
+                    "Every task of this run succeeded: nothing to resume. Start a new run to run them again."
+                        .to_owned(),
+                )));
+            }
+            WorkflowRunStatus::Failed | WorkflowRunStatus::Cancelled => {}
+        }
+        let spec: WorkflowSpec = serde_json::from_value(run.spec.clone())?;
+        let tasks = TaskRun::of_run(conn, org, id).await?;
+        let states: BTreeMap<String, Ended> = tasks
+            .iter()
+            .map(|t| {
+                let ended = t.ended().unwrap_or(Ended {
+                    state: t.state,
+                    for_failure: false,
+                });
+                (t.task_name.clone(), ended)
+            })
+            .collect();
+        let again = resume_set(&spec, &states);
+        for task in tasks.iter().filter(|t| again.contains(&t.task_name)) {
+            let changes = TaskRunChangeset {
+                state: TaskState::Pending,
+                skipped_for_failure: false,
+                run_id: None,
+                starts: task.starts,
+                wait_until: None,
+                message: None,
+                started_at: None,
+                ended_at: None,
+            };
+            TaskRun::set(conn, id, &task.task_name, changes).await?;
+        }
+        WorkflowRun::set(
+            conn,
+            id,
+            WorkflowRunChangeset {
+                status: WorkflowRunStatus::Running,
+                attempt: run.attempt + 1,
+                wake_at: Some(Utc::now()),
+                error: None,
+                ended_at: None,
+            },
+        )
+        .await?;
+        Ok(Ok(again.into_iter().collect()))
+    })
+    .await
+}
+
+/// The run with its tasks in the spec's order.
+pub async fn view(
+    conn: &mut AsyncPgConnection,
+    run: &WorkflowRun,
+) -> anyhow::Result<WorkflowRunView> {
+    let spec: WorkflowSpec = serde_json::from_value(run.spec.clone())?;
+    let mut tasks: HashMap<String, TaskRun> = TaskRun::of_run(conn, run.organization_id, run.id)
+        .await?
+        .into_iter()
+        .map(|t| (t.task_name.clone(), t))
+        .collect();
+    let views = spec
+        .tasks
+        .iter()
+        .filter_map(|t| tasks.remove(&t.name))
+        .map(|t| TaskRunView {
+            name: t.task_name,
+            state: t.state,
+            skipped_for_failure: t.skipped_for_failure,
+            run_id: t.run_id,
+            starts: t.starts,
+            message: t.message,
+            started_at: t.started_at,
+            ended_at: t.ended_at,
+        })
+        .collect();
+    Ok(WorkflowRunView {
+        id: run.id,
+        workflow_id: run.workflow_id,
+        status: run.status,
+        attempt: run.attempt,
+        trigger: run.trigger.clone(),
+        triggered_by: run.triggered_by,
+        error: run.error.clone(),
+        created_at: run.created_at,
+        ended_at: run.ended_at,
+        spec,
+        tasks: views,
+    })
+}

@@ -1,0 +1,654 @@
+//! Workflows through the API and the engine: validation with field paths, a diamond run
+//! by real runners (data mart jobs on the test database) with its middle branches in
+//! parallel, a failure then a resume that runs only what failed and what follows, an
+//! on-failure task that fires only on failure, two steps racing that start each task
+//! once, and jobs of another organization or team refused at save and at run start.
+
+use crate::helpers::{SpawnOptions, TestApp, TestUser, server_url, spawn_app, spawn_app_with};
+use hakobu::workflows::advance;
+use hakobu_core::ids::WorkflowRunId;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A data mart job that runs `statements` on the test database; answers its id.
+async fn statements_job(
+    app: &TestApp,
+    owner: &TestUser,
+    c: &str,
+    name: &str,
+    statements: &str,
+) -> String {
+    let (status, body) = app
+        .post(
+            "/api/jobs",
+            &owner.token,
+            json!({"name": name, "team_id": owner.default_team, "settings": {
+                "kind": "data_mart",
+                "source": {"connection_id": c, "statements": statements},
+                "destination": {"connection_id": c},
+            }}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+fn job_task(name: &str, job: &str, after: &[&str]) -> Value {
+    json!({"name": name, "action": {"type": "job", "job_id": job}, "after": after, "retries": 0})
+}
+
+async fn create_workflow(app: &TestApp, owner: &TestUser, tasks: Value) -> (StatusCode, Value) {
+    app.post(
+        "/api/workflows",
+        &owner.token,
+        json!({"name": format!("Flow {}", uuid::Uuid::new_v4().simple()), "team_id": owner.default_team, "spec": {"parallelism": 4, "tasks": tasks}}),
+    )
+    .await
+}
+
+fn fields(body: &Value) -> Vec<String> {
+    body["fields"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|f| f["field"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The run's view once it has ended, polled for at most two minutes.
+async fn wait_workflow_end(app: &TestApp, token: &str, run: &str) -> Value {
+    hakobu_testkit::wait_until(
+        &format!("workflow run {run} ends"),
+        Duration::from_secs(120),
+        Duration::from_millis(300),
+        || async {
+            let (_, view) = app.get(&format!("/api/workflow-runs/{run}"), token).await;
+            (view["status"] != "running" && view["status"].is_string()).then_some(view)
+        },
+    )
+    .await
+}
+
+fn states(view: &Value) -> BTreeMap<String, String> {
+    view["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_owned(),
+                t["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// How many rows each task wrote to `log` (one per execution).
+async fn executions(app: &TestApp) -> BTreeMap<String, String> {
+    app.query_strings(
+        "SELECT task, count(*)::text FROM log WHERE task NOT LIKE '%-start' GROUP BY task",
+    )
+    .await
+    .into_iter()
+    .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
+    .collect()
+}
+
+#[tokio::test]
+async fn workflows_are_validated_field_by_field() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let c = app.pg_connection(&owner).await;
+    let job = statements_job(&app, &owner, &c, "A", "SELECT 1").await;
+    let wait = |name: &str, after: &[&str]| json!({"name": name, "action": {"type": "wait", "seconds": 1}, "after": after});
+    let too_many: Vec<Value> = (0..101).map(|i| wait(&format!("t{i}"), &[])).collect();
+    let cases = [
+        (json!([]), "spec.tasks", "at least one task"),
+        (json!(too_many), "spec.tasks", "at most 100 tasks"),
+        (
+            json!([wait("a", &[]), wait("a", &[])]),
+            "spec.tasks[1].name",
+            "already named",
+        ),
+        (
+            json!([wait("a", &["a"])]),
+            "spec.tasks[0].after[0]",
+            "after itself",
+        ),
+        (
+            json!([wait("a", &["nope"])]),
+            "spec.tasks[0].after[0]",
+            "No task is named",
+        ),
+        (
+            json!([wait("a", &["c"]), wait("b", &["a"]), wait("c", &["b"])]),
+            "spec.tasks[0].after[0]",
+            "a -> c -> b -> a",
+        ),
+        (
+            json!([{"name": "x", "action": {"type": "job", "job_id": uuid::Uuid::new_v4()}}]),
+            "spec.tasks[0].action.job_id",
+            "No job you can see",
+        ),
+        (
+            json!([job_task("load", &job, &[]), {"name": "cleanup", "action": {"type": "wait", "seconds": 0}, "after": ["load"], "run_if": "failure"}]),
+            "spec.tasks[1].action.seconds",
+            "between 1",
+        ),
+    ];
+    for (tasks, field, words) in cases {
+        let (status, body) = create_workflow(&app, &owner, tasks.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{tasks}: {body}");
+        assert!(fields(&body).iter().any(|f| f == field), "{field}: {body}");
+        assert!(body.to_string().contains(words), "{words}: {body}");
+    }
+    // A body that is not a workflow at all is refused with its path.
+    let (status, body) = app
+        .post(
+            "/api/workflows",
+            &owner.token,
+            json!({"name": "W", "team_id": owner.default_team, "spec": {"tasks": [{"name": "a", "action": {"type": "shell", "command": "rm -rf /"}}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // A valid one is saved, read back, and replaced.
+    let (status, created) =
+        create_workflow(&app, &owner, json!([job_task("load", &job, &[])])).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap();
+    let (status, read) = app.get(&format!("/api/workflows/{id}"), &owner.token).await;
+    assert_eq!(status, StatusCode::OK, "{read}");
+    assert_eq!(read["spec"]["tasks"][0]["action"]["job_id"], job.as_str());
+    let (status, body) = app
+        .put(
+            &format!("/api/workflows/{id}"),
+            &owner.token,
+            json!({"name": "Renamed", "team_id": owner.default_team, "spec": {"tasks": [wait("a", &["a"])]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = app
+        .put(
+            &format!("/api/workflows/{id}"),
+            &owner.token,
+            json!({"name": "Renamed", "team_id": owner.default_team, "spec": {"tasks": [wait("a", &[])]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["name"], "Renamed");
+}
+
+#[tokio::test]
+async fn jobs_of_another_organization_or_beyond_the_callers_role_are_refused() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let c = app.pg_connection(&owner).await;
+    let job = statements_job(&app, &owner, &c, "Acme job", "SELECT 1").await;
+    let (status, created) =
+        create_workflow(&app, &owner, json!([job_task("load", &job, &[])])).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let workflow = created["id"].as_str().unwrap().to_owned();
+
+    // Another organization can neither use the job nor see, run or change the workflow.
+    let rival = app.signup("Rival").await;
+    let (status, body) = create_workflow(&app, &rival, json!([job_task("steal", &job, &[])])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(fields(&body), ["spec.tasks[0].action.job_id"], "{body}");
+    for (status, body) in [
+        app.get(&format!("/api/workflows/{workflow}"), &rival.token)
+            .await,
+        app.post(
+            &format!("/api/workflows/{workflow}/runs"),
+            &rival.token,
+            json!({}),
+        )
+        .await,
+        app.delete(&format!("/api/workflows/{workflow}"), &rival.token)
+            .await,
+    ] {
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    }
+    let (_, list) = app.get("/api/workflows", &rival.token).await;
+    assert_eq!(list, json!([]));
+
+    // An editor of another team, with the job shared to view only: seeing is not running.
+    let other_team = app.create_team(&owner, "Analysts").await;
+    let analyst = app
+        .add_member(
+            &owner,
+            "member",
+            json!([{"team_id": other_team, "role": "editor"}]),
+        )
+        .await;
+    let share = |role: &'static str| {
+        let app = &app;
+        let owner = &owner;
+        let job = job.clone();
+        let other_team = other_team.clone();
+        async move {
+            let (status, body) = app
+                .put(
+                    &format!("/api/jobs/{job}/shares"),
+                    &owner.token,
+                    json!({"shares": [{"team_id": other_team, "role": role}]}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    };
+    share("viewer").await;
+    let analysts_flow = |tasks: Value| json!({"name": "Analysts' flow", "team_id": other_team, "spec": {"tasks": tasks}});
+    let (status, body) = app
+        .post(
+            "/api/workflows",
+            &analyst.token,
+            analysts_flow(json!([job_task("load", &job, &[])])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.to_string().contains("does not allow running it"),
+        "{body}"
+    );
+    // Shared to operate: saved. Then the share drops to view: the run start refuses.
+    share("operator").await;
+    let (status, body) = app
+        .post(
+            "/api/workflows",
+            &analyst.token,
+            analysts_flow(json!([job_task("load", &job, &[])])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let analysts_workflow = body["id"].as_str().unwrap().to_owned();
+    share("viewer").await;
+    let (status, body) = app
+        .post(
+            &format!("/api/workflows/{analysts_workflow}/runs"),
+            &analyst.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body.to_string().contains("spec.tasks[0].action.job_id"),
+        "{body}"
+    );
+    let (_, runs) = app
+        .get(
+            &format!("/api/workflows/{analysts_workflow}/runs"),
+            &analyst.token,
+        )
+        .await;
+    assert_eq!(runs, json!([]));
+}
+
+/// Two replicas step the same workflow run at once: every task starts once. The runs are
+/// never dispatched here; the test ends them itself, as a runner's report would.
+#[tokio::test]
+async fn concurrent_steps_start_each_task_once() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let c = app.pg_connection(&owner).await;
+    let mut jobs = BTreeMap::new();
+    for name in ["a", "b", "c", "d"] {
+        jobs.insert(
+            name,
+            statements_job(&app, &owner, &c, name, "SELECT 1").await,
+        );
+    }
+    let (status, created) = create_workflow(
+        &app,
+        &owner,
+        json!([
+            job_task("a", &jobs["a"], &[]),
+            job_task("b", &jobs["b"], &["a"]),
+            job_task("c", &jobs["c"], &["a"]),
+            job_task("d", &jobs["d"], &["b", "c"]),
+        ]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let workflow = created["id"].as_str().unwrap();
+    let (status, run) = app
+        .post(
+            &format!("/api/workflows/{workflow}/runs"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let run_id: WorkflowRunId = run["id"].as_str().unwrap().parse().unwrap();
+    let pool = hakobu::db::build_pool(&format!("{}/{}", server_url(), app.db_name), 10).unwrap();
+
+    let race = || async {
+        let steps = futures::future::join_all((0..8).map(|_| {
+            let pool = pool.clone();
+            async move {
+                let mut conn = pool.get().await.unwrap();
+                advance(&mut conn, run_id).await.unwrap()
+            }
+        }))
+        .await;
+        let mut started: Vec<String> = steps.into_iter().flat_map(|s| s.started).collect();
+        started.sort();
+        started
+    };
+    let runs_per_job = || async {
+        app.query_strings("SELECT job_id::text, count(*)::text FROM runs GROUP BY job_id")
+            .await
+            .into_iter()
+            .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap()))
+            .collect::<BTreeMap<_, _>>()
+    };
+    assert_eq!(race().await, ["a"]);
+    assert_eq!(
+        runs_per_job().await,
+        BTreeMap::from([(jobs["a"].clone(), "1".to_owned())])
+    );
+    // The same again: nothing new is due.
+    assert_eq!(race().await, Vec::<String>::new());
+
+    // A's run ends (as its runner would report): B and C start, each once.
+    let (_, view) = app
+        .get(&format!("/api/workflow-runs/{run_id}"), &owner.token)
+        .await;
+    let a_run: hakobu_core::ids::RunId = view["tasks"][0]["run_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let succeeded = hakobu_core::api::runs::RunnerResult {
+        outcome: hakobu_core::api::runs::RunnerOutcome::Succeeded,
+        rows_read: 0,
+        rows_written: 0,
+        rows_skipped: 0,
+        bytes_read: 0,
+        error: None,
+        next_state: None,
+    };
+    {
+        let mut conn = pool.get().await.unwrap();
+        hakobu::runs::finish(&mut conn, a_run, succeeded.clone())
+            .await
+            .unwrap();
+    }
+    // The run's end woke the workflow run.
+    let wake = app
+        .query_strings(&format!(
+            "SELECT (wake_at <= now())::text FROM workflow_runs WHERE id = '{run_id}'"
+        ))
+        .await;
+    assert_eq!(wake, [[Some("true".to_owned())]]);
+    assert_eq!(race().await, ["b", "c"]);
+    let counts = runs_per_job().await;
+    assert_eq!(counts.len(), 3, "{counts:?}");
+    assert!(counts.values().all(|n| n == "1"), "{counts:?}");
+    assert!(!counts.contains_key(&jobs["d"]), "{counts:?}");
+}
+
+/// A -> B, C -> D with real runners: B and C run at the same time, D after both; an
+/// on-failure alert after C stays skipped. Then C fails in a second run: the alert fires
+/// and D is skipped; fixed and resumed, only C and D run again.
+#[tokio::test]
+async fn a_diamond_runs_in_order_and_resumes_from_the_failed_task() {
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    app.sql("CREATE TABLE log (task text, at timestamptz DEFAULT clock_timestamp()); CREATE TABLE gate (ok int); INSERT INTO gate VALUES (1);")
+        .await;
+    let c = app.pg_connection(&owner).await;
+    let log = |task: &str| format!("INSERT INTO log (task) VALUES ('{task}')");
+    // B and C note their start, sleep, and note their end; the rows commit at the end but
+    // keep the times they were written.
+    let slow = |task: &str, source: &str| {
+        format!(
+            "{}; INSERT INTO log (task) SELECT '{task}' FROM {source}, pg_sleep(2)",
+            log(&format!("{task}-start"))
+        )
+    };
+    let a = statements_job(&app, &owner, &c, "A", &log("a")).await;
+    let b = statements_job(&app, &owner, &c, "B", &slow("b", "(SELECT 1) AS one")).await;
+    // C reads `gate`: without the table it fails.
+    let cj = statements_job(&app, &owner, &c, "C", &slow("c", "gate")).await;
+    let d = statements_job(&app, &owner, &c, "D", &log("d")).await;
+    let alert = statements_job(&app, &owner, &c, "Alert", &log("alert")).await;
+    let (status, created) = create_workflow(
+        &app,
+        &owner,
+        json!([
+            job_task("a", &a, &[]),
+            job_task("b", &b, &["a"]),
+            job_task("c", &cj, &["a"]),
+            job_task("d", &d, &["b", "c"]),
+            {"name": "alert", "action": {"type": "job", "job_id": alert}, "after": ["c"], "run_if": "failure"},
+        ]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let workflow = created["id"].as_str().unwrap().to_owned();
+
+    // All is well: every task but the alert succeeds, in the diamond's order.
+    let (status, run) = app
+        .post(
+            &format!("/api/workflows/{workflow}/runs"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let ended = wait_workflow_end(&app, &owner.token, run["id"].as_str().unwrap()).await;
+    assert_eq!(ended["status"], "succeeded", "{ended}");
+    assert_eq!(
+        states(&ended),
+        BTreeMap::from([
+            ("a".into(), "succeeded".into()),
+            ("b".into(), "succeeded".into()),
+            ("c".into(), "succeeded".into()),
+            ("d".into(), "succeeded".into()),
+            ("alert".into(), "skipped".into()),
+        ]),
+        "{ended}"
+    );
+    let at = |task: &'static str| {
+        let app = &app;
+        async move {
+            app.query_strings(&format!(
+                "SELECT to_char(at, 'YYYY-MM-DD HH24:MI:SS.US') FROM log WHERE task = '{task}'"
+            ))
+            .await[0][0]
+                .clone()
+                .unwrap()
+        }
+    };
+    let (a_end, b_start, b_end, c_start, c_end, d_end) = (
+        at("a").await,
+        at("b-start").await,
+        at("b").await,
+        at("c-start").await,
+        at("c").await,
+        at("d").await,
+    );
+    assert!(a_end < b_start && a_end < c_start, "A before B and C");
+    assert!(
+        b_start < c_end && c_start < b_end,
+        "B ({b_start}..{b_end}) and C ({c_start}..{c_end}) overlap"
+    );
+    assert!(d_end > b_end && d_end > c_end, "D after B and C");
+    assert_eq!(
+        executions(&app).await,
+        BTreeMap::from([
+            ("a".into(), "1".into()),
+            ("b".into(), "1".into()),
+            ("c".into(), "1".into()),
+            ("d".into(), "1".into()),
+        ])
+    );
+
+    // C fails: the alert fires, D is skipped, the run fails naming C.
+    app.sql("DELETE FROM log; DROP TABLE gate;").await;
+    let (status, run) = app
+        .post(
+            &format!("/api/workflows/{workflow}/runs"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let run = run["id"].as_str().unwrap().to_owned();
+    let failed = wait_workflow_end(&app, &owner.token, &run).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(
+        failed["error"].as_str().unwrap().contains(": c."),
+        "{failed}"
+    );
+    let task = |view: &Value, name: &str| {
+        view["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(task(&failed, "c")["state"], "failed", "{failed}");
+    assert!(
+        task(&failed, "c")["message"]
+            .as_str()
+            .unwrap()
+            .contains("gate"),
+        "{failed}"
+    );
+    assert_eq!(task(&failed, "d")["state"], "skipped", "{failed}");
+    assert_eq!(task(&failed, "d")["skipped_for_failure"], true, "{failed}");
+    assert_eq!(task(&failed, "alert")["state"], "succeeded", "{failed}");
+    let a_run = task(&failed, "a")["run_id"].clone();
+    let b_run = task(&failed, "b")["run_id"].clone();
+    assert_eq!(
+        executions(&app).await,
+        BTreeMap::from([
+            ("a".into(), "1".into()),
+            ("b".into(), "1".into()),
+            ("alert".into(), "1".into()),
+        ])
+    );
+    // Resuming a run that is not over, or one that succeeded, is refused.
+    let (status, body) = app
+        .post(
+            &format!(
+                "/api/workflow-runs/{}/resume",
+                ended["id"].as_str().unwrap()
+            ),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    // Fixed, then resumed: only C and D run again (the alert decides again and is
+    // skipped); A and B keep their runs.
+    app.sql("CREATE TABLE gate (ok int); INSERT INTO gate VALUES (1);")
+        .await;
+    let (status, resumed) = app
+        .post(
+            &format!("/api/workflow-runs/{run}/resume"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{resumed}");
+    assert_eq!(resumed["attempt"], 2, "{resumed}");
+    let done = wait_workflow_end(&app, &owner.token, &run).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(task(&done, "alert")["state"], "skipped", "{done}");
+    assert_eq!(task(&done, "a")["run_id"], a_run, "{done}");
+    assert_eq!(task(&done, "b")["run_id"], b_run, "{done}");
+    assert_eq!(task(&done, "c")["starts"], 2, "{done}");
+    assert_eq!(task(&done, "a")["starts"], 1, "{done}");
+    assert_eq!(
+        executions(&app).await,
+        BTreeMap::from([
+            ("a".into(), "1".into()),
+            ("b".into(), "1".into()),
+            ("c".into(), "1".into()),
+            ("d".into(), "1".into()),
+            ("alert".into(), "1".into()),
+        ])
+    );
+}
+
+/// Cancelling a workflow run cancels its running job run and starts nothing after it.
+#[tokio::test]
+async fn cancelling_a_workflow_cancels_its_job_runs() {
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    let c = app.pg_connection(&owner).await;
+    let slow = statements_job(&app, &owner, &c, "Slow", "SELECT pg_sleep(60)").await;
+    let after = statements_job(&app, &owner, &c, "After", "SELECT 1").await;
+    let (status, created) = create_workflow(
+        &app,
+        &owner,
+        json!([
+            job_task("slow", &slow, &[]),
+            job_task("after", &after, &["slow"])
+        ]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let workflow = created["id"].as_str().unwrap();
+    let (_, run) = app
+        .post(
+            &format!("/api/workflows/{workflow}/runs"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    let run = run["id"].as_str().unwrap().to_owned();
+    let job_run = hakobu_testkit::wait_until(
+        "the slow task starts",
+        Duration::from_secs(30),
+        Duration::from_millis(200),
+        || async {
+            let (_, view) = app
+                .get(&format!("/api/workflow-runs/{run}"), &owner.token)
+                .await;
+            view["tasks"][0]["run_id"].as_str().map(str::to_owned)
+        },
+    )
+    .await;
+    let (status, cancelled) = app
+        .post(
+            &format!("/api/workflow-runs/{run}/cancel"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    assert_eq!(states(&cancelled)["after"], "cancelled", "{cancelled}");
+    let ended = app.wait_for_run_end(&owner.token, &job_run).await;
+    assert_eq!(ended["status"], "cancelled", "{ended}");
+    let (status, body) = app
+        .post(
+            &format!("/api/workflow-runs/{run}/cancel"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (_, view) = app
+        .get(&format!("/api/workflow-runs/{run}"), &owner.token)
+        .await;
+    assert_eq!(view["tasks"][1]["run_id"], Value::Null, "{view}");
+}

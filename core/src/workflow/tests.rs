@@ -1,0 +1,260 @@
+use super::*;
+use serde_json::json;
+
+fn spec(tasks: serde_json::Value) -> WorkflowSpec {
+    serde_json::from_value(json!({ "tasks": tasks })).expect("a workflow document")
+}
+
+fn wait(name: &str, after: &[&str]) -> serde_json::Value {
+    json!({"name": name, "action": {"type": "wait", "seconds": 1}, "after": after})
+}
+
+/// The fields of the problems found, in order.
+fn fields(spec: &WorkflowSpec) -> Vec<(String, String)> {
+    match spec.validate() {
+        Ok(()) => Vec::new(),
+        Err(errors) => errors.0.into_iter().map(|e| (e.field, e.message)).collect(),
+    }
+}
+
+#[test]
+fn a_diamond_is_valid() {
+    let s = spec(json!([
+        wait("a", &[]),
+        wait("b", &["a"]),
+        wait("c", &["a"]),
+        wait("d", &["b", "c"]),
+    ]));
+    assert_eq!(fields(&s), []);
+    assert_eq!(s.parallelism, 4);
+}
+
+#[test]
+fn an_empty_workflow_is_refused() {
+    let found = fields(&spec(json!([])));
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].0, "tasks");
+    assert!(found[0].1.contains("at least one task"), "{found:?}");
+}
+
+#[test]
+fn too_many_tasks_are_refused() {
+    let tasks: Vec<_> = (0..=MAX_TASKS)
+        .map(|i| wait(&format!("t{i}"), &[]))
+        .collect();
+    let found = fields(&spec(json!(tasks)));
+    assert_eq!(found[0].0, "tasks");
+    assert!(found[0].1.contains("at most 100 tasks"), "{found:?}");
+    let tasks: Vec<_> = (0..MAX_TASKS)
+        .map(|i| wait(&format!("t{i}"), &[]))
+        .collect();
+    assert_eq!(fields(&spec(json!(tasks))), []);
+}
+
+#[test]
+fn duplicate_names_are_refused_at_the_second() {
+    let found = fields(&spec(json!([
+        wait("load", &[]),
+        wait("x", &[]),
+        wait("load", &[])
+    ])));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "tasks[2].name");
+    assert!(
+        found[0].1.contains("already named \"load\" (task 1)"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn blank_and_padded_names_are_refused() {
+    let found = fields(&spec(json!([wait("", &[]), wait(" x", &[])])));
+    let paths: Vec<&str> = found.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(paths, ["tasks[0].name", "tasks[1].name"], "{found:?}");
+}
+
+#[test]
+fn a_task_after_itself_is_refused() {
+    let found = fields(&spec(json!([wait("a", &["a"])])));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "tasks[0].after[0]");
+    assert!(found[0].1.contains("after itself"), "{found:?}");
+}
+
+#[test]
+fn unknown_references_are_named() {
+    let found = fields(&spec(json!([
+        wait("load", &[]),
+        wait("mart", &["load", "lod"])
+    ])));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "tasks[1].after[1]");
+    assert!(found[0].1.contains("No task is named \"lod\""), "{found:?}");
+}
+
+#[test]
+fn a_reference_listed_twice_is_refused() {
+    let found = fields(&spec(json!([wait("a", &[]), wait("b", &["a", "a"])])));
+    assert_eq!(found[0].0, "tasks[1].after[1]");
+}
+
+#[test]
+fn cycles_are_spelled_out() {
+    let found = fields(&spec(json!([
+        wait("start", &[]),
+        wait("a", &["start", "c"]),
+        wait("b", &["a"]),
+        wait("c", &["b"]),
+    ])));
+    assert_eq!(found.len(), 1, "{found:?}");
+    let (field, message) = &found[0];
+    assert!(
+        field.starts_with("tasks[") && field.contains("].after["),
+        "{field}"
+    );
+    // The cycle is named in full, whichever task it is found from.
+    for name in ["a", "b", "c"] {
+        assert!(
+            message.contains(&format!("\"{name}\"")) || message.contains(name),
+            "{message}"
+        );
+    }
+    assert!(!message.contains("start ->"), "{message}");
+    assert!(message.contains("wait for each other"), "{message}");
+    let cycle = spec(json!([wait("x", &["y"]), wait("y", &["x"])]))
+        .find_cycle()
+        .unwrap();
+    assert_eq!(cycle, ["x", "y", "x"]);
+}
+
+#[test]
+fn limits_of_a_task_are_checked() {
+    let found = fields(&spec(json!([
+        {"name": "w", "action": {"type": "wait", "seconds": 0}},
+        {"name": "r", "action": {"type": "wait", "seconds": 5}, "retries": 11, "timeout_minutes": 0},
+        {"name": "f", "action": {"type": "wait", "seconds": 5}, "run_if": "failure"},
+    ])));
+    let paths: Vec<&str> = found.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "tasks[0].action.seconds",
+            "tasks[1].retries",
+            "tasks[1].timeout_minutes",
+            "tasks[2].run_if"
+        ],
+        "{found:?}"
+    );
+    let mut s = spec(json!([wait("a", &[])]));
+    s.parallelism = 0;
+    assert_eq!(fields(&s)[0].0, "parallelism");
+}
+
+#[test]
+fn unknown_fields_and_kinds_do_not_parse() {
+    assert!(
+        serde_json::from_value::<WorkflowSpec>(json!({"tasks": [{"name": "a", "action": {"type": "wait", "seconds": 1}, "afterr": []}]}))
+            .is_err()
+    );
+    assert!(
+        serde_json::from_value::<WorkflowSpec>(
+            json!({"tasks": [{"name": "a", "action": {"type": "shell", "cmd": "rm"}}]})
+        )
+        .is_err()
+    );
+}
+
+fn ended(state: TaskState) -> Option<Ended> {
+    Some(Ended {
+        state,
+        for_failure: false,
+    })
+}
+
+#[test]
+fn decisions_follow_run_if() {
+    use TaskState::*;
+    assert_eq!(decide(RunIf::Success, &[]), Decision::Start);
+    assert_eq!(
+        decide(RunIf::Success, &[ended(Succeeded), None]),
+        Decision::Wait
+    );
+    assert_eq!(
+        decide(RunIf::Success, &[ended(Succeeded), ended(Succeeded)]),
+        Decision::Start
+    );
+    assert_eq!(
+        decide(RunIf::Success, &[ended(Succeeded), ended(Failed)]),
+        Decision::Skip { for_failure: true }
+    );
+    // An on-failure task that did not fire: those after it are skipped, not for a failure.
+    assert_eq!(
+        decide(RunIf::Success, &[ended(Skipped)]),
+        Decision::Skip { for_failure: false }
+    );
+    assert_eq!(
+        decide(RunIf::Failure, &[ended(Succeeded)]),
+        Decision::Skip { for_failure: false }
+    );
+    assert_eq!(
+        decide(RunIf::Failure, &[ended(Failed), None]),
+        Decision::Wait
+    );
+    assert_eq!(decide(RunIf::Failure, &[ended(Cancelled)]), Decision::Start);
+    // A failure two steps up reaches an on-failure task through the skip it caused.
+    let skipped_for_failure = Some(Ended {
+        state: Skipped,
+        for_failure: true,
+    });
+    assert_eq!(
+        decide(RunIf::Failure, &[skipped_for_failure]),
+        Decision::Start
+    );
+    assert_eq!(
+        decide(RunIf::Always, &[ended(Failed), ended(Succeeded)]),
+        Decision::Start
+    );
+}
+
+#[test]
+fn resume_runs_failures_and_their_downstream_only() {
+    use TaskState::*;
+    let s = spec(json!([
+        wait("a", &[]),
+        wait("b", &["a"]),
+        wait("c", &["a"]),
+        wait("d", &["b", "c"]),
+        {"name": "alert", "action": {"type": "wait", "seconds": 1}, "after": ["c"], "run_if": "failure"},
+    ]));
+    let states: BTreeMap<String, Ended> = [
+        ("a", Succeeded, false),
+        ("b", Succeeded, false),
+        ("c", Failed, false),
+        ("d", Skipped, true),
+        ("alert", Succeeded, false),
+    ]
+    .into_iter()
+    .map(|(n, state, for_failure)| (n.to_owned(), Ended { state, for_failure }))
+    .collect();
+    let again: Vec<String> = resume_set(&s, &states).into_iter().collect();
+    assert_eq!(again, ["alert", "c", "d"]);
+}
+
+#[test]
+fn outcomes() {
+    use TaskState::*;
+    let e = |state| Ended {
+        state,
+        for_failure: false,
+    };
+    assert_eq!(outcome(&[e(Succeeded), e(Running)]), None);
+    assert_eq!(
+        outcome(&[e(Succeeded), e(Skipped)]),
+        Some(WorkflowRunStatus::Succeeded)
+    );
+    // The failure was handled by a cleanup task, and still the run failed.
+    assert_eq!(
+        outcome(&[e(Failed), e(Succeeded)]),
+        Some(WorkflowRunStatus::Failed)
+    );
+}
