@@ -368,6 +368,7 @@ async fn concurrent_steps_start_each_task_once() {
         rows_written: 0,
         rows_skipped: 0,
         bytes_read: 0,
+        bytes_written: 0,
         error: None,
         next_state: None,
     };
