@@ -764,6 +764,7 @@ texts! {
     TriggerRetry => "Automatic retry", "自動再試行";
     TriggerSchedule => "Schedule", "スケジュール";
     TriggerApi => "API", "API";
+    TriggerWorkflow => "Workflow", "ワークフロー";
     JobRevisionLabel => "Job revision", "ジョブの版";
     QueuePosition => "Place in the queue", "待ち順";
     RunsAhead => "{n} runs ahead", "前に {n} 件";

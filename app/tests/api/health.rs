@@ -174,6 +174,18 @@ async fn openapi_lists_every_endpoint() {
         "GET /api/usage.csv",
         "GET /api/export",
         "POST /api/apply",
+        "GET /api/connections/{connection_id}/files",
+        "POST /api/connections/{connection_id}/guess",
+        "GET /api/workflows",
+        "POST /api/workflows",
+        "GET /api/workflows/{workflow_id}",
+        "PUT /api/workflows/{workflow_id}",
+        "DELETE /api/workflows/{workflow_id}",
+        "GET /api/workflows/{workflow_id}/runs",
+        "POST /api/workflows/{workflow_id}/runs",
+        "GET /api/workflow-runs/{run_id}",
+        "POST /api/workflow-runs/{run_id}/cancel",
+        "POST /api/workflow-runs/{run_id}/resume",
     ]
     .into_iter()
     .map(str::to_owned)

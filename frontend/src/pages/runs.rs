@@ -694,6 +694,7 @@ fn trigger_key(trigger: &str) -> Option<Key> {
         "retry" => Key::TriggerRetry,
         "schedule" => Key::TriggerSchedule,
         "api" => Key::TriggerApi,
+        "workflow" => Key::TriggerWorkflow,
         _ => return None,
     })
 }
