@@ -48,6 +48,8 @@ LOG=$(mktemp -t hakobu-e2e-server.XXXXXX.log)
 SERVER_PID=
 SMTP_PID=
 MAILDIR=$(mktemp -d -t hakobu-e2e-mail.XXXXXX)
+# Each organization's files folder for local_files connections: <root>/<organization id>.
+FILES_ROOT=$(mktemp -d -t hakobu-e2e-files.XXXXXX)
 mkdir -p "$MAILDIR/tmp" "$MAILDIR/new" "$MAILDIR/cur"
 
 cleanup() {
@@ -60,7 +62,7 @@ cleanup() {
         kill "$SMTP_PID" 2>/dev/null || true
         wait "$SMTP_PID" 2>/dev/null || true
     fi
-    rm -rf "$MAILDIR"
+    rm -rf "$MAILDIR" "$FILES_ROOT"
     psql "$PG_URL/postgres" -qAtc "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1 ||
         log "could not drop database $DB (drop it with: make clean-test-dbs)"
     if [[ $rc != 0 ]]; then
@@ -97,6 +99,7 @@ SMTP_PID=$!
 export HAKOBU_SMTP_HOST=127.0.0.1 HAKOBU_SMTP_PORT=$SMTP_PORT HAKOBU_SMTP_SECURITY=none
 export HAKOBU_SMTP_FROM='Hakobu <hakobu@example.com>'
 export HAKOBU_E2E_MAILDIR=$MAILDIR
+export HAKOBU_LOCAL_FILES_ROOT=$FILES_ROOT HAKOBU_E2E_FILES_ROOT=$FILES_ROOT
 
 log "database $DB"
 "$HAKOBU" migrate --create-database >>"$LOG" 2>&1

@@ -304,7 +304,28 @@ async fn every_endpoint_naming_a_resource_answers_404_to_another_organization() 
         .as_str()
         .unwrap()
         .to_owned();
+    // A workflow and one of its runs (its tasks only wait: nothing else is needed).
+    let flow_spec = |team: &str| json!({"name": "Nightly", "team_id": team, "spec": {"tasks": [{"name": "a", "action": {"type": "wait", "seconds": 1}}]}});
+    let (status, flow) = app
+        .post(
+            "/api/workflows",
+            &alice.token,
+            flow_spec(&alice.default_team),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{flow}");
+    let flow = flow["id"].as_str().unwrap().to_owned();
+    let (status, flow_run) = app
+        .post(
+            &format!("/api/workflows/{flow}/runs"),
+            &alice.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{flow_run}");
+    let flow_run = flow_run["id"].as_str().unwrap().to_owned();
     let ids: Vec<(&str, String)> = vec![
+        ("{workflow_id}", flow.clone()),
         ("{team_id}", team.clone()),
         ("{user_id}", member.user_id.clone()),
         ("{invitation_id}", invitation),
@@ -347,6 +368,7 @@ async fn every_endpoint_naming_a_resource_answers_404_to_another_organization() 
             ("PUT", "/api/notification-destinations/{destination_id}") => {
                 json!({"name": "mine", "settings": {"kind": "webhook", "url": "https://b.example/hook"}})
             }
+            ("PUT", "/api/workflows/{workflow_id}") => flow_spec(&bob.default_team),
             ("POST", "/api/jobs/{job_id}/notification-rules")
             | ("PUT", "/api/notification-rules/{rule_id}") => {
                 json!({"destination_id": dest, "event": "success"})
@@ -372,6 +394,10 @@ async fn every_endpoint_naming_a_resource_answers_404_to_another_organization() 
         for method in item.as_object().unwrap().keys() {
             let method = method.to_uppercase();
             let mut concrete = format!("{path}{}", query(path));
+            // A workflow run's id, not a job run's, where the path names one.
+            if path.starts_with("/api/workflow-runs/") {
+                concrete = concrete.replace("{run_id}", &flow_run);
+            }
             for (param, id) in &ids {
                 concrete = concrete.replace(param, id);
             }

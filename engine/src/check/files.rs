@@ -142,8 +142,19 @@ pub async fn list_source_files(
             let mut stream = store.list(dir.as_ref());
             let mut items = Vec::new();
             let mut truncated = false;
+            let mut answered = false;
             loop {
                 let next = match tokio::time::timeout_at(deadline.into(), stream.next()).await {
+                    // A bucket that never answered is not an empty one.
+                    Err(_) if !answered => {
+                        return Err(CheckError {
+                            kind: ErrorKind::Timeout,
+                            message: format!(
+                                "the bucket gave no answer within {FILE_LISTING_MAX_TIME:?}"
+                            ),
+                            ssh_host_key: None,
+                        });
+                    }
                     Err(_) => {
                         truncated = true;
                         break;
@@ -151,6 +162,7 @@ pub async fn list_source_files(
                     Ok(None) => break,
                     Ok(Some(next)) => next.map_err(store_error)?,
                 };
+                answered = true;
                 let key = next.location.to_string();
                 if !key.starts_with(prefix) || pattern.as_ref().is_some_and(|p| !p.is_match(&key)) {
                     continue;

@@ -3,7 +3,7 @@
 //! database checks.
 
 use super::error::{CheckError, ErrorKind};
-use crate::connectors::s3::{S3Credentials, S3Location, store};
+use crate::connectors::s3::{S3Credentials, S3Location, store_with_retry};
 use hakobu_core::config::Secret;
 use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
@@ -77,7 +77,16 @@ pub(super) fn open_store(access: &BucketAccess) -> Result<Arc<dyn ObjectStore>, 
             BucketCredentials::Ambient => S3Credentials::Ambient,
         },
     };
-    store(&location).map_err(|e| {
+    let retry = object_store::RetryConfig {
+        backoff: object_store::BackoffConfig {
+            init_backoff: std::time::Duration::from_millis(100),
+            max_backoff: std::time::Duration::from_millis(500),
+            base: 2.0,
+        },
+        max_retries: 2,
+        retry_timeout: std::time::Duration::from_secs(3),
+    };
+    store_with_retry(&location, retry).map_err(|e| {
         let kind = if e
             .chain()
             .any(|c| c.downcast_ref::<crate::egress::EgressError>().is_some())

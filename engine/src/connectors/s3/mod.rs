@@ -74,8 +74,19 @@ impl<'a> S3Credentials<'a> {
     }
 }
 
-/// A client for the bucket.
+/// A client for the bucket, retrying as object_store does by default (a run rides out
+/// throttling and passing errors).
 pub fn store(l: &S3Location<'_>) -> Result<Arc<dyn ObjectStore>> {
+    store_with_retry(l, object_store::RetryConfig::default())
+}
+
+/// [`store`] with its own retries: the app's probes answer a person who waits, within a
+/// few seconds, so they retry little (a refused address would otherwise be retried with
+/// backoff past the probe's own time budget, and read as "no answer").
+pub fn store_with_retry(
+    l: &S3Location<'_>,
+    retry: object_store::RetryConfig,
+) -> Result<Arc<dyn ObjectStore>> {
     // Keys given: nothing is read from the environment, so a session token or endpoint of
     // the service's own identity never mixes into a tenant's credentials.
     let mut b = match &l.credentials {
@@ -103,7 +114,7 @@ pub fn store(l: &S3Location<'_>) -> Result<Arc<dyn ObjectStore>> {
         crate::egress::check_literal_host(&crate::egress::policy(), &host, port)
             .with_context(|| format!("bucket {}", l.bucket))?;
     }
-    b = b.with_client_options(
+    b = b.with_retry(retry).with_client_options(
         object_store::ClientOptions::new()
             .with_dns_resolver(Arc::new(crate::egress::ObjectStoreResolver::new(port))),
     );
