@@ -159,11 +159,14 @@ const SLOW_SOURCE: &str = "CREATE TABLE src (id bigint PRIMARY KEY, name text);
      CREATE TABLE dst (id bigint PRIMARY KEY, name text);
      INSERT INTO dst VALUES (0, 'was here before');";
 
-/// Polls the run until its runner reports (running, with a heartbeat).
+/// Polls the run until its runner reports (running, with a heartbeat) and its task is
+/// recorded: on a busy machine the runner's first heartbeat can arrive before the
+/// dispatcher has recorded the launcher's answer.
 async fn wait_running(app: &TestApp, token: &str, run: &str) -> serde_json::Value {
     for _ in 0..600 {
         let (_, now) = app.get(&format!("/api/runs/{run}"), token).await;
-        if now["status"] == "running" && !now["heartbeat_at"].is_null() {
+        if now["status"] == "running" && !now["heartbeat_at"].is_null() && !now["task_id"].is_null()
+        {
             return now;
         }
         assert!(
