@@ -90,13 +90,15 @@ pub struct CodecConfig {
     pub level: Option<u32>,
 }
 
-/// A parser (`type: csv | jsonl`).
+/// A parser (`type: csv | jsonl | json | parquet`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ParserConfig {
     /// Delimited text.
     Csv(CsvParser),
     /// One JSON object per line.
     Jsonl(JsonlParser),
+    /// A stream of JSON values, each object one row (Embulk's `json` parser).
+    Json(JsonParser),
     /// Apache Parquet (uncompressed, snappy or gzip).
     Parquet(ParquetParser),
 }
@@ -219,6 +221,54 @@ pub struct JsonlParser {
     pub default_timezone: Option<String>,
     /// The columns to extract.
     pub columns: Vec<SchemaColumn>,
+}
+
+/// Embulk's `json` parser: the file is a stream of JSON values (one or several per line,
+/// or one spread over many lines); each object is a row. Without `columns` the row is one
+/// `json` column named `record` holding the whole object, as in Embulk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonParser {
+    /// Text encoding. Default: UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charset: Option<String>,
+    /// Line separator (accepted; values may span lines, so it changes nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newline: Option<Newline>,
+    /// Fail on the first value that is not an object (or not JSON) instead of skipping it
+    /// (an unreadable value also ends the file, as nothing after it can be trusted).
+    /// Default: false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_on_invalid_record: Option<bool>,
+    /// A JSON pointer (`/data/items`) to the part of each value that holds the record(s).
+    /// Default: the value itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+    /// An array (at `root`) gives one row per element. Default: false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flatten_json_array: Option<bool>,
+    /// Zone of timestamps without an offset. Default: UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_timezone: Option<String>,
+    /// Columns taken from each object's keys. Default: one `json` column `record`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<SchemaColumn>,
+}
+
+impl JsonParser {
+    /// The columns rows get: the listed ones, else Embulk's single `record`.
+    pub fn schema(&self) -> Vec<SchemaColumn> {
+        if !self.columns.is_empty() {
+            return self.columns.clone();
+        }
+        vec![SchemaColumn {
+            name: "record".to_owned(),
+            type_: ColumnType::Json,
+            format: None,
+            timezone: None,
+            date: None,
+        }]
+    }
 }
 
 /// Local files written under `path_prefix`.
@@ -515,6 +565,22 @@ impl ParserConfig {
             ParserConfig::Jsonl(p) => {
                 check_timezone("default_timezone", &p.default_timezone)?;
                 check_columns(&p.columns)
+            }
+            ParserConfig::Json(p) => {
+                check_timezone("default_timezone", &p.default_timezone)?;
+                if let Some(root) = &p.root
+                    && !(root.is_empty() || root.starts_with('/'))
+                {
+                    return Err(ConfigError::new(
+                        "root",
+                        "must be a JSON pointer such as /data/items (starting with /)",
+                    ));
+                }
+                if p.columns.is_empty() {
+                    Ok(())
+                } else {
+                    check_columns(&p.columns)
+                }
             }
             ParserConfig::Parquet(p) if p.columns.is_empty() => Ok(()),
             ParserConfig::Parquet(p) => check_columns(&p.columns),

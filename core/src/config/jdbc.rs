@@ -176,6 +176,13 @@ pub struct JdbcOutput {
     /// `delete_insert` by key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merge_keys: Vec<String>,
+    /// How `merge` combines a row with the target's row of the same key, as SQL
+    /// assignments (embulk-output-jdbc's option), e.g. `["cnt = test.cnt + S.cnt"]` in
+    /// PostgreSQL (`S` is the incoming row, the target is named by its table; `EXCLUDED`
+    /// also works, as in newer plugin versions) or `["cnt = cnt + VALUES(cnt)"]` in MySQL.
+    /// Default: every column takes the incoming value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merge_rule: Vec<String>,
     /// `delete_insert` by a condition: a SQL condition on the target (e.g.
     /// `day = '2026-12-01'`); the rows it matches are deleted before the staged rows are
     /// inserted, in the same transaction.
@@ -527,6 +534,20 @@ impl JdbcOutput {
                 "merge_keys",
                 "only used by mode merge, merge_direct or delete_insert",
             ));
+        }
+        if !self.merge_rule.is_empty() {
+            if !matches!(mode, Mode::Merge | Mode::MergeDirect) {
+                return Err(ConfigError::new(
+                    "merge_rule",
+                    "only used by mode merge or merge_direct",
+                ));
+            }
+            if let Some(i) = self.merge_rule.iter().position(|r| r.trim().is_empty()) {
+                return Err(ConfigError::new(
+                    format!("merge_rule[{i}]"),
+                    "must be an assignment such as `cnt = S.cnt`, not empty",
+                ));
+            }
         }
         let condition = self.delete_where.as_deref().map(str::trim);
         match (mode, condition) {

@@ -34,8 +34,8 @@ pub use enums::{
 pub use error::ConfigError;
 pub use file::{
     CodecConfig, CsvFormatter, CsvParser, FileInput, FileOutput, FormatterColumnOption,
-    FormatterConfig, JsonlFormatter, JsonlParser, ParquetFormatter, ParquetParser, ParserConfig,
-    S3Input, S3Output, SchemaColumn, StdoutOutput,
+    FormatterConfig, JsonParser, JsonlFormatter, JsonlParser, ParquetFormatter, ParquetParser,
+    ParserConfig, S3Input, S3Output, SchemaColumn, StdoutOutput,
 };
 pub use filter::{
     CastColumn, CastFilter, ColumnFilter, ColumnFilterColumn, FilterConfig, MaskColumn, MaskFilter,

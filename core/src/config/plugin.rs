@@ -5,9 +5,9 @@ use super::endpoint::DbKind;
 use super::error::ConfigError;
 use super::{
     CastFilter, ColumnFilter, CsvFormatter, CsvParser, FileInput, FileOutput, FilterConfig,
-    FormatterConfig, JdbcInput, JdbcOutput, JdbcStatements, JsonlFormatter, JsonlParser,
-    MaskFilter, ParquetFormatter, ParquetParser, ParserConfig, RemoveColumnsFilter, RenameFilter,
-    S3Input, S3Output, Secret, StatementsSection, StdoutOutput,
+    FormatterConfig, JdbcInput, JdbcOutput, JdbcStatements, JsonParser, JsonlFormatter,
+    JsonlParser, MaskFilter, ParquetFormatter, ParquetParser, ParserConfig, RemoveColumnsFilter,
+    RenameFilter, S3Input, S3Output, Secret, StatementsSection, StdoutOutput,
 };
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -151,6 +151,7 @@ tagged!(FilterConfig, "filter", {
 tagged!(ParserConfig, "parser", {
     Csv(CsvParser) => "csv",
     Jsonl(JsonlParser) => "jsonl",
+    Json(JsonParser) => "json",
     Parquet(ParquetParser) => "parquet",
 });
 

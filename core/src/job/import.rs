@@ -425,6 +425,13 @@ fn map_parser(
             only_fields(j, "in.parser", &["columns"], errors);
             (FileFormat::Jsonl, &j.columns, false, ",".to_owned())
         }
+        ParserConfig::Json(j) => {
+            errors.push(
+                "config.in.parser.type",
+                "json (a stream of JSON values) is not supported by Hakobu jobs yet; jobs read JSON Lines (jsonl), one object per line",
+            );
+            (FileFormat::Jsonl, &j.columns, false, ",".to_owned())
+        }
         ParserConfig::Parquet(p) => (FileFormat::Parquet, &p.columns, false, ",".to_owned()),
     };
     FileSource {

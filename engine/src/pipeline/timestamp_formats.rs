@@ -36,6 +36,10 @@ pub(super) fn split_input(config: &InputConfig) -> (Cow<'_, InputConfig>, Vec<Ca
 /// else `default_timezone`, instead of taking the server's text. So the reader gets the
 /// input without those `type: string` overrides (reading the column's own type), and the
 /// conversions to do afterwards.
+///
+/// As in Embulk, the zone there only formats: a wall-time column (`DATETIME`, `timestamp`)
+/// is read as UTC, the session's zone, so `timezone: +0900` turns a stored `12:34:56` into
+/// `21:34:56` (embulk-input-mysql's own test expects exactly that).
 fn split_jdbc(c: &JdbcInput) -> (JdbcInput, Vec<CastColumn>) {
     let mut read = c.clone();
     let mut formats = Vec::new();
@@ -51,6 +55,7 @@ fn split_jdbc(c: &JdbcInput) -> (JdbcInput, Vec<CastColumn>) {
                     .clone()
                     .or_else(|| c.default_timezone.clone()),
             });
+            option.timezone = Some("UTC".to_owned());
         }
     }
     (read, formats)

@@ -893,3 +893,92 @@ async fn bytes_written_are_the_files_as_stored() {
         assert_eq!(s.bytes_written, stored, "{name}");
     }
 }
+
+/// Embulk's `json` parser: values in a stream (several on a line, one over two lines), the
+/// whole object as `record` by default, arrays flattened on request, a `root` pointer,
+/// listed columns, and what is not an object skipped or stopping the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_json_parser_reads_a_stream_of_values() {
+    let dir = TempDir::new();
+    std::fs::create_dir_all(dir.path("in")).unwrap();
+    std::fs::write(
+        dir.path("in/a.json"),
+        "{\"id\": 1, \"v\": \"a\"} {\"id\": 2,\n  \"v\": \"b\"}\n[{\"id\": 3, \"v\": \"c\"}, {\"id\": 4}]\n\"just a string\"\n",
+    )
+    .unwrap();
+    let json_in = |prefix: &str, extra: &str| {
+        format!("in:\n  type: file\n  path_prefix: {prefix}\n  parser:\n    type: json\n{extra}")
+    };
+    let read = |name: &str| std::fs::read_to_string(dir.path(name)).unwrap();
+
+    let s = run(&format!(
+        "{}{}",
+        json_in(&dir.path("in/a"), ""),
+        jsonl_out(&dir.path("whole_"))
+    ))
+    .await
+    .unwrap();
+    assert_eq!((s.rows_read, s.rows_written, s.rows_skipped), (4, 2, 2));
+    assert!(
+        s.skipped_reasons[0].ends_with("a.json:3: not a JSON object"),
+        "{:?}",
+        s.skipped_reasons
+    );
+    assert_eq!(
+        read("whole_000.00.jsonl"),
+        "{\"record\":{\"id\":1,\"v\":\"a\"}}\n{\"record\":{\"id\":2,\"v\":\"b\"}}\n"
+    );
+
+    let columns = "    flatten_json_array: true\n    columns:\n      - {name: id, type: long}\n      - {name: v, type: string}\n";
+    let s = run(&format!(
+        "{}{}",
+        json_in(&dir.path("in/a"), columns),
+        jsonl_out(&dir.path("flat_"))
+    ))
+    .await
+    .unwrap();
+    assert_eq!((s.rows_read, s.rows_written, s.rows_skipped), (5, 4, 1));
+    assert_eq!(
+        read("flat_000.00.jsonl"),
+        "{\"id\":1,\"v\":\"a\"}\n{\"id\":2,\"v\":\"b\"}\n{\"id\":3,\"v\":\"c\"}\n{\"id\":4,\"v\":null}\n"
+    );
+
+    std::fs::write(
+        dir.path("in/b.json"),
+        "{\"data\": {\"items\": [{\"id\": 7}, {\"id\": 8}]}}\n{\"other\": 1}\n",
+    )
+    .unwrap();
+    let rooted = "    root: /data/items\n    flatten_json_array: true\n    columns:\n      - {name: id, type: long}\n";
+    let s = run(&format!(
+        "{}{}",
+        json_in(&dir.path("in/b"), rooted),
+        jsonl_out(&dir.path("root_"))
+    ))
+    .await
+    .unwrap();
+    assert_eq!((s.rows_written, s.rows_skipped), (2, 1));
+    assert!(
+        s.skipped_reasons[0].ends_with("b.json:2: nothing at root /data/items"),
+        "{:?}",
+        s.skipped_reasons
+    );
+    assert_eq!(read("root_000.00.jsonl"), "{\"id\":7}\n{\"id\":8}\n");
+
+    std::fs::write(dir.path("in/c.json"), "{\"id\": 1} {\"id\": ").unwrap();
+    let s = run(&format!(
+        "{}{}",
+        json_in(&dir.path("in/c"), ""),
+        jsonl_out(&dir.path("cut_"))
+    ))
+    .await
+    .unwrap();
+    assert_eq!((s.rows_written, s.rows_skipped), (1, 1));
+    let err = run(&format!(
+        "{}{}",
+        json_in(&dir.path("in/c"), "    stop_on_invalid_record: true\n"),
+        jsonl_out(&dir.path("stop_"))
+    ))
+    .await
+    .unwrap_err();
+    assert!(format!("{err:#}").contains("c.json:2: not JSON"), "{err:#}");
+}

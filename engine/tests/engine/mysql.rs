@@ -527,7 +527,8 @@ async fn mysql_input_column_options_convert_types_and_format_timestamps() {
     .unwrap();
     assert_eq!(
         rows(&mut conn, "SELECT CONCAT_WS('|', at, ts, n) FROM dst").await,
-        ["2024/01/01 09:00 +0900|00:00|7"]
+        // The DATETIME read as UTC and formatted in the zone, as in Embulk.
+        ["2024/01/01 18:00 +0900|00:00|7"]
     );
     assert_eq!(
         rows(

@@ -19,7 +19,7 @@ use chrono_tz::Tz;
 use flate2::read::MultiGzDecoder;
 use futures::FutureExt;
 use hakobu_core::config::{
-    Codec, CsvParser, FileInput, JsonlParser, Newline, ParserConfig, SchemaColumn,
+    Codec, CsvParser, FileInput, JsonParser, JsonlParser, Newline, ParserConfig, SchemaColumn,
 };
 use hakobu_core::files;
 use std::collections::VecDeque;
@@ -256,6 +256,10 @@ pub async fn open(c: &FileInput, access: &FileAccess) -> Result<Source> {
             super::charset::encoding(p.charset.as_deref())?;
             p.columns.clone()
         }
+        ParserConfig::Json(p) => {
+            super::charset::encoding(p.charset.as_deref())?;
+            p.schema()
+        }
         ParserConfig::Parquet(p) => {
             if !c.decoders.is_empty() {
                 bail!("decoders: Parquet files are compressed inside; remove decoders");
@@ -389,6 +393,14 @@ pub(crate) fn read_file(
             stats,
         ),
         ParserConfig::Jsonl(p) => read_jsonl(
+            path,
+            text(file, p.charset.as_deref())?,
+            p,
+            schema,
+            tx,
+            stats,
+        ),
+        ParserConfig::Json(p) => read_json(
             path,
             text(file, p.charset.as_deref())?,
             p,
@@ -686,43 +698,125 @@ fn read_jsonl(
                 continue;
             }
         };
-        texts.clear();
-        for f in &fields {
-            texts.push(match object.get(&f.name) {
-                None | Some(serde_json::Value::Null) => None,
-                Some(serde_json::Value::String(s))
-                    if f.type_ != hakobu_core::config::ColumnType::Json =>
-                {
-                    Some(s.clone())
-                }
-                Some(other) => Some(other.to_string()),
-            });
-        }
-        let parsed: Result<Vec<Value<'_>>> = fields
-            .iter()
-            .zip(&texts)
-            .map(|(f, t)| match t {
-                None => Ok(Value::Null),
-                Some(s) if f.type_ == hakobu_core::config::ColumnType::Bytes => {
-                    Ok(Value::Bytes(s.as_bytes()))
-                }
-                Some(s) => f.parse(s),
-            })
-            .collect();
-        match parsed {
-            Ok(values) => {
-                for (col, v) in builder.columns().iter_mut().zip(values) {
-                    col.append(v)?;
-                }
-                builder.end_row();
-            }
-            Err(e) => {
-                invalid(stop, stats, path, number, e.to_string())?;
-                continue;
-            }
+        if let Err(e) = append_object(&fields, &object, &mut texts, &mut builder)? {
+            invalid(stop, stats, path, number, e.to_string())?;
+            continue;
         }
         if builder.is_full() {
             send(tx, &mut builder)?;
+        }
+    }
+    if !builder.is_empty() {
+        send(tx, &mut builder)?;
+    }
+    Ok(())
+}
+
+/// One object as a row of `fields` (by key). The outer error is the batch's; the inner
+/// one a value that does not fit its column (an invalid record).
+fn append_object(
+    fields: &[FieldParser],
+    object: &serde_json::Map<String, serde_json::Value>,
+    texts: &mut Vec<Option<String>>,
+    builder: &mut BatchBuilder,
+) -> Result<Result<()>> {
+    texts.clear();
+    for f in fields {
+        texts.push(match object.get(&f.name) {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s))
+                if f.type_ != hakobu_core::config::ColumnType::Json =>
+            {
+                Some(s.clone())
+            }
+            Some(other) => Some(other.to_string()),
+        });
+    }
+    let parsed: Result<Vec<Value<'_>>> = fields
+        .iter()
+        .zip(texts.iter())
+        .map(|(f, t)| match t {
+            None => Ok(Value::Null),
+            Some(s) if f.type_ == hakobu_core::config::ColumnType::Bytes => {
+                Ok(Value::Bytes(s.as_bytes()))
+            }
+            Some(s) => f.parse(s),
+        })
+        .collect();
+    match parsed {
+        Ok(values) => {
+            for (col, v) in builder.columns().iter_mut().zip(values) {
+                col.append(v)?;
+            }
+            builder.end_row();
+            Ok(Ok(()))
+        }
+        Err(e) => Ok(Err(e)),
+    }
+}
+
+/// Embulk's `json` parser: a stream of JSON values, each object (or, with
+/// `flatten_json_array`, each object of an array) one row. Without listed columns the row
+/// is the whole object as the `record` column. Values are numbered for messages in the
+/// order they appear, as a value may span lines.
+fn read_json(
+    path: &Path,
+    input: Box<dyn Read + Send>,
+    p: &JsonParser,
+    schema: SchemaRef,
+    tx: &Sender<RecordBatch>,
+    stats: &Arc<Stats>,
+) -> Result<()> {
+    let whole_record = p.columns.is_empty();
+    let fields = parsers(&p.schema(), p.default_timezone.as_deref(), None, None)?;
+    let stop = p.stop_on_invalid_record.unwrap_or(false);
+    let flatten = p.flatten_json_array.unwrap_or(false);
+    let root = p.root.as_deref().unwrap_or("");
+    let mut builder = BatchBuilder::new(schema);
+    let mut texts: Vec<Option<String>> = Vec::with_capacity(fields.len());
+    let mut values = serde_json::Deserializer::from_reader(BufReader::new(input))
+        .into_iter::<serde_json::Value>();
+    let mut number = 0u64;
+    let mut offset = 0usize;
+    loop {
+        let value = match values.next() {
+            None => break,
+            Some(Ok(v)) => v,
+            Some(Err(e)) => {
+                // Nothing after an unreadable value can be found again reliably.
+                stats.add_read(1, 0);
+                invalid(stop, stats, path, number + 1, format!("not JSON: {e}"))?;
+                break;
+            }
+        };
+        number += 1;
+        stats.add_read(0, (values.byte_offset() - offset) as u64);
+        offset = values.byte_offset();
+        let Some(at_root) = value.pointer(root) else {
+            stats.add_read(1, 0);
+            invalid(stop, stats, path, number, format!("nothing at root {root}"))?;
+            continue;
+        };
+        let records: Vec<&serde_json::Value> = match at_root {
+            serde_json::Value::Array(items) if flatten => items.iter().collect(),
+            other => vec![other],
+        };
+        for record in records {
+            stats.add_read(1, 0);
+            let Some(object) = record.as_object() else {
+                invalid(stop, stats, path, number, "not a JSON object".to_owned())?;
+                continue;
+            };
+            if whole_record {
+                builder.columns()[0].append(fields[0].parse(&record.to_string())?)?;
+                builder.end_row();
+            } else if let Err(e) = append_object(&fields, object, &mut texts, &mut builder)? {
+                invalid(stop, stats, path, number, e.to_string())?;
+                continue;
+            }
+            if builder.is_full() {
+                send(tx, &mut builder)?;
+            }
         }
     }
     if !builder.is_empty() {

@@ -158,6 +158,20 @@ fn parse_wall(s: &[u8]) -> Option<i64> {
     Some(t.and_utc().timestamp_micros())
 }
 
+/// A TIME value (`HH:MM:SS[.ffffff]`) read as a timestamp: that time on 1970-01-01, as
+/// Connector/J's `getTimestamp` gives it (Embulk's `column_options: {type: timestamp}` on a
+/// TIME column). Negative times and times past 24:00 have no such instant.
+fn parse_time_of_day(s: &[u8]) -> Option<i64> {
+    let text = std::str::from_utf8(s).ok()?;
+    let time = chrono::NaiveTime::parse_from_str(text, "%H:%M:%S%.f").ok()?;
+    Some(
+        NaiveDate::from_ymd_opt(1970, 1, 1)?
+            .and_time(time)
+            .and_utc()
+            .timestamp_micros(),
+    )
+}
+
 fn decode(r: Read, v: &[u8], zero_dates: ZeroDates, col: &mut types::ColumnBuilder) -> Result<()> {
     let text = || std::str::from_utf8(v).map_err(|_| anyhow!("value is not UTF-8"));
     // Zero dates ('0000-00-00') become NULL by default, as with Connector/J's
@@ -208,7 +222,9 @@ fn decode(r: Read, v: &[u8], zero_dates: ZeroDates, col: &mut types::ColumnBuild
             ))
         }
         Read::Timestamp(tz) => {
-            let wall = parse_wall(v).ok_or_else(|| anyhow!("{:?} is not a datetime", text()))?;
+            let wall = parse_wall(v)
+                .or_else(|| parse_time_of_day(v))
+                .ok_or_else(|| anyhow!("{:?} is not a datetime", text()))?;
             Value::Micros(if tz == Tz::UTC {
                 wall
             } else {

@@ -75,6 +75,8 @@ pub struct MysqlWriter {
     zones: Vec<Tz>,
     /// Key columns of `delete_insert` by key.
     merge_keys: Vec<String>,
+    /// The config's `merge_rule`: the `ON DUPLICATE KEY UPDATE` assignments of `merge`.
+    merge_rule: Vec<String>,
     /// `delete_insert` by a condition on the target.
     delete_where: Option<String>,
     before_load: Option<String>,
@@ -317,6 +319,7 @@ impl MysqlWriter {
             columns,
             zones,
             merge_keys: c.merge_keys.clone(),
+            merge_rule: c.merge_rule.clone(),
             delete_where: c.delete_where.clone().filter(|w| !w.trim().is_empty()),
             before_load: if mode.is_transactional() && !direct {
                 c.before_load.clone()
@@ -338,6 +341,9 @@ impl MysqlWriter {
     }
 
     fn on_duplicate(&self) -> String {
+        if !self.merge_rule.is_empty() {
+            return format!(" ON DUPLICATE KEY UPDATE {}", self.merge_rule.join(", "));
+        }
         let updates: Vec<String> = self
             .columns
             .iter()

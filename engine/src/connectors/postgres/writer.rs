@@ -66,6 +66,8 @@ pub struct PgWriter {
     columns: Vec<String>,
     writers: Vec<PgWrite>,
     merge_keys: Vec<String>,
+    /// The config's `merge_rule`: SQL assignments instead of "take the incoming value".
+    merge_rule: Vec<String>,
     /// `delete_insert` by a condition on the target.
     delete_where: Option<String>,
     /// `(column, SQL type)` staged as text and cast when moved into the target.
@@ -351,6 +353,7 @@ impl PgWriter {
             columns,
             writers,
             merge_keys,
+            merge_rule: c.merge_rule.clone(),
             delete_where: c.delete_where.clone().filter(|w| !w.trim().is_empty()),
             cast_columns,
             direct,
@@ -452,22 +455,57 @@ impl PgWriter {
     fn merge_sql(&self) -> String {
         let cols = D.column_list(&self.columns);
         let select = self.select_list();
+        let keys = D.column_list(&self.merge_keys);
+        // embulk-output-postgresql's rules name the incoming row `S` and the target by its
+        // table (its `WITH updated AS (UPDATE ... FROM S) INSERT ... WHERE NOT EXISTS`),
+        // newer versions `EXCLUDED` (`ON CONFLICT DO UPDATE`): each form runs as written for.
+        if !self.merge_rule.is_empty()
+            && !self
+                .merge_rule
+                .iter()
+                .any(|r| r.to_ascii_lowercase().contains("excluded."))
+        {
+            let matched = |left: &str| {
+                self.merge_keys
+                    .iter()
+                    .map(|k| format!("{left}.{0} = S.{0}", D.ident(k)))
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            };
+            let returned = self
+                .merge_keys
+                .iter()
+                .map(|k| format!("S.{}", D.ident(k)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return format!(
+                "WITH S AS (SELECT {select} FROM {stage}), \
+                 updated AS (UPDATE {target} SET {rules} FROM S WHERE {on_target} RETURNING {returned}) \
+                 INSERT INTO {target} ({cols}) SELECT DISTINCT ON ({keys}) {cols} FROM S \
+                 WHERE NOT EXISTS (SELECT 1 FROM updated WHERE {on_updated})",
+                stage = self.copy_table,
+                target = self.target,
+                rules = self.merge_rule.join(", "),
+                on_target = matched(&self.target),
+                on_updated = matched("updated"),
+            );
+        }
         let updates: Vec<String> = self
             .columns
             .iter()
             .filter(|c| !self.merge_keys.contains(c))
             .map(|c| format!("{0} = EXCLUDED.{0}", D.ident(c)))
             .collect();
-        let action = if updates.is_empty() {
+        let action = if !self.merge_rule.is_empty() {
+            format!("UPDATE SET {}", self.merge_rule.join(", "))
+        } else if updates.is_empty() {
             "NOTHING".to_owned()
         } else {
             format!("UPDATE SET {}", updates.join(", "))
         };
         format!(
             "INSERT INTO {} ({cols}) SELECT {select} FROM {} ON CONFLICT ({}) DO {action}",
-            self.target,
-            self.copy_table,
-            D.column_list(&self.merge_keys)
+            self.target, self.copy_table, keys
         )
     }
 

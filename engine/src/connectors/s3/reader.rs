@@ -53,9 +53,14 @@ pub async fn open(c: &S3Input) -> Result<Source> {
     };
     let keys: Vec<String> = listed.into_iter().map(|(key, _)| key).collect();
 
+    let json_schema;
     let columns = match &c.parser {
         ParserConfig::Csv(p) => &p.columns,
         ParserConfig::Jsonl(p) => &p.columns,
+        ParserConfig::Json(p) => {
+            json_schema = p.schema();
+            &json_schema
+        }
         ParserConfig::Parquet(p) if p.columns.is_empty() => {
             anyhow::bail!(
                 "parser.columns: required for Parquet on S3 (the schema is not read from the bucket)"

@@ -78,7 +78,10 @@ pub async fn source_query(
             );
         }
     }
-    let sql = match (&c.query, table) {
+    // A query as people paste it ends with `;`, which the JDBC drivers Embulk uses drop;
+    // it would break the COPY or subquery the query is wrapped in.
+    let query = c.query.as_deref().map(without_final_semicolons);
+    let sql = match (&query, table) {
         (Some(q), _) if incremental => match &c.last_record {
             Some(last) => d
                 .fill_placeholders(q, &cursor, last)
@@ -88,7 +91,7 @@ pub async fn source_query(
                 "last_record: required with use_raw_query_with_incremental (the first value to read after)"
             ),
         },
-        (Some(q), _) => q.clone(),
+        (Some(q), _) => (*q).to_owned(),
         (None, Some(t)) => {
             let cond = match (&c.last_record, incremental) {
                 (Some(last), true) => Some(
@@ -248,6 +251,11 @@ pub async fn within<T>(
             limit.as_secs()
         )
     })
+}
+
+/// The query without the `;` (and blanks) it may end with.
+fn without_final_semicolons(query: &str) -> &str {
+    query.trim_end_matches(|c: char| c == ';' || c.is_whitespace())
 }
 
 #[cfg(test)]
