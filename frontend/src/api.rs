@@ -35,10 +35,10 @@ use hakobu_core::api::runs::{
     StartRunRequest,
 };
 use hakobu_core::api::schedules::{BulkEnableRequest, ScheduleRequest, ScheduleView};
+use hakobu_core::api::tokens::{ApiTokenCreated, ApiTokenView, CreateApiTokenRequest};
 use hakobu_core::api::workflows::{
     SaveWorkflowRequest, StartWorkflowRunRequest, WorkflowRunView, WorkflowView,
 };
-use hakobu_core::api::tokens::{ApiTokenCreated, ApiTokenView, CreateApiTokenRequest};
 use hakobu_core::authz::OrgRole;
 use hakobu_core::ids::{
     ApiTokenId, ConnectionId, DestinationId, InvitationId, JobId, NotificationRuleId, RunId,
@@ -850,7 +850,11 @@ pub async fn update_workflow(
     id: WorkflowId,
     body: &SaveWorkflowRequest,
 ) -> Result<WorkflowView, ApiError> {
-    json(with_body(Request::put(&format!("/api/workflows/{id}")), body)).await
+    json(with_body(
+        Request::put(&format!("/api/workflows/{id}")),
+        body,
+    ))
+    .await
 }
 
 pub async fn delete_workflow(id: WorkflowId) -> Result<(), ApiError> {

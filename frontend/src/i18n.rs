@@ -1169,6 +1169,7 @@ texts! {
     TaskWaitSeconds => "Seconds to wait", "待機する秒数";
     TaskDestination => "Notification destination", "通知の送信先";
     PickADestination => "Pick a destination", "送信先を選択";
+    OnlyEditorsChangeWorkflows => "Only editors of the workflow's team can change it, and only editors of a team can create one.", "ワークフローを変更できるのは所有チームの編集者だけで、作成できるのはいずれかのチームの編集者だけです。";
 }
 
 /// `text` with each `{name}` replaced by its value.

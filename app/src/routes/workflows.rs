@@ -437,7 +437,9 @@ async fn list_workflow_runs(
     )
     .await?;
     let mut views = Vec::new();
-    for run in WorkflowRun::for_workflow(&mut conn, auth.organization_id, workflow.id, limit).await? {
+    for run in
+        WorkflowRun::for_workflow(&mut conn, auth.organization_id, workflow.id, limit).await?
+    {
         views.push(workflows::view(&mut conn, &run).await?);
     }
     Ok(web::Json(views))

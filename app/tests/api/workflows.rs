@@ -694,7 +694,10 @@ async fn the_runs_list_answers_the_latest_runs_up_to_the_limit() {
     assert_eq!(status, StatusCode::OK, "{all}");
     assert_eq!(ids(&all), [started[1].clone(), started[0].clone()]);
     let (status, last) = app
-        .get(&format!("/api/workflows/{workflow}/runs?limit=1"), &owner.token)
+        .get(
+            &format!("/api/workflows/{workflow}/runs?limit=1"),
+            &owner.token,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{last}");
     assert_eq!(ids(&last), [started[1].clone()]);
@@ -710,7 +713,10 @@ async fn the_runs_list_answers_the_latest_runs_up_to_the_limit() {
     }
     let rival = app.signup("Rival").await;
     let (status, body) = app
-        .get(&format!("/api/workflows/{workflow}/runs?limit=1"), &rival.token)
+        .get(
+            &format!("/api/workflows/{workflow}/runs?limit=1"),
+            &rival.token,
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }

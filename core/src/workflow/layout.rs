@@ -177,9 +177,8 @@ pub fn layout(tasks: &[TaskSpec]) -> Layout {
     let columns = best;
 
     let tallest = columns.iter().map(Vec::len).max().unwrap_or(1);
-    let column_height = |count: usize| {
-        count as f64 * NODE_HEIGHT + count.saturating_sub(1) as f64 * ROW_GAP
-    };
+    let column_height =
+        |count: usize| count as f64 * NODE_HEIGHT + count.saturating_sub(1) as f64 * ROW_GAP;
     let height = column_height(tallest) + 2.0 * MARGIN;
     let width =
         layers as f64 * NODE_WIDTH + layers.saturating_sub(1) as f64 * COLUMN_GAP + 2.0 * MARGIN;
@@ -368,11 +367,7 @@ mod tests {
     fn an_unfinished_graph_is_drawn_anyway() {
         // Unknown names, a task after itself and a cycle: the editor shows it while the
         // user fixes it, and the layout ends.
-        let t = tasks(&[
-            ("a", &["nope", "a"]),
-            ("b", &["c"]),
-            ("c", &["b"]),
-        ]);
+        let t = tasks(&[("a", &["nope", "a"]), ("b", &["c"]), ("c", &["b"])]);
         let l = layout(&t);
         assert_eq!(l.nodes.len(), 3);
         assert_eq!(l.edges.len(), 2);

@@ -7,17 +7,19 @@
 
 use crate::api;
 use crate::components::{
-    FieldError as FieldMessage, FormProblem, LoadError, Loading, RowError, Submit, TextField,
+    FieldError as FieldMessage, FormProblem, LoadError, Loading, NotAllowed, RowError, Submit,
+    TextField,
 };
 use crate::forms::Form;
 use crate::i18n::{Key, fill, tr, use_lang};
-use crate::session::editable_teams;
+use crate::session::{editable_teams, use_session};
 use crate::widgets::workflow_graph::{WorkflowGraph, run_if_key};
 use hakobu_core::api::jobs::JobView;
 use hakobu_core::api::notifications::DestinationView;
 use hakobu_core::api::org::TeamView;
 use hakobu_core::api::workflows::{SaveWorkflowRequest, WorkflowView};
 use hakobu_core::authz::TeamRole;
+use hakobu_core::authz::{Action, Target};
 use hakobu_core::ids::{DestinationId, JobId, TeamId, WorkflowId};
 use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::FieldErrors;
@@ -43,7 +45,12 @@ pub fn WorkflowEditorPage() -> impl IntoView {
             };
             // Destinations are listed for organization admins only; others pick none.
             let destinations = api::destinations().await.unwrap_or_default();
-            Ok::<_, api::ApiError>((api::teams().await?, api::jobs().await?, destinations, workflow))
+            Ok::<_, api::ApiError>((
+                api::teams().await?,
+                api::jobs().await?,
+                destinations,
+                workflow,
+            ))
         }
     });
     move || match loaded.get() {
@@ -52,9 +59,30 @@ pub fn WorkflowEditorPage() -> impl IntoView {
             view! { <div class="page"><LoadError error=e retry=move || loaded.refetch()/></div> }
                 .into_any()
         }
+        // The same policy the server applies: editors of the workflow's team change it,
+        // editors of some team create one.
+        Some(Ok((teams, jobs, destinations, workflow))) if !may_edit(&teams, workflow.as_ref()) => {
+            let _ = (jobs, destinations);
+            view! { <div class="page"><NotAllowed reason=Key::OnlyEditorsChangeWorkflows/></div> }
+                .into_any()
+        }
         Some(Ok((teams, jobs, destinations, workflow))) => {
             view! { <WorkflowForm teams jobs destinations workflow/> }.into_any()
         }
+    }
+}
+
+/// Whether the signed-in user may save this workflow (or a new one, in some team).
+fn may_edit(teams: &[TeamView], workflow: Option<&WorkflowView>) -> bool {
+    match workflow {
+        Some(w) => use_session().can(
+            Action::EditResource,
+            Target::Resource {
+                owner: w.team_id,
+                shares: &[],
+            },
+        ),
+        None => !editable_teams(teams).is_empty(),
     }
 }
 
@@ -243,11 +271,7 @@ fn spec_of(rows: &[TaskRow], parallelism: &str, errors: &mut FieldErrors) -> Wor
                 action,
                 after,
                 run_if: r.run_if.get(),
-                retries: number(
-                    &r.retries.get(),
-                    format!("spec.tasks[{i}].retries"),
-                    errors,
-                ),
+                retries: number(&r.retries.get(), format!("spec.tasks[{i}].retries"), errors),
                 timeout_minutes: number(
                     &r.timeout.get(),
                     format!("spec.tasks[{i}].timeout_minutes"),
@@ -447,7 +471,8 @@ fn task_fields(
             }
         });
     };
-    let kind_fields = move || match row.kind.get() {
+    let kind_fields = move || {
+        match row.kind.get() {
         Kind::Job => {
             let job_id = job_id.clone();
             view! {
@@ -468,7 +493,7 @@ fn task_fields(
         Kind::Wait => view! {
             <div class="field" class:invalid=move || form.error(&p("action.seconds")).is_some()>
                 <label>{tr(Key::TaskWaitSeconds)}
-                    <input type="number" min="1" data-testid="task-seconds" prop:value=move || row.seconds.get() on:input=move |ev| row.seconds.set(event_target_value(&ev))/>
+                    <input type="number" id=form.input_id(&p("action.seconds")) min="1" data-testid="task-seconds" prop:value=move || row.seconds.get() on:input=move |ev| row.seconds.set(event_target_value(&ev))/>
                 </label>
                 <RowError form path=p("action.seconds") label=Key::TaskWaitSeconds/>
             </div>
@@ -477,7 +502,7 @@ fn task_fields(
         Kind::Notify => view! {
             <div class="field" class:invalid=move || form.error(&p("action.destination_id")).is_some()>
                 <label>{tr(Key::TaskDestination)}
-                    <select data-testid="task-destination" on:change=move |ev| row.destination.set(event_target_value(&ev).parse::<DestinationId>().ok())>
+                    <select id=form.input_id(&p("action.destination_id")) data-testid="task-destination" on:change=move |ev| row.destination.set(event_target_value(&ev).parse::<DestinationId>().ok())>
                         <option value="" selected=move || row.destination.get().is_none()>{tr(Key::PickADestination)}</option>
                         {destinations.get_value().into_iter().map(|(id, name)| view! {
                             <option value=id.to_string() selected=move || row.destination.get() == Some(id)>{name}</option>
@@ -488,12 +513,13 @@ fn task_fields(
             </div>
             <div class="field">
                 <label>{tr(Key::TaskMessage)}
-                    <textarea rows="2" prop:value=move || row.message.get() on:input=move |ev| row.message.set(event_target_value(&ev))></textarea>
+                    <textarea id=form.input_id(&p("action.message")) rows="2" prop:value=move || row.message.get() on:input=move |ev| row.message.set(event_target_value(&ev))></textarea>
                 </label>
                 <RowError form path=p("action.message") label=Key::TaskMessage/>
             </div>
         }
         .into_any(),
+    }
     };
     // Every other task, as a checkbox: checked means this task runs after it.
     let after_boxes = move || {
@@ -528,7 +554,7 @@ fn task_fields(
                 <legend>{legend}</legend>
                 <div class="field" class:invalid=move || form.error(&p("name")).is_some()>
                     <label>{tr(Key::TaskName)}
-                        <input type="text" autocomplete="off" data-testid="task-name" prop:value=move || row.name.get()
+                        <input type="text" id=form.input_id(&p("name")) autocomplete="off" data-testid="task-name" prop:value=move || row.name.get()
                             on:input=move |ev| row.name.set(event_target_value(&ev))/>
                     </label>
                     <RowError form path=p("name") label=Key::TaskName/>
@@ -567,14 +593,14 @@ fn task_fields(
                 </div>
                 <div class="field" class:invalid=move || form.error(&p("retries")).is_some()>
                     <label>{tr(Key::TaskRetries)}
-                        <input type="number" min="0" max="10" prop:value=move || row.retries.get() on:input=move |ev| row.retries.set(event_target_value(&ev))/>
+                        <input type="number" id=form.input_id(&p("retries")) min="0" max="10" prop:value=move || row.retries.get() on:input=move |ev| row.retries.set(event_target_value(&ev))/>
                     </label>
                     <p class="hint">{tr(Key::TaskRetriesHint)}</p>
                     <RowError form path=p("retries") label=Key::TaskRetries/>
                 </div>
                 <div class="field" class:invalid=move || form.error(&p("timeout_minutes")).is_some()>
                     <label>{tr(Key::TaskTimeout)}
-                        <input type="number" min="1" prop:value=move || row.timeout.get() on:input=move |ev| row.timeout.set(event_target_value(&ev))/>
+                        <input type="number" id=form.input_id(&p("timeout_minutes")) min="1" prop:value=move || row.timeout.get() on:input=move |ev| row.timeout.set(event_target_value(&ev))/>
                     </label>
                     <p class="hint">{tr(Key::TaskTimeoutHint)}</p>
                     <RowError form path=p("timeout_minutes") label=Key::TaskTimeout/>

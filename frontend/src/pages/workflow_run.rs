@@ -46,7 +46,9 @@ pub fn WorkflowRunPage() -> impl IntoView {
             view! { <div class="page"><LoadError error=e retry=move || loaded.refetch()/></div> }
                 .into_any()
         }
-        Some(Ok((run, workflow, jobs))) => view! { <RunView initial=run workflow jobs/> }.into_any(),
+        Some(Ok((run, workflow, jobs))) => {
+            view! { <RunView initial=run workflow jobs/> }.into_any()
+        }
     }
 }
 
@@ -72,10 +74,10 @@ fn RunView(initial: WorkflowRunView, workflow: WorkflowView, jobs: Vec<JobView>)
     // Poll while the run is going; the interval stops once it has ended (and when the
     // page is left). A resume makes it running again, which starts polling again.
     let handle = StoredValue::new(None::<IntervalHandle>);
+    // `try_`: the page may be gone (its values disposed) when this runs at cleanup.
     let stop = move || {
-        if let Some(h) = handle.get_value() {
+        if let Some(Some(h)) = handle.try_update_value(Option::take) {
             h.clear();
-            handle.set_value(None);
         }
     };
     Effect::new(move |_| {
@@ -84,10 +86,11 @@ fn RunView(initial: WorkflowRunView, workflow: WorkflowView, jobs: Vec<JobView>)
                 && let Ok(h) = set_interval_with_handle(
                     move || {
                         spawn_local(async move {
+                            // The answer may come after the page was left.
                             if let Ok(r) = api::workflow_run(id).await
-                                && run.with_untracked(|old| *old != r)
+                                && run.try_with_untracked(|old| *old != r) == Some(true)
                             {
-                                run.set(r);
+                                run.try_set(r);
                             }
                         });
                     },
@@ -126,12 +129,7 @@ fn RunView(initial: WorkflowRunView, workflow: WorkflowView, jobs: Vec<JobView>)
         let navigate = navigate.clone();
         busy.set(true);
         spawn_local(async move {
-            match api::start_workflow_run(
-                workflow_id,
-                &StartWorkflowRunRequest::default(),
-            )
-            .await
-            {
+            match api::start_workflow_run(workflow_id, &StartWorkflowRunRequest::default()).await {
                 Ok(r) => navigate(&format!("/workflow-runs/{}", r.id), Default::default()),
                 Err(e) => action_error.set(Some(e)),
             }

@@ -44,7 +44,8 @@ pub fn WorkflowsPage() -> impl IntoView {
         Ok::<_, api::ApiError>((api::workflows().await?, api::teams().await?))
     });
     let can_create = can_create_resources();
-    let list = move || match loaded.get() {
+    let list = move || {
+        match loaded.get() {
         None => view! { <Loading/> }.into_any(),
         Some(Err(e)) => view! { <LoadError error=e retry=move || loaded.refetch()/> }.into_any(),
         Some(Ok((workflows, _))) if workflows.is_empty() => {
@@ -79,6 +80,7 @@ pub fn WorkflowsPage() -> impl IntoView {
             </div>
         }
         .into_any(),
+    }
     };
     view! {
         <div class="page">
@@ -98,7 +100,8 @@ pub fn WorkflowsPage() -> impl IntoView {
 #[component]
 fn LastRun(workflow: WorkflowId) -> impl IntoView {
     let runs = LocalResource::new(move || api::workflow_runs(workflow, 1));
-    move || match runs.get() {
+    move || {
+        match runs.get() {
         Some(Ok(runs)) => match runs.into_iter().next() {
             Some(r) => view! {
                 <A href=format!("/workflow-runs/{}", r.id)><WorkflowStatusBadge status=r.status/></A>
@@ -108,6 +111,7 @@ fn LastRun(workflow: WorkflowId) -> impl IntoView {
             None => view! { <span class="muted">{tr(Key::NeverRun)}</span> }.into_any(),
         },
         _ => view! { <span class="muted">"…"</span> }.into_any(),
+    }
     }
 }
 
@@ -162,6 +166,7 @@ fn WorkflowView(workflow: WorkflowView, jobs: Vec<JobView>) -> impl IntoView {
     let runs = LocalResource::new(move || api::workflow_runs(id, 100));
     let tasks = Signal::stored(workflow.spec.tasks.clone());
     let name = workflow.name.clone();
+    let parallelism = workflow.spec.parallelism;
     let delete = {
         let navigate = navigate.clone();
         move |()| {
@@ -201,7 +206,10 @@ fn WorkflowView(workflow: WorkflowView, jobs: Vec<JobView>) -> impl IntoView {
             } else {
                 t.after.join(", ")
             };
-            let retries = t.retries.map(|r| r.to_string()).unwrap_or_else(|| "—".into());
+            let retries = t
+                .retries
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "—".into());
             let timeout = t
                 .timeout_minutes
                 .map(|m| m.to_string())
@@ -234,7 +242,7 @@ fn WorkflowView(workflow: WorkflowView, jobs: Vec<JobView>) -> impl IntoView {
                 <p class="breadcrumb"><A href="/workflows">{tr(Key::NavWorkflows)}</A></p>
                 <h1 data-testid="workflow-name">{name.clone()}</h1>
                 {(!workflow.description.is_empty()).then(|| view! { <p class="lead">{workflow.description.clone()}</p> })}
-                <p class="hint">{fill(lang.get_untracked(), Key::WorkflowParallelismIs, &[("n", &workflow.spec.parallelism.to_string())])}</p>
+                <p class="hint">{move || fill(lang.get(), Key::WorkflowParallelismIs, &[("n", &parallelism.to_string())])}</p>
                 <div class="button-row">
                     <Show when=move || can_run.get()>
                         <button type="button" class="primary" data-testid="workflow-run-now"
@@ -308,8 +316,7 @@ fn RunWorkflowPanel(workflow: WorkflowId, #[prop(into)] on_close: Callback<()>) 
         form.start();
         let navigate = navigate.clone();
         spawn_local(async move {
-            match api::start_workflow_run(workflow, &StartWorkflowRunRequest { as_of: at }).await
-            {
+            match api::start_workflow_run(workflow, &StartWorkflowRunRequest { as_of: at }).await {
                 Ok(run) => {
                     form.done();
                     navigate(&format!("/workflow-runs/{}", run.id), Default::default());
