@@ -807,31 +807,6 @@ pub async fn insights(query: &str) -> Result<hakobu_core::api::insights::Insight
     json(get(&format!("/api/insights?{query}"))).await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn audit_query_leaves_out_empty_filters_and_encodes_values() {
-        let q = AuditQuery {
-            action: " team ".to_owned(),
-            from: Some("2026-01-01T00:00:00+09:00".to_owned()),
-            page: 2,
-            per_page: 50,
-            ..AuditQuery::default()
-        };
-        assert_eq!(
-            q.query_string(true),
-            "action=team&from=2026-01-01T00%3A00%3A00%2B09%3A00&page=2&per_page=50"
-        );
-        assert_eq!(
-            q.csv_url(),
-            "/api/audit.csv?action=team&from=2026-01-01T00%3A00%3A00%2B09%3A00"
-        );
-        assert_eq!(AuditQuery::default().csv_url(), "/api/audit.csv");
-    }
-}
-
 // --- workflows (#19) ----------------------------------------------------------------------
 
 pub async fn workflows() -> Result<Vec<WorkflowView>, ApiError> {
@@ -887,4 +862,29 @@ pub async fn cancel_workflow_run(id: WorkflowRunId) -> Result<WorkflowRunView, A
 
 pub async fn resume_workflow_run(id: WorkflowRunId) -> Result<WorkflowRunView, ApiError> {
     json(Request::post(&format!("/api/workflow-runs/{id}/resume")).build()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_query_leaves_out_empty_filters_and_encodes_values() {
+        let q = AuditQuery {
+            action: " team ".to_owned(),
+            from: Some("2026-01-01T00:00:00+09:00".to_owned()),
+            page: 2,
+            per_page: 50,
+            ..AuditQuery::default()
+        };
+        assert_eq!(
+            q.query_string(true),
+            "action=team&from=2026-01-01T00%3A00%3A00%2B09%3A00&page=2&per_page=50"
+        );
+        assert_eq!(
+            q.csv_url(),
+            "/api/audit.csv?action=team&from=2026-01-01T00%3A00%3A00%2B09%3A00"
+        );
+        assert_eq!(AuditQuery::default().csv_url(), "/api/audit.csv");
+    }
 }

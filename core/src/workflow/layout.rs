@@ -266,7 +266,7 @@ mod tests {
         spec.tasks
     }
 
-    fn node<'a>(layout: &'a Layout, task: usize) -> &'a NodeBox {
+    fn node(layout: &Layout, task: usize) -> &NodeBox {
         layout.nodes.iter().find(|b| b.task == task).unwrap()
     }
 
