@@ -10,6 +10,7 @@
 //! - [`resume_set`] picks the tasks a resume runs again: those that failed, were
 //!   cancelled or were skipped because of a failure, and everything downstream of them.
 //! - [`outcome`] says how a workflow run ended once every task has.
+//! - [`layout`] places the tasks for drawing the graph (the web page's SVG).
 
 use crate::ids::{DestinationId, JobId};
 use crate::validation::{FieldErrors, check_text};
@@ -531,6 +532,8 @@ pub fn outcome(states: &[Ended]) -> Option<WorkflowRunStatus> {
         Some(WorkflowRunStatus::Succeeded)
     }
 }
+
+pub mod layout;
 
 #[cfg(test)]
 mod tests;

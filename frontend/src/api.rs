@@ -36,10 +36,13 @@ use hakobu_core::api::runs::{
 };
 use hakobu_core::api::schedules::{BulkEnableRequest, ScheduleRequest, ScheduleView};
 use hakobu_core::api::tokens::{ApiTokenCreated, ApiTokenView, CreateApiTokenRequest};
+use hakobu_core::api::workflows::{
+    SaveWorkflowRequest, StartWorkflowRunRequest, WorkflowRunView, WorkflowView,
+};
 use hakobu_core::authz::OrgRole;
 use hakobu_core::ids::{
     ApiTokenId, ConnectionId, DestinationId, InvitationId, JobId, NotificationRuleId, RunId,
-    ScheduleId, TeamId, UserId,
+    ScheduleId, TeamId, UserId, WorkflowId, WorkflowRunId,
 };
 use hakobu_core::job::checks::CheckResultView;
 use hakobu_core::messages::Text;
@@ -802,6 +805,63 @@ pub fn period_query(days: i64, timezone: &str) -> String {
 
 pub async fn insights(query: &str) -> Result<hakobu_core::api::insights::Insights, ApiError> {
     json(get(&format!("/api/insights?{query}"))).await
+}
+
+// --- workflows (#19) ----------------------------------------------------------------------
+
+pub async fn workflows() -> Result<Vec<WorkflowView>, ApiError> {
+    json(get("/api/workflows")).await
+}
+
+pub async fn workflow(id: WorkflowId) -> Result<WorkflowView, ApiError> {
+    json(get(&format!("/api/workflows/{id}"))).await
+}
+
+pub async fn create_workflow(body: &SaveWorkflowRequest) -> Result<WorkflowView, ApiError> {
+    json(with_body(Request::post("/api/workflows"), body)).await
+}
+
+pub async fn update_workflow(
+    id: WorkflowId,
+    body: &SaveWorkflowRequest,
+) -> Result<WorkflowView, ApiError> {
+    json(with_body(
+        Request::put(&format!("/api/workflows/{id}")),
+        body,
+    ))
+    .await
+}
+
+pub async fn delete_workflow(id: WorkflowId) -> Result<(), ApiError> {
+    no_content(Request::delete(&format!("/api/workflows/{id}")).build()).await
+}
+
+pub async fn start_workflow_run(
+    id: WorkflowId,
+    body: &StartWorkflowRunRequest,
+) -> Result<WorkflowRunView, ApiError> {
+    json(with_body(
+        Request::post(&format!("/api/workflows/{id}/runs")),
+        body,
+    ))
+    .await
+}
+
+/// The workflow's latest runs, newest first (`limit` of them, at most 100).
+pub async fn workflow_runs(id: WorkflowId, limit: u32) -> Result<Vec<WorkflowRunView>, ApiError> {
+    json(get(&format!("/api/workflows/{id}/runs?limit={limit}"))).await
+}
+
+pub async fn workflow_run(id: WorkflowRunId) -> Result<WorkflowRunView, ApiError> {
+    json(get(&format!("/api/workflow-runs/{id}"))).await
+}
+
+pub async fn cancel_workflow_run(id: WorkflowRunId) -> Result<WorkflowRunView, ApiError> {
+    json(Request::post(&format!("/api/workflow-runs/{id}/cancel")).build()).await
+}
+
+pub async fn resume_workflow_run(id: WorkflowRunId) -> Result<WorkflowRunView, ApiError> {
+    json(Request::post(&format!("/api/workflow-runs/{id}/resume")).build()).await
 }
 
 #[cfg(test)]

@@ -14,6 +14,10 @@ use crate::pages::{
     destinations::DestinationsPage, insights::InsightsPage, queue::QueuePage,
     schedules::SchedulesPage,
 };
+use crate::pages::{
+    workflow_editor::WorkflowEditorPage, workflow_run::WorkflowRunPage, workflows::WorkflowPage,
+    workflows::WorkflowsPage,
+};
 use crate::session::Session;
 use leptos::prelude::*;
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
@@ -49,6 +53,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("jobs/:id/edit") view=JobWizardPage/>
                     <Route path=path!("runs") view=RunsPage/>
                     <Route path=path!("runs/:id") view=RunPage/>
+                    <Route path=path!("workflows") view=WorkflowsPage/>
+                    <Route path=path!("workflows/new") view=WorkflowEditorPage/>
+                    <Route path=path!("workflows/:id") view=WorkflowPage/>
+                    <Route path=path!("workflows/:id/edit") view=WorkflowEditorPage/>
+                    <Route path=path!("workflow-runs/:id") view=WorkflowRunPage/>
                     <Route path=path!("members") view=MembersPage/>
                     <Route path=path!("teams") view=TeamsPage/>
                     <Route path=path!("teams/:id") view=TeamPage/>

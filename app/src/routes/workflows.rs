@@ -401,15 +401,32 @@ async fn start_workflow_run(
     Ok(HttpResponse::Created().json(workflows::view(&mut conn, &run).await?))
 }
 
-/// The workflow's latest runs (up to 100), newest first, with their tasks' states.
-#[utoipa::path(tag = "workflows", params(("workflow_id" = WorkflowId, Path)), responses(
-    (status = 200, body = Vec<WorkflowRunView>), (status = 404, body = ErrorBody)))]
+/// How many runs `GET /api/workflows/{id}/runs` answers.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+struct RunsQuery {
+    /// The latest this many runs, 1 to 100 (100 when absent): the workflows page asks
+    /// for 1, the last run, per workflow.
+    limit: Option<i64>,
+}
+
+/// The workflow's latest runs (up to 100, or `limit`), newest first, with their tasks'
+/// states.
+#[utoipa::path(tag = "workflows", params(("workflow_id" = WorkflowId, Path), RunsQuery), responses(
+    (status = 200, body = Vec<WorkflowRunView>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 #[get("/api/workflows/{workflow_id}/runs")]
 async fn list_workflow_runs(
     state: web::Data<AppState>,
     auth: Auth,
     path: web::Path<WorkflowId>,
+    query: web::Query<RunsQuery>,
 ) -> Result<web::Json<Vec<WorkflowRunView>>, ApiError> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=100).contains(&limit) {
+        let mut errors = FieldErrors::default();
+        errors.push("limit", "must be between 1 and 100 runs");
+        return Err(errors.into());
+    }
     let mut conn = state.pool.get().await?;
     let workflow = load_workflow(
         &mut conn,
@@ -420,7 +437,9 @@ async fn list_workflow_runs(
     )
     .await?;
     let mut views = Vec::new();
-    for run in WorkflowRun::for_workflow(&mut conn, auth.organization_id, workflow.id, 100).await? {
+    for run in
+        WorkflowRun::for_workflow(&mut conn, auth.organization_id, workflow.id, limit).await?
+    {
         views.push(workflows::view(&mut conn, &run).await?);
     }
     Ok(web::Json(views))

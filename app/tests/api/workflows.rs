@@ -653,3 +653,70 @@ async fn cancelling_a_workflow_cancels_its_job_runs() {
         .await;
     assert_eq!(view["tasks"][1]["run_id"], Value::Null, "{view}");
 }
+
+/// The runs list answers the latest `limit` runs, newest first (the workflows page asks
+/// for the last one of each workflow); a limit out of range is a 422 at `limit`; another
+/// organization's workflow is 404 whatever the limit.
+#[tokio::test]
+async fn the_runs_list_answers_the_latest_runs_up_to_the_limit() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let (status, created) = create_workflow(
+        &app,
+        &owner,
+        json!([{"name": "pause", "action": {"type": "wait", "seconds": 3600}}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let workflow = created["id"].as_str().unwrap();
+    let mut started = Vec::new();
+    for _ in 0..2 {
+        let (status, run) = app
+            .post(
+                &format!("/api/workflows/{workflow}/runs"),
+                &owner.token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{run}");
+        started.push(run["id"].as_str().unwrap().to_owned());
+    }
+    let ids = |body: &Value| -> Vec<String> {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, all) = app
+        .get(&format!("/api/workflows/{workflow}/runs"), &owner.token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(ids(&all), [started[1].clone(), started[0].clone()]);
+    let (status, last) = app
+        .get(
+            &format!("/api/workflows/{workflow}/runs?limit=1"),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{last}");
+    assert_eq!(ids(&last), [started[1].clone()]);
+    for bad in ["0", "101", "-1"] {
+        let (status, body) = app
+            .get(
+                &format!("/api/workflows/{workflow}/runs?limit={bad}"),
+                &owner.token,
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+        assert_eq!(fields(&body), ["limit"], "{bad}");
+    }
+    let rival = app.signup("Rival").await;
+    let (status, body) = app
+        .get(
+            &format!("/api/workflows/{workflow}/runs?limit=1"),
+            &rival.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}

@@ -24,3 +24,6 @@ pub mod sign_in;
 pub mod sign_up;
 pub mod teams;
 pub mod tokens;
+pub mod workflow_editor;
+pub mod workflow_run;
+pub mod workflows;

@@ -120,6 +120,7 @@ fn Nav() -> impl IntoView {
                 <li><A href="/connections">{tr(Key::NavConnections)}</A></li>
                 <li><A href="/jobs">{tr(Key::NavJobs)}</A></li>
                 <li><A href="/runs">{tr(Key::NavRuns)}</A></li>
+                <li><A href="/workflows">{tr(Key::NavWorkflows)}</A></li>
                 <li><A href="/schedules">{tr(Key::NavSchedules)}</A></li>
                 <li><A href="/queue">{tr(Key::NavQueue)}</A></li>
                 <li><A href="/insights">{tr(Key::NavInsights)}</A></li>

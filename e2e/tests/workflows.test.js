@@ -1,0 +1,164 @@
+// A workflow built in the web editor (a transfer, then a data mart built from it, then a
+// job whose data check checks the mart), run from its page with real runners: the graph's
+// boxes turn green. Then the data makes the check fail: the run page shows the failed task
+// on the graph and the run's error; the mart is fixed, "Resume from failed" runs only the
+// check again, and the run succeeds. The editor also shows a server-side rule (a duplicate
+// task name) beside the task's field, and the graph preview follows the edits.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { launch, newPerson, signUp, uniqueEmail, unique, screenshot, api } from './helpers.js';
+
+const PG = process.env.HAKOBU_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
+const PG_URL = new URL(PG);
+const DB = `hakobu_e2e_workflow_${unique('x').slice(2)}`;
+
+function psql(db, sql) {
+  return execFileSync('psql', [`${PG}/${db}`, '-qAtX', '-v', 'ON_ERROR_STOP=1', '-c', sql], { encoding: 'utf8' }).trim();
+}
+
+let browser;
+before(async () => {
+  psql('postgres', `CREATE DATABASE "${DB}"`);
+  psql(DB, "CREATE TABLE orders (id bigint PRIMARY KEY, day date, amount int); INSERT INTO orders VALUES (1, '2026-12-01', 10), (2, '2026-12-01', 5), (3, '2026-12-02', 7)");
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  psql('postgres', `DROP DATABASE IF EXISTS "${DB}" WITH (FORCE)`);
+});
+
+/** A box of the graph, by task name. */
+function node(page, task) {
+  return page.locator(`[data-testid="wf-node"][data-task="${task}"]`);
+}
+
+/** Waits until the task's box on the graph is in `state` (the run page polls every 2 s). */
+async function waitForState(page, task, state, timeout = 120000) {
+  await page.locator(`[data-testid="wf-node"][data-task="${task}"][data-state="${state}"]`).waitFor({ timeout });
+}
+
+test('a three-task workflow is built in the editor, runs green, fails at its check, and resumes from the failure', async () => {
+  const { context, page } = await newPerson(browser);
+  await signUp(page, { org: unique('Flow Co'), name: 'Wanda Owner', email: uniqueEmail('wanda') });
+  const team = (await api(page, 'GET', '/api/me')).teams[0].team_id;
+  const connection = await api(page, 'POST', '/api/connections', {
+    name: 'Warehouse', kind: 'postgresql', team_id: team,
+    settings: {
+      host: PG_URL.hostname, port: Number(PG_URL.port || 5432), database: DB,
+      user: decodeURIComponent(PG_URL.username || 'postgres'), tls_mode: 'disable',
+    },
+  });
+  // The three jobs: a copy of the orders, a mart of daily totals from the copy, and a job
+  // whose data check says the mart has no negative total.
+  await api(page, 'POST', '/api/jobs', {
+    name: 'Load orders', team_id: team,
+    settings: {
+      source: { connection_id: connection.id, table: { name: 'orders' } },
+      destination: { connection_id: connection.id, table: { name: 'orders_copy' }, mode: 'replace' },
+    },
+  });
+  await api(page, 'POST', '/api/jobs', {
+    name: 'Daily mart', team_id: team,
+    settings: {
+      kind: 'data_mart',
+      source: { connection_id: connection.id, statements: 'DROP TABLE IF EXISTS daily; CREATE TABLE daily AS SELECT day, sum(amount) AS total FROM orders_copy GROUP BY day;' },
+      destination: { connection_id: connection.id },
+    },
+  });
+  await api(page, 'POST', '/api/jobs', {
+    name: 'Check the mart', team_id: team,
+    settings: {
+      kind: 'data_mart',
+      source: { connection_id: connection.id, statements: 'CREATE TABLE IF NOT EXISTS checked (at timestamptz); INSERT INTO checked VALUES (now());' },
+      destination: { connection_id: connection.id },
+      checks: [{ name: 'no negative day', connection_id: connection.id, sql: 'SELECT count(*) FROM daily WHERE total < 0', operator: '=', expected: '0', on_failure: 'fail' }],
+    },
+  });
+
+  // The list, empty, and its "New workflow".
+  await page.goto('/workflows');
+  await page.getByRole('heading', { name: 'Workflows' }).waitFor();
+  await page.getByRole('link', { name: 'New workflow' }).click();
+  await page.getByRole('heading', { name: 'New workflow' }).waitFor();
+
+  await page.getByLabel('Workflow name').fill('Nightly orders');
+  const tasks = page.getByTestId('workflow-task');
+  await tasks.nth(0).getByTestId('task-name').fill('load');
+  await tasks.nth(0).getByTestId('task-job').selectOption({ label: 'Load orders' });
+  // A new task runs after the last one by default.
+  await page.getByTestId('workflow-add-task').click();
+  await tasks.nth(1).getByTestId('task-name').fill('load');
+  await tasks.nth(1).getByTestId('task-job').selectOption({ label: 'Daily mart' });
+  // A duplicate name: said beside the second task's name, nothing saved.
+  await page.getByRole('button', { name: 'Create the workflow' }).click();
+  await tasks.nth(1).locator('.field-error').filter({ hasText: 'Another task is already named' }).waitFor();
+  assert.equal((await api(page, 'GET', '/api/workflows')).length, 0);
+  await tasks.nth(1).getByTestId('task-name').fill('mart');
+  await page.getByTestId('workflow-add-task').click();
+  await tasks.nth(2).getByTestId('task-name').fill('check');
+  await tasks.nth(2).getByTestId('task-job').selectOption({ label: 'Check the mart' });
+  // The preview draws the chain as it is edited: three boxes, two arrows, left to right.
+  await node(page, 'check').waitFor();
+  assert.equal(await page.getByTestId('wf-edge').count(), 2);
+  const x = async (task) => Number(await node(page, task).locator('rect').getAttribute('x'));
+  assert.ok((await x('load')) < (await x('mart')) && (await x('mart')) < (await x('check')));
+  assert.ok(await tasks.nth(2).locator('[data-testid="task-after"][data-after="mart"]').isChecked());
+  await screenshot(page, 'workflow-editor');
+  await page.getByRole('button', { name: 'Create the workflow' }).click();
+  await page.getByTestId('workflow-name').filter({ hasText: 'Nightly orders' }).waitFor();
+  const workflow = page.url().split('/').pop();
+  const saved = await api(page, 'GET', `/api/workflows/${workflow}`);
+  assert.deepEqual(saved.spec.tasks.map((t) => [t.name, t.after ?? []]), [['load', []], ['mart', ['load']], ['check', ['mart']]]);
+
+  // Run now: the run page's graph turns green, task by task.
+  await page.getByTestId('workflow-run-now').click();
+  await page.getByRole('button', { name: 'Start the run' }).click();
+  await page.getByRole('heading', { name: /Workflow run/ }).waitFor();
+  for (const task of ['load', 'mart', 'check']) await waitForState(page, task, 'succeeded');
+  await page.getByTestId('workflow-run-status').locator('[data-status="succeeded"]').waitFor({ timeout: 10000 });
+  const green = await node(page, 'check').locator('rect').evaluate((r) => getComputedStyle(r).fill);
+  assert.equal(green, 'rgb(227, 244, 232)');
+  assert.match(await node(page, 'check').innerText(), /Succeeded/);
+  assert.equal(await page.getByTestId('task-job-run').count(), 3);
+  await screenshot(page, 'workflow-run-succeeded');
+
+  // A negative order makes the check fail: the failed box on the graph, the run's error.
+  psql(DB, 'UPDATE orders SET amount = -100 WHERE id = 3');
+  await page.goto(`/workflows/${workflow}`);
+  await page.getByTestId('workflow-run-now').click();
+  await page.getByRole('button', { name: 'Start the run' }).click();
+  await page.getByRole('heading', { name: /Workflow run/ }).waitFor();
+  await waitForState(page, 'check', 'failed');
+  await page.getByTestId('workflow-run-status').locator('[data-status="failed"]').waitFor({ timeout: 10000 });
+  await page.getByTestId('workflow-run-error').filter({ hasText: 'check' }).waitFor();
+  assert.equal(await node(page, 'load').getAttribute('data-state'), 'succeeded');
+  assert.equal(await node(page, 'mart').getAttribute('data-state'), 'succeeded');
+  const red = await node(page, 'check').locator('rect').evaluate((r) => getComputedStyle(r).fill);
+  assert.equal(red, 'rgb(253, 236, 234)');
+  await screenshot(page, 'workflow-run-failed');
+  const run = page.url().split('/').pop();
+  const before = await api(page, 'GET', `/api/workflow-runs/${run}`);
+
+  // Fixed in the mart itself (the load and the mart are not run again), then resumed.
+  psql(DB, 'UPDATE daily SET total = 0 WHERE total < 0');
+  await page.getByTestId('workflow-run-resume').click();
+  await waitForState(page, 'check', 'succeeded');
+  await page.getByTestId('workflow-run-status').locator('[data-status="succeeded"]').waitFor({ timeout: 10000 });
+  const resumed = await api(page, 'GET', `/api/workflow-runs/${run}`);
+  assert.equal(resumed.status, 'succeeded');
+  assert.equal(resumed.attempt, 2);
+  const starts = Object.fromEntries(resumed.tasks.map((t) => [t.name, t.starts]));
+  assert.deepEqual(starts, { load: 1, mart: 1, check: 2 });
+  const runIds = (r) => Object.fromEntries(r.tasks.map((t) => [t.name, t.run_id]));
+  assert.equal(runIds(resumed).load, runIds(before).load, 'the load kept its job run');
+  assert.notEqual(runIds(resumed).check, runIds(before).check, 'the check ran again');
+  // The workflow's list shows how the last run went.
+  await page.goto('/workflows');
+  await page.getByTestId('workflow-row').filter({ hasText: 'Nightly orders' }).locator('[data-status="succeeded"]').waitFor();
+  await screenshot(page, 'workflows-list');
+
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
