@@ -820,3 +820,67 @@ async fn a_scheduled_workflow_starts_at_its_time_with_its_variables() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// A workflow variable that a job writes into SQL unquoted (`raw`) is an editor's to give,
+/// as a manual run's explicit value is: an operator through a share cannot smuggle SQL in.
+#[tokio::test]
+async fn a_workflow_variable_for_a_raw_job_variable_needs_the_jobs_editor() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let c = app.pg_connection(&owner).await;
+    let (status, body) = app
+        .post(
+            "/api/jobs",
+            &owner.token,
+            json!({"name": "Raw", "team_id": owner.default_team, "settings": {
+                "kind": "data_mart",
+                "source": {"connection_id": c, "statements": "SELECT $cond$"},
+                "destination": {"connection_id": c},
+                "variables": [{"name": "cond", "value": {"kind": "string", "value": "1"}, "in_sql": "raw"}],
+            }}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let job = body["id"].as_str().unwrap().to_owned();
+    let other_team = app.create_team(&owner, "Analysts").await;
+    let analyst = app
+        .add_member(
+            &owner,
+            "member",
+            json!([{"team_id": other_team, "role": "editor"}]),
+        )
+        .await;
+    let (status, body) = app
+        .put(
+            &format!("/api/jobs/{job}/shares"),
+            &owner.token,
+            json!({"shares": [{"team_id": other_team, "role": "operator"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let flow = |variables: Value| {
+        json!({"name": format!("Flow {}", uuid::Uuid::new_v4().simple()), "team_id": other_team, "spec": {
+            "variables": variables,
+            "tasks": [job_task("run", &job, &[])]
+        }})
+    };
+    let raw = json!([{"name": "cond", "value": {"kind": "string", "value": "1; DROP TABLE x"}}]);
+    let (status, body) = app
+        .post("/api/workflows", &analyst.token, flow(raw.clone()))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(fields(&body), ["spec.variables[0].name"], "{body}");
+    // A variable the job does not write raw is fine; the owner (editor of the job) may too.
+    let (status, body) = app
+        .post(
+            "/api/workflows",
+            &analyst.token,
+            flow(json!([{"name": "other", "value": {"kind": "string", "value": "x"}}])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut owners = flow(raw);
+    owners["team_id"] = json!(owner.default_team);
+    let (status, body) = app.post("/api/workflows", &owner.token, owners).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
