@@ -1,5 +1,5 @@
-//! The scheduler: turns due schedules into queued runs, and turns off a schedule whose
-//! runs keep failing.
+//! The scheduler: turns due schedules into queued runs (of a job) or started workflow runs
+//! (of a workflow), and turns off a schedule whose runs keep failing.
 //!
 //! Every replica runs it. A round locks due schedules with `FOR UPDATE SKIP LOCKED`, so
 //! replicas share the work, and every run it creates carries the idempotency key
@@ -10,18 +10,27 @@
 //! are still on time (within [`ON_TIME_GRACE_SECONDS`]), `last` one run for the most
 //! recent missed time, `all` one run per missed time, newest [`MAX_CATCH_UP_RUNS`] at
 //! most, oldest first.
+//!
+//! A workflow's schedule starts a workflow run per fire time with `as_of` = the fire time;
+//! the run records the schedule and the time (one run per pair, a unique index). Its
+//! `overlap` policy skips a fire time while a run of the workflow is still going.
 
 use crate::db::DbPool;
 use crate::models::job::Job;
 use crate::models::schedule::ScheduleRow;
+use crate::models::workflow::{Workflow, WorkflowRun};
 use crate::runs::{self, RunRequest};
 use crate::schema::schedules;
 use crate::services::quotas::{self, Counted};
 use crate::settings::Quotas;
+use crate::workflows;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use hakobu_core::ids::WorkflowId;
+use hakobu_core::job::OverlapPolicy;
 use hakobu_core::schedule::{CatchUp, MAX_CATCH_UP_RUNS, ON_TIME_GRACE_SECONDS, ScheduleSettings};
+use hakobu_core::workflow::WorkflowSpec;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -123,8 +132,14 @@ async fn fire(
     if missed > 0 {
         tracing::info!(schedule_id = %row.id, missed, policy = %settings.catch_up, "missed fire times not run");
     }
-    let job = Job::find(conn, row.organization_id, row.job_id).await?;
     let mut created = 0;
+    if let Some(workflow_id) = row.workflow_id {
+        created += fire_workflow(conn, row, workflow_id, &fire_times).await?;
+    }
+    let job = match row.job_id {
+        Some(job) => Job::find(conn, row.organization_id, job).await?,
+        None => None,
+    };
     if let Some(job) = job.filter(|j| j.enabled) {
         for at in &fire_times {
             if let Some(limit) = quotas::over(
@@ -162,5 +177,44 @@ async fn fire(
         ))
         .execute(conn)
         .await?;
+    Ok(created)
+}
+
+/// Starts one run of the workflow per fire time (`as_of` = the fire time), skipping a time
+/// that already has its run and, with `overlap: skip`, one while a run is still going.
+async fn fire_workflow(
+    conn: &mut AsyncPgConnection,
+    row: &ScheduleRow,
+    workflow_id: WorkflowId,
+    fire_times: &[DateTime<Utc>],
+) -> anyhow::Result<usize> {
+    let Some(workflow) = Workflow::find(conn, row.organization_id, workflow_id).await? else {
+        return Ok(0);
+    };
+    let spec: WorkflowSpec = match serde_json::from_value(workflow.spec.clone()) {
+        Ok(spec) => spec,
+        Err(e) => {
+            tracing::error!(schedule_id = %row.id, error = %e, "a scheduled workflow cannot be read");
+            return Ok(0);
+        }
+    };
+    let mut created = 0;
+    for at in fire_times {
+        if WorkflowRun::for_schedule_time(conn, row.id, *at)
+            .await?
+            .is_some()
+        {
+            continue;
+        }
+        if spec.overlap == OverlapPolicy::Skip
+            && WorkflowRun::running_of(conn, row.organization_id, workflow.id).await? > 0
+        {
+            tracing::info!(schedule_id = %row.id, at = %at, "a run of the workflow is still going: this fire time is skipped (overlap: skip)");
+            continue;
+        }
+        let run = workflows::start_scheduled(conn, &workflow, row.id, *at).await?;
+        tracing::info!(schedule_id = %row.id, workflow_run_id = %run.id, at = %at, "scheduled workflow run started");
+        created += 1;
+    }
     Ok(created)
 }

@@ -230,7 +230,7 @@ diesel::table! {
     schedules (id) {
         id -> Uuid,
         organization_id -> Uuid,
-        job_id -> Uuid,
+        job_id -> Nullable<Uuid>,
         settings -> Jsonb,
         enabled -> Bool,
         next_fire_at -> Nullable<Timestamptz>,
@@ -240,6 +240,7 @@ diesel::table! {
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        workflow_id -> Nullable<Uuid>,
     }
 }
 
@@ -395,6 +396,8 @@ diesel::table! {
         error -> Nullable<Text>,
         created_at -> Timestamptz,
         ended_at -> Nullable<Timestamptz>,
+        schedule_id -> Nullable<Uuid>,
+        scheduled_time -> Nullable<Timestamptz>,
     }
 }
 

@@ -29,7 +29,9 @@ use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use hakobu_core::api::runs::RunStatus;
 use hakobu_core::api::workflows::{TaskRunView, WorkflowRunView};
-use hakobu_core::ids::{OrganizationId, RunId, UserId, WorkflowRunId};
+use hakobu_core::ids::{OrganizationId, RunId, ScheduleId, UserId, WorkflowRunId};
+use hakobu_core::job::JobSettings;
+use hakobu_core::variables::{self, RunContext};
 use hakobu_core::workflow::{
     Decision, Ended, TaskAction, TaskSpec, TaskState, WorkflowRunStatus, WorkflowSpec, decide,
     outcome, resume_set,
@@ -244,6 +246,7 @@ pub async fn advance(conn: &mut AsyncPgConnection, id: WorkflowRunId) -> anyhow:
                     (status == WorkflowRunStatus::Failed).then(|| failure_summary(&spec, &tasks));
                 WorkflowRun::set(conn, run.id, ended_changes(&run, status, error.as_deref()))
                     .await?;
+                run_ended(conn, &run, status, error.as_deref()).await?;
                 step.status = Some(status);
             }
             None => {
@@ -271,6 +274,28 @@ pub async fn advance(conn: &mut AsyncPgConnection, id: WorkflowRunId) -> anyhow:
         Ok(step)
     })
     .await
+}
+
+/// What a run's end means beyond the run: its schedule's failure count, in the step's
+/// transaction (so it happens exactly once with the end).
+async fn run_ended(
+    conn: &mut AsyncPgConnection,
+    run: &WorkflowRun,
+    status: WorkflowRunStatus,
+    error: Option<&str>,
+) -> anyhow::Result<()> {
+    if let Some(schedule) = run.schedule_id {
+        crate::runs::outcome::record_schedule_outcome(
+            conn,
+            schedule,
+            status == WorkflowRunStatus::Succeeded,
+            status == WorkflowRunStatus::Failed,
+            error,
+            serde_json::json!({ "last_workflow_run_id": run.id }),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 fn ended_changes<'a>(
@@ -394,7 +419,7 @@ async fn start_task(
                 trigger: "workflow",
                 triggered_by: run.triggered_by,
                 idempotency_key: Some(&key),
-                resolved_inputs: run.resolved_inputs.clone(),
+                resolved_inputs: job_run_inputs(run, &job),
                 scheduled_time: as_of,
                 // The job's overlap policy holds the run in the queue rather than dropping
                 // a task of the workflow.
@@ -458,11 +483,43 @@ pub async fn start(
     triggered_by: Option<UserId>,
     resolved_inputs: Value,
 ) -> anyhow::Result<WorkflowRun> {
+    insert_run(conn, workflow, trigger, triggered_by, resolved_inputs, None).await
+}
+
+/// Creates the run a schedule's fire time starts: `as_of` is the fire time.
+pub async fn start_scheduled(
+    conn: &mut AsyncPgConnection,
+    workflow: &Workflow,
+    schedule: ScheduleId,
+    at: DateTime<Utc>,
+) -> anyhow::Result<WorkflowRun> {
+    let inputs = serde_json::json!({ "as_of": at });
+    insert_run(
+        conn,
+        workflow,
+        "schedule",
+        None,
+        inputs,
+        Some((schedule, at)),
+    )
+    .await
+}
+
+async fn insert_run(
+    conn: &mut AsyncPgConnection,
+    workflow: &Workflow,
+    trigger: &str,
+    triggered_by: Option<UserId>,
+    resolved_inputs: Value,
+    scheduled: Option<(ScheduleId, DateTime<Utc>)>,
+) -> anyhow::Result<WorkflowRun> {
     let spec: WorkflowSpec = serde_json::from_value(workflow.spec.clone())?;
+    let id = WorkflowRunId::new();
+    let resolved_inputs = resolve_variables(&spec, workflow, id, resolved_inputs)?;
     let run = WorkflowRun::insert(
         conn,
         NewWorkflowRun {
-            id: WorkflowRunId::new(),
+            id,
             organization_id: workflow.organization_id,
             workflow_id: workflow.id,
             spec: workflow.spec.clone(),
@@ -471,6 +528,8 @@ pub async fn start(
             triggered_by,
             resolved_inputs,
             wake_at: Some(Utc::now()),
+            schedule_id: scheduled.map(|(id, _)| id),
+            scheduled_time: scheduled.map(|(_, at)| at),
         },
     )
     .await?;
@@ -481,6 +540,73 @@ pub async fn start(
         .collect();
     TaskRun::insert_all(conn, &rows).await?;
     Ok(run)
+}
+
+/// The run's inputs with its workflow variables' values (`variables`), computed once at
+/// its start from its `as_of` (the start when absent): a resume reuses them.
+fn resolve_variables(
+    spec: &WorkflowSpec,
+    workflow: &Workflow,
+    id: WorkflowRunId,
+    inputs: Value,
+) -> anyhow::Result<Value> {
+    let mut inputs = match inputs {
+        Value::Object(map) => map,
+        _ => Default::default(),
+    };
+    if spec.variables.is_empty() {
+        return Ok(Value::Object(inputs));
+    }
+    let now = Utc::now();
+    let as_of = inputs
+        .get("as_of")
+        .and_then(|v| serde_json::from_value::<DateTime<Utc>>(v.clone()).ok())
+        .unwrap_or(now);
+    let run_id = id.to_string();
+    let context = RunContext {
+        run_id: &run_id,
+        job_name: &workflow.name,
+        scheduled_time: as_of,
+        start_time: now,
+    };
+    let values = variables::resolve_local(&spec.variables, &context, &BTreeMap::new())
+        .map_err(|e| anyhow::anyhow!("workflow variable {e}"))?;
+    let mine: BTreeMap<String, String> = values
+        .to_map()
+        .into_iter()
+        .filter(|(name, _)| spec.variables.iter().any(|v| &v.name == name))
+        .collect();
+    inputs.insert("variables".to_owned(), serde_json::to_value(mine)?);
+    Ok(Value::Object(inputs))
+}
+
+/// What a job task's run starts with: the workflow's `as_of`, and the workflow variables
+/// the job defines too as overrides of the job's own values (a job refuses an override of
+/// a variable it does not define, and could not use one anyway).
+fn job_run_inputs(run: &WorkflowRun, job: &Job) -> Value {
+    let mut inputs = serde_json::Map::new();
+    if let Some(as_of) = run.resolved_inputs.get("as_of") {
+        inputs.insert("as_of".to_owned(), as_of.clone());
+    }
+    let defined: Vec<String> = serde_json::from_value::<JobSettings>(job.settings.clone())
+        .map(|s| s.variables.into_iter().map(|v| v.name).collect())
+        .unwrap_or_default();
+    let overrides: serde_json::Map<String, Value> = run
+        .resolved_inputs
+        .get("variables")
+        .and_then(Value::as_object)
+        .map(|values| {
+            values
+                .iter()
+                .filter(|(name, _)| defined.contains(name))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !overrides.is_empty() {
+        inputs.insert("overrides".to_owned(), Value::Object(overrides));
+    }
+    Value::Object(inputs)
 }
 
 /// Why a cancel or a resume was refused.

@@ -371,7 +371,8 @@ fn check_text(
     }
 }
 
-fn check_definitions(variables: &[Variable], errors: &mut FieldErrors) {
+/// Checks variable definitions (names, formats, time zones, limits) at `variables[i]`.
+pub fn check_definitions(variables: &[Variable], errors: &mut FieldErrors) {
     if variables.len() > MAX_VARIABLES {
         errors.push_message(
             "variables",

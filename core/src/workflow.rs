@@ -13,7 +13,9 @@
 //! - [`layout`] places the tasks for drawing the graph (the web page's SVG).
 
 use crate::ids::{DestinationId, JobId};
+use crate::job::OverlapPolicy;
 use crate::validation::{FieldErrors, check_text};
+use crate::variables::{Variable, VariableValue};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -47,7 +49,24 @@ pub struct WorkflowSpec {
     /// apply to the job runs on top of it.
     #[serde(default = "default_parallelism")]
     pub parallelism: u32,
+    /// What a schedule's fire time does while a run of the workflow is still going:
+    /// `allow` (the default) starts another run, `skip` skips the fire time. `queue` is not
+    /// available for workflows. A manual start always starts.
+    #[serde(default = "default_overlap", skip_serializing_if = "is_allow")]
+    pub overlap: OverlapPolicy,
+    /// Values computed once per run (a text, or a time from the run's `as_of`) and given
+    /// to every job task: a job variable of the same name takes the workflow's value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub variables: Vec<Variable>,
     pub tasks: Vec<TaskSpec>,
+}
+
+fn default_overlap() -> OverlapPolicy {
+    OverlapPolicy::Allow
+}
+
+fn is_allow(overlap: &OverlapPolicy) -> bool {
+    *overlap == OverlapPolicy::Allow
 }
 
 /// One task: what it does, after which tasks, and when.
@@ -237,6 +256,21 @@ impl WorkflowSpec {
                 "parallelism",
                 format!("must be between 1 and {MAX_PARALLELISM} tasks at once"),
             );
+        }
+        if self.overlap == OverlapPolicy::Queue {
+            errors.push(
+                "overlap",
+                "A workflow's schedule can skip a fire time while a run is going (skip) or start another run (allow); queue is not available for workflows.",
+            );
+        }
+        crate::variables::check_definitions(&self.variables, &mut errors);
+        for (i, v) in self.variables.iter().enumerate() {
+            if matches!(v.value, VariableValue::Query { .. }) {
+                errors.push(
+                    format!("variables[{i}].value.kind"),
+                    "A workflow variable is a text or a time (string or timestamp); a query variable belongs on the job that uses it.",
+                );
+            }
         }
         if self.tasks.is_empty() {
             errors.push(

@@ -1,10 +1,11 @@
-//! Schedules of jobs: one recurrence in one time zone each, and where the scheduler is.
+//! Schedules of jobs and workflows: one recurrence in one time zone each, and where the
+//! scheduler is. A schedule runs exactly one of a job or a workflow (`schedules_target_check`).
 
 use crate::schema::schedules;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use hakobu_core::ids::{JobId, OrganizationId, ScheduleId, UserId};
+use hakobu_core::ids::{JobId, OrganizationId, ScheduleId, UserId, WorkflowId};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -12,7 +13,7 @@ use serde_json::Value;
 pub struct ScheduleRow {
     pub id: ScheduleId,
     pub organization_id: OrganizationId,
-    pub job_id: JobId,
+    pub job_id: Option<JobId>,
     pub settings: Value,
     pub enabled: bool,
     pub next_fire_at: Option<DateTime<Utc>>,
@@ -22,6 +23,7 @@ pub struct ScheduleRow {
     pub created_by: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub workflow_id: Option<WorkflowId>,
 }
 
 #[derive(Insertable)]
@@ -29,7 +31,8 @@ pub struct ScheduleRow {
 pub struct NewSchedule {
     pub id: ScheduleId,
     pub organization_id: OrganizationId,
-    pub job_id: JobId,
+    pub job_id: Option<JobId>,
+    pub workflow_id: Option<WorkflowId>,
     pub settings: Value,
     pub enabled: bool,
     pub next_fire_at: Option<DateTime<Utc>>,
@@ -66,6 +69,20 @@ impl ScheduleRow {
         schedules::table
             .filter(schedules::organization_id.eq(org))
             .filter(schedules::job_id.eq(job))
+            .order(schedules::created_at)
+            .select(ScheduleRow::as_select())
+            .load(conn)
+            .await
+    }
+
+    pub async fn for_workflow(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+        workflow: WorkflowId,
+    ) -> QueryResult<Vec<Self>> {
+        schedules::table
+            .filter(schedules::organization_id.eq(org))
+            .filter(schedules::workflow_id.eq(workflow))
             .order(schedules::created_at)
             .select(ScheduleRow::as_select())
             .load(conn)

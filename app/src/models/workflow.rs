@@ -5,7 +5,9 @@ use crate::schema::{workflow_runs, workflow_task_runs, workflows};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use hakobu_core::ids::{OrganizationId, RunId, TeamId, UserId, WorkflowId, WorkflowRunId};
+use hakobu_core::ids::{
+    OrganizationId, RunId, ScheduleId, TeamId, UserId, WorkflowId, WorkflowRunId,
+};
 use hakobu_core::workflow::{Ended, TaskState, WorkflowRunStatus};
 use serde_json::Value;
 
@@ -81,6 +83,9 @@ pub struct WorkflowRun {
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// The schedule that started the run, and for which fire time.
+    pub schedule_id: Option<ScheduleId>,
+    pub scheduled_time: Option<DateTime<Utc>>,
 }
 
 #[derive(Insertable)]
@@ -95,6 +100,8 @@ pub struct NewWorkflowRun<'a> {
     pub triggered_by: Option<UserId>,
     pub resolved_inputs: Value,
     pub wake_at: Option<DateTime<Utc>>,
+    pub schedule_id: Option<ScheduleId>,
+    pub scheduled_time: Option<DateTime<Utc>>,
 }
 
 /// How a run changes at a step of the engine, a cancel or a resume.
@@ -177,6 +184,36 @@ impl WorkflowRun {
             .limit(limit)
             .select(workflow_runs::id)
             .load(conn)
+            .await
+    }
+
+    /// The run a schedule started for a fire time, if any.
+    pub async fn for_schedule_time(
+        conn: &mut AsyncPgConnection,
+        schedule: ScheduleId,
+        at: DateTime<Utc>,
+    ) -> QueryResult<Option<WorkflowRunId>> {
+        workflow_runs::table
+            .filter(workflow_runs::schedule_id.eq(schedule))
+            .filter(workflow_runs::scheduled_time.eq(at))
+            .select(workflow_runs::id)
+            .first(conn)
+            .await
+            .optional()
+    }
+
+    /// How many runs of the workflow are still running.
+    pub async fn running_of(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+        workflow: WorkflowId,
+    ) -> QueryResult<i64> {
+        workflow_runs::table
+            .filter(workflow_runs::organization_id.eq(org))
+            .filter(workflow_runs::workflow_id.eq(workflow))
+            .filter(workflow_runs::status.eq(WorkflowRunStatus::Running))
+            .count()
+            .get_result(conn)
             .await
     }
 

@@ -38,7 +38,8 @@ pub enum NotificationEvent {
     /// The scheduler disabled a schedule after repeated failures.
     ScheduleDisabled {
         organization_id: OrganizationId,
-        job_id: JobId,
+        /// The job of the schedule; none for a workflow's schedule.
+        job_id: Option<JobId>,
         /// The schedule's id, for the message and the webhook payload.
         schedule_id: uuid::Uuid,
         /// How the schedule reads, e.g. `daily at 02:30 (Europe/Berlin)`.
@@ -141,6 +142,11 @@ pub async fn enqueue_event(
             schedule,
             consecutive_failures,
         } => {
+            // A workflow's schedule: the workflow's rules are asked about its runs' ends
+            // only (`WorkflowEnded`); a disabled workflow schedule shows on its page.
+            let Some(job_id) = job_id else {
+                return Ok(());
+            };
             let Some(job) = Job::find(conn, organization_id, job_id).await? else {
                 return Ok(());
             };

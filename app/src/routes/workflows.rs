@@ -51,7 +51,7 @@ fn view(workflow: &Workflow) -> Result<WorkflowView, ApiError> {
 }
 
 /// The workflow, if the caller may do `action` on it (404 for one the caller may not see).
-async fn load_workflow(
+pub(crate) async fn load_workflow(
     conn: &mut AsyncPgConnection,
     auth: &Auth,
     id: WorkflowId,
@@ -108,7 +108,38 @@ async fn check_references(
     for (field, job) in spec.job_references() {
         let field = format!("{prefix}{field}");
         match load_job(conn, auth, job, Action::UseResource, "run this job").await {
-            Ok(_) => {}
+            Ok((job, shares)) => {
+                // A workflow variable gives its value to the job's variable of the same
+                // name; one that goes into SQL as a name or fragment only from editors of
+                // the job (as a manual run's explicit value).
+                let settings = crate::services::jobs::parse_settings(&job)?;
+                for (i, variable) in spec.variables.iter().enumerate() {
+                    let unquoted = settings.variables.iter().any(|v| {
+                        v.name == variable.name
+                            && v.in_sql != hakobu_core::variables::SqlUse::Literal
+                    });
+                    if unquoted
+                        && auth
+                            .require(
+                                Action::EditResource,
+                                Target::Resource {
+                                    owner: job.team_id,
+                                    shares: &shares,
+                                },
+                                "give a value to a variable that goes into SQL as a name or fragment",
+                            )
+                            .is_err()
+                    {
+                        errors.push(
+                            format!("{prefix}variables[{i}].name"),
+                            format!(
+                                "The job \"{}\" writes ${}$ into SQL as a name or as it is: only its editors may give it a value from a workflow.",
+                                job.name, variable.name
+                            ),
+                        );
+                    }
+                }
+            }
             Err(ApiError::NotFound(_)) => {
                 errors.push(field, "No job you can see has this id.");
             }

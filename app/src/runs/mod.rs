@@ -9,7 +9,7 @@
 
 pub mod assign;
 pub mod dispatch;
-mod outcome;
+pub(crate) mod outcome;
 pub mod watchdog;
 
 pub use outcome::record_outcome;

@@ -1,4 +1,4 @@
-//! What a run's end means for its schedule: a success resets the failure count, repeated
+//! What a run's end (a job's or a workflow's) means for its schedule: a success resets the failure count, repeated
 //! failures turn the schedule off (with an audit entry and a notification).
 
 use crate::audit::{self, Actor};
@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use hakobu_core::api::runs::RunStatus;
-use hakobu_core::ids::RunId;
+use hakobu_core::ids::{RunId, ScheduleId};
 use hakobu_core::schedule::{Recurrence, ScheduleSettings};
 use serde_json::json;
 
@@ -28,7 +28,29 @@ pub async fn record_outcome(conn: &mut AsyncPgConnection, run_id: RunId) -> anyh
     let retrying =
         run.status == RunStatus::Failed && !run.cancel_requested && run.attempt < run.max_attempts;
     let failed = matches!(run.status, RunStatus::Failed | RunStatus::TimedOut) && !retrying;
-    if run.status == RunStatus::Succeeded {
+    record_schedule_outcome(
+        conn,
+        schedule_id,
+        run.status == RunStatus::Succeeded,
+        failed,
+        run.error_summary.as_deref(),
+        json!({"last_run_id": run.id}),
+    )
+    .await
+}
+
+/// What a scheduled run's end (a job's or a workflow's) means for its schedule: a success
+/// resets the failure count; a failure adds one, and at the schedule's limit turns it off
+/// with an audit entry (`last` names the run) and a notification event.
+pub async fn record_schedule_outcome(
+    conn: &mut AsyncPgConnection,
+    schedule_id: ScheduleId,
+    succeeded: bool,
+    failed: bool,
+    error_summary: Option<&str>,
+    last: serde_json::Value,
+) -> anyhow::Result<()> {
+    if succeeded {
         diesel::update(schedules::table.find(schedule_id))
             .set(schedules::consecutive_failures.eq(0))
             .execute(conn)
@@ -62,7 +84,7 @@ pub async fn record_outcome(conn: &mut AsyncPgConnection, run_id: RunId) -> anyh
     }
     let reason = format!(
         "Turned off after {failures} failed runs in a row. The last error: {}",
-        run.error_summary.as_deref().unwrap_or("(none recorded)")
+        error_summary.unwrap_or("(none recorded)")
     );
     diesel::update(schedules::table.find(schedule_id))
         .set((
@@ -86,7 +108,13 @@ pub async fn record_outcome(conn: &mut AsyncPgConnection, run_id: RunId) -> anyh
         "schedule.auto_disable",
         "schedule",
         schedule_id,
-        json!({"job_id": row.job_id, "consecutive_failures": failures, "last_run_id": run.id}),
+        {
+            let mut details = json!({"job_id": row.job_id, "workflow_id": row.workflow_id, "consecutive_failures": failures});
+            if let (Some(d), serde_json::Value::Object(last)) = (details.as_object_mut(), last) {
+                d.extend(last);
+            }
+            details
+        },
     )
     .await?;
     let settings = serde_json::from_value::<ScheduleSettings>(row.settings).ok();

@@ -183,6 +183,8 @@ async fn openapi_lists_every_endpoint() {
         "DELETE /api/workflows/{workflow_id}",
         "GET /api/workflows/{workflow_id}/runs",
         "POST /api/workflows/{workflow_id}/runs",
+        "GET /api/workflows/{workflow_id}/schedules",
+        "POST /api/workflows/{workflow_id}/schedules",
         "GET /api/workflow-runs/{run_id}",
         "POST /api/workflow-runs/{run_id}/cancel",
         "POST /api/workflow-runs/{run_id}/resume",

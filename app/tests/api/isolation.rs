@@ -362,7 +362,9 @@ async fn every_endpoint_naming_a_resource_answers_404_to_another_organization() 
             ("POST", "/api/jobs/{job_id}/backfill") => {
                 json!({"from": "2026-01-01T00:00:00", "to": "2026-01-02T00:00:00", "step": "day", "timezone": "UTC"})
             }
-            ("POST", "/api/jobs/{job_id}/schedules") | ("PUT", "/api/schedules/{schedule_id}") => {
+            ("POST", "/api/jobs/{job_id}/schedules")
+            | ("POST", "/api/workflows/{workflow_id}/schedules")
+            | ("PUT", "/api/schedules/{schedule_id}") => {
                 json!({"settings": {"recurrence": {"kind": "daily", "time": "03:00"}, "timezone": "UTC"}})
             }
             ("PUT", "/api/notification-destinations/{destination_id}") => {

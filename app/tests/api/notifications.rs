@@ -1225,7 +1225,7 @@ async fn failure_mail_and_schedule_disabled_event_reach_their_destinations() {
             conn,
             hakobu::notify::NotificationEvent::ScheduleDisabled {
                 organization_id: org,
-                job_id,
+                job_id: Some(job_id),
                 schedule_id: uuid::Uuid::new_v4(),
                 schedule: "daily at 02:30 (Europe/Berlin)".to_owned(),
                 consecutive_failures: 5,

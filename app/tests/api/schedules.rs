@@ -109,7 +109,7 @@ async fn schedules_are_created_listed_changed_and_deleted() {
     let (status, all) = app.get("/api/schedules", &owner.token).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(all.as_array().unwrap().len(), 1);
-    assert!(all[0]["job_name"].as_str().unwrap().starts_with("Job "));
+    assert!(all[0]["target_name"].as_str().unwrap().starts_with("Job "));
 
     let (status, off) = app
         .put(

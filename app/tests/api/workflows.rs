@@ -654,6 +654,7 @@ async fn cancelling_a_workflow_cancels_its_job_runs() {
     assert_eq!(view["tasks"][1]["run_id"], Value::Null, "{view}");
 }
 
+<<<<<<< HEAD
 /// The runs list answers the latest `limit` runs, newest first (the workflows page asks
 /// for the last one of each workflow); a limit out of range is a 422 at `limit`; another
 /// organization's workflow is 404 whatever the limit.
@@ -719,4 +720,235 @@ async fn the_runs_list_answers_the_latest_runs_up_to_the_limit() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+=======
+#[tokio::test]
+async fn a_scheduled_workflow_starts_at_its_time_with_its_variables() {
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    app.sql("CREATE TABLE days (day text, tag text)").await;
+    let c = app.pg_connection(&owner).await;
+    // The job's own values are "none": the workflow's must replace them.
+    let (status, body) = app
+        .post(
+            "/api/jobs",
+            &owner.token,
+            json!({"name": "Days", "team_id": owner.default_team, "settings": {
+                "kind": "data_mart",
+                "source": {"connection_id": c, "statements": "INSERT INTO days VALUES ($day$, $tag$)"},
+                "destination": {"connection_id": c},
+                "variables": [
+                    {"name": "day", "value": {"kind": "string", "value": "none"}},
+                    {"name": "tag", "value": {"kind": "string", "value": "none"}}
+                ],
+            }}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let job = body["id"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .post(
+            "/api/workflows",
+            &owner.token,
+            json!({"name": "Nightly", "team_id": owner.default_team, "spec": {
+                "overlap": "skip",
+                "variables": [
+                    {"name": "day", "value": {"kind": "timestamp", "format": "%Y-%m-%d", "timezone": "Asia/Tokyo",
+                        "offset": {"quantity": 1, "unit": "day", "direction": "ago"}}},
+                    {"name": "tag", "value": {"kind": "string", "value": "for $day$"}}
+                ],
+                "tasks": [job_task("load", &job, &[])]
+            }}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let workflow = body["id"].as_str().unwrap().to_owned();
+    // A query variable is a job's, not a workflow's: refused at its field.
+    let (status, body) = app
+        .put(
+            &format!("/api/workflows/{workflow}"),
+            &owner.token,
+            json!({"name": "Nightly", "team_id": owner.default_team, "spec": {
+                "variables": [{"name": "q", "value": {"kind": "query", "connection_id": c, "sql": "SELECT 1"}}],
+                "tasks": [job_task("load", &job, &[])]
+            }}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        fields(&body).contains(&"spec.variables[0].value.kind".to_owned()),
+        "{body}"
+    );
+
+    let (status, schedule) = app
+        .post(
+            &format!("/api/workflows/{workflow}/schedules"),
+            &owner.token,
+            json!({"settings": {"recurrence": {"kind": "daily", "time": "02:00"}, "timezone": "Asia/Tokyo"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{schedule}");
+    assert_eq!(schedule["workflow_id"], workflow.as_str());
+    assert_eq!(schedule["job_id"], Value::Null);
+    assert_eq!(schedule["target_name"], "Nightly");
+    let schedule_id = schedule["id"].as_str().unwrap().to_owned();
+    let (_, listed) = app
+        .get(
+            &format!("/api/workflows/{workflow}/schedules"),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    let (_, all) = app.get("/api/schedules", &owner.token).await;
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == schedule_id.as_str()),
+        "{all}"
+    );
+    // 02:00 in Tokyo on 22 November is 17:00 UTC on the 21st.
+    app.sql(&format!(
+        "UPDATE schedules SET next_fire_at = '2026-11-21T17:00:00Z' WHERE id = '{schedule_id}'"
+    ))
+    .await;
+    let scheduler = crate::schedules::scheduler(&app);
+    let now: chrono::DateTime<chrono::Utc> = "2026-11-21T17:00:20Z".parse().unwrap();
+    assert_eq!(scheduler.fire_due_once(now).await.unwrap(), 1);
+    let runs = app
+        .query_strings(&format!(
+            "SELECT id::text, trigger, to_char(scheduled_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI') FROM workflow_runs WHERE workflow_id = '{workflow}'"
+        ))
+        .await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0][1].as_deref(), Some("schedule"));
+    assert_eq!(runs[0][2].as_deref(), Some("2026-11-21T17:00"));
+    // The same fire time again (a second scheduler round that saw it due): no second run.
+    app.sql(&format!(
+        "UPDATE schedules SET next_fire_at = '2026-11-21T17:00:00Z' WHERE id = '{schedule_id}'"
+    ))
+    .await;
+    assert_eq!(scheduler.fire_due_once(now).await.unwrap(), 0);
+
+    let run = runs[0][0].clone().unwrap();
+    let view = wait_workflow_end(&app, &owner.token, &run).await;
+    assert_eq!(view["status"], "succeeded", "{view}");
+    assert_eq!(view["trigger"], "schedule");
+    // The day before the fire time, in Tokyo; the job run's "as of" is the fire time.
+    assert_eq!(
+        app.query_strings("SELECT day, tag FROM days").await,
+        [[
+            Some("2026-11-21".to_owned()),
+            Some("for 2026-11-21".to_owned())
+        ]]
+    );
+    let job_runs = app
+        .query_strings(&format!(
+            "SELECT to_char(scheduled_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI'), trigger FROM runs WHERE job_id = '{job}'"
+        ))
+        .await;
+    assert_eq!(
+        job_runs,
+        [[
+            Some("2026-11-21T17:00".to_owned()),
+            Some("workflow".to_owned())
+        ]]
+    );
+    let (_, schedule) = app
+        .get(
+            &format!("/api/workflows/{workflow}/schedules"),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(schedule[0]["consecutive_failures"], 0, "{schedule}");
+
+    // Another organization sees neither the workflow's schedules nor may add one.
+    let stranger = app.signup("Globex").await;
+    let (status, _) = app
+        .get(
+            &format!("/api/workflows/{workflow}/schedules"),
+            &stranger.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .post(
+            &format!("/api/workflows/{workflow}/schedules"),
+            &stranger.token,
+            json!({"settings": {"recurrence": {"kind": "daily", "time": "02:00"}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .delete(&format!("/api/schedules/{schedule_id}"), &stranger.token)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// A workflow variable that a job writes into SQL unquoted (`raw`) is an editor's to give,
+/// as a manual run's explicit value is: an operator through a share cannot smuggle SQL in.
+#[tokio::test]
+async fn a_workflow_variable_for_a_raw_job_variable_needs_the_jobs_editor() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let c = app.pg_connection(&owner).await;
+    let (status, body) = app
+        .post(
+            "/api/jobs",
+            &owner.token,
+            json!({"name": "Raw", "team_id": owner.default_team, "settings": {
+                "kind": "data_mart",
+                "source": {"connection_id": c, "statements": "SELECT $cond$"},
+                "destination": {"connection_id": c},
+                "variables": [{"name": "cond", "value": {"kind": "string", "value": "1"}, "in_sql": "raw"}],
+            }}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let job = body["id"].as_str().unwrap().to_owned();
+    let other_team = app.create_team(&owner, "Analysts").await;
+    let analyst = app
+        .add_member(
+            &owner,
+            "member",
+            json!([{"team_id": other_team, "role": "editor"}]),
+        )
+        .await;
+    let (status, body) = app
+        .put(
+            &format!("/api/jobs/{job}/shares"),
+            &owner.token,
+            json!({"shares": [{"team_id": other_team, "role": "operator"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let flow = |variables: Value| {
+        json!({"name": format!("Flow {}", uuid::Uuid::new_v4().simple()), "team_id": other_team, "spec": {
+            "variables": variables,
+            "tasks": [job_task("run", &job, &[])]
+        }})
+    };
+    let raw = json!([{"name": "cond", "value": {"kind": "string", "value": "1; DROP TABLE x"}}]);
+    let (status, body) = app
+        .post("/api/workflows", &analyst.token, flow(raw.clone()))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(fields(&body), ["spec.variables[0].name"], "{body}");
+    // A variable the job does not write raw is fine; the owner (editor of the job) may too.
+    let (status, body) = app
+        .post(
+            "/api/workflows",
+            &analyst.token,
+            flow(json!([{"name": "other", "value": {"kind": "string", "value": "x"}}])),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let mut owners = flow(raw);
+    owners["team_id"] = json!(owner.default_team);
+    let (status, body) = app.post("/api/workflows", &owner.token, owners).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+>>>>>>> helper-b
 }

@@ -1,6 +1,6 @@
 //! Schedules of a job, and the organization-wide list with next fire times.
 
-use crate::ids::{JobId, ScheduleId};
+use crate::ids::{JobId, ScheduleId, WorkflowId};
 use crate::schedule::ScheduleSettings;
 use crate::validation::FieldErrors;
 use chrono::{DateTime, Utc};
@@ -33,8 +33,12 @@ impl ScheduleRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScheduleView {
     pub id: ScheduleId,
-    pub job_id: JobId,
-    pub job_name: String,
+    /// The job it runs; none for a workflow's schedule.
+    pub job_id: Option<JobId>,
+    /// The workflow it runs; none for a job's schedule.
+    pub workflow_id: Option<WorkflowId>,
+    /// The name of the job or workflow it runs.
+    pub target_name: String,
     pub settings: ScheduleSettings,
     pub enabled: bool,
     /// When the next run is created; none while disabled.

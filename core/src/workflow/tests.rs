@@ -258,3 +258,61 @@ fn outcomes() {
         Some(WorkflowRunStatus::Failed)
     );
 }
+
+#[test]
+fn overlap_is_allow_or_skip() {
+    let allow = spec(json!([{"name": "a", "action": {"type": "wait", "seconds": 1}}]));
+    assert_eq!(allow.overlap, crate::job::OverlapPolicy::Allow);
+    // The default is not written back, so older specs read and write the same.
+    assert!(
+        serde_json::to_value(&allow)
+            .unwrap()
+            .get("overlap")
+            .is_none()
+    );
+    let skip: WorkflowSpec = serde_json::from_value(json!({
+        "overlap": "skip",
+        "tasks": [{"name": "a", "action": {"type": "wait", "seconds": 1}}]
+    }))
+    .unwrap();
+    assert!(skip.validate().is_ok());
+    let queue: WorkflowSpec = serde_json::from_value(json!({
+        "overlap": "queue",
+        "tasks": [{"name": "a", "action": {"type": "wait", "seconds": 1}}]
+    }))
+    .unwrap();
+    let errors = queue.validate().unwrap_err();
+    assert!(errors.first().unwrap().field == "overlap", "{errors:?}");
+}
+
+#[test]
+fn variables_are_checked_like_a_jobs() {
+    let with = |variables: serde_json::Value| -> WorkflowSpec {
+        serde_json::from_value(json!({
+            "variables": variables,
+            "tasks": [{"name": "a", "action": {"type": "wait", "seconds": 1}}]
+        }))
+        .unwrap()
+    };
+    let good = with(json!([
+        {"name": "day", "value": {"kind": "timestamp", "format": "%Y-%m-%d", "timezone": "Asia/Tokyo",
+            "offset": {"quantity": 1, "unit": "day", "direction": "ago"}}},
+        {"name": "tag", "value": {"kind": "string", "value": "mart-$day$"}}
+    ]));
+    assert_eq!(fields(&good), []);
+    let bad = with(json!([
+        {"name": "9lives", "value": {"kind": "string", "value": "x"}},
+        {"name": "run_id", "value": {"kind": "string", "value": "x"}},
+        {"name": "d", "value": {"kind": "timestamp", "format": "%Y", "timezone": "Mars/Base"}},
+        {"name": "q", "value": {"kind": "query", "connection_id": uuid::Uuid::new_v4(), "sql": "SELECT 1"}}
+    ]));
+    let found: Vec<String> = fields(&bad).into_iter().map(|(f, _)| f).collect();
+    for field in [
+        "variables[0].name",
+        "variables[1].name",
+        "variables[2].value.timezone",
+        "variables[3].value.kind",
+    ] {
+        assert!(found.iter().any(|f| f == field), "{field} in {found:?}");
+    }
+}

@@ -66,7 +66,8 @@ pub fn SchedulesPage() -> impl IntoView {
             .and_then(Result::ok)
             .unwrap_or_default()
             .into_iter()
-            .filter(|s| can_edit(roles.get(&s.job_id).copied()))
+            // A workflow's schedule is changed on the workflow's page (the roles here are jobs').
+            .filter(|s| can_edit(s.job_id.and_then(|j| roles.get(&j).copied())))
             .map(|s| s.id)
             .collect::<BTreeSet<_>>()
     });
@@ -197,9 +198,14 @@ fn ScheduleRow(
     let lang = use_lang();
     let id = schedule.id;
     let job_id = schedule.job_id;
-    let allowed = move || roles.with(|r| can_edit(r.get(&job_id).copied()));
+    let allowed = move || roles.with(|r| can_edit(job_id.and_then(|j| r.get(&j).copied())));
+    let href = match (schedule.job_id, schedule.workflow_id) {
+        (Some(job), _) => format!("/jobs/{job}"),
+        (None, Some(workflow)) => format!("/workflows/{workflow}"),
+        (None, None) => String::new(),
+    };
     let check_id = format!("schedule-{id}");
-    let job_name = StoredValue::new(schedule.job_name.clone());
+    let job_name = StoredValue::new(schedule.target_name.clone());
     let when = {
         let settings = schedule.settings.clone();
         move || {
@@ -263,7 +269,7 @@ fn ScheduleRow(
                     }
                 />
             </td>
-            <td><A href=format!("/jobs/{job_id}")>{job_name.get_value()}</A></td>
+            <td><A href=href>{job_name.get_value()}</A></td>
             <td>{when}</td>
             <td>{next}</td>
             <td><MaybeTime at=schedule.last_fired_at none=Key::NotYet/></td>

@@ -283,6 +283,8 @@ fn spec_of(rows: &[TaskRow], parallelism: &str, errors: &mut FieldErrors) -> Wor
     WorkflowSpec {
         parallelism: number(parallelism, "spec.parallelism".to_owned(), errors).unwrap_or(0),
         tasks,
+        overlap: hakobu_core::job::OverlapPolicy::Allow,
+        variables: Vec::new(),
     }
 }
 
@@ -298,6 +300,7 @@ fn WorkflowForm(
     let form = Form::new("workflow", &["name", "description", "team_id", "spec"]);
     let editable = editable_teams(&teams);
     let editing = workflow.as_ref().map(|w| w.id);
+    let kept_settings = workflow.as_ref().map(|w| w.spec.clone());
     let name = RwSignal::new(
         workflow
             .as_ref()
@@ -362,7 +365,13 @@ fn WorkflowForm(
             form.invalid(errors);
             return;
         };
-        let spec = rows.with_untracked(|r| spec_of(r, &parallelism.get_untracked(), &mut errors));
+        let mut spec =
+            rows.with_untracked(|r| spec_of(r, &parallelism.get_untracked(), &mut errors));
+        // The form does not edit these yet: a save keeps what the API set.
+        if let Some(kept) = &kept_settings {
+            spec.overlap = kept.overlap;
+            spec.variables = kept.variables.clone();
+        }
         let request = SaveWorkflowRequest {
             name: name.get_untracked().trim().to_owned(),
             description: description.get_untracked(),

@@ -1529,7 +1529,8 @@ async fn execute_job(
             NewSchedule {
                 id: ScheduleId::new(),
                 organization_id: org,
-                job_id,
+                job_id: Some(job_id),
+                workflow_id: None,
                 settings: serde_json::to_value(&request.settings).map_err(anyhow::Error::from)?,
                 enabled: request.enabled,
                 next_fire_at: request
