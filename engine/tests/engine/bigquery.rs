@@ -406,3 +406,31 @@ async fn a_service_account_key_is_exchanged_for_a_token_with_a_signed_jwt() {
     assert!(!message.contains("PRIVATE KEY"), "{message}");
     assert_eq!(server.await.unwrap(), "400 Bad Request");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_larger_than_one_upload_chunk_arrives_whole() {
+    let endpoint = endpoint();
+    let ds = dataset(&endpoint).await;
+    let bq = client(&endpoint, &ds).await;
+    let (db, pg) = postgres_db().await;
+    // About 20 MB of NDJSON: three 8 MiB chunks of one resumable upload, one load job.
+    pg.batch_execute(
+        "CREATE TABLE src (id bigint PRIMARY KEY, name text, amount numeric(20,4));
+         INSERT INTO src SELECT g, repeat('x', 120) || g, g / 4.0 FROM generate_series(1, 120000) g;",
+    )
+    .await
+    .unwrap();
+    let s = run(&job(&db.name, &endpoint, &ds, "big", "append", ""))
+        .await
+        .unwrap();
+    assert_eq!(s.rows_written, 120000);
+    assert!(s.bytes_written > 16 * 1024 * 1024, "{}", s.bytes_written);
+    assert_eq!(
+        bq.rows(&format!(
+            "SELECT COUNT(*), SUM(id), COUNT(DISTINCT name) FROM `p1.{ds}.big`"
+        ))
+        .await
+        .unwrap()[0],
+        [Some("120000".to_owned()), Some("7200060000".to_owned()), Some("120000".to_owned())]
+    );
+}
