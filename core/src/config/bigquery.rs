@@ -67,8 +67,18 @@ pub struct BigqueryColumnOption {
 
 /// The BigQuery column types a created table may be given.
 const BIGQUERY_TYPES: &[&str] = &[
-    "STRING", "BYTES", "INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC", "BOOL", "TIMESTAMP",
-    "DATETIME", "DATE", "TIME", "JSON",
+    "STRING",
+    "BYTES",
+    "INT64",
+    "FLOAT64",
+    "NUMERIC",
+    "BIGNUMERIC",
+    "BOOL",
+    "TIMESTAMP",
+    "DATETIME",
+    "DATE",
+    "TIME",
+    "JSON",
 ];
 
 /// `time_partitioning:` of a created table.
@@ -138,7 +148,11 @@ impl BigqueryOutput {
         check_name("table", &self.table, true)?;
         match self.auth_method.as_deref() {
             None | Some("service_account" | "json_key") => {
-                if self.json_keyfile.as_ref().is_none_or(|k| k.expose().is_empty()) {
+                if self
+                    .json_keyfile
+                    .as_ref()
+                    .is_none_or(|k| k.expose().is_empty())
+                {
                     return Err(ConfigError::new(
                         "json_keyfile",
                         "is required: the service account's JSON key",
@@ -146,7 +160,11 @@ impl BigqueryOutput {
                 }
             }
             Some("access_token") => {
-                if self.access_token.as_ref().is_none_or(|k| k.expose().is_empty()) {
+                if self
+                    .access_token
+                    .as_ref()
+                    .is_none_or(|k| k.expose().is_empty())
+                {
                     return Err(ConfigError::new(
                         "access_token",
                         "is required with auth_method: access_token",
@@ -187,7 +205,10 @@ impl BigqueryOutput {
             {
                 return Err(ConfigError::new(
                     format!("column_options[{i}].type"),
-                    format!("unknown BigQuery type {t:?}; expected one of {}", BIGQUERY_TYPES.join(", ")),
+                    format!(
+                        "unknown BigQuery type {t:?}; expected one of {}",
+                        BIGQUERY_TYPES.join(", ")
+                    ),
                 ));
             }
         }

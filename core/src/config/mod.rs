@@ -30,8 +30,8 @@ pub use diff::{ConfigDiff, InputDiff, merge_diff};
 pub use driver_options::{DriverOptions, ZeroDates};
 pub use endpoint::{DbEndpoint, DbKind, SshHostKey, SshTunnel, Tls, check_fingerprint};
 pub use enums::{
-    BigqueryMode, Codec, ColumnType, MaskType, Mode, Newline, QuotePolicy, QuotesInQuotedFields, TlsMode,
-    ValueType,
+    BigqueryMode, Codec, ColumnType, MaskType, Mode, Newline, QuotePolicy, QuotesInQuotedFields,
+    TlsMode, ValueType,
 };
 pub use error::ConfigError;
 pub use file::{

@@ -4,10 +4,10 @@ use super::compat::ConfigNotice;
 use super::endpoint::DbKind;
 use super::error::ConfigError;
 use super::{
-    BigqueryOutput, CastFilter, ColumnFilter, CsvFormatter, CsvParser, FileInput, FileOutput, FilterConfig,
-    FormatterConfig, JdbcInput, JdbcOutput, JdbcStatements, JsonlFormatter, JsonlParser,
-    MaskFilter, ParquetFormatter, ParquetParser, ParserConfig, RemoveColumnsFilter, RenameFilter,
-    S3Input, S3Output, Secret, StatementsSection, StdoutOutput,
+    BigqueryOutput, CastFilter, ColumnFilter, CsvFormatter, CsvParser, FileInput, FileOutput,
+    FilterConfig, FormatterConfig, JdbcInput, JdbcOutput, JdbcStatements, JsonlFormatter,
+    JsonlParser, MaskFilter, ParquetFormatter, ParquetParser, ParserConfig, RemoveColumnsFilter,
+    RenameFilter, S3Input, S3Output, Secret, StatementsSection, StdoutOutput,
 };
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

@@ -593,7 +593,12 @@ fn bigquery_output_round_trips_and_hides_its_key() {
     };
     assert_eq!(c.mode(), BigqueryMode::Merge);
     assert!(!format!("{c:?}").contains("client_email"));
-    assert!(config.secret_values().iter().any(|v| v.contains("client_email")));
+    assert!(
+        config
+            .secret_values()
+            .iter()
+            .any(|v| v.contains("client_email"))
+    );
     assert_eq!(Config::from_yaml(&config.to_yaml()).unwrap(), config);
 }
 
@@ -604,7 +609,10 @@ fn bigquery_output_errors_name_the_field() {
         (("dataset: analytics", "dataset: 'a`b'"), "out.dataset"),
         (("mode: merge", "mode: upsert"), "out.mode"),
         (("type: DAY", "type: WEEK"), "out.time_partitioning.type"),
-        (("type: BIGNUMERIC", "type: DECIMAL"), "out.column_options[0].type"),
+        (
+            ("type: BIGNUMERIC", "type: DECIMAL"),
+            "out.column_options[0].type",
+        ),
         (("  clustering", "  unknown_option: 1\n  clustering"), "out"),
     ] {
         let message = error_of(&PG_TO_BIGQUERY.replace(change.0, change.1));

@@ -62,26 +62,29 @@ async fn client(endpoint: &str, dataset: &str) -> Client {
 /// emulator's `CAST(NUMERIC AS STRING)` pads to the column's scale (`1.500000000`) where
 /// BigQuery writes `1.5`.
 async fn rows(c: &Client, dataset: &str, table: &str, select: &str) -> Vec<Vec<Option<String>>> {
-    c.rows(&format!("SELECT {select} FROM `p1.{dataset}.{table}` ORDER BY 1"))
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| {
-            r.into_iter()
-                .map(|v| {
-                    v.map(|s| {
-                        let numeric = s.contains('.')
-                            && s.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-');
-                        if numeric {
-                            s.trim_end_matches('0').trim_end_matches('.').to_owned()
-                        } else {
-                            s
-                        }
-                    })
+    c.rows(&format!(
+        "SELECT {select} FROM `p1.{dataset}.{table}` ORDER BY 1"
+    ))
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| {
+        r.into_iter()
+            .map(|v| {
+                v.map(|s| {
+                    let numeric = s.contains('.')
+                        && s.chars()
+                            .all(|c| c.is_ascii_digit() || c == '.' || c == '-');
+                    if numeric {
+                        s.trim_end_matches('0').trim_end_matches('.').to_owned()
+                    } else {
+                        s
+                    }
                 })
-                .collect()
-        })
-        .collect()
+            })
+            .collect()
+    })
+    .collect()
 }
 
 fn row(values: &[Option<&str>]) -> Vec<Option<String>> {
@@ -119,7 +122,9 @@ async fn append_modes_add_exact_rows() {
     for mode in ["append", "append_direct"] {
         let table = format!("t_{mode}");
         for _ in 0..2 {
-            let s = run(&job(&db.name, &endpoint, &ds, &table, mode, "")).await.unwrap();
+            let s = run(&job(&db.name, &endpoint, &ds, &table, mode, ""))
+                .await
+                .unwrap();
             assert_eq!(s.rows_written, 2, "{mode}");
         }
         assert_eq!(
@@ -149,12 +154,20 @@ async fn replace_delete_in_advance_and_merge_leave_exact_rows() {
     let (db, pg) = source("(1, 'a', 1.5), (2, 'b', 2)").await;
     for mode in ["replace", "delete_in_advance", "merge"] {
         let table = format!("t_{mode}");
-        let keys = if mode == "merge" { "  merge_keys: [id]\n" } else { "" };
-        run(&job(&db.name, &endpoint, &ds, &table, mode, keys)).await.unwrap();
+        let keys = if mode == "merge" {
+            "  merge_keys: [id]\n"
+        } else {
+            ""
+        };
+        run(&job(&db.name, &endpoint, &ds, &table, mode, keys))
+            .await
+            .unwrap();
         pg.batch_execute("UPDATE src SET name = 'b2' WHERE id = 2; DELETE FROM src WHERE id = 1; INSERT INTO src VALUES (3, 'c', 3.25)")
             .await
             .unwrap();
-        run(&job(&db.name, &endpoint, &ds, &table, mode, keys)).await.unwrap();
+        run(&job(&db.name, &endpoint, &ds, &table, mode, keys))
+            .await
+            .unwrap();
         let expected = if mode == "merge" {
             // merge keeps the row the source no longer has.
             vec![
@@ -169,11 +182,9 @@ async fn replace_delete_in_advance_and_merge_leave_exact_rows() {
             ]
         };
         assert_eq!(rows(&bq, &ds, &table, SELECT).await, expected, "{mode}");
-        pg.batch_execute(
-            "DELETE FROM src; INSERT INTO src VALUES (1, 'a', 1.5), (2, 'b', 2)",
-        )
-        .await
-        .unwrap();
+        pg.batch_execute("DELETE FROM src; INSERT INTO src VALUES (1, 'a', 1.5), (2, 'b', 2)")
+            .await
+            .unwrap();
     }
 }
 
@@ -207,10 +218,16 @@ async fn a_failed_transactional_run_leaves_the_target_unchanged() {
         );
     }
     let tables = bq
-        .rows(&format!("SELECT table_name FROM `p1.{ds}.INFORMATION_SCHEMA.TABLES` ORDER BY 1"))
+        .rows(&format!(
+            "SELECT table_name FROM `p1.{ds}.INFORMATION_SCHEMA.TABLES` ORDER BY 1"
+        ))
         .await
         .unwrap();
-    assert_eq!(tables, vec![row(&[Some("t")])], "temporary tables were left");
+    assert_eq!(
+        tables,
+        vec![row(&[Some("t")])],
+        "temporary tables were left"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -317,7 +334,9 @@ async fn token_endpoint(public_pem: Vec<u8>) -> (String, tokio::task::JoinHandle
         let text = String::from_utf8_lossy(&request).into_owned();
         let body = text.split_once("\r\n\r\n").unwrap().1;
         assert!(
-            body.starts_with("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion="),
+            body.starts_with(
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion="
+            ),
             "{body}"
         );
         let assertion = body.rsplit_once("assertion=").unwrap().1;
@@ -325,14 +344,27 @@ async fn token_endpoint(public_pem: Vec<u8>) -> (String, tokio::task::JoinHandle
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
         validation.set_audience(&[aud.as_str()]);
         validation.set_issuer(&["loader@p1.iam.gserviceaccount.com"]);
-        let (status, answer) =
-            match jsonwebtoken::decode::<serde_json::Value>(assertion, &key, &validation) {
-                Ok(t) => {
-                    assert_eq!(t.claims["scope"], "https://www.googleapis.com/auth/bigquery");
-                    ("200 OK", r#"{"access_token":"exchanged-token","expires_in":3600,"token_type":"Bearer"}"#.to_owned())
-                }
-                Err(e) => ("400 Bad Request", format!(r#"{{"error":"invalid_grant","error_description":"{e}"}}"#)),
-            };
+        let (status, answer) = match jsonwebtoken::decode::<serde_json::Value>(
+            assertion,
+            &key,
+            &validation,
+        ) {
+            Ok(t) => {
+                assert_eq!(
+                    t.claims["scope"],
+                    "https://www.googleapis.com/auth/bigquery"
+                );
+                (
+                    "200 OK",
+                    r#"{"access_token":"exchanged-token","expires_in":3600,"token_type":"Bearer"}"#
+                        .to_owned(),
+                )
+            }
+            Err(e) => (
+                "400 Bad Request",
+                format!(r#"{{"error":"invalid_grant","error_description":"{e}"}}"#),
+            ),
+        };
         let response = format!(
             "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
             answer.len()
@@ -349,7 +381,15 @@ fn rsa_key_pair() -> (String, Vec<u8>) {
     let private = dir.path("key.pem");
     let public = dir.path("pub.pem");
     let ok = std::process::Command::new("openssl")
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", &private])
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            &private,
+        ])
         .stderr(std::process::Stdio::null())
         .status()
         .unwrap()
@@ -431,6 +471,10 @@ async fn a_load_larger_than_one_upload_chunk_arrives_whole() {
         ))
         .await
         .unwrap()[0],
-        [Some("120000".to_owned()), Some("7200060000".to_owned()), Some("120000".to_owned())]
+        [
+            Some("120000".to_owned()),
+            Some("7200060000".to_owned()),
+            Some("120000".to_owned())
+        ]
     );
 }

@@ -137,7 +137,9 @@ pub async fn access_token(c: &BigqueryOutput) -> Result<String> {
         .ok_or_else(|| anyhow!("json_keyfile is required: the service account's JSON key"))?;
     // The key's own text never reaches an error: serde's message could quote it.
     let key: ServiceAccountKey = serde_json::from_str(raw.expose()).map_err(|_| {
-        anyhow!("json_keyfile is not a service account JSON key (client_email, private_key, token_uri)")
+        anyhow!(
+            "json_keyfile is not a service account JSON key (client_email, private_key, token_uri)"
+        )
     })?;
     let now = chrono::Utc::now().timestamp();
     let claims = Claims {
@@ -246,7 +248,10 @@ impl Client {
     async fn ok(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value> {
         let (status, value) = self.call(method, path, body).await?;
         if !status.is_success() {
-            bail!("BigQuery answered {status} to {path}: {}", error_message(&value));
+            bail!(
+                "BigQuery answered {status} to {path}: {}",
+                error_message(&value)
+            );
         }
         Ok(value)
     }
@@ -266,7 +271,10 @@ impl Client {
             return Ok(None);
         }
         if !status.is_success() {
-            bail!("BigQuery answered {status} to {path}: {}", error_message(&value));
+            bail!(
+                "BigQuery answered {status} to {path}: {}",
+                error_message(&value)
+            );
         }
         let fields = value["schema"]["fields"]
             .as_array()
@@ -297,7 +305,10 @@ impl Client {
         if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
             b.extend(e);
         }
-        let path = format!("/bigquery/v2/projects/{}/datasets/{dataset}/tables", self.project);
+        let path = format!(
+            "/bigquery/v2/projects/{}/datasets/{dataset}/tables",
+            self.project
+        );
         self.ok(reqwest::Method::POST, &path, Some(&body)).await?;
         Ok(())
     }
@@ -309,7 +320,10 @@ impl Client {
         if status.is_success() || status == reqwest::StatusCode::NOT_FOUND {
             Ok(())
         } else {
-            bail!("BigQuery answered {status} to {path}: {}", error_message(&value))
+            bail!(
+                "BigQuery answered {status} to {path}: {}",
+                error_message(&value)
+            )
         }
     }
 
@@ -340,7 +354,10 @@ impl Client {
         let path = format!("/bigquery/v2/projects/{}/queries", self.project);
         let answer = self.ok(reqwest::Method::POST, &path, Some(&body)).await?;
         if let Some(e) = answer["errors"].as_array().and_then(|e| e.first()) {
-            bail!("BigQuery query failed: {}", e["message"].as_str().unwrap_or("unknown error"));
+            bail!(
+                "BigQuery query failed: {}",
+                e["message"].as_str().unwrap_or("unknown error")
+            );
         }
         if answer["jobComplete"].as_bool() != Some(true) {
             bail!("BigQuery query did not finish within a minute");
@@ -375,7 +392,10 @@ impl Client {
         loop {
             if job["status"]["state"].as_str() == Some("DONE") {
                 if let Some(e) = job["status"].get("errorResult") {
-                    bail!("BigQuery job failed: {}", job_error(e, &job["status"]["errors"]));
+                    bail!(
+                        "BigQuery job failed: {}",
+                        job_error(e, &job["status"]["errors"])
+                    );
                 }
                 return Ok(job);
             }
@@ -420,10 +440,17 @@ impl Client {
             .map(str::to_owned);
         if !status.is_success() {
             let value: Value = response.json().await.unwrap_or(Value::Null);
-            bail!("BigQuery answered {status} to the upload: {}", error_message(&value));
+            bail!(
+                "BigQuery answered {status} to the upload: {}",
+                error_message(&value)
+            );
         }
-        let location = location.ok_or_else(|| anyhow!("BigQuery's upload answer has no session URL"))?;
-        let (ours, theirs) = (origin(&self.base, "endpoint")?, origin(&location, "upload session")?);
+        let location =
+            location.ok_or_else(|| anyhow!("BigQuery's upload answer has no session URL"))?;
+        let (ours, theirs) = (
+            origin(&self.base, "endpoint")?,
+            origin(&location, "upload session")?,
+        );
         if (ours.scheme, ours.host, ours.port) != (theirs.scheme, theirs.host, theirs.port) {
             bail!("BigQuery's upload session is on another host than the endpoint; refused");
         }
@@ -461,7 +488,10 @@ impl Client {
         }
         let value: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
-            bail!("BigQuery answered {status} to an upload chunk: {}", error_message(&value));
+            bail!(
+                "BigQuery answered {status} to an upload chunk: {}",
+                error_message(&value)
+            );
         }
         Ok(total.map(|_| value))
     }
@@ -485,7 +515,10 @@ fn error_message(v: &Value) -> String {
 }
 
 fn job_error(result: &Value, errors: &Value) -> String {
-    let mut message = result["message"].as_str().unwrap_or("unknown error").to_owned();
+    let mut message = result["message"]
+        .as_str()
+        .unwrap_or("unknown error")
+        .to_owned();
     // A load job's first error says which row and column was refused.
     if let Some(first) = errors.as_array().and_then(|e| e.first())
         && let Some(m) = first["message"].as_str()
@@ -514,7 +547,11 @@ mod tests {
             assert!(refused.is_err(), "{url} was let through");
         }
         let everything = EgressPolicy::everything();
-        assert!(pinned_client_with(&everything, "http://127.0.0.1:9050", "endpoint").await.is_ok());
+        assert!(
+            pinned_client_with(&everything, "http://127.0.0.1:9050", "endpoint")
+                .await
+                .is_ok()
+        );
     }
 
     #[test]

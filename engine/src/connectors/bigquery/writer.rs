@@ -120,15 +120,13 @@ impl BigqueryWriter {
         let layout = layout(c);
         let transactional = mode.is_transactional() && mode != BigqueryMode::AppendDirect;
         let (load_table, temporary) = if transactional {
-            let name = format!(
-                "{}_hakobu_tmp_{:016x}",
-                c.table,
-                rand_suffix()
-            );
+            let name = format!("{}_hakobu_tmp_{:016x}", c.table, rand_suffix());
             let mut extra = layout.clone();
             extra["expirationTime"] =
                 json!((chrono::Utc::now().timestamp_millis() + TEMP_TABLE_TTL_MS).to_string());
-            client.create_table(&c.dataset, &name, &fields, extra).await?;
+            client
+                .create_table(&c.dataset, &name, &fields, extra)
+                .await?;
             (name, true)
         } else {
             if existing.is_none() {
@@ -219,7 +217,10 @@ impl BigqueryWriter {
                 .delete_table(&self.config.dataset, &self.load_table)
                 .await;
             if let Err(e) = dropped {
-                tracing::warn!("the temporary table {} was not dropped: {e:#}", self.load_table);
+                tracing::warn!(
+                    "the temporary table {} was not dropped: {e:#}",
+                    self.load_table
+                );
             }
         }
         outcome
@@ -301,8 +302,16 @@ impl BigqueryWriter {
             .map(|n| format!("`{n}` = S.`{n}`"))
             .collect::<Vec<_>>()
             .join(", ");
-        let cols = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
-        let vals = names.iter().map(|n| format!("S.`{n}`")).collect::<Vec<_>>().join(", ");
+        let cols = names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let vals = names
+            .iter()
+            .map(|n| format!("S.`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let matched = if set.is_empty() {
             String::new()
         } else {
@@ -405,14 +414,25 @@ mod tests {
     #[test]
     fn values_are_written_as_bigquery_reads_them() {
         assert_eq!(
-            to_json(Value::Micros(1_704_164_645_123_456), ColumnType::Timestamp, "TIMESTAMP"),
+            to_json(
+                Value::Micros(1_704_164_645_123_456),
+                ColumnType::Timestamp,
+                "TIMESTAMP"
+            ),
             json!("2024-01-02T03:04:05.123456Z")
         );
         assert_eq!(
-            to_json(Value::Micros(1_704_164_645_123_456), ColumnType::Timestamp, "DATETIME"),
+            to_json(
+                Value::Micros(1_704_164_645_123_456),
+                ColumnType::Timestamp,
+                "DATETIME"
+            ),
             json!("2024-01-02 03:04:05.123456")
         );
-        assert_eq!(to_json(Value::Bytes(&[0, 1, 2]), ColumnType::Bytes, "BYTES"), json!("AAEC"));
+        assert_eq!(
+            to_json(Value::Bytes(&[0, 1, 2]), ColumnType::Bytes, "BYTES"),
+            json!("AAEC")
+        );
         assert_eq!(
             to_json(Value::Str("{\"a\":1}"), ColumnType::Json, "JSON"),
             json!({"a": 1})
@@ -421,7 +441,10 @@ mod tests {
             to_json(Value::Str("{\"a\":1}"), ColumnType::Json, "STRING"),
             json!("{\"a\":1}")
         );
-        assert_eq!(to_json(Value::Double(f64::NAN), ColumnType::Double, "FLOAT64"), json!("NaN"));
+        assert_eq!(
+            to_json(Value::Double(f64::NAN), ColumnType::Double, "FLOAT64"),
+            json!("NaN")
+        );
     }
 
     #[test]
