@@ -296,10 +296,11 @@ async fn created_tables_map_every_type() {
             row(&[Some("2"), None, None, None, None, None, None, None, None]),
         ]
     );
-    // BYTES: Hakobu sends base64 as BigQuery's NDJSON expects; the emulator stores the
-    // base64 text's own bytes instead of decoding them, so only the text is checked here.
+    // BYTES: Hakobu sends base64 (`AAEC` for 00 01 02), as BigQuery's NDJSON expects. The
+    // emulator stores that text's own bytes instead of decoding them, so it answers the
+    // base64 of "AAEC"; BigQuery would answer "AAEC".
     let b = rows(&bq, &ds, "typed", "id, b").await;
-    assert_eq!(b[0][1].as_deref().map(|s| s.len() > 0), Some(true));
+    assert_eq!(b[0][1].as_deref(), Some("QUFFQw=="));
 }
 
 /// A one-request HTTP token endpoint: checks the JWT's RS256 signature with the public
@@ -344,27 +345,24 @@ async fn token_endpoint(public_pem: Vec<u8>) -> (String, tokio::task::JoinHandle
         let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
         validation.set_audience(&[aud.as_str()]);
         validation.set_issuer(&["loader@p1.iam.gserviceaccount.com"]);
-        let (status, answer) = match jsonwebtoken::decode::<serde_json::Value>(
-            assertion,
-            &key,
-            &validation,
-        ) {
-            Ok(t) => {
-                assert_eq!(
-                    t.claims["scope"],
-                    "https://www.googleapis.com/auth/bigquery"
-                );
-                (
+        let (status, answer) =
+            match jsonwebtoken::decode::<serde_json::Value>(assertion, &key, &validation) {
+                Ok(t) => {
+                    assert_eq!(
+                        t.claims["scope"],
+                        "https://www.googleapis.com/auth/bigquery"
+                    );
+                    (
                     "200 OK",
                     r#"{"access_token":"exchanged-token","expires_in":3600,"token_type":"Bearer"}"#
                         .to_owned(),
                 )
-            }
-            Err(e) => (
-                "400 Bad Request",
-                format!(r#"{{"error":"invalid_grant","error_description":"{e}"}}"#),
-            ),
-        };
+                }
+                Err(e) => (
+                    "400 Bad Request",
+                    format!(r#"{{"error":"invalid_grant","error_description":"{e}"}}"#),
+                ),
+            };
         let response = format!(
             "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
             answer.len()
