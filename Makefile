@@ -43,6 +43,7 @@ run: build
 test: test-setup lint
 	$(CARGO) build -p hakobu-runner
 	HAKOBU_TEST_S3_ENDPOINT="$${HAKOBU_TEST_S3_ENDPOINT:-http://127.0.0.1:$${MOTO_PORT:-5055}}" \
+	HAKOBU_TEST_BIGQUERY_ENDPOINT="$${HAKOBU_TEST_BIGQUERY_ENDPOINT:-http://127.0.0.1:$${BQEMULATOR_PORT:-9050}}" \
 	  $(CARGO) test --workspace --no-fail-fast
 	scripts/e2e.sh
 

@@ -654,7 +654,6 @@ async fn cancelling_a_workflow_cancels_its_job_runs() {
     assert_eq!(view["tasks"][1]["run_id"], Value::Null, "{view}");
 }
 
-<<<<<<< HEAD
 /// The runs list answers the latest `limit` runs, newest first (the workflows page asks
 /// for the last one of each workflow); a limit out of range is a 422 at `limit`; another
 /// organization's workflow is 404 whatever the limit.
@@ -720,7 +719,8 @@ async fn the_runs_list_answers_the_latest_runs_up_to_the_limit() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-=======
+}
+
 #[tokio::test]
 async fn a_scheduled_workflow_starts_at_its_time_with_its_variables() {
     let app = spawn_app_with(SpawnOptions {
@@ -950,5 +950,4 @@ async fn a_workflow_variable_for_a_raw_job_variable_needs_the_jobs_editor() {
     owners["team_id"] = json!(owner.default_team);
     let (status, body) = app.post("/api/workflows", &owner.token, owners).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
->>>>>>> helper-b
 }

@@ -248,3 +248,29 @@ impl TlsMode {
         matches!(self, TlsMode::VerifyCa | TlsMode::VerifyFull)
     }
 }
+
+word_enum!(
+    /// A load mode of the BigQuery output, with embulk-output-bigquery's names, plus merge.
+    BigqueryMode, "mode", {
+        /// Load into a temporary table, then append it to the target in one copy job.
+        Append => "append",
+        /// Load straight into the target; a failed load job adds nothing, but there is no
+        /// temporary table.
+        AppendDirect => "append_direct",
+        /// Load into a temporary table, then copy it over the target (rows and schema) in
+        /// one copy job.
+        Replace => "replace",
+        /// Empty the target first (a separate job), then load straight into it: a failed
+        /// run leaves it empty.
+        DeleteInAdvance => "delete_in_advance",
+        /// Load into a temporary table, then one `MERGE` on `merge_keys`.
+        Merge => "merge",
+    }
+);
+
+impl BigqueryMode {
+    /// Whether a failed run leaves the target exactly as it was.
+    pub fn is_transactional(self) -> bool {
+        !matches!(self, BigqueryMode::DeleteInAdvance)
+    }
+}

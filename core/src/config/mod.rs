@@ -11,6 +11,7 @@
 //! of the failing field: the whole point of the errors here is to say
 //! `out.mode: unknown mode "upsert"; expected one of ...`.
 
+mod bigquery;
 mod compat;
 mod diff;
 mod driver_options;
@@ -23,13 +24,14 @@ mod jdbc;
 mod plugin;
 mod statements;
 
+pub use bigquery::{BigqueryColumnOption, BigqueryOutput, Clustering, TimePartitioning};
 pub use compat::ConfigNotice;
 pub use diff::{ConfigDiff, InputDiff, merge_diff};
 pub use driver_options::{DriverOptions, ZeroDates};
 pub use endpoint::{DbEndpoint, DbKind, SshHostKey, SshTunnel, Tls, check_fingerprint};
 pub use enums::{
-    Codec, ColumnType, MaskType, Mode, Newline, QuotePolicy, QuotesInQuotedFields, TlsMode,
-    ValueType,
+    BigqueryMode, Codec, ColumnType, MaskType, Mode, Newline, QuotePolicy, QuotesInQuotedFields,
+    TlsMode, ValueType,
 };
 pub use error::ConfigError;
 pub use file::{

@@ -4,10 +4,10 @@ use super::compat::ConfigNotice;
 use super::endpoint::DbKind;
 use super::error::ConfigError;
 use super::{
-    CastFilter, ColumnFilter, CsvFormatter, CsvParser, FileInput, FileOutput, FilterConfig,
-    FormatterConfig, JdbcInput, JdbcOutput, JdbcStatements, JsonParser, JsonlFormatter,
-    JsonlParser, MaskFilter, ParquetFormatter, ParquetParser, ParserConfig, RemoveColumnsFilter,
-    RenameFilter, S3Input, S3Output, Secret, StatementsSection, StdoutOutput,
+    BigqueryOutput, CastFilter, ColumnFilter, CsvFormatter, CsvParser, FileInput, FileOutput,
+    FilterConfig, FormatterConfig, JdbcInput, JdbcOutput, JdbcStatements, JsonParser,
+    JsonlFormatter, JsonlParser, MaskFilter, ParquetFormatter, ParquetParser, ParserConfig,
+    RemoveColumnsFilter, RenameFilter, S3Input, S3Output, Secret, StatementsSection, StdoutOutput,
 };
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -38,6 +38,8 @@ pub enum OutputConfig {
     S3(S3Output),
     /// `type: stdout` (the runner's terminal; not a job's destination)
     Stdout(StdoutOutput),
+    /// `type: bigquery`
+    Bigquery(BigqueryOutput),
 }
 
 #[derive(Serialize)]
@@ -133,6 +135,7 @@ tagged!(OutputConfig, "output", {
     File(FileOutput) => "file",
     S3(S3Output) => "s3",
     Stdout(StdoutOutput) => "stdout",
+    Bigquery(BigqueryOutput) => "bigquery",
 });
 
 tagged!(StatementsSection, "database", {
@@ -207,6 +210,7 @@ impl OutputConfig {
                 .into_iter()
                 .flatten()
                 .collect(),
+            OutputConfig::Bigquery(c) => c.secrets(),
         }
     }
 }
@@ -275,6 +279,7 @@ impl OutputConfig {
             OutputConfig::S3(c) => super::file::check_codecs("encoders", &c.encoders, true)
                 .and_then(|()| c.formatter.validate()),
             OutputConfig::Stdout(c) => c.validate(),
+            OutputConfig::Bigquery(c) => c.validate(),
         }
         .map_err(|e| e.prefixed("out"))
     }

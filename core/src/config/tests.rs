@@ -132,7 +132,7 @@ fn errors_name_the_path_and_the_choices() {
     );
     assert_eq!(
         error_of("out: {}"),
-        "out.type: is required; expected one of postgresql, mysql, file, s3, stdout"
+        "out.type: is required; expected one of postgresql, mysql, file, s3, stdout, bigquery"
     );
     let e = error_of("in: {type: postgresql, host: h, user: u, database: d, table: t}");
     assert!(e.contains("missing field `out`"), "{e}");
@@ -569,4 +569,60 @@ fn stdout_output_parses_its_zone_and_options() {
         error_of(&yaml.replace("timezone: '+09:00'", "timezone: Tokyo"))
             .starts_with("out.timezone: unknown time zone \"Tokyo\"")
     );
+}
+
+const PG_TO_BIGQUERY: &str = "in: {type: postgresql, host: db, user: u, database: d, table: src}
+out:
+  type: bigquery
+  project: my-project
+  dataset: analytics
+  table: events
+  mode: merge
+  merge_keys: [id]
+  json_keyfile: '{\"client_email\": \"a@b\", \"private_key\": \"k\"}'
+  time_partitioning: {type: DAY, field: created_at}
+  clustering: {fields: [id]}
+  column_options: [{name: amount, type: BIGNUMERIC}]
+";
+
+#[test]
+fn bigquery_output_round_trips_and_hides_its_key() {
+    let config = Config::from_yaml(PG_TO_BIGQUERY).unwrap();
+    let OutputConfig::Bigquery(c) = &config.out else {
+        panic!("not bigquery: {:?}", config.out)
+    };
+    assert_eq!(c.mode(), BigqueryMode::Merge);
+    assert!(!format!("{c:?}").contains("client_email"));
+    assert!(
+        config
+            .secret_values()
+            .iter()
+            .any(|v| v.contains("client_email"))
+    );
+    assert_eq!(Config::from_yaml(&config.to_yaml()).unwrap(), config);
+}
+
+#[test]
+fn bigquery_output_errors_name_the_field() {
+    for (change, path) in [
+        (("merge_keys: [id]", "merge_keys: []"), "out.merge_keys"),
+        (("dataset: analytics", "dataset: 'a`b'"), "out.dataset"),
+        (("mode: merge", "mode: upsert"), "out.mode"),
+        (("type: DAY", "type: WEEK"), "out.time_partitioning.type"),
+        (
+            ("type: BIGNUMERIC", "type: DECIMAL"),
+            "out.column_options[0].type",
+        ),
+        (("  clustering", "  unknown_option: 1\n  clustering"), "out"),
+    ] {
+        let message = error_of(&PG_TO_BIGQUERY.replace(change.0, change.1));
+        assert!(message.contains(path), "{change:?}: {message}");
+    }
+    let keyless: String = PG_TO_BIGQUERY
+        .lines()
+        .filter(|l| !l.starts_with("  json_keyfile"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let message = error_of(&keyless);
+    assert!(message.contains("out.json_keyfile"), "{message}");
 }

@@ -544,6 +544,19 @@ fn map_output(
                 secrets: Map::new(),
             }
         }
+        OutputConfig::Bigquery(_) => {
+            // A managed job's destination settings carry the database modes; BigQuery's
+            // modes run from a runner config until the job form has them.
+            errors.push(
+                "config.out.type",
+                "a BigQuery destination cannot be imported into a managed job yet; run it with the runner CLI",
+            );
+            WantedConnection {
+                kind: ConnectionKind::LocalFiles,
+                settings: Map::new(),
+                secrets: Map::new(),
+            }
+        }
         OutputConfig::File(f) => {
             only_fields(
                 f,

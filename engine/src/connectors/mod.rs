@@ -5,6 +5,7 @@
 //! with each other is in [`sql`]. Converting columns with filters (`timestamp_format`) is
 //! the pipeline's business, above both.
 
+pub mod bigquery;
 pub mod file;
 pub mod mysql;
 pub mod postgres;
@@ -48,6 +49,8 @@ pub enum Destination {
     S3(Box<s3::writer::S3Writer>),
     /// The runner's standard output
     Stdout(Box<stdout::StdoutWriter>),
+    /// A BigQuery table
+    Bigquery(Box<bigquery::writer::BigqueryWriter>),
 }
 
 /// A destination connection made while the source is being opened, so the two
@@ -103,6 +106,9 @@ impl Destination {
             (OutputConfig::Stdout(c), _) => {
                 Self::Stdout(Box::new(stdout::StdoutWriter::open(c, schema, written)?))
             }
+            (OutputConfig::Bigquery(c), _) => Self::Bigquery(Box::new(
+                bigquery::writer::BigqueryWriter::open(c, schema, written).await?,
+            )),
         })
     }
 
@@ -114,6 +120,7 @@ impl Destination {
             Self::File(w) => w.write(batch).await,
             Self::S3(w) => w.write(batch).await,
             Self::Stdout(w) => w.write(batch).await,
+            Self::Bigquery(w) => w.write(batch).await,
         }
     }
 
@@ -125,6 +132,7 @@ impl Destination {
             Self::File(w) => w.commit().await,
             Self::S3(w) => w.commit().await,
             Self::Stdout(w) => w.commit().await,
+            Self::Bigquery(w) => w.commit().await,
         }
     }
 
@@ -136,6 +144,7 @@ impl Destination {
             Self::File(w) => w.abort().await,
             Self::S3(w) => w.abort().await,
             Self::Stdout(w) => w.abort().await,
+            Self::Bigquery(w) => w.abort().await,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 mod common;
 
+mod bigquery;
 mod check;
 mod corpus;
 mod corpus_runs;

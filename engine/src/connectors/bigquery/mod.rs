@@ -1,0 +1,566 @@
+//! BigQuery over its REST API (`out: {type: bigquery}`): the client, its authentication
+//! and the egress policy at every connection; the load modes are in [`writer`].
+//!
+//! Both addresses a client reaches are the tenant's to set: the API endpoint (`endpoint:`)
+//! and the service account key's `token_uri`. Each is resolved once through the egress
+//! policy and the HTTP client is pinned to the checked addresses, with redirects off (a
+//! redirect would lead to an address nobody checked).
+
+pub mod writer;
+
+use anyhow::{Context, Result, anyhow, bail};
+use hakobu_core::config::BigqueryOutput;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Google's API host, when the config names none.
+pub const DEFAULT_ENDPOINT: &str = "https://bigquery.googleapis.com";
+
+/// The OAuth scope the access token is asked for.
+const SCOPE: &str = "https://www.googleapis.com/auth/bigquery";
+
+/// How long one API call may take (a load job's final upload chunk included; the job
+/// itself is waited for by polling).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The parts of a URL the egress policy needs.
+struct Origin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+/// Splits `https://host:port/path` into its origin; `what` names the setting in errors.
+fn origin(url: &str, what: &str) -> Result<Origin> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| anyhow!("{what} {url:?} is not an http:// or https:// URL"))?;
+    if scheme != "http" && scheme != "https" {
+        bail!("{what} {url:?} is not an http:// or https:// URL");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    // Credentials in a URL would be sent to the host and shown in errors: refused.
+    if authority.contains('@') {
+        bail!("{what} must not carry a user name or password");
+    }
+    let (host, port) = if let Some(stripped) = authority.strip_prefix('[') {
+        let (h, after) = stripped
+            .split_once(']')
+            .ok_or_else(|| anyhow!("{what} {url:?} has an unclosed IPv6 address"))?;
+        (h.to_owned(), after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_owned(), Some(p)),
+            None => (authority.to_owned(), None),
+        }
+    };
+    let port = match port {
+        Some(p) => p
+            .parse()
+            .with_context(|| format!("{what} {url:?} has an invalid port"))?,
+        None if scheme == "https" => 443,
+        None => 80,
+    };
+    if host.is_empty() {
+        bail!("{what} {url:?} has no host");
+    }
+    Ok(Origin {
+        scheme: scheme.to_owned(),
+        host,
+        port,
+    })
+}
+
+/// An HTTP client that reaches `url`'s host only at addresses this process's egress
+/// policy allows.
+async fn pinned_client(url: &str, what: &str) -> Result<reqwest::Client> {
+    pinned_client_with(&crate::egress::policy(), url, what).await
+}
+
+async fn pinned_client_with(
+    policy: &hakobu_core::egress::EgressPolicy,
+    url: &str,
+    what: &str,
+) -> Result<reqwest::Client> {
+    let o = origin(url, what)?;
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(30))
+        .timeout(REQUEST_TIMEOUT);
+    if policy.reach != hakobu_core::egress::Reach::Everything {
+        let addrs = crate::egress::resolve_with(policy, &o.host, o.port)
+            .await
+            .with_context(|| format!("{what} {}://{}:{}", o.scheme, o.host, o.port))?;
+        // reqwest connects to these addresses for the name and never resolves it again;
+        // an address literal resolves to itself and was checked all the same.
+        builder = builder.resolve_to_addrs(&o.host, &addrs);
+    }
+    builder.build().context("cannot build the HTTP client")
+}
+
+/// The fields of a service account's JSON key that the token exchange uses.
+#[derive(Deserialize)]
+struct ServiceAccountKey {
+    client_email: String,
+    private_key: String,
+    #[serde(default = "default_token_uri")]
+    token_uri: String,
+}
+
+fn default_token_uri() -> String {
+    "https://oauth2.googleapis.com/token".to_owned()
+}
+
+#[derive(serde::Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    scope: &'a str,
+    aud: &'a str,
+    iat: i64,
+    exp: i64,
+}
+
+/// An access token for `c`: the configured one, or a service account's JWT (RS256, signed
+/// with the key's private key) exchanged at the key's `token_uri`.
+pub async fn access_token(c: &BigqueryOutput) -> Result<String> {
+    if c.uses_access_token() {
+        return Ok(c
+            .access_token
+            .as_ref()
+            .map(|t| t.expose().to_owned())
+            .unwrap_or_default());
+    }
+    let raw = c
+        .json_keyfile
+        .as_ref()
+        .ok_or_else(|| anyhow!("json_keyfile is required: the service account's JSON key"))?;
+    // The key's own text never reaches an error: serde's message could quote it.
+    let key: ServiceAccountKey = serde_json::from_str(raw.expose()).map_err(|_| {
+        anyhow!(
+            "json_keyfile is not a service account JSON key (client_email, private_key, token_uri)"
+        )
+    })?;
+    let now = chrono::Utc::now().timestamp();
+    let claims = Claims {
+        iss: &key.client_email,
+        scope: SCOPE,
+        aud: &key.token_uri,
+        iat: now,
+        exp: now + 3600,
+    };
+    let signing = jsonwebtoken::EncodingKey::from_rsa_pem(key.private_key.as_bytes())
+        .map_err(|_| anyhow!("json_keyfile's private_key is not an RSA private key in PEM"))?;
+    let assertion = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &signing,
+    )
+    .map_err(|e| anyhow!("cannot sign the token request: {e}"))?;
+    let http = pinned_client(&key.token_uri, "the key's token_uri").await?;
+    // The assertion is base64url and dots: nothing to escape in the form body.
+    let body = format!(
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={assertion}"
+    );
+    let response = http
+        .post(&key.token_uri)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .context("the token exchange at the key's token_uri failed")?;
+    let status = response.status();
+    let answer: Value = response.json().await.unwrap_or(Value::Null);
+    match answer.get("access_token").and_then(Value::as_str) {
+        Some(token) if status.is_success() => Ok(token.to_owned()),
+        _ => bail!(
+            "the token exchange at the key's token_uri answered {status}: {}",
+            answer
+                .get("error_description")
+                .or_else(|| answer.get("error"))
+                .and_then(Value::as_str)
+                .unwrap_or("no access token")
+        ),
+    }
+}
+
+/// A BigQuery API client for one project.
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+    /// The project the jobs run in.
+    pub project: String,
+    location: Option<String>,
+}
+
+/// One column of a table's schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BqField {
+    /// Column name.
+    pub name: String,
+    /// BigQuery type (`INT64`, `TIMESTAMP`, ...), legacy names made standard.
+    pub type_: String,
+}
+
+impl Client {
+    /// Authenticates and connects to the API endpoint of `c`.
+    pub async fn connect(c: &BigqueryOutput) -> Result<Self> {
+        let base = c
+            .endpoint
+            .as_deref()
+            .unwrap_or(DEFAULT_ENDPOINT)
+            .trim_end_matches('/')
+            .to_owned();
+        let http = pinned_client(&base, "endpoint").await?;
+        let token = access_token(c).await?;
+        Ok(Client {
+            http,
+            base,
+            token,
+            project: c.project.clone(),
+            location: c.location.clone(),
+        })
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(reqwest::StatusCode, Value)> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
+        if let Some(b) = body {
+            request = request.json(b);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("BigQuery request {path} failed"))?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        let value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok((status, value))
+    }
+
+    /// Calls the API and fails with BigQuery's own message on an error status.
+    async fn ok(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value> {
+        let (status, value) = self.call(method, path, body).await?;
+        if !status.is_success() {
+            bail!(
+                "BigQuery answered {status} to {path}: {}",
+                error_message(&value)
+            );
+        }
+        Ok(value)
+    }
+
+    fn table_path(&self, dataset: &str, table: &str) -> String {
+        format!(
+            "/bigquery/v2/projects/{}/datasets/{dataset}/tables/{table}",
+            self.project
+        )
+    }
+
+    /// The schema of a table, `None` when it does not exist.
+    pub async fn table_schema(&self, dataset: &str, table: &str) -> Result<Option<Vec<BqField>>> {
+        let path = self.table_path(dataset, table);
+        let (status, value) = self.call(reqwest::Method::GET, &path, None).await?;
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if !status.is_success() {
+            bail!(
+                "BigQuery answered {status} to {path}: {}",
+                error_message(&value)
+            );
+        }
+        let fields = value["schema"]["fields"]
+            .as_array()
+            .map(|fs| {
+                fs.iter()
+                    .map(|f| BqField {
+                        name: f["name"].as_str().unwrap_or_default().to_owned(),
+                        type_: standard_type(f["type"].as_str().unwrap_or("STRING")).to_owned(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Some(fields))
+    }
+
+    /// Creates a table; `extra` adds partitioning, clustering or expiry.
+    pub async fn create_table(
+        &self,
+        dataset: &str,
+        table: &str,
+        fields: &[BqField],
+        extra: Value,
+    ) -> Result<()> {
+        let mut body = json!({
+            "tableReference": {"projectId": self.project, "datasetId": dataset, "tableId": table},
+            "schema": {"fields": fields.iter().map(|f| json!({"name": f.name, "type": f.type_, "mode": "NULLABLE"})).collect::<Vec<_>>()},
+        });
+        if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+            b.extend(e);
+        }
+        let path = format!(
+            "/bigquery/v2/projects/{}/datasets/{dataset}/tables",
+            self.project
+        );
+        self.ok(reqwest::Method::POST, &path, Some(&body)).await?;
+        Ok(())
+    }
+
+    /// Deletes a table; a missing one is fine.
+    pub async fn delete_table(&self, dataset: &str, table: &str) -> Result<()> {
+        let path = self.table_path(dataset, table);
+        let (status, value) = self.call(reqwest::Method::DELETE, &path, None).await?;
+        if status.is_success() || status == reqwest::StatusCode::NOT_FOUND {
+            Ok(())
+        } else {
+            bail!(
+                "BigQuery answered {status} to {path}: {}",
+                error_message(&value)
+            )
+        }
+    }
+
+    /// Runs a job (`configuration` as the API takes it) and waits until it is done.
+    pub async fn run_job(&self, configuration: Value) -> Result<Value> {
+        let mut body = json!({"configuration": configuration});
+        if let Some(l) = &self.location {
+            body["jobReference"] = json!({"projectId": self.project, "location": l});
+        }
+        let path = format!("/bigquery/v2/projects/{}/jobs", self.project);
+        let job = self.ok(reqwest::Method::POST, &path, Some(&body)).await?;
+        self.wait(job).await
+    }
+
+    /// Runs one standard-SQL statement as a query job.
+    pub async fn query(&self, sql: &str) -> Result<Value> {
+        self.run_job(json!({"query": {"query": sql, "useLegacySql": false}}))
+            .await
+    }
+
+    /// The rows of a query, each value as BigQuery's text (`None` for NULL); small
+    /// results only (previews, checks, tests): one page.
+    pub async fn rows(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        let mut body = json!({"query": sql, "useLegacySql": false, "timeoutMs": 60000});
+        if let Some(l) = &self.location {
+            body["location"] = json!(l);
+        }
+        let path = format!("/bigquery/v2/projects/{}/queries", self.project);
+        let answer = self.ok(reqwest::Method::POST, &path, Some(&body)).await?;
+        if let Some(e) = answer["errors"].as_array().and_then(|e| e.first()) {
+            bail!(
+                "BigQuery query failed: {}",
+                e["message"].as_str().unwrap_or("unknown error")
+            );
+        }
+        if answer["jobComplete"].as_bool() != Some(true) {
+            bail!("BigQuery query did not finish within a minute");
+        }
+        Ok(answer["rows"]
+            .as_array()
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        r["f"]
+                            .as_array()
+                            .map(|cells| {
+                                cells
+                                    .iter()
+                                    .map(|c| match &c["v"] {
+                                        Value::Null => None,
+                                        Value::String(s) => Some(s.clone()),
+                                        other => Some(other.to_string()),
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Polls a job until it is `DONE`; its error, if any, becomes ours.
+    pub async fn wait(&self, mut job: Value) -> Result<Value> {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            if job["status"]["state"].as_str() == Some("DONE") {
+                if let Some(e) = job["status"].get("errorResult") {
+                    bail!(
+                        "BigQuery job failed: {}",
+                        job_error(e, &job["status"]["errors"])
+                    );
+                }
+                return Ok(job);
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+            let id = job["jobReference"]["jobId"]
+                .as_str()
+                .ok_or_else(|| anyhow!("BigQuery returned a job without an id"))?
+                .to_owned();
+            let mut path = format!("/bigquery/v2/projects/{}/jobs/{id}", self.project);
+            if let Some(l) = job["jobReference"]["location"].as_str() {
+                path.push_str(&format!("?location={l}"));
+            }
+            job = self.ok(reqwest::Method::GET, &path, None).await?;
+        }
+    }
+
+    /// Starts a resumable upload of a load job's data; the session URL it answers must be
+    /// on the API endpoint's own origin (anything else would be an unchecked address).
+    pub async fn start_upload(&self, load: Value) -> Result<String> {
+        let mut body = json!({"configuration": {"load": load}});
+        if let Some(l) = &self.location {
+            body["jobReference"] = json!({"projectId": self.project, "location": l});
+        }
+        let url = format!(
+            "{}/upload/bigquery/v2/projects/{}/jobs?uploadType=resumable",
+            self.base, self.project
+        );
+        let response = self
+            .http
+            .post(&url)
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .context("starting the BigQuery upload failed")?;
+        let status = response.status();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if !status.is_success() {
+            let value: Value = response.json().await.unwrap_or(Value::Null);
+            bail!(
+                "BigQuery answered {status} to the upload: {}",
+                error_message(&value)
+            );
+        }
+        let location =
+            location.ok_or_else(|| anyhow!("BigQuery's upload answer has no session URL"))?;
+        let (ours, theirs) = (
+            origin(&self.base, "endpoint")?,
+            origin(&location, "upload session")?,
+        );
+        if (ours.scheme, ours.host, ours.port) != (theirs.scheme, theirs.host, theirs.port) {
+            bail!("BigQuery's upload session is on another host than the endpoint; refused");
+        }
+        Ok(location)
+    }
+
+    /// Sends one chunk of an upload at `offset`; `total` is set on the last one, whose
+    /// answer is the load job.
+    pub async fn upload_chunk(
+        &self,
+        session: &str,
+        chunk: Vec<u8>,
+        offset: u64,
+        total: Option<u64>,
+    ) -> Result<Option<Value>> {
+        let len = chunk.len() as u64;
+        let range = match (len, total) {
+            (0, Some(t)) => format!("bytes */{t}"),
+            (_, Some(t)) => format!("bytes {offset}-{}/{t}", offset + len - 1),
+            (_, None) => format!("bytes {offset}-{}/*", offset + len - 1),
+        };
+        let response = self
+            .http
+            .put(session)
+            .bearer_auth(&self.token)
+            .header("content-range", range)
+            .header("content-type", "application/octet-stream")
+            .body(chunk)
+            .send()
+            .await
+            .context("uploading to BigQuery failed")?;
+        let status = response.status();
+        if status.as_u16() == 308 {
+            return Ok(None);
+        }
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!(
+                "BigQuery answered {status} to an upload chunk: {}",
+                error_message(&value)
+            );
+        }
+        Ok(total.map(|_| value))
+    }
+}
+
+/// BigQuery's legacy type names (`INTEGER`, `FLOAT`, `BOOLEAN`) in standard SQL's words.
+fn standard_type(t: &str) -> &str {
+    match t {
+        "INTEGER" => "INT64",
+        "FLOAT" => "FLOAT64",
+        "BOOLEAN" => "BOOL",
+        other => other,
+    }
+}
+
+fn error_message(v: &Value) -> String {
+    v["error"]["message"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| "no error message".to_owned())
+}
+
+fn job_error(result: &Value, errors: &Value) -> String {
+    let mut message = result["message"]
+        .as_str()
+        .unwrap_or("unknown error")
+        .to_owned();
+    // A load job's first error says which row and column was refused.
+    if let Some(first) = errors.as_array().and_then(|e| e.first())
+        && let Some(m) = first["message"].as_str()
+        && m != message
+    {
+        message.push_str(&format!(" ({m})"));
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hakobu_core::egress::EgressPolicy;
+
+    #[tokio::test]
+    async fn an_endpoint_or_token_uri_on_the_services_own_network_is_refused() {
+        let strict = EgressPolicy::public(vec![], vec![]);
+        for url in [
+            "http://127.0.0.1:9050",
+            "http://localhost:5432/token",
+            "https://[::1]/",
+            "http://169.254.169.254/computeMetadata/v1/",
+        ] {
+            let refused = pinned_client_with(&strict, url, "endpoint").await;
+            assert!(refused.is_err(), "{url} was let through");
+        }
+        let everything = EgressPolicy::everything();
+        assert!(
+            pinned_client_with(&everything, "http://127.0.0.1:9050", "endpoint")
+                .await
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn origins_keep_their_port_and_refuse_credentials() {
+        let o = origin("https://bigquery.googleapis.com/x", "e").unwrap();
+        assert_eq!((o.host.as_str(), o.port), ("bigquery.googleapis.com", 443));
+        let o = origin("http://[::1]:9050", "e").unwrap();
+        assert_eq!((o.host.as_str(), o.port), ("::1", 9050));
+        assert!(origin("https://u:p@evil.example/", "e").is_err());
+        assert!(origin("file:///etc/passwd", "e").is_err());
+    }
+}
