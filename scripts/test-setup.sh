@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs or starts what the test suite needs beyond the databases: the bzip2 tool,
-# OpenSSH's server (the SSH tunnel tests start their own sshd), the moto server (S3 and ECS APIs) and the local SMTP server the email tests start (aiosmtpd).
+# OpenSSH's server (the SSH tunnel tests start their own sshd), the moto server (S3 and ECS APIs), the fakesnow server (Snowflake) and the local SMTP server the email tests start (aiosmtpd).
 # Idempotent; prints nothing when all is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,9 @@ if [ ! -x /usr/sbin/sshd ]; then
 fi
 if [ -x scripts/moto.sh ]; then
   scripts/moto.sh >/dev/null
+fi
+if [ -x scripts/fakesnow.sh ]; then
+  scripts/fakesnow.sh >/dev/null
 fi
 if [ -x scripts/smtp.sh ]; then
   scripts/smtp.sh >/dev/null

@@ -21,6 +21,7 @@ mod file;
 mod filter;
 mod jdbc;
 mod plugin;
+mod snowflake;
 mod statements;
 
 pub use compat::ConfigNotice;
@@ -43,6 +44,7 @@ pub use filter::{
 };
 pub use jdbc::{InputColumnOption, JdbcInput, JdbcOutput, OutputColumnOption};
 pub use plugin::{InputConfig, OutputConfig};
+pub use snowflake::{SNOWFLAKE_MODES, SnowflakeOutput};
 pub use statements::{JdbcStatements, RunnerConfig, StatementsConfig, StatementsSection};
 
 use serde::{Deserialize, Serialize};

@@ -7,7 +7,7 @@ use super::{
     CastFilter, ColumnFilter, CsvFormatter, CsvParser, FileInput, FileOutput, FilterConfig,
     FormatterConfig, JdbcInput, JdbcOutput, JdbcStatements, JsonlFormatter, JsonlParser,
     MaskFilter, ParquetFormatter, ParquetParser, ParserConfig, RemoveColumnsFilter, RenameFilter,
-    S3Input, S3Output, Secret, StatementsSection, StdoutOutput,
+    S3Input, S3Output, Secret, SnowflakeOutput, StatementsSection, StdoutOutput,
 };
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -38,6 +38,8 @@ pub enum OutputConfig {
     S3(S3Output),
     /// `type: stdout` (the runner's terminal; not a job's destination)
     Stdout(StdoutOutput),
+    /// `type: snowflake`
+    Snowflake(SnowflakeOutput),
 }
 
 #[derive(Serialize)]
@@ -133,6 +135,7 @@ tagged!(OutputConfig, "output", {
     File(FileOutput) => "file",
     S3(S3Output) => "s3",
     Stdout(StdoutOutput) => "stdout",
+    Snowflake(SnowflakeOutput) => "snowflake",
 });
 
 tagged!(StatementsSection, "database", {
@@ -202,6 +205,7 @@ impl OutputConfig {
                 .chain(c.ssh.iter().flat_map(|s| s.secrets()))
                 .collect(),
             OutputConfig::File(_) | OutputConfig::Stdout(_) => Vec::new(),
+            OutputConfig::Snowflake(c) => c.secrets().collect(),
             OutputConfig::S3(c) => [&c.access_key_id, &c.secret_access_key, &c.session_token]
                 .into_iter()
                 .flatten()
@@ -274,6 +278,7 @@ impl OutputConfig {
             OutputConfig::S3(c) => super::file::check_codecs("encoders", &c.encoders, true)
                 .and_then(|()| c.formatter.validate()),
             OutputConfig::Stdout(c) => c.validate(),
+            OutputConfig::Snowflake(c) => c.validate(),
         }
         .map_err(|e| e.prefixed("out"))
     }

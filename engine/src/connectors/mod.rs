@@ -9,6 +9,7 @@ pub mod file;
 pub mod mysql;
 pub mod postgres;
 pub mod s3;
+pub mod snowflake;
 pub mod sql;
 pub mod stdout;
 
@@ -48,6 +49,8 @@ pub enum Destination {
     S3(Box<s3::writer::S3Writer>),
     /// The runner's standard output
     Stdout(Box<stdout::StdoutWriter>),
+    /// Snowflake
+    Snowflake(Box<snowflake::writer::SnowflakeWriter>),
 }
 
 /// A destination connection made while the source is being opened, so the two
@@ -57,6 +60,8 @@ pub enum Preconnected {
     Postgres(tokio_postgres::Client),
     /// MySQL / MariaDB
     Mysql(mysql_async::Conn),
+    /// Snowflake
+    Snowflake(Box<snowflake::Session>),
     /// Files and objects need no connection.
     None,
 }
@@ -71,6 +76,9 @@ impl Destination {
             OutputConfig::Mysql(c) => {
                 Preconnected::Mysql(mysql::writer::MysqlWriter::connect(c).await?)
             }
+            OutputConfig::Snowflake(c) => Preconnected::Snowflake(Box::new(
+                snowflake::writer::SnowflakeWriter::connect(c).await?,
+            )),
             _ => Preconnected::None,
         })
     }
@@ -91,7 +99,15 @@ impl Destination {
             (OutputConfig::Mysql(c), Preconnected::Mysql(conn)) => Self::Mysql(Box::new(
                 mysql::writer::MysqlWriter::open(c, schema, conn, written).await?,
             )),
-            (OutputConfig::Postgresql(_) | OutputConfig::Mysql(_), _) => {
+            (OutputConfig::Snowflake(c), Preconnected::Snowflake(session)) => {
+                Self::Snowflake(Box::new(
+                    snowflake::writer::SnowflakeWriter::open(c, schema, *session, written).await?,
+                ))
+            }
+            (
+                OutputConfig::Postgresql(_) | OutputConfig::Mysql(_) | OutputConfig::Snowflake(_),
+                _,
+            ) => {
                 anyhow::bail!("internal: the destination was not connected")
             }
             (OutputConfig::File(c), _) => Self::File(Box::new(
@@ -114,6 +130,7 @@ impl Destination {
             Self::File(w) => w.write(batch).await,
             Self::S3(w) => w.write(batch).await,
             Self::Stdout(w) => w.write(batch).await,
+            Self::Snowflake(w) => w.write(batch).await,
         }
     }
 
@@ -125,6 +142,7 @@ impl Destination {
             Self::File(w) => w.commit().await,
             Self::S3(w) => w.commit().await,
             Self::Stdout(w) => w.commit().await,
+            Self::Snowflake(w) => w.commit().await,
         }
     }
 
@@ -136,6 +154,7 @@ impl Destination {
             Self::File(w) => w.abort().await,
             Self::S3(w) => w.abort().await,
             Self::Stdout(w) => w.abort().await,
+            Self::Snowflake(w) => w.abort().await,
         }
     }
 }

@@ -65,7 +65,10 @@ pub(super) fn output_timestamp_formats(
 ) -> Option<FilterConfig> {
     let c = match config {
         OutputConfig::Postgresql(c) | OutputConfig::Mysql(c) => c,
-        OutputConfig::File(_) | OutputConfig::S3(_) | OutputConfig::Stdout(_) => return None,
+        OutputConfig::File(_)
+        | OutputConfig::S3(_)
+        | OutputConfig::Stdout(_)
+        | OutputConfig::Snowflake(_) => return None,
     };
     let columns: Vec<CastColumn> = schema
         .fields()

@@ -16,6 +16,7 @@ mod mysql;
 mod objects;
 mod postgres;
 mod s3;
+mod snowflake;
 mod ssh;
 mod stdout;
 mod tls;
