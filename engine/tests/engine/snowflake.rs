@@ -60,7 +60,10 @@ async fn rows(s: &Session, sql: &str) -> Vec<Vec<Option<String>>> {
     rows
 }
 
-fn row(cells: &[Option<&str>]) -> Vec<Option<String>> {
+/// One result row, NULL as `None`.
+type Row = Vec<Option<String>>;
+
+fn row(cells: &[Option<&str>]) -> Row {
     cells.iter().map(|c| c.map(str::to_owned)).collect()
 }
 
@@ -179,7 +182,7 @@ async fn target(s: &Session, db: &str) {
 async fn each_mode_leaves_the_rows_it_promises() {
     let (pg, client) = postgres_db().await;
     source(&client).await;
-    let cases: [(&str, &str, Vec<Vec<Option<String>>>); 5] = [
+    let cases: [(&str, &str, Vec<Row>); 5] = [
         (
             "insert_direct",
             "",

@@ -73,6 +73,7 @@ pub struct Rows {
 /// A signed-in Snowflake session.
 pub struct Session {
     http: reqwest::Client,
+    policy: Arc<EgressPolicy>,
     base: String,
     port: u16,
     token: String,
@@ -99,10 +100,10 @@ impl reqwest::dns::Resolve for EgressResolver {
 
 /// A client whose lookups for `port` go through the policy, never following redirects
 /// (a redirect to the service's network would skip the check of literals).
-fn client(port: u16) -> Result<reqwest::Client> {
+fn client(policy: &Arc<EgressPolicy>, port: u16) -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .dns_resolver(EgressResolver {
-            policy: Arc::new(crate::egress::policy()),
+            policy: Arc::clone(policy),
             port,
         })
         .redirect(reqwest::redirect::Policy::none())
@@ -113,7 +114,7 @@ fn client(port: u16) -> Result<reqwest::Client> {
 
 /// Checks a URL's host when it is an address literal (names are checked at resolution)
 /// and returns its port.
-fn check_url(url: &str) -> Result<u16> {
+fn check_url(policy: &EgressPolicy, url: &str) -> Result<u16> {
     let parsed = reqwest::Url::parse(url).map_err(|_| anyhow!("not a URL: {url:?}"))?;
     let port = parsed
         .port_or_known_default()
@@ -121,8 +122,22 @@ fn check_url(url: &str) -> Result<u16> {
     let host = parsed
         .host_str()
         .ok_or_else(|| anyhow!("no host in {url:?}"))?;
-    crate::egress::check_literal_host(&crate::egress::policy(), host, port)?;
+    crate::egress::check_literal_host(policy, host, port)?;
     Ok(port)
+}
+
+/// A request's failure in words, with its causes (an egress refusal is one, deep in
+/// reqwest's chain), without the URL (an upload URL carries a signature).
+fn why(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut words = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        words.push_str(": ");
+        words.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    words
 }
 
 /// The `success: false` answer of Snowflake as an error with its code and message.
@@ -133,11 +148,17 @@ fn answer_error(v: &serde_json::Value) -> anyhow::Error {
 }
 
 impl Session {
-    /// Signs in.
+    /// Signs in, under this process's egress policy.
     pub async fn connect(l: &Login<'_>) -> Result<Session> {
+        Self::connect_under(l, crate::egress::policy()).await
+    }
+
+    /// Signs in under `policy`: every address this session reaches is checked by it.
+    pub async fn connect_under(l: &Login<'_>, policy: EgressPolicy) -> Result<Session> {
+        let policy = Arc::new(policy);
         let base = l.base_url.trim_end_matches('/').to_owned();
-        let port = check_url(&base).context("Snowflake endpoint")?;
-        let http = client(port)?;
+        let port = check_url(&policy, &base).context("Snowflake endpoint")?;
+        let http = client(&policy, port)?;
         let account = l.account.split('.').next().unwrap_or_default();
         let mut data = serde_json::json!({
             "CLIENT_APP_ID": "Hakobu",
@@ -181,10 +202,10 @@ impl Session {
             .json(&serde_json::json!({ "data": data }))
             .send()
             .await
-            .map_err(|e| anyhow!("cannot reach Snowflake at {base}: {}", e.without_url()))?
+            .map_err(|e| anyhow!("cannot reach Snowflake at {base}: {}", why(e)))?
             .json()
             .await
-            .map_err(|e| anyhow!("Snowflake at {base} answered the sign-in with something else than its protocol: {}", e.without_url()))?;
+            .map_err(|e| anyhow!("Snowflake at {base} answered the sign-in with something else than its protocol: {}", why(e)))?;
         if answer["success"] != true {
             return Err(answer_error(&answer)).context("signing in to Snowflake failed");
         }
@@ -194,6 +215,7 @@ impl Session {
             .to_owned();
         Ok(Session {
             http,
+            policy,
             base,
             port,
             token,
@@ -228,13 +250,13 @@ impl Session {
             }))
             .send()
             .await
-            .map_err(|e| anyhow!("Snowflake request failed: {}", e.without_url()))?
+            .map_err(|e| anyhow!("Snowflake request failed: {}", why(e)))?
             .json()
             .await
             .map_err(|e| {
                 anyhow!(
                     "Snowflake answered with something else than its protocol: {}",
-                    e.without_url()
+                    why(e)
                 )
             })?;
         // A statement still running after Snowflake's wait answers "in progress" with the
@@ -251,13 +273,13 @@ impl Session {
                 .header("Authorization", self.authorization())
                 .send()
                 .await
-                .map_err(|e| anyhow!("Snowflake request failed: {}", e.without_url()))?
+                .map_err(|e| anyhow!("Snowflake request failed: {}", why(e)))?
                 .json()
                 .await
                 .map_err(|e| {
                     anyhow!(
                         "Snowflake answered with something else than its protocol: {}",
-                        e.without_url()
+                        why(e)
                     )
                 })?;
         }
@@ -296,16 +318,18 @@ impl Session {
                 }
             );
         }
-        let port = check_url(url).context("Snowflake stage upload")?;
+        let port = check_url(&self.policy, url).context("Snowflake stage upload")?;
         let http = if port == self.port {
             self.http.clone()
         } else {
-            client(port)?
+            client(&self.policy, port)?
         };
-        let response =
-            http.put(url).body(body).send().await.map_err(|e| {
-                anyhow!("uploading {name} to the stage failed: {}", e.without_url())
-            })?;
+        let response = http
+            .put(url)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| anyhow!("uploading {name} to the stage failed: {}", why(e)))?;
         if !response.status().is_success() {
             bail!(
                 "uploading {name} to the stage failed: HTTP {}",
@@ -473,6 +497,45 @@ fn cell(col: &ArrayRef, row: usize, sf_type: &str, scale: i64) -> Option<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn login(base_url: &str) -> Login<'_> {
+        Login {
+            account: "acct",
+            base_url,
+            user: "u",
+            password: Some("pw"),
+            private_key: None,
+            warehouse: None,
+            role: None,
+            database: None,
+            schema: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_in_the_service_network_is_refused_before_any_request() {
+        // A listener that would answer: the refusal must come from the policy, not from
+        // a connection that failed.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        for base in [
+            format!("http://127.0.0.1:{port}"),
+            format!("http://localhost:{port}"),
+            format!("http://[::1]:{port}"),
+        ] {
+            let strict = EgressPolicy::public(vec![], vec![]);
+            let err = match Session::connect_under(&login(&base), strict).await {
+                Ok(_) => panic!("{base}: signed in"),
+                Err(e) => format!("{e:#}"),
+            };
+            assert!(
+                err.contains("inside the service's private network"),
+                "{base}: {err}"
+            );
+        }
+        listener.set_nonblocking(true).unwrap();
+        assert!(listener.accept().is_err(), "no connection was opened");
+    }
 
     #[test]
     fn scaled_numbers() {
