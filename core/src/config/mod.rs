@@ -84,7 +84,7 @@ pub struct Config {
     /// Row transformations applied in order between source and destination.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<FilterConfig>,
-    /// The destination (`type: postgresql | mysql | file | s3`).
+    /// The destination (`type: postgresql | mysql | file | s3 | snowflake`).
     pub out: OutputConfig,
     /// Execution settings (parallelism).
     #[serde(default, skip_serializing_if = "ExecConfig::is_default")]
