@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs or starts what the test suite needs beyond the databases: the bzip2 tool,
-# OpenSSH's server (the SSH tunnel tests start their own sshd), the moto server (S3 and ECS APIs), the BigQuery emulator and the local SMTP server the email tests start (aiosmtpd).
+# OpenSSH's server (the SSH tunnel tests start their own sshd), the moto server (S3 and ECS APIs), the BigQuery emulator, the fakesnow server (Snowflake) and the local SMTP server the email tests start (aiosmtpd).
 # Idempotent; prints nothing when all is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,10 @@ fi
 # The BigQuery emulator (bqemulator, its own venv; see the script).
 if [ -x scripts/bqemulator.sh ]; then
   scripts/bqemulator.sh >/dev/null
+fi
+# The Snowflake emulator (fakesnow[server], its own venv; see the script).
+if [ -x scripts/fakesnow.sh ]; then
+  scripts/fakesnow.sh >/dev/null
 fi
 if [ -x scripts/smtp.sh ]; then
   scripts/smtp.sh >/dev/null

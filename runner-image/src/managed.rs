@@ -508,6 +508,11 @@ fn left_uncommitted(config: &RunnerConfig, rows_written: i64) -> String {
         OutputConfig::Postgresql(_) | OutputConfig::Mysql(_) => {
             "nothing was committed: the load was rolled back.".to_owned()
         }
+        // Snowflake's insert_direct moves each 32 MiB part into the target once staged.
+        OutputConfig::Snowflake(out) if !out.mode().is_transactional() => format!(
+            "up to {rows_written} rows had already been written; mode {} writes without a transaction, so the parts moved stay in the target.",
+            out.mode()
+        ),
         _ => "nothing was committed in transactional modes.".to_owned(),
     }
 }
@@ -525,6 +530,7 @@ fn rows_left(config: &RunnerConfig, rows_written: i64) -> i64 {
         {
             rows_written
         }
+        OutputConfig::Snowflake(out) if !out.mode().is_transactional() => rows_written,
         _ => 0,
     }
 }

@@ -22,6 +22,7 @@ mod file;
 mod filter;
 mod jdbc;
 mod plugin;
+mod snowflake;
 mod statements;
 
 pub use bigquery::{BigqueryColumnOption, BigqueryOutput, Clustering, TimePartitioning};
@@ -45,6 +46,7 @@ pub use filter::{
 };
 pub use jdbc::{InputColumnOption, JdbcInput, JdbcOutput, OutputColumnOption};
 pub use plugin::{InputConfig, OutputConfig};
+pub use snowflake::{SNOWFLAKE_MODES, SnowflakeOutput};
 pub use statements::{JdbcStatements, RunnerConfig, StatementsConfig, StatementsSection};
 
 use serde::{Deserialize, Serialize};
@@ -84,7 +86,7 @@ pub struct Config {
     /// Row transformations applied in order between source and destination.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<FilterConfig>,
-    /// The destination (`type: postgresql | mysql | file | s3`).
+    /// The destination (`type: postgresql | mysql | file | s3 | snowflake`).
     pub out: OutputConfig,
     /// Execution settings (parallelism).
     #[serde(default, skip_serializing_if = "ExecConfig::is_default")]

@@ -7,7 +7,8 @@ use super::{
     BigqueryOutput, CastFilter, ColumnFilter, CsvFormatter, CsvParser, FileInput, FileOutput,
     FilterConfig, FormatterConfig, JdbcInput, JdbcOutput, JdbcStatements, JsonParser,
     JsonlFormatter, JsonlParser, MaskFilter, ParquetFormatter, ParquetParser, ParserConfig,
-    RemoveColumnsFilter, RenameFilter, S3Input, S3Output, Secret, StatementsSection, StdoutOutput,
+    RemoveColumnsFilter, RenameFilter, S3Input, S3Output, Secret, SnowflakeOutput,
+    StatementsSection, StdoutOutput,
 };
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -40,6 +41,8 @@ pub enum OutputConfig {
     Stdout(StdoutOutput),
     /// `type: bigquery`
     Bigquery(BigqueryOutput),
+    /// `type: snowflake`
+    Snowflake(SnowflakeOutput),
 }
 
 #[derive(Serialize)]
@@ -136,6 +139,7 @@ tagged!(OutputConfig, "output", {
     S3(S3Output) => "s3",
     Stdout(StdoutOutput) => "stdout",
     Bigquery(BigqueryOutput) => "bigquery",
+    Snowflake(SnowflakeOutput) => "snowflake",
 });
 
 tagged!(StatementsSection, "database", {
@@ -206,6 +210,7 @@ impl OutputConfig {
                 .chain(c.ssh.iter().flat_map(|s| s.secrets()))
                 .collect(),
             OutputConfig::File(_) | OutputConfig::Stdout(_) => Vec::new(),
+            OutputConfig::Snowflake(c) => c.secrets().collect(),
             OutputConfig::S3(c) => [&c.access_key_id, &c.secret_access_key, &c.session_token]
                 .into_iter()
                 .flatten()
@@ -280,6 +285,7 @@ impl OutputConfig {
                 .and_then(|()| c.formatter.validate()),
             OutputConfig::Stdout(c) => c.validate(),
             OutputConfig::Bigquery(c) => c.validate(),
+            OutputConfig::Snowflake(c) => c.validate(),
         }
         .map_err(|e| e.prefixed("out"))
     }

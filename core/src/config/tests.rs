@@ -132,7 +132,7 @@ fn errors_name_the_path_and_the_choices() {
     );
     assert_eq!(
         error_of("out: {}"),
-        "out.type: is required; expected one of postgresql, mysql, file, s3, stdout, bigquery"
+        "out.type: is required; expected one of postgresql, mysql, file, s3, stdout, bigquery, snowflake"
     );
     let e = error_of("in: {type: postgresql, host: h, user: u, database: d, table: t}");
     assert!(e.contains("missing field `out`"), "{e}");

@@ -533,6 +533,19 @@ fn map_output(
                 errors,
             )
         }
+        OutputConfig::Snowflake(_) => {
+            // A Snowflake job is made in the app's job form; importing Embulk YAML with a
+            // Snowflake destination is not mapped yet.
+            errors.push(
+                "config.out.type",
+                "importing a Snowflake destination is not supported yet; create a Snowflake connection and a job in the app instead",
+            );
+            WantedConnection {
+                kind: ConnectionKind::LocalFiles,
+                settings: Map::new(),
+                secrets: Map::new(),
+            }
+        }
         OutputConfig::Stdout(_) => {
             errors.push(
                 "config.out.type",

@@ -10,6 +10,7 @@ pub mod file;
 pub mod mysql;
 pub mod postgres;
 pub mod s3;
+pub mod snowflake;
 pub mod sql;
 pub mod stdout;
 
@@ -51,6 +52,8 @@ pub enum Destination {
     Stdout(Box<stdout::StdoutWriter>),
     /// A BigQuery table
     Bigquery(Box<bigquery::writer::BigqueryWriter>),
+    /// Snowflake
+    Snowflake(Box<snowflake::writer::SnowflakeWriter>),
 }
 
 /// A destination connection made while the source is being opened, so the two
@@ -60,6 +63,8 @@ pub enum Preconnected {
     Postgres(tokio_postgres::Client),
     /// MySQL / MariaDB
     Mysql(mysql_async::Conn),
+    /// Snowflake
+    Snowflake(Box<snowflake::Session>),
     /// Files and objects need no connection.
     None,
 }
@@ -74,6 +79,9 @@ impl Destination {
             OutputConfig::Mysql(c) => {
                 Preconnected::Mysql(mysql::writer::MysqlWriter::connect(c).await?)
             }
+            OutputConfig::Snowflake(c) => Preconnected::Snowflake(Box::new(
+                snowflake::writer::SnowflakeWriter::connect(c).await?,
+            )),
             _ => Preconnected::None,
         })
     }
@@ -94,7 +102,15 @@ impl Destination {
             (OutputConfig::Mysql(c), Preconnected::Mysql(conn)) => Self::Mysql(Box::new(
                 mysql::writer::MysqlWriter::open(c, schema, conn, written).await?,
             )),
-            (OutputConfig::Postgresql(_) | OutputConfig::Mysql(_), _) => {
+            (OutputConfig::Snowflake(c), Preconnected::Snowflake(session)) => {
+                Self::Snowflake(Box::new(
+                    snowflake::writer::SnowflakeWriter::open(c, schema, *session, written).await?,
+                ))
+            }
+            (
+                OutputConfig::Postgresql(_) | OutputConfig::Mysql(_) | OutputConfig::Snowflake(_),
+                _,
+            ) => {
                 anyhow::bail!("internal: the destination was not connected")
             }
             (OutputConfig::File(c), _) => Self::File(Box::new(
@@ -121,6 +137,7 @@ impl Destination {
             Self::S3(w) => w.write(batch).await,
             Self::Stdout(w) => w.write(batch).await,
             Self::Bigquery(w) => w.write(batch).await,
+            Self::Snowflake(w) => w.write(batch).await,
         }
     }
 
@@ -133,6 +150,7 @@ impl Destination {
             Self::S3(w) => w.commit().await,
             Self::Stdout(w) => w.commit().await,
             Self::Bigquery(w) => w.commit().await,
+            Self::Snowflake(w) => w.commit().await,
         }
     }
 
@@ -145,6 +163,7 @@ impl Destination {
             Self::S3(w) => w.abort().await,
             Self::Stdout(w) => w.abort().await,
             Self::Bigquery(w) => w.abort().await,
+            Self::Snowflake(w) => w.abort().await,
         }
     }
 }

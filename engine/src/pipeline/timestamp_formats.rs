@@ -74,6 +74,7 @@ pub(super) fn output_timestamp_formats(
         | OutputConfig::S3(_)
         | OutputConfig::Stdout(_)
         | OutputConfig::Bigquery(_) => return None,
+        OutputConfig::Snowflake(_) => return None,
     };
     let columns: Vec<CastColumn> = schema
         .fields()

@@ -17,6 +17,7 @@ mod mysql;
 mod objects;
 mod postgres;
 mod s3;
+mod snowflake;
 mod ssh;
 mod stdout;
 mod tls;
