@@ -1145,9 +1145,9 @@ texts! {
     TaskJobRun => "Job run", "ジョブの実行";
     TaskStarts => "Starts", "開始回数";
     TaskMessage => "Message", "メッセージ";
-    TaskPending => "Pending", "待機中";
-    TaskSkipped => "Skipped", "スキップ";
-    TaskSkippedForFailure => "Skipped (a task before it failed)", "スキップ（前のタスクが失敗）";
+    TaskPending => "pending", "待機中";
+    TaskSkipped => "skipped", "スキップ";
+    TaskSkippedForFailure => "skipped (a task before it failed)", "スキップ（前のタスクが失敗）";
     TaskKindJob => "Run a job", "ジョブを実行";
     TaskKindWait => "Wait", "待機";
     TaskKindNotify => "Notify", "通知";
