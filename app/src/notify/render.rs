@@ -94,8 +94,11 @@ fn check_lines(checks: &[CheckLine]) -> String {
         .join("\n")
 }
 
-/// The link to the run (or the job, for events without a run).
+/// The link to the run (a job run or a workflow run; the job, for events without a run).
 pub fn run_url(context: &EventContext, public_url: &str) -> String {
+    if let Some(run) = context.workflow_run_id {
+        return format!("{public_url}/workflow-runs/{run}");
+    }
     match (context.run_id, context.job_id) {
         (Some(run), _) => format!("{public_url}/runs/{run}"),
         (None, Some(job)) => format!("{public_url}/jobs/{job}"),
@@ -316,6 +319,8 @@ pub fn webhook_payload(
         "job_id": context.job_id,
         "job_name": context.job_name,
         "run_id": context.run_id,
+        "workflow_id": context.workflow_id,
+        "workflow_run_id": context.workflow_run_id,
         "status": context.status,
         "rows": context.rows,
         "duration_seconds": context.duration_seconds,
