@@ -1042,6 +1042,15 @@ async fn the_app_killed_mid_workflow_and_restarted_finishes_it() {
     doomed.shutdown_background();
     // Nobody listens for a moment; the runner's reports meanwhile fail and are offered again.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        first
+            .client
+            .get(format!("{}/healthz", first.address))
+            .send()
+            .await
+            .is_err(),
+        "the first app is gone"
+    );
     let restarted = spawn_app_with(options(
         Some(first.db_name.clone()),
         Some(first.secret_key.clone()),
