@@ -20,9 +20,7 @@ use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use hakobu_core::api::error::ErrorBody;
-use hakobu_core::api::notifications::{
-    DeliveryView, NotificationEventKind, RuleRequest, RuleView,
-};
+use hakobu_core::api::notifications::{DeliveryView, NotificationEventKind, RuleRequest, RuleView};
 use hakobu_core::authz::{Action, Target};
 use hakobu_core::ids::{JobId, NotificationRuleId, RunId, WorkflowId};
 use hakobu_core::messages::MessageCode;
@@ -193,7 +191,8 @@ async fn create_job_rule(
             )
             .await?;
             validate(conn, &auth, &body).await?;
-            let rule = NotificationRule::insert(conn, new_rule(&auth, Some(job.id), None, &body)).await?;
+            let rule =
+                NotificationRule::insert(conn, new_rule(&auth, Some(job.id), None, &body)).await?;
             audit::record(
                 conn,
                 &Actor::from(&auth),
@@ -244,7 +243,8 @@ async fn list_workflow_rules(
         "see this workflow",
     )
     .await?;
-    let rules = NotificationRule::for_workflow(&mut conn, auth.organization_id, workflow.id).await?;
+    let rules =
+        NotificationRule::for_workflow(&mut conn, auth.organization_id, workflow.id).await?;
     Ok(web::Json(
         rules.iter().map(NotificationRule::view).collect(),
     ))

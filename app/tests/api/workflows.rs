@@ -1005,7 +1005,10 @@ async fn the_app_killed_mid_workflow_and_restarted_finishes_it() {
     let (status, created) = create_workflow(
         &first,
         &owner,
-        json!([job_task("slow", &slow, &[]), job_task("then", &then, &["slow"])]),
+        json!([
+            job_task("slow", &slow, &[]),
+            job_task("then", &then, &["slow"])
+        ]),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -1028,7 +1031,9 @@ async fn the_app_killed_mid_workflow_and_restarted_finishes_it() {
                 .get(&format!("/api/workflow-runs/{run}"), &owner.token)
                 .await;
             let job_run = view["tasks"][0]["run_id"].as_str()?.to_owned();
-            let (_, r) = first.get(&format!("/api/runs/{job_run}"), &owner.token).await;
+            let (_, r) = first
+                .get(&format!("/api/runs/{job_run}"), &owner.token)
+                .await;
             (r["status"] == "running").then_some(job_run)
         },
     )
@@ -1151,7 +1156,10 @@ async fn workflow_rules_notify_the_failed_task_once_and_nothing_on_success() {
     let (_, failing) = create_workflow(
         &app,
         &owner,
-        json!([job_task("load", &fine, &[]), job_task("mart", &broken, &["load"])]),
+        json!([
+            job_task("load", &fine, &[]),
+            job_task("mart", &broken, &["load"])
+        ]),
     )
     .await;
     let failing = failing["id"].as_str().unwrap().to_owned();
