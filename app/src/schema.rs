@@ -316,6 +316,7 @@ diesel::table! {
         destination_id -> Uuid,
         event -> Text,
         threshold -> Nullable<Int8>,
+        workflow_id -> Nullable<Uuid>,
         subject -> Nullable<Text>,
         template -> Nullable<Text>,
         mentions -> Jsonb,

@@ -276,8 +276,9 @@ pub async fn advance(conn: &mut AsyncPgConnection, id: WorkflowRunId) -> anyhow:
     .await
 }
 
-/// What a run's end means beyond the run: its schedule's failure count, in the step's
-/// transaction (so it happens exactly once with the end).
+/// What a run's end means beyond the run: its schedule's failure count and its
+/// workflow's notification rules, in the step's transaction (so they happen exactly once
+/// with the end).
 async fn run_ended(
     conn: &mut AsyncPgConnection,
     run: &WorkflowRun,
@@ -295,6 +296,7 @@ async fn run_ended(
         )
         .await?;
     }
+    crate::notify::enqueue_workflow_ended(conn, run, status, error).await?;
     Ok(())
 }
 
@@ -660,6 +662,14 @@ pub async fn cancel(
                 conn,
                 id,
                 ended_changes(&run, WorkflowRunStatus::Cancelled, Some("Cancelled.")),
+            )
+            .await?;
+            // A cancel is a failure to the workflow's rules, as a cancelled job run is.
+            crate::notify::enqueue_workflow_ended(
+                conn,
+                &run,
+                WorkflowRunStatus::Cancelled,
+                Some("Cancelled."),
             )
             .await?;
             Ok(Ok(roots))

@@ -1,11 +1,12 @@
-//! Notification rules: per job, or organization-wide defaults (`job_id` NULL).
+//! Notification rules: per job, per workflow, or organization-wide defaults for jobs
+//! (`job_id` and `workflow_id` NULL).
 
 use crate::schema::notification_rules as rules;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use hakobu_core::api::notifications::{NotificationEventKind, RuleView};
-use hakobu_core::ids::{DestinationId, JobId, NotificationRuleId, OrganizationId};
+use hakobu_core::ids::{DestinationId, JobId, NotificationRuleId, OrganizationId, WorkflowId};
 use serde_json::Value;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -14,6 +15,8 @@ pub struct NotificationRule {
     pub id: NotificationRuleId,
     pub organization_id: OrganizationId,
     pub job_id: Option<JobId>,
+    /// A workflow's rule (its runs' success or failure); never with `job_id`.
+    pub workflow_id: Option<WorkflowId>,
     pub destination_id: DestinationId,
     pub event: NotificationEventKind,
     pub threshold: Option<i64>,
@@ -31,6 +34,7 @@ pub struct NewNotificationRule<'a> {
     pub id: NotificationRuleId,
     pub organization_id: OrganizationId,
     pub job_id: Option<JobId>,
+    pub workflow_id: Option<WorkflowId>,
     pub destination_id: DestinationId,
     pub event: NotificationEventKind,
     pub threshold: Option<i64>,
@@ -65,6 +69,7 @@ impl NotificationRule {
         RuleView {
             id: self.id,
             job_id: self.job_id,
+            workflow_id: self.workflow_id,
             destination_id: self.destination_id,
             event: self.event,
             threshold: self.threshold,
@@ -103,9 +108,26 @@ impl NotificationRule {
             .into_boxed();
         q = match job {
             Some(j) => q.filter(rules::job_id.eq(j)),
-            None => q.filter(rules::job_id.is_null()),
+            None => q
+                .filter(rules::job_id.is_null())
+                .filter(rules::workflow_id.is_null()),
         };
         q.order(rules::created_at)
+            .select(NotificationRule::as_select())
+            .load(conn)
+            .await
+    }
+
+    /// The workflow's rules, enabled or not.
+    pub async fn for_workflow(
+        conn: &mut AsyncPgConnection,
+        org: OrganizationId,
+        workflow: WorkflowId,
+    ) -> QueryResult<Vec<NotificationRule>> {
+        rules::table
+            .filter(rules::organization_id.eq(org))
+            .filter(rules::workflow_id.eq(workflow))
+            .order(rules::created_at)
             .select(NotificationRule::as_select())
             .load(conn)
             .await
@@ -120,7 +142,11 @@ impl NotificationRule {
     ) -> QueryResult<Vec<NotificationRule>> {
         rules::table
             .filter(rules::organization_id.eq(org))
-            .filter(rules::job_id.eq(job).or(rules::job_id.is_null()))
+            .filter(
+                rules::job_id
+                    .eq(job)
+                    .or(rules::job_id.is_null().and(rules::workflow_id.is_null())),
+            )
             .order(rules::created_at)
             .select(NotificationRule::as_select())
             .load(conn)
@@ -145,7 +171,7 @@ impl NotificationRule {
                 if own {
                     r.job_id == Some(job)
                 } else {
-                    r.job_id.is_none()
+                    r.job_id.is_none() && r.workflow_id.is_none()
                 }
             })
             .collect()

@@ -5,7 +5,8 @@
 //! caused them (a run's end in `runs::finish`, a schedule disabled by the scheduler), so an
 //! event exists exactly when its cause was committed. Each (rule, occurrence) has a dedupe
 //! key, so a second write of the same occurrence (a duration rule seen by two replicas, a
-//! repeated result report) is a no-op. [`deliver::Notifier`] delivers the rows.
+//! repeated result report) is a no-op. [`deliver::Notifier`] delivers the rows. A
+//! workflow run's end is [`enqueue_workflow_ended`], in the engine's step that ends it.
 
 pub mod deliver;
 pub mod render;
@@ -16,14 +17,18 @@ use crate::models::notification_outbox::{NewOutboxEntry, OutboxEntry};
 use crate::models::notification_rule::NotificationRule;
 use crate::models::run::Run;
 use crate::models::run_check::RunCheck;
+use crate::models::workflow::{Workflow, WorkflowRun};
 use crate::schema::{notification_rules, runs};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use hakobu_core::api::notifications::{DeliveryStatus, NotificationEventKind};
 use hakobu_core::api::runs::RunStatus;
-use hakobu_core::ids::{JobId, NotificationEventId, OrganizationId, RunId};
+use hakobu_core::ids::{
+    JobId, NotificationEventId, OrganizationId, RunId, WorkflowId, WorkflowRunId,
+};
 use hakobu_core::job::checks::CheckOutcome;
+use hakobu_core::workflow::WorkflowRunStatus;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -72,6 +77,12 @@ pub struct EventContext {
     /// row has no rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
+    /// A workflow run's end: the workflow and the run (`job_name` holds the workflow's
+    /// name, so templates read the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_id: Option<WorkflowId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_run_id: Option<WorkflowRunId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,6 +132,8 @@ impl EventContext {
                 .unwrap_or_default(),
             organization_id: Some(run.organization_id),
             template: None,
+            workflow_id: None,
+            workflow_run_id: None,
         }
     }
 }
@@ -248,6 +261,58 @@ async fn run_overdue(conn: &mut AsyncPgConnection, run_id: RunId) -> QueryResult
         if context.duration_seconds > rule.threshold.unwrap_or(0) {
             write(conn, rule, &context, Some(run.id), &occurrence).await?;
         }
+    }
+    Ok(())
+}
+
+/// Outbox rows for the workflow's enabled rules that `run`'s end as `status` matches (`success` when
+/// it succeeded, `failure` when it failed or was cancelled), in the caller's transaction
+/// (the one that ends the run). The organization's defaults are rules for jobs: they do
+/// not apply. Each attempt (a resume) is its own occurrence; the same attempt ended twice
+/// writes once.
+pub async fn enqueue_workflow_ended(
+    conn: &mut AsyncPgConnection,
+    run: &WorkflowRun,
+    status: WorkflowRunStatus,
+    error: Option<&str>,
+) -> QueryResult<()> {
+    let succeeded = match status {
+        WorkflowRunStatus::Succeeded => true,
+        WorkflowRunStatus::Failed | WorkflowRunStatus::Cancelled => false,
+        WorkflowRunStatus::Running => return Ok(()),
+    };
+    let rules = NotificationRule::for_workflow(conn, run.organization_id, run.workflow_id).await?;
+    let event = if succeeded {
+        NotificationEventKind::Success
+    } else {
+        NotificationEventKind::Failure
+    };
+    if !rules.iter().any(|r| r.enabled && r.event == event) {
+        return Ok(());
+    }
+    let Some(workflow) = Workflow::find(conn, run.organization_id, run.workflow_id).await? else {
+        return Ok(());
+    };
+    let ended = run.ended_at.unwrap_or_else(Utc::now);
+    let context = EventContext {
+        job_name: workflow.name.clone(),
+        status: status.to_string(),
+        duration_seconds: (ended - run.created_at).num_seconds().max(0),
+        error: error.unwrap_or_default().to_owned(),
+        variables: run
+            .resolved_inputs
+            .get("variables")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default(),
+        organization_id: Some(run.organization_id),
+        workflow_id: Some(workflow.id),
+        workflow_run_id: Some(run.id),
+        ..Default::default()
+    };
+    let occurrence = format!("workflow_run:{}:{}", run.id, run.attempt);
+    for rule in rules.iter().filter(|r| r.enabled && r.event == event) {
+        write(conn, rule, &context, None, &occurrence).await?;
     }
     Ok(())
 }

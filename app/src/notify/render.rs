@@ -48,6 +48,10 @@ pub fn default_template(event: NotificationEventKind) -> &'static str {
 }
 
 /// The default email subject.
+/// The default message of a workflow run's success (its failure uses the failure default,
+/// whose `error` names the tasks that did not succeed).
+pub const WORKFLOW_SUCCESS: &str = "{{ job_name }} succeeded in {{ duration }}.";
+
 pub const DEFAULT_SUBJECT: &str = "[Hakobu] {{ job_name }}: {{ status }}";
 
 /// `4 s`, `2 min 5 s`, `1 h 3 min`.
@@ -94,8 +98,11 @@ fn check_lines(checks: &[CheckLine]) -> String {
         .join("\n")
 }
 
-/// The link to the run (or the job, for events without a run).
+/// The link to the run (a job run or a workflow run; the job, for events without a run).
 pub fn run_url(context: &EventContext, public_url: &str) -> String {
+    if let Some(run) = context.workflow_run_id {
+        return format!("{public_url}/workflow-runs/{run}");
+    }
     match (context.run_id, context.job_id) {
         (Some(run), _) => format!("{public_url}/runs/{run}"),
         (None, Some(job)) => format!("{public_url}/jobs/{job}"),
@@ -187,7 +194,11 @@ fn dollar_placeholders_to_liquid(template: &str) -> std::borrow::Cow<'_, str> {
 /// the saved template cannot render, so a broken template never swallows an alert.
 pub fn message(template: Option<&str>, context: &EventContext, public_url: &str) -> String {
     let event = context.event.unwrap_or(NotificationEventKind::Failure);
-    let default = default_template(event);
+    // A workflow run writes no rows of its own: its success says so without them.
+    let default = match (context.workflow_run_id, event) {
+        (Some(_), NotificationEventKind::Success) => WORKFLOW_SUCCESS,
+        _ => default_template(event),
+    };
     match render(template.unwrap_or(default), context, public_url) {
         Ok(text) => text,
         Err(e) => {
@@ -316,6 +327,8 @@ pub fn webhook_payload(
         "job_id": context.job_id,
         "job_name": context.job_name,
         "run_id": context.run_id,
+        "workflow_id": context.workflow_id,
+        "workflow_run_id": context.workflow_run_id,
         "status": context.status,
         "rows": context.rows,
         "duration_seconds": context.duration_seconds,
@@ -332,6 +345,38 @@ pub fn webhook_payload(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workflow_runs_read_as_workflows() {
+        let run = hakobu_core::ids::WorkflowRunId::new();
+        let c = |event, status: &str, error: &str| EventContext {
+            event: Some(event),
+            job_name: "Nightly".to_owned(),
+            status: status.to_owned(),
+            duration_seconds: 65,
+            error: error.to_owned(),
+            workflow_run_id: Some(run),
+            ..Default::default()
+        };
+        let ok = c(NotificationEventKind::Success, "succeeded", "");
+        assert_eq!(
+            message(None, &ok, "https://h.example"),
+            "Nightly succeeded in 1 min 5 s."
+        );
+        assert_eq!(
+            run_url(&ok, "https://h.example"),
+            format!("https://h.example/workflow-runs/{run}")
+        );
+        let failed = c(
+            NotificationEventKind::Failure,
+            "failed",
+            "One task did not succeed: mart.",
+        );
+        assert_eq!(
+            message(None, &failed, "https://h.example"),
+            "Nightly failed after 1 min 5 s: One task did not succeed: mart."
+        );
+    }
 
     #[test]
     fn default_templates_render_every_event() {

@@ -1,4 +1,5 @@
-//! Notification rules: per job (its editors manage them) and organization-wide defaults
+//! Notification rules: per job (its editors manage them), per workflow (editors of its
+//! team; its runs' success and failure) and organization-wide defaults for jobs
 //! (organization admins), and the deliveries a run caused.
 
 use crate::audit::{self, Actor};
@@ -12,15 +13,16 @@ use crate::models::notification_rule::{
 };
 use crate::models::run::Run;
 use crate::notify::render;
+use crate::routes::workflows::load_workflow;
 use crate::services::jobs::load_job;
 use crate::state::AppState;
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use hakobu_core::api::error::ErrorBody;
-use hakobu_core::api::notifications::{DeliveryView, RuleRequest, RuleView};
+use hakobu_core::api::notifications::{DeliveryView, NotificationEventKind, RuleRequest, RuleView};
 use hakobu_core::authz::{Action, Target};
-use hakobu_core::ids::{JobId, NotificationRuleId, RunId};
+use hakobu_core::ids::{JobId, NotificationRuleId, RunId, WorkflowId};
 use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::FieldErrors;
 use hakobu_engine::template::TemplateError;
@@ -30,6 +32,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_job_rules)
         .service(create_job_rule)
+        .service(list_workflow_rules)
+        .service(create_workflow_rule)
         .service(list_default_rules)
         .service(create_default_rule)
         .service(update_rule)
@@ -75,11 +79,17 @@ pub(crate) async fn validate(
     Ok(())
 }
 
-fn new_rule<'a>(auth: &Auth, job: Option<JobId>, body: &'a RuleRequest) -> NewNotificationRule<'a> {
+fn new_rule<'a>(
+    auth: &Auth,
+    job: Option<JobId>,
+    workflow: Option<WorkflowId>,
+    body: &'a RuleRequest,
+) -> NewNotificationRule<'a> {
     NewNotificationRule {
         id: NotificationRuleId::new(),
         organization_id: auth.organization_id,
         job_id: job,
+        workflow_id: workflow,
         destination_id: body.destination_id,
         event: body.event,
         threshold: body.threshold,
@@ -90,13 +100,28 @@ fn new_rule<'a>(auth: &Auth, job: Option<JobId>, body: &'a RuleRequest) -> NewNo
     }
 }
 
-/// May the caller change `rule`? Job rules: editors of the job; defaults: organization
-/// admins. Another organization's rule, or a job the caller cannot see: 404.
+/// May the caller change `rule`? Job rules: editors of the job; workflow rules: editors
+/// of the workflow's team; defaults: organization admins. Another organization's rule, or a job the caller cannot see: 404.
 async fn authorize_change(
     conn: &mut AsyncPgConnection,
     auth: &Auth,
     rule: &NotificationRule,
 ) -> Result<(), ApiError> {
+    if let Some(workflow) = rule.workflow_id {
+        return load_workflow(
+            conn,
+            auth,
+            workflow,
+            Action::EditResource,
+            "change this workflow's notifications",
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| match e {
+            ApiError::NotFound(_) => ApiError::not_found("notification rule"),
+            other => other,
+        });
+    }
     match rule.job_id {
         Some(job) => load_job(
             conn,
@@ -166,7 +191,8 @@ async fn create_job_rule(
             )
             .await?;
             validate(conn, &auth, &body).await?;
-            let rule = NotificationRule::insert(conn, new_rule(&auth, Some(job.id), &body)).await?;
+            let rule =
+                NotificationRule::insert(conn, new_rule(&auth, Some(job.id), None, &body)).await?;
             audit::record(
                 conn,
                 &Actor::from(&auth),
@@ -174,6 +200,90 @@ async fn create_job_rule(
                 "notification_rule",
                 rule.id,
                 json!({"job_id": job.id, "job_name": job.name, "rule": rule.view()}),
+            )
+            .await?;
+            Ok(rule)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(rule.view()))
+}
+
+/// A workflow run ends succeeded or failed: a workflow's rule is for one of these.
+fn workflow_event(body: &RuleRequest) -> Result<(), ApiError> {
+    if matches!(
+        body.event,
+        NotificationEventKind::Success | NotificationEventKind::Failure
+    ) {
+        return Ok(());
+    }
+    let mut errors = FieldErrors::default();
+    errors.push(
+        "event",
+        "A workflow's rule is for its runs' success or failure; the other events are about a job's run.",
+    );
+    errors.into_result()?;
+    Ok(())
+}
+
+/// The workflow's rules (anyone who sees the workflow).
+#[utoipa::path(tag = "notifications", params(("workflow_id" = WorkflowId, Path)), responses(
+    (status = 200, body = Vec<RuleView>), (status = 404, body = ErrorBody)))]
+#[get("/api/workflows/{workflow_id}/notification-rules")]
+async fn list_workflow_rules(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<WorkflowId>,
+) -> Result<web::Json<Vec<RuleView>>, ApiError> {
+    let mut conn = state.pool.get().await?;
+    let workflow = load_workflow(
+        &mut conn,
+        &auth,
+        path.into_inner(),
+        Action::ViewResource,
+        "see this workflow",
+    )
+    .await?;
+    let rules =
+        NotificationRule::for_workflow(&mut conn, auth.organization_id, workflow.id).await?;
+    Ok(web::Json(
+        rules.iter().map(NotificationRule::view).collect(),
+    ))
+}
+
+/// Adds a rule to the workflow (editors of its team): `success` or `failure` of its runs.
+#[utoipa::path(tag = "notifications", params(("workflow_id" = WorkflowId, Path)), request_body = RuleRequest, responses(
+    (status = 201, body = RuleView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[post("/api/workflows/{workflow_id}/notification-rules")]
+async fn create_workflow_rule(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<WorkflowId>,
+    body: ApiJson<RuleRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let mut conn = state.pool.get().await?;
+    let rule = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let workflow = load_workflow(
+                conn,
+                &auth,
+                path.into_inner(),
+                Action::EditResource,
+                "change this workflow's notifications",
+            )
+            .await?;
+            validate(conn, &auth, &body).await?;
+            workflow_event(&body)?;
+            let rule =
+                NotificationRule::insert(conn, new_rule(&auth, None, Some(workflow.id), &body))
+                    .await?;
+            audit::record(
+                conn,
+                &Actor::from(&auth),
+                "notification_rule.create",
+                "notification_rule",
+                rule.id,
+                json!({"workflow_id": workflow.id, "workflow_name": workflow.name, "rule": rule.view()}),
             )
             .await?;
             Ok(rule)
@@ -221,7 +331,7 @@ async fn create_default_rule(
     let rule = conn
         .transaction::<_, ApiError, _>(async |conn| {
             validate(conn, &auth, &body).await?;
-            let rule = NotificationRule::insert(conn, new_rule(&auth, None, &body)).await?;
+            let rule = NotificationRule::insert(conn, new_rule(&auth, None, None, &body)).await?;
             audit::record(
                 conn,
                 &Actor::from(&auth),
@@ -256,6 +366,9 @@ async fn update_rule(
                 .ok_or_else(|| ApiError::not_found("notification rule"))?;
             authorize_change(conn, &auth, &before).await?;
             validate(conn, &auth, &body).await?;
+            if before.workflow_id.is_some() {
+                workflow_event(&body)?;
+            }
             let rule = NotificationRule::update(
                 conn,
                 auth.organization_id,

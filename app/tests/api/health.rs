@@ -185,6 +185,8 @@ async fn openapi_lists_every_endpoint() {
         "POST /api/workflows/{workflow_id}/runs",
         "GET /api/workflows/{workflow_id}/schedules",
         "POST /api/workflows/{workflow_id}/schedules",
+        "GET /api/workflows/{workflow_id}/notification-rules",
+        "POST /api/workflows/{workflow_id}/notification-rules",
         "GET /api/workflow-runs/{run_id}",
         "POST /api/workflow-runs/{run_id}/cancel",
         "POST /api/workflow-runs/{run_id}/resume",

@@ -372,6 +372,7 @@ async fn every_endpoint_naming_a_resource_answers_404_to_another_organization() 
             }
             ("PUT", "/api/workflows/{workflow_id}") => flow_spec(&bob.default_team),
             ("POST", "/api/jobs/{job_id}/notification-rules")
+            | ("POST", "/api/workflows/{workflow_id}/notification-rules")
             | ("PUT", "/api/notification-rules/{rule_id}") => {
                 json!({"destination_id": dest, "event": "success"})
             }

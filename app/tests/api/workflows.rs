@@ -951,3 +951,397 @@ async fn a_workflow_variable_for_a_raw_job_variable_needs_the_jobs_editor() {
     let (status, body) = app.post("/api/workflows", &owner.token, owners).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
+
+/// The app is killed (its runtime dropped: server, dispatcher and workflow engine at once)
+/// while the first of two tasks has its job run running; a new app on the same database
+/// takes the runner's reports (through a relay the runner was given) and the workflow
+/// finishes: the second task starts exactly once and the run succeeds.
+#[tokio::test]
+async fn the_app_killed_mid_workflow_and_restarted_finishes_it() {
+    let relay = crate::helpers::Relay::start().await;
+    // Heartbeats may be missed while no app listens: a generous timeout, so the gap is not
+    // taken for a dead runner on a loaded machine.
+    let options = |database: Option<String>, secret_key: Option<String>| SpawnOptions {
+        dispatcher: true,
+        runner_app_url: Some(relay.url.clone()),
+        heartbeat: (Duration::from_secs(1), Duration::from_secs(60)),
+        database,
+        secret_key,
+        ..Default::default()
+    };
+    // The first app lives in a runtime of its own, so dropping that runtime stops all of it
+    // mid-step, as a killed process would; the runner it started lives on.
+    let doomed = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let first = doomed
+        .spawn(spawn_app_with(options(None, None)))
+        .await
+        .unwrap();
+    relay.forward_to(&first.address);
+    let owner = first.signup("Acme").await;
+    first
+        .sql("CREATE TABLE log (task text, at timestamptz DEFAULT clock_timestamp());")
+        .await;
+    let c = first.pg_connection(&owner).await;
+    let slow = statements_job(
+        &first,
+        &owner,
+        &c,
+        "Slow",
+        "SELECT pg_sleep(4); INSERT INTO log (task) VALUES ('slow')",
+    )
+    .await;
+    let then = statements_job(
+        &first,
+        &owner,
+        &c,
+        "Then",
+        "INSERT INTO log (task) VALUES ('then')",
+    )
+    .await;
+    let (status, created) = create_workflow(
+        &first,
+        &owner,
+        json!([
+            job_task("slow", &slow, &[]),
+            job_task("then", &then, &["slow"])
+        ]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let workflow = created["id"].as_str().unwrap();
+    let (status, run) = first
+        .post(
+            &format!("/api/workflows/{workflow}/runs"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let run = run["id"].as_str().unwrap().to_owned();
+    let slow_run = hakobu_testkit::wait_until(
+        "the slow task's runner is running",
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        || async {
+            let (_, view) = first
+                .get(&format!("/api/workflow-runs/{run}"), &owner.token)
+                .await;
+            let job_run = view["tasks"][0]["run_id"].as_str()?.to_owned();
+            let (_, r) = first
+                .get(&format!("/api/runs/{job_run}"), &owner.token)
+                .await;
+            (r["status"] == "running").then_some(job_run)
+        },
+    )
+    .await;
+    let (_, before) = first
+        .get(&format!("/api/workflow-runs/{run}"), &owner.token)
+        .await;
+    assert_eq!(before["status"], "running", "{before}");
+    assert_eq!(states(&before)["then"], "pending", "{before}");
+
+    doomed.shutdown_background();
+    // Nobody listens for a moment; the runner's reports meanwhile fail and are offered again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        first
+            .client
+            .get(format!("{}/healthz", first.address))
+            .send()
+            .await
+            .is_err(),
+        "the first app is gone"
+    );
+    let restarted = spawn_app_with(options(
+        Some(first.db_name.clone()),
+        Some(first.secret_key.clone()),
+    ))
+    .await;
+    relay.forward_to(&restarted.address);
+
+    let ended = wait_workflow_end(&restarted, &owner.token, &run).await;
+    assert_eq!(ended["status"], "succeeded", "{ended}");
+    assert_eq!(
+        states(&ended),
+        BTreeMap::from([
+            ("slow".into(), "succeeded".into()),
+            ("then".into(), "succeeded".into()),
+        ]),
+        "{ended}"
+    );
+    assert_eq!(ended["tasks"][0]["run_id"], slow_run.as_str(), "{ended}");
+    // A few more engine rounds start nothing new.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for job in [&slow, &then] {
+        let (_, runs) = restarted
+            .get(&format!("/api/runs?job={job}"), &owner.token)
+            .await;
+        assert_eq!(runs["total"], 1, "one job run of {job}: {runs}");
+    }
+    assert_eq!(
+        executions(&restarted).await,
+        BTreeMap::from([("slow".into(), "1".into()), ("then".into(), "1".into())])
+    );
+    // `first` keeps the database until here.
+    drop(restarted);
+    drop(first);
+}
+
+/// The outbox rows a workflow run's end wrote: (event, rule, error of the context).
+async fn workflow_notifications(app: &TestApp, run: &str) -> Vec<(String, String, String)> {
+    app.query_strings(&format!(
+        "SELECT event, rule_id::text, context->>'error' FROM notification_outbox \
+         WHERE context->>'workflow_run_id' = '{run}' ORDER BY event"
+    ))
+    .await
+    .into_iter()
+    .map(|r| {
+        (
+            r[0].clone().unwrap(),
+            r[1].clone().unwrap_or_default(),
+            r[2].clone().unwrap_or_default(),
+        )
+    })
+    .collect()
+}
+
+async fn workflow_rule(app: &TestApp, owner: &TestUser, workflow: &str, body: Value) -> String {
+    let (status, created) = app
+        .post(
+            &format!("/api/workflows/{workflow}/notification-rules"),
+            &owner.token,
+            body,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["workflow_id"], workflow, "{created}");
+    assert_eq!(created["job_id"], Value::Null, "{created}");
+    created["id"].as_str().unwrap().to_owned()
+}
+
+/// A failed workflow run writes exactly one notification for the workflow's failure rule,
+/// in the step that ends the run, naming the failed task (and not the one that succeeded);
+/// its success rule stays silent. A workflow with a failure-only rule that succeeds writes
+/// nothing.
+#[tokio::test]
+async fn workflow_rules_notify_the_failed_task_once_and_nothing_on_success() {
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    let c = app.pg_connection(&owner).await;
+    let dest = crate::notifications::destination(
+        &app,
+        &owner,
+        "Ops hook",
+        json!({"kind": "webhook", "url": "https://ops.example/hook"}),
+    )
+    .await;
+    let fine = statements_job(&app, &owner, &c, "Fine", "SELECT 1").await;
+    let broken = statements_job(
+        &app,
+        &owner,
+        &c,
+        "Broken",
+        "INSERT INTO no_such_table VALUES (1)",
+    )
+    .await;
+
+    let (_, failing) = create_workflow(
+        &app,
+        &owner,
+        json!([
+            job_task("load", &fine, &[]),
+            job_task("mart", &broken, &["load"])
+        ]),
+    )
+    .await;
+    let failing = failing["id"].as_str().unwrap().to_owned();
+    let on_failure = workflow_rule(
+        &app,
+        &owner,
+        &failing,
+        json!({"destination_id": dest, "event": "failure"}),
+    )
+    .await;
+    workflow_rule(
+        &app,
+        &owner,
+        &failing,
+        json!({"destination_id": dest, "event": "success"}),
+    )
+    .await;
+    let (_, succeeding) =
+        create_workflow(&app, &owner, json!([job_task("load", &fine, &[])])).await;
+    let succeeding = succeeding["id"].as_str().unwrap().to_owned();
+    workflow_rule(
+        &app,
+        &owner,
+        &succeeding,
+        json!({"destination_id": dest, "event": "failure"}),
+    )
+    .await;
+    // Workflow rules are not the organization's defaults for jobs.
+    let (_, defaults) = app.get("/api/notification-rules", &owner.token).await;
+    assert_eq!(defaults, json!([]));
+    let (_, listed) = app
+        .get(
+            &format!("/api/workflows/{failing}/notification-rules"),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+
+    let start = |workflow: String| {
+        let (app, owner) = (&app, &owner);
+        async move {
+            let (status, run) = app
+                .post(
+                    &format!("/api/workflows/{workflow}/runs"),
+                    &owner.token,
+                    json!({}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{run}");
+            run["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let failed_run = start(failing.clone()).await;
+    let ok_run = start(succeeding.clone()).await;
+    let failed = wait_workflow_end(&app, &owner.token, &failed_run).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let ok = wait_workflow_end(&app, &owner.token, &ok_run).await;
+    assert_eq!(ok["status"], "succeeded", "{ok}");
+    // More engine rounds write nothing more.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let sent = workflow_notifications(&app, &failed_run).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let (event, rule, error) = &sent[0];
+    assert_eq!(event, "failure");
+    assert_eq!(rule, &on_failure);
+    assert!(error.contains("mart"), "{error}");
+    assert!(!error.contains("load"), "{error}");
+    assert_eq!(workflow_notifications(&app, &ok_run).await, vec![]);
+}
+
+/// A workflow's rules: editors of its team manage them (a viewer gets 403), events other
+/// than success and failure are a 422 at `event`, and another organization gets 404 for
+/// the workflow's rules and for changing one of them.
+#[tokio::test]
+async fn workflow_rules_are_for_its_editors_and_another_organization_gets_404() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let other = app.signup("Beta").await;
+    let dest = crate::notifications::destination(
+        &app,
+        &owner,
+        "Ops hook",
+        json!({"kind": "webhook", "url": "https://ops.example/hook"}),
+    )
+    .await;
+    let b_dest = crate::notifications::destination(
+        &app,
+        &other,
+        "Beta hook",
+        json!({"kind": "webhook", "url": "https://beta.example/hook"}),
+    )
+    .await;
+    let (status, workflow) = create_workflow(
+        &app,
+        &owner,
+        json!([{"name": "pause", "action": {"type": "wait", "seconds": 1}}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{workflow}");
+    let workflow = workflow["id"].as_str().unwrap().to_owned();
+    let rules = format!("/api/workflows/{workflow}/notification-rules");
+
+    let (status, body) = app
+        .post(
+            &rules,
+            &owner.token,
+            json!({"destination_id": dest, "event": "rows_below", "threshold": 5}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(fields(&body), vec!["event".to_owned()], "{body}");
+    let rule = workflow_rule(
+        &app,
+        &owner,
+        &workflow,
+        json!({"destination_id": dest, "event": "failure"}),
+    )
+    .await;
+    // A workflow rule stays a success or failure rule when changed.
+    let (status, body) = app
+        .put(
+            &format!("/api/notification-rules/{rule}"),
+            &owner.token,
+            json!({"destination_id": dest, "event": "check_failed"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    let viewer = app
+        .add_member(
+            &owner,
+            "member",
+            json!([{"team_id": owner.default_team, "role": "viewer"}]),
+        )
+        .await;
+    let (status, listed) = app.get(&rules, &viewer.token).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    let (status, body) = app
+        .post(
+            &rules,
+            &viewer.token,
+            json!({"destination_id": dest, "event": "success"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = app
+        .delete(&format!("/api/notification-rules/{rule}"), &viewer.token)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    let attempts = [
+        ("GET rules", app.get(&rules, &other.token).await),
+        (
+            "POST rule",
+            app.post(
+                &rules,
+                &other.token,
+                json!({"destination_id": b_dest, "event": "success"}),
+            )
+            .await,
+        ),
+        (
+            "PUT rule",
+            app.put(
+                &format!("/api/notification-rules/{rule}"),
+                &other.token,
+                json!({"destination_id": b_dest, "event": "success"}),
+            )
+            .await,
+        ),
+        (
+            "DELETE rule",
+            app.delete(&format!("/api/notification-rules/{rule}"), &other.token)
+                .await,
+        ),
+    ];
+    for (what, (status, body)) in attempts {
+        assert_eq!(status, StatusCode::NOT_FOUND, "{what}: {body}");
+    }
+    let (_, still) = app.get(&rules, &owner.token).await;
+    assert_eq!(still.as_array().unwrap().len(), 1, "{still}");
+    assert_eq!(still[0]["event"], "failure", "{still}");
+}

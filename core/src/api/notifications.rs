@@ -1,7 +1,9 @@
 //! Notification destinations (Slack, email, webhook), the rules that say when to use them,
 //! and the deliveries the notifier made.
 
-use crate::ids::{DestinationId, JobId, NotificationEventId, NotificationRuleId, RunId};
+use crate::ids::{
+    DestinationId, JobId, NotificationEventId, NotificationRuleId, RunId, WorkflowId,
+};
 use crate::messages::{MessageCode, MessageParams, Text};
 use crate::validation::{FieldErrors, check_email, check_text};
 use chrono::{DateTime, Utc};
@@ -436,8 +438,11 @@ pub fn is_slack_mention(m: &str) -> bool {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RuleView {
     pub id: NotificationRuleId,
-    /// `None`: an organization-wide default.
+    /// `None` (and no `workflow_id`): an organization-wide default for jobs.
     pub job_id: Option<JobId>,
+    /// A workflow's rule: its runs' `success` or `failure`.
+    #[serde(default)]
+    pub workflow_id: Option<WorkflowId>,
     pub destination_id: DestinationId,
     pub event: NotificationEventKind,
     pub threshold: Option<i64>,

@@ -384,6 +384,7 @@ mod tests {
             let saved = RuleView {
                 id: NotificationRuleId::new(),
                 job_id: Some(JobId::new()),
+                workflow_id: None,
                 destination_id: DestinationId::new(),
                 event: NotificationEventKind::RowsBelow,
                 threshold: Some(10),

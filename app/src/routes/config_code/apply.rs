@@ -1583,6 +1583,7 @@ async fn execute_job(
                 id: hakobu_core::ids::NotificationRuleId::new(),
                 organization_id: org,
                 job_id: Some(job_id),
+                workflow_id: None,
                 destination_id: rule.destination_id,
                 event: rule.event,
                 threshold: rule.threshold,
