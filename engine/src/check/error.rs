@@ -229,6 +229,14 @@ pub(super) fn classify_http(e: &anyhow::Error) -> ErrorKind {
         }
     }
     let text = format!("{e:#}");
+    // The HTTP client's resolver carries the policy's refusal only as text.
+    if text.contains("which connections you configure may not reach") {
+        return ErrorKind::NotAllowed;
+    }
+    // The connectors name the request that failed; the connect error is in the text.
+    if text.contains("tcp connect error") {
+        return ErrorKind::HostUnreachable;
+    }
     // BigQuery's and the token endpoint's refusals name their status; Snowflake's sign-in
     // refusal says so in words.
     if [
