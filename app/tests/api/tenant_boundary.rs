@@ -503,7 +503,11 @@ async fn a_data_marts_statements_cannot_reach_the_service_network() {
 async fn a_warehouse_endpoint_or_token_uri_on_the_service_network_is_refused() {
     let app = strict_app(false).await;
     let stranger = app.signup("Stranger").await;
-    for endpoint in ["http://127.0.0.1:5066", "http://169.254.169.254", "http://localhost:9050"] {
+    for endpoint in [
+        "http://127.0.0.1:5066",
+        "http://169.254.169.254",
+        "http://localhost:9050",
+    ] {
         let body = test_connection(
             &app,
             &stranger.token,
@@ -552,6 +556,9 @@ async fn a_warehouse_endpoint_or_token_uri_on_the_service_network_is_refused() {
     assert_eq!(body["ok"], false, "{body}");
     let accepted =
         tokio::time::timeout(std::time::Duration::from_millis(300), listener.accept()).await;
-    assert!(accepted.is_err(), "the token endpoint on loopback was reached");
+    assert!(
+        accepted.is_err(),
+        "the token endpoint on loopback was reached"
+    );
     assert_eq!(body["error"]["kind"], "not_allowed", "{body}");
 }

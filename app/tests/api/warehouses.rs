@@ -26,7 +26,13 @@ fn snowflake_endpoint() -> String {
 /// A PKCS#8 RSA private key made by openssl.
 pub fn rsa_private_key() -> String {
     let out = std::process::Command::new("openssl")
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ])
         .stderr(std::process::Stdio::null())
         .output()
         .unwrap();
@@ -46,7 +52,8 @@ async fn token_endpoint() -> (String, tokio::task::JoinHandle<usize>) {
         {
             let mut buf = vec![0u8; 16 * 1024];
             let _ = socket.read(&mut buf).await;
-            let answer = r#"{"access_token":"exchanged-token","expires_in":3600,"token_type":"Bearer"}"#;
+            let answer =
+                r#"{"access_token":"exchanged-token","expires_in":3600,"token_type":"Bearer"}"#;
             let response = format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
                 answer.len()
@@ -93,13 +100,19 @@ async fn a_snowflake_connection_is_tested_on_the_emulator_and_keeps_its_password
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_secret_hidden(&created, password);
     let id = created["id"].as_str().unwrap();
-    let (_, view) = app.get(&format!("/api/connections/{id}"), &owner.token).await;
+    let (_, view) = app
+        .get(&format!("/api/connections/{id}"), &owner.token)
+        .await;
     assert_eq!(view["settings"]["password"], json!({"set": true}), "{view}");
     assert_eq!(view["settings"]["schema"], Value::Null, "{view}");
     assert_secret_hidden(&view, password);
 
     let (status, tested) = app
-        .post(&format!("/api/connections/{id}/test"), &owner.token, json!({}))
+        .post(
+            &format!("/api/connections/{id}/test"),
+            &owner.token,
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{tested}");
     assert_eq!(tested["ok"], true, "{tested}");
@@ -151,17 +164,31 @@ async fn a_bigquery_connection_signs_in_with_its_key_and_runs_a_query_on_the_emu
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_secret_hidden(&created, "PRIVATE KEY");
     let id = created["id"].as_str().unwrap();
-    let (_, view) = app.get(&format!("/api/connections/{id}"), &owner.token).await;
-    assert_eq!(view["settings"]["json_keyfile"], json!({"set": true}), "{view}");
+    let (_, view) = app
+        .get(&format!("/api/connections/{id}"), &owner.token)
+        .await;
+    assert_eq!(
+        view["settings"]["json_keyfile"],
+        json!({"set": true}),
+        "{view}"
+    );
     assert_secret_hidden(&view, "PRIVATE KEY");
 
     let (status, tested) = app
-        .post(&format!("/api/connections/{id}/test"), &owner.token, json!({}))
+        .post(
+            &format!("/api/connections/{id}/test"),
+            &owner.token,
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{tested}");
     assert_eq!(tested["ok"], true, "{tested}");
     assert_secret_hidden(&tested, "PRIVATE KEY");
-    assert_eq!(served.await.unwrap(), 1, "the key was exchanged for a token");
+    assert_eq!(
+        served.await.unwrap(),
+        1,
+        "the key was exchanged for a token"
+    );
 
     // A key that is not a service account's is refused on its field.
     let (status, body) = app
@@ -210,5 +237,8 @@ async fn a_bigquery_connection_signs_in_with_its_key_and_runs_a_query_on_the_emu
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(body.to_string().contains("settings.destination.mode"), "{body}");
+    assert!(
+        body.to_string().contains("settings.destination.mode"),
+        "{body}"
+    );
 }
