@@ -240,4 +240,46 @@ async fn a_bigquery_connection_signs_in_with_its_key_and_runs_a_query_on_the_emu
         body.to_string().contains("settings.destination.mode"),
         "{body}"
     );
+
+    // A valid destination compiles into the runner's `out: bigquery` section: the job's
+    // mode in BigQuery's words, its schema as the dataset, the key by reference only.
+    let (status, job) = app
+        .post(
+            "/api/jobs",
+            &owner.token,
+            json!({"name": "To BigQuery", "team_id": owner.default_team, "settings": {
+                "source": {"connection_id": pg, "table": {"name": "orders"}},
+                "destination": {"connection_id": id, "table": {"schema": "marts", "name": "orders"}, "mode": "truncate_insert"}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    let yaml = app
+        .client
+        .get(format!(
+            "{}/api/jobs/{}/config",
+            app.address,
+            job["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&owner.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let config =
+        hakobu_core::config::Config::from_yaml(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    assert!(
+        matches!(config.out, hakobu_core::config::OutputConfig::Bigquery(_)),
+        "{yaml}"
+    );
+    for expected in [
+        "type: bigquery",
+        "mode: delete_in_advance",
+        "dataset: marts",
+        "table: orders",
+    ] {
+        assert!(yaml.contains(expected), "{expected}: {yaml}");
+    }
+    assert!(!yaml.contains("PRIVATE KEY"), "{yaml}");
 }
