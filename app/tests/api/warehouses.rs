@@ -283,3 +283,89 @@ async fn a_bigquery_connection_signs_in_with_its_key_and_runs_a_query_on_the_emu
     }
     assert!(!yaml.contains("PRIVATE KEY"), "{yaml}");
 }
+
+/// PostgreSQL -> Snowflake through a real runner: job, run, rows in the emulator.
+#[tokio::test]
+async fn a_job_loads_postgresql_rows_into_snowflake_with_the_runner() {
+    use hakobu_engine::connectors::snowflake::{Login, Session};
+    let app = crate::helpers::spawn_app_with(crate::helpers::SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    app.sql("CREATE TABLE src (id bigint PRIMARY KEY, name text); INSERT INTO src VALUES (1, 'a'), (2, 'b'), (3, 'c');").await;
+    let base = snowflake_endpoint();
+    let n: u64 = rand::random();
+    let db = format!("HK{n:016X}");
+    let session = Session::connect(&Login {
+        account: "test",
+        base_url: &base,
+        user: "tester",
+        password: Some("pw"),
+        private_key: None,
+        warehouse: None,
+        role: None,
+        database: None,
+        schema: None,
+    })
+    .await
+    .expect("fakesnow runs (scripts/fakesnow.sh)");
+    session
+        .execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .unwrap();
+    session
+        .execute(&format!("CREATE SCHEMA {db}.PUBLIC"))
+        .await
+        .unwrap();
+
+    let pg = app
+        .create_connection(
+            &owner,
+            &owner.default_team,
+            "PG",
+            "postgresql",
+            json!({"host": "127.0.0.1", "database": app.db_name, "user": "postgres", "tls_mode": "disable"}),
+        )
+        .await;
+    let sf = app
+        .create_connection(
+            &owner,
+            &owner.default_team,
+            "SF",
+            "snowflake",
+            json!({"account": "test", "endpoint": base, "user": "tester", "password": "pw", "database": db}),
+        )
+        .await;
+    let (status, job) = app
+        .post(
+            "/api/jobs",
+            &owner.token,
+            json!({"name": "To Snowflake", "team_id": owner.default_team, "settings": {
+                "source": {"connection_id": pg, "table": {"name": "src"}},
+                "destination": {"connection_id": sf, "table": {"name": "orders"}, "mode": "insert"}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    let (status, run) = app
+        .post(
+            &format!("/api/jobs/{}/runs", job["id"].as_str().unwrap()),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let done = app
+        .wait_for_run_end(&owner.token, run["id"].as_str().unwrap())
+        .await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["rows_written"], 3, "{done}");
+    let rows = session
+        .execute(&format!("SELECT COUNT(*) FROM {db}.PUBLIC.ORDERS"))
+        .await
+        .unwrap()
+        .rows;
+    assert_eq!(rows, vec![vec![Some("3".to_owned())]]);
+    session.close().await;
+}
