@@ -27,6 +27,10 @@ pub enum ConnectionKind {
     Mysql,
     S3,
     LocalFiles,
+    /// Google BigQuery: a destination only (load jobs into a dataset's tables).
+    Bigquery,
+    /// Snowflake: a destination only (stage and `COPY INTO`).
+    Snowflake,
 }
 
 impl ConnectionKind {
@@ -39,11 +43,13 @@ impl ConnectionKind {
         }
     }
 
-    pub const ALL: [ConnectionKind; 4] = [
+    pub const ALL: [ConnectionKind; 6] = [
         ConnectionKind::Postgresql,
         ConnectionKind::Mysql,
         ConnectionKind::S3,
         ConnectionKind::LocalFiles,
+        ConnectionKind::Bigquery,
+        ConnectionKind::Snowflake,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +58,8 @@ impl ConnectionKind {
             ConnectionKind::Mysql => "mysql",
             ConnectionKind::S3 => "s3",
             ConnectionKind::LocalFiles => "local_files",
+            ConnectionKind::Bigquery => "bigquery",
+            ConnectionKind::Snowflake => "snowflake",
         }
     }
 
@@ -62,6 +70,8 @@ impl ConnectionKind {
             ConnectionKind::Mysql => "MySQL / MariaDB",
             ConnectionKind::S3 => "Amazon S3 or S3-compatible storage",
             ConnectionKind::LocalFiles => "Files on the Hakobu server",
+            ConnectionKind::Bigquery => "Google BigQuery",
+            ConnectionKind::Snowflake => "Snowflake",
         }
     }
 
@@ -70,12 +80,20 @@ impl ConnectionKind {
         matches!(self, ConnectionKind::Postgresql | ConnectionKind::Mysql)
     }
 
+    /// A data warehouse Hakobu loads tables into but does not read from (yet): a job may
+    /// name it as its destination only, and it has no discovery or previews.
+    pub fn is_warehouse(self) -> bool {
+        matches!(self, ConnectionKind::Bigquery | ConnectionKind::Snowflake)
+    }
+
     pub fn fields(self) -> &'static [FieldSpec] {
         match self {
             ConnectionKind::Postgresql => POSTGRESQL_FIELDS,
             ConnectionKind::Mysql => MYSQL_FIELDS,
             ConnectionKind::S3 => S3_FIELDS,
             ConnectionKind::LocalFiles => LOCAL_FILES_FIELDS,
+            ConnectionKind::Bigquery => BIGQUERY_FIELDS,
+            ConnectionKind::Snowflake => SNOWFLAKE_FIELDS,
         }
     }
 
@@ -98,7 +116,7 @@ impl FromStr for ConnectionKind {
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
                 format!(
-                    "unknown connection kind {s:?}; expected one of postgresql, mysql, s3, local_files"
+                    "unknown connection kind {s:?}; expected one of postgresql, mysql, s3, local_files, bigquery, snowflake"
                 )
             })
     }
@@ -416,6 +434,9 @@ pub fn secret_binding_fields(kind: ConnectionKind) -> &'static [&'static str] {
         ],
         ConnectionKind::S3 => &["endpoint", "access_key_id"],
         ConnectionKind::LocalFiles => &[],
+        // The key's own `token_uri` travels inside the secret, so it cannot change alone.
+        ConnectionKind::Bigquery => &["project", "endpoint"],
+        ConnectionKind::Snowflake => &["account", "endpoint", "user"],
     }
 }
 
@@ -542,6 +563,113 @@ const LOCAL_FILES_FIELDS: &[FieldSpec] = &[field(
     true,
 )];
 
+const BIGQUERY_FIELDS: &[FieldSpec] = &[
+    field(
+        "project",
+        "Project ID",
+        "The Google Cloud project that runs the load jobs and holds the dataset, e.g. my-analytics-123.",
+        TEXT,
+        true,
+    ),
+    field(
+        "dataset",
+        "Default dataset",
+        "The dataset tables are loaded into when a job names none, e.g. raw. A job may name another dataset of the same project.",
+        TEXT,
+        true,
+    ),
+    field(
+        "location",
+        "Location",
+        "Where the load jobs run, e.g. US, EU or asia-northeast1. Leave empty to use the dataset's.",
+        TEXT,
+        false,
+    ),
+    secret(field(
+        "json_keyfile",
+        "Service account key",
+        "The whole JSON key file of a service account (from { to }). The account needs the roles BigQuery Data Editor on the dataset and BigQuery Job User on the project. Stored encrypted; nobody can read it back.",
+        FieldInput::Multiline,
+        true,
+    )),
+    field(
+        "endpoint",
+        "API endpoint URL",
+        "Only for a private endpoint (Private Service Connect): its URL, e.g. https://bigquery-p.example.com. Leave empty for Google's.",
+        TEXT,
+        false,
+    ),
+];
+
+const SNOWFLAKE_FIELDS: &[FieldSpec] = &[
+    field(
+        "account",
+        "Account identifier",
+        "Your Snowflake account as it appears in its URL before .snowflakecomputing.com, e.g. myorg-myaccount or xy12345.ap-northeast-1.aws.",
+        TEXT,
+        true,
+    ),
+    field(
+        "user",
+        "User",
+        "The Snowflake user Hakobu signs in as. It needs to create and write the destination tables.",
+        TEXT,
+        true,
+    ),
+    secret(field(
+        "password",
+        "Password",
+        "The user's password; leave empty when signing in with a private key below. Stored encrypted; nobody can read it back.",
+        TEXT,
+        false,
+    )),
+    secret(field(
+        "private_key",
+        "Private key",
+        "For key-pair sign-in instead of a password: the whole text of the user's unencrypted RSA private key, from -----BEGIN PRIVATE KEY----- to its END line. Set its public key on the user (ALTER USER ... SET RSA_PUBLIC_KEY). Stored encrypted; nobody can read it back.",
+        FieldInput::Multiline,
+        false,
+    )),
+    field(
+        "warehouse",
+        "Warehouse",
+        "The virtual warehouse that runs the loads. Leave empty to use the user's default warehouse.",
+        TEXT,
+        false,
+    ),
+    field(
+        "role",
+        "Role",
+        "The role Hakobu loads as. Leave empty to use the user's default role.",
+        TEXT,
+        false,
+    ),
+    field(
+        "database",
+        "Database",
+        "The database the tables are in.",
+        TEXT,
+        true,
+    ),
+    with_default(
+        field(
+            "schema",
+            "Default schema",
+            "Schema used when a table name has none.",
+            TEXT,
+            false,
+        ),
+        "PUBLIC",
+    ),
+    field(
+        "endpoint",
+        "Endpoint URL",
+        "Only for a private link address: its full URL, e.g. https://myorg-myaccount.privatelink.snowflakecomputing.com. Leave empty to use the account's public address.",
+        TEXT,
+        false,
+    ),
+];
+
 /// Longest value of a one-line field.
 pub const TEXT_MAX_CHARS: usize = 1000;
 /// Longest value of a multi-line field (a certificate chain).
@@ -625,6 +753,11 @@ fn check_value(spec: &FieldSpec, value: &Value) -> Result<(), Text> {
                 "ssh_private_key" => check_private_key(s),
                 "ssh_host_key_fingerprint" => crate::config::check_fingerprint(s.trim()),
                 "role_arn" => return check_role_arn(s),
+                "json_keyfile" => check_service_account_key(s),
+                "private_key" => check_private_key(s),
+                "project" => check_warehouse_name(s, "-"),
+                "dataset" => check_warehouse_name(s, ""),
+                "account" => check_warehouse_name(s, "-."),
                 _ => Ok(()),
             }
             .map_err(Text::from)
@@ -701,6 +834,45 @@ fn check_pem_certificate(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A BigQuery project or dataset, a Snowflake account: letters, digits, `_` and the
+/// `extra` characters (what the API paths and generated SQL carry unquoted).
+fn check_warehouse_name(s: &str, extra: &str) -> Result<(), String> {
+    let s = s.trim();
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || extra.contains(c))
+    {
+        return Ok(());
+    }
+    let also = match extra {
+        "-" => ", underscores and hyphens",
+        "-." => ", underscores, hyphens and dots",
+        _ => " and underscores",
+    };
+    Err(format!("must be only letters, digits{also}"))
+}
+
+/// The shape of a service account's JSON key: the fields the token exchange signs with.
+fn check_service_account_key(s: &str) -> Result<(), String> {
+    let wrong = || {
+        "must be the whole JSON key file of a service account, from { to }, with its client_email and private_key".to_owned()
+    };
+    let key: Value = serde_json::from_str(s.trim()).map_err(|_| wrong())?;
+    let has = |name: &str| {
+        key.get(name)
+            .and_then(Value::as_str)
+            .is_some_and(|v| !v.is_empty())
+    };
+    if !(has("client_email") && has("private_key")) {
+        return Err(wrong());
+    }
+    if let Some(uri) = key.get("token_uri").and_then(Value::as_str)
+        && !(uri.starts_with("https://") || uri.starts_with("http://"))
+    {
+        return Err("has a token_uri that is not an http(s) URL".to_owned());
+    }
+    Ok(())
+}
+
 /// The shape of a private key file; the engine parses it when it connects.
 fn check_private_key(s: &str) -> Result<(), String> {
     let s = s.trim();
@@ -728,6 +900,17 @@ fn cross_field_rules(
                     "is required when an SSH bastion host is given",
                 );
             }
+        }
+    }
+    if kind == ConnectionKind::Snowflake {
+        let present = |name: &str| {
+            settings.get(name).is_some_and(|v| !is_blank(v)) || secrets_on_file.contains(&name)
+        };
+        if !present("password") && !present("private_key") {
+            errors.push(
+                format!("{prefix}.password"),
+                "is required, or a private key for key-pair sign-in",
+            );
         }
     }
     if kind == ConnectionKind::S3 {

@@ -5,7 +5,9 @@
 //! the same parser the runner uses on hand-written YAML, so every compiled config is one
 //! the runner accepts.
 
-use crate::config::{ColumnType, Config, ConfigError, Mode, RunnerConfig, StatementsConfig};
+use crate::config::{
+    BigqueryMode, ColumnType, Config, ConfigError, Mode, RunnerConfig, StatementsConfig,
+};
 use crate::connection::{ConnectionKind, S3Auth, TEMPORARY_CREDENTIAL_FIELDS, setting_str};
 use crate::ids::ConnectionId;
 use crate::messages::{MessageCode, Text};
@@ -529,6 +531,16 @@ impl JobSettings {
             .filter(|x| **x)
             .count();
         let Some(info) = source else { return };
+        if info.kind.is_warehouse() {
+            e.push(
+                "source.connection_id",
+                format!(
+                    "is a {} connection, which Hakobu loads into but does not read from yet: choose a database or storage connection as the source",
+                    info.kind.label()
+                ),
+            );
+            return;
+        }
         if info.kind.is_database() {
             if s.files.is_some() {
                 e.push("source.files", "is for storage connections; this source is a database: choose a table or a query");
@@ -601,6 +613,55 @@ impl JobSettings {
     fn validate_destination(&self, e: &mut FieldErrors, destination: Option<ConnectionInfo>) {
         let d = &self.destination;
         let Some(info) = destination else { return };
+        if info.kind.is_warehouse() {
+            match &d.table {
+                None => e.push(
+                    "destination.table",
+                    "is required for a data warehouse destination",
+                ),
+                Some(t) => check_table(e, "destination.table", t),
+            }
+            if d.files.is_some() {
+                e.push(
+                    "destination.files",
+                    "is for storage connections; this destination is a data warehouse",
+                );
+            }
+            let modes = warehouse_modes(info.kind);
+            if !modes.contains(&d.mode) {
+                e.push(
+                    "destination.mode",
+                    format!(
+                        "is not offered for {}; expected one of {}",
+                        info.kind.label(),
+                        modes
+                            .iter()
+                            .map(|m| m.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+            if d.mode == Mode::Merge && d.merge_keys.is_empty() {
+                e.push(
+                    "destination.merge_keys",
+                    "are required for merge: list the key columns that identify a row",
+                );
+            }
+            if d.mode != Mode::Merge && !d.merge_keys.is_empty() {
+                e.push("destination.merge_keys", "only apply to the merge mode");
+            }
+            for (i, k) in d.merge_keys.iter().enumerate() {
+                check_identifier(e, &format!("destination.merge_keys[{i}]"), k);
+            }
+            if d.delete_where.is_some() {
+                e.push(
+                    "destination.delete_where",
+                    "only applies to database destinations (the delete_insert mode)",
+                );
+            }
+            return;
+        }
         if info.kind.is_database() {
             match &d.table {
                 None => e.push(
@@ -716,6 +777,28 @@ impl JobSettings {
             }
         }
     }
+}
+
+/// The load modes a data warehouse destination offers, in the job's words: `insert`
+/// (append through a temporary table), `insert_direct`, `truncate_insert`, `replace` and
+/// `merge`. Empty for other kinds.
+pub fn warehouse_modes(kind: ConnectionKind) -> &'static [Mode] {
+    match kind {
+        ConnectionKind::Bigquery | ConnectionKind::Snowflake => crate::config::SNOWFLAKE_MODES,
+        _ => &[],
+    }
+}
+
+/// A job's mode as BigQuery names it (embulk-output-bigquery's names).
+fn bigquery_mode(mode: Mode) -> Option<BigqueryMode> {
+    Some(match mode {
+        Mode::Insert => BigqueryMode::Append,
+        Mode::InsertDirect => BigqueryMode::AppendDirect,
+        Mode::TruncateInsert => BigqueryMode::DeleteInAdvance,
+        Mode::Replace => BigqueryMode::Replace,
+        Mode::Merge => BigqueryMode::Merge,
+        _ => return None,
+    })
 }
 
 /// Keys and the delete condition of a database destination: which modes use them, and
@@ -918,6 +1001,20 @@ pub fn compile_runner(
     RunnerConfig::from_yaml(&RunnerConfig::Statements(config).to_yaml())
 }
 
+/// A data warehouse connection's `out:` section as a connection test uses it: the
+/// connection's fields and a placeholder table (the section needs one; a test writes
+/// nothing). `None` for other kinds.
+pub fn warehouse_section(c: &CompileConnection<'_>) -> Option<Value> {
+    if !c.kind.is_warehouse() {
+        return None;
+    }
+    let mut m = Map::new();
+    connection_fields(c, &mut m);
+    m.remove("type");
+    m.insert("table".into(), json!("hakobu_connection_test"));
+    Some(Value::Object(m))
+}
+
 fn connection_fields(c: &CompileConnection<'_>, out: &mut Map<String, Value>) {
     let get = |name: &str| setting_str(c.kind, c.settings, name).map(|v| v.into_owned());
     match c.kind {
@@ -1001,6 +1098,35 @@ fn connection_fields(c: &CompileConnection<'_>, out: &mut Map<String, Value>) {
         }
         ConnectionKind::LocalFiles => {
             out.insert("type".into(), json!("file"));
+        }
+        ConnectionKind::Bigquery => {
+            out.insert("type".into(), json!("bigquery"));
+            out.insert("project".into(), json!(get("project")));
+            out.insert("dataset".into(), json!(get("dataset")));
+            for name in ["location", "endpoint"] {
+                if let Some(v) = get(name) {
+                    out.insert(name.into(), json!(v));
+                }
+            }
+            if let Some(key) = c.secrets.get("json_keyfile") {
+                out.insert("json_keyfile".into(), key.clone());
+            }
+        }
+        ConnectionKind::Snowflake => {
+            out.insert("type".into(), json!("snowflake"));
+            for name in ["account", "user", "database", "schema"] {
+                out.insert(name.into(), json!(get(name)));
+            }
+            for name in ["warehouse", "role", "endpoint"] {
+                if let Some(v) = get(name) {
+                    out.insert(name.into(), json!(v));
+                }
+            }
+            for name in ["password", "private_key"] {
+                if let Some(value) = c.secrets.get(name) {
+                    out.insert(name.into(), value.clone());
+                }
+            }
         }
     }
 }
@@ -1121,7 +1247,29 @@ fn compile_input(
 fn compile_output(d: &DestinationSettings, c: &CompileConnection<'_>) -> Value {
     let mut m = Map::new();
     connection_fields(c, &mut m);
-    if c.kind.is_database() {
+    if c.kind.is_warehouse() {
+        if let Some(t) = &d.table {
+            m.insert("table".into(), json!(t.name));
+            // The job's schema is BigQuery's dataset, Snowflake's schema.
+            let container = if c.kind == ConnectionKind::Bigquery {
+                "dataset"
+            } else {
+                "schema"
+            };
+            if let Some(schema) = t.schema.as_ref().filter(|s| !s.trim().is_empty()) {
+                m.insert(container.into(), json!(schema));
+            }
+        }
+        // A mode the kind does not offer was refused by validation; the runner's parse
+        // refuses it again if a stored job still has one.
+        match (c.kind, bigquery_mode(d.mode)) {
+            (ConnectionKind::Bigquery, Some(mode)) => m.insert("mode".into(), json!(mode)),
+            _ => m.insert("mode".into(), json!(d.mode)),
+        };
+        if !d.merge_keys.is_empty() {
+            m.insert("merge_keys".into(), json!(d.merge_keys));
+        }
+    } else if c.kind.is_database() {
         if let Some(t) = &d.table {
             m.insert("table".into(), json!(t.name));
             let schema = t

@@ -50,6 +50,11 @@ pub enum ProbeTask {
     },
     /// Open a directory.
     TestDirectory { directory: String },
+    /// Sign in to a data warehouse and run `SELECT 1`.
+    TestWarehouse {
+        warehouse: check::Warehouse,
+        timeout: Duration,
+    },
     /// Schemas the user may use.
     ListSchemas { connection: Connection },
     /// Tables of a schema.
@@ -121,6 +126,7 @@ impl ProbeTask {
             ProbeTask::TestDatabase { .. } => "test_database",
             ProbeTask::TestBucket { .. } => "test_bucket",
             ProbeTask::TestDirectory { .. } => "test_directory",
+            ProbeTask::TestWarehouse { .. } => "test_warehouse",
             ProbeTask::ListSchemas { .. } => "list_schemas",
             ProbeTask::ListTables { .. } => "list_tables",
             ProbeTask::ListColumns { .. } => "list_columns",
@@ -154,6 +160,9 @@ pub async fn execute(request: ProbeRequest) -> ProbeReply {
             done(check::test_bucket(&bucket, timeout).await)
         }
         ProbeTask::TestDirectory { directory } => done(check::test_directory(&directory).await),
+        ProbeTask::TestWarehouse { warehouse, timeout } => {
+            done(check::test_warehouse(&warehouse, timeout).await)
+        }
         ProbeTask::ListSchemas { connection } => done(check::list_schemas(&connection).await),
         ProbeTask::ListTables { connection, schema } => {
             done(check::list_tables(&connection, &schema).await)

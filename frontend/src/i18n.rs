@@ -367,6 +367,30 @@ texts! {
     KindMysql => "MySQL / MariaDB", "MySQL / MariaDB";
     KindS3 => "Amazon S3 or S3-compatible storage", "Amazon S3 または S3 互換ストレージ";
     KindLocalFiles => "Files on the Hakobu server", "Hakobu サーバー上のファイル";
+    KindBigquery => "Google BigQuery", "Google BigQuery";
+    KindSnowflake => "Snowflake", "Snowflake";
+    FieldBqProject => "Project ID", "プロジェクト ID";
+    FieldBqProjectHelp => "The Google Cloud project that runs the load jobs and holds the dataset, e.g. my-analytics-123.", "ロードジョブを実行し、データセットを持つ Google Cloud プロジェクト（例：my-analytics-123）。";
+    FieldBqDataset => "Default dataset", "既定のデータセット";
+    FieldBqDatasetHelp => "The dataset tables are loaded into when a job names none, e.g. raw. A job may name another dataset of the same project.", "ジョブがデータセットを指定しないときにテーブルを読み込むデータセット（例：raw）。ジョブでは同じプロジェクトの別のデータセットも指定できます。";
+    FieldBqLocation => "Location", "ロケーション";
+    FieldBqLocationHelp => "Where the load jobs run, e.g. US, EU or asia-northeast1. Leave empty to use the dataset's.", "ロードジョブを実行する場所（例：US、EU、asia-northeast1）。空欄ならデータセットの場所を使います。";
+    FieldBqKey => "Service account key", "サービスアカウントキー";
+    FieldBqKeyHelp => "The whole JSON key file of a service account (from { to }). The account needs the roles BigQuery Data Editor on the dataset and BigQuery Job User on the project. Stored encrypted; nobody can read it back.", "サービスアカウントの JSON キーファイル全体（{ から } まで）。このアカウントには、データセットに対する BigQuery データ編集者と、プロジェクトに対する BigQuery ジョブユーザーのロールが必要です。暗号化して保存され、誰も読み出せません。";
+    FieldBqEndpoint => "API endpoint URL", "API エンドポイント URL";
+    FieldBqEndpointHelp => "Only for a private endpoint (Private Service Connect): its URL, e.g. https://bigquery-p.example.com. Leave empty for Google's.", "プライベートエンドポイント（Private Service Connect）の場合のみ、その URL（例：https://bigquery-p.example.com）。Google のものを使うなら空欄にします。";
+    FieldSfAccount => "Account identifier", "アカウント識別子";
+    FieldSfAccountHelp => "Your Snowflake account as it appears in its URL before .snowflakecomputing.com, e.g. myorg-myaccount or xy12345.ap-northeast-1.aws.", "URL の .snowflakecomputing.com の前に現れる Snowflake アカウント（例：myorg-myaccount、xy12345.ap-northeast-1.aws）。";
+    FieldSfUserHelp => "The Snowflake user Hakobu signs in as. It needs to create and write the destination tables.", "Hakobu がサインインする Snowflake ユーザー。転送先テーブルを作成・書き込みできる必要があります。";
+    FieldSfPasswordHelp => "The user's password; leave empty when signing in with a private key below. Stored encrypted; nobody can read it back.", "ユーザーのパスワード。下の秘密鍵でサインインする場合は空欄にします。暗号化して保存され、誰も読み出せません。";
+    FieldSfPrivateKey => "Private key", "秘密鍵";
+    FieldSfPrivateKeyHelp => "For key-pair sign-in instead of a password: the whole text of the user's unencrypted RSA private key, from -----BEGIN PRIVATE KEY----- to its END line. Set its public key on the user (ALTER USER ... SET RSA_PUBLIC_KEY). Stored encrypted; nobody can read it back.", "パスワードの代わりにキーペアでサインインする場合：ユーザーの暗号化されていない RSA 秘密鍵の全文（-----BEGIN PRIVATE KEY----- から END の行まで）。公開鍵はユーザーに設定してください（ALTER USER ... SET RSA_PUBLIC_KEY）。暗号化して保存され、誰も読み出せません。";
+    FieldSfWarehouse => "Warehouse", "ウェアハウス";
+    FieldSfWarehouseHelp => "The virtual warehouse that runs the loads. Leave empty to use the user's default warehouse.", "ロードを実行する仮想ウェアハウス。空欄ならユーザーの既定のウェアハウスを使います。";
+    FieldSfRole => "Role", "ロール";
+    FieldSfRoleHelp => "The role Hakobu loads as. Leave empty to use the user's default role.", "Hakobu がロードに使うロール。空欄ならユーザーの既定のロールを使います。";
+    FieldSfDatabaseHelp => "The database the tables are in.", "テーブルがあるデータベース。";
+    FieldSfEndpointHelp => "Only for a private link address: its full URL, e.g. https://myorg-myaccount.privatelink.snowflakecomputing.com. Leave empty to use the account's public address.", "プライベートリンクのアドレスの場合のみ、その完全な URL（例：https://myorg-myaccount.privatelink.snowflakecomputing.com）。空欄ならアカウントの公開アドレスを使います。";
     FieldHost => "Host", "ホスト";
     FieldHostHelp => "The server's host name or IP address, without a scheme, e.g. db.example.com.", "サーバーのホスト名または IP アドレス（スキームなし。例：db.example.com）。";
     FieldPort => "Port", "ポート";
@@ -1296,6 +1320,8 @@ pub fn connection_kind_name(kind: ConnectionKind) -> Key {
         ConnectionKind::Mysql => Key::KindMysql,
         ConnectionKind::S3 => Key::KindS3,
         ConnectionKind::LocalFiles => Key::KindLocalFiles,
+        ConnectionKind::Bigquery => Key::KindBigquery,
+        ConnectionKind::Snowflake => Key::KindSnowflake,
     }
 }
 

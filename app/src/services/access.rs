@@ -181,8 +181,13 @@ fn check_address_literals(
             }
         }
     }
-    if kind == ConnectionKind::S3
-        && let Some(endpoint) = setting_str(kind, settings, "endpoint")
+    // Every kind with an endpoint override: S3-compatible storage, a warehouse's private
+    // endpoint. (A BigQuery key's token_uri is inside the secret and is refused by the
+    // engine when it is reached, under the same policy.)
+    if matches!(
+        kind,
+        ConnectionKind::S3 | ConnectionKind::Bigquery | ConnectionKind::Snowflake
+    ) && let Some(endpoint) = setting_str(kind, settings, "endpoint")
         && let Ok(url) = reqwest::Url::parse(&endpoint)
         && let Some(host) = url.host_str()
     {

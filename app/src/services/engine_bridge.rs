@@ -266,6 +266,33 @@ pub async fn test(
                 at,
             )
         }
+        ConnectionKind::Bigquery | ConnectionKind::Snowflake => {
+            let Some(warehouse) = warehouse(kind, plain, secrets) else {
+                return failed(
+                    started,
+                    "other",
+                    "The settings are incomplete.".to_owned(),
+                    "Fill in the required fields and test again.".to_owned(),
+                );
+            };
+            let at = match &warehouse {
+                check::Warehouse::Bigquery(c) => format!(
+                    "BigQuery{}",
+                    c.endpoint
+                        .as_deref()
+                        .map(|e| format!(" at {e}"))
+                        .unwrap_or_default()
+                ),
+                check::Warehouse::Snowflake(c) => format!("Snowflake at {}", c.base_url()),
+            };
+            (
+                ProbeTask::TestWarehouse {
+                    warehouse,
+                    timeout: TIMEOUT,
+                },
+                at,
+            )
+        }
         ConnectionKind::Postgresql | ConnectionKind::Mysql => unreachable!("handled above"),
     };
     let bucket = match &task {
@@ -312,6 +339,30 @@ pub async fn test(
             tracing::info!(kind, "connection test failed");
             failed(started, kind, message, hint)
         }
+    }
+}
+
+/// The engine's view of a data warehouse connection: its output section with the key
+/// or password in clear (for the probe worker only). `None` for other kinds, or when the
+/// saved settings do not make a section (they were validated, so only a missing secret).
+pub fn warehouse(
+    kind: ConnectionKind,
+    plain: &Map<String, Value>,
+    secrets: &Map<String, Value>,
+) -> Option<check::Warehouse> {
+    let section = hakobu_core::job::warehouse_section(&hakobu_core::job::CompileConnection {
+        kind,
+        settings: plain,
+        secrets,
+    })?;
+    match kind {
+        ConnectionKind::Bigquery => serde_json::from_value(section)
+            .ok()
+            .map(|c| check::Warehouse::Bigquery(Box::new(c))),
+        ConnectionKind::Snowflake => serde_json::from_value(section)
+            .ok()
+            .map(|c| check::Warehouse::Snowflake(Box::new(c))),
+        _ => None,
     }
 }
 
@@ -554,7 +605,10 @@ pub async fn file_store(
                 })?;
             Ok((check::FileStore::Bucket { bucket }, prefix.to_owned()))
         }
-        ConnectionKind::Postgresql | ConnectionKind::Mysql => Err(ApiError::BadRequest {
+        ConnectionKind::Postgresql
+        | ConnectionKind::Mysql
+        | ConnectionKind::Bigquery
+        | ConnectionKind::Snowflake => Err(ApiError::BadRequest {
             message: "Only file connections (S3, files on the server) have files to list.".into(),
             field: None,
         }),

@@ -34,4 +34,5 @@ mod ssh_tunnels;
 mod teams;
 mod tenant_boundary;
 mod tokens;
+mod warehouses;
 mod workflows;

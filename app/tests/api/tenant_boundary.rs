@@ -494,3 +494,71 @@ async fn a_data_marts_statements_cannot_reach_the_service_network() {
         .await;
     assert_eq!(rows[0][0].as_deref(), Some("0"), "the statements ran");
 }
+
+/// A data warehouse's endpoint and a BigQuery key's `token_uri` are addresses a tenant
+/// chooses, held to the policy like a database host: an address literal on the service's
+/// network is refused on its field when saved; a name (the token URI inside the key, a
+/// host name) is refused when the probe worker resolves it, and nothing is sent.
+#[tokio::test]
+async fn a_warehouse_endpoint_or_token_uri_on_the_service_network_is_refused() {
+    let app = strict_app(false).await;
+    let stranger = app.signup("Stranger").await;
+    for endpoint in [
+        "http://127.0.0.1:5066",
+        "http://169.254.169.254",
+        "http://localhost:9050",
+    ] {
+        let body = test_connection(
+            &app,
+            &stranger.token,
+            "snowflake",
+            json!({"account": "test", "endpoint": endpoint, "user": "u", "password": "pw", "database": "d"}),
+        )
+        .await;
+        assert_refused(&body, endpoint);
+        assert!(!body.to_string().contains("\"pw\""), "{body}");
+        let body = test_connection(
+            &app,
+            &stranger.token,
+            "bigquery",
+            json!({"project": "p1", "dataset": "d", "endpoint": endpoint,
+                "json_keyfile": crate::warehouses::service_account_key("https://oauth2.googleapis.com/token", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")}),
+        )
+        .await;
+        assert_refused(&body, endpoint);
+    }
+    let (status, body) = app
+        .post(
+            "/api/connections",
+            &stranger.token,
+            json!({"name": "Inside", "kind": "snowflake", "team_id": stranger.default_team,
+                "settings": {"account": "test", "endpoint": "http://127.0.0.1:5066", "user": "u", "password": "pw", "database": "d"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "settings.endpoint", "{body}");
+
+    // The key's token_uri aimed at this machine (the API endpoint a public address, which
+    // is not contacted before the token): refused before the signed request is sent.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let key = crate::warehouses::service_account_key(
+        &format!("http://localhost:{port}/token"),
+        &crate::warehouses::rsa_private_key(),
+    );
+    let body = test_connection(
+        &app,
+        &stranger.token,
+        "bigquery",
+        json!({"project": "p1", "dataset": "d", "endpoint": "https://8.8.8.8", "json_keyfile": key}),
+    )
+    .await;
+    assert_eq!(body["ok"], false, "{body}");
+    let accepted =
+        tokio::time::timeout(std::time::Duration::from_millis(300), listener.accept()).await;
+    assert!(
+        accepted.is_err(),
+        "the token endpoint on loopback was reached"
+    );
+    assert_eq!(body["error"]["kind"], "not_allowed", "{body}");
+}

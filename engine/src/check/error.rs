@@ -213,3 +213,42 @@ pub(super) fn classify_my(e: &anyhow::Error) -> ErrorKind {
         ErrorKind::Other
     }
 }
+
+/// A failure of an HTTP API (a data warehouse): the egress policy's refusal, a server that
+/// cannot be reached or does not answer, a refused sign-in, or what the API said.
+pub(super) fn classify_http(e: &anyhow::Error) -> ErrorKind {
+    if let Some(kind) = classify_egress(e) {
+        return kind;
+    }
+    if let Some(r) = e.chain().find_map(|c| c.downcast_ref::<reqwest::Error>()) {
+        if r.is_timeout() {
+            return ErrorKind::Timeout;
+        }
+        if r.is_connect() {
+            return ErrorKind::HostUnreachable;
+        }
+    }
+    let text = format!("{e:#}");
+    // The HTTP client's resolver carries the policy's refusal only as text.
+    if text.contains("which connections you configure may not reach") {
+        return ErrorKind::NotAllowed;
+    }
+    // The connectors name the request that failed; the connect error is in the text.
+    if text.contains("tcp connect error") {
+        return ErrorKind::HostUnreachable;
+    }
+    // BigQuery's and the token endpoint's refusals name their status; Snowflake's sign-in
+    // refusal says so in words.
+    if [
+        "401",
+        "403 ",
+        "invalid_grant",
+        "Incorrect username or password",
+    ]
+    .iter()
+    .any(|s| text.contains(s))
+    {
+        return ErrorKind::WrongPassword;
+    }
+    ErrorKind::Other
+}

@@ -14,6 +14,7 @@
 //! - `data_check`: one value compared with an expected one.
 //! - `storage`: a bucket's and a directory's connection test.
 //! - `guess`: a file's format and columns from its first bytes (Embulk's guess).
+//! - `warehouse`: a data warehouse's (BigQuery, Snowflake) connection test.
 //! - `files`: a file source's files listed, and the first one guessed and previewed.
 
 mod connection;
@@ -25,6 +26,7 @@ mod files;
 mod guess;
 mod preview;
 mod storage;
+mod warehouse;
 
 pub use connection::{Connection, DbKind};
 pub use connection_test::{CheckOk, check};
@@ -37,3 +39,4 @@ pub use guess::{
 };
 pub use preview::{preview_query, preview_table};
 pub use storage::{BucketAccess, BucketCredentials, test_bucket, test_directory};
+pub use warehouse::{Warehouse, test_warehouse};

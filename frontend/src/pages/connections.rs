@@ -35,7 +35,46 @@ use std::collections::HashMap;
 
 /// The label and help of a schema field, in the UI's languages. The English side is
 /// `core`'s own text (a unit test keeps them equal).
-pub fn field_texts(name: &str) -> (Key, Key) {
+pub fn field_texts(kind: ConnectionKind, name: &str) -> (Key, Key) {
+    // The warehouses' fields that share a name with another kind's but not its words.
+    match (kind, name) {
+        (ConnectionKind::Bigquery, "project") => {
+            return (Key::FieldBqProject, Key::FieldBqProjectHelp);
+        }
+        (ConnectionKind::Bigquery, "dataset") => {
+            return (Key::FieldBqDataset, Key::FieldBqDatasetHelp);
+        }
+        (ConnectionKind::Bigquery, "location") => {
+            return (Key::FieldBqLocation, Key::FieldBqLocationHelp);
+        }
+        (ConnectionKind::Bigquery, "json_keyfile") => {
+            return (Key::FieldBqKey, Key::FieldBqKeyHelp);
+        }
+        (ConnectionKind::Bigquery, "endpoint") => {
+            return (Key::FieldBqEndpoint, Key::FieldBqEndpointHelp);
+        }
+        (ConnectionKind::Snowflake, "account") => {
+            return (Key::FieldSfAccount, Key::FieldSfAccountHelp);
+        }
+        (ConnectionKind::Snowflake, "user") => return (Key::FieldUser, Key::FieldSfUserHelp),
+        (ConnectionKind::Snowflake, "password") => {
+            return (Key::Password, Key::FieldSfPasswordHelp);
+        }
+        (ConnectionKind::Snowflake, "private_key") => {
+            return (Key::FieldSfPrivateKey, Key::FieldSfPrivateKeyHelp);
+        }
+        (ConnectionKind::Snowflake, "warehouse") => {
+            return (Key::FieldSfWarehouse, Key::FieldSfWarehouseHelp);
+        }
+        (ConnectionKind::Snowflake, "role") => return (Key::FieldSfRole, Key::FieldSfRoleHelp),
+        (ConnectionKind::Snowflake, "database") => {
+            return (Key::FieldDatabase, Key::FieldSfDatabaseHelp);
+        }
+        (ConnectionKind::Snowflake, "endpoint") => {
+            return (Key::FieldEndpoint, Key::FieldSfEndpointHelp);
+        }
+        _ => {}
+    }
     match name {
         "host" => (Key::FieldHost, Key::FieldHostHelp),
         "port" => (Key::FieldPort, Key::FieldPortHelp),
@@ -635,7 +674,7 @@ fn ConnectionEditor(
                                     .map(|(_, c)| c.choice.clone())
                                     .collect()
                             });
-                            let input = view! { <SettingInput form spec=*spec value=values.signal(spec.name) on_file turned_off/> };
+                            let input = view! { <SettingInput form kind spec=*spec value=values.signal(spec.name) on_file turned_off/> };
                             let external_id = (spec.name == "role_arn").then(|| view! { <ExternalId organization=organization.clone()/> });
                             view! { {input} {external_id} }
                         })
@@ -704,6 +743,7 @@ fn ExternalId(organization: String) -> impl IntoView {
 #[component]
 fn SettingInput(
     form: Form,
+    kind: ConnectionKind,
     spec: FieldSpec,
     value: RwSignal<String>,
     on_file: bool,
@@ -712,7 +752,7 @@ fn SettingInput(
     let lang = use_lang();
     let path = format!("settings.{}", spec.name);
     let id = form.input_id(&path);
-    let (label, help) = field_texts(spec.name);
+    let (label, help) = field_texts(kind, spec.name);
     let error_id = format!("{id}-error");
     let hint_id = format!("{id}-hint");
     let error = Memo::new({
@@ -975,7 +1015,7 @@ mod tests {
     fn field_texts_match_core() {
         for kind in ConnectionKind::ALL {
             for spec in kind.fields() {
-                let (label, help) = field_texts(spec.name);
+                let (label, help) = field_texts(kind, spec.name);
                 assert_eq!(label.text(Lang::En), spec.label, "{kind}.{}", spec.name);
                 assert_eq!(help.text(Lang::En), spec.help, "{kind}.{}", spec.name);
             }

@@ -11,6 +11,7 @@ use crate::i18n::{Key, load_mode_texts, tr};
 use hakobu_core::api::connections::ConnectionView;
 use hakobu_core::config::Mode;
 use hakobu_core::connection::ConnectionKind;
+use hakobu_core::job::warehouse_modes;
 use leptos::prelude::*;
 
 /// Step 3: the destination connection, then what its kind takes: a table and a load mode,
@@ -21,12 +22,15 @@ pub(super) fn DestinationStep(
     form: Form,
     conns: StoredValue<Vec<ConnectionView>>,
 ) -> impl IntoView {
-    let is_db = move || kind_of(conns, w.destination.get()).is_none_or(ConnectionKind::is_database);
+    // A data warehouse takes a table like a database; only databases list their tables.
+    let kind = move || kind_of(conns, w.destination.get());
+    let is_db = move || kind().is_none_or(|k| k.is_database() || k.is_warehouse());
+    let lists_tables = move || kind().is_none_or(ConnectionKind::is_database);
     let destination = w.destination;
     let tables = LocalResource::new(move || {
         let id = destination.get();
         let schema = w.dest_schema.get();
-        let db = is_db();
+        let db = lists_tables();
         async move {
             match id {
                 Some(id) if db => api::tables(id, Some(&schema)).await.unwrap_or_default(),
@@ -48,7 +52,10 @@ pub(super) fn DestinationStep(
                     <ColumnsSideBySide w tables/>
                     <fieldset class="choices" aria-describedby="mode-error">
                         <legend>{tr(Key::LoadMode)}</legend>
-                        {Mode::ALL.iter().map(|m| {
+                        {Mode::ALL.iter().filter(|m| match kind() {
+                            Some(k) if k.is_warehouse() => warehouse_modes(k).contains(m),
+                            _ => true,
+                        }).map(|m| {
                             let m = *m;
                             let (label, hint) = load_mode_texts(m);
                             let id = format!("mode-{}", m.as_str());

@@ -669,7 +669,9 @@ impl Wizard {
             )
         };
         let (columns, masks) = self.plan_changes();
-        let database_destination = destination_kind.is_none_or(ConnectionKind::is_database);
+        // A warehouse destination takes a table and a mode, like a database.
+        let database_destination =
+            destination_kind.is_none_or(|k| k.is_database() || k.is_warehouse());
         let settings = JobSettings {
             kind: JobKind::Transfer,
             source: SourceSettings {
