@@ -588,7 +588,7 @@ const BIGQUERY_FIELDS: &[FieldSpec] = &[
     secret(field(
         "json_keyfile",
         "Service account key",
-        "The whole JSON key file of a service account (from { to }). The account needs the roles BigQuery Data Editor on the dataset and BigQuery Job User on the project. Stored encrypted; nobody can read it back.",
+        "The whole JSON key file of a service account, as downloaded. The account needs the roles BigQuery Data Editor on the dataset and BigQuery Job User on the project. Stored encrypted; nobody can read it back.",
         FieldInput::Multiline,
         true,
     )),

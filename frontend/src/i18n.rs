@@ -376,7 +376,7 @@ texts! {
     FieldBqLocation => "Location", "ロケーション";
     FieldBqLocationHelp => "Where the load jobs run, e.g. US, EU or asia-northeast1. Leave empty to use the dataset's.", "ロードジョブを実行する場所（例：US、EU、asia-northeast1）。空欄ならデータセットの場所を使います。";
     FieldBqKey => "Service account key", "サービスアカウントキー";
-    FieldBqKeyHelp => "The whole JSON key file of a service account (from { to }). The account needs the roles BigQuery Data Editor on the dataset and BigQuery Job User on the project. Stored encrypted; nobody can read it back.", "サービスアカウントの JSON キーファイル全体（{ から } まで）。このアカウントには、データセットに対する BigQuery データ編集者と、プロジェクトに対する BigQuery ジョブユーザーのロールが必要です。暗号化して保存され、誰も読み出せません。";
+    FieldBqKeyHelp => "The whole JSON key file of a service account, as downloaded. The account needs the roles BigQuery Data Editor on the dataset and BigQuery Job User on the project. Stored encrypted; nobody can read it back.", "ダウンロードしたままの、サービスアカウントの JSON キーファイル全体。このアカウントには、データセットに対する BigQuery データ編集者と、プロジェクトに対する BigQuery ジョブユーザーのロールが必要です。暗号化して保存され、誰も読み出せません。";
     FieldBqEndpoint => "API endpoint URL", "API エンドポイント URL";
     FieldBqEndpointHelp => "Only for a private endpoint (Private Service Connect): its URL, e.g. https://bigquery-p.example.com. Leave empty for Google's.", "プライベートエンドポイント（Private Service Connect）の場合のみ、その URL（例：https://bigquery-p.example.com）。Google のものを使うなら空欄にします。";
     FieldSfAccount => "Account identifier", "アカウント識別子";
@@ -1665,6 +1665,31 @@ mod tests {
         "to",
         "step",
         "limit",
+        // #20 warehouses: product names, and the example values and SQL in their help.
+        "Google",
+        "BigQuery",
+        "Snowflake",
+        "Private",
+        "Service",
+        "Connect",
+        "my",
+        "analytics",
+        "raw",
+        "US",
+        "EU",
+        "asia",
+        "bigquery",
+        "p",
+        "snowflakecomputing",
+        "myorg",
+        "myaccount",
+        "xy",
+        "privatelink",
+        "PRIVATE",
+        "KEY",
+        "USER",
+        "SET",
+        "PUBLIC",
     ];
 
     fn assert_no_english_left(what: &str, ja: &str) {
