@@ -174,7 +174,7 @@ test('sign up, connect two databases, build a job in the wizard, run it, and the
   assert.match(await page.getByTestId('schedule').innerText(), /Every day at 02:30 \(Asia\/Tokyo\)/);
   const listed = await (await page.request.get('/api/schedules')).json();
   assert.equal(listed.length, 1);
-  assert.equal(listed[0].job_name, 'Orders to the warehouse');
+  assert.equal(listed[0].target_name, 'Orders to the warehouse');
   assert.deepEqual(listed[0].settings.recurrence, { kind: 'daily', time: '02:30' });
   assert.equal(listed[0].settings.timezone, 'Asia/Tokyo');
   assert.equal(listed[0].enabled, true);
