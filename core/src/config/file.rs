@@ -392,7 +392,9 @@ pub struct ParquetFormatter {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CsvFormatter {
-    /// Text encoding. Default: UTF-8 (the only one supported).
+    /// Text encoding of the file written, e.g. `Shift_JIS`, `EUC-JP`, `windows-1252`.
+    /// Default: UTF-8. A character the charset lacks is written as `?`, as Embulk's Java
+    /// encoder does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub charset: Option<String>,
     /// Write a header line with the column names. Default: true.
@@ -595,8 +597,8 @@ impl FormatterConfig {
 
     fn check_fields(&self) -> Result<(), ConfigError> {
         match self {
+            // Output charsets are checked by the engine, which has the encoding tables.
             FormatterConfig::Csv(f) => {
-                utf8_only("charset", &f.charset)?;
                 one_char("delimiter", &f.delimiter, false)?;
                 one_char("quote", &f.quote, false)?;
                 one_char("escape", &f.escape, false)?;

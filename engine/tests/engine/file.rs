@@ -415,6 +415,53 @@ async fn csv_in_shift_jis_and_windows_1252_is_decoded() {
     );
 }
 
+/// `formatter.charset` writes the file in that charset (Japanese users' Excel still opens
+/// CSV as Shift_JIS), a character the charset lacks as `?` as Embulk's Java encoder does,
+/// and the file reads back through `parser.charset`.
+#[tokio::test]
+async fn csv_out_in_shift_jis_reads_back_and_lacking_characters_become_question_marks() {
+    let dir = TempDir::new();
+    std::fs::write(dir.path("in.csv"), "1,寿司 カタカナ\n2,🍣 café\n").unwrap();
+    let columns = "    columns:\n      - {name: id, type: long}\n      - {name: v, type: string}\n";
+    run(&format!(
+        "in:\n  type: file\n  path_prefix: {}\n  parser:\n    type: csv\n{columns}out:\n  type: file\n  path_prefix: {}\n  file_ext: csv\n  formatter:\n    type: csv\n    charset: Windows-31J\n    newline: LF\n",
+        dir.path("in.csv"),
+        dir.path("sjis_")
+    ))
+    .await
+    .unwrap();
+    let written = std::fs::read(dir.path("sjis_000.00.csv")).unwrap();
+    let (expected, _, _) = encoding_rs::SHIFT_JIS.encode("id,v\n1,寿司 カタカナ\n2,? caf?\n");
+    assert_eq!(written, expected.as_ref());
+
+    run(&format!(
+        "in:\n  type: file\n  path_prefix: {}\n  parser:\n    type: csv\n    charset: Shift_JIS\n    skip_header_lines: 1\n{columns}{}",
+        dir.path("sjis_000.00.csv"),
+        jsonl_out(&dir.path("back_"))
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(dir.path("back_000.00.jsonl")).unwrap(),
+        "{\"id\":1,\"v\":\"寿司 カタカナ\"}\n{\"id\":2,\"v\":\"? caf?\"}\n"
+    );
+
+    let e = format!(
+        "{:#}",
+        run(&format!(
+            "in:\n  type: file\n  path_prefix: {}\n  parser:\n    type: csv\n{columns}out:\n  type: file\n  path_prefix: {}\n  file_ext: csv\n  formatter: {{type: csv, charset: UTF-16}}\n",
+            dir.path("in.csv"),
+            dir.path("utf16_")
+        ))
+        .await
+        .unwrap_err()
+    );
+    assert!(
+        e.contains("formatter.charset: UTF-16LE can be read but not written"),
+        "{e}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_column_zones_dates_extra_columns_and_every_output_option() {
     let dir = TempDir::new();

@@ -1,14 +1,35 @@
-//! Text files in legacy character sets (`parser.charset`): decoded to UTF-8 as they are
-//! read, with encoding_rs (the WHATWG encodings: Shift_JIS, EUC-JP, windows-1252, ...).
-//! Bytes that are invalid in the charset become U+FFFD, as Java's decoders (Embulk) do.
+//! Text files in legacy character sets, with encoding_rs (the WHATWG encodings:
+//! Shift_JIS, EUC-JP, windows-1252, ...): `parser.charset` decoded to UTF-8 as files are
+//! read, `formatter.charset` encoded from UTF-8 as they are written. As with Java's coders
+//! (Embulk), invalid bytes read become U+FFFD and characters the charset lacks are written
+//! as `?`.
 
 use anyhow::{Result, bail};
-use encoding_rs::{CoderResult, Decoder, Encoding, UTF_8};
+use encoding_rs::{CoderResult, Decoder, Encoder, EncoderResult, Encoding, UTF_8};
 use std::io::Read;
 
 /// The encoding named by `charset` (WHATWG labels, plus Java's names for Windows-31J);
 /// `None` for UTF-8, which needs no decoding.
 pub fn encoding(charset: Option<&str>) -> Result<Option<&'static Encoding>> {
+    named("parser.charset", charset)
+}
+
+/// The encoding a formatter writes for `charset`; `None` for UTF-8, which needs no
+/// encoding. UTF-16 is refused: encoding_rs (like browsers) only decodes it.
+pub fn output_encoding(charset: Option<&str>) -> Result<Option<&'static Encoding>> {
+    let encoding = named("formatter.charset", charset)?;
+    if let Some(e) = encoding
+        && e.output_encoding() != e
+    {
+        bail!(
+            "formatter.charset: {} can be read but not written; expected a charset such as UTF-8, Shift_JIS, EUC-JP or windows-1252",
+            e.name()
+        );
+    }
+    Ok(encoding)
+}
+
+fn named(field: &str, charset: Option<&str>) -> Result<Option<&'static Encoding>> {
     let Some(label) = charset else {
         return Ok(None);
     };
@@ -21,7 +42,7 @@ pub fn encoding(charset: Option<&str>) -> Result<Option<&'static Encoding>> {
         Some(e) if e == UTF_8 => Ok(None),
         Some(e) => Ok(Some(e)),
         None => bail!(
-            "parser.charset: unknown charset {label:?}; expected a name such as UTF-8, Shift_JIS, EUC-JP, windows-1252 or ISO-8859-1"
+            "{field}: unknown charset {label:?}; expected a name such as UTF-8, Shift_JIS, EUC-JP, windows-1252 or ISO-8859-1"
         ),
     }
 }
@@ -90,6 +111,26 @@ impl<R: Read> Read for Transcode<R> {
     }
 }
 
+/// Appends `text` to `out` in the encoder's charset, a `?` for each character the
+/// charset lacks (Java's encoders replace them so; encoding_rs alone would write an HTML
+/// character reference). `last` ends the output (a stateful charset such as ISO-2022-JP
+/// returns to ASCII).
+pub fn encode_into(encoder: &mut Encoder, mut text: &str, out: &mut Vec<u8>, last: bool) {
+    loop {
+        let room = encoder
+            .max_buffer_length_from_utf8_without_replacement(text.len())
+            .unwrap_or(text.len() * 4 + 16);
+        out.reserve(room);
+        let (result, read) = encoder.encode_from_utf8_to_vec_without_replacement(text, out, last);
+        text = &text[read..];
+        match result {
+            EncoderResult::InputEmpty => return,
+            EncoderResult::OutputFull => {}
+            EncoderResult::Unmappable(_) => out.push(b'?'),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +160,28 @@ mod tests {
         let e = encoding(Some("klingon")).unwrap_err().to_string();
         assert!(
             e.contains("parser.charset: unknown charset \"klingon\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn encodes_shift_jis_with_a_question_mark_for_what_it_lacks() {
+        let sjis = output_encoding(Some("Windows-31J")).unwrap().unwrap();
+        let mut encoder = sjis.new_encoder();
+        let mut out = Vec::new();
+        encode_into(&mut encoder, "1,寿司🍣,café\n", &mut out, false);
+        encode_into(&mut encoder, "", &mut out, true);
+        let (expected, _, _) = encoding_rs::SHIFT_JIS.encode("1,寿司?,caf?\n");
+        assert_eq!(out, expected.as_ref());
+        assert!(output_encoding(Some("utf8")).unwrap().is_none());
+        let e = output_encoding(Some("UTF-16LE")).unwrap_err().to_string();
+        assert!(
+            e.contains("formatter.charset: UTF-16LE can be read but not written"),
+            "{e}"
+        );
+        let e = output_encoding(Some("nope")).unwrap_err().to_string();
+        assert!(
+            e.contains("formatter.charset: unknown charset \"nope\""),
             "{e}"
         );
     }

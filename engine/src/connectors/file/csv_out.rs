@@ -22,7 +22,7 @@ pub(super) struct CsvStyle {
     /// How NULL is written.
     pub(super) null: String,
     /// The record separator.
-    pub(super) newline: &'static [u8],
+    newline: &'static str,
 }
 
 fn text(newline: Newline) -> &'static str {
@@ -57,8 +57,13 @@ impl CsvStyle {
             policy,
             newline_in_field: text(f.newline_in_field.unwrap_or(Newline::Lf)),
             null: f.null_string.clone().unwrap_or_default(),
-            newline: f.newline.unwrap_or(Newline::Crlf).bytes(),
+            newline: text(f.newline.unwrap_or(Newline::Crlf)),
         }
+    }
+
+    /// The record separator.
+    pub(super) fn newline_text(&self) -> &'static str {
+        self.newline
     }
 
     /// Appends `v`, escaped and quoted as Embulk does.

@@ -84,6 +84,13 @@ pub fn list_files_bounded(
         }
         None => prefix.to_owned(),
     };
+    // A prefix without a directory (`sample.csv`, as people write for the folder they run
+    // in) lists `.`, whose entries read `./sample.csv`: they are matched without the `./`.
+    let implicit_dot = root.is_none()
+        && !prefix.ends_with('/')
+        && Path::new(&prefix)
+            .parent()
+            .is_none_or(|p| p.as_os_str().is_empty());
     let (start, start_shown) = match root {
         None => {
             let dir = if prefix.ends_with('/') {
@@ -113,6 +120,10 @@ pub fn list_files_bounded(
     // parent's name as the tenant wrote it plus the entry's, which stays right when a
     // directory of the prefix is a link to another place in the folder.
     let child_shown = |parent: &str, path: &Path| match root {
+        None if implicit_dot => {
+            let shown = path.to_string_lossy();
+            shown.strip_prefix("./").unwrap_or(&shown).to_owned()
+        }
         None => path.to_string_lossy().into_owned(),
         Some(_) => {
             let name = path.file_name().unwrap_or_default().to_string_lossy();

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use chrono_tz::Tz;
+use encoding_rs::Encoder;
 use flate2::write::GzEncoder;
 use hakobu_core::config::{
     Codec, ColumnType, CsvFormatter, FileOutput, FormatterConfig, JsonlFormatter, Newline,
@@ -111,8 +112,16 @@ impl Sink {
 }
 
 enum Format {
-    Csv { out: Sink, style: Box<CsvStyle> },
-    Jsonl { out: Sink, newline: &'static [u8] },
+    Csv {
+        out: Sink,
+        style: Box<CsvStyle>,
+        /// `charset` when it is not UTF-8.
+        encoder: Option<Box<Encoder>>,
+    },
+    Jsonl {
+        out: Sink,
+        newline: &'static [u8],
+    },
     Parquet(Box<parquet::arrow::ArrowWriter<Counted>>),
 }
 
@@ -131,6 +140,25 @@ pub struct FileWriter {
     text: String,
     /// One value being formatted (a timestamp, a number) before it is quoted.
     value: String,
+    /// The record in the formatter's charset, when that is not UTF-8.
+    encoded: Vec<u8>,
+}
+
+/// Writes `text` to `out`, encoded when the formatter has a charset other than UTF-8.
+fn put(
+    out: &mut Sink,
+    encoder: &mut Option<Box<Encoder>>,
+    encoded: &mut Vec<u8>,
+    text: &str,
+) -> std::io::Result<()> {
+    match encoder {
+        None => out.write_all(text.as_bytes()),
+        Some(encoder) => {
+            encoded.clear();
+            super::charset::encode_into(encoder, text, encoded, false);
+            out.write_all(encoded)
+        }
+    }
 }
 
 /// Where the output goes: the final path and its temporary name, in a directory that
@@ -225,6 +253,7 @@ impl FileWriter {
                 shown,
                 text: String::new(),
                 value: String::new(),
+                encoded: Vec::new(),
             });
         }
         let buffered = BufWriter::with_capacity(1 << 20, file);
@@ -261,6 +290,7 @@ impl FileWriter {
             shown,
             text: String::new(),
             value: String::new(),
+            encoded: Vec::new(),
         })
     }
 
@@ -271,6 +301,8 @@ impl FileWriter {
     ) -> Result<(Format, Vec<FieldFormatter>)> {
         let style = CsvStyle::of(f);
         let mut out = sink;
+        let mut encoder = super::charset::output_encoding(f.charset.as_deref())?
+            .map(|e| Box::new(e.new_encoder()));
         if f.header_line.unwrap_or(true) {
             let mut line = String::new();
             for (i, name) in names.iter().enumerate() {
@@ -279,8 +311,8 @@ impl FileWriter {
                 }
                 style.push_value(name, &mut line);
             }
-            out.write_all(line.as_bytes())?;
-            out.write_all(style.newline)?;
+            line.push_str(style.newline_text());
+            put(&mut out, &mut encoder, &mut Vec::new(), &line)?;
         }
         let default_tz = tz(f.default_timezone.as_deref())?;
         let formatters = names
@@ -303,6 +335,7 @@ impl FileWriter {
             Format::Csv {
                 out,
                 style: Box::new(style),
+                encoder,
             },
             formatters,
         ))
@@ -334,7 +367,11 @@ impl FileWriter {
         let text = &mut self.text;
         match self.format.as_mut().expect("open") {
             Format::Parquet(w) => w.write(&batch)?,
-            Format::Csv { out, style } => {
+            Format::Csv {
+                out,
+                style,
+                encoder,
+            } => {
                 for row in 0..batch.num_rows() {
                     text.clear();
                     for (i, v) in views.iter().enumerate() {
@@ -355,8 +392,8 @@ impl FileWriter {
                             }
                         }
                     }
-                    out.write_all(text.as_bytes())?;
-                    out.write_all(style.newline)?;
+                    text.push_str(style.newline_text());
+                    put(out, encoder, &mut self.encoded, text)?;
                 }
             }
             Format::Jsonl { out, newline } => {
@@ -400,6 +437,17 @@ impl FileWriter {
     /// Flushes, syncs and moves the file to its final name.
     pub async fn commit(mut self) -> Result<()> {
         let sink = match self.format.take().expect("open") {
+            Format::Csv {
+                mut out,
+                encoder: Some(mut encoder),
+                ..
+            } => {
+                // A stateful charset (ISO-2022-JP) ends in ASCII.
+                let mut end = Vec::new();
+                super::charset::encode_into(&mut encoder, "", &mut end, true);
+                out.write_all(&end)?;
+                out
+            }
             Format::Csv { out, .. } => out,
             Format::Jsonl { out, .. } => out,
             Format::Parquet(w) => {
