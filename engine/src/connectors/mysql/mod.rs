@@ -183,6 +183,15 @@ impl std::fmt::Display for DatetimeText {
     }
 }
 
+/// Fails with what is missing or closed (the table, the right to read it) when `quoted`
+/// cannot be read by this session. MySQL's catalog hides tables a user has no right to,
+/// so the server's own error on a read is what tells "missing" from "closed".
+pub async fn ensure_readable(conn: &mut Conn, quoted: &str, side: Side) -> Result<()> {
+    conn.query_drop(format!("SELECT 1 FROM {quoted} LIMIT 0"))
+        .await
+        .map_err(|e| my_error(e, side, quoted, || format!("cannot read {quoted}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,13 +227,4 @@ mod tests {
             }
         }
     }
-}
-
-/// Fails with what is missing or closed (the table, the right to read it) when `quoted`
-/// cannot be read by this session. MySQL's catalog hides tables a user has no right to,
-/// so the server's own error on a read is what tells "missing" from "closed".
-pub async fn ensure_readable(conn: &mut Conn, quoted: &str, side: Side) -> Result<()> {
-    conn.query_drop(format!("SELECT 1 FROM {quoted} LIMIT 0"))
-        .await
-        .map_err(|e| my_error(e, side, quoted, || format!("cannot read {quoted}")))
 }
