@@ -7,6 +7,8 @@
 #   BENCH_ROWS=100000 bench/run.sh
 #   BENCH_CASES="pg_my_insert pg_my" bench/run.sh   # only these cases
 #   BENCH_CASES="$(bench/run.sh --modes)" bench/run.sh  # every load mode on both databases
+#   BENCH_DB=hakobu_bench_x bench/run.sh   # its own databases (default hakobu_bench), beside other runs
+#   BENCH_RUNNER=/tmp/hakobu-runner bench/run.sh   # that binary instead of building one
 #
 # Load modes: each against the pipe into the same kind of table (merge: COPY / LOAD DATA
 # into the same keyed table, empty; replace: into a plain table the runner then replaces).
@@ -25,7 +27,7 @@ CASES=$(echo "$CASES" | tr ' ' '\n' | awk 'NF && !seen[$0]++' | tr '\n' ' ')
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 WORK=$ROOT/bench-results
-DB=hakobu_bench
+DB=${BENCH_DB:-hakobu_bench}
 PSQL=(psql -h 127.0.0.1 -U postgres -X -q -v ON_ERROR_STOP=1)
 MARIADB=(mariadb -h 127.0.0.1 -uroot)
 mkdir -p "$WORK"
@@ -35,9 +37,13 @@ if [ ! -x /usr/bin/time ]; then
   if [ "$(id -u)" = 0 ]; then apt-get install -y -qq time >/dev/null; else sudo apt-get install -y -qq time >/dev/null; fi
 fi
 
-echo "building hakobu-runner --release" >&2
-(cd "$ROOT" && cargo build --release -q -p hakobu-runner)
-RUNNER=$TARGET_DIR/release/hakobu-runner
+if [ -n "${BENCH_RUNNER:-}" ]; then
+  RUNNER=$BENCH_RUNNER
+else
+  echo "building hakobu-runner --release" >&2
+  (cd "$ROOT" && cargo build --release -q -p hakobu-runner)
+  RUNNER=$TARGET_DIR/release/hakobu-runner
+fi
 
 # ---------------------------------------------------------------- data set
 pg() { "${PSQL[@]}" -d "$DB" "$@"; }

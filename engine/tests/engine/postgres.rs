@@ -178,6 +178,49 @@ async fn mode_merge_and_merge_direct_upsert_on_the_primary_key() {
     assert_eq!(run_mode("merge_direct").await, expected);
 }
 
+/// merge updates the matching rows and inserts the others in two statements when a
+/// unique index covers the merge keys; it still fails on a key that comes twice, as
+/// `ON CONFLICT DO UPDATE` did, and keeps ON CONFLICT where no such index exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_refuses_a_key_that_comes_twice_and_needs_a_unique_index() {
+    let (db, client) = postgres_db().await;
+    mode_fixture(&client).await;
+    let before = "SELECT concat_ws(':', id, v, extra) FROM dst ORDER BY id";
+    let unchanged = ["1:old one:kept", "2:old two:kept"];
+    let merge = |extra: &str| {
+        format!(
+            "{}\n{}",
+            pg_in(&db.name, "table: src"),
+            pg_out(&db.name, &format!("table: dst\nmode: merge{extra}"))
+        )
+    };
+    // An existing key twice: the update would take either row.
+    client
+        .batch_execute(
+            "ALTER TABLE src DROP CONSTRAINT src_pkey; INSERT INTO src VALUES (2, 'again')",
+        )
+        .await
+        .unwrap();
+    let err = format!("{:#}", run(&merge("")).await.unwrap_err());
+    assert!(
+        err.contains("a value of merge_keys (id) comes more than once"),
+        "{err}"
+    );
+    assert_eq!(rows(&client, before).await, unchanged);
+    // A new key twice: the second insert meets the first.
+    client
+        .batch_execute("DELETE FROM src WHERE v = 'again'; INSERT INTO src VALUES (3, 'again')")
+        .await
+        .unwrap();
+    let err = format!("{:#}", run(&merge("")).await.unwrap_err());
+    assert!(err.contains("dst_pkey"), "{err}");
+    assert_eq!(rows(&client, before).await, unchanged);
+    // Keys without a unique index: PostgreSQL's own ON CONFLICT refusal, as before.
+    let err = format!("{:#}", run(&merge("\nmerge_keys: [v]")).await.unwrap_err());
+    assert!(err.contains("ON CONFLICT"), "{err}");
+    assert_eq!(rows(&client, before).await, unchanged);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mode_truncate_insert_and_replace() {
     assert_eq!(

@@ -13,6 +13,7 @@ use crate::shared::time::instant_to_wall;
 use crate::tls::{TlsFailure, TlsProblem, my_ssl_opts, name_to_check, problem_of};
 use crate::types::micros_to_datetime;
 use anyhow::{Context, Result, anyhow};
+use chrono::{Datelike, Timelike};
 use chrono_tz::Tz;
 use hakobu_core::config::{DbEndpoint, TlsMode};
 use mysql_async::prelude::Queryable;
@@ -126,14 +127,60 @@ pub async fn table_columns(conn: &mut Conn, table: &str) -> Result<Vec<(String, 
 
 /// A timestamp as MySQL's DATETIME text, as wall time in `tz` (zone-less columns) or UTC
 /// (the session's zone, so TIMESTAMP columns get the instant).
-pub(crate) fn datetime_text(m: i64, tz: Tz) -> Result<impl std::fmt::Display> {
+pub(crate) fn datetime_text(m: i64, tz: Tz) -> Result<DatetimeText> {
     let wall = if tz == Tz::UTC {
         m
     } else {
         instant_to_wall(m, tz)?
     };
     let t = micros_to_datetime(wall).ok_or_else(|| anyhow!("timestamp out of range"))?;
-    Ok(t.format("%Y-%m-%d %H:%M:%S%.6f"))
+    // Written digit by digit: two timestamps a row made chrono's format string, parsed
+    // for every value, a large part of the writer's time (issue #16).
+    let (year, micros) = (t.year(), t.timestamp_subsec_micros());
+    if !(0..=9999).contains(&year) || micros > 999_999 {
+        return Ok(DatetimeText::Other(
+            t.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+        ));
+    }
+    let mut b = *b"0000-00-00 00:00:00.000000";
+    let mut put = |at: usize, width: usize, mut n: u32| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, 4, year as u32);
+    put(5, 2, t.month());
+    put(8, 2, t.day());
+    put(11, 2, t.hour());
+    put(14, 2, t.minute());
+    put(17, 2, t.second());
+    put(20, 6, micros);
+    Ok(DatetimeText::Digits(b))
+}
+
+/// MySQL's DATETIME text of one instant (`YYYY-MM-DD HH:MM:SS.ffffff`).
+pub(crate) enum DatetimeText {
+    /// Years 0 to 9999, every digit in place.
+    Digits([u8; 26]),
+    /// Years outside them, as chrono writes them.
+    Other(String),
+}
+
+impl DatetimeText {
+    /// The text.
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            Self::Digits(b) => std::str::from_utf8(b).expect("ASCII digits"),
+            Self::Other(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Display for DatetimeText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Fails with what is missing or closed (the table, the right to read it) when `quoted`
@@ -143,4 +190,41 @@ pub async fn ensure_readable(conn: &mut Conn, quoted: &str, side: Side) -> Resul
     conn.query_drop(format!("SELECT 1 FROM {quoted} LIMIT 0"))
         .await
         .map_err(|e| my_error(e, side, quoted, || format!("cannot read {quoted}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datetime_text_is_what_chrono_writes() {
+        let zone: Tz = "Asia/Tokyo".parse().unwrap();
+        for m in [
+            0,
+            1,
+            -1,
+            1_704_067_200_123_456,
+            253_402_300_799_999_999,
+            -62_135_596_800_000_000,
+            -62_167_219_200_000_000 - 1,
+            300_000_000_000_000_000,
+        ] {
+            for tz in [Tz::UTC, zone] {
+                let wall = if tz == Tz::UTC {
+                    m
+                } else {
+                    instant_to_wall(m, tz).unwrap()
+                };
+                let chrono = micros_to_datetime(wall)
+                    .unwrap()
+                    .format("%Y-%m-%d %H:%M:%S%.6f")
+                    .to_string();
+                assert_eq!(
+                    datetime_text(m, tz).unwrap().to_string(),
+                    chrono,
+                    "{m} {tz}"
+                );
+            }
+        }
+    }
 }

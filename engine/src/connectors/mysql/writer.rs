@@ -279,6 +279,10 @@ impl MysqlWriter {
                         format!("creating {name} failed")
                     })
                 })?;
+                // One transaction for the whole load (the commit's first statement ends
+                // it): chunk after chunk into the new, empty table without a commit each,
+                // as one LOAD DATA would (issue #16). The table is this run's alone.
+                conn.query_drop("START TRANSACTION").await?;
                 replacement = Some(name.clone());
                 name
             }

@@ -139,6 +139,28 @@ pub async fn primary_key(client: &Client, qualified: &str) -> Result<Vec<String>
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
+/// Whether a unique index of the table (not partial, not on expressions, not deferrable)
+/// has exactly `columns` as its key, so that a key matches at most one row.
+pub async fn unique_on(client: &Client, qualified: &str, columns: &[String]) -> Result<bool> {
+    let mut wanted = columns.to_vec();
+    wanted.sort();
+    wanted.dedup();
+    let row = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_index i \
+             WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indimmediate \
+             AND i.indpred IS NULL AND i.indexprs IS NULL \
+             AND (SELECT array_agg(a.attname::text ORDER BY a.attname::text COLLATE \"C\") \
+                  FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) \
+                  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+                  WHERE k.n <= i.indnkeyatts) = $2::text[])",
+            &[&qualified, &wanted],
+        )
+        .await
+        .with_context(|| format!("cannot read the unique indexes of {qualified}"))?;
+    Ok(row.get(0))
+}
+
 /// Fails with what is missing or closed (the table, its schema, the right to read it)
 /// when `table` of `schema` cannot be read by this session. PostgreSQL reports a missing
 /// schema as a missing relation, so the schema is looked up when the table is missing.

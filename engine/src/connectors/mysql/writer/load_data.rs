@@ -280,7 +280,7 @@ fn field(v: Value<'_>, tz: Tz, hex: bool, out: &mut Vec<u8>) -> Result<()> {
         Value::Double(f) if f.is_finite() => write!(out, "{f:?}")?,
         Value::Double(f) => bail!("{f} cannot be stored in MySQL"),
         Value::Str(s) => push_escaped(s.as_bytes(), out),
-        Value::Micros(m) => write!(out, "{}", datetime_text(m, tz)?)?,
+        Value::Micros(m) => out.extend_from_slice(datetime_text(m, tz)?.as_str().as_bytes()),
         Value::Days(d) => write!(
             out,
             "{}",
