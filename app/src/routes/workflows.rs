@@ -200,7 +200,7 @@ async fn check_nesting(
     spec: &WorkflowSpec,
     prefix: &str,
 ) -> Result<FieldErrors, ApiError> {
-    use hakobu_core::workflow::nesting::{Node, check_nesting};
+    use hakobu_core::workflow::nesting::{Node, check_nesting as find_problem};
     let mut errors = FieldErrors::default();
     let references = spec.workflow_references();
     if references.is_empty() {
@@ -231,7 +231,7 @@ async fn check_nesting(
             runs: references.iter().map(|(_, w)| *w).collect(),
         },
     );
-    if let Err((via, problem)) = check_nesting(id, &graph) {
+    if let Err((via, problem)) = find_problem(id, &graph) {
         let field = references
             .iter()
             .find(|(_, w)| *w == via)
