@@ -204,8 +204,8 @@ fn WorkflowView(workflow: WorkflowView, jobs: Vec<JobView>) -> impl IntoView {
                     view! { <span>{format!("{time} {time_zone}")}</span> }.into_any()
                 }
                 TaskAction::Workflow { workflow_id } => {
-                    view! { <A href=format!("/workflows/{workflow_id}")>{workflow_id.to_string()}</A> }
-                        .into_any()
+                    let id = workflow_id.to_string();
+                    view! { <A href=format!("/workflows/{id}")>{id.clone()}</A> }.into_any()
                 }
             };
             let after = if t.after.is_empty() {
