@@ -223,6 +223,7 @@ diesel::table! {
         bytes_written -> Int8,
         task_started_at -> Nullable<Timestamptz>,
         task_stopped_at -> Nullable<Timestamptz>,
+        retry_backoff_seconds -> Nullable<Int4>,
     }
 }
 
@@ -399,6 +400,7 @@ diesel::table! {
         ended_at -> Nullable<Timestamptz>,
         schedule_id -> Nullable<Uuid>,
         scheduled_time -> Nullable<Timestamptz>,
+        parent_run_id -> Nullable<Uuid>,
     }
 }
 
@@ -415,6 +417,8 @@ diesel::table! {
         message -> Nullable<Text>,
         started_at -> Nullable<Timestamptz>,
         ended_at -> Nullable<Timestamptz>,
+        child_run_id -> Nullable<Uuid>,
+        failed_attempts -> Int4,
     }
 }
 

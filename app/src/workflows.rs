@@ -15,6 +15,14 @@
 //! every run whose `wake_at` has come, and a running workflow is looked at again at least
 //! every [`RECHECK`] whatever happens. The rules (what starts, what is skipped, what a
 //! resume runs again) are `hakobu_core::workflow`'s.
+//!
+//! A workflow task starts a child run of another workflow ([`start_child`]): the child's
+//! last step (or its cancel) wakes the parent (`WorkflowRun::wake_parent`), whose next
+//! step reads how it ended ([`child_end`]). A cancel of the parent cancels its running
+//! children; a retry or a resume of the task resumes the failed child from its failed
+//! tasks rather than starting the whole child again. A failed attempt of a task the
+//! engine retries itself goes back to pending until its backoff has passed
+//! ([`retry_or_end`]).
 
 use crate::db::DbPool;
 use crate::launcher::Launcher;
@@ -34,7 +42,7 @@ use hakobu_core::job::JobSettings;
 use hakobu_core::variables::{self, RunContext};
 use hakobu_core::workflow::{
     Decision, Ended, TaskAction, TaskSpec, TaskState, WorkflowRunStatus, WorkflowSpec, decide,
-    outcome, resume_set,
+    outcome, resume_set, wait_until_moment,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -158,24 +166,17 @@ pub async fn advance(conn: &mut AsyncPgConnection, id: WorkflowRunId) -> anyhow:
                         Some("This task lost its job run.".to_owned()),
                     )),
                 },
-                TaskAction::Wait { .. } => task
+                TaskAction::Wait { .. } | TaskAction::WaitUntil { .. } => task
                     .wait_until
                     .is_none_or(|until| until <= now)
                     .then_some((TaskState::Succeeded, None)),
                 TaskAction::Notify { .. } => Some((TaskState::Succeeded, None)),
+                TaskAction::Workflow { .. } => child_end(conn, &run, &task).await?,
             };
             if let Some((state, message)) = ended {
-                let changes = TaskRunChangeset {
-                    state,
-                    message: message.as_deref(),
-                    ended_at: Some(now),
-                    ..task.unchanged()
-                };
-                TaskRun::set(conn, run.id, &task.task_name, changes).await?;
-                let entry = tasks.get_mut(&task.task_name).expect("a task just read");
-                entry.state = state;
-                entry.message = message;
-                entry.ended_at = Some(now);
+                let updated = retry_or_end(spec_task, task, state, message, now);
+                TaskRun::set(conn, run.id, &updated.task_name, updated.unchanged()).await?;
+                tasks.insert(updated.task_name.clone(), updated);
             }
         }
         // 2. Pending tasks, in the spec's order, until nothing changes: a skip or a task
@@ -192,6 +193,10 @@ pub async fn advance(conn: &mut AsyncPgConnection, id: WorkflowRunId) -> anyhow:
                     continue;
                 };
                 if task.state != TaskState::Pending {
+                    continue;
+                }
+                // A retry waiting for its backoff.
+                if task.wait_until.is_some_and(|until| until > now) {
                     continue;
                 }
                 let upstream: Vec<Option<Ended>> = spec_task
@@ -247,13 +252,15 @@ pub async fn advance(conn: &mut AsyncPgConnection, id: WorkflowRunId) -> anyhow:
                 WorkflowRun::set(conn, run.id, ended_changes(&run, status, error.as_deref()))
                     .await?;
                 run_ended(conn, &run, status, error.as_deref()).await?;
+                WorkflowRun::wake_parent(conn, run.id).await?;
                 step.status = Some(status);
             }
             None => {
                 let recheck = now + ChronoDuration::from_std(RECHECK)?;
+                // A running wait's end, or a pending retry's backoff.
                 let next_wait = tasks
                     .values()
-                    .filter(|t| t.state == TaskState::Running)
+                    .filter(|t| !t.state.is_final())
                     .filter_map(|t| t.wait_until)
                     .min();
                 let wake = next_wait.map_or(recheck, |w| w.min(recheck));
@@ -404,6 +411,27 @@ async fn start_task(
             wait_until: Some(now + ChronoDuration::seconds(i64::from(*seconds))),
             ..running
         }),
+        TaskAction::WaitUntil { time, time_zone } => {
+            Ok(match wait_until_moment(now, time, time_zone) {
+                Some(until) => TaskRun {
+                    wait_until: Some(until),
+                    ..running
+                },
+                None => failed(
+                    running,
+                    format!("The time {time:?} in the time zone {time_zone:?} cannot be read."),
+                ),
+            })
+        }
+        TaskAction::Workflow { workflow_id } => {
+            match start_child(conn, run, *workflow_id, &running).await? {
+                Ok(child) => Ok(TaskRun {
+                    child_run_id: Some(child),
+                    ..running
+                }),
+                Err(message) => Ok(failed(running, message)),
+            }
+        }
         TaskAction::Job { job_id } => {
             let Some(job) = Job::find(conn, run.organization_id, *job_id).await? else {
                 return Ok(failed(
@@ -428,6 +456,7 @@ async fn start_task(
                 ignore_skip: true,
                 max_attempts: spec.retries.map(|r| r as i32 + 1),
                 timeout_seconds: spec.timeout_minutes.map(|m| (m * 60) as i32),
+                retry_backoff_seconds: spec.retry_delay_seconds.map(|s| s as i32),
                 ..Default::default()
             };
             let job_run = match runs::enqueue(conn, &job, request).await? {
@@ -485,7 +514,16 @@ pub async fn start(
     triggered_by: Option<UserId>,
     resolved_inputs: Value,
 ) -> anyhow::Result<WorkflowRun> {
-    insert_run(conn, workflow, trigger, triggered_by, resolved_inputs, None).await
+    insert_run(
+        conn,
+        workflow,
+        trigger,
+        triggered_by,
+        resolved_inputs,
+        None,
+        None,
+    )
+    .await
 }
 
 /// Creates the run a schedule's fire time starts: `as_of` is the fire time.
@@ -503,6 +541,7 @@ pub async fn start_scheduled(
         None,
         inputs,
         Some((schedule, at)),
+        None,
     )
     .await
 }
@@ -514,6 +553,7 @@ async fn insert_run(
     triggered_by: Option<UserId>,
     resolved_inputs: Value,
     scheduled: Option<(ScheduleId, DateTime<Utc>)>,
+    parent: Option<WorkflowRunId>,
 ) -> anyhow::Result<WorkflowRun> {
     let spec: WorkflowSpec = serde_json::from_value(workflow.spec.clone())?;
     let id = WorkflowRunId::new();
@@ -532,6 +572,7 @@ async fn insert_run(
             wake_at: Some(Utc::now()),
             schedule_id: scheduled.map(|(id, _)| id),
             scheduled_time: scheduled.map(|(_, at)| at),
+            parent_run_id: parent,
         },
     )
     .await?;
@@ -641,6 +682,7 @@ pub async fn cancel(
             }
             let now = Utc::now();
             let mut roots: Vec<RunId> = Vec::new();
+            let mut children: Vec<WorkflowRunId> = Vec::new();
             for task in TaskRun::of_run(conn, org, id).await? {
                 if task.state.is_final() {
                     continue;
@@ -649,6 +691,11 @@ pub async fn cancel(
                     && let Some(root) = task.run_id
                 {
                     roots.push(root);
+                }
+                if task.state == TaskState::Running
+                    && let Some(child) = task.child_run_id
+                {
+                    children.push(child);
                 }
                 let changes = TaskRunChangeset {
                     state: TaskState::Cancelled,
@@ -672,13 +719,20 @@ pub async fn cancel(
                 Some("Cancelled."),
             )
             .await?;
-            Ok(Ok(roots))
+            // A child run cancelled on its own is a cancelled task to its parent.
+            WorkflowRun::wake_parent(conn, id).await?;
+            Ok(Ok((roots, children)))
         })
         .await?;
-    let roots = match roots {
-        Ok(roots) => roots,
+    let (roots, children) = match roots {
+        Ok(found) => found,
         Err(refused) => return Ok(Err(refused)),
     };
+    // The child runs after the parent's transaction, as the job runs: a child locks its
+    // row, then its parent's, never the other way round. One that ended meanwhile is left.
+    for child in children {
+        let _ended_meanwhile = Box::pin(cancel(conn, launcher, org, child)).await?;
+    }
     // Each job run in a transaction of its own, after the workflow's: a job run ending
     // meanwhile locks its run row, then the workflow run's, never the other way round.
     for root in roots {
@@ -742,6 +796,9 @@ pub async fn resume(
                 message: None,
                 started_at: None,
                 ended_at: None,
+                // Kept: the task's start resumes its failed child run.
+                child_run_id: task.child_run_id,
+                failed_attempts: 0,
             };
             TaskRun::set(conn, id, &task.task_name, changes).await?;
         }
@@ -782,6 +839,7 @@ pub async fn view(
             state: t.state,
             skipped_for_failure: t.skipped_for_failure,
             run_id: t.run_id,
+            workflow_run_id: t.child_run_id,
             starts: t.starts,
             message: t.message,
             started_at: t.started_at,
@@ -801,4 +859,206 @@ pub async fn view(
         spec,
         tasks: views,
     })
+}
+
+/// A task's end as the engine records it: a failed attempt of a task the engine retries
+/// itself (`TaskSpec::engine_retry_after`) goes back to pending with `wait_until` at the
+/// end of its backoff, counted in `failed_attempts`; anything else is the task's end.
+fn retry_or_end(
+    spec: &TaskSpec,
+    task: TaskRun,
+    state: TaskState,
+    message: Option<String>,
+    now: DateTime<Utc>,
+) -> TaskRun {
+    let failed_attempts = task.failed_attempts.max(0) as u32 + 1;
+    if state == TaskState::Failed
+        && let Some(delay) = spec.engine_retry_after(failed_attempts)
+    {
+        let at = now + ChronoDuration::seconds(i64::from(delay));
+        let why = message.unwrap_or_else(|| "no reason given".to_owned());
+        return TaskRun {
+            state: TaskState::Pending,
+            failed_attempts: failed_attempts as i32,
+            wait_until: Some(at),
+            ended_at: None,
+            message: Some(format!(
+                "Attempt {failed_attempts} failed ({why}); the next one starts {delay} seconds later, at {}.",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )),
+            ..task
+        };
+    }
+    TaskRun {
+        state,
+        message,
+        ended_at: Some(now),
+        ..task
+    }
+}
+
+/// How a workflow task's child run ended, or `None` while it runs.
+async fn child_end(
+    conn: &mut AsyncPgConnection,
+    run: &WorkflowRun,
+    task: &TaskRun,
+) -> anyhow::Result<Option<(TaskState, Option<String>)>> {
+    let Some(child) = task.child_run_id else {
+        return Ok(Some((
+            TaskState::Failed,
+            Some("This task lost its workflow run.".to_owned()),
+        )));
+    };
+    let Some(child) = WorkflowRun::find(conn, run.organization_id, child).await? else {
+        return Ok(Some((
+            TaskState::Failed,
+            Some("The workflow run of this task no longer exists.".to_owned()),
+        )));
+    };
+    Ok(match child.status {
+        WorkflowRunStatus::Running => None,
+        WorkflowRunStatus::Succeeded => Some((TaskState::Succeeded, None)),
+        WorkflowRunStatus::Failed => Some((
+            TaskState::Failed,
+            Some(match &child.error {
+                Some(error) => format!("The workflow run failed: {}", clip(error)),
+                None => "The workflow run failed.".to_owned(),
+            }),
+        )),
+        WorkflowRunStatus::Cancelled => Some((
+            TaskState::Cancelled,
+            Some("The workflow run was cancelled.".to_owned()),
+        )),
+    })
+}
+
+/// Starts (or, for a retry or a resume, resumes) the child run of a workflow task, in the
+/// parent's step: answers the child run, or why the task fails at once (the workflow is
+/// gone, the nesting loops or goes too deep since it was saved, or the person who started
+/// the parent may no longer run it).
+async fn start_child(
+    conn: &mut AsyncPgConnection,
+    run: &WorkflowRun,
+    workflow_id: hakobu_core::ids::WorkflowId,
+    task: &TaskRun,
+) -> anyhow::Result<Result<WorkflowRunId, String>> {
+    use hakobu_core::workflow::nesting::{MAX_NESTING_DEPTH, check_ancestry};
+    let Some(workflow) = Workflow::find(conn, run.organization_id, workflow_id).await? else {
+        return Ok(Err(
+            "The workflow this task runs no longer exists.".to_owned()
+        ));
+    };
+    let ancestors = WorkflowRun::ancestry(conn, run, MAX_NESTING_DEPTH + 2).await?;
+    if let Err(message) = check_ancestry(workflow_id, &ancestors, &workflow.name) {
+        return Ok(Err(message));
+    }
+    let previous = match task.child_run_id {
+        Some(id) => WorkflowRun::find(conn, run.organization_id, id)
+            .await?
+            .filter(|p| p.workflow_id == workflow_id),
+        None => None,
+    };
+    if let Some(previous) = previous {
+        match previous.status {
+            // Resumed by hand meanwhile, or it succeeded since: follow it.
+            WorkflowRunStatus::Running | WorkflowRunStatus::Succeeded => {
+                return Ok(Ok(previous.id));
+            }
+            WorkflowRunStatus::Failed | WorkflowRunStatus::Cancelled => {
+                if let Err(message) = may_run_child(conn, run, &workflow, &previous.spec).await? {
+                    return Ok(Err(message));
+                }
+                return Ok(
+                    match resume(conn, run.organization_id, previous.id).await? {
+                        Ok(_) => Ok(previous.id),
+                        Err(Refused::Conflict(message)) => Err(message),
+                        Err(Refused::NotFound) => {
+                            Err("The workflow run of this task no longer exists.".to_owned())
+                        }
+                    },
+                );
+            }
+        }
+    }
+    if let Err(message) = may_run_child(conn, run, &workflow, &workflow.spec).await? {
+        return Ok(Err(message));
+    }
+    let mut inputs = serde_json::Map::new();
+    if let Some(as_of) = run.resolved_inputs.get("as_of") {
+        inputs.insert("as_of".to_owned(), as_of.clone());
+    }
+    let child = insert_run(
+        conn,
+        &workflow,
+        "workflow",
+        run.triggered_by,
+        Value::Object(inputs),
+        None,
+        Some(run.id),
+    )
+    .await?;
+    Ok(Ok(child.id))
+}
+
+/// Whether the person who started `run` may still run `workflow` with the tasks of
+/// `spec` (the child run's): the operator role or more on the workflow's team and on
+/// every job it runs, as at a manual start. A run a schedule started has no person: the
+/// schedule's editors chose its tasks, as for its job tasks.
+async fn may_run_child(
+    conn: &mut AsyncPgConnection,
+    run: &WorkflowRun,
+    workflow: &Workflow,
+    spec: &Value,
+) -> anyhow::Result<Result<(), String>> {
+    use crate::models::team::TeamMember;
+    use crate::models::user::User;
+    use hakobu_core::authz::{self, Action, Principal, Target};
+    let Some(user) = run.triggered_by else {
+        return Ok(Ok(()));
+    };
+    let refuse = |why: String| {
+        Err(format!(
+            "The workflow \"{}\" cannot run for the person who started this run: {why}",
+            workflow.name
+        ))
+    };
+    let Some(user) = User::find(conn, run.organization_id, user).await? else {
+        return Ok(refuse(
+            "they are no longer a member of the organization.".to_owned(),
+        ));
+    };
+    let principal = Principal {
+        org_role: user.org_role,
+        team_roles: TeamMember::roles_of(conn, user.id).await?,
+    };
+    let allowed = |owner, shares: &[_]| {
+        matches!(
+            authz::authorize(
+                &principal,
+                Action::UseResource,
+                Target::Resource { owner, shares }
+            ),
+            authz::Decision::Allow
+        )
+    };
+    if !allowed(workflow.team_id, &[]) {
+        return Ok(refuse(
+            "their role on its team does not allow running it (operator or more).".to_owned(),
+        ));
+    }
+    let spec: WorkflowSpec = serde_json::from_value(spec.clone())?;
+    for (field, job_id) in spec.job_references() {
+        // A job gone since fails its own task, with its own message.
+        let Some(job) = Job::find(conn, run.organization_id, job_id).await? else {
+            continue;
+        };
+        let shares = Job::shares(conn, run.organization_id, job_id).await?;
+        if !allowed(job.team_id, &shares) {
+            return Ok(refuse(format!(
+                "their role does not allow running the job \"{}\" ({field}).",
+                job.name
+            )));
+        }
+    }
+    Ok(Ok(()))
 }

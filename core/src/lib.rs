@@ -44,6 +44,7 @@ pub mod ids;
 pub mod job;
 pub mod messages;
 pub mod progress;
+pub mod retry;
 pub mod schedule;
 pub mod sql;
 pub mod usage;

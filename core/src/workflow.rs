@@ -11,8 +11,10 @@
 //!   cancelled or were skipped because of a failure, and everything downstream of them.
 //! - [`outcome`] says how a workflow run ended once every task has.
 //! - [`layout`] places the tasks for drawing the graph (the web page's SVG).
+//! - [`time_of_day`] computes when a `wait_until` task's wait ends, [`nesting`] keeps
+//!   workflows that run workflows finite, and `crate::retry` spaces a task's retries.
 
-use crate::ids::{DestinationId, JobId};
+use crate::ids::{DestinationId, JobId, WorkflowId};
 use crate::job::OverlapPolicy;
 use crate::validation::{FieldErrors, check_text};
 use crate::variables::{Variable, VariableValue};
@@ -89,6 +91,29 @@ pub struct TaskSpec {
     /// Minutes after which a job run is stopped (the job's own timeout when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_minutes: Option<u32>,
+    /// Seconds before the first retry, doubled at each further one up to a day (1 to
+    /// 86400). For a job task, the backoff of its job run's retries (the job's own
+    /// `retry.backoff_seconds` when absent); for a task the engine retries itself
+    /// (another workflow), 60 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_delay_seconds: Option<u32>,
+}
+
+impl TaskSpec {
+    /// The pause before the engine starts this task again after its `failed_attempts`-th
+    /// failed attempt, or `None` when no retry is left (job tasks are retried by their
+    /// job run instead: see [`TaskAction::retried_by_engine`]).
+    pub fn engine_retry_after(&self, failed_attempts: u32) -> Option<u32> {
+        if !self.action.retried_by_engine() {
+            return None;
+        }
+        crate::retry::next_retry(
+            self.retries.unwrap_or(0),
+            self.retry_delay_seconds
+                .unwrap_or(crate::retry::DEFAULT_RETRY_DELAY_SECONDS),
+            failed_attempts,
+        )
+    }
 }
 
 /// What a task does.
@@ -100,6 +125,17 @@ pub enum TaskAction {
     Job { job_id: JobId },
     /// Wait this many seconds.
     Wait { seconds: u32 },
+    /// Wait until the clocks of a time zone show a time of day: the first such moment
+    /// at or after the task starts (see [`time_of_day`]).
+    WaitUntil {
+        /// `HH:MM` on a 24-hour clock, such as `09:30`.
+        time: String,
+        /// An IANA time zone name, such as `Asia/Tokyo` or `UTC`.
+        time_zone: String,
+    },
+    /// Run another workflow of the organization and wait for its end; the task ends as
+    /// that run does.
+    Workflow { workflow_id: WorkflowId },
     /// Send a message through a notification destination of the organization.
     Notify {
         destination_id: DestinationId,
@@ -113,8 +149,18 @@ impl TaskAction {
         match self {
             TaskAction::Job { .. } => "job",
             TaskAction::Wait { .. } => "wait",
+            TaskAction::WaitUntil { .. } => "wait_until",
             TaskAction::Notify { .. } => "notify",
+            TaskAction::Workflow { .. } => "workflow",
         }
+    }
+
+    /// Whether the engine itself retries a failed attempt of this task, after
+    /// `crate::retry`'s backoff: a kind whose failure another try may fix and which has
+    /// no retries of its own (a job run retries itself; a wait does not fail; a
+    /// notification fails only when its destination is gone).
+    pub fn retried_by_engine(&self) -> bool {
+        matches!(self, TaskAction::Workflow { .. })
     }
 }
 
@@ -339,6 +385,17 @@ impl WorkflowSpec {
                     format!("must be at most {MAX_RETRIES}"),
                 );
             }
+            if let Some(delay) = task.retry_delay_seconds
+                && (delay == 0 || delay > crate::retry::MAX_RETRY_DELAY_SECONDS)
+            {
+                errors.push(
+                    format!("tasks[{i}].retry_delay_seconds"),
+                    format!(
+                        "must be between 1 and {} seconds (a day)",
+                        crate::retry::MAX_RETRY_DELAY_SECONDS
+                    ),
+                );
+            }
             if let Some(minutes) = task.timeout_minutes
                 && (minutes == 0 || minutes > MAX_TIMEOUT_MINUTES)
             {
@@ -357,6 +414,10 @@ impl WorkflowSpec {
                         );
                     }
                 }
+                TaskAction::WaitUntil { time, time_zone } => {
+                    check_wait_until(&mut errors, i, time, time_zone);
+                }
+                TaskAction::Workflow { .. } => {}
                 TaskAction::Notify { message, .. } => {
                     if message.chars().count() > MESSAGE_MAX_CHARS {
                         errors.push(
@@ -464,6 +525,20 @@ impl WorkflowSpec {
             .collect()
     }
 
+    /// The workflows the workflow runs, with the field path of each reference.
+    pub fn workflow_references(&self) -> Vec<(String, WorkflowId)> {
+        self.tasks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| match t.action {
+                TaskAction::Workflow { workflow_id } => {
+                    Some((format!("tasks[{i}].action.workflow_id"), workflow_id))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The destinations the workflow notifies, with the field path of each reference.
     pub fn destination_references(&self) -> Vec<(String, DestinationId)> {
         self.tasks
@@ -477,6 +552,35 @@ impl WorkflowSpec {
             })
             .collect()
     }
+}
+
+/// A `wait_until` task's time (`HH:MM`) and time zone (an IANA name).
+fn check_wait_until(errors: &mut FieldErrors, i: usize, time: &str, time_zone: &str) {
+    if time_of_day::parse_time_of_day(time).is_none() {
+        errors.push(
+            format!("tasks[{i}].action.time"),
+            "must be a time of day as HH:MM on a 24-hour clock, such as 09:30",
+        );
+    }
+    if time_zone.parse::<chrono_tz::Tz>().is_err() {
+        errors.push(
+            format!("tasks[{i}].action.time_zone"),
+            "must be a time zone name such as Asia/Tokyo, Europe/Paris or UTC",
+        );
+    }
+}
+
+/// When a `wait_until` task that starts at `now` ends; `None` when its time or zone
+/// does not read (validation refuses those). Never more than [`MAX_WAIT_SECONDS`] away.
+pub fn wait_until_moment(
+    now: chrono::DateTime<chrono::Utc>,
+    time: &str,
+    time_zone: &str,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let time = time_of_day::parse_time_of_day(time)?;
+    let zone: chrono_tz::Tz = time_zone.parse().ok()?;
+    let at = time_of_day::next_time_of_day(now, time, zone);
+    Some(at.min(now + chrono::Duration::seconds(i64::from(MAX_WAIT_SECONDS))))
 }
 
 /// How a task ended, as the tasks after it see it.
@@ -568,6 +672,8 @@ pub fn outcome(states: &[Ended]) -> Option<WorkflowRunStatus> {
 }
 
 pub mod layout;
+pub mod nesting;
+pub mod time_of_day;
 
 #[cfg(test)]
 mod tests;

@@ -1175,6 +1175,9 @@ texts! {
     TaskKindJob => "Run a job", "ジョブを実行";
     TaskKindWait => "Wait", "待機";
     TaskKindNotify => "Notify", "通知";
+    TaskKindWaitUntil => "Wait until a time of day", "指定の時刻まで待機";
+    TaskKindWorkflow => "Run a workflow", "ワークフローを実行";
+    TaskKeptAsSaved => "Kept as saved: this kind of task is not edited on this page yet.", "保存した内容のまま残します。この種類のタスクはまだこのページでは編集できません。";
     RunIfSuccess => "When the tasks before it succeeded", "前のタスクが成功したとき";
     RunIfFailure => "When a task before it failed", "前のタスクが失敗したとき";
     RunIfAlways => "Always, once the tasks before it ended", "前のタスクの終了後は常に";

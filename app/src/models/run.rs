@@ -83,6 +83,9 @@ pub struct NewRun<'a> {
     pub schedule_id: Option<ScheduleId>,
     pub scheduled_time: Option<DateTime<Utc>>,
     pub backfill_id: Option<BackfillId>,
+    /// The base of the backoff between this run's attempts instead of the job's own (a
+    /// workflow task's `retry_delay_seconds`); the retries carry it on.
+    pub retry_backoff_seconds: Option<i32>,
 }
 
 /// Filters of the run list; all optional.

@@ -86,6 +86,8 @@ pub struct WorkflowRun {
     /// The schedule that started the run, and for which fire time.
     pub schedule_id: Option<ScheduleId>,
     pub scheduled_time: Option<DateTime<Utc>>,
+    /// The run whose workflow task started this one (a child run).
+    pub parent_run_id: Option<WorkflowRunId>,
 }
 
 #[derive(Insertable)]
@@ -102,6 +104,7 @@ pub struct NewWorkflowRun<'a> {
     pub wake_at: Option<DateTime<Utc>>,
     pub schedule_id: Option<ScheduleId>,
     pub scheduled_time: Option<DateTime<Utc>>,
+    pub parent_run_id: Option<WorkflowRunId>,
 }
 
 /// How a run changes at a step of the engine, a cancel or a resume.
@@ -253,6 +256,59 @@ impl WorkflowRun {
             .execute(conn)
             .await
     }
+
+    /// Called in the transaction that ends a child run (its last step, or a cancel): the
+    /// run whose workflow task waits for it is looked at now. The lock order is the
+    /// child's row, then the parent's; the parent's step never locks a running child.
+    pub async fn wake_parent(
+        conn: &mut AsyncPgConnection,
+        child: WorkflowRunId,
+    ) -> QueryResult<usize> {
+        let owner = workflow_task_runs::table
+            .filter(workflow_task_runs::child_run_id.eq(child))
+            .select(workflow_task_runs::workflow_run_id);
+        diesel::update(workflow_runs::table)
+            .filter(workflow_runs::id.eq_any(owner))
+            .filter(workflow_runs::status.eq(WorkflowRunStatus::Running))
+            .set(workflow_runs::wake_at.eq(diesel::dsl::now))
+            .execute(conn)
+            .await
+    }
+
+    /// The workflows of `run` and of the runs above it (`parent_run_id`), nearest first,
+    /// with their names; at most `limit` of them.
+    pub async fn ancestry(
+        conn: &mut AsyncPgConnection,
+        run: &WorkflowRun,
+        limit: usize,
+    ) -> QueryResult<Vec<(WorkflowId, String)>> {
+        let mut chain = Vec::new();
+        let mut at = Some((run.workflow_id, run.parent_run_id));
+        while let Some((workflow, parent)) = at
+            && chain.len() < limit
+        {
+            let name = workflows::table
+                .find(workflow)
+                .filter(workflows::organization_id.eq(run.organization_id))
+                .select(workflows::name)
+                .first::<String>(conn)
+                .await
+                .optional()?
+                .unwrap_or_default();
+            chain.push((workflow, name));
+            at = match parent {
+                Some(parent) => workflow_runs::table
+                    .find(parent)
+                    .filter(workflow_runs::organization_id.eq(run.organization_id))
+                    .select((workflow_runs::workflow_id, workflow_runs::parent_run_id))
+                    .first::<(WorkflowId, Option<WorkflowRunId>)>(conn)
+                    .await
+                    .optional()?,
+                None => None,
+            };
+        }
+        Ok(chain)
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -269,6 +325,11 @@ pub struct TaskRun {
     pub message: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// The workflow run a workflow task started; kept across a resume, which resumes it.
+    pub child_run_id: Option<WorkflowRunId>,
+    /// Failed attempts the engine retried since the task last became pending at the
+    /// run's start or resume.
+    pub failed_attempts: i32,
 }
 
 /// A task's new state.
@@ -283,6 +344,8 @@ pub struct TaskRunChangeset<'a> {
     pub message: Option<&'a str>,
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
+    pub child_run_id: Option<WorkflowRunId>,
+    pub failed_attempts: i32,
 }
 
 impl TaskRun {
@@ -300,6 +363,8 @@ impl TaskRun {
             message: None,
             started_at: None,
             ended_at: None,
+            child_run_id: None,
+            failed_attempts: 0,
         }
     }
 
@@ -347,6 +412,8 @@ impl TaskRun {
             message: self.message.as_deref(),
             started_at: self.started_at,
             ended_at: self.ended_at,
+            child_run_id: self.child_run_id,
+            failed_attempts: self.failed_attempts,
         }
     }
 

@@ -150,6 +150,7 @@ async fn check_references(
             Err(other) => return Err(other),
         }
     }
+    check_workflow_references(conn, auth, spec, prefix, &mut errors).await?;
     for (field, destination) in spec.destination_references() {
         if Destination::find(conn, auth.organization_id, destination)
             .await?
@@ -160,6 +161,83 @@ async fn check_references(
                 "No notification destination of your organization has this id.",
             );
         }
+    }
+    Ok(errors)
+}
+
+/// Every workflow the spec runs must be one of the organization's the caller may run (an
+/// id of another organization is "no workflow you can see", as an unknown one).
+async fn check_workflow_references(
+    conn: &mut AsyncPgConnection,
+    auth: &Auth,
+    spec: &WorkflowSpec,
+    prefix: &str,
+    errors: &mut FieldErrors,
+) -> Result<(), ApiError> {
+    for (field, id) in spec.workflow_references() {
+        let field = format!("{prefix}{field}");
+        match load_workflow(conn, auth, id, Action::UseResource, "run this workflow").await {
+            Ok(_) => {}
+            Err(ApiError::NotFound(_)) => errors.push(field, "No workflow you can see has this id."),
+            Err(ApiError::Forbidden(_)) => errors.push(
+                field,
+                "Your role on this workflow's team does not allow running it: a workflow may run only workflows you may run (operator or more).",
+            ),
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(())
+}
+
+/// The nesting of workflow `id` with the tasks of `spec`, over the organization's saved
+/// workflows (`hakobu_core::workflow::nesting`): a loop back to itself or through others,
+/// or a chain too deep, at the field of the task that leads to it.
+async fn check_nesting(
+    conn: &mut AsyncPgConnection,
+    auth: &Auth,
+    id: WorkflowId,
+    name: &str,
+    spec: &WorkflowSpec,
+    prefix: &str,
+) -> Result<FieldErrors, ApiError> {
+    use hakobu_core::workflow::nesting::{Node, check_nesting as find_problem};
+    let mut errors = FieldErrors::default();
+    let references = spec.workflow_references();
+    if references.is_empty() {
+        return Ok(errors);
+    }
+    let mut graph = std::collections::HashMap::new();
+    for saved in Workflow::list(conn, auth.organization_id).await? {
+        let runs = serde_json::from_value::<WorkflowSpec>(saved.spec.clone())
+            .map(|s| {
+                s.workflow_references()
+                    .into_iter()
+                    .map(|(_, w)| w)
+                    .collect()
+            })
+            .unwrap_or_default();
+        graph.insert(
+            saved.id,
+            Node {
+                name: saved.name,
+                runs,
+            },
+        );
+    }
+    graph.insert(
+        id,
+        Node {
+            name: name.to_owned(),
+            runs: references.iter().map(|(_, w)| *w).collect(),
+        },
+    );
+    if let Err((via, problem)) = find_problem(id, &graph) {
+        let field = references
+            .iter()
+            .find(|(_, w)| *w == via)
+            .map(|(f, _)| f.clone())
+            .unwrap_or_else(|| "tasks".to_owned());
+        errors.push(format!("{prefix}{field}"), problem.message());
     }
     Ok(errors)
 }
@@ -220,15 +298,19 @@ async fn create_workflow(
     let mut conn = state.pool.get().await?;
     require_team_editor(&mut conn, &auth, body.team_id, "team_id").await?;
     body.validate()?;
+    let id = WorkflowId::new();
     let workflow = conn
         .transaction::<_, ApiError, _>(async |conn| {
             check_references(conn, &auth, &body.spec, "spec.")
                 .await?
                 .into_result()?;
+            check_nesting(conn, &auth, id, body.name.trim(), &body.spec, "spec.")
+                .await?
+                .into_result()?;
             let workflow = Workflow::insert(
                 conn,
                 NewWorkflow {
-                    id: WorkflowId::new(),
+                    id,
                     organization_id: auth.organization_id,
                     team_id: body.team_id,
                     name: body.name.trim(),
@@ -306,6 +388,9 @@ async fn update_workflow(
             }
             body.validate()?;
             check_references(conn, &auth, &body.spec, "spec.")
+                .await?
+                .into_result()?;
+            check_nesting(conn, &auth, id, body.name.trim(), &body.spec, "spec.")
                 .await?
                 .into_result()?;
             let after = Workflow::update(
@@ -411,6 +496,23 @@ async fn start_workflow_run(
             )
             .await?;
             check_references_at_run(conn, &auth, &workflow.spec).await?;
+            // Other workflows may have changed since this one was saved.
+            let spec: WorkflowSpec =
+                serde_json::from_value(workflow.spec.clone()).map_err(anyhow::Error::from)?;
+            if let Some(problem) =
+                check_nesting(conn, &auth, workflow.id, &workflow.name, &spec, "spec.")
+                    .await?
+                    .first()
+            {
+                return Err(ApiError::Conflict {
+                    message: format!(
+                        "This workflow cannot start: {} ({})",
+                        problem.message, problem.field
+                    )
+                    .into(),
+                    field: None,
+                });
+            }
             let inputs = match request.as_of {
                 Some(at) => json!({"as_of": at}),
                 None => json!({}),

@@ -51,6 +51,8 @@ pub struct RunRequest<'a> {
     pub max_attempts: Option<i32>,
     /// Instead of the job's timeout (a workflow task's `timeout_minutes`).
     pub timeout_seconds: Option<i32>,
+    /// Instead of the job's retry backoff (a workflow task's `retry_delay_seconds`).
+    pub retry_backoff_seconds: Option<i32>,
 }
 
 /// Queues a run of `job`. `None` when the job's overlap policy is `skip` and a run is
@@ -99,6 +101,7 @@ pub async fn enqueue(
             schedule_id: request.schedule_id,
             scheduled_time: request.scheduled_time,
             backfill_id: request.backfill.map(|(id, _)| id),
+            retry_backoff_seconds: request.retry_backoff_seconds,
         })
         .on_conflict_do_nothing()
         .returning(Run::as_returning())
@@ -315,14 +318,28 @@ fn left_behind(runner_said: &Option<String>) -> String {
         .unwrap_or_else(|| "nothing was committed in transactional modes.".to_owned())
 }
 
-/// Queues the attempt after `run`, after its backoff (`backoff * 2^(attempt-1)`).
+/// Queues the attempt after `run`, after its backoff (`hakobu_core::retry::backoff_delay`:
+/// `backoff * 2^(attempt-1)`, at most a day), from the run's own base (a workflow task's)
+/// or the job's.
 async fn queue_retry(conn: &mut AsyncPgConnection, run: &Run) -> anyhow::Result<()> {
-    let job = Job::find(conn, run.organization_id, run.job_id).await?;
-    let backoff = job
-        .and_then(|j| serde_json::from_value::<JobSettings>(j.settings).ok())
-        .map(|s| s.retry.backoff_seconds)
-        .unwrap_or(60);
-    let delay = i64::from(backoff) * 2_i64.pow((run.attempt - 1).clamp(0, 16) as u32);
+    let own: Option<i32> = runs::table
+        .find(run.id)
+        .select(runs::retry_backoff_seconds)
+        .first(conn)
+        .await?;
+    let backoff = match own {
+        Some(seconds) => seconds.max(1) as u32,
+        None => {
+            let job = Job::find(conn, run.organization_id, run.job_id).await?;
+            job.and_then(|j| serde_json::from_value::<JobSettings>(j.settings).ok())
+                .map(|s| s.retry.backoff_seconds)
+                .unwrap_or(hakobu_core::retry::DEFAULT_RETRY_DELAY_SECONDS)
+        }
+    };
+    let delay = i64::from(hakobu_core::retry::backoff_delay(
+        backoff,
+        run.attempt.max(1) as u32,
+    ));
     diesel::insert_into(runs::table)
         .values(NewRun {
             id: RunId::new(),
@@ -342,6 +359,7 @@ async fn queue_retry(conn: &mut AsyncPgConnection, run: &Run) -> anyhow::Result<
             schedule_id: run.schedule_id,
             scheduled_time: run.scheduled_time,
             backfill_id: run.backfill_id,
+            retry_backoff_seconds: own,
         })
         .execute(conn)
         .await?;

@@ -1345,3 +1345,579 @@ async fn workflow_rules_are_for_its_editors_and_another_organization_gets_404() 
     assert_eq!(still.as_array().unwrap().len(), 1, "{still}");
     assert_eq!(still[0]["event"], "failure", "{still}");
 }
+
+// Waiting until a time of day, workflows that run workflows, and retries with backoff.
+
+fn workflow_task(name: &str, workflow: &str, after: &[&str]) -> Value {
+    json!({"name": name, "action": {"type": "workflow", "workflow_id": workflow}, "after": after})
+}
+
+async fn named_workflow(app: &TestApp, owner: &TestUser, name: &str, tasks: Value) -> String {
+    let (status, body) = app
+        .post(
+            "/api/workflows",
+            &owner.token,
+            json!({"name": name, "team_id": owner.default_team, "spec": {"tasks": tasks}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_str().unwrap().to_owned()
+}
+
+fn runner_result(ok: bool) -> hakobu_core::api::runs::RunnerResult {
+    hakobu_core::api::runs::RunnerResult {
+        outcome: if ok {
+            hakobu_core::api::runs::RunnerOutcome::Succeeded
+        } else {
+            hakobu_core::api::runs::RunnerOutcome::Failed
+        },
+        rows_read: 0,
+        rows_written: 0,
+        rows_skipped: 0,
+        bytes_read: 0,
+        bytes_written: 0,
+        error: (!ok).then(|| "the mart's SQL failed".to_owned()),
+        next_state: None,
+    }
+}
+
+/// One engine step of a workflow run, as the worker would take it.
+async fn step(pool: &hakobu::db::DbPool, run: &str) -> hakobu::workflows::Step {
+    let mut conn = pool.get().await.unwrap();
+    advance(&mut conn, run.parse().unwrap()).await.unwrap()
+}
+
+/// Ends the last attempt of a workflow task's job run (as its runner would report).
+async fn end_job_task(app: &TestApp, pool: &hakobu::db::DbPool, run: &str, ok: bool) {
+    let last = app
+        .query_strings(&format!(
+            "SELECT r.id::text FROM runs r JOIN workflow_task_runs t ON t.run_id = r.root_run_id \
+             WHERE t.workflow_run_id = '{run}' ORDER BY r.attempt DESC LIMIT 1"
+        ))
+        .await;
+    let id: hakobu_core::ids::RunId = last[0][0].clone().unwrap().parse().unwrap();
+    let mut conn = pool.get().await.unwrap();
+    hakobu::runs::finish(&mut conn, id, runner_result(ok))
+        .await
+        .unwrap();
+}
+
+async fn run_status(app: &TestApp, owner: &TestUser, run: &str) -> Value {
+    let (status, view) = app
+        .get(&format!("/api/workflow-runs/{run}"), &owner.token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    view
+}
+
+fn pool_of(app: &TestApp) -> hakobu::db::DbPool {
+    hakobu::db::build_pool(&format!("{}/{}", server_url(), app.db_name), 4).unwrap()
+}
+
+#[tokio::test]
+async fn wait_until_and_retry_delays_are_validated_and_the_wait_ends_at_the_time() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let until = |time: &str, zone: &str| json!([{"name": "w", "action": {"type": "wait_until", "time": time, "time_zone": zone}}]);
+    let (status, body) = create_workflow(&app, &owner, until("9:30", "Asia/Tokio")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        fields(&body),
+        [
+            "spec.tasks[0].action.time",
+            "spec.tasks[0].action.time_zone"
+        ],
+        "{body}"
+    );
+    let (status, body) = create_workflow(
+        &app,
+        &owner,
+        json!([{"name": "w", "action": {"type": "wait", "seconds": 5}, "retry_delay_seconds": 0}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        fields(&body),
+        ["spec.tasks[0].retry_delay_seconds"],
+        "{body}"
+    );
+
+    // A valid one waits until the next such moment, computed at the task's start.
+    let (status, created) = create_workflow(&app, &owner, until("09:30", "Asia/Tokyo")).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let workflow = created["id"].as_str().unwrap();
+    let (_, run) = app
+        .post(
+            &format!("/api/workflows/{workflow}/runs"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    let run = run["id"].as_str().unwrap().to_owned();
+    let pool = pool_of(&app);
+    assert_eq!(step(&pool, &run).await.started, ["w"]);
+    let rows = app
+        .query_strings(&format!(
+            "SELECT started_at::text, wait_until::text, \
+             (to_char(wait_until AT TIME ZONE 'Asia/Tokyo', 'HH24:MI'))::text, \
+             (wait_until >= started_at AND wait_until < started_at + interval '1 day')::text \
+             FROM workflow_task_runs WHERE workflow_run_id = '{run}'"
+        ))
+        .await;
+    assert_eq!(rows[0][2].as_deref(), Some("09:30"), "{rows:?}");
+    assert_eq!(rows[0][3].as_deref(), Some("true"), "{rows:?}");
+    // And the run's next look is no later than that moment.
+    let wake = app
+        .query_strings(&format!(
+            "SELECT (wake_at <= (SELECT wait_until FROM workflow_task_runs WHERE workflow_run_id = '{run}'))::text FROM workflow_runs WHERE id = '{run}'"
+        ))
+        .await;
+    assert_eq!(wake, [[Some("true".to_owned())]]);
+}
+
+/// A workflow that includes itself, directly or through another, is refused at save with
+/// the loop named; another organization's workflow is "no workflow you can see", as an
+/// id that exists nowhere.
+#[tokio::test]
+async fn workflows_that_include_themselves_or_others_workflows_are_refused() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let wait = json!({"name": "pause", "action": {"type": "wait", "seconds": 1}});
+    let a = named_workflow(&app, &owner, "Flow A", json!([wait])).await;
+    let save_a = |tasks: Value| {
+        let app = &app;
+        let owner = &owner;
+        let a = a.clone();
+        async move {
+            app.put(
+                &format!("/api/workflows/{a}"),
+                &owner.token,
+                json!({"name": "Flow A", "team_id": owner.default_team, "spec": {"tasks": tasks}}),
+            )
+            .await
+        }
+    };
+    let (status, body) = save_a(json!([wait, workflow_task("self", &a, &["pause"])])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        fields(&body),
+        ["spec.tasks[1].action.workflow_id"],
+        "{body}"
+    );
+    assert!(body.to_string().contains("Flow A -> Flow A"), "{body}");
+
+    let b = named_workflow(&app, &owner, "Flow B", json!([workflow_task("a", &a, &[])])).await;
+    let (status, body) = save_a(json!([workflow_task("b", &b, &[])])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        fields(&body),
+        ["spec.tasks[0].action.workflow_id"],
+        "{body}"
+    );
+    assert!(
+        body.to_string().contains("Flow A -> Flow B -> Flow A"),
+        "{body}"
+    );
+    let (_, saved) = app.get(&format!("/api/workflows/{a}"), &owner.token).await;
+    assert_eq!(
+        saved["spec"]["tasks"][0]["name"], "pause",
+        "unchanged: {saved}"
+    );
+
+    // Another organization's workflow: the same answer as an id that exists nowhere.
+    let rival = app.signup("Rival").await;
+    let theirs = named_workflow(&app, &rival, "Theirs", json!([wait])).await;
+    let mut messages = Vec::new();
+    for id in [theirs, uuid::Uuid::new_v4().to_string()] {
+        let (status, body) =
+            create_workflow(&app, &owner, json!([workflow_task("x", &id, &[])])).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(
+            fields(&body),
+            ["spec.tasks[0].action.workflow_id"],
+            "{body}"
+        );
+        messages.push(body["fields"][0]["message"].clone());
+    }
+    assert_eq!(messages[0], messages[1]);
+    assert!(
+        messages[0].to_string().contains("No workflow you can see"),
+        "{messages:?}"
+    );
+
+    // A loop made later through a workflow saved since (B now runs A, and A is changed
+    // in the database behind the API's back) is refused at the start.
+    app.sql(&format!(
+        "UPDATE workflows SET spec = '{}' WHERE id = '{a}'",
+        json!({"tasks": [workflow_task("b", &b, &[])]})
+    ))
+    .await;
+    let (status, body) = app
+        .post(&format!("/api/workflows/{b}/runs"), &owner.token, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body.to_string().contains("Flow B -> Flow A -> Flow B"),
+        "{body}"
+    );
+}
+
+/// A parent runs a child whose job succeeds: the child runs with the parent's starter,
+/// its end wakes the parent, and the parent's task succeeds with it.
+#[tokio::test]
+async fn a_parent_runs_a_child_workflow_that_succeeds() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let c = app.pg_connection(&owner).await;
+    let job = statements_job(&app, &owner, &c, "Mart", "SELECT 1").await;
+    let child = named_workflow(&app, &owner, "Child", json!([job_task("mart", &job, &[])])).await;
+    let parent = named_workflow(
+        &app,
+        &owner,
+        "Parent",
+        json!([workflow_task("child", &child, &[]), {"name": "pause", "action": {"type": "wait", "seconds": 1}, "after": ["child"]}]),
+    )
+    .await;
+    let (status, run) = app
+        .post(
+            &format!("/api/workflows/{parent}/runs"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let run = run["id"].as_str().unwrap().to_owned();
+    let pool = pool_of(&app);
+    assert_eq!(step(&pool, &run).await.started, ["child"]);
+    // A second step starts no second child.
+    assert_eq!(step(&pool, &run).await.started, Vec::<String>::new());
+    let view = run_status(&app, &owner, &run).await;
+    let child_run = view["tasks"][0]["workflow_run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let child_view = run_status(&app, &owner, &child_run).await;
+    assert_eq!(child_view["workflow_id"], child.as_str());
+    assert_eq!(child_view["trigger"], "workflow");
+    assert_eq!(child_view["triggered_by"], owner.user_id.as_str());
+    assert_eq!(
+        app.query_strings(&format!(
+            "SELECT count(*)::text FROM workflow_runs WHERE workflow_id = '{child}'"
+        ))
+        .await,
+        [[Some("1".to_owned())]]
+    );
+
+    assert_eq!(step(&pool, &child_run).await.started, ["mart"]);
+    end_job_task(&app, &pool, &child_run, true).await;
+    let ended = step(&pool, &child_run).await;
+    assert_eq!(
+        ended.status,
+        Some(hakobu_core::workflow::WorkflowRunStatus::Succeeded)
+    );
+    // The child's end woke the parent.
+    let wake = app
+        .query_strings(&format!(
+            "SELECT (wake_at <= now())::text FROM workflow_runs WHERE id = '{run}'"
+        ))
+        .await;
+    assert_eq!(wake, [[Some("true".to_owned())]]);
+    assert_eq!(step(&pool, &run).await.started, ["pause"]);
+    assert_eq!(
+        states(&run_status(&app, &owner, &run).await)["child"],
+        "succeeded"
+    );
+}
+
+/// The child fails: the parent's task retries after its backoff (resuming the child run,
+/// not starting another), fails again, and the parent fails; the parent's resume resumes
+/// the same child from its failed task, and both succeed.
+#[tokio::test]
+async fn a_failed_child_is_retried_after_its_backoff_and_resumed_with_its_parent() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let c = app.pg_connection(&owner).await;
+    let job = statements_job(&app, &owner, &c, "Mart", "SELECT 1").await;
+    let child = named_workflow(&app, &owner, "Child", json!([job_task("mart", &job, &[])])).await;
+    let parent = named_workflow(
+        &app,
+        &owner,
+        "Parent",
+        json!([{"name": "child", "action": {"type": "workflow", "workflow_id": child}, "retries": 1, "retry_delay_seconds": 30}]),
+    )
+    .await;
+    let (_, run) = app
+        .post(
+            &format!("/api/workflows/{parent}/runs"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    let run = run["id"].as_str().unwrap().to_owned();
+    let pool = pool_of(&app);
+    step(&pool, &run).await;
+    let child_run = run_status(&app, &owner, &run).await["tasks"][0]["workflow_run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let fail_child = || async {
+        assert_eq!(step(&pool, &child_run).await.started, ["mart"]);
+        end_job_task(&app, &pool, &child_run, false).await;
+        let ended = step(&pool, &child_run).await;
+        assert_eq!(
+            ended.status,
+            Some(hakobu_core::workflow::WorkflowRunStatus::Failed)
+        );
+    };
+    fail_child().await;
+
+    // The parent's step sees the failure: the task waits 30 s for its retry.
+    let stepped = step(&pool, &run).await;
+    assert_eq!(
+        stepped.status,
+        Some(hakobu_core::workflow::WorkflowRunStatus::Running)
+    );
+    let task = app
+        .query_strings(&format!(
+            "SELECT state, failed_attempts::text, round(extract(epoch FROM wait_until - now()))::text, \
+             (wake_at <= wait_until)::text, message \
+             FROM workflow_task_runs t JOIN workflow_runs r ON r.id = t.workflow_run_id WHERE r.id = '{run}'"
+        ))
+        .await;
+    assert_eq!(task[0][0].as_deref(), Some("pending"), "{task:?}");
+    assert_eq!(task[0][1].as_deref(), Some("1"), "{task:?}");
+    let left: i64 = task[0][2].clone().unwrap().parse().unwrap();
+    assert!(
+        (20..=30).contains(&left),
+        "the retry waits its 30 s: {task:?}"
+    );
+    assert_eq!(task[0][3].as_deref(), Some("true"), "{task:?}");
+    assert!(
+        task[0][4].clone().unwrap().contains("Attempt 1 failed"),
+        "{task:?}"
+    );
+    // Before the backoff has passed nothing starts, however often the run is stepped.
+    assert_eq!(step(&pool, &run).await.started, Vec::<String>::new());
+    assert_eq!(
+        run_status(&app, &owner, &child_run).await["status"],
+        "failed"
+    );
+
+    // The backoff passes (moved into the past rather than waited for).
+    app.sql(&format!(
+        "UPDATE workflow_task_runs SET wait_until = now() - interval '1 second' WHERE workflow_run_id = '{run}'"
+    ))
+    .await;
+    assert_eq!(step(&pool, &run).await.started, ["child"]);
+    let view = run_status(&app, &owner, &run).await;
+    assert_eq!(
+        view["tasks"][0]["workflow_run_id"],
+        child_run.as_str(),
+        "the same child run"
+    );
+    assert_eq!(view["tasks"][0]["starts"], 2);
+    let again = run_status(&app, &owner, &child_run).await;
+    assert_eq!(
+        (again["status"].as_str(), again["attempt"].as_i64()),
+        (Some("running"), Some(2))
+    );
+    fail_child().await;
+    let ended = step(&pool, &run).await;
+    assert_eq!(
+        ended.status,
+        Some(hakobu_core::workflow::WorkflowRunStatus::Failed)
+    );
+    let view = run_status(&app, &owner, &run).await;
+    assert_eq!(states(&view)["child"], "failed");
+    assert!(
+        view["tasks"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("The workflow run failed"),
+        "{view}"
+    );
+
+    // Resume the parent: the same child resumes from its failed task and succeeds.
+    let (status, body) = app
+        .post(
+            &format!("/api/workflow-runs/{run}/resume"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(step(&pool, &run).await.started, ["child"]);
+    assert_eq!(step(&pool, &child_run).await.started, ["mart"]);
+    end_job_task(&app, &pool, &child_run, true).await;
+    step(&pool, &child_run).await;
+    let ended = step(&pool, &run).await;
+    assert_eq!(
+        ended.status,
+        Some(hakobu_core::workflow::WorkflowRunStatus::Succeeded)
+    );
+    assert_eq!(run_status(&app, &owner, &child_run).await["attempt"], 3);
+    assert_eq!(
+        app.query_strings(&format!(
+            "SELECT count(*)::text FROM workflow_runs WHERE workflow_id = '{child}'"
+        ))
+        .await,
+        [[Some("1".to_owned())]],
+        "one child run, resumed twice"
+    );
+}
+
+#[tokio::test]
+async fn cancelling_a_parent_cancels_its_child_run() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let c = app.pg_connection(&owner).await;
+    let job = statements_job(&app, &owner, &c, "Mart", "SELECT 1").await;
+    let child = named_workflow(&app, &owner, "Child", json!([job_task("mart", &job, &[])])).await;
+    let parent = named_workflow(
+        &app,
+        &owner,
+        "Parent",
+        json!([workflow_task("child", &child, &[])]),
+    )
+    .await;
+    let (_, run) = app
+        .post(
+            &format!("/api/workflows/{parent}/runs"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    let run = run["id"].as_str().unwrap().to_owned();
+    let pool = pool_of(&app);
+    step(&pool, &run).await;
+    let child_run = run_status(&app, &owner, &run).await["tasks"][0]["workflow_run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    step(&pool, &child_run).await;
+    let job_run = run_status(&app, &owner, &child_run).await["tasks"][0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = app
+        .post(
+            &format!("/api/workflow-runs/{run}/cancel"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "cancelled");
+    let child_view = run_status(&app, &owner, &child_run).await;
+    assert_eq!(child_view["status"], "cancelled", "{child_view}");
+    assert_eq!(states(&child_view)["mart"], "cancelled");
+    let (_, job_view) = app.get(&format!("/api/runs/{job_run}"), &owner.token).await;
+    assert_eq!(job_view["status"], "cancelled", "{job_view}");
+}
+
+/// The child runs with the rights of the person who started the parent, checked when it
+/// starts: once they may no longer run the child workflow, the task fails and says why.
+#[tokio::test]
+async fn a_child_the_starter_may_no_longer_run_fails_its_task() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let other_team = app.create_team(&owner, "Analysts").await;
+    let analyst = app
+        .add_member(
+            &owner,
+            "member",
+            json!([{"team_id": other_team, "role": "editor"}, {"team_id": owner.default_team, "role": "operator"}]),
+        )
+        .await;
+    let wait = json!({"name": "pause", "action": {"type": "wait", "seconds": 1}});
+    let child = named_workflow(&app, &owner, "Owners' flow", json!([wait])).await;
+    let (status, body) = app
+        .post(
+            "/api/workflows",
+            &analyst.token,
+            json!({"name": "Analysts' flow", "team_id": other_team, "spec": {"tasks": [workflow_task("child", &child, &[])]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let parent = body["id"].as_str().unwrap().to_owned();
+    let (status, run) = app
+        .post(
+            &format!("/api/workflows/{parent}/runs"),
+            &analyst.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let run = run["id"].as_str().unwrap().to_owned();
+    // Between the start and the engine's step, the analyst becomes a viewer there.
+    app.sql(&format!(
+        "UPDATE team_members SET role = 'viewer' WHERE user_id = '{}' AND team_id = '{}'",
+        analyst.user_id, owner.default_team
+    ))
+    .await;
+    let pool = pool_of(&app);
+    let stepped = step(&pool, &run).await;
+    assert_eq!(
+        stepped.status,
+        Some(hakobu_core::workflow::WorkflowRunStatus::Failed)
+    );
+    let view = run_status(&app, &owner, &run).await;
+    assert_eq!(view["tasks"][0]["state"], "failed");
+    let message = view["tasks"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("\"Owners' flow\" cannot run for the person who started this run"),
+        "{message}"
+    );
+    assert_eq!(
+        app.query_strings(&format!(
+            "SELECT count(*)::text FROM workflow_runs WHERE workflow_id = '{child}'"
+        ))
+        .await,
+        [[Some("0".to_owned())]]
+    );
+}
+
+/// A job task's `retry_delay_seconds` is its job run's backoff: the second attempt is
+/// queued that long after the first one's end.
+#[tokio::test]
+async fn a_job_tasks_retry_delay_is_its_job_runs_backoff() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let c = app.pg_connection(&owner).await;
+    let job = statements_job(&app, &owner, &c, "Mart", "SELECT 1").await;
+    let flow = named_workflow(
+        &app,
+        &owner,
+        "Flow",
+        json!([{"name": "mart", "action": {"type": "job", "job_id": job}, "retries": 2, "retry_delay_seconds": 7}]),
+    )
+    .await;
+    let (_, run) = app
+        .post(
+            &format!("/api/workflows/{flow}/runs"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    let run = run["id"].as_str().unwrap().to_owned();
+    let pool = pool_of(&app);
+    step(&pool, &run).await;
+    end_job_task(&app, &pool, &run, false).await;
+    end_job_task(&app, &pool, &run, false).await;
+    let attempts = app
+        .query_strings(
+            "SELECT r.attempt::text, r.max_attempts::text, r.retry_backoff_seconds::text, \
+             round(extract(epoch FROM r.not_before - p.finished_at))::text \
+             FROM runs r JOIN runs p ON p.root_run_id = r.root_run_id AND p.attempt = r.attempt - 1 \
+             ORDER BY r.attempt",
+        )
+        .await;
+    assert_eq!(
+        attempts,
+        [
+            ["2", "3", "7", "7"].map(|s| Some(s.to_owned())),
+            ["3", "3", "7", "14"].map(|s| Some(s.to_owned())),
+        ],
+        "7 s, then doubled"
+    );
+}

@@ -96,6 +96,9 @@ pub struct TaskRunView {
     pub skipped_for_failure: bool,
     /// The job run it started (its first attempt; retries share it as `root_run_id`).
     pub run_id: Option<RunId>,
+    /// The workflow run a workflow task started (a resume or retry resumes that one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_run_id: Option<WorkflowRunId>,
     /// How many times the task was started, resumes included.
     pub starts: i32,
     pub message: Option<String>,

@@ -316,3 +316,58 @@ fn variables_are_checked_like_a_jobs() {
         assert!(found.iter().any(|f| f == field), "{field} in {found:?}");
     }
 }
+
+#[test]
+fn wait_until_needs_a_time_of_day_and_a_known_zone() {
+    let until = |time: &str, zone: &str| json!({"name": "w", "action": {"type": "wait_until", "time": time, "time_zone": zone}});
+    assert_eq!(fields(&spec(json!([until("09:30", "Asia/Tokyo")]))), []);
+    assert_eq!(fields(&spec(json!([until("23:59", "UTC")]))), []);
+    let found = fields(&spec(json!([until("9:30", "Asia/Tokio")])));
+    let names: Vec<&str> = found.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(names, ["tasks[0].action.time", "tasks[0].action.time_zone"]);
+    assert!(found[0].1.contains("HH:MM"), "{found:?}");
+    assert!(found[1].1.contains("Asia/Tokyo"), "{found:?}");
+    assert_eq!(
+        fields(&spec(json!([until("24:00", "UTC")])))[0].0,
+        "tasks[0].action.time"
+    );
+    // The moment: the first at or after the start, never more than a week away.
+    let now: chrono::DateTime<chrono::Utc> = "2026-12-08T00:00:00Z".parse().unwrap();
+    assert_eq!(
+        wait_until_moment(now, "09:30", "Asia/Tokyo"),
+        Some("2026-12-08T00:30:00Z".parse().unwrap())
+    );
+    assert_eq!(
+        wait_until_moment(now, "08:59", "Asia/Tokyo"),
+        Some("2026-12-08T23:59:00Z".parse().unwrap())
+    );
+    assert_eq!(wait_until_moment(now, "25:00", "Asia/Tokyo"), None);
+}
+
+#[test]
+fn retry_delays_are_bounded_and_only_the_engines_kinds_retry_themselves() {
+    let task = |action: serde_json::Value, delay: u32| json!({"name": "t", "action": action, "retries": 2, "retry_delay_seconds": delay});
+    let child = json!({"type": "workflow", "workflow_id": crate::ids::WorkflowId::new()});
+    assert_eq!(fields(&spec(json!([task(child.clone(), 30)]))), []);
+    for bad in [0, 86_401] {
+        let found = fields(&spec(json!([task(child.clone(), bad)])));
+        assert_eq!(found[0].0, "tasks[0].retry_delay_seconds", "{found:?}");
+        assert!(found[0].1.contains("between 1 and 86400"), "{found:?}");
+    }
+    let s = spec(json!([task(child, 30)]));
+    let t = &s.tasks[0];
+    assert_eq!(t.engine_retry_after(1), Some(30));
+    assert_eq!(t.engine_retry_after(2), Some(60));
+    assert_eq!(t.engine_retry_after(3), None, "two retries, then it fails");
+    // A job task's retries are its job run's.
+    let job = json!({"type": "job", "job_id": crate::ids::JobId::new()});
+    assert_eq!(
+        spec(json!([task(job, 30)])).tasks[0].engine_retry_after(1),
+        None
+    );
+    // Without a delay: 60 s.
+    let s = spec(json!([{"name": "t", "retries": 1,
+        "action": {"type": "workflow", "workflow_id": crate::ids::WorkflowId::new()}}]));
+    assert_eq!(s.tasks[0].engine_retry_after(1), Some(60));
+    assert_eq!(s.workflow_references()[0].0, "tasks[0].action.workflow_id");
+}

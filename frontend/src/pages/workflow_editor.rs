@@ -86,12 +86,14 @@ fn may_edit(teams: &[TeamView], workflow: Option<&WorkflowView>) -> bool {
     }
 }
 
-/// What kind of task a row is. One variant per kind of [`TaskAction`].
+/// What kind of task a row is. One variant per kind of [`TaskAction`] the editor edits;
+/// `Kept` is a kind it does not edit yet, kept as saved (`TaskRow::kept`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Job,
     Wait,
     Notify,
+    Kept,
 }
 
 impl Kind {
@@ -102,6 +104,7 @@ impl Kind {
             TaskAction::Job { .. } => Kind::Job,
             TaskAction::Wait { .. } => Kind::Wait,
             TaskAction::Notify { .. } => Kind::Notify,
+            TaskAction::WaitUntil { .. } | TaskAction::Workflow { .. } => Kind::Kept,
         }
     }
 
@@ -110,6 +113,7 @@ impl Kind {
             Kind::Job => Key::TaskKindJob,
             Kind::Wait => Key::TaskKindWait,
             Kind::Notify => Key::TaskKindNotify,
+            Kind::Kept => Key::TaskKeptAsSaved,
         }
     }
 
@@ -118,6 +122,7 @@ impl Kind {
             Kind::Job => "job",
             Kind::Wait => "wait",
             Kind::Notify => "notify",
+            Kind::Kept => "kept",
         }
     }
 }
@@ -139,6 +144,10 @@ struct TaskRow {
     run_if: RwSignal<RunIf>,
     retries: RwSignal<String>,
     timeout: RwSignal<String>,
+    /// A task of a kind the editor does not edit, as saved.
+    kept: RwSignal<Option<TaskAction>>,
+    /// `retry_delay_seconds` as saved (not edited here yet).
+    retry_delay: RwSignal<Option<u32>>,
 }
 
 impl TaskRow {
@@ -155,6 +164,8 @@ impl TaskRow {
             run_if: RwSignal::new(RunIf::Success),
             retries: RwSignal::new(String::new()),
             timeout: RwSignal::new(String::new()),
+            kept: RwSignal::new(None),
+            retry_delay: RwSignal::new(None),
         }
     }
 
@@ -176,7 +187,11 @@ impl TaskRow {
                         row.destination.set(Some(*destination_id));
                         row.message.set(message.clone());
                     }
+                    TaskAction::WaitUntil { .. } | TaskAction::Workflow { .. } => {
+                        row.kept.set(Some(t.action.clone()));
+                    }
                 }
+                row.retry_delay.set(t.retry_delay_seconds);
                 row.run_if.set(t.run_if);
                 row.retries
                     .set(t.retries.map(|r| r.to_string()).unwrap_or_default());
@@ -258,6 +273,7 @@ fn spec_of(rows: &[TaskRow], parallelism: &str, errors: &mut FieldErrors) -> Wor
                     }),
                     message: r.message.get(),
                 },
+                Kind::Kept => r.kept.get().unwrap_or(TaskAction::Wait { seconds: 0 }),
             };
             let after = r
                 .after
@@ -277,6 +293,7 @@ fn spec_of(rows: &[TaskRow], parallelism: &str, errors: &mut FieldErrors) -> Wor
                     format!("spec.tasks[{i}].timeout_minutes"),
                     errors,
                 ),
+                retry_delay_seconds: r.retry_delay.get(),
             }
         })
         .collect();
@@ -506,6 +523,14 @@ fn task_fields(
                 </label>
                 <RowError form path=p("action.seconds") label=Key::TaskWaitSeconds/>
             </div>
+        }
+        .into_any(),
+        Kind::Kept => view! {
+            <p class="hint">
+                <strong>{move || row.kept.get().map(|a| tr(crate::widgets::workflow_graph::task_kind_key(&a))())}</strong>
+                " "
+                {tr(Key::TaskKeptAsSaved)}
+            </p>
         }
         .into_any(),
         Kind::Notify => view! {

@@ -200,6 +200,13 @@ fn WorkflowView(workflow: WorkflowView, jobs: Vec<JobView>) -> impl IntoView {
                 TaskAction::Notify { message, .. } => {
                     view! { <span>{message.clone()}</span> }.into_any()
                 }
+                TaskAction::WaitUntil { time, time_zone } => {
+                    view! { <span>{format!("{time} {time_zone}")}</span> }.into_any()
+                }
+                TaskAction::Workflow { workflow_id } => {
+                    let id = workflow_id.to_string();
+                    view! { <A href=format!("/workflows/{id}")>{id.clone()}</A> }.into_any()
+                }
             };
             let after = if t.after.is_empty() {
                 "—".to_owned()
