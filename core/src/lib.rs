@@ -51,3 +51,4 @@ pub mod usage;
 pub mod validation;
 pub mod variables;
 pub mod workflow;
+pub mod zone;

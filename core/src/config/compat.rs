@@ -178,8 +178,8 @@ const ZONE_KEYS: &[&str] = &["timezone", "default_timezone", "serverTimezone"];
 
 /// Rewrites zones written as whole-hour UTC offsets (`+0900`, `+09:00`, `-05`), which
 /// Embulk accepts, into the IANA zone of that fixed offset (`Etc/GMT-9`: the IANA names
-/// count the other way), one notice each, so the model and the engine see IANA names
-/// only. Offsets with minutes have no IANA name and stay as written (refused later).
+/// count the other way), one notice each. Offsets with minutes have no IANA name and stay
+/// as written: `zone::Zone` reads them as fixed offsets.
 pub(crate) fn name_offset_zones(doc: &mut Value, path: &str, notices: &mut Vec<ConfigNotice>) {
     match doc {
         Value::Object(map) => {

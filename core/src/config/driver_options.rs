@@ -177,13 +177,8 @@ pub fn driver_options(
                 )));
             }
             "serverTimezone" | "serverTimeZone" => {
-                if value.parse::<chrono_tz::Tz>().is_err() {
-                    return Err(ConfigError::new(
-                        &at,
-                        format!(
-                            "unknown time zone {value:?}; expected an IANA name such as UTC or Asia/Tokyo"
-                        ),
-                    ));
+                if let Err(e) = value.parse::<crate::zone::Zone>() {
+                    return Err(ConfigError::new(&at, e));
                 }
                 out.server_timezone = Some(value.to_owned());
                 out.notices.push(note(format!(

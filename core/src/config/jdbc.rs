@@ -338,15 +338,10 @@ fn tls_from_driver_switches(
 }
 
 pub(crate) fn check_timezone(path: &str, tz: &Option<String>) -> Result<(), ConfigError> {
-    if let Some(tz) = tz
-        && tz.parse::<chrono_tz::Tz>().is_err()
-    {
-        return Err(ConfigError::new(
-            path,
-            format!("unknown time zone {tz:?}; expected an IANA name such as UTC or Asia/Tokyo"),
-        ));
+    match tz.as_deref().map(str::parse::<crate::zone::Zone>) {
+        Some(Err(e)) => Err(ConfigError::new(path, e)),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// The connection part both sections share (`host` .. `ssl_ca_certificate`, `options`).

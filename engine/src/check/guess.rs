@@ -454,7 +454,7 @@ fn timestamp_format(values: &[&str]) -> Option<Option<String>> {
         name: String::new(),
         type_: ColumnType::Timestamp,
         format: format.map(str::to_owned),
-        tz: chrono_tz::UTC,
+        tz: hakobu_core::zone::Zone::UTC,
         date: None,
     };
     let reads_all = |p: &FieldParser| values.iter().all(|v| p.parse(v).is_ok());

@@ -9,7 +9,7 @@ use crate::types::{self, ColumnBuilder, ColumnView, Value};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{Field, Schema, SchemaRef};
-use chrono_tz::Tz;
+use hakobu_core::zone::Zone;
 use hakobu_core::config::{ColumnType, FilterConfig, MaskType};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -69,7 +69,7 @@ fn index_of(schema: &Schema, name: &str) -> Result<usize> {
     })
 }
 
-fn tz(name: Option<&str>) -> Result<Tz> {
+fn tz(name: Option<&str>) -> Result<Zone> {
     name.unwrap_or("UTC")
         .parse()
         .map_err(|_| anyhow!("unknown time zone {name:?}"))

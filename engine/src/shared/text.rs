@@ -5,7 +5,7 @@
 use crate::types::{Value, date_to_days, days_to_date, micros_to_datetime};
 use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
-use chrono_tz::Tz;
+use hakobu_core::zone::Zone;
 use hakobu_core::config::ColumnType;
 use std::fmt::Write;
 
@@ -32,7 +32,7 @@ pub struct FieldParser {
     /// strftime format for timestamp/date (chrono dialect), or None for the defaults.
     pub format: Option<String>,
     /// Zone of timestamps without an offset.
-    pub tz: Tz,
+    pub tz: Zone,
     /// The day of timestamps whose format has only a time of day (Embulk `date:` /
     /// `default_date`).
     pub date: Option<NaiveDate>,
@@ -150,7 +150,7 @@ pub struct FieldFormatter {
     /// most of the CPU time of a CSV export).
     default_format: bool,
     /// Zone timestamps are written in.
-    pub tz: Tz,
+    pub tz: Zone,
 }
 
 fn push_digits(out: &mut String, n: u32, width: usize) {
@@ -169,7 +169,7 @@ fn push_digits(out: &mut String, n: u32, width: usize) {
 }
 
 /// `%Y-%m-%d %H:%M:%S%.6f %z` for years 0-9999.
-fn push_default_timestamp(out: &mut String, t: &chrono::DateTime<Tz>) -> bool {
+fn push_default_timestamp(out: &mut String, t: &chrono::DateTime<Zone>) -> bool {
     use chrono::{Datelike, Offset, Timelike};
     let n = t.naive_local();
     if !(0..=9999).contains(&n.year()) {
@@ -199,7 +199,7 @@ fn push_default_timestamp(out: &mut String, t: &chrono::DateTime<Tz>) -> bool {
 
 impl FieldFormatter {
     /// A formatter for strftime `format` (chrono dialect) in `tz`.
-    pub fn new(format: &str, tz: Tz) -> Result<Self> {
+    pub fn new(format: &str, tz: Zone) -> Result<Self> {
         let items = chrono::format::StrftimeItems::new(format)
             .parse_to_owned()
             .map_err(|_| anyhow!("{format:?} is not a valid strftime format"))?;
@@ -212,7 +212,7 @@ impl FieldFormatter {
 
     /// Embulk's default format in UTC.
     pub fn utc_default() -> Self {
-        Self::new(DEFAULT_TIMESTAMP_FORMAT, Tz::UTC).expect("valid default format")
+        Self::new(DEFAULT_TIMESTAMP_FORMAT, Zone::UTC).expect("valid default format")
     }
 
     /// Appends the text of `v` (not NULL) to `out`.
@@ -268,7 +268,7 @@ mod tests {
             (-1, "America/New_York"),
             (253_402_300_799_999_999, "UTC"),
         ] {
-            let tz: Tz = tz.parse().unwrap();
+            let tz: Zone = tz.parse().unwrap();
             let mut fast = String::new();
             FieldFormatter::new(DEFAULT_TIMESTAMP_FORMAT, tz)
                 .unwrap()

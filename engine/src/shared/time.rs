@@ -6,10 +6,10 @@
 
 use anyhow::{Result, anyhow};
 use chrono::{NaiveDateTime, TimeZone};
-use chrono_tz::Tz;
+use hakobu_core::zone::Zone;
 
 /// The instant of a wall-clock time (µs since the Unix epoch, read as UTC) in `tz`.
-pub fn wall_to_instant(wall_micros: i64, tz: Tz) -> Result<i64> {
+pub fn wall_to_instant(wall_micros: i64, tz: Zone) -> Result<i64> {
     let naive = chrono::DateTime::from_timestamp_micros(wall_micros)
         .ok_or_else(|| anyhow!("timestamp out of range"))?
         .naive_utc();
@@ -21,7 +21,7 @@ pub fn wall_to_instant(wall_micros: i64, tz: Tz) -> Result<i64> {
 }
 
 /// The wall-clock time in `tz` of an instant, as µs since the Unix epoch read as UTC.
-pub fn instant_to_wall(micros: i64, tz: Tz) -> Result<i64> {
+pub fn instant_to_wall(micros: i64, tz: Zone) -> Result<i64> {
     let utc = chrono::DateTime::from_timestamp_micros(micros)
         .ok_or_else(|| anyhow!("timestamp out of range"))?;
     let wall: NaiveDateTime = utc.with_timezone(&tz).naive_local();

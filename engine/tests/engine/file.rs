@@ -836,6 +836,27 @@ async fn a_zone_written_as_a_utc_offset_applies_like_its_iana_name() {
     );
 }
 
+/// An offset with minutes (India's +05:30, Nepal's +05:45), which no IANA zone is for
+/// all dates, applies as a fixed offset: in the parser, the formatter and its columns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zone_written_as_an_offset_with_minutes_applies_as_that_offset() {
+    let dir = TempDir::new();
+    std::fs::write(dir.path("in.csv"), "1,2024-01-01 09:00:00,x\n").unwrap();
+    let input = csv_in(&dir.path("in.csv"), "").replace(
+        "{name: at, type: timestamp}",
+        "{name: at, type: timestamp, format: '%Y-%m-%d %H:%M:%S', timezone: '+05:30'}",
+    );
+    run(&format!(
+        "{input}out:\n  type: file\n  path_prefix: {}\n  file_ext: csv\n  formatter:\n    type: csv\n    header_line: false\n    newline: LF\n    default_timezone: '+0545'\n    column_options:\n      at: {{format: '%Y-%m-%d %H:%M %z'}}\n",
+        dir.path("out_")
+    ))
+    .await
+    .unwrap();
+    let out = std::fs::read_to_string(dir.path("out_000.00.csv")).unwrap();
+    // 09:00 at +05:30 is 03:30 UTC, which is 09:15 at +05:45.
+    assert_eq!(out, "1,2024-01-01 09:15 +0545,x\n");
+}
+
 /// bzip2 both ways, checked against the real `bzip2` tool: files it compressed (two
 /// concatenated, as `pbzip2` writes) are read whole, and what Hakobu writes it reads back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

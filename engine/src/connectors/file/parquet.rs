@@ -14,7 +14,7 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, SchemaRef, TimeUnit};
-use chrono_tz::Tz;
+use hakobu_core::zone::Zone;
 use hakobu_core::config::{ColumnType, ParquetFormatter, SchemaColumn};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -177,7 +177,7 @@ pub fn read(
                 name: field.name().clone(),
                 type_: want,
                 format: None,
-                tz: Tz::UTC,
+                tz: Zone::UTC,
                 date: None,
             };
             let mut b = ColumnBuilder::new(want, source.len());

@@ -15,7 +15,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use chrono::NaiveDate;
-use chrono_tz::Tz;
+use hakobu_core::zone::Zone;
 use flate2::read::MultiGzDecoder;
 use futures::FutureExt;
 use hakobu_core::config::{
@@ -214,7 +214,7 @@ fn parsers(
     default_format: Option<&str>,
     default_date: Option<&str>,
 ) -> Result<Vec<FieldParser>> {
-    let default_tz: Tz = default_tz
+    let default_tz: Zone = default_tz
         .unwrap_or("UTC")
         .parse()
         .map_err(|_| anyhow!("unknown time zone {default_tz:?}"))?;

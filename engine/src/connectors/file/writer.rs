@@ -11,7 +11,7 @@ use crate::types::{ColumnView, Value, column_type};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use chrono_tz::Tz;
+use hakobu_core::zone::Zone;
 use encoding_rs::Encoder;
 use flate2::write::GzEncoder;
 use hakobu_core::config::{
@@ -219,7 +219,7 @@ fn create_temporary(access: &FileAccess, tmp: &Path, shown: &str) -> Result<File
     Ok(file)
 }
 
-fn tz(name: Option<&str>) -> Result<Tz> {
+fn tz(name: Option<&str>) -> Result<Zone> {
     name.unwrap_or("UTC")
         .parse()
         .map_err(|_| anyhow!("unknown time zone {name:?}"))

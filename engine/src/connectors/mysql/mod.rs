@@ -14,7 +14,7 @@ use crate::tls::{TlsFailure, TlsProblem, my_ssl_opts, name_to_check, problem_of}
 use crate::types::micros_to_datetime;
 use anyhow::{Context, Result, anyhow};
 use chrono::{Datelike, Timelike};
-use chrono_tz::Tz;
+use hakobu_core::zone::Zone;
 use hakobu_core::config::{DbEndpoint, TlsMode};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, SslOpts};
@@ -127,8 +127,8 @@ pub async fn table_columns(conn: &mut Conn, table: &str) -> Result<Vec<(String, 
 
 /// A timestamp as MySQL's DATETIME text, as wall time in `tz` (zone-less columns) or UTC
 /// (the session's zone, so TIMESTAMP columns get the instant).
-pub(crate) fn datetime_text(m: i64, tz: Tz) -> Result<DatetimeText> {
-    let wall = if tz == Tz::UTC {
+pub(crate) fn datetime_text(m: i64, tz: Zone) -> Result<DatetimeText> {
+    let wall = if tz == Zone::UTC {
         m
     } else {
         instant_to_wall(m, tz)?
@@ -198,7 +198,7 @@ mod tests {
 
     #[test]
     fn datetime_text_is_what_chrono_writes() {
-        let zone: Tz = "Asia/Tokyo".parse().unwrap();
+        let zone: Zone = "Asia/Tokyo".parse().unwrap();
         for m in [
             0,
             1,
@@ -209,8 +209,8 @@ mod tests {
             -62_167_219_200_000_000 - 1,
             300_000_000_000_000_000,
         ] {
-            for tz in [Tz::UTC, zone] {
-                let wall = if tz == Tz::UTC {
+            for tz in [Zone::UTC, zone] {
+                let wall = if tz == Zone::UTC {
                     m
                 } else {
                     instant_to_wall(m, tz).unwrap()

@@ -16,7 +16,7 @@ use crate::types::{self, BatchBuilder, Value, date_to_days};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_schema::SchemaRef;
 use chrono::NaiveDate;
-use chrono_tz::Tz;
+use hakobu_core::zone::Zone;
 use futures::FutureExt;
 use hakobu_core::config::{ColumnType, DbEndpoint, DbKind, JdbcInput, ValueType, ZeroDates};
 use mysql_async::Conn;
@@ -42,12 +42,12 @@ enum Read {
     Bytes,
     Date,
     /// DATETIME: wall time in this zone; TIMESTAMP: UTC (the session zone)
-    Timestamp(Tz),
+    Timestamp(Zone),
 }
 
 fn reader_for(
     col: &mysql_async::Column,
-    tz: Tz,
+    tz: Zone,
     override_type: Option<ColumnType>,
 ) -> (Read, ColumnType) {
     if let Some(t) = override_type {
@@ -80,7 +80,7 @@ fn reader_for(
             (Read::Timestamp(tz), ColumnType::Timestamp)
         }
         My::MYSQL_TYPE_TIMESTAMP | My::MYSQL_TYPE_TIMESTAMP2 => {
-            (Read::Timestamp(Tz::UTC), ColumnType::Timestamp)
+            (Read::Timestamp(Zone::UTC), ColumnType::Timestamp)
         }
         My::MYSQL_TYPE_JSON => (Read::Text, ColumnType::Json),
         My::MYSQL_TYPE_TINY_BLOB
@@ -113,7 +113,7 @@ fn value_cast(v: ValueType, col: &mysql_async::Column) -> Option<&'static str> {
             | My::MYSQL_TYPE_LONGLONG
             | My::MYSQL_TYPE_YEAR
     );
-    let native = reader_for(col, Tz::UTC, None).1;
+    let native = reader_for(col, Zone::UTC, None).1;
     match v {
         ValueType::Coalesce | ValueType::Boolean | ValueType::Json => None,
         ValueType::Long => (!integer).then_some("SIGNED"),
@@ -225,7 +225,7 @@ fn decode(r: Read, v: &[u8], zero_dates: ZeroDates, col: &mut types::ColumnBuild
             let wall = parse_wall(v)
                 .or_else(|| parse_time_of_day(v))
                 .ok_or_else(|| anyhow!("{:?} is not a datetime", text()))?;
-            Value::Micros(if tz == Tz::UTC {
+            Value::Micros(if tz == Zone::UTC {
                 wall
             } else {
                 wall_to_instant(wall, tz)?
@@ -245,7 +245,7 @@ pub async fn open(c: &JdbcInput, parallel: usize) -> Result<Source> {
     if let Some(sql) = &c.before_select {
         conn.query_drop(sql).await.context("before_select")?;
     }
-    let default_tz: Tz = c
+    let default_tz: Zone = c
         .zoneless_timezone(DbKind::Mysql)
         .parse()
         .map_err(|_| anyhow!("default_timezone: unknown zone"))?;

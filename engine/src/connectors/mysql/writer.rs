@@ -30,7 +30,7 @@ use crate::types::{ColumnView, Value, column_type, days_to_date};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use chrono_tz::Tz;
+use hakobu_core::zone::Zone;
 use hakobu_core::config::{ColumnType, DbKind, JdbcOutput, Mode};
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
@@ -72,7 +72,7 @@ pub struct MysqlWriter {
     replacement: Option<String>,
     create_target: Option<String>,
     columns: Vec<String>,
-    zones: Vec<Tz>,
+    zones: Vec<Zone>,
     /// Key columns of `delete_insert` by key.
     merge_keys: Vec<String>,
     /// The config's `merge_rule`: the `ON DUPLICATE KEY UPDATE` assignments of `merge`.
@@ -287,7 +287,7 @@ impl MysqlWriter {
                 name
             }
         };
-        let default_tz: Tz = c
+        let default_tz: Zone = c
             .default_timezone
             .as_deref()
             .unwrap_or("UTC")
@@ -615,7 +615,7 @@ impl MysqlWriter {
     }
 }
 
-fn literal(v: Value<'_>, tz: Tz, out: &mut String) -> Result<()> {
+fn literal(v: Value<'_>, tz: Zone, out: &mut String) -> Result<()> {
     match v {
         Value::Null => out.push_str("NULL"),
         Value::Bool(b) => out.push_str(if b { "1" } else { "0" }),

@@ -5,7 +5,7 @@ use crate::shared::time::{instant_to_wall, wall_to_instant};
 use crate::types::{BatchBuilder, ColumnBuilder, ColumnView, Value};
 use anyhow::{Result, anyhow, bail};
 use bytes::{BufMut, BytesMut};
-use chrono_tz::Tz;
+use hakobu_core::zone::Zone;
 use hakobu_core::config::ColumnType;
 
 /// `PGCOPY\n\377\r\n\0`, flags, header extension length.
@@ -37,7 +37,7 @@ pub enum PgRead {
     /// timestamptz
     Timestamptz,
     /// timestamp without time zone, read as wall time in this zone
-    Timestamp(Tz),
+    Timestamp(Zone),
     /// date
     Date,
     /// bytea
@@ -47,7 +47,7 @@ pub enum PgRead {
 impl PgRead {
     /// The decoder and pipeline type for a column of PostgreSQL type `typname`, or `None`
     /// when the column must be cast to text in SQL first.
-    pub fn for_type(typname: &str, tz: Tz) -> Option<(PgRead, ColumnType)> {
+    pub fn for_type(typname: &str, tz: Zone) -> Option<(PgRead, ColumnType)> {
         Some(match typname {
             "bool" => (PgRead::Bool, ColumnType::Boolean),
             "int2" => (PgRead::Int2, ColumnType::Long),
@@ -196,7 +196,7 @@ fn decode(reader: PgRead, v: &[u8], col: &mut ColumnBuilder) -> Result<()> {
         PgRead::Timestamptz => Value::Micros(pg_micros(i64::from_be_bytes(be(v)?))?),
         PgRead::Timestamp(tz) => {
             let wall = pg_micros(i64::from_be_bytes(be(v)?))?;
-            Value::Micros(if tz == Tz::UTC {
+            Value::Micros(if tz == Zone::UTC {
                 wall
             } else {
                 wall_to_instant(wall, tz)?
@@ -248,9 +248,9 @@ pub enum PgWrite {
     /// timestamptz
     Timestamptz,
     /// timestamp without time zone: wall time in this zone
-    Timestamp(Tz),
+    Timestamp(Zone),
     /// date (from a date, or the day of a timestamp in this zone)
-    Date(Tz),
+    Date(Zone),
     /// bytea
     Bytea,
     /// uuid
@@ -259,7 +259,7 @@ pub enum PgWrite {
 
 impl PgWrite {
     /// The encoder for a target column of type `typname`.
-    pub fn for_type(typname: &str, tz: Tz) -> Option<PgWrite> {
+    pub fn for_type(typname: &str, tz: Zone) -> Option<PgWrite> {
         Some(match typname {
             "bool" => PgWrite::Bool,
             "int2" => PgWrite::Int2,
@@ -396,7 +396,7 @@ fn encode(v: Value<'_>, w: PgWrite, buf: &mut BytesMut, text: &mut String) -> Re
             buf.put_i64(m - PG_EPOCH_MICROS);
         }
         (PgWrite::Timestamp(tz), Value::Micros(m)) => {
-            let wall = if tz == Tz::UTC {
+            let wall = if tz == Zone::UTC {
                 m
             } else {
                 instant_to_wall(m, tz)?

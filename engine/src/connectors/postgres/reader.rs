@@ -14,7 +14,7 @@ use crate::shared::stats::Expected;
 use crate::types::{self, BatchBuilder};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_schema::SchemaRef;
-use chrono_tz::Tz;
+use hakobu_core::zone::Zone;
 use futures::{FutureExt, StreamExt};
 use hakobu_core::config::{ColumnType, DbEndpoint, DbKind, JdbcInput, ValueType};
 use std::sync::Arc;
@@ -29,7 +29,7 @@ pub fn endpoint(c: &JdbcInput) -> Result<DbEndpoint> {
         .map_err(|e| anyhow!("in.{e}"))
 }
 
-fn parse_tz(tz: Option<&str>) -> Result<Tz> {
+fn parse_tz(tz: Option<&str>) -> Result<Zone> {
     tz.unwrap_or("UTC")
         .parse()
         .map_err(|_| anyhow!("unknown time zone {tz:?}"))

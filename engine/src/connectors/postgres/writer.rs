@@ -25,7 +25,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use bytes::{Bytes, BytesMut};
-use chrono_tz::Tz;
+use hakobu_core::zone::Zone;
 use futures::SinkExt;
 use hakobu_core::config::{ColumnType, DbKind, JdbcOutput, Mode};
 use std::pin::Pin;
@@ -188,7 +188,7 @@ impl PgWriter {
             existing
                 .iter()
                 .filter(|e| {
-                    columns.contains(&e.name) && PgWrite::for_type(&e.typname, Tz::UTC).is_none()
+                    columns.contains(&e.name) && PgWrite::for_type(&e.typname, Zone::UTC).is_none()
                 })
                 .map(|e| (e.name.clone(), e.sql_type.clone()))
                 .collect()
@@ -312,7 +312,7 @@ impl PgWriter {
             }
         };
 
-        let default_tz: Tz = c
+        let default_tz: Zone = c
             .default_timezone
             .as_deref()
             .unwrap_or("UTC")

@@ -8,7 +8,7 @@ use crate::shared::time::instant_to_wall;
 use crate::types::{self, ColumnView, Value};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
-use chrono_tz::Tz;
+use hakobu_core::zone::Zone;
 use hakobu_core::config::{ColumnType, JdbcInput};
 use tokio::sync::mpsc::Sender;
 
@@ -155,7 +155,7 @@ pub struct Cursor {
     columns: Vec<usize>,
     /// The zone of each cursor column that holds a wall time (a timestamp without a zone
     /// of its own), whose `last_record` is that wall time as the server compares it.
-    wall_zones: Vec<Option<Tz>>,
+    wall_zones: Vec<Option<Zone>>,
     /// How such a wall time is written.
     wall_format: &'static str,
 }
@@ -167,7 +167,7 @@ impl Cursor {
         d: Dialect,
         selected: &[String],
         cursor: &[String],
-        wall_zone: impl Fn(usize) -> Option<Tz>,
+        wall_zone: impl Fn(usize) -> Option<Zone>,
     ) -> Result<Self> {
         let columns = cursor
             .iter()
@@ -321,7 +321,7 @@ mod tests {
         .unwrap();
         let names = ["id".to_owned(), "at".to_owned()];
         let cursor = ["at".to_owned(), "id".to_owned()];
-        let tokyo: Tz = "Asia/Tokyo".parse().unwrap();
+        let tokyo: Zone = "Asia/Tokyo".parse().unwrap();
         for (d, at) in [
             (Dialect::Postgres, "2024-01-01T09:00:00.000001"),
             (Dialect::Mysql, "2024-01-01 09:00:00.000001"),

@@ -14,7 +14,7 @@ use crate::types::{ColumnView, Value};
 use anyhow::{Context, Result, anyhow};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use chrono_tz::Tz;
+use hakobu_core::zone::Zone;
 use hakobu_core::config::StdoutOutput;
 use std::io::{BufWriter, Write};
 
@@ -40,7 +40,7 @@ impl StdoutWriter {
         sink: Box<dyn Write + Send>,
         written: ByteCounter,
     ) -> Result<Self> {
-        let zone: Tz = c
+        let zone: Zone = c
             .zone()
             .parse()
             .map_err(|_| anyhow!("timezone: unknown time zone {:?}", c.zone()))?;

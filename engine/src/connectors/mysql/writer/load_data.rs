@@ -23,7 +23,7 @@ use crate::types::{ColumnView, Value, column_type, days_to_date};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_schema::SchemaRef;
 use bytes::Bytes;
-use chrono_tz::Tz;
+use hakobu_core::zone::Zone;
 use futures::StreamExt;
 use hakobu_core::config::{ColumnType, Mode};
 use mysql_async::Conn;
@@ -150,7 +150,7 @@ impl LoadData {
         &mut self,
         views: &[ColumnView<'_>],
         row: usize,
-        zones: &[Tz],
+        zones: &[Zone],
         names: &[String],
     ) -> Result<()> {
         for (i, v) in views.iter().enumerate() {
@@ -272,7 +272,7 @@ async fn rejected(conn: &mut Conn) -> Result<()> {
 }
 
 /// One field in LOAD DATA's text format.
-fn field(v: Value<'_>, tz: Tz, hex: bool, out: &mut Vec<u8>) -> Result<()> {
+fn field(v: Value<'_>, tz: Zone, hex: bool, out: &mut Vec<u8>) -> Result<()> {
     match v {
         Value::Null => out.extend_from_slice(b"\\N"),
         Value::Bool(b) => out.push(if b { b'1' } else { b'0' }),
@@ -323,9 +323,9 @@ mod tests {
         push_escaped("a\tb\nc\\d\re\0f\\N 日本".as_bytes(), &mut out);
         assert_eq!(out, "a\\tb\\nc\\\\d\\re\\0f\\\\N 日本".as_bytes());
         let mut out = Vec::new();
-        field(Value::Null, Tz::UTC, false, &mut out).unwrap();
-        field(Value::Str(""), Tz::UTC, false, &mut out).unwrap();
-        field(Value::Bytes(&[0, 0xff]), Tz::UTC, true, &mut out).unwrap();
+        field(Value::Null, Zone::UTC, false, &mut out).unwrap();
+        field(Value::Str(""), Zone::UTC, false, &mut out).unwrap();
+        field(Value::Bytes(&[0, 0xff]), Zone::UTC, true, &mut out).unwrap();
         assert_eq!(out, b"\\N00ff");
     }
 
