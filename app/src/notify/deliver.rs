@@ -106,12 +106,18 @@ impl Sender {
     /// is not one or names a refused address.
     fn request(&self, url: &str) -> Result<reqwest::RequestBuilder, SendError> {
         if reqwest::Url::parse(url).is_err() {
-            return Err(SendError::permanent("the destination's URL is not a valid URL"));
+            return Err(SendError::permanent(
+                "the destination's URL is not a valid URL",
+            ));
         }
-        self.http.post(url).map_err(|e| match refusal_in(e.as_ref()) {
-            Some(refusal) => SendError::permanent(format!("the destination is refused: {refusal}")),
-            None => SendError::permanent(format!("the destination's URL cannot be used: {e}")),
-        })
+        self.http
+            .post(url)
+            .map_err(|e| match refusal_in(e.as_ref()) {
+                Some(refusal) => {
+                    SendError::permanent(format!("the destination is refused: {refusal}"))
+                }
+                None => SendError::permanent(format!("the destination's URL cannot be used: {e}")),
+            })
     }
 
     fn decrypt(
@@ -264,9 +270,9 @@ impl Sender {
         }
         let answer: String =
             String::from_utf8_lossy(&read_quote(response, WEBHOOK_ANSWER_QUOTE_BYTES).await)
-            .chars()
-            .take(300)
-            .collect();
+                .chars()
+                .take(300)
+                .collect();
         let retryable = status.is_server_error()
             || status == reqwest::StatusCode::TOO_MANY_REQUESTS
             || status == reqwest::StatusCode::REQUEST_TIMEOUT;

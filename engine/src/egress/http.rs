@@ -279,7 +279,9 @@ pub async fn read_quote(mut response: reqwest::Response, limit: usize) -> Bytes 
     let mut body = BytesMut::new();
     while body.len() < limit {
         match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())]),
+            Ok(Some(chunk)) => {
+                body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())])
+            }
             _ => break,
         }
     }
@@ -395,7 +397,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_name_resolving_to_a_forbidden_address_is_refused_before_connecting() {
-        let (port, accepted) = server("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".into(), false).await;
+        let (port, accepted) = server(
+            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".into(),
+            false,
+        )
+        .await;
         // The listener's port is not opened: loopback stays closed.
         let client = http_client(only(port.wrapping_add(1)), QUICK);
         for url in [
@@ -427,7 +433,11 @@ mod tests {
             "http://169.254.169.254/latest/meta-data/".to_owned(),
         ] {
             // Only the first target needs the redirecting server on `port`.
-            let bind = if target.starts_with("http://127.0.0.2") { port } else { 0 };
+            let bind = if target.starts_with("http://127.0.0.2") {
+                port
+            } else {
+                0
+            };
             let (port, _) = server_at(
                 "127.0.0.1",
                 bind,
@@ -437,7 +447,12 @@ mod tests {
             .await;
             let url = format!("http://127.0.0.1:{port}/");
             // Not followed at all by default: the 3xx is the answer.
-            let answer = http_client(only(port), QUICK).get(&url).unwrap().send().await.unwrap();
+            let answer = http_client(only(port), QUICK)
+                .get(&url)
+                .unwrap()
+                .send()
+                .await
+                .unwrap();
             assert_eq!(answer.status(), 302);
             // Followed on request: refused.
             let e = http_client(only(port), QUICK)
@@ -454,11 +469,17 @@ mod tests {
                 .find_map(|c| c.downcast_ref::<RedirectRefused>())
                 .unwrap_or_else(|| panic!("{target}: {e:#}"));
             if target.starts_with("http://127.0.0.2") {
-                assert!(matches!(why, RedirectRefused::Refused(_)), "{target}: {why}");
+                assert!(
+                    matches!(why, RedirectRefused::Refused(_)),
+                    "{target}: {why}"
+                );
             }
         }
         assert_eq!(reached_other.load(std::sync::atomic::Ordering::SeqCst), 0);
-        assert_eq!(reached_same_port.load(std::sync::atomic::Ordering::SeqCst), 0);
+        assert_eq!(
+            reached_same_port.load(std::sync::atomic::Ordering::SeqCst),
+            0
+        );
     }
 
     #[tokio::test]
@@ -482,8 +503,10 @@ mod tests {
             .unwrap_err();
         let e = anyhow::Error::from(e);
         assert!(
-            e.chain()
-                .any(|c| matches!(c.downcast_ref::<RedirectRefused>(), Some(RedirectRefused::TooMany(3)))),
+            e.chain().any(|c| matches!(
+                c.downcast_ref::<RedirectRefused>(),
+                Some(RedirectRefused::TooMany(3))
+            )),
             "{e:#}"
         );
         // The first request and three redirects.
@@ -505,15 +528,23 @@ mod tests {
             "the answer is larger than 256 KiB, the most Hakobu reads of it"
         );
         // A declared length over the budget fails before its body is read.
-        let (port, _) =
-            server("HTTP/1.1 200 OK\r\ncontent-length: 999999999\r\n\r\n".into(), true).await;
+        let (port, _) = server(
+            "HTTP/1.1 200 OK\r\ncontent-length: 999999999\r\n\r\n".into(),
+            true,
+        )
+        .await;
         let answer = http_client(only(port), QUICK)
             .get(&format!("http://127.0.0.1:{port}/"))
             .unwrap()
             .send()
             .await
             .unwrap();
-        assert!(read_bounded(answer, 1024).await.unwrap_err().is::<AnswerTooLarge>());
+        assert!(
+            read_bounded(answer, 1024)
+                .await
+                .unwrap_err()
+                .is::<AnswerTooLarge>()
+        );
         // The start of an endless answer can be quoted.
         let (port, _) = server("HTTP/1.1 500 Oops\r\n\r\n".into(), true).await;
         let answer = http_client(only(port), QUICK)
@@ -528,7 +559,12 @@ mod tests {
     #[test]
     fn urls_must_be_http_with_a_host() {
         let p = EgressPolicy::everything();
-        for url in ["file:///etc/passwd", "ftp://example.com/", "not a url", "http://"] {
+        for url in [
+            "file:///etc/passwd",
+            "ftp://example.com/",
+            "not a url",
+            "http://",
+        ] {
             assert!(check_url(&p, url).is_err(), "{url}");
         }
         assert_eq!(check_url(&p, "https://example.com/x").unwrap().1, 443);

@@ -427,9 +427,10 @@ async fn a_service_account_key_is_exchanged_for_a_token_with_a_signed_jwt() {
     let (private_pem, public_pem) = rsa_key_pair();
     let (url, server) = token_endpoint(public_pem.clone()).await;
     let c = service_account(&url, &private_pem);
-    let token = hakobu_engine::connectors::bigquery::access_token(&c, &hakobu_engine::egress::policy())
-        .await
-        .unwrap();
+    let token =
+        hakobu_engine::connectors::bigquery::access_token(&c, &hakobu_engine::egress::policy())
+            .await
+            .unwrap();
     assert_eq!(token, "exchanged-token");
     assert_eq!(server.await.unwrap(), "200 OK");
 
@@ -438,9 +439,10 @@ async fn a_service_account_key_is_exchanged_for_a_token_with_a_signed_jwt() {
     let (other_private, _) = rsa_key_pair();
     let (url, server) = token_endpoint(public_pem).await;
     let c = service_account(&url, &other_private);
-    let refused = hakobu_engine::connectors::bigquery::access_token(&c, &hakobu_engine::egress::policy())
-        .await
-        .unwrap_err();
+    let refused =
+        hakobu_engine::connectors::bigquery::access_token(&c, &hakobu_engine::egress::policy())
+            .await
+            .unwrap_err();
     let message = format!("{refused:#}");
     assert!(message.contains("400"), "{message}");
     assert!(!message.contains("PRIVATE KEY"), "{message}");
@@ -535,7 +537,11 @@ async fn a_redirect_from_the_endpoint_to_a_refused_address_is_not_followed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endless_answer_fails_at_the_budget_without_being_read_whole() {
     use hakobu_engine::limits::{TOKEN_ANSWER_MAX_BYTES, WAREHOUSE_ANSWER_MAX_BYTES, human_bytes};
-    let endpoint = RawServer::start("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n", true).await;
+    let endpoint = RawServer::start(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n",
+        true,
+    )
+    .await;
     let client = Client::connect_under(
         &with_endpoint(&format!("http://127.0.0.1:{}", endpoint.port)),
         &policy_opening(endpoint.port),
@@ -569,8 +575,15 @@ async fn an_endless_answer_fails_at_the_budget_without_being_read_whole() {
 
     // The token endpoint of a service account key has its own, smaller budget.
     let (private_pem, _) = rsa_key_pair();
-    let token = RawServer::start("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n", true).await;
-    let key = service_account(&format!("http://127.0.0.1:{}/token", token.port), &private_pem);
+    let token = RawServer::start(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n",
+        true,
+    )
+    .await;
+    let key = service_account(
+        &format!("http://127.0.0.1:{}/token", token.port),
+        &private_pem,
+    );
     let e = hakobu_engine::connectors::bigquery::access_token(&key, &policy_opening(token.port))
         .await
         .unwrap_err();

@@ -95,7 +95,10 @@ fn refusal(status: reqwest::StatusCode, what: String, answer: &Value) -> anyhow:
     ServerRefusal {
         status: Some(status.as_u16()),
         credentials: false,
-        message: format!("BigQuery answered {status} to {what}: {}", error_message(answer)),
+        message: format!(
+            "BigQuery answered {status} to {what}: {}",
+            error_message(answer)
+        ),
     }
     .into()
 }

@@ -17,13 +17,13 @@
 pub mod auth;
 pub mod writer;
 
+use crate::egress::http::{HttpClient, ServerRefusal, Timeouts, read_bounded};
+use crate::limits::{HTTP_CONNECT_TIMEOUT, WAREHOUSE_ANSWER_MAX_BYTES, WAREHOUSE_REQUEST_TIMEOUT};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::{Array, ArrayRef, RecordBatch, cast::AsArray, types as at};
 use arrow_schema::DataType;
 use base64::Engine;
 use hakobu_core::config::SnowflakeOutput;
-use crate::egress::http::{HttpClient, ServerRefusal, Timeouts, read_bounded};
-use crate::limits::{HTTP_CONNECT_TIMEOUT, WAREHOUSE_ANSWER_MAX_BYTES, WAREHOUSE_REQUEST_TIMEOUT};
 use hakobu_core::egress::EgressPolicy;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -92,7 +92,8 @@ async fn json_answer(
     failed: &str,
     garbled: &str,
 ) -> Result<serde_json::Value> {
-    let response = response.map_err(|e| anyhow::Error::new(e.without_url()).context(failed.to_owned()))?;
+    let response =
+        response.map_err(|e| anyhow::Error::new(e.without_url()).context(failed.to_owned()))?;
     let body = read_bounded(response, WAREHOUSE_ANSWER_MAX_BYTES)
         .await
         .with_context(|| failed.to_owned())?;
@@ -164,8 +165,9 @@ impl Session {
                 query.push((name, v));
             }
         }
-        let login = reqwest::Url::parse_with_params(&format!("{base}/session/v1/login-request"), &query)
-            .context("Snowflake endpoint")?;
+        let login =
+            reqwest::Url::parse_with_params(&format!("{base}/session/v1/login-request"), &query)
+                .context("Snowflake endpoint")?;
         let sent = http
             .post(login.as_str())
             .context("Snowflake endpoint")?
@@ -176,7 +178,9 @@ impl Session {
         let answer = json_answer(
             sent,
             &format!("cannot reach Snowflake at {base}"),
-            &format!("Snowflake at {base} answered the sign-in with something else than its protocol"),
+            &format!(
+                "Snowflake at {base} answered the sign-in with something else than its protocol"
+            ),
         )
         .await?;
         if answer["success"] != true {
@@ -297,7 +301,10 @@ impl Session {
 
     /// Ends the session (best effort: Snowflake ends idle sessions on its own).
     pub async fn close(self) {
-        if let Ok(request) = self.http.post(&format!("{}/session?delete=true", self.base)) {
+        if let Ok(request) = self
+            .http
+            .post(&format!("{}/session?delete=true", self.base))
+        {
             let _ = request
                 .header("Accept", "application/snowflake")
                 .header("Authorization", self.authorization())
