@@ -1,7 +1,9 @@
 //! The limits that keep one tenant's input from taking the service's memory or time: how
 //! much work a Liquid template may make, and how much of a tenant database's answer the
 //! app reads for a preview, a listing, a data check or a query variable, and how much of a
-//! tenant's files a listing or a guess of their columns reads.
+//! tenant's files a listing or a guess of their columns reads, and how much and how long
+//! an answer of a tenant-directed HTTP server is read (a warehouse's API, a token endpoint,
+//! a webhook).
 //!
 //! Everything a tenant configures is hostile input, and so is everything a tenant's
 //! database answers. Each limit is a constant here, the one place its value is written;
@@ -84,6 +86,30 @@ pub const GUESS_MAX_COLUMNS: usize = 1_000;
 
 /// The largest Parquet footer (the schema) a guess reads.
 pub const GUESS_PARQUET_FOOTER_MAX_BYTES: usize = 1024 * 1024;
+
+// --- answers of tenant-directed HTTP servers (`crate::egress::http`) ---
+
+/// How long connecting to a tenant-directed HTTP server may take.
+pub const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The most a warehouse's API answer may hold (BigQuery's, Snowflake's: a statement's
+/// first chunk of rows comes inline in it). A larger answer fails, naming this limit,
+/// once this much has been read; the rest is never read.
+pub const WAREHOUSE_ANSWER_MAX_BYTES: usize = 32 * 1024 * 1024;
+
+/// How long one warehouse API call may take, its body included (a load job's upload
+/// chunk is one call; a job itself is waited for by polling).
+pub const WAREHOUSE_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The most a token endpoint's answer (a service account key's `token_uri`) may hold.
+pub const TOKEN_ANSWER_MAX_BYTES: usize = 64 * 1024;
+
+/// How long a webhook or Slack hook may take to answer a notification.
+pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How much of a webhook's refusal is read to quote it in the delivery's error; the
+/// rest of the answer is not read.
+pub const WEBHOOK_ANSWER_QUOTE_BYTES: usize = 1200;
 
 /// `n` bytes in the unit a person reads: `64 KiB`, `1 MiB`, `500 bytes`.
 pub fn human_bytes(n: usize) -> String {

@@ -24,6 +24,8 @@ use chrono::Utc;
 use hakobu_core::api::notifications::{DeliveryStatus, DestinationKind};
 use hakobu_core::egress::EgressPolicy;
 use hakobu_core::ids::NotificationEventId;
+use hakobu_engine::egress::http::{HttpClient, Timeouts, read_quote};
+use hakobu_engine::limits::{WEBHOOK_ANSWER_QUOTE_BYTES, WEBHOOK_TIMEOUT};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,8 +35,12 @@ use std::time::Duration;
 pub struct Sender {
     pub secrets: Option<SecretBox>,
     pub mailer: Option<Mailer>,
-    /// Where webhooks and Slack hooks may point (tenants choose the URLs).
+    /// Where webhooks and Slack hooks may point (tenants choose the URLs): the app's
+    /// probe policy, passed here, as the app process installs none for itself.
     pub egress: EgressPolicy,
+    /// The client of every webhook and Slack hook, under `egress`: names checked when
+    /// resolved, address literals before the request, no redirect followed, no proxy.
+    http: HttpClient,
     /// Links in messages point here.
     pub public_url: String,
 }
@@ -77,9 +83,6 @@ impl SendError {
     }
 }
 
-/// How long an endpoint may take to answer.
-const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
-
 impl Sender {
     pub fn new(
         secrets: Option<SecretBox>,
@@ -90,33 +93,31 @@ impl Sender {
         Ok(Sender {
             secrets,
             mailer,
+            http: HttpClient::new(
+                egress.clone(),
+                Timeouts::new(WEBHOOK_TIMEOUT, WEBHOOK_TIMEOUT),
+            ),
             egress,
             public_url: public_url.to_owned(),
         })
     }
 
-    /// A client for one tenant-chosen URL: its host is checked against the egress policy
-    /// (an address literal here, a name when it is resolved, every address it resolves
-    /// to), it follows no redirects and uses no proxy from the environment.
-    fn client_for(&self, url: &str) -> Result<reqwest::Client, SendError> {
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|_| SendError::permanent("the destination's URL is not a valid URL"))?;
-        let port = parsed.port_or_known_default().unwrap_or(443);
-        let host = parsed
-            .host_str()
-            .ok_or_else(|| SendError::permanent("the destination's URL has no host"))?;
-        hakobu_engine::egress::check_literal_host(&self.egress, host, port)
-            .map_err(|e| SendError::permanent(format!("the destination is refused: {e}")))?;
-        reqwest::Client::builder()
-            .timeout(HTTP_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .dns_resolver(Arc::new(CheckedResolver {
-                egress: self.egress.clone(),
-                port,
-            }))
-            .build()
-            .map_err(|e| SendError::permanent(format!("cannot prepare the request: {e}")))
+    /// A request to one tenant-chosen URL, refused before anything is sent when the URL
+    /// is not one or names a refused address.
+    fn request(&self, url: &str) -> Result<reqwest::RequestBuilder, SendError> {
+        if reqwest::Url::parse(url).is_err() {
+            return Err(SendError::permanent(
+                "the destination's URL is not a valid URL",
+            ));
+        }
+        self.http
+            .post(url)
+            .map_err(|e| match refusal_in(e.as_ref()) {
+                Some(refusal) => {
+                    SendError::permanent(format!("the destination is refused: {refusal}"))
+                }
+                None => SendError::permanent(format!("the destination's URL cannot be used: {e}")),
+            })
     }
 
     fn decrypt(
@@ -242,8 +243,7 @@ impl Sender {
         body: &Value,
     ) -> Result<Option<u16>, SendError> {
         let mut request = self
-            .client_for(url)?
-            .post(url)
+            .request(url)?
             .header("Idempotency-Key", id.to_string())
             .header("X-Hakobu-Event-Id", id.to_string())
             .json(body);
@@ -257,7 +257,7 @@ impl Sender {
             message: if let Some(refusal) = refusal_in(&e) {
                 format!("the destination is refused: {refusal}")
             } else if e.is_timeout() {
-                format!("no answer within {} s", HTTP_TIMEOUT.as_secs())
+                format!("no answer within {} s", WEBHOOK_TIMEOUT.as_secs())
             } else if e.is_connect() {
                 "could not connect to the endpoint".to_owned()
             } else {
@@ -268,10 +268,11 @@ impl Sender {
         if status.is_success() {
             return Ok(Some(status.as_u16()));
         }
-        let answer: String = String::from_utf8_lossy(&first_bytes(response, 1200).await)
-            .chars()
-            .take(300)
-            .collect();
+        let answer: String =
+            String::from_utf8_lossy(&read_quote(response, WEBHOOK_ANSWER_QUOTE_BYTES).await)
+                .chars()
+                .take(300)
+                .collect();
         let retryable = status.is_server_error()
             || status == reqwest::StatusCode::TOO_MANY_REQUESTS
             || status == reqwest::StatusCode::REQUEST_TIMEOUT;
@@ -438,26 +439,8 @@ pub fn public_settings(destination: &Destination) -> Value {
     Value::Object(settings)
 }
 
-/// Resolves a webhook's host name through the egress policy.
-struct CheckedResolver {
-    egress: EgressPolicy,
-    port: u16,
-}
-
-impl reqwest::dns::Resolve for CheckedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let egress = self.egress.clone();
-        let port = self.port;
-        Box::pin(async move {
-            let addresses =
-                hakobu_engine::egress::resolve_with(&egress, name.as_str(), port).await?;
-            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
 /// The egress refusal behind a failed request, if that is why it failed.
-fn refusal_in(e: &reqwest::Error) -> Option<String> {
+fn refusal_in(e: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cause {
         if let Some(egress) = c.downcast_ref::<hakobu_engine::egress::EgressError>() {
@@ -466,19 +449,4 @@ fn refusal_in(e: &reqwest::Error) -> Option<String> {
         cause = c.source();
     }
     None
-}
-
-/// At most `limit` bytes of an answer's body, read as they come: an endpoint that answers
-/// without end costs the notifier nothing.
-async fn first_bytes(mut response: reqwest::Response, limit: usize) -> Vec<u8> {
-    let mut body = Vec::new();
-    while body.len() < limit {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                body.extend_from_slice(&chunk[..chunk.len().min(limit - body.len())])
-            }
-            _ => break,
-        }
-    }
-    body
 }

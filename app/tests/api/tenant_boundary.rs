@@ -306,6 +306,103 @@ async fn a_webhook_to_loopback_is_refused_and_nothing_is_sent() {
     assert!(hook.received().is_empty(), "the webhook reached loopback");
 }
 
+/// A raw listener playing a hostile webhook: answers every connection with `head`, then
+/// (when `endless`) bytes until the client hangs up; counts the connections it accepted.
+async fn raw_hook(
+    head: String,
+    endless: bool,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let head = head.clone();
+            tokio::spawn(async move {
+                let mut request = vec![0u8; 64 * 1024];
+                let _ = socket.read(&mut request).await;
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let block = vec![b'x'; 64 * 1024];
+                while endless && socket.write_all(&block).await.is_ok() {}
+            });
+        }
+    });
+    (port, accepted)
+}
+
+/// A webhook that refuses with an answer without end costs the quoted start of it, and
+/// one that redirects to the service's own machine is not followed there.
+#[tokio::test]
+async fn a_webhook_answering_without_end_or_redirecting_inside_is_bounded_and_not_followed() {
+    let (inside, reached_inside) = raw_hook(
+        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".to_owned(),
+        false,
+    )
+    .await;
+    let (endless, _) = raw_hook(
+        "HTTP/1.1 500 Internal Server Error\r\n\r\n".to_owned(),
+        true,
+    )
+    .await;
+    let (redirect, reached_redirect) = raw_hook(
+        format!("HTTP/1.1 307 Temporary Redirect\r\nlocation: http://localhost:{inside}/x\r\nconnection: close\r\ncontent-length: 0\r\n\r\n"),
+        false,
+    )
+    .await;
+    // The two hooks' ports are opened, the rest of this machine is not.
+    let allow: &'static str =
+        Box::leak(format!("127.0.0.1:{endless}, 127.0.0.1:{redirect}").into_boxed_str());
+    let app = spawn_app_with(SpawnOptions {
+        egress_allow: allow,
+        ..Default::default()
+    })
+    .await;
+    let stranger = app.signup("Stranger").await;
+    let test = |port: u16| {
+        let (app, token) = (&app, &stranger);
+        async move {
+            let id = destination(
+                app,
+                token,
+                &format!("hook {port}"),
+                json!({"kind": "webhook", "url": format!("http://127.0.0.1:{port}/hook"), "headers": []}),
+            )
+            .await;
+            let (status, body) = app
+                .post(
+                    &format!("/api/notification-destinations/{id}/test"),
+                    &token.token,
+                    json!({}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert_eq!(body["delivered"], false, "{body}");
+            body["message"].as_str().unwrap().to_owned()
+        }
+    };
+    let message = test(endless).await;
+    assert!(message.contains("500"), "{message}");
+    assert!(message.contains("xxx"), "{message}");
+    assert!(message.len() < 1000, "{} bytes quoted", message.len());
+
+    let message = test(redirect).await;
+    assert!(message.contains("307"), "{message}");
+    assert_eq!(
+        reached_redirect.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    assert_eq!(
+        reached_inside.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the redirect was followed"
+    );
+}
+
 #[tokio::test]
 async fn a_run_cannot_reach_the_service_network_either() {
     let app = strict_app(true).await;

@@ -215,8 +215,12 @@ pub(super) fn classify_my(e: &anyhow::Error) -> ErrorKind {
 }
 
 /// A failure of an HTTP API (a data warehouse): the egress policy's refusal, a server that
-/// cannot be reached or does not answer, a refused sign-in, or what the API said.
+/// cannot be reached or does not answer, a refused sign-in, or what the API said. Told by
+/// the errors' types (reqwest's kinds, the connectors' [`ServerRefusal`]), never their text.
+///
+/// [`ServerRefusal`]: crate::egress::http::ServerRefusal
 pub(super) fn classify_http(e: &anyhow::Error) -> ErrorKind {
+    use crate::egress::http::ServerRefusal;
     if let Some(kind) = classify_egress(e) {
         return kind;
     }
@@ -228,25 +232,10 @@ pub(super) fn classify_http(e: &anyhow::Error) -> ErrorKind {
             return ErrorKind::HostUnreachable;
         }
     }
-    let text = format!("{e:#}");
-    // The HTTP client's resolver carries the policy's refusal only as text.
-    if text.contains("which connections you configure may not reach") {
-        return ErrorKind::NotAllowed;
-    }
-    // The connectors name the request that failed; the connect error is in the text.
-    if text.contains("tcp connect error") {
-        return ErrorKind::HostUnreachable;
-    }
-    // BigQuery's and the token endpoint's refusals name their status; Snowflake's sign-in
-    // refusal says so in words.
-    if [
-        "401",
-        "403 ",
-        "invalid_grant",
-        "Incorrect username or password",
-    ]
-    .iter()
-    .any(|s| text.contains(s))
+    // BigQuery's and the token endpoint's refusals carry their status, a token endpoint's
+    // `invalid_grant` and Snowflake's refused sign-in say it was the credentials.
+    if let Some(refusal) = e.chain().find_map(|c| c.downcast_ref::<ServerRefusal>())
+        && (refusal.credentials || matches!(refusal.status, Some(401 | 403)))
     {
         return ErrorKind::WrongPassword;
     }

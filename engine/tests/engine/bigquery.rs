@@ -1,6 +1,8 @@
 //! BigQuery through the local `bqemulator`: PostgreSQL -> BigQuery in every mode, exact
 //! rows, a failed run leaving the target as it was, the type mapping of created tables,
-//! and the service-account token exchange against a local token endpoint.
+//! the service-account token exchange against a local token endpoint, and the tenant
+//! boundary against hostile local listeners (a refused name, a redirect inside, an answer
+//! without end).
 //!
 //! Needs `HAKOBU_TEST_BIGQUERY_ENDPOINT` (see scripts/bqemulator.sh); fails, never skips,
 //! without it. What the emulator does not do like BigQuery is said where it matters:
@@ -425,9 +427,10 @@ async fn a_service_account_key_is_exchanged_for_a_token_with_a_signed_jwt() {
     let (private_pem, public_pem) = rsa_key_pair();
     let (url, server) = token_endpoint(public_pem.clone()).await;
     let c = service_account(&url, &private_pem);
-    let token = hakobu_engine::connectors::bigquery::access_token(&c)
-        .await
-        .unwrap();
+    let token =
+        hakobu_engine::connectors::bigquery::access_token(&c, &hakobu_engine::egress::policy())
+            .await
+            .unwrap();
     assert_eq!(token, "exchanged-token");
     assert_eq!(server.await.unwrap(), "200 OK");
 
@@ -436,9 +439,10 @@ async fn a_service_account_key_is_exchanged_for_a_token_with_a_signed_jwt() {
     let (other_private, _) = rsa_key_pair();
     let (url, server) = token_endpoint(public_pem).await;
     let c = service_account(&url, &other_private);
-    let refused = hakobu_engine::connectors::bigquery::access_token(&c)
-        .await
-        .unwrap_err();
+    let refused =
+        hakobu_engine::connectors::bigquery::access_token(&c, &hakobu_engine::egress::policy())
+            .await
+            .unwrap_err();
     let message = format!("{refused:#}");
     assert!(message.contains("400"), "{message}");
     assert!(!message.contains("PRIVATE KEY"), "{message}");
@@ -474,5 +478,121 @@ async fn a_load_larger_than_one_upload_chunk_arrives_whole() {
             Some("7200060000".to_owned()),
             Some("120000".to_owned())
         ]
+    );
+}
+
+/// A BigQuery connection section aimed at `endpoint`, signed in with a token.
+fn with_endpoint(endpoint: &str) -> BigqueryOutput {
+    serde_json::from_value(serde_json::json!({
+        "project": "p1", "dataset": "d", "table": "t", "endpoint": endpoint,
+        "auth_method": "access_token", "access_token": "test-token",
+    }))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_named_onto_a_refused_address_is_refused_before_connecting() {
+    let inside = RawServer::start("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}", false).await;
+    // Only another port is opened: `localhost` resolves to the service's own machine.
+    let policy = policy_opening(inside.port.wrapping_add(1));
+    let refused = match Client::connect_under(
+        &with_endpoint(&format!("http://localhost:{}", inside.port)),
+        &policy,
+    )
+    .await
+    {
+        Ok(_) => panic!("connected to localhost"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        refused.contains("inside the service's private network"),
+        "{refused}"
+    );
+    assert_eq!(inside.accepted(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_from_the_endpoint_to_a_refused_address_is_not_followed() {
+    let inside = RawServer::start("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}", false).await;
+    let endpoint = RawServer::start(
+        &format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://localhost:{}/bigquery/v2/projects/p1/jobs\r\nconnection: close\r\ncontent-length: 0\r\n\r\n",
+            inside.port
+        ),
+        false,
+    )
+    .await;
+    let client = Client::connect_under(
+        &with_endpoint(&format!("http://127.0.0.1:{}", endpoint.port)),
+        &policy_opening(endpoint.port),
+    )
+    .await
+    .unwrap();
+    let e = format!("{:#}", client.query("SELECT 1").await.unwrap_err());
+    assert!(e.contains("307"), "{e}");
+    assert_eq!(endpoint.accepted(), 1);
+    assert_eq!(inside.accepted(), 0, "the redirect was followed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_answer_fails_at_the_budget_without_being_read_whole() {
+    use hakobu_engine::limits::{TOKEN_ANSWER_MAX_BYTES, WAREHOUSE_ANSWER_MAX_BYTES, human_bytes};
+    let endpoint = RawServer::start(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n",
+        true,
+    )
+    .await;
+    let client = Client::connect_under(
+        &with_endpoint(&format!("http://127.0.0.1:{}", endpoint.port)),
+        &policy_opening(endpoint.port),
+    )
+    .await
+    .unwrap();
+    let e = format!("{:#}", client.query("SELECT 1").await.unwrap_err());
+    assert!(
+        e.contains(&format!(
+            "the answer is larger than {}, the most Hakobu reads of it",
+            human_bytes(WAREHOUSE_ANSWER_MAX_BYTES)
+        )),
+        "{e}"
+    );
+    // What was sent is the budget and what the sockets buffer on the way, not more: the
+    // client stopped reading and hung up.
+    drop(client);
+    let mut last = endpoint.sent();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let now = endpoint.sent();
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    assert!(
+        last < WAREHOUSE_ANSWER_MAX_BYTES + 16 * 1024 * 1024,
+        "{last} bytes were sent"
+    );
+
+    // The token endpoint of a service account key has its own, smaller budget.
+    let (private_pem, _) = rsa_key_pair();
+    let token = RawServer::start(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\r\n",
+        true,
+    )
+    .await;
+    let key = service_account(
+        &format!("http://127.0.0.1:{}/token", token.port),
+        &private_pem,
+    );
+    let e = hakobu_engine::connectors::bigquery::access_token(&key, &policy_opening(token.port))
+        .await
+        .unwrap_err();
+    let e = format!("{e:#}");
+    assert!(
+        e.contains(&format!(
+            "the answer is larger than {}",
+            human_bytes(TOKEN_ANSWER_MAX_BYTES)
+        )),
+        "{e}"
     );
 }

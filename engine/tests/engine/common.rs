@@ -152,3 +152,65 @@ pub async fn expected_by_progress(yaml: &str) -> (Option<u64>, Option<u64>) {
     .unwrap();
     *seen.lock().unwrap()
 }
+
+/// A raw HTTP listener on a loopback address, playing a hostile tenant server: it answers
+/// every connection with `head` and, when `endless`, then sends bytes until the client
+/// hangs up. Counts the connections it accepted and the body bytes it managed to send.
+pub struct RawServer {
+    pub port: u16,
+    pub accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub sent: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl RawServer {
+    pub async fn start(head: &str, endless: bool) -> RawServer {
+        use std::sync::atomic::Ordering::SeqCst;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (count, total) = (accepted.clone(), sent.clone());
+        let head = head.to_owned();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                count.fetch_add(1, SeqCst);
+                let (head, total) = (head.clone(), total.clone());
+                tokio::spawn(async move {
+                    let mut request = vec![0u8; 64 * 1024];
+                    let _ = socket.read(&mut request).await;
+                    if socket.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    let block = vec![b' '; 64 * 1024];
+                    while endless && socket.write_all(&block).await.is_ok() {
+                        total.fetch_add(block.len(), SeqCst);
+                    }
+                });
+            }
+        });
+        RawServer {
+            port,
+            accepted,
+            sent,
+        }
+    }
+
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn sent(&self) -> usize {
+        self.sent.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// An egress policy that opens exactly one loopback port: the rest of loopback (and
+/// `localhost`) is the service's own machine, refused.
+pub fn policy_opening(port: u16) -> hakobu_core::egress::EgressPolicy {
+    use hakobu_core::egress::EgressPolicy;
+    EgressPolicy::public(
+        EgressPolicy::parse_allow_list(&format!("127.0.0.1:{port}")).unwrap(),
+        vec![],
+    )
+}

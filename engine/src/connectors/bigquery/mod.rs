@@ -2,14 +2,22 @@
 //! and the egress policy at every connection; the load modes are in [`writer`].
 //!
 //! Both addresses a client reaches are the tenant's to set: the API endpoint (`endpoint:`)
-//! and the service account key's `token_uri`. Each is resolved once through the egress
-//! policy and the HTTP client is pinned to the checked addresses, with redirects off (a
-//! redirect would lead to an address nobody checked).
+//! and the service account key's `token_uri`. Each is reached through
+//! [`crate::egress::http::HttpClient`] (every address checked by the egress policy when it
+//! is resolved, redirects not followed) and checked once more up front, so a refused
+//! endpoint is said before anything else fails. Every answer is read within a budget
+//! ([`crate::limits::WAREHOUSE_ANSWER_MAX_BYTES`], [`crate::limits::TOKEN_ANSWER_MAX_BYTES`]).
 
 pub mod writer;
 
+use crate::egress::http::{HttpClient, ServerRefusal, Timeouts, read_bounded};
+use crate::limits::{
+    HTTP_CONNECT_TIMEOUT, TOKEN_ANSWER_MAX_BYTES, WAREHOUSE_ANSWER_MAX_BYTES,
+    WAREHOUSE_REQUEST_TIMEOUT,
+};
 use anyhow::{Context, Result, anyhow, bail};
 use hakobu_core::config::BigqueryOutput;
+use hakobu_core::egress::EgressPolicy;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -19,10 +27,6 @@ pub const DEFAULT_ENDPOINT: &str = "https://bigquery.googleapis.com";
 
 /// The OAuth scope the access token is asked for.
 const SCOPE: &str = "https://www.googleapis.com/auth/bigquery";
-
-/// How long one API call may take (a load job's final upload chunk included; the job
-/// itself is waited for by polling).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The parts of a URL the egress policy needs.
 struct Origin {
@@ -72,31 +76,37 @@ fn origin(url: &str, what: &str) -> Result<Origin> {
     })
 }
 
-/// An HTTP client that reaches `url`'s host only at addresses this process's egress
-/// policy allows.
-async fn pinned_client(url: &str, what: &str) -> Result<reqwest::Client> {
-    pinned_client_with(&crate::egress::policy(), url, what).await
+/// An HTTP client for `url` under `policy`, whose host is checked now (resolved, every
+/// address) so that a refused endpoint is said first; `what` names the setting.
+async fn checked_client(policy: &EgressPolicy, url: &str, what: &str) -> Result<HttpClient> {
+    let o = origin(url, what)?;
+    let http = HttpClient::new(
+        policy.clone(),
+        Timeouts::new(HTTP_CONNECT_TIMEOUT, WAREHOUSE_REQUEST_TIMEOUT),
+    );
+    http.check_reachable(url)
+        .await
+        .with_context(|| format!("{what} {}://{}:{}", o.scheme, o.host, o.port))?;
+    Ok(http)
 }
 
-async fn pinned_client_with(
-    policy: &hakobu_core::egress::EgressPolicy,
-    url: &str,
-    what: &str,
-) -> Result<reqwest::Client> {
-    let o = origin(url, what)?;
-    let mut builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(30))
-        .timeout(REQUEST_TIMEOUT);
-    if policy.reach != hakobu_core::egress::Reach::Everything {
-        let addrs = crate::egress::resolve_with(policy, &o.host, o.port)
-            .await
-            .with_context(|| format!("{what} {}://{}:{}", o.scheme, o.host, o.port))?;
-        // reqwest connects to these addresses for the name and never resolves it again;
-        // an address literal resolves to itself and was checked all the same.
-        builder = builder.resolve_to_addrs(&o.host, &addrs);
+/// BigQuery's refusal of a call as an error: its status and words.
+fn refusal(status: reqwest::StatusCode, what: String, answer: &Value) -> anyhow::Error {
+    ServerRefusal {
+        status: Some(status.as_u16()),
+        credentials: false,
+        message: format!(
+            "BigQuery answered {status} to {what}: {}",
+            error_message(answer)
+        ),
     }
-    builder.build().context("cannot build the HTTP client")
+    .into()
+}
+
+/// An answer as JSON (`null` when it is not JSON), read within `limit`.
+async fn json_of(response: reqwest::Response, limit: usize) -> Result<Value> {
+    let body = read_bounded(response, limit).await?;
+    Ok(serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
 /// The fields of a service account's JSON key that the token exchange uses.
@@ -122,8 +132,8 @@ struct Claims<'a> {
 }
 
 /// An access token for `c`: the configured one, or a service account's JWT (RS256, signed
-/// with the key's private key) exchanged at the key's `token_uri`.
-pub async fn access_token(c: &BigqueryOutput) -> Result<String> {
+/// with the key's private key) exchanged at the key's `token_uri`, reached under `policy`.
+pub async fn access_token(c: &BigqueryOutput, policy: &EgressPolicy) -> Result<String> {
     if c.uses_access_token() {
         return Ok(c
             .access_token
@@ -157,36 +167,46 @@ pub async fn access_token(c: &BigqueryOutput) -> Result<String> {
         &signing,
     )
     .map_err(|e| anyhow!("cannot sign the token request: {e}"))?;
-    let http = pinned_client(&key.token_uri, "the key's token_uri").await?;
+    let http = checked_client(policy, &key.token_uri, "the key's token_uri").await?;
     // The assertion is base64url and dots: nothing to escape in the form body.
     let body = format!(
         "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={assertion}"
     );
+    const FAILED: &str = "the token exchange at the key's token_uri failed";
     let response = http
         .post(&key.token_uri)
+        .context(FAILED)?
         .header("content-type", "application/x-www-form-urlencoded")
         .body(body)
         .send()
         .await
-        .context("the token exchange at the key's token_uri failed")?;
+        .map_err(|e| anyhow::Error::new(e.without_url()).context(FAILED))?;
     let status = response.status();
-    let answer: Value = response.json().await.unwrap_or(Value::Null);
+    let answer = json_of(response, TOKEN_ANSWER_MAX_BYTES)
+        .await
+        .context(FAILED)?;
     match answer.get("access_token").and_then(Value::as_str) {
         Some(token) if status.is_success() => Ok(token.to_owned()),
-        _ => bail!(
-            "the token exchange at the key's token_uri answered {status}: {}",
-            answer
-                .get("error_description")
-                .or_else(|| answer.get("error"))
-                .and_then(Value::as_str)
-                .unwrap_or("no access token")
-        ),
+        _ => Err(ServerRefusal {
+            status: Some(status.as_u16()),
+            // OAuth's word for a key the endpoint does not accept.
+            credentials: answer.get("error").and_then(Value::as_str) == Some("invalid_grant"),
+            message: format!(
+                "the token exchange at the key's token_uri answered {status}: {}",
+                answer
+                    .get("error_description")
+                    .or_else(|| answer.get("error"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("no access token")
+            ),
+        }
+        .into()),
     }
 }
 
 /// A BigQuery API client for one project.
 pub struct Client {
-    http: reqwest::Client,
+    http: HttpClient,
     base: String,
     token: String,
     /// The project the jobs run in.
@@ -204,16 +224,23 @@ pub struct BqField {
 }
 
 impl Client {
-    /// Authenticates and connects to the API endpoint of `c`.
+    /// Authenticates and connects to the API endpoint of `c`, under this process's egress
+    /// policy.
     pub async fn connect(c: &BigqueryOutput) -> Result<Self> {
+        Self::connect_under(c, &crate::egress::policy()).await
+    }
+
+    /// Authenticates and connects to the API endpoint of `c`; every address it reaches is
+    /// checked by `policy`.
+    pub async fn connect_under(c: &BigqueryOutput, policy: &EgressPolicy) -> Result<Self> {
         let base = c
             .endpoint
             .as_deref()
             .unwrap_or(DEFAULT_ENDPOINT)
             .trim_end_matches('/')
             .to_owned();
-        let http = pinned_client(&base, "endpoint").await?;
-        let token = access_token(c).await?;
+        let http = checked_client(policy, &base, "endpoint").await?;
+        let token = access_token(c, policy).await?;
         Ok(Client {
             http,
             base,
@@ -230,17 +257,23 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<(reqwest::StatusCode, Value)> {
         let url = format!("{}{path}", self.base);
-        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
+        let failed = || format!("BigQuery request {path} failed");
+        let mut request = self
+            .http
+            .request(method, &url)
+            .with_context(failed)?
+            .bearer_auth(&self.token);
         if let Some(b) = body {
             request = request.json(b);
         }
         let response = request
             .send()
             .await
-            .with_context(|| format!("BigQuery request {path} failed"))?;
+            .map_err(|e| anyhow::Error::new(e.without_url()).context(failed()))?;
         let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        let value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let value = json_of(response, WAREHOUSE_ANSWER_MAX_BYTES)
+            .await
+            .with_context(failed)?;
         Ok((status, value))
     }
 
@@ -248,10 +281,7 @@ impl Client {
     async fn ok(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value> {
         let (status, value) = self.call(method, path, body).await?;
         if !status.is_success() {
-            bail!(
-                "BigQuery answered {status} to {path}: {}",
-                error_message(&value)
-            );
+            return Err(refusal(status, path.to_owned(), &value));
         }
         Ok(value)
     }
@@ -271,10 +301,7 @@ impl Client {
             return Ok(None);
         }
         if !status.is_success() {
-            bail!(
-                "BigQuery answered {status} to {path}: {}",
-                error_message(&value)
-            );
+            return Err(refusal(status, path, &value));
         }
         let fields = value["schema"]["fields"]
             .as_array()
@@ -320,10 +347,7 @@ impl Client {
         if status.is_success() || status == reqwest::StatusCode::NOT_FOUND {
             Ok(())
         } else {
-            bail!(
-                "BigQuery answered {status} to {path}: {}",
-                error_message(&value)
-            )
+            Err(refusal(status, path, &value))
         }
     }
 
@@ -424,14 +448,16 @@ impl Client {
             "{}/upload/bigquery/v2/projects/{}/jobs?uploadType=resumable",
             self.base, self.project
         );
+        const FAILED: &str = "starting the BigQuery upload failed";
         let response = self
             .http
             .post(&url)
+            .context(FAILED)?
             .bearer_auth(&self.token)
             .json(&body)
             .send()
             .await
-            .context("starting the BigQuery upload failed")?;
+            .map_err(|e| anyhow::Error::new(e.without_url()).context(FAILED))?;
         let status = response.status();
         let location = response
             .headers()
@@ -439,11 +465,10 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         if !status.is_success() {
-            let value: Value = response.json().await.unwrap_or(Value::Null);
-            bail!(
-                "BigQuery answered {status} to the upload: {}",
-                error_message(&value)
-            );
+            let value = json_of(response, WAREHOUSE_ANSWER_MAX_BYTES)
+                .await
+                .context(FAILED)?;
+            return Err(refusal(status, "the upload".to_owned(), &value));
         }
         let location =
             location.ok_or_else(|| anyhow!("BigQuery's upload answer has no session URL"))?;
@@ -472,26 +497,27 @@ impl Client {
             (_, Some(t)) => format!("bytes {offset}-{}/{t}", offset + len - 1),
             (_, None) => format!("bytes {offset}-{}/*", offset + len - 1),
         };
+        const FAILED: &str = "uploading to BigQuery failed";
         let response = self
             .http
             .put(session)
+            .context(FAILED)?
             .bearer_auth(&self.token)
             .header("content-range", range)
             .header("content-type", "application/octet-stream")
             .body(chunk)
             .send()
             .await
-            .context("uploading to BigQuery failed")?;
+            .map_err(|e| anyhow::Error::new(e.without_url()).context(FAILED))?;
         let status = response.status();
         if status.as_u16() == 308 {
             return Ok(None);
         }
-        let value: Value = response.json().await.unwrap_or(Value::Null);
+        let value = json_of(response, WAREHOUSE_ANSWER_MAX_BYTES)
+            .await
+            .context(FAILED)?;
         if !status.is_success() {
-            bail!(
-                "BigQuery answered {status} to an upload chunk: {}",
-                error_message(&value)
-            );
+            return Err(refusal(status, "an upload chunk".to_owned(), &value));
         }
         Ok(total.map(|_| value))
     }
@@ -532,7 +558,6 @@ fn job_error(result: &Value, errors: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hakobu_core::egress::EgressPolicy;
 
     #[tokio::test]
     async fn an_endpoint_or_token_uri_on_the_services_own_network_is_refused() {
@@ -543,12 +568,12 @@ mod tests {
             "https://[::1]/",
             "http://169.254.169.254/computeMetadata/v1/",
         ] {
-            let refused = pinned_client_with(&strict, url, "endpoint").await;
+            let refused = checked_client(&strict, url, "endpoint").await;
             assert!(refused.is_err(), "{url} was let through");
         }
         let everything = EgressPolicy::everything();
         assert!(
-            pinned_client_with(&everything, "http://127.0.0.1:9050", "endpoint")
+            checked_client(&everything, "http://127.0.0.1:9050", "endpoint")
                 .await
                 .is_ok()
         );

@@ -107,17 +107,18 @@ pub fn store_with_retry(
     }
     .with_bucket_name(l.bucket)
     .with_region(l.region.unwrap_or("us-east-1"));
-    // Every name the client looks up for this bucket goes through the egress policy; an
+    // The client is the egress module's (every name it looks up for this bucket goes
+    // through the egress policy, redirects re-checked, no proxy from the environment); an
     // endpoint written as an address is checked here, as no lookup will see it.
     let port = endpoint_port(l.endpoint);
+    let policy = Arc::new(crate::egress::policy());
     if let Some(host) = l.endpoint.and_then(endpoint_host) {
-        crate::egress::check_literal_host(&crate::egress::policy(), &host, port)
+        crate::egress::check_literal_host(&policy, &host, port)
             .with_context(|| format!("bucket {}", l.bucket))?;
     }
-    b = b.with_retry(retry).with_client_options(
-        object_store::ClientOptions::new()
-            .with_dns_resolver(Arc::new(crate::egress::ObjectStoreResolver::new(port))),
-    );
+    b = b
+        .with_retry(retry)
+        .with_http_connector(crate::egress::http::ObjectStoreConnector::new(policy, port));
     if let Some(e) = l.endpoint {
         // Self-hosted S3-compatible services are usually path-style and may be plain HTTP.
         b = b

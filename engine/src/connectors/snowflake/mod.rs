@@ -4,9 +4,10 @@
 //! the location a `PUT` statement answers with. Results come back as JSON rows or as an
 //! Arrow IPC stream; both are read into text cells ([`Rows`]).
 //!
-//! Every request goes through the egress policy: host names are resolved by
-//! [`EgressResolver`] and address literals are checked before the request, including the
-//! upload URLs the server hands out; redirects are not followed.
+//! Every request goes through the egress policy with [`crate::egress::http::HttpClient`]
+//! (host names checked when resolved, address literals before the request, the upload
+//! URLs the server hands out included; redirects not followed), and every answer is read
+//! within [`crate::limits::WAREHOUSE_ANSWER_MAX_BYTES`].
 //!
 //! What is not implemented (and refused with a message, never sent wrongly): client-side
 //! encryption of internal stage files and uploads to S3 or Azure stage locations, which a
@@ -16,13 +17,14 @@
 pub mod auth;
 pub mod writer;
 
+use crate::egress::http::{HttpClient, ServerRefusal, Timeouts, read_bounded};
+use crate::limits::{HTTP_CONNECT_TIMEOUT, WAREHOUSE_ANSWER_MAX_BYTES, WAREHOUSE_REQUEST_TIMEOUT};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::{Array, ArrayRef, RecordBatch, cast::AsArray, types as at};
 use arrow_schema::DataType;
 use base64::Engine;
 use hakobu_core::config::SnowflakeOutput;
 use hakobu_core::egress::EgressPolicy;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -72,80 +74,48 @@ pub struct Rows {
 
 /// A signed-in Snowflake session.
 pub struct Session {
-    http: reqwest::Client,
-    policy: Arc<EgressPolicy>,
+    http: HttpClient,
     base: String,
-    port: u16,
     token: String,
     sequence: AtomicU64,
 }
 
-/// Resolves every host name a Snowflake request looks up through the egress policy.
-struct EgressResolver {
-    policy: Arc<EgressPolicy>,
-    port: u16,
-}
+/// Snowflake's codes for a refused sign-in: a wrong user name or password, a key pair's
+/// token that does not verify.
+const SIGN_IN_REFUSED: [&str; 2] = ["390100", "390144"];
 
-impl reqwest::dns::Resolve for EgressResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let policy = Arc::clone(&self.policy);
-        let port = self.port;
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let addresses = crate::egress::resolve_with(&policy, &host, port).await?;
-            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
-/// A client whose lookups for `port` go through the policy, never following redirects
-/// (a redirect to the service's network would skip the check of literals).
-fn client(policy: &Arc<EgressPolicy>, port: u16) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .dns_resolver(EgressResolver {
-            policy: Arc::clone(policy),
-            port,
-        })
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(30))
-        .build()
-        .context("building the Snowflake client")
-}
-
-/// Checks a URL's host when it is an address literal (names are checked at resolution)
-/// and returns its port.
-fn check_url(policy: &EgressPolicy, url: &str) -> Result<u16> {
-    let parsed = reqwest::Url::parse(url).map_err(|_| anyhow!("not a URL: {url:?}"))?;
-    let port = parsed
-        .port_or_known_default()
-        .ok_or_else(|| anyhow!("no port in {url:?}"))?;
-    let host = parsed
-        .host_str()
-        .ok_or_else(|| anyhow!("no host in {url:?}"))?;
-    crate::egress::check_literal_host(policy, host, port)?;
-    Ok(port)
-}
-
-/// A request's failure in words, with its causes (an egress refusal is one, deep in
-/// reqwest's chain), without the URL (an upload URL carries a signature).
-fn why(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut words = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        words.push_str(": ");
-        words.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    words
+/// The answer of a request as JSON, read within the warehouse budget. A failure keeps
+/// reqwest's error in the chain (its kind classifies a connection test) and leaves the
+/// URL out (an upload URL carries a signature).
+async fn json_answer(
+    response: Result<reqwest::Response, reqwest::Error>,
+    failed: &str,
+    garbled: &str,
+) -> Result<serde_json::Value> {
+    let response =
+        response.map_err(|e| anyhow::Error::new(e.without_url()).context(failed.to_owned()))?;
+    let body = read_bounded(response, WAREHOUSE_ANSWER_MAX_BYTES)
+        .await
+        .with_context(|| failed.to_owned())?;
+    serde_json::from_slice(&body).map_err(|e| anyhow!("{garbled}: {e}"))
 }
 
 /// The `success: false` answer of Snowflake as an error with its code and message.
 fn answer_error(v: &serde_json::Value) -> anyhow::Error {
     let code = v["code"].as_str().unwrap_or_default();
     let message = v["message"].as_str().unwrap_or("no message");
-    anyhow!("Snowflake error {code}: {message}")
+    ServerRefusal {
+        status: None,
+        credentials: SIGN_IN_REFUSED.contains(&code),
+        message: format!("Snowflake error {code}: {message}"),
+    }
+    .into()
 }
+
+/// The words of a failed request.
+const FAILED: &str = "Snowflake request failed";
+/// The words of an answer that is not Snowflake's JSON.
+const GARBLED: &str = "Snowflake answered with something else than its protocol";
 
 impl Session {
     /// Signs in, under this process's egress policy.
@@ -155,10 +125,12 @@ impl Session {
 
     /// Signs in under `policy`: every address this session reaches is checked by it.
     pub async fn connect_under(l: &Login<'_>, policy: EgressPolicy) -> Result<Session> {
-        let policy = Arc::new(policy);
         let base = l.base_url.trim_end_matches('/').to_owned();
-        let port = check_url(&policy, &base).context("Snowflake endpoint")?;
-        let http = client(&policy, port)?;
+        let http = HttpClient::new(
+            policy,
+            Timeouts::new(HTTP_CONNECT_TIMEOUT, WAREHOUSE_REQUEST_TIMEOUT),
+        );
+        crate::egress::http::check_url(http.policy(), &base).context("Snowflake endpoint")?;
         let account = l.account.split('.').next().unwrap_or_default();
         let mut data = serde_json::json!({
             "CLIENT_APP_ID": "Hakobu",
@@ -193,19 +165,24 @@ impl Session {
                 query.push((name, v));
             }
         }
-        let answer: serde_json::Value = http
-            .post(
-                reqwest::Url::parse_with_params(&format!("{base}/session/v1/login-request"), &query)
-                    .context("Snowflake endpoint")?,
-            )
+        let login =
+            reqwest::Url::parse_with_params(&format!("{base}/session/v1/login-request"), &query)
+                .context("Snowflake endpoint")?;
+        let sent = http
+            .post(login.as_str())
+            .context("Snowflake endpoint")?
             .header("Accept", "application/json")
             .json(&serde_json::json!({ "data": data }))
             .send()
-            .await
-            .map_err(|e| anyhow!("cannot reach Snowflake at {base}: {}", why(e)))?
-            .json()
-            .await
-            .map_err(|e| anyhow!("Snowflake at {base} answered the sign-in with something else than its protocol: {}", why(e)))?;
+            .await;
+        let answer = json_answer(
+            sent,
+            &format!("cannot reach Snowflake at {base}"),
+            &format!(
+                "Snowflake at {base} answered the sign-in with something else than its protocol"
+            ),
+        )
+        .await?;
         if answer["success"] != true {
             return Err(answer_error(&answer)).context("signing in to Snowflake failed");
         }
@@ -215,9 +192,7 @@ impl Session {
             .to_owned();
         Ok(Session {
             http,
-            policy,
             base,
-            port,
             token,
             sequence: AtomicU64::new(1),
         })
@@ -228,18 +203,20 @@ impl Session {
     }
 
     /// Runs one statement and waits for its answer.
+    ///
+    /// A failed request and an answer that is not Snowflake's JSON say so in these words.
     async fn request(&self, sql: &str) -> Result<serde_json::Value> {
         let request_id = uuid::Uuid::new_v4().to_string();
         let submitted = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or_default();
-        let mut answer: serde_json::Value = self
+        let sent = self
             .http
-            .post(format!(
+            .post(&format!(
                 "{}/queries/v1/query-request?requestId={request_id}",
                 self.base
-            ))
+            ))?
             .header("Accept", "application/snowflake")
             .header("Authorization", self.authorization())
             .json(&serde_json::json!({
@@ -249,16 +226,8 @@ impl Session {
                 "querySubmissionTime": submitted,
             }))
             .send()
-            .await
-            .map_err(|e| anyhow!("Snowflake request failed: {}", why(e)))?
-            .json()
-            .await
-            .map_err(|e| {
-                anyhow!(
-                    "Snowflake answered with something else than its protocol: {}",
-                    why(e)
-                )
-            })?;
+            .await;
+        let mut answer = json_answer(sent, FAILED, GARBLED).await?;
         // A statement still running after Snowflake's wait answers "in progress" with the
         // URL its result will be at.
         while matches!(answer["code"].as_str(), Some("333333" | "333334")) {
@@ -266,22 +235,14 @@ impl Session {
                 break;
             };
             tokio::time::sleep(Duration::from_millis(500)).await;
-            answer = self
+            let sent = self
                 .http
-                .get(format!("{}{path}", self.base))
+                .get(&format!("{}{path}", self.base))?
                 .header("Accept", "application/snowflake")
                 .header("Authorization", self.authorization())
                 .send()
-                .await
-                .map_err(|e| anyhow!("Snowflake request failed: {}", why(e)))?
-                .json()
-                .await
-                .map_err(|e| {
-                    anyhow!(
-                        "Snowflake answered with something else than its protocol: {}",
-                        why(e)
-                    )
-                })?;
+                .await;
+            answer = json_answer(sent, FAILED, GARBLED).await?;
         }
         if answer["success"] != true {
             return Err(answer_error(&answer));
@@ -318,18 +279,17 @@ impl Session {
                 }
             );
         }
-        let port = check_url(&self.policy, url).context("Snowflake stage upload")?;
-        let http = if port == self.port {
-            self.http.clone()
-        } else {
-            client(&self.policy, port)?
-        };
-        let response = http
+        let response = self
+            .http
             .put(url)
+            .context("Snowflake stage upload")?
             .body(body)
             .send()
             .await
-            .map_err(|e| anyhow!("uploading {name} to the stage failed: {}", why(e)))?;
+            .map_err(|e| {
+                anyhow::Error::new(e.without_url())
+                    .context(format!("uploading {name} to the stage failed"))
+            })?;
         if !response.status().is_success() {
             bail!(
                 "uploading {name} to the stage failed: HTTP {}",
@@ -341,13 +301,16 @@ impl Session {
 
     /// Ends the session (best effort: Snowflake ends idle sessions on its own).
     pub async fn close(self) {
-        let _ = self
+        if let Ok(request) = self
             .http
-            .post(format!("{}/session?delete=true", self.base))
-            .header("Accept", "application/snowflake")
-            .header("Authorization", self.authorization())
-            .send()
-            .await;
+            .post(&format!("{}/session?delete=true", self.base))
+        {
+            let _ = request
+                .header("Accept", "application/snowflake")
+                .header("Authorization", self.authorization())
+                .send()
+                .await;
+        }
     }
 }
 

@@ -7,6 +7,12 @@
 //! probe worker the one its request carries, and the app installs "nothing" for itself
 //! (it connects to no tenant address). A process that installs none, such as the runner
 //! CLI run by an operator on their own config, reaches everything.
+//!
+//! HTTP has one client for every tenant-directed request ([`http::HttpClient`]: warehouse
+//! APIs, token endpoints, webhooks), and object stores get theirs from the same builder
+//! ([`http::ObjectStoreConnector`]); both resolve names with [`CheckedResolver`].
+
+pub mod http;
 
 use hakobu_core::egress::{EgressPolicy, EgressRefusal};
 use std::net::{IpAddr, SocketAddr};
@@ -102,7 +108,7 @@ pub async fn resolve_with(
 }
 
 /// Checks a URL's host when it is an address literal; names are checked when they are
-/// resolved ([`ObjectStoreResolver`] or the caller's resolver), which literals skip.
+/// resolved ([`CheckedResolver`]), which literals skip.
 pub fn check_literal_host(policy: &EgressPolicy, host: &str, port: u16) -> Result<(), EgressError> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     match bare.parse::<IpAddr>() {
@@ -111,32 +117,35 @@ pub fn check_literal_host(policy: &EgressPolicy, host: &str, port: u16) -> Resul
     }
 }
 
-/// Resolves object-store endpoints through the policy: every name `object_store` looks
-/// up for a tenant's bucket is checked before a socket opens.
-#[derive(Debug)]
-pub struct ObjectStoreResolver {
+/// Resolves the host names of one port through a policy: every name an HTTP client
+/// (`reqwest`, the one inside `object_store` included) looks up is checked, every address it
+/// resolves to, before a socket opens. The drivers ask a resolver for a name only, never
+/// the port, so a resolver belongs to one port; a request to another port needs another
+/// client ([`http::HttpClient`] keeps one per port).
+#[derive(Debug, Clone)]
+pub struct CheckedResolver {
     policy: Arc<EgressPolicy>,
     port: u16,
 }
 
-impl ObjectStoreResolver {
-    /// A resolver for an endpoint on `port`, with this process's policy.
-    pub fn new(port: u16) -> Self {
-        ObjectStoreResolver {
-            policy: Arc::new(policy()),
-            port,
-        }
+impl CheckedResolver {
+    /// A resolver for names reached on `port` under `policy`.
+    pub fn new(policy: Arc<EgressPolicy>, port: u16) -> Self {
+        CheckedResolver { policy, port }
+    }
+
+    async fn checked(self, host: String) -> Result<Vec<SocketAddr>, EgressError> {
+        resolve_with(&self.policy, &host, self.port).await
     }
 }
 
-impl object_store::client::DnsResolver for ObjectStoreResolver {
-    fn resolve(&self, host: &str) -> object_store::client::DnsFuture {
-        let policy = Arc::clone(&self.policy);
-        let port = self.port;
-        let host = host.to_owned();
+impl reqwest::dns::Resolve for CheckedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let this = self.clone();
+        let host = name.as_str().to_owned();
         Box::pin(async move {
-            let addresses = resolve_with(&policy, &host, port).await?;
-            Ok(addresses.into_iter().map(|a| a.ip()).collect())
+            let addresses = this.checked(host).await?;
+            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
         })
     }
 }
