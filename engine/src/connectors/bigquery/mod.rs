@@ -6,6 +6,7 @@
 //! policy and the HTTP client is pinned to the checked addresses, with redirects off (a
 //! redirect would lead to an address nobody checked).
 
+pub mod discover;
 pub mod writer;
 
 use anyhow::{Context, Result, anyhow, bail};

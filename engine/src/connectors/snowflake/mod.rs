@@ -14,6 +14,7 @@
 //! chunk. `docs/data-plane.md` says what the local emulator (fakesnow) lacks.
 
 pub mod auth;
+pub mod discover;
 pub mod writer;
 
 use anyhow::{Context, Result, anyhow, bail};
