@@ -12,8 +12,8 @@ use crate::models::run::Run;
 use crate::models::run_check::{NewRunCheck, RunCheck};
 use crate::services::access::load_authorized;
 use crate::services::engine_bridge;
-use crate::services::warehouses::{self, Browse};
 use crate::services::jobs::load_job;
+use crate::services::warehouses::{self, Browse};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use diesel_async::AsyncPgConnection;
@@ -259,8 +259,7 @@ async fn preview_check(
             .await
         }
         Browse::Warehouse(w) => {
-            warehouses::data_check(&state, w, &body.sql, op, &body.expected, body.null_passes)
-                .await
+            warehouses::data_check(&state, w, &body.sql, op, &body.expected, body.null_passes).await
         }
     };
     let answer = match checked {

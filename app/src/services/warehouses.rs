@@ -34,8 +34,7 @@ pub fn saved(state: &AppState, c: &Connection) -> Result<Option<check::Warehouse
         .map(Some)
         .ok_or_else(|| {
             ApiError::Upstream(
-                "The connection's settings are incomplete: enter its key or password again."
-                    .into(),
+                "The connection's settings are incomplete: enter its key or password again.".into(),
             )
         })
 }
@@ -120,7 +119,9 @@ pub async fn preview(
         limit,
         timeout: TIMEOUT,
     };
-    let result: Preview = probe(state, task).await.map_err(|e| upstream_at(e, "the warehouse"))?;
+    let result: Preview = probe(state, task)
+        .await
+        .map_err(|e| upstream_at(e, "the warehouse"))?;
     Ok(engine_bridge::preview_response(result))
 }
 

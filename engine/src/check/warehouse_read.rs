@@ -81,7 +81,11 @@ fn first_column(rows: Rows) -> Listing<String> {
     let mut items = Vec::new();
     let mut bytes = 0;
     let mut truncated = false;
-    for name in rows.rows.into_iter().filter_map(|r| r.into_iter().next().flatten()) {
+    for name in rows
+        .rows
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+    {
         if items.len() == DISCOVERY_MAX_ENTRIES || bytes + name.len() > DISCOVERY_MAX_BYTES {
             truncated = true;
             break;
@@ -212,7 +216,12 @@ pub async fn warehouse_preview(
                     .table_rows(dataset, table, limit)
                     .await?
                     .ok_or_else(|| anyhow::anyhow!("there is no table {dataset}.{table}"))
-                    .map(|r| (r.fields.into_iter().map(|f| (f.name, f.type_)).collect(), r.rows))
+                    .map(|r| {
+                        (
+                            r.fields.into_iter().map(|f| (f.name, f.type_)).collect(),
+                            r.rows,
+                        )
+                    })
             }
             (Warehouse::Bigquery(c), WarehouseRead::Query { query }) => {
                 let sql = format!("SELECT * FROM ({}) LIMIT {limit}", bare(query));
@@ -220,7 +229,10 @@ pub async fn warehouse_preview(
                     .await?
                     .query_rows(&sql, limit, timeout.as_millis() as u64)
                     .await?;
-                Ok((fields.into_iter().map(|f| (f.name, f.type_)).collect(), rows))
+                Ok((
+                    fields.into_iter().map(|f| (f.name, f.type_)).collect(),
+                    rows,
+                ))
             }
             (Warehouse::Snowflake(c), read) => {
                 let sql = match read {
@@ -235,7 +247,10 @@ pub async fn warehouse_preview(
                     }
                 };
                 let rows = with_session(c, async |s| s.execute_bounded(&sql).await).await?;
-                Ok((rows.columns.into_iter().zip(rows.types).collect(), rows.rows))
+                Ok((
+                    rows.columns.into_iter().zip(rows.types).collect(),
+                    rows.rows,
+                ))
             }
         }
     })
@@ -340,8 +355,14 @@ pub async fn warehouse_value(
                 .into(),
         });
     }
-    let value = rows.into_iter().next().and_then(|r| r.into_iter().next().flatten());
-    if value.as_ref().is_some_and(|v| v.chars().count() > max_chars) {
+    let value = rows
+        .into_iter()
+        .next()
+        .and_then(|r| r.into_iter().next().flatten());
+    if value
+        .as_ref()
+        .is_some_and(|v| v.chars().count() > max_chars)
+    {
         return Err(CheckError {
             kind: ErrorKind::Other,
             ssh_host_key: None,

@@ -49,7 +49,8 @@ pub fn segment(s: &str) -> String {
     let dots_only = s == "." || s == "..";
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~') || (b == b'.' && !dots_only) {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~') || (b == b'.' && !dots_only)
+        {
             out.push(b as char);
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -88,7 +89,12 @@ impl Client {
             .bearer_auth(&self.token)
             .send()
             .await
-            .with_context(|| format!("BigQuery request {} failed", path.split('?').next().unwrap_or(path)))?;
+            .with_context(|| {
+                format!(
+                    "BigQuery request {} failed",
+                    path.split('?').next().unwrap_or(path)
+                )
+            })?;
         self.bounded_answer(path, response).await
     }
 
@@ -153,7 +159,11 @@ impl Client {
         max_entries: usize,
         max_bytes: usize,
     ) -> Result<Names> {
-        let path = format!("{}/datasets/{}/tables", self.project_path(), segment(dataset));
+        let path = format!(
+            "{}/datasets/{}/tables",
+            self.project_path(),
+            segment(dataset)
+        );
         self.names(
             &path,
             "tables",
