@@ -18,7 +18,7 @@ use serde_json::Map;
 /// What a connection is browsed as: a database, or a data warehouse.
 #[derive(Debug, Clone)]
 pub enum Browse {
-    Database(check::Connection),
+    Database(Box<check::Connection>),
     Warehouse(check::Warehouse),
 }
 
@@ -45,7 +45,7 @@ pub fn browse(state: &AppState, c: &Connection) -> Result<Option<Browse>, ApiErr
     if let Some(w) = saved(state, c)? {
         return Ok(Some(Browse::Warehouse(w)));
     }
-    Ok(engine_bridge::database(state, c)?.map(Browse::Database))
+    Ok(engine_bridge::database(state, c)?.map(|d| Browse::Database(Box::new(d))))
 }
 
 /// Datasets (BigQuery) or schemas (Snowflake).
