@@ -80,10 +80,22 @@ impl ConnectionKind {
         matches!(self, ConnectionKind::Postgresql | ConnectionKind::Mysql)
     }
 
-    /// A data warehouse Hakobu loads tables into but does not read from (yet): a job may
-    /// name it as its destination only, and it has no discovery or previews.
+    /// A data warehouse Hakobu loads tables into but does not read from in a transfer
+    /// (yet): a job may name it as its destination only. It can be browsed and previewed,
+    /// and data checks can run on it.
     pub fn is_warehouse(self) -> bool {
         matches!(self, ConnectionKind::Bigquery | ConnectionKind::Snowflake)
+    }
+
+    /// Whether a transfer may read from it, as its source: databases and storage, not the
+    /// warehouses. The job form lists only these as sources, and validation refuses others.
+    pub fn is_source(self) -> bool {
+        !self.is_warehouse()
+    }
+
+    /// Whether a data check's SQL can run on it: a database or a data warehouse.
+    pub fn runs_data_checks(self) -> bool {
+        self.is_database() || self.is_warehouse()
     }
 
     pub fn fields(self) -> &'static [FieldSpec] {
@@ -1081,6 +1093,36 @@ pub fn same_settings(kind: ConnectionKind, a: &Map<String, Value>, b: &Map<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn warehouses_are_no_transfer_source_but_run_data_checks() {
+        let sources: Vec<_> = ConnectionKind::ALL
+            .into_iter()
+            .filter(|k| k.is_source())
+            .collect();
+        assert_eq!(
+            sources,
+            vec![
+                ConnectionKind::Postgresql,
+                ConnectionKind::Mysql,
+                ConnectionKind::S3,
+                ConnectionKind::LocalFiles
+            ]
+        );
+        let checked: Vec<_> = ConnectionKind::ALL
+            .into_iter()
+            .filter(|k| k.runs_data_checks())
+            .collect();
+        assert_eq!(
+            checked,
+            vec![
+                ConnectionKind::Postgresql,
+                ConnectionKind::Mysql,
+                ConnectionKind::Bigquery,
+                ConnectionKind::Snowflake
+            ]
+        );
+    }
     use serde_json::json;
 
     #[test]

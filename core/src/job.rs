@@ -531,7 +531,7 @@ impl JobSettings {
             .filter(|x| **x)
             .count();
         let Some(info) = source else { return };
-        if info.kind.is_warehouse() {
+        if !info.kind.is_source() {
             e.push(
                 "source.connection_id",
                 format!(

@@ -60,6 +60,12 @@ pub const DISCOVERY_MAX_BYTES: usize = 1024 * 1024;
 /// query of many rows is refused without being sent.
 pub const DATA_CHECK_MAX_VALUE_CHARS: usize = 64 * 1024;
 
+/// The most of a data warehouse's answer (BigQuery's or Snowflake's JSON, around the
+/// values) that one discovery call, preview or data check reads; a longer answer is
+/// refused unread. Previews then cut the values taken to [`PREVIEW_MAX_BYTES`], listings
+/// to [`DISCOVERY_MAX_ENTRIES`] and [`DISCOVERY_MAX_BYTES`].
+pub const WAREHOUSE_ANSWER_MAX_BYTES: usize = 16 * 1024 * 1024;
+
 /// The longest value (in characters) a query variable may have: it is written into SQL,
 /// paths and messages. Read the same way as a data check's value. The same limit holds for
 /// values given by hand (`hakobu_core::variables::VALUE_MAX_CHARS`, which this is).

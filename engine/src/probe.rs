@@ -1,6 +1,6 @@
 //! The probe worker's protocol: one request in, one reply out.
 //!
-//! Connection tests, discovery (of databases and of file sources), previews, data-check previews and query-variable values
+//! Connection tests, discovery (of databases, data warehouses and file sources), previews, data-check previews and query-variable values
 //! reach addresses a tenant chose, so the app never runs them itself: it starts
 //! `hakobu-runner probe`, a fresh process that holds none of the service's secrets, writes
 //! a [`ProbeRequest`] (the task and the egress policy) to its standard input and reads a
@@ -109,6 +109,40 @@ pub enum ProbeTask {
         limit: usize,
         timeout: Duration,
     },
+    /// Datasets (BigQuery) or schemas (Snowflake) of a warehouse.
+    WarehouseSchemas {
+        warehouse: check::Warehouse,
+        timeout: Duration,
+    },
+    /// Tables of a warehouse's dataset or schema (empty: the connection's own).
+    WarehouseTables {
+        warehouse: check::Warehouse,
+        schema: String,
+        timeout: Duration,
+    },
+    /// Columns of a warehouse's table.
+    WarehouseColumns {
+        warehouse: check::Warehouse,
+        schema: String,
+        table: String,
+        timeout: Duration,
+    },
+    /// The first rows of a warehouse's table or of a query there.
+    WarehousePreview {
+        warehouse: check::Warehouse,
+        read: check::WarehouseRead,
+        limit: usize,
+        timeout: Duration,
+    },
+    /// A data check's one value on a warehouse, compared with an expected one.
+    WarehouseDataCheck {
+        warehouse: check::Warehouse,
+        sql: String,
+        operator: CheckOperator,
+        expected: String,
+        null_passes: bool,
+        timeout: Duration,
+    },
     /// One value compared with an expected one.
     DataCheck {
         connection: Connection,
@@ -137,6 +171,11 @@ impl ProbeTask {
             ProbeTask::DataCheck { .. } => "data_check",
             ProbeTask::ListFiles { .. } => "list_files",
             ProbeTask::GuessFiles { .. } => "guess_files",
+            ProbeTask::WarehouseSchemas { .. } => "warehouse_schemas",
+            ProbeTask::WarehouseTables { .. } => "warehouse_tables",
+            ProbeTask::WarehouseColumns { .. } => "warehouse_columns",
+            ProbeTask::WarehousePreview { .. } => "warehouse_preview",
+            ProbeTask::WarehouseDataCheck { .. } => "warehouse_data_check",
         }
     }
 }
@@ -227,6 +266,44 @@ pub async fn execute(request: ProbeRequest) -> ProbeReply {
             expected,
             null_passes,
         } => done(check::data_check(&connection, &sql, operator, &expected, null_passes).await),
+        ProbeTask::WarehouseSchemas { warehouse, timeout } => {
+            done(check::warehouse_schemas(&warehouse, timeout).await)
+        }
+        ProbeTask::WarehouseTables {
+            warehouse,
+            schema,
+            timeout,
+        } => done(check::warehouse_tables(&warehouse, &schema, timeout).await),
+        ProbeTask::WarehouseColumns {
+            warehouse,
+            schema,
+            table,
+            timeout,
+        } => done(check::warehouse_columns(&warehouse, &schema, &table, timeout).await),
+        ProbeTask::WarehousePreview {
+            warehouse,
+            read,
+            limit,
+            timeout,
+        } => done(check::warehouse_preview(&warehouse, &read, limit, timeout).await),
+        ProbeTask::WarehouseDataCheck {
+            warehouse,
+            sql,
+            operator,
+            expected,
+            null_passes,
+            timeout,
+        } => done(
+            check::warehouse_data_check(
+                &warehouse,
+                &sql,
+                operator,
+                &expected,
+                null_passes,
+                timeout,
+            )
+            .await,
+        ),
     };
     answer.unwrap_or_else(ProbeReply::Failed)
 }

@@ -36,6 +36,7 @@ use serde_json::{Map, Value, json};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::services::engine_bridge;
+use crate::services::warehouses::{self, Browse};
 
 pub fn configure(cfg: &mut ServiceConfig) {
     cfg.service(list_kinds)
@@ -781,11 +782,13 @@ fn count_probe(state: &AppState, auth: &Auth) -> Result<(), ApiError> {
     )
 }
 
-async fn database_connection(
+/// A connection the caller may browse, as a database or a data warehouse (editors and
+/// more; another organization's is 404); storage kinds are refused.
+async fn browse_connection(
     state: &AppState,
     auth: &Auth,
     id: ConnectionId,
-) -> Result<(Connection, hakobu_engine::check::Connection), ApiError> {
+) -> Result<(Connection, Browse), ApiError> {
     let mut conn = state.pool.get().await?;
     let (c, _) = load_authorized(
         &mut conn,
@@ -797,11 +800,16 @@ async fn database_connection(
     .await?;
     drop(conn);
     count_probe(state, auth)?;
-    let target = engine_bridge::database(state, &c)?.ok_or_else(|| ApiError::BadRequest {
-        message: "Only database connections have schemas and tables.".into(),
+    let target = warehouses::browse(state, &c)?.ok_or_else(|| ApiError::BadRequest {
+        message: "Only database and data warehouse connections have schemas and tables.".into(),
         field: None,
     })?;
     Ok((c, target))
+}
+
+/// A warehouse's failure while browsing, in its words.
+fn warehouse_upstream(e: hakobu_engine::check::CheckError) -> ApiError {
+    engine_bridge::upstream_at(e, "the warehouse")
 }
 
 #[utoipa::path(tag = "connections", params(("connection_id" = ConnectionId, Path)), responses(
@@ -812,11 +820,16 @@ async fn list_schemas(
     auth: Auth,
     path: web::Path<ConnectionId>,
 ) -> Result<HttpResponse, ApiError> {
-    let (_, target) = database_connection(&state, &auth, path.into_inner()).await?;
-    engine_bridge::list_schemas(&state, &target)
-        .await
-        .map(listing_response)
-        .map_err(engine_bridge::upstream)
+    match browse_connection(&state, &auth, path.into_inner()).await?.1 {
+        Browse::Database(target) => engine_bridge::list_schemas(&state, &target)
+            .await
+            .map(listing_response)
+            .map_err(engine_bridge::upstream),
+        Browse::Warehouse(w) => warehouses::list_schemas(&state, &w)
+            .await
+            .map(listing_response)
+            .map_err(warehouse_upstream),
+    }
 }
 
 /// Header of a listing cut at [`DISCOVERY_MAX_ENTRIES`]: the JSON array has no room to say so.
@@ -838,7 +851,7 @@ fn listing_response<T: serde::Serialize>(listing: Listing<T>) -> HttpResponse {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 struct SchemaQuery {
-    /// The schema; default: the connection's default schema (MySQL: its database).
+    /// The schema; default: the connection's default schema (MySQL: its database; BigQuery: its dataset).
     schema: Option<String>,
 }
 
@@ -851,12 +864,18 @@ async fn list_tables(
     path: web::Path<ConnectionId>,
     query: web::Query<SchemaQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (c, target) = database_connection(&state, &auth, path.into_inner()).await?;
+    let (c, target) = browse_connection(&state, &auth, path.into_inner()).await?;
     let schema = engine_bridge::schema_or_default(&c, query.schema.as_deref());
-    engine_bridge::list_tables(&state, &target, &schema)
-        .await
-        .map(listing_response)
-        .map_err(engine_bridge::upstream)
+    match target {
+        Browse::Database(target) => engine_bridge::list_tables(&state, &target, &schema)
+            .await
+            .map(listing_response)
+            .map_err(engine_bridge::upstream),
+        Browse::Warehouse(w) => warehouses::list_tables(&state, &w, &schema)
+            .await
+            .map(listing_response)
+            .map_err(warehouse_upstream),
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -875,11 +894,18 @@ async fn list_columns(
     path: web::Path<ConnectionId>,
     query: web::Query<TableQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (c, target) = database_connection(&state, &auth, path.into_inner()).await?;
+    let (c, target) = browse_connection(&state, &auth, path.into_inner()).await?;
     let schema = engine_bridge::schema_or_default(&c, query.schema.as_deref());
-    let columns = engine_bridge::list_columns(&state, &target, &schema, &query.table)
-        .await
-        .map_err(engine_bridge::upstream)?;
+    let columns = match target {
+        Browse::Database(target) => {
+            engine_bridge::list_columns(&state, &target, &schema, &query.table)
+                .await
+                .map_err(engine_bridge::upstream)?
+        }
+        Browse::Warehouse(w) => warehouses::list_columns(&state, &w, &schema, &query.table)
+            .await
+            .map_err(warehouse_upstream)?,
+    };
     if columns.items.is_empty() {
         return Err(ApiError::NotFound(
             format!(
@@ -921,17 +947,35 @@ async fn preview(
             MessageCode::FromTo.with("from", 1).with("to", 100),
         ));
     }
-    let (c, target) = database_connection(&state, &auth, path.into_inner()).await?;
-    engine_bridge::preview(
-        &state,
-        &c,
-        &target,
-        body.table.as_ref(),
-        body.query.as_deref(),
-        limit as usize,
-    )
-    .await
-    .map(web::Json)
+    let (c, target) = browse_connection(&state, &auth, path.into_inner()).await?;
+    match target {
+        Browse::Database(target) => engine_bridge::preview(
+            &state,
+            &c,
+            &target,
+            body.table.as_ref(),
+            body.query.as_deref(),
+            limit as usize,
+        )
+        .await
+        .map(web::Json),
+        Browse::Warehouse(w) => {
+            let schema = engine_bridge::schema_or_default(
+                &c,
+                body.table.as_ref().and_then(|t| t.schema.as_deref()),
+            );
+            warehouses::preview(
+                &state,
+                &w,
+                schema,
+                body.table.as_ref(),
+                body.query.as_deref(),
+                limit as usize,
+            )
+            .await
+            .map(web::Json)
+        }
+    }
 }
 
 /// A file connection the caller may browse, as for a database's discovery: operators and

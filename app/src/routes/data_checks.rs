@@ -13,6 +13,7 @@ use crate::models::run_check::{NewRunCheck, RunCheck};
 use crate::services::access::load_authorized;
 use crate::services::engine_bridge;
 use crate::services::jobs::load_job;
+use crate::services::warehouses::{self, Browse};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use diesel_async::AsyncPgConnection;
@@ -84,9 +85,15 @@ async fn runner_checks(
     }
     let mut out = Vec::with_capacity(settings.checks.len());
     for (position, check) in settings.checks.iter().enumerate() {
-        let connection = Connection::find(&mut conn, run.organization_id, check.connection_id)
-            .await?
-            .map(|c| engine_bridge::database(&state, &c))
+        let saved = Connection::find(&mut conn, run.organization_id, check.connection_id).await?;
+        let connection = saved
+            .as_ref()
+            .map(|c| engine_bridge::database(&state, c))
+            .transpose()?
+            .flatten();
+        let warehouse = saved
+            .as_ref()
+            .map(|c| warehouses::saved(&state, c))
             .transpose()?
             .flatten();
         let mut assigned = AssignedCheck {
@@ -94,6 +101,9 @@ async fn runner_checks(
             name: check.name.clone(),
             // The runner reports a check without a usable connection as not passed.
             endpoint: None,
+            // A warehouse's check runs its SQL as written: variables are refused on it
+            // when the job is saved (no literal quoting of these dialects yet).
+            warehouse,
             sql: check.sql.clone(),
             operator: check.operator,
             expected: check.expected.clone(),
@@ -229,23 +239,30 @@ async fn preview_check(
         auth.user_id,
         auth.organization_id,
     )?;
-    let target = engine_bridge::database(&state, &c)?.ok_or_else(|| {
+    let target = warehouses::browse(&state, &c)?.ok_or_else(|| {
         ApiError::field(
             "connection_id",
-            "must be a PostgreSQL or MySQL connection: data checks run SQL",
+            "must be a database (PostgreSQL, MySQL) or data warehouse (BigQuery, Snowflake) connection: data checks run SQL",
         )
     })?;
     let op = body.operator;
-    let answer = match engine_bridge::data_check(
-        &state,
-        &target,
-        &body.sql,
-        op,
-        &body.expected,
-        body.null_passes,
-    )
-    .await
-    {
+    let checked = match &target {
+        Browse::Database(target) => {
+            engine_bridge::data_check(
+                &state,
+                target,
+                &body.sql,
+                op,
+                &body.expected,
+                body.null_passes,
+            )
+            .await
+        }
+        Browse::Warehouse(w) => {
+            warehouses::data_check(&state, w, &body.sql, op, &body.expected, body.null_passes).await
+        }
+    };
+    let answer = match checked {
         Ok(result) => CheckPreviewResponse {
             passed: result.passed,
             actual: result.actual,

@@ -96,10 +96,10 @@ pub fn schema_or_default(c: &Connection, schema: Option<&str>) -> String {
         return s.to_owned();
     }
     let settings = c.settings.as_object().cloned().unwrap_or_default();
-    let name = if c.kind == ConnectionKind::Mysql {
-        "database"
-    } else {
-        "schema"
+    let name = match c.kind {
+        ConnectionKind::Mysql => "database",
+        ConnectionKind::Bigquery => "dataset",
+        _ => "schema",
     };
     setting_str(c.kind, &settings, name)
         .map(|s| s.into_owned())
@@ -108,7 +108,12 @@ pub fn schema_or_default(c: &Connection, schema: Option<&str>) -> String {
 
 /// A database error while browsing: the message says what the database said.
 pub fn upstream(e: CheckError) -> ApiError {
-    let (_, message, hint) = explain(&e, "the database");
+    upstream_at(e, "the database")
+}
+
+/// An error while browsing `at` (a database, a warehouse), in its words.
+pub fn upstream_at(e: CheckError, at: &str) -> ApiError {
+    let (_, message, hint) = explain(&e, at);
     ApiError::Upstream(format!("{message} {hint}"))
 }
 
@@ -474,7 +479,7 @@ pub async fn preview(
 }
 
 /// Runs one probe in a worker; any failure as a check error the callers explain.
-async fn probe<T: serde::de::DeserializeOwned>(
+pub(crate) async fn probe<T: serde::de::DeserializeOwned>(
     state: &AppState,
     task: ProbeTask,
 ) -> Result<T, CheckError> {

@@ -13,3 +13,4 @@ pub mod organizations;
 pub mod quotas;
 pub mod secret_rotation;
 pub mod variables;
+pub mod warehouses;

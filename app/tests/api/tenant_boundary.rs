@@ -659,3 +659,68 @@ async fn a_warehouse_endpoint_or_token_uri_on_the_service_network_is_refused() {
     );
     assert_eq!(body["error"]["kind"], "not_allowed", "{body}");
 }
+
+/// A saved warehouse connection whose endpoint names this machine (a host name: address
+/// literals are refused when saved) is refused when browsed, previewed or checked: the
+/// probe worker resolves the name through the tenant's policy, and nothing reaches the
+/// listener behind it.
+#[tokio::test]
+async fn browsing_previewing_or_checking_a_warehouse_on_the_service_network_is_refused() {
+    let app = strict_app(false).await;
+    let stranger = app.signup("Stranger").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let sf = app
+        .create_connection(
+            &stranger,
+            &stranger.default_team,
+            "SF",
+            "snowflake",
+            json!({"account": "test", "endpoint": endpoint, "user": "u", "password": "pw", "database": "d"}),
+        )
+        .await;
+    let bq = app
+        .create_connection(
+            &stranger,
+            &stranger.default_team,
+            "BQ",
+            "bigquery",
+            json!({"project": "p1", "dataset": "d", "endpoint": endpoint,
+                "json_keyfile": crate::warehouses::service_account_key("https://oauth2.googleapis.com/token", &crate::warehouses::rsa_private_key())}),
+        )
+        .await;
+    for id in [&sf, &bq] {
+        for path in ["schemas", "tables", "columns?table=t"] {
+            let (status, body) = app
+                .get(&format!("/api/connections/{id}/{path}"), &stranger.token)
+                .await;
+            assert_eq!(status, StatusCode::BAD_GATEWAY, "{path}: {body}");
+            let message = body["message"].as_str().unwrap_or_default();
+            assert!(message.contains("may not be reached"), "{path}: {body}");
+        }
+        let (status, body) = app
+            .post(
+                &format!("/api/connections/{id}/preview"),
+                &stranger.token,
+                json!({"table": {"name": "t"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+        assert!(body.to_string().contains("may not be reached"), "{body}");
+        let (status, body) = app
+            .post(
+                "/api/data-checks/preview",
+                &stranger.token,
+                json!({"connection_id": id, "sql": "SELECT 1", "operator": "=", "expected": "1"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["passed"], false, "{body}");
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(error.contains("may not be reached"), "{body}");
+        assert!(!body.to_string().contains("\"pw\""), "{body}");
+    }
+    let accepted =
+        tokio::time::timeout(std::time::Duration::from_millis(300), listener.accept()).await;
+    assert!(accepted.is_err(), "the listener on loopback was reached");
+}

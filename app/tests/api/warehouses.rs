@@ -1,7 +1,9 @@
 //! BigQuery and Snowflake connections (destinations only): saved with their key or
 //! password write-only, tested through the probe worker against the local emulators
 //! (`scripts/bqemulator.sh`, `scripts/fakesnow.sh`; `HAKOBU_TEST_BIGQUERY_ENDPOINT`,
-//! `HAKOBU_TEST_SNOWFLAKE_ENDPOINT`), and refused as a job's source.
+//! `HAKOBU_TEST_SNOWFLAKE_ENDPOINT`), and refused as a job's source; browsed (datasets or
+//! schemas, tables, columns), previewed and checked (a data check's preview, and a run's
+//! checks in the runner) on the emulators; another organization's connection is 404.
 //!
 //! What the emulators lack: neither checks credentials (fakesnow accepts any password,
 //! bqemulator any token), so a wrong password cannot be shown failing here; the BigQuery
@@ -368,4 +370,356 @@ async fn a_job_loads_postgresql_rows_into_snowflake_with_the_runner() {
         .rows;
     assert_eq!(rows, vec![vec![Some("3".to_owned())]]);
     session.close().await;
+}
+
+/// A token endpoint on loopback answering every request with a token, as long as the
+/// test runs (each discovery call, preview and check signs in anew).
+async fn token_endpoint_for_every_call() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/token", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                let _ = socket.read(&mut buf).await;
+                let answer =
+                    r#"{"access_token":"exchanged-token","expires_in":3600,"token_type":"Bearer"}"#;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+/// Runs a query job on the emulator (the test's own setup, not the app's).
+async fn bigquery_setup(sql: &str) {
+    let c: hakobu_core::config::BigqueryOutput = serde_json::from_value(json!({
+        "project": "p1", "dataset": "d", "table": "t", "endpoint": bigquery_endpoint(),
+        "auth_method": "access_token", "access_token": "test-token"}))
+    .unwrap();
+    let client = hakobu_engine::connectors::bigquery::Client::connect(&c)
+        .await
+        .expect("bqemulator runs (scripts/bqemulator.sh)");
+    client.query(sql).await.unwrap();
+}
+
+/// A fresh dataset on the emulator with `orders` (3 rows).
+async fn bigquery_dataset() -> String {
+    let dataset = format!("hakobu_w_{:016x}", rand::random::<u64>());
+    let created = reqwest::Client::new()
+        .post(format!(
+            "{}/bigquery/v2/projects/p1/datasets",
+            bigquery_endpoint()
+        ))
+        .json(&json!({"datasetReference": {"projectId": "p1", "datasetId": dataset}}))
+        .send()
+        .await
+        .expect("bqemulator runs (scripts/bqemulator.sh)");
+    assert!(created.status().is_success(), "{}", created.status());
+    bigquery_setup(&format!(
+        "CREATE TABLE `p1.{dataset}.orders` (id INT64, name STRING)"
+    ))
+    .await;
+    bigquery_setup(&format!(
+        "INSERT INTO `p1.{dataset}.orders` (id, name) VALUES (1, 'one'), (2, 'two'), (3, NULL)"
+    ))
+    .await;
+    dataset
+}
+
+/// A fresh database on fakesnow with `SALES.ORDERS` (3 rows).
+async fn snowflake_database() -> String {
+    use hakobu_engine::connectors::snowflake::{Login, Session};
+    let base = snowflake_endpoint();
+    let db = format!("HKW{:016X}", rand::random::<u64>());
+    let session = Session::connect(&Login {
+        account: "test",
+        base_url: &base,
+        user: "tester",
+        password: Some("pw"),
+        private_key: None,
+        warehouse: None,
+        role: None,
+        database: None,
+        schema: None,
+    })
+    .await
+    .expect("fakesnow runs (scripts/fakesnow.sh)");
+    for sql in [
+        format!("CREATE DATABASE {db}"),
+        format!("CREATE SCHEMA {db}.PUBLIC"),
+        format!("CREATE SCHEMA {db}.SALES"),
+        format!("CREATE TABLE {db}.SALES.ORDERS (ID NUMBER(10,0), NAME VARCHAR)"),
+        format!("INSERT INTO {db}.SALES.ORDERS VALUES (1, 'one'), (2, 'two'), (3, NULL)"),
+    ] {
+        session.execute(&sql).await.unwrap();
+    }
+    session.close().await;
+    db
+}
+
+/// Browses, previews and checks a saved warehouse connection as its owner, and as a
+/// stranger of another organization (404 everywhere). `schema` and `table` name what to
+/// browse; `count_sql` counts its 3 rows.
+async fn browse_preview_and_check(
+    app: &crate::helpers::TestApp,
+    owner: &crate::helpers::TestUser,
+    id: &str,
+    schema: &str,
+    table: &str,
+    count_sql: &str,
+    secret: &str,
+) {
+    let (status, schemas) = app
+        .get(&format!("/api/connections/{id}/schemas"), &owner.token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{schemas}");
+    assert!(
+        schemas.as_array().unwrap().contains(&json!(schema)),
+        "{schemas}"
+    );
+    // Without a schema: the connection's own.
+    let (status, tables) = app
+        .get(&format!("/api/connections/{id}/tables"), &owner.token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tables}");
+    assert_eq!(tables, json!([table]), "{tables}");
+    let (status, columns) = app
+        .get(
+            &format!("/api/connections/{id}/columns?schema={schema}&table={table}"),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{columns}");
+    let names: Vec<String> = columns
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_ascii_lowercase())
+        .collect();
+    assert_eq!(names, vec!["id", "name"], "{columns}");
+    let (status, missing) = app
+        .get(
+            &format!("/api/connections/{id}/columns?schema={schema}&table=nope"),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+
+    let (status, preview) = app
+        .post(
+            &format!("/api/connections/{id}/preview"),
+            &owner.token,
+            json!({"table": {"schema": schema, "name": table}, "limit": 2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{preview}");
+    assert_eq!(preview["rows"].as_array().unwrap().len(), 2, "{preview}");
+    assert_eq!(preview["truncated"], false, "{preview}");
+    let (status, refused) = app
+        .post(
+            &format!("/api/connections/{id}/preview"),
+            &owner.token,
+            json!({"query": "DROP TABLE orders"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["field"], "query", "{refused}");
+
+    let (status, checked) = app
+        .post(
+            "/api/data-checks/preview",
+            &owner.token,
+            json!({"connection_id": id, "sql": count_sql, "operator": "=", "expected": "3"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{checked}");
+    assert_eq!(
+        checked,
+        json!({"passed": true, "actual": "3", "error": null})
+    );
+    for body in [&schemas, &tables, &columns, &preview, &checked] {
+        assert_secret_hidden(body, secret);
+    }
+
+    // Another organization's connection does not exist for a stranger.
+    let stranger = app.signup("Stranger").await;
+    for path in ["schemas", "tables", &format!("columns?table={table}")] {
+        let (status, body) = app
+            .get(&format!("/api/connections/{id}/{path}"), &stranger.token)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+    }
+    let (status, body) = app
+        .post(
+            &format!("/api/connections/{id}/preview"),
+            &stranger.token,
+            json!({"table": {"name": table}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = app
+        .post(
+            "/api/data-checks/preview",
+            &stranger.token,
+            json!({"connection_id": id, "sql": count_sql, "operator": "=", "expected": "3"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+#[tokio::test]
+async fn a_bigquery_connection_is_browsed_previewed_and_checked_on_the_emulator() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let dataset = bigquery_dataset().await;
+    let key = service_account_key(&token_endpoint_for_every_call().await, &rsa_private_key());
+    let id = app
+        .create_connection(
+            &owner,
+            &owner.default_team,
+            "BQ",
+            "bigquery",
+            json!({"project": "p1", "dataset": dataset, "endpoint": bigquery_endpoint(), "json_keyfile": key}),
+        )
+        .await;
+    let count = format!("SELECT count(*) FROM `p1.{dataset}.orders`");
+    browse_preview_and_check(&app, &owner, &id, &dataset, "orders", &count, "PRIVATE KEY").await;
+}
+
+#[tokio::test]
+async fn a_snowflake_connection_is_browsed_previewed_and_checked_on_the_emulator() {
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let db = snowflake_database().await;
+    let password = "snowflake-secret-pw-0815";
+    let id = app
+        .create_connection(
+            &owner,
+            &owner.default_team,
+            "SF",
+            "snowflake",
+            json!({"account": "test", "endpoint": snowflake_endpoint(), "user": "tester",
+                "password": password, "database": db, "schema": "SALES"}),
+        )
+        .await;
+    let count = format!("SELECT COUNT(*) FROM {db}.SALES.ORDERS");
+    browse_preview_and_check(&app, &owner, &id, "SALES", "ORDERS", &count, password).await;
+
+    // A check's SQL on a warehouse takes no variables yet: refused on the field at save.
+    let pg = app.pg_connection(&owner).await;
+    let (status, body) = app
+        .post(
+            "/api/jobs",
+            &owner.token,
+            json!({"name": "Checked", "team_id": owner.default_team, "settings": {
+                "source": {"connection_id": pg, "table": {"name": "src"}},
+                "destination": {"connection_id": pg, "table": {"name": "dst"}, "mode": "insert"},
+                "variables": [{"name": "day", "value": {"kind": "timestamp", "offset": {"quantity": 1, "unit": "day", "direction": "ago"}, "format": "%Y-%m-%d", "timezone": "UTC"}}],
+                "checks": [{"name": "n", "connection_id": id, "sql": "SELECT COUNT(*) FROM T WHERE D = ${day}",
+                    "operator": "=", "expected": "0"}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body.to_string().contains("settings.checks[0].sql")
+            && body.to_string().contains("data warehouse"),
+        "{body}"
+    );
+}
+
+/// A job's data checks on BigQuery and on Snowflake run in the runner after a real load
+/// (PostgreSQL -> PostgreSQL), each on its warehouse: one passes, one fails as a warning.
+#[tokio::test]
+async fn a_runs_data_checks_run_on_bigquery_and_snowflake() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    app.sql("CREATE TABLE src (id bigint PRIMARY KEY); INSERT INTO src VALUES (1), (2);")
+        .await;
+    let pg = app.pg_connection(&owner).await;
+    let dataset = bigquery_dataset().await;
+    let key = service_account_key(&token_endpoint_for_every_call().await, &rsa_private_key());
+    let bq = app
+        .create_connection(
+            &owner,
+            &owner.default_team,
+            "BQ",
+            "bigquery",
+            json!({"project": "p1", "dataset": dataset, "endpoint": bigquery_endpoint(), "json_keyfile": key}),
+        )
+        .await;
+    let db = snowflake_database().await;
+    let sf = app
+        .create_connection(
+            &owner,
+            &owner.default_team,
+            "SF",
+            "snowflake",
+            json!({"account": "test", "endpoint": snowflake_endpoint(), "user": "tester",
+                "password": "pw", "database": db}),
+        )
+        .await;
+    let (status, job) = app
+        .post(
+            "/api/jobs",
+            &owner.token,
+            json!({"name": "Checked", "team_id": owner.default_team, "settings": {
+                "source": {"connection_id": pg, "table": {"name": "src"}},
+                "destination": {"connection_id": pg, "table": {"name": "dst"}, "mode": "insert"},
+                "checks": [
+                    {"name": "bq orders", "connection_id": bq, "operator": "=", "expected": "3",
+                        "sql": format!("SELECT count(*) FROM `p1.{dataset}.orders`")},
+                    {"name": "sf unnamed", "connection_id": sf, "operator": "=", "expected": "0",
+                        "on_failure": "warn",
+                        "sql": format!("SELECT COUNT(*) FROM {db}.SALES.ORDERS WHERE NAME IS NULL")}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    let (status, run) = app
+        .post(
+            &format!("/api/jobs/{}/runs", job["id"].as_str().unwrap()),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let done = app
+        .wait_for_run_end(&owner.token, run["id"].as_str().unwrap())
+        .await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let (status, checks) = app
+        .get(
+            &format!("/api/runs/{}/checks", run["id"].as_str().unwrap()),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{checks}");
+    let outcomes: Vec<(&str, &str, Option<&str>)> = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap(),
+                c["outcome"].as_str().unwrap(),
+                c["actual"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("bq orders", "passed", Some("3")),
+            ("sf unnamed", "warned", Some("1"))
+        ],
+        "{checks}"
+    );
 }

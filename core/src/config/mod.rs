@@ -24,6 +24,7 @@ mod jdbc;
 mod plugin;
 mod snowflake;
 mod statements;
+mod warehouse;
 
 pub use bigquery::{BigqueryColumnOption, BigqueryOutput, Clustering, TimePartitioning};
 pub use compat::ConfigNotice;
@@ -48,6 +49,7 @@ pub use jdbc::{InputColumnOption, JdbcInput, JdbcOutput, OutputColumnOption};
 pub use plugin::{InputConfig, OutputConfig};
 pub use snowflake::{SNOWFLAKE_MODES, SnowflakeOutput};
 pub use statements::{JdbcStatements, RunnerConfig, StatementsConfig, StatementsSection};
+pub use warehouse::Warehouse;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

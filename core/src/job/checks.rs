@@ -5,7 +5,7 @@
 //! Also the runner's side of the protocol for checks: what the app hands the runner (the
 //! check with its connection's settings, secrets included) and what the runner reports.
 
-use crate::config::DbEndpoint;
+use crate::config::{DbEndpoint, Warehouse};
 use crate::ids::ConnectionId;
 use crate::messages::MessageCode;
 use crate::validation::FieldErrors;
@@ -26,7 +26,8 @@ pub const EXPECTED_MAX_CHARS: usize = 1000;
 pub struct DataCheck {
     /// Shown in the run's results and in notifications, e.g. `no negative amounts`.
     pub name: String,
-    /// A PostgreSQL or MySQL connection the query runs on.
+    /// The connection the query runs on: a database (PostgreSQL, MySQL) or a data
+    /// warehouse (BigQuery, Snowflake).
     pub connection_id: ConnectionId,
     /// One SELECT (or WITH ... SELECT) returning one row with one column.
     pub sql: String,
@@ -248,8 +249,12 @@ pub struct AssignedCheck {
     pub position: i32,
     pub name: String,
     /// The database to run the check on, with its password; `None` when the check's
-    /// connection no longer exists or is not a database (the check then does not pass).
+    /// connection no longer exists or is a warehouse.
     pub endpoint: Option<DbEndpoint>,
+    /// The data warehouse to run the check on (BigQuery, Snowflake), with its key or
+    /// password. With neither this nor `endpoint` the check does not pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warehouse: Option<Warehouse>,
     pub sql: String,
     pub operator: CheckOperator,
     pub expected: String,
@@ -264,6 +269,7 @@ impl fmt::Debug for AssignedCheck {
             .field("position", &self.position)
             .field("name", &self.name)
             .field("endpoint", &self.endpoint)
+            .field("warehouse", &self.warehouse.is_some())
             .finish_non_exhaustive()
     }
 }

@@ -15,6 +15,8 @@
 //! - `storage`: a bucket's and a directory's connection test.
 //! - `guess`: a file's format and columns from its first bytes (Embulk's guess).
 //! - `warehouse`: a data warehouse's (BigQuery, Snowflake) connection test.
+//! - `warehouse_read`: a data warehouse's datasets or schemas, tables, columns, previews
+//!   and data checks.
 //! - `files`: a file source's files listed, and the first one guessed and previewed.
 
 mod connection;
@@ -27,6 +29,7 @@ mod guess;
 mod preview;
 mod storage;
 mod warehouse;
+mod warehouse_read;
 
 pub use connection::{Connection, DbKind};
 pub use connection_test::{CheckOk, check};
@@ -40,3 +43,7 @@ pub use guess::{
 pub use preview::{preview_query, preview_table};
 pub use storage::{BucketAccess, BucketCredentials, test_bucket, test_directory};
 pub use warehouse::{Warehouse, test_warehouse};
+pub use warehouse_read::{
+    WarehouseRead, warehouse_columns, warehouse_data_check, warehouse_preview, warehouse_schemas,
+    warehouse_tables, warehouse_value,
+};

@@ -7,17 +7,10 @@ use super::error::classify_http;
 use super::{CheckError, ErrorKind};
 use crate::connectors::bigquery::Client;
 use crate::connectors::snowflake::writer::SnowflakeWriter;
-use hakobu_core::config::{BigqueryOutput, SnowflakeOutput};
-use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// The warehouse to test, as its output section (the table is not used).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Warehouse {
-    Bigquery(Box<BigqueryOutput>),
-    Snowflake(Box<SnowflakeOutput>),
-}
+pub use hakobu_core::config::Warehouse;
 
 /// Signs in and runs `SELECT 1` within `timeout`.
 pub async fn test_warehouse(w: &Warehouse, timeout: Duration) -> Result<(), CheckError> {

@@ -21,4 +21,5 @@ mod snowflake;
 mod ssh;
 mod stdout;
 mod tls;
+mod warehouse_read;
 mod zones;

@@ -1,12 +1,14 @@
 //! Data checks after the load: the runner fetches the run's checks (with their
 //! connections' settings and passwords, like the assignment's secrets), runs each with
-//! `hakobu_engine::check::data_check`, and posts the outcomes before its result. A check
+//! `hakobu_engine::check::data_check` (a warehouse's with `warehouse_data_check`), and posts the outcomes before its result. A check
 //! whose query fails counts as not passed, with the database's message.
 
 use super::Client;
 use anyhow::{Context, Result, bail};
 use hakobu_core::job::checks::{AssignedCheck, CheckOutcome, CheckReport, CheckReports};
-use hakobu_engine::check::{Connection, data_check};
+use hakobu_engine::check::{
+    CheckError, Connection, DataCheckResult, data_check, warehouse_data_check,
+};
 use std::time::Duration;
 
 /// How long one check query may take.
@@ -67,13 +69,28 @@ pub(super) async fn run_after_load(client: &Client) -> Result<()> {
 }
 
 async fn run_one(check: &AssignedCheck) -> CheckReport {
+    let op = check.operator;
+    if check.endpoint.is_none()
+        && let Some(warehouse) = &check.warehouse
+    {
+        let result = warehouse_data_check(
+            warehouse,
+            &check.sql,
+            op,
+            &check.expected,
+            check.null_passes,
+            CHECK_TIMEOUT,
+        )
+        .await;
+        return report(check, result);
+    }
     let Some(endpoint) = check.endpoint.clone() else {
         return CheckReport {
             position: check.position,
             outcome: CheckOutcome::of(false, check.on_failure),
             actual: None,
             message: Some(
-                "the check's connection no longer exists or is not a database".to_owned(),
+                "the check's connection no longer exists or is neither a database nor a data warehouse".to_owned(),
             ),
         };
     };
@@ -81,16 +98,20 @@ async fn run_one(check: &AssignedCheck) -> CheckReport {
         endpoint,
         timeout: CHECK_TIMEOUT,
     };
-    let op = check.operator;
-    match data_check(
+    let result = data_check(
         &connection,
         &check.sql,
         op,
         &check.expected,
         check.null_passes,
     )
-    .await
-    {
+    .await;
+    report(check, result)
+}
+
+/// The report of a check's outcome: passed, or not with why.
+fn report(check: &AssignedCheck, result: Result<DataCheckResult, CheckError>) -> CheckReport {
+    match result {
         Ok(result) => CheckReport {
             position: check.position,
             outcome: CheckOutcome::of(result.passed, check.on_failure),

@@ -8,6 +8,7 @@
 //! endpoint is said before anything else fails. Every answer is read within a budget
 //! ([`crate::limits::WAREHOUSE_ANSWER_MAX_BYTES`], [`crate::limits::TOKEN_ANSWER_MAX_BYTES`]).
 
+pub mod discover;
 pub mod writer;
 
 use crate::egress::http::{HttpClient, ServerRefusal, Timeouts, read_bounded};

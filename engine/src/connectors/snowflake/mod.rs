@@ -15,6 +15,7 @@
 //! chunk. `docs/data-plane.md` says what the local emulator (fakesnow) lacks.
 
 pub mod auth;
+pub mod discover;
 pub mod writer;
 
 use crate::egress::http::{HttpClient, ServerRefusal, Timeouts, read_bounded};

@@ -163,18 +163,33 @@ pub(super) fn type_options(selected: RwSignal<String>, with_none: Option<Key>) -
     }
 }
 
-/// The database connections among `conns`, by id and name: what a data check or a query
-/// variable can run on.
+/// The database connections among `conns`, by id and name: what a query variable can
+/// run on.
 pub(super) fn database_connections(
     conns: StoredValue<Vec<ConnectionView>>,
 ) -> StoredValue<Vec<(ConnectionId, String)>> {
-    let databases = conns.with_value(|c| {
+    connections_where(conns, ConnectionKind::is_database)
+}
+
+/// The connections a data check can run on (`ConnectionKind::runs_data_checks`):
+/// databases and data warehouses.
+pub(super) fn check_connections(
+    conns: StoredValue<Vec<ConnectionView>>,
+) -> StoredValue<Vec<(ConnectionId, String)>> {
+    connections_where(conns, ConnectionKind::runs_data_checks)
+}
+
+fn connections_where(
+    conns: StoredValue<Vec<ConnectionView>>,
+    keep: fn(ConnectionKind) -> bool,
+) -> StoredValue<Vec<(ConnectionId, String)>> {
+    let kept = conns.with_value(|c| {
         c.iter()
-            .filter(|c| c.kind.is_database())
+            .filter(|c| keep(c.kind))
             .map(|c| (c.id, c.name.clone()))
             .collect()
     });
-    StoredValue::new(databases)
+    StoredValue::new(kept)
 }
 
 /// The `<option>`s of a database connection select: "Choose a connection", then each of

@@ -2,7 +2,7 @@
 //! data checks, notification rules (the editor the job page uses too) and, for a new job,
 //! schedules ([`super::schedules`]).
 
-use super::inputs::{PathInput, database_connections, database_options};
+use super::inputs::{PathInput, check_connections, database_options};
 use super::schedules::SchedulesEditor;
 use super::state::{CheckRow, Wizard};
 use super::variables::VariablesEditor;
@@ -23,7 +23,7 @@ pub(super) fn RunSettingsStep(
     conns: StoredValue<Vec<ConnectionView>>,
 ) -> impl IntoView {
     let lang = use_lang();
-    let databases = database_connections(conns);
+    let databases = check_connections(conns);
     let add_check = move |_| {
         // The destination is where a check usually looks.
         let (key, destination) = (w.key(), w.destination.get_untracked());

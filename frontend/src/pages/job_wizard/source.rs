@@ -23,9 +23,16 @@ pub(super) fn SourceStep(
 ) -> impl IntoView {
     let kind = move || kind_of(conns, w.source.get());
     let is_db = move || kind().is_none_or(ConnectionKind::is_database);
+    // Only what a transfer can read from (`ConnectionKind::is_source`): no warehouses.
+    let sources = StoredValue::new(conns.with_value(|c| {
+        c.iter()
+            .filter(|c| c.kind.is_source())
+            .cloned()
+            .collect::<Vec<_>>()
+    }));
     view! {
         <p class="hint">{tr(Key::SourceLead)}</p>
-        <ConnectionSelect form path="settings.source.connection_id" label=Key::SourceConnection value=w.source conns/>
+        <ConnectionSelect form path="settings.source.connection_id" label=Key::SourceConnection value=w.source conns=sources/>
         <Show when=move || w.source.get().is_some()>
             {move || if is_db() {
                 view! { <DatabaseSource w form/> }.into_any()
