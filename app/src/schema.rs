@@ -379,6 +379,7 @@ diesel::table! {
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        secrets -> Jsonb,
     }
 }
 
@@ -415,6 +416,9 @@ diesel::table! {
         message -> Nullable<Text>,
         started_at -> Nullable<Timestamptz>,
         ended_at -> Nullable<Timestamptz>,
+        execute_at -> Nullable<Timestamptz>,
+        claimed_until -> Nullable<Timestamptz>,
+        execution_failures -> Int4,
     }
 }
 

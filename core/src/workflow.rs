@@ -13,9 +13,9 @@
 //! - [`outcome`] says how a workflow run ended once every task has.
 //! - [`layout`] places the tasks for drawing the graph (the web page's SVG).
 
+use crate::http::HttpHeader;
 use crate::ids::{ConnectionId, DestinationId, JobId};
 use crate::job::OverlapPolicy;
-use crate::http::HttpHeader;
 use crate::job::checks::CheckOperator;
 use crate::validation::{FieldErrors, check_text};
 use crate::variables::{Variable, VariableValue};

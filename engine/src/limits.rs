@@ -85,6 +85,11 @@ pub const GUESS_MAX_COLUMNS: usize = 1_000;
 /// The largest Parquet footer (the schema) a guess reads.
 pub const GUESS_PARQUET_FOOTER_MAX_BYTES: usize = 1024 * 1024;
 
+/// The most of an HTTP task's answer body that is read (and kept for its message): the
+/// start of an error page says what went wrong; the rest is never read, whatever the
+/// server sends.
+pub const HTTP_TASK_ANSWER_MAX_BYTES: usize = 512;
+
 /// `n` bytes in the unit a person reads: `64 KiB`, `1 MiB`, `500 bytes`.
 pub fn human_bytes(n: usize) -> String {
     const KIB: usize = 1024;

@@ -1,6 +1,7 @@
 //! The probe worker's protocol: one request in, one reply out.
 //!
-//! Connection tests, discovery (of databases and of file sources), previews, data-check previews and query-variable values
+//! Connection tests, discovery (of databases and of file sources), previews, data checks (a
+//! preview's, a workflow task's), query-variable values and a workflow's HTTP requests
 //! reach addresses a tenant chose, so the app never runs them itself: it starts
 //! `hakobu-runner probe`, a fresh process that holds none of the service's secrets, writes
 //! a [`ProbeRequest`] (the task and the egress policy) to its standard input and reads a
@@ -117,6 +118,8 @@ pub enum ProbeTask {
         expected: String,
         null_passes: bool,
     },
+    /// A workflow's HTTP task: one request, its answer's status and first bytes.
+    HttpRequest { call: check::HttpCall },
 }
 
 impl ProbeTask {
@@ -137,6 +140,7 @@ impl ProbeTask {
             ProbeTask::DataCheck { .. } => "data_check",
             ProbeTask::ListFiles { .. } => "list_files",
             ProbeTask::GuessFiles { .. } => "guess_files",
+            ProbeTask::HttpRequest { .. } => "http_request",
         }
     }
 }
@@ -227,6 +231,7 @@ pub async fn execute(request: ProbeRequest) -> ProbeReply {
             expected,
             null_passes,
         } => done(check::data_check(&connection, &sql, operator, &expected, null_passes).await),
+        ProbeTask::HttpRequest { call } => done(check::http_request(&call).await),
     };
     answer.unwrap_or_else(ProbeReply::Failed)
 }

@@ -1175,6 +1175,8 @@ texts! {
     TaskKindJob => "Run a job", "ジョブを実行";
     TaskKindWait => "Wait", "待機";
     TaskKindNotify => "Notify", "通知";
+    TaskKindCheck => "Data check", "データチェック";
+    TaskKindHttp => "HTTP request", "HTTP リクエスト";
     RunIfSuccess => "When the tasks before it succeeded", "前のタスクが成功したとき";
     RunIfFailure => "When a task before it failed", "前のタスクが失敗したとき";
     RunIfAlways => "Always, once the tasks before it ended", "前のタスクの終了後は常に";
@@ -1516,6 +1518,7 @@ mod tests {
         "S",
         "TLS",
         "URL",
+        "HTTP",
         "NULL",
         "IANA",
         "Asia",

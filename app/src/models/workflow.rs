@@ -358,3 +358,6 @@ impl TaskRun {
         })
     }
 }
+
+mod side_tasks;
+pub use side_tasks::Claim;

@@ -1,11 +1,11 @@
 //! Notification destinations (Slack, email, webhook), the rules that say when to use them,
 //! and the deliveries the notifier made.
 
+use crate::http::{check_headers, check_url};
 use crate::ids::{
     DestinationId, JobId, NotificationEventId, NotificationRuleId, RunId, WorkflowId,
 };
 use crate::messages::{MessageCode, MessageParams, Text};
-use crate::http::{check_headers, check_url};
 use crate::validation::{FieldErrors, check_email, check_text};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -223,13 +223,18 @@ impl DestinationRequest {
             }
             DestinationSettings::Webhook { url, headers } => {
                 check_url(&mut e, "settings.url", url);
-                check_headers(&mut e, "settings.headers", headers, RESERVED_HEADERS, !creating);
+                check_headers(
+                    &mut e,
+                    "settings.headers",
+                    headers,
+                    RESERVED_HEADERS,
+                    !creating,
+                );
             }
         }
         e
     }
 }
-
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

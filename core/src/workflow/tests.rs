@@ -320,8 +320,10 @@ fn variables_are_checked_like_a_jobs() {
 #[test]
 fn a_check_task_needs_a_query_and_bounded_values() {
     let connection = uuid::Uuid::new_v4();
-    let good = spec(json!([{"name": "c", "action": {"type": "check", "connection_id": connection,
-        "sql": "SELECT count(*) FROM orders", "operator": ">", "expected": "0"}}]));
+    let good = spec(
+        json!([{"name": "c", "action": {"type": "check", "connection_id": connection,
+        "sql": "SELECT count(*) FROM orders", "operator": ">", "expected": "0"}}]),
+    );
     assert_eq!(fields(&good), []);
     assert_eq!(
         good.connection_references(),
@@ -353,17 +355,21 @@ fn a_check_task_needs_a_query_and_bounded_values() {
 
 #[test]
 fn an_http_task_names_each_bad_field() {
-    let good = spec(json!([{"name": "h", "action": {"type": "http", "method": "POST",
+    let good = spec(
+        json!([{"name": "h", "action": {"type": "http", "method": "POST",
         "url": "https://hooks.example.com/done", "body": "{\"ok\": true}",
         "headers": [{"name": "Content-Type", "value": "application/json"},
-                    {"name": "Authorization", "secret": true}]}}]));
+                    {"name": "Authorization", "secret": true}]}}]),
+    );
     assert_eq!(fields(&good), []);
     assert!(good.connection_references().is_empty());
-    let bad = spec(json!([{"name": "h", "action": {"type": "http", "method": "GET",
+    let bad = spec(
+        json!([{"name": "h", "action": {"type": "http", "method": "GET",
         "url": "file:///etc/passwd", "body": "x".repeat(HTTP_BODY_MAX_BYTES + 1), "expect_status": 42,
         "headers": [{"name": "Bad Name", "value": "v"}, {"name": "Idempotency-Key", "value": "k"},
                     {"name": "X-A", "value": "1"}, {"name": "x-a", "value": "2"},
-                    {"name": "X-Plain"}, {"name": "X-Ctl", "value": "a\nb"}]}}]));
+                    {"name": "X-Plain"}, {"name": "X-Ctl", "value": "a\nb"}]}}]),
+    );
     let found: Vec<String> = fields(&bad).into_iter().map(|(f, _)| f).collect();
     for field in [
         "tasks[0].action.url",
@@ -378,7 +384,9 @@ fn an_http_task_names_each_bad_field() {
         assert!(found.iter().any(|f| f == field), "{field} in {found:?}");
     }
     assert!(!found.iter().any(|f| f == "tasks[0].action.headers[2].name"));
-    let no_host = spec(json!([{"name": "h", "action": {"type": "http", "method": "GET", "url": "http:///x"}}]));
+    let no_host = spec(
+        json!([{"name": "h", "action": {"type": "http", "method": "GET", "url": "http:///x"}}]),
+    );
     assert_eq!(fields(&no_host)[0].0, "tasks[0].action.url");
     // Only the five methods.
     assert!(

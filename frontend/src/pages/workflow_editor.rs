@@ -86,12 +86,16 @@ fn may_edit(teams: &[TeamView], workflow: Option<&WorkflowView>) -> bool {
     }
 }
 
-/// What kind of task a row is. One variant per kind of [`TaskAction`].
+/// What kind of task a row is. One variant per kind of [`TaskAction`]. Checks and HTTP
+/// requests have no form yet: a saved one is kept as it is (`TaskRow::kept`), and they
+/// are not offered for new tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Job,
     Wait,
     Notify,
+    Check,
+    Http,
 }
 
 impl Kind {
@@ -102,6 +106,8 @@ impl Kind {
             TaskAction::Job { .. } => Kind::Job,
             TaskAction::Wait { .. } => Kind::Wait,
             TaskAction::Notify { .. } => Kind::Notify,
+            TaskAction::Check { .. } => Kind::Check,
+            TaskAction::Http { .. } => Kind::Http,
         }
     }
 
@@ -110,6 +116,8 @@ impl Kind {
             Kind::Job => Key::TaskKindJob,
             Kind::Wait => Key::TaskKindWait,
             Kind::Notify => Key::TaskKindNotify,
+            Kind::Check => Key::TaskKindCheck,
+            Kind::Http => Key::TaskKindHttp,
         }
     }
 
@@ -118,6 +126,8 @@ impl Kind {
             Kind::Job => "job",
             Kind::Wait => "wait",
             Kind::Notify => "notify",
+            Kind::Check => "check",
+            Kind::Http => "http",
         }
     }
 }
@@ -135,6 +145,8 @@ struct TaskRow {
     seconds: RwSignal<String>,
     destination: RwSignal<Option<DestinationId>>,
     message: RwSignal<String>,
+    /// A check or HTTP task as it was saved (no form edits these yet).
+    kept: RwSignal<Option<TaskAction>>,
     after: RwSignal<Vec<u64>>,
     run_if: RwSignal<RunIf>,
     retries: RwSignal<String>,
@@ -151,6 +163,7 @@ impl TaskRow {
             seconds: RwSignal::new("60".to_owned()),
             destination: RwSignal::new(None),
             message: RwSignal::new(String::new()),
+            kept: RwSignal::new(None),
             after: RwSignal::new(Vec::new()),
             run_if: RwSignal::new(RunIf::Success),
             retries: RwSignal::new(String::new()),
@@ -175,6 +188,9 @@ impl TaskRow {
                     } => {
                         row.destination.set(Some(*destination_id));
                         row.message.set(message.clone());
+                    }
+                    TaskAction::Check { .. } | TaskAction::Http { .. } => {
+                        row.kept.set(Some(t.action.clone()))
                     }
                 }
                 row.run_if.set(t.run_if);
@@ -258,6 +274,7 @@ fn spec_of(rows: &[TaskRow], parallelism: &str, errors: &mut FieldErrors) -> Wor
                     }),
                     message: r.message.get(),
                 },
+                Kind::Check | Kind::Http => r.kept.get().unwrap_or(TaskAction::Wait { seconds: 0 }),
             };
             let after = r
                 .after

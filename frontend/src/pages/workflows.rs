@@ -200,6 +200,15 @@ fn WorkflowView(workflow: WorkflowView, jobs: Vec<JobView>) -> impl IntoView {
                 TaskAction::Notify { message, .. } => {
                     view! { <span>{message.clone()}</span> }.into_any()
                 }
+                TaskAction::Check {
+                    sql,
+                    operator,
+                    expected,
+                    ..
+                } => view! { <code>{format!("{sql} {operator} {expected}")}</code> }.into_any(),
+                TaskAction::Http { method, url, .. } => {
+                    view! { <code>{format!("{} {url}", method.as_str())}</code> }.into_any()
+                }
             };
             let after = if t.after.is_empty() {
                 "—".to_owned()

@@ -52,6 +52,8 @@ pub fn task_kind_key(action: &TaskAction) -> Key {
         TaskAction::Job { .. } => Key::TaskKindJob,
         TaskAction::Wait { .. } => Key::TaskKindWait,
         TaskAction::Notify { .. } => Key::TaskKindNotify,
+        TaskAction::Check { .. } => Key::TaskKindCheck,
+        TaskAction::Http { .. } => Key::TaskKindHttp,
     }
 }
 

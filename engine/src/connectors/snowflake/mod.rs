@@ -100,7 +100,7 @@ impl reqwest::dns::Resolve for EgressResolver {
 
 /// A client whose lookups for `port` go through the policy, never following redirects
 /// (a redirect to the service's network would skip the check of literals).
-fn client(policy: &Arc<EgressPolicy>, port: u16) -> Result<reqwest::Client> {
+pub(crate) fn client(policy: &Arc<EgressPolicy>, port: u16) -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .dns_resolver(EgressResolver {
             policy: Arc::clone(policy),
@@ -114,7 +114,7 @@ fn client(policy: &Arc<EgressPolicy>, port: u16) -> Result<reqwest::Client> {
 
 /// Checks a URL's host when it is an address literal (names are checked at resolution)
 /// and returns its port.
-fn check_url(policy: &EgressPolicy, url: &str) -> Result<u16> {
+pub(crate) fn check_url(policy: &EgressPolicy, url: &str) -> Result<u16> {
     let parsed = reqwest::Url::parse(url).map_err(|_| anyhow!("not a URL: {url:?}"))?;
     let port = parsed
         .port_or_known_default()
@@ -128,7 +128,7 @@ fn check_url(policy: &EgressPolicy, url: &str) -> Result<u16> {
 
 /// A request's failure in words, with its causes (an egress refusal is one, deep in
 /// reqwest's chain), without the URL (an upload URL carries a signature).
-fn why(e: reqwest::Error) -> String {
+pub(crate) fn why(e: reqwest::Error) -> String {
     let e = e.without_url();
     let mut words = e.to_string();
     let mut source = std::error::Error::source(&e);
