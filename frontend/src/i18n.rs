@@ -1177,6 +1177,7 @@ texts! {
     TaskKindNotify => "Notify", "通知";
     TaskKindCheck => "Data check", "データチェック";
     TaskKindHttp => "HTTP request", "HTTP リクエスト";
+    TaskKeptAsSaved => "This task is kept as it was saved: its settings cannot be edited here yet.", "このタスクは保存された内容のまま残ります。設定はまだここでは編集できません。";
     RunIfSuccess => "When the tasks before it succeeded", "前のタスクが成功したとき";
     RunIfFailure => "When a task before it failed", "前のタスクが失敗したとき";
     RunIfAlways => "Always, once the tasks before it ended", "前のタスクの終了後は常に";

@@ -545,6 +545,7 @@ fn task_fields(
             </div>
         }
         .into_any(),
+        Kind::Check | Kind::Http => view! { <p class="hint">{tr(Key::TaskKeptAsSaved)}</p> }.into_any(),
     }
     };
     // Every other task, as a checkbox: checked means this task runs after it.
