@@ -1788,3 +1788,57 @@ async fn http_tasks_to_loopback_are_refused_when_the_policy_closes_it() {
         "no request reached the listener"
     );
 }
+
+/// Eight replicas claim a due HTTP task at once: one claim. Once that claim's lease has
+/// run out (its replica stopped), the task is claimed again, once.
+#[tokio::test]
+async fn a_due_task_is_claimed_once_and_again_after_its_lease_ends() {
+    use hakobu::models::workflow::TaskRun;
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let (status, created) = create_workflow(
+        &app,
+        &owner,
+        json!([{"name": "call", "action": {"type": "http", "method": "GET", "url": "https://example.com/"}}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let workflow = created["id"].as_str().unwrap();
+    let (status, run) = app
+        .post(
+            &format!("/api/workflows/{workflow}/runs"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let run_id: WorkflowRunId = run["id"].as_str().unwrap().parse().unwrap();
+    let pool = hakobu::db::build_pool(&format!("{}/{}", server_url(), app.db_name), 10).unwrap();
+    let step = advance(&mut pool.get().await.unwrap(), run_id)
+        .await
+        .unwrap();
+    assert_eq!(step.started, ["call"]);
+    let race = || async {
+        futures::future::join_all((0..8).map(|_| {
+            let pool = pool.clone();
+            async move {
+                let mut conn = pool.get().await.unwrap();
+                TaskRun::claim_due(&mut conn, 120.0, 10).await.unwrap()
+            }
+        }))
+        .await
+        .into_iter()
+        .flatten()
+        .map(|c| (c.task_name, c.starts))
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(race().await, [("call".to_owned(), 1)]);
+    assert_eq!(race().await, [], "claimed: nobody else takes it");
+    app.sql("UPDATE workflow_task_runs SET claimed_until = now() - interval '1 second'")
+        .await;
+    assert_eq!(
+        race().await,
+        [("call".to_owned(), 1)],
+        "an expired claim is taken again"
+    );
+}
