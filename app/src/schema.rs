@@ -380,6 +380,7 @@ diesel::table! {
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        secrets -> Jsonb,
     }
 }
 
@@ -419,6 +420,9 @@ diesel::table! {
         ended_at -> Nullable<Timestamptz>,
         child_run_id -> Nullable<Uuid>,
         failed_attempts -> Int4,
+        execute_at -> Nullable<Timestamptz>,
+        claimed_until -> Nullable<Timestamptz>,
+        execution_failures -> Int4,
     }
 }
 

@@ -125,6 +125,7 @@ impl Application {
             });
             tokio::spawn(scheduler.run());
         }
+        let dispatches = settings.dispatcher;
         if settings.dispatcher {
             let app_url = settings
                 .runner_app_url
@@ -167,6 +168,14 @@ impl Application {
             limiter: crate::limiter::Limiter::default(),
             streams: crate::limiter::OpenStreams::default(),
         });
+        if dispatches {
+            // Check and HTTP tasks of workflows, executed through probe workers.
+            let side_tasks = Arc::new(crate::workflows::side_tasks::SideTaskWorker {
+                state: state.clone().into_inner(),
+                tick: std::time::Duration::from_millis(500),
+            });
+            tokio::spawn(side_tasks.run());
+        }
         let server = run(listener, state)?;
         Ok(Application { port, server })
     }

@@ -13,7 +13,8 @@
 //! A job run's end (`runs::finish`, `finish_as`) sets the workflow run's `wake_at` in its
 //! own transaction (`WorkflowRun::wake_for_job_run`); the [`WorkflowEngine`] worker steps
 //! every run whose `wake_at` has come, and a running workflow is looked at again at least
-//! every [`RECHECK`] whatever happens. The rules (what starts, what is skipped, what a
+//! every [`RECHECK`] whatever happens. Check and HTTP tasks are executed outside the step
+//! by [`side_tasks`]. The rules (what starts, what is skipped, what a
 //! resume runs again) are `hakobu_core::workflow`'s.
 //!
 //! A workflow task starts a child run of another workflow ([`start_child`]): the child's
@@ -48,6 +49,8 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
+
+pub mod side_tasks;
 
 /// A running workflow is stepped at least this often, even if no job run's end woke it.
 pub const RECHECK: Duration = Duration::from_secs(30);
@@ -172,6 +175,8 @@ pub async fn advance(conn: &mut AsyncPgConnection, id: WorkflowRunId) -> anyhow:
                     .then_some((TaskState::Succeeded, None)),
                 TaskAction::Notify { .. } => Some((TaskState::Succeeded, None)),
                 TaskAction::Workflow { .. } => child_end(conn, &run, &task).await?,
+                // Ended by the side-task worker, which records the end itself.
+                TaskAction::Check { .. } | TaskAction::Http { .. } => None,
             };
             if let Some((state, message)) = ended {
                 let updated = retry_or_end(spec_task, task, state, message, now);
@@ -431,6 +436,11 @@ async fn start_task(
                 }),
                 Err(message) => Ok(failed(running, message)),
             }
+        }
+        // Executed outside this transaction (`side_tasks`): only marked due here.
+        TaskAction::Check { .. } | TaskAction::Http { .. } => {
+            TaskRun::mark_due(conn, run.id, &spec.name, now).await?;
+            Ok(running)
         }
         TaskAction::Job { job_id } => {
             let Some(job) = Job::find(conn, run.organization_id, *job_id).await? else {

@@ -40,6 +40,7 @@ pub mod config;
 pub mod connection;
 pub mod egress;
 pub mod files;
+pub mod http;
 pub mod ids;
 pub mod job;
 pub mod messages;

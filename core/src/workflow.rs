@@ -1,4 +1,5 @@
-//! Workflows: a graph of tasks (run a job, wait, notify) that run after each other, and
+//! Workflows: a graph of tasks (run a job, wait, notify, check data, send an HTTP request)
+//! that run after each other, and
 //! the rules the engine follows, kept here without I/O so they are tested as plain
 //! functions and the browser can check a workflow as it is edited.
 //!
@@ -14,8 +15,10 @@
 //! - [`time_of_day`] computes when a `wait_until` task's wait ends, [`nesting`] keeps
 //!   workflows that run workflows finite, and `crate::retry` spaces a task's retries.
 
-use crate::ids::{DestinationId, JobId, WorkflowId};
+use crate::http::HttpHeader;
+use crate::ids::{ConnectionId, DestinationId, JobId, WorkflowId};
 use crate::job::OverlapPolicy;
+use crate::job::checks::CheckOperator;
 use crate::validation::{FieldErrors, check_text};
 use crate::variables::{Variable, VariableValue};
 use serde::{Deserialize, Serialize};
@@ -85,10 +88,13 @@ pub struct TaskSpec {
     /// When the task runs once the tasks in `after` have ended.
     #[serde(default)]
     pub run_if: RunIf,
-    /// Attempts after a failed one (a job's own retry policy when absent).
+    /// Attempts after a failed one (a job's own retry policy when absent; none for a
+    /// check or HTTP task).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<u32>,
-    /// Minutes after which a job run is stopped (the job's own timeout when absent).
+    /// Minutes after which a job run is stopped (the job's own timeout when absent); for a
+    /// check or HTTP task, how long one attempt may take (at most an hour; a minute when
+    /// absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_minutes: Option<u32>,
     /// Seconds before the first retry, doubled at each further one up to a day (1 to
@@ -142,7 +148,87 @@ pub enum TaskAction {
         #[serde(default)]
         message: String,
     },
+    /// Run a query that returns one value on a PostgreSQL or MySQL connection of the
+    /// organization and compare the value with an expected one: the task succeeds when
+    /// the check holds (`side_tasks.rs` in the app; docs/workflows.md).
+    Check {
+        /// A PostgreSQL or MySQL connection the workflow's team may use (operator or more).
+        connection_id: ConnectionId,
+        /// One SELECT (or WITH ... SELECT) returning one row with one column.
+        sql: String,
+        operator: CheckOperator,
+        /// Compared as numbers when both sides are numbers, else as text.
+        expected: String,
+        /// Whether a NULL (or no row at all) counts as a pass.
+        #[serde(default)]
+        null_passes: bool,
+    },
+    /// Send an HTTP request through the organization's egress policy: the task succeeds
+    /// when the answer's status is the expected one (any 2xx when none is given).
+    Http {
+        method: HttpMethod,
+        /// `http://` or `https://`.
+        url: String,
+        /// Sent as given; a `secret` header's value is write-only (never shown again).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        headers: Vec<HttpHeader>,
+        /// Sent as it is (set a `Content-Type` header to say what it is).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        body: String,
+        /// The one status that counts as success (100 to 599); any 2xx when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expect_status: Option<u16>,
+    },
 }
+
+/// The method of an HTTP task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl HttpMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+        }
+    }
+}
+
+/// Whether an HTTP task's answer status is a success: the expected one, or any 2xx.
+pub fn http_status_passes(expect_status: Option<u16>, status: u16) -> bool {
+    match expect_status {
+        Some(expected) => status == expected,
+        None => (200..300).contains(&status),
+    }
+}
+
+/// Header names an HTTP task may not set: the exchange's own, and the idempotency key
+/// the engine sends itself.
+pub const HTTP_RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "idempotency-key",
+];
+/// Longest body of an HTTP task, in bytes.
+pub const HTTP_BODY_MAX_BYTES: usize = 64 * 1024;
+/// Longest query of a check task, in characters.
+pub const CHECK_SQL_MAX_CHARS: usize = 100_000;
+/// Longest timeout of a check or HTTP task, in minutes: these run in a probe worker, not
+/// a runner (a task waiting longer than this is a job's work).
+pub const MAX_SIDE_TASK_TIMEOUT_MINUTES: u32 = 60;
 
 impl TaskAction {
     pub fn kind(&self) -> &'static str {
@@ -152,13 +238,22 @@ impl TaskAction {
             TaskAction::WaitUntil { .. } => "wait_until",
             TaskAction::Notify { .. } => "notify",
             TaskAction::Workflow { .. } => "workflow",
+            TaskAction::Check { .. } => "check",
+            TaskAction::Http { .. } => "http",
         }
+    }
+
+    /// A check or an HTTP request: executed by the app's side-task worker through a probe
+    /// worker, outside the engine's step (which never waits on a tenant's server).
+    pub fn is_side_task(&self) -> bool {
+        matches!(self, TaskAction::Check { .. } | TaskAction::Http { .. })
     }
 
     /// Whether the engine itself retries a failed attempt of this task, after
     /// `crate::retry`'s backoff: a kind whose failure another try may fix and which has
     /// no retries of its own (a job run retries itself; a wait does not fail; a
-    /// notification fails only when its destination is gone).
+    /// notification fails only when its destination is gone; a check or HTTP task is
+    /// retried by the side-task worker, with the same backoff).
     pub fn retried_by_engine(&self) -> bool {
         matches!(self, TaskAction::Workflow { .. })
     }
@@ -426,6 +521,9 @@ impl WorkflowSpec {
                         );
                     }
                 }
+                TaskAction::Check { .. } | TaskAction::Http { .. } => {
+                    check_side_task(i, task, &mut errors)
+                }
             }
         }
         // Cycles only mean something once every reference names a task.
@@ -539,6 +637,20 @@ impl WorkflowSpec {
             .collect()
     }
 
+    /// The connections the workflow's check tasks query, with the field path of each.
+    pub fn connection_references(&self) -> Vec<(String, ConnectionId)> {
+        self.tasks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| match t.action {
+                TaskAction::Check { connection_id, .. } => {
+                    Some((format!("tasks[{i}].action.connection_id"), connection_id))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The destinations the workflow notifies, with the field path of each reference.
     pub fn destination_references(&self) -> Vec<(String, DestinationId)> {
         self.tasks
@@ -581,6 +693,79 @@ pub fn wait_until_moment(
     let zone: chrono_tz::Tz = time_zone.parse().ok()?;
     let at = time_of_day::next_time_of_day(now, time, zone);
     Some(at.min(now + chrono::Duration::seconds(i64::from(MAX_WAIT_SECONDS))))
+}
+
+/// The fields of a check or HTTP task: a query that says something, a URL of http or
+/// https, valid headers and bounded sizes, a timeout a probe worker can hold.
+fn check_side_task(i: usize, task: &TaskSpec, errors: &mut FieldErrors) {
+    let field = |name: &str| format!("tasks[{i}].action.{name}");
+    if let Some(minutes) = task.timeout_minutes
+        && minutes > MAX_SIDE_TASK_TIMEOUT_MINUTES
+    {
+        errors.push(
+            format!("tasks[{i}].timeout_minutes"),
+            format!(
+                "A check or HTTP task waits at most {MAX_SIDE_TASK_TIMEOUT_MINUTES} minutes; for longer work run a job."
+            ),
+        );
+    }
+    match &task.action {
+        TaskAction::Check { sql, expected, .. } => {
+            if sql.trim().is_empty() {
+                errors.push(
+                    field("sql"),
+                    "Write the query to check: one SELECT returning one value, e.g. SELECT count(*) FROM orders WHERE amount < 0.",
+                );
+            } else if sql.chars().count() > CHECK_SQL_MAX_CHARS {
+                errors.push(
+                    field("sql"),
+                    format!("must be at most {CHECK_SQL_MAX_CHARS} characters"),
+                );
+            }
+            if expected.chars().count() > crate::job::checks::EXPECTED_MAX_CHARS {
+                errors.push(
+                    field("expected"),
+                    format!(
+                        "must be at most {} characters",
+                        crate::job::checks::EXPECTED_MAX_CHARS
+                    ),
+                );
+            }
+        }
+        TaskAction::Http {
+            url,
+            headers,
+            body,
+            expect_status,
+            ..
+        } => {
+            crate::http::check_url(errors, &field("url"), url);
+            // A secret value may be left out: the one saved before is kept (the app
+            // refuses a secret header that has none).
+            crate::http::check_headers(
+                errors,
+                &field("headers"),
+                headers,
+                HTTP_RESERVED_HEADERS,
+                true,
+            );
+            if body.len() > HTTP_BODY_MAX_BYTES {
+                errors.push(
+                    field("body"),
+                    format!("must be at most {} KiB", HTTP_BODY_MAX_BYTES / 1024),
+                );
+            }
+            if let Some(status) = expect_status
+                && !(100..=599).contains(status)
+            {
+                errors.push(
+                    field("expect_status"),
+                    "must be an HTTP status between 100 and 599 (leave it out to accept any 2xx)",
+                );
+            }
+        }
+        _ => {}
+    }
 }
 
 /// How a task ended, as the tasks after it see it.

@@ -151,7 +151,10 @@ mod tests {
 
     #[test]
     fn reads_names_and_offsets_with_minutes() {
-        assert_eq!("Asia/Tokyo".parse::<Zone>(), Ok(Zone::Iana(Tz::Asia__Tokyo)));
+        assert_eq!(
+            "Asia/Tokyo".parse::<Zone>(),
+            Ok(Zone::Iana(Tz::Asia__Tokyo))
+        );
         assert_eq!(
             "+05:30".parse::<Zone>(),
             Ok(Zone::Fixed(FixedOffset::east_opt(19_800).unwrap()))
@@ -175,7 +178,10 @@ mod tests {
         let instant = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         // 2023-11-14 22:13:20 UTC.
         let kolkata = instant.with_timezone(&"+05:30".parse::<Zone>().unwrap());
-        assert_eq!((kolkata.day(), kolkata.hour(), kolkata.minute()), (15, 3, 43));
+        assert_eq!(
+            (kolkata.day(), kolkata.hour(), kolkata.minute()),
+            (15, 3, 43)
+        );
         assert_eq!(kolkata.format("%z").to_string(), "+0530");
         let tokyo = instant.with_timezone(&"Asia/Tokyo".parse::<Zone>().unwrap());
         assert_eq!(tokyo.format("%H:%M %Z %z").to_string(), "07:13 JST +0900");

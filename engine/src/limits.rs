@@ -60,12 +60,6 @@ pub const DISCOVERY_MAX_BYTES: usize = 1024 * 1024;
 /// query of many rows is refused without being sent.
 pub const DATA_CHECK_MAX_VALUE_CHARS: usize = 64 * 1024;
 
-/// The most of a data warehouse's answer (BigQuery's or Snowflake's JSON, around the
-/// values) that one discovery call, preview or data check reads; a longer answer is
-/// refused unread. Previews then cut the values taken to [`PREVIEW_MAX_BYTES`], listings
-/// to [`DISCOVERY_MAX_ENTRIES`] and [`DISCOVERY_MAX_BYTES`].
-pub const WAREHOUSE_ANSWER_MAX_BYTES: usize = 16 * 1024 * 1024;
-
 /// The longest value (in characters) a query variable may have: it is written into SQL,
 /// paths and messages. Read the same way as a data check's value. The same limit holds for
 /// values given by hand (`hakobu_core::variables::VALUE_MAX_CHARS`, which this is).
@@ -99,8 +93,10 @@ pub const GUESS_PARQUET_FOOTER_MAX_BYTES: usize = 1024 * 1024;
 pub const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The most a warehouse's API answer may hold (BigQuery's, Snowflake's: a statement's
-/// first chunk of rows comes inline in it). A larger answer fails, naming this limit,
-/// once this much has been read; the rest is never read.
+/// first chunk of rows comes inline in it), for loads, discovery, previews and data
+/// checks alike. A larger answer fails, naming this limit, once this much has been read;
+/// the rest is never read. Previews then cut the values taken to [`PREVIEW_MAX_BYTES`],
+/// listings to [`DISCOVERY_MAX_ENTRIES`] and [`DISCOVERY_MAX_BYTES`].
 pub const WAREHOUSE_ANSWER_MAX_BYTES: usize = 32 * 1024 * 1024;
 
 /// How long one warehouse API call may take, its body included (a load job's upload
@@ -116,6 +112,10 @@ pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 /// How much of a webhook's refusal is read to quote it in the delivery's error; the
 /// rest of the answer is not read.
 pub const WEBHOOK_ANSWER_QUOTE_BYTES: usize = 1200;
+/// The most of an HTTP task's answer body that is read (and kept for its message): the
+/// start of an error page says what went wrong; the rest is never read, whatever the
+/// server sends.
+pub const HTTP_TASK_ANSWER_MAX_BYTES: usize = 512;
 
 /// `n` bytes in the unit a person reads: `64 KiB`, `1 MiB`, `500 bytes`.
 pub fn human_bytes(n: usize) -> String {

@@ -1,6 +1,7 @@
 //! The probe worker's protocol: one request in, one reply out.
 //!
-//! Connection tests, discovery (of databases, data warehouses and file sources), previews, data-check previews and query-variable values
+//! Connection tests, discovery (of databases, data warehouses and file sources), previews, data checks (a
+//! preview's, a workflow task's), query-variable values and a workflow's HTTP requests
 //! reach addresses a tenant chose, so the app never runs them itself: it starts
 //! `hakobu-runner probe`, a fresh process that holds none of the service's secrets, writes
 //! a [`ProbeRequest`] (the task and the egress policy) to its standard input and reads a
@@ -151,6 +152,8 @@ pub enum ProbeTask {
         expected: String,
         null_passes: bool,
     },
+    /// A workflow's HTTP task: one request, its answer's status and first bytes.
+    HttpRequest { call: check::HttpCall },
 }
 
 impl ProbeTask {
@@ -176,6 +179,7 @@ impl ProbeTask {
             ProbeTask::WarehouseColumns { .. } => "warehouse_columns",
             ProbeTask::WarehousePreview { .. } => "warehouse_preview",
             ProbeTask::WarehouseDataCheck { .. } => "warehouse_data_check",
+            ProbeTask::HttpRequest { .. } => "http_request",
         }
     }
 }
@@ -304,6 +308,7 @@ pub async fn execute(request: ProbeRequest) -> ProbeReply {
             )
             .await,
         ),
+        ProbeTask::HttpRequest { call } => done(check::http_request(&call).await),
     };
     answer.unwrap_or_else(ProbeReply::Failed)
 }

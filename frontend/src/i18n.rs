@@ -1177,7 +1177,9 @@ texts! {
     TaskKindNotify => "Notify", "通知";
     TaskKindWaitUntil => "Wait until a time of day", "指定の時刻まで待機";
     TaskKindWorkflow => "Run a workflow", "ワークフローを実行";
-    TaskKeptAsSaved => "Kept as saved: this kind of task is not edited on this page yet.", "保存した内容のまま残します。この種類のタスクはまだこのページでは編集できません。";
+    TaskKindCheck => "Data check", "データチェック";
+    TaskKindHttp => "HTTP request", "HTTP リクエスト";
+    TaskKeptAsSaved => "This task is kept as it was saved: its settings cannot be edited here yet.", "このタスクは保存された内容のまま残ります。設定はまだここでは編集できません。";
     RunIfSuccess => "When the tasks before it succeeded", "前のタスクが成功したとき";
     RunIfFailure => "When a task before it failed", "前のタスクが失敗したとき";
     RunIfAlways => "Always, once the tasks before it ended", "前のタスクの終了後は常に";
@@ -1519,6 +1521,7 @@ mod tests {
         "S",
         "TLS",
         "URL",
+        "HTTP",
         "NULL",
         "IANA",
         "Asia",

@@ -425,3 +425,6 @@ impl TaskRun {
         })
     }
 }
+
+mod side_tasks;
+pub use side_tasks::Claim;

@@ -1,15 +1,18 @@
 //! Workflows: CRUD (team editors), runs (operators and up), cancel and resume. The jobs a
-//! workflow runs must be jobs the caller may run, checked when it is saved and again when
-//! a run starts or resumes. The engine is `crate::workflows`.
+//! workflow runs must be jobs the caller may run, and the connections its checks query
+//! connections the caller and the workflow's team may use, checked when it is saved and
+//! again when a run starts or resumes (and each check again when it runs). Secret header
+//! values of HTTP tasks are sealed into `workflows.secrets`, never stored in the spec. The engine is `crate::workflows`.
 
 use crate::audit::{self, Actor};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Auth, parse_json};
 use crate::models::destination::Destination;
 use crate::models::workflow::{NewWorkflow, Workflow, WorkflowChangeset, WorkflowRun};
-use crate::services::access::require_team_editor;
+use crate::services::access::{TeamRefusal, load_authorized, require_team_editor, team_connection};
 use crate::services::jobs::{load_job, name_conflict};
 use crate::state::AppState;
+use crate::workflows::side_tasks::seal_secret_headers;
 use crate::workflows::{self, Refused};
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::Utc;
@@ -19,7 +22,7 @@ use hakobu_core::api::workflows::{
     SaveWorkflowRequest, StartWorkflowRunRequest, WorkflowRunView, WorkflowView,
 };
 use hakobu_core::authz::{Action, Target};
-use hakobu_core::ids::{WorkflowId, WorkflowRunId};
+use hakobu_core::ids::{TeamId, WorkflowId, WorkflowRunId};
 use hakobu_core::validation::FieldErrors;
 use hakobu_core::workflow::WorkflowSpec;
 use serde_json::json;
@@ -162,6 +165,64 @@ async fn check_references(
             );
         }
     }
+    errors
+        .0
+        .extend(check_connections(conn, auth, spec, prefix).await?.0);
+    Ok(errors)
+}
+
+/// Every connection a check task queries must be a PostgreSQL or MySQL connection the
+/// caller may use (operator or more; another organization's is unknown here).
+async fn check_connections(
+    conn: &mut AsyncPgConnection,
+    auth: &Auth,
+    spec: &WorkflowSpec,
+    prefix: &str,
+) -> Result<FieldErrors, ApiError> {
+    let mut errors = FieldErrors::default();
+    for (field, id) in spec.connection_references() {
+        let field = format!("{prefix}{field}");
+        match load_authorized(conn, auth, id, Action::UseResource, "query this connection").await {
+            Ok((c, _)) if c.kind.db_kind().is_none() => errors.push(
+                field,
+                "must be a PostgreSQL or MySQL connection: a check runs SQL.",
+            ),
+            Ok(_) => {}
+            Err(ApiError::NotFound(_)) => {
+                errors.push(field, "No connection you can see has this id.")
+            }
+            Err(ApiError::Forbidden(_)) => errors.push(
+                field,
+                "Your role on this connection's team does not allow using it: a check may query only connections you may use (operator or more).",
+            ),
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(errors)
+}
+
+/// At save: the workflow's team must be able to use every connection its checks query
+/// (it is what the task runs with, checked again at every execution).
+async fn check_team_connections(
+    conn: &mut AsyncPgConnection,
+    auth: &Auth,
+    team: TeamId,
+    spec: &WorkflowSpec,
+    prefix: &str,
+) -> Result<FieldErrors, ApiError> {
+    let mut errors = FieldErrors::default();
+    for (field, id) in spec.connection_references() {
+        match team_connection(conn, auth.organization_id, team, id).await? {
+            Ok(_) => {}
+            Err(TeamRefusal::Gone) => {
+                errors.push(format!("{prefix}{field}"), "No connection you can see has this id.")
+            }
+            Err(TeamRefusal::NotAllowed(name)) => errors.push(
+                format!("{prefix}{field}"),
+                format!("The workflow's team may not use connection {name:?}: share it with the team at operator or higher."),
+            ),
+        }
+    }
     Ok(errors)
 }
 
@@ -301,12 +362,23 @@ async fn create_workflow(
     let id = WorkflowId::new();
     let workflow = conn
         .transaction::<_, ApiError, _>(async |conn| {
-            check_references(conn, &auth, &body.spec, "spec.")
-                .await?
-                .into_result()?;
+            let mut errors = check_references(conn, &auth, &body.spec, "spec.").await?;
+            if errors.is_empty() {
+                errors =
+                    check_team_connections(conn, &auth, body.team_id, &body.spec, "spec.").await?;
+            }
+            errors.into_result()?;
             check_nesting(conn, &auth, id, body.name.trim(), &body.spec, "spec.")
                 .await?
                 .into_result()?;
+            let (stored, sealed) = seal_secret_headers(
+                &state,
+                auth.organization_id,
+                id,
+                &body.spec,
+                &Default::default(),
+                "spec.",
+            )?;
             let workflow = Workflow::insert(
                 conn,
                 NewWorkflow {
@@ -315,12 +387,13 @@ async fn create_workflow(
                     team_id: body.team_id,
                     name: body.name.trim(),
                     description: body.description.trim(),
-                    spec: serde_json::to_value(&body.spec).map_err(anyhow::Error::from)?,
+                    spec: serde_json::to_value(&stored).map_err(anyhow::Error::from)?,
                     created_by: Some(auth.user_id),
                 },
             )
             .await
             .map_err(name_conflict)?;
+            Workflow::set_secrets(conn, auth.organization_id, id, sealed).await?;
             audit::record(
                 conn,
                 &Actor::from(&auth),
@@ -387,12 +460,27 @@ async fn update_workflow(
                 ));
             }
             body.validate()?;
-            check_references(conn, &auth, &body.spec, "spec.")
+            let mut errors = check_references(conn, &auth, &body.spec, "spec.").await?;
+            if errors.is_empty() {
+                errors = check_team_connections(conn, &auth, before.team_id, &body.spec, "spec.")
+                    .await?;
+            }
+            errors.into_result()?;
+            let previous = Workflow::secrets(conn, auth.organization_id, id)
                 .await?
-                .into_result()?;
+                .and_then(|v| v.as_object().cloned())
+                .unwrap_or_default();
             check_nesting(conn, &auth, id, body.name.trim(), &body.spec, "spec.")
                 .await?
                 .into_result()?;
+            let (stored, sealed) = seal_secret_headers(
+                &state,
+                auth.organization_id,
+                id,
+                &body.spec,
+                &previous,
+                "spec.",
+            )?;
             let after = Workflow::update(
                 conn,
                 auth.organization_id,
@@ -400,13 +488,14 @@ async fn update_workflow(
                 WorkflowChangeset {
                     name: body.name.trim(),
                     description: body.description.trim(),
-                    spec: serde_json::to_value(&body.spec).map_err(anyhow::Error::from)?,
+                    spec: serde_json::to_value(&stored).map_err(anyhow::Error::from)?,
                     updated_at: Utc::now(),
                 },
             )
             .await
             .map_err(name_conflict)?
             .ok_or_else(|| ApiError::not_found("workflow"))?;
+            Workflow::set_secrets(conn, auth.organization_id, id, sealed).await?;
             audit::record(
                 conn,
                 &Actor::from(&auth),

@@ -232,31 +232,57 @@ pub async fn team_use_refusal(
         .await?
         .map(|t| t.name)
         .unwrap_or_else(|| "that owns this job".to_owned());
+    for (what, id) in job_connections(settings) {
+        if let Err(why) = team_connection(conn, organization, team, id).await? {
+            return Ok(Some(match why {
+                TeamRefusal::Gone => format!(
+                    "The {what} connection no longer exists; edit the job to choose another."
+                ),
+                TeamRefusal::NotAllowed(name) => format!(
+                    "The team {team_name:?} may no longer use connection {name:?} (the job's {what} connection); ask its owner to share it again, at operator or higher."
+                ),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Why a team may not use a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TeamRefusal {
+    /// The connection is not (or no longer) one of the organization's.
+    Gone,
+    /// It exists, but the team has no operator rights on it (any more): its name.
+    NotAllowed(String),
+}
+
+/// The connection, if `team` may use it (operator or more, as its own or through a
+/// share), asked of the one policy as if the team were one of its own admins: when a
+/// saved thing (a job's run, a workflow's check task) runs, with today's rights.
+pub async fn team_connection(
+    conn: &mut AsyncPgConnection,
+    organization: OrganizationId,
+    team: TeamId,
+    id: ConnectionId,
+) -> Result<Result<Connection, TeamRefusal>, ApiError> {
     let as_team = Principal {
         org_role: OrgRole::Member,
         team_roles: [(team, TeamRole::Admin)].into_iter().collect(),
     };
-    for (what, id) in job_connections(settings) {
-        let Some(c) = Connection::find(conn, organization, id).await? else {
-            return Ok(Some(format!(
-                "The {what} connection no longer exists; edit the job to choose another."
-            )));
-        };
-        let shares = Connection::shares(conn, organization, id).await?;
-        let decision = authorize(
-            &as_team,
-            Action::UseResource,
-            Target::Resource {
-                owner: c.team_id,
-                shares: &shares,
-            },
-        );
-        if decision != Decision::Allow {
-            return Ok(Some(format!(
-                "The team {team_name:?} may no longer use connection {:?} (the job's {what} connection); ask its owner to share it again, at operator or higher.",
-                c.name
-            )));
-        }
+    let Some(c) = Connection::find(conn, organization, id).await? else {
+        return Ok(Err(TeamRefusal::Gone));
+    };
+    let shares = Connection::shares(conn, organization, id).await?;
+    let decision = authorize(
+        &as_team,
+        Action::UseResource,
+        Target::Resource {
+            owner: c.team_id,
+            shares: &shares,
+        },
+    );
+    if decision != Decision::Allow {
+        return Ok(Err(TeamRefusal::NotAllowed(c.name)));
     }
-    Ok(None)
+    Ok(Ok(c))
 }

@@ -7,7 +7,7 @@
 //! reported and left as it was.
 
 use crate::db::DbPool;
-use crate::schema::{connections, notification_destinations};
+use crate::schema::{connections, notification_destinations, workflows};
 use crate::secrets::{SecretBox, SecretSlot};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -35,7 +35,7 @@ pub struct Report {
 
 /// The tables that keep secrets, by name: their `secrets` column is a JSON tree whose
 /// string leaves are sealed secrets, each bound to its path (`headers.NAME`).
-const TABLES: [&str; 2] = ["connections", "notification_destinations"];
+const TABLES: [&str; 3] = ["connections", "notification_destinations", "workflows"];
 
 /// Seals again every secret in `scope`, row by row.
 pub async fn reseal_all(
@@ -51,6 +51,13 @@ pub async fn reseal_all(
                 connections::table
                     .select(connections::id)
                     .order(connections::id)
+                    .load(&mut conn)
+                    .await?
+            }
+            "workflows" => {
+                workflows::table
+                    .select(workflows::id)
+                    .order(workflows::id)
                     .load(&mut conn)
                     .await?
             }
@@ -70,6 +77,13 @@ pub async fn reseal_all(
                         "connections" => connections::table
                             .find(id)
                             .select((connections::organization_id, connections::secrets))
+                            .for_update()
+                            .first(conn)
+                            .await
+                            .optional()?,
+                        "workflows" => workflows::table
+                            .find(id)
+                            .select((workflows::organization_id, workflows::secrets))
                             .for_update()
                             .first(conn)
                             .await
@@ -97,6 +111,12 @@ pub async fn reseal_all(
                             "connections" => {
                                 diesel::update(connections::table.find(id))
                                     .set(connections::secrets.eq(&tree))
+                                    .execute(conn)
+                                    .await?
+                            }
+                            "workflows" => {
+                                diesel::update(workflows::table.find(id))
+                                    .set(workflows::secrets.eq(&tree))
                                     .execute(conn)
                                     .await?
                             }

@@ -1921,3 +1921,500 @@ async fn a_job_tasks_retry_delay_is_its_job_runs_backoff() {
         "7 s, then doubled"
     );
 }
+
+// --- check and HTTP tasks -------------------------------------------------------------
+
+fn check_task(name: &str, connection: &str, sql: &str, operator: &str, expected: &str) -> Value {
+    json!({"name": name, "action": {"type": "check", "connection_id": connection, "sql": sql,
+        "operator": operator, "expected": expected}})
+}
+
+fn task<'a>(view: &'a Value, name: &str) -> &'a Value {
+    view["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name)
+        .unwrap_or_else(|| panic!("task {name} in {view}"))
+}
+
+async fn run_to_end(app: &TestApp, user: &TestUser, workflow: &str) -> Value {
+    let (status, run) = app
+        .post(
+            &format!("/api/workflows/{workflow}/runs"),
+            &user.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    wait_workflow_end(app, &user.token, run["id"].as_str().unwrap()).await
+}
+
+#[tokio::test]
+async fn check_tasks_pass_or_fail_naming_the_value_and_the_expectation() {
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    app.sql("CREATE TABLE wf_orders (amount int); INSERT INTO wf_orders VALUES (10), (-3);")
+        .await;
+    let c = app.pg_connection(&owner).await;
+    let (status, created) = create_workflow(
+        &app,
+        &owner,
+        json!([
+            check_task("loaded", &c, "SELECT count(*) FROM wf_orders", ">", "0"),
+            check_task("no negatives", &c, "SELECT count(*) FROM wf_orders WHERE amount < 0", "=", "0"),
+            check_task("missing", &c, "SELECT count(*) FROM wf_no_such_table", "=", "0"),
+            {"name": "after loaded", "action": {"type": "wait", "seconds": 1}, "after": ["loaded"]},
+        ]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let ended = run_to_end(&app, &owner, created["id"].as_str().unwrap()).await;
+    assert_eq!(ended["status"], "failed", "{ended}");
+    assert_eq!(
+        states(&ended),
+        BTreeMap::from([
+            ("loaded".into(), "succeeded".into()),
+            ("no negatives".into(), "failed".into()),
+            ("missing".into(), "failed".into()),
+            ("after loaded".into(), "succeeded".into()),
+        ]),
+        "{ended}"
+    );
+    let said = |name: &str| {
+        task(&ended, name)["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(said("loaded").contains("\"2\""), "{}", said("loaded"));
+    let failed = said("no negatives");
+    assert!(
+        failed.contains("\"1\"") && failed.contains("= \"0\""),
+        "the value and the expectation: {failed}"
+    );
+    assert!(
+        said("missing").contains("wf_no_such_table"),
+        "{}",
+        said("missing")
+    );
+}
+
+#[tokio::test]
+async fn check_tasks_on_connections_beyond_reach_are_refused_at_save_and_at_run() {
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    let c = app.pg_connection(&owner).await;
+    // Another organization's connection is unknown to the rival.
+    let rival = app.signup("Rival").await;
+    let (status, body) = create_workflow(
+        &app,
+        &rival,
+        json!([check_task("steal", &c, "SELECT 1", "=", "1")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        fields(&body),
+        ["spec.tasks[0].action.connection_id"],
+        "{body}"
+    );
+    assert!(body.to_string().contains("No connection"), "{body}");
+
+    // An editor of another team, the connection shared to it at operator: saved.
+    let other_team = app.create_team(&owner, "Analysts").await;
+    let analyst = app
+        .add_member(
+            &owner,
+            "member",
+            json!([{"team_id": other_team, "role": "editor"}]),
+        )
+        .await;
+    let share = |shares: Value| {
+        let (app, owner, c) = (&app, &owner, c.clone());
+        async move {
+            let (status, body) = app
+                .put(
+                    &format!("/api/connections/{c}/shares"),
+                    &owner.token,
+                    json!({ "shares": shares }),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    };
+    share(json!([{"team_id": other_team, "role": "viewer"}])).await;
+    let flow = json!({"name": "Analysts' checks", "team_id": other_team,
+        "spec": {"tasks": [check_task("count", &c, "SELECT 1", "=", "1")]}});
+    let (status, body) = app
+        .post("/api/workflows", &analyst.token, flow.clone())
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "viewer is not enough: {body}"
+    );
+    assert_eq!(
+        fields(&body),
+        ["spec.tasks[0].action.connection_id"],
+        "{body}"
+    );
+    share(json!([{"team_id": other_team, "role": "operator"}])).await;
+    let (status, body) = app.post("/api/workflows", &analyst.token, flow).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let workflow = body["id"].as_str().unwrap().to_owned();
+    let ended = run_to_end(&app, &analyst, &workflow).await;
+    assert_eq!(ended["status"], "succeeded", "{ended}");
+
+    // The share is revoked after the save: the organization's owner may still start the
+    // run, but the check runs with the workflow team's rights, which are gone.
+    share(json!([])).await;
+    let ended = run_to_end(&app, &owner, &workflow).await;
+    assert_eq!(ended["status"], "failed", "{ended}");
+    let message = task(&ended, "count")["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("may no longer use connection"),
+        "{message}"
+    );
+}
+
+/// A local HTTP server that records each request and answers by path: `/ok` 200,
+/// `/fail` 503 with a short body, `/endless` 500 with a body that never ends.
+struct Listener {
+    url: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    path: String,
+    headers: BTreeMap<String, String>,
+    body: String,
+}
+
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+impl Listener {
+    async fn start() -> Listener {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let log = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    let head_end = loop {
+                        let Ok(n) = stream.read(&mut chunk).await else {
+                            return;
+                        };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+                    let mut lines = head.split("\r\n");
+                    let mut request_line = lines.next().unwrap_or_default().split(' ');
+                    let method = request_line.next().unwrap_or_default().to_owned();
+                    let path = request_line.next().unwrap_or_default().to_owned();
+                    let headers: BTreeMap<String, String> = lines
+                        .filter_map(|l| l.split_once(": "))
+                        .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+                        .collect();
+                    let length: usize = headers
+                        .get("content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    let mut body = buf[head_end..].to_vec();
+                    while body.len() < length {
+                        let Ok(n) = stream.read(&mut chunk).await else {
+                            return;
+                        };
+                        if n == 0 {
+                            break;
+                        }
+                        body.extend_from_slice(&chunk[..n]);
+                    }
+                    log.lock().unwrap().push(Seen {
+                        method,
+                        path: path.clone(),
+                        headers,
+                        body: String::from_utf8_lossy(&body).into_owned(),
+                    });
+                    let answer = |status: &str, body: &str| {
+                        format!(
+                            "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                    };
+                    match path.as_str() {
+                        "/ok" => {
+                            let _ = stream.write_all(answer("200 OK", "fine").as_bytes()).await;
+                        }
+                        "/endless" => {
+                            let _ = stream
+                                .write_all(b"HTTP/1.1 500 Internal Server Error\r\ntransfer-encoding: chunked\r\n\r\n")
+                                .await;
+                            let piece = format!("10000\r\n{}\r\n", "x".repeat(0x10000));
+                            // Until the reader hangs up: a reader without a bound never would.
+                            while stream.write_all(piece.as_bytes()).await.is_ok() {}
+                        }
+                        _ => {
+                            let _ = stream
+                                .write_all(
+                                    answer("503 Service Unavailable", "down for maintenance")
+                                        .as_bytes(),
+                                )
+                                .await;
+                        }
+                    }
+                });
+            }
+        });
+        Listener { url, seen }
+    }
+
+    fn seen(&self, path: &str) -> Vec<Seen> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.path == path)
+            .cloned()
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn http_tasks_send_with_an_idempotency_key_and_fail_on_a_bad_status_or_address() {
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    let server = Listener::start().await;
+    let url = &server.url;
+    let (status, created) = create_workflow(
+        &app,
+        &owner,
+        json!([
+            {"name": "ok", "action": {"type": "http", "method": "POST", "url": format!("{url}/ok"),
+                "body": "{\"a\": 1}",
+                "headers": [{"name": "Content-Type", "value": "application/json"},
+                            {"name": "Authorization", "value": "Bearer s3cret-token", "secret": true}]}},
+            {"name": "fail", "retries": 1, "retry_delay_seconds": 1, "action": {"type": "http", "method": "GET", "url": format!("{url}/fail")}},
+            {"name": "endless", "action": {"type": "http", "method": "GET", "url": format!("{url}/endless")}},
+            {"name": "metadata", "action": {"type": "http", "method": "GET",
+                "url": "http://169.254.169.254/latest/meta-data/"}},
+        ]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let workflow = created["id"].as_str().unwrap().to_owned();
+    // The secret value is never answered nor kept in the spec; the header is listed.
+    assert!(!created.to_string().contains("s3cret-token"), "{created}");
+    let (_, shown) = app
+        .get(&format!("/api/workflows/{workflow}"), &owner.token)
+        .await;
+    assert!(!shown.to_string().contains("s3cret-token"), "{shown}");
+    assert_eq!(
+        shown["spec"]["tasks"][0]["action"]["headers"][1],
+        json!({"name": "Authorization", "secret": true}),
+        "{shown}"
+    );
+    let stored = app
+        .query_strings("SELECT spec::text || secrets::text FROM workflows")
+        .await;
+    assert!(
+        !format!("{stored:?}").contains("s3cret-token"),
+        "sealed at rest"
+    );
+
+    let ended = run_to_end(&app, &owner, &workflow).await;
+    assert!(!ended.to_string().contains("s3cret-token"), "{ended}");
+    assert_eq!(
+        states(&ended),
+        BTreeMap::from([
+            ("ok".into(), "succeeded".into()),
+            ("fail".into(), "failed".into()),
+            ("endless".into(), "failed".into()),
+            ("metadata".into(), "failed".into()),
+        ]),
+        "{ended}"
+    );
+    let run_id = ended["id"].as_str().unwrap();
+    let got = server.seen("/ok");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].method, "POST");
+    assert_eq!(got[0].body, "{\"a\": 1}");
+    assert_eq!(got[0].headers["authorization"], "Bearer s3cret-token");
+    assert_eq!(
+        got[0].headers["idempotency-key"],
+        format!("workflow:{run_id}:1:ok:1")
+    );
+    // One retry: two requests, the same key; the status and the body's start said.
+    let fails = server.seen("/fail");
+    assert_eq!(fails.len(), 2, "{fails:?}");
+    assert_eq!(
+        fails[0].headers["idempotency-key"],
+        fails[1].headers["idempotency-key"]
+    );
+    let said = |name: &str| {
+        task(&ended, name)["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        said("fail").contains("503") && said("fail").contains("down for maintenance"),
+        "{}",
+        said("fail")
+    );
+    // An endless body: the status is said with the body's first bytes, read no further.
+    let endless = said("endless");
+    assert!(endless.contains("500"), "{endless}");
+    assert!(endless.len() < 1000, "bounded: {} bytes", endless.len());
+    assert!(server.seen("/endless").len() == 1);
+    // The cloud metadata address is the egress policy's to refuse.
+    let metadata = said("metadata");
+    assert!(metadata.contains("may not be reached"), "{metadata}");
+
+    // Saving the workflow as it was shown keeps the secret value.
+    let (status, body) = app
+        .put(
+            &format!("/api/workflows/{workflow}"),
+            &owner.token,
+            json!({"name": shown["name"], "description": shown["description"],
+                "team_id": shown["team_id"], "spec": shown["spec"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let kept = app
+        .query_strings("SELECT secrets::text FROM workflows")
+        .await;
+    assert!(format!("{kept:?}").contains("ok/authorization"), "{kept:?}");
+    // A new secret header with no value is refused at its field.
+    let mut spec = shown["spec"].clone();
+    spec["tasks"][1]["action"]["headers"] = json!([{"name": "X-Token", "secret": true}]);
+    let (status, body) = app
+        .put(
+            &format!("/api/workflows/{workflow}"),
+            &owner.token,
+            json!({"name": shown["name"], "team_id": shown["team_id"], "spec": spec}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        fields(&body),
+        ["spec.tasks[1].action.headers[0].value"],
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn http_tasks_to_loopback_are_refused_when_the_policy_closes_it() {
+    let app = spawn_app_with(SpawnOptions {
+        dispatcher: true,
+        // Only the test databases' port: the listener below is the service's own network.
+        egress_allow: "127.0.0.1:5432",
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    let server = Listener::start().await;
+    let (status, created) = create_workflow(
+        &app,
+        &owner,
+        json!([{"name": "inside", "action": {"type": "http", "method": "GET",
+            "url": format!("{}/ok", server.url)}}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let ended = run_to_end(&app, &owner, created["id"].as_str().unwrap()).await;
+    let message = task(&ended, "inside")["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(task(&ended, "inside")["state"], "failed", "{ended}");
+    assert!(message.contains("may not be reached"), "{message}");
+    assert!(
+        server.seen("/ok").is_empty(),
+        "no request reached the listener"
+    );
+}
+
+/// Eight replicas claim a due HTTP task at once: one claim. Once that claim's lease has
+/// run out (its replica stopped), the task is claimed again, once.
+#[tokio::test]
+async fn a_due_task_is_claimed_once_and_again_after_its_lease_ends() {
+    use hakobu::models::workflow::TaskRun;
+    let app = spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let (status, created) = create_workflow(
+        &app,
+        &owner,
+        json!([{"name": "call", "action": {"type": "http", "method": "GET", "url": "https://example.com/"}}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let workflow = created["id"].as_str().unwrap();
+    let (status, run) = app
+        .post(
+            &format!("/api/workflows/{workflow}/runs"),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let run_id: WorkflowRunId = run["id"].as_str().unwrap().parse().unwrap();
+    let pool = hakobu::db::build_pool(&format!("{}/{}", server_url(), app.db_name), 10).unwrap();
+    let step = advance(&mut pool.get().await.unwrap(), run_id)
+        .await
+        .unwrap();
+    assert_eq!(step.started, ["call"]);
+    let race = || async {
+        futures::future::join_all((0..8).map(|_| {
+            let pool = pool.clone();
+            async move {
+                let mut conn = pool.get().await.unwrap();
+                TaskRun::claim_due(&mut conn, 120.0, 10).await.unwrap()
+            }
+        }))
+        .await
+        .into_iter()
+        .flatten()
+        .map(|c| (c.task_name, c.starts))
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(race().await, [("call".to_owned(), 1)]);
+    assert_eq!(race().await, [], "claimed: nobody else takes it");
+    app.sql("UPDATE workflow_task_runs SET claimed_until = now() - interval '1 second'")
+        .await;
+    assert_eq!(
+        race().await,
+        [("call".to_owned(), 1)],
+        "an expired claim is taken again"
+    );
+}

@@ -1,6 +1,7 @@
 //! Notification destinations (Slack, email, webhook), the rules that say when to use them,
 //! and the deliveries the notifier made.
 
+use crate::http::{check_headers, check_url};
 use crate::ids::{
     DestinationId, JobId, NotificationEventId, NotificationRuleId, RunId, WorkflowId,
 };
@@ -19,7 +20,7 @@ pub const TEMPLATE_MAX_CHARS: usize = 4000;
 /// Longest email subject template.
 pub const SUBJECT_MAX_CHARS: usize = 200;
 /// Most headers a webhook sends.
-pub const MAX_HEADERS: usize = 20;
+pub const MAX_HEADERS: usize = crate::http::MAX_HEADERS;
 /// Longest run of a rule's duration threshold: a week, as a job's longest timeout.
 pub const MAX_DURATION_SECONDS: i64 = 7 * 86_400;
 
@@ -182,18 +183,8 @@ impl DestinationSettings {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct WebhookHeader {
-    pub name: String,
-    /// Required for a new header; for a secret header, leaving it out keeps the stored one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
-    /// Encrypt the value and never show it again (tokens, signatures).
-    #[serde(default)]
-    pub secret: bool,
-}
+/// A webhook's header: the one header type of requests tenants configure.
+pub use crate::http::HttpHeader as WebhookHeader;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -232,64 +223,16 @@ impl DestinationRequest {
             }
             DestinationSettings::Webhook { url, headers } => {
                 check_url(&mut e, "settings.url", url);
-                if headers.len() > MAX_HEADERS {
-                    e.push_message(
-                        "settings.headers",
-                        MessageCode::TooManyHeaders.with("n", MAX_HEADERS),
-                    );
-                }
-                for (i, h) in headers.iter().enumerate() {
-                    let field = format!("settings.headers[{i}].name");
-                    let lower = h.name.to_ascii_lowercase();
-                    if h.name.is_empty()
-                        || h.name.len() > 100
-                        || !h
-                            .name
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
-                    {
-                        e.push_message(field, MessageCode::HeaderName);
-                    } else if RESERVED_HEADERS.contains(&lower.as_str()) {
-                        e.push_message(field, MessageCode::HeaderReserved);
-                    } else if headers[..i]
-                        .iter()
-                        .any(|o| o.name.eq_ignore_ascii_case(&h.name))
-                    {
-                        e.push_message(field, MessageCode::ListedTwice);
-                    }
-                    let value_field = format!("settings.headers[{i}].value");
-                    match &h.value {
-                        None if creating || !h.secret => {
-                            e.push_message(value_field, MessageCode::Required)
-                        }
-                        Some(v) if v.len() > 4000 || v.chars().any(|c| c.is_control()) => e
-                            .push_message(
-                                value_field,
-                                MessageCode::HeaderValueTooLong.with("n", 4000),
-                            ),
-                        _ => {}
-                    }
-                }
+                check_headers(
+                    &mut e,
+                    "settings.headers",
+                    headers,
+                    RESERVED_HEADERS,
+                    !creating,
+                );
             }
         }
         e
-    }
-}
-
-/// `http://` or `https://` URL with a host.
-fn check_url(e: &mut FieldErrors, field: &str, url: &str) {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    match rest {
-        None => e.push_message(field, MessageCode::UrlScheme),
-        Some(rest) if rest.split(['/', '?', '#']).next().unwrap_or("").is_empty() => {
-            e.push_message(field, MessageCode::UrlHost)
-        }
-        Some(_) if url.len() > 2000 || url.chars().any(|c| c.is_whitespace()) => {
-            e.push_message(field, MessageCode::UrlTooLong.with("n", 2000))
-        }
-        Some(_) => {}
     }
 }
 

@@ -371,3 +371,92 @@ fn retry_delays_are_bounded_and_only_the_engines_kinds_retry_themselves() {
     assert_eq!(s.tasks[0].engine_retry_after(1), Some(60));
     assert_eq!(s.workflow_references()[0].0, "tasks[0].action.workflow_id");
 }
+
+#[test]
+fn a_check_task_needs_a_query_and_bounded_values() {
+    let connection = uuid::Uuid::new_v4();
+    let good = spec(
+        json!([{"name": "c", "action": {"type": "check", "connection_id": connection,
+        "sql": "SELECT count(*) FROM orders", "operator": ">", "expected": "0"}}]),
+    );
+    assert_eq!(fields(&good), []);
+    assert_eq!(
+        good.connection_references(),
+        [(
+            "tasks[0].action.connection_id".to_owned(),
+            crate::ids::ConnectionId(connection)
+        )]
+    );
+    assert!(good.tasks[0].action.is_side_task());
+    let bad = spec(json!([{"name": "c", "timeout_minutes": 61,
+        "action": {"type": "check", "connection_id": connection,
+        "sql": "  ", "operator": "=", "expected": "x".repeat(1001)}}]));
+    let found: Vec<String> = fields(&bad).into_iter().map(|(f, _)| f).collect();
+    assert_eq!(
+        found,
+        [
+            "tasks[0].timeout_minutes",
+            "tasks[0].action.sql",
+            "tasks[0].action.expected"
+        ]
+    );
+    // An unknown operator is not a check at all.
+    assert!(
+        serde_json::from_value::<WorkflowSpec>(json!({"tasks": [{"name": "c", "action":
+        {"type": "check", "connection_id": connection, "sql": "SELECT 1", "operator": "~", "expected": "1"}}]}))
+        .is_err()
+    );
+}
+
+#[test]
+fn an_http_task_names_each_bad_field() {
+    let good = spec(
+        json!([{"name": "h", "action": {"type": "http", "method": "POST",
+        "url": "https://hooks.example.com/done", "body": "{\"ok\": true}",
+        "headers": [{"name": "Content-Type", "value": "application/json"},
+                    {"name": "Authorization", "secret": true}]}}]),
+    );
+    assert_eq!(fields(&good), []);
+    assert!(good.connection_references().is_empty());
+    let bad = spec(
+        json!([{"name": "h", "action": {"type": "http", "method": "GET",
+        "url": "file:///etc/passwd", "body": "x".repeat(HTTP_BODY_MAX_BYTES + 1), "expect_status": 42,
+        "headers": [{"name": "Bad Name", "value": "v"}, {"name": "Idempotency-Key", "value": "k"},
+                    {"name": "X-A", "value": "1"}, {"name": "x-a", "value": "2"},
+                    {"name": "X-Plain"}, {"name": "X-Ctl", "value": "a\nb"}]}}]),
+    );
+    let found: Vec<String> = fields(&bad).into_iter().map(|(f, _)| f).collect();
+    for field in [
+        "tasks[0].action.url",
+        "tasks[0].action.headers[0].name",
+        "tasks[0].action.headers[1].name",
+        "tasks[0].action.headers[3].name",
+        "tasks[0].action.headers[4].value",
+        "tasks[0].action.headers[5].value",
+        "tasks[0].action.body",
+        "tasks[0].action.expect_status",
+    ] {
+        assert!(found.iter().any(|f| f == field), "{field} in {found:?}");
+    }
+    assert!(!found.iter().any(|f| f == "tasks[0].action.headers[2].name"));
+    let no_host = spec(
+        json!([{"name": "h", "action": {"type": "http", "method": "GET", "url": "http:///x"}}]),
+    );
+    assert_eq!(fields(&no_host)[0].0, "tasks[0].action.url");
+    // Only the five methods.
+    assert!(
+        serde_json::from_value::<WorkflowSpec>(json!({"tasks": [{"name": "h", "action":
+        {"type": "http", "method": "TRACE", "url": "https://example.com"}}]}))
+        .is_err()
+    );
+}
+
+#[test]
+fn an_http_status_passes_when_expected_or_any_2xx() {
+    assert!(http_status_passes(None, 200));
+    assert!(http_status_passes(None, 204));
+    assert!(!http_status_passes(None, 302));
+    assert!(!http_status_passes(None, 500));
+    assert!(http_status_passes(Some(409), 409));
+    assert!(!http_status_passes(Some(201), 200));
+}

@@ -18,6 +18,7 @@
 //! - `warehouse_read`: a data warehouse's datasets or schemas, tables, columns, previews
 //!   and data checks.
 //! - `files`: a file source's files listed, and the first one guessed and previewed.
+//! - `http`: a workflow's HTTP task, sent under the egress policy, its answer bounded.
 
 mod connection;
 mod connection_test;
@@ -26,6 +27,7 @@ mod discovery;
 mod error;
 mod files;
 mod guess;
+mod http;
 mod preview;
 mod storage;
 mod warehouse;
@@ -40,6 +42,7 @@ pub use files::{FileEntry, FileGuess, FileStore, guess_source_file, list_source_
 pub use guess::{
     GuessedColumn, GuessedFormat, TextGuess, guess_text, guess_type, parquet_columns, sample_text,
 };
+pub use http::{HttpAnswer, HttpCall, http_request};
 pub use preview::{preview_query, preview_table};
 pub use storage::{BucketAccess, BucketCredentials, test_bucket, test_directory};
 pub use warehouse::{Warehouse, test_warehouse};

@@ -115,7 +115,7 @@ pub async fn warehouse_schemas(
             }
             Warehouse::Snowflake(c) => {
                 let sql = schemas_sql(&c.database, DISCOVERY_MAX_ENTRIES + 1);
-                let rows = with_session(c, async |s| s.execute_bounded(&sql).await).await?;
+                let rows = with_session(c, async |s| s.execute(&sql).await).await?;
                 Ok(first_column(rows))
             }
         }
@@ -144,7 +144,7 @@ pub async fn warehouse_tables(
             }
             Warehouse::Snowflake(c) => {
                 let sql = tables_sql(&c.database, schema, DISCOVERY_MAX_ENTRIES + 1);
-                let rows = with_session(c, async |s| s.execute_bounded(&sql).await).await?;
+                let rows = with_session(c, async |s| s.execute(&sql).await).await?;
                 Ok(first_column(rows))
             }
         }
@@ -176,7 +176,7 @@ pub async fn warehouse_columns(
                 .collect(),
             Warehouse::Snowflake(c) => {
                 let sql = columns_sql(&c.database, schema, table, DISCOVERY_MAX_ENTRIES + 1);
-                with_session(c, async |s| s.execute_bounded(&sql).await)
+                with_session(c, async |s| s.execute(&sql).await)
                     .await?
                     .rows
                     .into_iter()
@@ -246,7 +246,7 @@ pub async fn warehouse_preview(
                         format!("SELECT * FROM ({}) LIMIT {limit}", bare(query))
                     }
                 };
-                let rows = with_session(c, async |s| s.execute_bounded(&sql).await).await?;
+                let rows = with_session(c, async |s| s.execute(&sql).await).await?;
                 Ok((
                     rows.columns.into_iter().zip(rows.types).collect(),
                     rows.rows,
@@ -340,7 +340,7 @@ pub async fn warehouse_value(
             }
             Warehouse::Snowflake(c) => {
                 let wrapped = format!("SELECT LEFT(CAST(({sql}) AS VARCHAR), {})", max_chars + 1);
-                Ok(with_session(c, async |s| s.execute_bounded(&wrapped).await)
+                Ok(with_session(c, async |s| s.execute(&wrapped).await)
                     .await?
                     .rows)
             }

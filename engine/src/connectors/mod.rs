@@ -5,7 +5,6 @@
 //! with each other is in [`sql`]. Converting columns with filters (`timestamp_format`) is
 //! the pipeline's business, above both.
 
-pub mod answer;
 pub mod bigquery;
 pub mod file;
 pub mod mysql;

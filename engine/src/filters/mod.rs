@@ -9,8 +9,8 @@ use crate::types::{self, ColumnBuilder, ColumnView, Value};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{Field, Schema, SchemaRef};
-use hakobu_core::zone::Zone;
 use hakobu_core::config::{ColumnType, FilterConfig, MaskType};
+use hakobu_core::zone::Zone;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 

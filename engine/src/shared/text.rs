@@ -5,8 +5,8 @@
 use crate::types::{Value, date_to_days, days_to_date, micros_to_datetime};
 use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone};
-use hakobu_core::zone::Zone;
 use hakobu_core::config::ColumnType;
+use hakobu_core::zone::Zone;
 use std::fmt::Write;
 
 /// Embulk's default timestamp format for CSV (`%Y-%m-%d %H:%M:%S.%6N %z`), in chrono's dialect.

@@ -303,7 +303,7 @@ async fn an_answer_longer_than_the_budget_is_refused_unread() {
     let (url, server) = endless_server().await;
     let w = Warehouse::Bigquery(Box::new(bigquery(&url, "d")));
     let e = warehouse_schemas(&w, T).await.unwrap_err();
-    assert!(e.message.contains("larger than 16 MiB"), "{e:?}");
+    assert!(e.message.contains("larger than 32 MiB"), "{e:?}");
     let sent = server.await.unwrap();
     assert!(sent < 64 << 20, "the whole answer was read: {sent}");
 }

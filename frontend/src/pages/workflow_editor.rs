@@ -104,7 +104,10 @@ impl Kind {
             TaskAction::Job { .. } => Kind::Job,
             TaskAction::Wait { .. } => Kind::Wait,
             TaskAction::Notify { .. } => Kind::Notify,
-            TaskAction::WaitUntil { .. } | TaskAction::Workflow { .. } => Kind::Kept,
+            TaskAction::WaitUntil { .. }
+            | TaskAction::Workflow { .. }
+            | TaskAction::Check { .. }
+            | TaskAction::Http { .. } => Kind::Kept,
         }
     }
 
@@ -187,7 +190,10 @@ impl TaskRow {
                         row.destination.set(Some(*destination_id));
                         row.message.set(message.clone());
                     }
-                    TaskAction::WaitUntil { .. } | TaskAction::Workflow { .. } => {
+                    TaskAction::WaitUntil { .. }
+                    | TaskAction::Workflow { .. }
+                    | TaskAction::Check { .. }
+                    | TaskAction::Http { .. } => {
                         row.kept.set(Some(t.action.clone()));
                     }
                 }

@@ -207,6 +207,15 @@ fn WorkflowView(workflow: WorkflowView, jobs: Vec<JobView>) -> impl IntoView {
                     let id = workflow_id.to_string();
                     view! { <A href=format!("/workflows/{id}")>{id.clone()}</A> }.into_any()
                 }
+                TaskAction::Check {
+                    sql,
+                    operator,
+                    expected,
+                    ..
+                } => view! { <code>{format!("{sql} {operator} {expected}")}</code> }.into_any(),
+                TaskAction::Http { method, url, .. } => {
+                    view! { <code>{format!("{} {url}", method.as_str())}</code> }.into_any()
+                }
             };
             let after = if t.after.is_empty() {
                 "—".to_owned()

@@ -54,6 +54,8 @@ pub fn task_kind_key(action: &TaskAction) -> Key {
         TaskAction::Notify { .. } => Key::TaskKindNotify,
         TaskAction::WaitUntil { .. } => Key::TaskKindWaitUntil,
         TaskAction::Workflow { .. } => Key::TaskKindWorkflow,
+        TaskAction::Check { .. } => Key::TaskKindCheck,
+        TaskAction::Http { .. } => Key::TaskKindHttp,
     }
 }
 

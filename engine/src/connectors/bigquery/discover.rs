@@ -12,7 +12,7 @@
 //! no more entries than it keeps, and stops at its bounds saying so.
 
 use super::{BqField, Client, error_message, standard_type};
-use crate::connectors::answer::read_bounded;
+use crate::egress::http::read_bounded;
 use crate::limits::WAREHOUSE_ANSWER_MAX_BYTES;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
@@ -70,7 +70,9 @@ impl Client {
     /// Reads an answer within the budget; an error status becomes BigQuery's message.
     async fn bounded_answer(&self, path: &str, response: reqwest::Response) -> Result<Value> {
         let status = response.status();
-        let body = read_bounded(response, WAREHOUSE_ANSWER_MAX_BYTES, "BigQuery's answer").await?;
+        let body = read_bounded(response, WAREHOUSE_ANSWER_MAX_BYTES)
+            .await
+            .context("BigQuery's answer")?;
         let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         if !status.is_success() {
             bail!(
@@ -85,7 +87,7 @@ impl Client {
     async fn get_bounded(&self, path: &str) -> Result<Value> {
         let response = self
             .http
-            .get(format!("{}{path}", self.base))
+            .get(&format!("{}{path}", self.base))?
             .bearer_auth(&self.token)
             .send()
             .await
@@ -184,7 +186,7 @@ impl Client {
         );
         let response = self
             .http
-            .get(format!("{}{path}", self.base))
+            .get(&format!("{}{path}", self.base))?
             .bearer_auth(&self.token)
             .send()
             .await
@@ -263,7 +265,7 @@ impl Client {
         let path = format!("{}/queries", self.project_path());
         let response = self
             .http
-            .post(format!("{}{path}", self.base))
+            .post(&format!("{}{path}", self.base))?
             .bearer_auth(&self.token)
             .json(&body)
             .send()

@@ -14,8 +14,8 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, SchemaRef, TimeUnit};
-use hakobu_core::zone::Zone;
 use hakobu_core::config::{ColumnType, ParquetFormatter, SchemaColumn};
+use hakobu_core::zone::Zone;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;

@@ -15,13 +15,13 @@ use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use chrono::NaiveDate;
-use hakobu_core::zone::Zone;
 use flate2::read::MultiGzDecoder;
 use futures::FutureExt;
 use hakobu_core::config::{
     Codec, CsvParser, FileInput, JsonParser, JsonlParser, Newline, ParserConfig, SchemaColumn,
 };
 use hakobu_core::files;
+use hakobu_core::zone::Zone;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};

@@ -11,12 +11,12 @@ use crate::types::{ColumnView, Value, column_type};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use hakobu_core::zone::Zone;
 use encoding_rs::Encoder;
 use flate2::write::GzEncoder;
 use hakobu_core::config::{
     Codec, ColumnType, CsvFormatter, FileOutput, FormatterConfig, JsonlFormatter, Newline,
 };
+use hakobu_core::zone::Zone;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};

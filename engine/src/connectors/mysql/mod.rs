@@ -14,8 +14,8 @@ use crate::tls::{TlsFailure, TlsProblem, my_ssl_opts, name_to_check, problem_of}
 use crate::types::micros_to_datetime;
 use anyhow::{Context, Result, anyhow};
 use chrono::{Datelike, Timelike};
-use hakobu_core::zone::Zone;
 use hakobu_core::config::{DbEndpoint, TlsMode};
+use hakobu_core::zone::Zone;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, SslOpts};
 use std::time::Duration;

@@ -5,8 +5,8 @@ use crate::shared::time::{instant_to_wall, wall_to_instant};
 use crate::types::{BatchBuilder, ColumnBuilder, ColumnView, Value};
 use anyhow::{Result, anyhow, bail};
 use bytes::{BufMut, BytesMut};
-use hakobu_core::zone::Zone;
 use hakobu_core::config::ColumnType;
+use hakobu_core::zone::Zone;
 
 /// `PGCOPY\n\377\r\n\0`, flags, header extension length.
 pub const HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";

@@ -25,9 +25,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use bytes::{Bytes, BytesMut};
-use hakobu_core::zone::Zone;
 use futures::SinkExt;
 use hakobu_core::config::{ColumnType, DbKind, JdbcOutput, Mode};
+use hakobu_core::zone::Zone;
 use std::pin::Pin;
 use tokio_postgres::{Client, CopyInSink};
 

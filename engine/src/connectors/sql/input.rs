@@ -8,8 +8,8 @@ use crate::shared::time::instant_to_wall;
 use crate::types::{self, ColumnView, Value};
 use anyhow::{Context, Result, anyhow, bail};
 use arrow_array::RecordBatch;
-use hakobu_core::zone::Zone;
 use hakobu_core::config::{ColumnType, JdbcInput};
+use hakobu_core::zone::Zone;
 use tokio::sync::mpsc::Sender;
 
 /// The table of a `table:` input.

@@ -14,8 +14,8 @@ use crate::types::{ColumnView, Value};
 use anyhow::{Context, Result, anyhow};
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use hakobu_core::zone::Zone;
 use hakobu_core::config::StdoutOutput;
+use hakobu_core::zone::Zone;
 use std::io::{BufWriter, Write};
 
 /// An open stdout output.
