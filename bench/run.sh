@@ -118,7 +118,7 @@ fi
 BQ_DATASET=$DB
 SF_DB=$(echo "$DB" | tr '[:lower:]' '[:upper:]')
 SF_PY=${HAKOBU_TOOLS_DIR:-$HOME/.cache/hakobu/tools}/fakesnow-venv/bin/python
-skip_case() { echo "skipping $1: $2" >&2; SKIPPED="${SKIPPED:-}$1: $2"$'\n'; CASES=$(echo " $CASES " | sed "s/ $1 / /"); }
+skip_case() { echo "skipping $1: $2" >&2; SKIPPED="${SKIPPED:-}skipped $1: $2"$'\n'; CASES=$(echo " $CASES " | sed "s/ $1 / /"); }
 bq_api() { curl -sS --max-time 600 -H 'content-type: application/json' "$@"; }
 if [[ " $CASES " == *" pg_bq "* ]]; then
   if BQ_URL=$("$ROOT/scripts/bqemulator.sh" 2>"$WORK/bqemulator.err"); then
@@ -280,9 +280,10 @@ for case in $CASES; do
       'BEGIN { s = ms / 1000; printf "%-30s %-9s %9.3f %12.0f %10.1f %8s\n", c, t, s, (s > 0 ? rows / s : 0), kb / 1024, r }'
   done
 done
+rm -f "$WORK/orders.ndjson" "$WORK/orders.csv"
 echo
 echo "targets: runner/pipe <= 1.10 for PG->PG and PG->CSV, <= 1.00 for MariaDB->PG, RSS < 150 MiB, 1 row < 30 ms"
-printf '%s' "${EXPORTED:-}" "${SKIPPED:+skipped: }${SKIPPED:-}"
+printf '%s' "${EXPORTED:-}" "${SKIPPED:-}"
 if [[ " $CASES " == *" pg_bq "* || " $CASES " == *" pg_sf "* ]]; then
   echo "note: warehouses on their emulators (bqemulator, fakesnow: DuckDB in Python) at BENCH_WH_ROWS=$WH_ROWS rows; the emulator's own work is most of both times, its memory is not counted (RSS is the client's); 'bq load' is curl's multipart load job, 'COPY INTO' includes the Python connector's start"
 fi
