@@ -573,7 +573,10 @@ async fn workflow_export_names_its_jobs_and_applies_to_another_organization_as_i
         assert!(text.contains(expected), "{expected} missing from {text}");
     }
     // Objects by name only: no id of this organization is in the file.
-    assert!(!text.contains("job_id") && !text.contains("destination_id"), "{text}");
+    assert!(
+        !text.contains("job_id") && !text.contains("destination_id"),
+        "{text}"
+    );
     let (_, jobs) = app.get("/api/jobs", &owner_a.token).await;
     assert!(!text.contains(jobs[0]["id"].as_str().unwrap()), "{text}");
 
@@ -700,6 +703,18 @@ async fn workflow_plan_shows_a_changed_task_and_an_unknown_job_names_its_field()
     );
     let (_, stored) = app.get(&format!("/api/workflows/{id}"), &owner.token).await;
     assert_eq!(stored["spec"]["tasks"][2]["action"]["seconds"], 90);
+
+    // Pruning the job the workflow runs is refused while the workflow stays.
+    // (The job file names another job, so jobs are present and the old one is pruned.)
+    let mut without_job = changed.clone();
+    without_job.remove(WORKFLOW_FILE);
+    let job = without_job.get_mut("jobs/nightly-orders.yml").unwrap();
+    assert!(job.contains("name: Nightly orders\n"), "{job}");
+    *job = job.replace("name: Nightly orders\n", "name: Nightly orders v2\n");
+    let (status, body) = apply(&app, &owner, &without_job, json!({"prune": true})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(fields(&body), ["jobs/nightly-orders.yml"], "{body}");
+    assert!(body.to_string().contains("Morning load"), "{body}");
 }
 
 #[tokio::test]

@@ -523,6 +523,7 @@ pub async fn run(
         }
     }
     check_team_deletions(&snap, &desired, &deletions, &mut errors);
+    check_job_deletions(&snap, &desired, &deletions, &mut errors)?;
     errors.into_result()?;
     let rank = |kind: &str| {
         Kind::ALL
@@ -721,6 +722,52 @@ fn compared(doc: &Value) -> Value {
     }
     top.insert("spec.task_order".into(), Value::Array(order));
     doc
+}
+
+/// A job to delete must not be run by a workflow that stays (as the file has it, or as it
+/// is when no file names it).
+fn check_job_deletions(
+    snap: &Snapshot,
+    desired: &[Desired],
+    deletions: &[(Kind, String)],
+    errors: &mut FieldErrors,
+) -> Result<(), ApiError> {
+    let deleted = |kind: Kind, name: &str| deletions.iter().any(|(k, n)| *k == kind && n == name);
+    let mut staying: Vec<(String, Value)> = desired
+        .iter()
+        .filter(|d| d.kind == Kind::Workflow)
+        .map(|d| (d.name.clone(), d.doc.clone()))
+        .collect();
+    for name in snap.workflows.keys() {
+        if !deleted(Kind::Workflow, name)
+            && !staying.iter().any(|(n, _)| n == name)
+            && let Some(doc) = snap.doc(Kind::Workflow, name)?
+        {
+            staying.push((name.clone(), doc));
+        }
+    }
+    let job_files = paths(Kind::Job, snap.names(Kind::Job));
+    for (_, job) in deletions.iter().filter(|(k, _)| *k == Kind::Job) {
+        let users: Vec<&str> = staying
+            .iter()
+            .filter(|(_, doc)| {
+                doc["spec"]["tasks"]
+                    .as_array()
+                    .is_some_and(|tasks| tasks.iter().any(|t| t["action"]["job"] == *job))
+            })
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if !users.is_empty() {
+            errors.push(
+                job_files.get(job).cloned().unwrap_or_default(),
+                format!(
+                    "job {job:?} cannot be deleted: workflows still run it: {}; change or delete them too",
+                    users.join(", ")
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A team to delete must not own what stays (its connections and jobs would go with it).
@@ -1236,11 +1283,8 @@ fn read_rules(
             continue;
         };
         r.insert("destination_id".into(), json!(id));
-        match from_value::<RuleRequest>(
-            file,
-            &format!("notification_rules[{i}]"),
-            Value::Object(r),
-        ) {
+        match from_value::<RuleRequest>(file, &format!("notification_rules[{i}]"), Value::Object(r))
+        {
             Ok(rule) => {
                 let mut checked = rule.validate().into_result();
                 if checked.is_ok() && workflow {
@@ -1254,10 +1298,7 @@ fn read_rules(
                         errors,
                         in_file(
                             file,
-                            ApiError::Validation(prefixed(
-                                e,
-                                &format!("notification_rules[{i}]"),
-                            )),
+                            ApiError::Validation(prefixed(e, &format!("notification_rules[{i}]"))),
                         ),
                     )?;
                 }
@@ -1302,7 +1343,10 @@ fn spec_with_ids(
             if action.contains_key(id_key) {
                 error(
                     at(id_key),
-                    format!("name the {} with {name_key}: <name>; a file holds no ids", kind.label()),
+                    format!(
+                        "name the {} with {name_key}: <name>; a file holds no ids",
+                        kind.label()
+                    ),
                 );
                 continue;
             }
@@ -2109,7 +2153,15 @@ async fn execute_workflow(
             }
         };
     let owner = Owner::Workflow(id, name);
-    sync_schedules(conn, state, auth, owner, before_schedules, &w.file.schedules).await?;
+    sync_schedules(
+        conn,
+        state,
+        auth,
+        owner,
+        before_schedules,
+        &w.file.schedules,
+    )
+    .await?;
     sync_rules(conn, auth, owner, before_rules, w.rules).await?;
     Ok(())
 }

@@ -541,9 +541,8 @@ impl Snapshot {
     }
 
     fn workflow(&self, w: &WorkflowState) -> Result<Value, ApiError> {
-        let spec: WorkflowSpec = serde_json::from_value(w.workflow.spec.clone()).map_err(|e| {
-            ApiError::Internal(anyhow::anyhow!("workflow {}: {e}", w.workflow.id))
-        })?;
+        let spec: WorkflowSpec = serde_json::from_value(w.workflow.spec.clone())
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("workflow {}: {e}", w.workflow.id)))?;
         Ok(workflow_doc(WorkflowDoc {
             name: &w.workflow.name,
             description: &w.workflow.description,

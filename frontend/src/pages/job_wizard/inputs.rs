@@ -163,30 +163,4 @@ pub(super) fn type_options(selected: RwSignal<String>, with_none: Option<Key>) -
     }
 }
 
-/// The database connections among `conns`, by id and name: what a data check or a query
-/// variable can run on.
-pub(super) fn database_connections(
-    conns: StoredValue<Vec<ConnectionView>>,
-) -> StoredValue<Vec<(ConnectionId, String)>> {
-    let databases = conns.with_value(|c| {
-        c.iter()
-            .filter(|c| c.kind.is_database())
-            .map(|c| (c.id, c.name.clone()))
-            .collect()
-    });
-    StoredValue::new(databases)
-}
-
-/// The `<option>`s of a database connection select: "Choose a connection", then each of
-/// `databases`, with `selected` chosen.
-pub(super) fn database_options(
-    databases: StoredValue<Vec<(ConnectionId, String)>>,
-    selected: RwSignal<Option<ConnectionId>>,
-) -> impl IntoView {
-    view! {
-        <option value="">{tr(Key::ChooseConnection)}</option>
-        {databases.get_value().into_iter().map(|(cid, name)| view! {
-            <option value=cid.to_string() selected=move || selected.get() == Some(cid)>{name}</option>
-        }).collect_view()}
-    }
-}
+pub(super) use crate::widgets::variables::{database_connections, database_options};
