@@ -2082,7 +2082,7 @@ async fn execute_workflow(
                     .get(&Kind::Workflow)
                     .and_then(|m| m.get(name))
                     .and_then(|id| id.parse().ok())
-                    .unwrap_or_else(WorkflowId::new);
+                    .unwrap_or_default(); // `Default` is a fresh id
                 let workflow = Workflow::insert(
                     conn,
                     NewWorkflow {
