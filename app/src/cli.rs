@@ -375,7 +375,7 @@ async fn set_quotas(
 }
 
 /// The kind folders of config as code.
-const CONFIG_DIRS: [&str; 4] = ["teams", "destinations", "connections", "jobs"];
+const CONFIG_DIRS: [&str; 5] = ["teams", "destinations", "connections", "jobs", "workflows"];
 
 /// The server's error answer in lines: its message and each field's problem.
 async fn api_error(response: reqwest::Response) -> anyhow::Error {
@@ -492,7 +492,7 @@ pub async fn apply_dir(
     let files = read_config_dir(dir)?;
     anyhow::ensure!(
         !files.is_empty(),
-        "{} has no .yml files in teams/, destinations/, connections/ or jobs/",
+        "{} has no .yml files in teams/, destinations/, connections/, jobs/ or workflows/",
         dir.display()
     );
     let secrets = secrets_for(&files, lookup);

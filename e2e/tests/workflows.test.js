@@ -3,7 +3,9 @@
 // boxes turn green. Then the data makes the check fail: the run page shows the failed task
 // on the graph and the run's error; the mart is fixed, "Resume from failed" runs only the
 // check again, and the run succeeds. The editor also shows a server-side rule (a duplicate
-// task name) beside the task's field, and the graph preview follows the edits.
+// task name) beside the task's field, and the graph preview follows the edits. A second
+// test adds a schedule and a notification rule on a workflow's page, and sets its overlap
+// and a variable in the editor.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -158,6 +160,76 @@ test('a three-task workflow is built in the editor, runs green, fails at its che
   await page.goto('/workflows');
   await page.getByTestId('workflow-row').filter({ hasText: 'Nightly orders' }).locator('[data-status="succeeded"]').waitFor();
   await screenshot(page, 'workflows-list');
+
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('a workflow page adds a schedule and a notification rule, and the editor sets overlap and variables', async () => {
+  const { context, page } = await newPerson(browser);
+  await signUp(page, { org: unique('Flow Plans'), name: 'Sam Scheduler', email: uniqueEmail('sam') });
+  const team = (await api(page, 'GET', '/api/me')).teams[0].team_id;
+  await api(page, 'POST', '/api/notification-destinations', {
+    name: 'Ops hook', settings: { kind: 'webhook', url: 'https://example.com/hook', headers: [] },
+  });
+  const workflow = await api(page, 'POST', '/api/workflows', {
+    name: 'Morning pause', team_id: team,
+    spec: { tasks: [{ name: 'pause', action: { type: 'wait', seconds: 5 } }] },
+  });
+  await page.goto(`/workflows/${workflow.id}`);
+  await page.getByTestId('workflow-name').filter({ hasText: 'Morning pause' }).waitFor();
+
+  // A schedule: the job page's form, its next runs as one types.
+  const schedules = page.getByTestId('schedules-panel');
+  await schedules.getByText('No schedule').waitFor();
+  await schedules.getByLabel('Repeat').selectOption('cron');
+  await schedules.getByLabel('Expression').fill('0 6 * * 1-5');
+  await schedules.getByLabel('Time zone').fill('Asia/Tokyo');
+  await schedules.getByTestId('upcoming').locator('li').first().waitFor();
+  await schedules.getByRole('button', { name: 'Add a schedule' }).click();
+  await schedules.getByTestId('schedule').filter({ hasText: 'Cron 0 6 * * 1-5' }).filter({ hasText: 'Asia/Tokyo' }).waitFor();
+  await schedules.getByTestId('schedules-note').filter({ hasText: 'starts another run' }).waitFor();
+  const listed = await api(page, 'GET', `/api/workflows/${workflow.id}/schedules`);
+  assert.equal(listed.length, 1);
+  assert.equal(listed[0].settings.recurrence.expression, '0 6 * * 1-5');
+
+  // A rule: a workflow's are for its success or failure only.
+  const rules = page.getByTestId('workflow-rules-panel');
+  await rules.getByText('This workflow has no notification rules.').waitFor();
+  await rules.getByRole('button', { name: 'Change notification rules' }).click();
+  await rules.getByRole('button', { name: 'Add a notification rule' }).click();
+  await rules.getByLabel('Send to').selectOption({ label: 'Ops hook (webhook)' });
+  const events = await rules.getByLabel('When').locator('option').count();
+  assert.equal(events, 2);
+  await rules.getByLabel('When').selectOption({ label: 'a run succeeds' });
+  await screenshot(page, 'workflow-schedule-and-rule');
+  await rules.getByRole('button', { name: 'Save notification rules' }).click();
+  await rules.getByTestId('workflow-rule').filter({ hasText: 'Ops hook' }).waitFor();
+  const saved = await api(page, 'GET', `/api/workflows/${workflow.id}/notification-rules`);
+  assert.deepEqual(saved.map((r) => r.event), ['success']);
+
+  // The schedule goes again.
+  await schedules.getByTestId('schedule').getByRole('button', { name: 'Remove' }).click();
+  await schedules.getByTestId('schedule').getByRole('group').getByRole('button', { name: 'Remove' }).click();
+  await schedules.getByText('No schedule').waitFor();
+
+  // The editor: skip a fire time while a run is going, and a text variable.
+  await page.getByTestId('workflow-edit').click();
+  await page.getByTestId('workflow-form').waitFor();
+  await page.getByTestId('workflow-overlap').getByLabel('Skip it').check();
+  const variables = page.getByTestId('workflow-variables');
+  await variables.getByRole('button', { name: 'Add a variable' }).click();
+  await variables.getByLabel('Variable name').fill('region');
+  assert.equal(await variables.getByLabel('Value comes from').locator('option').count(), 2);
+  await variables.getByLabel('Value comes from').selectOption('string');
+  await variables.getByLabel('Text', { exact: true }).fill('apac');
+  await page.getByRole('button', { name: 'Save the workflow' }).click();
+  await page.getByTestId('schedules-note').filter({ hasText: 'is skipped' }).waitFor();
+  await page.getByTestId('workflow-variable').filter({ hasText: 'apac' }).waitFor();
+  const changed = await api(page, 'GET', `/api/workflows/${workflow.id}`);
+  assert.equal(changed.spec.overlap, 'skip');
+  assert.deepEqual(changed.spec.variables, [{ name: 'region', value: { kind: 'string', value: 'apac' }, in_sql: 'literal' }]);
+  await screenshot(page, 'workflow-overlap-and-variables');
 
   assert.deepEqual(page.errors, []);
   await context.close();

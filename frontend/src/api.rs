@@ -556,6 +556,21 @@ pub async fn create_schedule(job: JobId, body: &ScheduleRequest) -> Result<Sched
     .await
 }
 
+pub async fn workflow_schedules(workflow: WorkflowId) -> Result<Vec<ScheduleView>, ApiError> {
+    json(get(&format!("/api/workflows/{workflow}/schedules"))).await
+}
+
+pub async fn create_workflow_schedule(
+    workflow: WorkflowId,
+    body: &ScheduleRequest,
+) -> Result<ScheduleView, ApiError> {
+    json(with_body(
+        Request::post(&format!("/api/workflows/{workflow}/schedules")),
+        body,
+    ))
+    .await
+}
+
 pub async fn delete_schedule(id: ScheduleId) -> Result<(), ApiError> {
     no_content(Request::delete(&format!("/api/schedules/{id}")).build()).await
 }
@@ -740,6 +755,24 @@ pub async fn run_notifications(id: RunId) -> Result<Vec<DeliveryView>, ApiError>
 
 pub async fn job_rules(job: JobId) -> Result<Vec<RuleView>, ApiError> {
     json(get(&format!("/api/jobs/{job}/notification-rules"))).await
+}
+
+pub async fn workflow_rules(workflow: WorkflowId) -> Result<Vec<RuleView>, ApiError> {
+    json(get(&format!(
+        "/api/workflows/{workflow}/notification-rules"
+    )))
+    .await
+}
+
+pub async fn create_workflow_rule(
+    workflow: WorkflowId,
+    body: &RuleRequest,
+) -> Result<RuleView, ApiError> {
+    json(with_body(
+        Request::post(&format!("/api/workflows/{workflow}/notification-rules")),
+        body,
+    ))
+    .await
 }
 
 pub async fn create_job_rule(job: JobId, body: &RuleRequest) -> Result<RuleView, ApiError> {

@@ -878,6 +878,11 @@ texts! {
     // Job page: the job's notification rules.
     JobRulesLead => "Messages sent when something happens to this job's runs. Without a rule of its own for an event, the organization's default rules apply.", "このジョブの実行で何かが起きたときに送るメッセージです。あるイベントについてジョブ独自のルールがなければ、組織の既定のルールが適用されます。";
     NoJobRules => "This job has no notification rules of its own.", "このジョブ独自の通知ルールはありません。";
+    WorkflowRulesLead => "Messages sent when a run of this workflow succeeds or fails.", "このワークフローの実行が成功または失敗したときに送るメッセージです。";
+    NoWorkflowRules => "This workflow has no notification rules.", "このワークフローには通知ルールがありません。";
+    WorkflowOverlapHint => "What a schedule's fire time does while a run of the workflow is still going. Run now always starts a run.", "ワークフローの実行が続いている間にスケジュールの時刻が来たときの動作です。「今すぐ実行」は常に実行を開始します。";
+    WorkflowOverlapAllowNote => "A fire time while a run is still going starts another run.", "実行中にスケジュールの時刻が来ると、もう一つ実行を開始します。";
+    WorkflowOverlapSkipNote => "A fire time while a run is still going is skipped.", "実行中にスケジュールの時刻が来た場合は実行しません。";
     EditRules => "Change notification rules", "通知ルールを変更";
     SaveRules => "Save notification rules", "通知ルールを保存";
     JobRulesFormHint => "Added, changed and removed rules take effect when you save.", "追加・変更・削除したルールは、保存したときに反映されます。";

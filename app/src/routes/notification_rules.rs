@@ -209,7 +209,7 @@ async fn create_job_rule(
 }
 
 /// A workflow run ends succeeded or failed: a workflow's rule is for one of these.
-fn workflow_event(body: &RuleRequest) -> Result<(), ApiError> {
+pub(crate) fn workflow_event(body: &RuleRequest) -> Result<(), ApiError> {
     if matches!(
         body.event,
         NotificationEventKind::Success | NotificationEventKind::Failure

@@ -101,7 +101,7 @@ async fn load_run(
 
 /// Every job the spec runs must be one the caller may run, and every destination one of
 /// the organization's; each problem at its field (`prefix` + `tasks[i].action.job_id`).
-async fn check_references(
+pub(crate) async fn check_references(
     conn: &mut AsyncPgConnection,
     auth: &Auth,
     spec: &WorkflowSpec,

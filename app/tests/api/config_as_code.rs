@@ -493,3 +493,254 @@ async fn the_command_line_exports_to_a_folder_and_applies_it() {
     assert!(refused.to_string().contains("403"), "{refused}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A workflow of `owner` running the job "Nightly orders", then notifying "Ops channel",
+/// then waiting a minute, with a schedule and a rule; answers its id.
+async fn add_workflow(app: &TestApp, owner: &TestUser) -> String {
+    let (_, jobs) = app.get("/api/jobs", &owner.token).await;
+    let job = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == "Nightly orders")
+        .expect("the job")["id"]
+        .clone();
+    let (_, destinations) = app
+        .get("/api/notification-destinations", &owner.token)
+        .await;
+    let slack = destinations
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "Ops channel")
+        .expect("the destination")["id"]
+        .clone();
+    let (status, workflow) = app
+        .post(
+            "/api/workflows",
+            &owner.token,
+            json!({"name": "Morning load", "description": "orders, then tell", "team_id": owner.default_team,
+                   "spec": {"parallelism": 2, "overlap": "skip",
+                            "variables": [{"name": "region", "value": {"kind": "string", "value": "apac"}}],
+                            "tasks": [
+                {"name": "load", "action": {"type": "job", "job_id": job}, "retries": 2},
+                {"name": "tell", "action": {"type": "notify", "destination_id": slack, "message": "loaded"},
+                 "after": ["load"], "run_if": "always"},
+                {"name": "pause", "action": {"type": "wait", "seconds": 60}, "after": ["tell"]}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{workflow}");
+    let id = workflow["id"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .post(
+            &format!("/api/workflows/{id}/schedules"),
+            &owner.token,
+            json!({"settings": {"recurrence": {"kind": "daily", "time": "06:00"}, "timezone": "Asia/Tokyo"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app
+        .post(
+            &format!("/api/workflows/{id}/notification-rules"),
+            &owner.token,
+            json!({"destination_id": slack, "event": "success"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    id
+}
+
+const WORKFLOW_FILE: &str = "workflows/morning-load.yml";
+
+#[tokio::test]
+async fn workflow_export_names_its_jobs_and_applies_to_another_organization_as_it_was() {
+    let app = spawn_app().await;
+    let (owner_a, member_a) = populate(&app, "Flows").await;
+    let workflow_a = add_workflow(&app, &owner_a).await;
+    let files = export(&app, &owner_a).await;
+    let text = &files[WORKFLOW_FILE];
+    for expected in [
+        "name: Morning load",
+        "team: Default",
+        "job: Nightly orders",
+        "destination: Ops channel",
+        "overlap: skip",
+        "parallelism: 2",
+        "region",
+        "time: 06:00",
+        "event: success",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from {text}");
+    }
+    // Objects by name only: no id of this organization is in the file.
+    assert!(
+        !text.contains("job_id") && !text.contains("destination_id"),
+        "{text}"
+    );
+    let (_, jobs) = app.get("/api/jobs", &owner_a.token).await;
+    assert!(!text.contains(jobs[0]["id"].as_str().unwrap()), "{text}");
+
+    // Another organization: the job the workflow runs is created by the same apply.
+    let owner_b = app.signup("Flows copy").await;
+    let member_b = app.add_member(&owner_b, "member", json!([])).await;
+    let files_b: BTreeMap<String, String> = files
+        .iter()
+        .map(|(path, text)| {
+            (
+                path.clone(),
+                text.replace(&owner_a.email, &owner_b.email)
+                    .replace(&member_a.email, &member_b.email),
+            )
+        })
+        .collect();
+    let (status, plan) = apply(&app, &owner_b, &files_b, json!({"secrets": secrets()})).await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    assert!(
+        actions(&plan).contains(&(
+            "workflow".to_owned(),
+            "Morning load".to_owned(),
+            "create".to_owned()
+        )),
+        "{plan}"
+    );
+    assert_eq!(export(&app, &owner_b).await, files_b);
+    // The same workflow, running organization B's own job.
+    let (_, listed) = app.get("/api/workflows", &owner_b.token).await;
+    let (_, jobs_b) = app.get("/api/jobs", &owner_b.token).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    let (_, original) = app
+        .get(&format!("/api/workflows/{workflow_a}"), &owner_a.token)
+        .await;
+    let mut copy = listed[0]["spec"].clone();
+    assert_eq!(copy["tasks"][0]["action"]["job_id"], jobs_b[0]["id"]);
+    let mut expected = original["spec"].clone();
+    for spec in [&mut copy, &mut expected] {
+        spec["tasks"][0]["action"]["job_id"] = json!("job");
+        spec["tasks"][1]["action"]["destination_id"] = json!("destination");
+    }
+    assert_eq!(copy, expected);
+    let id_b = listed[0]["id"].as_str().unwrap();
+    let (_, schedules) = app
+        .get(&format!("/api/workflows/{id_b}/schedules"), &owner_b.token)
+        .await;
+    assert_eq!(schedules.as_array().unwrap().len(), 1, "{schedules}");
+    let (_, rules) = app
+        .get(
+            &format!("/api/workflows/{id_b}/notification-rules"),
+            &owner_b.token,
+        )
+        .await;
+    assert_eq!(rules.as_array().unwrap().len(), 1, "{rules}");
+    // Again: nothing to do.
+    let (status, plan) = apply(&app, &owner_b, &files_b, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    assert_eq!(plan["applied"], false, "{plan}");
+}
+
+#[tokio::test]
+async fn workflow_plan_shows_a_changed_task_and_an_unknown_job_names_its_field() {
+    let app = spawn_app().await;
+    let (owner, _) = populate(&app, "Flow changes").await;
+    let id = add_workflow(&app, &owner).await;
+    let files = export(&app, &owner).await;
+    let mut changed = files.clone();
+    let text = changed.get_mut(WORKFLOW_FILE).unwrap();
+    assert!(text.contains("seconds: 60"), "{text}");
+    *text = text.replace("seconds: 60", "seconds: 90");
+    let (status, plan) = apply(&app, &owner, &changed, json!({"dry_run": true})).await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    let entry = plan["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "workflow")
+        .expect("the workflow in the plan")
+        .clone();
+    assert_eq!(entry["action"], "change", "{plan}");
+    assert_eq!(
+        entry["changes"],
+        json!([{"path": "spec.tasks[pause].action.seconds", "before": 60, "after": 90}]),
+        "{plan}"
+    );
+    let (_, stored) = app.get(&format!("/api/workflows/{id}"), &owner.token).await;
+    assert_eq!(stored["spec"]["tasks"][2]["action"]["seconds"], 60);
+    let (status, plan) = apply(&app, &owner, &changed, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    let (_, stored) = app.get(&format!("/api/workflows/{id}"), &owner.token).await;
+    assert_eq!(stored["spec"]["tasks"][2]["action"]["seconds"], 90);
+    assert!(
+        app.audit_actions(&owner)
+            .await
+            .contains(&"workflow.update".to_owned())
+    );
+
+    // A job no one has.
+    let mut unknown = files.clone();
+    let text = unknown.get_mut(WORKFLOW_FILE).unwrap();
+    *text = text.replace("job: Nightly orders", "job: Weekly orders");
+    let (status, body) = apply(&app, &owner, &unknown, json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        fields(&body),
+        ["workflows/morning-load.yml: spec.tasks[0].action.job"],
+        "{body}"
+    );
+    assert!(body.to_string().contains("Weekly orders"), "{body}");
+    // An id instead of a name is refused too.
+    let mut with_id = files.clone();
+    let (_, jobs) = app.get("/api/jobs", &owner.token).await;
+    let text = with_id.get_mut(WORKFLOW_FILE).unwrap();
+    *text = text.replace(
+        "job: Nightly orders",
+        &format!("job_id: {}", jobs[0]["id"].as_str().unwrap()),
+    );
+    let (status, body) = apply(&app, &owner, &with_id, json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        fields(&body),
+        ["workflows/morning-load.yml: spec.tasks[0].action.job"],
+        "{body}"
+    );
+    let (_, stored) = app.get(&format!("/api/workflows/{id}"), &owner.token).await;
+    assert_eq!(stored["spec"]["tasks"][2]["action"]["seconds"], 90);
+
+    // Pruning the job the workflow runs is refused while the workflow stays.
+    // (The job file names another job, so jobs are present and the old one is pruned.)
+    let mut without_job = changed.clone();
+    without_job.remove(WORKFLOW_FILE);
+    let job = without_job.get_mut("jobs/nightly-orders.yml").unwrap();
+    assert!(job.contains("name: Nightly orders\n"), "{job}");
+    *job = job.replace("name: Nightly orders\n", "name: Nightly orders v2\n");
+    let (status, body) = apply(&app, &owner, &without_job, json!({"prune": true})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(fields(&body), ["jobs/nightly-orders.yml"], "{body}");
+    assert!(body.to_string().contains("Morning load"), "{body}");
+}
+
+#[tokio::test]
+async fn workflow_cannot_name_another_organizations_job_or_destination() {
+    let app = spawn_app().await;
+    let (other, _) = populate(&app, "Flow owner").await;
+    add_workflow(&app, &other).await;
+    let other_files = export(&app, &other).await;
+    let owner = app.signup("Flow thief").await;
+    let mut files = BTreeMap::new();
+    files.insert(WORKFLOW_FILE.to_owned(), other_files[WORKFLOW_FILE].clone());
+    let (status, body) = apply(&app, &owner, &files, json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let found = fields(&body);
+    for expected in [
+        "workflows/morning-load.yml: spec.tasks[0].action.job",
+        "workflows/morning-load.yml: spec.tasks[1].action.destination",
+        "workflows/morning-load.yml: notification_rules[0].destination",
+    ] {
+        assert!(
+            found.contains(&expected.to_owned()),
+            "{expected} not in {body}"
+        );
+    }
+    let (_, listed) = app.get("/api/workflows", &owner.token).await;
+    assert_eq!(listed, json!([]));
+    // The other organization's objects are untouched.
+    assert_eq!(export(&app, &other).await, other_files);
+}

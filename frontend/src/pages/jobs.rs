@@ -3,8 +3,8 @@
 
 use crate::api::{self, ApiError, RunQuery};
 use crate::components::{
-    ActionErrorNotice, ConfirmButton, Empty, FieldError, FormProblem, LoadError, Loading,
-    MaybeTime, ResourceTable, Submit, TextField, Time,
+    ActionErrorNotice, Empty, FieldError, FormProblem, LoadError, Loading, ResourceTable, Submit,
+    TextField, Time,
 };
 use crate::format;
 use crate::forms::Form;
@@ -13,11 +13,11 @@ use crate::i18n::{
     use_lang,
 };
 use crate::session::{can_create_resources, use_session};
+use crate::widgets::notification_rules::{RulesOwner, RulesPanel};
 use crate::widgets::runs::{RunsTable, duration_text, run_duration_seconds};
-use crate::widgets::schedule_form::{ScheduleFields, new_draft, recurrence_text};
+use crate::widgets::schedule_form::{ScheduleTarget, SchedulesPanel};
 use hakobu_core::api::jobs::{JobView, UpdateJobRequest};
 use hakobu_core::api::runs::{BackfillRequest, BackfillStep, RunView, StartRunRequest};
-use hakobu_core::api::schedules::ScheduleRequest;
 use hakobu_core::authz::{Action, Decision, Principal, Target, TeamRole, authorize};
 use hakobu_core::ids::{JobId, TeamId};
 use hakobu_core::messages::MessageCode;
@@ -344,8 +344,8 @@ fn JobDetails(job: JobView, #[prop(into)] on_change: Callback<()>) -> impl IntoV
                     None => view! { <p class="not-allowed">{tr(Key::OnlyEditorsSeeJobSettings)}</p> }.into_any(),
                 }}
             </section>
-            <SchedulesPanel job=id can_edit/>
-            <crate::pages::job_rules::JobRulesPanel job=id can_edit=can_edit_rules rules/>
+            <SchedulesPanel target=ScheduleTarget::Job(id) can_edit/>
+            <RulesPanel owner=RulesOwner::Job(id) can_edit=can_edit_rules rules/>
             <crate::widgets::sharing::JobSharingPanel job=id owner=job.team_id shares=job.shares.clone()/>
             <section class="panel">
                 <h2>{tr(Key::RunHistory)}</h2>
@@ -808,101 +808,6 @@ fn RunChart(runs: Vec<RunView>) -> impl IntoView {
         </figure>
     }
     .into_any()
-}
-
-/// The job's schedules with their next fire time, and a form to add one that shows the
-/// next fire times as you type (computed by `core`'s scheduler code, the server's own).
-#[component]
-fn SchedulesPanel(job: JobId, can_edit: bool) -> impl IntoView {
-    let lang = use_lang();
-    let schedules = LocalResource::new(move || api::job_schedules(job));
-    let action_error = RwSignal::new(None::<ApiError>);
-    let form = Form::new("schedule", &["settings", "enabled"]);
-    // The form shared with the wizard's step 4 (`schedule_form`), with the next 10 fire
-    // times as you type.
-    let draft = new_draft(0);
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        let request = ScheduleRequest {
-            settings: draft.settings_untracked(),
-            enabled: true,
-        };
-        if let Err(errors) = request.validate() {
-            form.invalid(errors);
-            return;
-        }
-        form.start();
-        spawn_local(async move {
-            match api::create_schedule(job, &request).await {
-                Ok(_) => {
-                    form.done();
-                    schedules.refetch();
-                }
-                Err(e) => form.fail(e),
-            }
-        });
-    };
-    let list = move || {
-        match schedules.get() {
-        None => view! { <Loading/> }.into_any(),
-        Some(Err(e)) => view! { <LoadError error=e retry=move || schedules.refetch()/> }.into_any(),
-        Some(Ok(list)) if list.is_empty() => view! { <p class="muted">{tr(Key::NoSchedules)}</p> }.into_any(),
-        Some(Ok(list)) => view! {
-            <ul class="plain-list" data-testid="schedules">
-                {list
-                    .into_iter()
-                    .map(|s| {
-                        let id = s.id;
-                        let recurrence = s.settings.recurrence.clone();
-                        let zone = s.settings.timezone.clone();
-                        let delete = move |()| {
-                            spawn_local(async move {
-                                match api::delete_schedule(id).await {
-                                    Ok(()) => schedules.refetch(),
-                                    Err(e) => action_error.set(Some(e)),
-                                }
-                            });
-                        };
-                        view! {
-                            <li data-testid="schedule">
-                                <strong>{move || recurrence_text(lang.get(), &recurrence)}</strong>
-                                " (" {zone} ") · " {tr(Key::NextFire)} " "
-                                <MaybeTime at=s.next_fire_at none=Key::Never/>
-                                {s.disabled_reason.clone().map(|r| view! { " · " <span class="muted">{r}</span> })}
-                                {can_edit.then(|| view! {
-                                    " "
-                                    <ConfirmButton
-                                        label=Key::Remove
-                                        question=Signal::derive(move || Key::ConfirmDeleteSchedule.text(lang.get()).to_owned())
-                                        confirm=Key::Remove
-                                        on_confirm=delete
-                                        class="link-button"
-                                    />
-                                })}
-                            </li>
-                        }
-                    })
-                    .collect_view()}
-            </ul>
-        }
-        .into_any(),
-    }
-    };
-    view! {
-        <section class="panel">
-            <h2>{tr(Key::Schedules)}</h2>
-            <ActionErrorNotice action_error/>
-            {list}
-            {can_edit.then(|| view! {
-                <form class="schedule-form" on:submit=submit novalidate=true>
-                    <h3>{tr(Key::AddSchedule)}</h3>
-                    <ScheduleFields draft form prefix="settings.".to_owned()/>
-                    <FormProblem form/>
-                    <Submit form label=Key::AddSchedule/>
-                </form>
-            })}
-        </section>
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@ pub mod data_mart;
 pub mod destinations;
 pub mod insights;
 pub mod job_import;
-pub mod job_rules;
 pub mod job_wizard;
 pub mod jobs;
 pub mod members;

@@ -1,5 +1,7 @@
 //! A workflow, new (`/workflows/new`) or changed (`/workflows/:id/edit`): name,
-//! description, team, parallelism, and its tasks: each a kind (run a job, wait, notify;
+//! description, team, parallelism, what a schedule's fire time does while a run is going
+//! (`overlap`: allow or skip), its variables (the job wizard's editor, texts and times
+//! only), and its tasks: each a kind (run a job, wait, notify;
 //! one match arm per kind, so a new kind adds its own fields), the tasks it runs after
 //! (checkboxes of the other tasks: each is an arrow of the graph), when it runs
 //! (`run_if`), retries and timeout. The graph is drawn again as the form changes, and the
@@ -13,6 +15,7 @@ use crate::components::{
 use crate::forms::Form;
 use crate::i18n::{Key, fill, tr, use_lang};
 use crate::session::{editable_teams, use_session};
+use crate::widgets::variables::{VariableList, VariablesEditor};
 use crate::widgets::workflow_graph::{WorkflowGraph, run_if_key};
 use hakobu_core::api::jobs::JobView;
 use hakobu_core::api::notifications::DestinationView;
@@ -21,6 +24,7 @@ use hakobu_core::api::workflows::{SaveWorkflowRequest, WorkflowView};
 use hakobu_core::authz::TeamRole;
 use hakobu_core::authz::{Action, Target};
 use hakobu_core::ids::{DestinationId, JobId, TeamId, WorkflowId};
+use hakobu_core::job::OverlapPolicy;
 use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::FieldErrors;
 use hakobu_core::workflow::{RunIf, TaskAction, TaskSpec, WorkflowSpec};
@@ -323,7 +327,16 @@ fn WorkflowForm(
     let form = Form::new("workflow", &["name", "description", "team_id", "spec"]);
     let editable = editable_teams(&teams);
     let editing = workflow.as_ref().map(|w| w.id);
-    let kept_settings = workflow.as_ref().map(|w| w.spec.clone());
+    let overlap = RwSignal::new(
+        workflow
+            .as_ref()
+            .map(|w| w.spec.overlap)
+            .unwrap_or(OverlapPolicy::Allow),
+    );
+    let variables = VariableList::new("spec.variables", false);
+    if let Some(w) = &workflow {
+        variables.load(&w.spec.variables);
+    }
     let name = RwSignal::new(
         workflow
             .as_ref()
@@ -390,11 +403,8 @@ fn WorkflowForm(
         };
         let mut spec =
             rows.with_untracked(|r| spec_of(r, &parallelism.get_untracked(), &mut errors));
-        // The form does not edit these yet: a save keeps what the API set.
-        if let Some(kept) = &kept_settings {
-            spec.overlap = kept.overlap;
-            spec.variables = kept.variables.clone();
-        }
+        spec.overlap = overlap.get_untracked();
+        spec.variables = variables.definitions(&mut errors);
         let request = SaveWorkflowRequest {
             name: name.get_untracked().trim().to_owned(),
             description: description.get_untracked(),
@@ -460,6 +470,24 @@ fn WorkflowForm(
                         prop:value=move || parallelism.get() on:input=move |ev| parallelism.set(event_target_value(&ev))/>
                     <p class="hint">{tr(Key::WorkflowParallelismHint)}</p>
                     <RowError form path="spec.parallelism".to_owned() label=Key::WorkflowParallelism/>
+                </div>
+                <fieldset class="choices" data-testid="workflow-overlap">
+                    <legend>{tr(Key::Overlap)}</legend>
+                    {[(OverlapPolicy::Allow, Key::OverlapAllow), (OverlapPolicy::Skip, Key::OverlapSkip)].into_iter().map(|(policy, label)| {
+                        let id = format!("workflow-overlap-{policy:?}").to_lowercase();
+                        view! {
+                            <div class="choice">
+                                <input type="radio" name="workflow-overlap" id=id.clone() value=format!("{policy:?}").to_lowercase()
+                                    prop:checked=move || overlap.get() == policy on:change=move |_| overlap.set(policy)/>
+                                <label for=id>{tr(label)}</label>
+                            </div>
+                        }
+                    }).collect_view()}
+                    <p class="hint">{tr(Key::WorkflowOverlapHint)}</p>
+                    <RowError form path="spec.overlap".to_owned() label=Key::Overlap/>
+                </fieldset>
+                <div data-testid="workflow-variables">
+                    <VariablesEditor list=variables form/>
                 </div>
                 <h2>{tr(Key::WorkflowTasks)}</h2>
                 {move || form.error("spec.tasks").filter(|e| e.field == "spec.tasks").map(|e| {

@@ -1,7 +1,8 @@
 //! Workflows: the list (`/workflows`: name, team, how the last run went) and one
 //! workflow's page (`/workflows/:id`): its graph, its tasks with their `after` and
-//! `run_if`, its runs with their states and durations, "Run now" (with an optional "as
-//! of"), and edit and delete for those the policy allows.
+//! `run_if`, its variables, its schedules and notification rules (the job page's panels),
+//! its runs with their states and durations, "Run now" (with an optional "as of"), and
+//! edit and delete for those the policy allows.
 
 use crate::api;
 use crate::components::{
@@ -12,7 +13,9 @@ use crate::format;
 use crate::forms::Form;
 use crate::i18n::{Key, fill, tr, use_lang};
 use crate::session::{can_create_resources, use_session};
+use crate::widgets::notification_rules::{RulesOwner, RulesPanel};
 use crate::widgets::runs::duration_text;
+use crate::widgets::schedule_form::{ScheduleTarget, SchedulesPanel};
 use crate::widgets::workflow_graph::{
     WorkflowGraph, WorkflowStatusBadge, run_if_key, task_kind_key,
 };
@@ -20,8 +23,10 @@ use hakobu_core::api::jobs::JobView;
 use hakobu_core::api::workflows::{StartWorkflowRunRequest, WorkflowRunView, WorkflowView};
 use hakobu_core::authz::{Action, Target};
 use hakobu_core::ids::{JobId, WorkflowId};
+use hakobu_core::job::OverlapPolicy;
 use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::FieldErrors;
+use hakobu_core::variables::VariableValue;
 use hakobu_core::workflow::TaskAction;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -252,6 +257,32 @@ fn WorkflowView(workflow: WorkflowView, jobs: Vec<JobView>) -> impl IntoView {
         Some(Ok(list)) => view! { <WorkflowRunsTable runs=list/> }.into_any(),
     };
     let show_run = RwSignal::new(false);
+    let overlap = workflow.spec.overlap;
+    let overlap_note = Signal::derive(move || {
+        let key = if overlap == OverlapPolicy::Skip {
+            Key::WorkflowOverlapSkipNote
+        } else {
+            Key::WorkflowOverlapAllowNote
+        };
+        key.text(lang.get()).to_owned()
+    });
+    let rules = LocalResource::new(move || api::workflow_rules(id));
+    let variable_rows = workflow
+        .spec
+        .variables
+        .iter()
+        .map(|v| {
+            let value = match &v.value {
+                VariableValue::String { value } => value.clone(),
+                VariableValue::Timestamp { format, timezone, .. } => {
+                    format!("{format} ({timezone})")
+                }
+                VariableValue::Query { sql, .. } => sql.clone(),
+            };
+            view! { <li data-testid="workflow-variable"><code>{format!("${}$", v.name)}</code> " = " {value}</li> }
+        })
+        .collect_view();
+    let has_variables = !workflow.spec.variables.is_empty();
     view! {
         <div class="page">
             <header class="page-header">
@@ -297,6 +328,14 @@ fn WorkflowView(workflow: WorkflowView, jobs: Vec<JobView>) -> impl IntoView {
                     </table>
                 </div>
             </section>
+            {has_variables.then(|| view! {
+                <section class="panel">
+                    <h2>{tr(Key::Variables)}</h2>
+                    <ul class="plain-list">{variable_rows}</ul>
+                </section>
+            })}
+            <SchedulesPanel target=ScheduleTarget::Workflow(id) can_edit=can_edit.get_untracked() note=overlap_note/>
+            <RulesPanel owner=RulesOwner::Workflow(id) can_edit=can_edit.get_untracked() rules/>
             <section class="panel">
                 <h2>{tr(Key::WorkflowRuns)}</h2>
                 {run_list}

@@ -1,20 +1,69 @@
-//! A job's notification rules as typed: the rows, the editor (the wizard's step 4 and the
-//! job page use the same one), and saving the rows through the API (create, change and
-//! delete only what differs from what is saved).
+//! Notification rules of a job or a workflow as typed: the rows, the editor (the wizard's
+//! step 4, the job page and the workflow page use the same one), saving the rows through
+//! the API (create, change and delete only what differs from what is saved), and the
+//! panel of a job's or a workflow's page: the list, and the editor for its editors.
 
 use crate::api::{self, ApiError};
-use crate::components::{LoadError, Loading, RowError, checkbox, row_input, row_select};
-use crate::forms::{Form, split_list};
+use crate::components::{
+    LoadError, Loading, NotAllowed, RowError, checkbox, row_input, row_select,
+};
+use crate::forms::{Form, Problem, split_list};
 use crate::i18n::{Key, Lang, fill, notification_event_key, tr, use_lang};
 use hakobu_core::api::notifications::{
     DestinationKind, DestinationView, NotificationEventKind, RuleRequest, RuleView,
 };
-use hakobu_core::ids::{DestinationId, JobId, NotificationRuleId};
+use hakobu_core::ids::{DestinationId, JobId, NotificationRuleId, WorkflowId};
 use hakobu_core::messages::MessageCode;
-use hakobu_core::validation::FieldErrors;
+use hakobu_core::validation::{FieldError, FieldErrors};
+use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
-/// A notification rule of the job as typed; `existing` for a saved one.
+/// What the rules are of: a job's rules are for any event of its runs, a workflow's for
+/// its runs' success or failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RulesOwner {
+    Job(JobId),
+    Workflow(WorkflowId),
+}
+
+impl RulesOwner {
+    fn is_workflow(self) -> bool {
+        matches!(self, RulesOwner::Workflow(_))
+    }
+
+    /// The test ids of its panel: the list, a rule, the panel, the form.
+    fn test_ids(self) -> [&'static str; 4] {
+        match self {
+            RulesOwner::Job(_) => [
+                "job-rule-list",
+                "job-rule",
+                "job-rules-panel",
+                "job-rules-form",
+            ],
+            RulesOwner::Workflow(_) => [
+                "workflow-rule-list",
+                "workflow-rule",
+                "workflow-rules-panel",
+                "workflow-rules-form",
+            ],
+        }
+    }
+}
+
+/// The events a rule may be for: a workflow's, its runs' failure and success.
+fn rule_events(workflow: bool) -> Vec<NotificationEventKind> {
+    if workflow {
+        vec![
+            NotificationEventKind::Failure,
+            NotificationEventKind::Success,
+        ]
+    } else {
+        NotificationEventKind::ALL.to_vec()
+    }
+}
+
+/// A notification rule as typed; `existing` for a saved one.
 #[derive(Debug, Clone, Copy)]
 pub struct RuleRow {
     key: u64,
@@ -167,7 +216,7 @@ impl RuleSet {
 /// Creates, changes and deletes the job's notification rules to match the rows. The
 /// first refusal stops, with the server's errors at that rule's fields (`rules[i].*`).
 pub async fn save_rules(
-    job: JobId,
+    owner: RulesOwner,
     set: RuleSet,
     rows: Vec<(RuleRow, Option<RuleRequest>)>,
 ) -> Result<(), FieldErrors> {
@@ -208,9 +257,11 @@ pub async fn save_rules(
                 row.saved.set_value(Some(request));
             }
             None => {
-                let created = api::create_job_rule(job, &request)
-                    .await
-                    .map_err(|e| at(i, e))?;
+                let created = match owner {
+                    RulesOwner::Job(job) => api::create_job_rule(job, &request).await,
+                    RulesOwner::Workflow(w) => api::create_workflow_rule(w, &request).await,
+                }
+                .map_err(|e| at(i, e))?;
                 // Saved: a later save changes this rule instead of adding it again.
                 let saved = set.owned(|| RuleRow::from_rule(row.key, &created));
                 set.rows.update(|rules| {
@@ -233,10 +284,16 @@ fn is_email(list: &[DestinationView], id: Option<DestinationId>) -> bool {
     })
 }
 
-/// The job's notification rules as rows of inputs: each sends to one of the organization's
-/// destinations. Used by the wizard's step 4 and the job page.
+/// Notification rules as rows of inputs: each sends to one of the organization's
+/// destinations. Used by the wizard's step 4, the job page and the workflow page.
 #[component]
-pub fn RulesEditor(rules: RuleSet, form: Form) -> impl IntoView {
+pub fn RulesEditor(
+    rules: RuleSet,
+    form: Form,
+    /// A workflow's rules offer its success and failure only.
+    #[prop(optional)]
+    workflow: bool,
+) -> impl IntoView {
     let lang = use_lang();
     let destinations = LocalResource::new(api::destinations);
     let add = move |first: Option<DestinationId>| {
@@ -268,9 +325,9 @@ pub fn RulesEditor(rules: RuleSet, form: Form) -> impl IntoView {
                     let p = move |f: &str| format!("rules[{i}].{f}");
                     let dest_id = form.input_id(&p("destination_id"));
                     let template_id = form.input_id(&p("template"));
-                    let events: Vec<(NotificationEventKind, Key)> = NotificationEventKind::ALL
-                        .iter()
-                        .map(|e| (*e, notification_event_key(*e)))
+                    let events: Vec<(NotificationEventKind, Key)> = rule_events(workflow)
+                        .into_iter()
+                        .map(|e| (e, notification_event_key(e)))
                         .collect();
                     let to_email = move || options.with_value(|o| is_email(o, row.destination.get()));
                     view! {
@@ -324,6 +381,169 @@ pub fn RulesEditor(rules: RuleSet, form: Form) -> impl IntoView {
             })}
         }
         .into_any()
+    }
+}
+
+/// The notification rules of a job's or a workflow's page: the list for everyone who sees
+/// it, and for its editors the same editor as the wizard's, saved with its own button.
+#[component]
+pub fn RulesPanel(
+    owner: RulesOwner,
+    /// The policy's `EditResource` on the job or workflow, which the server asks of every
+    /// change.
+    can_edit: bool,
+    rules: LocalResource<Result<Vec<RuleView>, ApiError>>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let destinations = LocalResource::new(api::destinations);
+    let editing = RwSignal::new(false);
+    // Test ids and texts of the owner's kind.
+    let [list_id, rule_id, panel_id, _] = owner.test_ids();
+    let (lead, none, denied) = if owner.is_workflow() {
+        (
+            Key::WorkflowRulesLead,
+            Key::NoWorkflowRules,
+            Key::OnlyEditorsChangeWorkflows,
+        )
+    } else {
+        (
+            Key::JobRulesLead,
+            Key::NoJobRules,
+            Key::OnlyEditorsChangeRules,
+        )
+    };
+    let list = move || match rules.get() {
+        None => view! { <Loading/> }.into_any(),
+        Some(Err(e)) => view! { <LoadError error=e retry=move || rules.refetch()/> }.into_any(),
+        Some(Ok(list)) if list.is_empty() => {
+            view! { <p class="muted" data-testid=list_id>{tr(none)}</p> }.into_any()
+        }
+        Some(Ok(list)) => {
+            let names = destinations.get().and_then(Result::ok).unwrap_or_default();
+            view! {
+                <ul class="plain-list" data-testid=list_id>
+                    {list
+                        .into_iter()
+                        .map(|r| {
+                            let to = names
+                                .iter()
+                                .find(|d| d.id == r.destination_id)
+                                .map(|d| d.name.clone())
+                                .unwrap_or_default();
+                            let (event, threshold) = (r.event, r.threshold);
+                            view! {
+                                <li data-testid=rule_id>
+                                    <strong>{tr(notification_event_key(event))}</strong>
+                                    {move || threshold.map(|_| format!(" ({})", threshold_text(lang.get(), event, threshold)))}
+                                    " → " {to}
+                                    {(!r.enabled).then(|| view! { " · " <span class="muted">{tr(Key::RuleOff)}</span> })}
+                                </li>
+                            }
+                        })
+                        .collect_view()}
+                </ul>
+            }
+            .into_any()
+        }
+    };
+    let editor = move || {
+        if !editing.get() {
+            return ().into_any();
+        }
+        match rules.get() {
+            Some(Ok(saved)) => view! {
+                <RulesForm
+                    owner
+                    saved
+                    on_close=move || editing.set(false)
+                    on_saved=move || {
+                        editing.set(false);
+                        rules.refetch();
+                    }
+                />
+            }
+            .into_any(),
+            _ => ().into_any(),
+        }
+    };
+    view! {
+        <section class="panel" data-testid=panel_id>
+            <h2>{tr(Key::Notifications)}</h2>
+            <p class="hint">{tr(lead)}</p>
+            {list}
+            {if can_edit {
+                view! {
+                    <Show when=move || !editing.get()>
+                        <button type="button" on:click=move |_| editing.set(true)>{tr(Key::EditRules)}</button>
+                    </Show>
+                    {editor}
+                }
+                .into_any()
+            } else {
+                view! { <NotAllowed reason=denied/> }.into_any()
+            }}
+        </section>
+    }
+}
+
+/// The editor open on the page, over the rules as saved when it opened.
+#[component]
+fn RulesForm(
+    owner: RulesOwner,
+    saved: Vec<RuleView>,
+    #[prop(into)] on_close: Callback<()>,
+    #[prop(into)] on_saved: Callback<()>,
+) -> impl IntoView {
+    let set = RuleSet::new(&saved);
+    let form = Form::new(
+        if owner.is_workflow() {
+            "workflowrules"
+        } else {
+            "jobrules"
+        },
+        &["rules"],
+    );
+    let form_id = owner.test_ids()[3];
+    let show = move |errors: FieldErrors| {
+        // A failure of no one row (a delete the server refused) has no input to sit by.
+        let whole = errors
+            .0
+            .iter()
+            .find(|e| e.field == "rules")
+            .map(FieldError::text);
+        form.invalid(errors);
+        if let Some(message) = whole {
+            form.problem.set(Some(Problem::Server(message)));
+        }
+    };
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let (rows, errors) = set.requests();
+        if !errors.is_empty() {
+            show(errors);
+            return;
+        }
+        form.start();
+        spawn_local(async move {
+            match save_rules(owner, set, rows).await {
+                Ok(()) => {
+                    form.done();
+                    on_saved.run(());
+                }
+                Err(errors) => show(errors),
+            }
+        });
+    };
+    view! {
+        <form on:submit=submit novalidate=true data-testid=form_id>
+            <p class="hint">{tr(Key::JobRulesFormHint)}</p>
+            <RulesEditor rules=set form workflow=owner.is_workflow()/>
+            <crate::components::FormProblem form/>
+            <div class="button-row">
+                <crate::components::Submit form label=Key::SaveRules/>
+                <button type="button" on:click=move |_| on_close.run(())>{tr(Key::Cancel)}</button>
+            </div>
+        </form>
     }
 }
 

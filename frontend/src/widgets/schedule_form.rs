@@ -3,17 +3,24 @@
 //! the IANA zone (the browser's by default), and the next fire times as you type, computed
 //! by `core`'s `ScheduleSettings::validate` and `fire_times`, the scheduler's own code, so
 //! what the form shows is what the server will do. Errors of that validation show beside
-//! their fields while typing, and server errors land beside the same fields.
+//! their fields while typing, and server errors land beside the same fields. Also the
+//! schedules panel of the job page and the workflow page: the list, delete, and the form.
 
-use crate::components::Time;
+use crate::api::{self, ApiError};
+use crate::components::{
+    ActionErrorNotice, ConfirmButton, FormProblem, LoadError, Loading, MaybeTime, Submit, Time,
+};
 use crate::format;
 use crate::forms::Form;
 use crate::i18n::{Key, Lang, fill, tr, translate, use_lang};
 use chrono::{DateTime, Utc};
-use hakobu_core::api::schedules::UPCOMING;
+use hakobu_core::api::schedules::{ScheduleRequest, UPCOMING};
+use hakobu_core::ids::{JobId, WorkflowId};
 use hakobu_core::schedule::{CatchUp, Recurrence, ScheduleSettings, ShortMonth, Weekday};
 use hakobu_core::validation::FieldErrors;
+use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 /// The kinds of schedule the form offers, in the order of its select.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -339,6 +346,127 @@ pub fn ScheduleFields(draft: ScheduleDraft, form: Form, prefix: String) -> impl 
                 Err(_) => view! { <p class="muted">{tr(Key::ScheduleFixFields)}</p> }.into_any(),
             }}
         </div>
+    }
+}
+
+/// What a schedule runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleTarget {
+    Job(JobId),
+    Workflow(WorkflowId),
+}
+
+/// A job's or a workflow's schedules with their next fire time, and a form to add one that
+/// shows the next fire times as you type (computed by `core`'s scheduler code, the
+/// server's own). The job page and the workflow page show it.
+#[component]
+pub fn SchedulesPanel(
+    target: ScheduleTarget,
+    /// The policy's `EditResource` on it, which the server asks of every change.
+    can_edit: bool,
+    /// A line under the title (the workflow page says what a fire time does while a run
+    /// is going).
+    #[prop(optional, into)]
+    note: Option<Signal<String>>,
+) -> impl IntoView {
+    let lang = use_lang();
+    let schedules = LocalResource::new(move || async move {
+        match target {
+            ScheduleTarget::Job(job) => api::job_schedules(job).await,
+            ScheduleTarget::Workflow(w) => api::workflow_schedules(w).await,
+        }
+    });
+    let action_error = RwSignal::new(None::<ApiError>);
+    let form = Form::new("schedule", &["settings", "enabled"]);
+    // The form shared with the wizard's step 4 (`schedule_form`), with the next 10 fire
+    // times as you type.
+    let draft = new_draft(0);
+    let submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let request = ScheduleRequest {
+            settings: draft.settings_untracked(),
+            enabled: true,
+        };
+        if let Err(errors) = request.validate() {
+            form.invalid(errors);
+            return;
+        }
+        form.start();
+        spawn_local(async move {
+            let created = match target {
+                ScheduleTarget::Job(job) => api::create_schedule(job, &request).await,
+                ScheduleTarget::Workflow(w) => api::create_workflow_schedule(w, &request).await,
+            };
+            match created {
+                Ok(_) => {
+                    form.done();
+                    schedules.refetch();
+                }
+                Err(e) => form.fail(e),
+            }
+        });
+    };
+    let list = move || {
+        match schedules.get() {
+        None => view! { <Loading/> }.into_any(),
+        Some(Err(e)) => view! { <LoadError error=e retry=move || schedules.refetch()/> }.into_any(),
+        Some(Ok(list)) if list.is_empty() => view! { <p class="muted">{tr(Key::NoSchedules)}</p> }.into_any(),
+        Some(Ok(list)) => view! {
+            <ul class="plain-list" data-testid="schedules">
+                {list
+                    .into_iter()
+                    .map(|s| {
+                        let id = s.id;
+                        let recurrence = s.settings.recurrence.clone();
+                        let zone = s.settings.timezone.clone();
+                        let delete = move |()| {
+                            spawn_local(async move {
+                                match api::delete_schedule(id).await {
+                                    Ok(()) => schedules.refetch(),
+                                    Err(e) => action_error.set(Some(e)),
+                                }
+                            });
+                        };
+                        view! {
+                            <li data-testid="schedule">
+                                <strong>{move || recurrence_text(lang.get(), &recurrence)}</strong>
+                                " (" {zone} ") · " {tr(Key::NextFire)} " "
+                                <MaybeTime at=s.next_fire_at none=Key::Never/>
+                                {s.disabled_reason.clone().map(|r| view! { " · " <span class="muted">{r}</span> })}
+                                {can_edit.then(|| view! {
+                                    " "
+                                    <ConfirmButton
+                                        label=Key::Remove
+                                        question=Signal::derive(move || Key::ConfirmDeleteSchedule.text(lang.get()).to_owned())
+                                        confirm=Key::Remove
+                                        on_confirm=delete
+                                        class="link-button"
+                                    />
+                                })}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        }
+        .into_any(),
+    }
+    };
+    view! {
+        <section class="panel" data-testid="schedules-panel">
+            <h2>{tr(Key::Schedules)}</h2>
+            {note.map(|n| view! { <p class="hint" data-testid="schedules-note">{n}</p> })}
+            <ActionErrorNotice action_error/>
+            {list}
+            {can_edit.then(|| view! {
+                <form class="schedule-form" on:submit=submit novalidate=true>
+                    <h3>{tr(Key::AddSchedule)}</h3>
+                    <ScheduleFields draft form prefix="settings.".to_owned()/>
+                    <FormProblem form/>
+                    <Submit form label=Key::AddSchedule/>
+                </form>
+            })}
+        </section>
     }
 }
 

@@ -4,9 +4,9 @@
 //! one transaction and rolls it back for a dry run, so a dry run meets every check too.
 
 use super::snapshot::{
-    JobDoc, Kind, Snapshot, TeamState, connection_doc, destination_doc, job_doc, parse_secret_ref,
-    paths, rule_doc, schedule_doc, secret_name, secret_ref, settings_with_names, stored_rule,
-    team_doc,
+    IdNames, JobDoc, Kind, Snapshot, TASK_REFERENCES, TeamState, WorkflowDoc, connection_doc,
+    destination_doc, job_doc, parse_secret_ref, paths, rule_doc, schedule_doc, secret_name,
+    secret_ref, settings_with_names, spec_with_names, stored_rule, team_doc, workflow_doc,
 };
 use crate::audit::{self, Actor};
 use crate::error::{ApiError, is_unique_violation};
@@ -17,9 +17,11 @@ use crate::models::job::Job;
 use crate::models::notification_rule::{NewNotificationRule, NotificationRule};
 use crate::models::schedule::{NewSchedule, ScheduleRow};
 use crate::models::team::{Team, TeamMember};
+use crate::models::workflow::{NewWorkflow, Workflow, WorkflowChangeset, WorkflowRun};
 use crate::notify::deliver::public_settings;
 use crate::routes::connections::{NO_SECRET_KEY, drop_inapplicable, split_secrets};
 use crate::routes::destinations::{confirmation, name_conflict, require_mail, split};
+use crate::routes::workflows::{check_references, load_workflow};
 use crate::secrets::SecretSlot;
 use crate::services::access::{check_operator_rules, check_shares, require_team_editor};
 use crate::services::jobs::{insert_job, update_job};
@@ -38,18 +40,23 @@ use hakobu_core::api::notifications::{
 };
 use hakobu_core::api::org::{TeamGrant, TeamNameRequest};
 use hakobu_core::api::schedules::ScheduleRequest;
-use hakobu_core::authz::TeamRole;
+use hakobu_core::api::workflows::SaveWorkflowRequest;
+use hakobu_core::authz::{Action, TeamRole};
 use hakobu_core::connection::{
     ConnectionKind, changed_binding_fields, field_applies, validate_settings,
 };
-use hakobu_core::ids::{ConnectionId, DestinationId, JobId, ScheduleId, TeamId};
+use hakobu_core::ids::{ConnectionId, DestinationId, JobId, ScheduleId, TeamId, WorkflowId};
 use hakobu_core::job::JobSettings;
 use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::{FieldError, FieldErrors, normalize_email};
+use hakobu_core::workflow::{WorkflowRunStatus, WorkflowSpec};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Ids by kind and name (the id as JSON writes it).
+type NameIds = HashMap<Kind, HashMap<String, String>>;
 
 /// Most schedules one job may have (as `POST /api/jobs/{id}/schedules`).
 const MAX_SCHEDULES_PER_JOB: usize = 20;
@@ -119,6 +126,21 @@ struct JobFile {
     shares: Vec<ShareEntry>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkflowFile {
+    name: String,
+    #[serde(default)]
+    description: String,
+    team: String,
+    /// The workflow's spec, its tasks' jobs and destinations by name.
+    spec: Value,
+    #[serde(default)]
+    schedules: Vec<ScheduleRequest>,
+    #[serde(default)]
+    notification_rules: Vec<Map<String, Value>>,
+}
+
 /// What one file asks for, read and checked enough to compare. One per file and short
 /// lived, so the variants' sizes do not matter.
 #[allow(clippy::large_enum_variant)]
@@ -146,6 +168,12 @@ enum Body {
         rules: Vec<RuleRequest>,
         shares: Vec<(String, TeamRole)>,
     },
+    Workflow {
+        file: WorkflowFile,
+        /// The spec as its document shows it: objects by name.
+        spec: Value,
+        rules: Vec<RuleRequest>,
+    },
 }
 
 struct Desired {
@@ -163,6 +191,7 @@ fn file_field(file: &str, field: &str) -> String {
     let field = field
         .replace("connection_id", "connection")
         .replace("destination_id", "destination")
+        .replace("job_id", "job")
         .replace("team_id", "team");
     if field.is_empty() || field == "." {
         file.to_owned()
@@ -235,9 +264,50 @@ struct Names<'a> {
     teams: BTreeSet<String>,
     connections: HashMap<String, ConnectionId>,
     destinations: HashMap<String, DestinationId>,
+    /// The organization's jobs, and the files' new ones (an id to check them with until
+    /// they exist).
+    jobs: HashMap<String, JobId>,
+    workflows: HashMap<String, WorkflowId>,
 }
 
 impl Names<'_> {
+    /// Ids by kind and name, for the names a workflow's tasks use.
+    fn ids(&self) -> NameIds {
+        let mut out = NameIds::new();
+        let mut add = |kind: Kind, pairs: Vec<(String, String)>| {
+            out.entry(kind).or_default().extend(pairs);
+        };
+        add(
+            Kind::Connection,
+            self.connections
+                .iter()
+                .map(|(n, id)| (n.clone(), id.to_string()))
+                .collect(),
+        );
+        add(
+            Kind::Destination,
+            self.destinations
+                .iter()
+                .map(|(n, id)| (n.clone(), id.to_string()))
+                .collect(),
+        );
+        add(
+            Kind::Job,
+            self.jobs
+                .iter()
+                .map(|(n, id)| (n.clone(), id.to_string()))
+                .collect(),
+        );
+        add(
+            Kind::Workflow,
+            self.workflows
+                .iter()
+                .map(|(n, id)| (n.clone(), id.to_string()))
+                .collect(),
+        );
+        out
+    }
+
     fn check_team(&self, errors: &mut FieldErrors, field: String, team: &str) {
         if !self.snap.teams.contains_key(team) && !self.teams.contains(team) {
             errors.push(
@@ -294,7 +364,7 @@ pub async fn run(
         let Some(kind) = kind else {
             errors.push(
                 path.clone(),
-                "is not a file of config as code: expected teams/, destinations/, connections/ or jobs/<name>.yml",
+                "is not a file of config as code: expected teams/, destinations/, connections/, jobs/ or workflows/<name>.yml",
             );
             continue;
         };
@@ -310,6 +380,7 @@ pub async fn run(
             Kind::Destination => parse(path, text).map(ReadFile::Destination),
             Kind::Connection => parse(path, text).map(ReadFile::Connection),
             Kind::Job => parse(path, text).map(ReadFile::Job),
+            Kind::Workflow => parse(path, text).map(ReadFile::Workflow),
         };
         match parsed {
             Ok(f) => read.push((kind, path.clone(), f)),
@@ -345,6 +416,16 @@ pub async fn run(
             .iter()
             .map(|(n, d)| (n.clone(), d.id))
             .collect(),
+        jobs: snap
+            .jobs
+            .iter()
+            .map(|(n, j)| (n.clone(), j.job.id))
+            .collect(),
+        workflows: snap
+            .workflows
+            .iter()
+            .map(|(n, w)| (n.clone(), w.workflow.id))
+            .collect(),
     };
     for (kind, _, f) in &read {
         let name = f.name().trim().to_owned();
@@ -358,7 +439,12 @@ pub async fn run(
             Kind::Destination => {
                 names.destinations.entry(name).or_default();
             }
-            Kind::Job => {}
+            Kind::Job => {
+                names.jobs.entry(name).or_default();
+            }
+            Kind::Workflow => {
+                names.workflows.entry(name).or_default();
+            }
         }
     }
     let secret_box = state.secrets.as_ref();
@@ -384,7 +470,12 @@ pub async fn run(
     for d in &desired {
         let before = snap.doc(d.kind, &d.name)?;
         let mut changes = Vec::new();
-        json_diff("", before.as_ref(), Some(&d.doc), &mut changes);
+        json_diff(
+            "",
+            before.as_ref().map(compared).as_ref(),
+            Some(&compared(&d.doc)),
+            &mut changes,
+        );
         for field in &d.secret_changes {
             changes.push(RevisionChange {
                 path: format!("settings.{field}"),
@@ -432,6 +523,7 @@ pub async fn run(
         }
     }
     check_team_deletions(&snap, &desired, &deletions, &mut errors);
+    check_job_deletions(&snap, &desired, &deletions, &mut errors)?;
     errors.into_result()?;
     let rank = |kind: &str| {
         Kind::ALL
@@ -455,7 +547,18 @@ pub async fn run(
     let mut confirmations = Vec::new();
     let mut team_ids: HashMap<String, TeamId> =
         snap.teams.iter().map(|(n, t)| (n.clone(), t.id)).collect();
+    let mut ids = names.ids();
     for kind in Kind::ALL {
+        if kind == Kind::Workflow {
+            // The jobs this apply created have their ids now.
+            let jobs = Job::search(conn, auth.organization_id, None, None).await?;
+            ids.insert(
+                Kind::Job,
+                jobs.into_iter()
+                    .map(|j| (j.name, j.id.to_string()))
+                    .collect(),
+            );
+        }
         for d in desired.iter().filter(|d| d.kind == kind) {
             let action = entries
                 .iter()
@@ -527,6 +630,10 @@ pub async fn run(
                     )
                     .await
                 }
+                Body::Workflow { file, spec, rules } => {
+                    let w = WorkflowChange { file, spec, rules };
+                    execute_workflow(conn, state, auth, &snap, w, &team_ids, &ids).await
+                }
             };
             done.map_err(|e| in_file(&d.file, e))?;
         }
@@ -574,6 +681,7 @@ enum ReadFile {
     Destination(DestinationFile),
     Connection(ConnectionFile),
     Job(JobFile),
+    Workflow(WorkflowFile),
 }
 
 impl ReadFile {
@@ -583,8 +691,83 @@ impl ReadFile {
             ReadFile::Destination(f) => &f.name,
             ReadFile::Connection(f) => &f.name,
             ReadFile::Job(f) => &f.name,
+            ReadFile::Workflow(f) => &f.name,
         }
     }
+}
+
+/// A document as the plan compares it: a workflow's tasks by name
+/// (`spec.tasks[load].action.seconds`), so a changed task shows its changed fields rather
+/// than the whole list, with their order as `spec.task_order`.
+fn compared(doc: &Value) -> Value {
+    let mut doc = doc.clone();
+    let Some(tasks) = doc
+        .get_mut("spec")
+        .and_then(Value::as_object_mut)
+        .and_then(|spec| spec.remove("tasks"))
+    else {
+        return doc;
+    };
+    let Value::Array(tasks) = tasks else {
+        return doc;
+    };
+    let Some(top) = doc.as_object_mut() else {
+        return doc;
+    };
+    let mut order = Vec::new();
+    for task in tasks {
+        let name = task["name"].as_str().unwrap_or_default().to_owned();
+        order.push(Value::String(name.clone()));
+        top.insert(format!("spec.tasks[{name}]"), task);
+    }
+    top.insert("spec.task_order".into(), Value::Array(order));
+    doc
+}
+
+/// A job to delete must not be run by a workflow that stays (as the file has it, or as it
+/// is when no file names it).
+fn check_job_deletions(
+    snap: &Snapshot,
+    desired: &[Desired],
+    deletions: &[(Kind, String)],
+    errors: &mut FieldErrors,
+) -> Result<(), ApiError> {
+    let deleted = |kind: Kind, name: &str| deletions.iter().any(|(k, n)| *k == kind && n == name);
+    let mut staying: Vec<(String, Value)> = desired
+        .iter()
+        .filter(|d| d.kind == Kind::Workflow)
+        .map(|d| (d.name.clone(), d.doc.clone()))
+        .collect();
+    for name in snap.workflows.keys() {
+        if !deleted(Kind::Workflow, name)
+            && !staying.iter().any(|(n, _)| n == name)
+            && let Some(doc) = snap.doc(Kind::Workflow, name)?
+        {
+            staying.push((name.clone(), doc));
+        }
+    }
+    let job_files = paths(Kind::Job, snap.names(Kind::Job));
+    for (_, job) in deletions.iter().filter(|(k, _)| *k == Kind::Job) {
+        let users: Vec<&str> = staying
+            .iter()
+            .filter(|(_, doc)| {
+                doc["spec"]["tasks"]
+                    .as_array()
+                    .is_some_and(|tasks| tasks.iter().any(|t| t["action"]["job"] == *job))
+            })
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if !users.is_empty() {
+            errors.push(
+                job_files.get(job).cloned().unwrap_or_default(),
+                format!(
+                    "job {job:?} cannot be deleted: workflows still run it: {}; change or delete them too",
+                    users.join(", ")
+                ),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A team to delete must not own what stays (its connections and jobs would go with it).
@@ -610,9 +793,18 @@ fn check_team_deletions(
                     .filter(|j| j.job.team_id == t.id && !deleted(Kind::Job, &j.job.name))
                     .map(|j| j.job.name.clone()),
             )
+            .chain(
+                snap.workflows
+                    .values()
+                    .filter(|w| {
+                        w.workflow.team_id == t.id && !deleted(Kind::Workflow, &w.workflow.name)
+                    })
+                    .map(|w| w.workflow.name.clone()),
+            )
             .chain(desired.iter().filter_map(|d| match &d.body {
                 Body::Connection { team: owner, .. } if owner == team => Some(d.name.clone()),
                 Body::Job { file, .. } if file.team.trim() == team => Some(d.name.clone()),
+                Body::Workflow { file, .. } if file.team.trim() == team => Some(d.name.clone()),
                 _ => None,
             }))
             .collect::<BTreeSet<_>>();
@@ -907,71 +1099,8 @@ fn desire(
                     None
                 }
             };
-            if j.schedules.len() > MAX_SCHEDULES_PER_JOB {
-                errors.push(
-                    field("schedules"),
-                    format!("a job can have at most {MAX_SCHEDULES_PER_JOB} schedules"),
-                );
-            }
-            let mut schedules = Vec::new();
-            for (i, s) in j.schedules.iter().enumerate() {
-                if let Err(e) = s.validate() {
-                    collect(
-                        errors,
-                        in_file(
-                            file,
-                            ApiError::Validation(prefixed(e, &format!("schedules[{i}]"))),
-                        ),
-                    )?;
-                }
-                schedules.push(schedule_doc(&s.settings, s.enabled)?);
-            }
-            let mut rules = Vec::new();
-            let mut rule_docs = Vec::new();
-            for (i, r) in j.notification_rules.iter().enumerate() {
-                let mut r = r.clone();
-                let destination = match r.remove("destination") {
-                    Some(Value::String(d)) => d,
-                    _ => {
-                        errors.push(
-                            field(&format!("notification_rules[{i}].destination")),
-                            "name the destination",
-                        );
-                        continue;
-                    }
-                };
-                let Some(id) = names.destinations.get(destination.trim()) else {
-                    errors.push(
-                        field(&format!("notification_rules[{i}].destination")),
-                        format!("there is no notification destination named {destination:?} in this organization"),
-                    );
-                    continue;
-                };
-                r.insert("destination_id".into(), json!(id));
-                match from_value::<RuleRequest>(
-                    file,
-                    &format!("notification_rules[{i}]"),
-                    Value::Object(r),
-                ) {
-                    Ok(rule) => {
-                        if let Err(e) = rule.validate().into_result() {
-                            collect(
-                                errors,
-                                in_file(
-                                    file,
-                                    ApiError::Validation(prefixed(
-                                        e,
-                                        &format!("notification_rules[{i}]"),
-                                    )),
-                                ),
-                            )?;
-                        }
-                        rule_docs.push(rule_doc(&rule, destination.trim())?);
-                        rules.push(rule);
-                    }
-                    Err(e) => collect(errors, e)?,
-                }
-            }
+            let schedules = read_schedules(file, &j.schedules, "job", errors)?;
+            let (rules, rule_docs) = read_rules(names, file, &j.notification_rules, false, errors)?;
             let shares = names.shares(errors, file, &j.shares);
             let mut connection_names: HashMap<ConnectionId, String> = names
                 .connections
@@ -1005,6 +1134,79 @@ fn desire(
                 Vec::new(),
             )
         }
+        ReadFile::Workflow(w) => {
+            let name = w.name.trim().to_owned();
+            let team = w.team.trim().to_owned();
+            names.check_team(errors, field("team"), &team);
+            if let Some(e) = snap.workflows.get(&name)
+                && snap.team_names.get(&e.workflow.team_id) != Some(&team)
+            {
+                errors.push(field("team"), "a workflow stays with the team it was created in: give a workflow of another team another name");
+            }
+            let ids = names.ids();
+            let mut spec_value = w.spec.clone();
+            let unresolved = errors.0.len();
+            spec_with_ids(&mut spec_value, "spec", &ids, &mut |path, text| {
+                errors.push(field(&path), text)
+            });
+            // A name that resolves nowhere is said once, not again as a missing id.
+            let spec: Option<WorkflowSpec> = if errors.0.len() > unresolved {
+                None
+            } else {
+                match from_value(file, "spec", spec_value) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        collect(errors, e)?;
+                        None
+                    }
+                }
+            };
+            let schedules = read_schedules(file, &w.schedules, "workflow", errors)?;
+            let (rules, rule_docs) = read_rules(names, file, &w.notification_rules, true, errors)?;
+            let doc = match spec {
+                Some(spec) => {
+                    let request = SaveWorkflowRequest {
+                        name: name.clone(),
+                        description: w.description.trim().to_owned(),
+                        team_id: TeamId::new(),
+                        spec,
+                    };
+                    if let Err(e) = request.validate() {
+                        collect(errors, in_file(file, ApiError::Validation(e)))?;
+                    }
+                    // Ids back to names: the document as export would write it.
+                    let id_names: IdNames = ids
+                        .iter()
+                        .map(|(kind, m)| {
+                            (
+                                *kind,
+                                m.iter().map(|(n, id)| (id.clone(), n.clone())).collect(),
+                            )
+                        })
+                        .collect();
+                    workflow_doc(WorkflowDoc {
+                        name: &name,
+                        description: &request.description,
+                        team: &team,
+                        spec: spec_with_names(&request.spec, &id_names)?,
+                        schedules,
+                        rules: rule_docs,
+                    })
+                }
+                None => Value::Null,
+            };
+            let spec = doc.get("spec").cloned().unwrap_or(Value::Null);
+            (
+                name,
+                Body::Workflow {
+                    file: w,
+                    spec,
+                    rules,
+                },
+                doc,
+                Vec::new(),
+            )
+        }
     };
     if errors.0.len() > before {
         return Ok(None);
@@ -1019,6 +1221,96 @@ fn desire(
     }))
 }
 
+/// A file's schedules as their documents; problems go to `errors`.
+fn read_schedules(
+    file: &str,
+    given: &[ScheduleRequest],
+    what: &str,
+    errors: &mut FieldErrors,
+) -> Result<Vec<Value>, ApiError> {
+    let field = |f: &str| file_field(file, f);
+    if given.len() > MAX_SCHEDULES_PER_JOB {
+        errors.push(
+            field("schedules"),
+            format!("a {what} can have at most {MAX_SCHEDULES_PER_JOB} schedules"),
+        );
+    }
+    let mut schedules = Vec::new();
+    for (i, s) in given.iter().enumerate() {
+        if let Err(e) = s.validate() {
+            collect(
+                errors,
+                in_file(
+                    file,
+                    ApiError::Validation(prefixed(e, &format!("schedules[{i}]"))),
+                ),
+            )?;
+        }
+        schedules.push(schedule_doc(&s.settings, s.enabled)?);
+    }
+    Ok(schedules)
+}
+
+/// A file's notification rules with their destinations' ids, and their documents; a
+/// workflow's rules are for its success or failure only. Problems go to `errors`.
+fn read_rules(
+    names: &Names<'_>,
+    file: &str,
+    given: &[Map<String, Value>],
+    workflow: bool,
+    errors: &mut FieldErrors,
+) -> Result<(Vec<RuleRequest>, Vec<Value>), ApiError> {
+    let field = |f: &str| file_field(file, f);
+    let mut rules = Vec::new();
+    let mut rule_docs = Vec::new();
+    for (i, r) in given.iter().enumerate() {
+        let mut r = r.clone();
+        let destination = match r.remove("destination") {
+            Some(Value::String(d)) => d,
+            _ => {
+                errors.push(
+                    field(&format!("notification_rules[{i}].destination")),
+                    "name the destination",
+                );
+                continue;
+            }
+        };
+        let Some(id) = names.destinations.get(destination.trim()) else {
+            errors.push(
+                field(&format!("notification_rules[{i}].destination")),
+                format!("there is no notification destination named {destination:?} in this organization"),
+            );
+            continue;
+        };
+        r.insert("destination_id".into(), json!(id));
+        match from_value::<RuleRequest>(file, &format!("notification_rules[{i}]"), Value::Object(r))
+        {
+            Ok(rule) => {
+                let mut checked = rule.validate().into_result();
+                if checked.is_ok() && workflow {
+                    checked = match crate::routes::notification_rules::workflow_event(&rule) {
+                        Err(ApiError::Validation(e)) => Err(e),
+                        _ => Ok(()),
+                    };
+                }
+                if let Err(e) = checked {
+                    collect(
+                        errors,
+                        in_file(
+                            file,
+                            ApiError::Validation(prefixed(e, &format!("notification_rules[{i}]"))),
+                        ),
+                    )?;
+                }
+                rule_docs.push(rule_doc(&rule, destination.trim())?);
+                rules.push(rule);
+            }
+            Err(e) => collect(errors, e)?,
+        }
+    }
+    Ok((rules, rule_docs))
+}
+
 fn prefixed(mut e: FieldErrors, prefix: &str) -> FieldErrors {
     for f in &mut e.0 {
         f.field = if f.field.is_empty() {
@@ -1028,6 +1320,59 @@ fn prefixed(mut e: FieldErrors, prefix: &str) -> FieldErrors {
         };
     }
     e
+}
+
+/// The inverse of [`spec_with_names`]: in each task's action, the name under a key of
+/// [`TASK_REFERENCES`] becomes the id of that object (`ids`: by kind and name); a name no
+/// object of this organization has, or an id written in the file, is an error at its field.
+fn spec_with_ids(
+    spec: &mut Value,
+    path: &str,
+    ids: &NameIds,
+    error: &mut dyn FnMut(String, String),
+) {
+    let Some(tasks) = spec.get_mut("tasks").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for (i, task) in tasks.iter_mut().enumerate() {
+        let Some(action) = task.get_mut("action").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for (id_key, name_key, kind) in TASK_REFERENCES {
+            let at = |key: &str| format!("{path}.tasks[{i}].action.{key}");
+            if action.contains_key(id_key) {
+                error(
+                    at(id_key),
+                    format!(
+                        "name the {} with {name_key}: <name>; a file holds no ids",
+                        kind.label()
+                    ),
+                );
+                continue;
+            }
+            let Some(given) = action.get(name_key) else {
+                continue;
+            };
+            let Some(name) = given.as_str().map(str::trim) else {
+                error(at(name_key), format!("the name of a {}", kind.label()));
+                continue;
+            };
+            match ids.get(&kind).and_then(|m| m.get(name)) {
+                Some(id) => {
+                    let id = Value::String(id.clone());
+                    action.remove(name_key);
+                    action.insert(id_key.into(), id);
+                }
+                None => error(
+                    at(name_key),
+                    format!(
+                        "there is no {} named {name:?} in this organization",
+                        kind.label()
+                    ),
+                ),
+            }
+        }
+    }
 }
 
 /// The inverse of `settings_with_names`: each `connection: <name>` becomes
@@ -1484,11 +1829,69 @@ async fn execute_job(
     }) {
         Job::set_shares(conn, org, job_id, &wanted).await?;
     }
-    // Schedules: those equal to one in the file stay as they are (their next fire time
-    // and failure count too); the others go, the file's new ones are added.
-    let mut kept = vec![false; file.schedules.len()];
-    for row in before_schedules {
-        let same = file.schedules.iter().enumerate().find(|(i, s)| {
+    sync_schedules(
+        conn,
+        state,
+        auth,
+        Owner::Job(job_id, name),
+        before_schedules,
+        &file.schedules,
+    )
+    .await?;
+    sync_rules(conn, auth, Owner::Job(job_id, name), before_rules, rules).await?;
+    Ok(())
+}
+
+/// What a file's schedules and notification rules belong to: a job or a workflow, with
+/// its name for the audit entries.
+#[derive(Clone, Copy)]
+enum Owner<'a> {
+    Job(JobId, &'a str),
+    Workflow(WorkflowId, &'a str),
+}
+
+impl Owner<'_> {
+    fn job_id(self) -> Option<JobId> {
+        match self {
+            Owner::Job(id, _) => Some(id),
+            Owner::Workflow(..) => None,
+        }
+    }
+
+    fn workflow_id(self) -> Option<WorkflowId> {
+        match self {
+            Owner::Job(..) => None,
+            Owner::Workflow(id, _) => Some(id),
+        }
+    }
+
+    /// An audit entry's details: the owner's id and name, then `extra`.
+    fn audit(self, extra: Value) -> Value {
+        let mut details = match self {
+            Owner::Job(id, name) => json!({"job_id": id, "job_name": name}),
+            Owner::Workflow(id, name) => json!({"workflow_id": id, "workflow_name": name}),
+        };
+        if let (Some(d), Value::Object(extra)) = (details.as_object_mut(), extra) {
+            d.extend(extra);
+        }
+        details
+    }
+}
+
+/// Schedules: those equal to one in the file stay as they are (their next fire time and
+/// failure count too); the others go, the file's new ones are added.
+async fn sync_schedules(
+    conn: &mut AsyncPgConnection,
+    state: &AppState,
+    auth: &Auth,
+    owner: Owner<'_>,
+    before: &[ScheduleRow],
+    wanted: &[ScheduleRequest],
+) -> Result<(), ApiError> {
+    let org = auth.organization_id;
+    let mut kept = vec![false; wanted.len()];
+    for row in before {
+        let same = wanted.iter().enumerate().find(|(i, s)| {
             !kept[*i]
                 && s.enabled == row.enabled
                 && serde_json::to_value(&s.settings).ok().as_ref() == Some(&row.settings)
@@ -1503,7 +1906,7 @@ async fn execute_job(
                     "schedule.delete",
                     "schedule",
                     row.id,
-                    json!({"job_id": job_id, "job_name": name, "settings": row.settings}),
+                    owner.audit(json!({"settings": row.settings})),
                 )
                 .await?;
             }
@@ -1520,7 +1923,7 @@ async fn execute_job(
         )
         .await?;
     }
-    for (i, request) in file.schedules.iter().enumerate().filter(|(i, _)| !kept[*i]) {
+    for (i, request) in wanted.iter().enumerate().filter(|(i, _)| !kept[*i]) {
         let schedule = request
             .validate()
             .map_err(|e| ApiError::Validation(prefixed(e, &format!("schedules[{i}]"))))?;
@@ -1529,8 +1932,8 @@ async fn execute_job(
             NewSchedule {
                 id: ScheduleId::new(),
                 organization_id: org,
-                job_id: Some(job_id),
-                workflow_id: None,
+                job_id: owner.job_id(),
+                workflow_id: owner.workflow_id(),
                 settings: serde_json::to_value(&request.settings).map_err(anyhow::Error::from)?,
                 enabled: request.enabled,
                 next_fire_at: request
@@ -1541,14 +1944,32 @@ async fn execute_job(
             },
         )
         .await?;
-        audit::record(conn, &Actor::from(auth), "schedule.create", "schedule", row.id,
-            json!({"job_id": job_id, "job_name": name, "settings": request.settings, "enabled": request.enabled})).await?;
+        audit::record(
+            conn,
+            &Actor::from(auth),
+            "schedule.create",
+            "schedule",
+            row.id,
+            owner.audit(json!({"settings": request.settings, "enabled": request.enabled})),
+        )
+        .await?;
     }
-    // Notification rules, the same way.
-    let mut kept = vec![false; rules.len()];
-    for row in before_rules {
+    Ok(())
+}
+
+/// Notification rules, the way of [`sync_schedules`].
+async fn sync_rules(
+    conn: &mut AsyncPgConnection,
+    auth: &Auth,
+    owner: Owner<'_>,
+    before: &[NotificationRule],
+    wanted: &[RuleRequest],
+) -> Result<(), ApiError> {
+    let org = auth.organization_id;
+    let mut kept = vec![false; wanted.len()];
+    for row in before {
         let stored = stored_rule(row);
-        match rules
+        match wanted
             .iter()
             .enumerate()
             .find(|(i, r)| !kept[*i] && **r == stored)
@@ -1562,28 +1983,30 @@ async fn execute_job(
                     "notification_rule.delete",
                     "notification_rule",
                     row.id,
-                    json!({"job_id": job_id, "job_name": name, "rule": row.view()}),
+                    owner.audit(json!({"rule": row.view()})),
                 )
                 .await?;
             }
         }
     }
-    for (i, rule) in rules.iter().enumerate().filter(|(i, _)| !kept[*i]) {
-        crate::routes::notification_rules::validate(conn, auth, rule)
-            .await
-            .map_err(|e| match e {
-                ApiError::Validation(e) => {
-                    ApiError::Validation(prefixed(e, &format!("notification_rules[{i}]")))
-                }
-                other => other,
-            })?;
+    for (i, rule) in wanted.iter().enumerate().filter(|(i, _)| !kept[*i]) {
+        let mut checked = crate::routes::notification_rules::validate(conn, auth, rule).await;
+        if checked.is_ok() && owner.workflow_id().is_some() {
+            checked = crate::routes::notification_rules::workflow_event(rule);
+        }
+        checked.map_err(|e| match e {
+            ApiError::Validation(e) => {
+                ApiError::Validation(prefixed(e, &format!("notification_rules[{i}]")))
+            }
+            other => other,
+        })?;
         let row = NotificationRule::insert(
             conn,
             NewNotificationRule {
                 id: hakobu_core::ids::NotificationRuleId::new(),
                 organization_id: org,
-                job_id: Some(job_id),
-                workflow_id: None,
+                job_id: owner.job_id(),
+                workflow_id: owner.workflow_id(),
                 destination_id: rule.destination_id,
                 event: rule.event,
                 threshold: rule.threshold,
@@ -1600,10 +2023,146 @@ async fn execute_job(
             "notification_rule.create",
             "notification_rule",
             row.id,
-            json!({"job_id": job_id, "job_name": name, "rule": row.view()}),
+            owner.audit(json!({"rule": row.view()})),
         )
         .await?;
     }
+    Ok(())
+}
+
+/// What one workflow file asks for, read and checked.
+struct WorkflowChange<'a> {
+    file: &'a WorkflowFile,
+    /// The spec with names (as its document shows it).
+    spec: &'a Value,
+    rules: &'a [RuleRequest],
+}
+
+/// Creates or changes a workflow through the checks of `POST`/`PUT /api/workflows`: the
+/// caller edits the team (or the workflow) and may run every job it runs. Names in the
+/// spec become the ids of `ids` (which know the jobs this apply just created).
+async fn execute_workflow(
+    conn: &mut AsyncPgConnection,
+    state: &AppState,
+    auth: &Auth,
+    snap: &Snapshot,
+    w: WorkflowChange<'_>,
+    team_ids: &HashMap<String, TeamId>,
+    ids: &NameIds,
+) -> Result<(), ApiError> {
+    let org = auth.organization_id;
+    let name = w.file.name.trim();
+    let team_id = *team_ids
+        .get(w.file.team.trim())
+        .ok_or_else(|| ApiError::field("team", "is not a team of this organization"))?;
+    let mut spec_value = w.spec.clone();
+    let mut errors = FieldErrors::default();
+    spec_with_ids(&mut spec_value, "spec", ids, &mut |path, text| {
+        errors.push(path, text)
+    });
+    errors.into_result()?;
+    let spec: WorkflowSpec =
+        serde_json::from_value(spec_value).map_err(|e| ApiError::field("spec", e.to_string()))?;
+    let request = SaveWorkflowRequest {
+        name: name.to_owned(),
+        description: w.file.description.trim().to_owned(),
+        team_id,
+        spec,
+    };
+    request.validate()?;
+    let spec_json = serde_json::to_value(&request.spec).map_err(anyhow::Error::from)?;
+    let (id, before_schedules, before_rules): (WorkflowId, &[ScheduleRow], &[NotificationRule]) =
+        match snap.workflows.get(name) {
+            None => {
+                require_team_editor(conn, auth, team_id, "team_id").await?;
+                check_references(conn, auth, &request.spec, "spec.")
+                    .await?
+                    .into_result()?;
+                let id = ids
+                    .get(&Kind::Workflow)
+                    .and_then(|m| m.get(name))
+                    .and_then(|id| id.parse().ok())
+                    .unwrap_or_default(); // `Default` is a fresh id
+                let workflow = Workflow::insert(
+                    conn,
+                    NewWorkflow {
+                        id,
+                        organization_id: org,
+                        team_id,
+                        name,
+                        description: &request.description,
+                        spec: spec_json,
+                        created_by: Some(auth.user_id),
+                    },
+                )
+                .await
+                .map_err(crate::services::jobs::name_conflict)?;
+                audit::record(
+                    conn,
+                    &Actor::from(auth),
+                    "workflow.create",
+                    "workflow",
+                    workflow.id,
+                    json!({"name": workflow.name, "tasks": request.spec.tasks.len(), "via": "config.apply"}),
+                )
+                .await?;
+                (workflow.id, &[][..], &[][..])
+            }
+            Some(existing) => {
+                let before = load_workflow(
+                    conn,
+                    auth,
+                    existing.workflow.id,
+                    Action::EditResource,
+                    "change this workflow",
+                )
+                .await?;
+                check_references(conn, auth, &request.spec, "spec.")
+                    .await?
+                    .into_result()?;
+                if before.description != request.description || before.spec != spec_json {
+                    Workflow::update(
+                        conn,
+                        org,
+                        before.id,
+                        WorkflowChangeset {
+                            name,
+                            description: &request.description,
+                            spec: spec_json,
+                            updated_at: Utc::now(),
+                        },
+                    )
+                    .await
+                    .map_err(crate::services::jobs::name_conflict)?
+                    .ok_or_else(|| ApiError::not_found("workflow"))?;
+                    audit::record(
+                        conn,
+                        &Actor::from(auth),
+                        "workflow.update",
+                        "workflow",
+                        before.id,
+                        json!({"name": name, "tasks": request.spec.tasks.len(), "via": "config.apply"}),
+                    )
+                    .await?;
+                }
+                (
+                    before.id,
+                    existing.schedules.as_slice(),
+                    existing.rules.as_slice(),
+                )
+            }
+        };
+    let owner = Owner::Workflow(id, name);
+    sync_schedules(
+        conn,
+        state,
+        auth,
+        owner,
+        before_schedules,
+        &w.file.schedules,
+    )
+    .await?;
+    sync_rules(conn, auth, owner, before_rules, w.rules).await?;
     Ok(())
 }
 
@@ -1617,6 +2176,29 @@ async fn execute_delete(
     let org = auth.organization_id;
     let actor = Actor::from(auth);
     match kind {
+        Kind::Workflow => {
+            let w = &snap.workflows[name].workflow;
+            let running = WorkflowRun::for_workflow(conn, org, w.id, 1000)
+                .await?
+                .iter()
+                .any(|r| r.status == WorkflowRunStatus::Running);
+            if running {
+                return Err(ApiError::field(
+                    "name",
+                    "this workflow has a run in progress: cancel it first",
+                ));
+            }
+            Workflow::delete(conn, org, w.id).await?;
+            audit::record(
+                conn,
+                &actor,
+                "workflow.delete",
+                "workflow",
+                w.id,
+                json!({"name": w.name}),
+            )
+            .await?;
+        }
         Kind::Job => {
             let j = &snap.jobs[name].job;
             Job::delete(conn, org, j.id).await?;

@@ -11,6 +11,7 @@ use crate::models::notification_rule::NotificationRule;
 use crate::models::schedule::ScheduleRow;
 use crate::models::team::{Team, TeamMember};
 use crate::models::user::User;
+use crate::models::workflow::Workflow;
 use crate::services::jobs::parse_settings;
 use diesel_async::AsyncPgConnection;
 use hakobu_core::api::notifications::{
@@ -22,21 +23,30 @@ use hakobu_core::connection::ConnectionKind;
 use hakobu_core::ids::{ConnectionId, DestinationId, OrganizationId, TeamId, UserId};
 use hakobu_core::job::JobSettings;
 use hakobu_core::schedule::ScheduleSettings;
+use hakobu_core::workflow::WorkflowSpec;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The kinds of files, in the order apply creates and changes them (deletions go the other
-/// way): a job names connections, teams and destinations; a connection names teams.
+/// way): a workflow names jobs, destinations and teams; a job names connections, teams
+/// and destinations; a connection names teams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     Team,
     Destination,
     Connection,
     Job,
+    Workflow,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 4] = [Kind::Team, Kind::Destination, Kind::Connection, Kind::Job];
+    pub const ALL: [Kind; 5] = [
+        Kind::Team,
+        Kind::Destination,
+        Kind::Connection,
+        Kind::Job,
+        Kind::Workflow,
+    ];
 
     pub fn dir(self) -> &'static str {
         match self {
@@ -44,6 +54,7 @@ impl Kind {
             Kind::Destination => "destinations",
             Kind::Connection => "connections",
             Kind::Job => "jobs",
+            Kind::Workflow => "workflows",
         }
     }
 
@@ -53,6 +64,7 @@ impl Kind {
             Kind::Destination => "destination",
             Kind::Connection => "connection",
             Kind::Job => "job",
+            Kind::Workflow => "workflow",
         }
     }
 
@@ -245,6 +257,66 @@ pub fn settings_with_names(
     Ok(v)
 }
 
+/// The fields of a workflow task's `action` that hold another object's id, the key a file
+/// writes that object's name under instead, and the object's kind. A task kind that refers
+/// to another object (a connection, another workflow) adds its line here: export and
+/// apply both go by this list, and every other field of an action is written as it is.
+pub const TASK_REFERENCES: [(&str, &str, Kind); 4] = [
+    ("job_id", "job", Kind::Job),
+    ("destination_id", "destination", Kind::Destination),
+    ("workflow_id", "workflow", Kind::Workflow),
+    ("connection_id", "connection", Kind::Connection),
+];
+
+/// Objects' names by kind and id (the id as JSON writes it).
+pub type IdNames = HashMap<Kind, HashMap<String, String>>;
+
+/// A workflow's spec with each id of [`TASK_REFERENCES`] written as the object's name
+/// (an id no object has stays as it is, under its id key).
+pub fn spec_with_names(spec: &WorkflowSpec, names: &IdNames) -> Result<Value, ApiError> {
+    let mut v = to_value(spec)?;
+    if let Some(tasks) = v.get_mut("tasks").and_then(Value::as_array_mut) {
+        for action in tasks
+            .iter_mut()
+            .filter_map(|t| t.get_mut("action").and_then(Value::as_object_mut))
+        {
+            for (id_key, name_key, kind) in TASK_REFERENCES {
+                let name = action
+                    .get(id_key)
+                    .and_then(Value::as_str)
+                    .and_then(|id| names.get(&kind)?.get(id))
+                    .cloned();
+                if let Some(name) = name {
+                    action.remove(id_key);
+                    action.insert(name_key.into(), Value::String(name));
+                }
+            }
+        }
+    }
+    Ok(v)
+}
+
+pub struct WorkflowDoc<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub team: &'a str,
+    /// The spec with names (see [`spec_with_names`]).
+    pub spec: Value,
+    pub schedules: Vec<Value>,
+    pub rules: Vec<Value>,
+}
+
+pub fn workflow_doc(w: WorkflowDoc<'_>) -> Value {
+    json!({
+        "name": w.name,
+        "description": w.description,
+        "team": w.team,
+        "spec": w.spec,
+        "schedules": sorted_by_text(w.schedules),
+        "notification_rules": sorted_by_text(w.rules),
+    })
+}
+
 pub struct TeamState {
     pub id: TeamId,
     /// Email, user and role.
@@ -258,6 +330,12 @@ pub struct JobState {
     pub rules: Vec<NotificationRule>,
 }
 
+pub struct WorkflowState {
+    pub workflow: Workflow,
+    pub schedules: Vec<ScheduleRow>,
+    pub rules: Vec<NotificationRule>,
+}
+
 /// Everything of one organization that config as code covers, by name.
 pub struct Snapshot {
     pub teams: BTreeMap<String, TeamState>,
@@ -266,6 +344,7 @@ pub struct Snapshot {
     pub connections: BTreeMap<String, (Connection, Vec<(TeamId, TeamRole)>)>,
     pub destinations: BTreeMap<String, Destination>,
     pub jobs: BTreeMap<String, JobState>,
+    pub workflows: BTreeMap<String, WorkflowState>,
     pub team_names: HashMap<TeamId, String>,
     pub connection_names: HashMap<ConnectionId, String>,
     pub destination_names: HashMap<DestinationId, String>,
@@ -322,12 +401,26 @@ impl Snapshot {
                 },
             );
         }
+        let mut workflows = BTreeMap::new();
+        for workflow in Workflow::list(conn, org).await? {
+            let schedules = ScheduleRow::for_workflow(conn, org, workflow.id).await?;
+            let rules = NotificationRule::for_workflow(conn, org, workflow.id).await?;
+            workflows.insert(
+                workflow.name.clone(),
+                WorkflowState {
+                    workflow,
+                    schedules,
+                    rules,
+                },
+            );
+        }
         Ok(Snapshot {
             teams,
             users,
             connections,
             destinations,
             jobs,
+            workflows,
             team_names,
             connection_names,
             destination_names,
@@ -354,7 +447,32 @@ impl Snapshot {
             Kind::Destination => self.destinations.keys().cloned().collect(),
             Kind::Connection => self.connections.keys().cloned().collect(),
             Kind::Job => self.jobs.keys().cloned().collect(),
+            Kind::Workflow => self.workflows.keys().cloned().collect(),
         }
+    }
+
+    /// Every object's name by kind and id.
+    pub fn id_names(&self) -> IdNames {
+        let mut out = IdNames::new();
+        let mut add = |kind: Kind, id: String, name: &String| {
+            out.entry(kind).or_default().insert(id, name.clone());
+        };
+        for (id, name) in &self.connection_names {
+            add(Kind::Connection, id.to_string(), name);
+        }
+        for (id, name) in &self.destination_names {
+            add(Kind::Destination, id.to_string(), name);
+        }
+        for (name, t) in &self.teams {
+            add(Kind::Team, t.id.to_string(), name);
+        }
+        for (name, j) in &self.jobs {
+            add(Kind::Job, j.job.id.to_string(), name);
+        }
+        for (name, w) in &self.workflows {
+            add(Kind::Workflow, w.workflow.id.to_string(), name);
+        }
+        out
     }
 
     /// The document of the named object as export writes it.
@@ -377,6 +495,10 @@ impl Snapshot {
                 Some(j) => Some(self.job(j)?),
                 None => None,
             },
+            Kind::Workflow => match self.workflows.get(name) {
+                Some(w) => Some(self.workflow(w)?),
+                None => None,
+            },
         })
     }
 
@@ -397,20 +519,18 @@ impl Snapshot {
         )
     }
 
-    fn job(&self, j: &JobState) -> Result<Value, ApiError> {
-        let settings = settings_with_names(&parse_settings(&j.job)?, &self.connection_names)?;
-        let schedules = j
-            .schedules
-            .iter()
+    fn schedule_docs(&self, rows: &[ScheduleRow]) -> Result<Vec<Value>, ApiError> {
+        rows.iter()
             .map(|s| {
                 let settings: ScheduleSettings = serde_json::from_value(s.settings.clone())
                     .map_err(|e| ApiError::Internal(anyhow::anyhow!("schedule {}: {e}", s.id)))?;
                 schedule_doc(&settings, s.enabled)
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        let rules = j
-            .rules
-            .iter()
+            .collect()
+    }
+
+    fn rule_docs(&self, rows: &[NotificationRule]) -> Result<Vec<Value>, ApiError> {
+        rows.iter()
             .map(|r| {
                 let name = self
                     .destination_names
@@ -419,7 +539,26 @@ impl Snapshot {
                     .unwrap_or_else(|| r.destination_id.to_string());
                 rule_doc(&stored_rule(r), &name)
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect()
+    }
+
+    fn workflow(&self, w: &WorkflowState) -> Result<Value, ApiError> {
+        let spec: WorkflowSpec = serde_json::from_value(w.workflow.spec.clone())
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("workflow {}: {e}", w.workflow.id)))?;
+        Ok(workflow_doc(WorkflowDoc {
+            name: &w.workflow.name,
+            description: &w.workflow.description,
+            team: &self.team_name(w.workflow.team_id),
+            spec: spec_with_names(&spec, &self.id_names())?,
+            schedules: self.schedule_docs(&w.schedules)?,
+            rules: self.rule_docs(&w.rules)?,
+        }))
+    }
+
+    fn job(&self, j: &JobState) -> Result<Value, ApiError> {
+        let settings = settings_with_names(&parse_settings(&j.job)?, &self.connection_names)?;
+        let schedules = self.schedule_docs(&j.schedules)?;
+        let rules = self.rule_docs(&j.rules)?;
         Ok(job_doc(JobDoc {
             name: &j.job.name,
             description: &j.job.description,

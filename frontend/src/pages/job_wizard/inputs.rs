@@ -163,45 +163,18 @@ pub(super) fn type_options(selected: RwSignal<String>, with_none: Option<Key>) -
     }
 }
 
-/// The database connections among `conns`, by id and name: what a query variable can
-/// run on.
-pub(super) fn database_connections(
-    conns: StoredValue<Vec<ConnectionView>>,
-) -> StoredValue<Vec<(ConnectionId, String)>> {
-    connections_where(conns, ConnectionKind::is_database)
-}
+pub(super) use crate::widgets::variables::database_options;
 
 /// The connections a data check can run on (`ConnectionKind::runs_data_checks`):
 /// databases and data warehouses.
 pub(super) fn check_connections(
     conns: StoredValue<Vec<ConnectionView>>,
 ) -> StoredValue<Vec<(ConnectionId, String)>> {
-    connections_where(conns, ConnectionKind::runs_data_checks)
-}
-
-fn connections_where(
-    conns: StoredValue<Vec<ConnectionView>>,
-    keep: fn(ConnectionKind) -> bool,
-) -> StoredValue<Vec<(ConnectionId, String)>> {
     let kept = conns.with_value(|c| {
         c.iter()
-            .filter(|c| keep(c.kind))
+            .filter(|c| c.kind.runs_data_checks())
             .map(|c| (c.id, c.name.clone()))
             .collect()
     });
     StoredValue::new(kept)
-}
-
-/// The `<option>`s of a database connection select: "Choose a connection", then each of
-/// `databases`, with `selected` chosen.
-pub(super) fn database_options(
-    databases: StoredValue<Vec<(ConnectionId, String)>>,
-    selected: RwSignal<Option<ConnectionId>>,
-) -> impl IntoView {
-    view! {
-        <option value="">{tr(Key::ChooseConnection)}</option>
-        {databases.get_value().into_iter().map(|(cid, name)| view! {
-            <option value=cid.to_string() selected=move || selected.get() == Some(cid)>{name}</option>
-        }).collect_view()}
-    }
 }

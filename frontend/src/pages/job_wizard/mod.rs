@@ -19,7 +19,6 @@ mod run_settings;
 mod schedules;
 mod source;
 mod state;
-mod variables;
 
 use self::columns::ColumnsStep;
 use self::destination::DestinationStep;
@@ -33,7 +32,7 @@ use crate::components::{Empty, FormProblem, LoadError, Loading};
 use crate::forms::Form;
 use crate::i18n::{Key, fill, tr, translate, use_lang};
 use crate::session::editable_teams;
-use crate::widgets::notification_rules::save_rules;
+use crate::widgets::notification_rules::{RulesOwner, save_rules};
 use hakobu_core::api::connections::ConnectionView;
 use hakobu_core::api::jobs::{CreateJobRequest, JobView, UpdateJobRequest, validate_job_text};
 use hakobu_core::api::notifications::RuleView;
@@ -293,7 +292,9 @@ fn JobWizard(
                 match result {
                     Ok(job) => {
                         saved_id.set(Some(job.id));
-                        if let Err(errors) = save_rules(job.id, w.rules, rule_rows).await {
+                        if let Err(errors) =
+                            save_rules(RulesOwner::Job(job.id), w.rules, rule_rows).await
+                        {
                             w.step.set(4);
                             form.invalid(errors);
                             form.problem

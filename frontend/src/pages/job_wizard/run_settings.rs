@@ -1,15 +1,15 @@
-//! Step 4, run settings: timeout, retries and overlap, the variables ([`super::variables`]),
+//! Step 4, run settings: timeout, retries and overlap, the variables ([`crate::widgets::variables`]),
 //! data checks, notification rules (the editor the job page uses too) and, for a new job,
 //! schedules ([`super::schedules`]).
 
 use super::inputs::{PathInput, check_connections, database_options};
 use super::schedules::SchedulesEditor;
 use super::state::{CheckRow, Wizard};
-use super::variables::VariablesEditor;
 use crate::components::checkbox;
 use crate::forms::Form;
 use crate::i18n::{Key, fill, tr, translate, use_lang};
 use crate::widgets::notification_rules::RulesEditor;
+use crate::widgets::variables::VariablesEditor;
 use hakobu_core::api::connections::ConnectionView;
 use hakobu_core::job::OverlapPolicy;
 use leptos::prelude::*;
@@ -114,7 +114,7 @@ pub(super) fn RunSettingsStep(
             </Show>
         </fieldset>
         // Variables first: checks (and the notification templates) may use them.
-        <VariablesEditor w form conns/>
+        <VariablesEditor list=w.variables form conns/>
         <h3>{tr(Key::DataChecks)}</h3>
         <p class="hint">{tr(Key::ChecksHint)}</p>
         {check_rows}

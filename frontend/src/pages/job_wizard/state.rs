@@ -5,6 +5,7 @@
 use crate::forms::split_list;
 use crate::widgets::notification_rules::RuleSet;
 use crate::widgets::schedule_form::ScheduleDraft;
+use crate::widgets::variables::VariableList;
 use hakobu_core::api::connections::{ConnectionView, GuessResponse, PreviewResponse};
 use hakobu_core::api::jobs::JobView;
 use hakobu_core::api::notifications::RuleView;
@@ -20,9 +21,7 @@ use hakobu_core::job::{
 };
 use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::{FieldError, FieldErrors};
-use hakobu_core::variables::{
-    Offset, OffsetDirection, OffsetUnit, SqlUse, TimeBase, Variable, VariableValue,
-};
+use hakobu_core::variables::Variable;
 use leptos::prelude::*;
 use serde_json::Value;
 
@@ -105,138 +104,6 @@ impl CheckRow {
     }
 }
 
-/// A `$name$` variable as typed. Every kind's inputs are kept, so switching the kind back
-/// and forth loses nothing.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct VariableRow {
-    pub(super) key: u64,
-    pub(super) name: RwSignal<String>,
-    /// `string`, `timestamp` or `query`.
-    pub(super) kind: RwSignal<String>,
-    pub(super) in_sql: RwSignal<SqlUse>,
-    pub(super) value: RwSignal<String>,
-    pub(super) base: RwSignal<TimeBase>,
-    pub(super) quantity: RwSignal<String>,
-    pub(super) unit: RwSignal<OffsetUnit>,
-    pub(super) direction: RwSignal<OffsetDirection>,
-    pub(super) format: RwSignal<String>,
-    pub(super) timezone: RwSignal<String>,
-    pub(super) connection: RwSignal<Option<ConnectionId>>,
-    pub(super) sql: RwSignal<String>,
-    pub(super) timeout: RwSignal<String>,
-}
-
-impl VariableRow {
-    pub(super) fn new(key: u64, timezone: &str) -> Self {
-        VariableRow {
-            key,
-            name: text(""),
-            kind: text("timestamp"),
-            in_sql: RwSignal::new(SqlUse::Literal),
-            value: text(""),
-            base: RwSignal::new(TimeBase::ScheduledTime),
-            quantity: text("1"),
-            unit: RwSignal::new(OffsetUnit::Day),
-            direction: RwSignal::new(OffsetDirection::Ago),
-            format: text("%Y-%m-%d"),
-            timezone: text(timezone),
-            connection: RwSignal::new(None),
-            sql: text(""),
-            timeout: text("30"),
-        }
-    }
-
-    fn from_variable(key: u64, v: &Variable, timezone: &str) -> Self {
-        let row = VariableRow::new(key, timezone);
-        row.name.set(v.name.clone());
-        row.in_sql.set(v.in_sql);
-        match &v.value {
-            VariableValue::String { value } => {
-                row.kind.set("string".into());
-                row.value.set(value.clone());
-            }
-            VariableValue::Timestamp {
-                base,
-                offset,
-                format,
-                timezone,
-            } => {
-                row.kind.set("timestamp".into());
-                row.base.set(*base);
-                match offset {
-                    Some(o) => {
-                        row.quantity.set(o.quantity.to_string());
-                        row.unit.set(o.unit);
-                        row.direction.set(o.direction);
-                    }
-                    None => row.quantity.set("0".into()),
-                }
-                row.format.set(format.clone());
-                row.timezone.set(timezone.clone());
-            }
-            VariableValue::Query {
-                connection_id,
-                sql,
-                timeout_seconds,
-            } => {
-                row.kind.set("query".into());
-                row.connection.set(Some(*connection_id));
-                row.sql.set(sql.clone());
-                row.timeout.set(timeout_seconds.to_string());
-            }
-        }
-        row
-    }
-
-    /// The variable as typed; a query without a connection is reported and left out.
-    fn variable(&self, index: usize, errors: &mut FieldErrors) -> Option<Variable> {
-        let value = match self.kind.get_untracked().as_str() {
-            "string" => VariableValue::String {
-                value: self.value.get_untracked(),
-            },
-            "query" => {
-                let Some(connection_id) = self.connection.get_untracked() else {
-                    errors.push_message(
-                        format!("settings.variables[{index}].value.connection_id"),
-                        MessageCode::Required,
-                    );
-                    return None;
-                };
-                VariableValue::Query {
-                    connection_id,
-                    sql: self.sql.get_untracked(),
-                    // Not a number: 0 is out of range, so core names the field.
-                    timeout_seconds: self.timeout.get_untracked().trim().parse().unwrap_or(0),
-                }
-            }
-            _ => {
-                let quantity = self.quantity.get_untracked();
-                let quantity = quantity.trim();
-                let offset = match quantity {
-                    "" | "0" => None,
-                    // Not a number: beyond the limit, so core names the field.
-                    q => Some(Offset {
-                        quantity: q.parse().unwrap_or(u32::MAX),
-                        unit: self.unit.get_untracked(),
-                        direction: self.direction.get_untracked(),
-                    }),
-                };
-                VariableValue::Timestamp {
-                    base: self.base.get_untracked(),
-                    offset,
-                    format: self.format.get_untracked(),
-                    timezone: self.timezone.get_untracked().trim().to_owned(),
-                }
-            }
-        };
-        Some(Variable {
-            name: self.name.get_untracked().trim().to_owned(),
-            value,
-            in_sql: self.in_sql.get_untracked(),
-        })
-    }
-}
-
 /// Everything typed into the wizard.
 #[derive(Clone, Copy)]
 pub(super) struct Wizard {
@@ -294,7 +161,7 @@ pub(super) struct Wizard {
     pub(super) max_concurrent_runs: RwSignal<String>,
     pub(super) resources: RwSignal<Resources>,
     pub(super) checks: RwSignal<Vec<CheckRow>>,
-    pub(super) variables: RwSignal<Vec<VariableRow>>,
+    pub(super) variables: VariableList,
     /// The job's notification rules as typed (the same editor as the job page's).
     pub(super) rules: RuleSet,
     /// Schedules to create with a new job (an existing job's are on its page).
@@ -408,7 +275,7 @@ impl Wizard {
             ),
             resources: RwSignal::new(settings.map(|s| s.resources).unwrap_or_default()),
             checks: RwSignal::new(Vec::new()),
-            variables: RwSignal::new(Vec::new()),
+            variables: VariableList::new("settings.variables", true),
             rules: RuleSet::new(rules),
             schedules: RwSignal::new(Vec::new()),
             adds_schedules: job.is_none(),
@@ -423,13 +290,7 @@ impl Wizard {
                 .map(|c| CheckRow::from_check(w.key(), c))
                 .collect();
             w.checks.set(rows);
-            let zone = browser_zone();
-            let rows = settings
-                .variables
-                .iter()
-                .map(|v| VariableRow::from_variable(w.key(), v, &zone))
-                .collect();
-            w.variables.set(rows);
+            w.variables.load(&settings.variables);
         }
         if let Some(files) = files {
             let rows = files
@@ -789,12 +650,7 @@ impl Wizard {
     }
 
     pub(super) fn variable_definitions(&self, errors: &mut FieldErrors) -> Vec<Variable> {
-        self.variables
-            .get_untracked()
-            .iter()
-            .enumerate()
-            .filter_map(|(i, row)| row.variable(i, errors))
-            .collect()
+        self.variables.definitions(errors)
     }
 
     fn file_source(&self) -> FileSource {
@@ -878,11 +734,6 @@ fn constant(type_: ColumnType, raw: &str) -> Value {
         ColumnType::Json => serde_json::from_str(t).unwrap_or(Value::String(raw.to_owned())),
         _ => Value::String(raw.to_owned()),
     }
-}
-
-/// The browser's IANA time zone, the default of a new timestamp variable.
-pub(super) fn browser_zone() -> String {
-    crate::format::time_zone(crate::i18n::Lang::En).0
 }
 
 #[cfg(test)]
