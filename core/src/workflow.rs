@@ -148,11 +148,11 @@ pub enum TaskAction {
         #[serde(default)]
         message: String,
     },
-    /// Run a query that returns one value on a PostgreSQL or MySQL connection of the
+    /// Run a query that returns one value on a database or data warehouse connection of the
     /// organization and compare the value with an expected one: the task succeeds when
     /// the check holds (`side_tasks.rs` in the app; docs/workflows.md).
     Check {
-        /// A PostgreSQL or MySQL connection the workflow's team may use (operator or more).
+        /// A PostgreSQL, MySQL, BigQuery or Snowflake connection the workflow's team may use (operator or more).
         connection_id: ConnectionId,
         /// One SELECT (or WITH ... SELECT) returning one row with one column.
         sql: String,

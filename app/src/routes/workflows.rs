@@ -183,9 +183,9 @@ async fn check_connections(
     for (field, id) in spec.connection_references() {
         let field = format!("{prefix}{field}");
         match load_authorized(conn, auth, id, Action::UseResource, "query this connection").await {
-            Ok((c, _)) if c.kind.db_kind().is_none() => errors.push(
+            Ok((c, _)) if !c.kind.runs_data_checks() => errors.push(
                 field,
-                "must be a PostgreSQL or MySQL connection: a check runs SQL.",
+                "must be a database or data warehouse connection (PostgreSQL, MySQL, BigQuery or Snowflake): a check runs SQL.",
             ),
             Ok(_) => {}
             Err(ApiError::NotFound(_)) => {

@@ -18,7 +18,7 @@
 use crate::models::workflow::{Claim, TaskRun, Workflow, WorkflowRun};
 use crate::secrets::SecretSlot;
 use crate::services::access::{TeamRefusal, team_connection};
-use crate::services::engine_bridge;
+use crate::services::{engine_bridge, warehouses};
 use crate::state::AppState;
 use chrono::{Duration as ChronoDuration, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -204,11 +204,28 @@ async fn prepare(
                     )));
                 }
             };
+            // A data warehouse runs the check's query itself, as a job's data check.
+            match warehouses::saved(state, &c) {
+                Ok(Some(warehouse)) => {
+                    return Ok(Ok(Prepared::Check(ProbeTask::WarehouseDataCheck {
+                        warehouse,
+                        sql: sql.clone(),
+                        operator: *operator,
+                        expected: expected.clone(),
+                        null_passes: *null_passes,
+                        timeout,
+                    })));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return Ok(Err(format!("Connection {:?} cannot be used: {e}", c.name)));
+                }
+            }
             let target = match engine_bridge::database(state, &c) {
                 Ok(Some(target)) => target,
                 Ok(None) => {
                     return Ok(Err(format!(
-                        "Connection {:?} is not a PostgreSQL or MySQL connection: a check runs SQL.",
+                        "Connection {:?} is neither a database nor a data warehouse: a check runs SQL.",
                         c.name
                     )));
                 }

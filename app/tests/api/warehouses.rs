@@ -723,3 +723,87 @@ async fn a_runs_data_checks_run_on_bigquery_and_snowflake() {
         "{checks}"
     );
 }
+
+/// A workflow's check tasks run on data warehouses as a job's checks do: the query runs in
+/// BigQuery or Snowflake (through a probe worker), one holds and one fails naming the value.
+#[tokio::test]
+async fn workflow_check_tasks_run_on_bigquery_and_snowflake() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    let dataset = bigquery_dataset().await;
+    let key = service_account_key(&token_endpoint_for_every_call().await, &rsa_private_key());
+    let bq = app
+        .create_connection(
+            &owner,
+            &owner.default_team,
+            "BQ",
+            "bigquery",
+            json!({"project": "p1", "dataset": dataset, "endpoint": bigquery_endpoint(), "json_keyfile": key}),
+        )
+        .await;
+    let db = snowflake_database().await;
+    let sf = app
+        .create_connection(
+            &owner,
+            &owner.default_team,
+            "SF",
+            "snowflake",
+            json!({"account": "test", "endpoint": snowflake_endpoint(), "user": "tester",
+                "password": "pw", "database": db}),
+        )
+        .await;
+    let (status, workflow) = app
+        .post(
+            "/api/workflows",
+            &owner.token,
+            json!({"name": "Warehouse checks", "team_id": owner.default_team, "spec": {"tasks": [
+                {"name": "bq count", "action": {"type": "check", "connection_id": bq,
+                    "sql": format!("SELECT count(*) FROM `p1.{dataset}.orders`"),
+                    "operator": "=", "expected": "3"}},
+                {"name": "sf unnamed", "action": {"type": "check", "connection_id": sf,
+                    "sql": format!("SELECT COUNT(*) FROM {db}.SALES.ORDERS WHERE NAME IS NULL"),
+                    "operator": "=", "expected": "0"}}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{workflow}");
+    let (status, run) = app
+        .post(
+            &format!("/api/workflows/{}/runs", workflow["id"].as_str().unwrap()),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let run = run["id"].as_str().unwrap().to_owned();
+    let ended = hakobu_testkit::wait_until(
+        "the workflow run ends",
+        std::time::Duration::from_secs(120),
+        std::time::Duration::from_millis(300),
+        || async {
+            let (_, view) = app
+                .get(&format!("/api/workflow-runs/{run}"), &owner.token)
+                .await;
+            (view["status"] != "running" && view["status"].is_string()).then_some(view)
+        },
+    )
+    .await;
+    let task = |name: &str| {
+        ended["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(task("bq count")["state"], "succeeded", "{ended}");
+    let unnamed = task("sf unnamed");
+    assert_eq!(unnamed["state"], "failed", "{ended}");
+    // One order has no name: the value and the expectation are said.
+    let message = unnamed["message"].as_str().unwrap_or_default();
+    assert!(message.contains('1') && message.contains('0'), "{message}");
+}
