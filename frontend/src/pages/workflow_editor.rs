@@ -592,10 +592,12 @@ fn WorkflowForm(
         destinations.into_iter().map(|d| (d.id, d.name)).collect();
     let destinations = StoredValue::new(destinations);
     // The server checks that the workflow's team may use the connection, when saved and
-    // again at each run; the select offers the ones a check can run on.
+    // again at each run; the select offers the ones a check task can run on. A check
+    // task runs on PostgreSQL or MySQL only (the save refuses others), not on every kind
+    // a job's data checks accept (`runs_data_checks` includes warehouses).
     let connections: Vec<(ConnectionId, String)> = connections
         .into_iter()
-        .filter(|c| c.kind.runs_data_checks())
+        .filter(|c| c.kind.db_kind().is_some())
         .map(|c| (c.id, c.name))
         .collect();
     // Another workflow: the one edited cannot run itself.
