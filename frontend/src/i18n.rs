@@ -1200,7 +1200,7 @@ texts! {
     PickAJob => "Pick a job", "ジョブを選択";
     TaskJobHint => "Jobs you may run (operator or more on their team).", "実行できるジョブ（チームでの権限が実行者以上）です。";
     TaskWaitSeconds => "Seconds to wait", "待機する秒数";
-    TaskWaitUntilTime => "Time of day (24-hour clock)", "時刻（24 時間制）";
+    TaskWaitUntilTime => "Time of day", "時刻";
     TaskTimeZone => "Time zone", "タイムゾーン";
     TaskTimeZoneHint => "An IANA name such as Asia/Tokyo or UTC. The task waits for the first such time at or after it starts.", "Asia/Tokyo や UTC のような IANA の名前です。タスクは開始後に最初に来るその時刻まで待ちます。";
     TaskWorkflow => "Workflow to run", "実行するワークフロー";
