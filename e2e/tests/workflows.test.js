@@ -5,7 +5,8 @@
 // check again, and the run succeeds. The editor also shows a server-side rule (a duplicate
 // task name) beside the task's field, and the graph preview follows the edits. A second
 // test adds a schedule and a notification rule on a workflow's page, and sets its overlap
-// and a variable in the editor.
+// and a variable in the editor. A third creates a wait-until task and an HTTP task (with a
+// secret header) in the editor and sees them on the workflow page.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -230,6 +231,71 @@ test('a workflow page adds a schedule and a notification rule, and the editor se
   assert.equal(changed.spec.overlap, 'skip');
   assert.deepEqual(changed.spec.variables, [{ name: 'region', value: { kind: 'string', value: 'apac' }, in_sql: 'literal' }]);
   await screenshot(page, 'workflow-overlap-and-variables');
+
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('the editor creates a wait-until task and an HTTP task with a secret header, kept when saved again', async () => {
+  const { context, page } = await newPerson(browser);
+  await signUp(page, { org: unique('Flow Hooks'), name: 'Hana Hook', email: uniqueEmail('hana') });
+  await page.goto('/workflows/new');
+  await page.getByRole('heading', { name: 'New workflow' }).waitFor();
+  await page.getByLabel('Workflow name').fill('Morning ping');
+  const tasks = page.getByTestId('workflow-task');
+
+  // A wait until half past nine in Tokyo.
+  await tasks.nth(0).getByTestId('task-name').fill('morning');
+  await tasks.nth(0).getByTestId('task-kind').selectOption('wait_until');
+  await tasks.nth(0).getByTestId('task-time').fill('09:30');
+  await tasks.nth(0).getByTestId('task-time-zone').fill('Asia/Tokyo');
+
+  // Then a POST with a secret header, retried once after 30 s.
+  await page.getByTestId('workflow-add-task').click();
+  const http = tasks.nth(1);
+  await http.getByTestId('task-name').fill('ping');
+  await http.getByTestId('task-kind').selectOption('http');
+  await http.getByTestId('task-method').selectOption('POST');
+  await http.getByTestId('task-url').fill('ftp://example.com/hook');
+  await http.getByTestId('task-add-header').click();
+  await http.getByTestId('task-header-name').fill('Authorization');
+  await http.getByTestId('task-header-value').fill('Bearer s3cret-token');
+  await http.getByTestId('task-header-secret').check();
+  await http.getByTestId('task-body').fill('{"ready": true}');
+  await http.getByLabel('Retries (optional)').fill('1');
+  await http.getByTestId('task-retry-delay').fill('30');
+  // A URL that is not http(s): said beside the URL field, nothing saved.
+  await page.getByRole('button', { name: 'Create the workflow' }).click();
+  await http.locator('.field.invalid').filter({ has: page.getByTestId('task-url') }).locator('.field-error').waitFor();
+  assert.equal((await api(page, 'GET', '/api/workflows')).length, 0);
+  await http.getByTestId('task-url').fill('https://example.com/hook');
+  await screenshot(page, 'workflow-editor-http');
+  await page.getByRole('button', { name: 'Create the workflow' }).click();
+  await page.getByTestId('workflow-name').filter({ hasText: 'Morning ping' }).waitFor();
+
+  // Listed on the workflow's page; the secret header's value is never shown again.
+  await page.getByTestId('workflow-task-row').filter({ hasText: '09:30 Asia/Tokyo' }).waitFor();
+  await page.getByTestId('workflow-task-row').filter({ hasText: 'POST https://example.com/hook' }).waitFor();
+  const id = page.url().split('/').pop();
+  const saved = await api(page, 'GET', `/api/workflows/${id}`);
+  assert.deepEqual(saved.spec.tasks[0].action, { type: 'wait_until', time: '09:30', time_zone: 'Asia/Tokyo' });
+  const ping = saved.spec.tasks[1];
+  assert.deepEqual([ping.after, ping.retries, ping.retry_delay_seconds], [['morning'], 1, 30]);
+  assert.equal(ping.action.method, 'POST');
+  assert.equal(ping.action.body, '{"ready": true}');
+  assert.deepEqual(ping.action.headers, [{ name: 'Authorization', secret: true }]);
+  assert.doesNotMatch(await page.content(), /s3cret-token/);
+
+  // Saved again unchanged: the stored secret stays (sent back without a value).
+  await page.getByTestId('workflow-edit').click();
+  await page.getByTestId('workflow-form').waitFor();
+  assert.equal(await tasks.nth(1).getByTestId('task-header-value').inputValue(), '');
+  assert.equal(await tasks.nth(1).getByTestId('task-retry-delay').inputValue(), '30');
+  await page.getByRole('button', { name: 'Save the workflow' }).click();
+  await page.getByTestId('workflow-name').filter({ hasText: 'Morning ping' }).waitFor();
+  await page.getByTestId('workflow-task-row').filter({ hasText: 'POST https://example.com/hook' }).waitFor();
+  const again = await api(page, 'GET', `/api/workflows/${id}`);
+  assert.deepEqual(again.spec.tasks[1].action.headers, [{ name: 'Authorization', secret: true }]);
 
   assert.deepEqual(page.errors, []);
   await context.close();
