@@ -462,6 +462,49 @@ async fn snowflake_database() -> String {
     db
 }
 
+/// A BigQuery connection (`BQ`, to a fresh dataset with `orders`) and a Snowflake one
+/// (`SF`, to a fresh database with `SALES.ORDERS`) of `owner`'s team, on the emulators.
+struct Warehouses {
+    dataset: String,
+    bq: String,
+    db: String,
+    sf: String,
+}
+
+async fn warehouse_connections(
+    app: &crate::helpers::TestApp,
+    owner: &crate::helpers::TestUser,
+) -> Warehouses {
+    let dataset = bigquery_dataset().await;
+    let key = service_account_key(&token_endpoint_for_every_call().await, &rsa_private_key());
+    let bq = app
+        .create_connection(
+            owner,
+            &owner.default_team,
+            "BQ",
+            "bigquery",
+            json!({"project": "p1", "dataset": dataset, "endpoint": bigquery_endpoint(), "json_keyfile": key}),
+        )
+        .await;
+    let db = snowflake_database().await;
+    let sf = app
+        .create_connection(
+            owner,
+            &owner.default_team,
+            "SF",
+            "snowflake",
+            json!({"account": "test", "endpoint": snowflake_endpoint(), "user": "tester",
+                "password": "pw", "database": db}),
+        )
+        .await;
+    Warehouses {
+        dataset,
+        bq,
+        db,
+        sf,
+    }
+}
+
 /// Browses, previews and checks a saved warehouse connection as its owner, and as a
 /// stranger of another organization (404 everywhere). `schema` and `table` name what to
 /// browse; `count_sql` counts its 3 rows.
@@ -645,28 +688,12 @@ async fn a_runs_data_checks_run_on_bigquery_and_snowflake() {
     app.sql("CREATE TABLE src (id bigint PRIMARY KEY); INSERT INTO src VALUES (1), (2);")
         .await;
     let pg = app.pg_connection(&owner).await;
-    let dataset = bigquery_dataset().await;
-    let key = service_account_key(&token_endpoint_for_every_call().await, &rsa_private_key());
-    let bq = app
-        .create_connection(
-            &owner,
-            &owner.default_team,
-            "BQ",
-            "bigquery",
-            json!({"project": "p1", "dataset": dataset, "endpoint": bigquery_endpoint(), "json_keyfile": key}),
-        )
-        .await;
-    let db = snowflake_database().await;
-    let sf = app
-        .create_connection(
-            &owner,
-            &owner.default_team,
-            "SF",
-            "snowflake",
-            json!({"account": "test", "endpoint": snowflake_endpoint(), "user": "tester",
-                "password": "pw", "database": db}),
-        )
-        .await;
+    let Warehouses {
+        dataset,
+        bq,
+        db,
+        sf,
+    } = warehouse_connections(&app, &owner).await;
     let (status, job) = app
         .post(
             "/api/jobs",
@@ -734,28 +761,12 @@ async fn workflow_check_tasks_run_on_bigquery_and_snowflake() {
     })
     .await;
     let owner = app.signup("Acme").await;
-    let dataset = bigquery_dataset().await;
-    let key = service_account_key(&token_endpoint_for_every_call().await, &rsa_private_key());
-    let bq = app
-        .create_connection(
-            &owner,
-            &owner.default_team,
-            "BQ",
-            "bigquery",
-            json!({"project": "p1", "dataset": dataset, "endpoint": bigquery_endpoint(), "json_keyfile": key}),
-        )
-        .await;
-    let db = snowflake_database().await;
-    let sf = app
-        .create_connection(
-            &owner,
-            &owner.default_team,
-            "SF",
-            "snowflake",
-            json!({"account": "test", "endpoint": snowflake_endpoint(), "user": "tester",
-                "password": "pw", "database": db}),
-        )
-        .await;
+    let Warehouses {
+        dataset,
+        bq,
+        db,
+        sf,
+    } = warehouse_connections(&app, &owner).await;
     let (status, workflow) = app
         .post(
             "/api/workflows",

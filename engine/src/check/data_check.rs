@@ -78,7 +78,16 @@ pub async fn query_value(
             conn.query_text(&wrapped, &[], 2, max_bytes).await
         })
         .await?;
-    let rows = answer.rows;
+    one_value(answer.rows, max_chars)
+}
+
+/// The one value of a data check's answer: an error for more than one row or column, or
+/// for a value longer than `max_chars` (the query asked for one character more, so a
+/// longer value shows); no row is `None`. The rule of databases and warehouses alike.
+pub(crate) fn one_value(
+    rows: Vec<Vec<Option<String>>>,
+    max_chars: usize,
+) -> Result<Option<String>, CheckError> {
     if rows.len() > 1 || rows.first().is_some_and(|r| r.len() != 1) {
         return Err(CheckError {
             kind: ErrorKind::Other,

@@ -347,31 +347,7 @@ pub async fn warehouse_value(
         }
     })
     .await?;
-    if rows.len() > 1 || rows.first().is_some_and(|r| r.len() != 1) {
-        return Err(CheckError {
-            kind: ErrorKind::Other,
-            ssh_host_key: None,
-            message: "a data check query must return exactly one value (one row, one column)"
-                .into(),
-        });
-    }
-    let value = rows
-        .into_iter()
-        .next()
-        .and_then(|r| r.into_iter().next().flatten());
-    if value
-        .as_ref()
-        .is_some_and(|v| v.chars().count() > max_chars)
-    {
-        return Err(CheckError {
-            kind: ErrorKind::Other,
-            ssh_host_key: None,
-            message: format!(
-                "the query returned a value longer than {max_chars} characters; values are limited to {max_chars} characters"
-            ),
-        });
-    }
-    Ok(value)
+    super::data_check::one_value(rows, max_chars)
 }
 
 /// A data check on a warehouse: its one value ([`warehouse_value`]) compared with
