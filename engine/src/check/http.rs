@@ -3,8 +3,7 @@
 //! followed), the whole exchange within the task's time, and at most
 //! [`HTTP_TASK_ANSWER_MAX_BYTES`] of the answer's body read, whatever the server sends.
 
-use super::error::{CheckError, ErrorKind};
-use crate::egress::EgressError;
+use super::error::{CheckError, ErrorKind, classify_http};
 use crate::egress::http::{Timeouts, http_client};
 use crate::limits::{HTTP_CONNECT_TIMEOUT, HTTP_TASK_ANSWER_MAX_BYTES};
 use serde::{Deserialize, Serialize};
@@ -69,9 +68,7 @@ pub async fn http_request(call: &HttpCall) -> Result<HttpAnswer, CheckError> {
         Timeouts::new(HTTP_CONNECT_TIMEOUT.min(call.timeout), call.timeout),
     );
     let sent = async {
-        let request = client
-            .request(method, &call.url)
-            .map_err(|e| refusal_or(e, ErrorKind::Other))?;
+        let request = client.request(method, &call.url).map_err(refusal)?;
         let mut request = request.timeout(call.timeout);
         for (name, value) in &call.headers {
             let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
@@ -122,57 +119,13 @@ pub async fn http_request(call: &HttpCall) -> Result<HttpAnswer, CheckError> {
     }
 }
 
-/// An egress refusal anywhere in the chain is said as such; anything else as `kind`.
-fn refusal_or(e: anyhow::Error, kind: ErrorKind) -> CheckError {
-    let refused = e.chain().any(|c| {
-        matches!(
-            c.downcast_ref::<EgressError>(),
-            Some(EgressError::Refused(_))
-        )
-    });
-    failure(
-        if refused { ErrorKind::NotAllowed } else { kind },
-        format!("{e:#}"),
-    )
+/// A failure told by its type, as every HTTP failure of a check ([`classify_http`]): the
+/// egress policy's refusal, a timeout, a server that cannot be reached.
+fn refusal(e: anyhow::Error) -> CheckError {
+    failure(classify_http(&e), format!("{e:#}"))
 }
 
+/// A request's failure, without the URL (it may carry a token).
 fn request_error(e: reqwest::Error) -> CheckError {
-    let timed_out = e.is_timeout();
-    let connect = e.is_connect();
-    let mut refused = false;
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        if matches!(
-            cause.downcast_ref::<EgressError>(),
-            Some(EgressError::Refused(_))
-        ) {
-            refused = true;
-        }
-        source = cause.source();
-    }
-    let message = why(e);
-    let kind = if refused {
-        ErrorKind::NotAllowed
-    } else if timed_out {
-        ErrorKind::Timeout
-    } else if connect {
-        ErrorKind::HostUnreachable
-    } else {
-        ErrorKind::Other
-    };
-    failure(kind, message)
-}
-
-/// A request's failure in words, with its causes (an egress refusal is one, deep in
-/// reqwest's chain), without the URL (it may carry a token).
-fn why(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut words = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        words.push_str(": ");
-        words.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    words
+    refusal(anyhow::Error::new(e.without_url()))
 }
