@@ -717,13 +717,15 @@ impl JobSettings {
         }
         if let Some(info) = connection
             && !info.kind.is_database()
+            && !info.kind.is_warehouse()
         {
             e.push(
                 "source.connection_id",
-                "must be a database connection (PostgreSQL or MySQL)",
+                "must be a database or data warehouse connection (PostgreSQL, MySQL, BigQuery or Snowflake)",
             );
             return;
         }
+        let on_warehouse = connection.is_some_and(|info| info.kind.is_warehouse());
         if s.table.is_some() || s.files.is_some() || s.filter.is_some() || s.incremental {
             e.push(
                 "source.table",
@@ -774,6 +776,12 @@ impl JobSettings {
                     );
                 }
                 check_keys_and_condition(e, d);
+                if on_warehouse && d.mode == Mode::Merge && d.merge_keys.is_empty() {
+                    e.push(
+                        "destination.merge_keys",
+                        "are required for merge on a data warehouse: it enforces no primary key to merge on",
+                    );
+                }
             }
         }
     }
@@ -982,6 +990,9 @@ pub fn compile_runner(
     destination: &CompileConnection<'_>,
     last_state: Option<&Value>,
 ) -> Result<RunnerConfig, ConfigError> {
+    if source.kind.is_warehouse() {
+        return compile_warehouse_sql(settings, source);
+    }
     let Some(statements) = &settings.source.statements else {
         return compile(settings, source, destination, last_state).map(RunnerConfig::Transfer);
     };
@@ -998,6 +1009,56 @@ pub fn compile_runner(
     let config: StatementsConfig =
         serde_path_to_error::deserialize(doc).map_err(ConfigError::from_path_error)?;
     // The same parse a runner does, so a compiled document is one it accepts.
+    RunnerConfig::from_yaml(&RunnerConfig::Statements(config).to_yaml())
+}
+
+/// A data mart on a data warehouse: a `sql:` document with its statements, or with the
+/// query's result written into a table (the warehouse runs it on its own tables; the data
+/// never leaves it).
+fn compile_warehouse_sql(
+    settings: &JobSettings,
+    c: &CompileConnection<'_>,
+) -> Result<RunnerConfig, ConfigError> {
+    let (s, d) = (&settings.source, &settings.destination);
+    let mut section = Map::new();
+    connection_fields(c, &mut section);
+    if let Some(statements) = &s.statements {
+        section.insert("statements".into(), json!(statements));
+    } else {
+        let table = d.table.as_ref();
+        // The job's schema is BigQuery's dataset, Snowflake's schema: the target's, which
+        // is also where the statements' unqualified names are found.
+        let container = if c.kind == ConnectionKind::Bigquery {
+            "dataset"
+        } else {
+            "schema"
+        };
+        if let Some(schema) = table
+            .and_then(|t| t.schema.as_ref())
+            .filter(|s| !s.trim().is_empty())
+        {
+            section.insert(container.into(), json!(schema));
+        }
+        let mut write = Map::new();
+        write.insert(
+            "query".into(),
+            json!(s.query.as_deref().unwrap_or_default().trim().trim_end_matches(';')),
+        );
+        write.insert("table".into(), json!(table.map(|t| t.name.as_str())));
+        write.insert("mode".into(), json!(d.mode));
+        if !d.merge_keys.is_empty() {
+            write.insert("merge_keys".into(), json!(d.merge_keys));
+        }
+        if let Some(condition) = d.delete_where.as_ref().filter(|c| !c.trim().is_empty()) {
+            write.insert(
+                "delete_where".into(),
+                json!(condition.trim().trim_end_matches(';')),
+            );
+        }
+        section.insert("write".into(), Value::Object(write));
+    }
+    let config: StatementsConfig = serde_path_to_error::deserialize(json!({ "sql": section }))
+        .map_err(ConfigError::from_path_error)?;
     RunnerConfig::from_yaml(&RunnerConfig::Statements(config).to_yaml())
 }
 

@@ -168,7 +168,41 @@ impl Dialect {
     /// not start a statement.
     pub fn statement_count(self, sql: &str) -> usize {
         let b = sql.as_bytes();
-        let (mut count, mut i) = (1, 0);
+        1 + self
+            .separators(sql)
+            .into_iter()
+            .filter(|&i| {
+                !b[i + 1..]
+                    .iter()
+                    .all(|c| c.is_ascii_whitespace() || *c == b';')
+            })
+            .count()
+    }
+
+    /// The statements of `sql` as [`Dialect::statement_count`] finds them, each without
+    /// its `;` and trimmed; empty statements (`;;`, a trailing `;`) are left out. For a
+    /// server that takes one statement per request.
+    pub fn split_statements(self, sql: &str) -> Vec<&str> {
+        let mut start = 0;
+        let mut statements = Vec::new();
+        for end in self
+            .separators(sql)
+            .into_iter()
+            .chain(std::iter::once(sql.len()))
+        {
+            let statement = sql[start..end].trim();
+            if !statement.is_empty() {
+                statements.push(statement);
+            }
+            start = end + 1;
+        }
+        statements
+    }
+
+    /// Where the `;` that end statements are: outside strings, quoted names and comments.
+    fn separators(self, sql: &str) -> Vec<usize> {
+        let b = sql.as_bytes();
+        let (mut separators, mut i) = (Vec::new(), 0);
         while i < b.len() {
             i = match b[i] {
                 b'\'' => {
@@ -193,18 +227,13 @@ impl Dialect {
                     skip_block_comment(b, i, self == Dialect::Postgres)
                 }
                 b';' => {
-                    if !b[i + 1..]
-                        .iter()
-                        .all(|c| c.is_ascii_whitespace() || *c == b';')
-                    {
-                        count += 1;
-                    }
+                    separators.push(i);
                     i + 1
                 }
                 _ => i + 1,
             };
         }
-        count
+        separators
     }
 }
 
@@ -335,6 +364,10 @@ mod tests {
             assert_eq!(d.statement_count("select 1;  ;\n"), 1);
             assert_eq!(d.statement_count("select ';' as semi"), 1);
             assert_eq!(d.statement_count("select 1; drop table t"), 2);
+            assert_eq!(
+                d.split_statements("select ';' ; /* ; */ drop table t;\n ;"),
+                vec!["select ';'", "/* ; */ drop table t"]
+            );
             assert_eq!(d.statement_count("select 1 /* ; */ -- ;\n"), 1);
             assert_eq!(d.statement_count("select \"a;b\" from t"), 1);
         }

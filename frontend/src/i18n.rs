@@ -630,6 +630,8 @@ texts! {
     DataMartRunStatements => "Run the statements", "文を実行";
     DataMartStatementsHint => "All statements run in one transaction. On MySQL and MariaDB, DDL (CREATE, ALTER, DROP, TRUNCATE) commits by itself, so what ran before it cannot be rolled back.", "すべての文を一つのトランザクションで実行します。MySQL と MariaDB では DDL (CREATE、ALTER、DROP、TRUNCATE) が自動的にコミットするため、その前に実行した内容は取り消せません。";
     DataMartQueryHint => "One SELECT (or WITH) query; its result is written into the table in one transaction.", "SELECT (または WITH) クエリを一つ書きます。結果は一つのトランザクションで表に書き込まれます。";
+    DataMartBigqueryStatementsHint => "BigQuery runs the statements as one script: it stops at the first failing statement and keeps what ran before it. Put DML between BEGIN TRANSACTION; and COMMIT TRANSACTION; to make it all-or-nothing.", "BigQuery は文を一つのスクリプトとして実行します。失敗した文で止まり、それまでに実行した内容は残ります。DML を BEGIN TRANSACTION; と COMMIT TRANSACTION; で囲むと、すべて反映されるか何も反映されないかのどちらかになります。";
+    DataMartWarehouseQueryHint => "One SELECT (or WITH) query, run in the warehouse itself: its result is staged there first, then written into the table in one step, so a failure leaves the table as it was. Merge needs key columns.", "SELECT (または WITH) クエリを一つ書きます。クエリはデータウェアハウスの中で実行され、結果はまずそこに一時的に置かれてから一度に表へ書き込まれるため、失敗しても表は元のままです。マージにはキー列が必要です。";
     DataMartSql => "SQL", "SQL";
     DataMartTargetTable => "Target table", "書き込み先の表";
     DataMartDeleteBy => "Rows to replace", "置き換える行";
@@ -1494,6 +1496,9 @@ mod tests {
         "Hakobu",
         // SQL words, written as they are typed.
         "DDL",
+        "DML",
+        "TRANSACTION",
+        "COMMIT",
         "CREATE",
         "ALTER",
         "DROP",

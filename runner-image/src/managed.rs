@@ -492,8 +492,17 @@ fn left_uncommitted(config: &RunnerConfig, rows_written: i64) -> String {
     use hakobu_core::config::OutputConfig;
     let config = match config {
         RunnerConfig::Transfer(c) => c,
-        RunnerConfig::Statements(_) => {
-            return "nothing was committed: the statements were rolled back (on MySQL, except what DDL statements had already committed).".to_owned();
+        RunnerConfig::Statements(s) => {
+            use hakobu_core::config::StatementsSection;
+            return match &s.sql {
+                _ if s.writes_a_query() => {
+                    "the target table was not changed (the query's result had only been staged).".to_owned()
+                }
+                StatementsSection::Bigquery(_) => {
+                    "the statements had not been sent: BigQuery runs them only once the run may commit.".to_owned()
+                }
+                _ => "nothing was committed: the statements were rolled back (on MySQL and Snowflake, except what DDL statements had already committed).".to_owned(),
+            };
         }
     };
     match &config.out {

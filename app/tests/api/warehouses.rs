@@ -818,3 +818,263 @@ async fn workflow_check_tasks_run_on_bigquery_and_snowflake() {
     let message = unnamed["message"].as_str().unwrap_or_default();
     assert!(message.contains('1') && message.contains('0'), "{message}");
 }
+
+/// Creates a data mart job of `owner` with `settings` (its `kind` added), runs it, and
+/// answers the finished run.
+async fn run_data_mart(
+    app: &crate::helpers::TestApp,
+    owner: &crate::helpers::TestUser,
+    name: &str,
+    settings: Value,
+) -> Value {
+    let mut settings = settings;
+    settings["kind"] = json!("data_mart");
+    let (status, job) = app
+        .post(
+            "/api/jobs",
+            &owner.token,
+            json!({"name": name, "team_id": owner.default_team, "settings": settings}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    let (status, run) = app
+        .post(
+            &format!("/api/jobs/{}/runs", job["id"].as_str().unwrap()),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    app.wait_for_run_end(&owner.token, run["id"].as_str().unwrap())
+        .await
+}
+
+/// A data mart on BigQuery runs inside BigQuery through a real runner: a merge by key
+/// into a new table, then into the existing one; delete-then-insert by a condition; a
+/// failing query that leaves the target as it was; statements as one script; and a
+/// merge without keys refused at save, naming the field.
+#[tokio::test]
+async fn data_marts_run_inside_bigquery() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    let Warehouses { dataset, bq, .. } = warehouse_connections(&app, &owner).await;
+    let c: hakobu_core::config::BigqueryOutput = serde_json::from_value(json!({
+        "project": "p1", "dataset": dataset, "table": "t", "endpoint": bigquery_endpoint(),
+        "auth_method": "access_token", "access_token": "test-token"}))
+    .unwrap();
+    let client = hakobu_engine::connectors::bigquery::Client::connect(&c)
+        .await
+        .unwrap();
+    let daily = format!("SELECT id, name FROM `p1.{dataset}.daily` ORDER BY id");
+    let write = |query: &str, mode: &str, extra: Value| {
+        let mut destination =
+            json!({"connection_id": bq, "table": {"name": "daily"}, "mode": mode});
+        if let (Value::Object(d), Value::Object(e)) = (&mut destination, extra) {
+            d.extend(e);
+        }
+        json!({"source": {"connection_id": bq, "query": query}, "destination": destination})
+    };
+    let text = |rows: Vec<Vec<Option<String>>>| {
+        rows.into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .map(|v| v.unwrap_or_else(|| "NULL".into()))
+                    .collect::<Vec<_>>()
+                    .join("=")
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+
+    let (status, refused) = app
+        .post(
+            "/api/jobs",
+            &owner.token,
+            json!({"name": "No keys", "team_id": owner.default_team, "settings": {
+                "kind": "data_mart",
+                "source": {"connection_id": bq, "query": "SELECT 1 AS id"},
+                "destination": {"connection_id": bq, "table": {"name": "daily"}, "mode": "merge"}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        refused.to_string().contains("destination.merge_keys"),
+        "{refused}"
+    );
+
+    // Unqualified names are the connection's dataset's; the target does not exist yet.
+    let merge = write(
+        "SELECT id, UPPER(name) AS name FROM orders WHERE id <= 2",
+        "merge",
+        json!({"merge_keys": ["id"]}),
+    );
+    let run = run_data_mart(&app, &owner, "Merge", merge).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["rows_written"], 2, "{run}");
+    assert_eq!(text(client.rows(&daily).await.unwrap()), "1=ONE,2=TWO");
+
+    let merge_again = write(
+        "SELECT id, COALESCE(name, 'none') AS name FROM orders WHERE id >= 2",
+        "merge",
+        json!({"merge_keys": ["id"]}),
+    );
+    let run = run_data_mart(&app, &owner, "Merge again", merge_again).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(
+        text(client.rows(&daily).await.unwrap()),
+        "1=ONE,2=two,3=none"
+    );
+
+    let partition = write(
+        "SELECT 1 AS id, 'uno' AS name",
+        "delete_insert",
+        json!({"delete_where": "id <= 2"}),
+    );
+    let run = run_data_mart(&app, &owner, "Partition", partition).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(text(client.rows(&daily).await.unwrap()), "1=uno,3=none");
+
+    let broken = write("SELECT no_such_column FROM orders", "replace", json!({}));
+    let run = run_data_mart(&app, &owner, "Broken", broken).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert!(
+        run["error_summary"]
+            .as_str()
+            .is_some_and(|e| e.contains("no_such_column")),
+        "BigQuery's own message reaches the run: {run}"
+    );
+    assert_eq!(text(client.rows(&daily).await.unwrap()), "1=uno,3=none");
+    let leftovers = client
+        .rows(&format!(
+            "SELECT table_name FROM `p1.{dataset}.INFORMATION_SCHEMA.TABLES` WHERE table_name LIKE 'hakobu_mart_%'"
+        ))
+        .await;
+    if let Ok(leftovers) = leftovers {
+        assert!(leftovers.is_empty(), "staging tables are dropped: {leftovers:?}");
+    }
+
+    let statements = json!({
+        "source": {"connection_id": bq, "statements":
+            "DELETE FROM orders WHERE id = 3;\nINSERT INTO orders (id, name) VALUES (4, 'four');"},
+        "destination": {"connection_id": bq},
+    });
+    let run = run_data_mart(&app, &owner, "Statements", statements).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(
+        text(
+            client
+                .rows(&format!(
+                    "SELECT id FROM `p1.{dataset}.orders` ORDER BY id"
+                ))
+                .await
+                .unwrap()
+        ),
+        "1,2,4"
+    );
+}
+
+/// A data mart on Snowflake runs inside Snowflake through a real runner: replace into a
+/// table of another schema, insert into it, delete-then-insert by key, and statements in
+/// one transaction that a failing statement rolls back.
+#[tokio::test]
+async fn data_marts_run_inside_snowflake() {
+    use hakobu_engine::connectors::snowflake::{Login, Session};
+    let app = crate::helpers::spawn_app_with(crate::helpers::SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    let Warehouses { db, sf, .. } = warehouse_connections(&app, &owner).await;
+    let base = snowflake_endpoint();
+    let session = Session::connect(&Login {
+        account: "test",
+        base_url: &base,
+        user: "tester",
+        password: Some("pw"),
+        private_key: None,
+        warehouse: None,
+        role: None,
+        database: Some(&db),
+        schema: None,
+    })
+    .await
+    .unwrap();
+    let rows = |sql: String| {
+        let session = &session;
+        async move {
+            session
+                .execute(&sql)
+                .await
+                .unwrap()
+                .rows
+                .into_iter()
+                .map(|r| {
+                    r.into_iter()
+                        .map(|v| v.unwrap_or_else(|| "NULL".into()))
+                        .collect::<Vec<_>>()
+                        .join("=")
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        }
+    };
+    let daily = format!("SELECT ID, NAME FROM {db}.SALES.DAILY ORDER BY ID");
+    let write = |query: &str, mode: &str, extra: Value| {
+        let mut destination = json!({"connection_id": sf,
+            "table": {"schema": "SALES", "name": "DAILY"}, "mode": mode});
+        if let (Value::Object(d), Value::Object(e)) = (&mut destination, extra) {
+            d.extend(e);
+        }
+        json!({"source": {"connection_id": sf, "query": query}, "destination": destination})
+    };
+
+    let replace = write(
+        "SELECT ID, UPPER(NAME) AS NAME FROM ORDERS WHERE ID <= 2",
+        "replace",
+        json!({}),
+    );
+    let run = run_data_mart(&app, &owner, "Replace", replace).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["rows_written"], 2, "{run}");
+    assert_eq!(rows(daily.clone()).await, "1=ONE,2=TWO");
+
+    let append = write("SELECT ID, NAME FROM ORDERS WHERE ID = 3", "insert", json!({}));
+    let run = run_data_mart(&app, &owner, "Append", append).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(rows(daily.clone()).await, "1=ONE,2=TWO,3=NULL");
+
+    let by_key = write(
+        "SELECT ID, 'again' AS NAME FROM ORDERS WHERE ID >= 2",
+        "delete_insert",
+        json!({"merge_keys": ["ID"]}),
+    );
+    let run = run_data_mart(&app, &owner, "By key", by_key).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(rows(daily.clone()).await, "1=ONE,2=again,3=again");
+
+    // The second statement fails: the first one's change is rolled back with it.
+    let failing = json!({
+        "source": {"connection_id": sf, "statements":
+            format!("DELETE FROM {db}.SALES.DAILY WHERE ID = 1;\nINSERT INTO {db}.SALES.NO_SUCH_TABLE VALUES (1);\n-- the end")},
+        "destination": {"connection_id": sf},
+    });
+    let run = run_data_mart(&app, &owner, "Failing", failing).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(rows(daily.clone()).await, "1=ONE,2=again,3=again");
+
+    let statements = json!({
+        "source": {"connection_id": sf, "statements":
+            format!("DELETE FROM {db}.SALES.DAILY WHERE ID = 1;\nUPDATE {db}.SALES.DAILY SET NAME = 'two' WHERE ID = 2;\n-- the end")},
+        "destination": {"connection_id": sf},
+    });
+    let run = run_data_mart(&app, &owner, "Statements", statements).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["rows_written"], 2, "{run}");
+    assert_eq!(rows(daily.clone()).await, "2=two,3=again");
+    session.close().await;
+}

@@ -48,7 +48,10 @@ pub use filter::{
 pub use jdbc::{InputColumnOption, JdbcInput, JdbcOutput, OutputColumnOption};
 pub use plugin::{InputConfig, OutputConfig};
 pub use snowflake::{SNOWFLAKE_MODES, SnowflakeOutput};
-pub use statements::{JdbcStatements, RunnerConfig, StatementsConfig, StatementsSection};
+pub use statements::{
+    BigqueryStatements, JdbcStatements, RunnerConfig, SnowflakeStatements, StatementsConfig,
+    StatementsSection, WAREHOUSE_WRITE_MODES, WarehouseWrite,
+};
 pub use warehouse::Warehouse;
 
 use serde::{Deserialize, Serialize};

@@ -4,10 +4,10 @@ use super::compat::ConfigNotice;
 use super::endpoint::DbKind;
 use super::error::ConfigError;
 use super::{
-    BigqueryOutput, CastFilter, ColumnFilter, CsvFormatter, CsvParser, FileInput, FileOutput,
+    BigqueryOutput, BigqueryStatements, CastFilter, ColumnFilter, CsvFormatter, CsvParser, FileInput, FileOutput,
     FilterConfig, FormatterConfig, JdbcInput, JdbcOutput, JdbcStatements, JsonParser,
     JsonlFormatter, JsonlParser, MaskFilter, ParquetFormatter, ParquetParser, ParserConfig,
-    RemoveColumnsFilter, RenameFilter, S3Input, S3Output, Secret, SnowflakeOutput,
+    RemoveColumnsFilter, RenameFilter, S3Input, S3Output, Secret, SnowflakeOutput, SnowflakeStatements,
     StatementsSection, StdoutOutput,
 };
 use serde::de::{DeserializeOwned, Error as _};
@@ -145,6 +145,8 @@ tagged!(OutputConfig, "output", {
 tagged!(StatementsSection, "database", {
     Postgresql(JdbcStatements) => "postgresql",
     Mysql(JdbcStatements) => "mysql",
+    Bigquery(BigqueryStatements) => "bigquery",
+    Snowflake(SnowflakeStatements) => "snowflake",
 });
 
 tagged!(FilterConfig, "filter", {

@@ -672,7 +672,7 @@ fn a_data_mart_compiles_to_a_transfer_or_a_statements_document() {
     let RunnerConfig::Statements(doc) = &compiled else {
         panic!("{compiled:?}")
     };
-    let (kind, section) = doc.sql.parts();
+    let (kind, section) = doc.sql.database().unwrap();
     assert_eq!(kind, crate::config::DbKind::Postgresql);
     assert_eq!(
         (section.host.as_str(), section.statements.as_str()),
@@ -722,4 +722,72 @@ fn a_connection_through_a_bastion_compiles_to_an_ssh_section_once_its_key_is_pin
     assert_eq!(ssh.private_key.expose(), "{{ env.SOURCE_SSH_PRIVATE_KEY }}");
     assert_eq!(ssh.host_key_fingerprint.as_deref(), Some(fingerprint));
     assert!(!format!("{config:?}").contains("SOURCE_SSH_PRIVATE_KEY"));
+}
+
+#[test]
+fn a_data_mart_on_a_warehouse_runs_inside_it_and_merge_needs_keys() {
+    let bigquery = Some(ConnectionInfo {
+        kind: ConnectionKind::Bigquery,
+    });
+    let id = ConnectionId::new();
+    let merge = |keys: Value| {
+        data_mart(
+            json!({"connection_id": id, "query": "SELECT day, count(*) AS n FROM orders GROUP BY day;"}),
+            json!({"connection_id": id, "table": {"schema": "mart", "name": "daily"}, "mode": "merge", "merge_keys": keys}),
+        )
+    };
+    assert_eq!(
+        fields(&merge(json!([])).validate(bigquery, bigquery)),
+        ["destination.merge_keys"]
+    );
+    let job = merge(json!(["day"]));
+    assert!(job.validate(bigquery, bigquery).is_empty());
+
+    let s = json!({"project": "p1", "dataset": "raw"}).as_object().unwrap().clone();
+    let sec = json!({"json_keyfile": "{\"type\": \"service_account\"}"})
+        .as_object()
+        .unwrap()
+        .clone();
+    let c = CompileConnection {
+        kind: ConnectionKind::Bigquery,
+        settings: &s,
+        secrets: &sec,
+    };
+    let compiled = compile_runner(&job, &c, &c, None).unwrap();
+    let RunnerConfig::Statements(doc) = &compiled else {
+        panic!("a warehouse data mart is not a transfer: {compiled:?}")
+    };
+    let crate::config::StatementsSection::Bigquery(section) = &doc.sql else {
+        panic!("{doc:?}")
+    };
+    // The target's schema is the dataset the query runs in.
+    assert_eq!(section.dataset, "mart");
+    let write = section.write.as_ref().unwrap();
+    assert_eq!(
+        (write.query.as_str(), write.table.as_str(), write.mode()),
+        (
+            "SELECT day, count(*) AS n FROM orders GROUP BY day",
+            "daily",
+            Mode::Merge
+        )
+    );
+    assert_eq!(write.merge_keys, ["day"]);
+    assert_eq!(compiled.secret_values(), ["{\"type\": \"service_account\"}"]);
+    let yaml = compiled.to_yaml();
+    assert!(yaml.contains("type: bigquery") && yaml.contains("write:"), "{yaml}");
+
+    let statements = data_mart(
+        json!({"connection_id": id, "statements": "DELETE FROM t WHERE TRUE"}),
+        json!({"connection_id": id}),
+    );
+    let RunnerConfig::Statements(doc) = compile_runner(&statements, &c, &c, None).unwrap() else {
+        panic!("statements compile to a sql: document")
+    };
+    let crate::config::StatementsSection::Bigquery(section) = &doc.sql else {
+        panic!("{doc:?}")
+    };
+    assert_eq!(
+        (section.dataset.as_str(), section.statements.as_deref()),
+        ("raw", Some("DELETE FROM t WHERE TRUE"))
+    );
 }

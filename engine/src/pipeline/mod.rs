@@ -70,18 +70,39 @@ async fn run_statements(
     commit_gate: impl std::future::Future<Output = Result<()>>,
 ) -> Result<Summary> {
     let started = Instant::now();
-    tracing::info!("running the statements");
+    tracing::info!(
+        "running the {} in {}",
+        if config.writes_a_query() {
+            "query and writing its result"
+        } else {
+            "statements"
+        },
+        config.sql.type_name()
+    );
     let changed = match &config.sql {
         StatementsSection::Postgresql(s) => {
             connectors::postgres::statements::run(s, commit_gate).await
         }
         StatementsSection::Mysql(s) => connectors::mysql::statements::run(s, commit_gate).await,
+        StatementsSection::Bigquery(s) => {
+            connectors::bigquery::statements::run(s, commit_gate).await
+        }
+        StatementsSection::Snowflake(s) => {
+            connectors::snowflake::statements::run(s, commit_gate).await
+        }
     }
     .context("sql")?;
     let stats = Stats::default();
     stats.add_written(changed);
     progress(&stats.progress(started));
-    tracing::info!("the statements committed; {changed} rows changed");
+    tracing::info!(
+        "committed; {changed} rows {}",
+        if config.writes_a_query() {
+            "written"
+        } else {
+            "changed"
+        }
+    );
     Ok(Summary {
         rows_read: 0,
         rows_written: changed,

@@ -15,6 +15,7 @@ use hakobu_core::api::connections::{ConnectionView, PreviewRequest, PreviewRespo
 use hakobu_core::api::jobs::{CreateJobRequest, JobView, UpdateJobRequest};
 use hakobu_core::api::org::TeamView;
 use hakobu_core::authz::TeamRole;
+use hakobu_core::connection::ConnectionKind;
 use hakobu_core::ids::{ConnectionId, JobId, TeamId};
 use hakobu_core::job::JobSettings;
 use hakobu_core::messages::MessageCode;
@@ -158,10 +159,13 @@ fn DataMartForm(
         ],
     );
     let editable = editable_teams(&teams);
+    // Data marts run on databases and, inside the warehouse, on data warehouses.
     let databases: Vec<ConnectionView> = connections
         .into_iter()
-        .filter(|c| c.kind.is_database())
+        .filter(|c| c.kind.is_database() || c.kind.is_warehouse())
         .collect();
+    let kinds: Vec<(ConnectionId, ConnectionKind)> =
+        databases.iter().map(|c| (c.id, c.kind)).collect();
     // A saved data mart's settings: the form starts from them, and a change keeps what
     // the form does not show.
     let saved = job.as_ref().and_then(|j| j.settings.clone());
@@ -283,6 +287,23 @@ fn DataMartForm(
     let sql_id = form.input_id("settings.source.query");
     let mode_id = form.input_id("mode");
     let writes = move || mode.get() != "statements";
+    let chosen_kind = move || {
+        let id = connection.get();
+        kinds
+            .iter()
+            .find(|(c, _)| Some(*c) == id)
+            .map(|(_, kind)| *kind)
+    };
+    let hint = move || {
+        let kind = chosen_kind();
+        let warehouse = kind.is_some_and(|k| k.is_warehouse());
+        match (writes(), kind) {
+            (true, _) if warehouse => Key::DataMartWarehouseQueryHint,
+            (true, _) => Key::DataMartQueryHint,
+            (false, Some(ConnectionKind::Bigquery)) => Key::DataMartBigqueryStatementsHint,
+            (false, _) => Key::DataMartStatementsHint,
+        }
+    };
     view! {
         <div class="page">
             <header class="page-header">
@@ -319,7 +340,7 @@ fn DataMartForm(
                         <option value="delete_insert" selected=move || mode.get() == "delete_insert">{tr(Key::ModeDeleteInsert)}</option>
                         <option value="merge" selected=move || mode.get() == "merge">{tr(Key::ModeMerge)}</option>
                     </select>
-                    <p class="hint">{move || tr(if writes() { Key::DataMartQueryHint } else { Key::DataMartStatementsHint })}</p>
+                    <p class="hint" data-testid="data-mart-hint">{move || tr(hint())}</p>
                 </div>
                 <div class="field wide" class:invalid=move || form.error("settings.source.query").is_some() || form.error("settings.source.statements").is_some()>
                     <label for=sql_id.clone()>{tr(Key::DataMartSql)}<span class="required" aria-hidden="true">" *"</span></label>

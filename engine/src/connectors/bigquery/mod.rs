@@ -9,6 +9,7 @@
 //! ([`crate::limits::WAREHOUSE_ANSWER_MAX_BYTES`], [`crate::limits::TOKEN_ANSWER_MAX_BYTES`]).
 
 pub mod discover;
+pub mod statements;
 pub mod writer;
 
 use crate::egress::http::{HttpClient, ServerRefusal, Timeouts, read_bounded};
@@ -316,6 +317,33 @@ impl Client {
             })
             .unwrap_or_default();
         Ok(Some(fields))
+    }
+
+    /// The rows a table holds, as its metadata counts them (no query, nothing billed).
+    pub async fn table_row_count(&self, dataset: &str, table: &str) -> Result<u64> {
+        let path = self.table_path(dataset, table);
+        let value = self.ok(reqwest::Method::GET, &path, None).await?;
+        Ok(value["numRows"]
+            .as_str()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0))
+    }
+
+    /// Runs SQL (one statement or a script) as a query job whose unqualified table names
+    /// are in `dataset`; answers the finished job.
+    pub async fn query_in(&self, dataset: &str, sql: &str) -> Result<Value> {
+        self.run_job(json!({"query": {
+            "query": sql,
+            "useLegacySql": false,
+            "defaultDataset": {"projectId": self.project, "datasetId": dataset},
+        }}))
+        .await
+    }
+
+    /// `project.dataset.table` as SQL (the names were checked by the config: letters,
+    /// digits, `_` and `-`, which need no escaping inside backquotes).
+    pub fn table_sql(&self, dataset: &str, table: &str) -> String {
+        format!("`{}.{dataset}.{table}`", self.project)
     }
 
     /// Creates a table; `extra` adds partitioning, clustering or expiry.

@@ -43,7 +43,7 @@ pub fn bigquery_type(t: ColumnType) -> &'static str {
 }
 
 /// Column names BigQuery accepts, which are also safe in the generated SQL.
-fn check_column(name: &str) -> Result<()> {
+pub(super) fn check_column(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 300
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -356,7 +356,7 @@ fn layout(c: &BigqueryOutput) -> Json {
     extra
 }
 
-fn rand_suffix() -> u64 {
+pub(super) fn rand_suffix() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(

@@ -16,6 +16,7 @@
 
 pub mod auth;
 pub mod discover;
+pub mod statements;
 pub mod writer;
 
 use crate::egress::http::{HttpClient, ServerRefusal, Timeouts, read_bounded};
