@@ -77,21 +77,19 @@ async fn run_statements(
     result
 }
 
-/// The rows a DML statement changed: Snowflake answers them as its result's one row
-/// (`number of rows inserted`, `... updated`, `... deleted`).
+/// The rows a DML statement changed: Snowflake answers them as its result's one row, in
+/// columns `number of rows inserted` / `updated` / `deleted` (an UPDATE adds `number of
+/// multi-joined rows updated`, which counts the same rows again).
 fn changed_rows(rows: &super::Rows) -> u64 {
-    if !rows.columns.iter().all(|c| c.starts_with("number of rows")) {
+    let Some(row) = rows.rows.first() else {
         return 0;
-    }
-    rows.rows
-        .first()
-        .map(|r| {
-            r.iter()
-                .flatten()
-                .filter_map(|v| v.parse::<u64>().ok())
-                .sum()
-        })
-        .unwrap_or(0)
+    };
+    rows.columns
+        .iter()
+        .zip(row)
+        .filter(|(c, _)| c.starts_with("number of rows "))
+        .filter_map(|(_, v)| v.as_deref()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// Whether a piece of a script holds only comments (a script's closing remark), which
@@ -110,7 +108,9 @@ async fn run_write(
     commit_gate: impl std::future::Future<Output = Result<()>>,
 ) -> Result<u64> {
     let id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
-    let stage = qualify(&format!("HAKOBU_MART_{id}"));
+    // Unqualified: a temporary table lives in the session's schema (the emulator refuses
+    // a temporary table named with a database).
+    let stage = ident(&format!("HAKOBU_MART_{id}"));
     let outcome = write_through_stage(session, &stage, &qualify(&w.table), w, commit_gate).await;
     // Temporary: it would go with the session anyway; dropped now to free it at once.
     let _ = session
@@ -292,9 +292,12 @@ mod tests {
         assert!(only_comments("-- done\n// really"));
         assert!(!only_comments("-- delete\nDELETE FROM t"));
         let rows = crate::connectors::snowflake::Rows {
-            columns: vec!["number of rows inserted".into()],
-            types: vec!["fixed".into()],
-            rows: vec![vec![Some("3".into())]],
+            columns: vec![
+                "number of rows updated".into(),
+                "number of multi-joined rows updated".into(),
+            ],
+            types: vec!["fixed".into(), "fixed".into()],
+            rows: vec![vec![Some("3".into()), Some("3".into())]],
         };
         assert_eq!(changed_rows(&rows), 3);
     }
