@@ -62,6 +62,7 @@ fn failed(kind: ErrorKind, message: String) -> CheckError {
 pub(super) fn open_store(access: &BucketAccess) -> Result<Arc<dyn ObjectStore>, CheckError> {
     let location = S3Location {
         bucket: &access.bucket,
+        virtual_hosted: false,
         endpoint: access.endpoint.as_deref(),
         region: access.region.as_deref(),
         credentials: match &access.credentials {

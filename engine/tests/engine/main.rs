@@ -18,6 +18,7 @@ mod objects;
 mod postgres;
 mod s3;
 mod snowflake;
+mod snowflake_stage;
 mod ssh;
 mod stdout;
 mod tls;

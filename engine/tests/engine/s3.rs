@@ -6,7 +6,7 @@
 use crate::common::*;
 use std::process::Command;
 
-fn endpoint() -> String {
+pub fn endpoint() -> String {
     std::env::var("HAKOBU_TEST_S3_ENDPOINT").expect(
         "HAKOBU_TEST_S3_ENDPOINT is not set: S3 tests need the local moto server; run \
          `export HAKOBU_TEST_S3_ENDPOINT=$(scripts/moto.sh)` first",
@@ -14,7 +14,7 @@ fn endpoint() -> String {
 }
 
 /// A fresh bucket (moto does not check signatures, so a plain PUT creates it).
-fn bucket(endpoint: &str) -> String {
+pub fn bucket(endpoint: &str) -> String {
     let name = format!("hakobu-t-{:016x}", rand::random::<u64>());
     let ok = Command::new("curl")
         .args(["-sf", "-X", "PUT", &format!("{endpoint}/{name}")])

@@ -5,7 +5,8 @@
 //! What the emulator lacks, so these tests cannot show: it accepts any password and any
 //! key-pair token (sign-in is checked by the JWT's own unit test instead); its `PUT`
 //! answers with an unencrypted presigned URL, where a real account asks for client-side
-//! encryption; `CREATE TEMPORARY STAGE` is visible to every session.
+//! encryption and S3 locations (those are `snowflake_stage.rs`, against moto with answers
+//! shaped like a real account's); `CREATE TEMPORARY STAGE` is visible to every session.
 
 use crate::common::{pg_in, postgres_db, run};
 use hakobu_engine::connectors::snowflake::{Login, Rows, Session};

@@ -24,6 +24,10 @@ pub struct S3Location<'a> {
     pub region: Option<&'a str>,
     /// Where the credentials come from.
     pub credentials: S3Credentials<'a>,
+    /// `endpoint` names the bucket itself (`https://<bucket>.s3.<region>.amazonaws.com`, how
+    /// Snowflake's stages are addressed); otherwise the bucket is the endpoint's first path
+    /// segment, as self-hosted services expect.
+    pub virtual_hosted: bool,
 }
 
 /// The credentials of a bucket client.
@@ -87,6 +91,16 @@ pub fn store_with_retry(
     l: &S3Location<'_>,
     retry: object_store::RetryConfig,
 ) -> Result<Arc<dyn ObjectStore>> {
+    store_under(l, retry, crate::egress::policy())
+}
+
+/// [`store_with_retry`] under `policy` instead of this process's: every address the
+/// client reaches is checked by it (a Snowflake session's stage uploads use the session's).
+pub fn store_under(
+    l: &S3Location<'_>,
+    retry: object_store::RetryConfig,
+    policy: hakobu_core::egress::EgressPolicy,
+) -> Result<Arc<dyn ObjectStore>> {
     // Keys given: nothing is read from the environment, so a session token or endpoint of
     // the service's own identity never mixes into a tenant's credentials.
     let mut b = match &l.credentials {
@@ -111,7 +125,7 @@ pub fn store_with_retry(
     // through the egress policy, redirects re-checked, no proxy from the environment); an
     // endpoint written as an address is checked here, as no lookup will see it.
     let port = endpoint_port(l.endpoint);
-    let policy = Arc::new(crate::egress::policy());
+    let policy = Arc::new(policy);
     if let Some(host) = l.endpoint.and_then(endpoint_host) {
         crate::egress::check_literal_host(&policy, &host, port)
             .with_context(|| format!("bucket {}", l.bucket))?;
@@ -124,7 +138,7 @@ pub fn store_with_retry(
         b = b
             .with_endpoint(e)
             .with_allow_http(e.starts_with("http://"))
-            .with_virtual_hosted_style_request(false);
+            .with_virtual_hosted_style_request(l.virtual_hosted);
     }
     Ok(Arc::new(
         b.build().with_context(|| format!("bucket {}", l.bucket))?,

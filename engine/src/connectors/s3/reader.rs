@@ -17,6 +17,7 @@ use std::io::Write;
 pub async fn open(c: &S3Input) -> Result<Source> {
     let store = store(&S3Location {
         bucket: &c.bucket,
+        virtual_hosted: false,
         endpoint: c.endpoint.as_deref(),
         region: c.region.as_deref(),
         credentials: S3Credentials::from_config(

@@ -28,6 +28,7 @@ impl S3Writer {
     pub async fn open(c: &S3Output, schema: SchemaRef, written: ByteCounter) -> Result<Self> {
         let store = store(&S3Location {
             bucket: &c.bucket,
+            virtual_hosted: false,
             endpoint: c.endpoint.as_deref(),
             region: c.region.as_deref(),
             credentials: S3Credentials::from_config(
