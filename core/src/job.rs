@@ -1042,7 +1042,13 @@ fn compile_warehouse_sql(
         let mut write = Map::new();
         write.insert(
             "query".into(),
-            json!(s.query.as_deref().unwrap_or_default().trim().trim_end_matches(';')),
+            json!(
+                s.query
+                    .as_deref()
+                    .unwrap_or_default()
+                    .trim()
+                    .trim_end_matches(';')
+            ),
         );
         write.insert("table".into(), json!(table.map(|t| t.name.as_str())));
         write.insert("mode".into(), json!(d.mode));

@@ -954,7 +954,10 @@ async fn data_marts_run_inside_bigquery() {
         ))
         .await;
     if let Ok(leftovers) = leftovers {
-        assert!(leftovers.is_empty(), "staging tables are dropped: {leftovers:?}");
+        assert!(
+            leftovers.is_empty(),
+            "staging tables are dropped: {leftovers:?}"
+        );
     }
 
     let statements = json!({
@@ -967,9 +970,7 @@ async fn data_marts_run_inside_bigquery() {
     assert_eq!(
         text(
             client
-                .rows(&format!(
-                    "SELECT id FROM `p1.{dataset}.orders` ORDER BY id"
-                ))
+                .rows(&format!("SELECT id FROM `p1.{dataset}.orders` ORDER BY id"))
                 .await
                 .unwrap()
         ),
@@ -1043,7 +1044,11 @@ async fn data_marts_run_inside_snowflake() {
     assert_eq!(run["rows_written"], 2, "{run}");
     assert_eq!(rows(daily.clone()).await, "1=ONE,2=TWO");
 
-    let append = write("SELECT ID, NAME FROM ORDERS WHERE ID = 3", "insert", json!({}));
+    let append = write(
+        "SELECT ID, NAME FROM ORDERS WHERE ID = 3",
+        "insert",
+        json!({}),
+    );
     let run = run_data_mart(&app, &owner, "Append", append).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(rows(daily.clone()).await, "1=ONE,2=TWO,3=NULL");

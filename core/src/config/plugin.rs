@@ -4,11 +4,11 @@ use super::compat::ConfigNotice;
 use super::endpoint::DbKind;
 use super::error::ConfigError;
 use super::{
-    BigqueryOutput, BigqueryStatements, CastFilter, ColumnFilter, CsvFormatter, CsvParser, FileInput, FileOutput,
-    FilterConfig, FormatterConfig, JdbcInput, JdbcOutput, JdbcStatements, JsonParser,
-    JsonlFormatter, JsonlParser, MaskFilter, ParquetFormatter, ParquetParser, ParserConfig,
-    RemoveColumnsFilter, RenameFilter, S3Input, S3Output, Secret, SnowflakeOutput, SnowflakeStatements,
-    StatementsSection, StdoutOutput,
+    BigqueryOutput, BigqueryStatements, CastFilter, ColumnFilter, CsvFormatter, CsvParser,
+    FileInput, FileOutput, FilterConfig, FormatterConfig, JdbcInput, JdbcOutput, JdbcStatements,
+    JsonParser, JsonlFormatter, JsonlParser, MaskFilter, ParquetFormatter, ParquetParser,
+    ParserConfig, RemoveColumnsFilter, RenameFilter, S3Input, S3Output, Secret, SnowflakeOutput,
+    SnowflakeStatements, StatementsSection, StdoutOutput,
 };
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

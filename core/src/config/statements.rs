@@ -185,7 +185,7 @@ impl WarehouseWrite {
                 "merge_keys",
                 "is required for mode merge: the columns that identify a row (a warehouse enforces no primary key to merge on)",
             )),
-            Mode::DeleteInsert if self.merge_keys.is_empty() == !condition => {
+            Mode::DeleteInsert if self.merge_keys.is_empty() != condition => {
                 Err(ConfigError::new(
                     "merge_keys",
                     "delete_insert needs either merge_keys (rows with the result's keys are deleted) or delete_where (rows matching the condition are deleted), not both",
@@ -194,7 +194,9 @@ impl WarehouseWrite {
             Mode::DeleteInsert | Mode::Merge => Ok(()),
             _ if condition || !self.merge_keys.is_empty() => Err(ConfigError::new(
                 "merge_keys",
-                format!("keys and a delete condition only apply to delete_insert and merge, not {mode}"),
+                format!(
+                    "keys and a delete condition only apply to delete_insert and merge, not {mode}"
+                ),
             )),
             _ => Ok(()),
         }
@@ -519,7 +521,8 @@ mod tests {
         assert!(e.to_string().contains("statement"), "{e}");
     }
 
-    const SNOWFLAKE: &str = "sql:\n  type: snowflake\n  account: acct\n  user: u\n  password: pw\n  database: DB\n";
+    const SNOWFLAKE: &str =
+        "sql:\n  type: snowflake\n  account: acct\n  user: u\n  password: pw\n  database: DB\n";
 
     #[test]
     fn a_warehouse_document_has_statements_or_a_write_and_names_what_is_wrong() {
@@ -561,7 +564,9 @@ mod tests {
             let e = RunnerConfig::from_yaml(&yaml).unwrap_err();
             assert_eq!(e.path, path, "{yaml}: {e}");
         }
-        let typo = format!("{SNOWFLAKE}  write:\n    query: SELECT 1\n    table: T\n    merge_key: [ID]\n");
+        let typo = format!(
+            "{SNOWFLAKE}  write:\n    query: SELECT 1\n    table: T\n    merge_key: [ID]\n"
+        );
         let e = RunnerConfig::from_yaml(&typo).unwrap_err();
         assert!(e.to_string().contains("merge_key"), "{e}");
     }

@@ -743,7 +743,10 @@ fn a_data_mart_on_a_warehouse_runs_inside_it_and_merge_needs_keys() {
     let job = merge(json!(["day"]));
     assert!(job.validate(bigquery, bigquery).is_empty());
 
-    let s = json!({"project": "p1", "dataset": "raw"}).as_object().unwrap().clone();
+    let s = json!({"project": "p1", "dataset": "raw"})
+        .as_object()
+        .unwrap()
+        .clone();
     let sec = json!({"json_keyfile": "{\"type\": \"service_account\"}"})
         .as_object()
         .unwrap()
@@ -772,9 +775,15 @@ fn a_data_mart_on_a_warehouse_runs_inside_it_and_merge_needs_keys() {
         )
     );
     assert_eq!(write.merge_keys, ["day"]);
-    assert_eq!(compiled.secret_values(), ["{\"type\": \"service_account\"}"]);
+    assert_eq!(
+        compiled.secret_values(),
+        ["{\"type\": \"service_account\"}"]
+    );
     let yaml = compiled.to_yaml();
-    assert!(yaml.contains("type: bigquery") && yaml.contains("write:"), "{yaml}");
+    assert!(
+        yaml.contains("type: bigquery") && yaml.contains("write:"),
+        "{yaml}"
+    );
 
     let statements = data_mart(
         json!({"connection_id": id, "statements": "DELETE FROM t WHERE TRUE"}),

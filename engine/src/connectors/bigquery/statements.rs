@@ -190,7 +190,13 @@ mod tests {
         let by_key = sql(&write(Mode::DeleteInsert, &["id"], None), true);
         assert!(by_key.starts_with("BEGIN TRANSACTION;\nDELETE FROM `p.d.t` T WHERE EXISTS (SELECT 1 FROM `p.d.s` S WHERE T.`id` = S.`id`);\nINSERT"), "{by_key}");
         assert!(by_key.ends_with("COMMIT TRANSACTION;"), "{by_key}");
-        let by_condition = sql(&write(Mode::DeleteInsert, &[], Some("day = '2026-12-01'")), true);
-        assert!(by_condition.contains("DELETE FROM `p.d.t` WHERE (day = '2026-12-01');"), "{by_condition}");
+        let by_condition = sql(
+            &write(Mode::DeleteInsert, &[], Some("day = '2026-12-01'")),
+            true,
+        );
+        assert!(
+            by_condition.contains("DELETE FROM `p.d.t` WHERE (day = '2026-12-01');"),
+            "{by_condition}"
+        );
     }
 }

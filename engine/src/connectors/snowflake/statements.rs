@@ -38,7 +38,9 @@ pub async fn run(
             run_write(&session, &qualify, write, commit_gate).await
         }
         (Some(statements), None) => run_statements(&session, statements, commit_gate).await,
-        (None, None) => Err(anyhow::anyhow!("sql: neither statements nor a write to run")),
+        (None, None) => Err(anyhow::anyhow!(
+            "sql: neither statements nor a write to run"
+        )),
     };
     session.close().await;
     outcome
@@ -267,7 +269,10 @@ mod tests {
         let cols = ["\"ID\"".to_owned(), "\"v\"".to_owned()];
         let replace = write_sql("T", "S", &w(Mode::Replace, &[], None), &cols);
         assert!(replace.create.is_none());
-        assert_eq!(replace.change, ["CREATE OR REPLACE TABLE T AS SELECT * FROM S"]);
+        assert_eq!(
+            replace.change,
+            ["CREATE OR REPLACE TABLE T AS SELECT * FROM S"]
+        );
         let merge = write_sql("T", "S", &w(Mode::Merge, &["id"], None), &cols);
         assert_eq!(
             merge.create.as_deref(),
@@ -275,7 +280,9 @@ mod tests {
         );
         assert_eq!(
             merge.change,
-            ["MERGE INTO T t USING S s ON t.\"ID\" = s.\"ID\" WHEN MATCHED THEN UPDATE SET \"v\" = s.\"v\" WHEN NOT MATCHED THEN INSERT (\"ID\", \"v\") VALUES (s.\"ID\", s.\"v\")"]
+            [
+                "MERGE INTO T t USING S s ON t.\"ID\" = s.\"ID\" WHEN MATCHED THEN UPDATE SET \"v\" = s.\"v\" WHEN NOT MATCHED THEN INSERT (\"ID\", \"v\") VALUES (s.\"ID\", s.\"v\")"
+            ]
         );
         let by_key = write_sql("T", "S", &w(Mode::DeleteInsert, &["id"], None), &cols);
         assert_eq!(
