@@ -10,7 +10,7 @@
 //! The warehouses' literals are also written so that PostgreSQL's and MySQL's readings
 //! (which [`crate::job::check_select`] applies to every check's SQL, whatever its
 //! connection) see the same one string: no quote inside them is ever preceded by a
-//! backslash, so no reading can end the string early.
+//! backslash, so no reading ends a string early or late.
 
 use crate::config::DbKind;
 use crate::connection::ConnectionKind;
@@ -22,8 +22,8 @@ pub enum Dialect {
     Postgres,
     /// `` `name` ``, `'text'` (a hex literal when the text holds a backslash or a quote).
     Mysql,
-    /// BigQuery's GoogleSQL: `` `name` ``, `'text'` with backslash escapes (a quote as
-    /// `\x27`, a line break as `\n`: a quoted string may hold neither as it is).
+    /// BigQuery's GoogleSQL: `` `name` ``, `'text'` (`"text"` when it holds a `'`) with
+    /// backslash escapes for backslashes and line breaks.
     Bigquery,
     /// Snowflake: `"name"` (case-sensitive), `'text'` with `''` for a quote and `\\` for a
     /// backslash.
@@ -144,7 +144,7 @@ impl Dialect {
                 format!("_utf8mb4 X'{hex}'")
             }
             Dialect::Mysql => format!("'{value}'"),
-            Dialect::Bigquery => format!("'{}'", bigquery_escaped(value)),
+            Dialect::Bigquery => bigquery_literal(value),
             // `''` and `\\` only: the other readings (`''` doubled, a backslash literal or
             // escaping the next one) all see one string.
             Dialect::Snowflake => {
@@ -295,21 +295,60 @@ impl Dialect {
     }
 }
 
-/// The body of a GoogleSQL quoted string or name: backslash escapes for the backslash,
-/// every quote character (`'`, `"`, `` ` ``, so no reading of any dialect meets a quote
-/// inside) and control characters (a quoted string may not hold a line break as it is);
-/// the rest, Unicode included, as it is.
-fn bigquery_escaped(text: &str) -> String {
+/// A GoogleSQL string that reads back as `value`: `'...'`, or `"..."` when the value holds
+/// a `'`; a value holding both kinds of quote is a concatenation of such strings,
+/// `('...' || "...")`. No quote inside is ever escaped, so PostgreSQL's and MySQL's
+/// readings also see where each string ends; the only escapes are `\\`, `\n`, `\r` and
+/// `\t` (a quoted string may not hold a line break as it is), which bqemulator decodes
+/// too (it leaves `\x27` undecoded where BigQuery decodes it).
+fn bigquery_literal(value: &str) -> String {
+    let mut parts = Vec::new();
+    let (mut start, mut single, mut double) = (0, false, false);
+    for (i, c) in value.char_indices() {
+        let (s, d) = (single || c == '\'', double || c == '"');
+        if s && d {
+            parts.push(bigquery_string(&value[start..i], single));
+            (start, single, double) = (i, c == '\'', c == '"');
+        } else {
+            (single, double) = (s, d);
+        }
+    }
+    parts.push(bigquery_string(&value[start..], single));
+    if parts.len() == 1 {
+        parts.remove(0)
+    } else {
+        format!("({})", parts.join(" || "))
+    }
+}
+
+/// One GoogleSQL string of `text`, which holds at most one kind of quote: in the other.
+fn bigquery_string(text: &str, has_single_quote: bool) -> String {
+    let quote = if has_single_quote { '"' } else { '\'' };
     let mut out = String::with_capacity(text.len() + 2);
+    out.push(quote);
     for c in text.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '\'' | '"' | '`' => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if c.is_ascii_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// The body of a GoogleSQL quoted name: a backslash escapes the backslash, the backquote
+/// and line breaks (names from a person never hold these: `checked_ident`).
+fn bigquery_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '`' => out.push_str("\\`"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
             c => out.push(c),
         }
     }
@@ -482,35 +521,41 @@ mod tests {
         assert_eq!(Mysql.statement_count("select /* /* */ ; */ 1"), 2);
     }
 
-    /// Reads a BigQuery string literal back as GoogleSQL does (the escapes `literal`
-    /// writes), to show the value survives exactly.
+    /// Reads a BigQuery literal back as GoogleSQL does (the forms `literal` writes: one
+    /// quoted string, or a parenthesized `||` of them), to show the value survives exactly.
     fn read_bigquery(lit: &str) -> String {
-        let body = lit.strip_prefix('\'').unwrap().strip_suffix('\'').unwrap();
-        assert!(!body.contains(['\'', '\n', '\r']), "{lit}");
-        let mut out = String::new();
-        let mut chars = body.chars();
-        while let Some(c) = chars.next() {
-            if c != '\\' {
-                out.push(c);
-                continue;
+        let inner = match lit.strip_prefix('(') {
+            Some(rest) => rest.strip_suffix(')').unwrap(),
+            None => lit,
+        };
+        let (mut out, mut chars) = (String::new(), inner.chars());
+        loop {
+            let quote = chars.next().unwrap();
+            assert!(quote == '\'' || quote == '"', "{lit}");
+            loop {
+                match chars.next().unwrap() {
+                    c if c == quote => break,
+                    '\\' => match chars.next().unwrap() {
+                        '\\' => out.push('\\'),
+                        'n' => out.push('\n'),
+                        'r' => out.push('\r'),
+                        't' => out.push('\t'),
+                        other => panic!("unexpected escape \\{other} in {lit}"),
+                    },
+                    c => {
+                        assert!(c != '\n' && c != '\r', "{lit}");
+                        out.push(c);
+                    }
+                }
             }
-            match chars.next().unwrap() {
-                '\\' => out.push('\\'),
-                'n' => out.push('\n'),
-                'r' => out.push('\r'),
-                't' => out.push('\t'),
-                'x' => {
-                    let h: String = chars.by_ref().take(2).collect();
-                    out.push(char::from_u32(u32::from_str_radix(&h, 16).unwrap()).unwrap());
+            match chars.as_str() {
+                "" => return out,
+                rest => {
+                    assert!(rest.starts_with(" || "), "{lit}");
+                    chars = rest[4..].chars();
                 }
-                'u' => {
-                    let h: String = chars.by_ref().take(4).collect();
-                    out.push(char::from_u32(u32::from_str_radix(&h, 16).unwrap()).unwrap());
-                }
-                other => panic!("unexpected escape \\{other} in {lit}"),
             }
         }
-        out
     }
 
     /// Reads a Snowflake string literal back: `''` is a quote, `\\` a backslash.
@@ -562,8 +607,13 @@ mod tests {
                 assert!(crate::job::check_select(&sql).is_ok(), "{sql}");
             }
         }
-        assert_eq!(Dialect::Bigquery.literal("it's").unwrap(), r"'it\x27s'");
+        assert_eq!(Dialect::Bigquery.literal("it's").unwrap(), r#""it's""#);
         assert_eq!(Dialect::Bigquery.literal("a\\b\n").unwrap(), r"'a\\b\n'");
+        assert_eq!(
+            Dialect::Bigquery.literal(r#"say "it's""#).unwrap(),
+            r#"('say "it' || "'s" || '"')"#
+        );
+        assert_eq!(Dialect::Bigquery.literal("").unwrap(), "''");
         assert_eq!(
             Dialect::Snowflake.literal("it's a\\b").unwrap(),
             r"'it''s a\\b'"
@@ -599,7 +649,7 @@ mod tests {
         }
         assert!(Dialect::Bigquery.checked_ident(&"é".repeat(513)).is_err());
         // The unchecked form still cannot be closed early.
-        assert_eq!(Dialect::Bigquery.ident("a`b\\"), r"`a\x60b\\`");
+        assert_eq!(Dialect::Bigquery.ident("a`b\\"), r"`a\`b\\`");
 
         // Snowflake's quoted names are case-sensitive and take any printable character.
         assert_eq!(
