@@ -919,3 +919,61 @@ async fn variables_feed_checks_and_run_as_queries_on_bigquery_and_snowflake() {
         "{checks}"
     );
 }
+
+/// A query variable on a warehouse is held to the databases' rules: a value longer than
+/// the limit fails the run at its start naming the variable and the limit (BigQuery), and
+/// so does a query returning no value (Snowflake).
+#[tokio::test]
+async fn a_warehouse_query_variable_out_of_bounds_fails_the_run() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    app.sql("CREATE TABLE src (id bigint PRIMARY KEY); INSERT INTO src VALUES (1);")
+        .await;
+    let pg = app.pg_connection(&owner).await;
+    let Warehouses { bq, db, sf, .. } = warehouse_connections(&app, &owner).await;
+    for (connection, sql, said) in [
+        (
+            &bq,
+            "SELECT REPEAT('x', 5000)".to_owned(),
+            "longer than 4096 characters",
+        ),
+        (
+            &sf,
+            format!("SELECT NAME FROM {db}.SALES.ORDERS WHERE ID = 99"),
+            "returned no value",
+        ),
+    ] {
+        let (status, job) = app
+            .post(
+                "/api/jobs",
+                &owner.token,
+                json!({"name": format!("Bounded {said}"), "team_id": owner.default_team, "settings": {
+                    "source": {"connection_id": pg, "query": "SELECT id FROM src WHERE id::text <> $v$"},
+                    "destination": {"connection_id": pg, "table": {"name": "dst"}, "mode": "insert"},
+                    "variables": [{"name": "v", "value": {"kind": "query", "connection_id": connection, "sql": sql}}]}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{job}");
+        let (status, run) = app
+            .post(
+                &format!("/api/jobs/{}/runs", job["id"].as_str().unwrap()),
+                &owner.token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{run}");
+        let done = app
+            .wait_for_run_end(&owner.token, run["id"].as_str().unwrap())
+            .await;
+        assert_eq!(done["status"], "failed", "{done}");
+        let summary = done["error_summary"].as_str().unwrap_or_default();
+        assert!(
+            summary.contains("$v$") && summary.contains(said),
+            "{summary}"
+        );
+    }
+}
