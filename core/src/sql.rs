@@ -6,6 +6,11 @@
 //! Literals read back as exactly the value whatever the session's settings
 //! (`standard_conforming_strings`, `NO_BACKSLASH_ESCAPES`), so no setting of a tenant's
 //! server can turn a value into SQL.
+//!
+//! The warehouses' literals are also written so that PostgreSQL's and MySQL's readings
+//! (which [`crate::job::check_select`] applies to every check's SQL, whatever its
+//! connection) see the same one string: no quote inside them is ever preceded by a
+//! backslash, so no reading ends a string early or late.
 
 use crate::config::DbKind;
 use crate::connection::ConnectionKind;
@@ -17,16 +22,34 @@ pub enum Dialect {
     Postgres,
     /// `` `name` ``, `'text'` (a hex literal when the text holds a backslash or a quote).
     Mysql,
+    /// BigQuery's GoogleSQL: `` `name` ``, `'text'` (`"text"` when it holds a `'`) with
+    /// backslash escapes for backslashes and line breaks.
+    Bigquery,
+    /// Snowflake: `"name"` (case-sensitive), `'text'` with `''` for a quote and `\\` for a
+    /// backslash.
+    Snowflake,
 }
 
 /// Longest name MySQL and PostgreSQL accept, in characters (PostgreSQL truncates at 63
 /// bytes; longer names are refused rather than silently cut by a stricter server).
 const MAX_NAME_CHARS: usize = 128;
 
+/// Longest BigQuery name, in bytes (a table's limit; columns and datasets are shorter and
+/// BigQuery says so itself).
+const MAX_BIGQUERY_NAME_BYTES: usize = 1024;
+
+/// Longest Snowflake identifier, in characters.
+const MAX_SNOWFLAKE_NAME_CHARS: usize = 255;
+
 impl Dialect {
-    /// The dialect a connection kind speaks; `None` for kinds that are not SQL databases.
+    /// The dialect a connection kind speaks: a database's or a data warehouse's; `None` for
+    /// kinds that run no SQL (files, buckets).
     pub fn of(kind: ConnectionKind) -> Option<Dialect> {
-        kind.db_kind().map(Dialect::of_server)
+        match kind {
+            ConnectionKind::Bigquery => Some(Dialect::Bigquery),
+            ConnectionKind::Snowflake => Some(Dialect::Snowflake),
+            _ => kind.db_kind().map(Dialect::of_server),
+        }
     }
 
     /// The dialect a database server speaks.
@@ -40,8 +63,11 @@ impl Dialect {
     /// Quotes an identifier so any name (spaces, quotes, reserved words) is taken literally.
     pub fn ident(self, name: &str) -> String {
         match self {
-            Dialect::Postgres => format!("\"{}\"", name.replace('"', "\"\"")),
+            Dialect::Postgres | Dialect::Snowflake => {
+                format!("\"{}\"", name.replace('"', "\"\""))
+            }
             Dialect::Mysql => format!("`{}`", name.replace('`', "``")),
+            Dialect::Bigquery => format!("`{}`", bigquery_escaped(name)),
         }
     }
 
@@ -54,10 +80,50 @@ impl Dialect {
     }
 
     /// As [`Dialect::ident`], for a name that comes from a person (a variable's value):
-    /// empty names, NUL characters and names over 128 characters are refused.
+    /// empty names, NUL characters and names longer than the dialect's servers accept
+    /// are refused. BigQuery's names are letters, digits, `_`, `-` and spaces (a dot
+    /// inside backquotes would read as a path of several names); Snowflake's take any
+    /// character but control characters.
     pub fn checked_ident(self, name: &str) -> Result<String, String> {
-        if name.is_empty() || name.contains('\0') || name.chars().count() > MAX_NAME_CHARS {
-            return Err(format!("{name:?} cannot be used as a name in SQL"));
+        let refused = |why: &str| Err(format!("{name:?} cannot be used as a name in SQL: {why}"));
+        if name.is_empty() {
+            return refused("it is empty");
+        }
+        if name.contains('\0') {
+            return refused("it contains a NUL character");
+        }
+        match self {
+            Dialect::Postgres | Dialect::Mysql if name.chars().count() > MAX_NAME_CHARS => {
+                return refused(&format!("it is longer than {MAX_NAME_CHARS} characters"));
+            }
+            Dialect::Bigquery => {
+                if name.len() > MAX_BIGQUERY_NAME_BYTES {
+                    return refused(&format!(
+                        "BigQuery names are at most {MAX_BIGQUERY_NAME_BYTES} bytes"
+                    ));
+                }
+                if let Some(c) = name
+                    .chars()
+                    .find(|c| !(c.is_alphanumeric() || matches!(c, '_' | '-' | ' ')))
+                {
+                    return refused(&format!(
+                        "BigQuery names hold letters, digits, _, - and spaces, not {c:?}"
+                    ));
+                }
+            }
+            Dialect::Snowflake => {
+                if name.chars().count() > MAX_SNOWFLAKE_NAME_CHARS {
+                    return refused(&format!(
+                        "Snowflake names are at most {MAX_SNOWFLAKE_NAME_CHARS} characters"
+                    ));
+                }
+                if name.chars().any(char::is_control) {
+                    return refused(
+                        "Snowflake names hold no control characters (line breaks, tabs)",
+                    );
+                }
+            }
+            _ => {}
         }
         Ok(self.ident(name))
     }
@@ -78,6 +144,12 @@ impl Dialect {
                 format!("_utf8mb4 X'{hex}'")
             }
             Dialect::Mysql => format!("'{value}'"),
+            Dialect::Bigquery => bigquery_literal(value),
+            // `''` and `\\` only: the other readings (`''` doubled, a backslash literal or
+            // escaping the next one) all see one string.
+            Dialect::Snowflake => {
+                format!("'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
+            }
         })
     }
 
@@ -164,8 +236,10 @@ impl Dialect {
     /// The statements in `sql`, counted as this dialect's server would split them: `;`
     /// outside strings, quoted names and comments, with the dialect's own rules for each
     /// (PostgreSQL: `E'...'` backslash escapes, `$tag$...$tag$` and nested `/* */`;
-    /// MySQL: backslash escapes in `'...'` and `"..."`, `#` comments). A trailing `;` does
-    /// not start a statement.
+    /// MySQL: backslash escapes in `'...'` and `"..."`, `#` comments; BigQuery: backslash
+    /// escapes in every quote, triple-quoted strings, `#` comments; Snowflake: backslash
+    /// escapes in `'...'`, `$$...$$`, `//` comments). A trailing `;` does not start a
+    /// statement.
     pub fn statement_count(self, sql: &str) -> usize {
         let b = sql.as_bytes();
         1 + self
@@ -201,31 +275,44 @@ impl Dialect {
 
     /// Where the `;` that end statements are: outside strings, quoted names and comments.
     fn separators(self, sql: &str) -> Vec<usize> {
+        use Dialect::{Bigquery, Mysql, Postgres, Snowflake};
         let b = sql.as_bytes();
         let (mut separators, mut i) = (Vec::new(), 0);
         while i < b.len() {
             i = match b[i] {
+                q @ (b'\'' | b'"') if self == Bigquery && b[i..].starts_with(&[q, q, q]) => {
+                    skip_triple_quoted(b, i, q)
+                }
                 b'\'' => {
-                    let backslashes = self == Dialect::Mysql
-                        || (i > 0
-                            && b[i - 1].eq_ignore_ascii_case(&b'e')
-                            && !b.get(i.wrapping_sub(2)).is_some_and(is_word_byte));
+                    let backslashes = match self {
+                        Mysql | Bigquery | Snowflake => true,
+                        Postgres => {
+                            i > 0
+                                && b[i - 1].eq_ignore_ascii_case(&b'e')
+                                && !b.get(i.wrapping_sub(2)).is_some_and(is_word_byte)
+                        }
+                    };
                     skip_quoted(b, i, b'\'', backslashes)
                 }
-                b'"' => skip_quoted(b, i, b'"', self == Dialect::Mysql),
-                b'`' if self == Dialect::Mysql => skip_quoted(b, i, b'`', false),
-                b'$' if self == Dialect::Postgres => skip_dollar_quoted(b, i),
-                b'#' if self == Dialect::Mysql => skip_line(b, i),
+                b'"' => skip_quoted(b, i, b'"', matches!(self, Mysql | Bigquery)),
+                b'`' if matches!(self, Mysql | Bigquery) => {
+                    skip_quoted(b, i, b'`', self == Bigquery)
+                }
+                b'$' if self == Postgres => skip_dollar_quoted(b, i),
+                // Snowflake's `$$...$$` has no tag and no escapes.
+                b'$' if self == Snowflake && b.get(i + 1) == Some(&b'$') => b[i + 2..]
+                    .windows(2)
+                    .position(|w| w == b"$$")
+                    .map_or(b.len(), |n| i + 2 + n + 2),
+                b'#' if matches!(self, Mysql | Bigquery) => skip_line(b, i),
+                b'/' if self == Snowflake && b.get(i + 1) == Some(&b'/') => skip_line(b, i),
                 // MySQL needs a space after `--` for a comment; `1--1` is arithmetic.
                 b'-' if b.get(i + 1) == Some(&b'-')
-                    && (self == Dialect::Postgres
-                        || b.get(i + 2).is_none_or(|c| c.is_ascii_whitespace())) =>
+                    && (self != Mysql || b.get(i + 2).is_none_or(|c| c.is_ascii_whitespace())) =>
                 {
                     skip_line(b, i)
                 }
-                b'/' if b.get(i + 1) == Some(&b'*') => {
-                    skip_block_comment(b, i, self == Dialect::Postgres)
-                }
+                b'/' if b.get(i + 1) == Some(&b'*') => skip_block_comment(b, i, self == Postgres),
                 b';' => {
                     separators.push(i);
                     i + 1
@@ -235,6 +322,66 @@ impl Dialect {
         }
         separators
     }
+}
+
+/// A GoogleSQL string that reads back as `value`: `'...'`, or `"..."` when the value holds
+/// a `'`; a value holding both kinds of quote is a concatenation of such strings,
+/// `('...' || "...")`. No quote inside is ever escaped, so PostgreSQL's and MySQL's
+/// readings also see where each string ends; the only escapes are `\\`, `\n`, `\r` and
+/// `\t` (a quoted string may not hold a line break as it is), which bqemulator decodes
+/// too (it leaves `\x27` undecoded where BigQuery decodes it).
+fn bigquery_literal(value: &str) -> String {
+    let mut parts = Vec::new();
+    let (mut start, mut single, mut double) = (0, false, false);
+    for (i, c) in value.char_indices() {
+        let (s, d) = (single || c == '\'', double || c == '"');
+        if s && d {
+            parts.push(bigquery_string(&value[start..i], single));
+            (start, single, double) = (i, c == '\'', c == '"');
+        } else {
+            (single, double) = (s, d);
+        }
+    }
+    parts.push(bigquery_string(&value[start..], single));
+    if parts.len() == 1 {
+        parts.remove(0)
+    } else {
+        format!("({})", parts.join(" || "))
+    }
+}
+
+/// One GoogleSQL string of `text`, which holds at most one kind of quote: in the other.
+fn bigquery_string(text: &str, has_single_quote: bool) -> String {
+    let quote = if has_single_quote { '"' } else { '\'' };
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(quote);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// The body of a GoogleSQL quoted name: a backslash escapes the backslash, the backquote
+/// and line breaks (names from a person never hold these: `checked_ident`).
+fn bigquery_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '`' => out.push_str("\\`"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn is_word_byte(c: &u8) -> bool {
@@ -251,6 +398,22 @@ fn skip_quoted(b: &[u8], start: usize, quote: u8, backslashes: bool) -> usize {
             c if c == quote && b.get(i + 1) == Some(&quote) => i += 2,
             c if c == quote => return i + 1,
             _ => i += 1,
+        }
+    }
+    b.len()
+}
+
+/// GoogleSQL's triple-quoted string (three `'` or three `"`): a backslash escapes the
+/// next byte, and the first three quotes in a row end it. Unterminated: the end.
+fn skip_triple_quoted(b: &[u8], start: usize, quote: u8) -> usize {
+    let mut i = start + 3;
+    while i < b.len() {
+        if b[i] == b'\\' {
+            i += 2;
+        } else if b[i..].starts_with(&[quote, quote, quote]) {
+            return i + 3;
+        } else {
+            i += 1;
         }
     }
     b.len()
@@ -389,5 +552,169 @@ mod tests {
         assert_eq!(Postgres.statement_count("select $1; drop table t"), 2);
         assert_eq!(Postgres.statement_count("select /* /* */ ; */ 1"), 1);
         assert_eq!(Mysql.statement_count("select /* /* */ ; */ 1"), 2);
+    }
+
+    /// Reads a BigQuery literal back as GoogleSQL does (the forms `literal` writes: one
+    /// quoted string, or a parenthesized `||` of them), to show the value survives exactly.
+    fn read_bigquery(lit: &str) -> String {
+        let inner = match lit.strip_prefix('(') {
+            Some(rest) => rest.strip_suffix(')').unwrap(),
+            None => lit,
+        };
+        let (mut out, mut chars) = (String::new(), inner.chars());
+        loop {
+            let quote = chars.next().unwrap();
+            assert!(quote == '\'' || quote == '"', "{lit}");
+            loop {
+                match chars.next().unwrap() {
+                    c if c == quote => break,
+                    '\\' => match chars.next().unwrap() {
+                        '\\' => out.push('\\'),
+                        'n' => out.push('\n'),
+                        'r' => out.push('\r'),
+                        't' => out.push('\t'),
+                        other => panic!("unexpected escape \\{other} in {lit}"),
+                    },
+                    c => {
+                        assert!(c != '\n' && c != '\r', "{lit}");
+                        out.push(c);
+                    }
+                }
+            }
+            match chars.as_str() {
+                "" => return out,
+                rest => {
+                    assert!(rest.starts_with(" || "), "{lit}");
+                    chars = rest[4..].chars();
+                }
+            }
+        }
+    }
+
+    /// Reads a Snowflake string literal back: `''` is a quote, `\\` a backslash.
+    fn read_snowflake(lit: &str) -> String {
+        let body = lit.strip_prefix('\'').unwrap().strip_suffix('\'').unwrap();
+        let (mut out, mut chars) = (String::new(), body.chars().peekable());
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => assert_eq!(chars.next(), Some('\\'), "{lit}"),
+                '\'' => assert_eq!(chars.next(), Some('\''), "{lit}"),
+                _ => {}
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    const HOSTILE: [&str; 9] = [
+        "plain",
+        "it's",
+        "back\\slash",
+        "ends with \\",
+        "\\'",
+        "two\nlines\r\tand a tab",
+        "ユニコード ✓ \u{1F600}",
+        "'); DROP TABLE x; --",
+        "\\'); DROP TABLE x; -- \" ` $$ ''' \"\"\" # /* */ // \u{7f}\u{85}",
+    ];
+
+    #[test]
+    fn warehouse_literals_read_back_as_exactly_the_value() {
+        for value in HOSTILE {
+            let bq = Dialect::Bigquery.literal(value).unwrap();
+            assert_eq!(read_bigquery(&bq), value, "{bq}");
+            let sf = Dialect::Snowflake.literal(value).unwrap();
+            assert_eq!(read_snowflake(&sf), value, "{sf}");
+            // Every dialect's reading (and so `check_select`'s) sees one string: no `;`
+            // of the value is outside it.
+            for lit in [&bq, &sf] {
+                let sql = format!("select {lit}; ");
+                for d in [
+                    Dialect::Postgres,
+                    Dialect::Mysql,
+                    Dialect::Bigquery,
+                    Dialect::Snowflake,
+                ] {
+                    assert_eq!(d.statement_count(&sql), 1, "{d:?} {sql}");
+                }
+                assert!(crate::job::check_select(&sql).is_ok(), "{sql}");
+            }
+        }
+        assert_eq!(Dialect::Bigquery.literal("it's").unwrap(), r#""it's""#);
+        assert_eq!(Dialect::Bigquery.literal("a\\b\n").unwrap(), r"'a\\b\n'");
+        assert_eq!(
+            Dialect::Bigquery.literal(r#"say "it's""#).unwrap(),
+            r#"('say "it' || "'s" || '"')"#
+        );
+        assert_eq!(Dialect::Bigquery.literal("").unwrap(), "''");
+        assert_eq!(
+            Dialect::Snowflake.literal("it's a\\b").unwrap(),
+            r"'it''s a\\b'"
+        );
+        assert!(Dialect::Bigquery.literal("nul\0").is_err());
+        assert!(Dialect::Snowflake.literal("nul\0").is_err());
+    }
+
+    #[test]
+    fn warehouse_names_are_quoted_or_refused_by_their_rules() {
+        use crate::connection::ConnectionKind;
+        assert_eq!(
+            Dialect::of(ConnectionKind::Bigquery),
+            Some(Dialect::Bigquery)
+        );
+        assert_eq!(
+            Dialect::of(ConnectionKind::Snowflake),
+            Some(Dialect::Snowflake)
+        );
+        assert_eq!(
+            Dialect::of(ConnectionKind::Postgresql),
+            Some(Dialect::Postgres)
+        );
+        assert_eq!(Dialect::of(ConnectionKind::S3), None);
+
+        assert_eq!(
+            Dialect::Bigquery.checked_ident("sales 2026-11_ü").unwrap(),
+            "`sales 2026-11_ü`"
+        );
+        for bad in ["", "a.b", "a`b", "a\\b", "a\nb", "a;b", "x\0"] {
+            let err = Dialect::Bigquery.checked_ident(bad).unwrap_err();
+            assert!(err.contains("cannot be used as a name"), "{err}");
+        }
+        assert!(Dialect::Bigquery.checked_ident(&"é".repeat(513)).is_err());
+        // The unchecked form still cannot be closed early.
+        assert_eq!(Dialect::Bigquery.ident("a`b\\"), r"`a\`b\\`");
+
+        // Snowflake's quoted names are case-sensitive and take any printable character.
+        assert_eq!(
+            Dialect::Snowflake
+                .checked_ident("Sales\"2026; DROP")
+                .unwrap(),
+            "\"Sales\"\"2026; DROP\""
+        );
+        assert!(Dialect::Snowflake.checked_ident("a\nb").is_err());
+        assert!(Dialect::Snowflake.checked_ident(&"x".repeat(256)).is_err());
+        assert!(Dialect::Snowflake.checked_ident(&"x".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn warehouse_statements_are_split_by_their_own_quoting() {
+        use Dialect::{Bigquery, Snowflake};
+        for d in [Bigquery, Snowflake] {
+            assert_eq!(d.statement_count("select 1;  ;\n"), 1);
+            assert_eq!(d.statement_count("select ';' as semi"), 1);
+            assert_eq!(d.statement_count("select 1; drop table t"), 2);
+            assert_eq!(d.statement_count("select 1 /* ; */ -- ;\n"), 1);
+            // A backslash escapes the quote in both: the `;` after it is outside.
+            assert_eq!(d.statement_count(r"select '\'' ; drop table t -- '"), 2);
+        }
+        assert_eq!(Bigquery.statement_count("select `a;b`, \"c;d\" # ;\n"), 1);
+        assert_eq!(
+            Bigquery.statement_count("select '''it's; ok''', \"\"\"x;\"\"\""),
+            1
+        );
+        assert_eq!(Bigquery.statement_count(r"select `a\`;` from t"), 1);
+        assert_eq!(Snowflake.statement_count("select \"a\"\";b\" // ;\n"), 1);
+        assert_eq!(Snowflake.statement_count("select $$it's; ok$$"), 1);
+        assert_eq!(Snowflake.statement_count("select 1 # 2; drop table t"), 2);
     }
 }

@@ -144,6 +144,14 @@ pub enum ProbeTask {
         null_passes: bool,
         timeout: Duration,
     },
+    /// A query variable's value on a warehouse: the first value of a query, at most
+    /// `limit` characters of it (as [`ProbeTask::QueryValue`] on a database).
+    WarehouseValue {
+        warehouse: check::Warehouse,
+        sql: String,
+        limit: usize,
+        timeout: Duration,
+    },
     /// One value compared with an expected one.
     DataCheck {
         connection: Connection,
@@ -179,6 +187,7 @@ impl ProbeTask {
             ProbeTask::WarehouseColumns { .. } => "warehouse_columns",
             ProbeTask::WarehousePreview { .. } => "warehouse_preview",
             ProbeTask::WarehouseDataCheck { .. } => "warehouse_data_check",
+            ProbeTask::WarehouseValue { .. } => "warehouse_value",
             ProbeTask::HttpRequest { .. } => "http_request",
         }
     }
@@ -308,6 +317,12 @@ pub async fn execute(request: ProbeRequest) -> ProbeReply {
             )
             .await,
         ),
+        ProbeTask::WarehouseValue {
+            warehouse,
+            sql,
+            limit,
+            timeout,
+        } => done(check::warehouse_value(&warehouse, &sql, limit, timeout).await),
         ProbeTask::HttpRequest { call } => done(check::http_request(&call).await),
     };
     answer.unwrap_or_else(ProbeReply::Failed)

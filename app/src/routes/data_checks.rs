@@ -19,13 +19,11 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use diesel_async::AsyncPgConnection;
 use hakobu_core::api::error::ErrorBody;
 use hakobu_core::authz::Action;
-use hakobu_core::connection::ConnectionKind;
 use hakobu_core::ids::RunId;
 use hakobu_core::job::JobSettings;
 use hakobu_core::job::checks::{
     AssignedCheck, CheckPreviewRequest, CheckPreviewResponse, CheckReports, CheckResultView,
 };
-use hakobu_engine::check::DbKind;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub fn configure(cfg: &mut ServiceConfig) {
@@ -101,28 +99,22 @@ async fn runner_checks(
             name: check.name.clone(),
             // The runner reports a check without a usable connection as not passed.
             endpoint: None,
-            // A warehouse's check runs its SQL as written: variables are refused on it
-            // when the job is saved (no literal quoting of these dialects yet).
-            warehouse,
+            warehouse: None,
             sql: check.sql.clone(),
             operator: check.operator,
             expected: check.expected.clone(),
             null_passes: check.null_passes,
             on_failure: check.on_failure,
         };
-        if let Some(c) = connection {
-            let connection_kind = match c.endpoint.kind {
-                DbKind::Postgresql => ConnectionKind::Postgresql,
-                DbKind::Mysql => ConnectionKind::Mysql,
-            };
-            // The run's resolved values go in as quoted literals of this dialect.
-            assigned.sql = crate::services::variables::check_sql(
-                &run,
-                &settings,
-                &check.sql,
-                connection_kind,
-            )?;
-            assigned.endpoint = Some(c.endpoint);
+        // The run's resolved values go in as quoted literals of the check's dialect, a
+        // database's or a warehouse's.
+        if let Some(c) = &saved
+            && (connection.is_some() || warehouse.is_some())
+        {
+            assigned.sql =
+                crate::services::variables::check_sql(&run, &settings, &check.sql, c.kind)?;
+            assigned.endpoint = connection.map(|c| c.endpoint);
+            assigned.warehouse = warehouse;
         }
         out.push(assigned);
     }

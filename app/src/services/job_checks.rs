@@ -191,12 +191,6 @@ pub async fn check_connections(
                 field,
                 "must be a database (PostgreSQL, MySQL) or data warehouse (BigQuery, Snowflake) connection: data checks run SQL",
             ),
-            // Variables go into a check's SQL as literals quoted for its dialect; the
-            // warehouses' dialects have no such quoting here yet.
-            Ok((c, _)) if c.kind.is_warehouse() && check.sql.contains('$') => errors.push(
-                format!("settings.checks[{i}].sql"),
-                "may not use variables ($name) on a data warehouse connection yet: write the values into the query",
-            ),
             Ok(_) => {}
             Err(ApiError::NotFound(_)) => errors.push(field, "is not a connection you can see"),
             Err(ApiError::Forbidden(_)) => errors.push(

@@ -14,8 +14,8 @@ use crate::error::ApiError;
 use crate::models::connection::Connection;
 use crate::models::job::Job;
 use crate::models::run::Run;
-use crate::services::engine_bridge;
 use crate::services::jobs::{secret_env_name, yaml_with_references};
+use crate::services::{engine_bridge, warehouses};
 use crate::state::AppState;
 use chrono::Utc;
 use diesel_async::AsyncPgConnection;
@@ -239,23 +239,36 @@ async fn query_value(
     }
     .ok_or_else(|| refuse("its connection no longer exists".to_owned()))?;
     let Some(dialect) = Dialect::of(connection.kind) else {
-        return Err(refuse("its connection is not a database".to_owned()).into());
+        return Err(
+            refuse("its connection is neither a database nor a data warehouse".to_owned()).into(),
+        );
     };
     let sql = variables::expand(sql, Target::Sql(dialect), values).map_err(refuse)?;
-    let mut database = engine_bridge::database(state, &connection)
-        .map_err(Refusal::from)?
-        .ok_or_else(|| refuse("its connection is not a database".to_owned()))?;
-    database.timeout = Duration::from_secs(u64::from(timeout_seconds));
-    // The database is asked for no more than the variable's limit (and one character),
-    // so a tenant's query of a huge value is refused without the value being read.
-    let answer = engine_bridge::query_value(state, &database, &sql, VARIABLE_MAX_VALUE_CHARS)
-        .await
-        .map_err(|e| match e.kind {
-            hakobu_engine::check::ErrorKind::Timeout => {
-                refuse(format!("the query took longer than {timeout_seconds} s"))
-            }
-            _ => refuse(e.message),
-        })?;
+    let timeout = Duration::from_secs(u64::from(timeout_seconds));
+    // The server is asked for no more than the variable's limit (and one character), so a
+    // tenant's query of a huge value is refused without the value being read. Both run
+    // in a probe worker, under the egress policy.
+    let answer = match warehouses::saved(state, &connection).map_err(Refusal::from)? {
+        Some(warehouse) => {
+            warehouses::query_value(state, &warehouse, &sql, VARIABLE_MAX_VALUE_CHARS, timeout)
+                .await
+        }
+        None => {
+            let mut database = engine_bridge::database(state, &connection)
+                .map_err(Refusal::from)?
+                .ok_or_else(|| {
+                    refuse("its connection is neither a database nor a data warehouse".to_owned())
+                })?;
+            database.timeout = timeout;
+            engine_bridge::query_value(state, &database, &sql, VARIABLE_MAX_VALUE_CHARS).await
+        }
+    }
+    .map_err(|e| match e.kind {
+        hakobu_engine::check::ErrorKind::Timeout => {
+            refuse(format!("the query took longer than {timeout_seconds} s"))
+        }
+        _ => refuse(e.message),
+    })?;
     Ok(answer.ok_or_else(|| refuse("the query returned no value (no row, or NULL)".to_owned()))?)
 }
 
@@ -303,7 +316,8 @@ pub fn fill_secrets(
     Ok(serde_norway::to_string(&config).map_err(anyhow::Error::from)?)
 }
 
-/// A data check's SQL with the run's stored variable values, quoted for `kind`'s dialect.
+/// A data check's SQL with the run's stored variable values, quoted for `kind`'s dialect
+/// (a database's or a data warehouse's).
 /// Checks run after the assignment, so the values are on the run by then; a check SQL with
 /// placeholders and no stored values is an error rather than SQL with `$` left in.
 pub fn check_sql(
@@ -321,8 +335,12 @@ pub fn check_sql(
         .and_then(|v| serde_json::from_value(v.clone()).ok())
         .unwrap_or_default();
     let values = Values::from_map(&stored, &settings.variables);
-    let dialect = Dialect::of(kind)
-        .ok_or_else(|| ApiError::field("sql", "runs on a database connection only"))?;
+    let dialect = Dialect::of(kind).ok_or_else(|| {
+        ApiError::field(
+            "sql",
+            "runs on a database or data warehouse connection only",
+        )
+    })?;
     variables::expand(sql, Target::Sql(dialect), &values).map_err(|m| ApiError::field("sql", m))
 }
 

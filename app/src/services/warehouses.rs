@@ -144,3 +144,26 @@ pub async fn data_check(
     };
     probe(state, task).await
 }
+
+/// A query variable's value on a warehouse: the first value of `sql`'s first row, as text
+/// (`None`: no row, or NULL), at most `limit` characters (longer is refused without being
+/// read), within `timeout`, as [`engine_bridge::query_value`] on a database.
+pub async fn query_value(
+    state: &AppState,
+    w: &check::Warehouse,
+    sql: &str,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<Option<String>, CheckError> {
+    let task = ProbeTask::WarehouseValue {
+        warehouse: w.clone(),
+        sql: sql.to_owned(),
+        limit,
+        timeout,
+    };
+    state
+        .probes
+        .run(task, timeout)
+        .await
+        .map_err(|e| e.into_check_error())
+}

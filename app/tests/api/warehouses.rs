@@ -652,27 +652,6 @@ async fn a_snowflake_connection_is_browsed_previewed_and_checked_on_the_emulator
         .await;
     let count = format!("SELECT COUNT(*) FROM {db}.SALES.ORDERS");
     browse_preview_and_check(&app, &owner, &id, "SALES", "ORDERS", &count, password).await;
-
-    // A check's SQL on a warehouse takes no variables yet: refused on the field at save.
-    let pg = app.pg_connection(&owner).await;
-    let (status, body) = app
-        .post(
-            "/api/jobs",
-            &owner.token,
-            json!({"name": "Checked", "team_id": owner.default_team, "settings": {
-                "source": {"connection_id": pg, "table": {"name": "src"}},
-                "destination": {"connection_id": pg, "table": {"name": "dst"}, "mode": "insert"},
-                "variables": [{"name": "day", "value": {"kind": "timestamp", "offset": {"quantity": 1, "unit": "day", "direction": "ago"}, "format": "%Y-%m-%d", "timezone": "UTC"}}],
-                "checks": [{"name": "n", "connection_id": id, "sql": "SELECT COUNT(*) FROM T WHERE D = ${day}",
-                    "operator": "=", "expected": "0"}]}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(
-        body.to_string().contains("settings.checks[0].sql")
-            && body.to_string().contains("data warehouse"),
-        "{body}"
-    );
 }
 
 /// A job's data checks on BigQuery and on Snowflake run in the runner after a real load
@@ -1072,14 +1051,198 @@ async fn data_marts_run_inside_snowflake() {
     assert_eq!(run["status"], "failed", "{run}");
     assert_eq!(rows(daily.clone()).await, "1=ONE,2=again,3=again");
 
+    // A variable's value stays one literal, whatever it holds.
+    let note = "it's \"two\"; DROP TABLE ORDERS; --";
     let statements = json!({
         "source": {"connection_id": sf, "statements":
-            format!("DELETE FROM {db}.SALES.DAILY WHERE ID = 1;\nUPDATE {db}.SALES.DAILY SET NAME = 'two' WHERE ID = 2;\n-- the end")},
+            format!("DELETE FROM {db}.SALES.DAILY WHERE ID = 1;\nUPDATE {db}.SALES.DAILY SET NAME = $note$ WHERE ID = 2;\n-- the end")},
         "destination": {"connection_id": sf},
+        "variables": [{"name": "note", "value": {"kind": "string", "value": note}}],
     });
     let run = run_data_mart(&app, &owner, "Statements", statements).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["rows_written"], 2, "{run}");
-    assert_eq!(rows(daily.clone()).await, "2=two,3=again");
+    assert_eq!(rows(daily.clone()).await, format!("2={note},3=again"));
+    assert_eq!(rows(format!("SELECT COUNT(*) FROM {db}.SALES.ORDERS")).await, "3");
     session.close().await;
+}
+
+/// A value crafted to close a literal and add a statement, with every character the
+/// dialects quote differently (quotes, backslashes, a line break, `;`, comments, Unicode).
+const ATTACK: &str = "x\\');\tDROP TABLE orders; -- \" ` '' \\\\\n2nd line # /* ユ ✓";
+
+/// A job's variables on the warehouses: query variables run on BigQuery and on Snowflake
+/// when the run starts (each feeding a check on the other warehouse), and the checks'
+/// SQL takes literals and names quoted for its own warehouse, so a check passes or fails
+/// by the value, and a value crafted to escape its literal reaches the warehouse as text.
+#[tokio::test]
+async fn variables_feed_checks_and_run_as_queries_on_bigquery_and_snowflake() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    app.sql("CREATE TABLE src (id bigint PRIMARY KEY); INSERT INTO src VALUES (1);")
+        .await;
+    let pg = app.pg_connection(&owner).await;
+    let Warehouses {
+        dataset,
+        bq,
+        db,
+        sf,
+    } = warehouse_connections(&app, &owner).await;
+    let bq_orders = format!("`p1.{dataset}.orders`");
+    let sf_orders = format!("{db}.SALES.ORDERS");
+    let check = |name: &str, connection: &str, sql: String, expected: &str| {
+        json!({"name": name, "connection_id": connection, "sql": sql,
+            "operator": "=", "expected": expected, "on_failure": "warn"})
+    };
+    let (status, job) = app
+        .post(
+            "/api/jobs",
+            &owner.token,
+            json!({"name": "Warehouse variables", "team_id": owner.default_team, "settings": {
+                "source": {"connection_id": pg, "table": {"name": "src"}},
+                "destination": {"connection_id": pg, "table": {"name": "dst"}, "mode": "insert"},
+                "variables": [
+                    {"name": "id", "value": {"kind": "string", "value": "2"}},
+                    {"name": "attack", "value": {"kind": "string", "value": ATTACK}},
+                    {"name": "nobody", "value": {"kind": "string", "value": "nobody"}},
+                    {"name": "bq_table", "in_sql": "identifier",
+                        "value": {"kind": "string", "value": "orders"}},
+                    {"name": "sf_table", "in_sql": "identifier",
+                        "value": {"kind": "string", "value": "ORDERS"}},
+                    // Run on BigQuery, itself with a variable: 'two'.
+                    {"name": "from_bq", "value": {"kind": "query", "connection_id": bq,
+                        "sql": format!("SELECT name FROM {bq_orders} WHERE CAST(id AS STRING) = $id$")}},
+                    // Run on Snowflake: 'one'.
+                    {"name": "from_sf", "value": {"kind": "query", "connection_id": sf,
+                        "sql": format!("SELECT NAME FROM {sf_orders} WHERE ID = 1")}}],
+                "checks": [
+                    check("bq by sf value", &bq,
+                        format!("SELECT count(*) FROM {bq_orders} WHERE name = $from_sf$"), "1"),
+                    check("sf by bq value", &sf,
+                        format!("SELECT COUNT(*) FROM {sf_orders} WHERE NAME = $from_bq$"), "1"),
+                    check("bq nobody", &bq,
+                        format!("SELECT count(*) FROM {bq_orders} WHERE name = $nobody$"), "1"),
+                    check("sf nobody", &sf,
+                        format!("SELECT COUNT(*) FROM {sf_orders} WHERE NAME = $nobody$"), "1"),
+                    check("bq attack", &bq, "SELECT $attack$".to_owned(), ATTACK),
+                    check("sf attack", &sf, "SELECT $attack$".to_owned(), ATTACK),
+                    check("bq name", &bq,
+                        format!("SELECT count(*) FROM `p1`.`{dataset}`.$bq_table$"), "3"),
+                    check("sf name", &sf,
+                        format!("SELECT COUNT(*) FROM {db}.SALES.$sf_table$"), "3")]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{job}");
+    let (status, run) = app
+        .post(
+            &format!("/api/jobs/{}/runs", job["id"].as_str().unwrap()),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let run_id = run["id"].as_str().unwrap();
+    let done = app.wait_for_run_end(&owner.token, run_id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(
+        done["resolved_inputs"]["variables"]["from_bq"], "two",
+        "{done}"
+    );
+    assert_eq!(
+        done["resolved_inputs"]["variables"]["from_sf"], "one",
+        "{done}"
+    );
+    let (status, checks) = app
+        .get(&format!("/api/runs/{run_id}/checks"), &owner.token)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{checks}");
+    let outcomes: Vec<(&str, &str, Option<&str>)> = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap(),
+                c["outcome"].as_str().unwrap(),
+                c["actual"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("bq by sf value", "passed", Some("1")),
+            ("sf by bq value", "passed", Some("1")),
+            ("bq nobody", "warned", Some("0")),
+            ("sf nobody", "warned", Some("0")),
+            // The warehouse saw exactly the text: nothing of it became SQL.
+            ("bq attack", "passed", Some(ATTACK)),
+            ("sf attack", "passed", Some(ATTACK)),
+            ("bq name", "passed", Some("3")),
+            ("sf name", "passed", Some("3")),
+        ],
+        "{checks}"
+    );
+}
+
+/// A query variable on a warehouse is held to the databases' rules: a value longer than
+/// the limit fails the run at its start naming the variable and the limit (BigQuery), and
+/// so does a query returning no value (Snowflake).
+#[tokio::test]
+async fn a_warehouse_query_variable_out_of_bounds_fails_the_run() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::SpawnOptions {
+        dispatcher: true,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.signup("Acme").await;
+    app.sql("CREATE TABLE src (id bigint PRIMARY KEY); INSERT INTO src VALUES (1);")
+        .await;
+    let pg = app.pg_connection(&owner).await;
+    let Warehouses { bq, db, sf, .. } = warehouse_connections(&app, &owner).await;
+    for (connection, sql, said) in [
+        (
+            &bq,
+            "SELECT REPEAT('x', 5000)".to_owned(),
+            "longer than 4096 characters",
+        ),
+        (
+            &sf,
+            format!("SELECT NAME FROM {db}.SALES.ORDERS WHERE ID = 99"),
+            "returned no value",
+        ),
+    ] {
+        let (status, job) = app
+            .post(
+                "/api/jobs",
+                &owner.token,
+                json!({"name": format!("Bounded {said}"), "team_id": owner.default_team, "settings": {
+                    "source": {"connection_id": pg, "query": "SELECT id FROM src WHERE id::text <> $v$"},
+                    "destination": {"connection_id": pg, "table": {"name": "dst"}, "mode": "insert"},
+                    "variables": [{"name": "v", "value": {"kind": "query", "connection_id": connection, "sql": sql}}]}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{job}");
+        let (status, run) = app
+            .post(
+                &format!("/api/jobs/{}/runs", job["id"].as_str().unwrap()),
+                &owner.token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{run}");
+        let done = app
+            .wait_for_run_end(&owner.token, run["id"].as_str().unwrap())
+            .await;
+        assert_eq!(done["status"], "failed", "{done}");
+        let summary = done["error_summary"].as_str().unwrap_or_default();
+        assert!(
+            summary.contains("$v$") && summary.contains(said),
+            "{summary}"
+        );
+    }
 }

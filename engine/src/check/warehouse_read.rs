@@ -23,6 +23,7 @@ use crate::limits::{
 };
 use crate::pipeline::Preview;
 use hakobu_core::job::checks::{CheckOperator, evaluate};
+use hakobu_core::sql::Dialect;
 use std::time::Duration;
 
 /// What a warehouse preview reads: a table, or a query (one SELECT, checked by the caller).
@@ -319,11 +320,19 @@ pub async fn warehouse_value(
     max_chars: usize,
     timeout: Duration,
 ) -> Result<Option<String>, CheckError> {
-    hakobu_core::job::check_select(sql).map_err(|message| CheckError {
-        kind: ErrorKind::Other,
-        ssh_host_key: None,
-        message: format!("the query {}", message.english),
-    })?;
+    // Under the databases' readings (as everywhere) and the warehouse's own: a `;` its
+    // quoting hides from PostgreSQL and MySQL may not split it into two statements.
+    let own = match w {
+        Warehouse::Bigquery(_) => Dialect::Bigquery,
+        Warehouse::Snowflake(_) => Dialect::Snowflake,
+    };
+    hakobu_core::job::check_select(sql)
+        .and_then(|()| hakobu_core::job::check_select_in(sql, own))
+        .map_err(|message| CheckError {
+            kind: ErrorKind::Other,
+            ssh_host_key: None,
+            message: format!("the query {}", message.english),
+        })?;
     let sql = bare(sql);
     let rows = guarded(timeout, async {
         match w {

@@ -51,9 +51,8 @@ async fn run_statements(
     statements: &str,
     commit_gate: impl std::future::Future<Output = Result<()>>,
 ) -> Result<u64> {
-    // Snowflake takes one statement per request. Its strings take backslash escapes
-    // and `''`, as MySQL's do.
-    let statements: Vec<&str> = Dialect::Mysql
+    // Snowflake takes one statement per request.
+    let statements: Vec<&str> = Dialect::Snowflake
         .split_statements(statements)
         .into_iter()
         .filter(|s| !only_comments(s))

@@ -28,7 +28,8 @@ impl InputTable {
     pub fn of(d: Dialect, c: &JdbcInput) -> Option<Self> {
         let table = c.table.as_deref()?;
         Some(match d {
-            Dialect::Postgres => {
+            // The warehouses have no database reader: only PostgreSQL and MySQL come here.
+            Dialect::Postgres | Dialect::Bigquery | Dialect::Snowflake => {
                 let qualified = d.qualified(Some(c.schema.as_deref().unwrap_or("public")), table);
                 InputTable {
                     name: qualified.clone(),
@@ -181,7 +182,9 @@ impl Cursor {
             wall_zones: columns.iter().map(|i| wall_zone(*i)).collect(),
             columns,
             wall_format: match d {
-                Dialect::Postgres => "%Y-%m-%dT%H:%M:%S%.6f",
+                Dialect::Postgres | Dialect::Bigquery | Dialect::Snowflake => {
+                    "%Y-%m-%dT%H:%M:%S%.6f"
+                }
                 // MySQL's DATETIME literal.
                 Dialect::Mysql => "%Y-%m-%d %H:%M:%S%.6f",
             },
