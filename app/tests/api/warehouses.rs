@@ -939,21 +939,26 @@ async fn data_marts_run_inside_bigquery() {
         );
     }
 
+    // A variable's value stays one literal, whatever it holds.
+    let note = "it's \"four\"; DROP TABLE orders; --";
     let statements = json!({
         "source": {"connection_id": bq, "statements":
-            "DELETE FROM orders WHERE id = 3;\nINSERT INTO orders (id, name) VALUES (4, 'four');"},
+            "DELETE FROM orders WHERE id = 3;\nINSERT INTO orders (id, name) VALUES (4, $note$);"},
         "destination": {"connection_id": bq},
+        "variables": [{"name": "note", "value": {"kind": "string", "value": note}}],
     });
     let run = run_data_mart(&app, &owner, "Statements", statements).await;
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(
         text(
             client
-                .rows(&format!("SELECT id FROM `p1.{dataset}.orders` ORDER BY id"))
+                .rows(&format!(
+                    "SELECT id, name FROM `p1.{dataset}.orders` ORDER BY id"
+                ))
                 .await
                 .unwrap()
         ),
-        "1,2,4"
+        format!("1=one,2=two,4={note}")
     );
 }
 
@@ -1063,7 +1068,10 @@ async fn data_marts_run_inside_snowflake() {
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["rows_written"], 2, "{run}");
     assert_eq!(rows(daily.clone()).await, format!("2={note},3=again"));
-    assert_eq!(rows(format!("SELECT COUNT(*) FROM {db}.SALES.ORDERS")).await, "3");
+    assert_eq!(
+        rows(format!("SELECT COUNT(*) FROM {db}.SALES.ORDERS")).await,
+        "3"
+    );
     session.close().await;
 }
 

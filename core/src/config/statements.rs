@@ -185,12 +185,10 @@ impl WarehouseWrite {
                 "merge_keys",
                 "is required for mode merge: the columns that identify a row (a warehouse enforces no primary key to merge on)",
             )),
-            Mode::DeleteInsert if self.merge_keys.is_empty() != condition => {
-                Err(ConfigError::new(
-                    "merge_keys",
-                    "delete_insert needs either merge_keys (rows with the result's keys are deleted) or delete_where (rows matching the condition are deleted), not both",
-                ))
-            }
+            Mode::DeleteInsert if self.merge_keys.is_empty() != condition => Err(ConfigError::new(
+                "merge_keys",
+                "delete_insert needs either merge_keys (rows with the result's keys are deleted) or delete_where (rows matching the condition are deleted), not both",
+            )),
             Mode::DeleteInsert | Mode::Merge => Ok(()),
             _ if condition || !self.merge_keys.is_empty() => Err(ConfigError::new(
                 "merge_keys",
