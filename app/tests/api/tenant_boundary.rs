@@ -592,6 +592,74 @@ async fn a_data_marts_statements_cannot_reach_the_service_network() {
     assert_eq!(rows[0][0].as_deref(), Some("0"), "the statements ran");
 }
 
+/// A data mart on a warehouse signs in through the same policy from the runner: a
+/// stranger's BigQuery and Snowflake data marts aimed at this machine (by a host name,
+/// which saving allows) fail in the runner before anything reaches the listener.
+#[tokio::test]
+async fn a_data_mart_on_a_warehouse_cannot_reach_the_service_network() {
+    let app = strict_app(true).await;
+    let stranger = app.signup("Stranger").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let sf = app
+        .create_connection(
+            &stranger,
+            &stranger.default_team,
+            "SF",
+            "snowflake",
+            json!({"account": "test", "endpoint": endpoint, "user": "u", "password": "pw", "database": "d"}),
+        )
+        .await;
+    let bq = app
+        .create_connection(
+            &stranger,
+            &stranger.default_team,
+            "BQ",
+            "bigquery",
+            json!({"project": "p1", "dataset": "d", "endpoint": endpoint,
+                "json_keyfile": crate::warehouses::service_account_key(&format!("{endpoint}/token"), &crate::warehouses::rsa_private_key())}),
+        )
+        .await;
+    for (id, settings) in [
+        (
+            &sf,
+            json!({"source": {"connection_id": sf, "statements": "DROP TABLE t"},
+                "destination": {"connection_id": sf}}),
+        ),
+        (
+            &bq,
+            json!({"source": {"connection_id": bq, "query": "SELECT 1 AS x"},
+                "destination": {"connection_id": bq, "table": {"name": "t"}, "mode": "replace"}}),
+        ),
+    ] {
+        let mut settings = settings;
+        settings["kind"] = json!("data_mart");
+        let (status, body) = app
+            .post(
+                "/api/jobs",
+                &stranger.token,
+                json!({"name": format!("Mart on {id}"), "team_id": stranger.default_team, "settings": settings}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let job = body["id"].as_str().unwrap().to_owned();
+        let (status, run) = app
+            .post(&format!("/api/jobs/{job}/runs"), &stranger.token, json!({}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{run}");
+        let done = app
+            .wait_for_run_end(&stranger.token, run["id"].as_str().unwrap())
+            .await;
+        assert_eq!(done["status"], "failed", "{done}");
+        let summary = done["error_summary"].as_str().unwrap_or_default();
+        assert!(summary.contains("may not"), "{done}");
+        assert!(!summary.contains("\"pw\""), "{done}");
+    }
+    let accepted =
+        tokio::time::timeout(std::time::Duration::from_millis(300), listener.accept()).await;
+    assert!(accepted.is_err(), "the listener on loopback was reached");
+}
+
 /// A data warehouse's endpoint and a BigQuery key's `token_uri` are addresses a tenant
 /// chooses, held to the policy like a database host: an address literal on the service's
 /// network is refused on its field when saved; a name (the token URI inside the key, a
