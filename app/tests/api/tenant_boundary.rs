@@ -592,18 +592,24 @@ async fn a_data_marts_statements_cannot_reach_the_service_network() {
     assert_eq!(rows[0][0].as_deref(), Some("0"), "the statements ran");
 }
 
-/// A data mart on a warehouse signs in through the same policy from the runner: a
-/// stranger's BigQuery and Snowflake data marts aimed at this machine (by a host name,
-/// which saving allows) fail in the runner before anything reaches the listener.
-#[tokio::test]
-async fn a_data_mart_on_a_warehouse_cannot_reach_the_service_network() {
-    let app = strict_app(true).await;
-    let stranger = app.signup("Stranger").await;
+/// A listener on loopback, and `stranger`'s Snowflake and BigQuery connections whose
+/// endpoint names it by host name (address literals are refused when saved); with
+/// `token_there`, the BigQuery key's token URI names it too.
+async fn warehouses_on_loopback(
+    app: &TestApp,
+    stranger: &crate::helpers::TestUser,
+    token_there: bool,
+) -> (tokio::net::TcpListener, String, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let token_uri = if token_there {
+        format!("{endpoint}/token")
+    } else {
+        "https://oauth2.googleapis.com/token".to_owned()
+    };
     let sf = app
         .create_connection(
-            &stranger,
+            stranger,
             &stranger.default_team,
             "SF",
             "snowflake",
@@ -612,14 +618,25 @@ async fn a_data_mart_on_a_warehouse_cannot_reach_the_service_network() {
         .await;
     let bq = app
         .create_connection(
-            &stranger,
+            stranger,
             &stranger.default_team,
             "BQ",
             "bigquery",
             json!({"project": "p1", "dataset": "d", "endpoint": endpoint,
-                "json_keyfile": crate::warehouses::service_account_key(&format!("{endpoint}/token"), &crate::warehouses::rsa_private_key())}),
+                "json_keyfile": crate::warehouses::service_account_key(&token_uri, &crate::warehouses::rsa_private_key())}),
         )
         .await;
+    (listener, sf, bq)
+}
+
+/// A data mart on a warehouse signs in through the same policy from the runner: a
+/// stranger's BigQuery and Snowflake data marts aimed at this machine (by a host name,
+/// which saving allows) fail in the runner before anything reaches the listener.
+#[tokio::test]
+async fn a_data_mart_on_a_warehouse_cannot_reach_the_service_network() {
+    let app = strict_app(true).await;
+    let stranger = app.signup("Stranger").await;
+    let (listener, sf, bq) = warehouses_on_loopback(&app, &stranger, true).await;
     for (id, settings) in [
         (
             &sf,
@@ -736,27 +753,7 @@ async fn a_warehouse_endpoint_or_token_uri_on_the_service_network_is_refused() {
 async fn browsing_previewing_or_checking_a_warehouse_on_the_service_network_is_refused() {
     let app = strict_app(false).await;
     let stranger = app.signup("Stranger").await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let endpoint = format!("http://localhost:{}", listener.local_addr().unwrap().port());
-    let sf = app
-        .create_connection(
-            &stranger,
-            &stranger.default_team,
-            "SF",
-            "snowflake",
-            json!({"account": "test", "endpoint": endpoint, "user": "u", "password": "pw", "database": "d"}),
-        )
-        .await;
-    let bq = app
-        .create_connection(
-            &stranger,
-            &stranger.default_team,
-            "BQ",
-            "bigquery",
-            json!({"project": "p1", "dataset": "d", "endpoint": endpoint,
-                "json_keyfile": crate::warehouses::service_account_key("https://oauth2.googleapis.com/token", &crate::warehouses::rsa_private_key())}),
-        )
-        .await;
+    let (listener, sf, bq) = warehouses_on_loopback(&app, &stranger, false).await;
     for id in [&sf, &bq] {
         for path in ["schemas", "tables", "columns?table=t"] {
             let (status, body) = app

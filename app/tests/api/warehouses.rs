@@ -701,33 +701,16 @@ async fn a_runs_data_checks_run_on_bigquery_and_snowflake() {
         .wait_for_run_end(&owner.token, run["id"].as_str().unwrap())
         .await;
     assert_eq!(done["status"], "succeeded", "{done}");
-    let (status, checks) = app
-        .get(
-            &format!("/api/runs/{}/checks", run["id"].as_str().unwrap()),
-            &owner.token,
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{checks}");
-    let outcomes: Vec<(&str, &str, Option<&str>)> = checks
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap(),
-                c["outcome"].as_str().unwrap(),
-                c["actual"].as_str(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        outcomes,
-        vec![
+    assert_check_outcomes(
+        &app,
+        &owner.token,
+        run["id"].as_str().unwrap(),
+        &[
             ("bq orders", "passed", Some("3")),
-            ("sf unnamed", "warned", Some("1"))
+            ("sf unnamed", "warned", Some("1")),
         ],
-        "{checks}"
-    );
+    )
+    .await;
 }
 
 /// A workflow's check tasks run on data warehouses as a job's checks do: the query runs in
@@ -1164,25 +1147,11 @@ async fn variables_feed_checks_and_run_as_queries_on_bigquery_and_snowflake() {
         done["resolved_inputs"]["variables"]["from_sf"], "one",
         "{done}"
     );
-    let (status, checks) = app
-        .get(&format!("/api/runs/{run_id}/checks"), &owner.token)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{checks}");
-    let outcomes: Vec<(&str, &str, Option<&str>)> = checks
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap(),
-                c["outcome"].as_str().unwrap(),
-                c["actual"].as_str(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        outcomes,
-        vec![
+    assert_check_outcomes(
+        &app,
+        &owner.token,
+        &run_id,
+        &[
             ("bq by sf value", "passed", Some("1")),
             ("sf by bq value", "passed", Some("1")),
             ("bq nobody", "warned", Some("0")),
@@ -1193,8 +1162,8 @@ async fn variables_feed_checks_and_run_as_queries_on_bigquery_and_snowflake() {
             ("bq name", "passed", Some("3")),
             ("sf name", "passed", Some("3")),
         ],
-        "{checks}"
-    );
+    )
+    .await;
 }
 
 /// A query variable on a warehouse is held to the databases' rules: a value longer than
@@ -1253,4 +1222,28 @@ async fn a_warehouse_query_variable_out_of_bounds_fails_the_run() {
             "{summary}"
         );
     }
+}
+
+/// Asserts a run's checks, in order, as `(name, outcome, actual value)`.
+async fn assert_check_outcomes(
+    app: &crate::helpers::TestApp,
+    token: &str,
+    run_id: &str,
+    expected: &[(&str, &str, Option<&str>)],
+) {
+    let (status, checks) = app.get(&format!("/api/runs/{run_id}/checks"), token).await;
+    assert_eq!(status, StatusCode::OK, "{checks}");
+    let outcomes: Vec<(&str, &str, Option<&str>)> = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap(),
+                c["outcome"].as_str().unwrap(),
+                c["actual"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(outcomes, expected, "{checks}");
 }
