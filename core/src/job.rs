@@ -885,11 +885,14 @@ fn check_delimiter(e: &mut FieldErrors, field: &str, d: &str) {
 }
 
 /// A query for previews, sources, data checks and variables: one SELECT or WITH
-/// statement, nothing else, under every dialect's reading (the connection may not be known
-/// yet where this runs; a query one server would split in two is refused everywhere).
+/// statement, nothing else, under PostgreSQL's and MySQL's readings (the connection may
+/// not be known yet where this runs; a query either server would split in two is refused
+/// everywhere). A warehouse's queries are checked again under its own reading where they
+/// run (`engine/src/check/warehouse_read.rs`).
 ///
-/// This is a guard against mistakes, not the security boundary: these queries also run
-/// as one prepared statement in a read-only transaction (`docs/security.md`).
+/// This is a guard against mistakes, not the security boundary: database queries also run
+/// as one prepared statement in a read-only transaction (`docs/security.md`), and a
+/// warehouse runs what the tenant's own credentials allow.
 pub fn check_select(query: &str) -> Result<(), Text> {
     [Dialect::Postgres, Dialect::Mysql]
         .into_iter()
