@@ -676,7 +676,7 @@ impl JobSettings {
                     "is for storage connections; this destination is a database",
                 );
             }
-            check_keys_and_condition(e, d);
+            check_keys_and_condition(e, d, None);
         } else {
             match &d.files {
                 None => e.push("destination.files", "is required for a storage destination"),
@@ -759,7 +759,14 @@ impl JobSettings {
                 }
             }
             (None, Some(query)) => {
-                if let Err(m) = check_select(query) {
+                // A warehouse reads the query under its own rules too (a BigQuery
+                // `'''...'''` string may hide a `;` from the databases' readings).
+                let own = connection
+                    .and_then(|info| Dialect::of(info.kind))
+                    .filter(|_| on_warehouse);
+                let checked = check_select(query)
+                    .and_then(|()| own.map_or(Ok(()), |d| check_select_in(query, d)));
+                if let Err(m) = checked {
                     e.push_message("source.query", m);
                 }
                 match &d.table {
@@ -775,7 +782,7 @@ impl JobSettings {
                         "must be insert (append), replace, delete_insert or merge",
                     );
                 }
-                check_keys_and_condition(e, d);
+                check_keys_and_condition(e, d, own);
                 if on_warehouse && d.mode == Mode::Merge && d.merge_keys.is_empty() {
                     e.push(
                         "destination.merge_keys",
@@ -811,7 +818,9 @@ fn bigquery_mode(mode: Mode) -> Option<BigqueryMode> {
 
 /// Keys and the delete condition of a database destination: which modes use them, and
 /// `delete_insert` needs exactly one of them.
-fn check_keys_and_condition(e: &mut FieldErrors, d: &DestinationSettings) {
+/// `own`: the dialect of a warehouse that splices the condition into its SQL, whose
+/// reading is checked too.
+fn check_keys_and_condition(e: &mut FieldErrors, d: &DestinationSettings, own: Option<Dialect>) {
     let keyed = matches!(d.mode, Mode::Merge | Mode::MergeDirect | Mode::DeleteInsert);
     if !keyed && !d.merge_keys.is_empty() {
         e.push(
@@ -835,7 +844,7 @@ fn check_keys_and_condition(e: &mut FieldErrors, d: &DestinationSettings) {
                     "give either key columns or a condition, not both",
                 );
             }
-            check_condition(e, "destination.delete_where", c);
+            check_condition(e, "destination.delete_where", c, own);
         }
         (Mode::DeleteInsert, _) | (_, None) => {}
         (_, Some(_)) => e.push(
@@ -847,9 +856,10 @@ fn check_keys_and_condition(e: &mut FieldErrors, d: &DestinationSettings) {
 
 /// A SQL condition (a WHERE without the word): one expression, no second statement under
 /// any dialect's reading. The engine also sends it as one prepared statement.
-fn check_condition(e: &mut FieldErrors, field: &str, condition: &str) {
+fn check_condition(e: &mut FieldErrors, field: &str, condition: &str, own: Option<Dialect>) {
     if [Dialect::Postgres, Dialect::Mysql]
-        .iter()
+        .into_iter()
+        .chain(own)
         .any(|d| d.statement_count(condition.trim().trim_end_matches(';')) > 1)
     {
         e.push_message(field, MessageCode::SingleStatement);

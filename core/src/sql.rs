@@ -299,11 +299,17 @@ impl Dialect {
                     skip_quoted(b, i, b'`', self == Bigquery)
                 }
                 b'$' if self == Postgres => skip_dollar_quoted(b, i),
-                // Snowflake's `$$...$$` has no tag and no escapes.
-                b'$' if self == Snowflake && b.get(i + 1) == Some(&b'$') => b[i + 2..]
-                    .windows(2)
-                    .position(|w| w == b"$$")
-                    .map_or(b.len(), |n| i + 2 + n + 2),
+                // Snowflake's `$$...$$` has no tag and no escapes; a `$` inside a name
+                // (`x$$`) opens nothing.
+                b'$' if self == Snowflake
+                    && b.get(i + 1) == Some(&b'$')
+                    && !(i > 0 && is_word_byte(&b[i - 1])) =>
+                {
+                    b[i + 2..]
+                        .windows(2)
+                        .position(|w| w == b"$$")
+                        .map_or(b.len(), |n| i + 2 + n + 2)
+                }
                 b'#' if matches!(self, Mysql | Bigquery) => skip_line(b, i),
                 b'/' if self == Snowflake && b.get(i + 1) == Some(&b'/') => skip_line(b, i),
                 // MySQL needs a space after `--` for a comment; `1--1` is arithmetic.
@@ -522,6 +528,9 @@ mod tests {
     #[test]
     fn statements_are_split_by_each_dialects_quoting() {
         use Dialect::{Mysql, Postgres};
+        // A `$` inside a Snowflake name opens no `$$` string.
+        let named = "select x$$ from t; delete from t; select $$a;b$$";
+        assert_eq!(Dialect::Snowflake.statement_count(named), 3);
         for d in [Postgres, Mysql] {
             assert_eq!(d.statement_count("select 1"), 1);
             assert_eq!(d.statement_count("select 1;  ;\n"), 1);

@@ -742,6 +742,25 @@ fn a_data_mart_on_a_warehouse_runs_inside_it_and_merge_needs_keys() {
     );
     let job = merge(json!(["day"]));
     assert!(job.validate(bigquery, bigquery).is_empty());
+    // One statement to PostgreSQL and MySQL, a script to BigQuery: refused on a warehouse.
+    let hidden = data_mart(
+        json!({"connection_id": id, "query": "select '''a'b''' as x; drop table target --'"}),
+        json!({"connection_id": id, "table": {"name": "t"}, "mode": "replace"}),
+    );
+    assert!(hidden.validate(PG, PG).is_empty());
+    assert_eq!(
+        fields(&hidden.validate(bigquery, bigquery)),
+        ["source.query"]
+    );
+    let condition = data_mart(
+        json!({"connection_id": id, "query": "SELECT 1 AS x"}),
+        json!({"connection_id": id, "table": {"name": "t"}, "mode": "delete_insert",
+            "delete_where": "x = '''a'b'''; drop table target --'"}),
+    );
+    assert_eq!(
+        fields(&condition.validate(bigquery, bigquery)),
+        ["destination.delete_where"]
+    );
 
     let s = json!({"project": "p1", "dataset": "raw"})
         .as_object()

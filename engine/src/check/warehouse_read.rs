@@ -198,6 +198,23 @@ pub async fn warehouse_columns(
     .await
 }
 
+/// Refuses anything but one SELECT under the databases' readings (as everywhere) and the
+/// warehouse's own: a `;` its quoting hides from PostgreSQL and MySQL (a BigQuery
+/// `'''...'''` string) may not split it into a script.
+fn one_select(w: &Warehouse, sql: &str) -> Result<(), CheckError> {
+    let own = match w {
+        Warehouse::Bigquery(_) => Dialect::Bigquery,
+        Warehouse::Snowflake(_) => Dialect::Snowflake,
+    };
+    hakobu_core::job::check_select(sql)
+        .and_then(|()| hakobu_core::job::check_select_in(sql, own))
+        .map_err(|message| CheckError {
+            kind: ErrorKind::Other,
+            ssh_host_key: None,
+            message: format!("the query {}", message.english),
+        })
+}
+
 /// The first `limit` rows of a table or a query. A BigQuery table is read by
 /// `tabledata.list` (no query is billed); a query, and anything on Snowflake, as
 /// `SELECT * FROM (...) LIMIT limit`, so nothing but the SELECT runs. Values are text as
@@ -208,6 +225,9 @@ pub async fn warehouse_preview(
     limit: usize,
     timeout: Duration,
 ) -> Result<Preview, CheckError> {
+    if let WarehouseRead::Query { query } = read {
+        one_select(w, query)?;
+    }
     let rows = guarded(timeout, async {
         match (w, read) {
             (Warehouse::Bigquery(c), WarehouseRead::Table { schema, table }) => {
@@ -320,19 +340,7 @@ pub async fn warehouse_value(
     max_chars: usize,
     timeout: Duration,
 ) -> Result<Option<String>, CheckError> {
-    // Under the databases' readings (as everywhere) and the warehouse's own: a `;` its
-    // quoting hides from PostgreSQL and MySQL may not split it into two statements.
-    let own = match w {
-        Warehouse::Bigquery(_) => Dialect::Bigquery,
-        Warehouse::Snowflake(_) => Dialect::Snowflake,
-    };
-    hakobu_core::job::check_select(sql)
-        .and_then(|()| hakobu_core::job::check_select_in(sql, own))
-        .map_err(|message| CheckError {
-            kind: ErrorKind::Other,
-            ssh_host_key: None,
-            message: format!("the query {}", message.english),
-        })?;
+    one_select(w, sql)?;
     let sql = bare(sql);
     let rows = guarded(timeout, async {
         match w {

@@ -225,6 +225,9 @@ pub struct BqField {
     pub type_: String,
 }
 
+/// How many times a failed poll of a running job is tried again (waiting 4, 8, 16, 32 s).
+const JOB_POLL_RETRIES: u32 = 4;
+
 impl Client {
     /// Authenticates and connects to the API endpoint of `c`, under this process's egress
     /// policy.
@@ -462,7 +465,29 @@ impl Client {
             if let Some(l) = job["jobReference"]["location"].as_str() {
                 path.push_str(&format!("?location={l}"));
             }
-            job = self.ok(reqwest::Method::GET, &path, None).await?;
+            job = self.job_status(&path, &id).await?;
+        }
+    }
+
+    /// A running job's state. A failed poll is tried again a few times: the job runs on
+    /// in BigQuery whatever happens to the poll, and giving up on it early would report a
+    /// change as not made.
+    async fn job_status(&self, path: &str, id: &str) -> Result<Value> {
+        let mut attempt = 0;
+        loop {
+            match self.ok(reqwest::Method::GET, path, None).await {
+                Ok(job) => return Ok(job),
+                Err(e) if attempt < JOB_POLL_RETRIES => {
+                    attempt += 1;
+                    tracing::warn!("asking BigQuery about job {id} failed, trying again: {e:#}");
+                    tokio::time::sleep(Duration::from_secs(2 << attempt)).await;
+                }
+                Err(e) => {
+                    return Err(e.context(format!(
+                        "lost track of BigQuery job {id}: it may still finish (see its state in the BigQuery console)"
+                    )));
+                }
+            }
         }
     }
 

@@ -10,11 +10,14 @@
 //!   with one job: `INSERT`, a `CREATE OR REPLACE TABLE`, a `MERGE`, or delete-then-insert
 //!   inside one transaction. A failed run leaves the target as it was. A missing target
 //!   is created with the result's columns.
+//! - A query or condition BigQuery would read as several statements is refused: spliced
+//!   into this module's SQL, the rest would run as a script outside its order.
 
 use super::Client;
 use super::writer::{check_column, rand_suffix};
 use anyhow::{Context, Result};
 use hakobu_core::config::{BigqueryStatements, Mode, WarehouseWrite};
+use hakobu_core::sql::Dialect;
 
 /// Runs the section's statements or write, awaiting `commit_gate` before the step that
 /// changes the warehouse for good. Answers the rows written (a write) or the rows the
@@ -47,6 +50,13 @@ async fn run_write(
     w: &WarehouseWrite,
     commit_gate: impl std::future::Future<Output = Result<()>>,
 ) -> Result<u64> {
+    one_statement(&w.query, "write.query")?;
+    if let Some(condition) = &w.delete_where {
+        one_statement(condition, "write.delete_where")?;
+    }
+    for key in &w.merge_keys {
+        check_column(key).context("write.merge_keys")?;
+    }
     let stage = format!("hakobu_mart_{:016x}", rand_suffix());
     let outcome = async {
         client
@@ -93,6 +103,16 @@ async fn run_write(
     outcome
 }
 
+/// Refuses SQL that BigQuery would run as a script of several statements: spliced into
+/// the staging `CREATE TABLE` or the final job, a second statement would run outside the
+/// steps this module orders (before the commit gate, say). Saving checks it too.
+fn one_statement(sql: &str, field: &str) -> Result<()> {
+    if Dialect::Bigquery.statement_count(sql.trim().trim_end_matches(';')) > 1 {
+        anyhow::bail!("sql.{field}: must be a single statement, as BigQuery reads it");
+    }
+    Ok(())
+}
+
 /// The one job that moves the staged result into the target. Column names were checked
 /// by [`check_column`], so backquoting them needs no escaping.
 fn write_sql(
@@ -103,8 +123,13 @@ fn write_sql(
     target_exists: bool,
 ) -> String {
     let mode = w.mode();
-    if !target_exists || mode == Mode::Replace {
+    if mode == Mode::Replace {
         return format!("CREATE OR REPLACE TABLE {target} AS SELECT * FROM {stage}");
+    }
+    // Not `OR REPLACE`: a table made meanwhile (by another run) fails this job rather than
+    // being replaced by it.
+    if !target_exists {
+        return format!("CREATE TABLE {target} AS SELECT * FROM {stage}");
     }
     let col = |prefix: &str| {
         columns
@@ -177,12 +202,21 @@ mod tests {
             sql(&write(Mode::Insert, &[], None), true),
             "INSERT INTO `p.d.t` (`id`, `v`) SELECT `id`, `v` FROM `p.d.s`"
         );
-        for mode in [Mode::Insert, Mode::Merge, Mode::DeleteInsert, Mode::Replace] {
+        for mode in [Mode::Insert, Mode::Merge, Mode::DeleteInsert] {
             assert_eq!(
                 sql(&write(mode, &["id"], None), false),
+                "CREATE TABLE `p.d.t` AS SELECT * FROM `p.d.s`"
+            );
+        }
+        for exists in [false, true] {
+            assert_eq!(
+                sql(&write(Mode::Replace, &[], None), exists),
                 "CREATE OR REPLACE TABLE `p.d.t` AS SELECT * FROM `p.d.s`"
             );
         }
+        assert!(one_statement("SELECT '''a;b''' AS x;", "q").is_ok());
+        let hidden = one_statement("select '''a'b''' as x; drop table target --'", "q");
+        assert!(hidden.unwrap_err().to_string().contains("single statement"));
         assert_eq!(
             sql(&write(Mode::Merge, &["id"], None), true),
             "MERGE `p.d.t` T USING `p.d.s` S ON T.`id` = S.`id` WHEN MATCHED THEN UPDATE SET `v` = S.`v` WHEN NOT MATCHED THEN INSERT (`id`, `v`) VALUES (S.`id`, S.`v`)"

@@ -228,6 +228,9 @@ impl Session {
             .header("Authorization", self.authorization())
             .json(&serde_json::json!({
                 "sqlText": sql,
+                // One statement per request whatever the account's default: a query
+                // Hakobu checked as one SELECT can never run as a script.
+                "parameters": {"MULTI_STATEMENT_COUNT": 1},
                 "asyncExec": false,
                 "sequenceId": self.sequence.fetch_add(1, Ordering::Relaxed),
                 "querySubmissionTime": submitted,

@@ -231,7 +231,20 @@ async fn upload_s3(
             },
         )
         .await
-        .map_err(|e| anyhow::Error::new(e).context(failed()))?;
+        .map_err(|e| {
+            // An S3 refusal's text may quote the signed request, session token included:
+            // the stage's temporary credentials are cut out before it goes anywhere.
+            let mut said = format!("{:#}", anyhow::Error::new(e));
+            for secret in [Some(&key_id), Some(&secret), token.as_ref()]
+                .into_iter()
+                .flatten()
+                .map(|s| s.expose())
+                .filter(|s| !s.is_empty())
+            {
+                said = said.replace(secret, "***");
+            }
+            anyhow!("{}: {said}", failed())
+        })?;
     Ok(())
 }
 

@@ -94,12 +94,21 @@ fn changed_rows(rows: &super::Rows) -> u64 {
 }
 
 /// Whether a piece of a script holds only comments (a script's closing remark), which
-/// Snowflake refuses as an empty statement.
+/// Snowflake refuses as an empty statement. A comment marker inside a string of a real
+/// statement leaves the rest of it, so such a piece is never taken for a comment.
 fn only_comments(statement: &str) -> bool {
-    statement.lines().all(|l| {
-        let l = l.trim();
-        l.is_empty() || l.starts_with("--") || l.starts_with("//")
-    })
+    let mut rest = statement.trim_start();
+    while !rest.is_empty() {
+        rest = if let Some(after) = rest.strip_prefix("/*") {
+            after.find("*/").map_or("", |end| &after[end + 2..])
+        } else if rest.starts_with("--") || rest.starts_with("//") {
+            rest.find('\n').map_or("", |end| &rest[end + 1..])
+        } else {
+            return false;
+        }
+        .trim_start();
+    }
+    true
 }
 
 async fn run_write(
@@ -108,6 +117,14 @@ async fn run_write(
     w: &WarehouseWrite,
     commit_gate: impl std::future::Future<Output = Result<()>>,
 ) -> Result<u64> {
+    // Snowflake runs one statement per request (`MULTI_STATEMENT_COUNT` is sent as 1), so
+    // a second one would only fail; refused here with the field's name instead.
+    let condition = w.delete_where.as_ref().map(|c| (c, "delete_where"));
+    for (sql, field) in std::iter::once((&w.query, "query")).chain(condition) {
+        if Dialect::Snowflake.statement_count(sql.trim().trim_end_matches(';')) > 1 {
+            anyhow::bail!("sql.write.{field}: must be a single statement, as Snowflake reads it");
+        }
+    }
     let id = uuid::Uuid::new_v4().simple().to_string().to_uppercase();
     // Unqualified: a temporary table lives in the session's schema (the emulator refuses
     // a temporary table named with a database).
@@ -148,6 +165,8 @@ async fn write_through_stage(
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     let plan = write_sql(target, stage, w, &columns);
+    // Everything from here changes the target (a created one included).
+    commit_gate.await?;
     if let Some(create) = &plan.create {
         session
             .execute(create)
@@ -159,7 +178,6 @@ async fn write_through_stage(
         // One statement is atomic by itself (and the emulator cannot run a MERGE inside
         // BEGIN .. COMMIT).
         [one] => {
-            commit_gate.await?;
             session.execute(one).await.with_context(failed)?;
         }
         several => {
@@ -168,7 +186,6 @@ async fn write_through_stage(
                 for sql in several {
                     session.execute(sql).await.with_context(failed)?;
                 }
-                commit_gate.await?;
                 session.execute("COMMIT").await.context("COMMIT failed")?;
                 Ok::<_, anyhow::Error>(())
             }
@@ -197,7 +214,7 @@ fn write_sql(target: &str, stage: &str, w: &WarehouseWrite, columns: &[String]) 
         return WritePlan {
             create: None,
             change: vec![format!(
-                "CREATE OR REPLACE TABLE {target} AS SELECT * FROM {stage}"
+                "CREATE OR REPLACE TABLE {target} COPY GRANTS AS SELECT * FROM {stage}"
             )],
         };
     }
@@ -270,7 +287,7 @@ mod tests {
         assert!(replace.create.is_none());
         assert_eq!(
             replace.change,
-            ["CREATE OR REPLACE TABLE T AS SELECT * FROM S"]
+            ["CREATE OR REPLACE TABLE T COPY GRANTS AS SELECT * FROM S"]
         );
         let merge = write_sql("T", "S", &w(Mode::Merge, &["id"], None), &cols);
         assert_eq!(
@@ -296,7 +313,9 @@ mod tests {
     #[test]
     fn a_closing_comment_is_not_sent_as_a_statement_and_row_counts_are_read() {
         assert!(only_comments("-- done\n// really"));
+        assert!(only_comments("/* done */\n-- really"));
         assert!(!only_comments("-- delete\nDELETE FROM t"));
+        assert!(!only_comments("/* a */ SELECT '/*'"));
         let rows = crate::connectors::snowflake::Rows {
             columns: vec![
                 "number of rows updated".into(),

@@ -320,7 +320,7 @@ impl SnowflakeWriter {
             Mode::InsertDirect => return Ok(()),
             Mode::Replace => {
                 s.execute(&format!(
-                    "CREATE OR REPLACE TABLE {} AS SELECT {} FROM {}",
+                    "CREATE OR REPLACE TABLE {} COPY GRANTS AS SELECT {} FROM {}",
                     self.target,
                     self.select_list(),
                     self.staging
