@@ -1150,7 +1150,7 @@ async fn variables_feed_checks_and_run_as_queries_on_bigquery_and_snowflake() {
     assert_check_outcomes(
         &app,
         &owner.token,
-        &run_id,
+        run_id,
         &[
             ("bq by sf value", "passed", Some("1")),
             ("sf by bq value", "passed", Some("1")),
