@@ -275,10 +275,22 @@ impl Dialect {
 
     /// Where the `;` that end statements are: outside strings, quoted names and comments.
     fn separators(self, sql: &str) -> Vec<usize> {
+        self.lex(sql).0
+    }
+
+    /// The byte ranges of `sql` inside strings, quoted names and comments (quotes and
+    /// comment markers included), as this dialect's server reads them.
+    pub fn quoted_ranges(self, sql: &str) -> Vec<std::ops::Range<usize>> {
+        self.lex(sql).1
+    }
+
+    /// The statement separators and the quoted or commented ranges of `sql`.
+    fn lex(self, sql: &str) -> (Vec<usize>, Vec<std::ops::Range<usize>>) {
         use Dialect::{Bigquery, Mysql, Postgres, Snowflake};
         let b = sql.as_bytes();
-        let (mut separators, mut i) = (Vec::new(), 0);
+        let (mut separators, mut quoted, mut i) = (Vec::new(), Vec::new(), 0);
         while i < b.len() {
+            let start = i;
             i = match b[i] {
                 q @ (b'\'' | b'"') if self == Bigquery && b[i..].starts_with(&[q, q, q]) => {
                     skip_triple_quoted(b, i, q)
@@ -325,8 +337,13 @@ impl Dialect {
                 }
                 _ => i + 1,
             };
+            // Every quoting or comment run is at least two bytes; a one-byte step is code
+            // (or an unterminated quote at the very end, with nothing after it).
+            if i > start + 1 {
+                quoted.push(start..i);
+            }
         }
-        separators
+        (separators, quoted)
     }
 }
 

@@ -228,42 +228,21 @@ pub fn names_in(text: &str) -> Result<Vec<&str>, PlaceholderError> {
 }
 
 /// Positions (1-based character index) of the `$` of placeholders that sit inside a quoted
-/// string or name, or a comment, in SQL text. Dialect-neutral: `'`, `"` and `` ` `` all
-/// quote.
+/// string or name, or a comment, in SQL text, as any of the dialects reads the text the
+/// server will get: each placeholder a literal there, each `$$` one `$` (which may open a
+/// PostgreSQL `$tag$` or a Snowflake `$$` string), backslash escapes as each dialect takes
+/// them. A placeholder inside quotes under one reading is refused for all: the connection
+/// may change, and a value must never be able to end a string it was not meant to be in.
 fn quoted_placeholders(sql: &str) -> Vec<(String, usize)> {
-    #[derive(PartialEq)]
-    enum State {
-        Code,
-        Quoted(char),
-        LineComment,
-        BlockComment,
-    }
     let chars: Vec<char> = sql.chars().collect();
-    let mut state = State::Code;
-    let mut found = Vec::new();
+    let mut served = String::with_capacity(sql.len());
+    // (name, position in `sql`, byte offset in `served`)
+    let mut spots = Vec::new();
     let mut i = 0;
     while i < chars.len() {
-        let c = chars[i];
-        let next = chars.get(i + 1).copied();
-        match state {
-            State::Code => match (c, next) {
-                ('\'' | '"' | '`', _) => state = State::Quoted(c),
-                ('-', Some('-')) | ('#', _) => state = State::LineComment,
-                ('/', Some('*')) => state = State::BlockComment,
-                _ => {}
-            },
-            // A doubled quote stays inside the quotes.
-            State::Quoted(q) if c == q && next == Some(q) => i += 1,
-            State::Quoted(q) if c == q => state = State::Code,
-            State::LineComment if c == '\n' => state = State::Code,
-            State::BlockComment if c == '*' && next == Some('/') => {
-                state = State::Code;
-                i += 1;
-            }
-            _ => {}
-        }
-        if c == '$' && state != State::Code {
-            if next == Some('$') {
+        if chars[i] == '$' {
+            if chars.get(i + 1) == Some(&'$') {
+                served.push('$');
                 i += 2;
                 continue;
             }
@@ -271,15 +250,31 @@ fn quoted_placeholders(sql: &str) -> Vec<(String, usize)> {
                 .iter()
                 .take_while(|c| is_name_char(**c))
                 .collect();
-            if chars.get(i + 1 + name.len()) == Some(&'$') && !name.is_empty() {
-                found.push((name.clone(), i + 1));
+            if !name.is_empty() && chars.get(i + 1 + name.len()) == Some(&'$') {
+                spots.push((name.clone(), i + 1, served.len()));
+                // A literal is one token of code: a digit stands for it.
+                served.push('0');
                 i += name.len() + 2;
                 continue;
             }
         }
+        served.push(chars[i]);
         i += 1;
     }
-    found
+    let ranges: Vec<std::ops::Range<usize>> = [
+        Dialect::Postgres,
+        Dialect::Mysql,
+        Dialect::Bigquery,
+        Dialect::Snowflake,
+    ]
+    .into_iter()
+    .flat_map(|d| d.quoted_ranges(&served))
+    .collect();
+    spots
+        .into_iter()
+        .filter(|(_, _, offset)| ranges.iter().any(|r| r.contains(offset)))
+        .map(|(name, position, _)| (name, position))
+        .collect()
 }
 
 // --- Checking a job's settings ------------------------------------------------------------

@@ -341,3 +341,28 @@ fn an_injection_through_a_value_leaves_the_statement_unchanged() {
         }
     }
 }
+
+#[test]
+fn a_placeholder_a_dialect_reads_inside_quotes_is_refused_under_every_reading() {
+    let vars = vec![text("x", "v", SqlUse::Literal)];
+    let flagged = |sql: &str| {
+        let mut errors = FieldErrors::default();
+        check_settings(&json!({"source": {"query": sql}}), &vars, &mut errors);
+        errors.0.len()
+    };
+    // Code under every reading: accepted.
+    assert_eq!(flagged("SELECT 1 WHERE a = $x$ AND b = 'it''s'"), 0);
+    assert_eq!(flagged("SELECT x$$ FROM t WHERE a = $x$"), 0);
+    // MySQL, BigQuery and Snowflake read `\'` as a quote inside the string, so the
+    // placeholder after it is inside quotes there (PostgreSQL alone would see code).
+    assert_eq!(flagged(r"SELECT '\' $x$ '"), 1);
+    // `$$` writes one `$`: `$$$$` is Snowflake's `$$` string (and PostgreSQL's `$$`).
+    assert_eq!(flagged("SELECT $$$$ a = $x$ $$$$"), 1);
+    // A PostgreSQL tagged string made of written dollars.
+    assert_eq!(flagged("SELECT $$tag$$ $x$ $$tag$$"), 1);
+    // BigQuery's triple-quoted string and its `#` comment.
+    assert_eq!(flagged("SELECT '''a $x$ b'''"), 1);
+    assert_eq!(flagged("SELECT 1 # $x$"), 1);
+    // Snowflake's `//` comment.
+    assert_eq!(flagged("SELECT 1 // $x$"), 1);
+}
