@@ -640,6 +640,8 @@ texts! {
     DataMartKeys => "Key columns (comma separated)", "キー列 (カンマ区切り)";
     DataMartCondition => "Condition (WHERE on the target table)", "条件 (書き込み先の表の WHERE)";
     DataMartPreview => "Preview the query", "クエリをプレビュー";
+    DataMartVariablesHint => "Write $name$ in the SQL, the condition or a check's query and define it here. Each value goes into the SQL as a quoted text in the connection's own SQL, never run as SQL. Built in: $run_id$, $job_name$, $scheduled_time$. Write $$ for a dollar sign.", "SQL・条件・チェックのクエリに $name$ と書き、ここで定義します。値は接続先の SQL の引用符付き文字列として埋め込まれ、SQL として実行されることはありません。組み込み変数：$run_id$、$job_name$、$scheduled_time$。ドル記号そのものは $$ と書きます。";
+    DataMartChecksHint => "Queries that run after the SQL and compare one value with the one you expect, e.g. the day's rows were written. A failing check fails the run (or only warns); what the SQL did stays.", "SQL の実行後に実行し、1 つの値を期待値と比べるクエリです（例：その日の行が書き込まれた）。失敗するとその実行は失敗になります（警告だけにもできます）。SQL が行った変更はそのまま残ります。";
     JobKindDataMart => "Data mart", "データマート";
     MergeKeys => "Key columns", "キー列";
     MergeKeysHint => "Columns that identify a row, separated by commas; empty means the primary key.", "行を特定する列をカンマ区切りで指定します。空欄なら主キーを使います。";
