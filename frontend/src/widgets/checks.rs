@@ -267,6 +267,9 @@ mod tests {
         list.add(None);
         let mut errors = FieldErrors::default();
         assert_eq!(list.definitions(&mut errors).len(), 2);
-        assert_eq!(errors.first().unwrap().field, "settings.checks[2].connection_id");
+        assert_eq!(
+            errors.first().unwrap().field,
+            "settings.checks[2].connection_id"
+        );
     }
 }

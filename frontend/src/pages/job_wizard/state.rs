@@ -3,9 +3,9 @@
 //! [`Wizard::settings`] builds the `JobSettings` that `core` checks and the server saves).
 
 use crate::forms::split_list;
+use crate::widgets::checks::CheckList;
 use crate::widgets::notification_rules::RuleSet;
 use crate::widgets::schedule_form::ScheduleDraft;
-use crate::widgets::checks::CheckList;
 use crate::widgets::variables::VariableList;
 use hakobu_core::api::connections::{ConnectionView, GuessResponse, PreviewResponse};
 use hakobu_core::api::jobs::JobView;
