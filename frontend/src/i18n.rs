@@ -640,6 +640,8 @@ texts! {
     DataMartKeys => "Key columns (comma separated)", "キー列 (カンマ区切り)";
     DataMartCondition => "Condition (WHERE on the target table)", "条件 (書き込み先の表の WHERE)";
     DataMartPreview => "Preview the query", "クエリをプレビュー";
+    DataMartVariablesHint => "Write $name$ in the SQL, the condition or a check's query and define it here. A value goes in as a quoted text of the connection's SQL (unless you choose otherwise below), so it is never run as SQL. Built in: $run_id$, $job_name$, $scheduled_time$. Write $$ for a dollar sign.", "SQL・条件・チェックのクエリに $name$ と書き、ここで定義します。値は（下で別の書き方を選ばない限り）接続先の SQL の引用符付き文字列として埋め込まれるため、SQL として実行されることはありません。組み込み変数：$run_id$、$job_name$、$scheduled_time$。ドル記号そのものは $$ と書きます。";
+    DataMartChecksHint => "Queries that run after the SQL and compare one value with the one you expect, e.g. the day's rows were written. A failing check fails the run (or only warns); what the SQL did stays.", "SQL の実行後に実行し、1 つの値を期待値と比べるクエリです（例：その日の行が書き込まれた）。失敗するとその実行は失敗になります（警告だけにもできます）。SQL が行った変更はそのまま残ります。";
     JobKindDataMart => "Data mart", "データマート";
     MergeKeys => "Key columns", "キー列";
     MergeKeysHint => "Columns that identify a row, separated by commas; empty means the primary key.", "行を特定する列をカンマ区切りで指定します。空欄なら主キーを使います。";
@@ -714,7 +716,7 @@ texts! {
     CheckN => "Check {n}", "チェック {n}";
     CheckName => "What it makes sure of", "確認する内容";
     CheckNameHint => "e.g. no negative amounts", "例：金額が負の行がない";
-    CheckConnection => "Database it runs on", "実行するデータベース";
+    CheckConnection => "Connection it runs on", "実行する接続";
     CheckSql => "Query returning one value", "1 つの値を返すクエリ";
     CheckOperatorLabel => "Passes when the value is", "合格の条件";
     CheckExpected => "Expected value", "期待値";

@@ -1,8 +1,10 @@
 //! A data mart job, new (`/jobs/new-data-mart`) or changed (`/jobs/:id/data-mart`): a
 //! database connection, the SQL, and what to do with it (run the statements, or write the
 //! query's result into a table with a load mode), with a read-only preview of the query.
-//! Schedules and notifications are set on the job's page, as for transfers; a change here
-//! keeps the job's other settings (variables, checks, retries, resources) as they were.
+//! The job's `$name$` variables and data checks are edited here with the transfer wizard's
+//! editors ([`crate::widgets::variables`], [`crate::widgets::checks`]). Schedules and
+//! notifications are set on the job's page, as for transfers; a change here keeps the
+//! job's other settings (retries, timeout, overlap, resources) as they were.
 
 use crate::api;
 use crate::components::{
@@ -11,6 +13,8 @@ use crate::components::{
 use crate::forms::{Form, split_list};
 use crate::i18n::{Key, tr};
 use crate::session::editable_teams;
+use crate::widgets::checks::{CheckList, ChecksEditor};
+use crate::widgets::variables::{VariableList, VariablesEditor};
 use hakobu_core::api::connections::{ConnectionView, PreviewRequest, PreviewResponse};
 use hakobu_core::api::jobs::{CreateJobRequest, JobView, UpdateJobRequest};
 use hakobu_core::api::org::TeamView;
@@ -18,8 +22,10 @@ use hakobu_core::authz::TeamRole;
 use hakobu_core::connection::ConnectionKind;
 use hakobu_core::ids::{ConnectionId, JobId, TeamId};
 use hakobu_core::job::JobSettings;
+use hakobu_core::job::checks::DataCheck;
 use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::FieldErrors;
+use hakobu_core::variables::Variable;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -65,11 +71,23 @@ pub fn DataMartPage() -> impl IntoView {
     }
 }
 
-/// The form's fields of a saved data mart: (connection, sql, mode, table, keys,
-/// condition, delete_by), as [`settings_of`] takes them.
-fn fields_of(
-    settings: &JobSettings,
-) -> (ConnectionId, String, String, String, String, String, String) {
+/// What the form shows of a data mart, as typed. `mode` is `statements` or a load mode;
+/// `delete_by` is `keys` or `condition` for `delete_insert`.
+#[derive(Debug, Clone, PartialEq)]
+struct Fields {
+    connection: ConnectionId,
+    sql: String,
+    mode: String,
+    table: String,
+    keys: String,
+    condition: String,
+    delete_by: String,
+    variables: Vec<Variable>,
+    checks: Vec<DataCheck>,
+}
+
+/// The form's fields of a saved data mart, as [`settings_of`] takes them.
+fn fields_of(settings: &JobSettings) -> Fields {
     let (source, destination) = (&settings.source, &settings.destination);
     let mode = match &source.statements {
         Some(_) => "statements".to_owned(),
@@ -78,63 +96,63 @@ fn fields_of(
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_else(|| "insert".to_owned()),
     };
-    (
-        source.connection_id,
-        source
+    Fields {
+        connection: source.connection_id,
+        sql: source
             .statements
             .clone()
             .or_else(|| source.query.clone())
             .unwrap_or_default(),
         mode,
-        destination
+        table: destination
             .table
             .as_ref()
             .map(|t| t.name.clone())
             .unwrap_or_default(),
-        destination.merge_keys.join(", "),
-        destination.delete_where.clone().unwrap_or_default(),
-        if destination.delete_where.is_some() {
+        keys: destination.merge_keys.join(", "),
+        condition: destination.delete_where.clone().unwrap_or_default(),
+        delete_by: if destination.delete_where.is_some() {
             "condition"
         } else {
             "keys"
         }
         .to_owned(),
-    )
+        variables: settings.variables.clone(),
+        checks: settings.checks.clone(),
+    }
 }
 
-/// The settings the form describes, as the API takes them. `mode` is `statements` or a
-/// load mode; `delete_by` is `keys` or `condition` for `delete_insert`.
-fn settings_of(
-    connection: ConnectionId,
-    sql: &str,
-    mode: &str,
-    table: &str,
-    keys: &str,
-    condition: &str,
-    delete_by: &str,
-) -> serde_json::Value {
-    if mode == "statements" {
+/// The settings the form describes, as the API takes them.
+fn settings_of(f: &Fields) -> serde_json::Value {
+    let connection = f.connection;
+    let (variables, checks) = (json!(f.variables), json!(f.checks));
+    if f.mode == "statements" {
         return json!({
             "kind": "data_mart",
-            "source": {"connection_id": connection, "statements": sql},
+            "source": {"connection_id": connection, "statements": f.sql},
             "destination": {"connection_id": connection},
+            "variables": variables,
+            "checks": checks,
         });
     }
+    let mode = f.mode.as_str();
     let mut destination =
-        json!({"connection_id": connection, "table": {"name": table.trim()}, "mode": mode});
-    if mode == "merge" || (mode == "delete_insert" && delete_by == "keys") {
-        let keys = split_list(keys);
+        json!({"connection_id": connection, "table": {"name": f.table.trim()}, "mode": mode});
+    if mode == "merge" || (mode == "delete_insert" && f.delete_by == "keys") {
+        let keys = split_list(&f.keys);
         if !keys.is_empty() {
             destination["merge_keys"] = json!(keys);
         }
     }
-    if mode == "delete_insert" && delete_by == "condition" {
-        destination["delete_where"] = json!(condition.trim());
+    if mode == "delete_insert" && f.delete_by == "condition" {
+        destination["delete_where"] = json!(f.condition.trim());
     }
     json!({
         "kind": "data_mart",
-        "source": {"connection_id": connection, "query": sql},
+        "source": {"connection_id": connection, "query": f.sql},
         "destination": destination,
+        "variables": variables,
+        "checks": checks,
     })
 }
 
@@ -156,6 +174,8 @@ fn DataMartForm(
             "settings.destination.table.name",
             "settings.destination.merge_keys",
             "settings.destination.delete_where",
+            "settings.variables",
+            "settings.checks",
         ],
     );
     let editable = editable_teams(&teams);
@@ -171,11 +191,13 @@ fn DataMartForm(
     let saved = job.as_ref().and_then(|j| j.settings.clone());
     let saved_fields = saved.as_ref().map(fields_of);
     let editing = job.as_ref().map(|j| j.id);
-    let pick = |i: usize, default: &str| {
-        saved_fields
-            .as_ref()
-            .map(|f| [&f.1, &f.2, &f.3, &f.4, &f.5, &f.6][i].clone())
-            .unwrap_or_else(|| default.to_owned())
+    let pick = |get: fn(&Fields) -> &String, default: &str| {
+        RwSignal::new(
+            saved_fields
+                .as_ref()
+                .map(|f| get(f).clone())
+                .unwrap_or_else(|| default.to_owned()),
+        )
     };
     let name = RwSignal::new(job.as_ref().map(|j| j.name.clone()).unwrap_or_default());
     let team = RwSignal::new(
@@ -186,15 +208,24 @@ fn DataMartForm(
     let connection = RwSignal::new(
         saved_fields
             .as_ref()
-            .map(|f| f.0)
+            .map(|f| f.connection)
             .or_else(|| databases.first().map(|c| c.id)),
     );
-    let sql = RwSignal::new(pick(0, ""));
-    let mode = RwSignal::new(pick(1, "statements"));
-    let table = RwSignal::new(pick(2, ""));
-    let keys = RwSignal::new(pick(3, ""));
-    let condition = RwSignal::new(pick(4, ""));
-    let delete_by = RwSignal::new(pick(5, "keys"));
+    let sql = pick(|f| &f.sql, "");
+    let mode = pick(|f| &f.mode, "statements");
+    let table = pick(|f| &f.table, "");
+    let keys = pick(|f| &f.keys, "");
+    let condition = pick(|f| &f.condition, "");
+    let delete_by = pick(|f| &f.delete_by, "keys");
+    // Query variables and checks may run on any database or warehouse connection, not
+    // only the data mart's.
+    let conns = StoredValue::new(databases.clone());
+    let variables = VariableList::new("settings.variables", true);
+    let checks = CheckList::new("settings.checks");
+    if let Some(f) = &saved_fields {
+        variables.load(&f.variables);
+        checks.load(&f.checks);
+    }
     let preview = RwSignal::new(None::<Result<PreviewResponse, String>>);
     let run_preview = move |_| {
         let Some(id) = connection.get_untracked() else {
@@ -216,6 +247,8 @@ fn DataMartForm(
         if name.get_untracked().trim().is_empty() {
             errors.push_message("name", MessageCode::Required);
         }
+        let typed_variables = variables.definitions(&mut errors);
+        let typed_checks = checks.definitions(&mut errors);
         let (Some(team_id), Some(connection_id)) =
             (team.get_untracked(), connection.get_untracked())
         else {
@@ -227,15 +260,17 @@ fn DataMartForm(
             form.invalid(errors);
             return;
         }
-        let value = settings_of(
-            connection_id,
-            &sql.get_untracked(),
-            &mode.get_untracked(),
-            &table.get_untracked(),
-            &keys.get_untracked(),
-            &condition.get_untracked(),
-            &delete_by.get_untracked(),
-        );
+        let value = settings_of(&Fields {
+            connection: connection_id,
+            sql: sql.get_untracked(),
+            mode: mode.get_untracked(),
+            table: table.get_untracked(),
+            keys: keys.get_untracked(),
+            condition: condition.get_untracked(),
+            delete_by: delete_by.get_untracked(),
+            variables: typed_variables,
+            checks: typed_checks,
+        });
         let Ok(mut settings) = serde_json::from_value::<JobSettings>(value) else {
             return;
         };
@@ -244,6 +279,8 @@ fn DataMartForm(
             kept.kind = settings.kind;
             kept.source = settings.source;
             kept.destination = settings.destination;
+            kept.variables = settings.variables;
+            kept.checks = settings.checks;
             settings = kept;
         }
         let name = name.get_untracked().trim().to_owned();
@@ -379,6 +416,9 @@ fn DataMartForm(
                         }.into_any(),
                     })}
                 </Show>
+                // Variables first: the SQL and the checks use them.
+                <VariablesEditor list=variables form conns hint=Key::DataMartVariablesHint/>
+                <ChecksEditor list=checks form conns default_connection=connection hint=Key::DataMartChecksHint/>
                 <FormProblem form/>
                 <Submit form label=if editing.is_some() { Key::SaveJob } else { Key::CreateDataMart }/>
             </form>
@@ -389,60 +429,118 @@ fn DataMartForm(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hakobu_core::job::ConnectionInfo;
+    use hakobu_core::job::checks::{CheckOperator, OnCheckFailure};
 
-    #[test]
-    fn the_form_builds_settings_the_validator_accepts() {
-        let c = ConnectionId::new();
-        let info = Some(hakobu_core::job::ConnectionInfo {
-            kind: hakobu_core::connection::ConnectionKind::Postgresql,
-        });
-        for (mode, delete_by) in [
-            ("statements", "keys"),
-            ("insert", "keys"),
-            ("replace", "keys"),
-            ("delete_insert", "keys"),
-            ("delete_insert", "condition"),
-            ("merge", "keys"),
-        ] {
-            let value = settings_of(
-                c,
-                "SELECT 1 AS day",
-                mode,
-                "daily",
-                "day",
-                "day = 1",
-                delete_by,
-            );
-            let settings: JobSettings = serde_json::from_value(value).unwrap();
-            let errors = settings.validate(info, info);
-            assert!(errors.is_empty(), "{mode} {delete_by}: {errors:?}");
+    /// The form's fields for `mode`, with a `$day$` variable ("1 day ago, %Y-%m-%d,
+    /// Asia/Tokyo") used in the SQL, the condition and a check, and a query variable.
+    fn typed(c: ConnectionId, mode: &str, delete_by: &str) -> Fields {
+        let variables = serde_json::from_value(json!([
+            {"name": "day", "value": {"kind": "timestamp", "base": "scheduled_time",
+                "offset": {"quantity": 1, "unit": "day", "direction": "ago"},
+                "format": "%Y-%m-%d", "timezone": "Asia/Tokyo"}},
+            {"name": "last_day", "value": {"kind": "query", "connection_id": c,
+                "sql": "SELECT max(day) FROM orders", "timeout_seconds": 30}},
+        ]))
+        .unwrap();
+        Fields {
+            connection: c,
+            sql: if mode == "statements" {
+                "DELETE FROM daily WHERE day = $day$; INSERT INTO daily SELECT day, sum(amount) FROM orders WHERE day = $day$ GROUP BY day".into()
+            } else {
+                "SELECT day, sum(amount) AS total FROM orders WHERE day = $day$ GROUP BY day".into()
+            },
+            mode: mode.into(),
+            table: "daily".into(),
+            keys: "day, region".into(),
+            condition: "day = $day$".into(),
+            delete_by: delete_by.into(),
+            variables,
+            checks: vec![DataCheck {
+                name: "the day was written".into(),
+                connection_id: c,
+                sql: "SELECT count(*) FROM daily WHERE day = $day$".into(),
+                operator: CheckOperator::Ge,
+                expected: "1".into(),
+                null_passes: false,
+                on_failure: OnCheckFailure::Fail,
+            }],
         }
     }
 
-    /// A saved data mart opens in the form as it was saved, for each mode.
+    const MODES: [(&str, &str); 6] = [
+        ("statements", "keys"),
+        ("insert", "keys"),
+        ("replace", "keys"),
+        ("delete_insert", "keys"),
+        ("delete_insert", "condition"),
+        ("merge", "keys"),
+    ];
+
+    /// What the form sends, variables and checks included, passes the validator the
+    /// server runs, on a database and on a warehouse.
+    #[test]
+    fn the_form_builds_settings_the_validator_accepts() {
+        let c = ConnectionId::new();
+        for kind in [ConnectionKind::Postgresql, ConnectionKind::Snowflake] {
+            let info = Some(ConnectionInfo { kind });
+            for (mode, delete_by) in MODES {
+                let value = settings_of(&typed(c, mode, delete_by));
+                let settings: JobSettings = serde_json::from_value(value).unwrap();
+                assert_eq!(settings.variables.len(), 2);
+                assert_eq!(settings.checks.len(), 1);
+                let errors = settings.validate(info, info);
+                assert!(errors.is_empty(), "{kind:?} {mode} {delete_by}: {errors:?}");
+            }
+        }
+    }
+
+    /// A variable the validator refuses is named at the path the form shows it under.
+    #[test]
+    fn a_bad_variable_is_named_at_its_row() {
+        let c = ConnectionId::new();
+        let mut fields = typed(c, "statements", "keys");
+        fields.variables[0].name = "1 day".into();
+        let settings: JobSettings = serde_json::from_value(settings_of(&fields)).unwrap();
+        let info = Some(ConnectionInfo {
+            kind: ConnectionKind::Postgresql,
+        });
+        let errors = settings.validate(info, info);
+        assert!(
+            errors.0.iter().any(|e| e.field == "variables[0].name"),
+            "{errors:?}"
+        );
+    }
+
+    /// A saved data mart opens in the form as it was saved, for each mode, variables and
+    /// checks included.
     #[test]
     fn a_saved_data_mart_fills_the_form_it_was_made_with() {
         let c = ConnectionId::new();
-        for (mode, delete_by) in [
-            ("statements", "keys"),
-            ("replace", "keys"),
-            ("delete_insert", "keys"),
-            ("delete_insert", "condition"),
-            ("merge", "keys"),
-        ] {
-            let value = settings_of(
-                c,
-                "SELECT 1 AS day",
-                mode,
-                "daily",
-                "day, region",
-                "day = 1",
-                delete_by,
-            );
+        for (mode, delete_by) in MODES {
+            let fields = typed(c, mode, delete_by);
+            let value = settings_of(&fields);
             let settings: JobSettings = serde_json::from_value(value.clone()).unwrap();
-            let (connection, sql, m, table, keys, condition, by) = fields_of(&settings);
-            let again = settings_of(connection, &sql, &m, &table, &keys, &condition, &by);
-            assert_eq!(again, value, "{mode} {delete_by}");
+            let again = fields_of(&settings);
+            assert_eq!(settings_of(&again), value, "{mode} {delete_by}");
+            assert_eq!(again.variables, fields.variables);
+            assert_eq!(again.checks, fields.checks);
         }
+    }
+
+    /// The editors the form holds give back a saved data mart's variables and checks.
+    #[test]
+    fn the_editors_give_back_saved_variables_and_checks() {
+        let fields = typed(ConnectionId::new(), "insert", "keys");
+        let (variables, checks) = (
+            VariableList::new("settings.variables", true),
+            CheckList::new("settings.checks"),
+        );
+        variables.load(&fields.variables);
+        checks.load(&fields.checks);
+        let mut errors = FieldErrors::default();
+        assert_eq!(variables.definitions(&mut errors), fields.variables);
+        assert_eq!(checks.definitions(&mut errors), fields.checks);
+        assert!(errors.is_empty(), "{errors:?}");
     }
 }

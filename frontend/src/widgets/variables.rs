@@ -1,6 +1,6 @@
 //! `$name$` variables as typed, one row each: fixed text, the run's date and time, or (a
 //! job's only) a query, with how the value is written into SQL and what a run due now would
-//! get. The job wizard's step 4 (`settings.variables`) and the workflow editor
+//! get. The job wizard's step 4 and the data mart form (`settings.variables`) and the workflow editor
 //! (`spec.variables`, texts and times) use the same editor.
 
 use crate::components::{RowError, row_input, row_select};
@@ -25,23 +25,24 @@ fn browser_zone() -> String {
     crate::format::time_zone(crate::i18n::Lang::En).0
 }
 
-/// The database connections among `conns`, by id and name: what a data check or a query
-/// variable can run on.
-pub(crate) fn database_connections(
+/// The connections among `conns` that run SQL a job asks of them
+/// (`ConnectionKind::runs_data_checks`: databases and data warehouses), by id and name:
+/// what a data check or a query variable can run on.
+pub(crate) fn sql_connections(
     conns: StoredValue<Vec<ConnectionView>>,
 ) -> StoredValue<Vec<(ConnectionId, String)>> {
-    let databases = conns.with_value(|c| {
+    let kept = conns.with_value(|c| {
         c.iter()
-            .filter(|c| c.kind.is_database())
+            .filter(|c| c.kind.runs_data_checks())
             .map(|c| (c.id, c.name.clone()))
             .collect()
     });
-    StoredValue::new(databases)
+    StoredValue::new(kept)
 }
 
-/// The `<option>`s of a database connection select: "Choose a connection", then each of
-/// `databases`, with `selected` chosen.
-pub(crate) fn database_options(
+/// The `<option>`s of a select of [`sql_connections`]: "Choose a connection", then each
+/// of `databases`, with `selected` chosen.
+pub(crate) fn sql_connection_options(
     databases: StoredValue<Vec<(ConnectionId, String)>>,
     selected: RwSignal<Option<ConnectionId>>,
 ) -> impl IntoView {
@@ -276,9 +277,13 @@ pub fn VariablesEditor(
     /// workflow's variables are texts and times).
     #[prop(optional)]
     conns: Option<StoredValue<Vec<ConnectionView>>>,
+    /// The hint under the heading, when where the variables go differs from a transfer's
+    /// (default [`Key::VariablesHint`]).
+    #[prop(optional)]
+    hint: Option<Key>,
 ) -> impl IntoView {
     let lang = use_lang();
-    let databases = database_connections(conns.unwrap_or_else(|| StoredValue::new(Vec::new())));
+    let databases = sql_connections(conns.unwrap_or_else(|| StoredValue::new(Vec::new())));
     let queries = list.queries && conns.is_some();
     let prefix = list.prefix;
     let add = move |_| {
@@ -337,7 +342,7 @@ pub fn VariablesEditor(
                             <div class="field">
                                 <label for=conn_id.clone()>{tr(Key::VarQueryConnection)}</label>
                                 <select id=conn_id on:change=move |ev| row.connection.set(event_target_value(&ev).parse().ok())>
-                                    {database_options(databases, row.connection)}
+                                    {sql_connection_options(databases, row.connection)}
                                 </select>
                                 <RowError form path=p("value.connection_id") label=Key::VarQueryConnection/>
                             </div>
@@ -413,7 +418,7 @@ pub fn VariablesEditor(
     };
     view! {
         <h3>{tr(Key::Variables)}</h3>
-        <p class="hint">{tr(Key::VariablesHint)}</p>
+        <p class="hint">{tr(hint.unwrap_or(Key::VariablesHint))}</p>
         {rows}
         <button type="button" on:click=add disabled=move || { list.rows.with(Vec::len) >= hakobu_core::variables::MAX_VARIABLES }>
             {tr(Key::AddVariable)}

@@ -162,19 +162,3 @@ pub(super) fn type_options(selected: RwSignal<String>, with_none: Option<Key>) -
             .collect_view()}
     }
 }
-
-pub(super) use crate::widgets::variables::database_options;
-
-/// The connections a data check can run on (`ConnectionKind::runs_data_checks`):
-/// databases and data warehouses.
-pub(super) fn check_connections(
-    conns: StoredValue<Vec<ConnectionView>>,
-) -> StoredValue<Vec<(ConnectionId, String)>> {
-    let kept = conns.with_value(|c| {
-        c.iter()
-            .filter(|c| c.kind.runs_data_checks())
-            .map(|c| (c.id, c.name.clone()))
-            .collect()
-    });
-    StoredValue::new(kept)
-}

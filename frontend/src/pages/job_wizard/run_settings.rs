@@ -1,13 +1,13 @@
 //! Step 4, run settings: timeout, retries and overlap, the variables ([`crate::widgets::variables`]),
-//! data checks, notification rules (the editor the job page uses too) and, for a new job,
+//! data checks ([`crate::widgets::checks`]), notification rules (the editor the job page uses too) and, for a new job,
 //! schedules ([`super::schedules`]).
 
-use super::inputs::{PathInput, check_connections, database_options};
+use super::inputs::PathInput;
 use super::schedules::SchedulesEditor;
-use super::state::{CheckRow, Wizard};
-use crate::components::checkbox;
+use super::state::Wizard;
 use crate::forms::Form;
-use crate::i18n::{Key, fill, tr, translate, use_lang};
+use crate::i18n::{Key, tr, use_lang};
+use crate::widgets::checks::ChecksEditor;
 use crate::widgets::notification_rules::RulesEditor;
 use crate::widgets::variables::VariablesEditor;
 use hakobu_core::api::connections::ConnectionView;
@@ -22,73 +22,6 @@ pub(super) fn RunSettingsStep(
     form: Form,
     conns: StoredValue<Vec<ConnectionView>>,
 ) -> impl IntoView {
-    let lang = use_lang();
-    let databases = check_connections(conns);
-    let add_check = move |_| {
-        // The destination is where a check usually looks.
-        let (key, destination) = (w.key(), w.destination.get_untracked());
-        let row = w.owned(|| CheckRow::new(key, destination));
-        w.checks.update(|c| c.push(row));
-    };
-    let check_rows = move || {
-        w.checks
-            .get()
-            .into_iter()
-            .enumerate()
-            .map(|(i, row)| {
-                let path = |f: &str| format!("settings.checks[{i}].{f}");
-                let id = |f: &str| form.input_id(&path(f));
-                let error = move |f: &'static str| {
-                    let p = format!("settings.checks[{i}].{f}");
-                    move || form.error(&p)
-                };
-                let message = move |f: &'static str, label: Key| {
-                    let e = error(f);
-                    move || e().map(|e| view! { <p class="field-error">{translate(lang.get(), Some(label.text(lang.get())), &e.text())}</p> })
-                };
-                let (name_id, conn_id, sql_id, op_id, expected_id) =
-                    (id("name"), id("connection_id"), id("sql"), id("operator"), id("expected"));
-                view! {
-                    <fieldset class="check" data-testid="check-row">
-                        <legend>{move || fill(lang.get(), Key::CheckN, &[("n", &(i + 1).to_string())])}</legend>
-                        <div class="field">
-                            <label for=name_id.clone()>{tr(Key::CheckName)}</label>
-                            <input id=name_id type="text" placeholder=move || Key::CheckNameHint.text(lang.get()) prop:value=move || row.name.get() on:input=move |ev| row.name.set(event_target_value(&ev))/>
-                            {message("name", Key::CheckName)}
-                        </div>
-                        <div class="field">
-                            <label for=conn_id.clone()>{tr(Key::CheckConnection)}</label>
-                            <select id=conn_id on:change=move |ev| row.connection.set(event_target_value(&ev).parse().ok()) prop:value=move || row.connection.get().map(|c| c.to_string()).unwrap_or_default()>
-                                {database_options(databases, row.connection)}
-                            </select>
-                            {message("connection_id", Key::CheckConnection)}
-                        </div>
-                        <div class="field wide">
-                            <label for=sql_id.clone()>{tr(Key::CheckSql)}</label>
-                            <textarea id=sql_id class="code" rows="3" spellcheck="false" placeholder="SELECT count(*) FROM orders WHERE amount < 0" prop:value=move || row.sql.get() on:input=move |ev| row.sql.set(event_target_value(&ev))></textarea>
-                            {message("sql", Key::CheckSql)}
-                        </div>
-                        <div class="row-inputs">
-                            <div class="field">
-                                <label for=op_id.clone()>{tr(Key::CheckOperatorLabel)}</label>
-                                <select id=op_id on:change=move |ev| row.operator.set(event_target_value(&ev)) prop:value=move || row.operator.get()>
-                                    {["=", "!=", "<", "<=", ">", ">="].into_iter().map(|o| view! { <option value=o selected=move || row.operator.get() == o>{o}</option> }).collect_view()}
-                                </select>
-                            </div>
-                            <div class="field">
-                                <label for=expected_id.clone()>{tr(Key::CheckExpected)}</label>
-                                <input id=expected_id type="text" prop:value=move || row.expected.get() on:input=move |ev| row.expected.set(event_target_value(&ev))/>
-                                {message("expected", Key::CheckExpected)}
-                            </div>
-                        </div>
-                        {checkbox(Key::CheckNullPasses, row.null_passes)}
-                        {checkbox(Key::CheckWarnOnly, row.warn_only)}
-                        <button type="button" class="link-button" on:click=move |_| w.checks.update(|c| c.retain(|x| x.key != row.key))>{tr(Key::RemoveCheck)}</button>
-                    </fieldset>
-                }
-            })
-            .collect_view()
-    };
     let overlap_radio = move |policy: OverlapPolicy, label: Key| {
         let id = format!("overlap-{policy:?}").to_lowercase();
         view! {
@@ -115,10 +48,8 @@ pub(super) fn RunSettingsStep(
         </fieldset>
         // Variables first: checks (and the notification templates) may use them.
         <VariablesEditor list=w.variables form conns/>
-        <h3>{tr(Key::DataChecks)}</h3>
-        <p class="hint">{tr(Key::ChecksHint)}</p>
-        {check_rows}
-        <button type="button" on:click=add_check>{tr(Key::AddCheck)}</button>
+        // A new check looks at the destination, where a check usually looks.
+        <ChecksEditor list=w.checks form conns default_connection=w.destination hint=Key::ChecksHint/>
         <h3>{tr(Key::Notifications)}</h3>
         <p class="hint">{tr(Key::RulesHint)}</p>
         <RulesEditor rules=w.rules form/>

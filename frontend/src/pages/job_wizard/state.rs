@@ -3,6 +3,7 @@
 //! [`Wizard::settings`] builds the `JobSettings` that `core` checks and the server saves).
 
 use crate::forms::split_list;
+use crate::widgets::checks::CheckList;
 use crate::widgets::notification_rules::RuleSet;
 use crate::widgets::schedule_form::ScheduleDraft;
 use crate::widgets::variables::VariableList;
@@ -17,7 +18,6 @@ use hakobu_core::job::{
     ColumnChange, ConnectionInfo, DestinationSettings, FileColumn, FileDestination, FileFormat,
     FileSource, JobKind, JobSettings, MaskMethod, MaskRule, OverlapPolicy, Resources, RetryPolicy,
     SourceSettings, TableRef,
-    checks::{CheckOperator, DataCheck, OnCheckFailure},
 };
 use hakobu_core::messages::MessageCode;
 use hakobu_core::validation::{FieldError, FieldErrors};
@@ -61,47 +61,6 @@ pub(super) struct FileColumnRow {
     pub(super) type_: RwSignal<String>,
     /// A timestamp's format (empty: the usual forms).
     pub(super) format: RwSignal<String>,
-}
-
-/// A data check as typed.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct CheckRow {
-    pub(super) key: u64,
-    pub(super) name: RwSignal<String>,
-    pub(super) connection: RwSignal<Option<ConnectionId>>,
-    pub(super) sql: RwSignal<String>,
-    pub(super) operator: RwSignal<String>,
-    pub(super) expected: RwSignal<String>,
-    pub(super) null_passes: RwSignal<bool>,
-    pub(super) warn_only: RwSignal<bool>,
-}
-
-impl CheckRow {
-    pub(super) fn new(key: u64, connection: Option<ConnectionId>) -> Self {
-        CheckRow {
-            key,
-            name: text(""),
-            connection: RwSignal::new(connection),
-            sql: text(""),
-            operator: text("="),
-            expected: text("0"),
-            null_passes: RwSignal::new(false),
-            warn_only: RwSignal::new(false),
-        }
-    }
-
-    fn from_check(key: u64, c: &DataCheck) -> Self {
-        CheckRow {
-            key,
-            name: text(&c.name),
-            connection: RwSignal::new(Some(c.connection_id)),
-            sql: text(&c.sql),
-            operator: text(c.operator.as_str()),
-            expected: text(&c.expected),
-            null_passes: RwSignal::new(c.null_passes),
-            warn_only: RwSignal::new(c.on_failure == OnCheckFailure::Warn),
-        }
-    }
 }
 
 /// Everything typed into the wizard.
@@ -160,7 +119,7 @@ pub(super) struct Wizard {
     /// At most this many runs at once when runs may overlap; empty: no job limit.
     pub(super) max_concurrent_runs: RwSignal<String>,
     pub(super) resources: RwSignal<Resources>,
-    pub(super) checks: RwSignal<Vec<CheckRow>>,
+    pub(super) checks: CheckList,
     pub(super) variables: VariableList,
     /// The job's notification rules as typed (the same editor as the job page's).
     pub(super) rules: RuleSet,
@@ -274,7 +233,7 @@ impl Wizard {
                     .unwrap_or_default(),
             ),
             resources: RwSignal::new(settings.map(|s| s.resources).unwrap_or_default()),
-            checks: RwSignal::new(Vec::new()),
+            checks: CheckList::new("settings.checks"),
             variables: VariableList::new("settings.variables", true),
             rules: RuleSet::new(rules),
             schedules: RwSignal::new(Vec::new()),
@@ -284,12 +243,7 @@ impl Wizard {
             team: RwSignal::new(job.map(|j| j.team_id).or(team)),
         };
         if let Some(settings) = settings {
-            let rows = settings
-                .checks
-                .iter()
-                .map(|c| CheckRow::from_check(w.key(), c))
-                .collect();
-            w.checks.set(rows);
+            w.checks.load(&settings.checks);
             w.variables.load(&settings.variables);
         }
         if let Some(files) = files {
@@ -603,7 +557,7 @@ impl Wizard {
                 _ if self.overlap.get_untracked() != OverlapPolicy::Allow => None,
                 n => Some(n.parse().unwrap_or(0)),
             },
-            checks: self.data_checks(&mut errors),
+            checks: self.checks.definitions(&mut errors),
             variables: self.variable_definitions(&mut errors),
         };
         let found = settings.validate(
@@ -618,35 +572,6 @@ impl Wizard {
         );
         // A database source needs a table to preview and to read.
         (Some(settings), errors)
-    }
-
-    /// The data checks as typed; a check without a connection is reported and left out.
-    fn data_checks(&self, errors: &mut FieldErrors) -> Vec<DataCheck> {
-        let mut out = Vec::new();
-        for (i, row) in self.checks.get_untracked().iter().enumerate() {
-            let Some(connection_id) = row.connection.get_untracked() else {
-                errors.push_message(
-                    format!("settings.checks[{i}].connection_id"),
-                    MessageCode::Required,
-                );
-                continue;
-            };
-            out.push(DataCheck {
-                name: row.name.get_untracked().trim().to_owned(),
-                connection_id,
-                sql: row.sql.get_untracked(),
-                operator: serde_json::from_value(Value::String(row.operator.get_untracked()))
-                    .unwrap_or(CheckOperator::Eq),
-                expected: row.expected.get_untracked().trim().to_owned(),
-                null_passes: row.null_passes.get_untracked(),
-                on_failure: if row.warn_only.get_untracked() {
-                    OnCheckFailure::Warn
-                } else {
-                    OnCheckFailure::Fail
-                },
-            });
-        }
-        out
     }
 
     pub(super) fn variable_definitions(&self, errors: &mut FieldErrors) -> Vec<Variable> {
