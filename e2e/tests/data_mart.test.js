@@ -70,7 +70,7 @@ test('a data mart is made and changed on its form, and runs in a runner', async 
   await page.getByLabel('What it makes sure of').fill("the day's row is there");
   await page.getByLabel('Query returning one value').fill('SELECT count(*) FROM mart_days WHERE day = $day$');
   await page.getByLabel('Expected value').fill('1');
-  assert.equal(await page.getByLabel('Connection it runs on').inputValue(), await page.getByLabel('Database connection', { exact: true }).inputValue(), 'the check runs on the data mart\'s connection');
+  assert.equal(await page.getByLabel('Connection it runs on').inputValue(), await page.getByLabel('Database or data warehouse', { exact: true }).inputValue(), 'the check runs on the data mart\'s connection');
   // A name the API refuses is shown beside the variable's name box.
   await page.getByRole('button', { name: 'Create data mart' }).click();
   const nameError = page.locator('#data-mart-settings-variables-0--name-error');

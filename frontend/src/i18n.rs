@@ -624,8 +624,8 @@ texts! {
     NewDataMart => "New data mart", "新しいデータマート";
     EditDataMart => "Change the data mart", "データマートを変更";
     CreateDataMart => "Create data mart", "データマートを作成";
-    DataMartLead => "SQL on one database: run statements, or write a query's result into a table. Schedules and notifications are set on the job's page, as for transfers.", "一つのデータベースで SQL を実行します。文を実行するか、クエリの結果を表に書き込みます。スケジュールと通知は転送と同じくジョブのページで設定します。";
-    DataMartConnection => "Database connection", "データベース接続";
+    DataMartLead => "SQL on one database or data warehouse: run statements, or write a query's result into a table. Schedules and notifications are set on the job's page, as for transfers.", "一つのデータベースまたはデータウェアハウスで SQL を実行します。文を実行するか、クエリの結果を表に書き込みます。スケジュールと通知は転送と同じくジョブのページで設定します。";
+    DataMartConnection => "Database or data warehouse", "データベースまたはデータウェアハウス";
     DataMartMode => "What to do", "実行内容";
     DataMartRunStatements => "Run the statements", "文を実行";
     DataMartStatementsHint => "All statements run in one transaction. On MySQL and MariaDB, DDL (CREATE, ALTER, DROP, TRUNCATE) commits by itself, so what ran before it cannot be rolled back.", "すべての文を一つのトランザクションで実行します。MySQL と MariaDB では DDL (CREATE、ALTER、DROP、TRUNCATE) が自動的にコミットするため、その前に実行した内容は取り消せません。";
