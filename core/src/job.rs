@@ -816,6 +816,17 @@ fn bigquery_mode(mode: Mode) -> Option<BigqueryMode> {
     })
 }
 
+/// The job's mode a BigQuery mode is ([`bigquery_mode`] read backwards), for imports.
+fn mode_of_bigquery(mode: BigqueryMode) -> Mode {
+    match mode {
+        BigqueryMode::Append => Mode::Insert,
+        BigqueryMode::AppendDirect => Mode::InsertDirect,
+        BigqueryMode::DeleteInAdvance => Mode::TruncateInsert,
+        BigqueryMode::Replace => Mode::Replace,
+        BigqueryMode::Merge => Mode::Merge,
+    }
+}
+
 /// Keys and the delete condition of a database destination: which modes use them, and
 /// `delete_insert` needs exactly one of them.
 /// `own`: the dialect of a warehouse that splices the condition into its SQL, whose

@@ -49,8 +49,16 @@ async fn connection_for(
     // A local directory is the directory part of the config's `path_prefix`: problems
     // with it are named there, where the person importing can fix them.
     let in_config = |setting: &str| {
+        // Settings the config writes under the same name.
+        const SAME_IN_CONFIG: &[&str] = &["host", "port", "endpoint", "ssh_host", "bucket"];
+        let same = setting
+            .strip_prefix("settings.")
+            .filter(|name| SAME_IN_CONFIG.contains(name));
         if setting.ends_with(".directory") {
             format!("{field}.path_prefix")
+        } else if let Some(name) = same {
+            // A bastion is `ssh.host` in a config.
+            format!("{field}.{}", name.replacen("ssh_", "ssh.", 1))
         } else if setting.starts_with(&field) {
             setting.to_owned()
         } else {

@@ -1247,3 +1247,77 @@ async fn assert_check_outcomes(
         .collect();
     assert_eq!(outcomes, expected, "{checks}");
 }
+
+/// An Embulk config loading into Snowflake imports as a job on a new Snowflake connection
+/// (its password sealed, never answered); exporting it and importing that again reuses
+/// the connection and gives the same settings. An endpoint on the service's network, and a
+/// BigQuery key given as a file path, are refused on their config fields.
+#[tokio::test]
+async fn an_embulk_config_into_a_warehouse_imports_and_round_trips() {
+    let app = crate::helpers::spawn_app().await;
+    let owner = app.signup("Acme").await;
+    let source = format!(
+        "in:\n  type: postgresql\n  host: 127.0.0.1\n  user: postgres\n  database: {}\n  table: orders\n",
+        app.db_name
+    );
+    let config = format!(
+        "{source}out:\n  type: snowflake\n  host: xy12345.snowflakecomputing.com\n  user: loader\n  password: s3cret-pw\n  warehouse: LOAD_WH\n  database: ANALYTICS\n  schema: RAW\n  table: ORDERS\n  mode: merge\n  merge_keys: [ID]\n"
+    );
+    let (status, imported) = app
+        .post(
+            "/api/jobs/import",
+            &owner.token,
+            json!({"team_id": owner.default_team, "name": "To Snowflake", "config": config}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{imported}");
+    assert!(!imported.to_string().contains("s3cret-pw"), "{imported}");
+    let job = &imported["job"];
+    assert_eq!(job["settings"]["destination"]["mode"], "merge");
+    let id = job["id"].as_str().unwrap();
+    let exported = app
+        .client
+        .get(format!("{}/api/jobs/{id}/export", app.address))
+        .bearer_auth(&owner.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        exported.contains("type: snowflake") && !exported.contains("s3cret-pw"),
+        "{exported}"
+    );
+    let (status, again) = app
+        .post(
+            "/api/jobs/import",
+            &owner.token,
+            json!({"team_id": owner.default_team, "name": "Again", "config": exported,
+                "env": {"DESTINATION_PASSWORD": "s3cret-pw"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(again["job"]["settings"], job["settings"]);
+
+    for (out, field) in [
+        (
+            "out:\n  type: snowflake\n  endpoint: http://169.254.169.254\n  account: a\n  user: u\n  password: p\n  database: D\n  table: T\n",
+            "config.out.endpoint",
+        ),
+        (
+            "out:\n  type: bigquery\n  auth_method: json_key\n  json_keyfile: /etc/key.json\n  project: p\n  dataset: d\n  table: t\n",
+            "config.out.json_keyfile",
+        ),
+    ] {
+        let (status, body) = app
+            .post(
+                "/api/jobs/import",
+                &owner.token,
+                json!({"team_id": owner.default_team, "name": "Refused", "config": format!("{source}{out}")}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(body.to_string().contains(field), "{field}: {body}");
+    }
+}

@@ -5,8 +5,9 @@
 //! Pure: the app finds or creates the connections and saves the job.
 
 use crate::config::{
-    Config, ConfigError, DbEndpoint, DbKind, FilterConfig, FormatterConfig, InputConfig, JdbcInput,
-    JdbcOutput, MaskType, OutputConfig, ParserConfig, Secret,
+    BigqueryOutput, Config, ConfigError, DbEndpoint, DbKind, FilterConfig, FormatterConfig,
+    InputConfig, JdbcInput, JdbcOutput, MaskType, OutputConfig, ParserConfig, Secret,
+    SnowflakeOutput,
 };
 use crate::connection::{ConnectionKind, S3Auth, database_settings};
 use crate::ids::ConnectionId;
@@ -454,6 +455,81 @@ fn map_parser(
     }
 }
 
+/// The BigQuery connection an `out: {type: bigquery}` section names. Only a service
+/// account key given as its JSON content is kept: a saved connection has no file to read
+/// a key path from, and an access token (`auth_method: access_token`) expires.
+fn bigquery_connection(b: &BigqueryOutput, errors: &mut FieldErrors) -> WantedConnection {
+    let mut settings = Map::new();
+    settings.insert("project".into(), json!(b.project));
+    settings.insert("dataset".into(), json!(b.dataset));
+    for (name, value) in [("location", &b.location), ("endpoint", &b.endpoint)] {
+        if let Some(v) = value {
+            settings.insert(name.into(), json!(v));
+        }
+    }
+    let mut secrets = Map::new();
+    match b.auth_method.as_deref() {
+        None | Some("service_account" | "json_key") => match &b.json_keyfile {
+            Some(key) if key.expose().trim_start().starts_with('{') => {
+                secrets.insert("json_keyfile".into(), json!(key.expose()));
+            }
+            _ => errors.push(
+                "config.out.json_keyfile",
+                "must be the service account key's JSON content (a saved connection cannot read a file path); paste the key into the config or add it to the connection after importing",
+            ),
+        },
+        Some(other) => errors.push(
+            "config.out.auth_method",
+            format!(
+                "{other} cannot be saved in a connection; use a service account key (auth_method: service_account with json_keyfile)"
+            ),
+        ),
+    }
+    WantedConnection {
+        kind: ConnectionKind::Bigquery,
+        settings,
+        secrets,
+    }
+}
+
+/// The Snowflake connection an `out: {type: snowflake}` section names: the account from
+/// `account` or the first label of `host`; a host that is not the account's own
+/// `<account>.snowflakecomputing.com` (a private link name) becomes the endpoint.
+fn snowflake_connection(f: &SnowflakeOutput) -> WantedConnection {
+    let account = f.account_name();
+    let mut settings = Map::new();
+    settings.insert("account".into(), json!(account));
+    for (name, value) in [
+        ("user", Some(&f.user)),
+        ("database", Some(&f.database)),
+        ("schema", f.schema.as_ref()),
+        ("warehouse", f.warehouse.as_ref()),
+        ("role", f.role.as_ref()),
+        ("endpoint", f.endpoint.as_ref()),
+    ] {
+        if let Some(v) = value.filter(|v| !v.trim().is_empty()) {
+            settings.insert(name.into(), json!(v));
+        }
+    }
+    if let Some(host) = f.host.as_deref().map(str::trim).filter(|h| !h.is_empty())
+        && f.endpoint.is_none()
+        && !host.eq_ignore_ascii_case(&format!("{account}.snowflakecomputing.com"))
+    {
+        settings.insert("endpoint".into(), json!(format!("https://{host}")));
+    }
+    let mut secrets = Map::new();
+    for (name, value) in [("password", &f.password), ("private_key", &f.private_key)] {
+        if let Some(v) = value.as_ref().filter(|v| !v.expose().is_empty()) {
+            secrets.insert(name.into(), json!(v.expose()));
+        }
+    }
+    WantedConnection {
+        kind: ConnectionKind::Snowflake,
+        settings,
+        secrets,
+    }
+}
+
 fn map_output(
     out: &OutputConfig,
     errors: &mut FieldErrors,
@@ -533,18 +609,34 @@ fn map_output(
                 errors,
             )
         }
-        OutputConfig::Snowflake(_) => {
-            // A Snowflake job is made in the app's job form; importing Embulk YAML with a
-            // Snowflake destination is not mapped yet.
-            errors.push(
-                "config.out.type",
-                "importing a Snowflake destination is not supported yet; create a Snowflake connection and a job in the app instead",
+        OutputConfig::Snowflake(f) => {
+            only_fields(
+                f,
+                "out",
+                &[
+                    "account",
+                    "host",
+                    "endpoint",
+                    "user",
+                    "password",
+                    "private_key",
+                    "warehouse",
+                    "role",
+                    "database",
+                    "schema",
+                    "table",
+                    "mode",
+                    "merge_keys",
+                ],
+                errors,
             );
-            WantedConnection {
-                kind: ConnectionKind::LocalFiles,
-                settings: Map::new(),
-                secrets: Map::new(),
-            }
+            destination.table = Some(TableRef {
+                schema: None,
+                name: f.table.clone(),
+            });
+            destination.mode = f.mode();
+            destination.merge_keys = f.merge_keys.clone();
+            snowflake_connection(f)
         }
         OutputConfig::Stdout(_) => {
             errors.push(
@@ -557,18 +649,39 @@ fn map_output(
                 secrets: Map::new(),
             }
         }
-        OutputConfig::Bigquery(_) => {
-            // A managed job's destination settings carry the database modes; BigQuery's
-            // modes run from a runner config until the job form has them.
-            errors.push(
-                "config.out.type",
-                "a BigQuery destination cannot be imported into a managed job yet; run it with the runner CLI",
+        OutputConfig::Bigquery(b) => {
+            only_fields(
+                b,
+                "out",
+                &[
+                    "project",
+                    "dataset",
+                    "table",
+                    "mode",
+                    "merge_keys",
+                    "auth_method",
+                    "json_keyfile",
+                    "location",
+                    "endpoint",
+                    // What a job does anyway, so commonly written in real configs.
+                    "auto_create_table",
+                    "source_format",
+                ],
+                errors,
             );
-            WantedConnection {
-                kind: ConnectionKind::LocalFiles,
-                settings: Map::new(),
-                secrets: Map::new(),
+            if b.auto_create_table == Some(false) {
+                errors.push(
+                    "config.out.auto_create_table",
+                    "a job creates a missing table from the source's columns; remove auto_create_table: false",
+                );
             }
+            destination.table = Some(TableRef {
+                schema: None,
+                name: b.table.clone(),
+            });
+            destination.mode = super::mode_of_bigquery(b.mode());
+            destination.merge_keys = b.merge_keys.clone();
+            bigquery_connection(b, errors)
         }
         OutputConfig::File(f) => {
             only_fields(

@@ -819,3 +819,79 @@ fn a_data_mart_on_a_warehouse_runs_inside_it_and_merge_needs_keys() {
         ("raw", Some("DELETE FROM t WHERE TRUE"))
     );
 }
+
+/// Embulk configs with a warehouse destination, as their plugins' READMEs write them
+/// (embulk-output-bigquery: `auth_method: json_key`, `auto_create_table: true`;
+/// embulk-output-snowflake: `host: <account>.snowflakecomputing.com`), import as jobs on
+/// BigQuery and Snowflake connections.
+#[test]
+fn an_embulk_config_with_a_warehouse_destination_imports() {
+    use super::import::settings_from_config;
+    use crate::config::Config;
+    let source = "in:\n  type: postgresql\n  host: db.internal\n  user: u\n  password: p\n  database: shop\n  table: orders\n";
+    let bigquery = format!(
+        "{source}out:\n  type: bigquery\n  mode: replace\n  auth_method: json_key\n  json_keyfile: '{{\"type\": \"service_account\"}}'\n  project: your-project-000\n  dataset: your_dataset_name\n  table: your_table_name\n  auto_create_table: true\n  source_format: NEWLINE_DELIMITED_JSON\n"
+    );
+    let job = settings_from_config(&Config::from_yaml(&bigquery).unwrap())
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let wanted = &job.destination_connection;
+    assert_eq!(wanted.kind, ConnectionKind::Bigquery);
+    assert_eq!(
+        (
+            wanted.settings["project"].as_str(),
+            wanted.settings["dataset"].as_str()
+        ),
+        (Some("your-project-000"), Some("your_dataset_name"))
+    );
+    assert_eq!(
+        wanted.secrets["json_keyfile"],
+        "{\"type\": \"service_account\"}"
+    );
+    assert_eq!(job.destination.mode, Mode::Replace);
+    assert_eq!(job.destination.table.unwrap().name, "your_table_name");
+
+    // A key file's path cannot be read by a saved connection: refused on its field.
+    let path = bigquery.replace(
+        "json_keyfile: '{\"type\": \"service_account\"}'",
+        "json_keyfile: /path/to/json_keyfile.json",
+    );
+    let e = settings_from_config(&Config::from_yaml(&path).unwrap())
+        .err()
+        .unwrap();
+    assert_eq!(fields(&e), ["config.out.json_keyfile"]);
+    let append = bigquery.replace("mode: replace", "mode: append_direct");
+    let job = settings_from_config(&Config::from_yaml(&append).unwrap())
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(job.destination.mode, Mode::InsertDirect);
+
+    let snowflake = format!(
+        "{source}out:\n  type: snowflake\n  host: xy12345.snowflakecomputing.com\n  user: loader\n  password: pw\n  warehouse: LOAD_WH\n  database: ANALYTICS\n  schema: RAW\n  table: ORDERS\n  mode: merge\n  merge_keys: [ID]\n"
+    );
+    let job = settings_from_config(&Config::from_yaml(&snowflake).unwrap())
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let wanted = &job.destination_connection;
+    assert_eq!(wanted.kind, ConnectionKind::Snowflake);
+    assert_eq!(wanted.settings["account"], "xy12345");
+    assert_eq!(wanted.settings["schema"], "RAW");
+    assert!(
+        wanted.settings.get("endpoint").is_none(),
+        "{:?}",
+        wanted.settings
+    );
+    assert_eq!(wanted.secrets["password"], "pw");
+    assert_eq!(
+        (job.destination.mode, job.destination.merge_keys.clone()),
+        (Mode::Merge, vec!["ID".to_owned()])
+    );
+    // A private link host is not the account's own: it becomes the endpoint.
+    let private = snowflake.replace(
+        "host: xy12345.snowflakecomputing.com",
+        "host: xy12345.us-east-1.privatelink.snowflakecomputing.com",
+    );
+    let job = settings_from_config(&Config::from_yaml(&private).unwrap())
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(
+        job.destination_connection.settings["endpoint"],
+        "https://xy12345.us-east-1.privatelink.snowflakecomputing.com"
+    );
+}
